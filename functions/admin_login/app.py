@@ -1,0 +1,35 @@
+"""POST /admin/auth/login — merchant admin login with lockout after repeated failures."""
+
+from __future__ import annotations
+
+from mall.api.auth import public, signing_key
+from mall.api.http import entrypoint, make_resolver, metrics
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.identity import AdminRepository
+from mall.dal.table import main_table
+from mall.domain.identity import LockoutPolicy
+from mall.schemas.common import ErrorBody
+from mall.schemas.identity import AdminLoginRequest, TokenResponse
+from mall.services.identity import login_admin
+
+settings = get_settings()
+admins = AdminRepository(main_table())
+policy = LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds)
+app = make_resolver()
+
+
+@app.post("/admin/auth/login", summary="Log in as a merchant admin", tags=["identity"], **public(),
+          responses={200: {"description": "logged in", "content": {"application/json": {"model": TokenResponse}}},
+                     401: {"description": "wrong credentials", "content": {"application/json": {"model": ErrorBody}}},
+                     429: {"description": "locked out", "content": {"application/json": {"model": ErrorBody}}}})
+def login(body: AdminLoginRequest) -> TokenResponse:
+    try:
+        return login_admin(username=body.username.lower(), password=body.password, admins=admins, policy=policy,
+                           signing_key=signing_key(), ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now())
+    except Exception:
+        metrics.add_metric(name="AdminLoginFailures", unit="Count", value=1)
+        raise
+
+
+handler = entrypoint(app)

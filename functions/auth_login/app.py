@@ -1,0 +1,38 @@
+"""POST /auth/login — mini-program login (小程序登录): exchange a ``wx.login`` code for a token.
+
+The customer is created on first login. ``session_key`` stays on the server."""
+
+from __future__ import annotations
+
+from mall.api.auth import public, signing_key
+from mall.api.http import entrypoint, make_resolver, metrics
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.identity import CustomerRepository
+from mall.dal.table import main_table
+from mall.integrations.wechat import WeChatClient
+from mall.schemas.common import ErrorBody
+from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
+from mall.secrets import get_secret
+from mall.services.identity import login_customer
+
+settings = get_settings()
+customers = CustomerRepository(main_table())
+app = make_resolver()
+
+
+@app.post("/auth/login", summary="Log in from the mini-program", tags=["identity"], **public(),
+          responses={200: {"description": "logged in", "content": {"application/json": {"model": CustomerLoginResponse}}},
+                     422: {"description": "invalid code", "content": {"application/json": {"model": ErrorBody}}}})
+def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
+    wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
+                          app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+    result = login_customer(js_code=body.code, wechat=wechat, customers=customers, app_id=settings.wechat_app_id,
+                            signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now())
+    metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
+    if result.is_new_user:
+        metrics.add_metric(name="CustomersCreated", unit="Count", value=1)
+    return result
+
+
+handler = entrypoint(app)

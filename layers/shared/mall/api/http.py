@@ -1,0 +1,70 @@
+"""The resolver every API function uses, and the Lambda entry point around it.
+
+One function per endpoint: each handler module builds ``app = make_resolver()``, declares
+its route(s), and exports ``handler = entrypoint(app)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall import errors
+from mall.api.auth import BEARER_AUTH
+from mall.api.errors import error_response, from_domain_error, from_validation_error
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+def make_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.configure_openapi(
+        title="Distribution mall API",
+        security_schemes={BEARER_AUTH: HTTPBearer(bearerFormat="JWT",
+                                                  description="token from POST /auth/login or POST /admin/auth/login")},
+    )
+
+    @app.exception_handler(errors.DomainError)
+    def _domain(exc: errors.DomainError) -> Response[str]:
+        logger.info("request refused", extra={"error_code": exc.code})
+        return from_domain_error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response[str]:
+        return from_validation_error(exc)
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response[str]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # A 5xx is a bug: logged with the stack, counted, and answered without internals.
+        logger.exception("unhandled error")
+        metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error",
+                              "something went wrong on our side; it has been logged")
+
+    return app
+
+
+def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler: correlation id from the API request id, traced, metrics flushed."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler

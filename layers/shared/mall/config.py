@@ -1,0 +1,61 @@
+"""Configuration from environment variables, validated once at cold start.
+
+A missing or malformed variable fails the cold start with a message naming the
+variable, instead of failing the first request that happens to need it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+
+class Settings(BaseModel):
+    """Every environment variable the shared code reads (names are the aliases)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3, max_length=255)]
+    stage: Annotated[str, Field(alias="APP_STAGE", pattern=r"^[a-z0-9-]{1,32}$")] = "local"
+    # Only set locally (DynamoDB Local); in AWS the SDK's regional endpoint is used.
+    dynamodb_endpoint: Annotated[HttpUrl | None, Field(alias="DYNAMODB_ENDPOINT")] = None
+    # Local stack: secrets come from this JSON file. In AWS: SSM SecureString parameters
+    # under secrets_prefix, read through Powertools Parameters.
+    secrets_file: Annotated[str | None, Field(alias="SECRETS_FILE")] = None
+    secrets_prefix: Annotated[str, Field(alias="SECRETS_PREFIX", pattern=r"^/[A-Za-z0-9_./-]+$")] = "/mall/local"
+    secrets_max_age_seconds: Annotated[int, Field(alias="SECRETS_MAX_AGE_SECONDS", ge=0, le=3600)] = 300
+
+    wechat_app_id: Annotated[str, Field(alias="WECHAT_APP_ID", min_length=1)] = "wx_local_app"
+    wechat_api_base: Annotated[HttpUrl, Field(alias="WECHAT_API_BASE")] = HttpUrl("https://api.weixin.qq.com")
+    http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", gt=0, le=10)] = 3.0
+
+    customer_token_ttl_seconds: Annotated[int, Field(alias="CUSTOMER_TOKEN_TTL_SECONDS", ge=60, le=86400)] = 7200
+    admin_token_ttl_seconds: Annotated[int, Field(alias="ADMIN_TOKEN_TTL_SECONDS", ge=60, le=86400)] = 28800
+    admin_max_failed_logins: Annotated[int, Field(alias="ADMIN_MAX_FAILED_LOGINS", ge=1, le=100)] = 5
+    admin_lockout_seconds: Annotated[int, Field(alias="ADMIN_LOCKOUT_SECONDS", ge=1, le=86400)] = 900
+    idempotency_ttl_seconds: Annotated[int, Field(alias="IDEMPOTENCY_TTL_SECONDS", ge=60)] = 86400
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable function."""
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Validate ``environ`` (default: the process environment) into ``Settings``."""
+    source = dict(os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(source)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, validated on first use (cold start)."""
+    return load_settings()

@@ -1,0 +1,89 @@
+"""Access tokens: compact HS256 JWTs signed with the token signing key.
+
+Short-lived and self-contained, so every function can check the caller without a
+database read. Roles in a token are a snapshot; routes that depend on a status that
+can change (a frozen promoter) re-check it in the domain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from mall.errors import Unauthenticated
+
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+ISSUER = "mall"
+
+
+class Role(StrEnum):
+    """Roles a caller can hold. 用户 / 推广员 / 商家管理员."""
+
+    CUSTOMER = "customer"
+    PROMOTER = "promoter"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the subject id and the roles the token grants."""
+
+    subject: str
+    roles: frozenset[Role]
+    expires_at: int
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(signing_input: bytes, key: bytes) -> str:
+    return _b64(hmac.new(key, signing_input, hashlib.sha256).digest())
+
+
+def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: datetime, ttl_seconds: int) -> str:
+    issued = int(now.timestamp())
+    claims = {"iss": ISSUER, "sub": subject, "roles": sorted(r.value for r in roles), "iat": issued,
+              "exp": issued + ttl_seconds}
+    head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{head}.{body}".encode("ascii")
+    return f"{head}.{body}.{_sign(signing_input, key)}"
+
+
+def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
+    """Check signature, algorithm, issuer and expiry; raise ``Unauthenticated`` otherwise."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Unauthenticated("malformed access token", code="invalid_token")
+    head_b64, body_b64, signature = parts
+    expected = _sign(f"{head_b64}.{body_b64}".encode("ascii"), key)
+    if not hmac.compare_digest(expected, signature):
+        raise Unauthenticated("access token signature is invalid", code="invalid_token")
+    try:
+        header = json.loads(_unb64(head_b64))
+        claims = json.loads(_unb64(body_b64))
+        roles = frozenset(Role(r) for r in claims["roles"])
+        subject = str(claims["sub"])
+        expires_at = int(claims["exp"])
+        issuer = claims.get("iss")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unauthenticated("malformed access token", code="invalid_token") from exc
+    if header != _HEADER or issuer != ISSUER:
+        raise Unauthenticated("access token was not issued by this service", code="invalid_token")
+    if int(now.timestamp()) >= expires_at:
+        raise Unauthenticated("access token has expired; log in again", code="token_expired")
+    return Principal(subject=subject, roles=roles, expires_at=expires_at)

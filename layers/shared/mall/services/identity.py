@@ -1,0 +1,57 @@
+"""Use cases of identity: customer login, admin login, the caller's profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mall.clock import iso
+from mall.dal.identity import AdminRepository, CustomerRepository
+from mall.domain import identity
+from mall.domain.passwords import dummy_hash, verify_password
+from mall.domain.tokens import Principal, Role, issue_token
+from mall.errors import NotFound
+from mall.integrations.wechat import WeChatClient
+from mall.schemas.identity import CustomerLoginResponse, MeResponse, TokenResponse
+
+
+def login_customer(*, js_code: str, wechat: WeChatClient, customers: CustomerRepository, app_id: str,
+                   signing_key: bytes, ttl_seconds: int, now: datetime) -> CustomerLoginResponse:
+    session = wechat.code_to_session(js_code)
+    customer, created = customers.get_or_create(app_id=app_id, openid=session.openid, unionid=session.unionid, now=now)
+    token = issue_token(customer.user_id, customer.roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
+    return CustomerLoginResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(customer.roles),
+                                 user_id=customer.user_id, is_new_user=created)
+
+
+def login_admin(*, username: str, password: str, admins: AdminRepository, policy: identity.LockoutPolicy,
+                signing_key: bytes, ttl_seconds: int, now: datetime) -> TokenResponse:
+    account = admins.get(username)
+    identity.ensure_can_attempt_login(account, now)
+    if account is None:
+        verify_password(password, dummy_hash())  # same cost as a real check: no username probing by timing
+        raise identity.reject_login()
+    if not verify_password(password, account.password_hash) or account.disabled:
+        failures = admins.record_failure(username)
+        lock_until = identity.lock_after_failure(failures, now, policy)
+        if lock_until is not None:
+            admins.lock(username, lock_until)
+        raise identity.reject_login()
+    admins.record_success(username, now)
+    roles = frozenset({Role.ADMIN})
+    token = issue_token(f"admin:{username}", roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
+    return TokenResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(roles))
+
+
+def profile(principal: Principal, *, customers: CustomerRepository, admins: AdminRepository) -> MeResponse:
+    if principal.is_admin and principal.subject.startswith("admin:"):
+        account = admins.get(principal.subject.removeprefix("admin:"))
+        if account is None or account.disabled:
+            raise NotFound("admin account no longer exists", code="account_not_found")
+        return MeResponse(kind="admin", id=account.username, roles=sorted(principal.roles),
+                          display_name=account.display_name or account.username,
+                          created_at=iso(account.created_at))
+    customer = customers.get(principal.subject)
+    if customer is None:
+        raise NotFound("account no longer exists", code="account_not_found")
+    return MeResponse(kind="customer", id=customer.user_id, roles=sorted(customer.roles | principal.roles),
+                      nickname=customer.nickname, created_at=iso(customer.created_at))

@@ -1,0 +1,71 @@
+"""What the local stack does that is specific to this mall: local secrets and demo data.
+
+The runner calls ``prepare`` before loading any function and ``seed`` once the tables
+exist; both are idempotent, so every start is safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD = "mall-local-admin"  # local stack only; printed at start
+
+
+def local_secrets() -> dict[str, str]:
+    values = {
+        "token_signing_key": secrets.token_hex(32),
+        "wechat_app_secret": "sandbox-app-secret",
+    }
+    try:
+        from local.wechatpay_keys import generate_local_keys
+    except ImportError:  # pragma: no cover - the pay sandbox is optional for the foundation
+        return values
+    return {**values, **generate_local_keys()}
+
+
+def prepare(data_dir: Path) -> None:
+    """Create the local secrets file once; later starts keep it so tokens stay valid."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secrets.json"
+    if path.exists():
+        current = json.loads(path.read_text(encoding="utf-8"))
+        missing = {k: v for k, v in local_secrets().items() if k not in current}
+        if not missing:
+            return
+        current.update(missing)
+    else:
+        current = local_secrets()
+    path.write_text(json.dumps(current, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def seed(env: dict[str, str]) -> list[str]:
+    """Seed the demo merchant (idempotent) and return what to try next."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from mall.config import get_settings
+        from tools.create_admin import ensure_admin
+
+        get_settings.cache_clear()
+        created = ensure_admin(DEMO_ADMIN, DEMO_ADMIN_PASSWORD, display_name="Demo merchant admin")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    api = f"http://127.0.0.1:{env.get('API_PORT', '3000')}"
+    state = "created" if created else "already there"
+    return [
+        f"Demo admin ({state}): username {DEMO_ADMIN!r}, password {DEMO_ADMIN_PASSWORD!r}",
+        "Try:",
+        f"  curl -s -X POST {api}/auth/login -H 'content-type: application/json' -d '{{\"code\":\"demo-buyer\"}}'",
+        f"  curl -s {api}/me -H 'authorization: Bearer <access_token from above>'",
+        f"  curl -s -X POST {api}/admin/auth/login -H 'content-type: application/json' "
+        f"-d '{{\"username\":\"{DEMO_ADMIN}\",\"password\":\"{DEMO_ADMIN_PASSWORD}\"}}'",
+        f"  API docs: {api}/docs   OpenAPI: {api}/openapi.json",
+    ]

@@ -1,0 +1,102 @@
+"""Shared test setup: a base environment every function can cold-start with, fresh caches
+per test, a real HTTP sandbox for WeChat, and helpers to load handlers and build events."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+_SECRETS_DIR = Path(os.environ.get("PYTEST_SECRETS_DIR", "/tmp")) / f"mall-test-{os.getpid()}"
+_SECRETS_DIR.mkdir(parents=True, exist_ok=True)
+SECRETS_FILE = _SECRETS_DIR / "secrets.json"
+SECRETS_FILE.write_text(json.dumps({"token_signing_key": secrets.token_hex(32),
+                                    "wechat_app_secret": "test-app-secret"}), encoding="utf-8")
+
+# Set before any handler is imported: configuration is validated at cold start.
+BASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "TABLE_NAME": "MallTable",
+    "SECRETS_FILE": str(SECRETS_FILE),
+    "WECHAT_APP_ID": "wx_test_app",
+    "WECHAT_API_BASE": "http://127.0.0.1:9/unreachable",
+    "POWERTOOLS_SERVICE_NAME": "mall",
+    "POWERTOOLS_METRICS_NAMESPACE": "MallTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+os.environ.update(BASE_ENV)
+for _var in ("AWS_PROFILE", "DYNAMODB_ENDPOINT"):
+    os.environ.pop(_var, None)
+
+
+def clear_caches() -> None:
+    """Forget cached settings, clients and secrets so the next use reads the current env."""
+    from mall import secrets as mall_secrets
+    from mall.config import get_settings
+    from mall.dal import table
+
+    get_settings.cache_clear()
+    table.dynamodb_client.cache_clear()
+    table.main_table.cache_clear()
+    mall_secrets._load_file.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    clear_caches()
+    yield
+    clear_caches()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    """The WeChat sandbox (local/sandbox.py) over real HTTP on a free loopback port."""
+    from local import sandbox
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            status, headers, body = sandbox.handle(self.command, parts.path, parse_qs(parts.query),
+                                                   {k.lower(): v for k, v in self.headers.items()},
+                                                   self.rfile.read(length))
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def table_request(name: str = "MallTable") -> dict[str, object]:
+    """CreateTable parameters taken from template.yaml's own table definition."""
+    from local.dynamodb import create_table_request
+    from local.template import load_template
+
+    spec = load_template(TEMPLATE).tables["MallTable"]
+    request = create_table_request(spec)
+    request["TableName"] = name
+    return request

@@ -1,0 +1,101 @@
+"""Generate the OpenAPI 3.1 document from the handlers' own code (Powertools OpenAPI merge).
+
+    python -m tools.gen_openapi           # write docs/openapi.json and functions/api_meta/openapi.json
+    python -m tools.gen_openapi --check   # exit 1 if either copy is stale
+
+The copy beside the api_meta handler is what ``GET /openapi.json`` serves in AWS (a Lambda
+only ships its own folder); docs/openapi.json is the contract the mini-program team reads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUTS = [ROOT / "docs" / "openapi.json", ROOT / "functions" / "api_meta" / "openapi.json"]
+DESCRIPTION = """\
+HTTP API of the distribution mall (分销商城): the WeChat mini-program (customers and promoters)
+and the merchant console (admins) call it. Money is integer fen in fields ending `_fen`; times
+are ISO-8601 UTC; errors have the shape `{"error": {"code", "message", "fields": [{"field", "reason"}]}}`;
+lists are paginated with an opaque `cursor`. Each operation's `x-mall-roles` lists who may call it."""
+
+# Importing a handler validates configuration at import, as a cold start does.
+_PLACEHOLDER_ENV = {"TABLE_NAME": "openapi-generation", "AWS_DEFAULT_REGION": "us-east-1",
+                    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Mall"}
+
+
+def build() -> str:
+    for key, value in _PLACEHOLDER_ENV.items():
+        os.environ.setdefault(key, value)
+    sys.path.insert(0, str(ROOT / "layers" / "shared"))
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    merge = OpenAPIMerge(
+        title="Distribution mall API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT",
+                                                    description="token from POST /auth/login or /admin/auth/login")},
+        on_conflict="error",
+    )
+    for handler_file in sorted((ROOT / "functions").glob("*/app.py")):
+        merge.add_file(handler_file, resolver_name="app")
+    # The merged JSON is Powertools' own serialisation (models → JSON); re-indent it stably.
+    schema = _with_error_responses(json.loads(merge.get_openapi_json_schema()))
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _with_error_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document our one error shape instead of Powertools' default validation error, and the
+    responses every operation can give: 400/422 for bad input, 401/403 on secured routes, 429."""
+    from mall.schemas.common import ErrorBody
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body_schema.pop("$defs", {}))
+    components["ErrorBody"] = body_schema
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        components.pop(name, None)
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    standard = {"422": "a field is missing or invalid (each named in `error.fields`)",
+                "429": "too many requests; see the Retry-After header"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            wanted = dict(standard)
+            if "requestBody" in operation:
+                wanted["400"] = "the body is not valid JSON"
+            if operation.get("security"):
+                wanted["401"] = "missing, invalid or expired access token"
+                wanted["403"] = "the caller's role may not use this operation"
+            for status, description in wanted.items():
+                documented = responses.get(status, {}).get("description")
+                if documented in (None, "Validation Error"):  # Powertools' generic text
+                    documented = description
+                responses[status] = {**error, "description": documented}
+    return schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if the committed copies are stale")
+    args = parser.parse_args(argv)
+    text = build()
+    stale = [p for p in OUTPUTS if not p.exists() or p.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
