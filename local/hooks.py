@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "mall-local-admin"  # local stack only; printed at start
+DEMO_BUYER_CODE = "demo-buyer"  # a sandbox login code (local/sandbox.py)
 
 
 def local_secrets() -> dict[str, str]:
@@ -63,9 +64,48 @@ def seed(env: dict[str, str]) -> list[str]:
     return [
         f"Demo admin ({state}): username {DEMO_ADMIN!r}, password {DEMO_ADMIN_PASSWORD!r}",
         "Try:",
-        f"  curl -s -X POST {api}/auth/login -H 'content-type: application/json' -d '{{\"code\":\"demo-buyer\"}}'",
+        f"  curl -s -X POST {api}/auth/login -H 'content-type: application/json' "
+        f"-d '{{\"code\":\"{DEMO_BUYER_CODE}\"}}'",
         f"  curl -s {api}/me -H 'authorization: Bearer <access_token from above>'",
         f"  curl -s -X POST {api}/admin/auth/login -H 'content-type: application/json' "
         f"-d '{{\"username\":\"{DEMO_ADMIN}\",\"password\":\"{DEMO_ADMIN_PASSWORD}\"}}'",
         f"  API docs: {api}/docs   OpenAPI: {api}/openapi.json",
     ]
+
+
+
+def expand_event(text: str, env: dict[str, str]) -> str:
+    """Fill ``{{customer_token}}`` / ``{{admin_token}}`` in a sample event with fresh tokens
+    signed by the local key (the demo buyer's and the demo admin's), so events/ never
+    holds a token that has expired."""
+    if "{{" not in text:
+        return text
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from local.sandbox import sandbox_openid
+        from mall.clock import utc_now
+        from mall.config import get_settings
+        from mall.dal.identity import customer_id_for
+        from mall.domain.tokens import Role, issue_token
+        from mall.secrets import get_secret
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        key = get_secret("token_signing_key").encode()
+        customer = customer_id_for(settings.wechat_app_id, sandbox_openid(DEMO_BUYER_CODE))
+        tokens = {
+            "customer_token": issue_token(customer, frozenset({Role.CUSTOMER}), key=key, now=utc_now(),
+                                          ttl_seconds=3600),
+            "admin_token": issue_token(f"admin:{DEMO_ADMIN}", frozenset({Role.ADMIN}), key=key, now=utc_now(),
+                                       ttl_seconds=3600),
+        }
+    finally:
+        for k, value in saved.items():
+            if value is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = value
+    for name, token in tokens.items():
+        text = text.replace("{{" + name + "}}", token)
+    return text

@@ -44,6 +44,7 @@ for _var in ("AWS_PROFILE", "DYNAMODB_ENDPOINT"):
 def clear_caches() -> None:
     """Forget cached settings, clients and secrets so the next use reads the current env."""
     from mall import secrets as mall_secrets
+    from mall.api import idempotency
     from mall.config import get_settings
     from mall.dal import table
 
@@ -51,6 +52,8 @@ def clear_caches() -> None:
     table.dynamodb_client.cache_clear()
     table.main_table.cache_clear()
     mall_secrets._load_file.cache_clear()
+    idempotency._persistence.cache_clear()
+    idempotency._config.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +84,7 @@ def sandbox_url() -> Iterator[str]:
 
         do_GET = do_POST = _serve
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

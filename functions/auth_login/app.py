@@ -22,8 +22,10 @@ app = make_resolver()
 
 
 @app.post("/auth/login", summary="Log in from the mini-program", tags=["identity"], **public(),
-          responses={200: {"description": "logged in", "content": {"application/json": {"model": CustomerLoginResponse}}},
-                     422: {"description": "invalid code", "content": {"application/json": {"model": ErrorBody}}}})
+          responses={
+              200: {"description": "logged in", "content": {"application/json": {"model": CustomerLoginResponse}}},
+              422: {"description": "invalid code", "content": {"application/json": {"model": ErrorBody}}},
+          })
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                           app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)

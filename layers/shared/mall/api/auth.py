@@ -40,7 +40,7 @@ def require_roles(*roles: Role) -> Any:
         principal = principal_from_headers(app.current_event.headers)
         if not principal.roles & allowed:
             raise Forbidden("your role may not use this operation", code="forbidden_role")
-        app.append_context(principal=principal)
+        app.append_context(principal=principal)  # type: ignore[no-untyped-call]
         return next_middleware(app)
 
     return middleware

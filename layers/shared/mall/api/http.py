@@ -34,12 +34,12 @@ def make_resolver() -> APIGatewayHttpResolver:
                                                   description="token from POST /auth/login or POST /admin/auth/login")},
     )
 
-    @app.exception_handler(errors.DomainError)
+    @app.exception_handler(errors.DomainError)  # type: ignore[untyped-decorator]
     def _domain(exc: errors.DomainError) -> Response[str]:
         logger.info("request refused", extra={"error_code": exc.code})
         return from_domain_error(exc)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _validation(exc: RequestValidationError) -> Response[str]:
         return from_validation_error(exc)
 
@@ -47,7 +47,7 @@ def make_resolver() -> APIGatewayHttpResolver:
     def _not_found(exc: NotFoundError) -> Response[str]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(exc: Exception) -> Response[str]:
         # A 5xx is a bug: logged with the stack, counted, and answered without internals.
         logger.exception("unhandled error")

@@ -209,7 +209,7 @@ class Table:
             self.client.transact_write_items(**body)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                reasons_raw = exc.response.get("CancellationReasons", [])
+                reasons_raw: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
                 reasons = [str(r.get("Code", "None")) for r in reasons_raw]
                 items = [deserialize(r["Item"]) if r.get("Item") else None for r in reasons_raw]
                 raise TransactionCancelled(reasons, items) from exc
@@ -219,7 +219,7 @@ class Table:
 def _raise_condition_failed(exc: ClientError) -> None:
     """Turn a failed condition into ``ConditionFailed`` (with the current item); leave other errors alone."""
     if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-        raw = exc.response.get("Item")
+        raw: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
         raise ConditionFailed(deserialize(raw) if raw else None) from exc
 
 

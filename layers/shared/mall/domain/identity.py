@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mall.domain.tokens import Role
-from mall.errors import InvalidInput, TooManyRequests, Unauthenticated, FieldProblem
+from mall.errors import FieldProblem, InvalidInput, TooManyRequests, Unauthenticated
 
 USERNAME_PATTERN = r"^[a-z][a-z0-9_.-]{2,31}$"
 

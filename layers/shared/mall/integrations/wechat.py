@@ -36,7 +36,8 @@ class WeChatClient:
             with urllib.request.urlopen(url, timeout=self._timeout) as response:  # noqa: S310 (configured https base)
                 payload = json.loads(response.read() or b"{}")
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-            raise UpstreamUnavailable("WeChat login service is unreachable; try again", code="wechat_unavailable") from exc
+            raise UpstreamUnavailable("WeChat login service is unreachable; try again",
+                                      code="wechat_unavailable") from exc
         errcode = int(payload.get("errcode", 0) or 0)
         if errcode:
             raise _login_error(errcode)
@@ -47,7 +48,7 @@ class WeChatClient:
 
 
 def _login_error(errcode: int) -> Exception:
-    if errcode == 40029 or errcode == 40163:
+    if errcode in {40029, 40163}:
         return InvalidInput("login code is invalid or already used; call wx.login again", code="invalid_login_code",
                             fields=[FieldProblem("code", "invalid or already used")])
     if errcode == 45011:

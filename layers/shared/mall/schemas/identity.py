@@ -11,7 +11,9 @@ from mall.schemas.common import ApiModel
 
 class CustomerLoginRequest(ApiModel):
     code: Annotated[str, Field(min_length=1, max_length=128, description="the code from `wx.login()`")]
-    device_id: Annotated[str | None, Field(max_length=128, description="device fingerprint from the mini-program")] = None
+    device_id: Annotated[
+        str | None, Field(max_length=128, description="device fingerprint from the mini-program")
+    ] = None
 
 
 class AdminLoginRequest(ApiModel):
