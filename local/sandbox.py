@@ -52,15 +52,27 @@ def _jscode2session(query: dict[str, list[str]]) -> Reply:
     return _json(200, payload)
 
 
+def _make_pay_sandbox() -> Any:
+    """The pay sandbox holds the other half of the local WeChat Pay keys (the secrets file the
+    local stack gives the functions); its state sits beside that file so CLI and server agree."""
+    import os
+    from pathlib import Path
+
+    from local.wechatpay_sandbox import PaySandbox
+
+    secrets_file = Path(os.environ["SECRETS_FILE"])
+    keys = json.loads(secrets_file.read_text(encoding="utf-8"))
+    return PaySandbox(keys, appid=os.environ.get("WECHAT_APP_ID", "wx_local_app"),
+                      state_path=secrets_file.with_name("paysandbox.json"))
+
+
 def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> Reply:
     if path == "/wechat/sns/jscode2session" and method == "GET":
         return _jscode2session(query)
     if path.startswith("/wechatpay/"):
         global _pay_sandbox  # noqa: PLW0603 (one sandbox per local stack process)
         if _pay_sandbox is None:
-            from local.wechatpay_sandbox import PaySandbox
-
-            _pay_sandbox = PaySandbox.from_environment()
+            _pay_sandbox = _make_pay_sandbox()
         reply: Reply = _pay_sandbox.handle(method, path, query, headers, body)
         return reply
     return _json(404, {"errcode": 404, "errmsg": f"sandbox has no {method} {path}"})

@@ -9,6 +9,7 @@ only ships its own folder); docs/openapi.json is the contract the mini-program t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -35,6 +36,8 @@ def build() -> str:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+    from mall.api.auth import BEARER_AUTH
+
     merge = OpenAPIMerge(
         title="Distribution mall API",
         version="1.0.0",
@@ -43,8 +46,16 @@ def build() -> str:
                                                     description="token from POST /auth/login or /admin/auth/login")},
         on_conflict="error",
     )
+    bearer = {BEARER_AUTH: HTTPBearer(bearerFormat="JWT",
+                                      description="token from POST /auth/login or POST /admin/auth/login")}
     for handler_file in sorted((ROOT / "functions").glob("*/app.py")):
-        merge.add_file(handler_file, resolver_name="app")
+        spec = importlib.util.spec_from_file_location(f"openapi_{handler_file.parent.name}", handler_file)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"cannot load {handler_file}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.app.configure_openapi(title="Distribution mall API", security_schemes=bearer)
+        merge.add_schema(json.loads(module.app.get_openapi_json_schema()))
     # The merged JSON is Powertools' own serialisation (models → JSON); re-indent it stably.
     schema = _with_error_responses(json.loads(merge.get_openapi_json_schema()))
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,301 @@
+"""Cold start: how long each function of template.yaml takes to import and initialise.
+
+For every function, a fresh interpreter does what the Lambda runtime does before the first
+invocation: put the function's code directory (``/var/task``) and its layers
+(``/opt/python``) on ``sys.path``, then import the handler module by file path, which runs
+its module-level code (settings, repositories, the resolver and its routes). The time from
+just before that import to just after it is the function's *init* figure. Nothing is
+invoked and no network is touched (AWS clients are created lazily, on the first request).
+
+The yardstick, measured in the same run and the same way: a fresh interpreter doing
+``import boto3; boto3.client("dynamodb", region_name="us-east-1")`` — the least any Python
+function that talks to DynamoDB pays. The target is a median of at most
+``TARGET_RATIO`` times the baseline's median.
+
+Every subject (the baseline and each function) is run once unmeasured, so that bytecode
+caches and the OS page cache are warm, then ``repeat`` times, round-robin so that a
+slow moment of the machine is shared by all. One more run per function with
+``python -X importtime`` lists the slowest imports (``--detail``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import RESULTS_DIR, ROOT
+from bench._png import GREEN, GREY, RED, Bar, bar_chart
+from local.template import load_template
+
+DEFAULT_REPEAT = 7
+TARGET_RATIO = 1.25
+TOP_IMPORTS = 10
+TIMEOUT_S = 60
+BASELINE = "baseline"
+
+# Where the measured part starts in the child's stderr, so -X importtime lines of the
+# child's own set-up (json, importlib.util) are left out of the list.
+_MARK = "--bench-start--"
+
+# The child's set-up (json, importlib.util) is paid before the clock starts, as the Lambda
+# runtime's bootstrap has loaded those before it imports the handler.
+_CHILD_FUNCTION = f"""
+import importlib.util, json, sys, time
+code_dir, path, attr, *layers = sys.argv[1:]
+sys.path[:0] = [code_dir, *layers]
+sys.stderr.write({_MARK!r} + "\\n"); sys.stderr.flush()
+t0 = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+t1 = time.perf_counter()
+if not callable(getattr(module, attr, None)):
+    raise SystemExit(f"{{path}} has no callable {{attr!r}}")
+print(json.dumps({{"init_ms": (t1 - t0) * 1000}}))
+"""
+
+_CHILD_BASELINE = f"""
+import importlib.util, json, sys, time
+sys.stderr.write({_MARK!r} + "\\n"); sys.stderr.flush()
+t0 = time.perf_counter()
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")
+t1 = time.perf_counter()
+print(json.dumps({{"init_ms": (t1 - t0) * 1000}}))
+"""
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
+
+
+class BenchError(RuntimeError):
+    """A subject could not be measured (it failed to import, or timed out)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    argv: list[str]  # after the interpreter
+    env: dict[str, str]
+
+
+def _environment(workdir: Path, function_env: dict[str, str]) -> dict[str, str]:
+    """The child's whole environment: the template's variables, then the bench's fixed values.
+
+    Built from scratch rather than inherited, so a developer's AWS_PROFILE or PYTHONPATH does
+    not change the figures; the AWS config files point at nothing and the instance metadata
+    service is off, so botocore never waits on the network for credentials or a region."""
+    secrets = workdir / "secrets.json"
+    if not secrets.exists():
+        secrets.write_text(json.dumps({"token_signing_key": "x" * 64, "wechat_app_secret": "s"}), encoding="utf-8")
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        **function_env,
+        "TABLE_NAME": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Mall",
+        "POWERTOOLS_SERVICE_NAME": "mall",
+        "SECRETS_FILE": str(secrets),
+    }
+
+
+def _subjects(workdir: Path) -> list[Subject]:
+    template = load_template(ROOT / "template.yaml")
+    subjects = [Subject(BASELINE, ["-c", _CHILD_BASELINE], _environment(workdir, {}))]
+    for logical_id, spec in template.functions.items():
+        module, _, attr = spec.handler.rpartition(".")
+        path = spec.code_dir / (module.replace(".", "/") + ".py")
+        argv = ["-c", _CHILD_FUNCTION, str(spec.code_dir), str(path), attr, *(str(d) for d in spec.layer_dirs)]
+        subjects.append(Subject(logical_id, argv, _environment(workdir, dict(spec.environment))))
+    return subjects
+
+
+def _child(subject: Subject, *flags: str) -> subprocess.CompletedProcess[str]:
+    # -I: isolated (no PYTHON* variables, no user site, no cwd on sys.path): the child's
+    # sys.path is the interpreter's plus exactly what the subject adds.
+    cmd = [sys.executable, "-I", *flags, *subject.argv]
+    try:
+        done = subprocess.run(cmd, env=subject.env, cwd=subject.env["HOME"], capture_output=True, text=True,
+                              timeout=TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{subject.name}: no answer within {TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise BenchError(f"{subject.name}: the child exited with {done.returncode}:\n{tail}")
+    return done
+
+
+def _measure(subject: Subject) -> float:
+    done = _child(subject)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["init_ms"])
+
+
+def analyse_importtime(stderr: str, top: int = TOP_IMPORTS) -> dict[str, list[dict[str, Any]]]:
+    """Two views of ``-X importtime`` output.
+
+    ``slowest``: the ``top`` imports with the most self time, each with its cumulative time
+    and ``via``: the first-party module (``mall.*`` or the handler ``app``) that pulled it
+    in, and the module that first-party code imported (or triggered) directly.
+
+    ``first_party_edges``: the ``top`` third-party modules imported directly by first-party
+    code, by cumulative time — the imports a handler could defer. A module shared by two
+    of them is counted under whichever imported it first."""
+    _, _, measured = stderr.partition(_MARK + "\n")
+    rows: list[tuple[int, int, int, str]] = []  # self us, cumulative us, depth, module
+    for line in measured.splitlines():
+        match = _IMPORTTIME.match(line)
+        if match:
+            rows.append((int(match[1]), int(match[2]), len(match[3]) // 2, match[4]))
+
+    # -X importtime prints a module after its own imports, indented one level more than its
+    # importer: a row's parent is the next row with a smaller depth.
+    parents: list[int | None] = [None] * len(rows)
+    open_rows: list[int] = []  # rows still waiting for their parent, deepest last
+    for i, (_, _, depth, _) in enumerate(rows):
+        while open_rows and rows[open_rows[-1]][2] > depth:
+            parents[open_rows.pop()] = i
+        open_rows.append(i)
+
+    def first_party(module: str) -> bool:
+        return module in {"app", "mall"} or module.startswith("mall.")
+
+    def via(i: int) -> str:
+        if first_party(rows[i][3]):
+            return "(first-party)"
+        chain = [i]
+        parent = parents[i]
+        while parent is not None and not first_party(rows[parent][3]):
+            chain.append(parent)
+            parent = parents[parent]
+        # Top-level rows were imported by the handler module itself, which was executed
+        # from its file rather than imported, so has no row of its own.
+        importer = "app" if parent is None else rows[parent][3]
+        return f"{importer} -> {rows[chain[-1]][3]}"
+
+    def row(i: int) -> dict[str, Any]:
+        return {"module": rows[i][3], "self_ms": round(rows[i][0] / 1000, 1),
+                "cumulative_ms": round(rows[i][1] / 1000, 1), "via": via(i)}
+
+    slowest = sorted(range(len(rows)), key=lambda i: rows[i][0], reverse=True)[:top]
+    edges = [i for i, p in enumerate(parents)
+             if (p is None or first_party(rows[p][3])) and not first_party(rows[i][3])]
+    edges.sort(key=lambda i: rows[i][1], reverse=True)
+    return {"slowest": [row(i) for i in slowest], "first_party_edges": [row(i) for i in edges[:top]]}
+
+
+def _summary(samples: list[float], baseline_median: float | None) -> dict[str, Any]:
+    median = statistics.median(samples)
+    figures: dict[str, Any] = {
+        "median_ms": round(median, 1),
+        "min_ms": round(min(samples), 1),
+        "samples_ms": [round(s, 1) for s in samples],
+    }
+    if baseline_median:
+        ratio = median / baseline_median
+        figures["ratio"] = round(ratio, 2)
+        figures["status"] = "PASS" if ratio <= TARGET_RATIO else "OVER"
+    return figures
+
+
+def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
+        subjects = _subjects(Path(tmp))
+        for subject in subjects:  # warm-up, not measured: bytecode and page caches
+            _measure(subject)
+        samples: dict[str, list[float]] = {s.name: [] for s in subjects}
+        for _ in range(repeat):
+            for subject in subjects:
+                samples[subject.name].append(_measure(subject))
+        imports = {s.name: analyse_importtime(_child(s, "-X", "importtime").stderr) for s in subjects[1:]}
+
+    base = _summary(samples[BASELINE], None)
+    functions = {
+        s.name: {**_summary(samples[s.name], base["median_ms"]), "slowest_imports": imports[s.name]["slowest"],
+                 "first_party_imports": imports[s.name]["first_party_edges"]}
+        for s in subjects[1:]
+    }
+    result: dict[str, Any] = {
+        "what": "import + module-level init of the handler in a fresh interpreter, ms",
+        "repeat": repeat,
+        "target_ratio": TARGET_RATIO,
+        "baseline": {"what": 'import boto3; boto3.client("dynamodb", region_name="us-east-1")', **base},
+        "functions": functions,
+        "over_target": sorted(name for name, f in functions.items() if f["status"] == "OVER"),
+    }
+    _print_table(result)
+    if detail:
+        _print_detail(functions)
+    result["chart"] = _chart(result)
+    return result
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    base = result["baseline"]
+    rows = [("function", "median ms", "min ms", "ratio", f"target <={result['target_ratio']}")]
+    rows.append(("baseline (boto3 + dynamodb client)", f"{base['median_ms']:.1f}", f"{base['min_ms']:.1f}", "1.00", ""))
+    for name, f in result["functions"].items():
+        rows.append((name, f"{f['median_ms']:.1f}", f"{f['min_ms']:.1f}", f"{f['ratio']:.2f}", f["status"]))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    over = result["over_target"]
+    print(f"\n{result['repeat']} run(s) each after one warm-up; ratio = median / baseline median. "
+          + (f"{len(over)} of {len(result['functions'])} over the target: {', '.join(over)}." if over
+             else "All functions within the target."))
+
+
+def _print_detail(functions: dict[str, Any]) -> None:
+    print("\nimports per function, from one run under -X importtime (which inflates times: compare them, "
+          "don't add them up)")
+    for name, f in functions.items():
+        print(f"\n{name}: top {TOP_IMPORTS} by self time")
+        print(f"  {'self ms':>8} {'cum ms':>8}  module  [first-party importer -> what it imported]")
+        for imp in f["slowest_imports"]:
+            print(f"  {imp['self_ms']:>8.1f} {imp['cumulative_ms']:>8.1f}  {imp['module']}  [{imp['via']}]")
+        print(f"{name}: third-party imports made directly by first-party code, by cumulative time")
+        for imp in f["first_party_imports"]:
+            print(f"  {imp['self_ms']:>8.1f} {imp['cumulative_ms']:>8.1f}  {imp['module']}  [{imp['via']}]")
+
+
+def _chart(result: dict[str, Any]) -> str | None:
+    """bench/results/coldstart.png, drawn by bench/_png.py (matplotlib and Pillow are not installed)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / "coldstart.png"
+    base = result["baseline"]
+    target_ms = base["median_ms"] * result["target_ratio"]
+    bars = [Bar("BASELINE BOTO3", base["median_ms"], f"{base['median_ms']:.0f} MS", GREY)]
+    for name, f in result["functions"].items():
+        colour = GREEN if f["status"] == "PASS" else RED
+        bars.append(Bar(name, f["median_ms"], f"{f['median_ms']:.0f} MS {f['ratio']:.2f}X {f['status']}", colour))
+    try:
+        bar_chart(
+            path,
+            title=f"COLD START: IMPORT + INIT, MEDIAN OF {result['repeat']} (MS)",
+            bars=bars,
+            markers=[(target_ms, f"TARGET {result['target_ratio']}X BASELINE = {target_ms:.0f} MS", RED)],
+            footer="GREEN: WITHIN TARGET, RED: OVER. BENCH/RESULTS/COLDSTART.JSON HAS THE FIGURES.",
+        )
+    except OSError as exc:
+        print(f"chart not written: {exc}", file=sys.stderr)
+        return None
+    print(f"wrote {path.relative_to(ROOT)}")
+    return str(path.relative_to(ROOT))
