@@ -53,13 +53,14 @@ def seed(env: dict[str, str]) -> list[str]:
 
         get_settings.cache_clear()
         created = ensure_admin(DEMO_ADMIN, DEMO_ADMIN_PASSWORD, display_name="Demo merchant admin")
+        _ensure_demo_buyer()
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    api = f"http://127.0.0.1:{env.get('API_PORT', '3000')}"
+    api = os.environ.get("LOCAL_API_URL", "http://127.0.0.1:3000")
     state = "created" if created else "already there"
     return [
         f"Demo admin ({state}): username {DEMO_ADMIN!r}, password {DEMO_ADMIN_PASSWORD!r}",
@@ -72,6 +73,19 @@ def seed(env: dict[str, str]) -> list[str]:
         f"  API docs: {api}/docs   OpenAPI: {api}/openapi.json",
     ]
 
+
+
+def _ensure_demo_buyer() -> None:
+    """The customer the sandbox code ``demo-buyer`` logs in as, so sample events work at once."""
+    from local.sandbox import sandbox_openid
+    from mall.clock import utc_now
+    from mall.config import get_settings
+    from mall.dal.identity import CustomerRepository
+    from mall.dal.table import main_table
+
+    CustomerRepository(main_table()).get_or_create(
+        app_id=get_settings().wechat_app_id, openid=sandbox_openid(DEMO_BUYER_CODE), unionid=None, now=utc_now()
+    )
 
 
 def expand_event(text: str, env: dict[str, str]) -> str:

@@ -1,0 +1,28 @@
+"""Every function has sample events, and each one runs through its handler without a 5xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.hooks import expand_event
+from local.template import load_template
+from tests.conftest import ROOT, TEMPLATE
+
+FUNCTIONS = load_template(TEMPLATE).functions
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_has_a_sample_event(logical_id: str) -> None:
+    code_dir = FUNCTIONS[logical_id].code_dir.name
+    assert sorted((ROOT / "events").glob(f"{code_dir}*.json")), f"add events/{code_dir}.json"
+
+
+@pytest.mark.parametrize("event_file", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
+def test_sample_event_runs_without_a_server_error(stack: Any, event_file: Any) -> None:
+    owner = next(spec for spec in FUNCTIONS.values() if event_file.name.startswith(spec.code_dir.name))
+    event = json.loads(expand_event(event_file.read_text(encoding="utf-8"), dict(stack.env)))
+    result = stack.invoke(owner.logical_id, event)
+    assert result["statusCode"] < 500, result

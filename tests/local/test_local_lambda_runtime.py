@@ -1,0 +1,112 @@
+"""In-process Lambda runtime: context, cold start once, JSON marshalling, env conflicts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from local.lambda_runtime import LambdaContext, LambdaRuntime, env_conflicts
+from local.template import FunctionSpec
+
+
+def _spec(tmp_path: Path, name: str, code: str, timeout: float = 3.0) -> FunctionSpec:
+    code_dir = tmp_path / name
+    code_dir.mkdir()
+    (code_dir / "app.py").write_text(code)
+    return FunctionSpec(name, name, code_dir, "app.handler", "python3.13", {}, 512, timeout)
+
+
+def test_context(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "Ctx", "def handler(e, c): return None\n", timeout=2)
+    context = LambdaContext(spec, "req-1")
+    assert context.function_name == "Ctx"
+    assert context.function_version == "$LATEST"
+    assert context.invoked_function_arn == "arn:aws:lambda:us-east-1:000000000000:function:Ctx"
+    assert context.memory_limit_in_mb == "512"
+    assert context.aws_request_id == "req-1"
+    assert context.log_group_name == "/aws/lambda/Ctx"
+    assert "[$LATEST]" in context.log_stream_name
+    assert 1500 < context.get_remaining_time_in_millis() <= 2000
+
+
+def test_cold_start_once_under_concurrency(tmp_path: Path) -> None:
+    code = (
+        "import time\nLOADS = []\nLOADS.append(1)\ntime.sleep(0.2)\n"
+        "def handler(event, context):\n    return {'loads': len(LOADS), 'n': event['n']}\n"
+    )
+    runtime = LambdaRuntime({"Once": _spec(tmp_path, "Once", code)}, {"Once": {"ONCE_VAR": "1"}})
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(runtime.call("Once", {"n": i}))) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r["n"] for r in results) == list(range(8))  # type: ignore[index]
+    assert {r["loads"] for r in results} == {1}  # type: ignore[index]
+    assert runtime["Once"].cold_starts == 1
+
+
+def test_results_are_marshalled_like_lambda(tmp_path: Path) -> None:
+    code = (
+        "from decimal import Decimal\n"
+        "def handler(event, context):\n"
+        "    event['x'] = 1\n"
+        "    return {'d': Decimal('1.5')}\n"
+    )
+    runtime = LambdaRuntime({"Dec": _spec(tmp_path, "Dec", code)}, {})
+    event = {"a": 1}
+    outcome = runtime.invoke("Dec", event)
+    assert outcome.error is not None and outcome.error.error_type == "Runtime.MarshalError"
+    assert event == {"a": 1}  # the handler got a copy
+
+
+def test_import_error_is_a_handler_error(tmp_path: Path) -> None:
+    runtime = LambdaRuntime({"Bad": _spec(tmp_path, "Bad", "import not_a_module_anywhere\n")}, {})
+    outcome = runtime.invoke("Bad", {})
+    assert outcome.error is not None and outcome.error.error_type == "ModuleNotFoundError"
+
+
+def test_env_conflicts_are_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    envs = {"A": {"SAME": "1", "DIFF": "a", "AWS_LAMBDA_FUNCTION_NAME": "A"}, "B": {"SAME": "1", "DIFF": "b"}}
+    assert env_conflicts(envs) == {"DIFF": {"A": "a", "B": "b"}}
+    with caplog.at_level(logging.WARNING, logger="local.lambda"):
+        LambdaRuntime({}, envs)
+    assert "DIFF" in caplog.text and "SAME" not in caplog.text
+
+
+def test_each_function_sees_its_own_environment_and_the_process_keeps_its_own(tmp_path: Path) -> None:
+    import os
+
+    code = (
+        "import os\n"
+        "AT_IMPORT = os.environ.get('WHO')\n"
+        "def handler(event, context):\n"
+        "    env = os.environ\n"
+        "    return [AT_IMPORT, os.getenv('WHO'), env.get('ONLY_A'), env.get('AWS_LAMBDA_FUNCTION_NAME')]\n"
+    )
+    writer = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    os.environ['WRITTEN'] = 'by-w'\n"
+        "    del os.environ['WHO']\n"
+        "    return sorted(k for k in os.environ if k in ('WHO', 'WRITTEN'))\n"
+    )
+    specs = {"A": _spec(tmp_path, "A", code), "B": _spec(tmp_path, "B", code), "W": _spec(tmp_path, "W", writer)}
+    envs = {"A": {"WHO": "a", "ONLY_A": "1"}, "B": {"WHO": "b"}, "W": {"WHO": "w"}}
+    os.environ.pop("WHO", None)
+    runtime = LambdaRuntime(specs, envs)
+    assert runtime.call("A", {}) == ["a", "a", "1", "A"]
+    assert runtime.call("B", {}) == ["b", "b", None, "B"]
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda f=f: results.append(runtime.call(f, {}))) for f in "ABAB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, results)) == sorted(map(str, [["a", "a", "1", "A"], ["b", "b", None, "B"]] * 2))
+    assert runtime.call("W", {}) == ["WRITTEN"]  # its writes and deletes stay its own
+    assert "WHO" not in os.environ and "WRITTEN" not in os.environ and os.getenv("ONLY_A") is None
+    assert runtime.call("A", {})[1] == "a"
