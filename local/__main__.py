@@ -254,7 +254,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         return _print_env(args)
     event_text = _read_event(args.event)
     with _offline_stack(args) as stack:
-        stack.seed()  # idempotent: a fresh data dir gets the demo merchant the sample events refer to
+        if args.template.resolve() == DEFAULT_TEMPLATE:
+            stack.seed()  # idempotent: a fresh data dir gets the demo merchant the sample events refer to
         event = _parse_event(event_text, dict(stack.env))
         try:
             with contextlib.redirect_stdout(sys.stderr):  # the function's logs: stderr, as sam does

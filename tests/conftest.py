@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -66,32 +63,12 @@ def _fresh_caches() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
     """The WeChat sandbox (local/sandbox.py) over real HTTP on a free loopback port."""
-    from local import sandbox
+    from local.sandbox_server import SandboxServer
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            status, headers, body = sandbox.handle(self.command, parts.path, parse_qs(parts.query),
-                                                   {k.lower(): v for k, v in self.headers.items()},
-                                                   self.rfile.read(length))
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    server = SandboxServer()
+    server.start()
+    yield server.url
+    server.stop()
 
 
 def table_request(name: str = "MallTable") -> dict[str, object]:
