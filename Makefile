@@ -67,11 +67,11 @@ build: .venv-sam/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m tools.gen_openapi
 
+# pytest runs last so its summary line closes the output.
 test: deps .venv-sam/.installed
-	$(MAKE) --no-print-directory lint typecheck validate
+	$(MAKE) --no-print-directory lint typecheck validate build
 	$(PY) -m tools.gen_openapi --check
 	$(PY) -m pytest -q -m "not slow"
-	$(MAKE) --no-print-directory build
 
 test-long: deps
 	$(PY) -m pytest -q -m slow
