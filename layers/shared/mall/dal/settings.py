@@ -1,0 +1,97 @@
+"""The versioned distribution settings document (keys: docs/data-model.md, "settings").
+
+``SETTINGS#distribution / CURRENT`` holds a full copy of the version in force, so every reader
+(place order, commission, rules disclosure) pays one ``GetItem``. Each saved version is also an
+immutable item ``SETTINGS#distribution / V#<10-digit version>`` with who saved it and when.
+Saving is one transaction: put the new version (only if absent) and move ``CURRENT`` from the
+version the admin edited (only if still current), so two admins saving at once cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.table import Item, Table, TransactionCancelled, Write
+from mall.domain.settings import DistributionSettings
+from mall.errors import Conflict
+
+_PK = "SETTINGS#distribution"
+
+
+def _version_sk(version: int) -> str:
+    return f"V#{version:010d}"
+
+
+@dataclass(frozen=True)
+class SettingsVersion:
+    """One saved version. Version 0 is the built-in defaults (never stored)."""
+
+    version: int
+    settings: DistributionSettings
+    saved_by: str | None
+    saved_at: datetime | None
+    note: str | None = None
+
+
+def _from_item(item: Item) -> SettingsVersion:
+    return SettingsVersion(
+        version=int(item["version"]),
+        settings=DistributionSettings.model_validate(item["document"]),
+        saved_by=item.get("saved_by"),
+        saved_at=datetime.fromisoformat(item["saved_at"]) if item.get("saved_at") else None,
+        note=item.get("note"),
+    )
+
+
+DEFAULT_VERSION = SettingsVersion(version=0, settings=DistributionSettings(), saved_by=None, saved_at=None)
+
+
+class SettingsRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def current(self, *, consistent: bool = False) -> SettingsVersion:
+        """The version in force; the built-in defaults (version 0) until an admin saves one."""
+        item = self._table.get({"pk": _PK, "sk": "CURRENT"}, consistent=consistent)
+        return _from_item(item) if item else DEFAULT_VERSION
+
+    def get(self, version: int) -> SettingsVersion | None:
+        if version == 0:
+            return DEFAULT_VERSION
+        item = self._table.get({"pk": _PK, "sk": _version_sk(version)})
+        return _from_item(item) if item else None
+
+    def history(self, *, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[SettingsVersion], Any]:
+        """Saved versions, newest first (paginated by DynamoDB's last key)."""
+        page = self._table.query(partition=("pk", _PK), sort_prefix=("sk", "V#"), limit=limit,
+                                 start_key=start_key, newest_first=True)
+        return [_from_item(i) for i in page.items], page.last_key
+
+    def save(self, settings: DistributionSettings, *, based_on: int, saved_by: str, now: datetime,
+             note: str | None = None) -> SettingsVersion:
+        """Store ``settings`` as version ``based_on + 1`` and make it current.
+
+        Raises ``Conflict`` when another save moved the document past ``based_on`` first."""
+        version = based_on + 1
+        body: dict[str, Any] = {"entity": "settings_version", "version": version,
+                                "document": settings.model_dump(mode="json"), "saved_by": saved_by,
+                                "saved_at": iso(now), "note": note}
+        current_condition = ("attribute_not_exists(pk)" if based_on == 0 else "version = :based_on")
+        values = None if based_on == 0 else {":based_on": based_on}
+        try:
+            self._table.transact([
+                Write.put(self._table.name, {"pk": _PK, "sk": _version_sk(version), **body},
+                          condition="attribute_not_exists(pk)"),
+                Write.put(self._table.name, {"pk": _PK, "sk": "CURRENT", **body},
+                          condition=current_condition, values=values),
+            ])
+        except TransactionCancelled as exc:
+            current = self.current(consistent=True)
+            raise Conflict(
+                f"the settings changed since version {based_on}; reload version {current.version} and retry",
+                code="settings_version_conflict", details={"current_version": current.version},
+            ) from exc
+        return SettingsVersion(version=version, settings=settings, saved_by=saved_by, saved_at=now, note=note)

@@ -1,0 +1,157 @@
+"""The merchant's distribution settings (分销设置): one versioned document.
+
+Every rate is in basis points (万分之一, ``1000`` = 10%) so no float ever carries a rate, and
+every amount is integer fen. The document has exactly two earning levels (``l1_*`` / ``l2_*``)
+and refuses unknown fields, so no setting of any kind can describe a third earning level
+(三级及以上分销 is banned): the limit is in the shape of the data, not in a check that could be
+skipped. ``COMMISSION_CAP_LIMIT_BP`` is fixed in code; the merchant may only lower the cap.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; PROTOCOLS.md profit sharing).
+COMMISSION_CAP_LIMIT_BP = 3000
+BASIS_POINTS = 10_000
+
+#: Phrases that promoter-facing text may never contain (pyramid-scheme vocabulary). The merchant can
+#: add phrases through ``banned_phrases``; these defaults can never be removed.
+DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
+    "无限代", "躺赚", "拉人头", "世袭", "三级分销", "多级分销", "发展下线", "人头费", "入门费", "静态收益",
+    "动态收益", "躺着赚钱", "零风险高回报",
+)
+
+RateBp = Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP, description="basis points: 1000 = 10%")]
+Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class BindingMode(StrEnum):
+    """绑定方式."""
+
+    FIRST_CLICK = "first_click"
+    FIRST_PAYMENT = "first_payment"
+    INVITE_CODE = "invite_code"
+
+
+class BindingValidity(_Document):
+    """permanent (永久) or a protection period (客户保护期) after which another promoter may re-bind."""
+
+    kind: Literal["permanent", "protection"] = "permanent"
+    protection_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+
+    @model_validator(mode="after")
+    def _days_match_kind(self) -> Self:
+        if self.kind == "protection" and self.protection_days is None:
+            raise ValueError("protection_days is required when kind is 'protection'")
+        if self.kind == "permanent" and self.protection_days is not None:
+            raise ValueError("protection_days must be omitted when kind is 'permanent'")
+        return self
+
+
+class PromoterThreshold(_Document):
+    """成为推广员的门槛."""
+
+    kind: Literal["none", "spent_at_least", "bought_product"] = "none"
+    spent_at_least_fen: Fen | None = None
+    product_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=100)] = []
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Self:
+        if self.kind == "spent_at_least" and not self.spent_at_least_fen:
+            raise ValueError("spent_at_least_fen (> 0) is required when kind is 'spent_at_least'")
+        if self.kind == "bought_product" and not self.product_ids:
+            raise ValueError("product_ids is required when kind is 'bought_product'")
+        return self
+
+
+class LevelUpgrade(_Document):
+    """Upgrade conditions; all that are set must hold. Sales only, never pay for headcount alone."""
+
+    direct_members_at_least: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    own_sales_at_least_fen: Fen | None = None
+    team_sales_at_least_fen: Fen | None = None
+
+
+class PromoterLevel(_Document):
+    """等级: a rank that adds rate points to the promoter's L1 / L2 rates. Not an earning depth."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+    name: Annotated[str, Field(min_length=1, max_length=20)]
+    l1_points_bp: RateBp = 0
+    l2_points_bp: RateBp = 0
+    upgrade: LevelUpgrade = LevelUpgrade()
+
+
+class CommissionRates(_Document):
+    """Global rates, the last step of rate resolution (override → product → category → global)."""
+
+    l1_rate_bp: RateBp = 1000
+    l2_rate_bp: RateBp = 500
+    cap_bp: Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP)] = COMMISSION_CAP_LIMIT_BP
+    self_purchase: Literal["rebate", "none", "discount"] = "rebate"
+    settlement_days: Annotated[int, Field(ge=0, le=90)] = 7
+
+
+class OrderRules(_Document):
+    unpaid_expiry_minutes: Annotated[int, Field(ge=5, le=1440)] = 30
+    auto_confirm_days: Annotated[int, Field(ge=1, le=60)] = 10
+
+
+def _default_levels() -> list[PromoterLevel]:
+    return [PromoterLevel(id="basic", name="普通")]
+
+
+class DistributionSettings(_Document):
+    """The whole document. ``version`` and the audit fields live beside it (``SettingsVersion``)."""
+
+    binding_mode: BindingMode = BindingMode.FIRST_CLICK
+    binding_validity: BindingValidity = BindingValidity()
+    only_new_customers: bool = False
+    promoter_threshold: PromoterThreshold = PromoterThreshold()
+    promoter_review: Literal["auto", "manual"] = "manual"
+    promoter_title: Annotated[str, Field(min_length=1, max_length=10)] = "推广员"
+    levels: Annotated[list[PromoterLevel], Field(min_length=1, max_length=10)] = Field(default_factory=_default_levels)
+    level_downgrade_inactive_days: Annotated[int, Field(ge=7, le=3650)] = 90
+    commission: CommissionRates = CommissionRates()
+    orders: OrderRules = OrderRules()
+    banned_phrases: Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=200)] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [level.id for level in self.levels]
+        if len(set(ids)) != len(ids):
+            raise ValueError("levels: level ids must be unique")
+        rates = self.commission
+        if rates.l1_rate_bp + rates.l2_rate_bp > rates.cap_bp:
+            raise ValueError("commission: l1_rate_bp + l2_rate_bp exceeds cap_bp")
+        for level in self.levels:
+            if rates.l1_rate_bp + level.l1_points_bp + rates.l2_rate_bp + level.l2_points_bp > rates.cap_bp:
+                raise ValueError(f"levels: level {level.id!r} with its points exceeds cap_bp")
+        return self
+
+    def all_banned_phrases(self) -> tuple[str, ...]:
+        return DEFAULT_BANNED_PHRASES + tuple(p for p in self.banned_phrases if p not in DEFAULT_BANNED_PHRASES)
+
+    def level(self, level_id: str | None) -> PromoterLevel:
+        """The level with this id; the first (entry) level when unknown or unset."""
+        for level in self.levels:
+            if level.id == level_id:
+                return level
+        return self.levels[0]
+
+
+def banned_phrase_in(text: str, phrases: tuple[str, ...]) -> str | None:
+    """The first banned phrase ``text`` contains (whitespace ignored), or None."""
+    squashed = "".join(text.split())
+    for phrase in phrases:
+        if phrase in squashed:
+            return phrase
+    return None
