@@ -19,6 +19,7 @@ def local_secrets() -> dict[str, str]:
     values = {
         "token_signing_key": secrets.token_hex(32),
         "wechat_app_secret": "sandbox-app-secret",
+        "pii_encryption_key": secrets.token_hex(32),
     }
     try:
         from local.wechatpay_keys import generate_local_keys

@@ -17,7 +17,8 @@ _SECRETS_DIR = Path(os.environ.get("PYTEST_SECRETS_DIR", "/tmp")) / f"mall-test-
 _SECRETS_DIR.mkdir(parents=True, exist_ok=True)
 SECRETS_FILE = _SECRETS_DIR / "secrets.json"
 SECRETS_FILE.write_text(json.dumps({"token_signing_key": secrets.token_hex(32),
-                                    "wechat_app_secret": "test-app-secret"}), encoding="utf-8")
+                                    "wechat_app_secret": "test-app-secret",
+                                    "pii_encryption_key": secrets.token_hex(32)}), encoding="utf-8")
 
 # Set before any handler is imported: configuration is validated at cold start.
 BASE_ENV = {

@@ -15,6 +15,7 @@ SecretName = Literal[
     "wechat_app_secret",
     "wechatpay_apiv3_key",
     "wechatpay_merchant_private_key",
+    "pii_encryption_key",
 ]
 
 
