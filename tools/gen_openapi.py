@@ -54,6 +54,8 @@ def build() -> str:
             raise RuntimeError(f"cannot load {handler_file}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        if not hasattr(module, "app"):
+            continue  # a scheduled, stream or queue worker: it serves no route
         module.app.configure_openapi(title="Distribution mall API", security_schemes=bearer)
         merge.add_schema(json.loads(module.app.get_openapi_json_schema()))
     # The merged JSON is Powertools' own serialisation (models → JSON); re-indent it stably.

@@ -20,9 +20,20 @@ def test_every_function_has_a_sample_event(logical_id: str) -> None:
     assert sorted((ROOT / "events").glob(f"{code_dir}*.json")), f"add events/{code_dir}.json"
 
 
+def _owner(event_file: Any) -> Any:
+    """The function whose directory name is the longest prefix of the event's file name
+    (``order_refund_request_list.json`` belongs to ``order_refund_request``, not ``order``)."""
+    owners = [spec for spec in FUNCTIONS.values() if event_file.name.startswith(spec.code_dir.name)]
+    assert owners, f"{event_file.name} names no function directory"
+    return max(owners, key=lambda spec: len(spec.code_dir.name))
+
+
 @pytest.mark.parametrize("event_file", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
 def test_sample_event_runs_without_a_server_error(stack: Any, event_file: Any) -> None:
-    owner = next(spec for spec in FUNCTIONS.values() if event_file.name.startswith(spec.code_dir.name))
     event = json.loads(expand_event(event_file.read_text(encoding="utf-8"), dict(stack.env)))
-    result = stack.invoke(owner.logical_id, event)
-    assert result["statusCode"] < 500, result
+    result = stack.invoke(_owner(event_file).logical_id, event)  # a handler exception fails here
+    if isinstance(result, dict) and "statusCode" in result:
+        assert result["statusCode"] < 500, result
+    if isinstance(result, dict) and "batchItemFailures" in result:
+        # Stream / queue workers report records they could not process; a sample must process.
+        assert result["batchItemFailures"] == [], result

@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel
 
+from mall.api.auth import public
 from mall.api.http import make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from tests.unit.conftest import FakeContext, http_event
@@ -31,7 +32,7 @@ def make_app() -> tuple[APIGatewayHttpResolver, list[int]]:
     counter = itertools.count(1)
     created: list[int] = []
 
-    @app.post("/things")
+    @app.post("/things", **public())
     def create(body: CreateThing, key: IdempotencyKeyHeader) -> Thing:
         def action() -> Thing:
             created.append(next(counter))

@@ -1,8 +1,11 @@
 """Authentication and role checks, declared on each route.
 
-``**secured(Role.CUSTOMER)`` adds a middleware that verifies the bearer token and the
-role, records the principal for the route, and documents both in the OpenAPI document
-(``security`` and ``x-mall-roles``), which the authorization test matrix reads."""
+``**secured(Role.CUSTOMER)`` declares the roles in the OpenAPI document (``security`` and
+``x-mall-roles``, which the authorization test matrix reads); ``public()`` declares the
+route open. ``AuthorisingValidation`` enforces the declaration for every route of a resolver
+made by ``mall.api.http.make_resolver``: it verifies the bearer token and the role before
+Powertools validates the request, so a caller without the right role learns nothing about
+the route's input (401/403, never a 422) and a route that declares no roles is refused."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from mall.clock import utc_now
 from mall.domain.tokens import Principal, Role, verify_token
@@ -33,24 +38,43 @@ def principal_from_headers(headers: dict[str, str]) -> Principal:
     return verify_token(token.strip(), key=signing_key(), now=utc_now())
 
 
-def require_roles(*roles: Role) -> Any:
-    allowed = frozenset(roles)
+def _declared_roles(app: EventHandlerInstance) -> list[str]:
+    route = app.context.get("_route")
+    extensions = getattr(route, "openapi_extensions", None) or {}
+    roles = extensions.get(ROLES_EXTENSION)
+    return list(roles) if isinstance(roles, list) else []
 
-    def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        principal = principal_from_headers(app.current_event.headers)
-        if not principal.roles & allowed:
-            raise Forbidden("your role may not use this operation", code="forbidden_role")
-        app.append_context(principal=principal)  # type: ignore[no-untyped-call]
-        return next_middleware(app)
 
-    return middleware
+def _is_not_found_route(app: EventHandlerInstance) -> bool:
+    """Powertools sends an unmatched request through a catch-all route (rule ``.*``) so that
+    middlewares and the not-found handler run; it has no roles because it serves nothing."""
+    route = app.context.get("_route")
+    rule = getattr(route, "rule", None)
+    return getattr(rule, "pattern", None) in {".*", "^.*$"}
+
+
+class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation (which always runs first in the middleware stack),
+    preceded by the route's role check so no input is read before the caller is known."""
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+        declared = _declared_roles(app)
+        if not declared:
+            if _is_not_found_route(app):
+                return super().handler(app, next_middleware)  # no route matched: the 404 handler answers
+            raise Forbidden("this operation declares no roles", code="forbidden_role")
+        if ANONYMOUS not in declared:
+            principal = principal_from_headers(app.current_event.headers)
+            if not {r.value for r in principal.roles} & set(declared):
+                raise Forbidden("your role may not use this operation", code="forbidden_role")
+            app.append_context(principal=principal)  # type: ignore[no-untyped-call]
+        return super().handler(app, next_middleware)
 
 
 def secured(*roles: Role) -> dict[str, Any]:
     """Route keyword arguments for an authenticated route open to ``roles``."""
     return {
         "security": [{BEARER_AUTH: []}],
-        "middlewares": [require_roles(*roles)],
         "openapi_extensions": {ROLES_EXTENSION: [r.value for r in roles]},
     }
 

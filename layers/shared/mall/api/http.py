@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall import errors
+from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
 
 logger = Logger()
@@ -29,6 +30,9 @@ def make_resolver() -> APIGatewayHttpResolver:
     # The OpenAPI security scheme is attached by tools/gen_openapi.py, not here: its models
     # cost ~65 ms of cold start and only the document generator needs them.
     app = APIGatewayHttpResolver(enable_validation=True)
+    # Powertools runs request validation before any route middleware; the role check must come
+    # first (mall.api.auth), so it wraps the validation middleware itself.
+    app._request_validation_middleware = AuthorisingValidation()  # type: ignore[no-untyped-call]
 
     @app.exception_handler(errors.DomainError)  # type: ignore[untyped-decorator]
     def _domain(exc: errors.DomainError) -> Response[str]:
