@@ -12,7 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; PROTOCOLS.md profit sharing).
 COMMISSION_CAP_LIMIT_BP = 3000
@@ -27,6 +28,17 @@ DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
 
 RateBp = Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP, description="basis points: 1000 = 10%")]
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
+
+
+def _rule_errors(title: str, problems: list[tuple[tuple[str | int, ...], str, object]]) -> ValidationError:
+    """A validation error located at the offending field (``commission.l1_rate_bp``, ``levels.1.name``),
+    not at the document root: pydantic keeps these locations when a validator raises them, so the API
+    names the field instead of ``body``."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("settings_rule", message.replace("{", "(").replace("}", ")")),
+                         loc=loc, input=value)
+        for loc, message, value in problems
+    ])
 
 
 class _Document(BaseModel):
@@ -50,9 +62,12 @@ class BindingValidity(_Document):
     @model_validator(mode="after")
     def _days_match_kind(self) -> Self:
         if self.kind == "protection" and self.protection_days is None:
-            raise ValueError("protection_days is required when kind is 'protection'")
+            raise _rule_errors("BindingValidity", [(("protection_days",),
+                                                    "protection_days is required when kind is 'protection'", None)])
         if self.kind == "permanent" and self.protection_days is not None:
-            raise ValueError("protection_days must be omitted when kind is 'permanent'")
+            raise _rule_errors("BindingValidity", [(("protection_days",),
+                                                    "protection_days must be omitted when kind is 'permanent'",
+                                                    self.protection_days)])
         return self
 
 
@@ -66,9 +81,12 @@ class PromoterThreshold(_Document):
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:
         if self.kind == "spent_at_least" and not self.spent_at_least_fen:
-            raise ValueError("spent_at_least_fen (> 0) is required when kind is 'spent_at_least'")
+            raise _rule_errors("PromoterThreshold", [(
+                ("spent_at_least_fen",), "spent_at_least_fen (> 0) is required when kind is 'spent_at_least'",
+                self.spent_at_least_fen)])
         if self.kind == "bought_product" and not self.product_ids:
-            raise ValueError("product_ids is required when kind is 'bought_product'")
+            raise _rule_errors("PromoterThreshold", [(
+                ("product_ids",), "product_ids is required when kind is 'bought_product'", self.product_ids)])
         return self
 
 
@@ -126,15 +144,33 @@ class DistributionSettings(_Document):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        ids = [level.id for level in self.levels]
-        if len(set(ids)) != len(ids):
-            raise ValueError("levels: level ids must be unique")
+        problems: list[tuple[tuple[str | int, ...], str, object]] = []
+        seen: set[str] = set()
+        for index, level in enumerate(self.levels):
+            if level.id in seen:
+                problems.append((("levels", index, "id"), f"level id {level.id!r} is used twice", level.id))
+            seen.add(level.id)
         rates = self.commission
         if rates.l1_rate_bp + rates.l2_rate_bp > rates.cap_bp:
-            raise ValueError("commission: l1_rate_bp + l2_rate_bp exceeds cap_bp")
-        for level in self.levels:
-            if rates.l1_rate_bp + level.l1_points_bp + rates.l2_rate_bp + level.l2_points_bp > rates.cap_bp:
-                raise ValueError(f"levels: level {level.id!r} with its points exceeds cap_bp")
+            problems.append((("commission", "l1_rate_bp"),
+                             f"l1_rate_bp + l2_rate_bp = {rates.l1_rate_bp + rates.l2_rate_bp} exceeds cap_bp "
+                             f"{rates.cap_bp}", rates.l1_rate_bp))
+        else:
+            for index, level in enumerate(self.levels):
+                total = rates.l1_rate_bp + level.l1_points_bp + rates.l2_rate_bp + level.l2_points_bp
+                if total > rates.cap_bp:
+                    problems.append((("levels", index, "l1_points_bp"),
+                                     f"level {level.id!r}: rates with its points = {total} exceed cap_bp "
+                                     f"{rates.cap_bp}", level.l1_points_bp))
+        phrases = self.all_banned_phrases()
+        texts: list[tuple[tuple[str | int, ...], str]] = [(("promoter_title",), self.promoter_title)]
+        texts += [(("levels", index, "name"), level.name) for index, level in enumerate(self.levels)]
+        for loc, text in texts:
+            phrase = banned_phrase_in(text, phrases)
+            if phrase is not None:
+                problems.append((loc, f"contains the banned phrase {phrase!r}", text))
+        if problems:
+            raise _rule_errors("DistributionSettings", problems)
         return self
 
     def all_banned_phrases(self) -> tuple[str, ...]:

@@ -1,0 +1,111 @@
+"""Admin: promoters (推广员管理) — list by status, review, freeze, disable, rates, level.
+
+Every change is a conditional update from the status the admin's action expects (409 naming the
+current status otherwise) and a history entry with who, when and why."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import current_principal, secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.referral import PromoterAction
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.referral import (
+    LevelChangeRequest,
+    OverrideRequest,
+    PromoterAdminView,
+    PromoterDetail,
+    PromoterList,
+    StatusChangeRequest,
+)
+from mall.services import referral
+
+table = main_table()
+app = make_resolver()
+referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+
+UserIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+_ERRORS: dict[int, OpenAPIResponse] = {
+    404: {"description": "no such promoter", "content": {"application/json": {"model": ErrorBody}}},
+    409: {"description": "`promoter_status_conflict` (details.status is the current status)",
+          "content": {"application/json": {"model": ErrorBody}}},
+    422: {"description": "invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`)",
+          "content": {"application/json": {"model": ErrorBody}}},
+}
+
+
+@app.get("/admin/promoters", summary="Promoters (applications) by status, newest first", tags=["referral"],
+         **secured(Role.ADMIN))
+def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
+                                     Query()] = "applied",
+                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                   cursor: Annotated[str | None, Query(max_length=2048)] = None) -> PromoterList:
+    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+
+
+@app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
+         responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
+def get_one(user_id: UserIdPath) -> PromoterDetail:
+    promoter = referral.get_promoter(table=table, user_id=user_id)
+    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None,
+                                        cursor_key=signing_key())
+    return PromoterDetail(promoter=promoter, history=history)
+
+
+def _change(user_id: str, action: PromoterAction, body: StatusChangeRequest) -> PromoterAdminView:
+    return referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
+                                  by=current_principal(app).subject, now=utc_now())
+
+
+@app.post("/admin/promoters/<user_id>/approve", summary="Approve an application", tags=["referral"],
+          responses=_ERRORS, **secured(Role.ADMIN))
+def approve(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    return _change(user_id, "approve", body)
+
+
+@app.post("/admin/promoters/<user_id>/reject", summary="Reject an application (reason required)",
+          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+def reject(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    return _change(user_id, "reject", body)
+
+
+@app.post("/admin/promoters/<user_id>/freeze", summary="Freeze an active promoter (reason required)",
+          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+def freeze(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    return _change(user_id, "freeze", body)
+
+
+@app.post("/admin/promoters/<user_id>/unfreeze", summary="Unfreeze a frozen promoter", tags=["referral"],
+          responses=_ERRORS, **secured(Role.ADMIN))
+def unfreeze(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    return _change(user_id, "unfreeze", body)
+
+
+@app.post("/admin/promoters/<user_id>/disable", summary="Disable a promoter for good (reason required)",
+          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+def disable(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    return _change(user_id, "disable", body)
+
+
+@app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
+         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+def override(user_id: UserIdPath, body: OverrideRequest) -> PromoterAdminView:
+    return referral.set_override(table=table, user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
+                                 reason=body.reason, by=current_principal(app).subject, now=utc_now())
+
+
+@app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
+         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+def level(user_id: UserIdPath, body: LevelChangeRequest) -> PromoterAdminView:
+    return referral.set_level(table=table, user_id=user_id, level_id=body.level_id, reason=body.reason,
+                              by=current_principal(app).subject, now=utc_now())
+
+
+handler = entrypoint(app)

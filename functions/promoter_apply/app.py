@@ -1,0 +1,47 @@
+"""POST /promoter/apply — a customer applies to become a promoter (申请成为推广员).
+
+Checks the threshold and that the current rules version was accepted, then activates at once
+(review ``auto``) or waits for an admin. On activation the ``promoter`` role is added to the
+customer's profile; the token of the NEXT login carries it (tokens are snapshots)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.referral import ApplyRequest, PromoterAdminView
+from mall.services import referral
+
+table = main_table()
+app = make_resolver()
+referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+
+
+@app.post("/promoter/apply", summary="Apply to become a promoter", tags=["referral"], status_code=201,
+          responses={
+              201: {"description": "applied (status `applied`) or activated (status `active`)",
+                    "content": {"application/json": {"model": PromoterAdminView}}},
+              403: {"description": "`promoter_threshold_not_met`",
+                    "content": {"application/json": {"model": ErrorBody}}},
+              409: {"description": "`promoter_exists`", "content": {"application/json": {"model": ErrorBody}}},
+              422: {"description": "`rules_version_mismatch`, `banned_phrase`",
+                    "content": {"application/json": {"model": ErrorBody}}},
+          },
+          **secured(Role.CUSTOMER, Role.PROMOTER))
+def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PromoterAdminView]:
+    principal = current_principal(app)
+    result = once(idempotency_key, principal.subject, body, PromoterAdminView,
+                  lambda: referral.apply(table=table, user_id=principal.subject, body=body, now=utc_now()),
+                  lambda_context=app.lambda_context)
+    return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
+
+
+handler = entrypoint(app)

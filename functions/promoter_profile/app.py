@@ -1,0 +1,25 @@
+"""GET /promoter/profile — the promoter's own profile: code, share link, level, progress, counts."""
+
+from __future__ import annotations
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.referral import PromoterProfile
+from mall.services import referral
+
+table = main_table()
+app = make_resolver()
+referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+
+
+@app.get("/promoter/profile", summary="My promoter profile", tags=["referral"],
+         responses={404: {"description": "not a promoter", "content": {"application/json": {"model": ErrorBody}}}},
+         **secured(Role.PROMOTER))
+def profile() -> PromoterProfile:
+    return referral.my_profile(table=table, user_id=current_principal(app).subject)
+
+
+handler = entrypoint(app)

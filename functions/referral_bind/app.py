@@ -1,0 +1,40 @@
+"""POST /referral/bind — bind the caller to a promoter with an invite code (邀请码绑定).
+
+Allowed in every binding mode (an entered code is the most explicit signal). Refused with a 4xx
+and nothing written: unknown code (404), own code (422), a promoter in the caller's own team at
+any depth (409 ``binding_cycle``), a promoter not active (409), already bound (409 with
+``details.binding``), only-new-customers and a returning customer (409)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.referral import BindRequestBody, BindResult
+from mall.services import referral
+
+table = main_table()
+app = make_resolver()
+
+_ERRORS: dict[int, OpenAPIResponse] = {
+    404: {"description": "`promoter_not_found`", "content": {"application/json": {"model": ErrorBody}}},
+    409: {"description": "`already_bound` / `binding_conflict` (details.binding), `binding_cycle`, "
+                         "`promoter_not_active`, `not_a_new_customer`",
+          "content": {"application/json": {"model": ErrorBody}}},
+    422: {"description": "`self_binding`", "content": {"application/json": {"model": ErrorBody}}},
+}
+
+
+@app.post("/referral/bind", summary="Bind to a promoter with an invite code", tags=["referral"], responses=_ERRORS,
+          **secured(Role.CUSTOMER, Role.PROMOTER))
+def bind(body: BindRequestBody) -> BindResult:
+    return referral.bind_with_code(table=table, customer_id=current_principal(app).subject, code=body.code,
+                                   now=utc_now())
+
+
+handler = entrypoint(app)

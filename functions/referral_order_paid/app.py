@@ -1,0 +1,44 @@
+"""Stream worker: an order became PAID (CREATED → PAID) → first_payment binding, promoters' sales
+counters, level upgrades.
+
+The table's stream reaches this function through ``FilterCriteria`` that let only order items
+whose status went from CREATED to PAID through. Records are handled one by one with Powertools
+batch processing: a failed record is reported in ``batchItemFailures`` and redelivered, and a
+redelivery changes nothing (the counters are written once per order, with a marker item in the
+same transaction; a binding that exists is left as it is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.api.http import logger, metrics
+from mall.clock import utc_now
+from mall.dal.table import deserialize, main_table
+from mall.services.referral import on_order_paid
+
+table = main_table()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
+    raw = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
+    order = deserialize(raw)
+    if order.get("sk") != "ORDER" or order.get("status") != "PAID":
+        return {"skipped": True}  # the filter should not let these through; never fail on them
+    result = on_order_paid(table=table, order=order, now=utc_now())
+    logger.info("paid order handled", extra={"order_id": result["order_id"], "bound": result["bound"],
+                                             "counted": result["counted"]})
+    if result["counted"]:
+        metrics.add_metric(name="ReferralOrdersCounted", unit="Count", value=1)
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context))

@@ -1,0 +1,50 @@
+"""POST /share/visits — the mini-program reports a visit through a promoter's share (分享访问).
+
+Anyone may report one; with a customer token, in ``first_click`` mode the visit binds the
+customer when the rules allow. The device id (body or ``x-device-id`` header) and the source IP
+are stored with the visit for the fraud scans, and never written to logs."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+
+from mall.api.auth import principal_from_headers, public
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.referral import VisitRequest, VisitResult
+from mall.services import referral
+
+table = main_table()
+app = make_resolver()
+
+
+@app.post("/share/visits", summary="Record a share visit (binds in first_click mode)", tags=["referral"],
+          status_code=201,
+          responses={201: {"description": "recorded; `outcome` says whether it bound the caller",
+                           "content": {"application/json": {"model": VisitResult}}},
+                     401: {"description": "a token was sent and is not valid",
+                           "content": {"application/json": {"model": ErrorBody}}},
+                     404: {"description": "no promoter with this code",
+                           "content": {"application/json": {"model": ErrorBody}}}},
+          **public())
+def visit(body: VisitRequest) -> Response[VisitResult]:
+    event = app.current_event
+    headers = event.headers or {}
+    visitor: str | None = None
+    if headers.get("authorization") or headers.get("Authorization"):
+        principal = principal_from_headers(headers)
+        if Role.CUSTOMER in principal.roles or Role.PROMOTER in principal.roles:
+            visitor = principal.subject
+    device = body.device_id or (headers.get("x-device-id") or "")[:128] or None
+    source_ip = event.request_context.http.source_ip
+    result = referral.record_visit(table=table, code=body.code, source=body.source, product_id=body.product_id,
+                                   visitor_id=visitor, device_id=device, source_ip=source_ip, now=utc_now())
+    return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
+
+
+handler = entrypoint(app)

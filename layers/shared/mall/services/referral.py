@@ -1,0 +1,675 @@
+"""Use cases of the referral network: attribution, promoters, binding, levels, team views,
+and the reaction to an order becoming paid (first_payment binding, sales counters, upgrades).
+
+Rules live in ``mall.domain.referral``; persistence in ``mall.dal.referral``. Every multi-item
+change is one transaction; when one is cancelled by a concurrent change the use case re-reads and
+decides again (a bounded number of times), so the rules are always checked against what is stored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.clock import iso
+from mall.dal.referral import (
+    AncestorCheck,
+    BindingRepository,
+    BindPlan,
+    CounterRepository,
+    PromoterRepository,
+    SaleCount,
+    VisitRepository,
+    batch_promoters,
+    first_failure_index,
+)
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Item, Key, Table, TransactionCancelled
+from mall.domain import referral as rules
+from mall.domain.referral import (
+    MAX_ANCESTOR_DEPTH,
+    ApplicantFacts,
+    Attribution,
+    Binding,
+    BindRefused,
+    BindRequest,
+    BindSource,
+    BindTrigger,
+    Counters,
+    Promoter,
+    PromoterAction,
+    ShareSource,
+)
+from mall.domain.settings import BindingMode
+from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from mall.pii import mask_nickname
+from mall.schemas.referral import (
+    ApplyRequest,
+    BindingHistoryEntry,
+    BindingView,
+    BindResult,
+    LevelView,
+    PromoterAdminView,
+    PromoterHistoryEntry,
+    PromoterList,
+    PromoterProfile,
+    RequirementView,
+    TeamMember,
+    TeamPage,
+    VisitResult,
+)
+
+logger = Logger(child=True)
+
+_ATTEMPTS = 6
+DEFAULT_SHARE_PAGE = "pages/index/index"
+
+
+def share_page() -> str:
+    """The mini-program page a share link opens (env ``SHARE_PAGE``); the code rides as ``scene``."""
+    page = os.environ.get("SHARE_PAGE", "").strip() or DEFAULT_SHARE_PAGE
+    if len(page) > 200 or any(c.isspace() for c in page):
+        raise ValueError("SHARE_PAGE must be a page path without white space, at most 200 characters")
+    return page
+
+
+# ---------------------------------------------------------------------------------------
+# Attribution (contract: ORDERS calls this when an order is placed)
+# ---------------------------------------------------------------------------------------
+
+
+def attribute_order(*, table: Table, buyer_id: str, share: ShareSource | None, now: datetime) -> Attribution:
+    """Read-only: who would earn at L1 / L2 for this buyer now (at most two levels, ever)."""
+    current = SettingsRepository(table).current()
+    settings = current.settings
+    promoters = PromoterRepository(table)
+    bindings = BindingRepository(table)
+    buyer_parent = bindings.parent_of(buyer_id)
+    parent_of: dict[str, str | None] = {}
+    sharer: Promoter | None = None
+    sharer_bindable = False
+    if buyer_parent is not None:
+        parent_of[buyer_parent] = bindings.parent_of(buyer_parent)
+    elif settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
+            share.promoter_code):
+        sharer = promoters.get_by_code(share.promoter_code)
+        if sharer is not None and sharer.user_id != buyer_id:
+            ancestors = bindings.ancestors(sharer.user_id, max_depth=MAX_ANCESTOR_DEPTH)
+            parent_of[sharer.user_id] = ancestors[0] if ancestors else None
+            facts = promoters.customer(buyer_id)
+            sharer_bindable = (buyer_id not in ancestors and len(ancestors) < MAX_ANCESTOR_DEPTH
+                               and not (settings.only_new_customers and facts.paid_order_count > 0))
+    involved = rules.unique([buyer_id, buyer_parent, *parent_of.values()])
+    found = batch_promoters(promoters, involved)
+    if sharer is not None:
+        found[sharer.user_id] = sharer
+    return rules.attribute(buyer_id=buyer_id, buyer_parent=buyer_parent, parent_of=parent_of, promoters=found,
+                           sharer=sharer, sharer_bindable=sharer_bindable, settings=settings,
+                           settings_version=current.version)
+
+
+# ---------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------
+
+
+def _admin_view(p: Promoter, page: str) -> PromoterAdminView:
+    return PromoterAdminView(
+        user_id=p.user_id, code=p.code, share_link=rules.share_link(page, p.code), status=p.status,
+        level_id=p.level_id, l1_override_bp=p.l1_override_bp, l2_override_bp=p.l2_override_bp,
+        nickname=p.nickname, applied_at=iso(p.applied_at) if p.applied_at else None,
+        activated_at=iso(p.activated_at) if p.activated_at else None,
+        accepted_rules_version=p.accepted_rules_version,
+        accepted_rules_at=iso(p.accepted_rules_at) if p.accepted_rules_at else None,
+        direct_members=p.direct_members, second_level_members=p.second_level_members,
+        own_sales_fen=p.own_sales_fen, team_sales_fen=p.team_sales_fen,
+        last_active_at=iso(p.last_active_at) if p.last_active_at else None, reason=p.reason, version=p.version,
+    )
+
+
+def _binding_view(b: Binding) -> BindingView:
+    return BindingView(parent_id=b.parent_id, bound_at=iso(b.bound_at), source=b.source, trigger=b.trigger,
+                       promoter_code=b.promoter_code)
+
+
+# ---------------------------------------------------------------------------------------
+# Becoming a promoter (成为推广员)
+# ---------------------------------------------------------------------------------------
+
+
+def apply(*, table: Table, user_id: str, body: ApplyRequest, now: datetime) -> PromoterAdminView:
+    """Check the threshold and the accepted rules version, then create the promoter: active at once
+    (``review: auto``, the ``promoter`` role granted) or waiting for review."""
+    current = SettingsRepository(table).current(consistent=True)
+    settings = current.settings
+    repo = PromoterRepository(table)
+    rules.refuse_banned_text("nickname", body.nickname, settings)
+    rules.check_rules_accepted(body.accepted_rules_version, current.version)
+    for _ in range(_ATTEMPTS):
+        existing = repo.get(user_id, consistent=True)
+        rules.check_can_apply(existing)
+        facts = repo.customer(user_id)
+        if not facts.exists:
+            raise NotFound("log in first", code="account_not_found")
+        bought = frozenset(pid for pid in settings.promoter_threshold.product_ids
+                           if settings.promoter_threshold.kind == "bought_product"
+                           and repo.paid_quantity(user_id, pid) > 0)
+        rules.check_threshold(settings.promoter_threshold, ApplicantFacts(facts.paid_total_fen, bought))
+        status = rules.status_after_application(settings)
+        code = existing.code if existing is not None else rules.new_promoter_code()
+        promoter = Promoter(
+            user_id=user_id, code=code, status=status, level_id=settings.levels[0].id, nickname=body.nickname,
+            applied_at=now, activated_at=now if status == "active" else None,
+            accepted_rules_version=current.version, accepted_rules_at=now,
+            version=(existing.version + 1) if existing is not None else 1,
+        )
+        grant = status == "active" and "promoter" not in facts.roles
+        try:
+            repo.create(promoter, grant_role=grant, replaces_rejected=existing is not None, now=now,
+                        reserve_code=existing is None)
+        except TransactionCancelled:
+            continue  # a code collision, a concurrent application or a role change: decide again
+        return _admin_view(promoter, share_page())
+    raise Conflict("your application collided with another change; retry", code="retry_later")
+
+
+def get_promoter(*, table: Table, user_id: str) -> PromoterAdminView:
+    promoter = PromoterRepository(table).get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    return _admin_view(promoter, share_page())
+
+
+def list_promoters(*, table: Table, status: str, limit: int, cursor: str | None, cursor_key: bytes) -> PromoterList:
+    if status not in rules.PROMOTER_STATUSES:
+        raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
+                                                                  f"one of {list(rules.PROMOTER_STATUSES)}")])
+    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", f"PROMOTERS#{status}"))
+    items, last = PromoterRepository(table).list_by_status(status, limit=limit, start_key=start)
+    page = share_page()
+    return PromoterList(items=[_admin_view(p, page) for p in items],
+                        next_cursor=encode_cursor(last, key=cursor_key))
+
+
+def promoter_history(*, table: Table, user_id: str, limit: int, cursor: str | None,
+                     cursor_key: bytes) -> list[PromoterHistoryEntry]:
+    start = decode_cursor(cursor, key=cursor_key, partition=("pk", f"USER#{user_id}"))
+    items, _ = PromoterRepository(table).history(user_id, limit=limit, start_key=start)
+    return [PromoterHistoryEntry(action=i["action"], from_status=i.get("from_status"), to_status=i.get("to_status"),
+                                 by=i["by"], reason=i.get("reason"), at=i["at"], from_level=i.get("from_level"),
+                                 to_level=i.get("to_level")) for i in items]
+
+
+def change_status(*, table: Table, user_id: str, action: PromoterAction, reason: str | None, by: str,
+                  now: datetime) -> PromoterAdminView:
+    """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen."""
+    repo = PromoterRepository(table)
+    for _ in range(_ATTEMPTS):
+        promoter = repo.get(user_id, consistent=True)
+        if promoter is None:
+            raise NotFound("no such promoter", code="promoter_not_found")
+        target = rules.transition(promoter, action, reason)
+        facts = repo.customer(user_id)
+        grant = target == "active" and "promoter" not in facts.roles
+        try:
+            repo.change_status(promoter, to_status=target, action=action, by=by, reason=reason, now=now,
+                               grant_role=grant)
+        except TransactionCancelled:
+            continue  # changed meanwhile: re-read; the transition rule answers 409 if no longer allowed
+        return get_promoter(table=table, user_id=user_id)
+    raise Conflict("the promoter changed concurrently; retry", code="retry_later")
+
+
+def set_override(*, table: Table, user_id: str, l1_bp: int | None, l2_bp: int | None, reason: str | None, by: str,
+                 now: datetime) -> PromoterAdminView:
+    settings = SettingsRepository(table).current().settings
+    repo = PromoterRepository(table)
+    promoter = repo.get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    rules.check_override(l1_bp, l2_bp, settings.level(promoter.level_id), settings)
+    try:
+        repo.set_override(promoter, l1_bp=l1_bp, l2_bp=l2_bp, by=by, reason=reason, now=now)
+    except TransactionCancelled as exc:
+        raise Conflict("the promoter changed meanwhile; reload and retry", code="promoter_changed") from exc
+    return get_promoter(table=table, user_id=user_id)
+
+
+def set_level(*, table: Table, user_id: str, level_id: str, reason: str, by: str, now: datetime) -> PromoterAdminView:
+    settings = SettingsRepository(table).current().settings
+    level = rules.check_level_exists(level_id, settings)
+    repo = PromoterRepository(table)
+    promoter = repo.get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    if promoter.l1_override_bp is not None or promoter.l2_override_bp is not None:
+        rules.check_override(promoter.l1_override_bp, promoter.l2_override_bp, level, settings)
+    if promoter.level_id == level_id:
+        return _admin_view(promoter, share_page())
+    try:
+        repo.set_level(promoter, level_id=level_id, action="set_level", by=by, reason=reason, now=now,
+                       reset_activity=True)
+    except TransactionCancelled as exc:
+        raise Conflict("the promoter's level changed meanwhile; reload and retry", code="promoter_changed") from exc
+    return get_promoter(table=table, user_id=user_id)
+
+
+# ---------------------------------------------------------------------------------------
+# Binding (上下级绑定)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BindOutcome:
+    outcome: Literal["bound", "rebound", "unchanged", "unbound"]
+    binding: Binding | None
+
+
+def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigger, source: BindSource,
+         now: datetime, by: str, reason: str | None = None, paid_orders_before: int | None = None,
+         promoter_code: str | None = None) -> BindOutcome:
+    """Bind ``customer_id`` under ``promoter_id`` if the rules allow (raises ``BindRefused``).
+
+    One transaction writes the binding (conditional on the version read: two simultaneous binds of
+    one customer cannot both win), checks every ancestor's binding of the promoter is unchanged (so
+    two concurrent binds cannot close a cycle), updates member counts, and records the history."""
+    settings = SettingsRepository(table).current().settings
+    promoters = PromoterRepository(table)
+    bindings = BindingRepository(table)
+    for _ in range(_ATTEMPTS):
+        current = bindings.get(customer_id)
+        promoter = promoters.get(promoter_id, consistent=True)
+        ancestors = bindings.ancestors(promoter_id, max_depth=MAX_ANCESTOR_DEPTH) if promoter else []
+        facts = promoters.customer(customer_id)
+        request = BindRequest(customer_id=customer_id, trigger=trigger, source=source,
+                              paid_orders_before=facts.paid_order_count if paid_orders_before is None
+                              else paid_orders_before)
+        decision = rules.decide_bind(request=request, promoter=promoter, current=current, target_ancestors=ancestors,
+                                     settings=settings, now=now)
+        if decision.outcome == "unchanged":
+            return BindOutcome("unchanged", current)
+        if promoter is None:  # decide_bind refuses a missing promoter; this keeps the type checker informed
+            raise NotFound("no such promoter", code="promoter_not_found")
+        old_parent = current.parent_id if current else None
+        old_grandparent = bindings.parent_of(old_parent) if old_parent else None
+        new_grandparent = ancestors[0] if ancestors else None
+        own = promoters.get(customer_id, consistent=True)
+        deltas = rules.member_count_deltas(
+            customer_direct_members=own.direct_members if own else 0, old_parent=old_parent,
+            old_grandparent=old_grandparent, new_parent=promoter_id, new_grandparent=new_grandparent)
+        chain = [promoter_id, *ancestors]
+        checks = [AncestorCheck(uid, chain[i + 1] if i + 1 < len(chain) else None) for i, uid in enumerate(chain)]
+        if old_parent is not None:
+            checks.append(AncestorCheck(old_parent, old_grandparent))
+        binding = Binding(user_id=customer_id, parent_id=promoter_id, bound_at=now, source=source, trigger=trigger,
+                          promoter_code=promoter_code or promoter.code,
+                          version=(current.version + 1) if current else 1)
+        plan = BindPlan(
+            customer_id=customer_id, new_binding=binding, expected_version=current.version if current else None,
+            checks=checks, deltas=deltas, must_be_active=promoter_id,
+            customer_direct_members=own.direct_members if own else None, nickname=facts.nickname,
+            history={"action": decision.outcome, "from_parent": old_parent, "to_parent": promoter_id,
+                     "source": source, "trigger": trigger, "promoter_code": binding.promoter_code,
+                     "reason": reason, "by": by},
+            now=now, active_now=[promoter_id],
+        )
+        try:
+            bindings.apply(plan)
+        except TransactionCancelled as exc:
+            if first_failure_index(exc) == 0:
+                _raise_lost_race(bindings, customer_id, exc)
+            continue
+        _evaluate_levels(table, [promoter_id], now)
+        return BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding)
+    raise Conflict("the team changed concurrently; retry", code="retry_later")
+
+
+def _raise_lost_race(bindings: BindingRepository, customer_id: str, exc: TransactionCancelled) -> None:
+    winner = bindings.get(customer_id)
+    raise Conflict("another binding of this customer happened first", code="binding_conflict",
+                   details={"binding": rules.binding_view(winner)}) from exc
+
+
+def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetime) -> BindOutcome:
+    """Admin: remove a customer's binding (reason required), with the member counts and history."""
+    promoters = PromoterRepository(table)
+    bindings = BindingRepository(table)
+    for _ in range(_ATTEMPTS):
+        current = bindings.get(customer_id)
+        if current is None:
+            raise NotFound("this customer is not bound", code="not_bound")
+        old_grandparent = bindings.parent_of(current.parent_id)
+        own = promoters.get(customer_id, consistent=True)
+        deltas = rules.member_count_deltas(customer_direct_members=own.direct_members if own else 0,
+                                           old_parent=current.parent_id, old_grandparent=old_grandparent,
+                                           new_parent=None, new_grandparent=None)
+        plan = BindPlan(customer_id=customer_id, new_binding=None, expected_version=current.version,
+                        checks=[AncestorCheck(current.parent_id, old_grandparent)], deltas=deltas,
+                        must_be_active=None, customer_direct_members=own.direct_members if own else None,
+                        nickname=None,
+                        history={"action": "unbind", "from_parent": current.parent_id, "to_parent": None,
+                                 "source": "admin", "trigger": "admin", "reason": reason, "by": by}, now=now)
+        try:
+            bindings.apply(plan)
+        except TransactionCancelled as exc:
+            if first_failure_index(exc) == 0:
+                _raise_lost_race(bindings, customer_id, exc)
+            continue
+        return BindOutcome("unbound", None)
+    raise Conflict("the team changed concurrently; retry", code="retry_later")
+
+
+def _bind_result(outcome: BindOutcome) -> BindResult:
+    return BindResult(outcome=outcome.outcome,
+                      binding=_binding_view(outcome.binding) if outcome.binding else None)
+
+
+def bind_with_code(*, table: Table, customer_id: str, code: str, now: datetime) -> BindResult:
+    """POST bind with an invite code (邀请码). Every refusal is a 4xx; nothing is written then."""
+    promoter = PromoterRepository(table).get_by_code(code) if rules.is_valid_code(code) else None
+    if promoter is None:
+        raise NotFound("no promoter with this code", code="promoter_not_found")
+    try:
+        outcome = bind(table=table, customer_id=customer_id, promoter_id=promoter.user_id, trigger="invite_code",
+                       source="invite_code", now=now, by=customer_id, promoter_code=code)
+    except BindRefused as refused:
+        raise refused.error from refused
+    return _bind_result(outcome)
+
+
+def admin_set_binding(*, table: Table, customer_id: str, promoter_code: str, reason: str, by: str,
+                      now: datetime) -> BindResult:
+    promoter = PromoterRepository(table).get_by_code(promoter_code) if rules.is_valid_code(promoter_code) else None
+    if promoter is None:
+        raise NotFound("no promoter with this code", code="promoter_not_found")
+    if not PromoterRepository(table).customer(customer_id).exists:
+        raise NotFound("no such customer", code="customer_not_found")
+    try:
+        outcome = bind(table=table, customer_id=customer_id, promoter_id=promoter.user_id, trigger="admin",
+                       source="admin", now=now, by=by, reason=reason, promoter_code=promoter_code)
+    except BindRefused as refused:
+        raise refused.error from refused
+    return _bind_result(outcome)
+
+
+def admin_remove_binding(*, table: Table, customer_id: str, reason: str, by: str, now: datetime) -> BindResult:
+    return _bind_result(unbind(table=table, customer_id=customer_id, reason=reason, by=by, now=now))
+
+
+def get_binding(*, table: Table, customer_id: str, limit: int) -> tuple[BindingView | None, list[BindingHistoryEntry]]:
+    bindings = BindingRepository(table)
+    current = bindings.get(customer_id)
+    items, _ = bindings.history(customer_id, limit=limit, start_key=None)
+    history = [BindingHistoryEntry(action=i["action"], from_parent=i.get("from_parent"), to_parent=i.get("to_parent"),
+                                   source=i["source"], trigger=i["trigger"], promoter_code=i.get("promoter_code"),
+                                   reason=i.get("reason"), by=i["by"], at=i["at"]) for i in items]
+    return (_binding_view(current) if current else None), history
+
+
+def record_visit(*, table: Table, code: str, source: Literal["link", "qr", "poster"], product_id: str | None,
+                 visitor_id: str | None, device_id: str | None, source_ip: str | None, now: datetime) -> VisitResult:
+    """A share visit (分享访问). Always recorded (device id and IP are stored, never logged); in
+    first_click mode a logged-in visitor is bound when the rules allow, otherwise ``binding_refused``
+    says why (the visit itself is not an error)."""
+    promoter = PromoterRepository(table).get_by_code(code) if rules.is_valid_code(code) else None
+    if promoter is None:
+        raise NotFound("no promoter with this code", code="promoter_not_found")
+    visit_id = VisitRepository(table).record(promoter_id=promoter.user_id, promoter_code=code, source=source,
+                                             product_id=product_id, visitor_id=visitor_id, device_id=device_id,
+                                             source_ip=source_ip, now=now)
+    if visitor_id is None:
+        return VisitResult(visit_id=visit_id, outcome="not_logged_in")
+    settings = SettingsRepository(table).current().settings
+    if settings.binding_mode != BindingMode.FIRST_CLICK:
+        return VisitResult(visit_id=visit_id, outcome="not_bound", binding_refused="binding_mode_mismatch")
+    try:
+        outcome = bind(table=table, customer_id=visitor_id, promoter_id=promoter.user_id, trigger="visit",
+                       source=source, now=now, by=visitor_id, promoter_code=code)
+    except BindRefused as refused:
+        return VisitResult(visit_id=visit_id, outcome="not_bound", binding_refused=refused.error.code)
+    except Conflict as lost:
+        return VisitResult(visit_id=visit_id, outcome="not_bound", binding_refused=lost.code)
+    if outcome.outcome == "unbound":  # a visit never unbinds; kept for the type checker
+        return VisitResult(visit_id=visit_id, outcome="not_bound")
+    return VisitResult(visit_id=visit_id, outcome=outcome.outcome,
+                       binding=_binding_view(outcome.binding) if outcome.binding else None)
+
+
+# ---------------------------------------------------------------------------------------
+# Levels (等级)
+# ---------------------------------------------------------------------------------------
+
+
+def _evaluate_levels(table: Table, user_ids: list[str], now: datetime) -> None:
+    for uid in user_ids:
+        evaluate_upgrade(table=table, user_id=uid, now=now)
+
+
+def evaluate_upgrade(*, table: Table, user_id: str, now: datetime) -> str | None:
+    """After counters change: move up to the highest level whose conditions hold (never down)."""
+    settings = SettingsRepository(table).current().settings
+    repo = PromoterRepository(table)
+    for _ in range(3):
+        promoter = repo.get(user_id, consistent=True)
+        if promoter is None:
+            return None
+        counters = Counters(promoter.direct_members, promoter.own_sales_fen, promoter.team_sales_fen)
+        target = rules.upgrade_target(settings, promoter.level_id, counters)
+        if target is None:
+            return None
+        try:
+            repo.set_level(promoter, level_id=target, action="upgrade", by="system", reason="upgrade conditions met",
+                           now=now, reset_activity=True)
+        except TransactionCancelled:
+            continue
+        logger.info("promoter upgraded", extra={"to_level": target})
+        return target
+    return None
+
+
+DOWNGRADE_LOOKBACK_DAYS = 30
+
+
+def run_downgrades(*, table: Table, now: datetime, page_size: int = 100) -> int:
+    """Scheduled: one level down for promoters idle ``level_downgrade_inactive_days``.
+
+    Candidates come from the activity markers' day partitions (no scan): the days from the cutoff
+    back ``DOWNGRADE_LOOKBACK_DAYS`` (so a missed run is caught up). A downgrade restarts the idle
+    clock, so the next step down needs another full idle period; at the entry level the marker
+    leaves the index."""
+    settings = SettingsRepository(table).current().settings
+    repo = PromoterRepository(table)
+    cutoff = (now - timedelta(days=settings.level_downgrade_inactive_days)).date()
+    changed = 0
+    for back in range(DOWNGRADE_LOOKBACK_DAYS, -1, -1):
+        day = (cutoff - timedelta(days=back)).isoformat()
+        start: Key | None = None
+        while True:
+            found, start = repo.inactive_on(day, limit=page_size, start_key=start)
+            for user_id, idle_since in found:
+                promoter = repo.get(user_id, consistent=True)
+                if promoter is None or promoter.level_id == settings.levels[0].id:
+                    repo.drop_activity_index(user_id, day)
+                    continue
+                target = rules.downgrade_target(settings, promoter.level_id, idle_since, now)
+                if target is None:
+                    continue
+                try:
+                    repo.set_level(promoter, level_id=target, action="downgrade", by="system",
+                                   reason=f"no activity for {settings.level_downgrade_inactive_days} days", now=now,
+                                   reset_activity=True)
+                    changed += 1
+                except TransactionCancelled:
+                    continue  # changed meanwhile (activity or an admin): the next run decides again
+            if start is None:
+                break
+    return changed
+
+
+# ---------------------------------------------------------------------------------------
+# What a promoter sees
+# ---------------------------------------------------------------------------------------
+
+
+def my_profile(*, table: Table, user_id: str) -> PromoterProfile:
+    settings = SettingsRepository(table).current().settings
+    promoter = PromoterRepository(table).get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
+    level = settings.level(promoter.level_id)
+    counters = Counters(promoter.direct_members, promoter.own_sales_fen, promoter.team_sales_fen)
+    progress = rules.progress_to_next(settings, promoter.level_id, counters)
+    return PromoterProfile(
+        code=promoter.code, share_link=rules.share_link(share_page(), promoter.code), status=promoter.status,
+        title=settings.promoter_title, nickname=promoter.nickname,
+        level=LevelView(id=level.id, name=level.name, l1_points_bp=level.l1_points_bp,
+                        l2_points_bp=level.l2_points_bp),
+        next_level=(LevelView(id=progress.next_level_id, name=progress.next_level_name or "",
+                              l1_points_bp=settings.level(progress.next_level_id).l1_points_bp,
+                              l2_points_bp=settings.level(progress.next_level_id).l2_points_bp)
+                    if progress.next_level_id else None),
+        progress=[RequirementView(name=r.name, required=r.required, current=r.current, met=r.met)
+                  for r in progress.requirements],
+        direct_members=promoter.direct_members, second_level_members=promoter.second_level_members,
+        own_sales_fen=promoter.own_sales_fen, team_sales_fen=promoter.team_sales_fen,
+        joined_at=iso(promoter.applied_at) if promoter.applied_at else None,
+    )
+
+
+def _member(item: Item, depth: Literal[1, 2], via: Item | None = None) -> TeamMember:
+    return TeamMember(nickname=mask_nickname(item.get("nickname")), joined_at=item["bound_at"],
+                      sales_fen=int(item.get("sales_fen", 0)), depth=depth,
+                      via=mask_nickname(via.get("nickname")) if via is not None else None)
+
+
+def _gsi_key(item: Item) -> Key:
+    return {k: item[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+
+
+L2_MAX_MEMBERS_SCANNED = 50
+
+
+def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cursor: str | None,
+            cursor_key: bytes) -> TeamPage:
+    """The caller's own team only (the route passes the token's subject).
+
+    Level 1: the bindings whose parent is the caller (gsi1 ``TEAM#<me>``), newest first.
+    Level 2: derived at read time from the current level-1 bindings (each level-1 member's own
+    ``TEAM#`` partition), so a member whose parent re-binds moves with their whole team at once and
+    no second-level copy can go stale. The cursor remembers the level-1 position and the position
+    inside that member's team; one page scans at most ``L2_MAX_MEMBERS_SCANNED`` level-1 members
+    (a page may then be short: follow ``next_cursor``)."""
+    if PromoterRepository(table).get(user_id) is None:
+        raise Forbidden("only promoters have a team", code="not_a_promoter")
+    bindings = BindingRepository(table)
+    state = decode_cursor(cursor, key=cursor_key)
+    if depth == 1:
+        start = state.get("k") if state else None
+        if start is not None and start.get("gsi1pk") != f"TEAM#{user_id}":
+            raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                               fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
+        items, last = bindings.team(user_id, limit=limit, start_key=start)
+        return TeamPage(depth=1, items=[_member(i, 1) for i in items],
+                        next_cursor=encode_cursor({"d": 1, "k": last} if last else None, key=cursor_key))
+    l1_key: Key | None = state.get("l1") if state else None
+    inner: Key | None = state.get("inner") if state else None
+    if l1_key is not None and l1_key.get("gsi1pk") != f"TEAM#{user_id}":
+        raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                           fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
+    out: list[TeamMember] = []
+    scanned = 0
+    while True:
+        chunk, chunk_last = bindings.team(user_id, limit=25, start_key=l1_key)
+        for member in chunk:
+            before = l1_key
+            team_pk = f"TEAM#{member['user_id']}"
+            start = inner if inner is not None and inner.get("gsi1pk") == team_pk else None
+            inner = None
+            found, last = bindings.team(member["user_id"], limit=limit - len(out), start_key=start)
+            out += [_member(i, 2, via=member) for i in found]
+            scanned += 1
+            if last is not None:
+                return TeamPage(depth=2, items=out,
+                                next_cursor=encode_cursor({"d": 2, "l1": before, "inner": last}, key=cursor_key))
+            l1_key = _gsi_key(member)
+            if len(out) >= limit or scanned >= L2_MAX_MEMBERS_SCANNED:
+                return TeamPage(depth=2, items=out,
+                                next_cursor=encode_cursor({"d": 2, "l1": l1_key, "inner": None}, key=cursor_key))
+        if chunk_last is None:
+            return TeamPage(depth=2, items=out, next_cursor=None)
+        l1_key = chunk_last
+
+
+# ---------------------------------------------------------------------------------------
+# An order became PAID (the stream consumer)
+# ---------------------------------------------------------------------------------------
+
+
+def _share_from(raw: Any) -> ShareSource | None:
+    if not isinstance(raw, Mapping):
+        return None
+    code, source = raw.get("promoter_code"), raw.get("source")
+    if not isinstance(code, str) or source not in ("link", "qr", "poster"):
+        return None
+    product = raw.get("product_id")
+    return ShareSource(promoter_code=code, source=source, product_id=product if isinstance(product, str) else None)
+
+
+def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """React once to an order that became PAID (at-least-once delivery: a redelivery changes nothing).
+
+    1. first_payment mode: the order's share source binds the buyer if this is their first paid order
+       (profile ``first_paid_order_id``) and the rules allow (a binding is itself idempotent).
+    2. Sales counters of the order's attributed L1 (own + team sales) and L2 (team sales), and the
+       buyer's binding sales, with a ``REFERRAL_ORDER#<id>`` marker in the same transaction.
+    3. Level upgrades of those promoters."""
+    order_id = str(order["order_id"])
+    buyer_id = str(order["buyer_id"])
+    amount = int(order.get("amount_fen", 0))
+    settings = SettingsRepository(table).current().settings
+    result: dict[str, Any] = {"order_id": order_id, "bound": None, "counted": False}
+    share = _share_from(order.get("share_source"))
+    if settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
+            share.promoter_code):
+        facts = PromoterRepository(table).customer(buyer_id)
+        sharer = PromoterRepository(table).get_by_code(share.promoter_code)
+        if facts.first_paid_order_id == order_id and sharer is not None:
+            try:
+                outcome = bind(table=table, customer_id=buyer_id, promoter_id=sharer.user_id, trigger="first_payment",
+                               source=share.source, now=now, by="system", paid_orders_before=0,
+                               promoter_code=share.promoter_code)
+                result["bound"] = outcome.outcome
+            except (BindRefused, Conflict) as refused:
+                code = refused.error.code if isinstance(refused, BindRefused) else refused.code
+                result["bound"] = f"refused:{code}"
+    raw_attribution = order.get("attribution")
+    attribution: Mapping[str, Any] = raw_attribution if isinstance(raw_attribution, Mapping) else {}
+    l1 = attribution.get("l1_promoter_id") or None
+    l2 = attribution.get("l2_promoter_id") or None
+    if (l1 is None and l2 is None) or amount <= 0:
+        return result
+    counters = CounterRepository(table)
+    binding = BindingRepository(table).get(buyer_id)
+    parent = binding.parent_id if binding is not None and binding.parent_id == l1 else None
+    for _ in range(_ATTEMPTS):
+        sale = SaleCount(order_id=order_id, amount_fen=amount, l1=l1, l2=l2, buyer_binding_parent=parent,
+                         buyer_id=buyer_id)
+        try:
+            result["counted"] = counters.count_sale(sale, now)
+            break
+        except TransactionCancelled as exc:
+            failed = first_failure_index(exc)
+            if failed is not None and failed > 0 and parent is not None:
+                parent = None  # the buyer re-bound meanwhile: count the promoters, not the old binding
+            continue
+    else:
+        raise RuntimeError(f"could not count order {order_id} after {_ATTEMPTS} attempts")
+    if result["counted"]:
+        _evaluate_levels(table, rules.unique([l1, l2]), now)
+    return result

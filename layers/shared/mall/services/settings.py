@@ -1,0 +1,42 @@
+"""Use cases of the merchant's distribution settings: read, save a new version, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.clock import iso
+from mall.dal.settings import SettingsRepository, SettingsVersion
+from mall.dal.table import Table
+from mall.errors import NotFound
+from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
+
+
+def _view(version: SettingsVersion) -> SettingsVersionView:
+    return SettingsVersionView(version=version.version, saved_by=version.saved_by,
+                               saved_at=iso(version.saved_at) if version.saved_at else None, note=version.note,
+                               settings=version.settings)
+
+
+def current(*, table: Table) -> SettingsVersionView:
+    return _view(SettingsRepository(table).current(consistent=True))
+
+
+def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetime) -> SettingsVersionView:
+    """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``."""
+    saved = SettingsRepository(table).save(body.document(), based_on=body.based_on_version, saved_by=saved_by,
+                                           now=now, note=body.note)
+    return _view(saved)
+
+
+def history(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> SettingsHistory:
+    start = decode_cursor(cursor, key=cursor_key, partition=("pk", "SETTINGS#distribution"))
+    versions, last = SettingsRepository(table).history(limit=limit, start_key=start)
+    return SettingsHistory(items=[_view(v) for v in versions], next_cursor=encode_cursor(last, key=cursor_key))
+
+
+def get_version(*, table: Table, version: int) -> SettingsVersionView:
+    found = SettingsRepository(table).get(version)
+    if found is None:
+        raise NotFound(f"no settings version {version}", code="settings_version_not_found")
+    return _view(found)

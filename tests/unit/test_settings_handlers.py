@@ -1,0 +1,82 @@
+"""Admin distribution settings through the real handler (moto): versions, races, field errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mall.api.auth import signing_key
+from mall.clock import utc_now
+from mall.domain.tokens import Role, issue_token
+from tests.unit.conftest import Invoke
+
+pytestmark = pytest.mark.usefixtures("moto_table")
+PATH = "/admin/settings/distribution"
+
+
+def auth(subject: str, *roles: Role) -> dict[str, str]:
+    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
+    return {"authorization": f"Bearer {token}"}
+
+
+ADMIN = ("admin:alice", Role.ADMIN)
+
+
+def save(invoke: Invoke, body: dict[str, Any], who: tuple[str, Role] = ADMIN) -> tuple[int, dict[str, Any]]:
+    status, payload, _ = invoke("admin_settings", "PUT", PATH, body=body, headers=auth(*who))
+    return status, payload
+
+
+def fields(payload: dict[str, Any]) -> dict[str, str]:
+    return {f["field"]: f["reason"] for f in payload["error"]["fields"]}
+
+
+def test_defaults_then_a_saved_version_with_who_and_when(invoke: Invoke) -> None:
+    status, current, _ = invoke("admin_settings", "GET", PATH, headers=auth(*ADMIN))
+    assert status == 200 and current["version"] == 0 and current["saved_by"] is None
+    document = {**current["settings"], "promoter_review": "auto", "promoter_title": "推客"}
+    status, saved = save(invoke, {**document, "based_on_version": 0, "note": "auto review"})
+    assert status == 200, saved
+    assert saved["version"] == 1 and saved["saved_by"] == "admin:alice" and saved["saved_at"].endswith("Z")
+    assert saved["settings"]["promoter_title"] == "推客" and saved["note"] == "auto review"
+    status, again = save(invoke, {**document, "promoter_title": "合伙人", "based_on_version": 1})
+    assert status == 200 and again["version"] == 2
+    status, history, _ = invoke("admin_settings", "GET", f"{PATH}/versions", headers=auth(*ADMIN))
+    assert status == 200 and [v["version"] for v in history["items"]] == [2, 1]
+    status, first, _ = invoke("admin_settings", "GET", f"{PATH}/versions/1", headers=auth(*ADMIN))
+    assert status == 200 and first["settings"]["promoter_title"] == "推客"
+    status, missing, _ = invoke("admin_settings", "GET", f"{PATH}/versions/9", headers=auth(*ADMIN))
+    assert status == 404 and missing["error"]["code"] == "settings_version_not_found"
+
+
+def test_a_save_based_on_an_old_version_is_a_409_with_the_current_version(invoke: Invoke) -> None:
+    assert save(invoke, {"based_on_version": 0})[0] == 200
+    status, payload = save(invoke, {"based_on_version": 0, "promoter_title": "推客"})
+    assert status == 409 and payload["error"]["details"] == {"current_version": 1}
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"commission": {"l1_rate_bp": 3001}}, "commission.l1_rate_bp", "3000"),
+    ({"commission": {"l1_rate_bp": 2000, "l2_rate_bp": 1500}}, "commission.l1_rate_bp", "cap_bp"),
+    ({"commission": {"l3_rate_bp": 100}}, "commission.l3_rate_bp", "Extra inputs"),
+    ({"l3_rate_bp": 100}, "l3_rate_bp", "Extra inputs"),
+    ({"promoter_title": "躺赚达人"}, "promoter_title", "躺赚"),
+    ({"levels": [{"id": "basic", "name": "无限代"}]}, "levels.0.name", "无限代"),
+    ({"binding_validity": {"kind": "protection"}}, "binding_validity.protection_days", "required"),
+    ({"binding_mode": "third_level"}, "binding_mode", "first_click"),
+])
+def test_invalid_documents_are_422_naming_the_field(invoke: Invoke, body: dict[str, Any], field: str,
+                                                     words: str) -> None:
+    status, payload = save(invoke, {"based_on_version": 0, **body})
+    assert status == 422, payload
+    found = fields(payload)
+    assert field in found and words in found[field], found
+    status, current, _ = invoke("admin_settings", "GET", PATH, headers=auth(*ADMIN))
+    assert current["version"] == 0  # bad input changed nothing
+
+
+def test_only_admins_may_read_or_change_settings(invoke: Invoke) -> None:
+    status, _, _ = invoke("admin_settings", "GET", PATH, headers=auth("u_someone", Role.CUSTOMER, Role.PROMOTER))
+    assert status == 403
+    assert save(invoke, {"based_on_version": 0}, who=("u_someone", Role.CUSTOMER))[0] == 403
