@@ -5,6 +5,7 @@ boundary as plain Python values (``int`` for numbers: money is integer fen)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 Key = dict[str, Any]
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem call (DynamoDB's limit)
+BATCH_GET_ATTEMPTS = 6
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -79,6 +83,14 @@ class TransactionCancelled(Exception):
     @property
     def conditional_failures(self) -> list[int]:
         return [i for i, r in enumerate(self.reasons) if r == "ConditionalCheckFailed"]
+
+
+class BatchIncomplete(Exception):
+    """BatchGetItem still left keys unprocessed after every retry (sustained throttling)."""
+
+    def __init__(self, unprocessed: int) -> None:
+        super().__init__(f"{unprocessed} keys still unprocessed after {BATCH_GET_ATTEMPTS} attempts")
+        self.unprocessed = unprocessed
 
 
 @dataclass
@@ -199,6 +211,26 @@ class Table:
         items = [deserialize(raw) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return Page(items=items, last_key=deserialize(last) if last else None)
+
+    def batch_get(self, keys: Sequence[Key], *, consistent: bool = False) -> list[Item]:
+        """The items that exist for ``keys`` (BatchGetItem, 100 keys per call; order not kept).
+        Keys DynamoDB leaves unprocessed (throttling, 16 MB) are asked again with backoff."""
+        unique = list({tuple(sorted(k.items())): k for k in keys}.values())
+        found: list[Item] = []
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            pending: list[dict[str, Any]] = [serialize(k) for k in unique[start:start + BATCH_GET_LIMIT]]
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                response = self.client.batch_get_item(
+                    RequestItems={self.name: {"Keys": pending, "ConsistentRead": consistent}})
+                found.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.name, []))
+                left = response.get("UnprocessedKeys", {}).get(self.name)
+                pending = list(left["Keys"]) if left else []
+                if not pending or attempt + 1 == BATCH_GET_ATTEMPTS:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise BatchIncomplete(len(pending))
+        return found
 
     def transact(self, writes: Sequence[Write], *, token: str | None = None) -> None:
         """All or nothing. ``token`` (ClientRequestToken) makes a retried call idempotent for 10 min."""

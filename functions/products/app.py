@@ -1,0 +1,73 @@
+"""Customers browse the catalog: on-shelf products (search, filter, sort, paginate), a
+product's detail, and the categories. Guests may browse (public routes); with a bearer
+token of an active promoter, each product also says what they would earn on it (L1)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from mall.api.auth import principal_from_headers, public, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.referral import PromoterRepository
+from mall.dal.table import main_table
+from mall.domain.catalog import ListingFilter
+from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
+from mall.schemas.common import ErrorBody
+from mall.services import catalog
+
+table = main_table()
+promoters = PromoterRepository(table)
+app = make_resolver()
+
+ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PriceQuery = Annotated[int | None, Query(ge=0, le=10_000_000_000, description="integer fen")]
+_OPTIONAL_TOKEN = ("Browsing is open to guests. Send `Authorization: Bearer <token>` to be recognised: an active "
+                   "promoter then sees `promoter_earn_fen`. A token that is sent must be valid (401 otherwise).")
+
+
+def _viewer() -> str | None:
+    """The caller's user id when a token is sent (verified), else None (a guest)."""
+    headers = app.current_event.headers
+    if not (headers.get("authorization") or headers.get("Authorization")):
+        return None
+    principal = principal_from_headers(headers)
+    return None if principal.is_admin else principal.subject
+
+
+@app.get("/products", summary="Browse and search on-shelf products", description=_OPTIONAL_TOKEN, tags=["catalog"],
+         responses={200: {"description": "one page of products",
+                          "content": {"application/json": {"model": ProductList}}},
+                    422: {"description": "invalid filters or cursor",
+                          "content": {"application/json": {"model": ErrorBody}}}},
+         **public())
+def browse(*,
+           category_id: Annotated[str | None, Query(max_length=64)] = None,
+           min_price_fen: PriceQuery = None,
+           max_price_fen: PriceQuery = None,
+           q: Annotated[str | None, Query(max_length=60, description="keyword in the product name")] = None,
+           sort: Annotated[ListingSortParam, Query(description="newest, price_asc, price_desc or sales_desc")]
+           = "newest",
+           limit: Annotated[int, Query(ge=1, le=50)] = 20,
+           cursor: Annotated[str | None, Query(max_length=2048)] = None) -> ProductList:
+    where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
+                          keyword=q or None)
+    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor,
+                                   cursor_key=signing_key(), viewer=_viewer(), promoters=promoters.get)
+
+
+@app.get("/products/<product_id>", summary="A product's detail", description=_OPTIONAL_TOKEN, tags=["catalog"],
+         responses={200: {"description": "the product", "content": {"application/json": {"model": ProductDetail}}},
+                    404: {"description": "no such product", "content": {"application/json": {"model": ErrorBody}}}},
+         **public())
+def detail(product_id: ProductIdPath) -> ProductDetail:
+    return catalog.product_detail(table=table, product_id=product_id, viewer=_viewer(), promoters=promoters.get)
+
+
+@app.get("/categories", summary="The categories, in display order", tags=["catalog"], **public())
+def categories() -> PublicCategoryList:
+    return catalog.public_categories(table=table)
+
+
+handler = entrypoint(app)

@@ -1,0 +1,427 @@
+"""Categories and products in the single table (keys and costs: docs/data-model.md, "catalog").
+
+| item | pk | sk | gsi1pk / gsi1sk |
+|---|---|---|---|
+| category | ``CATEGORY#<id>`` | ``CATEGORY`` | ``CATEGORIES`` / ``<sort 6 digits>#<id>`` |
+| product | ``PRODUCT#<id>`` | ``PRODUCT`` | ``SHELF#on`` or ``SHELF#off`` / ``<price_fen 12 digits>#<id>`` |
+| low-stock flag | ``PRODUCT#<id>`` | ``LOWSTOCK`` | ``LOWSTOCK`` / ``<flagged_at>#<id>`` only while low (sparse) |
+| stock adjustment | ``PRODUCT#<id>`` | ``STOCKADJ#<at>#<adjustment_id>`` | — |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, deserialize, serialize
+from mall.domain.catalog import Category, CommissionSetting, Product
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
+
+CATEGORIES_PARTITION = "CATEGORIES"
+LOW_STOCK_PARTITION = "LOWSTOCK"
+#: A list reads the whole shelf partition and sorts in memory; beyond this many products it
+#: stops reading (and says so) rather than let one request read without bound.
+MAX_LISTED_PRODUCTS = 2000
+MAX_CATEGORIES = 500
+_PRICE_DIGITS = 12
+
+
+def shelf_partition(on_shelf: bool) -> str:
+    return "SHELF#on" if on_shelf else "SHELF#off"
+
+
+def category_key(category_id: str) -> Key:
+    return {"pk": f"CATEGORY#{category_id}", "sk": "CATEGORY"}
+
+
+def product_key(product_id: str) -> Key:
+    return {"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}
+
+
+def low_stock_key(product_id: str) -> Key:
+    return {"pk": f"PRODUCT#{product_id}", "sk": "LOWSTOCK"}
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# ---- categories ------------------------------------------------------------------------------
+
+
+def category_from_item(item: Item) -> Category:
+    return Category(
+        category_id=item["category_id"], name=item["name"], l1_rate_bp=item.get("l1_rate_bp"),
+        l2_rate_bp=item.get("l2_rate_bp"), sort=int(item.get("sort", 0)),
+        product_count=int(item.get("product_count", 0)), version=int(item.get("version", 1)),
+        created_at=_when(item.get("created_at")), updated_at=_when(item.get("updated_at")),
+    )
+
+
+def category_state(category: Category) -> dict[str, Any]:
+    """The category as JSON-safe values (a 409's ``details.current``)."""
+    return {"category_id": category.category_id, "name": category.name, "l1_rate_bp": category.l1_rate_bp,
+            "l2_rate_bp": category.l2_rate_bp, "sort": category.sort, "product_count": category.product_count,
+            "version": category.version}
+
+
+class CategoryRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, category_id: str, *, consistent: bool = False) -> Category | None:
+        item = self._table.get(category_key(category_id), consistent=consistent)
+        return category_from_item(item) if item else None
+
+    def list_all(self) -> list[Category]:
+        """Every category in display order (one small partition)."""
+        items = _query_all(self._table, partition=CATEGORIES_PARTITION, ceiling=MAX_CATEGORIES)[0]
+        return [category_from_item(i) for i in items]
+
+    def create(self, category: Category) -> Category:
+        created = iso(category.created_at) if category.created_at else None
+        item: dict[str, Any] = {
+            **category_key(category.category_id), "entity": "category", "gsi1pk": CATEGORIES_PARTITION,
+            "gsi1sk": f"{category.sort:06d}#{category.category_id}", "category_id": category.category_id,
+            "name": category.name, "l1_rate_bp": category.l1_rate_bp, "l2_rate_bp": category.l2_rate_bp,
+            "sort": category.sort, "product_count": 0, "version": 1, "created_at": created, "updated_at": created,
+        }
+        try:
+            self._table.put(item, condition="attribute_not_exists(pk)")
+        except ConditionFailed as exc:
+            raise Conflict(f"category {category.category_id} already exists", code="category_exists") from exc
+        return category_from_item(item)
+
+    def update(self, category: Category, *, expected_version: int, now: datetime) -> Category:
+        """Write the editable fields of ``category`` if nobody changed it since ``expected_version``."""
+        sets = ["#name = :name", "#sort = :sort", "gsi1sk = :gsi1sk", "version = :new", "updated_at = :now"]
+        removes: list[str] = []
+        values: dict[str, Any] = {":name": category.name, ":sort": category.sort,
+                                  ":gsi1sk": f"{category.sort:06d}#{category.category_id}",
+                                  ":new": expected_version + 1, ":now": iso(now), ":expected": expected_version}
+        for name in ("l1_rate_bp", "l2_rate_bp"):
+            value = getattr(category, name)
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            item = self._table.update(category_key(category.category_id), expression,
+                                      condition="version = :expected", names={"#name": "name", "#sort": "sort"},
+                                      values=values)
+        except ConditionFailed as exc:
+            raise _category_conflict(category.category_id, exc.item, expected_version) from exc
+        return category_from_item(item)
+
+    def delete(self, category_id: str, *, expected_version: int) -> None:
+        """Only an unchanged category without products (on or off shelf) can be deleted."""
+        try:
+            self._table.transact([Write.delete(
+                self._table.name, category_key(category_id),
+                condition="version = :expected AND product_count = :zero",
+                values={":expected": expected_version, ":zero": 0})])
+        except TransactionCancelled as exc:
+            current = exc.items[0] if exc.items else None
+            if current is not None and int(current.get("version", 1)) == expected_version:
+                state = category_from_item(current)
+                raise Conflict(f"category {category_id} still has {state.product_count} products; move them first",
+                               code="category_not_empty", details={"current": category_state(state)}) from exc
+            raise _category_conflict(category_id, current, expected_version) from exc
+
+
+def _category_conflict(category_id: str, current: Item | None, expected_version: int) -> Exception:
+    if current is None:
+        return NotFound(f"no category {category_id}", code="category_not_found")
+    state = category_from_item(current)
+    return Conflict(f"category {category_id} changed since version {expected_version}; reload version "
+                    f"{state.version} and retry", code="version_conflict",
+                    details={"current_version": state.version, "current": category_state(state)})
+
+
+# ---- products --------------------------------------------------------------------------------
+
+
+def product_from_item(item: Item) -> Product:
+    commission = item.get("commission") or {}
+    return Product(
+        product_id=item["product_id"], name=item["name"], type=item["type"], category_id=item["category_id"],
+        price_fen=int(item["price_fen"]), stock=int(item.get("stock", 0)), images=list(item.get("images", [])),
+        description=item.get("description", ""), shipping_fee_fen=int(item.get("shipping_fee_fen", 0)),
+        per_user_limit=item.get("per_user_limit"), on_shelf=bool(item.get("on_shelf", False)),
+        low_stock_threshold=int(item.get("low_stock_threshold", 0)),
+        distribution_enabled=bool(item.get("distribution_enabled", True)),
+        commission=CommissionSetting(mode=commission.get("mode", "inherit"), l1=int(commission.get("l1", 0)),
+                                     l2=int(commission.get("l2", 0))),
+        sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
+        stock_seq=int(item.get("stock_seq", 0)), created_at=_when(item.get("created_at")),
+        updated_at=_when(item.get("updated_at")),
+    )
+
+
+def product_state(product: Product) -> dict[str, Any]:
+    """The product's editable state as JSON-safe values (a 409's ``details.current``)."""
+    return {"product_id": product.product_id, "name": product.name, "type": product.type,
+            "category_id": product.category_id, "price_fen": product.price_fen, "stock": product.stock,
+            "on_shelf": product.on_shelf, "commission": product.commission.as_dict(), "version": product.version}
+
+
+def _listing_keys(product: Product) -> dict[str, str]:
+    return {"gsi1pk": shelf_partition(product.on_shelf),
+            "gsi1sk": f"{product.price_fen:0{_PRICE_DIGITS}d}#{product.product_id}"}
+
+
+#: The fields an admin edits; stock, sales and stock_seq belong to the atomic stock updates.
+_EDITABLE = ("name", "type", "category_id", "images", "description", "price_fen", "shipping_fee_fen",
+             "per_user_limit", "on_shelf", "low_stock_threshold", "distribution_enabled", "commission")
+
+
+def _editable_values(product: Product) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(product, name) for name in _EDITABLE}
+    values["commission"] = product.commission.as_dict()
+    values["images"] = list(product.images)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class StockObservation:
+    """A product as just read (consistently) and whether its low-stock flag is raised now."""
+
+    product: Product
+    flagged: bool
+
+
+class ProductRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, product_id: str, *, consistent: bool = False) -> Product | None:
+        item = self._table.get(product_key(product_id), consistent=consistent)
+        return product_from_item(item) if item else None
+
+    def get_many(self, product_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Product]:
+        """The products that exist among ``product_ids`` (one BatchGetItem per 100)."""
+        keys = [product_key(pid) for pid in dict.fromkeys(product_ids)]
+        if not keys:
+            return {}
+        items = self._table.batch_get(keys, consistent=consistent)
+        return {p.product_id: p for p in map(product_from_item, items)}
+
+    def create(self, product: Product) -> Product:
+        """Put the product and count it in its category, atomically (the category must exist)."""
+        created = iso(product.created_at) if product.created_at else None
+        item: dict[str, Any] = {
+            **product_key(product.product_id), "entity": "product", **_listing_keys(product),
+            "product_id": product.product_id, **_editable_values(product), "stock": product.stock, "sales": 0,
+            "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
+        }
+        try:
+            self._table.transact([
+                Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
+                Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
+                             condition="attribute_exists(pk)", values={":one": 1}),
+            ])
+        except TransactionCancelled as exc:
+            if 1 in exc.conditional_failures:
+                raise InvalidInput("the category does not exist", code="category_not_found",
+                                   fields=[FieldProblem("category_id", "no such category")]) from exc
+            raise Conflict(f"product {product.product_id} already exists", code="product_exists") from exc
+        return product_from_item(item)
+
+    def update(self, product: Product, *, expected_version: int, previous_category_id: str,
+               now: datetime) -> Product:
+        """Write the editable fields of ``product`` if nobody edited it since ``expected_version``.
+        A change of category moves the product between the categories' counts in one transaction."""
+        values: dict[str, Any] = {":expected": expected_version, ":new": expected_version + 1, ":now": iso(now)}
+        names: dict[str, str] = {}
+        sets = ["version = :new", "updated_at = :now"]
+        removes: list[str] = []
+        for index, (name, value) in enumerate({**_editable_values(product), **_listing_keys(product)}.items()):
+            names[f"#f{index}"] = name
+            if value is None:
+                removes.append(f"#f{index}")
+            else:
+                sets.append(f"#f{index} = :f{index}")
+                values[f":f{index}"] = value
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        key = product_key(product.product_id)
+        if product.category_id == previous_category_id:
+            try:
+                item = self._table.update(key, expression, condition="version = :expected", names=names,
+                                          values=values)
+            except ConditionFailed as exc:
+                raise _product_conflict(product.product_id, exc.item, expected_version) from exc
+            return product_from_item(item)
+        try:
+            self._table.transact([
+                Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
+                             values=values),
+                Write.update(self._table.name, category_key(previous_category_id), "ADD product_count :minus",
+                             condition="attribute_exists(pk)", values={":minus": -1}),
+                Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
+                             condition="attribute_exists(pk)", values={":one": 1}),
+            ])
+        except TransactionCancelled as exc:
+            if 0 in exc.conditional_failures:
+                raise _product_conflict(product.product_id, exc.items[0], expected_version) from exc
+            if 2 in exc.conditional_failures:
+                raise InvalidInput("the category does not exist", code="category_not_found",
+                                   fields=[FieldProblem("category_id", "no such category")]) from exc
+            raise
+        moved = self.get(product.product_id, consistent=True)
+        if moved is None:  # pragma: no cover - products are never deleted
+            raise NotFound(f"no product {product.product_id}", code="product_not_found")
+        return moved
+
+    def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
+                     now: datetime) -> Product:
+        """Add ``delta`` (negative to remove) to the stock and record who did it and why.
+        A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
+        of their changes. The stock never goes below zero."""
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {":d": delta, ":one": 1}
+        if delta < 0:
+            condition += " AND stock >= :need"
+            values[":need"] = -delta
+        log = {"pk": f"PRODUCT#{product_id}", "sk": f"STOCKADJ#{iso(now)}#{adjustment_id}",
+               "entity": "stock_adjustment", "product_id": product_id, "adjustment_id": adjustment_id,
+               "delta": delta, "reason": reason, "by": by, "at": iso(now)}
+        try:
+            self._table.transact([
+                Write.update(self._table.name, product_key(product_id), "ADD stock :d, stock_seq :one",
+                             condition=condition, values=values),
+                Write.put(self._table.name, log, condition="attribute_not_exists(pk)"),
+            ])
+        except TransactionCancelled as exc:
+            if 0 in exc.conditional_failures:
+                current = exc.items[0]
+                if current is None:
+                    raise NotFound(f"no product {product_id}", code="product_not_found") from exc
+                stock = int(current.get("stock", 0))
+                raise Conflict(f"only {stock} in stock; cannot remove {-delta}", code="insufficient_stock",
+                               details={"stock": stock}) from exc
+            raise
+        adjusted = self.get(product_id, consistent=True)
+        if adjusted is None:  # pragma: no cover - products are never deleted
+            raise NotFound(f"no product {product_id}", code="product_not_found")
+        return adjusted
+
+    # -- the order transaction's parts (ORDERS puts these in its TransactWriteItems) -----------
+
+    def reserve_stock(self, product_id: str, quantity: int) -> Write:
+        """Take ``quantity`` units for an order: only from an on-shelf product with enough stock.
+        In a transaction, a failure leaves this item (``ALL_OLD``) in the cancellation reasons."""
+        if quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        return Write.update(self._table.name, product_key(product_id),
+                            "SET stock = stock - :q ADD sales :q, stock_seq :one",
+                            condition="on_shelf = :true AND stock >= :q",
+                            values={":q": quantity, ":true": True, ":one": 1})
+
+    def release_stock(self, product_id: str, quantity: int) -> Write:
+        """Give back what an expired or cancelled order reserved (also off shelf: stock is stock)."""
+        if quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        return Write.update(self._table.name, product_key(product_id), "ADD stock :q, sales :minus, stock_seq :one",
+                            condition="attribute_exists(pk)", values={":q": quantity, ":minus": -quantity, ":one": 1})
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    def list_shelf(self, *, on_shelf: bool, min_price_fen: int | None = None,
+                   max_price_fen: int | None = None) -> tuple[list[Product], bool]:
+        """Every product of one shelf partition (price range as a key condition). Returns the
+        products and whether the ceiling cut the list short."""
+        low = None if min_price_fen is None else f"{max(min_price_fen, 0):0{_PRICE_DIGITS}d}#"
+        high = None if max_price_fen is None else f"{max(max_price_fen, 0):0{_PRICE_DIGITS}d}#~"
+        items, truncated = _query_all(self._table, partition=shelf_partition(on_shelf), ceiling=MAX_LISTED_PRODUCTS,
+                                      sort_from=low, sort_to=high)
+        return [product_from_item(i) for i in items], truncated
+
+    # -- low stock -----------------------------------------------------------------------------
+
+    def observe_stock(self, product_ids: Iterable[str]) -> list[StockObservation]:
+        """Each product (consistent read) with its flag, in one BatchGetItem."""
+        ids = list(dict.fromkeys(product_ids))
+        keys = [k for pid in ids for k in (product_key(pid), low_stock_key(pid))]
+        items = self._table.batch_get(keys, consistent=True) if keys else []
+        products = {i["product_id"]: product_from_item(i) for i in items if i["sk"] == "PRODUCT"}
+        flagged = {i["product_id"] for i in items if i["sk"] == "LOWSTOCK" and i.get("gsi1pk")}
+        return [StockObservation(products[pid], pid in flagged) for pid in ids if pid in products]
+
+    def record_stock_level(self, product: Product, *, low: bool, now: datetime) -> bool:
+        """Raise or lower the product's low-stock flag as observed in ``product``. Written only if
+        no later observation (greater ``stock_seq``, or same and a newer edit) was written first;
+        returns whether it was written."""
+        sets = ["entity = :entity", "product_id = :id", "stock = :stock", "threshold = :threshold",
+                "stock_seq = :seq", "product_version = :version", "observed_at = :now"]
+        values: dict[str, Any] = {":entity": "low_stock_flag", ":id": product.product_id, ":stock": product.stock,
+                                  ":threshold": product.low_stock_threshold, ":seq": product.stock_seq,
+                                  ":version": product.version, ":now": iso(now)}
+        if low:
+            sets += ["gsi1pk = :partition", "flagged_at = if_not_exists(flagged_at, :now)",
+                     "gsi1sk = if_not_exists(gsi1sk, :sort)"]
+            values[":partition"] = LOW_STOCK_PARTITION
+            values[":sort"] = f"{iso(now)}#{product.product_id}"
+            expression = "SET " + ", ".join(sets)
+        else:
+            expression = "SET " + ", ".join(sets) + " REMOVE gsi1pk, gsi1sk, flagged_at"
+        try:
+            self._table.update(
+                low_stock_key(product.product_id), expression,
+                condition="attribute_not_exists(stock_seq) OR stock_seq < :seq OR "
+                          "(stock_seq = :seq AND product_version <= :version)",
+                values=values)
+        except ConditionFailed:
+            return False
+        return True
+
+    def low_stock_page(self, *, limit: int, start_key: Key | None) -> tuple[list[str], Key | None]:
+        """Ids of flagged products, longest flagged first, one page."""
+        page = self._table.query(partition=("gsi1pk", LOW_STOCK_PARTITION), index="gsi1", limit=limit,
+                                 start_key=start_key)
+        return [item["product_id"] for item in page.items], page.last_key
+
+
+def _product_conflict(product_id: str, current: Item | None, expected_version: int) -> Exception:
+    if current is None:
+        return NotFound(f"no product {product_id}", code="product_not_found")
+    state = product_from_item(current)
+    return Conflict(f"product {product_id} changed since version {expected_version}; reload version "
+                    f"{state.version} and retry", code="version_conflict",
+                    details={"current_version": state.version, "current": product_state(state)})
+
+
+def _query_all(table: Table, *, partition: str, ceiling: int, sort_from: str | None = None,
+               sort_to: str | None = None) -> tuple[list[Item], bool]:
+    """Every item of one gsi1 partition (optionally a sort-key range), up to ``ceiling`` items.
+    Returns the items and whether more were left unread."""
+    condition = "gsi1pk = :pk"
+    values: dict[str, Any] = {":pk": partition}
+    if sort_from is not None and sort_to is not None:
+        condition += " AND gsi1sk BETWEEN :lo AND :hi"
+        values.update({":lo": sort_from, ":hi": sort_to})
+    elif sort_from is not None:
+        condition += " AND gsi1sk >= :lo"
+        values[":lo"] = sort_from
+    elif sort_to is not None:
+        condition += " AND gsi1sk <= :hi"
+        values[":hi"] = sort_to
+    items: list[Item] = []
+    start: dict[str, Any] | None = None
+    while True:
+        body: dict[str, Any] = {"TableName": table.name, "IndexName": "gsi1", "KeyConditionExpression": condition,
+                                "ExpressionAttributeValues": serialize(values), "Limit": ceiling - len(items) + 1}
+        if start:
+            body["ExclusiveStartKey"] = start
+        response = table.client.query(**body)
+        items.extend(deserialize(raw) for raw in response.get("Items", []))
+        start = response.get("LastEvaluatedKey")
+        if len(items) > ceiling:
+            return items[:ceiling], True
+        if not start:
+            return items, False
+

@@ -1,0 +1,165 @@
+"""The catalog (商品目录): categories (商品分类), products (商品), and the pure rules about them.
+
+Money is integer fen; commission rates are basis points (``1000`` = 10%). A product's
+``commission`` setting is ``inherit`` (use the category's or the global rates), ``ratio``
+(L1/L2 in bp of the line's base) or ``fixed`` (L1/L2 in fen per unit). Whether a setting is
+allowed (the cap) is decided in ``mall.domain.commission``; this module holds the entities,
+the product invariants and the in-memory listing (filter, sort, keyset page) that customer
+and admin lists use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from mall.errors import FieldProblem
+
+ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
+CommissionMode = Literal["inherit", "ratio", "fixed"]
+ListingSort = Literal["newest", "price_asc", "price_desc", "sales_desc"]
+
+PRODUCT_TYPES: tuple[ProductType, ...] = ("physical", "service", "virtual")
+COMMISSION_MODES: tuple[CommissionMode, ...] = ("inherit", "ratio", "fixed")
+LISTING_SORTS: tuple[ListingSort, ...] = ("newest", "price_asc", "price_desc", "sales_desc")
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionSetting:
+    """A product's commission setting (商品佣金设置). ``l1``/``l2``: bp for ``ratio``, fen per unit
+    for ``fixed``, both 0 for ``inherit``."""
+
+    mode: CommissionMode = "inherit"
+    l1: int = 0
+    l2: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "l1": self.l1, "l2": self.l2}
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """商品分类 with its own optional L1/L2 rates (None: fall back to the global rate)."""
+
+    category_id: str
+    name: str
+    l1_rate_bp: int | None = None
+    l2_rate_bp: int | None = None
+    sort: int = 0
+    product_count: int = 0
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """商品. ``stock`` and ``sales`` change with orders (atomic ``ADD``s, no version bump);
+    ``version`` counts the admin's edits, so two admins editing cannot lose an update.
+    ``stock_seq`` counts stock changes, so the low-stock flag is never overwritten by an
+    older observation."""
+
+    product_id: str
+    name: str
+    type: ProductType
+    category_id: str
+    price_fen: int
+    stock: int
+    images: list[str] = field(default_factory=list)
+    description: str = ""
+    shipping_fee_fen: int = 0
+    per_user_limit: int | None = None
+    on_shelf: bool = False
+    low_stock_threshold: int = 0
+    distribution_enabled: bool = True
+    commission: CommissionSetting = CommissionSetting()
+    sales: int = 0
+    version: int = 1
+    stock_seq: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_low_on_stock(self) -> bool:
+        return is_low_stock(self.stock, self.low_stock_threshold)
+
+
+def is_low_stock(stock: int, threshold: int) -> bool:
+    """库存预警: at or below the threshold (a threshold of 0 flags sold-out products)."""
+    return stock <= threshold
+
+
+def product_problems(product: Product) -> list[FieldProblem]:
+    """Invariants of a product that do not depend on settings (the cap is checked separately)."""
+    problems: list[FieldProblem] = []
+    if product.type != "physical" and product.shipping_fee_fen != 0:
+        problems.append(FieldProblem("shipping_fee_fen", f"must be 0 for {product.type} goods (nothing is shipped)"))
+    if product.commission.mode == "inherit" and (product.commission.l1 or product.commission.l2):
+        problems.append(FieldProblem("commission", "l1 and l2 must be 0 (or omitted) when mode is 'inherit'"))
+    if product.per_user_limit is not None and product.per_user_limit < 1:
+        problems.append(FieldProblem("per_user_limit", "must be at least 1, or null for no limit"))
+    return problems
+
+
+# ---- listing: filter, sort and page in memory ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListingFilter:
+    """What a list asks for. ``on_shelf`` None means both (admin lists)."""
+
+    category_id: str | None = None
+    min_price_fen: int | None = None
+    max_price_fen: int | None = None
+    keyword: str | None = None
+    on_shelf: bool | None = None
+
+    def matches(self, product: Product) -> bool:
+        if self.on_shelf is not None and product.on_shelf != self.on_shelf:
+            return False
+        if self.category_id is not None and product.category_id != self.category_id:
+            return False
+        if self.min_price_fen is not None and product.price_fen < self.min_price_fen:
+            return False
+        if self.max_price_fen is not None and product.price_fen > self.max_price_fen:
+            return False
+        keyword = (self.keyword or "").strip().casefold()
+        return not keyword or keyword in product.name.casefold()
+
+    def fingerprint(self, sort: ListingSort) -> str:
+        """Identifies the list a cursor belongs to (a cursor is refused on another list)."""
+        return "|".join(str(v) for v in (sort, self.category_id, self.min_price_fen, self.max_price_fen,
+                                         (self.keyword or "").strip().casefold(), self.on_shelf))
+
+
+SortKey = tuple[int | str, ...]
+
+
+def _sort_key(sort: ListingSort) -> tuple[Callable[[Product], SortKey], bool]:
+    """The key and direction of each sort. The product id breaks ties, so the order is total
+    and a keyset cursor (the last key returned) resumes exactly where the page ended."""
+    if sort == "price_asc":
+        return (lambda p: (p.price_fen, p.product_id)), False
+    if sort == "price_desc":
+        return (lambda p: (-p.price_fen, p.product_id)), False
+    if sort == "sales_desc":
+        return (lambda p: (-p.sales, p.product_id)), False
+    # Ids are time-ordered (mall.ids.new_id), so the newest has the greatest (created_at, id).
+    return (lambda p: (p.created_at.isoformat() if p.created_at else "", p.product_id)), True
+
+
+def select_page(products: Iterable[Product], *, where: ListingFilter, sort: ListingSort, limit: int,
+                after: Sequence[int | str] | None = None) -> tuple[list[Product], SortKey | None]:
+    """Filter, sort and return one page after the keyset ``after``, and the next page's keyset
+    (None on the last page). Products that change between pages (a price edit, new sales)
+    may move; the keyset never repeats or skips one whose key did not change."""
+    key, descending = _sort_key(sort)
+    chosen = sorted((p for p in products if where.matches(p)), key=key, reverse=descending)
+    if after is not None:
+        last = tuple(after)
+        chosen = [p for p in chosen if (key(p) < last if descending else key(p) > last)]
+    page = chosen[:limit]
+    more = len(chosen) > limit
+    return page, (key(page[-1]) if more and page else None)

@@ -1,0 +1,352 @@
+"""The catalog's handlers (admin categories, admin products, customer browsing) on moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from mall.dal.catalog import ProductRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.table import main_table
+from mall.domain.referral import Promoter
+from mall.domain.tokens import Role, issue_token
+from mall.errors import Conflict
+from mall.services.catalog import delete_category, note_stock_levels
+from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
+
+pytestmark = pytest.mark.usefixtures("moto_table")
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+_keys = count(1)
+
+
+def token(subject: str, *roles: Role) -> dict[str, str]:
+    from mall.api.auth import signing_key
+
+    issued = issue_token(subject, frozenset(roles), key=signing_key(), now=datetime.now(UTC), ttl_seconds=600)
+    return {"authorization": f"Bearer {issued}"}
+
+
+def admin() -> dict[str, str]:
+    return token("admin:alice", Role.ADMIN)
+
+
+def write(**extra: str) -> dict[str, str]:
+    return {**admin(), "idempotency-key": f"test-key-{next(_keys):06d}", **extra}
+
+
+def get(invoke: Invoke, function: str, path: str, query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """GET with a query string (the shared ``invoke`` builds events without one)."""
+    if function not in _modules:
+        _modules[function] = load_function(function)
+    module = _modules[function]
+    event = http_event("GET", path, headers=headers)
+    if query:
+        event["rawQueryString"] = urlencode(query)
+        event["queryStringParameters"] = {k: str(v) for k, v in query.items()}
+    result = module.handler(event, FakeContext())
+    return result["statusCode"], json.loads(result.get("body") or "{}")
+
+
+_modules: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_modules() -> None:
+    _modules.clear()
+
+
+def category(invoke: Invoke, name: str = "Tea", **fields: Any) -> dict[str, Any]:
+    status, body, _ = invoke("admin_categories", "POST", "/admin/categories", body={"name": name, **fields},
+                             headers=write())
+    assert status == 201, body
+    return body
+
+
+def product(invoke: Invoke, category_id: str, **fields: Any) -> dict[str, Any]:
+    payload = {"name": "Longjing tea", "type": "physical", "category_id": category_id, "price_fen": 10_000,
+               "stock": 20, "on_shelf": True, "images": ["https://img.example.com/1.jpg"], **fields}
+    status, body, _ = invoke("admin_products", "POST", "/admin/products", body=payload, headers=write())
+    assert status == 201, body
+    return body
+
+
+# ---- categories ------------------------------------------------------------------------------
+
+
+def test_category_lifecycle(invoke: Invoke) -> None:
+    tea = category(invoke, "Tea", sort=2, l1_rate_bp=1200)
+    coffee = category(invoke, "Coffee", sort=1)
+    status, listed, _ = invoke("admin_categories", "GET", "/admin/categories", headers=admin())
+    assert status == 200 and [c["name"] for c in listed["items"]] == ["Coffee", "Tea"]
+    path = f"/admin/categories/{tea['category_id']}"
+    status, changed, _ = invoke("admin_categories", "PATCH", path, body={"version": 1, "l1_rate_bp": None,
+                                                                         "name": "Green tea"}, headers=admin())
+    assert status == 200 and changed["version"] == 2 and changed["l1_rate_bp"] is None and changed["sort"] == 2
+    status, stale, _ = invoke("admin_categories", "PATCH", path, body={"version": 1, "name": "Lost"}, headers=admin())
+    assert status == 409 and stale["error"]["code"] == "version_conflict"
+    assert stale["error"]["details"]["current"]["name"] == "Green tea"
+    status, _, _ = invoke("admin_categories", "DELETE", f"/admin/categories/{coffee['category_id']}",
+                          headers=admin(), raw_body="")
+    assert status == 422  # the version is required
+
+
+def test_delete_needs_the_version_and_an_empty_category(invoke: Invoke) -> None:
+    tea = category(invoke)
+    product(invoke, tea["category_id"])
+    with pytest.raises(Conflict) as refused:
+        delete_category(table=main_table(), category_id=tea["category_id"], version=1)
+    assert refused.value.code == "category_not_empty"
+    empty = category(invoke, "Empty")
+    with pytest.raises(Conflict):
+        delete_category(table=main_table(), category_id=empty["category_id"], version=7)
+    delete_category(table=main_table(), category_id=empty["category_id"], version=1)
+    status, _, _ = invoke("admin_categories", "GET", f"/admin/categories/{empty['category_id']}", headers=admin())
+    assert status == 404
+
+
+def test_category_rates_over_the_cap_are_refused(invoke: Invoke) -> None:
+    status, body, _ = invoke("admin_categories", "POST", "/admin/categories",
+                             body={"name": "Greedy", "l1_rate_bp": 2000, "l2_rate_bp": 1500}, headers=write())
+    assert status == 422 and body["error"]["code"] == "commission_over_cap"
+    assert {f["field"] for f in body["error"]["fields"]} == {"l1_rate_bp", "l2_rate_bp"}
+    status, body, _ = invoke("admin_categories", "POST", "/admin/categories",
+                             body={"name": "Silly", "l1_rate_bp": 9000}, headers=write())
+    assert status == 422 and body["error"]["fields"][0]["field"] == "l1_rate_bp"  # above the fixed 30% limit
+
+
+def test_customers_may_not_use_admin_routes(invoke: Invoke) -> None:
+    status, body, _ = invoke("admin_categories", "GET", "/admin/categories", headers=token("u_x", Role.CUSTOMER))
+    assert status == 403 and body["error"]["code"] == "forbidden_role"
+
+
+# ---- products: admin -------------------------------------------------------------------------
+
+
+def test_create_get_and_replay_with_the_same_key(invoke: Invoke) -> None:
+    tea = category(invoke)
+    headers = write()
+    payload = {"name": "Tea", "type": "virtual", "category_id": tea["category_id"], "price_fen": 990,
+               "commission": {"mode": "fixed", "l1": 100, "l2": 50}}
+    first = invoke("admin_products", "POST", "/admin/products", body=payload, headers=headers)
+    again = invoke("admin_products", "POST", "/admin/products", body=payload, headers=headers)
+    assert first[0] == again[0] == 201 and first[1] == again[1]
+    created = first[1]
+    assert created["commission"] == {"mode": "fixed", "l1": 100, "l2": 50} and created["on_shelf"] is False
+    status, fetched, _ = invoke("admin_products", "GET", f"/admin/products/{created['product_id']}", headers=admin())
+    assert status == 200 and fetched == created
+    status, listed, _ = invoke("admin_categories", "GET", f"/admin/categories/{tea['category_id']}", headers=admin())
+    assert listed["product_count"] == 1
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"commission": {"mode": "ratio", "l1": 2500, "l2": 600}}, "commission.l1"),
+    ({"commission": {"mode": "fixed", "l1": 2500, "l2": 600}}, "commission.l2"),
+    ({"commission": {"mode": "inherit", "l1": 10}}, "commission"),
+    ({"type": "service", "shipping_fee_fen": 500}, "shipping_fee_fen"),
+    ({"category_id": "c_missing"}, "category_id"),
+    ({"price_fen": 0}, "price_fen"),
+    ({"images": ["ftp://x/y.jpg"]}, "images.0"),
+    ({"type": "spaceship"}, "type"),
+    ({"surprise": 1}, "surprise"),
+])
+def test_invalid_products_are_refused_naming_the_field(invoke: Invoke, fields: dict[str, Any], field: str) -> None:
+    tea = category(invoke)
+    payload = {"name": "Tea", "type": "physical", "category_id": tea["category_id"], "price_fen": 10_000, **fields}
+    status, body, _ = invoke("admin_products", "POST", "/admin/products", body=payload, headers=write())
+    assert status == 422, body
+    assert field in [f["field"] for f in body["error"]["fields"]]
+    status, listed, _ = invoke("admin_categories", "GET", f"/admin/categories/{tea['category_id']}", headers=admin())
+    assert listed["product_count"] == 0  # bad input changes nothing
+
+
+def test_update_is_conditional_on_the_version(invoke: Invoke) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"])
+    path = f"/admin/products/{made['product_id']}"
+    status, changed, _ = invoke("admin_products", "PATCH", path, body={"version": 1, "price_fen": 12_000,
+                                                                       "per_user_limit": 2}, headers=admin())
+    assert status == 200 and changed["version"] == 2 and changed["price_fen"] == 12_000
+    assert changed["per_user_limit"] == 2 and changed["name"] == made["name"]
+    status, lost, _ = invoke("admin_products", "PATCH", path, body={"version": 1, "name": "Mine"}, headers=admin())
+    assert status == 409 and lost["error"]["details"]["current_version"] == 2
+    status, cleared, _ = invoke("admin_products", "PATCH", path, body={"version": 2, "per_user_limit": None},
+                                headers=admin())
+    assert status == 200 and cleared["per_user_limit"] is None
+    status, bad, _ = invoke("admin_products", "PATCH", path, body={"version": 3, "name": None}, headers=admin())
+    assert status == 422 and bad["error"]["fields"][0]["field"] == "name"
+    status, _, _ = invoke("admin_products", "PATCH", "/admin/products/p_nope", body={"version": 1},
+                          headers=admin())
+    assert status == 404
+
+
+def test_a_lower_price_cannot_push_a_fixed_commission_over_the_cap(invoke: Invoke) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"], commission={"mode": "fixed", "l1": 2000, "l2": 1000})
+    status, body, _ = invoke("admin_products", "PATCH", f"/admin/products/{made['product_id']}",
+                             body={"version": 1, "price_fen": 9000}, headers=admin())
+    assert status == 422 and {f["field"] for f in body["error"]["fields"]} == {"commission.l1", "commission.l2"}
+
+
+def test_moving_a_product_moves_the_category_counts(invoke: Invoke) -> None:
+    tea, coffee = category(invoke, "Tea"), category(invoke, "Coffee")
+    made = product(invoke, tea["category_id"])
+    status, moved, _ = invoke("admin_products", "PATCH", f"/admin/products/{made['product_id']}",
+                              body={"version": 1, "category_id": coffee["category_id"]}, headers=admin())
+    assert status == 200 and moved["category_id"] == coffee["category_id"]
+    counts = {c["name"]: c["product_count"]
+              for c in invoke("admin_categories", "GET", "/admin/categories", headers=admin())[1]["items"]}
+    assert counts == {"Tea": 0, "Coffee": 1}
+
+
+def test_stock_adjustments_and_the_low_stock_list(invoke: Invoke) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"], stock=10, low_stock_threshold=3)
+    pid = made["product_id"]
+    status, body, _ = invoke("admin_products", "POST", f"/admin/products/{pid}/stock-adjustments",
+                             body={"delta": -11, "reason": "盘点"}, headers=write())
+    assert status == 409 and body["error"]["code"] == "insufficient_stock"
+    status, body, _ = invoke("admin_products", "POST", f"/admin/products/{pid}/stock-adjustments",
+                             body={"delta": -8, "reason": "损耗"}, headers=write())
+    assert status == 200 and body["stock"] == 2 and body["low_on_stock"] is True
+    status, low, _ = invoke("admin_products", "GET", "/admin/products/low-stock", headers=admin())
+    assert status == 200 and [p["product_id"] for p in low["items"]] == [pid]
+    invoke("admin_products", "POST", f"/admin/products/{pid}/stock-adjustments", body={"delta": 5, "reason": "入库"},
+           headers=write())
+    assert invoke("admin_products", "GET", "/admin/products/low-stock", headers=admin())[1]["items"] == []
+    status, body, _ = invoke("admin_products", "POST", f"/admin/products/{pid}/stock-adjustments",
+                             body={"delta": 0, "reason": "x"}, headers=write())
+    assert status == 422
+
+
+def test_note_stock_levels_after_orders_flags_and_unflags(invoke: Invoke) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"], stock=4, low_stock_threshold=2)
+    pid = made["product_id"]
+    table = main_table()
+    repo = ProductRepository(table)
+    table.transact([repo.reserve_stock(pid, 3)])
+    note_stock_levels(table=table, product_ids=[pid], now=NOW)
+    note_stock_levels(table=table, product_ids=[pid], now=NOW)  # repeating changes nothing
+    assert [p["stock"] for p in invoke("admin_products", "GET", "/admin/products/low-stock",
+                                        headers=admin())[1]["items"]] == [1]
+    table.transact([repo.release_stock(pid, 3)])
+    note_stock_levels(table=table, product_ids=[pid, "p_unknown"], now=NOW)
+    assert invoke("admin_products", "GET", "/admin/products/low-stock", headers=admin())[1]["items"] == []
+    again = repo.get(pid)
+    assert again is not None and again.sales == 0 and again.stock == 4
+
+
+def test_admin_list_filters_by_shelf_and_pages(invoke: Invoke) -> None:
+    tea = category(invoke)
+    on = [product(invoke, tea["category_id"], name=f"On {i}") for i in range(3)]
+    off = product(invoke, tea["category_id"], name="Off", on_shelf=False)
+    status, page1 = get(invoke, "admin_products", "/admin/products", {"limit": 2}, headers=admin())
+    assert status == 200 and len(page1["items"]) == 2 and page1["next_cursor"]
+    status, page2 = get(invoke, "admin_products", "/admin/products", {"limit": 2, "cursor": page1["next_cursor"]},
+                        headers=admin())
+    everything = [p["product_id"] for p in page1["items"] + page2["items"]]
+    assert everything == [off["product_id"], *[p["product_id"] for p in reversed(on)]]
+    status, offs = get(invoke, "admin_products", "/admin/products", {"shelf": "off"}, headers=admin())
+    assert [p["name"] for p in offs["items"]] == ["Off"]
+
+
+# ---- customers -------------------------------------------------------------------------------
+
+
+def _shop(invoke: Invoke) -> dict[str, str]:
+    tea, cups = category(invoke, "Tea"), category(invoke, "Cups", l1_rate_bp=2000, l2_rate_bp=500)
+    made = {
+        "green": product(invoke, tea["category_id"], name="Green tea", price_fen=3000),
+        "oolong": product(invoke, tea["category_id"], name="Oolong tea", price_fen=8000,
+                          commission={"mode": "ratio", "l1": 1500, "l2": 500}),
+        "cup": product(invoke, cups["category_id"], name="Tea cup", price_fen=1000),
+        "pot": product(invoke, cups["category_id"], name="Teapot", price_fen=20_000, on_shelf=False),
+        "fixed": product(invoke, tea["category_id"], name="Gift card", type="virtual", price_fen=5000,
+                         commission={"mode": "fixed", "l1": 300, "l2": 100}),
+    }
+    return {k: v["product_id"] for k, v in made.items()} | {"tea": tea["category_id"], "cups": cups["category_id"]}
+
+
+def test_guests_browse_on_shelf_products_sorted_filtered_and_paged(invoke: Invoke) -> None:
+    ids = _shop(invoke)
+    status, body = get(invoke, "products", "/products", {"sort": "price_asc"})
+    assert status == 200
+    assert [p["name"] for p in body["items"]] == ["Tea cup", "Green tea", "Gift card", "Oolong tea"]
+    assert all(p["promoter_earn_fen"] is None for p in body["items"])
+    _, body = get(invoke, "products", "/products", {"sort": "price_desc", "category_id": ids["tea"], "q": "TEA"})
+    assert [p["name"] for p in body["items"]] == ["Oolong tea", "Green tea"]
+    _, body = get(invoke, "products", "/products", {"min_price_fen": 1000, "max_price_fen": 5000, "sort": "price_asc"})
+    assert [p["price_fen"] for p in body["items"]] == [1000, 3000, 5000]
+    _, page1 = get(invoke, "products", "/products", {"sort": "price_asc", "limit": 3})
+    _, page2 = get(invoke, "products", "/products", {"sort": "price_asc", "limit": 3, "cursor": page1["next_cursor"]})
+    assert [p["name"] for p in page2["items"]] == ["Oolong tea"] and page2["next_cursor"] is None
+    status, wrong = get(invoke, "products", "/products", {"sort": "price_desc", "cursor": page1["next_cursor"]})
+    assert status == 422 and wrong["error"]["code"] == "invalid_cursor"
+    status, wrong = get(invoke, "products", "/products", {"min_price_fen": 9, "max_price_fen": 1})
+    assert status == 422
+    status, wrong = get(invoke, "products", "/products", {"sort": "cheapest"})
+    assert status == 422 and wrong["error"]["fields"][0]["field"] == "query:sort"
+
+
+def test_detail_and_categories(invoke: Invoke) -> None:
+    ids = _shop(invoke)
+    status, detail = get(invoke, "products", f"/products/{ids['oolong']}")
+    assert status == 200 and detail["category_name"] == "Tea" and detail["on_shelf"] is True
+    assert detail["images"] == ["https://img.example.com/1.jpg"] and detail["cover_image"] == detail["images"][0]
+    status, off = get(invoke, "products", f"/products/{ids['pot']}")
+    assert status == 200 and off["on_shelf"] is False
+    status, _ = get(invoke, "products", "/products/p_nothing")
+    assert status == 404
+    status, cats = get(invoke, "products", "/categories")
+    assert status == 200 and {c["name"] for c in cats["items"]} == {"Tea", "Cups"}
+
+
+def test_a_sent_token_must_be_valid(invoke: Invoke) -> None:
+    _shop(invoke)
+    status, body = get(invoke, "products", "/products", headers={"authorization": "Bearer nope"})
+    assert status == 401
+    status, body = get(invoke, "products", "/products", headers=token("u_plain", Role.CUSTOMER))
+    assert status == 200 and all(p["promoter_earn_fen"] is None for p in body["items"])
+
+
+def _promoter(user_id: str, status: str, level_id: str = "basic", l1_override_bp: int | None = None) -> None:
+    PromoterRepository(main_table()).create(
+        Promoter(user_id=user_id, code=f"C{user_id[-4:]}", status=status, level_id=level_id,  # type: ignore[arg-type]
+                 l1_override_bp=l1_override_bp, applied_at=NOW),
+        grant_role=False, replaces_rejected=False, now=NOW, reserve_code=False)
+
+
+def test_an_active_promoter_sees_what_they_would_earn(invoke: Invoke) -> None:
+    ids = _shop(invoke)
+    _promoter("u_promoter0001", "active")
+    _promoter("u_frozen000001", "frozen")
+    status, body = get(invoke, "products", "/products", {"sort": "price_asc"},
+                       headers=token("u_promoter0001", Role.CUSTOMER, Role.PROMOTER))
+    assert status == 200
+    earn = {p["name"]: p["promoter_earn_fen"] for p in body["items"]}
+    # cup: category 20%; green: global 10%; gift card: fixed 300 fen; oolong: product 15%.
+    assert earn == {"Tea cup": 200, "Green tea": 300, "Gift card": 300, "Oolong tea": 1200}
+    status, detail = get(invoke, "products", f"/products/{ids['oolong']}",
+                         headers=token("u_promoter0001", Role.CUSTOMER, Role.PROMOTER))
+    assert detail["promoter_earn_fen"] == 1200
+    _, frozen = get(invoke, "products", f"/products/{ids['oolong']}",
+                    headers=token("u_frozen000001", Role.CUSTOMER, Role.PROMOTER))
+    assert frozen["promoter_earn_fen"] is None
+
+
+def test_crossing_into_low_stock_emits_the_metric_once(invoke: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"], stock=10, low_stock_threshold=3)
+    capsys.readouterr()
+    path = f"/admin/products/{made['product_id']}/stock-adjustments"
+    invoke("admin_products", "POST", path, body={"delta": -8, "reason": "损耗"}, headers=write())
+    assert capsys.readouterr().out.count('"LowStockProducts"') >= 1
+    invoke("admin_products", "POST", path, body={"delta": -1, "reason": "损耗"}, headers=write())
+    assert '"LowStockProducts"' not in capsys.readouterr().out  # already flagged: no new alarm
