@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin pay refund bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -24,6 +24,8 @@ help:
 	@echo "make invoke FN=MeFunction EVENT=events/me.json   run one function locally"
 	@echo "make schedule FN=SomeFunction [TIME=2026-01-01T00:00:00Z]   fire a schedule once"
 	@echo "make admin USERNAME=alice   create an admin in the local stack's table"
+	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
+	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make openapi    regenerate docs/openapi.json from the handlers"
 	@echo "make build      sam build (arm64)      make bench   benchmarks"
 
@@ -84,6 +86,12 @@ schedule: deps
 
 admin: deps
 	$(PY) -m local admin --username $(USERNAME)
+
+pay: deps
+	$(PY) -m local pay $(ORDER)
+
+refund: deps
+	$(PY) -m local refund $(REFUND) $(if $(STATUS),--status $(STATUS))
 
 bench: deps
 	$(PY) -m bench

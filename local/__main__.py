@@ -4,6 +4,8 @@
     python -m local invoke <FunctionLogicalId | functions/ dir name> <event.json | -> [--env-only]
     python -m local schedule <FunctionLogicalId> [--time 2030-01-01T02:00:00Z] [--event NAME]
     python -m local routes
+    python -m local pay ORDER_ID                       (the buyer pays: signed TRANSACTION.SUCCESS)
+    python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
 
 ``run`` records its ports in ``<data dir>/stack.json``; ``invoke`` and ``schedule`` use
@@ -100,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(admin)
     admin.add_argument("--username", required=True)
     admin.add_argument("--display-name", default="")
+
+    pay = sub.add_parser("pay", help="pay an order through the local WeChat Pay sandbox (signed notification)")
+    _common(pay)
+    pay.add_argument("order_id", help="the order id (= out_trade_no) returned by POST /orders")
+    pay.add_argument("--notify-url", default=None, help="deliver here instead of the order's notify_url")
+
+    refund = sub.add_parser("refund", help="finish a refund in the local WeChat Pay sandbox (signed notification)")
+    _common(refund)
+    refund.add_argument("refund_id", help="the refund id (= out_refund_no)")
+    refund.add_argument("--status", default="SUCCESS", choices=["SUCCESS", "ABNORMAL", "CLOSED"])
+    refund.add_argument("--notify-url", default=None, help="deliver here instead of the refund's notify_url")
 
     routes = sub.add_parser("routes", help="print the HTTP API's route table")
     routes.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
@@ -295,6 +308,36 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_appid(args: argparse.Namespace) -> str:
+    """The AppID the local functions run with (template + env file), which the sandbox must use."""
+    spec = load_template(args.template).function("WeChatPayWebhookFunction")
+    overrides = read_env_file(args.env_vars)
+    env = {**spec.environment, **overrides.get("Parameters", {}), **overrides.get(spec.logical_id, {})}
+    return str(env.get("WECHAT_APP_ID") or "wx_local_app")
+
+
+def cmd_pay(args: argparse.Namespace) -> int:
+    """``pay ORDER_ID`` / ``refund REFUND_ID``: play the buyer / the bank at the local WeChat Pay
+    sandbox, which POSTs a genuinely signed, encrypted notification to the local webhook."""
+    from local.wechatpay_sandbox import SandboxError, complete_local_refund, pay_local_order
+
+    if running_stack(args.data_dir) is None:
+        print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "pay":
+            event = pay_local_order(args.data_dir, args.order_id, appid=_local_appid(args), notify_url=args.notify_url)
+        else:
+            event = complete_local_refund(args.data_dir, args.refund_id, appid=_local_appid(args), status=args.status,
+                                          notify_url=args.notify_url)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reply = (event.response or b"").decode("utf-8", "replace")
+    print(f"{event.event_type} → {event.url}: HTTP {event.status} {reply}".rstrip())
+    return 0 if event.status in {200, 204} else 1
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -340,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schedule": cmd_schedule,
         "admin": cmd_admin,
         "routes": cmd_routes,
+        "pay": cmd_pay,
+        "refund": cmd_pay,
     }
     try:
         return commands[args.command](args)

@@ -180,6 +180,9 @@ class LocalStack:
                     sys.path.append(str(path))
         os.environ["LOCAL_API_URL"] = self.base_url
         os.environ["LOCAL_SANDBOX_URL"] = self.sandbox_url
+        # The pay sandbox signs as WeChat Pay with this stack's local keys and app (local/sandbox.py).
+        os.environ["LOCAL_PAY_SECRETS_FILE"] = self.env.get("SECRETS_FILE") or str(self.data_dir / "secrets.json")
+        os.environ["LOCAL_PAY_APPID"] = self.env.get("WECHAT_APP_ID") or "wx_local_app"
 
         self._hooks = load_hooks()
         if self.prepare and self._hooks is not None and hasattr(self._hooks, "prepare"):

@@ -16,9 +16,13 @@ TEMPLATE = ROOT / "template.yaml"
 _SECRETS_DIR = Path(os.environ.get("PYTEST_SECRETS_DIR", "/tmp")) / f"mall-test-{os.getpid()}"
 _SECRETS_DIR.mkdir(parents=True, exist_ok=True)
 SECRETS_FILE = _SECRETS_DIR / "secrets.json"
+# The WeChat Pay test merchant (local/wechatpay_keys.py): what the backend and the pay sandbox share.
+from local.wechatpay_keys import generate_local_keys  # noqa: E402
+
 SECRETS_FILE.write_text(json.dumps({"token_signing_key": secrets.token_hex(32),
                                     "wechat_app_secret": "test-app-secret",
-                                    "pii_encryption_key": secrets.token_hex(32)}), encoding="utf-8")
+                                    "pii_encryption_key": secrets.token_hex(32),
+                                    **generate_local_keys()}), encoding="utf-8")
 
 # Set before any handler is imported: configuration is validated at cold start.
 BASE_ENV = {

@@ -38,6 +38,22 @@ class Settings(BaseModel):
     admin_lockout_seconds: Annotated[int, Field(alias="ADMIN_LOCKOUT_SECONDS", ge=1, le=86400)] = 900
     idempotency_ttl_seconds: Annotated[int, Field(alias="IDEMPOTENCY_TTL_SECONDS", ge=60)] = 86400
 
+    # ---- WeChat Pay (orders and payment) ----
+    wechatpay_api_base: Annotated[HttpUrl, Field(alias="WECHATPAY_API_BASE")] = HttpUrl("https://api.mch.weixin.qq.com")
+    # Where WeChat Pay sends payment and refund notifications: the public URL of POST /webhooks/wechatpay.
+    wechatpay_notify_url: Annotated[HttpUrl | None, Field(alias="WECHATPAY_NOTIFY_URL")] = None
+    # Merchant identifiers. Unset → read from the secrets of the same name (wechatpay_mchid, ...), which is
+    # how the local stack gets the generated test merchant; in AWS either way works.
+    wechatpay_mchid: Annotated[str | None, Field(alias="WECHATPAY_MCHID", pattern=r"^[0-9]{8,12}$")] = None
+    wechatpay_merchant_serial: Annotated[
+        str | None, Field(alias="WECHATPAY_MERCHANT_SERIAL", pattern=r"^[0-9A-Fa-f]{8,64}$")] = None
+    wechatpay_public_key_id: Annotated[
+        str | None, Field(alias="WECHATPAY_PUBLIC_KEY_ID", pattern=r"^PUB_KEY_ID_[0-9A-Za-z]{1,64}$")] = None
+    wechatpay_timeout_seconds: Annotated[float, Field(alias="WECHATPAY_TIMEOUT_SECONDS", gt=0, le=10)] = 4.0
+    # Reconciliation asks WeChat Pay about unpaid orders at least this old (notifications may be lost).
+    order_reconcile_min_age_seconds: Annotated[
+        int, Field(alias="ORDER_RECONCILE_MIN_AGE_SECONDS", ge=60, le=86400)] = 300
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable function."""

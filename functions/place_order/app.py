@@ -1,0 +1,67 @@
+"""POST /orders — place an order (下单) and get the signed ``wx.requestPayment`` parameters.
+
+One DynamoDB transaction holds the order, its first history item and the conditional stock
+decrements, so stock is never oversold; then a JSAPI prepay at WeChat Pay. ``Idempotency-Key``
+is required: a retry returns the first result (the same order and payment parameters)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.clock import utc_now
+from mall.dal.catalog import ProductRepository
+from mall.dal.identity import CustomerRepository
+from mall.dal.orders import OrderRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.integrations.wechatpay.factory import merchant_config, pay_client
+from mall.schemas.common import ErrorBody
+from mall.schemas.orders import PlaceOrderRequest, PlaceOrderResponse
+from mall.services.catalog import note_stock_levels
+from mall.services.orders import place_order
+from mall.services.referral import attribute_order
+
+table = main_table()
+orders = OrderRepository(table)
+products = ProductRepository(table)
+customers = CustomerRepository(table)
+settings_repo = SettingsRepository(table)
+app = make_resolver()
+
+_RESPONSES: dict[int, OpenAPIResponse] = {
+    201: {"description": "order placed (CREATED); `payment` holds the wx.requestPayment parameters",
+          "content": {"application/json": {"model": PlaceOrderResponse}}},
+    409: {"description": "`out_of_stock`, `product_unavailable`, `purchase_limit_exceeded`, `order_contention`",
+          "content": {"application/json": {"model": ErrorBody}}},
+}
+
+
+@app.post("/orders", summary="Place an order", tags=["orders"], status_code=201, responses=_RESPONSES,
+          **secured(Role.CUSTOMER, Role.PROMOTER))
+def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PlaceOrderResponse]:
+    principal = current_principal(app)
+    now = utc_now()
+
+    def action() -> PlaceOrderResponse:
+        result = place_order(request=body, buyer_id=principal.subject, orders=orders, products=products,
+                             customers=customers, settings=settings_repo, attribute=attribute_order,
+                             note_stock_levels=note_stock_levels, pay=pay_client,
+                             notify_url=merchant_config().notify_url, now=now)
+        metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
+        if result.payment is None:
+            metrics.add_metric(name="PrepayFailures", unit="Count", value=1)
+        return result
+
+    result = once(idempotency_key, principal.subject, body, PlaceOrderResponse, action,
+                  lambda_context=app.lambda_context)
+    return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
+
+
+handler = entrypoint(app)

@@ -1,0 +1,305 @@
+"""Orders, their status history, unpaid markers and per-user purchase counters (docs/data-model.md,
+"orders and payment").
+
+Every change of an order is ONE transaction, conditional on the status it expects, so a transition
+happens exactly once however many deliveries, retries or overlapping runs attempt it. A
+transaction cancelled only because another transaction held one of its items at that instant
+(``TransactionConflict``, e.g. many buyers on one product's stock item) is retried with jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mall.clock import iso
+from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write, deserialize, serialize
+from mall.domain.orders import Order, OrderStatus
+from mall.errors import Conflict
+
+UNPAID_INDEX = "UNPAID_ORDERS"
+_CONFLICT_RETRIES = 12
+
+
+def order_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"ORDER#{order_id}", "sk": "ORDER"}
+
+
+def unpaid_marker_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
+
+
+def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
+
+
+def profile_key(user_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
+
+
+def history_item(order_id: str, status: OrderStatus, *, at: datetime, by: str, note: str = "") -> Item:
+    """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction."""
+    return {"pk": f"ORDER#{order_id}", "sk": f"HISTORY#{iso(at)}#{status.value}", "entity": "order_history",
+            "order_id": order_id, "status": status.value, "at": iso(at), "by": by, "note": note}
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def order_from_item(item: Item) -> Order:
+    created = _dt(item["created_at"])
+    expires = _dt(item["expires_at_order"])
+    assert created is not None and expires is not None  # noqa: S101 (always written at creation)
+    return Order(
+        order_id=str(item["order_id"]), buyer_id=str(item["buyer_id"]), status=OrderStatus(item["status"]),
+        amount_fen=int(item["amount_fen"]), goods_fen=int(item.get("goods_fen", 0)),
+        shipping_fen=int(item.get("shipping_fen", 0)), discount_fen=int(item.get("discount_fen", 0)),
+        lines=tuple(item.get("lines", [])), created_at=created, expires_at_order=expires,
+        version=int(item.get("version", 0)), transaction_id=item.get("transaction_id"),
+        paid_at=_dt(item.get("paid_at")), address=item.get("address"), share_source=item.get("share_source"),
+        attribution=item.get("attribution"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UnpaidMarker:
+    order_id: str
+    buyer_id: str
+    created_at: datetime
+    expires_at_order: datetime
+
+
+class PlacementRefused(Exception):
+    """The placing transaction's condition failed on a stock or purchase-counter write."""
+
+    def __init__(self, kind: str, product_id: str, current: Item | None) -> None:
+        super().__init__(f"{kind}: {product_id}")
+        self.kind = kind  # "stock" | "purchase_limit"
+        self.product_id = product_id
+        self.current = current
+
+
+def _transact_retrying(table: Table, writes: Sequence[Write], *, token: str | None = None,
+                       sleep: Callable[[float], None] = time.sleep) -> None:
+    """``table.transact``, retried while the only reason is a conflicting concurrent transaction."""
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            table.transact(writes, token=token)
+        except TransactionCancelled as exc:
+            if exc.conditional_failures or attempt == _CONFLICT_RETRIES - 1:
+                raise
+            if not any(reason == "TransactionConflict" for reason in exc.reasons):
+                raise
+            sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311 (jitter, not security)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code != "TransactionInProgressException" or attempt == _CONFLICT_RETRIES - 1:
+                raise
+            sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311
+        else:
+            return
+
+
+class OrderRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def get(self, order_id: str, *, consistent: bool = True) -> Order | None:
+        item = self._table.get(order_key(order_id), consistent=consistent)
+        return order_from_item(item) if item else None
+
+    def get_item(self, order_id: str, *, consistent: bool = True) -> Item | None:
+        return self._table.get(order_key(order_id), consistent=consistent)
+
+    def reserved_quantities(self, user_id: str, product_ids: Sequence[str]) -> dict[str, int]:
+        """The buyer's ``reserved_quantity`` per product (0 when never bought)."""
+        out: dict[str, int] = {}
+        for product_id in product_ids:
+            item = self._table.get(purchase_key(user_id, product_id), consistent=True)
+            out[product_id] = int(item.get("reserved_quantity", 0)) if item else 0
+        return out
+
+    def unpaid_due(self, *, until: datetime, limit: int = 100) -> list[UnpaidMarker]:
+        """Unpaid orders whose ``expires_at_order`` ≤ ``until``, oldest first (Query on the sparse
+        ``gsi1`` partition ``UNPAID_ORDERS``; a marker exists only while an order is CREATED)."""
+        markers: list[UnpaidMarker] = []
+        start: dict[str, Any] | None = None
+        while len(markers) < limit:
+            body: dict[str, Any] = {
+                "TableName": self._table.name, "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :upper",
+                "ExpressionAttributeValues": serialize({":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}),
+                "Limit": min(limit - len(markers), 100), "ScanIndexForward": True,
+            }
+            if start:
+                body["ExclusiveStartKey"] = start
+            response = self._table.client.query(**body)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                created, expires = _dt(item["created_at"]), _dt(item["expires_at_order"])
+                assert created is not None and expires is not None  # noqa: S101
+                markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]), created, expires))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return markers
+
+    # ---- place ----------------------------------------------------------------------------------
+
+    def place(self, order_item: Item, *, stock_writes: Mapping[str, Write], limits: Mapping[str, int | None],
+              quantities: Mapping[str, int], now: datetime) -> None:
+        """ONE transaction: the order, its first history item, its unpaid marker, and per product the
+        conditional stock decrement and the purchase counter (conditional on the per-user limit).
+
+        Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
+        order_id = str(order_item["order_id"])
+        buyer_id = str(order_item["buyer_id"])
+        name = self._table.name
+        writes: list[Write] = [
+            Write.put(name, order_item, condition="attribute_not_exists(pk)"),
+            Write.put(name, history_item(order_id, OrderStatus.CREATED, at=now, by=buyer_id, note="order placed")),
+            Write.put(name, {**unpaid_marker_key(order_id), "entity": "unpaid_order", "order_id": order_id,
+                             "buyer_id": buyer_id, "created_at": order_item["created_at"],
+                             "expires_at_order": order_item["expires_at_order"], "gsi1pk": UNPAID_INDEX,
+                             "gsi1sk": f"{order_item['expires_at_order']}#{order_id}"}),
+        ]
+        roles: list[tuple[str, str]] = [("order", ""), ("history", ""), ("marker", "")]
+        for product_id, quantity in quantities.items():
+            writes.append(stock_writes[product_id])
+            roles.append(("stock", product_id))
+            limit = limits.get(product_id)
+            values: dict[str, Any] = {":q": quantity, ":e": "purchase_counter", ":u": buyer_id, ":p": product_id}
+            condition = None
+            if limit is not None:
+                condition = "attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room"
+                values[":room"] = limit - quantity
+            writes.append(Write.update(name, purchase_key(buyer_id, product_id),
+                                       "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
+                                       condition=condition, values=values))
+            roles.append(("purchase_limit", product_id))
+        try:
+            _transact_retrying(self._table, writes)
+        except TransactionCancelled as exc:
+            for index in exc.conditional_failures:
+                kind, product_id = roles[index]
+                if kind in {"stock", "purchase_limit"}:
+                    raise PlacementRefused(kind, product_id, exc.items[index]) from exc
+            if any(reason == "TransactionConflict" for reason in exc.reasons):
+                raise Conflict("too many orders for this product at this instant; retry",
+                               code="order_contention") from exc
+            raise
+
+    # ---- payment --------------------------------------------------------------------------------
+
+    def mark_paid(self, order: Order, *, transaction_id: str, paid_at: datetime, now: datetime) -> bool:
+        """CREATED → PAID with the buyer's paid counters, in one transaction. False when the order was
+        no longer CREATED (another delivery won)."""
+        name = self._table.name
+        writes = [
+            Write.update(name, order_key(order.order_id),
+                         "SET #s = :paid, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
+                         "ADD version :one",
+                         condition="#s = :created", names={"#s": "status"},
+                         values={":paid": OrderStatus.PAID.value, ":created": OrderStatus.CREATED.value,
+                                 ":paid_at": iso(paid_at), ":tx": transaction_id, ":now": iso(now), ":one": 1}),
+            Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
+                                         note=f"transaction {transaction_id}")),
+            Write.delete(name, unpaid_marker_key(order.order_id)),
+            Write.update(name, profile_key(order.buyer_id),
+                         "ADD paid_order_count :one, paid_total_fen :amount "
+                         "SET first_paid_order_id = if_not_exists(first_paid_order_id, :oid), "
+                         "first_paid_at = if_not_exists(first_paid_at, :now)",
+                         values={":one": 1, ":amount": order.amount_fen, ":oid": order.order_id, ":now": iso(now)}),
+        ]
+        for product_id, quantity in order.quantities().items():
+            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id),
+                                       "SET entity = :e, user_id = :u, product_id = :p ADD paid_quantity :q",
+                                       values={":e": "purchase_counter", ":u": order.buyer_id, ":p": product_id,
+                                               ":q": quantity}))
+        return self._conditional(writes)
+
+    def mark_paid_after_expiry(self, order: Order, *, transaction_id: str, paid_at: datetime, refund_id: str,
+                               now: datetime) -> bool:
+        """EXPIRED → PAID_AFTER_EXPIRY and the PROCESSING full refund item, in one transaction.
+        Stock stays released and the buyer's paid counters are untouched: the money goes back."""
+        name = self._table.name
+        refund = {
+            "pk": f"ORDER#{order.order_id}", "sk": f"REFUND#{refund_id}", "entity": "refund",
+            "refund_id": refund_id, "order_id": order.order_id, "buyer_id": order.buyer_id,
+            "kind": "paid_after_expiry", "status": "PROCESSING", "amount_fen": order.amount_fen, "lines": [],
+            "reason": "paid after the order expired (订单超时关闭后支付，自动全额退款)", "created_at": iso(now),
+            "decided_by": "system", "decided_at": iso(now), "transaction_id": transaction_id,
+            "gsi1pk": "REFUNDS#PROCESSING", "gsi1sk": f"{iso(now)}#{refund_id}", "version": 1,
+        }
+        writes = [
+            Write.update(name, order_key(order.order_id),
+                         "SET #s = :pae, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
+                         "ADD version :one",
+                         condition="#s = :expired", names={"#s": "status"},
+                         values={":pae": OrderStatus.PAID_AFTER_EXPIRY.value, ":expired": OrderStatus.EXPIRED.value,
+                                 ":paid_at": iso(paid_at), ":tx": transaction_id, ":now": iso(now), ":one": 1}),
+            Write.put(name, history_item(order.order_id, OrderStatus.PAID_AFTER_EXPIRY, at=now, by="wechatpay",
+                                         note=f"transaction {transaction_id}; full refund {refund_id}")),
+            Write.put(name, refund, condition="attribute_not_exists(pk)"),
+        ]
+        return self._conditional(writes)
+
+    def record_refund_started(self, order_id: str, refund_id: str, *, wechat_refund_id: str, now: datetime) -> None:
+        """Remember WeChat Pay's refund id on our refund item (once; later calls change nothing)."""
+        try:
+            self._table.update({"pk": f"ORDER#{order_id}", "sk": f"REFUND#{refund_id}"},
+                               "SET wechat_refund_id = :w, refund_requested_at = :now",
+                               condition="attribute_exists(pk) AND attribute_not_exists(wechat_refund_id)",
+                               values={":w": wechat_refund_id, ":now": iso(now)})
+        except ConditionFailed:
+            return
+
+    # ---- expiry ---------------------------------------------------------------------------------
+
+    def expire(self, order: Order, *, release_writes: Sequence[Write], now: datetime) -> bool:
+        """CREATED → EXPIRED, stock and purchase counters released, in one transaction conditional on
+        CREATED: two overlapping runs release once. False when the order had already moved on."""
+        name = self._table.name
+        writes: list[Write] = [
+            Write.update(name, order_key(order.order_id),
+                         "SET #s = :expired, expired_at = :now, updated_at = :now ADD version :one",
+                         condition="#s = :created", names={"#s": "status"},
+                         values={":expired": OrderStatus.EXPIRED.value, ":created": OrderStatus.CREATED.value,
+                                 ":now": iso(now), ":one": 1}),
+            Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
+                                         note="not paid in time; stock released")),
+            Write.delete(name, unpaid_marker_key(order.order_id)),
+            *release_writes,
+        ]
+        for product_id, quantity in order.quantities().items():
+            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
+                                       values={":q": -quantity}))
+        return self._conditional(writes)
+
+    def drop_marker(self, order_id: str) -> None:
+        """Remove a stale unpaid marker (its order is no longer CREATED)."""
+        self._table.client.delete_item(TableName=self._table.name, Key=serialize(unpaid_marker_key(order_id)))
+
+    # ---- plumbing -------------------------------------------------------------------------------
+
+    def _conditional(self, writes: Sequence[Write]) -> bool:
+        try:
+            _transact_retrying(self._table, writes)
+        except TransactionCancelled as exc:
+            if exc.conditional_failures:
+                return False
+            raise
+        return True

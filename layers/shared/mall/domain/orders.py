@@ -1,0 +1,299 @@
+"""Orders (订单): pricing, the payment decision and expiry. Pure: no I/O, no boto3.
+
+Rules decided here (docs/data-model.md, "orders and payment"):
+
+- Prices come from the catalog, never from the client. A line's ``paid_fen`` is
+  ``unit_price_fen × quantity − its share of discounts`` (no discounts exist yet, so
+  ``discount_fen`` is 0); it is the commission base and excludes shipping.
+- Shipping (运费): one parcel per order, so ``shipping_fen`` is the highest ``shipping_fee_fen``
+  among the physical lines; an order with no physical line ships nothing and pays no shipping.
+- ``amount_fen`` (what the buyer pays) = Σ line ``paid_fen`` + ``shipping_fen``.
+- Each product appears once per order (merge quantities client-side): one transaction cannot
+  touch the same stock item twice.
+- A notification or a query result pays an order only when it is ``SUCCESS`` for our merchant
+  and app and for exactly the order's amount. CREATED becomes PAID; EXPIRED becomes
+  PAID_AFTER_EXPIRY (the money is refunded in full); an order already holding that
+  transaction is a duplicate (answered success, nothing changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from mall.errors import Conflict, FieldProblem, InvalidInput
+
+MAX_LINES = 20  # 2 writes per line + order + history + marker stay far below DynamoDB's 100 per transaction
+MAX_QUANTITY = 999
+PHYSICAL = "physical"
+PRODUCT_TYPES = frozenset({"physical", "service", "virtual"})
+
+
+class OrderStatus(StrEnum):
+    """订单状态. Refund state is per line and in refund items, never here."""
+
+    CREATED = "CREATED"  # 待支付
+    PAID = "PAID"  # 已支付
+    EXPIRED = "EXPIRED"  # 超时关闭
+    PAID_AFTER_EXPIRY = "PAID_AFTER_EXPIRY"  # 关闭后到账 (refunded in full)
+    SHIPPED = "SHIPPED"
+    COMPLETED = "COMPLETED"
+    CLOSED = "CLOSED"
+
+
+#: Statuses in which the order holds a WeChat Pay transaction.
+HOLDS_PAYMENT = frozenset({OrderStatus.PAID, OrderStatus.PAID_AFTER_EXPIRY, OrderStatus.SHIPPED,
+                           OrderStatus.COMPLETED, OrderStatus.CLOSED})
+
+
+class CommissionLike(Protocol):
+    @property
+    def mode(self) -> Any: ...
+    @property
+    def l1(self) -> int: ...
+    @property
+    def l2(self) -> int: ...
+
+
+class ProductLike(Protocol):
+    """What pricing reads from ``mall.domain.catalog.Product`` (CATALOG's contract)."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> Any: ...
+    @property
+    def category_id(self) -> str | None: ...
+    @property
+    def price_fen(self) -> int: ...
+    @property
+    def stock(self) -> int: ...
+    @property
+    def shipping_fee_fen(self) -> int: ...
+    @property
+    def per_user_limit(self) -> int | None: ...
+    @property
+    def on_shelf(self) -> bool: ...
+    @property
+    def distribution_enabled(self) -> bool: ...
+    @property
+    def commission(self) -> CommissionLike: ...
+
+
+def _plain(value: Any) -> Any:
+    """An enum member's value, else the value itself (catalog enums or plain strings)."""
+    return getattr(value, "value", value)
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    line_id: str
+    product_id: str
+    name: str
+    type: str
+    category_id: str | None
+    quantity: int
+    unit_price_fen: int
+    paid_fen: int
+    commission: dict[str, Any]
+    distribution_enabled: bool
+    shipping_fee_fen: int
+    per_user_limit: int | None
+
+    def as_item(self) -> dict[str, Any]:
+        """The line as stored on the order (contract fields; ``refunded_fen`` starts at 0)."""
+        return {"line_id": self.line_id, "product_id": self.product_id, "name": self.name, "type": self.type,
+                "category_id": self.category_id, "quantity": self.quantity, "unit_price_fen": self.unit_price_fen,
+                "paid_fen": self.paid_fen, "commission": self.commission,
+                "distribution_enabled": self.distribution_enabled, "refunded_fen": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class PricedOrder:
+    lines: tuple[PricedLine, ...]
+    goods_fen: int
+    shipping_fen: int
+    discount_fen: int
+    amount_fen: int
+
+    @property
+    def needs_address(self) -> bool:
+        return any(line.type == PHYSICAL for line in self.lines)
+
+
+def shipping_for(lines: Sequence[PricedLine]) -> int:
+    """One parcel: the highest shipping fee among physical lines; nothing to ship costs nothing."""
+    return max((line.shipping_fee_fen for line in lines if line.type == PHYSICAL), default=0)
+
+
+def price_order(requested: Sequence[LineRequest], products: Mapping[str, ProductLike], *,
+                reserved: Mapping[str, int]) -> PricedOrder:
+    """Validate the lines against the catalog and price them.
+
+    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits).
+    Stock and limits are checked again, atomically, by the transaction's conditions: these
+    checks only make the common refusal cheap and clear."""
+    if not requested:
+        raise InvalidInput("an order needs at least one line", code="empty_order",
+                           fields=[FieldProblem("lines", "at least one line")])
+    if len(requested) > MAX_LINES:
+        raise InvalidInput(f"at most {MAX_LINES} lines per order", code="too_many_lines",
+                           fields=[FieldProblem("lines", f"at most {MAX_LINES} lines")])
+    seen: set[str] = set()
+    problems: list[FieldProblem] = []
+    for index, line in enumerate(requested):
+        if line.product_id in seen:
+            problems.append(FieldProblem(f"lines.{index}.product_id", "product listed twice; add up the quantity"))
+        seen.add(line.product_id)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            problems.append(FieldProblem(f"lines.{index}.quantity", f"must be 1–{MAX_QUANTITY}"))
+        if line.product_id not in products:
+            problems.append(FieldProblem(f"lines.{index}.product_id", "no such product"))
+    if problems:
+        raise InvalidInput("some order lines are invalid", code="invalid_order_lines", fields=problems)
+
+    priced: list[PricedLine] = []
+    for index, line in enumerate(requested, start=1):
+        product = products[line.product_id]
+        if not product.on_shelf:
+            raise Conflict(f"product {product.product_id} is not on sale", code="product_unavailable",
+                           details={"product_id": product.product_id})
+        if product.stock < line.quantity:
+            raise Conflict(f"only {max(product.stock, 0)} left of product {product.product_id}",
+                           code="out_of_stock", details={"product_id": product.product_id,
+                                                         "available": max(product.stock, 0)})
+        limit = product.per_user_limit
+        already = reserved.get(product.product_id, 0)
+        if limit is not None and already + line.quantity > limit:
+            raise Conflict(f"product {product.product_id} is limited to {limit} per customer",
+                           code="purchase_limit_exceeded",
+                           details={"product_id": product.product_id, "limit": limit, "already": already})
+        commission = product.commission
+        priced.append(PricedLine(
+            line_id=str(index), product_id=product.product_id, name=product.name, type=str(_plain(product.type)),
+            category_id=product.category_id, quantity=line.quantity, unit_price_fen=product.price_fen,
+            paid_fen=product.price_fen * line.quantity,
+            commission={"mode": str(_plain(commission.mode)), "l1": int(commission.l1), "l2": int(commission.l2)},
+            distribution_enabled=bool(product.distribution_enabled), shipping_fee_fen=product.shipping_fee_fen,
+            per_user_limit=limit,
+        ))
+    goods = sum(line.unit_price_fen * line.quantity for line in priced)
+    paid = sum(line.paid_fen for line in priced)
+    shipping = shipping_for(priced)
+    amount = paid + shipping
+    if amount <= 0:
+        raise InvalidInput("the order total must be at least 1 fen", code="zero_amount_order",
+                           fields=[FieldProblem("lines", "nothing to pay")])
+    return PricedOrder(lines=tuple(priced), goods_fen=goods, shipping_fen=shipping, discount_fen=goods - paid,
+                       amount_fen=amount)
+
+
+def order_expires_at(created_at: datetime, unpaid_expiry_minutes: int) -> datetime:
+    return created_at + timedelta(minutes=unpaid_expiry_minutes)
+
+
+def paid_after_expiry_refund_id(order_id: str) -> str:
+    """Deterministic ``out_refund_no``: a repeated notification can never start a second refund."""
+    return f"rx{order_id}"
+
+
+# ---- the payment decision -------------------------------------------------------------------------
+
+class PaymentOutcome(StrEnum):
+    MARK_PAID = "mark_paid"  # CREATED → PAID
+    MARK_PAID_AFTER_EXPIRY = "mark_paid_after_expiry"  # EXPIRED → PAID_AFTER_EXPIRY + full refund
+    DUPLICATE = "duplicate"  # this transaction is already recorded: success, no change
+    NOT_PAID = "not_paid"  # trade_state is not SUCCESS (NOTPAY, CLOSED, ...): nothing to record
+    WRONG_MERCHANT = "wrong_merchant"  # mchid / appid are not ours
+    AMOUNT_MISMATCH = "amount_mismatch"  # paid amount ≠ order amount: refuse, alert
+    CONFLICTING_TRANSACTION = "conflicting_transaction"  # already paid by another transaction: alert
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFacts:
+    """What WeChat Pay says (a TRANSACTION.SUCCESS resource or a query result)."""
+
+    mchid: str
+    appid: str
+    trade_state: str
+    amount_fen: int | None
+    transaction_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDecision:
+    outcome: PaymentOutcome
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the webhook answers success (the notification needs no redelivery)."""
+        return self.outcome in {PaymentOutcome.MARK_PAID, PaymentOutcome.MARK_PAID_AFTER_EXPIRY,
+                                PaymentOutcome.DUPLICATE}
+
+
+def decide_payment(*, status: OrderStatus, order_amount_fen: int,  # noqa: PLR0911 (a decision table)
+                   recorded_transaction_id: str | None, facts: PaymentFacts, our_mchid: str,
+                   our_appid: str) -> PaymentDecision:
+    """The decision table of one payment report (see the module doc)."""
+    if facts.mchid != our_mchid or facts.appid != our_appid:
+        return PaymentDecision(PaymentOutcome.WRONG_MERCHANT, "mchid or appid is not ours")
+    if facts.trade_state != "SUCCESS":
+        return PaymentDecision(PaymentOutcome.NOT_PAID, f"trade_state {facts.trade_state}")
+    if not facts.transaction_id:
+        return PaymentDecision(PaymentOutcome.NOT_PAID, "no transaction_id")
+    if facts.amount_fen != order_amount_fen:
+        return PaymentDecision(PaymentOutcome.AMOUNT_MISMATCH, "amount does not match the order",
+                               {"order_amount_fen": order_amount_fen, "paid_amount_fen": facts.amount_fen})
+    if status in HOLDS_PAYMENT:
+        if recorded_transaction_id == facts.transaction_id:
+            return PaymentDecision(PaymentOutcome.DUPLICATE, f"already {status}")
+        return PaymentDecision(PaymentOutcome.CONFLICTING_TRANSACTION, "order already paid by another transaction")
+    if status == OrderStatus.CREATED:
+        return PaymentDecision(PaymentOutcome.MARK_PAID)
+    return PaymentDecision(PaymentOutcome.MARK_PAID_AFTER_EXPIRY)
+
+
+def reconcile_due(created_at: datetime, now: datetime, min_age_seconds: int) -> bool:
+    """Ask WeChat Pay about an unpaid order only once the buyer had time to pay."""
+    return now - created_at >= timedelta(seconds=min_age_seconds)
+
+
+ShareSourceKind = Literal["link", "qr", "poster"]
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """The order as read back (the stored item has more; FULFIL reads those)."""
+
+    order_id: str
+    buyer_id: str
+    status: OrderStatus
+    amount_fen: int
+    goods_fen: int
+    shipping_fen: int
+    discount_fen: int
+    lines: tuple[dict[str, Any], ...]
+    created_at: datetime
+    expires_at_order: datetime
+    version: int
+    transaction_id: str | None = None
+    paid_at: datetime | None = None
+    address: dict[str, Any] | None = None
+    share_source: dict[str, Any] | None = None
+    attribution: dict[str, Any] | None = None
+
+    def quantities(self) -> dict[str, int]:
+        return {str(line["product_id"]): int(line["quantity"]) for line in self.lines}

@@ -1,0 +1,219 @@
+"""Use cases of placing an order (下单) and fetching its payment parameters (发起支付).
+
+Placing an order is ONE DynamoDB transaction (the order, its first history item, its unpaid
+marker, the conditional stock decrements, the per-user purchase counters), then a JSAPI prepay at
+WeChat Pay. A failed prepay leaves the order CREATED (stock stays reserved until it expires) and
+the response says so (``payment: null``); the client fetches the parameters again with
+``POST /orders/{order_id}/payment``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Protocol
+
+from mall import pii
+from mall.clock import iso
+from mall.dal.identity import CustomerRepository
+from mall.dal.orders import OrderRepository, PlacementRefused, order_key
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Table, Write
+from mall.domain.orders import (
+    LineRequest,
+    Order,
+    OrderStatus,
+    PricedOrder,
+    ProductLike,
+    order_expires_at,
+    price_order,
+)
+from mall.domain.referral import Attribution, ShareSource
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
+from mall.ids import new_id
+from mall.integrations.wechatpay.client import WeChatPayClient
+from mall.integrations.wechatpay.errors import WeChatPayError
+from mall.schemas.orders import (
+    AddressView,
+    OrderLineView,
+    OrderPaymentResponse,
+    PaymentParams,
+    PlaceOrderRequest,
+    PlaceOrderResponse,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ProductCatalog(Protocol):
+    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository`` (CATALOG)."""
+
+    def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
+    def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
+    def release_stock(self, product_id: str, quantity: int, /) -> Write: ...
+
+
+class Attributor(Protocol):
+    """``mall.services.referral.attribute_order`` (REFERRAL)."""
+
+    def __call__(self, *, table: Table, buyer_id: str, share: ShareSource | None, now: datetime) -> Attribution: ...
+
+
+class StockNotifier(Protocol):
+    """``mall.services.catalog.note_stock_levels`` (CATALOG)."""
+
+    def __call__(self, *, table: Table, product_ids: Sequence[str], now: datetime) -> None: ...
+
+
+def address_context(order_id: str) -> str:
+    """The associated data of the order's encrypted personal fields: its own key."""
+    return order_key(order_id)["pk"]
+
+
+def _payment_description(lines: Sequence[Mapping[str, Any]]) -> str:
+    first = str(lines[0]["name"])
+    text = first if len(lines) == 1 else f"{first} 等{len(lines)}件商品"
+    return text[:127]
+
+
+def _prepay(pay: WeChatPayClient, *, order_id: str, lines: Sequence[Mapping[str, Any]], amount_fen: int,
+            openid: str, notify_url: str, expires_at: datetime) -> PaymentParams:
+    """Raises ``WeChatPayError`` (or ``ValueError`` for a value WeChat Pay would refuse)."""
+    prepay_id = pay.jsapi_prepay(order_id, description=_payment_description(lines), amount_fen=amount_fen,
+                                 payer_openid=openid, notify_url=notify_url, time_expire=expires_at)
+    return PaymentParams(**pay.pay_params(prepay_id))
+
+
+def _refusal(exc: PlacementRefused) -> Conflict:
+    current = exc.current or {}
+    if exc.kind == "stock":
+        if not current.get("on_shelf", True):
+            return Conflict(f"product {exc.product_id} is not on sale", code="product_unavailable",
+                            details={"product_id": exc.product_id})
+        available = max(int(current.get("stock", 0)), 0)
+        return Conflict(f"only {available} left of product {exc.product_id}", code="out_of_stock",
+                        details={"product_id": exc.product_id, "available": available})
+    return Conflict(f"product {exc.product_id} has a per-customer limit you have reached",
+                    code="purchase_limit_exceeded",
+                    details={"product_id": exc.product_id, "already": int(current.get("reserved_quantity", 0))})
+
+
+def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:
+    if request.address is None:
+        return None
+    context = address_context(order_id)
+    a = request.address
+    return {"name_enc": pii.encrypt(a.name, context=context), "phone_enc": pii.encrypt(a.phone, context=context),
+            "detail_enc": pii.encrypt(a.detail, context=context), "province": a.province, "city": a.city}
+
+
+def _address_view(request: PlaceOrderRequest) -> AddressView | None:
+    if request.address is None:
+        return None
+    a = request.address
+    return AddressView(name=pii.mask_name(a.name), phone=pii.mask_phone(a.phone), province=a.province,
+                       city=a.city, detail=pii.mask_address(a.detail))
+
+
+def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepository, products: ProductCatalog,
+                customers: CustomerRepository, settings: SettingsRepository, attribute: Attributor,
+                note_stock_levels: StockNotifier, pay: Callable[[], WeChatPayClient], notify_url: str,
+                now: datetime) -> PlaceOrderResponse:
+    customer = customers.get(buyer_id)
+    if customer is None:
+        raise NotFound("account no longer exists", code="account_not_found")
+    wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
+    product_ids = list(dict.fromkeys(line.product_id for line in wanted))
+    found: Mapping[str, ProductLike] = products.get_many(product_ids)
+    reserved = orders.reserved_quantities(
+        buyer_id, [pid for pid in product_ids if pid in found and found[pid].per_user_limit is not None])
+    priced: PricedOrder = price_order(wanted, found, reserved=reserved)
+    if priced.needs_address and request.address is None:
+        raise InvalidInput("a delivery address is required for physical goods", code="address_required",
+                           fields=[FieldProblem("address", "required when any line is a physical product")])
+
+    current = settings.current()
+    share = None
+    if request.share_source is not None:
+        s = request.share_source
+        share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
+    attribution = attribute(table=orders.table, buyer_id=buyer_id, share=share, now=now)
+
+    order_id = new_id("o")
+    expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)
+    lines = [line.as_item() for line in priced.lines]
+    # Only physical goods are delivered: no address is kept for an order that ships nothing.
+    address = _address_item(request, order_id) if priced.needs_address else None
+    item: dict[str, Any] = {
+        **order_key(order_id), "entity": "order", "order_id": order_id, "buyer_id": buyer_id,
+        "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
+        "shipping_fen": priced.shipping_fen, "discount_fen": priced.discount_fen, "lines": lines,
+        "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
+        "settings_version": current.version, "address": address, "created_at": iso(now),
+        "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
+        "gsi1pk": f"BUYER#{buyer_id}", "gsi1sk": f"{iso(now)}#{order_id}",
+    }
+    quantities = {line.product_id: line.quantity for line in priced.lines}
+    try:
+        orders.place(item, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+                     limits={line.product_id: line.per_user_limit for line in priced.lines},
+                     quantities=quantities, now=now)
+    except PlacementRefused as exc:
+        raise _refusal(exc) from exc
+    try:
+        note_stock_levels(table=orders.table, product_ids=list(quantities), now=now)
+    except Exception:  # a low-stock flag must never undo or fail a placed order
+        log.exception("note_stock_levels failed after placing %s", order_id)
+
+    payment: PaymentParams | None = None
+    payment_error: str | None = None
+    try:
+        payment = _prepay(pay(), order_id=order_id, lines=lines, amount_fen=priced.amount_fen,
+                          openid=customer.openid, notify_url=notify_url, expires_at=expires_at)
+    except (WeChatPayError, ValueError) as exc:
+        log.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
+        payment_error = "payment_unavailable"
+
+    return PlaceOrderResponse(
+        order_id=order_id, status=OrderStatus.CREATED.value, amount_fen=priced.amount_fen,
+        goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen, discount_fen=priced.discount_fen,
+        lines=[OrderLineView(line_id=x.line_id, product_id=x.product_id, name=x.name, type=x.type,
+                             quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen)
+               for x in priced.lines],
+        address=_address_view(request) if address else None, created_at=iso(now), expires_at=iso(expires_at),
+        payment=payment, payment_error=payment_error,
+    )
+
+
+def payment_for_order(*, order_id: str, buyer_id: str, orders: OrderRepository, customers: CustomerRepository,
+                      pay: Callable[[], WeChatPayClient], notify_url: str, now: datetime) -> OrderPaymentResponse:
+    """Fresh ``wx.requestPayment`` parameters for the caller's own unpaid order (a new prepay with
+    the same ``out_trade_no``: WeChat Pay keeps one payment per order)."""
+    order: Order | None = orders.get(order_id)
+    if order is None or order.buyer_id != buyer_id:
+        raise NotFound("no such order", code="order_not_found")
+    if order.status != OrderStatus.CREATED:
+        raise Conflict(f"order is {order.status.value}, not awaiting payment", code="order_not_payable",
+                       details={"status": order.status.value})
+    if now >= order.expires_at_order:
+        raise Conflict("the order expired before payment", code="order_expired",
+                       details={"status": order.status.value, "expires_at": iso(order.expires_at_order)})
+    customer = customers.get(buyer_id)
+    if customer is None:
+        raise NotFound("account no longer exists", code="account_not_found")
+    try:
+        payment = _prepay(pay(), order_id=order.order_id, lines=order.lines, amount_fen=order.amount_fen,
+                          openid=customer.openid, notify_url=notify_url, expires_at=order.expires_at_order)
+    except WeChatPayError as exc:
+        if exc.code == "ORDERPAID":
+            raise Conflict("the order is paid; its confirmation is on its way", code="order_already_paid",
+                           details={"status": order.status.value}) from exc
+        if exc.code == "ORDER_CLOSED":
+            raise Conflict("the order was closed before payment", code="order_expired",
+                           details={"status": order.status.value}) from exc
+        raise UpstreamUnavailable("WeChat Pay is unavailable; retry shortly", code="payment_unavailable",
+                                  details={"wechatpay_code": exc.code}) from exc
+    return OrderPaymentResponse(order_id=order.order_id, status=order.status.value, amount_fen=order.amount_fen,
+                                expires_at=iso(order.expires_at_order), payment=payment)

@@ -1,0 +1,356 @@
+"""Payments: the WeChat Pay webhook, recording a payment exactly once, expiry and reconciliation.
+
+``apply_payment`` is the one way a payment is recorded; the webhook (TRANSACTION.SUCCESS), the
+reconciliation job (a query result) and the expiry job (a last query before closing) all call it,
+so a lost notification never loses a payment and a repeated one never records it twice.
+
+Webhook replies (PROTOCOLS.md): 204 = handled or already handled; 4xx ``{"code":"FAIL"}`` = refused
+and nothing changed (a bad signature, a stale or probe message, an amount that is not the order's,
+an unsupported event); 5xx ``{"code":"FAIL"}`` = our failure, WeChat Pay redelivers later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from mall.dal.orders import OrderRepository
+from mall.dal.table import Table
+from mall.domain.orders import (
+    Order,
+    OrderStatus,
+    PaymentDecision,
+    PaymentFacts,
+    PaymentOutcome,
+    decide_payment,
+    paid_after_expiry_refund_id,
+    reconcile_due,
+)
+from mall.errors import DomainError
+from mall.integrations.wechatpay.client import WeChatPayClient
+from mall.integrations.wechatpay.errors import NotificationRejected, WeChatPayError, WeChatPayNotFound
+from mall.integrations.wechatpay.factory import MerchantConfig
+from mall.integrations.wechatpay.notifications import (
+    failure_reply,
+    rejection_reply,
+    success_reply,
+    verify_and_decrypt,
+)
+from mall.integrations.wechatpay.resources import RefundResource, TransactionResource, parse_refund, parse_transaction
+from mall.services.orders import ProductCatalog, StockNotifier
+
+logger = Logger()
+metrics = Metrics()
+
+_MAX_RACES = 3
+
+
+class RefundNotificationHandler(Protocol):
+    """``mall.services.refunds.handle_refund_notification`` (FULFIL)."""
+
+    def __call__(self, *, table: Table, refund: RefundResource, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    """What ``apply_payment`` did. ``order`` is None for an unknown ``out_trade_no``."""
+
+    decision: PaymentDecision
+    order: Order | None
+
+    @property
+    def unknown_order(self) -> bool:
+        return self.order is None
+
+
+def _facts(tx: TransactionResource) -> PaymentFacts:
+    return PaymentFacts(mchid=tx.mchid, appid=tx.appid, trade_state=tx.trade_state,
+                        amount_fen=tx.amount.total if tx.amount is not None else None,
+                        transaction_id=tx.transaction_id)
+
+
+def _start_refund(order: Order, *, orders: OrderRepository, pay: WeChatPayClient, merchant: MerchantConfig,
+                  now: datetime) -> None:
+    """Ask WeChat Pay for the full refund of a paid-after-expiry order. Safe to repeat: the
+    ``out_refund_no`` is deterministic and asked for only until WeChat Pay has accepted it."""
+    refund_id = paid_after_expiry_refund_id(order.order_id)
+    refund = orders.table.get({"pk": f"ORDER#{order.order_id}", "sk": f"REFUND#{refund_id}"}, consistent=True)
+    if refund is None or refund.get("wechat_refund_id"):
+        return
+    result = pay.create_refund(refund_id, out_trade_no=order.order_id, refund_fen=order.amount_fen,
+                               total_fen=order.amount_fen, reason="订单已超时关闭，自动退款",
+                               notify_url=merchant.notify_url)
+    orders.record_refund_started(order.order_id, refund_id, wechat_refund_id=result.refund_id, now=now)
+    metrics.add_metric(name="PaidAfterExpiryRefundsStarted", unit="Count", value=1)
+
+
+def apply_payment(tx: TransactionResource, *, orders: OrderRepository, merchant: MerchantConfig,
+                  pay: Callable[[], WeChatPayClient], now: datetime, source: str) -> PaymentResult:
+    """Record what WeChat Pay says about one order, exactly once.
+
+    CREATED → PAID (with the buyer's counters); EXPIRED → PAID_AFTER_EXPIRY with a full refund;
+    an already-recorded transaction changes nothing. A concurrent delivery that wins the
+    conditional write first makes this one re-read and see a duplicate. Raises ``WeChatPayError``
+    only when starting a paid-after-expiry refund failed (the caller answers 5xx: redelivery retries)."""
+    order = orders.get(tx.out_trade_no)
+    if order is None:
+        logger.error("payment for an unknown order", extra={"out_trade_no": tx.out_trade_no, "source": source})
+        metrics.add_metric(name="PaymentForUnknownOrder", unit="Count", value=1)
+        return PaymentResult(PaymentDecision(PaymentOutcome.NOT_PAID, "unknown order"), None)
+    facts = _facts(tx)
+    paid_at = tx.success_time or now
+    for _ in range(_MAX_RACES):
+        decision = decide_payment(status=order.status, order_amount_fen=order.amount_fen,
+                                  recorded_transaction_id=order.transaction_id, facts=facts,
+                                  our_mchid=merchant.mchid, our_appid=merchant.appid)
+        outcome = decision.outcome
+        if outcome == PaymentOutcome.MARK_PAID:
+            assert facts.transaction_id is not None  # noqa: S101 (decide_payment requires it)
+            if orders.mark_paid(order, transaction_id=facts.transaction_id, paid_at=paid_at, now=now):
+                logger.info("order paid", extra={"order_id": order.order_id, "source": source})
+                metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
+                metrics.add_metric(name="PaidAmountFen", unit="Count", value=order.amount_fen)
+                return PaymentResult(decision, order)
+        elif outcome == PaymentOutcome.MARK_PAID_AFTER_EXPIRY:
+            assert facts.transaction_id is not None  # noqa: S101
+            refund_id = paid_after_expiry_refund_id(order.order_id)
+            if orders.mark_paid_after_expiry(order, transaction_id=facts.transaction_id, paid_at=paid_at,
+                                             refund_id=refund_id, now=now):
+                logger.warning("order paid after it expired: refunding in full",
+                               extra={"order_id": order.order_id, "source": source})
+                metrics.add_metric(name="OrdersPaidAfterExpiry", unit="Count", value=1)
+                _start_refund(order, orders=orders, pay=pay(), merchant=merchant, now=now)
+                return PaymentResult(decision, order)
+        else:
+            if outcome == PaymentOutcome.DUPLICATE and order.status == OrderStatus.PAID_AFTER_EXPIRY:
+                _start_refund(order, orders=orders, pay=pay(), merchant=merchant, now=now)
+            elif outcome == PaymentOutcome.AMOUNT_MISMATCH:
+                logger.error("paid amount does not match the order: refused",
+                             extra={"order_id": order.order_id, "source": source, **decision.details})
+                metrics.add_metric(name="PaymentAmountMismatch", unit="Count", value=1)
+            elif outcome in {PaymentOutcome.WRONG_MERCHANT, PaymentOutcome.CONFLICTING_TRANSACTION}:
+                logger.error("payment refused", extra={"order_id": order.order_id, "source": source,
+                                                       "outcome": outcome.value})
+                metrics.add_metric(name="PaymentRefused", unit="Count", value=1)
+            return PaymentResult(decision, order)
+        # Lost a race (another delivery, or the expiry job): read again and decide again.
+        reread = orders.get(order.order_id)
+        assert reread is not None  # noqa: S101 (orders are never deleted)
+        order = reread
+    raise RuntimeError(f"order {order.order_id} kept changing while recording its payment")
+
+
+# ---- the webhook --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    status: int
+    body: bytes
+    outcome: str
+
+
+def _fail(status: int, message: str, outcome: str) -> WebhookReply:
+    code, body = failure_reply(message, status)
+    return WebhookReply(code, body, outcome)
+
+
+def _ok(outcome: str) -> WebhookReply:
+    code, body = success_reply()
+    return WebhookReply(code, body, outcome)
+
+
+def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa: PLR0911 (one reply per case)
+                        orders: OrderRepository,
+                        merchant: MerchantConfig, public_keys: Mapping[str, RSAPublicKey], apiv3_key: bytes,
+                        pay: Callable[[], WeChatPayClient], refunds: Callable[[], RefundNotificationHandler],
+                        now: datetime) -> WebhookReply:
+    """Verify, decrypt and dispatch one notification (PROTOCOLS.md). Never raises for a bad message."""
+    try:
+        note = verify_and_decrypt(headers, raw_body, public_keys=public_keys, apiv3_key=apiv3_key, now=now)
+    except NotificationRejected as exc:
+        logger.warning("notification rejected", extra={"reason": exc.reason_code})
+        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+        code, body = rejection_reply(exc)
+        return WebhookReply(code, body, exc.reason_code)
+
+    event = note.event_type
+    try:
+        if event == "TRANSACTION.SUCCESS":
+            return _on_transaction(note.resource, orders=orders, merchant=merchant, pay=pay, now=now)
+        if event.startswith("REFUND."):
+            refund = parse_refund(note.resource)
+            if refund.mchid != merchant.mchid:
+                logger.error("refund notification for another merchant")
+                return _fail(400, "mchid mismatch", "wrong_merchant")
+            refunds()(table=orders.table, refund=refund, now=now)
+            return _ok("refund_handled")
+    except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
+        logger.warning("notification resource refused", extra={"reason": exc.reason_code})
+        code, body = rejection_reply(exc)
+        return WebhookReply(code, body, exc.reason_code)
+    except DomainError as exc:
+        logger.warning("notification refused by the domain", extra={"error_code": exc.code})
+        return _fail(409, exc.code, exc.code)
+    logger.warning("unsupported notification event", extra={"event_type": event[:64]})
+    return _fail(400, "unsupported event", "unsupported_event")
+
+
+def _on_transaction(resource: Mapping[str, Any], *, orders: OrderRepository, merchant: MerchantConfig,
+                    pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
+    tx = parse_transaction(resource)
+    result = apply_payment(tx, orders=orders, merchant=merchant, pay=pay, now=now, source="webhook")
+    outcome = result.decision.outcome
+    if result.unknown_order:
+        return _fail(404, "unknown out_trade_no", "unknown_order")
+    if result.decision.acknowledged:
+        return _ok(outcome.value)
+    messages = {
+        PaymentOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
+        PaymentOutcome.WRONG_MERCHANT: (400, "mchid or appid mismatch"),
+        PaymentOutcome.NOT_PAID: (400, "trade_state is not SUCCESS"),
+        PaymentOutcome.CONFLICTING_TRANSACTION: (409, "order already paid by another transaction"),
+    }
+    status, message = messages.get(outcome, (400, "refused"))
+    return _fail(status, message, outcome.value)
+
+
+# ---- expiry and reconciliation ------------------------------------------------------------------
+
+@dataclass
+class JobReport:
+    examined: int = 0
+    expired: int = 0
+    paid: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "expired": self.expired, "paid": self.paid,
+                "unchanged": self.unchanged, "errors": self.errors}
+
+
+def _query(pay: WeChatPayClient, order_id: str) -> TransactionResource | None:
+    """WeChat Pay's view of the order; None when it never got a prepay for it."""
+    try:
+        return pay.query_by_out_trade_no(order_id)
+    except WeChatPayNotFound:
+        return None
+
+
+def _paid_at_wechatpay(client: WeChatPayClient, order: Order, *, orders: OrderRepository,
+                       merchant: MerchantConfig, now: datetime) -> bool:
+    """Before expiring: record the payment if WeChat Pay has one, else close the order there so it
+    can no longer be paid. True when the order turned out paid. Raises ``WeChatPayError``."""
+    tx = _query(client, order.order_id)
+    if tx is not None and tx.trade_state == "SUCCESS":
+        apply_payment(tx, orders=orders, merchant=merchant, pay=lambda: client, now=now, source="expiry")
+        return True
+    if tx is None or tx.trade_state in {"CLOSED", "REVOKED"}:
+        return False
+    try:
+        client.close_order(order.order_id)
+    except WeChatPayNotFound:
+        return False
+    except WeChatPayError as exc:
+        if exc.code != "ORDERPAID":
+            raise
+        # Paid between our query and the close: record it now.
+        paid = _query(client, order.order_id)
+        if paid is not None:
+            apply_payment(paid, orders=orders, merchant=merchant, pay=lambda: client, now=now, source="expiry")
+        return True
+    return False
+
+
+def expire_due_orders(*, orders: OrderRepository, products: ProductCatalog, merchant: MerchantConfig,
+                      pay: Callable[[], WeChatPayClient], note_stock_levels: StockNotifier, now: datetime,
+                      due_until: datetime | None = None, limit: int = 200) -> JobReport:
+    """Close unpaid orders past ``expires_at_order`` and release their stock exactly once.
+
+    Each order is first asked about at WeChat Pay (a lost notification must not expire a paid
+    order) and closed there (so it can no longer be paid); the CREATED → EXPIRED transaction is
+    conditional on CREATED, so overlapping runs release stock once. An order WeChat Pay cannot be
+    asked about now is left for the next run. ``due_until`` (default ``now``) is the cut-off: a
+    manual run may pretend to be later; records are stamped with ``now``."""
+    cutoff = due_until or now
+    report = JobReport()
+    released: set[str] = set()
+    client: WeChatPayClient | None = None
+    for marker in orders.unpaid_due(until=cutoff, limit=limit):
+        report.examined += 1
+        order = orders.get(marker.order_id)
+        if order is None or order.status != OrderStatus.CREATED:
+            orders.drop_marker(marker.order_id)
+            report.unchanged += 1
+            continue
+        if order.expires_at_order > cutoff:
+            report.unchanged += 1
+            continue
+        client = client or pay()
+        try:
+            if _paid_at_wechatpay(client, order, orders=orders, merchant=merchant, now=now):
+                report.paid += 1
+                continue
+        except WeChatPayError as exc:
+            logger.warning("expiry: WeChat Pay unavailable for an order; next run retries",
+                           extra={"order_id": order.order_id, "wechatpay_code": exc.code})
+            report.errors += 1
+            continue
+        release = [products.release_stock(pid, q) for pid, q in order.quantities().items()]
+        if orders.expire(order, release_writes=release, now=now):
+            report.expired += 1
+            released.update(order.quantities())
+        else:
+            report.unchanged += 1
+    if released:
+        try:
+            note_stock_levels(table=orders.table, product_ids=sorted(released), now=now)
+        except Exception:  # the low-stock list is advisory; the release itself is committed
+            logger.exception("note_stock_levels failed after expiry")
+    metrics.add_metric(name="OrdersExpired", unit="Count", value=report.expired)
+    return report
+
+
+def reconcile_unpaid(*, orders: OrderRepository, merchant: MerchantConfig, pay: Callable[[], WeChatPayClient],
+                     min_age_seconds: int, now: datetime, horizon_until: datetime, as_of: datetime | None = None,
+                     limit: int = 200) -> JobReport:
+    """Ask WeChat Pay about unpaid orders (expiring before ``horizon_until``, placed at least
+    ``min_age_seconds`` before ``as_of``, default ``now``) and record any SUCCESS exactly like the
+    webhook would."""
+    report = JobReport()
+    due = [m for m in orders.unpaid_due(until=horizon_until, limit=limit)
+           if reconcile_due(m.created_at, as_of or now, min_age_seconds)]
+    if not due:
+        return report
+    client = pay()
+    for marker in due:
+        report.examined += 1
+        try:
+            tx = _query(client, marker.order_id)
+        except WeChatPayError as exc:
+            logger.warning("reconcile: query failed", extra={"order_id": marker.order_id, "wechatpay_code": exc.code})
+            report.errors += 1
+            continue
+        if tx is None or tx.trade_state != "SUCCESS":
+            report.unchanged += 1
+            continue
+        try:
+            result = apply_payment(tx, orders=orders, merchant=merchant, pay=lambda: client, now=now,
+                                   source="reconcile")
+        except WeChatPayError:
+            report.errors += 1
+            continue
+        if result.decision.outcome in {PaymentOutcome.MARK_PAID, PaymentOutcome.MARK_PAID_AFTER_EXPIRY}:
+            report.paid += 1
+            logger.warning("payment found by reconciliation (its notification was lost or late)",
+                           extra={"order_id": marker.order_id})
+            metrics.add_metric(name="PaymentsReconciled", unit="Count", value=1)
+        else:
+            report.unchanged += 1
+    return report
