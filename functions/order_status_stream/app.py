@@ -1,0 +1,45 @@
+"""DynamoDB stream (order items only): keep each order's ``STATUS`` entry, the admin's by-status
+list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deliver virtual-only
+orders when they become PAID (PAID → COMPLETED, completed_by auto). Idempotent; failed records are
+reported so only they are retried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.api.http import logger, metrics
+from mall.clock import utc_now
+from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.table import deserialize, main_table
+from mall.services.fulfilment import OrderChange, on_order_changes
+
+repo = FulfilmentRepository(main_table())
+
+
+def _image(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    raw = (record.get("dynamodb") or {}).get(name)
+    return deserialize(raw) if raw else None
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+        if failures:  # keep order per item: everything after a failure is retried too
+            failures.append({"itemIdentifier": sequence})
+            continue
+        try:
+            on_order_changes(repo=repo, changes=[OrderChange(_image(record, "OldImage"), _image(record, "NewImage"))],
+                             now=utc_now())
+        except Exception:
+            logger.exception("order stream record failed", extra={"sequence": sequence})
+            metrics.add_metric(name="OrderStreamFailures", unit="Count", value=1)
+            failures.append({"itemIdentifier": sequence})
+    return {"batchItemFailures": failures}
+
+
+handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
+    metrics.log_metrics(capture_cold_start_metric=True)(run))

@@ -1,0 +1,47 @@
+"""GET /orders, GET /orders/{order_id} — the customer's own orders (我的订单) and one order's detail
+with its status history, refunds and (paid service orders) the 核销 code to show at the counter.
+
+Someone else's order is 404. The delivery address is masked. The first view of a paid service
+order stores its code (only a hash and an encrypted copy), hence write access."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from mall.api.auth import current_principal, secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.fulfilment import OrderDetail, OrderPage
+from mall.services.fulfilment import list_my_orders, my_order
+
+repo = FulfilmentRepository(main_table())
+app = make_resolver()
+
+OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]
+OrderIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@app.get("/orders", summary="My orders, newest first", tags=["orders"], **secured(Role.CUSTOMER, Role.PROMOTER))
+def list_orders(status: Annotated[OrderStatusFilter | None, Query(description="only orders in this status")] = None,
+                limit: Annotated[int, Query(ge=1, le=50)] = 20,
+                cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
+    principal = current_principal(app)
+    return list_my_orders(repo=repo, buyer_id=principal.subject, status=status, limit=limit, cursor=cursor,
+                          cursor_key=signing_key())
+
+
+@app.get("/orders/<order_id>", summary="One of my orders, with its history and refunds", tags=["orders"],
+         responses={200: {"description": "the order", "content": {"application/json": {"model": OrderDetail}}},
+                    404: {"description": "no such order of yours", "content": {"application/json": {
+                        "model": ErrorBody}}}},
+         **secured(Role.CUSTOMER, Role.PROMOTER))
+def get_order(order_id: OrderIdPath) -> OrderDetail:
+    return my_order(repo=repo, buyer_id=current_principal(app).subject, order_id=order_id)
+
+
+handler = entrypoint(app)

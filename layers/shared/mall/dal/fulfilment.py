@@ -1,0 +1,301 @@
+"""After payment: order transitions, history, and the two sparse index entries (docs/data-model.md,
+"after payment").
+
+Items this module writes under the order's partition ``ORDER#<order_id>``:
+
+- the order item itself (``sk=ORDER``, written by ORDERS): conditional updates from the expected
+  ``status``, ``version`` + 1;
+- ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
+- ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
+  ``AUTOCONFIRM`` / ``<shipped_at>#<order_id>`` is what the auto-confirm schedule queries (no scans);
+- ``STATUS``: the admin's by-status list entry, gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``,
+  kept by the order stream worker from every change of the order item (whoever made it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.table import (
+    ConditionFailed,
+    Item,
+    Key,
+    Page,
+    Table,
+    TransactionCancelled,
+    Write,
+    deserialize,
+    serialize,
+)
+from mall.domain.fulfilment import COMPLETED, SHIPPED, HistoryEntry, Order, OrderLine
+
+ORDER_SK = "ORDER"
+AUTO_CONFIRM_SK = "AUTOCONFIRM"
+AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
+STATUS_SK = "STATUS"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def order_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": ORDER_SK}
+
+
+def buyer_partition(buyer_id: str) -> str:
+    return f"BUYER#{buyer_id}"
+
+
+def status_partition(status: str) -> str:
+    return f"ORDERS#{status}"
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return int(value) if value is not None else default
+
+
+def line_from_item(raw: dict[str, Any]) -> OrderLine:
+    return OrderLine(
+        line_id=str(raw["line_id"]), product_id=str(raw.get("product_id", "")), name=str(raw.get("name", "")),
+        type=str(raw.get("type", "physical")), quantity=_int(raw.get("quantity"), 1),
+        unit_price_fen=_int(raw.get("unit_price_fen")), paid_fen=_int(raw.get("paid_fen")),
+        refunded_fen=_int(raw.get("refunded_fen")), refund_held_fen=_int(raw.get("refund_held_fen")),
+    )
+
+
+def order_from_item(item: Item) -> Order:
+    return Order(
+        order_id=item["order_id"], buyer_id=item["buyer_id"], status=item["status"],
+        amount_fen=_int(item.get("amount_fen")), shipping_fen=_int(item.get("shipping_fen")),
+        lines=tuple(line_from_item(line) for line in item.get("lines", [])),
+        created_at=item.get("created_at", ""), version=_int(item.get("version")),
+        paid_at=item.get("paid_at"), shipped_at=item.get("shipped_at"), carrier=item.get("carrier"),
+        tracking_no=item.get("tracking_no"), completed_at=item.get("completed_at"),
+        completed_by=item.get("completed_by"), verify_code_hash=item.get("verify_code_hash"),
+        verify_failed_attempts=_int(item.get("verify_failed_attempts")),
+        verify_locked_until=item.get("verify_locked_until"),
+        shipping_refunded_fen=_int(item.get("shipping_refunded_fen")),
+        shipping_refund_held_fen=_int(item.get("shipping_refund_held_fen")),
+        refund_count=_int(item.get("refund_count")), transaction_id=item.get("transaction_id"),
+        address=item.get("address"), extra=item,
+    )
+
+
+def history_item(order_id: str, entry: HistoryEntry) -> Item:
+    return {"pk": order_pk(order_id), "sk": f"HISTORY#{entry.at}#{entry.status}", "entity": "order_history",
+            "order_id": order_id, "status": entry.status, "at": entry.at, "by": entry.by, "note": entry.note}
+
+
+def history_from_item(item: Item) -> HistoryEntry:
+    return HistoryEntry(status=item["status"], at=item["at"], by=item.get("by", ""), note=item.get("note"))
+
+
+def put_history(table: str, order_id: str, entry: HistoryEntry) -> Write:
+    return Write.put(table, history_item(order_id, entry), condition="attribute_not_exists(pk)")
+
+
+@dataclass
+class OrderBundle:
+    """Everything under ``ORDER#<id>`` (one Query): the order, its history (oldest first), its refunds."""
+
+    order: Order
+    history: list[HistoryEntry] = field(default_factory=list)
+    refunds: list[Item] = field(default_factory=list)
+
+
+def query(table: Table, *, key_condition: str, names: dict[str, str], values: dict[str, Any],
+          index: str | None = None, limit: int = 20, start_key: Key | None = None, newest_first: bool = False,
+          filter_expression: str | None = None) -> Page:
+    """A Query with a full key condition (ranges) and an optional filter; ``Table.query`` only
+    does ``begins_with``."""
+    body: dict[str, Any] = {"TableName": table.name, "KeyConditionExpression": key_condition,
+                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(values),
+                            "Limit": limit, "ScanIndexForward": not newest_first}
+    if index:
+        body["IndexName"] = index
+    if start_key:
+        body["ExclusiveStartKey"] = serialize(start_key)
+    if filter_expression:
+        body["FilterExpression"] = filter_expression
+    response = table.client.query(**body)
+    last = response.get("LastEvaluatedKey")
+    return Page(items=[deserialize(raw) for raw in response.get("Items", [])],
+                last_key=deserialize(last) if last else None)
+
+
+class FulfilmentRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def get(self, order_id: str, *, consistent: bool = True) -> Order | None:
+        item = self._table.get(order_key(order_id), consistent=consistent)
+        return order_from_item(item) if item and item.get("entity", "order") == "order" else None
+
+    def bundle(self, order_id: str) -> OrderBundle | None:
+        """The order with its history and refunds: one (paginated, consistent) Query on its partition."""
+        items: list[Item] = []
+        start: Key | None = None
+        while True:
+            body: dict[str, Any] = {"TableName": self._table.name, "KeyConditionExpression": "pk = :pk",
+                                    "ExpressionAttributeValues": serialize({":pk": order_pk(order_id)}),
+                                    "ConsistentRead": True}
+            if start:
+                body["ExclusiveStartKey"] = serialize(start)
+            response = self._table.client.query(**body)
+            items += [deserialize(raw) for raw in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            start = deserialize(last)
+        order_item = next((i for i in items if i["sk"] == ORDER_SK), None)
+        if order_item is None:
+            return None
+        history = sorted((history_from_item(i) for i in items if i["sk"].startswith("HISTORY#")),
+                         key=lambda h: h.at)
+        refunds = sorted((i for i in items if i["sk"].startswith("REFUND#")), key=lambda r: r.get("created_at", ""))
+        return OrderBundle(order=order_from_item(order_item), history=history, refunds=refunds)
+
+    def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
+                       start_key: Key | None) -> Page:
+        """The buyer's orders, newest first (gsi1 ``BUYER#<uid>``, written by ORDERS)."""
+        values: dict[str, Any] = {":pk": buyer_partition(buyer_id), ":order": "order"}
+        names = {"#pk": "gsi1pk", "#entity": "entity"}
+        filter_expression = "#entity = :order"
+        if status:
+            names["#status"] = "status"
+            values[":status"] = status
+            filter_expression += " AND #status = :status"
+        return query(self._table, key_condition="#pk = :pk", names=names, values=values, index="gsi1",
+                     limit=limit, start_key=start_key, newest_first=True, filter_expression=filter_expression)
+
+    def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
+        """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries)."""
+        return query(self._table, key_condition="#pk = :pk", names={"#pk": "gsi1pk"},
+                     values={":pk": status_partition(status)}, index="gsi1", limit=limit, start_key=start_key,
+                     newest_first=True)
+
+    def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
+        """AUTOCONFIRM entries of orders shipped before ``cutoff`` (oldest first)."""
+        return query(self._table, key_condition="#pk = :pk AND #sk < :cutoff",
+                     names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                     values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi1", limit=limit,
+                     start_key=start_key)
+
+    # ---- transitions ----------------------------------------------------------------------
+
+    def _transition(self, order: Order, *, to_status: str, sets: dict[str, Any], history: HistoryEntry,
+                    extra: Sequence[Write] = (), check_version: bool = False, removes: Sequence[str] = ()) -> None:
+        names = {"#status": "status", "#version": "version"}
+        values: dict[str, Any] = {":from": order.status, ":to": to_status, ":one": 1, ":zero": 0}
+        assignments = ["#status = :to", "#version = if_not_exists(#version, :zero) + :one"]
+        for index, (name, value) in enumerate(sets.items()):
+            names[f"#s{index}"] = name
+            values[f":s{index}"] = value
+            assignments.append(f"#s{index} = :s{index}")
+        condition = "#status = :from"
+        if check_version:
+            values[":v"] = order.version
+            condition += " AND #version = :v"
+        update = "SET " + ", ".join(assignments)
+        if removes:
+            update += " REMOVE " + ", ".join(removes)
+        self._table.transact([
+            Write.update(self._table.name, order_key(order.order_id), update, condition=condition, names=names,
+                         values=values),
+            put_history(self._table.name, order.order_id, history),
+            *extra,
+        ])
+
+    def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str) -> None:
+        """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen)."""
+        at = iso(now)
+        marker = {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK, "entity": "order_auto_confirm",
+                  "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
+                  "gsi1sk": f"{at}#{order.order_id}"}
+        self._transition(
+            order, to_status=SHIPPED, sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no},
+            history=HistoryEntry(SHIPPED, at, by, f"{carrier} {tracking_no}"),
+            extra=[Write.put(self._table.name, marker)], check_version=True,
+        )
+
+    def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None) -> None:
+        """PAID/SHIPPED → COMPLETED; the auto-confirm entry goes in the same transaction."""
+        at = iso(now)
+        self._transition(
+            order, to_status=COMPLETED, sets={"completed_at": at, "completed_by": completed_by},
+            history=HistoryEntry(COMPLETED, at, by, note),
+            extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK})],
+            check_version=completed_by == "verify",
+        )
+
+    def drop_auto_confirm_entry(self, order_id: str) -> None:
+        """A stale entry (the order is no longer SHIPPED): remove it so runs stop finding it."""
+        self._table.client.delete_item(TableName=self._table.name,
+                                       Key=serialize({"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}))
+
+    # ---- 核销 code ---------------------------------------------------------------------------
+
+    def save_verify_code(self, order_id: str, *, code_hash: str, code_enc: str) -> Item | None:
+        """Store the code once. Returns None when stored, else the order item holding the first one."""
+        try:
+            self._table.update(
+                order_key(order_id),
+                "SET verify_code_hash = :h, verify_code_enc = :e, #version = if_not_exists(#version, :zero) + :one",
+                condition="attribute_exists(pk) AND attribute_not_exists(verify_code_hash)",
+                names={"#version": "version"}, values={":h": code_hash, ":e": code_enc, ":one": 1, ":zero": 0},
+            )
+        except ConditionFailed as exc:
+            return exc.item
+        return None
+
+    def record_wrong_code(self, order_id: str) -> int:
+        item = self._table.update(order_key(order_id), "ADD verify_failed_attempts :one "
+                                  "SET #version = if_not_exists(#version, :zero) + :one",
+                                  condition="attribute_exists(pk)", names={"#version": "version"},
+                                  values={":one": 1, ":zero": 0})
+        return int(item.get("verify_failed_attempts", 0))
+
+    def lock_verify(self, order_id: str, until: datetime) -> None:
+        self._table.update(order_key(order_id),
+                           "SET verify_locked_until = :u, verify_failed_attempts = :zero, "
+                           "#version = if_not_exists(#version, :zero) + :one",
+                           condition="attribute_exists(pk)", names={"#version": "version"},
+                           values={":u": iso(until), ":zero": 0, ":one": 1})
+
+    # ---- the admin's by-status entries ----------------------------------------------------
+
+    def project_status(self, order_item: Item) -> bool:
+        """Upsert the ``STATUS`` entry from an order item's image; an older image never overwrites a
+        newer one (``version``). Returns False when a newer entry was already there."""
+        order = order_from_item(order_item)
+        first = order.lines[0].name if order.lines else ""
+        entry = {
+            "pk": order_pk(order.order_id), "sk": STATUS_SK, "entity": "order_status_index",
+            "gsi1pk": status_partition(order.status), "gsi1sk": f"{order.created_at}#{order.order_id}",
+            "order_id": order.order_id, "buyer_id": order.buyer_id, "status": order.status,
+            "amount_fen": order.amount_fen, "created_at": order.created_at, "paid_at": order.paid_at,
+            "shipped_at": order.shipped_at, "completed_at": order.completed_at, "fulfilment": order.fulfilment,
+            "line_count": len(order.lines), "title": first, "version": order.version,
+            "refunded_fen": sum(line.refunded_fen for line in order.lines) + order.shipping_refunded_fen,
+        }
+        try:
+            self._table.put(entry, condition="attribute_not_exists(pk) OR #version < :v",
+                            names={"#version": "version"}, values={":v": order.version})
+        except ConditionFailed:
+            return False
+        return True
+
+
+__all__ = ["FulfilmentRepository", "OrderBundle", "TransactionCancelled", "order_from_item", "order_key",
+           "order_pk", "put_history"]

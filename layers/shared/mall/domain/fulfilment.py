@@ -1,0 +1,221 @@
+"""After payment (发货、确认收货、自动确认、核销): the order's fulfilment rules. Pure: no I/O.
+
+Which road an order takes after payment is decided by its lines (docs/data-model.md, "after payment"):
+
+- any physical line → the admin ships it (PAID → SHIPPED), then the buyer confirms receipt or the
+  schedule confirms it ``auto_confirm_days`` after shipping (SHIPPED → COMPLETED);
+- else any service line → the buyer shows a 核销 code, the admin verifies it (PAID → COMPLETED);
+- else (virtual goods only) → delivered on payment: completed as soon as the order is PAID
+  (PAID → COMPLETED, ``completed_by = auto``) by the order stream worker.
+
+Every transition is conditional on the status read here, and puts a history item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, TooManyRequests
+
+# Order statuses (the order item contract, /work/contracts.md; the ORDERS engineer's enum has the same values).
+CREATED: Final = "CREATED"  # 待支付
+PAID: Final = "PAID"  # 已支付 (待发货 / 待核销)
+EXPIRED: Final = "EXPIRED"
+PAID_AFTER_EXPIRY: Final = "PAID_AFTER_EXPIRY"
+SHIPPED: Final = "SHIPPED"  # 已发货
+COMPLETED: Final = "COMPLETED"  # 已完成 (commission settles from completed_at)
+CLOSED: Final = "CLOSED"  # 已关闭 (here: refunded in full)
+ORDER_STATUSES: Final = (CREATED, PAID, EXPIRED, PAID_AFTER_EXPIRY, SHIPPED, COMPLETED, CLOSED)
+
+PHYSICAL: Final = "physical"
+SERVICE: Final = "service"
+VIRTUAL: Final = "virtual"
+
+Fulfilment = Literal["physical", "service", "virtual"]
+CompletedBy = Literal["buyer", "auto", "verify"]
+
+#: 核销码: 12 digits shown to the buyer (a wrong guess costs one of MAX_VERIFY_ATTEMPTS).
+VERIFY_CODE_DIGITS: Final = 12
+MAX_VERIFY_ATTEMPTS: Final = 5
+VERIFY_LOCK_MINUTES: Final = 15
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_id: str
+    product_id: str
+    name: str
+    type: str
+    quantity: int
+    unit_price_fen: int
+    paid_fen: int
+    refunded_fen: int = 0
+    #: amounts of open refunds (REQUESTED / PROCESSING / FAILED) not yet refunded: held so that two
+    #: refund requests can never add up to more than the line's paid amount.
+    refund_held_fen: int = 0
+
+    @property
+    def refundable_fen(self) -> int:
+        return max(self.paid_fen - self.refunded_fen - self.refund_held_fen, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """The order item (ORDERS writes it; the fields this issue reads and adds)."""
+
+    order_id: str
+    buyer_id: str
+    status: str
+    amount_fen: int
+    shipping_fen: int
+    lines: tuple[OrderLine, ...]
+    created_at: str
+    version: int
+    paid_at: str | None = None
+    shipped_at: str | None = None
+    carrier: str | None = None
+    tracking_no: str | None = None
+    completed_at: str | None = None
+    completed_by: str | None = None
+    verify_code_hash: str | None = None
+    verify_failed_attempts: int = 0
+    verify_locked_until: str | None = None
+    shipping_refunded_fen: int = 0
+    shipping_refund_held_fen: int = 0
+    refund_count: int = 0
+    transaction_id: str | None = None
+    address: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def fulfilment(self) -> Fulfilment:
+        return fulfilment_of(line.type for line in self.lines)
+
+    def line_index(self, line_id: str) -> int | None:
+        for index, line in enumerate(self.lines):
+            if line.line_id == line_id:
+                return index
+        return None
+
+    @property
+    def nothing_left(self) -> bool:
+        """Every line is refunded or held for a refund: nothing is left to deliver."""
+        return all(line.refundable_fen == 0 for line in self.lines)
+
+
+def fulfilment_of(types: Any) -> Fulfilment:
+    kinds = set(types)
+    if PHYSICAL in kinds:
+        return "physical"
+    if SERVICE in kinds:
+        return "service"
+    return "virtual"
+
+
+def ensure_owner(order: Order | None, buyer_id: str) -> Order:
+    """A customer sees only their own orders: someone else's is "not found", not "forbidden"."""
+    if order is None or order.buyer_id != buyer_id:
+        raise NotFound("no such order", code="order_not_found")
+    return order
+
+
+def _state_conflict(message: str, code: str, order: Order) -> Conflict:
+    return Conflict(message, code=code, details={"status": order.status, "order_id": order.order_id})
+
+
+# ---- shipping (发货) --------------------------------------------------------------------------
+
+def check_ship(order: Order, *, carrier: str, tracking_no: str) -> bool:
+    """True to ship now; False when the order is already shipped with this very parcel (a retry).
+    Raises Conflict otherwise."""
+    if order.status == SHIPPED and order.carrier == carrier and order.tracking_no == tracking_no:
+        return False
+    if order.status != PAID:
+        raise _state_conflict(f"an order in status {order.status} cannot be shipped", "order_not_shippable", order)
+    if order.fulfilment != "physical":
+        raise _state_conflict("this order has no physical goods to ship", "order_not_physical", order)
+    if order.nothing_left:
+        raise _state_conflict("every line is refunded or being refunded: nothing to ship", "nothing_to_ship", order)
+    return True
+
+
+# ---- receipt (确认收货) -----------------------------------------------------------------------
+
+def check_confirm_receipt(order: Order) -> bool:
+    """True to complete now; False when the buyer already confirmed (a retry)."""
+    if order.status == COMPLETED and order.completed_by == "buyer":
+        return False
+    if order.status != SHIPPED:
+        raise _state_conflict(f"only a shipped order can be confirmed (it is {order.status})",
+                              "order_not_shipped", order)
+    return True
+
+
+def auto_confirm_cutoff(now: datetime, auto_confirm_days: int) -> datetime:
+    """Orders shipped before this moment are confirmed automatically (自动确认收货)."""
+    return now - timedelta(days=auto_confirm_days)
+
+
+# ---- service verification (核销) --------------------------------------------------------------
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code if not ch.isspace() and ch != "-")
+
+
+def format_code(code: str) -> str:
+    """1234 5678 9012: easier to read out at the counter."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def verify_code_hash(order_id: str, code: str) -> str:
+    """Only this hash is compared; bound to the order so one code cannot verify another order."""
+    return hashlib.sha256(f"verify:{order_id}:{normalise_code(code)}".encode()).hexdigest()
+
+
+def shows_verify_code(order: Order) -> bool:
+    """The buyer sees a 核销 code on a paid order that is fulfilled by verification."""
+    return order.status == PAID and order.fulfilment == "service" and not order.nothing_left
+
+
+def check_verify(order: Order, code: str, now: datetime) -> None:
+    """Raises unless ``code`` verifies ``order`` now. Attempt counting is the caller's (it writes)."""
+    if order.status == COMPLETED and order.completed_by == "verify":
+        raise _state_conflict("this order was already verified", "order_already_verified", order)
+    if order.status != PAID or order.fulfilment != "service":
+        raise _state_conflict(f"an order in status {order.status} cannot be verified", "order_not_verifiable", order)
+    if order.nothing_left:
+        raise _state_conflict("every line is refunded or being refunded", "nothing_to_verify", order)
+    if order.verify_locked_until and datetime.fromisoformat(order.verify_locked_until) > now:
+        wait = int((datetime.fromisoformat(order.verify_locked_until) - now).total_seconds()) + 1
+        raise TooManyRequests("too many wrong codes for this order; try again later", retry_after_seconds=wait,
+                              code="verify_locked")
+    expected = order.verify_code_hash
+    if expected is None or not hmac.compare_digest(expected, verify_code_hash(order.order_id, code)):
+        raise wrong_code()
+
+
+def wrong_code() -> InvalidInput:
+    return InvalidInput("the verification code is not right for this order", code="wrong_verify_code",
+                        fields=[FieldProblem("code", "does not match this order's code")])
+
+
+def lock_after_wrong_code(failed_attempts: int, now: datetime) -> datetime | None:
+    if failed_attempts >= MAX_VERIFY_ATTEMPTS:
+        return now + timedelta(minutes=VERIFY_LOCK_MINUTES)
+    return None
+
+
+# ---- history ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """状态记录: one transition of the order."""
+
+    status: str
+    at: str
+    by: str
+    note: str | None = None

@@ -1,0 +1,291 @@
+"""Use cases after payment: order views, shipping, receipt, auto-confirmation, 核销, and the order
+stream worker (the admin's by-status entries, delivery of virtual goods)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mall import pii
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.dal.fulfilment import (
+    FulfilmentRepository,
+    OrderBundle,
+    buyer_partition,
+    order_from_item,
+    status_partition,
+)
+from mall.dal.refunds import refund_from_item
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Item, TransactionCancelled
+from mall.domain import fulfilment as rules
+from mall.domain.fulfilment import Order
+from mall.errors import Conflict, InvalidInput, NotFound
+from mall.schemas.fulfilment import (
+    AddressView,
+    AdminOrderPage,
+    AdminOrderSummary,
+    AutoConfirmResult,
+    HistoryView,
+    OrderDetail,
+    OrderLineView,
+    OrderPage,
+    OrderSummary,
+)
+from mall.services.refunds import refund_view
+
+logger = Logger(child=True)
+
+MAX_ATTEMPTS = 3  # re-reads after a lost race on the order's version
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+def _refunded(order: Order) -> int:
+    return sum(line.refunded_fen for line in order.lines) + order.shipping_refunded_fen
+
+
+def _summary_fields(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "status": order.status, "fulfilment": order.fulfilment,
+            "amount_fen": order.amount_fen, "refunded_fen": _refunded(order),
+            "title": order.lines[0].name if order.lines else "", "line_count": len(order.lines),
+            "created_at": order.created_at, "paid_at": order.paid_at, "shipped_at": order.shipped_at,
+            "completed_at": order.completed_at}
+
+
+def _reveal(token: Any, order_id: str) -> str | None:
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        return pii.decrypt(token, context=order_id)
+    except Exception:  # a token that does not open is shown as stars, never as a 500
+        logger.warning("address field does not decrypt", extra={"order_id": order_id})
+        return None
+
+
+def masked_address(order: Order) -> AddressView | None:
+    """The delivery address, decrypted only to be masked (never returned or logged in clear)."""
+    address = order.address
+    if not isinstance(address, Mapping):
+        return None
+    name = _reveal(address.get("name_enc"), order.order_id)
+    phone = _reveal(address.get("phone_enc"), order.order_id)
+    detail = _reveal(address.get("detail_enc"), order.order_id)
+    return AddressView(
+        name=pii.mask_name(name) if name else "**", phone=pii.mask_phone(phone) if phone else "****",
+        province=address.get("province"), city=address.get("city"),
+        detail=pii.mask_address(detail) if detail else "****",
+    )
+
+
+def order_detail(bundle: OrderBundle, *, for_buyer: bool, verify_code: str | None = None) -> OrderDetail:
+    order = bundle.order
+    lines = [OrderLineView(line_id=line.line_id, product_id=line.product_id, name=line.name, type=line.type,
+                           quantity=line.quantity, unit_price_fen=line.unit_price_fen, paid_fen=line.paid_fen,
+                           refunded_fen=line.refunded_fen, refund_pending_fen=line.refund_held_fen,
+                           refundable_fen=line.refundable_fen) for line in order.lines]
+    return OrderDetail(
+        **_summary_fields(order), buyer_id=order.buyer_id, shipping_fen=order.shipping_fen, lines=lines,
+        address=masked_address(order), carrier=order.carrier, tracking_no=order.tracking_no,
+        completed_by=order.completed_by, verify_code=verify_code,
+        history=[HistoryView(status=h.status, at=h.at, by=h.by, note=h.note) for h in bundle.history],
+        refunds=[refund_view(refund_from_item(r), for_buyer=for_buyer)
+                 for r in sorted(bundle.refunds, key=lambda r: r.get("created_at", ""), reverse=True)],
+    )
+
+
+def _bundle(repo: FulfilmentRepository, order_id: str) -> OrderBundle:
+    bundle = repo.bundle(order_id)
+    if bundle is None:
+        raise NotFound("no such order", code="order_not_found")
+    return bundle
+
+
+# ---- customers ----------------------------------------------------------------------------------
+
+def list_my_orders(*, repo: FulfilmentRepository, buyer_id: str, status: str | None, limit: int,
+                   cursor: str | None, cursor_key: bytes) -> OrderPage:
+    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", buyer_partition(buyer_id)))
+    page = repo.list_for_buyer(buyer_id, status=status, limit=limit, start_key=start)
+    items = [OrderSummary(**_summary_fields(order_from_item(item))) for item in page.items]
+    return OrderPage(items=items, next_cursor=encode_cursor(page.last_key, key=cursor_key))
+
+
+def my_order(*, repo: FulfilmentRepository, buyer_id: str, order_id: str) -> OrderDetail:
+    """The buyer's order with its history and refunds; a paid service order shows its 核销 code
+    (made on the first view: only its hash and an encrypted copy are stored)."""
+    bundle = repo.bundle(order_id)
+    if bundle is None:
+        raise NotFound("no such order", code="order_not_found")
+    order = rules.ensure_owner(bundle.order, buyer_id)
+    code = verify_code_for(repo, order) if rules.shows_verify_code(order) else None
+    return order_detail(bundle, for_buyer=True, verify_code=rules.format_code(code) if code else None)
+
+
+def _code_context(order_id: str) -> str:
+    return f"{order_id}:verify"
+
+
+def verify_code_for(repo: FulfilmentRepository, order: Order) -> str | None:
+    stored = order.extra.get("verify_code_enc")
+    if isinstance(stored, str):
+        return pii.decrypt(stored, context=_code_context(order.order_id))
+    code = f"{secrets.randbelow(10 ** rules.VERIFY_CODE_DIGITS):0{rules.VERIFY_CODE_DIGITS}d}"
+    winner = repo.save_verify_code(order.order_id, code_hash=rules.verify_code_hash(order.order_id, code),
+                                   code_enc=pii.encrypt(code, context=_code_context(order.order_id)))
+    if winner is None:
+        return code
+    other = winner.get("verify_code_enc")  # two first views at once: both show the code that was stored
+    return pii.decrypt(other, context=_code_context(order.order_id)) if isinstance(other, str) else None
+
+
+def confirm_receipt(*, repo: FulfilmentRepository, buyer_id: str, order_id: str, now: datetime) -> OrderDetail:
+    """确认收货: SHIPPED → COMPLETED (completed_by buyer). Repeating it answers the same order."""
+    for _ in range(MAX_ATTEMPTS):
+        order = rules.ensure_owner(repo.get(order_id), buyer_id)
+        if not rules.check_confirm_receipt(order):
+            break
+        try:
+            repo.complete(order, completed_by="buyer", now=now, by="buyer", note="receipt confirmed")
+            break
+        except TransactionCancelled:
+            continue  # the order moved meanwhile: look again (the checks say what happened)
+    else:
+        raise _changed(order_id)
+    return order_detail(_bundle(repo, order_id), for_buyer=True)
+
+
+def _changed(order_id: str) -> Conflict:
+    return Conflict("the order changed while this request ran; retry", code="order_changed",
+                    details={"order_id": order_id})
+
+
+# ---- admins -------------------------------------------------------------------------------------
+
+def admin_order(*, repo: FulfilmentRepository, order_id: str) -> OrderDetail:
+    return order_detail(_bundle(repo, order_id), for_buyer=False)
+
+
+def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cursor: str | None,
+                      cursor_key: bytes) -> AdminOrderPage:
+    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(status)))
+    page = repo.list_by_status(status, limit=limit, start_key=start)
+    items = [AdminOrderSummary(
+        order_id=i["order_id"], buyer_id=i["buyer_id"], status=i["status"], fulfilment=i.get("fulfilment", "physical"),
+        amount_fen=int(i.get("amount_fen", 0)), refunded_fen=int(i.get("refunded_fen", 0)), title=i.get("title", ""),
+        line_count=int(i.get("line_count", 0)), created_at=i.get("created_at", ""), paid_at=i.get("paid_at"),
+        shipped_at=i.get("shipped_at"), completed_at=i.get("completed_at"),
+    ) for i in page.items]
+    return AdminOrderPage(items=items, next_cursor=encode_cursor(page.last_key, key=cursor_key))
+
+
+def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, tracking_no: str, admin: str,
+               now: datetime) -> OrderDetail:
+    """发货: PAID → SHIPPED with the parcel; repeating it with the same parcel answers the same order."""
+    for _ in range(MAX_ATTEMPTS):
+        order = repo.get(order_id)
+        if order is None:
+            raise NotFound("no such order", code="order_not_found")
+        if not rules.check_ship(order, carrier=carrier, tracking_no=tracking_no):
+            break
+        try:
+            repo.ship(order, carrier=carrier, tracking_no=tracking_no, now=now, by=admin)
+            break
+        except TransactionCancelled:
+            continue
+    else:
+        raise _changed(order_id)
+    return admin_order(repo=repo, order_id=order_id)
+
+
+def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str, admin: str,
+                         now: datetime) -> OrderDetail:
+    """核销: the buyer's code completes a paid service order (completed_by verify).
+    A wrong code is 422 and counts; after MAX_VERIFY_ATTEMPTS the order refuses codes for a while."""
+    order = repo.get(order_id)
+    if order is None:
+        raise NotFound("no such order", code="order_not_found")
+    try:
+        rules.check_verify(order, code, now)
+    except InvalidInput:
+        failures = repo.record_wrong_code(order_id)
+        until = rules.lock_after_wrong_code(failures, now)
+        if until is not None:
+            repo.lock_verify(order_id, until)
+            logger.warning("verification locked after wrong codes", extra={"order_id": order_id})
+        raise
+    try:
+        repo.complete(order, completed_by="verify", now=now, by=admin, note="核销 code verified")
+    except TransactionCancelled as exc:
+        raise _changed(order_id) from exc
+    return admin_order(repo=repo, order_id=order_id)
+
+
+# ---- the schedule: auto-confirmation ------------------------------------------------------------
+
+def auto_confirm(*, repo: FulfilmentRepository, settings: SettingsRepository, now: datetime, limit: int = 500,
+                 time_left: Callable[[], bool] = lambda: True) -> AutoConfirmResult:
+    """自动确认收货: complete SHIPPED orders shipped ``auto_confirm_days`` ago or earlier.
+
+    Finds them with one Query on the ``AUTOCONFIRM`` index entries (no scan). Each completion is
+    conditional on SHIPPED, so runs that overlap complete each order once; the loser skips it."""
+    days = settings.current().settings.orders.auto_confirm_days
+    cutoff = rules.auto_confirm_cutoff(now, days)
+    examined = completed = skipped = 0
+    start = None
+    while examined < limit and time_left():
+        page = repo.due_for_auto_confirm(cutoff, limit=min(100, limit - examined), start_key=start)
+        for entry in page.items:
+            examined += 1
+            order = repo.get(entry["order_id"])
+            if order is None or order.status != rules.SHIPPED:
+                repo.drop_auto_confirm_entry(entry["order_id"])
+                skipped += 1
+                continue
+            try:
+                repo.complete(order, completed_by="auto", now=now, by="auto",
+                              note=f"confirmed automatically {days} days after shipping")
+                completed += 1
+            except TransactionCancelled:
+                skipped += 1  # another run (or the buyer) completed it first
+        start = page.last_key
+        if start is None:
+            break
+    logger.info("auto-confirm run", extra={"examined": examined, "completed": completed, "skipped": skipped,
+                                           "cutoff": cutoff.isoformat()})
+    return AutoConfirmResult(examined=examined, completed=completed, skipped=skipped)
+
+
+# ---- the order stream worker --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderChange:
+    old: Item | None
+    new: Item | None
+
+
+def on_order_changes(*, repo: FulfilmentRepository, changes: Iterable[OrderChange], now: datetime) -> int:
+    """For every change of an order item: refresh its ``STATUS`` entry (the admin's by-status
+    list), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
+    delivery): older images never overwrite newer entries; the delivery is conditional on PAID."""
+    handled = 0
+    for change in changes:
+        new = change.new
+        if not new or new.get("entity") != "order" or new.get("sk") != "ORDER":
+            continue
+        repo.project_status(new)
+        order = order_from_item(new)
+        became_paid = order.status == rules.PAID and (change.old or {}).get("status") != rules.PAID
+        if became_paid and order.fulfilment == "virtual":
+            # Cancelled: an earlier delivery of this record completed it, or it is no longer PAID.
+            with contextlib.suppress(TransactionCancelled):
+                repo.complete(order, completed_by="auto", now=now, by="auto",
+                              note="virtual goods delivered on payment")
+        handled += 1
+    return handled
