@@ -11,6 +11,19 @@
   from the code, so the same code always logs in the same customer (real codes are
   single-use; the sandbox allows reuse so demos and tests can log in again). A code that
   starts with ``union-`` also gets a unionid.
+
+Access token and the promoter QR (``/wechat/cgi-bin/stable_token``, ``/wechat/wxa/getwxacodeunlimit``):
+
+- ``stable_token`` needs ``grant_type=client_credential``, ``appid`` and ``secret`` (else 40002 /
+  41002) and returns the current token of that app; ``force_refresh: true`` issues a new one and
+  revokes the old (so a client's retry after 40001 is testable).
+- ``getwxacodeunlimit`` with an unknown or revoked token → 40001. Otherwise it answers a standard
+  QR PNG (about ``width`` px square) encoding ``sandbox_qr_link(page, scene)``, i.e.
+  ``<page>?scene=<scene>`` — what the mini-program page receives. Errors on purpose:
+  a page starting with ``/``, containing ``?``, or starting with ``pages/missing`` → 41030;
+  scene ``ratelimited`` → 45009; scene ``busy`` → -1; a scene WeChat would refuse → 40129;
+  width outside 280-1280 → 40097. ``GET /wechat/sandbox/qr-calls?scene=X`` counts the QR
+  images drawn for a scene (tests use it to prove a cache hit made no call).
 """
 
 from __future__ import annotations
@@ -18,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections import Counter
 from typing import Any
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -52,27 +67,134 @@ def _jscode2session(query: dict[str, list[str]]) -> Reply:
     return _json(200, payload)
 
 
-def _make_pay_sandbox() -> Any:
+# -- access token and QR codes ------------------------------------------------------------
+
+_QR_SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}$")
+_QR_ERRORS = {"ratelimited": 45009, "busy": -1}
+_token_lock = threading.Lock()
+_token_generation: dict[str, int] = {}
+qr_calls: Counter[str] = Counter()
+
+
+def sandbox_qr_link(page: str, scene: str) -> str:
+    """What the sandbox's QR encodes: the page and the scene the mini-program would receive."""
+    return f"{page}?scene={scene}"
+
+
+def _token_for(appid: str, generation: int) -> str:
+    return f"sbxtok-{hashlib.sha256(f'{appid}:{generation}'.encode()).hexdigest()[:32]}"
+
+
+def _stable_token(body: bytes) -> Reply:
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    if request.get("grant_type") != "client_credential":
+        return _json(200, {"errcode": 40002, "errmsg": "invalid grant_type"})
+    appid, secret = str(request.get("appid") or ""), str(request.get("secret") or "")
+    if not appid or not secret:
+        return _json(200, {"errcode": 41002, "errmsg": "appid or secret missing"})
+    with _token_lock:
+        generation = _token_generation.setdefault(appid, 1)
+        if request.get("force_refresh"):
+            generation = _token_generation[appid] = generation + 1
+    return _json(200, {"access_token": _token_for(appid, generation), "expires_in": 7200})
+
+
+def _token_valid(token: str) -> bool:
+    with _token_lock:
+        return any(_token_for(appid, generation) == token for appid, generation in _token_generation.items())
+
+
+def _qr_png(text: str, width: int) -> bytes:
+    import io
+
+    import qrcode  # type: ignore[import-untyped]
+    from PIL import Image
+
+    probe = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    probe.add_data(text)
+    probe.make(fit=True)
+    box_size = max(1, width // (probe.modules_count + 8))
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=box_size)
+    code.add_data(text)
+    code.make(fit=True)
+    image = code.make_image().get_image().convert("L")
+    image = image.resize((width, width), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _qr_refusal(scene: str, page: str, width: int) -> int | None:
+    if scene in _QR_ERRORS:
+        return _QR_ERRORS[scene]
+    if not _QR_SCENE.match(scene):
+        return 40129
+    if page.startswith(("/", "pages/missing")) or "?" in page:
+        return 41030
+    if not 280 <= width <= 1280:
+        return 40097
+    return None
+
+
+def _getwxacodeunlimit(query: dict[str, list[str]], body: bytes) -> Reply:
+    if not _token_valid((query.get("access_token") or [""])[0]):
+        return _json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    scene, page = str(request.get("scene") or ""), str(request.get("page") or "pages/index/index")
+    width = int(request.get("width") or 430)
+    errcode = _qr_refusal(scene, page, width)
+    if errcode is not None:
+        return _json(200, {"errcode": errcode, "errmsg": "sandbox error"})
+    with _token_lock:
+        qr_calls[scene] += 1
+    return 200, {"Content-Type": "image/png"}, _qr_png(sandbox_qr_link(page, scene), width)
+
+
+def _pay_sandbox_config() -> tuple[str, str]:
+    """(secrets file, appid) of the stack this server belongs to. The server's threads do not see
+    the functions' environment, so the local stack publishes both (LOCAL_PAY_*) when it starts."""
+    import os
+
+    secrets_file = os.environ.get("LOCAL_PAY_SECRETS_FILE") or os.environ["SECRETS_FILE"]
+    appid = os.environ.get("LOCAL_PAY_APPID") or os.environ.get("WECHAT_APP_ID", "wx_local_app")
+    return secrets_file, appid
+
+
+def _make_pay_sandbox(secrets_path: str, appid: str) -> Any:
     """The pay sandbox holds the other half of the local WeChat Pay keys (the secrets file the
     local stack gives the functions); its state sits beside that file so CLI and server agree."""
-    import os
     from pathlib import Path
 
-    from local.wechatpay_sandbox import PaySandbox
+    from local.wechatpay_sandbox import local_stack_sandbox
 
-    secrets_file = Path(os.environ["SECRETS_FILE"])
-    keys = json.loads(secrets_file.read_text(encoding="utf-8"))
-    return PaySandbox(keys, appid=os.environ.get("WECHAT_APP_ID", "wx_local_app"),
-                      state_path=secrets_file.with_name("paysandbox.json"))
+    return local_stack_sandbox(Path(secrets_path).parent, appid=appid)
 
 
 def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> Reply:
     if path == "/wechat/sns/jscode2session" and method == "GET":
         return _jscode2session(query)
+    if path == "/wechat/cgi-bin/stable_token" and method == "POST":
+        return _stable_token(body)
+    if path == "/wechat/wxa/getwxacodeunlimit" and method == "POST":
+        return _getwxacodeunlimit(query, body)
+    if path == "/wechat/sandbox/qr-calls" and method == "GET":
+        scene = (query.get("scene") or [""])[0]
+        with _token_lock:
+            return _json(200, {"scene": scene, "calls": qr_calls[scene]})
     if path.startswith("/wechatpay/"):
         global _pay_sandbox  # noqa: PLW0603 (one sandbox per local stack process)
-        if _pay_sandbox is None:
-            _pay_sandbox = _make_pay_sandbox()
-        reply: Reply = _pay_sandbox.handle(method, path, query, headers, body)
+        config = _pay_sandbox_config()
+        if _pay_sandbox is None or _pay_sandbox[0] != config:
+            _pay_sandbox = (config, _make_pay_sandbox(*config))
+        from urllib.parse import urlencode
+
+        raw_query = urlencode([(k, v) for k, values in query.items() for v in values])  # it is signed
+        reply: Reply = _pay_sandbox[1].handle(method, path, raw_query, headers, body)
         return reply
     return _json(404, {"errcode": 404, "errmsg": f"sandbox has no {method} {path}"})

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,3 +58,140 @@ def _login_error(errcode: int) -> Exception:
     if errcode == 40226:
         return Forbidden("WeChat flagged this account as high risk", code="high_risk_user")
     return UpstreamUnavailable(f"WeChat login failed (errcode {errcode}); try again", code="wechat_unavailable")
+
+
+# ---------------------------------------------------------------------------------------
+# Access token (接口调用凭证) and the promoter QR (小程序码, getwxacodeunlimit)
+# ---------------------------------------------------------------------------------------
+
+#: Renew this long before WeChat's stated expiry, so a token never expires between check and use.
+TOKEN_RENEW_MARGIN_SECONDS = 300
+#: ``scene`` characters WeChat accepts (PROTOCOLS.md), at most 32 of them.
+QR_SCENE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$&'()*+,/:;=?@-._~")
+QR_SCENE_MAX = 32
+QR_WIDTH_MIN, QR_WIDTH_MAX = 280, 1280
+QR_ENV_VERSIONS = ("release", "trial", "develop")
+#: A QR image is tens of KB; anything past this is not a QR code.
+QR_MAX_BYTES = 2 * 1024 * 1024
+_INVALID_TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+
+# The stable token is shared by every request a warm Lambda serves: one fetch per ~2 hours per
+# container instead of one per request (WeChat limits how often a token may be fetched).
+_token_cache: dict[tuple[str, str], tuple[str, float]] = {}
+_token_lock = threading.Lock()
+
+
+class WeChatApiError(UpstreamUnavailable):
+    """WeChat answered with an ``errcode`` we cannot turn into a caller's mistake (503)."""
+
+    def __init__(self, message: str, *, errcode: int, code: str = "wechat_unavailable") -> None:
+        super().__init__(message, code=code, details={"errcode": errcode})
+        self.errcode = errcode
+
+
+def validate_qr_request(*, scene: str, page: str, width: int, env_version: str) -> None:
+    """Refuse arguments WeChat would refuse, before spending a call on them (``ValueError``)."""
+    if not scene or len(scene) > QR_SCENE_MAX or not set(scene) <= QR_SCENE_CHARS:
+        raise ValueError(f"scene must be 1-{QR_SCENE_MAX} characters of WeChat's scene alphabet: {scene!r}")
+    if not page or page.startswith("/") or "?" in page:
+        raise ValueError(f"page must be a mini-program page path without leading '/' or query: {page!r}")
+    if not QR_WIDTH_MIN <= width <= QR_WIDTH_MAX:
+        raise ValueError(f"width must be {QR_WIDTH_MIN}-{QR_WIDTH_MAX}: {width}")
+    if env_version not in QR_ENV_VERSIONS:
+        raise ValueError(f"env_version must be one of {QR_ENV_VERSIONS}: {env_version!r}")
+
+
+def image_content_type(data: bytes) -> str | None:
+    """``image/png`` or ``image/jpeg`` by magic number; None when ``data`` is neither."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
+
+
+class WeChatServerClient(WeChatClient):
+    """The server APIs that need an access token. One instance per process is enough."""
+
+    def _post_json(self, path: str, body: dict[str, object], *, what: str) -> tuple[bytes, str]:
+        request = urllib.request.Request(  # noqa: S310 (configured https base)
+            f"{self._base}{path}", data=json.dumps(body, ensure_ascii=False).encode("utf-8"), method="POST",
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+                data = response.read(QR_MAX_BYTES + 1)
+                content_type = str(response.headers.get("Content-Type") or "")
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise UpstreamUnavailable(f"WeChat {what} is unreachable; try again", code="wechat_unavailable") from exc
+        return data, content_type
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        """The stable access token (``/cgi-bin/stable_token``), cached in this process until
+        ``TOKEN_RENEW_MARGIN_SECONDS`` before it expires. ``force_refresh`` asks WeChat for a new one
+        (only after WeChat said the current one is invalid: it invalidates the old token everywhere)."""
+        cache_key = (self._base, self._app_id)
+        with _token_lock:
+            cached = _token_cache.get(cache_key)
+            if cached and not force_refresh and cached[1] > time.monotonic():
+                return cached[0]
+            body: dict[str, object] = {"grant_type": "client_credential", "appid": self._app_id,
+                                       "secret": self._app_secret, "force_refresh": force_refresh}
+            data, _ = self._post_json("/cgi-bin/stable_token", body, what="token service")
+            try:
+                payload = json.loads(data or b"{}")
+            except ValueError as exc:
+                raise UpstreamUnavailable("WeChat token service answered garbage", code="wechat_bad_answer") from exc
+            errcode = int(payload.get("errcode", 0) or 0)
+            token = payload.get("access_token")
+            if errcode or not token:
+                raise WeChatApiError(f"WeChat refused an access token (errcode {errcode}: {payload.get('errmsg')});"
+                                     " check WECHAT_APP_ID and the wechat_app_secret", errcode=errcode,
+                                     code="wechat_token_refused")
+            lifetime = max(int(payload.get("expires_in", 7200) or 7200) - TOKEN_RENEW_MARGIN_SECONDS, 60)
+            _token_cache[cache_key] = (str(token), time.monotonic() + lifetime)
+            return str(token)
+
+    def get_unlimited_qr(self, *, scene: str, page: str, width: int = 430, env_version: str = "release",
+                         check_path: bool = True) -> bytes:
+        """The mini-program code (``/wxa/getwxacodeunlimit``) for ``scene`` opening ``page``: the
+        image bytes as WeChat sends them (PNG; the local sandbox sends PNG too, WeChat may send
+        JPEG). Raises ``TooManyRequests`` on 45009, ``WeChatApiError`` for any other errcode
+        (41030: the page does not exist in that ``env_version``), ``ValueError`` on bad arguments."""
+        validate_qr_request(scene=scene, page=page, width=width, env_version=env_version)
+        body: dict[str, object] = {"scene": scene, "page": page, "width": width, "env_version": env_version,
+                                   "check_path": check_path}
+        for attempt in (0, 1):
+            token = self.access_token(force_refresh=attempt == 1)
+            query = urllib.parse.urlencode({"access_token": token})
+            data, content_type = self._post_json(f"/wxa/getwxacodeunlimit?{query}", body, what="QR service")
+            if image_content_type(data) is not None and len(data) <= QR_MAX_BYTES:
+                return data
+            errcode, errmsg = _errcode_of(data, content_type)
+            if errcode in _INVALID_TOKEN_ERRCODES and attempt == 0:
+                continue  # the cached token was revoked (refreshed elsewhere): fetch a new one, once
+            raise _qr_error(errcode, errmsg, page=page, env_version=env_version)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _errcode_of(data: bytes, content_type: str) -> tuple[int, str]:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return -2, f"not an image nor JSON ({content_type or 'no content type'}, {len(data)} bytes)"
+    if not isinstance(payload, dict):
+        return -2, "unexpected JSON"
+    return int(payload.get("errcode", -2) or -2), str(payload.get("errmsg", ""))
+
+
+def _qr_error(errcode: int, errmsg: str, *, page: str, env_version: str) -> Exception:
+    if errcode == 45009:
+        return TooManyRequests("WeChat's QR code quota is exhausted for now; try again in a minute",
+                               retry_after_seconds=60, code="wechat_qr_rate_limited")
+    if errcode == 41030:
+        return WeChatApiError(f"WeChat says page {page!r} does not exist in the {env_version} version of the "
+                              "mini-program (errcode 41030); check SHARE_PAGE / QR_ENV_VERSION", errcode=errcode,
+                              code="wechat_qr_page_invalid")
+    if errcode == 40129:
+        return WeChatApiError("WeChat refused the QR scene (errcode 40129)", errcode=errcode,
+                              code="wechat_qr_scene_invalid")
+    return WeChatApiError(f"WeChat QR service failed (errcode {errcode}: {errmsg}); try again", errcode=errcode)

@@ -1,0 +1,60 @@
+"""POST /promoter/posters — the caller's poster (商品海报) for a product: the product's image,
+name and price, the caller's QR code and the merchant's logo, as a PNG behind a temporary URL.
+
+Drawn once per version of everything on it and kept in the media bucket; the only function
+that loads Pillow."""
+
+from __future__ import annotations
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.catalog import ProductRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.integrations.wechat import WeChatServerClient
+from mall.schemas.common import ErrorBody
+from mall.schemas.promotion_media import PosterRequest, PosterResponse
+from mall.secrets import get_secret
+from mall.services.promotion_media import media_settings, media_store, product_poster
+
+settings = get_settings()
+media = media_settings()
+promoters = PromoterRepository(main_table())
+products = ProductRepository(main_table())
+distribution = SettingsRepository(main_table())
+app = make_resolver()
+
+
+def wechat() -> WeChatServerClient:
+    return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
+                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+
+
+def banned_phrases() -> tuple[str, ...]:
+    return distribution.current().settings.all_banned_phrases()
+
+
+@app.post("/promoter/posters", summary="The caller's poster for a product", tags=["promotion media"],
+          **secured(Role.PROMOTER),
+          responses={
+              200: {"description": "a temporary URL of the poster PNG",
+                    "content": {"application/json": {"model": PosterResponse}}},
+              403: {"description": "not an active promoter", "content": {"application/json": {"model": ErrorBody}}},
+              404: {"description": "no such product on sale", "content": {"application/json": {"model": ErrorBody}}},
+              422: {"description": "invalid input, a product outside the distribution programme, or a banned "
+                                   "phrase in the poster text",
+                    "content": {"application/json": {"model": ErrorBody}}},
+              503: {"description": "WeChat is unavailable", "content": {"application/json": {"model": ErrorBody}}},
+          })
+def poster(body: PosterRequest) -> PosterResponse:
+    return product_poster(user_id=current_principal(app).subject, product_id=body.product_id, slogan=body.slogan,
+                          promoters=promoters, products=products, banned_phrases=banned_phrases,
+                          store=media_store(), wechat=wechat, settings=media,
+                          now=utc_now())
+
+
+handler = entrypoint(app)

@@ -1,0 +1,49 @@
+"""GET /promoter/qrcode — the caller's own promoter QR code (推广码), as a temporary URL.
+
+In AWS the image comes from WeChat ``getwxacodeunlimit`` (scene = the promoter's code); locally
+from the sandbox. It is stored in the media bucket once and reused: a repeat request makes no
+WeChat call."""
+
+from __future__ import annotations
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.referral import PromoterRepository
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.integrations.wechat import WeChatServerClient
+from mall.schemas.common import ErrorBody
+from mall.schemas.promotion_media import QrCodeResponse
+from mall.secrets import get_secret
+from mall.services.promotion_media import media_settings, media_store, promoter_qr
+
+settings = get_settings()
+media = media_settings()
+promoters = PromoterRepository(main_table())
+app = make_resolver()
+
+
+def wechat() -> WeChatServerClient:
+    return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
+                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+
+
+@app.get("/promoter/qrcode", summary="The caller's promoter QR code", tags=["promotion media"],
+         **secured(Role.PROMOTER),
+         responses={
+             200: {"description": "a temporary URL of the QR image",
+                   "content": {"application/json": {"model": QrCodeResponse}}},
+             403: {"description": "not an active promoter", "content": {"application/json": {"model": ErrorBody}}},
+             429: {"description": "WeChat's QR quota is exhausted for now",
+                   "content": {"application/json": {"model": ErrorBody}}},
+             503: {"description": "WeChat is unavailable", "content": {"application/json": {"model": ErrorBody}}},
+         })
+def qrcode() -> QrCodeResponse:
+    return promoter_qr(user_id=current_principal(app).subject, promoters=promoters,
+                       store=media_store(), wechat=wechat, settings=media,
+                       now=utc_now())
+
+
+handler = entrypoint(app)
