@@ -5,6 +5,7 @@ exist; both are idempotent, so every start is safe."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -13,6 +14,8 @@ from pathlib import Path
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "mall-local-admin"  # local stack only; printed at start
 DEMO_BUYER_CODE = "demo-buyer"  # a sandbox login code (local/sandbox.py)
+DEMO_PROMOTER_CODE = "demo-promoter"  # sandbox login code of the seeded active promoter
+DEMO_PROMOTER_SHARE_CODE = "DEMO2026"  # that promoter's share code (QR scene)
 
 
 def local_secrets() -> dict[str, str]:
@@ -54,7 +57,10 @@ def seed(env: dict[str, str]) -> list[str]:
 
         get_settings.cache_clear()
         created = ensure_admin(DEMO_ADMIN, DEMO_ADMIN_PASSWORD, display_name="Demo merchant admin")
+        _ensure_demo_settings()
+        _ensure_demo_catalog()
         _ensure_demo_buyer()
+        _ensure_demo_promoter()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -89,6 +95,54 @@ def _ensure_demo_buyer() -> None:
     )
 
 
+def _ensure_demo_settings() -> None:
+    """Version 1 of the distribution settings, so the demo shows a saved rules version
+    (automatic promoter review, so trying the apply flow needs no admin step)."""
+    from mall.clock import utc_now
+    from mall.dal.settings import SettingsRepository
+    from mall.dal.table import main_table
+    from mall.domain.settings import DistributionSettings
+    from mall.errors import Conflict
+
+    repository = SettingsRepository(main_table())
+    if repository.current(consistent=True).version > 0:
+        return
+    with contextlib.suppress(Conflict):  # seeded by a concurrent start
+        repository.save(DistributionSettings(promoter_review="auto"), based_on=0, saved_by="seed", now=utc_now(),
+                        note="demo settings seeded by the local stack")
+
+
+def _ensure_demo_catalog() -> None:
+    from mall.dal.table import main_table
+    from tools.seed_catalog import seed_catalog
+
+    seed_catalog(main_table())
+
+
+def _ensure_demo_promoter() -> None:
+    """An active promoter (login code ``demo-promoter``, share code ``DEMO2026``) for sample events."""
+    from local.sandbox import sandbox_openid
+    from mall.clock import utc_now
+    from mall.config import get_settings
+    from mall.dal.identity import CustomerRepository
+    from mall.dal.referral import PromoterRepository
+    from mall.dal.table import TransactionCancelled, main_table
+    from mall.domain.referral import Promoter
+
+    now = utc_now()
+    customer, _ = CustomerRepository(main_table()).get_or_create(
+        app_id=get_settings().wechat_app_id, openid=sandbox_openid(DEMO_PROMOTER_CODE), unionid=None, now=now)
+    promoters = PromoterRepository(main_table())
+    if promoters.get(customer.user_id) is not None:
+        return
+    promoter = Promoter(user_id=customer.user_id, code=DEMO_PROMOTER_SHARE_CODE, status="active", level_id="basic",
+                        nickname="演示推广员", applied_at=now, activated_at=now, accepted_rules_at=now)
+    try:
+        promoters.create(promoter, grant_role=True, replaces_rejected=False, now=now, reserve_code=True)
+    except TransactionCancelled:
+        return  # seeded by a concurrent start
+
+
 def expand_event(text: str, env: dict[str, str]) -> str:
     """Fill ``{{customer_token}}`` / ``{{admin_token}}`` in a sample event with fresh tokens
     signed by the local key (the demo buyer's and the demo admin's), so events/ never
@@ -114,6 +168,9 @@ def expand_event(text: str, env: dict[str, str]) -> str:
                                           ttl_seconds=3600),
             "admin_token": issue_token(f"admin:{DEMO_ADMIN}", frozenset({Role.ADMIN}), key=key, now=utc_now(),
                                        ttl_seconds=3600),
+            "promoter_token": issue_token(customer_id_for(settings.wechat_app_id, sandbox_openid(DEMO_PROMOTER_CODE)),
+                                          frozenset({Role.CUSTOMER, Role.PROMOTER}), key=key, now=utc_now(),
+                                          ttl_seconds=3600),
         }
     finally:
         for k, value in saved.items():
