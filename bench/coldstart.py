@@ -87,8 +87,13 @@ class Subject:
     env: dict[str, str]
 
 
-def _environment(workdir: Path, function_env: dict[str, str]) -> dict[str, str]:
-    """The child's whole environment: the template's variables, then the bench's fixed values.
+def _environment(workdir: Path, function_env: dict[str, str], name: str, task_root: Path) -> dict[str, str]:
+    """The child's whole environment: what the Lambda runtime sets, the template's variables,
+    then the bench's fixed values.
+
+    The runtime's own variables matter: libraries behave differently inside Lambda (the X-Ray
+    SDK, for one, uses a local sampler there instead of creating two botocore clients for
+    centralised sampling, ~190 ms), so measuring outside that environment would mislead.
 
     Built from scratch rather than inherited, so a developer's AWS_PROFILE or PYTHONPATH does
     not change the figures; the AWS config files point at nothing and the instance metadata
@@ -100,6 +105,12 @@ def _environment(workdir: Path, function_env: dict[str, str]) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
         "LANG": "C.UTF-8",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         **function_env,
         "TABLE_NAME": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -108,7 +119,6 @@ def _environment(workdir: Path, function_env: dict[str, str]) -> dict[str, str]:
         "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Mall",
         "POWERTOOLS_SERVICE_NAME": "mall",
         "SECRETS_FILE": str(secrets),
@@ -117,12 +127,13 @@ def _environment(workdir: Path, function_env: dict[str, str]) -> dict[str, str]:
 
 def _subjects(workdir: Path) -> list[Subject]:
     template = load_template(ROOT / "template.yaml")
-    subjects = [Subject(BASELINE, ["-c", _CHILD_BASELINE], _environment(workdir, {}))]
+    subjects = [Subject(BASELINE, ["-c", _CHILD_BASELINE], _environment(workdir, {}, BASELINE, workdir))]
     for logical_id, spec in template.functions.items():
         module, _, attr = spec.handler.rpartition(".")
         path = spec.code_dir / (module.replace(".", "/") + ".py")
         argv = ["-c", _CHILD_FUNCTION, str(spec.code_dir), str(path), attr, *(str(d) for d in spec.layer_dirs)]
-        subjects.append(Subject(logical_id, argv, _environment(workdir, dict(spec.environment))))
+        env = _environment(workdir, dict(spec.environment), logical_id, spec.code_dir)
+        subjects.append(Subject(logical_id, argv, env))
     return subjects
 
 

@@ -6,18 +6,16 @@ completion is conditional on SHIPPED, so overlapping runs complete each order ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.api.http import logger, metrics
-from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
+from mall.observability import metrics
 from mall.services.fulfilment import auto_confirm
+from mall.workers import scheduled_time, worker_entrypoint
 
 table = main_table()
 repo = FulfilmentRepository(table)
@@ -26,17 +24,6 @@ settings = SettingsRepository(table)
 SAFETY_MILLIS = 5_000  # stop taking new orders this long before the Lambda times out
 
 
-def scheduled_time(event: dict[str, Any]) -> datetime:
-    """The schedule's time (``make schedule TIME=...`` may pretend it is later); never earlier than now."""
-    value = event.get("time") if isinstance(event, dict) else None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return utc_now()
-        if moment.tzinfo is not None:
-            return max(moment, utc_now())
-    return utc_now()
 
 
 def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -49,5 +36,4 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return result.model_dump()
 
 
-handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
-    metrics.log_metrics(capture_cold_start_metric=True)(run))
+handler = worker_entrypoint(run)

@@ -5,16 +5,16 @@ reported so only they are retried."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.api.http import logger, metrics
 from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.table import deserialize, main_table
+from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
+from mall.workers import worker_entrypoint
 
 repo = FulfilmentRepository(main_table())
 
@@ -41,5 +41,4 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
-handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
-    metrics.log_metrics(capture_cold_start_metric=True)(run))
+handler = worker_entrypoint(run)

@@ -3,35 +3,25 @@ record any SUCCESS exactly as the webhook would (notifications are not guarantee
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.api.http import logger, metrics
 from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
+from mall.observability import logger
 from mall.services.payments import reconcile_unpaid
+from mall.workers import scheduled_time, worker_entrypoint
 
 orders = OrderRepository(main_table())
 #: Every unpaid order is checked (expiry ≤ now + a day covers any configurable expiry window).
 HORIZON = timedelta(days=1)
 
 
-def scheduled_time(event: dict[str, Any]) -> datetime:
-    value = event.get("time") if isinstance(event, dict) else None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return utc_now()
-        if moment.tzinfo is not None:
-            return max(moment, utc_now())
-    return utc_now()
 
 
 def reconcile(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -44,5 +34,4 @@ def reconcile(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"statusCode": 200, **report.as_dict()}
 
 
-handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
-    metrics.log_metrics(capture_cold_start_metric=True)(reconcile))
+handler = worker_entrypoint(reconcile)

@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.api.http import logger, metrics
 from mall.clock import utc_now
 from mall.dal.table import deserialize, main_table
+from mall.observability import logger, metrics
 from mall.services.referral import on_order_paid
+from mall.workers import worker_entrypoint
 
 table = main_table()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -37,8 +38,9 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     return result
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context))
+                                         context=context))
+
+
+handler = worker_entrypoint(run)

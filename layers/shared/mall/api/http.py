@@ -9,7 +9,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -19,11 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall import errors
 from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
+from mall.observability import logger, metrics, tracer
 
-logger = Logger()
-metrics = Metrics()
-# No Powertools Tracer: its X-Ray SDK costs ~150 ms of every cold start, while the template's
-# `Tracing: Active` already traces each invocation end to end (docs/performance.md).
+__all__ = ["entrypoint", "logger", "make_resolver", "metrics", "tracer"]
 
 
 def make_resolver() -> APIGatewayHttpResolver:
@@ -59,9 +56,10 @@ def make_resolver() -> APIGatewayHttpResolver:
 
 
 def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: correlation id from the API request id, metrics flushed."""
+    """The Lambda handler: correlation id from the API request id, traced, metrics flushed."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)

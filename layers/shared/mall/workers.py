@@ -1,0 +1,40 @@
+"""The entry point of the functions no HTTP request reaches: schedules and table streams.
+
+``handler = worker_entrypoint(run)`` gives a worker the same Logger, Tracer and Metrics
+treatment as every API function; ``scheduled_time`` reads the time a schedule fired for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.clock import utc_now
+from mall.observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def worker_entrypoint(run: Handler) -> Handler:
+    """Logger context (cleared per invocation), a traced handler, metrics flushed with the cold-start metric."""
+    wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
+        tracer.capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
+    return wrapped
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime:
+    """The time the schedule fired for (EventBridge's ``time``), never earlier than now.
+
+    ``make schedule TIME=...`` sends a later time to try what a run will do then; an earlier
+    or missing time means now, so a delayed delivery never acts on a stale clock."""
+    value = event.get("time") if isinstance(event, dict) else None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return utc_now()
+        if moment.tzinfo is not None:
+            return max(moment, utc_now())
+    return utc_now()
