@@ -1,25 +1,36 @@
 """Admin orders (订单管理): GET /admin/orders (by status, newest first), GET /admin/orders/{order_id},
 POST /admin/orders/{order_id}/ship (发货: PAID → SHIPPED), POST /admin/orders/{order_id}/verify
-(核销: a paid service order's code → COMPLETED). Addresses are masked here too."""
+(核销: a paid service order's code → COMPLETED). Addresses are masked in every view; only
+GET /admin/orders/{order_id}/shipping-address shows one in full, audited and never cached."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured, signing_key
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.clock import utc_now
+from mall.dal.audit import AuditLog
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.common import ErrorBody
-from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShipRequest, VerifyRequest
-from mall.services.fulfilment import admin_list_orders, admin_order, ship_order, verify_service_order
+from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
+from mall.services.fulfilment import (
+    admin_list_orders,
+    admin_order,
+    reveal_shipping_address,
+    ship_order,
+    verify_service_order,
+)
 
 repo = FulfilmentRepository(main_table())
+audit = AuditLog(main_table())
 app = make_resolver()
 
 
@@ -42,6 +53,22 @@ def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAI
          **secured(Role.ADMIN))
 def get_order(order_id: OrderIdPath) -> OrderDetail:
     return admin_order(repo=repo, order_id=order_id)
+
+
+@app.get("/admin/orders/<order_id>/shipping-address", summary="The full delivery address, to ship the order",
+         description="Unmasked name, phone and street address. Every call writes an audit record (who, which "
+                     "order, when, source IP); the answer is `Cache-Control: no-store`.",
+         tags=["admin orders"],
+         responses={200: {"description": "the full address",
+                          "content": {"application/json": {"model": ShippingAddress}}},
+                    404: _error("`order_not_found`, `no_shipping_address` (nothing physical to ship)")},
+         **secured(Role.ADMIN))
+def shipping_address(order_id: OrderIdPath) -> Response[ShippingAddress]:
+    result = reveal_shipping_address(repo=repo, audit=audit, order_id=order_id, admin=current_principal(app).subject,
+                                     source_ip=app.current_event.request_context.http.source_ip, now=utc_now())
+    metrics.add_metric(name="ShippingAddressesRevealed", unit="Count", value=1)
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
+                    headers={"Cache-Control": "no-store"})
 
 
 @app.post("/admin/orders/<order_id>/ship", summary="Ship a paid order", tags=["admin orders"],

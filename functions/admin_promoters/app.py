@@ -59,39 +59,28 @@ def get_one(user_id: UserIdPath) -> PromoterDetail:
     return PromoterDetail(promoter=promoter, history=history)
 
 
-def _change(user_id: str, action: PromoterAction, body: StatusChangeRequest) -> PromoterAdminView:
-    return referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
-                                  by=current_principal(app).subject, now=utc_now())
+#: The status changes (审核、冻结、禁用): one route each, all the same apart from the action.
+_STATUS_CHANGES: dict[PromoterAction, str] = {
+    "approve": "Approve an application",
+    "reject": "Reject an application (reason required)",
+    "freeze": "Freeze an active promoter (reason required)",
+    "unfreeze": "Unfreeze a frozen promoter",
+    "disable": "Disable a promoter for good (reason required)",
+}
 
 
-@app.post("/admin/promoters/<user_id>/approve", summary="Approve an application", tags=["referral"],
-          responses=_ERRORS, **secured(Role.ADMIN))
-def approve(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-    return _change(user_id, "approve", body)
+def _status_change_route(action: PromoterAction, summary: str) -> None:
+    def change(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+        return referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
+                                      by=current_principal(app).subject, now=utc_now())
+
+    change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
+    app.post(f"/admin/promoters/<user_id>/{action}", summary=summary, tags=["referral"], responses=_ERRORS,
+             **secured(Role.ADMIN))(change)
 
 
-@app.post("/admin/promoters/<user_id>/reject", summary="Reject an application (reason required)",
-          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def reject(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-    return _change(user_id, "reject", body)
-
-
-@app.post("/admin/promoters/<user_id>/freeze", summary="Freeze an active promoter (reason required)",
-          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def freeze(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-    return _change(user_id, "freeze", body)
-
-
-@app.post("/admin/promoters/<user_id>/unfreeze", summary="Unfreeze a frozen promoter", tags=["referral"],
-          responses=_ERRORS, **secured(Role.ADMIN))
-def unfreeze(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-    return _change(user_id, "unfreeze", body)
-
-
-@app.post("/admin/promoters/<user_id>/disable", summary="Disable a promoter for good (reason required)",
-          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def disable(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-    return _change(user_id, "disable", body)
+for _action, _summary in _STATUS_CHANGES.items():
+    _status_change_route(_action, _summary)
 
 
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",

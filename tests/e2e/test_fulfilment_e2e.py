@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
 from local.wechatpay_sandbox import PaySandbox
+from mall.dal.orders import address_context
 from mall.dal.table import Table
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
@@ -94,10 +95,10 @@ def _encrypt(key_hex: str, text: str, context: str) -> str:
 def put_paid_order(table: Table, secrets_json: dict[str, str], buyer_id: str, **kwargs: Any) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     item = order_item(buyer_id=buyer_id, with_address=False, created_at=now, **kwargs)
-    key, oid = secrets_json["pii_encryption_key"], item["order_id"]
-    item["address"] = {"name_enc": _encrypt(key, ADDRESS["name"], oid),
-                       "phone_enc": _encrypt(key, ADDRESS["phone"], oid),
-                       "detail_enc": _encrypt(key, ADDRESS["detail"], oid), "province": ADDRESS["province"],
+    key, context = secrets_json["pii_encryption_key"], address_context(item["order_id"])
+    item["address"] = {"name_enc": _encrypt(key, ADDRESS["name"], context),
+                       "phone_enc": _encrypt(key, ADDRESS["phone"], context),
+                       "detail_enc": _encrypt(key, ADDRESS["detail"], context), "province": ADDRESS["province"],
                        "city": ADDRESS["city"]}
     table.put(item)
     return item

@@ -16,6 +16,7 @@ import pytest
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
 from local.wechatpay_sandbox import PaySandbox, local_stack_sandbox, pay_local_order
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
@@ -129,6 +130,28 @@ def test_place_then_pay_through_the_sandbox_command_path(shop: Shop) -> None:
     more = http.post(f"{api}/orders/{placed['order_id']}/payment", headers={"Authorization": f"Bearer {token}"},
                      timeout=10)
     assert more.status_code == 409 and more.json()["error"]["code"] == "order_not_payable"
+
+
+def test_the_buyer_sees_the_address_masked_and_an_admin_reveals_it_in_full(shop: Shop) -> None:
+    api, http, token = shop.api, shop.http, shop.token
+    placed = place(api, http, token, shop.product_id)
+    oid = placed["order_id"]
+    detail = http.get(f"{api}/orders/{oid}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["address"] == {"name": "李*", "phone": "139****1111", "province": "浙江省", "city": "杭州市",
+                                        "detail": "西湖区文三路****"}
+    login = http.post(f"{api}/admin/auth/login", json={"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
+                      timeout=10)
+    assert login.status_code == 200, login.text
+    revealed = http.get(f"{api}/admin/orders/{oid}/shipping-address", timeout=10,
+                        headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+    assert revealed.status_code == 200, revealed.text
+    assert revealed.headers["Cache-Control"] == "no-store"
+    assert revealed.json() == {"order_id": oid, "name": "李四", "phone": "13900001111", "province": "浙江省",
+                               "city": "杭州市", "detail": "西湖区文三路 100 号"}
+    refused = http.get(f"{api}/admin/orders/{oid}/shipping-address", headers={"Authorization": f"Bearer {token}"},
+                       timeout=10)
+    assert refused.status_code == 403
 
 
 def test_refused_notifications_answer_4xx_fail_and_change_nothing(shop: Shop) -> None:

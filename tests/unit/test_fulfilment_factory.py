@@ -10,6 +10,7 @@ from typing import Any
 
 from mall import pii
 from mall.dal.fulfilment import order_from_item
+from mall.dal.orders import address_context
 from mall.dal.table import Item, Table
 from mall.domain.fulfilment import Order
 
@@ -54,10 +55,11 @@ def order_item(*, order_id: str | None = None, buyer_id: str = "u_buyer", status
         item["paid_at"] = created_at
         item["transaction_id"] = "4200" + secrets.token_hex(6)
     if with_address:
+        context = address_context(oid)  # what ORDERS seals the address with
         item["address"] = {
-            "name_enc": pii.encrypt(ADDRESS["name"], context=oid),
-            "phone_enc": pii.encrypt(ADDRESS["phone"], context=oid),
-            "detail_enc": pii.encrypt(ADDRESS["detail"], context=oid), "province": ADDRESS["province"],
+            "name_enc": pii.encrypt(ADDRESS["name"], context=context),
+            "phone_enc": pii.encrypt(ADDRESS["phone"], context=context),
+            "detail_enc": pii.encrypt(ADDRESS["detail"], context=context), "province": ADDRESS["province"],
             "city": ADDRESS["city"],
         }
     item.update(extra)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mall.clock import utc_now
+from mall.dal.audit import AuditLog
 from mall.dal.table import Table, main_table
 from mall.domain.tokens import Role, issue_token
 from mall.integrations.wechatpay.errors import WeChatPayRetryableError
@@ -16,7 +17,7 @@ from mall.integrations.wechatpay.resources import RefundResult
 from mall.secrets import get_secret
 from tests.conftest import ROOT
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
-from tests.unit.test_fulfilment_factory import Line, order_item
+from tests.unit.test_fulfilment_factory import ADDRESS, Line, order_item, put_order
 
 pytestmark = pytest.mark.usefixtures("moto_table")
 
@@ -191,3 +192,56 @@ def test_auto_confirm_handler_runs_from_its_schedule_event(table: Table) -> None
     assert result == {"examined": 1, "completed": 1, "skipped": 0}
     stored = table.get({"pk": shipped["pk"], "sk": "ORDER"})
     assert stored is not None and stored["status"] == "COMPLETED" and stored["completed_by"] == "auto"
+
+
+# ---- the admin's reveal of a delivery address ---------------------------------------------------
+
+
+def audit_records(table: Table) -> list[dict[str, Any]]:
+    return AuditLog(table).on(utc_now())
+
+
+def test_an_admin_sees_the_full_address_and_every_reveal_is_audited(
+        invoke: Invoke, table: Table, admin: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    order = put_order(table, buyer_id=BUYER)
+    path = f"/admin/orders/{order['order_id']}/shipping-address"
+    status, body, headers = invoke("admin_orders", "GET", path, headers=admin)
+    assert status == 200, body
+    assert body == {"order_id": order["order_id"], "name": ADDRESS["name"], "phone": ADDRESS["phone"],
+                    "province": ADDRESS["province"], "city": ADDRESS["city"], "detail": ADDRESS["detail"]}
+    assert headers["Cache-Control"] == "no-store"
+    status, _, _ = invoke("admin_orders", "GET", path, headers=admin)
+    assert status == 200
+    records = audit_records(table)
+    assert len(records) == 2  # append-only: one record per reveal
+    first = records[0]
+    assert first["pk"] == f"AUDIT#{utc_now().date().isoformat()}" and first["sk"].startswith(first["at"] + "#")
+    assert first["actor"] == "admin:alice" and first["order_id"] == order["order_id"]
+    assert first["action"] == "reveal_shipping_address" and first["source_ip"] == "127.0.0.1"
+    assert "expires_at" not in first
+    # Never in a log line (Powertools logs to stdout), nor in the audit record.
+    logged = capsys.readouterr()
+    for secret in (ADDRESS["name"], ADDRESS["phone"], ADDRESS["detail"]):
+        assert secret not in logged.out + logged.err
+        assert secret not in json.dumps(records, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("roles", [(Role.CUSTOMER,), (Role.CUSTOMER, Role.PROMOTER)])
+def test_customers_and_promoters_cannot_reveal_an_address(invoke: Invoke, table: Table,
+                                                          roles: tuple[Role, ...]) -> None:
+    order = put_order(table, buyer_id=BUYER)
+    status, body, _ = invoke("admin_orders", "GET", f"/admin/orders/{order['order_id']}/shipping-address",
+                             headers=token(BUYER, *roles))
+    assert status == 403 and body["error"]["code"] == "forbidden_role"
+    assert "name" not in body and audit_records(table) == []
+
+
+def test_revealing_what_does_not_exist_is_404_and_not_audited(invoke: Invoke, table: Table,
+                                                             admin: dict[str, str]) -> None:
+    virtual = put_order(table, buyer_id=BUYER, lines=[Line(type="virtual")], with_address=False)
+    status, body, _ = invoke("admin_orders", "GET", f"/admin/orders/{virtual['order_id']}/shipping-address",
+                             headers=admin)
+    assert status == 404 and body["error"]["code"] == "no_shipping_address"
+    status, body, _ = invoke("admin_orders", "GET", "/admin/orders/o_missing000/shipping-address", headers=admin)
+    assert status == 404 and body["error"]["code"] == "order_not_found"
+    assert audit_records(table) == []

@@ -286,3 +286,27 @@ def test_payment_params_are_refused_after_expiry_and_while_wechatpay_is_down(mal
     monkeypatch.setattr(mall.module("order_payment"), "utc_now", lambda: later)
     status, error = mall.payment(token, body["order_id"])
     assert status == 409 and error["error"]["code"] == "order_expired"
+
+
+def test_an_address_placed_with_the_order_is_masked_in_the_buyers_detail_and_revealed_to_an_admin(
+        mall: Mall) -> None:
+    """Placing (ORDERS) and the order views (FULFIL) seal and open the address with the same
+    context: the detail shows the masked forms, not the stars of an address that did not decrypt."""
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+    assert status == 201, placed
+    order_id = placed["order_id"]
+    path = f"/orders/{order_id}"
+    event = http_event("GET", path, headers={"authorization": f"Bearer {token}"})
+    event["routeKey"] = "GET /orders/{order_id}"
+    event["pathParameters"] = {"order_id": order_id}
+    status, detail = mall.call("orders_read", event)
+    assert status == 200, detail
+    assert detail["address"] == {"name": "张**", "phone": "138****1234", "province": "广东省", "city": "深圳市",
+                                 "detail": "南山区科技园****"}
+    admin = issue_token("admin:alice", frozenset({Role.ADMIN}), key=get_secret("token_signing_key").encode(),
+                        now=utc_now(), ttl_seconds=600)
+    status, full = mall.call("admin_orders", http_event("GET", f"/admin/orders/{order_id}/shipping-address",
+                                                        headers={"authorization": f"Bearer {admin}"}))
+    assert status == 200 and full == {"order_id": order_id, **ADDRESS}

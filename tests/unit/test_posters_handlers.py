@@ -134,6 +134,25 @@ def test_poster_over_the_handler(invoke: Invoke) -> None:
     assert decode(png) == ["pages/index/index?scene=ALICEH03"]
 
 
+def test_the_qr_in_a_poster_opens_exactly_the_profiles_share_link(invoke: Invoke,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Link, QR and poster are one share target (``mall.domain.referral.share_target``), read from the
+    same SHARE_PAGE: a mini-program page other than the default proves they do not drift apart."""
+    monkeypatch.setenv("SHARE_PAGE", "pages/share/landing")
+    clear_media_caches()
+    add_promoter("u_alice", "ALICEH05")
+    add_product()
+    status, profile, _ = invoke("promoter_profile", "GET", "/promoter/profile", headers=bearer("u_alice"))
+    assert status == 200, profile
+    assert profile["share_link"] == "pages/share/landing?scene=ALICEH05"
+    status, poster, _ = invoke("promoter_poster", "POST", "/promoter/posters", body={"product_id": "p_tea"},
+                               headers=bearer("u_alice"))
+    assert status == 200, poster
+    assert decode(fetch(poster["url"])) == [profile["share_link"]]
+    status, qr, _ = invoke("promoter_qrcode", "GET", "/promoter/qrcode", headers=bearer("u_alice"))
+    assert status == 200 and qr["share_link"] == profile["share_link"] == decode(fetch(qr["url"]))[0]
+
+
 @pytest.mark.parametrize(("payload", "status", "code"), [
     ({"product_id": "p_nope"}, 404, "product_not_found"),
     ({}, 422, "validation_error"),

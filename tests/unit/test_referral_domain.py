@@ -60,7 +60,22 @@ def test_codes_are_short_alphanumeric_and_usable_as_a_qr_scene() -> None:
 
 def test_share_link_carries_the_code_as_scene() -> None:
     assert rules.share_link("pages/index/index", "AB12") == "pages/index/index?scene=AB12"
-    assert rules.share_link("pages/p?x=1", "AB12") == "pages/p?x=1&scene=AB12"
+    target = rules.share_target("pages/share/landing", "AB12")
+    assert (target.page, target.scene, target.link) == ("pages/share/landing", "AB12", "pages/share/landing?scene=AB12")
+
+
+@pytest.mark.parametrize("page", ["pages/p?x=1", "/pages/index/index", "pages/index/", "pages/in dex", "p" * 129])
+def test_a_share_page_a_qr_could_not_open_is_refused(page: str) -> None:
+    # One rule for the link, the QR and the poster: a page WeChat's QR API refuses is no share page.
+    with pytest.raises(ValueError, match="SHARE_PAGE"):
+        rules.share_link(page, "AB12")
+
+
+def test_a_blank_share_page_is_the_default_and_a_code_must_be_a_valid_scene() -> None:
+    assert rules.share_page_from(None) == rules.share_page_from("  ") == rules.DEFAULT_SHARE_PAGE
+    assert rules.share_page_from(" pages/a/b ") == "pages/a/b"
+    with pytest.raises(ValueError, match="scene"):
+        rules.share_link("pages/index/index", "no/slash")
 
 
 def test_banned_phrases_in_promoter_text_are_refused_naming_the_phrase() -> None:

@@ -10,7 +10,11 @@ import os
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
+
+
+def _empty_is_unset(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 class Settings(BaseModel):
@@ -41,7 +45,10 @@ class Settings(BaseModel):
     # ---- WeChat Pay (orders and payment) ----
     wechatpay_api_base: Annotated[HttpUrl, Field(alias="WECHATPAY_API_BASE")] = HttpUrl("https://api.mch.weixin.qq.com")
     # Where WeChat Pay sends payment and refund notifications: the public URL of POST /webhooks/wechatpay.
-    wechatpay_notify_url: Annotated[HttpUrl | None, Field(alias="WECHATPAY_NOTIFY_URL")] = None
+    # Set for every function (template Globals); empty counts as unset, so only the functions that
+    # call WeChat Pay refuse to run without it (mall.integrations.wechatpay.factory).
+    wechatpay_notify_url: Annotated[HttpUrl | None, BeforeValidator(_empty_is_unset),
+                                    Field(alias="WECHATPAY_NOTIFY_URL")] = None
     # Merchant identifiers. Unset → read from the secrets of the same name (wechatpay_mchid, ...), which is
     # how the local stack gets the generated test merchant; in AWS either way works.
     wechatpay_mchid: Annotated[str | None, Field(alias="WECHATPAY_MCHID", pattern=r"^[0-9]{8,12}$")] = None

@@ -10,12 +10,19 @@ from typing import Literal
 
 from mall.config import ConfigurationError, get_settings
 
+# Every secret any function reads; docs/configuration.md and the README's deployment section list
+# the same names (tests/unit/test_config.py checks both).
 SecretName = Literal[
     "token_signing_key",
+    "pii_encryption_key",
     "wechat_app_secret",
     "wechatpay_apiv3_key",
     "wechatpay_merchant_private_key",
-    "pii_encryption_key",
+    "wechatpay_public_key",
+    # Optional as secrets: the WECHATPAY_* variables of the same names take precedence.
+    "wechatpay_mchid",
+    "wechatpay_merchant_serial",
+    "wechatpay_public_key_id",
 ]
 
 
@@ -27,7 +34,7 @@ def _load_file(path: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def get_secret(name: SecretName | str) -> str:
+def get_secret(name: SecretName) -> str:
     """The secret's current value. In AWS it is cached for ``SECRETS_MAX_AGE_SECONDS``
     so a rotated value is picked up without a redeploy."""
     settings = get_settings()

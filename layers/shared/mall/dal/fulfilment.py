@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.orders import history_item, order_key, order_pk
 from mall.dal.table import (
     ConditionFailed,
     Item,
@@ -28,23 +29,15 @@ from mall.dal.table import (
     Table,
     TransactionCancelled,
     Write,
-    deserialize,
     serialize,
 )
-from mall.domain.fulfilment import COMPLETED, SHIPPED, HistoryEntry, Order, OrderLine
+from mall.domain.fulfilment import HistoryEntry, Order, OrderLine
+from mall.domain.orders import OrderStatus
 
 ORDER_SK = "ORDER"
 AUTO_CONFIRM_SK = "AUTOCONFIRM"
 AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
 STATUS_SK = "STATUS"
-
-
-def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
-
-
-def order_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": ORDER_SK}
 
 
 def buyer_partition(buyer_id: str) -> str:
@@ -86,17 +79,13 @@ def order_from_item(item: Item) -> Order:
     )
 
 
-def history_item(order_id: str, entry: HistoryEntry) -> Item:
-    return {"pk": order_pk(order_id), "sk": f"HISTORY#{entry.at}#{entry.status}", "entity": "order_history",
-            "order_id": order_id, "status": entry.status, "at": entry.at, "by": entry.by, "note": entry.note}
-
-
 def history_from_item(item: Item) -> HistoryEntry:
     return HistoryEntry(status=item["status"], at=item["at"], by=item.get("by", ""), note=item.get("note"))
 
 
 def put_history(table: str, order_id: str, entry: HistoryEntry) -> Write:
-    return Write.put(table, history_item(order_id, entry), condition="attribute_not_exists(pk)")
+    item = history_item(order_id, entry.status, at=entry.at, by=entry.by, note=entry.note)
+    return Write.put(table, item, condition="attribute_not_exists(pk)")
 
 
 @dataclass
@@ -106,26 +95,6 @@ class OrderBundle:
     order: Order
     history: list[HistoryEntry] = field(default_factory=list)
     refunds: list[Item] = field(default_factory=list)
-
-
-def query(table: Table, *, key_condition: str, names: dict[str, str], values: dict[str, Any],
-          index: str | None = None, limit: int = 20, start_key: Key | None = None, newest_first: bool = False,
-          filter_expression: str | None = None) -> Page:
-    """A Query with a full key condition (ranges) and an optional filter; ``Table.query`` only
-    does ``begins_with``."""
-    body: dict[str, Any] = {"TableName": table.name, "KeyConditionExpression": key_condition,
-                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(values),
-                            "Limit": limit, "ScanIndexForward": not newest_first}
-    if index:
-        body["IndexName"] = index
-    if start_key:
-        body["ExclusiveStartKey"] = serialize(start_key)
-    if filter_expression:
-        body["FilterExpression"] = filter_expression
-    response = table.client.query(**body)
-    last = response.get("LastEvaluatedKey")
-    return Page(items=[deserialize(raw) for raw in response.get("Items", [])],
-                last_key=deserialize(last) if last else None)
 
 
 class FulfilmentRepository:
@@ -147,17 +116,12 @@ class FulfilmentRepository:
         items: list[Item] = []
         start: Key | None = None
         while True:
-            body: dict[str, Any] = {"TableName": self._table.name, "KeyConditionExpression": "pk = :pk",
-                                    "ExpressionAttributeValues": serialize({":pk": order_pk(order_id)}),
-                                    "ConsistentRead": True}
-            if start:
-                body["ExclusiveStartKey"] = serialize(start)
-            response = self._table.client.query(**body)
-            items += [deserialize(raw) for raw in response.get("Items", [])]
-            last = response.get("LastEvaluatedKey")
-            if not last:
+            page = self._table.query_where("#pk = :pk", names={"#pk": "pk"}, values={":pk": order_pk(order_id)},
+                                           limit=None, start_key=start, consistent=True)
+            items += page.items
+            start = page.last_key
+            if start is None:
                 break
-            start = deserialize(last)
         order_item = next((i for i in items if i["sk"] == ORDER_SK), None)
         if order_item is None:
             return None
@@ -176,21 +140,19 @@ class FulfilmentRepository:
             names["#status"] = "status"
             values[":status"] = status
             filter_expression += " AND #status = :status"
-        return query(self._table, key_condition="#pk = :pk", names=names, values=values, index="gsi1",
-                     limit=limit, start_key=start_key, newest_first=True, filter_expression=filter_expression)
+        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
+                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
 
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
         """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries)."""
-        return query(self._table, key_condition="#pk = :pk", names={"#pk": "gsi1pk"},
-                     values={":pk": status_partition(status)}, index="gsi1", limit=limit, start_key=start_key,
-                     newest_first=True)
+        return self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": status_partition(status)},
+                                       index="gsi1", limit=limit, start_key=start_key, newest_first=True)
 
     def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
         """AUTOCONFIRM entries of orders shipped before ``cutoff`` (oldest first)."""
-        return query(self._table, key_condition="#pk = :pk AND #sk < :cutoff",
-                     names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-                     values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi1", limit=limit,
-                     start_key=start_key)
+        return self._table.query_where("#pk = :pk AND #sk < :cutoff", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                                       values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi1",
+                                       limit=limit, start_key=start_key)
 
     # ---- transitions ----------------------------------------------------------------------
 
@@ -224,8 +186,9 @@ class FulfilmentRepository:
                   "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
                   "gsi1sk": f"{at}#{order.order_id}"}
         self._transition(
-            order, to_status=SHIPPED, sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no},
-            history=HistoryEntry(SHIPPED, at, by, f"{carrier} {tracking_no}"),
+            order, to_status=OrderStatus.SHIPPED,
+            sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no},
+            history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"{carrier} {tracking_no}"),
             extra=[Write.put(self._table.name, marker)], check_version=True,
         )
 
@@ -233,8 +196,8 @@ class FulfilmentRepository:
         """PAID/SHIPPED → COMPLETED; the auto-confirm entry goes in the same transaction."""
         at = iso(now)
         self._transition(
-            order, to_status=COMPLETED, sets={"completed_at": at, "completed_by": completed_by},
-            history=HistoryEntry(COMPLETED, at, by, note),
+            order, to_status=OrderStatus.COMPLETED, sets={"completed_at": at, "completed_by": completed_by},
+            history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
             extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK})],
             check_version=completed_by == "verify",
         )

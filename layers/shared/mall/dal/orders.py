@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mall.clock import iso
-from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write, deserialize, serialize
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
 
@@ -27,8 +27,19 @@ UNPAID_INDEX = "UNPAID_ORDERS"
 _CONFLICT_RETRIES = 12
 
 
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
 def order_key(order_id: str) -> dict[str, str]:
-    return {"pk": f"ORDER#{order_id}", "sk": "ORDER"}
+    return {"pk": order_pk(order_id), "sk": "ORDER"}
+
+
+def address_context(order_id: str) -> str:
+    """The associated data the order's encrypted address fields are sealed with (``mall.pii``): the
+    order's own partition key, so a token copied onto another order does not open. Placing the order
+    encrypts with it; every view and the admin's reveal decrypt with it."""
+    return order_pk(order_id)
 
 
 def unpaid_marker_key(order_id: str) -> dict[str, str]:
@@ -43,10 +54,13 @@ def profile_key(user_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
-def history_item(order_id: str, status: OrderStatus, *, at: datetime, by: str, note: str = "") -> Item:
-    """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction."""
-    return {"pk": f"ORDER#{order_id}", "sk": f"HISTORY#{iso(at)}#{status.value}", "entity": "order_history",
-            "order_id": order_id, "status": status.value, "at": iso(at), "by": by, "note": note}
+def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:
+    """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction (by
+    placing, payment and expiry here, and by every transition after payment, ``mall.dal.fulfilment``)."""
+    when = at if isinstance(at, str) else iso(at)
+    value = str(OrderStatus(status))
+    return {"pk": order_pk(order_id), "sk": f"HISTORY#{when}#{value}", "entity": "order_history",
+            "order_id": order_id, "status": value, "at": when, "by": by, "note": note}
 
 
 def _dt(value: Any) -> datetime | None:
@@ -136,23 +150,16 @@ class OrderRepository:
         """Unpaid orders whose ``expires_at_order`` ≤ ``until``, oldest first (Query on the sparse
         ``gsi1`` partition ``UNPAID_ORDERS``; a marker exists only while an order is CREATED)."""
         markers: list[UnpaidMarker] = []
-        start: dict[str, Any] | None = None
+        start: Key | None = None
         while len(markers) < limit:
-            body: dict[str, Any] = {
-                "TableName": self._table.name, "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :upper",
-                "ExpressionAttributeValues": serialize({":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}),
-                "Limit": min(limit - len(markers), 100), "ScanIndexForward": True,
-            }
-            if start:
-                body["ExclusiveStartKey"] = start
-            response = self._table.client.query(**body)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
+            page = self._table.query_where("#pk = :pk AND #sk < :upper", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                                           values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi1",
+                                           limit=min(limit - len(markers), 100), start_key=start)
+            for item in page.items:
                 created, expires = _dt(item["created_at"]), _dt(item["expires_at_order"])
                 assert created is not None and expires is not None  # noqa: S101
                 markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]), created, expires))
-            start = response.get("LastEvaluatedKey")
+            start = page.last_key
             if not start:
                 break
         return markers
@@ -209,12 +216,8 @@ class OrderRepository:
         no longer CREATED (another delivery won)."""
         name = self._table.name
         writes = [
-            Write.update(name, order_key(order.order_id),
-                         "SET #s = :paid, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
-                         "ADD version :one",
-                         condition="#s = :created", names={"#s": "status"},
-                         values={":paid": OrderStatus.PAID.value, ":created": OrderStatus.CREATED.value,
-                                 ":paid_at": iso(paid_at), ":tx": transaction_id, ":now": iso(now), ":one": 1}),
+            self._payment_update(order.order_id, OrderStatus.CREATED, OrderStatus.PAID, transaction_id=transaction_id,
+                                 paid_at=paid_at, now=now),
             Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
                                          note=f"transaction {transaction_id}")),
             Write.delete(name, unpaid_marker_key(order.order_id)),
@@ -237,7 +240,7 @@ class OrderRepository:
         Stock stays released and the buyer's paid counters are untouched: the money goes back."""
         name = self._table.name
         refund = {
-            "pk": f"ORDER#{order.order_id}", "sk": f"REFUND#{refund_id}", "entity": "refund",
+            "pk": order_pk(order.order_id), "sk": f"REFUND#{refund_id}", "entity": "refund",
             "refund_id": refund_id, "order_id": order.order_id, "buyer_id": order.buyer_id,
             "kind": "paid_after_expiry", "status": "PROCESSING", "amount_fen": order.amount_fen, "lines": [],
             "reason": "paid after the order expired (订单超时关闭后支付，自动全额退款)", "created_at": iso(now),
@@ -245,12 +248,8 @@ class OrderRepository:
             "gsi1pk": "REFUNDS#PROCESSING", "gsi1sk": f"{iso(now)}#{refund_id}", "version": 1,
         }
         writes = [
-            Write.update(name, order_key(order.order_id),
-                         "SET #s = :pae, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
-                         "ADD version :one",
-                         condition="#s = :expired", names={"#s": "status"},
-                         values={":pae": OrderStatus.PAID_AFTER_EXPIRY.value, ":expired": OrderStatus.EXPIRED.value,
-                                 ":paid_at": iso(paid_at), ":tx": transaction_id, ":now": iso(now), ":one": 1}),
+            self._payment_update(order.order_id, OrderStatus.EXPIRED, OrderStatus.PAID_AFTER_EXPIRY,
+                                 transaction_id=transaction_id, paid_at=paid_at, now=now),
             Write.put(name, history_item(order.order_id, OrderStatus.PAID_AFTER_EXPIRY, at=now, by="wechatpay",
                                          note=f"transaction {transaction_id}; full refund {refund_id}")),
             Write.put(name, refund, condition="attribute_not_exists(pk)"),
@@ -260,7 +259,7 @@ class OrderRepository:
     def record_refund_started(self, order_id: str, refund_id: str, *, wechat_refund_id: str, now: datetime) -> None:
         """Remember WeChat Pay's refund id on our refund item (once; later calls change nothing)."""
         try:
-            self._table.update({"pk": f"ORDER#{order_id}", "sk": f"REFUND#{refund_id}"},
+            self._table.update({"pk": order_pk(order_id), "sk": f"REFUND#{refund_id}"},
                                "SET wechat_refund_id = :w, refund_requested_at = :now",
                                condition="attribute_exists(pk) AND attribute_not_exists(wechat_refund_id)",
                                values={":w": wechat_refund_id, ":now": iso(now)})
@@ -294,6 +293,16 @@ class OrderRepository:
         self._table.client.delete_item(TableName=self._table.name, Key=serialize(unpaid_marker_key(order_id)))
 
     # ---- plumbing -------------------------------------------------------------------------------
+
+    def _payment_update(self, order_id: str, expected: OrderStatus, to: OrderStatus, *, transaction_id: str,
+                        paid_at: datetime, now: datetime) -> Write:
+        """The order's side of recording a payment: ``expected`` → ``to`` with the transaction."""
+        return Write.update(self._table.name, order_key(order_id),
+                            "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
+                            "ADD version :one",
+                            condition="#s = :expected", names={"#s": "status"},
+                            values={":to": to.value, ":expected": expected.value, ":paid_at": iso(paid_at),
+                                    ":tx": transaction_id, ":now": iso(now), ":one": 1})
 
     def _conditional(self, writes: Sequence[Write]) -> bool:
         try:

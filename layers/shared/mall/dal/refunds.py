@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.fulfilment import AUTO_CONFIRM_SK, order_key, order_pk, put_history, query
+from mall.dal.fulfilment import AUTO_CONFIRM_SK, order_key, order_pk, put_history
 from mall.dal.table import Item, Key, Page, Table, Write
-from mall.domain.fulfilment import CLOSED, HistoryEntry, Order
+from mall.domain.fulfilment import HistoryEntry, Order
+from mall.domain.orders import OrderStatus
 from mall.domain.refunds import (
     REFUNDABLE_ORDER_STATUSES,
     Refund,
@@ -113,9 +114,9 @@ class RefundRepository:
         return sorted((refund_from_item(i) for i in page.items), key=lambda r: r.created_at, reverse=True)
 
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
-        return query(self._table, key_condition="#pk = :pk", names={"#pk": "gsi1pk"},
-                     values={":pk": refunds_partition(status)}, index="gsi1", limit=limit, start_key=start_key,
-                     newest_first=True)
+        return self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"},
+                                       values={":pk": refunds_partition(status)}, index="gsi1", limit=limit,
+                                       start_key=start_key, newest_first=True)
 
     # ---- the request: hold the amounts ----------------------------------------------------
 
@@ -234,12 +235,12 @@ class RefundRepository:
                                       from_statuses=(RefundStatus.PROCESSING, RefundStatus.FAILED),
                                       sets={"succeeded_at": at, "wechat_refund_id": wechat_refund_id})]
         if close_order:
-            amounts.set("status", CLOSED)
+            amounts.set("status", OrderStatus.CLOSED.value)
             amounts.set("closed_at", at)
             amounts.values[":v"] = order.version
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))
-            writes.append(put_history(self._table.name, order.order_id,
-                                      HistoryEntry(CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")))
+            closed = HistoryEntry(OrderStatus.CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")
+            writes.append(put_history(self._table.name, order.order_id, closed))
             writes.append(Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK}))
         else:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "attribute_exists(pk)"))

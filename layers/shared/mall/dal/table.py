@@ -200,13 +200,28 @@ class Table:
             names["#sk"] = sort_prefix[0]
             values[":sk"] = sort_prefix[1]
             condition += " AND begins_with(#sk, :sk)"
-        body: dict[str, Any] = {"TableName": self.name, "KeyConditionExpression": condition,
-                                "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(values),
-                                "Limit": limit, "ScanIndexForward": not newest_first}
+        return self.query_where(condition, names=names, values=values, index=index, limit=limit,
+                                start_key=start_key, newest_first=newest_first)
+
+    def query_where(self, key_condition: str, *, names: Mapping[str, str], values: Mapping[str, Any],
+                    index: str | None = None, limit: int | None = 20, start_key: Key | None = None,
+                    newest_first: bool = False, filter_expression: str | None = None,
+                    consistent: bool = False) -> Page:
+        """One page of a Query with any key condition (ranges too) and an optional filter.
+        ``limit=None``: DynamoDB's own page size (1 MB)."""
+        body: dict[str, Any] = {"TableName": self.name, "KeyConditionExpression": key_condition,
+                                "ExpressionAttributeNames": dict(names), "ExpressionAttributeValues": serialize(values),
+                                "ScanIndexForward": not newest_first}
+        if limit is not None:
+            body["Limit"] = limit
         if index:
             body["IndexName"] = index
         if start_key:
             body["ExclusiveStartKey"] = serialize(start_key)
+        if filter_expression:
+            body["FilterExpression"] = filter_expression
+        if consistent:
+            body["ConsistentRead"] = True
         response = self.client.query(**body)
         items = [deserialize(raw) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")

@@ -19,17 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from mall.domain.orders import OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, TooManyRequests
-
-# Order statuses (the order item contract, /work/contracts.md; the ORDERS engineer's enum has the same values).
-CREATED: Final = "CREATED"  # 待支付
-PAID: Final = "PAID"  # 已支付 (待发货 / 待核销)
-EXPIRED: Final = "EXPIRED"
-PAID_AFTER_EXPIRY: Final = "PAID_AFTER_EXPIRY"
-SHIPPED: Final = "SHIPPED"  # 已发货
-COMPLETED: Final = "COMPLETED"  # 已完成 (commission settles from completed_at)
-CLOSED: Final = "CLOSED"  # 已关闭 (here: refunded in full)
-ORDER_STATUSES: Final = (CREATED, PAID, EXPIRED, PAID_AFTER_EXPIRY, SHIPPED, COMPLETED, CLOSED)
 
 PHYSICAL: Final = "physical"
 SERVICE: Final = "service"
@@ -132,9 +123,9 @@ def _state_conflict(message: str, code: str, order: Order) -> Conflict:
 def check_ship(order: Order, *, carrier: str, tracking_no: str) -> bool:
     """True to ship now; False when the order is already shipped with this very parcel (a retry).
     Raises Conflict otherwise."""
-    if order.status == SHIPPED and order.carrier == carrier and order.tracking_no == tracking_no:
+    if order.status == OrderStatus.SHIPPED and order.carrier == carrier and order.tracking_no == tracking_no:
         return False
-    if order.status != PAID:
+    if order.status != OrderStatus.PAID:
         raise _state_conflict(f"an order in status {order.status} cannot be shipped", "order_not_shippable", order)
     if order.fulfilment != "physical":
         raise _state_conflict("this order has no physical goods to ship", "order_not_physical", order)
@@ -147,9 +138,9 @@ def check_ship(order: Order, *, carrier: str, tracking_no: str) -> bool:
 
 def check_confirm_receipt(order: Order) -> bool:
     """True to complete now; False when the buyer already confirmed (a retry)."""
-    if order.status == COMPLETED and order.completed_by == "buyer":
+    if order.status == OrderStatus.COMPLETED and order.completed_by == "buyer":
         return False
-    if order.status != SHIPPED:
+    if order.status != OrderStatus.SHIPPED:
         raise _state_conflict(f"only a shipped order can be confirmed (it is {order.status})",
                               "order_not_shipped", order)
     return True
@@ -178,14 +169,14 @@ def verify_code_hash(order_id: str, code: str) -> str:
 
 def shows_verify_code(order: Order) -> bool:
     """The buyer sees a 核销 code on a paid order that is fulfilled by verification."""
-    return order.status == PAID and order.fulfilment == "service" and not order.nothing_left
+    return order.status == OrderStatus.PAID and order.fulfilment == "service" and not order.nothing_left
 
 
 def check_verify(order: Order, code: str, now: datetime) -> None:
     """Raises unless ``code`` verifies ``order`` now. Attempt counting is the caller's (it writes)."""
-    if order.status == COMPLETED and order.completed_by == "verify":
+    if order.status == OrderStatus.COMPLETED and order.completed_by == "verify":
         raise _state_conflict("this order was already verified", "order_already_verified", order)
-    if order.status != PAID or order.fulfilment != "service":
+    if order.status != OrderStatus.PAID or order.fulfilment != "service":
         raise _state_conflict(f"an order in status {order.status} cannot be verified", "order_not_verifiable", order)
     if order.nothing_left:
         raise _state_conflict("every line is refunded or being refunded", "nothing_to_verify", order)

@@ -34,6 +34,9 @@ BindTrigger = Literal["visit", "invite_code", "first_payment", "admin"]
 CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"  # no 0/O, 1/l/I look-alikes
 CODE_LENGTH = 8
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z]{1,32}$")
+DEFAULT_SHARE_PAGE = "pages/index/index"
+SHARE_PAGE_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+SHARE_PAGE_MAX_LENGTH = 128
 #: A transaction holds at most 100 operations; the ancestor walk leaves room for the other writes.
 MAX_ANCESTOR_DEPTH = 80
 
@@ -119,10 +122,40 @@ def is_valid_code(code: str) -> bool:
     return bool(CODE_PATTERN.match(code))
 
 
+def share_page_from(value: str | None) -> str:
+    """The share page (env ``SHARE_PAGE``) as every share channel uses it: blank → the default; else
+    a mini-program page path WeChat's QR API accepts (no leading ``/``, no query). Raises ValueError."""
+    page = (value or "").strip() or DEFAULT_SHARE_PAGE
+    if len(page) > SHARE_PAGE_MAX_LENGTH or not SHARE_PAGE_PATTERN.match(page):
+        raise ValueError(f"SHARE_PAGE must be a page path like {DEFAULT_SHARE_PAGE} (no leading /, no query, "
+                         f"at most {SHARE_PAGE_MAX_LENGTH} characters): {page!r}")
+    return page
+
+
+@dataclass(frozen=True, slots=True)
+class ShareTarget:
+    """Where a promoter's share lands: the mini-program ``page`` receiving the code as ``scene``.
+    A QR code (``getwxacodeunlimit(page, scene)``), a poster's QR and the share link are all this."""
+
+    page: str
+    scene: str
+
+    @property
+    def link(self) -> str:
+        return f"{self.page}?scene={self.scene}"
+
+
+def share_target(page: str, code: str) -> ShareTarget:
+    """The one definition of a promoter's share (link, QR, poster); refuses a page or code that
+    WeChat would not take as a QR ``page`` / ``scene``."""
+    if not is_valid_code(code):
+        raise ValueError(f"not a promoter code usable as a QR scene: {code!r}")
+    return ShareTarget(page=share_page_from(page), scene=code)
+
+
 def share_link(page: str, code: str) -> str:
-    """The mini-program page a share opens, carrying the code as ``scene`` (like a QR would)."""
-    separator = "&" if "?" in page else "?"
-    return f"{page}{separator}scene={code}"
+    """The link a promoter shares, ``<page>?scene=<code>``: exactly what their QR code opens."""
+    return share_target(page, code).link
 
 
 def refuse_banned_text(field_name: str, text: str | None, settings: DistributionSettings) -> None:

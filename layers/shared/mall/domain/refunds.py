@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from mall.domain.fulfilment import COMPLETED, CREATED, PAID, SHIPPED, Order
+from mall.domain.fulfilment import Order
+from mall.domain.orders import OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 MAX_REFUND_LINES: Final = 20
-REFUNDABLE_ORDER_STATUSES: Final = frozenset({PAID, SHIPPED, COMPLETED})
+REFUNDABLE_ORDER_STATUSES: Final = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED})
 
 
 class RefundStatus(StrEnum):
@@ -73,7 +74,7 @@ class RefundPlan:
 
 def plan_refund(order: Order, requested: Sequence[LineRequest]) -> RefundPlan:
     """What a customer's request refunds. Raises Conflict (order state) or InvalidInput (amounts)."""
-    if order.status == CREATED:
+    if order.status == OrderStatus.CREATED:
         raise Conflict("the payment of this order is not confirmed yet; a refund can be asked once it is paid",
                        code="order_not_paid", details={"status": order.status, "order_id": order.order_id})
     if order.status not in REFUNDABLE_ORDER_STATUSES:

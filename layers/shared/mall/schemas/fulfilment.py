@@ -10,14 +10,22 @@ from mall.schemas.common import ApiModel
 from mall.schemas.refunds import RefundView
 
 
-class AddressView(ApiModel):
-    """Always masked (张*, 138****1234, the first characters of the street address)."""
-
+class _Address(ApiModel):
     name: str
     phone: str
     province: str | None = None
     city: str | None = None
     detail: str
+
+
+class AddressView(_Address):
+    """Always masked (张*, 138****1234, the first characters of the street address)."""
+
+
+class ShippingAddress(_Address):
+    """The full delivery address, for the merchant to ship (admins only; every reveal is audited)."""
+
+    order_id: str
 
 
 class OrderLineView(ApiModel):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from mall.domain.orders import MAX_LINES, MAX_QUANTITY
 from mall.schemas.common import ApiModel
+from mall.schemas.fulfilment import AddressView  # the masked address, the same in every order view
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -49,16 +50,6 @@ class OrderLineView(BaseModel):
     quantity: int
     unit_price_fen: int
     paid_fen: int = Field(description="the line's amount after discounts, without shipping")
-
-
-class AddressView(BaseModel):
-    """Masked: the full address is only ever decrypted for shipping."""
-
-    name: str = Field(description="masked, e.g. 张*")
-    phone: str = Field(description="masked, e.g. 138****1234")
-    province: str
-    city: str
-    detail: str = Field(description="masked")
 
 
 class PaymentParams(BaseModel):

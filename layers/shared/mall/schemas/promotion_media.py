@@ -17,6 +17,8 @@ class QrCodeResponse(BaseModel):
     expires_at: str = Field(description="when `url` stops working (ISO-8601 UTC)")
     scene: str = Field(description="the scene encoded in the QR: the promoter's code")
     page: str = Field(description="the mini-program page the QR opens")
+    share_link: str = Field(description="`<page>?scene=<code>`: what the QR opens, the same as the profile's "
+                                        "`share_link`")
     width: int
 
 

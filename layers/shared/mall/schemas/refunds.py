@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mall.domain.refunds import RefundStatus
 from mall.schemas.common import ApiModel
 
 
@@ -36,7 +37,7 @@ class RefundView(ApiModel):
     order_id: str
     buyer_id: str
     kind: str = Field(description="customer | paid_after_expiry | admin")
-    status: str = Field(description="REQUESTED | REJECTED | PROCESSING | SUCCEEDED | FAILED | CLOSED")
+    status: RefundStatus
     amount_fen: int = Field(description="lines plus shipping")
     shipping_fen: int = Field(description="shipping refunded with it (only a full refund carries it)")
     lines: list[RefundLineView] = Field(description="empty: the whole order (paid-after-expiry refund)")

@@ -57,17 +57,11 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 
-class Promoter(Protocol):
-    """What the preview reads of ``mall.domain.referral.Promoter``."""
+class Promoter(rules.PromoterRates, Protocol):
+    """What the preview reads of ``mall.domain.referral.Promoter``: its rates, and whether it is active."""
 
     @property
     def status(self) -> str: ...
-    @property
-    def level_id(self) -> str | None: ...
-    @property
-    def l1_override_bp(self) -> int | None: ...
-    @property
-    def l2_override_bp(self) -> int | None: ...
 
 
 #: ``PromoterRepository(table).get`` in the handlers; a fake in tests.

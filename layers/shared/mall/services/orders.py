@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from mall import pii
 from mall.clock import iso
 from mall.dal.identity import CustomerRepository
-from mall.dal.orders import OrderRepository, PlacementRefused, order_key
+from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, Write
 from mall.domain.orders import (
@@ -35,8 +35,8 @@ from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, Upstream
 from mall.ids import new_id
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
+from mall.schemas.fulfilment import AddressView
 from mall.schemas.orders import (
-    AddressView,
     OrderLineView,
     OrderPaymentResponse,
     PaymentParams,
@@ -65,11 +65,6 @@ class StockNotifier(Protocol):
     """``mall.services.catalog.note_stock_levels`` (CATALOG)."""
 
     def __call__(self, *, table: Table, product_ids: Sequence[str], now: datetime) -> None: ...
-
-
-def address_context(order_id: str) -> str:
-    """The associated data of the order's encrypted personal fields: its own key."""
-    return order_key(order_id)["pk"]
 
 
 def _payment_description(lines: Sequence[Mapping[str, Any]]) -> str:

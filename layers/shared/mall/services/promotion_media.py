@@ -21,7 +21,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from mall.clock import iso
 from mall.config import ConfigurationError
@@ -38,6 +38,7 @@ from mall.domain.posters import (
     poster_object_key,
     qr_object_key,
 )
+from mall.domain.referral import DEFAULT_SHARE_PAGE, ShareTarget, share_page_from, share_target
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.integrations.wechat import image_content_type
 from mall.schemas.promotion_media import PosterResponse, QrCodeResponse
@@ -71,8 +72,8 @@ class MediaSettings(BaseModel):
 
     # Required where used; optional here so other tooling can import this module without it.
     bucket: Annotated[str | None, Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)] = None
-    share_page: Annotated[str, Field(alias="SHARE_PAGE", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
-                                     max_length=128)] = "pages/index/index"
+    # Read and checked exactly as the referral profile reads it (one share page for link, QR, poster).
+    share_page: Annotated[str, BeforeValidator(share_page_from), Field(alias="SHARE_PAGE")] = DEFAULT_SHARE_PAGE
     qr_width: Annotated[int, Field(alias="QR_WIDTH", ge=280, le=1280)] = 430
     qr_env_version: Annotated[str, Field(alias="QR_ENV_VERSION", pattern=r"^(release|trial|develop)$")] = "release"
     qr_check_path: Annotated[bool, Field(alias="QR_CHECK_PATH")] = True
@@ -141,8 +142,14 @@ def active_promoter(promoters: PromoterReader, user_id: str) -> Promoter:
 # ---------------------------------------------------------------------------------------
 
 
+def _target(promoter: Promoter, settings: MediaSettings) -> ShareTarget:
+    """What the promoter's QR opens: the same target as their share link (``mall.domain.referral``)."""
+    return share_target(settings.share_page, promoter.code)
+
+
 def _qr_key(promoter: Promoter, settings: MediaSettings) -> str:
-    return qr_object_key(code=promoter.code, page=settings.share_page, width=settings.qr_width,
+    target = _target(promoter, settings)
+    return qr_object_key(code=target.scene, page=target.page, width=settings.qr_width,
                          env_version=settings.qr_env_version)
 
 
@@ -154,10 +161,11 @@ def ensure_qr(promoter: Promoter, *, store: ObjectStore, wechat: QrSourceFactory
     key = _qr_key(promoter, settings)
     if store.exists(key):
         return key
-    image = wechat().get_unlimited_qr(scene=promoter.code, page=settings.share_page, width=settings.qr_width,
+    target = _target(promoter, settings)
+    image = wechat().get_unlimited_qr(scene=target.scene, page=target.page, width=settings.qr_width,
                                       env_version=settings.qr_env_version, check_path=settings.qr_check_path)
     store.put(key, image, content_type=image_content_type(image) or "application/octet-stream",
-              cache_control=CACHE_CONTROL, metadata={"scene": promoter.code})
+              cache_control=CACHE_CONTROL, metadata={"scene": target.scene})
     return key
 
 
@@ -166,9 +174,10 @@ def promoter_qr(*, user_id: str, promoters: PromoterReader, store: ObjectStore, 
     """GET /promoter/qrcode: always the caller's own QR (there is no id to ask for another's)."""
     promoter = active_promoter(promoters, user_id)
     key = ensure_qr(promoter, store=store, wechat=wechat, settings=settings)
+    target = _target(promoter, settings)
     return QrCodeResponse(url=store.presigned_url(key, expires_in=settings.url_ttl_seconds),
-                          expires_at=iso(now + timedelta(seconds=settings.url_ttl_seconds)), scene=promoter.code,
-                          page=settings.share_page, width=settings.qr_width)
+                          expires_at=iso(now + timedelta(seconds=settings.url_ttl_seconds)), scene=target.scene,
+                          page=target.page, share_link=target.link, width=settings.qr_width)
 
 
 # ---------------------------------------------------------------------------------------

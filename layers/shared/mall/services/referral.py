@@ -68,15 +68,12 @@ from mall.schemas.referral import (
 logger = Logger(child=True)
 
 _ATTEMPTS = 6
-DEFAULT_SHARE_PAGE = "pages/index/index"
 
 
 def share_page() -> str:
-    """The mini-program page a share link opens (env ``SHARE_PAGE``); the code rides as ``scene``."""
-    page = os.environ.get("SHARE_PAGE", "").strip() or DEFAULT_SHARE_PAGE
-    if len(page) > 200 or any(c.isspace() for c in page):
-        raise ValueError("SHARE_PAGE must be a page path without white space, at most 200 characters")
-    return page
+    """The mini-program page a share link opens (env ``SHARE_PAGE``, read and checked exactly as the
+    QR and poster functions read it: ``mall.domain.referral.share_page_from``)."""
+    return rules.share_page_from(os.environ.get("SHARE_PAGE"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -319,15 +316,23 @@ def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigg
                      "reason": reason, "by": by},
             now=now, active_now=[promoter_id],
         )
-        try:
-            bindings.apply(plan)
-        except TransactionCancelled as exc:
-            if first_failure_index(exc) == 0:
-                _raise_lost_race(bindings, customer_id, exc)
+        if not _applied(bindings, customer_id, plan):
             continue
         _evaluate_levels(table, [promoter_id], now)
         return BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding)
     raise Conflict("the team changed concurrently; retry", code="retry_later")
+
+
+def _applied(bindings: BindingRepository, customer_id: str, plan: BindPlan) -> bool:
+    """Apply a bind plan. False: the team changed meanwhile (decide again); 409 when another binding
+    of this customer won."""
+    try:
+        bindings.apply(plan)
+    except TransactionCancelled as exc:
+        if first_failure_index(exc) == 0:
+            _raise_lost_race(bindings, customer_id, exc)
+        return False
+    return True
 
 
 def _raise_lost_race(bindings: BindingRepository, customer_id: str, exc: TransactionCancelled) -> None:
@@ -355,11 +360,7 @@ def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetim
                         nickname=None,
                         history={"action": "unbind", "from_parent": current.parent_id, "to_parent": None,
                                  "source": "admin", "trigger": "admin", "reason": reason, "by": by}, now=now)
-        try:
-            bindings.apply(plan)
-        except TransactionCancelled as exc:
-            if first_failure_index(exc) == 0:
-                _raise_lost_race(bindings, customer_id, exc)
+        if not _applied(bindings, customer_id, plan):
             continue
         return BindOutcome("unbound", None)
     raise Conflict("the team changed concurrently; retry", code="retry_later")
