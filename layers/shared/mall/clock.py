@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 
 def utc_now() -> datetime:
@@ -16,3 +16,22 @@ def iso(moment: datetime) -> str:
 
 def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+#: China Standard Time (no daylight saving): "today" and "this month" for promoters and limits.
+CHINA = timezone(timedelta(hours=8))
+
+
+def china_day(moment: datetime) -> str:
+    """The calendar day in China, ``YYYY-MM-DD`` (daily limits, daily reports)."""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d")
+
+
+def china_day_start(moment: datetime) -> datetime:
+    """Midnight (China time) of the day of ``moment``, as an aware datetime."""
+    local = moment.astimezone(CHINA)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def china_month_start(moment: datetime) -> datetime:
+    return china_day_start(moment).replace(day=1)

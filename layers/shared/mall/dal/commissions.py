@@ -1,0 +1,104 @@
+"""Commission records in the single table.
+
+Keys (docs/data-model.md, "commission"):
+- record ``ORDER#<order_id>/COMMISSION#<line_id>#<level>``: next to its order, so one Query of
+  ``ORDER#<id>`` returns the order, its history, refunds and commissions.
+- gsi1 ``COMMISSIONS#<beneficiary>`` / ``<created_at>#<commission_id>``: a promoter's commissions.
+- gsi2 ``SETTLE_DUE#<shard 00-15>`` / ``<due_at>#<commission_id>``: the settlement due index,
+  sparse: present only while the record is FROZEN, has a due date and is not held.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from mall.clock import iso
+from mall.dal.table import Item, Key, Page, Table
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
+
+
+def commission_key(order_id: str, line_id: str, level: int) -> Key:
+    return {"pk": f"ORDER#{order_id}", "sk": f"COMMISSION#{line_id}#{level}"}
+
+
+def beneficiary_partition(user_id: str) -> str:
+    return f"COMMISSIONS#{user_id}"
+
+
+def due_partition(shard: int) -> str:
+    return f"SETTLE_DUE#{shard:02d}"
+
+
+def due_index_fields(record: CommissionRecord) -> dict[str, str]:
+    """gsi2 attributes for a record that should be in the due index (empty if it should not)."""
+    if record.status != CommissionStatus.FROZEN or record.due_at is None or record.hold:
+        return {}
+    return {"gsi2pk": due_partition(settle_shard(record.commission_id)),
+            "gsi2sk": f"{iso(record.due_at)}#{record.commission_id}"}
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+def commission_item(record: CommissionRecord) -> Item:
+    item: Item = {
+        **commission_key(record.order_id, record.line_id, record.level), "entity": "commission",
+        "commission_id": record.commission_id, "order_id": record.order_id, "line_id": record.line_id,
+        "level": record.level, "beneficiary_id": record.beneficiary_id, "buyer_id": record.buyer_id,
+        "product_id": record.product_id, "product_name": record.product_name, "quantity": record.quantity,
+        "base_fen": record.base_fen, "amount_fen": record.amount_fen, "status": record.status.value,
+        "rule": record.rule, "created_at": iso(record.created_at), "cancelled_fen": record.cancelled_fen,
+        "clawed_back_fen": record.clawed_back_fen, "refunded_base_fen": record.refunded_base_fen,
+        "due_at": iso(record.due_at) if record.due_at else None,
+        "settled_at": iso(record.settled_at) if record.settled_at else None, "hold": record.hold,
+        "version": record.version, "history": record.history,
+        "gsi1pk": beneficiary_partition(record.beneficiary_id),
+        "gsi1sk": f"{iso(record.created_at)}#{record.commission_id}",
+        **due_index_fields(record),
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def commission_from_item(item: Item) -> CommissionRecord:
+    created = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00"))
+    return CommissionRecord(
+        commission_id=str(item["commission_id"]), order_id=str(item["order_id"]), line_id=str(item["line_id"]),
+        level=cast(Any, int(item["level"])), beneficiary_id=str(item["beneficiary_id"]),
+        buyer_id=str(item["buyer_id"]), product_id=str(item["product_id"]),
+        product_name=str(item.get("product_name", "")), quantity=int(item["quantity"]),
+        base_fen=int(item["base_fen"]), amount_fen=int(item["amount_fen"]),
+        status=CommissionStatus(item["status"]), rule=dict(item.get("rule") or {}), created_at=created,
+        cancelled_fen=int(item.get("cancelled_fen", 0)), clawed_back_fen=int(item.get("clawed_back_fen", 0)),
+        refunded_base_fen=int(item.get("refunded_base_fen", 0)), due_at=_dt(item.get("due_at")),
+        settled_at=_dt(item.get("settled_at")), hold=item.get("hold"), version=int(item.get("version", 1)),
+        history=list(item.get("history") or []),
+    )
+
+
+class CommissionRepository:
+    """Reads of commission records. Writes go through the services' units of work, together
+    with their ledger postings (``mall.dal.ledger.LedgerRepository.post``)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    def get(self, order_id: str, line_id: str, level: int, *, consistent: bool = True) -> CommissionRecord | None:
+        item = self._table.get(commission_key(order_id, line_id, level), consistent=consistent)
+        return commission_from_item(item) if item else None
+
+    def for_order(self, order_id: str) -> list[CommissionRecord]:
+        page = self._table.query_where("#pk = :pk AND begins_with(#sk, :sk)", names={"#pk": "pk", "#sk": "sk"},
+                                       values={":pk": f"ORDER#{order_id}", ":sk": "COMMISSION#"}, limit=None,
+                                       consistent=True)
+        return [commission_from_item(i) for i in page.items]
+
+    def for_beneficiary(self, user_id: str, *, limit: int, start_key: Key | None) -> Page:
+        """A promoter's commission records, newest first (items, not yet mapped)."""
+        return self._table.query(partition=("gsi1pk", beneficiary_partition(user_id)), index="gsi1", limit=limit,
+                                 start_key=start_key, newest_first=True)

@@ -1,0 +1,214 @@
+"""The ledger in the single table: postings, promoter wallets, merchant account shards.
+
+Keys (docs/data-model.md, "ledger"):
+- posting ``USER#<uid>/LEDGER#<at iso>#<posting_id>`` (immutable; newest first by ``sk``)
+- wallet ``USER#<uid>/WALLET``: ``frozen_fen``, ``available_fen``, ``withdrawing_fen``,
+  ``withdrawn_fen``, ``debt_fen`` (≤ 0), ``version``
+- merchant account ``MERCHANT_ACCOUNT#<account>#<shard 00-15>/BALANCE``: ``balance_fen``. Sharded
+  because every commission touches it: one item would be a hot partition at ~1,000 writes/s.
+
+``LedgerRepository.writes`` turns postings into the writes of one transaction (the unit of work):
+a put per posting (``attribute_not_exists``: a posting is never overwritten), one ``ADD`` per
+wallet with the legs summed, and one merchant shard per merchant account. Each wallet account whose
+net change is negative carries the condition ``<account>_fen >= :need`` (debt: ``debt_fen <= :room``),
+so no interleaving of concurrent transactions can overdraw: DynamoDB evaluates the condition
+against the committed balance. Postings computed *from* a balance (debt repayment, a clawback's
+split) pass ``expect`` and are also conditional on the wallet's ``version``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
+from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
+
+MERCHANT_SHARDS = 16
+TRANSACTION_ATTEMPTS = 10
+
+
+def wallet_key(user_id: str) -> Key:
+    return {"pk": f"USER#{user_id}", "sk": "WALLET"}
+
+
+def posting_sort_key(posting: Posting) -> str:
+    return f"LEDGER#{iso(posting.at)}#{posting.posting_id}"
+
+
+def merchant_key(account: str, shard: int) -> Key:
+    return {"pk": f"MERCHANT_ACCOUNT#{account}#{shard:02d}", "sk": "BALANCE"}
+
+
+def merchant_shard(seed: str) -> int:
+    return zlib.crc32(seed.encode()) % MERCHANT_SHARDS
+
+
+def posting_item(posting: Posting) -> Item:
+    return {"pk": f"USER#{posting.promoter_id}", "sk": posting_sort_key(posting), "entity": "posting",
+            **posting.as_dict(), "kind": posting.kind.value, "at": iso(posting.at)}
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """A promoter's balances as stored, with the version for optimistic updates."""
+
+    user_id: str
+    balances: Balances
+    version: int = 0
+    updated_at: str | None = None
+
+
+def wallet_from_item(user_id: str, item: Item | None) -> Wallet:
+    if item is None:
+        return Wallet(user_id, Balances())
+    balances = Balances(**{a.value: int(item.get(f"{a.value}_fen", 0)) for a in Account})
+    return Wallet(user_id, balances, int(item.get("version", 0)), item.get("updated_at"))
+
+
+class LedgerRefused(Exception):
+    """The ledger transaction was refused. ``labels`` name the operations whose condition failed:
+    ``wallet:<uid>`` (an overdraft or a stale ``expect``), ``posting:<id>`` (already written),
+    ``also:<i>`` (the caller's own writes, by index)."""
+
+    def __init__(self, labels: list[str], items: list[Item | None]) -> None:
+        super().__init__(f"ledger transaction refused: {labels}")
+        self.labels = labels
+        self.items = items
+
+    def only(self, prefix: str) -> bool:
+        return bool(self.labels) and all(label.startswith(prefix) for label in self.labels)
+
+    def any(self, prefix: str) -> bool:
+        return any(label.startswith(prefix) for label in self.labels)
+
+
+class LedgerRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def wallet(self, user_id: str, *, consistent: bool = True) -> Wallet:
+        return wallet_from_item(user_id, self._table.get(wallet_key(user_id), consistent=consistent))
+
+    def postings(self, user_id: str, *, limit: int = 20, start_key: Key | None = None,
+                 newest_first: bool = True, since: datetime | None = None) -> Page:
+        """One page of a promoter's postings (``since``: only at or after that moment)."""
+        names = {"#pk": "pk", "#sk": "sk"}
+        values: dict[str, Any] = {":pk": f"USER#{user_id}"}
+        if since is None:
+            condition = "#pk = :pk AND begins_with(#sk, :prefix)"
+            values[":prefix"] = "LEDGER#"
+        else:
+            condition = "#pk = :pk AND #sk BETWEEN :low AND :high"
+            values[":low"] = f"LEDGER#{iso(since)}"
+            values[":high"] = "LEDGER#\uffff"
+        return self._table.query_where(condition, names=names, values=values, limit=limit, start_key=start_key,
+                                       newest_first=newest_first)
+
+    def all_postings(self, user_id: str, *, since: datetime | None = None) -> Iterator[Item]:
+        start: Key | None = None
+        while True:
+            page = self.postings(user_id, limit=500, start_key=start, newest_first=False, since=since)
+            yield from page.items
+            if page.last_key is None:
+                return
+            start = page.last_key
+
+    def merchant_balances(self) -> dict[str, int]:
+        keys = [merchant_key(account.value, shard) for account in MerchantAccount for shard in range(MERCHANT_SHARDS)]
+        totals = {account.value: 0 for account in MerchantAccount}
+        for item in self._table.batch_get(keys, consistent=True):
+            account = str(item["pk"]).removeprefix("MERCHANT_ACCOUNT#").rsplit("#", 1)[0]
+            totals[account] = totals.get(account, 0) + int(item.get("balance_fen", 0))
+        return totals
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
+               now: datetime | None = None) -> list[tuple[str, Write]]:
+        """The labelled writes that record ``postings`` (see the module docstring)."""
+        if not postings:
+            return []
+        name = self._table.name
+        out: list[tuple[str, Write]] = []
+        for posting in postings:
+            out.append((f"posting:{posting.posting_id}",
+                        Write.put(name, posting_item(posting), condition="attribute_not_exists(pk)")))
+        at = now or max(p.at for p in postings)
+        per_wallet: dict[str, dict[str, int]] = {}
+        per_merchant: dict[str, int] = {}
+        for posting in postings:
+            for leg in posting.legs:
+                if leg.account.startswith("merchant:"):
+                    per_merchant[leg.account] = per_merchant.get(leg.account, 0) + leg.delta_fen
+                else:
+                    deltas = per_wallet.setdefault(posting.promoter_id, {})
+                    deltas[leg.account] = deltas.get(leg.account, 0) + leg.delta_fen
+        for user_id, deltas in per_wallet.items():
+            out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
+                                                                now=at)))
+        shard = merchant_shard(postings[0].posting_id)
+        for account, delta in per_merchant.items():
+            if delta:
+                out.append((f"merchant:{account}", Write.update(
+                    name, merchant_key(account, shard), "ADD balance_fen :d SET entity = :e, account = :a",
+                    values={":d": delta, ":e": "merchant_account", ":a": account})))
+        return out
+
+    def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None,
+                      now: datetime) -> Write:
+        adds = ["version :one"]
+        sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
+        conditions: list[str] = []
+        values: dict[str, Any] = {":one": 1, ":entity": "wallet", ":uid": user_id, ":now": iso(now)}
+        for i, (account, delta) in enumerate(sorted(deltas.items())):
+            if delta == 0:
+                continue
+            field = f"{Account(account).value}_fen"
+            adds.append(f"{field} :d{i}")
+            values[f":d{i}"] = delta
+            if account == Account.DEBT and delta > 0:
+                conditions.append(f"{field} <= :room{i}")
+                values[f":room{i}"] = -delta
+            elif account != Account.DEBT and delta < 0:
+                conditions.append(f"{field} >= :need{i}")
+                values[f":need{i}"] = -delta
+        if expect is not None:
+            if expect.version == 0:
+                conditions.append("attribute_not_exists(version)")
+            else:
+                conditions.append("version = :expected")
+                values[":expected"] = expect.version
+        return Write.update(self._table.name, wallet_key(user_id), f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+                            condition=" AND ".join(conditions) or None, values=values)
+
+    def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
+             expect: Mapping[str, Wallet] | None = None, now: datetime | None = None) -> None:
+        """Record ``postings`` together with the caller's ``also`` writes (its state transition)
+        in one transaction. A conflict with a concurrent transaction is retried with jitter; a
+        failed condition raises ``LedgerRefused`` naming what failed."""
+        labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(postings, expect=expect, now=now)
+        if len(labelled) > 100:
+            raise ValueError(f"{len(labelled)} writes exceed DynamoDB's 100 per transaction")
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self._table.transact([w for _, w in labelled])
+                return
+            except TransactionCancelled as exc:
+                failed = [labelled[i][0] for i in exc.conditional_failures]
+                if failed or attempt + 1 == TRANSACTION_ATTEMPTS:
+                    raise LedgerRefused(failed or ["conflict"], exc.items) from exc
+                # TransactionConflict / throttling: another transaction held one of the items.
+                time.sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311 - jitter, not security
