@@ -1,22 +1,30 @@
 """DynamoDB stream (order items only): keep each order's ``STATUS`` entry, the admin's by-status
 list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deliver virtual-only
-orders when they become PAID (PAID → COMPLETED, completed_by auto). Idempotent; failed records are
-reported so only they are retried."""
+orders when they become PAID (PAID → COMPLETED, completed_by auto); and route every change that
+can change commission (paid, completed, a line refunded, closed:
+``mall.domain.commission.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
+Idempotent; failed records are reported so only they (and the records after them) are retried."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.queues import queue_from_env
 from mall.dal.table import deserialize, main_table
+from mall.domain.commission import commission_trigger
 from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.workers import worker_entrypoint
 
 repo = FulfilmentRepository(main_table())
+commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
+if commission_queue is None and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")
 
 
 def _image(record: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -32,8 +40,10 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             failures.append({"itemIdentifier": sequence})
             continue
         try:
-            on_order_changes(repo=repo, changes=[OrderChange(_image(record, "OldImage"), _image(record, "NewImage"))],
-                             now=utc_now())
+            old, new = _image(record, "OldImage"), _image(record, "NewImage")
+            on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now())
+            if new is not None and commission_queue is not None and commission_trigger(old, new):
+                commission_queue.send({"order_id": str(new["order_id"])})
         except Exception:
             logger.exception("order stream record failed", extra={"sequence": sequence})
             metrics.add_metric(name="OrderStreamFailures", unit="Count", value=1)

@@ -18,10 +18,14 @@ clamp only ever bites on discounted lines or after the merchant raises level poi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, cast
 
-from mall.domain.catalog import Category, Product
+from mall.domain.catalog import Category, CommissionMode, CommissionSetting, Product, ProductType
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, remaining_after_refund
+from mall.domain.orders import PricedOrder
 from mall.domain.settings import BASIS_POINTS, COMMISSION_CAP_LIMIT_BP, DistributionSettings
 from mall.errors import FieldProblem
 
@@ -202,3 +206,233 @@ def category_rate_problems(l1_rate_bp: int | None, l2_rate_bp: int | None,
               f"of {cap} bp ({_percent(cap)})")
     fields = [name for name, value in (("l1_rate_bp", l1_rate_bp), ("l2_rate_bp", l2_rate_bp)) if value is not None]
     return [FieldProblem(name, reason) for name in fields]
+
+
+# ---- an order line's product, as the order recorded it ---------------------------------------
+
+
+def product_from_line(line: Mapping[str, Any]) -> Product:
+    """The product as the order line recorded it when the order was placed: its commission
+    setting (``commission {mode, l1, l2}``), whether it takes part in distribution, its category.
+    Commission follows the setting in force when the buyer ordered, not a later edit."""
+    snapshot = line.get("commission") or {}
+    mode = str(snapshot.get("mode", "inherit"))
+    if mode not in {"inherit", "ratio", "fixed"}:
+        mode = "inherit"
+    return Product(
+        product_id=str(line.get("product_id", "")), name=str(line.get("name", "")),
+        type=cast(ProductType, str(line.get("type", "physical"))), category_id=str(line.get("category_id") or ""),
+        price_fen=int(line.get("unit_price_fen", 0)), stock=0,
+        distribution_enabled=bool(line.get("distribution_enabled", True)),
+        commission=CommissionSetting(cast(CommissionMode, mode), int(snapshot.get("l1", 0)),
+                                     int(snapshot.get("l2", 0))),
+    )
+
+
+# ---- self-purchase in ``discount`` mode (自购优惠) ----------------------------------------------
+
+
+def self_purchase_discount(*, base_fen: int, quantity: int, rates: ResolvedRates, cap_bp: int) -> int:
+    """The L1 amount a promoter buying for themself would earn on a line at their own rates
+    (``rates`` resolved with the buyer as the promoter), clamped to the cap and floored: in
+    ``discount`` mode this comes off the line's price instead, and nobody earns on the order."""
+    if base_fen <= 0 or not rates.enabled:
+        return 0
+    return min(max(rates.l1.amount(base_fen, quantity), 0), cap_amount(base_fen, cap_bp))
+
+
+def apply_line_discounts(priced: PricedOrder, discounts: Mapping[str, int]) -> PricedOrder:
+    """``priced`` with ``discounts`` (fen per ``line_id``) taken off the lines' ``paid_fen``:
+    the order's ``discount_fen`` grows by as much and ``amount_fen`` shrinks by as much. A
+    discount never takes a line below zero."""
+    lines = tuple(replace(line, paid_fen=line.paid_fen - min(max(discounts.get(line.line_id, 0), 0), line.paid_fen))
+                  for line in priced.lines)
+    paid = sum(line.paid_fen for line in lines)
+    return PricedOrder(lines=lines, goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen,
+                       discount_fen=priced.goods_fen - paid, amount_fen=paid + priced.shipping_fen)
+
+
+# ---- the commission of an order: who earns what on each line ---------------------------------
+
+Outcome = Literal["earn", "zero", "inactive", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDecision:
+    """What one level of one line earns. ``earn`` becomes a commission record; ``zero`` (the
+    amount floors to 0 fen), ``inactive`` (the beneficiary is not an active promoter: the level
+    is not paid, never shifted up) and ``disabled`` (the product takes no part in distribution)
+    create nothing. ``rule`` is the snapshot that explains the amount."""
+
+    line_id: str
+    level: Literal[1, 2]
+    beneficiary_id: str
+    outcome: Outcome
+    amount_fen: int
+    rule: dict[str, Any]
+
+
+class Beneficiary(PromoterRates, Protocol):
+    """A promoter as commission reads them (``mall.domain.referral.Promoter`` fits)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def is_active(self) -> bool: ...
+
+
+def _rule(line: Mapping[str, Any], level: Literal[1, 2], rate: LevelRate, *, base_fen: int, quantity: int,
+          wanted: int, amount: int, cap_bp: int, level_id: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    snapshot = line.get("commission") or {}
+    return {
+        "level": level, "base_fen": base_fen, "quantity": quantity,
+        "unit_price_fen": int(line.get("unit_price_fen", 0)),
+        "source": rate.source, "mode": rate.mode, "ratio_bp": rate.ratio_bp, "fixed_fen": rate.fixed_fen,
+        "level_points_bp": rate.level_points_bp, "level_id": level_id,
+        "product_mode": str(snapshot.get("mode", "inherit")), "category_id": line.get("category_id"),
+        "cap_bp": min(max(cap_bp, 0), COMMISSION_CAP_LIMIT_BP), "cap_fen": cap_amount(base_fen, cap_bp),
+        "wanted_fen": wanted, "capped": amount != wanted, **context,
+    }
+
+
+def decide_order_commissions(*, lines: Sequence[Mapping[str, Any]], l1: Beneficiary | None, l2: Beneficiary | None,
+                             l1_id: str | None, l2_id: str | None, settings: DistributionSettings,
+                             categories: Mapping[str, Category], context: Mapping[str, Any]) -> list[LevelDecision]:
+    """Per line and per earning level, what the order's attribution earns (DOMAIN.md "Commission").
+
+    ``l1_id`` / ``l2_id`` are the attribution's beneficiaries (the only two levels that can ever
+    earn); ``l1`` / ``l2`` their promoter records as read now (None: no record, so not active).
+    Amounts are computed with both levels' rates so the cap clamps L2 first, then L1, whether or
+    not each level is paid: an unpaid level never moves money to the other. ``context`` goes into
+    every rule snapshot (settings version, attribution basis, self-purchase)."""
+    if l2_id is not None and l2_id == l1_id:
+        l2_id, l2 = None, None  # one promoter is never paid twice on a line
+    cap_bp = settings.commission.cap_bp
+    decisions: list[LevelDecision] = []
+    for line in lines:
+        product = product_from_line(line)
+        base = max(int(line.get("paid_fen", 0)), 0)
+        quantity = max(int(line.get("quantity", 1)), 1)
+        rates = resolve_line_rates(settings=settings, product=product,
+                                   category=categories.get(product.category_id), l1_promoter=l1, l2_promoter=l2)
+        wanted_l1 = max(rates.l1.amount(base, quantity), 0) if rates.enabled else 0
+        wanted_l2 = max(rates.l2.amount(base, quantity), 0) if rates.enabled else 0
+        amount_l1, amount_l2, _ = line_commission(base, quantity, rates, cap_bp)
+        for level, uid, who, rate, wanted, computed in ((1, l1_id, l1, rates.l1, wanted_l1, amount_l1),
+                                                       (2, l2_id, l2, rates.l2, wanted_l2, amount_l2)):
+            if uid is None:
+                continue
+            level_id = settings.level(who.level_id if who is not None else None).id
+            rule = _rule(line, cast(Literal[1, 2], level), rate, base_fen=base, quantity=quantity, wanted=wanted,
+                         amount=computed, cap_bp=cap_bp, level_id=level_id, context=context)
+            outcome: Outcome = "earn"
+            amount = computed
+            if not rates.enabled:
+                outcome, amount = "disabled", 0
+            elif who is None or not who.is_active:
+                outcome, amount = "inactive", 0
+            elif computed <= 0:
+                outcome, amount = "zero", 0
+            decisions.append(LevelDecision(line_id=str(line["line_id"]), level=cast(Literal[1, 2], level),
+                                           beneficiary_id=uid, outcome=outcome, amount_fen=amount, rule=rule))
+    return decisions
+
+
+# ---- keeping a record in step with its order (completion, refunds) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChange:
+    """What one record needs now. ``refunded_base_fen`` is the line's refunded total the record
+    will reflect (None: refunds unchanged); ``cancel_fen`` (before settlement) or
+    ``claw_back_fen`` (after) is what that refund takes back; ``due_at`` is set once, when the
+    order completed."""
+
+    due_at: datetime | None = None
+    refunded_base_fen: int | None = None
+    cancel_fen: int = 0
+    claw_back_fen: int = 0
+    status: CommissionStatus | None = None  # the new status, when it changes (FROZEN → CANCELLED)
+
+    @property
+    def step(self) -> str:
+        """Unique per adjustment of one record (the line's refunded total only grows)."""
+        return str(self.refunded_base_fen)
+
+
+def plan_record_change(record: CommissionRecord, *, line_refunded_fen: int, completed_at: datetime | None,
+                       settlement_days: int) -> RecordChange | None:
+    """The change that brings ``record`` to what its order implies, or None when it is in step.
+
+    The amount left after refunds is always recomputed from the line's *total* refunded amount
+    (``remaining_after_refund``), never from the previous adjustment, so whatever the order and
+    number of refunds and redeliveries, a record ends at floor(amount × (base − refunded) / base).
+    Every record of a completed order gets its ``due_at`` (a CANCELLED one too, though only FROZEN
+    ones are ever settled) and records the line's refunded total, so the final state does not
+    depend on whether the completion or the refund was seen first."""
+    due_at = None
+    if completed_at is not None and record.due_at is None:
+        due_at = completed_at + timedelta(days=settlement_days)
+    refunded = min(max(line_refunded_fen, 0), record.base_fen)
+    if refunded <= record.refunded_base_fen:
+        return RecordChange(due_at=due_at) if due_at is not None else None
+    if record.status == CommissionStatus.CANCELLED:  # nothing left to take back: only remember the refund
+        return RecordChange(due_at=due_at, refunded_base_fen=refunded)
+    remaining = remaining_after_refund(record.amount_fen, record.base_fen, refunded)
+    take = max(record.current_fen - remaining, 0)
+    if record.status == CommissionStatus.SETTLED:
+        return RecordChange(due_at=due_at, refunded_base_fen=refunded, claw_back_fen=take)
+    status = CommissionStatus.CANCELLED if record.current_fen - take == 0 else None
+    return RecordChange(due_at=due_at, refunded_base_fen=refunded, cancel_fen=take, status=status)
+
+
+# ---- when the order stream asks for a commission sync -----------------------------------------
+
+_NOT_PAID = frozenset({"CREATED", "EXPIRED", "PAID_AFTER_EXPIRY"})
+
+
+def ever_paid(order: Mapping[str, Any]) -> bool:
+    """Paid at some point and not refunded as paid-after-expiry: such an order earns commission."""
+    return bool(order.get("paid_at")) and order.get("status") not in _NOT_PAID
+
+
+def _refunded_by_line(image: Mapping[str, Any]) -> dict[str, int]:
+    return {str(line.get("line_id")): int(line.get("refunded_fen", 0) or 0) for line in image.get("lines") or []}
+
+
+def commission_trigger(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether a change of an order item can change its commission: it became paid (or is first
+    seen paid), got ``completed_at``, became CLOSED, or a line's ``refunded_fen`` changed. Orders
+    paid after they expired (refunded in full) never earn."""
+    if not new or new.get("sk") != "ORDER" or new.get("entity", "order") != "order" or not ever_paid(new):
+        return False
+    before = old or {}
+    if not ever_paid(before):
+        return True
+    if new.get("completed_at") and not before.get("completed_at"):
+        return True
+    if new.get("status") == "CLOSED" and before.get("status") != "CLOSED":
+        return True
+    return _refunded_by_line(new) != _refunded_by_line(before)
+
+
+def explain_rule(rule: Mapping[str, Any], amount_fen: int) -> str:
+    """The computation of a record in words, from its rule snapshot (for the promoter)."""
+    base, quantity = int(rule.get("base_fen", 0)), int(rule.get("quantity", 1))
+    ratio, fixed = int(rule.get("ratio_bp", 0)), int(rule.get("fixed_fen", 0))
+    points = int(rule.get("level_points_bp", 0))
+    parts = []
+    if rule.get("mode") == "fixed":
+        parts.append(f"{quantity} × {fixed} fen")
+        if ratio:
+            parts.append(f"{_percent(ratio)} of {base} fen")
+    else:
+        parts.append(f"{_percent(ratio)} of {base} fen")
+    text = (f"L{rule.get('level', '?')}: " + " + ".join(parts)
+            + f" = {int(rule.get('wanted_fen', amount_fen))} fen ({rule.get('source', '?')} rate")
+    if points:
+        text += f", {_percent(points)} of it from your level"
+    text += ")"
+    if rule.get("capped"):
+        text += f"; {amount_fen} fen after the {_percent(int(rule.get('cap_bp', 0)))} cap on L1 + L2"
+    return text

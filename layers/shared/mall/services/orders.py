@@ -21,6 +21,7 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, Write
+from mall.domain.commission import apply_line_discounts
 from mall.domain.orders import (
     LineRequest,
     Order,
@@ -43,6 +44,7 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
+from mall.services.commissions import self_purchase_discounts
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,13 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
     attribution = attribute(table=orders.table, buyer_id=buyer_id, share=share, now=now)
+    if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
+        # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
+        rules = current if current.version == attribution.settings_version else (
+            settings.get(attribution.settings_version) or current)
+        if rules.settings.commission.self_purchase == "discount":
+            priced = apply_line_discounts(priced, self_purchase_discounts(
+                table=orders.table, buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
 
     order_id = new_id("o")
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)

@@ -1,0 +1,60 @@
+"""SQS worker (``CommissionQueue``): bring an order's commission records in step with the order.
+
+The order stream router (``functions/order_status_stream``) sends ``{"order_id": ...}`` whenever an
+order became paid, completed, closed or had a line refunded. Each message runs
+``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
+and number of deliveries. Records are handled one by one with Powertools batch processing: a
+failed message is reported in ``batchItemFailures`` and redelivered after the visibility timeout;
+after ``maxReceiveCount`` deliveries it moves to ``CommissionDLQ``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.observability import logger, metrics
+from mall.services.commissions import sync_order
+from mall.workers import worker_entrypoint
+
+table = main_table()
+processor = BatchProcessor(event_type=EventType.SQS)
+ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _order_id(body: str) -> str | None:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    value = message.get("order_id") if isinstance(message, dict) else None
+    return value if isinstance(value, str) and ORDER_ID.match(value) else None
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    order_id = _order_id(record.body)
+    if order_id is None:  # redelivering cannot fix it: drop it, loudly
+        logger.error("malformed commission message dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="CommissionMessagesMalformed", unit="Count", value=1)
+        return {"skipped": "malformed"}
+    result = sync_order(table=table, order_id=order_id, now=utc_now())
+    logger.info("commission synced", extra={"sync": result.as_dict()})
+    if result.created:
+        metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=result.created)
+    if result.clawed_back_fen:
+        metrics.add_metric(name="CommissionClawedBackFen", unit="Count", value=result.clawed_back_fen)
+    return result.as_dict()
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))
+
+
+handler = worker_entrypoint(run)

@@ -1,0 +1,32 @@
+"""GET /promoter/commissions/preview?product_id= — what the caller would earn on one unit of a
+product at its list price (佣金预估): as L1 (their own customer buys) and as L2 (a customer of
+their direct member buys), with the rate source, level points, the cap, and self-purchase."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.commissions import CommissionPreview
+from mall.schemas.common import ErrorBody
+from mall.services import commissions
+
+table = main_table()
+app = make_resolver()
+
+
+@app.get("/promoter/commissions/preview", summary="My commission on one unit of a product", tags=["commission"],
+         responses={404: {"description": "`product_not_found` (unknown or off the shelf), `promoter_not_found`",
+                          "content": {"application/json": {"model": ErrorBody}}}},
+         **secured(Role.PROMOTER))
+def preview(product_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+            ) -> CommissionPreview:
+    return commissions.preview(table=table, user_id=current_principal(app).subject, product_id=product_id)
+
+
+handler = entrypoint(app)

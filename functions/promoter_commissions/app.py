@@ -1,0 +1,34 @@
+"""GET /promoter/commissions — the promoter's own commission records (佣金明细), newest first.
+
+Each record carries its rule snapshot (base, rate source, rate, mode, level points, cap, rules
+version) and the computation in words. Only ever the caller's records: the promoter is the
+token's subject, never a parameter. Buyers are shown masked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from mall.api.auth import current_principal, secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.commissions import CommissionPage
+from mall.services import commissions
+
+table = main_table()
+app = make_resolver()
+
+
+@app.get("/promoter/commissions", summary="My commission records, newest first", tags=["commission"],
+         **secured(Role.PROMOTER))
+def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] | None,
+                                     Query(description="only records in this status")] = None,
+                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                   cursor: Annotated[str | None, Query(max_length=4096)] = None) -> CommissionPage:
+    return commissions.my_commissions(table=table, user_id=current_principal(app).subject, status=status,
+                                      limit=limit, cursor=cursor, cursor_key=signing_key())
+
+
+handler = entrypoint(app)

@@ -1,0 +1,165 @@
+"""The writes and reads that keep an order's commission records in step with the order
+(``mall.services.commissions``), and the reads of the commission views.
+
+Items (docs/data-model.md, "commission"), all in the order's partition ``ORDER#<order_id>``:
+- the records ``COMMISSION#<line_id>#<level>`` (``mall.dal.commissions``);
+- the plan ``COMMISSION_PLAN``: written once, in the transaction that creates the records, with
+  every level's decision (``earn`` / ``zero`` / ``inactive`` / ``disabled``). Its existence means
+  "the commission of this order was decided": a later sync never creates records again, so a
+  promoter frozen at payment and active later does not earn on that order, and rates read later
+  never change an order's commission.
+
+One consistent Query ``pk = ORDER#<id> AND begins_with(sk, "COMMISSION")`` returns the records
+and the plan together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.commissions import (
+    beneficiary_partition,
+    commission_from_item,
+    commission_item,
+    commission_key,
+    due_index_fields,
+)
+from mall.dal.orders import order_key, order_pk
+from mall.dal.table import Item, Key, Page, Table, Write
+from mall.domain.commission import LevelDecision, RecordChange
+from mall.domain.commission_records import CommissionRecord
+
+PLAN_SK = "COMMISSION_PLAN"
+
+
+def plan_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": PLAN_SK}
+
+
+@dataclass(frozen=True)
+class OrderCommissions:
+    """An order (its stored item) with its commission records and plan, as read together."""
+
+    order: Item | None
+    records: list[CommissionRecord] = field(default_factory=list)
+    plan: Item | None = None
+
+
+def applied_record(record: CommissionRecord, change: RecordChange) -> CommissionRecord:
+    """The record after ``change`` (what the conditional update writes)."""
+    return replace(
+        record,
+        due_at=change.due_at or record.due_at,
+        refunded_base_fen=record.refunded_base_fen if change.refunded_base_fen is None else change.refunded_base_fen,
+        cancelled_fen=record.cancelled_fen + change.cancel_fen,
+        clawed_back_fen=record.clawed_back_fen + change.claw_back_fen,
+        status=change.status or record.status, version=record.version + 1,
+    )
+
+
+class CommissionSyncStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def read(self, order_id: str) -> OrderCommissions:
+        """The order (consistent ``GetItem``) and its records and plan (one consistent Query)."""
+        order = self._table.get(order_key(order_id), consistent=True)
+        if order is None or order.get("entity", "order") != "order":
+            return OrderCommissions(order=None)
+        items: list[Item] = []
+        start: Key | None = None
+        while True:
+            page = self._table.query_where("#pk = :pk AND begins_with(#sk, :sk)", names={"#pk": "pk", "#sk": "sk"},
+                                           values={":pk": order_pk(order_id), ":sk": "COMMISSION"}, limit=None,
+                                           start_key=start, consistent=True)
+            items += page.items
+            start = page.last_key
+            if start is None:
+                break
+        records = [commission_from_item(i) for i in items if str(i["sk"]).startswith("COMMISSION#")]
+        plan = next((i for i in items if i["sk"] == PLAN_SK), None)
+        return OrderCommissions(order=order, records=records, plan=plan)
+
+    def for_beneficiary(self, user_id: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
+        """A promoter's records, newest first (gsi1 ``COMMISSIONS#<uid>``); ``status`` is a filter,
+        so a page may hold fewer than ``limit`` items (follow the last key)."""
+        names = {"#pk": "gsi1pk"}
+        values: dict[str, Any] = {":pk": beneficiary_partition(user_id)}
+        filter_expression = None
+        if status:
+            names["#status"] = "status"
+            values[":status"] = status
+            filter_expression = "#status = :status"
+        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
+                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
+
+    def nicknames(self, user_ids: Iterable[str]) -> dict[str, str | None]:
+        """Customers' nicknames (``USER#<uid>/PROFILE``), for the masked buyer in commission views."""
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
+            return {}
+        found = self._table.batch_get([{"pk": f"USER#{uid}", "sk": "PROFILE"} for uid in wanted])
+        return {str(item["pk"]).removeprefix("USER#"): item.get("nickname") for item in found}
+
+    # ---- writes (the ``also`` of a ledger transaction) ---------------------------------------
+
+    def plan_write(self, order_id: str, decisions: Sequence[LevelDecision], *, context: dict[str, Any],
+                   now: datetime) -> Write:
+        item: Item = {
+            **plan_key(order_id), "entity": "commission_plan", "order_id": order_id, "decided_at": iso(now),
+            **context,
+            "levels": [{"line_id": d.line_id, "level": d.level, "beneficiary_id": d.beneficiary_id,
+                        "outcome": d.outcome, "amount_fen": d.amount_fen} for d in decisions],
+        }
+        return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
+
+    def record_put(self, record: CommissionRecord) -> Write:
+        return Write.put(self._table.name, commission_item(record), condition="attribute_not_exists(pk)")
+
+    def record_change_write(self, record: CommissionRecord, change: RecordChange, *, now: datetime) -> Write:
+        """The conditional update of ``change``: from exactly the state it was computed from
+        (``version``, ``status``, ``refunded_base_fen``), so a redelivery or a concurrent sync
+        applies it once; the due index entry follows the new state."""
+        after = applied_record(record, change)
+        entry: dict[str, Any] = {"at": iso(now)}
+        sets = ["updated_at = :now", "history = list_append(if_not_exists(history, :empty), :entry)"]
+        values: dict[str, Any] = {":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+                                  ":expected": record.status.value, ":old_refunded": record.refunded_base_fen}
+        if change.due_at is not None:
+            sets.append("due_at = :due")
+            values[":due"] = iso(change.due_at)
+            entry["due_at"] = iso(change.due_at)
+        if change.refunded_base_fen is not None:
+            sets += ["refunded_base_fen = :refunded", "cancelled_fen = :cancelled", "clawed_back_fen = :clawed"]
+            values.update({":refunded": after.refunded_base_fen, ":cancelled": after.cancelled_fen,
+                           ":clawed": after.clawed_back_fen})
+            entry.update({"refunded_base_fen": after.refunded_base_fen, "cancelled_fen": change.cancel_fen,
+                          "clawed_back_fen": change.claw_back_fen})
+        if change.status is not None:
+            sets.append("#status = :status")
+            values[":status"] = change.status.value
+            entry["status"] = change.status.value
+        values[":entry"] = [entry]
+        due = due_index_fields(after)
+        removes: list[str] = []
+        if due:
+            sets += ["gsi2pk = :g2pk", "gsi2sk = :g2sk"]
+            values.update({":g2pk": due["gsi2pk"], ":g2sk": due["gsi2sk"]})
+        else:  # not (or no longer) due for settlement: FROZEN without a due date, held, or done
+            removes = ["gsi2pk", "gsi2sk"]
+        update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "") + " ADD version :one"
+        return Write.update(
+            self._table.name, commission_key(record.order_id, record.line_id, record.level), update,
+            condition="version = :v AND #status = :expected AND " + (
+                "(refunded_base_fen = :old_refunded OR attribute_not_exists(refunded_base_fen))"
+                if record.refunded_base_fen == 0 else "refunded_base_fen = :old_refunded"),
+            names={"#status": "status"}, values=values)

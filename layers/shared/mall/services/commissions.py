@@ -1,0 +1,364 @@
+"""Commission (佣金): keeping an order's commission records in step with the order, the
+self-purchase discount at placing, and the commission views and preview.
+
+``sync_order`` is the whole computation. It is driven by the order stream (through
+``CommissionQueue``: at-least-once, in any order, possibly concurrently) and converges: it reads
+the order and its records and brings the records to what the order implies, one conditional
+write at a time, re-reading after anything it lost a race on.
+
+1. Create (once per order): when the order was ever paid, every line's L1 / L2 commission is
+   decided (``mall.domain.commission.decide_order_commissions``) and the records, their
+   ``commission_frozen`` postings and the order's plan item go in ONE ledger transaction, all
+   conditional on not existing. The plan makes the decision final, even when it created nothing.
+2. Due date: once the order has ``completed_at``, each FROZEN record gets
+   ``due_at = completed_at + settlement_days`` (of the record's rules version) and enters the
+   settlement due index.
+3. Refunds: a line's ``refunded_fen`` above the record's ``refunded_base_fen`` reduces the record to
+   ``remaining_after_refund`` of the line's total refund: cancelled from frozen before settlement
+   (CANCELLED at zero), clawed back from available after (a shortfall becomes debt).
+
+Steps 2 and 3 are one conditional update per record (``version``, ``status``,
+``refunded_base_fen`` as read) in the transaction of its posting: a concurrent or repeated sync
+applies each adjustment once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.clock import iso
+from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
+from mall.dal.commissions import beneficiary_partition, commission_from_item
+from mall.dal.ledger import LedgerRefused, LedgerRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.risk import RiskHoldRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Item, Table
+from mall.domain.catalog import Category
+from mall.domain.commission import (
+    LevelDecision,
+    LevelRate,
+    cap_amount,
+    decide_order_commissions,
+    ever_paid,
+    explain_rule,
+    plan_record_change,
+    product_from_line,
+    resolve_rates,
+    self_purchase_discount,
+)
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
+from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
+from mall.domain.orders import PricedLine
+from mall.domain.referral import Promoter
+from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.errors import NotFound
+from mall.pii import mask_nickname
+from mall.schemas.commissions import (
+    AdminCommissionPage,
+    AdminCommissionView,
+    CommissionPage,
+    CommissionPreview,
+    CommissionRule,
+    CommissionView,
+    LevelPreview,
+    SelfPurchasePreview,
+)
+
+logger = Logger(child=True)
+
+#: Rounds of read-and-apply. One round normally creates, the next applies refunds and due dates,
+#: a third confirms; more only when concurrent syncs keep winning races.
+MAX_ROUNDS = 12
+
+class SyncIncomplete(RuntimeError):
+    """The records did not settle after ``MAX_ROUNDS`` (constant contention): the message is
+    retried by the queue, and a retry continues where this one stopped."""
+
+
+@dataclass
+class SyncResult:
+    order_id: str
+    outcome: str = "synced"  # synced | no_order | not_paid
+    created: int = 0  # records created by this call
+    due_set: int = 0  # records given their due date by this call
+    cancelled_fen: int = 0  # taken back before settlement by this call
+    clawed_back_fen: int = 0  # taken back after settlement by this call
+    rounds: int = 0
+    records: int = 0  # records of the order after this call
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+class _Rules:
+    """Settings versions, read once per sync."""
+
+    def __init__(self, table: Table) -> None:
+        self._repo = SettingsRepository(table)
+        self._cache: dict[int, DistributionSettings] = {}
+
+    def version(self, version: int) -> DistributionSettings:
+        if version not in self._cache:
+            found = self._repo.get(version)
+            if found is None:  # never deleted: a missing version is a data error, not a zero commission
+                raise LookupError(f"settings version {version} does not exist")
+            self._cache[version] = found.settings
+        return self._cache[version]
+
+
+def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
+    """Bring the commission records of ``order_id`` to what the order implies (module doc).
+    Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
+    contention and ``LookupError`` if the order's rules version is missing."""
+    store = CommissionSyncStore(table)
+    ledger = LedgerRepository(table)
+    rules = _Rules(table)
+    result = SyncResult(order_id=order_id)
+    for round_number in range(1, MAX_ROUNDS + 1):
+        result.rounds = round_number
+        state = store.read(order_id)
+        if state.order is None:
+            result.outcome = "no_order"
+            return result
+        if not ever_paid(state.order):
+            result.outcome = "not_paid"
+            return result
+        result.records = len(state.records)
+        if state.plan is None and not state.records:  # records never exist without the plan: decided
+            try:
+                result.created += _create(store, ledger, rules, state.order, now)
+            except LedgerRefused as refused:  # another sync created them first: read what it wrote
+                logger.info("commission creation lost a race", extra={"order_id": order_id,
+                                                                      "labels": refused.labels[:5]})
+            continue
+        if not _adjust(store, ledger, rules, state, now, result):
+            return result
+    raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
+
+
+def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules, order: Item, now: datetime) -> int:
+    table = store.table
+    order_id = str(order["order_id"])
+    attribution: Mapping[str, Any] = order.get("attribution") or {}
+    l1_id = attribution.get("l1_promoter_id") or None
+    l2_id = attribution.get("l2_promoter_id") or None
+    version = int(attribution.get("settings_version", order.get("settings_version", 0)) or 0)
+    context = {"settings_version": version, "basis": str(attribution.get("basis", "none")),
+               "self_purchase": bool(attribution.get("self_purchase", False))}
+    decisions: list[LevelDecision] = []
+    holds: dict[str, dict[str, Any]] = {}
+    if l1_id is not None or l2_id is not None:
+        settings = rules.version(version)
+        promoters = PromoterRepository(table)
+        wanted = [uid for uid in (l1_id, l2_id) if uid is not None]
+        found: dict[str, Promoter | None] = {uid: promoters.get(uid, consistent=True) for uid in wanted}
+        holds = RiskHoldRepository(table).get_many(wanted)
+        lines: Sequence[Mapping[str, Any]] = order.get("lines") or []
+        categories: dict[str, Category] = {}
+        for category_id in {str(line.get("category_id")) for line in lines if line.get("category_id")}:
+            category = CategoryRepository(table).get(category_id, consistent=True)
+            if category is not None:
+                categories[category_id] = category
+        decisions = decide_order_commissions(
+            lines=lines, l1=found.get(l1_id) if l1_id else None, l2=found.get(l2_id) if l2_id else None,
+            l1_id=l1_id, l2_id=l2_id, settings=settings, categories=categories, context=context)
+    lines_by_id = {str(line["line_id"]): line for line in order.get("lines") or []}
+    records: list[CommissionRecord] = []
+    postings: list[Posting] = []
+    for decision in decisions:
+        if decision.outcome != "earn":
+            continue
+        line = lines_by_id[decision.line_id]
+        cid = commission_id(order_id, decision.line_id, decision.level)
+        hold = holds.get(decision.beneficiary_id)
+        records.append(CommissionRecord(
+            commission_id=cid, order_id=order_id, line_id=decision.line_id, level=decision.level,
+            beneficiary_id=decision.beneficiary_id, buyer_id=str(order["buyer_id"]),
+            product_id=str(line.get("product_id", "")), product_name=str(line.get("name", "")),
+            quantity=int(line.get("quantity", 1)), base_fen=int(decision.rule["base_fen"]),
+            amount_fen=decision.amount_fen, status=CommissionStatus.FROZEN, rule=decision.rule, created_at=now,
+            hold=str(hold.get("case_id") or "open") if hold else None,
+            history=[{"at": iso(now), "status": CommissionStatus.FROZEN.value, "amount_fen": decision.amount_fen}],
+        ))
+        postings.append(commission_frozen(
+            promoter_id=decision.beneficiary_id, commission_id=cid, amount_fen=decision.amount_fen, at=now,
+            ref={"order_id": order_id, "line_id": decision.line_id, "level": str(decision.level),
+                 "commission_id": cid}))
+    also = [store.plan_write(order_id, decisions, context=context, now=now), *map(store.record_put, records)]
+    ledger.post(postings, also=also, now=now)
+    logger.info("commission created", extra={"order_id": order_id, "records": len(records),
+                                              "amount_fen": sum(r.amount_fen for r in records)})
+    return len(records)
+
+
+def _adjust(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,  # noqa: PLR0917
+            state: OrderCommissions, now: datetime, result: SyncResult) -> bool:
+    """Apply due dates and refunds; True when anything was written or lost a race (read again)."""
+    order = state.order or {}
+    refunded = {str(line["line_id"]): int(line.get("refunded_fen", 0) or 0) for line in order.get("lines") or []}
+    completed_at = _when(order.get("completed_at"))
+    again = False
+    for record in state.records:
+        days = rules.version(int(record.rule.get("settings_version", 0))).commission.settlement_days
+        change = plan_record_change(record, line_refunded_fen=refunded.get(record.line_id, 0),
+                                    completed_at=completed_at, settlement_days=days)
+        if change is None:
+            continue
+        again = True
+        ref = {"order_id": record.order_id, "line_id": record.line_id, "level": str(record.level),
+               "commission_id": record.commission_id}
+        postings: list[Posting] = []
+        expect = None
+        if change.cancel_fen:
+            postings.append(commission_cancelled(promoter_id=record.beneficiary_id, commission_id=record.commission_id,
+                                                 amount_fen=change.cancel_fen, at=now, ref=ref, step=change.step))
+        if change.claw_back_fen:
+            wallet = ledger.wallet(record.beneficiary_id)
+            postings.append(commission_clawed_back(balances=wallet.balances, promoter_id=record.beneficiary_id,
+                                                   commission_id=record.commission_id,
+                                                   amount_fen=change.claw_back_fen, at=now, ref=ref,
+                                                   step=change.step))
+            expect = {record.beneficiary_id: wallet}
+        try:
+            ledger.post(postings, also=[store.record_change_write(record, change, now=now)], expect=expect, now=now)
+        except LedgerRefused as refused:
+            logger.info("commission adjustment lost a race", extra={"commission_id": record.commission_id,
+                                                                     "labels": refused.labels[:5]})
+            continue
+        result.due_set += 1 if change.due_at is not None else 0
+        result.cancelled_fen += change.cancel_fen
+        result.clawed_back_fen += change.claw_back_fen
+    return again
+
+
+# ---- the self-purchase discount (placing an order) -----------------------------------------------
+
+
+def self_purchase_discounts(*, table: Table, buyer_id: str, lines: Sequence[PricedLine],
+                            settings: DistributionSettings) -> dict[str, int]:
+    """Per ``line_id``, the L1 amount the buyer (an active promoter, ``discount`` mode) would earn
+    on their own line at their own rates (override, level points, product / category / global):
+    what comes off that line's price."""
+    promoter = PromoterRepository(table).get(buyer_id, consistent=True)
+    categories: dict[str, Category] = {}
+    for category_id in {line.category_id for line in lines if line.category_id}:
+        category = CategoryRepository(table).get(category_id)
+        if category is not None:
+            categories[category_id] = category
+    discounts: dict[str, int] = {}
+    for line in lines:
+        product = product_from_line(line.as_item())
+        rates = resolve_rates(settings=settings, product=product, category=categories.get(product.category_id),
+                              promoter=promoter)
+        amount = self_purchase_discount(base_fen=line.paid_fen, quantity=line.quantity, rates=rates,
+                                        cap_bp=settings.commission.cap_bp)
+        if amount > 0:
+            discounts[line.line_id] = amount
+    return discounts
+
+
+# ---- views -------------------------------------------------------------------------------------
+
+
+def mask_user_id(user_id: str) -> str:
+    """``u_ab****wxyz``: enough to tell two buyers apart on a page, not to look one up."""
+    return user_id[:4] + "****" + user_id[-4:] if len(user_id) > 8 else user_id[:2] + "****"
+
+
+def _view_fields(record: CommissionRecord, nickname: str | None) -> dict[str, Any]:
+    rule = {"level": record.level, "base_fen": record.base_fen, "quantity": record.quantity, "source": "global",
+            "mode": "ratio", "ratio_bp": 0, "fixed_fen": 0, "level_points_bp": 0, "level_id": "",
+            "cap_bp": COMMISSION_CAP_LIMIT_BP, "cap_fen": 0, "wanted_fen": record.amount_fen, "capped": False,
+            "settings_version": 0, "basis": "binding", "self_purchase": False, **record.rule}
+    return {
+        "commission_id": record.commission_id, "order_id": record.order_id, "line_id": record.line_id,
+        "level": record.level, "product_id": record.product_id, "product_name": record.product_name,
+        "quantity": record.quantity, "buyer": mask_nickname(nickname), "buyer_id": mask_user_id(record.buyer_id),
+        "base_fen": record.base_fen, "amount_fen": record.amount_fen, "cancelled_fen": record.cancelled_fen,
+        "clawed_back_fen": record.clawed_back_fen, "current_fen": record.current_fen, "status": record.status.value,
+        "created_at": iso(record.created_at), "due_at": iso(record.due_at) if record.due_at else None,
+        "settled_at": iso(record.settled_at) if record.settled_at else None, "on_hold": bool(record.hold),
+        "explanation": explain_rule(rule, record.amount_fen), "rule": CommissionRule.model_validate(rule),
+    }
+
+
+def _page(table: Table, user_id: str, *, status: str | None, limit: int, cursor: str | None,
+          cursor_key: bytes) -> tuple[list[CommissionRecord], dict[str, str | None], str | None]:
+    store = CommissionSyncStore(table)
+    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", beneficiary_partition(user_id)))
+    page = store.for_beneficiary(user_id, status=status, limit=limit, start_key=start)
+    records = [commission_from_item(item) for item in page.items]
+    nicknames = store.nicknames(r.buyer_id for r in records)
+    return records, nicknames, encode_cursor(page.last_key, key=cursor_key)
+
+
+def my_commissions(*, table: Table, user_id: str, status: str | None, limit: int, cursor: str | None,
+                   cursor_key: bytes) -> CommissionPage:
+    """The caller's own commission records, newest first (one gsi1 Query per page)."""
+    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor,
+                                            cursor_key=cursor_key)
+    return CommissionPage(items=[CommissionView(**_view_fields(r, nicknames.get(r.buyer_id))) for r in records],
+                          next_cursor=next_cursor)
+
+
+def promoter_commissions(*, table: Table, user_id: str, status: str | None, limit: int, cursor: str | None,
+                         cursor_key: bytes) -> AdminCommissionPage:
+    """Admin: any promoter's commission records, newest first; 404 for someone who never applied."""
+    if PromoterRepository(table).get(user_id) is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor,
+                                            cursor_key=cursor_key)
+    return AdminCommissionPage(
+        items=[AdminCommissionView(**_view_fields(r, nicknames.get(r.buyer_id)), beneficiary_id=r.beneficiary_id,
+                                   hold=r.hold) for r in records],
+        next_cursor=next_cursor)
+
+
+def preview(*, table: Table, user_id: str, product_id: str) -> CommissionPreview:
+    """What the caller would earn on one unit of ``product_id`` at its list price: as L1 (their own
+    customer buys) and as L2 (a customer of their direct member buys), at the current rules."""
+    product = ProductRepository(table).get(product_id)
+    if product is None or not product.on_shelf:
+        raise NotFound("no such product", code="product_not_found")
+    promoter = PromoterRepository(table).get(user_id)
+    if promoter is None:
+        raise NotFound("you are not a promoter", code="promoter_not_found")
+    current = SettingsRepository(table).current()
+    settings = current.settings
+    category = CategoryRepository(table).get(product.category_id) if product.category_id else None
+    rates = resolve_rates(settings=settings, product=product, category=category, promoter=promoter)
+    base = product.price_fen
+    cap_bp = settings.commission.cap_bp
+    ceiling = cap_amount(base, cap_bp)
+
+    def level(rate: LevelRate) -> LevelPreview:
+        wanted = max(rate.amount(base, 1), 0) if rates.enabled else 0
+        return LevelPreview(amount_fen=min(wanted, ceiling), source=rate.source, mode=rate.mode,
+                            ratio_bp=rate.ratio_bp, fixed_fen=rate.fixed_fen, level_points_bp=rate.level_points_bp,
+                            capped=wanted > ceiling)
+
+    l1, l2 = level(rates.l1), level(rates.l2)
+    mode = settings.commission.self_purchase
+    own = {"rebate": l1.amount_fen, "none": 0,
+           "discount": self_purchase_discount(base_fen=base, quantity=1, rates=rates, cap_bp=cap_bp)}[mode]
+    effective_cap = min(cap_bp, COMMISSION_CAP_LIMIT_BP)
+    return CommissionPreview(
+        product_id=product.product_id, product_name=product.name, price_fen=base,
+        distribution_enabled=rates.enabled, active=promoter.is_active, level_id=settings.level(promoter.level_id).id,
+        l1=l1, l2=l2, cap_bp=effective_cap, cap_fen=ceiling,
+        cap_note=(f"L1 + L2 of an order line never exceed {effective_cap / 100:g}% of what the buyer paid for it "
+                  f"({ceiling} fen here); when they would, L2 is reduced first. Amounts are floored to the fen."),
+        self_purchase=SelfPurchasePreview(mode=mode, amount_fen=own if rates.enabled else 0),
+        settings_version=current.version)
