@@ -1,0 +1,40 @@
+"""SQS worker: settle one slice of due commissions per message (FROZEN → SETTLED, frozen →
+available, debt repaid first), sent by ``settlement_planner``.
+
+Each message is processed on its own with Powertools batch processing: a slice that fails (its
+body is invalid, a promoter's ledger transaction kept being refused, DynamoDB is unreachable) is
+reported in ``batchItemFailures``, becomes visible again after the visibility timeout and, after
+``maxReceiveCount`` receives, lands in ``SettlementDLQ``. A redelivered slice settles only what is
+still due: every record is settled exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.observability import metrics
+from mall.services.settlement import settle_message
+from mall.workers import worker_entrypoint
+
+table = main_table()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    report = settle_message(table=table, body=record.body, now=utc_now())
+    metrics.add_metric(name="CommissionsSettled", unit="Count", value=report.settled)
+    metrics.add_metric(name="CommissionSettledFen", unit="Count", value=report.settled_fen)
+    return report.as_dict()
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))
+
+
+handler = worker_entrypoint(run)

@@ -1,0 +1,130 @@
+"""Settlement (结算, T+N) as a scheduled fan-out.
+
+- ``plan`` (the daily ``settlement_planner``): reads the due index of every shard up to the
+  as-of time, cuts the due records into slices that keep each promoter's records together, and
+  sends the slices (commission keys + the as-of time) to ``SettlementQueue``, ten per
+  SendMessageBatch.
+- ``settle_slice`` (the ``settlement_worker``, one SQS message): settles a slice's records that
+  are still due (``mall.dal.settlement.SettlementRepository.settle``).
+- ``settle_due``: both inline, in this process: what tests, the end-to-end chain and the local
+  stack use.
+
+Idempotent end to end: a slice sent twice (an overlapping planner run, a redelivered message)
+finds its records SETTLED and skips them; each record is settled exactly once (conditional
+status change + deterministic posting ids in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from mall.clock import iso
+from mall.dal.settlement import DueEntry, SettlementRepository, SettlementStuck
+from mall.dal.table import Key, Table
+from mall.domain.settlement import SettleReport, pack_slices
+
+logger = Logger(child=True)
+
+#: Keys per slice (one SQS message, one BatchGetItem of ≤ 100 keys): ~1 s of a worker's time.
+SLICE_SIZE = 100
+#: Shards of the due index queried at once by the planner.
+PLAN_THREADS = 4
+
+#: ``send`` takes the bodies of up to ten messages (one SendMessageBatch).
+Send = Callable[[Sequence[Mapping[str, Any]]], None]
+
+
+class CommissionKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pk: Annotated[str, Field(pattern=r"^ORDER#.+", max_length=200)]
+    sk: Annotated[str, Field(pattern=r"^COMMISSION#.+", max_length=200)]
+
+
+class SettleSliceMessage(BaseModel):
+    """The body of one ``SettlementQueue`` message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: AwareDatetime
+    keys: Annotated[list[CommissionKey], Field(min_length=1, max_length=1000)]
+    slice: str = ""  # "<as_of>/<n>": names the slice in logs
+
+
+@dataclass
+class PlanReport:
+    as_of: datetime
+    due: int = 0  # due index entries found
+    promoters: int = 0
+    slices: int = 0  # messages sent
+    batches: int = 0  # SendMessageBatch calls
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": iso(self.as_of), "due": self.due, "promoters": self.promoters, "slices": self.slices,
+                "batches": self.batches}
+
+
+def due_entries(*, table: Table, as_of: datetime) -> list[DueEntry]:
+    """Every due index entry at ``as_of``, all shards (queried a few at a time)."""
+    repo = SettlementRepository(table)
+    with ThreadPoolExecutor(max_workers=PLAN_THREADS) as pool:
+        per_shard = list(pool.map(lambda shard: list(repo.due_entries(shard, as_of=as_of)), repo.shards()))
+    return [entry for entries in per_shard for entry in entries]
+
+
+def slice_messages(entries: Sequence[DueEntry], *, as_of: datetime, slice_size: int) -> list[dict[str, Any]]:
+    slices = pack_slices(((e.beneficiary_id, (str(e.key["pk"]), str(e.key["sk"]))) for e in entries), slice_size)
+    return [{"as_of": iso(as_of), "slice": f"{iso(as_of)}/{n}", "keys": [{"pk": pk, "sk": sk} for pk, sk in keys]}
+            for n, keys in enumerate(slices)]
+
+
+def plan(*, table: Table, as_of: datetime, send: Send, slice_size: int = SLICE_SIZE) -> PlanReport:
+    """Find what is due at ``as_of`` and send it, in slices, to the workers."""
+    entries = due_entries(table=table, as_of=as_of)
+    messages = slice_messages(entries, as_of=as_of, slice_size=slice_size)
+    report = PlanReport(as_of=as_of, due=len(entries), promoters=len({e.beneficiary_id for e in entries}),
+                        slices=len(messages))
+    for start in range(0, len(messages), 10):
+        send(messages[start:start + 10])
+        report.batches += 1
+    logger.info("settlement planned", extra=report.as_dict())
+    return report
+
+
+def settle_slice(*, table: Table, keys: Sequence[Key], as_of: datetime, now: datetime) -> SettleReport:
+    """Settle the records of one slice that are due at ``as_of``. Raises ``SettlementStuck``
+    (after settling the rest) when some promoters' records could not be settled."""
+    return SettlementRepository(table).settle(keys, as_of=as_of, now=now)
+
+
+def settle_message(*, table: Table, body: str, now: datetime) -> SettleReport:
+    """One ``SettlementQueue`` message (a JSON ``SettleSliceMessage``)."""
+    message = SettleSliceMessage.model_validate_json(body)
+    report = settle_slice(table=table, keys=[k.model_dump() for k in message.keys], as_of=message.as_of, now=now)
+    logger.info("settlement slice done", extra={"slice": message.slice, **report.as_dict()})
+    return report
+
+
+def settle_due(*, table: Table, as_of: datetime, now: datetime, slice_size: int = SLICE_SIZE) -> SettleReport:
+    """Settle everything due at ``as_of`` in this process: plan, then settle each slice. Raises
+    ``SettlementStuck`` at the end if some promoters could not be settled (the rest was)."""
+    slices: list[Mapping[str, Any]] = []
+    plan(table=table, as_of=as_of, send=slices.extend, slice_size=slice_size)
+    total = SettleReport(as_of=as_of)
+    failures: dict[str, str] = {}
+    for message in slices:
+        try:
+            total.merge(settle_slice(table=table, keys=message["keys"], as_of=as_of, now=now))
+        except SettlementStuck as stuck:
+            total.merge(stuck.report)
+            failures.update(stuck.failures)
+    if failures:
+        raise SettlementStuck(total, failures)
+    return total

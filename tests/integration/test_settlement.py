@@ -1,0 +1,324 @@
+"""Settlement (结算) on DynamoDB Local: exactly what is due, crash/resume equals a clean run,
+parallel runs settle once, debt is repaid first, held records wait.
+
+Test data is made directly (a FROZEN record + its ``commission_frozen`` posting in one ledger
+transaction), independent of how commissions are computed."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mall.dal.commissions import commission_item, commission_key
+from mall.dal.ledger import LedgerRepository
+from mall.dal.settlement import SettlementRepository
+from mall.dal.table import Table, Write, deserialize
+from mall.domain import ledger as L
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
+from mall.services.settlement import settle_due
+from tests.conftest import table_request
+
+PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
+DAY1 = datetime(2026, 11, 10, 0, tzinfo=UTC)
+DAY2 = datetime(2026, 11, 11, 0, tzinfo=UTC)
+DAY3 = datetime(2026, 11, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 20, 2, tzinfo=UTC)
+
+
+def seed(table: Table, *, order: str, beneficiary: str, amount: int, due_at: datetime | None, line: str = "l1",
+         level: int = 1, hold: str | None = None) -> CommissionRecord:
+    cid = commission_id(order, line, level)
+    record = CommissionRecord(
+        commission_id=cid, order_id=order, line_id=line, level=level, beneficiary_id=beneficiary,  # type: ignore[arg-type]
+        buyer_id="buyer", product_id="p1", product_name="Tea", quantity=1, base_fen=amount * 10, amount_fen=amount,
+        status=CommissionStatus.FROZEN, rule={"source": "global", "rate_bp": 1000}, created_at=PAID,
+        due_at=due_at, hold=hold)
+    posting = L.commission_frozen(promoter_id=beneficiary, commission_id=cid, amount_fen=amount, at=PAID,
+                                  ref={"commission_id": cid, "order_id": order})
+    LedgerRepository(table).post([posting], also=[
+        Write.put(table.name, commission_item(record), condition="attribute_not_exists(pk)")])
+    return record
+
+
+def stored(table: Table, record: CommissionRecord) -> dict[str, Any]:
+    item = table.get(commission_key(record.order_id, record.line_id, record.level), consistent=True)
+    assert item is not None
+    return item
+
+
+def balances(table: Table, uid: str) -> L.Balances:
+    return LedgerRepository(table).wallet(uid).balances
+
+
+def make_debt(table: Table, uid: str, owed: int) -> None:
+    """A clawback after settlement that found nothing available: the shortfall is debt."""
+    wallet = LedgerRepository(table).wallet(uid)
+    claw = L.commission_clawed_back(balances=wallet.balances, promoter_id=uid, commission_id=f"cm_old_{uid}",
+                                    amount_fen=owed, at=PAID, ref={}, step="1")
+    LedgerRepository(table).post([claw], expect={uid: wallet})
+
+
+def assert_ledger_matches_wallets(table: Table, uids: list[str]) -> None:
+    for uid in uids:
+        totals = L.sum_legs(LedgerRepository(table).all_postings(uid))
+        assert {k: v for k, v in balances(table, uid).as_dict().items() if v} == \
+            {k: v for k, v in totals.items() if not k.startswith("merchant:") and v}
+
+
+# ---- (a) exactly what is due ---------------------------------------------------------------------
+
+
+def test_settles_exactly_what_is_due_at_as_of_and_a_later_as_of_settles_more(table: Table) -> None:
+    early = seed(table, order="o1", beneficiary="u1", amount=100, due_at=DAY1)
+    on_time = seed(table, order="o2", beneficiary="u1", amount=200, due_at=DAY2)  # due_at == as_of: due
+    later = seed(table, order="o3", beneficiary="u1", amount=400, due_at=DAY3)
+    other = seed(table, order="o4", beneficiary="u2", amount=50, due_at=DAY1, level=2)
+    undated = seed(table, order="o5", beneficiary="u2", amount=70, due_at=None)  # order not completed yet
+
+    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    assert (report.settled, report.settled_fen, report.repaid_fen) == (3, 350, 0)
+    assert balances(table, "u1") == L.Balances(frozen=400, available=300)
+    assert balances(table, "u2") == L.Balances(frozen=70, available=50)
+    for record in (early, on_time, other):
+        item = stored(table, record)
+        assert item["status"] == "SETTLED" and item["settled_at"] == "2026-11-20T02:00:00Z"
+        assert item["settled_fen"] == record.amount_fen and item["version"] == 2
+        assert "gsi2pk" not in item and "gsi2sk" not in item  # out of the due index
+        assert item["history"][-1] == {"at": "2026-11-20T02:00:00Z", "status": "SETTLED",
+                                       "settled_fen": record.amount_fen}
+    assert stored(table, later)["status"] == "FROZEN" and "gsi2pk" in stored(table, later)
+    assert stored(table, undated)["status"] == "FROZEN"
+    postings = [p["posting_id"] for p in LedgerRepository(table).all_postings("u1")]
+    assert sorted(p for p in postings if p.endswith(".settled")) == [f"{early.commission_id}.settled",
+                                                                      f"{on_time.commission_id}.settled"]
+
+    # The same as-of again settles nothing; a later one settles the rest.
+    assert settle_due(table=table, as_of=DAY2, now=NOW).settled == 0
+    report = settle_due(table=table, as_of=DAY3 + timedelta(seconds=1), now=NOW)
+    assert (report.settled, report.settled_fen) == (1, 400)
+    assert balances(table, "u1") == L.Balances(available=700)
+    assert_ledger_matches_wallets(table, ["u1", "u2"])
+
+
+def test_a_slice_skips_what_is_no_longer_due(table: Table) -> None:
+    due = seed(table, order="o1", beneficiary="u1", amount=100, due_at=DAY1)
+    not_yet = seed(table, order="o2", beneficiary="u1", amount=100, due_at=DAY3)
+    repo = SettlementRepository(table)
+    keys = [commission_key(r.order_id, r.line_id, r.level) for r in (due, not_yet)]
+    keys.append({"pk": "ORDER#o_missing", "sk": "COMMISSION#l1#1"})
+    report = repo.settle(keys, as_of=DAY2, now=NOW)
+    assert report.settled == 1 and report.skipped == {"missing": 1, "not_yet_due": 1}
+    again = repo.settle(keys, as_of=DAY2, now=NOW)  # a redelivered slice
+    assert again.settled == 0 and again.skipped == {"missing": 1, "not_yet_due": 1, "not_frozen": 1}
+    assert balances(table, "u1") == L.Balances(frozen=100, available=100)
+
+
+# ---- (b) crash and resume == a clean run ---------------------------------------------------------
+
+
+@pytest.fixture
+def other_table(ddb_client: Any) -> Iterator[Table]:
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    request = table_request(name)
+    request.pop("DeletionProtectionEnabled", None)
+    ddb_client.create_table(**request)
+    yield Table(name, ddb_client)
+    ddb_client.delete_table(TableName=name)
+
+
+PROMOTERS = ["pa", "pb", "pc", "pd", "pe"]
+
+
+def seed_world(table: Table) -> None:
+    """A busy promoter (60 due records: more than one transaction), one in debt, a few small ones,
+    records not yet due and one held."""
+    for i in range(60):
+        seed(table, order=f"oa{i:03d}", beneficiary="pa", amount=100 + i, due_at=DAY1 + timedelta(minutes=i))
+    make_debt(table, "pb", 250)
+    for i in range(4):
+        seed(table, order=f"ob{i}", beneficiary="pb", amount=120, due_at=DAY1)
+    for n, uid in enumerate(["pc", "pd", "pe"]):
+        for i in range(3):
+            seed(table, order=f"o{uid}{i}", beneficiary=uid, amount=10 * (n + 1) + i, due_at=DAY2, level=1 + i % 2)
+        seed(table, order=f"o{uid}late", beneficiary=uid, amount=999, due_at=DAY3)
+    seed(table, order="oheld", beneficiary="pc", amount=555, due_at=DAY1, hold="case_1")
+
+
+def snapshot(table: Table) -> dict[tuple[str, str], dict[str, Any]]:
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": table.name, "ConsistentRead": True}
+    while True:
+        page = table.client.scan(**kwargs)
+        for raw in page.get("Items", []):
+            item = deserialize(raw)
+            items[(item["pk"], item["sk"])] = item
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class InjectedCrash(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("k", "mode"), [(0, "before"), (1, "before"), (1, "after"), (3, "after"),
+                                         (4, "before"), (5, "after")])
+def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
+        table: Table, other_table: Table, monkeypatch: pytest.MonkeyPatch, k: int, mode: str) -> None:
+    seed_world(table)
+    seed_world(other_table)
+    clean = settle_due(table=other_table, as_of=DAY2, now=NOW)
+    assert clean.settled == 60 + 4 + 9
+
+    real = table.transact
+    calls = {"n": 0}
+
+    def crashing(writes: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] <= k:
+            real(writes, **kwargs)
+            return
+        if mode == "after":  # the write commits, but the process dies before it hears so
+            real(writes, **kwargs)
+        raise InjectedCrash(f"crash at transaction {calls['n']}")
+
+    monkeypatch.setattr(table, "transact", crashing)
+    with pytest.raises(InjectedCrash):
+        settle_due(table=table, as_of=DAY2, now=NOW)
+    monkeypatch.setattr(table, "transact", real)
+    resumed = settle_due(table=table, as_of=DAY2, now=NOW)
+    assert resumed.settled <= clean.settled
+    assert snapshot(table) == snapshot(other_table)  # records, wallets (versions too), postings, merchant
+    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(60)))
+    assert balances(table, "pb") == L.Balances(available=4 * 120 - 250)
+    assert_ledger_matches_wallets(table, PROMOTERS)
+
+
+# ---- (c) parallel runs -----------------------------------------------------------------------------
+
+
+def test_parallel_runs_over_the_same_due_set_settle_each_commission_once(table: Table) -> None:
+    seed_world(table)
+    start = threading.Barrier(4)
+
+    def run(_: int) -> int:
+        start.wait()
+        return settle_due(table=table, as_of=DAY2, now=NOW, slice_size=7).settled
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        settled = list(pool.map(run, range(4)))
+    assert sum(settled) == 60 + 4 + 9  # each record by exactly one of the runs
+    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(60)))
+    assert balances(table, "pb") == L.Balances(available=4 * 120 - 250)
+    assert balances(table, "pc") == L.Balances(frozen=999 + 555, available=10 + 11 + 12)
+    assert_ledger_matches_wallets(table, PROMOTERS)
+    settled_postings = [p for uid in PROMOTERS for p in LedgerRepository(table).all_postings(uid)
+                        if p["kind"] == "commission_settled"]
+    assert len(settled_postings) == len({p["posting_id"] for p in settled_postings}) == 73
+
+
+# ---- (d) debt first --------------------------------------------------------------------------------
+
+
+def test_settled_money_repays_debt_first(table: Table) -> None:
+    make_debt(table, "u1", 300)
+    assert balances(table, "u1") == L.Balances(debt=-300)
+    first = seed(table, order="o1", beneficiary="u1", amount=200, due_at=DAY1)
+    second = seed(table, order="o2", beneficiary="u1", amount=200, due_at=DAY1 + timedelta(hours=1))
+    make_debt(table, "u2", 500)
+    seed(table, order="o3", beneficiary="u2", amount=100, due_at=DAY1)
+
+    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    assert (report.settled, report.settled_fen, report.repaid_fen) == (3, 500, 400)
+    # u1: 200 repays 200 of 300, the next 200 repays the last 100 → 100 available, no debt.
+    assert balances(table, "u1") == L.Balances(available=100)
+    assert balances(table, "u2") == L.Balances(debt=-400)  # all of it went to the debt
+    postings = {p["posting_id"]: p for p in LedgerRepository(table).all_postings("u1")}
+    assert postings[f"{first.commission_id}.repaid"]["amount_fen"] == 200
+    assert postings[f"{second.commission_id}.repaid"]["amount_fen"] == 100
+    assert_ledger_matches_wallets(table, ["u1", "u2"])
+
+
+def test_a_wallet_that_moved_since_it_was_read_is_read_again(table: Table,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(table, order="o1", beneficiary="u1", amount=200, due_at=DAY1)
+    read_wallets = SettlementRepository.wallets
+
+    def wallets_then_clawback(self: SettlementRepository, user_ids: Any) -> Any:
+        seen = read_wallets(self, user_ids)
+        make_debt(table, "u1", 150)  # a clawback lands between the read and the settlement's write
+        return seen
+
+    monkeypatch.setattr(SettlementRepository, "wallets", wallets_then_clawback)
+    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    assert report.settled == 1 and report.retries == 1
+    assert report.repaid_fen == 150  # computed again from the new balances: debt first
+    assert balances(table, "u1") == L.Balances(available=50)
+    assert_ledger_matches_wallets(table, ["u1"])
+
+
+# ---- (e) held records ------------------------------------------------------------------------------
+
+
+def test_held_records_are_not_settled(table: Table) -> None:
+    held = seed(table, order="o1", beneficiary="u1", amount=300, due_at=DAY1, hold="case_1")
+    free = seed(table, order="o2", beneficiary="u1", amount=100, due_at=DAY1)
+    late_hold = seed(table, order="o3", beneficiary="u1", amount=50, due_at=DAY1)
+    # A hold set after the record entered the due index (the index entry is still there).
+    table.update(commission_key(late_hold.order_id, late_hold.line_id, late_hold.level),
+                 "SET #hold = :case", names={"#hold": "hold"}, values={":case": "case_2"})
+    report = settle_due(table=table, as_of=DAY3, now=NOW)
+    assert report.settled == 1 and report.skipped == {"held": 1}
+    assert stored(table, held)["status"] == "FROZEN" and stored(table, late_hold)["status"] == "FROZEN"
+    assert stored(table, free)["status"] == "SETTLED"
+    assert balances(table, "u1") == L.Balances(frozen=350, available=100)
+    # Direct: the held record's key named to a slice is still refused.
+    report = SettlementRepository(table).settle([commission_key(held.order_id, held.line_id, held.level)],
+                                                as_of=DAY3, now=NOW)
+    assert report.settled == 0 and report.skipped == {"held": 1}
+
+
+@pytest.mark.parametrize("change", ["hold", "cancel", "partial_refund"])
+def test_a_record_that_changes_between_read_and_write_is_settled_one_by_one(
+        table: Table, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    records = [seed(table, order=f"o{i}", beneficiary="u1", amount=100, due_at=DAY1) for i in range(5)]
+    victim = records[2]
+    victim_key = commission_key(victim.order_id, victim.line_id, victim.level)
+    read = SettlementRepository.records
+
+    def read_then_change(self: SettlementRepository, keys: Any) -> Any:
+        found = read(self, keys)
+        if change == "hold":
+            table.update(victim_key, "SET #h = :c, #v = #v + :one", names={"#h": "hold", "#v": "version"},
+                         values={":c": "case_9", ":one": 1})
+        elif change == "cancel":  # a full refund before settlement (what the commission engine does)
+            cancel = L.commission_cancelled(promoter_id="u1", commission_id=victim.commission_id, amount_fen=100,
+                                            at=NOW, ref={}, step="100")
+            LedgerRepository(table).post([cancel], also=[Write.update(
+                table.name, victim_key, "SET #s = :c, cancelled_fen = :a, #v = #v + :one REMOVE gsi2pk, gsi2sk",
+                names={"#s": "status", "#v": "version"}, values={":c": "CANCELLED", ":a": 100, ":one": 1})])
+        else:  # a partial refund: 40 of the 100 taken back, the record still FROZEN
+            cancel = L.commission_cancelled(promoter_id="u1", commission_id=victim.commission_id, amount_fen=40,
+                                            at=NOW, ref={}, step="40")
+            LedgerRepository(table).post([cancel], also=[Write.update(
+                table.name, victim_key, "SET cancelled_fen = :a, #v = #v + :one",
+                names={"#v": "version"}, values={":a": 40, ":one": 1})])
+        return found
+
+    monkeypatch.setattr(SettlementRepository, "records", read_then_change)
+    report = SettlementRepository(table).settle([commission_key(r.order_id, r.line_id, r.level) for r in records],
+                                                as_of=DAY2, now=NOW)
+    assert report.fallbacks == 1
+    expected_victim = {"hold": 0, "cancel": 0, "partial_refund": 60}[change]
+    assert report.settled == 4 + (1 if expected_victim else 0)
+    assert report.settled_fen == 400 + expected_victim
+    wallet = balances(table, "u1")
+    assert wallet.available == 400 + expected_victim
+    assert wallet.frozen == (100 if change == "hold" else 0)
+    assert_ledger_matches_wallets(table, ["u1"])
