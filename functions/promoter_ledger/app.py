@@ -1,0 +1,38 @@
+"""GET /promoter/ledger and /promoter/ledger/summary — the promoter's own ledger (账本) and
+earnings summary (收益汇总).
+
+Only ever the caller's: the promoter is the token's subject, never a parameter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from mall.api.auth import current_principal, secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.ledger import LedgerPage, LedgerSummary
+from mall.services import ledger
+
+table = main_table()
+app = make_resolver()
+
+
+@app.get("/promoter/ledger", summary="My ledger: every money movement, newest first", tags=["ledger"],
+         **secured(Role.PROMOTER))
+def my_ledger(limit: Annotated[int, Query(ge=1, le=100)] = 20,
+              cursor: Annotated[str | None, Query(max_length=2048)] = None) -> LedgerPage:
+    return ledger.ledger_page(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor,
+                              cursor_key=signing_key())
+
+
+@app.get("/promoter/ledger/summary", summary="My earnings today and this month (China time) and my balances",
+         tags=["ledger"], **secured(Role.PROMOTER))
+def my_summary() -> LedgerSummary:
+    return ledger.summary(table=table, user_id=current_principal(app).subject, now=utc_now())
+
+
+handler = entrypoint(app)
