@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,7 +137,7 @@ class LedgerRepository:
     # ---- writes ---------------------------------------------------------------------------------
 
     def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
-               now: datetime | None = None) -> list[tuple[str, Write]]:
+               no_debt: Collection[str] = (), now: datetime | None = None) -> list[tuple[str, Write]]:
         """The labelled writes that record ``postings`` (see the module docstring)."""
         if not postings:
             return []
@@ -158,7 +158,7 @@ class LedgerRepository:
                     deltas[leg.account] = deltas.get(leg.account, 0) + leg.delta_fen
         for user_id, deltas in per_wallet.items():
             out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
-                                                                now=at)))
+                                                                no_debt=user_id in no_debt, now=at)))
         shard = merchant_shard(postings[0].posting_id)
         for account, delta in per_merchant.items():
             if delta:
@@ -167,7 +167,7 @@ class LedgerRepository:
                     values={":d": delta, ":e": "merchant_account", ":a": account})))
         return out
 
-    def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None,
+    def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None, no_debt: bool,
                       now: datetime) -> Write:
         adds = ["version :one"]
         sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
@@ -185,6 +185,9 @@ class LedgerRepository:
             elif account != Account.DEBT and delta < 0:
                 conditions.append(f"{field} >= :need{i}")
                 values[f":need{i}"] = -delta
+        if no_debt:
+            conditions.append("(attribute_not_exists(debt_fen) OR debt_fen >= :zero)")
+            values[":zero"] = 0
         if expect is not None:
             if expect.version == 0:
                 conditions.append("attribute_not_exists(version)")
@@ -195,11 +198,14 @@ class LedgerRepository:
                             condition=" AND ".join(conditions) or None, values=values)
 
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
-             expect: Mapping[str, Wallet] | None = None, now: datetime | None = None) -> None:
+             expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
+             now: datetime | None = None) -> None:
         """Record ``postings`` together with the caller's ``also`` writes (its state transition)
-        in one transaction. A conflict with a concurrent transaction is retried with jitter; a
-        failed condition raises ``LedgerRefused`` naming what failed."""
-        labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(postings, expect=expect, now=now)
+        in one transaction. ``no_debt``: promoters whose wallet must owe nothing at commit time
+        (a withdrawal waits while a debt exists). A conflict with a concurrent transaction is
+        retried with jitter; a failed condition raises ``LedgerRefused`` naming what failed."""
+        labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(
+            postings, expect=expect, no_debt=no_debt, now=now)
         if len(labelled) > 100:
             raise ValueError(f"{len(labelled)} writes exceed DynamoDB's 100 per transaction")
         for attempt in range(TRANSACTION_ATTEMPTS):

@@ -123,6 +123,69 @@ class OrderRules(_Document):
     auto_confirm_days: Annotated[int, Field(ge=1, le=60)] = 10
 
 
+WithdrawalMethod = Literal["wechat", "bank"]
+
+#: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
+#: PROTOCOLS.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this
+#: (``mall.domain.withdrawals`` refuses it otherwise) and the default maximum per request is under it.
+WECHAT_REAL_NAME_FROM_FEN = 200_000
+
+
+def _default_methods() -> list[WithdrawalMethod]:
+    return ["wechat"]
+
+
+class WithdrawalRules(_Document):
+    """提现规则. Amounts are what leaves *available* (fee included); limits count requests made in
+    one China day, whatever became of them. The fee is 0 below ``fee_free_below_fen``, else
+    ``max(fee_min_fen, floor(amount × fee_rate_bp / 10000))``."""
+
+    min_fen: Annotated[int, Field(ge=100, le=10_000_000_000, description="smallest request (fen)")] = 5_000
+    max_fen: Annotated[int, Field(ge=100, le=10_000_000_000, description="largest request (fen)")] = 199_999
+    daily_count: Annotated[int, Field(ge=1, le=1000, description="requests per promoter per China day")] = 3
+    daily_amount_fen: Annotated[int, Field(ge=100, le=10_000_000_000,
+                                           description="total requested per promoter per China day (fen)")] = 500_000
+    fee_free_below_fen: Fen = 10_000
+    fee_rate_bp: Annotated[int, Field(ge=0, le=2000, description="basis points: 100 = 1%")] = 100
+    fee_min_fen: Fen = 100
+    auto_review_below_fen: Annotated[Fen, Field(description="requests below this (and no risk flag) are approved "
+                                                            "automatically; 0: every request is reviewed")] = 20_000
+    dual_approval_from_fen: Annotated[Fen, Field(description="requests from this amount need two different admins")
+                                      ] = 100_000
+    stuck_bill_minutes: Annotated[int, Field(ge=5, le=10_080,
+                                             description="a transfer bill not final after this is queried")] = 30
+    methods: Annotated[list[WithdrawalMethod], Field(min_length=1, max_length=2)] = Field(
+        default_factory=_default_methods)
+
+    def fee_for(self, amount_fen: int) -> int:
+        """The fee of a request of ``amount_fen`` (integer fen; floor of the rate, then the minimum)."""
+        if amount_fen < self.fee_free_below_fen:
+            return 0
+        return max(self.fee_min_fen, amount_fen * self.fee_rate_bp // BASIS_POINTS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str, object]] = []
+        if self.min_fen > self.max_fen:
+            problems.append((("min_fen",), f"min_fen {self.min_fen} exceeds max_fen {self.max_fen}", self.min_fen))
+        if self.max_fen > self.daily_amount_fen:
+            problems.append((("max_fen",), f"max_fen {self.max_fen} exceeds daily_amount_fen {self.daily_amount_fen}",
+                             self.max_fen))
+        # The smallest amount that pays a fee must still leave the promoter something.
+        charged_from = max(self.min_fen, self.fee_free_below_fen)
+        if charged_from <= self.max_fen and self.fee_for(charged_from) >= charged_from:
+            problems.append((("fee_min_fen",), f"the fee {self.fee_for(charged_from)} at {charged_from} fen is not "
+                             f"below the amount", self.fee_min_fen))
+        if self.auto_review_below_fen > self.dual_approval_from_fen:
+            problems.append((("auto_review_below_fen",), f"auto_review_below_fen {self.auto_review_below_fen} exceeds "
+                             f"dual_approval_from_fen {self.dual_approval_from_fen}", self.auto_review_below_fen))
+        if len(set(self.methods)) != len(self.methods):
+            problems.append((("methods",), "a method is listed twice", self.methods))
+        if problems:
+            raise _rule_errors("WithdrawalRules", problems)
+        return self
+
+
 def _default_levels() -> list[PromoterLevel]:
     return [PromoterLevel(id="basic", name="普通")]
 
@@ -140,6 +203,7 @@ class DistributionSettings(_Document):
     level_downgrade_inactive_days: Annotated[int, Field(ge=7, le=3650)] = 90
     commission: CommissionRates = CommissionRates()
     orders: OrderRules = OrderRules()
+    withdrawal: WithdrawalRules = WithdrawalRules()
     banned_phrases: Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=200)] = []
 
     @model_validator(mode="after")

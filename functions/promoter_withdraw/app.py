@@ -1,0 +1,61 @@
+"""POST /promoter/withdrawals — ask to withdraw available commission (提现申请).
+
+``Idempotency-Key`` is required: a retry returns the first result, never a second withdrawal.
+Every limit (minimum, maximum, daily count and amount, method, balance, debt, risk hold, active
+promoter) is checked, then enforced again by the transaction's conditions; a refusal names the
+rule and its limit (``error.details``) and changes nothing. An auto-approved request is handed to
+the payout queue after the commit."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import current_principal, secured
+from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.clock import utc_now
+from mall.dal.queues import queue_from_env
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.withdrawals import WithdrawalRequest, WithdrawalView
+from mall.services.withdrawals import request_withdrawal
+
+table = main_table()
+payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
+app = make_resolver()
+
+
+def _error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+@app.post("/promoter/withdrawals", summary="Request a withdrawal", tags=["withdrawals"], status_code=201,
+          description="`amount_fen` (fee included) leaves `available` at once. Refusals carry "
+                      "`error.details.rule` and `error.details.limit`.",
+          responses={201: {"description": "PENDING_REVIEW, or APPROVED at once (auto review)",
+                           "content": {"application/json": {"model": WithdrawalView}}},
+                     403: _error("`promoter_not_active`"),
+                     409: _error("`insufficient_balance`, `daily_count_exceeded`, `daily_amount_exceeded`, "
+                                 "`outstanding_debt`, `risk_hold`, `withdrawal_contention`"),
+                     422: _error("`amount_below_minimum`, `amount_above_maximum`, `method_not_allowed`, "
+                                 "`wechat_real_name_required`, `bank_account_required`, validation errors")},
+          **secured(Role.PROMOTER))
+def request(body: WithdrawalRequest, idempotency_key: IdempotencyKeyHeader) -> Response[WithdrawalView]:
+    principal = current_principal(app)
+    now = utc_now()
+
+    def action() -> WithdrawalView:
+        result = request_withdrawal(table=table, promoter_id=principal.subject, body=body, now=now,
+                                    queue=payout_queue)
+        metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
+        return result
+
+    result = once(idempotency_key, principal.subject, body, WithdrawalView, action, lambda_context=app.lambda_context)
+    return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
+
+
+handler = entrypoint(app)
