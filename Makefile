@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin pay refund bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -26,6 +26,7 @@ help:
 	@echo "make admin USERNAME=alice   create an admin in the local stack's table"
 	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
+	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
 	@echo "make openapi    regenerate docs/openapi.json from the handlers"
 	@echo "make build      sam build (arm64)      make bench   benchmarks"
 
@@ -92,6 +93,9 @@ pay: deps
 
 refund: deps
 	$(PY) -m local refund $(REFUND) $(if $(STATUS),--status $(STATUS))
+
+payout: deps
+	$(PY) -m local payout $(WITHDRAWAL) $(if $(STATE),--state $(STATE))
 
 bench: deps
 	$(PY) -m bench

@@ -6,6 +6,7 @@
     python -m local routes
     python -m local pay ORDER_ID                       (the buyer pays: signed TRANSACTION.SUCCESS)
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
+    python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
 
 ``run`` records its ports in ``<data dir>/stack.json``; ``invoke`` and ``schedule`` use
@@ -113,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     refund.add_argument("refund_id", help="the refund id (= out_refund_no)")
     refund.add_argument("--status", default="SUCCESS", choices=["SUCCESS", "ABNORMAL", "CLOSED"])
     refund.add_argument("--notify-url", default=None, help="deliver here instead of the refund's notify_url")
+
+    payout = sub.add_parser("payout", help="finish a withdrawal's WeChat transfer bill in the local sandbox "
+                                           "(signed notification)")
+    _common(payout)
+    payout.add_argument("withdrawal_id", help="the withdrawal id (w_...) or its out_bill_no")
+    payout.add_argument("--state", default="SUCCESS", choices=["SUCCESS", "FAIL", "CANCELLED"],
+                        help="SUCCESS: the promoter confirmed the receipt; FAIL / CANCELLED: funds return")
+    payout.add_argument("--reason", default=None, help="the bill's fail_reason (FAIL)")
+    payout.add_argument("--notify-url", default=None, help="deliver here instead of the bill's notify_url")
 
     routes = sub.add_parser("routes", help="print the HTTP API's route table")
     routes.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
@@ -317,9 +327,16 @@ def _local_appid(args: argparse.Namespace) -> str:
 
 
 def cmd_pay(args: argparse.Namespace) -> int:
-    """``pay ORDER_ID`` / ``refund REFUND_ID``: play the buyer / the bank at the local WeChat Pay
-    sandbox, which POSTs a genuinely signed, encrypted notification to the local webhook."""
-    from local.wechatpay_sandbox import SandboxError, complete_local_refund, pay_local_order
+    """``pay ORDER_ID`` / ``refund REFUND_ID`` / ``payout WITHDRAWAL_ID``: play the buyer / the bank /
+    the promoter confirming a transfer at the local WeChat Pay sandbox, which POSTs a genuinely
+    signed, encrypted notification to the local webhook."""
+    from local.wechatpay_sandbox import (
+        SandboxError,
+        complete_local_refund,
+        finish_local_transfer,
+        out_bill_no_of,
+        pay_local_order,
+    )
 
     if running_stack(args.data_dir) is None:
         print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
@@ -327,6 +344,9 @@ def cmd_pay(args: argparse.Namespace) -> int:
     try:
         if args.command == "pay":
             event = pay_local_order(args.data_dir, args.order_id, appid=_local_appid(args), notify_url=args.notify_url)
+        elif args.command == "payout":
+            event = finish_local_transfer(args.data_dir, out_bill_no_of(args.withdrawal_id), appid=_local_appid(args),
+                                          state=args.state, fail_reason=args.reason, notify_url=args.notify_url)
         else:
             event = complete_local_refund(args.data_dir, args.refund_id, appid=_local_appid(args), status=args.status,
                                           notify_url=args.notify_url)
@@ -385,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "routes": cmd_routes,
         "pay": cmd_pay,
         "refund": cmd_pay,
+        "payout": cmd_pay,
     }
     try:
         return commands[args.command](args)

@@ -66,8 +66,10 @@ __all__ = [
     "SandboxError",
     "SandboxEvent",
     "complete_local_refund",
+    "finish_local_transfer",
     "local_stack_sandbox",
     "make_http_server",
+    "out_bill_no_of",
     "pay_local_order",
     "send",
 ]
@@ -947,6 +949,20 @@ def complete_local_refund(data_dir: str | Path, out_refund_no: str, *, appid: st
     """The refund ends (SUCCESS | ABNORMAL | CLOSED): REFUND.<status> is POSTed to the webhook."""
     return local_stack_sandbox(data_dir, appid=appid, notify_url=notify_url).complete_refund(out_refund_no,
                                                                                              status=status)
+
+
+def finish_local_transfer(data_dir: str | Path, out_bill_no: str, *, appid: str, state: str = "SUCCESS",
+                          fail_reason: str | None = None, notify_url: str | None = None) -> SandboxEvent:
+    """The transfer bill ``out_bill_no`` finishes: SUCCESS (the promoter confirmed the receipt in
+    the mini-program), FAIL or CANCELLED; MCHTRANSFER.BILL.FINISHED is POSTed to the webhook given
+    when the bill was created (or ``notify_url``). ``python -m local payout`` uses this."""
+    return local_stack_sandbox(data_dir, appid=appid, notify_url=notify_url).finish_transfer(
+        out_bill_no, state=state, fail_reason=fail_reason)
+
+
+def out_bill_no_of(withdrawal_id: str) -> str:
+    """The transfer number of a withdrawal: its id without the ``_`` (letters and digits only)."""
+    return "".join(ch for ch in withdrawal_id if ch.isalnum())
 
 
 # ---- CLI ------------------------------------------------------------------------------------

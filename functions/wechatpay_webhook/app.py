@@ -3,7 +3,8 @@
 Public (WeChat Pay sends no bearer token) but verified: the signature over the raw body bytes,
 the key's serial, the 300 s replay window, no SIGNTEST probes, then AES-256-GCM decryption
 (mall.integrations.wechatpay.notifications). TRANSACTION.SUCCESS records the payment exactly
-once; REFUND.* goes to the refunds service; anything else is refused. Replies: 204 when handled
+once; REFUND.* goes to the refunds service; MCHTRANSFER.BILL.FINISHED (商家转账) to the payouts
+service (a withdrawal PAID or FAILED exactly once); anything else is refused. Replies: 204 when handled
 (duplicates included); 4xx ``{"code":"FAIL","message":...}`` when refused, with nothing changed;
 5xx ``{"code":"FAIL"}`` when we failed (WeChat Pay redelivers)."""
 
@@ -24,7 +25,7 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, notification_keys, pay_client
 from mall.integrations.wechatpay.notifications import failure_reply
-from mall.services.payments import RefundNotificationHandler, handle_notification
+from mall.services.payments import RefundNotificationHandler, TransferNotificationHandler, handle_notification
 
 orders = OrderRepository(main_table())
 app = make_resolver()
@@ -42,6 +43,13 @@ def refunds_service() -> RefundNotificationHandler:
     notification arrives (payments keep working while that module is absent or broken)."""
     module = importlib.import_module("mall.services.refunds")
     return cast(RefundNotificationHandler, module.handle_refund_notification)
+
+
+def payouts_service() -> TransferNotificationHandler:
+    """PAYOUT's ``mall.services.payouts.handle_transfer_notification``, loaded when a transfer
+    notification arrives (payments keep working while that module is absent or broken)."""
+    module = importlib.import_module("mall.services.payouts")
+    return cast(TransferNotificationHandler, module.handle_transfer_notification)
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -66,7 +74,8 @@ def webhook() -> Response[str]:
             keys, apiv3_key = notification_keys()
             reply = handle_notification(headers=app.current_event.headers, raw_body=body, orders=orders,
                                         merchant=merchant_config(), public_keys=keys, apiv3_key=apiv3_key,
-                                        pay=pay_client, refunds=refunds_service, now=utc_now())
+                                        pay=pay_client, refunds=refunds_service, now=utc_now(),
+                                        payouts=payouts_service)
             logger.info("wechatpay notification", extra={"status": reply.status, "outcome": reply.outcome})
             status, payload = reply.status, reply.body
     except Exception:  # our failure, never the message's: answer 5xx so WeChat Pay redelivers later

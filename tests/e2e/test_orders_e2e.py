@@ -178,7 +178,7 @@ def test_refused_notifications_answer_4xx_fail_and_change_nothing(shop: Shop) ->
             "TRANSACTION.SUCCESS", {**good, "amount": {**good["amount"], "total": amount - 1}},
             original_type="transaction")),
         "unsupported event": (400, "unsupported event", sandbox.build_notification(
-            "MCHTRANSFER.BILL.FINISHED", sandbox.transfer_bill_resource("bill1", 100, "openid-e2e"),
+            "PROFITSHARING.FINISHED", sandbox.transfer_bill_resource("bill1", 100, "openid-e2e"),
             original_type="mch_payment")),
     }
     for name, (status, message, (headers, body)) in cases.items():

@@ -173,10 +173,16 @@ def test_a_notification_that_does_not_decrypt_is_refused(mall: Mall) -> None:
     assert status == 400 and fail_body(reply) == "decrypt_failed"
 
 
-def test_payouts_are_not_handled_yet(mall: Mall) -> None:
+def test_payout_notifications_go_to_the_payouts_service(mall: Mall) -> None:
+    """MCHTRANSFER.BILL.FINISHED is verified like every notification, then handled by
+    mall.services.payouts (tests/unit/test_payouts.py): a number no withdrawal has is refused."""
     resource = mall.sandbox.transfer_bill_resource("bill0001", 5000, "openid-x")
     status, reply = mall.deliver(*mall.sandbox.build_notification("MCHTRANSFER.BILL.FINISHED", resource,
                                                                   original_type="mch_payment"))
+    assert status == 404 and fail_body(reply) == "unknown out_bill_no"
+    other = mall.sandbox.transaction_resource("o_0000000000000000000001", 100, "openid-x")
+    status, reply = mall.deliver(*mall.sandbox.build_notification("PROFITSHARING.FINISHED", other,
+                                                                  original_type="transaction"))
     assert status == 400 and fail_body(reply) == "unsupported event"
 
 

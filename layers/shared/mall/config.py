@@ -61,6 +61,16 @@ class Settings(BaseModel):
     order_reconcile_min_age_seconds: Annotated[
         int, Field(alias="ORDER_RECONCILE_MIN_AGE_SECONDS", ge=60, le=86400)] = 300
 
+    # How payouts (商家转账) are declared to WeChat Pay: must match what the merchant was granted.
+    payout_transfer_scene_id: Annotated[str, Field(alias="PAYOUT_TRANSFER_SCENE_ID", pattern=r"^[0-9]{1,10}$")] = "1005"
+    payout_user_recv_perception: Annotated[
+        str, Field(alias="PAYOUT_USER_RECV_PERCEPTION", min_length=1, max_length=32)] = "劳务报酬"
+    payout_transfer_remark: Annotated[str, Field(alias="PAYOUT_TRANSFER_REMARK", min_length=1, max_length=32)] = (
+        "推广佣金提现")
+    # ``type:content;type:content`` (转账场景报备信息).
+    payout_report_infos: Annotated[str, Field(alias="PAYOUT_REPORT_INFOS", max_length=500)] = (
+        "岗位类型:推广员;报酬说明:推广佣金提现")
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable function."""

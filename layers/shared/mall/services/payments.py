@@ -36,12 +36,20 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import NotificationRejected, WeChatPayError, WeChatPayNotFound
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.notifications import (
+    EVENT_TRANSFER_FINISHED,
     failure_reply,
     rejection_reply,
     success_reply,
     verify_and_decrypt,
 )
-from mall.integrations.wechatpay.resources import RefundResource, TransactionResource, parse_refund, parse_transaction
+from mall.integrations.wechatpay.resources import (
+    RefundResource,
+    TransactionResource,
+    TransferBillResource,
+    parse_refund,
+    parse_transaction,
+    parse_transfer_bill,
+)
 from mall.services.orders import ProductCatalog, StockNotifier
 
 logger = Logger()
@@ -54,6 +62,29 @@ class RefundNotificationHandler(Protocol):
     """``mall.services.refunds.handle_refund_notification`` (FULFIL)."""
 
     def __call__(self, *, table: Table, refund: RefundResource, now: datetime) -> None: ...
+
+
+# ---- payouts (PAYOUT): MCHTRANSFER.BILL.FINISHED → mall.services.payouts ----
+class TransferHandled(Protocol):
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def acknowledged(self) -> bool: ...
+    @property
+    def refusal(self) -> tuple[int, str]: ...
+
+
+class TransferNotificationHandler(Protocol):
+    """``mall.services.payouts.handle_transfer_notification`` (PAYOUT)."""
+
+    def __call__(self, *, table: Table, bill: TransferBillResource, now: datetime) -> TransferHandled: ...
+
+
+def _payouts_service() -> TransferNotificationHandler:
+    from mall.services.payouts import handle_transfer_notification
+
+    return handle_transfer_notification
+# ---- (end of payouts) ----
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +199,8 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                         orders: OrderRepository,
                         merchant: MerchantConfig, public_keys: Mapping[str, RSAPublicKey], apiv3_key: bytes,
                         pay: Callable[[], WeChatPayClient], refunds: Callable[[], RefundNotificationHandler],
-                        now: datetime) -> WebhookReply:
+                        now: datetime,
+                        payouts: Callable[[], TransferNotificationHandler] = _payouts_service) -> WebhookReply:
     """Verify, decrypt and dispatch one notification (PROTOCOLS.md). Never raises for a bad message."""
     try:
         note = verify_and_decrypt(headers, raw_body, public_keys=public_keys, apiv3_key=apiv3_key, now=now)
@@ -189,6 +221,8 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                 return _fail(400, "mchid mismatch", "wrong_merchant")
             refunds()(table=orders.table, refund=refund, now=now)
             return _ok("refund_handled")
+        if event == EVENT_TRANSFER_FINISHED:  # payouts (PAYOUT)
+            return _on_transfer(note.resource, table=orders.table, merchant=merchant, payouts=payouts, now=now)
     except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
         logger.warning("notification resource refused", extra={"reason": exc.reason_code})
         code, body = rejection_reply(exc)
@@ -217,6 +251,21 @@ def _on_transaction(resource: Mapping[str, Any], *, orders: OrderRepository, mer
     }
     status, message = messages.get(outcome, (400, "refused"))
     return _fail(status, message, outcome.value)
+
+
+# ---- payouts (PAYOUT) ----
+def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig,
+                 payouts: Callable[[], TransferNotificationHandler], now: datetime) -> WebhookReply:
+    bill = parse_transfer_bill(resource)
+    if bill.mch_id is not None and bill.mch_id != merchant.mchid:
+        logger.error("transfer notification for another merchant")
+        return _fail(400, "mch_id mismatch", "wrong_merchant")
+    handled = payouts()(table=table, bill=bill, now=now)
+    if handled.acknowledged:
+        return _ok(handled.outcome)
+    status, message = handled.refusal
+    return _fail(status, message, handled.outcome)
+# ---- (end of payouts) ----
 
 
 # ---- expiry and reconciliation ------------------------------------------------------------------

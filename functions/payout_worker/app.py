@@ -1,0 +1,59 @@
+"""SQS worker (PayoutQueue): ``{"withdrawal_id": ...}`` for a withdrawal just APPROVED → start its
+WeChat merchant transfer (商家转账): APPROVED → PAYING and the transfer bill, with the withdrawal's
+``out_bill_no`` (mall.services.payouts.start_payout, safe to repeat).
+
+Messages are handled one by one with Powertools batch processing: a message whose transfer WeChat
+Pay did not confirm is reported in ``batchItemFailures`` and redelivered after the visibility
+timeout (the same number again: never a second transfer); after ``maxReceiveCount`` it lands in the
+dead-letter queue, and the payout reconciler picks the withdrawal up anyway. A message that is not
+a payout request is logged and dropped (redelivering it cannot help)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.integrations.wechatpay.factory import pay_client
+from mall.observability import logger, metrics
+from mall.services.payouts import start_payout
+from mall.workers import worker_entrypoint
+
+table = main_table()
+# Report every failed message, even when all of them failed (not one exception for the batch): the
+# same answer whatever the mix, and the successes of a batch are never redone.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def withdrawal_id_of(body: str) -> str | None:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    value = message.get("withdrawal_id") if isinstance(message, dict) else None
+    return value if isinstance(value, str) and 3 <= len(value) <= 64 else None
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    withdrawal_id = withdrawal_id_of(record.body)
+    if withdrawal_id is None:
+        logger.error("payout message without a withdrawal_id: dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="PayoutMessagesDropped", unit="Count", value=1)
+        return {"skipped": True}
+    result = start_payout(table=table, withdrawal_id=withdrawal_id, now=utc_now(), pay=pay_client)
+    logger.info("payout started", extra={"withdrawal_id": withdrawal_id, "outcome": result.outcome,
+                                         "status": result.status, "bill_state": result.bill_state})
+    return {"withdrawal_id": withdrawal_id, "outcome": result.outcome}
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))
+
+
+handler = worker_entrypoint(run)
