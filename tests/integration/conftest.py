@@ -30,11 +30,16 @@ def ddb_client(ddb_endpoint: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def table(ddb_client, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Table]:  # type: ignore[no-untyped-def]
+def table(ddb_client, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+          request: pytest.FixtureRequest) -> Iterator[Table]:
     name = f"it-{uuid.uuid4().hex[:10]}"
-    request = table_request(name)
-    request.pop("DeletionProtectionEnabled", None)
-    ddb_client.create_table(**request)
+    create = table_request(name)
+    create.pop("DeletionProtectionEnabled", None)
+    if request.node.get_closest_marker("table_stream") is None:
+        # DynamoDB Local slows down with every streamed table created and deleted in one process
+        # (8.8 → 31 ms per transaction over six tables); these tests read no stream.
+        create.pop("StreamSpecification", None)
+    ddb_client.create_table(**create)
     ddb_client.update_time_to_live(TableName=name,
                                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
     monkeypatch.setenv("TABLE_NAME", name)
