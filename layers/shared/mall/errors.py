@@ -47,6 +47,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class UnsupportedMediaType(DomainError):
+    """The request body is not in a format the API reads (JSON only)."""
+
+    code = "unsupported_media_type"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

@@ -14,11 +14,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from mall.clock import utc_now
 from mall.domain.tokens import Principal, Role, verify_token
-from mall.errors import Forbidden, Unauthenticated
+from mall.errors import FieldProblem, Forbidden, Unauthenticated, UnsupportedMediaType
 from mall.secrets import get_secret
 
 ANONYMOUS = "anonymous"
@@ -69,6 +70,20 @@ class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
                 raise Forbidden("your role may not use this operation", code="forbidden_role")
             app.append_context(principal=principal)  # type: ignore[no-untyped-call]
         return super().handler(app, next_middleware)
+
+    def _get_body(self, app: EventHandlerInstance) -> dict[str, Any]:
+        """Bodies are JSON (UTF-8). Powertools would also try forms and multipart and let a
+        missing boundary or undecodable bytes escape as a plain exception (a 500): refuse those
+        here as the client's mistake."""
+        content_type = app.current_event.headers.get("content-type", "").strip()
+        if content_type and not content_type.lower().startswith("application/json"):
+            raise UnsupportedMediaType("request bodies are JSON", fields=[FieldProblem(
+                "header:content-type", f"{content_type[:64]!r} is not application/json")])
+        try:
+            return super()._get_body(app)
+        except UnicodeDecodeError as exc:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "body is not UTF-8",
+                                           "input": {}, "ctx": {}}]) from exc
 
 
 def secured(*roles: Role) -> dict[str, Any]:

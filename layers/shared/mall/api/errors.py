@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.DomainError], HTTPStatus]] = [
     (errors.Unauthenticated, HTTPStatus.UNAUTHORIZED),
     (errors.Forbidden, HTTPStatus.FORBIDDEN),
     (errors.NotFound, HTTPStatus.NOT_FOUND),
+    (errors.UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (errors.Conflict, HTTPStatus.CONFLICT),
     (errors.TooManyRequests, HTTPStatus.TOO_MANY_REQUESTS),
     (errors.UpstreamUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
