@@ -1,0 +1,593 @@
+"""Counting the DynamoDB work of the functions the local stack runs in this process.
+
+**How.** botocore event hooks on every client of the default boto3 session (the one the
+layer's ``boto3.client("dynamodb")`` uses) and on the layer's cached client:
+
+- ``before-parameter-build.dynamodb`` adds ``ReturnConsumedCapacity=INDEXES`` (the TOTAL
+  figure plus the table / per-index split) to every operation that accepts it;
+- ``before-send.dynamodb`` counts HTTP round trips (a botocore retry is one more);
+- ``after-call.dynamodb`` reads ``ConsumedCapacity`` and records the call.
+
+Each call is attributed to the Lambda invocation running on its thread (the runtime's
+``invoke`` is wrapped, so HTTP routes, stream and queue workers and schedules are all seen)
+and to the *window* open at the time: a benchmark opens one window per request, sends the
+request, waits until the stream and queue workers it triggered are idle, and closes it.
+Everything in between — the request's own function and every worker it set off — is the
+work of that request.
+
+**Capacity: what DynamoDB Local says, and what AWS would bill.** DynamoDB Local returns
+``ConsumedCapacity`` for every data operation. For reads (GetItem, Query, BatchGetItem,
+TransactGetItems) its figures follow AWS's rules (4 KB units, ½ for eventually consistent,
+2× for transactional) and are used, with one correction: a Query that finds nothing and the
+keys a BatchGetItem does not find report 0 locally, while AWS bills every read request at
+least ½ unit (1 if strongly consistent) per key: that floor is applied. For
+``TransactWriteItems`` they do not: one,
+two or three small puts all report 4 WCU, one put with two index entries reports 12.
+Failed conditional writes and cancelled transactions return no capacity at all. So every
+*write* is priced here by AWS's documented rules from the items themselves, read before and
+after the call with a client of its own (never counted):
+
+- a write costs ``ceil(max(size before, size after) / 1 KB)`` units (at least 1), ×2 inside
+  a transaction; a ``ConditionCheck`` costs like a write of the checked item, ×2;
+- each GSI the item enters, leaves or changes in (projection ALL) costs one index write of
+  the entry's size; a key change in an index is a delete plus a put. Index writes are
+  counted at the standard rate even inside a transaction (AWS applies them to the indexes
+  after the transaction commits); ``wcu_if_index_doubled`` says what doubling would add;
+- a failed conditional write or a cancelled transaction is counted at the table cost of
+  the attempt (AWS bills failed conditional writes), marked ``failed``.
+
+What DynamoDB Local reported for writes is kept beside the model (``reported_wcu``).
+The model's own reads and the time they take are excluded from the figures and the
+invocation timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.client
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+READ_OPS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+CAPACITY = "INDEXES"
+# What a window was opened for (an HTTP request, a schedule, a service called directly); every
+# other invocation in it is a worker that request triggered (stream, queue).
+PRIMARY = frozenset({"http", "schedule", "direct", "in-process"})
+_HOOK_ID = "bench-meter"
+
+WireItem = dict[str, Any]  # an item in DynamoDB's wire format ({"attr": {"S": "..."}})
+
+
+# -- AWS's sizing rules ------------------------------------------------------------------------
+
+
+def number_size(text: str) -> int:
+    """A number's size: about 1 byte per two significant digits, plus 1."""
+    digits = str(Decimal(text).normalize()).lstrip("-").replace(".", "").lstrip("0").split("E")[0]
+    return max(1, math.ceil(len(digits) / 2) + 1)
+
+
+def value_size(value: Mapping[str, Any]) -> int:  # noqa: PLR0911
+    """The size of one attribute value (without its name), per the DynamoDB developer guide."""
+    ((kind, inner),) = value.items()
+    match kind:
+        case "S":
+            return len(str(inner).encode("utf-8"))
+        case "N":
+            return number_size(str(inner))
+        case "B":
+            return len(inner)
+        case "BOOL" | "NULL":
+            return 1
+        case "SS":
+            return sum(len(str(s).encode("utf-8")) for s in inner)
+        case "NS":
+            return sum(number_size(str(n)) for n in inner)
+        case "BS":
+            return sum(len(b) for b in inner)
+        case "L":
+            return 3 + sum(1 + value_size(v) for v in inner)
+        case "M":
+            return 3 + sum(1 + len(k.encode("utf-8")) + value_size(v) for k, v in inner.items())
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: Mapping[str, Any] | None) -> int:
+    if not item:
+        return 0
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+
+
+def read_floor(operation: str, params: Mapping[str, Any]) -> float:
+    """The least a read request is billed, found or not: ½ unit eventually consistent, 1 strongly
+    consistent, 2 transactional, per key for the batch operations. DynamoDB Local reports 0 for a
+    Query that finds nothing and for keys a BatchGetItem does not find; AWS bills those requests."""
+    if operation == "BatchGetItem":
+        return sum((1.0 if spec.get("ConsistentRead") else 0.5) * len(spec.get("Keys", []))
+                   for spec in params.get("RequestItems", {}).values())
+    if operation == "TransactGetItems":
+        return 2.0 * len(params.get("TransactItems", []))
+    return 1.0 if params.get("ConsistentRead") else 0.5
+
+
+def write_units(size: int) -> int:
+    """1 KB write units, at least one."""
+    return max(1, math.ceil(size / 1024))
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None
+
+    def key_of(self, item: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        """The item's key in this index, None when the item is not in it (a sparse index)."""
+        if not item or self.hash_key not in item or (self.range_key and self.range_key not in item):
+            return None
+        return (repr(item[self.hash_key]), repr(item[self.range_key]) if self.range_key else None)
+
+
+@dataclass
+class ItemWrite:
+    """What one item of a write call cost, by the model."""
+
+    key: str  # "pk|sk"
+    entity: str  # "ORDER#/ORDER": the key prefixes, to group by kind of item
+    action: str  # Put, Update, Delete, ConditionCheck
+    table_units: int
+    index_units: int
+    size_before: int
+    size_after: int
+    indexes: dict[str, int] = field(default_factory=dict)
+
+
+def price_item(action: str, before: WireItem | None, after: WireItem | None, *, indexes: Sequence[Index],
+               transactional: bool, succeeded: bool, key: str, entity: str) -> ItemWrite:
+    factor = 2 if transactional else 1
+    size_before, size_after = item_size(before), item_size(after)
+    if action == "ConditionCheck":
+        return ItemWrite(key, entity, action, factor * write_units(size_before), 0, size_before, size_before)
+    if not succeeded:
+        return ItemWrite(key, entity, action, factor * write_units(size_before), 0, size_before, size_before)
+    written = ItemWrite(key, entity, action, factor * write_units(max(size_before, size_after)), 0,
+                        size_before, size_after)
+    if before == after and action != "Delete":
+        return written  # nothing changed: no index entry is touched
+    for index in indexes:
+        was, now = index.key_of(before), index.key_of(after)
+        units = 0
+        if was is not None and now is not None:
+            units = write_units(size_after) if was == now else write_units(size_before) + write_units(size_after)
+        elif now is not None:
+            units = write_units(size_after)
+        elif was is not None:
+            units = write_units(size_before)
+        if units:
+            written.indexes[index.name] = units
+            written.index_units += units
+    return written
+
+
+# -- what was recorded -------------------------------------------------------------------------
+
+
+@dataclass
+class InvocationRecord:
+    function: str
+    trigger: str  # http, stream, queue, schedule, direct, in-process
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    ok: bool = True
+    round_trips: int = 0
+    calls: int = 0
+    wechat_calls: int = 0
+    sqs_calls: int = 0
+    s3_calls: int = 0
+    overhead_s: float = 0.0
+    overhead_cpu_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"function": self.function, "trigger": self.trigger, "ok": self.ok,
+                "wall_ms": round(self.wall_ms, 2), "cpu_ms": round(self.cpu_ms, 2),
+                "dynamodb_calls": self.calls, "round_trips": self.round_trips,
+                "wechat_calls": self.wechat_calls, "sqs_calls": self.sqs_calls, "s3_calls": self.s3_calls}
+
+
+@dataclass
+class CallRecord:
+    operation: str
+    function: str | None  # None: made outside any invocation (another thread of a function)
+    trigger: str | None
+    rcu: float = 0.0
+    wcu: float = 0.0  # by the model (writes)
+    wcu_index_doubled: float = 0.0
+    reported_rcu: float | None = None
+    reported_wcu: float | None = None
+    error: str | None = None
+    items: list[ItemWrite] = field(default_factory=list)
+
+
+@dataclass
+class Window:
+    """Everything that happened between opening and closing: one request and what it triggered."""
+
+    label: str
+    calls: list[CallRecord] = field(default_factory=list)
+    invocations: list[InvocationRecord] = field(default_factory=list)
+    round_trips_outside: int = 0  # HTTP round trips made on a thread with no invocation
+    status: int | None = None
+    note: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        primary = [i for i in self.invocations if i.trigger in PRIMARY]
+        workers = [i for i in self.invocations if i not in primary]
+        reads = [c for c in self.calls if c.operation in READ_OPS]
+        writes = [c for c in self.calls if c.operation in WRITE_OPS]
+        entities: dict[str, int] = {}
+        for call in writes:
+            for item in call.items:
+                entities[item.entity] = entities.get(item.entity, 0) + item.table_units + item.index_units
+        return {
+            "label": self.label,
+            "status": self.status,
+            "note": self.note,
+            "round_trips": sum(i.round_trips for i in primary),
+            "http_requests": sum(1 for i in self.invocations if i.trigger == "http"),
+            "worker_invocations": len(workers),
+            "worker_round_trips": sum(i.round_trips for i in workers) + self.round_trips_outside,
+            "max_round_trips_per_worker": max((i.round_trips for i in workers), default=0),
+            "rcu": round(sum(c.rcu for c in self.calls), 2),
+            "wcu": round(sum(c.wcu for c in self.calls), 2),
+            "wcu_if_index_doubled": round(sum(c.wcu_index_doubled for c in self.calls), 2),
+            "reported_wcu": round(sum(c.reported_wcu or 0 for c in writes), 2),
+            "reported_rcu": round(sum(c.reported_rcu or 0 for c in reads), 2),
+            "reads": len(reads),
+            "writes": len(writes),
+            "failed_calls": [f"{c.operation}: {c.error}" for c in self.calls if c.error],
+            "own_operations": [c.operation for c in self.calls if c.trigger in PRIMARY],
+            "calls": [_call_dict(c) for c in self.calls],
+            "wcu_by_item_kind": dict(sorted(entities.items(), key=lambda kv: -kv[1])),
+            "invocations": [i.as_dict() for i in self.invocations],
+        }
+
+
+def _call_dict(call: CallRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"operation": call.operation, "function": call.function, "trigger": call.trigger,
+                           "rcu": call.rcu, "wcu": call.wcu}
+    if call.reported_rcu is not None and call.reported_rcu != call.rcu:
+        out["reported_rcu"] = call.reported_rcu
+    if call.reported_wcu is not None:
+        out["reported_wcu"] = call.reported_wcu
+    if call.error:
+        out["error"] = call.error
+    if call.items:
+        out["items"] = [{"key": i.key, "action": i.action, "table_units": i.table_units,
+                         "index_units": i.index_units, "indexes": i.indexes, "bytes": max(i.size_before, i.size_after)}
+                        for i in call.items]
+    return out
+
+
+# -- the meter ---------------------------------------------------------------------------------
+
+
+def _trigger_of(event: Any) -> str:
+    if isinstance(event, dict):
+        if "requestContext" in event and "routeKey" in event:
+            return "http"
+        records = event.get("Records")
+        if isinstance(records, list) and records and isinstance(records[0], dict):
+            source = str(records[0].get("eventSource") or "")
+            return {"aws:dynamodb": "stream", "aws:sqs": "queue"}.get(source, "records")
+        if event.get("detail-type") == "Scheduled Event" or event.get("source") in {"aws.events", "aws.scheduler"}:
+            return "schedule"
+    return "direct"
+
+
+def _consumed(value: Any) -> float | None:
+    if value is None:
+        return None
+    parts = value if isinstance(value, list) else [value]
+    return float(sum(float(p.get("CapacityUnits") or 0) for p in parts))
+
+
+class Meter:
+    """``install()`` hooks the default boto3 session (clients created afterwards carry the hooks)
+    and ``attach(runtime, clients)`` the runtime and clients made before; both once the local
+    stack runs (see ``install``). Measure with ``with meter.window(label):``."""
+
+    def __init__(self, raw_client_factory: Callable[[], Any], *, key_names: tuple[str, str],
+                 indexes: Sequence[Index], wechat_port: int | None = None) -> None:
+        self._raw_factory = raw_client_factory
+        self._raw: Any = None
+        self.key_names = key_names
+        self.indexes = list(indexes)
+        self.wechat_port = wechat_port
+        self._window: Window | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._undo: list[Callable[[], None]] = []
+
+    # -- installation --
+
+    def install(self) -> None:
+        """Call it once the local runtime has replaced ``os.environ`` with its per-thread view:
+        a default session created earlier would keep the process's own environment, and the
+        functions' clients would not see their region and endpoints."""
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        self._register(session.events)
+        original_request = http.client.HTTPConnection.request
+        meter = self
+
+        def request(conn: http.client.HTTPConnection, *args: Any, **kwargs: Any) -> Any:
+            invocation = meter._current()
+            if invocation is not None and meter.wechat_port is not None and conn.port == meter.wechat_port:
+                invocation.wechat_calls += 1
+            return original_request(conn, *args, **kwargs)
+
+        setattr(http.client.HTTPConnection, "request", request)  # noqa: B010 - undone by uninstall()
+        self._undo.append(lambda: setattr(http.client.HTTPConnection, "request", original_request))
+
+        # A function that fans out on a thread pool (the settlement planner's shard queries):
+        # the pool's work belongs to the invocation that submitted it.
+        original_submit = ThreadPoolExecutor.submit
+
+        def submit(pool: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            invocation = meter._current()
+            if invocation is None:
+                return original_submit(pool, fn, *args, **kwargs)
+
+            def run_as_invocation() -> Any:
+                previous = getattr(meter._local, "invocation", None)
+                meter._local.invocation = invocation
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    meter._local.invocation = previous
+
+            return original_submit(pool, run_as_invocation)
+
+        setattr(ThreadPoolExecutor, "submit", submit)  # noqa: B010 - undone by uninstall()
+        self._undo.append(lambda: setattr(ThreadPoolExecutor, "submit", original_submit))
+
+    def attach(self, runtime: Any, cached_clients: Sequence[Any] = (), *, wechat_port: int | None = None) -> None:
+        """Wrap the runtime's ``invoke`` and hook clients that existed before ``install``."""
+        if wechat_port is not None:
+            self.wechat_port = wechat_port
+        for client in cached_clients:
+            self._register(client.meta.events)
+        original = runtime.invoke
+        meter = self
+
+        def invoke(function_id: str, event: Any, *, request_id: str | None = None) -> Any:
+            record = InvocationRecord(function=function_id, trigger=_trigger_of(event))
+            outcome = meter._run(record, lambda: original(function_id, event, request_id=request_id))
+            record.ok = bool(getattr(outcome, "ok", True))
+            return outcome
+
+        runtime.invoke = invoke
+        self._undo.append(lambda: setattr(runtime, "invoke", original))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _register(self, events: Any) -> None:
+        hooks = [("before-parameter-build.dynamodb", self._before, f"{_HOOK_ID}-before"),
+                 ("before-send.dynamodb", self._send, f"{_HOOK_ID}-send"),
+                 ("after-call.dynamodb", self._after, f"{_HOOK_ID}-after"),
+                 ("after-call.sqs", self._other, f"{_HOOK_ID}-sqs"),
+                 ("after-call.s3", self._other, f"{_HOOK_ID}-s3")]
+        for event, handler, unique_id in hooks:
+            events.register(event, handler, unique_id=unique_id)
+            self._undo.append(functools.partial(events.unregister, event, handler, unique_id=unique_id))
+
+    # -- windows and invocations --
+
+    @contextlib.contextmanager
+    def window(self, label: str, settle: Callable[[], None] | None = None) -> Iterator[Window]:
+        """Record everything until the block ends and then ``settle()`` (the stack's drain) returns."""
+        opened = Window(label)
+        with self._lock:
+            if self._window is not None:
+                raise RuntimeError(f"window {self._window.label!r} is still open")
+            self._window = opened
+        try:
+            yield opened
+            if settle is not None:
+                settle()
+        finally:
+            with self._lock:
+                self._window = None
+
+    def in_process(self, label: str, work: Callable[[], Any]) -> Any:
+        """Run ``work`` on this thread as if it were an invocation (a service called directly)."""
+        return self._run(InvocationRecord(function=label, trigger="in-process"), work)
+
+    def _run(self, record: InvocationRecord, work: Callable[[], Any]) -> Any:
+        previous = getattr(self._local, "invocation", None)
+        self._local.invocation = record
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return work()
+        finally:
+            record.wall_ms = max(0.0, (time.perf_counter() - wall - record.overhead_s) * 1000)
+            record.cpu_ms = max(0.0, (time.thread_time() - cpu - record.overhead_cpu_s) * 1000)
+            self._local.invocation = previous
+            with self._lock:
+                if self._window is not None:
+                    self._window.invocations.append(record)
+
+    def _current(self) -> InvocationRecord | None:
+        current: InvocationRecord | None = getattr(self._local, "invocation", None)
+        return current
+
+    @contextlib.contextmanager
+    def _overhead(self) -> Iterator[None]:
+        """Time the meter itself spends on a function's thread: taken out of its figures."""
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            invocation = self._current()
+            if invocation is not None:
+                invocation.overhead_s += time.perf_counter() - wall
+                invocation.overhead_cpu_s += time.thread_time() - cpu
+
+    # -- botocore hooks --
+
+    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if "ReturnConsumedCapacity" in model.input_shape.members:
+            params["ReturnConsumedCapacity"] = CAPACITY
+        if self._window is None:
+            return
+        if model.name in READ_OPS:
+            context["bench_read_floor"] = read_floor(model.name, params)
+            return
+        if model.name not in WRITE_OPS:
+            return
+        with self._overhead():
+            targets = self._targets(model.name, params)
+            context["bench_targets"] = targets
+            context["bench_before"] = self._images([(t, k) for _, t, k in targets])
+
+    def _send(self, **_: Any) -> None:
+        if self._window is None:
+            return
+        invocation = self._current()
+        if invocation is not None:
+            invocation.round_trips += 1
+        else:
+            with self._lock:
+                if self._window is not None:
+                    self._window.round_trips_outside += 1
+
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any],
+               **_: Any) -> None:
+        window = self._window
+        if window is None:
+            return
+        with self._overhead():
+            invocation = self._current()
+            if invocation is not None:
+                invocation.calls += 1
+            status = getattr(http_response, "status_code", 200)
+            error = str((parsed.get("Error") or {}).get("Code") or status) if status >= 300 else None
+            record = CallRecord(operation=model.name, function=invocation.function if invocation else None,
+                                trigger=invocation.trigger if invocation else None, error=error)
+            reported = _consumed(parsed.get("ConsumedCapacity"))
+            if model.name in WRITE_OPS and "bench_targets" in context:
+                record.reported_wcu = reported
+                self._price_writes(record, model.name, context, succeeded=error is None)
+            else:
+                record.reported_rcu = reported
+                record.rcu = max(reported or 0.0, float(context.get("bench_read_floor", 0.0)))
+            with self._lock:
+                if self._window is window:
+                    window.calls.append(record)
+
+    def _other(self, model: Any, **_: Any) -> None:
+        invocation = self._current()
+        if invocation is None or self._window is None:
+            return
+        if model.service_model.service_name == "sqs":
+            invocation.sqs_calls += 1
+        else:
+            invocation.s3_calls += 1
+
+    # -- the write model --
+
+    def _targets(self, operation: str, params: Mapping[str, Any]) -> list[tuple[str, str, WireItem]]:
+        """(action, table, key) of every item a write call touches."""
+        found: list[tuple[str, str, WireItem]] = []
+        if operation == "PutItem":
+            found.append(("Put", params["TableName"], self._key(params["Item"])))
+        elif operation in {"UpdateItem", "DeleteItem"}:
+            found.append((operation.removesuffix("Item"), params["TableName"], dict(params["Key"])))
+        elif operation == "TransactWriteItems":
+            for entry in params.get("TransactItems", []):
+                ((action, body),) = entry.items()
+                key = self._key(body["Item"]) if action == "Put" else dict(body["Key"])
+                found.append((action, body["TableName"], key))
+        elif operation == "BatchWriteItem":
+            for table, requests in params.get("RequestItems", {}).items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        found.append(("Put", table, self._key(request["PutRequest"]["Item"])))
+                    else:
+                        found.append(("Delete", table, dict(request["DeleteRequest"]["Key"])))
+        return found
+
+    def _key(self, item: Mapping[str, Any]) -> WireItem:
+        return {name: item[name] for name in self.key_names if name in item}
+
+    def _images(self, keys: Sequence[tuple[str, WireItem]]) -> dict[str, WireItem | None]:
+        """The current items (consistent reads, through the meter's own client: never counted)."""
+        if self._raw is None:
+            self._raw = self._raw_factory()
+        out: dict[str, WireItem | None] = {}
+        pending: dict[str, list[WireItem]] = {}
+        for table, key in keys:
+            name = _key_text(table, key)
+            if name not in out:
+                out[name] = None
+                pending.setdefault(table, []).append(key)
+        while pending:
+            request = {t: {"Keys": ks[:100], "ConsistentRead": True} for t, ks in pending.items()}
+            pending = {t: ks[100:] for t, ks in pending.items() if len(ks) > 100}
+            answer = self._raw.batch_get_item(RequestItems=request)
+            for table, items in answer.get("Responses", {}).items():
+                for item in items:
+                    out[_key_text(table, self._key(item))] = item
+            for table, left in (answer.get("UnprocessedKeys") or {}).items():
+                pending.setdefault(table, []).extend(left["Keys"])
+        return out
+
+    def _price_writes(self, record: CallRecord, operation: str, context: Mapping[str, Any], *,
+                      succeeded: bool) -> None:
+        targets: list[tuple[str, str, WireItem]] = context["bench_targets"]
+        before: dict[str, WireItem | None] = context["bench_before"]
+        after = self._images([(t, k) for _, t, k in targets]) if succeeded else before
+        transactional = operation == "TransactWriteItems"
+        for action, table, key in targets:
+            name = _key_text(table, key)
+            priced = price_item(action, before.get(name), after.get(name), indexes=self.indexes,
+                                transactional=transactional, succeeded=succeeded, key=_short_key(key),
+                                entity=_entity(key))
+            record.items.append(priced)
+        record.wcu = float(sum(i.table_units + i.index_units for i in record.items))
+        record.wcu_index_doubled = float(sum(i.table_units + (2 if transactional else 1) * i.index_units
+                                             for i in record.items))
+
+
+def _key_text(table: str, key: Mapping[str, Any]) -> str:
+    return table + "|" + "|".join(f"{k}={next(iter(v.values()))}" for k, v in sorted(key.items()))
+
+
+def _short_key(key: Mapping[str, Any]) -> str:
+    return "|".join(str(next(iter(v.values()))) for _, v in sorted(key.items()))
+
+
+def _entity(key: Mapping[str, Any]) -> str:
+    """``ORDER#o_1`` / ``LINE#2`` → ``ORDER#/LINE#``: the kind of item, without its identity."""
+    parts = []
+    for _, value in sorted(key.items()):
+        text = str(next(iter(value.values())))
+        head, sep, _rest = text.partition("#")
+        if head[:1].isdigit():  # a timestamp or a number leads: not a kind of item
+            head = "…"
+        parts.append(head + sep if sep else head)
+    return "/".join(parts)

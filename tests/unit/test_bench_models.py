@@ -1,0 +1,87 @@
+"""The pure parts of the benchmarks: how a write is priced (bench/_meter.py), the read floor,
+how often a schedule runs (bench/cost.py) and the latency percentile (bench/latency.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench._meter import Index, item_size, price_item, read_floor, write_units
+from bench.cost import runs_per_month
+from bench.latency import _percentile
+
+MONTH_S = 30 * 86400
+GSI1 = Index("gsi1", "gsi1pk", "gsi1sk")
+GSI2 = Index("gsi2", "gsi2pk", "gsi2sk")
+
+
+def item(**attrs: str) -> dict[str, dict[str, str]]:
+    return {name: {"S": value} for name, value in attrs.items()}
+
+
+def test_item_size_counts_names_and_values() -> None:
+    assert item_size(item(pk="ab")) == 4
+    assert item_size({"n": {"N": "123"}}) == 1 + 3  # name + 2 bytes for 3 digits + 1
+    assert item_size({"m": {"M": {"k": {"S": "v"}}}}) == 1 + 3 + 1 + 1 + 1
+    assert item_size(None) == 0
+    assert write_units(0) == 1 and write_units(1024) == 1 and write_units(1025) == 2
+
+
+def test_a_transactional_put_costs_double_and_one_write_per_index_entry() -> None:
+    new = item(pk="ORDER#1", sk="ORDER", gsi1pk="STATUS#PAID", gsi1sk="x")
+    priced = price_item("Put", None, new, indexes=[GSI1, GSI2], transactional=True, succeeded=True,
+                        key="ORDER#1|ORDER", entity="ORDER#/ORDER")
+    assert (priced.table_units, priced.index_units, priced.indexes) == (2, 1, {"gsi1": 1})
+
+
+def test_an_index_key_change_is_a_delete_and_a_put_and_no_change_touches_no_index() -> None:
+    before = item(pk="a", sk="b", gsi1pk="STATUS#PAID", gsi1sk="x", gsi2pk="DUE", gsi2sk="y")
+    after = {**before, "gsi1pk": {"S": "STATUS#SHIPPED"}}
+    moved = price_item("Update", before, after, indexes=[GSI1, GSI2], transactional=False, succeeded=True,
+                       key="a|b", entity="a/b")
+    # gsi1 moves (delete + put); gsi2 keeps its key but its ALL-projected entry changes.
+    assert (moved.table_units, moved.indexes) == (1, {"gsi1": 2, "gsi2": 1})
+    same = price_item("Update", before, dict(before), indexes=[GSI1, GSI2], transactional=False, succeeded=True,
+                      key="a|b", entity="a/b")
+    assert (same.table_units, same.index_units) == (1, 0)
+    left = price_item("Update", before, {k: v for k, v in before.items() if not k.startswith("gsi2")},
+                      indexes=[GSI1, GSI2], transactional=False, succeeded=True, key="a|b", entity="a/b")
+    assert left.indexes == {"gsi1": 1, "gsi2": 1}
+
+
+def test_an_item_over_one_kilobyte_costs_two_units_and_four_in_a_transaction() -> None:
+    big = item(pk="a", sk="b", blob="x" * 1100)
+    priced = price_item("Update", big, big | {"n": {"S": "1"}}, indexes=[], transactional=True, succeeded=True,
+                        key="a|b", entity="a/b")
+    assert priced.table_units == 4
+
+
+def test_condition_checks_and_failed_writes_cost_the_table_write_only() -> None:
+    current = item(pk="a", sk="b", gsi1pk="p", gsi1sk="s")
+    check = price_item("ConditionCheck", current, current, indexes=[GSI1], transactional=True, succeeded=True,
+                       key="a|b", entity="a/b")
+    failed = price_item("Put", current, item(pk="a", sk="b"), indexes=[GSI1], transactional=False,
+                        succeeded=False, key="a|b", entity="a/b")
+    assert (check.table_units, check.index_units) == (2, 0)
+    assert (failed.table_units, failed.index_units) == (1, 0)
+
+
+def test_every_read_request_costs_at_least_half_a_unit_per_key() -> None:
+    assert read_floor("Query", {}) == 0.5
+    assert read_floor("GetItem", {"ConsistentRead": True}) == 1.0
+    assert read_floor("BatchGetItem", {"RequestItems": {"T": {"Keys": [{}, {}, {}]}}}) == 1.5
+    assert read_floor("TransactGetItems", {"TransactItems": [{}, {}]}) == 4.0
+
+
+@pytest.mark.parametrize(("expression", "runs"), [
+    ("rate(1 minute)", 43_200), ("rate(5 minutes)", 8_640), ("rate(1 hour)", 720), ("rate(2 days)", 15),
+    ("cron(30 3 * * ? *)", 30), ("cron(0/15 * * * ? *)", 2_880), ("cron(0 2 1 * ? *)", 1),
+    ("cron(0 9 ? * 2 *)", 30 / 7), ("cron(0 9 ? * MON-FRI *)", 30),
+])
+def test_runs_per_month(expression: str, runs: float) -> None:
+    assert runs_per_month(expression, MONTH_S) == pytest.approx(runs)
+
+
+def test_nearest_rank_percentiles() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (_percentile(values, 50), _percentile(values, 99), _percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert _percentile([7.0], 99) == 7.0
