@@ -3,7 +3,11 @@ list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deli
 orders when they become PAID (PAID → COMPLETED, completed_by auto); and route every change that
 can change commission (paid, completed, a line refunded, closed:
 ``mall.domain.commission.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
-Idempotent; failed records are reported so only they (and the records after them) are retried."""
+
+It is also the table's change router: every change of an entity in
+``mall.dal.changes.ROUTED_ENTITIES`` goes on to ``StatsQueue`` and ``NotificationQueue`` (the
+stream keeps two readers however many consumers there are). Idempotent; failed records are
+reported so only they (and the records after them) are retried."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.dal.changes import change_from_stream, change_message, routed
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.queues import queue_from_env
-from mall.dal.table import deserialize, main_table
+from mall.dal.table import main_table
 from mall.domain.commission import commission_trigger
 from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
@@ -25,11 +30,8 @@ repo = FulfilmentRepository(main_table())
 commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
 if commission_queue is None and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
     logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")
-
-
-def _image(record: dict[str, Any], name: str) -> dict[str, Any] | None:
-    raw = (record.get("dynamodb") or {}).get(name)
-    return deserialize(raw) if raw else None
+change_queues = [q for q in (queue_from_env("STATS_QUEUE_URL"), queue_from_env("NOTIFICATION_QUEUE_URL"))
+                 if q is not None]
 
 
 def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -40,10 +42,15 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             failures.append({"itemIdentifier": sequence})
             continue
         try:
-            old, new = _image(record, "OldImage"), _image(record, "NewImage")
+            change = change_from_stream(record)
+            old, new = change.old, change.new
             on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now())
             if new is not None and commission_queue is not None and commission_trigger(old, new):
                 commission_queue.send({"order_id": str(new["order_id"])})
+            if routed(change):
+                message = change_message(change)
+                for queue in change_queues:
+                    queue.send(message)
         except Exception:
             logger.exception("order stream record failed", extra={"sequence": sequence})
             metrics.add_metric(name="OrderStreamFailures", unit="Count", value=1)

@@ -15,6 +15,10 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mall.domain.notifications import NotificationSettings
+from mall.domain.risk_rules import RiskRules
+from mall.domain.team_bonus import TeamBonusRules
+
 #: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; PROTOCOLS.md profit sharing).
 COMMISSION_CAP_LIMIT_BP = 3000
 BASIS_POINTS = 10_000
@@ -204,6 +208,9 @@ class DistributionSettings(_Document):
     commission: CommissionRates = CommissionRates()
     orders: OrderRules = OrderRules()
     withdrawal: WithdrawalRules = WithdrawalRules()
+    risk: RiskRules = RiskRules()
+    team_bonus: TeamBonusRules = TeamBonusRules()
+    notifications: NotificationSettings = NotificationSettings()
     banned_phrases: Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=200)] = []
 
     @model_validator(mode="after")
