@@ -24,6 +24,18 @@ Access token and the promoter QR (``/wechat/cgi-bin/stable_token``, ``/wechat/wx
   scene ``ratelimited`` → 45009; scene ``busy`` → -1; a scene WeChat would refuse → 40129;
   width outside 280-1280 → 40097. ``GET /wechat/sandbox/qr-calls?scene=X`` counts the QR
   images drawn for a scene (tests use it to prove a cache hit made no call).
+
+Subscribe messages (``POST /wechat/cgi-bin/message/subscribe/send?access_token=``):
+
+- unknown or revoked token → 40001; no ``touser`` → 40003; no ``template_id`` → 40037; ``data``
+  missing, empty or with a value that is not ``{"value": <non-empty string>}``, or a bad
+  ``miniprogram_state`` → 47003; a ``page`` starting with ``/`` or ``pages/missing`` → 41030.
+- every openid has subscribed to every template, except those a test declared otherwise with
+  ``POST /wechat/sandbox/subscriptions`` ``{"openid": ..., "template_id": ... (optional: all),
+  "subscribed": false}`` (``true`` undoes it) → 43101.
+- ``GET /wechat/sandbox/subscribe-messages?touser=<openid>`` lists what was accepted for that
+  openid (each ``{"msgid", "touser", "template_id", "page", "data", "miniprogram_state", "lang"}``),
+  and ``refused`` the calls answered 43101 (tests use it to prove who got what, exactly once).
 """
 
 from __future__ import annotations
@@ -33,9 +45,11 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 Reply = tuple[int, dict[str, str], bytes]
+Route = Callable[[dict[str, list[str]], bytes], Reply]
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ERRORS = {"invalid": 40029, "ratelimited": 45011, "risky": 40226, "busy": -1}
@@ -156,6 +170,80 @@ def _getwxacodeunlimit(query: dict[str, list[str]], body: bytes) -> Reply:
     return 200, {"Content-Type": "image/png"}, _qr_png(sandbox_qr_link(page, scene), width)
 
 
+# -- subscribe messages ---------------------------------------------------------------------
+
+_MINIPROGRAM_STATES = ("formal", "trial", "developer")
+_unsubscribed: set[tuple[str, str]] = set()  # (openid, template_id or "*")
+subscribe_messages: list[dict[str, Any]] = []
+refused_messages: list[dict[str, Any]] = []
+
+
+def _subscribe_refusal(request: dict[str, Any]) -> int | None:
+    data = request.get("data")
+    if not str(request.get("touser") or ""):
+        return 40003
+    if not str(request.get("template_id") or ""):
+        return 40037
+    if (not isinstance(data, dict) or not data
+            or not all(isinstance(v, dict) and isinstance(v.get("value"), str) and v["value"] for v in data.values())):
+        return 47003
+    if request.get("miniprogram_state", "formal") not in _MINIPROGRAM_STATES:
+        return 47003
+    if str(request.get("page") or "").startswith(("/", "pages/missing")):
+        return 41030
+    return None
+
+
+def _subscribe_send(query: dict[str, list[str]], body: bytes) -> Reply:
+    if not _token_valid((query.get("access_token") or [""])[0]):
+        return _json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    if not isinstance(request, dict):
+        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    errcode = _subscribe_refusal(request)
+    if errcode is not None:
+        return _json(200, {"errcode": errcode, "errmsg": "argument invalid! (sandbox)"})
+    touser, template_id = str(request["touser"]), str(request["template_id"])
+    message = {"touser": touser, "template_id": template_id, "page": request.get("page"),
+               "data": request["data"], "miniprogram_state": request.get("miniprogram_state", "formal"),
+               "lang": request.get("lang", "zh_CN")}
+    with _token_lock:
+        if (touser, "*") in _unsubscribed or (touser, template_id) in _unsubscribed:
+            refused_messages.append(message)
+            return _json(200, {"errcode": 43101, "errmsg": "user refuse to accept the msg (sandbox)"})
+        message["msgid"] = len(subscribe_messages) + 1
+        subscribe_messages.append(message)
+        return _json(200, {"errcode": 0, "errmsg": "ok", "msgid": message["msgid"]})
+
+
+def _set_subscription(body: bytes) -> Reply:
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _json(400, {"errcode": 47001, "errmsg": "data format error"})
+    openid = str(request.get("openid") or "") if isinstance(request, dict) else ""
+    if not openid:
+        return _json(400, {"errcode": 40003, "errmsg": "openid is required"})
+    key = (openid, str(request.get("template_id") or "*"))
+    with _token_lock:
+        if request.get("subscribed", False):
+            _unsubscribed.discard(key)
+        else:
+            _unsubscribed.add(key)
+    return _json(200, {"openid": openid, "template_id": key[1], "subscribed": bool(request.get("subscribed"))})
+
+
+def _list_subscribe_messages(query: dict[str, list[str]]) -> Reply:
+    touser = (query.get("touser") or [""])[0]
+    with _token_lock:
+        sent = [m for m in subscribe_messages if not touser or m["touser"] == touser]
+        refused = [m for m in refused_messages if not touser or m["touser"] == touser]
+    return _json(200, {"touser": touser, "messages": sent, "refused": refused})
+
+
 def _pay_sandbox_config() -> tuple[str, str]:
     """(secrets file, appid) of the stack this server belongs to. The server's threads do not see
     the functions' environment, so the local stack publishes both (LOCAL_PAY_*) when it starts."""
@@ -197,4 +285,15 @@ def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[st
         raw_query = urlencode([(k, v) for k, values in query.items() for v in values])  # it is signed
         reply: Reply = _pay_sandbox[1].handle(method, path, raw_query, headers, body)
         return reply
-    return _json(404, {"errcode": 404, "errmsg": f"sandbox has no {method} {path}"})
+    return _ROUTES.get((method, path), _no_route(method, path))(query, body)
+
+
+def _no_route(method: str, path: str) -> Route:
+    return lambda query, body: _json(404, {"errcode": 404, "errmsg": f"sandbox has no {method} {path}"})
+
+
+_ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/wechat/cgi-bin/message/subscribe/send"): _subscribe_send,
+    ("POST", "/wechat/sandbox/subscriptions"): lambda query, body: _set_subscription(body),
+    ("GET", "/wechat/sandbox/subscribe-messages"): lambda query, body: _list_subscribe_messages(query),
+}

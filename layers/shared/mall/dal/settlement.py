@@ -21,6 +21,11 @@ Settling a set of records (``SettlementRepository.settle``):
 
 Every write is conditional on the state it was computed from, and posting ids are deterministic
 (``<commission_id>.settled``), so overlapping runs and redelivered slices settle each record once.
+
+Monthly team bonus records (``BONUSES#<month>/USER#<uid>``, ``mall.dal.team_bonus``) are in the same
+due index and settle the same way (``bonus_settled`` postings). A bonus carries no ``hold`` of its own:
+while its promoter has an open risk hold (``USER#<uid>/RISK_HOLD``, read before the transaction) it is
+skipped as HELD and stays in the due index, so it settles on the first run after the case is closed.
 """
 
 from __future__ import annotations
@@ -36,16 +41,20 @@ from aws_lambda_powertools import Logger
 from mall.clock import iso
 from mall.dal.commissions import commission_from_item, commission_key, due_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet, wallet_from_item, wallet_key
-from mall.dal.table import Key, Page, Table, Write
-from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
+from mall.dal.risk import RiskHoldRepository
+from mall.dal.table import Item, Key, Page, Table, Write
+from mall.dal.team_bonus import bonus_from_item, bonus_key
+from mall.domain.commission_records import SETTLE_SHARDS, CommissionStatus
 from mall.domain.ledger import Overdraft
 from mall.domain.settlement import (
     NotDue,
+    Settleable,
     SettleReport,
     due_order,
     not_due_reason,
     settle_in_order,
 )
+from mall.domain.team_bonus import BonusRecord
 
 logger = Logger(child=True)
 
@@ -57,8 +66,21 @@ STALE_WALLET_ATTEMPTS = 25
 RECORD_ATTEMPTS = 10
 
 
-def key_of(record: CommissionRecord) -> Key:
+def key_of(record: Settleable) -> Key:
+    if isinstance(record, BonusRecord):
+        return bonus_key(record.beneficiary_id, record.month)
     return commission_key(record.order_id, record.line_id, record.level)
+
+
+def settleable_from_item(item: Item | None) -> Settleable | None:
+    """A commission or bonus record from its item (None for anything else)."""
+    if item is None:
+        return None
+    if item.get("entity") == "commission":
+        return commission_from_item(item)
+    if item.get("entity") == "bonus":
+        return bonus_from_item(item)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +128,8 @@ class SettlementRepository:
         while True:
             page = self.due_page(shard, as_of=as_of, start_key=start, limit=page_size)
             for item in page.items:
-                yield DueEntry(key={"pk": item["pk"], "sk": item["sk"]}, commission_id=str(item["commission_id"]),
+                record_id = item.get("commission_id") or item["bonus_id"]
+                yield DueEntry(key={"pk": item["pk"], "sk": item["sk"]}, commission_id=str(record_id),
                                beneficiary_id=str(item["beneficiary_id"]), due_at=str(item.get("due_at", "")))
             if page.last_key is None:
                 return
@@ -118,14 +141,18 @@ class SettlementRepository:
 
     # ---- reads -----------------------------------------------------------------------------------
 
-    def records(self, keys: Sequence[Key]) -> list[CommissionRecord]:
-        """The commission records named by ``keys`` that exist (consistent reads)."""
-        return [commission_from_item(item) for item in self._table.batch_get(keys, consistent=True)
-                if item.get("entity") == "commission"]
+    def records(self, keys: Sequence[Key]) -> list[Settleable]:
+        """The commission (and bonus) records named by ``keys`` that exist (consistent reads)."""
+        found = (settleable_from_item(item) for item in self._table.batch_get(keys, consistent=True))
+        return [record for record in found if record is not None]
 
-    def record(self, key: Key) -> CommissionRecord | None:
-        item = self._table.get(key, consistent=True)
-        return commission_from_item(item) if item and item.get("entity") == "commission" else None
+    def record(self, key: Key) -> Settleable | None:
+        return settleable_from_item(self._table.get(key, consistent=True))
+
+    def held_bonus_promoters(self, records: Sequence[Settleable]) -> set[str]:
+        """The promoters among the bonus records' whose risk hold is open (bonuses have no hold of their own)."""
+        promoters = {r.beneficiary_id for r in records if isinstance(r, BonusRecord)}
+        return set(RiskHoldRepository(self._table).get_many(promoters)) if promoters else set()
 
     def wallets(self, user_ids: Sequence[str]) -> dict[str, Wallet]:
         """The promoters' wallets, all in one BatchGetItem (consistent): one read per group."""
@@ -135,7 +162,7 @@ class SettlementRepository:
 
     # ---- the unit of work ------------------------------------------------------------------------
 
-    def settle_write(self, record: CommissionRecord, *, as_of: datetime, now: datetime) -> Write:
+    def settle_write(self, record: Settleable, *, as_of: datetime, now: datetime) -> Write:
         """FROZEN → SETTLED, conditional on the state the postings were computed from."""
         return Write.update(
             self._table.name, key_of(record),
@@ -161,9 +188,12 @@ class SettlementRepository:
             return report
         records = self.records(unique)
         report.skip(NotDue.MISSING, len(unique) - len(records))
-        groups: dict[str, list[CommissionRecord]] = {}
+        groups: dict[str, list[Settleable]] = {}
+        held = self.held_bonus_promoters(records)
         for record in records:
             reason = not_due_reason(record, as_of)
+            if reason is None and isinstance(record, BonusRecord) and record.beneficiary_id in held:
+                reason = NotDue.HELD
             if reason is not None:
                 report.skip(reason)
             else:
@@ -182,7 +212,7 @@ class SettlementRepository:
             raise SettlementStuck(report, failures)
         return report
 
-    def settle_group(self, beneficiary_id: str, records: Sequence[CommissionRecord], *, as_of: datetime,
+    def settle_group(self, beneficiary_id: str, records: Sequence[Settleable], *, as_of: datetime,
                      now: datetime, wallet: Wallet | None = None) -> SettleReport:
         """One promoter's due records: one transaction per chunk of ≤ 100 writes, the wallet read
         once (``wallet``, if the caller read it already; again only when it changed under us)."""
@@ -236,6 +266,8 @@ class SettlementRepository:
         for attempt in range(RECORD_ATTEMPTS):
             record = self.record(key)
             reason = NotDue.MISSING if record is None else not_due_reason(record, as_of)
+            if reason is None and record is not None and self.held_bonus_promoters([record]):
+                reason = NotDue.HELD
             if reason is not None or record is None:
                 report.skip(reason or NotDue.MISSING)
                 return report

@@ -6,6 +6,10 @@ not after ``as_of``, carries no risk hold, and is still worth something (``curre
 Settling moves ``current_fen`` from frozen to available; when the promoter owes a debt, the
 settled money repays it first (``mall.domain.ledger.commission_settled``). A promoter's records
 are settled in due order against the *evolving* balances, so one wallet read serves them all.
+
+Monthly team bonuses (``mall.domain.team_bonus.BonusRecord``) settle through the same due index and
+the same code: they share the commission statuses, ``due_at``, ``hold``, ``current_fen`` and
+``version``; only their postings' kind (``bonus_settled``) and reference differ.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from typing import Any
 from mall.clock import iso
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import Account, Balances, Posting, commission_settled
+from mall.domain.team_bonus import BonusRecord
+
+#: What the settlement settles: commission records and monthly team bonus records.
+type Settleable = CommissionRecord | BonusRecord
 
 
 class NotDue(StrEnum):
@@ -32,7 +40,7 @@ class NotDue(StrEnum):
     NOTHING_OWED = "nothing_owed"  # refunds took it to zero but it is not cancelled (never expected)
 
 
-def not_due_reason(record: CommissionRecord, as_of: datetime) -> NotDue | None:
+def not_due_reason(record: Settleable, as_of: datetime) -> NotDue | None:
     """None when ``record`` is due at ``as_of``; else why not."""
     if record.status != CommissionStatus.FROZEN:
         return NotDue.NOT_FROZEN
@@ -48,7 +56,9 @@ def not_due_reason(record: CommissionRecord, as_of: datetime) -> NotDue | None:
     return None
 
 
-def settlement_ref(record: CommissionRecord) -> dict[str, str]:
+def settlement_ref(record: Settleable) -> dict[str, str]:
+    if isinstance(record, BonusRecord):
+        return {"bonus_id": record.bonus_id, "month": record.month}
     return {"commission_id": record.commission_id, "order_id": record.order_id, "line_id": record.line_id,
             "level": str(record.level)}
 
@@ -57,7 +67,7 @@ def settlement_ref(record: CommissionRecord) -> dict[str, str]:
 class SettledRecord:
     """One record's settlement: the amount moved and its 1–2 postings."""
 
-    record: CommissionRecord
+    record: Settleable
     postings: tuple[Posting, ...]
 
     @property
@@ -75,7 +85,7 @@ def writes_of(settled: SettledRecord) -> int:
     return 1 + len(settled.postings)
 
 
-def settle_in_order(records: Sequence[CommissionRecord], balances: Balances, *, at: datetime,
+def settle_in_order(records: Sequence[Settleable], balances: Balances, *, at: datetime,
                     max_writes: int, fixed_writes: int = 1) -> tuple[list[SettledRecord], Balances]:
     """Settle a prefix of one promoter's ``records`` against ``balances``, each record's postings
     computed from the balances the previous ones left (debt repaid first), stopping before the
@@ -87,7 +97,8 @@ def settle_in_order(records: Sequence[CommissionRecord], balances: Balances, *, 
     for record in records:
         postings = tuple(commission_settled(balances=balances, promoter_id=record.beneficiary_id,
                                             commission_id=record.commission_id, amount_fen=record.current_fen,
-                                            at=at, ref=settlement_ref(record)))
+                                            at=at, ref=settlement_ref(record),
+                                            bonus=isinstance(record, BonusRecord)))
         settled = SettledRecord(record, postings)
         if taken and writes + writes_of(settled) > max_writes:
             break
@@ -97,7 +108,7 @@ def settle_in_order(records: Sequence[CommissionRecord], balances: Balances, *, 
     return taken, balances
 
 
-def due_order(records: Iterable[CommissionRecord]) -> list[CommissionRecord]:
+def due_order(records: Iterable[Settleable]) -> list[Settleable]:
     """Oldest due first (then by id): the order a promoter's money becomes available in."""
     return sorted(records, key=lambda r: (iso(r.due_at) if r.due_at else "", r.commission_id))
 

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mall.errors import FieldProblem, Forbidden, InvalidInput, TooManyRequests, UpstreamUnavailable
@@ -173,6 +174,48 @@ class WeChatServerClient(WeChatClient):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+    def send_subscribe_message(self, *, touser: str, template_id: str, data: Mapping[str, str],
+                               page: str | None = None, miniprogram_state: str = "formal",
+                               lang: str = "zh_CN") -> int | None:
+        """Send one subscribe message (``/cgi-bin/message/subscribe/send``) to the openid ``touser``;
+        ``data`` maps template keywords to values. Returns WeChat's ``msgid`` when it gives one.
+        Raises ``NotSubscribed`` on 43101 (never retry it), ``TooManyRequests`` on 45009,
+        ``WeChatApiError`` for any other errcode (40003 openid, 40037 template, 47003 data, 41030
+        page), ``UpstreamUnavailable`` when WeChat cannot be reached, ``ValueError`` on bad arguments.
+        A revoked access token (40001/42001) is refreshed and the call repeated once."""
+        body = subscribe_message_body(touser=touser, template_id=template_id, data=data, page=page,
+                                      miniprogram_state=miniprogram_state, lang=lang)
+        return self._send_subscribe(body)
+
+    def _send_subscribe(self, body: dict[str, object]) -> int | None:
+        for attempt in (0, 1):
+            token = self.access_token(force_refresh=attempt == 1)
+            query = urllib.parse.urlencode({"access_token": token})
+            data, content_type = self._post_json(f"/cgi-bin/message/subscribe/send?{query}", body,
+                                                   what="subscribe message service")
+            try:
+                payload = json.loads(data or b"{}")
+            except ValueError as exc:
+                raise UpstreamUnavailable(f"WeChat subscribe message service answered garbage ({content_type})",
+                                          code="wechat_bad_answer") from exc
+            if not isinstance(payload, dict):
+                raise UpstreamUnavailable("WeChat subscribe message service answered garbage", code="wechat_bad_answer")
+            errcode, errmsg = int(payload.get("errcode", 0) or 0), str(payload.get("errmsg", ""))
+            if errcode == 0:
+                msgid = payload.get("msgid")
+                return int(msgid) if isinstance(msgid, int) else None
+            if errcode in _INVALID_TOKEN_ERRCODES and attempt == 0:
+                continue  # the cached token was revoked (refreshed elsewhere): fetch a new one, once
+            if errcode == ERRCODE_NOT_SUBSCRIBED:
+                raise NotSubscribed(errmsg)
+            if errcode == 45009:
+                raise TooManyRequests("WeChat's subscribe message quota is exhausted for now", retry_after_seconds=60,
+                                      code="wechat_message_rate_limited")
+            raise WeChatApiError(f"WeChat refused the subscribe message (errcode {errcode}: {errmsg})", errcode=errcode,
+                                 code="wechat_message_refused")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _errcode_of(data: bytes, content_type: str) -> tuple[int, str]:
     try:
         payload = json.loads(data)
@@ -195,3 +238,41 @@ def _qr_error(errcode: int, errmsg: str, *, page: str, env_version: str) -> Exce
         return WeChatApiError("WeChat refused the QR scene (errcode 40129)", errcode=errcode,
                               code="wechat_qr_scene_invalid")
     return WeChatApiError(f"WeChat QR service failed (errcode {errcode}: {errmsg}); try again", errcode=errcode)
+
+
+# ---------------------------------------------------------------------------------------
+# Subscribe messages (订阅消息, subscribeMessage.send)
+# ---------------------------------------------------------------------------------------
+
+#: The user has not subscribed to the template (or used up a one-time subscription): not an error
+#: to retry, the message can never be delivered.
+ERRCODE_NOT_SUBSCRIBED = 43101
+MINIPROGRAM_STATES = ("formal", "trial", "developer")
+SUBSCRIBE_LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+
+
+class NotSubscribed(WeChatApiError):
+    """errcode 43101: the recipient refused or never subscribed to this template."""
+
+    def __init__(self, errmsg: str) -> None:
+        super().__init__(f"the recipient has not subscribed to the template (errcode 43101: {errmsg})",
+                         errcode=ERRCODE_NOT_SUBSCRIBED, code="wechat_not_subscribed")
+
+
+def subscribe_message_body(*, touser: str, template_id: str, data: Mapping[str, str], page: str | None,
+                           miniprogram_state: str, lang: str) -> dict[str, object]:
+    """The JSON body of ``subscribeMessage.send`` (``ValueError`` on what WeChat would refuse)."""
+    if not touser or not template_id:
+        raise ValueError("touser and template_id are required")
+    if not data or not all(isinstance(v, str) and v for v in data.values()):
+        raise ValueError("data needs at least one keyword, and no empty value")
+    if miniprogram_state not in MINIPROGRAM_STATES:
+        raise ValueError(f"miniprogram_state must be one of {MINIPROGRAM_STATES}: {miniprogram_state!r}")
+    if lang not in SUBSCRIBE_LANGS:
+        raise ValueError(f"lang must be one of {SUBSCRIBE_LANGS}: {lang!r}")
+    body: dict[str, object] = {"touser": touser, "template_id": template_id,
+                               "data": {key: {"value": value} for key, value in data.items()},
+                               "miniprogram_state": miniprogram_state, "lang": lang}
+    if page:
+        body["page"] = page
+    return body

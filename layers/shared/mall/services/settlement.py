@@ -42,10 +42,13 @@ Send = Callable[[Sequence[Mapping[str, Any]]], None]
 
 
 class CommissionKey(BaseModel):
+    """The key of a settleable record: a commission (``ORDER#…/COMMISSION#…``) or a monthly team
+    bonus (``BONUSES#<month>/USER#<uid>``, ``mall.dal.team_bonus``)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pk: Annotated[str, Field(pattern=r"^ORDER#.+", max_length=200)]
-    sk: Annotated[str, Field(pattern=r"^COMMISSION#.+", max_length=200)]
+    pk: Annotated[str, Field(pattern=r"^(ORDER|BONUSES)#.+", max_length=200)]
+    sk: Annotated[str, Field(pattern=r"^(COMMISSION|USER)#.+", max_length=200)]
 
 
 class SettleSliceMessage(BaseModel):

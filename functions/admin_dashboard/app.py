@@ -1,0 +1,49 @@
+"""GET /admin/dashboard — the merchant dashboard (数据看板) for a range of China days: GMV, orders,
+average order value, repurchase rate, customers, promoters, commission by level and status,
+withdrawals, share conversion, top promoters and products. Served from the aggregates the stats
+worker keeps (docs/dashboard.md); no scan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import secured
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.common import ErrorBody
+from mall.schemas.stats import DashboardResponse
+from mall.services.stats import MAX_RANGE_DAYS, dashboard, dashboard_default_range
+
+table = main_table()
+app = make_resolver()
+
+Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                  description="China day, YYYY-MM-DD, inclusive (default: the last 7 days)")]
+
+
+def _error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+@app.get("/admin/dashboard", summary="Dashboard figures for a range of China days", tags=["admin stats"],
+         description=f"At most {MAX_RANGE_DAYS} days. Figures follow the table's changes a few seconds behind.",
+         responses={422: _error("`invalid_date`, `invalid_date_range`, `date_range_too_long` (the field is named)")},
+         **secured(Role.ADMIN))
+def get_dashboard(date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                         description="first China day, YYYY-MM-DD")] = None,
+                  date_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                       description="last China day, YYYY-MM-DD (inclusive)")] = None,
+                  ) -> DashboardResponse:
+    now = utc_now()
+    default_from, default_to = dashboard_default_range(now)
+    if date_from is None and date_to is not None:
+        default_from = date_to  # one day when only the end is given
+    return dashboard(table=table, date_from=date_from or default_from, date_to=date_to or default_to, now=now)
+
+
+handler = entrypoint(app)

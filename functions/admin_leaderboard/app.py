@@ -1,0 +1,28 @@
+"""GET /admin/leaderboard — the same leaderboards as promoters see, with each promoter's user id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from mall.api.auth import secured
+from mall.api.http import entrypoint, make_resolver
+from mall.clock import utc_now
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.stats import AdminLeaderboardResponse
+from mall.services.stats import admin_leaderboard
+
+table = main_table()
+app = make_resolver()
+
+
+@app.get("/admin/leaderboard", summary="Top 100 promoters of the week or month, with their ids",
+         tags=["admin stats"], **secured(Role.ADMIN))
+def get_leaderboard(board: Annotated[Literal["commission", "sales"], Query()] = "commission",
+                    period: Annotated[Literal["week", "month"], Query()] = "week") -> AdminLeaderboardResponse:
+    return admin_leaderboard(table=table, board=board, period=period, now=utc_now())
+
+
+handler = entrypoint(app)

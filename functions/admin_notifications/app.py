@@ -1,0 +1,34 @@
+"""GET /admin/notifications — subscribe-message records in one status (default FAILED: what did not
+reach a promoter and is being retried), most recently changed first. NOT_SUBSCRIBED lists the
+promoters WeChat refused for (43101): they need to subscribe in the mini-program."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from mall.api.auth import secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.notifications import NotificationRepository, NotificationStatus
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.notifications import NotificationPage
+from mall.services.notifications import admin_list_notifications
+
+repo = NotificationRepository(main_table())
+app = make_resolver()
+
+
+@app.get("/admin/notifications", summary="Subscribe messages in one status, most recent first",
+         tags=["admin notifications"], **secured(Role.ADMIN))
+def list_notifications(
+        status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101")]
+        = NotificationStatus.FAILED,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None) -> NotificationPage:
+    return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor,
+                                    cursor_key=signing_key())
+
+
+handler = entrypoint(app)

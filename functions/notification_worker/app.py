@@ -1,0 +1,110 @@
+"""SQS worker (``NotificationQueue``): subscribe messages (订阅消息) for table changes.
+
+The stream router (``functions/order_status_stream``) forwards every change of the routed entities
+as ``mall.dal.changes.change_message``. Each message runs ``mall.services.notifications.deliver_change``:
+commission earned / settled, withdrawal status and new team member messages go to the promoter,
+once per change (records keyed by the change's event id). Errcode 43101 (not subscribed) is recorded
+and not retried; any other failure reports the message in ``batchItemFailures`` so it is redelivered
+after the visibility timeout, and after ``maxReceiveCount`` deliveries it moves to ``NotificationDLQ``.
+A malformed message is dropped (logged as an error, metric ``NotificationMessagesMalformed``).
+
+The settings document is read at most once per invocation, and only when a message can notify;
+recipients' openids are cached for the invocation too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.changes import parse_change
+from mall.dal.identity import CustomerRepository
+from mall.dal.notifications import NotificationBusy, NotificationRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import main_table
+from mall.domain.notifications import NotificationSettings
+from mall.integrations.wechat import WeChatServerClient
+from mall.observability import logger, metrics
+from mall.secrets import get_secret
+from mall.services.notifications import Delivery, DeliveryFailed, deliver_change
+from mall.workers import worker_entrypoint
+
+config = get_settings()
+table = main_table()
+repo = NotificationRepository(table)
+customers = CustomerRepository(table)
+settings_repo = SettingsRepository(table)
+# An invocation where every record fails still answers batchItemFailures (same effect: all retried).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_client: WeChatServerClient | None = None
+_invocation: dict[str, Any] = {}
+
+
+def wechat() -> WeChatServerClient:
+    """One client per process (its access token is cached per process); the secret is read on first use."""
+    global _client  # noqa: PLW0603 (lazy: a batch with nothing to send never reads the secret)
+    if _client is None:
+        _client = WeChatServerClient(base_url=str(config.wechat_api_base), app_id=config.wechat_app_id,
+                                     app_secret=get_secret("wechat_app_secret"), timeout=config.http_timeout_seconds)
+    return _client
+
+
+def notification_settings() -> NotificationSettings:
+    if "settings" not in _invocation:
+        _invocation["settings"] = settings_repo.current().settings.notifications
+    found: NotificationSettings = _invocation["settings"]
+    return found
+
+
+def openid_of(user_id: str) -> str | None:
+    openids: dict[str, str | None] = _invocation.setdefault("openids", {})
+    if user_id not in openids:
+        customer = customers.get(user_id)
+        openids[user_id] = customer.openid if customer else None
+    return openids[user_id]
+
+
+def _count(delivery: Delivery) -> None:
+    with single_metric(name="Notifications", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="kind", value=delivery.kind.value)
+        metric.add_dimension(name="outcome", value=delivery.outcome)
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    change = parse_change(record.body)
+    if change is None:  # redelivering cannot fix it: drop it, loudly
+        logger.error("malformed notification message dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="NotificationMessagesMalformed", unit="Count", value=1)
+        return {"skipped": "malformed"}
+    try:
+        deliveries = deliver_change(change, settings=notification_settings, repo=repo, openid_of=openid_of,
+                                    sender=wechat, now=utc_now())
+    except DeliveryFailed as failed:
+        for delivery in failed.deliveries:
+            _count(delivery)
+        logger.warning("notification failed; the message will be retried",
+                       extra={"event_id": change.event_id, "deliveries": [d.as_dict() for d in failed.deliveries]})
+        raise
+    except NotificationBusy:
+        logger.info("notification is being sent by another delivery; retried later",
+                    extra={"event_id": change.event_id})
+        raise
+    for delivery in deliveries:
+        _count(delivery)
+        logger.info("notification", extra={"event_id": change.event_id, **delivery.as_dict()})
+    return {"event_id": change.event_id, "deliveries": [d.as_dict() for d in deliveries]}
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _invocation.clear()  # settings and openids are read afresh by every invocation
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))
+
+
+handler = worker_entrypoint(run)

@@ -1,0 +1,128 @@
+"""The merchant dashboard (数据看板) and the leaderboards (排行榜). Money in integer fen, rates in
+basis points (10000 = 100%). Metric definitions: docs/dashboard.md."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class CommissionLevelView(BaseModel):
+    """Commission records created in the range at one level, by where their money is now."""
+
+    records: int = Field(description="records created (佣金记录数)")
+    created_fen: int = Field(description="amount when created (= frozen + settled + cancelled + clawed back)")
+    frozen_fen: int = Field(description="still frozen (待结算)")
+    settled_fen: int = Field(description="settled and not clawed back (已结算)")
+    cancelled_fen: int = Field(description="cancelled before settlement by refunds (已取消)")
+    clawed_back_fen: int = Field(description="clawed back after settlement by refunds (已追回)")
+
+
+class CommissionView(BaseModel):
+    l1: CommissionLevelView
+    l2: CommissionLevelView
+
+
+class WithdrawalStatsView(BaseModel):
+    requested: int = Field(description="withdrawals requested in the range (申请笔数)")
+    requested_fen: int
+    paid: int = Field(description="withdrawals paid in the range (已到账笔数), by paid day")
+    paid_fen: int = Field(description="their amounts, fee included")
+    fee_fen: int = Field(description="fees kept on them")
+    returned: int = Field(description="failed or rejected in the range (funds returned)")
+    returned_fen: int
+
+
+class TopPromoterView(BaseModel):
+    user_id: str
+    nickname: str = Field(description="masked (微**友)")
+    sales_fen: int = Field(description="paid amount, net of refunds, of orders where they were L1")
+    orders: int
+    commission_fen: int = Field(description="commission earned in the range (current value)")
+
+
+class TopProductView(BaseModel):
+    product_id: str
+    name: str
+    units: int
+    sales_fen: int = Field(description="lines' paid amount net of refunds")
+    orders: int
+
+
+class DashboardResponse(BaseModel):
+    """Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
+    (about a few seconds behind)."""
+
+    date_from: str = Field(description="the `from` China day asked for")
+    date_to: str = Field(description="the `to` China day asked for")
+    days: int
+    gmv_fen: int = Field(description="GMV (成交额): amounts of orders paid in the range, shipping included")
+    paid_orders: int = Field(description="orders paid in the range (支付订单数)")
+    average_order_value_fen: int = Field(description="客单价: gmv / paid orders, floored")
+    refunds: int = Field(description="refunds that succeeded in the range")
+    refund_fen: int
+    customers_new: int = Field(description="customers who first logged in in the range (新增用户)")
+    customers_total: int = Field(description="all customers now (累计用户)")
+    buyers: int = Field(description="customers with a paid order in the range (付款客户数)")
+    repeat_buyers: int = Field(description="customers with ≥ 2 paid orders in the range (复购客户数)")
+    repurchase_rate_bp: int = Field(description="复购率: repeat_buyers / buyers, in bp")
+    first_time_buyers: int = Field(description="customers whose first paid order ever was in the range (新客)")
+    became_repeat_buyers: int = Field(description="customers whose second paid order ever was in the range")
+    repurchase_rate_all_time_bp: int = Field(description="customers with ≥ 2 paid orders / with ≥ 1, all time")
+    promoters_total: int = Field(description="promoters active or frozen now (推广员总数)")
+    promoters_new: int = Field(description="promoters approved in the range (新增推广员)")
+    promoters_active: int = Field(description="promoters who earned a commission or whose share was visited in the "
+                                              "range (活跃推广员), each once")
+    commission: CommissionView
+    withdrawals: WithdrawalStatsView
+    share_visits: int = Field(description="visits through promoters' links, QR codes and posters (分享访问)")
+    shared_orders: int = Field(description="orders paid in the range that came through a share")
+    shared_gmv_fen: int
+    conversion_bp: int = Field(description="分享转化率: shared_orders / share_visits, in bp")
+    top_promoters: list[TopPromoterView] = Field(description="top 10 by sales in the range")
+    top_products: list[TopProductView] = Field(description="top 10 by sales in the range")
+    as_of: str
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int = Field(description="1-based; equal scores share a rank")
+    nickname: str = Field(description="masked (微**友)")
+    score_fen: int
+    is_me: bool = False
+
+
+class MyRank(BaseModel):
+    rank: int | None = Field(description="your rank; null when you have no score yet or when more than "
+                                         "`rank_cap` promoters are ahead of you")
+    score_fen: int
+    beyond_cap: bool = Field(description="true when more than `rank_cap` promoters score higher than you")
+    rank_cap: int
+
+
+class PromoterLeaderboardResponse(BaseModel):
+    board: Literal["commission", "sales"]
+    period: Literal["week", "month"]
+    period_key: str = Field(description="2026-W45 (ISO week, Monday first) or 2026-11, China time")
+    starts_on: str
+    ends_on: str
+    entries: list[LeaderboardEntry] = Field(description="the top 100, highest first")
+    me: MyRank
+    as_of: str
+
+
+class AdminLeaderboardEntry(BaseModel):
+    rank: int
+    user_id: str
+    nickname: str = Field(description="masked (微**友)")
+    score_fen: int
+
+
+class AdminLeaderboardResponse(BaseModel):
+    board: Literal["commission", "sales"]
+    period: Literal["week", "month"]
+    period_key: str
+    starts_on: str
+    ends_on: str
+    entries: list[AdminLeaderboardEntry]
+    as_of: str

@@ -1,0 +1,133 @@
+"""Delivering subscribe messages for table changes (the ``NotificationQueue`` worker's use case).
+
+For one change: decide (``mall.domain.notifications.notifications_for``), claim the record
+(``mall.dal.notifications``: a final record means a redelivery, nothing is sent), look up the
+recipient's openid, call WeChat, record the outcome. 43101 is recorded NOT_SUBSCRIBED and never
+retried; any other failure is recorded FAILED and raised as ``DeliveryFailed`` so the queue message
+is retried (then dead-lettered)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.dal.notifications import NotificationRepository, NotificationStatus, status_partition
+from mall.domain.notifications import (
+    ChangeLike,
+    Notification,
+    NotificationKind,
+    NotificationSettings,
+    notifications_for,
+)
+from mall.errors import DomainError
+from mall.integrations.wechat import NotSubscribed
+from mall.schemas.notifications import NotificationPage, NotificationView
+
+Outcome = Literal["sent", "not_subscribed", "no_recipient", "duplicate", "failed"]
+#: Entities whose changes can cause a notification (others are skipped without reading anything).
+NOTIFYING_ENTITIES = frozenset({"commission", "withdrawal", "binding"})
+
+
+class MessageSender(Protocol):
+    """What sending needs of ``mall.integrations.wechat.WeChatServerClient``."""
+
+    def send_subscribe_message(self, *, touser: str, template_id: str, data: Mapping[str, str],
+                               page: str | None = None, miniprogram_state: str = "formal",
+                               lang: str = "zh_CN") -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    notification_id: str
+    kind: NotificationKind
+    outcome: Outcome
+    errcode: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"notification_id": self.notification_id, "kind": self.kind.value, "outcome": self.outcome,
+                "errcode": self.errcode}
+
+
+class DeliveryFailed(Exception):
+    """A notification could not be sent (recorded FAILED): the queue message must be retried."""
+
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        failed = [d.notification_id for d in deliveries if d.outcome == "failed"]
+        super().__init__(f"notification(s) failed: {failed}")
+        self.deliveries = deliveries
+
+
+def may_notify(change: ChangeLike) -> bool:
+    """Cheap pre-check: only changes of these entities can notify (no settings read for the rest)."""
+    image = change.new or change.old or {}
+    return str(image.get("entity", "")) in NOTIFYING_ENTITIES
+
+
+def deliver_change(change: ChangeLike, *, settings: Callable[[], NotificationSettings],
+                   repo: NotificationRepository, openid_of: Callable[[str], str | None],
+                   sender: Callable[[], MessageSender], now: datetime) -> list[Delivery]:
+    """Send what ``change`` causes, once. ``settings``, ``openid_of`` and ``sender`` are called only
+    when needed (the worker caches them per invocation / process). Raises ``DeliveryFailed`` after
+    recording every notification's outcome when any failed."""
+    if change.new is None or not may_notify(change):
+        return []
+    deliveries = [deliver(n, repo=repo, openid_of=openid_of, sender=sender, now=now)
+                  for n in notifications_for(change, settings(), now=now)]
+    if any(d.outcome == "failed" for d in deliveries):
+        raise DeliveryFailed(deliveries)
+    return deliveries
+
+
+def deliver(notification: Notification, *, repo: NotificationRepository, openid_of: Callable[[str], str | None],
+            sender: Callable[[], MessageSender], now: datetime) -> Delivery:
+    n = notification
+    claim = repo.claim(n, now)  # NotificationBusy propagates: another delivery is sending it right now
+    if not claim.send:
+        return Delivery(n.notification_id, n.kind, "duplicate")
+    openid = openid_of(n.recipient_id)
+    if not openid:
+        repo.finish(n, NotificationStatus.NO_RECIPIENT, now, attempt=claim.attempt, error="no customer profile")
+        return Delivery(n.notification_id, n.kind, "no_recipient")
+    try:
+        msgid = sender().send_subscribe_message(touser=openid, template_id=n.template_id, data=n.data, page=n.page,
+                                                miniprogram_state=n.miniprogram_state)
+    except NotSubscribed as refused:
+        repo.finish(n, NotificationStatus.NOT_SUBSCRIBED, now, attempt=claim.attempt, errcode=refused.errcode,
+                    error=refused.message)
+        return Delivery(n.notification_id, n.kind, "not_subscribed", refused.errcode)
+    except Exception as failure:  # whatever it was is recorded; the message is retried
+        errcode = failure.details.get("errcode") if isinstance(failure, DomainError) else None
+        repo.finish(n, NotificationStatus.FAILED, now, attempt=claim.attempt,
+                    errcode=int(errcode) if isinstance(errcode, int) else None,
+                    error=f"{type(failure).__name__}: {failure}")
+        return Delivery(n.notification_id, n.kind, "failed", errcode if isinstance(errcode, int) else None)
+    repo.finish(n, NotificationStatus.SENT, now, attempt=claim.attempt, msgid=msgid)
+    return Delivery(n.notification_id, n.kind, "sent")
+
+
+# ---- the admin's view -------------------------------------------------------------------------
+
+
+def admin_list_notifications(*, repo: NotificationRepository, status: str, limit: int, cursor: str | None,
+                             cursor_key: bytes) -> NotificationPage:
+    """Records in ``status`` (e.g. FAILED), most recently changed first."""
+    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(status)))
+    page = repo.by_status(status, limit=limit, start_key=start)
+    return NotificationPage(items=[_view(item) for item in page.items],
+                            next_cursor=encode_cursor(page.last_key, key=cursor_key))
+
+
+def _view(item: Mapping[str, Any]) -> NotificationView:
+    return NotificationView(
+        notification_id=str(item.get("notification_id", "")), kind=NotificationKind(item["kind"]),
+        status=NotificationStatus(item["status"]), recipient_id=str(item.get("recipient_id", "")),
+        template_id=str(item.get("template_id", "")), page=item.get("page"),
+        miniprogram_state=str(item.get("miniprogram_state", "formal")),
+        data={str(k): str(v) for k, v in (item.get("data") or {}).items()},
+        subject={str(k): str(v) for k, v in (item.get("subject") or {}).items()},
+        attempts=int(item.get("attempts", 0)), errcode=item.get("errcode"), error=item.get("error"),
+        created_at=str(item.get("created_at", "")), updated_at=str(item.get("updated_at", "")),
+        sent_at=item.get("sent_at"))
