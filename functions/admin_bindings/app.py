@@ -43,14 +43,16 @@ def get_binding(user_id: UserIdPath) -> CustomerBinding:
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def set_binding(user_id: UserIdPath, body: AdminBindingRequest) -> BindResult:
     return referral.admin_set_binding(table=table, customer_id=user_id, promoter_code=body.promoter_code,
-                                      reason=body.reason, by=current_principal(app).subject, now=utc_now())
+                                      reason=body.reason, by=current_principal(app).subject, now=utc_now(),
+                                      source_ip=app.current_event.request_context.http.source_ip)
 
 
 @app.post("/admin/customers/<user_id>/binding/remove", summary="Remove a customer's binding (reason required)",
           tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def remove_binding(user_id: UserIdPath, body: AdminUnbindRequest) -> BindResult:
     return referral.admin_remove_binding(table=table, customer_id=user_id, reason=body.reason,
-                                         by=current_principal(app).subject, now=utc_now())
+                                         by=current_principal(app).subject, now=utc_now(),
+                                         source_ip=app.current_event.request_context.http.source_ip)
 
 
 handler = entrypoint(app)

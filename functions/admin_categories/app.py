@@ -36,6 +36,11 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
+def _source_ip() -> str | None:
+    """Where the admin's request came from, for the audit trail."""
+    return app.current_event.request_context.http.source_ip or None
+
+
 @app.post("/admin/categories", summary="Create a category", tags=["catalog"], status_code=201,
           responses={201: {"description": "created", "content": {"application/json": {"model": CategoryView}}},
                      422: _ERRORS[422]},
@@ -43,7 +48,8 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Response[CategoryView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, CategoryView,
-                  lambda: catalog.create_category(table=table, body=body, now=utc_now()),
+                  lambda: catalog.create_category(table=table, body=body, now=utc_now(), by=principal.subject,
+                                                  source_ip=_source_ip()),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -63,7 +69,8 @@ def get_one(category_id: CategoryIdPath) -> CategoryView:
 @app.patch("/admin/categories/<category_id>", summary="Change a category (fields sent only)", tags=["catalog"],
            responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
 def update(category_id: CategoryIdPath, body: CategoryUpdate) -> CategoryView:
-    return catalog.update_category(table=table, category_id=category_id, body=body, now=utc_now())
+    return catalog.update_category(table=table, category_id=category_id, body=body, now=utc_now(),
+                                   by=current_principal(app).subject, source_ip=_source_ip())
 
 
 @app.delete("/admin/categories/<category_id>", summary="Delete an empty category", tags=["catalog"],
@@ -71,7 +78,8 @@ def update(category_id: CategoryIdPath, body: CategoryUpdate) -> CategoryView:
             **secured(Role.ADMIN))
 def delete(category_id: CategoryIdPath,
            version: Annotated[int, Query(ge=1, description="the version you read")]) -> Response[str]:
-    catalog.delete_category(table=table, category_id=category_id, version=version)
+    catalog.delete_category(table=table, category_id=category_id, version=version, by=current_principal(app).subject,
+                            source_ip=_source_ip(), now=utc_now())
     return Response(status_code=HTTPStatus.NO_CONTENT, body="")
 
 

@@ -1,4 +1,5 @@
-"""POST /admin/auth/login — merchant admin login with lockout after repeated failures."""
+"""POST /admin/auth/login — merchant admin login with lockout after repeated failures. Every attempt,
+successful or not, is an audit entry (the username tried and the source IP; never the password)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from mall.dal.table import main_table
 from mall.domain.identity import LockoutPolicy
 from mall.schemas.common import ErrorBody
 from mall.schemas.identity import AdminLoginRequest, TokenResponse
-from mall.services.identity import login_admin
+from mall.services.audit import login_admin_audited
 
 settings = get_settings()
-admins = AdminRepository(main_table())
+table = main_table()
+admins = AdminRepository(table)
 policy = LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds)
 app = make_resolver()
 
@@ -25,8 +27,10 @@ app = make_resolver()
                      429: {"description": "locked out", "content": {"application/json": {"model": ErrorBody}}}})
 def login(body: AdminLoginRequest) -> TokenResponse:
     try:
-        return login_admin(username=body.username.lower(), password=body.password, admins=admins, policy=policy,
-                           signing_key=signing_key(), ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now())
+        return login_admin_audited(table=table, username=body.username.lower(), password=body.password,
+                                   admins=admins, policy=policy, signing_key=signing_key(),
+                                   ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now(),
+                                   source_ip=app.current_event.request_context.http.source_ip)
     except Exception:
         metrics.add_metric(name="AdminLoginFailures", unit="Count", value=1)
         raise

@@ -79,7 +79,8 @@ def shipping_address(order_id: OrderIdPath) -> Response[ShippingAddress]:
           **secured(Role.ADMIN))
 def ship(order_id: OrderIdPath, body: ShipRequest) -> OrderDetail:
     result = ship_order(repo=repo, order_id=order_id, carrier=body.carrier, tracking_no=body.tracking_no,
-                        admin=current_principal(app).subject, now=utc_now())
+                        admin=current_principal(app).subject, now=utc_now(),
+                        source_ip=app.current_event.request_context.http.source_ip)
     metrics.add_metric(name="OrdersShipped", unit="Count", value=1)
     return result
 
@@ -92,7 +93,7 @@ def ship(order_id: OrderIdPath, body: ShipRequest) -> OrderDetail:
           **secured(Role.ADMIN))
 def verify(order_id: OrderIdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
-                                  now=utc_now())
+                                  now=utc_now(), source_ip=app.current_event.request_context.http.source_ip)
     metrics.add_metric(name="ServiceOrdersVerified", unit="Count", value=1)
     return result
 

@@ -47,6 +47,11 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
+def _source_ip() -> str | None:
+    """Where the admin's request came from, for the audit trail."""
+    return app.current_event.request_context.http.source_ip or None
+
+
 @app.post("/admin/products", summary="Create a product", tags=["catalog"], status_code=201,
           responses={201: {"description": "created", "content": {"application/json": {"model": AdminProductView}}},
                      422: _ERRORS[422]},
@@ -54,7 +59,8 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 def create(body: ProductCreate, idempotency_key: IdempotencyKeyHeader) -> Response[AdminProductView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, AdminProductView,
-                  lambda: catalog.create_product(table=table, body=body, now=utc_now()),
+                  lambda: catalog.create_product(table=table, body=body, now=utc_now(), by=principal.subject,
+                                                 source_ip=_source_ip()),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -83,7 +89,8 @@ def get_one(product_id: ProductIdPath) -> AdminProductView:
 @app.patch("/admin/products/<product_id>", summary="Change a product (fields sent only; on/off shelf too)",
            tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
 def update(product_id: ProductIdPath, body: ProductUpdate) -> AdminProductView:
-    return catalog.update_product(table=table, product_id=product_id, body=body, now=utc_now())
+    return catalog.update_product(table=table, product_id=product_id, body=body, now=utc_now(),
+                                  by=current_principal(app).subject, source_ip=_source_ip())
 
 
 @app.post("/admin/products/<product_id>/stock-adjustments", summary="Add or remove stock (入库, 盘点, 损耗)",
@@ -92,7 +99,7 @@ def adjust(product_id: ProductIdPath, body: StockAdjustment, idempotency_key: Id
     principal = current_principal(app)
     return once(idempotency_key, principal.subject, body, AdminProductView,
                 lambda: catalog.adjust_stock(table=table, product_id=product_id, body=body, by=principal.subject,
-                                             now=utc_now()),
+                                             now=utc_now(), source_ip=_source_ip()),
                 lambda_context=app.lambda_context)
 
 

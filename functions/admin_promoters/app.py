@@ -25,7 +25,7 @@ from mall.schemas.referral import (
     PromoterList,
     StatusChangeRequest,
 )
-from mall.services import referral
+from mall.services import referral, risk
 
 table = main_table()
 app = make_resolver()
@@ -59,6 +59,11 @@ def get_one(user_id: UserIdPath) -> PromoterDetail:
     return PromoterDetail(promoter=promoter, history=history)
 
 
+def _source_ip() -> str | None:
+    """Where the admin's request came from, for the audit trail."""
+    return app.current_event.request_context.http.source_ip or None
+
+
 #: The status changes (审核、冻结、禁用): one route each, all the same apart from the action.
 _STATUS_CHANGES: dict[PromoterAction, str] = {
     "approve": "Approve an application",
@@ -71,8 +76,12 @@ _STATUS_CHANGES: dict[PromoterAction, str] = {
 
 def _status_change_route(action: PromoterAction, summary: str) -> None:
     def change(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
-        return referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
-                                      by=current_principal(app).subject, now=utc_now())
+        now = utc_now()
+        view = referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
+                                      by=current_principal(app).subject, now=now, source_ip=_source_ip())
+        if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
+            risk.lift_hold_after_unfreeze(table=table, promoter_id=user_id, now=now)
+        return view
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
     app.post(f"/admin/promoters/<user_id>/{action}", summary=summary, tags=["referral"], responses=_ERRORS,
@@ -87,14 +96,15 @@ for _action, _summary in _STATUS_CHANGES.items():
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def override(user_id: UserIdPath, body: OverrideRequest) -> PromoterAdminView:
     return referral.set_override(table=table, user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
-                                 reason=body.reason, by=current_principal(app).subject, now=utc_now())
+                                 reason=body.reason, by=current_principal(app).subject, now=utc_now(),
+                                 source_ip=_source_ip())
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def level(user_id: UserIdPath, body: LevelChangeRequest) -> PromoterAdminView:
     return referral.set_level(table=table, user_id=user_id, level_id=body.level_id, reason=body.reason,
-                              by=current_principal(app).subject, now=utc_now())
+                              by=current_principal(app).subject, now=utc_now(), source_ip=_source_ip())
 
 
 handler = entrypoint(app)

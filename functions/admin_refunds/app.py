@@ -53,7 +53,8 @@ def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. R
           **secured(Role.ADMIN))
 def approve(refund_id: RefundIdPath) -> RefundView:
     result = approve_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
-                            now=utc_now(), gateway=pay_client(), notify_url=merchant_config().notify_url)
+                            now=utc_now(), gateway=pay_client(), notify_url=merchant_config().notify_url,
+                            source_ip=app.current_event.request_context.http.source_ip)
     metrics.add_metric(name="RefundsApproved", unit="Count", value=1)
     return result
 
@@ -64,7 +65,7 @@ def approve(refund_id: RefundIdPath) -> RefundView:
           **secured(Role.ADMIN))
 def reject(refund_id: RefundIdPath, body: RejectRefundRequest) -> RefundView:
     return reject_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
-                         reason=body.reason, now=utc_now())
+                         reason=body.reason, now=utc_now(), source_ip=app.current_event.request_context.http.source_ip)
 
 
 handler = entrypoint(app)

@@ -42,7 +42,8 @@ def current() -> SettingsVersionView:
 @app.put("/admin/settings/distribution", summary="Save a new version of the distribution settings",
          tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **secured(Role.ADMIN))
 def save(body: SaveSettingsRequest) -> SettingsVersionView:
-    return service.save(table=table, body=body, saved_by=current_principal(app).subject, now=utc_now())
+    return service.save(table=table, body=body, saved_by=current_principal(app).subject, now=utc_now(),
+                        source_ip=app.current_event.request_context.http.source_ip)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],

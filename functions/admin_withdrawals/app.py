@@ -64,7 +64,9 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
 def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
            date_from: Day = None, date_to: Day = None, min_fen: Amount = None,
            max_fen: Amount = None) -> Response[str]:
-    lines = export_csv(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen))
+    lines = export_csv(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
+                       admin=current_principal(app).subject, now=utc_now(),
+                       source_ip=app.current_event.request_context.http.source_ip)
     body = "".join(lines)
     metrics.add_metric(name="WithdrawalExports", unit="Count", value=1)
     name = f"withdrawals-{utc_now().strftime('%Y%m%d-%H%M%S')}.csv"

@@ -1,10 +1,13 @@
 """POST /auth/login — mini-program login (小程序登录): exchange a ``wx.login`` code for a token.
 
-The customer is created on first login. ``session_key`` stays on the server."""
+The customer is created on first login. ``session_key`` stays on the server. The device id
+(body ``device_id`` or header ``x-device-id``) and the source IP are stored on the profile for the
+fraud scan, never logged."""
 
 from __future__ import annotations
 
 from mall.api.auth import public, signing_key
+from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.clock import utc_now
 from mall.config import get_settings
@@ -29,8 +32,10 @@ app = make_resolver()
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                           app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+    device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
     result = login_customer(js_code=body.code, wechat=wechat, customers=customers, app_id=settings.wechat_app_id,
-                            signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now())
+                            signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now(),
+                            device_id=device, source_ip=ip)
     metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
     if result.is_new_user:
         metrics.add_metric(name="CustomersCreated", unit="Count", value=1)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
+from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.clock import utc_now
@@ -48,12 +49,13 @@ _RESPONSES: dict[int, OpenAPIResponse] = {
 def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PlaceOrderResponse]:
     principal = current_principal(app)
     now = utc_now()
+    device, ip = client(app, body.device_id)  # stored on the order for the fraud scan, never logged
 
     def action() -> PlaceOrderResponse:
         result = place_order(request=body, buyer_id=principal.subject, orders=orders, products=products,
                              customers=customers, settings=settings_repo, attribute=attribute_order,
                              note_stock_levels=note_stock_levels, pay=pay_client,
-                             notify_url=merchant_config().notify_url, now=now)
+                             notify_url=merchant_config().notify_url, now=now, device_id=device, source_ip=ip)
         metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
         if result.payment is None:
             metrics.add_metric(name="PrepayFailures", unit="Count", value=1)

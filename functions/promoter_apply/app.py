@@ -1,7 +1,10 @@
 """POST /promoter/apply — a customer applies to become a promoter (申请成为推广员).
 
 Checks the threshold and that the current rules version was accepted, then activates at once
-(review ``auto``) or waits for an admin. On activation the ``promoter`` role is added to the
+(review ``auto``) or waits for an admin. The mini-program must show ``GET /rules`` first and send
+the ``version`` it showed as ``rules_version``: a version that is no longer current is 409
+``rules_changed``; without one the current version is recorded (``accepted_rules_version`` and
+``accepted_rules_at`` on the promoter item). On activation the ``promoter`` role is added to the
 customer's profile; the token of the NEXT login carries it (tokens are snapshots)."""
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first
                     "content": {"application/json": {"model": PromoterAdminView}}},
               403: {"description": "`promoter_threshold_not_met`",
                     "content": {"application/json": {"model": ErrorBody}}},
-              409: {"description": "`promoter_exists`", "content": {"application/json": {"model": ErrorBody}}},
-              422: {"description": "`rules_version_mismatch`, `banned_phrase`",
+              409: {"description": "`promoter_exists`; `rules_changed` (the `rules_version` sent is not the "
+                                  "current one: `details.current_version`; show GET /rules again)",
+                    "content": {"application/json": {"model": ErrorBody}}},
+              422: {"description": "`banned_phrase`",
                     "content": {"application/json": {"model": ErrorBody}}},
           },
           **secured(Role.CUSTOMER, Role.PROMOTER))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
+from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver
 from mall.clock import utc_now
 from mall.dal.table import main_table
@@ -33,8 +34,9 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 @app.post("/referral/bind", summary="Bind to a promoter with an invite code", tags=["referral"], responses=_ERRORS,
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def bind(body: BindRequestBody) -> BindResult:
+    device, ip = client(app, body.device_id)  # stored on the binding for the fraud scan, never logged
     return referral.bind_with_code(table=table, customer_id=current_principal(app).subject, code=body.code,
-                                   now=utc_now())
+                                   now=utc_now(), device_id=device, client_ip=ip)
 
 
 handler = entrypoint(app)

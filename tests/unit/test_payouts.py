@@ -335,8 +335,8 @@ def test_an_admin_marks_a_bank_withdrawal_paid_once_with_its_reference(mall: Mal
     item = record(w.withdrawal_id)
     assert item["timeline"][-1]["by"] == "admin:alice" and item["gsi1pk"] == "WITHDRAWALS#PAID"
     assert wallet(uid) == {"frozen": 0, "available": 0, "withdrawing": 0, "withdrawn": 19_800, "debt": 0}
-    audits = [a for a in AuditLog(table).on(utc_now()) if a.get("withdrawal_id") == w.withdrawal_id]
-    assert [(a["action"], a["actor"], a["reference"], a["source_ip"]) for a in audits] == [
+    audits = [a for a in AuditLog(table).on(utc_now()) if a.get("entity_id") == w.withdrawal_id]
+    assert [(a["action"], a["actor"], a["details"]["reference"], a["source_ip"]) for a in audits] == [
         ("withdrawal.mark_paid", "admin:alice", "ICBC20261122000123", "127.0.0.1")]
 
     # The same mark again (a double click): the withdrawal as it is; a different one: 409.
@@ -358,7 +358,7 @@ def test_an_admin_marks_a_bank_withdrawal_failed_and_the_funds_return(mall: Mall
     assert wallet(uid) == {"frozen": 0, "available": 10_000, "withdrawing": 0, "withdrawn": 0, "debt": 0}
     assert admin_mark(mall, w.withdrawal_id, "mark-failed", {"reason": "户名不符，银行退回"})[0] == 200
     assert posting_kinds(uid).count("withdrawal_returned") == 1
-    audits = [a["action"] for a in AuditLog(table).on(utc_now()) if a.get("withdrawal_id") == w.withdrawal_id]
+    audits = [a["action"] for a in AuditLog(table).on(utc_now()) if a.get("entity_id") == w.withdrawal_id]
     assert audits == ["withdrawal.mark_failed"]
 
 

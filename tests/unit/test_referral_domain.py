@@ -113,9 +113,10 @@ def test_threshold_bought_product() -> None:
 
 def test_the_current_rules_version_must_be_accepted() -> None:
     rules.check_rules_accepted(3, 3)
-    with pytest.raises(InvalidInput) as caught:
+    rules.check_rules_accepted(None, 3)  # not sent: the current version is recorded
+    with pytest.raises(Conflict) as caught:
         rules.check_rules_accepted(2, 3)
-    assert caught.value.fields[0].field == "accepted_rules_version"
+    assert caught.value.code == "rules_changed" and caught.value.details["current_version"] == 3
 
 
 def test_review_mode_decides_the_first_status() -> None:

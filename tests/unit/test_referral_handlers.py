@@ -102,7 +102,8 @@ def test_the_current_rules_version_must_be_accepted(invoke: Invoke) -> None:
     configure(promoter_title="推客")
     customer("u_c")
     status, body = apply(invoke, "u_c", version=0)
-    assert status == 422 and body["error"]["fields"][0]["field"] == "accepted_rules_version"
+    assert status == 409 and body["error"]["code"] == "rules_changed"
+    assert body["error"]["details"]["current_version"] == 1
     assert PromoterRepository(main_table()).get("u_c") is None
 
 

@@ -392,7 +392,7 @@ def test_two_different_admins_must_approve_a_large_withdrawal(mall: Mall) -> Non
     assert item["gsi1pk"] == "WITHDRAWALS#APPROVED" and item["version"] == 3
     assert [(e["status"], e["by"]) for e in item["timeline"]] == [
         ("PENDING_REVIEW", PROMOTER), ("PENDING_REVIEW", ADMIN_A), ("APPROVED", ADMIN_B)]
-    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("withdrawal_id") == wid]
+    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("entity_id") == wid]
     assert [(a["action"], a["actor"]) for a in audit] == [("withdrawal.approve", ADMIN_A),
                                                           ("withdrawal.approve", ADMIN_B)]
     # The promoter sees that admins approved, not which.
@@ -415,8 +415,8 @@ def test_a_rejection_returns_the_funds_exactly_once(mall: Mall) -> None:
     assert [p["kind"] for p in postings() if p["kind"].startswith("withdrawal")] == ["withdrawal_held",
                                                                                   "withdrawal_returned"]
     assert L.sum_legs(postings())["withdrawing"] == 0
-    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("withdrawal_id") == wid]
-    assert [(a["action"], a["reason"]) for a in audit] == [("withdrawal.reject", "收款信息有误")]
+    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("entity_id") == wid]
+    assert [(a["action"], a["details"]["reason"]) for a in audit] == [("withdrawal.reject", "收款信息有误")]
     assert mall.sent() == []
 
 
@@ -531,7 +531,7 @@ def test_a_bank_account_is_encrypted_masked_and_revealed_only_with_an_audit_reco
                                       headers=auth(ADMIN_A, Role.ADMIN))
     assert status == 200 and full["account_no"] == "6225880012345678" and full["account_name"] == "张三丰"
     assert full["net_fen"] == 29_700 and headers["Cache-Control"] == "no-store"
-    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("withdrawal_id") == wid]
+    audit = [a for a in AuditLog(main_table()).on(utc_now()) if a.get("entity_id") == wid]
     assert [(a["action"], a["actor"]) for a in audit] == [("withdrawal.bank_account_reveal", ADMIN_A)]
     wechat = mall.request(10_000)[1]["withdrawal_id"]
     status, missing, _ = mall.call("admin_withdrawals", "GET", f"/admin/withdrawals/{wechat}/bank-account",

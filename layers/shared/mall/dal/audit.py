@@ -16,13 +16,14 @@ together or not at all; ``append`` writes one on its own (reads: reveals, export
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mall import pii
 from mall.clock import epoch, iso
-from mall.dal.table import Item, Key, Table, Write
+from mall.dal.table import Item, Key, Page, Table, Write
 from mall.ids import new_id
 
 #: 3 years (1,096 days with a leap day) plus a month's margin before TTL may remove an entry.
@@ -39,6 +40,33 @@ def actor_partition(actor: str) -> str:
 
 def entity_partition(entity_type: str, entity_id: str) -> str:
     return f"AUDIT_ENTITY#{entity_type}#{entity_id}"
+
+
+#: Keys whose values are personal data: an entry keeps only their masked form (or nothing for
+#: ciphertexts), whatever a caller passes — a safety net under "never raw personal data".
+def _last4(value: str) -> str:
+    return "****" + value[-4:]
+
+
+_MASKERS: dict[str, Callable[[str], str]] = {
+    "phone": pii.mask_phone, "mobile": pii.mask_phone, "phone_number": pii.mask_phone,
+    "real_name": pii.mask_name, "account_name": pii.mask_name, "receiver_name": pii.mask_name,
+    "address": pii.mask_address, "detail": pii.mask_address, "street": pii.mask_address,
+    "account_no": _last4, "id_card": _last4,
+}
+
+
+def scrub(value: Any, key: str = "") -> Any:
+    """``value`` with personal data masked (by key name, at any depth); ``*_enc`` values dropped."""
+    if isinstance(value, Mapping):
+        return {str(k): scrub(v, str(k)) for k, v in value.items() if not str(k).endswith("_enc")}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v, key) for v in value]
+    leaf = key.rsplit(".", 1)[-1]
+    masker = _MASKERS.get(leaf)
+    if masker is not None and isinstance(value, str) and value:
+        return masker(value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +113,11 @@ class AuditLog:
             "expires_at": epoch(now + timedelta(days=RETENTION_DAYS)),
         }
         if entry.before is not None:
-            item["before"] = dict(entry.before)
+            item["before"] = scrub(entry.before)
         if entry.after is not None:
-            item["after"] = dict(entry.after)
+            item["after"] = scrub(entry.after)
         if entry.details:
-            item["details"] = dict(entry.details)
+            item["details"] = scrub(entry.details)
         if entry.subject_user:
             item["subject_user"] = entry.subject_user
         if entry.entity_type == "order":  # older readers look for order_id
@@ -123,3 +151,42 @@ class AuditLog:
             start = page.last_key
             if not start:
                 return items
+
+    # ---- queries (GET /admin/audit) ----------------------------------------------------------
+
+    def by_actor(self, actor: str, *, start: datetime, end: datetime, limit: int, start_key: Key | None = None,
+                 action: str | None = None) -> Page:
+        """What one actor did between ``start`` and ``end`` (inclusive, second precision), newest first."""
+        return self._range(("gsi1pk", "gsi1sk", "gsi1"), actor_partition(actor), start=start, end=end, limit=limit,
+                           start_key=start_key, action=action)
+
+    def by_entity(self, entity_type: str, entity_id: str, *, start: datetime, end: datetime, limit: int,
+                  start_key: Key | None = None, action: str | None = None, actor: str | None = None) -> Page:
+        """The history of one thing, newest first (optionally only one actor's entries)."""
+        return self._range(("gsi2pk", "gsi2sk", "gsi2"), entity_partition(entity_type, entity_id), start=start,
+                           end=end, limit=limit, start_key=start_key, action=action, actor=actor)
+
+    def on_day_range(self, day: datetime, *, start: datetime, end: datetime, limit: int,
+                     start_key: Key | None = None, action: str | None = None) -> Page:
+        """One UTC day partition, only entries between ``start`` and ``end``, newest first."""
+        return self._range(("pk", "sk", None), audit_partition(day), start=start, end=end, limit=limit,
+                           start_key=start_key, action=action)
+
+    def _range(self, keys: tuple[str, str, str | None], partition: str, *, start: datetime, end: datetime,
+               limit: int, start_key: Key | None, action: str | None = None, actor: str | None = None) -> Page:
+        pk_name, sk_name, index = keys
+        names = {"#pk": pk_name, "#sk": sk_name}
+        # Sort keys are "<iso seconds>#<audit_id>": "~" sorts after "#", so ``end``'s second is included.
+        values: dict[str, Any] = {":pk": partition, ":lo": iso(start), ":hi": f"{iso(end)}~"}
+        filters: list[str] = []
+        if action is not None:
+            names["#action"] = "action"
+            values[":action"] = action
+            filters.append("#action = :action")
+        if actor is not None:
+            names["#actor"] = "actor"
+            values[":actor"] = actor
+            filters.append("#actor = :actor")
+        return self._table.query_where("#pk = :pk AND #sk BETWEEN :lo AND :hi", names=names, values=values,
+                                       index=index, limit=limit, start_key=start_key, newest_first=True,
+                                       filter_expression=" AND ".join(filters) or None)

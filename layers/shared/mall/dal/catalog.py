@@ -81,7 +81,8 @@ class CategoryRepository:
         items = _query_all(self._table, partition=CATEGORIES_PARTITION, ceiling=MAX_CATEGORIES)[0]
         return [category_from_item(i) for i in items]
 
-    def create(self, category: Category) -> Category:
+    def create(self, category: Category, *, audit: Write | None = None) -> Category:
+        """Put a new category (with ``audit``, its audit entry's Put, in the same transaction)."""
         created = iso(category.created_at) if category.created_at else None
         item: dict[str, Any] = {
             **category_key(category.category_id), "entity": "category", "gsi1pk": CATEGORIES_PARTITION,
@@ -90,13 +91,18 @@ class CategoryRepository:
             "sort": category.sort, "product_count": 0, "version": 1, "created_at": created, "updated_at": created,
         }
         try:
-            self._table.put(item, condition="attribute_not_exists(pk)")
-        except ConditionFailed as exc:
+            if audit is None:
+                self._table.put(item, condition="attribute_not_exists(pk)")
+            else:
+                self._table.transact([Write.put(self._table.name, item, condition="attribute_not_exists(pk)"), audit])
+        except (ConditionFailed, TransactionCancelled) as exc:
             raise Conflict(f"category {category.category_id} already exists", code="category_exists") from exc
         return category_from_item(item)
 
-    def update(self, category: Category, *, expected_version: int, now: datetime) -> Category:
-        """Write the editable fields of ``category`` if nobody changed it since ``expected_version``."""
+    def update(self, category: Category, *, expected_version: int, now: datetime,
+               audit: Write | None = None) -> Category:
+        """Write the editable fields of ``category`` if nobody changed it since ``expected_version``
+        (with ``audit``, its audit entry's Put, in the same transaction)."""
         sets = ["#name = :name", "#sort = :sort", "gsi1sk = :gsi1sk", "version = :new", "updated_at = :now"]
         removes: list[str] = []
         values: dict[str, Any] = {":name": category.name, ":sort": category.sort,
@@ -110,21 +116,33 @@ class CategoryRepository:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        key = category_key(category.category_id)
+        names = {"#name": "name", "#sort": "sort"}
+        if audit is not None:
+            try:
+                self._table.transact([Write.update(self._table.name, key, expression, condition="version = :expected",
+                                                   names=names, values=values), audit])
+            except TransactionCancelled as exc:
+                raise _category_conflict(category.category_id, exc.items[0] if exc.items else None,
+                                         expected_version) from exc
+            written = self.get(category.category_id, consistent=True)
+            if written is None:  # pragma: no cover - deleted between the write and this read
+                raise NotFound(f"no category {category.category_id}", code="category_not_found")
+            return written
         try:
-            item = self._table.update(category_key(category.category_id), expression,
-                                      condition="version = :expected", names={"#name": "name", "#sort": "sort"},
-                                      values=values)
+            item = self._table.update(key, expression, condition="version = :expected", names=names, values=values)
         except ConditionFailed as exc:
             raise _category_conflict(category.category_id, exc.item, expected_version) from exc
         return category_from_item(item)
 
-    def delete(self, category_id: str, *, expected_version: int) -> None:
-        """Only an unchanged category without products (on or off shelf) can be deleted."""
+    def delete(self, category_id: str, *, expected_version: int, audit: Write | None = None) -> None:
+        """Only an unchanged category without products (on or off shelf) can be deleted (with
+        ``audit``, its audit entry's Put, in the same transaction)."""
         try:
             self._table.transact([Write.delete(
                 self._table.name, category_key(category_id),
                 condition="version = :expected AND product_count = :zero",
-                values={":expected": expected_version, ":zero": 0})])
+                values={":expected": expected_version, ":zero": 0}), *([audit] if audit else [])])
         except TransactionCancelled as exc:
             current = exc.items[0] if exc.items else None
             if current is not None and int(current.get("version", 1)) == expected_version:
@@ -187,6 +205,11 @@ def _editable_values(product: Product) -> dict[str, Any]:
     return values
 
 
+def editable_state(product: Product) -> dict[str, Any]:
+    """What an admin edits of a product, as JSON-safe values (the audit trail's before/after)."""
+    return _editable_values(product)
+
+
 @dataclass(frozen=True, slots=True)
 class StockObservation:
     """A product as just read (consistently) and whether its low-stock flag is raised now."""
@@ -211,8 +234,9 @@ class ProductRepository:
         items = self._table.batch_get(keys, consistent=consistent)
         return {p.product_id: p for p in map(product_from_item, items)}
 
-    def create(self, product: Product) -> Product:
-        """Put the product and count it in its category, atomically (the category must exist)."""
+    def create(self, product: Product, *, audit: Write | None = None) -> Product:
+        """Put the product and count it in its category, atomically (the category must exist); with
+        ``audit``, its audit entry's Put in the same transaction."""
         created = iso(product.created_at) if product.created_at else None
         item: dict[str, Any] = {
             **product_key(product.product_id), "entity": "product", **_listing_keys(product),
@@ -224,6 +248,7 @@ class ProductRepository:
                 Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
                 Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
                              condition="attribute_exists(pk)", values={":one": 1}),
+                *([audit] if audit else []),
             ])
         except TransactionCancelled as exc:
             if 1 in exc.conditional_failures:
@@ -233,9 +258,10 @@ class ProductRepository:
         return product_from_item(item)
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str,
-               now: datetime) -> Product:
+               now: datetime, audit: Write | None = None) -> Product:
         """Write the editable fields of ``product`` if nobody edited it since ``expected_version``.
-        A change of category moves the product between the categories' counts in one transaction."""
+        A change of category moves the product between the categories' counts in one transaction;
+        ``audit`` (its audit entry's Put) is in the same transaction."""
         values: dict[str, Any] = {":expected": expected_version, ":new": expected_version + 1, ":now": iso(now)}
         names: dict[str, str] = {}
         sets = ["version = :new", "updated_at = :now"]
@@ -249,26 +275,30 @@ class ProductRepository:
                 values[f":f{index}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         key = product_key(product.product_id)
-        if product.category_id == previous_category_id:
+        if product.category_id == previous_category_id and audit is None:
             try:
                 item = self._table.update(key, expression, condition="version = :expected", names=names,
                                           values=values)
             except ConditionFailed as exc:
                 raise _product_conflict(product.product_id, exc.item, expected_version) from exc
             return product_from_item(item)
-        try:
-            self._table.transact([
-                Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
-                             values=values),
+        writes = [Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
+                               values=values)]
+        if product.category_id != previous_category_id:
+            writes += [
                 Write.update(self._table.name, category_key(previous_category_id), "ADD product_count :minus",
                              condition="attribute_exists(pk)", values={":minus": -1}),
                 Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
                              condition="attribute_exists(pk)", values={":one": 1}),
-            ])
+            ]
+        if audit is not None:
+            writes.append(audit)
+        try:
+            self._table.transact(writes)
         except TransactionCancelled as exc:
             if 0 in exc.conditional_failures:
                 raise _product_conflict(product.product_id, exc.items[0], expected_version) from exc
-            if 2 in exc.conditional_failures:
+            if 2 in exc.conditional_failures and product.category_id != previous_category_id:
                 raise InvalidInput("the category does not exist", code="category_not_found",
                                    fields=[FieldProblem("category_id", "no such category")]) from exc
             raise
@@ -278,7 +308,7 @@ class ProductRepository:
         return moved
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime) -> Product:
+                     now: datetime, audit: Write | None = None) -> Product:
         """Add ``delta`` (negative to remove) to the stock and record who did it and why.
         A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
         of their changes. The stock never goes below zero."""
@@ -295,6 +325,7 @@ class ProductRepository:
                 Write.update(self._table.name, product_key(product_id), "ADD stock :d, stock_seq :one",
                              condition=condition, values=values),
                 Write.put(self._table.name, log, condition="attribute_not_exists(pk)"),
+                *([audit] if audit else []),
             ])
         except TransactionCancelled as exc:
             if 0 in exc.conditional_failures:

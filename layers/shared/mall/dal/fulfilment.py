@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.orders import history_item, order_key, order_pk
 from mall.dal.table import (
     ConditionFailed,
@@ -179,8 +180,10 @@ class FulfilmentRepository:
             *extra,
         ])
 
-    def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str) -> None:
-        """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen)."""
+    def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str,
+             audit: AuditEntry | None = None) -> None:
+        """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
+        admin's audit entry in the same transaction."""
         at = iso(now)
         marker = {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK, "entity": "order_auto_confirm",
                   "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
@@ -189,18 +192,24 @@ class FulfilmentRepository:
             order, to_status=OrderStatus.SHIPPED,
             sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no},
             history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"{carrier} {tracking_no}"),
-            extra=[Write.put(self._table.name, marker)], check_version=True,
+            extra=[Write.put(self._table.name, marker), *self._audit(audit, now)], check_version=True,
         )
 
-    def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None) -> None:
-        """PAID/SHIPPED → COMPLETED; the auto-confirm entry goes in the same transaction."""
+    def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None,
+                 audit: AuditEntry | None = None) -> None:
+        """PAID/SHIPPED → COMPLETED; the auto-confirm entry (and an admin's audit entry) go in the
+        same transaction."""
         at = iso(now)
         self._transition(
             order, to_status=OrderStatus.COMPLETED, sets={"completed_at": at, "completed_by": completed_by},
             history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
-            extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK})],
+            extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK}),
+                   *self._audit(audit, now)],
             check_version=completed_by == "verify",
         )
+
+    def _audit(self, audit: AuditEntry | None, now: datetime) -> list[Write]:
+        return [AuditLog(self._table).write(audit, now)] if audit is not None else []
 
     def drop_auto_confirm_entry(self, order_id: str) -> None:
         """A stale entry (the order is no longer SHIPPED): remove it so runs stop finding it."""

@@ -44,12 +44,17 @@ class CustomerRepository:
         item = self._table.get(_customer_key(user_id))
         return _customer_from_item(item) if item else None
 
-    def get_or_create(self, *, app_id: str, openid: str, unionid: str | None, now: datetime) -> tuple[Customer, bool]:
+    def get_or_create(self, *, app_id: str, openid: str, unionid: str | None, now: datetime,
+                      device_id: str | None = None, source_ip: str | None = None) -> tuple[Customer, bool]:
         """The customer for this openid, created on first login. Returns (customer, created).
-        Two first logins at once: one put wins, the other reads the winner's item."""
+        Two first logins at once: one put wins, the other reads the winner's item.
+
+        ``device_id`` / ``source_ip`` (the fraud scan's capture; stored, never logged) go into the
+        creating put; on a later login they cost one update, and only when they changed."""
         user_id = customer_id_for(app_id, openid)
         existing = self._table.get(_customer_key(user_id))
         if existing:
+            self._note_client(existing, device_id=device_id, source_ip=source_ip, now=now)
             return _customer_from_item(existing), False
         item: dict[str, Any] = {
             **_customer_key(user_id),
@@ -59,6 +64,7 @@ class CustomerRepository:
             "unionid": unionid,
             "roles": [Role.CUSTOMER.value],
             "created_at": iso(now),
+            **_client_fields(device_id, source_ip, now),
         }
         if unionid:
             item["gsi1pk"] = f"UNIONID#{unionid}"
@@ -70,6 +76,46 @@ class CustomerRepository:
                 raise
             return _customer_from_item(lost_race.item), False
         return _customer_from_item(item), True
+
+    def _note_client(self, item: Item, *, device_id: str | None, source_ip: str | None, now: datetime) -> None:
+        """Record the login's device and IP on the profile when they differ from the last ones."""
+        device = device_id if device_id and device_id != item.get("last_device_id") else None
+        ip = source_ip if source_ip and source_ip != item.get("last_source_ip") else None
+        if device is None and ip is None:
+            return
+        sets = ["last_client_at = :now"]
+        values: dict[str, Any] = {":now": iso(now)}
+        if device is not None:
+            sets.append("last_device_id = :d")
+            values[":d"] = device
+        if ip is not None:
+            sets.append("last_source_ip = :ip")
+            values[":ip"] = ip
+        update = "SET " + ", ".join(sets)
+        known = item.get("known_devices") or set()
+        if device is not None and device not in known and len(known) < KNOWN_DEVICES_LIMIT:
+            update += " ADD known_devices :ds"
+            values[":ds"] = {device}
+        try:
+            self._table.update(_customer_key(str(item["user_id"])), update, condition="attribute_exists(pk)",
+                               values=values)
+        except ConditionFailed:
+            return  # the profile went away meanwhile: a capture never fails a login
+
+
+#: A customer's ``known_devices`` keeps at most this many device ids (the item stays small).
+KNOWN_DEVICES_LIMIT = 20
+
+
+def _client_fields(device_id: str | None, source_ip: str | None, now: datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if device_id:
+        fields |= {"last_device_id": device_id, "known_devices": {device_id}}
+    if source_ip:
+        fields["last_source_ip"] = source_ip
+    if fields:
+        fields["last_client_at"] = iso(now)
+    return fields
 
 
 def _admin_key(username: str) -> dict[str, str]:

@@ -167,7 +167,7 @@ class OrderRepository:
     # ---- place ----------------------------------------------------------------------------------
 
     def place(self, order_item: Item, *, stock_writes: Mapping[str, Write], limits: Mapping[str, int | None],
-              quantities: Mapping[str, int], now: datetime) -> None:
+              quantities: Mapping[str, int], now: datetime, extra_writes: Sequence[Write] = ()) -> None:
         """ONE transaction: the order, its first history item, its unpaid marker, and per product the
         conditional stock decrement and the purchase counter (conditional on the per-user limit).
 
@@ -197,6 +197,9 @@ class OrderRepository:
                                        "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
                                        condition=condition, values=values))
             roles.append(("purchase_limit", product_id))
+        for extra in extra_writes:  # unconditional puts of other sections (the fraud scan's feed entry)
+            writes.append(extra)
+            roles.append(("extra", ""))
         try:
             _transact_retrying(self._table, writes)
         except TransactionCancelled as exc:

@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry
 from mall.dal.identity import CustomerRepository
 from mall.dal.table import ConditionFailed, Key, Page, Table
-from mall.dal.withdrawals import AuditEntry, StaleWithdrawal, WithdrawalRepository, status_partition, withdrawal_key
+from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository, status_partition, withdrawal_key
 from mall.domain.payouts import FAILED, PAID, PAYING
 from mall.domain.withdrawals import Withdrawal
 

@@ -20,6 +20,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.risk_feed import feed_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.referral import (
     Binding,
@@ -186,7 +188,7 @@ class PromoterRepository:
         return Write.put(self._table.name, item)
 
     def change_status(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
-                      reason: str | None, now: datetime, grant_role: bool) -> None:
+                      reason: str | None, now: datetime, grant_role: bool, audit: AuditEntry | None = None) -> None:
         """A conditional update from the status the caller saw (and its version), plus history."""
         sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
         values: dict[str, Any] = {":to": to_status, ":g": f"PROMOTERS#{to_status}", ":from": promoter.status,
@@ -204,10 +206,12 @@ class PromoterRepository:
             writes.append(self._grant_role(promoter.user_id))
         writes.append(self._history(promoter.user_id, now, action=action, from_status=promoter.status,
                                     to_status=to_status, by=by, reason=reason))
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
         self._table.transact(writes)
 
     def set_override(self, promoter: Promoter, *, l1_bp: int | None, l2_bp: int | None, by: str,
-                     reason: str | None, now: datetime) -> None:
+                     reason: str | None, now: datetime, audit: AuditEntry | None = None) -> None:
         sets = ["#v = #v + :one"]
         removes: list[str] = []
         values: dict[str, Any] = {":one": 1, ":ver": promoter.version}
@@ -227,10 +231,12 @@ class PromoterRepository:
                                  "previous": {"l1_override_bp": promoter.l1_override_bp,
                                               "l2_override_bp": promoter.l2_override_bp}}),
         ]
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
         self._table.transact(writes)
 
     def set_level(self, promoter: Promoter, *, level_id: str, action: str, by: str, reason: str | None,
-                  now: datetime, reset_activity: bool = False) -> None:
+                  now: datetime, reset_activity: bool = False, audit: AuditEntry | None = None) -> None:
         """Change the level from the one the caller saw (conditional), with a history entry."""
         writes = [
             Write.update(self._table.name, promoter_key(promoter.user_id),
@@ -242,6 +248,8 @@ class PromoterRepository:
         ]
         if reset_activity:
             writes.append(self.activity_write(promoter.user_id, now))
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
         self._table.transact(writes)
 
     def activity_write(self, user_id: str, now: datetime) -> Write:
@@ -307,6 +315,25 @@ class BindPlan:
     history: dict[str, Any]
     now: datetime
     active_now: list[str] = field(default_factory=list)
+    audit: AuditEntry | None = None  # an admin's change: its audit entry, in the same transaction
+    # The member's device and IP at binding (fraud scan; stored on the binding, never logged).
+    device_id: str | None = None
+    source_ip: str | None = None
+
+
+def team_bindings_partition(promoter_id: str) -> str:
+    return f"TEAM_BINDINGS#{promoter_id}"
+
+
+def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str, str]:
+    """A binding history entry is also found from the promoters it concerns: gsi1 under the new
+    parent (a member joined), gsi2 under the old one (a member left) — ``GET /promoter/history``."""
+    index: dict[str, str] = {}
+    if history.get("to_parent"):
+        index |= {"gsi1pk": team_bindings_partition(str(history["to_parent"])), "gsi1sk": history_sk}
+    if history.get("from_parent"):
+        index |= {"gsi2pk": team_bindings_partition(str(history["from_parent"])), "gsi2sk": history_sk}
+    return index
 
 
 class BindingRepository:
@@ -343,9 +370,15 @@ class BindingRepository:
                                       values={":n": plan.customer_direct_members}))
         for uid in plan.active_now:
             writes.append(PromoterRepository(self._table).activity_write(uid, plan.now))
-        writes.append(Write.put(t, {"pk": f"USER#{plan.customer_id}", "sk": _history_sk("BINDING_HISTORY", plan.now),
+        history_sk = _history_sk("BINDING_HISTORY", plan.now)
+        writes.append(Write.put(t, {"pk": f"USER#{plan.customer_id}", "sk": history_sk,
                                     "entity": "binding_history", "user_id": plan.customer_id, "at": iso(plan.now),
-                                    **plan.history}))
+                                    **plan.history, **team_history_index(plan.history, history_sk)}))
+        if plan.audit is not None:
+            writes.append(AuditLog(self._table).write(plan.audit, plan.now))
+        if plan.new_binding is not None:  # the fraud scan's feed entry, in the same transaction
+            writes.append(feed_write(t, kind="bind", ref=plan.customer_id, at=plan.now,
+                                     attrs={"user_id": plan.customer_id, "parent_id": plan.new_binding.parent_id}))
         self._table.transact(writes)
 
     def _binding_write(self, plan: BindPlan) -> Write:
@@ -361,7 +394,7 @@ class BindingRepository:
                 "bound_at": iso(b.bound_at), "source": b.source, "trigger": b.trigger,
                 "promoter_code": b.promoter_code, "sales_fen": 0, "version": b.version,
                 "nickname": plan.nickname, "gsi1pk": f"TEAM#{b.parent_id}",
-                "gsi1sk": f"{iso(b.bound_at)}#{b.user_id}"}
+                "gsi1sk": f"{iso(b.bound_at)}#{b.user_id}", "device_id": plan.device_id, "source_ip": plan.source_ip}
         return Write.put(t, item, condition=condition, names=names, values=values)
 
     def _ancestor_checks(self, plan: BindPlan) -> list[Write]:
@@ -429,8 +462,21 @@ class VisitRepository:
         self._table.put({"pk": f"PVISITS#{promoter_id}", "sk": f"VISIT#{iso(now)}#{visit_id}", "entity": "share_visit",
                          "visit_id": visit_id, "promoter_id": promoter_id, "promoter_code": promoter_code,
                          "source": source, "product_id": product_id, "visitor_id": visitor_id,
-                         "device_id": device_id, "source_ip": source_ip, "at": iso(now)})
+                         "device_id": device_id, "source_ip": source_ip, "at": iso(now),
+                         **visitor_index(visitor_id, now, visit_id)})
         return visit_id
+
+
+def visitor_partition(visitor_id: str) -> str:
+    return f"VISITOR#{visitor_id}"
+
+
+def visitor_index(visitor_id: str | None, now: datetime, visit_id: str) -> dict[str, str]:
+    """gsi2 ``VISITOR#<uid>`` / ``<at>#<visit_id>`` on a logged-in visitor's visits: the erasure request
+    (``mall.services.erasure``) finds a customer's visits, and their device and IP, without a scan."""
+    if not visitor_id:
+        return {}
+    return {"gsi2pk": visitor_partition(visitor_id), "gsi2sk": f"{iso(now)}#{visit_id}"}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import AUTO_CONFIRM_SK, order_key, order_pk, put_history
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.fulfilment import HistoryEntry, Order
@@ -175,11 +176,17 @@ class RefundRepository:
                             "SET " + ", ".join(assignments), condition=f"#status IN ({', '.join(allowed)})",
                             names=names, values=values)
 
-    def approve(self, refund: Refund, *, by: str, now: datetime) -> None:
-        """REQUESTED → PROCESSING (before WeChat Pay is called, so a fast notification finds it)."""
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    def approve(self, refund: Refund, *, by: str, now: datetime, audit: AuditEntry | None = None) -> None:
+        """REQUESTED → PROCESSING (before WeChat Pay is called, so a fast notification finds it), with
+        the admin's audit entry in the same transaction."""
         self._table.transact([self._refund_update(refund, to=RefundStatus.PROCESSING,
                                                   from_statuses=(RefundStatus.REQUESTED,),
-                                                  sets={"decided_by": by, "decided_at": iso(now)})])
+                                                  sets={"decided_by": by, "decided_at": iso(now)}),
+                              *([AuditLog(self._table).write(audit, now)] if audit is not None else [])])
 
     def _release(self, order: Order, plan: RefundPlan) -> Write:
         amounts = _Amounts()
@@ -189,12 +196,15 @@ class RefundRepository:
             amounts.subtract("shipping_refund_held_fen", plan.shipping_fen)
         return amounts.write(self._table.name, order_key(order.order_id), "attribute_exists(pk)")
 
-    def reject(self, refund: Refund, order: Order, plan: RefundPlan, *, by: str, reason: str, now: datetime) -> None:
-        """REQUESTED → REJECTED, releasing the held amounts."""
+    def reject(self, refund: Refund, order: Order, plan: RefundPlan, *, by: str, reason: str, now: datetime,
+               audit: AuditEntry | None = None) -> None:
+        """REQUESTED → REJECTED, releasing the held amounts (and the admin's audit entry)."""
         writes = [self._refund_update(refund, to=RefundStatus.REJECTED, from_statuses=(RefundStatus.REQUESTED,),
                                       sets={"decided_by": by, "decided_at": iso(now), "reject_reason": reason})]
         if refund.held_on_order:
             writes.append(self._release(order, plan))
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
         self._table.transact(writes)
 
     def close(self, refund: Refund, order: Order, plan: RefundPlan, *, now: datetime, code: str | None = None,

@@ -1,20 +1,140 @@
-"""Risk holds (风控冻结) in the single table (docs/data-model.md, "commission").
+"""Risk cases (风控案件) and risk holds (风控冻结) in the single table (docs/data-model.md, "risk").
 
-``USER#<uid>/RISK_HOLD`` (``case_id``, ``opened_at``) exists while a risk case on that promoter
-is open (issue 7 opens and closes cases). While it exists, new commission records of that
-promoter carry ``hold=<case_id>`` (kept out of the settlement due index) and withdrawals are
-refused. This module only reads; the risk cases write it."""
+- case ``RISK_CASE#<case_id>`` / ``CASE``: gsi1 ``RISK_CASES#<status>`` / ``<opened_at>#<case_id>``
+  (the admin's queue per status, newest first), gsi2 ``PROMOTER_RISK_CASES#<uid>`` /
+  ``<opened_at>#<case_id>`` (one promoter's cases). ``evidence_json`` holds the scan's evidence.
+- hold ``USER#<uid>`` / ``RISK_HOLD`` (``case_id``, ``opened_at``, ``open_cases`` {case id → opened
+  at}, ``confirmed_case_id``, ``version``): exists while a case on that promoter is open (or one
+  was confirmed). While it exists, new commission records of that promoter carry
+  ``hold=<case_id>`` (kept out of the settlement due index) and withdrawals are refused
+  (``mall.dal.withdrawals`` checks it in the request's transaction). The rules that change it are
+  in ``mall.domain.risk``; every change is a read-modify-write conditional on ``version``.
+
+Commission records (``mall.dal.commissions``) are changed here by three conditional updates, each
+from the exact state read (FROZEN, same ``version``) and each bumping ``version`` so a concurrent
+writer that read the record before (a settlement, a commission sync) fails its own condition:
+hold (sets ``hold``, leaves the due index), release (removes ``hold``, back into the due index
+when it has a due date) and void (FROZEN → CANCELLED, with its ledger reversal in the same
+transaction). Hold and release go with a ConditionCheck on the hold item (present / absent), so a
+record is never held without an open case nor released while a new case is open."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from mall.dal.table import Key, Table
+from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.commissions import beneficiary_partition, commission_from_item, commission_key, due_index_fields
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.risk import (
+    Hold,
+    RiskCase,
+    RiskCaseStatus,
+    evidence_from_json,
+    evidence_json,
+)
+
+#: Records read per page of a promoter's commissions (gsi1) and per consistent BatchGetItem.
+RECORD_PAGE = 100
 
 
 def risk_hold_key(uid: str) -> Key:
     return {"pk": f"USER#{uid}", "sk": "RISK_HOLD"}
+
+
+def risk_case_key(case_id: str) -> Key:
+    return {"pk": f"RISK_CASE#{case_id}", "sk": "CASE"}
+
+
+def status_partition(status: str) -> str:
+    return f"RISK_CASES#{status}"
+
+
+def promoter_cases_partition(uid: str) -> str:
+    return f"PROMOTER_RISK_CASES#{uid}"
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+# ---- items ------------------------------------------------------------------------------------
+
+
+def case_item(case: RiskCase) -> Item:
+    sort = f"{iso(case.opened_at)}#{case.case_id}"
+    item: Item = {
+        **risk_case_key(case.case_id), "entity": "risk_case", "case_id": case.case_id,
+        "promoter_id": case.promoter_id, "rule": case.rule, "window_key": case.window_key,
+        "evidence_json": evidence_json(case.evidence), "status": case.status.value, "opened_at": iso(case.opened_at),
+        "resolved_at": iso(case.resolved_at) if case.resolved_at else None, "resolved_by": case.resolved_by,
+        "note": case.note, "finished_at": iso(case.finished_at) if case.finished_at else None,
+        "version": case.version,
+        "gsi1pk": status_partition(case.status.value), "gsi1sk": sort,
+        "gsi2pk": promoter_cases_partition(case.promoter_id), "gsi2sk": sort,
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def case_from_item(item: Item) -> RiskCase:
+    return RiskCase(
+        case_id=str(item["case_id"]), promoter_id=str(item["promoter_id"]), rule=str(item["rule"]),
+        window_key=str(item["window_key"]), evidence=evidence_from_json(item.get("evidence_json")),
+        status=RiskCaseStatus(item["status"]), opened_at=_dt(item["opened_at"]) or datetime.min,
+        resolved_at=_dt(item.get("resolved_at")), resolved_by=item.get("resolved_by"), note=item.get("note"),
+        finished_at=_dt(item.get("finished_at")), version=int(item.get("version", 1)))
+
+
+def hold_item(hold: Hold) -> Item:
+    item: Item = {
+        **risk_hold_key(hold.promoter_id), "entity": "risk_hold", "promoter_id": hold.promoter_id,
+        "case_id": hold.case_id, "opened_at": iso(hold.opened_at),
+        "open_cases": {cid: iso(at) for cid, at in sorted(hold.open_cases.items())},
+        "confirmed_case_id": hold.confirmed_case_id, "version": hold.version,
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def hold_from_item(item: Item) -> Hold:
+    opened = _dt(item.get("opened_at")) or datetime.min
+    cases: dict[str, Any] = dict(item.get("open_cases") or {})
+    if not cases and item.get("case_id") and not item.get("confirmed_case_id"):
+        cases = {str(item["case_id"]): item.get("opened_at")}  # a hold written before open_cases existed
+    return Hold(promoter_id=str(item.get("promoter_id") or str(item["pk"]).removeprefix("USER#")),
+                case_id=str(item.get("case_id") or ""), opened_at=opened,
+                open_cases={str(cid): _dt(at) or opened for cid, at in cases.items()},
+                confirmed_case_id=item.get("confirmed_case_id"), version=int(item.get("version", 1)))
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+class CaseExists(Exception):
+    """A case with this id is already stored (the same promoter, rule and window)."""
+
+
+class StaleCase(Exception):
+    """The case is no longer in the state it was read in (another admin resolved it)."""
+
+
+class StaleHold(Exception):
+    """The promoter's hold changed since it was read (another case opened or was resolved)."""
+
+
+class HoldMismatch(Exception):
+    """A record's hold write was refused by the hold ConditionCheck: the hold item is present
+    where it should be absent, or absent where it should be present."""
+
+
+class StaleRecord(Exception):
+    """The commission record changed since it was read."""
+
+
+# ---- repositories -----------------------------------------------------------------------------
 
 
 class RiskHoldRepository:
@@ -32,3 +152,244 @@ class RiskHoldRepository:
             return {}
         found = self._table.batch_get([risk_hold_key(uid) for uid in wanted], consistent=True)
         return {str(item["pk"]).removeprefix("USER#"): item for item in found}
+
+    def hold(self, uid: str) -> Hold | None:
+        item = self.get(uid)
+        return hold_from_item(item) if item else None
+
+    def check_write(self, uid: str, *, held: bool) -> Write:
+        """A ConditionCheck that ``uid`` is (``held``) or is not held, for a writer that decided
+        from a read of the hold (e.g. commission creation) and must not commit if it changed."""
+        return Write.check(self._table.name, risk_hold_key(uid),
+                           "attribute_exists(pk)" if held else "attribute_not_exists(pk)")
+
+
+class RiskCaseRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._audit = AuditLog(table)
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- cases: reads -------------------------------------------------------------------------
+
+    def get(self, case_id: str, *, consistent: bool = True) -> RiskCase | None:
+        item = self._table.get(risk_case_key(case_id), consistent=consistent)
+        return case_from_item(item) if item and item.get("entity") == "risk_case" else None
+
+    def by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
+        """Cases of one status, newest first (gsi1)."""
+        return self._table.query(partition=("gsi1pk", status_partition(status)), index="gsi1", limit=limit,
+                                 start_key=start_key, newest_first=True)
+
+    def for_promoter(self, uid: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
+        """One promoter's cases, newest first (gsi2); ``status`` filters (a page may be short)."""
+        names = {"#pk": "gsi2pk"}
+        values: dict[str, Any] = {":pk": promoter_cases_partition(uid)}
+        filter_expression = None
+        if status:
+            names["#status"] = "status"
+            values[":status"] = status
+            filter_expression = "#status = :status"
+        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi2", limit=limit,
+                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
+
+    def open_cases_of(self, uid: str) -> list[RiskCase]:
+        """Every OPEN case of the promoter (all pages, then consistent reads of each)."""
+        found: list[str] = []
+        start: Key | None = None
+        while True:
+            page = self.for_promoter(uid, status=RiskCaseStatus.OPEN.value, limit=100, start_key=start)
+            found += [str(i["case_id"]) for i in page.items]
+            start = page.last_key
+            if start is None:
+                break
+        cases = [self.get(cid) for cid in found]
+        return [c for c in cases if c is not None and c.is_open]
+
+    # ---- cases: writes ------------------------------------------------------------------------
+
+    def _hold_write(self, before: Hold | None, after: Hold) -> Write:
+        """Put ``after`` (or delete it when lifted), conditional on the version ``before`` had."""
+        name = self._table.name
+        key = risk_hold_key(after.promoter_id)
+        if before is None or before.version == 0:
+            if after.lifted:
+                return Write.check(name, key, "attribute_not_exists(pk)")
+            return Write.put(name, hold_item(replace(after, version=1)), condition="attribute_not_exists(pk)")
+        condition = "version = :v"
+        values = {":v": before.version}
+        if after.lifted:
+            return Write.delete(name, key, condition=condition, values=values)
+        return Write.put(name, hold_item(replace(after, version=before.version + 1)), condition=condition,
+                         values=values)
+
+    def open(self, case: RiskCase, *, hold_before: Hold | None, hold_after: Hold, audit: AuditEntry,
+             now: datetime) -> None:
+        """Store the new case, the promoter's hold and the audit entry: one transaction. Raises
+        ``CaseExists`` (nothing written) or ``StaleHold`` (re-read the hold and retry)."""
+        writes = [Write.put(self._table.name, case_item(case), condition="attribute_not_exists(pk)"),
+                  self._hold_write(hold_before, hold_after), self._audit.write(audit, now)]
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            failed = exc.conditional_failures
+            if 0 in failed:
+                raise CaseExists(case.case_id) from exc
+            if 1 in failed:
+                raise StaleHold(case.promoter_id) from exc
+            raise StaleHold(case.promoter_id) from exc  # a conflicting transaction: read again and retry
+
+    def resolve(self, before: RiskCase, after: RiskCase, *, hold_before: Hold | None, hold_after: Hold | None,
+                audit: AuditEntry, now: datetime) -> None:
+        """OPEN → RELEASED | CONFIRMED, the hold's new state and the audit entry: one transaction.
+        Raises ``StaleCase`` (the case changed: read it again) or ``StaleHold`` (retry)."""
+        name = self._table.name
+        sets = ["#status = :to", "gsi1pk = :g1", "resolved_at = :at", "resolved_by = :by", "#note = :note",
+                "updated_at = :at"]
+        values: dict[str, Any] = {":to": after.status.value, ":g1": status_partition(after.status.value),
+                                  ":at": iso(now), ":by": after.resolved_by, ":note": after.note or "",
+                                  ":open": RiskCaseStatus.OPEN.value, ":v": before.version, ":one": 1}
+        writes = [Write.update(name, risk_case_key(before.case_id), f"SET {', '.join(sets)} ADD version :one",
+                               condition="#status = :open AND version = :v",
+                               names={"#status": "status", "#note": "note"}, values=values)]
+        if hold_after is not None:
+            writes.append(self._hold_write(hold_before, hold_after))
+        writes.append(self._audit.write(audit, now))
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            failed = exc.conditional_failures
+            if 0 in failed:
+                raise StaleCase(before.case_id) from exc
+            raise StaleHold(before.promoter_id) from exc
+
+    def finish(self, case: RiskCase, now: datetime) -> bool:
+        """Mark the resolution's follow-up done (once). False if it already was, or the case is
+        not in the resolved status it was read in."""
+        try:
+            self._table.update(risk_case_key(case.case_id), "SET finished_at = :at",
+                               condition="#status = :s AND attribute_not_exists(finished_at)",
+                               names={"#status": "status"}, values={":at": iso(now), ":s": case.status.value})
+        except ConditionFailed:
+            return False
+        return True
+
+    def lift_hold(self, hold: Hold) -> None:
+        """Delete a hold that nothing keeps any more (conditional on its version); ``StaleHold``
+        when it changed since it was read."""
+        try:
+            self._table.transact([self._hold_write(hold, replace(hold, open_cases={}, confirmed_case_id=None))])
+        except TransactionCancelled as exc:
+            raise StaleHold(hold.promoter_id) from exc
+
+    # ---- commission records -------------------------------------------------------------------
+
+    def unsettled_records(self, uid: str) -> Iterator[CommissionRecord]:
+        """The promoter's FROZEN commission records: keys from gsi1 ``COMMISSIONS#<uid>`` (filtered
+        on status, eventually consistent), then the records themselves by consistent BatchGetItem,
+        so each is seen as it is now (still FROZEN, its current version and hold)."""
+        start: Key | None = None
+        while True:
+            page = self._table.query_where(
+                "#pk = :pk", names={"#pk": "gsi1pk", "#status": "status"},
+                values={":pk": beneficiary_partition(uid), ":frozen": CommissionStatus.FROZEN.value},
+                index="gsi1", limit=RECORD_PAGE, start_key=start, filter_expression="#status = :frozen")
+            keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.items]
+            if keys:
+                for item in self._table.batch_get(keys, consistent=True):
+                    if item.get("entity") == "commission" and item.get("status") == CommissionStatus.FROZEN.value:
+                        yield commission_from_item(item)
+            start = page.last_key
+            if start is None:
+                return
+
+    def record(self, record: CommissionRecord) -> CommissionRecord | None:
+        item = self._table.get(commission_key(record.order_id, record.line_id, record.level), consistent=True)
+        return commission_from_item(item) if item and item.get("entity") == "commission" else None
+
+    def case_records(self, uid: str, case_id: str) -> tuple[list[CommissionRecord], list[int]]:
+        """The promoter's held records and the amounts ``case_id`` voided: one gsi1 Query (all
+        pages), filtered; eventually consistent (a view, not a decision)."""
+        held: list[CommissionRecord] = []
+        voided: list[int] = []
+        start: Key | None = None
+        while True:
+            page = self._table.query_where(
+                "#pk = :pk", names={"#pk": "gsi1pk", "#status": "status", "#hold": "hold"},
+                values={":pk": beneficiary_partition(uid), ":frozen": CommissionStatus.FROZEN.value, ":case": case_id},
+                index="gsi1", limit=RECORD_PAGE, start_key=start,
+                filter_expression="(#status = :frozen AND attribute_exists(#hold)) OR voided_by = :case")
+            for item in page.items:
+                if item.get("voided_by") == case_id:
+                    voided.append(int(item.get("voided_fen", 0)))
+                else:
+                    held.append(commission_from_item(item))
+            start = page.last_key
+            if start is None:
+                return held, voided
+
+    def _record_transact(self, writes: list[Write]) -> None:
+        """[hold ConditionCheck, record update]: which one failed decides the error."""
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            failed = exc.conditional_failures
+            if 0 in failed:
+                raise HoldMismatch from exc
+            raise StaleRecord from exc
+
+    def hold_record(self, record: CommissionRecord, *, case_id: str, now: datetime) -> None:
+        """Mark a FROZEN record held (out of the due index) while the promoter's hold exists."""
+        name = self._table.name
+        self._record_transact([
+            Write.check(name, risk_hold_key(record.beneficiary_id), "attribute_exists(pk)"),
+            Write.update(
+                name, commission_key(record.order_id, record.line_id, record.level),
+                "SET #hold = :case, updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
+                "REMOVE gsi2pk, gsi2sk ADD version :one",
+                condition="#status = :frozen AND version = :v AND attribute_not_exists(#hold)",
+                names={"#status": "status", "#hold": "hold"},
+                values={":case": case_id, ":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+                        ":frozen": CommissionStatus.FROZEN.value,
+                        ":entry": [{"at": iso(now), "hold": case_id}]}),
+        ])
+
+    def release_record(self, record: CommissionRecord, *, now: datetime) -> None:
+        """Take the hold off a FROZEN record (back into the due index when it has a due date),
+        only while the promoter has no hold."""
+        name = self._table.name
+        due = due_index_fields(replace(record, hold=None))
+        sets = ["updated_at = :now", "history = list_append(if_not_exists(history, :empty), :entry)"]
+        values: dict[str, Any] = {":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+                                  ":frozen": CommissionStatus.FROZEN.value,
+                                  ":entry": [{"at": iso(now), "hold_released": record.hold}]}
+        if due:
+            sets += ["gsi2pk = :g2pk", "gsi2sk = :g2sk"]
+            values.update({":g2pk": due["gsi2pk"], ":g2sk": due["gsi2sk"]})
+        self._record_transact([
+            Write.check(name, risk_hold_key(record.beneficiary_id), "attribute_not_exists(pk)"),
+            Write.update(name, commission_key(record.order_id, record.line_id, record.level),
+                         f"SET {', '.join(sets)} REMOVE #hold ADD version :one",
+                         condition="#status = :frozen AND version = :v AND attribute_exists(#hold)",
+                         names={"#status": "status", "#hold": "hold"}, values=values),
+        ])
+
+    def void_write(self, record: CommissionRecord, *, case_id: str, now: datetime) -> Write:
+        """FROZEN → CANCELLED (voided by ``case_id``), from the version read: the ``also`` of the
+        ledger transaction that posts its ``commission_voided`` reversal."""
+        amount = record.current_fen
+        return Write.update(
+            self._table.name, commission_key(record.order_id, record.line_id, record.level),
+            "SET #status = :cancelled, cancelled_fen = :cancelled_fen, voided_by = :case, voided_fen = :amount, "
+            "updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
+            "REMOVE gsi2pk, gsi2sk ADD version :one",
+            condition="#status = :frozen AND version = :v",
+            names={"#status": "status"},
+            values={":cancelled": CommissionStatus.CANCELLED.value, ":cancelled_fen": record.cancelled_fen + amount,
+                    ":case": case_id, ":amount": amount, ":now": iso(now), ":empty": [], ":one": 1,
+                    ":v": record.version, ":frozen": CommissionStatus.FROZEN.value,
+                    ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "voided_fen": amount,
+                                "case_id": case_id}]})

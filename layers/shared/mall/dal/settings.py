@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
@@ -71,8 +72,9 @@ class SettingsRepository:
         return [_from_item(i) for i in page.items], page.last_key
 
     def save(self, settings: DistributionSettings, *, based_on: int, saved_by: str, now: datetime,
-             note: str | None = None) -> SettingsVersion:
-        """Store ``settings`` as version ``based_on + 1`` and make it current.
+             note: str | None = None, audit: AuditEntry | None = None) -> SettingsVersion:
+        """Store ``settings`` as version ``based_on + 1`` and make it current (with ``audit``, its
+        audit entry, in the same transaction).
 
         Raises ``Conflict`` when another save moved the document past ``based_on`` first."""
         version = based_on + 1
@@ -87,6 +89,7 @@ class SettingsRepository:
                           condition="attribute_not_exists(pk)"),
                 Write.put(self._table.name, {"pk": _PK, "sk": "CURRENT", **body},
                           condition=current_condition, values=values),
+                *([AuditLog(self._table).write(audit, now)] if audit is not None else []),
             ])
         except TransactionCancelled as exc:
             current = self.current(consistent=True)

@@ -19,12 +19,12 @@ for admin decisions, its audit record in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from mall.clock import china_day, epoch, iso
-from mall.dal.audit import audit_partition
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
 from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository, risk_hold_key
@@ -145,16 +145,6 @@ class StaleWithdrawal(Exception):
         super().__init__(f"withdrawal {withdrawal_id} changed meanwhile")
         self.withdrawal_id = withdrawal_id
         self.current = current
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """An admin decision's audit record, written in the decision's own transaction."""
-
-    action: str
-    actor: str
-    source_ip: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ---- the admin list's filters ----------------------------------------------------------------------
@@ -400,6 +390,8 @@ class WithdrawalRepository:
                 raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
             raise  # a posting already recorded or a wallet condition: never expected, a bug to see
         except TransactionCancelled as exc:
+            if not exc.conditional_failures:
+                raise  # a conflict or throttling, not a changed record: the caller's delivery is retried
             raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
         updated = withdrawal_item(w) | fields | {"status": to.value, "version": w.version + 1,
                                                   "timeline": [*(_entry(e) for e in w.timeline), _entry(entry)]}
@@ -416,13 +408,11 @@ class WithdrawalRepository:
         return []
 
     def _audit_write(self, w: Withdrawal, audit: AuditEntry, now: datetime) -> Write:
-        audit_id = new_id("au")
-        at = iso(now)
-        item: Item = {"pk": audit_partition(now), "sk": f"{at}#{audit_id}", "entity": "audit", "audit_id": audit_id,
-                      "action": audit.action, "actor": audit.actor, "withdrawal_id": w.withdrawal_id,
-                      "promoter_id": w.promoter_id, "amount_fen": w.amount_fen, "at": at,
-                      "source_ip": audit.source_ip, **dict(audit.detail)}
-        return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
+        """The general audit entry about ``w`` (its promoter as the subject, its amount in the details)."""
+        entry = replace(audit, entity_type="withdrawal", entity_id=w.withdrawal_id,
+                        subject_user=audit.subject_user or w.promoter_id,
+                        details={"amount_fen": w.amount_fen, **audit.details})
+        return AuditLog(self._table).write(entry, now)
 
     def record_audit(self, w: Withdrawal, audit: AuditEntry, now: datetime) -> None:
         """An audit record on its own (a reveal, not a change)."""

@@ -196,12 +196,14 @@ def check_threshold(threshold: PromoterThreshold, facts: ApplicantFacts) -> None
                         details={"kind": "bought_product", "product_ids": list(threshold.product_ids)})
 
 
-def check_rules_accepted(accepted_version: int, current_version: int) -> None:
-    """The applicant must accept the rules agreement in force (规则版本), not an older one."""
-    if accepted_version != current_version:
-        raise InvalidInput("accept the current rules version to apply", code="rules_version_mismatch",
-                           fields=[FieldProblem("accepted_rules_version",
-                                                f"the current rules version is {current_version}")])
+def check_rules_accepted(accepted_version: int | None, current_version: int) -> None:
+    """The applicant must accept the rules agreement in force (规则版本), not an older one: a version
+    the client showed that is no longer current is a 409 with the current one (show GET /rules again).
+    None: the client did not say; the current version is what gets recorded."""
+    if accepted_version is not None and accepted_version != current_version:
+        raise Conflict("the rules changed since they were shown; show GET /rules again and accept the current "
+                       "version", code="rules_changed",
+                       details={"current_version": current_version, "rules_version": accepted_version})
 
 
 def status_after_application(settings: DistributionSettings) -> PromoterStatus:

@@ -236,6 +236,7 @@ class DistributionSettings(_Document):
         phrases = self.all_banned_phrases()
         texts: list[tuple[tuple[str | int, ...], str]] = [(("promoter_title",), self.promoter_title)]
         texts += [(("levels", index, "name"), level.name) for index, level in enumerate(self.levels)]
+        texts += [(("notifications", *loc), text) for loc, text in self.notifications.texts()]
         for loc, text in texts:
             phrase = banned_phrase_in(text, phrases)
             if phrase is not None:

@@ -40,6 +40,8 @@ class PlaceOrderRequest(ApiModel):
     lines: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
     address: AddressRequest | None = None
     share_source: ShareSourceRequest | None = None
+    device_id: Annotated[str | None, Field(min_length=1, max_length=128,
+                                           description="device fingerprint (or header `x-device-id`)")] = None
 
 
 class OrderLineView(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mall.schemas.common import ApiModel
 
@@ -16,10 +16,25 @@ Reason = Annotated[str, Field(min_length=1, max_length=200)]
 class ApplyRequest(ApiModel):
     """申请成为推广员."""
 
-    accepted_rules_version: Annotated[int, Field(ge=0, description="the rules version the applicant accepted; "
-                                                                   "must be the current settings version")]
+    rules_version: Annotated[int | None, Field(
+        ge=0, description="the `version` of `GET /rules` the applicant was shown and accepted; the mini-program "
+                          "must show GET /rules first. A version that is no longer current → 409 `rules_changed` "
+                          "(show the rules again). Omitted: the current version is recorded as accepted")] = None
+    accepted_rules_version: Annotated[int | None, Field(ge=0, description="the former name of `rules_version` "
+                                                                          "(still accepted)")] = None
     nickname: Annotated[str | None, Field(min_length=1, max_length=20,
                                           description="the name shown to their team (banned phrases refused)")] = None
+
+    @model_validator(mode="after")
+    def _one_version(self) -> ApplyRequest:
+        if (self.rules_version is not None and self.accepted_rules_version is not None
+                and self.rules_version != self.accepted_rules_version):
+            raise ValueError("rules_version and accepted_rules_version differ; send rules_version only")
+        return self
+
+    @property
+    def accepted_version(self) -> int | None:
+        return self.rules_version if self.rules_version is not None else self.accepted_rules_version
 
 
 class PromoterAdminView(BaseModel):
@@ -140,6 +155,8 @@ class BindingView(BaseModel):
 
 class BindRequestBody(ApiModel):
     code: PromoterCode
+    device_id: Annotated[str | None, Field(min_length=1, max_length=128,
+                                           description="device fingerprint (or header `x-device-id`)")] = None
 
 
 class BindResult(BaseModel):

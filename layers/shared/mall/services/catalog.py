@@ -9,17 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import iso
-from mall.dal.catalog import LOW_STOCK_PARTITION, CategoryRepository, ProductRepository
+from mall.clock import iso, utc_now
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.catalog import LOW_STOCK_PARTITION, CategoryRepository, ProductRepository, editable_state
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table
+from mall.dal.table import Table, Write
 from mall.domain import commission as rules
+from mall.domain.audit import changed_fields
 from mall.domain.catalog import (
     Category,
     CommissionSetting,
@@ -77,6 +79,22 @@ def _refuse(problems: list[FieldProblem], message: str, code: str) -> None:
         raise InvalidInput(message, code=code, fields=problems)
 
 
+# ---- the audit trail: every change of the catalog, in the change's own transaction -------------
+
+
+def _audit(table: Table, action: str, entity_type: str, entity_id: str, *, by: str, source_ip: str | None,
+           before: dict[str, Any] | None, after: dict[str, Any] | None, now: datetime,
+           details: dict[str, Any] | None = None) -> Write:
+    was, will = changed_fields(before, after)
+    return AuditLog(table).write(AuditEntry(action=action, actor=by, entity_type=entity_type, entity_id=entity_id,
+                                            source_ip=source_ip, before=was, after=will, details=details or {}), now)
+
+
+def _category_fields(category: Category) -> dict[str, Any]:
+    return {"name": category.name, "sort": category.sort, "l1_rate_bp": category.l1_rate_bp,
+            "l2_rate_bp": category.l2_rate_bp}
+
+
 # ---- categories ------------------------------------------------------------------------------
 
 
@@ -88,13 +106,15 @@ def category_view(category: Category) -> CategoryView:
                         updated_at=iso(category.updated_at) if category.updated_at else None)
 
 
-def create_category(*, table: Table, body: CategoryCreate, now: datetime,
-                    category_id: str | None = None) -> CategoryView:
+def create_category(*, table: Table, body: CategoryCreate, now: datetime, category_id: str | None = None,
+                    by: str = "system", source_ip: str | None = None) -> CategoryView:
     _refuse(rules.category_rate_problems(body.l1_rate_bp, body.l2_rate_bp, _settings(table)),
             "these category rates could pay more than the commission cap", "commission_over_cap")
     category = Category(category_id=category_id or new_id("c"), name=body.name, l1_rate_bp=body.l1_rate_bp,
                         l2_rate_bp=body.l2_rate_bp, sort=body.sort, created_at=now, updated_at=now)
-    return category_view(CategoryRepository(table).create(category))
+    audit = _audit(table, "category.create", "category", category.category_id, by=by, source_ip=source_ip,
+                   before=None, after=_category_fields(category), now=now)
+    return category_view(CategoryRepository(table).create(category, audit=audit))
 
 
 def get_category(*, table: Table, category_id: str) -> CategoryView:
@@ -113,7 +133,8 @@ def public_categories(*, table: Table) -> PublicCategoryList:
                                      for c in CategoryRepository(table).list_all()])
 
 
-def update_category(*, table: Table, category_id: str, body: CategoryUpdate, now: datetime) -> CategoryView:
+def update_category(*, table: Table, category_id: str, body: CategoryUpdate, now: datetime, by: str = "system",
+                    source_ip: str | None = None) -> CategoryView:
     repo = CategoryRepository(table)
     current = repo.get(category_id, consistent=True)
     if current is None:
@@ -128,11 +149,20 @@ def update_category(*, table: Table, category_id: str, body: CategoryUpdate, now
     )
     _refuse(rules.category_rate_problems(changed.l1_rate_bp, changed.l2_rate_bp, _settings(table)),
             "these category rates could pay more than the commission cap", "commission_over_cap")
-    return category_view(repo.update(changed, expected_version=body.version, now=now))
+    audit = _audit(table, "category.update", "category", category_id, by=by, source_ip=source_ip,
+                   before=_category_fields(current), after=_category_fields(changed), now=now,
+                   details={"version": body.version + 1})
+    return category_view(repo.update(changed, expected_version=body.version, now=now, audit=audit))
 
 
-def delete_category(*, table: Table, category_id: str, version: int) -> None:
-    CategoryRepository(table).delete(category_id, expected_version=version)
+def delete_category(*, table: Table, category_id: str, version: int, by: str = "system",
+                    source_ip: str | None = None, now: datetime | None = None) -> None:
+    repo = CategoryRepository(table)
+    current = repo.get(category_id, consistent=True)
+    audit = _audit(table, "category.delete", "category", category_id, by=by, source_ip=source_ip,
+                   before=_category_fields(current) if current else None, after=None, now=now or utc_now(),
+                   details={"version": version})
+    repo.delete(category_id, expected_version=version, audit=audit)
 
 
 # ---- products: admin -------------------------------------------------------------------------
@@ -158,8 +188,8 @@ def _check_product(product: Product, settings: DistributionSettings) -> None:
     _refuse(problems, "the product has invalid fields", "invalid_product")
 
 
-def create_product(*, table: Table, body: ProductCreate, now: datetime,
-                   product_id: str | None = None) -> AdminProductView:
+def create_product(*, table: Table, body: ProductCreate, now: datetime, product_id: str | None = None,
+                   by: str = "system", source_ip: str | None = None) -> AdminProductView:
     product = Product(
         product_id=product_id or new_id("p"), name=body.name, type=body.type, category_id=body.category_id,
         images=list(body.images), description=body.description, price_fen=body.price_fen, stock=body.stock,
@@ -169,7 +199,9 @@ def create_product(*, table: Table, body: ProductCreate, now: datetime,
         created_at=now, updated_at=now,
     )
     _check_product(product, _settings(table))
-    created = ProductRepository(table).create(product)
+    audit = _audit(table, "product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
+                   after={**editable_state(product), "stock": product.stock}, now=now)
+    created = ProductRepository(table).create(product, audit=audit)
     note_stock_levels(table=table, product_ids=[created.product_id], now=now)
     return admin_product_view(created)
 
@@ -188,7 +220,8 @@ def get_admin_product(*, table: Table, product_id: str) -> AdminProductView:
 _NULLABLE = frozenset({"per_user_limit"})
 
 
-def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: datetime) -> AdminProductView:
+def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: datetime, by: str = "system",
+                   source_ip: str | None = None) -> AdminProductView:
     """Apply the fields sent to the product as of ``body.version``; the whole result is checked
     (a lower price can make a fixed commission exceed the cap)."""
     current = _admin_product(table, product_id)
@@ -203,19 +236,29 @@ def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: d
         changes["images"] = list(changes["images"])
     merged = replace(current, **changes)
     _check_product(merged, _settings(table))
+    audit = _audit(table, "product.update", "product", product_id, by=by, source_ip=source_ip,
+                   before=editable_state(current), after=editable_state(merged), now=now,
+                   details={"version": body.version + 1})
     updated = ProductRepository(table).update(merged, expected_version=body.version,
-                                              previous_category_id=current.category_id, now=now)
+                                              previous_category_id=current.category_id, now=now, audit=audit)
     if "low_stock_threshold" in changes:
         note_stock_levels(table=table, product_ids=[product_id], now=now)
     return admin_product_view(updated)
 
 
-def adjust_stock(*, table: Table, product_id: str, body: StockAdjustment, by: str, now: datetime) -> AdminProductView:
+def adjust_stock(*, table: Table, product_id: str, body: StockAdjustment, by: str, now: datetime,
+                 source_ip: str | None = None) -> AdminProductView:
     if body.delta == 0:
         raise InvalidInput("a stock adjustment must change the stock", code="invalid_stock_adjustment",
                            fields=[FieldProblem("delta", "must not be 0")])
-    adjusted = ProductRepository(table).adjust_stock(product_id, delta=body.delta, adjustment_id=new_id("sa"),
-                                                     reason=body.reason, by=by, now=now)
+    adjustment_id = new_id("sa")
+    # The stock itself moves with orders at the same time: the entry keeps the delta, not a before/after.
+    audit = AuditLog(table).write(AuditEntry(action="product.stock_adjust", actor=by, entity_type="product",
+                                             entity_id=product_id, source_ip=source_ip,
+                                             details={"delta": body.delta, "reason": body.reason,
+                                                      "adjustment_id": adjustment_id}), now)
+    adjusted = ProductRepository(table).adjust_stock(product_id, delta=body.delta, adjustment_id=adjustment_id,
+                                                     reason=body.reason, by=by, now=now, audit=audit)
     note_stock_levels(table=table, product_ids=[product_id], now=now)
     return admin_product_view(adjusted)
 

@@ -197,6 +197,10 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
             ref={"order_id": order_id, "line_id": decision.line_id, "level": str(decision.level),
                  "commission_id": cid}))
     also = [store.plan_write(order_id, decisions, context=context, now=now), *map(store.record_put, records)]
+    # The holds were read before this transaction: it commits only if none opened or lifted since
+    # (else the redelivered sync decides again), so no record is born with a stale hold state.
+    hold_repo = RiskHoldRepository(table)
+    also += [hold_repo.check_write(uid, held=uid in holds) for uid in sorted({r.beneficiary_id for r in records})]
     ledger.post(postings, also=also, now=now)
     logger.info("commission created", extra={"order_id": order_id, "records": len(records),
                                               "amount_fen": sum(r.amount_fen for r in records)})

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 
 from mall import pii
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.dal.audit import AuditLog
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import (
     FulfilmentRepository,
     OrderBundle,
@@ -64,8 +64,8 @@ def _summary_fields(order: Order) -> dict[str, Any]:
 
 
 def _reveal(token: Any, order_id: str) -> str | None:
-    if not isinstance(token, str) or not token:
-        return None
+    if not isinstance(token, str) or not token or pii.is_erased(token):
+        return None  # erased at the customer's request (mall.services.erasure): shown as stars
     try:
         return pii.decrypt(token, context=address_context(order_id))
     except Exception:  # a token that does not open is shown as stars, never as a 500
@@ -210,8 +210,9 @@ def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cu
 
 
 def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, tracking_no: str, admin: str,
-               now: datetime) -> OrderDetail:
-    """发货: PAID → SHIPPED with the parcel; repeating it with the same parcel answers the same order."""
+               now: datetime, source_ip: str | None = None) -> OrderDetail:
+    """发货: PAID → SHIPPED with the parcel; repeating it with the same parcel answers the same order.
+    The shipment is audited in its own transaction (a repeat writes nothing)."""
     for _ in range(MAX_ATTEMPTS):
         order = repo.get(order_id)
         if order is None:
@@ -219,7 +220,12 @@ def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, track
         if not rules.check_ship(order, carrier=carrier, tracking_no=tracking_no):
             break
         try:
-            repo.ship(order, carrier=carrier, tracking_no=tracking_no, now=now, by=admin)
+            repo.ship(order, carrier=carrier, tracking_no=tracking_no, now=now, by=admin,
+                      audit=AuditEntry(action="order.ship", actor=admin, entity_type="order", entity_id=order_id,
+                                       source_ip=source_ip, before={"status": order.status},
+                                       after={"status": OrderStatus.SHIPPED, "carrier": carrier,
+                                              "tracking_no": tracking_no},
+                                       subject_user=order.buyer_id))
             break
         except TransactionCancelled:
             continue
@@ -229,7 +235,7 @@ def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, track
 
 
 def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str, admin: str,
-                         now: datetime) -> OrderDetail:
+                         now: datetime, source_ip: str | None = None) -> OrderDetail:
     """核销: the buyer's code completes a paid service order (completed_by verify).
     A wrong code is 422 and counts; after MAX_VERIFY_ATTEMPTS the order refuses codes for a while."""
     order = repo.get(order_id)
@@ -245,7 +251,11 @@ def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str
             logger.warning("verification locked after wrong codes", extra={"order_id": order_id})
         raise
     try:
-        repo.complete(order, completed_by="verify", now=now, by=admin, note="核销 code verified")
+        repo.complete(order, completed_by="verify", now=now, by=admin, note="核销 code verified",
+                      audit=AuditEntry(action="order.verify", actor=admin, entity_type="order", entity_id=order_id,
+                                       source_ip=source_ip, before={"status": order.status},
+                                       after={"status": OrderStatus.COMPLETED, "completed_by": "verify"},
+                                       subject_user=order.buyer_id))
     except TransactionCancelled as exc:
         raise _changed(order_id) from exc
     return admin_order(repo=repo, order_id=order_id)

@@ -15,9 +15,12 @@ from mall.schemas.identity import CustomerLoginResponse, MeResponse, TokenRespon
 
 
 def login_customer(*, js_code: str, wechat: WeChatClient, customers: CustomerRepository, app_id: str,
-                   signing_key: bytes, ttl_seconds: int, now: datetime) -> CustomerLoginResponse:
+                   signing_key: bytes, ttl_seconds: int, now: datetime, device_id: str | None = None,
+                   source_ip: str | None = None) -> CustomerLoginResponse:
+    """``device_id`` / ``source_ip`` are stored on the profile for the fraud scan, never logged."""
     session = wechat.code_to_session(js_code)
-    customer, created = customers.get_or_create(app_id=app_id, openid=session.openid, unionid=session.unionid, now=now)
+    customer, created = customers.get_or_create(app_id=app_id, openid=session.openid, unionid=session.unionid, now=now,
+                                                device_id=device_id, source_ip=source_ip)
     token = issue_token(customer.user_id, customer.roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
     return CustomerLoginResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(customer.roles),
                                  user_id=customer.user_id, is_new_user=created)

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger, Metrics
 
 from mall.config import get_settings
-from mall.dal.payouts import AuditEntry, PayoutRepository
+from mall.dal.audit import AuditEntry
+from mall.dal.payouts import PayoutRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import withdrawal_from_item
 from mall.domain.payouts import (
@@ -330,7 +331,11 @@ def mark_bank_paid(*, table: Table, withdrawal_id: str, reference: str, admin: s
             return payout_view(payout)
         check_bank_markable(payout)
         paid = repo.mark_paid(payout, now=now, by=admin, note=f"bank reference {reference}", bank_reference=reference,
-                              audit=AuditEntry("withdrawal.mark_paid", admin, source_ip, {"reference": reference}))
+                              audit=AuditEntry(action="withdrawal.mark_paid", actor=admin, entity_type="withdrawal",
+                                               entity_id=withdrawal_id, source_ip=source_ip,
+                                               before={"status": payout.status.value},
+                                               after={"status": PAID.value, "bank_reference": reference},
+                                               details={"reference": reference}))
         if paid is not None:
             logger.info("bank withdrawal marked paid", extra={"withdrawal_id": withdrawal_id, "admin": admin})
             metrics.add_metric(name="WithdrawalsPaid", unit="Count", value=1)
@@ -349,7 +354,10 @@ def mark_bank_failed(*, table: Table, withdrawal_id: str, reason: str, admin: st
             return payout_view(payout)
         check_bank_markable(payout)
         failed = repo.mark_failed(payout, reason=reason, now=now, by=admin,
-                                  audit=AuditEntry("withdrawal.mark_failed", admin, source_ip, {"reason": reason}))
+                                  audit=AuditEntry(action="withdrawal.mark_failed", actor=admin,
+                                                   entity_type="withdrawal", entity_id=withdrawal_id,
+                                                   source_ip=source_ip, before={"status": payout.status.value},
+                                                   after={"status": FAILED.value}, details={"reason": reason}))
         if failed is not None:
             logger.info("bank withdrawal marked failed", extra={"withdrawal_id": withdrawal_id, "admin": admin})
             metrics.add_metric(name="WithdrawalsFailed", unit="Count", value=1)

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso
+from mall.dal.audit import AuditEntry
 from mall.dal.referral import (
     AncestorCheck,
     BindingRepository,
@@ -147,7 +148,7 @@ def apply(*, table: Table, user_id: str, body: ApplyRequest, now: datetime) -> P
     settings = current.settings
     repo = PromoterRepository(table)
     rules.refuse_banned_text("nickname", body.nickname, settings)
-    rules.check_rules_accepted(body.accepted_rules_version, current.version)
+    rules.check_rules_accepted(body.accepted_version, current.version)
     for _ in range(_ATTEMPTS):
         existing = repo.get(user_id, consistent=True)
         rules.check_can_apply(existing)
@@ -203,9 +204,18 @@ def promoter_history(*, table: Table, user_id: str, limit: int, cursor: str | No
                                  to_level=i.get("to_level")) for i in items]
 
 
+def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str | None, before: dict[str, Any],
+                    after: dict[str, Any], reason: str | None) -> AuditEntry:
+    """An admin's change of a promoter, for the audit trail (written with the change)."""
+    return AuditEntry(action=action, actor=by, entity_type="promoter", entity_id=promoter.user_id,
+                      source_ip=source_ip, before=before, after=after,
+                      details={"reason": reason} if reason else {}, subject_user=promoter.user_id)
+
+
 def change_status(*, table: Table, user_id: str, action: PromoterAction, reason: str | None, by: str,
-                  now: datetime) -> PromoterAdminView:
-    """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen."""
+                  now: datetime, source_ip: str | None = None) -> PromoterAdminView:
+    """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
+    (audited in the same transaction)."""
     repo = PromoterRepository(table)
     for _ in range(_ATTEMPTS):
         promoter = repo.get(user_id, consistent=True)
@@ -216,7 +226,10 @@ def change_status(*, table: Table, user_id: str, action: PromoterAction, reason:
         grant = target == "active" and "promoter" not in facts.roles
         try:
             repo.change_status(promoter, to_status=target, action=action, by=by, reason=reason, now=now,
-                               grant_role=grant)
+                               grant_role=grant,
+                               audit=_promoter_audit(f"promoter.{action}", promoter, by=by, source_ip=source_ip,
+                                                     before={"status": promoter.status},
+                                                     after={"status": target}, reason=reason))
         except TransactionCancelled:
             continue  # changed meanwhile: re-read; the transition rule answers 409 if no longer allowed
         return get_promoter(table=table, user_id=user_id)
@@ -224,7 +237,7 @@ def change_status(*, table: Table, user_id: str, action: PromoterAction, reason:
 
 
 def set_override(*, table: Table, user_id: str, l1_bp: int | None, l2_bp: int | None, reason: str | None, by: str,
-                 now: datetime) -> PromoterAdminView:
+                 now: datetime, source_ip: str | None = None) -> PromoterAdminView:
     settings = SettingsRepository(table).current().settings
     repo = PromoterRepository(table)
     promoter = repo.get(user_id, consistent=True)
@@ -232,13 +245,19 @@ def set_override(*, table: Table, user_id: str, l1_bp: int | None, l2_bp: int | 
         raise NotFound("no such promoter", code="promoter_not_found")
     rules.check_override(l1_bp, l2_bp, settings.level(promoter.level_id), settings)
     try:
-        repo.set_override(promoter, l1_bp=l1_bp, l2_bp=l2_bp, by=by, reason=reason, now=now)
+        repo.set_override(promoter, l1_bp=l1_bp, l2_bp=l2_bp, by=by, reason=reason, now=now,
+                          audit=_promoter_audit(
+                              "promoter.set_override", promoter, by=by, source_ip=source_ip,
+                              before={"l1_override_bp": promoter.l1_override_bp,
+                                      "l2_override_bp": promoter.l2_override_bp},
+                              after={"l1_override_bp": l1_bp, "l2_override_bp": l2_bp}, reason=reason))
     except TransactionCancelled as exc:
         raise Conflict("the promoter changed meanwhile; reload and retry", code="promoter_changed") from exc
     return get_promoter(table=table, user_id=user_id)
 
 
-def set_level(*, table: Table, user_id: str, level_id: str, reason: str, by: str, now: datetime) -> PromoterAdminView:
+def set_level(*, table: Table, user_id: str, level_id: str, reason: str, by: str, now: datetime,
+              source_ip: str | None = None) -> PromoterAdminView:
     settings = SettingsRepository(table).current().settings
     level = rules.check_level_exists(level_id, settings)
     repo = PromoterRepository(table)
@@ -251,7 +270,10 @@ def set_level(*, table: Table, user_id: str, level_id: str, reason: str, by: str
         return _admin_view(promoter, share_page())
     try:
         repo.set_level(promoter, level_id=level_id, action="set_level", by=by, reason=reason, now=now,
-                       reset_activity=True)
+                       reset_activity=True,
+                       audit=_promoter_audit("promoter.set_level", promoter, by=by, source_ip=source_ip,
+                                             before={"level_id": promoter.level_id}, after={"level_id": level_id},
+                                             reason=reason))
     except TransactionCancelled as exc:
         raise Conflict("the promoter's level changed meanwhile; reload and retry", code="promoter_changed") from exc
     return get_promoter(table=table, user_id=user_id)
@@ -270,8 +292,12 @@ class BindOutcome:
 
 def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigger, source: BindSource,
          now: datetime, by: str, reason: str | None = None, paid_orders_before: int | None = None,
-         promoter_code: str | None = None) -> BindOutcome:
+         promoter_code: str | None = None, source_ip: str | None = None, device_id: str | None = None,
+         client_ip: str | None = None) -> BindOutcome:
     """Bind ``customer_id`` under ``promoter_id`` if the rules allow (raises ``BindRefused``).
+    ``device_id`` / ``client_ip``: the member's own device and IP, stored on the binding for the
+    fraud scan (never logged; ``source_ip`` is the admin's, for the audit entry).
+    An admin's bind (``trigger="admin"``) is audited in the same transaction.
 
     One transaction writes the binding (conditional on the version read: two simultaneous binds of
     one customer cannot both win), checks every ancestor's binding of the promoter is unchanged (so
@@ -315,6 +341,11 @@ def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigg
                      "source": source, "trigger": trigger, "promoter_code": binding.promoter_code,
                      "reason": reason, "by": by},
             now=now, active_now=[promoter_id],
+            audit=_binding_audit("binding.admin_set", customer_id, by=by, source_ip=source_ip, old_parent=old_parent,
+                                 new_parent=promoter_id, reason=reason,
+                                 details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
+            if trigger == "admin" else None,
+            device_id=device_id, source_ip=client_ip,
         )
         if not _applied(bindings, customer_id, plan):
             continue
@@ -341,8 +372,17 @@ def _raise_lost_race(bindings: BindingRepository, customer_id: str, exc: Transac
                    details={"binding": rules.binding_view(winner)}) from exc
 
 
-def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetime) -> BindOutcome:
-    """Admin: remove a customer's binding (reason required), with the member counts and history."""
+def _binding_audit(action: str, customer_id: str, *, by: str, source_ip: str | None, old_parent: str | None,
+                   new_parent: str | None, reason: str | None, details: dict[str, Any] | None = None) -> AuditEntry:
+    return AuditEntry(action=action, actor=by, entity_type="binding", entity_id=customer_id, source_ip=source_ip,
+                      before={"parent_id": old_parent}, after={"parent_id": new_parent},
+                      details={**(details or {}), **({"reason": reason} if reason else {})}, subject_user=customer_id)
+
+
+def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetime,
+           source_ip: str | None = None) -> BindOutcome:
+    """Admin: remove a customer's binding (reason required), with the member counts, history and
+    audit entry."""
     promoters = PromoterRepository(table)
     bindings = BindingRepository(table)
     for _ in range(_ATTEMPTS):
@@ -359,7 +399,9 @@ def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetim
                         must_be_active=None, customer_direct_members=own.direct_members if own else None,
                         nickname=None,
                         history={"action": "unbind", "from_parent": current.parent_id, "to_parent": None,
-                                 "source": "admin", "trigger": "admin", "reason": reason, "by": by}, now=now)
+                                 "source": "admin", "trigger": "admin", "reason": reason, "by": by}, now=now,
+                        audit=_binding_audit("binding.admin_remove", customer_id, by=by, source_ip=source_ip,
+                                             old_parent=current.parent_id, new_parent=None, reason=reason))
         if not _applied(bindings, customer_id, plan):
             continue
         return BindOutcome("unbound", None)
@@ -371,21 +413,23 @@ def _bind_result(outcome: BindOutcome) -> BindResult:
                       binding=_binding_view(outcome.binding) if outcome.binding else None)
 
 
-def bind_with_code(*, table: Table, customer_id: str, code: str, now: datetime) -> BindResult:
+def bind_with_code(*, table: Table, customer_id: str, code: str, now: datetime, device_id: str | None = None,
+                   client_ip: str | None = None) -> BindResult:
     """POST bind with an invite code (邀请码). Every refusal is a 4xx; nothing is written then."""
     promoter = PromoterRepository(table).get_by_code(code) if rules.is_valid_code(code) else None
     if promoter is None:
         raise NotFound("no promoter with this code", code="promoter_not_found")
     try:
         outcome = bind(table=table, customer_id=customer_id, promoter_id=promoter.user_id, trigger="invite_code",
-                       source="invite_code", now=now, by=customer_id, promoter_code=code)
+                       source="invite_code", now=now, by=customer_id, promoter_code=code, device_id=device_id,
+                       client_ip=client_ip)
     except BindRefused as refused:
         raise refused.error from refused
     return _bind_result(outcome)
 
 
 def admin_set_binding(*, table: Table, customer_id: str, promoter_code: str, reason: str, by: str,
-                      now: datetime) -> BindResult:
+                      now: datetime, source_ip: str | None = None) -> BindResult:
     promoter = PromoterRepository(table).get_by_code(promoter_code) if rules.is_valid_code(promoter_code) else None
     if promoter is None:
         raise NotFound("no promoter with this code", code="promoter_not_found")
@@ -393,14 +437,17 @@ def admin_set_binding(*, table: Table, customer_id: str, promoter_code: str, rea
         raise NotFound("no such customer", code="customer_not_found")
     try:
         outcome = bind(table=table, customer_id=customer_id, promoter_id=promoter.user_id, trigger="admin",
-                       source="admin", now=now, by=by, reason=reason, promoter_code=promoter_code)
+                       source="admin", now=now, by=by, reason=reason, promoter_code=promoter_code,
+                       source_ip=source_ip)
     except BindRefused as refused:
         raise refused.error from refused
     return _bind_result(outcome)
 
 
-def admin_remove_binding(*, table: Table, customer_id: str, reason: str, by: str, now: datetime) -> BindResult:
-    return _bind_result(unbind(table=table, customer_id=customer_id, reason=reason, by=by, now=now))
+def admin_remove_binding(*, table: Table, customer_id: str, reason: str, by: str, now: datetime,
+                         source_ip: str | None = None) -> BindResult:
+    return _bind_result(unbind(table=table, customer_id=customer_id, reason=reason, by=by, now=now,
+                               source_ip=source_ip))
 
 
 def get_binding(*, table: Table, customer_id: str, limit: int) -> tuple[BindingView | None, list[BindingHistoryEntry]]:
@@ -431,7 +478,8 @@ def record_visit(*, table: Table, code: str, source: Literal["link", "qr", "post
         return VisitResult(visit_id=visit_id, outcome="not_bound", binding_refused="binding_mode_mismatch")
     try:
         outcome = bind(table=table, customer_id=visitor_id, promoter_id=promoter.user_id, trigger="visit",
-                       source=source, now=now, by=visitor_id, promoter_code=code)
+                       source=source, now=now, by=visitor_id, promoter_code=code, device_id=device_id,
+                       client_ip=source_ip)
     except BindRefused as refused:
         return VisitResult(visit_id=visit_id, outcome="not_bound", binding_refused=refused.error.code)
     except Conflict as lost:
@@ -622,6 +670,11 @@ def _share_from(raw: Any) -> ShareSource | None:
     return ShareSource(promoter_code=code, source=source, product_id=product if isinstance(product, str) else None)
 
 
+def _text(value: Any) -> str | None:
+    """A stored device id / IP as text (the order's, when a first payment binds its buyer)."""
+    return value if isinstance(value, str) and value else None
+
+
 def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """React once to an order that became PAID (at-least-once delivery: a redelivery changes nothing).
 
@@ -644,7 +697,8 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
             try:
                 outcome = bind(table=table, customer_id=buyer_id, promoter_id=sharer.user_id, trigger="first_payment",
                                source=share.source, now=now, by="system", paid_orders_before=0,
-                               promoter_code=share.promoter_code)
+                               promoter_code=share.promoter_code, device_id=_text(order.get("device_id")),
+                               client_ip=_text(order.get("source_ip")))
                 result["bound"] = outcome.outcome
             except (BindRefused, Conflict) as refused:
                 code = refused.error.code if isinstance(refused, BindRefused) else refused.code

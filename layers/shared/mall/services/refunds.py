@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import decode_cursor, encode_cursor
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.refunds import RefundRepository, refund_from_item, refunds_partition
 from mall.dal.table import Table, TransactionCancelled
@@ -103,21 +104,38 @@ def _order_of(orders: FulfilmentRepository, refund: Refund) -> Order:
     return order
 
 
+def _refund_audit(action: str, refund: Refund, *, admin: str, source_ip: str | None, to: RefundStatus,
+                  details: dict[str, Any] | None = None) -> AuditEntry:
+    return AuditEntry(action=action, actor=admin, entity_type="refund", entity_id=refund.refund_id,
+                      source_ip=source_ip, before={"status": refund.status.value}, after={"status": to.value},
+                      details={"order_id": refund.order_id, "amount_fen": refund.amount_fen, **(details or {})},
+                      subject_user=refund.buyer_id)
+
+
 def approve_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, refund_id: str, admin: str,
-                   now: datetime, gateway: RefundGateway, notify_url: str) -> RefundView:
+                   now: datetime, gateway: RefundGateway, notify_url: str,
+                   source_ip: str | None = None) -> RefundView:
     """同意退款: REQUESTED → PROCESSING, then the WeChat Pay refund with ``out_refund_no = refund_id``.
 
     The status moves first, so a notification that overtakes the API's answer finds a PROCESSING
     refund. Approving a PROCESSING refund again re-sends the same number (WeChat Pay answers the
     refund it already has: no second refund). No answer → 503, the refund stays PROCESSING; a
-    definitive refusal closes it (amounts released) and the view says why."""
+    definitive refusal closes it (amounts released) and the view says why. The approval is audited
+    with the status change; approving a PROCESSING refund again is audited on its own (a re-send)."""
     refund = _get(refunds, refund_id)
-    if rules.check_approvable(refund.status, refund_id):
+    resend = not rules.check_approvable(refund.status, refund_id)
+    if not resend:
         try:
-            refunds.approve(refund, by=admin, now=now)
+            refunds.approve(refund, by=admin, now=now,
+                            audit=_refund_audit("refund.approve", refund, admin=admin, source_ip=source_ip,
+                                                to=RefundStatus.PROCESSING))
         except TransactionCancelled:
             refund = _get(refunds, refund_id)
             rules.check_approvable(refund.status, refund_id)  # another admin approved it: re-send is safe
+            resend = True
+    if resend:
+        AuditLog(refunds.table).append(_refund_audit("refund.approve_resend", refund, admin=admin,
+                                                     source_ip=source_ip, to=refund.status), now)
     order = _order_of(orders, refund)
     reason = refund.reason[:WECHAT_REASON_MAX] or None
     try:
@@ -142,14 +160,16 @@ def approve_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, r
 
 
 def reject_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, refund_id: str, admin: str,
-                  reason: str, now: datetime) -> RefundView:
+                  reason: str, now: datetime, source_ip: str | None = None) -> RefundView:
     """拒绝退款: REQUESTED → REJECTED with the reason; the held amounts become refundable again."""
     for _ in range(MAX_ATTEMPTS):
         refund = _get(refunds, refund_id)
         rules.check_rejectable(refund.status, refund_id)
         order = _order_of(orders, refund)
         try:
-            refunds.reject(refund, order, rules.plan_of(refund, order), by=admin, reason=reason, now=now)
+            refunds.reject(refund, order, rules.plan_of(refund, order), by=admin, reason=reason, now=now,
+                           audit=_refund_audit("refund.reject", refund, admin=admin, source_ip=source_ip,
+                                               to=RefundStatus.REJECTED, details={"reason": reason}))
         except TransactionCancelled:
             continue
         return refund_view(_get(refunds, refund_id), for_buyer=False)

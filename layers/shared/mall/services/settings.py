@@ -6,8 +6,10 @@ from datetime import datetime
 
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso
+from mall.dal.audit import AuditEntry
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.dal.table import Table
+from mall.domain.audit import changed_fields
 from mall.errors import NotFound
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
@@ -22,10 +24,23 @@ def current(*, table: Table) -> SettingsVersionView:
     return _view(SettingsRepository(table).current(consistent=True))
 
 
-def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetime) -> SettingsVersionView:
-    """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``."""
-    saved = SettingsRepository(table).save(body.document(), based_on=body.based_on_version, saved_by=saved_by,
-                                           now=now, note=body.note)
+def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetime,
+         source_ip: str | None = None) -> SettingsVersionView:
+    """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``.
+    The audit entry (the fields that differ from the version edited) is in the same transaction."""
+    repo = SettingsRepository(table)
+    document = body.document()
+    # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
+    current = repo.current(consistent=True)
+    edited = current if current.version == body.based_on_version else repo.get(body.based_on_version)
+    before, after = changed_fields(edited.settings.model_dump(mode="json") if edited else None,
+                                   document.model_dump(mode="json"))
+    audit = AuditEntry(action="settings.save", actor=saved_by, entity_type="settings", entity_id="distribution",
+                       source_ip=source_ip, before=before, after=after,
+                       details={"version": body.based_on_version + 1, "based_on_version": body.based_on_version,
+                                **({"note": body.note} if body.note else {})})
+    saved = repo.save(document, based_on=body.based_on_version, saved_by=saved_by, now=now, note=body.note,
+                      audit=audit)
     return _view(saved)
 
 

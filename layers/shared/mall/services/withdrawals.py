@@ -13,7 +13,7 @@ import io
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -22,12 +22,12 @@ from aws_lambda_powertools import Logger
 from mall import pii
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import CHINA, iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import Wallet
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import (
     DONE,
-    AuditEntry,
     Position,
     RequestRefused,
     StaleWithdrawal,
@@ -343,10 +343,12 @@ def _csv_row(w: Withdrawal) -> list[str]:
     return [_cell(values[c]) for c in CSV_COLUMNS]
 
 
-def export_csv(*, table: Table, filters: AdminFilters) -> Iterator[str]:
+def export_csv(*, table: Table, filters: AdminFilters, admin: str | None = None, source_ip: str | None = None,
+               now: datetime | None = None) -> Iterator[str]:
     """The CSV of every withdrawal the filters match, newest first, one line at a time (UTF-8
     with a BOM so spreadsheet programs read the Chinese text). More than ``EXPORT_MAX_ROWS``
-    rows is refused before anything is produced: narrow the dates."""
+    rows is refused before anything is produced: narrow the dates. With ``admin``, the export is
+    audited (filters and row count) before the first line."""
     where = to_filter(filters)
     items = []
     for item in WithdrawalRepository(table).search_all(where):
@@ -355,6 +357,12 @@ def export_csv(*, table: Table, filters: AdminFilters) -> Iterator[str]:
             raise InvalidInput(f"more than {EXPORT_MAX_ROWS} withdrawals match; narrow the date range",
                                code="export_too_large", details={"limit": EXPORT_MAX_ROWS},
                                fields=[FieldProblem("query:date_from", f"more than {EXPORT_MAX_ROWS} rows match")])
+    if admin is not None and now is not None:
+        used = {name: value.value if isinstance(value, WithdrawalStatus) else value
+                for name, value in asdict(filters).items() if value is not None}
+        AuditLog(table).append(AuditEntry(action="withdrawal.export", actor=admin, entity_type="withdrawal_export",
+                                          entity_id="csv", source_ip=source_ip,
+                                          details={"rows": len(items), **used}), now)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -392,9 +400,13 @@ def approve_withdrawal(*, table: Table, withdrawal_id: str, admin: str, now: dat
         note = f"approval {count} of {w.required_approvals}"
         try:
             updated = repo.transition(w, to=outcome.status, now=now, by=admin, note=note, approvals=outcome.approvals,
-                                      audit=AuditEntry("withdrawal.approve", admin, source_ip,
-                                                       {"approval": count, "required_approvals": w.required_approvals,
-                                                        "final": outcome.final}))
+                                      audit=AuditEntry(
+                                          action="withdrawal.approve", actor=admin, entity_type="withdrawal",
+                                          entity_id=w.withdrawal_id, source_ip=source_ip,
+                                          before={"status": w.status.value, "approvals": count - 1},
+                                          after={"status": outcome.status.value, "approvals": count},
+                                          details={"required_approvals": w.required_approvals,
+                                                   "final": outcome.final}))
         except StaleWithdrawal:
             continue  # another admin decided meanwhile: decide again on what is there now
         logger.info("withdrawal approval", extra={"withdrawal_id": withdrawal_id, "approval": count,
@@ -416,7 +428,12 @@ def reject_withdrawal(*, table: Table, withdrawal_id: str, admin: str, reason: s
         try:
             updated = repo.transition(w, to=WithdrawalStatus.REJECTED, now=now, by=admin, note=reason,
                                       sets={"reason": reason, "rejected_by": admin},
-                                      audit=AuditEntry("withdrawal.reject", admin, source_ip, {"reason": reason}))
+                                      audit=AuditEntry(
+                                          action="withdrawal.reject", actor=admin, entity_type="withdrawal",
+                                          entity_id=w.withdrawal_id, source_ip=source_ip,
+                                          before={"status": w.status.value},
+                                          after={"status": WithdrawalStatus.REJECTED.value},
+                                          details={"reason": reason}))
         except StaleWithdrawal:
             continue
         logger.info("withdrawal rejected", extra={"withdrawal_id": withdrawal_id, "amount_fen": w.amount_fen})
@@ -431,7 +448,8 @@ def reveal_bank_account(*, table: Table, withdrawal_id: str, admin: str, now: da
     w = _get(repo, withdrawal_id)
     if w.method != "bank" or not w.bank:
         raise NotFound("this withdrawal is not paid by bank transfer", code="no_bank_account")
-    repo.record_audit(w, AuditEntry("withdrawal.bank_account_reveal", admin, source_ip), now)
+    repo.record_audit(w, AuditEntry(action="withdrawal.bank_account_reveal", actor=admin, entity_type="withdrawal",
+                                    entity_id=w.withdrawal_id, source_ip=source_ip), now)
     context = bank_context(w.withdrawal_id)
     return BankAccountReveal(withdrawal_id=w.withdrawal_id, bank_name=str(w.bank.get("bank_name", "")),
                              account_name=pii.decrypt(str(w.bank["account_name_enc"]), context=context),

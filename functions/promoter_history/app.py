@@ -1,0 +1,43 @@
+"""Promoter: my history (我的记录) — GET /promoter/history?kind=binding|commission|withdrawal.
+
+Only the caller's own: their bindings (their own, and members who joined or left their team),
+their commission records with each status change, their withdrawals with their timeline. Masked
+data only (member and buyer ids, no admin names, no bank accounts); newest first, paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from mall.api.auth import current_principal, secured, signing_key
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.table import main_table
+from mall.domain.tokens import Role
+from mall.schemas.audit import PromoterHistoryPage
+from mall.schemas.common import ErrorBody
+from mall.services import audit
+
+table = main_table()
+app = make_resolver()
+
+_ERRORS: dict[int, OpenAPIResponse] = {
+    422: {"description": "`invalid_time`, `invalid_time_range`, `invalid_cursor`",
+          "content": {"application/json": {"model": ErrorBody}}},
+}
+_TIME = "ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z; inclusive"
+
+
+@app.get("/promoter/history", summary="My history of bindings, commissions or withdrawals, newest first",
+         tags=["audit"], responses=_ERRORS, **secured(Role.PROMOTER))
+def history(kind: Annotated[Literal["binding", "commission", "withdrawal"], Query()],
+            start: Annotated[str | None, Query(alias="from", max_length=40, description=_TIME)] = None,
+            end: Annotated[str | None, Query(alias="to", max_length=40, description=_TIME)] = None,
+            limit: Annotated[int, Query(ge=1, le=100)] = 20,
+            cursor: Annotated[str | None, Query(max_length=2048)] = None) -> PromoterHistoryPage:
+    return audit.promoter_history(table=table, user_id=current_principal(app).subject, kind=kind, start=start,
+                                  end=end, limit=limit, cursor=cursor, cursor_key=signing_key())
+
+
+handler = entrypoint(app)

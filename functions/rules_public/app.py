@@ -1,0 +1,41 @@
+"""GET /rules — the distribution rules in force (规则公示), public.
+
+Generated from the live settings (``mall.domain.rules_disclosure``), with their ``version``. The
+mini-program shows this page before ``POST /promoter/apply`` and sends the version it showed as
+``rules_version``; the apply answers 409 ``rules_changed`` when the rules moved meanwhile."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+
+from mall.api.auth import public
+from mall.api.http import entrypoint, make_resolver
+from mall.dal.table import main_table
+from mall.schemas.rules import RulesDisclosure
+from mall.services.rules import current_rules
+
+#: Short: a settings change shows within a minute, and a client that cached an older version learns
+#: of it at the latest from the apply's 409 ``rules_changed``.
+CACHE_CONTROL = "public, max-age=60"
+
+table = main_table()
+app = make_resolver()
+
+
+@app.get("/rules", summary="The distribution rules in force (规则公示)",
+         description="Public. Chinese titles and texts with stable English keys; money in integer fen, rates in "
+                     "integer basis points (1000 = 10%) beside display texts. Exactly two earning levels. "
+                     f"Cached for a minute (`Cache-Control: {CACHE_CONTROL}`).",
+         tags=["rules"],
+         responses={200: {"description": "the rules and their version",
+                          "content": {"application/json": {"model": RulesDisclosure}}}},
+         **public())
+def rules() -> Response[RulesDisclosure]:
+    disclosure = current_rules(table=table)
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=disclosure,
+                    headers={"Cache-Control": CACHE_CONTROL, "ETag": f'"rules-v{disclosure.version}"'})
+
+
+handler = entrypoint(app)

@@ -1,0 +1,129 @@
+"""Reads and writes of the erasure request (``mall.services.erasure``; docs/data-model.md, "rules and
+personal data"). Every read is a Query on an existing index, never a scan:
+
+- the customer's own partition ``USER#<uid>`` (profile, promoter, binding, counters, ledger …), with a
+  filter so only items that hold personal data come back;
+- their orders: gsi1 ``BUYER#<uid>``; their withdrawals: gsi2 ``PROMOTER_WITHDRAWALS#<uid>``;
+- their share visits: gsi2 ``VISITOR#<uid>`` (``mall.dal.referral.visitor_index``).
+
+Each write is one conditional update of one item that changes personal data only: no ``version``
+moves, no amount or status is touched, so it never conflicts with (or undoes) a money transition
+running at the same time, and repeating it changes nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.fulfilment import buyer_partition
+from mall.dal.referral import visitor_partition
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.dal.withdrawals import promoter_partition
+from mall.domain.erasure import PII_ATTRIBUTES
+
+PROFILE_SK = "PROFILE"
+
+
+def user_partition(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def profile_key(user_id: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": PROFILE_SK}
+
+
+def _names(attributes: Sequence[str]) -> dict[str, str]:
+    return {f"#r{i}": name for i, name in enumerate(attributes)}
+
+
+class ErasureRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _all(self, condition: str, *, names: Mapping[str, str], values: Mapping[str, Any], index: str | None = None,
+             filter_expression: str | None = None) -> Iterator[Item]:
+        start: Key | None = None
+        while True:
+            page = self._table.query_where(condition, names=names, values=values, index=index, limit=None,
+                                           start_key=start, filter_expression=filter_expression,
+                                           consistent=index is None)
+            yield from page.items
+            start = page.last_key
+            if not start:
+                return
+
+    def profile(self, user_id: str) -> Item | None:
+        return self._table.get(profile_key(user_id), consistent=True)
+
+    def own_items_with_personal_data(self, user_id: str) -> Iterator[Item]:
+        """Items of ``USER#<uid>`` holding any attribute of ``PII_ATTRIBUTES`` (the filter runs on the
+        server: postings and counters are read but not returned)."""
+        names = {"#pk": "pk", **{f"#a{i}": name for i, name in enumerate(sorted(PII_ATTRIBUTES))}}
+        found = " OR ".join(f"attribute_exists(#a{i})" for i in range(len(PII_ATTRIBUTES)))
+        return self._all("#pk = :pk", names=names, values={":pk": user_partition(user_id)}, filter_expression=found)
+
+    def orders(self, user_id: str) -> Iterator[Item]:
+        return self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)}, index="gsi1")
+
+    def withdrawals(self, user_id: str) -> Iterator[Item]:
+        return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": promoter_partition(user_id)},
+                         index="gsi2")
+
+    def visits(self, user_id: str) -> Iterator[Item]:
+        return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": visitor_partition(user_id)},
+                         index="gsi2")
+
+    def remove_attributes(self, key: Key, attributes: Sequence[str]) -> bool:
+        """REMOVE ``attributes`` from an item that still exists; False when it is gone."""
+        if not attributes:
+            return False
+        names = _names(attributes)
+        try:
+            self._table.update(key, "REMOVE " + ", ".join(names), condition="attribute_exists(pk)", names=names)
+        except ConditionFailed:
+            return False
+        return True
+
+    def replace_map(self, key: Key, attribute: str, value: Mapping[str, Any], *, remove: Sequence[str] = (),
+                    condition: str = "attribute_exists(pk)", values: Mapping[str, Any] | None = None) -> bool:
+        """SET ``attribute`` (an order's address, a withdrawal's bank) to ``value`` and REMOVE ``remove``."""
+        names = {"#m": attribute, **_names(remove)}
+        update = "SET #m = :m" + (" REMOVE " + ", ".join(k for k in names if k != "#m") if remove else "")
+        if "#status" in condition:
+            names["#status"] = "status"
+        try:
+            self._table.update(key, update, condition=condition, names=names, values={":m": dict(value),
+                                                                                      **(values or {})})
+        except ConditionFailed:
+            return False
+        return True
+
+    def tombstone(self, user_id: str, *, remove: Sequence[str], erased_at: str, seen_last_erasure: str | None,
+                  audit: AuditEntry | None, now: datetime) -> bool:
+        """Mark the profile erased (the first ``erased_at`` stays) and remove its personal data, with the
+        audit entry in the same transaction: the request counts as done only once both are written.
+        Conditional on the profile's last erasure being the one the caller read, so of two requests
+        running at once exactly one writes (and audits); False for the other."""
+        names = {"#ea": "erased_at", "#le": "last_erasure_at", **_names(remove)}
+        update = "SET #ea = if_not_exists(#ea, :at), #le = :at"
+        if remove:
+            update += " REMOVE " + ", ".join(k for k in names if k.startswith("#r"))
+        values: dict[str, Any] = {":at": erased_at}
+        if seen_last_erasure is None:
+            condition = "attribute_exists(pk) AND attribute_not_exists(#le)"
+        else:
+            condition = "attribute_exists(pk) AND #le = :seen"
+            values[":seen"] = seen_last_erasure
+        writes = [Write.update(self._table.name, profile_key(user_id), update, condition=condition, names=names,
+                               values=values)]
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            if exc.conditional_failures == [0]:
+                return False
+            raise
+        return True

@@ -1,0 +1,86 @@
+"""Erasure request (个人信息删除, 《个人信息保护法》 art. 47): which personal data goes, which records stay.
+
+Pure rules; ``mall.services.erasure`` applies them. Personal data is removed or replaced by the
+``mall.pii.ERASED`` marker; **financial records stay** (orders with their amounts and lines,
+commissions, ledger postings, wallets, withdrawals with their amounts, the binding that attributes
+commission): the law lets a merchant keep what accounting and tax rules require, and the mall must
+never lose a dispute for lack of records.
+
+- Attributes named in ``PII_ATTRIBUTES`` are removed from every item of the customer's own partition
+  (profile, promoter, binding, login data …), from their orders and from their share visits; a
+  secondary-index key that embeds a removed value (``UNIONID#<unionid>``) goes with it.
+- An order's shipping ``address`` becomes ``erased_address``: name, phone and street are the marker,
+  province, city and the fraud scan's fingerprints are dropped.
+- A withdrawal's ``bank`` keeps the bank's name and branch (not personal) and loses the holder's name
+  and the account number (ciphertext, mask and last four digits).
+- A withdrawal still in flight (pending review, approved, paying) refuses the whole request: it may
+  still need its account to be paid, and an erasure is all or nothing from the customer's view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mall.pii import ERASED
+
+#: Attributes that hold personal data (or data derived from it) wherever they appear. The openid is
+#: not here: it is the account (payouts and refunds go to it) and reveals nothing without WeChat.
+PII_ATTRIBUTES: frozenset[str] = frozenset({
+    "nickname", "avatar", "avatar_url", "phone", "phone_enc", "phone_masked", "phone_fp", "real_name",
+    "real_name_enc", "name_enc", "unionid", "device_id", "device_ids", "device_fingerprint", "last_device_id",
+    "known_devices", "source_ip", "last_source_ip", "ip", "user_agent", "last_client_at", "address_fp",
+})
+#: Index keys that may embed an identifier: removed when they contain a value being removed.
+INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+#: A withdrawal in one of these still moves money.
+IN_FLIGHT_WITHDRAWALS: frozenset[str] = frozenset({"PENDING_REVIEW", "APPROVED", "PAYING"})
+_BANK_KEEPS: frozenset[str] = frozenset({"bank_name", "branch"})
+
+
+def _values(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, set | frozenset | list | tuple):
+        for v in value:
+            if isinstance(v, str):
+                yield v
+
+
+def attributes_to_remove(item: Mapping[str, Any]) -> list[str]:
+    """The personal-data attributes of ``item`` and the index keys that embed one of their values."""
+    found = sorted(name for name in PII_ATTRIBUTES if item.get(name) not in (None, "", set(), []))
+    removed_values = {v for name in found for v in _values(item[name]) if len(v) >= 6}
+    for key in INDEX_KEYS:
+        value = item.get(key)
+        if isinstance(value, str) and any(v in value for v in removed_values):
+            found += [key, key[:-2] + "sk"] if key.endswith("pk") else [key]  # an index entry goes whole
+    return list(dict.fromkeys(found))
+
+
+def erased_address(erased_at: str) -> dict[str, str]:
+    return {"name_enc": ERASED, "phone_enc": ERASED, "detail_enc": ERASED, "erased_at": erased_at}
+
+
+def address_needs_erasure(address: Any) -> bool:
+    if not isinstance(address, Mapping):
+        return False
+    return any(k not in {"erased_at"} and v != ERASED for k, v in address.items())
+
+
+def erased_bank(bank: Mapping[str, Any], erased_at: str) -> dict[str, str]:
+    kept = {k: str(v) for k, v in bank.items() if k in _BANK_KEEPS and v is not None}
+    return {**kept, "account_name_enc": ERASED, "account_no_enc": ERASED, "account_name_masked": "**",
+            "account_no_last4": "", "erased_at": erased_at}
+
+
+def bank_needs_erasure(bank: Any) -> bool:
+    if not isinstance(bank, Mapping):
+        return False
+    return any(k not in _BANK_KEEPS | {"erased_at"} and v not in (ERASED, "**", "") for k, v in bank.items())
+
+
+def withdrawals_in_flight(withdrawals: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The withdrawals that refuse an erasure (id and status), oldest first."""
+    return [{"withdrawal_id": str(w.get("withdrawal_id")), "status": str(w.get("status"))}
+            for w in sorted(withdrawals, key=lambda w: str(w.get("created_at", "")))
+            if str(w.get("status")) in IN_FLIGHT_WITHDRAWALS]

@@ -1,0 +1,396 @@
+"""Rules disclosure (规则公示): the distribution rules in force, rendered from the settings document.
+
+Pure: ``render(settings, version=..., effective_at=...)`` turns one settings version into sections of
+items a mini-program can show as they are. Every item has a stable English ``key``, a Chinese
+``label`` and ``text``, and — for numbers — the integer ``value`` with its ``unit`` (``fen`` for money,
+``bp`` for rates: 1000 = 10%), so a client can render the text or format the number itself.
+
+Exactly two earning levels are ever shown (一级 / 二级): the settings document cannot describe a
+third and neither can this page. The sub-documents added later (``team_bonus``, ``risk``,
+``notifications``) are shown only as far as they concern promoters, only when configured, and read
+defensively (``getattr`` with defaults): a change of their shape must never break ``GET /rules``.
+Risk thresholds are never disclosed (they would teach fraud); only what a hit means for a promoter.
+Every text passes ``_clean`` so no banned phrase (``DEFAULT_BANNED_PHRASES`` and the merchant's own)
+can reach the page, whatever the merchant typed into a name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
+
+Unit = Literal["fen", "bp", "days", "count", "hours"]
+Value = int | str | bool | None
+
+TITLE = "分销规则公示"
+EARNING_LEVEL_NAMES: tuple[str, str] = ("一级", "二级")
+
+
+@dataclass(frozen=True)
+class RuleItem:
+    key: str
+    label: str
+    text: str
+    value: Value = None
+    unit: Unit | None = None
+
+
+@dataclass(frozen=True)
+class RuleSection:
+    key: str
+    title: str
+    items: list[RuleItem]
+
+
+@dataclass(frozen=True)
+class EarningLevel:
+    level: int  # 1 or 2, never more
+    name: str
+    rate_bp: int
+    rate_text: str
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    id: str
+    name: str
+    l1_points_bp: int
+    l2_points_bp: int
+    l1_rate_bp: int
+    l2_rate_bp: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    version: int
+    effective_at: datetime | None
+    title: str
+    promoter_title: str
+    earning_levels: list[EarningLevel]
+    levels: list[LevelRule]
+    sections: list[RuleSection] = field(default_factory=list)
+
+
+# ---- formatting (integers in, text out; no float anywhere) -----------------------------------------
+
+
+def percent(bp: int) -> str:
+    """Basis points as a percentage without trailing zeros: 1000 → "10%", 250 → "2.5%", 125 → "1.25%"."""
+    sign = "-" if bp < 0 else ""
+    whole, rest = divmod(abs(bp), 100)
+    if rest == 0:
+        return f"{sign}{whole}%"
+    return f"{sign}{whole}.{rest:02d}".rstrip("0") + "%"
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as ¥ without needless decimals: 5000 → "¥50", 5050 → "¥50.50"."""
+    sign = "-" if fen < 0 else ""
+    whole, rest = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}" if rest == 0 else f"{sign}¥{whole:,}.{rest:02d}"
+
+
+class _Cleaner:
+    """Masks banned phrases in any text that reaches the page (the settings refuse them in names;
+    this is the last line for texts that were never checked, e.g. a future sub-document)."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        self.phrases = sorted(set(phrases), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for phrase in self.phrases:
+            if phrase and phrase in text:
+                text = text.replace(phrase, "*" * len(phrase))
+        return text
+
+
+# ---- sections -----------------------------------------------------------------------------------
+
+
+def _overview(s: DistributionSettings) -> RuleSection:
+    title = s.promoter_title
+    return RuleSection("overview", "总则", [
+        RuleItem("promoter_title", "推广身份名称", f"本商城的推广身份称为“{title}”。", title),
+        RuleItem("earning_levels", "分佣层级",
+                 "佣金只分两级：一级为直接推广的客户下单，二级为您邀请的推广员推广的客户下单；"
+                 "不存在第三级及以上的佣金。", 2, "count"),
+        RuleItem("pay_basis", "计酬依据",
+                 "佣金和奖励只按真实成交的订单金额计算，邀请人数本身不产生任何收益；无需缴纳任何费用即可参与。"),
+    ])
+
+
+def _commission(s: DistributionSettings) -> RuleSection:
+    c = s.commission
+    self_purchase = {
+        "rebate": "推广员本人下单：本人获得一级佣金，其上级获得二级佣金。",
+        "none": "推广员本人下单不给本人佣金：视为其上级推广的订单，上级获得一级佣金，上级的上级获得二级佣金。",
+        "discount": "推广员本人下单：本应获得的一级佣金直接从商品价格中减免，不再另计佣金。",
+    }[c.self_purchase]
+    return RuleSection("commission", "佣金规则", [
+        RuleItem("l1_rate", "一级佣金比例", f"直接推广的客户下单，按商品实付金额的 {percent(c.l1_rate_bp)} 计佣金。",
+                 c.l1_rate_bp, "bp"),
+        RuleItem("l2_rate", "二级佣金比例",
+                 f"您邀请的推广员推广的客户下单，按商品实付金额的 {percent(c.l2_rate_bp)} 计佣金。",
+                 c.l2_rate_bp, "bp"),
+        RuleItem("cap", "佣金上限", f"每件商品的一级与二级佣金合计不超过其实付金额的 {percent(c.cap_bp)}。",
+                 c.cap_bp, "bp"),
+        RuleItem("base", "计佣基数",
+                 "商品实付金额：扣除优惠后实际支付的金额，不含运费；佣金按分向下取整。"),
+        RuleItem("rate_priority", "比例优先级",
+                 "商品或商品分类单独设置的佣金比例优先于上述通用比例；等级加成另计（见“推广员等级”）。"),
+        RuleItem("self_purchase", "自购规则", self_purchase, c.self_purchase),
+        RuleItem("when_earned", "佣金产生", "订单支付成功后记为待结算佣金；只有状态正常的推广员获得佣金，"
+                 "某一级的推广员状态异常时该级佣金不发放，也不转给他人。"),
+    ])
+
+
+def _level_rule(s: DistributionSettings, level: PromoterLevel) -> LevelRule:
+    c = s.commission
+    l1, l2 = c.l1_rate_bp + level.l1_points_bp, c.l2_rate_bp + level.l2_points_bp
+    up = level.upgrade
+    conditions: list[str] = []
+    if up.direct_members_at_least is not None:
+        conditions.append(f"直接邀请的客户达到 {up.direct_members_at_least} 位")
+    if up.own_sales_at_least_fen is not None:
+        conditions.append(f"个人推广销售额达到 {yuan(up.own_sales_at_least_fen)}")
+    if up.team_sales_at_least_fen is not None:
+        conditions.append(f"团队销售额达到 {yuan(up.team_sales_at_least_fen)}")
+    text = f"一级佣金 {percent(l1)}、二级佣金 {percent(l2)}"
+    if level.l1_points_bp or level.l2_points_bp:
+        text += f"（通用比例另加 {percent(level.l1_points_bp)} / {percent(level.l2_points_bp)}）"
+    text += "；升级条件：" + "且".join(conditions) + "。" if conditions else "。"
+    return LevelRule(level.id, level.name, level.l1_points_bp, level.l2_points_bp, l1, l2, text)
+
+
+def _levels(s: DistributionSettings, rules: Sequence[LevelRule]) -> RuleSection:
+    items = [RuleItem(f"level.{r.id}", r.name, r.text, r.l1_rate_bp, "bp") for r in rules]
+    items.append(RuleItem("upgrade", "升级方式", "满足下一等级的全部条件后自动升级。"))
+    items.append(RuleItem("downgrade_inactive_days", "降级",
+                          f"连续 {s.level_downgrade_inactive_days} 天没有推广业绩（无新客户、无推广订单）时，"
+                          f"等级自动下调一级。", s.level_downgrade_inactive_days, "days"))
+    return RuleSection("levels", "推广员等级", items)
+
+
+def _binding(s: DistributionSettings) -> RuleSection:
+    mode = {
+        BindingMode.FIRST_CLICK: "客户首次通过推广员的分享链接、海报或小程序码进入商城时，与该推广员绑定。",
+        BindingMode.FIRST_PAYMENT: "客户首次支付的订单来自哪位推广员的分享，即与该推广员绑定。",
+        BindingMode.INVITE_CODE: "客户只有主动填写推广员的邀请码才会绑定。",
+    }[s.binding_mode]
+    validity = s.binding_validity
+    if validity.kind == "permanent" or validity.protection_days is None:
+        validity_item = RuleItem("validity", "绑定有效期", "绑定长期有效，不会被其他推广员的链接改绑。", "permanent")
+    else:
+        days = validity.protection_days
+        validity_item = RuleItem("protection_days", "客户保护期",
+                                 f"绑定后 {days} 天内为保护期；保护期满后，客户通过其他推广员的链接进入可改绑。",
+                                 days, "days")
+    items = [
+        RuleItem("mode", "绑定方式", mode, s.binding_mode.value),
+        RuleItem("invite_code", "邀请码", "在任何绑定方式下，客户主动填写邀请码都可以绑定（须符合下列限制）。"),
+        validity_item,
+        RuleItem("only_new_customers", "仅限新客户",
+                 "只有从未在本商城付款的新客户可以被绑定。" if s.only_new_customers else "老客户也可以被绑定。",
+                 s.only_new_customers),
+        RuleItem("limits", "绑定限制", "不能绑定自己，不能绑定自己团队中的成员，只能绑定状态正常的推广员；"
+                 "每次绑定、改绑和解绑都会记录来源。"),
+    ]
+    return RuleSection("binding", "客户绑定", items)
+
+
+def _settlement(s: DistributionSettings) -> RuleSection:
+    days = s.commission.settlement_days
+    return RuleSection("settlement", "佣金结算", [
+        RuleItem("settlement_days", "结算周期",
+                 f"订单完成（确认收货、超时自动确认或到店核销）后 {days} 天，待结算佣金转为可提现余额。",
+                 days, "days"),
+        RuleItem("auto_confirm_days", "自动确认收货",
+                 f"发货后 {s.orders.auto_confirm_days} 天未确认收货的订单自动确认。",
+                 s.orders.auto_confirm_days, "days"),
+    ])
+
+
+def _withdrawal(s: DistributionSettings) -> RuleSection:
+    w = s.withdrawal
+    if w.fee_rate_bp == 0:
+        fee_text = "提现不收手续费。"
+    else:
+        fee_text = (f"单笔 {yuan(w.fee_free_below_fen)} 以下免手续费；其余按提现金额的 {percent(w.fee_rate_bp)} 收取，"
+                    f"最低 {yuan(w.fee_min_fen)}。")
+    methods = "、".join({"wechat": "微信零钱", "bank": "银行卡"}[m] for m in w.methods)
+    review = ("每笔提现均需人工审核。" if w.auto_review_below_fen == 0
+              else f"单笔 {yuan(w.auto_review_below_fen)} 以下且无风险提示时自动审核，其余人工审核。")
+    return RuleSection("withdrawal", "提现规则", [
+        RuleItem("min_fen", "最低提现金额", f"单笔不低于 {yuan(w.min_fen)}。", w.min_fen, "fen"),
+        RuleItem("max_fen", "最高提现金额", f"单笔不超过 {yuan(w.max_fen)}。", w.max_fen, "fen"),
+        RuleItem("daily_count", "每日次数", f"每天最多提现 {w.daily_count} 次（按北京时间计）。",
+                 w.daily_count, "count"),
+        RuleItem("daily_amount_fen", "每日额度", f"每天合计不超过 {yuan(w.daily_amount_fen)}。",
+                 w.daily_amount_fen, "fen"),
+        RuleItem("fee", "手续费", fee_text),
+        RuleItem("fee_free_below_fen", "免手续费额度", f"单笔低于 {yuan(w.fee_free_below_fen)} 免手续费。",
+                 w.fee_free_below_fen, "fen"),
+        RuleItem("fee_rate", "手续费比例", f"{percent(w.fee_rate_bp)}", w.fee_rate_bp, "bp"),
+        RuleItem("fee_min_fen", "最低手续费", f"{yuan(w.fee_min_fen)}", w.fee_min_fen, "fen"),
+        RuleItem("methods", "到账方式", f"{methods}。", ",".join(w.methods)),
+        RuleItem("review", "审核", review, w.auto_review_below_fen, "fen"),
+        RuleItem("hold", "资金冻结", "申请提现后，金额立即从可提现余额中扣出；审核未通过或打款失败时全额退回。"),
+    ])
+
+
+def _refund() -> RuleSection:
+    return RuleSection("refund", "退款对佣金的影响", [
+        RuleItem("before_settlement", "结算前退款",
+                 "订单在佣金结算前退款的，按退款金额占实付金额的比例取消对应佣金（部分退款按比例取消）。",
+                 "pro_rata_cancel"),
+        RuleItem("after_settlement", "结算后退款",
+                 "佣金已结算后发生退款的，按比例从可提现余额中扣回；余额不足的部分记为欠款，由以后的佣金优先抵扣。",
+                 "clawback_then_debt"),
+        RuleItem("debt", "欠款期间", "存在欠款时暂不能提现，欠款还清后恢复。"),
+    ])
+
+
+def _promoter(s: DistributionSettings, version: int) -> RuleSection:
+    t = s.promoter_threshold
+    if t.kind == "spent_at_least" and t.spent_at_least_fen:
+        threshold = RuleItem("threshold", "申请条件", f"在本商城累计实付满 {yuan(t.spent_at_least_fen)} 即可申请。",
+                             t.spent_at_least_fen, "fen")
+    elif t.kind == "bought_product":
+        threshold = RuleItem("threshold", "申请条件", "购买过指定商品即可申请。", "bought_product")
+    else:
+        threshold = RuleItem("threshold", "申请条件", "无门槛，登录即可申请。", "none")
+    review = "提交申请后自动通过。" if s.promoter_review == "auto" else "提交申请后由商家审核，审核通过后生效。"
+    return RuleSection("promoter", f"成为{s.promoter_title}", [
+        threshold,
+        RuleItem("review", "审核方式", review, s.promoter_review),
+        RuleItem("agreement", "规则确认",
+                 f"申请时须阅读并同意当前版本的规则（第 {version} 版）；规则更新后以新版本为准。", version, "count"),
+        RuleItem("status", "账户状态", "推广员账户可能因风险核查或违反规则被冻结或停用，冻结期间不产生新佣金。"),
+    ])
+
+
+def _field(document: Any, name: str, default: Any = None) -> Any:
+    try:
+        return getattr(document, name, default)
+    except Exception:  # a sub-document that changed shape hides its section, never a 500
+        return default
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _team_bonus(s: DistributionSettings) -> RuleSection | None:
+    rules = _field(s, "team_bonus")
+    if rules is None or not _field(rules, "enabled", False):
+        return None
+    items: list[RuleItem] = []
+    for index, tier in enumerate(_field(rules, "tiers", []) or []):
+        threshold, rate = _int(_field(tier, "min_team_sales_fen")), _int(_field(tier, "bonus_bp"))
+        if threshold is None or rate is None:
+            continue
+        items.append(RuleItem(f"tier.{index + 1}", f"第 {index + 1} 档",
+                              f"当月团队销售额达到 {yuan(threshold)}，按团队销售额的 {percent(rate)} 发放分红。",
+                              rate, "bp"))
+        items.append(RuleItem(f"tier.{index + 1}.min_team_sales_fen", f"第 {index + 1} 档门槛", yuan(threshold),
+                              threshold, "fen"))
+    if not items:
+        return None
+    items.append(RuleItem("team_sales", "团队销售额",
+                          "您获得一级或二级佣金的订单（不含您本人下单）当月结算的商品金额，扣除当月的退款扣回；"
+                          "只按销售额计算，与团队人数无关。"))
+    days = _int(_field(rules, "settlement_days"))
+    settle = days if days is not None else s.commission.settlement_days
+    items.append(RuleItem("settlement_days", "分红结算",
+                          f"每月初按上月团队销售额计算，月末后 {settle} 天转为可提现余额。", settle, "days"))
+    return RuleSection("team_bonus", "团队分红", items)
+
+
+_RISK_RULE_TEXT: dict[str, str] = {
+    "shared_device": "同一设备或网络短时间内大量新账户绑定同一推广员",
+    "self_dealing": "推广员通过本人的设备、手机号或收货地址为他人账户下单获取佣金",
+    "refund_ratio": "推广订单退款比例异常偏高",
+    "commission_spike": "单日佣金远高于近期平均水平",
+    "withdrawal_burst": "大量新成员绑定后集中提现",
+}
+
+
+def _risk(s: DistributionSettings) -> RuleSection | None:
+    rules = _field(s, "risk")
+    if rules is None:
+        return None
+    enforced = [name for name, text in _RISK_RULE_TEXT.items() if _field(_field(rules, name), "mode") == "enforce"]
+    if not enforced:
+        return None  # rules that only observe change nothing for a promoter
+    items = [RuleItem(f"check.{name}", "风险核查", _RISK_RULE_TEXT[name] + "。") for name in enforced]
+    items.append(RuleItem("effect", "核查期间", "触发核查后，您未结算的佣金暂缓结算、提现暂停，由商家人工核实："
+                          "核实无误的恢复正常；确认违规的取消相关佣金并冻结推广资格。"))
+    return RuleSection("risk", "风险核查", items)
+
+
+_NOTIFICATION_TEXT: dict[str, str] = {
+    "commission_earned": "佣金入账",
+    "commission_settled": "佣金结算",
+    "withdrawal_status": "提现进度",
+    "team_member_joined": "新成员加入",
+}
+
+
+def _notifications(s: DistributionSettings) -> RuleSection | None:
+    settings = _field(s, "notifications")
+    if settings is None:
+        return None
+    items = [RuleItem(f"event.{name}", label, f"{label}时，您可收到微信订阅消息（需在小程序中同意订阅）。", True)
+             for name, label in _NOTIFICATION_TEXT.items()
+             if _field(_field(settings, name), "enabled", False) is True and _field(_field(settings, name),
+                                                                                     "template_id")]
+    return RuleSection("notifications", "消息通知", items) if items else None
+
+
+def _cleaned(sections: Iterable[RuleSection], clean: _Cleaner) -> list[RuleSection]:
+    return [RuleSection(s.key, clean(s.title), [
+        RuleItem(i.key, clean(i.label), clean(i.text), clean(i.value) if isinstance(i.value, str) else i.value, i.unit)
+        for i in s.items]) for s in sections]
+
+
+def render(settings: DistributionSettings, *, version: int, effective_at: datetime | None) -> Disclosure:
+    """The disclosure of one settings version (pure; same input, same output)."""
+    clean = _Cleaner(settings.all_banned_phrases())
+    c = settings.commission
+    level_rules = [_level_rule(settings, level) for level in settings.levels]
+    sections: list[RuleSection | None] = [
+        _overview(settings), _commission(settings), _levels(settings, level_rules), _binding(settings),
+        _settlement(settings), _withdrawal(settings), _refund(), _promoter(settings, version),
+        _team_bonus(settings), _risk(settings), _notifications(settings),
+    ]
+    earning = [EarningLevel(1, EARNING_LEVEL_NAMES[0], c.l1_rate_bp, percent(c.l1_rate_bp)),
+               EarningLevel(2, EARNING_LEVEL_NAMES[1], c.l2_rate_bp, percent(c.l2_rate_bp))]
+    return Disclosure(
+        version=version, effective_at=effective_at, title=TITLE, promoter_title=clean(settings.promoter_title),
+        earning_levels=earning,
+        levels=[LevelRule(r.id, clean(r.name), r.l1_points_bp, r.l2_points_bp, r.l1_rate_bp, r.l2_rate_bp,
+                          clean(r.text)) for r in level_rules],
+        sections=_cleaned((s for s in sections if s is not None), clean),
+    )
+
+
+def all_texts(disclosure: Disclosure) -> list[str]:
+    """Every string a reader sees (for the banned-phrase checks)."""
+    texts = [disclosure.title, disclosure.promoter_title]
+    texts += [e.name for e in disclosure.earning_levels]
+    texts += [t for r in disclosure.levels for t in (r.name, r.text)]
+    for section in disclosure.sections:
+        texts.append(section.title)
+        for item in section.items:
+            texts += [item.label, item.text]
+            if isinstance(item.value, str):
+                texts.append(item.value)
+    return texts
+
+
+__all__ = ["BASIS_POINTS", "Disclosure", "EarningLevel", "LevelRule", "RuleItem", "RuleSection", "all_texts",
+           "percent", "render", "yuan"]

@@ -1,0 +1,97 @@
+"""The customer's erasure request (个人信息删除): ``POST /me/erasure``.
+
+Anonymises the customer's personal data and keeps every financial record (rules:
+``mall.domain.erasure``; reads and writes: ``mall.dal.erasure``; docs/personal-data.md):
+
+1. refuse (409 ``withdrawal_in_flight``, naming them) while a withdrawal still moves money — nothing
+   is changed then;
+2. erase each order's shipping name, phone and street address (the ``ERASED`` marker) and the device
+   and IP captured with it; amounts, lines, commissions and the ledger are untouched;
+3. erase each bank withdrawal's holder name and account number;
+4. remove device ids and IPs from the customer's share visits, and every personal-data attribute from
+   the items of their own partition (promoter and binding nicknames, login devices …); the binding
+   itself stays: it attributes commission;
+5. last, one transaction: the profile is tombstoned (nickname, avatar, phone, unionid, devices removed;
+   ``erased_at`` set once) together with the audit entry ``customer.erase`` (actor = the customer).
+
+Every step is idempotent, and step 5 comes last, so a request that fails half-way is simply repeated.
+A repeat that finds nothing left to erase answers ``already_erased: true`` and writes no new audit
+entry. The account is *marked* erased, not closed: its tokens keep working until they expire (≤ 2 h),
+logging in again works (the openid is the account that holds the money), and personal data the
+customer gives later (a new order's address) is new data, kept until the next request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
+
+from mall.clock import iso
+from mall.dal.audit import AuditEntry
+from mall.dal.erasure import PROFILE_SK, ErasureRepository
+from mall.dal.table import Table
+from mall.domain import erasure as rules
+from mall.errors import Conflict, NotFound
+from mall.schemas.rules import ErasureResult
+
+logger = Logger(child=True)
+
+ACTION = "customer.erase"
+
+
+def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResult:
+    repo = ErasureRepository(table)
+    profile = repo.profile(user_id)
+    if profile is None:
+        raise NotFound("account no longer exists", code="account_not_found")
+    withdrawals = list(repo.withdrawals(user_id))
+    busy = rules.withdrawals_in_flight(withdrawals)
+    if busy:
+        raise Conflict("a withdrawal is still in progress; erase your data once it is paid, failed or rejected",
+                       code="withdrawal_in_flight", details={"withdrawals": busy})
+    stamp = iso(now)
+
+    orders = 0
+    for order in repo.orders(user_id):
+        key = {"pk": order["pk"], "sk": order["sk"]}
+        extra = [a for a in rules.attributes_to_remove(order) if a not in rules.INDEX_KEYS]
+        if rules.address_needs_erasure(order.get("address")):
+            orders += repo.replace_map(key, "address", rules.erased_address(stamp), remove=extra)
+        elif extra:
+            orders += repo.remove_attributes(key, extra)
+
+    banks = 0
+    for w in withdrawals:
+        if rules.bank_needs_erasure(w.get("bank")):
+            # Only a withdrawal that is final: one that moved back in flight meanwhile keeps its account.
+            banks += repo.replace_map({"pk": w["pk"], "sk": w["sk"]}, "bank", rules.erased_bank(w["bank"], stamp),
+                                      condition="attribute_exists(pk) AND NOT #status IN (:a, :b, :c)",
+                                      values={":a": "PENDING_REVIEW", ":b": "APPROVED", ":c": "PAYING"})
+
+    cleaned = 0
+    for item in [*repo.visits(user_id), *repo.own_items_with_personal_data(user_id)]:
+        if item.get("pk") == f"USER#{user_id}" and item.get("sk") == PROFILE_SK:
+            continue  # the profile goes last, with the audit entry
+        cleaned += repo.remove_attributes({"pk": item["pk"], "sk": item["sk"]}, rules.attributes_to_remove(item))
+
+    profile_removes = rules.attributes_to_remove(profile)
+    already = bool(profile.get("erased_at")) and not (orders or banks or cleaned or profile_removes)
+    if not already:
+        cleaned += bool(profile_removes)
+        audit = AuditEntry(action=ACTION, actor=user_id, entity_type="customer", entity_id=user_id,
+                           subject_user=user_id, before={"removed": sorted(profile_removes)},
+                           after={"erased": True},
+                           details={"orders_erased": orders, "withdrawals_erased": banks, "records_cleaned": cleaned,
+                                    "first_erasure": not profile.get("erased_at")})
+        won = repo.tombstone(user_id, remove=profile_removes, erased_at=stamp,
+                             seen_last_erasure=profile.get("last_erasure_at"), audit=audit, now=now)
+        if not won:  # a request running at the same time finished first: it erased and audited
+            latest = repo.profile(user_id) or profile
+            return ErasureResult(user_id=user_id, status="erased", erased_at=str(latest.get("erased_at") or stamp),
+                                 already_erased=True, orders_erased=orders, withdrawals_erased=banks,
+                                 records_cleaned=cleaned)
+    logger.info("personal data erased", extra={"user_id": user_id, "orders": orders, "withdrawals": banks,
+                                               "records": cleaned, "already_erased": already})
+    return ErasureResult(user_id=user_id, status="erased", erased_at=str(profile.get("erased_at") or stamp),
+                         already_erased=already, orders_erased=orders, withdrawals_erased=banks,
+                         records_cleaned=cleaned)

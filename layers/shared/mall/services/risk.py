@@ -1,0 +1,347 @@
+"""Risk cases (风控案件): opening one on a fraud-scan hit, holding the promoter's unsettled
+commission, and the admin's resolution (release or confirm). Rules: ``mall.domain.risk``; items
+and conditional writes: ``mall.dal.risk``; docs/risk.md.
+
+``open_case`` (called by the fraud scan, at least once per hit):
+1. one transaction: the case (``attribute_not_exists``: the id is derived from promoter, rule and
+   window, so a repeated hit finds it), the promoter's hold (created, or the case added to it) and
+   the audit entry;
+2. then every FROZEN commission record of the promoter is marked ``hold=<case>`` and taken out of
+   the settlement due index, each by its own conditional update (still FROZEN, same version, the
+   hold still present). A settlement of the same record either committed first (the record is
+   SETTLED, the hold skips it) or fails its own condition (``attribute_not_exists(hold)``).
+Re-running it for an OPEN case repeats step 2 only (an interrupted opening is finished).
+
+``release_case`` / ``confirm_case`` (the admin): the case's conditional OPEN → RELEASED /
+CONFIRMED, the hold's new state and the audit entry in one transaction; then the follow-up:
+- release: when no case of the promoter stays open (and none was confirmed) the hold is gone and
+  every held record is released (back into the due index: the next settlement run settles those
+  already due);
+- confirm: the promoter is frozen (the admin freeze of ``mall.services.referral``), every FROZEN
+  record is voided with its ``commission_voided`` reversal in the transaction of its state change,
+  and the hold stays (``confirmed_case_id``) while the promoter is frozen.
+``finished_at`` marks the follow-up complete; repeating the same action on a resolved case whose
+follow-up was interrupted finishes it (every step is conditional and idempotent)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mall.api.cursor import decode_cursor, encode_cursor
+from mall.clock import iso
+from mall.dal.audit import AuditEntry
+from mall.dal.ledger import LedgerRefused, LedgerRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.risk import (
+    CaseExists,
+    HoldMismatch,
+    RiskCaseRepository,
+    RiskHoldRepository,
+    StaleCase,
+    StaleHold,
+    StaleRecord,
+    case_from_item,
+    promoter_cases_partition,
+    status_partition,
+)
+from mall.dal.table import Table
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.ledger import commission_cancelled
+from mall.domain.risk import (
+    Hold,
+    ResolveAction,
+    RiskCase,
+    RiskCaseStatus,
+    hold_with_case,
+    hold_without_case,
+    new_case,
+    plan_resolution,
+    resolved,
+)
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, RiskCaseView, RiskHoldView
+from mall.services import referral, team_bonus
+
+logger = Logger(child=True)
+
+#: Re-reads when the promoter's hold or the case changed under us (another case opened, another admin).
+ATTEMPTS = 10
+#: Re-reads of one commission record whose conditional update keeps losing (a refund, a settlement).
+RECORD_ATTEMPTS = 8
+SYSTEM_ACTOR = "system"
+
+__all__ = ["RiskCaseView", "RiskWorkIncomplete", "confirm_case", "get_case", "lift_hold_after_unfreeze",
+           "list_cases", "open_case", "release_case"]
+
+
+class RiskWorkIncomplete(RuntimeError):
+    """A record or the hold kept changing for every attempt; re-running finishes the work."""
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.3)))  # noqa: S311 - jitter, not security
+
+
+def case_view(case: RiskCase) -> RiskCaseView:
+    return RiskCaseView(case_id=case.case_id, promoter_id=case.promoter_id, rule=case.rule,
+                        window_key=case.window_key, status=case.status, evidence=case.evidence,
+                        opened_at=iso(case.opened_at), resolved_at=iso(case.resolved_at) if case.resolved_at else None,
+                        resolved_by=case.resolved_by, note=case.note, resolution_pending=case.resolution_pending)
+
+
+# ---- opening ---------------------------------------------------------------------------------
+
+
+def open_case(*, table: Table, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
+              now: datetime) -> RiskCaseView | None:
+    """Open the case of (promoter, rule, window) and hold the promoter (module doc). None when the
+    case already exists (then, if it is still OPEN, unheld FROZEN records are held now)."""
+    case = new_case(promoter_id=promoter_id, rule=rule, window_key=window_key, evidence=evidence, now=now)
+    repo = RiskCaseRepository(table)
+    holds = RiskHoldRepository(table)
+    for attempt in range(ATTEMPTS):
+        existing = repo.get(case.case_id)
+        if existing is not None:
+            if existing.is_open:
+                _hold_records(repo, holds, promoter_id, now)
+            return None
+        hold = holds.hold(promoter_id)
+        audit = AuditEntry(action="risk_case.open", actor=SYSTEM_ACTOR, entity_type="risk_case",
+                           entity_id=case.case_id, after={"status": RiskCaseStatus.OPEN.value},
+                           details={"rule": rule, "window_key": window_key}, subject_user=promoter_id)
+        try:
+            repo.open(case, hold_before=hold, hold_after=hold_with_case(hold, promoter_id=promoter_id,
+                                                                        case_id=case.case_id, now=now),
+                      audit=audit, now=now)
+        except CaseExists:
+            continue  # opened by a concurrent run: read it (and finish its holding) above
+        except StaleHold:
+            _backoff(attempt)
+            continue
+        break
+    else:
+        raise RiskWorkIncomplete(f"could not open case {case.case_id}: the promoter's hold kept changing")
+    held = _hold_records(repo, holds, promoter_id, now)
+    logger.info("risk case opened", extra={"case_id": case.case_id, "promoter_id": promoter_id, "rule": rule,
+                                           "records_held": held})
+    return case_view(case)
+
+
+def _hold_records(repo: RiskCaseRepository, holds: RiskHoldRepository, promoter_id: str, now: datetime) -> int:
+    """Mark the promoter's unheld FROZEN records with the hold's case; stops when the hold is gone
+    (the case was resolved meanwhile: the release owns the records)."""
+    hold = holds.hold(promoter_id)
+    if hold is None:
+        return 0
+    count = 0
+    for record in repo.unsettled_records(promoter_id):
+        current: CommissionRecord | None = record
+        for attempt in range(RECORD_ATTEMPTS):
+            if current is None or current.status != CommissionStatus.FROZEN or current.hold:
+                break
+            try:
+                repo.hold_record(current, case_id=hold.case_id, now=now)
+                count += 1
+                break
+            except HoldMismatch:
+                return count
+            except StaleRecord:
+                _backoff(attempt)
+                current = repo.record(current)
+        else:
+            raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being held")
+    return count
+
+
+# ---- resolving -------------------------------------------------------------------------------
+
+
+def release_case(*, table: Table, case_id: str, by: str, note: str, now: datetime,
+                 source_ip: str | None = None) -> RiskCaseView:
+    """OPEN → RELEASED: commissions continue (module doc)."""
+    return _resolve(table, case_id, "release", by=by, note=note, now=now, source_ip=source_ip)
+
+
+def confirm_case(*, table: Table, case_id: str, by: str, note: str, now: datetime,
+                 source_ip: str | None = None) -> RiskCaseView:
+    """OPEN → CONFIRMED: unsettled commissions voided, the promoter frozen (module doc)."""
+    return _resolve(table, case_id, "confirm", by=by, note=note, now=now, source_ip=source_ip)
+
+
+def _resolve(table: Table, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
+             source_ip: str | None) -> RiskCaseView:
+    repo = RiskCaseRepository(table)
+    holds = RiskHoldRepository(table)
+    for attempt in range(ATTEMPTS):
+        case = repo.get(case_id)
+        if case is None:
+            raise NotFound("no such risk case", code="risk_case_not_found")
+        if plan_resolution(case, action) == "resume":
+            logger.info("resuming a risk case resolution", extra={"case_id": case_id, "action": action})
+            break
+        after = resolved(case, action, by=by, note=note, now=now)
+        hold = holds.hold(case.promoter_id)
+        base = hold or Hold(promoter_id=case.promoter_id, case_id=case.case_id, opened_at=case.opened_at)
+        hold_after = hold_without_case(base, case_id=case.case_id, action=action)
+        audit = AuditEntry(
+            action=f"risk_case.{action}", actor=by, entity_type="risk_case", entity_id=case.case_id,
+            source_ip=source_ip, before={"status": case.status.value},
+            after={"status": after.status.value, "hold": "lifted" if hold_after.lifted else "kept"},
+            details={"note": note, "rule": case.rule, "window_key": case.window_key}, subject_user=case.promoter_id)
+        try:
+            repo.resolve(case, after, hold_before=hold, hold_after=hold_after, audit=audit, now=now)
+        except StaleCase:
+            continue  # resolved meanwhile: read again (resume the same action, or 409)
+        except StaleHold:
+            _backoff(attempt)
+            continue
+        case = after
+        logger.info("risk case resolved", extra={"case_id": case_id, "promoter_id": case.promoter_id,
+                                                 "status": case.status.value, "hold_lifted": hold_after.lifted})
+        break
+    else:
+        raise Conflict("the risk case kept changing; retry", code="risk_case_changed")
+    if case.status == RiskCaseStatus.CONFIRMED:
+        _finish_confirm(table, repo, case, now, source_ip=source_ip)
+    else:
+        _finish_release(repo, holds, case, now)
+    repo.finish(case, now)
+    final = repo.get(case_id)
+    return case_view(final or case)
+
+
+def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: RiskCase, now: datetime) -> None:
+    """Release the held records, unless the promoter is still held (another case is open or one
+    was confirmed: the records stay held for that one)."""
+    if holds.hold(case.promoter_id) is not None:
+        return
+    released = 0
+    for record in repo.unsettled_records(case.promoter_id):
+        current: CommissionRecord | None = record
+        for attempt in range(RECORD_ATTEMPTS):
+            if current is None or current.status != CommissionStatus.FROZEN or not current.hold:
+                break
+            try:
+                repo.release_record(current, now=now)
+                released += 1
+                break
+            except HoldMismatch:
+                logger.info("a new risk case holds the promoter; records stay held",
+                            extra={"case_id": case.case_id, "promoter_id": case.promoter_id})
+                return
+            except StaleRecord:
+                _backoff(attempt)
+                current = repo.record(current)
+        else:
+            raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being released")
+    logger.info("held commission released", extra={"case_id": case.case_id, "records": released})
+
+
+def _finish_confirm(table: Table, repo: RiskCaseRepository, case: RiskCase, now: datetime, *,
+                    source_ip: str | None) -> None:
+    """Freeze the promoter (first: a frozen promoter earns nothing new), then void every
+    unsettled record with its ledger reversal."""
+    by = case.resolved_by or SYSTEM_ACTOR
+    try:
+        referral.change_status(table=table, user_id=case.promoter_id, action="freeze",
+                               reason=f"risk case {case.case_id} confirmed: {case.note or ''}"[:500], by=by, now=now,
+                               source_ip=source_ip)
+    except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
+        logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
+    ledger = LedgerRepository(table)
+    voided = 0
+    voided_fen = 0
+    for record in repo.unsettled_records(case.promoter_id):
+        current: CommissionRecord | None = record
+        for attempt in range(RECORD_ATTEMPTS):
+            if current is None or current.status != CommissionStatus.FROZEN:
+                break
+            ref = {"order_id": current.order_id, "line_id": current.line_id, "level": str(current.level),
+                   "commission_id": current.commission_id, "case_id": case.case_id}
+            postings = [commission_cancelled(promoter_id=current.beneficiary_id, commission_id=current.commission_id,
+                                             amount_fen=current.current_fen, at=now, ref=ref,
+                                             step=f"void_{case.case_id}", voided=True)
+                        ] if current.current_fen > 0 else []
+            try:
+                ledger.post(postings, also=[repo.void_write(current, case_id=case.case_id, now=now)], now=now)
+                voided += 1
+                voided_fen += current.current_fen
+                break
+            except LedgerRefused:
+                _backoff(attempt)
+                current = repo.record(current)  # refunded, settled or voided meanwhile: decide again
+        else:
+            raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
+    # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
+    bonuses = team_bonus.void_bonuses(table=table, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    logger.info("commission voided by a confirmed risk case", extra={
+        "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
+        "bonuses": bonuses})
+
+
+def lift_hold_after_unfreeze(*, table: Table, promoter_id: str, now: datetime) -> bool:
+    """After an admin unfroze a promoter whose case was confirmed: lift the hold that the confirmed
+    case kept, if no case is open and the promoter is active again, and release what it holds.
+    True when a hold was lifted."""
+    repo = RiskCaseRepository(table)
+    holds = RiskHoldRepository(table)
+    for attempt in range(ATTEMPTS):
+        hold = holds.hold(promoter_id)
+        promoter = PromoterRepository(table).get(promoter_id, consistent=True)
+        if hold is None or hold.open_cases or promoter is None or not promoter.is_active:
+            return False
+        try:
+            repo.lift_hold(hold)
+        except StaleHold:  # a case opened meanwhile: decide again
+            _backoff(attempt)
+            continue
+        confirmed = hold.confirmed_case_id or hold.case_id
+        _finish_release(repo, holds, RiskCase(case_id=confirmed, promoter_id=promoter_id, rule="", window_key="",
+                                              evidence={}, status=RiskCaseStatus.RELEASED, opened_at=now), now)
+        return True
+    return False
+
+
+# ---- views -----------------------------------------------------------------------------------
+
+
+def list_cases(*, table: Table, status: str | None, promoter_id: str | None, limit: int, cursor: str | None,
+               cursor_key: bytes) -> RiskCasePage:
+    """Cases newest first: of one promoter (any status, or ``status``), else of one status (OPEN
+    when none is given)."""
+    if status is not None and status not in {s.value for s in RiskCaseStatus}:
+        raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
+                                                                  f"one of {[s.value for s in RiskCaseStatus]}")])
+    repo = RiskCaseRepository(table)
+    if promoter_id:
+        start = decode_cursor(cursor, key=cursor_key, partition=("gsi2pk", promoter_cases_partition(promoter_id)))
+        page = repo.for_promoter(promoter_id, status=status, limit=limit, start_key=start)
+    else:
+        wanted = status or RiskCaseStatus.OPEN.value
+        start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(wanted)))
+        page = repo.by_status(wanted, limit=limit, start_key=start)
+    return RiskCasePage(items=[case_view(case_from_item(i)) for i in page.items],
+                        next_cursor=encode_cursor(page.last_key, key=cursor_key))
+
+
+def get_case(*, table: Table, case_id: str) -> RiskCaseDetail:
+    """One case with its evidence, the promoter's held records and what the case voided."""
+    repo = RiskCaseRepository(table)
+    case = repo.get(case_id)
+    if case is None:
+        raise NotFound("no such risk case", code="risk_case_not_found")
+    held, voided = repo.case_records(case.promoter_id, case.case_id)
+    hold = RiskHoldRepository(table).hold(case.promoter_id)
+    promoter = PromoterRepository(table).get(case.promoter_id)
+    return RiskCaseDetail(
+        case=case_view(case),
+        held=CommissionTotals(count=len(held), amount_fen=sum(r.current_fen for r in held)),
+        voided=CommissionTotals(count=len(voided), amount_fen=sum(voided)),
+        hold=RiskHoldView(case_id=hold.case_id, opened_at=iso(hold.opened_at), open_cases=sorted(hold.open_cases),
+                          confirmed_case_id=hold.confirmed_case_id) if hold else None,
+        promoter_status=promoter.status if promoter else None)

@@ -1,0 +1,34 @@
+"""Rules disclosure (规则公示): the rules in force, from the live settings (one GetItem)."""
+
+from __future__ import annotations
+
+from mall.clock import iso
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Table
+from mall.domain import rules_disclosure
+from mall.schemas.rules import (
+    EarningLevelView,
+    LevelRuleView,
+    RuleItemView,
+    RulesDisclosure,
+    RuleSectionView,
+)
+
+
+def current_rules(*, table: Table) -> RulesDisclosure:
+    current = SettingsRepository(table).current()
+    return to_view(rules_disclosure.render(current.settings, version=current.version, effective_at=current.saved_at))
+
+
+def to_view(d: rules_disclosure.Disclosure) -> RulesDisclosure:
+    return RulesDisclosure(
+        version=d.version, effective_at=iso(d.effective_at) if d.effective_at else None, title=d.title,
+        promoter_title=d.promoter_title,
+        earning_levels=[EarningLevelView(level=e.level, name=e.name, rate_bp=e.rate_bp,  # type: ignore[arg-type]
+                                         rate_text=e.rate_text) for e in d.earning_levels],
+        levels=[LevelRuleView(id=r.id, name=r.name, l1_points_bp=r.l1_points_bp, l2_points_bp=r.l2_points_bp,
+                              l1_rate_bp=r.l1_rate_bp, l2_rate_bp=r.l2_rate_bp, text=r.text) for r in d.levels],
+        sections=[RuleSectionView(key=s.key, title=s.title, items=[
+            RuleItemView(key=i.key, label=i.label, text=i.text, value=i.value, unit=i.unit) for i in s.items])
+            for s in d.sections],
+    )
