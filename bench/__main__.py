@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "dynamo_work": "DynamoDB round trips and capacity units per endpoint and per order lifecycle (local stack)",
     "cost": "AWS cost of 10k orders a month from dynamo_work's units and bench/prices.json (run after dynamo_work)",
     "latency": "local end-to-end HTTP latency p50/p99 with concurrent clients over read and write routes",
+    "hot_partition": "one promoter's wallet under a stream of commission credits: current path, conflicts, batching",
 }
 
 

@@ -38,6 +38,7 @@ from mall.dal.table import Table
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral import Promoter
+from tests.integration.sim.oracle import after_refunds, empty, line_commission
 
 pytestmark = pytest.mark.integration
 
@@ -87,26 +88,10 @@ class OrderModel:
 
 def line_amounts(line: LineModel) -> tuple[int, int]:
     """(L1, L2) fen on a line when paid: floor(base × rate), fixed × quantity, L1 + L2 ≤ 30% with L2
-    clamped first."""
+    clamped first (``tests.integration.sim.oracle``, shared with the money conservation simulator)."""
     mode, l1, l2, enabled = PRODUCTS[line.product]
-    if not enabled:
-        return 0, 0
-    base = line.paid_fen
-    if mode == "inherit":
-        wanted = (base * GLOBAL_L1_BP // 10_000, base * GLOBAL_L2_BP // 10_000)
-    elif mode == "ratio":
-        wanted = (base * l1 // 10_000, base * l2 // 10_000)
-    else:
-        wanted = (l1 * line.quantity, l2 * line.quantity)
-    cap = base * CAP_BP // 10_000
-    first = min(wanted[0], cap)
-    return first, min(wanted[1], cap - first)
-
-
-def after_refunds(amount: int, base: int, refunded: int) -> int:
-    if refunded >= base:
-        return 0
-    return amount * (base - refunded) // base
+    return line_commission(base_fen=line.paid_fen, quantity=line.quantity, mode=mode, l1=l1, l2=l2, enabled=enabled,
+                           fallback_bp=(GLOBAL_L1_BP, GLOBAL_L2_BP), cap_bp=CAP_BP)
 
 
 def expected_records(order: OrderModel) -> dict[tuple[str, int], tuple[str, int]]:
@@ -130,25 +115,6 @@ def expected_records(order: OrderModel) -> dict[tuple[str, int], tuple[str, int]
 line_strategy = st.builds(
     lambda product, quantity, paid: (product, quantity, paid),
     st.integers(0, len(PRODUCTS) - 1), st.integers(1, 3), st.integers(1, 30_000))
-
-
-def empty(table: Table) -> None:
-    """Delete every item (a test table holds a few hundred)."""
-    start: Any = None
-    while True:
-        request: Any = {"TableName": table.name, "ProjectionExpression": "pk, sk"}
-        if start:
-            request["ExclusiveStartKey"] = start
-        page = table.client.scan(**request)
-        keys = page.get("Items", [])
-        for i in range(0, len(keys), 25):
-            requests: Any = [{"DeleteRequest": {"Key": key}} for key in keys[i:i + 25]]
-            pending = {table.name: requests}
-            while pending:
-                pending = table.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return
 
 
 class MoneyMachine(RuleBasedStateMachine):

@@ -1,0 +1,332 @@
+"""One promoter receiving commission credits as fast as they come (the hot partition), on DynamoDB Local.
+
+The capacity plan (docs/settlement.md, "One promoter receiving 1,000 commission credits per
+second") asks for 1,000 credits/s to one promoter. This benchmark runs what can be run locally:
+
+1. **The current code path.** ``ORDERS`` paid orders whose L1 is the one promoter are synced by
+   ``WORKERS`` threads with ``mall.services.commissions.sync_order``, one order per call, exactly as
+   the ``CommissionQueue`` workers do (read the order and its records, read the settings and the
+   promoter, then ONE ledger transaction: the plan, the record, the ``commission_frozen`` posting,
+   the wallet ``ADD`` and a merchant shard). Measured: credits/s into the one wallet, DynamoDB calls
+   per credit, and the TransactWriteItems DynamoDB Local cancelled with ``TransactionConflict``.
+   DynamoDB Local serialises transactions, so it reports none; AWS cancels transactions that
+   overlap on an item. So the run is repeated with a ``TransactionConflict`` **injected** into a
+   share of the hot wallet's transactions (the client under the table answers as DynamoDB would),
+   to measure what the jittered retries (``LedgerRepository.post``, then ``sync_order``'s re-read,
+   then the queue's redelivery) cost. These are injected rates, not observed AWS rates.
+2. **The plan's first mitigation, batched credits.** Not in the code (the worker syncs one order
+   per message). What its write would be — ``K`` ``commission_frozen`` postings of the promoter in
+   one ``LedgerRepository.post``, which already folds them into one wallet ``ADD`` — is measured for
+   ``K`` in ``BATCHES`` with the same threads: the ledger part only (no records, no plans).
+3. **AWS arithmetic from the items written.** The sizes of the wallet, a posting and a commission
+   record as stored give the write units each credit puts on the hot keys — the wallet item,
+   the ``USER#<uid>`` partition (wallet and postings share it), the gsi1 ``COMMISSIONS#<uid>``
+   partition — and the credits/s each allows under DynamoDB's 1,000 WCU/s per partition, for the
+   current path and with batching.
+
+Every run checks its books (the wallet's frozen balance is the sum of the credits, its version the
+number of transactions) and says so.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bench import ROOT
+from bench._meter import item_size, write_units
+from bench.settlement import fresh_table, load
+from local.dynamodb import running
+
+if str(ROOT / "layers" / "shared") not in sys.path:  # the layer, as Lambda puts it on the path (/opt/python)
+    sys.path.insert(0, str(ROOT / "layers" / "shared"))
+
+from mall.dal.commissions import commission_key
+from mall.dal.ledger import LedgerRefused, LedgerRepository, wallet_key
+from mall.dal.referral import PromoterRepository
+from mall.dal.table import Table
+from mall.domain import ledger as L
+from mall.domain.referral import Promoter
+from mall.services.commissions import SyncIncomplete, sync_order
+
+HOT = "u_hotpromoter0000000000000"
+ORDERS = 1_200
+CONFLICT_ORDERS = 400
+CONFLICT_RATES = (0.25, 0.5)
+WORKERS = 8
+BATCHES = (1, 10, 25)
+LEDGER_SECONDS = 3.0
+PRICE_FEN = 9_990  # 10% global L1: 999 fen per credit
+TARGET = 1_000  # credits per second to one promoter (issue 9)
+PARTITION_WCU = 1_000  # DynamoDB's write capacity of one partition (per second)
+NOW = datetime(2026, 11, 22, 2, tzinfo=UTC)
+
+
+# ---- the world -------------------------------------------------------------------------------------
+
+
+def order_items(n: int, prefix: str) -> list[dict[str, Any]]:
+    """``n`` paid orders of one line, attributed to the hot promoter (L1 only)."""
+    items = []
+    for i in range(n):
+        order_id = f"o_{prefix}{i:06d}"
+        items.append({
+            "pk": f"ORDER#{order_id}", "sk": "ORDER", "entity": "order", "order_id": order_id,
+            "buyer_id": f"u_buyer{i % 500:04d}", "status": "PAID", "amount_fen": PRICE_FEN, "goods_fen": PRICE_FEN,
+            "shipping_fen": 0, "discount_fen": 0, "version": 2, "created_at": "2026-11-22T01:00:00Z",
+            "paid_at": "2026-11-22T01:01:00Z", "out_trade_no": order_id,
+            "lines": [{"line_id": "1", "product_id": "p_viral", "name": "爆款", "type": "physical",
+                       "category_id": None, "quantity": 1, "unit_price_fen": PRICE_FEN, "paid_fen": PRICE_FEN,
+                       "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "distribution_enabled": True,
+                       "refunded_fen": 0}],
+            "attribution": {"l1_promoter_id": HOT, "l2_promoter_id": None, "settings_version": 0,
+                            "basis": "binding", "self_purchase": False},
+        })
+    return items
+
+
+def seed(table: Table, orders: int, prefix: str) -> list[str]:
+    PromoterRepository(table).create(
+        Promoter(user_id=HOT, code="HOTPROMO", status="active", level_id="basic", applied_at=NOW, activated_at=NOW),
+        grant_role=False, replaces_rejected=False, now=NOW, reserve_code=True)
+    items = order_items(orders, prefix)
+    load(table, items)
+    return [str(i["order_id"]) for i in items]
+
+
+class Counting:
+    """The client under the table: counts calls and, when ``conflict_rate`` > 0, cancels that share
+    of the transactions touching the hot wallet with ``TransactionConflict`` (before sending)."""
+
+    def __init__(self, real: Any, conflict_rate: float = 0.0, seed_value: int = 9) -> None:
+        self._real = real
+        self.rate = conflict_rate
+        self.calls: Counter[str] = Counter()
+        self._rng = random.Random(seed_value)
+        self._lock = threading.Lock()
+        self._wallet = {"S": f"USER#{HOT}"}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._real, name)
+        if not callable(attr) or name.startswith("_") or name in {"meta", "exceptions"}:
+            return attr
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                self.calls[name] += 1
+                inject = (name == "transact_write_items" and self.rate > 0 and self._touches_wallet(kwargs)
+                          and self._rng.random() < self.rate)
+                if inject:
+                    self.calls["injected_conflicts"] += 1
+            if inject:
+                items = kwargs.get("TransactItems", [])
+                reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+                response: Any = {"Error": {"Code": "TransactionCanceledException",
+                                           "Message": "Transaction cancelled [TransactionConflict]"},
+                                 "CancellationReasons": reasons + [{"Code": "None"}] * (len(items) - 1)}
+                raise ClientError(response, "TransactWriteItems")
+            return attr(**kwargs)
+
+        return call
+
+    def _touches_wallet(self, kwargs: dict[str, Any]) -> bool:
+        for op in kwargs.get("TransactItems", []):
+            body = next(iter(op.values()))
+            if body.get("Key", {}).get("pk") == self._wallet and body["Key"].get("sk") == {"S": "WALLET"}:
+                return True
+        return False
+
+
+# ---- 1. the current path ------------------------------------------------------------------------------
+
+
+def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dict[str, Any]:
+    counting = Counting(client, conflict_rate)
+    with fresh_table(client) as plain:
+        order_ids = seed(plain, orders, "h")
+        table = Table(plain.name, counting)  # type: ignore[arg-type]
+        counting.calls.clear()
+        todo: queue.Queue[str] = queue.Queue()
+        for order_id in order_ids:
+            todo.put(order_id)
+        lock = threading.Lock()
+        totals: Counter[str] = Counter()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            while True:
+                try:
+                    order_id = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    result = sync_order(table=table, order_id=order_id, now=NOW)
+                except SyncIncomplete:  # the queue redelivers the message after its visibility timeout
+                    with lock:
+                        totals["redelivered"] += 1
+                    todo.put(order_id)
+                    continue
+                except BaseException as exc:  # surfaced below
+                    with lock:
+                        errors.append(exc)
+                    return
+                with lock:
+                    totals["credits"] += result.created
+                    totals["rounds"] += result.rounds
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise errors[0]
+        calls = dict(counting.calls)
+        wallet = LedgerRepository(plain).wallet(HOT)
+        expected = L.Balances(frozen=orders * (PRICE_FEN // 10))
+        ok = wallet.balances == expected and wallet.version == orders and totals["credits"] == orders
+        sizes = stored_sizes(plain, order_ids[0])
+    committed = orders  # one ledger transaction per credit
+    attempts = calls.get("transact_write_items", 0)
+    return {
+        "orders": orders, "workers": WORKERS, "injected_conflict_rate": conflict_rate, "seconds": round(elapsed, 3),
+        "credits": totals["credits"], "credits_per_second": round(totals["credits"] / elapsed, 1),
+        "transact_attempts": attempts, "conflict_retries": attempts - committed,
+        "injected_conflicts": calls.get("injected_conflicts", 0), "sync_rounds": totals["rounds"],
+        "redelivered_messages": totals["redelivered"],
+        "calls_per_credit": round(sum(v for k, v in calls.items() if k != "injected_conflicts") / orders, 2),
+        "calls": calls, "ok": ok, "sizes": sizes,
+    }
+
+
+def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
+    """Bytes, by AWS's rules, of the items one credit writes on the hot promoter's keys."""
+    client = table.client
+
+    def raw(key: dict[str, Any]) -> dict[str, Any]:
+        found = client.get_item(TableName=table.name, Key={k: {"S": v} for k, v in key.items()},
+                                ConsistentRead=True)
+        return dict(found.get("Item", {}))
+
+    postings = client.query(TableName=table.name, KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
+                            ExpressionAttributeValues={":pk": {"S": f"USER#{HOT}"}, ":l": {"S": "LEDGER#"}},
+                            Limit=1)["Items"]
+    return {"wallet": item_size(raw(wallet_key(HOT))), "posting": item_size(postings[0]) if postings else 0,
+            "commission_record": item_size(raw(commission_key(order_id, "1", 1)))}
+
+
+# ---- 2. batched credits (the plan's mitigation 1, ledger part) -----------------------------------------
+
+
+def ledger_batches(client: Any, per_transaction: int) -> dict[str, Any]:
+    with fresh_table(client) as table:
+        ledger = LedgerRepository(table)
+        stop = time.perf_counter() + LEDGER_SECONDS
+        lock = threading.Lock()
+        totals: Counter[str] = Counter()
+
+        def credit(thread: int) -> None:
+            n = 0
+            while time.perf_counter() < stop:
+                batch = [L.commission_frozen(promoter_id=HOT, commission_id=f"cm_t{thread}_{n}_{k}", amount_fen=999,
+                                             at=NOW, ref={}) for k in range(per_transaction)]
+                n += 1
+                try:
+                    ledger.post(batch)
+                except LedgerRefused:
+                    with lock:
+                        totals["refused"] += 1
+                    continue
+                with lock:
+                    totals["credits"] += per_transaction
+                    totals["transactions"] += 1
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=credit, args=(t,)) for t in range(WORKERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        wallet = ledger.wallet(HOT)
+        ok = wallet.balances == L.Balances(frozen=999 * totals["credits"]) and wallet.version == totals["transactions"]
+    return {"per_transaction": per_transaction, "workers": WORKERS, "seconds": round(elapsed, 3),
+            "credits": totals["credits"], "credits_per_second": round(totals["credits"] / elapsed, 1),
+            "transactions_per_second": round(totals["transactions"] / elapsed, 1), "refused": totals["refused"],
+            "ok": ok}
+
+
+# ---- 3. AWS arithmetic -------------------------------------------------------------------------------
+
+
+def aws_ceiling(sizes: dict[str, int], per_transaction: int) -> dict[str, Any]:
+    """Write units per credit on each hot key, and the credits/s each allows at 1,000 WCU/s."""
+    wallet = 2 * write_units(sizes["wallet"]) / per_transaction  # one transactional ADD per transaction
+    posting = 2 * write_units(sizes["posting"])  # a transactional put per credit
+    index = write_units(sizes["commission_record"])  # the gsi1 entry (projection ALL), standard rate
+    keys = {"wallet item (USER#<uid>/WALLET)": wallet, "USER#<uid> partition (wallet + postings)": wallet + posting,
+            "gsi1 COMMISSIONS#<uid> partition": float(index)}
+    ceilings = {key: round(PARTITION_WCU / units, 1) for key, units in keys.items()}
+    limiting = min(ceilings, key=lambda k: ceilings[k])
+    return {"per_transaction": per_transaction, "wcu_per_credit": {k: round(v, 2) for k, v in keys.items()},
+            "credits_per_second_allowed": ceilings, "limit": limiting, "ceiling": ceilings[limiting],
+            "meets_target": ceilings[limiting] >= TARGET}
+
+
+# ---- the benchmark -------------------------------------------------------------------------------------
+
+
+def run() -> dict[str, Any]:
+    with running(in_memory=True) as endpoint:
+        client = boto3.session.Session().client(
+            "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(max_pool_connections=64, retries={"max_attempts": 4, "mode": "standard"}))
+        current_path(client, 200)  # warm the JVM and the Python side
+        current = current_path(client, ORDERS)
+        conflicted = [current_path(client, CONFLICT_ORDERS, conflict_rate=rate) for rate in CONFLICT_RATES]
+        batches = [ledger_batches(client, k) for k in BATCHES]
+    sizes = current.pop("sizes")
+    for c in conflicted:
+        c.pop("sizes")
+    arithmetic = [aws_ceiling(sizes, k) for k in BATCHES]
+
+    print(f"one promoter, {ORDERS:,} paid orders synced by {WORKERS} workers (sync_order, one ledger transaction "
+          f"per credit), DynamoDB Local")
+    print(f"{'run':<42}{'credits/s':>10}{'calls/credit':>14}{'conflict retries':>18}{'redelivered':>13}  check")
+    for figures in [current, *conflicted]:
+        label = ("current path" if not figures["injected_conflict_rate"]
+                 else f"current path, {figures['injected_conflict_rate']:.0%} TransactionConflict injected")
+        print(f"{label:<42}{figures['credits_per_second']:>10,.0f}{figures['calls_per_credit']:>14}"
+              f"{figures['conflict_retries']:>18,}{figures['redelivered_messages']:>13}  "
+              f"{'ok' if figures['ok'] else 'FAILED'}")
+    print(f"\nbatched credits (mitigation 1, not in the code: LedgerRepository.post of K postings), {WORKERS} threads, "
+          f"{LEDGER_SECONDS:.0f} s each")
+    print(f"{'postings/transaction':<22}{'credits/s':>11}{'transactions/s':>16}{'refused':>9}  check")
+    for figures in batches:
+        check = "ok" if figures["ok"] else "FAILED"
+        print(f"{figures['per_transaction']:<22}{figures['credits_per_second']:>11,.0f}"
+              f"{figures['transactions_per_second']:>16,.0f}{figures['refused']:>9}  {check}")
+    print(f"\nAWS: write units per credit on the hot keys (items as stored: wallet {sizes['wallet']} B, posting "
+          f"{sizes['posting']} B, commission record {sizes['commission_record']} B) and the credits/s each allows "
+          f"at {PARTITION_WCU:,} WCU/s per partition (target {TARGET:,}/s)")
+    for figures in arithmetic:
+        parts = ", ".join(f"{key} {units} WCU → {figures['credits_per_second_allowed'][key]:,.0f}/s"
+                          for key, units in figures["wcu_per_credit"].items())
+        print(f"  {figures['per_transaction']:>2} per transaction: {parts}; ceiling {figures['ceiling']:,.0f}/s "
+              f"({figures['limit']}): {'meets' if figures['meets_target'] else 'UNDER'} the target")
+    return {"target_credits_per_second": TARGET, "partition_wcu": PARTITION_WCU, "current_path": current,
+            "current_path_with_injected_conflicts": conflicted, "ledger_batches": batches, "item_sizes": sizes,
+            "aws_ceiling": arithmetic}

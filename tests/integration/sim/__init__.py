@@ -1,0 +1,9 @@
+"""The money-loop simulator and its helpers (tests/integration/test_money_conservation.py,
+test_fault_injection.py, test_money_state_machine.py).
+
+- ``oracle``: commission from first principles (independent of ``mall.domain.commission``) and
+  table helpers (scan, empty, normalised snapshots) shared by the integration suites;
+- ``world``: a table, the pay sandbox on a simulated clock, the WeChat Pay client and the webhook
+  as the deployed function calls it, settings and a catalog;
+- ``simulator``: the seeded randomized run of operations in concurrent waves, and its checks.
+"""
