@@ -25,8 +25,9 @@ pytestmark = pytest.mark.usefixtures("moto_table")
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
+    # A day: ADMIN / CUSTOMER below are issued at collection, and the whole suite runs before these tests.
     token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
+                        ttl_seconds=86_400)
     return {"authorization": f"Bearer {token}"}
 
 
