@@ -3,13 +3,18 @@ per test, a real HTTP sandbox for WeChat, and helpers to load handlers and build
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from mall.domain.tokens import Role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -76,12 +81,34 @@ def sandbox_url() -> Iterator[str]:
     server.stop()
 
 
-def table_request(name: str = "MallTable") -> dict[str, object]:
-    """CreateTable parameters taken from template.yaml's own table definition."""
+@functools.cache
+def _table_request_json() -> str:
+    # Parsing the template takes ~0.2 s and nearly every test creates a table: once per session.
     from local.dynamodb import create_table_request
     from local.template import load_template
 
-    spec = load_template(TEMPLATE).tables["MallTable"]
-    request = create_table_request(spec)
+    return json.dumps(create_table_request(load_template(TEMPLATE).tables["MallTable"]))
+
+
+def table_request(name: str = "MallTable") -> dict[str, object]:
+    """CreateTable parameters taken from template.yaml's own table definition (a fresh copy)."""
+    request: dict[str, object] = json.loads(_table_request_json())
     request["TableName"] = name
     return request
+
+
+# A day, not the production lifetime: helpers are called at collection for module constants
+# (ADMIN = ...), and on a clean clone the suite takes longer than ten minutes to reach them.
+TEST_TOKEN_TTL_SECONDS = 86_400
+
+
+def bearer(subject: str, *roles: Role) -> dict[str, str]:
+    """An Authorization header for `subject` holding exactly `roles`, signed with the test key."""
+    from datetime import UTC, datetime
+
+    from mall.api.auth import signing_key
+    from mall.domain.tokens import issue_token
+
+    token = issue_token(subject, frozenset(roles), key=signing_key(),
+                        now=datetime.now(UTC), ttl_seconds=TEST_TOKEN_TTL_SECONDS)
+    return {"authorization": f"Bearer {token}"}

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commissions import commission_item
 from mall.dal.table import main_table
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_payouts import approved_withdrawal
 from tests.unit.test_referral_handlers import customer
@@ -28,8 +28,7 @@ BOB = "admin:bob"
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 class Api:

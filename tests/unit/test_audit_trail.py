@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import utc_now
 from mall.dal.table import Item, main_table
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.integrations.wechatpay.resources import RefundResult
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_fulfilment_factory import Line, order_item
 from tests.unit.test_payouts import approved_withdrawal
@@ -31,8 +31,7 @@ IP = "198.51.100.23"
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 @dataclass

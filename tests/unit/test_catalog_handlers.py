@@ -14,9 +14,10 @@ from mall.dal.catalog import ProductRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.referral import Promoter
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.errors import Conflict
 from mall.services.catalog import delete_category, note_stock_levels
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
@@ -26,10 +27,7 @@ _keys = count(1)
 
 
 def token(subject: str, *roles: Role) -> dict[str, str]:
-    from mall.api.auth import signing_key
-
-    issued = issue_token(subject, frozenset(roles), key=signing_key(), now=datetime.now(UTC), ttl_seconds=600)
-    return {"authorization": f"Bearer {issued}"}
+    return bearer(subject, *roles)
 
 
 def admin() -> dict[str, str]:

@@ -12,7 +12,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from mall.api.auth import signing_key
 from mall.clock import iso, utc_now
 from mall.dal import queues
 from mall.dal.catalog import CategoryRepository, ProductRepository
@@ -22,9 +21,9 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.services.commissions import sync_order
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 from tests.unit.test_orders_handlers import make_mall
 
@@ -32,9 +31,7 @@ PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 ADMIN = (("admin:alice", Role.ADMIN),)

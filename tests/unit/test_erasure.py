@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from mall import pii
-from mall.api.auth import signing_key
 from mall.clock import iso, utc_now
 from mall.dal.audit import entity_partition
 from mall.dal.orders import address_context
 from mall.dal.referral import VisitRepository
 from mall.dal.table import main_table
 from mall.domain import erasure as rules
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 from tests.unit.test_fulfilment_factory import ADDRESS, put_order
 
@@ -25,9 +25,7 @@ UID = "u_erase"
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 # ---- rules ----------------------------------------------------------------------------------------

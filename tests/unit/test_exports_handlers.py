@@ -26,6 +26,7 @@ from mall.dal.table import main_table
 from mall.domain.exports import ExportStatus
 from mall.domain.tokens import Role, issue_token
 from mall.services import exports as service
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, load_function
 
 BUCKET = "exportsbucket"
@@ -47,8 +48,7 @@ def aws(moto_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
 
 
 def admin(subject: str = "admin:alice") -> dict[str, str]:
-    token = issue_token(subject, frozenset({Role.ADMIN}), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, Role.ADMIN)
 
 
 def create(invoke: Invoke, body: dict[str, Any], key: str = "export-key-0001",

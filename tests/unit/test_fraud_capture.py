@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from mall import pii
-from mall.api.auth import signing_key
 from mall.clock import iso, utc_now
 from mall.dal.fraud import FraudRepository
 from mall.dal.referral import PromoterRepository
@@ -24,9 +23,10 @@ from mall.dal.table import Item, main_table
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.referral import Promoter
 from mall.domain.settings import BindingMode, DistributionSettings
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.observability import logger as mall_logger
 from mall.services import fraud
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, add_products, customer_token, make_mall
 from tests.unit.test_referral_handlers import order, stream_event
@@ -69,9 +69,7 @@ def call(function: str, method: str, path: str, *, body: Any = None, headers: di
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 def profile(uid: str) -> Item:

@@ -11,11 +11,10 @@ import pytest
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.table import Table, main_table
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.integrations.wechatpay.errors import WeChatPayRetryableError
 from mall.integrations.wechatpay.resources import RefundResult
-from mall.secrets import get_secret
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 from tests.unit.test_fulfilment_factory import ADDRESS, Line, order_item, put_order
 
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.usefixtures("moto_table")
 
 
 def token(subject: str, *roles: Role) -> dict[str, str]:
-    key = get_secret("token_signing_key").encode()
-    value = issue_token(subject, frozenset(roles), key=key, now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {value}"}
+    return bearer(subject, *roles)
 
 
 BUYER = "u_buyer"

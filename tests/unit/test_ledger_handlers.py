@@ -10,23 +10,21 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import china_day, utc_now
 from mall.dal.ledger import LedgerRepository, wallet_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain import ledger as L
 from mall.domain.referral import Promoter
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 ADMIN = auth("admin:alice", Role.ADMIN)

@@ -19,10 +19,10 @@ from mall.dal.table import Table, Write, main_table
 from mall.dal.withdrawals import new_withdrawal_id, withdrawal_item
 from mall.domain import ledger as postings
 from mall.domain.ledger import Balances
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import TimelineEntry, Withdrawal, WithdrawalStatus, out_bill_no_for
 from mall.integrations.wechatpay.crypto import load_private_key, rsa_sign
-from mall.secrets import get_secret
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event
 from tests.unit.test_orders_handlers import APPID, NOTIFY_URL, Mall, make_mall
 
@@ -124,9 +124,7 @@ def fail_body(body: dict[str, Any]) -> str:
 
 
 def admin_headers(subject: str = "admin:alice", role: Role = Role.ADMIN) -> dict[str, str]:
-    token = issue_token(subject, frozenset({role}), key=get_secret("token_signing_key").encode(), now=utc_now(),
-                        ttl_seconds=3600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, role)
 
 
 def admin_mark(mall: Mall, withdrawal_id: str, action: str, body: dict[str, Any],

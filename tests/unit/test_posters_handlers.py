@@ -16,15 +16,15 @@ import zxingcpp
 from PIL import Image
 
 from local import sandbox
-from mall.api.auth import signing_key
 from mall.dal import objects
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.catalog import Category, Product
 from mall.domain.referral import Promoter
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.services import promotion_media
+from tests.conftest import bearer as signed_header
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 BUCKET = "media-handlers"
@@ -66,9 +66,7 @@ def add_product(product_id: str = "p_tea", **changes: Any) -> None:
 
 
 def bearer(user_id: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(user_id, frozenset(roles or (Role.CUSTOMER, Role.PROMOTER)), key=signing_key(),
-                        now=datetime.now(UTC), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return signed_header(user_id, *(roles or (Role.CUSTOMER, Role.PROMOTER)))
 
 
 def fetch(url: str) -> bytes:

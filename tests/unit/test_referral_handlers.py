@@ -9,22 +9,20 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import iso, utc_now
 from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.settings import BindingMode, DistributionSettings, LevelUpgrade, PromoterLevel, PromoterThreshold
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 ADMIN = auth("admin:alice", Role.ADMIN)

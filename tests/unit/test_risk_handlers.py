@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import utc_now
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import commission_item, commission_key
@@ -24,8 +23,9 @@ from mall.dal.table import Item, Table, Write, main_table
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.services import risk
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 
 PROMOTER = "u_risky"
@@ -35,8 +35,7 @@ NOW = utc_now().replace(microsecond=0)
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 class Admin:

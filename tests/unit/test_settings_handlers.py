@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
-from mall.clock import utc_now
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 
 pytestmark = pytest.mark.usefixtures("moto_table")
@@ -16,8 +15,7 @@ PATH = "/admin/settings/distribution"
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 ADMIN = ("admin:alice", Role.ADMIN)

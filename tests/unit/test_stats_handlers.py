@@ -11,24 +11,21 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
 from mall.clock import china_day, iso, utc_now
 from mall.dal.changes import Change, change_message
 from mall.dal.stats import StatsRepository, board_key, board_partition, board_sort_key
 from mall.dal.table import main_table
 from mall.domain.stats import period_key
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
 from mall.services.stats import apply_change
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    # A day: ADMIN / CUSTOMER below are issued at collection, and the whole suite runs before these tests.
-    token = issue_token(subject, frozenset(roles or (Role.CUSTOMER,)), key=signing_key(), now=utc_now(),
-                        ttl_seconds=86_400)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *(roles or (Role.CUSTOMER,)))
 
 
 ADMIN = auth("admin:alice", Role.ADMIN)

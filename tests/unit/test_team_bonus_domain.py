@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from mall.api.auth import signing_key
 from mall.clock import CHINA, utc_now
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.settings import DistributionSettings
@@ -29,7 +28,8 @@ from mall.domain.team_bonus import (
     previous_china_month,
     yuan,
 )
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 
 TIERS = [{"min_team_sales_fen": 1_000_000, "bonus_bp": 100},  # ¥10,000 → 1%
@@ -140,8 +140,7 @@ def test_a_bonus_explains_itself() -> None:
 
 
 def admin() -> dict[str, str]:
-    token = issue_token("admin:alice", frozenset({Role.ADMIN}), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer("admin:alice", Role.ADMIN)
 
 
 @pytest.mark.usefixtures("moto_table")

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from mall.api.auth import signing_key
-from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import risk_hold_key
@@ -21,7 +19,8 @@ from mall.dal.team_bonus import bonus_key, team_sales_partition, team_sales_shar
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
 from mall.domain.team_bonus import TeamBonusRules
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
@@ -57,8 +56,7 @@ def sales(table: Table, month: str, uid: str, fen: int) -> None:
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 class Api:

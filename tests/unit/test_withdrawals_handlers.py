@@ -17,7 +17,6 @@ import boto3
 import pytest
 
 from mall import pii
-from mall.api.auth import signing_key
 from mall.clock import china_day, iso, utc_now
 from mall.dal import queues
 from mall.dal.audit import AuditLog
@@ -29,7 +28,8 @@ from mall.dal.withdrawals import withdrawal_key
 from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings, WithdrawalRules
-from mall.domain.tokens import Role, issue_token
+from mall.domain.tokens import Role
+from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 
 PROMOTER = "u_alice"
@@ -37,8 +37,7 @@ OTHER = "u_bob"
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
-    token = issue_token(subject, frozenset(roles), key=signing_key(), now=utc_now(), ttl_seconds=600)
-    return {"authorization": f"Bearer {token}"}
+    return bearer(subject, *roles)
 
 
 def promoter_auth(uid: str = PROMOTER) -> dict[str, str]:
