@@ -1,6 +1,6 @@
-"""SQS queues and S3 buckets locally (moto's server in this process), and SQS triggers.
+"""SQS queues and S3 buckets locally (moto's server in a child process), and SQS triggers.
 
-moto's WSGI app is served on 127.0.0.1 (a free port unless one is given) with every
+moto's WSGI app is served on 127.0.0.1 (a free port unless one is given; ``local.moto_server``) with every
 request signed to account ``000000000000`` (an ``x-moto-account-id`` header added by a
 middleware, so no process-wide ``MOTO_ACCOUNT_ID`` leaks into other moto users). The
 template's queues are created there (RedrivePolicy included; moto moves a message to the
@@ -22,9 +22,13 @@ import base64
 import contextlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -37,6 +41,7 @@ from local.template import ACCOUNT_ID, REGION, BucketSpec, QueueSpec, QueueTrigg
 log = logging.getLogger("local.queues")
 
 LOOPBACK = "127.0.0.1"
+_ROOT = Path(__file__).resolve().parents[1]
 
 # CloudFormation properties of AWS::SQS::Queue that are SQS queue attributes.
 _QUEUE_ATTRIBUTES = (
@@ -53,50 +58,52 @@ _QUEUE_ATTRIBUTES = (
 
 
 class MotoServer:
-    """moto's server on 127.0.0.1 in a background thread."""
+    """moto's server on 127.0.0.1 in a child process (``python -m local.moto_server``).
 
-    def __init__(self, port: int | None = None) -> None:
+    A child, not a thread: moto keeps its state in process-wide backends, and any ``mock_aws()``
+    in the same process (the unit tests) resets them when it ends, taking the stack's queues
+    and buckets with it. The child also serves on the other core. It exits when its stdin
+    closes, so it never outlives this process."""
+
+    def __init__(self, port: int | None = None, *, s3_min_part_bytes: int | None = None) -> None:
         self.requested_port = port or 0
+        self.s3_min_part_bytes = s3_min_part_bytes
         self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> str:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = DomainDispatcherApplication(create_backend_app)
-
-        def with_account(environ: dict[str, Any], start_response: Any) -> Any:
-            environ["HTTP_X_MOTO_ACCOUNT_ID"] = ACCOUNT_ID
-            return app(environ, start_response)
-
-        self._server = make_server(
-            LOOPBACK, self.requested_port, with_account, threaded=True, request_handler=MotoRequestHandler
-        )
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
-        self._thread.start()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local.moto_server", "--port", str(self.requested_port),
+             *([] if self.s3_min_part_bytes is None else ["--s3-min-part-bytes", str(self.s3_min_part_bytes)])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=_ROOT,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT),
+                                                                           os.environ.get("PYTHONPATH")]))})
+        line = self._process.stdout.readline().strip() if self._process.stdout else ""  # "listening <port>"
+        if not line.startswith("listening "):
+            self.stop()
+            raise RuntimeError(f"moto server did not start: {line!r}")
+        self.port = int(line.split()[1])
         log.info("moto (SQS, S3) on %s", self.endpoint)
         return self.endpoint
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def client(endpoint: str, service: str) -> Any:

@@ -40,7 +40,7 @@ STATUSES = ["PAID", "SHIPPED", "COMPLETED", "CLOSED", "EXPIRED"]
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = MotoServer()
+    server = MotoServer(s3_min_part_bytes=PART)  # S3's 5 MiB rule, scaled down
     endpoint = server.start()
     local_client(endpoint, "s3").create_bucket(Bucket=BUCKET)
     yield endpoint
@@ -48,10 +48,7 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
-    import moto.s3.models
-
-    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", PART)  # S3's 5 MiB rule, scaled down
+def store(s3_endpoint: str) -> ObjectStore:
     return ObjectStore(BUCKET, client=local_client(s3_endpoint, "s3"))
 
 
