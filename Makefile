@@ -71,11 +71,15 @@ build: .venv-sam/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m tools.gen_openapi
 
+# The checks run two at a time, and so do the unit and integration tests (pytest-xdist, a file per
+# worker: each worker has its own moto and DynamoDB Local); the local-stack and end-to-end tests run
+# on their own afterwards, one stack with the machine to itself (their waits are on real workers).
 # pytest runs last so its summary line closes the output.
 test: deps .venv-sam/.installed
-	$(MAKE) --no-print-directory lint typecheck validate build
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build
 	$(PY) -m tools.gen_openapi --check
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
+	$(PY) -m pytest -q -m "not slow" tests/local tests/e2e
 
 test-long: deps
 	$(PY) -m pytest -q -m slow
