@@ -34,13 +34,13 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	@test -n "$(PY313)" || { echo "Python 3.13 not found on PATH or under ~/.pyenv/versions (install it with pyenv)"; exit 1; }
 	@test -x $(PY) || $(PY313) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-compile -r requirements-dev.txt
 	@touch $@
 
 .venv-sam/.installed: requirements-sam.txt
 	@test -n "$(PY313)" || { echo "Python 3.13 not found"; exit 1; }
 	@test -x .venv-sam/bin/python || $(PY313) -m venv .venv-sam
-	.venv-sam/bin/python -m pip install -q -r requirements-sam.txt
+	.venv-sam/bin/python -m pip install -q --no-compile -r requirements-sam.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -71,11 +71,14 @@ build: .venv-sam/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m tools.gen_openapi
 
-# The checks run two at a time, and so do the unit and integration tests (pytest-xdist, a file per
-# worker: each worker has its own moto and DynamoDB Local); the local-stack and end-to-end tests run
-# on their own afterwards, one stack with the machine to itself (their waits are on real workers).
-# pytest runs last so its summary line closes the output.
-test: deps .venv-sam/.installed
+# The two venvs and npm install side by side (pip skips compiling every installed module: .pyc
+# files are written for what is imported, as it is imported). The checks run two at a time, and
+# so do the unit and integration tests (pytest-xdist, a file per worker: each worker has its own
+# moto and DynamoDB Local); the local-stack and end-to-end tests run on their own afterwards, one
+# stack with the machine to itself (their waits are on real workers). pytest runs last so its
+# summary line closes the output.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build
 	$(PY) -m tools.gen_openapi --check
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
