@@ -550,6 +550,46 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
             raise RuntimeError(f"no reconciliation to read by day: {str(listed)[:200]}")
         call("GET /admin/ledger/reconciliations/{day}", f"/admin/ledger/reconciliations/{day}", actor=admin)
 
+    def insight() -> None:
+        admin, l1 = state["admin"], money["l1"]
+        month = (datetime.now(UTC) + timedelta(hours=8)).strftime("%Y-%m")  # a China month
+        call("GET /rules")
+        call("GET /admin/dashboard", actor=admin)
+        call("GET /admin/leaderboard", actor=admin, params={"board": "commission", "period": "month"})
+        call("GET /promoter/leaderboard", actor=l1, params={"board": "sales", "period": "week"})
+        call("GET /promoter/bonuses", actor=l1)
+        call("GET /admin/bonuses", actor=admin, params={"month": month})
+        call("GET /promoter/history", actor=l1, params={"kind": "commission"})
+        call("GET /admin/audit", actor=admin, params={"limit": 20})
+        call("GET /admin/notifications", actor=admin, params={"status": "FAILED"})
+        created = call("POST /admin/exports", actor=admin, idempotent=True,
+                       json={"kind": "orders", "from": _now().date().isoformat(), "to": _now().date().isoformat()})
+        export_id = str(expect(created, 202, "create an export")["export_id"])
+        call("GET /admin/exports", actor=admin)
+        call("GET /admin/exports/{export_id}", f"/admin/exports/{export_id}", actor=admin)
+        erased = bench.customer("erased")
+        call("POST /me/erasure", actor=erased, json={"confirm": True})
+
+    def risk_cases() -> None:
+        from mall.services import risk
+
+        admin = state["admin"]
+        cases = []
+        for role in ("held-a", "held-b"):
+            promoter, _ = bench.make_promoter(admin, role, parent_code=None)
+            opened = risk.open_case(table=_table(bench.stack), promoter_id=promoter.user_id, rule="same_device",
+                                    window_key=_now().date().isoformat(), evidence={"accounts": 6}, now=_now())
+            if opened is None:
+                raise RuntimeError(f"no risk case opened for {promoter.user_id}")
+            cases.append(opened.case_id)
+        bench.drain()
+        call("GET /admin/risk/cases", actor=admin, params={"status": "OPEN"})
+        call("GET /admin/risk/cases/{case_id}", f"/admin/risk/cases/{cases[0]}", actor=admin)
+        call("POST /admin/risk/cases/{case_id}/release", f"/admin/risk/cases/{cases[0]}/release", actor=admin,
+             json={"note": "bench: normal promotion"})
+        call("POST /admin/risk/cases/{case_id}/confirm", f"/admin/risk/cases/{cases[1]}/confirm", actor=admin,
+             json={"note": "bench: confirmed"})
+
     group("identity", identity)
     if "admin" not in state:
         state["admin"] = api.admin()
@@ -566,6 +606,9 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         group("commissions and ledger", commissions_and_ledger)
         group("withdrawals", withdrawals)
     group("ledger reconciliation", reconciliation)
+    if money.get("l1") is not None:
+        group("insight and compliance", insight)
+    group("risk cases", risk_cases)
 
 
 def _admin_password() -> str:
