@@ -5,20 +5,25 @@ slice, skipping a promoter under an open risk case until it closes; a confirmed 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+
+from pytest import MonkeyPatch
 
 from mall.dal.commissions import commission_item
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
+from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table, Write
 from mall.dal.team_bonus import BonusRepository, bonus_key, team_sales_partition, team_sales_shard
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
+from mall.domain.settlement import Settleable
 from mall.domain.team_bonus import TeamBonusRules, bonus_for, due_at
 from mall.services.settlement import settle_due
 from mall.services.team_bonus import BonusRunReport, run_month, void_bonuses
@@ -143,4 +148,38 @@ def test_a_confirmed_risk_case_voids_a_frozen_bonus_once(table: Table) -> None:
     report = settle_due(table=table, as_of=DUE, now=DUE)
     assert uid not in {p["promoter_id"] for p in ledger.all_postings(uid) if p["kind"] == "bonus_settled"}
     assert report.settled == len(expected()) - 1 and amount > 0
+    assert_ledger_reconciles(table, [uid])
+
+
+def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, monkeypatch: MonkeyPatch) -> None:
+    seed(table)
+    run_month(table=table, month=MONTH, now=NOW)
+    uid = sorted(expected())[-1]
+    amount = expected()[uid]
+    reads = {"stale": 0}
+    real = SettlementRepository.held_bonus_promoters
+
+    def read_then_case_opens(self: SettlementRepository, records: Sequence[Settleable]) -> set[str]:
+        # The settlement reads "no hold" for the promoter, then a risk case opens before it commits.
+        if any(r.beneficiary_id == uid for r in records) and not reads["stale"]:
+            reads["stale"] += 1
+            table.put({**risk_hold_key(uid), "entity": "risk_hold", "case_id": "rc_late",
+                       "opened_at": "2026-11-06T00:00:00Z"})
+            return real(self, [r for r in records if r.beneficiary_id != uid])
+        return real(self, records)
+
+    monkeypatch.setattr(SettlementRepository, "held_bonus_promoters", read_then_case_opens)
+    report = settle_due(table=table, as_of=DUE, now=DUE + timedelta(hours=2))
+    assert reads["stale"] == 1
+    assert report.settled == len(expected()) - 1
+    ledger = LedgerRepository(table)
+    assert (ledger.wallet(uid).balances.frozen, ledger.wallet(uid).balances.available) == (amount, 0)
+    record = BonusRepository(table).get(uid, MONTH)
+    assert record is not None and record.status == CommissionStatus.FROZEN
+
+    # The case is released: the bonus settles on the next run, once.
+    table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{uid}"}, "sk": {"S": "RISK_HOLD"}})
+    later = settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
+    assert later.settled == 1 and later.settled_fen == amount
+    assert ledger.wallet(uid).balances.available == amount
     assert_ledger_reconciles(table, [uid])

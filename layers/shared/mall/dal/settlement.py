@@ -26,6 +26,8 @@ Monthly team bonus records (``BONUSES#<month>/USER#<uid>``, ``mall.dal.team_bonu
 due index and settle the same way (``bonus_settled`` postings). A bonus carries no ``hold`` of its own:
 while its promoter has an open risk hold (``USER#<uid>/RISK_HOLD``, read before the transaction) it is
 skipped as HELD and stays in the due index, so it settles on the first run after the case is closed.
+A transaction that settles a bonus also checks that the hold is still absent, so a case opened between
+that read and the commit refuses it (the records are then re-read one by one and the bonus is HELD).
 """
 
 from __future__ import annotations
@@ -154,6 +156,13 @@ class SettlementRepository:
         promoters = {r.beneficiary_id for r in records if isinstance(r, BonusRecord)}
         return set(RiskHoldRepository(self._table).get_many(promoters)) if promoters else set()
 
+    def hold_checks(self, beneficiary_id: str, records: Sequence[Settleable]) -> list[Write]:
+        """The ConditionCheck that the promoter is still not held, when ``records`` include a bonus
+        (a commission record's own ``hold`` attribute is in its settle condition already)."""
+        if not any(isinstance(r, BonusRecord) for r in records):
+            return []
+        return [RiskHoldRepository(self._table).check_write(beneficiary_id, held=False)]
+
     def wallets(self, user_ids: Sequence[str]) -> dict[str, Wallet]:
         """The promoters' wallets, all in one BatchGetItem (consistent): one read per group."""
         found = {str(item["pk"]).removeprefix("USER#"): item for item in self._table.batch_get(
@@ -222,8 +231,10 @@ class SettlementRepository:
         while pending:
             if wallet is None:
                 wallet = self._ledger.wallet(beneficiary_id)
+            checks = self.hold_checks(beneficiary_id, pending)
             try:
-                chunk, after = settle_in_order(pending, wallet.balances, at=now, max_writes=MAX_TRANSACTION_WRITES)
+                chunk, after = settle_in_order(pending, wallet.balances, at=now,
+                                               max_writes=MAX_TRANSACTION_WRITES - len(checks))
             except Overdraft:
                 # Frozen cannot cover the records as they were read: a refund took some of them
                 # back since. Each is read again and settled alone (a real shortfall raises there).
@@ -233,7 +244,8 @@ class SettlementRepository:
                 return report
             try:
                 self._ledger.post([p for s in chunk for p in s.postings],
-                                  also=[self.settle_write(s.record, as_of=as_of, now=now) for s in chunk],
+                                  also=[*(self.settle_write(s.record, as_of=as_of, now=now) for s in chunk),
+                                        *self.hold_checks(beneficiary_id, [s.record for s in chunk])],
                                   expect={beneficiary_id: wallet}, now=now)
             except LedgerRefused as refused:
                 if refused.any("also:") or refused.any("posting:"):
@@ -274,7 +286,9 @@ class SettlementRepository:
             wallet = self._ledger.wallet(record.beneficiary_id)
             try:
                 chunk, _ = settle_in_order([record], wallet.balances, at=now, max_writes=MAX_TRANSACTION_WRITES)
-                self._ledger.post(list(chunk[0].postings), also=[self.settle_write(record, as_of=as_of, now=now)],
+                self._ledger.post(list(chunk[0].postings),
+                                  also=[self.settle_write(record, as_of=as_of, now=now),
+                                        *self.hold_checks(record.beneficiary_id, [record])],
                                   expect={record.beneficiary_id: wallet}, now=now)
             except (LedgerRefused, Overdraft):
                 if attempt + 1 == RECORD_ATTEMPTS:
