@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -24,6 +24,7 @@ help:
 	@echo "make invoke FN=MeFunction EVENT=events/me.json   run one function locally"
 	@echo "make schedule FN=SomeFunction [TIME=2026-01-01T00:00:00Z]   fire a schedule once"
 	@echo "make admin USERNAME=alice   create an admin in the local stack's table"
+	@echo "make migrate [NAME=...] [ARGS=--dry-run]   run a data migration on the local table (docs/runbook.md)"
 	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
@@ -95,6 +96,9 @@ schedule: deps
 
 admin: deps
 	$(PY) -m local admin --username $(USERNAME)
+
+migrate: deps
+	$(PY) -m local migrate $(NAME) $(ARGS)
 
 pay: deps
 	$(PY) -m local pay $(ORDER)

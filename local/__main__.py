@@ -8,6 +8,7 @@
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
+    python -m local migrate [NAME] [--dry-run] [--restart]        (tools.migrations, locally)
 
 ``run`` records its ports in ``<data dir>/stack.json``; ``invoke`` and ``schedule`` use
 the running stack's DynamoDB Local (and moto and sandbox) when it answers, and otherwise
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(admin)
     admin.add_argument("--username", required=True)
     admin.add_argument("--display-name", default="")
+
+    migrate = sub.add_parser("migrate", help="run a data migration against the local table (tools.migrations)")
+    _common(migrate)
+    migrate.add_argument("name", nargs="?", default=None, help="the migration; none lists them")
+    migrate.add_argument("--dry-run", action="store_true")
+    migrate.add_argument("--restart", action="store_true")
 
     pay = sub.add_parser("pay", help="pay an order through the local WeChat Pay sandbox (signed notification)")
     _common(pay)
@@ -369,6 +376,17 @@ def cmd_admin(args: argparse.Namespace) -> int:
         return create_admin(forwarded)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    with _offline_stack(args) as stack:
+        os.environ.update(stack.env)
+        from tools.migrations.__main__ import main as migrate
+
+        forwarded = [args.name] if args.name else []
+        forwarded += ["--dry-run"] if args.dry_run else []
+        forwarded += ["--restart"] if args.restart else []
+        return migrate(forwarded)
+
+
 # ---------------------------------------------------------------------------------------
 # routes
 # ---------------------------------------------------------------------------------------
@@ -402,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invoke": cmd_invoke,
         "schedule": cmd_schedule,
         "admin": cmd_admin,
+        "migrate": cmd_migrate,
         "routes": cmd_routes,
         "pay": cmd_pay,
         "refund": cmd_pay,
