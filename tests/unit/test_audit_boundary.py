@@ -61,8 +61,26 @@ def allowed(action: str) -> bool:
     return any(fnmatch(action.lower(), p.lower()) or fnmatch(p.lower(), action.lower()) for p in patterns)
 
 
+def role_of(function: dict[str, Any]) -> dict[str, Any] | None:
+    """The shared role a function names (``Role: !GetAtt XRole.Arn``), or None for a generated one."""
+    role = function.get("Properties", {}).get("Role")
+    if role is None:
+        return None
+    assert isinstance(role, dict) and "Fn::GetAtt" in role, f"role {role}: name a role of this template"
+    resource: dict[str, Any] = RESOURCES[role["Fn::GetAtt"][0]]
+    assert resource["Type"] == "AWS::IAM::Role"
+    return resource
+
+
 def granted_actions(function: dict[str, Any]) -> list[str]:
     actions: list[str] = []
+    role = role_of(function)
+    if role is not None:
+        for inline in role["Properties"].get("Policies", []):
+            for statement in inline["PolicyDocument"]["Statement"]:
+                if statement.get("Effect", "Allow") == "Allow":
+                    actions += _listed(statement["Action"])
+        return actions
     for policy in function.get("Properties", {}).get("Policies", []) or []:
         if isinstance(policy, str):
             pytest.fail(f"managed policy {policy}: list its actions in this test and the boundary")
@@ -78,12 +96,17 @@ def granted_actions(function: dict[str, Any]) -> list[str]:
     return actions
 
 
-def test_every_function_gets_the_boundary_through_globals() -> None:
+def test_every_function_role_is_bounded() -> None:
+    """Globals bounds the roles SAM generates; a shared role must carry the boundary itself."""
     assert RAW["Globals"]["Function"]["PermissionsBoundary"] == {"Ref": BOUNDARY_ID}
     for name, function in FUNCTIONS.items():
         props = function.get("Properties", {})
-        assert "Role" not in props, f"{name}: an explicit role would not get the boundary"
         assert props.get("PermissionsBoundary", {"Ref": BOUNDARY_ID}) == {"Ref": BOUNDARY_ID}, name
+        role = role_of(function)
+        if role is not None:
+            assert role["Properties"].get("PermissionsBoundary") == {"Ref": BOUNDARY_ID}, \
+                f"{name}: its role {props['Role']} is not bounded"
+            assert "Policies" not in props, f"{name}: Policies beside a shared Role are ignored by SAM"
 
 
 def test_the_boundary_denies_updating_or_deleting_audit_items() -> None:

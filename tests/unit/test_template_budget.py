@@ -1,0 +1,81 @@
+"""template.yaml keeps room to grow: a resource budget after the SAM transform, and the shared roles
+give every function what its event sources need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from local.template import load_yaml
+from tests.conftest import TEMPLATE
+
+ROOT = Path(__file__).resolve().parents[2]
+#: CloudFormation allows 500; the catalog, shipping, operations and incentive functions still to come
+#: need the rest. A new function shares a role, so it costs itself and one permission per route.
+STACK_RESOURCE_BUDGET = 220
+
+RAW = load_yaml(TEMPLATE)
+RESOURCES: dict[str, Any] = RAW["Resources"]
+FUNCTIONS = {name: r for name, r in RESOURCES.items() if r.get("Type") == "AWS::Serverless::Function"}
+
+
+def _sam_python() -> Path:
+    python = ROOT / ".venv-sam" / "bin" / "python"
+    assert python.exists(), "the SAM venv (make .venv-sam/.installed) translates the template"
+    return python
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+
+
+def _role(function: dict[str, Any]) -> dict[str, Any] | None:
+    role = function["Properties"].get("Role")
+    return RESOURCES[role["Fn::GetAtt"][0]] if role else None
+
+
+def test_the_stack_stays_within_its_resource_budget() -> None:
+    result = subprocess.run([str(_sam_python()), "-m", "tools.stack_resources", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    print(f"\nstack resources after the SAM transform: {counts['total']}")
+    assert counts["by_type"]["AWS::Lambda::Function"] == len(FUNCTIONS)
+    assert counts["total"] <= STACK_RESOURCE_BUDGET, counts["by_type"]
+
+
+def test_functions_share_roles() -> None:
+    generated = [name for name, f in FUNCTIONS.items() if "Role" not in f["Properties"]]
+    # What is left with a generated role has a policy of its own (a queue it alone sends to, a
+    # narrowed key range, a bucket prefix): sharing would widen someone's rights.
+    assert len(generated) <= 12, generated
+    for name in generated:
+        assert FUNCTIONS[name]["Properties"].get("Policies"), f"{name}: no policies of its own; share a role"
+
+
+def test_every_scheduled_function_is_invoked_through_the_scheduler_role() -> None:
+    scheduler = RESOURCES["SchedulerRole"]
+    invokable = {r["Fn::GetAtt"][0] for s in _statements(scheduler) for r in s["Resource"]}
+    for name, function in FUNCTIONS.items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "ScheduleV2":
+                assert event["Properties"].get("RoleArn") == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}, name
+                assert name in invokable, f"SchedulerRole cannot invoke {name}"
+
+
+def test_a_shared_role_polls_the_queues_its_functions_consume() -> None:
+    for name, function in FUNCTIONS.items():
+        role = _role(function)
+        for event in function["Properties"].get("Events", {}).values():
+            if role is None:
+                continue
+            assert event["Type"] != "DynamoDB", f"{name}: a stream consumer with a shared role needs stream rights"
+            if event["Type"] == "SQS":
+                queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                polled = [s for s in _statements(role) if "sqs:ReceiveMessage" in s["Action"]
+                          and {"Fn::GetAtt": [queue, "Arn"]} in s["Resource"]]
+                assert polled, f"{name}: its role cannot receive from {queue}"
+
+
