@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import pay_client
-from mall.observability import logger
+from mall.observability import logger, metrics
 from mall.services.payouts import reconcile_payouts, stuck_bill_age
 from mall.workers import scheduled_time, worker_entrypoint
 
@@ -25,6 +25,9 @@ def reconcile(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile_payouts(table=table, now=scheduled_time(event), pay=pay_client,
                                stuck_after=stuck_bill_age(table))
     logger.info("payout reconciliation run", extra={**report.as_dict(), "at": utc_now().isoformat()})
+    # Bills past their age that WeChat Pay still has unfinished, or that could not be asked about:
+    # PayoutStuckAlarm fires when three runs in a row report some (docs/operations.md).
+    metrics.add_metric(name="PayoutsStuck", unit="Count", value=report.waiting + report.errors)
     return {"statusCode": 200, **report.as_dict()}
 
 

@@ -65,17 +65,43 @@ def test_every_scheduled_function_is_invoked_through_the_scheduler_role() -> Non
                 assert name in invokable, f"SchedulerRole cannot invoke {name}"
 
 
-def test_a_shared_role_polls_the_queues_its_functions_consume() -> None:
+def _allows(role: dict[str, Any], action: str, resource: Any) -> bool:
+    def listed(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [value]
+    return any(action in listed(s["Action"]) and resource in listed(s["Resource"]) for s in _statements(role))
+
+
+def test_a_shared_role_reads_the_stream_or_polls_the_queues_its_functions_consume() -> None:
+    """SAM adds these rights only to the roles it generates."""
     for name, function in FUNCTIONS.items():
         role = _role(function)
         for event in function["Properties"].get("Events", {}).values():
             if role is None:
                 continue
-            assert event["Type"] != "DynamoDB", f"{name}: a stream consumer with a shared role needs stream rights"
+            if event["Type"] == "DynamoDB":
+                for action in ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                               "dynamodb:ListStreams"):
+                    assert _allows(role, action, event["Properties"]["Stream"]), f"{name}: {action} on the stream"
+                on_failure = event["Properties"].get("DestinationConfig", {}).get("OnFailure")
+                if on_failure:
+                    assert _allows(role, "sqs:SendMessage", on_failure["Destination"]), f"{name}: its on-failure queue"
             if event["Type"] == "SQS":
                 queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
-                polled = [s for s in _statements(role) if "sqs:ReceiveMessage" in s["Action"]
-                          and {"Fn::GetAtt": [queue, "Arn"]} in s["Resource"]]
-                assert polled, f"{name}: its role cannot receive from {queue}"
+                assert _allows(role, "sqs:ReceiveMessage", {"Fn::GetAtt": [queue, "Arn"]}), \
+                    f"{name}: its role cannot receive from {queue}"
 
 
+
+
+def test_a_role_that_writes_in_transactions_may_also_check_conditions() -> None:
+    """A TransactWriteItems with a ConditionCheck needs dynamodb:ConditionCheckItem: without it the
+    whole transaction is refused in AWS (and nothing local notices)."""
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        table_wide = [s for s in _statements(resource) if not s.get("Condition")
+                      and {"Fn::GetAtt": ["MallTable", "Arn"]} in (s["Resource"] if isinstance(s["Resource"], list)
+                                                                    else [s["Resource"]])]
+        actions = {a for s in table_wide for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+        if actions & {"dynamodb:PutItem", "dynamodb:UpdateItem"}:
+            assert "dynamodb:ConditionCheckItem" in actions, f"{name} writes the table but cannot ConditionCheck"
