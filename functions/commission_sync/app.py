@@ -5,7 +5,7 @@ order became paid, completed, closed or had a line refunded. Each message runs
 ``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
 and number of deliveries. Records are handled one by one with Powertools batch processing: a
 failed message is reported in ``batchItemFailures`` and redelivered after the visibility timeout;
-after ``maxReceiveCount`` deliveries it moves to ``CommissionDLQ``."""
+after ``maxReceiveCount`` deliveries it moves to ``DeadLetterQueue``."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The rows are read page by page and streamed into an S3 multipart upload (about o
 memory, never the file). Each message is processed on its own with Powertools batch processing: a
 job that another run is writing (a live lease) or whose run failed (it went back to QUEUED) is
 reported in ``batchItemFailures`` and comes back after the visibility timeout; after
-``maxReceiveCount`` receives the message lands in ``ExportDLQ``. A redelivered message of a DONE or
+``maxReceiveCount`` receives the message lands in ``DeadLetterQueue``. A redelivered message of a DONE or
 FAILED job changes nothing; a RUNNING job whose lease passed (its worker died) is started again."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ as ``mall.dal.changes.change_message``. Each message runs ``mall.services.notifi
 commission earned / settled, withdrawal status and new team member messages go to the promoter,
 once per change (records keyed by the change's event id). Errcode 43101 (not subscribed) is recorded
 and not retried; any other failure reports the message in ``batchItemFailures`` so it is redelivered
-after the visibility timeout, and after ``maxReceiveCount`` deliveries it moves to ``NotificationDLQ``.
+after the visibility timeout, and after ``maxReceiveCount`` deliveries it moves to ``DeadLetterQueue``.
 A malformed message is dropped (logged as an error, metric ``NotificationMessagesMalformed``).
 
 The settings document is read at most once per invocation, and only when a message can notify;

@@ -4,7 +4,7 @@ available, debt repaid first), sent by ``settlement_planner``.
 Each message is processed on its own with Powertools batch processing: a slice that fails (its
 body is invalid, a promoter's ledger transaction kept being refused, DynamoDB is unreachable) is
 reported in ``batchItemFailures``, becomes visible again after the visibility timeout and, after
-``maxReceiveCount`` receives, lands in ``SettlementDLQ``. A redelivered slice settles only what is
+``maxReceiveCount`` receives, lands in ``DeadLetterQueue``. A redelivered slice settles only what is
 still due: every record is settled exactly once."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ The stream router (``functions/order_status_stream``) sends one message per chan
 (``mall.dal.changes.change_message``). Each is applied once per ``event_id`` in one transaction
 (``mall.services.stats.apply_change``), so redeliveries and concurrent deliveries add nothing twice and
 any order of arrival sums to the same figures. Powertools batch processing reports failed messages
-(``batchItemFailures``); after ``maxReceiveCount`` deliveries one moves to ``StatsDLQ``. A message that
+(``batchItemFailures``); after ``maxReceiveCount`` deliveries one moves to ``DeadLetterQueue``. A message that
 is not a change is dropped, loudly: redelivering it cannot fix it."""
 
 from __future__ import annotations
