@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mall.clock import CHINA, utc_now
+from mall.domain import rules_disclosure as rd
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.settings import DistributionSettings
 from mall.domain.team_bonus import (
@@ -225,3 +226,20 @@ def test_the_daily_run_examines_the_months_not_final_for_more_than_a_week() -> N
     assert months_to_examine(at, 45) == ["2026-11", "2026-10"]  # October final on 15 December
     assert months_to_examine(at, 30) == ["2026-11"]  # October final on 1 December: more than a week ago
     assert months_to_examine(datetime(2026, 1, 14, tzinfo=UTC), 45) == ["2025-12", "2025-11"]
+
+
+@pytest.mark.parametrize("days", [1, 30, MAX_FINAL_AFTER_DAYS])
+def test_the_rules_page_states_the_final_date_the_run_applies(days: int) -> None:
+    rules = TeamBonusRules.model_validate({"enabled": True, "tiers": TIERS, "final_after_days": days})
+    section = next(s for s in rd.render(DistributionSettings(team_bonus=rules), version=1, effective_at=None).sections
+                   if s.key == "team_bonus")
+    items = {i.key: i for i in section.items}
+    final = items["final_after_days"]
+    assert final.value == days and final.unit == "days" and f"月末后 {days} 天" in final.text
+    assert "退款" in items["team_sales"].text and "支付" in items["team_sales"].text
+    assert "欠款" in items["refund_after_payment"].text
+    # What the text says is what the run does: an open month is final exactly that many days after its end.
+    open_month = team_month("u_p", "2026-10", [_record("o1", base=10_000, status=CommissionStatus.FROZEN)])
+    deadline = month_end("2026-10") + timedelta(days=int(final.value))
+    assert not open_month.final(now=deadline - timedelta(seconds=1), final_after_days=rules.final_after_days)
+    assert open_month.final(now=deadline, final_after_days=rules.final_after_days)
