@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pytest import MonkeyPatch
 
 from mall.clock import iso
 from mall.dal.commissions import commission_item
-from mall.dal.ledger import LedgerRepository
+from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
@@ -29,7 +30,14 @@ from mall.domain.settlement import Settleable
 from mall.domain.team_bonus import TeamBonusRules, bonus_for, due_at, final_by
 from mall.services.commissions import sync_order
 from mall.services.settlement import settle_due
-from mall.services.team_bonus import BonusRunReport, recompute_month, run_due, run_month, void_bonuses
+from mall.services.team_bonus import (
+    BonusRunReport,
+    RecomputeIncomplete,
+    recompute_month,
+    run_due,
+    run_month,
+    void_bonuses,
+)
 
 MONTH = "2026-10"
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
@@ -342,3 +350,26 @@ def test_a_month_with_an_open_order_is_final_the_configured_days_after_its_end(t
     mid = BonusRepository(table).get("u_mid", OCT)
     assert mid is not None and (mid.team_sales_fen, mid.amount_fen) == (85_000, 2_550)
     assert mid.rule["open_records"] == 3  # o_1, o_2, o_5 (its own purchase o_4 is not team sales)
+
+
+def test_a_reduction_that_keeps_losing_races_fails_the_sync_and_its_retry_takes_it_once(
+        table: Table, monkeypatch: MonkeyPatch) -> None:
+    october(table)
+    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
+    run_month(table=table, month=OCT, now=PAID_RUN)
+    real = LedgerRepository.post
+
+    def always_loses(self: LedgerRepository, postings: Sequence[L.Posting], **kwargs: Any) -> None:
+        if any("bonus_id" in p.ref for p in postings):
+            raise LedgerRefused(["wallet:contended"], [])
+        real(self, postings, **kwargs)
+
+    monkeypatch.setattr(LedgerRepository, "post", always_loses)
+    with pytest.raises(RecomputeIncomplete):  # the commission sync's message is retried
+        refund(table, "o_1", 40_000, PAID_RUN + timedelta(hours=1))
+    monkeypatch.setattr(LedgerRepository, "post", real)
+    sync_order(table=table, order_id="o_1", now=PAID_RUN + timedelta(hours=2))  # the redelivery
+    sync_order(table=table, order_id="o_1", now=PAID_RUN + timedelta(hours=3))
+    # 45,000 → 1% = 450 of 2,550, once.
+    assert [p["amount_fen"] for p in bonus_postings(table, "u_mid", "commission_cancelled")] == [2_100]
+    assert_ledger_reconciles(table, ["u_mid", "u_lead"])

@@ -223,19 +223,25 @@ def run_due(*, table: Table, now: datetime, threads: int | None = None) -> list[
 # ---- recomputing a paid month after a refund ----------------------------------------------------
 
 
+class RecomputeIncomplete(RuntimeError):
+    """A reduction kept losing races: raised so the commission sync's message is retried, and a retry
+    recomputes from the state then (nothing was taken twice)."""
+
+
 @dataclass
 class Recomputed:
     promoter_id: str
     month: str
     team_sales_fen: int = 0
     taken_back_fen: int = 0  # cancelled from frozen or clawed back by this call
-    outcome: str = "unchanged"  # unchanged | reduced | not_paid | lost_race
+    outcome: str = "unchanged"  # unchanged | reduced | not_paid
 
 
 def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime,
                     attempts: int = 5) -> Recomputed:
     """Recompute a paid bonus from the records as they are now and take back what it overpays (module
-    docstring). Idempotent: a second call with nothing new changes nothing."""
+    docstring). Idempotent: a second call with nothing new changes nothing. Raises
+    ``RecomputeIncomplete`` when every attempt lost a race (the caller's message is retried)."""
     repo = BonusRepository(table)
     ledger = LedgerRepository(table)
     result = Recomputed(promoter_id=promoter_id, month=month)
@@ -269,14 +275,13 @@ def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime
             ledger.post([posting], also=[repo.reduction_write(record, take, team_sales_fen=sales.team_sales_fen,
                                                               now=now)], expect=expect, now=now)
         except LedgerRefused:
-            result.outcome = "lost_race"  # settled, reduced or paid into meanwhile: read again
-            continue
+            continue  # settled, reduced, or the wallet moved meanwhile: read again
         result.taken_back_fen += take
         result.outcome = "reduced"
         logger.info("team bonus reduced after a refund", extra={"bonus_id": record.bonus_id, "taken_back_fen": take,
                                                                 "team_sales_fen": sales.team_sales_fen})
         return result
-    return result
+    raise RecomputeIncomplete(f"team bonus of {promoter_id} for {month} still changing after {attempts} attempts")
 
 
 def recompute_for_order(*, table: Table, order: Mapping[str, Any], records: Sequence[CommissionRecord],
