@@ -17,9 +17,11 @@ import pytest
 import requests
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
+from mall.dal.commissions import commission_item
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.dal.team_bonus import team_sales_partition, team_sales_shard
+from mall.dal.team_bonus import team_order_item
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter
 
 TIMEOUT = 15
@@ -112,11 +114,17 @@ def test_the_monthly_team_bonus_pays_once_through_the_scheduler(
                                               level_id="basic"), grant_role=True, replaces_rejected=False,
                                      now=datetime.now(UTC), reserve_code=True)
     month = "2029-12"  # the schedule fired on 1 January 2030, 03:00 China time, pays December 2029
-    table.put({"pk": team_sales_partition(month, team_sales_shard(uid)), "sk": f"USER#{uid}",
-               "entity": "team_sales", "promoter_id": uid, "month": month, "team_sales_fen": 123_456, "orders": 4})
+    # A settled level-1 commission record on an order paid in December 2029, with its team order item.
+    order_id = f"o_bonus_{uid}"
+    paid_at = datetime(2029, 12, 10, 4, tzinfo=UTC)
+    table.put(commission_item(CommissionRecord(
+        commission_id=commission_id(order_id, "1", 1), order_id=order_id, line_id="1", level=1, beneficiary_id=uid,
+        buyer_id="u_someone", product_id="p", product_name="Tea", quantity=1, base_fen=123_456, amount_fen=12_345,
+        status=CommissionStatus.SETTLED, rule={}, created_at=paid_at, settled_at=paid_at)))
+    table.put(team_order_item(uid, month, order_id, paid_at, ["COMMISSION#1#1"]))
     first = stack.fire_schedule("TeamBonusFunction", time="2029-12-31T19:00:00Z")
     second = stack.fire_schedule("TeamBonusFunction", time="2029-12-31T19:00:00Z")
-    assert first["month"] == month and first["paid"] >= 1
+    assert month in [m["month"] for m in first["months"]] and first["paid"] >= 1
     assert second["paid"] == 0 and second["already_paid"] >= 1  # fired twice: paid once
     token = login(api, http, code)["access_token"]  # the next login carries the promoter role
     mine = http.get(f"{api}/promoter/bonuses", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)

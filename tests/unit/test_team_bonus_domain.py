@@ -4,7 +4,8 @@ through the real PUT /admin/settings/distribution handler)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,22 +14,30 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mall.clock import CHINA, utc_now
-from mall.domain.commission_records import CommissionStatus
+from mall.domain import rules_disclosure as rd
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.settings import DistributionSettings
 from mall.domain.team_bonus import (
+    DEFAULT_FINAL_AFTER_DAYS,
+    MAX_FINAL_AFTER_DAYS,
     TEAM_BONUS_CAP_LIMIT_BP,
     BonusRecord,
     TeamBonusRules,
     bonus_for,
     bonus_id,
+    bonus_reduction,
+    china_month,
     due_at,
     explain,
+    final_by,
     month_end,
     month_start,
     previous_china_month,
+    team_month,
     yuan,
 )
 from mall.domain.tokens import Role
+from mall.services.team_bonus import months_to_examine
 from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 
@@ -157,3 +166,80 @@ def test_the_settings_api_refuses_headcount_pay_with_a_422_naming_the_field(invo
         "based_on_version": 0, "team_bonus": {"enabled": True, "tiers": TIERS, "settlement_days": 10}})
     assert status == 200, saved
     assert saved["settings"]["team_bonus"]["tiers"][2] == TIERS[2]
+
+
+# ---- team sales from the commission records, finality, the reduction after a refund -----------------
+
+
+def _record(order_id: str, *, base: int, refunded: int = 0, level: int = 1, beneficiary: str = "u_p",
+            buyer: str = "u_b", status: CommissionStatus = CommissionStatus.SETTLED) -> CommissionRecord:
+    return CommissionRecord(commission_id=f"cm_{order_id}_1_{level}", order_id=order_id, line_id="1",
+                            level=level, beneficiary_id=beneficiary, buyer_id=buyer,  # type: ignore[arg-type]
+                            product_id="p", product_name="Tea", quantity=1, base_fen=base, amount_fen=base // 10,
+                            status=status, rule={}, created_at=datetime(2026, 10, 2, tzinfo=UTC),
+                            refunded_base_fen=refunded)
+
+
+def test_team_sales_are_the_base_net_of_refunds_of_the_promoters_team_records_only() -> None:
+    records = [_record("o1", base=40_000), _record("o2", base=30_000, refunded=10_000, level=2),
+               _record("o3", base=20_000, refunded=20_000, status=CommissionStatus.CANCELLED),
+               _record("o4", base=50_000, buyer="u_p"),  # the promoter's own purchase
+               _record("o5", base=70_000, beneficiary="u_other"),
+               _record("o6", base=5_000, refunded=9_999, status=CommissionStatus.FROZEN)]
+    month = team_month("u_p", "2026-10", records)
+    assert (month.team_sales_fen, month.orders, month.open_records) == (60_000, 4, 1)
+    end = final_by("2026-10", 30)
+    assert end == datetime(2026, 11, 30, 16, tzinfo=UTC)  # 1 December 00:00 China time
+    assert not month.final(now=end - timedelta(microseconds=1), final_after_days=30)
+    assert month.final(now=end, final_after_days=30)
+    settled = team_month("u_p", "2026-10", records[:5])
+    assert settled.open_records == 0 and settled.final(now=month_end("2026-10"), final_after_days=30)
+
+
+def test_an_order_counts_in_the_china_month_it_was_paid_in() -> None:
+    assert china_month(datetime(2026, 10, 31, 15, 59, 59, tzinfo=UTC)) == "2026-10"
+    assert china_month(datetime(2026, 10, 31, 16, 0, tzinfo=UTC)) == "2026-11"
+
+
+def test_a_paid_bonus_gives_back_only_what_the_lower_sales_do_not_earn() -> None:
+    rules = TeamBonusRules.model_validate({"enabled": True, "tiers": TIERS})
+    paid = BonusRecord(bonus_id="bn_202610_u_p", beneficiary_id="u_p", month="2026-10", team_sales_fen=5_432_100,
+                       amount_fen=108_642, status=CommissionStatus.SETTLED, rule={}, created_at=utc_now(),
+                       due_at=None)
+    assert bonus_reduction(paid, 5_432_100, rules) == 0
+    assert bonus_reduction(paid, 6_000_000, rules) == 0  # later sales never raise a paid bonus
+    assert bonus_reduction(paid, 4_000_000, rules) == 108_642 - 40_000  # down a tier: 1% of 4,000,000 fen
+    assert bonus_reduction(paid, 999_999, rules) == 108_642  # below the first tier: all of it
+    assert bonus_reduction(replace(paid, clawed_back_fen=68_642), 4_000_000, rules) == 0
+
+
+@pytest.mark.parametrize("days", [0, -1, MAX_FINAL_AFTER_DAYS + 1, None])
+def test_final_after_days_is_validated(days: object) -> None:
+    with pytest.raises(ValidationError) as error:
+        TeamBonusRules.model_validate({"final_after_days": days})
+    assert error.value.errors()[0]["loc"] == ("final_after_days",)
+    assert TeamBonusRules().final_after_days == DEFAULT_FINAL_AFTER_DAYS
+
+
+def test_the_daily_run_examines_the_months_not_final_for_more_than_a_week() -> None:
+    at = datetime(2026, 12, 20, 19, tzinfo=UTC)  # 21 December 03:00 China time
+    assert months_to_examine(at, 45) == ["2026-11", "2026-10"]  # October final on 15 December
+    assert months_to_examine(at, 30) == ["2026-11"]  # October final on 1 December: more than a week ago
+    assert months_to_examine(datetime(2026, 1, 14, tzinfo=UTC), 45) == ["2025-12", "2025-11"]
+
+
+@pytest.mark.parametrize("days", [1, 30, MAX_FINAL_AFTER_DAYS])
+def test_the_rules_page_states_the_final_date_the_run_applies(days: int) -> None:
+    rules = TeamBonusRules.model_validate({"enabled": True, "tiers": TIERS, "final_after_days": days})
+    section = next(s for s in rd.render(DistributionSettings(team_bonus=rules), version=1, effective_at=None).sections
+                   if s.key == "team_bonus")
+    items = {i.key: i for i in section.items}
+    final = items["final_after_days"]
+    assert final.value == days and final.unit == "days" and f"月末后 {days} 天" in final.text
+    assert "退款" in items["team_sales"].text and "支付" in items["team_sales"].text
+    assert "欠款" in items["refund_after_payment"].text
+    # What the text says is what the run does: an open month is final exactly that many days after its end.
+    open_month = team_month("u_p", "2026-10", [_record("o1", base=10_000, status=CommissionStatus.FROZEN)])
+    deadline = month_end("2026-10") + timedelta(days=int(final.value))
+    assert not open_month.final(now=deadline - timedelta(seconds=1), final_after_days=rules.final_after_days)
+    assert open_month.final(now=deadline, final_after_days=rules.final_after_days)

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from mall.dal.commissions import commission_item
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, main_table
-from mall.dal.team_bonus import bonus_key, team_sales_partition, team_sales_shard
+from mall.dal.team_bonus import bonus_key, team_order_item
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
 from mall.domain.team_bonus import TeamBonusRules
@@ -51,8 +53,15 @@ def promoter(table: Table, uid: str, status: str = "active") -> None:
 
 
 def sales(table: Table, month: str, uid: str, fen: int) -> None:
-    table.put({"pk": team_sales_partition(month, team_sales_shard(uid)), "sk": f"USER#{uid}", "entity": "team_sales",
-               "promoter_id": uid, "month": month, "team_sales_fen": fen, "orders": 3})
+    """A settled level-1 commission record of ``uid`` on a ``fen`` order paid mid-``month``, and its team order."""
+    order_id = f"o_{month}_{uid}"
+    paid_at = datetime.fromisoformat(f"{month}-15T04:00:00+00:00")
+    record = CommissionRecord(
+        commission_id=commission_id(order_id, "1", 1), order_id=order_id, line_id="1", level=1, beneficiary_id=uid,
+        buyer_id="u_buyer", product_id="p", product_name="Tea", quantity=1, base_fen=fen, amount_fen=fen // 10,
+        status=CommissionStatus.SETTLED, rule={}, created_at=paid_at, settled_at=paid_at)
+    table.put(commission_item(record))
+    table.put(team_order_item(uid, month, order_id, paid_at, ["COMMISSION#1#1"]))
 
 
 def auth(subject: str, *roles: Role) -> dict[str, str]:
@@ -111,9 +120,10 @@ def test_the_schedule_firing_twice_pays_each_promoter_once() -> None:
 def test_the_schedule_time_picks_the_previous_china_month() -> None:
     table = world()
     job = load_function("team_bonus")
-    # 2030-01-01T00:00Z is 08:00 on 1 January in China: December 2029 (nothing sold then).
+    # 2030-01-01T00:00Z is 08:00 on 1 January in China: December 2029 (nothing sold then) and November, whose
+    # final date (45 days after its end) has not passed a week ago.
     result = fire(job, {"time": "2030-01-01T00:00:00Z"})
-    assert result["month"] == "2029-12" and result["paid"] == 0
+    assert [m["month"] for m in result["months"]] == ["2029-11", "2029-12"] and result["paid"] == 0
     assert table.get(bonus_key("u_alpha", "2026-10")) is None
 
 
@@ -138,7 +148,8 @@ def test_promoters_see_only_their_own_bonuses_newest_first() -> None:
     assert [b["month"] for b in page["items"]] == ["2026-10", "2026-09"]
     october = page["items"][0]
     assert october["amount_fen"] == 60_000 and october["bonus_bp"] == 300 and october["status"] == "FROZEN"
-    assert october["tier_min_team_sales_fen"] == 1_000_000 and october["due_at"] == "2026-11-07T16:00:00Z"
+    # Paid when final, due at the earliest the month's end + settlement days (the run is later than that here).
+    assert october["tier_min_team_sales_fen"] == 1_000_000 and october["due_at"] >= "2026-11-07T16:00:00Z"
     assert "3.00%" in october["explanation"] and october["team_sales_fen"] == 2_000_000
     status, first = get("promoter_bonuses", "/promoter/bonuses", me, limit="1")
     assert status == 200 and len(first["items"]) == 1 and first["next_cursor"]
@@ -179,7 +190,9 @@ def test_the_settlement_worker_settles_a_bonus_message() -> None:
     fire(load_function("team_bonus"), {"month": "2026-10"})
     worker = load_function("settlement_worker")
     key = bonus_key("u_alpha", "2026-10")
-    body = json.dumps({"as_of": "2026-11-08T00:00:00Z", "keys": [key]})
+    paid = table.get(key)
+    assert paid is not None
+    body = json.dumps({"as_of": paid["due_at"], "keys": [key]})  # paid when the run found the month final
     event = {"Records": [{"messageId": "m1", "receiptHandle": "r1", "body": body, "attributes": {},
                           "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                           "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:SettlementQueue",

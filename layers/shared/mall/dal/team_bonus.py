@@ -9,25 +9,31 @@
   records (sparse: only while FROZEN with a due date), so the settlement planner and workers settle
   bonuses with commissions (``mall.dal.settlement``).
 
-Team sales (maintained by the stats pipeline; read here): ``TEAM_SALES#<yyyy-mm>#<shard 00-15>`` /
-``USER#<uid>`` with ``team_sales_fen``. One Query per shard, every page.
+Team orders (the month index of the money records): ``TEAM_ORDERS#<yyyy-mm>#<shard 00-15>`` /
+``USER#<uid>#ORDER#<order_id>``, one per promoter per order paid in that China month on which the
+promoter earns level-1 or level-2 commission (not their own purchase), with ``commission_sks`` (a string
+set of the sort keys of those commission records, in ``ORDER#<order_id>``). Written in the transaction
+that creates the commission records (``team_order_writes``); never changed afterwards (refunds and
+settlement change the records, which are read through it). One Query per shard lists a month's
+promoters; one Query (``begins_with USER#<uid>#``) lists one promoter's orders of the month; one
+BatchGetItem per 100 records reads them (consistent).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import due_partition
+from mall.dal.commissions import commission_from_item, due_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.table import Item, Key, Page, Table, Write
-from mall.domain.commission_records import CommissionStatus, settle_shard
+from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 from mall.domain.ledger import commission_frozen
-from mall.domain.team_bonus import BonusRecord
+from mall.domain.team_bonus import BonusRecord, china_month, counts_for_team
 
 TEAM_SALES_SHARDS = 16
 
@@ -42,8 +48,31 @@ def team_sales_shard(user_id: str) -> int:
     return int(owned(user_id))
 
 
-def team_sales_partition(month: str, shard: int) -> str:
-    return f"TEAM_SALES#{month}#{shard:02d}"
+def team_orders_partition(month: str, shard: int) -> str:
+    return f"TEAM_ORDERS#{month}#{shard:02d}"
+
+
+def team_order_key(promoter_id: str, month: str, order_id: str) -> Key:
+    return {"pk": team_orders_partition(month, team_sales_shard(promoter_id)),
+            "sk": f"USER#{promoter_id}#ORDER#{order_id}"}
+
+
+def team_order_item(promoter_id: str, month: str, order_id: str, paid_at: datetime, sort_keys: Iterable[str]) -> Item:
+    return {**team_order_key(promoter_id, month, order_id), "entity": "team_order", "promoter_id": promoter_id,
+            "month": month, "order_id": order_id, "paid_at": iso(paid_at), "commission_sks": set(sort_keys)}
+
+
+def team_order_writes(table_name: str, records: Sequence[CommissionRecord], *, paid_at: datetime) -> list[Write]:
+    """The team order items of a paid order's new commission records (one per promoter who earns on
+    it at level 1 or 2, not on their own purchase), for the transaction that creates the records."""
+    by_promoter: dict[str, list[CommissionRecord]] = {}
+    for record in records:
+        if counts_for_team(record):
+            by_promoter.setdefault(record.beneficiary_id, []).append(record)
+    month = china_month(paid_at)
+    return [Write.put(table_name, team_order_item(uid, month, mine[0].order_id, paid_at,
+                                                  (f"COMMISSION#{r.line_id}#{r.level}" for r in mine)))
+            for uid, mine in sorted(by_promoter.items())]
 
 
 def month_partition(month: str) -> str:
@@ -75,6 +104,7 @@ def bonus_item(record: BonusRecord) -> Item:
         "beneficiary_id": record.beneficiary_id, "promoter_id": record.beneficiary_id, "month": record.month,
         "team_sales_fen": record.team_sales_fen, "amount_fen": record.amount_fen, "status": record.status.value,
         "rule": record.rule, "created_at": iso(record.created_at), "cancelled_fen": record.cancelled_fen,
+        "clawed_back_fen": record.clawed_back_fen,
         "due_at": iso(record.due_at) if record.due_at else None,
         "settled_at": iso(record.settled_at) if record.settled_at else None, "hold": record.hold,
         "version": record.version, "history": record.history,
@@ -92,16 +122,21 @@ def bonus_from_item(item: Item) -> BonusRecord:
         team_sales_fen=int(item["team_sales_fen"]), amount_fen=int(item["amount_fen"]),
         status=CommissionStatus(item["status"]), rule=dict(item.get("rule") or {}), created_at=created,
         due_at=_dt(item.get("due_at")), cancelled_fen=int(item.get("cancelled_fen", 0)),
-        settled_at=_dt(item.get("settled_at")), hold=item.get("hold"), version=int(item.get("version", 1)),
-        history=list(item.get("history") or []))
+        settled_at=_dt(item.get("settled_at")), clawed_back_fen=int(item.get("clawed_back_fen", 0)),
+        hold=item.get("hold"), version=int(item.get("version", 1)), history=list(item.get("history") or []))
 
 
-@dataclass(frozen=True, slots=True)
-class TeamSales:
+@dataclass
+class TeamOrders:
+    """One promoter's team order items of one month (their commission records' keys)."""
+
     promoter_id: str
     month: str
-    team_sales_fen: int
-    orders: int = 0
+    record_keys: list[Key] = field(default_factory=list)
+
+
+def _record_keys(item: Item) -> list[Key]:
+    return [{"pk": f"ORDER#{item['order_id']}", "sk": str(sk)} for sk in sorted(item.get("commission_sks") or ())]
 
 
 class BonusRepository:
@@ -113,20 +148,54 @@ class BonusRepository:
     def table(self) -> Table:
         return self._table
 
-    # ---- team sales (the stats pipeline's items) -----------------------------------------------
+    # ---- team orders (the month index of the commission records) ------------------------------
 
-    def team_sales_pages(self, month: str, shard: int, *, page_size: int = 200) -> Iterator[list[TeamSales]]:
-        """Every team sales item of one shard of ``month``, a page at a time (one Query per page)."""
+    def team_order_pages(self, month: str, shard: int, *, page_size: int = 500) -> Iterator[list[TeamOrders]]:
+        """Every promoter with team orders in one shard of ``month``, a page at a time (one Query per
+        page). A promoter whose items straddle two pages is yielded once, whole, with the later page."""
+        start: Key | None = None
+        pending: TeamOrders | None = None
+        while True:
+            page = self._prefix(team_orders_partition(month, shard), "USER#", limit=page_size, start=start)
+            done: list[TeamOrders] = []
+            for item in page.items:
+                uid = str(item["promoter_id"])
+                if pending is None or pending.promoter_id != uid:
+                    if pending is not None:
+                        done.append(pending)
+                    pending = TeamOrders(promoter_id=uid, month=month)
+                pending.record_keys += _record_keys(item)
+            if page.last_key is None:
+                yield [*done, *([pending] if pending is not None else [])]
+                return
+            yield done
+            start = page.last_key
+
+    def team_orders(self, promoter_id: str, month: str) -> TeamOrders:
+        """One promoter's team orders of ``month`` (consistent Query of their prefix, every page)."""
+        found = TeamOrders(promoter_id=promoter_id, month=month)
+        key = team_order_key(promoter_id, month, "")
         start: Key | None = None
         while True:
-            page = self._table.query(partition=("pk", team_sales_partition(month, shard)),
-                                     sort_prefix=("sk", "USER#"), limit=page_size, start_key=start)
-            yield [TeamSales(promoter_id=str(i.get("promoter_id") or str(i["sk"]).removeprefix("USER#")),
-                             month=month, team_sales_fen=int(i.get("team_sales_fen", 0)),
-                             orders=int(i.get("orders", 0))) for i in page.items]
+            page = self._prefix(str(key["pk"]), str(key["sk"]), limit=500, start=start)
+            for item in page.items:
+                found.record_keys += _record_keys(item)
             if page.last_key is None:
-                return
+                return found
             start = page.last_key
+
+    def _prefix(self, partition: str, prefix: str, *, limit: int, start: Key | None) -> Page:
+        return self._table.query_where("#pk = :pk AND begins_with(#sk, :sk)", names={"#pk": "pk", "#sk": "sk"},
+                                       values={":pk": partition, ":sk": prefix}, limit=limit, start_key=start,
+                                       consistent=True)
+
+    def records(self, keys: Sequence[Key]) -> list[CommissionRecord]:
+        """The commission records named by ``keys`` (consistent BatchGetItem, 100 at a time)."""
+        out: list[CommissionRecord] = []
+        for index in range(0, len(keys), 100):
+            out += [commission_from_item(i) for i in self._table.batch_get(list(keys[index:index + 100]),
+                                                                           consistent=True)]
+        return out
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -167,3 +236,26 @@ class BonusRepository:
                 return False
             raise
         return True
+
+    def reduction_write(self, record: BonusRecord, take_fen: int, *, team_sales_fen: int, now: datetime) -> Write:
+        """Take ``take_fen`` off a paid bonus, conditional on the version and status it was computed from:
+        cancelled before settlement (CANCELLED, out of the due index, when nothing is left), clawed back
+        after. Goes in the transaction of the posting that moves the money."""
+        settled = record.status == CommissionStatus.SETTLED
+        field_name = "clawed_back_fen" if settled else "cancelled_fen"
+        left = record.current_fen - take_fen
+        sets = [f"{field_name} = if_not_exists({field_name}, :zero) + :take", "team_sales_fen = :sales",
+                "updated_at = :now", "#version = #version + :one", "history = list_append(history, :entry)"]
+        entry: dict[str, Any] = {"at": iso(now), "team_sales_fen": team_sales_fen, field_name: take_fen,
+                                 "revision": record.version}
+        values: dict[str, Any] = {":zero": 0, ":take": take_fen, ":sales": team_sales_fen, ":now": iso(now),
+                                  ":one": 1, ":v": record.version, ":expected": record.status.value}
+        update = "SET " + ", ".join(sets)
+        if not settled and left == 0:
+            update = update.replace("SET ", "SET #status = :cancelled, ", 1) + " REMOVE gsi2pk, gsi2sk"
+            values[":cancelled"] = CommissionStatus.CANCELLED.value
+            entry["status"] = CommissionStatus.CANCELLED.value
+        values[":entry"] = [entry]
+        return Write.update(self._table.name, bonus_key(record.beneficiary_id, record.month), update,
+                            condition="#status = :expected AND #version = :v",
+                            names={"#status": "status", "#version": "version"}, values=values)

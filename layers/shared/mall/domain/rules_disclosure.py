@@ -301,12 +301,20 @@ def _team_bonus(s: DistributionSettings) -> RuleSection | None:
     if not items:
         return None
     items.append(RuleItem("team_sales", "团队销售额",
-                          "您获得一级或二级佣金的订单（不含您本人下单）当月结算的商品金额，扣除当月的退款扣回；"
-                          "只按销售额计算，与团队人数无关。"))
+                          "当月（北京时间）支付的、您获得一级或二级佣金的订单（不含您本人下单）的商品实付金额"
+                          "（不含运费），扣除这些订单的退款；只按销售额计算，与团队人数无关。"))
+    final_days = _int(_field(rules, "final_after_days"))
+    if final_days is not None:
+        items.append(RuleItem("final_after_days", "分红发放",
+                              f"当月订单全部结算或退款后发放分红；仍有订单未结算的，最迟于月末后 {final_days} 天"
+                              "按当时的团队销售额发放。", final_days, "days"))
+        items.append(RuleItem("refund_after_payment", "发放后退款",
+                              "分红发放后，该月订单再发生退款的，按退款后的团队销售额重新计算，多发的分红从待结算或"
+                              "可提现余额中扣回，余额不足的部分记为欠款，由之后的收入优先抵扣。"))
     days = _int(_field(rules, "settlement_days"))
     settle = days if days is not None else s.commission.settlement_days
     items.append(RuleItem("settlement_days", "分红结算",
-                          f"每月初按上月团队销售额计算，月末后 {settle} 天转为可提现余额。", settle, "days"))
+                          f"分红发放后转为可提现余额，最早于月末后 {settle} 天。", settle, "days"))
     return RuleSection("team_bonus", "团队分红", items)
 
 

@@ -1,19 +1,26 @@
 """Monthly team bonus (团队分红) rules and arithmetic: tiers of team *sales*, never headcount.
-Part of the settings document (``settings.team_bonus``). Owned by the incentives work (issue 8).
+Part of the settings document (``settings.team_bonus``).
 
-Team sales of promoter P in China month M (maintained by the stats pipeline, ``TEAM_SALES#<M>#<shard>``)
-= the base of commission records with P at level 1 or 2 (buyer not P) that were SETTLED in M, minus
-base clawed back from such records in M. The merchant configures tiers: team sales ≥
-``min_team_sales_fen`` → ``bonus_bp`` of the team sales (the highest tier reached applies).
+Team sales of promoter P in China month M are computed from the money records, never from the
+asynchronous statistics: the distribution base (``base_fen``: the line's paid amount, without shipping)
+of every commission record that pays P at level 1 or 2 (P's own purchases excluded) on an order *paid*
+in M (China time), minus the part of that line refunded (``refunded_base_fen``) — ``team_sales``.
+The month is final (``month_is_final``) when each of those records has left FROZEN (its order line
+settled, or was refunded / cancelled), or ``final_after_days`` after the month's end, whichever comes
+first; the bonus is decided and paid then. The merchant configures tiers: team sales ≥
+``min_team_sales_fen`` → ``bonus_bp`` of the team sales (the highest tier reached applies). A refund
+after the month was paid lowers its team sales: the bonus is recomputed with the tiers that paid it
+and the overpaid part is taken back (``bonus_reduction``). The leaderboard prizes use this same
+definition of a month's team sales.
 
 Compliance (禁止拉人头): pay is only ever for sales. The tiers have no field that could count people,
 and a document that tries (``min_members``, ``headcount``, ``人数`` …) is refused naming the field and
 the reason, not just as an unknown key.
 
 A bonus is a record per promoter per month (``BonusRecord``) that settles like a commission: FROZEN
-with a due date (month end + settlement days), then SETTLED by the settlement worker (frozen →
-available, debt repaid first). It reuses the commission statuses so the settlement machinery can
-treat both alike (``mall.domain.settlement``).
+with a due date, then SETTLED by the settlement worker (frozen → available, debt repaid first). It
+reuses the commission statuses so the settlement machinery can treat both alike
+(``mall.domain.settlement``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.clock import CHINA
-from mall.domain.commission_records import CommissionStatus
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
 
 #: The highest bonus rate a tier may pay: 5% of team sales. An order counts in the team sales of both
 #: its L1 and its L2 promoter, so one order can earn two bonuses (≤ 10% of it together) on top of up to
@@ -38,6 +45,10 @@ from mall.domain.commission_records import CommissionStatus
 TEAM_BONUS_CAP_LIMIT_BP = 500
 BASIS_POINTS = 10_000
 MAX_TIERS = 10
+#: A month is final at the latest this many days after its end (configurable, 1–180): long enough for an
+#: order paid on the month's last day to be received (``auto_confirm_days`` ≤ 60) and settled.
+DEFAULT_FINAL_AFTER_DAYS = 45
+MAX_FINAL_AFTER_DAYS = 180
 
 #: Keys that would make headcount (people recruited, team size) a pay basis. Matched anywhere in the
 #: ``team_bonus`` document, case-insensitively, so the refusal names the field and says why.
@@ -98,6 +109,11 @@ class TeamBonusRules(_Document):
     settlement_days: Annotated[int | None, Field(
         ge=0, le=90, description="days after the month's end before the bonus settles; null: the commission's "
                                  "settlement_days")] = None
+    final_after_days: Annotated[int, Field(
+        ge=1, le=MAX_FINAL_AFTER_DAYS,
+        description="days after the month's end when the month is final even if some of its orders have not "
+                    "settled yet (earlier when every order of the month has settled or been refunded)")] = (
+        DEFAULT_FINAL_AFTER_DAYS)
 
     @model_validator(mode="before")
     @classmethod
@@ -177,6 +193,63 @@ def due_at(month: str, settlement_days: int) -> datetime:
     return month_end(month) + timedelta(days=settlement_days)
 
 
+def china_month(moment: datetime) -> str:
+    """The China calendar month (YYYY-MM) ``moment`` falls in: the month an order paid then counts in."""
+    return moment.astimezone(CHINA).strftime("%Y-%m")
+
+
+def final_by(month: str, final_after_days: int) -> datetime:
+    """The latest moment ``month`` becomes final: its end + ``final_after_days``."""
+    return month_end(month) + timedelta(days=final_after_days)
+
+
+# ---- team sales, from the commission records --------------------------------------------------------
+
+
+def counts_for_team(record: CommissionRecord) -> bool:
+    """A record adds to its beneficiary's team sales: level 1 or 2, and not the beneficiary's own purchase."""
+    return record.level in (1, 2) and record.beneficiary_id != record.buyer_id
+
+
+def net_base(record: CommissionRecord) -> int:
+    """The record's distribution base net of the line's refunds (never below zero)."""
+    return max(record.base_fen - min(max(record.refunded_base_fen, 0), record.base_fen), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMonth:
+    """One promoter's team sales of one month, as the money records say now."""
+
+    promoter_id: str
+    month: str
+    team_sales_fen: int
+    orders: int  # orders with at least one counted record
+    open_records: int  # records still FROZEN: their order lines have neither settled nor been cancelled
+
+    def final(self, *, now: datetime, final_after_days: int) -> bool:
+        """Each record settled or cancelled (refunded), or the month's final date has passed."""
+        return self.open_records == 0 or now >= final_by(self.month, final_after_days)
+
+
+def team_month(promoter_id: str, month: str, records: list[CommissionRecord]) -> TeamMonth:
+    """The team sales of ``promoter_id`` in ``month`` from the commission records of the orders paid in
+    that month (the caller reads them by month); records of other beneficiaries or of the promoter's own
+    purchases are ignored."""
+    parse_month(month)
+    counted = [r for r in records if r.beneficiary_id == promoter_id and counts_for_team(r)]
+    return TeamMonth(promoter_id=promoter_id, month=month, team_sales_fen=sum(net_base(r) for r in counted),
+                     orders=len({r.order_id for r in counted}),
+                     open_records=sum(1 for r in counted if r.status == CommissionStatus.FROZEN))
+
+
+def bonus_reduction(record: BonusRecord, team_sales_fen: int, rules: TeamBonusRules) -> int:
+    """What a paid bonus must give back now that its month's team sales are ``team_sales_fen``: the
+    part of what it is worth (``current_fen``) above the bonus those sales earn under the tiers that
+    paid it. Never negative: sales that appear after the month was paid do not raise a paid bonus."""
+    _, amount = bonus_for(team_sales_fen, rules)
+    return max(record.current_fen - amount, 0)
+
+
 def bonus_id(promoter_id: str, month: str) -> str:
     """Deterministic per promoter per month: a second run can only ever find the same record."""
     parse_month(month)
@@ -203,6 +276,7 @@ class BonusRecord:
     due_at: datetime | None
     cancelled_fen: int = 0
     settled_at: datetime | None = None
+    clawed_back_fen: int = 0  # taken back after settlement: the month's orders were refunded later
     hold: str | None = None  # never set by the monthly run: a promoter's open risk hold is read at settlement
     version: int = 1
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -214,7 +288,7 @@ class BonusRecord:
 
     @property
     def current_fen(self) -> int:
-        return self.amount_fen - self.cancelled_fen
+        return self.amount_fen - self.cancelled_fen - self.clawed_back_fen
 
 
 def explain(record: BonusRecord) -> str:

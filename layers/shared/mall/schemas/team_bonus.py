@@ -12,15 +12,19 @@ class BonusView(BaseModel):
 
     bonus_id: str
     month: str = Field(description="the China calendar month the team sales were made in, YYYY-MM")
-    team_sales_fen: int = Field(description="the team's settled sales that month (own level-1 and level-2 members)")
+    team_sales_fen: int = Field(description="the team's sales that month: the distribution base of the orders paid "
+                                            "in it that pay the promoter level-1 or level-2 commission (not their "
+                                            "own purchases), net of those orders' refunds")
     tier_min_team_sales_fen: int = Field(description="the threshold of the tier reached")
     bonus_bp: int = Field(description="the tier's rate in basis points of the team sales (100 = 1%)")
     amount_fen: int = Field(description="team sales × rate, floored to the fen")
-    current_fen: int = Field(description="what the bonus is worth now (amount − anything voided)")
+    current_fen: int = Field(description="what the bonus is worth now (amount − anything voided or taken back after a "
+                                         "later refund of the month's orders)")
     status: Literal["FROZEN", "SETTLED", "CANCELLED"] = Field(
         description="FROZEN 待结算, SETTLED 已结算 (withdrawable), CANCELLED 已作废")
     created_at: str
-    due_at: str | None = Field(default=None, description="when it settles: the month's end + settlement days")
+    due_at: str | None = Field(default=None, description="when it settles: when it was paid (the month final), at the "
+                                                         "earliest the month's end + settlement days")
     settled_at: str | None = None
     explanation: str = Field(description="the computation in words")
 

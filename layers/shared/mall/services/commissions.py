@@ -16,6 +16,10 @@ write at a time, re-reading after anything it lost a race on.
 3. Refunds: a line's ``refunded_fen`` above the record's ``refunded_base_fen`` reduces the record to
    ``remaining_after_refund`` of the line's total refund: cancelled from frozen before settlement
    (CANCELLED at zero), clawed back from available after (a shortfall becomes debt).
+4. Team bonus: once the records are in step, an order with refunds recomputes the team bonus already
+   paid for its month to each promoter it counts for (``mall.services.team_bonus.recompute_for_order``).
+   The creation transaction also writes the order's team order items (the month index the team bonus
+   reads, ``mall.dal.team_bonus.team_order_writes``).
 
 Steps 2 and 3 are one conditional update per record (``version``, ``status``,
 ``refunded_base_fen`` as read) in the transaction of its posting: a concurrent or repeated sync
@@ -41,6 +45,7 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
+from mall.dal.team_bonus import team_order_writes
 from mall.domain.catalog import Category
 from mall.domain.commission import (
     LevelDecision,
@@ -71,6 +76,7 @@ from mall.schemas.commissions import (
     LevelPreview,
     SelfPurchasePreview,
 )
+from mall.services.team_bonus import recompute_for_order
 
 logger = Logger(child=True)
 
@@ -144,6 +150,7 @@ def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
                                                                       "labels": refused.labels[:5]})
             continue
         if not _adjust(store, ledger, rules, state, now, result):
+            recompute_for_order(table=table, order=state.order, records=state.records, now=now)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
@@ -197,6 +204,9 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
             ref={"order_id": order_id, "line_id": decision.line_id, "level": str(decision.level),
                  "commission_id": cid}))
     also = [store.plan_write(order_id, decisions, context=context, now=now), *map(store.record_put, records)]
+    paid_at = _when(order.get("paid_at"))
+    if paid_at is not None:
+        also += team_order_writes(table.name, records, paid_at=paid_at)
     # The holds were read before this transaction: it commits only if none opened or lifted since
     # (else the redelivered sync decides again), so no record is born with a stale hold state.
     hold_repo = RiskHoldRepository(table)

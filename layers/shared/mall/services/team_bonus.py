@@ -1,31 +1,40 @@
-"""Team bonus (团队分红): the monthly run and the promoter's and admin's views.
+"""Team bonus (团队分红): the daily decision, the recomputation after a refund, and the views.
 
-``run_month`` (the ``team_bonus`` schedule, 03:00 China time on the 1st, for the previous China
-month) reads the team sales items of the month (16 shards, one Query per page), decides each
-promoter's bonus with the tiers in force (``mall.domain.team_bonus.bonus_for``) and pays it: the
-bonus record and its ``bonus_frozen`` posting in ONE transaction, the record put only if absent
+``run_due`` (the ``team_bonus`` schedule, daily at 03:00 China time) examines every month that has
+ended and whose final date (``final_after_days`` after its end) passed at most ``LATE_RUN_DAYS`` ago;
+``run_month`` examines one. A month's team orders are listed from ``TEAM_ORDERS#<month>#<shard>`` (16
+shards, one Query per page); for each promoter not yet paid for that month, their commission records are
+read (consistent) and ``mall.domain.team_bonus.team_month`` gives the team sales and whether the month
+is final for them. Once it is, the bonus is decided with the tiers in force and paid: the bonus record
+and its ``bonus_frozen`` posting in ONE transaction, the record put only if absent
 (``mall.dal.team_bonus.BonusRepository.create``). Running it twice, or two runs at once, pays each
 promoter once per month: the second finds the record (or fails its condition) and moves on.
 
-Who gets one: an *active* promoter (frozen, disabled — or no promoter item — get none; a promoter
-frozen on the run day is not paid that month's bonus later). A promoter under an open risk case is
-paid the record (it was earned on settled sales) but the bonus only settles once the case is closed
-(the settlement reads the hold: ``mall.dal.settlement``); a confirmed case may void it
-(``void_bonuses``).
+``recompute_month`` (called by the commission sync after it applied a refund to the records of an order
+whose month was paid): the team sales are read again from the records and the bonus is recomputed with
+the tiers that paid it; the overpaid part is cancelled from frozen (the bonus has not settled) or clawed
+back from available, a shortfall becoming debt (settled), like commission. One conditional update of
+the record's ``version`` in the transaction of its posting (id ``<bonus_id>.cancel|clawback.r<version>``):
+redelivered or concurrent recomputations take each reduction once.
+
+Who gets one: an *active* promoter on the day the month is final (frozen, disabled — or no promoter
+item — get none; a promoter frozen that day is not paid that month's bonus later). A promoter under an
+open risk case is paid the record but the bonus only settles once the case is closed (the settlement
+reads the hold: ``mall.dal.settlement``); a confirmed case may void it (``void_bonuses``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import iso
+from mall.clock import CHINA, iso
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository
@@ -34,22 +43,40 @@ from mall.dal.table import Table, Write
 from mall.dal.team_bonus import (
     TEAM_SALES_SHARDS,
     BonusRepository,
-    TeamSales,
+    TeamOrders,
     bonus_from_item,
     bonus_key,
     month_partition,
     promoter_partition,
 )
-from mall.domain.commission_records import CommissionStatus
-from mall.domain.ledger import commission_cancelled
-from mall.domain.team_bonus import BonusRecord, TeamBonusRules, bonus_for, bonus_id, due_at, explain, parse_month
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back
+from mall.domain.team_bonus import (
+    BonusRecord,
+    TeamBonusRules,
+    TeamMonth,
+    bonus_for,
+    bonus_id,
+    bonus_reduction,
+    china_month,
+    counts_for_team,
+    due_at,
+    explain,
+    final_by,
+    month_end,
+    parse_month,
+    team_month,
+)
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.team_bonus import AdminBonusPage, AdminBonusView, BonusPage, BonusView
 
 logger = Logger(child=True)
 
-#: Shards of the team sales read at once.
+#: Shards of the team orders read at once.
 RUN_THREADS = 4
+#: The daily run keeps examining a month this many days after its final date, so a run that failed
+#: on that day (or a day the schedule did not fire) still pays it.
+LATE_RUN_DAYS = 7
 
 
 @dataclass
@@ -59,7 +86,8 @@ class BonusRunReport:
     month: str
     enabled: bool = True
     settings_version: int = 0
-    examined: int = 0  # team sales items read
+    examined: int = 0  # promoters with team orders in the month
+    not_final: int = 0  # some of the month's orders still open, before the final date: decided later
     paid: int = 0  # bonus records created by this run
     paid_fen: int = 0
     already_paid: int = 0  # found a record (an earlier or a concurrent run)
@@ -70,6 +98,7 @@ class BonusRunReport:
 
     def merge(self, other: BonusRunReport) -> BonusRunReport:
         self.examined += other.examined
+        self.not_final += other.not_final
         self.paid += other.paid
         self.paid_fen += other.paid_fen
         self.already_paid += other.already_paid
@@ -80,7 +109,7 @@ class BonusRunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"month": self.month, "enabled": self.enabled, "settings_version": self.settings_version,
-                "examined": self.examined, "paid": self.paid, "paid_fen": self.paid_fen,
+                "examined": self.examined, "not_final": self.not_final, "paid": self.paid, "paid_fen": self.paid_fen,
                 "already_paid": self.already_paid, "below_tier": self.below_tier, "not_active": self.not_active,
                 "due_at": self.due_at}
 
@@ -92,37 +121,47 @@ def _statuses(table: Table, promoter_ids: Sequence[str]) -> dict[str, str]:
     return {str(item["user_id"]): str(item.get("status", "")) for item in items}
 
 
-def _pay_page(repo: BonusRepository, page: Sequence[TeamSales], *, month: str, rules: TeamBonusRules,
+def _month_of(repo: BonusRepository, orders: TeamOrders) -> TeamMonth:
+    return team_month(orders.promoter_id, orders.month, repo.records(orders.record_keys))
+
+
+def _pay_page(repo: BonusRepository, page: Sequence[TeamOrders], *, month: str, rules: TeamBonusRules,
               settings_version: int, settlement_days: int, now: datetime) -> BonusRunReport:
     report = BonusRunReport(month=month, examined=len(page))
-    decided: list[tuple[TeamSales, int, int, int]] = []  # sales, tier threshold, bp, amount
-    for sales in page:
+    if not page:
+        return report
+    existing = repo.existing([orders.promoter_id for orders in page], month)
+    decided: list[tuple[TeamMonth, int, int, int]] = []  # team month, tier threshold, bp, amount
+    for orders in page:
+        if orders.promoter_id in existing:
+            report.already_paid += 1
+            continue
+        sales = _month_of(repo, orders)
+        if not sales.final(now=now, final_after_days=rules.final_after_days):
+            report.not_final += 1
+            continue
         tier, amount = bonus_for(sales.team_sales_fen, rules)
         if tier is None or amount <= 0:
             report.below_tier += 1
             continue
         decided.append((sales, tier.min_team_sales_fen, tier.bonus_bp, amount))
-    if not decided:
-        return report
-    ids = [sales.promoter_id for sales, *_ in decided]
-    existing = repo.existing(ids, month)
-    statuses = _statuses(repo.table, [uid for uid in ids if uid not in existing])
-    due = due_at(month, settlement_days)
+    statuses = _statuses(repo.table, [sales.promoter_id for sales, *_ in decided])
+    # Paid when final, and never before the month's end + settlement days (the settlement's floor).
+    due = max(now, due_at(month, settlement_days))
     for sales, threshold, bp, amount in decided:
         uid = sales.promoter_id
-        if uid in existing:
-            report.already_paid += 1
-            continue
         if statuses.get(uid) != "active":
             report.not_active += 1
             continue
         record = BonusRecord(
             bonus_id=bonus_id(uid, month), beneficiary_id=uid, month=month, team_sales_fen=sales.team_sales_fen,
             amount_fen=amount, status=CommissionStatus.FROZEN, created_at=now, due_at=due,
-            rule={"basis": "team_sales", "min_team_sales_fen": threshold, "bonus_bp": bp,
+            rule={"basis": "team_orders", "min_team_sales_fen": threshold, "bonus_bp": bp,
                   "settings_version": settings_version, "settlement_days": settlement_days,
-                  "orders": sales.orders},
-            history=[{"at": iso(now), "status": CommissionStatus.FROZEN.value, "amount_fen": amount}])
+                  "final_after_days": rules.final_after_days, "orders": sales.orders,
+                  "open_records": sales.open_records},
+            history=[{"at": iso(now), "status": CommissionStatus.FROZEN.value, "amount_fen": amount,
+                      "team_sales_fen": sales.team_sales_fen}])
         if repo.create(record, now=now):
             report.paid += 1
             report.paid_fen += amount
@@ -133,7 +172,8 @@ def _pay_page(repo: BonusRepository, page: Sequence[TeamSales], *, month: str, r
 
 
 def run_month(*, table: Table, month: str, now: datetime, threads: int | None = None) -> BonusRunReport:
-    """Pay ``month``'s team bonuses (idempotent per promoter per month; see the module docstring)."""
+    """Pay ``month``'s team bonuses of the promoters for whom it is final (idempotent per promoter per
+    month; see the module docstring). A month that has not ended pays nothing."""
     parse_month(month)
     current = SettingsRepository(table).current(consistent=True)
     rules = current.settings.team_bonus
@@ -141,14 +181,17 @@ def run_month(*, table: Table, month: str, now: datetime, threads: int | None = 
     if not rules.enabled:
         logger.info("team bonus disabled: nothing paid", extra=report.as_dict())
         return report
+    if now < month_end(month):
+        logger.info("team bonus month not over: nothing paid", extra=report.as_dict())
+        return report
     settlement_days = (rules.settlement_days if rules.settlement_days is not None
                        else current.settings.commission.settlement_days)
-    report.due_at = iso(due_at(month, settlement_days))
+    report.due_at = iso(max(now, due_at(month, settlement_days)))
     repo = BonusRepository(table)
 
     def shard(number: int) -> BonusRunReport:
         done = BonusRunReport(month=month)
-        for page in repo.team_sales_pages(month, number):
+        for page in repo.team_order_pages(month, number):
             done.merge(_pay_page(repo, page, month=month, rules=rules, settings_version=current.version,
                                  settlement_days=settlement_days, now=now))
         return done
@@ -158,6 +201,105 @@ def run_month(*, table: Table, month: str, now: datetime, threads: int | None = 
             report.merge(part)
     logger.info("team bonus run", extra=report.as_dict())
     return report
+
+
+def months_to_examine(now: datetime, final_after_days: int) -> list[str]:
+    """The months the daily run examines: ended, and final at most ``LATE_RUN_DAYS`` ago."""
+    months: list[str] = []
+    month = china_month(now.astimezone(CHINA).replace(day=1) - timedelta(days=1))
+    while now <= final_by(month, final_after_days) + timedelta(days=LATE_RUN_DAYS):
+        months.append(month)
+        month = china_month(month_end(month) - timedelta(days=32))
+    return months
+
+
+def run_due(*, table: Table, now: datetime, threads: int | None = None) -> list[BonusRunReport]:
+    """The daily run: every month still to decide (``months_to_examine``), oldest first."""
+    rules = SettingsRepository(table).current(consistent=True).settings.team_bonus
+    return [run_month(table=table, month=month, now=now, threads=threads)
+            for month in reversed(months_to_examine(now, rules.final_after_days))]
+
+
+# ---- recomputing a paid month after a refund ----------------------------------------------------
+
+
+class RecomputeIncomplete(RuntimeError):
+    """A reduction kept losing races: raised so the commission sync's message is retried, and a retry
+    recomputes from the state then (nothing was taken twice)."""
+
+
+@dataclass
+class Recomputed:
+    promoter_id: str
+    month: str
+    team_sales_fen: int = 0
+    taken_back_fen: int = 0  # cancelled from frozen or clawed back by this call
+    outcome: str = "unchanged"  # unchanged | reduced | not_paid
+
+
+def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime,
+                    attempts: int = 5) -> Recomputed:
+    """Recompute a paid bonus from the records as they are now and take back what it overpays (module
+    docstring). Idempotent: a second call with nothing new changes nothing. Raises
+    ``RecomputeIncomplete`` when every attempt lost a race (the caller's message is retried)."""
+    repo = BonusRepository(table)
+    ledger = LedgerRepository(table)
+    result = Recomputed(promoter_id=promoter_id, month=month)
+    for _ in range(attempts):
+        record = repo.get(promoter_id, month)
+        if record is None or record.status == CommissionStatus.CANCELLED or record.current_fen <= 0:
+            result.outcome = "not_paid" if record is None else "unchanged"
+            return result
+        sales = _month_of(repo, repo.team_orders(promoter_id, month))
+        result.team_sales_fen = sales.team_sales_fen
+        paid_by = SettingsRepository(table).get(int(record.rule.get("settings_version", 0)))
+        if paid_by is None:  # never deleted: a missing version is a data error, not a zero bonus
+            raise LookupError(f"settings version {record.rule.get('settings_version')} does not exist")
+        take = bonus_reduction(record, sales.team_sales_fen, paid_by.settings.team_bonus)
+        if take <= 0:
+            return result
+        step = f"r{record.version}"
+        ref = {"bonus_id": record.bonus_id, "month": month, "revision": str(record.version)}
+        expect = None
+        posting: Posting
+        if record.status == CommissionStatus.FROZEN:
+            posting = commission_cancelled(promoter_id=promoter_id, commission_id=record.bonus_id, amount_fen=take,
+                                           at=now, ref=ref, step=step)
+        else:
+            wallet = ledger.wallet(promoter_id)
+            posting = commission_clawed_back(balances=wallet.balances, promoter_id=promoter_id,
+                                             commission_id=record.bonus_id, amount_fen=take, at=now, ref=ref,
+                                             step=step)
+            expect = {promoter_id: wallet}
+        try:
+            ledger.post([posting], also=[repo.reduction_write(record, take, team_sales_fen=sales.team_sales_fen,
+                                                              now=now)], expect=expect, now=now)
+        except LedgerRefused:
+            continue  # settled, reduced, or the wallet moved meanwhile: read again
+        result.taken_back_fen += take
+        result.outcome = "reduced"
+        logger.info("team bonus reduced after a refund", extra={"bonus_id": record.bonus_id, "taken_back_fen": take,
+                                                                "team_sales_fen": sales.team_sales_fen})
+        return result
+    raise RecomputeIncomplete(f"team bonus of {promoter_id} for {month} still changing after {attempts} attempts")
+
+
+def recompute_for_order(*, table: Table, order: Mapping[str, Any], records: Sequence[CommissionRecord],
+                        now: datetime) -> list[Recomputed]:
+    """After the commission sync brought an order's records in step: when the order has refunds,
+    recompute the paid bonus of its month for each promoter it counts for (one GetItem each when the
+    month was not paid)."""
+    refunded = any(int(line.get("refunded_fen", 0) or 0) > 0 for line in order.get("lines") or [])
+    paid_at = order.get("paid_at")
+    if not refunded or not paid_at:
+        return []
+    month = china_month(datetime.fromisoformat(str(paid_at).replace("Z", "+00:00")))
+    repo = BonusRepository(table)
+    done: list[Recomputed] = []
+    for uid in sorted({r.beneficiary_id for r in records if counts_for_team(r)}):
+        if repo.get(uid, month) is not None:
+            done.append(recompute_month(table=table, promoter_id=uid, month=month, now=now))
+    return done
 
 
 # ---- voiding (a confirmed risk case) ----------------------------------------------------------------
