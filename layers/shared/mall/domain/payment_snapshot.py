@@ -47,6 +47,10 @@ FIRST_PAYMENT_RULE = ("尚未绑定的客户，以其第一笔支付成功的订
                       "佣金在订单支付时确定：该订单及此后的订单都归属绑定的推广员；"
                       "同时下单但后支付的其他分享来源的订单，不归属其分享者；"
                       "若首单的分享者无法绑定（如状态异常），这些订单都不产生佣金。")
+#: Rates and levels are those of the payment (``decide_basis`` / ``build_snapshot``); an upgrade the
+#: order triggers is counted after it and applies from the next order.
+FIXED_AT_PAYMENT_RULE = ("每笔订单的佣金归属、佣金比例和推广员等级以订单支付成功时为准，之后的调整不影响已支付的订单；"
+                         "因该订单达到升级条件而提升的等级，从下一笔订单起生效。")
 
 
 @dataclass(frozen=True, slots=True)

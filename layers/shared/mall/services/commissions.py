@@ -10,6 +10,10 @@ write at a time, re-reading after anything it lost a race on.
    decided (``mall.domain.commission.decide_order_commissions``) and the records, their
    ``commission_frozen`` postings and the order's plan item go in ONE ledger transaction, all
    conditional on not existing. The plan makes the decision final, even when it created nothing.
+   Who earns and at which rates comes from the order's commission basis, fixed when its payment was
+   recorded (``COMMISSION_BASIS``, docs/commission-snapshot.md); an order waiting for its
+   ``first_payment`` binding has it made first. Only orders paid before bases existed read the
+   promoters and categories as they are now.
 2. Due date: once the order has ``completed_at``, each FROZEN record gets
    ``due_at = completed_at + settlement_days`` (of the record's rules version) and enters the
    settlement due index.
