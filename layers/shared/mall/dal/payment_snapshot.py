@@ -115,8 +115,12 @@ class PaymentSnapshotStore:
         """The buyer's binding is still what the basis was decided from."""
         if binding_item is None:
             return Write.check(self._table.name, binding_key(buyer_id), "attribute_not_exists(pk)")
+        if "version" not in binding_item:  # a binding written before versions: its parent stands in
+            return Write.check(self._table.name, binding_key(buyer_id),
+                               "attribute_not_exists(version) AND parent_id = :p",
+                               values={":p": binding_item["parent_id"]})
         return Write.check(self._table.name, binding_key(buyer_id), "version = :v",
-                           values={":v": int(binding_item.get("version", 1))})
+                           values={":v": binding_item["version"]})
 
     # ---- reads and the binding outcome ---------------------------------------------------------
 
