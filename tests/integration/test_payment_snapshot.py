@@ -364,3 +364,18 @@ def test_the_payment_path_stays_within_five_dynamodb_round_trips(new_table: Call
     first, second = fp.notification(o1), fp.notification(o2)
     assert trips(lambda: fp.apply(first)) <= 5  # claims the binding for S1, whose parent is R
     assert trips(lambda: fp.apply(second)) <= 5  # follows the first order's pending binding
+
+
+def test_a_promoter_frozen_at_payment_and_unfrozen_before_the_workers_earns_nothing_on_that_order(
+        new_table: Callable[[], Table]) -> None:
+    world = World(new_table())
+    a, b, buyer = _chain(world)
+    order_id = world.place(buyer)  # A was active when the order was placed
+    referral.change_status(table=world.table, user_id=a, action="freeze", reason="review", by="admin:t", now=T0)
+    world.pay(order_id)
+    referral.change_status(table=world.table, user_id=a, action="unfreeze", reason=None, by="admin:t",
+                           now=T0 + timedelta(hours=2))
+    world.commission_worker(order_id, now=T0 + timedelta(days=1))
+    world.referral_worker(order_id, now=T0 + timedelta(days=1))
+    assert {level: (who, amount) for (_, level), (who, amount, _) in world.records(order_id).items()} == {
+        1: (b, 1_200)}
