@@ -148,7 +148,7 @@ class MOrder:
     buyer: str
     lines: list[MLine]
     amount_fen: int
-    expected: tuple[str | None, str | None]  # (L1, L2) from the bindings the simulator made
+    expected: tuple[str | None, str | None]  # (L1, L2) from the bindings the simulator made, once paid
     expires_at: datetime
     prepaid: bool
     status: str = "CREATED"  # as last read back
@@ -156,6 +156,7 @@ class MOrder:
     payment: Notification | None = None
     payment_pending: bool = False
     refunds: list[str] = field(default_factory=list)
+    expected_at_placing: tuple[str | None, str | None] | None = None  # what an unpaid order keeps
 
 
 @dataclass
@@ -475,7 +476,11 @@ class Simulator:
         return Op("login", [lambda: self.world.customer(code)] * copies, apply, frozenset({f"login:{code}"}))
 
     def op_bind(self) -> Op | None:
-        unbound = [c for c in self.customers if self.parent.get(c) is None and self._free(f"buyer:{c}")]
+        # Attribution is decided when a payment is recorded: a customer whose payment WeChat Pay took
+        # but we have not recorded yet is not bound meanwhile, so the model knows which chain it gets.
+        waiting = {o.buyer for o in self.orders if o.paid_at_sandbox and o.status in {"CREATED", "EXPIRED"}}
+        unbound = [c for c in self.customers if self.parent.get(c) is None and self._free(f"buyer:{c}")
+                   and c not in waiting]
         customer = self._pick(unbound)
         if customer is None:
             return None
@@ -547,7 +552,7 @@ class Simulator:
                 lines.append(MLine(line.line_id, spec, quantity, line.paid_fen))
             order = MOrder(len(self.orders), placed.order_id, buyer, lines, placed.amount_fen, expected,
                            datetime.fromisoformat(placed.expires_at.replace("Z", "+00:00")),
-                           prepaid=placed.payment is not None)
+                           prepaid=placed.payment is not None, expected_at_placing=expected)
             self.orders.append(order)
             self.order_by_id[order.order_id] = order
 
@@ -573,7 +578,8 @@ class Simulator:
     def op_pay(self) -> Op | None:
         """The customer pays at WeChat Pay; its notification arrives now, twice at once, or later."""
         order = self._pick([o for o in self._orders("CREATED") if o.prepaid and not o.paid_at_sandbox
-                            and self.clock.now < o.expires_at - timedelta(minutes=1)])
+                            and self.clock.now < o.expires_at - timedelta(minutes=1)
+                            and self._free(f"buyer:{o.buyer}")])
         if order is None:
             return None
         try:
@@ -582,10 +588,12 @@ class Simulator:
             self._touched_orders.add(order.index)
             return None
         order.paid_at_sandbox = True
+        order.expected = self.expected_attribution(order.buyer)  # the bindings when it is recorded
         order.payment = self.world.notification(event)
         copies = self.rng.choices([0, 1, 2], weights=[2, 6, 2])[0]
         order.payment_pending = copies == 0
-        return self._deliveries("pay", order.payment, copies, order=order)
+        op = self._deliveries("pay", order.payment, copies, order=order)
+        return Op(op.name, op.calls, op.apply, op.keys | {f"buyer:{order.buyer}"})
 
     def _deliveries(self, name: str, note: Notification, copies: int, *, order: MOrder | None = None,
                     refund: MRefund | None = None, withdrawal: MWithdrawal | None = None) -> Op:
@@ -1112,8 +1120,11 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
     for order in sim.orders:
         stored = books.orders[order.order_id]
         attribution = stored.get("attribution") or {}
-        if (attribution.get("l1_promoter_id"), attribution.get("l2_promoter_id")) != order.expected:
-            problems.append(f"{order.order_id} attributed {attribution}, expected {order.expected}")
+        recorded_paid = bool(stored.get("paid_at")) and stored["status"] not in {"CREATED", "EXPIRED",
+                                                                                  "PAID_AFTER_EXPIRY"}
+        want = order.expected if recorded_paid else order.expected_at_placing
+        if (attribution.get("l1_promoter_id"), attribution.get("l2_promoter_id")) != want:
+            problems.append(f"{order.order_id} attributed {attribution}, expected {want}")
         ever_paid = bool(stored.get("paid_at")) and stored["status"] not in {"CREATED", "EXPIRED"}
         if ever_paid != (order.order_id in paid):
             problems.append(f"{order.order_id} is {stored['status']} but WeChat Pay says paid={order.order_id in paid}")

@@ -9,8 +9,8 @@ Items (docs/data-model.md, "commission"), all in the order's partition ``ORDER#<
   promoter frozen at payment and active later does not earn on that order, and rates read later
   never change an order's commission.
 
-One consistent Query ``pk = ORDER#<id> AND begins_with(sk, "COMMISSION")`` returns the records
-and the plan together."""
+One consistent Query ``pk = ORDER#<id> AND begins_with(sk, "COMMISSION")`` returns the records,
+the plan and the order's commission basis (``COMMISSION_BASIS``, taken at payment) together."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from mall.dal.commissions import (
     due_index_fields,
 )
 from mall.dal.orders import order_key, order_pk
+from mall.dal.payment_snapshot import BASIS_SK
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.commission import LevelDecision, RecordChange
 from mall.domain.commission_records import CommissionRecord
@@ -46,6 +47,7 @@ class OrderCommissions:
     order: Item | None
     records: list[CommissionRecord] = field(default_factory=list)
     plan: Item | None = None
+    basis: Item | None = None  # ``COMMISSION_BASIS`` (``mall.dal.payment_snapshot``): absent before it existed
 
 
 def applied_record(record: CommissionRecord, change: RecordChange) -> CommissionRecord:
@@ -87,7 +89,8 @@ class CommissionSyncStore:
                 break
         records = [commission_from_item(i) for i in items if str(i["sk"]).startswith("COMMISSION#")]
         plan = next((i for i in items if i["sk"] == PLAN_SK), None)
-        return OrderCommissions(order=order, records=records, plan=plan)
+        basis = next((i for i in items if i["sk"] == BASIS_SK), None)
+        return OrderCommissions(order=order, records=records, plan=plan, basis=basis)
 
     def for_beneficiary(self, user_id: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
         """A promoter's records, newest first (gsi1 ``COMMISSIONS#<uid>``); ``status`` is a filter,

@@ -83,6 +83,18 @@ def order_from_item(item: Item) -> Order:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentBasisWrites:
+    """What recording a payment adds for the order's commission basis (``mall.dal.payment_snapshot``):
+    its writes, the buyer's first paid order as read (None: none yet), the promoter this order claims
+    a ``first_payment`` binding for, and the attribution decided at payment."""
+
+    writes: Sequence[Write]
+    first_paid_seen: str | None
+    claims_sharer_id: str | None
+    attribution: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class UnpaidMarker:
     order_id: str
     buyer_id: str
@@ -214,21 +226,37 @@ class OrderRepository:
 
     # ---- payment --------------------------------------------------------------------------------
 
-    def mark_paid(self, order: Order, *, transaction_id: str, paid_at: datetime, now: datetime) -> bool:
+    def mark_paid(self, order: Order, *, transaction_id: str, paid_at: datetime, now: datetime,
+                  basis: PaymentBasisWrites | None = None) -> bool:
         """CREATED → PAID with the buyer's paid counters, in one transaction. False when the order was
-        no longer CREATED (another delivery won)."""
+        no longer CREATED (another delivery won), or when ``basis`` was decided from a state that
+        changed before the commit (the caller reads and decides again)."""
         name = self._table.name
+        profile_set = ("SET first_paid_order_id = if_not_exists(first_paid_order_id, :oid), "
+                       "first_paid_at = if_not_exists(first_paid_at, :now)")
+        profile_values: dict[str, Any] = {":one": 1, ":amount": order.amount_fen, ":oid": order.order_id,
+                                          ":now": iso(now)}
+        profile_condition = None
+        if basis is not None:
+            # The first paid order is what a first_payment binding is decided from: the basis holds
+            # only if no other order became the buyer's first paid order since it was read.
+            profile_condition = ("attribute_not_exists(first_paid_order_id)" if basis.first_paid_seen is None
+                                 else "first_paid_order_id = :seen_first")
+            if basis.first_paid_seen is not None:
+                profile_values[":seen_first"] = basis.first_paid_seen
+            if basis.claims_sharer_id is not None:
+                profile_set += ", first_payment_sharer_id = :sharer"
+                profile_values[":sharer"] = basis.claims_sharer_id
         writes = [
             self._payment_update(order.order_id, OrderStatus.CREATED, OrderStatus.PAID, transaction_id=transaction_id,
-                                 paid_at=paid_at, now=now),
+                                 paid_at=paid_at, now=now,
+                                 attribution=basis.attribution if basis is not None else None),
             Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
                                          note=f"transaction {transaction_id}")),
             Write.delete(name, unpaid_marker_key(order.order_id)),
-            Write.update(name, profile_key(order.buyer_id),
-                         "ADD paid_order_count :one, paid_total_fen :amount "
-                         "SET first_paid_order_id = if_not_exists(first_paid_order_id, :oid), "
-                         "first_paid_at = if_not_exists(first_paid_at, :now)",
-                         values={":one": 1, ":amount": order.amount_fen, ":oid": order.order_id, ":now": iso(now)}),
+            Write.update(name, profile_key(order.buyer_id), "ADD paid_order_count :one, paid_total_fen :amount "
+                         + profile_set, condition=profile_condition, values=profile_values),
+            *(basis.writes if basis is not None else ()),
         ]
         for product_id, quantity in order.quantities().items():
             writes.append(Write.update(name, purchase_key(order.buyer_id, product_id),
@@ -298,14 +326,19 @@ class OrderRepository:
     # ---- plumbing -------------------------------------------------------------------------------
 
     def _payment_update(self, order_id: str, expected: OrderStatus, to: OrderStatus, *, transaction_id: str,
-                        paid_at: datetime, now: datetime) -> Write:
-        """The order's side of recording a payment: ``expected`` → ``to`` with the transaction."""
+                        paid_at: datetime, now: datetime, attribution: Mapping[str, Any] | None = None) -> Write:
+        """The order's side of recording a payment: ``expected`` → ``to`` with the transaction (and the
+        attribution decided at payment, replacing the one seen when it was placed)."""
+        values: dict[str, Any] = {":to": to.value, ":expected": expected.value, ":paid_at": iso(paid_at),
+                                  ":tx": transaction_id, ":now": iso(now), ":one": 1}
+        extra = ""
+        if attribution is not None:
+            extra = ", attribution = :attribution"
+            values[":attribution"] = dict(attribution)
         return Write.update(self._table.name, order_key(order_id),
-                            "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, updated_at = :now "
-                            "ADD version :one",
-                            condition="#s = :expected", names={"#s": "status"},
-                            values={":to": to.value, ":expected": expected.value, ":paid_at": iso(paid_at),
-                                    ":tx": transaction_id, ":now": iso(now), ":one": 1})
+                            "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, updated_at = :now"
+                            f"{extra} ADD version :one",
+                            condition="#s = :expected", names={"#s": "status"}, values=values)
 
     def _conditional(self, writes: Sequence[Write]) -> bool:
         try:

@@ -49,6 +49,14 @@ def _from_item(item: Item) -> SettingsVersion:
 
 DEFAULT_VERSION = SettingsVersion(version=0, settings=DistributionSettings(), saved_by=None, saved_at=None)
 
+#: The item holding the version in force (read in a batch with other items by the payment path).
+CURRENT_KEY: dict[str, str] = {"pk": _PK, "sk": "CURRENT"}
+
+
+def current_from_item(item: Item | None) -> SettingsVersion:
+    """The version in force from the ``CURRENT_KEY`` item (None: the built-in defaults)."""
+    return _from_item(item) if item else DEFAULT_VERSION
+
 
 class SettingsRepository:
     def __init__(self, table: Table) -> None:

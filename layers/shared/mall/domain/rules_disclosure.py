@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
 
 Unit = Literal["fen", "bp", "days", "count", "hours"]
@@ -145,6 +146,7 @@ def _commission(s: DistributionSettings) -> RuleSection:
         RuleItem("self_purchase", "自购规则", self_purchase, c.self_purchase),
         RuleItem("when_earned", "佣金产生", "订单支付成功后记为待结算佣金；只有状态正常的推广员获得佣金，"
                  "某一级的推广员状态异常时该级佣金不发放，也不转给他人。"),
+        RuleItem("fixed_at_payment", "以支付时为准", FIXED_AT_PAYMENT_RULE),
     ])
 
 
@@ -199,6 +201,8 @@ def _binding(s: DistributionSettings) -> RuleSection:
         RuleItem("limits", "绑定限制", "不能绑定自己，不能绑定自己团队中的成员，只能绑定状态正常的推广员；"
                  "每次绑定、改绑和解绑都会记录来源。"),
     ]
+    if s.binding_mode == BindingMode.FIRST_PAYMENT:
+        items.insert(1, RuleItem("first_payment_attribution", "首单绑定与佣金归属", FIRST_PAYMENT_RULE))
     return RuleSection("binding", "客户绑定", items)
 
 

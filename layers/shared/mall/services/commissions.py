@@ -10,6 +10,10 @@ write at a time, re-reading after anything it lost a race on.
    decided (``mall.domain.commission.decide_order_commissions``) and the records, their
    ``commission_frozen`` postings and the order's plan item go in ONE ledger transaction, all
    conditional on not existing. The plan makes the decision final, even when it created nothing.
+   Who earns and at which rates comes from the order's commission basis, fixed when its payment was
+   recorded (``COMMISSION_BASIS``, docs/commission-snapshot.md); an order waiting for its
+   ``first_payment`` binding has it made first. Only orders paid before bases existed read the
+   promoters and categories as they are now.
 2. Due date: once the order has ``completed_at``, each FROZEN record gets
    ``due_at = completed_at + settlement_days`` (of the record's rules version) and enters the
    settlement due index.
@@ -41,6 +45,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
 from mall.dal.commissions import beneficiary_partition, commission_from_item
 from mall.dal.ledger import LedgerRefused, LedgerRepository
+from mall.dal.payment_snapshot import snapshot_from_item
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
@@ -48,6 +53,7 @@ from mall.dal.table import Item, Table
 from mall.dal.team_bonus import team_order_writes
 from mall.domain.catalog import Category
 from mall.domain.commission import (
+    Beneficiary,
     LevelDecision,
     LevelRate,
     cap_amount,
@@ -62,7 +68,7 @@ from mall.domain.commission import (
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
 from mall.domain.orders import PricedLine
-from mall.domain.referral import Promoter
+from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
 from mall.errors import NotFound
 from mall.pii import mask_nickname
@@ -76,6 +82,7 @@ from mall.schemas.commissions import (
     LevelPreview,
     SelfPurchasePreview,
 )
+from mall.services.payment_snapshot import resolve_binding
 from mall.services.team_bonus import recompute_for_order
 
 logger = Logger(child=True)
@@ -143,8 +150,12 @@ def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
             return result
         result.records = len(state.records)
         if state.plan is None and not state.records:  # records never exist without the plan: decided
+            basis = snapshot_from_item(state.basis) if state.basis is not None else None
+            if basis is not None and basis.waits_for_binding:
+                resolve_binding(table, basis, now=now)  # the first_payment binding this order waits for
+                continue
             try:
-                result.created += _create(store, ledger, rules, state.order, now)
+                result.created += _create(store, ledger, rules, state.order, now, basis)
             except LedgerRefused as refused:  # another sync created them first: read what it wrote
                 logger.info("commission creation lost a race", extra={"order_id": order_id,
                                                                       "labels": refused.labels[:5]})
@@ -155,7 +166,11 @@ def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
 
-def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules, order: Item, now: datetime) -> int:
+def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules, order: Item,  # noqa: PLR0917
+            now: datetime, basis: PaymentSnapshot | None) -> int:
+    """Decide and record the order's commission. With a ``basis`` (taken at payment) everything that
+    can change later comes from it; an order paid before bases existed reads its attribution from
+    the order and the promoters and categories as they are now."""
     table = store.table
     order_id = str(order["order_id"])
     attribution: Mapping[str, Any] = order.get("attribution") or {}
@@ -164,20 +179,29 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
     version = int(attribution.get("settings_version", order.get("settings_version", 0)) or 0)
     context = {"settings_version": version, "basis": str(attribution.get("basis", "none")),
                "self_purchase": bool(attribution.get("self_purchase", False))}
+    if basis is not None:
+        l1_id, l2_id = basis.earning()
+        version = basis.settings_version
+        context = {"settings_version": version, "basis": basis.basis, "self_purchase": basis.self_purchase}
     decisions: list[LevelDecision] = []
     holds: dict[str, dict[str, Any]] = {}
     if l1_id is not None or l2_id is not None:
         settings = rules.version(version)
-        promoters = PromoterRepository(table)
         wanted = [uid for uid in (l1_id, l2_id) if uid is not None]
-        found: dict[str, Promoter | None] = {uid: promoters.get(uid, consistent=True) for uid in wanted}
         holds = RiskHoldRepository(table).get_many(wanted)
         lines: Sequence[Mapping[str, Any]] = order.get("lines") or []
+        found: dict[str, Beneficiary | None]
         categories: dict[str, Category] = {}
-        for category_id in {str(line.get("category_id")) for line in lines if line.get("category_id")}:
-            category = CategoryRepository(table).get(category_id, consistent=True)
-            if category is not None:
-                categories[category_id] = category
+        if basis is not None:
+            found = {uid: basis.promoters.get(uid) for uid in wanted}
+            categories = basis.category_objects()
+        else:
+            promoters = PromoterRepository(table)
+            found = {uid: promoters.get(uid, consistent=True) for uid in wanted}
+            for category_id in {str(line.get("category_id")) for line in lines if line.get("category_id")}:
+                category = CategoryRepository(table).get(category_id, consistent=True)
+                if category is not None:
+                    categories[category_id] = category
         decisions = decide_order_commissions(
             lines=lines, l1=found.get(l1_id) if l1_id else None, l2=found.get(l2_id) if l2_id else None,
             l1_id=l1_id, l2_id=l2_id, settings=settings, categories=categories, context=context)

@@ -51,6 +51,7 @@ from mall.integrations.wechatpay.resources import (
     parse_transfer_bill,
 )
 from mall.services.orders import ProductCatalog, StockNotifier
+from mall.services.payment_snapshot import prepare_basis
 
 logger = Logger()
 metrics = Metrics()
@@ -142,7 +143,9 @@ def apply_payment(tx: TransactionResource, *, orders: OrderRepository, merchant:
         outcome = decision.outcome
         if outcome == PaymentOutcome.MARK_PAID:
             assert facts.transaction_id is not None  # noqa: S101 (decide_payment requires it)
-            if orders.mark_paid(order, transaction_id=facts.transaction_id, paid_at=paid_at, now=now):
+            # Who earns, at which levels and rates, is fixed now and recorded with the payment.
+            _, basis = prepare_basis(orders.table, order, now=now)
+            if orders.mark_paid(order, transaction_id=facts.transaction_id, paid_at=paid_at, now=now, basis=basis):
                 logger.info("order paid", extra={"order_id": order.order_id, "source": source})
                 metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
                 metrics.add_metric(name="PaidAmountFen", unit="Count", value=order.amount_fen)

@@ -65,6 +65,7 @@ from mall.schemas.referral import (
     TeamPage,
     VisitResult,
 )
+from mall.services.payment_snapshot import earning_basis
 
 logger = Logger(child=True)
 
@@ -679,17 +680,24 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
     """React once to an order that became PAID (at-least-once delivery: a redelivery changes nothing).
 
     1. first_payment mode: the order's share source binds the buyer if this is their first paid order
-       (profile ``first_paid_order_id``) and the rules allow (a binding is itself idempotent).
-    2. Sales counters of the order's attributed L1 (own + team sales) and L2 (team sales), and the
-       buyer's binding sales, with a ``REFERRAL_ORDER#<id>`` marker in the same transaction.
-    3. Level upgrades of those promoters."""
+       (profile ``first_paid_order_id``) and the rules allow (a binding is itself idempotent). An order
+       with a commission basis (taken at payment) makes the binding it claims and records its outcome
+       once (``mall.services.payment_snapshot``); the commission sync follows the same outcome.
+    2. Sales counters of the L1 (own + team sales) and L2 (team sales) that earn on the order (from
+       its basis), and the buyer's binding sales, with a ``REFERRAL_ORDER#<id>`` marker in the same
+       transaction.
+    3. Level upgrades of those promoters: the order's own commission was fixed at payment, so an
+       upgrade it triggers applies from the next order."""
     order_id = str(order["order_id"])
     buyer_id = str(order["buyer_id"])
     amount = int(order.get("amount_fen", 0))
     settings = SettingsRepository(table).current().settings
     result: dict[str, Any] = {"order_id": order_id, "bound": None, "counted": False}
     share = _share_from(order.get("share_source"))
-    if settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
+    basis = earning_basis(table, order_id, now=now)
+    if basis is not None:
+        result["bound"] = basis.binding_outcome
+    elif settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
             share.promoter_code):
         facts = PromoterRepository(table).customer(buyer_id)
         sharer = PromoterRepository(table).get_by_code(share.promoter_code)
@@ -707,6 +715,8 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
     attribution: Mapping[str, Any] = raw_attribution if isinstance(raw_attribution, Mapping) else {}
     l1 = attribution.get("l1_promoter_id") or None
     l2 = attribution.get("l2_promoter_id") or None
+    if basis is not None:
+        l1, l2 = basis.earning()
     if (l1 is None and l2 is None) or amount <= 0:
         return result
     counters = CounterRepository(table)
