@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mall.domain.commission_cap import SAVING_SETTINGS, cap_excesses, cap_inputs
 from mall.domain.notifications import NotificationSettings
 from mall.domain.risk_rules import RiskRules
 from mall.domain.team_bonus import TeamBonusRules
@@ -221,18 +222,7 @@ class DistributionSettings(_Document):
             if level.id in seen:
                 problems.append((("levels", index, "id"), f"level id {level.id!r} is used twice", level.id))
             seen.add(level.id)
-        rates = self.commission
-        if rates.l1_rate_bp + rates.l2_rate_bp > rates.cap_bp:
-            problems.append((("commission", "l1_rate_bp"),
-                             f"l1_rate_bp + l2_rate_bp = {rates.l1_rate_bp + rates.l2_rate_bp} exceeds cap_bp "
-                             f"{rates.cap_bp}", rates.l1_rate_bp))
-        else:
-            for index, level in enumerate(self.levels):
-                total = rates.l1_rate_bp + level.l1_points_bp + rates.l2_rate_bp + level.l2_points_bp
-                if total > rates.cap_bp:
-                    problems.append((("levels", index, "l1_points_bp"),
-                                     f"level {level.id!r}: rates with its points = {total} exceed cap_bp "
-                                     f"{rates.cap_bp}", level.l1_points_bp))
+        problems += _cap_problems(self)
         phrases = self.all_banned_phrases()
         texts: list[tuple[tuple[str | int, ...], str]] = [(("promoter_title",), self.promoter_title)]
         texts += [(("levels", index, "name"), level.name) for index, level in enumerate(self.levels)]
@@ -254,6 +244,14 @@ class DistributionSettings(_Document):
             if level.id == level_id:
                 return level
         return self.levels[0]
+
+
+def _cap_problems(settings: DistributionSettings) -> list[tuple[tuple[str | int, ...], str, object]]:
+    """The global rates with any level's L1 points and any (other) level's L2 points within the cap;
+    the catalog and overrides are checked against the settings when they are saved
+    (``mall.services.settings``)."""
+    found = cap_excesses(cap_inputs(settings=settings, saving=SAVING_SETTINGS))
+    return [(loc, excess.message(), None) for excess in found for loc in excess.located()]
 
 
 def banned_phrase_in(text: str, phrases: tuple[str, ...]) -> str | None:
