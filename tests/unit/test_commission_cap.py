@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from mall.dal.settings import _from_item
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.commission import cap_amount, resolve_line_rates
 from mall.domain.commission_cap import SAVING_SETTINGS, Saving, cap_problems
@@ -208,3 +209,14 @@ def test_saving_one_thing_refuses_exactly_the_combinations_it_takes_part_in(
         assert what in {"category", "product", "override"}
     assert not cap_problems(settings=settings_, categories=accepted_c, products=accepted_p, promoters=accepted_h,
                             saving=SAVING_SETTINGS)
+
+
+def test_a_version_stored_under_the_narrower_check_still_loads() -> None:
+    """Stored documents are read back without the save-time rule: a version saved before it must not
+    turn every read of the settings into an error (the clamp at compute keeps its lines in the cap)."""
+    document = {"levels": [{"id": "basic", "name": "普通"}, {"id": "seller", "name": "销售", "l1_points_bp": 1000},
+                           {"id": "coach", "name": "教练", "l2_points_bp": 1000}]}
+    loaded = _from_item({"version": 3, "document": document})
+    assert loaded.version == 3 and loaded.settings.level("coach").l2_points_bp == 1000
+    with pytest.raises(ValidationError):
+        DistributionSettings.model_validate(document)

@@ -285,7 +285,7 @@ class PromoterRepository:
     def with_overrides(self) -> list[Promoter]:
         """Every promoter with an L1 or L2 override, whatever their status (a frozen or disabled
         one may be reinstated with it), every page: the commission cap check of a save. The
-        filter runs on the server; the read still covers every promoter (docs/commission.md)."""
+        filter runs on the server; the read still covers every promoter (docs/commission-cap.md)."""
         found: list[Promoter] = []
         for status in PROMOTER_STATUSES:
             start: Key | None = None
