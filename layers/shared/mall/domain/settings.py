@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mall.domain import withdrawal_limits
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_excesses, cap_inputs
 from mall.domain.notifications import NotificationSettings
 from mall.domain.risk_rules import RiskRules
@@ -133,7 +134,7 @@ WithdrawalMethod = Literal["wechat", "bank"]
 #: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
 #: PROTOCOLS.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this
 #: (``mall.domain.withdrawals`` refuses it otherwise) and the default maximum per request is under it.
-WECHAT_REAL_NAME_FROM_FEN = 200_000
+WECHAT_REAL_NAME_FROM_FEN = withdrawal_limits.WECHAT_REAL_NAME_FROM_FEN
 
 
 def _default_methods() -> list[WithdrawalMethod]:
@@ -163,10 +164,9 @@ class WithdrawalRules(_Document):
         default_factory=_default_methods)
 
     def fee_for(self, amount_fen: int) -> int:
-        """The fee of a request of ``amount_fen`` (integer fen; floor of the rate, then the minimum)."""
-        if amount_fen < self.fee_free_below_fen:
-            return 0
-        return max(self.fee_min_fen, amount_fen * self.fee_rate_bp // BASIS_POINTS)
+        """The fee of a request of ``amount_fen`` (integer fen; floor of the rate, then the minimum):
+        ``mall.domain.withdrawal_limits.fee_of``, next to the words ``GET /rules`` says it in."""
+        return withdrawal_limits.fee_of(amount_fen, self)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
