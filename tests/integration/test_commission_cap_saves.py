@@ -126,6 +126,15 @@ def test_a_product_is_refused_against_two_levels_and_an_override(table: Table, c
                          "commission": {"mode": "fixed", "l1": 1100, "l2": 0}})
     assert status == 422 and "promoters[u_one].l2_override_bp 10%" in fields(body)["commission.l1"], body
     assert ProductRepository(table).with_own_commission() == []
+    # An edit is checked the same way: a lower price makes the fixed amount a larger share.
+    status, created = call("admin_products", "POST", "/admin/products",
+                           {**PRODUCT, "category_id": tea["category_id"],
+                            "commission": {"mode": "fixed", "l1": 1000, "l2": 0}})
+    assert status == 201, created
+    status, body = call("admin_products", "PATCH", f"/admin/products/{created['product_id']}",
+                        {"version": created["version"], "price_fen": 9_000})
+    assert status == 422 and "price 9000 fen" in fields(body)["commission.l1"], body
+    assert ProductRepository(table).get(created["product_id"], consistent=True).price_fen == 10_000  # type: ignore[union-attr]
 
 
 def test_settings_are_refused_against_stored_categories_products_and_overrides(table: Table, call: Call) -> None:
