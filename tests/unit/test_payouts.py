@@ -273,7 +273,8 @@ def test_a_failed_bills_number_is_never_used_again(mall: Mall) -> None:
     assert list(bills(mall)) == [w.out_bill_no] and bills(mall)[w.out_bill_no]["state"] == "FAIL"
     assert record(w.withdrawal_id) == failed
     # A SUCCESS for the failed number contradicts what was recorded: refused, nothing changes.
-    resource = mall.sandbox.transfer_bill_resource(w.out_bill_no, w.net_fen, "openid-promoter", state="SUCCESS")
+    resource = mall.sandbox.transfer_bill_resource(w.out_bill_no, w.net_fen, "openid-promoter", state="SUCCESS",
+                                                   transfer_bill_no=failed["transfer_bill_no"])
     status, reply = mall.deliver(*mall.sandbox.build_notification("MCHTRANSFER.BILL.FINISHED", resource,
                                                                   original_type="mch_payment"))
     assert status == 409 and fail_body(reply) == "bill contradicts the recorded outcome"

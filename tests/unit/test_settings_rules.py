@@ -40,13 +40,16 @@ def test_a_rate_out_of_range_names_its_path() -> None:
 
 def test_rates_over_the_cap_name_the_field() -> None:
     found = problems({"commission": {"l1_rate_bp": 2000, "l2_rate_bp": 1500}})
-    assert list(found) == ["commission.l1_rate_bp"] and "exceeds cap_bp" in found["commission.l1_rate_bp"]
+    # Every field that adds to the combination is named, each with the whole combination.
+    assert list(found) == ["commission.l1_rate_bp", "commission.l2_rate_bp"]
+    assert "= 35% > commission.cap_bp 30%" in found["commission.l1_rate_bp"]
 
 
 def test_level_points_over_the_cap_name_the_level() -> None:
     found = problems({"levels": [{"id": "basic", "name": "普通"},
                                  {"id": "top", "name": "顶级", "l1_points_bp": 1600}]})
-    assert list(found) == ["levels.1.l1_points_bp"]
+    assert set(found) == {"levels.1.l1_points_bp", "commission.l1_rate_bp", "commission.l2_rate_bp"}
+    assert "levels[top].l1_points_bp 16%" in found["levels.1.l1_points_bp"]
 
 
 def test_banned_phrases_in_the_title_and_level_names_are_refused_with_the_phrase() -> None:

@@ -372,6 +372,24 @@ class ProductRepository:
                                       sort_from=low, sort_to=high)
         return [product_from_item(i) for i in items], truncated
 
+    def with_own_commission(self) -> list[Product]:
+        """Every product with its own ``ratio``/``fixed`` commission setting, both shelves, every
+        page (the commission cap check of a settings or override save). The filter runs on the
+        server, so only those products cross the wire; the read still covers the whole catalog."""
+        found: list[Product] = []
+        for on_shelf in (True, False):
+            start: Key | None = None
+            while True:
+                page = self._table.query_where(
+                    "#pk = :pk", names={"#pk": "gsi1pk", "#c": "commission", "#m": "mode"},
+                    values={":pk": shelf_partition(on_shelf), ":inherit": "inherit"}, index="gsi1", limit=None,
+                    start_key=start, filter_expression="#c.#m <> :inherit")
+                found += [product_from_item(i) for i in page.items]
+                start = page.last_key
+                if start is None:
+                    break
+        return found
+
     # -- low stock -----------------------------------------------------------------------------
 
     def observe_stock(self, product_ids: Iterable[str]) -> list[StockObservation]:

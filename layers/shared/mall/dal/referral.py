@@ -24,6 +24,7 @@ from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.referral import (
+    PROMOTER_STATUSES,
     Binding,
     BindSource,
     BindTrigger,
@@ -280,6 +281,24 @@ class PromoterRepository:
         page = self._table.query(partition=("gsi1pk", f"PROMOTERS#{status}"), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
         return [promoter_from_item(i) for i in page.items], page.last_key
+
+    def with_overrides(self) -> list[Promoter]:
+        """Every promoter with an L1 or L2 override, whatever their status (a frozen or disabled
+        one may be reinstated with it), every page: the commission cap check of a save. The
+        filter runs on the server; the read still covers every promoter (docs/commission-cap.md)."""
+        found: list[Promoter] = []
+        for status in PROMOTER_STATUSES:
+            start: Key | None = None
+            while True:
+                page = self._table.query_where(
+                    "#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": f"PROMOTERS#{status}"}, index="gsi1",
+                    limit=None, start_key=start,
+                    filter_expression="attribute_exists(l1_override_bp) OR attribute_exists(l2_override_bp)")
+                found += [promoter_from_item(i) for i in page.items]
+                start = page.last_key
+                if start is None:
+                    break
+        return found
 
     def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
         page = self._table.query(partition=("pk", f"USER#{user_id}"), sort_prefix=("sk", "PROMOTER_HISTORY#"),

@@ -11,9 +11,9 @@ Amount per level = fixed fen × quantity + floor(base × bp / 10000), integer ar
 The cap (L1 + L2 ≤ ``cap_bp`` of the base, never above the fixed 30% limit) clamps L2 first,
 then L1: the direct seller keeps what the cap allows.
 
-The save-time checks (``product_commission_problems``, ``category_rate_problems``) refuse a
-setting that could pay more than the cap at list price with the highest level points, so the
-clamp only ever bites on discounted lines or after the merchant raises level points.
+The save-time check (``mall.domain.commission_cap``) refuses any combination of the two
+promoters' levels, overrides and the line's rates that could pay more than the cap at list price,
+so the clamp only bites on discounted ``fixed`` lines or documents stored before that check.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class BillOutcome(StrEnum):
     DUPLICATE = "duplicate"  # already recorded: nothing changes
     UNKNOWN_WITHDRAWAL = "unknown_withdrawal"
     WRONG_BILL = "wrong_bill"  # not this withdrawal's number, or not a WeChat withdrawal
+    BILL_NUMBER_MISMATCH = "bill_number_mismatch"  # WeChat Pay's transfer_bill_no is not the one recorded
     AMOUNT_MISMATCH = "amount_mismatch"
     PAYEE_MISMATCH = "payee_mismatch"
     CONTRADICTS = "contradicts"  # a terminal state against the opposite recorded outcome
@@ -73,6 +74,7 @@ class BillOutcome(StrEnum):
 REFUSALS: dict[BillOutcome, tuple[int, str]] = {
     BillOutcome.UNKNOWN_WITHDRAWAL: (404, "unknown out_bill_no"),
     BillOutcome.WRONG_BILL: (400, "out_bill_no mismatch"),
+    BillOutcome.BILL_NUMBER_MISMATCH: (400, "transfer_bill_no mismatch"),
     BillOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
     BillOutcome.PAYEE_MISMATCH: (400, "openid mismatch"),
     BillOutcome.CONTRADICTS: (409, "bill contradicts the recorded outcome"),
@@ -86,6 +88,7 @@ class BillFacts:
     state: str
     amount_fen: int
     openid: str
+    transfer_bill_no: str | None = None  # WeChat Pay's number of the bill (None: not known to the caller)
 
 
 def decide_bill(payout: Withdrawal | None, bill: BillFacts, *, payee_openid: str | None) -> BillOutcome:  # noqa: PLR0911
@@ -95,6 +98,9 @@ def decide_bill(payout: Withdrawal | None, bill: BillFacts, *, payee_openid: str
         return BillOutcome.UNKNOWN_WITHDRAWAL
     if payout.method != WECHAT or payout.out_bill_no != bill.out_bill_no:
         return BillOutcome.WRONG_BILL
+    recorded = payout.transfer_bill_no
+    if recorded is not None and bill.transfer_bill_no is not None and bill.transfer_bill_no != recorded:
+        return BillOutcome.BILL_NUMBER_MISMATCH  # one out_bill_no has one bill: another number is not ours
     if bill.amount_fen != payout.net_fen:
         return BillOutcome.AMOUNT_MISMATCH
     if payee_openid is not None and bill.openid != payee_openid:

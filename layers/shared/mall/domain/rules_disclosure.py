@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from mall.domain import withdrawal_limits as limits
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
 
@@ -220,24 +221,17 @@ def _settlement(s: DistributionSettings) -> RuleSection:
 
 def _withdrawal(s: DistributionSettings) -> RuleSection:
     w = s.withdrawal
-    if w.fee_rate_bp == 0:
-        fee_text = "提现不收手续费。"
-    else:
-        fee_text = (f"单笔 {yuan(w.fee_free_below_fen)} 以下免手续费；其余按提现金额的 {percent(w.fee_rate_bp)} 收取，"
-                    f"最低 {yuan(w.fee_min_fen)}。")
+    # Each threshold's words come from beside the predicate the code applies (withdrawal_limits).
+    fee_text = limits.fee_text(w)
     methods = "、".join({"wechat": "微信零钱", "bank": "银行卡"}[m] for m in w.methods)
-    review = ("每笔提现均需人工审核。" if w.auto_review_below_fen == 0
-              else f"单笔 {yuan(w.auto_review_below_fen)} 以下且无风险提示时自动审核，其余人工审核。")
+    review = limits.review_text(w)
     return RuleSection("withdrawal", "提现规则", [
-        RuleItem("min_fen", "最低提现金额", f"单笔不低于 {yuan(w.min_fen)}。", w.min_fen, "fen"),
-        RuleItem("max_fen", "最高提现金额", f"单笔不超过 {yuan(w.max_fen)}。", w.max_fen, "fen"),
-        RuleItem("daily_count", "每日次数", f"每天最多提现 {w.daily_count} 次（按北京时间计）。",
-                 w.daily_count, "count"),
-        RuleItem("daily_amount_fen", "每日额度", f"每天合计不超过 {yuan(w.daily_amount_fen)}。",
-                 w.daily_amount_fen, "fen"),
+        RuleItem("min_fen", "最低提现金额", limits.minimum_text(w), w.min_fen, "fen"),
+        RuleItem("max_fen", "最高提现金额", limits.maximum_text(w), w.max_fen, "fen"),
+        RuleItem("daily_count", "每日次数", limits.daily_count_text(w), w.daily_count, "count"),
+        RuleItem("daily_amount_fen", "每日额度", limits.daily_amount_text(w), w.daily_amount_fen, "fen"),
         RuleItem("fee", "手续费", fee_text),
-        RuleItem("fee_free_below_fen", "免手续费额度", f"单笔低于 {yuan(w.fee_free_below_fen)} 免手续费。",
-                 w.fee_free_below_fen, "fen"),
+        RuleItem("fee_free_below_fen", "免手续费额度", limits.fee_free_text(w), w.fee_free_below_fen, "fen"),
         RuleItem("fee_rate", "手续费比例", f"{percent(w.fee_rate_bp)}", w.fee_rate_bp, "bp"),
         RuleItem("fee_min_fen", "最低手续费", f"{yuan(w.fee_min_fen)}", w.fee_min_fen, "fen"),
         RuleItem("methods", "到账方式", f"{methods}。", ",".join(w.methods)),

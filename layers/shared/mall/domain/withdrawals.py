@@ -21,6 +21,14 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod, WithdrawalRules
+from mall.domain.withdrawal_limits import (
+    above_maximum,
+    below_minimum,
+    daily_count_reached,
+    over_daily_amount,
+    small_enough_for_auto_review,
+    wechat_needs_real_name,
+)
 from mall.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput
 
 ReviewKind = Literal["auto", "manual"]
@@ -184,15 +192,15 @@ def check_amount(amount_fen: int, method: str, rules: WithdrawalRules) -> Refusa
         return Refusal("method_not_allowed", "withdrawal.methods", list(rules.methods),
                        f"method {method!r} is not offered; allowed: {', '.join(rules.methods)}", "input",
                        input_field="method", actual=method)
-    if amount_fen < rules.min_fen:
+    if below_minimum(amount_fen, rules):
         return Refusal("amount_below_minimum", "withdrawal.min_fen", rules.min_fen,
                        f"the minimum withdrawal is {yuan(rules.min_fen)} ({rules.min_fen} fen)", "input",
                        input_field="amount_fen", actual=amount_fen)
-    if amount_fen > rules.max_fen:
+    if above_maximum(amount_fen, rules):
         return Refusal("amount_above_maximum", "withdrawal.max_fen", rules.max_fen,
                        f"the maximum per withdrawal is {yuan(rules.max_fen)} ({rules.max_fen} fen)", "input",
                        input_field="amount_fen", actual=amount_fen)
-    if method == "wechat" and amount_fen >= WECHAT_REAL_NAME_FROM_FEN:
+    if method == "wechat" and wechat_needs_real_name(amount_fen):
         limit = WECHAT_REAL_NAME_FROM_FEN - 1
         return Refusal("wechat_real_name_required", "wechat_real_name", limit,
                        f"a WeChat transfer from {yuan(WECHAT_REAL_NAME_FROM_FEN)} needs the payee's real name, which "
@@ -215,11 +223,11 @@ class Today:
 
 
 def check_daily(amount_fen: int, today: Today, rules: WithdrawalRules) -> Refusal | None:
-    if today.count >= rules.daily_count:
+    if daily_count_reached(today.count, rules):
         return Refusal("daily_count_exceeded", "withdrawal.daily_count", rules.daily_count,
                        f"at most {rules.daily_count} withdrawals per day; {today.count} made today", "state",
                        actual=today.count)
-    if today.amount_fen + amount_fen > rules.daily_amount_fen:
+    if over_daily_amount(today.amount_fen, amount_fen, rules):
         room = max(rules.daily_amount_fen - today.amount_fen, 0)
         return Refusal("daily_amount_exceeded", "withdrawal.daily_amount_fen", rules.daily_amount_fen,
                        f"at most {yuan(rules.daily_amount_fen)} ({rules.daily_amount_fen} fen) per day; "
@@ -276,7 +284,7 @@ def review_of(amount_fen: int, rules: WithdrawalRules, *, risk_flag: bool) -> Re
     """Auto under the threshold without a risk flag; otherwise manual, by two admins from the
     dual-approval amount."""
     required = 2 if amount_fen >= rules.dual_approval_from_fen else 1
-    if amount_fen < rules.auto_review_below_fen and not risk_flag and required == 1:
+    if small_enough_for_auto_review(amount_fen, rules) and not risk_flag and required == 1:
         return ReviewDecision("auto", 1)
     return ReviewDecision("manual", required)
 

@@ -18,6 +18,7 @@ from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog import LOW_STOCK_PARTITION, CategoryRepository, ProductRepository, editable_state
+from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, Write
 from mall.domain import commission as rules
@@ -32,6 +33,7 @@ from mall.domain.catalog import (
     product_problems,
     select_page,
 )
+from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
@@ -106,12 +108,21 @@ def category_view(category: Category) -> CategoryView:
                         updated_at=iso(category.updated_at) if category.updated_at else None)
 
 
+def _check_category_cap(table: Table, category: Category) -> None:
+    """The category's rates with any level's points and any promoter's override stay within the cap."""
+    if category.l1_rate_bp is None and category.l2_rate_bp is None:
+        return
+    _refuse(cap_problems(settings=_settings(table), categories=[category],
+                         promoters=PromoterRepository(table).with_overrides(),
+                         saving=Saving("category", category.category_id)),
+            "these category rates could pay more than the commission cap", "commission_over_cap")
+
+
 def create_category(*, table: Table, body: CategoryCreate, now: datetime, category_id: str | None = None,
                     by: str = "system", source_ip: str | None = None) -> CategoryView:
-    _refuse(rules.category_rate_problems(body.l1_rate_bp, body.l2_rate_bp, _settings(table)),
-            "these category rates could pay more than the commission cap", "commission_over_cap")
     category = Category(category_id=category_id or new_id("c"), name=body.name, l1_rate_bp=body.l1_rate_bp,
                         l2_rate_bp=body.l2_rate_bp, sort=body.sort, created_at=now, updated_at=now)
+    _check_category_cap(table, category)
     audit = _audit(table, "category.create", "category", category.category_id, by=by, source_ip=source_ip,
                    before=None, after=_category_fields(category), now=now)
     return category_view(CategoryRepository(table).create(category, audit=audit))
@@ -147,8 +158,7 @@ def update_category(*, table: Table, category_id: str, body: CategoryUpdate, now
         l1_rate_bp=body.l1_rate_bp if "l1_rate_bp" in sent else current.l1_rate_bp,
         l2_rate_bp=body.l2_rate_bp if "l2_rate_bp" in sent else current.l2_rate_bp,
     )
-    _refuse(rules.category_rate_problems(changed.l1_rate_bp, changed.l2_rate_bp, _settings(table)),
-            "these category rates could pay more than the commission cap", "commission_over_cap")
+    _check_category_cap(table, changed)
     audit = _audit(table, "category.update", "category", category_id, by=by, source_ip=source_ip,
                    before=_category_fields(current), after=_category_fields(changed), now=now,
                    details={"version": body.version + 1})
@@ -183,8 +193,14 @@ def admin_product_view(product: Product) -> AdminProductView:
     )
 
 
-def _check_product(product: Product, settings: DistributionSettings) -> None:
-    problems = product_problems(product) + rules.product_commission_problems(product, settings)
+def _check_product(product: Product, table: Table) -> None:
+    """Its own invariants, and its own commission setting with any level's points and any
+    promoter's override within the cap (at its list price for a ``fixed`` setting)."""
+    problems = product_problems(product)
+    if product.commission.mode != "inherit" and product.distribution_enabled:
+        problems += cap_problems(settings=_settings(table), products=[product],
+                                 promoters=PromoterRepository(table).with_overrides(),
+                                 saving=Saving("product", product.product_id))
     _refuse(problems, "the product has invalid fields", "invalid_product")
 
 
@@ -198,7 +214,7 @@ def create_product(*, table: Table, body: ProductCreate, now: datetime, product_
         commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
         created_at=now, updated_at=now,
     )
-    _check_product(product, _settings(table))
+    _check_product(product, table)
     audit = _audit(table, "product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
                    after={**editable_state(product), "stock": product.stock}, now=now)
     created = ProductRepository(table).create(product, audit=audit)
@@ -235,7 +251,7 @@ def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: d
     if "images" in changes:
         changes["images"] = list(changes["images"])
     merged = replace(current, **changes)
-    _check_product(merged, _settings(table))
+    _check_product(merged, table)
     audit = _audit(table, "product.update", "product", product_id, by=by, source_ip=source_ip,
                    before=editable_state(current), after=editable_state(merged), now=now,
                    details={"version": body.version + 1})

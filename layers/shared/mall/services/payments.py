@@ -6,7 +6,9 @@ so a lost notification never loses a payment and a repeated one never records it
 
 Webhook replies (PROTOCOLS.md): 204 = handled or already handled; 4xx ``{"code":"FAIL"}`` = refused
 and nothing changed (a bad signature, a stale or probe message, an amount that is not the order's,
-an unsupported event); 5xx ``{"code":"FAIL"}`` = our failure, WeChat Pay redelivers later.
+a currency other than CNY, a REFUND.* whose refund_status is not its event, a transfer bill without
+our mch_id, an unsupported event: docs/webhook-checks.md); 5xx ``{"code":"FAIL"}`` = our failure,
+WeChat Pay redelivers later.
 """
 
 from __future__ import annotations
@@ -222,6 +224,10 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
             if refund.mchid != merchant.mchid:
                 logger.error("refund notification for another merchant")
                 return _fail(400, "mchid mismatch", "wrong_merchant")
+            if event != f"REFUND.{refund.refund_status}":  # the signed envelope and the resource must agree
+                logger.error("refund notification whose event and refund_status disagree",
+                             extra={"event_type": event[:64], "refund_status": refund.refund_status[:32]})
+                return _fail(400, "refund_status does not match the event", "refund_status_mismatch")
             refunds()(table=orders.table, refund=refund, now=now)
             return _ok("refund_handled")
         if event == EVENT_TRANSFER_FINISHED:  # payouts (PAYOUT)
@@ -240,11 +246,16 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
 def _on_transaction(resource: Mapping[str, Any], *, orders: OrderRepository, merchant: MerchantConfig,
                     pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
     tx = parse_transaction(resource)
+    if tx.amount is None or tx.amount.currency != CURRENCY:
+        logger.error("payment notification not in CNY: refused", extra={"out_trade_no": tx.out_trade_no})
+        return _fail(400, "currency is not CNY", "wrong_currency")
     result = apply_payment(tx, orders=orders, merchant=merchant, pay=pay, now=now, source="webhook")
     outcome = result.decision.outcome
     if result.unknown_order:
         return _fail(404, "unknown out_trade_no", "unknown_order")
     if result.decision.acknowledged:
+        if result.order is not None:
+            _check_payer(tx, result.order, table=orders.table, now=now)
         return _ok(outcome.value)
     messages = {
         PaymentOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
@@ -256,12 +267,42 @@ def _on_transaction(resource: Mapping[str, Any], *, orders: OrderRepository, mer
     return _fail(status, message, outcome.value)
 
 
+#: The only currency of a domestic merchant (境内商户号仅支持人民币).
+CURRENCY = "CNY"
+PAYER_MISMATCH_RULE = "payer_mismatch"
+
+
+def _check_payer(tx: TransactionResource, order: Order, *, table: Table, now: datetime) -> None:
+    """The money arrived, so the payment stands; but a payer other than the order's buyer is
+    looked into: a risk case on the order (docs/risk.md, "Payer mismatch"). Repeated deliveries
+    find the same case (keyed by the order)."""
+    payer = tx.payer_openid
+    if not payer:
+        return
+    from mall.dal.identity import CustomerRepository
+
+    buyer = CustomerRepository(table).get(order.buyer_id)
+    if buyer is not None and buyer.openid == payer:
+        return
+    from mall.services.risk import open_case
+
+    promoter = (order.attribution or {}).get("l1_promoter_id")
+    subject = str(promoter) if promoter else order.buyer_id
+    logger.warning("payment by someone other than the buyer: risk case", extra={"order_id": order.order_id})
+    metrics.add_metric(name="PaymentPayerMismatch", unit="Count", value=1)
+    open_case(table=table, promoter_id=subject, rule=PAYER_MISMATCH_RULE, window_key=order.order_id,
+              evidence={"order_id": order.order_id, "buyer_id": order.buyer_id,
+                        "subject": "promoter" if promoter else "customer", "transaction_id": tx.transaction_id,
+                        "amount_fen": order.amount_fen},
+              now=now)
+
+
 # ---- payouts (PAYOUT) ----
 def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig,
                  payouts: Callable[[], TransferNotificationHandler], now: datetime) -> WebhookReply:
     bill = parse_transfer_bill(resource)
-    if bill.mch_id is not None and bill.mch_id != merchant.mchid:
-        logger.error("transfer notification for another merchant")
+    if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
+        logger.error("transfer notification for another merchant, or without mch_id")
         return _fail(400, "mch_id mismatch", "wrong_merchant")
     handled = payouts()(table=table, bill=bill, now=now)
     if handled.acknowledged:

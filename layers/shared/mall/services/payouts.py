@@ -143,7 +143,7 @@ def apply_bill(*, table: Table, bill: TransferBillResource, now: datetime, sourc
     repo = PayoutRepository(table)
     withdrawal_id = withdrawal_id_for_bill(bill.out_bill_no)
     facts = BillFacts(out_bill_no=bill.out_bill_no, state=bill.state, amount_fen=bill.transfer_amount,
-                      openid=bill.openid)
+                      openid=bill.openid, transfer_bill_no=bill.transfer_bill_no)
     context = {"out_bill_no": bill.out_bill_no, "bill_state": bill.state, "source": source}
     for _ in range(_MAX_RACES):
         payout = repo.get(withdrawal_id) if withdrawal_id else None

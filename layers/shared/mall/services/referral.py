@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
+from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import (
     AncestorCheck,
     BindingRepository,
@@ -33,6 +34,7 @@ from mall.dal.referral import (
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Key, Table, TransactionCancelled
 from mall.domain import referral as rules
+from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.referral import (
     MAX_ANCESTOR_DEPTH,
     ApplicantFacts,
@@ -47,7 +49,7 @@ from mall.domain.referral import (
     PromoterAction,
     ShareSource,
 )
-from mall.domain.settings import BindingMode
+from mall.domain.settings import BindingMode, DistributionSettings
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.pii import mask_nickname
 from mall.schemas.referral import (
@@ -237,6 +239,21 @@ def change_status(*, table: Table, user_id: str, action: PromoterAction, reason:
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
 
 
+def _check_override_cap(table: Table, settings: DistributionSettings, promoter: Promoter) -> None:
+    """The override with any level's points (the promoter's level can change), and the other level's
+    rate from anything a line can resolve (global, a category, a product, another promoter's
+    override), stays within the cap: 422 naming the combination."""
+    if promoter.l1_override_bp is None and promoter.l2_override_bp is None:
+        return
+    others = [p for p in PromoterRepository(table).with_overrides() if p.user_id != promoter.user_id]
+    problems = cap_problems(settings=settings, categories=CategoryRepository(table).list_all(),
+                            products=ProductRepository(table).with_own_commission(),
+                            promoters=[*others, promoter], saving=Saving("override", promoter.user_id))
+    if problems:
+        raise InvalidInput("this override could pay more than the commission cap on some line",
+                           code="override_exceeds_cap", fields=problems)
+
+
 def set_override(*, table: Table, user_id: str, l1_bp: int | None, l2_bp: int | None, reason: str | None, by: str,
                  now: datetime, source_ip: str | None = None) -> PromoterAdminView:
     settings = SettingsRepository(table).current().settings
@@ -244,7 +261,7 @@ def set_override(*, table: Table, user_id: str, l1_bp: int | None, l2_bp: int | 
     promoter = repo.get(user_id, consistent=True)
     if promoter is None:
         raise NotFound("no such promoter", code="promoter_not_found")
-    rules.check_override(l1_bp, l2_bp, settings.level(promoter.level_id), settings)
+    _check_override_cap(table, settings, replace(promoter, l1_override_bp=l1_bp, l2_override_bp=l2_bp))
     try:
         repo.set_override(promoter, l1_bp=l1_bp, l2_bp=l2_bp, by=by, reason=reason, now=now,
                           audit=_promoter_audit(

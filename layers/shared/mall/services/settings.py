@@ -7,10 +7,14 @@ from datetime import datetime
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
+from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.dal.table import Table
 from mall.domain.audit import changed_fields
-from mall.errors import NotFound
+from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
+from mall.domain.settings import DistributionSettings
+from mall.errors import InvalidInput, NotFound
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
 
@@ -30,6 +34,7 @@ def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetim
     The audit entry (the fields that differ from the version edited) is in the same transaction."""
     repo = SettingsRepository(table)
     document = body.document()
+    check_cap_against_catalog(table=table, settings=document)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
     current = repo.current(consistent=True)
     edited = current if current.version == body.based_on_version else repo.get(body.based_on_version)
@@ -42,6 +47,17 @@ def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetim
     saved = repo.save(document, based_on=body.based_on_version, saved_by=saved_by, now=now, note=body.note,
                       audit=audit)
     return _view(saved)
+
+
+def check_cap_against_catalog(*, table: Table, settings: DistributionSettings) -> None:
+    """422 when the new settings, with a category's, a product's or a promoter's own rates, could
+    pay more than the cap on some line (the settings alone were checked by the document)."""
+    problems = cap_problems(settings=settings, categories=CategoryRepository(table).list_all(),
+                            products=ProductRepository(table).with_own_commission(),
+                            promoters=PromoterRepository(table).with_overrides(), saving=SAVING_SETTINGS)
+    if problems:
+        raise InvalidInput("with these settings a line could pay more than the commission cap",
+                           code="commission_over_cap", fields=problems)
 
 
 def history(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> SettingsHistory:
