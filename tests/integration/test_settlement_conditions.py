@@ -25,11 +25,13 @@ from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Item, Table
+from mall.dal.team_bonus import BonusRepository
 from mall.domain import ledger as L
-from mall.domain.commission_records import CommissionRecord
+from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral import Promoter
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import CommissionRates, DistributionSettings
+from mall.domain.team_bonus import BonusRecord
 from mall.errors import DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import fulfilment, referral
@@ -259,6 +261,32 @@ def test_a_frozen_promoter_still_cannot_withdraw(world: Table) -> None:
     with pytest.raises(Forbidden) as refused:
         withdraw(table, 5_000, LATER)
     assert refused.value.code == "promoter_not_active"
+
+
+def bonus(table: Table, month: str, amount: int, due_at: datetime) -> BonusRecord:
+    record = BonusRecord(bonus_id=f"tb_{month}_{PROMOTER}", beneficiary_id=PROMOTER, month=month,
+                         team_sales_fen=amount * 20, amount_fen=amount, status=CommissionStatus.FROZEN,
+                         rule={"bonus_bp": 500}, created_at=PAID, due_at=due_at)
+    assert BonusRepository(table).create(record, now=PAID)
+    return record
+
+
+def test_team_bonuses_wait_while_frozen_and_are_voided_by_the_disable(world: Table) -> None:
+    table = world
+    bonus(table, "2026-10", 700, due_at=COMPLETED)
+    bonus(table, "2026-11", 900, due_at=LATER + timedelta(days=30))
+    change_status(table, "freeze")
+    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    assert report.settled == 0 and report.skipped == {"promoter_frozen": 1}
+    change_status(table, "unfreeze")
+    assert settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE).settled_fen == 700
+    change_status(table, "disable")
+    report = void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER)
+    assert (report.voided, report.voided_fen) == (1, 900)
+    assert wallet(table) == L.Balances(available=700)
+    assert [a["action"] for a in audits_of(table, "bonus", f"tb_2026-11_{PROMOTER}")] == ["commission.void"]
+    assert void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER).voided == 0
+    assert_reconciles(table)
 
 
 # ---- each line on its own completion ------------------------------------------------------------
