@@ -25,7 +25,7 @@ from mall.schemas.referral import (
     PromoterList,
     StatusChangeRequest,
 )
-from mall.services import referral, risk
+from mall.services import referral, risk, settlement
 
 table = main_table()
 app = make_resolver()
@@ -81,6 +81,10 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
                                       by=current_principal(app).subject, now=now, source_ip=_source_ip())
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(table=table, promoter_id=user_id, now=now)
+        if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
+            settlement.void_disabled_promoter(table=table, promoter_id=user_id, by=current_principal(app).subject,
+                                              now=now, source_ip=_source_ip())
+            view = referral.get_promoter(table=table, user_id=user_id)
         return view
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route

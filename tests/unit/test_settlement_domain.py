@@ -85,10 +85,11 @@ def test_slices_keep_a_promoter_together_and_lose_nothing(entries: list[tuple[st
 def test_reports_add_up() -> None:
     one = SettleReport(as_of=AS_OF, examined=3, settled=2, settled_fen=300, transactions=1, promoters=1)
     one.skip(NotDue.HELD)
-    two = SettleReport(as_of=AS_OF, examined=1, settled=1, settled_fen=50, repaid_fen=50, transactions=1)
+    two = SettleReport(as_of=AS_OF, examined=1, settled=1, settled_fen=50, repaid_fen=50, transactions=1, voided=1,
+                       voided_fen=30)
     two.skip(NotDue.HELD)
     two.skip(NotDue.MISSING, 0)
     total = one.merge(two).as_dict()
     assert total == {"as_of": "2026-11-11T00:00:00Z", "examined": 4, "settled": 3, "settled_fen": 350,
                      "repaid_fen": 50, "skipped": {"held": 2}, "promoters": 1, "transactions": 2, "fallbacks": 0,
-                     "retries": 0}
+                     "retries": 0, "voided": 1, "voided_fen": 30}

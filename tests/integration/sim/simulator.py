@@ -59,6 +59,7 @@ from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import BindingMode, DistributionSettings, WithdrawalRules
+from mall.domain.settlement import refund_open_on_line
 from mall.errors import DomainError
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.schemas.referral import ApplyRequest
@@ -1107,6 +1108,12 @@ def refunded_lines(sim: Simulator, order: MOrder, at_sandbox: dict[str, Any]) ->
     return refunded
 
 
+def _refund_open(order: dict[str, Any] | None, line_id: str) -> bool:
+    """A refund request still open on the line: its commission waits, even when due."""
+    lines = (order or {}).get("lines") or []
+    return refund_open_on_line(next((li for li in lines if str(li.get("line_id")) == line_id), None))
+
+
 def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the invariants, in order
     """Every invariant of the money loop after ``sim.run()``; raises ``SimulationFailed``.
     Returns a few totals for the report."""
@@ -1163,7 +1170,7 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         if record.status == CommissionStatus.FROZEN:
             frozen[who] += record.current_fen
             if record.due_at is not None and sim._last_settle is not None and record.due_at <= sim._last_settle \
-                    and not record.hold:
+                    and not record.hold and not _refund_open(books.orders.get(record.order_id), record.line_id):
                 problems.append(f"{key}: FROZEN though due at {record.due_at}, settled up to {sim._last_settle}")
         elif record.status == CommissionStatus.SETTLED:
             settled[who] += record.current_fen

@@ -70,7 +70,8 @@ def order_from_item(item: Item) -> Order:
         created_at=item.get("created_at", ""), version=_int(item.get("version")),
         paid_at=item.get("paid_at"), shipped_at=item.get("shipped_at"), carrier=item.get("carrier"),
         tracking_no=item.get("tracking_no"), completed_at=item.get("completed_at"),
-        completed_by=item.get("completed_by"), verify_code_hash=item.get("verify_code_hash"),
+        completed_by=item.get("completed_by"), service_verified_at=item.get("service_verified_at"),
+        verify_code_hash=item.get("verify_code_hash"),
         verify_failed_attempts=_int(item.get("verify_failed_attempts")),
         verify_locked_until=item.get("verify_locked_until"),
         shipping_refunded_fen=_int(item.get("shipping_refunded_fen")),
@@ -200,13 +201,31 @@ class FulfilmentRepository:
         """PAID/SHIPPED → COMPLETED; the auto-confirm entry (and an admin's audit entry) go in the
         same transaction."""
         at = iso(now)
+        sets = {"completed_at": at, "completed_by": completed_by}
+        if completed_by == "verify":
+            sets["service_verified_at"] = at
         self._transition(
-            order, to_status=OrderStatus.COMPLETED, sets={"completed_at": at, "completed_by": completed_by},
+            order, to_status=OrderStatus.COMPLETED, sets=sets,
             history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
             extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK}),
                    *self._audit(audit, now)],
             check_version=completed_by == "verify",
         )
+
+    def verify_service_lines(self, order: Order, *, now: datetime, by: str, audit: AuditEntry | None = None) -> None:
+        """A mixed order's 核销: ``service_verified_at`` set once (the status stays), conditional on
+        the version read (a refund held meanwhile is seen), with a history entry and the audit."""
+        at = iso(now)
+        self._table.transact([
+            Write.update(self._table.name, order_key(order.order_id),
+                         "SET service_verified_at = :at, #version = #version + :one",
+                         condition="#status = :status AND #version = :v AND attribute_not_exists(service_verified_at)",
+                         names={"#status": "status", "#version": "version"},
+                         values={":at": at, ":one": 1, ":status": order.status, ":v": order.version}),
+            put_history(self._table.name, order.order_id,
+                        HistoryEntry(order.status, at, by, "核销 code verified: service lines completed")),
+            *self._audit(audit, now),
+        ])
 
     def _audit(self, audit: AuditEntry | None, now: datetime) -> list[Write]:
         return [AuditLog(self._table).write(audit, now)] if audit is not None else []

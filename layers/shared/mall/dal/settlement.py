@@ -19,6 +19,16 @@ Settling a set of records (``SettlementRepository.settle``):
    one, each re-read, skipping the ones no longer due. A stale wallet (another posting landed
    since it was read) is re-read and the group retried.
 
+Besides the records, step 1 reads (one BatchGetItem, consistent) the promoters and the commission
+records' orders. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
+the due index and settles on the first run after the unfreeze); one whose promoter is disabled is
+voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided`` posting and audit entry in one
+transaction); one whose order line holds an open refund request (``refund_held_fen``) waits
+(``refund_open``). Every settling transaction checks both again: a ConditionCheck that the promoter
+is neither frozen nor disabled, and per order one that the settled lines hold no refund. A freeze or
+a refund request committed between the read and the settlement refuses it, and the records settled
+one by one find them.
+
 Every write is conditional on the state it was computed from, and posting ids are deterministic
 (``<commission_id>.settled``), so overlapping runs and redelivered slices settle each record once.
 
@@ -37,23 +47,29 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commissions import commission_from_item, commission_key, due_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet, wallet_from_item, wallet_key
+from mall.dal.orders import order_key
+from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.dal.team_bonus import bonus_from_item, bonus_key
-from mall.domain.commission_records import SETTLE_SHARDS, CommissionStatus
-from mall.domain.ledger import Overdraft
+from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
+from mall.domain.ledger import Overdraft, Posting, commission_cancelled
 from mall.domain.settlement import (
+    SETTLEMENT_BLOCKING_STATUSES,
     NotDue,
     Settleable,
     SettleReport,
     due_order,
     not_due_reason,
+    refund_open_on_line,
     settle_in_order,
 )
 from mall.domain.team_bonus import BonusRecord
@@ -93,6 +109,46 @@ class DueEntry:
     commission_id: str
     beneficiary_id: str
     due_at: str
+
+
+#: ``voided_by`` of the records voided because their promoter was disabled.
+VOIDED_DISABLED = "promoter_disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class SettleContext:
+    """What decides a record besides its own item, read (consistently) before the transaction and
+    checked again inside it: its promoter's status and its order line's open refunds."""
+
+    statuses: Mapping[str, str | None]  # promoter id → status (None: no promoter item)
+    orders: Mapping[str, Item]  # order id → the order item, for commission records
+
+    def status(self, record: Settleable) -> str | None:
+        return self.statuses.get(record.beneficiary_id)
+
+    def line(self, record: Settleable) -> tuple[int, Mapping[str, Any]] | None:
+        """The record's order line and its position in the order's ``lines`` (None for a bonus, or
+        a record whose order or line is not there: no refund can be open on it)."""
+        if not isinstance(record, CommissionRecord) or record.order_id not in self.orders:
+            return None
+        for index, line in enumerate(self.orders[record.order_id].get("lines") or []):
+            if str(line.get("line_id")) == record.line_id:
+                return index, line
+        return None
+
+    def refund_open(self, record: Settleable) -> bool:
+        found = self.line(record)
+        return found is not None and refund_open_on_line(found[1])
+
+    def reason(self, record: Settleable, as_of: datetime) -> NotDue | None:
+        return not_due_reason(record, as_of, promoter_status=self.status(record),
+                              refund_open=self.refund_open(record))
+
+    def order_check_key(self, record: Settleable) -> tuple[str, ...]:
+        """The order a record's transaction checks for open refunds (none for a bonus)."""
+        if isinstance(record, CommissionRecord) and self.line(record) is not None:
+            return (record.order_id,)
+        return ()
 
 
 class SettlementStuck(Exception):
@@ -151,6 +207,56 @@ class SettlementRepository:
     def record(self, key: Key) -> Settleable | None:
         return settleable_from_item(self._table.get(key, consistent=True))
 
+    def context(self, records: Sequence[Settleable]) -> SettleContext:
+        """The promoters' statuses and the commission records' orders: one consistent BatchGetItem."""
+        promoters = sorted({r.beneficiary_id for r in records})
+        orders = sorted({r.order_id for r in records if isinstance(r, CommissionRecord)})
+        statuses: dict[str, str | None] = dict.fromkeys(promoters)
+        found_orders: dict[str, Item] = {}
+        keys = [promoter_key(uid) for uid in promoters] + [order_key(oid) for oid in orders]
+        for item in self._table.batch_get(keys, consistent=True) if keys else []:
+            if item.get("sk") == "PROMOTER":
+                statuses[str(item["pk"]).removeprefix("USER#")] = str(item.get("status"))
+            elif item.get("sk") == "ORDER":
+                found_orders[str(item["pk"]).removeprefix("ORDER#")] = item
+        return SettleContext(statuses, found_orders)
+
+    def status_check(self, beneficiary_id: str) -> Write:
+        """The ConditionCheck that an admin has not frozen or disabled the promoter since the read:
+        a freeze committed first refuses the settlement, which then finds the records held."""
+        blocking = sorted(SETTLEMENT_BLOCKING_STATUSES)
+        values = {f":blocked{i}": status for i, status in enumerate(blocking)}
+        return Write.check(self._table.name, promoter_key(beneficiary_id),
+                           f"NOT (#status IN ({', '.join(values)}))", names={"#status": "status"}, values=values)
+
+    def refund_checks(self, records: Sequence[Settleable], context: SettleContext) -> list[Write]:
+        """Per order of ``records``, the ConditionCheck that none of their lines holds a refund
+        (``refund_held_fen`` 0 or absent; the line still at the position read). A refund request
+        committed between the read and the settlement refuses it; the record then waits."""
+        lines: dict[str, dict[int, str]] = {}
+        for record in records:
+            found = context.line(record)
+            if found is not None and isinstance(record, CommissionRecord):
+                lines.setdefault(record.order_id, {})[found[0]] = record.line_id
+        checks: list[Write] = []
+        for order_id in sorted(lines):
+            names = {"#lines": "lines", "#held": "refund_held_fen", "#line_id": "line_id"}
+            values: dict[str, Any] = {":zero": 0}
+            conditions: list[str] = []
+            for index, line_id in sorted(lines[order_id].items()):
+                path = f"#lines[{index}]"
+                values[f":line{index}"] = line_id
+                conditions.append(f"{path}.#line_id = :line{index} AND (attribute_not_exists({path}.#held) "
+                                  f"OR {path}.#held = :zero)")
+            checks.append(Write.check(self._table.name, order_key(order_id), " AND ".join(conditions),
+                                      names=names, values=values))
+        return checks
+
+    def checks(self, beneficiary_id: str, records: Sequence[Settleable], context: SettleContext) -> list[Write]:
+        """Everything a settling transaction checks besides the records and the wallet."""
+        return [*self.hold_checks(beneficiary_id, records), self.status_check(beneficiary_id),
+                *self.refund_checks(records, context)]
+
     def held_bonus_promoters(self, records: Sequence[Settleable]) -> set[str]:
         """The promoters among the bonus records' whose risk hold is open (bonuses have no hold of their own)."""
         promoters = {r.beneficiary_id for r in records if isinstance(r, BonusRecord)}
@@ -199,11 +305,14 @@ class SettlementRepository:
         report.skip(NotDue.MISSING, len(unique) - len(records))
         groups: dict[str, list[Settleable]] = {}
         held = self.held_bonus_promoters(records)
+        context = self.context(records)
         for record in records:
-            reason = not_due_reason(record, as_of)
+            reason = context.reason(record, as_of)
             if reason is None and isinstance(record, BonusRecord) and record.beneficiary_id in held:
                 reason = NotDue.HELD
-            if reason is not None:
+            if reason == NotDue.PROMOTER_DISABLED:
+                report.merge(self.void_one(key_of(record), by="system", now=now, as_of=as_of))
+            elif reason is not None:
                 report.skip(reason)
             else:
                 groups.setdefault(record.beneficiary_id, []).append(record)
@@ -212,7 +321,7 @@ class SettlementRepository:
         for beneficiary_id in sorted(groups):
             try:
                 report.merge(self.settle_group(beneficiary_id, groups[beneficiary_id], as_of=as_of, now=now,
-                                               wallet=wallets[beneficiary_id]))
+                                               wallet=wallets[beneficiary_id], context=context))
             except (LedgerRefused, Overdraft) as exc:
                 logger.error("settlement of a promoter's records failed", extra={
                     "promoter_id": beneficiary_id, "records": len(groups[beneficiary_id]), "error": str(exc)})
@@ -222,19 +331,24 @@ class SettlementRepository:
         return report
 
     def settle_group(self, beneficiary_id: str, records: Sequence[Settleable], *, as_of: datetime,
-                     now: datetime, wallet: Wallet | None = None) -> SettleReport:
+                     now: datetime, wallet: Wallet | None = None, context: SettleContext | None = None
+                     ) -> SettleReport:
         """One promoter's due records: one transaction per chunk of ≤ 100 writes, the wallet read
-        once (``wallet``, if the caller read it already; again only when it changed under us)."""
+        once (``wallet``, if the caller read it already; again only when it changed under us).
+        ``context`` (the promoter's status, the orders' refunds as read) is read here if not given."""
         report = SettleReport(as_of=as_of, promoters=1)
         pending = due_order(records)
+        if context is None:
+            context = self.context(pending)
         stale = 0
         while pending:
             if wallet is None:
                 wallet = self._ledger.wallet(beneficiary_id)
-            checks = self.hold_checks(beneficiary_id, pending)
+            fixed = 1 + len(self.hold_checks(beneficiary_id, pending)) + 1  # wallet, hold, promoter status
             try:
                 chunk, after = settle_in_order(pending, wallet.balances, at=now,
-                                               max_writes=MAX_TRANSACTION_WRITES - len(checks))
+                                               max_writes=MAX_TRANSACTION_WRITES, fixed_writes=fixed,
+                                               checks_of=context.order_check_key)
             except Overdraft:
                 # Frozen cannot cover the records as they were read: a refund took some of them
                 # back since. Each is read again and settled alone (a real shortfall raises there).
@@ -245,11 +359,12 @@ class SettlementRepository:
             try:
                 self._ledger.post([p for s in chunk for p in s.postings],
                                   also=[*(self.settle_write(s.record, as_of=as_of, now=now) for s in chunk),
-                                        *self.hold_checks(beneficiary_id, [s.record for s in chunk])],
+                                        *self.checks(beneficiary_id, [s.record for s in chunk], context)],
                                   expect={beneficiary_id: wallet}, now=now)
             except LedgerRefused as refused:
                 if refused.any("also:") or refused.any("posting:"):
-                    # A record changed since it was read: settle this chunk's records one by one.
+                    # A record changed since it was read, or the promoter was frozen or a refund
+                    # opened meanwhile: settle this chunk's records one by one, each decided again.
                     logger.info("a record changed during settlement; settling one by one", extra={
                         "promoter_id": beneficiary_id, "labels": refused.labels[:10]})
                     report.fallbacks += 1
@@ -273,30 +388,97 @@ class SettlementRepository:
         return report
 
     def settle_one(self, key: Key, *, as_of: datetime, now: datetime) -> SettleReport:
-        """One record in its own transaction, re-read first (skipped when no longer due)."""
+        """One record in its own transaction, re-read first (skipped when no longer due; voided
+        when its promoter was disabled)."""
         report = SettleReport(as_of=as_of)
         for attempt in range(RECORD_ATTEMPTS):
             record = self.record(key)
-            reason = NotDue.MISSING if record is None else not_due_reason(record, as_of)
-            if reason is None and record is not None and self.held_bonus_promoters([record]):
+            if record is None:
+                report.skip(NotDue.MISSING)
+                return report
+            context = self.context([record])
+            reason = context.reason(record, as_of)
+            if reason is None and self.held_bonus_promoters([record]):
                 reason = NotDue.HELD
-            if reason is not None or record is None:
-                report.skip(reason or NotDue.MISSING)
+            if reason == NotDue.PROMOTER_DISABLED:
+                return report.merge(self.void_one(key, by="system", now=now, as_of=as_of))
+            if reason is not None:
+                report.skip(reason)
                 return report
             wallet = self._ledger.wallet(record.beneficiary_id)
             try:
                 chunk, _ = settle_in_order([record], wallet.balances, at=now, max_writes=MAX_TRANSACTION_WRITES)
                 self._ledger.post(list(chunk[0].postings),
                                   also=[self.settle_write(record, as_of=as_of, now=now),
-                                        *self.hold_checks(record.beneficiary_id, [record])],
+                                        *self.checks(record.beneficiary_id, [record], context)],
                                   expect={record.beneficiary_id: wallet}, now=now)
             except (LedgerRefused, Overdraft):
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
                 report.retries += 1
                 _backoff(attempt + 1)
-                continue  # the record or the wallet changed: read both again
+                continue  # the record, the wallet, the promoter or the order changed: read them again
             report.add(chunk)
+            report.transactions += 1
+            return report
+        return report  # unreachable: the last attempt returns or raises
+
+    # ---- a disabled promoter's unsettled records ---------------------------------------------------
+
+    def void_write(self, record: Settleable, *, now: datetime) -> Write:
+        """FROZEN → CANCELLED (``voided_by`` promoter_disabled), from the version read, out of the
+        due index: the ``also`` of the transaction posting its ``commission_voided`` reversal."""
+        amount = record.current_fen
+        return Write.update(
+            self._table.name, key_of(record),
+            "SET #status = :cancelled, cancelled_fen = :cancelled_fen, voided_by = :why, voided_fen = :amount, "
+            "updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
+            "REMOVE gsi2pk, gsi2sk ADD #version :one",
+            condition="#status = :frozen AND #version = :v",
+            names={"#status": "status", "#version": "version"},
+            values={":cancelled": CommissionStatus.CANCELLED.value, ":cancelled_fen": record.cancelled_fen + amount,
+                    ":why": VOIDED_DISABLED, ":amount": amount, ":now": iso(now), ":empty": [], ":one": 1,
+                    ":v": record.version, ":frozen": CommissionStatus.FROZEN.value,
+                    ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "voided_fen": amount,
+                                "reason": VOIDED_DISABLED}]})
+
+    def void_one(self, key: Key, *, by: str, now: datetime, as_of: datetime | None = None,
+                 source_ip: str | None = None) -> SettleReport:
+        """Void one unsettled record of a disabled promoter: its state change, its ``commission_voided``
+        posting (frozen → back to the merchant) and the audit entry in one transaction, re-read on
+        each attempt. Idempotent: a record already settled, cancelled or voided is left alone (the
+        status condition and the deterministic posting id ``<id>.cancel.disabled``)."""
+        report = SettleReport(as_of=as_of or now)
+        for attempt in range(RECORD_ATTEMPTS):
+            record = self.record(key)
+            if record is None or record.status != CommissionStatus.FROZEN:
+                return report
+            if self.context([record]).status(record) != "disabled":
+                return report  # only a disabled promoter's money is voided
+            amount = record.current_fen
+            ref = {"bonus_id": record.bonus_id, "month": record.month} if isinstance(record, BonusRecord) else {
+                "order_id": record.order_id, "line_id": record.line_id, "level": str(record.level),
+                "commission_id": record.commission_id}
+            postings: list[Posting] = [commission_cancelled(
+                promoter_id=record.beneficiary_id, commission_id=record.commission_id, amount_fen=amount, at=now,
+                ref={**ref, "reason": VOIDED_DISABLED}, step="disabled", voided=True)] if amount > 0 else []
+            audit = AuditEntry(
+                action="commission.void", actor=by, entity_type="bonus" if isinstance(record, BonusRecord)
+                else "commission", entity_id=record.commission_id, source_ip=source_ip,
+                before={"status": CommissionStatus.FROZEN.value, "current_fen": amount},
+                after={"status": CommissionStatus.CANCELLED.value, "voided_fen": amount},
+                details={"reason": VOIDED_DISABLED, **ref}, subject_user=record.beneficiary_id)
+            try:
+                self._ledger.post(postings, also=[self.void_write(record, now=now),
+                                                  AuditLog(self._table).write(audit, now)], now=now)
+            except LedgerRefused:
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    raise
+                report.retries += 1
+                _backoff(attempt + 1)
+                continue  # refunded, settled or voided meanwhile: decide again
+            report.voided += 1
+            report.voided_fen += amount
             report.transactions += 1
             return report
         return report  # unreachable: the last attempt returns or raises

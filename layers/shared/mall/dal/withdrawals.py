@@ -33,6 +33,7 @@ from mall.domain import ledger as postings
 from mall.domain.ledger import Posting
 from mall.domain.settings import WithdrawalMethod, WithdrawalRules
 from mall.domain.withdrawals import (
+    WITHDRAWING_STATUSES,
     Approval,
     ReviewKind,
     TimelineEntry,
@@ -322,8 +323,10 @@ class WithdrawalRepository:
                                  ":room": rules.daily_amount_fen - w.amount_fen,
                                  ":expires": epoch(now + timedelta(days=COUNTER_KEEP_DAYS))}),
             Write.check(name, risk_hold_key(w.promoter_id), "attribute_not_exists(pk)"),
-            Write.check(name, promoter_key(w.promoter_id), "#status = :active", names={"#status": "status"},
-                        values={":active": "active"}),
+            Write.check(name, promoter_key(w.promoter_id),
+                        f"#status IN ({', '.join(f':may{i}' for i in range(len(WITHDRAWING_STATUSES)))})",
+                        names={"#status": "status"},
+                        values={f":may{i}": status for i, status in enumerate(WITHDRAWING_STATUSES)}),
         ]
         held = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
                                         amount_fen=w.amount_fen, at=now)

@@ -402,14 +402,16 @@ def _refunded_by_line(image: Mapping[str, Any]) -> dict[str, int]:
 
 def commission_trigger(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
     """Whether a change of an order item can change its commission: it became paid (or is first
-    seen paid), got ``completed_at``, became CLOSED, or a line's ``refunded_fen`` changed. Orders
-    paid after they expired (refunded in full) never earn."""
+    seen paid), got ``completed_at`` or ``service_verified_at``, became CLOSED, or a line's
+    ``refunded_fen`` changed. Orders paid after they expired (refunded in full) never earn."""
     if not new or new.get("sk") != "ORDER" or new.get("entity", "order") != "order" or not ever_paid(new):
         return False
     before = old or {}
     if not ever_paid(before):
         return True
     if new.get("completed_at") and not before.get("completed_at"):
+        return True
+    if new.get("service_verified_at") and not before.get("service_verified_at"):  # a mixed order's 核销
         return True
     if new.get("status") == "CLOSED" and before.get("status") != "CLOSED":
         return True

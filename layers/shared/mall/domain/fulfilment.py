@@ -5,6 +5,9 @@ Which road an order takes after payment is decided by its lines (docs/data-model
 - any physical line → the admin ships it (PAID → SHIPPED), then the buyer confirms receipt or the
   schedule confirms it ``auto_confirm_days`` after shipping (SHIPPED → COMPLETED);
 - else any service line → the buyer shows a 核销 code, the admin verifies it (PAID → COMPLETED);
+- physical and service lines together (mixed) → shipped and received as above, and the service
+  lines verified by the order's 核销 code at any point after payment (``service_verified_at``, no
+  status change): each line's commission settles on its own completion;
 - else (virtual goods only) → delivered on payment: completed as soon as the order is PAID
   (PAID → COMPLETED, ``completed_by = auto``) by the order stream worker.
 
@@ -72,6 +75,9 @@ class Order:
     tracking_no: str | None = None
     completed_at: str | None = None
     completed_by: str | None = None
+    #: 核销 of the order's service lines: in an order mixing physical and service lines, this (not
+    #: the receipt) completes the service lines and starts their commission's T+N.
+    service_verified_at: str | None = None
     verify_code_hash: str | None = None
     verify_failed_attempts: int = 0
     verify_locked_until: str | None = None
@@ -91,6 +97,16 @@ class Order:
             if line.line_id == line_id:
                 return index
         return None
+
+    @property
+    def mixed(self) -> bool:
+        """Physical and service lines together: shipped and received, and its service lines verified."""
+        return self.fulfilment == "physical" and any(line.type == SERVICE for line in self.lines)
+
+    @property
+    def service_left(self) -> bool:
+        """Some service line is not refunded or held for a refund: there is something to verify."""
+        return any(line.refundable_fen > 0 for line in self.lines if line.type == SERVICE)
 
     @property
     def nothing_left(self) -> bool:
@@ -167,19 +183,38 @@ def verify_code_hash(order_id: str, code: str) -> str:
     return hashlib.sha256(f"verify:{order_id}:{normalise_code(code)}".encode()).hexdigest()
 
 
+#: Statuses in which a mixed order's service lines can be verified (before or after the parcel).
+MIXED_VERIFIABLE_STATUSES: Final = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED})
+
+
 def shows_verify_code(order: Order) -> bool:
-    """The buyer sees a 核销 code on a paid order that is fulfilled by verification."""
+    """The buyer sees a 核销 code on a paid order that is fulfilled by verification, and on a mixed
+    order whose service lines are not verified yet."""
+    if order.mixed:
+        return (order.status in MIXED_VERIFIABLE_STATUSES and order.service_verified_at is None
+                and order.service_left)
     return order.status == OrderStatus.PAID and order.fulfilment == "service" and not order.nothing_left
 
 
 def check_verify(order: Order, code: str, now: datetime) -> None:
-    """Raises unless ``code`` verifies ``order`` now. Attempt counting is the caller's (it writes)."""
-    if order.status == OrderStatus.COMPLETED and order.completed_by == "verify":
-        raise _state_conflict("this order was already verified", "order_already_verified", order)
-    if order.status != OrderStatus.PAID or order.fulfilment != "service":
-        raise _state_conflict(f"an order in status {order.status} cannot be verified", "order_not_verifiable", order)
-    if order.nothing_left:
-        raise _state_conflict("every line is refunded or being refunded", "nothing_to_verify", order)
+    """Raises unless ``code`` verifies ``order`` now. Attempt counting is the caller's (it writes).
+    A service order is completed by it; a mixed order only has its service lines verified."""
+    if order.mixed:
+        if order.service_verified_at is not None:
+            raise _state_conflict("this order's services were already verified", "order_already_verified", order)
+        if order.status not in MIXED_VERIFIABLE_STATUSES:
+            raise _state_conflict(f"an order in status {order.status} cannot be verified", "order_not_verifiable",
+                                  order)
+        if not order.service_left:
+            raise _state_conflict("every service line is refunded or being refunded", "nothing_to_verify", order)
+    else:
+        if order.status == OrderStatus.COMPLETED and order.completed_by == "verify":
+            raise _state_conflict("this order was already verified", "order_already_verified", order)
+        if order.status != OrderStatus.PAID or order.fulfilment != "service":
+            raise _state_conflict(f"an order in status {order.status} cannot be verified", "order_not_verifiable",
+                                  order)
+        if order.nothing_left:
+            raise _state_conflict("every line is refunded or being refunded", "nothing_to_verify", order)
     if order.verify_locked_until and datetime.fromisoformat(order.verify_locked_until) > now:
         wait = int((datetime.fromisoformat(order.verify_locked_until) - now).total_seconds()) + 1
         raise TooManyRequests("too many wrong codes for this order; try again later", retry_after_seconds=wait,

@@ -22,7 +22,11 @@ from typing import Any, Literal
 
 from mall.domain import withdrawal_limits as limits
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
+from mall.domain.refunds import HOLDING as REFUND_HOLDING
+from mall.domain.refunds import RefundStatus
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
+from mall.domain.settlement import settles_for, voids_unsettled
+from mall.domain.withdrawals import check_promoter
 
 Unit = Literal["fen", "bp", "days", "count", "hours"]
 Value = int | str | bool | None
@@ -216,7 +220,40 @@ def _settlement(s: DistributionSettings) -> RuleSection:
         RuleItem("auto_confirm_days", "自动确认收货",
                  f"发货后 {s.orders.auto_confirm_days} 天未确认收货的订单自动确认。",
                  s.orders.auto_confirm_days, "days"),
+        *_settlement_conditions(days),
     ])
+
+
+#: How each status of a refund request that holds money on its order line is shown.
+_REFUND_STATUS_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "FAILED": "退款异常"}
+
+
+def _settlement_conditions(days: int) -> list[RuleItem]:
+    """Per-line completion, open refunds and the promoter's status at settlement: each text is
+    chosen by the predicate the settlement applies (``mall.domain.settlement``, ``.withdrawals``)."""
+    holding = "、".join(_REFUND_STATUS_NAMES[status.value] for status in sorted(REFUND_HOLDING, key=list(
+        RefundStatus).index))
+    frozen_held = not settles_for("frozen")
+    disabled_voided = voids_unsettled("disabled")
+    disabled_withdraws = check_promoter("disabled") is None
+    items = [
+        RuleItem("line_completion", "按商品分别结算",
+                 f"同一订单中既有实物商品又有服务项目的，实物商品自确认收货（或超时自动确认）起、服务项目自到店核销起，"
+                 f"分别计算 {days} 天结算周期。", days, "days"),
+        RuleItem("refund_open", "退款处理中",
+                 f"订单商品有未结束的退款申请（{holding}）时，该商品的佣金暂不结算，退款申请结束后再按结果结算。",
+                 "wait_for_refund"),
+    ]
+    if frozen_held:
+        items.append(RuleItem("promoter_frozen", "账户冻结",
+                              "账户被商家冻结期间，到期的佣金暂缓结算；解除冻结后照常结算，金额不变。",
+                              "held_until_unfrozen"))
+    if disabled_voided:
+        kept = ("已结算的可提现余额仍归您所有，可以继续提现（有未结案的风险核查时暂停）。" if disabled_withdraws
+                else "已结算的可提现余额仍归您所有。")
+        items.append(RuleItem("promoter_disabled", "账户停用", f"账户被停用时，尚未结算的佣金作废；{kept}",
+                              "unsettled_voided"))
+    return items
 
 
 def _withdrawal(s: DistributionSettings) -> RuleSection:

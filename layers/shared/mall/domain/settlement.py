@@ -1,8 +1,10 @@
 """Settlement (结算), pure: which commission records are due, the postings that settle one
 promoter's due records in order, how the planner cuts the due work into slices, and the report.
 
-A record is due at ``as_of`` when it is FROZEN, has a due date (order completed + N days, T+N)
-not after ``as_of``, carries no risk hold, and is still worth something (``current_fen > 0``).
+A record is due at ``as_of`` when it is FROZEN, has a due date (its order line completed + N days,
+T+N: ``line_completed_at``) not after ``as_of``, carries no risk hold, and is still worth something
+(``current_fen > 0``); besides, its promoter must not be frozen by an admin (held until unfrozen)
+or disabled (voided instead), and no refund request may be open on its order line (it waits).
 Settling moves ``current_fen`` from frozen to available; when the promoter owes a debt, the
 settled money repays it first (``mall.domain.ledger.commission_settled``). A promoter's records
 are settled in due order against the *evolving* balances, so one wallet read serves them all.
@@ -14,7 +16,7 @@ the same code: they share the commission statuses, ``due_at``, ``hold``, ``curre
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,10 +40,35 @@ class NotDue(StrEnum):
     NOT_YET_DUE = "not_yet_due"
     HELD = "held"  # an open risk case (issue 7)
     NOTHING_OWED = "nothing_owed"  # refunds took it to zero but it is not cancelled (never expected)
+    PROMOTER_FROZEN = "promoter_frozen"  # an admin froze the promoter: held until unfrozen
+    PROMOTER_DISABLED = "promoter_disabled"  # voided instead of settled (``voids_unsettled``)
+    REFUND_OPEN = "refund_open"  # a refund request on the record's order line has not ended
 
 
-def not_due_reason(record: Settleable, as_of: datetime) -> NotDue | None:
-    """None when ``record`` is due at ``as_of``; else why not."""
+#: Promoter statuses that keep a promoter's due records from settling. Frozen (冻结) holds them
+#: until the admin unfreezes; disabled (禁用) voids them (``voids_unsettled``).
+SETTLEMENT_BLOCKING_STATUSES: frozenset[str] = frozenset({"frozen", "disabled"})
+
+
+def settles_for(promoter_status: str | None) -> bool:
+    """Whether a promoter in ``promoter_status`` has their due records settled (a promoter never
+    recorded, e.g. a record made without one, is not blocked: only an admin's status blocks)."""
+    return promoter_status not in SETTLEMENT_BLOCKING_STATUSES
+
+
+def voids_unsettled(promoter_status: str | None) -> bool:
+    """A disabled promoter's unsettled records are voided (cancelled through the ledger, audited);
+    what was settled before stays theirs."""
+    return promoter_status == "disabled"
+
+
+def refund_open_on_line(line: Mapping[str, Any] | None) -> bool:
+    """A refund request holds part of the line (``refund_held_fen``: requested, processing, or
+    abnormal at WeChat Pay and possibly still completing): its commission waits until it ends."""
+    return line is not None and int(line.get("refund_held_fen", 0) or 0) > 0
+
+
+def _record_reason(record: Settleable, as_of: datetime) -> NotDue | None:
     if record.status != CommissionStatus.FROZEN:
         return NotDue.NOT_FROZEN
     if record.due_at is None:
@@ -54,6 +81,40 @@ def not_due_reason(record: Settleable, as_of: datetime) -> NotDue | None:
     if record.current_fen <= 0:
         return NotDue.NOTHING_OWED
     return None
+
+
+def not_due_reason(record: Settleable, as_of: datetime, *, promoter_status: str | None = None,
+                   refund_open: bool = False) -> NotDue | None:
+    """None when ``record`` is due at ``as_of`` (its promoter in ``promoter_status``, a refund
+    request open on its line or not); else why not."""
+    own = _record_reason(record, as_of)
+    if own is not None:
+        return own
+    if voids_unsettled(promoter_status):
+        return NotDue.PROMOTER_DISABLED
+    if not settles_for(promoter_status):
+        return NotDue.PROMOTER_FROZEN
+    return NotDue.REFUND_OPEN if refund_open else None
+
+
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+def line_completed_at(order: Mapping[str, Any], line_id: str) -> datetime | None:
+    """When a line of ``order`` (the order item) is complete, the moment its commission's T+N
+    starts: a service line (服务类) at its 核销 verification (``service_verified_at``; an order
+    verified before that field existed has ``completed_by = verify``); any other line when the
+    order completed (receipt confirmed, auto-confirmed, virtual goods delivered). In an order mixing
+    physical and service lines, receipt completes the order but not its service lines, and a
+    verification does not complete its physical lines."""
+    line = next((raw for raw in order.get("lines") or [] if str(raw.get("line_id")) == line_id), None)
+    if line is not None and line.get("type") == "service":
+        verified = order.get("service_verified_at")
+        if verified:
+            return _moment(verified)
+        return _moment(order.get("completed_at")) if order.get("completed_by") == "verify" else None
+    return _moment(order.get("completed_at"))
 
 
 def settlement_ref(record: Settleable) -> dict[str, str]:
@@ -86,25 +147,32 @@ def writes_of(settled: SettledRecord) -> int:
 
 
 def settle_in_order(records: Sequence[Settleable], balances: Balances, *, at: datetime,
-                    max_writes: int, fixed_writes: int = 1) -> tuple[list[SettledRecord], Balances]:
+                    max_writes: int, fixed_writes: int = 1,
+                    checks_of: Callable[[Settleable], Iterable[Hashable]] = lambda _: ()
+                    ) -> tuple[list[SettledRecord], Balances]:
     """Settle a prefix of one promoter's ``records`` against ``balances``, each record's postings
     computed from the balances the previous ones left (debt repaid first), stopping before the
-    transaction would exceed ``max_writes`` (``fixed_writes``: the wallet update). Always takes at
-    least one record. Returns the settled prefix and the balances after it. Raises
-    ``mall.domain.ledger.Overdraft`` if frozen cannot cover a record (the ledger is inconsistent)."""
+    transaction would exceed ``max_writes`` (``fixed_writes``: the wallet update; ``checks_of``:
+    the condition checks a record needs, each counted once per transaction however many records
+    share it). Always takes at least one record. Returns the settled prefix and the balances after
+    it. Raises ``mall.domain.ledger.Overdraft`` if frozen cannot cover a record (the ledger is
+    inconsistent)."""
     taken: list[SettledRecord] = []
     writes = fixed_writes
+    checks: set[Hashable] = set()
     for record in records:
         postings = tuple(commission_settled(balances=balances, promoter_id=record.beneficiary_id,
                                             commission_id=record.commission_id, amount_fen=record.current_fen,
                                             at=at, ref=settlement_ref(record),
                                             bonus=isinstance(record, BonusRecord)))
         settled = SettledRecord(record, postings)
-        if taken and writes + writes_of(settled) > max_writes:
+        new_checks = set(checks_of(record)) - checks
+        if taken and writes + writes_of(settled) + len(new_checks) > max_writes:
             break
         balances = balances.apply(*postings)
         taken.append(settled)
-        writes += writes_of(settled)
+        writes += writes_of(settled) + len(new_checks)
+        checks |= new_checks
     return taken, balances
 
 
@@ -157,6 +225,8 @@ class SettleReport:
     transactions: int = 0  # committed ledger transactions
     fallbacks: int = 0  # groups retried record by record after one of them changed
     retries: int = 0  # transactions computed again after a wallet or record moved under them
+    voided: int = 0  # records of disabled promoters voided instead of settled
+    voided_fen: int = 0
 
     def skip(self, reason: NotDue, count: int = 1) -> None:
         if count:
@@ -178,13 +248,15 @@ class SettleReport:
         self.transactions += other.transactions
         self.fallbacks += other.fallbacks
         self.retries += other.retries
+        self.voided += other.voided
+        self.voided_fen += other.voided_fen
         return self
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": iso(self.as_of), "examined": self.examined, "settled": self.settled,
                 "settled_fen": self.settled_fen, "repaid_fen": self.repaid_fen, "skipped": dict(self.skipped),
                 "promoters": self.promoters, "transactions": self.transactions, "fallbacks": self.fallbacks,
-                "retries": self.retries}
+                "retries": self.retries, "voided": self.voided, "voided_fen": self.voided_fen}
 
 
 def skipped_total(skipped: Mapping[str, int]) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod, WithdrawalRules
 from mall.domain.withdrawal_limits import (
@@ -236,8 +236,13 @@ def check_daily(amount_fen: int, today: Today, rules: WithdrawalRules) -> Refusa
     return None
 
 
+#: Who may withdraw: an active promoter, and a disabled one (禁用) — the money settled before the
+#: disable stays theirs (an open risk case still refuses it). A frozen promoter waits for unfreezing.
+WITHDRAWING_STATUSES: Final = ("active", "disabled")
+
+
 def check_promoter(status: str | None) -> Refusal | None:
-    if status != "active":
+    if status not in WITHDRAWING_STATUSES:
         return Refusal("promoter_not_active", "promoter.status", "active",
                        "only an active promoter may withdraw" + (f" (yours is {status})" if status else ""),
                        "forbidden", actual=status)

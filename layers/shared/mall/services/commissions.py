@@ -14,8 +14,9 @@ write at a time, re-reading after anything it lost a race on.
    recorded (``COMMISSION_BASIS``, docs/commission-snapshot.md); an order waiting for its
    ``first_payment`` binding has it made first. Only orders paid before bases existed read the
    promoters and categories as they are now.
-2. Due date: once the order has ``completed_at``, each FROZEN record gets
-   ``due_at = completed_at + settlement_days`` (of the record's rules version) and enters the
+2. Due date: once the record's line is complete (``mall.domain.settlement.line_completed_at``: a
+   service line at its 核销, any other line when the order completed), each FROZEN record gets
+   ``due_at = line completed + settlement_days`` (of the record's rules version) and enters the
    settlement due index.
 3. Refunds: a line's ``refunded_fen`` above the record's ``refunded_base_fen`` reduces the record to
    ``remaining_after_refund`` of the line's total refund: cancelled from frozen before settlement
@@ -70,6 +71,7 @@ from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_
 from mall.domain.orders import PricedLine
 from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.domain.settlement import line_completed_at
 from mall.errors import NotFound
 from mall.pii import mask_nickname
 from mall.schemas.commissions import (
@@ -246,12 +248,12 @@ def _adjust(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
     """Apply due dates and refunds; True when anything was written or lost a race (read again)."""
     order = state.order or {}
     refunded = {str(line["line_id"]): int(line.get("refunded_fen", 0) or 0) for line in order.get("lines") or []}
-    completed_at = _when(order.get("completed_at"))
     again = False
     for record in state.records:
         days = rules.version(int(record.rule.get("settings_version", 0))).commission.settlement_days
+        # Each line's T+N starts at its own completion (a service line's at its 核销).
         change = plan_record_change(record, line_refunded_fen=refunded.get(record.line_id, 0),
-                                    completed_at=completed_at, settlement_days=days)
+                                    completed_at=line_completed_at(order, record.line_id), settlement_days=days)
         if change is None:
             continue
         again = True

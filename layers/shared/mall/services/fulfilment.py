@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 
 from mall import pii
 from mall.api.cursor import decode_cursor, encode_cursor
+from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import (
     FulfilmentRepository,
@@ -236,7 +237,8 @@ def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, track
 
 def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str, admin: str,
                          now: datetime, source_ip: str | None = None) -> OrderDetail:
-    """核销: the buyer's code completes a paid service order (completed_by verify).
+    """核销: the buyer's code completes a paid service order (completed_by verify), or verifies the
+    service lines of a mixed order (``service_verified_at``; receipt completes the order).
     A wrong code is 422 and counts; after MAX_VERIFY_ATTEMPTS the order refuses codes for a while."""
     order = repo.get(order_id)
     if order is None:
@@ -251,11 +253,17 @@ def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str
             logger.warning("verification locked after wrong codes", extra={"order_id": order_id})
         raise
     try:
-        repo.complete(order, completed_by="verify", now=now, by=admin, note="核销 code verified",
-                      audit=AuditEntry(action="order.verify", actor=admin, entity_type="order", entity_id=order_id,
-                                       source_ip=source_ip, before={"status": order.status},
-                                       after={"status": OrderStatus.COMPLETED, "completed_by": "verify"},
-                                       subject_user=order.buyer_id))
+        if order.mixed:  # its physical lines complete on receipt; the code completes the service lines
+            repo.verify_service_lines(order, now=now, by=admin, audit=AuditEntry(
+                action="order.verify", actor=admin, entity_type="order", entity_id=order_id, source_ip=source_ip,
+                before={"service_verified_at": None}, after={"service_verified_at": iso(now)},
+                subject_user=order.buyer_id))
+        else:
+            repo.complete(order, completed_by="verify", now=now, by=admin, note="核销 code verified",
+                          audit=AuditEntry(action="order.verify", actor=admin, entity_type="order",
+                                           entity_id=order_id, source_ip=source_ip, before={"status": order.status},
+                                           after={"status": OrderStatus.COMPLETED, "completed_by": "verify"},
+                                           subject_user=order.buyer_id))
     except TransactionCancelled as exc:
         raise _changed(order_id) from exc
     return admin_order(repo=repo, order_id=order_id)

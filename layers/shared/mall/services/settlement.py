@@ -8,6 +8,13 @@
   are still due (``mall.dal.settlement.SettlementRepository.settle``).
 - ``settle_due``: both inline, in this process: what tests, the end-to-end chain and the local
   stack use.
+- ``void_disabled_promoter`` (after an admin disables a promoter): every unsettled record of the
+  promoter is voided through the ledger, audited. A record the settlement meets later (created
+  after the disable, or left by an interrupted run) is voided by the settlement instead.
+
+A promoter frozen by an admin is skipped (``promoter_frozen``) and stays in the due index: the
+first run after the unfreeze settles it. A record whose order line has a refund open waits
+(``refund_open``) until the request ends. Both are checked again inside the settling transaction.
 
 Idempotent end to end: a slice sent twice (an overlapping planner run, a redelivered message)
 finds its records SETTLED and skips them; each record is settled exactly once (conditional
@@ -26,9 +33,14 @@ from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mall.clock import iso
+from mall.dal.commissions import commission_key
+from mall.dal.referral import PromoterRepository
+from mall.dal.risk import RiskCaseRepository
 from mall.dal.settlement import DueEntry, SettlementRepository, SettlementStuck
 from mall.dal.table import Key, Table
-from mall.domain.settlement import SettleReport, pack_slices
+from mall.dal.team_bonus import BonusRepository
+from mall.domain.commission_records import CommissionStatus
+from mall.domain.settlement import SettleReport, pack_slices, voids_unsettled
 
 logger = Logger(child=True)
 
@@ -131,3 +143,37 @@ def settle_due(*, table: Table, as_of: datetime, now: datetime, slice_size: int 
     if failures:
         raise SettlementStuck(total, failures)
     return total
+
+
+#: Bonus records read per page when voiding a disabled promoter's (one per month at most).
+BONUS_PAGE = 50
+
+
+def void_disabled_promoter(*, table: Table, promoter_id: str, by: str, now: datetime,
+                           source_ip: str | None = None) -> SettleReport:
+    """Void every unsettled (FROZEN) commission and team bonus record of a disabled promoter, each
+    with its ``commission_voided`` posting and an audit entry in one transaction. Safe to repeat
+    (a voided record is CANCELLED and skipped); does nothing unless the promoter is disabled.
+    Settled money is not touched: it stays the promoter's to withdraw."""
+    report = SettleReport(as_of=now)
+    promoter = PromoterRepository(table).get(promoter_id, consistent=True)
+    if promoter is None or not voids_unsettled(promoter.status):
+        return report
+    repo = SettlementRepository(table)
+    for record in RiskCaseRepository(table).unsettled_records(promoter_id):
+        report.merge(repo.void_one(commission_key(record.order_id, record.line_id, record.level), by=by, now=now,
+                                   source_ip=source_ip))
+    bonuses = BonusRepository(table)
+    start: Key | None = None
+    while True:
+        page = bonuses.for_promoter(promoter_id, limit=BONUS_PAGE, start_key=start)
+        for item in page.items:
+            if item.get("status") == CommissionStatus.FROZEN.value:
+                report.merge(repo.void_one({"pk": item["pk"], "sk": item["sk"]}, by=by, now=now,
+                                           source_ip=source_ip))
+        start = page.last_key
+        if start is None:
+            break
+    logger.info("a disabled promoter's unsettled money voided", extra={
+        "promoter_id": promoter_id, "records": report.voided, "amount_fen": report.voided_fen})
+    return report
