@@ -31,6 +31,10 @@ ShareChannel = Literal["link", "qr", "poster"]
 #: How a binding came to be: a share channel (first_click / first_payment), an entered code, or an admin.
 BindSource = Literal["link", "qr", "poster", "invite_code", "admin"]
 BindTrigger = Literal["visit", "invite_code", "first_payment", "admin"]
+#: 有效下线: what a headcount condition counts, in the words ``GET /rules`` uses. A customer counts
+#: from their first paid order (the binding's ``paid`` flag), once, for whoever they are bound to.
+EFFECTIVE_MEMBER_TERM = "有效下线"
+EFFECTIVE_MEMBER_DEFINITION = "已有付款订单的直接邀请客户；只注册或只绑定、从未付款的客户不计入"
 #: Who put the promoter at their level: ``auto`` (application, upgrade, downgrade: follows the
 #: counters) or ``admin`` (an admin's choice: sticky, never re-evaluated by sales or refunds).
 LevelSource = Literal["auto", "admin"]
