@@ -154,3 +154,30 @@ def test_a_headcount_condition_counts_only_invitees_who_paid_each_once(table: Ta
     p, q = repo.get("u_p"), repo.get("u_q")
     assert p is not None and q is not None
     assert (p.effective_members, q.effective_members) == (1, 2)
+
+
+def test_a_payment_landing_while_its_buyer_binds_is_still_counted_once(table: Table,
+                                                                       monkeypatch: Any) -> None:
+    """The bind read the profile before the payment; the paid-order worker ran before the binding
+    existed (nothing to flag). The bind's check of the profile makes it decide again, as paid."""
+    from mall.dal.referral import CustomerFacts
+
+    codes = chain(table, "u_p")
+    customer(table, "u_c")
+    real = PromoterRepository.customer
+    stale = {"once": True}
+
+    def customer_facts(self: PromoterRepository, user_id: str) -> CustomerFacts:
+        facts = real(self, user_id)
+        if user_id == "u_c" and stale["once"]:
+            stale["once"] = False
+            table.update({"pk": "USER#u_c", "sk": "PROFILE"}, "SET paid_order_count = :n", values={":n": 1})
+            referral.on_order_paid(table=table, order=paid_order(table, "o_1", "u_c", None, None,
+                                                                 lines=[(100, True)]), now=NOW)
+        return facts
+
+    monkeypatch.setattr(PromoterRepository, "customer", customer_facts)
+    assert bind(table, "u_c", codes["u_p"]) == "bound"
+    binding = BindingRepository(table).get("u_c")
+    p = PromoterRepository(table).get("u_p")
+    assert binding is not None and binding.paid and p is not None and p.effective_members == 1

@@ -348,6 +348,9 @@ class BindPlan:
     # The member's device and IP at binding (fraud scan; stored on the binding, never logged).
     device_id: str | None = None
     source_ip: str | None = None
+    # The binding is written unpaid on a profile without a paid order: that must still be so (a payment
+    # whose worker ran before this binding existed would otherwise never count the 有效下线).
+    expect_unpaid_customer: bool = False
 
 
 def team_bindings_partition(promoter_id: str) -> str:
@@ -397,6 +400,10 @@ class BindingRepository:
         if plan.customer_direct_members is not None:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
+        if plan.expect_unpaid_customer:
+            writes.append(Write.check(t, profile_key(plan.customer_id),
+                                      "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
+                                      values={":zero": 0}))
         for uid in plan.active_now:
             writes.append(PromoterRepository(self._table).activity_write(uid, plan.now))
         history_sk = _history_sk("BINDING_HISTORY", plan.now)

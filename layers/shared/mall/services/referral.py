@@ -350,7 +350,7 @@ def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigg
                                  new_parent=promoter_id, reason=reason,
                                  details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
             if trigger == "admin" else None,
-            device_id=device_id, source_ip=client_ip,
+            device_id=device_id, source_ip=client_ip, expect_unpaid_customer=not paid,
         )
         if not _applied(bindings, customer_id, plan):
             continue
