@@ -1,5 +1,6 @@
 """Stream worker: an order became PAID (CREATED → PAID) → first_payment binding, promoters' sales
-counters, level upgrades.
+counters, level upgrades; a refund became SUCCEEDED → the same counters lose the refunded base and
+levels earned automatically are re-evaluated.
 
 The table's stream reaches this function through ``FilterCriteria`` that let only order items
 whose status went from CREATED to PAID through. Records are handled one by one with Powertools
@@ -18,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.dal.table import deserialize, main_table
 from mall.observability import logger, metrics
-from mall.services.referral import on_order_paid
+from mall.services.referral import on_order_paid, on_refund_succeeded
 from mall.workers import worker_entrypoint
 
 table = main_table()
@@ -28,6 +29,11 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     raw = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
     order = deserialize(raw)
+    if order.get("entity") == "refund" and order.get("status") == "SUCCEEDED":
+        refund = on_refund_succeeded(table=table, refund=order, now=utc_now())
+        logger.info("succeeded refund handled", extra={"refund_id": refund["refund_id"], "counted": refund["counted"],
+                                                       "downgraded": len(refund["downgraded"])})
+        return refund
     if order.get("sk") != "ORDER" or order.get("status") != "PAID":
         return {"skipped": True}  # the filter should not let these through; never fail on them
     result = on_order_paid(table=table, order=order, now=utc_now())

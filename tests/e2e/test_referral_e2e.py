@@ -118,7 +118,9 @@ def test_an_order_becoming_paid_reaches_the_stream_worker_once(stack: Any, api: 
     order_id = f"o_e2e{run}"
     key = {"pk": f"ORDER#{order_id}", "sk": "ORDER"}
     table.put({**key, "entity": "order", "order_id": order_id, "buyer_id": f"u_buyer{run}", "status": "CREATED",
-               "amount_fen": 5_000, "goods_fen": 5_000, "shipping_fen": 0, "lines": [], "version": 1,
+               "amount_fen": 5_000, "goods_fen": 5_000, "shipping_fen": 0, "version": 1,
+               "lines": [{"line_id": "1", "product_id": "p_e2e", "paid_fen": 5_000, "refunded_fen": 0,
+                          "distribution_enabled": True}],
                "created_at": "2026-11-22T08:00:00Z",
                "attribution": {"l1_promoter_id": seller["user_id"], "l2_promoter_id": None, "settings_version": version,
                                "basis": "binding", "self_purchase": False}})

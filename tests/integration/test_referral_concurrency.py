@@ -147,6 +147,7 @@ def test_stream_redelivery_and_parallel_duplicates_count_an_order_once(table: Ta
     assert bind(table, "u_b", code_a) == "bound"
     assert bind(table, "u_buyer", code_b) == "bound"
     order = {"order_id": "o_1", "buyer_id": "u_buyer", "status": "PAID", "amount_fen": 8_800,
+             "lines": [{"line_id": "1", "paid_fen": 8_800, "distribution_enabled": True}],
              "attribution": {"l1_promoter_id": "u_b", "l2_promoter_id": "u_a", "settings_version": 0,
                              "basis": "binding", "self_purchase": False}}
     workers = 8

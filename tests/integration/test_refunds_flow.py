@@ -237,3 +237,50 @@ def test_paid_after_expiry_refund_written_by_orders_is_handled(table: Table, rep
     assert bundle.order.shipping_refunded_fen == 100
     assert bundle.order.status == "PAID_AFTER_EXPIRY"
     assert repos[1].get(refund_id).status == RefundStatus.SUCCEEDED
+
+
+def succeed(table: Table, repos: Any, refund: Any, order: dict[str, Any]) -> None:
+    approve(repos, refund.refund_id, FakeGateway())
+    service.handle_refund_notification(table=table, refund=resource(refund.refund_id, order["order_id"],
+                                                                    refund.amount_fen), now=NOW)
+
+
+def test_shipping_is_not_carried_while_another_request_is_open_and_stays_when_that_one_is_rejected(
+        table: Table, repos: Any) -> None:
+    orders, refunds = repos
+    order = put_order(table, lines=[Line(unit_price_fen=1000), Line(unit_price_fen=500)], shipping_fen=600)
+    first = ask(repos, order, LineRequest("1"))
+    second = ask(repos, order, LineRequest("2"))  # takes the last refundable fen, but the first is only held
+    assert (first.shipping_fen, second.shipping_fen) == (0, 0) and second.amount_fen == 500
+    service.reject_refund(orders=orders, refunds=refunds, refund_id=first.refund_id, admin="admin:alice",
+                          reason="已使用", now=NOW)
+    succeed(table, repos, second, order)
+    bundle = orders.bundle(order["order_id"])
+    assert bundle.order.shipping_refunded_fen == 0 and bundle.order.shipping_refund_held_fen == 0
+    assert bundle.order.status == "PAID"  # line 1 is still paid: the shipping stays with it
+    assert [r.kind for r in refunds.list_for_order(order["order_id"])].count("shipping") == 0
+
+    # The last unit, asked alone, carries the shipping.
+    last = ask(repos, order, LineRequest("1"))
+    assert last.shipping_fen == 600 and last.amount_fen == 1600
+
+
+def test_when_overlapping_requests_all_succeed_the_last_success_opens_the_shipping_refund(
+        table: Table, repos: Any) -> None:
+    orders, refunds = repos
+    order = put_order(table, lines=[Line(unit_price_fen=1000), Line(unit_price_fen=500)], shipping_fen=600)
+    first = ask(repos, order, LineRequest("1"))
+    second = ask(repos, order, LineRequest("2"))
+    succeed(table, repos, second, order)
+    assert orders.bundle(order["order_id"]).order.shipping_refund_held_fen == 0  # line 1 not refunded yet
+    succeed(table, repos, first, order)
+    service.handle_refund_notification(table=table, refund=resource(first.refund_id, order["order_id"], 1000),
+                                       now=NOW)  # a redelivered success opens nothing more
+    shipping = [r for r in refunds.list_for_order(order["order_id"]) if r.kind == "shipping"]
+    assert len(shipping) == 1 and shipping[0].status == RefundStatus.REQUESTED
+    assert (shipping[0].amount_fen, shipping[0].shipping_fen, shipping[0].lines) == (600, 600, ())
+    assert orders.bundle(order["order_id"]).order.shipping_refund_held_fen == 600
+    succeed(table, repos, shipping[0], order)
+    bundle = orders.bundle(order["order_id"])
+    assert bundle.order.shipping_refunded_fen == 600 and bundle.order.shipping_refund_held_fen == 0
+    assert bundle.order.status == "CLOSED"

@@ -335,6 +335,7 @@ def order(order_id: str, buyer: str, amount: int, l1: str | None, l2: str | None
           share: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"pk": f"ORDER#{order_id}", "sk": "ORDER", "entity": "order", "order_id": order_id, "buyer_id": buyer,
             "status": "PAID", "amount_fen": amount, "share_source": share,
+            "lines": [{"line_id": "l1", "product_id": "p_1", "paid_fen": amount, "distribution_enabled": True}],
             "attribution": {"l1_promoter_id": l1, "l2_promoter_id": l2, "settings_version": 0,
                             "basis": "binding", "self_purchase": False}}
 
@@ -415,3 +416,22 @@ def test_the_downgrade_job_lowers_idle_promoters_one_level(invoke: Invoke) -> No
 def test_scheduled_time_falls_back_to_now() -> None:
     job = load_function("level_downgrade")
     assert job.scheduled_time({"time": "nonsense"}) <= datetime.now(UTC)
+
+
+def test_a_succeeded_refund_on_the_stream_takes_its_base_off_the_counters(invoke: Invoke) -> None:
+    configure(levels=[PromoterLevel(id="basic", name="普通"),
+                      PromoterLevel(id="senior", name="高级", upgrade=LevelUpgrade(own_sales_at_least_fen=10_000))])
+    code_b = active_promoter(invoke, "u_b")
+    customer("u_c")
+    invoke("referral_bind", "POST", "/referral/bind", body={"code": code_b}, headers=auth("u_c"))
+    worker = load_function("referral_order_paid")
+    paid = order("o_1", "u_c", 12_000, "u_b", None)
+    main_table().put(paid)
+    worker.handler(stream_event(paid), FakeContext())
+    refund = {"pk": "ORDER#o_1", "sk": "REFUND#o_1-r1", "entity": "refund", "refund_id": "o_1-r1", "order_id": "o_1",
+              "kind": "customer", "status": "SUCCEEDED", "amount_fen": 5_000, "shipping_fen": 0,
+              "lines": [{"line_id": "l1", "amount_fen": 5_000}]}
+    for _ in range(2):
+        assert worker.handler(stream_event(refund, seq="2"), FakeContext()) == {"batchItemFailures": []}
+    b = PromoterRepository(main_table()).get("u_b")
+    assert b is not None and (b.own_sales_fen, b.level_id) == (7_000, "basic")

@@ -54,12 +54,26 @@ def test_shipping_goes_with_the_last_refund_and_only_once() -> None:
     order = two_lines()
     first = rules.plan_refund(order, [LineRequest("1")])
     held = _hold(order, first)
-    last = rules.plan_refund(held, [LineRequest("2")])
-    assert first.shipping_fen == 0 and last.shipping_fen == 800
-    already = replace(_hold(held, last))
+    # The first request only holds its amount (it may still be rejected): the second does not carry it.
+    assert first.shipping_fen == 0 and rules.plan_refund(held, [LineRequest("2")]).shipping_fen == 0
+    succeeded = _succeed(held, first)
+    last = rules.plan_refund(succeeded, [LineRequest("2")])
+    assert last.shipping_fen == 800
+    already = replace(_hold(succeeded, last))
     assert already.shipping_refund_held_fen == 800
     reopened = replace(_release(already, first), shipping_refund_held_fen=800)
     assert rules.plan_refund(reopened, [LineRequest("1")]).shipping_fen == 0
+
+
+def test_when_no_request_carried_the_shipping_the_success_completing_the_lines_owes_it() -> None:
+    order = two_lines()
+    first = rules.plan_refund(order, [LineRequest("1")])
+    second = rules.plan_refund(_hold(order, first), [LineRequest("2")])
+    both = _hold(_hold(order, first), second)
+    assert rules.shipping_due_after(both, first) == 0  # line 2 is only held
+    after_second = _succeed(both, second)
+    assert rules.shipping_due_after(after_second, first) == 800
+    assert not rules.closes_order(after_second, first)  # the shipping is still paid
 
 
 def test_more_than_refundable_is_422_naming_the_line() -> None:

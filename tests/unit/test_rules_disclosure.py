@@ -279,3 +279,25 @@ def test_a_version_that_is_no_longer_current_is_409_rules_changed(invoke: Invoke
     assert PromoterRepository(main_table()).get("u_late") is None
     status, body = apply(invoke, "u_late", {"rules_version": current, "accepted_rules_version": shown})
     assert status == 422
+
+
+def test_a_headcount_condition_is_stated_as_paying_invitees_and_a_headcount_only_level_as_admin_set() -> None:
+    from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM, Counters, meets
+
+    mixed = PromoterLevel(id="gold", name="黄金", l1_points_bp=200,
+                          upgrade=LevelUpgrade(direct_members_at_least=5, own_sales_at_least_fen=100_000))
+    # A stored document from before the save check; saving it again is refused.
+    headcount = PromoterLevel(id="star", name="星级", upgrade=LevelUpgrade(direct_members_at_least=3))
+    d = render(DistributionSettings.model_construct(**{**BASE.__dict__, "levels": [BASE.levels[0], mixed,
+                                                                                     headcount]}))
+    gold = item(d, "levels", "level.gold").text
+    assert f"{EFFECTIVE_MEMBER_TERM}达到 5 位" in gold and "¥1,000" in gold
+    definition = item(d, "levels", "effective_members").text
+    assert EFFECTIVE_MEMBER_DEFINITION in definition
+    star = item(d, "levels", "level.star").text
+    assert "升级条件：" not in star and "仅由商家设定" in star
+    # The text follows the predicate the engine applies: a headcount alone never meets the level.
+    assert not meets(headcount, Counters(1_000, 10**9, 10**9))
+    assert meets(mixed, Counters(5, 100_000, 0)) and not meets(mixed, Counters(4, 100_000, 0))
+    assert "退款" in item(d, "levels", "sales_base").text
+    assert "商家设定的等级不因退款调整" in item(d, "levels", "refund_reevaluation").text

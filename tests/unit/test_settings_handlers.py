@@ -78,3 +78,19 @@ def test_only_admins_may_read_or_change_settings(invoke: Invoke) -> None:
     status, _, _ = invoke("admin_settings", "GET", PATH, headers=auth("u_someone", Role.CUSTOMER, Role.PROMOTER))
     assert status == 403
     assert save(invoke, {"based_on_version": 0}, who=("u_someone", Role.CUSTOMER))[0] == 403
+
+
+def test_a_level_earned_by_headcount_alone_is_refused_naming_the_level(invoke: Invoke) -> None:
+    levels = [{"id": "basic", "name": "普通"},
+              {"id": "silver", "name": "白银", "upgrade": {"own_sales_at_least_fen": 100_000}},
+              {"id": "gold", "name": "黄金", "l1_points_bp": 200, "upgrade": {"direct_members_at_least": 10}}]
+    status, payload = save(invoke, {"based_on_version": 0, "levels": levels})
+    assert status == 422, payload
+    found = fields(payload)
+    assert list(found) == ["levels.2.upgrade"] and "'gold'" in found["levels.2.upgrade"], found
+    assert invoke("admin_settings", "GET", PATH, headers=auth(*ADMIN))[1]["version"] == 0
+
+    # Headcount together with a sales condition is allowed: the rate is still earned by sales.
+    levels[2]["upgrade"] = {"direct_members_at_least": 10, "team_sales_at_least_fen": 500_000}
+    status, payload = save(invoke, {"based_on_version": 0, "levels": levels})
+    assert status == 200, payload

@@ -9,7 +9,9 @@ Keys (docs/data-model.md, "referral"):
 - share visit ``PVISITS#<promoter uid>/VISIT#<at>#<id>``
 - activity marker ``USER#<uid>/PROMOTER_ACTIVITY`` (gsi1 ``PROMOTER_ACTIVE_ON#<yyyy-mm-dd>`` / ``<uid>``,
   sparse: removed once the promoter is at the entry level)
-- order counted marker ``REFERRAL_ORDER#<order_id>/COUNTED``
+- order counted marker ``REFERRAL_ORDER#<order_id>/COUNTED`` (``amount_fen``: the distribution base
+  added; ``refunded_base_fen``: how much of it succeeded refunds took back)
+- refund counted marker ``REFERRAL_ORDER#<order_id>/REFUND#<refund_id>``
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from mall.domain.referral import (
     Binding,
     BindSource,
     BindTrigger,
+    Counters,
+    LevelSource,
     Promoter,
     PromoterStatus,
 )
@@ -74,7 +78,9 @@ def promoter_from_item(item: Item) -> Promoter:
         second_level_members=int(item.get("second_level_members", 0)),
         own_sales_fen=int(item.get("own_sales_fen", 0)), team_sales_fen=int(item.get("team_sales_fen", 0)),
         last_active_at=_dt(item.get("last_active_at")), reason=item.get("reason"),
-        version=int(item.get("version", 1)),
+        version=int(item.get("version", 1)), effective_members=int(item.get("effective_members", 0)),
+        level_source=cast(LevelSource, item["level_source"]) if item.get("level_source") in ("auto", "admin")
+        else None,
     )
 
 
@@ -83,12 +89,26 @@ def binding_from_item(item: Item) -> Binding:
         user_id=item["user_id"], parent_id=item["parent_id"], bound_at=datetime.fromisoformat(item["bound_at"]),
         source=cast(BindSource, item["source"]), trigger=cast(BindTrigger, item["trigger"]),
         promoter_code=item.get("promoter_code"), sales_fen=int(item.get("sales_fen", 0)),
-        version=int(item.get("version", 1)),
+        version=int(item.get("version", 1)), paid=bool(item.get("paid", False)),
     )
 
 
 def _history_sk(prefix: str, now: datetime) -> str:
     return f"{prefix}#{iso(now)}#{new_id('h')}"
+
+
+def _counters_condition(counters: Counters, values: dict[str, Any]) -> str:
+    """The promoter's stored counters are exactly ``counters`` (absent counts as 0)."""
+    values |= {":c_members": counters.effective_members, ":c_own": counters.own_sales_fen,
+               ":c_team": counters.team_sales_fen}
+    parts = []
+    for name, placeholder in (("effective_members", ":c_members"), ("own_sales_fen", ":c_own"),
+                              ("team_sales_fen", ":c_team")):
+        part = f"{name} = {placeholder}"
+        if values[placeholder] == 0:
+            part = f"({part} OR attribute_not_exists({name}))"
+        parts.append(part)
+    return " AND ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -178,7 +198,8 @@ class PromoterRepository:
             "direct_members": p.direct_members, "second_level_members": p.second_level_members,
             "own_sales_fen": p.own_sales_fen, "team_sales_fen": p.team_sales_fen,
             "last_active_at": iso(p.last_active_at) if p.last_active_at else None, "reason": p.reason,
-            "version": p.version, "gsi1pk": f"PROMOTERS#{p.status}", "gsi1sk": f"{applied}#{p.user_id}",
+            "version": p.version, "effective_members": p.effective_members, "level_source": p.level_source,
+            "gsi1pk": f"PROMOTERS#{p.status}", "gsi1sk": f"{applied}#{p.user_id}",
         }
 
     def _history(self, user_id: str, now: datetime, *, action: str, from_status: str | None, to_status: str | None,
@@ -237,15 +258,23 @@ class PromoterRepository:
         self._table.transact(writes)
 
     def set_level(self, promoter: Promoter, *, level_id: str, action: str, by: str, reason: str | None,
-                  now: datetime, reset_activity: bool = False, audit: AuditEntry | None = None) -> None:
-        """Change the level from the one the caller saw (conditional), with a history entry."""
+                  now: datetime, level_source: LevelSource, reset_activity: bool = False,
+                  decided_on: Counters | None = None, audit: AuditEntry | None = None) -> None:
+        """Change the level from the one the caller saw (conditional), with a history entry.
+        ``decided_on``: the counters the decision was made on, which must still be the stored ones
+        (a refund or a sale counted meanwhile makes the caller decide again)."""
+        condition = "level_id = :from"
+        values: dict[str, Any] = {":to": level_id, ":from": promoter.level_id, ":one": 1, ":src": level_source}
+        if decided_on is not None:
+            condition += " AND " + _counters_condition(decided_on, values)
         writes = [
             Write.update(self._table.name, promoter_key(promoter.user_id),
-                         "SET level_id = :to, #v = #v + :one", condition="level_id = :from",
-                         names={"#v": "version"}, values={":to": level_id, ":from": promoter.level_id, ":one": 1}),
+                         "SET level_id = :to, level_source = :src, #v = #v + :one", condition=condition,
+                         names={"#v": "version"}, values=values),
             self._history(promoter.user_id, now, action=action, from_status=promoter.status,
                           to_status=promoter.status, by=by, reason=reason,
-                          extra={"from_level": promoter.level_id, "to_level": level_id}),
+                          extra={"from_level": promoter.level_id, "to_level": level_id,
+                                 "level_source": level_source}),
         ]
         if reset_activity:
             writes.append(self.activity_write(promoter.user_id, now))
@@ -338,6 +367,9 @@ class BindPlan:
     # The member's device and IP at binding (fraud scan; stored on the binding, never logged).
     device_id: str | None = None
     source_ip: str | None = None
+    # The binding is written unpaid on a profile without a paid order: that must still be so (a payment
+    # whose worker ran before this binding existed would otherwise never count the 有效下线).
+    expect_unpaid_customer: bool = False
 
 
 def team_bindings_partition(promoter_id: str) -> str:
@@ -387,6 +419,10 @@ class BindingRepository:
         if plan.customer_direct_members is not None:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
+        if plan.expect_unpaid_customer:
+            writes.append(Write.check(t, profile_key(plan.customer_id),
+                                      "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
+                                      values={":zero": 0}))
         for uid in plan.active_now:
             writes.append(PromoterRepository(self._table).activity_write(uid, plan.now))
         history_sk = _history_sk("BINDING_HISTORY", plan.now)
@@ -411,7 +447,7 @@ class BindingRepository:
         b = plan.new_binding
         item = {**binding_key(b.user_id), "entity": "binding", "user_id": b.user_id, "parent_id": b.parent_id,
                 "bound_at": iso(b.bound_at), "source": b.source, "trigger": b.trigger,
-                "promoter_code": b.promoter_code, "sales_fen": 0, "version": b.version,
+                "promoter_code": b.promoter_code, "sales_fen": 0, "version": b.version, "paid": b.paid,
                 "nickname": plan.nickname, "gsi1pk": f"TEAM#{b.parent_id}",
                 "gsi1sk": f"{iso(b.bound_at)}#{b.user_id}", "device_id": plan.device_id, "source_ip": plan.source_ip}
         return Write.put(t, item, condition=condition, names=names, values=values)
@@ -545,6 +581,110 @@ class CounterRepository:
                 return False
             raise
         return True
+
+
+    def counted(self, order_id: str) -> Item | None:
+        """The order's counted marker: what its paid order added (and refunds took back)."""
+        return self._table.get({"pk": f"REFERRAL_ORDER#{order_id}", "sk": "COUNTED"}, consistent=True)
+
+    def count_paid_invitee(self, buyer_id: str, parent_id: str) -> bool:
+        """Flip the buyer's binding to ``paid`` (once, from unpaid) and count them as one 有效下线 of
+        ``parent_id``, in one transaction. False when the binding was already paid; raises
+        ``TransactionCancelled`` when the binding no longer points at ``parent_id`` (decide again)."""
+        t = self._table.name
+        writes = [
+            # The version moves too: a re-bind decided on the unpaid binding must decide again.
+            Write.update(t, binding_key(buyer_id), "SET paid = :t, #v = #v + :one",
+                         condition="parent_id = :p AND (attribute_not_exists(paid) OR paid = :f)",
+                         names={"#v": "version"}, values={":t": True, ":f": False, ":p": parent_id, ":one": 1}),
+            Write.update(t, promoter_key(parent_id), "ADD effective_members :one", condition="attribute_exists(pk)",
+                         values={":one": 1}),
+        ]
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+                binding = self._table.get(binding_key(buyer_id), consistent=True)
+                if binding is not None and binding.get("parent_id") == parent_id and binding.get("paid"):
+                    return False
+            raise
+        return True
+
+    def count_refund(self, refund: RefundCount, now: datetime) -> bool:
+        """Take a succeeded refund's distribution base off the promoters' sales counters, once
+        (``REFERRAL_ORDER#<order>/REFUND#<refund>``), and move each level the refund no longer
+        supports down, with its history entry, in the same transaction. Each promoter update is
+        conditional on the counters the decision was made on. False when already counted; raises
+        ``TransactionCancelled`` when something moved meanwhile (decide again)."""
+        t = self._table.name
+        at = iso(now)
+        marker_values: dict[str, Any] = {":new": refund.refunded_before_fen + refund.base_fen,
+                                         ":seen": refund.refunded_before_fen}
+        marker_condition = "refunded_base_fen = :seen"
+        if refund.refunded_before_fen == 0:
+            marker_condition = ("attribute_exists(pk) AND "
+                                f"(attribute_not_exists(refunded_base_fen) OR {marker_condition})")
+        writes = [
+            Write.put(t, {"pk": f"REFERRAL_ORDER#{refund.order_id}", "sk": f"REFUND#{refund.refund_id}",
+                          "entity": "referral_refund_counted", "order_id": refund.order_id,
+                          "refund_id": refund.refund_id, "base_fen": refund.base_fen, "at": at,
+                          "l1_promoter_id": refund.l1, "l2_promoter_id": refund.l2},
+                      condition="attribute_not_exists(pk)"),
+            Write.update(t, {"pk": f"REFERRAL_ORDER#{refund.order_id}", "sk": "COUNTED"},
+                         "SET refunded_base_fen = :new", condition=marker_condition, values=marker_values),
+        ]
+        for change in refund.promoters:
+            values: dict[str, Any] = {":a": -refund.base_fen}
+            update = "ADD own_sales_fen :a, team_sales_fen :a" if change.own else "ADD team_sales_fen :a"
+            if change.decided_on is None:
+                condition = "attribute_exists(pk)"
+            else:
+                condition = _counters_condition(change.decided_on, values)
+            if change.to_level is not None:
+                update += ", #v :one SET level_id = :to, level_source = :auto"
+                condition += " AND level_id = :from AND level_source = :auto"
+                values |= {":one": 1, ":to": change.to_level, ":from": change.from_level, ":auto": "auto"}
+            writes.append(Write.update(t, promoter_key(change.user_id), update, condition=condition,
+                                       names={"#v": "version"} if change.to_level is not None else None,
+                                       values=values))
+            if change.to_level is not None:
+                writes.append(PromoterRepository(self._table)._history(
+                    change.user_id, now, action="downgrade", from_status=change.status, to_status=change.status,
+                    by="system", reason="a refund took the sales below the level's conditions",
+                    extra={"from_level": change.from_level, "to_level": change.to_level, "level_source": "auto",
+                           "order_id": refund.order_id, "refund_id": refund.refund_id}))
+        try:
+            self._table.transact(writes)
+        except TransactionCancelled as exc:
+            if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+
+@dataclass(frozen=True)
+class RefundedPromoter:
+    """One promoter a refund's base is taken from: ``own`` (L1: own and team sales) or team only
+    (L2); ``decided_on`` the counters read (None: the level is not re-evaluated, so no condition);
+    ``to_level`` the level it moves down to, if any."""
+
+    user_id: str
+    own: bool
+    status: str
+    from_level: str
+    decided_on: Counters | None = None
+    to_level: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundCount:
+    order_id: str
+    refund_id: str
+    base_fen: int
+    refunded_before_fen: int  # the counted marker's ``refunded_base_fen`` as read
+    l1: str | None
+    l2: str | None
+    promoters: tuple[RefundedPromoter, ...] = ()
 
 
 def first_failure_index(exc: TransactionCancelled) -> int | None:

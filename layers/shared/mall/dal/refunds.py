@@ -20,10 +20,12 @@ from mall.domain.orders import OrderStatus
 from mall.domain.refunds import (
     REFUNDABLE_ORDER_STATUSES,
     Refund,
+    RefundKind,
     RefundLine,
     RefundPlan,
     RefundStatus,
     order_id_of_refund,
+    refund_id_for,
 )
 
 
@@ -93,6 +95,19 @@ class _Amounts:
         return Write.update(table, key, self.expression, condition=condition, names=names, values=values)
 
 
+def _requested_item(order: Order, plan: RefundPlan, *, refund_id: str, kind: RefundKind, reason: str, at: str,
+                    requested_by: str) -> Item:
+    """A REQUESTED refund whose amounts are held on the order."""
+    return {
+        **refund_key(order.order_id, refund_id), "entity": "refund", "refund_id": refund_id,
+        "order_id": order.order_id, "buyer_id": order.buyer_id, "kind": kind.value,
+        "status": RefundStatus.REQUESTED.value, "amount_fen": plan.amount_fen, "shipping_fen": plan.shipping_fen,
+        "lines": [{"line_id": line.line_id, "amount_fen": line.amount_fen} for line in plan.lines],
+        "reason": reason, "created_at": at, "requested_by": requested_by, "held_on_order": True,
+        "gsi1pk": refunds_partition(RefundStatus.REQUESTED.value), "gsi1sk": f"{at}#{refund_id}", "version": 1,
+    }
+
+
 def _line(index: int, attribute: str) -> str:
     return f"#lines[{index}].{attribute}"
 
@@ -125,15 +140,8 @@ class RefundRepository:
                requested_by: str) -> Refund:
         """Put the REQUESTED refund and hold its amounts on the order lines, conditional on the
         order's version (the amounts were computed from it). Raises ``TransactionCancelled``."""
-        at = iso(now)
-        item: Item = {
-            **refund_key(order.order_id, refund_id), "entity": "refund", "refund_id": refund_id,
-            "order_id": order.order_id, "buyer_id": order.buyer_id, "kind": "customer",
-            "status": RefundStatus.REQUESTED.value, "amount_fen": plan.amount_fen, "shipping_fen": plan.shipping_fen,
-            "lines": [{"line_id": line.line_id, "amount_fen": line.amount_fen} for line in plan.lines],
-            "reason": reason, "created_at": at, "requested_by": requested_by, "held_on_order": True,
-            "gsi1pk": refunds_partition(RefundStatus.REQUESTED.value), "gsi1sk": f"{at}#{refund_id}", "version": 1,
-        }
+        item = _requested_item(order, plan, refund_id=refund_id, kind=RefundKind.CUSTOMER, reason=reason,
+                               at=iso(now), requested_by=requested_by)
         amounts = _Amounts()
         for line in plan.lines:
             amounts.add(_line(line.index, "#held"), line.amount_fen)
@@ -227,10 +235,12 @@ class RefundRepository:
                                      "platform", "wechat_refund_id": wechat_refund_id})])
 
     def succeed(self, refund: Refund, order: Order, plan: RefundPlan, *, now: datetime,
-                wechat_refund_id: str | None, close_order: bool) -> None:
+                wechat_refund_id: str | None, close_order: bool, shipping_due_fen: int = 0) -> None:
         """PROCESSING/FAILED → SUCCEEDED and, in the same transaction, each line's amount into its
         ``refunded_fen`` (out of ``refund_held_fen``). When nothing paid is left the order closes too,
-        conditional on the version read (so the decision was made on current amounts)."""
+        conditional on the version read (so the decision was made on current amounts).
+        ``shipping_due_fen``: this success leaves every line refunded but not the shipping, so the
+        shipping refund (REQUESTED, held) is opened too, also conditional on the version read."""
         at = iso(now)
         amounts = _Amounts()
         for line in plan.lines:
@@ -244,7 +254,18 @@ class RefundRepository:
         writes = [self._refund_update(refund, to=RefundStatus.SUCCEEDED,
                                       from_statuses=(RefundStatus.PROCESSING, RefundStatus.FAILED),
                                       sets={"succeeded_at": at, "wechat_refund_id": wechat_refund_id})]
-        if close_order:
+        if shipping_due_fen > 0 and not close_order:
+            shipping_id = refund_id_for(order.order_id, order.refund_count + 1)
+            shipping_plan = RefundPlan(lines=(), shipping_fen=shipping_due_fen)
+            writes.append(Write.put(self._table.name, _requested_item(
+                order, shipping_plan, refund_id=shipping_id, kind=RefundKind.SHIPPING,
+                reason=f"运费退还：订单商品已全部退款（{refund.refund_id}）", at=at, requested_by="system"),
+                condition="attribute_not_exists(pk)"))
+            amounts.add("shipping_refund_held_fen", shipping_due_fen)
+            amounts.add("refund_count", 1)
+            amounts.values[":v"] = order.version
+            writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))
+        elif close_order:
             amounts.set("status", OrderStatus.CLOSED.value)
             amounts.set("closed_at", at)
             amounts.values[":v"] = order.version

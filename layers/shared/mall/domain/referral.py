@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from mall.domain.settings import (
     BindingMode,
@@ -21,6 +21,7 @@ from mall.domain.settings import (
     PromoterLevel,
     PromoterThreshold,
     banned_phrase_in,
+    is_headcount_only,
 )
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 
@@ -30,6 +31,13 @@ ShareChannel = Literal["link", "qr", "poster"]
 #: How a binding came to be: a share channel (first_click / first_payment), an entered code, or an admin.
 BindSource = Literal["link", "qr", "poster", "invite_code", "admin"]
 BindTrigger = Literal["visit", "invite_code", "first_payment", "admin"]
+#: 有效下线: what a headcount condition counts, in the words ``GET /rules`` uses. A customer counts
+#: from their first paid order (the binding's ``paid`` flag), once, for whoever they are bound to.
+EFFECTIVE_MEMBER_TERM = "有效下线"
+EFFECTIVE_MEMBER_DEFINITION = "已有付款订单的直接邀请客户；只注册或只绑定、从未付款的客户不计入"
+#: Who put the promoter at their level: ``auto`` (application, upgrade, downgrade: follows the
+#: counters) or ``admin`` (an admin's choice: sticky, never re-evaluated by sales or refunds).
+LevelSource = Literal["auto", "admin"]
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"  # no 0/O, 1/l/I look-alikes
 CODE_LENGTH = 8
@@ -88,6 +96,20 @@ class Promoter:
     last_active_at: datetime | None = None
     reason: str | None = None
     version: int = 1
+    #: 有效下线: direct members who have paid an order (each counted once, when their first paid
+    #: order is seen or when a paying customer binds): what a headcount level condition counts.
+    effective_members: int = 0
+    #: None on items written before the level's origin was recorded: treated as an admin's choice
+    #: (never re-evaluated down) until the ``promoter_level_source`` migration fills it in.
+    level_source: LevelSource | None = None
+
+    @property
+    def level_follows_counters(self) -> bool:
+        return self.level_source == "auto"
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(self.effective_members, self.own_sales_fen, self.team_sales_fen)
 
     @property
     def is_active(self) -> bool:
@@ -106,6 +128,8 @@ class Binding:
     promoter_code: str | None = None
     sales_fen: int = 0
     version: int = 1
+    #: the customer has paid an order: they count as their parent's 有效下线
+    paid: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,9 +295,31 @@ def check_level_exists(level_id: str, settings: DistributionSettings) -> Promote
 
 @dataclass(frozen=True)
 class Counters:
-    direct_members: int
+    """What level conditions compare: the number of 有效下线 (direct members with a paid order, not
+    mere sign-ups) and the sales counters, kept on the distribution base net of refunds."""
+
+    effective_members: int
     own_sales_fen: int
     team_sales_fen: int
+
+
+def distribution_base(lines: Iterable[Mapping[str, Any]]) -> int:
+    """分销基数 of an order's lines: what the buyer paid for the lines that take part in
+    distribution (``distribution_enabled``, the default), without shipping. Sales counters add
+    this when an order is paid and subtract the same base of what a succeeded refund returns."""
+    return sum(int(line.get("paid_fen", 0)) for line in lines if bool(line.get("distribution_enabled", True)))
+
+
+def refunded_base(order_lines: Iterable[Mapping[str, Any]], refund_lines: Iterable[Mapping[str, Any]]) -> int:
+    """The distribution base a refund takes back: its amounts on lines that take part. Shipping never
+    counts, so a refund of the shipping alone (no lines) takes back nothing."""
+    by_id = {str(line.get("line_id")): line for line in order_lines}
+    total = 0
+    for line in refund_lines:
+        order_line = by_id.get(str(line.get("line_id")))
+        if order_line is not None and bool(order_line.get("distribution_enabled", True)):
+            total += int(line.get("amount_fen", 0))
+    return total
 
 
 def _level_index(settings: DistributionSettings, level_id: str) -> int:
@@ -284,10 +330,13 @@ def _level_index(settings: DistributionSettings, level_id: str) -> int:
 
 
 def meets(level: PromoterLevel, counters: Counters) -> bool:
-    """Every condition the level sets holds. A level with no condition is only ever given by an admin."""
+    """Every condition the level sets holds. A level with no condition is only ever given by an admin,
+    and so is one whose only condition is a headcount (never earned by recruiting alone)."""
     up = level.upgrade
+    if is_headcount_only(up):
+        return False
     conditions = [
-        (up.direct_members_at_least, counters.direct_members),
+        (up.direct_members_at_least, counters.effective_members),
         (up.own_sales_at_least_fen, counters.own_sales_fen),
         (up.team_sales_at_least_fen, counters.team_sales_fen),
     ]
@@ -303,6 +352,19 @@ def upgrade_target(settings: DistributionSettings, level_id: str, counters: Coun
         if meets(settings.levels[index], counters):
             target = settings.levels[index].id
     return target
+
+
+def level_after_refund(settings: DistributionSettings, level_id: str, counters: Counters) -> str | None:
+    """After a refund lowered the counters: the highest level at or below the current one whose
+    conditions still hold (the entry level always does), or None when the current one still holds.
+    Only for a level earned automatically; an admin's choice is not re-evaluated."""
+    current = _level_index(settings, level_id)
+    if current == 0 or meets(settings.levels[current], counters):
+        return None
+    for index in range(current - 1, 0, -1):
+        if meets(settings.levels[index], counters):
+            return settings.levels[index].id
+    return settings.levels[0].id
 
 
 def downgrade_target(settings: DistributionSettings, level_id: str, last_active_at: datetime | None,
@@ -341,7 +403,7 @@ def progress_to_next(settings: DistributionSettings, level_id: str, counters: Co
     nxt = settings.levels[index + 1]
     up = nxt.upgrade
     reqs = [
-        Requirement("direct_members", up.direct_members_at_least, counters.direct_members)
+        Requirement("direct_members", up.direct_members_at_least, counters.effective_members)
         if up.direct_members_at_least is not None else None,
         Requirement("own_sales_fen", up.own_sales_at_least_fen, counters.own_sales_fen)
         if up.own_sales_at_least_fen is not None else None,
@@ -452,17 +514,20 @@ def decide_bind(*, request: BindRequest, promoter: Promoter | None, current: Bin
 
 
 def member_count_deltas(*, customer_direct_members: int, old_parent: str | None, old_grandparent: str | None,
-                        new_parent: str | None, new_grandparent: str | None) -> dict[str, dict[str, int]]:
+                        new_parent: str | None, new_grandparent: str | None, old_paid: bool = False,
+                        new_paid: bool = False) -> dict[str, dict[str, int]]:
     """Per promoter: the change of ``direct_members`` and ``second_level_members`` when the
     customer's parent goes from ``old_parent`` to ``new_parent``. The customer's own direct members
-    become the new parent's second level (and leave the old parent's). Zero deltas are dropped;
+    become the new parent's second level (and leave the old parent's). A customer counted as the
+    old parent's 有效下线 (``old_paid``: their binding was flagged paid) leaves that count; one who has
+    paid an order (``new_paid``) joins the new parent's. Zero deltas are dropped;
     one entry per promoter, so a transaction never touches one item twice."""
     deltas: dict[str, dict[str, int]] = {}
 
     def add(uid: str | None, name: str, amount: int) -> None:
         if uid is None or amount == 0:
             return
-        entry = deltas.setdefault(uid, {"direct_members": 0, "second_level_members": 0})
+        entry = deltas.setdefault(uid, {"direct_members": 0, "second_level_members": 0, "effective_members": 0})
         entry[name] += amount
 
     add(old_parent, "direct_members", -1)
@@ -471,6 +536,10 @@ def member_count_deltas(*, customer_direct_members: int, old_parent: str | None,
     add(new_parent, "direct_members", 1)
     add(new_parent, "second_level_members", customer_direct_members)
     add(new_grandparent, "second_level_members", 1)
+    if old_paid:
+        add(old_parent, "effective_members", -1)
+    if new_paid:
+        add(new_parent, "effective_members", 1)
     return {uid: {k: v for k, v in d.items() if v} for uid, d in deltas.items() if any(d.values())}
 
 

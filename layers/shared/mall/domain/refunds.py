@@ -7,8 +7,12 @@ order's ``version``: two requests racing for the same money cannot both pass. Re
 refunds release their hold; a succeeded refund moves it into ``refunded_fen``; a failed
 (ABNORMAL) one keeps it, because WeChat Pay may still complete it (manual handling).
 
-Shipping (运费) is refunded only with a full refund: the refund that leaves nothing refundable on
-any line carries the order's ``shipping_fen`` too (once: held/refunded shipping is tracked).
+Shipping (运费) goes back only with the last unit, and only once every line is refunded by refunds
+that succeeded: a request carries the order's ``shipping_fen`` when it takes every line's last
+refundable fen *and* no other request holds anything (amounts merely held may still be rejected
+or closed). When requests overlapped, none of them carries it; the success that leaves every line
+refunded then opens a shipping refund (kind ``shipping``, REQUESTED, its amount held) in the same
+transaction, which the admin approves like any other (once: held/refunded shipping is tracked).
 
 Statuses: REQUESTED → PROCESSING (approved, sent to WeChat Pay) | REJECTED;
 PROCESSING → SUCCEEDED | FAILED (REFUND.ABNORMAL) | CLOSED (REFUND.CLOSED or refused by WeChat Pay);
@@ -47,6 +51,7 @@ class RefundKind(StrEnum):
     CUSTOMER = "customer"
     PAID_AFTER_EXPIRY = "paid_after_expiry"
     ADMIN = "admin"
+    SHIPPING = "shipping"  # the shipping alone, opened when the last line's refund succeeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,11 @@ def plan_refund(order: Order, requested: Sequence[LineRequest]) -> RefundPlan:
 
 
 def shipping_with(order: Order, planned: Sequence[PlannedLine]) -> int:
-    """The order's shipping, when this refund takes every line's last refundable fen (a full refund)."""
+    """The order's shipping, when this refund takes every line's last refundable fen (a full refund)
+    and no other open request holds an amount: then its success leaves every line refunded."""
     if order.shipping_fen <= 0 or order.shipping_refunded_fen or order.shipping_refund_held_fen:
+        return 0
+    if any(line.refund_held_fen for line in order.lines):
         return 0
     taking = {line.index: line.amount_fen for line in planned}
     for index, line in enumerate(order.lines):
@@ -135,6 +143,18 @@ def whole_order_plan(order: Order) -> RefundPlan:
     lines = tuple(PlannedLine(line.line_id, index, line.paid_fen - line.refunded_fen)
                   for index, line in enumerate(order.lines) if line.paid_fen - line.refunded_fen > 0)
     return RefundPlan(lines=lines, shipping_fen=max(order.shipping_fen - order.shipping_refunded_fen, 0))
+
+
+def shipping_due_after(order: Order, plan: RefundPlan) -> int:
+    """The shipping a shipping refund must return once ``plan`` succeeds: every line is then refunded
+    by succeeded refunds, and the shipping is neither refunded nor carried by an open request (0
+    otherwise)."""
+    if order.shipping_fen <= 0 or order.shipping_refund_held_fen - plan.shipping_fen > 0:
+        return 0
+    adding = {line.index: line.amount_fen for line in plan.lines}
+    if any(line.refunded_fen + adding.get(i, 0) < line.paid_fen for i, line in enumerate(order.lines)):
+        return 0
+    return max(order.shipping_fen - order.shipping_refunded_fen - plan.shipping_fen, 0)
 
 
 def fully_refunded_after(order: Order, plan: RefundPlan) -> bool:
@@ -237,6 +257,8 @@ class Refund:
 
 def plan_of(refund: Refund, order: Order) -> RefundPlan:
     """The order lines a stored refund moves (for the update paths)."""
+    if refund.kind == RefundKind.SHIPPING:
+        return RefundPlan(lines=(), shipping_fen=refund.shipping_fen)
     if not refund.lines:
         return whole_order_plan(order)
     planned = []

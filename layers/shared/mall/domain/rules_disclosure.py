@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 from mall.domain import withdrawal_limits as limits
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
+from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
-from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
+from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel, is_headcount_only
 from mall.domain.settlement import settles_for, voids_unsettled
 from mall.domain.withdrawals import check_promoter
 
@@ -160,8 +161,12 @@ def _level_rule(s: DistributionSettings, level: PromoterLevel) -> LevelRule:
     l1, l2 = c.l1_rate_bp + level.l1_points_bp, c.l2_rate_bp + level.l2_points_bp
     up = level.upgrade
     conditions: list[str] = []
+    if is_headcount_only(up):
+        # Never earned by recruiting alone (the engine never upgrades on it): only an admin sets it.
+        text = f"一级佣金 {percent(l1)}、二级佣金 {percent(l2)}；仅由商家设定，邀请人数不能单独作为升级条件。"
+        return LevelRule(level.id, level.name, level.l1_points_bp, level.l2_points_bp, l1, l2, text)
     if up.direct_members_at_least is not None:
-        conditions.append(f"直接邀请的客户达到 {up.direct_members_at_least} 位")
+        conditions.append(f"{EFFECTIVE_MEMBER_TERM}达到 {up.direct_members_at_least} 位")
     if up.own_sales_at_least_fen is not None:
         conditions.append(f"个人推广销售额达到 {yuan(up.own_sales_at_least_fen)}")
     if up.team_sales_at_least_fen is not None:
@@ -176,6 +181,15 @@ def _level_rule(s: DistributionSettings, level: PromoterLevel) -> LevelRule:
 def _levels(s: DistributionSettings, rules: Sequence[LevelRule]) -> RuleSection:
     items = [RuleItem(f"level.{r.id}", r.name, r.text, r.l1_rate_bp, "bp") for r in rules]
     items.append(RuleItem("upgrade", "升级方式", "满足下一等级的全部条件后自动升级。"))
+    items.append(RuleItem("effective_members", EFFECTIVE_MEMBER_TERM,
+                          f"{EFFECTIVE_MEMBER_TERM}指{EFFECTIVE_MEMBER_DEFINITION}。每位客户只计一次，"
+                          "改绑后计入新的上级；邀请人数不能单独作为升级条件，更高的佣金比例只能通过销售获得。"))
+    items.append(RuleItem("sales_base", "业绩计算",
+                          "个人与团队销售额按参与分销的商品实付金额计算，不含运费；订单退款成功后，"
+                          "退款部分从销售额中扣除。"))
+    items.append(RuleItem("refund_reevaluation", "退款后等级",
+                          "因退款使销售额不再满足当前等级条件的，自动调整到仍满足条件的最高等级（记录在等级变动记录中）；"
+                          "由商家设定的等级不因退款调整。"))
     items.append(RuleItem("downgrade_inactive_days", "降级",
                           f"连续 {s.level_downgrade_inactive_days} 天没有推广业绩（无新客户、无推广订单）时，"
                           f"等级自动下调一级。", s.level_downgrade_inactive_days, "days"))

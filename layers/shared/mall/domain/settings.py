@@ -104,6 +104,13 @@ class LevelUpgrade(_Document):
     team_sales_at_least_fen: Fen | None = None
 
 
+def is_headcount_only(upgrade: LevelUpgrade) -> bool:
+    """A level whose only condition is a number of invitees: it would pay a higher rate for
+    recruiting alone (拉人头), so it is refused at save and never earned automatically."""
+    return (upgrade.direct_members_at_least is not None and upgrade.own_sales_at_least_fen is None
+            and upgrade.team_sales_at_least_fen is None)
+
+
 class PromoterLevel(_Document):
     """等级: a rank that adds rate points to the promoter's L1 / L2 rates. Not an earning depth."""
 
@@ -259,6 +266,23 @@ def _cap_problems(settings: DistributionSettings) -> list[tuple[tuple[str | int,
     (``mall.services.settings``)."""
     found = cap_excesses(cap_inputs(settings=settings, saving=SAVING_SETTINGS))
     return [(loc, excess.message(), None) for excess in found for loc in excess.located()]
+
+
+def headcount_only_problems(levels: list[PromoterLevel]) -> list[tuple[tuple[str | int, ...], str, object]]:
+    """Each level whose upgrade conditions are only a headcount, located at ``levels.<i>.upgrade``."""
+    return [(("levels", index, "upgrade"),
+             f"level {level.id!r}: a number of invitees cannot be the only upgrade condition; add an own-sales or "
+             f"team-sales condition (a higher rate is earned by sales, never by recruiting alone)",
+             level.upgrade.model_dump(exclude_none=True))
+            for index, level in enumerate(levels) if is_headcount_only(level.upgrade)]
+
+
+def refuse_headcount_only_levels(levels: list[PromoterLevel]) -> None:
+    """Raise the located validation error when a level is earned by headcount alone (checked when
+    settings are saved; a stored older document still loads, and such a level is never earned)."""
+    problems = headcount_only_problems(levels)
+    if problems:
+        raise _rule_errors("DistributionSettings", problems)
 
 
 def banned_phrase_in(text: str, phrases: tuple[str, ...]) -> str | None:

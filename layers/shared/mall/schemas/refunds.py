@@ -36,7 +36,8 @@ class RefundView(ApiModel):
     refund_id: str = Field(description="also the WeChat Pay `out_refund_no`")
     order_id: str
     buyer_id: str
-    kind: str = Field(description="customer | paid_after_expiry | admin")
+    kind: str = Field(description="customer | paid_after_expiry | admin | shipping (the shipping alone, opened "
+                                  "when the last line's refund succeeded)")
     status: RefundStatus
     amount_fen: int = Field(description="lines plus shipping")
     shipping_fen: int = Field(description="shipping refunded with it (only a full refund carries it)")

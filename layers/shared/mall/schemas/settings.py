@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from mall.domain.settings import DistributionSettings
+from mall.domain.settings import DistributionSettings, refuse_headcount_only_levels
 
 
 class SaveSettingsRequest(DistributionSettings):
@@ -17,6 +17,11 @@ class SaveSettingsRequest(DistributionSettings):
 
     based_on_version: Annotated[int, Field(ge=0, description="the `version` this edit started from")]
     note: Annotated[str | None, Field(max_length=200, description="why it changed (kept with the version)")] = None
+
+    @model_validator(mode="after")
+    def _levels_earned_by_sales(self) -> Self:
+        refuse_headcount_only_levels(self.levels)
+        return self
 
     def document(self) -> DistributionSettings:
         return DistributionSettings.model_validate(self.model_dump(exclude={"based_on_version", "note"}))

@@ -26,6 +26,8 @@ from mall.dal.referral import (
     BindPlan,
     CounterRepository,
     PromoterRepository,
+    RefundCount,
+    RefundedPromoter,
     SaleCount,
     VisitRepository,
     batch_promoters,
@@ -168,7 +170,7 @@ def apply(*, table: Table, user_id: str, body: ApplyRequest, now: datetime) -> P
             user_id=user_id, code=code, status=status, level_id=settings.levels[0].id, nickname=body.nickname,
             applied_at=now, activated_at=now if status == "active" else None,
             accepted_rules_version=current.version, accepted_rules_at=now,
-            version=(existing.version + 1) if existing is not None else 1,
+            version=(existing.version + 1) if existing is not None else 1, level_source="auto",
         )
         grant = status == "active" and "promoter" not in facts.roles
         try:
@@ -288,7 +290,7 @@ def set_level(*, table: Table, user_id: str, level_id: str, reason: str, by: str
         return _admin_view(promoter, share_page())
     try:
         repo.set_level(promoter, level_id=level_id, action="set_level", by=by, reason=reason, now=now,
-                       reset_activity=True,
+                       level_source="admin", reset_activity=True,
                        audit=_promoter_audit("promoter.set_level", promoter, by=by, source_ip=source_ip,
                                              before={"level_id": promoter.level_id}, after={"level_id": level_id},
                                              reason=reason))
@@ -341,16 +343,19 @@ def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigg
         old_grandparent = bindings.parent_of(old_parent) if old_parent else None
         new_grandparent = ancestors[0] if ancestors else None
         own = promoters.get(customer_id, consistent=True)
+        # A customer who has paid an order is a 有效下线 of whoever they are bound to.
+        paid = facts.paid_order_count > 0 or (current is not None and current.paid)
         deltas = rules.member_count_deltas(
             customer_direct_members=own.direct_members if own else 0, old_parent=old_parent,
-            old_grandparent=old_grandparent, new_parent=promoter_id, new_grandparent=new_grandparent)
+            old_grandparent=old_grandparent, new_parent=promoter_id, new_grandparent=new_grandparent,
+            old_paid=current is not None and current.paid, new_paid=paid)
         chain = [promoter_id, *ancestors]
         checks = [AncestorCheck(uid, chain[i + 1] if i + 1 < len(chain) else None) for i, uid in enumerate(chain)]
         if old_parent is not None:
             checks.append(AncestorCheck(old_parent, old_grandparent))
         binding = Binding(user_id=customer_id, parent_id=promoter_id, bound_at=now, source=source, trigger=trigger,
                           promoter_code=promoter_code or promoter.code,
-                          version=(current.version + 1) if current else 1)
+                          version=(current.version + 1) if current else 1, paid=paid)
         plan = BindPlan(
             customer_id=customer_id, new_binding=binding, expected_version=current.version if current else None,
             checks=checks, deltas=deltas, must_be_active=promoter_id,
@@ -363,7 +368,7 @@ def bind(*, table: Table, customer_id: str, promoter_id: str, trigger: BindTrigg
                                  new_parent=promoter_id, reason=reason,
                                  details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
             if trigger == "admin" else None,
-            device_id=device_id, source_ip=client_ip,
+            device_id=device_id, source_ip=client_ip, expect_unpaid_customer=not paid,
         )
         if not _applied(bindings, customer_id, plan):
             continue
@@ -411,7 +416,7 @@ def unbind(*, table: Table, customer_id: str, reason: str, by: str, now: datetim
         own = promoters.get(customer_id, consistent=True)
         deltas = rules.member_count_deltas(customer_direct_members=own.direct_members if own else 0,
                                            old_parent=current.parent_id, old_grandparent=old_grandparent,
-                                           new_parent=None, new_grandparent=None)
+                                           new_parent=None, new_grandparent=None, old_paid=current.paid)
         plan = BindPlan(customer_id=customer_id, new_binding=None, expected_version=current.version,
                         checks=[AncestorCheck(current.parent_id, old_grandparent)], deltas=deltas,
                         must_be_active=None, customer_direct_members=own.direct_members if own else None,
@@ -526,13 +531,13 @@ def evaluate_upgrade(*, table: Table, user_id: str, now: datetime) -> str | None
         promoter = repo.get(user_id, consistent=True)
         if promoter is None:
             return None
-        counters = Counters(promoter.direct_members, promoter.own_sales_fen, promoter.team_sales_fen)
+        counters = promoter.counters
         target = rules.upgrade_target(settings, promoter.level_id, counters)
         if target is None:
             return None
         try:
             repo.set_level(promoter, level_id=target, action="upgrade", by="system", reason="upgrade conditions met",
-                           now=now, reset_activity=True)
+                           now=now, level_source="auto", reset_activity=True, decided_on=counters)
         except TransactionCancelled:
             continue
         logger.info("promoter upgraded", extra={"to_level": target})
@@ -570,7 +575,7 @@ def run_downgrades(*, table: Table, now: datetime, page_size: int = 100) -> int:
                 try:
                     repo.set_level(promoter, level_id=target, action="downgrade", by="system",
                                    reason=f"no activity for {settings.level_downgrade_inactive_days} days", now=now,
-                                   reset_activity=True)
+                                   level_source="auto", reset_activity=True)
                     changed += 1
                 except TransactionCancelled:
                     continue  # changed meanwhile (activity or an admin): the next run decides again
@@ -590,7 +595,7 @@ def my_profile(*, table: Table, user_id: str) -> PromoterProfile:
     if promoter is None:
         raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
     level = settings.level(promoter.level_id)
-    counters = Counters(promoter.direct_members, promoter.own_sales_fen, promoter.team_sales_fen)
+    counters = promoter.counters
     progress = rules.progress_to_next(settings, promoter.level_id, counters)
     return PromoterProfile(
         code=promoter.code, share_link=rules.share_link(share_page(), promoter.code), status=promoter.status,
@@ -707,7 +712,9 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
        upgrade it triggers applies from the next order."""
     order_id = str(order["order_id"])
     buyer_id = str(order["buyer_id"])
-    amount = int(order.get("amount_fen", 0))
+    raw_lines = order.get("lines")
+    amount = rules.distribution_base(line for line in raw_lines if isinstance(line, Mapping)) \
+        if isinstance(raw_lines, list) else 0
     settings = SettingsRepository(table).current().settings
     result: dict[str, Any] = {"order_id": order_id, "bound": None, "counted": False}
     share = _share_from(order.get("share_source"))
@@ -728,6 +735,7 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
             except (BindRefused, Conflict) as refused:
                 code = refused.error.code if isinstance(refused, BindRefused) else refused.code
                 result["bound"] = f"refused:{code}"
+    result["effective_member_of"] = _count_paid_invitee(table, buyer_id, now)
     raw_attribution = order.get("attribution")
     attribution: Mapping[str, Any] = raw_attribution if isinstance(raw_attribution, Mapping) else {}
     l1 = attribution.get("l1_promoter_id") or None
@@ -755,3 +763,105 @@ def on_order_paid(*, table: Table, order: Mapping[str, Any], now: datetime) -> d
     if result["counted"]:
         _evaluate_levels(table, rules.unique([l1, l2]), now)
     return result
+
+
+def _count_paid_invitee(table: Table, buyer_id: str, now: datetime) -> str | None:
+    """The buyer's first paid order makes them a 有效下线 of their parent, once (the binding's
+    ``paid`` flag is flipped conditionally with the parent's count); the parent's level is then
+    evaluated. Returns the parent counted now, or None (unbound, or counted before)."""
+    bindings = BindingRepository(table)
+    counters = CounterRepository(table)
+    for _ in range(_ATTEMPTS):
+        binding = bindings.get(buyer_id)
+        if binding is None or binding.paid:
+            return None
+        try:
+            counted = counters.count_paid_invitee(buyer_id, binding.parent_id)
+        except TransactionCancelled:
+            continue  # re-bound or unbound meanwhile (the bind itself counts a paying customer)
+        if not counted:
+            return None
+        evaluate_upgrade(table=table, user_id=binding.parent_id, now=now)
+        return binding.parent_id
+    raise RuntimeError(f"could not count the paid invitee {buyer_id} after {_ATTEMPTS} attempts")
+
+
+# ---------------------------------------------------------------------------------------
+# A refund SUCCEEDED (the stream consumer): take back what it bought
+# ---------------------------------------------------------------------------------------
+
+
+class NotCountedYet(RuntimeError):
+    """The refund's order is attributed but its paid order is not counted yet: retry later, so the
+    refund is taken off what the payment added, whichever worker runs first."""
+
+
+def on_refund_succeeded(*, table: Table, refund: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """React once to a refund that SUCCEEDED (at-least-once delivery: ``REFERRAL_ORDER#<order>/
+    REFUND#<refund>`` marks it counted, in the same transaction as the counters).
+
+    The refunded distribution base (its amounts on lines that take part; never shipping) comes off
+    the L1's own and team sales and the L2's team sales — the promoters the paid order was counted
+    for, capped at what was counted. A level earned automatically whose conditions no longer hold
+    moves down to the highest one that still holds, with a ``downgrade`` history entry, in the same
+    transaction; a level an admin set stays."""
+    order_id = str(refund["order_id"])
+    refund_id = str(refund["refund_id"])
+    result: dict[str, Any] = {"order_id": order_id, "refund_id": refund_id, "counted": False, "downgraded": []}
+    raw_lines = refund.get("lines")
+    refund_lines = [line for line in raw_lines if isinstance(line, Mapping)] if isinstance(raw_lines, list) else []
+    order = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True) or {}
+    raw_order_lines = order.get("lines")
+    order_lines = ([line for line in raw_order_lines if isinstance(line, Mapping)]
+                   if isinstance(raw_order_lines, list) else [])
+    base = rules.refunded_base(order_lines, refund_lines)
+    if base <= 0:
+        return result
+    settings = SettingsRepository(table).current().settings
+    counters = CounterRepository(table)
+    promoters = PromoterRepository(table)
+    for _ in range(_ATTEMPTS):
+        marker = counters.counted(order_id)
+        if marker is None:
+            raw_attribution = order.get("attribution")
+            attribution = raw_attribution if isinstance(raw_attribution, Mapping) else {}
+            if refund.get("kind") == "paid_after_expiry" or not (
+                    attribution.get("l1_promoter_id") or attribution.get("l2_promoter_id")):
+                return result  # the payment counted nothing, so the refund takes nothing back
+            raise NotCountedYet(f"order {order_id} is not counted yet")
+        counted_fen = int(marker.get("amount_fen", 0))
+        refunded_before = int(marker.get("refunded_base_fen", 0))
+        take = min(base, counted_fen - refunded_before)
+        if take <= 0:
+            return result
+        l1 = marker.get("l1_promoter_id") or None
+        l2 = marker.get("l2_promoter_id") or None
+        changes: list[RefundedPromoter] = []
+        for uid, own in ((l1, True), (l2, False)):
+            if uid is None or (uid == l1 and not own):
+                continue
+            promoter = promoters.get(str(uid), consistent=True)
+            if promoter is None:
+                continue
+            if not promoter.level_follows_counters:
+                changes.append(RefundedPromoter(promoter.user_id, own, promoter.status, promoter.level_id))
+                continue
+            before = promoter.counters
+            after = Counters(before.effective_members, before.own_sales_fen - (take if own else 0),
+                                   before.team_sales_fen - take)
+            changes.append(RefundedPromoter(promoter.user_id, own, promoter.status, promoter.level_id,
+                                            decided_on=before,
+                                            to_level=rules.level_after_refund(settings, promoter.level_id, after)))
+        count = RefundCount(order_id=order_id, refund_id=refund_id, base_fen=take, refunded_before_fen=refunded_before,
+                            l1=l1, l2=l2, promoters=tuple(changes))
+        try:
+            result["counted"] = counters.count_refund(count, now)
+        except TransactionCancelled:
+            continue  # a sale, another refund or a level change moved a counter: decide again
+        if result["counted"]:
+            result["downgraded"] = [c.user_id for c in changes if c.to_level is not None]
+            if result["downgraded"]:
+                logger.info("promoter level re-evaluated after a refund",
+                            extra={"refund_id": refund_id, "downgraded": len(result["downgraded"])})
+        return result
+    raise RuntimeError(f"could not count refund {refund_id} after {_ATTEMPTS} attempts")

@@ -193,7 +193,8 @@ def apply_outcome(*, orders: FulfilmentRepository, refunds: RefundRepository, re
         try:
             if outcome == Outcome.SUCCEED:
                 refunds.succeed(refund, order, plan, now=now, wechat_refund_id=wechat_refund_id,
-                                close_order=rules.closes_order(order, plan))
+                                close_order=rules.closes_order(order, plan),
+                                shipping_due_fen=rules.shipping_due_after(order, plan))
             elif outcome == Outcome.FAIL:
                 refunds.fail(refund, now=now, wechat_refund_id=wechat_refund_id)
             else:
