@@ -71,6 +71,7 @@ from mall.schemas.commissions import (
     LevelPreview,
     SelfPurchasePreview,
 )
+from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
 
 logger = Logger(child=True)
 
@@ -118,7 +119,7 @@ class _Rules:
         return self._cache[version]
 
 
-def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
+def sync_order(*, table: Table, order_id: str, now: datetime, payouts: PayoutQueue | None = None) -> SyncResult:
     """Bring the commission records of ``order_id`` to what the order implies (module doc).
     Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
     contention and ``LookupError`` if the order's rules version is missing."""
@@ -144,6 +145,10 @@ def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
                                                                       "labels": refused.labels[:5]})
             continue
         if not _adjust(store, ledger, rules, state, now, result):
+            # A clawback that left a debt cancels the promoter's withdrawals in flight: run on every
+            # delivery (idempotent), so a crash after the clawback's commit is finished by the retry.
+            for uid in sorted({r.beneficiary_id for r in state.records if r.clawed_back_fen}):
+                cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=now, queue=payouts)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
