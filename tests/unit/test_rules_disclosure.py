@@ -279,3 +279,25 @@ def test_a_version_that_is_no_longer_current_is_409_rules_changed(invoke: Invoke
     assert PromoterRepository(main_table()).get("u_late") is None
     status, body = apply(invoke, "u_late", {"rules_version": current, "accepted_rules_version": shown})
     assert status == 422
+
+
+def test_the_returned_funds_and_in_flight_texts_come_from_the_constants_the_code_applies() -> None:
+    """Funds that come back repay a debt first (not 全额退回), and the statuses a debt cancels are
+    listed from ``CANCELLED_BY_DEBT`` (the behaviour: tests/integration/test_withdrawal_debt.py)."""
+    from mall.domain.withdrawals import CANCELLED_BY_DEBT, RETURNS_FUNDS, STATUS_TEXT
+
+    items = {item.key: item for section in rd.render(BASE, version=1, effective_at=None).sections
+             for item in section.items}
+    hold, cancels = items["hold"], items["debt_cancels_withdrawals"]
+    assert "全额退回" not in hold.text and "先抵扣欠款" in hold.text
+    assert all(STATUS_TEXT[s] in hold.text for s in RETURNS_FUNDS)
+    assert cancels.value == ",".join(s.value for s in CANCELLED_BY_DEBT)
+    assert all(STATUS_TEXT[s] in cancels.text for s in CANCELLED_BY_DEBT)
+    assert "欠款保留" in cancels.text  # a bill the promoter confirmed first is paid
+
+
+def test_a_withdrawal_cancelled_for_a_debt_tells_the_promoter_why() -> None:
+    from mall.domain.notifications import _FAIL_REASONS, THING_MAX
+    from mall.domain.withdrawals import DEBT_CANCEL_REASON
+
+    assert "欠款" in _FAIL_REASONS[DEBT_CANCEL_REASON] and len(_FAIL_REASONS[DEBT_CANCEL_REASON]) <= THING_MAX
