@@ -400,3 +400,37 @@ def test_the_rules_page_states_the_returned_funds_and_in_flight_policy_that_is_a
     assert len(report.cancelled) + len(report.cancelling) == len(listed)
     assert status(table, paid.withdrawal_id)["status"] == "PAID"
     assert "待审核" in cancels.text and "审核通过" in cancels.text and "打款中" in cancels.text
+
+
+# ---- the migration for wallets left owing by the old behaviour ------------------------------------
+
+
+def test_the_migration_repays_debts_from_available_money_and_cancels_withdrawals_in_flight(world: Payouts) -> None:
+    from tools.migrations import run
+    from tools.migrations.repay_debt_from_available import MIGRATION
+
+    table = world.table
+    locked = customer(table, code="locked")  # a return before this change: 500 available, 300 owed
+    fund(table, locked, 200)
+    owe(table, locked, 500)
+    fund(table, locked, 500)  # what the old return left available while the debt stayed
+    assert balances(table, locked) == L.Balances(available=500, debt=-300)
+    flying = customer(table, code="flying")  # owes more than is available, a withdrawal still approved
+    w = approved_withdrawal(table, flying, amount_fen=400, fee_fen=0)
+    fund(table, flying, 100)
+    owe(table, flying, 1_100)  # 100 from available, 1,000 owed
+    fund(table, flying, 100)
+    clean = customer(table, code="clean")
+    fund(table, clean, 700)
+
+    assert run(table, MIGRATION, dry_run=True).changed == 2
+    assert balances(table, locked) == L.Balances(available=500, debt=-300)
+    progress = run(table, MIGRATION, page_size=3)
+    assert progress.changed == 2
+    assert balances(table, locked) == L.Balances(available=200, debt=0)
+    assert status(table, w.withdrawal_id)["status"] == "FAILED"
+    assert balances(table, flying) == L.Balances(available=0, debt=-500)
+    assert balances(table, clean) == L.Balances(available=700)
+    for uid in (locked, flying, clean):
+        reconciles(table, uid)
+    assert run(table, MIGRATION, restart=True).changed == 0  # nothing more to do
