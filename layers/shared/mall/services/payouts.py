@@ -11,6 +11,10 @@
 - A terminal failed bill is never retried under the same number: FAILED is final.
 - ``mark_bank_paid`` / ``mark_bank_failed``: an admin finishes an APPROVED bank withdrawal (audited).
 - ``reconcile_payouts``: bills stuck in a non-terminal state, and APPROVED withdrawals never started.
+- A debt (docs/settlement.md, "Debt and withdrawals in flight"): APPROVED → PAYING commits only while
+  the promoter owes nothing (else the withdrawal fails, its funds repaying the debt first); a PAYING
+  withdrawal with a ``cancel_reason`` has its bill cancelled at WeChat Pay (``_cancel_bill``), never
+  created, by the worker and by every reconciler run.
 """
 
 from __future__ import annotations
