@@ -7,6 +7,10 @@ A request takes its whole ``amount_fen`` (fee included) out of *available* at on
           │                        │  (bank: marked paid / failed)  └─FAIL / CANCELLED→ FAILED (returned)
           └─reject→ REJECTED (returned)                              APPROVED → PAID | FAILED too
 
+A clawback that leaves the promoter owing cancels the withdrawals in flight (``CANCELLED_BY_DEBT``:
+PENDING_REVIEW → REJECTED, APPROVED / PAYING → FAILED, reason ``DEBT_CANCEL_REASON``); funds that
+come back repay a debt first (``mall.domain.ledger.returned_funds``).
+
 A request under ``auto_review_below_fen`` from a promoter without a risk flag is approved at once
 (``review="auto"``); otherwise it waits for admins (``review="manual"``), two different ones from
 ``dual_approval_from_fen`` (maker-checker, 双人复核). Every refusal names its rule and its limit
