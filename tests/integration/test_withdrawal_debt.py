@@ -422,15 +422,20 @@ def test_the_migration_repays_debts_from_available_money_and_cancels_withdrawals
     fund(table, flying, 100)
     clean = customer(table, code="clean")
     fund(table, clean, 700)
+    confirming = customer(table, code="confirming")  # owes, its bill waits for the promoter's confirmation
+    bill = approved_withdrawal(table, confirming, amount_fen=300, fee_fen=0)
+    assert world.start(bill.withdrawal_id) == "bill_created"
+    owe(table, confirming, 1_000)
 
-    assert run(table, MIGRATION, dry_run=True).changed == 2
+    assert run(table, MIGRATION, dry_run=True).changed == 3
     assert balances(table, locked) == L.Balances(available=500, debt=-300)
     progress = run(table, MIGRATION, page_size=3)
-    assert progress.changed == 2
+    assert progress.changed == 3
     assert balances(table, locked) == L.Balances(available=200, debt=0)
     assert status(table, w.withdrawal_id)["status"] == "FAILED"
     assert balances(table, flying) == L.Balances(available=0, debt=-500)
     assert balances(table, clean) == L.Balances(available=700)
+    assert status(table, bill.withdrawal_id)["cancel_reason"] == DEBT_CANCEL_REASON  # the reconciler cancels it
     for uid in (locked, flying, clean):
         reconciles(table, uid)
     assert run(table, MIGRATION, restart=True).changed == 0  # nothing more to do

@@ -47,7 +47,7 @@ metrics = Metrics()
 
 _MAX_RACES = 8
 
-DebtOutcome = Literal["cancelled", "cancelling", "untouched"]
+DebtOutcome = Literal["cancelled", "cancelling", "still_cancelling", "untouched"]
 
 
 class PayoutQueue(Protocol):
@@ -64,6 +64,7 @@ class DebtCancellation:
     owed_fen: int = 0
     cancelled: list[str] = field(default_factory=list)  # funds returned now (repaying the debt first)
     cancelling: list[str] = field(default_factory=list)  # PAYING: their bill's cancellation requested
+    recorded: list[str] = field(default_factory=list)  # of those, the ones whose intent this call recorded
 
 
 def debt_note(owed_fen: int) -> str:
@@ -73,18 +74,19 @@ def debt_note(owed_fen: int) -> str:
 def cancel_one_for_debt(repo: WithdrawalRepository, withdrawal_id: str, *, now: datetime,
                         owed_fen: int) -> DebtOutcome:
     """Cancel one withdrawal because its promoter owes (module docstring): ``cancelled`` (its funds
-    came back now), ``cancelling`` (PAYING: the bill's cancellation is recorded, to be made at
-    WeChat Pay) or ``untouched`` (no longer in flight)."""
+    came back now), ``cancelling`` (PAYING: the bill's cancellation is now recorded, to be made at
+    WeChat Pay), ``still_cancelling`` (recorded before) or ``untouched`` (no longer in flight)."""
     for _ in range(_MAX_RACES):
         w = repo.get(withdrawal_id)
         if w is None or w.status not in CANCELLED_BY_DEBT:
             return "untouched"
         try:
             if w.status == WithdrawalStatus.PAYING:
-                if w.cancel_reason is None:
-                    repo.transition(w, to=WithdrawalStatus.PAYING, now=now, by=SYSTEM,
-                                    note=f"cancelling the transfer bill: {debt_note(owed_fen)}",
-                                    sets={"cancel_reason": DEBT_CANCEL_REASON})
+                if w.cancel_reason is not None:
+                    return "still_cancelling"
+                repo.transition(w, to=WithdrawalStatus.PAYING, now=now, by=SYSTEM,
+                                note=f"cancelling the transfer bill: {debt_note(owed_fen)}",
+                                sets={"cancel_reason": DEBT_CANCEL_REASON})
                 return "cancelling"
             _finish(repo, w, now=now, owed_fen=owed_fen)
         except StaleWithdrawal:
@@ -117,9 +119,11 @@ def cancel_withdrawals_for_debt(*, table: Table, promoter_id: str, now: datetime
         outcome = cancel_one_for_debt(repo, w.withdrawal_id, now=now, owed_fen=owed)
         if outcome == "cancelled":
             report.cancelled.append(w.withdrawal_id)
-        elif outcome == "cancelling":
+        elif outcome in {"cancelling", "still_cancelling"}:
             report.cancelling.append(w.withdrawal_id)
-            _send(queue, w.withdrawal_id)
+            if outcome == "cancelling":
+                report.recorded.append(w.withdrawal_id)
+            _send(queue, w.withdrawal_id)  # again on a redelivery: the first send may have been lost
     if report.cancelled or report.cancelling:
         logger.info("withdrawals in flight cancelled: the promoter owes", extra={
             "promoter_id": promoter_id, "owed_fen": owed, "cancelled": report.cancelled,
