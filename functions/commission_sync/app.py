@@ -18,12 +18,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.commissions import sync_order
 from mall.workers import worker_entrypoint
 
 table = main_table()
+# A clawback that leaves a debt sends the withdrawals whose transfer bill must be cancelled here.
+payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
 processor = BatchProcessor(event_type=EventType.SQS)
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -43,7 +46,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("malformed commission message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="CommissionMessagesMalformed", unit="Count", value=1)
         return {"skipped": "malformed"}
-    result = sync_order(table=table, order_id=order_id, now=utc_now())
+    result = sync_order(table=table, order_id=order_id, now=utc_now(), payouts=payout_queue)
     logger.info("commission synced", extra={"sync": result.as_dict()})
     if result.created:
         metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=result.created)

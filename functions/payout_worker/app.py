@@ -1,6 +1,9 @@
 """SQS worker (PayoutQueue): ``{"withdrawal_id": ...}`` for a withdrawal just APPROVED → start its
 WeChat merchant transfer (商家转账): APPROVED → PAYING and the transfer bill, with the withdrawal's
-``out_bill_no`` (mall.services.payouts.start_payout, safe to repeat).
+``out_bill_no`` (mall.services.payouts.start_payout, safe to repeat). The same message for a PAYING
+withdrawal whose bill must be cancelled (a clawback left its promoter owing: ``cancel_reason``)
+cancels the bill at WeChat Pay instead; an APPROVED one whose promoter now owes is cancelled, its
+funds repaying the debt first.
 
 Messages are handled one by one with Powertools batch processing: a message whose transfer WeChat
 Pay did not confirm is reported in ``batchItemFailures`` and redelivered after the visibility

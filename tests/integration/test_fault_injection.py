@@ -56,7 +56,9 @@ from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, serialize
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.refunds import LineRequest
+from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import catalog as catalog_service
@@ -323,8 +325,15 @@ def build_settlement(world: World) -> list[Step]:
     settle(world)
     debtor = sim.promoters[5]
     available = LedgerRepository(world.table).wallet(debtor).balances.available
-    withdrawal_service.request_withdrawal(table=world.table, promoter_id=debtor, now=world.clock.now, queue=None,
-                                          body=WithdrawalRequest(amount_fen=available))
+    view = withdrawal_service.request_withdrawal(table=world.table, promoter_id=debtor, now=world.clock.now,
+                                                 queue=None, body=WithdrawalRequest(amount_fen=available))
+    # Paid out before the refund: a withdrawal still in flight would be cancelled and repay the debt.
+    withdrawals = WithdrawalRepository(world.table)
+    paying = withdrawals.get(view.withdrawal_id)
+    assert paying is not None
+    if paying.status == WithdrawalStatus.PENDING_REVIEW:
+        paying = withdrawals.transition(paying, to=WithdrawalStatus.APPROVED, now=world.clock.now, by="admin")
+    withdrawals.transition(paying, to=WithdrawalStatus.PAID, now=world.clock.now, by="admin", note="paid")
     buyer, order_id = orders[2]
     deliver(world, refund(world, buyer, order_id, [LineRequest("1", None), LineRequest("2", None)]))
     sync(world, order_id)

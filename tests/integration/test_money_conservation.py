@@ -10,7 +10,8 @@ the money; every commission record is its first-principles amount (an oracle in 
 production calculator); every wallet and merchant account is the sum of its ledger legs and all of
 them sum to 0; no account is negative except debt; what the merchant granted is exactly the
 commission owed, its fees those of paid withdrawals, and what left is what WeChat Pay transferred;
-the production reconciliation reports no mismatch.
+the production reconciliation reports no mismatch; no promoter has money available while owing, and
+every transfer bill a debt asked to cancel was cancelled (or confirmed first).
 
 Every run prints its seed. ``SIM_SEED=<n>`` replays a seed, ``SIM_OPS=<n>`` sets the number of
 operations (calls), ``SIM_WORKERS=<n>`` the threads (1: deterministic replay of a seed). The fast
@@ -64,3 +65,4 @@ def test_money_is_conserved_over_a_long_randomized_concurrent_run(table: Table) 
     totals = _run(table, LONG_OPS)
     assert totals["paid orders"] > 500 and totals["settled"] > 100, totals
     assert totals.get("clawed_back", 0) > 0 and totals.get("withdrawal PAID", 0) > 0, totals
+    assert totals.get("withdrawal cancelled for debt", 0) > 0, totals  # debts with withdrawals in flight

@@ -89,3 +89,17 @@ def test_any_sequence_of_builders_conserves_money(steps: list[tuple[str, int]]) 
     assert sum(totals.values()) == 0
     assert {k: v for k, v in b.as_dict().items() if v} == {k: v for k, v in totals.items()
                                                             if not k.startswith("merchant:") and v}
+
+
+@given(amount=st.integers(1, 10**7), owed=st.integers(0, 10**7), available=st.integers(0, 10**7))
+def test_returned_funds_repay_the_debt_first_and_only_the_rest_becomes_available(amount: int, owed: int,
+                                                                                available: int) -> None:
+    before = L.Balances(available=available, withdrawing=amount, debt=-owed)
+    moved = L.returned_funds(owed_fen=owed, promoter_id="u", withdrawal_id="w1", amount_fen=amount, at=AT,
+                             reason="rejected")
+    after = before.apply(*moved)
+    repaid = min(amount, owed)
+    assert (after.withdrawing, after.debt, after.available) == (0, -(owed - repaid), available + amount - repaid)
+    assert [p.kind for p in moved] == [L.PostingKind.WITHDRAWAL_RETURNED] + (
+        [L.PostingKind.DEBT_REPAID] if repaid else [])
+    assert len({p.posting_id for p in moved}) == len(moved)

@@ -301,3 +301,25 @@ def test_a_headcount_condition_is_stated_as_paying_invitees_and_a_headcount_only
     assert meets(mixed, Counters(5, 100_000, 0)) and not meets(mixed, Counters(4, 100_000, 0))
     assert "退款" in item(d, "levels", "sales_base").text
     assert "商家设定的等级不因退款调整" in item(d, "levels", "refund_reevaluation").text
+
+
+def test_the_returned_funds_and_in_flight_texts_come_from_the_constants_the_code_applies() -> None:
+    """Funds that come back repay a debt first (not 全额退回), and the statuses a debt cancels are
+    listed from ``CANCELLED_BY_DEBT`` (the behaviour: tests/integration/test_withdrawal_debt.py)."""
+    from mall.domain.withdrawals import CANCELLED_BY_DEBT, RETURNS_FUNDS, STATUS_TEXT
+
+    items = {item.key: item for section in rd.render(BASE, version=1, effective_at=None).sections
+             for item in section.items}
+    hold, cancels = items["hold"], items["debt_cancels_withdrawals"]
+    assert "全额退回" not in hold.text and "先抵扣欠款" in hold.text
+    assert all(STATUS_TEXT[s] in hold.text for s in RETURNS_FUNDS)
+    assert cancels.value == ",".join(s.value for s in CANCELLED_BY_DEBT)
+    assert all(STATUS_TEXT[s] in cancels.text for s in CANCELLED_BY_DEBT)
+    assert "欠款保留" in cancels.text  # a bill the promoter confirmed first is paid
+
+
+def test_a_withdrawal_cancelled_for_a_debt_tells_the_promoter_why() -> None:
+    from mall.domain.notifications import _FAIL_REASONS, THING_MAX
+    from mall.domain.withdrawals import DEBT_CANCEL_REASON
+
+    assert "欠款" in _FAIL_REASONS[DEBT_CANCEL_REASON] and len(_FAIL_REASONS[DEBT_CANCEL_REASON]) <= THING_MAX

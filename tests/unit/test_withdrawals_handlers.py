@@ -270,12 +270,17 @@ def test_a_promoter_who_owes_a_debt_cannot_withdraw(mall: Mall) -> None:
     claw = L.commission_clawed_back(balances=ledger.wallet(PROMOTER).balances, promoter_id=PROMOTER,
                                     commission_id="cm_refunded", amount_fen=3_000, at=utc_now(), ref={}, step="1")
     ledger.post([claw])
-    assert mall.reject(body["withdrawal_id"])[0] == 200  # the 20,000 come back, the 3,000 debt stays
-    assert wallet() == L.Balances(available=20_000, debt=-3_000)
+    assert mall.reject(body["withdrawal_id"])[0] == 200  # the 20,000 come back and repay the 3,000 debt first
+    assert wallet() == L.Balances(available=17_000, debt=0)
+    status, body = mall.request(17_000)
+    assert status == 201
+    claw = L.commission_clawed_back(balances=ledger.wallet(PROMOTER).balances, promoter_id=PROMOTER,
+                                    commission_id="cm_refunded", amount_fen=3_000, at=utc_now(), ref={}, step="2")
+    ledger.post([claw])  # nothing available: all of it owed
     status, body = mall.request(5_000)
     assert (status, *_rule(body)) == (409, "outstanding_debt", "debt_fen", 0)
     assert body["error"]["details"]["actual"] == 3_000
-    assert wallet() == L.Balances(available=20_000, debt=-3_000)
+    assert wallet() == L.Balances(withdrawing=17_000, debt=-3_000)
 
 
 def test_the_fee_rule_at_its_boundaries_over_http(mall: Mall) -> None:

@@ -60,6 +60,7 @@ from mall.domain.commission_records import CommissionStatus
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import BindingMode, DistributionSettings, WithdrawalRules
 from mall.domain.settlement import refund_open_on_line
+from mall.domain.withdrawals import DEBT_CANCEL_REASON
 from mall.errors import DomainError
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.schemas.referral import ApplyRequest
@@ -657,8 +658,14 @@ class Simulator:
             return None
         now = self.clock.now
         copies = self.rng.choices([1, 2, 3], weights=[6, 3, 1])[0]
+        def apply(results: list[Result]) -> None:
+            # A clawback that left a debt cancels the promoter's withdrawals in flight.
+            if any(r.kind == "ok" and getattr(r.value, "clawed_back_fen", 0) for r in results):
+                self._touch_all_open_withdrawals()
+
         return Op("sync" if copies == 1 else f"sync x{copies} concurrent", [
-            lambda: commission_service.sync_order(table=self.table, order_id=order.order_id, now=now)] * copies)
+            lambda: commission_service.sync_order(table=self.table, order_id=order.order_id, now=now,
+                                                  payouts=self.payout_queue)] * copies, apply)
 
     # ---- operations: fulfilment ----------------------------------------------------------------
 
@@ -1013,9 +1020,14 @@ class Simulator:
             self._wave(pending[start:start + 16])
         now = self.clock.now
         syncs = [Op("drain sync", [lambda oid=o.order_id: commission_service.sync_order(  # type: ignore[misc]
-            table=self.table, order_id=oid, now=now)]) for o in self.orders]
+            table=self.table, order_id=oid, now=now, payouts=self.payout_queue)]) for o in self.orders]
         for start in range(0, len(syncs), 16):
             self._wave(syncs[start:start + 16])
+        # The payout worker and reconciler carry out every bill cancellation a debt asked for.
+        later = now + timedelta(hours=1)
+        self._wave([Op("drain payout reconcile", [lambda: payout_service.reconcile_payouts(
+            table=self.table, now=later, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
+            notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
         self._wave([Op("drain settle", [lambda: settlement_service.settle_due(table=self.table, as_of=now, now=now)])])
         self._last_settle = now
 
@@ -1194,6 +1206,8 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         for m in L.MerchantAccount:
             merchant_legs[m.value] += legs.get(m.value, 0)
         counts["debt"] += balances.debt < 0
+        if balances.debt < 0 and balances.available > 0:
+            problems.append(f"{uid}: {balances.available} available while owing {-balances.debt}")
     for m in L.MerchantAccount:
         if books.merchant.get(m.value, 0) != merchant_legs[m.value]:
             problems.append(f"{m.value}: {books.merchant.get(m.value)} but its legs sum to {merchant_legs[m.value]}")
@@ -1218,6 +1232,12 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
                 if bill is None or bill["transfer_amount"] != int(w["net_fen"]):
                     problems.append(f"{w['withdrawal_id']} PAID but WeChat Pay transferred {bill}")
         counts[f"withdrawal {status}"] += 1
+        if DEBT_CANCEL_REASON in (w.get("reason"), w.get("fail_reason")):
+            counts["withdrawal cancelled for debt"] += 1
+        if status == "PAYING" and w.get("cancel_reason"):
+            bill = sandbox["bills"].get(str(w["out_bill_no"]), {})
+            if bill.get("state") in {"ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM"}:
+                problems.append(f"{w['withdrawal_id']}: its bill's cancellation (a debt) was never carried out")
     paid_bills = {str(w["out_bill_no"]) for w in books.withdrawals if w["status"] == "PAID"}
     for out_bill_no, bill in transferred.items():
         if out_bill_no not in paid_bills:

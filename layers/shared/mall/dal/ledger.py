@@ -137,7 +137,8 @@ class LedgerRepository:
     # ---- writes ---------------------------------------------------------------------------------
 
     def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
-               no_debt: Collection[str] = (), now: datetime | None = None) -> list[tuple[str, Write]]:
+               no_debt: Collection[str] = (), debt_is: Mapping[str, int] | None = None,
+               now: datetime | None = None) -> list[tuple[str, Write]]:
         """The labelled writes that record ``postings`` (see the module docstring)."""
         if not postings:
             return []
@@ -158,7 +159,8 @@ class LedgerRepository:
                     deltas[leg.account] = deltas.get(leg.account, 0) + leg.delta_fen
         for user_id, deltas in per_wallet.items():
             out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
-                                                                no_debt=user_id in no_debt, now=at)))
+                                                                no_debt=user_id in no_debt,
+                                                                debt_is=(debt_is or {}).get(user_id), now=at)))
         shard = merchant_shard(postings[0].posting_id)
         for account, delta in per_merchant.items():
             if delta:
@@ -168,7 +170,7 @@ class LedgerRepository:
         return out
 
     def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None, no_debt: bool,
-                      now: datetime) -> Write:
+                      now: datetime, debt_is: int | None = None) -> Write:
         adds = ["version :one"]
         sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
         conditions: list[str] = []
@@ -188,6 +190,14 @@ class LedgerRepository:
         if no_debt:
             conditions.append("(attribute_not_exists(debt_fen) OR debt_fen >= :zero)")
             values[":zero"] = 0
+        if debt_is is not None:
+            # Only the debt as read, not the whole wallet version: concurrent movements of other
+            # accounts do not invalidate a split that depends on the debt alone.
+            if debt_is == 0:
+                conditions.append("(attribute_not_exists(debt_fen) OR debt_fen = :debt_is)")
+            else:
+                conditions.append("debt_fen = :debt_is")
+            values[":debt_is"] = debt_is
         if expect is not None:
             if expect.version == 0:
                 conditions.append("attribute_not_exists(version)")
@@ -197,15 +207,22 @@ class LedgerRepository:
         return Write.update(self._table.name, wallet_key(user_id), f"ADD {', '.join(adds)} SET {', '.join(sets)}",
                             condition=" AND ".join(conditions) or None, values=values)
 
+    def no_debt_check(self, user_id: str) -> Write:
+        """A ConditionCheck that ``user_id`` owes nothing at commit time: for a state transition
+        that moves no money but must not happen while a debt exists (approving, starting a payout)."""
+        return Write.check(self._table.name, wallet_key(user_id), "attribute_not_exists(debt_fen) OR debt_fen >= :zero",
+                           values={":zero": 0})
+
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
-             now: datetime | None = None) -> None:
+             debt_is: Mapping[str, int] | None = None, now: datetime | None = None) -> None:
         """Record ``postings`` together with the caller's ``also`` writes (its state transition)
         in one transaction. ``no_debt``: promoters whose wallet must owe nothing at commit time
-        (a withdrawal waits while a debt exists). A conflict with a concurrent transaction is
+        (a withdrawal waits while a debt exists). ``debt_is``: promoters whose debt must still be
+        exactly the given (≤ 0) ``debt_fen`` (a repayment computed from it). A conflict with a concurrent transaction is
         retried with jitter; a failed condition raises ``LedgerRefused`` naming what failed."""
         labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(
-            postings, expect=expect, no_debt=no_debt, now=now)
+            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now)
         if len(labelled) > 100:
             raise ValueError(f"{len(labelled)} writes exceed DynamoDB's 100 per transaction")
         for attempt in range(TRANSACTION_ATTEMPTS):

@@ -23,6 +23,7 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.identity import CustomerRepository
+from mall.dal.ledger import LedgerRepository
 from mall.dal.table import ConditionFailed, Key, Page, Table
 from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository, status_partition, withdrawal_key
 from mall.domain.payouts import FAILED, PAID, PAYING
@@ -41,6 +42,10 @@ class PayoutRepository:
     @property
     def table(self) -> Table:
         return self._table
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return self._withdrawals.ledger
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -69,8 +74,9 @@ class PayoutRepository:
             return None
 
     def start_paying(self, w: Withdrawal, *, now: datetime) -> Withdrawal | None:
-        """APPROVED → PAYING (``paying_at``)."""
-        return self._move(w, to=PAYING, now=now, by="system", note=f"WeChat transfer {w.out_bill_no}")
+        """APPROVED → PAYING (``paying_at``), only while the promoter owes nothing (else ``OwesDebt``)."""
+        return self._move(w, to=PAYING, now=now, by="system", note=f"WeChat transfer {w.out_bill_no}",
+                          require_no_debt=True)
 
     def record_bill(self, w: Withdrawal, *, transfer_bill_no: str | None, bill_state: str,
                     package_info: str | None, now: datetime) -> Withdrawal | None:

@@ -33,6 +33,7 @@ from mall.domain import ledger as postings
 from mall.domain.ledger import Posting
 from mall.domain.settings import WithdrawalMethod, WithdrawalRules
 from mall.domain.withdrawals import (
+    RETURNS_FUNDS,
     WITHDRAWING_STATUSES,
     Approval,
     ReviewKind,
@@ -44,10 +45,12 @@ from mall.domain.withdrawals import (
 )
 from mall.ids import new_id
 
+#: Times a return of funds is recomputed when the promoter's debt moved under it.
+DEBT_RACE_ATTEMPTS = 10
 #: Daily counters are read for "today" only; keep them a little past the day for support questions.
 COUNTER_KEEP_DAYS = 3
 RECORD_FIELDS = ("rejected_by", "reason", "transfer_bill_no", "bill_state", "package_info", "fail_reason",
-                 "bank_reference", "approved_at", "paying_at", "paid_at", "failed_at", "rejected_at")
+                 "bank_reference", "approved_at", "paying_at", "paid_at", "failed_at", "rejected_at", "cancel_reason")
 #: The ``<status>_at`` field each status sets when the record enters it.
 STATUS_TIME_FIELD: Mapping[WithdrawalStatus, str] = {
     WithdrawalStatus.APPROVED: "approved_at", WithdrawalStatus.PAYING: "paying_at",
@@ -139,6 +142,14 @@ class RequestRefused(Exception):
         self.current = current
 
 
+class OwesDebt(Exception):
+    """The promoter owed a debt when the change was to commit: nothing leaves while a debt exists."""
+
+    def __init__(self, withdrawal_id: str) -> None:
+        super().__init__(f"the promoter of withdrawal {withdrawal_id} owes a debt")
+        self.withdrawal_id = withdrawal_id
+
+
 class StaleWithdrawal(Exception):
     """The record was no longer in the status / version the change was computed from."""
 
@@ -224,6 +235,24 @@ class WithdrawalRepository:
         page = self._table.query_where("#pk = :pk", names=names, values=values, index="gsi2", limit=limit,
                                        start_key=start_key, newest_first=True, filter_expression=condition)
         return [withdrawal_from_item(i) for i in page.items], page.last_key
+
+    def of_promoter_in(self, user_id: str, statuses: Iterable[WithdrawalStatus]) -> list[Withdrawal]:
+        """Every withdrawal of ``user_id`` now in one of ``statuses`` (gsi2, all pages). The index
+        is eventually consistent: a record written a moment ago may be missing, which is why the
+        changes that let money leave check the debt in their own transaction as well."""
+        wanted = sorted({s.value for s in statuses})
+        names = {"#pk": "gsi2pk", "#status": "status"}
+        values: dict[str, Any] = {":pk": promoter_partition(user_id), **{f":s{i}": v for i, v in enumerate(wanted)}}
+        condition = f"#status IN ({', '.join(f':s{i}' for i in range(len(wanted)))})"
+        found: list[Withdrawal] = []
+        start: Key | None = None
+        while True:
+            page = self._table.query_where("#pk = :pk", names=names, values=values, index="gsi2", limit=None,
+                                           start_key=start, filter_expression=condition)
+            found += [withdrawal_from_item(i) for i in page.items]
+            if page.last_key is None:
+                return found
+            start = page.last_key
 
     def search(self, where: WithdrawalFilter, *, limit: int, positions: Mapping[str, Position] | None) -> MergedPage:
         """One page of the admin list: each partition of ``where`` read newest first from its
@@ -349,13 +378,17 @@ class WithdrawalRepository:
 
     def transition(self, w: Withdrawal, *, to: WithdrawalStatus, now: datetime, by: str, note: str = "",
                    sets: Mapping[str, Any] | None = None, approvals: Sequence[Approval] | None = None,
-                   audit: AuditEntry | None = None) -> Withdrawal:
+                   audit: AuditEntry | None = None, require_no_debt: bool = False) -> Withdrawal:
         """Move ``w`` to ``to`` (or update it in place when ``to == w.status``), conditional on the
         status and version it was read with, appending a timeline entry. Entering PAID posts
-        ``withdrawal_paid``; entering FAILED or REJECTED posts ``withdrawal_returned``; both in the
-        same transaction. ``sets``: other record fields (``transfer_bill_no``, ``bill_state``,
-        ``package_info``, ``fail_reason``, ``bank_reference``, ``reason``, ``rejected_by`` …; None
-        values are skipped). Raises ``StaleWithdrawal``; returns the record as written."""
+        ``withdrawal_paid``; entering FAILED or REJECTED posts ``withdrawal_returned`` and, while
+        the promoter owes, ``debt_repaid`` (the returned funds repay the debt first; conditional
+        on the debt as read, recomputed when it moved); all in the same transaction.
+        ``require_no_debt`` (a change that moves no money): the transaction also checks the
+        promoter owes nothing, else ``OwesDebt``. ``sets``: other record fields (``transfer_bill_no``,
+        ``bill_state``, ``package_info``, ``fail_reason``, ``bank_reference``, ``reason``,
+        ``rejected_by``, ``cancel_reason`` …; None values are skipped). Raises ``StaleWithdrawal``;
+        returns the record as written."""
         if to != w.status and not can_move(w.status, to):
             raise ValueError(f"a withdrawal cannot move from {w.status.value} to {to.value}")
         at = iso(now)
@@ -382,33 +415,54 @@ class WithdrawalRepository:
         writes = [update]
         if audit is not None:
             writes.append(self._audit_write(w, audit, now))
-        moved = self._postings(w, to, now, note) if to != w.status else []
-        try:
-            if moved:
-                self._ledger.post(moved, also=writes, now=now)
-            else:
-                self._table.transact(writes)
-        except LedgerRefused as exc:
-            if exc.any("also:0") or exc.only("conflict"):
-                raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
-            raise  # a posting already recorded or a wallet condition: never expected, a bug to see
-        except TransactionCancelled as exc:
-            if not exc.conditional_failures:
-                raise  # a conflict or throttling, not a changed record: the caller's delivery is retried
-            raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
+        if require_no_debt:
+            if to != w.status and to in (WithdrawalStatus.PAID, *RETURNS_FUNDS):
+                raise ValueError("a debt check goes with a change that moves no money")
+            writes.append(self._ledger.no_debt_check(w.promoter_id))
+        self._commit(w, to, writes, now=now, note=note, debt_check=len(writes) - 1 if require_no_debt else -1)
         updated = withdrawal_item(w) | fields | {"status": to.value, "version": w.version + 1,
                                                   "timeline": [*(_entry(e) for e in w.timeline), _entry(entry)]}
         return withdrawal_from_item(updated)
 
-    def _postings(self, w: Withdrawal, to: WithdrawalStatus, now: datetime, note: str) -> list[Posting]:
+    def _commit(self, w: Withdrawal, to: WithdrawalStatus, writes: list[Write], *, now: datetime, note: str,
+                debt_check: int) -> None:
+        """``writes`` with the postings of entering ``to``, in one transaction (see ``transition``)."""
+        for _ in range(DEBT_RACE_ATTEMPTS):
+            moved, debt = self._postings(w, to, now, note) if to != w.status else ([], None)
+            try:
+                if moved:
+                    self._ledger.post(moved, also=writes, now=now,
+                                      debt_is={w.promoter_id: debt} if debt is not None else None)
+                else:
+                    self._table.transact(writes)
+                return
+            except LedgerRefused as exc:
+                if exc.any("also:0") or exc.only("conflict"):
+                    raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
+                if debt is not None and exc.only(f"wallet:{w.promoter_id}"):
+                    continue  # the debt moved since it was read: split the returned funds again
+                raise  # a posting already recorded or an overdraft: never expected, a bug to see
+            except TransactionCancelled as exc:
+                if not exc.conditional_failures:
+                    raise  # a conflict or throttling, not a changed record: the caller's delivery is retried
+                if debt_check in exc.conditional_failures and 0 not in exc.conditional_failures:
+                    raise OwesDebt(w.withdrawal_id) from exc
+                raise StaleWithdrawal(w.withdrawal_id, exc.items[0] if exc.items else None) from exc
+        raise StaleWithdrawal(w.withdrawal_id, None)
+
+    def _postings(self, w: Withdrawal, to: WithdrawalStatus, now: datetime,
+                  note: str) -> tuple[list[Posting], int | None]:
+        """The postings of entering ``to`` and, for returned funds, the debt (``debt_fen``) they
+        were split by."""
         if to == WithdrawalStatus.PAID:
             return [postings.withdrawal_paid(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
-                                             amount_fen=w.amount_fen, fee_fen=w.fee_fen, at=now)]
-        if to in (WithdrawalStatus.FAILED, WithdrawalStatus.REJECTED):
-            return [postings.withdrawal_returned(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
-                                                 amount_fen=w.amount_fen, at=now,
-                                                 reason=f"{to.value.lower()}: {note}"[:200])]
-        return []
+                                             amount_fen=w.amount_fen, fee_fen=w.fee_fen, at=now)], None
+        if to in RETURNS_FUNDS:
+            balances = self._ledger.wallet(w.promoter_id).balances
+            return postings.returned_funds(owed_fen=balances.owed_fen, promoter_id=w.promoter_id,
+                                           withdrawal_id=w.withdrawal_id, amount_fen=w.amount_fen, at=now,
+                                           reason=f"{to.value.lower()}: {note}"[:200]), balances.debt
+        return [], None
 
     def _audit_write(self, w: Withdrawal, audit: AuditEntry, now: datetime) -> Write:
         """The general audit entry about ``w`` (its promoter as the subject, its amount in the details)."""

@@ -277,6 +277,28 @@ def withdrawal_paid(*, promoter_id: str, withdrawal_id: str, amount_fen: int, fe
                     (MerchantAccount.FEES, fee_fen))
 
 
+def returned_funds(*, owed_fen: int, promoter_id: str, withdrawal_id: str, amount_fen: int, at: datetime,
+                   reason: str) -> list[Posting]:
+    """A withdrawal's funds come back (rejected, failed, transfer cancelled): the whole amount
+    returns to available, and while the promoter owes a debt the returned money repays it first
+    (a ``debt_repaid`` of ``repayment(amount, owed)``, in the same transaction), so only the rest
+    stays available."""
+    postings = [withdrawal_returned(promoter_id=promoter_id, withdrawal_id=withdrawal_id, amount_fen=amount_fen,
+                                    at=at, reason=reason)]
+    repay = repayment(amount_fen, owed_fen)
+    if repay > 0:
+        postings.append(_posting(f"{withdrawal_id}.returned.repaid", promoter_id, PostingKind.DEBT_REPAID, at,
+                                 {"withdrawal_id": withdrawal_id}, "returned funds repay debt first",
+                                 (Account.AVAILABLE, -repay), (Account.DEBT, repay)))
+    return postings
+
+
+def repayment(amount_fen: int, owed_fen: int) -> int:
+    """How much of money coming back to a promoter who owes ``owed_fen`` repays the debt: all of
+    it up to the debt (the debt first, the rest available)."""
+    return max(min(amount_fen, owed_fen), 0)
+
+
 def withdrawal_returned(*, promoter_id: str, withdrawal_id: str, amount_fen: int, at: datetime,
                         reason: str) -> Posting:
     """Rejected or failed: the whole amount goes back to available."""

@@ -112,6 +112,7 @@ WITHDRAWAL_STATUS_NOTE: Mapping[str, str] = {
 _FAIL_REASONS: Mapping[str, str] = {
     "BILL_CANCELLED": "超时未确认收款，已退回", "BILL_FAILED": "转账失败，已退回",
     "payee_has_no_openid": "收款账户无效，已退回",
+    "outstanding_debt": "有欠款，已取消并先抵扣欠款",  # mall.domain.withdrawals.DEBT_CANCEL_REASON
 }
 WithdrawalStatusName = Literal["APPROVED", "PAYING", "PAID", "FAILED", "REJECTED"]
 BIND_SOURCE_TEXT: Mapping[str, str] = {"link": "分享链接", "qr": "扫码", "poster": "海报", "invite_code": "邀请码",

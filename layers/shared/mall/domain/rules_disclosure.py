@@ -27,7 +27,7 @@ from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel, is_headcount_only
 from mall.domain.settlement import settles_for, voids_unsettled
-from mall.domain.withdrawals import check_promoter
+from mall.domain.withdrawals import CANCELLED_BY_DEBT, check_promoter, debt_cancel_rule, returned_funds_rule
 
 Unit = Literal["fen", "bp", "days", "count", "hours"]
 Value = int | str | bool | None
@@ -287,7 +287,9 @@ def _withdrawal(s: DistributionSettings) -> RuleSection:
         RuleItem("fee_min_fen", "最低手续费", f"{yuan(w.fee_min_fen)}", w.fee_min_fen, "fen"),
         RuleItem("methods", "到账方式", f"{methods}。", ",".join(w.methods)),
         RuleItem("review", "审核", review, w.auto_review_below_fen, "fen"),
-        RuleItem("hold", "资金冻结", "申请提现后，金额立即从可提现余额中扣出；审核未通过或打款失败时全额退回。"),
+        RuleItem("hold", "资金冻结", returned_funds_rule(), "debt_first"),
+        RuleItem("debt_cancels_withdrawals", "欠款时的提现", debt_cancel_rule(),
+                 ",".join(status.value for status in CANCELLED_BY_DEBT)),
     ])
 
 

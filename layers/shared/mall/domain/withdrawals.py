@@ -7,6 +7,10 @@ A request takes its whole ``amount_fen`` (fee included) out of *available* at on
           │                        │  (bank: marked paid / failed)  └─FAIL / CANCELLED→ FAILED (returned)
           └─reject→ REJECTED (returned)                              APPROVED → PAID | FAILED too
 
+A clawback that leaves the promoter owing cancels the withdrawals in flight (``CANCELLED_BY_DEBT``:
+PENDING_REVIEW → REJECTED, APPROVED / PAYING → FAILED, reason ``DEBT_CANCEL_REASON``); funds that
+come back repay a debt first (``mall.domain.ledger.returned_funds``).
+
 A request under ``auto_review_below_fen`` from a promoter without a risk flag is approved at once
 (``review="auto"``); otherwise it waits for admins (``review="manual"``), two different ones from
 ``dual_approval_from_fen`` (maker-checker, 双人复核). Every refusal names its rule and its limit
@@ -65,6 +69,46 @@ TRANSITIONS: Mapping[WithdrawalStatus, frozenset[WithdrawalStatus]] = {
 RETURNS_FUNDS: frozenset[WithdrawalStatus] = frozenset({WithdrawalStatus.FAILED, WithdrawalStatus.REJECTED})
 
 
+#: A clawback that leaves the promoter owing (欠款) cancels every withdrawal still in one of these
+#: statuses, its funds repaying the debt first: nothing leaves while a debt exists. A PAYING one is
+#: cancelled at WeChat Pay (only possible before the promoter confirms the receipt); a bill the
+#: promoter confirmed first is paid and the debt stays.
+CANCELLED_BY_DEBT: tuple[WithdrawalStatus, ...] = (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED,
+                                                   WithdrawalStatus.PAYING)
+#: The ``reason`` / ``fail_reason`` (and ``cancel_reason`` while a bill is being cancelled) of a
+#: withdrawal cancelled because its promoter owes a debt.
+DEBT_CANCEL_REASON = "outstanding_debt"
+#: The status a withdrawal cancelled because of a debt ends in: a request never approved is
+#: REJECTED (by the system), anything approved FAILED; both return the funds (``RETURNS_FUNDS``).
+DEBT_CANCEL_STATUS: Mapping[WithdrawalStatus, WithdrawalStatus] = {
+    WithdrawalStatus.PENDING_REVIEW: WithdrawalStatus.REJECTED,
+    WithdrawalStatus.APPROVED: WithdrawalStatus.FAILED,
+    WithdrawalStatus.PAYING: WithdrawalStatus.FAILED,
+}
+#: Chinese names of the statuses, for texts shown to promoters.
+STATUS_TEXT: Mapping[WithdrawalStatus, str] = {
+    WithdrawalStatus.PENDING_REVIEW: "待审核", WithdrawalStatus.APPROVED: "审核通过",
+    WithdrawalStatus.PAYING: "打款中（未确认收款）", WithdrawalStatus.PAID: "已到账",
+    WithdrawalStatus.FAILED: "打款失败", WithdrawalStatus.REJECTED: "已驳回",
+}
+
+
+def returned_funds_rule() -> str:
+    """The rule promoters read (``GET /rules``) for funds that come back, from the statuses that
+    return them and the repayment the ledger applies (``mall.domain.ledger.returned_funds``)."""
+    statuses = "或".join(STATUS_TEXT[s] for s in WithdrawalStatus if s in RETURNS_FUNDS)
+    return (f"申请提现后，金额立即从可提现余额中扣出；提现{statuses}时金额退回：存在欠款的，退回的金额先抵扣欠款，"
+            "其余回到可提现余额。")
+
+
+def debt_cancel_rule() -> str:
+    """The rule promoters read for withdrawals in flight when a clawback leaves a debt, from
+    ``CANCELLED_BY_DEBT`` (what ``mall.services.withdrawal_debt`` cancels)."""
+    statuses = "、".join(STATUS_TEXT[s] for s in CANCELLED_BY_DEBT)
+    return (f"结算后退款扣回佣金而产生欠款时，{statuses}的提现立即取消，金额先抵扣欠款，其余回到可提现余额，"
+            "并通知推广员；已确认收款的微信转账照常到账，欠款保留。")
+
+
 def can_move(current: WithdrawalStatus, to: WithdrawalStatus) -> bool:
     return to in TRANSITIONS[current]
 
@@ -109,6 +153,7 @@ class Withdrawal:
     package_info: str | None = None
     fail_reason: str | None = None
     bank_reference: str | None = None
+    cancel_reason: str | None = None  # PAYING: its transfer bill is being cancelled (why)
     bank: Mapping[str, str] | None = None
     approved_at: str | None = None
     paying_at: str | None = None

@@ -86,6 +86,7 @@ from mall.schemas.commissions import (
 )
 from mall.services.payment_snapshot import resolve_binding
 from mall.services.team_bonus import recompute_for_order
+from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
 
 logger = Logger(child=True)
 
@@ -133,7 +134,7 @@ class _Rules:
         return self._cache[version]
 
 
-def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
+def sync_order(*, table: Table, order_id: str, now: datetime, payouts: PayoutQueue | None = None) -> SyncResult:
     """Bring the commission records of ``order_id`` to what the order implies (module doc).
     Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
     contention and ``LookupError`` if the order's rules version is missing."""
@@ -163,7 +164,14 @@ def sync_order(*, table: Table, order_id: str, now: datetime) -> SyncResult:
                                                                       "labels": refused.labels[:5]})
             continue
         if not _adjust(store, ledger, rules, state, now, result):
-            recompute_for_order(table=table, order=state.order, records=state.records, now=now)
+            recomputed = recompute_for_order(table=table, order=state.order, records=state.records, now=now)
+            # A clawback (of commission, or of a team bonus the refund reduced) that left a debt
+            # cancels the promoter's withdrawals in flight: run on every delivery (idempotent), so a
+            # crash after the clawback's commit is finished by the retry.
+            owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
+                bonus.promoter_id for bonus in recomputed}
+            for uid in sorted(owing):
+                cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=now, queue=payouts)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 

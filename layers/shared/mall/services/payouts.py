@@ -11,6 +11,10 @@
 - A terminal failed bill is never retried under the same number: FAILED is final.
 - ``mark_bank_paid`` / ``mark_bank_failed``: an admin finishes an APPROVED bank withdrawal (audited).
 - ``reconcile_payouts``: bills stuck in a non-terminal state, and APPROVED withdrawals never started.
+- A debt (docs/settlement.md, "Debt and withdrawals in flight"): APPROVED → PAYING commits only while
+  the promoter owes nothing (else the withdrawal fails, its funds repaying the debt first); a PAYING
+  withdrawal with a ``cancel_reason`` has its bill cancelled at WeChat Pay (``_cancel_bill``), never
+  created, by the worker and by every reconciler run.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from mall.config import get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.payouts import PayoutRepository
 from mall.dal.table import Table
-from mall.dal.withdrawals import withdrawal_from_item
+from mall.dal.withdrawals import OwesDebt, WithdrawalRepository, withdrawal_from_item
 from mall.domain.payouts import (
     APPROVED,
     BANK,
+    BILL_CANCELLED,
     BILL_SUCCESS,
     BILL_WAIT_USER_CONFIRM,
     FAILED,
@@ -51,8 +56,9 @@ from mall.domain.withdrawals import Withdrawal
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.client import TransferSceneReportInfo
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse, WeChatPayNotFound
-from mall.integrations.wechatpay.resources import TransferBillCreated, TransferBillResource
+from mall.integrations.wechatpay.resources import TransferBillCancelled, TransferBillCreated, TransferBillResource
 from mall.schemas.payouts import PayoutView
+from mall.services.withdrawal_debt import cancel_one_for_debt
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -71,6 +77,8 @@ class TransferGateway(Protocol):
                              user_name_encrypted: str | None = None) -> TransferBillCreated: ...
 
     def query_transfer_bill(self, out_bill_no: str) -> TransferBillResource: ...
+
+    def cancel_transfer_bill(self, out_bill_no: str) -> TransferBillCancelled: ...
 
     def encrypt_sensitive(self, plaintext: str) -> str: ...
 
@@ -160,7 +168,8 @@ def apply_bill(*, table: Table, bill: TransferBillResource, now: datetime, sourc
                 metrics.add_metric(name="WithdrawalsPaidFen", unit="Count", value=payout.net_fen)
                 return BillHandled(outcome, payout.withdrawal_id)
         elif outcome == BillOutcome.MARK_FAILED:
-            reason = failure_reason(bill.state, bill.fail_reason)
+            reason = (payout.cancel_reason if bill.state == BILL_CANCELLED and payout.cancel_reason
+                      else failure_reason(bill.state, bill.fail_reason))
             if repo.mark_failed(payout, reason=reason, now=now, by="wechatpay", bill_state=bill.state,
                                 note=f"transfer bill {bill.transfer_bill_no}: {reason}") is not None:
                 logger.warning("withdrawal transfer failed: funds returned",
@@ -213,7 +222,7 @@ def _result(repo: PayoutRepository, withdrawal_id: str, outcome: str) -> PayoutR
                         payout.bill_state if payout else None)
 
 
-def start_payout(*, table: Table, withdrawal_id: str, now: datetime,
+def start_payout(*, table: Table, withdrawal_id: str, now: datetime,  # noqa: PLR0911
                  pay: Callable[[], TransferGateway], notify_url: str | None = None,
                  profile: TransferProfile | None = None) -> PayoutResult:
     """Pay an APPROVED WeChat withdrawal: APPROVED → PAYING, then the transfer bill. Safe to repeat
@@ -239,11 +248,19 @@ def start_payout(*, table: Table, withdrawal_id: str, now: datetime,
                     metrics.add_metric(name="WithdrawalsFailed", unit="Count", value=1)
                     return _result(repo, withdrawal_id, "failed")
                 continue
-            started = repo.start_paying(payout, now=now)
+            try:
+                started = repo.start_paying(payout, now=now)
+            except OwesDebt:
+                # A debt appeared since approval: nothing leaves, the funds repay it first.
+                owed = repo.ledger.wallet(payout.promoter_id).balances.owed_fen
+                cancel_one_for_debt(WithdrawalRepository(table), withdrawal_id, now=now, owed_fen=owed)
+                return _result(repo, withdrawal_id, "cancelled_for_debt")
             if started is None:
                 continue
             payout = started
         client = pay()
+        if payout.cancel_reason is not None:
+            return _cancel_bill(repo, payout, client, now=now)
         if is_terminal(payout.bill_state) or problem is not None or openid is None:
             # A finished bill (or a payee we can no longer pay) under this number: ask, never re-create.
             return _settle_without_creating(repo, payout, client, reason=problem or "payee_unavailable", now=now)
@@ -309,6 +326,46 @@ def _settle_without_creating(repo: PayoutRepository, payout: Withdrawal, client:
     handled = apply_bill(table=repo.table, bill=bill, now=now, source="query")
     outcome = {BillOutcome.MARK_PAID: "paid", BillOutcome.MARK_FAILED: "failed"}.get(handled.outcome, "bill_checked")
     return _result(repo, payout.withdrawal_id, outcome)
+
+
+def _cancel_bill(repo: PayoutRepository, payout: Withdrawal, client: TransferGateway, *,
+                 now: datetime) -> PayoutResult:
+    """The withdrawal's transfer bill must be cancelled (its ``cancel_reason``, recorded first):
+    ask WeChat Pay to cancel it, possible only before the promoter confirms the receipt. CANCELLED
+    now: applied at once (funds back, repaying a debt first); CANCELING: the notification, or the
+    reconciler, finishes it. A bill that can no longer be cancelled (confirmed, finished) is
+    applied as it is: a confirmed one is paid. No bill under the number after
+    ``DEFAULT_UNSTARTED_AFTER``: the withdrawal fails (nothing is ever created for it any more)."""
+    withdrawal_id = payout.withdrawal_id
+    reason = payout.cancel_reason or "cancelled"
+    try:
+        cancelled = client.cancel_transfer_bill(payout.out_bill_no)
+    except WeChatPayNotFound:
+        # A worker that read the withdrawal before the intent may still be creating the bill: wait
+        # until it would have, then fail (the reconciler comes back; never create from here on).
+        if not _older(payout.paying_at or payout.created_at, now - DEFAULT_UNSTARTED_AFTER):
+            return _result(repo, withdrawal_id, "cancel_requested")
+        for _ in range(_MAX_RACES):
+            current = repo.get(withdrawal_id)
+            if current is None or current.status != PAYING:
+                break
+            if repo.mark_failed(current, reason=reason, now=now, by="system") is not None:
+                return _result(repo, withdrawal_id, "failed")
+        return _result(repo, withdrawal_id, "not_payable")
+    except WeChatPayError as exc:
+        if exc.retryable or isinstance(exc, WeChatPayInvalidResponse) or exc.code == "HTTP_ERROR":
+            raise UpstreamUnavailable("WeChat Pay did not confirm the cancellation of the transfer; retried later",
+                                      code="wechatpay_unavailable") from exc
+        logger.warning("transfer bill cannot be cancelled: applying what it is",
+                       extra={"withdrawal_id": withdrawal_id, "wechatpay_code": exc.code})
+        return _settle_without_creating(repo, payout, client, reason=reason, now=now)
+    logger.info("transfer bill cancellation", extra={"withdrawal_id": withdrawal_id, "bill_state": cancelled.state})
+    if is_terminal(cancelled.state):
+        return _settle_without_creating(repo, payout, client, reason=reason, now=now)
+    if cancelled.state != payout.bill_state:
+        repo.record_bill(payout, transfer_bill_no=cancelled.transfer_bill_no, bill_state=cancelled.state,
+                         package_info=None, now=now)
+    return _result(repo, withdrawal_id, "cancel_requested")
 
 
 # ---- bank transfers -----------------------------------------------------------------------------
@@ -431,6 +488,10 @@ def reconcile_payouts(*, table: Table, now: datetime, pay: Callable[[], Transfer
         report.count(result.outcome)
 
     for payout in _due(repo, PAYING, created_before=now - min(stuck_after, unstarted_after), limit=limit):
+        if payout.cancel_reason is not None:  # its bill must be cancelled (a lost or failed send)
+            report.examined += 1
+            start(payout)
+            continue
         waited = stuck_after if payout.bill_state else unstarted_after
         if not (is_terminal(payout.bill_state) or _older(payout.paying_at or payout.created_at, now - waited)):
             continue

@@ -28,6 +28,7 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import (
     DONE,
+    OwesDebt,
     Position,
     RequestRefused,
     StaleWithdrawal,
@@ -60,6 +61,7 @@ from mall.schemas.withdrawals import (
     WithdrawalRequest,
     WithdrawalView,
 )
+from mall.services.withdrawal_debt import cancel_one_for_debt
 
 logger = Logger(child=True)
 
@@ -104,7 +106,7 @@ def withdrawal_view(w: Withdrawal, *, for_promoter: bool,
     """The record as shown. The promoter does not see which admin decided (``admin``)."""
     confirm = None
     if (for_promoter and merchant_ids is not None and w.bill_state == WAIT_USER_CONFIRM and w.package_info
-            and w.status == WithdrawalStatus.PAYING):
+            and w.status == WithdrawalStatus.PAYING and w.cancel_reason is None):
         mch_id, app_id = merchant_ids()
         confirm = TransferConfirm(mch_id=mch_id, app_id=app_id, package_info=w.package_info)
     return WithdrawalView(
@@ -391,7 +393,9 @@ def _get(repo: WithdrawalRepository, withdrawal_id: str) -> Withdrawal:
 def approve_withdrawal(*, table: Table, withdrawal_id: str, admin: str, now: datetime, source_ip: str | None,
                        queue: PayoutQueue | None) -> WithdrawalView:
     """审核通过. The record keeps who approved and when; from ``dual_approval_from_fen`` a
-    second, different admin must approve before it is APPROVED (then sent to the payout)."""
+    second, different admin must approve before it is APPROVED (then sent to the payout). The
+    approval commits only while the promoter owes nothing: with a debt the withdrawal is cancelled
+    instead, its funds repaying the debt first (409 ``outstanding_debt``)."""
     repo = WithdrawalRepository(table)
     for _ in range(MAX_REVIEW_ATTEMPTS):
         w = _get(repo, withdrawal_id)
@@ -406,9 +410,15 @@ def approve_withdrawal(*, table: Table, withdrawal_id: str, admin: str, now: dat
                                           before={"status": w.status.value, "approvals": count - 1},
                                           after={"status": outcome.status.value, "approvals": count},
                                           details={"required_approvals": w.required_approvals,
-                                                   "final": outcome.final}))
+                                                   "final": outcome.final}), require_no_debt=True)
         except StaleWithdrawal:
             continue  # another admin decided meanwhile: decide again on what is there now
+        except OwesDebt:
+            owed = repo.ledger.wallet(w.promoter_id).balances.owed_fen
+            cancel_one_for_debt(repo, withdrawal_id, now=now, owed_fen=owed)
+            raise Conflict(f"the promoter owes {yuan(owed)} from a refunded commission: the withdrawal was cancelled "
+                           "and its amount repays the debt first", code="outstanding_debt",
+                           details={"withdrawal_id": withdrawal_id, "owed_fen": owed}) from None
         logger.info("withdrawal approval", extra={"withdrawal_id": withdrawal_id, "approval": count,
                                                   "final": outcome.final})
         if outcome.final:
