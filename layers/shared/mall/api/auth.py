@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
+from mall.api import strict_json
 from mall.clock import utc_now
 from mall.domain.tokens import Principal, Role, verify_token
 from mall.errors import FieldProblem, Forbidden, Unauthenticated, UnsupportedMediaType
@@ -84,6 +85,20 @@ class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
         except UnicodeDecodeError as exc:
             raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "body is not UTF-8",
                                            "input": {}, "ctx": {}}]) from exc
+
+    def _parse_json_data(self, app: EventHandlerInstance) -> dict[str, Any]:
+        """The body through ``mall.api.strict_json`` (depth, integer size, duplicate keys), kept as
+        the event's ``json_body`` so a handler reading it sees exactly what was validated."""
+        text = app.current_event.decoded_body
+        if not text:
+            return None  # type: ignore[return-value]  # no body: the route's model says whether one is required
+        try:
+            parsed = strict_json.loads(text)
+        except strict_json.BodyRefused as exc:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": exc.reason,
+                                           "input": {}, "ctx": {"error": exc.reason}}]) from exc
+        app.current_event.__dict__["json_body"] = parsed  # json_body is a cached_property
+        return parsed  # type: ignore[no-any-return]
 
 
 def secured(*roles: Role) -> dict[str, Any]:

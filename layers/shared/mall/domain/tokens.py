@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +20,9 @@ from mall.errors import Unauthenticated
 
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 ISSUER = "mall"
+#: Three base64url segments, ASCII only and of sane length: anything else is refused before it
+#: reaches the ASCII encoding or the signature comparison (either would raise on other text).
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,128}")
 
 
 class Role(StrEnum):
@@ -66,10 +70,9 @@ def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: dateti
 
 def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
     """Check signature, algorithm, issuer and expiry; raise ``Unauthenticated`` otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    if not _TOKEN_SHAPE.fullmatch(token):
         raise Unauthenticated("malformed access token", code="invalid_token")
-    head_b64, body_b64, signature = parts
+    head_b64, body_b64, signature = token.split(".")
     expected = _sign(f"{head_b64}.{body_b64}".encode("ascii"), key)
     if not hmac.compare_digest(expected, signature):
         raise Unauthenticated("access token signature is invalid", code="invalid_token")
