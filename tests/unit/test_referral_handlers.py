@@ -415,3 +415,19 @@ def test_the_downgrade_job_lowers_idle_promoters_one_level(invoke: Invoke) -> No
 def test_scheduled_time_falls_back_to_now() -> None:
     job = load_function("level_downgrade")
     assert job.scheduled_time({"time": "nonsense"}) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("nickname", ["躺\u200b赚小王", "躺賺小王", "無限代", "躺.赚", "\u202e代限无"])
+def test_a_banned_nickname_in_any_spelling_is_refused(invoke: Invoke, nickname: str) -> None:
+    customer("u_dodge")
+    status, body = apply(invoke, "u_dodge", nickname=nickname)
+    assert (status, body["error"]["code"]) == (422, "banned_phrase"), body
+    assert body["error"]["fields"][0]["field"] == "nickname"
+
+
+@pytest.mark.parametrize("nickname", ["小\x00王", "小\n王", "小\u202d王", "小\t王"])
+def test_a_nickname_is_one_line_of_plain_text(invoke: Invoke, nickname: str) -> None:
+    customer("u_line")
+    status, body = apply(invoke, "u_line", nickname=nickname)
+    assert (status, body["error"]["code"]) == (422, "invalid_text"), body
+    assert body["error"]["fields"][0]["field"] == "nickname"

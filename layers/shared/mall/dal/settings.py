@@ -16,6 +16,7 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.table import Item, Table, TransactionCancelled, Write
+from mall.domain.notifications import STORED_DOCUMENT
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
 
@@ -40,7 +41,7 @@ class SettingsVersion:
 def _from_item(item: Item) -> SettingsVersion:
     return SettingsVersion(
         version=int(item["version"]),
-        settings=DistributionSettings.model_validate(item["document"]),
+        settings=DistributionSettings.model_validate(item["document"], context=STORED_DOCUMENT),
         saved_by=item.get("saved_by"),
         saved_at=datetime.fromisoformat(item["saved_at"]) if item.get("saved_at") else None,
         note=item.get("note"),

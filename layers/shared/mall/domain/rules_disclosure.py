@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from mall.domain.promoter_text import mask_banned
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel
 
 Unit = Literal["fen", "bp", "days", "count", "hours"]
@@ -96,16 +97,15 @@ def yuan(fen: int) -> str:
 
 class _Cleaner:
     """Masks banned phrases in any text that reaches the page (the settings refuse them in names;
-    this is the last line for texts that were never checked, e.g. a future sub-document)."""
+    this is the last line for texts that were never checked, e.g. a future sub-document, or a
+    document saved under an older rule). The same normaliser as the check (mall.domain.promoter_text):
+    a phrase spelt traditional, split by punctuation or zero-width characters is masked too."""
 
     def __init__(self, phrases: Sequence[str]) -> None:
-        self.phrases = sorted(set(phrases), key=len, reverse=True)
+        self.phrases = tuple(phrases)
 
     def __call__(self, text: str) -> str:
-        for phrase in self.phrases:
-            if phrase and phrase in text:
-                text = text.replace(phrase, "*" * len(phrase))
-        return text
+        return mask_banned(text, self.phrases)
 
 
 # ---- sections -----------------------------------------------------------------------------------

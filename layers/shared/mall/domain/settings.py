@@ -12,10 +12,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from mall.domain.notifications import NotificationSettings
+from mall.domain.notifications import NotificationSettings, is_stored_document
+from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.risk_rules import RiskRules
 from mall.domain.team_bonus import TeamBonusRules
 
@@ -214,7 +215,7 @@ class DistributionSettings(_Document):
     banned_phrases: Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=200)] = []
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def _consistent(self, info: ValidationInfo) -> Self:
         problems: list[tuple[tuple[str | int, ...], str, object]] = []
         seen: set[str] = set()
         for index, level in enumerate(self.levels):
@@ -233,6 +234,17 @@ class DistributionSettings(_Document):
                     problems.append((("levels", index, "l1_points_bp"),
                                      f"level {level.id!r}: rates with its points = {total} exceed cap_bp "
                                      f"{rates.cap_bp}", level.l1_points_bp))
+        if not is_stored_document(info):
+            problems += self._text_problems()
+        if problems:
+            raise _rule_errors("DistributionSettings", problems)
+        return self
+
+    def _text_problems(self) -> list[tuple[tuple[str | int, ...], str, object]]:
+        """Promoter-facing names and texts: no banned phrase in any spelling, one plain line each
+        (mall.domain.promoter_text). Checked when a document is saved, not when a stored one is read:
+        a document saved under an older rule still loads, and the rules page masks what it shows."""
+        problems: list[tuple[tuple[str | int, ...], str, object]] = []
         phrases = self.all_banned_phrases()
         texts: list[tuple[tuple[str | int, ...], str]] = [(("promoter_title",), self.promoter_title)]
         texts += [(("levels", index, "name"), level.name) for index, level in enumerate(self.levels)]
@@ -241,9 +253,10 @@ class DistributionSettings(_Document):
             phrase = banned_phrase_in(text, phrases)
             if phrase is not None:
                 problems.append((loc, f"contains the banned phrase {phrase!r}", text))
-        if problems:
-            raise _rule_errors("DistributionSettings", problems)
-        return self
+            line = single_line_problem(text)
+            if line is not None:
+                problems.append((loc, line, text))
+        return problems
 
     def all_banned_phrases(self) -> tuple[str, ...]:
         return DEFAULT_BANNED_PHRASES + tuple(p for p in self.banned_phrases if p not in DEFAULT_BANNED_PHRASES)
@@ -254,12 +267,3 @@ class DistributionSettings(_Document):
             if level.id == level_id:
                 return level
         return self.levels[0]
-
-
-def banned_phrase_in(text: str, phrases: tuple[str, ...]) -> str | None:
-    """The first banned phrase ``text`` contains (whitespace ignored), or None."""
-    squashed = "".join(text.split())
-    for phrase in phrases:
-        if phrase in squashed:
-            return phrase
-    return None
