@@ -2,7 +2,9 @@
 
 Short-lived and self-contained, so every function can check the caller without a
 database read. Roles in a token are a snapshot; routes that depend on a status that
-can change (a frozen promoter) re-check it in the domain.
+can change (a frozen promoter) re-check it in the domain. An admin token also carries its
+account's session version (``ver``): disabling the account or changing its password bumps the
+version, and admin routes refuse a token whose version is not the account's (mall.api.auth).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Principal:
     subject: str
     roles: frozenset[Role]
     expires_at: int
+    session_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -58,10 +61,13 @@ def _sign(signing_input: bytes, key: bytes) -> str:
     return _b64(hmac.new(key, signing_input, hashlib.sha256).digest())
 
 
-def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: datetime, ttl_seconds: int) -> str:
+def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: datetime, ttl_seconds: int,
+                session_version: int = 0) -> str:
     issued = int(now.timestamp())
-    claims = {"iss": ISSUER, "sub": subject, "roles": sorted(r.value for r in roles), "iat": issued,
-              "exp": issued + ttl_seconds}
+    claims: dict[str, object] = {"iss": ISSUER, "sub": subject, "roles": sorted(r.value for r in roles),
+                                 "iat": issued, "exp": issued + ttl_seconds}
+    if session_version:
+        claims["ver"] = session_version
     head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = f"{head}.{body}".encode("ascii")
@@ -82,11 +88,12 @@ def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
         roles = frozenset(Role(r) for r in claims["roles"])
         subject = str(claims["sub"])
         expires_at = int(claims["exp"])
+        session_version = int(claims.get("ver", 0))
         issuer = claims.get("iss")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Unauthenticated("malformed access token", code="invalid_token") from exc
     if header != _HEADER or issuer != ISSUER:
         raise Unauthenticated("access token was not issued by this service", code="invalid_token")
     if int(now.timestamp()) >= expires_at:
         raise Unauthenticated("access token has expired; log in again", code="token_expired")
-    return Principal(subject=subject, roles=roles, expires_at=expires_at)
+    return Principal(subject=subject, roles=roles, expires_at=expires_at, session_version=session_version)
