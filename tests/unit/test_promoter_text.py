@@ -103,3 +103,10 @@ def test_the_rules_page_masks_every_dodge_with_the_same_normaliser() -> None:
     texts = all_texts(render(stored, version=1, effective_at=None))
     assert not [t for t in texts if banned_phrase_in(t, DEFAULT_BANNED_PHRASES)]
     assert "***官" in texts
+
+
+def test_the_rules_page_states_the_wording_rule_with_the_phrase_count() -> None:
+    settings = DistributionSettings.model_validate({"banned_phrases": ["暴富", "躺赚"]})
+    promoter = next(s for s in render(settings, version=1, effective_at=None).sections if s.key == "promoter")
+    wording = next(i for i in promoter.items if i.key == "wording")
+    assert wording.value == len(DEFAULT_BANNED_PHRASES) + 1 and "繁体" in wording.text and "一行" in wording.text

@@ -270,7 +270,17 @@ def _promoter(s: DistributionSettings, version: int) -> RuleSection:
         RuleItem("agreement", "规则确认",
                  f"申请时须阅读并同意当前版本的规则（第 {version} 版）；规则更新后以新版本为准。", version, "count"),
         RuleItem("status", "账户状态", "推广员账户可能因风险核查或违反规则被冻结或停用，冻结期间不产生新佣金。"),
+        _wording(s),
     ])
+
+
+def _wording(s: DistributionSettings) -> RuleItem:
+    """The banned-phrase and single-line rules of mall.domain.promoter_text, as a promoter meets them."""
+    count = len(s.all_banned_phrases())
+    return RuleItem("wording", "推广用语",
+                    f"昵称、海报文字等推广内容不得含有本商城的 {count} 个禁用词（夸大收益、多级分销等用语）；"
+                    "繁体写法、在字间夹入空格、标点、符号或不可见字符、反向显示的写法同样视为含有禁用词。"
+                    "昵称和海报文字须为一行纯文本，不得含有换行、控制字符或改变显示方向的字符。", count, "count")
 
 
 def _field(document: Any, name: str, default: Any = None) -> Any:
