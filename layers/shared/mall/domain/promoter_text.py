@@ -27,20 +27,28 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import opencc
+if TYPE_CHECKING:
+    import opencc
 
 #: Bidi embedding, override, isolate and mark characters: they reorder what a reader sees.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 #: Line and paragraph separators (category Zl / Zp): line breaks that are not control characters.
 LINE_SEPARATORS = frozenset("\u2028\u2029\u0085")
 
-_converter = opencc.OpenCC("t2s")
+@lru_cache(maxsize=1)
+def _converter() -> opencc.OpenCC:
+    # Imported and loaded on first use (~40 ms): most functions import the settings module and
+    # never check a text.
+    import opencc
+
+    return opencc.OpenCC("t2s")
 
 
 @lru_cache(maxsize=4096)
 def _simplified(text: str) -> str:
-    return str(_converter.convert(text))
+    return str(_converter().convert(text))
 
 
 def _readable(text: str) -> list[tuple[str, int]]:
