@@ -21,8 +21,6 @@ from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from mall.api import strict_json
 from mall.clock import utc_now
-from mall.dal.identity import AdminRepository
-from mall.dal.table import main_table
 from mall.domain.tokens import Principal, Role, verify_token
 from mall.errors import FieldProblem, Forbidden, Unauthenticated, UnsupportedMediaType
 from mall.secrets import get_secret
@@ -54,6 +52,10 @@ _sessions_lock = threading.Lock()
 def _admin_session(username: str, *, at_least: int) -> tuple[int, bool] | None:
     """(session version, disabled) of the admin account, read at most once a minute per container;
     read again at once when a token carries a newer version than the one cached (a fresh login)."""
+    # Imported here: api_meta serves no admin route and needs no table client in its cold start.
+    from mall.dal.identity import AdminRepository
+    from mall.dal.table import main_table
+
     table = main_table()
     key = (table.name, username)
     with _sessions_lock:
