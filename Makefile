@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -24,6 +24,9 @@ help:
 	@echo "make invoke FN=MeFunction EVENT=events/me.json   run one function locally"
 	@echo "make schedule FN=SomeFunction [TIME=2026-01-01T00:00:00Z]   fire a schedule once"
 	@echo "make admin USERNAME=alice   create an admin in the local stack's table"
+	@echo "make admin-disable USERNAME=alice   disable an admin: their tokens stop working within a minute"
+	@echo "make admin-enable USERNAME=alice    let a disabled admin log in again"
+	@echo "make admin-password USERNAME=alice  change an admin's password (prompts): old tokens stop working"
 	@echo "make migrate [NAME=...] [ARGS=--dry-run]   run a data migration on the local table (docs/runbook.md)"
 	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
@@ -96,6 +99,15 @@ schedule: deps
 
 admin: deps
 	$(PY) -m local admin --username $(USERNAME)
+
+admin-disable: deps
+	$(PY) -m local admin-access disable --username $(USERNAME)
+
+admin-enable: deps
+	$(PY) -m local admin-access enable --username $(USERNAME)
+
+admin-password: deps
+	$(PY) -m local admin-access password --username $(USERNAME)
 
 migrate: deps
 	$(PY) -m local migrate $(NAME) $(ARGS)

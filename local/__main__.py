@@ -8,6 +8,7 @@
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
+    python -m local admin-access disable|enable|password --username alice   (tools.admin_access, locally)
     python -m local migrate [NAME] [--dry-run] [--restart]        (tools.migrations, locally)
 
 ``run`` records its ports in ``<data dir>/stack.json``; ``invoke`` and ``schedule`` use
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(admin)
     admin.add_argument("--username", required=True)
     admin.add_argument("--display-name", default="")
+
+    access = sub.add_parser("admin-access", help="disable or enable an admin, or change their password, in the "
+                                                 "local table (tools.admin_access)")
+    _common(access)
+    access.add_argument("action", choices=["disable", "enable", "password"])
+    access.add_argument("--username", required=True)
 
     migrate = sub.add_parser("migrate", help="run a data migration against the local table (tools.migrations)")
     _common(migrate)
@@ -376,6 +383,14 @@ def cmd_admin(args: argparse.Namespace) -> int:
         return create_admin(forwarded)
 
 
+def cmd_admin_access(args: argparse.Namespace) -> int:
+    with _offline_stack(args) as stack:
+        os.environ.update(stack.env)
+        from tools.admin_access import main as admin_access
+
+        return admin_access([args.action, "--username", args.username])
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -420,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invoke": cmd_invoke,
         "schedule": cmd_schedule,
         "admin": cmd_admin,
+        "admin-access": cmd_admin_access,
         "migrate": cmd_migrate,
         "routes": cmd_routes,
         "pay": cmd_pay,

@@ -155,7 +155,8 @@ def expand_event(text: str, env: dict[str, str]) -> str:
         from local.sandbox import sandbox_openid
         from mall.clock import utc_now
         from mall.config import get_settings
-        from mall.dal.identity import customer_id_for
+        from mall.dal.identity import AdminRepository, customer_id_for
+        from mall.dal.table import main_table
         from mall.domain.tokens import Role, issue_token
         from mall.secrets import get_secret
 
@@ -163,11 +164,15 @@ def expand_event(text: str, env: dict[str, str]) -> str:
         settings = get_settings()
         key = get_secret("token_signing_key").encode()
         customer = customer_id_for(settings.wechat_app_id, sandbox_openid(DEMO_BUYER_CODE))
+        main_table.cache_clear()
+        # The demo admin's current session version: a token without it stops working once the
+        # account was disabled or given a new password (mall.api.auth).
+        admin_session = AdminRepository(main_table()).session_state(DEMO_ADMIN)
         tokens = {
             "customer_token": issue_token(customer, frozenset({Role.CUSTOMER}), key=key, now=utc_now(),
                                           ttl_seconds=3600),
             "admin_token": issue_token(f"admin:{DEMO_ADMIN}", frozenset({Role.ADMIN}), key=key, now=utc_now(),
-                                       ttl_seconds=3600),
+                                       ttl_seconds=3600, session_version=admin_session[0] if admin_session else 0),
             "promoter_token": issue_token(customer_id_for(settings.wechat_app_id, sandbox_openid(DEMO_PROMOTER_CODE)),
                                           frozenset({Role.CUSTOMER, Role.PROMOTER}), key=key, now=utc_now(),
                                           ttl_seconds=3600),

@@ -16,7 +16,10 @@ Access token and the promoter QR (``/wechat/cgi-bin/stable_token``, ``/wechat/wx
 
 - ``stable_token`` needs ``grant_type=client_credential``, ``appid`` and ``secret`` (else 40002 /
   41002) and returns the current token of that app; ``force_refresh: true`` issues a new one and
-  revokes the old (so a client's retry after 40001 is testable).
+  revokes the old (so a client's retry after 40001 is testable). ``forced_refreshes`` counts the
+  forced refreshes per appid (WeChat allows a few a day, at least 30 s apart: tests prove a client
+  does not spend them on an ordinary retry); an appid in ``broken_current_token`` has its current
+  token refused (40001) though ``stable_token`` keeps returning it, until a forced refresh.
 - ``getwxacodeunlimit`` with an unknown or revoked token → 40001. Otherwise it answers a standard
   QR PNG (about ``width`` px square) encoding ``sandbox_qr_link(page, scene)``, i.e.
   ``<page>?scene=<scene>`` — what the mini-program page receives. Errors on purpose:
@@ -87,6 +90,8 @@ _QR_SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}$")
 _QR_ERRORS = {"ratelimited": 45009, "busy": -1}
 _token_lock = threading.Lock()
 _token_generation: dict[str, int] = {}
+forced_refreshes: Counter[str] = Counter()
+broken_current_token: set[str] = set()
 qr_calls: Counter[str] = Counter()
 
 
@@ -113,12 +118,15 @@ def _stable_token(body: bytes) -> Reply:
         generation = _token_generation.setdefault(appid, 1)
         if request.get("force_refresh"):
             generation = _token_generation[appid] = generation + 1
+            forced_refreshes[appid] += 1
+            broken_current_token.discard(appid)
     return _json(200, {"access_token": _token_for(appid, generation), "expires_in": 7200})
 
 
 def _token_valid(token: str) -> bool:
     with _token_lock:
-        return any(_token_for(appid, generation) == token for appid, generation in _token_generation.items())
+        return any(_token_for(appid, generation) == token for appid, generation in _token_generation.items()
+                   if appid not in broken_current_token)
 
 
 def _qr_png(text: str, width: int) -> bytes:

@@ -3,6 +3,7 @@
     python -m tools.create_admin --username alice            # prompts for the password
     MALL_ADMIN_PASSWORD=... python -m tools.create_admin --username alice
 
+Disabling an admin or changing their password: ``tools.admin_access``.
 Against AWS, set TABLE_NAME (the stack's TableName output) and AWS credentials; locally
 the Makefile target ``make admin`` points it at DynamoDB Local."""
 

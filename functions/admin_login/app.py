@@ -1,4 +1,5 @@
-"""POST /admin/auth/login — merchant admin login with lockout after repeated failures. Every attempt,
+"""POST /admin/auth/login — merchant admin login, throttled per (username, source IP) and per username
+(``LoginThrottle``; every refusal is a 429 with Retry-After). Every attempt,
 successful or not, is an audit entry (the username tried and the source IP; never the password)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from mall.api.auth import public, signing_key
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.clock import utc_now
 from mall.config import get_settings
-from mall.dal.identity import AdminRepository
+from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.table import main_table
 from mall.domain.identity import LockoutPolicy
 from mall.schemas.common import ErrorBody
@@ -17,7 +18,8 @@ from mall.services.audit import login_admin_audited
 settings = get_settings()
 table = main_table()
 admins = AdminRepository(table)
-policy = LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds)
+throttle = LoginThrottle(table, LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds,
+                                             settings.admin_max_logins_per_username))
 app = make_resolver()
 
 
@@ -28,7 +30,7 @@ app = make_resolver()
 def login(body: AdminLoginRequest) -> TokenResponse:
     try:
         return login_admin_audited(table=table, username=body.username.lower(), password=body.password,
-                                   admins=admins, policy=policy, signing_key=signing_key(),
+                                   admins=admins, throttle=throttle, signing_key=signing_key(),
                                    ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now(),
                                    source_ip=app.current_event.request_context.http.source_ip)
     except Exception:

@@ -27,6 +27,7 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.notifications import NotificationBusy, NotificationRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
+from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.notifications import NotificationSettings
 from mall.integrations.wechat import WeChatServerClient
 from mall.observability import logger, metrics
@@ -51,7 +52,8 @@ def wechat() -> WeChatServerClient:
     global _client  # noqa: PLW0603 (lazy: a batch with nothing to send never reads the secret)
     if _client is None:
         _client = WeChatServerClient(base_url=str(config.wechat_api_base), app_id=config.wechat_app_id,
-                                     app_secret=get_secret("wechat_app_secret"), timeout=config.http_timeout_seconds)
+                                     app_secret=get_secret("wechat_app_secret"), timeout=config.http_timeout_seconds,
+                                     force_gate=ForceRefreshLease(main_table()))
     return _client
 
 

@@ -14,6 +14,7 @@ from mall.dal.catalog import ProductRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
+from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient
 from mall.schemas.common import ErrorBody
@@ -31,7 +32,8 @@ app = make_resolver()
 
 def wechat() -> WeChatServerClient:
     return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
-                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds,
+                              force_gate=ForceRefreshLease(main_table()))
 
 
 def banned_phrases() -> tuple[str, ...]:

@@ -112,6 +112,30 @@ def test_a_body_the_route_cannot_read_is_a_clear_4xx(api: str, what: str) -> Non
     assert answer.json()["error"]["code"] in {"malformed_json", "unsupported_media_type"}
 
 
+HOSTILE_BODIES = {
+    # each once answered 500 with a stack trace; now 400 malformed_json naming the reason
+    "JSON nested 100000 levels deep": "[" * 100_000 + "]" * 100_000,
+    "an integer of 5000 digits": '{"code": ' + "9" * 5000 + "}",
+    "a duplicate object key": '{"code": "schemathesis-buyer", "code": "other"}',
+}
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE_BODIES))
+def test_a_body_built_to_crash_the_parser_is_a_400(api: str, what: str) -> None:
+    answer = requests.post(f"{api}/auth/login", data=HOSTILE_BODIES[what].encode(),
+                           headers={"Content-Type": "application/json"}, timeout=TIMEOUT_S)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("token", ["令牌.令牌.令牌", "abc.def.ghé", "a.b.c.d", "...."])
+def test_a_non_ascii_or_malformed_bearer_token_is_a_401(api: str, token: str) -> None:
+    answer = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}".encode()},  # type: ignore[dict-item]
+                          timeout=TIMEOUT_S)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"]["code"] == "invalid_token"
+
+
 @pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=_HEALTH)

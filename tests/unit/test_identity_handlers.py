@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from local.sandbox import sandbox_openid
+from mall.api.auth import SESSION_CACHE_SECONDS
 from mall.dal.identity import customer_id_for
 from tests.unit.conftest import Invoke
+from tools.admin_access import change_password, disable_admin
 from tools.create_admin import ensure_admin
 
 pytestmark = pytest.mark.usefixtures("moto_table")
@@ -116,3 +120,55 @@ def test_customer_token_cannot_pass_as_admin(invoke: Invoke) -> None:
     _, login, _ = invoke("auth_login", "POST", "/auth/login", body={"code": "carol"})
     status, me, _ = invoke("me", "GET", "/me", headers=bearer(login["access_token"]))
     assert status == 200 and me["kind"] == "customer"
+
+
+def _minutes_later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Each container trusts what it read of an admin's session for a minute: move its clock on."""
+    from mall.api import auth
+
+    real = time.monotonic
+    monkeypatch.setattr(auth.time, "monotonic", lambda: real() + seconds)
+
+
+def _admin_token(invoke: Invoke, password: str = "a-long-enough-password") -> str:  # noqa: S107
+    status, body, _ = invoke("admin_login", "POST", "/admin/auth/login",
+                             body={"username": "alice", "password": password})
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+def test_a_disabled_admins_token_stops_working_within_a_minute(invoke: Invoke,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    ensure_admin("alice", "a-long-enough-password")
+    token = _admin_token(invoke)
+    assert invoke("admin_settings", "GET", "/admin/settings/distribution", headers=bearer(token))[0] == 200
+    disable_admin("alice")
+    _minutes_later(monkeypatch, SESSION_CACHE_SECONDS + 1)
+    for function, path in (("admin_settings", "/admin/settings/distribution"), ("me", "/me")):
+        status, body, _ = invoke(function, "GET", path, headers=bearer(token))
+        assert (status, body["error"]["code"]) == (401, "session_revoked"), (path, body)
+    disable_admin("alice", disabled=False)  # enabled again: the old token stays dead, a new login works
+    assert invoke("me", "GET", "/me", headers=bearer(token))[0] == 401
+    assert invoke("me", "GET", "/me", headers=bearer(_admin_token(invoke)))[0] == 200
+
+
+def test_a_password_change_ends_the_old_sessions_and_the_new_login_works_at_once(
+        invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    ensure_admin("alice", "a-long-enough-password")
+    old = _admin_token(invoke)
+    assert invoke("admin_settings", "GET", "/admin/settings/distribution", headers=bearer(old))[0] == 200
+    change_password("alice", "another-long-password")
+    new = _admin_token(invoke, "another-long-password")
+    # the container still holds the old version for up to a minute, yet the newer token is read through
+    assert invoke("admin_settings", "GET", "/admin/settings/distribution", headers=bearer(new))[0] == 200
+    _minutes_later(monkeypatch, SESSION_CACHE_SECONDS + 1)
+    status, body, _ = invoke("admin_settings", "GET", "/admin/settings/distribution", headers=bearer(old))
+    assert (status, body["error"]["code"]) == (401, "session_revoked")
+    assert invoke("admin_settings", "GET", "/admin/settings/distribution", headers=bearer(new))[0] == 200
+
+
+def test_the_operator_commands_name_an_unknown_admin(capsys: pytest.CaptureFixture[str]) -> None:
+    from tools.admin_access import main
+
+    assert main(["disable", "--username", "nobody"]) == 1
+    assert "no admin 'nobody'" in capsys.readouterr().err

@@ -1,19 +1,12 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from mall.domain.identity import (
-    AdminAccount,
-    LockoutPolicy,
-    ensure_can_attempt_login,
-    lock_after_failure,
-    validate_new_password,
-)
+from mall.domain.identity import login_throttled, validate_new_password
 from mall.domain.passwords import dummy_hash, hash_password, verify_password
 from mall.errors import InvalidInput, TooManyRequests
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-POLICY = LockoutPolicy(max_failed_attempts=3, lockout_seconds=600)
 
 
 def test_password_hash_is_salted_and_verifies() -> None:
@@ -33,18 +26,10 @@ def test_dummy_hash_is_a_real_hash_that_matches_nothing_useful() -> None:
     assert not verify_password("admin", dummy_hash())
 
 
-def test_lock_starts_at_the_configured_failure_count() -> None:
-    assert lock_after_failure(2, NOW, POLICY) is None
-    assert lock_after_failure(3, NOW, POLICY) == NOW + timedelta(seconds=600)
-
-
-def test_locked_account_refuses_until_the_lock_ends() -> None:
-    account = AdminAccount("alice", "h", NOW, locked_until=NOW + timedelta(seconds=30))
-    with pytest.raises(TooManyRequests) as err:
-        ensure_can_attempt_login(account, NOW)
-    assert 30 <= err.value.retry_after_seconds <= 31
-    ensure_can_attempt_login(account, NOW + timedelta(seconds=30))
-    ensure_can_attempt_login(None, NOW)
+def test_a_throttled_login_says_when_to_retry() -> None:
+    refused = login_throttled(int(NOW.timestamp()) + 30, NOW)
+    assert isinstance(refused, TooManyRequests) and refused.retry_after_seconds == 30
+    assert login_throttled(int(NOW.timestamp()) - 5, NOW).retry_after_seconds == 1
 
 
 def test_password_policy_names_the_field() -> None:

@@ -156,6 +156,11 @@ def test_the_qr_in_a_poster_opens_exactly_the_profiles_share_link(invoke: Invoke
     ({}, 422, "validation_error"),
     ({"product_id": "p_tea", "extra": 1}, 422, "validation_error"),
     ({"product_id": "p_tea", "slogan": "天天躺赚"}, 422, "banned_phrase"),
+    ({"product_id": "p_tea", "slogan": "躺\u200b赚每月过万"}, 422, "banned_phrase"),
+    ({"product_id": "p_tea", "slogan": "躺賺每月过万"}, 422, "banned_phrase"),
+    ({"product_id": "p_tea", "slogan": "躺.赚每月过万"}, 422, "banned_phrase"),
+    ({"product_id": "p_tea", "slogan": "\u202e代限无"}, 422, "banned_phrase"),
+    ({"product_id": "p_tea", "slogan": "好茶\n好价"}, 422, "invalid_text"),
     ({"product_id": "p_tea", "slogan": "x" * 25}, 422, "validation_error"),
 ])
 def test_poster_refusals(invoke: Invoke, payload: dict[str, Any], status: int, code: str) -> None:

@@ -435,3 +435,19 @@ def test_a_succeeded_refund_on_the_stream_takes_its_base_off_the_counters(invoke
         assert worker.handler(stream_event(refund, seq="2"), FakeContext()) == {"batchItemFailures": []}
     b = PromoterRepository(main_table()).get("u_b")
     assert b is not None and (b.own_sales_fen, b.level_id) == (7_000, "basic")
+
+
+@pytest.mark.parametrize("nickname", ["躺\u200b赚小王", "躺賺小王", "無限代", "躺.赚", "\u202e代限无"])
+def test_a_banned_nickname_in_any_spelling_is_refused(invoke: Invoke, nickname: str) -> None:
+    customer("u_dodge")
+    status, body = apply(invoke, "u_dodge", nickname=nickname)
+    assert (status, body["error"]["code"]) == (422, "banned_phrase"), body
+    assert body["error"]["fields"][0]["field"] == "nickname"
+
+
+@pytest.mark.parametrize("nickname", ["小\x00王", "小\n王", "小\u202d王", "小\t王"])
+def test_a_nickname_is_one_line_of_plain_text(invoke: Invoke, nickname: str) -> None:
+    customer("u_line")
+    status, body = apply(invoke, "u_line", nickname=nickname)
+    assert (status, body["error"]["code"]) == (422, "invalid_text"), body
+    assert body["error"]["fields"][0]["field"] == "nickname"

@@ -13,6 +13,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from local import sandbox
 from local.sandbox import sandbox_qr_link
 from mall.errors import TooManyRequests, UpstreamUnavailable
 from mall.integrations import wechat
@@ -129,8 +130,73 @@ def test_arguments_wechat_would_refuse_are_refused_before_any_call(
 
 def test_an_answer_that_is_neither_image_nor_json_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     wx = WeChatServerClient(base_url="http://wechat.invalid", app_id="wx", app_secret="s", timeout=1)
-    monkeypatch.setattr(WeChatServerClient, "access_token", lambda self, force_refresh=False: "tok")
+    monkeypatch.setattr(WeChatServerClient, "access_token", lambda self, bypass_cache=False: "tok")
     monkeypatch.setattr(WeChatServerClient, "_post_json", lambda self, path, body, what: (b"<html>", "text/html"))
     with pytest.raises(WeChatApiError) as garbage:
         wx.get_unlimited_qr(scene="A7", page="pages/index/index")
     assert garbage.value.errcode == -2
+
+
+def _force_elsewhere(sandbox_url: str, app_id: str) -> str:
+    """Another container forces a refresh: every token held before is revoked."""
+    body = json.dumps({"grant_type": "client_credential", "appid": app_id, "secret": "s3cret",
+                       "force_refresh": True}).encode()
+    request = urllib.request.Request(f"{sandbox_url}/wechat/cgi-bin/stable_token", method="POST", data=body)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (the local sandbox)
+        return str(json.loads(response.read())["access_token"])
+
+
+class CountingGate:
+    """A gate that grants ``grants`` forced refreshes and counts the requests."""
+
+    def __init__(self, grants: int) -> None:
+        self.grants = grants
+        self.asked = 0
+
+    def try_acquire(self, app_id: str) -> bool:
+        self.asked += 1
+        if self.grants <= 0:
+            return False
+        self.grants -= 1
+        return True
+
+
+def test_a_revoked_token_is_replaced_by_a_normal_call_never_a_forced_refresh(sandbox_url: str) -> None:
+    gate = CountingGate(grants=5)
+    wx = WeChatServerClient(base_url=f"{sandbox_url}/wechat", app_id="wx_no_force", app_secret="s3cret", timeout=5,
+                            force_gate=gate)
+    stale = wx.access_token()
+    fresh = _force_elsewhere(sandbox_url, "wx_no_force")
+    assert sandbox.forced_refreshes["wx_no_force"] == 1
+    png = wx.get_unlimited_qr(scene="A8", page="pages/index/index")
+    assert decode(png) == [sandbox_qr_link("pages/index/index", "A8")]
+    assert wx.access_token() == fresh != stale
+    # the retry asked WeChat for its current token: the other containers' token stays valid
+    assert sandbox.forced_refreshes["wx_no_force"] == 1 and gate.asked == 0
+
+
+def test_a_token_wechat_keeps_refusing_is_forced_only_when_the_gate_grants_it(sandbox_url: str) -> None:
+    refused = WeChatServerClient(base_url=f"{sandbox_url}/wechat", app_id="wx_stuck", app_secret="s3cret", timeout=5,
+                                 force_gate=CountingGate(grants=0))
+    refused.access_token()
+    sandbox.broken_current_token.add("wx_stuck")
+    with pytest.raises(UpstreamUnavailable) as limited:
+        refused.get_unlimited_qr(scene="A9", page="pages/index/index")
+    assert limited.value.code == "wechat_token_refresh_limited"
+    assert sandbox.forced_refreshes["wx_stuck"] == 0
+    granted = CountingGate(grants=1)
+    wx = WeChatServerClient(base_url=f"{sandbox_url}/wechat", app_id="wx_stuck", app_secret="s3cret", timeout=5,
+                            force_gate=granted)
+    png = wx.get_unlimited_qr(scene="A9", page="pages/index/index")
+    assert decode(png) == [sandbox_qr_link("pages/index/index", "A9")]
+    assert sandbox.forced_refreshes["wx_stuck"] == 1 and granted.asked == 1
+
+
+def test_without_a_gate_the_client_never_forces(sandbox_url: str) -> None:
+    wx = client(sandbox_url, app_id="wx_gateless")
+    wx.access_token()
+    sandbox.broken_current_token.add("wx_gateless")
+    with pytest.raises(UpstreamUnavailable):
+        wx.get_unlimited_qr(scene="A10", page="pages/index/index")
+    assert sandbox.forced_refreshes["wx_gateless"] == 0
+    sandbox.broken_current_token.discard("wx_gateless")

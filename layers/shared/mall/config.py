@@ -40,6 +40,9 @@ class Settings(BaseModel):
     admin_token_ttl_seconds: Annotated[int, Field(alias="ADMIN_TOKEN_TTL_SECONDS", ge=60, le=86400)] = 28800
     admin_max_failed_logins: Annotated[int, Field(alias="ADMIN_MAX_FAILED_LOGINS", ge=1, le=100)] = 5
     admin_lockout_seconds: Annotated[int, Field(alias="ADMIN_LOCKOUT_SECONDS", ge=1, le=86400)] = 900
+    # Attempts per username from sources it never logged in from (docs/security.md): well above the
+    # per-source limit, so guessing from many addresses is bounded without locking the admin out.
+    admin_max_logins_per_username: Annotated[int, Field(alias="ADMIN_MAX_LOGINS_PER_USERNAME", ge=1, le=10000)] = 50
     idempotency_ttl_seconds: Annotated[int, Field(alias="IDEMPOTENCY_TTL_SECONDS", ge=60)] = 86400
 
     # ---- WeChat Pay (orders and payment) ----

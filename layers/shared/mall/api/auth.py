@@ -9,6 +9,8 @@ the route's input (401/403, never a 422) and a route that declares no roles is r
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -17,6 +19,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
+from mall.api import strict_json
 from mall.clock import utc_now
 from mall.domain.tokens import Principal, Role, verify_token
 from mall.errors import FieldProblem, Forbidden, Unauthenticated, UnsupportedMediaType
@@ -37,6 +40,47 @@ def principal_from_headers(headers: dict[str, str]) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send 'Authorization: Bearer <token>' from POST /auth/login", code="missing_token")
     return verify_token(token.strip(), key=signing_key(), now=utc_now())
+
+
+#: How long a container trusts what it read of an admin account's session (version, disabled):
+#: a disabled admin's or an old password's tokens stop working within this many seconds.
+SESSION_CACHE_SECONDS = 60
+_sessions: dict[tuple[str, str], tuple[float, tuple[int, bool] | None]] = {}
+_sessions_lock = threading.Lock()
+
+
+def _admin_session(username: str, *, at_least: int) -> tuple[int, bool] | None:
+    """(session version, disabled) of the admin account, read at most once a minute per container;
+    read again at once when a token carries a newer version than the one cached (a fresh login)."""
+    # Imported here: api_meta serves no admin route and needs no table client in its cold start.
+    from mall.dal.identity import AdminRepository
+    from mall.dal.table import main_table
+
+    table = main_table()
+    key = (table.name, username)
+    with _sessions_lock:
+        cached = _sessions.get(key)
+    if cached and cached[0] > time.monotonic() and (cached[1] is None or cached[1][0] >= at_least):
+        return cached[1]
+    state = AdminRepository(table).session_state(username)
+    with _sessions_lock:
+        _sessions[key] = (time.monotonic() + SESSION_CACHE_SECONDS, state)
+    return state
+
+
+def ensure_session_current(principal: Principal) -> None:
+    """An admin token is refused once its account is disabled or its session version moved on (a
+    password change, a disable): old tokens stop working within ``SESSION_CACHE_SECONDS``. Accounts
+    are never deleted, so a token whose account cannot be found has nothing to compare against."""
+    if not principal.is_admin or not principal.subject.startswith("admin:"):
+        return
+    state = _admin_session(principal.subject.removeprefix("admin:"), at_least=principal.session_version)
+    if state is None:
+        return
+    version, disabled = state
+    if disabled or version != principal.session_version:
+        raise Unauthenticated("this session has ended (the account was disabled or its password changed); "
+                              "log in again", code="session_revoked")
 
 
 def _declared_roles(app: EventHandlerInstance) -> list[str]:
@@ -68,6 +112,7 @@ class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
             principal = principal_from_headers(app.current_event.headers)
             if not {r.value for r in principal.roles} & set(declared):
                 raise Forbidden("your role may not use this operation", code="forbidden_role")
+            ensure_session_current(principal)
             app.append_context(principal=principal)  # type: ignore[no-untyped-call]
         return super().handler(app, next_middleware)
 
@@ -84,6 +129,20 @@ class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
         except UnicodeDecodeError as exc:
             raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "body is not UTF-8",
                                            "input": {}, "ctx": {}}]) from exc
+
+    def _parse_json_data(self, app: EventHandlerInstance) -> dict[str, Any]:
+        """The body through ``mall.api.strict_json`` (depth, integer size, duplicate keys), kept as
+        the event's ``json_body`` so a handler reading it sees exactly what was validated."""
+        text = app.current_event.decoded_body
+        if not text:
+            return None  # type: ignore[return-value]  # no body: the route's model says whether one is required
+        try:
+            parsed = strict_json.loads(text)
+        except strict_json.BodyRefused as exc:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": exc.reason,
+                                           "input": {}, "ctx": {"error": exc.reason}}]) from exc
+        app.current_event.__dict__["json_body"] = parsed  # json_body is a cached_property
+        return parsed  # type: ignore[no-any-return]
 
 
 def secured(*roles: Role) -> dict[str, Any]:

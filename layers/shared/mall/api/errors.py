@@ -50,11 +50,12 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 def from_validation_error(exc: RequestValidationError) -> Response[str]:
     """Pydantic's errors become one entry per field: ``body.code`` → ``code``; a header keeps its name."""
     problems: list[dict[str, str]] = []
-    malformed_json = False
+    malformed_json: str | None = None
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
         if err.get("type") == "json_invalid":
-            malformed_json = True
+            ctx = err.get("ctx") or {}
+            malformed_json = str(ctx.get("error") or "not valid JSON") if isinstance(ctx, dict) else "not valid JSON"
         if loc and loc[0] in _LOCATIONS:
             where, path = loc[0], loc[1:]
         else:
@@ -65,8 +66,8 @@ def from_validation_error(exc: RequestValidationError) -> Response[str]:
         elif where in {"query", "path"}:
             name = f"{where}:{name}"
         problems.append({"field": name, "reason": str(err.get("msg", "invalid"))})
-    if malformed_json:
+    if malformed_json is not None:
         return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "request body is not valid JSON",
-                              fields=[{"field": "body", "reason": "not valid JSON"}])
+                              fields=[{"field": "body", "reason": malformed_json}])
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "request has invalid fields",
                           fields=problems)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
 from mall.dal.table import ConditionFailed, Item, Table
-from mall.domain.identity import AdminAccount, Customer
+from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
-from mall.errors import Conflict
+from mall.errors import Conflict, NotFound, TooManyRequests
 
 
 def customer_id_for(app_id: str, openid: str) -> str:
@@ -123,15 +124,13 @@ def _admin_key(username: str) -> dict[str, str]:
 
 
 def _admin_from_item(item: Item) -> AdminAccount:
-    locked = item.get("locked_until")
     return AdminAccount(
         username=item["username"],
         password_hash=item["password_hash"],
         display_name=item.get("display_name", ""),
         created_at=datetime.fromisoformat(item["created_at"]),
-        failed_attempts=int(item.get("failed_attempts", 0)),
-        locked_until=datetime.fromisoformat(locked) if locked else None,
         disabled=bool(item.get("disabled", False)),
+        session_version=int(item.get("session_version", 0)),
     )
 
 
@@ -146,26 +145,110 @@ class AdminRepository:
     def create(self, account: AdminAccount) -> None:
         item = {**_admin_key(account.username), "entity": "admin", "username": account.username,
                 "password_hash": account.password_hash, "display_name": account.display_name,
-                "created_at": iso(account.created_at), "failed_attempts": 0, "disabled": account.disabled}
+                "created_at": iso(account.created_at), "disabled": account.disabled,
+                "session_version": account.session_version}
         try:
             self._table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed as exc:
             raise Conflict(f"admin {account.username!r} already exists", code="admin_exists") from exc
 
-    def set_password(self, username: str, password_hash: str) -> None:
-        self._table.update(_admin_key(username), "SET password_hash = :h, failed_attempts = :z REMOVE locked_until",
-                           condition="attribute_exists(pk)", values={":h": password_hash, ":z": 0})
+    def set_password(self, username: str, password_hash: str) -> int:
+        """New password; every token issued before stops working (the session version moves on).
+        Returns the new session version. ``NotFound`` for an unknown admin."""
+        return self._bump(username, "SET password_hash = :h", {":h": password_hash})
 
-    def record_failure(self, username: str) -> int:
-        """Count one more failed attempt atomically; concurrent failures all count."""
-        item = self._table.update(_admin_key(username), "ADD failed_attempts :one",
-                                  condition="attribute_exists(pk)", values={":one": 1})
-        return int(item["failed_attempts"])
+    def set_disabled(self, username: str, disabled: bool) -> int:
+        """Disable (or enable again) the account; either way every token issued before stops working."""
+        return self._bump(username, "SET disabled = :d", {":d": disabled})
 
-    def lock(self, username: str, until: datetime) -> None:
-        self._table.update(_admin_key(username), "SET locked_until = :u, failed_attempts = :z",
-                           condition="attribute_exists(pk)", values={":u": iso(until), ":z": 0})
+    def _bump(self, username: str, update: str, values: dict[str, Any]) -> int:
+        try:
+            item = self._table.update(_admin_key(username), f"{update} ADD session_version :one",
+                                      condition="attribute_exists(pk)", values={**values, ":one": 1})
+        except ConditionFailed as exc:
+            raise NotFound(f"no admin {username!r}", code="account_not_found") from exc
+        return int(item["session_version"])
+
+    def session_state(self, username: str) -> tuple[int, bool] | None:
+        """(session version, disabled) of the account, None when it does not exist (the token check)."""
+        item = self._table.get(_admin_key(username), consistent=True)
+        if not item:
+            return None
+        return int(item.get("session_version", 0)), bool(item.get("disabled", False))
 
     def record_success(self, username: str, now: datetime) -> None:
-        self._table.update(_admin_key(username), "SET failed_attempts = :z, last_login_at = :t REMOVE locked_until",
-                           condition="attribute_exists(pk)", values={":z": 0, ":t": iso(now)})
+        self._table.update(_admin_key(username), "SET last_login_at = :t", condition="attribute_exists(pk)",
+                           values={":t": iso(now)})
+
+
+def _throttle_key(username: str, scope: str) -> dict[str, str]:
+    return {"pk": f"LOGIN#{username}", "sk": scope}
+
+
+class LoginThrottle:
+    """Admin login attempts counted before the password is checked (``LockoutPolicy``): one item per
+    (username, source IP) ``LOGIN#<username>`` / ``IP#<ip>``, one per username ``ALL``, and one per
+    source a login succeeded from, ``KNOWN#<ip>``. Every count is a conditional update, so any number
+    of parallel attempts takes at most the allowed number of slots; all items expire (TTL)."""
+
+    def __init__(self, table: Table, policy: LockoutPolicy) -> None:
+        self._table = table
+        self._policy = policy
+
+    def reserve(self, username: str, source_ip: str, now: datetime) -> bool:
+        """Take one attempt for (username, IP) and, from a source the username has never logged in
+        from, one of the username's (returns whether it did); ``TooManyRequests`` (with when to
+        retry) when none is left."""
+        pair = _throttle_key(username, f"IP#{source_ip}")
+        self._take(pair, self._policy.max_failed_attempts, now)
+        if self._table.get(_throttle_key(username, f"KNOWN#{source_ip}")) is not None:
+            return False
+        try:
+            self._take(_throttle_key(username, "ALL"), self._policy.max_attempts_per_username, now)
+        except TooManyRequests:
+            self._give_back(pair)
+            raise
+        return True
+
+    def succeeded(self, username: str, source_ip: str, now: datetime, *, counted_for_username: bool) -> None:
+        """The password was right: this source starts afresh, the attempt is given back to the
+        username, and the source is known to it from now on."""
+        with contextlib.suppress(ConditionFailed):  # the item expired meanwhile: nothing to reset
+            self._table.update(_throttle_key(username, f"IP#{source_ip}"), "SET attempts = :zero",
+                               condition="attribute_exists(pk)", values={":zero": 0})
+        if counted_for_username:
+            self._give_back(_throttle_key(username, "ALL"))
+        expires = int(now.timestamp()) + KNOWN_SOURCE_DAYS * 86400
+        self._table.put({**_throttle_key(username, f"KNOWN#{source_ip}"), "entity": "login_known_source",
+                         "expires_at": expires})
+
+    def _take(self, key: dict[str, str], limit: int, now: datetime) -> None:
+        now_s = int(now.timestamp())
+        window_ends = now_s + self._policy.lockout_seconds
+        for _ in range(3):
+            try:  # a fresh window: no item yet, or the last window is over
+                self._table.update(key, "SET attempts = :one, window_ends = :ends, expires_at = :exp, entity = :e",
+                                   condition="attribute_not_exists(pk) OR window_ends <= :now",
+                                   values={":one": 1, ":ends": window_ends, ":exp": window_ends + 86400,
+                                           ":now": now_s, ":e": "login_attempts"})
+                return
+            except ConditionFailed:
+                pass
+            try:  # the window is open: one more attempt while under the limit
+                self._table.update(key, "ADD attempts :one", condition="window_ends > :now AND attempts < :limit",
+                                   values={":one": 1, ":now": now_s, ":limit": limit})
+                return
+            except ConditionFailed as refused:
+                current = refused.item or self._table.get(key, consistent=True) or {}
+                ends = int(current.get("window_ends", 0))
+                if ends > now_s:
+                    raise login_throttled(ends, now) from refused
+                # the window closed between the two updates: start again
+        raise login_throttled(window_ends, now)
+
+    def _give_back(self, key: dict[str, str]) -> None:
+        try:
+            self._table.update(key, "ADD attempts :minus", condition="attempts > :zero",
+                               values={":minus": -1, ":zero": 0})
+        except ConditionFailed:
+            return  # nothing to give back (the window was reset meanwhile)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mall.domain.tokens import Role
 from mall.errors import FieldProblem, InvalidInput, TooManyRequests, Unauthenticated
@@ -25,39 +25,41 @@ class Customer:
 
 @dataclass(frozen=True)
 class AdminAccount:
+    """``session_version`` is carried in every token issued to the account; disabling the account or
+    changing its password bumps it, so tokens issued before stop working (``mall.api.auth``)."""
+
     username: str
     password_hash: str
     created_at: datetime
     display_name: str = ""
-    failed_attempts: int = 0
-    locked_until: datetime | None = None
     disabled: bool = False
+    session_version: int = 0
 
 
 @dataclass(frozen=True)
 class LockoutPolicy:
+    """Login throttling (docs/security.md). Each attempt is counted *before* the password is checked,
+    by a conditional update, so parallel attempts can never check more passwords than allowed:
+    at most ``max_failed_attempts`` per (username, source IP) and ``max_attempts_per_username`` per
+    username from sources it has never logged in from, in a window of ``lockout_seconds`` that starts
+    with the first attempt. A successful login resets its (username, IP) count and marks the IP as
+    known for ``KNOWN_SOURCE_DAYS``: guesses from elsewhere can exhaust the per-username ceiling for
+    unknown sources, never lock the admin out of a place they have logged in from."""
+
     max_failed_attempts: int
     lockout_seconds: int
+    max_attempts_per_username: int = 50
 
 
-def ensure_can_attempt_login(account: AdminAccount | None, now: datetime) -> None:
-    """A locked account refuses every attempt, even with the right password, until the lock ends."""
-    if account is None:
-        return
-    if account.locked_until is not None and account.locked_until > now:
-        wait = int((account.locked_until - now).total_seconds()) + 1
-        raise TooManyRequests(
-            "too many failed logins; this account is locked for a while",
-            retry_after_seconds=wait,
-            code="account_locked",
-        )
+#: How long a source IP stays known to a username after a successful login from it.
+KNOWN_SOURCE_DAYS = 30
 
 
-def lock_after_failure(failed_attempts: int, now: datetime, policy: LockoutPolicy) -> datetime | None:
-    """Given the failure count after this attempt, when the lock should end (None: no lock yet)."""
-    if failed_attempts >= policy.max_failed_attempts:
-        return now + timedelta(seconds=policy.lockout_seconds)
-    return None
+def login_throttled(window_ends: int, now: datetime) -> TooManyRequests:
+    """The refusal of an attempt past the limit: says when the window ends (429 + Retry-After)."""
+    wait = max(window_ends - int(now.timestamp()), 1)
+    return TooManyRequests("too many login attempts; try again later", retry_after_seconds=wait,
+                           code="account_locked")
 
 
 def reject_login() -> Unauthenticated:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mall.domain.settings import banned_phrase_in
+from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.errors import FieldProblem, InvalidInput
 
 #: Bump when the layout or the drawing changes: every poster key changes, so posters are redrawn.
@@ -144,9 +144,11 @@ def fit_text(text: str, *, width: int, max_lines: int, sizes: Sequence[int], mea
     return FittedText(size=size, lines=tuple(lines), truncated=True)
 
 
-def check_copy(texts: dict[str, str | None], phrases: tuple[str, ...]) -> None:
-    """Refuse poster copy that contains a banned phrase (pyramid-scheme vocabulary, DOMAIN.md),
-    naming the field it was found in (``InvalidInput`` → 422)."""
+def check_copy(texts: dict[str, str | None], phrases: tuple[str, ...], *, single_line: tuple[str, ...] = ()) -> None:
+    """Refuse poster copy that contains a banned phrase (pyramid-scheme vocabulary, DOMAIN.md) in any
+    spelling a reader still reads as the phrase (mall.domain.promoter_text), naming the field it was
+    found in (``InvalidInput`` → 422 ``banned_phrase``); the fields in ``single_line`` (what the
+    promoter typed) must also be one line of plain text (422 ``invalid_text``)."""
     problems = []
     for field, text in texts.items():
         if text is None:
@@ -156,6 +158,13 @@ def check_copy(texts: dict[str, str | None], phrases: tuple[str, ...]) -> None:
             problems.append(FieldProblem(field, f"contains the banned phrase {found!r}"))
     if problems:
         raise InvalidInput("the poster text contains a banned phrase", code="banned_phrase", fields=problems)
+    for field in single_line:
+        text = texts.get(field)
+        line = single_line_problem(text) if text else None
+        if line is not None:
+            problems.append(FieldProblem(field, line))
+    if problems:
+        raise InvalidInput("the poster text is not one line of plain text", code="invalid_text", fields=problems)
 
 
 def _digest(*parts: object) -> str:

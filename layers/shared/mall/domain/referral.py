@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.settings import (
     BindingMode,
     DistributionSettings,
     PromoterLevel,
     PromoterThreshold,
-    banned_phrase_in,
     is_headcount_only,
 )
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
@@ -183,13 +183,19 @@ def share_link(page: str, code: str) -> str:
 
 
 def refuse_banned_text(field_name: str, text: str | None, settings: DistributionSettings) -> None:
-    """Any promoter-facing text (nickname, title, poster copy) is refused with the phrase named."""
+    """Any promoter-facing text (nickname, title, poster copy) is refused with the phrase named, in
+    any spelling a reader still reads as the phrase (mall.domain.promoter_text); and, being one line,
+    with no control character, line break or bidi control (``invalid_text``)."""
     if not text:
         return
     phrase = banned_phrase_in(text, settings.all_banned_phrases())
     if phrase is not None:
         raise InvalidInput(f"{field_name} contains a banned phrase: {phrase}", code="banned_phrase",
                            fields=[FieldProblem(field_name, f"contains the banned phrase {phrase!r}")])
+    line = single_line_problem(text)
+    if line is not None:
+        raise InvalidInput(f"{field_name} is not one line of plain text", code="invalid_text",
+                           fields=[FieldProblem(field_name, line)])
 
 
 # ---------------------------------------------------------------------------------------

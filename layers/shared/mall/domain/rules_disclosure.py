@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from mall.domain import withdrawal_limits as limits
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
+from mall.domain.promoter_text import mask_banned
 from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
@@ -103,16 +104,15 @@ def yuan(fen: int) -> str:
 
 class _Cleaner:
     """Masks banned phrases in any text that reaches the page (the settings refuse them in names;
-    this is the last line for texts that were never checked, e.g. a future sub-document)."""
+    this is the last line for texts that were never checked, e.g. a future sub-document, or a
+    document saved under an older rule). The same normaliser as the check (mall.domain.promoter_text):
+    a phrase spelt traditional, split by punctuation or zero-width characters is masked too."""
 
     def __init__(self, phrases: Sequence[str]) -> None:
-        self.phrases = sorted(set(phrases), key=len, reverse=True)
+        self.phrases = tuple(phrases)
 
     def __call__(self, text: str) -> str:
-        for phrase in self.phrases:
-            if phrase and phrase in text:
-                text = text.replace(phrase, "*" * len(phrase))
-        return text
+        return mask_banned(text, self.phrases)
 
 
 # ---- sections -----------------------------------------------------------------------------------
@@ -321,7 +321,17 @@ def _promoter(s: DistributionSettings, version: int) -> RuleSection:
         RuleItem("agreement", "规则确认",
                  f"申请时须阅读并同意当前版本的规则（第 {version} 版）；规则更新后以新版本为准。", version, "count"),
         RuleItem("status", "账户状态", "推广员账户可能因风险核查或违反规则被冻结或停用，冻结期间不产生新佣金。"),
+        _wording(s),
     ])
+
+
+def _wording(s: DistributionSettings) -> RuleItem:
+    """The banned-phrase and single-line rules of mall.domain.promoter_text, as a promoter meets them."""
+    count = len(s.all_banned_phrases())
+    return RuleItem("wording", "推广用语",
+                    f"昵称、海报文字等推广内容不得含有本商城的 {count} 个禁用词（夸大收益、多级分销等用语）；"
+                    "繁体写法、在字间夹入空格、标点、符号或不可见字符、反向显示的写法同样视为含有禁用词。"
+                    "昵称和海报文字须为一行纯文本，不得含有换行、控制字符或改变显示方向的字符。", count, "count")
 
 
 def _field(document: Any, name: str, default: Any = None) -> Any:

@@ -17,7 +17,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.domain import withdrawal_limits
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_excesses, cap_inputs
-from mall.domain.notifications import NotificationSettings
+from mall.domain.notifications import NotificationSettings, is_stored_document
+from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.risk_rules import RiskRules
 from mall.domain.team_bonus import TeamBonusRules
 
@@ -198,12 +199,6 @@ class WithdrawalRules(_Document):
         return self
 
 
-#: Validation context of a document read back from storage: the save-time cap rule is not applied
-#: again, so a version saved under an older, narrower check still loads (the clamp at compute holds
-#: its lines to the cap; the next save must satisfy the rule).
-STORED = "stored"
-
-
 def _default_levels() -> list[PromoterLevel]:
     return [PromoterLevel(id="basic", name="普通")]
 
@@ -235,8 +230,20 @@ class DistributionSettings(_Document):
             if level.id in seen:
                 problems.append((("levels", index, "id"), f"level id {level.id!r} is used twice", level.id))
             seen.add(level.id)
-        if not (info.context or {}).get(STORED):
+        # A document read back from storage (``STORED_DOCUMENT``) skips the save-time rules: a version
+        # saved under an older, narrower check still loads (the clamp at compute holds its lines to the
+        # cap, the rules page masks its texts); the next save must satisfy them.
+        if not is_stored_document(info):
             problems += _cap_problems(self)
+            problems += self._text_problems()
+        if problems:
+            raise _rule_errors("DistributionSettings", problems)
+        return self
+
+    def _text_problems(self) -> list[tuple[tuple[str | int, ...], str, object]]:
+        """Promoter-facing names and texts: no banned phrase in any spelling, one plain line each
+        (mall.domain.promoter_text)."""
+        problems: list[tuple[tuple[str | int, ...], str, object]] = []
         phrases = self.all_banned_phrases()
         texts: list[tuple[tuple[str | int, ...], str]] = [(("promoter_title",), self.promoter_title)]
         texts += [(("levels", index, "name"), level.name) for index, level in enumerate(self.levels)]
@@ -245,9 +252,10 @@ class DistributionSettings(_Document):
             phrase = banned_phrase_in(text, phrases)
             if phrase is not None:
                 problems.append((loc, f"contains the banned phrase {phrase!r}", text))
-        if problems:
-            raise _rule_errors("DistributionSettings", problems)
-        return self
+            line = single_line_problem(text)
+            if line is not None:
+                problems.append((loc, line, text))
+        return problems
 
     def all_banned_phrases(self) -> tuple[str, ...]:
         return DEFAULT_BANNED_PHRASES + tuple(p for p in self.banned_phrases if p not in DEFAULT_BANNED_PHRASES)
@@ -284,11 +292,3 @@ def refuse_headcount_only_levels(levels: list[PromoterLevel]) -> None:
     if problems:
         raise _rule_errors("DistributionSettings", problems)
 
-
-def banned_phrase_in(text: str, phrases: tuple[str, ...]) -> str | None:
-    """The first banned phrase ``text`` contains (whitespace ignored), or None."""
-    squashed = "".join(text.split())
-    for phrase in phrases:
-        if phrase in squashed:
-            return phrase
-    return None

@@ -2,7 +2,9 @@
 
 Short-lived and self-contained, so every function can check the caller without a
 database read. Roles in a token are a snapshot; routes that depend on a status that
-can change (a frozen promoter) re-check it in the domain.
+can change (a frozen promoter) re-check it in the domain. An admin token also carries its
+account's session version (``ver``): disabling the account or changing its password bumps the
+version, and admin routes refuse a token whose version is not the account's (mall.api.auth).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +22,9 @@ from mall.errors import Unauthenticated
 
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 ISSUER = "mall"
+#: Three base64url segments, ASCII only and of sane length: anything else is refused before it
+#: reaches the ASCII encoding or the signature comparison (either would raise on other text).
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,128}")
 
 
 class Role(StrEnum):
@@ -36,6 +42,7 @@ class Principal:
     subject: str
     roles: frozenset[Role]
     expires_at: int
+    session_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -54,10 +61,13 @@ def _sign(signing_input: bytes, key: bytes) -> str:
     return _b64(hmac.new(key, signing_input, hashlib.sha256).digest())
 
 
-def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: datetime, ttl_seconds: int) -> str:
+def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: datetime, ttl_seconds: int,
+                session_version: int = 0) -> str:
     issued = int(now.timestamp())
-    claims = {"iss": ISSUER, "sub": subject, "roles": sorted(r.value for r in roles), "iat": issued,
-              "exp": issued + ttl_seconds}
+    claims: dict[str, object] = {"iss": ISSUER, "sub": subject, "roles": sorted(r.value for r in roles),
+                                 "iat": issued, "exp": issued + ttl_seconds}
+    if session_version:
+        claims["ver"] = session_version
     head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = f"{head}.{body}".encode("ascii")
@@ -66,10 +76,9 @@ def issue_token(subject: str, roles: frozenset[Role], *, key: bytes, now: dateti
 
 def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
     """Check signature, algorithm, issuer and expiry; raise ``Unauthenticated`` otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    if not _TOKEN_SHAPE.fullmatch(token):
         raise Unauthenticated("malformed access token", code="invalid_token")
-    head_b64, body_b64, signature = parts
+    head_b64, body_b64, signature = token.split(".")
     expected = _sign(f"{head_b64}.{body_b64}".encode("ascii"), key)
     if not hmac.compare_digest(expected, signature):
         raise Unauthenticated("access token signature is invalid", code="invalid_token")
@@ -79,11 +88,12 @@ def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
         roles = frozenset(Role(r) for r in claims["roles"])
         subject = str(claims["sub"])
         expires_at = int(claims["exp"])
+        session_version = int(claims.get("ver", 0))
         issuer = claims.get("iss")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Unauthenticated("malformed access token", code="invalid_token") from exc
     if header != _HEADER or issuer != ISSUER:
         raise Unauthenticated("access token was not issued by this service", code="invalid_token")
     if int(now.timestamp()) >= expires_at:
         raise Unauthenticated("access token has expired; log in again", code="token_expired")
-    return Principal(subject=subject, roles=roles, expires_at=expires_at)
+    return Principal(subject=subject, roles=roles, expires_at=expires_at, session_version=session_version)

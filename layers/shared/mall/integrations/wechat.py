@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from mall.errors import FieldProblem, Forbidden, InvalidInput, TooManyRequests, UpstreamUnavailable
 
@@ -111,8 +112,26 @@ def image_content_type(data: bytes) -> str | None:
     return None
 
 
+class ForceRefreshGate(Protocol):
+    """Grants a forced token refresh (``force_refresh: true``) across every container of the app:
+    WeChat allows a few a day, at least 30 s apart, and each one revokes the token all the others
+    hold (mall.dal.wechat_tokens.ForceRefreshLease)."""
+
+    def try_acquire(self, app_id: str) -> bool: ...
+
+
 class WeChatServerClient(WeChatClient):
-    """The server APIs that need an access token. One instance per process is enough."""
+    """The server APIs that need an access token. One instance per process is enough.
+
+    A token WeChat calls invalid (40001 / 42001) is replaced by a *normal* stable-token call that
+    bypasses this process's cache: WeChat hands out its current token, which another container's
+    refresh or WeChat's own renewal has moved on. Only when that call returns the very token WeChat
+    just refused is a forced refresh asked for, and only when ``force_gate`` grants it (no gate: never)."""
+
+    def __init__(self, *, base_url: str, app_id: str, app_secret: str, timeout: float,
+                 force_gate: ForceRefreshGate | None = None) -> None:
+        super().__init__(base_url=base_url, app_id=app_id, app_secret=app_secret, timeout=timeout)
+        self._force_gate = force_gate
 
     def _post_json(self, path: str, body: dict[str, object], *, what: str) -> tuple[bytes, str]:
         request = urllib.request.Request(  # noqa: S310 (configured https base)
@@ -126,31 +145,48 @@ class WeChatServerClient(WeChatClient):
             raise UpstreamUnavailable(f"WeChat {what} is unreachable; try again", code="wechat_unavailable") from exc
         return data, content_type
 
-    def access_token(self, *, force_refresh: bool = False) -> str:
-        """The stable access token (``/cgi-bin/stable_token``), cached in this process until
-        ``TOKEN_RENEW_MARGIN_SECONDS`` before it expires. ``force_refresh`` asks WeChat for a new one
-        (only after WeChat said the current one is invalid: it invalidates the old token everywhere)."""
+    def access_token(self, *, bypass_cache: bool = False) -> str:
+        """The stable access token (``/cgi-bin/stable_token``, normal mode), cached in this process
+        until ``TOKEN_RENEW_MARGIN_SECONDS`` before it expires; ``bypass_cache`` asks WeChat again
+        (normal mode never revokes anything: it returns WeChat's current token)."""
         cache_key = (self._base, self._app_id)
         with _token_lock:
             cached = _token_cache.get(cache_key)
-            if cached and not force_refresh and cached[1] > time.monotonic():
+            if cached and not bypass_cache and cached[1] > time.monotonic():
                 return cached[0]
-            body: dict[str, object] = {"grant_type": "client_credential", "appid": self._app_id,
-                                       "secret": self._app_secret, "force_refresh": force_refresh}
-            data, _ = self._post_json("/cgi-bin/stable_token", body, what="token service")
-            try:
-                payload = json.loads(data or b"{}")
-            except ValueError as exc:
-                raise UpstreamUnavailable("WeChat token service answered garbage", code="wechat_bad_answer") from exc
-            errcode = int(payload.get("errcode", 0) or 0)
-            token = payload.get("access_token")
-            if errcode or not token:
-                raise WeChatApiError(f"WeChat refused an access token (errcode {errcode}: {payload.get('errmsg')});"
-                                     " check WECHAT_APP_ID and the wechat_app_secret", errcode=errcode,
-                                     code="wechat_token_refused")
-            lifetime = max(int(payload.get("expires_in", 7200) or 7200) - TOKEN_RENEW_MARGIN_SECONDS, 60)
-            _token_cache[cache_key] = (str(token), time.monotonic() + lifetime)
-            return str(token)
+            return self._fetch_token(force_refresh=False)
+
+    def _fetch_token(self, *, force_refresh: bool) -> str:
+        body: dict[str, object] = {"grant_type": "client_credential", "appid": self._app_id,
+                                   "secret": self._app_secret, "force_refresh": force_refresh}
+        data, _ = self._post_json("/cgi-bin/stable_token", body, what="token service")
+        try:
+            payload = json.loads(data or b"{}")
+        except ValueError as exc:
+            raise UpstreamUnavailable("WeChat token service answered garbage", code="wechat_bad_answer") from exc
+        if not isinstance(payload, dict):
+            raise UpstreamUnavailable("WeChat token service answered garbage", code="wechat_bad_answer")
+        errcode = int(payload.get("errcode", 0) or 0)
+        token = payload.get("access_token")
+        if errcode or not token:
+            raise WeChatApiError(f"WeChat refused an access token (errcode {errcode}: {payload.get('errmsg')});"
+                                 " check WECHAT_APP_ID and the wechat_app_secret", errcode=errcode,
+                                 code="wechat_token_refused")
+        lifetime = max(int(payload.get("expires_in", 7200) or 7200) - TOKEN_RENEW_MARGIN_SECONDS, 60)
+        _token_cache[(self._base, self._app_id)] = (str(token), time.monotonic() + lifetime)
+        return str(token)
+
+    def _replacement_token(self, refused: str) -> str:
+        """A token to retry with after WeChat refused ``refused`` as invalid (see the class docstring)."""
+        fresh = self.access_token(bypass_cache=True)
+        if fresh != refused:
+            return fresh
+        if self._force_gate is None or not self._force_gate.try_acquire(self._app_id):
+            raise UpstreamUnavailable("WeChat refuses its own current access token and a forced refresh is not "
+                                      "allowed yet (at most one per 30 s across all functions, a few a day); "
+                                      "try again shortly", code="wechat_token_refresh_limited")
+        with _token_lock:
+            return self._fetch_token(force_refresh=True)
 
     def get_unlimited_qr(self, *, scene: str, page: str, width: int = 430, env_version: str = "release",
                          check_path: bool = True) -> bytes:
@@ -161,15 +197,17 @@ class WeChatServerClient(WeChatClient):
         validate_qr_request(scene=scene, page=page, width=width, env_version=env_version)
         body: dict[str, object] = {"scene": scene, "page": page, "width": width, "env_version": env_version,
                                    "check_path": check_path}
+        token = self.access_token()
         for attempt in (0, 1):
-            token = self.access_token(force_refresh=attempt == 1)
+            if attempt == 1:
+                token = self._replacement_token(token)
             query = urllib.parse.urlencode({"access_token": token})
             data, content_type = self._post_json(f"/wxa/getwxacodeunlimit?{query}", body, what="QR service")
             if image_content_type(data) is not None and len(data) <= QR_MAX_BYTES:
                 return data
             errcode, errmsg = _errcode_of(data, content_type)
             if errcode in _INVALID_TOKEN_ERRCODES and attempt == 0:
-                continue  # the cached token was revoked (refreshed elsewhere): fetch a new one, once
+                continue  # the cached token was revoked (refreshed elsewhere): ask for WeChat's current one, once
             raise _qr_error(errcode, errmsg, page=page, env_version=env_version)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -182,14 +220,16 @@ class WeChatServerClient(WeChatClient):
         Raises ``NotSubscribed`` on 43101 (never retry it), ``TooManyRequests`` on 45009,
         ``WeChatApiError`` for any other errcode (40003 openid, 40037 template, 47003 data, 41030
         page), ``UpstreamUnavailable`` when WeChat cannot be reached, ``ValueError`` on bad arguments.
-        A revoked access token (40001/42001) is refreshed and the call repeated once."""
+        A revoked access token (40001/42001) is replaced (``_replacement_token``) and the call repeated once."""
         body = subscribe_message_body(touser=touser, template_id=template_id, data=data, page=page,
                                       miniprogram_state=miniprogram_state, lang=lang)
         return self._send_subscribe(body)
 
     def _send_subscribe(self, body: dict[str, object]) -> int | None:
+        token = self.access_token()
         for attempt in (0, 1):
-            token = self.access_token(force_refresh=attempt == 1)
+            if attempt == 1:
+                token = self._replacement_token(token)
             query = urllib.parse.urlencode({"access_token": token})
             data, content_type = self._post_json(f"/cgi-bin/message/subscribe/send?{query}", body,
                                                    what="subscribe message service")
@@ -205,7 +245,7 @@ class WeChatServerClient(WeChatClient):
                 msgid = payload.get("msgid")
                 return int(msgid) if isinstance(msgid, int) else None
             if errcode in _INVALID_TOKEN_ERRCODES and attempt == 0:
-                continue  # the cached token was revoked (refreshed elsewhere): fetch a new one, once
+                continue  # the cached token was revoked (refreshed elsewhere): ask for WeChat's current one, once
             if errcode == ERRCODE_NOT_SUBSCRIBED:
                 raise NotSubscribed(errmsg)
             if errcode == 45009:

@@ -24,11 +24,10 @@ from mall.dal.history import (
     commission_streams,
     withdrawal_streams,
 )
-from mall.dal.identity import AdminRepository
+from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.table import Item, Key, Page, Table
 from mall.dal.withdrawals import withdrawal_from_item
 from mall.domain.audit import DEFAULT_WINDOW, MAX_WINDOW_DAYS, utc_days
-from mall.domain.identity import LockoutPolicy
 from mall.errors import DomainError, FieldProblem, InvalidInput
 from mall.schemas.audit import (
     AuditEntryView,
@@ -255,7 +254,7 @@ def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: st
 
 
 def login_admin_audited(*, table: Table, username: str, password: str, admins: AdminRepository,
-                        policy: LockoutPolicy, signing_key: bytes, ttl_seconds: int, now: datetime,
+                        throttle: LoginThrottle, signing_key: bytes, ttl_seconds: int, now: datetime,
                         source_ip: str | None) -> TokenResponse:
     """``mall.services.identity.login_admin`` with an audit entry for the success or the failure
     (who tried — the username, never the password —, from where, and why it failed)."""
@@ -263,8 +262,8 @@ def login_admin_audited(*, table: Table, username: str, password: str, admins: A
     entry: dict[str, Any] = {"actor": f"admin:{username}", "entity_type": "admin", "entity_id": username,
                              "source_ip": source_ip}
     try:
-        token = login_admin(username=username, password=password, admins=admins, policy=policy,
-                            signing_key=signing_key, ttl_seconds=ttl_seconds, now=now)
+        token = login_admin(username=username, password=password, admins=admins, throttle=throttle,
+                            signing_key=signing_key, ttl_seconds=ttl_seconds, now=now, source_ip=source_ip)
     except DomainError as exc:
         log.append(AuditEntry(action="admin.login_failed", details={"code": exc.code}, **entry), now)
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mall.clock import iso
-from mall.dal.identity import AdminRepository, CustomerRepository
+from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle
 from mall.domain import identity
 from mall.domain.passwords import dummy_hash, verify_password
 from mall.domain.tokens import Principal, Role, issue_token
@@ -26,22 +26,27 @@ def login_customer(*, js_code: str, wechat: WeChatClient, customers: CustomerRep
                                  user_id=customer.user_id, is_new_user=created)
 
 
-def login_admin(*, username: str, password: str, admins: AdminRepository, policy: identity.LockoutPolicy,
-                signing_key: bytes, ttl_seconds: int, now: datetime) -> TokenResponse:
+#: The source of a login whose caller's IP is not known (a direct call, a test).
+UNKNOWN_SOURCE = "unknown"
+
+
+def login_admin(*, username: str, password: str, admins: AdminRepository, throttle: LoginThrottle,
+                signing_key: bytes, ttl_seconds: int, now: datetime, source_ip: str | None = None) -> TokenResponse:
+    """The attempt is counted before the password is checked (``LoginThrottle.reserve``), so parallel
+    attempts cannot check more passwords than the policy allows; a refusal says when to retry."""
+    source = source_ip or UNKNOWN_SOURCE
+    counted_for_username = throttle.reserve(username, source, now)
     account = admins.get(username)
-    identity.ensure_can_attempt_login(account, now)
     if account is None:
         verify_password(password, dummy_hash())  # same cost as a real check: no username probing by timing
         raise identity.reject_login()
     if not verify_password(password, account.password_hash) or account.disabled:
-        failures = admins.record_failure(username)
-        lock_until = identity.lock_after_failure(failures, now, policy)
-        if lock_until is not None:
-            admins.lock(username, lock_until)
         raise identity.reject_login()
+    throttle.succeeded(username, source, now, counted_for_username=counted_for_username)
     admins.record_success(username, now)
     roles = frozenset({Role.ADMIN})
-    token = issue_token(f"admin:{username}", roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
+    token = issue_token(f"admin:{username}", roles, key=signing_key, now=now, ttl_seconds=ttl_seconds,
+                        session_version=account.session_version)
     return TokenResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(roles))
 
 

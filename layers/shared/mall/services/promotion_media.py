@@ -198,7 +198,7 @@ def product_poster(*, user_id: str, product_id: str, slogan: str | None, promote
     if not product.distribution_enabled:
         raise InvalidInput("this product is not in the distribution programme", code="product_not_distributed",
                            fields=[FieldProblem("product_id", "not in the distribution programme")])
-    check_copy({"slogan": slogan, "product_id": product.name}, banned_phrases())
+    check_copy({"slogan": slogan, "product_id": product.name}, banned_phrases(), single_line=("slogan",))
 
     image_ref = product.images[0] if product.images else None
     qr_key = _qr_key(promoter, settings)
