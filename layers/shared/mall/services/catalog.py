@@ -54,6 +54,7 @@ from mall.schemas.catalog import (
     PublicCategoryList,
     StockAdjustment,
 )
+from mall.services.media import unverified_images
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -199,6 +200,7 @@ def create_product(*, table: Table, body: ProductCreate, now: datetime, product_
         created_at=now, updated_at=now,
     )
     _check_product(product, _settings(table))
+    _refuse(unverified_images(table, product.images), "the product has invalid fields", "invalid_product")
     audit = _audit(table, "product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
                    after={**editable_state(product), "stock": product.stock}, now=now)
     created = ProductRepository(table).create(product, audit=audit)
@@ -236,6 +238,8 @@ def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: d
         changes["images"] = list(changes["images"])
     merged = replace(current, **changes)
     _check_product(merged, _settings(table))
+    if "images" in changes:
+        _refuse(unverified_images(table, merged.images), "the product has invalid fields", "invalid_product")
     audit = _audit(table, "product.update", "product", product_id, by=by, source_ip=source_ip,
                    before=editable_state(current), after=editable_state(merged), now=now,
                    details={"version": body.version + 1})
