@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 from PIL import Image
 
+from mall.dal.audit import entity_partition
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.media import upload_key
 from mall.dal.objects import StoredObject
@@ -94,6 +95,8 @@ def test_a_url_aimed_at_this_machine_is_cleared_with_a_note_and_never_connected(
     assert item is not None and item["images"] == []
     assert [n["url"] for n in item["image_reupload"]] == urls
     assert all("non-global" in n["reason"] for n in item["image_reupload"])
+    audit = table.query(partition=("gsi2pk", entity_partition("product", "p_old")), index="gsi2").items
+    assert [(a["action"], a["details"]["to_reupload"]) for a in audit] == [("product.images_import", urls)]
 
 
 def test_a_dry_run_counts_and_fetches_nothing(table: Table) -> None:

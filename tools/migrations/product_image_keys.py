@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mall.clock import iso, utc_now
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.media import MediaUploadRepository, upload_key
 from mall.dal.objects import ObjectStore
-from mall.dal.table import ConditionFailed, Item, Table
+from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.domain import media as rules
 from mall.services.media import inspect_image
 from tools.image_fetch import FetchRefused, GuardedFetcher
@@ -83,16 +84,23 @@ class Importer:
                 kept.append(self.image(table, product_id, ref))
             except FetchRefused as refused:
                 dropped.append({"url": ref, "reason": refused.reason})
-        values: dict[str, Any] = {":new": kept, ":seen": images, ":one": 1, ":now": iso(utc_now()),
-                                  ":notes": dropped}
+        now = utc_now()
+        values: dict[str, Any] = {":new": kept, ":seen": images, ":one": 1, ":now": iso(now), ":notes": dropped}
         update = "SET #images = :new, #version = #version + :one, updated_at = :now"
         update += ", image_reupload = :notes" if dropped else " REMOVE image_reupload"
+        audit = AuditEntry(action="product.images_import", actor=BY, entity_type="product", entity_id=product_id,
+                           before={"images": images}, after={"images": kept},
+                           details={"to_reupload": [n["url"] for n in dropped]})
         try:
-            table.update({"pk": item["pk"], "sk": item["sk"]}, update, condition="#images = :seen",
-                         names={"#images": "images", "#version": "version"},
-                         values=values if dropped else {k: v for k, v in values.items() if k != ":notes"})
-        except ConditionFailed:
-            return False  # edited meanwhile: the next run looks at it again
+            table.transact([
+                Write.update(table.name, {"pk": item["pk"], "sk": item["sk"]}, update, condition="#images = :seen",
+                             names={"#images": "images", "#version": "version"},
+                             values=values if dropped else {k: v for k, v in values.items() if k != ":notes"}),
+                AuditLog(table).write(audit, now)])
+        except TransactionCancelled as exc:
+            if exc.conditional_failures == [0]:
+                return False  # edited meanwhile: the next run looks at it again
+            raise
         for note in dropped:
             self.report.append({"product_id": product_id, **note})
         return True
