@@ -86,6 +86,8 @@ def test_admin_builds_the_catalog_and_customers_browse_it(api: str, http: reques
     body = detail.json()
     assert body["category_name"] == f"E2E {tag}" and body["shipping_fee_fen"] == 600
     assert body["promoter_earn_fen"] is None and body["on_shelf"] is True
+    shown = requests.get(body["image_urls"][0], timeout=10)  # the signed URL of the private bucket's object
+    assert shown.status_code == 200 and shown.content[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The seeded active promoter (local/hooks.py) sees what they would earn: the category's 15% at least.
     promoter = http.post(f"{api}/auth/login", json={"code": "demo-promoter"}, timeout=10)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -22,6 +23,24 @@ from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
+
+
+@pytest.fixture(autouse=True)
+def _media_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Product views sign their images' keys for the media bucket (no S3 call)."""
+    from mall.dal import objects
+    from mall.services import promotion_media
+
+    def clear() -> None:
+        promotion_media.media_settings.cache_clear()
+        promotion_media.media_store.cache_clear()
+        objects.s3_client.cache_clear()
+
+    monkeypatch.setenv("MEDIA_BUCKET", "media-catalog")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    clear()
+    yield
+    clear()
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 _keys = count(1)
@@ -313,6 +332,9 @@ def test_detail_and_categories(invoke: Invoke) -> None:
     status, detail = get(invoke, "products", f"/products/{ids['oolong']}")
     assert status == 200 and detail["category_name"] == "Tea" and detail["on_shelf"] is True
     assert detail["images"] == [IMAGE] and detail["cover_image"] == detail["images"][0]
+    shown = urlsplit(detail["image_urls"][0])
+    assert shown.path.endswith(f"/{IMAGE}") and "X-Amz-Signature=" in shown.query  # the bucket is private
+    assert detail["cover_image_url"] == detail["image_urls"][0]
     status, off = get(invoke, "products", f"/products/{ids['pot']}")
     assert status == 200 and off["on_shelf"] is False
     status, _ = get(invoke, "products", "/products/p_nothing")

@@ -172,6 +172,8 @@ class ProductSummary(BaseModel):
     type: ProductType
     category_id: str
     cover_image: str | None
+    cover_image_url: str | None = Field(default=None, description=(
+        "where to show the cover from: a signed media-bucket URL, valid for MEDIA_URL_TTL_SECONDS"))
     price_fen: int
     shipping_fee_fen: int
     stock: int
@@ -182,6 +184,7 @@ class ProductSummary(BaseModel):
 
 class ProductDetail(ProductSummary):
     images: list[str]
+    image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")
     description: str
     category_name: str | None
     per_user_limit: int | None
