@@ -17,9 +17,16 @@ variables over the process's; every other thread (the test that started the stac
 the runner itself) sees the process's own, untouched. Writes made by a function stay in
 its environment. Limitations: all functions still share one process, so module-level
 state in shared code (say, settings cached once per process by the layer) is built
-from whichever function used it first, and the view is per thread: a thread the handler
-starts itself, or a subprocess, sees the process's environment, not the function's. A
-warning names every variable that two functions set to different values.
+from whichever function used it first, and a subprocess sees the process's environment,
+not the function's. A thread the handler starts (a ``ThreadPoolExecutor`` worker, say)
+inherits the environment and the invocation of the thread that started it, as it would
+in Lambda. A warning names every variable that two functions set to different values.
+
+Logs: every log record made while a function runs (in its own thread or one it started)
+carries that function's Lambda context keys (``function_name``, ``function_arn``,
+``function_request_id``, ``function_memory_size``), which Powertools prints over the keys
+it keeps per process: in Lambda a process runs one function, here one shared logger
+would otherwise print whichever function was invoked last.
 
 Invocations may run concurrently from many threads; the cold start is done once per
 function under a lock. The handler's result goes through a JSON round trip as in
@@ -68,6 +75,7 @@ RESERVED = frozenset(
 )
 
 _import_lock = threading.RLock()
+_running = threading.local()  # .invocation: what this thread is running, if anything
 _namespace_counter = itertools.count(1)
 _DELETED = None  # an overlay value that hides a process variable
 
@@ -141,14 +149,75 @@ class ThreadEnviron(MutableMapping[str, str]):
         return f"ThreadEnviron({dict(self)!r})"
 
 
+@dataclass(frozen=True)
+class Running:
+    """The invocation a thread works for: its function, request and environment overlay."""
+
+    spec: FunctionSpec
+    request_id: str
+    overlay: dict[str, str | None]
+
+    def log_keys(self) -> dict[str, str]:
+        """The keys Powertools' ``inject_lambda_context`` adds, for this invocation."""
+        return {"function_name": self.spec.name, "function_arn": self.spec.arn,
+                "function_memory_size": str(self.spec.memory_mb), "function_request_id": self.request_id}
+
+
+def current_invocation() -> Running | None:
+    running: Running | None = getattr(_running, "invocation", None)
+    return running
+
+
+@contextlib.contextmanager
+def _working_for(running: Running, environ: ThreadEnviron) -> Iterator[None]:
+    previous = current_invocation()
+    _running.invocation = running
+    try:
+        with environ.use(running.overlay):
+            yield
+    finally:
+        _running.invocation = previous
+
+
+def _install_inheritance(environ: ThreadEnviron) -> None:
+    """Threads started while a function runs work for that invocation; log records made while
+    a function runs carry its context keys."""
+    original_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        running = current_invocation()
+        if running is not None:
+            run = self.run
+
+            def inherited() -> None:
+                with _working_for(running, environ):
+                    run()
+
+            self.run = inherited  # type: ignore[method-assign]
+        original_start(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    make_record = logging.getLogRecordFactory()
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made = make_record(*args, **kwargs)
+        running = current_invocation()
+        if running is not None:
+            made.__dict__.update(running.log_keys())
+        return made
+
+    logging.setLogRecordFactory(record)
+
+
 def thread_environ() -> ThreadEnviron:
-    """Install (once) and return the thread-aware ``os.environ``."""
+    """Install (once) and return the thread-aware ``os.environ`` (and thread inheritance)."""
     with _import_lock:
         current = os.environ
         if isinstance(current, ThreadEnviron):
             return current
         view = ThreadEnviron(current)
         os.environ = view  # type: ignore[assignment]  # noqa: B003 - a view over it; os.getenv reads it too
+        _install_inheritance(view)
         return view
 
 
@@ -255,7 +324,8 @@ class FunctionRuntime:
         if not module_path or not attr:
             raise ValueError(f"{spec.logical_id}: Handler {spec.handler!r} is not module.function")
         module_rel = module_path.replace("/", ".")
-        with _import_lock, self.environ.use(self.overlay):
+        cold = Running(spec, "cold-start", self.overlay)
+        with _import_lock, _working_for(cold, self.environ):
             for path in (*spec.layer_dirs, *(d / "python" for d in spec.layer_dirs)):
                 if path.is_dir() and str(path) not in sys.path:
                     sys.path.append(str(path))
@@ -286,7 +356,7 @@ class FunctionRuntime:
             handler = self.handler()
             payload = json.loads(json.dumps(event))
             context = LambdaContext(self.spec, request_id)
-            with self.environ.use(self.overlay):
+            with _working_for(Running(self.spec, request_id, self.overlay), self.environ):
                 result = handler(payload, context)
         except Exception as exc:
             outcome.error = _error(self.spec.logical_id, exc)

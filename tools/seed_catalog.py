@@ -24,26 +24,25 @@ DEMO_CATEGORIES: dict[str, CategoryCreate] = {
     "c_demo_cards": CategoryCreate(name="礼品卡", sort=4, l1_rate_bp=500, l2_rate_bp=200),
 }
 
-_IMAGE = "https://img.example.com/demo/{}.jpg"
-
+# No images: a product image is an uploaded, verified media-bucket object (POST /admin/media/uploads).
 DEMO_PRODUCTS: dict[str, ProductCreate] = {
     "p_demo_longjing": ProductCreate(
-        name="西湖龙井 250g", type="physical", category_id="c_demo_tea", images=[_IMAGE.format("longjing")],
+        name="西湖龙井 250g", type="physical", category_id="c_demo_tea",
         description="明前龙井, 罐装", price_fen=16_800, stock=120, shipping_fee_fen=800, per_user_limit=5,
         on_shelf=True, low_stock_threshold=10),
     "p_demo_puer": ProductCreate(
-        name="普洱茶饼 357g", type="physical", category_id="c_demo_tea", images=[_IMAGE.format("puer")],
+        name="普洱茶饼 357g", type="physical", category_id="c_demo_tea",
         price_fen=29_900, stock=8, shipping_fee_fen=800, on_shelf=True, low_stock_threshold=10,
         commission=CommissionSettingIn(mode="ratio", l1=1500, l2=500)),
     "p_demo_gaiwan": ProductCreate(
-        name="白瓷盖碗", type="physical", category_id="c_demo_teaware", images=[_IMAGE.format("gaiwan")],
+        name="白瓷盖碗", type="physical", category_id="c_demo_teaware",
         price_fen=6_800, stock=50, shipping_fee_fen=1000, on_shelf=True, low_stock_threshold=5),
     "p_demo_ceremony": ProductCreate(
         name="茶艺体验课 (到店核销)", type="service", category_id="c_demo_services",
-        images=[_IMAGE.format("ceremony")], price_fen=19_900, stock=30, per_user_limit=2, on_shelf=True,
+        price_fen=19_900, stock=30, per_user_limit=2, on_shelf=True,
         commission=CommissionSettingIn(mode="fixed", l1=2000, l2=1000)),
     "p_demo_giftcard": ProductCreate(
-        name="100 元礼品卡", type="virtual", category_id="c_demo_cards", images=[_IMAGE.format("giftcard")],
+        name="100 元礼品卡", type="virtual", category_id="c_demo_cards",
         price_fen=10_000, stock=1000, on_shelf=True),
     "p_demo_tray": ProductCreate(
         name="竹制茶盘 (已下架)", type="physical", category_id="c_demo_teaware", price_fen=12_800, stock=0,

@@ -3,7 +3,8 @@
 Own account only: the route takes no user id. Anonymises personal data (nickname, phone, devices,
 shipping names/phones/addresses, bank account details) and keeps every financial record (orders,
 commissions, ledger, withdrawals, the binding). Idempotent; audited (``customer.erase``, actor = the
-customer). Refused with 409 ``withdrawal_in_flight`` while a withdrawal is still being processed.
+customer). Refused with 409 ``withdrawal_in_flight`` while a withdrawal is still being processed, and
+with 409 ``order_awaiting_delivery`` while a paid order with goods to ship is not yet received.
 The account is marked erased (``erased_at``), not closed: see ``mall.services.erasure``."""
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def _error(description: str) -> OpenAPIResponse:
           responses={200: {"description": "erased (or already erased)",
                            "content": {"application/json": {"model": ErasureResult}}},
                      404: _error("`account_not_found`"),
-                     409: _error("`withdrawal_in_flight`: `details.withdrawals` lists them (id, status)")},
+                     409: _error("`withdrawal_in_flight`: `details.withdrawals` lists them (id, status); "
+                                 "`order_awaiting_delivery`: a paid order's parcel is not yet received (its "
+                                 "address is still needed), `details.orders` lists them (id, status)")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def erase(body: ErasureRequest) -> ErasureResult:
     return erase_customer(table=table, user_id=current_principal(app).subject, now=utc_now())

@@ -4,6 +4,7 @@ token of an active promoter, each product also says what they would earn on it (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -16,6 +17,7 @@ from mall.domain.catalog import ListingFilter
 from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
 from mall.schemas.common import ErrorBody
 from mall.services import catalog
+from mall.services.promotion_media import media_settings, media_store
 
 table = main_table()
 promoters = PromoterRepository(table)
@@ -36,6 +38,15 @@ def _viewer() -> str | None:
     return None if principal.is_admin else principal.subject
 
 
+def _image_url() -> Callable[[str], str] | None:
+    """Signs product images' media-bucket keys for display (no S3 call); None without a bucket."""
+    settings = media_settings()
+    if not settings.bucket:
+        return None
+    store = media_store()
+    return lambda key: store.presigned_url(key, expires_in=settings.url_ttl_seconds)
+
+
 @app.get("/products", summary="Browse and search on-shelf products", description=_OPTIONAL_TOKEN, tags=["catalog"],
          responses={200: {"description": "one page of products",
                           "content": {"application/json": {"model": ProductList}}},
@@ -54,7 +65,8 @@ def browse(*,
     where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
                           keyword=q or None)
     return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor,
-                                   cursor_key=signing_key(), viewer=_viewer(), promoters=promoters.get)
+                                   cursor_key=signing_key(), viewer=_viewer(), promoters=promoters.get,
+                                   image_url=_image_url())
 
 
 @app.get("/products/<product_id>", summary="A product's detail", description=_OPTIONAL_TOKEN, tags=["catalog"],
@@ -62,7 +74,8 @@ def browse(*,
                     404: {"description": "no such product", "content": {"application/json": {"model": ErrorBody}}}},
          **public())
 def detail(product_id: ProductIdPath) -> ProductDetail:
-    return catalog.product_detail(table=table, product_id=product_id, viewer=_viewer(), promoters=promoters.get)
+    return catalog.product_detail(table=table, product_id=product_id, viewer=_viewer(), promoters=promoters.get,
+                                  image_url=_image_url())
 
 
 @app.get("/categories", summary="The categories, in display order", tags=["catalog"], **public())

@@ -2,7 +2,9 @@
 
 Anyone may report one; with a customer token, in ``first_click`` mode the visit binds the
 customer when the rules allow. The device id (body or ``x-device-id`` header) and the source IP
-are stored with the visit for the fraud scans, and never written to logs."""
+are stored with the visit for the fraud scans, and never written to logs. A visit counts in the
+statistics once per source (IP, device, account) per promoter per day; a source past the configured
+rate (``SHARE_VISIT_RATE_LIMIT`` per ``SHARE_VISIT_RATE_WINDOW_SECONDS``) gets 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ app = make_resolver()
                      401: {"description": "a token was sent and is not valid",
                            "content": {"application/json": {"model": ErrorBody}}},
                      404: {"description": "no promoter with this code",
+                           "content": {"application/json": {"model": ErrorBody}}},
+                     429: {"description": "`too_many_visits`: this source reported more visits than the configured "
+                                          "rate allows; the `Retry-After` header says when to try again",
                            "content": {"application/json": {"model": ErrorBody}}}},
           **public())
 def visit(body: VisitRequest) -> Response[VisitResult]:

@@ -3,11 +3,13 @@ customers (and guests) list, search, sort, page and open them."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
 import pytest
 import requests
+from PIL import Image
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
 
@@ -30,6 +32,24 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
 
+def upload_image(api: str, http: requests.Session, admin: dict[str, str]) -> str:
+    """The merchant console's upload: the form from the API, the file straight to S3 (moto), the check."""
+    form = created(http.post(f"{api}/admin/media/uploads", json={"content_type": "image/png"}, headers=admin,
+                             timeout=10))
+    picture = io.BytesIO()
+    Image.new("RGB", (300, 300), (180, 40, 40)).save(picture, format="PNG")
+    posted = requests.post(form["url"], data=form["fields"], files={"file": ("tea.png", picture.getvalue())},
+                           timeout=10)
+    assert posted.status_code in (200, 204), posted.text
+    verified = http.post(f"{api}/admin/media/uploads/{form['upload_id']}/verify", headers=admin, timeout=10)
+    assert verified.status_code == 200, verified.text
+    refused = http.post(f"{api}/admin/products", headers={**admin, **key()}, timeout=10, json={
+        "name": "SSRF", "type": "virtual", "category_id": "c_demo_cards", "price_fen": 100,
+        "images": ["http://2130706433/latest/meta-data"]})
+    assert refused.status_code == 422, refused.text
+    return str(verified.json()["key"])
+
+
 def test_admin_builds_the_catalog_and_customers_browse_it(api: str, http: requests.Session,
                                                           admin: dict[str, str]) -> None:
     tag = uuid.uuid4().hex[:6]
@@ -37,11 +57,12 @@ def test_admin_builds_the_catalog_and_customers_browse_it(api: str, http: reques
                                  headers={**admin, **key()}, timeout=10))
     cid = category["category_id"]
     specs = [("physical", 3000, True), ("service", 1000, True), ("virtual", 2000, True), ("physical", 500, False)]
+    image = upload_image(api, http, admin)
     products = []
     for index, (kind, price, on_shelf) in enumerate(specs):
         products.append(created(http.post(f"{api}/admin/products", headers={**admin, **key()}, timeout=10, json={
             "name": f"E2E {tag} item {index}", "type": kind, "category_id": cid, "price_fen": price, "stock": 5,
-            "on_shelf": on_shelf, "images": [f"https://img.example.com/{tag}/{index}.jpg"],
+            "on_shelf": on_shelf, "images": [image],
             "shipping_fee_fen": 600 if kind == "physical" else 0})))
 
     # A guest lists the category, cheapest first, two per page.
@@ -65,6 +86,8 @@ def test_admin_builds_the_catalog_and_customers_browse_it(api: str, http: reques
     body = detail.json()
     assert body["category_name"] == f"E2E {tag}" and body["shipping_fee_fen"] == 600
     assert body["promoter_earn_fen"] is None and body["on_shelf"] is True
+    shown = requests.get(body["image_urls"][0], timeout=10)  # the signed URL of the private bucket's object
+    assert shown.status_code == 200 and shown.content[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The seeded active promoter (local/hooks.py) sees what they would earn: the category's 15% at least.
     promoter = http.post(f"{api}/auth/login", json={"code": "demo-promoter"}, timeout=10)

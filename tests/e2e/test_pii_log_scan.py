@@ -254,6 +254,10 @@ def test_no_personal_data_in_the_logs_of_an_end_to_end_run(stack: Any, api: str,
         _ok(http.post(f"{api}/admin/withdrawals/{wid}/mark-failed", headers=admin, timeout=TIMEOUT,
                       json={"reason": "账户信息有误"}))
 
+        # The parcel is shipped and received first: an order still to be delivered keeps the erasure waiting.
+        _ok(http.post(f"{api}/admin/orders/{order_id}/ship", headers=admin, timeout=TIMEOUT,
+                      json={"carrier": "顺丰速运", "tracking_no": "SF1234567890"}))
+        _ok(http.post(f"{api}/orders/{order_id}/confirm-receipt", headers=promoter, timeout=TIMEOUT))
         erased = _ok(http.post(f"{api}/me/erasure", headers=promoter, json={"confirm": True}, timeout=TIMEOUT))
         assert erased["orders_erased"] == 1 and erased["withdrawals_erased"] == 1
         stack.drain_streams(timeout=30)  # the stream and queue workers these changes triggered log too

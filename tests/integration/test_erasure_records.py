@@ -69,7 +69,8 @@ def seed(table: Table) -> dict[str, Any]:
                "gsi1pk": "TEAM#u_upline", "gsi1sk": f"2026-11-02T00:00:00Z#{UID}", "version": 1})
     orders = []
     for n in range(2):
-        item = order_item(buyer_id=UID, with_address=False, device_id=DEVICE,
+        # Received orders: a parcel still on its way keeps the erasure waiting (tested below).
+        item = order_item(buyer_id=UID, with_address=False, device_id=DEVICE, status="COMPLETED",
                           created_at=f"2026-11-1{n}T08:00:00Z")
         item["address"] = sealed_address(item["order_id"])
         table.put(item)
@@ -186,3 +187,40 @@ def test_a_bank_withdrawal_in_review_refuses_the_erasure_and_nothing_changes(tab
     assert refused.value.code == "withdrawal_in_flight"
     assert refused.value.details["withdrawals"] == [{"withdrawal_id": seeded["withdrawal"], "status": "PENDING_REVIEW"}]
     assert everything(table, seeded) == before
+
+
+@pytest.mark.parametrize("status", ["PAID", "SHIPPED"])
+def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: Table, status: str) -> None:
+    seeded = seed(table)
+    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+                      now=NOW, source_ip=None)
+    parcel = order_item(buyer_id=UID, with_address=False, status=status, created_at="2026-11-19T08:00:00Z")
+    parcel["address"] = sealed_address(parcel["order_id"])
+    table.put(parcel)
+    seeded["orders"].append(parcel["order_id"])
+    before = everything(table, seeded)
+
+    with pytest.raises(Conflict) as refused:
+        erase_customer(table=table, user_id=UID, now=NOW)
+    assert refused.value.code == "order_awaiting_delivery"
+    assert refused.value.details["orders"] == [{"order_id": parcel["order_id"], "status": status}]
+    assert everything(table, seeded) == before  # the address the parcel ships to is intact, nothing else moved
+    shipped_to = table.get({"pk": f"ORDER#{parcel['order_id']}", "sk": "ORDER"})
+    assert shipped_to is not None
+    assert pii.decrypt(shipped_to["address"]["detail_enc"], context=address_context(parcel["order_id"])) == STREET
+
+    # Received: the next request erases it like every other order.
+    table.update({"pk": f"ORDER#{parcel['order_id']}", "sk": "ORDER"}, "SET #s = :s", names={"#s": "status"},
+                 values={":s": "COMPLETED"})
+    result = erase_customer(table=table, user_id=UID, now=NOW + timedelta(hours=1))
+    assert result.orders_erased == 3
+    assert not [v for v in RAW if v in json.dumps(everything(table, seeded), ensure_ascii=False, default=str)]
+
+
+def test_a_paid_order_with_nothing_to_ship_does_not_hold_the_erasure(table: Table) -> None:
+    seeded = seed(table)
+    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+                      now=NOW, source_ip=None)
+    virtual = order_item(buyer_id=UID, with_address=False, status="PAID", created_at="2026-11-19T08:00:00Z")
+    table.put(virtual)
+    assert erase_customer(table=table, user_id=UID, now=NOW).orders_erased == 2

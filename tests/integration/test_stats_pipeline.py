@@ -317,7 +317,7 @@ def brute_dashboard(items: list[Item], first: str, last: str) -> dict[str, Any]:
         bucket["cancelled_fen"] += c.get("cancelled_fen", 0)
         bucket["clawed_back_fen"] += c.get("clawed_back_fen", 0)
     w = by["withdrawal"]
-    visits = [v for v in by["share_visit"] if within(v["at"])]
+    visits = [v for v in by["share_visit"] if within(v["at"]) and v.get("counted", True)]
     shared = [o for o in in_range if o.get("share_source")]
     active = {c["beneficiary_id"] for c in commissions if within(c["created_at"])} | {v["promoter_id"] for v in visits}
     sellers: dict[str, dict[str, int]] = defaultdict(lambda: {"sales_fen": 0, "orders": 0, "commission_fen": 0})

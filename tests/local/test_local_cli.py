@@ -88,3 +88,19 @@ def test_unknown_function_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     code = main(["invoke", "NoSuchFunction", "--env-only", "--template", str(TEMPLATE), "--data-dir", str(tmp_path)])
     assert code == 2
     assert "no function 'NoSuchFunction'" in capsys.readouterr().err
+
+
+def test_schedule_works_in_a_plain_shell_with_jobs_that_fan_out_to_threads(tmp_path: Path) -> None:
+    """``make schedule`` as the README shows it: no AWS variable in the shell, the real template, a
+    job (the settlement planner) whose queries run in a thread pool."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "local", "schedule", "SettlementPlannerFunction", "--time", "2030-01-01T02:00:00Z",
+         "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, env={**plain, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}, capture_output=True, text=True,
+        timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["as_of"] == "2030-01-01T02:00:00Z"
+    planned = [json.loads(line) for line in done.stderr.splitlines() if '"settlement planned"' in line]
+    assert [line["function_name"] for line in planned] == ["SettlementPlannerFunction"]

@@ -110,3 +110,81 @@ def test_each_function_sees_its_own_environment_and_the_process_keeps_its_own(tm
     assert runtime.call("W", {}) == ["WRITTEN"]  # its writes and deletes stay its own
     assert "WHO" not in os.environ and "WRITTEN" not in os.environ and os.getenv("ONLY_A") is None
     assert runtime.call("A", {})[1] == "a"
+
+
+def test_threads_a_handler_starts_see_its_environment(tmp_path: Path) -> None:
+    """A job that fans out to a thread pool (the settlement planner) needs the function's AWS
+    variables there too: a plain shell has no AWS_DEFAULT_REGION, so boto3 fails in the workers."""
+    import os
+
+    code = (
+        "import os\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def handler(event, context):\n"
+        "    with ThreadPoolExecutor(max_workers=3) as pool:\n"
+        "        return sorted(set(pool.map(lambda _: os.environ.get('AWS_DEFAULT_REGION'), range(6))))\n"
+    )
+    os.environ.pop("AWS_DEFAULT_REGION", None)
+    runtime = LambdaRuntime({"Pool": _spec(tmp_path, "Pool", code)}, {"Pool": {"AWS_DEFAULT_REGION": "us-east-1"}})
+    assert runtime.call("Pool", {}) == ["us-east-1"]
+    assert "AWS_DEFAULT_REGION" not in os.environ  # the runner's own threads still see the process's
+
+
+def test_each_log_line_names_the_function_that_wrote_it(tmp_path: Path) -> None:
+    """One Powertools logger is shared by every function of the process (the layer's), and its
+    Lambda context keys are per process: a line of a function must still carry that function's
+    name while another is invoked in between, and in the threads it starts."""
+    import io
+    import json
+    import sys
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "shared_log.py").write_text(
+        "import io, logging, threading\n"
+        "from aws_lambda_powertools import Logger\n"
+        "BUFFER = io.StringIO()\n"
+        "logger = Logger(service='mall-test', logger_handler=logging.StreamHandler(BUFFER))\n"
+        "injected = threading.Event()\n"
+        "other_done = threading.Event()\n"
+    )
+    withdraw = (
+        "import threading\n"
+        "import shared_log\n"
+        "@shared_log.logger.inject_lambda_context(clear_state=True)\n"
+        "def handler(event, context):\n"
+        "    shared_log.injected.set()\n"
+        "    shared_log.other_done.wait(5)\n"
+        "    shared_log.logger.info('withdrawal requested')\n"
+        "    t = threading.Thread(target=lambda: shared_log.logger.info('withdrawal worker thread'))\n"
+        "    t.start(); t.join()\n"
+    )
+    stats = (
+        "import shared_log\n"
+        "@shared_log.logger.inject_lambda_context(clear_state=True)\n"
+        "def handler(event, context):\n"
+        "    shared_log.logger.info('stats counted')\n"
+    )
+    sys.path.insert(0, str(shared))
+    try:
+        functions = tmp_path / "functions"  # the shared module is a layer's: not a sibling of theirs
+        functions.mkdir()
+        specs = {"WithdrawFunction": _spec(functions, "WithdrawFunction", withdraw),
+                 "StatsWorkerFunction": _spec(functions, "StatsWorkerFunction", stats)}
+        runtime = LambdaRuntime(specs, {})
+        import shared_log  # type: ignore[import-not-found]
+
+        first = threading.Thread(target=lambda: runtime.call("WithdrawFunction", {}))
+        first.start()
+        assert shared_log.injected.wait(5)
+        runtime.call("StatsWorkerFunction", {})  # re-injects the shared logger's keys meanwhile
+        shared_log.other_done.set()
+        first.join()
+        buffer: io.StringIO = shared_log.BUFFER
+        lines = {(line := json.loads(raw))["message"]: line["function_name"]
+                 for raw in buffer.getvalue().splitlines()}
+    finally:
+        sys.path.remove(str(shared))
+        sys.modules.pop("shared_log", None)
+    assert lines == {"withdrawal requested": "WithdrawFunction", "withdrawal worker thread": "WithdrawFunction",
+                     "stats counted": "StatsWorkerFunction"}

@@ -163,6 +163,8 @@ OWNERSHIP: dict[str, str] = {
     "POST /admin/orders/{order_id}/ship": "admin",
     "GET /admin/orders/{order_id}/shipping-address": "admin",
     "POST /admin/orders/{order_id}/verify": "admin",
+    "POST /admin/media/uploads": "admin",
+    "POST /admin/media/uploads/{upload_id}/verify": "admin",
     "GET /admin/products": "admin",
     "POST /admin/products": "admin",
     "GET /admin/products/low-stock": "admin",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from mall.dal.catalog import ProductRepository
+from mall.dal.media import upload_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.referral import Promoter
@@ -21,6 +23,24 @@ from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("moto_table")
+
+
+@pytest.fixture(autouse=True)
+def _media_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Product views sign their images' keys for the media bucket (no S3 call)."""
+    from mall.dal import objects
+    from mall.services import promotion_media
+
+    def clear() -> None:
+        promotion_media.media_settings.cache_clear()
+        promotion_media.media_store.cache_clear()
+        objects.s3_client.cache_clear()
+
+    monkeypatch.setenv("MEDIA_BUCKET", "media-catalog")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    clear()
+    yield
+    clear()
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 _keys = count(1)
@@ -67,9 +87,20 @@ def category(invoke: Invoke, name: str = "Tea", **fields: Any) -> dict[str, Any]
     return body
 
 
+IMAGE_ID = "a1" * 16
+IMAGE = f"product-images/{IMAGE_ID}.jpg"
+
+
+def verified_image(upload_id: str = IMAGE_ID, key: str = IMAGE, status: str = "VERIFIED") -> str:
+    """An upload as POST /admin/media/uploads/{id}/verify leaves it."""
+    main_table().put({**upload_key(upload_id), "entity": "media_upload", "upload_id": upload_id, "key": key,
+                      "content_type": "image/jpeg", "status": status})
+    return key
+
+
 def product(invoke: Invoke, category_id: str, **fields: Any) -> dict[str, Any]:
     payload = {"name": "Longjing tea", "type": "physical", "category_id": category_id, "price_fen": 10_000,
-               "stock": 20, "on_shelf": True, "images": ["https://img.example.com/1.jpg"], **fields}
+               "stock": 20, "on_shelf": True, "images": [verified_image()], **fields}
     status, body, _ = invoke("admin_products", "POST", "/admin/products", body=payload, headers=write())
     assert status == 201, body
     return body
@@ -151,6 +182,9 @@ def test_create_get_and_replay_with_the_same_key(invoke: Invoke) -> None:
     ({"category_id": "c_missing"}, "category_id"),
     ({"price_fen": 0}, "price_fen"),
     ({"images": ["ftp://x/y.jpg"]}, "images.0"),
+    ({"images": ["https://img.example.com/1.jpg"]}, "images.0"),
+    ({"images": ["http://2130706433/a.png"]}, "images.0"),
+    ({"images": ["product-images/../qr/x.png"]}, "images.0"),
     ({"type": "spaceship"}, "type"),
     ({"surprise": 1}, "surprise"),
 ])
@@ -297,7 +331,10 @@ def test_detail_and_categories(invoke: Invoke) -> None:
     ids = _shop(invoke)
     status, detail = get(invoke, "products", f"/products/{ids['oolong']}")
     assert status == 200 and detail["category_name"] == "Tea" and detail["on_shelf"] is True
-    assert detail["images"] == ["https://img.example.com/1.jpg"] and detail["cover_image"] == detail["images"][0]
+    assert detail["images"] == [IMAGE] and detail["cover_image"] == detail["images"][0]
+    shown = urlsplit(detail["image_urls"][0])
+    assert shown.path.endswith(f"/{IMAGE}") and "X-Amz-Signature=" in shown.query  # the bucket is private
+    assert detail["cover_image_url"] == detail["image_urls"][0]
     status, off = get(invoke, "products", f"/products/{ids['pot']}")
     assert status == 200 and off["on_shelf"] is False
     status, _ = get(invoke, "products", "/products/p_nothing")
@@ -348,3 +385,20 @@ def test_crossing_into_low_stock_emits_the_metric_once(invoke: Invoke, capsys: p
     assert capsys.readouterr().out.count('"LowStockProducts"') >= 1
     invoke("admin_products", "POST", path, body={"delta": -1, "reason": "损耗"}, headers=write())
     assert '"LowStockProducts"' not in capsys.readouterr().out  # already flagged: no new alarm
+
+
+@pytest.mark.parametrize("status", ["PENDING", "REJECTED", None])
+def test_a_product_may_use_only_verified_uploads(invoke: Invoke, status: str | None) -> None:
+    tea = category(invoke)
+    other_id = "b2" * 16
+    key = f"product-images/{other_id}.png"
+    if status is not None:
+        verified_image(other_id, key, status=status)
+    payload = {"name": "Tea", "type": "physical", "category_id": tea["category_id"], "price_fen": 10_000,
+               "images": [verified_image(), key]}
+    status_code, body, _ = invoke("admin_products", "POST", "/admin/products", body=payload, headers=write())
+    assert status_code == 422 and [f["field"] for f in body["error"]["fields"]] == ["images.1"], body
+    created = product(invoke, tea["category_id"])
+    status_code, body, _ = invoke("admin_products", "PATCH", f"/admin/products/{created['product_id']}",
+                                  body={"version": created["version"], "images": [key]}, headers=write())
+    assert status_code == 422 and body["error"]["fields"][0]["field"] == "images.0", body

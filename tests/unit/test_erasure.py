@@ -64,7 +64,7 @@ def test_withdrawals_in_flight_are_named() -> None:
 # ---- the handler --------------------------------------------------------------------------------
 
 
-def seed_customer() -> dict[str, Any]:
+def seed_customer(order_status: str = "COMPLETED") -> dict[str, Any]:
     table = main_table()
     table.put({"pk": f"USER#{UID}", "sk": "PROFILE", "entity": "customer", "user_id": UID, "openid": "o_erase",
                "unionid": "union-erase-1", "gsi1pk": "UNIONID#union-erase-1", "gsi1sk": f"USER#{UID}",
@@ -73,7 +73,7 @@ def seed_customer() -> dict[str, Any]:
                "paid_total_fen": 2000, "paid_order_count": 2})
     table.put({"pk": f"USER#{UID}", "sk": "BINDING", "entity": "binding", "parent_id": "u_parent",
                "nickname": "欧阳娜娜", "device_id": "dev-erase-42", "gsi1pk": "TEAM#u_parent", "gsi1sk": "x"})
-    order = put_order(table, buyer_id=UID, device_id="dev-erase-42")
+    order = put_order(table, buyer_id=UID, device_id="dev-erase-42", status=order_status)
     VisitRepository(table).record(promoter_id="u_parent", promoter_code="PARENT01", source="link", product_id=None,
                                   visitor_id=UID, device_id="dev-erase-42", source_ip="203.0.113.9",
                                   now=datetime(2026, 11, 20, tzinfo=UTC))
@@ -141,6 +141,17 @@ def test_a_withdrawal_in_flight_refuses_and_changes_nothing(invoke: Invoke) -> N
     assert stored is not None and stored["address"] == order["address"]
     profile = main_table().get({"pk": f"USER#{UID}", "sk": "PROFILE"})
     assert profile is not None and profile["nickname"] == "欧阳娜娜" and "erased_at" not in profile
+
+
+@pytest.mark.usefixtures("moto_table")
+def test_a_paid_parcel_not_yet_received_refuses_with_409_naming_it(invoke: Invoke) -> None:
+    order = seed_customer(order_status="SHIPPED")
+    status, body = erase(invoke)
+    assert status == 409 and body["error"]["code"] == "order_awaiting_delivery"
+    assert body["error"]["details"]["orders"] == [{"order_id": order["order_id"], "status": "SHIPPED"}]
+    status, answer, _ = invoke("admin_orders", "GET", f"/admin/orders/{order['order_id']}/shipping-address",
+                               headers=auth("admin:alice", Role.ADMIN))
+    assert status == 200 and answer["detail"] == ADDRESS["detail"], answer  # the parcel can still be shipped
 
 
 @pytest.mark.usefixtures("moto_table")

@@ -451,3 +451,21 @@ def test_a_nickname_is_one_line_of_plain_text(invoke: Invoke, nickname: str) -> 
     status, body = apply(invoke, "u_line", nickname=nickname)
     assert (status, body["error"]["code"]) == (422, "invalid_text"), body
     assert body["error"]["fields"][0]["field"] == "nickname"
+
+
+def test_a_flood_from_one_source_gets_429_with_retry_after(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mall.config import get_settings
+
+    code = active_promoter(invoke, "u_p", nickname="推广甲")
+    monkeypatch.setenv("SHARE_VISIT_RATE_LIMIT", "3")
+    monkeypatch.setenv("SHARE_VISIT_RATE_WINDOW_SECONDS", "3600")
+    get_settings.cache_clear()
+    try:
+        answers = [invoke("share_visit", "POST", "/share/visits", headers={"x-device-id": f"dev-{n}"},
+                          body={"code": code, "source": "link"}) for n in range(5)]
+    finally:
+        get_settings.cache_clear()
+    assert [status for status, _, _ in answers] == [201, 201, 201, 429, 429]
+    _, refused, headers = answers[3]
+    assert refused["error"]["code"] == "too_many_visits"
+    assert 1 <= int(headers["Retry-After"]) <= 3600

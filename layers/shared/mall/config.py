@@ -44,6 +44,10 @@ class Settings(BaseModel):
     # per-source limit, so guessing from many addresses is bounded without locking the admin out.
     admin_max_logins_per_username: Annotated[int, Field(alias="ADMIN_MAX_LOGINS_PER_USERNAME", ge=1, le=10000)] = 50
     idempotency_ttl_seconds: Annotated[int, Field(alias="IDEMPOTENCY_TTL_SECONDS", ge=60)] = 86400
+    # Share visits (POST /share/visits) one source IP may report per window; past it: 429 with Retry-After.
+    share_visit_rate_limit: Annotated[int, Field(alias="SHARE_VISIT_RATE_LIMIT", ge=1, le=100_000)] = 30
+    share_visit_rate_window_seconds: Annotated[
+        int, Field(alias="SHARE_VISIT_RATE_WINDOW_SECONDS", ge=1, le=86400)] = 60
 
     # ---- WeChat Pay (orders and payment) ----
     wechatpay_api_base: Annotated[HttpUrl, Field(alias="WECHATPAY_API_BASE")] = HttpUrl("https://api.mch.weixin.qq.com")

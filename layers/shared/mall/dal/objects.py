@@ -101,6 +101,18 @@ class ObjectStore:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """A browser upload form (``url`` + ``fields``) for exactly ``key`` with exactly ``content_type``
+        and at most ``max_bytes``: S3 refuses any other key, type or size (no S3 call: signed locally)."""
+        post = self.client.generate_presigned_post(
+            Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in)
+        return {"url": str(post["url"]), "fields": {str(k): str(v) for k, v in post["fields"].items()}}
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     # ---- multipart upload (large objects written as they are produced) ---------------------------
 
     def start_multipart(self, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> str:

@@ -14,7 +14,10 @@ never lose a dispute for lack of records.
 - A withdrawal's ``bank`` keeps the bank's name and branch (not personal) and loses the holder's name
   and the account number (ciphertext, mask and last four digits).
 - A withdrawal still in flight (pending review, approved, paying) refuses the whole request: it may
-  still need its account to be paid, and an erasure is all or nothing from the customer's view."""
+  still need its account to be paid, and an erasure is all or nothing from the customer's view.
+- So does a paid order with goods to deliver (paid or shipped, not yet received) that still holds its
+  address: erasing it would strand the parcel. The customer asks again once it is received (or
+  refunded and closed); nothing is erased meanwhile."""
 
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ PII_ATTRIBUTES: frozenset[str] = frozenset({
 INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 #: A withdrawal in one of these still moves money.
 IN_FLIGHT_WITHDRAWALS: frozenset[str] = frozenset({"PENDING_REVIEW", "APPROVED", "PAYING"})
+#: A paid order in one of these has a parcel on its way (or about to be): its address is still needed.
+AWAITING_DELIVERY: frozenset[str] = frozenset({"PAID", "SHIPPED"})
 _BANK_KEEPS: frozenset[str] = frozenset({"bank_name", "branch"})
 
 
@@ -84,3 +89,11 @@ def withdrawals_in_flight(withdrawals: Iterable[Mapping[str, Any]]) -> list[dict
     return [{"withdrawal_id": str(w.get("withdrawal_id")), "status": str(w.get("status"))}
             for w in sorted(withdrawals, key=lambda w: str(w.get("created_at", "")))
             if str(w.get("status")) in IN_FLIGHT_WITHDRAWALS]
+
+
+def orders_awaiting_delivery(orders: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The orders that refuse an erasure (id and status), oldest first: paid or shipped and not yet
+    received, with a delivery address still on them (only orders with physical goods keep one)."""
+    return [{"order_id": str(o.get("order_id")), "status": str(o.get("status"))}
+            for o in sorted(orders, key=lambda o: str(o.get("created_at", "")))
+            if str(o.get("status")) in AWAITING_DELIVERY and address_needs_erasure(o.get("address"))]

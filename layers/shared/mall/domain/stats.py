@@ -332,7 +332,9 @@ def _promoter(image: Mapping[str, Any], out: _Contribution) -> None:
 def _share_visit(image: Mapping[str, Any], out: _Contribution) -> None:
     day = day_of(image.get("at"))
     promoter = image.get("promoter_id")
-    if day is None:
+    # A repeat from a source already seen that day (mall.domain.referral.visit_sources) is stored,
+    # not counted. Visits stored before sources were tracked have no flag and count as they did.
+    if day is None or image.get("counted") is False:
         return
     out.add(Target("agg", day), share_visits=1)
     if promoter:

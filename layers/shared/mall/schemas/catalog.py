@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from mall.domain.catalog import CommissionMode, ListingSort, ProductType
+from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
 from mall.schemas.common import ApiModel
 
@@ -18,14 +19,17 @@ Name = Annotated[str, Field(min_length=1, max_length=60)]
 CategoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _web_url(value: str) -> str:
-    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
-        raise ValueError("must be an http(s) URL without spaces")
+def _image_key(value: str) -> str:
+    # A key only: the server fetches no address a user typed (mall.domain.media).
+    if upload_id_of(value) is None:
+        raise ValueError("must be a media-bucket key from POST /admin/media/uploads (product-images/…), not a URL")
     return value
 
 
-ImageUrl = Annotated[str, Field(min_length=10, max_length=512), AfterValidator(_web_url)]
-Images = Annotated[list[ImageUrl], Field(max_length=9, description="image URLs (the first is the cover), at most 9")]
+ImageKey = Annotated[str, Field(min_length=10, max_length=128), AfterValidator(_image_key)]
+Images = Annotated[list[ImageKey], Field(max_length=9, description=(
+    "media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the "
+    "cover; at most 9"))]
 
 
 # ---- categories ------------------------------------------------------------------------------
@@ -168,6 +172,8 @@ class ProductSummary(BaseModel):
     type: ProductType
     category_id: str
     cover_image: str | None
+    cover_image_url: str | None = Field(default=None, description=(
+        "where to show the cover from: a signed media-bucket URL, valid for MEDIA_URL_TTL_SECONDS"))
     price_fen: int
     shipping_fee_fen: int
     stock: int
@@ -178,6 +184,7 @@ class ProductSummary(BaseModel):
 
 class ProductDetail(ProductSummary):
     images: list[str]
+    image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")
     description: str
     category_name: str | None
     per_user_limit: int | None

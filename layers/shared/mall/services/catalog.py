@@ -56,6 +56,7 @@ from mall.schemas.catalog import (
     PublicCategoryList,
     StockAdjustment,
 )
+from mall.services.media import unverified_images
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -215,6 +216,7 @@ def create_product(*, table: Table, body: ProductCreate, now: datetime, product_
         created_at=now, updated_at=now,
     )
     _check_product(product, table)
+    _refuse(unverified_images(table, product.images), "the product has invalid fields", "invalid_product")
     audit = _audit(table, "product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
                    after={**editable_state(product), "stock": product.stock}, now=now)
     created = ProductRepository(table).create(product, audit=audit)
@@ -252,6 +254,8 @@ def update_product(*, table: Table, product_id: str, body: ProductUpdate, now: d
         changes["images"] = list(changes["images"])
     merged = replace(current, **changes)
     _check_product(merged, table)
+    if "images" in changes:
+        _refuse(unverified_images(table, merged.images), "the product has invalid fields", "invalid_product")
     audit = _audit(table, "product.update", "product", product_id, by=by, source_ip=source_ip,
                    before=editable_state(current), after=editable_state(merged), now=now,
                    details={"version": body.version + 1})
@@ -367,15 +371,30 @@ class _Earnings:
         return l1
 
 
-def _summary(product: Product, earn: int | None) -> ProductSummary:
+#: ``key -> URL`` a client may show a media-bucket image from (a signed GET: the bucket is private).
+ImageUrl = Callable[[str], str]
+
+
+def _shown(ref: str, image_url: ImageUrl | None) -> str | None:
+    """Where a client shows an image from. A URL not yet imported (see tools.import_product_images)
+    is passed on as it is: the client's own fetch, never the server's."""
+    if "://" in ref:
+        return ref
+    return image_url(ref) if image_url else None
+
+
+def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = None) -> ProductSummary:
+    cover = product.images[0] if product.images else None
     return ProductSummary(product_id=product.product_id, name=product.name, type=product.type,
-                          category_id=product.category_id, cover_image=product.images[0] if product.images else None,
+                          category_id=product.category_id, cover_image=cover,
+                          cover_image_url=_shown(cover, image_url) if cover else None,
                           price_fen=product.price_fen, shipping_fee_fen=product.shipping_fee_fen,
                           stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn)
 
 
 def browse_products(*, table: Table, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,
-                    cursor_key: bytes, viewer: str | None, promoters: PromoterLookup) -> ProductList:
+                    cursor_key: bytes, viewer: str | None, promoters: PromoterLookup,
+                    image_url: ImageUrl | None = None) -> ProductList:
     """On-shelf products for customers (guests too), filtered, sorted and paginated."""
     low, high = where.min_price_fen, where.max_price_fen
     if low is not None and high is not None and low > high:
@@ -393,11 +412,13 @@ def browse_products(*, table: Table, where: ListingFilter, sort: ListingSort, li
     categories: dict[str, Category] = {}
     if earnings.active:
         categories = {c.category_id: c for c in CategoryRepository(table).list_all()}
-    return ProductList(items=[_summary(p, earnings.amount(p, categories.get(p.category_id))) for p in page],
+    return ProductList(items=[_summary(p, earnings.amount(p, categories.get(p.category_id)), image_url)
+                              for p in page],
                        next_cursor=next_cursor)
 
 
-def product_detail(*, table: Table, product_id: str, viewer: str | None, promoters: PromoterLookup) -> ProductDetail:
+def product_detail(*, table: Table, product_id: str, viewer: str | None, promoters: PromoterLookup,
+                   image_url: ImageUrl | None = None) -> ProductDetail:
     """One product for customers. Off-shelf products are shown (``on_shelf`` false: 已下架) so an
     old share link still opens; they cannot be ordered."""
     product = ProductRepository(table).get(product_id)
@@ -405,7 +426,9 @@ def product_detail(*, table: Table, product_id: str, viewer: str | None, promote
         raise NotFound(f"no product {product_id}", code="product_not_found")
     category = CategoryRepository(table).get(product.category_id)
     earn = _Earnings(table, viewer, promoters).amount(product, category) if product.on_shelf else None
-    summary = _summary(product, earn)
-    return ProductDetail(**summary.model_dump(), images=list(product.images), description=product.description,
+    summary = _summary(product, earn, image_url)
+    shown = [_shown(ref, image_url) for ref in product.images]
+    return ProductDetail(**summary.model_dump(), images=list(product.images),
+                         image_urls=[u for u in shown if u is not None], description=product.description,
                          category_name=category.name if category else None, per_user_limit=product.per_user_limit,
                          on_shelf=product.on_shelf)

@@ -4,7 +4,8 @@ Anonymises the customer's personal data and keeps every financial record (rules:
 ``mall.domain.erasure``; reads and writes: ``mall.dal.erasure``; docs/personal-data.md):
 
 1. refuse (409 ``withdrawal_in_flight``, naming them) while a withdrawal still moves money — nothing
-   is changed then;
+   is changed then; likewise (409 ``order_awaiting_delivery``) while a paid order's parcel is not yet
+   received: its address is what the parcel is shipped to;
 2. erase each order's shipping name, phone and street address (the ``ERASED`` marker) and the device
    and IP captured with it; amounts, lines, commissions and the ledger are untouched;
 3. erase each bank withdrawal's holder name and account number;
@@ -49,10 +50,15 @@ def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResul
     if busy:
         raise Conflict("a withdrawal is still in progress; erase your data once it is paid, failed or rejected",
                        code="withdrawal_in_flight", details={"withdrawals": busy})
+    own_orders = list(repo.orders(user_id))
+    parcels = rules.orders_awaiting_delivery(own_orders)
+    if parcels:
+        raise Conflict("an order is still to be delivered to your address; erase your data once it is received",
+                       code="order_awaiting_delivery", details={"orders": parcels})
     stamp = iso(now)
 
     orders = 0
-    for order in repo.orders(user_id):
+    for order in own_orders:
         key = {"pk": order["pk"], "sk": order["sk"]}
         extra = [a for a in rules.attributes_to_remove(order) if a not in rules.INDEX_KEYS]
         if rules.address_needs_erasure(order.get("address")):

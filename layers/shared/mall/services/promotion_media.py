@@ -8,11 +8,7 @@ and no other function's cold start pays for it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -78,7 +74,6 @@ class MediaSettings(BaseModel):
     qr_env_version: Annotated[str, Field(alias="QR_ENV_VERSION", pattern=r"^(release|trial|develop)$")] = "release"
     qr_check_path: Annotated[bool, Field(alias="QR_CHECK_PATH")] = True
     url_ttl_seconds: Annotated[int, Field(alias="MEDIA_URL_TTL_SECONDS", ge=60, le=604800)] = 3600
-    image_fetch_timeout_seconds: Annotated[float, Field(alias="PRODUCT_IMAGE_TIMEOUT_SECONDS", gt=0, le=5)] = 2.0
     image_max_bytes: Annotated[int, Field(alias="PRODUCT_IMAGE_MAX_BYTES", ge=1024, le=20_000_000)] = 5_000_000
     merchant_logo_key: Annotated[str | None, Field(alias="MERCHANT_LOGO_KEY", min_length=1, max_length=512)] = None
 
@@ -123,8 +118,6 @@ class QrSource(Protocol):
 
 #: Builds the WeChat client on first need (reading the app secret only on a cache miss).
 QrSourceFactory = Callable[[], QrSource]
-#: ``url -> bytes | None``: fetch a product photo; None when it cannot be had.
-Fetch = Callable[[str], bytes | None]
 
 
 def active_promoter(promoters: PromoterReader, user_id: str) -> Promoter:
@@ -187,8 +180,7 @@ def promoter_qr(*, user_id: str, promoters: PromoterReader, store: ObjectStore, 
 
 def product_poster(*, user_id: str, product_id: str, slogan: str | None, promoters: PromoterReader,
                    products: ProductReader, banned_phrases: Callable[[], tuple[str, ...]], store: ObjectStore,
-                   wechat: QrSourceFactory, settings: MediaSettings, now: datetime,
-                   fetch: Fetch | None = None) -> PosterResponse:
+                   wechat: QrSourceFactory, settings: MediaSettings, now: datetime) -> PosterResponse:
     """POST /promoter/posters: the caller's poster for a product, drawn once per version of
     everything on it (product name, price, image and version, slogan, QR, logo)."""
     promoter = active_promoter(promoters, user_id)
@@ -213,7 +205,7 @@ def product_poster(*, user_id: str, product_id: str, slogan: str | None, promote
         qr = store.get(qr_key)
         if qr is None:  # deleted between the two calls: a lifecycle rule or an operator
             raise NotFound("the QR code disappeared while drawing; try again", code="qr_missing")
-        photo = load_product_image(image_ref, store=store, settings=settings, fetch=fetch or _https_fetcher(settings))
+        photo = load_product_image(image_ref, store=store, settings=settings)
         logo = _load_logo(settings, store)
         png = render_poster(name=product.name, price_fen=product.price_fen, slogan=slogan, qr=qr.body,
                             photo=photo, logo=logo)
@@ -227,44 +219,12 @@ def product_poster(*, user_id: str, product_id: str, slogan: str | None, promote
 # -- product photos -----------------------------------------------------------------------
 
 
-def _is_public_host(host: str) -> bool:
-    """Refuse URLs aimed at this network (SSRF): IP literals must be global addresses."""
-    if not host or host.lower() in {"localhost", "localhost.localdomain"}:
-        return False
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return True  # a name: resolved by the platform's DNS (the Lambda has no VPC access)
-    return address.is_global
-
-
-def _https_fetcher(settings: MediaSettings) -> Fetch:
-    def fetch(url: str) -> bytes | None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "https" or not _is_public_host(parts.hostname or ""):
-            return None
-        request = urllib.request.Request(url, headers={"User-Agent": "mall-poster/1"})  # noqa: S310 (https only)
-        try:
-            with urllib.request.urlopen(request, timeout=settings.image_fetch_timeout_seconds) as response:  # noqa: S310
-                declared = int(response.headers.get("Content-Length") or 0)
-                if declared > settings.image_max_bytes:
-                    return None
-                data: bytes = response.read(settings.image_max_bytes + 1)
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError):
-            return None
-        return data if len(data) <= settings.image_max_bytes else None
-
-    return fetch
-
-
-def load_product_image(ref: str | None, *, store: ObjectStore, settings: MediaSettings,
-                       fetch: Fetch) -> bytes | None:
-    """The product photo's bytes: an ``https`` URL (timeout, size limit) or a key in the media
-    bucket. None when there is none or it cannot be had: the poster then shows a placeholder."""
-    if not ref:
+def load_product_image(ref: str | None, *, store: ObjectStore, settings: MediaSettings) -> bytes | None:
+    """The product photo's bytes, read from the media bucket (size limit). Nothing else is ever
+    fetched: a reference that is a URL (a product saved before images became uploads, not yet
+    imported by ``tools.import_product_images``) gets the placeholder, like a missing object."""
+    if not ref or "://" in ref:
         return None
-    if ref.startswith(("https://", "http://")):
-        return fetch(ref)
     try:
         stored = store.get(ref.lstrip("/"), max_bytes=settings.image_max_bytes)
     except ObjectTooLarge:

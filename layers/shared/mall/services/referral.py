@@ -16,8 +16,10 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from mall import pii
 from mall.api.cursor import decode_cursor, encode_cursor
 from mall.clock import iso
+from mall.config import get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import (
@@ -29,6 +31,7 @@ from mall.dal.referral import (
     RefundCount,
     RefundedPromoter,
     SaleCount,
+    VisitRateLimiter,
     VisitRepository,
     batch_promoters,
     first_failure_index,
@@ -52,7 +55,7 @@ from mall.domain.referral import (
     ShareSource,
 )
 from mall.domain.settings import BindingMode, DistributionSettings
-from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooManyRequests
 from mall.pii import mask_nickname
 from mall.schemas.referral import (
     ApplyRequest,
@@ -484,16 +487,32 @@ def get_binding(*, table: Table, customer_id: str, limit: int) -> tuple[BindingV
 
 
 def record_visit(*, table: Table, code: str, source: Literal["link", "qr", "poster"], product_id: str | None,
-                 visitor_id: str | None, device_id: str | None, source_ip: str | None, now: datetime) -> VisitResult:
-    """A share visit (分享访问). Always recorded (device id and IP are stored, never logged); in
-    first_click mode a logged-in visitor is bound when the rules allow, otherwise ``binding_refused``
-    says why (the visit itself is not an error)."""
+                 visitor_id: str | None, device_id: str | None, source_ip: str | None, now: datetime,
+                 rate: rules.VisitRate | None = None) -> VisitResult:
+    """A share visit (分享访问). Recorded (device id and IP are stored, never logged) unless its source
+    IP is past ``rate`` (default: the configured ``SHARE_VISIT_RATE_LIMIT`` per
+    ``SHARE_VISIT_RATE_WINDOW_SECONDS``): then 429 ``too_many_visits`` with Retry-After, nothing
+    stored. It counts in the statistics once per source per promoter per day
+    (``rules.visit_sources``). In first_click mode a logged-in visitor is bound when the rules allow,
+    otherwise ``binding_refused`` says why (the visit itself is not an error)."""
+    if rate is None:
+        config = get_settings()
+        rate = rules.VisitRate(limit=config.share_visit_rate_limit,
+                               window_seconds=config.share_visit_rate_window_seconds)
+    sources = rules.visit_sources(source_ip=source_ip, device_id=device_id, visitor_id=visitor_id)
+    fingerprints = [pii.fingerprint(value, kind=f"visit_{kind}") for kind, value in sources]
+    if sources:  # the first source is the IP when there is one (API Gateway always gives it)
+        window_start, retry_after = rules.rate_window(now, rate.window_seconds)
+        if not VisitRateLimiter(table).allow(source=fingerprints[0], window_start=window_start,
+                                             window_seconds=rate.window_seconds, limit=rate.limit):
+            raise TooManyRequests(f"more than {rate.limit} share visits in {rate.window_seconds} s from one source",
+                                  retry_after_seconds=retry_after, code="too_many_visits")
     promoter = PromoterRepository(table).get_by_code(code) if rules.is_valid_code(code) else None
     if promoter is None:
         raise NotFound("no promoter with this code", code="promoter_not_found")
-    visit_id = VisitRepository(table).record(promoter_id=promoter.user_id, promoter_code=code, source=source,
-                                             product_id=product_id, visitor_id=visitor_id, device_id=device_id,
-                                             source_ip=source_ip, now=now)
+    visit_id, _ = VisitRepository(table).record(promoter_id=promoter.user_id, promoter_code=code, source=source,
+                                                product_id=product_id, visitor_id=visitor_id, device_id=device_id,
+                                                source_ip=source_ip, now=now, sources=fingerprints)
     if visitor_id is None:
         return VisitResult(visit_id=visit_id, outcome="not_logged_in")
     settings = SettingsRepository(table).current().settings
