@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -25,7 +24,7 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, notification_keys, pay_client
 from mall.integrations.wechatpay.notifications import failure_reply
-from mall.services.payments import RefundNotificationHandler, TransferNotificationHandler, handle_notification
+from mall.services.payments import handle_notification
 
 orders = OrderRepository(main_table())
 app = make_resolver()
@@ -36,20 +35,6 @@ _FAIL: OpenAPIResponse = {
     "content": {"application/json": {"schema": {"type": "object", "properties": {
         "code": {"type": "string", "enum": ["FAIL"]}, "message": {"type": "string"}}}}},
 }
-
-
-def refunds_service() -> RefundNotificationHandler:
-    """FULFIL's ``mall.services.refunds.handle_refund_notification``, loaded when a refund
-    notification arrives (payments keep working while that module is absent or broken)."""
-    module = importlib.import_module("mall.services.refunds")
-    return cast(RefundNotificationHandler, module.handle_refund_notification)
-
-
-def payouts_service() -> TransferNotificationHandler:
-    """PAYOUT's ``mall.services.payouts.handle_transfer_notification``, loaded when a transfer
-    notification arrives (payments keep working while that module is absent or broken)."""
-    module = importlib.import_module("mall.services.payouts")
-    return cast(TransferNotificationHandler, module.handle_transfer_notification)
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -74,8 +59,7 @@ def webhook() -> Response[str]:
             keys, apiv3_key = notification_keys()
             reply = handle_notification(headers=app.current_event.headers, raw_body=body, orders=orders,
                                         merchant=merchant_config(), public_keys=keys, apiv3_key=apiv3_key,
-                                        pay=pay_client, refunds=refunds_service, now=utc_now(),
-                                        payouts=payouts_service)
+                                        pay=pay_client, now=utc_now())
             logger.info("wechatpay notification", extra={"status": reply.status, "outcome": reply.outcome})
             status, payload = reply.status, reply.body
     except Exception:  # our failure, never the message's: answer 5xx so WeChat Pay redelivers later

@@ -48,7 +48,7 @@ class Payouts:
     def deliver(self, headers: dict[str, str], body: bytes) -> WebhookReply:
         return handle_notification(headers=headers, raw_body=body, orders=self.orders, merchant=MERCHANT,
                                    public_keys=PUBLIC_KEYS, apiv3_key=KEYS["wechatpay_apiv3_key"].encode(),
-                                   pay=self.pay, refunds=_no_refunds, now=utc_now())
+                                   pay=self.pay, now=utc_now())
 
     def record(self, withdrawal_id: str) -> dict[str, Any]:
         item = self.table.get({"pk": f"WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}, consistent=True)
@@ -57,10 +57,6 @@ class Payouts:
 
     def kinds(self, uid: str) -> Counter[str]:
         return Counter(p["kind"] for p in LedgerRepository(self.table).all_postings(uid))
-
-
-def _no_refunds() -> Any:
-    raise AssertionError("no refund notification expected")
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.services.payments import WebhookReply, handle_notification
-from mall.services.payouts import TransferProfile, handle_transfer_notification
-from mall.services.refunds import handle_refund_notification
+from mall.services.payouts import TransferProfile
 from tests.conftest import SECRETS_FILE
 from tests.unit.wechatpay.helpers import sandbox_transport
 
@@ -129,8 +128,7 @@ class World:
         reply = handle_notification(
             headers={k.lower(): v for k, v in note.headers.items()}, raw_body=note.body,
             orders=OrderRepository(self.table), merchant=self.merchant, public_keys=self.public_keys,
-            apiv3_key=self.apiv3_key, pay=self.pay_client, refunds=lambda: handle_refund_notification,
-            now=now or self.clock.now, payouts=lambda: handle_transfer_notification)
+            apiv3_key=self.apiv3_key, pay=self.pay_client, now=now or self.clock.now)
         with self._lock:
             self.delivered.append((note.event_type, reply.status))
         return reply

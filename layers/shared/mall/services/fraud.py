@@ -17,12 +17,11 @@ Windows (docs/risk.md, "Fraud scan"):
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -42,6 +41,7 @@ from mall.domain.risk_rules import (
     RiskRules,
 )
 from mall.domain.settings import DistributionSettings
+from mall.services import risk as risk_cases
 
 logger = Logger(child=True)
 
@@ -54,16 +54,10 @@ _EARNING_STATUSES = frozenset({"PAID", "SHIPPED", "COMPLETED", "CLOSED"})
 
 
 class CaseOpener(Protocol):
-    """``mall.services.risk.open_case`` (helper "risk-cases"): None when that case already exists."""
+    """How a case is opened for a hit in ``enforce`` mode: None when that case already exists."""
 
     def __call__(self, *, table: Table, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
                  now: datetime) -> object | None: ...
-
-
-def default_case_opener() -> CaseOpener:
-    """The risk cases' ``open_case``, looked up when first needed (an observe-only scan never needs it)."""
-    module = importlib.import_module("mall.services.risk")
-    return cast(CaseOpener, module.open_case)
 
 
 @dataclass
@@ -290,7 +284,7 @@ def _withdrawal_burst(ctx: _Context, report: RuleReport) -> list[Hit]:
 # ---- the scan -----------------------------------------------------------------------------------------------
 
 
-def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_case: CaseOpener | None = None,
+def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_case: CaseOpener = risk_cases.open_case,
          time_left: Callable[[], bool] | None = None) -> ScanReport:
     """One incremental run. Safe to repeat and to overlap with another run (see the module doc)."""
     repo = FraudRepository(table)
@@ -321,7 +315,6 @@ def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_ca
         (COMMISSION_SPIKE, lambda r: _commission_spike(ctx, paid, r)),
         (WITHDRAWAL_BURST, lambda r: _withdrawal_burst(ctx, r)),
     ]
-    opener = open_case
     for name, evaluate in steps:
         if name not in enabled:
             continue
@@ -335,11 +328,9 @@ def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_ca
                 rule_report.new_hits += 1
             if rule_report.mode != "enforce":
                 continue
-            if opener is None:
-                opener = default_case_opener()
             try:
-                opened = opener(table=table, promoter_id=hit.promoter_id, rule=hit.rule, window_key=hit.window_key,
-                                evidence=hit.evidence, now=now)
+                opened = open_case(table=table, promoter_id=hit.promoter_id, rule=hit.rule, window_key=hit.window_key,
+                                   evidence=hit.evidence, now=now)
             except Exception:
                 # The hit is recorded; the watermark stays so the next run opens the case.
                 logger.exception("could not open a risk case", extra={"rule": hit.rule, "promoter_id": hit.promoter_id})

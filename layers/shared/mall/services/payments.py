@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -45,49 +45,20 @@ from mall.integrations.wechatpay.notifications import (
     verify_and_decrypt,
 )
 from mall.integrations.wechatpay.resources import (
-    RefundResource,
     TransactionResource,
-    TransferBillResource,
     parse_refund,
     parse_transaction,
     parse_transfer_bill,
 )
 from mall.services.orders import ProductCatalog, StockNotifier
 from mall.services.payment_snapshot import prepare_basis
+from mall.services.payouts import handle_transfer_notification
+from mall.services.refunds import handle_refund_notification
 
 logger = Logger()
 metrics = Metrics()
 
 _MAX_RACES = 3
-
-
-class RefundNotificationHandler(Protocol):
-    """``mall.services.refunds.handle_refund_notification`` (FULFIL)."""
-
-    def __call__(self, *, table: Table, refund: RefundResource, now: datetime) -> None: ...
-
-
-# ---- payouts (PAYOUT): MCHTRANSFER.BILL.FINISHED → mall.services.payouts ----
-class TransferHandled(Protocol):
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def acknowledged(self) -> bool: ...
-    @property
-    def refusal(self) -> tuple[int, str]: ...
-
-
-class TransferNotificationHandler(Protocol):
-    """``mall.services.payouts.handle_transfer_notification`` (PAYOUT)."""
-
-    def __call__(self, *, table: Table, bill: TransferBillResource, now: datetime) -> TransferHandled: ...
-
-
-def _payouts_service() -> TransferNotificationHandler:
-    from mall.services.payouts import handle_transfer_notification
-
-    return handle_transfer_notification
-# ---- (end of payouts) ----
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +174,7 @@ def _ok(outcome: str) -> WebhookReply:
 def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa: PLR0911 (one reply per case)
                         orders: OrderRepository,
                         merchant: MerchantConfig, public_keys: Mapping[str, RSAPublicKey], apiv3_key: bytes,
-                        pay: Callable[[], WeChatPayClient], refunds: Callable[[], RefundNotificationHandler],
-                        now: datetime,
-                        payouts: Callable[[], TransferNotificationHandler] = _payouts_service) -> WebhookReply:
+                        pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
     """Verify, decrypt and dispatch one notification (PROTOCOLS.md). Never raises for a bad message."""
     try:
         note = verify_and_decrypt(headers, raw_body, public_keys=public_keys, apiv3_key=apiv3_key, now=now)
@@ -228,10 +197,10 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                 logger.error("refund notification whose event and refund_status disagree",
                              extra={"event_type": event[:64], "refund_status": refund.refund_status[:32]})
                 return _fail(400, "refund_status does not match the event", "refund_status_mismatch")
-            refunds()(table=orders.table, refund=refund, now=now)
+            handle_refund_notification(table=orders.table, refund=refund, now=now)
             return _ok("refund_handled")
         if event == EVENT_TRANSFER_FINISHED:  # payouts (PAYOUT)
-            return _on_transfer(note.resource, table=orders.table, merchant=merchant, payouts=payouts, now=now)
+            return _on_transfer(note.resource, table=orders.table, merchant=merchant, now=now)
     except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
         logger.warning("notification resource refused", extra={"reason": exc.reason_code})
         code, body = rejection_reply(exc)
@@ -298,13 +267,12 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: T
 
 
 # ---- payouts (PAYOUT) ----
-def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig,
-                 payouts: Callable[[], TransferNotificationHandler], now: datetime) -> WebhookReply:
+def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig, now: datetime) -> WebhookReply:
     bill = parse_transfer_bill(resource)
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
         logger.error("transfer notification for another merchant, or without mch_id")
         return _fail(400, "mch_id mismatch", "wrong_merchant")
-    handled = payouts()(table=table, bill=bill, now=now)
+    handled = handle_transfer_notification(table=table, bill=bill, now=now)
     if handled.acknowledged:
         return _ok(handled.outcome)
     status, message = handled.refusal
