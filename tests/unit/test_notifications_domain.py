@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from mall.domain.money import yuan_ungrouped as format_amount
 from mall.domain.notifications import (
     KEYWORD,
     Notification,
     NotificationKind,
     NotificationSettings,
-    format_amount,
     format_time,
     keyword_type,
     mask_order_no,

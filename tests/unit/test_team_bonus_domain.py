@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mall.clock import CHINA, utc_now
 from mall.domain import rules_disclosure as rd
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.money import yuan_decimal as yuan
 from mall.domain.settings import DistributionSettings
 from mall.domain.team_bonus import (
     DEFAULT_FINAL_AFTER_DAYS,
@@ -34,7 +35,6 @@ from mall.domain.team_bonus import (
     month_start,
     previous_china_month,
     team_month,
-    yuan,
 )
 from mall.domain.tokens import Role
 from mall.services.team_bonus import months_to_examine

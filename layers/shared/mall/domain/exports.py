@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from mall.clock import CHINA, iso
-from mall.domain.team_bonus import yuan
+from mall.domain.money import yuan_decimal
 from mall.pii import mask_nickname
 
 MAX_RANGE_DAYS = 366
@@ -160,7 +160,7 @@ def number(value: object) -> str:
 def money(value: object) -> tuple[str, str]:
     """(fen, yuan) cells of an integer amount."""
     fen = _integer(value)
-    return str(fen), yuan(fen)
+    return str(fen), yuan_decimal(fen)
 
 
 class CsvLines:

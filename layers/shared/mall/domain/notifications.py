@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.domain.commission_records import CommissionStatus
+from mall.domain.money import yuan_ungrouped
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -341,13 +342,6 @@ def _template_problems(kind: NotificationKind, config: TemplateConfig) -> list[t
 # ---- formatting -----------------------------------------------------------------------------
 
 
-def format_amount(fen: int) -> str:
-    """``¥12.34`` from integer fen, without a float."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}¥{fen // 100}.{fen % 100:02d}"
-
-
 def format_time(moment: datetime) -> str:
     """``YYYY-MM-DD HH:MM`` in China time (the promoter's clock)."""
     if moment.tzinfo is None:
@@ -406,7 +400,7 @@ def _render_value(source: str, value_type: str, facts: _Facts, now: datetime) ->
     if source.startswith(TEXT_PREFIX):
         text = source[len(TEXT_PREFIX):]
     elif source in facts.amounts:
-        text = format_amount(facts.amounts[source])
+        text = yuan_ungrouped(facts.amounts[source])  # a template value allows no thousands separator
         if value_type == "amount" and len(text.lstrip("-¥").split(".")[0]) > AMOUNT_DIGITS_MAX:
             text = "¥9999999999.99"  # cannot happen with real amounts; never send an invalid value
     elif source == "time":

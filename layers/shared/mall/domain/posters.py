@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from mall.domain.money import yuan
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.errors import FieldProblem, InvalidInput
 
@@ -91,8 +92,7 @@ def format_price(price_fen: int) -> str:
     """``12990`` → ``¥129.90``; ``100000`` → ``¥1,000.00``. Integer arithmetic only."""
     if price_fen < 0:
         raise ValueError("a price is never negative")
-    yuan, fen = divmod(price_fen, 100)
-    return f"¥{yuan:,}.{fen:02d}"
+    return yuan(price_fen)
 
 
 def _wrap(text: str, *, width: int, size: int, measure: Measure) -> list[str]:

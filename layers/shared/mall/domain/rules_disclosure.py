@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from mall.domain import withdrawal_limits as limits
+from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
 from mall.domain.promoter_text import mask_banned
 from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM
@@ -93,13 +94,6 @@ def percent(bp: int) -> str:
     if rest == 0:
         return f"{sign}{whole}%"
     return f"{sign}{whole}.{rest:02d}".rstrip("0") + "%"
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as ¥ without needless decimals: 5000 → "¥50", 5050 → "¥50.50"."""
-    sign = "-" if fen < 0 else ""
-    whole, rest = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}" if rest == 0 else f"{sign}¥{whole:,}.{rest:02d}"
 
 
 class _Cleaner:

@@ -37,6 +37,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.clock import CHINA
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.money import yuan_ungrouped
 
 #: The highest bonus rate a tier may pay: 5% of team sales. An order counts in the team sales of both
 #: its L1 and its L2 promoter, so one order can earn two bonuses (≤ 10% of it together) on top of up to
@@ -295,12 +296,5 @@ def explain(record: BonusRecord) -> str:
     """The amount in words, for the promoter (分红说明)."""
     tier = int(record.rule.get("min_team_sales_fen", 0))
     bp = int(record.rule.get("bonus_bp", 0))
-    return (f"{record.month} 团队销售额 ¥{yuan(record.team_sales_fen)}，达到 ¥{yuan(tier)} 档，"
-            f"按 {bp // 100}.{bp % 100:02d}% 计分红 ¥{yuan(record.amount_fen)}")
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as a yuan string with two decimals (``-1.23`` for −123), no float involved."""
-    sign = "-" if fen < 0 else ""
-    value = abs(fen)
-    return f"{sign}{value // 100}.{value % 100:02d}"
+    return (f"{record.month} 团队销售额 {yuan_ungrouped(record.team_sales_fen)}，达到 {yuan_ungrouped(tier)} 档，"
+            f"按 {bp // 100}.{bp % 100:02d}% 计分红 {yuan_ungrouped(record.amount_fen)}")

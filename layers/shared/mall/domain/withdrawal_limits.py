@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from mall.domain.money import yuan_compact
+
 _BASIS_POINTS = 10_000
 
 #: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
@@ -50,13 +52,6 @@ class Limits(Protocol):
     def methods(self) -> Sequence[str]: ...
 
 
-def yuan(fen: int) -> str:
-    """The amount as ``GET /rules`` writes it: 5000 → "¥50", 150050 → "¥1,500.50"."""
-    sign = "-" if fen < 0 else ""
-    whole, rest = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}" if rest == 0 else f"{sign}¥{whole:,}.{rest:02d}"
-
-
 def percent(bp: int) -> str:
     whole, rest = divmod(bp, 100)
     return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"
@@ -70,7 +65,7 @@ def below_minimum(amount_fen: int, rules: Limits) -> bool:
 
 
 def minimum_text(rules: Limits) -> str:
-    return f"单笔不低于 {yuan(rules.min_fen)}。"
+    return f"单笔不低于 {yuan_compact(rules.min_fen)}。"
 
 
 def above_maximum(amount_fen: int, rules: Limits) -> bool:
@@ -82,9 +77,9 @@ def wechat_needs_real_name(amount_fen: int) -> bool:
 
 
 def maximum_text(rules: Limits) -> str:
-    text = f"单笔不超过 {yuan(rules.max_fen)}"
+    text = f"单笔不超过 {yuan_compact(rules.max_fen)}"
     if "wechat" in rules.methods and wechat_needs_real_name(rules.max_fen):
-        text += f"；提现到微信零钱的，单笔须低于 {yuan(WECHAT_REAL_NAME_FROM_FEN)}"
+        text += f"；提现到微信零钱的，单笔须低于 {yuan_compact(WECHAT_REAL_NAME_FROM_FEN)}"
     return text + "。"
 
 
@@ -105,7 +100,7 @@ def over_daily_amount(requested_today_fen: int, amount_fen: int, rules: Limits) 
 
 
 def daily_amount_text(rules: Limits) -> str:
-    return f"每天合计不超过 {yuan(rules.daily_amount_fen)}。"
+    return f"每天合计不超过 {yuan_compact(rules.daily_amount_fen)}。"
 
 
 # ---- the fee ------------------------------------------------------------------------------------
@@ -133,7 +128,7 @@ def fee_free_text(rules: Limits) -> str:
         return "提现不收手续费。"
     if rules.fee_free_below_fen == 0:
         return "没有免手续费额度。"
-    return f"单笔低于 {yuan(rules.fee_free_below_fen)} 免手续费。"
+    return f"单笔低于 {yuan_compact(rules.fee_free_below_fen)} 免手续费。"
 
 
 def fee_text(rules: Limits) -> str:
@@ -141,14 +136,14 @@ def fee_text(rules: Limits) -> str:
     if never_charged(rules):
         return "提现不收手续费。"
     if rules.fee_rate_bp == 0:
-        charge = f"收取 {yuan(rules.fee_min_fen)}"
+        charge = f"收取 {yuan_compact(rules.fee_min_fen)}"
     elif rules.fee_min_fen == 0:
         charge = f"按提现金额的 {percent(rules.fee_rate_bp)} 收取（按分向下取整）"
     else:
-        charge = f"按提现金额的 {percent(rules.fee_rate_bp)} 收取，最低 {yuan(rules.fee_min_fen)}"
+        charge = f"按提现金额的 {percent(rules.fee_rate_bp)} 收取，最低 {yuan_compact(rules.fee_min_fen)}"
     if rules.fee_free_below_fen == 0:
         return f"每笔提现{charge}。"
-    bound = yuan(rules.fee_free_below_fen)
+    bound = yuan_compact(rules.fee_free_below_fen)
     return f"单笔低于 {bound} 免手续费；单笔 {bound} 及以上{charge}。"
 
 
@@ -163,4 +158,4 @@ def small_enough_for_auto_review(amount_fen: int, rules: Limits) -> bool:
 def review_text(rules: Limits) -> str:
     if rules.auto_review_below_fen == 0:
         return "每笔提现均需人工审核。"
-    return f"单笔低于 {yuan(rules.auto_review_below_fen)} 且无风险提示时自动审核，其余人工审核。"
+    return f"单笔低于 {yuan_compact(rules.auto_review_below_fen)} 且无风险提示时自动审核，其余人工审核。"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final, Literal
 
+from mall.domain.money import yuan
 from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod, WithdrawalRules
 from mall.domain.withdrawal_limits import (
     above_maximum,
@@ -223,11 +224,6 @@ class Refusal:
         if self.kind == "forbidden":
             return Forbidden(self.message, code=self.code, details=details)
         return Conflict(self.message, code=self.code, details=details)
-
-
-def yuan(fen: int) -> str:
-    """¥1,234.56 for messages."""
-    return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def check_amount(amount_fen: int, method: str, rules: WithdrawalRules) -> Refusal | None:

@@ -32,6 +32,7 @@ from aws_lambda_powertools import Logger, Metrics
 from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository
+from mall.domain.money import yuan
 from mall.domain.withdrawals import (
     CANCELLED_BY_DEBT,
     DEBT_CANCEL_REASON,
@@ -39,7 +40,6 @@ from mall.domain.withdrawals import (
     SYSTEM,
     Withdrawal,
     WithdrawalStatus,
-    yuan,
 )
 
 logger = Logger(child=True)

@@ -39,6 +39,7 @@ from mall.dal.withdrawals import (
     withdrawal_from_item,
 )
 from mall.domain import withdrawals as rules
+from mall.domain.money import yuan, yuan_decimal
 from mall.domain.settings import WithdrawalRules
 from mall.domain.withdrawals import (
     AUTO_REVIEWER,
@@ -47,7 +48,6 @@ from mall.domain.withdrawals import (
     Today,
     Withdrawal,
     WithdrawalStatus,
-    yuan,
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.withdrawals import (
@@ -324,17 +324,13 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
-def _plain_yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _csv_row(w: Withdrawal) -> list[str]:
     bank = _bank_view(w.bank)
     values: dict[str, object] = {
         "withdrawal_id": w.withdrawal_id, "created_at": w.created_at, "promoter_id": w.promoter_id,
         "method": w.method, "status": w.status.value, "amount_fen": w.amount_fen, "fee_fen": w.fee_fen,
-        "net_fen": w.net_fen, "amount_yuan": _plain_yuan(w.amount_fen), "fee_yuan": _plain_yuan(w.fee_fen),
-        "net_yuan": _plain_yuan(w.net_fen), "review": w.review, "required_approvals": w.required_approvals,
+        "net_fen": w.net_fen, "amount_yuan": yuan_decimal(w.amount_fen), "fee_yuan": yuan_decimal(w.fee_fen),
+        "net_yuan": yuan_decimal(w.net_fen), "review": w.review, "required_approvals": w.required_approvals,
         "approved_by": ";".join(w.approved_by), "approved_at": w.approved_at, "rejected_by": w.rejected_by,
         "rejected_at": w.rejected_at, "reason": w.reason, "paying_at": w.paying_at, "paid_at": w.paid_at,
         "failed_at": w.failed_at, "fail_reason": w.fail_reason, "out_bill_no": w.out_bill_no,
