@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import pytest
+
+from mall.clock import parse_instant
 from tests.conftest import ROOT
 
 SOURCES = sorted([*(ROOT / "layers" / "shared" / "mall").rglob("*.py"), *(ROOT / "functions").glob("*/app.py")])
@@ -37,3 +41,29 @@ def test_team_orders_use_the_stats_shard_of_the_promoter() -> None:
 
 def test_amounts_are_formatted_in_one_module() -> None:
     assert _only_in(r"def (yuan|_yuan|_plain_yuan|fmt_fen|format_amount)\b", "layers/shared/mall/domain/money.py") == []
+
+
+def test_instants_are_parsed_in_one_place() -> None:
+    assert _only_in(r"datetime\.fromisoformat|\.replace\(\"Z\"", "layers/shared/mall/clock.py") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-03-01T12:00:00Z", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+    (" 2026-03-01T12:00:00z ", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+    ("2026-03-01T20:00:00+08:00", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+    ("2026-03-01T12:00:00.250000+00:00", datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)),
+    ("2026-03-01T12:00:00", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+    ("2026-03-01", datetime(2026, 3, 1, tzinfo=UTC)),
+])
+def test_parse_instant_reads_z_offsets_and_a_missing_zone_as_utc(text: str, expected: datetime) -> None:
+    moment = parse_instant(text)
+    assert moment == expected and moment.tzinfo is not None
+
+
+def test_parse_instant_refuses_what_is_not_an_instant() -> None:
+    for text in ("", "nonsense", "2026-13-01T00:00:00Z", "2026-03-01T12:00:00+25:00"):
+        with pytest.raises(ValueError):
+            parse_instant(text)
+    with pytest.raises(ValueError, match="no time zone"):
+        parse_instant("2026-03-01T12:00:00", assume_utc=False)
+    assert parse_instant("2026-03-01T12:00:00Z", assume_utc=False) == datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -9,8 +9,7 @@ creating the item for a new order meanwhile) changes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from mall.clock import parse_instant
 from mall.dal.commissions import commission_from_item
 from mall.dal.orders import order_key
 from mall.dal.table import ConditionFailed, Item, Table
@@ -27,7 +26,7 @@ def apply(table: Table, item: Item, dry_run: bool) -> bool:
     paid_at = (order or {}).get("paid_at")
     if not paid_at:
         return False
-    paid = datetime.fromisoformat(str(paid_at).replace("Z", "+00:00"))
+    paid = parse_instant(str(paid_at))
     key = team_order_key(record.beneficiary_id, china_month(paid), record.order_id)
     sort_key = str(item["sk"])
     if dry_run:

@@ -14,6 +14,21 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_instant(value: str, *, assume_utc: bool = True) -> datetime:
+    """An ISO-8601 date-time as ``iso`` stores it or a client sends it: ``Z`` (or ``z``) or an offset
+    such as ``+08:00``. Without a zone it is UTC, or refused when ``assume_utc`` is False. Malformed
+    text raises ValueError."""
+    text = value.strip()
+    if text.endswith("z"):
+        text = text[:-1] + "Z"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        if not assume_utc:
+            raise ValueError(f"{value!r} has no time zone")
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 

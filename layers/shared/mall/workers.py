@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.clock import utc_now
+from mall.clock import parse_instant, utc_now
 from mall.observability import logger, metrics, tracer
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -32,9 +32,8 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
     value = event.get("time") if isinstance(event, dict) else None
     if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
+            moment = parse_instant(value, assume_utc=False)
         except ValueError:
             return utc_now()
-        if moment.tzinfo is not None:
-            return max(moment, utc_now())
+        return max(moment, utc_now())
     return utc_now()

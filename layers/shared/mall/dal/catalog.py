@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, deserialize, serialize
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -46,7 +46,7 @@ def low_stock_key(product_id: str) -> Key:
 
 
 def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return parse_instant(value) if value else None
 
 
 # ---- categories ------------------------------------------------------------------------------

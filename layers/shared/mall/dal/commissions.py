@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.table import Item, Key, Page, Table
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 
@@ -39,7 +39,7 @@ def due_index_fields(record: CommissionRecord) -> dict[str, str]:
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 def commission_item(record: CommissionRecord) -> Item:
@@ -62,7 +62,7 @@ def commission_item(record: CommissionRecord) -> Item:
 
 
 def commission_from_item(item: Item) -> CommissionRecord:
-    created = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00"))
+    created = parse_instant(str(item["created_at"]))
     return CommissionRecord(
         commission_id=str(item["commission_id"]), order_id=str(item["order_id"]), line_id=str(item["line_id"]),
         level=cast(Any, int(item["level"])), beneficiary_id=str(item["beneficiary_id"]),

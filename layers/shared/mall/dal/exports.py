@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from mall.clock import epoch, iso
+from mall.clock import epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.dal.withdrawals import WithdrawalFilter, WithdrawalRepository
@@ -42,7 +42,7 @@ def job_key(export_id: str) -> Key:
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 def job_item(job: ExportJob) -> Item:

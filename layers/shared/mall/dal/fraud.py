@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mall.clock import china_day, epoch, iso
+from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.commissions import beneficiary_partition
 from mall.dal.refunds import refunds_partition
 from mall.dal.risk_feed import FEED_SHARDS, FeedKind, feed_partition
@@ -60,7 +60,7 @@ class FeedEntry:
 
 
 def _dt(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parse_instant(str(value))
 
 
 def _hours(start: datetime, end: datetime) -> list[datetime]:

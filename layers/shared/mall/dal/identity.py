@@ -8,7 +8,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.table import ConditionFailed, Item, Table
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
@@ -32,7 +32,7 @@ def _customer_from_item(item: Item) -> Customer:
         openid=item["openid"],
         unionid=item.get("unionid"),
         nickname=item.get("nickname"),
-        created_at=datetime.fromisoformat(item["created_at"]),
+        created_at=parse_instant(item["created_at"]),
         roles=frozenset(Role(r) for r in item.get("roles", [Role.CUSTOMER.value])),
     )
 
@@ -128,7 +128,7 @@ def _admin_from_item(item: Item) -> AdminAccount:
         username=item["username"],
         password_hash=item["password_hash"],
         display_name=item.get("display_name", ""),
-        created_at=datetime.fromisoformat(item["created_at"]),
+        created_at=parse_instant(item["created_at"]),
         disabled=bool(item.get("disabled", False)),
         session_version=int(item.get("session_version", 0)),
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
@@ -64,7 +64,7 @@ def history_item(order_id: str, status: str, *, at: datetime | str, by: str, not
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 def order_from_item(item: Item) -> Order:

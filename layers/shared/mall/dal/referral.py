@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from mall.clock import china_day, epoch, iso
+from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
@@ -40,7 +40,7 @@ from mall.ids import new_id
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return parse_instant(value) if value else None
 
 
 def promoter_key(user_id: str) -> Key:
@@ -87,7 +87,7 @@ def promoter_from_item(item: Item) -> Promoter:
 
 def binding_from_item(item: Item) -> Binding:
     return Binding(
-        user_id=item["user_id"], parent_id=item["parent_id"], bound_at=datetime.fromisoformat(item["bound_at"]),
+        user_id=item["user_id"], parent_id=item["parent_id"], bound_at=parse_instant(item["bound_at"]),
         source=cast(BindSource, item["source"]), trigger=cast(BindTrigger, item["trigger"]),
         promoter_code=item.get("promoter_code"), sales_fen=int(item.get("sales_fen", 0)),
         version=int(item.get("version", 1)), paid=bool(item.get("paid", False)),
@@ -302,7 +302,7 @@ class PromoterRepository:
                     start_key: Key | None) -> tuple[list[tuple[str, datetime]], Key | None]:
         page = self._table.query(partition=("gsi1pk", activity_partition(day)), index="gsi1", limit=limit,
                                  start_key=start_key)
-        found = [(str(i["user_id"]), datetime.fromisoformat(i["last_active_at"])) for i in page.items]
+        found = [(str(i["user_id"]), parse_instant(i["last_active_at"])) for i in page.items]
         return found, page.last_key
 
     # -- reads ---------------------------------------------------------------------------

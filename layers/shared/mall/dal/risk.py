@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commissions import beneficiary_partition, commission_from_item, commission_key, due_index_fields
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
@@ -59,7 +59,7 @@ def promoter_cases_partition(uid: str) -> str:
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 # ---- items ------------------------------------------------------------------------------------

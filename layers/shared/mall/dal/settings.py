@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.notifications import STORED_DOCUMENT
@@ -43,7 +43,7 @@ def _from_item(item: Item) -> SettingsVersion:
         version=int(item["version"]),
         settings=DistributionSettings.model_validate(item["document"], context=STORED_DOCUMENT),
         saved_by=item.get("saved_by"),
-        saved_at=datetime.fromisoformat(item["saved_at"]) if item.get("saved_at") else None,
+        saved_at=parse_instant(item["saved_at"]) if item.get("saved_at") else None,
         note=item.get("note"),
     )
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.commissions import commission_from_item, due_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.table import Item, Key, Page, Table, Write
@@ -76,7 +76,7 @@ def promoter_partition(promoter_id: str) -> str:
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 def due_index_fields(record: BonusRecord) -> dict[str, str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from mall.clock import parse_instant
 from mall.domain.orders import OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, TooManyRequests
 
@@ -215,8 +216,8 @@ def check_verify(order: Order, code: str, now: datetime) -> None:
                                   order)
         if order.nothing_left:
             raise _state_conflict("every line is refunded or being refunded", "nothing_to_verify", order)
-    if order.verify_locked_until and datetime.fromisoformat(order.verify_locked_until) > now:
-        wait = int((datetime.fromisoformat(order.verify_locked_until) - now).total_seconds()) + 1
+    if order.verify_locked_until and parse_instant(order.verify_locked_until) > now:
+        wait = int((parse_instant(order.verify_locked_until) - now).total_seconds()) + 1
         raise TooManyRequests("too many wrong codes for this order; try again later", retry_after_seconds=wait,
                               code="verify_locked")
     expected = order.verify_code_hash

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
+from mall.clock import parse_instant
 from mall.domain.catalog import Category
 from mall.domain.referral import Attribution, Promoter, attribute
 from mall.domain.settings import BindingMode, DistributionSettings
@@ -139,7 +140,7 @@ class PaymentSnapshot:
         basis = str(raw.get("basis", "none"))
         return cls(
             order_id=str(raw["order_id"]), buyer_id=str(raw["buyer_id"]),
-            taken_at=datetime.fromisoformat(str(raw["taken_at"]).replace("Z", "+00:00")),
+            taken_at=parse_instant(str(raw["taken_at"])),
             settings_version=int(raw.get("settings_version", 0)),
             basis=cast(AttributionBasis, basis if basis in _BASES else "none"),
             self_purchase=bool(raw.get("self_purchase", False)),

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import Account, Balances, Posting, commission_settled
 from mall.domain.team_bonus import BonusRecord
@@ -98,7 +98,7 @@ def not_due_reason(record: Settleable, as_of: datetime, *, promoter_status: str 
 
 
 def _moment(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 def line_completed_at(order: Mapping[str, Any], line_id: str) -> datetime | None:

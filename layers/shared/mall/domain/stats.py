@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from mall.clock import CHINA, iso
+from mall.clock import CHINA, iso, parse_instant
 from mall.domain.commission import ever_paid
 
 #: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``), as contracts7.md says.
@@ -123,10 +123,9 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_instant(str(value), assume_utc=False)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def day_of(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commissions import commission_from_item
 from mall.dal.history import (
@@ -61,8 +61,7 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        moment = parse_instant(value).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise InvalidInput(f"{field} is not a date-time", code="invalid_time", fields=[FieldProblem(
             f"query:{field}", "an ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z")]) from exc
@@ -127,8 +126,8 @@ def query_audit(*, table: Table, actor: str | None, entity_type: str | None, ent
     state = decode_cursor(cursor, key=cursor_key)
     if state is not None and state.get("q") != fingerprint:
         raise _bad_cursor()
-    low = datetime.fromisoformat(str(state["lo"])) if state else since or datetime(2000, 1, 1, tzinfo=UTC)
-    high = datetime.fromisoformat(str(state["hi"])) if state else until or now
+    low = parse_instant(str(state["lo"])) if state else since or datetime(2000, 1, 1, tzinfo=UTC)
+    high = parse_instant(str(state["hi"])) if state else until or now
 
     def read(start_key: Key | None, size: int, day: str | None) -> Page:
         if mode == "entity" and entity_type is not None and entity_id is not None:
@@ -136,7 +135,7 @@ def query_audit(*, table: Table, actor: str | None, entity_type: str | None, ent
                                  action=action, actor=actor)
         if mode == "actor" and actor is not None:
             return log.by_actor(actor, start=low, end=high, limit=size, start_key=start_key, action=action)
-        moment = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+        moment = parse_instant(f"{day}T00:00:00+00:00")
         return log.on_day_range(moment, start=low, end=high, limit=size, start_key=start_key, action=action)
 
     days = utc_days(low, high) if mode == "day" else [""]

@@ -41,7 +41,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import iso
+from mall.clock import iso, parse_instant
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
 from mall.dal.commissions import beneficiary_partition, commission_from_item
@@ -115,7 +115,7 @@ class SyncResult:
 
 
 def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    return parse_instant(str(value)) if value else None
 
 
 class _Rules:

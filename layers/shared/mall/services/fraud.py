@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall import pii
-from mall.clock import china_day, iso
+from mall.clock import china_day, iso, parse_instant
 from mall.dal.fraud import FraudRepository
 from mall.dal.table import Item, Table
 from mall.domain import fraud as rules
@@ -116,7 +116,7 @@ class _Context:
 
 
 def _dt(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parse_instant(str(value))
 
 
 def _print(value: Any, kind: str) -> str | None:
@@ -217,7 +217,7 @@ def _commission_spike(ctx: _Context, paid: list[Item], report: RuleReport) -> li
                 days[promoter].add(china_day(_dt(order["paid_at"])))
     hits: list[Hit] = []
     for promoter, wanted in sorted(days.items()):
-        since = datetime.fromisoformat(f"{min(wanted)}T00:00:00+08:00") - timedelta(days=rule.trailing_days)
+        since = parse_instant(f"{min(wanted)}T00:00:00+08:00") - timedelta(days=rule.trailing_days)
         records, complete = ctx.repo.commissions(promoter, since)
         report.evaluated += 1
         if not complete:  # a partial trailing week would understate the average: no decision

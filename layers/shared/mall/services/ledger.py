@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import china_day, china_day_start, china_month_start, iso, utc_now
+from mall.clock import china_day, china_day_start, china_month_start, iso, parse_instant, utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import RUNS_PARTITION, ReconciliationRepository, report_partition
 from mall.dal.referral import PromoterRepository
@@ -62,7 +62,7 @@ def _bad_cursor() -> InvalidInput:
 
 
 def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_instant(value)
 
 
 def _require_promoter(table: Table, user_id: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 
+from mall.clock import parse_instant
 from mall.config import get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.payouts import PayoutRepository
@@ -458,7 +459,7 @@ def stuck_bill_age(table: Table) -> timedelta:
 
 
 def _older(moment: str | None, cutoff: datetime) -> bool:
-    return moment is not None and datetime.fromisoformat(moment) <= cutoff
+    return moment is not None and parse_instant(moment) <= cutoff
 
 
 def reconcile_payouts(*, table: Table, now: datetime, pay: Callable[[], TransferGateway],

@@ -34,7 +34,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import decode_cursor, encode_cursor
-from mall.clock import CHINA, iso
+from mall.clock import CHINA, iso, parse_instant
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository
@@ -293,7 +293,7 @@ def recompute_for_order(*, table: Table, order: Mapping[str, Any], records: Sequ
     paid_at = order.get("paid_at")
     if not refunded or not paid_at:
         return []
-    month = china_month(datetime.fromisoformat(str(paid_at).replace("Z", "+00:00")))
+    month = china_month(parse_instant(str(paid_at)))
     repo = BonusRepository(table)
     done: list[Recomputed] = []
     for uid in sorted({r.beneficiary_id for r in records if counts_for_team(r)}):
