@@ -18,8 +18,9 @@ from mall.clock import iso
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import CommissionRepository
 from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.keys import customer_profile_key as profile_key
 from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import PromoterRepository, profile_key
+from mall.dal.referral import PromoterRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository

@@ -27,6 +27,7 @@ from mall.dal.commissions import (
     commission_key,
     due_index_fields,
 )
+from mall.dal.keys import customer_profile_key
 from mall.dal.orders import order_key, order_pk
 from mall.dal.payment_snapshot import BASIS_SK
 from mall.dal.table import Item, Key, Page, Table, Write
@@ -110,7 +111,7 @@ class CommissionSyncStore:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        found = self._table.batch_get([{"pk": f"USER#{uid}", "sk": "PROFILE"} for uid in wanted])
+        found = self._table.batch_get([customer_profile_key(uid) for uid in wanted])
         return {str(item["pk"]).removeprefix("USER#"): item.get("nickname") for item in found}
 
     # ---- writes (the ``also`` of a ledger transaction) ---------------------------------------

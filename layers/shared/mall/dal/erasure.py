@@ -18,20 +18,11 @@ from typing import Any
 
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import buyer_partition
+from mall.dal.keys import customer_profile_key, user_partition
 from mall.dal.referral import visitor_partition
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawals import promoter_partition
 from mall.domain.erasure import PII_ATTRIBUTES
-
-PROFILE_SK = "PROFILE"
-
-
-def user_partition(user_id: str) -> str:
-    return f"USER#{user_id}"
-
-
-def profile_key(user_id: str) -> Key:
-    return {"pk": user_partition(user_id), "sk": PROFILE_SK}
 
 
 def _names(attributes: Sequence[str]) -> dict[str, str]:
@@ -55,7 +46,7 @@ class ErasureRepository:
                 return
 
     def profile(self, user_id: str) -> Item | None:
-        return self._table.get(profile_key(user_id), consistent=True)
+        return self._table.get(customer_profile_key(user_id), consistent=True)
 
     def own_items_with_personal_data(self, user_id: str) -> Iterator[Item]:
         """Items of ``USER#<uid>`` holding any attribute of ``PII_ATTRIBUTES`` (the filter runs on the
@@ -116,8 +107,8 @@ class ErasureRepository:
         else:
             condition = "attribute_exists(pk) AND #le = :seen"
             values[":seen"] = seen_last_erasure
-        writes = [Write.update(self._table.name, profile_key(user_id), update, condition=condition, names=names,
-                               values=values)]
+        writes = [Write.update(self._table.name, customer_profile_key(user_id), update, condition=condition,
+                               names=names, values=values)]
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
         try:

@@ -22,6 +22,7 @@ from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.commissions import beneficiary_partition
+from mall.dal.keys import customer_profile_key
 from mall.dal.refunds import refunds_partition
 from mall.dal.risk_feed import FEED_SHARDS, FeedKind, feed_partition
 from mall.dal.table import ConditionFailed, Item, Key, Table
@@ -166,7 +167,7 @@ class FraudRepository:
         return {str(item["order_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, Item]:
-        keys: list[Key] = [{"pk": f"USER#{uid}", "sk": "PROFILE"} for uid in dict.fromkeys(user_ids)]
+        keys: list[Key] = [customer_profile_key(uid) for uid in dict.fromkeys(user_ids)]
         return {str(item["user_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def own_orders(self, user_id: str) -> list[Item]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
+from mall.dal.keys import customer_profile_key
 from mall.dal.table import ConditionFailed, Item, Table
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
@@ -20,10 +21,6 @@ def customer_id_for(app_id: str, openid: str) -> str:
     Hashed so the id reveals nothing about the openid."""
     digest = hashlib.sha256(f"{app_id}:{openid}".encode()).digest()
     return "u_" + base64.b32encode(digest[:15]).decode("ascii").lower()
-
-
-def _customer_key(user_id: str) -> dict[str, str]:
-    return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
 def _customer_from_item(item: Item) -> Customer:
@@ -42,7 +39,7 @@ class CustomerRepository:
         self._table = table
 
     def get(self, user_id: str) -> Customer | None:
-        item = self._table.get(_customer_key(user_id))
+        item = self._table.get(customer_profile_key(user_id))
         return _customer_from_item(item) if item else None
 
     def get_or_create(self, *, app_id: str, openid: str, unionid: str | None, now: datetime,
@@ -53,12 +50,12 @@ class CustomerRepository:
         ``device_id`` / ``source_ip`` (the fraud scan's capture; stored, never logged) go into the
         creating put; on a later login they cost one update, and only when they changed."""
         user_id = customer_id_for(app_id, openid)
-        existing = self._table.get(_customer_key(user_id))
+        existing = self._table.get(customer_profile_key(user_id))
         if existing:
             self._note_client(existing, device_id=device_id, source_ip=source_ip, now=now)
             return _customer_from_item(existing), False
         item: dict[str, Any] = {
-            **_customer_key(user_id),
+            **customer_profile_key(user_id),
             "entity": "customer",
             "user_id": user_id,
             "openid": openid,
@@ -98,7 +95,7 @@ class CustomerRepository:
             update += " ADD known_devices :ds"
             values[":ds"] = {device}
         try:
-            self._table.update(_customer_key(str(item["user_id"])), update, condition="attribute_exists(pk)",
+            self._table.update(customer_profile_key(str(item["user_id"])), update, condition="attribute_exists(pk)",
                                values=values)
         except ConditionFailed:
             return  # the profile went away meanwhile: a capture never fails a login

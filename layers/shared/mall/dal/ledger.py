@@ -18,8 +18,6 @@ split) pass ``expect`` and are also conditional on the wallet's ``version``.
 
 from __future__ import annotations
 
-import random
-import time
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.retry import retry_conflicts
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
 
@@ -225,13 +224,7 @@ class LedgerRepository:
             postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now)
         if len(labelled) > 100:
             raise ValueError(f"{len(labelled)} writes exceed DynamoDB's 100 per transaction")
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                self._table.transact([w for _, w in labelled])
-                return
-            except TransactionCancelled as exc:
-                failed = [labelled[i][0] for i in exc.conditional_failures]
-                if failed or attempt + 1 == TRANSACTION_ATTEMPTS:
-                    raise LedgerRefused(failed or ["conflict"], exc.items) from exc
-                # TransactionConflict / throttling: another transaction held one of the items.
-                time.sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311 - jitter, not security
+        try:
+            retry_conflicts(lambda: self._table.transact([w for _, w in labelled]), attempts=TRANSACTION_ATTEMPTS)
+        except TransactionCancelled as exc:
+            raise LedgerRefused([labelled[i][0] for i in exc.conditional_failures] or ["conflict"], exc.items) from exc

@@ -9,16 +9,14 @@ transaction cancelled only because another transaction held one of its items at 
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from mall.clock import iso, parse_instant
+from mall.dal.keys import customer_profile_key
+from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
@@ -48,10 +46,6 @@ def unpaid_marker_key(order_id: str) -> dict[str, str]:
 
 def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
-
-
-def profile_key(user_id: str) -> dict[str, str]:
-    return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
 def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:
@@ -110,27 +104,6 @@ class PlacementRefused(Exception):
         self.kind = kind  # "stock" | "purchase_limit"
         self.product_id = product_id
         self.current = current
-
-
-def _transact_retrying(table: Table, writes: Sequence[Write], *, token: str | None = None,
-                       sleep: Callable[[float], None] = time.sleep) -> None:
-    """``table.transact``, retried while the only reason is a conflicting concurrent transaction."""
-    for attempt in range(_CONFLICT_RETRIES):
-        try:
-            table.transact(writes, token=token)
-        except TransactionCancelled as exc:
-            if exc.conditional_failures or attempt == _CONFLICT_RETRIES - 1:
-                raise
-            if not any(reason == "TransactionConflict" for reason in exc.reasons):
-                raise
-            sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311 (jitter, not security)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code != "TransactionInProgressException" or attempt == _CONFLICT_RETRIES - 1:
-                raise
-            sleep(random.uniform(0, min(0.02 * 2 ** attempt, 0.5)))  # noqa: S311
-        else:
-            return
 
 
 class OrderRepository:
@@ -213,7 +186,7 @@ class OrderRepository:
             writes.append(extra)
             roles.append(("extra", ""))
         try:
-            _transact_retrying(self._table, writes)
+            retry_conflicts(lambda: self._table.transact(writes), attempts=_CONFLICT_RETRIES)
         except TransactionCancelled as exc:
             for index in exc.conditional_failures:
                 kind, product_id = roles[index]
@@ -254,8 +227,9 @@ class OrderRepository:
             Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
                                          note=f"transaction {transaction_id}")),
             Write.delete(name, unpaid_marker_key(order.order_id)),
-            Write.update(name, profile_key(order.buyer_id), "ADD paid_order_count :one, paid_total_fen :amount "
-                         + profile_set, condition=profile_condition, values=profile_values),
+            Write.update(name, customer_profile_key(order.buyer_id),
+                         "ADD paid_order_count :one, paid_total_fen :amount " + profile_set,
+                         condition=profile_condition, values=profile_values),
             *(basis.writes if basis is not None else ()),
         ]
         for product_id, quantity in order.quantities().items():
@@ -342,7 +316,7 @@ class OrderRepository:
 
     def _conditional(self, writes: Sequence[Write]) -> bool:
         try:
-            _transact_retrying(self._table, writes)
+            retry_conflicts(lambda: self._table.transact(writes), attempts=_CONFLICT_RETRIES)
         except TransactionCancelled as exc:
             if exc.conditional_failures:
                 return False

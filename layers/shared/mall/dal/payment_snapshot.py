@@ -19,8 +19,9 @@ from datetime import datetime
 
 from mall.clock import iso
 from mall.dal.catalog import category_from_item, category_key
+from mall.dal.keys import customer_profile_key
 from mall.dal.orders import order_pk
-from mall.dal.referral import binding_from_item, binding_key, code_key, profile_key, promoter_from_item, promoter_key
+from mall.dal.referral import binding_from_item, binding_key, code_key, promoter_from_item, promoter_key
 from mall.dal.settings import CURRENT_KEY, current_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.catalog import Category
@@ -59,13 +60,13 @@ class PaymentSnapshotStore:
         share = order.share_source if isinstance(order.share_source, dict) else {}
         code = share.get("promoter_code")
         category_ids = sorted({str(line["category_id"]) for line in order.lines if line.get("category_id")})
-        keys: list[Key] = [CURRENT_KEY, profile_key(buyer), binding_key(buyer), promoter_key(buyer),
+        keys: list[Key] = [CURRENT_KEY, customer_profile_key(buyer), binding_key(buyer), promoter_key(buyer),
                            *(category_key(cid) for cid in category_ids)]
         if isinstance(code, str) and is_valid_code(code):
             keys.append(code_key(code))
         first = _by_key(self._table.batch_get(keys, consistent=True))
         current = current_from_item(first.get(_k(CURRENT_KEY)))
-        profile = first.get(_k(profile_key(buyer)))
+        profile = first.get(_k(customer_profile_key(buyer)))
         binding_item = first.get(_k(binding_key(buyer)))
         buyer_parent = binding_from_item(binding_item).parent_id if binding_item else None
         first_payment = current.settings.binding_mode == BindingMode.FIRST_PAYMENT

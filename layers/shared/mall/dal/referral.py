@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import customer_profile_key
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.referral import (
@@ -53,10 +54,6 @@ def binding_key(user_id: str) -> Key:
 
 def code_key(code: str) -> Key:
     return {"pk": f"PCODE#{code}", "sk": "PCODE"}
-
-
-def profile_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
 def activity_key(user_id: str) -> Key:
@@ -144,7 +141,7 @@ class PromoterRepository:
         return self.get(str(link["user_id"]))
 
     def customer(self, user_id: str) -> CustomerFacts:
-        item = self._table.get(profile_key(user_id), consistent=True)
+        item = self._table.get(customer_profile_key(user_id), consistent=True)
         if not item:
             return CustomerFacts(user_id=user_id, exists=False)
         return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
@@ -181,7 +178,7 @@ class PromoterRepository:
         self._table.transact(writes)
 
     def _grant_role(self, user_id: str) -> Write:
-        return Write.update(self._table.name, profile_key(user_id),
+        return Write.update(self._table.name, customer_profile_key(user_id),
                             "SET #roles = list_append(if_not_exists(#roles, :none), :promoter)",
                             condition="attribute_exists(pk) AND NOT contains(#roles, :role)",
                             names={"#roles": "roles"},
@@ -421,7 +418,7 @@ class BindingRepository:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
         if plan.expect_unpaid_customer:
-            writes.append(Write.check(t, profile_key(plan.customer_id),
+            writes.append(Write.check(t, customer_profile_key(plan.customer_id),
                                       "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
                                       values={":zero": 0}))
         for uid in plan.active_now:
@@ -743,10 +740,6 @@ class RefundCount:
 def first_failure_index(exc: TransactionCancelled) -> int | None:
     failures = exc.conditional_failures
     return failures[0] if failures else None
-
-
-def has_conflict(exc: TransactionCancelled) -> bool:
-    return any(r in ("TransactionConflict", "ThrottlingError") for r in exc.reasons)
 
 
 def batch_promoters(repo: PromoterRepository, ids: Sequence[str]) -> dict[str, Promoter]:

@@ -18,7 +18,6 @@ sharded (``DAY_SHARDS``, the shard chosen by the change's ``event_id``); readers
 
 from __future__ import annotations
 
-import random
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,6 +29,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mall.clock import epoch, iso
+from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
+from mall.dal.retry import jitter
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.stats import (
     BoardDelta,
@@ -260,7 +261,7 @@ class StatsRepository:
                 result.applied += 1
                 result.writes += len(writes) + 1
                 return
-            self._sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))  # noqa: S311 (jitter, not security)
+            self._sleep(jitter(attempt))  # the items were read again above: a new decision each round
 
     def _read_state(self, marker: Key, deltas: Sequence[Delta]) -> dict[tuple[str, str], Item]:
         keys: list[Key] = [marker]
@@ -396,11 +397,12 @@ class StatsRepository:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        keys = [{"pk": f"USER#{uid}", "sk": sk} for uid in wanted for sk in ("PROMOTER", "PROFILE")]
+        keys = [key for uid in wanted for key in ({"pk": user_partition(uid), "sk": "PROMOTER"},
+                                                  customer_profile_key(uid))]
         found: dict[str, dict[str, Any]] = {}
         for item in self._table.batch_get(keys):
             found.setdefault(str(item["pk"]).removeprefix("USER#"), {})[str(item["sk"])] = item.get("nickname")
-        return {uid: (found.get(uid, {}).get("PROMOTER") or found.get(uid, {}).get("PROFILE")) for uid in wanted}
+        return {uid: (found.get(uid, {}).get("PROMOTER") or found.get(uid, {}).get(PROFILE_SK)) for uid in wanted}
 
     # ---- reads: leaderboards ----------------------------------------------------------------------
 

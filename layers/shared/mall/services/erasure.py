@@ -29,7 +29,8 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.erasure import PROFILE_SK, ErasureRepository
+from mall.dal.erasure import ErasureRepository
+from mall.dal.keys import customer_profile_key
 from mall.dal.table import Table
 from mall.domain import erasure as rules
 from mall.errors import Conflict, NotFound
@@ -76,7 +77,7 @@ def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResul
 
     cleaned = 0
     for item in [*repo.visits(user_id), *repo.own_items_with_personal_data(user_id)]:
-        if item.get("pk") == f"USER#{user_id}" and item.get("sk") == PROFILE_SK:
+        if {"pk": item.get("pk"), "sk": item.get("sk")} == customer_profile_key(user_id):
             continue  # the profile goes last, with the audit entry
         cleaned += repo.remove_attributes({"pk": item["pk"], "sk": item["sk"]}, rules.attributes_to_remove(item))
 
