@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from mall.api.auth import secured, signing_key
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.dal.notifications import NotificationRepository, NotificationStatus
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -25,8 +26,8 @@ app = make_resolver()
 def list_notifications(
         status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101")]
         = NotificationStatus.FAILED,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=2048)] = None) -> NotificationPage:
+        limit: Limit = 20,
+        cursor: Cursor = None) -> NotificationPage:
     return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor,
                                     cursor_key=signing_key())
 
