@@ -11,7 +11,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response
 from mall.clock import utc_now
@@ -50,7 +50,7 @@ def query(  # noqa: PLR0917 - one keyword per filter, as the query string has th
           limit: Limit = 20,
           cursor: Cursor = None) -> AuditPage:
     return audit.query_audit(table=table, actor=actor, entity_type=entity_type, entity_id=entity_id, action=action,
-                             start=start, end=end, limit=limit, cursor=cursor, cursor_key=signing_key(),
+                             start=start, end=end, limit=limit, cursor=cursor,
                              now=utc_now())
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response
 from mall.dal.table import main_table
@@ -28,7 +28,7 @@ def month_bonuses(month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"
                                               description="China calendar month, YYYY-MM")],
                   limit: Limit = 50,
                   cursor: Cursor = None) -> AdminBonusPage:
-    return team_bonus.admin_bonuses(table=table, month=month, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return team_bonus.admin_bonuses(table=table, month=month, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, DayPath, IdPath, Limit, error_response, limit_query
 from mall.clock import utc_now
@@ -25,8 +25,7 @@ _NO_PROMOTER: dict[int, OpenAPIResponse] = {
 @app.get("/admin/promoters/<user_id>/ledger", summary="A promoter's ledger, newest first", tags=["ledger"],
          responses=_NO_PROMOTER, **secured(Role.ADMIN))
 def promoter_ledger(user_id: IdPath, limit: Limit = 20, cursor: Cursor = None) -> LedgerPage:
-    return ledger.promoter_ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor,
-                                       cursor_key=signing_key())
+    return ledger.promoter_ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>/ledger/summary", summary="A promoter's earnings and balances",
@@ -38,7 +37,7 @@ def promoter_summary(user_id: IdPath) -> LedgerSummary:
 @app.get("/admin/ledger/reconciliations", summary="Daily reconciliation runs, newest first", tags=["ledger"],
          **secured(Role.ADMIN))
 def reconciliations(limit: Limit = 20, cursor: Cursor = None) -> ReconciliationList:
-    return ledger.list_runs(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return ledger.list_runs(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/ledger/reconciliations/<day>", summary="One day's reconciliation run with its mismatches",
@@ -46,7 +45,7 @@ def reconciliations(limit: Limit = 20, cursor: Cursor = None) -> ReconciliationL
          **secured(Role.ADMIN))
 def reconciliation(day: DayPath, limit: Annotated[int, limit_query(500)] = 100,
                    cursor: Cursor = None) -> ReconciliationDetail:
-    return ledger.get_run(table=table, day=day, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return ledger.get_run(table=table, day=day, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

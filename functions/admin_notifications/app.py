@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit
 from mall.dal.notifications import NotificationRepository, NotificationStatus
@@ -28,8 +28,7 @@ def list_notifications(
         = NotificationStatus.FAILED,
         limit: Limit = 20,
         cursor: Cursor = None) -> NotificationPage:
-    return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor,
-                                    cursor_key=signing_key())
+    return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -40,7 +40,7 @@ OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "
 def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAID: waiting to be shipped")] = "PAID",
                 limit: Limit = 20,
                 cursor: Cursor = None) -> AdminOrderPage:
-    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import CatalogIdPath, Cursor, Limit, error_response, source_ip
@@ -61,13 +61,13 @@ def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off 
                   q: Annotated[str | None, Query(max_length=60, description="keyword in the name")] = None,
                   limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
     return catalog.list_admin_products(table=table, shelf=shelf, category_id=category_id, keyword=q, limit=limit,
-                                       cursor=cursor, cursor_key=signing_key())
+                                       cursor=cursor)
 
 
 @app.get("/admin/products/low-stock", summary="Products at or below their low-stock threshold", tags=["catalog"],
          **secured(Role.ADMIN))
 def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
-    return catalog.low_stock_products(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return catalog.low_stock_products(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/products/<product_id>", summary="One product", tags=["catalog"],

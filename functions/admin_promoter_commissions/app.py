@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.dal.table import main_table
@@ -32,8 +32,7 @@ def promoter_commissions(user_id: IdPath,
                                            Query(description="only records in this status")] = None,
                          limit: Limit = 20,
                          cursor: Cursor = None) -> AdminCommissionPage:
-    return commissions.promoter_commissions(table=table, user_id=user_id, status=status, limit=limit, cursor=cursor,
-                                            cursor_key=signing_key())
+    return commissions.promoter_commissions(table=table, user_id=user_id, status=status, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

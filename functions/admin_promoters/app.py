@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -44,15 +44,14 @@ def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "dis
                                      Query()] = "applied",
                    limit: Limit = 20,
                    cursor: Cursor = None) -> PromoterList:
-    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
          responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
 def get_one(user_id: IdPath) -> PromoterDetail:
     promoter = referral.get_promoter(table=table, user_id=user_id)
-    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None,
-                                        cursor_key=signing_key())
+    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None)
     return PromoterDetail(promoter=promoter, history=history)
 
 

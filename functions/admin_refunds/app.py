@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -34,7 +34,7 @@ def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. R
                  = "REQUESTED",
                  limit: Limit = 20,
                  cursor: Cursor = None) -> RefundPage:
-    return admin_list_refunds(refunds=refunds, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return admin_list_refunds(refunds=refunds, status=status, limit=limit, cursor=cursor)
 
 
 @app.post("/admin/refunds/<refund_id>/approve", summary="Approve a refund: WeChat Pay returns the money",

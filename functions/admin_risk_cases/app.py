@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -36,8 +36,7 @@ def list_cases(status: Annotated[Literal["OPEN", "RELEASED", "CONFIRMED"] | None
                                                         pattern=r"^[A-Za-z0-9_-]+$")] = None,
                limit: Limit = 20,
                cursor: Cursor = None) -> RiskCasePage:
-    return risk.list_cases(table=table, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor,
-                           cursor_key=signing_key())
+    return risk.list_cases(table=table, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/risk/cases/<case_id>", summary="One risk case: evidence, held and voided commission, the hold",

@@ -11,7 +11,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -49,7 +49,7 @@ def save(body: SaveSettingsRequest) -> SettingsVersionView:
          **secured(Role.ADMIN))
 def versions(limit: Limit = 20,
              cursor: Cursor = None) -> SettingsHistory:
-    return service.history(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return service.history(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/settings/distribution/versions/<version>", summary="One saved version", tags=["settings"],

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
@@ -46,7 +46,7 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
                      limit: Limit = 20,
                      cursor: Cursor = None) -> WithdrawalPage:
     return admin_list(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
-                      limit=limit, cursor=cursor, cursor_key=signing_key())
+                      limit=limit, cursor=cursor)
 
 
 @app.get("/admin/withdrawals/export", summary="The filtered withdrawals as CSV", tags=["admin withdrawals"],

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, error_response, limit_query
 from mall.dal.fulfilment import FulfilmentRepository
@@ -30,8 +30,7 @@ def list_orders(status: Annotated[OrderStatusFilter | None, Query(description="o
                 limit: Annotated[int, limit_query(50)] = 20,
                 cursor: Cursor = None) -> OrderPage:
     principal = current_principal(app)
-    return list_my_orders(repo=repo, buyer_id=principal.subject, status=status, limit=limit, cursor=cursor,
-                          cursor_key=signing_key())
+    return list_my_orders(repo=repo, buyer_id=principal.subject, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/orders/<order_id>", summary="One of my orders, with its history and refunds", tags=["orders"],

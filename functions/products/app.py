@@ -9,7 +9,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import principal_from_headers, public, signing_key
+from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import CatalogIdPath, Cursor, error_response, limit_query
 from mall.dal.referral import PromoterRepository
@@ -62,9 +62,8 @@ def browse(*,
            cursor: Cursor = None) -> ProductList:
     where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
                           keyword=q or None)
-    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor,
-                                   cursor_key=signing_key(), viewer=_viewer(), promoters=promoters.get,
-                                   image_url=_image_url())
+    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor, viewer=_viewer(),
+                                   promoters=promoters.get, image_url=_image_url())
 
 
 @app.get("/products/<product_id>", summary="A product's detail", description=_OPTIONAL_TOKEN, tags=["catalog"],

@@ -5,7 +5,7 @@ with its team sales, the tier reached, the rate, the amount in words, and whethe
 
 from __future__ import annotations
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
@@ -21,8 +21,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def my_bonuses(limit: Limit = 20,
                cursor: Cursor = None) -> BonusPage:
-    return team_bonus.my_bonuses(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor,
-                                 cursor_key=signing_key())
+    return team_bonus.my_bonuses(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

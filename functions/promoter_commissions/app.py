@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
@@ -29,7 +29,7 @@ def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] |
                    limit: Limit = 20,
                    cursor: Cursor = None) -> CommissionPage:
     return commissions.my_commissions(table=table, user_id=current_principal(app).subject, status=status,
-                                      limit=limit, cursor=cursor, cursor_key=signing_key())
+                                      limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response
 from mall.dal.table import main_table
@@ -36,7 +36,7 @@ def history(kind: Annotated[Literal["binding", "commission", "withdrawal"], Quer
             limit: Limit = 20,
             cursor: Cursor = None) -> PromoterHistoryPage:
     return audit.promoter_history(table=table, user_id=current_principal(app).subject, kind=kind, start=start,
-                                  end=end, limit=limit, cursor=cursor, cursor_key=signing_key())
+                                  end=end, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -5,7 +5,7 @@ Only ever the caller's: the promoter is the token's subject, never a parameter."
 
 from __future__ import annotations
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit
 from mall.clock import utc_now
@@ -22,8 +22,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def my_ledger(limit: Limit = 20,
               cursor: Cursor = None) -> LedgerPage:
-    return ledger.ledger_page(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor,
-                              cursor_key=signing_key())
+    return ledger.ledger_page(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
 
 
 @app.get("/promoter/ledger/summary", summary="My earnings today and this month (China time) and my balances",

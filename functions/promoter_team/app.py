@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
@@ -27,7 +27,7 @@ def team(depth: Annotated[int, Query(ge=1, le=2, description="1: my direct membe
          cursor: Cursor = None) -> TeamPage:
     level: Literal[1, 2] = 2 if depth == 2 else 1
     return referral.my_team(table=table, user_id=current_principal(app).subject, depth=level, limit=limit,
-                            cursor=cursor, cursor_key=signing_key())
+                            cursor=cursor)
 
 
 handler = entrypoint(app)

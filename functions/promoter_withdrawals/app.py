@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.config import get_settings
@@ -37,8 +37,7 @@ def list_withdrawals(status: Annotated[StatusFilter | None, Query(description="o
                      limit: Limit = 20,
                      cursor: Cursor = None) -> WithdrawalPage:
     return list_mine(table=table, promoter_id=current_principal(app).subject,
-                     status=WithdrawalStatus(status) if status else None, limit=limit, cursor=cursor,
-                     cursor_key=signing_key())
+                     status=WithdrawalStatus(status) if status else None, limit=limit, cursor=cursor)
 
 
 @app.get("/promoter/withdrawals/<withdrawal_id>", summary="One of my withdrawals with its timeline",
