@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.config import ConfigurationError
 from mall.dal.audit import AuditEntry
@@ -143,12 +143,12 @@ def get_export(*, table: Table, store: ObjectStore | None, export_id: str, now: 
     return job_view(job, store=store, now=now, url_ttl_seconds=url_ttl_seconds)
 
 
-def list_exports(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> ExportJobPage:
+def list_exports(*, table: Table, limit: int, cursor: str | None) -> ExportJobPage:
     """Every export job, newest first (links only in the detail: ``GET /admin/exports/{export_id}``)."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", LIST_PARTITION))
+    start = cursors.decode(cursor, partition=("gsi1pk", LIST_PARTITION))
     page = ExportJobRepository(table).page(limit=limit, start_key=start)
     return ExportJobPage(items=[job_view(job_from_item(i)) for i in page.items],
-                         next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                         next_cursor=cursors.encode(page.last_key))
 
 
 # ---- the worker ---------------------------------------------------------------------------------
