@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
@@ -52,11 +52,11 @@ from mall.integrations.wechatpay.resources import (
     parse_transaction,
     parse_transfer_bill,
 )
+from mall.observability import metrics
 from mall.services.orders import ProductCatalog, StockNotifier
 from mall.services.payment_snapshot import prepare_basis
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(child=True)
 
 _MAX_RACES = 3
 
