@@ -53,7 +53,7 @@ logger = Logger(child=True)
 
 
 class ProductCatalog(Protocol):
-    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository`` (CATALOG)."""
+    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``."""
 
     def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
     def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
@@ -61,13 +61,13 @@ class ProductCatalog(Protocol):
 
 
 class Attributor(Protocol):
-    """``mall.services.referral.attribute_order`` (REFERRAL)."""
+    """``mall.services.referral.attribute_order``."""
 
     def __call__(self, *, table: Table, buyer_id: str, share: ShareSource | None, now: datetime) -> Attribution: ...
 
 
 class StockNotifier(Protocol):
-    """``mall.services.catalog.note_stock_levels`` (CATALOG)."""
+    """``mall.services.catalog.note_stock_levels``."""
 
     def __call__(self, *, table: Table, product_ids: Sequence[str], now: datetime) -> None: ...
 

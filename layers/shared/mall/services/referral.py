@@ -85,7 +85,7 @@ def share_page() -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Attribution (contract: ORDERS calls this when an order is placed)
+# Attribution (placing an order calls this)
 # ---------------------------------------------------------------------------------------
 
 
