@@ -62,12 +62,12 @@ _MAX_RACES = 3
 
 
 class RefundNotificationHandler(Protocol):
-    """``mall.services.refunds.handle_refund_notification`` (FULFIL)."""
+    """``mall.services.refunds.handle_refund_notification``."""
 
     def __call__(self, *, table: Table, refund: RefundResource, now: datetime) -> None: ...
 
 
-# ---- payouts (PAYOUT): MCHTRANSFER.BILL.FINISHED → mall.services.payouts ----
+# ---- payouts: MCHTRANSFER.BILL.FINISHED → mall.services.payouts ----
 class TransferHandled(Protocol):
     @property
     def outcome(self) -> str: ...
@@ -78,7 +78,7 @@ class TransferHandled(Protocol):
 
 
 class TransferNotificationHandler(Protocol):
-    """``mall.services.payouts.handle_transfer_notification`` (PAYOUT)."""
+    """``mall.services.payouts.handle_transfer_notification``."""
 
     def __call__(self, *, table: Table, bill: TransferBillResource, now: datetime) -> TransferHandled: ...
 
@@ -87,7 +87,6 @@ def _payouts_service() -> TransferNotificationHandler:
     from mall.services.payouts import handle_transfer_notification
 
     return handle_transfer_notification
-# ---- (end of payouts) ----
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +308,6 @@ def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: Merchan
         return _ok(handled.outcome)
     status, message = handled.refusal
     return _fail(status, message, handled.outcome)
-# ---- (end of payouts) ----
 
 
 # ---- expiry and reconciliation ------------------------------------------------------------------
