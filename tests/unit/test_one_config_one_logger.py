@@ -33,14 +33,10 @@ def _where(path: Path, node: ast.AST) -> str:
 
 def environment_reads(path: Path) -> list[str]:
     """Every place ``path`` touches the process environment (``os.environ``, ``os.getenv``, ...)."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
-        if isinstance(node, ast.Attribute) and node.attr in {"environ", "environb", "getenv", "getenvb"}:
-            found.append(_where(path, node))
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if {a.name for a in node.names} & {"environ", "environb", "getenv", "getenvb"}:
-                found.append(_where(path, node))
-    return found
+    names = {"environ", "environb", "getenv", "getenvb"}
+    return [_where(path, node) for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path)))
+            if (isinstance(node, ast.Attribute) and node.attr in names)
+            or (isinstance(node, ast.ImportFrom) and node.module == "os" and {a.name for a in node.names} & names)]
 
 
 def test_the_code_runs_the_check_on_real_files() -> None:
@@ -79,9 +75,8 @@ def test_no_standard_library_logging() -> None:
     found: list[str] = []
     for path in _code_files():
         for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
-            if isinstance(node, ast.Import) and any(a.name == "logging" for a in node.names):
-                found.append(_where(path, node))
-            elif isinstance(node, ast.ImportFrom) and node.module == "logging":
+            if (isinstance(node, ast.Import) and any(a.name == "logging" for a in node.names)) or (
+                    isinstance(node, ast.ImportFrom) and node.module == "logging"):
                 found.append(_where(path, node))
     assert found == []
 
