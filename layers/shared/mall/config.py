@@ -171,7 +171,7 @@ class FunctionEnvironment(BaseModel):
     pii_kms_key_id: Annotated[OptionalText, Field(alias="PII_KMS_KEY_ID")] = None
     # Raw: ``mall.domain.referral.share_page_from`` checks it where it is used, as MediaSettings does.
     share_page: Annotated[str | None, Field(alias="SHARE_PAGE")] = None
-    # Unset: nothing is sent (the reconcilers and planners pick the work up themselves).
+    # Unset: nothing is sent (docs/configuration.md says what each function does without its queue).
     commission_queue_url: Annotated[OptionalText, Field(alias="COMMISSION_QUEUE_URL")] = None
     export_queue_url: Annotated[OptionalText, Field(alias="EXPORT_QUEUE_URL")] = None
     notification_queue_url: Annotated[OptionalText, Field(alias="NOTIFICATION_QUEUE_URL")] = None
