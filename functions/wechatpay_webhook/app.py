@@ -39,15 +39,15 @@ _FAIL: OpenAPIResponse = {
 
 
 def refunds_service() -> RefundNotificationHandler:
-    """FULFIL's ``mall.services.refunds.handle_refund_notification``, loaded when a refund
-    notification arrives (payments keep working while that module is absent or broken)."""
+    """``mall.services.refunds.handle_refund_notification``, loaded when a refund notification
+    arrives, so a payment notification never pays for importing the refunds service."""
     module = importlib.import_module("mall.services.refunds")
     return cast(RefundNotificationHandler, module.handle_refund_notification)
 
 
 def payouts_service() -> TransferNotificationHandler:
-    """PAYOUT's ``mall.services.payouts.handle_transfer_notification``, loaded when a transfer
-    notification arrives (payments keep working while that module is absent or broken)."""
+    """``mall.services.payouts.handle_transfer_notification``, loaded when a transfer notification
+    arrives, so a payment notification never pays for importing the payouts service."""
     module = importlib.import_module("mall.services.payouts")
     return cast(TransferNotificationHandler, module.handle_transfer_notification)
 

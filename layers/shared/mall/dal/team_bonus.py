@@ -21,7 +21,6 @@ BatchGetItem per 100 records reads them (consistent).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,19 +32,8 @@ from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 from mall.domain.ledger import commission_frozen
+from mall.domain.stats import team_sales_shard
 from mall.domain.team_bonus import BonusRecord, china_month, counts_for_team
-
-TEAM_SALES_SHARDS = 16
-
-
-def team_sales_shard(user_id: str) -> int:
-    """The stats pipeline's shard of a promoter's team sales item (``mall.domain.stats``; this copy
-    is the contract's formula, used until that module exists)."""
-    try:
-        from mall.domain.stats import team_sales_shard as owned  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % TEAM_SALES_SHARDS
-    return int(owned(user_id))
 
 
 def team_orders_partition(month: str, shard: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import cursors
@@ -37,6 +37,7 @@ from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
+from mall.observability import metrics
 from mall.schemas.catalog import (
     AdminProductList,
     AdminProductView,
@@ -59,7 +60,6 @@ from mall.schemas.catalog import (
 from mall.services.media import unverified_images
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 
 class Promoter(rules.PromoterRates, Protocol):

@@ -54,7 +54,7 @@ _EARNING_STATUSES = frozenset({"PAID", "SHIPPED", "COMPLETED", "CLOSED"})
 
 
 class CaseOpener(Protocol):
-    """``mall.services.risk.open_case`` (helper "risk-cases"): None when that case already exists."""
+    """``mall.services.risk.open_case``: None when that case already exists."""
 
     def __call__(self, *, table: Table, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
                  now: datetime) -> object | None: ...

@@ -8,7 +8,6 @@ decides again (a bounded number of times), so the rules are always checked again
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from aws_lambda_powertools import Logger
 from mall import pii
 from mall.api.cursor import cursors
 from mall.clock import iso
-from mall.config import get_settings
+from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import (
@@ -82,11 +81,11 @@ _ATTEMPTS = 6
 def share_page() -> str:
     """The mini-program page a share link opens (env ``SHARE_PAGE``, read and checked exactly as the
     QR and poster functions read it: ``mall.domain.referral.share_page_from``)."""
-    return rules.share_page_from(os.environ.get("SHARE_PAGE"))
+    return rules.share_page_from(function_environment().share_page)
 
 
 # ---------------------------------------------------------------------------------------
-# Attribution (contract: ORDERS calls this when an order is placed)
+# Attribution (placing an order calls this)
 # ---------------------------------------------------------------------------------------
 
 

@@ -41,7 +41,6 @@ from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, Write
 from mall.dal.team_bonus import (
-    TEAM_SALES_SHARDS,
     BonusRepository,
     TeamOrders,
     bonus_from_item,
@@ -51,6 +50,7 @@ from mall.dal.team_bonus import (
 )
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back
+from mall.domain.stats import TEAM_SALES_SHARDS
 from mall.domain.team_bonus import (
     BonusRecord,
     TeamBonusRules,

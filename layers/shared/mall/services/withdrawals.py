@@ -164,7 +164,7 @@ def request_withdrawal(*, table: Table, promoter_id: str, body: WithdrawalReques
     _refuse(rules.check_account(body.amount_fen, available_fen=wallet.balances.available,
                                 owed_fen=wallet.balances.owed_fen))
 
-    # An open risk case refuses the request outright (above); softer risk flags (issue 7) would go here.
+    # An open risk case refuses the request outright (above); softer risk flags would go here.
     decision = rules.review_of(body.amount_fen, settings, risk_flag=False)
     withdrawal_id = new_withdrawal_id()
     bank = _sealed_bank(body.bank, withdrawal_id) if body.bank is not None else None
