@@ -67,7 +67,7 @@ WORKERS = 8
 BATCHES = (1, 10, 25)
 LEDGER_SECONDS = 3.0
 PRICE_FEN = 9_990  # 10% global L1: 999 fen per credit
-TARGET = 1_000  # credits per second to one promoter (issue 9)
+TARGET = 1_000  # credits per second to one promoter (docs/performance.md)
 PARTITION_WCU = 1_000  # DynamoDB's write capacity of one partition (per second)
 NOW = datetime(2026, 11, 22, 2, tzinfo=UTC)
 

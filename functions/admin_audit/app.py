@@ -11,23 +11,22 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.audit import AuditPage
-from mall.schemas.common import ErrorBody
 from mall.services import audit
 
 table = main_table()
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
-    422: {"description": "`audit_window_too_long` (`from`: more than 31 days without actor or entity), "
-                         "`invalid_audit_filter` (entity_type without entity_id or the reverse), `invalid_time`, "
-                         "`invalid_time_range`, `invalid_cursor`",
-          "content": {"application/json": {"model": ErrorBody}}},
+    422: error_response("`audit_window_too_long` (`from`: more than 31 days without actor or entity), "
+                        "`invalid_audit_filter` (entity_type without entity_id or the reverse), `invalid_time`, "
+                        "`invalid_time_range`, `invalid_cursor`"),
 }
 _NAME = r"^[A-Za-z0-9_:.@#-]+$"
 _TIME = "ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z"
@@ -48,10 +47,10 @@ def query(  # noqa: PLR0917 - one keyword per filter, as the query string has th
               f"{_TIME}; inclusive; default: 1 day before `to` when neither actor nor entity is given"))] = None,
           end: Annotated[str | None, Query(alias="to", max_length=40, description=(
               f"{_TIME}; inclusive; default: now"))] = None,
-          limit: Annotated[int, Query(ge=1, le=100)] = 20,
-          cursor: Annotated[str | None, Query(max_length=2048)] = None) -> AuditPage:
+          limit: Limit = 20,
+          cursor: Cursor = None) -> AuditPage:
     return audit.query_audit(table=table, actor=actor, entity_type=entity_type, entity_id=entity_id, action=action,
-                             start=start, end=end, limit=limit, cursor=cursor, cursor_key=signing_key(),
+                             start=start, end=end, limit=limit, cursor=cursor,
                              now=utc_now())
 
 

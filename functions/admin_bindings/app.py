@@ -5,54 +5,48 @@ A change or removal needs a reason and is a history entry; the same rules hold a
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import IdPath, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import AdminBindingRequest, AdminUnbindRequest, BindResult, CustomerBinding
 from mall.services import referral
 
 table = main_table()
 app = make_resolver()
 
-UserIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _ERRORS: dict[int, OpenAPIResponse] = {
-    404: {"description": "no such customer, promoter code or binding",
-          "content": {"application/json": {"model": ErrorBody}}},
-    409: {"description": "`binding_cycle`, `promoter_not_active`, `binding_conflict` (details.binding)",
-          "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "`self_binding`, missing reason", "content": {"application/json": {"model": ErrorBody}}},
+    404: error_response("no such customer, promoter code or binding"),
+    409: error_response("`binding_cycle`, `promoter_not_active`, `binding_conflict` (details.binding)"),
+    422: error_response("`self_binding`, missing reason"),
 }
 
 
 @app.get("/admin/customers/<user_id>/binding", summary="A customer's binding and its history", tags=["referral"],
          **secured(Role.ADMIN))
-def get_binding(user_id: UserIdPath) -> CustomerBinding:
+def get_binding(user_id: IdPath) -> CustomerBinding:
     binding, history = referral.get_binding(table=table, customer_id=user_id, limit=50)
     return CustomerBinding(customer_id=user_id, binding=binding, history=history)
 
 
 @app.put("/admin/customers/<user_id>/binding", summary="Bind a customer to a promoter (reason required)",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def set_binding(user_id: UserIdPath, body: AdminBindingRequest) -> BindResult:
+def set_binding(user_id: IdPath, body: AdminBindingRequest) -> BindResult:
     return referral.admin_set_binding(table=table, customer_id=user_id, promoter_code=body.promoter_code,
                                       reason=body.reason, by=current_principal(app).subject, now=utc_now(),
-                                      source_ip=app.current_event.request_context.http.source_ip)
+                                      source_ip=source_ip(app))
 
 
 @app.post("/admin/customers/<user_id>/binding/remove", summary="Remove a customer's binding (reason required)",
           tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def remove_binding(user_id: UserIdPath, body: AdminUnbindRequest) -> BindResult:
+def remove_binding(user_id: IdPath, body: AdminUnbindRequest) -> BindResult:
     return referral.admin_remove_binding(table=table, customer_id=user_id, reason=body.reason,
                                          by=current_principal(app).subject, now=utc_now(),
-                                         source_ip=app.current_event.request_context.http.source_ip)
+                                         source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

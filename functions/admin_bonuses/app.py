@@ -8,28 +8,27 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.team_bonus import AdminBonusPage
 from mall.services import team_bonus
 
 table = main_table()
 app = make_resolver()
 
-_422: OpenAPIResponse = {"description": "`validation_error` (month), `invalid_cursor`",
-                         "content": {"application/json": {"model": ErrorBody}}}
+_422: OpenAPIResponse = error_response("`validation_error` (month), `invalid_cursor`")
 
 
 @app.get("/admin/bonuses", summary="One month's team bonuses, by promoter", tags=["team bonus"],
          responses={422: _422}, **secured(Role.ADMIN))
 def month_bonuses(month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                               description="China calendar month, YYYY-MM")],
-                  limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                  cursor: Annotated[str | None, Query(max_length=4096)] = None) -> AdminBonusPage:
-    return team_bonus.admin_bonuses(table=table, month=month, limit=limit, cursor=cursor, cursor_key=signing_key())
+                  limit: Limit = 50,
+                  cursor: Cursor = None) -> AdminBonusPage:
+    return team_bonus.admin_bonuses(table=table, month=month, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -9,36 +9,28 @@ from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import CatalogIdPath, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.catalog import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
-from mall.schemas.common import ErrorBody
 from mall.services import catalog
 
 table = main_table()
 app = make_resolver()
 
-CategoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _VIEW: OpenAPIResponse = {"description": "the category", "content": {"application/json": {"model": CategoryView}}}
 _ERRORS: dict[int, OpenAPIResponse] = {
-    404: {"description": "no such category", "content": {"application/json": {"model": ErrorBody}}},
-    409: {"description": "`version_conflict` (details.current holds the current state) or `category_not_empty`",
-          "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "invalid fields, e.g. `commission_over_cap` naming the rate",
-          "content": {"application/json": {"model": ErrorBody}}},
+    404: error_response("no such category"),
+    409: error_response("`version_conflict` (details.current holds the current state) or `category_not_empty`"),
+    422: error_response("invalid fields, e.g. `commission_over_cap` naming the rate"),
 }
-
-
-def _source_ip() -> str | None:
-    """Where the admin's request came from, for the audit trail."""
-    return app.current_event.request_context.http.source_ip or None
 
 
 @app.post("/admin/categories", summary="Create a category", tags=["catalog"], status_code=201,
@@ -49,7 +41,7 @@ def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Respo
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, CategoryView,
                   lambda: catalog.create_category(table=table, body=body, now=utc_now(), by=principal.subject,
-                                                  source_ip=_source_ip()),
+                                                  source_ip=source_ip(app)),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -62,24 +54,24 @@ def list_all() -> CategoryList:
 
 @app.get("/admin/categories/<category_id>", summary="One category", tags=["catalog"],
          responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
-def get_one(category_id: CategoryIdPath) -> CategoryView:
+def get_one(category_id: CatalogIdPath) -> CategoryView:
     return catalog.get_category(table=table, category_id=category_id)
 
 
 @app.patch("/admin/categories/<category_id>", summary="Change a category (fields sent only)", tags=["catalog"],
            responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
-def update(category_id: CategoryIdPath, body: CategoryUpdate) -> CategoryView:
+def update(category_id: CatalogIdPath, body: CategoryUpdate) -> CategoryView:
     return catalog.update_category(table=table, category_id=category_id, body=body, now=utc_now(),
-                                   by=current_principal(app).subject, source_ip=_source_ip())
+                                   by=current_principal(app).subject, source_ip=source_ip(app))
 
 
 @app.delete("/admin/categories/<category_id>", summary="Delete an empty category", tags=["catalog"],
             status_code=204, responses={204: {"description": "deleted"}, 404: _ERRORS[404], 409: _ERRORS[409]},
             **secured(Role.ADMIN))
-def delete(category_id: CategoryIdPath,
+def delete(category_id: CatalogIdPath,
            version: Annotated[int, Query(ge=1, description="the version you read")]) -> Response[str]:
     catalog.delete_category(table=table, category_id=category_id, version=version, by=current_principal(app).subject,
-                            source_ip=_source_ip(), now=utc_now())
+                            source_ip=source_ip(app), now=utc_now())
     return Response(status_code=HTTPStatus.NO_CONTENT, body="")
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.stats import DashboardResponse
 from mall.services.stats import MAX_RANGE_DAYS, dashboard, dashboard_default_range
 
@@ -26,13 +25,10 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                   description="China day, YYYY-MM-DD, inclusive (default: the last 7 days)")]
 
 
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
 @app.get("/admin/dashboard", summary="Dashboard figures for a range of China days", tags=["admin stats"],
          description=f"At most {MAX_RANGE_DAYS} days. Figures follow the table's changes a few seconds behind.",
-         responses={422: _error("`invalid_date`, `invalid_date_range`, `date_range_too_long` (the field is named)")},
+         responses={422: error_response("`invalid_date`, `invalid_date_range`, `date_range_too_long` "
+                                        "(the field is named)")},
          **secured(Role.ADMIN))
 def get_dashboard(date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                          description="first China day, YYYY-MM-DD")] = None,

@@ -7,21 +7,18 @@ at most 15 minutes. Creating an export is audited (``export.create``)."""
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.objects import ObjectStore
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
 from mall.services import exports
 
@@ -29,41 +26,36 @@ table = main_table()
 queue = queue_from_env("EXPORT_QUEUE_URL")
 app = make_resolver()
 
-ExportIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 @app.post("/admin/exports", summary="Export records of a date range as CSV (asynchronous)", tags=["exports"],
           status_code=202,
           responses={202: {"description": "the job, QUEUED: poll GET /admin/exports/{export_id}",
                            "content": {"application/json": {"model": ExportJobView}}},
-                     422: _error("`validation_error` naming `kind`, `from` or `to` (to before from, more than "
-                                 "366 days)"),
-                     503: _error("`export_queue_unavailable`: the job is FAILED, ask again")},
+                     422: error_response("`validation_error` naming `kind`, `from` or `to` (to before from, more than "
+                                         "366 days)"),
+                     503: error_response("`export_queue_unavailable`: the job is FAILED, ask again")},
           **secured(Role.ADMIN))
 def create(body: CreateExportRequest, idempotency_key: IdempotencyKeyHeader) -> Response[ExportJobView]:
     principal = current_principal(app)
-    source_ip = app.current_event.request_context.http.source_ip
+    ip = source_ip(app)
     result = once(idempotency_key, principal.subject, body, ExportJobView,
                   lambda: exports.create_export(table=table, queue=queue, body=body, admin=principal.subject,
-                                                source_ip=source_ip, now=utc_now()),
+                                                source_ip=ip, now=utc_now()),
                   lambda_context=app.lambda_context)
     metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
     return Response(status_code=HTTPStatus.ACCEPTED, content_type="application/json", body=result)
 
 
 @app.get("/admin/exports", summary="Export jobs, newest first", tags=["exports"], **secured(Role.ADMIN))
-def list_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20,
-              cursor: Annotated[str | None, Query(max_length=4096)] = None) -> ExportJobPage:
-    return exports.list_exports(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+def list_jobs(limit: Limit = 20,
+              cursor: Cursor = None) -> ExportJobPage:
+    return exports.list_exports(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/exports/<export_id>", summary="One export job; a download link once DONE", tags=["exports"],
-         responses={404: _error("`export_not_found`")}, **secured(Role.ADMIN))
-def get_job(export_id: ExportIdPath) -> Response[ExportJobView]:
+         responses={404: error_response("`export_not_found`")}, **secured(Role.ADMIN))
+def get_job(export_id: IdPath) -> Response[ExportJobView]:
     settings = exports.export_settings()
     store = ObjectStore(settings.bucket) if settings.bucket else None
     result = exports.get_export(table=table, store=store, export_id=export_id, now=utc_now(),

@@ -4,55 +4,48 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, DayPath, IdPath, Limit, error_response, limit_query
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.ledger import LedgerPage, LedgerSummary, ReconciliationDetail, ReconciliationList
 from mall.services import ledger
 
 table = main_table()
 app = make_resolver()
 
-UserIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-DayPath = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="a China day, YYYY-MM-DD")]
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
 _NO_PROMOTER: dict[int, OpenAPIResponse] = {
-    404: {"description": "`promoter_not_found`", "content": {"application/json": {"model": ErrorBody}}}}
+    404: error_response("`promoter_not_found`")}
 
 
 @app.get("/admin/promoters/<user_id>/ledger", summary="A promoter's ledger, newest first", tags=["ledger"],
          responses=_NO_PROMOTER, **secured(Role.ADMIN))
-def promoter_ledger(user_id: UserIdPath, limit: Limit = 20, cursor: Cursor = None) -> LedgerPage:
-    return ledger.promoter_ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor,
-                                       cursor_key=signing_key())
+def promoter_ledger(user_id: IdPath, limit: Limit = 20, cursor: Cursor = None) -> LedgerPage:
+    return ledger.promoter_ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>/ledger/summary", summary="A promoter's earnings and balances",
          tags=["ledger"], responses=_NO_PROMOTER, **secured(Role.ADMIN))
-def promoter_summary(user_id: UserIdPath) -> LedgerSummary:
+def promoter_summary(user_id: IdPath) -> LedgerSummary:
     return ledger.promoter_summary(table=table, user_id=user_id, now=utc_now())
 
 
 @app.get("/admin/ledger/reconciliations", summary="Daily reconciliation runs, newest first", tags=["ledger"],
          **secured(Role.ADMIN))
 def reconciliations(limit: Limit = 20, cursor: Cursor = None) -> ReconciliationList:
-    return ledger.list_runs(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return ledger.list_runs(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/ledger/reconciliations/<day>", summary="One day's reconciliation run with its mismatches",
-         tags=["ledger"], responses={404: {"description": "`reconciliation_not_found`",
-                                           "content": {"application/json": {"model": ErrorBody}}}},
+         tags=["ledger"], responses={404: error_response("`reconciliation_not_found`")},
          **secured(Role.ADMIN))
-def reconciliation(day: DayPath, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+def reconciliation(day: DayPath, limit: Annotated[int, limit_query(500)] = 100,
                    cursor: Cursor = None) -> ReconciliationDetail:
-    return ledger.get_run(table=table, day=day, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return ledger.get_run(table=table, day=day, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from mall.api.auth import public, signing_key
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import error_response, source_ip
 from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.table import main_table
 from mall.domain.identity import LockoutPolicy
-from mall.schemas.common import ErrorBody
 from mall.schemas.identity import AdminLoginRequest, TokenResponse
 from mall.services.audit import login_admin_audited
 
@@ -25,14 +25,14 @@ app = make_resolver()
 
 @app.post("/admin/auth/login", summary="Log in as a merchant admin", tags=["identity"], **public(),
           responses={200: {"description": "logged in", "content": {"application/json": {"model": TokenResponse}}},
-                     401: {"description": "wrong credentials", "content": {"application/json": {"model": ErrorBody}}},
-                     429: {"description": "locked out", "content": {"application/json": {"model": ErrorBody}}}})
+                     401: error_response("wrong credentials"),
+                     429: error_response("locked out")})
 def login(body: AdminLoginRequest) -> TokenResponse:
     try:
         return login_admin_audited(table=table, username=body.username.lower(), password=body.password,
                                    admins=admins, throttle=throttle, signing_key=signing_key(),
                                    ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now(),
-                                   source_ip=app.current_event.request_context.http.source_ip)
+                                   source_ip=source_ip(app))
     except Exception:
         metrics.add_metric(name="AdminLoginFailures", unit="Count", value=1)
         raise

@@ -13,14 +13,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
 from mall.services import media
 from mall.services.promotion_media import media_store
@@ -29,10 +28,6 @@ table = main_table()
 app = make_resolver()
 
 UploadIdPath = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 @app.post("/admin/media/uploads", summary="Start a product image upload (presigned POST)", tags=["catalog"],
@@ -49,10 +44,11 @@ def start(body: UploadRequest) -> Response[UploadForm]:
 @app.post("/admin/media/uploads/<upload_id>/verify", summary="Check an uploaded product image", tags=["catalog"],
           responses={200: {"description": "verified: its `key` may be used in a product's `images`",
                            "content": {"application/json": {"model": VerifiedImage}}},
-                     404: _error("`upload_not_found` (or expired)"),
-                     409: _error("`upload_missing`: nothing was uploaded yet; `upload_refused`: refused before"),
-                     422: _error("`invalid_image`: not an image of the declared type, too big, or of dimensions "
-                                 "outside 64–6000 px / 25 Mpx; the object is deleted")},
+                     404: error_response("`upload_not_found` (or expired)"),
+                     409: error_response("`upload_missing`: nothing was uploaded yet; "
+                                         "`upload_refused`: refused before"),
+                     422: error_response("`invalid_image`: not an image of the declared type, too big, "
+                                         "or of dimensions outside 64–6000 px / 25 Mpx; the object is deleted")},
           **secured(Role.ADMIN))
 def verify(upload_id: UploadIdPath) -> VerifiedImage:
     return media.verify_upload(table=table, store=media_store(), upload_id=upload_id, now=utc_now())

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.dal.notifications import NotificationRepository, NotificationStatus
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -25,10 +26,9 @@ app = make_resolver()
 def list_notifications(
         status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101")]
         = NotificationStatus.FAILED,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=2048)] = None) -> NotificationPage:
-    return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor,
-                                    cursor_key=signing_key())
+        limit: Limit = 20,
+        cursor: Cursor = None) -> NotificationPage:
+    return admin_list_notifications(repo=repo, status=status.value, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -9,17 +9,16 @@ from http import HTTPStatus
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
 from mall.services.fulfilment import (
     admin_list_orders,
@@ -33,25 +32,20 @@ repo = FulfilmentRepository(main_table())
 audit = AuditLog(main_table())
 app = make_resolver()
 
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]
-OrderIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @app.get("/admin/orders", summary="Orders in one status, newest first", tags=["admin orders"],
          **secured(Role.ADMIN))
 def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAID: waiting to be shipped")] = "PAID",
-                limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                cursor: Annotated[str | None, Query(max_length=2048)] = None) -> AdminOrderPage:
-    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+                limit: Limit = 20,
+                cursor: Cursor = None) -> AdminOrderPage:
+    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],
          **secured(Role.ADMIN))
-def get_order(order_id: OrderIdPath) -> OrderDetail:
+def get_order(order_id: IdPath) -> OrderDetail:
     return admin_order(repo=repo, order_id=order_id)
 
 
@@ -61,11 +55,11 @@ def get_order(order_id: OrderIdPath) -> OrderDetail:
          tags=["admin orders"],
          responses={200: {"description": "the full address",
                           "content": {"application/json": {"model": ShippingAddress}}},
-                    404: _error("`order_not_found`, `no_shipping_address` (nothing physical to ship)")},
+                    404: error_response("`order_not_found`, `no_shipping_address` (nothing physical to ship)")},
          **secured(Role.ADMIN))
-def shipping_address(order_id: OrderIdPath) -> Response[ShippingAddress]:
+def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
     result = reveal_shipping_address(repo=repo, audit=audit, order_id=order_id, admin=current_principal(app).subject,
-                                     source_ip=app.current_event.request_context.http.source_ip, now=utc_now())
+                                     source_ip=source_ip(app), now=utc_now())
     metrics.add_metric(name="ShippingAddressesRevealed", unit="Count", value=1)
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
                     headers={"Cache-Control": "no-store"})
@@ -74,26 +68,25 @@ def shipping_address(order_id: OrderIdPath) -> Response[ShippingAddress]:
 @app.post("/admin/orders/<order_id>/ship", summary="Ship a paid order", tags=["admin orders"],
           responses={200: {"description": "SHIPPED (or already shipped with this parcel)",
                            "content": {"application/json": {"model": OrderDetail}}},
-                     409: {"description": "`order_not_shippable`, `order_not_physical`, `nothing_to_ship`",
-                           "content": {"application/json": {"model": ErrorBody}}}},
+                     409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`")},
           **secured(Role.ADMIN))
-def ship(order_id: OrderIdPath, body: ShipRequest) -> OrderDetail:
+def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
     result = ship_order(repo=repo, order_id=order_id, carrier=body.carrier, tracking_no=body.tracking_no,
                         admin=current_principal(app).subject, now=utc_now(),
-                        source_ip=app.current_event.request_context.http.source_ip)
+                        source_ip=source_ip(app))
     metrics.add_metric(name="OrdersShipped", unit="Count", value=1)
     return result
 
 
 @app.post("/admin/orders/<order_id>/verify", summary="Verify a service order's 核销 code", tags=["admin orders"],
           responses={200: {"description": "COMPLETED", "content": {"application/json": {"model": OrderDetail}}},
-                     409: _error("`order_not_verifiable`, `order_already_verified`"),
-                     422: _error("`wrong_verify_code`"),
-                     429: _error("`verify_locked`: too many wrong codes")},
+                     409: error_response("`order_not_verifiable`, `order_already_verified`"),
+                     422: error_response("`wrong_verify_code`"),
+                     429: error_response("`verify_locked`: too many wrong codes")},
           **secured(Role.ADMIN))
-def verify(order_id: OrderIdPath, body: VerifyRequest) -> OrderDetail:
+def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
-                                  now=utc_now(), source_ip=app.current_event.request_context.http.source_ip)
+                                  now=utc_now(), source_ip=source_ip(app))
     metrics.add_metric(name="ServiceOrdersVerified", unit="Count", value=1)
     return result
 

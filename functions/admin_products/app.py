@@ -11,12 +11,13 @@ from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import CatalogIdPath, Cursor, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -28,28 +29,17 @@ from mall.schemas.catalog import (
     ProductUpdate,
     StockAdjustment,
 )
-from mall.schemas.common import ErrorBody
 from mall.services import catalog
 
 table = main_table()
 app = make_resolver()
 
-ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
 _VIEW: OpenAPIResponse = {"description": "the product", "content": {"application/json": {"model": AdminProductView}}}
 _ERRORS: dict[int, OpenAPIResponse] = {
-    404: {"description": "no such product", "content": {"application/json": {"model": ErrorBody}}},
-    409: {"description": "`version_conflict` (details.current holds the current state) or `insufficient_stock`",
-          "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "invalid fields, e.g. `invalid_product` with `commission.l1` over the cap",
-          "content": {"application/json": {"model": ErrorBody}}},
+    404: error_response("no such product"),
+    409: error_response("`version_conflict` (details.current holds the current state) or `insufficient_stock`"),
+    422: error_response("invalid fields, e.g. `invalid_product` with `commission.l1` over the cap"),
 }
-
-
-def _source_ip() -> str | None:
-    """Where the admin's request came from, for the audit trail."""
-    return app.current_event.request_context.http.source_ip or None
 
 
 @app.post("/admin/products", summary="Create a product", tags=["catalog"], status_code=201,
@@ -60,7 +50,7 @@ def create(body: ProductCreate, idempotency_key: IdempotencyKeyHeader) -> Respon
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, AdminProductView,
                   lambda: catalog.create_product(table=table, body=body, now=utc_now(), by=principal.subject,
-                                                 source_ip=_source_ip()),
+                                                 source_ip=source_ip(app)),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -71,35 +61,35 @@ def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off 
                   q: Annotated[str | None, Query(max_length=60, description="keyword in the name")] = None,
                   limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
     return catalog.list_admin_products(table=table, shelf=shelf, category_id=category_id, keyword=q, limit=limit,
-                                       cursor=cursor, cursor_key=signing_key())
+                                       cursor=cursor)
 
 
 @app.get("/admin/products/low-stock", summary="Products at or below their low-stock threshold", tags=["catalog"],
          **secured(Role.ADMIN))
 def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
-    return catalog.low_stock_products(table=table, limit=limit, cursor=cursor, cursor_key=signing_key())
+    return catalog.low_stock_products(table=table, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/products/<product_id>", summary="One product", tags=["catalog"],
          responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
-def get_one(product_id: ProductIdPath) -> AdminProductView:
+def get_one(product_id: CatalogIdPath) -> AdminProductView:
     return catalog.get_admin_product(table=table, product_id=product_id)
 
 
 @app.patch("/admin/products/<product_id>", summary="Change a product (fields sent only; on/off shelf too)",
            tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
-def update(product_id: ProductIdPath, body: ProductUpdate) -> AdminProductView:
+def update(product_id: CatalogIdPath, body: ProductUpdate) -> AdminProductView:
     return catalog.update_product(table=table, product_id=product_id, body=body, now=utc_now(),
-                                  by=current_principal(app).subject, source_ip=_source_ip())
+                                  by=current_principal(app).subject, source_ip=source_ip(app))
 
 
 @app.post("/admin/products/<product_id>/stock-adjustments", summary="Add or remove stock (入库, 盘点, 损耗)",
           tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
-def adjust(product_id: ProductIdPath, body: StockAdjustment, idempotency_key: IdempotencyKeyHeader) -> AdminProductView:
+def adjust(product_id: CatalogIdPath, body: StockAdjustment, idempotency_key: IdempotencyKeyHeader) -> AdminProductView:
     principal = current_principal(app)
     return once(idempotency_key, principal.subject, body, AdminProductView,
                 lambda: catalog.adjust_stock(table=table, product_id=product_id, body=body, by=principal.subject,
-                                             now=utc_now(), source_ip=_source_ip()),
+                                             now=utc_now(), source_ip=source_ip(app)),
                 lambda_context=app.lambda_context)
 
 

@@ -5,37 +5,34 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import secured, signing_key
+from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import AdminCommissionPage
-from mall.schemas.common import ErrorBody
 from mall.services import commissions
 
 table = main_table()
 app = make_resolver()
 
-UserIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-_NOT_FOUND: OpenAPIResponse = {"description": "`promoter_not_found`",
-                               "content": {"application/json": {"model": ErrorBody}}}
+_NOT_FOUND: OpenAPIResponse = error_response("`promoter_not_found`")
 
 
 @app.get("/admin/promoters/<user_id>/commissions", summary="A promoter's commission records, newest first",
          tags=["commission"], responses={404: _NOT_FOUND},
          **secured(Role.ADMIN))
-def promoter_commissions(user_id: UserIdPath,
+def promoter_commissions(user_id: IdPath,
                          status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] | None,
                                            Query(description="only records in this status")] = None,
-                         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                         cursor: Annotated[str | None, Query(max_length=4096)] = None) -> AdminCommissionPage:
-    return commissions.promoter_commissions(table=table, user_id=user_id, status=status, limit=limit, cursor=cursor,
-                                            cursor_key=signing_key())
+                         limit: Limit = 20,
+                         cursor: Cursor = None) -> AdminCommissionPage:
+    return commissions.promoter_commissions(table=table, user_id=user_id, status=status, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

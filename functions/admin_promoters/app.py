@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import (
     LevelChangeRequest,
     OverrideRequest,
@@ -31,13 +31,10 @@ table = main_table()
 app = make_resolver()
 referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
 
-UserIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _ERRORS: dict[int, OpenAPIResponse] = {
-    404: {"description": "no such promoter", "content": {"application/json": {"model": ErrorBody}}},
-    409: {"description": "`promoter_status_conflict` (details.status is the current status)",
-          "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`)",
-          "content": {"application/json": {"model": ErrorBody}}},
+    404: error_response("no such promoter"),
+    409: error_response("`promoter_status_conflict` (details.status is the current status)"),
+    422: error_response("invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`)"),
 }
 
 
@@ -45,23 +42,17 @@ _ERRORS: dict[int, OpenAPIResponse] = {
          **secured(Role.ADMIN))
 def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
                                      Query()] = "applied",
-                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                   cursor: Annotated[str | None, Query(max_length=2048)] = None) -> PromoterList:
-    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+                   limit: Limit = 20,
+                   cursor: Cursor = None) -> PromoterList:
+    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
          responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
-def get_one(user_id: UserIdPath) -> PromoterDetail:
+def get_one(user_id: IdPath) -> PromoterDetail:
     promoter = referral.get_promoter(table=table, user_id=user_id)
-    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None,
-                                        cursor_key=signing_key())
+    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None)
     return PromoterDetail(promoter=promoter, history=history)
-
-
-def _source_ip() -> str | None:
-    """Where the admin's request came from, for the audit trail."""
-    return app.current_event.request_context.http.source_ip or None
 
 
 #: The status changes (审核、冻结、禁用): one route each, all the same apart from the action.
@@ -75,15 +66,15 @@ _STATUS_CHANGES: dict[PromoterAction, str] = {
 
 
 def _status_change_route(action: PromoterAction, summary: str) -> None:
-    def change(user_id: UserIdPath, body: StatusChangeRequest) -> PromoterAdminView:
+    def change(user_id: IdPath, body: StatusChangeRequest) -> PromoterAdminView:
         now = utc_now()
         view = referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
-                                      by=current_principal(app).subject, now=now, source_ip=_source_ip())
+                                      by=current_principal(app).subject, now=now, source_ip=source_ip(app))
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(table=table, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
             settlement.void_disabled_promoter(table=table, promoter_id=user_id, by=current_principal(app).subject,
-                                              now=now, source_ip=_source_ip())
+                                              now=now, source_ip=source_ip(app))
             view = referral.get_promoter(table=table, user_id=user_id)
         return view
 
@@ -98,17 +89,17 @@ for _action, _summary in _STATUS_CHANGES.items():
 
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def override(user_id: UserIdPath, body: OverrideRequest) -> PromoterAdminView:
+def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
     return referral.set_override(table=table, user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                  reason=body.reason, by=current_principal(app).subject, now=utc_now(),
-                                 source_ip=_source_ip())
+                                 source_ip=source_ip(app))
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
-def level(user_id: UserIdPath, body: LevelChangeRequest) -> PromoterAdminView:
+def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
     return referral.set_level(table=table, user_id=user_id, level_id=body.level_id, reason=body.reason,
-                              by=current_principal(app).subject, now=utc_now(), source_ip=_source_ip())
+                              by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
-from mall.schemas.common import ErrorBody
 from mall.schemas.refunds import RefundPage, RefundView, RejectRefundRequest
 from mall.services.refunds import admin_list_refunds, approve_refund, reject_refund
 
@@ -26,21 +25,16 @@ orders = FulfilmentRepository(table)
 refunds = RefundRepository(table)
 app = make_resolver()
 
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
 RefundStatusFilter = Literal["REQUESTED", "REJECTED", "PROCESSING", "SUCCEEDED", "FAILED", "CLOSED"]
-RefundIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @app.get("/admin/refunds", summary="Refunds in one status, newest first", tags=["admin refunds"],
          **secured(Role.ADMIN))
 def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. REQUESTED: waiting for review")]
                  = "REQUESTED",
-                 limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                 cursor: Annotated[str | None, Query(max_length=2048)] = None) -> RefundPage:
-    return admin_list_refunds(refunds=refunds, status=status, limit=limit, cursor=cursor, cursor_key=signing_key())
+                 limit: Limit = 20,
+                 cursor: Cursor = None) -> RefundPage:
+    return admin_list_refunds(refunds=refunds, status=status, limit=limit, cursor=cursor)
 
 
 @app.post("/admin/refunds/<refund_id>/approve", summary="Approve a refund: WeChat Pay returns the money",
@@ -48,24 +42,24 @@ def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. R
           responses={200: {"description": "PROCESSING (SUCCEEDED arrives by notification); CLOSED with "
                                           "`failure_code` when WeChat Pay refused it",
                            "content": {"application/json": {"model": RefundView}}},
-                     409: _error("`refund_not_approvable`"),
-                     503: _error("`wechatpay_unavailable`: stays PROCESSING, approve again")},
+                     409: error_response("`refund_not_approvable`"),
+                     503: error_response("`wechatpay_unavailable`: stays PROCESSING, approve again")},
           **secured(Role.ADMIN))
-def approve(refund_id: RefundIdPath) -> RefundView:
+def approve(refund_id: IdPath) -> RefundView:
     result = approve_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
                             now=utc_now(), gateway=pay_client(), notify_url=merchant_config().notify_url,
-                            source_ip=app.current_event.request_context.http.source_ip)
+                            source_ip=source_ip(app))
     metrics.add_metric(name="RefundsApproved", unit="Count", value=1)
     return result
 
 
 @app.post("/admin/refunds/<refund_id>/reject", summary="Reject a refund request with a reason",
           tags=["admin refunds"],
-          responses={409: _error("`refund_not_rejectable`")},
+          responses={409: error_response("`refund_not_rejectable`")},
           **secured(Role.ADMIN))
-def reject(refund_id: RefundIdPath, body: RejectRefundRequest) -> RefundView:
+def reject(refund_id: IdPath, body: RejectRefundRequest) -> RefundView:
     return reject_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
-                         reason=body.reason, now=utc_now(), source_ip=app.current_event.request_context.http.source_ip)
+                         reason=body.reason, now=utc_now(), source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

@@ -6,36 +6,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.risk import ResolveRiskCaseRequest, RiskCaseDetail, RiskCasePage, RiskCaseView
 from mall.services import risk
 
 table = main_table()
 app = make_resolver()
 
-CaseIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 _DECISION_ERRORS: dict[int, OpenAPIResponse] = {
-    404: _error("`risk_case_not_found`"),
-    409: _error("`risk_case_not_open` (details.status is the current status, with resolved_by / resolved_at)"),
+    404: error_response("`risk_case_not_found`"),
+    409: error_response("`risk_case_not_open` (details.status is the current status, with resolved_by / resolved_at)"),
 }
-
-
-def _source_ip() -> str | None:
-    return app.current_event.request_context.http.source_ip or None
 
 
 @app.get("/admin/risk/cases", summary="Risk cases, newest first: of one status (OPEN by default) or one promoter",
@@ -43,24 +34,23 @@ def _source_ip() -> str | None:
 def list_cases(status: Annotated[Literal["OPEN", "RELEASED", "CONFIRMED"] | None, Query()] = None,
                promoter_id: Annotated[str | None, Query(min_length=3, max_length=64,
                                                         pattern=r"^[A-Za-z0-9_-]+$")] = None,
-               limit: Annotated[int, Query(ge=1, le=100)] = 20,
-               cursor: Annotated[str | None, Query(max_length=2048)] = None) -> RiskCasePage:
-    return risk.list_cases(table=table, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor,
-                           cursor_key=signing_key())
+               limit: Limit = 20,
+               cursor: Cursor = None) -> RiskCasePage:
+    return risk.list_cases(table=table, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/risk/cases/<case_id>", summary="One risk case: evidence, held and voided commission, the hold",
          tags=["risk"], responses={404: _DECISION_ERRORS[404]}, **secured(Role.ADMIN))
-def get_case(case_id: CaseIdPath) -> RiskCaseDetail:
+def get_case(case_id: IdPath) -> RiskCaseDetail:
     return risk.get_case(table=table, case_id=case_id)
 
 
 @app.post("/admin/risk/cases/<case_id>/release",
           summary="Release an open case: held commission continues (settles at the next run)", tags=["risk"],
           responses=_DECISION_ERRORS, **secured(Role.ADMIN))
-def release(case_id: CaseIdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
+def release(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
     result = risk.release_case(table=table, case_id=case_id, by=current_principal(app).subject, note=body.note,
-                               now=utc_now(), source_ip=_source_ip())
+                               now=utc_now(), source_ip=source_ip(app))
     metrics.add_metric(name="RiskCasesReleased", unit="Count", value=1)
     return result
 
@@ -68,9 +58,9 @@ def release(case_id: CaseIdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
 @app.post("/admin/risk/cases/<case_id>/confirm",
           summary="Confirm an open case: unsettled commission voided, the promoter frozen", tags=["risk"],
           responses=_DECISION_ERRORS, **secured(Role.ADMIN))
-def confirm(case_id: CaseIdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
+def confirm(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
     result = risk.confirm_case(table=table, case_id=case_id, by=current_principal(app).subject, note=body.note,
-                               now=utc_now(), source_ip=_source_ip())
+                               now=utc_now(), source_ip=source_ip(app))
     metrics.add_metric(name="RiskCasesConfirmed", unit="Count", value=1)
     return result
 

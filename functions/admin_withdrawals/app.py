@@ -9,16 +9,15 @@ from http import HTTPStatus
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
-from mall.schemas.common import ErrorBody
 from mall.schemas.withdrawals import BankAccountReveal, WithdrawalPage, WithdrawalView
 from mall.services.withdrawals import AdminFilters, admin_get, admin_list, export_csv, reveal_bank_account
 
@@ -26,16 +25,11 @@ table = main_table()
 app = make_resolver()
 
 StatusFilter = Literal["PENDING_REVIEW", "APPROVED", "PAYING", "PAID", "FAILED", "REJECTED"]
-WithdrawalIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="China day, YYYY-MM-DD, inclusive")]
 Amount = Annotated[int | None, Query(ge=0, le=10_000_000_000, description="fen, inclusive")]
 PromoterFilter = Annotated[str | None, Query(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_:-]+$",
                                              description="one promoter's withdrawals")]
 StatusQuery = Annotated[StatusFilter | None, Query(description="omit for every status")]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 def _filters(status: StatusFilter | None, promoter_id: str | None, date_from: str | None,  # noqa: PLR0917
@@ -45,28 +39,28 @@ def _filters(status: StatusFilter | None, promoter_id: str | None, date_from: st
 
 
 @app.get("/admin/withdrawals", summary="Withdrawals, filtered, newest first", tags=["admin withdrawals"],
-         responses={422: _error("`invalid_date_range`, `invalid_amount_range`, `invalid_cursor`")},
+         responses={422: error_response("`invalid_date_range`, `invalid_amount_range`, `invalid_cursor`")},
          **secured(Role.ADMIN))
 def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
                      date_from: Day = None, date_to: Day = None, min_fen: Amount = None, max_fen: Amount = None,
-                     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     cursor: Annotated[str | None, Query(max_length=4096)] = None) -> WithdrawalPage:
+                     limit: Limit = 20,
+                     cursor: Cursor = None) -> WithdrawalPage:
     return admin_list(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
-                      limit=limit, cursor=cursor, cursor_key=signing_key())
+                      limit=limit, cursor=cursor)
 
 
 @app.get("/admin/withdrawals/export", summary="The filtered withdrawals as CSV", tags=["admin withdrawals"],
          description="Same filters as the list, every match (up to 20,000 rows), newest first; bank accounts "
                      "masked. UTF-8 with a byte-order mark.",
          responses={200: {"description": "text/csv", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                    422: _error("`export_too_large`: narrow the dates; `invalid_date_range`")},
+                    422: error_response("`export_too_large`: narrow the dates; `invalid_date_range`")},
          **secured(Role.ADMIN))
 def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
            date_from: Day = None, date_to: Day = None, min_fen: Amount = None,
            max_fen: Amount = None) -> Response[str]:
     lines = export_csv(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
                        admin=current_principal(app).subject, now=utc_now(),
-                       source_ip=app.current_event.request_context.http.source_ip)
+                       source_ip=source_ip(app))
     body = "".join(lines)
     metrics.add_metric(name="WithdrawalExports", unit="Count", value=1)
     name = f"withdrawals-{utc_now().strftime('%Y%m%d-%H%M%S')}.csv"
@@ -75,8 +69,8 @@ def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # no
 
 
 @app.get("/admin/withdrawals/<withdrawal_id>", summary="One withdrawal with approvals and timeline",
-         tags=["admin withdrawals"], responses={404: _error("`withdrawal_not_found`")}, **secured(Role.ADMIN))
-def get_withdrawal(withdrawal_id: WithdrawalIdPath) -> WithdrawalView:
+         tags=["admin withdrawals"], responses={404: error_response("`withdrawal_not_found`")}, **secured(Role.ADMIN))
+def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
     return admin_get(table=table, withdrawal_id=withdrawal_id)
 
 
@@ -85,11 +79,11 @@ def get_withdrawal(withdrawal_id: WithdrawalIdPath) -> WithdrawalView:
                      "audit record (who, which withdrawal, when, source IP); the answer is `Cache-Control: no-store`.",
          tags=["admin withdrawals"],
          responses={200: {"description": "the account", "content": {"application/json": {"model": BankAccountReveal}}},
-                    404: _error("`withdrawal_not_found`, `no_bank_account`")},
+                    404: error_response("`withdrawal_not_found`, `no_bank_account`")},
          **secured(Role.ADMIN))
-def bank_account(withdrawal_id: WithdrawalIdPath) -> Response[BankAccountReveal]:
+def bank_account(withdrawal_id: IdPath) -> Response[BankAccountReveal]:
     result = reveal_bank_account(table=table, withdrawal_id=withdrawal_id, admin=current_principal(app).subject,
-                                 now=utc_now(), source_ip=app.current_event.request_context.http.source_ip)
+                                 now=utc_now(), source_ip=source_ip(app))
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
                     headers={"Cache-Control": "no-store"})
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from mall.api.auth import public, signing_key
 from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
 from mall.integrations.wechat import WeChatClient
-from mall.schemas.common import ErrorBody
 from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
 from mall.secrets import get_secret
 from mall.services.identity import login_customer
@@ -27,7 +27,7 @@ app = make_resolver()
 @app.post("/auth/login", summary="Log in from the mini-program", tags=["identity"], **public(),
           responses={
               200: {"description": "logged in", "content": {"application/json": {"model": CustomerLoginResponse}}},
-              422: {"description": "invalid code", "content": {"application/json": {"model": ErrorBody}}},
+              422: error_response("invalid code"),
           })
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,

@@ -9,23 +9,17 @@ The account is marked erased (``erased_at``), not closed: see ``mall.services.er
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.rules import ErasureRequest, ErasureResult
 from mall.services.erasure import erase_customer
 
 table = main_table()
 app = make_resolver()
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 @app.post("/me/erasure", summary="Erase my personal data (个人信息删除)",
@@ -36,10 +30,10 @@ def _error(description: str) -> OpenAPIResponse:
           tags=["identity"],
           responses={200: {"description": "erased (or already erased)",
                            "content": {"application/json": {"model": ErasureResult}}},
-                     404: _error("`account_not_found`"),
-                     409: _error("`withdrawal_in_flight`: `details.withdrawals` lists them (id, status); "
-                                 "`order_awaiting_delivery`: a paid order's parcel is not yet received (its "
-                                 "address is still needed), `details.orders` lists them (id, status)")},
+                     404: error_response("`account_not_found`"),
+                     409: error_response("`withdrawal_in_flight`: `details.withdrawals` lists them (id, status); "
+                                         "`order_awaiting_delivery`: a paid order's parcel is not yet received (its "
+                                         "address is still needed), `details.orders` lists them (id, status)")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def erase(body: ErasureRequest) -> ErasureResult:
     return erase_customer(table=table, user_id=current_principal(app).subject, now=utc_now())

@@ -4,17 +4,13 @@ Repeating it answers the completed order again; any other status is 409 ``order_
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.params import IdPath, error_response
 from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.fulfilment import OrderDetail
 from mall.services.fulfilment import confirm_receipt
 
@@ -24,10 +20,9 @@ app = make_resolver()
 
 @app.post("/orders/<order_id>/confirm-receipt", summary="Confirm receipt of a shipped order", tags=["orders"],
           responses={200: {"description": "COMPLETED", "content": {"application/json": {"model": OrderDetail}}},
-                     409: {"description": "`order_not_shipped`", "content": {"application/json": {
-                         "model": ErrorBody}}}},
+                     409: error_response("`order_not_shipped`")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
-def confirm(order_id: Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> OrderDetail:
+def confirm(order_id: IdPath) -> OrderDetail:
     result = confirm_receipt(repo=repo, buyer_id=current_principal(app).subject, order_id=order_id, now=utc_now())
     metrics.add_metric(name="OrdersConfirmedByBuyer", unit="Count", value=1)
     return result

@@ -7,21 +7,19 @@ while the payment is not confirmed it is 409 ``order_not_paid``. ``Idempotency-K
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import IdPath, error_response
 from mall.clock import utc_now
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import main_table
 from mall.domain.refunds import LineRequest
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.refunds import RefundList, RefundRequest, RefundView
 from mall.services.refunds import list_order_refunds, request_refund
 
@@ -30,17 +28,15 @@ orders = FulfilmentRepository(table)
 refunds = RefundRepository(table)
 app = make_resolver()
 
-OrderIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @app.post("/orders/<order_id>/refunds", summary="Ask for a refund", tags=["refunds"], status_code=201,
           responses={201: {"description": "REQUESTED", "content": {"application/json": {"model": RefundView}}},
-                     409: {"description": "`order_not_paid` (payment not confirmed yet), `order_not_refundable`, "
-                                          "`nothing_to_refund`", "content": {"application/json": {"model": ErrorBody}}},
-                     422: {"description": "`refund_exceeds_refundable` (per line)",
-                           "content": {"application/json": {"model": ErrorBody}}}},
+                     409: error_response("`order_not_paid` (payment not confirmed yet), `order_not_refundable`, "
+                                         "`nothing_to_refund`"),
+                     422: error_response("`refund_exceeds_refundable` (per line)")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
-def ask(order_id: OrderIdPath, body: RefundRequest, idempotency_key: IdempotencyKeyHeader) -> Response[RefundView]:
+def ask(order_id: IdPath, body: RefundRequest, idempotency_key: IdempotencyKeyHeader) -> Response[RefundView]:
     principal = current_principal(app)
     lines = [LineRequest(line.line_id, line.amount_fen) for line in body.lines]
 
@@ -57,7 +53,7 @@ def ask(order_id: OrderIdPath, body: RefundRequest, idempotency_key: Idempotency
 
 @app.get("/orders/<order_id>/refunds", summary="The refunds of one of my orders", tags=["refunds"],
          **secured(Role.CUSTOMER, Role.PROMOTER))
-def list_refunds(order_id: OrderIdPath) -> RefundList:
+def list_refunds(order_id: IdPath) -> RefundList:
     return list_order_refunds(orders=orders, refunds=refunds, buyer_id=current_principal(app).subject,
                               order_id=order_id)
 

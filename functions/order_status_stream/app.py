@@ -11,12 +11,12 @@ reported so only they (and the records after them) are retried."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.changes import change_from_stream, change_message, routed
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.queues import queue_from_env
@@ -28,7 +28,7 @@ from mall.workers import worker_entrypoint
 
 repo = FulfilmentRepository(main_table())
 commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
-if commission_queue is None and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+if commission_queue is None and function_environment().function_name:
     logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")
 change_queues = [q for q in (queue_from_env("STATS_QUEUE_URL"), queue_from_env("NOTIFICATION_QUEUE_URL"))
                  if q is not None]

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, IdPath, error_response, limit_query
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.fulfilment import OrderDetail, OrderPage
 from mall.services.fulfilment import list_my_orders, my_order
 
@@ -23,24 +23,21 @@ repo = FulfilmentRepository(main_table())
 app = make_resolver()
 
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]
-OrderIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @app.get("/orders", summary="My orders, newest first", tags=["orders"], **secured(Role.CUSTOMER, Role.PROMOTER))
 def list_orders(status: Annotated[OrderStatusFilter | None, Query(description="only orders in this status")] = None,
-                limit: Annotated[int, Query(ge=1, le=50)] = 20,
-                cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
+                limit: Annotated[int, limit_query(50)] = 20,
+                cursor: Cursor = None) -> OrderPage:
     principal = current_principal(app)
-    return list_my_orders(repo=repo, buyer_id=principal.subject, status=status, limit=limit, cursor=cursor,
-                          cursor_key=signing_key())
+    return list_my_orders(repo=repo, buyer_id=principal.subject, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/orders/<order_id>", summary="One of my orders, with its history and refunds", tags=["orders"],
          responses={200: {"description": "the order", "content": {"application/json": {"model": OrderDetail}}},
-                    404: {"description": "no such order of yours", "content": {"application/json": {
-                        "model": ErrorBody}}}},
+                    404: error_response("no such order of yours")},
          **secured(Role.CUSTOMER, Role.PROMOTER))
-def get_order(order_id: OrderIdPath) -> OrderDetail:
+def get_order(order_id: IdPath) -> OrderDetail:
     return my_order(repo=repo, buyer_id=current_principal(app).subject, order_id=order_id)
 
 

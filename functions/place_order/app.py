@@ -15,6 +15,7 @@ from mall.api.auth import current_principal, secured
 from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.catalog import ProductRepository
 from mall.dal.identity import CustomerRepository
@@ -23,7 +24,6 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
-from mall.schemas.common import ErrorBody
 from mall.schemas.orders import PlaceOrderRequest, PlaceOrderResponse
 from mall.services.catalog import note_stock_levels
 from mall.services.orders import place_order
@@ -39,8 +39,7 @@ app = make_resolver()
 _RESPONSES: dict[int, OpenAPIResponse] = {
     201: {"description": "order placed (CREATED); `payment` holds the wx.requestPayment parameters",
           "content": {"application/json": {"model": PlaceOrderResponse}}},
-    409: {"description": "`out_of_stock`, `product_unavailable`, `purchase_limit_exceeded`, `order_contention`",
-          "content": {"application/json": {"model": ErrorBody}}},
+    409: error_response("`out_of_stock`, `product_unavailable`, `purchase_limit_exceeded`, `order_contention`"),
 }
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import principal_from_headers, public, signing_key
+from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import CatalogIdPath, Cursor, error_response, limit_query
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.catalog import ListingFilter
 from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
-from mall.schemas.common import ErrorBody
 from mall.services import catalog
 from mall.services.promotion_media import media_settings, media_store
 
@@ -23,7 +23,6 @@ table = main_table()
 promoters = PromoterRepository(table)
 app = make_resolver()
 
-ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 PriceQuery = Annotated[int | None, Query(ge=0, le=10_000_000_000, description="integer fen")]
 _OPTIONAL_TOKEN = ("Browsing is open to guests. Send `Authorization: Bearer <token>` to be recognised: an active "
                    "promoter then sees `promoter_earn_fen`. A token that is sent must be valid (401 otherwise).")
@@ -50,8 +49,7 @@ def _image_url() -> Callable[[str], str] | None:
 @app.get("/products", summary="Browse and search on-shelf products", description=_OPTIONAL_TOKEN, tags=["catalog"],
          responses={200: {"description": "one page of products",
                           "content": {"application/json": {"model": ProductList}}},
-                    422: {"description": "invalid filters or cursor",
-                          "content": {"application/json": {"model": ErrorBody}}}},
+                    422: error_response("invalid filters or cursor")},
          **public())
 def browse(*,
            category_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -60,20 +58,19 @@ def browse(*,
            q: Annotated[str | None, Query(max_length=60, description="keyword in the product name")] = None,
            sort: Annotated[ListingSortParam, Query(description="newest, price_asc, price_desc or sales_desc")]
            = "newest",
-           limit: Annotated[int, Query(ge=1, le=50)] = 20,
-           cursor: Annotated[str | None, Query(max_length=2048)] = None) -> ProductList:
+           limit: Annotated[int, limit_query(50)] = 20,
+           cursor: Cursor = None) -> ProductList:
     where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
                           keyword=q or None)
-    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor,
-                                   cursor_key=signing_key(), viewer=_viewer(), promoters=promoters.get,
-                                   image_url=_image_url())
+    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor, viewer=_viewer(),
+                                   promoters=promoters.get, image_url=_image_url())
 
 
 @app.get("/products/<product_id>", summary="A product's detail", description=_OPTIONAL_TOKEN, tags=["catalog"],
          responses={200: {"description": "the product", "content": {"application/json": {"model": ProductDetail}}},
-                    404: {"description": "no such product", "content": {"application/json": {"model": ErrorBody}}}},
+                    404: error_response("no such product")},
          **public())
-def detail(product_id: ProductIdPath) -> ProductDetail:
+def detail(product_id: CatalogIdPath) -> ProductDetail:
     return catalog.product_detail(table=table, product_id=product_id, viewer=_viewer(), promoters=promoters.get,
                                   image_url=_image_url())
 

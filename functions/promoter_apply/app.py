@@ -16,10 +16,10 @@ from aws_lambda_powertools.event_handler import Response
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import ApplyRequest, PromoterAdminView
 from mall.services import referral
 
@@ -32,13 +32,10 @@ referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first
           responses={
               201: {"description": "applied (status `applied`) or activated (status `active`)",
                     "content": {"application/json": {"model": PromoterAdminView}}},
-              403: {"description": "`promoter_threshold_not_met`",
-                    "content": {"application/json": {"model": ErrorBody}}},
-              409: {"description": "`promoter_exists`; `rules_changed` (the `rules_version` sent is not the "
-                                  "current one: `details.current_version`; show GET /rules again)",
-                    "content": {"application/json": {"model": ErrorBody}}},
-              422: {"description": "`banned_phrase`",
-                    "content": {"application/json": {"model": ErrorBody}}},
+              403: error_response("`promoter_threshold_not_met`"),
+              409: error_response("`promoter_exists`; `rules_changed` (the `rules_version` sent is not the "
+                                  "current one: `details.current_version`; show GET /rules again)"),
+              422: error_response("`banned_phrase`"),
           },
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PromoterAdminView]:

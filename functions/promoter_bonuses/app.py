@@ -5,12 +5,9 @@ with its team sales, the tier reached, the rate, the amount in words, and whethe
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.team_bonus import BonusPage
@@ -22,10 +19,9 @@ app = make_resolver()
 
 @app.get("/promoter/bonuses", summary="My monthly team bonuses, newest first", tags=["team bonus"],
          **secured(Role.PROMOTER))
-def my_bonuses(limit: Annotated[int, Query(ge=1, le=100)] = 20,
-               cursor: Annotated[str | None, Query(max_length=4096)] = None) -> BonusPage:
-    return team_bonus.my_bonuses(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor,
-                                 cursor_key=signing_key())
+def my_bonuses(limit: Limit = 20,
+               cursor: Cursor = None) -> BonusPage:
+    return team_bonus.my_bonuses(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

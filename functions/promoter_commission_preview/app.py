@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPreview
-from mall.schemas.common import ErrorBody
 from mall.services import commissions
 
 table = main_table()
@@ -21,8 +21,7 @@ app = make_resolver()
 
 
 @app.get("/promoter/commissions/preview", summary="My commission on one unit of a product", tags=["commission"],
-         responses={404: {"description": "`product_not_found` (unknown or off the shelf), `promoter_not_found`",
-                          "content": {"application/json": {"model": ErrorBody}}}},
+         responses={404: error_response("`product_not_found` (unknown or off the shelf), `promoter_not_found`")},
          **secured(Role.PROMOTER))
 def preview(product_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
             ) -> CommissionPreview:

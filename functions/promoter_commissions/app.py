@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPage
@@ -25,10 +26,10 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] | None,
                                      Query(description="only records in this status")] = None,
-                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                   cursor: Annotated[str | None, Query(max_length=4096)] = None) -> CommissionPage:
+                   limit: Limit = 20,
+                   cursor: Cursor = None) -> CommissionPage:
     return commissions.my_commissions(table=table, user_id=current_principal(app).subject, status=status,
-                                      limit=limit, cursor=cursor, cursor_key=signing_key())
+                                      limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -11,20 +11,19 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.audit import PromoterHistoryPage
-from mall.schemas.common import ErrorBody
 from mall.services import audit
 
 table = main_table()
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
-    422: {"description": "`invalid_time`, `invalid_time_range`, `invalid_cursor`",
-          "content": {"application/json": {"model": ErrorBody}}},
+    422: error_response("`invalid_time`, `invalid_time_range`, `invalid_cursor`"),
 }
 _TIME = "ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z; inclusive"
 
@@ -34,10 +33,10 @@ _TIME = "ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z; inclusive"
 def history(kind: Annotated[Literal["binding", "commission", "withdrawal"], Query()],
             start: Annotated[str | None, Query(alias="from", max_length=40, description=_TIME)] = None,
             end: Annotated[str | None, Query(alias="to", max_length=40, description=_TIME)] = None,
-            limit: Annotated[int, Query(ge=1, le=100)] = 20,
-            cursor: Annotated[str | None, Query(max_length=2048)] = None) -> PromoterHistoryPage:
+            limit: Limit = 20,
+            cursor: Cursor = None) -> PromoterHistoryPage:
     return audit.promoter_history(table=table, user_id=current_principal(app).subject, kind=kind, start=start,
-                                  end=end, limit=limit, cursor=cursor, cursor_key=signing_key())
+                                  end=end, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -5,12 +5,9 @@ Only ever the caller's: the promoter is the token's subject, never a parameter."
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -23,10 +20,9 @@ app = make_resolver()
 
 @app.get("/promoter/ledger", summary="My ledger: every money movement, newest first", tags=["ledger"],
          **secured(Role.PROMOTER))
-def my_ledger(limit: Annotated[int, Query(ge=1, le=100)] = 20,
-              cursor: Annotated[str | None, Query(max_length=2048)] = None) -> LedgerPage:
-    return ledger.ledger_page(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor,
-                              cursor_key=signing_key())
+def my_ledger(limit: Limit = 20,
+              cursor: Cursor = None) -> LedgerPage:
+    return ledger.ledger_page(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
 
 
 @app.get("/promoter/ledger/summary", summary="My earnings today and this month (China time) and my balances",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.catalog import ProductRepository
@@ -17,7 +18,6 @@ from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient
-from mall.schemas.common import ErrorBody
 from mall.schemas.promotion_media import PosterRequest, PosterResponse
 from mall.secrets import get_secret
 from mall.services.promotion_media import media_settings, media_store, product_poster
@@ -45,12 +45,11 @@ def banned_phrases() -> tuple[str, ...]:
           responses={
               200: {"description": "a temporary URL of the poster PNG",
                     "content": {"application/json": {"model": PosterResponse}}},
-              403: {"description": "not an active promoter", "content": {"application/json": {"model": ErrorBody}}},
-              404: {"description": "no such product on sale", "content": {"application/json": {"model": ErrorBody}}},
-              422: {"description": "invalid input, a product outside the distribution programme, or a banned "
-                                   "phrase in the poster text",
-                    "content": {"application/json": {"model": ErrorBody}}},
-              503: {"description": "WeChat is unavailable", "content": {"application/json": {"model": ErrorBody}}},
+              403: error_response("not an active promoter"),
+              404: error_response("no such product on sale"),
+              422: error_response("invalid input, a product outside the distribution programme, or a banned "
+                                  "phrase in the poster text"),
+              503: error_response("WeChat is unavailable"),
           })
 def poster(body: PosterRequest) -> PosterResponse:
     return product_poster(user_id=current_principal(app).subject, product_id=body.product_id, slogan=body.slogan,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import PromoterProfile
 from mall.services import referral
 
@@ -16,7 +16,7 @@ referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first
 
 
 @app.get("/promoter/profile", summary="My promoter profile", tags=["referral"],
-         responses={404: {"description": "not a promoter", "content": {"application/json": {"model": ErrorBody}}}},
+         responses={404: error_response("not a promoter")},
          **secured(Role.PROMOTER))
 def profile() -> PromoterProfile:
     return referral.my_profile(table=table, user_id=current_principal(app).subject)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.referral import PromoterRepository
@@ -15,7 +16,6 @@ from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient
-from mall.schemas.common import ErrorBody
 from mall.schemas.promotion_media import QrCodeResponse
 from mall.secrets import get_secret
 from mall.services.promotion_media import media_settings, media_store, promoter_qr
@@ -37,10 +37,9 @@ def wechat() -> WeChatServerClient:
          responses={
              200: {"description": "a temporary URL of the QR image",
                    "content": {"application/json": {"model": QrCodeResponse}}},
-             403: {"description": "not an active promoter", "content": {"application/json": {"model": ErrorBody}}},
-             429: {"description": "WeChat's QR quota is exhausted for now",
-                   "content": {"application/json": {"model": ErrorBody}}},
-             503: {"description": "WeChat is unavailable", "content": {"application/json": {"model": ErrorBody}}},
+             403: error_response("not an active promoter"),
+             429: error_response("WeChat's QR quota is exhausted for now"),
+             503: error_response("WeChat is unavailable"),
          })
 def qrcode() -> QrCodeResponse:
     return promoter_qr(user_id=current_principal(app).subject, promoters=promoters,

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import TeamPage
@@ -22,11 +23,11 @@ app = make_resolver()
 @app.get("/promoter/team", summary="My team (level 1 or level 2), newest first", tags=["referral"],
          **secured(Role.PROMOTER))
 def team(depth: Annotated[int, Query(ge=1, le=2, description="1: my direct members; 2: their members")] = 1,
-         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-         cursor: Annotated[str | None, Query(max_length=4096)] = None) -> TeamPage:
+         limit: Limit = 20,
+         cursor: Cursor = None) -> TeamPage:
     level: Literal[1, 2] = 2 if depth == 2 else 1
     return referral.my_team(table=table, user_id=current_principal(app).subject, depth=level, limit=limit,
-                            cursor=cursor, cursor_key=signing_key())
+                            cursor=cursor)
 
 
 handler = entrypoint(app)

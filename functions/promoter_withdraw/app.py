@@ -11,16 +11,15 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.withdrawals import WithdrawalRequest, WithdrawalView
 from mall.services.withdrawals import request_withdrawal
 
@@ -29,20 +28,16 @@ payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
 app = make_resolver()
 
 
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
 @app.post("/promoter/withdrawals", summary="Request a withdrawal", tags=["withdrawals"], status_code=201,
           description="`amount_fen` (fee included) leaves `available` at once. Refusals carry "
                       "`error.details.rule` and `error.details.limit`.",
           responses={201: {"description": "PENDING_REVIEW, or APPROVED at once (auto review)",
                            "content": {"application/json": {"model": WithdrawalView}}},
-                     403: _error("`promoter_not_active`"),
-                     409: _error("`insufficient_balance`, `daily_count_exceeded`, `daily_amount_exceeded`, "
-                                 "`outstanding_debt`, `risk_hold`, `withdrawal_contention`"),
-                     422: _error("`amount_below_minimum`, `amount_above_maximum`, `method_not_allowed`, "
-                                 "`wechat_real_name_required`, `bank_account_required`, validation errors")},
+                     403: error_response("`promoter_not_active`"),
+                     409: error_response("`insufficient_balance`, `daily_count_exceeded`, `daily_amount_exceeded`, "
+                                         "`outstanding_debt`, `risk_hold`, `withdrawal_contention`"),
+                     422: error_response("`amount_below_minimum`, `amount_above_maximum`, `method_not_allowed`, "
+                                         "`wechat_real_name_required`, `bank_account_required`, validation errors")},
           **secured(Role.PROMOTER))
 def request(body: WithdrawalRequest, idempotency_key: IdempotencyKeyHeader) -> Response[WithdrawalView]:
     principal = current_principal(app)

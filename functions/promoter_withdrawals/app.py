@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mall.api.auth import current_principal, secured, signing_key
+from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.config import get_settings
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
-from mall.schemas.common import ErrorBody
 from mall.schemas.withdrawals import WithdrawalPage, WithdrawalView
 from mall.secrets import get_secret
 from mall.services.withdrawals import get_mine, list_mine
@@ -24,11 +23,6 @@ table = main_table()
 app = make_resolver()
 
 StatusFilter = Literal["PENDING_REVIEW", "APPROVED", "PAYING", "PAID", "FAILED", "REJECTED"]
-WithdrawalIdPath = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 def merchant_ids() -> tuple[str, str]:
@@ -40,17 +34,16 @@ def merchant_ids() -> tuple[str, str]:
 @app.get("/promoter/withdrawals", summary="My withdrawals, newest first", tags=["withdrawals"],
          **secured(Role.PROMOTER))
 def list_withdrawals(status: Annotated[StatusFilter | None, Query(description="only this status")] = None,
-                     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     cursor: Annotated[str | None, Query(max_length=2048)] = None) -> WithdrawalPage:
+                     limit: Limit = 20,
+                     cursor: Cursor = None) -> WithdrawalPage:
     return list_mine(table=table, promoter_id=current_principal(app).subject,
-                     status=WithdrawalStatus(status) if status else None, limit=limit, cursor=cursor,
-                     cursor_key=signing_key())
+                     status=WithdrawalStatus(status) if status else None, limit=limit, cursor=cursor)
 
 
 @app.get("/promoter/withdrawals/<withdrawal_id>", summary="One of my withdrawals with its timeline",
-         tags=["withdrawals"], responses={404: _error("`withdrawal_not_found` (also for another promoter's)")},
+         tags=["withdrawals"], responses={404: error_response("`withdrawal_not_found` (also for another promoter's)")},
          **secured(Role.PROMOTER))
-def get_withdrawal(withdrawal_id: WithdrawalIdPath) -> WithdrawalView:
+def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
     return get_mine(table=table, promoter_id=current_principal(app).subject, withdrawal_id=withdrawal_id,
                     merchant_ids=merchant_ids)
 

@@ -12,10 +12,10 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from mall.api.auth import current_principal, secured
 from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import BindRequestBody, BindResult
 from mall.services import referral
 
@@ -23,11 +23,10 @@ table = main_table()
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
-    404: {"description": "`promoter_not_found`", "content": {"application/json": {"model": ErrorBody}}},
-    409: {"description": "`already_bound` / `binding_conflict` (details.binding), `binding_cycle`, "
-                         "`promoter_not_active`, `not_a_new_customer`",
-          "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "`self_binding`", "content": {"application/json": {"model": ErrorBody}}},
+    404: error_response("`promoter_not_found`"),
+    409: error_response("`already_bound` / `binding_conflict` (details.binding), `binding_cycle`, "
+                        "`promoter_not_active`, `not_a_new_customer`"),
+    422: error_response("`self_binding`"),
 }
 
 

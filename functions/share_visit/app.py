@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler import Response
 
 from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.common import ErrorBody
 from mall.schemas.referral import VisitRequest, VisitResult
 from mall.services import referral
 
@@ -29,13 +29,10 @@ app = make_resolver()
           status_code=201,
           responses={201: {"description": "recorded; `outcome` says whether it bound the caller",
                            "content": {"application/json": {"model": VisitResult}}},
-                     401: {"description": "a token was sent and is not valid",
-                           "content": {"application/json": {"model": ErrorBody}}},
-                     404: {"description": "no promoter with this code",
-                           "content": {"application/json": {"model": ErrorBody}}},
-                     429: {"description": "`too_many_visits`: this source reported more visits than the configured "
-                                          "rate allows; the `Retry-After` header says when to try again",
-                           "content": {"application/json": {"model": ErrorBody}}}},
+                     401: error_response("a token was sent and is not valid"),
+                     404: error_response("no promoter with this code"),
+                     429: error_response("`too_many_visits`: this source reported more visits than the configured "
+                                         "rate allows; the `Retry-After` header says when to try again")},
           **public())
 def visit(body: VisitRequest) -> Response[VisitResult]:
     event = app.current_event
@@ -46,9 +43,8 @@ def visit(body: VisitRequest) -> Response[VisitResult]:
         if Role.CUSTOMER in principal.roles or Role.PROMOTER in principal.roles:
             visitor = principal.subject
     device = body.device_id or (headers.get("x-device-id") or "")[:128] or None
-    source_ip = event.request_context.http.source_ip
     result = referral.record_visit(table=table, code=body.code, source=body.source, product_id=body.product_id,
-                                   visitor_id=visitor, device_id=device, source_ip=source_ip, now=utc_now())
+                                   visitor_id=visitor, device_id=device, source_ip=source_ip(app), now=utc_now())
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

@@ -1,4 +1,4 @@
-"""The commission chain end to end, over HTTP against the local stack (issue 5):
+"""The commission chain end to end, over HTTP against the local stack:
 
 A ← B ← C ← D (each bound to the one before through ``POST /referral/bind``); A, B and C are
 promoters; D buys. The order is paid through the pay sandbox (a genuinely signed notification),

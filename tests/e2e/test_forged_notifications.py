@@ -1,4 +1,4 @@
-"""Forged notifications over HTTP against the local stack (issue 9, "Security"): for each kind of
+"""Forged notifications over HTTP against the local stack (docs/webhook-checks.md): for each kind of
 WeChat Pay callback — payment (TRANSACTION.SUCCESS), refund (REFUND.SUCCESS) and transfer
 (MCHTRANSFER.BILL.FINISHED) — a forged signature, a replay (a genuine message whose timestamp is
 more than 300 s old), an unknown serial and a ``WECHATPAY/SIGNTEST/`` probe are all refused (401

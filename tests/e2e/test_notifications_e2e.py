@@ -1,4 +1,4 @@
-"""Subscribe messages end to end on the local stack (issue 8, "Notifications"):
+"""Subscribe messages end to end on the local stack (docs/notifications.md):
 
 The admin configures the templates (PUT /admin/settings/distribution); a buyer bound to a promoter
 pays; the table stream → the router → NotificationQueue → NotificationWorkerFunction sends the

@@ -1,5 +1,5 @@
 """Over HTTP against the local stack: a promoter with settled commission withdraws through
-WITHDRAW's API (auto-approved, or approved by the admin), the approval reaches PayoutQueue, the
+the withdrawal API (auto-approved, or approved by the admin), the approval reaches PayoutQueue, the
 payout worker creates the WeChat transfer bill at the pay sandbox (WAIT_USER_CONFIRM: the promoter's
 view carries ``package_info`` for the confirm page), the promoter confirms (the sandbox's signed
 MCHTRANSFER.BILL.FINISHED reaches the webhook, exactly what ``make payout`` runs) → PAID and the

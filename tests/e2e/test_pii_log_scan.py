@@ -125,8 +125,11 @@ def variants(value: str) -> set[str]:
     """``value`` as it could appear in a log line."""
     found = {value, json.dumps(value)[1:-1], urllib.parse.quote(value), urllib.parse.quote_plus(value),
              "".join(value.split())}
+    # A number written with separators (a phone, a bank account) also shows as its bare digits; a
+    # value that merely contains digits (an id with a random hex part) does not, or every log line
+    # naming the run's id would match it.
     digits = re.sub(r"\D", "", value)
-    if len(digits) >= 7:
+    if len(digits) >= 7 and re.fullmatch(r"[\d\s()+-]+", value):
         found.add(digits)
     return {v for v in found if len(v) >= 4}
 

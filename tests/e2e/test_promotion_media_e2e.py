@@ -1,7 +1,7 @@
 """Over HTTP against the local stack: a promoter's QR code and a product poster, fetched from
 their presigned URLs (moto's S3) and decoded; the sandbox counts WeChat QR calls.
 
-The promoter and the product are written with the REFERRAL and CATALOG repositories straight
+The promoter and the product are written with the referral and catalog repositories straight
 into the stack's table (the same items their admin routes write), so this test needs no admin flow."""
 
 from __future__ import annotations

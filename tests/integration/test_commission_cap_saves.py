@@ -68,8 +68,7 @@ def category(call: Call, **rates: Any) -> dict[str, Any]:
     return body
 
 
-PRODUCT = {"name": "龙井", "type": "physical", "price_fen": 10_000, "stock": 5, "on_shelf": True,
-           "images": ["https://img.example.com/1.jpg"]}
+PRODUCT = {"name": "龙井", "type": "physical", "price_fen": 10_000, "stock": 5, "on_shelf": True}
 
 
 def test_an_override_with_a_category_l2_rate_is_refused_at_the_override(table: Table, call: Call) -> None:

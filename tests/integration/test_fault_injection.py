@@ -1,4 +1,4 @@
-"""Fault injection (issue 9, "Reliability suites"): a failure between the writes of the money paths,
+"""Fault injection (docs/performance.md, "Reliability suites"): a failure between the writes of the money paths,
 then the retries the platform makes (WeChat Pay redelivers a notification, the queue redelivers a
 message, the schedule runs again) converge to exactly the state of a clean run.
 

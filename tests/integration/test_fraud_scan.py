@@ -4,9 +4,7 @@ one consistent watermark, and no run ever issues a Scan."""
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ from mall.domain.risk_rules import RULE_NAMES
 from mall.domain.settings import DistributionSettings
 from mall.services import fraud
 from mall.services.fraud import ScanReport
+from mall.services.risk import open_case
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +31,6 @@ EXPECTED = {("shared_device", "u_pa"), ("self_dealing", "u_pb"), ("refund_ratio"
 
 def settings(mode: str) -> DistributionSettings:
     return DistributionSettings.model_validate({"risk": {name: {"mode": mode} for name in RULE_NAMES}})
-
-
-def real_open_case() -> Callable[..., Any]:
-    try:
-        module = importlib.import_module("mall.services.risk")
-    except ImportError:
-        pytest.skip("mall.services.risk (helper risk-cases) does not exist yet: cases cannot be opened")
-    if not hasattr(module, "open_case"):
-        pytest.skip("mall.services.risk.open_case (helper risk-cases) does not exist yet")
-    opener: Callable[..., Any] = module.open_case
-    return opener
 
 
 def open_cases(table: Table, promoter_id: str) -> list[Any]:
@@ -168,7 +156,6 @@ def test_seeded_activity_hits_exactly_the_five_rules_and_a_second_run_records_no
 
 
 def test_enforce_opens_the_right_cases_once(table: Table) -> None:
-    open_case = real_open_case()
     seed(table)
     first = fraud.scan(table=table, settings=settings("enforce"), now=NOW, open_case=open_case)
     assert {name: r.cases_opened for name, r in first.rules.items()} == dict.fromkeys(RULE_NAMES, 1)
@@ -186,11 +173,6 @@ def test_enforce_opens_the_right_cases_once(table: Table) -> None:
 
 def test_two_overlapping_runs_make_one_case_per_hit_and_one_watermark(table: Table) -> None:
     seed(table)
-    try:
-        open_case: Callable[..., Any] | None = real_open_case()
-    except pytest.skip.Exception:
-        open_case = None  # observe mode still shows one hit per rule and one watermark
-    mode = "enforce" if open_case is not None else "observe"
     barrier = threading.Barrier(2)
     reports: list[ScanReport] = []
     errors: list[BaseException] = []
@@ -198,7 +180,7 @@ def test_two_overlapping_runs_make_one_case_per_hit_and_one_watermark(table: Tab
     def run() -> None:
         try:
             barrier.wait()
-            reports.append(fraud.scan(table=table, settings=settings(mode), now=NOW, open_case=open_case))
+            reports.append(fraud.scan(table=table, settings=settings("enforce"), now=NOW, open_case=open_case))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -212,9 +194,8 @@ def test_two_overlapping_runs_make_one_case_per_hit_and_one_watermark(table: Tab
     assert FraudRepository(table).watermark() == NOW
     assert hits(table) == EXPECTED
     assert sum(r.rules[name].new_hits for r in reports for name in RULE_NAMES) == 5
-    if open_case is not None:
-        assert sum(r.cases_opened for r in reports) == 5
-        assert all(len(open_cases(table, p)) == 1 for _, p in EXPECTED)
+    assert sum(r.cases_opened for r in reports) == 5
+    assert all(len(open_cases(table, p)) == 1 for _, p in EXPECTED)
 
 
 class SpyClient:

@@ -3,7 +3,6 @@ the customer's lists and detail, and the stream worker's by-status entries."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from mall.services.fulfilment import OrderChange
 from tests.unit.test_fulfilment_factory import Line, order_item, put_order
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-KEY = secrets.token_bytes(32)
 
 
 @pytest.fixture
@@ -127,19 +125,16 @@ def test_customer_lists_only_their_orders_newest_first_and_detail_is_masked(tabl
     mine = [put_order(table, buyer_id="u_me", created_at=f"2026-11-2{i}T08:00:00Z")["order_id"] for i in range(5)]
     put_order(table, buyer_id="u_other")
     table.put(order_item(buyer_id="u_me", status="SHIPPED", created_at="2026-11-10T08:00:00Z"))
-    first = service.list_my_orders(repo=repo, buyer_id="u_me", status=None, limit=3, cursor=None, cursor_key=KEY)
+    first = service.list_my_orders(repo=repo, buyer_id="u_me", status=None, limit=3, cursor=None)
     assert [o.order_id for o in first.items] == mine[::-1][:3] and first.next_cursor
-    rest = service.list_my_orders(repo=repo, buyer_id="u_me", status=None, limit=3, cursor=first.next_cursor,
-                                  cursor_key=KEY)
+    rest = service.list_my_orders(repo=repo, buyer_id="u_me", status=None, limit=3, cursor=first.next_cursor)
     assert [o.order_id for o in rest.items][:2] == mine[::-1][3:]
     with pytest.raises(InvalidInput):
-        service.list_my_orders(repo=repo, buyer_id="u_other", status=None, limit=3, cursor=first.next_cursor,
-                               cursor_key=KEY)
+        service.list_my_orders(repo=repo, buyer_id="u_other", status=None, limit=3, cursor=first.next_cursor)
     shipped: list[str] = []
     cursor = None
     while True:
-        page = service.list_my_orders(repo=repo, buyer_id="u_me", status="SHIPPED", limit=2, cursor=cursor,
-                                      cursor_key=KEY)
+        page = service.list_my_orders(repo=repo, buyer_id="u_me", status="SHIPPED", limit=2, cursor=cursor)
         shipped += [o.status for o in page.items]
         if not (cursor := page.next_cursor):
             break
@@ -160,9 +155,9 @@ def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(ta
     paid = {**created, "status": "PAID", "version": 2, "paid_at": "2026-11-20T08:01:00Z"}
     service.on_order_changes(repo=repo, changes=[OrderChange(None, created), OrderChange(created, paid)], now=NOW)
     service.on_order_changes(repo=repo, changes=[OrderChange(None, created)], now=NOW)  # a late, older image
-    page = service.admin_list_orders(repo=repo, status="PAID", limit=10, cursor=None, cursor_key=KEY)
+    page = service.admin_list_orders(repo=repo, status="PAID", limit=10, cursor=None)
     assert [o.order_id for o in page.items] == [created["order_id"]]
-    assert service.admin_list_orders(repo=repo, status="CREATED", limit=10, cursor=None, cursor_key=KEY).items == []
+    assert service.admin_list_orders(repo=repo, status="CREATED", limit=10, cursor=None).items == []
 
     card = put_order(table, status="CREATED", version=1, lines=[Line(type="virtual", unit_price_fen=3000)])
     card_paid = {**card, "status": "PAID", "version": 2}

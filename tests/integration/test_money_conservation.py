@@ -1,4 +1,4 @@
-"""Money conservation (issue 9, "Reliability suites"): a seeded randomized run of the whole money
+"""Money conservation (docs/performance.md, "Reliability suites"): a seeded randomized run of the whole money
 loop on DynamoDB Local with real parallelism, then every invariant of the books.
 
 The simulator (``tests/integration/sim/simulator.py``) drives orders, genuinely signed payment,

@@ -1,4 +1,4 @@
-"""The stateful property test of issue 5: random sequences of orders, payments, duplicate and
+"""The stateful property test of the money paths: random sequences of orders, payments, duplicate and
 late commission syncs, completions, settlements, withdrawals and partial / full refunds, on
 DynamoDB Local, driving the real ``mall.services.commissions.sync_order`` and
 ``mall.services.settlement.settle_due``.

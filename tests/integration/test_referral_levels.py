@@ -31,7 +31,7 @@ SENIOR = PromoterLevel(id="senior", name="高级", l1_points_bp=300,
 
 def paid_order(table: Table, order_id: str, buyer: str, l1: str | None, l2: str | None, *,
                lines: list[tuple[int, bool]], shipping_fen: int = 0) -> dict[str, Any]:
-    """A paid order item as ORDERS stores it: ``lines`` are (paid_fen, distribution_enabled)."""
+    """A paid order item as placing an order stores it: ``lines`` are (paid_fen, distribution_enabled)."""
     item = {"pk": f"ORDER#{order_id}", "sk": "ORDER", "entity": "order", "order_id": order_id, "buyer_id": buyer,
             "status": "PAID", "amount_fen": sum(p for p, _ in lines) + shipping_fen, "shipping_fen": shipping_fen,
             "lines": [{"line_id": str(n + 1), "product_id": f"p{n}", "paid_fen": paid, "refunded_fen": 0,

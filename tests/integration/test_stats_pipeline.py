@@ -9,7 +9,7 @@ the router would forward are then fed to the stats worker's logic duplicated, sh
 
 - the dashboard for several ranges equals a brute-force recomputation from the seeded items,
 - the leaderboards equal a brute-force top 100,
-- the TEAM_SALES items equal the definition of contracts7.md,
+- the TEAM_SALES items equal their definition (docs/dashboard.md),
 - and the same change delivered to many threads at once is applied once (also when it is split
   into several transactions)."""
 
@@ -400,7 +400,7 @@ def brute_board(items: list[Item], board: str, key: str) -> list[tuple[str, int]
 
 
 def contract_team_sales(items: list[Item]) -> dict[tuple[str, str], tuple[int, int]]:
-    """contracts7.md: Σ base_fen of commission records of P (level 1 or 2, buyer ≠ P) that became
+    """The definition (docs/dashboard.md): Σ base_fen of commission records of P (level 1 or 2, buyer ≠ P) that became
     SETTLED in M (China time of settled_at), minus base clawed back from such records in M; and the
     orders with such a record settled in M. Base refunded *before* settlement never settled (the
     record's commission was cancelled pro rata, not clawed back), so it is not part of the base that

@@ -1,4 +1,4 @@
-"""A factory of order items in the contract's shape (/work/contracts.md, "The order item"), so the
+"""A factory of order items in the stored shape (docs/data-model.md, "orders and payment"), so the
 after-payment tests never depend on the place-order code; plus checks of the factory itself."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def new_order_id() -> str:
 def order_item(*, order_id: str | None = None, buyer_id: str = "u_buyer", status: str = "PAID",
                lines: Sequence[Line] = (Line(),), shipping_fen: int = 0, created_at: str = "2026-11-20T08:00:00Z",
                with_address: bool = True, version: int = 2, **extra: Any) -> Item:
-    """An order item as ORDERS writes it (status and timestamps as asked)."""
+    """An order item as placing an order writes it (status and timestamps as asked)."""
     oid = order_id or new_order_id()
     line_items = [{
         "line_id": str(i), "product_id": f"p_{i}", "name": f"{line.name} {i}", "type": line.type, "category_id": "c_1",
@@ -55,7 +55,7 @@ def order_item(*, order_id: str | None = None, buyer_id: str = "u_buyer", status
         item["paid_at"] = created_at
         item["transaction_id"] = "4200" + secrets.token_hex(6)
     if with_address:
-        context = address_context(oid)  # what ORDERS seals the address with
+        context = address_context(oid)  # what placing an order seals the address with
         item["address"] = {
             "name_enc": pii.encrypt(ADDRESS["name"], context=context),
             "phone_enc": pii.encrypt(ADDRESS["phone"], context=context),

@@ -290,7 +290,7 @@ def test_payment_params_are_refused_after_expiry_and_while_wechatpay_is_down(mal
 
 def test_an_address_placed_with_the_order_is_masked_in_the_buyers_detail_and_revealed_to_an_admin(
         mall: Mall) -> None:
-    """Placing (ORDERS) and the order views (FULFIL) seal and open the address with the same
+    """Placing an order and the order views seal and open the address with the same
     context: the detail shows the masked forms, not the stars of an address that did not decrypt."""
     add_products(BOOK)
     _, token = customer_token()

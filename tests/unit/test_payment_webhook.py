@@ -282,7 +282,7 @@ def test_a_payment_after_expiry_is_recorded_and_refunded_in_full_once(mall: Mall
     again = mall.sandbox.redeliver_last()
     assert mall.deliver(again.headers, again.body)[0] == 204
     assert len(mall.sandbox.snapshot()["refunds"]) == 1 and order_item(order_id) == item
-    # The bank finishes the refund: REFUND.SUCCESS goes to the refunds service (FULFIL), which
+    # The bank finishes the refund: REFUND.SUCCESS goes to the refunds service, which
     # handles this refund item like any other.
     done = mall.sandbox.complete_refund(f"rx{order_id}")
     assert mall.deliver(done.headers, done.body)[0] == 204

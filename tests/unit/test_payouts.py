@@ -34,7 +34,7 @@ def mall(moto_table: str, monkeypatch: pytest.MonkeyPatch) -> Mall:
     return make_mall(monkeypatch)
 
 
-# ---- fixtures: a promoter with money and an approved withdrawal (as WITHDRAW leaves it) -----------
+# ---- fixtures: a promoter with money and an approved withdrawal (as its review leaves it) ------
 
 
 def promoter(table: Table, code: str = "promoter", *, at: datetime | None = None) -> str:
@@ -58,7 +58,7 @@ def approved_withdrawal(table: Table, uid: str, *, amount_fen: int = 10_000, fee
                         method: str = "wechat", at: datetime | None = None, fund_first: bool = True,
                         status: WithdrawalStatus = WithdrawalStatus.APPROVED) -> Withdrawal:
     """An APPROVED withdrawal with its ``withdrawal_held`` posting, in one transaction (what
-    WITHDRAW's request + review leave behind)."""
+    the request and its review leave behind)."""
     now = at or utc_now()
     if fund_first:
         fund(table, uid, amount_fen, at=now)

@@ -105,7 +105,7 @@ def test_unknown_or_repeated_lines_are_422_and_nothing_left_is_409() -> None:
 def test_refund_ids_name_their_order() -> None:
     assert rules.refund_id_for("o_abc123", 3) == "o_abc123-r3"
     assert rules.order_id_of_refund("o_abc123-r3") == "o_abc123"
-    assert rules.order_id_of_refund("rxo_abc123") == "o_abc123"  # ORDERS' paid-after-expiry refund
+    assert rules.order_id_of_refund("rxo_abc123") == "o_abc123"  # the paid-after-expiry refund
     assert rules.order_id_of_refund("nonsense") is None
 
 

@@ -362,7 +362,8 @@ def test_my_list_is_newest_first_filtered_and_paginated_and_shows_the_confirm_pa
     status, _, _ = mall.call("promoter_withdrawals", "GET", "/promoter/withdrawals", headers=promoter_auth(OTHER),
                              query={"cursor": body["next_cursor"]})
     assert status == 422
-    # PAYOUT puts a bill waiting for the promoter: the detail carries what wx.requestMerchantTransfer needs.
+    # The payout worker leaves a bill waiting for the promoter: the detail carries what
+    # wx.requestMerchantTransfer needs.
     main_table().update(withdrawal_key(ids[0]), "SET #s = :s, bill_state = :b, package_info = :p",
                         names={"#s": "status"}, values={":s": "PAYING", ":b": "WAIT_USER_CONFIRM", ":p": "pkg-123"})
     status, detail, _ = mall.call("promoter_withdrawals", "GET", f"/promoter/withdrawals/{ids[0]}",

@@ -1,14 +1,24 @@
-"""Configuration from environment variables, validated once at cold start.
+"""Configuration from environment variables: the only module of the layer and the functions that
+reads ``os.environ`` (tests/unit/test_one_config_one_logger.py holds that).
 
 A missing or malformed variable fails the cold start with a message naming the
-variable, instead of failing the first request that happens to need it.
+variable, instead of failing the first request that happens to need it. Four models, each listed
+in docs/configuration.md:
+
+- ``Settings``: what every function reads, validated once per process (``get_settings``);
+- ``MediaSettings``: the share page, QR codes and posters;
+- ``ExportSettings``: the CSV exports;
+- ``FunctionEnvironment``: what differs per function (queue URLs) or is set by the platform or the
+  local stack; read again on every use, because the local stack runs every function in one process,
+  each seeing its own variables (local/lambda_runtime.py), so a process-wide cache would hand one
+  function's queue to another.
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
 
@@ -83,16 +93,130 @@ class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable function."""
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Validate ``environ`` (default: the process environment) into ``Settings``."""
+def _checked_share_page(value: object) -> str:
+    # Imported here: the domain's settings models are heavy, and most functions never read SHARE_PAGE.
+    from mall.domain.referral import share_page_from
+
+    return share_page_from(value if isinstance(value, str) else None)
+
+
+#: S3's smallest multipart part (but the last): an export's part size may not go below it.
+MIN_PART_BYTES = 5 * 1024 * 1024
+
+
+class MediaSettings(BaseModel):
+    """Environment of the share page, the QR and poster functions, and product photos."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # Required where used; optional here so other tooling can import this module without it.
+    bucket: Annotated[str | None, Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)] = None
+    # Read and checked exactly as the referral profile reads it (one share page for link, QR, poster).
+    # Blank → the default page (``mall.domain.referral.DEFAULT_SHARE_PAGE``).
+    share_page: Annotated[str, BeforeValidator(_checked_share_page),
+                          Field(alias="SHARE_PAGE", validate_default=True)] = ""
+    qr_width: Annotated[int, Field(alias="QR_WIDTH", ge=280, le=1280)] = 430
+    qr_env_version: Annotated[str, Field(alias="QR_ENV_VERSION", pattern=r"^(release|trial|develop)$")] = "release"
+    qr_check_path: Annotated[bool, Field(alias="QR_CHECK_PATH")] = True
+    url_ttl_seconds: Annotated[int, Field(alias="MEDIA_URL_TTL_SECONDS", ge=60, le=604800)] = 3600
+    image_max_bytes: Annotated[int, Field(alias="PRODUCT_IMAGE_MAX_BYTES", ge=1024, le=20_000_000)] = 5_000_000
+    merchant_logo_key: Annotated[str | None, Field(alias="MERCHANT_LOGO_KEY", min_length=1, max_length=512)] = None
+
+    def require_bucket(self) -> str:
+        if not self.bucket:
+            raise ConfigurationError("invalid configuration: MEDIA_BUCKET is not set")
+        return self.bucket
+
+
+class ExportSettings(BaseModel):
+    """Environment of the export functions."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    bucket: Annotated[str | None, Field(alias="EXPORTS_BUCKET", min_length=3, max_length=63)] = None
+    url_ttl_seconds: Annotated[int, Field(alias="EXPORT_URL_TTL_SECONDS", ge=60, le=900)] = 900
+    # ≥ the worker's timeout: a lease can only pass once the run holding it is over.
+    lease_seconds: Annotated[int, Field(alias="EXPORT_LEASE_SECONDS", ge=60, le=7200)] = 960
+    part_bytes: Annotated[int, Field(alias="EXPORT_PART_BYTES", ge=MIN_PART_BYTES, le=100 * 1024 * 1024)] = (
+        MIN_PART_BYTES)
+
+    def require_bucket(self) -> str:
+        if not self.bucket:
+            raise ConfigurationError("invalid configuration: EXPORTS_BUCKET is not set")
+        return self.bucket
+
+
+def _stripped_or_unset(value: object) -> object:
+    return (value.strip() or None) if isinstance(value, str) else value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_stripped_or_unset)]
+
+#: The worker queues a function may be given (``!Ref <Queue>`` in template.yaml).
+QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATION_QUEUE_URL", "PAYOUT_QUEUE_URL",
+                        "SETTLEMENT_QUEUE_URL", "STATS_QUEUE_URL"]
+
+
+class FunctionEnvironment(BaseModel):
+    """What differs per function or is set by the platform; every value is optional (empty = unset)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # Set by Lambda; names the function's idempotency partition.
+    function_name: Annotated[OptionalText, Field(alias="AWS_LAMBDA_FUNCTION_NAME")] = None
+    # Only locally: moto's endpoints (in AWS the SDK's regional endpoints).
+    s3_endpoint: Annotated[OptionalText, Field(alias="AWS_ENDPOINT_URL_S3")] = None
+    sqs_endpoint: Annotated[OptionalText, Field(alias="AWS_ENDPOINT_URL_SQS")] = None
+    # The KMS key of envelope encryption; unset → the local ``v1`` key (docs/personal-data.md).
+    pii_kms_key_id: Annotated[OptionalText, Field(alias="PII_KMS_KEY_ID")] = None
+    # Raw: ``mall.domain.referral.share_page_from`` checks it where it is used, as MediaSettings does.
+    share_page: Annotated[str | None, Field(alias="SHARE_PAGE")] = None
+    # Unset: nothing is sent (docs/configuration.md says what each function does without its queue).
+    commission_queue_url: Annotated[OptionalText, Field(alias="COMMISSION_QUEUE_URL")] = None
+    export_queue_url: Annotated[OptionalText, Field(alias="EXPORT_QUEUE_URL")] = None
+    notification_queue_url: Annotated[OptionalText, Field(alias="NOTIFICATION_QUEUE_URL")] = None
+    payout_queue_url: Annotated[OptionalText, Field(alias="PAYOUT_QUEUE_URL")] = None
+    settlement_queue_url: Annotated[OptionalText, Field(alias="SETTLEMENT_QUEUE_URL")] = None
+    stats_queue_url: Annotated[OptionalText, Field(alias="STATS_QUEUE_URL")] = None
+
+    def queue_url(self, variable: QueueVariable) -> str | None:
+        """The URL in ``variable`` (None when unset)."""
+        for name, field in type(self).model_fields.items():
+            if field.alias == variable:
+                value: str | None = getattr(self, name)
+                return value
+        raise KeyError(variable)
+
+
+def _load[Model: BaseModel](model: type[Model], environ: dict[str, str] | None) -> Model:
     source = dict(os.environ if environ is None else environ)
     try:
-        return Settings.model_validate(source)
+        return model.model_validate(source)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Validate ``environ`` (default: the process environment) into ``Settings``."""
+    return _load(Settings, environ)
+
+
+def load_media_settings(environ: dict[str, str] | None = None) -> MediaSettings:
+    """Validate ``environ`` (default: the process environment) into ``MediaSettings``."""
+    return _load(MediaSettings, environ)
+
+
+def load_export_settings(environ: dict[str, str] | None = None) -> ExportSettings:
+    """Validate ``environ`` (default: the process environment) into ``ExportSettings``."""
+    return _load(ExportSettings, environ)
+
+
+def function_environment(environ: dict[str, str] | None = None) -> FunctionEnvironment:
+    """The current function's own variables, read now (never cached: see the module docstring)."""
+    return _load(FunctionEnvironment, environ)
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.errors import Conflict
 from mall.secrets import get_secret
 
@@ -62,8 +63,7 @@ def _aesgcm(key: bytes) -> Any:
 
 def kms_key_id() -> str | None:
     """The KMS key of envelope encryption (env ``PII_KMS_KEY_ID``); None → the local v1 key."""
-    value = os.environ.get("PII_KMS_KEY_ID", "").strip()
-    return value or None
+    return function_environment().pii_kms_key_id
 
 
 @lru_cache(maxsize=1)

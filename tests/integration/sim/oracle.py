@@ -1,7 +1,7 @@
-"""Commission from first principles, written from DOMAIN.md and independently of
+"""Commission from first principles, written from docs/business-rules.md and independently of
 ``mall.domain.commission`` (which it checks), and the table helpers the integration suites share.
 
-DOMAIN.md, "Commission": per line and level, the first matching rate of product setting →
+docs/business-rules.md, "Commission": per line and level, the first matching rate of product setting →
 category → global (no promoter overrides or level points in these suites); ``ratio`` is
 floor(base × bp / 10000), ``fixed`` is fen per unit; L1 + L2 ≤ 30% of the line's paid amount,
 L2 clamped first; a refund reduces a commission pro rata, floored to the fen.
@@ -15,7 +15,7 @@ from typing import Any
 from mall.dal.table import Table, deserialize
 
 BASIS = 10_000
-CAP_LIMIT_BP = 3_000  # the fixed 30% rule (DOMAIN.md): no setting can raise it
+CAP_LIMIT_BP = 3_000  # the fixed 30% rule (docs/business-rules.md): no setting can raise it
 
 Snapshot = dict[tuple[str, str], dict[str, Any]]
 

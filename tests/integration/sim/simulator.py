@@ -451,7 +451,7 @@ class Simulator:
         return [b for b in self.customers + self.promoters if self._free(f"buyer:{b}")]
 
     def expected_attribution(self, buyer: str) -> tuple[str | None, str | None]:
-        """DOMAIN.md: the buyer's parent earns L1 and the parent's parent L2; a promoter buying
+        """docs/business-rules.md: the buyer's parent earns L1 and the parent's parent L2; a promoter buying
         earns L1 on their own order (self-purchase ``rebate``, the default) and their parent L2."""
         if buyer in self.codes:
             return buyer, self.parent.get(buyer)

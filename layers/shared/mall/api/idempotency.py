@@ -15,7 +15,6 @@ still running gets 409.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated, Any
@@ -34,7 +33,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from mall.config import get_settings
+from mall.config import function_environment, get_settings
 from mall.dal.table import dynamodb_client
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
@@ -49,7 +48,7 @@ IdempotencyKeyHeader = Annotated[
 @lru_cache(maxsize=1)
 def _persistence() -> DynamoDBPersistenceLayer:
     settings = get_settings()
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    function = function_environment().function_name or "local"
     return DynamoDBPersistenceLayer(
         table_name=settings.table_name,
         key_attr="pk",

@@ -341,7 +341,7 @@ class ProductRepository:
             raise NotFound(f"no product {product_id}", code="product_not_found")
         return adjusted
 
-    # -- the order transaction's parts (ORDERS puts these in its TransactWriteItems) -----------
+    # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 
     def reserve_stock(self, product_id: str, quantity: int) -> Write:
         """Take ``quantity`` units for an order: only from an on-shelf product with enough stock.

@@ -3,7 +3,7 @@
 
 Items this module writes under the order's partition ``ORDER#<order_id>``:
 
-- the order item itself (``sk=ORDER``, written by ORDERS): conditional updates from the expected
+- the order item itself (``sk=ORDER``, written when the order is placed): conditional updates from the expected
   ``status``, ``version`` + 1;
 - ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
 - ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
@@ -134,7 +134,7 @@ class FulfilmentRepository:
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:
-        """The buyer's orders, newest first (gsi1 ``BUYER#<uid>``, written by ORDERS)."""
+        """The buyer's orders, newest first (gsi1 ``BUYER#<uid>``, written when the order is placed)."""
         values: dict[str, Any] = {":pk": buyer_partition(buyer_id), ":order": "order"}
         names = {"#pk": "gsi1pk", "#entity": "entity"}
         filter_expression = "#entity = :order"

@@ -9,7 +9,6 @@ Keys are documented in docs/data-model.md ("QR codes and posters")."""
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from mall.config import MIN_PART_BYTES, function_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -36,7 +37,7 @@ class StoredObject:
 
 @lru_cache(maxsize=1)
 def s3_client() -> S3Client:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or None
+    endpoint = function_environment().s3_endpoint
     # Path style only against a local endpoint: a bucket name cannot be a subdomain of 127.0.0.1.
     config = Config(signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
                     connect_timeout=2, read_timeout=5, s3={"addressing_style": "path" if endpoint else "auto"})
@@ -138,10 +139,6 @@ class ObjectStore:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-#: S3's smallest part (all but the last part of a multipart upload).
-MIN_PART_BYTES = 5 * 1024 * 1024
 
 
 class MultipartWriter:

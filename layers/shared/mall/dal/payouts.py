@@ -1,6 +1,6 @@
 """Payout changes of the withdrawal record (docs/data-model.md, "payouts").
 
-The record and its units of work are WITHDRAW's (``mall.dal.withdrawals``): every change here is
+The record and its units of work belong to ``mall.dal.withdrawals``: every change here is
 ``WithdrawalRepository.transition``, conditional on the status and version read, with its timeline
 entry, ``gsi1pk`` moved to ``WITHDRAWALS#<status>``, and, entering PAID or FAILED, its posting
 (``withdrawal_paid`` / ``withdrawal_returned``) in the same transaction, so the status changes

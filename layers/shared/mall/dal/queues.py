@@ -7,13 +7,14 @@ function's environment (``!Ref <Queue>`` in template.yaml)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from mall.config import QueueVariable, function_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -23,7 +24,7 @@ SEND_BATCH_LIMIT = 10  # SendMessageBatch's limit
 
 @lru_cache(maxsize=1)
 def sqs_client() -> SQSClient:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or None
+    endpoint = function_environment().sqs_endpoint
     config = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=2, read_timeout=5)
     return boto3.client("sqs", endpoint_url=endpoint, config=config)
 
@@ -65,7 +66,7 @@ class MessageQueue:
             raise SendFailed(self.url, failures)
 
 
-def queue_from_env(variable: str) -> MessageQueue | None:
+def queue_from_env(variable: QueueVariable) -> MessageQueue | None:
     """The queue whose URL is in environment variable ``variable`` (None when unset)."""
-    url = os.environ.get(variable, "").strip()
+    url = function_environment().queue_url(variable)
     return MessageQueue(url) if url else None

@@ -111,7 +111,7 @@ def _counters_condition(counters: Counters, values: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class CustomerFacts:
-    """What referral reads from the customer profile (written by identity and ORDERS)."""
+    """What referral reads from the customer profile (written by login and by placing orders)."""
 
     user_id: str
     exists: bool

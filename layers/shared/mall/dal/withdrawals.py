@@ -5,7 +5,7 @@ Keys:
   ``<created_at>#<id>`` (admin queue by status), gsi2 ``PROMOTER_WITHDRAWALS#<uid>`` /
   ``<created_at>#<id>`` (a promoter's own list, an admin's per-promoter filter)
 - daily counter ``USER#<uid>`` / ``WITHDRAW_DAY#<China day>``: ``count``, ``amount_fen`` (expires later)
-- the risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked here (issue 7 writes it)
+- the risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked here (the risk cases write it)
 
 The request is ONE transaction through ``LedgerRepository.post``: the ``withdrawal_held`` posting
 and the wallet ADD (``available_fen >= amount`` and no debt at commit time: ``no_debt``), the

@@ -1,6 +1,6 @@
 """Commission rate resolution (佣金比例) and the per-line amount, pure.
 
-Resolution, per level and first match wins (DOMAIN.md "Commission"):
+Resolution, per level and first match wins (docs/business-rules.md, "Commission"):
 per-promoter override → product setting (``ratio``/``fixed``) → category rate → global rate;
 then the promoter's level points (``settings.levels``, by ``promoter.level_id``) are added
 (as bp of the base, whatever matched). The promoter passed is the beneficiary *at that
@@ -298,7 +298,7 @@ def _rule(line: Mapping[str, Any], level: Literal[1, 2], rate: LevelRate, *, bas
 def decide_order_commissions(*, lines: Sequence[Mapping[str, Any]], l1: Beneficiary | None, l2: Beneficiary | None,
                              l1_id: str | None, l2_id: str | None, settings: DistributionSettings,
                              categories: Mapping[str, Category], context: Mapping[str, Any]) -> list[LevelDecision]:
-    """Per line and per earning level, what the order's attribution earns (DOMAIN.md "Commission").
+    """Per line and per earning level, what the order's attribution earns (docs/business-rules.md, "Commission").
 
     ``l1_id`` / ``l2_id`` are the attribution's beneficiaries (the only two levels that can ever
     earn); ``l1`` / ``l2`` their promoter records as read now (None: no record, so not active).

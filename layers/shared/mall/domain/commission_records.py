@@ -70,7 +70,7 @@ class CommissionRecord:
     refunded_base_fen: int = 0  # the line's refunded amount already reflected here
     due_at: datetime | None = None  # settlement date: order completed + settlement days
     settled_at: datetime | None = None
-    hold: str | None = None  # an open risk case id: not settled while set (issue 7)
+    hold: str | None = None  # an open risk case id: not settled while set (docs/risk.md)
     version: int = 1
     history: list[dict[str, Any]] = field(default_factory=list)
 

@@ -60,7 +60,8 @@ class OrderLine:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """The order item (ORDERS writes it; the fields this issue reads and adds)."""
+    """The order item as the after-payment steps read it (placing an order writes it; shipping,
+    receipt, 核销 and refunds add their fields)."""
 
     order_id: str
     buyer_id: str

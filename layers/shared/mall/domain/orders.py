@@ -59,7 +59,7 @@ class CommissionLike(Protocol):
 
 
 class ProductLike(Protocol):
-    """What pricing reads from ``mall.domain.catalog.Product`` (CATALOG's contract)."""
+    """What pricing reads from ``mall.domain.catalog.Product`` (``mall.domain.catalog.Product`` satisfies it)."""
 
     @property
     def product_id(self) -> str: ...
@@ -276,7 +276,8 @@ ShareSourceKind = Literal["link", "qr", "poster"]
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """The order as read back (the stored item has more; FULFIL reads those)."""
+    """The order as read back (the stored item has more: the after-payment fields of
+    ``mall.domain.fulfilment.Order``)."""
 
     order_id: str
     buyer_id: str

@@ -1,7 +1,7 @@
 """Payouts (提现打款), pure: what a transfer bill's state means for a withdrawal, who can be paid,
 and which admin marks a bank withdrawal accepts.
 
-A withdrawal (``mall.domain.withdrawals``, WITHDRAW) reaches payouts APPROVED. Paid by WeChat
+A withdrawal (``mall.domain.withdrawals``) reaches payouts APPROVED. Paid by WeChat
 merchant transfer (商家转账) it goes APPROVED → PAYING (the bill is created with the withdrawal's
 ``out_bill_no``) → PAID when the bill is SUCCESS, or FAILED (funds returned) when it is FAIL or
 CANCELLED. Paid by bank transfer, an admin marks it PAID (with the bank's reference) or FAILED.
@@ -28,7 +28,7 @@ FAILED = WithdrawalStatus.FAILED
 WECHAT = "wechat"
 BANK = "bank"
 
-# Transfer bill states (PROTOCOLS.md, "Payout to a promoter's WeChat balance").
+# Transfer bill states (docs/protocols.md, "Payouts to a WeChat balance").
 BILL_SUCCESS = "SUCCESS"
 BILL_FAIL = "FAIL"
 BILL_CANCELLED = "CANCELLED"
@@ -126,7 +126,7 @@ def payee_problem(payout: Withdrawal, *, openid: str | None) -> str | None:
     if not openid:
         return "payee_has_no_openid"
     if payout.net_fen >= USER_NAME_REQUIRED_FROM_FEN:
-        return "real_name_required"  # not collected; WITHDRAW refuses such WeChat requests already
+        return "real_name_required"  # not collected; a withdrawal request of this size is refused already
     if payout.net_fen <= 0:
         return "nothing_to_pay"
     return None
@@ -151,7 +151,7 @@ def check_bank_markable(payout: Withdrawal) -> None:
 
 def withdrawal_id_for_bill(out_bill_no: str) -> str | None:
     """The withdrawal an ``out_bill_no`` belongs to: the number is the id (``w_…``) without its
-    ``_`` (WITHDRAW's rule), so the ``w`` prefix is followed by the id's own characters."""
+    ``_`` (``mall.domain.withdrawals`` makes ids so), so the ``w`` prefix is followed by the id's own characters."""
     if len(out_bill_no) < 2 or not out_bill_no.isalnum() or not out_bill_no.startswith("w"):
         return None
     return f"w_{out_bill_no[1:]}"

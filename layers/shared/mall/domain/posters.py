@@ -145,7 +145,7 @@ def fit_text(text: str, *, width: int, max_lines: int, sizes: Sequence[int], mea
 
 
 def check_copy(texts: dict[str, str | None], phrases: tuple[str, ...], *, single_line: tuple[str, ...] = ()) -> None:
-    """Refuse poster copy that contains a banned phrase (pyramid-scheme vocabulary, DOMAIN.md) in any
+    """Refuse poster copy that contains a banned phrase (pyramid-scheme vocabulary, docs/business-rules.md) in any
     spelling a reader still reads as the phrase (mall.domain.promoter_text), naming the field it was
     found in (``InvalidInput`` → 422 ``banned_phrase``); the fields in ``single_line`` (what the
     promoter typed) must also be one line of plain text (422 ``invalid_text``)."""

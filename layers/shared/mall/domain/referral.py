@@ -50,7 +50,7 @@ MAX_ANCESTOR_DEPTH = 80
 
 
 # ---------------------------------------------------------------------------------------
-# The contract other engineers import (contracts.md)
+# What the rest of the code imports from referral
 # ---------------------------------------------------------------------------------------
 
 

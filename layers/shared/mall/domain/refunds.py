@@ -243,7 +243,7 @@ class Refund:
     version: int = 0
     shipping_fen: int = 0
     #: whether the request held its amounts on the order lines (customer refunds do; the
-    #: paid-after-expiry refund ORDERS writes does not)
+    #: paid-after-expiry refund of a late payment does not)
     held_on_order: bool = False
     decided_by: str | None = None
     decided_at: str | None = None

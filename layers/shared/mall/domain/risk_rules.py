@@ -1,5 +1,5 @@
 """Fraud-scan rules (风控规则): thresholds of the scheduled fraud scan, part of the settings document
-(``settings.risk``). Owned by the risk work (issue 7); every rule can run ``observe`` first
+(``settings.risk``; docs/risk.md). Every rule can run ``observe`` first
 (hits are recorded, no case is opened, nothing is held).
 
 Every threshold is an integer (counts, hours, days, fen); ratios and multiples are basis points

@@ -22,7 +22,7 @@ from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.risk_rules import RiskRules
 from mall.domain.team_bonus import TeamBonusRules
 
-#: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; PROTOCOLS.md profit sharing).
+#: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; docs/protocols.md, "Profit sharing").
 COMMISSION_CAP_LIMIT_BP = 3000
 BASIS_POINTS = 10_000
 
@@ -140,7 +140,7 @@ class OrderRules(_Document):
 WithdrawalMethod = Literal["wechat", "bank"]
 
 #: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
-#: PROTOCOLS.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this
+#: docs/protocols.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this
 #: (``mall.domain.withdrawals`` refuses it otherwise) and the default maximum per request is under it.
 WECHAT_REAL_NAME_FROM_FEN = withdrawal_limits.WECHAT_REAL_NAME_FROM_FEN
 

@@ -38,7 +38,7 @@ class NotDue(StrEnum):
     NOT_FROZEN = "not_frozen"  # already SETTLED (another run) or CANCELLED (refunded)
     NO_DUE_DATE = "no_due_date"  # its order has not completed yet
     NOT_YET_DUE = "not_yet_due"
-    HELD = "held"  # an open risk case (issue 7)
+    HELD = "held"  # an open risk case (docs/risk.md)
     NOTHING_OWED = "nothing_owed"  # refunds took it to zero but it is not cancelled (never expected)
     PROMOTER_FROZEN = "promoter_frozen"  # an admin froze the promoter: held until unfrozen
     PROMOTER_DISABLED = "promoter_disabled"  # voided instead of settled (``voids_unsettled``)

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 from mall.clock import CHINA, iso, parse_instant
 from mall.domain.commission import ever_paid
 
-#: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``), as contracts7.md says.
+#: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``; docs/dashboard.md).
 TEAM_SALES_SHARDS = 16
 
 Board = Literal["commission", "sales"]
@@ -224,7 +224,7 @@ def _order(image: Mapping[str, Any], out: _Contribution) -> None:
 
 
 def team_sales_by_month(image: Mapping[str, Any]) -> dict[str, int]:
-    """Team sales (团队业绩) a commission record adds per China month (contracts7.md): the base that
+    """Team sales (团队业绩) a commission record adds per China month (docs/dashboard.md): the base that
     settled, in the month of ``settled_at``, minus base refunded after settlement (clawed back), in
     the month of each clawback. Base refunded *before* settlement never settled, so it is not
     counted (the settled base is ``base_fen − refunded_base_fen`` as it stood when it settled).

@@ -25,7 +25,7 @@ from mall.domain.money import yuan_compact
 _BASIS_POINTS = 10_000
 
 #: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
-#: PROTOCOLS.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this.
+#: docs/protocols.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this.
 WECHAT_REAL_NAME_FROM_FEN = 200_000
 
 

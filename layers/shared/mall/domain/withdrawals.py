@@ -132,7 +132,7 @@ class TimelineEntry:
 
 @dataclass(frozen=True, slots=True)
 class Withdrawal:
-    """The withdrawal record (contracts5.md, "WITHDRAW provides"). ``bank`` holds the encrypted
+    """The withdrawal record (docs/data-model.md, "withdrawals"). ``bank`` holds the encrypted
     account fields (``mall.dal.withdrawals``) and is never shown unmasked."""
 
     withdrawal_id: str

@@ -1,4 +1,4 @@
-"""WeChat mini-program server APIs (PROTOCOLS.md). The base URL is configuration: in AWS
+"""WeChat mini-program server APIs (docs/protocols.md). The base URL is configuration: in AWS
 ``https://api.weixin.qq.com``, locally the sandbox of the local stack."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _login_error(errcode: int) -> Exception:
 
 #: Renew this long before WeChat's stated expiry, so a token never expires between check and use.
 TOKEN_RENEW_MARGIN_SECONDS = 300
-#: ``scene`` characters WeChat accepts (PROTOCOLS.md), at most 32 of them.
+#: ``scene`` characters WeChat accepts (docs/protocols.md), at most 32 of them.
 QR_SCENE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$&'()*+,/:;=?@-._~")
 QR_SCENE_MAX = 32
 QR_WIDTH_MIN, QR_WIDTH_MAX = 280, 1280

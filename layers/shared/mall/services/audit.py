@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commissions import commission_from_item
@@ -96,7 +96,7 @@ def entry_view(item: Item) -> AuditEntryView:
 
 def query_audit(*, table: Table, actor: str | None, entity_type: str | None, entity_id: str | None,
                 action: str | None, start: str | None, end: str | None, limit: int, cursor: str | None,
-                cursor_key: bytes, now: datetime) -> AuditPage:
+                now: datetime) -> AuditPage:
     """Audit entries, newest first, by actor (gsi1), by entity (gsi2, optionally one actor's), or by
     time alone (one day partition after another, at most ``MAX_WINDOW_DAYS`` per request)."""
     if (entity_type is None) != (entity_id is None):
@@ -123,7 +123,7 @@ def query_audit(*, table: Table, actor: str | None, entity_type: str | None, ent
                                                  "or an entity; narrow the window or add one")])
     # The cursor keeps the window the first page resolved ("the last day" stays that day).
     fingerprint = _fingerprint(mode, actor, entity_type, entity_id, action, start, end)
-    state = decode_cursor(cursor, key=cursor_key)
+    state = cursors.decode(cursor)
     if state is not None and state.get("q") != fingerprint:
         raise _bad_cursor()
     low = parse_instant(str(state["lo"])) if state else since or datetime(2000, 1, 1, tzinfo=UTC)
@@ -155,8 +155,8 @@ def query_audit(*, table: Table, actor: str | None, entity_type: str | None, ent
             continue
         following = days.index(position["d"]) + 1
         position = {"d": days[following], "k": None} if following < len(days) else None
-    next_cursor = (encode_cursor({"q": fingerprint, "lo": low.isoformat(), "hi": high.isoformat(), **position},
-                                 key=cursor_key) if position is not None else None)
+    next_cursor = (cursors.encode({"q": fingerprint, "lo": low.isoformat(), "hi": high.isoformat(), **position})
+                   if position is not None else None)
     return AuditPage(items=[entry_view(i) for i in items], next_cursor=next_cursor)
 
 
@@ -216,7 +216,7 @@ _STREAMS: dict[str, Callable[[str, datetime | None, datetime | None], list[Strea
 
 
 def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: str | None, end: str | None,
-                     limit: int, cursor: str | None, cursor_key: bytes) -> PromoterHistoryPage:
+                     limit: int, cursor: str | None) -> PromoterHistoryPage:
     """The caller's own history of one kind, newest first; only masked data (buyer and member ids,
     no admin names, no bank accounts). ``user_id`` is always the token's subject."""
     since = parse_time(start, "from")
@@ -224,7 +224,7 @@ def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: st
     _window(since, until)
     streams = _STREAMS[kind](user_id, since, until)
     fingerprint = _fingerprint(user_id, kind, iso(since) if since else None, iso(until) if until else None)
-    saved = decode_cursor(cursor, key=cursor_key)
+    saved = cursors.decode(cursor)
     if saved is not None:
         if saved.get("q") != fingerprint or not isinstance(saved.get("s"), list) or len(saved["s"]) != len(streams):
             raise _bad_cursor()
@@ -244,8 +244,8 @@ def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: st
         else:
             items.append(_withdrawal_item(item))
     more = any(not s.done for s in states)
-    next_cursor = encode_cursor({"q": fingerprint, "s": [{"k": s.start, "x": s.done} for s in states]},
-                                key=cursor_key) if more else None
+    next_cursor = (cursors.encode({"q": fingerprint, "s": [{"k": s.start, "x": s.done} for s in states]})
+                   if more else None)
     return PromoterHistoryPage(kind=kind, items=items, next_cursor=next_cursor)
 
 

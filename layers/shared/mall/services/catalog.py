@@ -11,10 +11,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog import LOW_STOCK_PARTITION, CategoryRepository, ProductRepository, editable_state
@@ -37,6 +37,7 @@ from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
+from mall.observability import metrics
 from mall.schemas.catalog import (
     AdminProductList,
     AdminProductView,
@@ -59,7 +60,6 @@ from mall.schemas.catalog import (
 from mall.services.media import unverified_images
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 
 class Promoter(rules.PromoterRates, Protocol):
@@ -284,7 +284,7 @@ def adjust_stock(*, table: Table, product_id: str, body: StockAdjustment, by: st
 
 
 def list_admin_products(*, table: Table, shelf: AdminShelfParam, category_id: str | None, keyword: str | None,
-                        limit: int, cursor: str | None, cursor_key: bytes) -> AdminProductList:
+                        limit: int, cursor: str | None) -> AdminProductList:
     """Every product of the chosen shelf, newest first."""
     repo = ProductRepository(table)
     shelves = [True, False] if shelf == "all" else [shelf == "on"]
@@ -295,21 +295,20 @@ def list_admin_products(*, table: Table, shelf: AdminShelfParam, category_id: st
         products.extend(found)
         truncated = truncated or cut
     where = ListingFilter(category_id=category_id, keyword=keyword)
-    page, next_cursor = _page(products, where=where, sort="newest", limit=limit, cursor=cursor,
-                              cursor_key=cursor_key, scope=f"admin|{shelf}")
+    page, next_cursor = _page(products, where=where, sort="newest", limit=limit, cursor=cursor, scope=f"admin|{shelf}")
     if truncated:
         _note_truncated(len(products))
     return AdminProductList(items=[admin_product_view(p) for p in page], next_cursor=next_cursor, truncated=truncated)
 
 
-def low_stock_products(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> AdminProductList:
+def low_stock_products(*, table: Table, limit: int, cursor: str | None) -> AdminProductList:
     """库存预警: products flagged low on stock, longest flagged first (a Query of the sparse flag index)."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", LOW_STOCK_PARTITION))
+    start = cursors.decode(cursor, partition=("gsi1pk", LOW_STOCK_PARTITION))
     repo = ProductRepository(table)
     ids, last_key = repo.low_stock_page(limit=limit, start_key=start)
     products = repo.get_many(ids)
     return AdminProductList(items=[admin_product_view(products[i]) for i in ids if i in products],
-                            next_cursor=encode_cursor(last_key, key=cursor_key))
+                            next_cursor=cursors.encode(last_key))
 
 
 def note_stock_levels(*, table: Table, product_ids: Sequence[str], now: datetime) -> None:
@@ -332,15 +331,15 @@ def note_stock_levels(*, table: Table, product_ids: Sequence[str], now: datetime
 
 
 def _page(products: list[Product], *, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,
-          cursor_key: bytes, scope: str) -> tuple[list[Product], str | None]:
+          scope: str) -> tuple[list[Product], str | None]:
     fingerprint = f"{scope}|{where.fingerprint(sort)}"
-    start = decode_cursor(cursor, key=cursor_key, partition=("list", fingerprint))
+    start = cursors.decode(cursor, partition=("list", fingerprint))
     after = start.get("after") if start else None
     if start is not None and not isinstance(after, list):
         raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
                            fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
     page, next_key = select_page(products, where=where, sort=sort, limit=limit, after=after)
-    next_cursor = encode_cursor({"list": fingerprint, "after": list(next_key)}, key=cursor_key) if next_key else None
+    next_cursor = cursors.encode({"list": fingerprint, "after": list(next_key)}) if next_key else None
     return page, next_cursor
 
 
@@ -393,7 +392,7 @@ def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = No
 
 
 def browse_products(*, table: Table, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,
-                    cursor_key: bytes, viewer: str | None, promoters: PromoterLookup,
+                    viewer: str | None, promoters: PromoterLookup,
                     image_url: ImageUrl | None = None) -> ProductList:
     """On-shelf products for customers (guests too), filtered, sorted and paginated."""
     low, high = where.min_price_fen, where.max_price_fen
@@ -406,8 +405,7 @@ def browse_products(*, table: Table, where: ListingFilter, sort: ListingSort, li
                                                               max_price_fen=where.max_price_fen)
     if truncated:
         _note_truncated(len(products))
-    page, next_cursor = _page(products, where=shelf_where, sort=sort, limit=limit, cursor=cursor,
-                              cursor_key=cursor_key, scope="shop")
+    page, next_cursor = _page(products, where=shelf_where, sort=sort, limit=limit, cursor=cursor, scope="shop")
     earnings = _Earnings(table, viewer, promoters)
     categories: dict[str, Category] = {}
     if earnings.active:

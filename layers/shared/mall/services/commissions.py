@@ -40,7 +40,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso, parse_instant
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
@@ -342,32 +342,30 @@ def _view_fields(record: CommissionRecord, nickname: str | None) -> dict[str, An
     }
 
 
-def _page(table: Table, user_id: str, *, status: str | None, limit: int, cursor: str | None,
-          cursor_key: bytes) -> tuple[list[CommissionRecord], dict[str, str | None], str | None]:
+def _page(table: Table, user_id: str, *, status: str | None, limit: int,
+          cursor: str | None) -> tuple[list[CommissionRecord], dict[str, str | None], str | None]:
     store = CommissionSyncStore(table)
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", beneficiary_partition(user_id)))
+    start = cursors.decode(cursor, partition=("gsi1pk", beneficiary_partition(user_id)))
     page = store.for_beneficiary(user_id, status=status, limit=limit, start_key=start)
     records = [commission_from_item(item) for item in page.items]
     nicknames = store.nicknames(r.buyer_id for r in records)
-    return records, nicknames, encode_cursor(page.last_key, key=cursor_key)
+    return records, nicknames, cursors.encode(page.last_key)
 
 
-def my_commissions(*, table: Table, user_id: str, status: str | None, limit: int, cursor: str | None,
-                   cursor_key: bytes) -> CommissionPage:
+def my_commissions(*, table: Table, user_id: str, status: str | None, limit: int,
+                   cursor: str | None) -> CommissionPage:
     """The caller's own commission records, newest first (one gsi1 Query per page)."""
-    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor,
-                                            cursor_key=cursor_key)
+    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor)
     return CommissionPage(items=[CommissionView(**_view_fields(r, nicknames.get(r.buyer_id))) for r in records],
                           next_cursor=next_cursor)
 
 
-def promoter_commissions(*, table: Table, user_id: str, status: str | None, limit: int, cursor: str | None,
-                         cursor_key: bytes) -> AdminCommissionPage:
+def promoter_commissions(*, table: Table, user_id: str, status: str | None, limit: int,
+                         cursor: str | None) -> AdminCommissionPage:
     """Admin: any promoter's commission records, newest first; 404 for someone who never applied."""
     if PromoterRepository(table).get(user_id) is None:
         raise NotFound("no such promoter", code="promoter_not_found")
-    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor,
-                                            cursor_key=cursor_key)
+    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor)
     return AdminCommissionPage(
         items=[AdminCommissionView(**_view_fields(r, nicknames.get(r.buyer_id)), beneficiary_id=r.beneficiary_id,
                                    hold=r.hold) for r in records],

@@ -17,7 +17,6 @@ through a short-lived link.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,14 +24,14 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
-from mall.config import ConfigurationError
+from mall.config import MIN_PART_BYTES, ExportSettings, load_export_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.exports import LIST_PARTITION, ExportJobRepository, ExportSources, StaleJob, job_from_item
-from mall.dal.objects import MIN_PART_BYTES, MultipartWriter, ObjectStore
+from mall.dal.objects import MultipartWriter, ObjectStore
 from mall.dal.table import Table
 from mall.domain.exports import (
     COLUMNS,
@@ -56,31 +55,9 @@ FILE_RETENTION_DAYS = 7
 CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
-class ExportSettings(BaseModel):
-    """Environment of the export functions."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    bucket: Annotated[str | None, Field(alias="EXPORTS_BUCKET", min_length=3, max_length=63)] = None
-    url_ttl_seconds: Annotated[int, Field(alias="EXPORT_URL_TTL_SECONDS", ge=60, le=900)] = 900
-    # ≥ the worker's timeout: a lease can only pass once the run holding it is over.
-    lease_seconds: Annotated[int, Field(alias="EXPORT_LEASE_SECONDS", ge=60, le=7200)] = 960
-    part_bytes: Annotated[int, Field(alias="EXPORT_PART_BYTES", ge=MIN_PART_BYTES, le=100 * 1024 * 1024)] = (
-        MIN_PART_BYTES)
-
-    def require_bucket(self) -> str:
-        if not self.bucket:
-            raise ConfigurationError("invalid configuration: EXPORTS_BUCKET is not set")
-        return self.bucket
-
-
 @lru_cache(maxsize=1)
 def export_settings() -> ExportSettings:
-    try:
-        return ExportSettings.model_validate(dict(os.environ))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid configuration: {problems}") from exc
+    return load_export_settings()
 
 
 class Sender(Protocol):
@@ -143,12 +120,12 @@ def get_export(*, table: Table, store: ObjectStore | None, export_id: str, now: 
     return job_view(job, store=store, now=now, url_ttl_seconds=url_ttl_seconds)
 
 
-def list_exports(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> ExportJobPage:
+def list_exports(*, table: Table, limit: int, cursor: str | None) -> ExportJobPage:
     """Every export job, newest first (links only in the detail: ``GET /admin/exports/{export_id}``)."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", LIST_PARTITION))
+    start = cursors.decode(cursor, partition=("gsi1pk", LIST_PARTITION))
     page = ExportJobRepository(table).page(limit=limit, start_key=start)
     return ExportJobPage(items=[job_view(job_from_item(i)) for i in page.items],
-                         next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                         next_cursor=cursors.encode(page.last_key))
 
 
 # ---- the worker ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mall import pii
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import (
@@ -115,11 +115,11 @@ def _bundle(repo: FulfilmentRepository, order_id: str) -> OrderBundle:
 # ---- customers ----------------------------------------------------------------------------------
 
 def list_my_orders(*, repo: FulfilmentRepository, buyer_id: str, status: str | None, limit: int,
-                   cursor: str | None, cursor_key: bytes) -> OrderPage:
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", buyer_partition(buyer_id)))
+                   cursor: str | None) -> OrderPage:
+    start = cursors.decode(cursor, partition=("gsi1pk", buyer_partition(buyer_id)))
     page = repo.list_for_buyer(buyer_id, status=status, limit=limit, start_key=start)
     items = [OrderSummary(**_summary_fields(order_from_item(item))) for item in page.items]
-    return OrderPage(items=items, next_cursor=encode_cursor(page.last_key, key=cursor_key))
+    return OrderPage(items=items, next_cursor=cursors.encode(page.last_key))
 
 
 def my_order(*, repo: FulfilmentRepository, buyer_id: str, order_id: str) -> OrderDetail:
@@ -197,9 +197,8 @@ def reveal_shipping_address(*, repo: FulfilmentRepository, audit: AuditLog, orde
                            city=address.get("city"), detail=detail)
 
 
-def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cursor: str | None,
-                      cursor_key: bytes) -> AdminOrderPage:
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(status)))
+def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cursor: str | None) -> AdminOrderPage:
+    start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
     page = repo.list_by_status(status, limit=limit, start_key=start)
     items = [AdminOrderSummary(
         order_id=i["order_id"], buyer_id=i["buyer_id"], status=i["status"], fulfilment=i.get("fulfilment", "physical"),
@@ -207,7 +206,7 @@ def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cu
         line_count=int(i.get("line_count", 0)), created_at=i.get("created_at", ""), paid_at=i.get("paid_at"),
         shipped_at=i.get("shipped_at"), completed_at=i.get("completed_at"),
     ) for i in page.items]
-    return AdminOrderPage(items=items, next_cursor=encode_cursor(page.last_key, key=cursor_key))
+    return AdminOrderPage(items=items, next_cursor=cursors.encode(page.last_key))
 
 
 def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, tracking_no: str, admin: str,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import china_day, china_day_start, china_month_start, iso, parse_instant, utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import RUNS_PARTITION, ReconciliationRepository, report_partition
@@ -88,14 +88,14 @@ def entry_from_item(item: Item) -> LedgerEntry:
         memo=str(item.get("memo") or ""), effect=BalanceEffect(**effect), at=str(item["at"]))
 
 
-def ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None, cursor_key: bytes) -> LedgerPage:
+def ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
     """``user_id``'s postings, newest first (the promoter route passes the token's subject)."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("pk", f"USER#{user_id}"))
+    start = cursors.decode(cursor, partition=("pk", f"USER#{user_id}"))
     if start is not None and not str(start.get("sk", "")).startswith("LEDGER#"):
         raise _bad_cursor()
     page = LedgerRepository(table).postings(user_id, limit=limit, start_key=start, newest_first=True)
     return LedgerPage(user_id=user_id, items=[entry_from_item(i) for i in page.items],
-                      next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                      next_cursor=cursors.encode(page.last_key))
 
 
 def summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
@@ -122,11 +122,10 @@ def summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
                          withdrawn_fen=balances.withdrawn, debt_fen=balances.owed_fen, as_of=iso(now))
 
 
-def promoter_ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None,
-                         cursor_key: bytes) -> LedgerPage:
+def promoter_ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
     """Admin: anyone's ledger (404 for a user who is not a promoter)."""
     _require_promoter(table, user_id)
-    return ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor, cursor_key=cursor_key)
+    return ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor)
 
 
 def promoter_summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
@@ -290,21 +289,21 @@ def _run_from_item(item: Item) -> ReconciliationRun:
     return ReconciliationRun.model_validate({k: item[k] for k in ReconciliationRun.model_fields if k in item})
 
 
-def list_runs(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> ReconciliationList:
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", RUNS_PARTITION))
+def list_runs(*, table: Table, limit: int, cursor: str | None) -> ReconciliationList:
+    start = cursors.decode(cursor, partition=("gsi1pk", RUNS_PARTITION))
     page = ReconciliationRepository(table).runs(limit=limit, start_key=start)
     return ReconciliationList(items=[_run_from_item(i) for i in page.items],
-                              next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                              next_cursor=cursors.encode(page.last_key))
 
 
-def get_run(*, table: Table, day: str, limit: int, cursor: str | None, cursor_key: bytes) -> ReconciliationDetail:
+def get_run(*, table: Table, day: str, limit: int, cursor: str | None) -> ReconciliationDetail:
     reports = ReconciliationRepository(table)
     item = reports.run(day)
     if item is None:
         raise NotFound("no reconciliation ran that day", code="reconciliation_not_found")
-    start = decode_cursor(cursor, key=cursor_key, partition=("pk", report_partition(day)))
+    start = cursors.decode(cursor, partition=("pk", report_partition(day)))
     page = reports.mismatches(day, limit=limit, start_key=start)
     mismatches = [ReconciliationMismatch.model_validate({k: i[k] for k in ReconciliationMismatch.model_fields})
                   for i in page.items]
     return ReconciliationDetail(run=_run_from_item(item), mismatches=mismatches,
-                                next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                                next_cursor=cursors.encode(page.last_key))

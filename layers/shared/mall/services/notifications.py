@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.dal.notifications import NotificationRepository, NotificationStatus, status_partition
 from mall.domain.notifications import (
     ChangeLike,
@@ -111,13 +111,13 @@ def deliver(notification: Notification, *, repo: NotificationRepository, openid_
 # ---- the admin's view -------------------------------------------------------------------------
 
 
-def admin_list_notifications(*, repo: NotificationRepository, status: str, limit: int, cursor: str | None,
-                             cursor_key: bytes) -> NotificationPage:
+def admin_list_notifications(*, repo: NotificationRepository, status: str, limit: int,
+                             cursor: str | None) -> NotificationPage:
     """Records in ``status`` (e.g. FAILED), most recently changed first."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(status)))
+    start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
     page = repo.by_status(status, limit=limit, start_key=start)
     return NotificationPage(items=[_view(item) for item in page.items],
-                            next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                            next_cursor=cursors.encode(page.last_key))
 
 
 def _view(item: Mapping[str, Any]) -> NotificationView:

@@ -9,11 +9,12 @@ the response says so (``payment: null``); the client fetches the parameters agai
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
 
 from mall import pii
 from mall.clock import iso
@@ -48,11 +49,11 @@ from mall.schemas.orders import (
 )
 from mall.services.commissions import self_purchase_discounts
 
-log = logging.getLogger(__name__)
+logger = Logger(child=True)
 
 
 class ProductCatalog(Protocol):
-    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository`` (CATALOG)."""
+    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``."""
 
     def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
     def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
@@ -60,13 +61,13 @@ class ProductCatalog(Protocol):
 
 
 class Attributor(Protocol):
-    """``mall.services.referral.attribute_order`` (REFERRAL)."""
+    """``mall.services.referral.attribute_order``."""
 
     def __call__(self, *, table: Table, buyer_id: str, share: ShareSource | None, now: datetime) -> Attribution: ...
 
 
 class StockNotifier(Protocol):
-    """``mall.services.catalog.note_stock_levels`` (CATALOG)."""
+    """``mall.services.catalog.note_stock_levels``."""
 
     def __call__(self, *, table: Table, product_ids: Sequence[str], now: datetime) -> None: ...
 
@@ -179,7 +180,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     try:
         note_stock_levels(table=orders.table, product_ids=list(quantities), now=now)
     except Exception:  # a low-stock flag must never undo or fail a placed order
-        log.exception("note_stock_levels failed after placing %s", order_id)
+        logger.exception("note_stock_levels failed after placing %s", order_id)
 
     payment: PaymentParams | None = None
     payment_error: str | None = None
@@ -187,7 +188,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
         payment = _prepay(pay(), order_id=order_id, lines=lines, amount_fen=priced.amount_fen,
                           openid=customer.openid, notify_url=notify_url, expires_at=expires_at)
     except (WeChatPayError, ValueError) as exc:
-        log.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
+        logger.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
         payment_error = "payment_unavailable"
 
     return PlaceOrderResponse(

@@ -4,7 +4,7 @@
 reconciliation job (a query result) and the expiry job (a last query before closing) all call it,
 so a lost notification never loses a payment and a repeated one never records it twice.
 
-Webhook replies (PROTOCOLS.md): 204 = handled or already handled; 4xx ``{"code":"FAIL"}`` = refused
+Webhook replies (docs/protocols.md): 204 = handled or already handled; 4xx ``{"code":"FAIL"}`` = refused
 and nothing changed (a bad signature, a stale or probe message, an amount that is not the order's,
 a currency other than CNY, a REFUND.* whose refund_status is not its event, a transfer bill without
 our mch_id, an unsupported event: docs/webhook-checks.md); 5xx ``{"code":"FAIL"}`` = our failure,
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
@@ -50,13 +50,13 @@ from mall.integrations.wechatpay.resources import (
     parse_transaction,
     parse_transfer_bill,
 )
+from mall.observability import metrics
 from mall.services.orders import ProductCatalog, StockNotifier
 from mall.services.payment_snapshot import prepare_basis
 from mall.services.payouts import handle_transfer_notification
 from mall.services.refunds import handle_refund_notification
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(child=True)
 
 _MAX_RACES = 3
 
@@ -175,7 +175,7 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                         orders: OrderRepository,
                         merchant: MerchantConfig, public_keys: Mapping[str, RSAPublicKey], apiv3_key: bytes,
                         pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
-    """Verify, decrypt and dispatch one notification (PROTOCOLS.md). Never raises for a bad message."""
+    """Verify, decrypt and dispatch one notification (docs/protocols.md). Never raises for a bad message."""
     try:
         note = verify_and_decrypt(headers, raw_body, public_keys=public_keys, apiv3_key=apiv3_key, now=now)
     except NotificationRejected as exc:
@@ -199,7 +199,7 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                 return _fail(400, "refund_status does not match the event", "refund_status_mismatch")
             handle_refund_notification(table=orders.table, refund=refund, now=now)
             return _ok("refund_handled")
-        if event == EVENT_TRANSFER_FINISHED:  # payouts (PAYOUT)
+        if event == EVENT_TRANSFER_FINISHED:  # payouts
             return _on_transfer(note.resource, table=orders.table, merchant=merchant, now=now)
     except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
         logger.warning("notification resource refused", extra={"reason": exc.reason_code})
@@ -266,7 +266,7 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: T
               now=now)
 
 
-# ---- payouts (PAYOUT) ----
+# ---- payouts ----
 def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig, now: datetime) -> WebhookReply:
     bill = parse_transfer_bill(resource)
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
@@ -277,7 +277,6 @@ def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: Merchan
         return _ok(handled.outcome)
     status, message = handled.refusal
     return _fail(status, message, handled.outcome)
-# ---- (end of payouts) ----
 
 
 # ---- expiry and reconciliation ------------------------------------------------------------------

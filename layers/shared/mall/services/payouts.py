@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 from mall.clock import parse_instant
 from mall.config import get_settings
@@ -58,11 +58,11 @@ from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.client import TransferSceneReportInfo
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse, WeChatPayNotFound
 from mall.integrations.wechatpay.resources import TransferBillCancelled, TransferBillCreated, TransferBillResource
+from mall.observability import metrics
 from mall.schemas.payouts import PayoutView
 from mall.services.withdrawal_debt import cancel_one_for_debt
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 _MAX_RACES = 5
 #: An APPROVED WeChat withdrawal not started this long after approval was not queued (a lost send).

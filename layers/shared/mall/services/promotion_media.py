@@ -8,19 +8,16 @@ and no other function's cold start pays for it.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Protocol
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Protocol
 
 from mall.clock import iso
-from mall.config import ConfigurationError
+from mall.config import MediaSettings, load_media_settings
 from mall.dal.objects import ObjectStore, ObjectTooLarge
 from mall.domain.posters import (
     DEFAULT_CAPTION,
@@ -34,7 +31,7 @@ from mall.domain.posters import (
     poster_object_key,
     qr_object_key,
 )
-from mall.domain.referral import DEFAULT_SHARE_PAGE, ShareTarget, share_page_from, share_target
+from mall.domain.referral import ShareTarget, share_target
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.integrations.wechat import image_content_type
 from mall.schemas.promotion_media import PosterResponse, QrCodeResponse
@@ -61,35 +58,9 @@ CACHE_CONTROL = "private, max-age=86400"
 # ---------------------------------------------------------------------------------------
 
 
-class MediaSettings(BaseModel):
-    """Environment of the QR and poster functions."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    # Required where used; optional here so other tooling can import this module without it.
-    bucket: Annotated[str | None, Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)] = None
-    # Read and checked exactly as the referral profile reads it (one share page for link, QR, poster).
-    share_page: Annotated[str, BeforeValidator(share_page_from), Field(alias="SHARE_PAGE")] = DEFAULT_SHARE_PAGE
-    qr_width: Annotated[int, Field(alias="QR_WIDTH", ge=280, le=1280)] = 430
-    qr_env_version: Annotated[str, Field(alias="QR_ENV_VERSION", pattern=r"^(release|trial|develop)$")] = "release"
-    qr_check_path: Annotated[bool, Field(alias="QR_CHECK_PATH")] = True
-    url_ttl_seconds: Annotated[int, Field(alias="MEDIA_URL_TTL_SECONDS", ge=60, le=604800)] = 3600
-    image_max_bytes: Annotated[int, Field(alias="PRODUCT_IMAGE_MAX_BYTES", ge=1024, le=20_000_000)] = 5_000_000
-    merchant_logo_key: Annotated[str | None, Field(alias="MERCHANT_LOGO_KEY", min_length=1, max_length=512)] = None
-
-    def require_bucket(self) -> str:
-        if not self.bucket:
-            raise ConfigurationError("invalid configuration: MEDIA_BUCKET is not set")
-        return self.bucket
-
-
 @lru_cache(maxsize=1)
 def media_settings() -> MediaSettings:
-    try:
-        return MediaSettings.model_validate(dict(os.environ))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid configuration: {problems}") from exc
+    return load_media_settings()
 
 
 @lru_cache(maxsize=1)

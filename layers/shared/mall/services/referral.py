@@ -8,7 +8,6 @@ decides again (a bounded number of times), so the rules are always checked again
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,9 +16,9 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 
 from mall import pii
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
-from mall.config import get_settings
+from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import (
@@ -82,11 +81,11 @@ _ATTEMPTS = 6
 def share_page() -> str:
     """The mini-program page a share link opens (env ``SHARE_PAGE``, read and checked exactly as the
     QR and poster functions read it: ``mall.domain.referral.share_page_from``)."""
-    return rules.share_page_from(os.environ.get("SHARE_PAGE"))
+    return rules.share_page_from(function_environment().share_page)
 
 
 # ---------------------------------------------------------------------------------------
-# Attribution (contract: ORDERS calls this when an order is placed)
+# Attribution (placing an order calls this)
 # ---------------------------------------------------------------------------------------
 
 
@@ -192,20 +191,19 @@ def get_promoter(*, table: Table, user_id: str) -> PromoterAdminView:
     return _admin_view(promoter, share_page())
 
 
-def list_promoters(*, table: Table, status: str, limit: int, cursor: str | None, cursor_key: bytes) -> PromoterList:
+def list_promoters(*, table: Table, status: str, limit: int, cursor: str | None) -> PromoterList:
     if status not in rules.PROMOTER_STATUSES:
         raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
                                                                   f"one of {list(rules.PROMOTER_STATUSES)}")])
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", f"PROMOTERS#{status}"))
+    start = cursors.decode(cursor, partition=("gsi1pk", f"PROMOTERS#{status}"))
     items, last = PromoterRepository(table).list_by_status(status, limit=limit, start_key=start)
     page = share_page()
     return PromoterList(items=[_admin_view(p, page) for p in items],
-                        next_cursor=encode_cursor(last, key=cursor_key))
+                        next_cursor=cursors.encode(last))
 
 
-def promoter_history(*, table: Table, user_id: str, limit: int, cursor: str | None,
-                     cursor_key: bytes) -> list[PromoterHistoryEntry]:
-    start = decode_cursor(cursor, key=cursor_key, partition=("pk", f"USER#{user_id}"))
+def promoter_history(*, table: Table, user_id: str, limit: int, cursor: str | None) -> list[PromoterHistoryEntry]:
+    start = cursors.decode(cursor, partition=("pk", f"USER#{user_id}"))
     items, _ = PromoterRepository(table).history(user_id, limit=limit, start_key=start)
     return [PromoterHistoryEntry(action=i["action"], from_status=i.get("from_status"), to_status=i.get("to_status"),
                                  by=i["by"], reason=i.get("reason"), at=i["at"], from_level=i.get("from_level"),
@@ -646,8 +644,7 @@ def _gsi_key(item: Item) -> Key:
 L2_MAX_MEMBERS_SCANNED = 50
 
 
-def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cursor: str | None,
-            cursor_key: bytes) -> TeamPage:
+def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cursor: str | None) -> TeamPage:
     """The caller's own team only (the route passes the token's subject).
 
     Level 1: the bindings whose parent is the caller (gsi1 ``TEAM#<me>``), newest first.
@@ -659,7 +656,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
     if PromoterRepository(table).get(user_id) is None:
         raise Forbidden("only promoters have a team", code="not_a_promoter")
     bindings = BindingRepository(table)
-    state = decode_cursor(cursor, key=cursor_key)
+    state = cursors.decode(cursor)
     if depth == 1:
         start = state.get("k") if state else None
         if start is not None and start.get("gsi1pk") != f"TEAM#{user_id}":
@@ -667,7 +664,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
                                fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
         items, last = bindings.team(user_id, limit=limit, start_key=start)
         return TeamPage(depth=1, items=[_member(i, 1) for i in items],
-                        next_cursor=encode_cursor({"d": 1, "k": last} if last else None, key=cursor_key))
+                        next_cursor=cursors.encode({"d": 1, "k": last} if last else None))
     l1_key: Key | None = state.get("l1") if state else None
     inner: Key | None = state.get("inner") if state else None
     if l1_key is not None and l1_key.get("gsi1pk") != f"TEAM#{user_id}":
@@ -687,11 +684,11 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
             scanned += 1
             if last is not None:
                 return TeamPage(depth=2, items=out,
-                                next_cursor=encode_cursor({"d": 2, "l1": before, "inner": last}, key=cursor_key))
+                                next_cursor=cursors.encode({"d": 2, "l1": before, "inner": last}))
             l1_key = _gsi_key(member)
             if len(out) >= limit or scanned >= L2_MAX_MEMBERS_SCANNED:
                 return TeamPage(depth=2, items=out,
-                                next_cursor=encode_cursor({"d": 2, "l1": l1_key, "inner": None}, key=cursor_key))
+                                next_cursor=cursors.encode({"d": 2, "l1": l1_key, "inner": None}))
         if chunk_last is None:
             return TeamPage(depth=2, items=out, next_cursor=None)
         l1_key = chunk_last

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.refunds import RefundRepository, refund_from_item, refunds_partition
@@ -82,12 +82,11 @@ def list_order_refunds(*, orders: FulfilmentRepository, refunds: RefundRepositor
 
 # ---- admins -------------------------------------------------------------------------------------
 
-def admin_list_refunds(*, refunds: RefundRepository, status: str, limit: int, cursor: str | None,
-                       cursor_key: bytes) -> RefundPage:
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", refunds_partition(status)))
+def admin_list_refunds(*, refunds: RefundRepository, status: str, limit: int, cursor: str | None) -> RefundPage:
+    start = cursors.decode(cursor, partition=("gsi1pk", refunds_partition(status)))
     page = refunds.list_by_status(status, limit=limit, start_key=start)
     return RefundPage(items=[refund_view(refund_from_item(i), for_buyer=False) for i in page.items],
-                      next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                      next_cursor=cursors.encode(page.last_key))
 
 
 def _get(refunds: RefundRepository, refund_id: str) -> Refund:

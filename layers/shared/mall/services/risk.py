@@ -32,7 +32,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.ledger import LedgerRefused, LedgerRepository
@@ -310,8 +310,8 @@ def lift_hold_after_unfreeze(*, table: Table, promoter_id: str, now: datetime) -
 # ---- views -----------------------------------------------------------------------------------
 
 
-def list_cases(*, table: Table, status: str | None, promoter_id: str | None, limit: int, cursor: str | None,
-               cursor_key: bytes) -> RiskCasePage:
+def list_cases(*, table: Table, status: str | None, promoter_id: str | None, limit: int,
+               cursor: str | None) -> RiskCasePage:
     """Cases newest first: of one promoter (any status, or ``status``), else of one status (OPEN
     when none is given)."""
     if status is not None and status not in {s.value for s in RiskCaseStatus}:
@@ -319,14 +319,14 @@ def list_cases(*, table: Table, status: str | None, promoter_id: str | None, lim
                                                                   f"one of {[s.value for s in RiskCaseStatus]}")])
     repo = RiskCaseRepository(table)
     if promoter_id:
-        start = decode_cursor(cursor, key=cursor_key, partition=("gsi2pk", promoter_cases_partition(promoter_id)))
+        start = cursors.decode(cursor, partition=("gsi2pk", promoter_cases_partition(promoter_id)))
         page = repo.for_promoter(promoter_id, status=status, limit=limit, start_key=start)
     else:
         wanted = status or RiskCaseStatus.OPEN.value
-        start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", status_partition(wanted)))
+        start = cursors.decode(cursor, partition=("gsi1pk", status_partition(wanted)))
         page = repo.by_status(wanted, limit=limit, start_key=start)
     return RiskCasePage(items=[case_view(case_from_item(i)) for i in page.items],
-                        next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                        next_cursor=cursors.encode(page.last_key))
 
 
 def get_case(*, table: Table, case_id: str) -> RiskCaseDetail:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
@@ -60,10 +60,10 @@ def check_cap_against_catalog(*, table: Table, settings: DistributionSettings) -
                            code="commission_over_cap", fields=problems)
 
 
-def history(*, table: Table, limit: int, cursor: str | None, cursor_key: bytes) -> SettingsHistory:
-    start = decode_cursor(cursor, key=cursor_key, partition=("pk", "SETTINGS#distribution"))
+def history(*, table: Table, limit: int, cursor: str | None) -> SettingsHistory:
+    start = cursors.decode(cursor, partition=("pk", "SETTINGS#distribution"))
     versions, last = SettingsRepository(table).history(limit=limit, start_key=start)
-    return SettingsHistory(items=[_view(v) for v in versions], next_cursor=encode_cursor(last, key=cursor_key))
+    return SettingsHistory(items=[_view(v) for v in versions], next_cursor=cursors.encode(last))
 
 
 def get_version(*, table: Table, version: int) -> SettingsVersionView:

@@ -33,7 +33,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import CHINA, iso, parse_instant
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import promoter_key
@@ -349,22 +349,22 @@ def _view_fields(record: BonusRecord) -> dict[str, Any]:
             "settled_at": iso(record.settled_at) if record.settled_at else None, "explanation": explain(record)}
 
 
-def my_bonuses(*, table: Table, user_id: str, limit: int, cursor: str | None, cursor_key: bytes) -> BonusPage:
+def my_bonuses(*, table: Table, user_id: str, limit: int, cursor: str | None) -> BonusPage:
     """The caller's own bonuses, newest month first (one gsi1 Query per page)."""
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi1pk", promoter_partition(user_id)))
+    start = cursors.decode(cursor, partition=("gsi1pk", promoter_partition(user_id)))
     page = BonusRepository(table).for_promoter(user_id, limit=limit, start_key=start)
     return BonusPage(items=[BonusView(**_view_fields(bonus_from_item(i))) for i in page.items],
-                     next_cursor=encode_cursor(page.last_key, key=cursor_key))
+                     next_cursor=cursors.encode(page.last_key))
 
 
-def admin_bonuses(*, table: Table, month: str, limit: int, cursor: str | None, cursor_key: bytes) -> AdminBonusPage:
+def admin_bonuses(*, table: Table, month: str, limit: int, cursor: str | None) -> AdminBonusPage:
     """One month's bonuses of every promoter, in promoter id order, with each promoter's open risk hold."""
     try:
         parse_month(month)
     except ValueError as exc:
         raise InvalidInput("month is not YYYY-MM", code="invalid_month",
                            fields=[FieldProblem("query:month", "not a month (YYYY-MM)")]) from exc
-    start = decode_cursor(cursor, key=cursor_key, partition=("pk", month_partition(month)))
+    start = cursors.decode(cursor, partition=("pk", month_partition(month)))
     page = BonusRepository(table).for_month(month, limit=limit, start_key=start)
     records = [bonus_from_item(i) for i in page.items]
     held = RiskHoldRepository(table).get_many(r.beneficiary_id for r in records)
@@ -373,4 +373,4 @@ def admin_bonuses(*, table: Table, month: str, limit: int, cursor: str | None, c
         items=[AdminBonusView(**_view_fields(r), promoter_id=r.beneficiary_id,
                               settings_version=int(r.rule.get("settings_version", 0)),
                               risk_hold=r.beneficiary_id in held) for r in records],
-        next_cursor=encode_cursor(page.last_key, key=cursor_key))
+        next_cursor=cursors.encode(page.last_key))

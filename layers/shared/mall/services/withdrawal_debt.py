@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Table
@@ -41,9 +41,9 @@ from mall.domain.withdrawals import (
     Withdrawal,
     WithdrawalStatus,
 )
+from mall.observability import metrics
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 _MAX_RACES = 8
 

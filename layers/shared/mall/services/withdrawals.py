@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall import pii
-from mall.api.cursor import decode_cursor, encode_cursor
+from mall.api.cursor import cursors
 from mall.clock import CHINA, iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import Wallet
@@ -164,7 +164,7 @@ def request_withdrawal(*, table: Table, promoter_id: str, body: WithdrawalReques
     _refuse(rules.check_account(body.amount_fen, available_fen=wallet.balances.available,
                                 owed_fen=wallet.balances.owed_fen))
 
-    # An open risk case refuses the request outright (above); softer risk flags (issue 7) would go here.
+    # An open risk case refuses the request outright (above); softer risk flags would go here.
     decision = rules.review_of(body.amount_fen, settings, risk_flag=False)
     withdrawal_id = new_withdrawal_id()
     bank = _sealed_bank(body.bank, withdrawal_id) if body.bank is not None else None
@@ -227,12 +227,12 @@ def _send_to_payout(queue: PayoutQueue | None, w: Withdrawal) -> None:
 # ---- the promoter's views -----------------------------------------------------------------------
 
 
-def list_mine(*, table: Table, promoter_id: str, status: WithdrawalStatus | None, limit: int, cursor: str | None,
-              cursor_key: bytes) -> WithdrawalPage:
-    start = decode_cursor(cursor, key=cursor_key, partition=("gsi2pk", promoter_partition(promoter_id)))
+def list_mine(*, table: Table, promoter_id: str, status: WithdrawalStatus | None, limit: int,
+              cursor: str | None) -> WithdrawalPage:
+    start = cursors.decode(cursor, partition=("gsi2pk", promoter_partition(promoter_id)))
     found, last = WithdrawalRepository(table).for_promoter(promoter_id, status=status, limit=limit, start_key=start)
     return WithdrawalPage(items=[withdrawal_view(w, for_promoter=True) for w in found],
-                          next_cursor=encode_cursor(last, key=cursor_key))
+                          next_cursor=cursors.encode(last))
 
 
 def get_mine(*, table: Table, promoter_id: str, withdrawal_id: str,
@@ -287,8 +287,8 @@ def to_filter(filters: AdminFilters) -> WithdrawalFilter:
         min_fen=filters.min_fen, max_fen=filters.max_fen)
 
 
-def _positions(cursor: str | None, where: WithdrawalFilter, key: bytes) -> dict[str, Position] | None:
-    raw = decode_cursor(cursor, key=key)
+def _positions(cursor: str | None, where: WithdrawalFilter) -> dict[str, Position] | None:
+    raw = cursors.decode(cursor)
     if raw is None:
         return None
     wanted = {partition for _, partition in where.partitions()}
@@ -299,13 +299,12 @@ def _positions(cursor: str | None, where: WithdrawalFilter, key: bytes) -> dict[
     return raw
 
 
-def admin_list(*, table: Table, filters: AdminFilters, limit: int, cursor: str | None,
-               cursor_key: bytes) -> WithdrawalPage:
+def admin_list(*, table: Table, filters: AdminFilters, limit: int, cursor: str | None) -> WithdrawalPage:
     """Newest first across the partitions the filters name (status, promoter), paginated."""
     where = to_filter(filters)
-    page = WithdrawalRepository(table).search(where, limit=limit, positions=_positions(cursor, where, cursor_key))
+    page = WithdrawalRepository(table).search(where, limit=limit, positions=_positions(cursor, where))
     return WithdrawalPage(items=[withdrawal_view(withdrawal_from_item(i), for_promoter=False) for i in page.items],
-                          next_cursor=encode_cursor(page.positions, key=cursor_key) if page.positions else None)
+                          next_cursor=cursors.encode(page.positions))
 
 
 def admin_get(*, table: Table, withdrawal_id: str) -> WithdrawalView:
