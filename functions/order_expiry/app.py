@@ -17,7 +17,6 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.observability import logger
-from mall.services.catalog import note_stock_levels
 from mall.services.payments import expire_due_orders
 from mall.workers import scheduled_time, worker_entrypoint
 
@@ -30,7 +29,7 @@ products = ProductRepository(table)
 
 def expire(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = expire_due_orders(orders=orders, products=products, merchant=merchant_config(), pay=pay_client,
-                               note_stock_levels=note_stock_levels, now=utc_now(), due_until=scheduled_time(event))
+                               now=utc_now(), due_until=scheduled_time(event))
     logger.info("order expiry run", extra=report.as_dict())
     # statusCode: the shape every sample-event check (tests/e2e/test_sample_events.py) reads.
     return {"statusCode": 200, **report.as_dict()}

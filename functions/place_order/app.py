@@ -25,9 +25,7 @@ from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.schemas.orders import PlaceOrderRequest, PlaceOrderResponse
-from mall.services.catalog import note_stock_levels
 from mall.services.orders import place_order
-from mall.services.referral import attribute_order
 
 table = main_table()
 orders = OrderRepository(table)
@@ -52,8 +50,7 @@ def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Res
 
     def action() -> PlaceOrderResponse:
         result = place_order(request=body, buyer_id=principal.subject, orders=orders, products=products,
-                             customers=customers, settings=settings_repo, attribute=attribute_order,
-                             note_stock_levels=note_stock_levels, pay=pay_client,
+                             customers=customers, settings=settings_repo, pay=pay_client,
                              notify_url=merchant_config().notify_url, now=now, device_id=device, source_ip=ip)
         metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
         if result.payment is None:

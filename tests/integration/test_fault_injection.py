@@ -61,7 +61,6 @@ from mall.domain.refunds import LineRequest
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.schemas.withdrawals import WithdrawalRequest
-from mall.services import catalog as catalog_service
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
@@ -197,7 +196,6 @@ def place(world: World, buyer: str, lines: list[tuple[str, int]]) -> str:
     placed = order_service.place_order(
         request=request, buyer_id=buyer, orders=OrderRepository(world.table), products=ProductRepository(world.table),
         customers=CustomerRepository(world.table), settings=SettingsRepository(world.table),
-        attribute=referral_service.attribute_order, note_stock_levels=catalog_service.note_stock_levels,
         pay=world.pay_client, notify_url=NOTIFY_URL, now=world.clock.now)
     assert placed.payment is not None
     return placed.order_id

@@ -26,10 +26,8 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
-from mall.services.catalog import note_stock_levels
 from mall.services.orders import place_order
 from mall.services.payments import WebhookReply, expire_due_orders, handle_notification
-from mall.services.referral import attribute_order
 from tests.conftest import SECRETS_FILE
 from tests.unit.wechatpay.helpers import RecordingSender, sandbox_transport
 
@@ -74,7 +72,7 @@ class World:
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=product_id, quantity=quantity)])
         return place_order(request=request, buyer_id=buyer_id, orders=self.orders, products=self.products,
                            customers=self.customers, settings=SettingsRepository(self.table),
-                           attribute=attribute_order, note_stock_levels=note_stock_levels, pay=self.pay,
+                           pay=self.pay,
                            notify_url=NOTIFY_URL, now=utc_now()).order_id
 
     def deliver(self, headers: dict[str, str], body: bytes) -> WebhookReply:
@@ -84,7 +82,7 @@ class World:
 
     def expire(self, minutes_ahead: float) -> dict[str, Any]:
         return expire_due_orders(orders=self.orders, products=self.products, merchant=MERCHANT, pay=self.pay,
-                                 note_stock_levels=note_stock_levels, now=utc_now(),
+                                 now=utc_now(),
                                  due_until=utc_now() + timedelta(minutes=minutes_ahead)).as_dict()
 
     def stock(self, product_id: str) -> int:

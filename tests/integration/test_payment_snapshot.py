@@ -37,7 +37,6 @@ from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionAmount, TransactionResource
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.services import referral
-from mall.services.catalog import note_stock_levels
 from mall.services.commissions import sync_order
 from mall.services.orders import place_order
 from mall.services.payments import apply_payment
@@ -99,7 +98,7 @@ class World:
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id="p_tea", quantity=1)], share_source=share)
         return place_order(request=request, buyer_id=buyer, orders=self.orders, products=ProductRepository(self.table),
                            customers=self.customers, settings=SettingsRepository(self.table),
-                           attribute=referral.attribute_order, note_stock_levels=note_stock_levels, pay=_no_pay,
+                           pay=_no_pay,
                            notify_url=MERCHANT.notify_url, now=T0).order_id
 
     def notification(self, order_id: str, *, now: datetime = T0) -> TransactionResource:

@@ -49,12 +49,11 @@ from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSource
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import refunds as refund_service
-from mall.services.catalog import note_stock_levels
 from mall.services.commissions import sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import place_order
 from mall.services.payouts import mark_bank_paid
-from mall.services.referral import apply, attribute_order, bind_with_code, change_status, record_visit
+from mall.services.referral import apply, bind_with_code, change_status, record_visit
 from mall.services.settlement import settle_due
 from mall.services.stats import apply_change, dashboard, promoter_leaderboard
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal, request_withdrawal
@@ -136,7 +135,6 @@ class Shop:
             share_source=ShareSourceRequest(promoter_code=self.codes[via], source="link") if via else None)
         placed = place_order(request=request, buyer_id=buyer, orders=self.orders, products=self.products,
                              customers=self.customers, settings=SettingsRepository(self.table),
-                             attribute=attribute_order, note_stock_levels=note_stock_levels,
                              pay=_NoPay,  # type: ignore[arg-type]
                              notify_url="http://webhook.test/webhooks/wechatpay", now=at(day, hour))
         if not pay:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import UTC, datetime
 
@@ -67,3 +68,12 @@ def test_parse_instant_refuses_what_is_not_an_instant() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         parse_instant("2026-03-01T12:00:00", assume_utc=False)
     assert parse_instant("2026-03-01T12:00:00Z", assume_utc=False) == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_use_cases_call_the_services_they_need_instead_of_taking_them_as_arguments() -> None:
+    from mall.services.orders import place_order
+    from mall.services.payments import expire_due_orders, handle_notification
+
+    injected = {"attribute", "note_stock_levels", "refunds", "payouts"}
+    for use_case in (place_order, expire_due_orders, handle_notification):
+        assert injected.isdisjoint(inspect.signature(use_case).parameters), use_case.__name__

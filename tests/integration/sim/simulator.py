@@ -65,7 +65,6 @@ from mall.errors import DomainError
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
-from mall.services import catalog as catalog_service
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import ledger as ledger_service
@@ -536,8 +535,7 @@ class Simulator:
             return order_service.place_order(
                 request=request, buyer_id=buyer, orders=OrderRepository(self.table),
                 products=ProductRepository(self.table), customers=CustomerRepository(self.table),
-                settings=SettingsRepository(self.table), attribute=referral_service.attribute_order,
-                note_stock_levels=catalog_service.note_stock_levels, pay=self.world.pay_client,
+                settings=SettingsRepository(self.table), pay=self.world.pay_client,
                 notify_url=NOTIFY_URL, now=now)
 
         def apply(results: list[Result]) -> None:
@@ -709,7 +707,7 @@ class Simulator:
 
         return Op("expiry job", [lambda: payment_service.expire_due_orders(
             orders=OrderRepository(self.table), products=ProductRepository(self.table), merchant=self.world.merchant,
-            pay=self.world.pay_client, note_stock_levels=catalog_service.note_stock_levels, now=now)], apply,
+            pay=self.world.pay_client, now=now)], apply,
             frozenset({"job:expiry"}))
 
     def op_reconcile_unpaid(self) -> Op | None:

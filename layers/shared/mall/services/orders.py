@@ -22,7 +22,7 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table, Write
+from mall.dal.table import Write
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
@@ -34,7 +34,7 @@ from mall.domain.orders import (
     order_expires_at,
     price_order,
 )
-from mall.domain.referral import Attribution, ShareSource
+from mall.domain.referral import ShareSource
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
 from mall.integrations.wechatpay.client import WeChatPayClient
@@ -47,7 +47,9 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
+from mall.services.catalog import note_stock_levels
 from mall.services.commissions import self_purchase_discounts
+from mall.services.referral import attribute_order
 
 logger = Logger(child=True)
 
@@ -58,18 +60,6 @@ class ProductCatalog(Protocol):
     def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
     def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
     def release_stock(self, product_id: str, quantity: int, /) -> Write: ...
-
-
-class Attributor(Protocol):
-    """``mall.services.referral.attribute_order``."""
-
-    def __call__(self, *, table: Table, buyer_id: str, share: ShareSource | None, now: datetime) -> Attribution: ...
-
-
-class StockNotifier(Protocol):
-    """``mall.services.catalog.note_stock_levels``."""
-
-    def __call__(self, *, table: Table, product_ids: Sequence[str], now: datetime) -> None: ...
 
 
 def _payment_description(lines: Sequence[Mapping[str, Any]]) -> str:
@@ -121,9 +111,9 @@ def _address_view(request: PlaceOrderRequest) -> AddressView | None:
 
 
 def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepository, products: ProductCatalog,
-                customers: CustomerRepository, settings: SettingsRepository, attribute: Attributor,
-                note_stock_levels: StockNotifier, pay: Callable[[], WeChatPayClient], notify_url: str,
-                now: datetime, device_id: str | None = None, source_ip: str | None = None) -> PlaceOrderResponse:
+                customers: CustomerRepository, settings: SettingsRepository, pay: Callable[[], WeChatPayClient],
+                notify_url: str, now: datetime, device_id: str | None = None,
+                source_ip: str | None = None) -> PlaceOrderResponse:
     """``device_id`` / ``source_ip`` are stored on the order for the fraud scan, never logged."""
     customer = customers.get(buyer_id)
     if customer is None:
@@ -143,7 +133,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     if request.share_source is not None:
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
-    attribution = attribute(table=orders.table, buyer_id=buyer_id, share=share, now=now)
+    attribution = attribute_order(table=orders.table, buyer_id=buyer_id, share=share, now=now)
     if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
         # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
         rules = current if current.version == attribution.settings_version else (

@@ -51,7 +51,8 @@ from mall.integrations.wechatpay.resources import (
     parse_transfer_bill,
 )
 from mall.observability import metrics
-from mall.services.orders import ProductCatalog, StockNotifier
+from mall.services.catalog import note_stock_levels
+from mall.services.orders import ProductCatalog
 from mall.services.payment_snapshot import prepare_basis
 from mall.services.payouts import handle_transfer_notification
 from mall.services.refunds import handle_refund_notification
@@ -329,7 +330,7 @@ def _paid_at_wechatpay(client: WeChatPayClient, order: Order, *, orders: OrderRe
 
 
 def expire_due_orders(*, orders: OrderRepository, products: ProductCatalog, merchant: MerchantConfig,
-                      pay: Callable[[], WeChatPayClient], note_stock_levels: StockNotifier, now: datetime,
+                      pay: Callable[[], WeChatPayClient], now: datetime,
                       due_until: datetime | None = None, limit: int = 200) -> JobReport:
     """Close unpaid orders past ``expires_at_order`` and release their stock exactly once.
 
