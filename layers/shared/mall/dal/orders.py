@@ -36,7 +36,7 @@ def order_key(order_id: str) -> dict[str, str]:
 
 
 def address_context(order_id: str) -> str:
-    """The associated data the order's encrypted address fields are sealed with (``mall.pii``): the
+    """The associated data the order's encrypted address fields are sealed with (``mall.integrations.pii_crypto``): the
     order's own partition key, so a token copied onto another order does not open. Placing the order
     encrypts with it; every view and the admin's reveal decrypt with it."""
     return order_pk(order_id)

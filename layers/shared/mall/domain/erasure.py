@@ -1,7 +1,7 @@
 """Erasure request (个人信息删除, 《个人信息保护法》 art. 47): which personal data goes, which records stay.
 
 Pure rules; ``mall.services.erasure`` applies them. Personal data is removed or replaced by the
-``mall.pii.ERASED`` marker; **financial records stay** (orders with their amounts and lines,
+``mall.domain.masking.ERASED`` marker; **financial records stay** (orders with their amounts and lines,
 commissions, ledger postings, wallets, withdrawals with their amounts, the binding that attributes
 commission): the law lets a merchant keep what accounting and tax rules require, and the mall must
 never lose a dispute for lack of records.
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mall.pii import ERASED
+from mall.domain.masking import ERASED
 
 #: Attributes that hold personal data (or data derived from it) wherever they appear. The openid is
 #: not here: it is the account (payouts and refunds go to it) and reveals nothing without WeChat.

@@ -26,7 +26,6 @@ from typing import Any, Protocol, cast
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.clock import china_day, iso
 from mall.dal.fraud import FraudRepository
 from mall.dal.table import Item, Table
@@ -42,6 +41,7 @@ from mall.domain.risk_rules import (
     RiskRules,
 )
 from mall.domain.settings import DistributionSettings
+from mall.integrations import pii_crypto
 
 logger = Logger(child=True)
 
@@ -129,7 +129,7 @@ def _print(value: Any, kind: str) -> str | None:
     """The fingerprint of a stored device id or IP (None when absent)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    return pii.fingerprint(rules.normalise_device(value) if kind == "device" else value.strip(), kind=kind)
+    return pii_crypto.fingerprint(rules.normalise_device(value) if kind == "device" else value.strip(), kind=kind)
 
 
 def _address_prints(order: Item) -> tuple[str | None, str | None]:

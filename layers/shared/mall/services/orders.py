@@ -16,13 +16,13 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.clock import iso
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, Write
+from mall.domain import masking
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
@@ -37,6 +37,7 @@ from mall.domain.orders import (
 from mall.domain.referral import Attribution, ShareSource
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
+from mall.integrations import pii_crypto
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.schemas.fulfilment import AddressView
@@ -105,19 +106,20 @@ def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] |
         return None
     context = address_context(order_id)
     a = request.address
-    return {"name_enc": pii.encrypt(a.name, context=context), "phone_enc": pii.encrypt(a.phone, context=context),
-            "detail_enc": pii.encrypt(a.detail, context=context), "province": a.province, "city": a.city,
+    return {"name_enc": pii_crypto.encrypt(a.name, context=context),
+            "phone_enc": pii_crypto.encrypt(a.phone, context=context),
+            "detail_enc": pii_crypto.encrypt(a.detail, context=context), "province": a.province, "city": a.city,
             # keyed hashes next to the ciphertext: the fraud scan matches phones / addresses without decrypting
-            "phone_fp": pii.fingerprint(normalise_phone(a.phone), kind="phone"),
-            "address_fp": pii.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
+            "phone_fp": pii_crypto.fingerprint(normalise_phone(a.phone), kind="phone"),
+            "address_fp": pii_crypto.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
 
 
 def _address_view(request: PlaceOrderRequest) -> AddressView | None:
     if request.address is None:
         return None
     a = request.address
-    return AddressView(name=pii.mask_name(a.name), phone=pii.mask_phone(a.phone), province=a.province,
-                       city=a.city, detail=pii.mask_address(a.detail))
+    return AddressView(name=masking.mask_name(a.name), phone=masking.mask_phone(a.phone), province=a.province,
+                       city=a.city, detail=masking.mask_address(a.detail))
 
 
 def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepository, products: ProductCatalog,

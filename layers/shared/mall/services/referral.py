@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.config import function_environment, get_settings
@@ -39,6 +38,7 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Key, Table, TransactionCancelled
 from mall.domain import referral as rules
 from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.masking import mask_nickname
 from mall.domain.referral import (
     MAX_ANCESTOR_DEPTH,
     ApplicantFacts,
@@ -55,7 +55,7 @@ from mall.domain.referral import (
 )
 from mall.domain.settings import BindingMode, DistributionSettings
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooManyRequests
-from mall.pii import mask_nickname
+from mall.integrations import pii_crypto
 from mall.schemas.referral import (
     ApplyRequest,
     BindingHistoryEntry,
@@ -498,7 +498,7 @@ def record_visit(*, table: Table, code: str, source: Literal["link", "qr", "post
         rate = rules.VisitRate(limit=config.share_visit_rate_limit,
                                window_seconds=config.share_visit_rate_window_seconds)
     sources = rules.visit_sources(source_ip=source_ip, device_id=device_id, visitor_id=visitor_id)
-    fingerprints = [pii.fingerprint(value, kind=f"visit_{kind}") for kind, value in sources]
+    fingerprints = [pii_crypto.fingerprint(value, kind=f"visit_{kind}") for kind, value in sources]
     if sources:  # the first source is the IP when there is one (API Gateway always gives it)
         window_start, retry_after = rules.rate_window(now, rate.window_seconds)
         if not VisitRateLimiter(table).allow(source=fingerprints[0], window_start=window_start,
