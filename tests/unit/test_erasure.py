@@ -11,6 +11,7 @@ import pytest
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import entity_partition
+from mall.dal.erasure import attributes_to_remove
 from mall.dal.orders import address_context
 from mall.dal.referral import VisitRepository
 from mall.dal.table import main_table
@@ -36,9 +37,9 @@ def test_attributes_to_remove_follow_personal_data_into_index_keys() -> None:
     profile = {"pk": "USER#u1", "sk": "PROFILE", "openid": "o1", "nickname": "小明", "unionid": "union-abcdef",
                "gsi1pk": "UNIONID#union-abcdef", "gsi1sk": "USER#u1", "known_devices": {"dev-123456"},
                "last_device_id": "dev-123456", "last_source_ip": "10.1.2.3", "paid_total_fen": 100, "phone": ""}
-    assert rules.attributes_to_remove(profile) == ["known_devices", "last_device_id", "last_source_ip", "nickname",
+    assert attributes_to_remove(profile) == ["known_devices", "last_device_id", "last_source_ip", "nickname",
                                                    "unionid", "gsi1pk", "gsi1sk"]
-    assert rules.attributes_to_remove({"pk": "x", "amount_fen": 5, "openid": "o"}) == []
+    assert attributes_to_remove({"pk": "x", "amount_fen": 5, "openid": "o"}) == []
 
 
 def test_erased_address_and_bank_keep_nothing_personal() -> None:

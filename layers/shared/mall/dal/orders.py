@@ -141,6 +141,11 @@ class OrderRepository:
     def table(self) -> Table:
         return self._table
 
+    @property
+    def table_name(self) -> str:
+        """The table's name, for writes other modules compose into this repository's transactions."""
+        return str(self._table.name)
+
     # ---- reads ----------------------------------------------------------------------------------
 
     def get(self, order_id: str, *, consistent: bool = True) -> Order | None:
@@ -286,6 +291,10 @@ class OrderRepository:
             Write.put(name, refund, condition="attribute_not_exists(pk)"),
         ]
         return self._conditional(writes)
+
+    def refund_item(self, order_id: str, refund_id: str) -> Item | None:
+        """The order's refund item as stored (``ORDER#<id>/REFUND#<refund_id>``), read consistently."""
+        return self._table.get({"pk": order_pk(order_id), "sk": f"REFUND#{refund_id}"}, consistent=True)
 
     def record_refund_started(self, order_id: str, refund_id: str, *, wechat_refund_id: str, now: datetime) -> None:
         """Remember WeChat Pay's refund id on our refund item (once; later calls change nothing)."""

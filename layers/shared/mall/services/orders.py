@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal.fulfilment import buyer_partition
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.risk_feed import feed_write
@@ -166,11 +167,11 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
         "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
-        "gsi1pk": f"BUYER#{buyer_id}", "gsi1sk": f"{iso(now)}#{order_id}",
+        "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{iso(now)}#{order_id}",
         "device_id": device_id, "source_ip": source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
-    feed = feed_write(orders.table.name, kind="order", ref=order_id, at=now,
+    feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
                       attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
                              "l2_promoter_id": attribution.l2_promoter_id})
     try:

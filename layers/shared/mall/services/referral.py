@@ -20,6 +20,7 @@ from mall.clock import iso
 from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.referral import (
     AncestorCheck,
     BindingRepository,
@@ -826,7 +827,7 @@ def on_refund_succeeded(*, table: Table, refund: Mapping[str, Any], now: datetim
     result: dict[str, Any] = {"order_id": order_id, "refund_id": refund_id, "counted": False, "downgraded": []}
     raw_lines = refund.get("lines")
     refund_lines = [line for line in raw_lines if isinstance(line, Mapping)] if isinstance(raw_lines, list) else []
-    order = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True) or {}
+    order = OrderRepository(table).get_item(order_id, consistent=True) or {}
     raw_order_lines = order.get("lines")
     order_lines = ([line for line in raw_order_lines if isinstance(line, Mapping)]
                    if isinstance(raw_order_lines, list) else [])

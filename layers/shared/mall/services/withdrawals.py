@@ -33,6 +33,7 @@ from mall.dal.withdrawals import (
     StaleWithdrawal,
     WithdrawalFilter,
     WithdrawalRepository,
+    bank_context,
     new_withdrawal_id,
     promoter_partition,
     withdrawal_from_item,
@@ -79,10 +80,6 @@ class PayoutQueue(Protocol):
     """Where approved withdrawals go (``mall.dal.queues.MessageQueue`` in the functions)."""
 
     def send(self, body: Mapping[str, Any]) -> None: ...
-
-
-def bank_context(withdrawal_id: str) -> str:
-    return f"WITHDRAWAL#{withdrawal_id}"
 
 
 # ---- views --------------------------------------------------------------------------------------
