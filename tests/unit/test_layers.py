@@ -32,16 +32,7 @@ DOMAIN_ALLOWED: set[tuple[str, str]] = {
     # to move: the distinct-order scope of team orders is a storage key built in the domain.
     ("domain/stats.py", "TEAM_ORDER#"),
 }
-SERVICES_ALLOWED: set[tuple[str, str]] = {
-    # to move: cursors are bound to their list by a key partition the service spells out; the
-    # repositories of these lists should name their own partitions.
-    ("services/ledger.py", "USER#"),
-    ("services/ledger.py", "LEDGER#"),
-    ("services/referral.py", "USER#"),
-    ("services/referral.py", "PROMOTERS#"),
-    ("services/referral.py", "TEAM#"),
-    ("services/settings.py", "SETTINGS#"),
-}
+SERVICES_ALLOWED: set[tuple[str, str]] = set()
 
 
 def _modules(folder: Path) -> list[Path]:
