@@ -35,6 +35,12 @@ def order_key(order_id: str) -> dict[str, str]:
     return {"pk": order_pk(order_id), "sk": "ORDER"}
 
 
+def is_order_item(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item (a stream image, say) is an order's own record, not another item of its
+    partition (its by-status entry, a refund, a commission record)."""
+    return item.get("entity") == "order" and item.get("sk") == "ORDER"
+
+
 def address_context(order_id: str) -> str:
     """The associated data the order's encrypted address fields are sealed with (``mall.integrations.pii_crypto``): the
     order's own partition key, so a token copied onto another order does not open. Placing the order

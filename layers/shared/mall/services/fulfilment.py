@@ -22,7 +22,7 @@ from mall.dal.fulfilment import (
     order_from_item,
     status_partition,
 )
-from mall.dal.orders import address_context
+from mall.dal.orders import address_context, is_order_item
 from mall.dal.refunds import refund_from_item
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, TransactionCancelled
@@ -319,7 +319,7 @@ def on_order_changes(*, repo: FulfilmentRepository, changes: Iterable[OrderChang
     handled = 0
     for change in changes:
         new = change.new
-        if not new or new.get("entity") != "order" or new.get("sk") != "ORDER":
+        if not new or not is_order_item(new):
             continue
         repo.project_status(new)
         order = order_from_item(new)
