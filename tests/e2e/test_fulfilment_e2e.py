@@ -86,7 +86,8 @@ def buyer(api: str, http: requests.Session) -> Iterator[tuple[str, dict[str, str
 
 
 def _encrypt(key_hex: str, text: str, context: str) -> str:
-    """``mall.pii.encrypt`` with the stack's key (computed here: the layer's caches are the stack's)."""
+    """``mall.integrations.pii_crypto.encrypt`` with the stack's key (computed here: the layer's caches are the
+    stack's)."""
     nonce = os.urandom(12)
     sealed = AESGCM(bytes.fromhex(key_hex)).encrypt(nonce, text.encode(), context.encode())
     return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from mall import pii
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import commission_item
 from mall.dal.ledger import LedgerRepository
@@ -22,10 +21,12 @@ from mall.dal.referral import PromoterRepository, VisitRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
 from mall.domain import ledger as L
+from mall.domain import masking
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings, WithdrawalRules
 from mall.errors import Conflict
+from mall.integrations import pii_crypto
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services.erasure import erase_customer
 from mall.services.withdrawals import reject_withdrawal, request_withdrawal
@@ -49,9 +50,11 @@ RAW = [NAME, PHONE, STREET, ACCOUNT_NO, NICKNAME, DEVICE, IP, UNIONID, STREET.re
 
 def sealed_address(order_id: str) -> dict[str, Any]:
     context = address_context(order_id)
-    return {"name_enc": pii.encrypt(NAME, context=context), "phone_enc": pii.encrypt(PHONE, context=context),
-            "detail_enc": pii.encrypt(STREET, context=context), "province": "浙江省", "city": "杭州市",
-            "phone_fp": pii.fingerprint(PHONE, kind="phone"), "address_fp": pii.fingerprint(STREET, kind="address")}
+    return {"name_enc": pii_crypto.encrypt(NAME, context=context),
+            "phone_enc": pii_crypto.encrypt(PHONE, context=context),
+            "detail_enc": pii_crypto.encrypt(STREET, context=context), "province": "浙江省", "city": "杭州市",
+            "phone_fp": pii_crypto.fingerprint(PHONE, kind="phone"),
+            "address_fp": pii_crypto.fingerprint(STREET, kind="address")}
 
 
 def seed(table: Table) -> dict[str, Any]:
@@ -157,7 +160,7 @@ def test_after_erasure_no_personal_data_remains_and_money_is_untouched(table: Ta
     promoter = next(i for i in after_items if i["sk"] == "PROMOTER")
     assert promoter["status"] == "active" and promoter["code"] == "FORGET01"
     withdrawal = next(i for i in after_items if i["pk"].startswith("WITHDRAWAL#") and i["sk"] == "WITHDRAWAL")
-    assert withdrawal["bank"]["bank_name"] == "招商银行" and withdrawal["bank"]["account_no_enc"] == pii.ERASED
+    assert withdrawal["bank"]["bank_name"] == "招商银行" and withdrawal["bank"]["account_no_enc"] == masking.ERASED
 
     audit = table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items
     assert [(a["action"], a["actor"], a["details"]["orders_erased"]) for a in audit] == [("customer.erase", UID, 2)]
@@ -207,7 +210,8 @@ def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: T
     assert everything(table, seeded) == before  # the address the parcel ships to is intact, nothing else moved
     shipped_to = table.get({"pk": f"ORDER#{parcel['order_id']}", "sk": "ORDER"})
     assert shipped_to is not None
-    assert pii.decrypt(shipped_to["address"]["detail_enc"], context=address_context(parcel["order_id"])) == STREET
+    detail_enc = shipped_to["address"]["detail_enc"]
+    assert pii_crypto.decrypt(detail_enc, context=address_context(parcel["order_id"])) == STREET
 
     # Received: the next request erases it like every other order.
     table.update({"pk": f"ORDER#{parcel['order_id']}", "sk": "ORDER"}, "SET #s = :s", names={"#s": "status"},

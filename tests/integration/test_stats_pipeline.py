@@ -39,12 +39,12 @@ from mall.dal.stats import StatsRepository, team_sales_key
 from mall.dal.table import Item, Table
 from mall.domain.catalog import Category, Product
 from mall.domain.commission import ever_paid
+from mall.domain.masking import mask_nickname
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel, WithdrawalRules
 from mall.domain.stats import CounterDelta, contributions, day_of, period_key
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
-from mall.pii import mask_nickname
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
-from mall import pii
 from mall.clock import iso, utc_now
 from mall.dal.audit import entity_partition
+from mall.dal.erasure import attributes_to_remove
 from mall.dal.orders import address_context
 from mall.dal.referral import VisitRepository
 from mall.dal.table import main_table
 from mall.domain import erasure as rules
+from mall.domain import masking
 from mall.domain.tokens import Role
+from mall.integrations import pii_crypto
 from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 from tests.unit.test_fulfilment_factory import ADDRESS, put_order
@@ -35,16 +37,17 @@ def test_attributes_to_remove_follow_personal_data_into_index_keys() -> None:
     profile = {"pk": "USER#u1", "sk": "PROFILE", "openid": "o1", "nickname": "小明", "unionid": "union-abcdef",
                "gsi1pk": "UNIONID#union-abcdef", "gsi1sk": "USER#u1", "known_devices": {"dev-123456"},
                "last_device_id": "dev-123456", "last_source_ip": "10.1.2.3", "paid_total_fen": 100, "phone": ""}
-    assert rules.attributes_to_remove(profile) == ["known_devices", "last_device_id", "last_source_ip", "nickname",
+    assert attributes_to_remove(profile) == ["known_devices", "last_device_id", "last_source_ip", "nickname",
                                                    "unionid", "gsi1pk", "gsi1sk"]
-    assert rules.attributes_to_remove({"pk": "x", "amount_fen": 5, "openid": "o"}) == []
+    assert attributes_to_remove({"pk": "x", "amount_fen": 5, "openid": "o"}) == []
 
 
 def test_erased_address_and_bank_keep_nothing_personal() -> None:
     address = {"name_enc": "v1:a", "phone_enc": "v1:b", "detail_enc": "v1:c", "province": "浙江省", "phone_fp": "f"}
     assert rules.address_needs_erasure(address)
     erased = rules.erased_address("2026-11-20T00:00:00Z")
-    assert not rules.address_needs_erasure(erased) and erased["phone_enc"] == pii.ERASED and "province" not in erased
+    assert not rules.address_needs_erasure(erased) and erased["phone_enc"] == masking.ERASED
+    assert "province" not in erased
     bank = {"bank_name": "招商银行", "branch": "杭州分行", "account_name_enc": "v1:x", "account_no_enc": "v1:y",
             "account_name_masked": "张*", "account_no_last4": "5678"}
     assert rules.bank_needs_erasure(bank)
@@ -100,7 +103,7 @@ def test_erasure_removes_personal_data_and_keeps_the_order(invoke: Invoke) -> No
     binding = table.get({"pk": f"USER#{UID}", "sk": "BINDING"})
     assert binding is not None and binding["parent_id"] == "u_parent" and "nickname" not in binding
     stored = table.get({"pk": order["pk"], "sk": "ORDER"})
-    assert stored is not None and stored["address"]["phone_enc"] == pii.ERASED and "device_id" not in stored
+    assert stored is not None and stored["address"]["phone_enc"] == masking.ERASED and "device_id" not in stored
     assert (stored["amount_fen"], stored["lines"], stored["version"]) == (order["amount_fen"], order["lines"],
                                                                           order["version"])
     visits = table.query(partition=("pk", "PVISITS#u_parent")).items
@@ -166,5 +169,5 @@ def test_only_the_callers_own_account_and_only_customers(invoke: Invoke) -> None
 
 def test_the_sealed_address_factory_still_decrypts() -> None:
     # guards the fixture the tests above rely on: the seeded address is real ciphertext
-    token = pii.encrypt(ADDRESS["phone"], context=address_context("o_x"))
-    assert pii.decrypt(token, context=address_context("o_x")) == ADDRESS["phone"]
+    token = pii_crypto.encrypt(ADDRESS["phone"], context=address_context("o_x"))
+    assert pii_crypto.decrypt(token, context=address_context("o_x")) == ADDRESS["phone"]

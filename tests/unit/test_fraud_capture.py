@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from mall import pii
 from mall.clock import iso, utc_now
 from mall.dal.fraud import FraudRepository
 from mall.dal.referral import PromoterRepository
@@ -24,6 +23,7 @@ from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.referral import Promoter
 from mall.domain.settings import BindingMode, DistributionSettings
 from mall.domain.tokens import Role
+from mall.integrations import pii_crypto
 from mall.observability import logger as mall_logger
 from mall.services import fraud
 from tests.conftest import bearer
@@ -187,8 +187,8 @@ def test_an_order_stores_device_ip_and_address_fingerprints_with_its_feed_entry(
     item = main_table().get({"pk": f"ORDER#{body['order_id']}", "sk": "ORDER"}, consistent=True)
     assert item is not None and item["device_id"] == DEVICE and item["source_ip"] == IP
     address = item["address"]
-    assert address["phone_fp"] == pii.fingerprint(normalise_phone("+86 138 1234 1234"), kind="phone")
-    assert address["address_fp"] == pii.fingerprint(normalise_address("广东省", "深圳市", "南山区科技园一路1号"),
+    assert address["phone_fp"] == pii_crypto.fingerprint(normalise_phone("+86 138 1234 1234"), kind="phone")
+    assert address["address_fp"] == pii_crypto.fingerprint(normalise_address("广东省", "深圳市", "南山区科技园一路1号"),
                                                      kind="address")
     assert ADDRESS["phone"] not in json.dumps(item)  # still only ciphertext and keyed hashes
     [entry] = [e for e in feed_entries() if e["kind"] == "order"]

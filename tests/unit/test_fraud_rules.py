@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mall import pii
 from mall.dal.fraud import FraudRepository
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import main_table
@@ -25,6 +24,7 @@ from mall.domain.risk_rules import (
     WithdrawalBurstRule,
 )
 from mall.domain.settings import DistributionSettings
+from mall.integrations import pii_crypto
 from mall.services import fraud as service
 
 T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in China
@@ -278,7 +278,7 @@ def test_enforce_opens_a_case_once_and_observe_only_records_the_hit() -> None:
     assert report.rules["shared_device"].hits == 1 and report.rules["shared_device"].new_hits == 1
     assert cases.opened == {} and report.cases_opened == 0 and report.advanced
     [hit] = FraudRepository(main_table()).hits_on("2026-03-10")
-    device_print = pii.fingerprint("phone-A", kind="device")[:16]
+    device_print = pii_crypto.fingerprint("phone-A", kind="device")[:16]
     assert hit["rule"] == "shared_device" and hit["mode"] == "observe"
     assert hit["window_key"] == f"device:{device_print}:2026-03-10"
     assert "phone-A" not in str(hit) and "1.2.3.4" not in str(hit)  # fingerprints only

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mall import pii
 from mall.dal.fulfilment import order_from_item
 from mall.dal.orders import address_context
 from mall.dal.table import Item, Table
 from mall.domain.fulfilment import Order
+from mall.integrations import pii_crypto
 
 ADDRESS = {"name": "张三丰", "phone": "13812345678", "province": "浙江省", "city": "杭州市",
            "detail": "西湖区文三路 100 号 3 单元 1201"}
@@ -57,9 +57,9 @@ def order_item(*, order_id: str | None = None, buyer_id: str = "u_buyer", status
     if with_address:
         context = address_context(oid)  # what placing an order seals the address with
         item["address"] = {
-            "name_enc": pii.encrypt(ADDRESS["name"], context=context),
-            "phone_enc": pii.encrypt(ADDRESS["phone"], context=context),
-            "detail_enc": pii.encrypt(ADDRESS["detail"], context=context), "province": ADDRESS["province"],
+            "name_enc": pii_crypto.encrypt(ADDRESS["name"], context=context),
+            "phone_enc": pii_crypto.encrypt(ADDRESS["phone"], context=context),
+            "detail_enc": pii_crypto.encrypt(ADDRESS["detail"], context=context), "province": ADDRESS["province"],
             "city": ADDRESS["city"],
         }
     item.update(extra)

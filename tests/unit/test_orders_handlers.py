@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from local.wechatpay_sandbox import PaySandbox
-from mall import pii
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.tokens import Role, issue_token
+from mall.integrations import pii_crypto
 from mall.integrations.wechatpay import client as client_module
 from mall.integrations.wechatpay.crypto import load_public_key
 from mall.secrets import get_secret
@@ -175,7 +175,7 @@ def test_placing_an_order_reserves_stock_in_one_go_and_returns_signed_payment_pa
     # Personal data: encrypted, bound to this order, never stored in clear.
     address = item["address"]
     assert "张三丰" not in json.dumps(item, ensure_ascii=False)
-    assert pii.decrypt(address["phone_enc"], context=f"ORDER#{order_id}") == "13812341234"
+    assert pii_crypto.decrypt(address["phone_enc"], context=f"ORDER#{order_id}") == "13812341234"
     assert address["province"] == "广东省"
     assert stock_of("book") == 8 and stock_of("card") == 99
     counter = main_table().get({"pk": f"USER#{buyer}", "sk": "PURCHASE#card"})

@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 
-from mall import pii
 from mall.clock import china_day, iso, utc_now
 from mall.dal import queues
 from mall.dal.audit import AuditLog
@@ -29,6 +28,7 @@ from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings, WithdrawalRules
 from mall.domain.tokens import Role
+from mall.integrations import pii_crypto
 from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 
@@ -528,7 +528,7 @@ def test_a_bank_account_is_encrypted_masked_and_revealed_only_with_an_audit_reco
     stored = record(wid)
     assert "6225880012345678" not in json.dumps(stored, ensure_ascii=False)
     assert "张三丰" not in json.dumps(stored, ensure_ascii=False)
-    assert pii.decrypt(stored["bank"]["account_no_enc"], context=f"WITHDRAWAL#{wid}") == "6225880012345678"
+    assert pii_crypto.decrypt(stored["bank"]["account_no_enc"], context=f"WITHDRAWAL#{wid}") == "6225880012345678"
     status, admin_view, _ = mall.call("admin_withdrawals", "GET", f"/admin/withdrawals/{wid}",
                                       headers=auth(ADMIN_A, Role.ADMIN))
     assert admin_view["bank"]["account_no"] == "****5678"

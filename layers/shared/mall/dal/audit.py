@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mall import pii
 from mall.clock import epoch, iso
 from mall.dal.table import Item, Key, Page, Table, Write
+from mall.domain import masking
 from mall.ids import new_id
 
 #: 3 years (1,096 days with a leap day) plus a month's margin before TTL may remove an entry.
@@ -49,9 +49,9 @@ def _last4(value: str) -> str:
 
 
 _MASKERS: dict[str, Callable[[str], str]] = {
-    "phone": pii.mask_phone, "mobile": pii.mask_phone, "phone_number": pii.mask_phone,
-    "real_name": pii.mask_name, "account_name": pii.mask_name, "receiver_name": pii.mask_name,
-    "address": pii.mask_address, "detail": pii.mask_address, "street": pii.mask_address,
+    "phone": masking.mask_phone, "mobile": masking.mask_phone, "phone_number": masking.mask_phone,
+    "real_name": masking.mask_name, "account_name": masking.mask_name, "receiver_name": masking.mask_name,
+    "address": masking.mask_address, "detail": masking.mask_address, "street": masking.mask_address,
     "account_no": _last4, "id_card": _last4,
 }
 

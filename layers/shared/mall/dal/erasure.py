@@ -18,11 +18,29 @@ from typing import Any
 
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import buyer_partition
-from mall.dal.keys import customer_profile_key, user_partition
+from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
 from mall.dal.referral import visitor_partition
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawals import promoter_partition
-from mall.domain.erasure import PII_ATTRIBUTES
+from mall.domain.erasure import PII_ATTRIBUTES, identifying_values, personal_attributes
+
+#: Index keys that may embed an identifier: removed when they contain a value being removed.
+INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+
+
+def is_profile(item: Mapping[str, Any], user_id: str) -> bool:
+    return item.get("pk") == user_partition(user_id) and item.get("sk") == PROFILE_SK
+
+
+def attributes_to_remove(item: Mapping[str, Any]) -> list[str]:
+    """The personal-data attributes of ``item`` and the index keys that embed one of their values."""
+    found = personal_attributes(item)
+    removed_values = identifying_values(item, found)
+    for key in INDEX_KEYS:
+        value = item.get(key)
+        if isinstance(value, str) and any(v in value for v in removed_values):
+            found += [key, key[:-2] + "sk"] if key.endswith("pk") else [key]  # an index entry goes whole
+    return list(dict.fromkeys(found))
 
 
 def _names(attributes: Sequence[str]) -> dict[str, str]:

@@ -41,6 +41,15 @@ def posting_sort_key(posting: Posting) -> str:
     return f"LEDGER#{iso(posting.at)}#{posting.posting_id}"
 
 
+def postings_partition(user_id: str) -> tuple[str, str]:
+    """The partition a promoter's postings are listed from (what a cursor of that list is bound to)."""
+    return "pk", f"USER#{user_id}"
+
+
+def is_posting_key(key: Key) -> bool:
+    return str(key.get("sk", "")).startswith("LEDGER#")
+
+
 def merchant_key(account: str, shard: int) -> Key:
     return {"pk": f"MERCHANT_ACCOUNT#{account}#{shard:02d}", "sk": "BALANCE"}
 

@@ -33,8 +33,14 @@ def order_key(order_id: str) -> dict[str, str]:
     return {"pk": order_pk(order_id), "sk": "ORDER"}
 
 
+def is_order_item(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item (a stream image, say) is an order's own record, not another item of its
+    partition (its by-status entry, a refund, a commission record)."""
+    return item.get("entity") == "order" and item.get("sk") == "ORDER"
+
+
 def address_context(order_id: str) -> str:
-    """The associated data the order's encrypted address fields are sealed with (``mall.pii``): the
+    """The associated data the order's encrypted address fields are sealed with (``mall.integrations.pii_crypto``): the
     order's own partition key, so a token copied onto another order does not open. Placing the order
     encrypts with it; every view and the admin's reveal decrypt with it."""
     return order_pk(order_id)
@@ -113,6 +119,11 @@ class OrderRepository:
     @property
     def table(self) -> Table:
         return self._table
+
+    @property
+    def table_name(self) -> str:
+        """The table's name, for writes other modules compose into this repository's transactions."""
+        return str(self._table.name)
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -260,6 +271,10 @@ class OrderRepository:
             Write.put(name, refund, condition="attribute_not_exists(pk)"),
         ]
         return self._conditional(writes)
+
+    def refund_item(self, order_id: str, refund_id: str) -> Item | None:
+        """The order's refund item as stored (``ORDER#<id>/REFUND#<refund_id>``), read consistently."""
+        return self._table.get({"pk": order_pk(order_id), "sk": f"REFUND#{refund_id}"}, consistent=True)
 
     def record_refund_started(self, order_id: str, refund_id: str, *, wechat_refund_id: str, now: datetime) -> None:
         """Remember WeChat Pay's refund id on our refund item (once; later calls change nothing)."""

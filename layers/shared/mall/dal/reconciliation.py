@@ -47,13 +47,15 @@ class ReconciliationRepository:
 
     def postings(self, user_id: str) -> Iterator[Item]:
         """Every posting of a promoter, oldest first, read strongly consistent: a posting committed
-        before the wallet was read must be seen, or the comparison reports a false difference."""
+        before the wallet was read must be seen, or the comparison reports a false difference. A
+        posting without its ``posting_id`` is named by its sort key, so a report still points at it."""
         start: Key | None = None
         while True:
             page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
                                            values={":pk": f"USER#{user_id}", ":prefix": "LEDGER#"}, limit=None,
                                            start_key=start, consistent=True)
-            yield from page.items
+            for item in page.items:
+                yield {**item, "posting_id": item.get("posting_id", item.get("sk", "?"))}
             if page.last_key is None:
                 return
             start = page.last_key

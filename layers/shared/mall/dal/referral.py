@@ -370,6 +370,26 @@ class BindPlan:
     expect_unpaid_customer: bool = False
 
 
+def promoters_partition(status: str) -> tuple[str, str]:
+    """The index partition promoters of one status are listed from (a cursor of that list is bound to it)."""
+    return "gsi1pk", f"PROMOTERS#{status}"
+
+
+def promoter_history_partition(user_id: str) -> tuple[str, str]:
+    return "pk", f"USER#{user_id}"
+
+
+def in_team(key: Key | None, parent_id: str) -> bool:
+    """Whether ``key`` (a binding's index key, as a team page's cursor holds it) is in ``parent_id``'s
+    level-1 team (gsi1 ``TEAM#<parent>``)."""
+    return key is not None and key.get("gsi1pk") == f"TEAM#{parent_id}"
+
+
+def team_index_key(binding: Item) -> Key:
+    """A binding's key in the team index (to resume a team page after it)."""
+    return {k: binding[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+
+
 def team_bindings_partition(promoter_id: str) -> str:
     return f"TEAM_BINDINGS#{promoter_id}"
 

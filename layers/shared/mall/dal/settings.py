@@ -55,6 +55,8 @@ DEFAULT_VERSION = SettingsVersion(version=0, settings=DistributionSettings.model
 
 #: The item holding the version in force (read in a batch with other items by the payment path).
 CURRENT_KEY: dict[str, str] = {"pk": _PK, "sk": "CURRENT"}
+#: The partition the saved versions are listed from (what a cursor of the history is bound to).
+HISTORY_PARTITION: tuple[str, str] = ("pk", _PK)
 
 
 def current_from_item(item: Item | None) -> SettingsVersion:

@@ -32,6 +32,20 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def key_of(item: Mapping[str, Any]) -> Key:
+    """The table key of a stored item (to write back to the item a query returned)."""
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+def key_pair(key: Mapping[str, Any]) -> tuple[str, str]:
+    """A key as a hashable pair (to deduplicate, group or pack keys); ``key_from_pair`` undoes it."""
+    return str(key["pk"]), str(key["sk"])
+
+
+def key_from_pair(pair: tuple[str, str]) -> Key:
+    return {"pk": pair[0], "sk": pair[1]}
+
+
 def _plain(value: Any) -> Any:
     """DynamoDB numbers arrive as Decimal; the domain uses int (fen) and never floats."""
     if isinstance(value, Decimal):

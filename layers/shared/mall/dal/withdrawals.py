@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
+from aws_lambda_powertools import Logger
+
 from mall.clock import china_day, epoch, iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
@@ -45,6 +47,8 @@ from mall.domain.withdrawals import (
 )
 from mall.ids import new_id
 
+logger = Logger(child=True)
+
 #: Times a return of funds is recomputed when the promoter's debt moved under it.
 DEBT_RACE_ATTEMPTS = 10
 #: Daily counters are read for "today" only; keep them a little past the day for support questions.
@@ -60,6 +64,12 @@ STATUS_TIME_FIELD: Mapping[WithdrawalStatus, str] = {
 
 def withdrawal_key(withdrawal_id: str) -> Key:
     return {"pk": f"WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
+
+
+def bank_context(withdrawal_id: str) -> str:
+    """The associated data a withdrawal's encrypted bank account is sealed with: the withdrawal's
+    own partition key, so a token copied onto another record does not open."""
+    return f"WITHDRAWAL#{withdrawal_id}"
 
 
 def status_partition(status: str) -> str:
@@ -108,6 +118,16 @@ def withdrawal_item(w: Withdrawal) -> Item:
 _KNOWN = {"pk", "sk", "entity", "withdrawal_id", "promoter_id", "amount_fen", "fee_fen", "net_fen", "method", "status",
           "review", "required_approvals", "approvals", "out_bill_no", "created_at", "timeline", "version", "gsi1pk",
           "gsi1sk", "gsi2pk", "gsi2sk", "bank", *RECORD_FIELDS}
+
+
+def readable_withdrawal(item: Mapping[str, Any]) -> Withdrawal | None:
+    """The withdrawal of an item, or None (logged) for one a scan cannot read: one bad record
+    must not stop the scan of the others."""
+    try:
+        return withdrawal_from_item(dict(item))
+    except (KeyError, ValueError, TypeError):
+        logger.exception("unreadable withdrawal record", extra={"pk": item.get("pk")})
+        return None
 
 
 def withdrawal_from_item(item: Item) -> Withdrawal:

@@ -1,7 +1,7 @@
 """Erasure request (个人信息删除, 《个人信息保护法》 art. 47): which personal data goes, which records stay.
 
 Pure rules; ``mall.services.erasure`` applies them. Personal data is removed or replaced by the
-``mall.pii.ERASED`` marker; **financial records stay** (orders with their amounts and lines,
+``mall.domain.masking.ERASED`` marker; **financial records stay** (orders with their amounts and lines,
 commissions, ledger postings, wallets, withdrawals with their amounts, the binding that attributes
 commission): the law lets a merchant keep what accounting and tax rules require, and the mall must
 never lose a dispute for lack of records.
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mall.pii import ERASED
+from mall.domain.masking import ERASED
 
 #: Attributes that hold personal data (or data derived from it) wherever they appear. The openid is
 #: not here: it is the account (payouts and refunds go to it) and reveals nothing without WeChat.
@@ -33,8 +33,6 @@ PII_ATTRIBUTES: frozenset[str] = frozenset({
     "real_name_enc", "name_enc", "unionid", "device_id", "device_ids", "device_fingerprint", "last_device_id",
     "known_devices", "source_ip", "last_source_ip", "ip", "user_agent", "last_client_at", "address_fp",
 })
-#: Index keys that may embed an identifier: removed when they contain a value being removed.
-INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 #: A withdrawal in one of these still moves money.
 IN_FLIGHT_WITHDRAWALS: frozenset[str] = frozenset({"PENDING_REVIEW", "APPROVED", "PAYING"})
 #: A paid order in one of these has a parcel on its way (or about to be): its address is still needed.
@@ -51,15 +49,15 @@ def _values(value: Any) -> Iterable[str]:
                 yield v
 
 
-def attributes_to_remove(item: Mapping[str, Any]) -> list[str]:
-    """The personal-data attributes of ``item`` and the index keys that embed one of their values."""
-    found = sorted(name for name in PII_ATTRIBUTES if item.get(name) not in (None, "", set(), []))
-    removed_values = {v for name in found for v in _values(item[name]) if len(v) >= 6}
-    for key in INDEX_KEYS:
-        value = item.get(key)
-        if isinstance(value, str) and any(v in value for v in removed_values):
-            found += [key, key[:-2] + "sk"] if key.endswith("pk") else [key]  # an index entry goes whole
-    return list(dict.fromkeys(found))
+def personal_attributes(item: Mapping[str, Any]) -> list[str]:
+    """The attributes of ``PII_ATTRIBUTES`` that ``item`` holds (sorted)."""
+    return sorted(name for name in PII_ATTRIBUTES if item.get(name) not in (None, "", set(), []))
+
+
+def identifying_values(item: Mapping[str, Any], attributes: Iterable[str]) -> set[str]:
+    """The values of ``attributes`` long enough to identify someone where they are copied (into an
+    index key, say): what must go wherever it appears."""
+    return {v for name in attributes for v in _values(item[name]) if len(v) >= 6}
 
 
 def erased_address(erased_at: str) -> dict[str, str]:

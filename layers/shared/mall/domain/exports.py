@@ -10,7 +10,7 @@ A failed run puts the job back to QUEUED for the queue's retry, until ``MAX_ATTE
 CSV files are UTF-8 with a byte-order mark (Excel then reads Chinese correctly), ``\\r\\n`` lines, money
 as integer fen *and* as yuan with two decimals computed from the fen (no float anywhere). Text a
 person typed is neutralised so a spreadsheet never runs it as a formula. Personal data is masked
-(``mall.pii``): nicknames, bank account holders and numbers.
+(``mall.domain.masking``): nicknames, bank account holders and numbers.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from mall.clock import CHINA, iso
+from mall.domain.masking import mask_nickname
 from mall.domain.money import yuan_decimal
-from mall.pii import mask_nickname
 
 MAX_RANGE_DAYS = 366
 #: Runs of one job that may fail before it is FAILED for good (the queue retries in between).

@@ -1,6 +1,6 @@
 """The fraud scan's rules (风控规则), pure: each rule is a function over small input records and
 returns its hits. No I/O, no keys: device ids, IPs, phones and addresses arrive as fingerprints
-(``mall.pii.fingerprint``) made by the caller, and only those (shortened) reach a hit.
+(``mall.integrations.pii_crypto.fingerprint``) made by the caller, and only those (shortened) reach a hit.
 
 A hit names the rule, the promoter and a **deterministic** ``window_key`` built from the data
 that caused it (a fingerprint, a China day), never from the time of the scan: a scan that reads

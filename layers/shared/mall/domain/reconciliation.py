@@ -56,7 +56,7 @@ class PostingCheck:
 
 def check_posting(item: Mapping[str, Any]) -> PostingCheck:
     """Sum one stored posting's legs; a posting must balance (Σ = 0) and name known accounts."""
-    posting_id = str(item.get("posting_id", item.get("sk", "?")))
+    posting_id = str(item.get("posting_id", "?"))
     legs = item.get("legs") or []
     raw_sum = 0
     for leg in legs:

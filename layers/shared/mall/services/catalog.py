@@ -355,7 +355,6 @@ class _Earnings:
         self._promoter = promoters(viewer) if viewer else None
         self._active = self._promoter is not None and self._promoter.status == "active"
         self._settings = _settings(table) if self._active else None
-        self._table = table
 
     @property
     def active(self) -> bool:

@@ -68,12 +68,12 @@ from mall.domain.commission import (
 )
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
+from mall.domain.masking import mask_nickname
 from mall.domain.orders import PricedLine
 from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
 from mall.domain.settlement import line_completed_at
 from mall.errors import NotFound
-from mall.pii import mask_nickname
 from mall.schemas.commissions import (
     AdminCommissionPage,
     AdminCommissionView,

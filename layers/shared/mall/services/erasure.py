@@ -29,9 +29,8 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.erasure import ErasureRepository
-from mall.dal.keys import customer_profile_key
-from mall.dal.table import Table
+from mall.dal.erasure import ErasureRepository, attributes_to_remove, is_profile
+from mall.dal.table import Table, key_of
 from mall.domain import erasure as rules
 from mall.errors import Conflict, NotFound
 from mall.schemas.rules import ErasureResult
@@ -60,8 +59,8 @@ def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResul
 
     orders = 0
     for order in own_orders:
-        key = {"pk": order["pk"], "sk": order["sk"]}
-        extra = [a for a in rules.attributes_to_remove(order) if a not in rules.INDEX_KEYS]
+        key = key_of(order)
+        extra = rules.personal_attributes(order)
         if rules.address_needs_erasure(order.get("address")):
             orders += repo.replace_map(key, "address", rules.erased_address(stamp), remove=extra)
         elif extra:
@@ -71,17 +70,17 @@ def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResul
     for w in withdrawals:
         if rules.bank_needs_erasure(w.get("bank")):
             # Only a withdrawal that is final: one that moved back in flight meanwhile keeps its account.
-            banks += repo.replace_map({"pk": w["pk"], "sk": w["sk"]}, "bank", rules.erased_bank(w["bank"], stamp),
+            banks += repo.replace_map(key_of(w), "bank", rules.erased_bank(w["bank"], stamp),
                                       condition="attribute_exists(pk) AND NOT #status IN (:a, :b, :c)",
                                       values={":a": "PENDING_REVIEW", ":b": "APPROVED", ":c": "PAYING"})
 
     cleaned = 0
     for item in [*repo.visits(user_id), *repo.own_items_with_personal_data(user_id)]:
-        if {"pk": item.get("pk"), "sk": item.get("sk")} == customer_profile_key(user_id):
+        if is_profile(item, user_id):
             continue  # the profile goes last, with the audit entry
-        cleaned += repo.remove_attributes({"pk": item["pk"], "sk": item["sk"]}, rules.attributes_to_remove(item))
+        cleaned += repo.remove_attributes(key_of(item), attributes_to_remove(item))
 
-    profile_removes = rules.attributes_to_remove(profile)
+    profile_removes = attributes_to_remove(profile)
     already = bool(profile.get("erased_at")) and not (orders or banks or cleaned or profile_removes)
     if not already:
         cleaned += bool(profile_removes)

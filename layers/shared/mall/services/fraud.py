@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.clock import china_day, iso, parse_instant
 from mall.dal.fraud import FraudRepository
 from mall.dal.table import Item, Table
@@ -41,6 +40,7 @@ from mall.domain.risk_rules import (
     RiskRules,
 )
 from mall.domain.settings import DistributionSettings
+from mall.integrations import pii_crypto
 from mall.services import risk as risk_cases
 
 logger = Logger(child=True)
@@ -123,7 +123,7 @@ def _print(value: Any, kind: str) -> str | None:
     """The fingerprint of a stored device id or IP (None when absent)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    return pii.fingerprint(rules.normalise_device(value) if kind == "device" else value.strip(), kind=kind)
+    return pii_crypto.fingerprint(rules.normalise_device(value) if kind == "device" else value.strip(), kind=kind)
 
 
 def _address_prints(order: Item) -> tuple[str | None, str | None]:

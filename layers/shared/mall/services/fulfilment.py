@@ -12,7 +12,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
@@ -23,14 +22,16 @@ from mall.dal.fulfilment import (
     order_from_item,
     status_partition,
 )
-from mall.dal.orders import address_context
+from mall.dal.orders import address_context, is_order_item
 from mall.dal.refunds import refund_from_item
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, TransactionCancelled
 from mall.domain import fulfilment as rules
+from mall.domain import masking
 from mall.domain.fulfilment import Order
 from mall.domain.orders import OrderStatus
 from mall.errors import Conflict, InvalidInput, NotFound
+from mall.integrations import pii_crypto
 from mall.schemas.fulfilment import (
     AddressView,
     AdminOrderPage,
@@ -65,10 +66,10 @@ def _summary_fields(order: Order) -> dict[str, Any]:
 
 
 def _reveal(token: Any, order_id: str) -> str | None:
-    if not isinstance(token, str) or not token or pii.is_erased(token):
+    if not isinstance(token, str) or not token or masking.is_erased(token):
         return None  # erased at the customer's request (mall.services.erasure): shown as stars
     try:
-        return pii.decrypt(token, context=address_context(order_id))
+        return pii_crypto.decrypt(token, context=address_context(order_id))
     except Exception:  # a token that does not open is shown as stars, never as a 500
         logger.warning("address field does not decrypt", extra={"order_id": order_id})
         return None
@@ -83,9 +84,9 @@ def masked_address(order: Order) -> AddressView | None:
     phone = _reveal(address.get("phone_enc"), order.order_id)
     detail = _reveal(address.get("detail_enc"), order.order_id)
     return AddressView(
-        name=pii.mask_name(name) if name else "**", phone=pii.mask_phone(phone) if phone else "****",
+        name=masking.mask_name(name) if name else "**", phone=masking.mask_phone(phone) if phone else "****",
         province=address.get("province"), city=address.get("city"),
-        detail=pii.mask_address(detail) if detail else "****",
+        detail=masking.mask_address(detail) if detail else "****",
     )
 
 
@@ -140,14 +141,14 @@ def _code_context(order_id: str) -> str:
 def verify_code_for(repo: FulfilmentRepository, order: Order) -> str | None:
     stored = order.extra.get("verify_code_enc")
     if isinstance(stored, str):
-        return pii.decrypt(stored, context=_code_context(order.order_id))
+        return pii_crypto.decrypt(stored, context=_code_context(order.order_id))
     code = f"{secrets.randbelow(10 ** rules.VERIFY_CODE_DIGITS):0{rules.VERIFY_CODE_DIGITS}d}"
     winner = repo.save_verify_code(order.order_id, code_hash=rules.verify_code_hash(order.order_id, code),
-                                   code_enc=pii.encrypt(code, context=_code_context(order.order_id)))
+                                   code_enc=pii_crypto.encrypt(code, context=_code_context(order.order_id)))
     if winner is None:
         return code
     other = winner.get("verify_code_enc")  # two first views at once: both show the code that was stored
-    return pii.decrypt(other, context=_code_context(order.order_id)) if isinstance(other, str) else None
+    return pii_crypto.decrypt(other, context=_code_context(order.order_id)) if isinstance(other, str) else None
 
 
 def confirm_receipt(*, repo: FulfilmentRepository, buyer_id: str, order_id: str, now: datetime) -> OrderDetail:
@@ -190,7 +191,7 @@ def reveal_shipping_address(*, repo: FulfilmentRepository, audit: AuditLog, orde
     if not isinstance(address, Mapping):
         raise NotFound("this order has no delivery address (nothing physical to ship)", code="no_shipping_address")
     context = address_context(order_id)
-    name, phone, detail = (pii.decrypt(str(address.get(field, "")), context=context)
+    name, phone, detail = (pii_crypto.decrypt(str(address.get(field, "")), context=context)
                            for field in ("name_enc", "phone_enc", "detail_enc"))
     audit.record(action="reveal_shipping_address", actor=admin, order_id=order_id, source_ip=source_ip, now=now)
     return ShippingAddress(order_id=order_id, name=name, phone=phone, province=address.get("province"),
@@ -318,7 +319,7 @@ def on_order_changes(*, repo: FulfilmentRepository, changes: Iterable[OrderChang
     handled = 0
     for change in changes:
         new = change.new
-        if not new or new.get("entity") != "order" or new.get("sk") != "ORDER":
+        if not new or not is_order_item(new):
             continue
         repo.project_status(new)
         order = order_from_item(new)

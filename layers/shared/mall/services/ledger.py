@@ -21,7 +21,7 @@ from typing import Any
 
 from mall.api.cursor import cursors
 from mall.clock import china_day, china_day_start, china_month_start, iso, parse_instant, utc_now
-from mall.dal.ledger import LedgerRepository
+from mall.dal.ledger import LedgerRepository, is_posting_key, postings_partition
 from mall.dal.reconciliation import RUNS_PARTITION, ReconciliationRepository, report_partition
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Item, Table
@@ -90,8 +90,8 @@ def entry_from_item(item: Item) -> LedgerEntry:
 
 def ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
     """``user_id``'s postings, newest first (the promoter route passes the token's subject)."""
-    start = cursors.decode(cursor, partition=("pk", f"USER#{user_id}"))
-    if start is not None and not str(start.get("sk", "")).startswith("LEDGER#"):
+    start = cursors.decode(cursor, partition=postings_partition(user_id))
+    if start is not None and not is_posting_key(start):
         raise _bad_cursor()
     page = LedgerRepository(table).postings(user_id, limit=limit, start_key=start, newest_first=True)
     return LedgerPage(user_id=user_id, items=[entry_from_item(i) for i in page.items],

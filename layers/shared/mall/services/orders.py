@@ -16,13 +16,14 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.clock import iso
+from mall.dal.fulfilment import buyer_partition
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Write
+from mall.domain import masking
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
@@ -37,6 +38,7 @@ from mall.domain.orders import (
 from mall.domain.referral import ShareSource
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
+from mall.integrations import pii_crypto
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.schemas.fulfilment import AddressView
@@ -95,19 +97,20 @@ def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] |
         return None
     context = address_context(order_id)
     a = request.address
-    return {"name_enc": pii.encrypt(a.name, context=context), "phone_enc": pii.encrypt(a.phone, context=context),
-            "detail_enc": pii.encrypt(a.detail, context=context), "province": a.province, "city": a.city,
+    return {"name_enc": pii_crypto.encrypt(a.name, context=context),
+            "phone_enc": pii_crypto.encrypt(a.phone, context=context),
+            "detail_enc": pii_crypto.encrypt(a.detail, context=context), "province": a.province, "city": a.city,
             # keyed hashes next to the ciphertext: the fraud scan matches phones / addresses without decrypting
-            "phone_fp": pii.fingerprint(normalise_phone(a.phone), kind="phone"),
-            "address_fp": pii.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
+            "phone_fp": pii_crypto.fingerprint(normalise_phone(a.phone), kind="phone"),
+            "address_fp": pii_crypto.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
 
 
 def _address_view(request: PlaceOrderRequest) -> AddressView | None:
     if request.address is None:
         return None
     a = request.address
-    return AddressView(name=pii.mask_name(a.name), phone=pii.mask_phone(a.phone), province=a.province,
-                       city=a.city, detail=pii.mask_address(a.detail))
+    return AddressView(name=masking.mask_name(a.name), phone=masking.mask_phone(a.phone), province=a.province,
+                       city=a.city, detail=masking.mask_address(a.detail))
 
 
 def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepository, products: ProductCatalog,
@@ -154,11 +157,11 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
         "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
-        "gsi1pk": f"BUYER#{buyer_id}", "gsi1sk": f"{iso(now)}#{order_id}",
+        "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{iso(now)}#{order_id}",
         "device_id": device_id, "source_ip": source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
-    feed = feed_write(orders.table.name, kind="order", ref=order_id, at=now,
+    feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
                       attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
                              "l2_promoter_id": attribution.l2_promoter_id})
     try:

@@ -85,7 +85,7 @@ def _start_refund(order: Order, *, orders: OrderRepository, pay: WeChatPayClient
     """Ask WeChat Pay for the full refund of a paid-after-expiry order. Safe to repeat: the
     ``out_refund_no`` is deterministic and asked for only until WeChat Pay has accepted it."""
     refund_id = paid_after_expiry_refund_id(order.order_id)
-    refund = orders.table.get({"pk": f"ORDER#{order.order_id}", "sk": f"REFUND#{refund_id}"}, consistent=True)
+    refund = orders.refund_item(order.order_id, refund_id)
     if refund is None or refund.get("wechat_refund_id"):
         return
     result = pay.create_refund(refund_id, out_trade_no=order.order_id, refund_fen=order.amount_fen,

@@ -31,7 +31,7 @@ from mall.config import get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.payouts import PayoutRepository
 from mall.dal.table import Table
-from mall.dal.withdrawals import OwesDebt, WithdrawalRepository, withdrawal_from_item
+from mall.dal.withdrawals import OwesDebt, WithdrawalRepository, readable_withdrawal
 from mall.domain.payouts import (
     APPROVED,
     BANK,
@@ -536,16 +536,8 @@ def _due(repo: PayoutRepository, status: str, *, created_before: datetime, limit
     while len(found) < limit:
         page = repo.by_status(status, created_before=created_before, limit=min(100, limit - len(found)),
                               start_key=start_key)
-        found += [payout for payout in (_parse(item) for item in page.items) if payout is not None]
+        found += [payout for payout in (readable_withdrawal(item) for item in page.items) if payout is not None]
         start_key = page.last_key
         if start_key is None:
             break
     return found
-
-
-def _parse(item: Mapping[str, Any]) -> Withdrawal | None:
-    try:
-        return withdrawal_from_item(dict(item))
-    except (KeyError, ValueError, TypeError):
-        logger.exception("unreadable withdrawal record", extra={"pk": item.get("pk")})
-        return None

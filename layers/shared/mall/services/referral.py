@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.referral import (
     AncestorCheck,
     BindingRepository,
@@ -34,11 +34,16 @@ from mall.dal.referral import (
     VisitRepository,
     batch_promoters,
     first_failure_index,
+    in_team,
+    promoter_history_partition,
+    promoters_partition,
+    team_index_key,
 )
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Key, Table, TransactionCancelled
 from mall.domain import referral as rules
 from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.masking import mask_nickname
 from mall.domain.referral import (
     MAX_ANCESTOR_DEPTH,
     ApplicantFacts,
@@ -55,7 +60,7 @@ from mall.domain.referral import (
 )
 from mall.domain.settings import BindingMode, DistributionSettings
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooManyRequests
-from mall.pii import mask_nickname
+from mall.integrations import pii_crypto
 from mall.schemas.referral import (
     ApplyRequest,
     BindingHistoryEntry,
@@ -195,7 +200,7 @@ def list_promoters(*, table: Table, status: str, limit: int, cursor: str | None)
     if status not in rules.PROMOTER_STATUSES:
         raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
                                                                   f"one of {list(rules.PROMOTER_STATUSES)}")])
-    start = cursors.decode(cursor, partition=("gsi1pk", f"PROMOTERS#{status}"))
+    start = cursors.decode(cursor, partition=promoters_partition(status))
     items, last = PromoterRepository(table).list_by_status(status, limit=limit, start_key=start)
     page = share_page()
     return PromoterList(items=[_admin_view(p, page) for p in items],
@@ -203,7 +208,7 @@ def list_promoters(*, table: Table, status: str, limit: int, cursor: str | None)
 
 
 def promoter_history(*, table: Table, user_id: str, limit: int, cursor: str | None) -> list[PromoterHistoryEntry]:
-    start = cursors.decode(cursor, partition=("pk", f"USER#{user_id}"))
+    start = cursors.decode(cursor, partition=promoter_history_partition(user_id))
     items, _ = PromoterRepository(table).history(user_id, limit=limit, start_key=start)
     return [PromoterHistoryEntry(action=i["action"], from_status=i.get("from_status"), to_status=i.get("to_status"),
                                  by=i["by"], reason=i.get("reason"), at=i["at"], from_level=i.get("from_level"),
@@ -498,7 +503,7 @@ def record_visit(*, table: Table, code: str, source: Literal["link", "qr", "post
         rate = rules.VisitRate(limit=config.share_visit_rate_limit,
                                window_seconds=config.share_visit_rate_window_seconds)
     sources = rules.visit_sources(source_ip=source_ip, device_id=device_id, visitor_id=visitor_id)
-    fingerprints = [pii.fingerprint(value, kind=f"visit_{kind}") for kind, value in sources]
+    fingerprints = [pii_crypto.fingerprint(value, kind=f"visit_{kind}") for kind, value in sources]
     if sources:  # the first source is the IP when there is one (API Gateway always gives it)
         window_start, retry_after = rules.rate_window(now, rate.window_seconds)
         if not VisitRateLimiter(table).allow(source=fingerprints[0], window_start=window_start,
@@ -637,10 +642,6 @@ def _member(item: Item, depth: Literal[1, 2], via: Item | None = None) -> TeamMe
                       via=mask_nickname(via.get("nickname")) if via is not None else None)
 
 
-def _gsi_key(item: Item) -> Key:
-    return {k: item[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
-
-
 L2_MAX_MEMBERS_SCANNED = 50
 
 
@@ -659,7 +660,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
     state = cursors.decode(cursor)
     if depth == 1:
         start = state.get("k") if state else None
-        if start is not None and start.get("gsi1pk") != f"TEAM#{user_id}":
+        if start is not None and not in_team(start, user_id):
             raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
                                fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
         items, last = bindings.team(user_id, limit=limit, start_key=start)
@@ -667,7 +668,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
                         next_cursor=cursors.encode({"d": 1, "k": last} if last else None))
     l1_key: Key | None = state.get("l1") if state else None
     inner: Key | None = state.get("inner") if state else None
-    if l1_key is not None and l1_key.get("gsi1pk") != f"TEAM#{user_id}":
+    if l1_key is not None and not in_team(l1_key, user_id):
         raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
                            fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
     out: list[TeamMember] = []
@@ -676,8 +677,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
         chunk, chunk_last = bindings.team(user_id, limit=25, start_key=l1_key)
         for member in chunk:
             before = l1_key
-            team_pk = f"TEAM#{member['user_id']}"
-            start = inner if inner is not None and inner.get("gsi1pk") == team_pk else None
+            start = inner if in_team(inner, member["user_id"]) else None
             inner = None
             found, last = bindings.team(member["user_id"], limit=limit - len(out), start_key=start)
             out += [_member(i, 2, via=member) for i in found]
@@ -685,7 +685,7 @@ def my_team(*, table: Table, user_id: str, depth: Literal[1, 2], limit: int, cur
             if last is not None:
                 return TeamPage(depth=2, items=out,
                                 next_cursor=cursors.encode({"d": 2, "l1": before, "inner": last}))
-            l1_key = _gsi_key(member)
+            l1_key = team_index_key(member)
             if len(out) >= limit or scanned >= L2_MAX_MEMBERS_SCANNED:
                 return TeamPage(depth=2, items=out,
                                 next_cursor=cursors.encode({"d": 2, "l1": l1_key, "inner": None}))
@@ -826,7 +826,7 @@ def on_refund_succeeded(*, table: Table, refund: Mapping[str, Any], now: datetim
     result: dict[str, Any] = {"order_id": order_id, "refund_id": refund_id, "counted": False, "downgraded": []}
     raw_lines = refund.get("lines")
     refund_lines = [line for line in raw_lines if isinstance(line, Mapping)] if isinstance(raw_lines, list) else []
-    order = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True) or {}
+    order = OrderRepository(table).get_item(order_id, consistent=True) or {}
     raw_order_lines = order.get("lines")
     order_lines = ([line for line in raw_order_lines if isinstance(line, Mapping)]
                    if isinstance(raw_order_lines, list) else [])

@@ -9,7 +9,7 @@ from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.settings import SettingsRepository, SettingsVersion
+from mall.dal.settings import HISTORY_PARTITION, SettingsRepository, SettingsVersion
 from mall.dal.table import Table
 from mall.domain.audit import changed_fields
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
@@ -61,7 +61,7 @@ def check_cap_against_catalog(*, table: Table, settings: DistributionSettings) -
 
 
 def history(*, table: Table, limit: int, cursor: str | None) -> SettingsHistory:
-    start = cursors.decode(cursor, partition=("pk", "SETTINGS#distribution"))
+    start = cursors.decode(cursor, partition=HISTORY_PARTITION)
     versions, last = SettingsRepository(table).history(limit=limit, start_key=start)
     return SettingsHistory(items=[_view(v) for v in versions], next_cursor=cursors.encode(last))
 

@@ -37,7 +37,7 @@ from mall.dal.commissions import commission_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskCaseRepository
 from mall.dal.settlement import DueEntry, SettlementRepository, SettlementStuck
-from mall.dal.table import Key, Table
+from mall.dal.table import Key, Table, key_from_pair, key_of, key_pair
 from mall.dal.team_bonus import BonusRepository
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.settlement import SettleReport, pack_slices, voids_unsettled
@@ -95,8 +95,8 @@ def due_entries(*, table: Table, as_of: datetime) -> list[DueEntry]:
 
 
 def slice_messages(entries: Sequence[DueEntry], *, as_of: datetime, slice_size: int) -> list[dict[str, Any]]:
-    slices = pack_slices(((e.beneficiary_id, (str(e.key["pk"]), str(e.key["sk"]))) for e in entries), slice_size)
-    return [{"as_of": iso(as_of), "slice": f"{iso(as_of)}/{n}", "keys": [{"pk": pk, "sk": sk} for pk, sk in keys]}
+    slices = pack_slices(((e.beneficiary_id, key_pair(e.key)) for e in entries), slice_size)
+    return [{"as_of": iso(as_of), "slice": f"{iso(as_of)}/{n}", "keys": [key_from_pair(pair) for pair in keys]}
             for n, keys in enumerate(slices)]
 
 
@@ -169,8 +169,7 @@ def void_disabled_promoter(*, table: Table, promoter_id: str, by: str, now: date
         page = bonuses.for_promoter(promoter_id, limit=BONUS_PAGE, start_key=start)
         for item in page.items:
             if item.get("status") == CommissionStatus.FROZEN.value:
-                report.merge(repo.void_one({"pk": item["pk"], "sk": item["sk"]}, by=by, now=now,
-                                           source_ip=source_ip))
+                report.merge(repo.void_one(key_of(item), by=by, now=now, source_ip=source_ip))
         start = page.last_key
         if start is None:
             break

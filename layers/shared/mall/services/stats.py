@@ -13,6 +13,7 @@ from mall.clock import china_day, iso
 from mall.dal.changes import Change
 from mall.dal.stats import RANK_COUNT_CAP, ApplyResult, StatsRepository
 from mall.dal.table import Item, Table
+from mall.domain.masking import mask_nickname
 from mall.domain.stats import (
     AGG_FIELDS,
     PROMOTER_FIELDS,
@@ -29,7 +30,6 @@ from mall.domain.stats import (
     sum_fields,
 )
 from mall.errors import FieldProblem, InvalidInput
-from mall.pii import mask_nickname
 from mall.schemas.stats import (
     AdminLeaderboardEntry,
     AdminLeaderboardResponse,

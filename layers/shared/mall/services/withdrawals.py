@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall import pii
 from mall.api.cursor import cursors
 from mall.clock import CHINA, iso
 from mall.dal.audit import AuditEntry, AuditLog
@@ -34,10 +33,12 @@ from mall.dal.withdrawals import (
     StaleWithdrawal,
     WithdrawalFilter,
     WithdrawalRepository,
+    bank_context,
     new_withdrawal_id,
     promoter_partition,
     withdrawal_from_item,
 )
+from mall.domain import masking
 from mall.domain import withdrawals as rules
 from mall.domain.money import yuan, yuan_decimal
 from mall.domain.settings import WithdrawalRules
@@ -50,6 +51,7 @@ from mall.domain.withdrawals import (
     WithdrawalStatus,
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from mall.integrations import pii_crypto
 from mall.schemas.withdrawals import (
     ApprovalView,
     BankAccountIn,
@@ -78,10 +80,6 @@ class PayoutQueue(Protocol):
     """Where approved withdrawals go (``mall.dal.queues.MessageQueue`` in the functions)."""
 
     def send(self, body: Mapping[str, Any]) -> None: ...
-
-
-def bank_context(withdrawal_id: str) -> str:
-    return f"WITHDRAWAL#{withdrawal_id}"
 
 
 # ---- views --------------------------------------------------------------------------------------
@@ -135,9 +133,9 @@ def _refuse(refusal: Refusal | None) -> None:
 
 def _sealed_bank(bank: BankAccountIn, withdrawal_id: str) -> dict[str, str]:
     context = bank_context(withdrawal_id)
-    sealed = {"bank_name": bank.bank_name, "account_name_enc": pii.encrypt(bank.account_name, context=context),
-              "account_no_enc": pii.encrypt(bank.account_no, context=context),
-              "account_name_masked": pii.mask_name(bank.account_name), "account_no_last4": bank.account_no[-4:]}
+    sealed = {"bank_name": bank.bank_name, "account_name_enc": pii_crypto.encrypt(bank.account_name, context=context),
+              "account_no_enc": pii_crypto.encrypt(bank.account_no, context=context),
+              "account_name_masked": masking.mask_name(bank.account_name), "account_no_last4": bank.account_no[-4:]}
     if bank.branch:
         sealed["branch"] = bank.branch
     return sealed
@@ -457,8 +455,8 @@ def reveal_bank_account(*, table: Table, withdrawal_id: str, admin: str, now: da
                                     entity_id=w.withdrawal_id, source_ip=source_ip), now)
     context = bank_context(w.withdrawal_id)
     return BankAccountReveal(withdrawal_id=w.withdrawal_id, bank_name=str(w.bank.get("bank_name", "")),
-                             account_name=pii.decrypt(str(w.bank["account_name_enc"]), context=context),
-                             account_no=pii.decrypt(str(w.bank["account_no_enc"]), context=context),
+                             account_name=pii_crypto.decrypt(str(w.bank["account_name_enc"]), context=context),
+                             account_no=pii_crypto.decrypt(str(w.bank["account_no_enc"]), context=context),
                              branch=w.bank.get("branch"), net_fen=w.net_fen)
 
 

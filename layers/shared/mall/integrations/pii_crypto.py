@@ -1,9 +1,9 @@
-"""Personal data (《个人信息保护法》): field-level encryption at rest and masking for output.
+"""Personal data (《个人信息保护法》): field-level encryption at rest.
 
 Phone numbers, real names, addresses and bank accounts are stored only as ``encrypt(...)`` tokens,
 AES-256-GCM with the owning record's id as associated data (a token copied onto another record
-does not decrypt). Responses and log lines only ever carry the ``mask_*`` forms (138****1234).
-docs/personal-data.md tells the whole story.
+does not decrypt). Responses and log lines only ever carry the masked forms
+(``mall.domain.masking``: 138****1234). docs/personal-data.md tells the whole story.
 
 Keys (envelope encryption):
 - In AWS (``PII_KMS_KEY_ID`` set): a data key from KMS ``GenerateDataKey`` (AES_256), made once per
@@ -15,8 +15,8 @@ Keys (envelope encryption):
 - Locally (no ``PII_KMS_KEY_ID``): the ``pii_encryption_key`` secret (32 bytes, hex) seals
   ``v1:<base64 nonce + ciphertext>`` tokens. v1 tokens stay decryptable forever, also in AWS.
 
-An erased value (``mall.services.erasure``) is the marker ``ERASED``: decrypting it raises
-``PersonalDataErased`` (409 ``personal_data_erased``), never a 500."""
+An erased value (``mall.services.erasure``) is the marker ``mall.domain.masking.ERASED``: decrypting
+it raises ``PersonalDataErased`` (409 ``personal_data_erased``), never a 500."""
 
 from __future__ import annotations
 
@@ -29,13 +29,12 @@ from typing import Any
 
 from mall.clock import utc_now
 from mall.config import function_environment
+from mall.domain.masking import ERASED
 from mall.errors import Conflict
 from mall.secrets import get_secret
 
 _V1 = "v1"
 _V2 = "v2"
-#: What an erased token is replaced with (mall.services.erasure).
-ERASED = "erased"
 #: Bound into every KMS call (GenerateDataKey and Decrypt must agree; CloudTrail shows it).
 KMS_ENCRYPTION_CONTEXT = {"purpose": "mall-pii"}
 _NONCE_BYTES = 12
@@ -177,39 +176,6 @@ def decrypt(token: str, *, context: str) -> str:
     else:
         raise ValueError(f"unknown personal-data token version {version!r}")
     return str(cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode())
-
-
-def is_erased(token: object) -> bool:
-    return token == ERASED
-
-
-def mask_phone(phone: str) -> str:
-    """138****1234; shorter numbers keep only their last 2 digits."""
-    digits = phone.strip()
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(len(digits) - 2, 1) + digits[-2:]
-
-
-def mask_name(name: str) -> str:
-    """张** / 欧阳** : the family name (first character) only."""
-    name = name.strip()
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
-
-def mask_address(address: str) -> str:
-    """The first 6 characters (province / city) then stars: enough to recognise, not to locate."""
-    address = address.strip()
-    return address[:6] + "****" if len(address) > 6 else address[:2] + "****"
-
-
-def mask_nickname(nickname: str | None) -> str:
-    """A team member's nickname in lists: first and last character (微**友)."""
-    if not nickname:
-        return "微信用户"
-    if len(nickname) <= 2:
-        return nickname[:1] + "*"
-    return nickname[:1] + "**" + nickname[-1:]
 
 
 # ---- fingerprints (fraud scan): compare personal data without decrypting it --------------------
