@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 
@@ -36,6 +37,8 @@ LONG_OPS = 10_000
 #: The ``first_payment`` variant: customers bound by their first paid order's share source.
 FAST_FIRST_PAYMENT_OPS = 450
 LONG_FIRST_PAYMENT_OPS = 3_000
+#: Late in a month, so that even the fast run sees a month end, its final date and the team bonus job.
+START = datetime(2026, 10, 18, 2, 0, tzinfo=UTC)
 
 
 def _seed() -> int:
@@ -52,7 +55,7 @@ def _run(table: Table, default_ops: int, *, first_payment: bool = False) -> dict
     operations = int(os.environ.get("SIM_FIRST_PAYMENT_OPS" if first_payment else "SIM_OPS", default_ops))
     print(f"\nmoney conservation{' (first_payment)' if first_payment else ''}: SIM_SEED={seed} "
           f"SIM_OPS={operations} SIM_WORKERS={_workers()}")
-    _, totals = run_simulation(World.build(table), seed=seed, operations=operations, workers=_workers(),
+    _, totals = run_simulation(World.build(table, start=START), seed=seed, operations=operations, workers=_workers(),
                                first_payment=first_payment)
     return totals
 

@@ -141,6 +141,7 @@ class ExtraOps:
         order.expected = self.expected_attribution(order.buyer)
         order.levels = tuple(self.level.get(uid, 0) if uid else 0 for uid in order.expected)  # type: ignore[assignment]
         order.recorded_at = self.clock.now
+        self.changed_wave[order.index] = self.waves
         self.paid_buyers.add(order.buyer)
         self.referral_orders.append(order.index)
 

@@ -76,6 +76,7 @@ from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from tests.integration.sim.ops_bonus import BonusOps, bonus_rules, check_bonuses
 from tests.integration.sim.ops_extra import ExtraOps, check_extra, first_paid_orders, level_settings, voided
 from tests.integration.sim.oracle import after_refunds, line_commission, scan
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, PROFILE, Notification, World
@@ -131,6 +132,7 @@ RETRYABLE = (commission_service.SyncIncomplete, settlement_service.SettlementStu
 def sim_settings(first_payment: bool = False) -> DistributionSettings:
     return DistributionSettings(
         binding_mode=BindingMode.INVITE_CODE, promoter_review="auto", levels=level_settings(first_payment),
+        team_bonus=bonus_rules(),
         withdrawal=WithdrawalRules(min_fen=100, max_fen=199_999, daily_count=1000, daily_amount_fen=50_000_000,
                                    methods=["wechat", "bank"]))
 
@@ -266,7 +268,7 @@ def _guard(call: Callable[[], Any]) -> Result:
 # ---- the simulator -------------------------------------------------------------------------------
 
 
-class Simulator(ExtraOps):
+class Simulator(ExtraOps, BonusOps):
     def __init__(self, world: World, *, seed: int, operations: int, workers: int = 8, wave_calls: int = 8,
                  first_payment: bool = False) -> None:
         self.world = world
@@ -301,6 +303,7 @@ class Simulator(ExtraOps):
         self._last_settle: datetime | None = None
         self.payout_queue = PayoutQueue()
         self._init_extra()
+        self._init_bonus()
 
     # ---- set-up -------------------------------------------------------------------------------
 
@@ -348,6 +351,9 @@ class Simulator(ExtraOps):
                 while self.calls_run < self.target:
                     if self.waves % DAY_EVERY_WAVES == DAY_EVERY_WAVES - 1 or self.rng.random() < DAY_JUMP_PER_WAVE:
                         self._wave([self.time_passes()])
+                        bonus = self.op_team_bonus()  # the daily schedule, when a month is due
+                        if bonus is not None and self.rng.random() < 0.7:
+                            self._wave([bonus])
                     self._wave(self.plan_wave())
                     if self.waves % 150 == 0:
                         self.checkpoint()
@@ -444,6 +450,7 @@ class Simulator(ExtraOps):
                 status = str(item["status"])
                 if status in REFUND_TERMINAL and refund.ended_at is None:
                     refund.ended_at = self.clock.now
+                    self.changed_wave[refund.order] = self.waves
                     if status == "SUCCEEDED":
                         self.referral_refunds.append(refund.refund_id)
                 refund.status = status
@@ -728,8 +735,10 @@ class Simulator(ExtraOps):
         now = self.clock.now
         copies = self.rng.choices([1, 2, 3], weights=[6, 3, 1])[0]
         def apply(results: list[Result]) -> None:
-            # A clawback that left a debt cancels the promoter's withdrawals in flight.
-            if any(r.kind == "ok" and getattr(r.value, "clawed_back_fen", 0) for r in results):
+            # A clawback (of commission, or of a team bonus) that left a debt cancels the promoter's
+            # withdrawals in flight.
+            if any(r.kind == "ok" for r in results):
+                self.synced_wave[order.index] = self.waves
                 self._touch_all_open_withdrawals()
 
         return Op("sync" if copies == 1 else f"sync x{copies} concurrent", [
@@ -1134,7 +1143,7 @@ WEIGHTS: dict[str, float] = {
     "reconcile_unpaid": 0.5, "refund_request": 4, "refund_review": 4, "refund_reapprove": 0.5, "refund_finish": 4,
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,
-    "referral_worker": 2.5, "promoter_status": 0.5, "become_promoter": 0.4, "verify": 2,
+    "referral_worker": 2.5, "promoter_status": 0.5, "become_promoter": 0.4, "verify": 2, "team_bonus": 3,
 }
 
 
@@ -1152,6 +1161,7 @@ class Books:
     merchant: dict[str, int]
     withdrawals: list[dict[str, Any]]
     raw_records: dict[tuple[str, str, int], dict[str, Any]]
+    items: dict[tuple[str, str], dict[str, Any]]
 
 
 def read_books(sim: Simulator) -> Books:
@@ -1167,7 +1177,7 @@ def read_books(sim: Simulator) -> Books:
     withdrawals = [i for i in items.values() if i.get("entity") == "withdrawal"]
     raw = {(str(i["order_id"]), str(i["line_id"]), int(i["level"])): i for i in items.values()
            if i.get("entity") == "commission"}
-    return Books(orders, records, wallets, postings, ledger.merchant_balances(), withdrawals, raw)
+    return Books(orders, records, wallets, postings, ledger.merchant_balances(), withdrawals, raw, items)
 
 
 def expected_commission(sim: Simulator, paid: set[str]) -> dict[tuple[str, str, int], tuple[str, int, int]]:
@@ -1284,6 +1294,12 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
             problems.append(f"{key}: CANCELLED with {record.current_fen} fen left")
         counts["clawed_back"] += bool(record.clawed_back_fen)
         counts["cancelled"] += bool(record.cancelled_fen)
+    for bonus in check_bonuses(sim, books.items, problems, counts):  # checked against the oracle there
+        owed_total[bonus.beneficiary_id] += bonus.current_fen
+        if bonus.status == CommissionStatus.FROZEN:
+            frozen[bonus.beneficiary_id] += bonus.current_fen
+        elif bonus.status == CommissionStatus.SETTLED:
+            settled[bonus.beneficiary_id] += bonus.current_fen
 
     check_extra(sim, books, settlement_days=sim_settings().commission.settlement_days, problems=problems,
                 counts=counts)
