@@ -13,6 +13,17 @@ commission owed, its fees those of paid withdrawals, and what left is what WeCha
 the production reconciliation reports no mismatch; no promoter has money available while owing, and
 every transfer bill a debt asked to cancel was cancelled (or confirmed first).
 
+The plan also produces (``tests/integration/sim/ops_extra.py``, ``ops_bonus.py``): promoter levels with
+rate points, earned and lost by the referral worker's sales counters (refunds take a promoter back
+below a threshold), each order priced at the levels its payment saw; admin freezes, unfreezes and
+disables (a frozen promoter's records never settle while frozen, a disabled one's unsettled records
+are voided and never settle); orders mixing a physical and a service line, the service line settling
+only after its 核销; settlement runs while refunds are open (never settling such a line); the monthly
+team bonus, paid at the tier of the month's net team sales and reduced by later refunds; and, in a
+second variant, ``first_payment`` binding: customers' orders carry share sources of different
+promoters and every order of a buyer pays the sharer of their first recorded payment. The long run
+asserts that each of these happened.
+
 Every run prints its seed. ``SIM_SEED=<n>`` replays a seed, ``SIM_OPS=<n>`` sets the number of
 operations (calls), ``SIM_WORKERS=<n>`` the threads (1: deterministic replay of a seed). The fast
 variant runs in ``make test``; the long one (``@pytest.mark.slow``) in ``make test-long``.

@@ -5,7 +5,8 @@ exclusive wave on the days after a China month's final date. Just before it, the
 catches up on every order paid or refunded since its last sync (in production the order stream
 runs within seconds of a change; the model cannot know the commission records a sync it lost
 track of wrote). The oracle computes each promoter's team sales of a month from the model alone —
-the lines of the orders whose payment was recorded in that month that pay the promoter at level 1
+the lines of the orders paid at WeChat Pay in that month (its success time, which the order keeps as
+``paid_at`` however late the payment is recorded) that pay the promoter at level 1
 or 2, not on their own purchase, net of the refunds that succeeded — and the tier amount from the
 rules below: the bonus paid must be that amount when it was paid (to an active promoter only), and
 what is left of it after the refunds that followed must be what the final sales are worth, never
@@ -53,7 +54,7 @@ class BonusOps:
         orders whose payment was recorded in ``month``, net of the refunds that succeeded."""
         total = 0
         for order in self.orders:
-            if not order.recorded or order.recorded_at is None or china_month(order.recorded_at) != month \
+            if not order.recorded or order.paid_at is None or china_month(order.paid_at) != month \
                     or order.buyer == promoter:
                 continue
             l1, l2 = order.expected
@@ -77,7 +78,7 @@ class BonusOps:
         return total
 
     def _months_due(self: Simulator, now: datetime) -> list[str]:
-        months = {china_month(o.recorded_at) for o in self.orders if o.recorded_at is not None}
+        months = {china_month(o.paid_at) for o in self.orders if o.recorded and o.paid_at is not None}
         return sorted(m for m in months if final_by(m, FINAL_AFTER_DAYS) <= now
                       <= final_by(m, FINAL_AFTER_DAYS) + timedelta(days=7))
 

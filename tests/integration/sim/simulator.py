@@ -11,7 +11,9 @@ the WeChat Pay client, rejected; finished at the sandbox as SUCCESS, ABNORMAL or
 notified like payments), settlement runs (overlapping), withdrawals (concurrent requests of one
 promoter, auto / manual / dual review), payouts (transfer bills created through the client and
 finished SUCCESS / FAIL / CANCELLED with MCHTRANSFER notifications, bank transfers marked paid or
-failed, the payout reconciler), injected WeChat Pay failures, and time passing.
+failed, the payout reconciler), injected WeChat Pay failures, and time passing; the referral worker
+(sales counters and levels), admin freezes / unfreezes / disables, customers becoming promoters, 核销
+of service lines, the team bonus job (``ops_extra.py``, ``ops_bonus.py``).
 
 **How.** Each *wave* is a handful of operations drawn by a seeded ``random.Random``; all their
 calls run at once on a thread pool. Operations meant to race (duplicate notifications, overlapping
@@ -169,6 +171,7 @@ class MOrder:
     levels: tuple[int, int] = (0, 0)  # the (L1, L2) earners' levels when its payment was recorded
     verified_at: datetime | None = None  # 核销 of its service lines
     sharer: str | None = None  # the promoter of its share source (first_payment)
+    paid_at: datetime | None = None  # when the customer paid at WeChat Pay (its success_time)
 
 
 @dataclass
@@ -665,6 +668,7 @@ class Simulator(ExtraOps, BonusOps):
             self._touched_orders.add(order.index)
             return None
         order.paid_at_sandbox = True
+        order.paid_at = self.clock.now
         order.expected = self.expected_attribution(order.buyer)  # the bindings when it is recorded
         order.payment = self.world.notification(event)
         copies = self.rng.choices([0, 1, 2], weights=[2, 6, 2])[0]
