@@ -502,6 +502,11 @@ class Simulator(ExtraOps, BonusOps):
     def _free(self, key: str) -> bool:
         return key not in self._locked
 
+    def _may_record_payments(self) -> bool:
+        """No op of this wave may change a level (checked before an op has side effects: a payment
+        made at WeChat Pay must be delivered by the op that made it)."""
+        return "levels:write" not in self._locked
+
     def _pick(self, candidates: Sequence[Any]) -> Any:
         return self.rng.choice(candidates) if candidates else None
 
@@ -657,6 +662,8 @@ class Simulator(ExtraOps, BonusOps):
 
     def op_pay(self) -> Op | None:
         """The customer pays at WeChat Pay; its notification arrives now, twice at once, or later."""
+        if not self._may_record_payments():
+            return None
         order = self._pick([o for o in self._orders("CREATED") if o.prepaid and not o.paid_at_sandbox
                             and self.clock.now < o.expires_at - timedelta(minutes=1)
                             and self._free(f"buyer:{o.buyer}")])
@@ -701,6 +708,8 @@ class Simulator(ExtraOps, BonusOps):
 
     def op_deliver_late(self) -> Op | None:
         """A notification that was lost arrives late (WeChat Pay's retry: same id, new signature)."""
+        if not self._may_record_payments():
+            return None
         pending: list[tuple[str, Any]] = [("order", o) for o in self.orders if o.payment_pending
                                           and self._free(f"order:{o.index}")]
         pending += [("refund", r) for r in self.refunds.values() if r.pending and self._free(f"refund:{r.refund_id}")]
