@@ -239,7 +239,7 @@ class ExtraOps:
         active = [p for p in self.promoters if self.status[p] == "active"]
         disabled = len(self.disabled_at)
         roll = self.rng.random()
-        if roll < 0.08 and disabled < max(1, len(self.promoters) // 6) and active:
+        if roll < 0.25 and disabled < max(1, len(self.promoters) // 6) and active:
             action, uid = "disable", self._pick(active + frozen)
         elif frozen and roll < 0.55:
             action, uid = "unfreeze", self._pick(frozen)
