@@ -278,7 +278,7 @@ class ExtraOps:
         """A customer applies and becomes a promoter (auto review): their later orders are
         self-purchases, and their counters start at nothing."""
         from tests.integration.sim.simulator import Op
-        if self.first_payment or len(self.promoters) >= 8 + self.target // 500:
+        if self.first_payment or len(self.promoters) >= 8 + self.target // 250:
             return None
         waiting = {o.buyer for o in self.orders if o.paid_at_sandbox and not o.recorded}
         candidates = [c for c in self.customers if c not in self.codes and c not in waiting

@@ -1156,7 +1156,7 @@ WEIGHTS: dict[str, float] = {
     "reconcile_unpaid": 0.5, "refund_request": 4, "refund_review": 4, "refund_reapprove": 0.5, "refund_finish": 4,
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,
-    "referral_worker": 2.5, "promoter_status": 3, "become_promoter": 0.4, "verify": 2, "team_bonus": 3,
+    "referral_worker": 2.5, "promoter_status": 3, "become_promoter": 1, "verify": 2, "team_bonus": 3,
 }
 
 
