@@ -829,15 +829,21 @@ class Simulator(ExtraOps, BonusOps):
 
     def op_refund_request(self) -> Op | None:
         candidates = [o for o in self._orders("PAID", "SHIPPED", "COMPLETED") if self.refundable(o)]
-        order = self._pick(candidates)
+        # Often a completed order of a promoter with a withdrawal in flight: its settled commission,
+        # clawed back, may leave a debt that cancels the withdrawal.
+        in_flight = {w.promoter for w in self.withdrawals.values()
+                     if w.status in {"PENDING_REVIEW", "APPROVED", "PAYING"}}
+        debtors = [o for o in candidates if o.status == "COMPLETED" and set(o.expected) & in_flight]
+        targeted = bool(debtors) and self.rng.random() < 0.4
+        order = self._pick(debtors if targeted else candidates)
         if order is None:
             return None
         left = self.refundable(order)
         now = self.clock.now
         requests: list[dict[str, int]] = []
-        racing = self.rng.random() < 0.2  # two requests racing for the same money
+        racing = not targeted and self.rng.random() < 0.2  # two requests racing for the same money
         for _ in range(2 if racing else 1):
-            if self.rng.random() < 0.25:
+            if targeted or self.rng.random() < 0.25:
                 requests.append(dict(left))  # everything left
             else:
                 line_id = self.rng.choice(sorted(left))
