@@ -2,9 +2,10 @@
 ``mall.domain.commission`` (which it checks), and the table helpers the integration suites share.
 
 docs/business-rules.md, "Commission": per line and level, the first matching rate of product setting →
-category → global (no promoter overrides or level points in these suites); ``ratio`` is
-floor(base × bp / 10000), ``fixed`` is fen per unit; L1 + L2 ≤ 30% of the line's paid amount,
-L2 clamped first; a refund reduces a commission pro rata, floored to the fen.
+category → global (no promoter overrides in these suites), plus the earner's level points (a
+percentage of the base, also on a ``fixed`` product); ``ratio`` is floor(base × bp / 10000),
+``fixed`` is fen per unit; L1 + L2 ≤ 30% of the line's paid amount, L2 clamped first; a refund
+reduces a commission pro rata, floored to the fen.
 """
 
 from __future__ import annotations
@@ -20,22 +21,24 @@ CAP_LIMIT_BP = 3_000  # the fixed 30% rule (docs/business-rules.md): no setting 
 Snapshot = dict[tuple[str, str], dict[str, Any]]
 
 
-def level_amount(mode: str, setting: int, quantity: int, base_fen: int, fallback_bp: int) -> int:
+def level_amount(mode: str, setting: int, quantity: int, base_fen: int, fallback_bp: int, *, points: int = 0) -> int:
     """What one level wants before the cap: ``setting`` is bp (ratio), fen per unit (fixed), or
-    ignored (inherit: ``fallback_bp``, the category's rate or else the global one)."""
+    ignored (inherit: ``fallback_bp``, the category's rate or else the global one); ``points``
+    the earner's level points, added to the rate (on a fixed product: a rate of the base)."""
     if mode == "fixed":
-        return setting * quantity
+        return setting * quantity + base_fen * points // BASIS
     rate = setting if mode == "ratio" else fallback_bp
-    return base_fen * rate // BASIS
+    return base_fen * (rate + points) // BASIS
 
 
 def line_commission(*, base_fen: int, quantity: int, mode: str, l1: int, l2: int, enabled: bool,
-                    fallback_bp: tuple[int, int], cap_bp: int = CAP_LIMIT_BP) -> tuple[int, int]:
-    """(L1, L2) fen of one order line when it was paid."""
+                    fallback_bp: tuple[int, int], cap_bp: int = CAP_LIMIT_BP,
+                    points: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+    """(L1, L2) fen of one order line when it was paid; ``points``: the L1 and L2 earners' level points."""
     if not enabled or base_fen <= 0:
         return 0, 0
-    wanted1 = level_amount(mode, l1, quantity, base_fen, fallback_bp[0])
-    wanted2 = level_amount(mode, l2, quantity, base_fen, fallback_bp[1])
+    wanted1 = level_amount(mode, l1, quantity, base_fen, fallback_bp[0], points=points[0])
+    wanted2 = level_amount(mode, l2, quantity, base_fen, fallback_bp[1], points=points[1])
     cap = base_fen * min(cap_bp, CAP_LIMIT_BP) // BASIS
     first = min(wanted1, cap)
     return first, min(wanted2, cap - first)

@@ -11,7 +11,9 @@ the WeChat Pay client, rejected; finished at the sandbox as SUCCESS, ABNORMAL or
 notified like payments), settlement runs (overlapping), withdrawals (concurrent requests of one
 promoter, auto / manual / dual review), payouts (transfer bills created through the client and
 finished SUCCESS / FAIL / CANCELLED with MCHTRANSFER notifications, bank transfers marked paid or
-failed, the payout reconciler), injected WeChat Pay failures, and time passing.
+failed, the payout reconciler), injected WeChat Pay failures, and time passing; the referral worker
+(sales counters and levels), admin freezes / unfreezes / disables, customers becoming promoters, 核销
+of service lines, the team bonus job (``ops_extra.py``, ``ops_bonus.py``).
 
 **How.** Each *wave* is a handful of operations drawn by a seeded ``random.Random``; all their
 calls run at once on a thread pool. Operations meant to race (duplicate notifications, overlapping
@@ -51,7 +53,7 @@ from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
-from mall.dal.refunds import RefundRepository
+from mall.dal.refunds import RefundRepository, refund_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.withdrawals import withdrawal_key
 from mall.domain import ledger as L
@@ -62,7 +64,7 @@ from mall.domain.settings import BindingMode, DistributionSettings, WithdrawalRu
 from mall.domain.settlement import refund_open_on_line
 from mall.domain.withdrawals import DEBT_CANCEL_REASON
 from mall.errors import DomainError
-from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
+from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import commissions as commission_service
@@ -75,6 +77,8 @@ from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from tests.integration.sim.ops_bonus import BonusOps, bonus_rules, check_bonuses
+from tests.integration.sim.ops_extra import ExtraOps, check_extra, first_paid_orders, level_settings, voided
 from tests.integration.sim.oracle import after_refunds, line_commission, scan
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, PROFILE, Notification, World
 
@@ -94,6 +98,7 @@ class ProductSpec:
     l2: int
     enabled: bool = True
     shipping_fen: int = 0
+    kind: str = "physical"  # physical | service (its line is due after 核销)
 
     def fallback_bp(self) -> tuple[int, int]:
         """The rate an ``inherit`` product falls back to: its category's, else the global one."""
@@ -109,6 +114,7 @@ PRODUCTS = (
     ProductSpec("p_cup", "c_rated", 1_999, "fixed", 300, 120, shipping_fen=500),  # fen per unit
     ProductSpec("p_gift", "c_plain", 8_800, "ratio", 1500, 500, enabled=False),  # not in distribution
     ProductSpec("p_pin", "c_plain", 7, "ratio", 1000, 500),  # floors to 0 fen: no record
+    ProductSpec("p_spa", "c_rated", 19_900, "ratio", 1200, 400, kind="service"),  # 核销 completes its line
 )
 SPEC = {p.product_id: p for p in PRODUCTS}
 
@@ -124,9 +130,10 @@ REFUND_TERMINAL = frozenset({"SUCCEEDED", "CLOSED", "REJECTED"})
 RETRYABLE = (commission_service.SyncIncomplete, settlement_service.SettlementStuck)
 
 
-def sim_settings() -> DistributionSettings:
+def sim_settings(first_payment: bool = False) -> DistributionSettings:
     return DistributionSettings(
-        binding_mode=BindingMode.INVITE_CODE, promoter_review="auto",
+        binding_mode=BindingMode.INVITE_CODE, promoter_review="auto", levels=level_settings(first_payment),
+        team_bonus=bonus_rules(),
         withdrawal=WithdrawalRules(min_fen=100, max_fen=199_999, daily_count=1000, daily_amount_fen=50_000_000,
                                    methods=["wechat", "bank"]))
 
@@ -158,6 +165,12 @@ class MOrder:
     payment_pending: bool = False
     refunds: list[str] = field(default_factory=list)
     expected_at_placing: tuple[str | None, str | None] | None = None  # what an unpaid order keeps
+    recorded: bool = False  # its payment was recorded (read back)
+    recorded_at: datetime | None = None
+    levels: tuple[int, int] = (0, 0)  # the (L1, L2) earners' levels when its payment was recorded
+    verified_at: datetime | None = None  # 核销 of its service lines
+    sharer: str | None = None  # the promoter of its share source (first_payment)
+    paid_at: datetime | None = None  # when the customer paid at WeChat Pay (its success_time)
 
 
 @dataclass
@@ -169,6 +182,9 @@ class MRefund:
     status: str = "REQUESTED"
     note: Notification | None = None
     pending: bool = False
+    requested_at: datetime | None = None
+    ended_at: datetime | None = None  # when the model read it back ended (rejected, closed, succeeded)
+    open_at_settle: bool = False  # open on a completed order while a settlement ran
 
 
 @dataclass
@@ -200,6 +216,9 @@ class Op:
     apply: Callable[[list[Result]], None] = lambda results: None
     keys: frozenset[str] = frozenset()
     exclusive: bool = False
+    #: "read": may record a payment (its earners' levels are read); "write": may change a level.
+    #: The planner never puts both in one wave.
+    levels: str = ""
 
 
 class SimulationFailed(AssertionError):
@@ -251,9 +270,12 @@ def _guard(call: Callable[[], Any]) -> Result:
 # ---- the simulator -------------------------------------------------------------------------------
 
 
-class Simulator:
-    def __init__(self, world: World, *, seed: int, operations: int, workers: int = 8, wave_calls: int = 8) -> None:
+class Simulator(ExtraOps, BonusOps):
+    def __init__(self, world: World, *, seed: int, operations: int, workers: int = 8, wave_calls: int = 8,
+                 first_payment: bool = False) -> None:
         self.world = world
+        self.first_payment = first_payment
+        self.settings_version = 0
         self.table = world.table
         self.seed = seed
         self.rng = random.Random(seed)
@@ -282,6 +304,8 @@ class Simulator:
         self._parcels = 0
         self._last_settle: datetime | None = None
         self.payout_queue = PayoutQueue()
+        self._init_extra()
+        self._init_bonus()
 
     # ---- set-up -------------------------------------------------------------------------------
 
@@ -289,7 +313,8 @@ class Simulator:
         world = self.world
         version = world.save_settings(sim_settings())
         world.add_catalog(CATEGORIES, [Product(
-            product_id=p.product_id, name=f"商品{p.product_id}", type="physical", category_id=p.category_id,
+            product_id=p.product_id, name=f"商品{p.product_id}", type=p.kind,  # type: ignore[arg-type]
+            category_id=p.category_id,
             price_fen=p.price_fen, stock=10_000_000, shipping_fee_fen=p.shipping_fen, on_shelf=True,
             distribution_enabled=p.enabled, commission=CommissionSetting(p.mode, p.l1, p.l2),  # type: ignore[arg-type]
         ) for p in PRODUCTS])
@@ -303,6 +328,7 @@ class Simulator:
                 assert view.status == "active", view
                 self.codes[uid] = view.code
                 self.promoters.append(uid)
+                self._new_promoter(uid)
                 self.parent[uid] = None
                 if previous is not None:
                     bound = referral_service.bind_with_code(table=self.table, customer_id=uid,
@@ -310,8 +336,10 @@ class Simulator:
                     assert bound.binding is not None and bound.binding.parent_id == previous
                     self.parent[uid] = previous
                 previous = uid
-        levels = SettingsRepository(self.table).current().settings.levels
-        assert all(lv.l1_points_bp == lv.l2_points_bp == 0 for lv in levels), "the oracle assumes no level points"
+        if self.first_payment:  # the chains were bound by invite code; customers bind by their first payment
+            version = world.save_settings(sim_settings(True).model_copy(
+                update={"binding_mode": BindingMode.FIRST_PAYMENT}))
+        self.settings_version = version
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -325,6 +353,9 @@ class Simulator:
                 while self.calls_run < self.target:
                     if self.waves % DAY_EVERY_WAVES == DAY_EVERY_WAVES - 1 or self.rng.random() < DAY_JUMP_PER_WAVE:
                         self._wave([self.time_passes()])
+                        bonus = self.op_team_bonus()  # the daily schedule, when a month is due
+                        if bonus is not None and self.rng.random() < 0.7:
+                            self._wave([bonus])
                     self._wave(self.plan_wave())
                     if self.waves % 150 == 0:
                         self.checkpoint()
@@ -366,6 +397,10 @@ class Simulator:
                 return [op]
             if op.keys & self._locked:
                 continue
+            if op.levels and ("levels:" + ("write" if op.levels == "read" else "read")) in self._locked:
+                continue
+            if op.levels:
+                self._locked.add("levels:" + op.levels)
             self._locked |= op.keys
             ops.append(op)
             calls += len(op.calls)
@@ -407,17 +442,20 @@ class Simulator:
     def _refresh(self) -> None:
         """Statuses as stored, for the orders, refunds and withdrawals this wave touched."""
         table = self.table
-        if self._touched_orders:
-            keys = [{"pk": f"ORDER#{self.orders[i].order_id}", "sk": "ORDER"} for i in self._touched_orders]
-            for item in table.batch_get(keys, consistent=True):
-                order = self.order_by_id[str(item["order_id"])]
-                order.status = str(item["status"])
+        self._read_orders()
+        # Every open refund is read back: when it ended decides which settlements it could block.
+        self._touched_refunds |= {r for r, m in self.refunds.items() if m.status not in REFUND_TERMINAL}
         if self._touched_refunds:
-            repo = RefundRepository(table)
-            for refund_id in self._touched_refunds:
-                stored = repo.get(refund_id)
-                if stored is not None:
-                    self.refunds[refund_id].status = stored.status.value
+            keys = [refund_key(self.orders[self.refunds[r].order].order_id, r) for r in self._touched_refunds]
+            for item in table.batch_get(keys, consistent=True):
+                refund = self.refunds[str(item["refund_id"])]
+                status = str(item["status"])
+                if status in REFUND_TERMINAL and refund.ended_at is None:
+                    refund.ended_at = self.clock.now
+                    self.changed_wave[refund.order] = self.waves
+                    if status == "SUCCEEDED":
+                        self.referral_refunds.append(refund.refund_id)
+                refund.status = status
         if self._touched_withdrawals:
             keys = [withdrawal_key(w) for w in self._touched_withdrawals]
             for item in table.batch_get(keys, consistent=True):
@@ -425,9 +463,32 @@ class Simulator:
                 w.status = str(item["status"])
                 w.out_bill_no = str(item.get("out_bill_no", ""))
                 w.approvals = len(item.get("approvals", []))
-        self._touched_orders.clear()
         self._touched_refunds.clear()
         self._touched_withdrawals.clear()
+
+    def _read_orders(self) -> None:
+        """The touched orders' statuses; an order whose payment was recorded in this wave is noted
+        with the earners and levels it was recorded for."""
+        table = self.table
+        recorded: list[MOrder] = []
+        if self._touched_orders:
+            keys = [{"pk": f"ORDER#{self.orders[i].order_id}", "sk": "ORDER"} for i in self._touched_orders]
+            for item in table.batch_get(keys, consistent=True):
+                order = self.order_by_id[str(item["order_id"])]
+                order.status = str(item["status"])
+                if not order.recorded and item.get("paid_at") and order.status not in {
+                        "CREATED", "EXPIRED", "PAID_AFTER_EXPIRY"}:
+                    order.recorded = True
+                    recorded.append(order)
+        if recorded:
+            firsts = first_paid_orders(self, {o.buyer for o in recorded if self.first_payment
+                                              and o.buyer not in self.codes and o.buyer not in self.first_sharer})
+            for buyer, first in firsts.items():
+                if first not in {o.order_id for o in recorded if o.buyer == buyer}:
+                    self.fail(f"{buyer}'s first paid order is {first}, none of those recorded now")
+            for order in sorted(recorded, key=lambda o: o.index):
+                self._note_recorded(order, firsts)
+        self._touched_orders.clear()
 
     def _touch_all_open_orders(self) -> None:
         self._touched_orders |= {o.index for o in self.orders if o.status not in ORDER_TERMINAL}
@@ -440,6 +501,11 @@ class Simulator:
     def _free(self, key: str) -> bool:
         return key not in self._locked
 
+    def _may_record_payments(self) -> bool:
+        """No op of this wave may change a level (checked before an op has side effects: a payment
+        made at WeChat Pay must be delivered by the op that made it)."""
+        return "levels:write" not in self._locked
+
     def _pick(self, candidates: Sequence[Any]) -> Any:
         return self.rng.choice(candidates) if candidates else None
 
@@ -451,11 +517,19 @@ class Simulator:
 
     def expected_attribution(self, buyer: str) -> tuple[str | None, str | None]:
         """docs/business-rules.md: the buyer's parent earns L1 and the parent's parent L2; a promoter buying
-        earns L1 on their own order (self-purchase ``rebate``, the default) and their parent L2."""
-        if buyer in self.codes:
-            return buyer, self.parent.get(buyer)
+        earns L1 on their own order (self-purchase ``rebate``, the default) and their parent L2.
+        Only an active promoter earns (a frozen or disabled one's level is not paid, nor shifted
+        up; a promoter who is not active buys as their parent's customer). In ``first_payment``
+        mode an unbound buyer's orders go to the sharer of their first paid order."""
+        active = self._active
+        if buyer in self.codes and active(buyer):
+            return buyer, active(self.parent.get(buyer))
         parent = self.parent.get(buyer)
-        return (parent, self.parent.get(parent)) if parent else (None, None)
+        if parent is None and self.first_payment:
+            parent = self.first_sharer.get(buyer)
+            if parent == buyer:
+                parent = None
+        return (active(parent), active(self.parent.get(parent))) if parent else (None, None)
 
     # ---- operations: customers and binds --------------------------------------------------------
 
@@ -479,6 +553,8 @@ class Simulator:
     def op_bind(self) -> Op | None:
         # Attribution is decided when a payment is recorded: a customer whose payment WeChat Pay took
         # but we have not recorded yet is not bound meanwhile, so the model knows which chain it gets.
+        if self.first_payment:  # customers are bound by their first payment's share source
+            return None
         waiting = {o.buyer for o in self.orders if o.paid_at_sandbox and o.status in {"CREATED", "EXPIRED"}}
         unbound = [c for c in self.customers if self.parent.get(c) is None and self._free(f"buyer:{c}")
                    and c not in waiting]
@@ -498,8 +574,13 @@ class Simulator:
                 self.fail(f"customer {customer} bound to {winners} at once")
             if winners:
                 self.parent[customer] = winners.pop()
+                # A customer who has paid is a 有效下线 at once: the new parent may move up a level.
+                self._count_invitee(customer)
+                self._relevel()
 
-        return Op("bind", [bind(p) for p in targets], apply, frozenset({f"buyer:{customer}"}))
+        # Binding a customer who has paid may change a level: never in a wave that records a payment.
+        return Op("bind", [bind(p) for p in targets], apply, frozenset({f"buyer:{customer}"}),
+                  levels="write" if customer in self.paid_buyers else "")
 
     def op_cycle_bind(self) -> Op | None:
         """A promoter tries to bind under their own downline: always refused, nothing written."""
@@ -528,8 +609,10 @@ class Simulator:
         wanted = [(s, self.rng.choice([1, 1, 2, 3])) for s in specs]
         expected = self.expected_attribution(buyer)
         now = self.clock.now
+        sharer = self._pick(self.promoters) if self.first_payment and self.rng.random() < 0.8 else None
+        share = ShareSourceRequest(promoter_code=self.codes[sharer], source="link") if sharer else None
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=s.product_id, quantity=q) for s, q in wanted],
-                                    address=AddressRequest(**ADDRESS))
+                                    address=AddressRequest(**ADDRESS), share_source=share)
 
         def call() -> Any:
             return order_service.place_order(
@@ -552,7 +635,7 @@ class Simulator:
                 lines.append(MLine(line.line_id, spec, quantity, line.paid_fen))
             order = MOrder(len(self.orders), placed.order_id, buyer, lines, placed.amount_fen, expected,
                            datetime.fromisoformat(placed.expires_at.replace("Z", "+00:00")),
-                           prepaid=placed.payment is not None, expected_at_placing=expected)
+                           prepaid=placed.payment is not None, expected_at_placing=expected, sharer=sharer)
             self.orders.append(order)
             self.order_by_id[order.order_id] = order
 
@@ -577,6 +660,8 @@ class Simulator:
 
     def op_pay(self) -> Op | None:
         """The customer pays at WeChat Pay; its notification arrives now, twice at once, or later."""
+        if not self._may_record_payments():
+            return None
         order = self._pick([o for o in self._orders("CREATED") if o.prepaid and not o.paid_at_sandbox
                             and self.clock.now < o.expires_at - timedelta(minutes=1)
                             and self._free(f"buyer:{o.buyer}")])
@@ -588,12 +673,13 @@ class Simulator:
             self._touched_orders.add(order.index)
             return None
         order.paid_at_sandbox = True
+        order.paid_at = self.clock.now
         order.expected = self.expected_attribution(order.buyer)  # the bindings when it is recorded
         order.payment = self.world.notification(event)
         copies = self.rng.choices([0, 1, 2], weights=[2, 6, 2])[0]
         order.payment_pending = copies == 0
         op = self._deliveries("pay", order.payment, copies, order=order)
-        return Op(op.name, op.calls, op.apply, op.keys | {f"buyer:{order.buyer}"})
+        return Op(op.name, op.calls, op.apply, op.keys | {f"buyer:{order.buyer}"}, levels="read")
 
     def _deliveries(self, name: str, note: Notification, copies: int, *, order: MOrder | None = None,
                     refund: MRefund | None = None, withdrawal: MWithdrawal | None = None) -> Op:
@@ -615,10 +701,13 @@ class Simulator:
         label = f"{name}{'' if copies == 1 else ' x2 concurrent' if copies == 2 else ' (notification lost)'}"
         keys = {f"order:{order.index}" if order else "", f"refund:{refund.refund_id}" if refund else "",
                 f"withdrawal:{withdrawal.withdrawal_id}" if withdrawal else ""} - {""}
-        return Op(label, [lambda: self.world.deliver(note, now=now)] * copies, apply, frozenset(keys))
+        return Op(label, [lambda: self.world.deliver(note, now=now)] * copies, apply, frozenset(keys),
+                  levels="read" if order is not None else "")
 
     def op_deliver_late(self) -> Op | None:
         """A notification that was lost arrives late (WeChat Pay's retry: same id, new signature)."""
+        if not self._may_record_payments():
+            return None
         pending: list[tuple[str, Any]] = [("order", o) for o in self.orders if o.payment_pending
                                           and self._free(f"order:{o.index}")]
         pending += [("refund", r) for r in self.refunds.values() if r.pending and self._free(f"refund:{r.refund_id}")]
@@ -657,8 +746,10 @@ class Simulator:
         now = self.clock.now
         copies = self.rng.choices([1, 2, 3], weights=[6, 3, 1])[0]
         def apply(results: list[Result]) -> None:
-            # A clawback that left a debt cancels the promoter's withdrawals in flight.
-            if any(r.kind == "ok" and getattr(r.value, "clawed_back_fen", 0) for r in results):
+            # A clawback (of commission, or of a team bonus) that left a debt cancels the promoter's
+            # withdrawals in flight.
+            if any(r.kind == "ok" for r in results):
+                self.synced_wave[order.index] = self.waves
                 self._touch_all_open_withdrawals()
 
         return Op("sync" if copies == 1 else f"sync x{copies} concurrent", [
@@ -708,7 +799,7 @@ class Simulator:
         return Op("expiry job", [lambda: payment_service.expire_due_orders(
             orders=OrderRepository(self.table), products=ProductRepository(self.table), merchant=self.world.merchant,
             pay=self.world.pay_client, now=now)], apply,
-            frozenset({"job:expiry"}))
+            frozenset({"job:expiry"}), levels="read")
 
     def op_reconcile_unpaid(self) -> Op | None:
         now = self.clock.now
@@ -719,7 +810,7 @@ class Simulator:
         return Op("payment reconcile job", [lambda: payment_service.reconcile_unpaid(
             orders=OrderRepository(self.table), merchant=self.world.merchant, pay=self.world.pay_client,
             min_age_seconds=60, now=now, horizon_until=now + timedelta(days=1))], apply,
-            frozenset({"job:reconcile_unpaid"}))
+            frozenset({"job:reconcile_unpaid"}), levels="read")
 
     # ---- operations: refunds -------------------------------------------------------------------
 
@@ -736,15 +827,21 @@ class Simulator:
 
     def op_refund_request(self) -> Op | None:
         candidates = [o for o in self._orders("PAID", "SHIPPED", "COMPLETED") if self.refundable(o)]
-        order = self._pick(candidates)
+        # Often a completed order of a promoter with a withdrawal in flight: its settled commission,
+        # clawed back, may leave a debt that cancels the withdrawal.
+        in_flight = {w.promoter for w in self.withdrawals.values()
+                     if w.status in {"PENDING_REVIEW", "APPROVED", "PAYING"}}
+        debtors = [o for o in candidates if o.status == "COMPLETED" and set(o.expected) & in_flight]
+        targeted = bool(debtors) and self.rng.random() < 0.4
+        order = self._pick(debtors if targeted else candidates)
         if order is None:
             return None
         left = self.refundable(order)
         now = self.clock.now
         requests: list[dict[str, int]] = []
-        racing = self.rng.random() < 0.2  # two requests racing for the same money
+        racing = not targeted and self.rng.random() < 0.2  # two requests racing for the same money
         for _ in range(2 if racing else 1):
-            if self.rng.random() < 0.25:
+            if targeted or self.rng.random() < 0.25:
                 requests.append(dict(left))  # everything left
             else:
                 line_id = self.rng.choice(sorted(left))
@@ -769,7 +866,7 @@ class Simulator:
                 if granted != lines:
                     self.fail(f"refund {view.refund_id} holds {granted}, asked {lines}")
                 self.refunds[view.refund_id] = MRefund(view.refund_id, order.index, granted, view.amount_fen,
-                                                       view.status.value)
+                                                       view.status.value, requested_at=now)
                 order.refunds.append(view.refund_id)
             self._touched_orders.add(order.index)
 
@@ -841,8 +938,13 @@ class Simulator:
         runs = 2 if self.rng.random() < 0.3 else 1  # overlapping runs
         slice_size = self.rng.choice([3, 10, 100])
 
+        open_on_due = [r for r in self.refunds.values() if r.status not in REFUND_TERMINAL
+                       and self.orders[r.order].status == "COMPLETED"]
+
         def apply(results: list[Result]) -> None:
             self._last_settle = now
+            for refund in open_on_due:
+                refund.open_at_settle = True
 
         return Op("settle" + (" x2 overlapping" if runs > 1 else ""), [lambda: settlement_service.settle_due(
             table=self.table, as_of=now, now=now, slice_size=slice_size)] * runs, apply, frozenset({"job:settle"}))
@@ -1028,6 +1130,12 @@ class Simulator:
             notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
         self._wave([Op("drain settle", [lambda: settlement_service.settle_due(table=self.table, as_of=now, now=now)])])
         self._last_settle = now
+        # The referral worker catches up: the levels and counters must then be the model's.
+        while self.referral_orders or self.referral_refunds:
+            op = self.op_referral_worker()
+            if op is None:
+                self.fail(f"the referral worker cannot finish: {self.referral_refunds}")
+            self._wave([op])
 
     def checkpoint(self) -> None:
         self.checkpoints += 1
@@ -1052,6 +1160,7 @@ WEIGHTS: dict[str, float] = {
     "reconcile_unpaid": 0.5, "refund_request": 4, "refund_review": 4, "refund_reapprove": 0.5, "refund_finish": 4,
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,
+    "referral_worker": 2.5, "promoter_status": 3, "become_promoter": 1, "verify": 2, "team_bonus": 3,
 }
 
 
@@ -1068,6 +1177,8 @@ class Books:
     postings: dict[str, list[dict[str, Any]]]
     merchant: dict[str, int]
     withdrawals: list[dict[str, Any]]
+    raw_records: dict[tuple[str, str, int], dict[str, Any]]
+    items: dict[tuple[str, str], dict[str, Any]]
 
 
 def read_books(sim: Simulator) -> Books:
@@ -1081,7 +1192,9 @@ def read_books(sim: Simulator) -> Books:
         if item.get("entity") == "posting":
             postings.setdefault(str(item["promoter_id"]), []).append(item)
     withdrawals = [i for i in items.values() if i.get("entity") == "withdrawal"]
-    return Books(orders, records, wallets, postings, ledger.merchant_balances(), withdrawals)
+    raw = {(str(i["order_id"]), str(i["line_id"]), int(i["level"])): i for i in items.values()
+           if i.get("entity") == "commission"}
+    return Books(orders, records, wallets, postings, ledger.merchant_balances(), withdrawals, raw, items)
 
 
 def expected_commission(sim: Simulator, paid: set[str]) -> dict[tuple[str, str, int], tuple[str, int, int]]:
@@ -1093,10 +1206,11 @@ def expected_commission(sim: Simulator, paid: set[str]) -> dict[tuple[str, str, 
         if order.order_id not in paid:
             continue
         refunded = refunded_lines(sim, order, at_sandbox)
+        points = (sim.levels_table[order.levels[0]].l1_points, sim.levels_table[order.levels[1]].l2_points)
         for line in order.lines:
             spec = line.spec
             amounts = line_commission(base_fen=line.paid_fen, quantity=line.quantity, mode=spec.mode, l1=spec.l1,
-                                      l2=spec.l2, enabled=spec.enabled, fallback_bp=spec.fallback_bp())
+                                      l2=spec.l2, enabled=spec.enabled, fallback_bp=spec.fallback_bp(), points=points)
             l1, l2 = order.expected
             if l2 == l1:
                 l2 = None
@@ -1140,7 +1254,9 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         recorded_paid = bool(stored.get("paid_at")) and stored["status"] not in {"CREATED", "EXPIRED",
                                                                                   "PAID_AFTER_EXPIRY"}
         want = order.expected if recorded_paid else order.expected_at_placing
-        if (attribution.get("l1_promoter_id"), attribution.get("l2_promoter_id")) != want:
+        # In first_payment mode an unpaid order's attribution is only a preview (decided at payment).
+        if (recorded_paid or not sim.first_payment) and \
+                (attribution.get("l1_promoter_id"), attribution.get("l2_promoter_id")) != want:
             problems.append(f"{order.order_id} attributed {attribution}, expected {want}")
         ever_paid = bool(stored.get("paid_at")) and stored["status"] not in {"CREATED", "EXPIRED"}
         if ever_paid != (order.order_id in paid):
@@ -1160,6 +1276,11 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
     # 2. Commission records: exactly the expected ones, each at its first-principles amount.
     expected = expected_commission(sim, paid)
     stored_records = {(r.order_id, r.line_id, int(r.level)): r for r in books.records}
+    # A disabled promoter's unsettled commission was voided (checked below: only theirs, never settled
+    # after the disable): it owes them nothing more.
+    for key, (who, amount, _current) in list(expected.items()):
+        if voided(books.raw_records.get(key)) and who in sim.disabled_at:
+            expected[key] = (who, amount, 0)
     if set(stored_records) != set(expected):
         problems.append(f"records missing {sorted(set(expected) - set(stored_records))[:5]}, "
                         f"unexpected {sorted(set(stored_records) - set(expected))[:5]}")
@@ -1180,7 +1301,8 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         if record.status == CommissionStatus.FROZEN:
             frozen[who] += record.current_fen
             if record.due_at is not None and sim._last_settle is not None and record.due_at <= sim._last_settle \
-                    and not record.hold and not _refund_open(books.orders.get(record.order_id), record.line_id):
+                    and not record.hold and not _refund_open(books.orders.get(record.order_id), record.line_id) \
+                    and sim.status.get(who) != "frozen":
                 problems.append(f"{key}: FROZEN though due at {record.due_at}, settled up to {sim._last_settle}")
         elif record.status == CommissionStatus.SETTLED:
             settled[who] += record.current_fen
@@ -1189,6 +1311,15 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
             problems.append(f"{key}: CANCELLED with {record.current_fen} fen left")
         counts["clawed_back"] += bool(record.clawed_back_fen)
         counts["cancelled"] += bool(record.cancelled_fen)
+    for bonus in check_bonuses(sim, books.items, problems, counts):  # checked against the oracle there
+        owed_total[bonus.beneficiary_id] += bonus.current_fen
+        if bonus.status == CommissionStatus.FROZEN:
+            frozen[bonus.beneficiary_id] += bonus.current_fen
+        elif bonus.status == CommissionStatus.SETTLED:
+            settled[bonus.beneficiary_id] += bonus.current_fen
+
+    check_extra(sim, books, settlement_days=sim_settings().commission.settlement_days, problems=problems,
+                counts=counts)
 
     # 3. The ledger balances: wallets and merchant accounts are the sums of their legs; Σ = 0.
     merchant_legs: Counter[str] = Counter()
@@ -1276,9 +1407,10 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
     return dict(counts)
 
 
-def run_simulation(world: World, *, seed: int, operations: int, workers: int = 8) -> tuple[Simulator, dict[str, int]]:
+def run_simulation(world: World, *, seed: int, operations: int, workers: int = 8,
+                   first_payment: bool = False) -> tuple[Simulator, dict[str, int]]:
     started = time.perf_counter()
-    sim = Simulator(world, seed=seed, operations=operations, workers=workers)
+    sim = Simulator(world, seed=seed, operations=operations, workers=workers, first_payment=first_payment)
     try:
         sim.run()
         totals = check(sim)
