@@ -221,7 +221,7 @@ PAID_RUN = datetime(2026, 11, 12, 19, 0, tzinfo=UTC)  # 13 November 03:00 China 
 
 
 def put_order(table: Table, order_id: str, paid_at: datetime, base_fen: int, *, l1: str, l2: str | None,
-              buyer: str = "u_buyer", self_purchase: bool = False) -> None:
+              buyer: str = "u_buyer", self_purchase: bool = False, recorded_at: datetime | None = None) -> None:
     line = {"line_id": "1", "product_id": f"p_{order_id}", "name": "Tea", "type": "virtual", "category_id": None,
             "quantity": 1, "unit_price_fen": base_fen, "paid_fen": base_fen, "commission": {"mode": "inherit"},
             "distribution_enabled": True, "refunded_fen": 0}
@@ -231,7 +231,7 @@ def put_order(table: Table, order_id: str, paid_at: datetime, base_fen: int, *, 
                "settings_version": 1,
                "attribution": {"l1_promoter_id": l1, "l2_promoter_id": l2, "settings_version": 1,
                                "basis": "self" if self_purchase else "binding", "self_purchase": self_purchase}})
-    sync_order(table=table, order_id=order_id, now=paid_at + timedelta(seconds=5))
+    sync_order(table=table, order_id=order_id, now=recorded_at or paid_at + timedelta(seconds=5))
 
 
 def refund(table: Table, order_id: str, refunded_fen: int, at: datetime) -> None:
@@ -336,6 +336,22 @@ def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(tab
     assert recompute_month(table=table, promoter_id="u_mid", month=OCT, now=at).outcome == "unchanged"
     assert len(bonus_postings(table, "u_mid", "commission_clawed_back")) == 1
     assert ledger.wallet("u_mid").balances == before and before.debt < 0
+    assert_ledger_reconciles(table, ["u_mid", "u_lead"])
+
+
+def test_a_refund_after_payment_is_recomputed_over_the_orders_the_bonus_was_paid_on(table: Table) -> None:
+    """An October order whose commission is recorded only after October was paid counts for nothing
+    in it: a later refund takes back the same, whether the late record came before it or not."""
+    october(table)
+    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
+    run_month(table=table, month=OCT, now=PAID_RUN)  # u_mid: 2,550 on 85,000
+    put_order(table, "o_6", datetime(2026, 10, 28, 2, tzinfo=UTC), 30_000, l1="u_mid", l2="u_lead",
+              recorded_at=PAID_RUN + timedelta(hours=1))
+    refund(table, "o_1", 40_000, PAID_RUN + timedelta(days=1))
+    # 85,000 − 40,000 = 45,000 of the orders paid on → 1% = 450: 2,100 taken back (o_6's 30,000 ignored).
+    assert [p["amount_fen"] for p in bonus_postings(table, "u_mid", "commission_cancelled")] == [2_100]
+    mid = BonusRepository(table).get("u_mid", OCT)
+    assert mid is not None and (mid.team_sales_fen, mid.current_fen) == (45_000, 450)
     assert_ledger_reconciles(table, ["u_mid", "u_lead"])
 
 

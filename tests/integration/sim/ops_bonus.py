@@ -9,7 +9,8 @@ the lines of the orders paid at WeChat Pay in that month (its success time, whic
 ``paid_at`` however late the payment is recorded) that pay the promoter at level 1
 or 2, not on their own purchase, net of the refunds that succeeded — and the tier amount from the
 rules below: the bonus paid must be that amount when it was paid (to an active promoter only), and
-what is left of it after the refunds that followed must be what the final sales are worth, never
+what is left of it after the refunds that followed must be what the final sales of the orders it
+was paid on are worth (an order of the month recorded after the payment counts for nothing), never
 more than what was paid.
 """
 
@@ -45,17 +46,20 @@ def tier_amount(sales: int) -> int:
 class BonusOps:
     def _init_bonus(self: Simulator) -> None:
         self.bonus_paid: dict[tuple[str, str], int] = {}  # (promoter, month) → what the oracle says was paid
+        # (promoter, month) → the orders it was paid on: what a refund recomputes it over
+        self.bonus_orders: dict[tuple[str, str], frozenset[int]] = {}
         self.bonus_runs: set[str] = set()  # China days the job ran
         self.synced_wave: dict[int, int] = {}  # order → the last wave a sync of it succeeded in
         self.changed_wave: dict[int, int] = {}  # order → the wave its payment or a refund was read back in
 
-    def team_sales(self: Simulator, promoter: str, month: str) -> int:
+    def team_sales(self: Simulator, promoter: str, month: str, only: frozenset[int] | None = None) -> int:
         """From the model: the lines paying ``promoter`` at L1 or L2 (not on their own purchase) of the
-        orders whose payment was recorded in ``month``, net of the refunds that succeeded."""
+        orders whose payment was recorded in ``month`` (of ``only`` those, when given), net of the
+        refunds that succeeded."""
         total = 0
         for order in self.orders:
             if not order.recorded or order.paid_at is None or china_month(order.paid_at) != month \
-                    or order.buyer == promoter:
+                    or order.buyer == promoter or (only is not None and order.index not in only):
                 continue
             l1, l2 = order.expected
             if l2 == l1:
@@ -138,6 +142,9 @@ class BonusOps:
                     problems.append(f"{promoter} {month}: paid {record.amount_fen} on {record.team_sales_fen}, the "
                                     f"oracle says {tier_amount(sales)} on {sales}")
                 self.bonus_paid[(promoter, month)] = tier_amount(sales)
+                self.bonus_orders[(promoter, month)] = frozenset(
+                    o.index for o in self.orders if o.recorded and o.paid_at is not None
+                    and china_month(o.paid_at) == month)
         if problems:
             self.fail("team bonus", "\n".join(problems[:10]))
 
@@ -155,10 +162,12 @@ def check_bonuses(sim: Simulator, items: dict[Any, dict[str, Any]], problems: li
         if record.amount_fen != paid:
             problems.append(f"bonus {key}: {record.amount_fen}, the oracle paid {paid}")
         voided_ = record.status.value == "CANCELLED" and record.beneficiary_id in sim.disabled_at
-        want = 0 if voided_ else min(paid, tier_amount(sim.team_sales(*key)))
+        # Recomputed over the orders it was paid on: a later-recorded order of the month counts for nothing.
+        final_sales = sim.team_sales(*key, only=sim.bonus_orders.get(key))
+        want = 0 if voided_ else min(paid, tier_amount(final_sales))
         if record.current_fen != want:
             problems.append(f"bonus {key}: {record.current_fen} left of {record.amount_fen}, the final team sales "
-                            f"{sim.team_sales(*key)} are worth {want}")
+                            f"of the orders it was paid on, {final_sales}, are worth {want}")
         counts["team bonus reduced by a later refund"] += record.current_fen < record.amount_fen and not voided_
     counts["team bonus records"] = len(records)
     return records

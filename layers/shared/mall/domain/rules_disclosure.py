@@ -364,8 +364,9 @@ def _team_bonus(s: DistributionSettings) -> RuleSection | None:
                               f"当月订单全部结算或退款后发放分红；仍有订单未结算的，最迟于月末后 {final_days} 天"
                               "按当时的团队销售额发放。", final_days, "days"))
         items.append(RuleItem("refund_after_payment", "发放后退款",
-                              "分红发放后，该月订单再发生退款的，按退款后的团队销售额重新计算，多发的分红从待结算或"
-                              "可提现余额中扣回，余额不足的部分记为欠款，由之后的收入优先抵扣。"))
+                              "分红发放后，该月订单再发生退款的，按退款后的团队销售额重新计算（只计入分红发放时已入账的订单，"
+                              "此后才入账的该月订单不计入），多发的分红从待结算或可提现余额中扣回，余额不足的部分记为欠款，"
+                              "由之后的收入优先抵扣。"))
     days = _int(_field(rules, "settlement_days"))
     settle = days if days is not None else s.commission.settlement_days
     items.append(RuleItem("settlement_days", "分红结算",

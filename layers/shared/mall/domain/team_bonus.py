@@ -246,7 +246,8 @@ def team_month(promoter_id: str, month: str, records: list[CommissionRecord]) ->
 def bonus_reduction(record: BonusRecord, team_sales_fen: int, rules: TeamBonusRules) -> int:
     """What a paid bonus must give back now that its month's team sales are ``team_sales_fen``: the
     part of what it is worth (``current_fen``) above the bonus those sales earn under the tiers that
-    paid it. Never negative: sales that appear after the month was paid do not raise a paid bonus."""
+    paid it. Never negative: a paid bonus is never raised (the caller counts only the records created
+    before it was paid)."""
     _, amount = bonus_for(team_sales_fen, rules)
     return max(record.current_fen - amount, 0)
 

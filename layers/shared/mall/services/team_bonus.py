@@ -121,8 +121,12 @@ def _statuses(table: Table, promoter_ids: Sequence[str]) -> dict[str, str]:
     return {str(item["user_id"]): str(item.get("status", "")) for item in items}
 
 
-def _month_of(repo: BonusRepository, orders: TeamOrders) -> TeamMonth:
-    return team_month(orders.promoter_id, orders.month, repo.records(orders.record_keys))
+def _month_of(repo: BonusRepository, orders: TeamOrders, *, recorded_by: datetime | None = None) -> TeamMonth:
+    """The month's team sales; with ``recorded_by``, only from the records that existed then."""
+    records = repo.records(orders.record_keys)
+    if recorded_by is not None:
+        records = [r for r in records if r.created_at <= recorded_by]
+    return team_month(orders.promoter_id, orders.month, records)
 
 
 def _pay_page(repo: BonusRepository, page: Sequence[TeamOrders], *, month: str, rules: TeamBonusRules,
@@ -250,7 +254,9 @@ def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime
         if record is None or record.status == CommissionStatus.CANCELLED or record.current_fen <= 0:
             result.outcome = "not_paid" if record is None else "unchanged"
             return result
-        sales = _month_of(repo, repo.team_orders(promoter_id, month))
+        # Over the orders the bonus was paid on: a record created after the payment counts for nothing,
+        # so what a refund takes back does not depend on whether a late record came before it or after.
+        sales = _month_of(repo, repo.team_orders(promoter_id, month), recorded_by=record.created_at)
         result.team_sales_fen = sales.team_sales_fen
         paid_by = SettingsRepository(table).get(int(record.rule.get("settings_version", 0)))
         if paid_by is None:  # never deleted: a missing version is a data error, not a zero bonus
