@@ -644,13 +644,7 @@ class CounterRepository:
         if sale.buyer_binding_parent is not None:
             writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a", condition="parent_id = :p",
                                        values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent}))
-        try:
-            self._table.transact(writes)
-        except TransactionCancelled as exc:
-            if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return _commit_unless_counted(self._table, writes)
 
 
     def counted(self, order_id: str) -> Item | None:
@@ -723,13 +717,7 @@ class CounterRepository:
                     by="system", reason="a refund took the sales below the level's conditions",
                     extra={"from_level": change.from_level, "to_level": change.to_level, "level_source": "auto",
                            "order_id": refund.order_id, "refund_id": refund.refund_id}))
-        try:
-            self._table.transact(writes)
-        except TransactionCancelled as exc:
-            if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return _commit_unless_counted(self._table, writes)
 
 
 @dataclass(frozen=True)
@@ -769,3 +757,15 @@ def batch_promoters(repo: PromoterRepository, ids: Sequence[str]) -> dict[str, P
         if promoter is not None:
             found[uid] = promoter
     return found
+
+
+def _commit_unless_counted(table: Table, writes: list[Write]) -> bool:
+    """Commit ``writes``, whose first is the marker that the change was counted: False (nothing
+    written) when that marker exists already, i.e. a redelivery."""
+    try:
+        table.transact(writes)
+    except TransactionCancelled as exc:
+        if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise
+    return True

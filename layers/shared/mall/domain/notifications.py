@@ -34,6 +34,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.clock import parse_instant
 from mall.domain.commission_records import CommissionStatus
+from mall.domain.masking import mask_nickname  # a message masks a nickname as lists do
 from mall.domain.money import yuan_ungrouped
 
 CHINA = timezone(timedelta(hours=8))
@@ -367,15 +368,6 @@ def mask_order_no(order_id: str) -> str:
     if len(order_id) <= 10:
         return order_id[:2] + "****"
     return f"{order_id[:6]}****{order_id[-4:]}"
-
-
-def mask_nickname(nickname: str | None) -> str:
-    """A team member's nickname in a message: first and last character (微**友), as lists show it."""
-    if not nickname:
-        return "微信用户"
-    if len(nickname) <= 2:
-        return nickname[:1] + "*"
-    return nickname[:1] + "**" + nickname[-1:]
 
 
 def _when(value: object) -> datetime | None:
