@@ -7,7 +7,12 @@ runner adds machine information and writes them to ``bench/results/<name>.json``
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
+
+# The shared layer, as Lambda puts it on the path (/opt/python), for every benchmark module.
+if str(ROOT / "layers" / "shared") not in sys.path:
+    sys.path.insert(0, str(ROOT / "layers" / "shared"))

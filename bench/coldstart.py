@@ -33,6 +33,7 @@ from typing import Any
 
 from bench import RESULTS_DIR, ROOT
 from bench._png import GREEN, GREY, RED, Bar, bar_chart
+from bench._report import print_table
 from local.template import load_template
 
 DEFAULT_REPEAT = 7
@@ -262,12 +263,7 @@ def _print_table(result: dict[str, Any]) -> None:
     rows.append(("baseline (boto3 + dynamodb client)", f"{base['median_ms']:.1f}", f"{base['min_ms']:.1f}", "1.00", ""))
     for name, f in result["functions"].items():
         rows.append((name, f"{f['median_ms']:.1f}", f"{f['min_ms']:.1f}", f"{f['ratio']:.2f}", f["status"]))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)]
-        print("  ".join([*cells, row[-1]]).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    print_table(rows)
     over = result["over_target"]
     print(f"\n{result['repeat']} run(s) each after one warm-up; ratio = median / baseline median. "
           + (f"{len(over)} of {len(result['functions'])} over the target: {', '.join(over)}." if over

@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +50,7 @@ from bench._local import (
     tail,
 )
 from bench._meter import Index, Meter, Window
+from bench._report import print_table
 from local.stack import LocalStack
 
 TARGET_ROUND_TRIPS = 3
@@ -731,7 +732,7 @@ def _print(result: dict[str, Any]) -> None:
             verdict += " (input refused)"
         rows.append((route, _status(s["status"]), str(s["round_trips"]), workers, _num(s["rcu"]), _num(s["wcu"]),
                      verdict))
-    _rows(rows)
+    print_table(rows)
     print("trips: the request's own DynamoDB round trips; workers: stream/queue invocations it triggered / "
           "their round trips; RCU/WCU include the workers'.")
     for n, lifecycle_run in enumerate(result["lifecycles"], 1):
@@ -748,7 +749,7 @@ def _print(result: dict[str, Any]) -> None:
         lrows.append(("total", "", str(t["round_trips"]), "", _num(t["rcu"]), _num(t["wcu"]),
                       f"RCU <= {TARGET_LIFECYCLE_RCU}: {'yes' if t['rcu_met'] else 'NO'}; "
                       f"WCU <= {TARGET_LIFECYCLE_WCU}: {'yes' if t['wcu_met'] else 'NO'}"))
-        _rows(lrows)
+        print_table(lrows)
         kinds = ", ".join(f"{k} {v}" for k, v in list(t["wcu_by_item_kind"].items())[:12])
         print(f"WCU by kind of item written: {kinds}")
         print(f"(if index writes inside transactions were doubled too: {_num(t['wcu_if_index_doubled'])} WCU; "
@@ -793,12 +794,3 @@ def _status(status: int | None) -> str:
 
 def _num(value: float) -> str:
     return f"{value:g}"
-
-
-def _rows(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)]
-        print("  ".join([*cells, row[-1]]).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))

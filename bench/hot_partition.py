@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import queue
 import random
-import sys
 import threading
 import time
 from collections import Counter
@@ -43,16 +42,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from bench import ROOT
+from bench._hot_wallet import credit_hot_wallet
 from bench._meter import item_size, write_units
 from bench.settlement import fresh_table, load
 from local.dynamodb import running
-
-if str(ROOT / "layers" / "shared") not in sys.path:  # the layer, as Lambda puts it on the path (/opt/python)
-    sys.path.insert(0, str(ROOT / "layers" / "shared"))
-
 from mall.dal.commissions import commission_key
-from mall.dal.ledger import LedgerRefused, LedgerRepository, wallet_key
+from mall.dal.ledger import LedgerRepository, wallet_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
 from mall.domain import ledger as L
@@ -233,35 +228,9 @@ def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
 def ledger_batches(client: Any, per_transaction: int) -> dict[str, Any]:
     with fresh_table(client) as table:
         ledger = LedgerRepository(table)
-        stop = time.perf_counter() + LEDGER_SECONDS
-        lock = threading.Lock()
-        totals: Counter[str] = Counter()
-
-        def credit(thread: int) -> None:
-            n = 0
-            while time.perf_counter() < stop:
-                batch = [L.commission_frozen(promoter_id=HOT, commission_id=f"cm_t{thread}_{n}_{k}", amount_fen=999,
-                                             at=NOW, ref={}) for k in range(per_transaction)]
-                n += 1
-                try:
-                    ledger.post(batch)
-                except LedgerRefused:
-                    with lock:
-                        totals["refused"] += 1
-                    continue
-                with lock:
-                    totals["credits"] += per_transaction
-                    totals["transactions"] += 1
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=credit, args=(t,)) for t in range(WORKERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        wallet = ledger.wallet(HOT)
-        ok = wallet.balances == L.Balances(frozen=999 * totals["credits"]) and wallet.version == totals["transactions"]
+        totals, elapsed, ok = credit_hot_wallet(ledger, promoter_id=HOT, amount_fen=999, at=NOW,
+                                                per_transaction=per_transaction, threads=WORKERS,
+                                                seconds=LEDGER_SECONDS)
     return {"per_transaction": per_transaction, "workers": WORKERS, "seconds": round(elapsed, 3),
             "credits": totals["credits"], "credits_per_second": round(totals["credits"] / elapsed, 1),
             "transactions_per_second": round(totals["transactions"] / elapsed, 1), "refused": totals["refused"],

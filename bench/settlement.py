@@ -25,7 +25,6 @@ Every run checks its result (every commission settled once, balances exact) and 
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -40,14 +39,11 @@ import boto3
 from botocore.config import Config
 
 from bench import ROOT
+from bench._hot_wallet import credit_hot_wallet
 from local.dynamodb import create_table_request, running
 from local.template import load_template
-
-if str(ROOT / "layers" / "shared") not in sys.path:  # the layer, as Lambda puts it on the path (/opt/python)
-    sys.path.insert(0, str(ROOT / "layers" / "shared"))
-
 from mall.dal.commissions import commission_item
-from mall.dal.ledger import LedgerRefused, LedgerRepository, merchant_key, posting_item, wallet_key
+from mall.dal.ledger import LedgerRepository, merchant_key, posting_item, wallet_key
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Key, Table, serialize
 from mall.domain import ledger as L
@@ -266,9 +262,7 @@ def hot_credits(client: Any, per_transaction: int) -> dict[str, Any]:
     """``HOT_THREADS`` threads credit one wallet for ``HOT_SECONDS``; conflicts counted."""
     with fresh_table(client) as table:
         ledger = LedgerRepository(table)
-        stop = time.perf_counter() + HOT_SECONDS
         lock = threading.Lock()
-        totals = {"credits": 0, "transactions": 0, "refused": 0}
         attempts = Counter[str]()
 
         def count_attempt(model: Any, **_: Any) -> None:
@@ -278,32 +272,10 @@ def hot_credits(client: Any, per_transaction: int) -> dict[str, Any]:
 
         client.meta.events.register("before-call.dynamodb", count_attempt, unique_id="hot-credits")
 
-        def credit(thread: int) -> None:
-            n = 0
-            while time.perf_counter() < stop:
-                postings = [L.commission_frozen(promoter_id="hot", commission_id=f"cm_t{thread}_{n}_{k}",
-                                                amount_fen=10, at=PAID, ref={}) for k in range(per_transaction)]
-                n += 1
-                try:
-                    ledger.post(postings)
-                except LedgerRefused:
-                    with lock:
-                        totals["refused"] += 1
-                    continue
-                with lock:
-                    totals["credits"] += per_transaction
-                    totals["transactions"] += 1
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=credit, args=(t,)) for t in range(HOT_THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        totals, elapsed, ok = credit_hot_wallet(ledger, promoter_id="hot", amount_fen=10, at=PAID,
+                                                per_transaction=per_transaction, threads=HOT_THREADS,
+                                                seconds=HOT_SECONDS)
         client.meta.events.unregister("before-call.dynamodb", unique_id="hot-credits")
-        wallet = ledger.wallet("hot")
-        ok = wallet.balances == L.Balances(frozen=10 * totals["credits"]) and wallet.version == totals["transactions"]
     conflicts = attempts["calls"] - totals["transactions"] - totals["refused"]
     return {"per_transaction": per_transaction, "threads": HOT_THREADS, "seconds": elapsed,
             "credits": totals["credits"], "credits_per_second": totals["credits"] / elapsed,
