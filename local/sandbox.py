@@ -161,13 +161,23 @@ def _qr_refusal(scene: str, page: str, width: int) -> int | None:
     return None
 
 
-def _getwxacodeunlimit(query: dict[str, list[str]], body: bytes) -> Reply:
+def _wechat_body(query: dict[str, list[str]], body: bytes) -> dict[str, Any] | Reply:
+    """The JSON object of an ``access_token`` API call, or WeChat's refusal (bad token, bad JSON)."""
     if not _token_valid((query.get("access_token") or [""])[0]):
         return _json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
     try:
         request = json.loads(body or b"{}")
     except ValueError:
+        request = None
+    if not isinstance(request, dict):
         return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    return request
+
+
+def _getwxacodeunlimit(query: dict[str, list[str]], body: bytes) -> Reply:
+    request = _wechat_body(query, body)
+    if not isinstance(request, dict):
+        return request
     scene, page = str(request.get("scene") or ""), str(request.get("page") or "pages/index/index")
     width = int(request.get("width") or 430)
     errcode = _qr_refusal(scene, page, width)
@@ -203,14 +213,9 @@ def _subscribe_refusal(request: dict[str, Any]) -> int | None:
 
 
 def _subscribe_send(query: dict[str, list[str]], body: bytes) -> Reply:
-    if not _token_valid((query.get("access_token") or [""])[0]):
-        return _json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
-    try:
-        request = json.loads(body or b"{}")
-    except ValueError:
-        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+    request = _wechat_body(query, body)
     if not isinstance(request, dict):
-        return _json(200, {"errcode": 47001, "errmsg": "data format error"})
+        return request
     errcode = _subscribe_refusal(request)
     if errcode is not None:
         return _json(200, {"errcode": errcode, "errmsg": "argument invalid! (sandbox)"})
