@@ -1,7 +1,7 @@
 """Generate the OpenAPI 3.1 document from the handlers' own code (Powertools OpenAPI merge).
 
     python -m tools.gen_openapi           # write docs/openapi.json and functions/api_meta/openapi.json
-    python -m tools.gen_openapi --check   # exit 1 if either copy is stale
+    python -m tools.gen_openapi --check   # exit 1 if either copy is stale or an operation is undocumented
 
 The copy beside the api_meta handler is what ``GET /openapi.json`` serves in AWS (a Lambda
 only ships its own folder); docs/openapi.json is the contract the mini-program team reads."""
@@ -94,16 +94,41 @@ def _with_error_responses(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def undocumented_operations(schema: dict[str, Any]) -> list[str]:
+    """``METHOD /path`` of each operation whose success answer is not documented: a 2xx with a named
+    model (a ``$ref`` to a component), a 204 (nothing returned), or a non-JSON body with its schema
+    (a CSV download). Clients are generated from this document; an anonymous body gives them nothing."""
+    missing: list[str] = []
+    for path, operations in sorted(schema.get("paths", {}).items()):
+        for method, operation in sorted(operations.items()):
+            documented = False
+            for status, response in operation.get("responses", {}).items():
+                if not str(status).startswith("2"):
+                    continue
+                content = response.get("content") or {}
+                json_schema = content.get("application/json", {}).get("schema") or {}
+                other = [c for t, c in content.items() if t != "application/json" and c.get("schema")]
+                if str(status) == "204" or "$ref" in json.dumps(json_schema) or other:
+                    documented = True
+            if not documented:
+                missing.append(f"{method.upper()} {path}")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if the committed copies are stale")
     args = parser.parse_args(argv)
     text = build()
     stale = [p for p in OUTPUTS if not p.exists() or p.read_text(encoding="utf-8") != text]
+    undocumented = undocumented_operations(json.loads(text))
+    for operation in undocumented:
+        print(f"{operation} documents no success body: give its route a return model "
+              "(or a 204 status when it returns nothing)", file=sys.stderr)
     if args.check:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
-        return 1 if stale else 0
+        return 1 if stale or undocumented else 0
     for path in stale:
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")

@@ -5,6 +5,7 @@ its route(s), and exports ``handler = entrypoint(app)``."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -23,10 +24,31 @@ from mall.observability import logger, metrics, tracer
 __all__ = ["entrypoint", "logger", "make_resolver", "metrics", "tracer"]
 
 
+class MallResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver, documenting every route's success answer.
+
+    Powertools documents the return annotation as the success response only when a route declares
+    no ``responses``; a route that lists its errors would otherwise lose its success body. Here the
+    success status (``status_code``, 200 by default) is added to ``responses`` when absent, without
+    content, so Powertools fills it from the return annotation as it does for plain routes."""
+
+    _ROUTE = inspect.signature(APIGatewayHttpResolver.route)
+
+    def route(self, *args: Any, **kwargs: Any) -> Any:
+        bound = self._ROUTE.bind(self, *args, **kwargs)
+        responses = dict(bound.arguments.get("responses") or {})
+        status = int(bound.arguments.get("status_code", HTTPStatus.OK))
+        if responses and not any(200 <= int(code) < 300 for code in responses):
+            responses[status] = {"description": bound.arguments.get("response_description")
+                                 or HTTPStatus(status).phrase}
+            bound.arguments["responses"] = responses
+        return super().route(*bound.args[1:], **bound.kwargs)
+
+
 def make_resolver() -> APIGatewayHttpResolver:
     # The OpenAPI security scheme is attached by tools/gen_openapi.py, not here: its models
     # cost ~65 ms of cold start and only the document generator needs them.
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = MallResolver(enable_validation=True)
     # Powertools runs request validation before any route middleware; the role check must come
     # first (mall.api.auth), so it wraps the validation middleware itself.
     app._request_validation_middleware = AuthorisingValidation()  # type: ignore[no-untyped-call]

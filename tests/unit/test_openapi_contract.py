@@ -1,0 +1,67 @@
+"""The OpenAPI document is a contract clients are generated from: every operation documents its
+success body by a named model, even where the route also lists its errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from mall.api.http import make_resolver
+from mall.api.params import error_response
+from tools.gen_openapi import undocumented_operations
+
+
+class Thing(BaseModel):
+    thing_id: str
+
+
+def _document(app: Any) -> dict[str, Any]:
+    return json.loads(app.get_openapi_json_schema())
+
+
+def test_a_route_listing_its_errors_still_documents_its_success_model() -> None:
+    app = make_resolver()
+
+    @app.get("/things/<thing_id>", responses={404: error_response("`thing_not_found`")})
+    def get_thing(thing_id: str) -> Thing:
+        return Thing(thing_id=thing_id)
+
+    @app.post("/things", status_code=201, responses={409: error_response("`duplicate`")})
+    def create_thing() -> Thing:
+        return Thing(thing_id="t1")
+
+    document = _document(app)
+    read = document["paths"]["/things/{thing_id}"]["get"]["responses"]
+    created = document["paths"]["/things"]["post"]["responses"]
+    assert read["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Thing"}
+    assert created["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Thing"}
+    assert "200" not in created and "404" in read
+    assert undocumented_operations(document) == []
+
+
+def test_an_operation_with_an_anonymous_body_is_reported() -> None:
+    app = make_resolver()
+
+    @app.get("/loose")
+    def loose() -> dict[str, Any]:
+        return {"anything": 1}
+
+    @app.delete("/gone", status_code=204, responses={204: {"description": "deleted"}})
+    def gone() -> None:
+        return None
+
+    csv = {"text/csv": {"schema": {"type": "string"}}}
+
+    @app.get("/export", responses={200: {"description": "CSV", "content": csv}})
+    def export() -> str:
+        return ""
+
+    assert undocumented_operations(_document(app)) == ["GET /loose"]
+
+
+def test_every_operation_of_the_api_documents_its_success_body() -> None:
+    from tools.gen_openapi import OUTPUTS
+
+    assert undocumented_operations(json.loads(OUTPUTS[0].read_text(encoding="utf-8"))) == []
