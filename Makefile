@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -31,7 +31,7 @@ help:
 	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
-	@echo "make openapi    regenerate docs/openapi.json from the handlers"
+	@echo "make openapi    regenerate docs/openapi.json from the handlers, and the console's client types"
 	@echo "make build      sam build (arm64)      make bench   benchmarks"
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
@@ -51,7 +51,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+deps: $(VENV)/.installed node_modules/.installed console/node_modules/.installed
 
 run: deps
 	PORT=$(PORT) $(PY) -m local run --port $(PORT)
@@ -72,8 +76,14 @@ validate: .venv-sam/.installed
 build: .venv-sam/.installed
 	PATH=$(dir $(PY313)):$$PATH $(SAM) build --build-dir .aws-sam/build
 
-openapi: $(VENV)/.installed
+openapi: $(VENV)/.installed console/node_modules/.installed
 	$(PY) -m tools.gen_openapi
+	cd console && npm run --silent gen:client
+
+# The console's TypeScript: the client types are fresh from docs/openapi.json, and everything
+# that calls the API (console, mini-program adapter) type-checks against them.
+console-check: console/node_modules/.installed
+	cd console && npm run --silent check:client && npm run --silent typecheck
 
 # The two venvs and npm install side by side (pip skips compiling every installed module: .pyc
 # files are written for what is imported, as it is imported). The checks run two at a time, and
@@ -82,9 +92,10 @@ openapi: $(VENV)/.installed
 # stack with the machine to itself (their waits are on real workers). pytest runs last so its
 # summary line closes the output.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed console/node_modules/.installed
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build
 	$(PY) -m tools.gen_openapi --check
+	$(MAKE) --no-print-directory console-check
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
 	$(PY) -m pytest -q -m "not slow" tests/local tests/e2e
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,6 +22,8 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable code, e.g. `validation_error`")
     message: str
     fields: list[FieldError] = Field(default_factory=list)
+    details: dict[str, Any] | None = Field(
+        default=None, description="present on some refusals: e.g. `binding` (already bound), `retry_after_seconds`")
 
 
 class ErrorBody(BaseModel):
