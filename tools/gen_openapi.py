@@ -48,6 +48,7 @@ def build() -> str:
     )
     bearer = {BEARER_AUTH: HTTPBearer(bearerFormat="JWT",
                                       description="token from POST /auth/login or POST /admin/auth/login")}
+    components: dict[str, tuple[str, str]] = {}  # schema name -> (its JSON, the first handler defining it)
     for handler_file in sorted((ROOT / "functions").glob("*/app.py")):
         spec = importlib.util.spec_from_file_location(f"openapi_{handler_file.parent.name}", handler_file)
         if spec is None or spec.loader is None:
@@ -57,10 +58,23 @@ def build() -> str:
         if not hasattr(module, "app"):
             continue  # a scheduled, stream or queue worker: it serves no route
         module.app.configure_openapi(title="Distribution mall API", security_schemes=bearer)
-        merge.add_schema(json.loads(module.app.get_openapi_json_schema()))
+        handler_schema = json.loads(module.app.get_openapi_json_schema())
+        _check_component_names(components, handler_schema, handler_file.parent.name)
+        merge.add_schema(handler_schema)
     # The merged JSON is Powertools' own serialisation (models → JSON); re-indent it stably.
     schema = _with_error_responses(json.loads(merge.get_openapi_json_schema()))
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _check_component_names(seen: dict[str, tuple[str, str]], schema: dict[str, Any], handler: str) -> None:
+    """Two different models with one name would merge into one component, silently giving one
+    operation the other's body: refuse it and name both handlers."""
+    for name, body in schema.get("components", {}).get("schemas", {}).items():
+        text = json.dumps(body, sort_keys=True)
+        first = seen.setdefault(name, (text, handler))
+        if first[0] != text:
+            raise SystemExit(f"two different models are both named {name!r} (in {first[1]} and {handler}): "
+                             "rename one")
 
 
 def _with_error_responses(schema: dict[str, Any]) -> dict[str, Any]:

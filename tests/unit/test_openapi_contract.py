@@ -65,3 +65,18 @@ def test_every_operation_of_the_api_documents_its_success_body() -> None:
     from tools.gen_openapi import OUTPUTS
 
     assert undocumented_operations(json.loads(OUTPUTS[0].read_text(encoding="utf-8"))) == []
+
+
+def test_two_different_models_with_one_name_are_refused() -> None:
+    import pytest
+
+    from tools.gen_openapi import _check_component_names
+
+    seen: dict[str, tuple[str, str]] = {}
+    first = {"components": {"schemas": {"LineView": {"properties": {"a": {"type": "string"}}}}}}
+    same = {"components": {"schemas": {"LineView": {"properties": {"a": {"type": "string"}}}}}}
+    other = {"components": {"schemas": {"LineView": {"properties": {"b": {"type": "integer"}}}}}}
+    _check_component_names(seen, first, "orders")
+    _check_component_names(seen, same, "orders_read")
+    with pytest.raises(SystemExit, match=r"LineView.*orders.*admin_orders"):
+        _check_component_names(seen, other, "admin_orders")

@@ -2811,6 +2811,14 @@ export interface components {
             user_id: string;
         };
         /**
+         * DashboardCommissionView
+         * @description Commission records created in the range, by level (L1, L2).
+         */
+        DashboardCommissionView: {
+            l1: components["schemas"]["CommissionLevelView"];
+            l2: components["schemas"]["CommissionLevelView"];
+        };
+        /**
          * DashboardResponse
          * @description Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
          *     (about a few seconds behind).
@@ -2833,7 +2841,7 @@ export interface components {
              * @description customers with a paid order in the range (付款客户数)
              */
             buyers: number;
-            commission: components["schemas"]["CommissionView"];
+            commission: components["schemas"]["DashboardCommissionView"];
             /**
              * Conversion Bp
              * @description 分享转化率: shared_orders / share_visits, in bp
@@ -3737,14 +3745,29 @@ export interface components {
             name: string;
             /**
              * Paid Fen
-             * @description the line's amount after discounts, without shipping
+             * @description what the buyer paid for the line (without shipping)
              */
             paid_fen: number;
             /** Product Id */
             product_id: string;
             /** Quantity */
             quantity: number;
-            /** Type */
+            /**
+             * Refund Pending Fen
+             * @description in refunds not finished yet
+             */
+            refund_pending_fen: number;
+            /**
+             * Refundable Fen
+             * @description what a new refund request may still ask for
+             */
+            refundable_fen: number;
+            /** Refunded Fen */
+            refunded_fen: number;
+            /**
+             * Type
+             * @description physical | service | virtual
+             */
             type: string;
             /** Unit Price Fen */
             unit_price_fen: number;
@@ -3910,6 +3933,29 @@ export interface components {
             /** Withdrawal Id */
             withdrawal_id: string;
         };
+        /**
+         * PlacedOrderLineView
+         * @description A line of an order just placed (its refunds are in the order detail's `OrderLineView`).
+         */
+        PlacedOrderLineView: {
+            /** Line Id */
+            line_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Paid Fen
+             * @description the line's amount after discounts, without shipping
+             */
+            paid_fen: number;
+            /** Product Id */
+            product_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Type */
+            type: string;
+            /** Unit Price Fen */
+            unit_price_fen: number;
+        };
         /** PlaceOrderRequest */
         PlaceOrderRequest: {
             address?: components["schemas"]["AddressRequest"] | null;
@@ -3939,7 +3985,7 @@ export interface components {
             /** Goods Fen */
             goods_fen: number;
             /** Lines */
-            lines: components["schemas"]["OrderLineView"][];
+            lines: components["schemas"]["PlacedOrderLineView"][];
             /** Order Id */
             order_id: string;
             /** @description the signed `wx.requestPayment` parameters; null when WeChat Pay could not be reached (the order stays CREATED: fetch them again with POST /orders/{order_id}/payment) */

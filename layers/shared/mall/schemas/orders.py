@@ -44,7 +44,9 @@ class PlaceOrderRequest(ApiModel):
                                            description="device fingerprint (or header `x-device-id`)")] = None
 
 
-class OrderLineView(BaseModel):
+class PlacedOrderLineView(BaseModel):
+    """A line of an order just placed (its refunds are in the order detail's `OrderLineView`)."""
+
     line_id: str
     product_id: str
     name: str
@@ -80,6 +82,6 @@ class PlaceOrderResponse(OrderPaymentResponse):
     goods_fen: int
     shipping_fen: int
     discount_fen: int
-    lines: list[OrderLineView]
+    lines: list[PlacedOrderLineView]
     address: AddressView | None = None
     created_at: str

@@ -19,7 +19,9 @@ class CommissionLevelView(BaseModel):
     clawed_back_fen: int = Field(description="clawed back after settlement by refunds (已追回)")
 
 
-class CommissionView(BaseModel):
+class DashboardCommissionView(BaseModel):
+    """Commission records created in the range, by level (L1, L2)."""
+
     l1: CommissionLevelView
     l2: CommissionLevelView
 
@@ -74,7 +76,7 @@ class DashboardResponse(BaseModel):
     promoters_new: int = Field(description="promoters approved in the range (新增推广员)")
     promoters_active: int = Field(description="promoters who earned a commission or whose share was visited in the "
                                               "range (活跃推广员), each once")
-    commission: CommissionView
+    commission: DashboardCommissionView
     withdrawals: WithdrawalStatsView
     share_visits: int = Field(description="visits through promoters' links, QR codes and posters (分享访问)")
     shared_orders: int = Field(description="orders paid in the range that came through a share")

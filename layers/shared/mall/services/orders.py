@@ -43,9 +43,9 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.schemas.fulfilment import AddressView
 from mall.schemas.orders import (
-    OrderLineView,
     OrderPaymentResponse,
     PaymentParams,
+    PlacedOrderLineView,
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
@@ -187,7 +187,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     return PlaceOrderResponse(
         order_id=order_id, status=OrderStatus.CREATED.value, amount_fen=priced.amount_fen,
         goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen, discount_fen=priced.discount_fen,
-        lines=[OrderLineView(line_id=x.line_id, product_id=x.product_id, name=x.name, type=x.type,
+        lines=[PlacedOrderLineView(line_id=x.line_id, product_id=x.product_id, name=x.name, type=x.type,
                              quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen)
                for x in priced.lines],
         address=_address_view(request) if address else None, created_at=iso(now), expires_at=iso(expires_at),

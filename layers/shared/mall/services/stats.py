@@ -34,7 +34,7 @@ from mall.schemas.stats import (
     AdminLeaderboardEntry,
     AdminLeaderboardResponse,
     CommissionLevelView,
-    CommissionView,
+    DashboardCommissionView,
     DashboardResponse,
     LeaderboardEntry,
     MyRank,
@@ -151,7 +151,7 @@ def dashboard(*, table: Table, date_from: str, date_to: str, now: datetime) -> D
         first_time_buyers=agg["first_time_buyers"], became_repeat_buyers=agg["repeat_buyers"],
         repurchase_rate_all_time_bp=rate_bp(running["repeat_buyers_total"], running["buyers_total"]),
         promoters_total=running["promoters_total"], promoters_new=agg["promoters_new"], promoters_active=active,
-        commission=CommissionView(l1=_level(agg, 1), l2=_level(agg, 2)),
+        commission=DashboardCommissionView(l1=_level(agg, 1), l2=_level(agg, 2)),
         withdrawals=WithdrawalStatsView(
             requested=agg["withdrawals_requested"], requested_fen=agg["withdrawals_requested_fen"],
             paid=agg["withdrawals_paid"], paid_fen=agg["withdrawals_paid_fen"], fee_fen=agg["withdrawals_fee_fen"],
