@@ -69,8 +69,9 @@ from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from tests.integration.sim.model import ADMINS
 from tests.integration.sim.oracle import Snapshot, differences, empty, scan
-from tests.integration.sim.simulator import ADMINS, Simulator
+from tests.integration.sim.simulator import Simulator
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, PROFILE, Notification, World
 
 pytestmark = pytest.mark.integration
