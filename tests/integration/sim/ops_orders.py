@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from local.wechatpay_sandbox import SandboxError
+from local.wechatpay_sandbox.common import SandboxError
 from mall.dal.catalog import ProductRepository
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
