@@ -36,7 +36,8 @@ from local import dynamodb
 from local.apigw import Router
 from local.lambda_runtime import HandlerError
 from local.stack import DEFAULT_ENV_FILE, ROOT, LocalStack, StackError, expand, read_env_file
-from local.template import Template, TemplateError, load_template
+from local.template import load_template
+from local.template_model import Template, TemplateError
 
 log = logging.getLogger("local")
 
