@@ -27,7 +27,8 @@ from collections import defaultdict
 from typing import Any
 
 from bench import RESULTS_DIR, ROOT
-from local.template import Template, load_template
+from local.template import load_template
+from local.template_model import Template
 
 PRICES = ROOT / "bench" / "prices.json"
 TARGET_USD = 0.50

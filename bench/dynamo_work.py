@@ -171,7 +171,7 @@ class Bench:
 
     def pay(self, order_id: str) -> int:
         """The pay sandbox marks the order paid and POSTs the signed notification to the webhook."""
-        from local.wechatpay_sandbox import pay_local_order
+        from local.wechatpay_sandbox.local_stack import pay_local_order
 
         event = pay_local_order(self.stack.data_dir, order_id, appid=self.stack.env.get("WECHAT_APP_ID",
                                                                                        "wx_local_app"))

@@ -36,7 +36,8 @@ from local import dynamodb
 from local.apigw import Router
 from local.lambda_runtime import HandlerError
 from local.stack import DEFAULT_ENV_FILE, ROOT, LocalStack, StackError, expand, read_env_file
-from local.template import Template, TemplateError, load_template
+from local.template import load_template
+from local.template_model import Template, TemplateError
 
 log = logging.getLogger("local")
 
@@ -344,8 +345,8 @@ def cmd_pay(args: argparse.Namespace) -> int:
     """``pay ORDER_ID`` / ``refund REFUND_ID`` / ``payout WITHDRAWAL_ID``: play the buyer / the bank /
     the promoter confirming a transfer at the local WeChat Pay sandbox, which POSTs a genuinely
     signed, encrypted notification to the local webhook."""
-    from local.wechatpay_sandbox import (
-        SandboxError,
+    from local.wechatpay_sandbox.common import SandboxError
+    from local.wechatpay_sandbox.local_stack import (
         complete_local_refund,
         finish_local_transfer,
         out_bill_no_of,

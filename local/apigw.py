@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local.lambda_runtime import Invocation
-from local.template import ACCOUNT_ID, HttpRoute
+from local.template_model import ACCOUNT_ID, HttpRoute
 
 log = logging.getLogger("local.api")
 

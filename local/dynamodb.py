@@ -45,7 +45,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.template import REGION, TableSpec
+from local.template_model import REGION, TableSpec
 
 log = logging.getLogger("local.dynamodb")
 

@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.template import FunctionSpec
+from local.template_model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
 

@@ -14,7 +14,7 @@ import sys
 import threading
 from typing import Any
 
-from local.template import ACCOUNT_ID
+from local.template_model import ACCOUNT_ID
 
 LOOPBACK = "127.0.0.1"
 

@@ -36,7 +36,7 @@ from botocore.config import Config
 
 from local.filtering import matches_any
 from local.lambda_runtime import Invocation
-from local.template import ACCOUNT_ID, REGION, BucketSpec, QueueSpec, QueueTrigger
+from local.template_model import ACCOUNT_ID, REGION, BucketSpec, QueueSpec, QueueTrigger
 
 log = logging.getLogger("local.queues")
 

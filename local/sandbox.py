@@ -1,7 +1,7 @@
 """The local stand-in for WeChat's servers, served by the local stack on SANDBOX_PORT.
 
 ``/wechat/...`` plays the mini-program server APIs; ``/wechatpay/...`` plays WeChat Pay v3
-(local/wechatpay_sandbox.py). Login codes the sandbox accepts (documented in README.md):
+(the ``local.wechatpay_sandbox`` package). Login codes the sandbox accepts (documented in README.md):
 
 - ``invalid``, or any code starting ``invalid-``  → errcode 40029 (invalid code)
 - ``ratelimited``                                 → errcode 45011 (rate limited)
@@ -272,7 +272,7 @@ def _make_pay_sandbox(secrets_path: str, appid: str) -> Any:
     local stack gives the functions); its state sits beside that file so CLI and server agree."""
     from pathlib import Path
 
-    from local.wechatpay_sandbox import local_stack_sandbox
+    from local.wechatpay_sandbox.local_stack import local_stack_sandbox
 
     return local_stack_sandbox(Path(secrets_path).parent, appid=appid)
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from local.template import ACCOUNT_ID, REGION, ScheduleSpec
+from local.template_model import ACCOUNT_ID, REGION, ScheduleSpec
 
 log = logging.getLogger("local.scheduler")
 

@@ -34,7 +34,8 @@ from local.queues import MotoServer, QueuePoller, ensure_buckets, ensure_queues
 from local.sandbox_server import SandboxServer
 from local.scheduler import Scheduler, scheduled_event
 from local.streams import StreamPoller
-from local.template import ScheduleSpec, Template, load_template
+from local.template import load_template
+from local.template_model import ScheduleSpec, Template
 
 log = logging.getLogger("local.stack")
 

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from local import dynamodb
 from local.filtering import matches_any
 from local.lambda_runtime import Invocation
-from local.template import REGION, StreamTrigger
+from local.template_model import REGION, StreamTrigger
 
 log = logging.getLogger("local.streams")
 

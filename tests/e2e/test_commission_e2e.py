@@ -17,7 +17,7 @@ import boto3
 import pytest
 import requests
 
-from local.wechatpay_sandbox import complete_local_refund, pay_local_order
+from local.wechatpay_sandbox.local_stack import complete_local_refund, pay_local_order
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.ledger import LedgerRepository

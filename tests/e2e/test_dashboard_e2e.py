@@ -13,7 +13,7 @@ import boto3
 import pytest
 import requests
 
-from local.wechatpay_sandbox import pay_local_order
+from local.wechatpay_sandbox.local_stack import pay_local_order
 from mall.clock import china_day, utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table

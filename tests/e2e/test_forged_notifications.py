@@ -25,13 +25,13 @@ import pytest
 import requests
 
 from local.wechatpay_keys import generate_local_keys
-from local.wechatpay_sandbox import (
-    PaySandbox,
+from local.wechatpay_sandbox.local_stack import (
     complete_local_refund,
     finish_local_transfer,
     local_stack_sandbox,
     pay_local_order,
 )
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.ledger import LedgerRepository

@@ -21,7 +21,7 @@ import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
-from local.wechatpay_sandbox import PaySandbox
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.dal.orders import address_context
 from mall.dal.table import Table
 from mall.integrations.wechatpay.client import WeChatPayClient

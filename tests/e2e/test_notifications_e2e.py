@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from local.sandbox import sandbox_openid
-from local.wechatpay_sandbox import pay_local_order
+from local.wechatpay_sandbox.local_stack import pay_local_order
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.notifications import NotificationRepository
 from mall.dal.table import Table

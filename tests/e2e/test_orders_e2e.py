@@ -17,7 +17,8 @@ import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
-from local.wechatpay_sandbox import PaySandbox, local_stack_sandbox, pay_local_order
+from local.wechatpay_sandbox.local_stack import local_stack_sandbox, pay_local_order
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table

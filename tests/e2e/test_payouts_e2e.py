@@ -17,7 +17,7 @@ import boto3
 import pytest
 import requests
 
-from local.wechatpay_sandbox import finish_local_transfer, local_stack_sandbox
+from local.wechatpay_sandbox.local_stack import finish_local_transfer, local_stack_sandbox
 from mall.dal.table import Table
 from tests.e2e.test_referral_e2e import admin_token, bearer, login, save_settings
 from tests.unit.test_payouts import fund

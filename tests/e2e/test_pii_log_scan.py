@@ -33,7 +33,7 @@ import requests
 from aws_lambda_powertools import Logger
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_PROMOTER_SHARE_CODE
-from local.wechatpay_sandbox import pay_local_order
+from local.wechatpay_sandbox.local_stack import pay_local_order
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository

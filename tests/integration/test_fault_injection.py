@@ -35,6 +35,8 @@ seeded per case).
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 import random
 import threading
 import time
@@ -42,12 +44,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-import local.wechatpay_sandbox as sandbox_module
+import local.wechatpay_sandbox as sandbox_package
 from mall.dal.catalog import ProductRepository
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
@@ -69,8 +72,9 @@ from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from tests.integration.sim.model import ADMINS
 from tests.integration.sim.oracle import Snapshot, differences, empty, scan
-from tests.integration.sim.simulator import ADMINS, Simulator
+from tests.integration.sim.simulator import Simulator
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, PROFILE, Notification, World
 
 pytestmark = pytest.mark.integration
@@ -155,7 +159,7 @@ def _client_error(operation: str, code: str, message: str, **extra: Any) -> Clie
 
 
 class SeededSecrets:
-    """``secrets`` for the pay sandbox module, seeded per case: the transfer bill numbers and
+    """``secrets`` for the pay sandbox's modules, seeded per case: the transfer bill numbers and
     ``package_info`` it makes are the same in the clean and the faulty run."""
 
     def __init__(self, seed: int) -> None:
@@ -396,6 +400,13 @@ PATHS = [Path("payment webhook", build_payment), Path("refund webhook", build_re
          Path("payout FAIL", build_payout("FAIL"))]
 
 
+def sandbox_modules_drawing_secrets() -> list[ModuleType]:
+    """The pay sandbox's modules that draw random numbers (transfer bill numbers, nonces, ...)."""
+    modules = (importlib.import_module(f"{sandbox_package.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(sandbox_package.__path__) if not info.name.startswith("_"))
+    return [module for module in modules if hasattr(module, "secrets")]
+
+
 # ---- the harness ---------------------------------------------------------------------------------
 
 
@@ -426,7 +437,9 @@ class Harness:
         return Start(self._last, copy.deepcopy(self.world.sandbox._memory), self.world.clock.now)
 
     def _seed_sandbox(self) -> None:
-        self.monkeypatch.setattr(sandbox_module, "secrets", SeededSecrets(20261122))
+        seeded = SeededSecrets(20261122)  # one sequence, drawn by every module as the calls come
+        for module in sandbox_modules_drawing_secrets():
+            self.monkeypatch.setattr(module, "secrets", seeded)
 
     def restore(self, start: Start, current: Snapshot | None = None) -> None:
         """Bring the table back to ``start``: only the items a run changed (``current``: the table

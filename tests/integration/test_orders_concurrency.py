@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.wechatpay_sandbox import PaySandbox
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository

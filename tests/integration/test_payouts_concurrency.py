@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.wechatpay_sandbox import PaySandbox
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository

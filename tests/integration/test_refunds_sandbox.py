@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from local.wechatpay_keys import generate_local_keys
-from local.wechatpay_sandbox import PaySandbox
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import Table

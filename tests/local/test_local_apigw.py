@@ -16,7 +16,7 @@ import pytest
 
 from local.apigw import ApiGateway, Match, Router, build_event, is_text, map_result
 from local.lambda_runtime import HandlerError, Invocation
-from local.template import HttpRoute
+from local.template_model import HttpRoute
 
 
 def route(key: str, function_id: str = "Fn") -> HttpRoute:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from local import dynamodb
-from local.template import TableSpec, load_template
+from local.template import load_template
+from local.template_model import TableSpec
 
 pytestmark = pytest.mark.integration  # needs DynamoDB Local (one per test session)
 

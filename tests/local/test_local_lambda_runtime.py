@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local.lambda_runtime import LambdaContext, LambdaRuntime, env_conflicts
-from local.template import FunctionSpec
+from local.template_model import FunctionSpec
 
 
 def _spec(tmp_path: Path, name: str, code: str, timeout: float = 3.0) -> FunctionSpec:

@@ -8,7 +8,7 @@ from typing import Any
 from local.lambda_runtime import HandlerError, Invocation
 from local.queues import failed_identifiers, lambda_sqs_record
 from local.streams import StreamPoller, first_failure, lambda_stream_record
-from local.template import StreamTrigger
+from local.template_model import StreamTrigger
 
 
 def records(n: int) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from local.scheduler import (
     parse_rate,
     scheduled_event,
 )
-from local.template import ScheduleSpec
+from local.template_model import ScheduleSpec
 
 
 def utc(text: str) -> datetime:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from local.template import CfnLoader, Resolver, TemplateError, load_template, load_yaml
+from local.cfn_yaml import CfnLoader, load_yaml
+from local.intrinsics import Resolver
+from local.template import load_template
+from local.template_model import TemplateError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEMPLATE = FIXTURES / "template.yaml"

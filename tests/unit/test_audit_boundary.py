@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
+from local.cfn_yaml import load_yaml
 from tests.conftest import TEMPLATE
 
 RAW = load_yaml(TEMPLATE)

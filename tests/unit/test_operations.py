@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
+from local.cfn_yaml import load_yaml
 from tests.conftest import TEMPLATE
 from tests.unit.test_orders_handlers import Mall
 from tests.unit.test_payouts import mall, run_reconcile, started  # noqa: F401 - the fixture

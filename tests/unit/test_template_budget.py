@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from local.template import load_yaml
+from local.cfn_yaml import load_yaml
 from tests.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,5 +5,10 @@ test_fault_injection.py, test_money_state_machine.py).
   table helpers (scan, empty, normalised snapshots) shared by the integration suites;
 - ``world``: a table, the pay sandbox on a simulated clock, the WeChat Pay client and the webhook
   as the deployed function calls it, settings and a catalog;
-- ``simulator``: the seeded randomized run of operations in concurrent waves, and its checks.
+- ``simulator``: the seeded randomized run of operations in concurrent waves (planning, running,
+  reading back, draining);
+- ``model``: the shop it sets up and the model it keeps (orders, refunds, withdrawals, operations);
+- ``ops_orders``, ``ops_refunds``, ``ops_payouts``, ``ops_extra``, ``ops_bonus``: the operations,
+  mixed into ``simulator.Simulator``;
+- ``checks``: the invariants checked after a run, against the oracle.
 """

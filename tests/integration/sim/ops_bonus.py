@@ -27,7 +27,8 @@ from mall.services import team_bonus as team_bonus_service
 from tests.integration.sim.oracle import BASIS, line_commission
 
 if TYPE_CHECKING:
-    from tests.integration.sim.simulator import Op, Simulator
+    from tests.integration.sim.model import Op
+    from tests.integration.sim.simulator import Simulator
 
 FINAL_AFTER_DAYS = 3
 TIERS = ((150_000, 100), (600_000, 200))  # (team sales fen, bp): the highest reached pays on the whole
@@ -87,7 +88,7 @@ class BonusOps:
                       <= final_by(m, FINAL_AFTER_DAYS) + timedelta(days=7))
 
     def op_team_bonus(self: Simulator) -> Op | None:
-        from tests.integration.sim.simulator import Op
+        from tests.integration.sim.model import Op
         now = self.clock.now
         day = now.strftime("%Y-%m-%d")
         if day in self.bonus_runs or not self._months_due(now):

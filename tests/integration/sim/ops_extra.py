@@ -33,7 +33,8 @@ from mall.services import referral as referral_service
 from mall.services import settlement as settlement_service
 
 if TYPE_CHECKING:
-    from tests.integration.sim.simulator import MOrder, Op, Simulator
+    from tests.integration.sim.model import MOrder, Op
+    from tests.integration.sim.simulator import Simulator
 
 ADMIN = "admin:ann"
 
@@ -168,7 +169,7 @@ class ExtraOps:
     def op_referral_worker(self: Simulator) -> Op | None:
         """The ``referral_order_paid`` stream worker: a batch of paid orders and succeeded refunds,
         one after the other (a redelivered one changes nothing)."""
-        from tests.integration.sim.simulator import Op
+        from tests.integration.sim.model import Op
         orders = self.rng.sample(self.referral_orders, min(len(self.referral_orders), 8))
         refunds = [r for r in self.referral_refunds if self.refunds[r].order in self.counted][:4]
         if not orders and not refunds:
@@ -232,7 +233,7 @@ class ExtraOps:
     def op_promoter_status(self: Simulator) -> Op | None:
         """An admin freezes, unfreezes or disables a promoter (as ``admin_promoters`` does, the
         disable followed by the voiding of what is unsettled)."""
-        from tests.integration.sim.simulator import Op
+        from tests.integration.sim.model import Op
         if self.first_payment:
             return None
         frozen = [p for p in self.promoters if self.status[p] == "frozen"]
@@ -277,7 +278,7 @@ class ExtraOps:
     def op_become_promoter(self: Simulator) -> Op | None:
         """A customer applies and becomes a promoter (auto review): their later orders are
         self-purchases, and their counters start at nothing."""
-        from tests.integration.sim.simulator import Op
+        from tests.integration.sim.model import Op
         if self.first_payment or len(self.promoters) >= 8 + self.target // 250:
             return None
         waiting = {o.buyer for o in self.orders if o.paid_at_sandbox and not o.recorded}
@@ -302,7 +303,7 @@ class ExtraOps:
 
     def op_verify(self: Simulator) -> Op | None:
         """核销: an admin verifies the buyer's code of an order with a service line."""
-        from tests.integration.sim.simulator import Op
+        from tests.integration.sim.model import Op
         order = self._pick([o for o in self._orders("PAID", "SHIPPED", "COMPLETED") if o.verified_at is None
                             and any(line.spec.kind == "service" for line in o.lines)])
         if order is None:

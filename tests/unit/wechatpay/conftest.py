@@ -14,7 +14,7 @@ for _p in (_ROOT / "layers" / "shared", _ROOT):  # in case pytest runs without t
         sys.path.insert(0, str(_p))
 
 from local.wechatpay_keys import generate_local_keys  # noqa: E402
-from local.wechatpay_sandbox import PaySandbox  # noqa: E402
+from local.wechatpay_sandbox.sandbox import PaySandbox  # noqa: E402
 from mall.integrations.wechatpay.client import WeChatPayClient  # noqa: E402
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key  # noqa: E402
 

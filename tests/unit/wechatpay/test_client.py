@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from local.wechatpay_sandbox import PaySandbox, SandboxError, make_http_server
+from local.wechatpay_sandbox.cli import make_http_server
+from local.wechatpay_sandbox.common import SandboxError
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.integrations.wechatpay.client import (
     HttpRequest,
     HttpResponse,
@@ -457,7 +459,7 @@ def test_state_file_is_shared_between_processes(keys: Keys, tmp_path: Path, cloc
 
 
 def test_cli(keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from local.wechatpay_sandbox import main
+    from local.wechatpay_sandbox.cli import main
 
     secrets_file = tmp_path / "secrets.json"
     secrets_file.write_text(json.dumps({**keys.raw, "other": "kept"}))

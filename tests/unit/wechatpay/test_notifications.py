@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-from local.wechatpay_sandbox import PaySandbox
+from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.integrations.wechatpay.errors import NotificationRejected
 from mall.integrations.wechatpay.notifications import (
     Notification,
