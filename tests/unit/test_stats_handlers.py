@@ -95,10 +95,10 @@ def test_a_failing_change_is_reported_for_redelivery(monkeypatch: pytest.MonkeyP
     bad = message("ev-bad", *paid_order("o_3", paid_at=paid, amount=100))
     real = worker.apply_change
 
-    def flaky(*, table: Any, change: Change, now: datetime) -> Any:
+    def flaky(*, stats: Any, change: Change, now: datetime) -> Any:
         if change.event_id == "ev-bad":
             raise RuntimeError("throttled")
-        return real(table=table, change=change, now=now)
+        return real(stats=stats, change=change, now=now)
 
     monkeypatch.setattr(worker, "apply_change", flaky)
     result = worker.handler(sqs(good, bad), FakeContext())
@@ -152,7 +152,7 @@ def test_dashboard_figures_from_applied_changes() -> None:
     def change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         nonlocal n
         n += 1
-        apply_change(table=table, change=Change(f"ev-{n}", "MODIFY", str(n), old, new), now=day)
+        apply_change(stats=StatsRepository(table), change=Change(f"ev-{n}", "MODIFY", str(n), old, new), now=day)
 
     change(*paid_order("o_1", paid_at=day, amount=3_000, l1="u_star", buyer="u_b1"))
     change(*paid_order("o_2", paid_at=day, amount=1_000, l1="u_star", buyer="u_b1"))
@@ -201,8 +201,9 @@ def test_leaderboard_top_100_masked_with_the_callers_own_rank_beyond_it() -> Non
             for period in ("week", "month"):
                 seed_score(uid, period_key(period, china_day(now)), 100 * (i + 1))
         else:
-            apply_change(table=table, change=commission_created(uid, f"c{i}", 100 * (i + 1), now), now=now)
-    apply_change(table=table, change=commission_created("u_tie", "ctie", 5_000, now), now=now)
+            apply_change(stats=StatsRepository(table), change=commission_created(uid, f"c{i}", 100 * (i + 1), now),
+                         now=now)
+    apply_change(stats=StatsRepository(table), change=commission_created("u_tie", "ctie", 5_000, now), now=now)
     me = auth("u_p002", Role.CUSTOMER, Role.PROMOTER)  # score 300: rank 103
     status, body = get("promoter_leaderboard", "/promoter/leaderboard", me, board="commission", period="week")
     assert status == 200, body
@@ -229,7 +230,8 @@ def test_rank_beyond_the_cap_is_reported_as_such(monkeypatch: pytest.MonkeyPatch
     table = main_table()
     now = utc_now()
     for i in range(5):
-        apply_change(table=table, change=commission_created(f"u_r{i}", f"r{i}", 100 * (i + 1), now), now=now)
+        apply_change(stats=StatsRepository(table), change=commission_created(f"u_r{i}", f"r{i}", 100 * (i + 1), now),
+                     now=now)
     key = period_key("week", china_day(now))
     repo = StatsRepository(table)
     assert repo.count_above("commission", key, 100) == (4, False)
