@@ -29,7 +29,7 @@ import pytest
 
 from mall.clock import CHINA, iso
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.changes import Change, change_from_stream, change_message, parse_change, routed
+from mall.dal.changes import Change, change_from_stream, change_message, parse_change, record_change, routed
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
@@ -524,7 +524,7 @@ def test_the_same_change_delivered_to_many_threads_at_once_is_applied_once(table
 
 def test_a_change_too_big_for_one_transaction_is_split_and_each_part_applied_once(table: Table) -> None:
     change = big_order_change(20, "ev-big")
-    deltas = contributions(change)
+    deltas = contributions(record_change(change))
     assert sum(1 for d in deltas if isinstance(d, CounterDelta) and d.target.kind == "product") == 20
     repo = StatsRepository(table)
     barrier = threading.Barrier(6)

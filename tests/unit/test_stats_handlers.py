@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from mall.clock import china_day, iso, utc_now
-from mall.dal.changes import Change, change_message
-from mall.dal.stats import StatsRepository, board_key, board_partition, board_sort_key
+from mall.dal.changes import Change, change_message, record_change
+from mall.dal.stats import StatsRepository, board_key, board_partition, board_sort_key, distinct_key
 from mall.dal.table import main_table
-from mall.domain.stats import period_key
+from mall.domain.stats import Target, period_key
 from mall.domain.tokens import Role
 from mall.services.stats import apply_change
 from tests.conftest import bearer
@@ -244,3 +244,25 @@ def test_rank_beyond_the_cap_is_reported_as_such(monkeypatch: pytest.MonkeyPatch
     assert body["me"]["score_fen"] == 100 and body["me"]["rank_cap"] == 2
     status, body = get("promoter_leaderboard", "/promoter/leaderboard", auth("u_r2", Role.CUSTOMER, Role.PROMOTER))
     assert body["me"] == {"rank": 3, "score_fen": 300, "beyond_cap": False, "rank_cap": 2}
+
+
+# ---- what the domain is handed ----------------------------------------------------------------------
+
+
+def test_the_domain_reads_a_records_attributes_without_its_keys() -> None:
+    order = {"pk": "ORDER#o_1", "sk": "ORDER", "gsi1pk": "X", "gsi1sk": "Y", "entity": "order", "status": "PAID"}
+    change = record_change(Change("e1", "MODIFY", "1", None, order))
+    assert (change.event_id, change.entity, change.old, change.new) == ("e1", "order", None,
+                                                                        {"entity": "order", "status": "PAID"})
+    assert record_change(Change("e2", "INSERT", "1", None, {**order, "sk": "STATUS"})).entity is None
+    profile = {"pk": "USER#u_1", "sk": "PROFILE", "entity": "customer"}
+    assert record_change(Change("e3", "INSERT", "1", None, profile)).entity == "customer"
+    assert record_change(Change("e4", "INSERT", "1", None, {**profile, "sk": "OTHER"})).entity is None
+
+
+def test_team_order_markers_keep_their_stored_key() -> None:
+    # The markers are kept for good: another key would count every settled order in the team's orders again.
+    team = Target("team_sales", "2026-11", "u_p1")
+    assert distinct_key(team, "o_1") == {"pk": "STATS_SEEN#TEAM_ORDER#2026-11#u_p1", "sk": "o_1"}
+    with pytest.raises(ValueError, match="no distinct members"):
+        distinct_key(Target("agg", "2026-11-03"), "o_1")

@@ -113,8 +113,15 @@ def buyer_key(uid: str) -> Key:
     return {"pk": f"USER#{uid}", "sk": "STATS_BUYER"}
 
 
-def distinct_key(scope: str, member: str) -> Key:
-    return {"pk": f"STATS_SEEN#{scope}", "sk": member}
+def distinct_scope(scope: Target) -> str:
+    """The stored name of a distinct scope (in its markers' keys and ``scope`` attribute)."""
+    if scope.kind == "team_sales":
+        return f"TEAM_ORDER#{scope.period}#{scope.subject}"
+    raise ValueError(f"no distinct members are counted within {scope.kind} counters")
+
+
+def distinct_key(scope: Target, member: str) -> Key:
+    return {"pk": f"STATS_SEEN#{distinct_scope(scope)}", "sk": member}
 
 
 def _key_id(key: Key) -> tuple[str, str]:
@@ -305,8 +312,8 @@ class StatsRepository:
                     add(counter)
             elif _key_id(distinct_key(delta.scope, delta.member)) not in state:
                 others.append(Write.put(self._table.name, {
-                    **distinct_key(delta.scope, delta.member), "entity": "stats_seen", "scope": delta.scope},
-                    condition="attribute_not_exists(pk)"))
+                    **distinct_key(delta.scope, delta.member), "entity": "stats_seen",
+                    "scope": distinct_scope(delta.scope)}, condition="attribute_not_exists(pk)"))
                 for counter in delta.then:
                     add(counter)
 

@@ -30,9 +30,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from mall.clock import CHINA, iso, parse_instant
+from mall.domain.changes import RecordChange
 from mall.domain.commission import ever_paid
 
 #: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``; docs/dashboard.md).
@@ -106,9 +107,10 @@ class BuyerDelta:
 
 @dataclass(frozen=True, slots=True)
 class DistinctDelta:
-    """Add ``then`` only if ``member`` was never seen in ``scope`` (a marker item per member)."""
+    """Add ``then`` only if ``member`` was never counted within ``scope`` (the counters of one target:
+    a promoter's team sales of one month), whichever change brings it first (a marker item per member)."""
 
-    scope: str
+    scope: Target
     member: str
     then: tuple[CounterDelta, ...]
 
@@ -191,7 +193,7 @@ def _int(image: Mapping[str, Any], name: str) -> int:
 
 
 def _order(image: Mapping[str, Any], out: _Contribution) -> None:
-    if image.get("sk") != "ORDER" or not ever_paid(image):
+    if not ever_paid(image):
         return
     day = day_of(image.get("paid_at"))
     if day is None:
@@ -312,8 +314,6 @@ def _refund(image: Mapping[str, Any], out: _Contribution) -> None:
 
 
 def _customer(image: Mapping[str, Any], out: _Contribution) -> None:
-    if image.get("sk") != "PROFILE":
-        return
     out.add(Target("totals"), customers_total=1)
     day = day_of(image.get("created_at"))
     if day is not None:
@@ -355,29 +355,15 @@ def contribution(image: Mapping[str, Any] | None, entity: str | None) -> _Contri
 # ---- one change -------------------------------------------------------------------------------------
 
 
-def _entity(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
-    value = (new or old or {}).get("entity")
-    return str(value) if value is not None else None
-
-
-class ChangeLike(Protocol):
-    """What is read of a change (``mall.dal.changes.Change``): the item before and after."""
-
-    @property
-    def old(self) -> Mapping[str, Any] | None: ...
-    @property
-    def new(self) -> Mapping[str, Any] | None: ...
-
-
-def contributions(change: ChangeLike) -> list[Delta]:
-    """The deltas of one change (the item's ``old`` and ``new`` images).
+def contributions(change: RecordChange) -> list[Delta]:
+    """The deltas of one change of a record (its ``old`` and ``new`` attributes; an item that is not a
+    record, ``entity`` None, adds nothing).
 
     Counters and scores: ``contribution(new) − contribution(old)``, zeros dropped. Plus, on the
     change where an order first counts as paid, its :class:`BuyerDelta`; on the change where a
     commission record becomes SETTLED, the :class:`DistinctDelta` counting its order once in the
     beneficiary's team orders of that month. Deterministic: the same change gives the same list."""
-    old, new = change.old, change.new
-    entity = _entity(old, new)
+    old, new, entity = change.old, change.new, change.entity
     before, after = contribution(old, entity), contribution(new, entity)
     deltas: list[Delta] = []
 
@@ -395,7 +381,7 @@ def contributions(change: ChangeLike) -> list[Delta]:
         if value:
             deltas.append(BoardDelta(board_key[0], board_key[1], board_key[2], value))
 
-    if entity == "order" and new is not None and new.get("sk") == "ORDER" and ever_paid(new) \
+    if entity == "order" and new is not None and ever_paid(new) \
             and not (old is not None and ever_paid(old)) and new.get("buyer_id") and parse_time(new.get("paid_at")):
         deltas.append(BuyerDelta(str(new["buyer_id"]), str(new.get("order_id", "")), _iso(str(new["paid_at"]))))
     if entity == "commission" and new is not None and new.get("status") == "SETTLED" \
@@ -403,8 +389,9 @@ def contributions(change: ChangeLike) -> list[Delta]:
         day = day_of(new.get("settled_at"))
         if day is not None and new.get("order_id"):
             month, uid = month_of_day(day), str(new["beneficiary_id"])
-            deltas.append(DistinctDelta(scope=f"TEAM_ORDER#{month}#{uid}", member=str(new["order_id"]),
-                                        then=(CounterDelta(Target("team_sales", month, uid), (("orders", 1),)),)))
+            team = Target("team_sales", month, uid)
+            deltas.append(DistinctDelta(scope=team, member=str(new["order_id"]),
+                                        then=(CounterDelta(team, (("orders", 1),)),)))
     return deltas
 
 

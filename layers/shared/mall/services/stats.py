@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, iso
-from mall.dal.changes import Change
+from mall.dal.changes import Change, record_change
 from mall.dal.stats import RANK_COUNT_CAP, ApplyResult, StatsRepository
 from mall.domain.masking import mask_nickname
 from mall.domain.stats import (
@@ -51,7 +51,7 @@ BOARD_SIZE = 100
 
 def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> ApplyResult:
     """Add what ``change`` contributes to every counter, exactly once per ``event_id``."""
-    return stats.apply(change.event_id, contributions(change), now=now)
+    return stats.apply(change.event_id, contributions(record_change(change)), now=now)
 
 
 # ---- dashboard -------------------------------------------------------------------------------------------
