@@ -15,7 +15,8 @@ from mall.clock import china_day
 from mall.dal.changes import change_message, parse_change
 from mall.dal.identity import CustomerRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.stats import StatsRepository, entity_partition
+from mall.dal.stats import StatsRepository
+from mall.dal.stats_keys import entity_partition
 from mall.dal.table import Table
 from mall.domain.referral import VisitRate
 from mall.domain.settings import DistributionSettings, PromoterLevel

@@ -35,14 +35,16 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.stats import StatsRepository, team_sales_key
+from mall.dal.stats import StatsRepository
+from mall.dal.stats_keys import team_sales_key
 from mall.dal.table import Item, Table
 from mall.domain.catalog import Category, Product
 from mall.domain.commission import ever_paid
 from mall.domain.masking import mask_nickname
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel, WithdrawalRules
-from mall.domain.stats import CounterDelta, contributions, day_of, period_key
+from mall.domain.stats import CounterDelta, contributions
+from mall.domain.stats_periods import day_of, period_key
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest

@@ -22,15 +22,13 @@ from mall.domain.stats import (
     Delta,
     DistinctDelta,
     Target,
-    buyer_transition,
     contributions,
-    period_bounds,
-    ranked,
-    split_range,
     team_sales_by_month,
     team_sales_shard,
-    week_of_day,
 )
+from mall.domain.stats_buyers import buyer_transition
+from mall.domain.stats_figures import ranked
+from mall.domain.stats_periods import period_bounds, split_range, week_of_day
 
 
 def C(old: dict[str, Any] | None, new: dict[str, Any] | None, event_id: str = "e1") -> RecordChange:
@@ -384,7 +382,7 @@ def brute_force(final_orders: list[dict[str, Any]], final_commissions: list[dict
 
 
 def china(day_or_iso: str) -> str:
-    from mall.domain.stats import day_of
+    from mall.domain.stats_periods import day_of
 
     value = day_of(day_or_iso)
     assert value is not None

@@ -13,21 +13,9 @@ from mall.clock import china_day, iso
 from mall.dal.changes import Change, record_change
 from mall.dal.stats import RANK_COUNT_CAP, ApplyResult, StatsRepository
 from mall.domain.masking import mask_nickname
-from mall.domain.stats import (
-    AGG_FIELDS,
-    PROMOTER_FIELDS,
-    TOTAL_FIELDS,
-    Board,
-    Period,
-    contributions,
-    floor_div,
-    period_bounds,
-    period_key,
-    ranked,
-    rate_bp,
-    split_range,
-    sum_fields,
-)
+from mall.domain.stats import AGG_FIELDS, PROMOTER_FIELDS, TOTAL_FIELDS, Board, contributions
+from mall.domain.stats_figures import floor_div, ranked, rate_bp, sum_fields
+from mall.domain.stats_periods import Period, period_bounds, period_key, split_range
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.stats import (
     AdminLeaderboardEntry,
