@@ -32,7 +32,7 @@ from typing import Any
 
 from mall.clock import epoch, iso
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table
-from mall.domain.notifications import Notification
+from mall.domain.notification_events import Notification
 
 RETENTION_DAYS = 90
 #: How long a claim keeps other deliveries away (well above one WeChat call with its token refresh).
