@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from mall.api.cursor import cursors
-from mall.dal.notifications import NotificationRepository, NotificationStatus, status_partition
+from mall.dal.notifications import NotificationRepository, NotificationStatus, status_listing
 from mall.domain.notification_events import ChangeLike, Notification, notifications_for
 from mall.domain.notifications import NotificationKind, NotificationSettings
 from mall.errors import DomainError
@@ -109,7 +109,7 @@ def deliver(notification: Notification, *, repo: NotificationRepository, openid_
 def admin_list_notifications(*, repo: NotificationRepository, status: str, limit: int,
                              cursor: str | None) -> NotificationPage:
     """Records in ``status`` (e.g. FAILED), most recently changed first."""
-    start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
+    start = cursors.decode(cursor, partition=status_listing(status))
     page = repo.by_status(status, limit=limit, start_key=start)
     return NotificationPage(items=[_view(item) for item in page.items],
                             next_cursor=cursors.encode(page.last_key))
