@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
+from mall.clock import CHINA
 from mall.domain.money import yuan_ungrouped
-
-CHINA = timezone(timedelta(hours=8))
 
 #: The keyword types of subscribe-message templates and what a value of each may hold
 #: (WeChat's "参数值内容限制"). Types without a source here (letter, symbol, phone_number,
