@@ -13,12 +13,16 @@ from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.stats import DashboardResponse
 from mall.services.stats import MAX_RANGE_DAYS, dashboard, dashboard_default_range
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+stats = StatsRepository(table)
+
 app = make_resolver()
 
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
@@ -39,7 +43,7 @@ def get_dashboard(date_from: Annotated[str | None, Query(alias="from", pattern=r
     default_from, default_to = dashboard_default_range(now)
     if date_from is None and date_to is not None:
         default_from = date_to  # one day when only the end is given
-    return dashboard(table=table, date_from=date_from or default_from, date_to=date_to or default_to, now=now)
+    return dashboard(stats=stats, date_from=date_from or default_from, date_to=date_to or default_to, now=now)
 
 
 handler = entrypoint(app)

@@ -9,12 +9,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.clock import utc_now
+from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.stats import AdminLeaderboardResponse
 from mall.services.stats import admin_leaderboard
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+stats = StatsRepository(table)
+
 app = make_resolver()
 
 
@@ -22,7 +26,7 @@ app = make_resolver()
          tags=["admin stats"], **secured(Role.ADMIN))
 def get_leaderboard(board: Annotated[Literal["commission", "sales"], Query()] = "commission",
                     period: Annotated[Literal["week", "month"], Query()] = "week") -> AdminLeaderboardResponse:
-    return admin_leaderboard(table=table, board=board, period=period, now=utc_now())
+    return admin_leaderboard(stats=stats, board=board, period=period, now=utc_now())
 
 
 handler = entrypoint(app)

@@ -17,7 +17,10 @@ from mall.domain.tokens import Role
 from mall.schemas.notifications import NotificationPage
 from mall.services.notifications import admin_list_notifications
 
-repo = NotificationRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = NotificationRepository(table)
+
 app = make_resolver()
 
 

@@ -35,11 +35,13 @@ from mall.secrets import get_secret
 from mall.services.notifications import Delivery, DeliveryFailed, deliver_change
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 config = get_settings()
 table = main_table()
 repo = NotificationRepository(table)
 customers = CustomerRepository(table)
 settings_repo = SettingsRepository(table)
+force_gate = ForceRefreshLease(table)
 # An invocation where every record fails still answers batchItemFailures (same effect: all retried).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -53,7 +55,7 @@ def wechat() -> WeChatServerClient:
     if _client is None:
         _client = WeChatServerClient(base_url=str(config.wechat_api_base), app_id=config.wechat_app_id,
                                      app_secret=get_secret("wechat_app_secret"), timeout=config.http_timeout_seconds,
-                                     force_gate=ForceRefreshLease(main_table()))
+                                     force_gate=force_gate)
     return _client
 
 

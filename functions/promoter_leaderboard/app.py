@@ -10,12 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.clock import utc_now
+from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.stats import PromoterLeaderboardResponse
 from mall.services.stats import promoter_leaderboard
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+stats = StatsRepository(table)
+
 app = make_resolver()
 
 
@@ -26,7 +30,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def get_leaderboard(board: Annotated[Literal["commission", "sales"], Query()] = "commission",
                     period: Annotated[Literal["week", "month"], Query()] = "week") -> PromoterLeaderboardResponse:
-    return promoter_leaderboard(table=table, board=board, period=period, caller_id=current_principal(app).subject,
+    return promoter_leaderboard(stats=stats, board=board, period=period, caller_id=current_principal(app).subject,
                                 now=utc_now())
 
 

@@ -12,15 +12,19 @@ from aws_lambda_powertools.event_handler import Response
 
 from mall.api.auth import public
 from mall.api.http import entrypoint, make_resolver
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.schemas.rules import RulesDisclosure
 from mall.services.rules import current_rules
+
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+settings = SettingsRepository(table)
 
 #: Short: a settings change shows within a minute, and a client that cached an older version learns
 #: of it at the latest from the apply's 409 ``rules_changed``.
 CACHE_CONTROL = "public, max-age=60"
 
-table = main_table()
 app = make_resolver()
 
 
@@ -33,7 +37,7 @@ app = make_resolver()
                           "content": {"application/json": {"model": RulesDisclosure}}}},
          **public())
 def rules() -> Response[RulesDisclosure]:
-    disclosure = current_rules(table=table)
+    disclosure = current_rules(settings=settings)
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=disclosure,
                     headers={"Cache-Control": CACHE_CONTROL, "ETag": f'"rules-v{disclosure.version}"'})
 

@@ -19,12 +19,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.changes import parse_change
+from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.stats import apply_change
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+stats = StatsRepository(table)
+
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -34,7 +38,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("malformed stats message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="StatsMessagesMalformed", unit="Count", value=1)
         return {"skipped": "malformed"}
-    result = apply_change(table=table, change=change, now=utc_now())
+    result = apply_change(stats=stats, change=change, now=utc_now())
     if result.already_applied:
         metrics.add_metric(name="StatsChangesRedelivered", unit="Count", value=1)
     return {"event_id": change.event_id, "entity": change.entity, **result.as_dict()}

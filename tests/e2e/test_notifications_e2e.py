@@ -22,7 +22,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.notifications import NotificationRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
-from mall.domain.notifications import BIND_SOURCE_TEXT
+from mall.domain.notification_events import BIND_SOURCE_TEXT
 from tests.e2e.test_commission_e2e import bind, promoter_login
 from tests.e2e.test_referral_e2e import admin_token, bearer, login, save_settings
 

@@ -15,7 +15,8 @@ from mall.clock import china_day
 from mall.dal.changes import change_message, parse_change
 from mall.dal.identity import CustomerRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.stats import entity_partition
+from mall.dal.stats import StatsRepository
+from mall.dal.stats_keys import entity_partition
 from mall.dal.table import Table
 from mall.domain.referral import VisitRate
 from mall.domain.settings import DistributionSettings, PromoterLevel
@@ -49,9 +50,9 @@ def visits_counted(table: Table) -> dict[str, int]:
         if forwarded(change):
             parsed = parse_change(json.dumps(change_message(change)))
             assert parsed is not None
-            apply_change(table=table, change=parsed, now=NOW)
+            apply_change(stats=StatsRepository(table), change=parsed, now=NOW)
     day = china_day(NOW)
-    board = dashboard(table=table, date_from=day, date_to=day, now=NOW)
+    board = dashboard(stats=StatsRepository(table), date_from=day, date_to=day, now=NOW)
     counted = {"dashboard": board.share_visits}
     for item in table.query(partition=("pk", entity_partition("promoter", "DAY", day)), limit=100).items:
         counted[str(item["sk"])] = int(item.get("share_visits", 0))

@@ -29,20 +29,22 @@ import pytest
 
 from mall.clock import CHINA, iso
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.changes import Change, change_from_stream, change_message, parse_change, routed
+from mall.dal.changes import Change, change_from_stream, change_message, parse_change, record_change, routed
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.stats import StatsRepository, team_sales_key
+from mall.dal.stats import StatsRepository
+from mall.dal.stats_keys import team_sales_key
 from mall.dal.table import Item, Table
 from mall.domain.catalog import Category, Product
 from mall.domain.commission import ever_paid
 from mall.domain.masking import mask_nickname
 from mall.domain.refunds import LineRequest
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel, WithdrawalRules
-from mall.domain.stats import CounterDelta, contributions, day_of, period_key
+from mall.domain.stats import CounterDelta, contributions
+from mall.domain.stats_periods import day_of, period_key
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
@@ -258,7 +260,7 @@ def feed(table: Table, messages: list[str], *, threads: int = 8, seed_value: int
     def work(body: str) -> None:
         change = parse_change(body)
         assert change is not None
-        apply_change(table=table, change=change, now=datetime.now(UTC))
+        apply_change(stats=StatsRepository(table), change=change, now=datetime.now(UTC))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(work, batch))
@@ -451,11 +453,11 @@ def test_dashboard_leaderboards_and_team_sales_equal_a_brute_force_recount(
 
     for first, last in (("2026-10-26", "2026-11-12"), ("2026-10-28", "2026-11-04"), ("2026-11-01", "2026-11-30"),
                         ("2026-11-04", "2026-11-04"), ("2026-11-11", "2026-11-11"), ("2025-11-12", "2026-11-12")):
-        got = dashboard(table=table, date_from=first, date_to=last, now=at(20)).model_dump()
+        got = dashboard(stats=StatsRepository(table), date_from=first, date_to=last, now=at(20)).model_dump()
         expected = brute_dashboard(items, first, last)
         for name, value in expected.items():
             assert got[name] == value, (first, last, name)
-    whole = dashboard(table=table, date_from="2026-10-26", date_to="2026-11-12", now=at(20))
+    whole = dashboard(stats=StatsRepository(table), date_from="2026-10-26", date_to="2026-11-12", now=at(20))
     assert whole.paid_orders == 9 and whole.repeat_buyers >= 1 and whole.refunds == 3
     assert whole.commission.l1.clawed_back_fen > 0 and whole.commission.l1.cancelled_fen > 0
     assert whole.withdrawals.paid == 1 and whole.withdrawals.returned == 1
@@ -466,8 +468,8 @@ def test_dashboard_leaderboards_and_team_sales_equal_a_brute_force_recount(
             now = at(day, 6)
             key = period_key(period, day_of(iso(now)) or "")  # type: ignore[arg-type]
             caller = sorted(uids)[0]
-            view = promoter_leaderboard(table=table, board=board, period=period, caller_id=caller,  # type: ignore[arg-type]
-                                        now=now)
+            view = promoter_leaderboard(stats=StatsRepository(table), board=board,  # type: ignore[arg-type]
+                                        period=period, caller_id=caller, now=now)  # type: ignore[arg-type]
             expected = brute_board(items, board, key)
             nick = {p["user_id"]: p.get("nickname") for p in items if p.get("entity") == "promoter"}
             assert [(e.nickname, e.score_fen) for e in view.entries] == [
@@ -506,25 +508,25 @@ def test_the_same_change_delivered_to_many_threads_at_once_is_applied_once(table
 
     def work(_: int) -> Any:
         barrier.wait()
-        return apply_change(table=table, change=change, now=datetime.now(UTC))
+        return apply_change(stats=StatsRepository(table), change=change, now=datetime.now(UTC))
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(work, range(10)))
     assert sum(r.applied for r in results) == 1 and sum(r.already_applied for r in results) == 9
-    got = dashboard(table=table, date_from="2026-11-03", date_to="2026-11-03", now=datetime.now(UTC))
+    got = dashboard(stats=StatsRepository(table), date_from="2026-11-03", date_to="2026-11-03", now=datetime.now(UTC))
     assert (got.gmv_fen, got.paid_orders, got.shared_orders, got.first_time_buyers, got.buyers) == (300, 1, 1, 1, 1)
     assert [(p.product_id, p.units) for p in got.top_products] == [("p_01", 1), ("p_02", 1), ("p_03", 1)]
     board = StatsRepository(table).board_top("sales", "2026-W45")
     assert [(b["promoter_id"], b["score_fen"]) for b in board] == [("u_seller", 300)]
     # Later redeliveries, through the worker's parsing, add nothing either.
     feed(table, [json.dumps(change_message(change))] * 4, threads=4)
-    again = dashboard(table=table, date_from="2026-11-03", date_to="2026-11-03", now=datetime.now(UTC))
+    again = dashboard(stats=StatsRepository(table), date_from="2026-11-03", date_to="2026-11-03", now=datetime.now(UTC))
     assert again.gmv_fen == 300 and again.paid_orders == 1
 
 
 def test_a_change_too_big_for_one_transaction_is_split_and_each_part_applied_once(table: Table) -> None:
     change = big_order_change(20, "ev-big")
-    deltas = contributions(change)
+    deltas = contributions(record_change(change))
     assert sum(1 for d in deltas if isinstance(d, CounterDelta) and d.target.kind == "product") == 20
     repo = StatsRepository(table)
     barrier = threading.Barrier(6)

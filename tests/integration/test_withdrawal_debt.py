@@ -22,7 +22,8 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
-from mall.domain.notifications import NotificationSettings, notifications_for
+from mall.domain.notification_events import notifications_for
+from mall.domain.notifications import NotificationSettings
 from mall.domain.rules_disclosure import render
 from mall.domain.settings import DistributionSettings
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, DEBT_CANCEL_REASON, Withdrawal, WithdrawalStatus

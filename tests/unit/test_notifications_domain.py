@@ -1,4 +1,5 @@
-"""Which change sends which subscribe message, with which values (mall.domain.notifications)."""
+"""Which change sends which subscribe message, with which values (mall.domain.notification_events,
+mall.domain.notifications, mall.domain.subscribe_values)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from mall.domain.money import yuan_ungrouped as format_amount
-from mall.domain.notifications import (
-    KEYWORD,
-    Notification,
-    NotificationKind,
-    NotificationSettings,
-    format_time,
-    keyword_type,
-    mask_order_no,
-    notifications_for,
-    text_fits,
-)
+from mall.domain.notification_events import Notification, notifications_for
+from mall.domain.notifications import NotificationKind, NotificationSettings
 from mall.domain.settings import DistributionSettings
+from mall.domain.subscribe_values import KEYWORD, format_time, keyword_type, mask_order_no, text_fits
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PROMOTER = "u_promoter00000000000000000"

@@ -319,7 +319,8 @@ def test_the_returned_funds_and_in_flight_texts_come_from_the_constants_the_code
 
 
 def test_a_withdrawal_cancelled_for_a_debt_tells_the_promoter_why() -> None:
-    from mall.domain.notifications import _FAIL_REASONS, THING_MAX
+    from mall.domain.notification_events import _FAIL_REASONS
+    from mall.domain.subscribe_values import THING_MAX
     from mall.domain.withdrawals import DEBT_CANCEL_REASON
 
     assert "欠款" in _FAIL_REASONS[DEBT_CANCEL_REASON] and len(_FAIL_REASONS[DEBT_CANCEL_REASON]) <= THING_MAX

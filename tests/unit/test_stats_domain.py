@@ -7,13 +7,14 @@ from __future__ import annotations
 import copy
 import random
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mall.dal.changes import Change, record_change
+from mall.domain.changes import RecordChange
 from mall.domain.stats import (
     BoardDelta,
     BuyerDelta,
@@ -21,22 +22,18 @@ from mall.domain.stats import (
     Delta,
     DistinctDelta,
     Target,
-    buyer_transition,
     contributions,
-    period_bounds,
-    ranked,
-    split_range,
     team_sales_by_month,
     team_sales_shard,
-    week_of_day,
 )
+from mall.domain.stats_buyers import buyer_transition
+from mall.domain.stats_figures import ranked
+from mall.domain.stats_periods import period_bounds, split_range, week_of_day
 
 
-@dataclass(frozen=True)
-class C:
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-    event_id: str = "e1"
+def C(old: dict[str, Any] | None, new: dict[str, Any] | None, event_id: str = "e1") -> RecordChange:
+    """A stream change of one item, as the data layer hands it to the domain."""
+    return record_change(Change(event_id, "MODIFY", "1", old, new))
 
 
 def counters(deltas: list[Delta]) -> dict[tuple[Target, str], int]:
@@ -157,7 +154,7 @@ def test_settling_moves_the_amount_from_frozen_to_settled_and_adds_team_sales() 
                    (Target("team_sales", "2026-11", "u_p1"), "team_sales_fen"): 2_000}
     assert boards(deltas) == {}  # the commission earned did not change
     distinct = [d for d in deltas if isinstance(d, DistinctDelta)]
-    assert distinct == [DistinctDelta("TEAM_ORDER#2026-11#u_p1", "o_1",
+    assert distinct == [DistinctDelta(Target("team_sales", "2026-11", "u_p1"), "o_1",
                                       (CounterDelta(Target("team_sales", "2026-11", "u_p1"), (("orders", 1),)),))]
 
 
@@ -385,7 +382,7 @@ def brute_force(final_orders: list[dict[str, Any]], final_commissions: list[dict
 
 
 def china(day_or_iso: str) -> str:
-    from mall.domain.stats import day_of
+    from mall.domain.stats_periods import day_of
 
     value = day_of(day_or_iso)
     assert value is not None

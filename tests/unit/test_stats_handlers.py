@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from mall.clock import china_day, iso, utc_now
-from mall.dal.changes import Change, change_message
-from mall.dal.stats import StatsRepository, board_key, board_partition, board_sort_key
+from mall.dal.changes import Change, change_message, record_change
+from mall.dal.stats import StatsRepository
+from mall.dal.stats_keys import board_key, board_partition, board_sort_key, distinct_key
 from mall.dal.table import main_table
-from mall.domain.stats import period_key
+from mall.domain.stats import Target
+from mall.domain.stats_periods import period_key
 from mall.domain.tokens import Role
 from mall.services.stats import apply_change
 from tests.conftest import bearer
@@ -95,10 +97,10 @@ def test_a_failing_change_is_reported_for_redelivery(monkeypatch: pytest.MonkeyP
     bad = message("ev-bad", *paid_order("o_3", paid_at=paid, amount=100))
     real = worker.apply_change
 
-    def flaky(*, table: Any, change: Change, now: datetime) -> Any:
+    def flaky(*, stats: Any, change: Change, now: datetime) -> Any:
         if change.event_id == "ev-bad":
             raise RuntimeError("throttled")
-        return real(table=table, change=change, now=now)
+        return real(stats=stats, change=change, now=now)
 
     monkeypatch.setattr(worker, "apply_change", flaky)
     result = worker.handler(sqs(good, bad), FakeContext())
@@ -152,7 +154,7 @@ def test_dashboard_figures_from_applied_changes() -> None:
     def change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         nonlocal n
         n += 1
-        apply_change(table=table, change=Change(f"ev-{n}", "MODIFY", str(n), old, new), now=day)
+        apply_change(stats=StatsRepository(table), change=Change(f"ev-{n}", "MODIFY", str(n), old, new), now=day)
 
     change(*paid_order("o_1", paid_at=day, amount=3_000, l1="u_star", buyer="u_b1"))
     change(*paid_order("o_2", paid_at=day, amount=1_000, l1="u_star", buyer="u_b1"))
@@ -201,8 +203,9 @@ def test_leaderboard_top_100_masked_with_the_callers_own_rank_beyond_it() -> Non
             for period in ("week", "month"):
                 seed_score(uid, period_key(period, china_day(now)), 100 * (i + 1))
         else:
-            apply_change(table=table, change=commission_created(uid, f"c{i}", 100 * (i + 1), now), now=now)
-    apply_change(table=table, change=commission_created("u_tie", "ctie", 5_000, now), now=now)
+            apply_change(stats=StatsRepository(table), change=commission_created(uid, f"c{i}", 100 * (i + 1), now),
+                         now=now)
+    apply_change(stats=StatsRepository(table), change=commission_created("u_tie", "ctie", 5_000, now), now=now)
     me = auth("u_p002", Role.CUSTOMER, Role.PROMOTER)  # score 300: rank 103
     status, body = get("promoter_leaderboard", "/promoter/leaderboard", me, board="commission", period="week")
     assert status == 200, body
@@ -229,7 +232,8 @@ def test_rank_beyond_the_cap_is_reported_as_such(monkeypatch: pytest.MonkeyPatch
     table = main_table()
     now = utc_now()
     for i in range(5):
-        apply_change(table=table, change=commission_created(f"u_r{i}", f"r{i}", 100 * (i + 1), now), now=now)
+        apply_change(stats=StatsRepository(table), change=commission_created(f"u_r{i}", f"r{i}", 100 * (i + 1), now),
+                     now=now)
     key = period_key("week", china_day(now))
     repo = StatsRepository(table)
     assert repo.count_above("commission", key, 100) == (4, False)
@@ -242,3 +246,25 @@ def test_rank_beyond_the_cap_is_reported_as_such(monkeypatch: pytest.MonkeyPatch
     assert body["me"]["score_fen"] == 100 and body["me"]["rank_cap"] == 2
     status, body = get("promoter_leaderboard", "/promoter/leaderboard", auth("u_r2", Role.CUSTOMER, Role.PROMOTER))
     assert body["me"] == {"rank": 3, "score_fen": 300, "beyond_cap": False, "rank_cap": 2}
+
+
+# ---- what the domain is handed ----------------------------------------------------------------------
+
+
+def test_the_domain_reads_a_records_attributes_without_its_keys() -> None:
+    order = {"pk": "ORDER#o_1", "sk": "ORDER", "gsi1pk": "X", "gsi1sk": "Y", "entity": "order", "status": "PAID"}
+    change = record_change(Change("e1", "MODIFY", "1", None, order))
+    assert (change.event_id, change.entity, change.old, change.new) == ("e1", "order", None,
+                                                                        {"entity": "order", "status": "PAID"})
+    assert record_change(Change("e2", "INSERT", "1", None, {**order, "sk": "STATUS"})).entity is None
+    profile = {"pk": "USER#u_1", "sk": "PROFILE", "entity": "customer"}
+    assert record_change(Change("e3", "INSERT", "1", None, profile)).entity == "customer"
+    assert record_change(Change("e4", "INSERT", "1", None, {**profile, "sk": "OTHER"})).entity is None
+
+
+def test_team_order_markers_keep_their_stored_key() -> None:
+    # The markers are kept for good: another key would count every settled order in the team's orders again.
+    team = Target("team_sales", "2026-11", "u_p1")
+    assert distinct_key(team, "o_1") == {"pk": "STATS_SEEN#TEAM_ORDER#2026-11#u_p1", "sk": "o_1"}
+    with pytest.raises(ValueError, match="no distinct members"):
+        distinct_key(Target("agg", "2026-11-03"), "o_1")

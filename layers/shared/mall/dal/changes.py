@@ -11,12 +11,16 @@ the same on every redelivery, so consumers dedupe on it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from mall.dal.keys import PROFILE_SK
+from mall.dal.orders import is_order_item
 from mall.dal.table import Item, deserialize
+from mall.domain.changes import RecordChange
 
 #: Entities whose changes consumers may care about (the router's filter in template.yaml matches).
 ROUTED_ENTITIES: frozenset[str] = frozenset({
@@ -82,3 +86,33 @@ def parse_change(body: str) -> Change | None:
 
 def routed(change: Change) -> bool:
     return change.entity in ROUTED_ENTITIES
+
+
+#: The attributes of an item that are its storage keys (table and index keys), not business data.
+_KEY_ATTRIBUTES = re.compile(r"^(pk|sk|gsi\d+pk|gsi\d+sk)$")
+
+
+def _is_record(image: Mapping[str, Any]) -> bool:
+    """Whether the item is the record its ``entity`` names, not a companion item of its partition
+    carrying the same ``entity`` (an order's other items; a customer's items beside the profile)."""
+    entity = image.get("entity")
+    if entity == "order":
+        return is_order_item(image)
+    if entity == "customer":
+        return image.get("sk") == PROFILE_SK
+    return True
+
+
+def _attributes(image: Item | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {name: value for name, value in image.items() if not _KEY_ATTRIBUTES.match(name)}
+
+
+def record_change(change: Change) -> RecordChange:
+    """The change as the domain reads it (``mall.domain.changes``): which record changed (None when
+    the item is not one) and its attributes before and after, storage keys left out."""
+    image = change.new or change.old or {}
+    entity = change.entity if _is_record(image) else None
+    return RecordChange(event_id=change.event_id, entity=entity, old=_attributes(change.old),
+                        new=_attributes(change.new))

@@ -32,7 +32,7 @@ from typing import Any
 
 from mall.clock import epoch, iso
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table
-from mall.domain.notifications import Notification
+from mall.domain.notification_events import Notification
 
 RETENTION_DAYS = 90
 #: How long a claim keeps other deliveries away (well above one WeChat call with its token refresh).
@@ -57,6 +57,11 @@ def notification_key(notification_id: str) -> Key:
 
 def status_partition(status: str) -> str:
     return f"NOTIFICATIONS#{status}"
+
+
+def status_listing(status: str) -> tuple[str, str]:
+    """The index partition records in ``status`` are listed from (what a cursor of that list is bound to)."""
+    return ("gsi1pk", status_partition(status))
 
 
 def recipient_partition(user_id: str) -> str:
@@ -164,7 +169,7 @@ class NotificationRepository:
 
     def by_status(self, status: str, *, limit: int, start_key: Key | None = None) -> Page:
         """Records in ``status``, most recently changed first (the admin's view of failures)."""
-        return self._table.query(partition=("gsi1pk", status_partition(status)), index="gsi1", limit=limit,
+        return self._table.query(partition=status_listing(status), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
 
     def for_recipient(self, user_id: str, *, limit: int, start_key: Key | None = None) -> Page:

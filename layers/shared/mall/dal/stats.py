@@ -14,12 +14,12 @@ Leaderboard scores, a customer's first two paid orders and distinct-order marker
 change wrote them meanwhile) or a transaction conflict re-reads and tries again.
 
 Write contention: every change writes its day's aggregate and its month's aggregate, so those are
-sharded (``DAY_SHARDS``, the shard chosen by the change's ``event_id``); readers sum the shards."""
+sharded (``DAY_SHARDS``, the shard chosen by the change's ``event_id``); readers sum the shards.
+The items' keys are ``mall.dal.stats_keys``."""
 
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,114 +31,33 @@ from botocore.exceptions import ClientError
 from mall.clock import epoch, iso
 from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
 from mall.dal.retry import jitter
-from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
-from mall.domain.stats import (
-    BoardDelta,
-    BuyerDelta,
-    CounterDelta,
-    Delta,
-    DistinctDelta,
-    FirstOrders,
-    Target,
-    buyer_transition,
-    month_of_day,
-    team_sales_shard,
+from mall.dal.stats_keys import (
+    DAY_SHARDS,
+    applied_key,
+    board_key,
+    board_partition,
+    board_sort_key,
+    buyer_key,
+    change_shard,
+    counter_items,
+    day_key,
+    distinct_key,
+    distinct_scope,
+    entity_partition,
+    key_id,
+    month_key,
+    totals_key,
 )
+from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
+from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
+from mall.domain.stats_buyers import FirstOrders, buyer_transition
 
-#: Shards of each day's and month's aggregate and of the running totals. One item takes ~1,000
-#: writes/s (and transactions on one item also conflict): 8 shards keep a busy day's aggregate far
-#: from both (docs/dashboard.md, "contention"). Raising it is safe (readers read every shard that
-#: may exist: older days simply have empty higher shards); never lower it.
-DAY_SHARDS = 8
 MAX_TRANSACTION_WRITES = 100  # DynamoDB's limit for one TransactWriteItems
 APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
 MAX_ATTEMPTS = 12
 RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many promoters above them
-SCORE_OFFSET = 10**15  # scores may be negative for a moment (changes arrive in any order)
-SCORE_DIGITS = 16
-STATS_SK = "STATS"
 _RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
                         "ProvisionedThroughputExceeded"})
-
-
-# ---- keys ---------------------------------------------------------------------------------------------
-
-
-def change_shard(event_id: str) -> int:
-    return zlib.crc32(event_id.encode()) % DAY_SHARDS
-
-
-def applied_key(event_id: str, part: int) -> Key:
-    return {"pk": f"STATS_APPLIED#{event_id}", "sk": f"PART#{part}"}
-
-
-def day_key(day: str, shard: int) -> Key:
-    return {"pk": f"STATS_DAY#{day}#{shard}", "sk": STATS_SK}
-
-
-def month_key(month: str, shard: int) -> Key:
-    return {"pk": f"STATS_MONTH#{month}#{shard}", "sk": STATS_SK}
-
-
-def totals_key(shard: int) -> Key:
-    return {"pk": f"STATS_TOTALS#{shard}", "sk": STATS_SK}
-
-
-_ENTITY_PARTITIONS = {"product": ("STATS_PRODUCT", "PRODUCT#"), "promoter": ("STATS_PROMOTER", "USER#"),
-                      "buyer": ("STATS_BUYER", "USER#")}
-
-
-def entity_partition(kind: str, granularity: str, period: str) -> str:
-    """``STATS_PRODUCT_DAY#2026-11-03``, ``STATS_PROMOTER_MONTH#2026-11`` …: one partition per period."""
-    return f"{_ENTITY_PARTITIONS[kind][0]}_{granularity}#{period}"
-
-
-def team_sales_key(month: str, uid: str) -> Key:
-    return {"pk": f"TEAM_SALES#{month}#{team_sales_shard(uid):02d}", "sk": f"USER#{uid}"}
-
-
-def board_partition(board: str, period_key: str) -> str:
-    return f"BOARD#{board}#{period_key}"
-
-
-def board_key(board: str, period_key: str, uid: str) -> Key:
-    return {"pk": board_partition(board, period_key), "sk": f"USER#{uid}"}
-
-
-def board_sort_key(score: int, uid: str) -> str:
-    return f"{score + SCORE_OFFSET:0{SCORE_DIGITS}d}#{uid}"
-
-
-def buyer_key(uid: str) -> Key:
-    return {"pk": f"USER#{uid}", "sk": "STATS_BUYER"}
-
-
-def distinct_key(scope: str, member: str) -> Key:
-    return {"pk": f"STATS_SEEN#{scope}", "sk": member}
-
-
-def _key_id(key: Key) -> tuple[str, str]:
-    return str(key["pk"]), str(key["sk"])
-
-
-def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]]:
-    """The items a counter of ``target`` is added to, each with the attributes that name it."""
-    if target.kind == "agg":
-        month = month_of_day(target.period)
-        return [(day_key(target.period, shard), {"entity": "stats_day", "day": target.period, "shard": shard}),
-                (month_key(month, shard), {"entity": "stats_month", "month": month, "shard": shard})]
-    if target.kind == "totals":
-        return [(totals_key(shard), {"entity": "stats_totals", "shard": shard})]
-    if target.kind == "team_sales":
-        return [(team_sales_key(target.period, target.subject),
-                 {"entity": "team_sales", "promoter_id": target.subject, "month": target.period})]
-    prefix = _ENTITY_PARTITIONS[target.kind][1]
-    name = "product_id" if target.kind == "product" else "user_id"
-    month = month_of_day(target.period)
-    return [({"pk": entity_partition(target.kind, "DAY", target.period), "sk": f"{prefix}{target.subject}"},
-             {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject}),
-            ({"pk": entity_partition(target.kind, "MONTH", month), "sk": f"{prefix}{target.subject}"},
-             {"entity": f"stats_{target.kind}_month", "month": month, name: target.subject})]
 
 
 # ---- planning the writes of one change ----------------------------------------------------------------
@@ -151,15 +70,15 @@ _BUYER_WORST_CASE = 8
 def _known_keys(delta: Delta, shard: int) -> tuple[set[tuple[str, str]], int]:
     """The items ``delta`` writes at most (keys known before reading) and how many more it may write."""
     if isinstance(delta, CounterDelta):
-        return {_key_id(k) for k, _ in counter_items(delta.target, shard)}, 0
+        return {key_id(k) for k, _ in counter_items(delta.target, shard)}, 0
     if isinstance(delta, BoardDelta):
-        return {_key_id(board_key(delta.board, delta.period_key, delta.promoter_id))}, 0
+        return {key_id(board_key(delta.board, delta.period_key, delta.promoter_id))}, 0
     if isinstance(delta, DistinctDelta):
-        keys = {_key_id(distinct_key(delta.scope, delta.member))}
+        keys = {key_id(distinct_key(delta.scope, delta.member))}
         for then in delta.then:
-            keys |= {_key_id(k) for k, _ in counter_items(then.target, shard)}
+            keys |= {key_id(k) for k, _ in counter_items(then.target, shard)}
         return keys, 0
-    return {_key_id(buyer_key(delta.buyer_id))}, _BUYER_WORST_CASE - 1
+    return {key_id(buyer_key(delta.buyer_id))}, _BUYER_WORST_CASE - 1
 
 
 def plan_parts(deltas: Sequence[Delta], shard: int, *, limit: int = MAX_TRANSACTION_WRITES - 1) -> list[list[Delta]]:
@@ -235,7 +154,7 @@ class StatsRepository:
         for attempt in range(MAX_ATTEMPTS):
             result.attempts += 1
             state = self._read_state(marker, deltas)
-            if _key_id(marker) in state:
+            if key_id(marker) in state:
                 result.already_applied += 1
                 return
             writes = self._writes(deltas, state, shard=shard)
@@ -272,14 +191,14 @@ class StatsRepository:
                 keys.append(buyer_key(delta.buyer_id))
             elif isinstance(delta, DistinctDelta):
                 keys.append(distinct_key(delta.scope, delta.member))
-        return {_key_id(item): item for item in self._table.batch_get(keys, consistent=True)}
+        return {key_id(item): item for item in self._table.batch_get(keys, consistent=True)}
 
     def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int) -> list[Write]:
         counters: dict[tuple[str, str], _Adds] = {}
 
         def add(delta: CounterDelta) -> None:
             for key, names in counter_items(delta.target, shard):
-                entry = counters.setdefault(_key_id(key), _Adds(key, names))
+                entry = counters.setdefault(key_id(key), _Adds(key, names))
                 for name, value in delta.fields:
                     entry.adds[name] = entry.adds.get(name, 0) + value
                 entry.labels.update(dict(delta.labels))
@@ -292,21 +211,21 @@ class StatsRepository:
             if isinstance(delta, CounterDelta):
                 add(delta)
             elif isinstance(delta, BoardDelta):
-                key = _key_id(board_key(delta.board, delta.period_key, delta.promoter_id))
+                key = key_id(board_key(delta.board, delta.period_key, delta.promoter_id))
                 previous = boards.get(key)
                 boards[key] = (delta, (previous[1] if previous else 0) + delta.delta_fen)
             elif isinstance(delta, BuyerDelta):
                 if delta.buyer_id not in buyers:
-                    stored = state.get(_key_id(buyer_key(delta.buyer_id)))
+                    stored = state.get(key_id(buyer_key(delta.buyer_id)))
                     buyers[delta.buyer_id] = buyer_seen[delta.buyer_id] = _first_orders(stored)
                 after, counter_deltas = buyer_transition(buyers[delta.buyer_id], delta.paid_at, delta.order_id)
                 buyers[delta.buyer_id] = after
                 for counter in counter_deltas:
                     add(counter)
-            elif _key_id(distinct_key(delta.scope, delta.member)) not in state:
+            elif key_id(distinct_key(delta.scope, delta.member)) not in state:
                 others.append(Write.put(self._table.name, {
-                    **distinct_key(delta.scope, delta.member), "entity": "stats_seen", "scope": delta.scope},
-                    condition="attribute_not_exists(pk)"))
+                    **distinct_key(delta.scope, delta.member), "entity": "stats_seen",
+                    "scope": distinct_scope(delta.scope)}, condition="attribute_not_exists(pk)"))
                 for counter in delta.then:
                     add(counter)
 
@@ -316,7 +235,7 @@ class StatsRepository:
                 writes.append(self._board_write(delta, value, state.get(key)))
         for uid in sorted(buyers):
             if buyers[uid] != buyer_seen[uid]:
-                writes.append(self._buyer_write(uid, buyers[uid], state.get(_key_id(buyer_key(uid)))))
+                writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
         return writes + others
 
     def _counter_write(self, entry: _Adds) -> Write:

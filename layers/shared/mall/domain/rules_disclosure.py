@@ -8,7 +8,8 @@ items a mini-program can show as they are. Every item has a stable English ``key
 Exactly two earning levels are ever shown (一级 / 二级): the settings document cannot describe a
 third and neither can this page. The sub-documents added later (``team_bonus``, ``risk``,
 ``notifications``) are shown only as far as they concern promoters, only when configured, and read
-defensively (``getattr`` with defaults): a change of their shape must never break ``GET /rules``.
+defensively (``getattr`` with defaults): a change of their shape must never break ``GET /rules``
+(``mall.domain.rules_disclosure_optional``; the shapes of the page: ``rules_disclosure_items``).
 Risk thresholds are never disclosed (they would teach fraud); only what a hit means for a promoter.
 Every text passes ``_clean`` so no banned phrase (``DEFAULT_BANNED_PHRASES`` and the merchant's own)
 can reach the page, whatever the merchant typed into a name."""
@@ -16,9 +17,7 @@ can reach the page, whatever the merchant typed into a name."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
 
 from mall.domain import withdrawal_limits as limits
 from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
@@ -27,73 +26,14 @@ from mall.domain.promoter_text import mask_banned
 from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
+from mall.domain.rules_disclosure_items import Disclosure, EarningLevel, LevelRule, RuleItem, RuleSection, percent
+from mall.domain.rules_disclosure_optional import notifications_section, risk_section, team_bonus_section
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel, is_headcount_only
 from mall.domain.settlement import settles_for, voids_unsettled
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, check_promoter, debt_cancel_rule, returned_funds_rule
 
-Unit = Literal["fen", "bp", "days", "count", "hours"]
-Value = int | str | bool | None
-
 TITLE = "分销规则公示"
 EARNING_LEVEL_NAMES: tuple[str, str] = ("一级", "二级")
-
-
-@dataclass(frozen=True)
-class RuleItem:
-    key: str
-    label: str
-    text: str
-    value: Value = None
-    unit: Unit | None = None
-
-
-@dataclass(frozen=True)
-class RuleSection:
-    key: str
-    title: str
-    items: list[RuleItem]
-
-
-@dataclass(frozen=True)
-class EarningLevel:
-    level: int  # 1 or 2, never more
-    name: str
-    rate_bp: int
-    rate_text: str
-
-
-@dataclass(frozen=True)
-class LevelRule:
-    id: str
-    name: str
-    l1_points_bp: int
-    l2_points_bp: int
-    l1_rate_bp: int
-    l2_rate_bp: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Disclosure:
-    version: int
-    effective_at: datetime | None
-    title: str
-    promoter_title: str
-    earning_levels: list[EarningLevel]
-    levels: list[LevelRule]
-    sections: list[RuleSection] = field(default_factory=list)
-
-
-# ---- formatting (integers in, text out; no float anywhere) -----------------------------------------
-
-
-def percent(bp: int) -> str:
-    """Basis points as a percentage without trailing zeros: 1000 → "10%", 250 → "2.5%", 125 → "1.25%"."""
-    sign = "-" if bp < 0 else ""
-    whole, rest = divmod(abs(bp), 100)
-    if rest == 0:
-        return f"{sign}{whole}%"
-    return f"{sign}{whole}.{rest:02d}".rstrip("0") + "%"
 
 
 class _Cleaner:
@@ -328,93 +268,6 @@ def _wording(s: DistributionSettings) -> RuleItem:
                     "昵称和海报文字须为一行纯文本，不得含有换行、控制字符或改变显示方向的字符。", count, "count")
 
 
-def _field(document: Any, name: str, default: Any = None) -> Any:
-    try:
-        return getattr(document, name, default)
-    except Exception:  # a sub-document that changed shape hides its section, never a 500
-        return default
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
-def _team_bonus(s: DistributionSettings) -> RuleSection | None:
-    rules = _field(s, "team_bonus")
-    if rules is None or not _field(rules, "enabled", False):
-        return None
-    items: list[RuleItem] = []
-    for index, tier in enumerate(_field(rules, "tiers", []) or []):
-        threshold, rate = _int(_field(tier, "min_team_sales_fen")), _int(_field(tier, "bonus_bp"))
-        if threshold is None or rate is None:
-            continue
-        items.append(RuleItem(f"tier.{index + 1}", f"第 {index + 1} 档",
-                              f"当月团队销售额达到 {yuan(threshold)}，按团队销售额的 {percent(rate)} 发放分红。",
-                              rate, "bp"))
-        items.append(RuleItem(f"tier.{index + 1}.min_team_sales_fen", f"第 {index + 1} 档门槛", yuan(threshold),
-                              threshold, "fen"))
-    if not items:
-        return None
-    items.append(RuleItem("team_sales", "团队销售额",
-                          "当月（北京时间）支付的、您获得一级或二级佣金的订单（不含您本人下单）的商品实付金额"
-                          "（不含运费），扣除这些订单的退款；只按销售额计算，与团队人数无关。"))
-    final_days = _int(_field(rules, "final_after_days"))
-    if final_days is not None:
-        items.append(RuleItem("final_after_days", "分红发放",
-                              f"当月订单全部结算或退款后发放分红；仍有订单未结算的，最迟于月末后 {final_days} 天"
-                              "按当时的团队销售额发放。", final_days, "days"))
-        items.append(RuleItem("refund_after_payment", "发放后退款",
-                              "分红发放后，该月订单再发生退款的，按退款后的团队销售额重新计算（只计入分红发放时已入账的订单，"
-                              "此后才入账的该月订单不计入），多发的分红从待结算或可提现余额中扣回，余额不足的部分记为欠款，"
-                              "由之后的收入优先抵扣。"))
-    days = _int(_field(rules, "settlement_days"))
-    settle = days if days is not None else s.commission.settlement_days
-    items.append(RuleItem("settlement_days", "分红结算",
-                          f"分红发放后转为可提现余额，最早于月末后 {settle} 天。", settle, "days"))
-    return RuleSection("team_bonus", "团队分红", items)
-
-
-_RISK_RULE_TEXT: dict[str, str] = {
-    "shared_device": "同一设备或网络短时间内大量新账户绑定同一推广员",
-    "self_dealing": "推广员通过本人的设备、手机号或收货地址为他人账户下单获取佣金",
-    "refund_ratio": "推广订单退款比例异常偏高",
-    "commission_spike": "单日佣金远高于近期平均水平",
-    "withdrawal_burst": "大量新成员绑定后集中提现",
-}
-
-
-def _risk(s: DistributionSettings) -> RuleSection | None:
-    rules = _field(s, "risk")
-    if rules is None:
-        return None
-    enforced = [name for name, text in _RISK_RULE_TEXT.items() if _field(_field(rules, name), "mode") == "enforce"]
-    if not enforced:
-        return None  # rules that only observe change nothing for a promoter
-    items = [RuleItem(f"check.{name}", "风险核查", _RISK_RULE_TEXT[name] + "。") for name in enforced]
-    items.append(RuleItem("effect", "核查期间", "触发核查后，您未结算的佣金暂缓结算、提现暂停，由商家人工核实："
-                          "核实无误的恢复正常；确认违规的取消相关佣金并冻结推广资格。"))
-    return RuleSection("risk", "风险核查", items)
-
-
-_NOTIFICATION_TEXT: dict[str, str] = {
-    "commission_earned": "佣金入账",
-    "commission_settled": "佣金结算",
-    "withdrawal_status": "提现进度",
-    "team_member_joined": "新成员加入",
-}
-
-
-def _notifications(s: DistributionSettings) -> RuleSection | None:
-    settings = _field(s, "notifications")
-    if settings is None:
-        return None
-    items = [RuleItem(f"event.{name}", label, f"{label}时，您可收到微信订阅消息（需在小程序中同意订阅）。", True)
-             for name, label in _NOTIFICATION_TEXT.items()
-             if _field(_field(settings, name), "enabled", False) is True and _field(_field(settings, name),
-                                                                                     "template_id")]
-    return RuleSection("notifications", "消息通知", items) if items else None
-
-
 def _cleaned(sections: Iterable[RuleSection], clean: _Cleaner) -> list[RuleSection]:
     return [RuleSection(s.key, clean(s.title), [
         RuleItem(i.key, clean(i.label), clean(i.text), clean(i.value) if isinstance(i.value, str) else i.value, i.unit)
@@ -429,7 +282,7 @@ def render(settings: DistributionSettings, *, version: int, effective_at: dateti
     sections: list[RuleSection | None] = [
         _overview(settings), _commission(settings), _levels(settings, level_rules), _binding(settings),
         _settlement(settings), _withdrawal(settings), _refund(), _promoter(settings, version),
-        _team_bonus(settings), _risk(settings), _notifications(settings),
+        team_bonus_section(settings), risk_section(settings), notifications_section(settings),
     ]
     earning = [EarningLevel(1, EARNING_LEVEL_NAMES[0], c.l1_rate_bp, percent(c.l1_rate_bp)),
                EarningLevel(2, EARNING_LEVEL_NAMES[1], c.l2_rate_bp, percent(c.l2_rate_bp))]

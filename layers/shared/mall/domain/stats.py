@@ -17,31 +17,32 @@ Three things are not additive and are applied with a read and a conditional writ
 - **leaderboards** (score items whose index key is the zero-padded score: :class:`BoardDelta`);
 - **first-time and repeat buyers**: a per-customer item keeps the customer's two earliest paid
   orders, so the day of the 1st and of the 2nd paid order is known whatever order the payments
-  arrive in (:class:`BuyerDelta`, :func:`buyer_transition`);
+  arrive in (:class:`BuyerDelta`, ``mall.domain.stats_buyers``);
 - **distinct orders** of a promoter's monthly team sales (:class:`DistinctDelta`).
 
-Days and months are China's (UTC+8). Money is integer fen.
+Days and months are China's (UTC+8): ``mall.domain.stats_periods``. Money is integer fen. What the
+dashboard and leaderboards compute from the stored counters is ``mall.domain.stats_figures``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from mall.clock import CHINA, iso, parse_instant
+from mall.clock import iso
+from mall.domain.changes import RecordChange
 from mall.domain.commission import ever_paid
+from mall.domain.stats_figures import int_field as _int
+from mall.domain.stats_periods import PERIODS, day_of, month_of_day, parse_time, period_key
 
 #: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``; docs/dashboard.md).
 TEAM_SALES_SHARDS = 16
 
 Board = Literal["commission", "sales"]
-Period = Literal["week", "month"]
 BOARDS: tuple[Board, ...] = ("commission", "sales")
-PERIODS: tuple[Period, ...] = ("week", "month")
 
 #: What each kind of counter target holds (docs/dashboard.md lists every field and its meaning).
 AGG_FIELDS: tuple[str, ...] = (
@@ -106,57 +107,15 @@ class BuyerDelta:
 
 @dataclass(frozen=True, slots=True)
 class DistinctDelta:
-    """Add ``then`` only if ``member`` was never seen in ``scope`` (a marker item per member)."""
+    """Add ``then`` only if ``member`` was never counted within ``scope`` (the counters of one target:
+    a promoter's team sales of one month), whichever change brings it first (a marker item per member)."""
 
-    scope: str
+    scope: Target
     member: str
     then: tuple[CounterDelta, ...]
 
 
 Delta = CounterDelta | BoardDelta | BuyerDelta | DistinctDelta
-
-
-# ---- time -------------------------------------------------------------------------------------------
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_instant(str(value), assume_utc=False)
-    except ValueError:
-        return None
-
-
-def day_of(value: Any) -> str | None:
-    """The China day (``YYYY-MM-DD``) of an ISO timestamp; None when absent or unreadable."""
-    moment = parse_time(value)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d") if moment else None
-
-
-def month_of_day(day: str) -> str:
-    return day[:7]
-
-
-def week_of_day(day: str) -> str:
-    """The ISO week (Monday first) of a China day: ``2026-W45``."""
-    year, week, _ = date.fromisoformat(day).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def period_key(period: Period, day: str) -> str:
-    return week_of_day(day) if period == "week" else month_of_day(day)
-
-
-def period_bounds(period: Period, day: str) -> tuple[str, str]:
-    """First and last China day of the week (Monday–Sunday) or month holding ``day``."""
-    current = date.fromisoformat(day)
-    if period == "week":
-        start = current - timedelta(days=current.weekday())
-        return start.isoformat(), (start + timedelta(days=6)).isoformat()
-    start = current.replace(day=1)
-    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start.isoformat(), (following - timedelta(days=1)).isoformat()
 
 
 def team_sales_shard(uid: str) -> int:
@@ -185,13 +144,8 @@ class _Contribution:
                 self.boards[(board, period_key(period, day), promoter_id)] += value
 
 
-def _int(image: Mapping[str, Any], name: str) -> int:
-    value = image.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def _order(image: Mapping[str, Any], out: _Contribution) -> None:
-    if image.get("sk") != "ORDER" or not ever_paid(image):
+    if not ever_paid(image):
         return
     day = day_of(image.get("paid_at"))
     if day is None:
@@ -312,8 +266,6 @@ def _refund(image: Mapping[str, Any], out: _Contribution) -> None:
 
 
 def _customer(image: Mapping[str, Any], out: _Contribution) -> None:
-    if image.get("sk") != "PROFILE":
-        return
     out.add(Target("totals"), customers_total=1)
     day = day_of(image.get("created_at"))
     if day is not None:
@@ -355,29 +307,15 @@ def contribution(image: Mapping[str, Any] | None, entity: str | None) -> _Contri
 # ---- one change -------------------------------------------------------------------------------------
 
 
-def _entity(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
-    value = (new or old or {}).get("entity")
-    return str(value) if value is not None else None
-
-
-class ChangeLike(Protocol):
-    """What is read of a change (``mall.dal.changes.Change``): the item before and after."""
-
-    @property
-    def old(self) -> Mapping[str, Any] | None: ...
-    @property
-    def new(self) -> Mapping[str, Any] | None: ...
-
-
-def contributions(change: ChangeLike) -> list[Delta]:
-    """The deltas of one change (the item's ``old`` and ``new`` images).
+def contributions(change: RecordChange) -> list[Delta]:
+    """The deltas of one change of a record (its ``old`` and ``new`` attributes; an item that is not a
+    record, ``entity`` None, adds nothing).
 
     Counters and scores: ``contribution(new) − contribution(old)``, zeros dropped. Plus, on the
     change where an order first counts as paid, its :class:`BuyerDelta`; on the change where a
     commission record becomes SETTLED, the :class:`DistinctDelta` counting its order once in the
     beneficiary's team orders of that month. Deterministic: the same change gives the same list."""
-    old, new = change.old, change.new
-    entity = _entity(old, new)
+    old, new, entity = change.old, change.new, change.entity
     before, after = contribution(old, entity), contribution(new, entity)
     deltas: list[Delta] = []
 
@@ -395,7 +333,7 @@ def contributions(change: ChangeLike) -> list[Delta]:
         if value:
             deltas.append(BoardDelta(board_key[0], board_key[1], board_key[2], value))
 
-    if entity == "order" and new is not None and new.get("sk") == "ORDER" and ever_paid(new) \
+    if entity == "order" and new is not None and ever_paid(new) \
             and not (old is not None and ever_paid(old)) and new.get("buyer_id") and parse_time(new.get("paid_at")):
         deltas.append(BuyerDelta(str(new["buyer_id"]), str(new.get("order_id", "")), _iso(str(new["paid_at"]))))
     if entity == "commission" and new is not None and new.get("status") == "SETTLED" \
@@ -403,8 +341,9 @@ def contributions(change: ChangeLike) -> list[Delta]:
         day = day_of(new.get("settled_at"))
         if day is not None and new.get("order_id"):
             month, uid = month_of_day(day), str(new["beneficiary_id"])
-            deltas.append(DistinctDelta(scope=f"TEAM_ORDER#{month}#{uid}", member=str(new["order_id"]),
-                                        then=(CounterDelta(Target("team_sales", month, uid), (("orders", 1),)),)))
+            team = Target("team_sales", month, uid)
+            deltas.append(DistinctDelta(scope=team, member=str(new["order_id"]),
+                                        then=(CounterDelta(team, (("orders", 1),)),)))
     return deltas
 
 
@@ -412,89 +351,3 @@ def _iso(value: str) -> str:
     moment = parse_time(value)
     assert moment is not None  # noqa: S101 (checked by the caller)
     return iso(moment)
-
-
-# ---- first-time and repeat buyers -------------------------------------------------------------------
-
-FirstOrders = tuple[tuple[str, str], ...]  # up to two (paid_at, order_id), earliest first
-
-
-def buyer_contribution(first: FirstOrders) -> dict[tuple[Target, str], int]:
-    """A customer whose earliest paid orders are ``first``: a first-time buyer on the day of the 1st,
-    a repeat buyer (复购客户) on the day of the 2nd; counted once in the running totals."""
-    out: dict[tuple[Target, str], int] = {}
-    if first:
-        day = day_of(first[0][0])
-        if day is not None:
-            out[(Target("agg", day), "first_time_buyers")] = 1
-        out[(Target("totals"), "buyers_total")] = 1
-    if len(first) > 1:
-        day = day_of(first[1][0])
-        if day is not None:
-            key = (Target("agg", day), "repeat_buyers")
-            out[key] = out.get(key, 0) + 1
-        out[(Target("totals"), "repeat_buyers_total")] = 1
-    return out
-
-
-def buyer_transition(first: FirstOrders, paid_at: str, order_id: str) -> tuple[FirstOrders, list[CounterDelta]]:
-    """Add one paid order to the customer's earliest two; the counter deltas it causes (none when the
-    order was already known or comes after the two). Order-independent: the earliest two of a set."""
-    after: FirstOrders = tuple(sorted(set(first) | {(paid_at, order_id)}))[:2]
-    if after == tuple(first):
-        return after, []
-    before_values, after_values = buyer_contribution(first), buyer_contribution(after)
-    sums: dict[Target, dict[str, int]] = defaultdict(dict)
-    for key in sorted(set(before_values) | set(after_values)):
-        value = after_values.get(key, 0) - before_values.get(key, 0)
-        if value:
-            sums[key[0]][key[1]] = value
-    return after, [CounterDelta(target, tuple(sorted(values.items()))) for target, values in sorted(sums.items())]
-
-
-# ---- reading helpers (pure) -------------------------------------------------------------------------
-
-
-def ranked(scores: Iterable[tuple[str, int]]) -> list[tuple[int, str, int]]:
-    """(rank, id, score), highest first, ties share a rank (1, 2, 2, 4) and are listed by id."""
-    ordered = sorted(scores, key=lambda pair: (-pair[1], pair[0]))
-    out: list[tuple[int, str, int]] = []
-    for index, (subject, score) in enumerate(ordered):
-        rank = out[-1][0] if out and out[-1][2] == score else index + 1
-        out.append((rank, subject, score))
-    return out
-
-
-def split_range(start: date, end: date) -> tuple[list[str], list[str]]:
-    """Cover ``start..end`` (inclusive) with whole months (``YYYY-MM``) and the remaining days
-    (``YYYY-MM-DD``): a year is read as 12 month items instead of 365 day items."""
-    months: list[str] = []
-    days: list[str] = []
-    current = start
-    while current <= end:
-        if current.day == 1:
-            following = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
-            if following - timedelta(days=1) <= end:
-                months.append(current.strftime("%Y-%m"))
-                current = following
-                continue
-        days.append(current.isoformat())
-        current += timedelta(days=1)
-    return months, days
-
-
-def sum_fields(items: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, int]:
-    totals = dict.fromkeys(names, 0)
-    for item in items:
-        for name in names:
-            totals[name] += _int(item, name)
-    return totals
-
-
-def floor_div(numerator: int, denominator: int) -> int:
-    return numerator // denominator if denominator > 0 else 0
-
-
-def rate_bp(numerator: int, denominator: int) -> int:
-    """``numerator / denominator`` in basis points, floored; 0 when there is nothing to divide by."""
-    return max(numerator, 0) * 10_000 // denominator if denominator > 0 else 0

@@ -1,6 +1,6 @@
 """Delivering subscribe messages for table changes (the ``NotificationQueue`` worker's use case).
 
-For one change: decide (``mall.domain.notifications.notifications_for``), claim the record
+For one change: decide (``mall.domain.notification_events.notifications_for``), claim the record
 (``mall.dal.notifications``: a final record means a redelivery, nothing is sent), look up the
 recipient's openid, call WeChat, record the outcome. 43101 is recorded NOT_SUBSCRIBED and never
 retried; any other failure is recorded FAILED and raised as ``DeliveryFailed`` so the queue message
@@ -14,14 +14,9 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from mall.api.cursor import cursors
-from mall.dal.notifications import NotificationRepository, NotificationStatus, status_partition
-from mall.domain.notifications import (
-    ChangeLike,
-    Notification,
-    NotificationKind,
-    NotificationSettings,
-    notifications_for,
-)
+from mall.dal.notifications import NotificationRepository, NotificationStatus, status_listing
+from mall.domain.notification_events import ChangeLike, Notification, notifications_for
+from mall.domain.notifications import NotificationKind, NotificationSettings
 from mall.errors import DomainError
 from mall.integrations.wechat import NotSubscribed
 from mall.schemas.notifications import NotificationPage, NotificationView
@@ -114,7 +109,7 @@ def deliver(notification: Notification, *, repo: NotificationRepository, openid_
 def admin_list_notifications(*, repo: NotificationRepository, status: str, limit: int,
                              cursor: str | None) -> NotificationPage:
     """Records in ``status`` (e.g. FAILED), most recently changed first."""
-    start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
+    start = cursors.decode(cursor, partition=status_listing(status))
     page = repo.by_status(status, limit=limit, start_key=start)
     return NotificationPage(items=[_view(item) for item in page.items],
                             next_cursor=cursors.encode(page.last_key))

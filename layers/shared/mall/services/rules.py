@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mall.clock import iso
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table
 from mall.domain import rules_disclosure
 from mall.schemas.rules import (
     EarningLevelView,
@@ -15,8 +14,8 @@ from mall.schemas.rules import (
 )
 
 
-def current_rules(*, table: Table) -> RulesDisclosure:
-    current = SettingsRepository(table).current()
+def current_rules(*, settings: SettingsRepository) -> RulesDisclosure:
+    current = settings.current()
     return to_view(rules_disclosure.render(current.settings, version=current.version, effective_at=current.saved_at))
 
 

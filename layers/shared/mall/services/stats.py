@@ -4,31 +4,18 @@ dashboard (数据看板) and the leaderboards (排行榜). Definitions: docs/das
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, iso
-from mall.dal.changes import Change
+from mall.dal.changes import Change, record_change
 from mall.dal.stats import RANK_COUNT_CAP, ApplyResult, StatsRepository
-from mall.dal.table import Item, Table
 from mall.domain.masking import mask_nickname
-from mall.domain.stats import (
-    AGG_FIELDS,
-    PROMOTER_FIELDS,
-    TOTAL_FIELDS,
-    Board,
-    Period,
-    contributions,
-    floor_div,
-    period_bounds,
-    period_key,
-    ranked,
-    rate_bp,
-    split_range,
-    sum_fields,
-)
+from mall.domain.stats import AGG_FIELDS, PROMOTER_FIELDS, TOTAL_FIELDS, Board, contributions
+from mall.domain.stats_figures import floor_div, ranked, rate_bp, sum_fields
+from mall.domain.stats_periods import Period, period_bounds, period_key, split_range
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.stats import (
     AdminLeaderboardEntry,
@@ -50,9 +37,9 @@ TOP_N = 10
 BOARD_SIZE = 100
 
 
-def apply_change(*, table: Table, change: Change, now: datetime) -> ApplyResult:
+def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> ApplyResult:
     """Add what ``change`` contributes to every counter, exactly once per ``event_id``."""
-    return StatsRepository(table).apply(change.event_id, contributions(change), now=now)
+    return stats.apply(change.event_id, contributions(record_change(change)), now=now)
 
 
 # ---- dashboard -------------------------------------------------------------------------------------------
@@ -89,7 +76,7 @@ def _level(totals: dict[str, int], level: int) -> CommissionLevelView:
                                cancelled_fen=totals[f"{p}cancelled_fen"], clawed_back_fen=totals[f"{p}clawed_back_fen"])
 
 
-def _by_subject(items: Sequence[Item], id_field: str, names: Sequence[str]) -> dict[str, dict[str, int]]:
+def _by_subject(items: Sequence[Mapping[str, Any]], id_field: str, names: Sequence[str]) -> dict[str, dict[str, int]]:
     sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(names, 0))
     for item in items:
         subject = item.get(id_field)
@@ -103,7 +90,7 @@ def _by_subject(items: Sequence[Item], id_field: str, names: Sequence[str]) -> d
     return sums
 
 
-def _top_products(items: Sequence[Item]) -> list[TopProductView]:
+def _top_products(items: Sequence[Mapping[str, Any]]) -> list[TopProductView]:
     sums = _by_subject(items, "product_id", ("units", "sales_fen", "orders"))
     names: dict[str, str] = {}
     for item in sorted(items, key=lambda i: str(i.get("day") or i.get("month") or "")):
@@ -115,20 +102,19 @@ def _top_products(items: Sequence[Item]) -> list[TopProductView]:
                            sales_fen=v["sales_fen"], orders=v["orders"]) for pid, v in ordered]
 
 
-def dashboard(*, table: Table, date_from: str, date_to: str, now: datetime) -> DashboardResponse:
+def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: datetime) -> DashboardResponse:
     """Sums the day / month aggregates covering the range (whole months as one month item), the
     running totals, and the per-day / per-month promoter, product and buyer items (one Query per
     period) for the distinct counts and the top lists. No scan: cost grows with the number of
     periods and with how many promoters, products and buyers were active in them."""
     start, end = dashboard_range(date_from, date_to)
     months, days = split_range(start, end)
-    repo = StatsRepository(table)
     with ThreadPoolExecutor(max_workers=5) as pool:
-        agg_f = pool.submit(repo.aggregates, days=days, months=months)
-        totals_f = pool.submit(repo.totals)
-        promoters_f = pool.submit(repo.entity_items, "promoter", days=days, months=months)
-        products_f = pool.submit(repo.entity_items, "product", days=days, months=months)
-        buyers_f = pool.submit(repo.entity_items, "buyer", days=days, months=months)
+        agg_f = pool.submit(stats.aggregates, days=days, months=months)
+        totals_f = pool.submit(stats.totals)
+        promoters_f = pool.submit(stats.entity_items, "promoter", days=days, months=months)
+        products_f = pool.submit(stats.entity_items, "product", days=days, months=months)
+        buyers_f = pool.submit(stats.entity_items, "buyer", days=days, months=months)
         agg, running = sum_fields(agg_f.result(), AGG_FIELDS), sum_fields(totals_f.result(), TOTAL_FIELDS)
         promoter_items, product_items, buyer_items = promoters_f.result(), products_f.result(), buyers_f.result()
 
@@ -139,7 +125,7 @@ def dashboard(*, table: Table, date_from: str, date_to: str, now: datetime) -> D
     active = sum(1 for v in promoters.values() if v["commission_records"] > 0 or v["share_visits"] > 0)
     top = sorted(((uid, v) for uid, v in promoters.items() if v["sales_orders"] > 0 or v["commission_records"] > 0),
                  key=lambda pair: (-pair[1]["sales_fen"], -pair[1]["commission_fen"], pair[0]))[:TOP_N]
-    nicknames = repo.nicknames(uid for uid, _ in top)
+    nicknames = stats.nicknames(uid for uid, _ in top)
 
     return DashboardResponse(
         date_from=start.isoformat(), date_to=end.isoformat(), days=(end - start).days + 1,
@@ -169,45 +155,44 @@ def dashboard(*, table: Table, date_from: str, date_to: str, now: datetime) -> D
 # ---- leaderboards ----------------------------------------------------------------------------------------
 
 
-def _board(repo: StatsRepository, board: Board, period: Period, now: datetime) -> tuple[str, str, str, list[Any]]:
+def _board(stats: StatsRepository, board: Board, period: Period, now: datetime) -> tuple[str, str, str, list[Any]]:
     today = china_day(now)
     key = period_key(period, today)
     starts, ends = period_bounds(period, today)
-    items = repo.board_top(board, key, limit=BOARD_SIZE)
+    items = stats.board_top(board, key, limit=BOARD_SIZE)
     scores = [(str(item["promoter_id"]), int(item.get("score_fen", 0))) for item in items
               if item.get("promoter_id") and int(item.get("score_fen", 0)) > 0]
     return key, starts, ends, ranked(scores)
 
 
-def promoter_leaderboard(*, table: Table, board: Board, period: Period, caller_id: str,
+def promoter_leaderboard(*, stats: StatsRepository, board: Board, period: Period, caller_id: str,
                          now: datetime) -> PromoterLeaderboardResponse:
     """The top 100 of the current China week (Monday first) or month, masked, and the caller's own
     rank: 1 + the number of promoters scoring more (counted on the index, up to ``RANK_COUNT_CAP``)."""
-    repo = StatsRepository(table)
-    key, starts, ends, ranks = _board(repo, board, period, now)
-    nicknames = repo.nicknames(uid for _, uid, _ in ranks)
+    key, starts, ends, ranks = _board(stats, board, period, now)
+    nicknames = stats.nicknames(uid for _, uid, _ in ranks)
     entries = [LeaderboardEntry(rank=rank, nickname=mask_nickname(nicknames.get(uid)), score_fen=score,
                                 is_me=uid == caller_id) for rank, uid, score in ranks]
     mine = next(((rank, score) for rank, uid, score in ranks if uid == caller_id), None)
     if mine is not None:
         me = MyRank(rank=mine[0], score_fen=mine[1], beyond_cap=False, rank_cap=RANK_COUNT_CAP)
     else:
-        entry = repo.board_entry(board, key, caller_id)
+        entry = stats.board_entry(board, key, caller_id)
         score = int(entry.get("score_fen", 0)) if entry else 0
         if score <= 0:
             me = MyRank(rank=None, score_fen=max(score, 0), beyond_cap=False, rank_cap=RANK_COUNT_CAP)
         else:
-            above, capped = repo.count_above(board, key, score, cap=RANK_COUNT_CAP)
+            above, capped = stats.count_above(board, key, score, cap=RANK_COUNT_CAP)
             me = MyRank(rank=None if capped else above + 1, score_fen=score, beyond_cap=capped,
                         rank_cap=RANK_COUNT_CAP)
     return PromoterLeaderboardResponse(board=board, period=period, period_key=key, starts_on=starts, ends_on=ends,
                                        entries=entries, me=me, as_of=iso(now))
 
 
-def admin_leaderboard(*, table: Table, board: Board, period: Period, now: datetime) -> AdminLeaderboardResponse:
-    repo = StatsRepository(table)
-    key, starts, ends, ranks = _board(repo, board, period, now)
-    nicknames = repo.nicknames(uid for _, uid, _ in ranks)
+def admin_leaderboard(*, stats: StatsRepository, board: Board, period: Period,
+                      now: datetime) -> AdminLeaderboardResponse:
+    key, starts, ends, ranks = _board(stats, board, period, now)
+    nicknames = stats.nicknames(uid for _, uid, _ in ranks)
     entries = [AdminLeaderboardEntry(rank=rank, user_id=uid, nickname=mask_nickname(nicknames.get(uid)),
                                      score_fen=score) for rank, uid, score in ranks]
     return AdminLeaderboardResponse(board=board, period=period, period_key=key, starts_on=starts, ends_on=ends,

@@ -1,0 +1,109 @@
+"""Keys of the stats items (docs/data-model.md "insight", docs/dashboard.md): the sharded day, month
+and running totals aggregates, the per-product / per-promoter / per-buyer items of each period, team
+sales, leaderboard entries, buyers' first orders, distinct-member markers and the applied markers.
+
+Each builder returns exactly the key stored today: changing one is a change to stored data (and
+the applied and distinct markers are what keeps every change counted once)."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from mall.dal.table import Key
+from mall.domain.stats import Target, team_sales_shard
+from mall.domain.stats_periods import month_of_day
+
+#: Shards of each day's and month's aggregate and of the running totals. One item takes ~1,000
+#: writes/s (and transactions on one item also conflict): 8 shards keep a busy day's aggregate far
+#: from both (docs/dashboard.md, "contention"). Raising it is safe (readers read every shard that
+#: may exist: older days simply have empty higher shards); never lower it.
+DAY_SHARDS = 8
+SCORE_OFFSET = 10**15  # scores may be negative for a moment (changes arrive in any order)
+SCORE_DIGITS = 16
+STATS_SK = "STATS"
+
+
+def change_shard(event_id: str) -> int:
+    return zlib.crc32(event_id.encode()) % DAY_SHARDS
+
+
+def applied_key(event_id: str, part: int) -> Key:
+    return {"pk": f"STATS_APPLIED#{event_id}", "sk": f"PART#{part}"}
+
+
+def day_key(day: str, shard: int) -> Key:
+    return {"pk": f"STATS_DAY#{day}#{shard}", "sk": STATS_SK}
+
+
+def month_key(month: str, shard: int) -> Key:
+    return {"pk": f"STATS_MONTH#{month}#{shard}", "sk": STATS_SK}
+
+
+def totals_key(shard: int) -> Key:
+    return {"pk": f"STATS_TOTALS#{shard}", "sk": STATS_SK}
+
+
+_ENTITY_PARTITIONS = {"product": ("STATS_PRODUCT", "PRODUCT#"), "promoter": ("STATS_PROMOTER", "USER#"),
+                      "buyer": ("STATS_BUYER", "USER#")}
+
+
+def entity_partition(kind: str, granularity: str, period: str) -> str:
+    """``STATS_PRODUCT_DAY#2026-11-03``, ``STATS_PROMOTER_MONTH#2026-11`` …: one partition per period."""
+    return f"{_ENTITY_PARTITIONS[kind][0]}_{granularity}#{period}"
+
+
+def team_sales_key(month: str, uid: str) -> Key:
+    return {"pk": f"TEAM_SALES#{month}#{team_sales_shard(uid):02d}", "sk": f"USER#{uid}"}
+
+
+def board_partition(board: str, period_key: str) -> str:
+    return f"BOARD#{board}#{period_key}"
+
+
+def board_key(board: str, period_key: str, uid: str) -> Key:
+    return {"pk": board_partition(board, period_key), "sk": f"USER#{uid}"}
+
+
+def board_sort_key(score: int, uid: str) -> str:
+    return f"{score + SCORE_OFFSET:0{SCORE_DIGITS}d}#{uid}"
+
+
+def buyer_key(uid: str) -> Key:
+    return {"pk": f"USER#{uid}", "sk": "STATS_BUYER"}
+
+
+def distinct_scope(scope: Target) -> str:
+    """The stored name of a distinct scope (in its markers' keys and ``scope`` attribute)."""
+    if scope.kind == "team_sales":
+        return f"TEAM_ORDER#{scope.period}#{scope.subject}"
+    raise ValueError(f"no distinct members are counted within {scope.kind} counters")
+
+
+def distinct_key(scope: Target, member: str) -> Key:
+    return {"pk": f"STATS_SEEN#{distinct_scope(scope)}", "sk": member}
+
+
+def key_id(key: Key) -> tuple[str, str]:
+    return str(key["pk"]), str(key["sk"])
+
+
+def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]]:
+    """The items a counter of ``target`` is added to, each with the attributes that name it."""
+    if target.kind == "agg":
+        month = month_of_day(target.period)
+        return [(day_key(target.period, shard), {"entity": "stats_day", "day": target.period, "shard": shard}),
+                (month_key(month, shard), {"entity": "stats_month", "month": month, "shard": shard})]
+    if target.kind == "totals":
+        return [(totals_key(shard), {"entity": "stats_totals", "shard": shard})]
+    if target.kind == "team_sales":
+        return [(team_sales_key(target.period, target.subject),
+                 {"entity": "team_sales", "promoter_id": target.subject, "month": target.period})]
+    prefix = _ENTITY_PARTITIONS[target.kind][1]
+    name = "product_id" if target.kind == "product" else "user_id"
+    month = month_of_day(target.period)
+    return [({"pk": entity_partition(target.kind, "DAY", target.period), "sk": f"{prefix}{target.subject}"},
+             {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject}),
+            ({"pk": entity_partition(target.kind, "MONTH", month), "sk": f"{prefix}{target.subject}"},
+             {"entity": f"stats_{target.kind}_month", "month": month, name: target.subject})]
+
