@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -32,6 +32,7 @@ help:
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
 	@echo "make openapi    regenerate docs/openapi.json from the handlers, and the console's client types"
+	@echo "make console-dev   the console with hot reload on :5173, proxying to the API of \`make run\`"
 	@echo "make build      sam build (arm64)      make bench   benchmarks"
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
@@ -57,7 +58,19 @@ console/node_modules/.installed: console/package.json console/package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed console/node_modules/.installed
 
-run: deps
+# The console's build is redone only when its sources, lock or the API types changed.
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) console/index.html console/vite.config.ts console/package-lock.json
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build
+	@touch $@
+
+console-build: console/dist/index.html
+
+# Vite's dev server on :5173 with a proxy to the local API (start `make run` first) for console work.
+console-dev: console/node_modules/.installed
+	cd console && MALL_API=http://127.0.0.1:$(PORT) npm run dev
+
+run: deps console/dist/index.html
 	PORT=$(PORT) $(PY) -m local run --port $(PORT)
 
 lint: $(VENV)/.installed
@@ -83,7 +96,7 @@ openapi: $(VENV)/.installed console/node_modules/.installed
 # The console's TypeScript: the client types are fresh from docs/openapi.json, and everything
 # that calls the API (console, mini-program adapter) type-checks against them.
 console-check: console/node_modules/.installed
-	cd console && npm run --silent check:client && npm run --silent typecheck
+	cd console && npm run --silent check:client && npm run --silent typecheck && npm run --silent test
 
 # The two venvs and npm install side by side (pip skips compiling every installed module: .pyc
 # files are written for what is imported, as it is imported). The checks run two at a time, and

@@ -38,10 +38,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.lambda_runtime import Invocation
 from local.template_model import ACCOUNT_ID, HttpRoute
+
+if TYPE_CHECKING:
+    from local.static_site import StaticSite
 
 log = logging.getLogger("local.api")
 
@@ -353,8 +356,10 @@ class _Server(ThreadingHTTPServer):
 class ApiGateway:
     """The local HTTP API on 127.0.0.1 (``port`` 0 picks a free one)."""
 
-    def __init__(self, routes: Iterable[HttpRoute], invoke: Invoker, *, port: int = 0, api_id: str = "local") -> None:
+    def __init__(self, routes: Iterable[HttpRoute], invoke: Invoker, *, port: int = 0, api_id: str = "local",
+                 sites: Iterable[StaticSite] = ()) -> None:
         self.router = Router(routes)
+        self.sites = list(sites)
         self.invoke = invoke
         self.api_id = api_id
         self.requests = 0
@@ -392,8 +397,11 @@ class ApiGateway:
         raw_path, _, raw_query = target.partition("?")
         if "://" in raw_path:  # absolute-form request target
             raw_path = urllib.parse.urlsplit(raw_path).path or "/"
-        match = self.router.match(method, raw_path)
-        if match is None:
+        site = next((s for s in self.sites if s.handles(raw_path)), None)
+        match = None if site is not None else self.router.match(method, raw_path)
+        if site is not None:
+            response = site.serve(method, raw_path)
+        elif match is None:
             response = NOT_FOUND
         else:
             event = build_event(

@@ -71,6 +71,7 @@ def seed(env: dict[str, str]) -> list[str]:
     state = "created" if created else "already there"
     return [
         f"Demo admin ({state}): username {DEMO_ADMIN!r}, password {DEMO_ADMIN_PASSWORD!r}",
+        f"Merchant console: {api}/console/",
         "Try:",
         f"  curl -s -X POST {api}/auth/login -H 'content-type: application/json' "
         f"-d '{{\"code\":\"{DEMO_BUYER_CODE}\"}}'",

@@ -33,6 +33,7 @@ from local.lambda_runtime import HandlerError, Invocation, LambdaRuntime
 from local.queues import MotoServer, QueuePoller, ensure_buckets, ensure_queues
 from local.sandbox_server import SandboxServer
 from local.scheduler import Scheduler, scheduled_event
+from local.static_site import StaticSite
 from local.streams import StreamPoller
 from local.template import load_template
 from local.template_model import ScheduleSpec, Template
@@ -41,6 +42,8 @@ log = logging.getLogger("local.stack")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = Path(__file__).resolve().with_name("env.json")
+#: The built merchant console (`make run` builds it), served at /console/ beside the API.
+CONSOLE_DIST = ROOT / "console" / "dist"
 _PLACEHOLDER = re.compile(r"\$\{(DYNAMODB_PORT|SANDBOX_PORT|MOTO_PORT|API_PORT|DATA_DIR|ROOT)\}")
 
 
@@ -157,7 +160,8 @@ class LocalStack:
 
         self.template = load_template(self.template_path, parameters=self.parameters, sqs_endpoint=self.moto_endpoint)
         if self.http:
-            self.api = ApiGateway(self.template.routes, self._invoke_for_api, port=self.api_port or 0)
+            self.api = ApiGateway(self.template.routes, self._invoke_for_api, port=self.api_port or 0,
+                                  sites=[StaticSite("/console", CONSOLE_DIST)])
             api_port = self.api.port
         else:
             api_port = self.api_port or 3000
