@@ -18,7 +18,9 @@ from mall.dal.table import main_table
 from mall.domain.referral import Promoter
 from mall.domain.tokens import Role
 from mall.errors import Conflict
-from mall.services.catalog import delete_category, note_stock_levels
+from mall.services.catalog.categories import delete_category
+from mall.services.catalog.common import CatalogRepositories
+from mall.services.catalog.stock import note_stock_levels
 from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
@@ -130,12 +132,12 @@ def test_delete_needs_the_version_and_an_empty_category(invoke: Invoke) -> None:
     tea = category(invoke)
     product(invoke, tea["category_id"])
     with pytest.raises(Conflict) as refused:
-        delete_category(table=main_table(), category_id=tea["category_id"], version=1)
+        delete_category(repos=CatalogRepositories.on(main_table()), category_id=tea["category_id"], version=1)
     assert refused.value.code == "category_not_empty"
     empty = category(invoke, "Empty")
     with pytest.raises(Conflict):
-        delete_category(table=main_table(), category_id=empty["category_id"], version=7)
-    delete_category(table=main_table(), category_id=empty["category_id"], version=1)
+        delete_category(repos=CatalogRepositories.on(main_table()), category_id=empty["category_id"], version=7)
+    delete_category(repos=CatalogRepositories.on(main_table()), category_id=empty["category_id"], version=1)
     status, _, _ = invoke("admin_categories", "GET", f"/admin/categories/{empty['category_id']}", headers=admin())
     assert status == 404
 
@@ -264,12 +266,12 @@ def test_note_stock_levels_after_orders_flags_and_unflags(invoke: Invoke) -> Non
     table = main_table()
     repo = ProductRepository(table)
     table.transact([repo.reserve_stock(pid, 3)])
-    note_stock_levels(table=table, product_ids=[pid], now=NOW)
-    note_stock_levels(table=table, product_ids=[pid], now=NOW)  # repeating changes nothing
+    note_stock_levels(products=repo, product_ids=[pid], now=NOW)
+    note_stock_levels(products=repo, product_ids=[pid], now=NOW)  # repeating changes nothing
     assert [p["stock"] for p in invoke("admin_products", "GET", "/admin/products/low-stock",
                                         headers=admin())[1]["items"]] == [1]
     table.transact([repo.release_stock(pid, 3)])
-    note_stock_levels(table=table, product_ids=[pid, "p_unknown"], now=NOW)
+    note_stock_levels(products=repo, product_ids=[pid, "p_unknown"], now=NOW)
     assert invoke("admin_products", "GET", "/admin/products/low-stock", headers=admin())[1]["items"] == []
     again = repo.get(pid)
     assert again is not None and again.sales == 0 and again.stock == 4
