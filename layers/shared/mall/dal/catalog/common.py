@@ -10,6 +10,8 @@ from mall.dal.table import Item, Key, Table, deserialize, serialize
 
 CATEGORIES_PARTITION = "CATEGORIES"
 LOW_STOCK_PARTITION = "LOWSTOCK"
+#: The partition a cursor of the low-stock list is bound to (``mall.api.cursor``).
+LOW_STOCK_LIST: tuple[str, str] = ("gsi1pk", LOW_STOCK_PARTITION)
 #: A list reads the whole shelf partition and sorts in memory; beyond this many products it
 #: stops reading (and says so) rather than let one request read without bound.
 MAX_LISTED_PRODUCTS = 2000

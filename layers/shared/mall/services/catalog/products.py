@@ -8,7 +8,7 @@ from datetime import datetime
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import LOW_STOCK_PARTITION, editable_state
+from mall.dal.catalog import LOW_STOCK_LIST, editable_state
 from mall.domain.catalog import CommissionSetting, ListingFilter, Product, product_problems
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import FieldProblem, InvalidInput, NotFound
@@ -151,7 +151,7 @@ def list_admin_products(*, repos: CatalogRepositories, shelf: AdminShelfParam, c
 
 def low_stock_products(*, repos: CatalogRepositories, limit: int, cursor: str | None) -> AdminProductList:
     """库存预警: products flagged low on stock, longest flagged first (a Query of the sparse flag index)."""
-    start = cursors.decode(cursor, partition=("gsi1pk", LOW_STOCK_PARTITION))
+    start = cursors.decode(cursor, partition=LOW_STOCK_LIST)
     ids, last_key = repos.products.low_stock_page(limit=limit, start_key=start)
     products = repos.products.get_many(ids)
     return AdminProductList(items=[admin_product_view(products[i]) for i in ids if i in products],
