@@ -14,10 +14,11 @@ import pytest
 
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.media import PENDING, REJECTED, VERIFIED, MediaUploadRepository
 from mall.dal.table import Table, TransactionCancelled
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.errors import Conflict, InvalidInput, NotFound
-from tests.fakes import CatalogMemory, FakeCategoryRepository, FakeProductRepository
+from tests.fakes import CatalogMemory, FakeCategoryRepository, FakeMediaUploadRepository, FakeProductRepository
 
 NOW = datetime(2026, 11, 22, 8, 0, 0, 654321, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -223,3 +224,30 @@ def test_the_low_stock_flag_follows_the_latest_observation_alike(backend: Backen
     assert restocked is not None and repo.record_stock_level(restocked, low=False, now=LATER)
     assert repo.low_stock_page(limit=5, start_key=None)[0] == ["p_b"]
     assert [s.flagged for s in repo.observe_stock(["p_a"])] == [False]
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def uploads(request: pytest.FixtureRequest) -> Any:
+    if request.param == "fake":
+        return FakeMediaUploadRepository()
+    return MediaUploadRepository(request.getfixturevalue("table"))
+
+
+def test_only_verified_uploads_count_and_an_upload_settles_once_alike(uploads: Any) -> None:
+    ids = [c * 32 for c in "abc"]
+    for upload_id in ids:
+        uploads.create(upload_id=upload_id, key=f"product-images/{upload_id}.jpg", content_type="image/jpeg",
+                       by="admin:test", now=NOW)
+    assert uploads.verified(ids) == set()
+    assert uploads.settle(ids[0], status=VERIFIED, now=NOW, facts={"width": 800, "height": 600, "bytes": 1234})
+    assert uploads.settle(ids[1], status=REJECTED, now=NOW, facts={"problem": "not an image"})
+    assert not uploads.settle(ids[0], status=REJECTED, now=LATER, facts={})  # settled once, for good
+    assert not uploads.settle("d" * 32, status=VERIFIED, now=NOW, facts={})
+    assert uploads.verified([*ids, "d" * 32, ids[0]]) == {ids[0]}
+    first = uploads.get(ids[0])
+    assert first is not None and (first["status"], first["key"], first["content_type"]) == (
+        VERIFIED, f"product-images/{ids[0]}.jpg", "image/jpeg")
+    assert first["facts"] == {"width": 800, "height": 600, "bytes": 1234}
+    pending = uploads.get(ids[2])
+    assert pending is not None and pending["status"] == PENDING
+    assert uploads.get("d" * 32) is None
