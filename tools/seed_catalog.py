@@ -15,7 +15,9 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table
 from mall.errors import Conflict
 from mall.schemas.catalog import CategoryCreate, CommissionSettingIn, ProductCreate
-from mall.services.catalog import create_category, create_product
+from mall.services.catalog.categories import create_category
+from mall.services.catalog.common import CatalogRepositories
+from mall.services.catalog.products import create_product
 
 DEMO_CATEGORIES: dict[str, CategoryCreate] = {
     "c_demo_tea": CategoryCreate(name="茶叶", sort=1, l1_rate_bp=1200, l2_rate_bp=600),
@@ -58,12 +60,12 @@ def seed_catalog(table: Table) -> list[str]:
     for category_id, category in DEMO_CATEGORIES.items():
         if categories.get(category_id, consistent=True) is None:
             with contextlib.suppress(Conflict):  # a concurrent seed created it first
-                create_category(table=table, body=category, now=now, category_id=category_id)
+                create_category(repos=CatalogRepositories.on(table), body=category, now=now, category_id=category_id)
                 created.append(category_id)
     products = ProductRepository(table)
     for product_id, product in DEMO_PRODUCTS.items():
         if products.get(product_id, consistent=True) is None:
             with contextlib.suppress(Conflict):
-                create_product(table=table, body=product, now=now, product_id=product_id)
+                create_product(repos=CatalogRepositories.on(table), body=product, now=now, product_id=product_id)
                 created.append(product_id)
     return created

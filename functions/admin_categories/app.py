@@ -20,9 +20,12 @@ from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.catalog import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
-from mall.services import catalog
+from mall.services.catalog import categories
+from mall.services.catalog.common import CatalogRepositories
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CatalogRepositories.on(table)
 app = make_resolver()
 
 _VIEW: OpenAPIResponse = {"description": "the category", "content": {"application/json": {"model": CategoryView}}}
@@ -40,8 +43,8 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Response[CategoryView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, CategoryView,
-                  lambda: catalog.create_category(table=table, body=body, now=utc_now(), by=principal.subject,
-                                                  source_ip=source_ip(app)),
+                  lambda: categories.create_category(repos=repos, body=body, now=utc_now(), by=principal.subject,
+                                                     source_ip=source_ip(app)),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -49,20 +52,20 @@ def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Respo
 @app.get("/admin/categories", summary="List the categories in display order", tags=["catalog"],
          **secured(Role.ADMIN))
 def list_all() -> CategoryList:
-    return catalog.list_categories(table=table)
+    return categories.list_categories(repos=repos)
 
 
 @app.get("/admin/categories/<category_id>", summary="One category", tags=["catalog"],
          responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
 def get_one(category_id: CatalogIdPath) -> CategoryView:
-    return catalog.get_category(table=table, category_id=category_id)
+    return categories.get_category(repos=repos, category_id=category_id)
 
 
 @app.patch("/admin/categories/<category_id>", summary="Change a category (fields sent only)", tags=["catalog"],
            responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
 def update(category_id: CatalogIdPath, body: CategoryUpdate) -> CategoryView:
-    return catalog.update_category(table=table, category_id=category_id, body=body, now=utc_now(),
-                                   by=current_principal(app).subject, source_ip=source_ip(app))
+    return categories.update_category(repos=repos, category_id=category_id, body=body, now=utc_now(),
+                                      by=current_principal(app).subject, source_ip=source_ip(app))
 
 
 @app.delete("/admin/categories/<category_id>", summary="Delete an empty category", tags=["catalog"],
@@ -70,8 +73,8 @@ def update(category_id: CatalogIdPath, body: CategoryUpdate) -> CategoryView:
             **secured(Role.ADMIN))
 def delete(category_id: CatalogIdPath,
            version: Annotated[int, Query(ge=1, description="the version you read")]) -> Response[str]:
-    catalog.delete_category(table=table, category_id=category_id, version=version, by=current_principal(app).subject,
-                            source_ip=source_ip(app), now=utc_now())
+    categories.delete_category(repos=repos, category_id=category_id, version=version,
+                               by=current_principal(app).subject, source_ip=source_ip(app), now=utc_now())
     return Response(status_code=HTTPStatus.NO_CONTENT, body="")
 
 

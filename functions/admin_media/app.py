@@ -18,13 +18,16 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.media import MediaUploadRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
 from mall.services import media
 from mall.services.promotion_media import media_store
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+uploads = MediaUploadRepository(table)
 app = make_resolver()
 
 UploadIdPath = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
@@ -36,7 +39,7 @@ UploadIdPath = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9
                            "content": {"application/json": {"model": UploadForm}}}},
           **secured(Role.ADMIN))
 def start(body: UploadRequest) -> Response[UploadForm]:
-    form = media.start_upload(table=table, store=media_store(), body=body, by=current_principal(app).subject,
+    form = media.start_upload(uploads=uploads, store=media_store(), body=body, by=current_principal(app).subject,
                               now=utc_now())
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=form)
 
@@ -51,7 +54,7 @@ def start(body: UploadRequest) -> Response[UploadForm]:
                                          "or of dimensions outside 64–6000 px / 25 Mpx; the object is deleted")},
           **secured(Role.ADMIN))
 def verify(upload_id: UploadIdPath) -> VerifiedImage:
-    return media.verify_upload(table=table, store=media_store(), upload_id=upload_id, now=utc_now())
+    return media.verify_upload(uploads=uploads, store=media_store(), upload_id=upload_id, now=utc_now())
 
 
 handler = entrypoint(app)

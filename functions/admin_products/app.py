@@ -29,9 +29,12 @@ from mall.schemas.catalog import (
     ProductUpdate,
     StockAdjustment,
 )
-from mall.services import catalog
+from mall.services.catalog import products
+from mall.services.catalog.common import CatalogRepositories
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CatalogRepositories.on(table)
 app = make_resolver()
 
 _VIEW: OpenAPIResponse = {"description": "the product", "content": {"application/json": {"model": AdminProductView}}}
@@ -49,8 +52,8 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 def create(body: ProductCreate, idempotency_key: IdempotencyKeyHeader) -> Response[AdminProductView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, AdminProductView,
-                  lambda: catalog.create_product(table=table, body=body, now=utc_now(), by=principal.subject,
-                                                 source_ip=source_ip(app)),
+                  lambda: products.create_product(repos=repos, body=body, now=utc_now(), by=principal.subject,
+                                                  source_ip=source_ip(app)),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
@@ -60,27 +63,27 @@ def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off 
                   category_id: Annotated[str | None, Query(max_length=64)] = None,
                   q: Annotated[str | None, Query(max_length=60, description="keyword in the name")] = None,
                   limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
-    return catalog.list_admin_products(table=table, shelf=shelf, category_id=category_id, keyword=q, limit=limit,
-                                       cursor=cursor)
+    return products.list_admin_products(repos=repos, shelf=shelf, category_id=category_id, keyword=q, limit=limit,
+                                        cursor=cursor)
 
 
 @app.get("/admin/products/low-stock", summary="Products at or below their low-stock threshold", tags=["catalog"],
          **secured(Role.ADMIN))
 def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
-    return catalog.low_stock_products(table=table, limit=limit, cursor=cursor)
+    return products.low_stock_products(repos=repos, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/products/<product_id>", summary="One product", tags=["catalog"],
          responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
 def get_one(product_id: CatalogIdPath) -> AdminProductView:
-    return catalog.get_admin_product(table=table, product_id=product_id)
+    return products.get_admin_product(repos=repos, product_id=product_id)
 
 
 @app.patch("/admin/products/<product_id>", summary="Change a product (fields sent only; on/off shelf too)",
            tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
 def update(product_id: CatalogIdPath, body: ProductUpdate) -> AdminProductView:
-    return catalog.update_product(table=table, product_id=product_id, body=body, now=utc_now(),
-                                  by=current_principal(app).subject, source_ip=source_ip(app))
+    return products.update_product(repos=repos, product_id=product_id, body=body, now=utc_now(),
+                                   by=current_principal(app).subject, source_ip=source_ip(app))
 
 
 @app.post("/admin/products/<product_id>/stock-adjustments", summary="Add or remove stock (入库, 盘点, 损耗)",
@@ -88,8 +91,8 @@ def update(product_id: CatalogIdPath, body: ProductUpdate) -> AdminProductView:
 def adjust(product_id: CatalogIdPath, body: StockAdjustment, idempotency_key: IdempotencyKeyHeader) -> AdminProductView:
     principal = current_principal(app)
     return once(idempotency_key, principal.subject, body, AdminProductView,
-                lambda: catalog.adjust_stock(table=table, product_id=product_id, body=body, by=principal.subject,
-                                             now=utc_now(), source_ip=source_ip(app)),
+                lambda: products.adjust_stock(repos=repos, product_id=product_id, body=body, by=principal.subject,
+                                              now=utc_now(), source_ip=source_ip(app)),
                 lambda_context=app.lambda_context)
 
 

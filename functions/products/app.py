@@ -12,15 +12,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import CatalogIdPath, Cursor, error_response, limit_query
-from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.catalog import ListingFilter
 from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
-from mall.services import catalog
+from mall.services.catalog import browsing
+from mall.services.catalog.browsing import BrowseProducts
+from mall.services.catalog.common import CatalogRepositories
 from mall.services.promotion_media import media_settings, media_store
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-promoters = PromoterRepository(table)
+repos = CatalogRepositories.on(table)
 app = make_resolver()
 
 PriceQuery = Annotated[int | None, Query(ge=0, le=10_000_000_000, description="integer fen")]
@@ -62,8 +64,8 @@ def browse(*,
            cursor: Cursor = None) -> ProductList:
     where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
                           keyword=q or None)
-    return catalog.browse_products(table=table, where=where, sort=sort, limit=limit, cursor=cursor, viewer=_viewer(),
-                                   promoters=promoters.get, image_url=_image_url())
+    command = BrowseProducts(where=where, sort=sort, limit=limit, cursor=cursor, viewer=_viewer())
+    return browsing.browse_products(command, repos=repos, image_url=_image_url())
 
 
 @app.get("/products/<product_id>", summary="A product's detail", description=_OPTIONAL_TOKEN, tags=["catalog"],
@@ -71,13 +73,12 @@ def browse(*,
                     404: error_response("no such product")},
          **public())
 def detail(product_id: CatalogIdPath) -> ProductDetail:
-    return catalog.product_detail(table=table, product_id=product_id, viewer=_viewer(), promoters=promoters.get,
-                                  image_url=_image_url())
+    return browsing.product_detail(repos=repos, product_id=product_id, viewer=_viewer(), image_url=_image_url())
 
 
 @app.get("/categories", summary="The categories, in display order", tags=["catalog"], **public())
 def categories() -> PublicCategoryList:
-    return catalog.public_categories(table=table)
+    return browsing.public_categories(repos=repos)
 
 
 handler = entrypoint(app)

@@ -20,20 +20,23 @@ from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient
 from mall.schemas.promotion_media import PosterRequest, PosterResponse
 from mall.secrets import get_secret
-from mall.services.promotion_media import media_settings, media_store, product_poster
+from mall.services.promotion_media import DrawPoster, media_settings, media_store, product_poster
 
+# Composition root: built once per cold start, shared by every invocation.
 settings = get_settings()
 media = media_settings()
-promoters = PromoterRepository(main_table())
-products = ProductRepository(main_table())
-distribution = SettingsRepository(main_table())
+table = main_table()
+promoters = PromoterRepository(table)
+products = ProductRepository(table)
+distribution = SettingsRepository(table)
+force_gate = ForceRefreshLease(table)
 app = make_resolver()
 
 
 def wechat() -> WeChatServerClient:
     return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                               app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds,
-                              force_gate=ForceRefreshLease(main_table()))
+                              force_gate=force_gate)
 
 
 def banned_phrases() -> tuple[str, ...]:
@@ -52,10 +55,10 @@ def banned_phrases() -> tuple[str, ...]:
               503: error_response("WeChat is unavailable"),
           })
 def poster(body: PosterRequest) -> PosterResponse:
-    return product_poster(user_id=current_principal(app).subject, product_id=body.product_id, slogan=body.slogan,
-                          promoters=promoters, products=products, banned_phrases=banned_phrases,
-                          store=media_store(), wechat=wechat, settings=media,
-                          now=utc_now())
+    command = DrawPoster(user_id=current_principal(app).subject, product_id=body.product_id, slogan=body.slogan,
+                         now=utc_now())
+    return product_poster(command, promoters=promoters, products=products, banned_phrases=banned_phrases,
+                          store=media_store(), wechat=wechat, settings=media)
 
 
 handler = entrypoint(app)

@@ -20,16 +20,19 @@ from mall.schemas.promotion_media import QrCodeResponse
 from mall.secrets import get_secret
 from mall.services.promotion_media import media_settings, media_store, promoter_qr
 
+# Composition root: built once per cold start, shared by every invocation.
 settings = get_settings()
 media = media_settings()
-promoters = PromoterRepository(main_table())
+table = main_table()
+promoters = PromoterRepository(table)
+force_gate = ForceRefreshLease(table)
 app = make_resolver()
 
 
 def wechat() -> WeChatServerClient:
     return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                               app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds,
-                              force_gate=ForceRefreshLease(main_table()))
+                              force_gate=force_gate)
 
 
 @app.get("/promoter/qrcode", summary="The caller's promoter QR code", tags=["promotion media"],

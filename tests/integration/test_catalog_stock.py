@@ -15,7 +15,9 @@ from mall.dal.table import Table, TransactionCancelled, Write
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.errors import Conflict, InvalidInput
 from mall.schemas.catalog import ProductUpdate
-from mall.services.catalog import note_stock_levels, update_product
+from mall.services.catalog.common import CatalogRepositories
+from mall.services.catalog.products import update_product
+from mall.services.catalog.stock import note_stock_levels
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -140,7 +142,7 @@ def test_two_admins_editing_at_once_cannot_both_win(table: Table) -> None:
     def edit(index: int) -> str:
         barrier.wait()
         try:
-            update_product(table=table, product_id="p_tea",
+            update_product(repos=CatalogRepositories.on(table), product_id="p_tea",
                            body=ProductUpdate(version=1, name=f"Edited by {index}"), now=NOW)
         except Conflict:
             return "conflict"
@@ -157,7 +159,8 @@ def test_two_admins_editing_at_once_cannot_both_win(table: Table) -> None:
 def test_moving_to_an_unknown_category_changes_nothing(table: Table) -> None:
     seed(table)
     with pytest.raises(InvalidInput):
-        update_product(table=table, product_id="p_tea", body=ProductUpdate(version=1, category_id="c_nope"), now=NOW)
+        update_product(repos=CatalogRepositories.on(table), product_id="p_tea",
+                       body=ProductUpdate(version=1, category_id="c_nope"), now=NOW)
     product = ProductRepository(table).get("p_tea", consistent=True)
     assert product is not None and product.version == 1 and product.category_id == "c_tea"
     category = CategoryRepository(table).get("c_tea", consistent=True)
@@ -178,7 +181,7 @@ def test_low_stock_flag_follows_the_latest_stock_under_concurrency(table: Table)
                 break
             except TransactionCancelled:
                 continue
-        note_stock_levels(table=table, product_ids=["p_tea"], now=NOW)
+        note_stock_levels(products=repo, product_ids=["p_tea"], now=NOW)
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(buy_and_note, range(workers)))

@@ -12,7 +12,7 @@ from PIL import Image
 
 from mall.dal.audit import entity_partition
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.media import upload_key
+from mall.dal.media import MediaUploadRepository, upload_key
 from mall.dal.objects import StoredObject
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
@@ -76,7 +76,7 @@ def test_a_reachable_image_becomes_a_verified_key_and_a_repeat_changes_nothing(t
     assert product.images[1] == "product-images/" + "d4" * 16 + ".png"  # a key already: kept as it is
     record = table.get(upload_key(key.split("/")[1].split(".")[0]), consistent=True)
     assert record is not None and record["status"] == "VERIFIED"
-    assert unverified_images(table, [key]) == []  # the product can be saved with it
+    assert unverified_images(MediaUploadRepository(table), [key]) == []  # the product can be saved with it
 
 
 def test_a_url_aimed_at_this_machine_is_cleared_with_a_note_and_never_connected(table: Table) -> None:

@@ -29,7 +29,7 @@ from mall.domain.referral import Promoter
 from mall.errors import Forbidden
 from mall.integrations import wechat as wechat_module
 from mall.integrations.wechat import WeChatServerClient
-from mall.services.promotion_media import MediaSettings, product_poster, promoter_qr
+from mall.services.promotion_media import DrawPoster, MediaSettings, product_poster, promoter_qr
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +101,9 @@ def test_parallel_first_requests_for_one_poster_agree(table: Table, store: Objec
     phrases = SettingsRepository(table).current().settings.all_banned_phrases
 
     def request(_: int) -> str:
-        result = product_poster(user_id="u_it_alice", product_id="p_it_1", slogan=None,
+        result = product_poster(DrawPoster(user_id="u_it_alice", product_id="p_it_1", slogan=None, now=NOW),
                                 promoters=PromoterRepository(table), products=ProductRepository(table),
-                                banned_phrases=phrases, store=store, wechat=wechat, settings=settings, now=NOW)
+                                banned_phrases=phrases, store=store, wechat=wechat, settings=settings)
         return key_of(result.url)
 
     with ThreadPoolExecutor(max_workers=8) as pool:

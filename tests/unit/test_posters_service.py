@@ -25,7 +25,7 @@ from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
 from mall.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 from mall.services import promotion_media as media
-from mall.services.promotion_media import MediaSettings, product_poster, promoter_qr, render_poster
+from mall.services.promotion_media import DrawPoster, MediaSettings, product_poster, promoter_qr, render_poster
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 BUCKET = "media-unit"
@@ -91,10 +91,10 @@ def qr(store: ObjectStore, wx: FakeWeChat, user: str = "u_alice", promoters: Rep
 
 def poster(store: ObjectStore, wx: FakeWeChat, *, products: Repo | None = None, slogan: str | None = None,
            promoters: Repo | None = None) -> Any:
-    return product_poster(user_id="u_alice", product_id="p_tea", slogan=slogan,
+    return product_poster(DrawPoster(user_id="u_alice", product_id="p_tea", slogan=slogan, now=NOW),
                           promoters=promoters or Repo(u_alice=promoter()),
                           products=products or Repo(p_tea=product()), banned_phrases=lambda: PHRASES, store=store,
-                          wechat=lambda: wx, settings=SETTINGS, now=NOW)
+                          wechat=lambda: wx, settings=SETTINGS)
 
 
 def key_of(url: str) -> str:
@@ -256,11 +256,11 @@ def test_the_poster_connects_to_no_address_a_product_names(store: ObjectStore, w
     try:
         for n, url in enumerate(spellings):
             # The production path: no test double for any fetching.
-            result = product_poster(user_id="u_alice", product_id="p_tea", slogan=None,
+            result = product_poster(DrawPoster(user_id="u_alice", product_id="p_tea", slogan=None, now=NOW),
                                     promoters=Repo(u_alice=promoter()),
                                     products=Repo(p_tea=product(images=[url], version=100 + n)),
                                     banned_phrases=lambda: PHRASES, store=store, wechat=lambda: wx,
-                                    settings=SETTINGS, now=NOW)
+                                    settings=SETTINGS)
             assert stored(store, result.url)[:8] == b"\x89PNG\r\n\x1a\n"
         with pytest.raises(TimeoutError):
             listener.accept()

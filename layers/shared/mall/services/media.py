@@ -13,7 +13,6 @@ from io import BytesIO
 from mall.clock import iso
 from mall.dal.media import PENDING, REJECTED, VERIFIED, MediaUploadRepository
 from mall.dal.objects import ObjectStore, ObjectTooLarge
-from mall.dal.table import Table
 from mall.domain import media as rules
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
@@ -39,10 +38,11 @@ def inspect_image(data: bytes) -> rules.ImageFacts:
     return rules.ImageFacts(format=fmt, width=width, height=height, size=len(data))
 
 
-def start_upload(*, table: Table, store: ObjectStore, body: UploadRequest, by: str, now: datetime) -> UploadForm:
+def start_upload(*, uploads: MediaUploadRepository, store: ObjectStore, body: UploadRequest, by: str,
+                 now: datetime) -> UploadForm:
     upload_id = secrets.token_hex(16)
     key = rules.image_key(upload_id, body.content_type)
-    MediaUploadRepository(table).create(upload_id=upload_id, key=key, content_type=body.content_type, by=by, now=now)
+    uploads.create(upload_id=upload_id, key=key, content_type=body.content_type, by=by, now=now)
     form = store.presigned_post(key, content_type=body.content_type, max_bytes=rules.MAX_IMAGE_BYTES,
                                 expires_in=rules.UPLOAD_TTL_SECONDS)
     return UploadForm(upload_id=upload_id, key=key, url=form["url"], fields=form["fields"],
@@ -50,11 +50,11 @@ def start_upload(*, table: Table, store: ObjectStore, body: UploadRequest, by: s
                       expires_at=iso(now + timedelta(seconds=rules.UPLOAD_TTL_SECONDS)))
 
 
-def verify_upload(*, table: Table, store: ObjectStore, upload_id: str, now: datetime) -> VerifiedImage:
+def verify_upload(*, uploads: MediaUploadRepository, store: ObjectStore, upload_id: str,
+                  now: datetime) -> VerifiedImage:
     """Check the uploaded object; VERIFIED (usable by products) or 422 ``invalid_image`` (the object
     is deleted and the upload refused for good). Repeating a verified one answers the same."""
-    repo = MediaUploadRepository(table)
-    upload = repo.get(upload_id) if rules.UPLOAD_ID.match(upload_id) else None
+    upload = uploads.get(upload_id) if rules.UPLOAD_ID.match(upload_id) else None
     if upload is None:
         raise NotFound("no such upload (or it expired)", code="upload_not_found")
     key, content_type = str(upload["key"]), str(upload["content_type"])
@@ -75,11 +75,11 @@ def verify_upload(*, table: Table, store: ObjectStore, upload_id: str, now: date
     recorded = {"width": facts.width, "height": facts.height, "bytes": facts.size}
     if problem is not None:
         store.delete(key)
-        repo.settle(upload_id, status=REJECTED, now=now, facts={**recorded, "problem": problem})
+        uploads.settle(upload_id, status=REJECTED, now=now, facts={**recorded, "problem": problem})
         raise InvalidInput(f"the uploaded file is not an acceptable image: {problem}", code="invalid_image",
                            fields=[FieldProblem("upload_id", problem)])
-    if not repo.settle(upload_id, status=VERIFIED, now=now, facts=recorded):
-        again = repo.get(upload_id) or {}
+    if not uploads.settle(upload_id, status=VERIFIED, now=now, facts=recorded):
+        again = uploads.get(upload_id) or {}
         if again.get("status") != VERIFIED:  # refused by a request running at the same time
             raise Conflict("this upload was refused; upload the image again", code="upload_refused")
     return _verified(upload_id, key, content_type, recorded)
@@ -90,10 +90,10 @@ def _verified(upload_id: str, key: str, content_type: str, facts: Mapping[str, o
                          height=int(str(facts["height"])), bytes=int(str(facts["bytes"])))
 
 
-def unverified_images(table: Table, images: list[str]) -> list[FieldProblem]:
+def unverified_images(uploads: MediaUploadRepository, images: list[str]) -> list[FieldProblem]:
     """A problem per image reference a product may not use: anything but the key of a verified upload."""
     ids = {i: rules.upload_id_of(ref) for i, ref in enumerate(images)}
-    verified = MediaUploadRepository(table).verified(u for u in ids.values() if u)
+    verified = uploads.verified(u for u in ids.values() if u)
     return [FieldProblem(f"images.{i}", "not a verified media-bucket image: upload it with POST /admin/media/uploads"
                          if u else "must be a media-bucket key from POST /admin/media/uploads, not a URL or path")
             for i, u in ids.items() if u is None or u not in verified]

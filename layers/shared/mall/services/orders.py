@@ -49,14 +49,14 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
-from mall.services.catalog import note_stock_levels
+from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.commissions import self_purchase_discounts
 from mall.services.referral import attribute_order
 
 logger = Logger(child=True)
 
 
-class ProductCatalog(Protocol):
+class ProductCatalog(StockFlags, Protocol):
     """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``."""
 
     def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
@@ -171,7 +171,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     except PlacementRefused as exc:
         raise _refusal(exc) from exc
     try:
-        note_stock_levels(table=orders.table, product_ids=list(quantities), now=now)
+        note_stock_levels(products=products, product_ids=list(quantities), now=now)
     except Exception:  # a low-stock flag must never undo or fail a placed order
         logger.exception("note_stock_levels failed after placing %s", order_id)
 

@@ -51,7 +51,7 @@ from mall.integrations.wechatpay.resources import (
     parse_transfer_bill,
 )
 from mall.observability import metrics
-from mall.services.catalog import note_stock_levels
+from mall.services.catalog.stock import note_stock_levels
 from mall.services.orders import ProductCatalog
 from mall.services.payment_snapshot import prepare_basis
 from mall.services.payouts import handle_transfer_notification
@@ -371,7 +371,7 @@ def expire_due_orders(*, orders: OrderRepository, products: ProductCatalog, merc
             report.unchanged += 1
     if released:
         try:
-            note_stock_levels(table=orders.table, product_ids=sorted(released), now=now)
+            note_stock_levels(products=products, product_ids=sorted(released), now=now)
         except Exception:  # the low-stock list is advisory; the release itself is committed
             logger.exception("note_stock_levels failed after expiry")
     metrics.add_metric(name="OrdersExpired", unit="Count", value=report.expired)

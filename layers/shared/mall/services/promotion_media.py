@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from io import BytesIO
@@ -149,13 +150,24 @@ def promoter_qr(*, user_id: str, promoters: PromoterReader, store: ObjectStore, 
 # ---------------------------------------------------------------------------------------
 
 
-def product_poster(*, user_id: str, product_id: str, slogan: str | None, promoters: PromoterReader,
-                   products: ProductReader, banned_phrases: Callable[[], tuple[str, ...]], store: ObjectStore,
-                   wechat: QrSourceFactory, settings: MediaSettings, now: datetime) -> PosterResponse:
+@dataclass(frozen=True)
+class DrawPoster:
+    """A promoter's request for their poster of a product (with an optional slogan of their own)."""
+
+    user_id: str
+    product_id: str
+    slogan: str | None
+    now: datetime
+
+
+def product_poster(command: DrawPoster, *, promoters: PromoterReader, products: ProductReader,
+                   banned_phrases: Callable[[], tuple[str, ...]], store: ObjectStore, wechat: QrSourceFactory,
+                   settings: MediaSettings) -> PosterResponse:
     """POST /promoter/posters: the caller's poster for a product, drawn once per version of
     everything on it (product name, price, image and version, slogan, QR, logo)."""
-    promoter = active_promoter(promoters, user_id)
-    product = products.get(product_id)
+    slogan, now = command.slogan, command.now
+    promoter = active_promoter(promoters, command.user_id)
+    product = products.get(command.product_id)
     if product is None or not product.on_shelf:
         raise NotFound("no such product on sale", code="product_not_found")
     if not product.distribution_enabled:

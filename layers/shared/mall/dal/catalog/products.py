@@ -1,12 +1,5 @@
-"""Categories and products in the single table (keys and costs: docs/data-model.md, "catalog").
-
-| item | pk | sk | gsi1pk / gsi1sk |
-|---|---|---|---|
-| category | ``CATEGORY#<id>`` | ``CATEGORY`` | ``CATEGORIES`` / ``<sort 6 digits>#<id>`` |
-| product | ``PRODUCT#<id>`` | ``PRODUCT`` | ``SHELF#on`` or ``SHELF#off`` / ``<price_fen 12 digits>#<id>`` |
-| low-stock flag | ``PRODUCT#<id>`` | ``LOWSTOCK`` | ``LOWSTOCK`` / ``<flagged_at>#<id>`` only while low (sparse) |
-| stock adjustment | ``PRODUCT#<id>`` | ``STOCKADJ#<at>#<adjustment_id>`` | — |
-"""
+"""Products (商品): ``PRODUCT#<id>`` / ``PRODUCT`` on a shelf partition of gsi1, their
+stock adjustments and their low-stock flag (the table in ``mall.dal.catalog``)."""
 
 from __future__ import annotations
 
@@ -15,153 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso, parse_instant
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, deserialize, serialize
-from mall.domain.catalog import Category, CommissionSetting, Product
+from mall.clock import iso, utc_now
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.catalog.common import (
+    LOW_STOCK_PARTITION,
+    MAX_LISTED_PRODUCTS,
+    PRICE_DIGITS,
+    category_key,
+    instant_or_none,
+    low_stock_key,
+    product_key,
+    query_partition,
+    shelf_partition,
+)
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.domain.catalog import CommissionSetting, Product
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
-
-CATEGORIES_PARTITION = "CATEGORIES"
-LOW_STOCK_PARTITION = "LOWSTOCK"
-#: A list reads the whole shelf partition and sorts in memory; beyond this many products it
-#: stops reading (and says so) rather than let one request read without bound.
-MAX_LISTED_PRODUCTS = 2000
-MAX_CATEGORIES = 500
-_PRICE_DIGITS = 12
-
-
-def shelf_partition(on_shelf: bool) -> str:
-    return "SHELF#on" if on_shelf else "SHELF#off"
-
-
-def category_key(category_id: str) -> Key:
-    return {"pk": f"CATEGORY#{category_id}", "sk": "CATEGORY"}
-
-
-def product_key(product_id: str) -> Key:
-    return {"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}
-
-
-def low_stock_key(product_id: str) -> Key:
-    return {"pk": f"PRODUCT#{product_id}", "sk": "LOWSTOCK"}
-
-
-def _when(value: Any) -> datetime | None:
-    return parse_instant(value) if value else None
-
-
-# ---- categories ------------------------------------------------------------------------------
-
-
-def category_from_item(item: Item) -> Category:
-    return Category(
-        category_id=item["category_id"], name=item["name"], l1_rate_bp=item.get("l1_rate_bp"),
-        l2_rate_bp=item.get("l2_rate_bp"), sort=int(item.get("sort", 0)),
-        product_count=int(item.get("product_count", 0)), version=int(item.get("version", 1)),
-        created_at=_when(item.get("created_at")), updated_at=_when(item.get("updated_at")),
-    )
-
-
-def category_state(category: Category) -> dict[str, Any]:
-    """The category as JSON-safe values (a 409's ``details.current``)."""
-    return {"category_id": category.category_id, "name": category.name, "l1_rate_bp": category.l1_rate_bp,
-            "l2_rate_bp": category.l2_rate_bp, "sort": category.sort, "product_count": category.product_count,
-            "version": category.version}
-
-
-class CategoryRepository:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    def get(self, category_id: str, *, consistent: bool = False) -> Category | None:
-        item = self._table.get(category_key(category_id), consistent=consistent)
-        return category_from_item(item) if item else None
-
-    def list_all(self) -> list[Category]:
-        """Every category in display order (one small partition)."""
-        items = _query_all(self._table, partition=CATEGORIES_PARTITION, ceiling=MAX_CATEGORIES)[0]
-        return [category_from_item(i) for i in items]
-
-    def create(self, category: Category, *, audit: Write | None = None) -> Category:
-        """Put a new category (with ``audit``, its audit entry's Put, in the same transaction)."""
-        created = iso(category.created_at) if category.created_at else None
-        item: dict[str, Any] = {
-            **category_key(category.category_id), "entity": "category", "gsi1pk": CATEGORIES_PARTITION,
-            "gsi1sk": f"{category.sort:06d}#{category.category_id}", "category_id": category.category_id,
-            "name": category.name, "l1_rate_bp": category.l1_rate_bp, "l2_rate_bp": category.l2_rate_bp,
-            "sort": category.sort, "product_count": 0, "version": 1, "created_at": created, "updated_at": created,
-        }
-        try:
-            if audit is None:
-                self._table.put(item, condition="attribute_not_exists(pk)")
-            else:
-                self._table.transact([Write.put(self._table.name, item, condition="attribute_not_exists(pk)"), audit])
-        except (ConditionFailed, TransactionCancelled) as exc:
-            raise Conflict(f"category {category.category_id} already exists", code="category_exists") from exc
-        return category_from_item(item)
-
-    def update(self, category: Category, *, expected_version: int, now: datetime,
-               audit: Write | None = None) -> Category:
-        """Write the editable fields of ``category`` if nobody changed it since ``expected_version``
-        (with ``audit``, its audit entry's Put, in the same transaction)."""
-        sets = ["#name = :name", "#sort = :sort", "gsi1sk = :gsi1sk", "version = :new", "updated_at = :now"]
-        removes: list[str] = []
-        values: dict[str, Any] = {":name": category.name, ":sort": category.sort,
-                                  ":gsi1sk": f"{category.sort:06d}#{category.category_id}",
-                                  ":new": expected_version + 1, ":now": iso(now), ":expected": expected_version}
-        for name in ("l1_rate_bp", "l2_rate_bp"):
-            value = getattr(category, name)
-            if value is None:
-                removes.append(name)
-            else:
-                sets.append(f"{name} = :{name}")
-                values[f":{name}"] = value
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        key = category_key(category.category_id)
-        names = {"#name": "name", "#sort": "sort"}
-        if audit is not None:
-            try:
-                self._table.transact([Write.update(self._table.name, key, expression, condition="version = :expected",
-                                                   names=names, values=values), audit])
-            except TransactionCancelled as exc:
-                raise _category_conflict(category.category_id, exc.items[0] if exc.items else None,
-                                         expected_version) from exc
-            written = self.get(category.category_id, consistent=True)
-            if written is None:  # pragma: no cover - deleted between the write and this read
-                raise NotFound(f"no category {category.category_id}", code="category_not_found")
-            return written
-        try:
-            item = self._table.update(key, expression, condition="version = :expected", names=names, values=values)
-        except ConditionFailed as exc:
-            raise _category_conflict(category.category_id, exc.item, expected_version) from exc
-        return category_from_item(item)
-
-    def delete(self, category_id: str, *, expected_version: int, audit: Write | None = None) -> None:
-        """Only an unchanged category without products (on or off shelf) can be deleted (with
-        ``audit``, its audit entry's Put, in the same transaction)."""
-        try:
-            self._table.transact([Write.delete(
-                self._table.name, category_key(category_id),
-                condition="version = :expected AND product_count = :zero",
-                values={":expected": expected_version, ":zero": 0}), *([audit] if audit else [])])
-        except TransactionCancelled as exc:
-            current = exc.items[0] if exc.items else None
-            if current is not None and int(current.get("version", 1)) == expected_version:
-                state = category_from_item(current)
-                raise Conflict(f"category {category_id} still has {state.product_count} products; move them first",
-                               code="category_not_empty", details={"current": category_state(state)}) from exc
-            raise _category_conflict(category_id, current, expected_version) from exc
-
-
-def _category_conflict(category_id: str, current: Item | None, expected_version: int) -> Exception:
-    if current is None:
-        return NotFound(f"no category {category_id}", code="category_not_found")
-    state = category_from_item(current)
-    return Conflict(f"category {category_id} changed since version {expected_version}; reload version "
-                    f"{state.version} and retry", code="version_conflict",
-                    details={"current_version": state.version, "current": category_state(state)})
-
-
-# ---- products --------------------------------------------------------------------------------
 
 
 def product_from_item(item: Item) -> Product:
@@ -176,8 +38,8 @@ def product_from_item(item: Item) -> Product:
         commission=CommissionSetting(mode=commission.get("mode", "inherit"), l1=int(commission.get("l1", 0)),
                                      l2=int(commission.get("l2", 0))),
         sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
-        stock_seq=int(item.get("stock_seq", 0)), created_at=_when(item.get("created_at")),
-        updated_at=_when(item.get("updated_at")),
+        stock_seq=int(item.get("stock_seq", 0)), created_at=instant_or_none(item.get("created_at")),
+        updated_at=instant_or_none(item.get("updated_at")),
     )
 
 
@@ -190,7 +52,7 @@ def product_state(product: Product) -> dict[str, Any]:
 
 def _listing_keys(product: Product) -> dict[str, str]:
     return {"gsi1pk": shelf_partition(product.on_shelf),
-            "gsi1sk": f"{product.price_fen:0{_PRICE_DIGITS}d}#{product.product_id}"}
+            "gsi1sk": f"{product.price_fen:0{PRICE_DIGITS}d}#{product.product_id}"}
 
 
 #: The fields an admin edits; stock, sales and stock_seq belong to the atomic stock updates.
@@ -234,9 +96,9 @@ class ProductRepository:
         items = self._table.batch_get(keys, consistent=consistent)
         return {p.product_id: p for p in map(product_from_item, items)}
 
-    def create(self, product: Product, *, audit: Write | None = None) -> Product:
+    def create(self, product: Product, *, audit: AuditEntry | None = None) -> Product:
         """Put the product and count it in its category, atomically (the category must exist); with
-        ``audit``, its audit entry's Put in the same transaction."""
+        ``audit``, its audit entry in the same transaction."""
         created = iso(product.created_at) if product.created_at else None
         item: dict[str, Any] = {
             **product_key(product.product_id), "entity": "product", **_listing_keys(product),
@@ -248,7 +110,7 @@ class ProductRepository:
                 Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
                 Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
                              condition="attribute_exists(pk)", values={":one": 1}),
-                *([audit] if audit else []),
+                *([AuditLog(self._table).write(audit, product.created_at or utc_now())] if audit else []),
             ])
         except TransactionCancelled as exc:
             if 1 in exc.conditional_failures:
@@ -258,10 +120,10 @@ class ProductRepository:
         return product_from_item(item)
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str,
-               now: datetime, audit: Write | None = None) -> Product:
+               now: datetime, audit: AuditEntry | None = None) -> Product:
         """Write the editable fields of ``product`` if nobody edited it since ``expected_version``.
         A change of category moves the product between the categories' counts in one transaction;
-        ``audit`` (its audit entry's Put) is in the same transaction."""
+        ``audit`` (its audit entry) is in the same transaction."""
         values: dict[str, Any] = {":expected": expected_version, ":new": expected_version + 1, ":now": iso(now)}
         names: dict[str, str] = {}
         sets = ["version = :new", "updated_at = :now"]
@@ -292,7 +154,7 @@ class ProductRepository:
                              condition="attribute_exists(pk)", values={":one": 1}),
             ]
         if audit is not None:
-            writes.append(audit)
+            writes.append(AuditLog(self._table).write(audit, now))
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:
@@ -308,7 +170,7 @@ class ProductRepository:
         return moved
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: Write | None = None) -> Product:
+                     now: datetime, audit: AuditEntry | None = None) -> Product:
         """Add ``delta`` (negative to remove) to the stock and record who did it and why.
         A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
         of their changes. The stock never goes below zero."""
@@ -325,7 +187,7 @@ class ProductRepository:
                 Write.update(self._table.name, product_key(product_id), "ADD stock :d, stock_seq :one",
                              condition=condition, values=values),
                 Write.put(self._table.name, log, condition="attribute_not_exists(pk)"),
-                *([audit] if audit else []),
+                *([AuditLog(self._table).write(audit, now)] if audit else []),
             ])
         except TransactionCancelled as exc:
             if 0 in exc.conditional_failures:
@@ -366,10 +228,10 @@ class ProductRepository:
                    max_price_fen: int | None = None) -> tuple[list[Product], bool]:
         """Every product of one shelf partition (price range as a key condition). Returns the
         products and whether the ceiling cut the list short."""
-        low = None if min_price_fen is None else f"{max(min_price_fen, 0):0{_PRICE_DIGITS}d}#"
-        high = None if max_price_fen is None else f"{max(max_price_fen, 0):0{_PRICE_DIGITS}d}#~"
-        items, truncated = _query_all(self._table, partition=shelf_partition(on_shelf), ceiling=MAX_LISTED_PRODUCTS,
-                                      sort_from=low, sort_to=high)
+        low = None if min_price_fen is None else f"{max(min_price_fen, 0):0{PRICE_DIGITS}d}#"
+        high = None if max_price_fen is None else f"{max(max_price_fen, 0):0{PRICE_DIGITS}d}#~"
+        items, truncated = query_partition(self._table, partition=shelf_partition(on_shelf),
+                                           ceiling=MAX_LISTED_PRODUCTS, sort_from=low, sort_to=high)
         return [product_from_item(i) for i in items], truncated
 
     def with_own_commission(self) -> list[Product]:
@@ -442,35 +304,3 @@ def _product_conflict(product_id: str, current: Item | None, expected_version: i
     return Conflict(f"product {product_id} changed since version {expected_version}; reload version "
                     f"{state.version} and retry", code="version_conflict",
                     details={"current_version": state.version, "current": product_state(state)})
-
-
-def _query_all(table: Table, *, partition: str, ceiling: int, sort_from: str | None = None,
-               sort_to: str | None = None) -> tuple[list[Item], bool]:
-    """Every item of one gsi1 partition (optionally a sort-key range), up to ``ceiling`` items.
-    Returns the items and whether more were left unread."""
-    condition = "gsi1pk = :pk"
-    values: dict[str, Any] = {":pk": partition}
-    if sort_from is not None and sort_to is not None:
-        condition += " AND gsi1sk BETWEEN :lo AND :hi"
-        values.update({":lo": sort_from, ":hi": sort_to})
-    elif sort_from is not None:
-        condition += " AND gsi1sk >= :lo"
-        values[":lo"] = sort_from
-    elif sort_to is not None:
-        condition += " AND gsi1sk <= :hi"
-        values[":hi"] = sort_to
-    items: list[Item] = []
-    start: dict[str, Any] | None = None
-    while True:
-        body: dict[str, Any] = {"TableName": table.name, "IndexName": "gsi1", "KeyConditionExpression": condition,
-                                "ExpressionAttributeValues": serialize(values), "Limit": ceiling - len(items) + 1}
-        if start:
-            body["ExclusiveStartKey"] = start
-        response = table.client.query(**body)
-        items.extend(deserialize(raw) for raw in response.get("Items", []))
-        start = response.get("LastEvaluatedKey")
-        if len(items) > ceiling:
-            return items[:ceiling], True
-        if not start:
-            return items, False
-

@@ -1,0 +1,114 @@
+"""What customers see of the catalog (guests too): on-shelf products listed, filtered and paged,
+a product's detail, the categories; an active promoter also sees what they would earn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mall.domain import commission as rules
+from mall.domain.catalog import Category, ListingFilter, ListingSort, Product
+from mall.domain.settings import DistributionSettings
+from mall.errors import FieldProblem, InvalidInput, NotFound
+from mall.schemas.catalog import ProductDetail, ProductList, ProductSummary, PublicCategory, PublicCategoryList
+from mall.services.catalog.common import CatalogRepositories, note_truncated, page_of
+
+#: ``key -> URL`` a client may show a media-bucket image from (a signed GET: the bucket is private).
+ImageUrl = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class BrowseProducts:
+    """One page of the shop's list as a customer asked for it; ``viewer`` is the caller's user id
+    (None for a guest)."""
+
+    where: ListingFilter
+    sort: ListingSort
+    limit: int
+    cursor: str | None = None
+    viewer: str | None = None
+
+
+class _Earnings:
+    """What an active promoter would earn at L1 on one unit at the list price (None otherwise)."""
+
+    def __init__(self, repos: CatalogRepositories, viewer: str | None) -> None:
+        self._promoter = repos.promoters.get(viewer) if viewer else None
+        self._active = self._promoter is not None and self._promoter.status == "active"
+        self._settings: DistributionSettings | None = repos.distribution_settings() if self._active else None
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def amount(self, product: Product, category: Category | None) -> int | None:
+        if not self._active or self._settings is None:
+            return None
+        rates = rules.resolve_rates(settings=self._settings, product=product, category=category,
+                                    promoter=self._promoter)
+        l1, _, _ = rules.line_commission(product.price_fen, 1, rates, self._settings.commission.cap_bp)
+        return l1
+
+
+def _shown(ref: str, image_url: ImageUrl | None) -> str | None:
+    """Where a client shows an image from. A URL not yet imported (see tools.import_product_images)
+    is passed on as it is: the client's own fetch, never the server's."""
+    if "://" in ref:
+        return ref
+    return image_url(ref) if image_url else None
+
+
+def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = None) -> ProductSummary:
+    cover = product.images[0] if product.images else None
+    return ProductSummary(product_id=product.product_id, name=product.name, type=product.type,
+                          category_id=product.category_id, cover_image=cover,
+                          cover_image_url=_shown(cover, image_url) if cover else None,
+                          price_fen=product.price_fen, shipping_fee_fen=product.shipping_fee_fen,
+                          stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn)
+
+
+def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
+                    image_url: ImageUrl | None = None) -> ProductList:
+    """On-shelf products for customers (guests too), filtered, sorted and paginated."""
+    where = command.where
+    low, high = where.min_price_fen, where.max_price_fen
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("the price range is empty", code="invalid_price_range",
+                           fields=[FieldProblem("query:min_price_fen", "must not exceed max_price_fen")])
+    shelf_where = ListingFilter(category_id=where.category_id, min_price_fen=where.min_price_fen,
+                                max_price_fen=where.max_price_fen, keyword=where.keyword, on_shelf=True)
+    products, truncated = repos.products.list_shelf(on_shelf=True, min_price_fen=where.min_price_fen,
+                                                    max_price_fen=where.max_price_fen)
+    if truncated:
+        note_truncated(len(products))
+    page, next_cursor = page_of(products, where=shelf_where, sort=command.sort, limit=command.limit,
+                                cursor=command.cursor, scope="shop")
+    earnings = _Earnings(repos, command.viewer)
+    categories: dict[str, Category] = {}
+    if earnings.active:
+        categories = {c.category_id: c for c in repos.categories.list_all()}
+    return ProductList(items=[_summary(p, earnings.amount(p, categories.get(p.category_id)), image_url)
+                              for p in page],
+                       next_cursor=next_cursor)
+
+
+def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str | None,
+                   image_url: ImageUrl | None = None) -> ProductDetail:
+    """One product for customers. Off-shelf products are shown (``on_shelf`` false: 已下架) so an
+    old share link still opens; they cannot be ordered."""
+    product = repos.products.get(product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}", code="product_not_found")
+    category = repos.categories.get(product.category_id)
+    earn = _Earnings(repos, viewer).amount(product, category) if product.on_shelf else None
+    summary = _summary(product, earn, image_url)
+    shown = [_shown(ref, image_url) for ref in product.images]
+    return ProductDetail(**summary.model_dump(), images=list(product.images),
+                         image_urls=[u for u in shown if u is not None], description=product.description,
+                         category_name=category.name if category else None, per_user_limit=product.per_user_limit,
+                         on_shelf=product.on_shelf)
+
+
+def public_categories(*, repos: CatalogRepositories) -> PublicCategoryList:
+    return PublicCategoryList(items=[PublicCategory(category_id=c.category_id, name=c.name)
+                                     for c in repos.categories.list_all()])

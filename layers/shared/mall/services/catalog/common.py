@@ -1,0 +1,91 @@
+"""What the catalog's use cases share: their repositories, the refusal of invalid input, the
+audit entry of a change and the commission cap check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+
+from mall.api.cursor import cursors
+from mall.dal.audit import AuditEntry
+from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.media import MediaUploadRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.settings import SettingsRepository
+from mall.domain.audit import changed_fields
+from mall.domain.catalog import Category, ListingFilter, ListingSort, Product, select_page
+from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.settings import DistributionSettings
+from mall.errors import FieldProblem, InvalidInput
+from mall.observability import metrics
+
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class CatalogRepositories:
+    """Everything the catalog's use cases read and write. Tests build one from in-memory fakes
+    (tests/fakes); the handlers build it once per cold start with ``on``."""
+
+    categories: CategoryRepository
+    products: ProductRepository
+    promoters: PromoterRepository
+    settings: SettingsRepository
+    uploads: MediaUploadRepository
+
+    @classmethod
+    def on(cls, table: Table) -> CatalogRepositories:
+        return cls(categories=CategoryRepository(table), products=ProductRepository(table),
+                   promoters=PromoterRepository(table), settings=SettingsRepository(table),
+                   uploads=MediaUploadRepository(table))
+
+    def distribution_settings(self) -> DistributionSettings:
+        return self.settings.current().settings
+
+
+def refuse(problems: list[FieldProblem], message: str, code: str) -> None:
+    if problems:
+        raise InvalidInput(message, code=code, fields=problems)
+
+
+def audit_entry(action: str, entity_type: str, entity_id: str, *, by: str, source_ip: str | None,
+                before: dict[str, Any] | None, after: dict[str, Any] | None,
+                details: dict[str, Any] | None = None) -> AuditEntry:
+    """The audit entry of one change of the catalog (written in the change's own transaction)."""
+    was, will = changed_fields(before, after)
+    return AuditEntry(action=action, actor=by, entity_type=entity_type, entity_id=entity_id, source_ip=source_ip,
+                      before=was, after=will, details=details or {})
+
+
+def check_category_cap(repos: CatalogRepositories, category: Category) -> None:
+    """The category's rates with any level's points and any promoter's override stay within the cap."""
+    if category.l1_rate_bp is None and category.l2_rate_bp is None:
+        return
+    refuse(cap_problems(settings=repos.distribution_settings(), categories=[category],
+                        promoters=repos.promoters.with_overrides(), saving=Saving("category", category.category_id)),
+           "these category rates could pay more than the commission cap", "commission_over_cap")
+
+
+def page_of(products: list[Product], *, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,
+            scope: str) -> tuple[list[Product], str | None]:
+    """One page of ``products`` after ``cursor``, and the cursor of the next (bound to this list)."""
+    fingerprint = f"{scope}|{where.fingerprint(sort)}"
+    start = cursors.decode(cursor, partition=("list", fingerprint))
+    after = start.get("after") if start else None
+    if start is not None and not isinstance(after, list):
+        raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                           fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
+    page, next_key = select_page(products, where=where, sort=sort, limit=limit, after=after)
+    next_cursor = cursors.encode({"list": fingerprint, "after": list(next_key)}) if next_key else None
+    return page, next_cursor
+
+
+def note_truncated(count: int) -> None:
+    metrics.add_metric(name="CatalogListTruncated", unit=MetricUnit.Count, value=1)
+    logger.warning("product list reached its ceiling; see docs/data-model.md catalog", extra={"read": count})

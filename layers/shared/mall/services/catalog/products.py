@@ -1,0 +1,158 @@
+"""The merchant's products (商品): created, changed (on and off shelf too), stock adjusted, listed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from mall.api.cursor import cursors
+from mall.clock import iso
+from mall.dal.audit import AuditEntry
+from mall.dal.catalog import LOW_STOCK_LIST, editable_state
+from mall.domain.catalog import CommissionSetting, ListingFilter, Product, product_problems
+from mall.domain.commission_cap import Saving, cap_problems
+from mall.errors import FieldProblem, InvalidInput, NotFound
+from mall.ids import new_id
+from mall.schemas.catalog import (
+    AdminProductList,
+    AdminProductView,
+    AdminShelfParam,
+    CommissionSettingIn,
+    CommissionSettingView,
+    ProductCreate,
+    ProductUpdate,
+    StockAdjustment,
+)
+from mall.services.catalog.common import CatalogRepositories, audit_entry, note_truncated, page_of, refuse
+from mall.services.catalog.stock import note_stock_levels
+from mall.services.media import unverified_images
+
+
+def admin_product_view(product: Product) -> AdminProductView:
+    c = product.commission
+    return AdminProductView(
+        product_id=product.product_id, name=product.name, type=product.type, category_id=product.category_id,
+        images=list(product.images), description=product.description, price_fen=product.price_fen,
+        stock=product.stock, sales=product.sales, shipping_fee_fen=product.shipping_fee_fen,
+        per_user_limit=product.per_user_limit, on_shelf=product.on_shelf,
+        low_stock_threshold=product.low_stock_threshold, low_on_stock=product.is_low_on_stock,
+        distribution_enabled=product.distribution_enabled,
+        commission=CommissionSettingView(mode=c.mode, l1=c.l1, l2=c.l2), version=product.version,
+        created_at=iso(product.created_at) if product.created_at else None,
+        updated_at=iso(product.updated_at) if product.updated_at else None,
+    )
+
+
+def _check_product(product: Product, repos: CatalogRepositories) -> None:
+    """Its own invariants, and its own commission setting with any level's points and any
+    promoter's override within the cap (at its list price for a ``fixed`` setting)."""
+    problems = product_problems(product)
+    if product.commission.mode != "inherit" and product.distribution_enabled:
+        problems += cap_problems(settings=repos.distribution_settings(), products=[product],
+                                 promoters=repos.promoters.with_overrides(),
+                                 saving=Saving("product", product.product_id))
+    refuse(problems, "the product has invalid fields", "invalid_product")
+
+
+def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: datetime, product_id: str | None = None,
+                   by: str = "system", source_ip: str | None = None) -> AdminProductView:
+    product = Product(
+        product_id=product_id or new_id("p"), name=body.name, type=body.type, category_id=body.category_id,
+        images=list(body.images), description=body.description, price_fen=body.price_fen, stock=body.stock,
+        shipping_fee_fen=body.shipping_fee_fen, per_user_limit=body.per_user_limit, on_shelf=body.on_shelf,
+        low_stock_threshold=body.low_stock_threshold, distribution_enabled=body.distribution_enabled,
+        commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
+        created_at=now, updated_at=now,
+    )
+    _check_product(product, repos)
+    refuse(unverified_images(repos.uploads, product.images), "the product has invalid fields", "invalid_product")
+    audit = audit_entry("product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
+                        after={**editable_state(product), "stock": product.stock})
+    created = repos.products.create(product, audit=audit)
+    note_stock_levels(products=repos.products, product_ids=[created.product_id], now=now)
+    return admin_product_view(created)
+
+
+def _admin_product(repos: CatalogRepositories, product_id: str) -> Product:
+    product = repos.products.get(product_id, consistent=True)
+    if product is None:
+        raise NotFound(f"no product {product_id}", code="product_not_found")
+    return product
+
+
+def get_admin_product(*, repos: CatalogRepositories, product_id: str) -> AdminProductView:
+    return admin_product_view(_admin_product(repos, product_id))
+
+
+_NULLABLE = frozenset({"per_user_limit"})
+
+
+def update_product(*, repos: CatalogRepositories, product_id: str, body: ProductUpdate, now: datetime,
+                   by: str = "system", source_ip: str | None = None) -> AdminProductView:
+    """Apply the fields sent to the product as of ``body.version``; the whole result is checked
+    (a lower price can make a fixed commission exceed the cap)."""
+    current = _admin_product(repos, product_id)
+    changes = {name: getattr(body, name) for name in body.model_fields_set - {"version"}}
+    nulls = [FieldProblem(name, "may not be null") for name, value in changes.items()
+             if value is None and name not in _NULLABLE]
+    refuse(nulls, "the product has invalid fields", "invalid_product")
+    if isinstance(body.commission, CommissionSettingIn) and "commission" in changes:
+        changes["commission"] = CommissionSetting(mode=body.commission.mode, l1=body.commission.l1,
+                                                  l2=body.commission.l2)
+    if "images" in changes:
+        changes["images"] = list(changes["images"])
+    merged = replace(current, **changes)
+    _check_product(merged, repos)
+    if "images" in changes:
+        refuse(unverified_images(repos.uploads, merged.images), "the product has invalid fields", "invalid_product")
+    audit = audit_entry("product.update", "product", product_id, by=by, source_ip=source_ip,
+                        before=editable_state(current), after=editable_state(merged),
+                        details={"version": body.version + 1})
+    updated = repos.products.update(merged, expected_version=body.version, previous_category_id=current.category_id,
+                                    now=now, audit=audit)
+    if "low_stock_threshold" in changes:
+        note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
+    return admin_product_view(updated)
+
+
+def adjust_stock(*, repos: CatalogRepositories, product_id: str, body: StockAdjustment, by: str, now: datetime,
+                 source_ip: str | None = None) -> AdminProductView:
+    if body.delta == 0:
+        raise InvalidInput("a stock adjustment must change the stock", code="invalid_stock_adjustment",
+                           fields=[FieldProblem("delta", "must not be 0")])
+    adjustment_id = new_id("sa")
+    # The stock itself moves with orders at the same time: the entry keeps the delta, not a before/after.
+    audit = AuditEntry(action="product.stock_adjust", actor=by, entity_type="product", entity_id=product_id,
+                       source_ip=source_ip,
+                       details={"delta": body.delta, "reason": body.reason, "adjustment_id": adjustment_id})
+    adjusted = repos.products.adjust_stock(product_id, delta=body.delta, adjustment_id=adjustment_id,
+                                           reason=body.reason, by=by, now=now, audit=audit)
+    note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
+    return admin_product_view(adjusted)
+
+
+def list_admin_products(*, repos: CatalogRepositories, shelf: AdminShelfParam, category_id: str | None,
+                        keyword: str | None, limit: int, cursor: str | None) -> AdminProductList:
+    """Every product of the chosen shelf, newest first."""
+    shelves = [True, False] if shelf == "all" else [shelf == "on"]
+    products: list[Product] = []
+    truncated = False
+    for on_shelf in shelves:
+        found, cut = repos.products.list_shelf(on_shelf=on_shelf)
+        products.extend(found)
+        truncated = truncated or cut
+    where = ListingFilter(category_id=category_id, keyword=keyword)
+    page, next_cursor = page_of(products, where=where, sort="newest", limit=limit, cursor=cursor,
+                                scope=f"admin|{shelf}")
+    if truncated:
+        note_truncated(len(products))
+    return AdminProductList(items=[admin_product_view(p) for p in page], next_cursor=next_cursor, truncated=truncated)
+
+
+def low_stock_products(*, repos: CatalogRepositories, limit: int, cursor: str | None) -> AdminProductList:
+    """库存预警: products flagged low on stock, longest flagged first (a Query of the sparse flag index)."""
+    start = cursors.decode(cursor, partition=LOW_STOCK_LIST)
+    ids, last_key = repos.products.low_stock_page(limit=limit, start_key=start)
+    products = repos.products.get_many(ids)
+    return AdminProductList(items=[admin_product_view(products[i]) for i in ids if i in products],
+                            next_cursor=cursors.encode(last_key))

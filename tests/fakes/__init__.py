@@ -1,0 +1,26 @@
+"""In-memory fakes of repositories, for service tests whose point is logic (validation, rules,
+listing): no moto, no DynamoDB Local. Each fake has the public methods and the refusals of the
+DynamoDB repository it stands for, for what the services use; a contract test runs the same
+assertions on both (tests/integration/test_catalog_fakes_contract.py). See docs/architecture.md,
+"Testing with fakes"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mall.services.catalog.common import CatalogRepositories
+from tests.fakes.catalog import CatalogMemory, FakeCategoryRepository, FakeProductRepository
+from tests.fakes.collaborators import FakeMediaUploadRepository, FakePromoterRepository, FakeSettingsRepository
+
+
+def fake_catalog(memory: CatalogMemory | None = None, **overrides: Any) -> CatalogRepositories:
+    """The catalog's repositories, all in memory (sharing ``memory``); pass any to replace it."""
+    memory = memory or CatalogMemory()
+    parts: dict[str, Any] = {"categories": FakeCategoryRepository(memory), "products": FakeProductRepository(memory),
+                             "promoters": FakePromoterRepository(), "settings": FakeSettingsRepository(),
+                             "uploads": FakeMediaUploadRepository(), **overrides}
+    return CatalogRepositories(**parts)
+
+
+__all__ = ["CatalogMemory", "FakeCategoryRepository", "FakeMediaUploadRepository", "FakeProductRepository",
+           "FakePromoterRepository", "FakeSettingsRepository", "fake_catalog"]
