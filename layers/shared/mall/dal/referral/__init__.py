@@ -14,7 +14,8 @@ Keys (docs/data-model.md, "referral"):
 - refund counted marker ``REFERRAL_ORDER#<order_id>/REFUND#<refund_id>``
 
 By concern: ``records`` (keys, index partitions, item mapping), ``promoters``, ``bindings``,
-``visits``, ``counters``. The names are gathered here for the many modules that read them.
+``visits``, ``counters``. The names are gathered here for the many modules that read them, with
+``TransactionCancelled``: what a write raises when a condition or a concurrent write cancelled it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from mall.dal.referral.visits import (
     VisitRateLimiter,
     VisitRepository,
 )
+from mall.dal.table import TransactionCancelled
 
 __all__ = [
     "VISIT_SEEN_TTL",
@@ -75,6 +77,7 @@ __all__ = [
     "RefundCount",
     "RefundedPromoter",
     "SaleCount",
+    "TransactionCancelled",
     "VisitRateLimiter",
     "VisitRepository",
     "activity_key",

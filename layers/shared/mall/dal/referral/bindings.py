@@ -20,9 +20,7 @@ from mall.dal.referral.records import (
 )
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import Item, Key, Table, Write
-from mall.domain.referral.model import (
-    Binding,
-)
+from mall.domain.referral.model import Binding
 
 
 @dataclass(frozen=True)

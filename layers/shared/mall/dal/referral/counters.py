@@ -17,9 +17,7 @@ from mall.dal.referral.records import (
     promoter_key,
 )
 from mall.dal.table import Item, Table, TransactionCancelled, Write
-from mall.domain.referral.model import (
-    Counters,
-)
+from mall.domain.referral.model import Counters
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,7 @@ from mall.dal.referral.records import (
     promoter_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
-from mall.domain.referral.model import (
-    PROMOTER_STATUSES,
-    Counters,
-    LevelSource,
-    Promoter,
-    PromoterStatus,
-)
+from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,7 @@ from typing import Any, cast
 
 from mall.clock import iso, parse_instant
 from mall.dal.table import Item, Key, Write
-from mall.domain.referral.model import (
-    Binding,
-    BindSource,
-    BindTrigger,
-    Counters,
-    LevelSource,
-    Promoter,
-    PromoterStatus,
-)
+from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
 from mall.ids import new_id
 
 

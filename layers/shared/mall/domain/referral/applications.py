@@ -7,15 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mall.domain.referral.model import (
-    Promoter,
-    PromoterStatus,
-)
-from mall.domain.settings import (
-    DistributionSettings,
-    PromoterLevel,
-    PromoterThreshold,
-)
+from mall.domain.referral.model import Promoter, PromoterStatus
+from mall.domain.settings import DistributionSettings, PromoterLevel, PromoterThreshold
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mall.domain.referral.model import (
-    Attribution,
-    Promoter,
-)
-from mall.domain.settings import (
-    BindingMode,
-    DistributionSettings,
-)
+from mall.domain.referral.model import Attribution, Promoter
+from mall.domain.settings import BindingMode, DistributionSettings
 
 
 def _earner(uid: str | None, promoters: dict[str, Promoter]) -> str | None:

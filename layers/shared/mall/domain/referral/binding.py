@@ -9,17 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from mall.domain.referral.model import (
-    MAX_ANCESTOR_DEPTH,
-    Binding,
-    BindSource,
-    BindTrigger,
-    Promoter,
-)
-from mall.domain.settings import (
-    BindingMode,
-    DistributionSettings,
-)
+from mall.domain.referral.model import MAX_ANCESTOR_DEPTH, Binding, BindSource, BindTrigger, Promoter
+from mall.domain.settings import BindingMode, DistributionSettings
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 
 

@@ -9,14 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from mall.domain.referral.model import (
-    Counters,
-)
-from mall.domain.settings import (
-    DistributionSettings,
-    PromoterLevel,
-    is_headcount_only,
-)
+from mall.domain.referral.model import Counters
+from mall.domain.settings import DistributionSettings, PromoterLevel, is_headcount_only
 
 
 def distribution_base(lines: Iterable[Mapping[str, Any]]) -> int:

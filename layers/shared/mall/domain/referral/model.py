@@ -15,9 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
-from mall.domain.settings import (
-    DistributionSettings,
-)
+from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
 
 PromoterStatus = Literal["applied", "active", "frozen", "disabled", "rejected"]
