@@ -73,10 +73,12 @@ from mall.services import ledger as ledger_service
 from mall.services import orders as order_service
 from mall.services import payments as payment_service
 from mall.services import payouts as payout_service
-from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from mall.services.referral import ReferralRepositories
+from mall.services.referral import promoters as referral_promoters
+from mall.services.referral.binding import BindWithCode, bind_with_code
 from tests.integration.sim.ops_bonus import BonusOps, bonus_rules, check_bonuses
 from tests.integration.sim.ops_extra import ExtraOps, check_extra, first_paid_orders, level_settings, voided
 from tests.integration.sim.oracle import after_refunds, line_commission, scan
@@ -322,17 +324,16 @@ class Simulator(ExtraOps, BonusOps):
             previous: str | None = None
             for name in chain:
                 uid = world.customer(f"promoter-{name}")
-                view = referral_service.apply(table=self.table, user_id=uid,
-                                              body=ApplyRequest(accepted_rules_version=version, nickname=name),
-                                              now=self.clock.now)
+                view = referral_promoters.apply(network=ReferralRepositories.on(self.table), user_id=uid,
+                             body=ApplyRequest(accepted_rules_version=version, nickname=name), now=self.clock.now)
                 assert view.status == "active", view
                 self.codes[uid] = view.code
                 self.promoters.append(uid)
                 self._new_promoter(uid)
                 self.parent[uid] = None
                 if previous is not None:
-                    bound = referral_service.bind_with_code(table=self.table, customer_id=uid,
-                                                            code=self.codes[previous], now=self.clock.now)
+                    bound = bind_with_code(BindWithCode(customer_id=uid, code=self.codes[previous], now=self.clock.now),
+                                           network=ReferralRepositories.on(self.table))
                     assert bound.binding is not None and bound.binding.parent_id == previous
                     self.parent[uid] = previous
                 previous = uid
@@ -565,8 +566,8 @@ class Simulator(ExtraOps, BonusOps):
         now = self.clock.now
 
         def bind(promoter: str) -> Callable[[], Any]:
-            return lambda: referral_service.bind_with_code(table=self.table, customer_id=customer,
-                                                           code=self.codes[promoter], now=now)
+            return lambda: bind_with_code(BindWithCode(customer_id=customer, code=self.codes[promoter], now=now),
+                                          network=ReferralRepositories.on(self.table))
 
         def apply(results: list[Result]) -> None:
             winners = {r.value.binding.parent_id for r in results if r.kind == "ok" and r.value.binding}
@@ -593,8 +594,9 @@ class Simulator(ExtraOps, BonusOps):
             if results[0].kind != "refused" or results[0].code != "binding_cycle":
                 self.fail(f"a cycle bind was not refused: {results[0]}")
 
-        return Op("cycle_bind", [lambda: referral_service.bind_with_code(
-            table=self.table, customer_id=top, code=self.codes[below], now=now)], apply, frozenset({f"buyer:{top}"}))
+        return Op("cycle_bind", [lambda: bind_with_code(BindWithCode(customer_id=top, code=self.codes[below], now=now),
+                                                        network=ReferralRepositories.on(self.table))],
+                  apply, frozenset({f"buyer:{top}"}))
 
     # ---- operations: orders and payments --------------------------------------------------------
 
