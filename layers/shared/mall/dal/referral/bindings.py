@@ -9,7 +9,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key
+from mall.dal.keys import customer_profile_key, user_partition
 from mall.dal.referral.records import (
     activity_write,
     binding_from_item,
@@ -94,7 +94,7 @@ class BindingRepository:
         for uid in plan.active_now:
             writes.append(activity_write(t, uid, plan.now))
         history_sk = new_history_sk("BINDING_HISTORY", plan.now)
-        writes.append(Write.put(t, {"pk": f"USER#{plan.customer_id}", "sk": history_sk,
+        writes.append(Write.put(t, {"pk": user_partition(plan.customer_id), "sk": history_sk,
                                     "entity": "binding_history", "user_id": plan.customer_id, "at": iso(plan.now),
                                     **plan.history, **team_history_index(plan.history, history_sk)}))
         if plan.audit is not None:
@@ -165,6 +165,6 @@ class BindingRepository:
         return page.items, page.last_key
 
     def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
-        page = self._table.query(partition=("pk", f"USER#{user_id}"), sort_prefix=("sk", "BINDING_HISTORY#"),
+        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "BINDING_HISTORY#"),
                                  limit=limit, start_key=start_key, newest_first=True)
         return page.items, page.last_key

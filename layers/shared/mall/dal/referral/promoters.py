@@ -11,7 +11,8 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key
+from mall.dal.keys import customer_profile_key, user_partition
+from mall.dal.orders import purchase_key
 from mall.dal.referral.records import (
     activity_key,
     activity_partition,
@@ -67,7 +68,7 @@ class PromoterRepository:
                              first_paid_order_id=item.get("first_paid_order_id"))
 
     def paid_quantity(self, user_id: str, product_id: str) -> int:
-        item = self._table.get({"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"})
+        item = self._table.get(purchase_key(user_id, product_id))
         return int(item.get("paid_quantity", 0)) if item else 0
 
     # -- writes --------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class PromoterRepository:
         return found
 
     def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
-        page = self._table.query(partition=("pk", f"USER#{user_id}"), sort_prefix=("sk", "PROMOTER_HISTORY#"),
+        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "PROMOTER_HISTORY#"),
                                  limit=limit, start_key=start_key, newest_first=True)
         return page.items, page.last_key
 

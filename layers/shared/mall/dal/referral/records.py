@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
+from mall.dal.keys import user_partition
 from mall.dal.table import Item, Key, Write
 from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
 from mall.ids import new_id
@@ -19,11 +20,11 @@ def _dt(value: Any) -> datetime | None:
 
 
 def promoter_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "PROMOTER"}
+    return {"pk": user_partition(user_id), "sk": "PROMOTER"}
 
 
 def binding_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "BINDING"}
+    return {"pk": user_partition(user_id), "sk": "BINDING"}
 
 
 def code_key(code: str) -> Key:
@@ -31,7 +32,7 @@ def code_key(code: str) -> Key:
 
 
 def activity_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "PROMOTER_ACTIVITY"}
+    return {"pk": user_partition(user_id), "sk": "PROMOTER_ACTIVITY"}
 
 
 def activity_partition(day: str) -> str:
@@ -87,7 +88,7 @@ def promoter_history_write(table_name: str, user_id: str, now: datetime, *, acti
                            to_status: str | None, by: str, reason: str | None,
                            extra: Mapping[str, Any] | None = None) -> Write:
     """A promoter history entry (``USER#<uid>/PROMOTER_HISTORY#<at>#<id>``), written with the change."""
-    item = {"pk": f"USER#{user_id}", "sk": new_history_sk("PROMOTER_HISTORY", now), "entity": "promoter_history",
+    item = {"pk": user_partition(user_id), "sk": new_history_sk("PROMOTER_HISTORY", now), "entity": "promoter_history",
             "user_id": user_id, "action": action, "from_status": from_status, "to_status": to_status,
             "by": by, "reason": reason, "at": iso(now), **(extra or {})}
     return Write.put(table_name, item)
@@ -106,7 +107,7 @@ def promoters_partition(status: str) -> tuple[str, str]:
 
 
 def promoter_history_partition(user_id: str) -> tuple[str, str]:
-    return "pk", f"USER#{user_id}"
+    return "pk", user_partition(user_id)
 
 
 def in_team(key: Key | None, parent_id: str) -> bool:
