@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from mall.dal.table import Table
 from mall.domain.referral import VisitRate
 from mall.domain.settings import DistributionSettings, PromoterLevel
 from mall.errors import TooManyRequests
-from mall.schemas.referral import ApplyRequest
+from mall.schemas.referral import ApplyRequest, VisitResult
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.promoters import apply
 from mall.services.referral.visits import RecordVisit, record_visit
@@ -45,6 +46,12 @@ def promoter(table: Table, uid: str) -> tuple[str, str]:
     return customer.user_id, view.code
 
 
+def visit(table: Table, **command: Any) -> VisitResult:
+    """One reported share visit, as the share_visit function records it."""
+    return record_visit(RecordVisit(**command), network=ReferralRepositories.on(table), visits=VisitRepository(table),
+                        visit_rate=VisitRateLimiter(table))
+
+
 def visits_counted(table: Table) -> dict[str, int]:
     """Run the stats pipeline over the table's stream; the dashboard's visits for NOW's day and
     each promoter's counter of that day."""
@@ -65,24 +72,17 @@ def visits_counted(table: Table) -> dict[str, int]:
 def test_fifty_anonymous_visits_from_one_source_count_once_per_promoter_and_day(table: Table) -> None:
     (ann_id, ann), (bo_id, bo) = promoter(table, "u_ann"), promoter(table, "u_bo")
     for n in range(50):  # a script: one IP, a new made-up device id each time
-        record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id=f"dev-farm-{n}",
-                                 source_ip="198.51.100.7", now=NOW + timedelta(seconds=n), rate=OPEN),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="link", product_id=None, visitor_id=None,
+              device_id=f"dev-farm-{n}", source_ip="198.51.100.7", now=NOW + timedelta(seconds=n), rate=OPEN)
     for n in range(5):  # the same device through five IPs
-        record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id="dev-farm-0",
-                                 source_ip=f"203.0.113.{n + 1}", now=NOW, rate=OPEN),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="link", product_id=None, visitor_id=None,
+              device_id="dev-farm-0", source_ip=f"203.0.113.{n + 1}", now=NOW, rate=OPEN)
     # Real, distinct visitors each count; the farm's source counts again for another promoter.
     for n in range(3):
-        record_visit(RecordVisit(code=ann, source="qr", product_id=None, visitor_id=None, device_id=f"dev-friend-{n}",
-                                 source_ip=f"192.0.2.{n + 1}", now=NOW, rate=OPEN),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
-    record_visit(RecordVisit(code=bo, source="link", product_id=None, visitor_id=None, device_id="dev-farm-1",
-                             source_ip="198.51.100.7", now=NOW, rate=OPEN), network=ReferralRepositories.on(table),
-                 visits=VisitRepository(table), visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="qr", product_id=None, visitor_id=None,
+              device_id=f"dev-friend-{n}", source_ip=f"192.0.2.{n + 1}", now=NOW, rate=OPEN)
+    visit(table, code=bo, source="link", product_id=None, visitor_id=None, device_id="dev-farm-1",
+          source_ip="198.51.100.7", now=NOW, rate=OPEN)
 
     stored = table.query(partition=("pk", f"PVISITS#{ann_id}"), limit=200).items
     assert len(stored) == 58  # every visit is kept for the fraud scans
@@ -96,10 +96,8 @@ def test_fifty_anonymous_visits_from_one_source_count_once_per_promoter_and_day(
 def test_the_same_source_counts_again_the_next_day(table: Table) -> None:
     ann_id, ann = promoter(table, "u_ann")
     for day in (0, 0, 1):
-        record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id="dev-1",
-                                 source_ip="198.51.100.7", now=NOW + timedelta(days=day), rate=OPEN),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="link", product_id=None, visitor_id=None, device_id="dev-1",
+              source_ip="198.51.100.7", now=NOW + timedelta(days=day), rate=OPEN)
     stored = table.query(partition=("pk", f"PVISITS#{ann_id}"), limit=10).items
     assert [v["counted"] for v in sorted(stored, key=lambda v: v["sk"])] == [True, False, True]
 
@@ -109,31 +107,22 @@ def test_a_source_past_the_rate_is_refused_with_a_retry_time_and_nothing_is_stor
     rate = VisitRate(limit=5, window_seconds=60)
     start = NOW + timedelta(seconds=10)  # 10 s into a minute window
     for n in range(5):
-        record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id=f"d{n}",
-                                 source_ip="198.51.100.7", now=start, rate=rate),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="link", product_id=None, visitor_id=None, device_id=f"d{n}",
+              source_ip="198.51.100.7", now=start, rate=rate)
     with pytest.raises(TooManyRequests) as refused:
-        record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id="d5",
-                                 source_ip="198.51.100.7", now=start + timedelta(seconds=5), rate=rate),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code=ann, source="link", product_id=None, visitor_id=None, device_id="d5",
+              source_ip="198.51.100.7", now=start + timedelta(seconds=5), rate=rate)
     assert refused.value.code == "too_many_visits" and refused.value.retry_after_seconds == 45
     # Unknown codes are counted too: a flood cannot probe codes past the limit either.
     with pytest.raises(TooManyRequests):
-        record_visit(RecordVisit(code="NOSUCHCODE", source="link", product_id=None, visitor_id=None, device_id=None,
-                                 source_ip="198.51.100.7", now=start, rate=rate),
-                     network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                     visit_rate=VisitRateLimiter(table))
+        visit(table, code="NOSUCHCODE", source="link", product_id=None, visitor_id=None,
+              device_id=None, source_ip="198.51.100.7", now=start, rate=rate)
     assert len(table.query(partition=("pk", f"PVISITS#{ann_id}"), limit=20).items) == 5
     # Another source is not held up; the same one is welcome again in the next window.
-    record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id="x",
-                             source_ip="192.0.2.1", now=start, rate=rate), network=ReferralRepositories.on(table),
-                 visits=VisitRepository(table), visit_rate=VisitRateLimiter(table))
-    record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id="d6",
-                             source_ip="198.51.100.7", now=start + timedelta(seconds=50), rate=rate),
-                 network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                 visit_rate=VisitRateLimiter(table))
+    visit(table, code=ann, source="link", product_id=None, visitor_id=None, device_id="x",
+          source_ip="192.0.2.1", now=start, rate=rate)
+    visit(table, code=ann, source="link", product_id=None, visitor_id=None, device_id="d6",
+          source_ip="198.51.100.7", now=start + timedelta(seconds=50), rate=rate)
 
 
 def test_parallel_requests_pass_no_more_than_the_limit(table: Table) -> None:
@@ -142,10 +131,8 @@ def test_parallel_requests_pass_no_more_than_the_limit(table: Table) -> None:
 
     def one(n: int) -> bool:
         try:
-            record_visit(RecordVisit(code=ann, source="link", product_id=None, visitor_id=None, device_id=f"dev-{n}",
-                                     source_ip="198.51.100.7", now=NOW, rate=rate),
-                         network=ReferralRepositories.on(table), visits=VisitRepository(table),
-                         visit_rate=VisitRateLimiter(table))
+            visit(table, code=ann, source="link", product_id=None, visitor_id=None,
+                  device_id=f"dev-{n}", source_ip="198.51.100.7", now=NOW, rate=rate)
         except TooManyRequests:
             return False
         return True
