@@ -14,9 +14,13 @@ from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import AdminBindingRequest, AdminUnbindRequest, BindResult, CustomerBinding
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral import binding as referral_binding
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
@@ -29,24 +33,25 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 @app.get("/admin/customers/<user_id>/binding", summary="A customer's binding and its history", tags=["referral"],
          **secured(Role.ADMIN))
 def get_binding(user_id: IdPath) -> CustomerBinding:
-    binding, history = referral.get_binding(table=table, customer_id=user_id, limit=50)
+    binding, history = referral_binding.get_binding(bindings=network.bindings, customer_id=user_id, limit=50)
     return CustomerBinding(customer_id=user_id, binding=binding, history=history)
 
 
 @app.put("/admin/customers/<user_id>/binding", summary="Bind a customer to a promoter (reason required)",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def set_binding(user_id: IdPath, body: AdminBindingRequest) -> BindResult:
-    return referral.admin_set_binding(table=table, customer_id=user_id, promoter_code=body.promoter_code,
-                                      reason=body.reason, by=current_principal(app).subject, now=utc_now(),
-                                      source_ip=source_ip(app))
+    return referral_binding.admin_set_binding(network=network, customer_id=user_id,
+                                              promoter_code=body.promoter_code, reason=body.reason,
+                                              by=current_principal(app).subject, now=utc_now(),
+                                              source_ip=source_ip(app))
 
 
 @app.post("/admin/customers/<user_id>/binding/remove", summary="Remove a customer's binding (reason required)",
           tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def remove_binding(user_id: IdPath, body: AdminUnbindRequest) -> BindResult:
-    return referral.admin_remove_binding(table=table, customer_id=user_id, reason=body.reason,
-                                         by=current_principal(app).subject, now=utc_now(),
-                                         source_ip=source_ip(app))
+    return referral_binding.admin_remove_binding(network=network, customer_id=user_id, reason=body.reason,
+                                                 by=current_principal(app).subject, now=utc_now(),
+                                                 source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

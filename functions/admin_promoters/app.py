@@ -14,6 +14,7 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
@@ -25,11 +26,18 @@ from mall.schemas.referral import (
     PromoterList,
     StatusChangeRequest,
 )
-from mall.services import referral, risk, settlement
+from mall.services import risk, settlement
+from mall.services.referral import ReferralRepositories, share_page
+from mall.services.referral import promoters as referral_promoters
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+categories = CategoryRepository(table)
+products = ProductRepository(table)
+
 app = make_resolver()
-referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
 
 _ERRORS: dict[int, OpenAPIResponse] = {
     404: error_response("no such promoter"),
@@ -44,14 +52,15 @@ def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "dis
                                      Query()] = "applied",
                    limit: Limit = 20,
                    cursor: Cursor = None) -> PromoterList:
-    return referral.list_promoters(table=table, status=status, limit=limit, cursor=cursor)
+    return referral_promoters.list_promoters(promoters=network.promoters, status=status, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
          responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
 def get_one(user_id: IdPath) -> PromoterDetail:
-    promoter = referral.get_promoter(table=table, user_id=user_id)
-    history = referral.promoter_history(table=table, user_id=user_id, limit=50, cursor=None)
+    promoter = referral_promoters.get_promoter(promoters=network.promoters, user_id=user_id)
+    history = referral_promoters.promoter_history(promoters=network.promoters, user_id=user_id, limit=50,
+                                                  cursor=None)
     return PromoterDetail(promoter=promoter, history=history)
 
 
@@ -68,14 +77,15 @@ _STATUS_CHANGES: dict[PromoterAction, str] = {
 def _status_change_route(action: PromoterAction, summary: str) -> None:
     def change(user_id: IdPath, body: StatusChangeRequest) -> PromoterAdminView:
         now = utc_now()
-        view = referral.change_status(table=table, user_id=user_id, action=action, reason=body.reason,
-                                      by=current_principal(app).subject, now=now, source_ip=source_ip(app))
+        view = referral_promoters.change_status(promoters=network.promoters, user_id=user_id, action=action,
+                                                reason=body.reason, by=current_principal(app).subject, now=now,
+                                                source_ip=source_ip(app))
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(table=table, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
             settlement.void_disabled_promoter(table=table, promoter_id=user_id, by=current_principal(app).subject,
                                               now=now, source_ip=source_ip(app))
-            view = referral.get_promoter(table=table, user_id=user_id)
+            view = referral_promoters.get_promoter(promoters=network.promoters, user_id=user_id)
         return view
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
@@ -90,16 +100,17 @@ for _action, _summary in _STATUS_CHANGES.items():
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
-    return referral.set_override(table=table, user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
-                                 reason=body.reason, by=current_principal(app).subject, now=utc_now(),
-                                 source_ip=source_ip(app))
+    command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
+                                             reason=body.reason, by=current_principal(app).subject, now=utc_now(),
+                                             source_ip=source_ip(app))
+    return referral_promoters.set_override(command, network=network, categories=categories, products=products)
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
          tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
 def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
-    return referral.set_level(table=table, user_id=user_id, level_id=body.level_id, reason=body.reason,
-                              by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
+    return referral_promoters.set_level(network=network, user_id=user_id, level_id=body.level_id, reason=body.reason,
+                                        by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

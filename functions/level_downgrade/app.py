@@ -10,14 +10,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
-from mall.services.referral import run_downgrades
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.levels import run_downgrades
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
 
 
 def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    downgraded = run_downgrades(table=table, now=scheduled_time(event))
+    downgraded = run_downgrades(network=network, now=scheduled_time(event))
     logger.info("level downgrade run", extra={"downgraded": downgraded})
     metrics.add_metric(name="PromotersDowngraded", unit="Count", value=downgraded)
     return {"downgraded": downgraded}

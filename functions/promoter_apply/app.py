@@ -21,11 +21,15 @@ from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import ApplyRequest, PromoterAdminView
-from mall.services import referral
+from mall.services.referral import ReferralRepositories, share_page
+from mall.services.referral import promoters as referral_promoters
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+
 app = make_resolver()
-referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
 
 
 @app.post("/promoter/apply", summary="Apply to become a promoter", tags=["referral"], status_code=201,
@@ -41,7 +45,8 @@ referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first
 def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PromoterAdminView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, PromoterAdminView,
-                  lambda: referral.apply(table=table, user_id=principal.subject, body=body, now=utc_now()),
+                  lambda: referral_promoters.apply(network=network, user_id=principal.subject, body=body,
+                                                  now=utc_now()),
                   lambda_context=app.lambda_context)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 

@@ -8,18 +8,22 @@ from mall.api.params import error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import PromoterProfile
-from mall.services import referral
+from mall.services.referral import ReferralRepositories, share_page
+from mall.services.referral.team import my_profile
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+
 app = make_resolver()
-referral.share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
+share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
 
 
 @app.get("/promoter/profile", summary="My promoter profile", tags=["referral"],
          responses={404: error_response("not a promoter")},
          **secured(Role.PROMOTER))
 def profile() -> PromoterProfile:
-    return referral.my_profile(table=table, user_id=current_principal(app).subject)
+    return my_profile(network=network, user_id=current_principal(app).subject)
 
 
 handler = entrypoint(app)

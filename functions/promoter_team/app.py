@@ -14,9 +14,13 @@ from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import TeamPage
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.team import my_team
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+
 app = make_resolver()
 
 
@@ -26,8 +30,7 @@ def team(depth: Annotated[int, Query(ge=1, le=2, description="1: my direct membe
          limit: Limit = 20,
          cursor: Cursor = None) -> TeamPage:
     level: Literal[1, 2] = 2 if depth == 2 else 1
-    return referral.my_team(table=table, user_id=current_principal(app).subject, depth=level, limit=limit,
-                            cursor=cursor)
+    return my_team(network=network, user_id=current_principal(app).subject, depth=level, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -17,9 +17,13 @@ from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import BindRequestBody, BindResult
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
@@ -34,8 +38,9 @@ _ERRORS: dict[int, OpenAPIResponse] = {
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def bind(body: BindRequestBody) -> BindResult:
     device, ip = client(app, body.device_id)  # stored on the binding for the fraud scan, never logged
-    return referral.bind_with_code(table=table, customer_id=current_principal(app).subject, code=body.code,
-                                   now=utc_now(), device_id=device, client_ip=ip)
+    command = BindWithCode(customer_id=current_principal(app).subject, code=body.code, now=utc_now(),
+                           device_id=device, client_ip=ip)
+    return bind_with_code(command, network=network)
 
 
 handler = entrypoint(app)

@@ -19,10 +19,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.dal.table import deserialize, main_table
 from mall.observability import logger, metrics
-from mall.services.referral import on_order_paid, on_refund_succeeded
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.referral.refunds import RefundRepositories, on_refund_succeeded
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+paid_order_repos = OrderPaidRepositories.on(table)
+refund_repos = RefundRepositories.on(table)
+
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -30,13 +35,13 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     raw = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
     order = deserialize(raw)
     if order.get("entity") == "refund" and order.get("status") == "SUCCEEDED":
-        refund = on_refund_succeeded(table=table, refund=order, now=utc_now())
+        refund = on_refund_succeeded(repos=refund_repos, refund=order, now=utc_now())
         logger.info("succeeded refund handled", extra={"refund_id": refund["refund_id"], "counted": refund["counted"],
                                                        "downgraded": len(refund["downgraded"])})
         return refund
     if order.get("sk") != "ORDER" or order.get("status") != "PAID":
         return {"skipped": True}  # the filter should not let these through; never fail on them
-    result = on_order_paid(table=table, order=order, now=utc_now())
+    result = on_order_paid(repos=paid_order_repos, order=order, now=utc_now())
     logger.info("paid order handled", extra={"order_id": result["order_id"], "bound": result["bound"],
                                              "counted": result["counted"]})
     if result["counted"]:

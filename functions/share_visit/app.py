@@ -16,12 +16,19 @@ from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.referral import VisitRateLimiter, VisitRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import VisitRequest, VisitResult
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.visits import RecordVisit, record_visit
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+network = ReferralRepositories.on(table)
+visits = VisitRepository(table)
+visit_rate = VisitRateLimiter(table)
+
 app = make_resolver()
 
 
@@ -43,8 +50,9 @@ def visit(body: VisitRequest) -> Response[VisitResult]:
         if Role.CUSTOMER in principal.roles or Role.PROMOTER in principal.roles:
             visitor = principal.subject
     device = body.device_id or (headers.get("x-device-id") or "")[:128] or None
-    result = referral.record_visit(table=table, code=body.code, source=body.source, product_id=body.product_id,
-                                   visitor_id=visitor, device_id=device, source_ip=source_ip(app), now=utc_now())
+    command = RecordVisit(code=body.code, source=body.source, product_id=body.product_id, visitor_id=visitor,
+                          device_id=device, source_ip=source_ip(app), now=utc_now())
+    result = record_visit(command, network=network, visits=visits, visit_rate=visit_rate)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

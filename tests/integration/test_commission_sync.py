@@ -27,7 +27,8 @@ from mall.domain.catalog import Category
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
 from mall.services.commissions import sync_order
-from mall.services.referral import attribute_order
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.attribution import attribute_order
 from mall.services.settlement import settle_due
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -188,7 +189,7 @@ def test_a_four_deep_chain_pays_only_the_two_levels_of_the_attribution(world: tu
     bind(table, "u_b", "u_a")
     bind(table, "u_c", "u_b")
     bind(table, "u_d", "u_c")
-    attribution = attribute_order(table=table, buyer_id="u_d", share=None, now=PAID)
+    attribution = attribute_order(network=ReferralRepositories.on(table), buyer_id="u_d", share=None, now=PAID)
     assert (attribution.l1_promoter_id, attribution.l2_promoter_id) == ("u_c", "u_b")
     put_order(table, "o_chain", [line("1", 20_000)], l1=None, l2=None, version=attribution.settings_version,
               buyer="u_d", attribution=asdict(attribution))

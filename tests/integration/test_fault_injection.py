@@ -68,10 +68,11 @@ from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
 from mall.services import payouts as payout_service
-from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
 from tests.integration.sim.model import ADMINS
 from tests.integration.sim.oracle import Snapshot, differences, empty, scan
 from tests.integration.sim.simulator import Simulator
@@ -207,8 +208,8 @@ def place(world: World, buyer: str, lines: list[tuple[str, int]]) -> str:
 
 def customer_of(world: World, sim: Simulator, code: str, promoter_index: int) -> str:
     buyer = world.customer(code)
-    referral_service.bind_with_code(table=world.table, customer_id=buyer,
-                                    code=sim.codes[sim.promoters[promoter_index]], now=world.clock.now)
+    bind_with_code(BindWithCode(customer_id=buyer, code=sim.codes[sim.promoters[promoter_index]], now=world.clock.now),
+                   network=ReferralRepositories.on(world.table))
     return buyer
 
 

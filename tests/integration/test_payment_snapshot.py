@@ -36,10 +36,13 @@ from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionAmount, TransactionResource
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
-from mall.services import referral
 from mall.services.commissions import sync_order
 from mall.services.orders import place_order
 from mall.services.payments import apply_payment
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.referral.promoters import SetOverride, change_status, set_level, set_override
 from tests.conftest import table_request
 
 pytestmark = pytest.mark.integration
@@ -91,7 +94,8 @@ class World:
         return uid, code
 
     def bind(self, uid: str, code: str) -> None:
-        assert referral.bind_with_code(table=self.table, customer_id=uid, code=code, now=T0).outcome == "bound"
+        assert bind_with_code(BindWithCode(customer_id=uid, code=code, now=T0),
+                              network=ReferralRepositories.on(self.table)).outcome == "bound"
 
     def place(self, buyer: str, *, share_code: str | None = None) -> str:
         share = ShareSourceRequest(promoter_code=share_code, source="link") if share_code else None
@@ -119,7 +123,7 @@ class World:
     def referral_worker(self, order_id: str, *, now: datetime) -> None:
         image = self.table.get(order_key(order_id), consistent=True)
         assert image is not None
-        referral.on_order_paid(table=self.table, order=image, now=now)
+        on_order_paid(repos=OrderPaidRepositories.on(self.table), order=image, now=now)
 
     def commission_worker(self, order_id: str, *, now: datetime) -> None:
         sync_order(table=self.table, order_id=order_id, now=now)
@@ -171,10 +175,13 @@ def _chain(world: World) -> tuple[str, str, str]:
 def _change_everything_after_payment(world: World, a: str, b: str) -> None:
     """What an admin might do between a payment and a worker that runs days later."""
     later = T0 + timedelta(days=3)
-    referral.set_level(table=world.table, user_id=b, level_id="senior", reason="promotion", by="admin:t", now=later)
-    referral.set_override(table=world.table, user_id=b, l1_bp=1500, l2_bp=None, reason="vip", by="admin:t",
-                          now=later)
-    referral.change_status(table=world.table, user_id=a, action="freeze", reason="review", by="admin:t", now=later)
+    set_level(network=ReferralRepositories.on(world.table), user_id=b, level_id="senior", reason="promotion",
+              by="admin:t", now=later)
+    set_override(SetOverride(user_id=b, l1_bp=1500, l2_bp=None, reason="vip", by="admin:t", now=later),
+                 network=ReferralRepositories.on(world.table), categories=CategoryRepository(world.table),
+                 products=ProductRepository(world.table))
+    change_status(promoters=PromoterRepository(world.table), user_id=a, action="freeze", reason="review", by="admin:t",
+                  now=later)
     world.settings(mode=BindingMode.FIRST_CLICK, l1=800, l2=400, senior_points=500)
     categories = CategoryRepository(world.table)
     category = categories.get("c_tea", consistent=True)
@@ -330,8 +337,8 @@ def test_a_sharer_who_cannot_be_bound_earns_nothing_and_neither_does_the_other_s
         new_table: Callable[[], Table]) -> None:
     world, names, buyer, o1, o2 = _first_payment_world(new_table)
     world.pay(o1)
-    referral.change_status(table=world.table, user_id=names["S1"], action="freeze", reason="review",
-                           by="admin:t", now=T0 + timedelta(seconds=10))
+    change_status(promoters=PromoterRepository(world.table), user_id=names["S1"], action="freeze", reason="review",
+                  by="admin:t", now=T0 + timedelta(seconds=10))
     world.pay(o2, now=T0 + timedelta(seconds=20))
     _run_workers(world, [o2, o1], commission_first=True)
     assert world.parent(buyer) is None
@@ -370,10 +377,11 @@ def test_a_promoter_frozen_at_payment_and_unfrozen_before_the_workers_earns_noth
     world = World(new_table())
     a, b, buyer = _chain(world)
     order_id = world.place(buyer)  # A was active when the order was placed
-    referral.change_status(table=world.table, user_id=a, action="freeze", reason="review", by="admin:t", now=T0)
+    change_status(promoters=PromoterRepository(world.table), user_id=a, action="freeze", reason="review", by="admin:t",
+                  now=T0)
     world.pay(order_id)
-    referral.change_status(table=world.table, user_id=a, action="unfreeze", reason=None, by="admin:t",
-                           now=T0 + timedelta(hours=2))
+    change_status(promoters=PromoterRepository(world.table), user_id=a, action="unfreeze", reason=None, by="admin:t",
+                  now=T0 + timedelta(hours=2))
     world.commission_worker(order_id, now=T0 + timedelta(days=1))
     world.referral_worker(order_id, now=T0 + timedelta(days=1))
     assert {level: (who, amount) for (_, level), (who, amount, _) in world.records(order_id).items()} == {

@@ -14,7 +14,12 @@ from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.table import Table
 from mall.domain.referral import BindRefused, Promoter
 from mall.errors import Conflict, DomainError
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral import binding as referral_binding
+from mall.services.referral.attribution import attribute_order
+from mall.services.referral.binding import Bind, BindWithCode, bind_with_code
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.referral.promoters import change_status
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -38,7 +43,8 @@ def promoter(table: Table, uid: str) -> str:
 def bind(table: Table, who: str, code: str) -> str:
     """The outcome of an invite-code bind, or the refusal's error code."""
     try:
-        return referral.bind_with_code(table=table, customer_id=who, code=code, now=NOW).outcome
+        command = BindWithCode(customer_id=who, code=code, now=NOW)
+        return bind_with_code(command, network=ReferralRepositories.on(table)).outcome
     except DomainError as refused:
         return refused.code
 
@@ -60,7 +66,8 @@ def test_parallel_binds_of_one_customer_exactly_one_wins(table: Table) -> None:
     def attempt(i: int) -> tuple[str, dict[str, Any] | None]:
         barrier.wait()
         try:
-            result = referral.bind_with_code(table=table, customer_id="u_target", code=codes[i], now=NOW)
+            result = bind_with_code(BindWithCode(customer_id="u_target", code=codes[i], now=NOW),
+                                    network=ReferralRepositories.on(table))
         except Conflict as lost:
             return lost.code, lost.details
         return result.outcome, None
@@ -155,13 +162,13 @@ def test_stream_redelivery_and_parallel_duplicates_count_an_order_once(table: Ta
 
     def deliver(_: int) -> bool:
         barrier.wait()
-        return bool(referral.on_order_paid(table=table, order=order, now=NOW)["counted"])
+        return bool(on_order_paid(repos=OrderPaidRepositories.on(table), order=order, now=NOW)["counted"])
 
     with ThreadPoolExecutor(workers) as pool:
         counted = list(pool.map(deliver, range(workers)))
     assert sum(counted) == 1
     for _ in range(3):
-        assert referral.on_order_paid(table=table, order=order, now=NOW)["counted"] is False
+        assert on_order_paid(repos=OrderPaidRepositories.on(table), order=order, now=NOW)["counted"] is False
     repo = PromoterRepository(table)
     b, a = repo.get("u_b"), repo.get("u_a")
     assert b is not None and a is not None
@@ -177,11 +184,13 @@ def test_attribute_order_reads_two_levels_and_skips_inactive(table: Table) -> No
     customer(table, "u_buyer")
     assert bind(table, "u_b", code_a) == "bound"
     assert bind(table, "u_buyer", code_b) == "bound"
-    result = referral.attribute_order(table=table, buyer_id="u_buyer", share=None, now=NOW)
+    result = attribute_order(network=ReferralRepositories.on(table), buyer_id="u_buyer", share=None, now=NOW)
     assert (result.l1_promoter_id, result.l2_promoter_id, result.basis) == ("u_b", "u_a", "binding")
-    referral.change_status(table=table, user_id="u_b", action="freeze", reason="risk", by="admin:t", now=NOW)
-    result = referral.attribute_order(table=table, buyer_id="u_buyer", share=None, now=NOW)
+    change_status(promoters=PromoterRepository(table), user_id="u_b", action="freeze", reason="risk", by="admin:t",
+                  now=NOW)
+    result = attribute_order(network=ReferralRepositories.on(table), buyer_id="u_buyer", share=None, now=NOW)
     assert (result.l1_promoter_id, result.l2_promoter_id) == (None, "u_a")
     with pytest.raises(BindRefused):
-        referral.bind(table=table, customer_id="u_other", promoter_id="u_b", trigger="invite_code",
-                      source="invite_code", now=NOW, by="u_other")
+        referral_binding.bind(Bind(customer_id="u_other", promoter_id="u_b", trigger="invite_code",
+                                   source="invite_code", now=NOW, by="u_other"),
+                              network=ReferralRepositories.on(table))

@@ -14,7 +14,12 @@ from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain.settings import DistributionSettings, LevelUpgrade, PromoterLevel
-from mall.services import referral
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import admin_set_binding
+from mall.services.referral.levels import evaluate_upgrade
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.referral.promoters import set_level
+from mall.services.referral.refunds import RefundRepositories, on_refund_succeeded
 from tests.integration.test_referral_concurrency import NOW, bind, chain, customer
 
 LATER = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -63,7 +68,7 @@ def test_a_refund_takes_back_the_sales_and_the_level_they_bought_once(table: Tab
     # 12,000 on a line that takes part, 3,000 on one that does not, 800 shipping: the base is 12,000.
     order = paid_order(table, "o_1", "u_buyer", "u_b", "u_a", lines=[(12_000, True), (3_000, False)],
                        shipping_fen=800)
-    referral.on_order_paid(table=table, order=order, now=NOW)
+    on_order_paid(repos=OrderPaidRepositories.on(table), order=order, now=NOW)
     repo = PromoterRepository(table)
     b = repo.get("u_b")
     assert b is not None and (b.own_sales_fen, b.team_sales_fen, b.level_id) == (12_000, 12_000, "senior")
@@ -74,11 +79,11 @@ def test_a_refund_takes_back_the_sales_and_the_level_they_bought_once(table: Tab
 
     def deliver(_: int) -> bool:
         barrier.wait()
-        return bool(referral.on_refund_succeeded(table=table, refund=refund, now=LATER)["counted"])
+        return bool(on_refund_succeeded(repos=RefundRepositories.on(table), refund=refund, now=LATER)["counted"])
 
     with ThreadPoolExecutor(workers) as pool:
         assert sum(pool.map(deliver, range(workers))) == 1
-    assert referral.on_refund_succeeded(table=table, refund=refund, now=LATER)["counted"] is False
+    assert on_refund_succeeded(repos=RefundRepositories.on(table), refund=refund, now=LATER)["counted"] is False
 
     b, a = repo.get("u_b"), repo.get("u_a")
     assert b is not None and a is not None
@@ -90,7 +95,7 @@ def test_a_refund_takes_back_the_sales_and_the_level_they_bought_once(table: Tab
             downgrades[0]["refund_id"]) == ("senior", "basic", "system", "o_1-r1")
 
     # The next order is paid at the basic rate again: the level cannot be bought and refunded.
-    assert referral.evaluate_upgrade(table=table, user_id="u_b", now=LATER) is None
+    assert evaluate_upgrade(network=ReferralRepositories.on(table), user_id="u_b", now=LATER) is None
 
 
 def test_refunds_never_take_back_more_than_the_payment_counted_nor_the_shipping(table: Table) -> None:
@@ -99,11 +104,13 @@ def test_refunds_never_take_back_more_than_the_payment_counted_nor_the_shipping(
     customer(table, "u_buyer")
     assert bind(table, "u_buyer", codes["u_b"]) == "bound"
     order = paid_order(table, "o_1", "u_buyer", "u_b", None, lines=[(5_000, True)], shipping_fen=700)
-    referral.on_order_paid(table=table, order=order, now=NOW)
-    referral.on_refund_succeeded(table=table, refund=succeeded_refund("o_1", 1, [("1", 2_000)]), now=LATER)
+    on_order_paid(repos=OrderPaidRepositories.on(table), order=order, now=NOW)
+    on_refund_succeeded(repos=RefundRepositories.on(table), refund=succeeded_refund("o_1", 1, [("1", 2_000)]),
+                        now=LATER)
     shipping_only = {**succeeded_refund("o_1", 2, [], shipping_fen=700), "kind": "shipping"}
-    assert referral.on_refund_succeeded(table=table, refund=shipping_only, now=LATER)["counted"] is False
-    referral.on_refund_succeeded(table=table, refund=succeeded_refund("o_1", 3, [("1", 3_000)]), now=LATER)
+    assert on_refund_succeeded(repos=RefundRepositories.on(table), refund=shipping_only, now=LATER)["counted"] is False
+    on_refund_succeeded(repos=RefundRepositories.on(table), refund=succeeded_refund("o_1", 3, [("1", 3_000)]),
+                        now=LATER)
     b = PromoterRepository(table).get("u_b")
     assert b is not None and (b.own_sales_fen, b.team_sales_fen) == (0, 0)
 
@@ -113,10 +120,12 @@ def test_an_admins_level_stays_after_a_refund(table: Table) -> None:
     codes = chain(table, "u_b")
     customer(table, "u_buyer")
     assert bind(table, "u_buyer", codes["u_b"]) == "bound"
-    referral.set_level(table=table, user_id="u_b", level_id="senior", reason="key account", by="admin:t", now=NOW)
+    set_level(network=ReferralRepositories.on(table), user_id="u_b", level_id="senior", reason="key account",
+              by="admin:t", now=NOW)
     order = paid_order(table, "o_1", "u_buyer", "u_b", None, lines=[(4_000, True)])
-    referral.on_order_paid(table=table, order=order, now=NOW)
-    result = referral.on_refund_succeeded(table=table, refund=succeeded_refund("o_1", 1, [("1", 4_000)]), now=LATER)
+    on_order_paid(repos=OrderPaidRepositories.on(table), order=order, now=NOW)
+    result = on_refund_succeeded(repos=RefundRepositories.on(table), refund=succeeded_refund("o_1", 1, [("1", 4_000)]),
+                                 now=LATER)
     assert result["counted"] is True and result["downgraded"] == []
     b = PromoterRepository(table).get("u_b")
     assert b is not None and (b.own_sales_fen, b.level_id, b.level_source) == (0, "senior", "admin")
@@ -132,22 +141,22 @@ def test_a_headcount_condition_counts_only_invitees_who_paid_each_once(table: Ta
     repo = PromoterRepository(table)
     first = paid_order(table, "o_1", "u_c1", "u_p", None, lines=[(5_000, True)])
     for _ in range(3):  # redelivered
-        referral.on_order_paid(table=table, order=first, now=NOW)
+        on_order_paid(repos=OrderPaidRepositories.on(table), order=first, now=NOW)
     p = repo.get("u_p")
     assert p is not None and (p.direct_members, p.effective_members, p.own_sales_fen) == (4, 1, 5_000)
     assert p.level_id == "basic"  # three sign-ups (and a promoter) but one paying invitee: not enough
 
     second = paid_order(table, "o_2", "u_c2", "u_p", None, lines=[(500, True)])
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda _: referral.on_order_paid(table=table, order=second, now=NOW), range(4)))
+        list(pool.map(lambda _: on_order_paid(repos=OrderPaidRepositories.on(table), order=second, now=NOW), range(4)))
     p = repo.get("u_p")
     assert p is not None and (p.effective_members, p.level_id) == (2, "senior")
     binding = BindingRepository(table).get("u_c2")
     assert binding is not None and binding.paid
 
     # A paying invitee who moves takes their count along; one who has paid before binding counts at once.
-    referral.admin_set_binding(table=table, customer_id="u_c1", promoter_code=codes["u_q"], reason="moved",
-                               by="admin:t", now=NOW)
+    admin_set_binding(network=ReferralRepositories.on(table), customer_id="u_c1", promoter_code=codes["u_q"],
+                      reason="moved", by="admin:t", now=NOW)
     customer(table, "u_c4")
     table.update({"pk": "USER#u_c4", "sk": "PROFILE"}, "SET paid_order_count = :n", values={":n": 1})
     assert bind(table, "u_c4", codes["u_q"]) == "bound"
@@ -172,8 +181,8 @@ def test_a_payment_landing_while_its_buyer_binds_is_still_counted_once(table: Ta
         if user_id == "u_c" and stale["once"]:
             stale["once"] = False
             table.update({"pk": "USER#u_c", "sk": "PROFILE"}, "SET paid_order_count = :n", values={":n": 1})
-            referral.on_order_paid(table=table, order=paid_order(table, "o_1", "u_c", None, None,
-                                                                 lines=[(100, True)]), now=NOW)
+            on_order_paid(repos=OrderPaidRepositories.on(table),
+                          order=paid_order(table, "o_1", "u_c", None, None, lines=[(100, True)]), now=NOW)
         return facts
 
     monkeypatch.setattr(PromoterRepository, "customer", customer_facts)

@@ -35,8 +35,9 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.team_bonus import BonusRecord
 from mall.errors import DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
-from mall.services import fulfilment, referral
+from mall.services import fulfilment
 from mall.services.commissions import sync_order
+from mall.services.referral import promoters as referral_promoters
 from mall.services.refunds import reject_refund, request_refund
 from mall.services.settlement import settle_due, void_disabled_promoter
 from mall.services.withdrawals import request_withdrawal
@@ -109,8 +110,9 @@ _ADMIN_ACTIONS: list[str] = []
 
 def change_status(table: Table, action: Any, uid: str = PROMOTER) -> None:
     _ADMIN_ACTIONS.append(action)  # each change at its own second (history entries are keyed by time)
-    referral.change_status(table=table, user_id=uid, action=action, reason="test" if action != "unfreeze" else None,
-                           by="admin:alice", now=COMPLETED + timedelta(seconds=len(_ADMIN_ACTIONS)))
+    referral_promoters.change_status(promoters=PromoterRepository(table), user_id=uid, action=action,
+                                     reason="test" if action != "unfreeze" else None, by="admin:alice",
+                                     now=COMPLETED + timedelta(seconds=len(_ADMIN_ACTIONS)))
 
 
 def assert_reconciles(table: Table, uid: str = PROMOTER) -> None:

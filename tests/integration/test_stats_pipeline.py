@@ -33,6 +33,7 @@ from mall.dal.changes import Change, change_from_stream, change_message, parse_c
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.referral import PromoterRepository, VisitRateLimiter, VisitRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
@@ -55,7 +56,10 @@ from mall.services.commissions import sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import place_order
 from mall.services.payouts import mark_bank_paid
-from mall.services.referral import apply, bind_with_code, change_status, record_visit
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.referral.promoters import apply, change_status
+from mall.services.referral.visits import RecordVisit, record_visit
 from mall.services.settlement import settle_due
 from mall.services.stats import apply_change, dashboard, promoter_leaderboard
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal, request_withdrawal
@@ -119,16 +123,20 @@ class Shop:
         return customer.user_id
 
     def promoter(self, uid: str, nickname: str, day: int) -> None:
-        view = apply(table=self.table, user_id=uid, body=ApplyRequest(nickname=nickname), now=at(day, 1))
+        view = apply(network=ReferralRepositories.on(self.table), user_id=uid, body=ApplyRequest(nickname=nickname),
+                     now=at(day, 1))
         assert view.status == "active"
         self.codes[uid] = view.code
 
     def bind(self, uid: str, promoter: str, day: int) -> None:
-        bind_with_code(table=self.table, customer_id=uid, code=self.codes[promoter], now=at(day, 2))
+        bind_with_code(BindWithCode(customer_id=uid, code=self.codes[promoter], now=at(day, 2)),
+                       network=ReferralRepositories.on(self.table))
 
     def visit(self, promoter: str, day: int, visitor: str | None = None) -> None:
-        record_visit(table=self.table, code=self.codes[promoter], source="link", product_id="p_pu",
-                     visitor_id=visitor, device_id=None, source_ip="203.0.113.9", now=at(day, 3))
+        record_visit(RecordVisit(code=self.codes[promoter], source="link", product_id="p_pu", visitor_id=visitor,
+                                 device_id=None, source_ip="203.0.113.9", now=at(day, 3)),
+                     network=ReferralRepositories.on(self.table), visits=VisitRepository(self.table),
+                     visit_rate=VisitRateLimiter(self.table))
 
     def order(self, buyer: str, day: int, lines: dict[str, int], *, via: str | None = None, pay: bool = True,
               hour: int = 4) -> str:
@@ -218,7 +226,8 @@ def seed(table: Table) -> Shop:
     shop.refund(dan, o1, 14, amount=10_000)  # settled in Nov, partially clawed back
     shop.withdraw(bo, 12, 3_000, pay=True)
     shop.withdraw(bo, 13, 900, pay=False)
-    change_status(table=table, user_id=cai, action="disable", reason="违规", by="admin:alice", now=at(14))
+    change_status(promoters=PromoterRepository(table), user_id=cai, action="disable", reason="违规", by="admin:alice",
+                  now=at(14))
     return shop
 
 

@@ -319,8 +319,9 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
     from mall.domain import ledger as L
     from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
     from mall.domain.refunds import LineRequest
-    from mall.services import referral as referral_service
     from mall.services import refunds as refund_service
+    from mall.services.referral import ReferralRepositories
+    from mall.services.referral.binding import admin_set_binding
     from tests.unit.test_fulfilment_factory import put_order
     from tests.unit.test_payouts import approved_withdrawal
 
@@ -344,8 +345,8 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
     for n in range(2):
         member, _ = CustomerRepository(table).get_or_create(app_id="wx_test_app", openid=f"openid-matrix-m{n}",
                                                             unionid=None, now=now)
-        referral_service.admin_set_binding(table=table, customer_id=member.user_id, promoter_code=code_a,
-                                           reason="matrix", by="admin:matrix", now=now)
+        admin_set_binding(network=ReferralRepositories.on(table), customer_id=member.user_id, promoter_code=code_a,
+                          reason="matrix", by="admin:matrix", now=now)
         members.append(member.user_id)
     commissions = []
     for n, order_id in enumerate(orders.values()):

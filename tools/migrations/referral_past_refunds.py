@@ -1,7 +1,7 @@
 """Take the refunds that succeeded before refunds reduced the sales counters off those counters,
 and re-evaluate the levels earned automatically (run ``promoter_level_source`` and
 ``referral_sales_base`` first). Each refund goes through the same step as a live one
-(``mall.services.referral.on_refund_succeeded``): its ``REFERRAL_ORDER#<order>/REFUND#<refund>``
+(``mall.services.referral.refunds.on_refund_succeeded``): its ``REFERRAL_ORDER#<order>/REFUND#<refund>``
 marker makes it count once, so running this twice, or while the stream worker handles new refunds,
 changes nothing more."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mall.clock import utc_now
 from mall.dal.table import Item, Table
-from mall.services.referral import NotCountedYet, on_refund_succeeded
+from mall.services.referral.refunds import NotCountedYet, RefundRepositories, on_refund_succeeded
 from tools.migrations import Migration
 
 
@@ -22,7 +22,7 @@ def apply(table: Table, item: Item, dry_run: bool) -> bool:
     if dry_run:
         return table.get({"pk": f"REFERRAL_ORDER#{order_id}", "sk": "COUNTED"}, consistent=True) is not None
     try:
-        return bool(on_refund_succeeded(table=table, refund=item, now=utc_now())["counted"])
+        return bool(on_refund_succeeded(repos=RefundRepositories.on(table), refund=item, now=utc_now())["counted"])
     except NotCountedYet:
         return False  # its paid order was never counted: there is nothing to take back
 

@@ -29,8 +29,12 @@ from mall.dal.refunds import refund_key
 from mall.domain.settings import LevelUpgrade, PromoterLevel
 from mall.schemas.referral import ApplyRequest
 from mall.services import fulfilment as fulfilment_service
-from mall.services import referral as referral_service
 from mall.services import settlement as settlement_service
+from mall.services.referral import ReferralRepositories
+from mall.services.referral import promoters as referral_promoters
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.referral.promoters import change_status
+from mall.services.referral.refunds import RefundRepositories, on_refund_succeeded
 
 if TYPE_CHECKING:
     from tests.integration.sim.model import MOrder, Op
@@ -183,10 +187,10 @@ class ExtraOps:
         def batch() -> None:
             for order_id in order_ids + (order_ids[:1] if again else []):
                 item = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
-                referral_service.on_order_paid(table=table, order=item or {}, now=now)
+                on_order_paid(repos=OrderPaidRepositories.on(table), order=item or {}, now=now)
             for key in refund_keys + (refund_keys[:1] if again else []):
                 item = table.get(key, consistent=True)
-                referral_service.on_refund_succeeded(table=table, refund=item or {}, now=now)
+                on_refund_succeeded(repos=RefundRepositories.on(table), refund=item or {}, now=now)
 
         def apply(results: list[Any]) -> None:
             if results[0].kind != "ok":
@@ -252,9 +256,9 @@ class ExtraOps:
         table = self.table
 
         def call() -> Any:
-            view = referral_service.change_status(table=table, user_id=uid, action=action,  # type: ignore[arg-type]
-                                                  reason=None if action == "unfreeze" else "风控核查",
-                                                  by=ADMIN, now=now)
+            view = change_status(promoters=PromoterRepository(table), user_id=uid,
+                                 action=action,  # type: ignore[arg-type]
+                                 reason=None if action == "unfreeze" else "风控核查", by=ADMIN, now=now)
             if action == "disable":
                 settlement_service.void_disabled_promoter(table=table, promoter_id=uid, by=ADMIN, now=now)
             return view
@@ -297,9 +301,10 @@ class ExtraOps:
             self.promoters.append(uid)
             self._new_promoter(uid)
 
-        return Op("become promoter", [lambda: referral_service.apply(
-            table=self.table, user_id=uid, body=ApplyRequest(accepted_rules_version=version, nickname="新推广员"),
-            now=now)], apply, frozenset({f"buyer:{uid}"}), levels="write")
+        return Op("become promoter", [lambda: referral_promoters.apply(
+            network=ReferralRepositories.on(self.table), user_id=uid,
+            body=ApplyRequest(accepted_rules_version=version, nickname="新推广员"), now=now)],
+            apply, frozenset({f"buyer:{uid}"}), levels="write")
 
     def op_verify(self: Simulator) -> Op | None:
         """核销: an admin verifies the buyer's code of an order with a service line."""

@@ -18,7 +18,8 @@ from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
 from mall.services import payments as payment_service
-from mall.services import referral as referral_service
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
 from tests.integration.sim.model import ADMINS, PRODUCTS, MLine, MOrder, MRefund, MWithdrawal, Op, Result
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, Notification
 
@@ -63,8 +64,8 @@ class OrderOps:
         now = self.clock.now
 
         def bind(promoter: str) -> Callable[[], Any]:
-            return lambda: referral_service.bind_with_code(table=self.table, customer_id=customer,
-                                                           code=self.codes[promoter], now=now)
+            return lambda: bind_with_code(BindWithCode(customer_id=customer, code=self.codes[promoter], now=now),
+                                          network=ReferralRepositories.on(self.table))
 
         def apply(results: list[Result]) -> None:
             winners = {r.value.binding.parent_id for r in results if r.kind == "ok" and r.value.binding}
@@ -91,8 +92,9 @@ class OrderOps:
             if results[0].kind != "refused" or results[0].code != "binding_cycle":
                 self.fail(f"a cycle bind was not refused: {results[0]}")
 
-        return Op("cycle_bind", [lambda: referral_service.bind_with_code(
-            table=self.table, customer_id=top, code=self.codes[below], now=now)], apply, frozenset({f"buyer:{top}"}))
+        return Op("cycle_bind", [lambda: bind_with_code(BindWithCode(customer_id=top, code=self.codes[below], now=now),
+                                                        network=ReferralRepositories.on(self.table))],
+                  apply, frozenset({f"buyer:{top}"}))
 
     # ---- operations: orders and payments --------------------------------------------------------
 

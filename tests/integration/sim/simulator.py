@@ -55,8 +55,10 @@ from mall.schemas.referral import ApplyRequest
 from mall.services import commissions as commission_service
 from mall.services import ledger as ledger_service
 from mall.services import payouts as payout_service
-from mall.services import referral as referral_service
 from mall.services import settlement as settlement_service
+from mall.services.referral import ReferralRepositories
+from mall.services.referral import promoters as referral_promoters
+from mall.services.referral.binding import BindWithCode, bind_with_code
 from tests.integration.sim.checks import check
 from tests.integration.sim.model import (
     CATEGORIES,
@@ -179,17 +181,16 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
             previous: str | None = None
             for name in chain:
                 uid = world.customer(f"promoter-{name}")
-                view = referral_service.apply(table=self.table, user_id=uid,
-                                              body=ApplyRequest(accepted_rules_version=version, nickname=name),
-                                              now=self.clock.now)
+                view = referral_promoters.apply(network=ReferralRepositories.on(self.table), user_id=uid,
+                             body=ApplyRequest(accepted_rules_version=version, nickname=name), now=self.clock.now)
                 assert view.status == "active", view
                 self.codes[uid] = view.code
                 self.promoters.append(uid)
                 self._new_promoter(uid)
                 self.parent[uid] = None
                 if previous is not None:
-                    bound = referral_service.bind_with_code(table=self.table, customer_id=uid,
-                                                            code=self.codes[previous], now=self.clock.now)
+                    bound = bind_with_code(BindWithCode(customer_id=uid, code=self.codes[previous], now=self.clock.now),
+                                           network=ReferralRepositories.on(self.table))
                     assert bound.binding is not None and bound.binding.parent_id == previous
                     self.parent[uid] = previous
                 previous = uid

@@ -51,7 +51,8 @@ from mall.schemas.orders import (
 )
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.commissions import self_purchase_discounts
-from mall.services.referral import attribute_order
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.attribution import attribute_order
 
 logger = Logger(child=True)
 
@@ -136,7 +137,8 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     if request.share_source is not None:
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
-    attribution = attribute_order(table=orders.table, buyer_id=buyer_id, share=share, now=now)
+    attribution = attribute_order(network=ReferralRepositories.on(orders.table), buyer_id=buyer_id, share=share,
+                                  now=now)
     if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
         # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
         rules = current if current.version == attribution.settings_version else (

@@ -50,7 +50,8 @@ def _bound_to(table: Table, buyer_id: str, sharer_id: str) -> bool:
 def _claim(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -> tuple[BindingOutcome, str]:
     """Bind the buyer to the promoter their first paid order claims; bound when the buyer ends up
     bound there (by this call or a concurrent one)."""
-    from mall.services.referral import bind  # referral imports nothing of this module's callers
+    from mall.services.referral import ReferralRepositories  # referral imports nothing of this module's callers
+    from mall.services.referral.binding import Bind, bind
 
     sharer = snapshot.sharer_id
     assert sharer is not None  # noqa: S101 (a claim always names its promoter)
@@ -60,10 +61,11 @@ def _claim(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -> tuple[B
     code = share.get("promoter_code") if share else None
     detail = "bound"
     try:
-        bind(table=table, customer_id=snapshot.buyer_id, promoter_id=sharer, trigger="first_payment",
-             source=cast(BindSource, source), now=now, by="system", paid_orders_before=0,
-             promoter_code=code if isinstance(code, str) else None,
-             device_id=order.get("device_id") or None, client_ip=order.get("source_ip") or None)
+        bind(Bind(customer_id=snapshot.buyer_id, promoter_id=sharer, trigger="first_payment",
+                  source=cast(BindSource, source), now=now, by="system", paid_orders_before=0,
+                  promoter_code=code if isinstance(code, str) else None,
+                  device_id=order.get("device_id") or None, client_ip=order.get("source_ip") or None),
+             network=ReferralRepositories.on(table))
     except BindRefused as refused:
         detail = f"refused:{refused.error.code}"
     except Conflict as lost:

@@ -65,7 +65,8 @@ from mall.domain.risk import (
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, RiskCaseView, RiskHoldView
-from mall.services import referral, team_bonus
+from mall.services import team_bonus
+from mall.services.referral.promoters import change_status
 
 logger = Logger(child=True)
 
@@ -248,9 +249,9 @@ def _finish_confirm(table: Table, repo: RiskCaseRepository, case: RiskCase, now:
     unsettled record with its ledger reversal."""
     by = case.resolved_by or SYSTEM_ACTOR
     try:
-        referral.change_status(table=table, user_id=case.promoter_id, action="freeze",
-                               reason=f"risk case {case.case_id} confirmed: {case.note or ''}"[:500], by=by, now=now,
-                               source_ip=source_ip)
+        change_status(promoters=PromoterRepository(table), user_id=case.promoter_id, action="freeze",
+                      reason=f"risk case {case.case_id} confirmed: {case.note or ''}"[:500], by=by, now=now,
+                      source_ip=source_ip)
     except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
         logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
     ledger = LedgerRepository(table)

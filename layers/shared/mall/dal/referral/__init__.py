@@ -1,0 +1,105 @@
+"""Promoters, promoter codes, bindings, share visits and referral counters in the single table.
+
+Keys (docs/data-model.md, "referral"):
+- promoter ``USER#<uid>/PROMOTER`` (gsi1 ``PROMOTERS#<status>`` / ``<applied_at>#<uid>``)
+- promoter history ``USER#<uid>/PROMOTER_HISTORY#<at>#<id>``
+- code → uid ``PCODE#<code>/PCODE``
+- binding ``USER#<uid>/BINDING`` (gsi1 ``TEAM#<parent>`` / ``<bound_at>#<uid>``)
+- binding history ``USER#<uid>/BINDING_HISTORY#<at>#<id>``
+- share visit ``PVISITS#<promoter uid>/VISIT#<at>#<id>``
+- activity marker ``USER#<uid>/PROMOTER_ACTIVITY`` (gsi1 ``PROMOTER_ACTIVE_ON#<yyyy-mm-dd>`` / ``<uid>``,
+  sparse: removed once the promoter is at the entry level)
+- order counted marker ``REFERRAL_ORDER#<order_id>/COUNTED`` (``amount_fen``: the distribution base
+  added; ``refunded_base_fen``: how much of it succeeded refunds took back)
+- refund counted marker ``REFERRAL_ORDER#<order_id>/REFUND#<refund_id>``
+
+By concern: ``records`` (keys, index partitions, item mapping), ``promoters``, ``bindings``,
+``visits``, ``counters``. The names are gathered here for the many modules that read them, with
+``TransactionCancelled``: what a write raises when a condition or a concurrent write cancelled it.
+"""
+
+from __future__ import annotations
+
+from mall.dal.referral.bindings import (
+    AncestorCheck,
+    BindingRepository,
+    BindPlan,
+)
+from mall.dal.referral.counters import (
+    CounterRepository,
+    RefundCount,
+    RefundedPromoter,
+    SaleCount,
+    first_failure_index,
+)
+from mall.dal.referral.promoters import (
+    CustomerFacts,
+    PromoterRepository,
+    batch_promoters,
+)
+from mall.dal.referral.records import (
+    activity_key,
+    activity_partition,
+    activity_write,
+    binding_from_item,
+    binding_key,
+    code_key,
+    counters_condition,
+    in_team,
+    new_history_sk,
+    promoter_from_item,
+    promoter_history_partition,
+    promoter_history_write,
+    promoter_key,
+    promoters_partition,
+    team_bindings_partition,
+    team_history_index,
+    team_index_key,
+    visit_seen_partition,
+    visitor_index,
+    visitor_partition,
+)
+from mall.dal.referral.visits import (
+    VISIT_SEEN_TTL,
+    VisitRateLimiter,
+    VisitRepository,
+)
+from mall.dal.table import TransactionCancelled
+
+__all__ = [
+    "VISIT_SEEN_TTL",
+    "AncestorCheck",
+    "BindPlan",
+    "BindingRepository",
+    "CounterRepository",
+    "CustomerFacts",
+    "PromoterRepository",
+    "RefundCount",
+    "RefundedPromoter",
+    "SaleCount",
+    "TransactionCancelled",
+    "VisitRateLimiter",
+    "VisitRepository",
+    "activity_key",
+    "activity_partition",
+    "activity_write",
+    "batch_promoters",
+    "binding_from_item",
+    "binding_key",
+    "code_key",
+    "counters_condition",
+    "first_failure_index",
+    "in_team",
+    "new_history_sk",
+    "promoter_from_item",
+    "promoter_history_partition",
+    "promoter_history_write",
+    "promoter_key",
+    "promoters_partition",
+    "team_bindings_partition",
+    "team_history_index",
+    "team_index_key",
+    "visit_seen_partition",
+    "visitor_index",
+    "visitor_partition",
+]

@@ -1,0 +1,255 @@
+"""Promoters (推广员) and their codes, history and activity markers; what referral reads of a
+customer's profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso, parse_instant
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import customer_profile_key, user_partition
+from mall.dal.orders import purchase_key
+from mall.dal.referral.records import (
+    activity_key,
+    activity_partition,
+    activity_write,
+    code_key,
+    counters_condition,
+    promoter_from_item,
+    promoter_history_write,
+    promoter_key,
+)
+from mall.dal.table import ConditionFailed, Item, Key, Table, Write
+from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What referral reads from the customer profile (written by login and by placing orders)."""
+
+    user_id: str
+    exists: bool
+    roles: tuple[str, ...] = ()
+    nickname: str | None = None
+    paid_order_count: int = 0
+    paid_total_fen: int = 0
+    first_paid_order_id: str | None = None
+
+
+class PromoterRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    def get(self, user_id: str, *, consistent: bool = False) -> Promoter | None:
+        item = self._table.get(promoter_key(user_id), consistent=consistent)
+        return promoter_from_item(item) if item else None
+
+    def get_by_code(self, code: str) -> Promoter | None:
+        link = self._table.get(code_key(code))
+        if not link:
+            return None
+        return self.get(str(link["user_id"]))
+
+    def customer(self, user_id: str) -> CustomerFacts:
+        item = self._table.get(customer_profile_key(user_id), consistent=True)
+        if not item:
+            return CustomerFacts(user_id=user_id, exists=False)
+        return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
+                             nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
+                             paid_total_fen=int(item.get("paid_total_fen", 0)),
+                             first_paid_order_id=item.get("first_paid_order_id"))
+
+    def paid_quantity(self, user_id: str, product_id: str) -> int:
+        item = self._table.get(purchase_key(user_id, product_id))
+        return int(item.get("paid_quantity", 0)) if item else 0
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(self, promoter: Promoter, *, grant_role: bool, replaces_rejected: bool, now: datetime,
+               reserve_code: bool) -> None:
+        """Put the promoter (only if absent, or replacing a rejected application), reserve its code,
+        grant the ``promoter`` role when active, and record the history: one transaction."""
+        item = self._item(promoter)
+        writes: list[Write] = []
+        if replaces_rejected:
+            writes.append(Write.put(self._table.name, item, condition="#s = :rejected", names={"#s": "status"},
+                                    values={":rejected": "rejected"}))
+        else:
+            writes.append(Write.put(self._table.name, item, condition="attribute_not_exists(pk)"))
+        if reserve_code:
+            writes.append(Write.put(self._table.name, {**code_key(promoter.code), "entity": "promoter_code",
+                                                       "user_id": promoter.user_id, "created_at": iso(now)},
+                                    condition="attribute_not_exists(pk)"))
+        if grant_role:
+            writes.append(self._grant_role(promoter.user_id))
+        writes.append(self._history(promoter.user_id, now, action="apply", from_status=None,
+                                    to_status=promoter.status, by=promoter.user_id, reason=None,
+                                    extra={"accepted_rules_version": promoter.accepted_rules_version}))
+        self._table.transact(writes)
+
+    def _grant_role(self, user_id: str) -> Write:
+        return Write.update(self._table.name, customer_profile_key(user_id),
+                            "SET #roles = list_append(if_not_exists(#roles, :none), :promoter)",
+                            condition="attribute_exists(pk) AND NOT contains(#roles, :role)",
+                            names={"#roles": "roles"},
+                            values={":none": [], ":promoter": ["promoter"], ":role": "promoter"})
+
+    def _item(self, p: Promoter) -> Item:
+        applied = iso(p.applied_at) if p.applied_at else ""
+        return {
+            **promoter_key(p.user_id), "entity": "promoter", "user_id": p.user_id, "code": p.code,
+            "status": p.status, "level_id": p.level_id, "l1_override_bp": p.l1_override_bp,
+            "l2_override_bp": p.l2_override_bp, "nickname": p.nickname, "applied_at": applied or None,
+            "activated_at": iso(p.activated_at) if p.activated_at else None,
+            "accepted_rules_version": p.accepted_rules_version,
+            "accepted_rules_at": iso(p.accepted_rules_at) if p.accepted_rules_at else None,
+            "direct_members": p.direct_members, "second_level_members": p.second_level_members,
+            "own_sales_fen": p.own_sales_fen, "team_sales_fen": p.team_sales_fen,
+            "last_active_at": iso(p.last_active_at) if p.last_active_at else None, "reason": p.reason,
+            "version": p.version, "effective_members": p.effective_members, "level_source": p.level_source,
+            "gsi1pk": f"PROMOTERS#{p.status}", "gsi1sk": f"{applied}#{p.user_id}",
+        }
+
+    def _history(self, user_id: str, now: datetime, *, action: str, from_status: str | None, to_status: str | None,
+                 by: str, reason: str | None, extra: Mapping[str, Any] | None = None) -> Write:
+        return promoter_history_write(self._table.name, user_id, now, action=action, from_status=from_status,
+                                      to_status=to_status, by=by, reason=reason, extra=extra)
+
+    def change_status(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
+                      reason: str | None, now: datetime, grant_role: bool, audit: AuditEntry | None = None) -> None:
+        """A conditional update from the status the caller saw (and its version), plus history."""
+        sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
+        values: dict[str, Any] = {":to": to_status, ":g": f"PROMOTERS#{to_status}", ":from": promoter.status,
+                                  ":one": 1, ":ver": promoter.version, ":reason": reason}
+        if to_status == "active" and promoter.activated_at is None:
+            sets.append("activated_at = :now")
+            values[":now"] = iso(now)
+        if reason is None:
+            sets.remove("reason = :reason")
+            values.pop(":reason")
+        writes = [Write.update(self._table.name, promoter_key(promoter.user_id), "SET " + ", ".join(sets),
+                               condition="#s = :from AND #v = :ver", names={"#s": "status", "#v": "version"},
+                               values=values)]
+        if grant_role:
+            writes.append(self._grant_role(promoter.user_id))
+        writes.append(self._history(promoter.user_id, now, action=action, from_status=promoter.status,
+                                    to_status=to_status, by=by, reason=reason))
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
+        self._table.transact(writes)
+
+    def set_override(self, promoter: Promoter, *, l1_bp: int | None, l2_bp: int | None, by: str,
+                     reason: str | None, now: datetime, audit: AuditEntry | None = None) -> None:
+        sets = ["#v = #v + :one"]
+        removes: list[str] = []
+        values: dict[str, Any] = {":one": 1, ":ver": promoter.version}
+        for name, value in (("l1_override_bp", l1_bp), ("l2_override_bp", l2_bp)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        writes = [
+            Write.update(self._table.name, promoter_key(promoter.user_id), update,
+                         condition="#v = :ver", names={"#v": "version"}, values=values),
+            self._history(promoter.user_id, now, action="set_override", from_status=promoter.status,
+                          to_status=promoter.status, by=by, reason=reason,
+                          extra={"l1_override_bp": l1_bp, "l2_override_bp": l2_bp,
+                                 "previous": {"l1_override_bp": promoter.l1_override_bp,
+                                              "l2_override_bp": promoter.l2_override_bp}}),
+        ]
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
+        self._table.transact(writes)
+
+    def set_level(self, promoter: Promoter, *, level_id: str, action: str, by: str, reason: str | None,
+                  now: datetime, level_source: LevelSource, reset_activity: bool = False,
+                  decided_on: Counters | None = None, audit: AuditEntry | None = None) -> None:
+        """Change the level from the one the caller saw (conditional), with a history entry.
+        ``decided_on``: the counters the decision was made on, which must still be the stored ones
+        (a refund or a sale counted meanwhile makes the caller decide again)."""
+        condition = "level_id = :from"
+        values: dict[str, Any] = {":to": level_id, ":from": promoter.level_id, ":one": 1, ":src": level_source}
+        if decided_on is not None:
+            condition += " AND " + counters_condition(decided_on, values)
+        writes = [
+            Write.update(self._table.name, promoter_key(promoter.user_id),
+                         "SET level_id = :to, level_source = :src, #v = #v + :one", condition=condition,
+                         names={"#v": "version"}, values=values),
+            self._history(promoter.user_id, now, action=action, from_status=promoter.status,
+                          to_status=promoter.status, by=by, reason=reason,
+                          extra={"from_level": promoter.level_id, "to_level": level_id,
+                                 "level_source": level_source}),
+        ]
+        if reset_activity:
+            writes.append(self.activity_write(promoter.user_id, now))
+        if audit is not None:
+            writes.append(AuditLog(self._table).write(audit, now))
+        self._table.transact(writes)
+
+    def activity_write(self, user_id: str, now: datetime) -> Write:
+        """Move the activity marker to today's day partition (the downgrade job's index)."""
+        return activity_write(self._table.name, user_id, now)
+
+    def drop_activity_index(self, user_id: str, day: str) -> None:
+        """Leave the downgrade index (nothing left to downgrade) unless activity moved it meanwhile."""
+        try:
+            self._table.update(activity_key(user_id), "REMOVE gsi1pk, gsi1sk", condition="gsi1pk = :g",
+                               values={":g": activity_partition(day)})
+        except ConditionFailed:
+            return
+
+    def inactive_on(self, day: str, *, limit: int,
+                    start_key: Key | None) -> tuple[list[tuple[str, datetime]], Key | None]:
+        page = self._table.query(partition=("gsi1pk", activity_partition(day)), index="gsi1", limit=limit,
+                                 start_key=start_key)
+        found = [(str(i["user_id"]), parse_instant(i["last_active_at"])) for i in page.items]
+        return found, page.last_key
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> tuple[list[Promoter], Key | None]:
+        page = self._table.query(partition=("gsi1pk", f"PROMOTERS#{status}"), index="gsi1", limit=limit,
+                                 start_key=start_key, newest_first=True)
+        return [promoter_from_item(i) for i in page.items], page.last_key
+
+    def with_overrides(self) -> list[Promoter]:
+        """Every promoter with an L1 or L2 override, whatever their status (a frozen or disabled
+        one may be reinstated with it), every page: the commission cap check of a save. The
+        filter runs on the server; the read still covers every promoter (docs/commission-cap.md)."""
+        found: list[Promoter] = []
+        for status in PROMOTER_STATUSES:
+            start: Key | None = None
+            while True:
+                page = self._table.query_where(
+                    "#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": f"PROMOTERS#{status}"}, index="gsi1",
+                    limit=None, start_key=start,
+                    filter_expression="attribute_exists(l1_override_bp) OR attribute_exists(l2_override_bp)")
+                found += [promoter_from_item(i) for i in page.items]
+                start = page.last_key
+                if start is None:
+                    break
+        return found
+
+    def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
+        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "PROMOTER_HISTORY#"),
+                                 limit=limit, start_key=start_key, newest_first=True)
+        return page.items, page.last_key
+
+
+def batch_promoters(repo: PromoterRepository, ids: Sequence[str]) -> dict[str, Promoter]:
+    found: dict[str, Promoter] = {}
+    for uid in ids:
+        promoter = repo.get(uid)
+        if promoter is not None:
+            found[uid] = promoter
+    return found

@@ -1,0 +1,152 @@
+"""The referral items' keys and shapes in the single table: key builders, index partitions, item
+↔ domain mapping, and the writes several referral repositories add to their transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from mall.clock import iso, parse_instant
+from mall.dal.keys import user_partition
+from mall.dal.table import Item, Key, Write
+from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
+from mall.ids import new_id
+
+
+def _dt(value: Any) -> datetime | None:
+    return parse_instant(value) if value else None
+
+
+def promoter_key(user_id: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": "PROMOTER"}
+
+
+def binding_key(user_id: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": "BINDING"}
+
+
+def code_key(code: str) -> Key:
+    return {"pk": f"PCODE#{code}", "sk": "PCODE"}
+
+
+def activity_key(user_id: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": "PROMOTER_ACTIVITY"}
+
+
+def activity_partition(day: str) -> str:
+    return f"PROMOTER_ACTIVE_ON#{day}"
+
+
+def promoter_from_item(item: Item) -> Promoter:
+    return Promoter(
+        user_id=item["user_id"], code=item["code"], status=cast(PromoterStatus, item["status"]),
+        level_id=item["level_id"], l1_override_bp=item.get("l1_override_bp"),
+        l2_override_bp=item.get("l2_override_bp"), nickname=item.get("nickname"),
+        applied_at=_dt(item.get("applied_at")), activated_at=_dt(item.get("activated_at")),
+        accepted_rules_version=int(item.get("accepted_rules_version", 0)),
+        accepted_rules_at=_dt(item.get("accepted_rules_at")),
+        direct_members=int(item.get("direct_members", 0)),
+        second_level_members=int(item.get("second_level_members", 0)),
+        own_sales_fen=int(item.get("own_sales_fen", 0)), team_sales_fen=int(item.get("team_sales_fen", 0)),
+        last_active_at=_dt(item.get("last_active_at")), reason=item.get("reason"),
+        version=int(item.get("version", 1)), effective_members=int(item.get("effective_members", 0)),
+        level_source=cast(LevelSource, item["level_source"]) if item.get("level_source") in ("auto", "admin")
+        else None,
+    )
+
+
+def binding_from_item(item: Item) -> Binding:
+    return Binding(
+        user_id=item["user_id"], parent_id=item["parent_id"], bound_at=parse_instant(item["bound_at"]),
+        source=cast(BindSource, item["source"]), trigger=cast(BindTrigger, item["trigger"]),
+        promoter_code=item.get("promoter_code"), sales_fen=int(item.get("sales_fen", 0)),
+        version=int(item.get("version", 1)), paid=bool(item.get("paid", False)),
+    )
+
+
+def new_history_sk(prefix: str, now: datetime) -> str:
+    return f"{prefix}#{iso(now)}#{new_id('h')}"
+
+
+def counters_condition(counters: Counters, values: dict[str, Any]) -> str:
+    """The promoter's stored counters are exactly ``counters`` (absent counts as 0)."""
+    values |= {":c_members": counters.effective_members, ":c_own": counters.own_sales_fen,
+               ":c_team": counters.team_sales_fen}
+    parts = []
+    for name, placeholder in (("effective_members", ":c_members"), ("own_sales_fen", ":c_own"),
+                              ("team_sales_fen", ":c_team")):
+        part = f"{name} = {placeholder}"
+        if values[placeholder] == 0:
+            part = f"({part} OR attribute_not_exists({name}))"
+        parts.append(part)
+    return " AND ".join(parts)
+
+
+def promoter_history_write(table_name: str, user_id: str, now: datetime, *, action: str, from_status: str | None,
+                           to_status: str | None, by: str, reason: str | None,
+                           extra: Mapping[str, Any] | None = None) -> Write:
+    """A promoter history entry (``USER#<uid>/PROMOTER_HISTORY#<at>#<id>``), written with the change."""
+    item = {"pk": user_partition(user_id), "sk": new_history_sk("PROMOTER_HISTORY", now), "entity": "promoter_history",
+            "user_id": user_id, "action": action, "from_status": from_status, "to_status": to_status,
+            "by": by, "reason": reason, "at": iso(now), **(extra or {})}
+    return Write.put(table_name, item)
+
+
+def activity_write(table_name: str, user_id: str, now: datetime) -> Write:
+    """Move the activity marker to today's day partition (the downgrade job's index)."""
+    day = now.date().isoformat()
+    return Write.put(table_name, {**activity_key(user_id), "entity": "promoter_activity", "user_id": user_id,
+                                  "last_active_at": iso(now), "gsi1pk": activity_partition(day), "gsi1sk": user_id})
+
+
+def promoters_partition(status: str) -> tuple[str, str]:
+    """The index partition promoters of one status are listed from (a cursor of that list is bound to it)."""
+    return "gsi1pk", f"PROMOTERS#{status}"
+
+
+def promoter_history_partition(user_id: str) -> tuple[str, str]:
+    return "pk", user_partition(user_id)
+
+
+def in_team(key: Key | None, parent_id: str) -> bool:
+    """Whether ``key`` (a binding's index key, as a team page's cursor holds it) is in ``parent_id``'s
+    level-1 team (gsi1 ``TEAM#<parent>``)."""
+    return key is not None and key.get("gsi1pk") == f"TEAM#{parent_id}"
+
+
+def team_index_key(binding: Item) -> Key:
+    """A binding's key in the team index (to resume a team page after it)."""
+    return {k: binding[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+
+
+def team_bindings_partition(promoter_id: str) -> str:
+    return f"TEAM_BINDINGS#{promoter_id}"
+
+
+def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str, str]:
+    """A binding history entry is also found from the promoters it concerns: gsi1 under the new
+    parent (a member joined), gsi2 under the old one (a member left) — ``GET /promoter/history``."""
+    index: dict[str, str] = {}
+    if history.get("to_parent"):
+        index |= {"gsi1pk": team_bindings_partition(str(history["to_parent"])), "gsi1sk": history_sk}
+    if history.get("from_parent"):
+        index |= {"gsi2pk": team_bindings_partition(str(history["from_parent"])), "gsi2sk": history_sk}
+    return index
+
+
+def visit_seen_partition(promoter_id: str, day: str) -> str:
+    return f"VISIT_SEEN#{promoter_id}#{day}"
+
+
+def visitor_partition(visitor_id: str) -> str:
+    return f"VISITOR#{visitor_id}"
+
+
+def visitor_index(visitor_id: str | None, now: datetime, visit_id: str) -> dict[str, str]:
+    """gsi2 ``VISITOR#<uid>`` / ``<at>#<visit_id>`` on a logged-in visitor's visits: the erasure request
+    (``mall.services.erasure``) finds a customer's visits, and their device and IP, without a scan."""
+    if not visitor_id:
+        return {}
+    return {"gsi2pk": visitor_partition(visitor_id), "gsi2sk": f"{iso(now)}#{visit_id}"}

@@ -1,0 +1,191 @@
+"""Becoming a promoter (成为推广员) and an admin's decisions about one: review, freeze, disable,
+the promoter's own rates and level; every change audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from mall.api.cursor import cursors
+from mall.dal.audit import AuditEntry
+from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.referral import PromoterRepository, TransactionCancelled, promoter_history_partition, promoters_partition
+from mall.domain import referral as rules
+from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
+from mall.domain.settings import DistributionSettings
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
+from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
+from mall.services.referral.views import admin_view
+
+
+def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime) -> PromoterAdminView:
+    """Check the threshold and the accepted rules version, then create the promoter: active at once
+    (``review: auto``, the ``promoter`` role granted) or waiting for review."""
+    current = network.settings.current(consistent=True)
+    settings = current.settings
+    repo = network.promoters
+    rules.refuse_banned_text("nickname", body.nickname, settings)
+    rules.check_rules_accepted(body.accepted_version, current.version)
+    for _ in range(ATTEMPTS):
+        existing = repo.get(user_id, consistent=True)
+        rules.check_can_apply(existing)
+        facts = repo.customer(user_id)
+        if not facts.exists:
+            raise NotFound("log in first", code="account_not_found")
+        bought = frozenset(pid for pid in settings.promoter_threshold.product_ids
+                           if settings.promoter_threshold.kind == "bought_product"
+                           and repo.paid_quantity(user_id, pid) > 0)
+        rules.check_threshold(settings.promoter_threshold, ApplicantFacts(facts.paid_total_fen, bought))
+        status = rules.status_after_application(settings)
+        code = existing.code if existing is not None else rules.new_promoter_code()
+        promoter = Promoter(
+            user_id=user_id, code=code, status=status, level_id=settings.levels[0].id, nickname=body.nickname,
+            applied_at=now, activated_at=now if status == "active" else None,
+            accepted_rules_version=current.version, accepted_rules_at=now,
+            version=(existing.version + 1) if existing is not None else 1, level_source="auto",
+        )
+        grant = status == "active" and "promoter" not in facts.roles
+        try:
+            repo.create(promoter, grant_role=grant, replaces_rejected=existing is not None, now=now,
+                        reserve_code=existing is None)
+        except TransactionCancelled:
+            continue  # a code collision, a concurrent application or a role change: decide again
+        return admin_view(promoter, share_page())
+    raise Conflict("your application collided with another change; retry", code="retry_later")
+
+
+def get_promoter(*, promoters: PromoterRepository, user_id: str) -> PromoterAdminView:
+    promoter = promoters.get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    return admin_view(promoter, share_page())
+
+
+def list_promoters(*, promoters: PromoterRepository, status: str, limit: int, cursor: str | None) -> PromoterList:
+    if status not in rules.PROMOTER_STATUSES:
+        raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
+                                                                  f"one of {list(rules.PROMOTER_STATUSES)}")])
+    start = cursors.decode(cursor, partition=promoters_partition(status))
+    items, last = promoters.list_by_status(status, limit=limit, start_key=start)
+    page = share_page()
+    return PromoterList(items=[admin_view(p, page) for p in items],
+                        next_cursor=cursors.encode(last))
+
+
+def promoter_history(*, promoters: PromoterRepository, user_id: str, limit: int,
+                     cursor: str | None) -> list[PromoterHistoryEntry]:
+    start = cursors.decode(cursor, partition=promoter_history_partition(user_id))
+    items, _ = promoters.history(user_id, limit=limit, start_key=start)
+    return [PromoterHistoryEntry(action=i["action"], from_status=i.get("from_status"), to_status=i.get("to_status"),
+                                 by=i["by"], reason=i.get("reason"), at=i["at"], from_level=i.get("from_level"),
+                                 to_level=i.get("to_level")) for i in items]
+
+
+def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str | None, before: dict[str, Any],
+                    after: dict[str, Any], reason: str | None) -> AuditEntry:
+    """An admin's change of a promoter, for the audit trail (written with the change)."""
+    return AuditEntry(action=action, actor=by, entity_type="promoter", entity_id=promoter.user_id,
+                      source_ip=source_ip, before=before, after=after,
+                      details={"reason": reason} if reason else {}, subject_user=promoter.user_id)
+
+
+def change_status(*, promoters: PromoterRepository, user_id: str, action: PromoterAction, reason: str | None,
+                  by: str, now: datetime, source_ip: str | None = None) -> PromoterAdminView:
+    """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
+    (audited in the same transaction)."""
+    repo = promoters
+    for _ in range(ATTEMPTS):
+        promoter = repo.get(user_id, consistent=True)
+        if promoter is None:
+            raise NotFound("no such promoter", code="promoter_not_found")
+        target = rules.transition(promoter, action, reason)
+        facts = repo.customer(user_id)
+        grant = target == "active" and "promoter" not in facts.roles
+        try:
+            repo.change_status(promoter, to_status=target, action=action, by=by, reason=reason, now=now,
+                               grant_role=grant,
+                               audit=_promoter_audit(f"promoter.{action}", promoter, by=by, source_ip=source_ip,
+                                                     before={"status": promoter.status},
+                                                     after={"status": target}, reason=reason))
+        except TransactionCancelled:
+            continue  # changed meanwhile: re-read; the transition rule answers 409 if no longer allowed
+        return get_promoter(promoters=repo, user_id=user_id)
+    raise Conflict("the promoter changed concurrently; retry", code="retry_later")
+
+
+def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, promoters: PromoterRepository,
+                        categories: CategoryRepository, products: ProductRepository) -> None:
+    """The override with any level's points (the promoter's level can change), and the other level's
+    rate from anything a line can resolve (global, a category, a product, another promoter's
+    override), stays within the cap: 422 naming the combination."""
+    if promoter.l1_override_bp is None and promoter.l2_override_bp is None:
+        return
+    others = [p for p in promoters.with_overrides() if p.user_id != promoter.user_id]
+    problems = cap_problems(settings=settings, categories=categories.list_all(),
+                            products=products.with_own_commission(),
+                            promoters=[*others, promoter], saving=Saving("override", promoter.user_id))
+    if problems:
+        raise InvalidInput("this override could pay more than the commission cap on some line",
+                           code="override_exceeds_cap", fields=problems)
+
+
+@dataclass(frozen=True)
+class SetOverride:
+    """An admin sets (or clears, with None) a promoter's own L1 / L2 rates."""
+
+    user_id: str
+    l1_bp: int | None
+    l2_bp: int | None
+    reason: str | None
+    by: str
+    now: datetime
+    source_ip: str | None = None
+
+
+def set_override(command: SetOverride, *, network: ReferralRepositories, categories: CategoryRepository,
+                 products: ProductRepository) -> PromoterAdminView:
+    c = command
+    settings = network.settings.current().settings
+    repo = network.promoters
+    promoter = repo.get(c.user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    _check_override_cap(settings, replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp),
+                        promoters=repo, categories=categories, products=products)
+    try:
+        repo.set_override(promoter, l1_bp=c.l1_bp, l2_bp=c.l2_bp, by=c.by, reason=c.reason, now=c.now,
+                          audit=_promoter_audit(
+                              "promoter.set_override", promoter, by=c.by, source_ip=c.source_ip,
+                              before={"l1_override_bp": promoter.l1_override_bp,
+                                      "l2_override_bp": promoter.l2_override_bp},
+                              after={"l1_override_bp": c.l1_bp, "l2_override_bp": c.l2_bp}, reason=c.reason))
+    except TransactionCancelled as exc:
+        raise Conflict("the promoter changed meanwhile; reload and retry", code="promoter_changed") from exc
+    return get_promoter(promoters=repo, user_id=c.user_id)
+
+
+def set_level(*, network: ReferralRepositories, user_id: str, level_id: str, reason: str, by: str, now: datetime,
+              source_ip: str | None = None) -> PromoterAdminView:
+    settings = network.settings.current().settings
+    level = rules.check_level_exists(level_id, settings)
+    repo = network.promoters
+    promoter = repo.get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    if promoter.l1_override_bp is not None or promoter.l2_override_bp is not None:
+        rules.check_override(promoter.l1_override_bp, promoter.l2_override_bp, level, settings)
+    if promoter.level_id == level_id:
+        return admin_view(promoter, share_page())
+    try:
+        repo.set_level(promoter, level_id=level_id, action="set_level", by=by, reason=reason, now=now,
+                       level_source="admin", reset_activity=True,
+                       audit=_promoter_audit("promoter.set_level", promoter, by=by, source_ip=source_ip,
+                                             before={"level_id": promoter.level_id}, after={"level_id": level_id},
+                                             reason=reason))
+    except TransactionCancelled as exc:
+        raise Conflict("the promoter's level changed meanwhile; reload and retry", code="promoter_changed") from exc
+    return get_promoter(promoters=repo, user_id=user_id)

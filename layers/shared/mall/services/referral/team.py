@@ -1,0 +1,100 @@
+"""What a promoter sees: their own profile and progress, and their team (masked nicknames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from mall.api.cursor import cursors
+from mall.clock import iso
+from mall.dal.referral import in_team, team_index_key
+from mall.domain import referral as rules
+from mall.domain.masking import mask_nickname
+from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from mall.schemas.referral import LevelView, PromoterProfile, RequirementView, TeamMember, TeamPage
+from mall.services.referral import ReferralRepositories, share_page
+
+
+def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfile:
+    settings = network.settings.current().settings
+    promoter = network.promoters.get(user_id, consistent=True)
+    if promoter is None:
+        raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
+    level = settings.level(promoter.level_id)
+    counters = promoter.counters
+    progress = rules.progress_to_next(settings, promoter.level_id, counters)
+    return PromoterProfile(
+        code=promoter.code, share_link=rules.share_link(share_page(), promoter.code), status=promoter.status,
+        title=settings.promoter_title, nickname=promoter.nickname,
+        level=LevelView(id=level.id, name=level.name, l1_points_bp=level.l1_points_bp,
+                        l2_points_bp=level.l2_points_bp),
+        next_level=(LevelView(id=progress.next_level_id, name=progress.next_level_name or "",
+                              l1_points_bp=settings.level(progress.next_level_id).l1_points_bp,
+                              l2_points_bp=settings.level(progress.next_level_id).l2_points_bp)
+                    if progress.next_level_id else None),
+        progress=[RequirementView(name=r.name, required=r.required, current=r.current, met=r.met)
+                  for r in progress.requirements],
+        direct_members=promoter.direct_members, second_level_members=promoter.second_level_members,
+        own_sales_fen=promoter.own_sales_fen, team_sales_fen=promoter.team_sales_fen,
+        joined_at=iso(promoter.applied_at) if promoter.applied_at else None,
+    )
+
+
+def _member(item: Mapping[str, Any], depth: Literal[1, 2], via: Mapping[str, Any] | None = None) -> TeamMember:
+    return TeamMember(nickname=mask_nickname(item.get("nickname")), joined_at=item["bound_at"],
+                      sales_fen=int(item.get("sales_fen", 0)), depth=depth,
+                      via=mask_nickname(via.get("nickname")) if via is not None else None)
+
+
+L2_MAX_MEMBERS_SCANNED = 50
+
+
+def my_team(*, network: ReferralRepositories, user_id: str, depth: Literal[1, 2], limit: int,
+            cursor: str | None) -> TeamPage:
+    """The caller's own team only (the route passes the token's subject).
+
+    Level 1: the bindings whose parent is the caller (gsi1 ``TEAM#<me>``), newest first.
+    Level 2: derived at read time from the current level-1 bindings (each level-1 member's own
+    ``TEAM#`` partition), so a member whose parent re-binds moves with their whole team at once and
+    no second-level copy can go stale. The cursor remembers the level-1 position and the position
+    inside that member's team; one page scans at most ``L2_MAX_MEMBERS_SCANNED`` level-1 members
+    (a page may then be short: follow ``next_cursor``)."""
+    if network.promoters.get(user_id) is None:
+        raise Forbidden("only promoters have a team", code="not_a_promoter")
+    bindings = network.bindings
+    state = cursors.decode(cursor)
+    if depth == 1:
+        start = state.get("k") if state else None
+        if start is not None and not in_team(start, user_id):
+            raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                               fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
+        items, last = bindings.team(user_id, limit=limit, start_key=start)
+        return TeamPage(depth=1, items=[_member(i, 1) for i in items],
+                        next_cursor=cursors.encode({"d": 1, "k": last} if last else None))
+    l1_key: dict[str, Any] | None = state.get("l1") if state else None
+    inner: dict[str, Any] | None = state.get("inner") if state else None
+    if l1_key is not None and not in_team(l1_key, user_id):
+        raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                           fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
+    out: list[TeamMember] = []
+    scanned = 0
+    while True:
+        chunk, chunk_last = bindings.team(user_id, limit=25, start_key=l1_key)
+        for member in chunk:
+            before = l1_key
+            start = inner if in_team(inner, member["user_id"]) else None
+            inner = None
+            found, last = bindings.team(member["user_id"], limit=limit - len(out), start_key=start)
+            out += [_member(i, 2, via=member) for i in found]
+            scanned += 1
+            if last is not None:
+                return TeamPage(depth=2, items=out,
+                                next_cursor=cursors.encode({"d": 2, "l1": before, "inner": last}))
+            l1_key = team_index_key(member)
+            if len(out) >= limit or scanned >= L2_MAX_MEMBERS_SCANNED:
+                return TeamPage(depth=2, items=out,
+                                next_cursor=cursors.encode({"d": 2, "l1": l1_key, "inner": None}))
+        if chunk_last is None:
+            return TeamPage(depth=2, items=out, next_cursor=None)
+        l1_key = chunk_last
