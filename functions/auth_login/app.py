@@ -19,8 +19,12 @@ from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
 from mall.secrets import get_secret
 from mall.services.identity import login_customer
 
+# Composition root: built once per cold start, shared by every invocation. The WeChat client is
+# built per login: it holds the app secret, which rotates.
 settings = get_settings()
-customers = CustomerRepository(main_table())
+table = main_table()
+customers = CustomerRepository(table)
+
 app = make_resolver()
 
 
