@@ -17,8 +17,8 @@ from mall.schemas.identity import AdminLoginRequest, TokenResponse
 from mall.services.audit import login_admin_audited
 
 # Composition root: built once per cold start, shared by every invocation.
-settings = get_settings()
 table = main_table()
+settings = get_settings()
 log = AuditLog(table)
 admins = AdminRepository(table)
 throttle = LoginThrottle(table, LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds,

@@ -19,10 +19,9 @@ from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
 from mall.secrets import get_secret
 from mall.services.identity import LogInCustomer, login_customer
 
-# Composition root: built once per cold start, shared by every invocation. The WeChat client is
-# built per login: it holds the app secret, which rotates.
-settings = get_settings()
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+settings = get_settings()
 customers = CustomerRepository(table)
 
 app = make_resolver()
@@ -34,6 +33,7 @@ app = make_resolver()
               422: error_response("invalid code"),
           })
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
+    # Built per login, not at cold start: it holds the app secret, which rotates.
     wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                           app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
