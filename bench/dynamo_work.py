@@ -578,7 +578,8 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         cases = []
         for role in ("held-a", "held-b"):
             promoter, _ = bench.make_promoter(admin, role, parent_code=None)
-            opened = risk.open_case(table=_table(bench.stack), promoter_id=promoter.user_id, rule="same_device",
+            opened = risk.open_case(repos=risk.RiskRepositories.on(_table(bench.stack)),
+                                    promoter_id=promoter.user_id, rule="same_device",
                                     window_key=_now().date().isoformat(), evidence={"accounts": 6}, now=_now())
             if opened is None:
                 raise RuntimeError(f"no risk case opened for {promoter.user_id}")

@@ -15,12 +15,16 @@ from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response
 from mall.clock import utc_now
+from mall.dal.audit import AuditLog
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.audit import AuditPage
 from mall.services import audit
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+log = AuditLog(table)
+
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
@@ -49,9 +53,9 @@ def query(  # noqa: PLR0917 - one keyword per filter, as the query string has th
               f"{_TIME}; inclusive; default: now"))] = None,
           limit: Limit = 20,
           cursor: Cursor = None) -> AuditPage:
-    return audit.query_audit(table=table, actor=actor, entity_type=entity_type, entity_id=entity_id, action=action,
-                             start=start, end=end, limit=limit, cursor=cursor,
-                             now=utc_now())
+    query = audit.QueryAudit(actor=actor, entity_type=entity_type, entity_id=entity_id, action=action, start=start,
+                             end=end, limit=limit, cursor=cursor)
+    return audit.query_audit(log=log, query=query, now=utc_now())
 
 
 handler = entrypoint(app)

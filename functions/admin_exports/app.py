@@ -15,6 +15,7 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.exports import ExportJobRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
@@ -22,11 +23,12 @@ from mall.domain.tokens import Role
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
 from mall.services import exports
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+jobs = ExportJobRepository(table)
 queue = queue_from_env("EXPORT_QUEUE_URL")
+
 app = make_resolver()
-
-
 
 @app.post("/admin/exports", summary="Export records of a date range as CSV (asynchronous)", tags=["exports"],
           status_code=202,
@@ -40,7 +42,7 @@ def create(body: CreateExportRequest, idempotency_key: IdempotencyKeyHeader) -> 
     principal = current_principal(app)
     ip = source_ip(app)
     result = once(idempotency_key, principal.subject, body, ExportJobView,
-                  lambda: exports.create_export(table=table, queue=queue, body=body, admin=principal.subject,
+                  lambda: exports.create_export(jobs=jobs, queue=queue, body=body, admin=principal.subject,
                                                 source_ip=ip, now=utc_now()),
                   lambda_context=app.lambda_context)
     metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
@@ -50,7 +52,7 @@ def create(body: CreateExportRequest, idempotency_key: IdempotencyKeyHeader) -> 
 @app.get("/admin/exports", summary="Export jobs, newest first", tags=["exports"], **secured(Role.ADMIN))
 def list_jobs(limit: Limit = 20,
               cursor: Cursor = None) -> ExportJobPage:
-    return exports.list_exports(table=table, limit=limit, cursor=cursor)
+    return exports.list_exports(jobs=jobs, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/exports/<export_id>", summary="One export job; a download link once DONE", tags=["exports"],
@@ -58,7 +60,7 @@ def list_jobs(limit: Limit = 20,
 def get_job(export_id: IdPath) -> Response[ExportJobView]:
     settings = exports.export_settings()
     store = ObjectStore(settings.bucket) if settings.bucket else None
-    result = exports.get_export(table=table, store=store, export_id=export_id, now=utc_now(),
+    result = exports.get_export(jobs=jobs, store=store, export_id=export_id, now=utc_now(),
                                 url_ttl_seconds=settings.url_ttl_seconds)
     # The link is a bearer credential for the file: never cached.
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,

@@ -9,17 +9,21 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import error_response, source_ip
 from mall.clock import utc_now
 from mall.config import get_settings
+from mall.dal.audit import AuditLog
 from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.table import main_table
 from mall.domain.identity import LockoutPolicy
 from mall.schemas.identity import AdminLoginRequest, TokenResponse
 from mall.services.audit import login_admin_audited
 
-settings = get_settings()
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+settings = get_settings()
+log = AuditLog(table)
 admins = AdminRepository(table)
 throttle = LoginThrottle(table, LockoutPolicy(settings.admin_max_failed_logins, settings.admin_lockout_seconds,
                                              settings.admin_max_logins_per_username))
+
 app = make_resolver()
 
 
@@ -29,8 +33,8 @@ app = make_resolver()
                      429: error_response("locked out")})
 def login(body: AdminLoginRequest) -> TokenResponse:
     try:
-        return login_admin_audited(table=table, username=body.username.lower(), password=body.password,
-                                   admins=admins, throttle=throttle, signing_key=signing_key(),
+        return login_admin_audited(log=log, admins=admins, throttle=throttle, username=body.username.lower(),
+                                   password=body.password, signing_key=signing_key(),
                                    ttl_seconds=settings.admin_token_ttl_seconds, now=utc_now(),
                                    source_ip=source_ip(app))
     except Exception:

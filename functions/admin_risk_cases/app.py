@@ -18,10 +18,11 @@ from mall.domain.tokens import Role
 from mall.schemas.risk import ResolveRiskCaseRequest, RiskCaseDetail, RiskCasePage, RiskCaseView
 from mall.services import risk
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = risk.RiskRepositories.on(table)
+
 app = make_resolver()
-
-
 
 _DECISION_ERRORS: dict[int, OpenAPIResponse] = {
     404: error_response("`risk_case_not_found`"),
@@ -36,20 +37,20 @@ def list_cases(status: Annotated[Literal["OPEN", "RELEASED", "CONFIRMED"] | None
                                                         pattern=r"^[A-Za-z0-9_-]+$")] = None,
                limit: Limit = 20,
                cursor: Cursor = None) -> RiskCasePage:
-    return risk.list_cases(table=table, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor)
+    return risk.list_cases(repos=repos, status=status, promoter_id=promoter_id, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/risk/cases/<case_id>", summary="One risk case: evidence, held and voided commission, the hold",
          tags=["risk"], responses={404: _DECISION_ERRORS[404]}, **secured(Role.ADMIN))
 def get_case(case_id: IdPath) -> RiskCaseDetail:
-    return risk.get_case(table=table, case_id=case_id)
+    return risk.get_case(repos=repos, case_id=case_id)
 
 
 @app.post("/admin/risk/cases/<case_id>/release",
           summary="Release an open case: held commission continues (settles at the next run)", tags=["risk"],
           responses=_DECISION_ERRORS, **secured(Role.ADMIN))
 def release(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
-    result = risk.release_case(table=table, case_id=case_id, by=current_principal(app).subject, note=body.note,
+    result = risk.release_case(repos=repos, case_id=case_id, by=current_principal(app).subject, note=body.note,
                                now=utc_now(), source_ip=source_ip(app))
     metrics.add_metric(name="RiskCasesReleased", unit="Count", value=1)
     return result
@@ -59,7 +60,7 @@ def release(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
           summary="Confirm an open case: unsettled commission voided, the promoter frozen", tags=["risk"],
           responses=_DECISION_ERRORS, **secured(Role.ADMIN))
 def confirm(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
-    result = risk.confirm_case(table=table, case_id=case_id, by=current_principal(app).subject, note=body.note,
+    result = risk.confirm_case(repos=repos, case_id=case_id, by=current_principal(app).subject, note=body.note,
                                now=utc_now(), source_ip=source_ip(app))
     metrics.add_metric(name="RiskCasesConfirmed", unit="Count", value=1)
     return result

@@ -15,12 +15,21 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 from mall.services import settings as service
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+settings_versions = SettingsRepository(table)
+categories = CategoryRepository(table)
+products = ProductRepository(table)
+promoters = PromoterRepository(table)
+
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
@@ -35,27 +44,27 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 @app.get("/admin/settings/distribution", summary="The distribution settings in force", tags=["settings"],
          **secured(Role.ADMIN))
 def current() -> SettingsVersionView:
-    return service.current(table=table)
+    return service.current(versions=settings_versions)
 
 
 @app.put("/admin/settings/distribution", summary="Save a new version of the distribution settings",
          tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **secured(Role.ADMIN))
 def save(body: SaveSettingsRequest) -> SettingsVersionView:
-    return service.save(table=table, body=body, saved_by=current_principal(app).subject, now=utc_now(),
-                        source_ip=source_ip(app))
+    return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
+                        body=body, saved_by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],
          **secured(Role.ADMIN))
 def versions(limit: Limit = 20,
              cursor: Cursor = None) -> SettingsHistory:
-    return service.history(table=table, limit=limit, cursor=cursor)
+    return service.history(versions=settings_versions, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/settings/distribution/versions/<version>", summary="One saved version", tags=["settings"],
          responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
 def one(version: Annotated[int, Path(ge=0, le=10_000_000)]) -> SettingsVersionView:
-    return service.get_version(table=table, version=version)
+    return service.get_version(versions=settings_versions, version=version)
 
 
 handler = entrypoint(app)

@@ -17,10 +17,13 @@ from mall.dal.table import main_table
 from mall.integrations.wechat import WeChatClient
 from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
 from mall.secrets import get_secret
-from mall.services.identity import login_customer
+from mall.services.identity import LogInCustomer, login_customer
 
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
 settings = get_settings()
-customers = CustomerRepository(main_table())
+customers = CustomerRepository(table)
+
 app = make_resolver()
 
 
@@ -30,12 +33,13 @@ app = make_resolver()
               422: error_response("invalid code"),
           })
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
+    # Built per login, not at cold start: it holds the app secret, which rotates.
     wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
                           app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
-    result = login_customer(js_code=body.code, wechat=wechat, customers=customers, app_id=settings.wechat_app_id,
-                            signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now(),
-                            device_id=device, source_ip=ip)
+    command = LogInCustomer(js_code=body.code, app_id=settings.wechat_app_id, device_id=device, source_ip=ip)
+    result = login_customer(command=command, wechat=wechat, customers=customers, signing_key=signing_key(),
+                            ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now())
     metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
     if result.is_new_user:
         metrics.add_metric(name="CustomersCreated", unit="Count", value=1)

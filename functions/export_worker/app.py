@@ -16,13 +16,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.dal.exports import ExportJobRepository, ExportSources
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.observability import metrics
 from mall.services.exports import export_settings, process_message
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+jobs = ExportJobRepository(table)
+sources = ExportSources(table)
 # One message per invocation (BatchSize 1): a failed job is a reported item, not a Lambda error, so
 # the invocation is not retried by Lambda itself and the message simply returns after its timeout.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -30,8 +34,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     settings = export_settings()
-    outcome = process_message(table=table, store=ObjectStore(settings.require_bucket()), body=record.body,
-                              now=utc_now(), settings=settings, clock=utc_now)
+    outcome = process_message(jobs=jobs, sources=sources, store=ObjectStore(settings.require_bucket()),
+                              body=record.body, now=utc_now(), settings=settings, clock=utc_now)
     if outcome.result == "done":
         metrics.add_metric(name="ExportsWritten", unit="Count", value=1)
         metrics.add_metric(name="ExportRows", unit="Count", value=outcome.rows)

@@ -12,13 +12,19 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mall.dal.fraud import FraudRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.observability import metrics
 from mall.services.fraud import scan
+from mall.services.risk import RiskRepositories
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+settings_versions = SettingsRepository(table)
+fraud = FraudRepository(table)
+risk_cases = RiskRepositories.on(table)
 
 SAFETY_MILLIS = 30_000  # stop starting rules this long before the Lambda times out (the watermark then stays)
 
@@ -32,8 +38,8 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         return remaining is None or int(remaining()) > SAFETY_MILLIS
 
-    settings = SettingsRepository(table).current().settings
-    report = scan(table=table, settings=settings, now=scheduled_time(event), time_left=time_left)
+    settings = settings_versions.current().settings
+    report = scan(repo=fraud, cases=risk_cases, settings=settings, now=scheduled_time(event), time_left=time_left)
     for rule, counts in report.rules.items():
         name = _metric_name(rule)
         metrics.add_metric(name=f"FraudHits{name}", unit=MetricUnit.Count, value=counts.hits)

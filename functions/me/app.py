@@ -10,8 +10,11 @@ from mall.domain.tokens import Role
 from mall.schemas.identity import MeResponse
 from mall.services.identity import profile
 
-customers = CustomerRepository(main_table())
-admins = AdminRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+customers = CustomerRepository(table)
+admins = AdminRepository(table)
+
 app = make_resolver()
 
 

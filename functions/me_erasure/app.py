@@ -13,12 +13,16 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.erasure import ErasureRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.rules import ErasureRequest, ErasureResult
 from mall.services.erasure import erase_customer
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+erasure = ErasureRepository(table)
+
 app = make_resolver()
 
 
@@ -36,7 +40,7 @@ app = make_resolver()
                                          "address is still needed), `details.orders` lists them (id, status)")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def erase(body: ErasureRequest) -> ErasureResult:
-    return erase_customer(table=table, user_id=current_principal(app).subject, now=utc_now())
+    return erase_customer(repo=erasure, user_id=current_principal(app).subject, now=utc_now())
 
 
 handler = entrypoint(app)

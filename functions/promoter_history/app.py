@@ -14,12 +14,16 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, error_response
+from mall.dal.history import HistoryReader
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.audit import PromoterHistoryPage
 from mall.services import audit
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+reader = HistoryReader(table)
+
 app = make_resolver()
 
 _ERRORS: dict[int, OpenAPIResponse] = {
@@ -35,7 +39,7 @@ def history(kind: Annotated[Literal["binding", "commission", "withdrawal"], Quer
             end: Annotated[str | None, Query(alias="to", max_length=40, description=_TIME)] = None,
             limit: Limit = 20,
             cursor: Cursor = None) -> PromoterHistoryPage:
-    return audit.promoter_history(table=table, user_id=current_principal(app).subject, kind=kind, start=start,
+    return audit.promoter_history(reader=reader, user_id=current_principal(app).subject, kind=kind, start=start,
                                   end=end, limit=limit, cursor=cursor)
 
 

@@ -52,7 +52,8 @@ def test_a_case_refuses_withdrawals_until_the_admin_releases_it(api: str, http: 
                                      amount_fen=50_000, at=now, ref={}))
     _, me = login(api, http, code)  # the token now carries the promoter role
 
-    view = risk.open_case(table=table, promoter_id=uid, rule="same_device", window_key=now.date().isoformat(),
+    view = risk.open_case(repos=risk.RiskRepositories.on(table),
+                          promoter_id=uid, rule="same_device", window_key=now.date().isoformat(),
                           evidence={"accounts": 6, "window_hours": 24}, now=now)
     assert view is not None
 

@@ -15,6 +15,7 @@ import pytest
 
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import commission_item
+from mall.dal.erasure import ErasureRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import address_context
 from mall.dal.referral import PromoterRepository, VisitRepository
@@ -141,7 +142,7 @@ def test_after_erasure_no_personal_data_remains_and_money_is_untouched(table: Ta
     assert all(value in text_before for value in (NICKNAME, DEVICE, IP, UNIONID))  # the test sees what it seeks
     balances, postings = ledger_state(table)
 
-    result = erase_customer(table=table, user_id=UID, now=NOW + timedelta(hours=1))
+    result = erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(hours=1))
     assert (result.orders_erased, result.withdrawals_erased, result.already_erased) == (2, 1, False)
 
     after_items = everything(table, seeded)
@@ -172,13 +173,14 @@ def test_two_requests_at_once_erase_once_and_audit_once(table: Table) -> None:
     reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
                       now=NOW, source_ip=None)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: erase_customer(table=table, user_id=UID, now=NOW), range(4)))
+        results = list(pool.map(lambda _: erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW),
+                                range(4)))
     assert len({r.erased_at for r in results}) == 1
     audit = table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items
     assert len(audit) == 1
     text = json.dumps(everything(table, seeded), ensure_ascii=False, default=str)
     assert [v for v in RAW if v in text] == []
-    again = erase_customer(table=table, user_id=UID, now=NOW + timedelta(days=1))
+    again = erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(days=1))
     assert again.already_erased and again.erased_at == results[0].erased_at
 
 
@@ -186,7 +188,7 @@ def test_a_bank_withdrawal_in_review_refuses_the_erasure_and_nothing_changes(tab
     seeded = seed(table)
     before = everything(table, seeded)
     with pytest.raises(Conflict) as refused:
-        erase_customer(table=table, user_id=UID, now=NOW)
+        erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW)
     assert refused.value.code == "withdrawal_in_flight"
     assert refused.value.details["withdrawals"] == [{"withdrawal_id": seeded["withdrawal"], "status": "PENDING_REVIEW"}]
     assert everything(table, seeded) == before
@@ -204,7 +206,7 @@ def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: T
     before = everything(table, seeded)
 
     with pytest.raises(Conflict) as refused:
-        erase_customer(table=table, user_id=UID, now=NOW)
+        erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW)
     assert refused.value.code == "order_awaiting_delivery"
     assert refused.value.details["orders"] == [{"order_id": parcel["order_id"], "status": status}]
     assert everything(table, seeded) == before  # the address the parcel ships to is intact, nothing else moved
@@ -216,7 +218,7 @@ def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: T
     # Received: the next request erases it like every other order.
     table.update({"pk": f"ORDER#{parcel['order_id']}", "sk": "ORDER"}, "SET #s = :s", names={"#s": "status"},
                  values={":s": "COMPLETED"})
-    result = erase_customer(table=table, user_id=UID, now=NOW + timedelta(hours=1))
+    result = erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(hours=1))
     assert result.orders_erased == 3
     assert not [v for v in RAW if v in json.dumps(everything(table, seeded), ensure_ascii=False, default=str)]
 
@@ -227,4 +229,4 @@ def test_a_paid_order_with_nothing_to_ship_does_not_hold_the_erasure(table: Tabl
                       now=NOW, source_ip=None)
     virtual = order_item(buyer_id=UID, with_address=False, status="PAID", created_at="2026-11-19T08:00:00Z")
     table.put(virtual)
-    assert erase_customer(table=table, user_id=UID, now=NOW).orders_erased == 2
+    assert erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW).orders_erased == 2

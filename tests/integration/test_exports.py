@@ -18,7 +18,7 @@ import requests
 from local.queues import MotoServer
 from local.queues import client as local_client
 from mall.dal.commissions import commission_item
-from mall.dal.exports import ExportJobRepository
+from mall.dal.exports import ExportJobRepository, ExportSources
 from mall.dal.ledger import LedgerRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.referral import PromoterRepository
@@ -77,7 +77,7 @@ def put_many(table: Table, items: list[dict[str, Any]]) -> None:
 
 def new_job(table: Table, kind: str, first: str = "2026-11-01", last: str = "2026-11-30") -> str:
     outbox = Outbox()
-    view = create_export(table=table, queue=outbox,
+    view = create_export(jobs=ExportJobRepository(table), queue=outbox,
                          body=CreateExportRequest.model_validate({"kind": kind, "from": first, "to": last}),
                          admin="admin:alice", source_ip="203.0.113.7", now=NOW)
     assert outbox.sent == [{"export_id": view.export_id}]
@@ -123,8 +123,8 @@ def test_many_orders_stream_in_parts_and_download_through_the_link(no_scan: Tabl
     table = no_scan
     inside = seed_orders(table, 1_500)
     export_id = new_job(table, "orders")
-    outcome = run_export(table=table, store=store, export_id=export_id, now=NOW, lease_seconds=600, part_size=PART,
-                         page_size=100)
+    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, page_size=100), store=store,
+                         export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
     assert outcome.result == "done" and outcome.rows == len(inside)
     assert outcome.parts > 3 and outcome.max_buffered < PART + 500
     job = ExportJobRepository(table).get(export_id)
@@ -142,7 +142,8 @@ def test_redelivered_and_parallel_deliveries_write_the_file_once(no_scan: Table,
 
     def deliver(_: int) -> str:
         try:
-            return run_export(table=table, store=store, export_id=export_id, now=NOW, lease_seconds=600,
+            return run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+                              store=store, export_id=export_id, now=NOW, lease_seconds=600,
                               part_size=PART).result
         except ExportBusy:
             return "busy"
@@ -151,7 +152,8 @@ def test_redelivered_and_parallel_deliveries_write_the_file_once(no_scan: Table,
         results = list(pool.map(deliver, range(4)))
     assert results.count("done") == 1 and set(results) <= {"done", "busy", "finished"}, results
     assert len(objects(store, export_id)) == 1
-    again = run_export(table=table, store=store, export_id=export_id, now=NOW + timedelta(minutes=5),
+    again = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+                       store=store, export_id=export_id, now=NOW + timedelta(minutes=5),
                        lease_seconds=600, part_size=PART)
     assert again.result == "finished" and again.rows == 600 and len(objects(store, export_id)) == 1
     job = ExportJobRepository(table).get(export_id)
@@ -167,8 +169,10 @@ def test_a_run_whose_worker_died_restarts_once_its_lease_passed(no_scan: Table, 
     assert queued is not None
     repo.claim(queued, run_id="run_dead", now=NOW, lease_seconds=60)  # claimed, then the worker died
     with pytest.raises(ExportBusy):
-        run_export(table=table, store=store, export_id=export_id, now=NOW + timedelta(seconds=30), lease_seconds=60)
-    done = run_export(table=table, store=store, export_id=export_id, now=NOW + timedelta(seconds=61),
+        run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+                   store=store, export_id=export_id, now=NOW + timedelta(seconds=30), lease_seconds=60)
+    done = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+                      store=store, export_id=export_id, now=NOW + timedelta(seconds=61),
                       lease_seconds=60, part_size=PART)
     assert done.result == "done" and done.rows == 50
     job = repo.get(export_id)
@@ -206,7 +210,8 @@ def seed_every_kind(table: Table) -> None:
 
 def run_kind(table: Table, store: ObjectStore, kind: str) -> list[dict[str, str]]:
     export_id = new_job(table, kind)
-    outcome = run_export(table=table, store=store, export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
+    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+                         store=store, export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
     assert outcome.result == "done"
     job = ExportJobRepository(table).get(export_id)
     assert job is not None and job.s3_key is not None and job.rows == outcome.rows

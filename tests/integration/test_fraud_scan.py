@@ -20,7 +20,7 @@ from mall.domain.risk_rules import RULE_NAMES
 from mall.domain.settings import DistributionSettings
 from mall.services import fraud
 from mall.services.fraud import ScanReport
-from mall.services.risk import open_case
+from mall.services.risk import RiskRepositories, open_case
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,10 @@ EXPECTED = {("shared_device", "u_pa"), ("self_dealing", "u_pb"), ("refund_ratio"
 
 def settings(mode: str) -> DistributionSettings:
     return DistributionSettings.model_validate({"risk": {name: {"mode": mode} for name in RULE_NAMES}})
+
+
+def scan(table: Table, **options: Any) -> ScanReport:
+    return fraud.scan(repo=FraudRepository(table), cases=RiskRepositories.on(table), **options)
 
 
 def open_cases(table: Table, promoter_id: str) -> list[Any]:
@@ -140,24 +144,24 @@ def hits(table: Table) -> set[tuple[str, str]]:
 
 def test_seeded_activity_hits_exactly_the_five_rules_and_a_second_run_records_nothing_new(table: Table) -> None:
     seed(table)
-    first = fraud.scan(table=table, settings=settings("observe"), now=NOW)
+    first = scan(table, settings=settings("observe"), now=NOW)
     assert hits(table) == EXPECTED
     assert {name: r.new_hits for name, r in first.rules.items()} == dict.fromkeys(RULE_NAMES, 1)
     assert first.advanced and FraudRepository(table).watermark() == NOW and first.cases_opened == 0
     # the same window again (the watermark put back): the same hits, none new
     table.update({"pk": "RISK_SCAN", "sk": "WATERMARK"}, "SET #at = :at", names={"#at": "at"},
                  values={":at": iso(NOW - timedelta(hours=1))})
-    again = fraud.scan(table=table, settings=settings("observe"), now=NOW)
+    again = scan(table, settings=settings("observe"), now=NOW)
     assert {name: (r.hits, r.new_hits) for name, r in again.rules.items()} == dict.fromkeys(RULE_NAMES, (1, 0))
     # the next scheduled run reads only what is new: nothing
-    later = fraud.scan(table=table, settings=settings("observe"), now=NOW + timedelta(minutes=15))
+    later = scan(table, settings=settings("observe"), now=NOW + timedelta(minutes=15))
     assert later.window_start == iso(NOW - fraud.OVERLAP) and later.window_end == iso(NOW + timedelta(minutes=15))
     assert hits(table) == EXPECTED
 
 
 def test_enforce_opens_the_right_cases_once(table: Table) -> None:
     seed(table)
-    first = fraud.scan(table=table, settings=settings("enforce"), now=NOW, open_case=open_case)
+    first = scan(table, settings=settings("enforce"), now=NOW, open_case=open_case)
     assert {name: r.cases_opened for name, r in first.rules.items()} == dict.fromkeys(RULE_NAMES, 1)
     for rule, promoter in EXPECTED:
         [case] = open_cases(table, promoter)
@@ -166,7 +170,7 @@ def test_enforce_opens_the_right_cases_once(table: Table) -> None:
         assert open_cases(table, control) == []
     table.update({"pk": "RISK_SCAN", "sk": "WATERMARK"}, "SET #at = :at", names={"#at": "at"},
                  values={":at": iso(NOW - timedelta(hours=1))})
-    again = fraud.scan(table=table, settings=settings("enforce"), now=NOW, open_case=open_case)
+    again = scan(table, settings=settings("enforce"), now=NOW, open_case=open_case)
     assert again.cases_opened == 0 and again.hits == 5
     assert all(len(open_cases(table, p)) == 1 for _, p in EXPECTED)
 
@@ -180,7 +184,7 @@ def test_two_overlapping_runs_make_one_case_per_hit_and_one_watermark(table: Tab
     def run() -> None:
         try:
             barrier.wait()
-            reports.append(fraud.scan(table=table, settings=settings("enforce"), now=NOW, open_case=open_case))
+            reports.append(scan(table, settings=settings("enforce"), now=NOW, open_case=open_case))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -215,7 +219,8 @@ class SpyClient:
 def test_a_scan_issues_no_table_scan(table: Table) -> None:
     seed(table)
     spy = SpyClient(table.client)
-    fraud.scan(table=Table(table.name, spy), settings=settings("observe"), now=NOW)  # type: ignore[arg-type]
+    spied = Table(table.name, spy)  # type: ignore[arg-type]
+    fraud.scan(repo=FraudRepository(spied), cases=RiskRepositories.on(spied), settings=settings("observe"), now=NOW)
     assert "scan" not in spy.calls
     assert set(spy.calls) <= {"get_item", "query", "batch_get_item", "put_item", "update_item"}
     assert spy.calls.count("query") < 80  # feed buckets, status partitions and the promoters' own partitions

@@ -118,7 +118,7 @@ def audits(table: Table, case_id: str) -> list[Item]:
 
 
 def open_case(table: Table, uid: str = RISKY, rule: str = "same_device", now: datetime = OPENED) -> str:
-    view = risk.open_case(table=table, promoter_id=uid, rule=rule, window_key="2026-11-09",
+    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id=uid, rule=rule, window_key="2026-11-09",
                           evidence={"accounts": 6}, now=now)
     assert view is not None
     return view.case_id
@@ -166,7 +166,8 @@ def test_an_open_case_holds_settlement_and_withdrawals_and_release_lets_the_next
     assert wallet(table, UPLINE).available == 1_000  # held is per promoter: the upline is not held
     assert wallet(table, RISKY) == L.Balances(frozen=2_000, available=10_000)
 
-    view = risk.release_case(table=table, case_id=case_id, by="admin:a", note="正常", now=AFTER_DUE,
+    view = risk.release_case(repos=risk.RiskRepositories.on(table),
+                             case_id=case_id, by="admin:a", note="正常", now=AFTER_DUE,
                              source_ip="203.0.113.7")
     assert view.status == "RELEASED" and table.get(risk_hold_key(RISKY), consistent=True) is None
     assert withdraw(table, RISKY, 5_000, AFTER_DUE).amount_fen == 5_000
@@ -191,7 +192,8 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
     assert before.frozen == unsettled == 2 * 777 + 1_000
 
     case_id = open_case(table)
-    view = risk.confirm_case(table=table, case_id=case_id, by="admin:a", note="刷单", now=AFTER_DUE,
+    view = risk.confirm_case(repos=risk.RiskRepositories.on(table),
+                             case_id=case_id, by="admin:a", note="刷单", now=AFTER_DUE,
                              source_ip="203.0.113.7")
     assert view.status == "CONFIRMED" and not view.resolution_pending
     after = wallet(table, RISKY)
@@ -221,7 +223,8 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
 def test_opening_the_same_case_in_parallel_opens_it_once(world: tuple[Table, int]) -> None:
     table, version = world
     paid_order(table, "o_1", l1=RISKY, lines=3, version=version)
-    results = parallel(8, lambda i: risk.open_case(table=table, promoter_id=RISKY, rule="same_device",
+    results = parallel(8, lambda i: risk.open_case(repos=risk.RiskRepositories.on(table),
+                                                   promoter_id=RISKY, rule="same_device",
                                                    window_key="2026-11-09", evidence={"run": i},
                                                    now=OPENED + timedelta(seconds=i)))
     opened = [r for r in results if r is not None]
@@ -243,10 +246,11 @@ def test_deciding_in_parallel_has_one_effect(world: tuple[Table, int]) -> None:
 
     def decide(i: int) -> Any:
         action = risk.confirm_case if i % 2 == 0 else risk.release_case
-        return action(table=table, case_id=case_id, by=f"admin:{i}", note=f"n{i}", now=AFTER_DUE)
+        return action(repos=risk.RiskRepositories.on(table),
+                      case_id=case_id, by=f"admin:{i}", note=f"n{i}", now=AFTER_DUE)
 
     results = parallel(6, decide)
-    case = risk.get_case(table=table, case_id=case_id).case
+    case = risk.get_case(repos=risk.RiskRepositories.on(table), case_id=case_id).case
     winners = [r for r in results if not isinstance(r, DomainError)]
     assert winners and all(r.status == case.status for r in winners)
     assert all(isinstance(r, Conflict) and r.code == "risk_case_not_open" for r in results if r not in winners)
@@ -277,7 +281,8 @@ def test_a_settlement_racing_open_case_never_settles_a_record_after_its_hold(wor
     def work(i: int) -> Any:
         if i == 0:
             return settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
-        return risk.open_case(table=table, promoter_id=RISKY, rule="commission_spike", window_key="w",
+        return risk.open_case(repos=risk.RiskRepositories.on(table),
+                              promoter_id=RISKY, rule="commission_spike", window_key="w",
                               evidence={}, now=AFTER_DUE)
 
     parallel(2, work)

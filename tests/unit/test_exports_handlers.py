@@ -20,7 +20,7 @@ from mall.api.auth import signing_key
 from mall.clock import utc_now
 from mall.dal import objects, queues
 from mall.dal.audit import AuditLog
-from mall.dal.exports import ExportJobRepository
+from mall.dal.exports import ExportJobRepository, ExportSources
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.domain.exports import ExportStatus
@@ -227,14 +227,16 @@ def test_many_rows_stream_through_the_service_with_bounded_memory(aws: dict[str,
 
     monkeypatch.setattr(service.ExportSources, "items", many)
     _, job = create(invoke, ORDERS)
-    outcome = service.run_export(table=main_table(), store=ObjectStore(BUCKET), export_id=job["export_id"],
+    outcome = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table()),
+                                 store=ObjectStore(BUCKET), export_id=job["export_id"],
                                  now=utc_now(), lease_seconds=600, part_size=part)
     assert outcome.result == "done" and outcome.rows == produced == 20_000
     assert outcome.parts > 10 and outcome.max_buffered < part + 1_000
     rows = read_csv(objects_under(f"exports/{job['export_id']}/")[0])
     assert len(rows) == 20_000 and rows[-1]["amount_yuan"] == "199.99"
     # And the worker answers a redelivery with nothing to do.
-    again = service.run_export(table=main_table(), store=ObjectStore(BUCKET), export_id=job["export_id"],
+    again = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table()),
+                               store=ObjectStore(BUCKET), export_id=job["export_id"],
                                now=utc_now() + timedelta(hours=1), lease_seconds=600, part_size=part)
     assert again.result == "finished" and again.rows == 20_000
 

@@ -26,6 +26,7 @@ from mall.domain.tokens import Role
 from mall.integrations import pii_crypto
 from mall.observability import logger as mall_logger
 from mall.services import fraud
+from mall.services.risk import RiskRepositories
 from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, add_products, customer_token, make_mall
@@ -195,6 +196,7 @@ def test_an_order_stores_device_ip_and_address_fingerprints_with_its_feed_entry(
     assert entry["order_id"] == body["order_id"] and entry["buyer_id"] == buyer and "device_id" not in entry
 
     # the scan that later reads all of it logs counts only
-    fraud.scan(table=main_table(), settings=DistributionSettings(), now=utc_now() + timedelta(hours=1))
+    fraud.scan(repo=FraudRepository(main_table()), cases=RiskRepositories.on(main_table()),
+               settings=DistributionSettings(), now=utc_now() + timedelta(hours=1))
     assert '"message":"fraud scan"' in logs.getvalue()  # the capture does see the mall's logs
     assert_not_logged(logs, DEVICE, IP, ADDRESS["phone"])

@@ -26,6 +26,7 @@ from mall.domain.risk_rules import (
 from mall.domain.settings import DistributionSettings
 from mall.integrations import pii_crypto
 from mall.services import fraud as service
+from mall.services.risk import RiskRepositories
 
 T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in China
 
@@ -237,13 +238,17 @@ class FakeCases:
     def __init__(self) -> None:
         self.opened: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-    def __call__(self, *, table: object, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
+    def __call__(self, *, repos: object, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
                  now: datetime) -> object | None:
         key = (promoter_id, rule, window_key)
         if key in self.opened:
             return None
         self.opened[key] = evidence
         return {"case": key}
+
+
+def scan(**options: Any) -> service.ScanReport:
+    return service.scan(repo=FraudRepository(main_table()), cases=RiskRepositories.on(main_table()), **options)
 
 
 def _seed_shared_device(now: datetime) -> None:
@@ -274,7 +279,7 @@ def test_enforce_opens_a_case_once_and_observe_only_records_the_hit() -> None:
     now = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
     _seed_shared_device(now)
     cases = FakeCases()
-    report = service.scan(table=main_table(), settings=_settings("observe"), now=now, open_case=cases)
+    report = scan(settings=_settings("observe"), now=now, open_case=cases)
     assert report.rules["shared_device"].hits == 1 and report.rules["shared_device"].new_hits == 1
     assert cases.opened == {} and report.cases_opened == 0 and report.advanced
     [hit] = FraudRepository(main_table()).hits_on("2026-03-10")
@@ -286,11 +291,11 @@ def test_enforce_opens_a_case_once_and_observe_only_records_the_hit() -> None:
     # enforce: the same activity read again (a run over the same window) opens one case, once
     _rewind(now - timedelta(hours=1))
     later = now + timedelta(minutes=15)
-    first = service.scan(table=main_table(), settings=_settings("enforce"), now=later, open_case=cases)
+    first = scan(settings=_settings("enforce"), now=later, open_case=cases)
     assert first.rules["shared_device"].cases_opened == 1 and first.rules["shared_device"].new_hits == 0
     assert list(cases.opened) == [("u_p", "shared_device", f"device:{device_print}:2026-03-10")]
     _rewind(now - timedelta(hours=1))
-    again = service.scan(table=main_table(), settings=_settings("enforce"), now=later, open_case=cases)
+    again = scan(settings=_settings("enforce"), now=later, open_case=cases)
     assert again.rules["shared_device"].hits == 1 and again.cases_opened == 0 and len(cases.opened) == 1
 
 
@@ -298,7 +303,7 @@ def test_enforce_opens_a_case_once_and_observe_only_records_the_hit() -> None:
 def test_off_evaluates_nothing_and_a_failing_case_keeps_the_watermark() -> None:
     now = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
     _seed_shared_device(now)
-    report = service.scan(table=main_table(), settings=_settings("off"), now=now)
+    report = scan(settings=_settings("off"), now=now)
     assert report.hits == 0 and report.feed_entries == 0 and report.advanced
 
     _rewind(now - timedelta(hours=1))
@@ -306,6 +311,6 @@ def test_off_evaluates_nothing_and_a_failing_case_keeps_the_watermark() -> None:
     def broken(**_: Any) -> None:
         raise RuntimeError("risk store unavailable")
 
-    failed = service.scan(table=main_table(), settings=_settings("enforce"), now=now, open_case=broken)
+    failed = scan(settings=_settings("enforce"), now=now, open_case=broken)
     assert failed.rules["shared_device"].failures == 1 and not failed.advanced
     assert FraudRepository(main_table()).watermark() == now - timedelta(hours=1)

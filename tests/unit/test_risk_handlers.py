@@ -92,7 +92,7 @@ def stored(record: CommissionRecord) -> Item:
 
 def open_case(rule: str = "same_device", window: str = "2026-11-19", uid: str = PROMOTER,
               at: Any = None) -> str:
-    view = risk.open_case(table=main_table(), promoter_id=uid, rule=rule, window_key=window,
+    view = risk.open_case(repos=risk.RiskRepositories.on(main_table()), promoter_id=uid, rule=rule, window_key=window,
                           evidence={"accounts": 7, "device": "dev-hash-1", "ratio": 0.5}, now=at or NOW)
     assert view is not None
     return view.case_id
@@ -119,7 +119,8 @@ def test_opening_holds_unsettled_records_once_and_the_admin_sees_the_case(admin:
     h = hold()
     assert h is not None and h["case_id"] == case_id and set(h["open_cases"]) == {case_id}
     # The same hit again: no second case, nothing changes.
-    assert risk.open_case(table=main_table(), promoter_id=PROMOTER, rule="same_device", window_key="2026-11-19",
+    assert risk.open_case(repos=risk.RiskRepositories.on(main_table()),
+                          promoter_id=PROMOTER, rule="same_device", window_key="2026-11-19",
                           evidence={}, now=NOW + timedelta(hours=1)) is None
     assert stored(due)["version"] == 2
     assert [a["action"] for a in audits(case_id)] == ["risk_case.open"]
@@ -190,10 +191,11 @@ def test_confirm_voids_with_reversals_freezes_the_promoter_and_keeps_the_hold(ad
     assert detail["promoter_status"] == "frozen"
     assert [a["action"] for a in audits(case_id)].count("risk_case.confirm") == 1
     # Unfreezing the promoter later lets the confirmed hold be lifted (nothing open).
-    assert not risk.lift_hold_after_unfreeze(table=main_table(), promoter_id=PROMOTER, now=NOW)  # still frozen
+    assert not risk.lift_hold_after_unfreeze(repos=risk.RiskRepositories.on(main_table()),
+                                             promoter_id=PROMOTER, now=NOW)  # still frozen
     main_table().update({"pk": f"USER#{PROMOTER}", "sk": "PROMOTER"}, "SET #s = :a", names={"#s": "status"},
                         values={":a": "active"})
-    assert risk.lift_hold_after_unfreeze(table=main_table(), promoter_id=PROMOTER, now=NOW)
+    assert risk.lift_hold_after_unfreeze(repos=risk.RiskRepositories.on(main_table()), promoter_id=PROMOTER, now=NOW)
     assert hold() is None
 
 
@@ -208,7 +210,8 @@ def test_a_second_open_case_keeps_the_hold_until_both_are_resolved(admin: Admin)
     assert h is not None and h["case_id"] == second and set(h["open_cases"]) == {second}
     assert stored(record)["hold"] == first and "gsi2pk" not in stored(record)  # still held
     new = seed("o2", 50)  # a record created meanwhile is held by the remaining case (the sweep of a re-run)
-    assert risk.open_case(table=main_table(), promoter_id=PROMOTER, rule="commission_spike", window_key="2026-11-19",
+    assert risk.open_case(repos=risk.RiskRepositories.on(main_table()),
+                          promoter_id=PROMOTER, rule="commission_spike", window_key="2026-11-19",
                           evidence={}, now=NOW) is None
     assert stored(new)["hold"] == second
     status, body = admin.release(second)

@@ -1,4 +1,5 @@
-"""Admin distribution settings through the real handler (moto): versions, races, field errors."""
+"""Admin distribution settings through the real handler (moto): field errors and roles. The versions
+and the 409 of a stale save are tested on the use cases (tests/unit/test_settings_service.py)."""
 
 from __future__ import annotations
 
@@ -28,30 +29,6 @@ def save(invoke: Invoke, body: dict[str, Any], who: tuple[str, Role] = ADMIN) ->
 
 def fields(payload: dict[str, Any]) -> dict[str, str]:
     return {f["field"]: f["reason"] for f in payload["error"]["fields"]}
-
-
-def test_defaults_then_a_saved_version_with_who_and_when(invoke: Invoke) -> None:
-    status, current, _ = invoke("admin_settings", "GET", PATH, headers=auth(*ADMIN))
-    assert status == 200 and current["version"] == 0 and current["saved_by"] is None
-    document = {**current["settings"], "promoter_review": "auto", "promoter_title": "推客"}
-    status, saved = save(invoke, {**document, "based_on_version": 0, "note": "auto review"})
-    assert status == 200, saved
-    assert saved["version"] == 1 and saved["saved_by"] == "admin:alice" and saved["saved_at"].endswith("Z")
-    assert saved["settings"]["promoter_title"] == "推客" and saved["note"] == "auto review"
-    status, again = save(invoke, {**document, "promoter_title": "合伙人", "based_on_version": 1})
-    assert status == 200 and again["version"] == 2
-    status, history, _ = invoke("admin_settings", "GET", f"{PATH}/versions", headers=auth(*ADMIN))
-    assert status == 200 and [v["version"] for v in history["items"]] == [2, 1]
-    status, first, _ = invoke("admin_settings", "GET", f"{PATH}/versions/1", headers=auth(*ADMIN))
-    assert status == 200 and first["settings"]["promoter_title"] == "推客"
-    status, missing, _ = invoke("admin_settings", "GET", f"{PATH}/versions/9", headers=auth(*ADMIN))
-    assert status == 404 and missing["error"]["code"] == "settings_version_not_found"
-
-
-def test_a_save_based_on_an_old_version_is_a_409_with_the_current_version(invoke: Invoke) -> None:
-    assert save(invoke, {"based_on_version": 0})[0] == 200
-    status, payload = save(invoke, {"based_on_version": 0, "promoter_title": "推客"})
-    assert status == 409 and payload["error"]["details"] == {"current_version": 1}
 
 
 @pytest.mark.parametrize(("body", "field", "words"), [

@@ -20,9 +20,9 @@ from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.fulfilment import buyer_partition
 from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
 from mall.dal.referral import visitor_partition
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_of
 from mall.dal.withdrawals import promoter_partition
-from mall.domain.erasure import PII_ATTRIBUTES, identifying_values, personal_attributes
+from mall.domain.erasure import IN_FLIGHT_WITHDRAWALS, PII_ATTRIBUTES, identifying_values, personal_attributes
 
 #: Index keys that may embed an identifier: removed when they contain a value being removed.
 INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
@@ -84,30 +84,40 @@ class ErasureRepository:
         return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": visitor_partition(user_id)},
                          index="gsi2")
 
-    def remove_attributes(self, key: Key, attributes: Sequence[str]) -> bool:
-        """REMOVE ``attributes`` from an item that still exists; False when it is gone."""
+    def remove_attributes(self, item: Mapping[str, Any], attributes: Sequence[str]) -> bool:
+        """REMOVE ``attributes`` from a stored item (as read) that still exists; False when it is gone."""
         if not attributes:
             return False
         names = _names(attributes)
         try:
-            self._table.update(key, "REMOVE " + ", ".join(names), condition="attribute_exists(pk)", names=names)
+            self._table.update(key_of(item), "REMOVE " + ", ".join(names), condition="attribute_exists(pk)",
+                               names=names)
         except ConditionFailed:
             return False
         return True
 
-    def replace_map(self, key: Key, attribute: str, value: Mapping[str, Any], *, remove: Sequence[str] = (),
-                    condition: str = "attribute_exists(pk)", values: Mapping[str, Any] | None = None) -> bool:
-        """SET ``attribute`` (an order's address, a withdrawal's bank) to ``value`` and REMOVE ``remove``."""
+    def replace_map(self, item: Mapping[str, Any], attribute: str, value: Mapping[str, Any], *,
+                    remove: Sequence[str] = (), condition: str = "attribute_exists(pk)",
+                    values: Mapping[str, Any] | None = None) -> bool:
+        """SET ``attribute`` (an order's address, a withdrawal's bank) of a stored item (as read) to
+        ``value`` and REMOVE ``remove``."""
         names = {"#m": attribute, **_names(remove)}
         update = "SET #m = :m" + (" REMOVE " + ", ".join(k for k in names if k != "#m") if remove else "")
         if "#status" in condition:
             names["#status"] = "status"
         try:
-            self._table.update(key, update, condition=condition, names=names, values={":m": dict(value),
-                                                                                      **(values or {})})
+            self._table.update(key_of(item), update, condition=condition, names=names,
+                               values={":m": dict(value), **(values or {})})
         except ConditionFailed:
             return False
         return True
+
+    def replace_bank_of_final_withdrawal(self, withdrawal: Mapping[str, Any], bank: Mapping[str, Any]) -> bool:
+        """SET the withdrawal's ``bank`` to ``bank`` only while the withdrawal is final: one that moved
+        back in flight meanwhile keeps its account (False)."""
+        statuses = {f":s{i}": status for i, status in enumerate(sorted(IN_FLIGHT_WITHDRAWALS))}
+        return self.replace_map(withdrawal, "bank", bank, values=statuses,
+                                condition=f"attribute_exists(pk) AND NOT #status IN ({', '.join(statuses)})")
 
     def tombstone(self, user_id: str, *, remove: Sequence[str], erased_at: str, seen_last_erasure: str | None,
                   audit: AuditEntry | None, now: datetime) -> bool:

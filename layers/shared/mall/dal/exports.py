@@ -82,10 +82,6 @@ class ExportJobRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    @property
-    def table(self) -> Table:
-        return self._table
-
     def create(self, job: ExportJob, *, audit: AuditEntry, now: datetime) -> None:
         """The job and its audit entry, in one transaction."""
         self._table.transact([

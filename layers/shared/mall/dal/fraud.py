@@ -77,10 +77,6 @@ class FraudRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    @property
-    def table(self) -> Table:
-        return self._table
-
     # ---- the watermark ----------------------------------------------------------------------
 
     def watermark(self) -> datetime | None:

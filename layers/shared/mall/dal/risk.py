@@ -169,10 +169,6 @@ class RiskCaseRepository:
         self._table = table
         self._audit = AuditLog(table)
 
-    @property
-    def table(self) -> Table:
-        return self._table
-
     # ---- cases: reads -------------------------------------------------------------------------
 
     def get(self, case_id: str, *, consistent: bool = True) -> RiskCase | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,7 +26,6 @@ from mall.dal.history import (
     withdrawal_streams,
 )
 from mall.dal.identity import AdminRepository, LoginThrottle
-from mall.dal.table import Item, Key, Page, Table
 from mall.dal.withdrawals import withdrawal_from_item
 from mall.domain.audit import DEFAULT_WINDOW, MAX_WINDOW_DAYS, utc_days
 from mall.errors import DomainError, FieldProblem, InvalidInput
@@ -49,6 +49,10 @@ from mall.services.withdrawals import withdrawal_view
 MAX_QUERIES_PER_PAGE = 40
 
 HistoryKind = Literal["binding", "commission", "withdrawal"]
+#: A stored item as the audit log and the history reader return it.
+Item = dict[str, Any]
+#: Where a Query stopped (DynamoDB's last evaluated key), to go on from.
+Position = dict[str, Any]
 
 
 def _bad_cursor() -> InvalidInput:
@@ -94,25 +98,40 @@ def entry_view(item: Item) -> AuditEntryView:
         subject_user=item.get("subject_user"))
 
 
-def query_audit(*, table: Table, actor: str | None, entity_type: str | None, entity_id: str | None,
-                action: str | None, start: str | None, end: str | None, limit: int, cursor: str | None,
-                now: datetime) -> AuditPage:
+@dataclass(frozen=True)
+class QueryAudit:
+    """The admin's filters (each optional; ``start`` / ``end`` as sent, ISO-8601) and the page asked for."""
+
+    actor: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    start: str | None = None
+    end: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+    def mode(self) -> Literal["entity", "actor", "day"]:
+        """Which index answers: the entity's, the actor's, or the day partitions (422 when only one of
+        ``entity_type`` and ``entity_id`` is given)."""
+        if (self.entity_type is None) != (self.entity_id is None):
+            missing = "entity_id" if self.entity_id is None else "entity_type"
+            raise InvalidInput("entity_type and entity_id go together", code="invalid_audit_filter",
+                               fields=[FieldProblem(f"query:{missing}", "required with the other entity field")])
+        if self.entity_type is not None:
+            return "entity"
+        return "actor" if self.actor is not None else "day"
+
+
+def query_audit(*, log: AuditLog, query: QueryAudit, now: datetime) -> AuditPage:
     """Audit entries, newest first, by actor (gsi1), by entity (gsi2, optionally one actor's), or by
     time alone (one day partition after another, at most ``MAX_WINDOW_DAYS`` per request)."""
-    if (entity_type is None) != (entity_id is None):
-        missing = "entity_id" if entity_id is None else "entity_type"
-        raise InvalidInput("entity_type and entity_id go together", code="invalid_audit_filter",
-                           fields=[FieldProblem(f"query:{missing}", "required with the other entity field")])
+    mode = query.mode()
+    actor, entity_type, entity_id, action = query.actor, query.entity_type, query.entity_id, query.action
+    start, end, limit, cursor = query.start, query.end, query.limit, query.cursor
     since = parse_time(start, "from")
     until = parse_time(end, "to")
     _window(since, until)
-    log = AuditLog(table)
-    if entity_type is not None and entity_id is not None:
-        mode = "entity"
-    elif actor is not None:
-        mode = "actor"
-    else:
-        mode = "day"
     if mode == "day":
         until = until or now
         since = since or until - DEFAULT_WINDOW
@@ -129,29 +148,31 @@ def query_audit(*, table: Table, actor: str | None, entity_type: str | None, ent
     low = parse_instant(str(state["lo"])) if state else since or datetime(2000, 1, 1, tzinfo=UTC)
     high = parse_instant(str(state["hi"])) if state else until or now
 
-    def read(start_key: Key | None, size: int, day: str | None) -> Page:
+    def read(start_key: Position | None, size: int, day: str | None) -> tuple[list[Item], Position | None]:
         if mode == "entity" and entity_type is not None and entity_id is not None:
-            return log.by_entity(entity_type, entity_id, start=low, end=high, limit=size, start_key=start_key,
+            page = log.by_entity(entity_type, entity_id, start=low, end=high, limit=size, start_key=start_key,
                                  action=action, actor=actor)
-        if mode == "actor" and actor is not None:
-            return log.by_actor(actor, start=low, end=high, limit=size, start_key=start_key, action=action)
-        moment = parse_instant(f"{day}T00:00:00+00:00")
-        return log.on_day_range(moment, start=low, end=high, limit=size, start_key=start_key, action=action)
+        elif mode == "actor" and actor is not None:
+            page = log.by_actor(actor, start=low, end=high, limit=size, start_key=start_key, action=action)
+        else:
+            moment = parse_instant(f"{day}T00:00:00+00:00")
+            page = log.on_day_range(moment, start=low, end=high, limit=size, start_key=start_key, action=action)
+        return list(page.items), page.last_key
 
     days = utc_days(low, high) if mode == "day" else [""]
     day = str(state.get("d")) if state else days[0]
     if day not in days:
         raise _bad_cursor()
-    start_key: Key | None = state.get("k") if state else None
+    start_key: Position | None = state.get("k") if state else None
     items: list[Item] = []
     queries = 0
     position: dict[str, Any] | None = {"d": day, "k": start_key}
     while position is not None and len(items) < limit and queries < MAX_QUERIES_PER_PAGE:
-        page = read(position["k"], limit - len(items), position["d"] or None)
+        found, last_key = read(position["k"], limit - len(items), position["d"] or None)
         queries += 1
-        items += page.items
-        if page.last_key is not None:
-            position = {"d": position["d"], "k": page.last_key}
+        items += found
+        if last_key is not None:
+            position = {"d": position["d"], "k": last_key}
             continue
         following = days.index(position["d"]) + 1
         position = {"d": days[following], "k": None} if following < len(days) else None
@@ -215,7 +236,7 @@ _STREAMS: dict[str, Callable[[str, datetime | None, datetime | None], list[Strea
 }
 
 
-def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: str | None, end: str | None,
+def promoter_history(*, reader: HistoryReader, user_id: str, kind: HistoryKind, start: str | None, end: str | None,
                      limit: int, cursor: str | None) -> PromoterHistoryPage:
     """The caller's own history of one kind, newest first; only masked data (buyer and member ids,
     no admin names, no bank accounts). ``user_id`` is always the token's subject."""
@@ -234,7 +255,7 @@ def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: st
                 raise _bad_cursor()
     else:
         states = [StreamState() for _ in streams]
-    found = HistoryReader(table).merged_page(streams, states, limit=limit)
+    found = reader.merged_page(streams, states, limit=limit)
     items: list[HistoryItem] = []
     for stream, item in found:
         if kind == "binding":
@@ -252,12 +273,11 @@ def promoter_history(*, table: Table, user_id: str, kind: HistoryKind, start: st
 # ---- admin login, audited ------------------------------------------------------------------------------
 
 
-def login_admin_audited(*, table: Table, username: str, password: str, admins: AdminRepository,
-                        throttle: LoginThrottle, signing_key: bytes, ttl_seconds: int, now: datetime,
+def login_admin_audited(*, log: AuditLog, admins: AdminRepository, throttle: LoginThrottle, username: str,
+                        password: str, signing_key: bytes, ttl_seconds: int, now: datetime,
                         source_ip: str | None) -> TokenResponse:
     """``mall.services.identity.login_admin`` with an audit entry for the success or the failure
     (who tried — the username, never the password —, from where, and why it failed)."""
-    log = AuditLog(table)
     entry: dict[str, Any] = {"actor": f"admin:{username}", "entity_type": "admin", "entity_id": username,
                              "source_ip": source_ip}
     try:

@@ -30,7 +30,6 @@ from aws_lambda_powertools import Logger
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.erasure import ErasureRepository, attributes_to_remove, is_profile
-from mall.dal.table import Table, key_of
 from mall.domain import erasure as rules
 from mall.errors import Conflict, NotFound
 from mall.schemas.rules import ErasureResult
@@ -40,8 +39,7 @@ logger = Logger(child=True)
 ACTION = "customer.erase"
 
 
-def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResult:
-    repo = ErasureRepository(table)
+def erase_customer(*, repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResult:
     profile = repo.profile(user_id)
     if profile is None:
         raise NotFound("account no longer exists", code="account_not_found")
@@ -59,26 +57,22 @@ def erase_customer(*, table: Table, user_id: str, now: datetime) -> ErasureResul
 
     orders = 0
     for order in own_orders:
-        key = key_of(order)
         extra = rules.personal_attributes(order)
         if rules.address_needs_erasure(order.get("address")):
-            orders += repo.replace_map(key, "address", rules.erased_address(stamp), remove=extra)
+            orders += repo.replace_map(order, "address", rules.erased_address(stamp), remove=extra)
         elif extra:
-            orders += repo.remove_attributes(key, extra)
+            orders += repo.remove_attributes(order, extra)
 
     banks = 0
     for w in withdrawals:
         if rules.bank_needs_erasure(w.get("bank")):
-            # Only a withdrawal that is final: one that moved back in flight meanwhile keeps its account.
-            banks += repo.replace_map(key_of(w), "bank", rules.erased_bank(w["bank"], stamp),
-                                      condition="attribute_exists(pk) AND NOT #status IN (:a, :b, :c)",
-                                      values={":a": "PENDING_REVIEW", ":b": "APPROVED", ":c": "PAYING"})
+            banks += repo.replace_bank_of_final_withdrawal(w, rules.erased_bank(w["bank"], stamp))
 
     cleaned = 0
     for item in [*repo.visits(user_id), *repo.own_items_with_personal_data(user_id)]:
         if is_profile(item, user_id):
             continue  # the profile goes last, with the audit entry
-        cleaned += repo.remove_attributes(key_of(item), attributes_to_remove(item))
+        cleaned += repo.remove_attributes(item, attributes_to_remove(item))
 
     profile_removes = attributes_to_remove(profile)
     already = bool(profile.get("erased_at")) and not (orders or banks or cleaned or profile_removes)

@@ -32,7 +32,6 @@ from mall.config import MIN_PART_BYTES, ExportSettings, load_export_settings
 from mall.dal.audit import AuditEntry
 from mall.dal.exports import LIST_PARTITION, ExportJobRepository, ExportSources, StaleJob, job_from_item
 from mall.dal.objects import MultipartWriter, ObjectStore
-from mall.dal.table import Table
 from mall.domain.exports import (
     COLUMNS,
     MAX_ATTEMPTS,
@@ -90,13 +89,12 @@ def job_view(job: ExportJob, *, store: ObjectStore | None = None, now: datetime 
         file_expires_at=file_expires)
 
 
-def create_export(*, table: Table, queue: Sender | None, body: CreateExportRequest, admin: str,
+def create_export(*, jobs: ExportJobRepository, queue: Sender | None, body: CreateExportRequest, admin: str,
                   source_ip: str | None, now: datetime) -> ExportJobView:
     """Record the job (QUEUED) with its audit entry, then queue it (see the module docstring)."""
     job = ExportJob(export_id=new_id("ex"), kind=ExportKind(body.kind), first_day=body.from_, last_day=body.to,
                     status=ExportStatus.QUEUED, created_by=admin, created_at=now)
-    repo = ExportJobRepository(table)
-    repo.create(job, audit=AuditEntry(
+    jobs.create(job, audit=AuditEntry(
         action="export.create", actor=admin, entity_type="export", entity_id=job.export_id, source_ip=source_ip,
         after={"kind": job.kind.value, "from": job.first_day.isoformat(), "to": job.last_day.isoformat()}), now=now)
     try:
@@ -105,25 +103,25 @@ def create_export(*, table: Table, queue: Sender | None, body: CreateExportReque
         queue.send({"export_id": job.export_id})
     except Exception as exc:
         logger.exception("export could not be queued", extra={"export_id": job.export_id})
-        failed = repo.fail_queued(job, now=now, error="the export queue is unavailable")
+        failed = jobs.fail_queued(job, now=now, error="the export queue is unavailable")
         raise UpstreamUnavailable("the export could not be queued; try again", code="export_queue_unavailable",
                                   details={"export_id": failed.export_id}) from exc
     logger.info("export queued", extra={"export_id": job.export_id, "kind": job.kind.value})
     return job_view(job)
 
 
-def get_export(*, table: Table, store: ObjectStore | None, export_id: str, now: datetime,
+def get_export(*, jobs: ExportJobRepository, store: ObjectStore | None, export_id: str, now: datetime,
                url_ttl_seconds: int) -> ExportJobView:
-    job = ExportJobRepository(table).get(export_id)
+    job = jobs.get(export_id)
     if job is None:
         raise NotFound("no such export", code="export_not_found")
     return job_view(job, store=store, now=now, url_ttl_seconds=url_ttl_seconds)
 
 
-def list_exports(*, table: Table, limit: int, cursor: str | None) -> ExportJobPage:
+def list_exports(*, jobs: ExportJobRepository, limit: int, cursor: str | None) -> ExportJobPage:
     """Every export job, newest first (links only in the detail: ``GET /admin/exports/{export_id}``)."""
     start = cursors.decode(cursor, partition=("gsi1pk", LIST_PARTITION))
-    page = ExportJobRepository(table).page(limit=limit, start_key=start)
+    page = jobs.page(limit=limit, start_key=start)
     return ExportJobPage(items=[job_view(job_from_item(i)) for i in page.items],
                          next_cursor=cursors.encode(page.last_key))
 
@@ -141,20 +139,19 @@ class ExportOutcome:
     max_buffered: int = 0
 
 
-def rows_of(table: Table, job: ExportJob, *, page_size: int | None = None) -> Iterator[bytes]:
+def rows_of(sources: ExportSources, job: ExportJob) -> Iterator[bytes]:
     """The job's CSV as encoded lines, produced as the sources are read (BOM + header first)."""
     row = ROW_OF[job.kind]
-    items = ExportSources(table, page_size=page_size).items(job.kind, job.days)
+    items = sources.items(job.kind, job.days)
     return csv_chunks(COLUMNS[job.kind], (row(item) for item in items))
 
 
-def run_export(*, table: Table, store: ObjectStore, export_id: str, now: datetime, lease_seconds: int,
-               part_size: int = MIN_PART_BYTES, page_size: int | None = None,
+def run_export(*, jobs: ExportJobRepository, sources: ExportSources, store: ObjectStore, export_id: str,
+               now: datetime, lease_seconds: int, part_size: int = MIN_PART_BYTES,
                clock: Callable[[], datetime] | None = None) -> ExportOutcome:
     """One delivery of a job's message (see the module docstring). Raises ``ExportBusy`` when another
     run holds a live lease, and re-raises a failure that leaves the job QUEUED for another try."""
-    repo = ExportJobRepository(table)
-    job = repo.get(export_id)
+    job = jobs.get(export_id)
     if job is None:
         logger.warning("export message for an unknown job", extra={"export_id": export_id})
         return ExportOutcome(export_id, "missing")
@@ -165,7 +162,7 @@ def run_export(*, table: Table, store: ObjectStore, export_id: str, now: datetim
         raise ExportBusy(f"export {export_id} is being written by run {job.run_id} until {job.lease_until}")
     run_id = new_id("run")
     try:
-        job = repo.claim(job, run_id=run_id, now=now, lease_seconds=lease_seconds)
+        job = jobs.claim(job, run_id=run_id, now=now, lease_seconds=lease_seconds)
     except StaleJob as stale:
         current = job_from_item(stale.current) if stale.current else None
         if current is not None and claim_decision(current, now) == "finished":
@@ -176,7 +173,7 @@ def run_export(*, table: Table, store: ObjectStore, export_id: str, now: datetim
                              metadata={"export-id": export_id, "kind": job.kind.value})
     rows = -1  # the header is not a row
     try:
-        for line in rows_of(table, job, page_size=page_size):
+        for line in rows_of(sources, job):
             writer.write(line)
             rows += 1
         size = writer.close()
@@ -185,13 +182,13 @@ def run_export(*, table: Table, store: ObjectStore, export_id: str, now: datetim
         final = job.attempts >= MAX_ATTEMPTS
         logger.exception("export run failed", extra={"export_id": export_id, "attempt": job.attempts, "final": final})
         with contextlib.suppress(StaleJob):  # another run took the job over meanwhile: it decides
-            repo.fail(job, run_id=run_id, now=clock() if clock else now, error=f"{type(exc).__name__}: {exc}",
+            jobs.fail(job, run_id=run_id, now=clock() if clock else now, error=f"{type(exc).__name__}: {exc}",
                       final=final)
         if final:
             return ExportOutcome(export_id, "failed")
         raise
     try:
-        repo.finish(job, run_id=run_id, now=clock() if clock else now, rows=rows, size=size, parts=writer.parts,
+        jobs.finish(job, run_id=run_id, now=clock() if clock else now, rows=rows, size=size, parts=writer.parts,
                     s3_key=key)
     except StaleJob:
         # Our lease passed and another run took over (we were presumed dead): its file stands.
@@ -208,9 +205,10 @@ class ExportMessage(BaseModel):
     export_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
 
 
-def process_message(*, table: Table, store: ObjectStore, body: str, now: datetime, settings: ExportSettings,
-                    clock: Callable[[], datetime] | None = None) -> ExportOutcome:
+def process_message(*, jobs: ExportJobRepository, sources: ExportSources, store: ObjectStore, body: str,
+                    now: datetime, settings: ExportSettings, clock: Callable[[], datetime] | None = None
+                    ) -> ExportOutcome:
     """One ``ExportQueue`` message (``{"export_id": ...}``)."""
     message = ExportMessage.model_validate_json(body)
-    return run_export(table=table, store=store, export_id=message.export_id, now=now,
+    return run_export(jobs=jobs, sources=sources, store=store, export_id=message.export_id, now=now,
                       lease_seconds=settings.lease_seconds, part_size=settings.part_bytes, clock=clock)

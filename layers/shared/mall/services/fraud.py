@@ -27,7 +27,6 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import china_day, iso, parse_instant
 from mall.dal.fraud import FraudRepository
-from mall.dal.table import Item, Table
 from mall.domain import fraud as rules
 from mall.domain.fraud import BindingFact, Hit, OrderFact, OwnPrints, WithdrawalFact
 from mall.domain.risk_rules import (
@@ -45,6 +44,9 @@ from mall.services import risk as risk_cases
 
 logger = Logger(child=True)
 
+#: An item as the fraud repository reads it (orders, bindings, profiles, commission records).
+Item = dict[str, Any]
+
 OVERLAP = timedelta(minutes=5)
 MAX_WINDOW = timedelta(hours=6)
 FIRST_RUN_LOOKBACK = timedelta(hours=1)
@@ -56,8 +58,8 @@ _EARNING_STATUSES = frozenset({"PAID", "SHIPPED", "COMPLETED", "CLOSED"})
 class CaseOpener(Protocol):
     """How a case is opened for a hit in ``enforce`` mode: None when that case already exists."""
 
-    def __call__(self, *, table: Table, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
-                 now: datetime) -> object | None: ...
+    def __call__(self, *, repos: risk_cases.RiskRepositories, promoter_id: str, rule: str, window_key: str,
+                 evidence: dict[str, Any], now: datetime) -> object | None: ...
 
 
 @dataclass
@@ -284,10 +286,9 @@ def _withdrawal_burst(ctx: _Context, report: RuleReport) -> list[Hit]:
 # ---- the scan -----------------------------------------------------------------------------------------------
 
 
-def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_case: CaseOpener = risk_cases.open_case,
-         time_left: Callable[[], bool] | None = None) -> ScanReport:
+def scan(*, repo: FraudRepository, cases: risk_cases.RiskRepositories, settings: DistributionSettings, now: datetime,
+         open_case: CaseOpener = risk_cases.open_case, time_left: Callable[[], bool] | None = None) -> ScanReport:
     """One incremental run. Safe to repeat and to overlap with another run (see the module doc)."""
-    repo = FraudRepository(table)
     risk = settings.risk
     old = repo.watermark()
     base = old if old is not None else now - FIRST_RUN_LOOKBACK
@@ -329,7 +330,7 @@ def scan(*, table: Table, settings: DistributionSettings, now: datetime, open_ca
             if rule_report.mode != "enforce":
                 continue
             try:
-                opened = open_case(table=table, promoter_id=hit.promoter_id, rule=hit.rule, window_key=hit.window_key,
+                opened = open_case(repos=cases, promoter_id=hit.promoter_id, rule=hit.rule, window_key=hit.window_key,
                                    evidence=hit.evidence, now=now)
             except Exception:
                 # The hit is recorded; the watermark stays so the next run opens the case.

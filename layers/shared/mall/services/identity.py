@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from mall.clock import iso
@@ -14,13 +15,23 @@ from mall.integrations.wechat import WeChatClient
 from mall.schemas.identity import CustomerLoginResponse, MeResponse, TokenResponse
 
 
-def login_customer(*, js_code: str, wechat: WeChatClient, customers: CustomerRepository, app_id: str,
-                   signing_key: bytes, ttl_seconds: int, now: datetime, device_id: str | None = None,
-                   source_ip: str | None = None) -> CustomerLoginResponse:
-    """``device_id`` / ``source_ip`` are stored on the profile for the fraud scan, never logged."""
-    session = wechat.code_to_session(js_code)
-    customer, created = customers.get_or_create(app_id=app_id, openid=session.openid, unionid=session.unionid, now=now,
-                                                device_id=device_id, source_ip=source_ip)
+@dataclass(frozen=True)
+class LogInCustomer:
+    """A mini-program login: the ``wx.login`` code of the app ``app_id``, and the device and source IP
+    of the request (stored on the profile for the fraud scan, never logged)."""
+
+    js_code: str
+    app_id: str
+    device_id: str | None = None
+    source_ip: str | None = None
+
+
+def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: CustomerRepository,
+                   signing_key: bytes, ttl_seconds: int, now: datetime) -> CustomerLoginResponse:
+    session = wechat.code_to_session(command.js_code)
+    customer, created = customers.get_or_create(app_id=command.app_id, openid=session.openid,
+                                                unionid=session.unionid, now=now, device_id=command.device_id,
+                                                source_ip=command.source_ip)
     token = issue_token(customer.user_id, customer.roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
     return CustomerLoginResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(customer.roles),
                                  user_id=customer.user_id, is_new_user=created)

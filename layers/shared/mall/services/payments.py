@@ -254,13 +254,14 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: T
 
     if customer_id_for(app_id, payer) == order.buyer_id:
         return
-    from mall.services.risk import open_case
+    from mall.services.risk import RiskRepositories, open_case
 
     promoter = (order.attribution or {}).get("l1_promoter_id")
     subject = str(promoter) if promoter else order.buyer_id
     logger.warning("payment by someone other than the buyer: risk case", extra={"order_id": order.order_id})
     metrics.add_metric(name="PaymentPayerMismatch", unit="Count", value=1)
-    open_case(table=table, promoter_id=subject, rule=PAYER_MISMATCH_RULE, window_key=order.order_id,
+    open_case(repos=RiskRepositories.on(table), promoter_id=subject, rule=PAYER_MISMATCH_RULE,
+              window_key=order.order_id,
               evidence={"order_id": order.order_id, "buyer_id": order.buyer_id,
                         "subject": "promoter" if promoter else "customer", "transaction_id": tx.transaction_id,
                         "amount_fen": order.amount_fen},

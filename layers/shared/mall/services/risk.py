@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -49,7 +50,6 @@ from mall.dal.risk import (
     promoter_cases_partition,
     status_partition,
 )
-from mall.dal.table import Table
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import commission_cancelled
 from mall.domain.risk import (
@@ -68,6 +68,9 @@ from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, Ri
 from mall.services import team_bonus
 from mall.services.referral.promoters import change_status
 
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+
 logger = Logger(child=True)
 
 #: Re-reads when the promoter's hold or the case changed under us (another case opened, another admin).
@@ -76,8 +79,26 @@ ATTEMPTS = 10
 RECORD_ATTEMPTS = 8
 SYSTEM_ACTOR = "system"
 
-__all__ = ["RiskCaseView", "RiskWorkIncomplete", "confirm_case", "get_case", "lift_hold_after_unfreeze",
-           "list_cases", "open_case", "release_case"]
+__all__ = ["RiskCaseView", "RiskRepositories", "RiskWorkIncomplete", "confirm_case", "get_case",
+           "lift_hold_after_unfreeze", "list_cases", "open_case", "release_case"]
+
+
+@dataclass(frozen=True)
+class RiskRepositories:
+    """What the risk use cases read and write: cases and holds, the ledger (the reversals of a
+    confirmed case), the promoters (their status decides whether a hold can be lifted)."""
+
+    cases: RiskCaseRepository
+    holds: RiskHoldRepository
+    ledger: LedgerRepository
+    promoters: PromoterRepository
+    #: For the promoter freeze and the team-bonus void of a confirmed case, whose use cases take the table.
+    table: Table
+
+    @classmethod
+    def on(cls, table: Table) -> RiskRepositories:
+        return cls(cases=RiskCaseRepository(table), holds=RiskHoldRepository(table), ledger=LedgerRepository(table),
+                   promoters=PromoterRepository(table), table=table)
 
 
 class RiskWorkIncomplete(RuntimeError):
@@ -98,13 +119,12 @@ def case_view(case: RiskCase) -> RiskCaseView:
 # ---- opening ---------------------------------------------------------------------------------
 
 
-def open_case(*, table: Table, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
+def open_case(*, repos: RiskRepositories, promoter_id: str, rule: str, window_key: str, evidence: dict[str, Any],
               now: datetime) -> RiskCaseView | None:
     """Open the case of (promoter, rule, window) and hold the promoter (module doc). None when the
     case already exists (then, if it is still OPEN, unheld FROZEN records are held now)."""
     case = new_case(promoter_id=promoter_id, rule=rule, window_key=window_key, evidence=evidence, now=now)
-    repo = RiskCaseRepository(table)
-    holds = RiskHoldRepository(table)
+    repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
         existing = repo.get(case.case_id)
         if existing is not None:
@@ -162,22 +182,21 @@ def _hold_records(repo: RiskCaseRepository, holds: RiskHoldRepository, promoter_
 # ---- resolving -------------------------------------------------------------------------------
 
 
-def release_case(*, table: Table, case_id: str, by: str, note: str, now: datetime,
+def release_case(*, repos: RiskRepositories, case_id: str, by: str, note: str, now: datetime,
                  source_ip: str | None = None) -> RiskCaseView:
     """OPEN → RELEASED: commissions continue (module doc)."""
-    return _resolve(table, case_id, "release", by=by, note=note, now=now, source_ip=source_ip)
+    return _resolve(repos, case_id, "release", by=by, note=note, now=now, source_ip=source_ip)
 
 
-def confirm_case(*, table: Table, case_id: str, by: str, note: str, now: datetime,
+def confirm_case(*, repos: RiskRepositories, case_id: str, by: str, note: str, now: datetime,
                  source_ip: str | None = None) -> RiskCaseView:
     """OPEN → CONFIRMED: unsettled commissions voided, the promoter frozen (module doc)."""
-    return _resolve(table, case_id, "confirm", by=by, note=note, now=now, source_ip=source_ip)
+    return _resolve(repos, case_id, "confirm", by=by, note=note, now=now, source_ip=source_ip)
 
 
-def _resolve(table: Table, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
+def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
              source_ip: str | None) -> RiskCaseView:
-    repo = RiskCaseRepository(table)
-    holds = RiskHoldRepository(table)
+    repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
         case = repo.get(case_id)
         if case is None:
@@ -208,7 +227,7 @@ def _resolve(table: Table, case_id: str, action: ResolveAction, *, by: str, note
     else:
         raise Conflict("the risk case kept changing; retry", code="risk_case_changed")
     if case.status == RiskCaseStatus.CONFIRMED:
-        _finish_confirm(table, repo, case, now, source_ip=source_ip)
+        _finish_confirm(repos, case, now, source_ip=source_ip)
     else:
         _finish_release(repo, holds, case, now)
     repo.finish(case, now)
@@ -243,18 +262,17 @@ def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: R
     logger.info("held commission released", extra={"case_id": case.case_id, "records": released})
 
 
-def _finish_confirm(table: Table, repo: RiskCaseRepository, case: RiskCase, now: datetime, *,
-                    source_ip: str | None) -> None:
+def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, source_ip: str | None) -> None:
     """Freeze the promoter (first: a frozen promoter earns nothing new), then void every
     unsettled record with its ledger reversal."""
     by = case.resolved_by or SYSTEM_ACTOR
     try:
-        change_status(promoters=PromoterRepository(table), user_id=case.promoter_id, action="freeze",
+        change_status(promoters=repos.promoters, user_id=case.promoter_id, action="freeze",
                       reason=f"risk case {case.case_id} confirmed: {case.note or ''}"[:500], by=by, now=now,
                       source_ip=source_ip)
     except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
         logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
-    ledger = LedgerRepository(table)
+    repo, ledger = repos.cases, repos.ledger
     voided = 0
     voided_fen = 0
     for record in repo.unsettled_records(case.promoter_id):
@@ -279,21 +297,20 @@ def _finish_confirm(table: Table, repo: RiskCaseRepository, case: RiskCase, now:
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
     # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
-    bonuses = team_bonus.void_bonuses(table=table, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    bonuses = team_bonus.void_bonuses(table=repos.table, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
     logger.info("commission voided by a confirmed risk case", extra={
         "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
         "bonuses": bonuses})
 
 
-def lift_hold_after_unfreeze(*, table: Table, promoter_id: str, now: datetime) -> bool:
+def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: datetime) -> bool:
     """After an admin unfroze a promoter whose case was confirmed: lift the hold that the confirmed
     case kept, if no case is open and the promoter is active again, and release what it holds.
     True when a hold was lifted."""
-    repo = RiskCaseRepository(table)
-    holds = RiskHoldRepository(table)
+    repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
         hold = holds.hold(promoter_id)
-        promoter = PromoterRepository(table).get(promoter_id, consistent=True)
+        promoter = repos.promoters.get(promoter_id, consistent=True)
         if hold is None or hold.open_cases or promoter is None or not promoter.is_active:
             return False
         try:
@@ -311,14 +328,14 @@ def lift_hold_after_unfreeze(*, table: Table, promoter_id: str, now: datetime) -
 # ---- views -----------------------------------------------------------------------------------
 
 
-def list_cases(*, table: Table, status: str | None, promoter_id: str | None, limit: int,
+def list_cases(*, repos: RiskRepositories, status: str | None, promoter_id: str | None, limit: int,
                cursor: str | None) -> RiskCasePage:
     """Cases newest first: of one promoter (any status, or ``status``), else of one status (OPEN
     when none is given)."""
     if status is not None and status not in {s.value for s in RiskCaseStatus}:
         raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
                                                                   f"one of {[s.value for s in RiskCaseStatus]}")])
-    repo = RiskCaseRepository(table)
+    repo = repos.cases
     if promoter_id:
         start = cursors.decode(cursor, partition=("gsi2pk", promoter_cases_partition(promoter_id)))
         page = repo.for_promoter(promoter_id, status=status, limit=limit, start_key=start)
@@ -330,15 +347,15 @@ def list_cases(*, table: Table, status: str | None, promoter_id: str | None, lim
                         next_cursor=cursors.encode(page.last_key))
 
 
-def get_case(*, table: Table, case_id: str) -> RiskCaseDetail:
+def get_case(*, repos: RiskRepositories, case_id: str) -> RiskCaseDetail:
     """One case with its evidence, the promoter's held records and what the case voided."""
-    repo = RiskCaseRepository(table)
+    repo = repos.cases
     case = repo.get(case_id)
     if case is None:
         raise NotFound("no such risk case", code="risk_case_not_found")
     held, voided = repo.case_records(case.promoter_id, case.case_id)
-    hold = RiskHoldRepository(table).hold(case.promoter_id)
-    promoter = PromoterRepository(table).get(case.promoter_id)
+    hold = repos.holds.hold(case.promoter_id)
+    promoter = repos.promoters.get(case.promoter_id)
     return RiskCaseDetail(
         case=case_view(case),
         held=CommissionTotals(count=len(held), amount_fen=sum(r.current_fen for r in held)),

@@ -10,7 +10,6 @@ from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import HISTORY_PARTITION, SettingsRepository, SettingsVersion
-from mall.dal.table import Table
 from mall.domain.audit import changed_fields
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.settings import DistributionSettings
@@ -24,50 +23,51 @@ def _view(version: SettingsVersion) -> SettingsVersionView:
                                settings=version.settings)
 
 
-def current(*, table: Table) -> SettingsVersionView:
-    return _view(SettingsRepository(table).current(consistent=True))
+def current(*, versions: SettingsRepository) -> SettingsVersionView:
+    return _view(versions.current(consistent=True))
 
 
-def save(*, table: Table, body: SaveSettingsRequest, saved_by: str, now: datetime,
+def save(*, versions: SettingsRepository, categories: CategoryRepository, products: ProductRepository,
+         promoters: PromoterRepository, body: SaveSettingsRequest, saved_by: str, now: datetime,
          source_ip: str | None = None) -> SettingsVersionView:
     """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``.
     The audit entry (the fields that differ from the version edited) is in the same transaction."""
-    repo = SettingsRepository(table)
     document = body.document()
-    check_cap_against_catalog(table=table, settings=document)
+    check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
-    current = repo.current(consistent=True)
-    edited = current if current.version == body.based_on_version else repo.get(body.based_on_version)
+    current = versions.current(consistent=True)
+    edited = current if current.version == body.based_on_version else versions.get(body.based_on_version)
     before, after = changed_fields(edited.settings.model_dump(mode="json") if edited else None,
                                    document.model_dump(mode="json"))
     audit = AuditEntry(action="settings.save", actor=saved_by, entity_type="settings", entity_id="distribution",
                        source_ip=source_ip, before=before, after=after,
                        details={"version": body.based_on_version + 1, "based_on_version": body.based_on_version,
                                 **({"note": body.note} if body.note else {})})
-    saved = repo.save(document, based_on=body.based_on_version, saved_by=saved_by, now=now, note=body.note,
-                      audit=audit)
+    saved = versions.save(document, based_on=body.based_on_version, saved_by=saved_by, now=now, note=body.note,
+                          audit=audit)
     return _view(saved)
 
 
-def check_cap_against_catalog(*, table: Table, settings: DistributionSettings) -> None:
+def check_cap_against_catalog(*, categories: CategoryRepository, products: ProductRepository,
+                              promoters: PromoterRepository, settings: DistributionSettings) -> None:
     """422 when the new settings, with a category's, a product's or a promoter's own rates, could
     pay more than the cap on some line (the settings alone were checked by the document)."""
-    problems = cap_problems(settings=settings, categories=CategoryRepository(table).list_all(),
-                            products=ProductRepository(table).with_own_commission(),
-                            promoters=PromoterRepository(table).with_overrides(), saving=SAVING_SETTINGS)
+    problems = cap_problems(settings=settings, categories=categories.list_all(),
+                            products=products.with_own_commission(), promoters=promoters.with_overrides(),
+                            saving=SAVING_SETTINGS)
     if problems:
         raise InvalidInput("with these settings a line could pay more than the commission cap",
                            code="commission_over_cap", fields=problems)
 
 
-def history(*, table: Table, limit: int, cursor: str | None) -> SettingsHistory:
+def history(*, versions: SettingsRepository, limit: int, cursor: str | None) -> SettingsHistory:
     start = cursors.decode(cursor, partition=HISTORY_PARTITION)
-    versions, last = SettingsRepository(table).history(limit=limit, start_key=start)
-    return SettingsHistory(items=[_view(v) for v in versions], next_cursor=cursors.encode(last))
+    found, last = versions.history(limit=limit, start_key=start)
+    return SettingsHistory(items=[_view(v) for v in found], next_cursor=cursors.encode(last))
 
 
-def get_version(*, table: Table, version: int) -> SettingsVersionView:
-    found = SettingsRepository(table).get(version)
+def get_version(*, versions: SettingsRepository, version: int) -> SettingsVersionView:
+    found = versions.get(version)
     if found is None:
         raise NotFound(f"no settings version {version}", code="settings_version_not_found")
     return _view(found)
