@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev browser invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -93,6 +93,13 @@ openapi: $(VENV)/.installed console/node_modules/.installed
 	$(PY) -m tools.gen_openapi
 	cd console && npm run --silent gen:client
 
+# The browser of the console's tests: Debian's chromium and a CJK font, installed with apt where
+# missing (CI runs as root; elsewhere through sudo). Playwright drives it; it downloads no browser.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; }
+
 # The console's TypeScript: the client types are fresh from docs/openapi.json, and everything
 # that calls the API (console, mini-program adapter) type-checks against them.
 console-check: console/node_modules/.installed
@@ -105,10 +112,10 @@ console-check: console/node_modules/.installed
 # stack with the machine to itself (their waits are on real workers). pytest runs last so its
 # summary line closes the output.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed console/node_modules/.installed
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed console/node_modules/.installed browser
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build
 	$(PY) -m tools.gen_openapi --check
-	$(MAKE) --no-print-directory console-check
+	$(MAKE) --no-print-directory console-check console/dist/index.html
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
 	$(PY) -m pytest -q -m "not slow" tests/local tests/e2e
 
