@@ -28,7 +28,6 @@ DOMAIN_ALLOWED: set[tuple[str, str]] = {
     # to move: the stream rules tell an order's own item and a profile from the other items of their
     # partitions by sort key; the dal should hand them typed changes instead of raw images.
     ("domain/stats.py", "sk"),
-    ("domain/commission.py", "sk"),
     # to move: the distinct-order scope of team orders is a storage key built in the domain.
     ("domain/stats.py", "TEAM_ORDER#"),
 }

@@ -61,11 +61,11 @@ from mall.domain.commission import (
     decide_order_commissions,
     ever_paid,
     explain_rule,
-    plan_record_change,
     product_from_line,
     resolve_rates,
     self_purchase_discount,
 )
+from mall.domain.commission_changes import plan_record_change
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
 from mall.domain.masking import mask_nickname
