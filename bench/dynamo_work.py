@@ -275,8 +275,11 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
             steps.append({"step": "settle", "note": "not measured: neither SettlementPlannerFunction nor "
                                                     "mall.services.settlement.settle_due exists yet"})
         else:
+            from mall.services.settlement import SettlementRepositories
+
             _, settled = bench.measured("lifecycle: settle", lambda: bench.meter.in_process(
-                "settle_due (in-process)", lambda: settle_due(table=_table(bench.stack), as_of=as_of, now=_now())))
+                "settle_due (in-process)", lambda: settle_due(SettlementRepositories.on(_table(bench.stack)),
+                                                              as_of=as_of, now=_now())))
             step("settle (settle_due in-process)", settled, note=_fallback_note("settlement_planner", settle_due))
 
     measured = [s for s in steps if "rcu" in s]

@@ -73,8 +73,8 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(table=table, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
-            settlement.void_disabled_promoter(table=table, promoter_id=user_id, by=current_principal(app).subject,
-                                              now=now, source_ip=source_ip(app))
+            settlement.void_disabled_promoter(settlement.SettlementRepositories.on(table), promoter_id=user_id,
+                                              by=current_principal(app).subject, now=now, source_ip=source_ip(app))
             view = referral.get_promoter(table=table, user_id=user_id)
         return view
 

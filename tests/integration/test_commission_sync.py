@@ -28,7 +28,7 @@ from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
 from mall.services.commissions import sync_order
 from mall.services.referral import attribute_order
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 COMPLETED = datetime(2026, 11, 3, 9, tzinfo=UTC)
@@ -291,7 +291,8 @@ def test_refund_after_settlement_claws_back_and_a_shortfall_becomes_debt(world: 
     sync_order(table=table, order_id="o_s", now=NOW)  # 1200 + 600 frozen
     complete(table, "o_s")
     sync_order(table=table, order_id="o_s", now=NOW)
-    report = settle_due(table=table, as_of=COMPLETED + timedelta(days=7), now=COMPLETED + timedelta(days=7))
+    report = settle_due(SettlementRepositories.on(table),
+                        as_of=COMPLETED + timedelta(days=7), now=COMPLETED + timedelta(days=7))
     assert (report.settled, report.settled_fen) == (2, 1_800)
     assert wallet(table, "u_c") == L.Balances(available=1_800)
     # The promoter withdraws 1,500 of it: only 300 stays available.

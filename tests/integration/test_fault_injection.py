@@ -238,7 +238,8 @@ def refund(world: World, buyer: str, order_id: str, lines: list[LineRequest]) ->
 
 
 def settle(world: World) -> None:
-    settlement_service.settle_due(table=world.table, as_of=world.clock.now, now=world.clock.now)
+    settlement_service.settle_due(settlement_service.SettlementRepositories.on(world.table),
+                                  as_of=world.clock.now, now=world.clock.now)
 
 
 def setup_shop(world: World) -> Simulator:

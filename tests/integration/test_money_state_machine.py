@@ -121,11 +121,12 @@ class MoneyMachine(RuleBasedStateMachine):
     def __init__(self, table: Table) -> None:
         super().__init__()
         from mall.services.commissions import sync_order
-        from mall.services.settlement import settle_due
+        from mall.services.settlement import SettlementRepositories, settle_due
 
         self._sync_order = sync_order
         self._settle_due = settle_due
         self.table = table
+        self._settlement = SettlementRepositories.on(table)
         empty(table)  # one table for the whole test (creating one costs ~0.4 s): each example starts empty
         self.ledger = LedgerRepository(self.table)
         self.commissions = CommissionRepository(self.table)
@@ -275,7 +276,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(days=st.sampled_from([1, 8]))
     def settle(self, days: int) -> None:
         as_of = self.tick(days * 24 * 60)
-        self._settle_due(table=self.table, as_of=as_of, now=as_of)
+        self._settle_due(self._settlement, as_of=as_of, now=as_of)
         self.last_settled_at = as_of
 
     @rule(who=st.sampled_from(PROMOTERS), percent=st.sampled_from([30, 100, 100]), paid=st.booleans())

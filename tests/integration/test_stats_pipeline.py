@@ -54,7 +54,7 @@ from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import place_order
 from mall.services.payouts import mark_bank_paid
 from mall.services.referral import apply, bind_with_code, change_status, record_visit
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.stats import apply_change, dashboard, promoter_leaderboard
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal, request_withdrawal
 
@@ -211,7 +211,7 @@ def seed(table: Table) -> Shop:
     shop.order(eve, 13, {"p_pu": 1})
 
     shop.refund(eve, o3, 4, amount=20_000)  # before settlement: commission cancelled pro rata
-    settle_due(table=table, as_of=at(11), now=at(11))  # the first week's orders settle (T+7)
+    settle_due(SettlementRepositories.on(table), as_of=at(11), now=at(11))  # the first week's orders settle (T+7)
     shop.refund(gus, o5, 12)  # after settlement: a clawback, team sales go down in November
     shop.refund(dan, o1, 14, amount=10_000)  # settled in Nov, partially clawed back
     shop.withdraw(bo, 12, 3_000, pay=True)

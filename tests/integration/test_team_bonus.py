@@ -29,7 +29,7 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.settlement import Settleable
 from mall.domain.team_bonus import TeamBonusRules, bonus_for, due_at, final_by
 from mall.services.commissions import sync_order
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.team_bonus import (
     BonusRunReport,
     RecomputeIncomplete,
@@ -128,13 +128,15 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
                 also=[Write.put(table.name, commission_item(record_c), condition="attribute_not_exists(pk)")])
     table.put({**risk_hold_key(held), "entity": "risk_hold", "case_id": "rc_1", "opened_at": "2026-11-02T00:00:00Z"})
 
-    early = settle_due(table=table, as_of=DUE - timedelta(seconds=1), now=DUE)
+    early = settle_due(SettlementRepositories.on(table), as_of=DUE - timedelta(seconds=1), now=DUE)
     assert early.settled == 0
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda _: settle_due(table=table, as_of=DUE, now=DUE + timedelta(hours=2)), range(4)))
+        runs = list(pool.map(lambda _: settle_due(SettlementRepositories.on(table),
+                                                  as_of=DUE, now=DUE + timedelta(hours=2)), range(4)))
     assert sum(r.settled for r in runs) == len(want) - 1 + 1  # every bonus but the held one, plus the commission
     assert sum(r.settled_fen for r in runs) == sum(want.values()) - want[held] + 1_000
-    assert settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1)).settled == 0
+    assert settle_due(SettlementRepositories.on(table),
+                      as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1)).settled == 0
     for uid, amount in want.items():
         wallet = ledger.wallet(uid).balances
         if uid == held:
@@ -150,7 +152,7 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
 
     # The case closes: the held bonus settles on the next run, once.
     table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{held}"}, "sk": {"S": "RISK_HOLD"}})
-    later = settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
+    later = settle_due(SettlementRepositories.on(table), as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
     assert later.settled == 1 and later.settled_fen == want[held]
     assert ledger.wallet(held).balances.available == want[held]
     assert_ledger_reconciles(table, ACTIVE)
@@ -169,7 +171,7 @@ def test_a_confirmed_risk_case_voids_a_frozen_bonus_once(table: Table) -> None:
     ledger = LedgerRepository(table)
     assert ledger.wallet(uid).balances.frozen == 0
     assert sorted(p["kind"] for p in ledger.all_postings(uid)) == ["bonus_frozen", "commission_voided"]
-    report = settle_due(table=table, as_of=DUE, now=DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=DUE, now=DUE)
     assert uid not in {p["promoter_id"] for p in ledger.all_postings(uid) if p["kind"] == "bonus_settled"}
     assert report.settled == len(expected()) - 1 and amount > 0
     assert_ledger_reconciles(table, [uid])
@@ -193,7 +195,7 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
         return real(self, records)
 
     monkeypatch.setattr(SettlementRepository, "held_bonus_promoters", read_then_case_opens)
-    report = settle_due(table=table, as_of=DUE, now=DUE + timedelta(hours=2))
+    report = settle_due(SettlementRepositories.on(table), as_of=DUE, now=DUE + timedelta(hours=2))
     assert reads["stale"] == 1
     assert report.settled == len(expected()) - 1
     ledger = LedgerRepository(table)
@@ -203,7 +205,7 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
 
     # The case is released: the bonus settles on the next run, once.
     table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{uid}"}, "sk": {"S": "RISK_HOLD"}})
-    later = settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
+    later = settle_due(SettlementRepositories.on(table), as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
     assert later.settled == 1 and later.settled_fen == amount
     assert ledger.wallet(uid).balances.available == amount
     assert_ledger_reconciles(table, [uid])
@@ -281,7 +283,7 @@ def test_a_month_is_paid_once_final_on_the_orders_paid_in_it_net_of_refunds(tabl
     # Stats are not read: nothing but the orders and commission records exists.
     early = run_month(table=table, month=OCT, now=MONTH_OVER)
     assert (early.paid, early.not_final, early.examined) == (0, 2, 2)  # o_2 (and the rest) not settled yet
-    assert settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED).settled == 8
+    assert settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED).settled == 8
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = list(pool.map(lambda _: run_month(table=table, month=OCT, now=PAID_RUN, threads=2), range(4)))
@@ -301,7 +303,7 @@ def test_a_month_is_paid_once_final_on_the_orders_paid_in_it_net_of_refunds(tabl
 
 def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(table: Table) -> None:
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
     run_month(table=table, month=OCT, now=PAID_RUN)
     ledger = LedgerRepository(table)
 
@@ -312,7 +314,7 @@ def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(tab
     assert [p["amount_fen"] for p in bonus_postings(table, "u_lead", "commission_cancelled")] == [300]
     o_3 = 9_900  # November's order, not completed: its commission stays frozen
     assert ledger.wallet("u_mid").balances.frozen == 2_250 + o_3
-    settle_due(table=table, as_of=PAID_RUN + timedelta(hours=2), now=PAID_RUN + timedelta(hours=2))
+    settle_due(SettlementRepositories.on(table), as_of=PAID_RUN + timedelta(hours=2), now=PAID_RUN + timedelta(hours=2))
     assert ledger.wallet("u_mid").balances.frozen == o_3
 
     # u_mid withdraws all but 100 fen; then o_1 is refunded in full: 35,000 → 1% = 350, 1,900 overpaid.
@@ -343,7 +345,7 @@ def test_a_refund_after_payment_is_recomputed_over_the_orders_the_bonus_was_paid
     """An October order whose commission is recorded only after October was paid counts for nothing
     in it: a later refund takes back the same, whether the late record came before it or not."""
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
     run_month(table=table, month=OCT, now=PAID_RUN)  # u_mid: 2,550 on 85,000
     put_order(table, "o_6", datetime(2026, 10, 28, 2, tzinfo=UTC), 30_000, l1="u_mid", l2="u_lead",
               recorded_at=PAID_RUN + timedelta(hours=1))
@@ -371,7 +373,7 @@ def test_a_month_with_an_open_order_is_final_the_configured_days_after_its_end(t
 def test_a_reduction_that_keeps_losing_races_fails_the_sync_and_its_retry_takes_it_once(
         table: Table, monkeypatch: MonkeyPatch) -> None:
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
     run_month(table=table, month=OCT, now=PAID_RUN)
     real = LedgerRepository.post
 

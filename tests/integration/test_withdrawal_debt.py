@@ -29,7 +29,7 @@ from mall.domain.withdrawals import CANCELLED_BY_DEBT, DEBT_CANCEL_REASON, Withd
 from mall.errors import Conflict
 from mall.services.commissions import sync_order
 from mall.services.payouts import mark_bank_failed, reconcile_payouts
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal
 from tests.integration.test_commission_sync import (
     COMPLETED,
@@ -186,7 +186,7 @@ def earn_and_settle(table: Table, uid: str, order_id: str) -> None:
     sync_order(table=table, order_id=order_id, now=NOW)
     complete(table, order_id)
     sync_order(table=table, order_id=order_id, now=NOW)
-    settle_due(table=table, as_of=SETTLED, now=SETTLED)
+    settle_due(SettlementRepositories.on(table), as_of=SETTLED, now=SETTLED)
 
 
 def table_version(table: Table) -> int:

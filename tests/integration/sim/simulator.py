@@ -947,7 +947,8 @@ class Simulator(ExtraOps, BonusOps):
                 refund.open_at_settle = True
 
         return Op("settle" + (" x2 overlapping" if runs > 1 else ""), [lambda: settlement_service.settle_due(
-            table=self.table, as_of=now, now=now, slice_size=slice_size)] * runs, apply, frozenset({"job:settle"}))
+            settlement_service.SettlementRepositories.on(self.table), as_of=now, now=now,
+            slice_size=slice_size)] * runs, apply, frozenset({"job:settle"}))
 
     def time_passes(self) -> Op:
         """Days go by (between waves): orders left unpaid expire, shipped ones auto-confirm,
@@ -1128,7 +1129,8 @@ class Simulator(ExtraOps, BonusOps):
         self._wave([Op("drain payout reconcile", [lambda: payout_service.reconcile_payouts(
             table=self.table, now=later, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
             notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
-        self._wave([Op("drain settle", [lambda: settlement_service.settle_due(table=self.table, as_of=now, now=now)])])
+        self._wave([Op("drain settle", [lambda: settlement_service.settle_due(
+            settlement_service.SettlementRepositories.on(self.table), as_of=now, now=now)])])
         self._last_settle = now
         # The referral worker catches up: the levels and counters must then be the model's.
         while self.referral_orders or self.referral_refunds:
