@@ -217,7 +217,8 @@ def deliver(world: World, note: Notification) -> None:
 
 
 def sync(world: World, order_id: str) -> None:
-    commission_service.sync_order(table=world.table, order_id=order_id, now=world.clock.now)
+    commission_service.sync_order(commission_service.CommissionRepositories.on(world.table),
+                                  order_id=order_id, now=world.clock.now)
 
 
 def ship_and_confirm(world: World, buyer: str, order_id: str) -> None:

@@ -32,7 +32,7 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.errors import Conflict, DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import risk
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.ledger import reconcile
 from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.withdrawals import request_withdrawal
@@ -71,13 +71,13 @@ def paid_order(table: Table, order_id: str, *, l1: str, l2: str | None = None, l
                "paid_at": iso(PAID), "version": 2, "settings_version": version,
                "attribution": {"l1_promoter_id": l1, "l2_promoter_id": l2, "settings_version": version,
                                "basis": "binding", "self_purchase": False}})
-    assert sync_order(table=table, order_id=order_id, now=PAID).created >= 1
+    assert sync_order(CommissionRepositories.on(table), order_id=order_id, now=PAID).created >= 1
 
 
 def complete(table: Table, order_id: str) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET completed_at = :at, #s = :done ADD version :one",
                  names={"#s": "status"}, values={":at": iso(COMPLETED), ":done": "COMPLETED", ":one": 1})
-    sync_order(table=table, order_id=order_id, now=COMPLETED)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=COMPLETED)
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
     # A refund arriving after the void takes nothing more; later settlement runs leave them alone.
     table.update({"pk": "ORDER#o_due", "sk": "ORDER"}, "SET #lines[0].refunded_fen = :r ADD version :one",
                  names={"#lines": "lines"}, values={":r": 7_777, ":one": 1})
-    sync_order(table=table, order_id="o_due", now=AFTER_DUE)
+    sync_order(CommissionRepositories.on(table), order_id="o_due", now=AFTER_DUE)
     settle_due(SettlementRepositories.on(table),
                as_of=AFTER_DUE + timedelta(days=30), now=AFTER_DUE + timedelta(days=30))
     assert wallet(table, RISKY) == after and wallet(table, CLEAN) == L.Balances(frozen=1_000)

@@ -36,7 +36,7 @@ from mall.domain.team_bonus import BonusRecord
 from mall.errors import DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import fulfilment, referral
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.refunds import reject_refund, request_refund
 from mall.services.settlement import SettlementRepositories, settle_due, void_disabled_promoter
 from mall.services.withdrawals import request_withdrawal
@@ -85,13 +85,13 @@ def paid_order(table: Table, order_id: str, *, types: tuple[str, ...] = ("virtua
                "created_at": iso(PAID), "paid_at": iso(PAID), "version": 2, "settings_version": version,
                "attribution": {"l1_promoter_id": PROMOTER, "l2_promoter_id": l2, "settings_version": version,
                                "basis": "binding", "self_purchase": False}})
-    assert sync_order(table=table, order_id=order_id, now=PAID).created >= 1
+    assert sync_order(CommissionRepositories.on(table), order_id=order_id, now=PAID).created >= 1
 
 
 def complete(table: Table, order_id: str, at: datetime = COMPLETED) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET completed_at = :at, #s = :done ADD version :one",
                  names={"#s": "status"}, values={":at": iso(at), ":done": "COMPLETED", ":one": 1})
-    sync_order(table=table, order_id=order_id, now=at)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=at)
 
 
 def record(table: Table, order_id: str, line_id: str = "1", level: int = 1) -> CommissionRecord:
@@ -305,7 +305,7 @@ def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_phys
     fulfilment.ship_order(repo=repo, order_id="o_mix", carrier="SF", tracking_no="SF1", admin="admin:alice",
                           now=shipped_at)
     fulfilment.confirm_receipt(repo=repo, buyer_id=BUYER, order_id="o_mix", now=received_at)
-    sync_order(table=table, order_id="o_mix", now=received_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix", now=received_at)
     physical, service = record(table, "o_mix", "1"), record(table, "o_mix", "2")
     assert physical.due_at == received_at + timedelta(days=DAYS)
     assert service.due_at is None  # received, but the service has not been used (核销) yet
@@ -322,7 +322,7 @@ def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_phys
                                            now=verified_at)
     assert done.status == "COMPLETED" and done.completed_by == "buyer"  # the receipt still completed the order
     assert fulfilment.my_order(repo=repo, buyer_id=BUYER, order_id="o_mix").verify_code is None
-    sync_order(table=table, order_id="o_mix", now=verified_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix", now=verified_at)
     assert record(table, "o_mix", "2").due_at == verified_at + timedelta(days=DAYS)
 
     assert settle_due(SettlementRepositories.on(table), as_of=verified_at + timedelta(days=DAYS - 1),
@@ -343,7 +343,7 @@ def test_a_mixed_order_verified_before_receipt_settles_its_service_line_first(wo
     after = fulfilment.verify_service_order(repo=repo, order_id="o_mix2", code=code, admin="admin:bob",
                                             now=verified_at)
     assert after.status == "PAID"  # the parcel is still to be shipped and received
-    sync_order(table=table, order_id="o_mix2", now=verified_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix2", now=verified_at)
     assert record(table, "o_mix2", "2").due_at == verified_at + timedelta(days=DAYS)
     assert record(table, "o_mix2", "1").due_at is None
     report = settle_due(SettlementRepositories.on(table), as_of=verified_at + timedelta(days=DAYS), now=AFTER_DUE)

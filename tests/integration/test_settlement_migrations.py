@@ -14,7 +14,7 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import promoter_key
 from mall.dal.table import Table
 from mall.domain import ledger as L
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.settlement import SettlementRepositories, settle_due
 from tests.integration.test_settlement_conditions import (
     AFTER_DUE,
@@ -90,7 +90,7 @@ def test_unsettled_records_of_promoters_disabled_before_are_voided_once(world: T
     paid_order(table, "o_a")
     paid_order(table, "o_b")
     receive(table, "o_a")
-    sync_order(table=table, order_id="o_a", now=COMPLETED)
+    sync_order(CommissionRepositories.on(table), order_id="o_a", now=COMPLETED)
     settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     settled = record(table, "o_a").amount_fen
     unsettled = record(table, "o_b").amount_fen

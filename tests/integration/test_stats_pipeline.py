@@ -49,7 +49,7 @@ from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSource
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import refunds as refund_service
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import place_order
 from mall.services.payouts import mark_bank_paid
@@ -147,8 +147,9 @@ class Shop:
                                      now=paid_at)
         after = self.orders.get_item(placed.order_id)
         on_order_changes(repo=self.fulfilment, changes=[OrderChange(before, after)], now=paid_at)  # delivered
-        sync_order(table=self.table, order_id=placed.order_id, now=paid_at + timedelta(minutes=1))
-        sync_order(table=self.table, order_id=placed.order_id, now=paid_at + timedelta(minutes=2))  # due date
+        sync_order(CommissionRepositories.on(self.table), order_id=placed.order_id, now=paid_at + timedelta(minutes=1))
+        sync_order(CommissionRepositories.on(self.table),
+                   order_id=placed.order_id, now=paid_at + timedelta(minutes=2))  # due date
         return placed.order_id
 
     def refund(self, buyer: str, order_id: str, day: int, amount: int | None = None) -> None:
@@ -165,7 +166,7 @@ class Shop:
             "refund_status": "SUCCESS", "success_time": (when + timedelta(minutes=1)).astimezone(CHINA).isoformat(),
             "amount": {"total": view.amount_fen, "refund": view.amount_fen, "payer_total": view.amount_fen,
                        "payer_refund": view.amount_fen}}), now=when + timedelta(minutes=1))
-        sync_order(table=self.table, order_id=order_id, now=when + timedelta(minutes=2))
+        sync_order(CommissionRepositories.on(self.table), order_id=order_id, now=when + timedelta(minutes=2))
 
     def withdraw(self, uid: str, day: int, amount: int, *, pay: bool) -> None:
         body = WithdrawalRequest(amount_fen=amount, method="bank", bank=BankAccountIn(

@@ -178,6 +178,10 @@ class BonusRepository:
                                        values={":pk": partition, ":sk": prefix}, limit=limit, start_key=start,
                                        consistent=True)
 
+    def team_order_writes(self, records: Sequence[CommissionRecord], *, paid_at: datetime) -> list[Write]:
+        """``team_order_writes`` in this table: the ``also`` of the transaction creating the records."""
+        return team_order_writes(self._table.name, records, paid_at=paid_at)
+
     def records(self, keys: Sequence[Key]) -> list[CommissionRecord]:
         """The commission records named by ``keys`` (consistent BatchGetItem, 100 at a time)."""
         out: list[CommissionRecord] = []

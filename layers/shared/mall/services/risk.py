@@ -278,7 +278,8 @@ def _finish_confirm(table: Table, repo: RiskCaseRepository, case: RiskCase, now:
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
     # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
-    bonuses = team_bonus.void_bonuses(table=table, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    bonuses = team_bonus.void_bonuses(team_bonus.TeamBonusRepositories.on(table), promoter_id=case.promoter_id,
+                                      case_id=case.case_id, now=now)
     logger.info("commission voided by a confirmed risk case", extra={
         "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
         "bonuses": bonuses})
