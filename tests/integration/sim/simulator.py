@@ -1122,7 +1122,8 @@ class Simulator(ExtraOps, BonusOps):
             self._wave(pending[start:start + 16])
         now = self.clock.now
         syncs = [Op("drain sync", [lambda oid=o.order_id: commission_service.sync_order(  # type: ignore[misc]
-            table=self.table, order_id=oid, now=now, payouts=self.payout_queue)]) for o in self.orders]
+            commission_service.CommissionRepositories.on(self.table), order_id=oid, now=now,
+            payouts=self.payout_queue)]) for o in self.orders]
         for start in range(0, len(syncs), 16):
             self._wave(syncs[start:start + 16])
         # The payout worker and reconciler carry out every bill cancellation a debt asked for.
