@@ -79,7 +79,6 @@ logger = Logger(child=True)
 MAX_ROUNDS = 12
 
 
-
 @dataclass(frozen=True)
 class CommissionRepositories:
     """What the commission sync and the commission views read and write through."""
