@@ -211,6 +211,7 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
     steps: list[dict[str, Any]] = []
     commission_worker = bench.has_function("commission_sync")
     sync = None if commission_worker else _service("mall.services.commissions", "sync_order")
+    from mall.services.commissions import CommissionRepositories
 
     def step(name: str, window: Window, *, note: str | None = None) -> None:
         summary = window.summary()
@@ -233,8 +234,8 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
         status = bench.pay(order_id)
         if sync is not None:
             bench.drain()
-            bench.meter.in_process("sync_order (in-process)", lambda: sync(table=_table(bench.stack),
-                                                                          order_id=order_id, now=_now()))
+            bench.meter.in_process("sync_order (in-process)", lambda: sync(
+                CommissionRepositories.on(_table(bench.stack)), order_id=order_id, now=_now()))
         return status
 
     status, paid_window = bench.measured("lifecycle: pay", pay_and_commission)
@@ -254,8 +255,8 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
         reply = api.request("POST", f"/orders/{order_id}/confirm-receipt", token=buyer.token)
         if sync is not None:
             bench.drain()
-            bench.meter.in_process("sync_order (in-process)", lambda: sync(table=_table(bench.stack),
-                                                                          order_id=order_id, now=_now()))
+            bench.meter.in_process("sync_order (in-process)", lambda: sync(
+                CommissionRepositories.on(_table(bench.stack)), order_id=order_id, now=_now()))
         return reply.status_code
 
     status, confirmed = bench.measured("lifecycle: confirm", confirm)
@@ -276,8 +277,11 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
             steps.append({"step": "settle", "note": "not measured: neither SettlementPlannerFunction nor "
                                                     "mall.services.settlement.settle_due exists yet"})
         else:
+            from mall.services.settlement import SettlementRepositories
+
             _, settled = bench.measured("lifecycle: settle", lambda: bench.meter.in_process(
-                "settle_due (in-process)", lambda: settle_due(table=_table(bench.stack), as_of=as_of, now=_now())))
+                "settle_due (in-process)", lambda: settle_due(SettlementRepositories.on(_table(bench.stack)),
+                                                              as_of=as_of, now=_now())))
             step("settle (settle_due in-process)", settled, note=_fallback_note("settlement_planner", settle_due))
 
     measured = [s for s in steps if "rcu" in s]

@@ -52,7 +52,7 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
 from mall.domain import ledger as L
 from mall.domain.referral import Promoter
-from mall.services.commissions import SyncIncomplete, sync_order
+from mall.services.commissions import CommissionRepositories, SyncIncomplete, sync_order
 
 HOT = "u_hotpromoter0000000000000"
 ORDERS = 1_200
@@ -165,7 +165,7 @@ def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dic
                 except queue.Empty:
                     return
                 try:
-                    result = sync_order(table=table, order_id=order_id, now=NOW)
+                    result = sync_order(CommissionRepositories.on(table), order_id=order_id, now=NOW)
                 except SyncIncomplete:  # the queue redelivers the message after its visibility timeout
                     with lock:
                         totals["redelivered"] += 1

@@ -48,7 +48,7 @@ from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Key, Table, serialize
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
-from mall.services.settlement import SLICE_SIZE, due_entries, settle_slice, slice_messages
+from mall.services.settlement import SLICE_SIZE, SettlementRepositories, due_entries, settle_slice, slice_messages
 
 COMMISSIONS = 2_000
 PROMOTERS = 200
@@ -212,10 +212,11 @@ def in_parallel(work: list[Any], handle: Callable[[Any], Any], workers: int) -> 
 
 def batched(table: Table, workers: int) -> dict[str, Any]:
     started = time.perf_counter()
-    entries = due_entries(table=table, as_of=AS_OF)
-    slices = slice_messages(entries, as_of=AS_OF, slice_size=SLICE_SIZE)
+    repos = SettlementRepositories.on(table)
+    entries = due_entries(repos, as_of=AS_OF)
+    slices = slice_messages(repos, entries, as_of=AS_OF, slice_size=SLICE_SIZE)
     planned = time.perf_counter()
-    reports = in_parallel(slices, lambda m: settle_slice(table=table, keys=m["keys"], as_of=AS_OF, now=NOW), workers)
+    reports = in_parallel(slices, lambda m: settle_slice(repos, keys=m["keys"], as_of=AS_OF, now=NOW), workers)
     done = time.perf_counter()
     return {"seconds": done - started, "plan_seconds": planned - started, "slices": len(slices),
             "settled": sum(r.settled for r in reports), "transactions": sum(r.transactions for r in reports),
@@ -224,7 +225,7 @@ def batched(table: Table, workers: int) -> dict[str, Any]:
 
 def naive(table: Table, workers: int) -> dict[str, Any]:
     started = time.perf_counter()
-    keys: list[Key] = [e.key for e in due_entries(table=table, as_of=AS_OF)]
+    keys: list[Key] = [e.key for e in due_entries(SettlementRepositories.on(table), as_of=AS_OF)]
     repo = SettlementRepository(table)
     reports = in_parallel(keys, lambda key: repo.settle_one(key, as_of=AS_OF, now=NOW), workers)
     done = time.perf_counter()

@@ -16,7 +16,10 @@ from mall.domain.tokens import Role
 from mall.schemas.team_bonus import AdminBonusPage
 from mall.services import team_bonus
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = team_bonus.TeamBonusRepositories.on(table)
+
 app = make_resolver()
 
 _422: OpenAPIResponse = error_response("`validation_error` (month), `invalid_cursor`")
@@ -28,7 +31,7 @@ def month_bonuses(month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"
                                               description="China calendar month, YYYY-MM")],
                   limit: Limit = 50,
                   cursor: Cursor = None) -> AdminBonusPage:
-    return team_bonus.admin_bonuses(table=table, month=month, limit=limit, cursor=cursor)
+    return team_bonus.admin_bonuses(repos, month=month, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

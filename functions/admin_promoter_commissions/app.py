@@ -14,9 +14,13 @@ from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import AdminCommissionPage
-from mall.services import commissions
+from mall.services import commission_views
+from mall.services.commissions import CommissionRepositories
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CommissionRepositories.on(table)
+
 app = make_resolver()
 
 
@@ -32,7 +36,8 @@ def promoter_commissions(user_id: IdPath,
                                            Query(description="only records in this status")] = None,
                          limit: Limit = 20,
                          cursor: Cursor = None) -> AdminCommissionPage:
-    return commissions.promoter_commissions(table=table, user_id=user_id, status=status, limit=limit, cursor=cursor)
+    return commission_views.promoter_commissions(repos, user_id=user_id, status=status, limit=limit,
+                                                 cursor=cursor)
 
 
 handler = entrypoint(app)

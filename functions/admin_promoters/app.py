@@ -35,6 +35,8 @@ table = main_table()
 network = ReferralRepositories.on(table)
 categories = CategoryRepository(table)
 products = ProductRepository(table)
+risk_repos = risk.RiskRepositories.on(table)
+settlement_repos = settlement.SettlementRepositories.on(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -81,10 +83,10 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
                                                 reason=body.reason, by=current_principal(app).subject, now=now,
                                                 source_ip=source_ip(app))
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
-            risk.lift_hold_after_unfreeze(repos=risk.RiskRepositories.on(table), promoter_id=user_id, now=now)
+            risk.lift_hold_after_unfreeze(repos=risk_repos, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
-            settlement.void_disabled_promoter(table=table, promoter_id=user_id, by=current_principal(app).subject,
-                                              now=now, source_ip=source_ip(app))
+            settlement.void_disabled_promoter(settlement_repos, promoter_id=user_id,
+                                              by=current_principal(app).subject, now=now, source_ip=source_ip(app))
             view = referral_promoters.get_promoter(promoters=network.promoters, user_id=user_id)
         return view
 

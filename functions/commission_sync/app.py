@@ -21,12 +21,15 @@ from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CommissionRepositories.on(table)
 # A clawback that leaves a debt sends the withdrawals whose transfer bill must be cancelled here.
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
+
 processor = BatchProcessor(event_type=EventType.SQS)
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -46,7 +49,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("malformed commission message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="CommissionMessagesMalformed", unit="Count", value=1)
         return {"skipped": "malformed"}
-    result = sync_order(table=table, order_id=order_id, now=utc_now(), payouts=payout_queue)
+    result = sync_order(repos, order_id=order_id, now=utc_now(), payouts=payout_queue)
     logger.info("commission synced", extra={"sync": result.as_dict()})
     if result.created:
         metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=result.created)

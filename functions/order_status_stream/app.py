@@ -2,7 +2,7 @@
 list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deliver virtual-only
 orders when they become PAID (PAID → COMPLETED, completed_by auto); and route every change that
 can change commission (paid, completed, a line refunded, closed:
-``mall.domain.commission.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
+``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
 
 It is also the table's change router: every change of an entity in
 ``mall.dal.changes.ROUTED_ENTITIES`` goes on to ``StatsQueue`` and ``NotificationQueue`` (the
@@ -18,10 +18,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.config import function_environment
 from mall.dal.changes import change_from_stream, change_message, routed
+from mall.dal.commission_sync import order_image
 from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
-from mall.domain.commission import commission_trigger
+from mall.domain.commission_changes import commission_trigger
 from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.workers import worker_entrypoint
@@ -45,7 +46,8 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             change = change_from_stream(record)
             old, new = change.old, change.new
             on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now())
-            if new is not None and commission_queue is not None and commission_trigger(old, new):
+            if (new is not None and commission_queue is not None
+                    and commission_trigger(order_image(old), order_image(new))):
                 commission_queue.send({"order_id": str(new["order_id"])})
             if routed(change):
                 message = change_message(change)

@@ -13,7 +13,10 @@ from mall.domain.tokens import Role
 from mall.schemas.team_bonus import BonusPage
 from mall.services import team_bonus
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = team_bonus.TeamBonusRepositories.on(table)
+
 app = make_resolver()
 
 
@@ -21,7 +24,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def my_bonuses(limit: Limit = 20,
                cursor: Cursor = None) -> BonusPage:
-    return team_bonus.my_bonuses(table=table, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
+    return team_bonus.my_bonuses(repos, user_id=current_principal(app).subject, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

@@ -14,9 +14,13 @@ from mall.api.params import error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPreview
-from mall.services import commissions
+from mall.services import commission_views
+from mall.services.commissions import CommissionRepositories
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CommissionRepositories.on(table)
+
 app = make_resolver()
 
 
@@ -25,7 +29,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def preview(product_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
             ) -> CommissionPreview:
-    return commissions.preview(table=table, user_id=current_principal(app).subject, product_id=product_id)
+    return commission_views.preview(repos, user_id=current_principal(app).subject, product_id=product_id)
 
 
 handler = entrypoint(app)

@@ -16,9 +16,13 @@ from mall.api.params import Cursor, Limit
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPage
-from mall.services import commissions
+from mall.services import commission_views
+from mall.services.commissions import CommissionRepositories
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = CommissionRepositories.on(table)
+
 app = make_resolver()
 
 
@@ -28,8 +32,8 @@ def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] |
                                      Query(description="only records in this status")] = None,
                    limit: Limit = 20,
                    cursor: Cursor = None) -> CommissionPage:
-    return commissions.my_commissions(table=table, user_id=current_principal(app).subject, status=status,
-                                      limit=limit, cursor=cursor)
+    return commission_views.my_commissions(repos, user_id=current_principal(app).subject, status=status, limit=limit,
+                                           cursor=cursor)
 
 
 handler = entrypoint(app)

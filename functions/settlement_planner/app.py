@@ -14,10 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.observability import metrics
-from mall.services.settlement import plan
+from mall.services.settlement import SettlementRepositories, plan
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = SettlementRepositories.on(table)
 queue = queue_from_env("SETTLEMENT_QUEUE_URL")
 
 
@@ -26,7 +28,7 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise RuntimeError("SETTLEMENT_QUEUE_URL is not set")
     # Ten messages per SendMessageBatch; if SQS refuses some, the run fails and the schedule's
     # retry plans again (a slice sent twice settles nothing twice).
-    report = plan(table=table, as_of=scheduled_time(event), send=queue.send_many)
+    report = plan(repos, as_of=scheduled_time(event), send=queue.send_many)
     metrics.add_metric(name="SettlementDue", unit="Count", value=report.due)
     metrics.add_metric(name="SettlementSlicesSent", unit="Count", value=report.slices)
     return report.as_dict()

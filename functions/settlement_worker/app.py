@@ -18,15 +18,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.observability import metrics
-from mall.services.settlement import settle_message
+from mall.services.settlement import SettlementRepositories, settle_message
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = SettlementRepositories.on(table)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    report = settle_message(table=table, body=record.body, now=utc_now())
+    report = settle_message(repos, body=record.body, now=utc_now())
     metrics.add_metric(name="CommissionsSettled", unit="Count", value=report.settled)
     metrics.add_metric(name="CommissionSettledFen", unit="Count", value=report.settled_fen)
     return report.as_dict()

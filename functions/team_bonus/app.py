@@ -21,10 +21,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.dal.table import main_table
 from mall.observability import metrics
-from mall.services.team_bonus import BonusRunReport, run_due, run_month
+from mall.services.team_bonus import BonusRunReport, TeamBonusRepositories, run_due, run_month
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+repos = TeamBonusRepositories.on(table)
+
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -32,11 +35,11 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wanted = event.get("month") if isinstance(event, dict) else None
     now = scheduled_time(event)
     if isinstance(wanted, str) and _MONTH.match(wanted) is not None:
-        report = run_month(table=table, month=wanted, now=now)
+        report = run_month(repos, month=wanted, now=now)
         reports = [report]
         result = report.as_dict()
     else:
-        reports = run_due(table=table, now=now)
+        reports = run_due(repos, now=now)
         total = BonusRunReport(month="")
         for report in reports:
             total.merge(report)

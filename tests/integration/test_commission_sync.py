@@ -26,10 +26,10 @@ from mall.domain import ledger as L
 from mall.domain.catalog import Category
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 COMPLETED = datetime(2026, 11, 3, 9, tzinfo=UTC)
@@ -118,7 +118,7 @@ def test_paid_order_creates_l1_and_l2_records_with_their_postings_once(world: tu
     promoter(table, "u_b")
     put_order(table, "o_1", [line("1", 10_000), line("2", 3_000, quantity=3, mode="fixed", l1=200, l2=100)],
               l1="u_c", l2="u_b", version=version)
-    result = sync_order(table=table, order_id="o_1", now=NOW)
+    result = sync_order(CommissionRepositories.on(table), order_id="o_1", now=NOW)
     assert (result.outcome, result.created) == ("synced", 4)
     found = records(table, "o_1")
     # line 1: category 12% + 3% level points (C), 6% (B); line 2: 3 × 200 + 3% of 3000 (C), 3 × 100 (B)
@@ -136,7 +136,7 @@ def test_paid_order_creates_l1_and_l2_records_with_their_postings_once(world: tu
     plan = table.get({"pk": "ORDER#o_1", "sk": PLAN_SK})
     assert plan is not None and [x["outcome"] for x in plan["levels"]] == ["earn"] * 4
     # Again: nothing new.
-    again = sync_order(table=table, order_id="o_1", now=NOW + timedelta(minutes=1))
+    again = sync_order(CommissionRepositories.on(table), order_id="o_1", now=NOW + timedelta(minutes=1))
     assert again.created == 0 and records(table, "o_1") == found
     assert wallet(table, "u_c") == L.Balances(frozen=2_190)
 
@@ -150,7 +150,7 @@ def test_ten_concurrent_syncs_of_one_order_create_everything_once(world: tuple[T
 
     def run(i: int) -> int:
         start.wait()
-        return sync_order(table=table, order_id="o_race", now=NOW + timedelta(seconds=i)).created
+        return sync_order(CommissionRepositories.on(table), order_id="o_race", now=NOW + timedelta(seconds=i)).created
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         created = list(pool.map(run, range(10)))
@@ -169,7 +169,7 @@ def test_inactive_beneficiary_gets_nothing_and_nobody_moves_up(world: tuple[Tabl
     promoter(table, "u_b")
     promoter(table, "u_a")
     put_order(table, "o_2", [line("1", 10_000)], l1="u_c", l2="u_b", version=version)
-    sync_order(table=table, order_id="o_2", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_2", now=NOW)
     found = records(table, "o_2")
     assert list(found) == [("1", 2)] and found[("1", 2)].amount_fen == 600  # B keeps its L2 rate, not L1's
     assert wallet(table, "u_c") == L.Balances() and wallet(table, "u_a") == L.Balances()
@@ -178,7 +178,7 @@ def test_inactive_beneficiary_gets_nothing_and_nobody_moves_up(world: tuple[Tabl
     # C becomes active again later: the order's commission was decided, C still gets nothing from it.
     promoter(table, "u_c")
     complete(table, "o_2")
-    sync_order(table=table, order_id="o_2", now=NOW + timedelta(days=1))
+    sync_order(CommissionRepositories.on(table), order_id="o_2", now=NOW + timedelta(days=1))
     assert list(records(table, "o_2")) == [("1", 2)]
 
 
@@ -193,7 +193,7 @@ def test_a_four_deep_chain_pays_only_the_two_levels_of_the_attribution(world: tu
     assert (attribution.l1_promoter_id, attribution.l2_promoter_id) == ("u_c", "u_b")
     put_order(table, "o_chain", [line("1", 20_000)], l1=None, l2=None, version=attribution.settings_version,
               buyer="u_d", attribution=asdict(attribution))
-    sync_order(table=table, order_id="o_chain", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_chain", now=NOW)
     found = records(table, "o_chain")
     assert {k: (r.beneficiary_id, r.amount_fen) for k, r in found.items()} == {("1", 1): ("u_c", 2_400),
                                                                               ("1", 2): ("u_b", 1_200)}
@@ -201,7 +201,7 @@ def test_a_four_deep_chain_pays_only_the_two_levels_of_the_attribution(world: tu
     # Whatever the binding data says later (A's parent, D rebound…), the order's two levels stay.
     promoter(table, "u_root")
     bind(table, "u_a", "u_root")
-    sync_order(table=table, order_id="o_chain", now=NOW + timedelta(minutes=5))
+    sync_order(CommissionRepositories.on(table), order_id="o_chain", now=NOW + timedelta(minutes=5))
     assert {r.beneficiary_id for r in records(table, "o_chain").values()} == {"u_c", "u_b"}
 
 
@@ -211,17 +211,17 @@ def test_zero_amounts_disabled_products_and_unpaid_orders_create_nothing(world: 
     promoter(table, "u_b")
     put_order(table, "o_small", [line("1", 5), line("2", 9_000, enabled=False), line("3", 100)],
               l1="u_c", l2="u_b", version=version)
-    sync_order(table=table, order_id="o_small", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_small", now=NOW)
     found = records(table, "o_small")
     assert {k: r.amount_fen for k, r in found.items()} == {("3", 1): 12, ("3", 2): 6}
     plan = table.get({"pk": "ORDER#o_small", "sk": PLAN_SK})
     assert plan is not None
     assert [x["outcome"] for x in plan["levels"]] == ["zero", "zero", "disabled", "disabled", "earn", "earn"]
     put_order(table, "o_late", [line("1", 10_000)], l1="u_c", l2="u_b", version=version, status="PAID_AFTER_EXPIRY")
-    assert sync_order(table=table, order_id="o_late", now=NOW).outcome == "not_paid"
+    assert sync_order(CommissionRepositories.on(table), order_id="o_late", now=NOW).outcome == "not_paid"
     put_order(table, "o_unpaid", [line("1", 10_000)], l1="u_c", l2="u_b", version=version, status="CREATED")
-    assert sync_order(table=table, order_id="o_unpaid", now=NOW).outcome == "not_paid"
-    assert sync_order(table=table, order_id="o_missing", now=NOW).outcome == "no_order"
+    assert sync_order(CommissionRepositories.on(table), order_id="o_unpaid", now=NOW).outcome == "not_paid"
+    assert sync_order(CommissionRepositories.on(table), order_id="o_missing", now=NOW).outcome == "no_order"
     assert records(table, "o_late") == {} and records(table, "o_unpaid") == {}
 
 
@@ -233,7 +233,7 @@ def test_a_held_beneficiary_gets_a_held_record_outside_the_due_index(world: tupl
                "opened_at": iso(PAID)})
     put_order(table, "o_held", [line("1", 10_000)], l1="u_c", l2="u_b", version=version)
     complete(table, "o_held")
-    sync_order(table=table, order_id="o_held", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_held", now=NOW)
     found = records(table, "o_held")
     assert found[("1", 1)].hold == "rc_1" and found[("1", 2)].hold is None
     items = {i["sk"]: i for i in table.query(partition=("pk", "ORDER#o_held"), limit=50).items}
@@ -249,15 +249,15 @@ def test_due_date_uses_the_settlement_days_of_the_orders_rules_version(world: tu
     old = save_settings(table, settlement_days=3)
     save_settings(table, settlement_days=10)  # in force now; the order was placed under `old`
     put_order(table, "o_due", [line("1", 10_000)], l1="u_c", l2=None, version=old)
-    sync_order(table=table, order_id="o_due", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_due", now=NOW)
     complete(table, "o_due")
-    result = sync_order(table=table, order_id="o_due", now=NOW)
+    result = sync_order(CommissionRepositories.on(table), order_id="o_due", now=NOW)
     assert result.due_set == 1
     record = records(table, "o_due")[("1", 1)]
     assert record.due_at == COMPLETED + timedelta(days=3)
     item = table.get({"pk": "ORDER#o_due", "sk": "COMMISSION#1#1"})
     assert item is not None and item["gsi2sk"] == f"{iso(COMPLETED + timedelta(days=3))}#{record.commission_id}"
-    assert sync_order(table=table, order_id="o_due", now=NOW).due_set == 0
+    assert sync_order(CommissionRepositories.on(table), order_id="o_due", now=NOW).due_set == 0
 
 
 def test_refunds_before_settlement_cancel_pro_rata_then_in_full(world: tuple[Table, int]) -> None:
@@ -265,16 +265,16 @@ def test_refunds_before_settlement_cancel_pro_rata_then_in_full(world: tuple[Tab
     promoter(table, "u_c")
     promoter(table, "u_b")
     put_order(table, "o_ref", [line("1", 9_999)], l1="u_c", l2="u_b", version=version)
-    sync_order(table=table, order_id="o_ref", now=NOW)  # L1 1199, L2 599
+    sync_order(CommissionRepositories.on(table), order_id="o_ref", now=NOW)  # L1 1199, L2 599
     set_refunded(table, "o_ref", 0, 3_333)
-    result = sync_order(table=table, order_id="o_ref", now=NOW)
+    result = sync_order(CommissionRepositories.on(table), order_id="o_ref", now=NOW)
     first = records(table, "o_ref")
     assert first[("1", 1)].current_fen == 1_199 * 6_666 // 9_999 and first[("1", 1)].refunded_base_fen == 3_333
     assert result.cancelled_fen == (1_199 - 799) + (599 - 599 * 6_666 // 9_999)
     assert wallet(table, "u_c") == L.Balances(frozen=799)
     complete(table, "o_ref")
     set_refunded(table, "o_ref", 0, 9_999)
-    sync_order(table=table, order_id="o_ref", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_ref", now=NOW)
     done = records(table, "o_ref")
     assert all(r.status == CommissionStatus.CANCELLED and r.current_fen == 0 for r in done.values())
     assert wallet(table, "u_c") == L.Balances() and wallet(table, "u_b") == L.Balances()
@@ -289,24 +289,26 @@ def test_refund_after_settlement_claws_back_and_a_shortfall_becomes_debt(world: 
     table, version = world
     promoter(table, "u_c")
     put_order(table, "o_s", [line("1", 10_000), line("2", 5_000)], l1="u_c", l2=None, version=version)
-    sync_order(table=table, order_id="o_s", now=NOW)  # 1200 + 600 frozen
+    sync_order(CommissionRepositories.on(table), order_id="o_s", now=NOW)  # 1200 + 600 frozen
     complete(table, "o_s")
-    sync_order(table=table, order_id="o_s", now=NOW)
-    report = settle_due(table=table, as_of=COMPLETED + timedelta(days=7), now=COMPLETED + timedelta(days=7))
+    sync_order(CommissionRepositories.on(table), order_id="o_s", now=NOW)
+    report = settle_due(SettlementRepositories.on(table),
+                        as_of=COMPLETED + timedelta(days=7), now=COMPLETED + timedelta(days=7))
     assert (report.settled, report.settled_fen) == (2, 1_800)
     assert wallet(table, "u_c") == L.Balances(available=1_800)
     # The promoter withdraws 1,500 of it: only 300 stays available.
     ledger = LedgerRepository(table)
     ledger.post([L.withdrawal_held(promoter_id="u_c", withdrawal_id="w_1", amount_fen=1_500, at=NOW)])
     set_refunded(table, "o_s", 0, 10_000)  # line 1 refunded in full after settlement: 1,200 back
-    result = sync_order(table=table, order_id="o_s", now=NOW + timedelta(days=9))
+    result = sync_order(CommissionRepositories.on(table), order_id="o_s", now=NOW + timedelta(days=9))
     assert result.clawed_back_fen == 1_200
     record = records(table, "o_s")[("1", 1)]
     assert (record.status, record.clawed_back_fen, record.current_fen) == (CommissionStatus.SETTLED, 1_200, 0)
     assert wallet(table, "u_c") == L.Balances(available=0, withdrawing=1_500, debt=-900)
     assert ledger_total(table, "u_c") == {"frozen": 0, "available": 0, "withdrawing": 1_500, "debt": -900,
                                           "merchant:commission": -600}
-    assert sync_order(table=table, order_id="o_s", now=NOW + timedelta(days=10)).clawed_back_fen == 0
+    assert sync_order(CommissionRepositories.on(table),
+                      order_id="o_s", now=NOW + timedelta(days=10)).clawed_back_fen == 0
 
 
 # ---- convergence -------------------------------------------------------------------------------
@@ -337,7 +339,7 @@ def test_any_order_of_changes_and_syncs_converges_to_the_same_state(world: tuple
     put_order(table, "o_ref", lines, l1="u_c", l2="u_b", version=version)
     for change in CHANGES.values():
         change(table, "o_ref")
-    sync_order(table=table, order_id="o_ref", now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id="o_ref", now=NOW)
     reference = _final_state(table, "o_ref", ["u_c", "u_b"])
     # This permutation, for another pair of promoters: syncs between changes, duplicated, concurrent.
     promoter(table, "u_c2", level="senior")
@@ -346,7 +348,7 @@ def test_any_order_of_changes_and_syncs_converges_to_the_same_state(world: tuple
 
     def sync_three_at_once() -> None:
         with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(lambda i: sync_order(table=table, order_id="o_perm", now=NOW), range(3)))
+            list(pool.map(lambda i: sync_order(CommissionRepositories.on(table), order_id="o_perm", now=NOW), range(3)))
 
     sync_three_at_once()
     for name in order:

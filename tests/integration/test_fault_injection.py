@@ -222,7 +222,8 @@ def deliver(world: World, note: Notification) -> None:
 
 
 def sync(world: World, order_id: str) -> None:
-    commission_service.sync_order(table=world.table, order_id=order_id, now=world.clock.now)
+    commission_service.sync_order(commission_service.CommissionRepositories.on(world.table),
+                                  order_id=order_id, now=world.clock.now)
 
 
 def ship_and_confirm(world: World, buyer: str, order_id: str) -> None:
@@ -243,7 +244,8 @@ def refund(world: World, buyer: str, order_id: str, lines: list[LineRequest]) ->
 
 
 def settle(world: World) -> None:
-    settlement_service.settle_due(table=world.table, as_of=world.clock.now, now=world.clock.now)
+    settlement_service.settle_due(settlement_service.SettlementRepositories.on(world.table),
+                                  as_of=world.clock.now, now=world.clock.now)
 
 
 def setup_shop(world: World) -> Simulator:

@@ -10,8 +10,8 @@ import pytest
 
 from mall.dal.table import Item, Table
 from mall.dal.team_bonus import BonusRepository
-from mall.services.settlement import settle_due
-from mall.services.team_bonus import run_month
+from mall.services.settlement import SettlementRepositories, settle_due
+from mall.services.team_bonus import TeamBonusRepositories, run_month
 from tests.integration.test_team_bonus import ALL_SETTLED, OCT, PAID_RUN, october
 from tools.migrations import available, run
 
@@ -55,8 +55,8 @@ def test_the_migration_backfills_the_team_orders_once_and_the_month_is_paid_from
         {k: (v["promoter_id"], v["month"], v["order_id"], v["commission_sks"]) for k, v in written.items()}
     assert run(table, migration, restart=True).changed == 0  # idempotent
 
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
-    report = run_month(table=table, month=OCT, now=PAID_RUN + timedelta(hours=1))
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
+    report = run_month(TeamBonusRepositories.on(table), month=OCT, now=PAID_RUN + timedelta(hours=1))
     assert report.paid == 2 and report.paid_fen == 2_550 + 4_050
     mid = BonusRepository(table).get("u_mid", OCT)
     assert mid is not None and mid.team_sales_fen == 85_000

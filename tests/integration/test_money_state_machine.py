@@ -120,12 +120,14 @@ line_strategy = st.builds(
 class MoneyMachine(RuleBasedStateMachine):
     def __init__(self, table: Table) -> None:
         super().__init__()
-        from mall.services.commissions import sync_order
-        from mall.services.settlement import settle_due
+        from mall.services.commissions import CommissionRepositories, sync_order
+        from mall.services.settlement import SettlementRepositories, settle_due
 
         self._sync_order = sync_order
         self._settle_due = settle_due
         self.table = table
+        self._settlement = SettlementRepositories.on(table)
+        self._commissions = CommissionRepositories.on(table)
         empty(table)  # one table for the whole test (creating one costs ~0.4 s): each example starts empty
         self.ledger = LedgerRepository(self.table)
         self.commissions = CommissionRepository(self.table)
@@ -174,14 +176,14 @@ class MoneyMachine(RuleBasedStateMachine):
         """``copies`` > 1: that many syncs at once (a redelivered stream record)."""
         seen = [replace(line) for line in order.lines]
         if copies == 1:
-            self._sync_order(table=self.table, order_id=order.order_id, now=self.tick(1))
+            self._sync_order(self._commissions, order_id=order.order_id, now=self.tick(1))
         else:
             now = self.tick(1)
             errors: list[BaseException] = []
 
             def run() -> None:
                 try:
-                    self._sync_order(table=self.table, order_id=order.order_id, now=now)
+                    self._sync_order(self._commissions, order_id=order.order_id, now=now)
                 except BaseException as exc:  # re-raised below, in the test's thread
                     errors.append(exc)
 
@@ -275,7 +277,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(days=st.sampled_from([1, 8]))
     def settle(self, days: int) -> None:
         as_of = self.tick(days * 24 * 60)
-        self._settle_due(table=self.table, as_of=as_of, now=as_of)
+        self._settle_due(self._settlement, as_of=as_of, now=as_of)
         self.last_settled_at = as_of
 
     @rule(who=st.sampled_from(PROMOTERS), percent=st.sampled_from([30, 100, 100]), paid=st.booleans())

@@ -36,7 +36,7 @@ from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionAmount, TransactionResource
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.orders import place_order
 from mall.services.payments import apply_payment
 from mall.services.referral import ReferralRepositories
@@ -126,7 +126,7 @@ class World:
         on_order_paid(repos=OrderPaidRepositories.on(self.table), order=image, now=now)
 
     def commission_worker(self, order_id: str, *, now: datetime) -> None:
-        sync_order(table=self.table, order_id=order_id, now=now)
+        sync_order(CommissionRepositories.on(self.table), order_id=order_id, now=now)
 
     def records(self, order_id: str) -> dict[tuple[str, int], tuple[str, int, dict[str, Any]]]:
         """What each record pays, to whom and why (the rule snapshot); the times left out."""

@@ -32,9 +32,9 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.errors import Conflict, DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import risk
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.ledger import reconcile
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.withdrawals import request_withdrawal
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -71,13 +71,13 @@ def paid_order(table: Table, order_id: str, *, l1: str, l2: str | None = None, l
                "paid_at": iso(PAID), "version": 2, "settings_version": version,
                "attribution": {"l1_promoter_id": l1, "l2_promoter_id": l2, "settings_version": version,
                                "basis": "binding", "self_purchase": False}})
-    assert sync_order(table=table, order_id=order_id, now=PAID).created >= 1
+    assert sync_order(CommissionRepositories.on(table), order_id=order_id, now=PAID).created >= 1
 
 
 def complete(table: Table, order_id: str) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET completed_at = :at, #s = :done ADD version :one",
                  names={"#s": "status"}, values={":at": iso(COMPLETED), ":done": "COMPLETED", ":one": 1})
-    sync_order(table=table, order_id=order_id, now=COMPLETED)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=COMPLETED)
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_an_open_case_holds_settlement_and_withdrawals_and_release_lets_the_next
     # Available money before the case: settled earlier, so only the hold can refuse a withdrawal.
     paid_order(table, "o_early", l1=RISKY, paid_fen=100_000, version=version)
     complete(table, "o_early")
-    assert settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE).settled == 1
+    assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).settled == 1
     paid_order(table, "o_risky", l1=RISKY, l2=UPLINE, lines=2, version=version)
     paid_order(table, "o_clean", l1=CLEAN, version=version)
     for order in ("o_risky", "o_clean"):
@@ -160,7 +160,8 @@ def test_an_open_case_holds_settlement_and_withdrawals_and_release_lets_the_next
         withdraw(table, RISKY, 5_000, AFTER_DUE)
     assert refused.value.code == "risk_hold" and "risk review" in refused.value.message
 
-    report = settle_due(table=table, as_of=AFTER_DUE + timedelta(days=1), now=AFTER_DUE + timedelta(days=1))
+    report = settle_due(SettlementRepositories.on(table),
+                        as_of=AFTER_DUE + timedelta(days=1), now=AFTER_DUE + timedelta(days=1))
     assert report.settled == 3  # the clean promoter's L1 and the upline's two L2 on the risky promoter's order
     assert wallet(table, CLEAN) == L.Balances(available=1_000)
     assert wallet(table, UPLINE).available == 1_000  # held is per promoter: the upline is not held
@@ -171,7 +172,8 @@ def test_an_open_case_holds_settlement_and_withdrawals_and_release_lets_the_next
                              source_ip="203.0.113.7")
     assert view.status == "RELEASED" and table.get(risk_hold_key(RISKY), consistent=True) is None
     assert withdraw(table, RISKY, 5_000, AFTER_DUE).amount_fen == 5_000
-    report = settle_due(table=table, as_of=AFTER_DUE + timedelta(days=2), now=AFTER_DUE + timedelta(days=2))
+    report = settle_due(SettlementRepositories.on(table),
+                        as_of=AFTER_DUE + timedelta(days=2), now=AFTER_DUE + timedelta(days=2))
     assert report.settled == 2
     assert wallet(table, RISKY) == L.Balances(available=7_000, withdrawing=5_000)
     assert reconcile(table=table, as_of=AFTER_DUE + timedelta(days=2)).run.clean
@@ -182,7 +184,7 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
     table, version = world
     paid_order(table, "o_settled", l1=RISKY, version=version)
     complete(table, "o_settled")
-    settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     paid_order(table, "o_due", l1=RISKY, lines=2, paid_fen=7_777, version=version)  # 777 fen per line
     complete(table, "o_due")
     paid_order(table, "o_open", l1=RISKY, version=version)  # not completed: no due date yet
@@ -213,8 +215,9 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
     # A refund arriving after the void takes nothing more; later settlement runs leave them alone.
     table.update({"pk": "ORDER#o_due", "sk": "ORDER"}, "SET #lines[0].refunded_fen = :r ADD version :one",
                  names={"#lines": "lines"}, values={":r": 7_777, ":one": 1})
-    sync_order(table=table, order_id="o_due", now=AFTER_DUE)
-    settle_due(table=table, as_of=AFTER_DUE + timedelta(days=30), now=AFTER_DUE + timedelta(days=30))
+    sync_order(CommissionRepositories.on(table), order_id="o_due", now=AFTER_DUE)
+    settle_due(SettlementRepositories.on(table),
+               as_of=AFTER_DUE + timedelta(days=30), now=AFTER_DUE + timedelta(days=30))
     assert wallet(table, RISKY) == after and wallet(table, CLEAN) == L.Balances(frozen=1_000)
     report = reconcile(table=table, as_of=AFTER_DUE + timedelta(days=1))
     assert report.run.clean and report.run.mismatches == 0
@@ -265,7 +268,7 @@ def test_deciding_in_parallel_has_one_effect(world: tuple[Table, int]) -> None:
         assert [h["action"] for h in history].count("freeze") == 1
     else:
         assert all(r.hold is None and r.status == CommissionStatus.FROZEN for r in records)
-        assert settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE).settled == 4
+        assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).settled == 4
     assert reconcile(table=table, as_of=AFTER_DUE + timedelta(days=1)).run.clean
 
 
@@ -280,7 +283,7 @@ def test_a_settlement_racing_open_case_never_settles_a_record_after_its_hold(wor
 
     def work(i: int) -> Any:
         if i == 0:
-            return settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+            return settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
         return risk.open_case(repos=risk.RiskRepositories.on(table),
                               promoter_id=RISKY, rule="commission_spike", window_key="w",
                               evidence={}, now=AFTER_DUE)
@@ -301,7 +304,8 @@ def test_a_settlement_racing_open_case_never_settles_a_record_after_its_hold(wor
                                               available=sum(r.current_fen for r in settled))
     assert sum(r.current_fen for r in held) + sum(r.current_fen for r in settled) == total
     # A later run settles nothing of the risky promoter's while the case is open.
-    later = settle_due(table=table, as_of=AFTER_DUE + timedelta(days=1), now=AFTER_DUE + timedelta(days=1))
+    later = settle_due(SettlementRepositories.on(table),
+                       as_of=AFTER_DUE + timedelta(days=1), now=AFTER_DUE + timedelta(days=1))
     assert later.settled == 0 and wallet(table, CLEAN) == L.Balances(available=1_000)
     for record in held:
         item = table.get(commission_key(record.order_id, record.line_id, record.level), consistent=True)

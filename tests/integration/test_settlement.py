@@ -21,7 +21,7 @@ from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table, Write, deserialize
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from tests.conftest import table_request
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_settles_exactly_what_is_due_at_as_of_and_a_later_as_of_settles_more(tab
     other = seed(table, order="o4", beneficiary="u2", amount=50, due_at=DAY1, level=2)
     undated = seed(table, order="o5", beneficiary="u2", amount=70, due_at=None)  # order not completed yet
 
-    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    report = settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     assert (report.settled, report.settled_fen, report.repaid_fen) == (3, 350, 0)
     assert balances(table, "u1") == L.Balances(frozen=400, available=300)
     assert balances(table, "u2") == L.Balances(frozen=70, available=50)
@@ -99,8 +99,8 @@ def test_settles_exactly_what_is_due_at_as_of_and_a_later_as_of_settles_more(tab
                                                                       f"{on_time.commission_id}.settled"]
 
     # The same as-of again settles nothing; a later one settles the rest.
-    assert settle_due(table=table, as_of=DAY2, now=NOW).settled == 0
-    report = settle_due(table=table, as_of=DAY3 + timedelta(seconds=1), now=NOW)
+    assert settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW).settled == 0
+    report = settle_due(SettlementRepositories.on(table), as_of=DAY3 + timedelta(seconds=1), now=NOW)
     assert (report.settled, report.settled_fen) == (1, 400)
     assert balances(table, "u1") == L.Balances(available=700)
     assert_ledger_matches_wallets(table, ["u1", "u2"])
@@ -173,7 +173,7 @@ def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
         table: Table, other_table: Table, monkeypatch: pytest.MonkeyPatch, k: int, mode: str) -> None:
     seed_world(table)
     seed_world(other_table)
-    clean = settle_due(table=other_table, as_of=DAY2, now=NOW)
+    clean = settle_due(SettlementRepositories.on(other_table), as_of=DAY2, now=NOW)
     assert clean.settled == 60 + 4 + 9
 
     real = table.transact
@@ -190,9 +190,9 @@ def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
 
     monkeypatch.setattr(table, "transact", crashing)
     with pytest.raises(InjectedCrash):
-        settle_due(table=table, as_of=DAY2, now=NOW)
+        settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     monkeypatch.setattr(table, "transact", real)
-    resumed = settle_due(table=table, as_of=DAY2, now=NOW)
+    resumed = settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     assert resumed.settled <= clean.settled
     assert snapshot(table) == snapshot(other_table)  # records, wallets (versions too), postings, merchant
     assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(60)))
@@ -209,7 +209,7 @@ def test_parallel_runs_over_the_same_due_set_settle_each_commission_once(table: 
 
     def run(_: int) -> int:
         start.wait()
-        return settle_due(table=table, as_of=DAY2, now=NOW, slice_size=7).settled
+        return settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW, slice_size=7).settled
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         settled = list(pool.map(run, range(4)))
@@ -234,7 +234,7 @@ def test_settled_money_repays_debt_first(table: Table) -> None:
     make_debt(table, "u2", 500)
     seed(table, order="o3", beneficiary="u2", amount=100, due_at=DAY1)
 
-    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    report = settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     assert (report.settled, report.settled_fen, report.repaid_fen) == (3, 500, 400)
     # u1: 200 repays 200 of 300, the next 200 repays the last 100 → 100 available, no debt.
     assert balances(table, "u1") == L.Balances(available=100)
@@ -256,7 +256,7 @@ def test_a_wallet_that_moved_since_it_was_read_is_read_again(table: Table,
         return seen
 
     monkeypatch.setattr(SettlementRepository, "wallets", wallets_then_clawback)
-    report = settle_due(table=table, as_of=DAY2, now=NOW)
+    report = settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     assert report.settled == 1 and report.retries == 1
     assert report.repaid_fen == 150  # computed again from the new balances: debt first
     assert balances(table, "u1") == L.Balances(available=50)
@@ -273,7 +273,7 @@ def test_held_records_are_not_settled(table: Table) -> None:
     # A hold set after the record entered the due index (the index entry is still there).
     table.update(commission_key(late_hold.order_id, late_hold.line_id, late_hold.level),
                  "SET #hold = :case", names={"#hold": "hold"}, values={":case": "case_2"})
-    report = settle_due(table=table, as_of=DAY3, now=NOW)
+    report = settle_due(SettlementRepositories.on(table), as_of=DAY3, now=NOW)
     assert report.settled == 1 and report.skipped == {"held": 1}
     assert stored(table, held)["status"] == "FROZEN" and stored(table, late_hold)["status"] == "FROZEN"
     assert stored(table, free)["status"] == "SETTLED"

@@ -36,10 +36,10 @@ from mall.domain.team_bonus import BonusRecord
 from mall.errors import DomainError, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import fulfilment
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.referral import promoters as referral_promoters
 from mall.services.refunds import reject_refund, request_refund
-from mall.services.settlement import settle_due, void_disabled_promoter
+from mall.services.settlement import SettlementRepositories, settle_due, void_disabled_promoter
 from mall.services.withdrawals import request_withdrawal
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -86,13 +86,13 @@ def paid_order(table: Table, order_id: str, *, types: tuple[str, ...] = ("virtua
                "created_at": iso(PAID), "paid_at": iso(PAID), "version": 2, "settings_version": version,
                "attribution": {"l1_promoter_id": PROMOTER, "l2_promoter_id": l2, "settings_version": version,
                                "basis": "binding", "self_purchase": False}})
-    assert sync_order(table=table, order_id=order_id, now=PAID).created >= 1
+    assert sync_order(CommissionRepositories.on(table), order_id=order_id, now=PAID).created >= 1
 
 
 def complete(table: Table, order_id: str, at: datetime = COMPLETED) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET completed_at = :at, #s = :done ADD version :one",
                  names={"#s": "status"}, values={":at": iso(at), ":done": "COMPLETED", ":one": 1})
-    sync_order(table=table, order_id=order_id, now=at)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=at)
 
 
 def record(table: Table, order_id: str, line_id: str = "1", level: int = 1) -> CommissionRecord:
@@ -153,9 +153,9 @@ def test_a_frozen_promoters_commission_waits_and_settles_in_full_after_unfreezin
     amount = record(table, "o_f1").amount_fen
     change_status(table, "freeze")
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert report.settled == 0 and report.skipped == {"promoter_frozen": 1}
-    again = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)  # an overlapping run: the same
+    again = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)  # an overlapping run: the same
     assert again.settled == 0 and again.skipped == {"promoter_frozen": 1}
     held = record(table, "o_f1")
     assert held.status == "FROZEN" and wallet(table) == L.Balances(frozen=amount)
@@ -163,7 +163,7 @@ def test_a_frozen_promoters_commission_waits_and_settles_in_full_after_unfreezin
     assert stored is not None and "gsi2pk" in stored  # still in the due index: found again after unfreezing
 
     change_status(table, "unfreeze")
-    report = settle_due(table=table, as_of=LATER, now=LATER)
+    report = settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER)
     assert (report.settled, report.settled_fen) == (1, amount)
     assert wallet(table) == L.Balances(available=amount)  # nothing lost while frozen
     assert_reconciles(table)
@@ -178,13 +178,13 @@ def test_a_freeze_between_the_read_and_the_commit_makes_the_record_wait(world: T
     amounts = [record(table, o).amount_fen for o in ("o_r1", "o_r2")]
     inject_after_read(monkeypatch, lambda: change_status(table, "freeze"))
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert report.settled == 0 and report.fallbacks == 1 and report.skipped == {"promoter_frozen": 2}
     assert wallet(table) == L.Balances(frozen=sum(amounts))
     assert {record(table, o).status for o in ("o_r1", "o_r2")} == {"FROZEN"}
 
     change_status(table, "unfreeze")
-    assert settle_due(table=table, as_of=LATER, now=LATER).settled_fen == sum(amounts)
+    assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled_fen == sum(amounts)
     assert wallet(table) == L.Balances(available=sum(amounts))
 
 
@@ -198,7 +198,7 @@ def test_disabling_voids_unsettled_commission_through_the_ledger_and_settled_mon
     table = world
     paid_order(table, "o_settled", paid_fen=100_000)
     complete(table, "o_settled")
-    settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     settled = record(table, "o_settled").amount_fen
     paid_order(table, "o_due")
     complete(table, "o_due", at=AFTER_DUE)  # completed, not yet due
@@ -212,11 +212,12 @@ def test_disabling_voids_unsettled_commission_through_the_ledger_and_settled_mon
     # promoter's due record voids it instead of settling it.
     change_status(table, "disable")
     late = record(table, "o_late").amount_fen
-    report = settle_due(table=table, as_of=LATER, now=LATER)
+    report = settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER)
     assert report.settled == 0 and (report.voided, report.voided_fen) == (1, late)
-    assert settle_due(table=table, as_of=LATER, now=LATER).voided == 0  # an overlapping run: nothing twice
+    assert settle_due(SettlementRepositories.on(table),
+                      as_of=LATER, now=LATER).voided == 0  # an overlapping run: nothing twice
 
-    report = void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER)
+    report = void_disabled_promoter(SettlementRepositories.on(table), promoter_id=PROMOTER, by="admin:alice", now=LATER)
     assert (report.voided, report.voided_fen) == (2, unsettled - late)
     assert wallet(table) == L.Balances(available=settled)  # settled money untouched
     for order_id, actor in (("o_due", "admin:alice"), ("o_open", "admin:alice"), ("o_late", "system")):
@@ -231,7 +232,7 @@ def test_disabling_voids_unsettled_commission_through_the_ledger_and_settled_mon
     assert record(table, "o_settled").status == "SETTLED"
 
     # Repeating the void (a retried request) voids nothing twice.
-    again = void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER)
+    again = void_disabled_promoter(SettlementRepositories.on(table), promoter_id=PROMOTER, by="admin:alice", now=LATER)
     assert again.voided == 0
     assert len(audits_of(table, "commission", record(table, "o_due").commission_id)) == 1
     assert_reconciles(table)
@@ -246,7 +247,7 @@ def test_a_disabled_promoter_under_a_risk_hold_cannot_withdraw(world: Table) -> 
     table = world
     paid_order(table, "o_s", paid_fen=100_000)
     complete(table, "o_s")
-    settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     change_status(table, "disable")
     table.put({**risk_hold_key(PROMOTER), "entity": "risk_hold", "promoter_id": PROMOTER, "case_id": "rc_1",
                "open_cases": ["rc_1"], "version": 1})
@@ -259,7 +260,7 @@ def test_a_frozen_promoter_still_cannot_withdraw(world: Table) -> None:
     table = world
     paid_order(table, "o_s", paid_fen=100_000)
     complete(table, "o_s")
-    settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     change_status(table, "freeze")
     with pytest.raises(Forbidden) as refused:
         withdraw(table, 5_000, LATER)
@@ -279,16 +280,17 @@ def test_team_bonuses_wait_while_frozen_and_are_voided_by_the_disable(world: Tab
     bonus(table, "2026-10", 700, due_at=COMPLETED)
     bonus(table, "2026-11", 900, due_at=LATER + timedelta(days=30))
     change_status(table, "freeze")
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert report.settled == 0 and report.skipped == {"promoter_frozen": 1}
     change_status(table, "unfreeze")
-    assert settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE).settled_fen == 700
+    assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).settled_fen == 700
     change_status(table, "disable")
-    report = void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER)
+    report = void_disabled_promoter(SettlementRepositories.on(table), promoter_id=PROMOTER, by="admin:alice", now=LATER)
     assert (report.voided, report.voided_fen) == (1, 900)
     assert wallet(table) == L.Balances(available=700)
     assert [a["action"] for a in audits_of(table, "bonus", f"tb_2026-11_{PROMOTER}")] == ["commission.void"]
-    assert void_disabled_promoter(table=table, promoter_id=PROMOTER, by="admin:alice", now=LATER).voided == 0
+    assert void_disabled_promoter(SettlementRepositories.on(table),
+                                  promoter_id=PROMOTER, by="admin:alice", now=LATER).voided == 0
     assert_reconciles(table)
 
 
@@ -305,12 +307,12 @@ def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_phys
     fulfilment.ship_order(repo=repo, order_id="o_mix", carrier="SF", tracking_no="SF1", admin="admin:alice",
                           now=shipped_at)
     fulfilment.confirm_receipt(repo=repo, buyer_id=BUYER, order_id="o_mix", now=received_at)
-    sync_order(table=table, order_id="o_mix", now=received_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix", now=received_at)
     physical, service = record(table, "o_mix", "1"), record(table, "o_mix", "2")
     assert physical.due_at == received_at + timedelta(days=DAYS)
     assert service.due_at is None  # received, but the service has not been used (核销) yet
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert (report.settled, report.settled_fen) == (1, physical.amount_fen)
     assert record(table, "o_mix", "2").status == "FROZEN"
 
@@ -322,13 +324,13 @@ def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_phys
                                            now=verified_at)
     assert done.status == "COMPLETED" and done.completed_by == "buyer"  # the receipt still completed the order
     assert fulfilment.my_order(repo=repo, buyer_id=BUYER, order_id="o_mix").verify_code is None
-    sync_order(table=table, order_id="o_mix", now=verified_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix", now=verified_at)
     assert record(table, "o_mix", "2").due_at == verified_at + timedelta(days=DAYS)
 
-    assert settle_due(table=table, as_of=verified_at + timedelta(days=DAYS - 1),
+    assert settle_due(SettlementRepositories.on(table), as_of=verified_at + timedelta(days=DAYS - 1),
                       now=verified_at + timedelta(days=DAYS - 1)).settled == 0
     final = verified_at + timedelta(days=DAYS, seconds=1)
-    report = settle_due(table=table, as_of=final, now=final)
+    report = settle_due(SettlementRepositories.on(table), as_of=final, now=final)
     assert (report.settled, report.settled_fen) == (1, service.amount_fen)
     assert wallet(table) == L.Balances(available=physical.amount_fen + service.amount_fen)
 
@@ -343,10 +345,10 @@ def test_a_mixed_order_verified_before_receipt_settles_its_service_line_first(wo
     after = fulfilment.verify_service_order(repo=repo, order_id="o_mix2", code=code, admin="admin:bob",
                                             now=verified_at)
     assert after.status == "PAID"  # the parcel is still to be shipped and received
-    sync_order(table=table, order_id="o_mix2", now=verified_at)
+    sync_order(CommissionRepositories.on(table), order_id="o_mix2", now=verified_at)
     assert record(table, "o_mix2", "2").due_at == verified_at + timedelta(days=DAYS)
     assert record(table, "o_mix2", "1").due_at is None
-    report = settle_due(table=table, as_of=verified_at + timedelta(days=DAYS), now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=verified_at + timedelta(days=DAYS), now=AFTER_DUE)
     assert (report.settled, report.settled_fen) == (1, record(table, "o_mix2", "2").amount_fen)
     assert record(table, "o_mix2", "1").status == "FROZEN"
 
@@ -367,16 +369,16 @@ def test_a_line_with_an_open_refund_request_waits_until_the_request_ends(world: 
     complete(table, "o_ref")
     refund_id = ask_refund(table, "o_ref", "1", 3_000)
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     # Line 1's L1 and L2 records wait; line 2's settle.
     assert report.skipped == {"refund_open": 2} and report.settled == 2
     assert record(table, "o_ref", "1").status == "FROZEN" and record(table, "o_ref", "1", 2).status == "FROZEN"
     assert record(table, "o_ref", "2").status == "SETTLED"
-    assert settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE).skipped == {"refund_open": 2}
+    assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).skipped == {"refund_open": 2}
 
     reject_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table), refund_id=refund_id,
                   admin="admin:alice", reason="used already", now=AFTER_DUE)
-    report = settle_due(table=table, as_of=LATER, now=LATER)
+    report = settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER)
     assert report.settled == 2 and report.skipped == {}
     total = sum(record(table, "o_ref", line, level).amount_fen for line in ("1", "2") for level in (1, 2))
     assert wallet(table).available + wallet(table, UPLINE).available == total
@@ -390,13 +392,13 @@ def test_a_refund_request_between_the_read_and_the_commit_makes_that_line_wait(
     refunds: list[str] = []
     inject_after_read(monkeypatch, lambda: refunds.append(ask_refund(table, "o_race", "2", 1_000)))
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert report.fallbacks == 1 and report.settled == 1 and report.skipped == {"refund_open": 1}
     assert record(table, "o_race", "1").status == "SETTLED"
     assert record(table, "o_race", "2").status == "FROZEN"
 
     reject_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table), refund_id=refunds[0],
                   admin="admin:alice", reason="no", now=AFTER_DUE)
-    assert settle_due(table=table, as_of=LATER, now=LATER).settled == 1
+    assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled == 1
     assert record(table, "o_race", "2").status == "SETTLED"
     assert_reconciles(table)

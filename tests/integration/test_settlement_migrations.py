@@ -14,8 +14,8 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import promoter_key
 from mall.dal.table import Table
 from mall.domain import ledger as L
-from mall.services.commissions import sync_order
-from mall.services.settlement import settle_due
+from mall.services.commissions import CommissionRepositories, sync_order
+from mall.services.settlement import SettlementRepositories, settle_due
 from tests.integration.test_settlement_conditions import (
     AFTER_DUE,
     COMPLETED,
@@ -81,7 +81,7 @@ def test_service_lines_of_received_mixed_orders_lose_their_due_date_until_verifi
     assert record(table, "o_svc", "1").due_at is not None  # a verified service order keeps its date
     assert run(table, SERVICE_LINES, restart=True).changed == 0  # twice: nothing more
 
-    report = settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert report.settled == 2 and record(table, "o_mix", "2").status == "FROZEN"
 
 
@@ -90,8 +90,8 @@ def test_unsettled_records_of_promoters_disabled_before_are_voided_once(world: T
     paid_order(table, "o_a")
     paid_order(table, "o_b")
     receive(table, "o_a")
-    sync_order(table=table, order_id="o_a", now=COMPLETED)
-    settle_due(table=table, as_of=AFTER_DUE, now=AFTER_DUE)
+    sync_order(CommissionRepositories.on(table), order_id="o_a", now=COMPLETED)
+    settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     settled = record(table, "o_a").amount_fen
     unsettled = record(table, "o_b").amount_fen
     # Disabled by the code before this change: the status only.
@@ -106,4 +106,4 @@ def test_unsettled_records_of_promoters_disabled_before_are_voided_once(world: T
     assert run(table, VOID_DISABLED, restart=True).changed == 0
     postings = [p for p in LedgerRepository(table).all_postings(PROMOTER) if p["kind"] == "commission_voided"]
     assert [int(p["amount_fen"]) for p in postings] == [unsettled]
-    assert settle_due(table=table, as_of=LATER, now=LATER).settled == 0
+    assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled == 0

@@ -52,7 +52,7 @@ from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSource
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import refunds as refund_service
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import place_order
 from mall.services.payouts import mark_bank_paid
@@ -60,7 +60,7 @@ from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.promoters import apply, change_status
 from mall.services.referral.visits import RecordVisit, record_visit
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.stats import apply_change, dashboard, promoter_leaderboard
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal, request_withdrawal
 
@@ -157,8 +157,9 @@ class Shop:
                                      now=paid_at)
         after = self.orders.get_item(placed.order_id)
         on_order_changes(repo=self.fulfilment, changes=[OrderChange(before, after)], now=paid_at)  # delivered
-        sync_order(table=self.table, order_id=placed.order_id, now=paid_at + timedelta(minutes=1))
-        sync_order(table=self.table, order_id=placed.order_id, now=paid_at + timedelta(minutes=2))  # due date
+        sync_order(CommissionRepositories.on(self.table), order_id=placed.order_id, now=paid_at + timedelta(minutes=1))
+        sync_order(CommissionRepositories.on(self.table),
+                   order_id=placed.order_id, now=paid_at + timedelta(minutes=2))  # due date
         return placed.order_id
 
     def refund(self, buyer: str, order_id: str, day: int, amount: int | None = None) -> None:
@@ -175,7 +176,7 @@ class Shop:
             "refund_status": "SUCCESS", "success_time": (when + timedelta(minutes=1)).astimezone(CHINA).isoformat(),
             "amount": {"total": view.amount_fen, "refund": view.amount_fen, "payer_total": view.amount_fen,
                        "payer_refund": view.amount_fen}}), now=when + timedelta(minutes=1))
-        sync_order(table=self.table, order_id=order_id, now=when + timedelta(minutes=2))
+        sync_order(CommissionRepositories.on(self.table), order_id=order_id, now=when + timedelta(minutes=2))
 
     def withdraw(self, uid: str, day: int, amount: int, *, pay: bool) -> None:
         body = WithdrawalRequest(amount_fen=amount, method="bank", bank=BankAccountIn(
@@ -221,7 +222,7 @@ def seed(table: Table) -> Shop:
     shop.order(eve, 13, {"p_pu": 1})
 
     shop.refund(eve, o3, 4, amount=20_000)  # before settlement: commission cancelled pro rata
-    settle_due(table=table, as_of=at(11), now=at(11))  # the first week's orders settle (T+7)
+    settle_due(SettlementRepositories.on(table), as_of=at(11), now=at(11))  # the first week's orders settle (T+7)
     shop.refund(gus, o5, 12)  # after settlement: a clawback, team sales go down in November
     shop.refund(dan, o1, 14, amount=10_000)  # settled in Nov, partially clawed back
     shop.withdraw(bo, 12, 3_000, pay=True)

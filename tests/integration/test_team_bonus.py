@@ -28,11 +28,12 @@ from mall.domain.referral import Promoter
 from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.settlement import Settleable
 from mall.domain.team_bonus import TeamBonusRules, bonus_for, due_at, final_by
-from mall.services.commissions import sync_order
-from mall.services.settlement import settle_due
+from mall.services.commissions import CommissionRepositories, sync_order
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.team_bonus import (
     BonusRunReport,
     RecomputeIncomplete,
+    TeamBonusRepositories,
     recompute_month,
     run_due,
     run_month,
@@ -97,8 +98,9 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
 
     # A schedule firing several times at once, then once more: one bonus per promoter.
     with ThreadPoolExecutor(max_workers=6) as pool:
-        reports = list(pool.map(lambda _: run_month(table=table, month=MONTH, now=NOW, threads=4), range(6)))
-    again = run_month(table=table, month=MONTH, now=NOW + timedelta(hours=1))
+        reports = list(pool.map(lambda _: run_month(TeamBonusRepositories.on(table),
+                                                    month=MONTH, now=NOW, threads=4), range(6)))
+    again = run_month(TeamBonusRepositories.on(table), month=MONTH, now=NOW + timedelta(hours=1))
     total = BonusRunReport(month=MONTH)
     for report in reports:
         total.merge(report)
@@ -128,13 +130,15 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
                 also=[Write.put(table.name, commission_item(record_c), condition="attribute_not_exists(pk)")])
     table.put({**risk_hold_key(held), "entity": "risk_hold", "case_id": "rc_1", "opened_at": "2026-11-02T00:00:00Z"})
 
-    early = settle_due(table=table, as_of=DUE - timedelta(seconds=1), now=DUE)
+    early = settle_due(SettlementRepositories.on(table), as_of=DUE - timedelta(seconds=1), now=DUE)
     assert early.settled == 0
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda _: settle_due(table=table, as_of=DUE, now=DUE + timedelta(hours=2)), range(4)))
+        runs = list(pool.map(lambda _: settle_due(SettlementRepositories.on(table),
+                                                  as_of=DUE, now=DUE + timedelta(hours=2)), range(4)))
     assert sum(r.settled for r in runs) == len(want) - 1 + 1  # every bonus but the held one, plus the commission
     assert sum(r.settled_fen for r in runs) == sum(want.values()) - want[held] + 1_000
-    assert settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1)).settled == 0
+    assert settle_due(SettlementRepositories.on(table),
+                      as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1)).settled == 0
     for uid, amount in want.items():
         wallet = ledger.wallet(uid).balances
         if uid == held:
@@ -150,7 +154,7 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
 
     # The case closes: the held bonus settles on the next run, once.
     table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{held}"}, "sk": {"S": "RISK_HOLD"}})
-    later = settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
+    later = settle_due(SettlementRepositories.on(table), as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
     assert later.settled == 1 and later.settled_fen == want[held]
     assert ledger.wallet(held).balances.available == want[held]
     assert_ledger_reconciles(table, ACTIVE)
@@ -159,17 +163,19 @@ def test_parallel_and_repeated_runs_pay_each_promoter_once_then_settlement_settl
 
 def test_a_confirmed_risk_case_voids_a_frozen_bonus_once(table: Table) -> None:
     seed(table)
-    run_month(table=table, month=MONTH, now=NOW)
+    run_month(TeamBonusRepositories.on(table), month=MONTH, now=NOW)
     uid = sorted(expected())[-1]
     amount = expected()[uid]
-    assert void_bonuses(table=table, promoter_id=uid, case_id="rc_9", now=NOW + timedelta(days=2)) == 1
-    assert void_bonuses(table=table, promoter_id=uid, case_id="rc_9", now=NOW + timedelta(days=2)) == 0
+    assert void_bonuses(TeamBonusRepositories.on(table),
+                        promoter_id=uid, case_id="rc_9", now=NOW + timedelta(days=2)) == 1
+    assert void_bonuses(TeamBonusRepositories.on(table),
+                        promoter_id=uid, case_id="rc_9", now=NOW + timedelta(days=2)) == 0
     record = BonusRepository(table).get(uid, MONTH)
     assert record is not None and record.status == CommissionStatus.CANCELLED and record.current_fen == 0
     ledger = LedgerRepository(table)
     assert ledger.wallet(uid).balances.frozen == 0
     assert sorted(p["kind"] for p in ledger.all_postings(uid)) == ["bonus_frozen", "commission_voided"]
-    report = settle_due(table=table, as_of=DUE, now=DUE)
+    report = settle_due(SettlementRepositories.on(table), as_of=DUE, now=DUE)
     assert uid not in {p["promoter_id"] for p in ledger.all_postings(uid) if p["kind"] == "bonus_settled"}
     assert report.settled == len(expected()) - 1 and amount > 0
     assert_ledger_reconciles(table, [uid])
@@ -177,7 +183,7 @@ def test_a_confirmed_risk_case_voids_a_frozen_bonus_once(table: Table) -> None:
 
 def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, monkeypatch: MonkeyPatch) -> None:
     seed(table)
-    run_month(table=table, month=MONTH, now=NOW)
+    run_month(TeamBonusRepositories.on(table), month=MONTH, now=NOW)
     uid = sorted(expected())[-1]
     amount = expected()[uid]
     reads = {"stale": 0}
@@ -193,7 +199,7 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
         return real(self, records)
 
     monkeypatch.setattr(SettlementRepository, "held_bonus_promoters", read_then_case_opens)
-    report = settle_due(table=table, as_of=DUE, now=DUE + timedelta(hours=2))
+    report = settle_due(SettlementRepositories.on(table), as_of=DUE, now=DUE + timedelta(hours=2))
     assert reads["stale"] == 1
     assert report.settled == len(expected()) - 1
     ledger = LedgerRepository(table)
@@ -203,7 +209,7 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
 
     # The case is released: the bonus settles on the next run, once.
     table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{uid}"}, "sk": {"S": "RISK_HOLD"}})
-    later = settle_due(table=table, as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
+    later = settle_due(SettlementRepositories.on(table), as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
     assert later.settled == 1 and later.settled_fen == amount
     assert ledger.wallet(uid).balances.available == amount
     assert_ledger_reconciles(table, [uid])
@@ -231,19 +237,19 @@ def put_order(table: Table, order_id: str, paid_at: datetime, base_fen: int, *, 
                "settings_version": 1,
                "attribution": {"l1_promoter_id": l1, "l2_promoter_id": l2, "settings_version": 1,
                                "basis": "self" if self_purchase else "binding", "self_purchase": self_purchase}})
-    sync_order(table=table, order_id=order_id, now=recorded_at or paid_at + timedelta(seconds=5))
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=recorded_at or paid_at + timedelta(seconds=5))
 
 
 def refund(table: Table, order_id: str, refunded_fen: int, at: datetime) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET #lines[0].refunded_fen = :r ADD version :one",
                  names={"#lines": "lines"}, values={":r": refunded_fen, ":one": 1})
-    sync_order(table=table, order_id=order_id, now=at)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=at)
 
 
 def complete(table: Table, order_id: str) -> None:
     table.update({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, "SET completed_at = :at, #s = :done ADD version :one",
                  names={"#s": "status"}, values={":at": iso(COMPLETED), ":done": "COMPLETED", ":one": 1})
-    sync_order(table=table, order_id=order_id, now=COMPLETED)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=COMPLETED)
 
 
 def october(table: Table, *, complete_all: bool = True) -> None:
@@ -279,14 +285,15 @@ def bonus_postings(table: Table, uid: str, kind: str) -> list[dict[str, Any]]:
 def test_a_month_is_paid_once_final_on_the_orders_paid_in_it_net_of_refunds(table: Table) -> None:
     october(table)
     # Stats are not read: nothing but the orders and commission records exists.
-    early = run_month(table=table, month=OCT, now=MONTH_OVER)
+    early = run_month(TeamBonusRepositories.on(table), month=OCT, now=MONTH_OVER)
     assert (early.paid, early.not_final, early.examined) == (0, 2, 2)  # o_2 (and the rest) not settled yet
-    assert settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED).settled == 8
+    assert settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED).settled == 8
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda _: run_month(table=table, month=OCT, now=PAID_RUN, threads=2), range(4)))
+        runs = list(pool.map(lambda _: run_month(TeamBonusRepositories.on(table),
+                                                 month=OCT, now=PAID_RUN, threads=2), range(4)))
     assert sum(r.paid for r in runs) == 2 and sum(r.paid_fen for r in runs) == 2_550 + 4_050
-    again = run_month(table=table, month=OCT, now=PAID_RUN + timedelta(days=1))
+    again = run_month(TeamBonusRepositories.on(table), month=OCT, now=PAID_RUN + timedelta(days=1))
     assert again.paid == 0 and again.already_paid == 2
     repo = BonusRepository(table)
     mid, lead = repo.get("u_mid", OCT), repo.get("u_lead", OCT)
@@ -295,14 +302,14 @@ def test_a_month_is_paid_once_final_on_the_orders_paid_in_it_net_of_refunds(tabl
     assert mid.due_at == PAID_RUN and mid.status == CommissionStatus.FROZEN
     assert len(bonus_postings(table, "u_mid", "bonus_frozen")) == 1
     # November's order is November's: it is not in October's and November is not over.
-    assert run_month(table=table, month="2026-11", now=PAID_RUN).examined == 0
+    assert run_month(TeamBonusRepositories.on(table), month="2026-11", now=PAID_RUN).examined == 0
     assert_ledger_reconciles(table, ["u_mid", "u_lead"])
 
 
 def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(table: Table) -> None:
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
-    run_month(table=table, month=OCT, now=PAID_RUN)
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
+    run_month(TeamBonusRepositories.on(table), month=OCT, now=PAID_RUN)
     ledger = LedgerRepository(table)
 
     # A partial refund before the bonus settled: 75,000 → 2,250; 300 cancelled from frozen.
@@ -312,7 +319,7 @@ def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(tab
     assert [p["amount_fen"] for p in bonus_postings(table, "u_lead", "commission_cancelled")] == [300]
     o_3 = 9_900  # November's order, not completed: its commission stays frozen
     assert ledger.wallet("u_mid").balances.frozen == 2_250 + o_3
-    settle_due(table=table, as_of=PAID_RUN + timedelta(hours=2), now=PAID_RUN + timedelta(hours=2))
+    settle_due(SettlementRepositories.on(table), as_of=PAID_RUN + timedelta(hours=2), now=PAID_RUN + timedelta(hours=2))
     assert ledger.wallet("u_mid").balances.frozen == o_3
 
     # u_mid withdraws all but 100 fen; then o_1 is refunded in full: 35,000 → 1% = 350, 1,900 overpaid.
@@ -332,8 +339,10 @@ def test_a_refund_after_the_month_was_paid_takes_back_the_overpaid_part_once(tab
     # Redelivered, concurrent: nothing more.
     before = ledger.wallet("u_mid").balances
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda _: sync_order(table=table, order_id="o_1", now=at + timedelta(minutes=5)), range(4)))
-    assert recompute_month(table=table, promoter_id="u_mid", month=OCT, now=at).outcome == "unchanged"
+        list(pool.map(lambda _: sync_order(CommissionRepositories.on(table),
+                                           order_id="o_1", now=at + timedelta(minutes=5)), range(4)))
+    assert recompute_month(TeamBonusRepositories.on(table),
+                           promoter_id="u_mid", month=OCT, now=at).outcome == "unchanged"
     assert len(bonus_postings(table, "u_mid", "commission_clawed_back")) == 1
     assert ledger.wallet("u_mid").balances == before and before.debt < 0
     assert_ledger_reconciles(table, ["u_mid", "u_lead"])
@@ -343,8 +352,8 @@ def test_a_refund_after_payment_is_recomputed_over_the_orders_the_bonus_was_paid
     """An October order whose commission is recorded only after October was paid counts for nothing
     in it: a later refund takes back the same, whether the late record came before it or not."""
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
-    run_month(table=table, month=OCT, now=PAID_RUN)  # u_mid: 2,550 on 85,000
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
+    run_month(TeamBonusRepositories.on(table), month=OCT, now=PAID_RUN)  # u_mid: 2,550 on 85,000
     put_order(table, "o_6", datetime(2026, 10, 28, 2, tzinfo=UTC), 30_000, l1="u_mid", l2="u_lead",
               recorded_at=PAID_RUN + timedelta(hours=1))
     refund(table, "o_1", 40_000, PAID_RUN + timedelta(days=1))
@@ -357,10 +366,11 @@ def test_a_refund_after_payment_is_recomputed_over_the_orders_the_bonus_was_paid
 
 def test_a_month_with_an_open_order_is_final_the_configured_days_after_its_end(table: Table) -> None:
     october(table, complete_all=False)
-    assert run_due(table=table, now=PAID_RUN) and BonusRepository(table).get("u_mid", OCT) is None
+    assert run_due(TeamBonusRepositories.on(table), now=PAID_RUN) and BonusRepository(table).get("u_mid", OCT) is None
     due = final_by(OCT, OCT_RULES.final_after_days)  # 1 December 00:00 China time
-    assert [r.paid for r in run_due(table=table, now=due - timedelta(seconds=1)) if r.month == OCT] == [0]
-    reports = run_due(table=table, now=due)
+    assert [r.paid for r in run_due(TeamBonusRepositories.on(table),
+                                    now=due - timedelta(seconds=1)) if r.month == OCT] == [0]
+    reports = run_due(TeamBonusRepositories.on(table), now=due)
     assert [r.month for r in reports] == ["2026-10", "2026-11"]
     assert reports[0].paid == 2 and reports[1].paid == 0  # November is not final yet
     mid = BonusRepository(table).get("u_mid", OCT)
@@ -371,8 +381,8 @@ def test_a_month_with_an_open_order_is_final_the_configured_days_after_its_end(t
 def test_a_reduction_that_keeps_losing_races_fails_the_sync_and_its_retry_takes_it_once(
         table: Table, monkeypatch: MonkeyPatch) -> None:
     october(table)
-    settle_due(table=table, as_of=ALL_SETTLED, now=ALL_SETTLED)
-    run_month(table=table, month=OCT, now=PAID_RUN)
+    settle_due(SettlementRepositories.on(table), as_of=ALL_SETTLED, now=ALL_SETTLED)
+    run_month(TeamBonusRepositories.on(table), month=OCT, now=PAID_RUN)
     real = LedgerRepository.post
 
     def always_loses(self: LedgerRepository, postings: Sequence[L.Posting], **kwargs: Any) -> None:
@@ -384,8 +394,8 @@ def test_a_reduction_that_keeps_losing_races_fails_the_sync_and_its_retry_takes_
     with pytest.raises(RecomputeIncomplete):  # the commission sync's message is retried
         refund(table, "o_1", 40_000, PAID_RUN + timedelta(hours=1))
     monkeypatch.setattr(LedgerRepository, "post", real)
-    sync_order(table=table, order_id="o_1", now=PAID_RUN + timedelta(hours=2))  # the redelivery
-    sync_order(table=table, order_id="o_1", now=PAID_RUN + timedelta(hours=3))
+    sync_order(CommissionRepositories.on(table), order_id="o_1", now=PAID_RUN + timedelta(hours=2))  # the redelivery
+    sync_order(CommissionRepositories.on(table), order_id="o_1", now=PAID_RUN + timedelta(hours=3))
     # 45,000 → 1% = 450 of 2,550, once.
     assert [p["amount_fen"] for p in bonus_postings(table, "u_mid", "commission_cancelled")] == [2_100]
     assert_ledger_reconciles(table, ["u_mid", "u_lead"])

@@ -28,9 +28,9 @@ from mall.domain.rules_disclosure import render
 from mall.domain.settings import DistributionSettings
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, DEBT_CANCEL_REASON, Withdrawal, WithdrawalStatus
 from mall.errors import Conflict
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.payouts import mark_bank_failed, reconcile_payouts
-from mall.services.settlement import settle_due
+from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.withdrawals import approve_withdrawal, reject_withdrawal
 from tests.integration.test_commission_sync import (
     COMPLETED,
@@ -184,10 +184,10 @@ def test_returns_racing_clawbacks_never_leave_money_available_while_owed(world: 
 def earn_and_settle(table: Table, uid: str, order_id: str) -> None:
     """1,200 of commission (12% of a 10,000 line) earned, settled and available."""
     put_order(table, order_id, [line("1", 10_000)], l1=uid, l2=None, version=table_version(table))
-    sync_order(table=table, order_id=order_id, now=NOW)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=NOW)
     complete(table, order_id)
-    sync_order(table=table, order_id=order_id, now=NOW)
-    settle_due(table=table, as_of=SETTLED, now=SETTLED)
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=NOW)
+    settle_due(SettlementRepositories.on(table), as_of=SETTLED, now=SETTLED)
 
 
 def table_version(table: Table) -> int:
@@ -213,7 +213,8 @@ def promoter_with_commission(world: Payouts, order_id: str) -> str:
 
 def refund(table: Table, order_id: str, queue: Queue) -> None:
     set_refunded(table, order_id, 0, 10_000)
-    result = sync_order(table=table, order_id=order_id, now=SETTLED + timedelta(days=1), payouts=queue)
+    result = sync_order(CommissionRepositories.on(table),
+                        order_id=order_id, now=SETTLED + timedelta(days=1), payouts=queue)
     assert result.clawed_back_fen == 1_200
 
 
@@ -242,7 +243,7 @@ def test_a_clawback_that_creates_a_debt_cancels_every_withdrawal_in_flight(world
     assert balances(table, uid) == L.Balances(withdrawing=300, debt=-300)
 
     # A redelivered clawback changes nothing more.
-    sync_order(table=table, order_id="o_debt1", now=SETTLED + timedelta(days=2), payouts=queue)
+    sync_order(CommissionRepositories.on(table), order_id="o_debt1", now=SETTLED + timedelta(days=2), payouts=queue)
     assert len(queue.sent) == 2 and balances(table, uid) == L.Balances(withdrawing=300, debt=-300)
 
     # The payout worker cancels the bill at WeChat Pay; the cancelled funds repay the rest.
@@ -354,7 +355,8 @@ def test_a_clawback_racing_approval_and_payout_workers_lets_nothing_leave(world:
 
     def work(i: int) -> object:
         if i == 0:
-            return sync_order(table=table, order_id=order_id, now=SETTLED + timedelta(days=1), payouts=queue).outcome
+            return sync_order(CommissionRepositories.on(table),
+                              order_id=order_id, now=SETTLED + timedelta(days=1), payouts=queue).outcome
         if i == 1:
             return approve_withdrawal(table=table, withdrawal_id=review.withdrawal_id, admin="a_1", now=utc_now(),
                                       source_ip=None, queue=queue).status

@@ -22,7 +22,7 @@ from mall.dal.table import main_table
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
 from mall.domain.tokens import Role
-from mall.services.commissions import sync_order
+from mall.services.commissions import CommissionRepositories, sync_order
 from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 from tests.unit.test_orders_handlers import make_mall
@@ -93,7 +93,7 @@ def seeded(moto_table: str) -> int:
     for n in range(3):
         paid_order(f"o_{n}", buyer="u_buyer000001", l1="u_seller0001", l2="u_parent0001", version=version,
                    amount=10_000 * (n + 1))
-        sync_order(table=main_table(), order_id=f"o_{n}", now=PAID + timedelta(minutes=n))
+        sync_order(CommissionRepositories.on(main_table()), order_id=f"o_{n}", now=PAID + timedelta(minutes=n))
     return version
 
 
@@ -268,7 +268,7 @@ def test_discount_mode_takes_the_would_be_l1_off_the_price_and_nobody_earns(
     assert order["attribution"]["basis"] == "self_purchase" and order["attribution"]["l1_promoter_id"] is None
     status, _ = mall.pay(placed["order_id"])
     assert status in {200, 204}
-    result = sync_order(table=main_table(), order_id=placed["order_id"], now=utc_now())
+    result = sync_order(CommissionRepositories.on(main_table()), order_id=placed["order_id"], now=utc_now())
     assert result.created == 0 and CommissionRepository(main_table()).for_order(placed["order_id"]) == []
     # In rebate mode the same buyer pays the list price.
     configure(self_purchase="rebate")

@@ -95,7 +95,7 @@ def test_the_planner_cuts_many_due_records_into_batches_of_ten_messages(queue_ur
     for i in range(12):
         seed(f"o{i}", f"u{i}", 100)
     planner = load_function("settlement_planner")
-    monkeypatch.setattr(planner, "plan", lambda **kw: settlement.plan(**kw, slice_size=1))
+    monkeypatch.setattr(planner, "plan", lambda *a, **kw: settlement.plan(*a, **kw, slice_size=1))
     result = planner.handler({"time": "2099-01-01T00:00:00Z"}, FakeContext())
     assert result["slices"] == 12 and result["batches"] == 2
     assert len(received(queue_url)) == 12

@@ -102,13 +102,14 @@ class BonusOps:
             for order_id in stale:
                 for attempt in range(5):  # the queue's redelivery
                     try:
-                        commission_service.sync_order(table=table, order_id=order_id, now=now,
+                        commission_service.sync_order(commission_service.CommissionRepositories.on(table),
+                                                      order_id=order_id, now=now,
                                                       payouts=self.payout_queue)
                         break
                     except commission_service.SyncIncomplete:
                         if attempt == 4:
                             raise
-            return team_bonus_service.run_due(table=table, now=now, threads=1)
+            return team_bonus_service.run_due(team_bonus_service.TeamBonusRepositories.on(table), now=now, threads=1)
 
         def apply(results: list[Any]) -> None:
             if results[0].kind != "ok":

@@ -260,7 +260,8 @@ class ExtraOps:
                                  action=action,  # type: ignore[arg-type]
                                  reason=None if action == "unfreeze" else "风控核查", by=ADMIN, now=now)
             if action == "disable":
-                settlement_service.void_disabled_promoter(table=table, promoter_id=uid, by=ADMIN, now=now)
+                settlement_service.void_disabled_promoter(settlement_service.SettlementRepositories.on(table),
+                                                          promoter_id=uid, by=ADMIN, now=now)
             return view
 
         def apply(results: list[Any]) -> None:

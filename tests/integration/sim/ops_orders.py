@@ -253,7 +253,8 @@ class OrderOps:
                 self._touch_all_open_withdrawals()
 
         return Op("sync" if copies == 1 else f"sync x{copies} concurrent", [
-            lambda: commission_service.sync_order(table=self.table, order_id=order.order_id, now=now,
+            lambda: commission_service.sync_order(commission_service.CommissionRepositories.on(self.table),
+                                                  order_id=order.order_id, now=now,
                                                   payouts=self.payout_queue)] * copies, apply)
 
     # ---- operations: fulfilment ----------------------------------------------------------------

@@ -405,7 +405,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
                 refund.open_at_settle = True
 
         return Op("settle" + (" x2 overlapping" if runs > 1 else ""), [lambda: settlement_service.settle_due(
-            table=self.table, as_of=now, now=now, slice_size=slice_size)] * runs, apply, frozenset({"job:settle"}))
+            settlement_service.SettlementRepositories.on(self.table), as_of=now, now=now,
+            slice_size=slice_size)] * runs, apply, frozenset({"job:settle"}))
 
     def time_passes(self) -> Op:
         """Days go by (between waves): orders left unpaid expire, shipped ones auto-confirm,
@@ -459,7 +460,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
             self._wave(pending[start:start + 16])
         now = self.clock.now
         syncs = [Op("drain sync", [lambda oid=o.order_id: commission_service.sync_order(  # type: ignore[misc]
-            table=self.table, order_id=oid, now=now, payouts=self.payout_queue)]) for o in self.orders]
+            commission_service.CommissionRepositories.on(self.table), order_id=oid, now=now,
+            payouts=self.payout_queue)]) for o in self.orders]
         for start in range(0, len(syncs), 16):
             self._wave(syncs[start:start + 16])
         # The payout worker and reconciler carry out every bill cancellation a debt asked for.
@@ -467,7 +469,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
         self._wave([Op("drain payout reconcile", [lambda: payout_service.reconcile_payouts(
             table=self.table, now=later, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
             notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
-        self._wave([Op("drain settle", [lambda: settlement_service.settle_due(table=self.table, as_of=now, now=now)])])
+        self._wave([Op("drain settle", [lambda: settlement_service.settle_due(
+            settlement_service.SettlementRepositories.on(self.table), as_of=now, now=now)])])
         self._last_settle = now
         # The referral worker catches up: the levels and counters must then be the model's.
         while self.referral_orders or self.referral_refunds:

@@ -31,7 +31,8 @@ from mall.dal.keys import customer_profile_key
 from mall.dal.orders import order_key, order_pk
 from mall.dal.payment_snapshot import BASIS_SK
 from mall.dal.table import Item, Key, Page, Table, Write
-from mall.domain.commission import LevelDecision, RecordChange
+from mall.domain.commission import LevelDecision
+from mall.domain.commission_changes import RecordChange
 from mall.domain.commission_records import CommissionRecord
 
 PLAN_SK = "COMMISSION_PLAN"
@@ -39,6 +40,16 @@ PLAN_SK = "COMMISSION_PLAN"
 
 def plan_key(order_id: str) -> Key:
     return {"pk": order_pk(order_id), "sk": PLAN_SK}
+
+
+_ORDER_SK = order_key("")["sk"]
+
+
+def order_image(item: Item | None) -> Item | None:
+    """``item`` when it is an order's own item, else None: the other items of an order's partition
+    (its by-status entry, history, refunds, commission records) are not the order. What the order
+    stream hands ``mall.domain.commission_changes.commission_trigger``."""
+    return item if item is not None and item.get("sk") == _ORDER_SK else None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.dal.commissions import commission_from_item, due_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository
+from mall.dal.referral import promoter_key
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 from mall.domain.ledger import commission_frozen
@@ -177,6 +178,10 @@ class BonusRepository:
                                        values={":pk": partition, ":sk": prefix}, limit=limit, start_key=start,
                                        consistent=True)
 
+    def team_order_writes(self, records: Sequence[CommissionRecord], *, paid_at: datetime) -> list[Write]:
+        """``team_order_writes`` in this table: the ``also`` of the transaction creating the records."""
+        return team_order_writes(self._table.name, records, paid_at=paid_at)
+
     def records(self, keys: Sequence[Key]) -> list[CommissionRecord]:
         """The commission records named by ``keys`` (consistent BatchGetItem, 100 at a time)."""
         out: list[CommissionRecord] = []
@@ -203,6 +208,25 @@ class BonusRepository:
         return self._table.query(partition=("gsi1pk", promoter_partition(promoter_id)), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
 
+    def frozen_for_promoter(self, promoter_id: str, *, page_size: int) -> Iterator[BonusRecord]:
+        """The promoter's FROZEN (unsettled) bonus records, newest month first, every page."""
+        start: Key | None = None
+        while True:
+            page = self.for_promoter(promoter_id, limit=page_size, start_key=start)
+            for item in page.items:
+                if item.get("status") == CommissionStatus.FROZEN.value:
+                    yield bonus_from_item(item)
+            start = page.last_key
+            if start is None:
+                return
+
+    def promoter_statuses(self, promoter_ids: Sequence[str]) -> dict[str, str]:
+        """The promoters' statuses (one consistent BatchGetItem; a promoter with no item is left out)."""
+        if not promoter_ids:
+            return {}
+        items = self._table.batch_get([promoter_key(uid) for uid in promoter_ids], consistent=True)
+        return {str(item["user_id"]): str(item.get("status", "")) for item in items}
+
     def for_month(self, month: str, *, limit: int, start_key: Key | None) -> Page:
         """One month's bonus records, in promoter id order (items)."""
         return self._table.query(partition=("pk", month_partition(month)), sort_prefix=("sk", "USER#"),
@@ -224,6 +248,19 @@ class BonusRepository:
                 return False
             raise
         return True
+
+    def void_write(self, record: BonusRecord, *, case_id: str, now: datetime) -> Write:
+        """FROZEN → CANCELLED for a confirmed risk case, from the version read, out of the due index:
+        the ``also`` of the transaction posting its ``commission_voided`` reversal."""
+        return Write.update(
+            self._table.name, bonus_key(record.beneficiary_id, record.month),
+            "SET #status = :cancelled, cancelled_fen = :all, updated_at = :now, #version = #version + :one, "
+            "history = list_append(history, :entry) REMOVE gsi2pk, gsi2sk",
+            condition="#status = :frozen AND #version = :v",
+            names={"#status": "status", "#version": "version"},
+            values={":cancelled": CommissionStatus.CANCELLED.value, ":frozen": CommissionStatus.FROZEN.value,
+                    ":all": record.amount_fen, ":now": iso(now), ":one": 1, ":v": record.version,
+                    ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "case_id": case_id}]})
 
     def reduction_write(self, record: BonusRecord, take_fen: int, *, team_sales_fen: int, now: datetime) -> Write:
         """Take ``take_fen`` off a paid bonus, conditional on the version and status it was computed from:

@@ -41,7 +41,7 @@ from mall.schemas.audit import (
     WithdrawalHistoryItem,
 )
 from mall.schemas.identity import TokenResponse
-from mall.services.commissions import mask_user_id
+from mall.services.commission_views import mask_user_id
 from mall.services.identity import login_admin
 from mall.services.withdrawals import withdrawal_view
 

@@ -1,5 +1,5 @@
 """Commission (佣金): keeping an order's commission records in step with the order, the
-self-purchase discount at placing, and the commission views and preview.
+self-purchase discount at placing (the views and the preview: ``mall.services.commission_views``).
 
 ``sync_order`` is the whole computation. It is driven by the order stream (through
 ``CommissionQueue``: at-least-once, in any order, possibly concurrently) and converges: it reads
@@ -33,66 +33,80 @@ applies each adjustment once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import cursors
 from mall.clock import iso, parse_instant
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
-from mall.dal.commissions import beneficiary_partition, commission_from_item
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.payment_snapshot import snapshot_from_item
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Item, Table
-from mall.dal.team_bonus import team_order_writes
 from mall.domain.catalog import Category
 from mall.domain.commission import (
     Beneficiary,
     LevelDecision,
-    LevelRate,
-    cap_amount,
     decide_order_commissions,
     ever_paid,
-    explain_rule,
-    plan_record_change,
     product_from_line,
     resolve_rates,
     self_purchase_discount,
 )
+from mall.domain.commission_changes import plan_record_change
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
-from mall.domain.masking import mask_nickname
 from mall.domain.orders import PricedLine
 from mall.domain.payment_snapshot import PaymentSnapshot
-from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
-from mall.errors import NotFound
-from mall.schemas.commissions import (
-    AdminCommissionPage,
-    AdminCommissionView,
-    CommissionPage,
-    CommissionPreview,
-    CommissionRule,
-    CommissionView,
-    LevelPreview,
-    SelfPurchasePreview,
-)
 from mall.services.payment_snapshot import resolve_binding
-from mall.services.team_bonus import recompute_for_order
-from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
+from mall.services.team_bonus import TeamBonusRepositories, recompute_for_order
+from mall.services.withdrawal_debt import DebtCancellation, PayoutQueue, cancel_withdrawals_for_debt
+
+if TYPE_CHECKING:
+    from mall.dal.table import Item, Table
 
 logger = Logger(child=True)
 
 #: Rounds of read-and-apply. One round normally creates, the next applies refunds and due dates,
 #: a third confirms; more only when concurrent syncs keep winning races.
 MAX_ROUNDS = 12
+
+
+@dataclass(frozen=True)
+class CommissionRepositories:
+    """What the commission sync and the commission views read and write through."""
+
+    store: CommissionSyncStore
+    ledger: LedgerRepository
+    settings: SettingsRepository
+    holds: RiskHoldRepository
+    promoters: PromoterRepository
+    categories: CategoryRepository
+    products: ProductRepository
+    team_bonus: TeamBonusRepositories
+    #: Makes the ``first_payment`` binding an order's basis waits for (``mall.services.payment_snapshot``).
+    resolve_binding: Callable[[PaymentSnapshot, datetime], PaymentSnapshot]
+    #: Cancels the withdrawals in flight of a promoter who owes (``mall.services.withdrawal_debt``).
+    cancel_withdrawals_for_debt: Callable[[str, datetime, PayoutQueue | None], DebtCancellation]
+
+    @classmethod
+    def on(cls, table: Table) -> Self:
+        return cls(
+            store=CommissionSyncStore(table), ledger=LedgerRepository(table), settings=SettingsRepository(table),
+            holds=RiskHoldRepository(table), promoters=PromoterRepository(table),
+            categories=CategoryRepository(table), products=ProductRepository(table),
+            team_bonus=TeamBonusRepositories.on(table),
+            resolve_binding=lambda basis, now: resolve_binding(table, basis, now=now),
+            cancel_withdrawals_for_debt=lambda promoter_id, now, queue: cancel_withdrawals_for_debt(
+                table=table, promoter_id=promoter_id, now=now, queue=queue))
+
 
 class SyncIncomplete(RuntimeError):
     """The records did not settle after ``MAX_ROUNDS`` (constant contention): the message is
@@ -121,8 +135,8 @@ def _when(value: Any) -> datetime | None:
 class _Rules:
     """Settings versions, read once per sync."""
 
-    def __init__(self, table: Table) -> None:
-        self._repo = SettingsRepository(table)
+    def __init__(self, repo: SettingsRepository) -> None:
+        self._repo = repo
         self._cache: dict[int, DistributionSettings] = {}
 
     def version(self, version: int) -> DistributionSettings:
@@ -134,13 +148,13 @@ class _Rules:
         return self._cache[version]
 
 
-def sync_order(*, table: Table, order_id: str, now: datetime, payouts: PayoutQueue | None = None) -> SyncResult:
+def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
+               payouts: PayoutQueue | None = None) -> SyncResult:
     """Bring the commission records of ``order_id`` to what the order implies (module doc).
     Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
     contention and ``LookupError`` if the order's rules version is missing."""
-    store = CommissionSyncStore(table)
-    ledger = LedgerRepository(table)
-    rules = _Rules(table)
+    store = repos.store
+    rules = _Rules(repos.settings)
     result = SyncResult(order_id=order_id)
     for round_number in range(1, MAX_ROUNDS + 1):
         result.rounds = round_number
@@ -155,33 +169,32 @@ def sync_order(*, table: Table, order_id: str, now: datetime, payouts: PayoutQue
         if state.plan is None and not state.records:  # records never exist without the plan: decided
             basis = snapshot_from_item(state.basis) if state.basis is not None else None
             if basis is not None and basis.waits_for_binding:
-                resolve_binding(table, basis, now=now)  # the first_payment binding this order waits for
+                repos.resolve_binding(basis, now)  # the first_payment binding this order waits for
                 continue
             try:
-                result.created += _create(store, ledger, rules, state.order, now, basis)
+                result.created += _create(repos, rules, state.order, now, basis)
             except LedgerRefused as refused:  # another sync created them first: read what it wrote
                 logger.info("commission creation lost a race", extra={"order_id": order_id,
                                                                       "labels": refused.labels[:5]})
             continue
-        if not _adjust(store, ledger, rules, state, now, result):
-            recomputed = recompute_for_order(table=table, order=state.order, records=state.records, now=now)
+        if not _adjust(repos, rules, state, now, result):
+            recomputed = recompute_for_order(repos.team_bonus, order=state.order, records=state.records, now=now)
             # A clawback (of commission, or of a team bonus the refund reduced) that left a debt
             # cancels the promoter's withdrawals in flight: run on every delivery (idempotent), so a
             # crash after the clawback's commit is finished by the retry.
             owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
                 bonus.promoter_id for bonus in recomputed}
             for uid in sorted(owing):
-                cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=now, queue=payouts)
+                repos.cancel_withdrawals_for_debt(uid, now, payouts)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
 
-def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules, order: Item,  # noqa: PLR0917
-            now: datetime, basis: PaymentSnapshot | None) -> int:
+def _create(repos: CommissionRepositories, rules: _Rules, order: Item, now: datetime,
+            basis: PaymentSnapshot | None) -> int:
     """Decide and record the order's commission. With a ``basis`` (taken at payment) everything that
     can change later comes from it; an order paid before bases existed reads its attribution from
     the order and the promoters and categories as they are now."""
-    table = store.table
     order_id = str(order["order_id"])
     attribution: Mapping[str, Any] = order.get("attribution") or {}
     l1_id = attribution.get("l1_promoter_id") or None
@@ -198,7 +211,7 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
     if l1_id is not None or l2_id is not None:
         settings = rules.version(version)
         wanted = [uid for uid in (l1_id, l2_id) if uid is not None]
-        holds = RiskHoldRepository(table).get_many(wanted)
+        holds = repos.holds.get_many(wanted)
         lines: Sequence[Mapping[str, Any]] = order.get("lines") or []
         found: dict[str, Beneficiary | None]
         categories: dict[str, Category] = {}
@@ -206,10 +219,9 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
             found = {uid: basis.promoters.get(uid) for uid in wanted}
             categories = basis.category_objects()
         else:
-            promoters = PromoterRepository(table)
-            found = {uid: promoters.get(uid, consistent=True) for uid in wanted}
+            found = {uid: repos.promoters.get(uid, consistent=True) for uid in wanted}
             for category_id in {str(line.get("category_id")) for line in lines if line.get("category_id")}:
-                category = CategoryRepository(table).get(category_id, consistent=True)
+                category = repos.categories.get(category_id, consistent=True)
                 if category is not None:
                     categories[category_id] = category
         decisions = decide_order_commissions(
@@ -237,22 +249,22 @@ def _create(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
             promoter_id=decision.beneficiary_id, commission_id=cid, amount_fen=decision.amount_fen, at=now,
             ref={"order_id": order_id, "line_id": decision.line_id, "level": str(decision.level),
                  "commission_id": cid}))
-    also = [store.plan_write(order_id, decisions, context=context, now=now), *map(store.record_put, records)]
+    also = [repos.store.plan_write(order_id, decisions, context=context, now=now),
+            *map(repos.store.record_put, records)]
     paid_at = _when(order.get("paid_at"))
     if paid_at is not None:
-        also += team_order_writes(table.name, records, paid_at=paid_at)
+        also += repos.team_bonus.bonuses.team_order_writes(records, paid_at=paid_at)
     # The holds were read before this transaction: it commits only if none opened or lifted since
     # (else the redelivered sync decides again), so no record is born with a stale hold state.
-    hold_repo = RiskHoldRepository(table)
-    also += [hold_repo.check_write(uid, held=uid in holds) for uid in sorted({r.beneficiary_id for r in records})]
-    ledger.post(postings, also=also, now=now)
+    also += [repos.holds.check_write(uid, held=uid in holds) for uid in sorted({r.beneficiary_id for r in records})]
+    repos.ledger.post(postings, also=also, now=now)
     logger.info("commission created", extra={"order_id": order_id, "records": len(records),
                                               "amount_fen": sum(r.amount_fen for r in records)})
     return len(records)
 
 
-def _adjust(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,  # noqa: PLR0917
-            state: OrderCommissions, now: datetime, result: SyncResult) -> bool:
+def _adjust(repos: CommissionRepositories, rules: _Rules, state: OrderCommissions, now: datetime,
+            result: SyncResult) -> bool:
     """Apply due dates and refunds; True when anything was written or lost a race (read again)."""
     order = state.order or {}
     refunded = {str(line["line_id"]): int(line.get("refunded_fen", 0) or 0) for line in order.get("lines") or []}
@@ -273,14 +285,15 @@ def _adjust(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
             postings.append(commission_cancelled(promoter_id=record.beneficiary_id, commission_id=record.commission_id,
                                                  amount_fen=change.cancel_fen, at=now, ref=ref, step=change.step))
         if change.claw_back_fen:
-            wallet = ledger.wallet(record.beneficiary_id)
+            wallet = repos.ledger.wallet(record.beneficiary_id)
             postings.append(commission_clawed_back(balances=wallet.balances, promoter_id=record.beneficiary_id,
                                                    commission_id=record.commission_id,
                                                    amount_fen=change.claw_back_fen, at=now, ref=ref,
                                                    step=change.step))
             expect = {record.beneficiary_id: wallet}
         try:
-            ledger.post(postings, also=[store.record_change_write(record, change, now=now)], expect=expect, now=now)
+            repos.ledger.post(postings, also=[repos.store.record_change_write(record, change, now=now)], expect=expect,
+                              now=now)
         except LedgerRefused as refused:
             logger.info("commission adjustment lost a race", extra={"commission_id": record.commission_id,
                                                                      "labels": refused.labels[:5]})
@@ -294,117 +307,24 @@ def _adjust(store: CommissionSyncStore, ledger: LedgerRepository, rules: _Rules,
 # ---- the self-purchase discount (placing an order) -----------------------------------------------
 
 
-def self_purchase_discounts(*, table: Table, buyer_id: str, lines: Sequence[PricedLine],
-                            settings: DistributionSettings) -> dict[str, int]:
+def self_purchase_discounts(*, promoters: PromoterRepository, categories: CategoryRepository, buyer_id: str,
+                            lines: Sequence[PricedLine], settings: DistributionSettings) -> dict[str, int]:
     """Per ``line_id``, the L1 amount the buyer (an active promoter, ``discount`` mode) would earn
     on their own line at their own rates (override, level points, product / category / global):
     what comes off that line's price."""
-    promoter = PromoterRepository(table).get(buyer_id, consistent=True)
-    categories: dict[str, Category] = {}
+    promoter = promoters.get(buyer_id, consistent=True)
+    found: dict[str, Category] = {}
     for category_id in {line.category_id for line in lines if line.category_id}:
-        category = CategoryRepository(table).get(category_id)
+        category = categories.get(category_id)
         if category is not None:
-            categories[category_id] = category
+            found[category_id] = category
     discounts: dict[str, int] = {}
     for line in lines:
         product = product_from_line(line.as_item())
-        rates = resolve_rates(settings=settings, product=product, category=categories.get(product.category_id),
+        rates = resolve_rates(settings=settings, product=product, category=found.get(product.category_id),
                               promoter=promoter)
         amount = self_purchase_discount(base_fen=line.paid_fen, quantity=line.quantity, rates=rates,
                                         cap_bp=settings.commission.cap_bp)
         if amount > 0:
             discounts[line.line_id] = amount
     return discounts
-
-
-# ---- views -------------------------------------------------------------------------------------
-
-
-def mask_user_id(user_id: str) -> str:
-    """``u_ab****wxyz``: enough to tell two buyers apart on a page, not to look one up."""
-    return user_id[:4] + "****" + user_id[-4:] if len(user_id) > 8 else user_id[:2] + "****"
-
-
-def _view_fields(record: CommissionRecord, nickname: str | None) -> dict[str, Any]:
-    rule = {"level": record.level, "base_fen": record.base_fen, "quantity": record.quantity, "source": "global",
-            "mode": "ratio", "ratio_bp": 0, "fixed_fen": 0, "level_points_bp": 0, "level_id": "",
-            "cap_bp": COMMISSION_CAP_LIMIT_BP, "cap_fen": 0, "wanted_fen": record.amount_fen, "capped": False,
-            "settings_version": 0, "basis": "binding", "self_purchase": False, **record.rule}
-    return {
-        "commission_id": record.commission_id, "order_id": record.order_id, "line_id": record.line_id,
-        "level": record.level, "product_id": record.product_id, "product_name": record.product_name,
-        "quantity": record.quantity, "buyer": mask_nickname(nickname), "buyer_id": mask_user_id(record.buyer_id),
-        "base_fen": record.base_fen, "amount_fen": record.amount_fen, "cancelled_fen": record.cancelled_fen,
-        "clawed_back_fen": record.clawed_back_fen, "current_fen": record.current_fen, "status": record.status.value,
-        "created_at": iso(record.created_at), "due_at": iso(record.due_at) if record.due_at else None,
-        "settled_at": iso(record.settled_at) if record.settled_at else None, "on_hold": bool(record.hold),
-        "explanation": explain_rule(rule, record.amount_fen), "rule": CommissionRule.model_validate(rule),
-    }
-
-
-def _page(table: Table, user_id: str, *, status: str | None, limit: int,
-          cursor: str | None) -> tuple[list[CommissionRecord], dict[str, str | None], str | None]:
-    store = CommissionSyncStore(table)
-    start = cursors.decode(cursor, partition=("gsi1pk", beneficiary_partition(user_id)))
-    page = store.for_beneficiary(user_id, status=status, limit=limit, start_key=start)
-    records = [commission_from_item(item) for item in page.items]
-    nicknames = store.nicknames(r.buyer_id for r in records)
-    return records, nicknames, cursors.encode(page.last_key)
-
-
-def my_commissions(*, table: Table, user_id: str, status: str | None, limit: int,
-                   cursor: str | None) -> CommissionPage:
-    """The caller's own commission records, newest first (one gsi1 Query per page)."""
-    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor)
-    return CommissionPage(items=[CommissionView(**_view_fields(r, nicknames.get(r.buyer_id))) for r in records],
-                          next_cursor=next_cursor)
-
-
-def promoter_commissions(*, table: Table, user_id: str, status: str | None, limit: int,
-                         cursor: str | None) -> AdminCommissionPage:
-    """Admin: any promoter's commission records, newest first; 404 for someone who never applied."""
-    if PromoterRepository(table).get(user_id) is None:
-        raise NotFound("no such promoter", code="promoter_not_found")
-    records, nicknames, next_cursor = _page(table, user_id, status=status, limit=limit, cursor=cursor)
-    return AdminCommissionPage(
-        items=[AdminCommissionView(**_view_fields(r, nicknames.get(r.buyer_id)), beneficiary_id=r.beneficiary_id,
-                                   hold=r.hold) for r in records],
-        next_cursor=next_cursor)
-
-
-def preview(*, table: Table, user_id: str, product_id: str) -> CommissionPreview:
-    """What the caller would earn on one unit of ``product_id`` at its list price: as L1 (their own
-    customer buys) and as L2 (a customer of their direct member buys), at the current rules."""
-    product = ProductRepository(table).get(product_id)
-    if product is None or not product.on_shelf:
-        raise NotFound("no such product", code="product_not_found")
-    promoter = PromoterRepository(table).get(user_id)
-    if promoter is None:
-        raise NotFound("you are not a promoter", code="promoter_not_found")
-    current = SettingsRepository(table).current()
-    settings = current.settings
-    category = CategoryRepository(table).get(product.category_id) if product.category_id else None
-    rates = resolve_rates(settings=settings, product=product, category=category, promoter=promoter)
-    base = product.price_fen
-    cap_bp = settings.commission.cap_bp
-    ceiling = cap_amount(base, cap_bp)
-
-    def level(rate: LevelRate) -> LevelPreview:
-        wanted = max(rate.amount(base, 1), 0) if rates.enabled else 0
-        return LevelPreview(amount_fen=min(wanted, ceiling), source=rate.source, mode=rate.mode,
-                            ratio_bp=rate.ratio_bp, fixed_fen=rate.fixed_fen, level_points_bp=rate.level_points_bp,
-                            capped=wanted > ceiling)
-
-    l1, l2 = level(rates.l1), level(rates.l2)
-    mode = settings.commission.self_purchase
-    own = {"rebate": l1.amount_fen, "none": 0,
-           "discount": self_purchase_discount(base_fen=base, quantity=1, rates=rates, cap_bp=cap_bp)}[mode]
-    effective_cap = min(cap_bp, COMMISSION_CAP_LIMIT_BP)
-    return CommissionPreview(
-        product_id=product.product_id, product_name=product.name, price_fen=base,
-        distribution_enabled=rates.enabled, active=promoter.is_active, level_id=settings.level(promoter.level_id).id,
-        l1=l1, l2=l2, cap_bp=effective_cap, cap_fen=ceiling,
-        cap_note=(f"L1 + L2 of an order line never exceed {effective_cap / 100:g}% of what the buyer paid for it "
-                  f"({ceiling} fen here); when they would, L2 is reduced first. Amounts are floored to the fen."),
-        self_purchase=SelfPurchasePreview(mode=mode, amount_fen=own if rates.enabled else 0),
-        settings_version=current.version)

@@ -17,9 +17,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal.catalog import CategoryRepository
 from mall.dal.fulfilment import buyer_partition
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
+from mall.dal.referral import PromoterRepository
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Write
@@ -145,7 +147,8 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
             settings.get(attribution.settings_version) or current)
         if rules.settings.commission.self_purchase == "discount":
             priced = apply_line_discounts(priced, self_purchase_discounts(
-                table=orders.table, buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
+                promoters=PromoterRepository(orders.table), categories=CategoryRepository(orders.table),
+                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
 
     order_id = new_id("o")
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)

@@ -92,13 +92,13 @@ class RiskRepositories:
     holds: RiskHoldRepository
     ledger: LedgerRepository
     promoters: PromoterRepository
-    #: For the promoter freeze and the team-bonus void of a confirmed case, whose use cases take the table.
-    table: Table
+    #: A confirmed case voids the promoter's unpaid team bonuses too.
+    bonuses: team_bonus.TeamBonusRepositories
 
     @classmethod
     def on(cls, table: Table) -> RiskRepositories:
         return cls(cases=RiskCaseRepository(table), holds=RiskHoldRepository(table), ledger=LedgerRepository(table),
-                   promoters=PromoterRepository(table), table=table)
+                   promoters=PromoterRepository(table), bonuses=team_bonus.TeamBonusRepositories.on(table))
 
 
 class RiskWorkIncomplete(RuntimeError):
@@ -297,7 +297,7 @@ def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, s
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
     # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
-    bonuses = team_bonus.void_bonuses(table=repos.table, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    bonuses = team_bonus.void_bonuses(repos.bonuses, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
     logger.info("commission voided by a confirmed risk case", extra={
         "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
         "bonuses": bonuses})

@@ -27,20 +27,21 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mall.clock import iso
-from mall.dal.commissions import commission_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskCaseRepository
-from mall.dal.settlement import DueEntry, SettlementRepository, SettlementStuck
-from mall.dal.table import Key, Table, key_from_pair, key_of, key_pair
+from mall.dal.settlement import SettlementRepository, SettlementStuck
+from mall.dal.settlement_records import DueEntry
 from mall.dal.team_bonus import BonusRepository
-from mall.domain.commission_records import CommissionStatus
-from mall.domain.settlement import SettleReport, pack_slices, voids_unsettled
+from mall.domain.settlement import SettleReport, voids_unsettled
+
+if TYPE_CHECKING:
+    from mall.dal.table import Table
 
 logger = Logger(child=True)
 
@@ -73,6 +74,21 @@ class SettleSliceMessage(BaseModel):
     slice: str = ""  # "<as_of>/<n>": names the slice in logs
 
 
+@dataclass(frozen=True)
+class SettlementRepositories:
+    """What settlement reads and writes through."""
+
+    settlement: SettlementRepository
+    promoters: PromoterRepository
+    risk_cases: RiskCaseRepository
+    bonuses: BonusRepository
+
+    @classmethod
+    def on(cls, table: Table) -> Self:
+        return cls(settlement=SettlementRepository(table), promoters=PromoterRepository(table),
+                   risk_cases=RiskCaseRepository(table), bonuses=BonusRepository(table))
+
+
 @dataclass
 class PlanReport:
     as_of: datetime
@@ -86,24 +102,24 @@ class PlanReport:
                 "batches": self.batches}
 
 
-def due_entries(*, table: Table, as_of: datetime) -> list[DueEntry]:
+def due_entries(repos: SettlementRepositories, *, as_of: datetime) -> list[DueEntry]:
     """Every due index entry at ``as_of``, all shards (queried a few at a time)."""
-    repo = SettlementRepository(table)
+    repo = repos.settlement
     with ThreadPoolExecutor(max_workers=PLAN_THREADS) as pool:
         per_shard = list(pool.map(lambda shard: list(repo.due_entries(shard, as_of=as_of)), repo.shards()))
     return [entry for entries in per_shard for entry in entries]
 
 
-def slice_messages(entries: Sequence[DueEntry], *, as_of: datetime, slice_size: int) -> list[dict[str, Any]]:
-    slices = pack_slices(((e.beneficiary_id, key_pair(e.key)) for e in entries), slice_size)
-    return [{"as_of": iso(as_of), "slice": f"{iso(as_of)}/{n}", "keys": [key_from_pair(pair) for pair in keys]}
-            for n, keys in enumerate(slices)]
+def slice_messages(repos: SettlementRepositories, entries: Sequence[DueEntry], *, as_of: datetime,
+                   slice_size: int) -> list[dict[str, Any]]:
+    slices = repos.settlement.slices(entries, slice_size)
+    return [{"as_of": iso(as_of), "slice": f"{iso(as_of)}/{n}", "keys": keys} for n, keys in enumerate(slices)]
 
 
-def plan(*, table: Table, as_of: datetime, send: Send, slice_size: int = SLICE_SIZE) -> PlanReport:
+def plan(repos: SettlementRepositories, *, as_of: datetime, send: Send, slice_size: int = SLICE_SIZE) -> PlanReport:
     """Find what is due at ``as_of`` and send it, in slices, to the workers."""
-    entries = due_entries(table=table, as_of=as_of)
-    messages = slice_messages(entries, as_of=as_of, slice_size=slice_size)
+    entries = due_entries(repos, as_of=as_of)
+    messages = slice_messages(repos, entries, as_of=as_of, slice_size=slice_size)
     report = PlanReport(as_of=as_of, due=len(entries), promoters=len({e.beneficiary_id for e in entries}),
                         slices=len(messages))
     for start in range(0, len(messages), 10):
@@ -113,30 +129,32 @@ def plan(*, table: Table, as_of: datetime, send: Send, slice_size: int = SLICE_S
     return report
 
 
-def settle_slice(*, table: Table, keys: Sequence[Key], as_of: datetime, now: datetime) -> SettleReport:
+def settle_slice(repos: SettlementRepositories, *, keys: Sequence[Mapping[str, Any]], as_of: datetime,
+                 now: datetime) -> SettleReport:
     """Settle the records of one slice that are due at ``as_of``. Raises ``SettlementStuck``
     (after settling the rest) when some promoters' records could not be settled."""
-    return SettlementRepository(table).settle(keys, as_of=as_of, now=now)
+    return repos.settlement.settle([dict(key) for key in keys], as_of=as_of, now=now)
 
 
-def settle_message(*, table: Table, body: str, now: datetime) -> SettleReport:
+def settle_message(repos: SettlementRepositories, *, body: str, now: datetime) -> SettleReport:
     """One ``SettlementQueue`` message (a JSON ``SettleSliceMessage``)."""
     message = SettleSliceMessage.model_validate_json(body)
-    report = settle_slice(table=table, keys=[k.model_dump() for k in message.keys], as_of=message.as_of, now=now)
+    report = settle_slice(repos, keys=[k.model_dump() for k in message.keys], as_of=message.as_of, now=now)
     logger.info("settlement slice done", extra={"slice": message.slice, **report.as_dict()})
     return report
 
 
-def settle_due(*, table: Table, as_of: datetime, now: datetime, slice_size: int = SLICE_SIZE) -> SettleReport:
+def settle_due(repos: SettlementRepositories, *, as_of: datetime, now: datetime,
+               slice_size: int = SLICE_SIZE) -> SettleReport:
     """Settle everything due at ``as_of`` in this process: plan, then settle each slice. Raises
     ``SettlementStuck`` at the end if some promoters could not be settled (the rest was)."""
     slices: list[Mapping[str, Any]] = []
-    plan(table=table, as_of=as_of, send=slices.extend, slice_size=slice_size)
+    plan(repos, as_of=as_of, send=slices.extend, slice_size=slice_size)
     total = SettleReport(as_of=as_of)
     failures: dict[str, str] = {}
     for message in slices:
         try:
-            total.merge(settle_slice(table=table, keys=message["keys"], as_of=as_of, now=now))
+            total.merge(settle_slice(repos, keys=message["keys"], as_of=as_of, now=now))
         except SettlementStuck as stuck:
             total.merge(stuck.report)
             failures.update(stuck.failures)
@@ -149,30 +167,20 @@ def settle_due(*, table: Table, as_of: datetime, now: datetime, slice_size: int 
 BONUS_PAGE = 50
 
 
-def void_disabled_promoter(*, table: Table, promoter_id: str, by: str, now: datetime,
+def void_disabled_promoter(repos: SettlementRepositories, *, promoter_id: str, by: str, now: datetime,
                            source_ip: str | None = None) -> SettleReport:
     """Void every unsettled (FROZEN) commission and team bonus record of a disabled promoter, each
     with its ``commission_voided`` posting and an audit entry in one transaction. Safe to repeat
     (a voided record is CANCELLED and skipped); does nothing unless the promoter is disabled.
     Settled money is not touched: it stays the promoter's to withdraw."""
     report = SettleReport(as_of=now)
-    promoter = PromoterRepository(table).get(promoter_id, consistent=True)
+    promoter = repos.promoters.get(promoter_id, consistent=True)
     if promoter is None or not voids_unsettled(promoter.status):
         return report
-    repo = SettlementRepository(table)
-    for record in RiskCaseRepository(table).unsettled_records(promoter_id):
-        report.merge(repo.void_one(commission_key(record.order_id, record.line_id, record.level), by=by, now=now,
-                                   source_ip=source_ip))
-    bonuses = BonusRepository(table)
-    start: Key | None = None
-    while True:
-        page = bonuses.for_promoter(promoter_id, limit=BONUS_PAGE, start_key=start)
-        for item in page.items:
-            if item.get("status") == CommissionStatus.FROZEN.value:
-                report.merge(repo.void_one(key_of(item), by=by, now=now, source_ip=source_ip))
-        start = page.last_key
-        if start is None:
-            break
+    for record in repos.risk_cases.unsettled_records(promoter_id):
+        report.merge(repos.settlement.void_record(record, by=by, now=now, source_ip=source_ip))
+    for bonus in repos.bonuses.frozen_for_promoter(promoter_id, page_size=BONUS_PAGE):
+        report.merge(repos.settlement.void_record(bonus, by=by, now=now, source_ip=source_ip))
     logger.info("a disabled promoter's unsettled money voided", extra={
         "promoter_id": promoter_id, "records": report.voided, "amount_fen": report.voided_fen})
     return report

@@ -29,22 +29,19 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
 from mall.clock import CHINA, iso, parse_instant
 from mall.dal.ledger import LedgerRefused, LedgerRepository
-from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table, Write
 from mall.dal.team_bonus import (
     BonusRepository,
     TeamOrders,
     bonus_from_item,
-    bonus_key,
     month_partition,
     promoter_partition,
 )
@@ -70,6 +67,9 @@ from mall.domain.team_bonus import (
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.team_bonus import AdminBonusPage, AdminBonusView, BonusPage, BonusView
 
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+
 logger = Logger(child=True)
 
 #: Shards of the team orders read at once.
@@ -77,6 +77,21 @@ RUN_THREADS = 4
 #: The daily run keeps examining a month this many days after its final date, so a run that failed
 #: on that day (or a day the schedule did not fire) still pays it.
 LATE_RUN_DAYS = 7
+
+
+@dataclass(frozen=True)
+class TeamBonusRepositories:
+    """What the team bonus reads and writes through."""
+
+    bonuses: BonusRepository
+    settings: SettingsRepository
+    ledger: LedgerRepository
+    holds: RiskHoldRepository
+
+    @classmethod
+    def on(cls, table: Table) -> Self:
+        return cls(bonuses=BonusRepository(table), settings=SettingsRepository(table), ledger=LedgerRepository(table),
+                   holds=RiskHoldRepository(table))
 
 
 @dataclass
@@ -114,13 +129,6 @@ class BonusRunReport:
                 "due_at": self.due_at}
 
 
-def _statuses(table: Table, promoter_ids: Sequence[str]) -> dict[str, str]:
-    if not promoter_ids:
-        return {}
-    items = table.batch_get([promoter_key(uid) for uid in promoter_ids], consistent=True)
-    return {str(item["user_id"]): str(item.get("status", "")) for item in items}
-
-
 def _month_of(repo: BonusRepository, orders: TeamOrders, *, recorded_by: datetime | None = None) -> TeamMonth:
     """The month's team sales; with ``recorded_by``, only from the records that existed then."""
     records = repo.records(orders.record_keys)
@@ -149,7 +157,7 @@ def _pay_page(repo: BonusRepository, page: Sequence[TeamOrders], *, month: str, 
             report.below_tier += 1
             continue
         decided.append((sales, tier.min_team_sales_fen, tier.bonus_bp, amount))
-    statuses = _statuses(repo.table, [sales.promoter_id for sales, *_ in decided])
+    statuses = repo.promoter_statuses([sales.promoter_id for sales, *_ in decided])
     # Paid when final, and never before the month's end + settlement days (the settlement's floor).
     due = max(now, due_at(month, settlement_days))
     for sales, threshold, bp, amount in decided:
@@ -175,11 +183,11 @@ def _pay_page(repo: BonusRepository, page: Sequence[TeamOrders], *, month: str, 
     return report
 
 
-def run_month(*, table: Table, month: str, now: datetime, threads: int | None = None) -> BonusRunReport:
+def run_month(repos: TeamBonusRepositories, *, month: str, now: datetime, threads: int | None = None) -> BonusRunReport:
     """Pay ``month``'s team bonuses of the promoters for whom it is final (idempotent per promoter per
     month; see the module docstring). A month that has not ended pays nothing."""
     parse_month(month)
-    current = SettingsRepository(table).current(consistent=True)
+    current = repos.settings.current(consistent=True)
     rules = current.settings.team_bonus
     report = BonusRunReport(month=month, enabled=rules.enabled, settings_version=current.version)
     if not rules.enabled:
@@ -191,7 +199,7 @@ def run_month(*, table: Table, month: str, now: datetime, threads: int | None = 
     settlement_days = (rules.settlement_days if rules.settlement_days is not None
                        else current.settings.commission.settlement_days)
     report.due_at = iso(max(now, due_at(month, settlement_days)))
-    repo = BonusRepository(table)
+    repo = repos.bonuses
 
     def shard(number: int) -> BonusRunReport:
         done = BonusRunReport(month=month)
@@ -217,10 +225,10 @@ def months_to_examine(now: datetime, final_after_days: int) -> list[str]:
     return months
 
 
-def run_due(*, table: Table, now: datetime, threads: int | None = None) -> list[BonusRunReport]:
+def run_due(repos: TeamBonusRepositories, *, now: datetime, threads: int | None = None) -> list[BonusRunReport]:
     """The daily run: every month still to decide (``months_to_examine``), oldest first."""
-    rules = SettingsRepository(table).current(consistent=True).settings.team_bonus
-    return [run_month(table=table, month=month, now=now, threads=threads)
+    rules = repos.settings.current(consistent=True).settings.team_bonus
+    return [run_month(repos, month=month, now=now, threads=threads)
             for month in reversed(months_to_examine(now, rules.final_after_days))]
 
 
@@ -241,13 +249,13 @@ class Recomputed:
     outcome: str = "unchanged"  # unchanged | reduced | not_paid
 
 
-def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime,
+def recompute_month(repos: TeamBonusRepositories, *, promoter_id: str, month: str, now: datetime,
                     attempts: int = 5) -> Recomputed:
     """Recompute a paid bonus from the records as they are now and take back what it overpays (module
     docstring). Idempotent: a second call with nothing new changes nothing. Raises
     ``RecomputeIncomplete`` when every attempt lost a race (the caller's message is retried)."""
-    repo = BonusRepository(table)
-    ledger = LedgerRepository(table)
+    repo = repos.bonuses
+    ledger = repos.ledger
     result = Recomputed(promoter_id=promoter_id, month=month)
     for _ in range(attempts):
         record = repo.get(promoter_id, month)
@@ -258,7 +266,7 @@ def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime
         # so what a refund takes back does not depend on whether a late record came before it or after.
         sales = _month_of(repo, repo.team_orders(promoter_id, month), recorded_by=record.created_at)
         result.team_sales_fen = sales.team_sales_fen
-        paid_by = SettingsRepository(table).get(int(record.rule.get("settings_version", 0)))
+        paid_by = repos.settings.get(int(record.rule.get("settings_version", 0)))
         if paid_by is None:  # never deleted: a missing version is a data error, not a zero bonus
             raise LookupError(f"settings version {record.rule.get('settings_version')} does not exist")
         take = bonus_reduction(record, sales.team_sales_fen, paid_by.settings.team_bonus)
@@ -290,8 +298,8 @@ def recompute_month(*, table: Table, promoter_id: str, month: str, now: datetime
     raise RecomputeIncomplete(f"team bonus of {promoter_id} for {month} still changing after {attempts} attempts")
 
 
-def recompute_for_order(*, table: Table, order: Mapping[str, Any], records: Sequence[CommissionRecord],
-                        now: datetime) -> list[Recomputed]:
+def recompute_for_order(repos: TeamBonusRepositories, *, order: Mapping[str, Any],
+                        records: Sequence[CommissionRecord], now: datetime) -> list[Recomputed]:
     """After the commission sync brought an order's records in step: when the order has refunds,
     recompute the paid bonus of its month for each promoter it counts for (one GetItem each when the
     month was not paid)."""
@@ -300,23 +308,22 @@ def recompute_for_order(*, table: Table, order: Mapping[str, Any], records: Sequ
     if not refunded or not paid_at:
         return []
     month = china_month(parse_instant(str(paid_at)))
-    repo = BonusRepository(table)
     done: list[Recomputed] = []
     for uid in sorted({r.beneficiary_id for r in records if counts_for_team(r)}):
-        if repo.get(uid, month) is not None:
-            done.append(recompute_month(table=table, promoter_id=uid, month=month, now=now))
+        if repos.bonuses.get(uid, month) is not None:
+            done.append(recompute_month(repos, promoter_id=uid, month=month, now=now))
     return done
 
 
 # ---- voiding (a confirmed risk case) ----------------------------------------------------------------
 
 
-def void_bonuses(*, table: Table, promoter_id: str, case_id: str, now: datetime, limit: int = 24) -> int:
+def void_bonuses(repos: TeamBonusRepositories, *, promoter_id: str, case_id: str, now: datetime,
+                 limit: int = 24) -> int:
     """Cancel the promoter's FROZEN bonuses (frozen → merchant, ``commission_voided``), each in one
     transaction conditional on its state: for the risk cases when a case is confirmed. Returns the
     number voided; repeating it voids nothing twice (deterministic posting id, status condition)."""
-    repo = BonusRepository(table)
-    ledger = LedgerRepository(table)
+    repo = repos.bonuses
     voided = 0
     for item in repo.for_promoter(promoter_id, limit=limit, start_key=None).items:
         record = bonus_from_item(item)
@@ -326,17 +333,8 @@ def void_bonuses(*, table: Table, promoter_id: str, case_id: str, now: datetime,
                                        amount_fen=record.current_fen, at=now,
                                        ref={"bonus_id": record.bonus_id, "month": record.month, "case_id": case_id},
                                        step="void", voided=True)
-        write = Write.update(
-            table.name, bonus_key(promoter_id, record.month),
-            "SET #status = :cancelled, cancelled_fen = :all, updated_at = :now, #version = #version + :one, "
-            "history = list_append(history, :entry) REMOVE gsi2pk, gsi2sk",
-            condition="#status = :frozen AND #version = :v",
-            names={"#status": "status", "#version": "version"},
-            values={":cancelled": CommissionStatus.CANCELLED.value, ":frozen": CommissionStatus.FROZEN.value,
-                    ":all": record.amount_fen, ":now": iso(now), ":one": 1, ":v": record.version,
-                    ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "case_id": case_id}]})
         try:
-            ledger.post([posting], also=[write], now=now)
+            repos.ledger.post([posting], also=[repo.void_write(record, case_id=case_id, now=now)], now=now)
         except LedgerRefused:
             continue  # settled or voided meanwhile: nothing to take back here
         voided += 1
@@ -355,15 +353,15 @@ def _view_fields(record: BonusRecord) -> dict[str, Any]:
             "settled_at": iso(record.settled_at) if record.settled_at else None, "explanation": explain(record)}
 
 
-def my_bonuses(*, table: Table, user_id: str, limit: int, cursor: str | None) -> BonusPage:
+def my_bonuses(repos: TeamBonusRepositories, *, user_id: str, limit: int, cursor: str | None) -> BonusPage:
     """The caller's own bonuses, newest month first (one gsi1 Query per page)."""
     start = cursors.decode(cursor, partition=("gsi1pk", promoter_partition(user_id)))
-    page = BonusRepository(table).for_promoter(user_id, limit=limit, start_key=start)
+    page = repos.bonuses.for_promoter(user_id, limit=limit, start_key=start)
     return BonusPage(items=[BonusView(**_view_fields(bonus_from_item(i))) for i in page.items],
                      next_cursor=cursors.encode(page.last_key))
 
 
-def admin_bonuses(*, table: Table, month: str, limit: int, cursor: str | None) -> AdminBonusPage:
+def admin_bonuses(repos: TeamBonusRepositories, *, month: str, limit: int, cursor: str | None) -> AdminBonusPage:
     """One month's bonuses of every promoter, in promoter id order, with each promoter's open risk hold."""
     try:
         parse_month(month)
@@ -371,9 +369,9 @@ def admin_bonuses(*, table: Table, month: str, limit: int, cursor: str | None) -
         raise InvalidInput("month is not YYYY-MM", code="invalid_month",
                            fields=[FieldProblem("query:month", "not a month (YYYY-MM)")]) from exc
     start = cursors.decode(cursor, partition=("pk", month_partition(month)))
-    page = BonusRepository(table).for_month(month, limit=limit, start_key=start)
+    page = repos.bonuses.for_month(month, limit=limit, start_key=start)
     records = [bonus_from_item(i) for i in page.items]
-    held = RiskHoldRepository(table).get_many(r.beneficiary_id for r in records)
+    held = repos.holds.get_many(r.beneficiary_id for r in records)
     return AdminBonusPage(
         month=month,
         items=[AdminBonusView(**_view_fields(r), promoter_id=r.beneficiary_id,

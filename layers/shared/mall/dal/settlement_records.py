@@ -1,0 +1,255 @@
+"""The parts of a settlement (结算) in the single table: the due index, the consistent reads that
+decide a record (``SettleContext``), the ConditionChecks a settling transaction carries and the
+conditional record writes (settled, voided). ``mall.dal.settlement`` composes them into the units of
+work; see its docstring for the keys and the order of things."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.commissions import commission_from_item, commission_key, due_partition
+from mall.dal.ledger import Wallet, wallet_from_item, wallet_key
+from mall.dal.orders import order_key
+from mall.dal.referral import promoter_key
+from mall.dal.risk import RiskHoldRepository
+from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair
+from mall.dal.team_bonus import bonus_from_item, bonus_key
+from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
+from mall.domain.settlement import (
+    SETTLEMENT_BLOCKING_STATUSES,
+    NotDue,
+    Settleable,
+    not_due_reason,
+    pack_slices,
+    refund_open_on_line,
+)
+from mall.domain.team_bonus import BonusRecord
+
+DUE_INDEX = "gsi2"
+
+
+def key_of(record: Settleable) -> Key:
+    if isinstance(record, BonusRecord):
+        return bonus_key(record.beneficiary_id, record.month)
+    return commission_key(record.order_id, record.line_id, record.level)
+
+
+def settleable_from_item(item: Item | None) -> Settleable | None:
+    """A commission or bonus record from its item (None for anything else)."""
+    if item is None:
+        return None
+    if item.get("entity") == "commission":
+        return commission_from_item(item)
+    if item.get("entity") == "bonus":
+        return bonus_from_item(item)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """One entry of the due index (the projection carries the whole record)."""
+
+    key: Key
+    commission_id: str
+    beneficiary_id: str
+    due_at: str
+
+
+#: ``voided_by`` of the records voided because their promoter was disabled.
+VOIDED_DISABLED = "promoter_disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class SettleContext:
+    """What decides a record besides its own item, read (consistently) before the transaction and
+    checked again inside it: its promoter's status and its order line's open refunds."""
+
+    statuses: Mapping[str, str | None]  # promoter id → status (None: no promoter item)
+    orders: Mapping[str, Item]  # order id → the order item, for commission records
+
+    def status(self, record: Settleable) -> str | None:
+        return self.statuses.get(record.beneficiary_id)
+
+    def line(self, record: Settleable) -> tuple[int, Mapping[str, Any]] | None:
+        """The record's order line and its position in the order's ``lines`` (None for a bonus, or
+        a record whose order or line is not there: no refund can be open on it)."""
+        if not isinstance(record, CommissionRecord) or record.order_id not in self.orders:
+            return None
+        for index, line in enumerate(self.orders[record.order_id].get("lines") or []):
+            if str(line.get("line_id")) == record.line_id:
+                return index, line
+        return None
+
+    def refund_open(self, record: Settleable) -> bool:
+        found = self.line(record)
+        return found is not None and refund_open_on_line(found[1])
+
+    def reason(self, record: Settleable, as_of: datetime) -> NotDue | None:
+        return not_due_reason(record, as_of, promoter_status=self.status(record),
+                              refund_open=self.refund_open(record))
+
+    def order_check_key(self, record: Settleable) -> tuple[str, ...]:
+        """The order a record's transaction checks for open refunds (none for a bonus)."""
+        if isinstance(record, CommissionRecord) and self.line(record) is not None:
+            return (record.order_id,)
+        return ()
+
+class SettlementRecords:
+    """The reads, checks and record writes a settlement is made of (``SettlementRepository`` composes
+    them into units of work)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    # ---- the due index ---------------------------------------------------------------------------
+
+    def due_page(self, shard: int, *, as_of: datetime, start_key: Key | None = None,
+                 limit: int | None = None) -> Page:
+        """One page of the shard's entries due at ``as_of``, oldest first."""
+        return self._table.query_where("#pk = :pk AND #sk <= :upto", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
+                                       values={":pk": due_partition(shard), ":upto": f"{iso(as_of)}#~"},
+                                       index=DUE_INDEX, limit=limit, start_key=start_key)
+
+    def due_entries(self, shard: int, *, as_of: datetime, page_size: int | None = None) -> Iterator[DueEntry]:
+        """Every entry of the shard due at ``as_of`` (all pages)."""
+        start: Key | None = None
+        while True:
+            page = self.due_page(shard, as_of=as_of, start_key=start, limit=page_size)
+            for item in page.items:
+                record_id = item.get("commission_id") or item["bonus_id"]
+                yield DueEntry(key={"pk": item["pk"], "sk": item["sk"]}, commission_id=str(record_id),
+                               beneficiary_id=str(item["beneficiary_id"]), due_at=str(item.get("due_at", "")))
+            if page.last_key is None:
+                return
+            start = page.last_key
+
+    @staticmethod
+    def shards() -> range:
+        return range(SETTLE_SHARDS)
+
+    @staticmethod
+    def slices(entries: Sequence[DueEntry], slice_size: int) -> list[list[Key]]:
+        """The entries' record keys cut into slices (``mall.domain.settlement.pack_slices``: a
+        promoter's keys kept together, duplicates dropped)."""
+        packed = pack_slices(((e.beneficiary_id, key_pair(e.key)) for e in entries), slice_size)
+        return [[key_from_pair(pair) for pair in keys] for keys in packed]
+
+    # ---- reads -----------------------------------------------------------------------------------
+
+    def records(self, keys: Sequence[Key]) -> list[Settleable]:
+        """The commission (and bonus) records named by ``keys`` that exist (consistent reads)."""
+        found = (settleable_from_item(item) for item in self._table.batch_get(keys, consistent=True))
+        return [record for record in found if record is not None]
+
+    def record(self, key: Key) -> Settleable | None:
+        return settleable_from_item(self._table.get(key, consistent=True))
+
+    def context(self, records: Sequence[Settleable]) -> SettleContext:
+        """The promoters' statuses and the commission records' orders: one consistent BatchGetItem."""
+        promoters = sorted({r.beneficiary_id for r in records})
+        orders = sorted({r.order_id for r in records if isinstance(r, CommissionRecord)})
+        statuses: dict[str, str | None] = dict.fromkeys(promoters)
+        found_orders: dict[str, Item] = {}
+        keys = [promoter_key(uid) for uid in promoters] + [order_key(oid) for oid in orders]
+        for item in self._table.batch_get(keys, consistent=True) if keys else []:
+            if item.get("sk") == "PROMOTER":
+                statuses[str(item["pk"]).removeprefix("USER#")] = str(item.get("status"))
+            elif item.get("sk") == "ORDER":
+                found_orders[str(item["pk"]).removeprefix("ORDER#")] = item
+        return SettleContext(statuses, found_orders)
+
+    def status_check(self, beneficiary_id: str) -> Write:
+        """The ConditionCheck that an admin has not frozen or disabled the promoter since the read:
+        a freeze committed first refuses the settlement, which then finds the records held."""
+        blocking = sorted(SETTLEMENT_BLOCKING_STATUSES)
+        values = {f":blocked{i}": status for i, status in enumerate(blocking)}
+        return Write.check(self._table.name, promoter_key(beneficiary_id),
+                           f"NOT (#status IN ({', '.join(values)}))", names={"#status": "status"}, values=values)
+
+    def refund_checks(self, records: Sequence[Settleable], context: SettleContext) -> list[Write]:
+        """Per order of ``records``, the ConditionCheck that none of their lines holds a refund
+        (``refund_held_fen`` 0 or absent; the line still at the position read). A refund request
+        committed between the read and the settlement refuses it; the record then waits."""
+        lines: dict[str, dict[int, str]] = {}
+        for record in records:
+            found = context.line(record)
+            if found is not None and isinstance(record, CommissionRecord):
+                lines.setdefault(record.order_id, {})[found[0]] = record.line_id
+        checks: list[Write] = []
+        for order_id in sorted(lines):
+            names = {"#lines": "lines", "#held": "refund_held_fen", "#line_id": "line_id"}
+            values: dict[str, Any] = {":zero": 0}
+            conditions: list[str] = []
+            for index, line_id in sorted(lines[order_id].items()):
+                path = f"#lines[{index}]"
+                values[f":line{index}"] = line_id
+                conditions.append(f"{path}.#line_id = :line{index} AND (attribute_not_exists({path}.#held) "
+                                  f"OR {path}.#held = :zero)")
+            checks.append(Write.check(self._table.name, order_key(order_id), " AND ".join(conditions),
+                                      names=names, values=values))
+        return checks
+
+    def checks(self, beneficiary_id: str, records: Sequence[Settleable], context: SettleContext) -> list[Write]:
+        """Everything a settling transaction checks besides the records and the wallet."""
+        return [*self.hold_checks(beneficiary_id, records), self.status_check(beneficiary_id),
+                *self.refund_checks(records, context)]
+
+    def held_bonus_promoters(self, records: Sequence[Settleable]) -> set[str]:
+        """The promoters among the bonus records' whose risk hold is open (bonuses have no hold of their own)."""
+        promoters = {r.beneficiary_id for r in records if isinstance(r, BonusRecord)}
+        return set(RiskHoldRepository(self._table).get_many(promoters)) if promoters else set()
+
+    def hold_checks(self, beneficiary_id: str, records: Sequence[Settleable]) -> list[Write]:
+        """The ConditionCheck that the promoter is still not held, when ``records`` include a bonus
+        (a commission record's own ``hold`` attribute is in its settle condition already)."""
+        if not any(isinstance(r, BonusRecord) for r in records):
+            return []
+        return [RiskHoldRepository(self._table).check_write(beneficiary_id, held=False)]
+
+    def wallets(self, user_ids: Sequence[str]) -> dict[str, Wallet]:
+        """The promoters' wallets, all in one BatchGetItem (consistent): one read per group."""
+        found = {str(item["pk"]).removeprefix("USER#"): item for item in self._table.batch_get(
+            [wallet_key(uid) for uid in user_ids], consistent=True)}
+        return {uid: wallet_from_item(uid, found.get(uid)) for uid in user_ids}
+
+    # ---- the record writes (the ``also`` of a ledger transaction) -------------------------------
+
+    def settle_write(self, record: Settleable, *, as_of: datetime, now: datetime) -> Write:
+        """FROZEN → SETTLED, conditional on the state the postings were computed from."""
+        return Write.update(
+            self._table.name, key_of(record),
+            "SET #status = :settled, settled_at = :now, settled_fen = :amount, updated_at = :now, "
+            "#version = #version + :one, history = list_append(if_not_exists(history, :empty), :entry) "
+            "REMOVE gsi2pk, gsi2sk",
+            condition="#status = :frozen AND #due <= :as_of AND attribute_not_exists(#hold) AND #version = :v",
+            names={"#status": "status", "#version": "version", "#due": "due_at", "#hold": "hold"},
+            values={":settled": CommissionStatus.SETTLED.value, ":frozen": CommissionStatus.FROZEN.value,
+                    ":now": iso(now), ":amount": record.current_fen, ":one": 1, ":as_of": iso(as_of),
+                    ":v": record.version, ":empty": [],
+                    ":entry": [{"at": iso(now), "status": CommissionStatus.SETTLED.value,
+                                "settled_fen": record.current_fen}]})
+
+    def void_write(self, record: Settleable, *, now: datetime) -> Write:
+        """FROZEN → CANCELLED (``voided_by`` promoter_disabled), from the version read, out of the
+        due index: the ``also`` of the transaction posting its ``commission_voided`` reversal."""
+        amount = record.current_fen
+        return Write.update(
+            self._table.name, key_of(record),
+            "SET #status = :cancelled, cancelled_fen = :cancelled_fen, voided_by = :why, voided_fen = :amount, "
+            "updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
+            "REMOVE gsi2pk, gsi2sk ADD #version :one",
+            condition="#status = :frozen AND #version = :v",
+            names={"#status": "status", "#version": "version"},
+            values={":cancelled": CommissionStatus.CANCELLED.value, ":cancelled_fen": record.cancelled_fen + amount,
+                    ":why": VOIDED_DISABLED, ":amount": amount, ":now": iso(now), ":empty": [], ":one": 1,
+                    ":v": record.version, ":frozen": CommissionStatus.FROZEN.value,
+                    ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "voided_fen": amount,
+                                "reason": VOIDED_DISABLED}]})
