@@ -38,8 +38,8 @@ from mall.integrations.wechatpay.resources import TransactionAmount, Transaction
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.services import referral
 from mall.services.commissions import sync_order
-from mall.services.orders import place_order
-from mall.services.payments import apply_payment
+from mall.services.orders import PlaceOrder, place_order
+from mall.services.payments import PaymentRepositories, apply_payment
 from tests.conftest import table_request
 
 pytestmark = pytest.mark.integration
@@ -96,10 +96,11 @@ class World:
     def place(self, buyer: str, *, share_code: str | None = None) -> str:
         share = ShareSourceRequest(promoter_code=share_code, source="link") if share_code else None
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id="p_tea", quantity=1)], share_source=share)
-        return place_order(request=request, buyer_id=buyer, orders=self.orders, products=ProductRepository(self.table),
-                           customers=self.customers, settings=SettingsRepository(self.table),
+        return place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0), orders=self.orders,
+                           products=ProductRepository(self.table), customers=self.customers,
+                           settings=SettingsRepository(self.table),
                            pay=_no_pay,
-                           notify_url=MERCHANT.notify_url, now=T0).order_id
+                           notify_url=MERCHANT.notify_url).order_id
 
     def notification(self, order_id: str, *, now: datetime = T0) -> TransactionResource:
         order = self.orders.get(order_id)
@@ -109,7 +110,8 @@ class World:
                                    amount=TransactionAmount(total=order.amount_fen))
 
     def apply(self, tx: TransactionResource, *, now: datetime = T0) -> str:
-        result = apply_payment(tx, orders=self.orders, merchant=MERCHANT, pay=_no_pay, now=now, source="webhook")
+        result = apply_payment(tx, repos=PaymentRepositories.on(self.table), merchant=MERCHANT, pay=_no_pay, now=now,
+                               source="webhook")
         assert result.decision.outcome.value == "mark_paid", result.decision
         return tx.out_trade_no
 

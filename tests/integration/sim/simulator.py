@@ -49,7 +49,6 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 from local.wechatpay_sandbox import SandboxError
 from mall.dal.catalog import ProductRepository
 from mall.dal.commissions import commission_from_item
-from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
@@ -71,12 +70,13 @@ from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import ledger as ledger_service
 from mall.services import orders as order_service
-from mall.services import payments as payment_service
+from mall.services import payment_jobs
 from mall.services import payouts as payout_service
 from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
 from mall.services import withdrawals as withdrawal_service
+from mall.services.payments import PaymentRepositories
 from tests.integration.sim.ops_bonus import BonusOps, bonus_rules, check_bonuses
 from tests.integration.sim.ops_extra import ExtraOps, check_extra, first_paid_orders, level_settings, voided
 from tests.integration.sim.oracle import after_refunds, line_commission, scan
@@ -616,10 +616,10 @@ class Simulator(ExtraOps, BonusOps):
 
         def call() -> Any:
             return order_service.place_order(
-                request=request, buyer_id=buyer, orders=OrderRepository(self.table),
+                order_service.PlaceOrder(request=request, buyer_id=buyer, now=now), orders=OrderRepository(self.table),
                 products=ProductRepository(self.table), customers=CustomerRepository(self.table),
                 settings=SettingsRepository(self.table), pay=self.world.pay_client,
-                notify_url=NOTIFY_URL, now=now)
+                notify_url=NOTIFY_URL)
 
         def apply(results: list[Result]) -> None:
             r = results[0]
@@ -766,7 +766,7 @@ class Simulator(ExtraOps, BonusOps):
         parcel = f"SF{self._parcels:08d}"
         now = self.clock.now
         return Op("ship", [lambda: fulfilment_service.ship_order(
-            repo=FulfilmentRepository(self.table), order_id=order.order_id, carrier="SF", tracking_no=parcel,
+            repo=OrderRepository(self.table), order_id=order.order_id, carrier="SF", tracking_no=parcel,
             admin=ADMINS[0], now=now)], lambda results: self._touched_orders.add(order.index),
             frozenset({f"order:{order.index}"}))
 
@@ -777,7 +777,7 @@ class Simulator(ExtraOps, BonusOps):
         now = self.clock.now
         copies = 2 if self.rng.random() < 0.15 else 1  # a double tap
         return Op("confirm_receipt", [lambda: fulfilment_service.confirm_receipt(
-            repo=FulfilmentRepository(self.table), buyer_id=order.buyer, order_id=order.order_id, now=now)] * copies,
+            repo=OrderRepository(self.table), buyer_id=order.buyer, order_id=order.order_id, now=now)] * copies,
             lambda results: self._touched_orders.add(order.index), frozenset({f"order:{order.index}"}))
 
     def op_auto_confirm(self) -> Op | None:
@@ -787,7 +787,7 @@ class Simulator(ExtraOps, BonusOps):
             self._touch_all_open_orders()
 
         return Op("auto_confirm job", [lambda: fulfilment_service.auto_confirm(
-            repo=FulfilmentRepository(self.table), settings=SettingsRepository(self.table), now=now)], apply,
+            repo=OrderRepository(self.table), settings=SettingsRepository(self.table), now=now)], apply,
             frozenset({"job:auto_confirm"}))
 
     def op_expiry(self) -> Op | None:
@@ -796,9 +796,9 @@ class Simulator(ExtraOps, BonusOps):
         def apply(results: list[Result]) -> None:
             self._touch_all_open_orders()
 
-        return Op("expiry job", [lambda: payment_service.expire_due_orders(
-            orders=OrderRepository(self.table), products=ProductRepository(self.table), merchant=self.world.merchant,
-            pay=self.world.pay_client, now=now)], apply,
+        return Op("expiry job", [lambda: payment_jobs.expire_due_orders(
+            repos=PaymentRepositories.on(self.table), products=ProductRepository(self.table),
+            merchant=self.world.merchant, pay=self.world.pay_client, now=now)], apply,
             frozenset({"job:expiry"}), levels="read")
 
     def op_reconcile_unpaid(self) -> Op | None:
@@ -807,8 +807,8 @@ class Simulator(ExtraOps, BonusOps):
         def apply(results: list[Result]) -> None:
             self._touch_all_open_orders()
 
-        return Op("payment reconcile job", [lambda: payment_service.reconcile_unpaid(
-            orders=OrderRepository(self.table), merchant=self.world.merchant, pay=self.world.pay_client,
+        return Op("payment reconcile job", [lambda: payment_jobs.reconcile_unpaid(
+            repos=PaymentRepositories.on(self.table), merchant=self.world.merchant, pay=self.world.pay_client,
             min_age_seconds=60, now=now, horizon_until=now + timedelta(days=1))], apply,
             frozenset({"job:reconcile_unpaid"}), levels="read")
 
@@ -850,7 +850,7 @@ class Simulator(ExtraOps, BonusOps):
         def call(lines: dict[str, int], everything: bool) -> Callable[[], Any]:
             asked = [LineRequest(k, None if everything else v) for k, v in lines.items()]
             return lambda: refund_service.request_refund(
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table), buyer_id=order.buyer,
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table), buyer_id=order.buyer,
                 order_id=order.order_id, reason="不想要了", lines=asked, now=now)
 
         # "Everything left" is sometimes asked without amounts (the service computes them); never in a
@@ -885,12 +885,12 @@ class Simulator(ExtraOps, BonusOps):
         now = self.clock.now
         if self.rng.random() < 0.2:
             call: Callable[[], Any] = lambda: refund_service.reject_refund(  # noqa: E731
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table),
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table),
                 refund_id=refund.refund_id, admin=ADMINS[1], reason="不符合退款条件", now=now)
             calls, name = [call], "refund_reject"
         else:
             approve = lambda: refund_service.approve_refund(  # noqa: E731
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table),
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table),
                 refund_id=refund.refund_id, admin=ADMINS[0], now=now, gateway=self.world.client,
                 notify_url=NOTIFY_URL)
             copies = 2 if self.rng.random() < 0.15 else 1  # two admins click at once
@@ -910,7 +910,7 @@ class Simulator(ExtraOps, BonusOps):
             return None
         now = self.clock.now
         return Op("refund_reapprove", [lambda: refund_service.approve_refund(
-            orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table), refund_id=refund.refund_id,
+            orders=OrderRepository(self.table), refunds=RefundRepository(self.table), refund_id=refund.refund_id,
             admin=ADMINS[0], now=now, gateway=self.world.client, notify_url=NOTIFY_URL)],
             lambda results: self._touched_refunds.add(refund.refund_id), frozenset({f"refund:{refund.refund_id}"}))
 
