@@ -24,6 +24,7 @@ from mall.dal.order_items import (
     ProductCatalog,
     UnpaidMarker,
     address_context,
+    buyer_partition,
     history_item,
     is_order_item,
     order_from_item,
@@ -93,14 +94,18 @@ class OrderRepository(OrderAfterPayment):
 
     # ---- place ----------------------------------------------------------------------------------
 
-    def place(self, order_item: Item, *, stock_writes: Mapping[str, Write], limits: Mapping[str, int | None],
-              quantities: Mapping[str, int], now: datetime, extra_writes: Sequence[Write] = ()) -> None:
-        """ONE transaction: the order, its first history item, its unpaid marker, and per product the
-        conditional stock decrement and the purchase counter (conditional on the per-user limit).
+    def place(self, fields: Mapping[str, Any], *, stock_writes: Mapping[str, Write],
+              limits: Mapping[str, int | None], quantities: Mapping[str, int], now: datetime,
+              extra_writes: Sequence[Write] = ()) -> None:
+        """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
+        its first history item, its unpaid marker, and per product the conditional stock decrement
+        and the purchase counter (conditional on the per-user limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
-        order_id = str(order_item["order_id"])
-        buyer_id = str(order_item["buyer_id"])
+        order_id = str(fields["order_id"])
+        buyer_id = str(fields["buyer_id"])
+        order_item: Item = {**order_key(order_id), "entity": "order", **fields,
+                            "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}"}
         name = self._table.name
         writes: list[Write] = [
             Write.put(name, order_item, condition="attribute_not_exists(pk)"),

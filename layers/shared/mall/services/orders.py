@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.identity import CustomerRepository
-from mall.dal.order_items import PlacementRefused, address_context, buyer_partition, order_key
+from mall.dal.order_items import PlacementRefused, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
@@ -152,14 +152,13 @@ def place_order(command: PlaceOrder, *, orders: OrderRepository, products: Produ
     lines = [line.as_item() for line in priced.lines]
     # Only physical goods are delivered: no address is kept for an order that ships nothing.
     address = _address_item(request, order_id) if priced.needs_address else None
-    item: dict[str, Any] = {
-        **order_key(order_id), "entity": "order", "order_id": order_id, "buyer_id": buyer_id,
+    fields: dict[str, Any] = {
+        "order_id": order_id, "buyer_id": buyer_id,
         "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
         "shipping_fen": priced.shipping_fen, "discount_fen": priced.discount_fen, "lines": lines,
         "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
-        "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{iso(now)}#{order_id}",
         "device_id": command.device_id, "source_ip": command.source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
@@ -167,7 +166,7 @@ def place_order(command: PlaceOrder, *, orders: OrderRepository, products: Produ
                       attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
                              "l2_promoter_id": attribution.l2_promoter_id})
     try:
-        orders.place(item, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+        orders.place(fields, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
                      limits={line.product_id: line.per_user_limit for line in priced.lines},
                      quantities=quantities, now=now, extra_writes=[feed])
     except PlacementRefused as exc:
