@@ -16,7 +16,7 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
@@ -28,8 +28,10 @@ from mall.services.fulfilment import (
     verify_service_order,
 )
 
-repo = FulfilmentRepository(main_table())
-audit = AuditLog(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = OrderRepository(table)
+audit = AuditLog(table)
 app = make_resolver()
 
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]

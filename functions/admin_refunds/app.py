@@ -12,7 +12,7 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -20,8 +20,9 @@ from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.schemas.refunds import RefundPage, RefundView, RejectRefundRequest
 from mall.services.refunds import admin_list_refunds, approve_refund, reject_refund
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-orders = FulfilmentRepository(table)
+orders = OrderRepository(table)
 refunds = RefundRepository(table)
 app = make_resolver()
 

@@ -10,15 +10,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.observability import metrics
 from mall.services.fulfilment import auto_confirm
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repo = FulfilmentRepository(table)
+repo = OrderRepository(table)
 settings = SettingsRepository(table)
 
 SAFETY_MILLIS = 5_000  # stop taking new orders this long before the Lambda times out

@@ -8,13 +8,15 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import IdPath, error_response
 from mall.clock import utc_now
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail
 from mall.services.fulfilment import confirm_receipt
 
-repo = FulfilmentRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = OrderRepository(table)
 app = make_resolver()
 
 

@@ -13,22 +13,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.catalog import ProductRepository
-from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.observability import logger
-from mall.services.payments import expire_due_orders
+from mall.services.payment_jobs import expire_due_orders
+from mall.services.payments import PaymentRepositories
 from mall.workers import scheduled_time, worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-orders = OrderRepository(table)
+payments = PaymentRepositories.on(table)
 products = ProductRepository(table)
 
 
 
 
 def expire(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = expire_due_orders(orders=orders, products=products, merchant=merchant_config(), pay=pay_client,
+    report = expire_due_orders(repos=payments, products=products, merchant=merchant_config(), pay=pay_client,
                                now=utc_now(), due_until=scheduled_time(event))
     logger.info("order expiry run", extra=report.as_dict())
     # statusCode: the shape every sample-event check (tests/e2e/test_sample_events.py) reads.

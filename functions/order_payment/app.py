@@ -15,6 +15,7 @@ from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.schemas.orders import OrderPaymentResponse
 from mall.services.orders import payment_for_order
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 orders = OrderRepository(table)
 customers = CustomerRepository(table)

@@ -15,7 +15,7 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import IdPath, error_response
 from mall.clock import utc_now
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import main_table
 from mall.domain.refunds import LineRequest
@@ -23,8 +23,9 @@ from mall.domain.tokens import Role
 from mall.schemas.refunds import RefundList, RefundRequest, RefundView
 from mall.services.refunds import list_order_refunds, request_refund
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-orders = FulfilmentRepository(table)
+orders = OrderRepository(table)
 refunds = RefundRepository(table)
 app = make_resolver()
 

@@ -19,7 +19,7 @@ from mall.clock import utc_now
 from mall.config import function_environment
 from mall.dal.changes import change_from_stream, change_message, routed
 from mall.dal.commission_sync import order_image
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.domain.commission_changes import commission_trigger
@@ -27,7 +27,9 @@ from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.workers import worker_entrypoint
 
-repo = FulfilmentRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = OrderRepository(table)
 commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
 if commission_queue is None and function_environment().function_name:
     logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")

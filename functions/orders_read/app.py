@@ -13,13 +13,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, error_response, limit_query
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail, OrderPage
 from mall.services.fulfilment import list_my_orders, my_order
 
-repo = FulfilmentRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = OrderRepository(table)
 app = make_resolver()
 
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]

@@ -10,14 +10,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.config import get_settings
-from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.observability import logger
-from mall.services.payments import reconcile_unpaid
+from mall.services.payment_jobs import reconcile_unpaid
+from mall.services.payments import PaymentRepositories
 from mall.workers import scheduled_time, worker_entrypoint
 
-orders = OrderRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+payments = PaymentRepositories.on(table)
+
 #: Every unpaid order is checked (expiry ≤ now + a day covers any configurable expiry window).
 HORIZON = timedelta(days=1)
 
@@ -26,7 +29,7 @@ HORIZON = timedelta(days=1)
 
 def reconcile(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     as_of = scheduled_time(event)
-    report = reconcile_unpaid(orders=orders, merchant=merchant_config(), pay=pay_client,
+    report = reconcile_unpaid(repos=payments, merchant=merchant_config(), pay=pay_client,
                               min_age_seconds=get_settings().order_reconcile_min_age_seconds, now=utc_now(),
                               horizon_until=as_of + HORIZON, as_of=as_of)
     logger.info("payment reconciliation run", extra=report.as_dict())

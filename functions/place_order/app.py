@@ -17,21 +17,15 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import error_response
 from mall.clock import utc_now
-from mall.dal.catalog import ProductRepository
-from mall.dal.identity import CustomerRepository
-from mall.dal.orders import OrderRepository
-from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.schemas.orders import PlaceOrderRequest, PlaceOrderResponse
-from mall.services.orders import place_order
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-orders = OrderRepository(table)
-products = ProductRepository(table)
-customers = CustomerRepository(table)
-settings_repo = SettingsRepository(table)
+placement = PlacementRepositories.on(table)
 app = make_resolver()
 
 _RESPONSES: dict[int, OpenAPIResponse] = {
@@ -49,9 +43,8 @@ def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Res
     device, ip = client(app, body.device_id)  # stored on the order for the fraud scan, never logged
 
     def action() -> PlaceOrderResponse:
-        result = place_order(request=body, buyer_id=principal.subject, orders=orders, products=products,
-                             customers=customers, settings=settings_repo, pay=pay_client,
-                             notify_url=merchant_config().notify_url, now=now, device_id=device, source_ip=ip)
+        command = PlaceOrder(request=body, buyer_id=principal.subject, now=now, device_id=device, source_ip=ip)
+        result = place_order(command, repos=placement, pay=pay_client, notify_url=merchant_config().notify_url)
         metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
         if result.payment is None:
             metrics.add_metric(name="PrepayFailures", unit="Count", value=1)

@@ -20,13 +20,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from mall.api.auth import public
 from mall.api.http import entrypoint, logger, make_resolver, metrics
 from mall.clock import utc_now
-from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, notification_keys, pay_client
 from mall.integrations.wechatpay.notifications import failure_reply
-from mall.services.payments import handle_notification
+from mall.services.payments import PaymentRepositories, handle_notification
 
-orders = OrderRepository(main_table())
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+payments = PaymentRepositories.on(table)
 app = make_resolver()
 
 _FAIL: OpenAPIResponse = {
@@ -57,7 +58,7 @@ def webhook() -> Response[str]:
             status, payload = failure_reply("malformed body", 400)
         else:
             keys, apiv3_key = notification_keys()
-            reply = handle_notification(headers=app.current_event.headers, raw_body=body, orders=orders,
+            reply = handle_notification(headers=app.current_event.headers, raw_body=body, repos=payments,
                                         merchant=merchant_config(), public_keys=keys, apiv3_key=apiv3_key,
                                         pay=pay_client, now=utc_now())
             logger.info("wechatpay notification", extra={"status": reply.status, "outcome": reply.outcome})

@@ -51,13 +51,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import local.wechatpay_sandbox as sandbox_package
-from mall.dal.catalog import ProductRepository
-from mall.dal.fulfilment import FulfilmentRepository
-from mall.dal.identity import CustomerRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
-from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, serialize
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.refunds import LineRequest
@@ -199,9 +195,8 @@ def place(world: World, buyer: str, lines: list[tuple[str, int]]) -> str:
     request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=p, quantity=q) for p, q in lines],
                                 address=AddressRequest(**ADDRESS))
     placed = order_service.place_order(
-        request=request, buyer_id=buyer, orders=OrderRepository(world.table), products=ProductRepository(world.table),
-        customers=CustomerRepository(world.table), settings=SettingsRepository(world.table),
-        pay=world.pay_client, notify_url=NOTIFY_URL, now=world.clock.now)
+        order_service.PlaceOrder(request=request, buyer_id=buyer, now=world.clock.now),
+        repos=order_service.PlacementRepositories.on(world.table), pay=world.pay_client, notify_url=NOTIFY_URL)
     assert placed.payment is not None
     return placed.order_id
 
@@ -227,7 +222,7 @@ def sync(world: World, order_id: str) -> None:
 
 
 def ship_and_confirm(world: World, buyer: str, order_id: str) -> None:
-    repo = FulfilmentRepository(world.table)
+    repo = OrderRepository(world.table)
     fulfilment_service.ship_order(repo=repo, order_id=order_id, carrier="SF", tracking_no=f"SF{order_id[-6:]}",
                                   admin=ADMINS[0], now=world.clock.now)
     fulfilment_service.confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=world.clock.now)
@@ -235,7 +230,7 @@ def ship_and_confirm(world: World, buyer: str, order_id: str) -> None:
 
 def refund(world: World, buyer: str, order_id: str, lines: list[LineRequest]) -> Notification:
     """A refund asked, approved (WeChat Pay gets it) and completed at WeChat Pay: its notification."""
-    orders, refunds = FulfilmentRepository(world.table), RefundRepository(world.table)
+    orders, refunds = OrderRepository(world.table), RefundRepository(world.table)
     asked = refund_service.request_refund(orders=orders, refunds=refunds, buyer_id=buyer, order_id=order_id,
                                           reason="质量问题", lines=lines, now=world.clock.now)
     refund_service.approve_refund(orders=orders, refunds=refunds, refund_id=asked.refund_id, admin=ADMINS[0],

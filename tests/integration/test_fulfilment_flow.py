@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain import fulfilment as rules
@@ -22,17 +22,17 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def repo(table: Table) -> FulfilmentRepository:
-    return FulfilmentRepository(table)
+def repo(table: Table) -> OrderRepository:
+    return OrderRepository(table)
 
 
-def history(repo: FulfilmentRepository, order_id: str) -> list[str]:
+def history(repo: OrderRepository, order_id: str) -> list[str]:
     bundle = repo.bundle(order_id)
     assert bundle is not None
     return [h.status for h in bundle.history]
 
 
-def test_ship_then_confirm_receipt(table: Table, repo: FulfilmentRepository) -> None:
+def test_ship_then_confirm_receipt(table: Table, repo: OrderRepository) -> None:
     order = put_order(table)
     shipped = service.ship_order(repo=repo, order_id=order["order_id"], carrier="SF", tracking_no="SF100",
                                  admin="admin:alice", now=NOW)
@@ -51,14 +51,14 @@ def test_ship_then_confirm_receipt(table: Table, repo: FulfilmentRepository) -> 
     assert repeat.completed_at == done.completed_at
 
 
-def test_confirm_receipt_of_an_unshipped_order_is_409(table: Table, repo: FulfilmentRepository) -> None:
+def test_confirm_receipt_of_an_unshipped_order_is_409(table: Table, repo: OrderRepository) -> None:
     order = put_order(table)
     with pytest.raises(Conflict) as err:
         service.confirm_receipt(repo=repo, buyer_id=order["buyer_id"], order_id=order["order_id"], now=NOW)
     assert err.value.code == "order_not_shipped"
 
 
-def test_overlapping_auto_confirm_runs_complete_each_order_once(table: Table, repo: FulfilmentRepository) -> None:
+def test_overlapping_auto_confirm_runs_complete_each_order_once(table: Table, repo: OrderRepository) -> None:
     due = [put_order(table)["order_id"] for _ in range(12)]
     recent = put_order(table)["order_id"]
     for order_id in due:
@@ -89,7 +89,7 @@ def test_overlapping_auto_confirm_runs_complete_each_order_once(table: Table, re
     assert later.completed == 1
 
 
-def test_service_order_code_verify_and_attempt_limit(table: Table, repo: FulfilmentRepository) -> None:
+def test_service_order_code_verify_and_attempt_limit(table: Table, repo: OrderRepository) -> None:
     order = put_order(table, lines=[Line(type="service", unit_price_fen=9900)], with_address=False)
     with ThreadPoolExecutor(4) as pool:  # first views at once: one code is stored, all show it
         views = list(pool.map(lambda _: service.my_order(repo=repo, buyer_id=order["buyer_id"],
@@ -121,7 +121,7 @@ def test_service_order_code_verify_and_attempt_limit(table: Table, repo: Fulfilm
 
 
 def test_customer_lists_only_their_orders_newest_first_and_detail_is_masked(table: Table,
-                                                                            repo: FulfilmentRepository) -> None:
+                                                                            repo: OrderRepository) -> None:
     mine = [put_order(table, buyer_id="u_me", created_at=f"2026-11-2{i}T08:00:00Z")["order_id"] for i in range(5)]
     put_order(table, buyer_id="u_other")
     table.put(order_item(buyer_id="u_me", status="SHIPPED", created_at="2026-11-10T08:00:00Z"))
@@ -150,7 +150,7 @@ def test_customer_lists_only_their_orders_newest_first_and_detail_is_masked(tabl
 
 
 def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(table: Table,
-                                                                              repo: FulfilmentRepository) -> None:
+                                                                              repo: OrderRepository) -> None:
     created = order_item(status="CREATED", version=1)
     paid = {**created, "status": "PAID", "version": 2, "paid_at": "2026-11-20T08:01:00Z"}
     service.on_order_changes(repo=repo, changes=[OrderChange(None, created), OrderChange(created, paid)], now=NOW)

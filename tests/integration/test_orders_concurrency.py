@@ -18,7 +18,6 @@ from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
-from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
 from mall.errors import Conflict
@@ -26,8 +25,9 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
-from mall.services.orders import place_order
-from mall.services.payments import WebhookReply, expire_due_orders, handle_notification
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from mall.services.payment_jobs import expire_due_orders
+from mall.services.payments import PaymentRepositories, WebhookReply, handle_notification
 from tests.conftest import SECRETS_FILE
 from tests.unit.wechatpay.helpers import RecordingSender, sandbox_transport
 
@@ -70,19 +70,17 @@ class World:
 
     def place(self, buyer_id: str, product_id: str, quantity: int = 1) -> str:
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=product_id, quantity=quantity)])
-        return place_order(request=request, buyer_id=buyer_id, orders=self.orders, products=self.products,
-                           customers=self.customers, settings=SettingsRepository(self.table),
-                           pay=self.pay,
-                           notify_url=NOTIFY_URL, now=utc_now()).order_id
+        return place_order(PlaceOrder(request=request, buyer_id=buyer_id, now=utc_now()),
+                           repos=PlacementRepositories.on(self.table), pay=self.pay, notify_url=NOTIFY_URL).order_id
 
     def deliver(self, headers: dict[str, str], body: bytes) -> WebhookReply:
-        return handle_notification(headers=headers, raw_body=body, orders=self.orders, merchant=MERCHANT,
-                                   public_keys=PUBLIC_KEYS, apiv3_key=KEYS["wechatpay_apiv3_key"].encode(),
-                                   pay=self.pay, now=utc_now())
+        return handle_notification(headers=headers, raw_body=body, repos=PaymentRepositories.on(self.table),
+                                   merchant=MERCHANT, public_keys=PUBLIC_KEYS,
+                                   apiv3_key=KEYS["wechatpay_apiv3_key"].encode(), pay=self.pay, now=utc_now())
 
     def expire(self, minutes_ahead: float) -> dict[str, Any]:
-        return expire_due_orders(orders=self.orders, products=self.products, merchant=MERCHANT, pay=self.pay,
-                                 now=utc_now(),
+        return expire_due_orders(repos=PaymentRepositories.on(self.table), products=self.products,
+                                 merchant=MERCHANT, pay=self.pay, now=utc_now(),
                                  due_until=utc_now() + timedelta(minutes=minutes_ahead)).as_dict()
 
     def stock(self, product_id: str) -> int:

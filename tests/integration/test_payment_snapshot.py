@@ -37,8 +37,8 @@ from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionAmount, TransactionResource
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.services.orders import place_order
-from mall.services.payments import apply_payment
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from mall.services.payments import PaymentRepositories, apply_payment
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
@@ -100,10 +100,9 @@ class World:
     def place(self, buyer: str, *, share_code: str | None = None) -> str:
         share = ShareSourceRequest(promoter_code=share_code, source="link") if share_code else None
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id="p_tea", quantity=1)], share_source=share)
-        return place_order(request=request, buyer_id=buyer, orders=self.orders, products=ProductRepository(self.table),
-                           customers=self.customers, settings=SettingsRepository(self.table),
-                           pay=_no_pay,
-                           notify_url=MERCHANT.notify_url, now=T0).order_id
+        return place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0),
+                           repos=PlacementRepositories.on(self.table), pay=_no_pay,
+                           notify_url=MERCHANT.notify_url).order_id
 
     def notification(self, order_id: str, *, now: datetime = T0) -> TransactionResource:
         order = self.orders.get(order_id)
@@ -113,7 +112,8 @@ class World:
                                    amount=TransactionAmount(total=order.amount_fen))
 
     def apply(self, tx: TransactionResource, *, now: datetime = T0) -> str:
-        result = apply_payment(tx, orders=self.orders, merchant=MERCHANT, pay=_no_pay, now=now, source="webhook")
+        result = apply_payment(tx, repos=PaymentRepositories.on(self.table), merchant=MERCHANT, pay=_no_pay, now=now,
+                               source="webhook")
         assert result.decision.outcome.value == "mark_paid", result.decision
         return tx.out_trade_no
 

@@ -17,7 +17,7 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import Table
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key
-from mall.services.payments import WebhookReply, handle_notification
+from mall.services.payments import PaymentRepositories, WebhookReply, handle_notification
 from mall.services.payouts import reconcile_payouts, start_payout
 from tests.integration.test_orders_concurrency import APPID, KEYS, MERCHANT, NOTIFY_URL, PUBLIC_KEYS, race
 from tests.unit.test_payouts import approved_withdrawal, promoter
@@ -46,9 +46,9 @@ class Payouts:
                             notify_url=NOTIFY_URL).outcome
 
     def deliver(self, headers: dict[str, str], body: bytes) -> WebhookReply:
-        return handle_notification(headers=headers, raw_body=body, orders=self.orders, merchant=MERCHANT,
-                                   public_keys=PUBLIC_KEYS, apiv3_key=KEYS["wechatpay_apiv3_key"].encode(),
-                                   pay=self.pay, now=utc_now())
+        return handle_notification(headers=headers, raw_body=body, repos=PaymentRepositories.on(self.table),
+                                   merchant=MERCHANT, public_keys=PUBLIC_KEYS,
+                                   apiv3_key=KEYS["wechatpay_apiv3_key"].encode(), pay=self.pay, now=utc_now())
 
     def record(self, withdrawal_id: str) -> dict[str, Any]:
         item = self.table.get({"pk": f"WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}, consistent=True)

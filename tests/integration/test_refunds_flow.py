@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import Table
 from mall.domain.refunds import LineRequest, RefundStatus
@@ -61,17 +61,17 @@ def resource(refund_id: str, order_id: str, amount: int, status: str = "SUCCESS"
 
 
 @pytest.fixture
-def repos(table: Table) -> tuple[FulfilmentRepository, RefundRepository]:
-    return FulfilmentRepository(table), RefundRepository(table)
+def repos(table: Table) -> tuple[OrderRepository, RefundRepository]:
+    return OrderRepository(table), RefundRepository(table)
 
 
-def ask(repos: tuple[FulfilmentRepository, RefundRepository], order: dict[str, Any], *lines: LineRequest) -> Any:
+def ask(repos: tuple[OrderRepository, RefundRepository], order: dict[str, Any], *lines: LineRequest) -> Any:
     orders, refunds = repos
     return service.request_refund(orders=orders, refunds=refunds, buyer_id=order["buyer_id"],
                                   order_id=order["order_id"], reason="不想要了", lines=list(lines), now=NOW)
 
 
-def approve(repos: tuple[FulfilmentRepository, RefundRepository], refund_id: str, gateway: Any) -> Any:
+def approve(repos: tuple[OrderRepository, RefundRepository], refund_id: str, gateway: Any) -> Any:
     orders, refunds = repos
     return service.approve_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin="admin:alice", now=NOW,
                                   gateway=gateway, notify_url=NOTIFY)
@@ -114,11 +114,13 @@ def test_duplicate_and_concurrent_success_notifications_apply_once(table: Table,
 
     def deliver(_: int) -> None:
         barrier.wait()
-        service.handle_refund_notification(table=table, refund=note, now=NOW)
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=note, now=NOW)
 
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(deliver, range(10)))
-    service.handle_refund_notification(table=table, refund=note, now=NOW)  # and once more, later
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=note, now=NOW)  # and once more, later
     stored = repos[1].get(refund.refund_id)
     assert stored.status == RefundStatus.SUCCEEDED and stored.wechat_refund_id == note.refund_id
     assert stored.version == 3  # created 1, approved 2, succeeded 3: one transition
@@ -133,7 +135,8 @@ def test_a_notification_that_overtakes_the_api_answer_still_works(table: Table, 
     refund = ask(repos, order, LineRequest("1"))
 
     def notify_first(refund_id: str) -> None:
-        service.handle_refund_notification(table=table, refund=resource(refund_id, order["order_id"], 1000), now=NOW)
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=resource(refund_id, order["order_id"], 1000), now=NOW)
 
     view = approve(repos, refund.refund_id, FakeGateway(before_answer=notify_first))
     assert view.status == "SUCCEEDED" and view.wechat_refund_id
@@ -145,13 +148,15 @@ def test_a_notification_that_overtakes_the_api_answer_still_works(table: Table, 
 def test_unknown_refund_and_mismatched_notifications_are_refused(table: Table, repos: Any) -> None:
     order = put_order(table)
     with pytest.raises(NotFound) as err:
-        service.handle_refund_notification(table=table, refund=resource(f"{order['order_id']}-r9", order["order_id"],
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=resource(f"{order['order_id']}-r9", order["order_id"],
                                                                          100), now=NOW)
     assert err.value.code == "refund_unknown"
     refund = ask(repos, order, LineRequest("1", 100))
     approve(repos, refund.refund_id, FakeGateway())
     with pytest.raises(Conflict):
-        service.handle_refund_notification(table=table, refund=resource(refund.refund_id, order["order_id"], 999),
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=resource(refund.refund_id, order["order_id"], 999),
                                            now=NOW)
     assert repos[1].get(refund.refund_id).status == RefundStatus.PROCESSING
 
@@ -173,13 +178,16 @@ def test_abnormal_keeps_the_hold_then_success_or_closed(table: Table, repos: Any
     second = ask(repos, order, LineRequest("2"))
     for refund in (first, second):
         approve(repos, refund.refund_id, FakeGateway())
-        service.handle_refund_notification(table=table, refund=resource(refund.refund_id, order["order_id"], 1000,
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=resource(refund.refund_id, order["order_id"], 1000,
                                                                         "ABNORMAL"), now=NOW)
         assert repos[1].get(refund.refund_id).status == RefundStatus.FAILED
     assert line(table, order["order_id"], 0)["refund_held_fen"] == 1000
-    service.handle_refund_notification(table=table, refund=resource(first.refund_id, order["order_id"], 1000),
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=resource(first.refund_id, order["order_id"], 1000),
                                        now=NOW)
-    service.handle_refund_notification(table=table, refund=resource(second.refund_id, order["order_id"], 1000,
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=resource(second.refund_id, order["order_id"], 1000,
                                                                     "CLOSED"), now=NOW)
     assert repos[1].get(first.refund_id).status == RefundStatus.SUCCEEDED
     assert repos[1].get(second.refund_id).status == RefundStatus.CLOSED
@@ -231,7 +239,8 @@ def test_paid_after_expiry_refund_written_by_orders_is_handled(table: Table, rep
                "kind": "paid_after_expiry", "status": "PROCESSING", "amount_fen": 1000, "lines": [],
                "reason": "paid after expiry", "created_at": "2026-11-22T08:00:00Z", "gsi1pk": "REFUNDS#PROCESSING",
                "gsi1sk": f"2026-11-22T08:00:00Z#{refund_id}", "version": 1})
-    service.handle_refund_notification(table=table, refund=resource(refund_id, order["order_id"], 1000), now=NOW)
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=resource(refund_id, order["order_id"], 1000), now=NOW)
     bundle = repos[0].bundle(order["order_id"])
     assert bundle.order.lines[0].refunded_fen == 900 and bundle.order.lines[0].refund_held_fen == 0
     assert bundle.order.shipping_refunded_fen == 100
@@ -241,7 +250,8 @@ def test_paid_after_expiry_refund_written_by_orders_is_handled(table: Table, rep
 
 def succeed(table: Table, repos: Any, refund: Any, order: dict[str, Any]) -> None:
     approve(repos, refund.refund_id, FakeGateway())
-    service.handle_refund_notification(table=table, refund=resource(refund.refund_id, order["order_id"],
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=resource(refund.refund_id, order["order_id"],
                                                                     refund.amount_fen), now=NOW)
 
 
@@ -274,7 +284,8 @@ def test_when_overlapping_requests_all_succeed_the_last_success_opens_the_shippi
     succeed(table, repos, second, order)
     assert orders.bundle(order["order_id"]).order.shipping_refund_held_fen == 0  # line 1 not refunded yet
     succeed(table, repos, first, order)
-    service.handle_refund_notification(table=table, refund=resource(first.refund_id, order["order_id"], 1000),
+    service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                       refund=resource(first.refund_id, order["order_id"], 1000),
                                        now=NOW)  # a redelivered success opens nothing more
     shipping = [r for r in refunds.list_for_order(order["order_id"]) if r.kind == "shipping"]
     assert len(shipping) == 1 and shipping[0].status == RefundStatus.REQUESTED

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from local.wechatpay_keys import generate_local_keys
 from local.wechatpay_sandbox.sandbox import PaySandbox
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import Table
 from mall.domain.refunds import LineRequest, RefundStatus
@@ -45,7 +45,7 @@ def test_approve_then_sandbox_refund_success_end_to_end(table: Table) -> None:
     sandbox.pay(order["order_id"])  # the sandbox now holds a SUCCESS payment for the order
     delivered.clear()
 
-    orders, refunds = FulfilmentRepository(table), RefundRepository(table)
+    orders, refunds = OrderRepository(table), RefundRepository(table)
     asked = service.request_refund(orders=orders, refunds=refunds, buyer_id=order["buyer_id"],
                                    order_id=order["order_id"], reason="质量问题", lines=[LineRequest("1", 1000)],
                                    now=now)
@@ -63,7 +63,8 @@ def test_approve_then_sandbox_refund_success_end_to_end(table: Table) -> None:
         note = verify_and_decrypt(headers, body, public_keys=public_keys,
                                   apiv3_key=keys["wechatpay_apiv3_key"].encode(), now=datetime.now(UTC))
         assert note.event_type == "REFUND.SUCCESS"
-        service.handle_refund_notification(table=table, refund=parse_refund(note.resource), now=datetime.now(UTC))
+        service.handle_refund_notification(orders=OrderRepository(table), refunds=RefundRepository(table),
+                                           refund=parse_refund(note.resource), now=datetime.now(UTC))
     stored = refunds.get(asked.refund_id)
     assert stored is not None and stored.status == RefundStatus.SUCCEEDED
     order_now = orders.get(order["order_id"])

@@ -17,9 +17,9 @@ import pytest
 from mall.clock import iso
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import CommissionRepository
-from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.keys import customer_profile_key as profile_key
 from mall.dal.ledger import LedgerRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.risk import risk_hold_key
@@ -300,7 +300,7 @@ def test_team_bonuses_wait_while_frozen_and_are_voided_by_the_disable(world: Tab
 def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_physical_line_after_receipt(
         world: Table) -> None:
     table = world
-    repo = FulfilmentRepository(table)
+    repo = OrderRepository(table)
     paid_order(table, "o_mix", types=("physical", "service"))
     shipped_at = PAID + timedelta(hours=2)
     received_at = COMPLETED
@@ -337,7 +337,7 @@ def test_a_mixed_orders_service_line_settles_after_its_verification_and_the_phys
 
 def test_a_mixed_order_verified_before_receipt_settles_its_service_line_first(world: Table) -> None:
     table = world
-    repo = FulfilmentRepository(table)
+    repo = OrderRepository(table)
     paid_order(table, "o_mix2", types=("physical", "service"))
     code = fulfilment.my_order(repo=repo, buyer_id=BUYER, order_id="o_mix2").verify_code
     assert code is not None
@@ -357,7 +357,7 @@ def test_a_mixed_order_verified_before_receipt_settles_its_service_line_first(wo
 
 
 def ask_refund(table: Table, order_id: str, line_id: str, amount: int) -> str:
-    view = request_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table), buyer_id=BUYER,
+    view = request_refund(orders=OrderRepository(table), refunds=RefundRepository(table), buyer_id=BUYER,
                           order_id=order_id, reason="changed my mind", lines=[LineRequest(line_id, amount)],
                           now=AFTER_DUE - timedelta(minutes=5))
     return view.refund_id
@@ -376,7 +376,7 @@ def test_a_line_with_an_open_refund_request_waits_until_the_request_ends(world: 
     assert record(table, "o_ref", "2").status == "SETTLED"
     assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).skipped == {"refund_open": 2}
 
-    reject_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table), refund_id=refund_id,
+    reject_refund(orders=OrderRepository(table), refunds=RefundRepository(table), refund_id=refund_id,
                   admin="admin:alice", reason="used already", now=AFTER_DUE)
     report = settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER)
     assert report.settled == 2 and report.skipped == {}
@@ -397,7 +397,7 @@ def test_a_refund_request_between_the_read_and_the_commit_makes_that_line_wait(
     assert record(table, "o_race", "1").status == "SETTLED"
     assert record(table, "o_race", "2").status == "FROZEN"
 
-    reject_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table), refund_id=refunds[0],
+    reject_refund(orders=OrderRepository(table), refunds=RefundRepository(table), refund_id=refunds[0],
                   admin="admin:alice", reason="no", now=AFTER_DUE)
     assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled == 1
     assert record(table, "o_race", "2").status == "SETTLED"

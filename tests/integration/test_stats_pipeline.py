@@ -30,7 +30,6 @@ import pytest
 from mall.clock import CHINA, iso
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.changes import Change, change_from_stream, change_message, parse_change, record_change, routed
-from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.referral import PromoterRepository, VisitRateLimiter, VisitRepository
@@ -54,7 +53,7 @@ from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import refunds as refund_service
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
-from mall.services.orders import place_order
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from mall.services.payouts import mark_bank_paid
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
@@ -97,7 +96,7 @@ class Shop:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.orders = OrderRepository(table)
-        self.fulfilment = FulfilmentRepository(table)
+        self.fulfilment = OrderRepository(table)
         self.refunds = RefundRepository(table)
         self.customers = CustomerRepository(table)
         self.products = ProductRepository(table)
@@ -143,10 +142,10 @@ class Shop:
         request = PlaceOrderRequest(
             lines=[OrderLineRequest(product_id=pid, quantity=q) for pid, q in lines.items()],
             share_source=ShareSourceRequest(promoter_code=self.codes[via], source="link") if via else None)
-        placed = place_order(request=request, buyer_id=buyer, orders=self.orders, products=self.products,
-                             customers=self.customers, settings=SettingsRepository(self.table),
+        placed = place_order(PlaceOrder(request=request, buyer_id=buyer, now=at(day, hour)),
+                             repos=PlacementRepositories.on(self.table),
                              pay=_NoPay,  # type: ignore[arg-type]
-                             notify_url="http://webhook.test/webhooks/wechatpay", now=at(day, hour))
+                             notify_url="http://webhook.test/webhooks/wechatpay")
         if not pay:
             return placed.order_id
         order = self.orders.get(placed.order_id)
@@ -170,7 +169,8 @@ class Shop:
         refund_service.approve_refund(orders=self.fulfilment, refunds=self.refunds, refund_id=view.refund_id,
                                       admin="admin:alice", now=when, gateway=_Gateway(),
                                       notify_url="http://webhook.test/webhooks/wechatpay")
-        refund_service.handle_refund_notification(table=self.table, refund=RefundResource.model_validate({
+        refund_service.handle_refund_notification(orders=self.fulfilment, refunds=RefundRepository(self.table),
+                                                  refund=RefundResource.model_validate({
             "mchid": "1900000001", "transaction_id": "4200000000", "out_trade_no": order_id,
             "refund_id": f"50{abs(hash(view.refund_id)) % 10**20:020d}", "out_refund_no": view.refund_id,
             "refund_status": "SUCCESS", "success_time": (when + timedelta(minutes=1)).astimezone(CHINA).isoformat(),

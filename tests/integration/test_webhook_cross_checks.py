@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mall.clock import utc_now
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.risk import RiskCaseRepository
 from mall.dal.table import Table, main_table
@@ -74,7 +74,7 @@ def test_a_payment_not_in_cny_is_refused_and_changes_nothing(mall: Mall, table: 
 def test_a_refund_notification_whose_event_and_status_disagree_is_refused(mall: Mall, table: Table) -> None:
     buyer, order_id, _ = paid_order(mall)
     assert mall.pay(order_id)[0] == 204
-    orders, refunds = FulfilmentRepository(table), RefundRepository(table)
+    orders, refunds = OrderRepository(table), RefundRepository(table)
     line_id = str(orders.get(order_id).lines[0].line_id)  # type: ignore[union-attr]
     asked = refund_service.request_refund(orders=orders, refunds=refunds, buyer_id=buyer, order_id=order_id,
                                           reason="质量问题", lines=[LineRequest(line_id, 1000)], now=utc_now())

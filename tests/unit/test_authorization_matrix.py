@@ -310,9 +310,9 @@ def _make_promoter(table: Any, code: str, now: datetime) -> str:
 @pytest.fixture(scope="module")
 def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
     from mall.dal.commissions import commission_item
-    from mall.dal.fulfilment import FulfilmentRepository
     from mall.dal.identity import CustomerRepository
     from mall.dal.ledger import LedgerRepository
+    from mall.dal.orders import OrderRepository
     from mall.dal.referral import PromoterRepository
     from mall.dal.refunds import RefundRepository
     from mall.dal.table import main_table
@@ -335,7 +335,7 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
               for status in ("CREATED", "PAID", "SHIPPED")}
     put_order(table, buyer_id=a, status="COMPLETED")
     put_order(table, buyer_id=b, status="PAID")
-    refund = refund_service.request_refund(orders=FulfilmentRepository(table), refunds=RefundRepository(table),
+    refund = refund_service.request_refund(orders=OrderRepository(table), refunds=RefundRepository(table),
                                            buyer_id=a, order_id=orders["PAID"], reason="matrix",
                                            lines=[LineRequest("1", 100)], now=now)
     withdrawals = [approved_withdrawal(table, a).withdrawal_id for _ in range(2)]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mall.domain import fulfilment as rules
+from mall.domain.orders import Order, fulfilment_of
 from mall.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from tests.unit.test_fulfilment_factory import Line, domain_order
 
@@ -19,7 +20,7 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
     (["virtual"], "virtual"), (["service"], "service"),
 ])
 def test_the_lines_decide_the_road(types: list[str], road: str) -> None:
-    assert rules.fulfilment_of(types) == road
+    assert fulfilment_of(types) == road
 
 
 def test_a_paid_physical_order_ships_and_a_retry_with_the_same_parcel_is_harmless() -> None:
@@ -70,7 +71,7 @@ def test_auto_confirm_cutoff() -> None:
     assert rules.auto_confirm_cutoff(NOW, 10) == NOW - timedelta(days=10)
 
 
-def _service_order(code: str, **kwargs: object) -> rules.Order:
+def _service_order(code: str, **kwargs: object) -> Order:
     order = domain_order(lines=[Line(type="service")], **kwargs)
     return domain_order(order_id=order.order_id, lines=[Line(type="service")],
                         verify_code_hash=rules.verify_code_hash(order.order_id, code), **kwargs)

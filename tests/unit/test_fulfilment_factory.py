@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mall.dal.fulfilment import order_from_item
+from mall.dal.order_items import order_from_item
 from mall.dal.orders import address_context
 from mall.dal.table import Item, Table
-from mall.domain.fulfilment import Order
+from mall.domain.orders import Order
 from mall.integrations import pii_crypto
 
 ADDRESS = {"name": "张三丰", "phone": "13812345678", "province": "浙江省", "city": "杭州市",

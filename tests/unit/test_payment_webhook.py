@@ -190,7 +190,7 @@ def test_payout_notifications_go_to_the_payouts_service(mall: Mall) -> None:
 def test_refund_notifications_go_to_the_refunds_service(mall: Mall, monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[RefundResource] = []
 
-    def fake(*, table: Any, refund: RefundResource, now: Any) -> None:
+    def fake(*, orders: Any, refunds: Any, refund: RefundResource, now: Any) -> None:
         received.append(refund)
 
     monkeypatch.setattr(payments, "handle_refund_notification", fake)
@@ -203,7 +203,7 @@ def test_refund_notifications_go_to_the_refunds_service(mall: Mall, monkeypatch:
 
 
 def test_an_internal_failure_answers_5xx_so_wechatpay_redelivers(mall: Mall, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*, table: Any, refund: RefundResource, now: Any) -> None:
+    def broken(*, orders: Any, refunds: Any, refund: RefundResource, now: Any) -> None:
         raise RuntimeError("database down")
 
     monkeypatch.setattr(payments, "handle_refund_notification", broken)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mall.domain import refunds as rules
-from mall.domain.fulfilment import Order
+from mall.domain.orders import Order
 from mall.domain.refunds import LineRequest, Outcome, RefundPlan, RefundStatus
 from mall.errors import Conflict, InvalidInput
 from tests.unit.test_fulfilment_factory import Line, domain_order

@@ -72,7 +72,8 @@ def test_parse_instant_refuses_what_is_not_an_instant() -> None:
 
 def test_use_cases_call_the_services_they_need_instead_of_taking_them_as_arguments() -> None:
     from mall.services.orders import place_order
-    from mall.services.payments import expire_due_orders, handle_notification
+    from mall.services.payment_jobs import expire_due_orders
+    from mall.services.payments import handle_notification
 
     injected = {"attribute", "note_stock_levels", "refunds", "payouts"}
     for use_case in (place_order, expire_due_orders, handle_notification):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.refunds import refund_key
 from mall.domain.settings import LevelUpgrade, PromoterLevel
@@ -315,7 +315,7 @@ class ExtraOps:
         if order is None:
             return None
         now = self.clock.now
-        repo = FulfilmentRepository(self.table)
+        repo = OrderRepository(self.table)
 
         def call() -> Any:
             code = fulfilment_service.my_order(repo=repo, buyer_id=order.buyer, order_id=order.order_id).verify_code

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from local.wechatpay_sandbox.common import SandboxError
 from mall.dal.catalog import ProductRepository
-from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
@@ -17,7 +16,8 @@ from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequ
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
-from mall.services import payments as payment_service
+from mall.services import payment_jobs
+from mall.services.payments import PaymentRepositories
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from tests.integration.sim.model import ADMINS, PRODUCTS, MLine, MOrder, MRefund, MWithdrawal, Op, Result
@@ -116,10 +116,9 @@ class OrderOps:
 
         def call() -> Any:
             return order_service.place_order(
-                request=request, buyer_id=buyer, orders=OrderRepository(self.table),
-                products=ProductRepository(self.table), customers=CustomerRepository(self.table),
-                settings=SettingsRepository(self.table), pay=self.world.pay_client,
-                notify_url=NOTIFY_URL, now=now)
+                order_service.PlaceOrder(request=request, buyer_id=buyer, now=now),
+                repos=order_service.PlacementRepositories.on(self.table), pay=self.world.pay_client,
+                notify_url=NOTIFY_URL)
 
         def apply(results: list[Result]) -> None:
             r = results[0]
@@ -267,7 +266,7 @@ class OrderOps:
         parcel = f"SF{self._parcels:08d}"
         now = self.clock.now
         return Op("ship", [lambda: fulfilment_service.ship_order(
-            repo=FulfilmentRepository(self.table), order_id=order.order_id, carrier="SF", tracking_no=parcel,
+            repo=OrderRepository(self.table), order_id=order.order_id, carrier="SF", tracking_no=parcel,
             admin=ADMINS[0], now=now)], lambda results: self._touched_orders.add(order.index),
             frozenset({f"order:{order.index}"}))
 
@@ -278,7 +277,7 @@ class OrderOps:
         now = self.clock.now
         copies = 2 if self.rng.random() < 0.15 else 1  # a double tap
         return Op("confirm_receipt", [lambda: fulfilment_service.confirm_receipt(
-            repo=FulfilmentRepository(self.table), buyer_id=order.buyer, order_id=order.order_id, now=now)] * copies,
+            repo=OrderRepository(self.table), buyer_id=order.buyer, order_id=order.order_id, now=now)] * copies,
             lambda results: self._touched_orders.add(order.index), frozenset({f"order:{order.index}"}))
 
     def op_auto_confirm(self: Simulator) -> Op | None:
@@ -288,7 +287,7 @@ class OrderOps:
             self._touch_all_open_orders()
 
         return Op("auto_confirm job", [lambda: fulfilment_service.auto_confirm(
-            repo=FulfilmentRepository(self.table), settings=SettingsRepository(self.table), now=now)], apply,
+            repo=OrderRepository(self.table), settings=SettingsRepository(self.table), now=now)], apply,
             frozenset({"job:auto_confirm"}))
 
     def op_expiry(self: Simulator) -> Op | None:
@@ -297,9 +296,9 @@ class OrderOps:
         def apply(results: list[Result]) -> None:
             self._touch_all_open_orders()
 
-        return Op("expiry job", [lambda: payment_service.expire_due_orders(
-            orders=OrderRepository(self.table), products=ProductRepository(self.table), merchant=self.world.merchant,
-            pay=self.world.pay_client, now=now)], apply,
+        return Op("expiry job", [lambda: payment_jobs.expire_due_orders(
+            repos=PaymentRepositories.on(self.table), products=ProductRepository(self.table),
+            merchant=self.world.merchant, pay=self.world.pay_client, now=now)], apply,
             frozenset({"job:expiry"}), levels="read")
 
     def op_reconcile_unpaid(self: Simulator) -> Op | None:
@@ -308,7 +307,7 @@ class OrderOps:
         def apply(results: list[Result]) -> None:
             self._touch_all_open_orders()
 
-        return Op("payment reconcile job", [lambda: payment_service.reconcile_unpaid(
-            orders=OrderRepository(self.table), merchant=self.world.merchant, pay=self.world.pay_client,
+        return Op("payment reconcile job", [lambda: payment_jobs.reconcile_unpaid(
+            repos=PaymentRepositories.on(self.table), merchant=self.world.merchant, pay=self.world.pay_client,
             min_age_seconds=60, now=now, horizon_until=now + timedelta(days=1))], apply,
             frozenset({"job:reconcile_unpaid"}), levels="read")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mall.dal.fulfilment import FulfilmentRepository
+from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.domain.refunds import LineRequest
 from mall.services import refunds as refund_service
@@ -58,7 +58,7 @@ class RefundOps:
         def call(lines: dict[str, int], everything: bool) -> Callable[[], Any]:
             asked = [LineRequest(k, None if everything else v) for k, v in lines.items()]
             return lambda: refund_service.request_refund(
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table), buyer_id=order.buyer,
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table), buyer_id=order.buyer,
                 order_id=order.order_id, reason="不想要了", lines=asked, now=now)
 
         # "Everything left" is sometimes asked without amounts (the service computes them); never in a
@@ -93,12 +93,12 @@ class RefundOps:
         now = self.clock.now
         if self.rng.random() < 0.2:
             call: Callable[[], Any] = lambda: refund_service.reject_refund(  # noqa: E731
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table),
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table),
                 refund_id=refund.refund_id, admin=ADMINS[1], reason="不符合退款条件", now=now)
             calls, name = [call], "refund_reject"
         else:
             approve = lambda: refund_service.approve_refund(  # noqa: E731
-                orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table),
+                orders=OrderRepository(self.table), refunds=RefundRepository(self.table),
                 refund_id=refund.refund_id, admin=ADMINS[0], now=now, gateway=self.world.client,
                 notify_url=NOTIFY_URL)
             copies = 2 if self.rng.random() < 0.15 else 1  # two admins click at once
@@ -118,7 +118,7 @@ class RefundOps:
             return None
         now = self.clock.now
         return Op("refund_reapprove", [lambda: refund_service.approve_refund(
-            orders=FulfilmentRepository(self.table), refunds=RefundRepository(self.table), refund_id=refund.refund_id,
+            orders=OrderRepository(self.table), refunds=RefundRepository(self.table), refund_id=refund.refund_id,
             admin=ADMINS[0], now=now, gateway=self.world.client, notify_url=NOTIFY_URL)],
             lambda results: self._touched_refunds.add(refund.refund_id), frozenset({f"refund:{refund.refund_id}"}))
 

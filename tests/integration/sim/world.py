@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
-from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
@@ -26,7 +25,7 @@ from mall.domain.settings import DistributionSettings
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.factory import MerchantConfig
-from mall.services.payments import WebhookReply, handle_notification
+from mall.services.payments import PaymentRepositories, WebhookReply, handle_notification
 from mall.services.payouts import TransferProfile
 from tests.conftest import SECRETS_FILE
 from tests.unit.wechatpay.helpers import sandbox_transport
@@ -127,7 +126,7 @@ class World:
         as API Gateway hands them over)."""
         reply = handle_notification(
             headers={k.lower(): v for k, v in note.headers.items()}, raw_body=note.body,
-            orders=OrderRepository(self.table), merchant=self.merchant, public_keys=self.public_keys,
+            repos=PaymentRepositories.on(self.table), merchant=self.merchant, public_keys=self.public_keys,
             apiv3_key=self.apiv3_key, pay=self.pay_client, now=now or self.clock.now)
         with self._lock:
             self.delivered.append((note.event_type, reply.status))

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.fulfilment import buyer_partition
 from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
+from mall.dal.order_items import buyer_partition
 from mall.dal.referral import visitor_partition
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_of
 from mall.dal.withdrawals import promoter_partition

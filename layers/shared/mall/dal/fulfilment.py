@@ -1,117 +1,43 @@
-"""After payment: order transitions, history, and the two sparse index entries (docs/data-model.md,
-"after payment").
-
-Items this module writes under the order's partition ``ORDER#<order_id>``:
-
-- the order item itself (``sk=ORDER``, written when the order is placed): conditional updates from the expected
-  ``status``, ``version`` + 1;
-- ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
-- ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
-  ``AUTOCONFIRM`` / ``<shipped_at>#<order_id>`` is what the auto-confirm schedule queries (no scans);
-- ``STATUS``: the admin's by-status list entry, gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``,
-  kept by the order stream worker from every change of the order item (whoever made it).
+"""After payment, the half of ``mall.dal.orders.OrderRepository`` that ships, completes and verifies
+orders and keeps the admin's by-status entries (docs/data-model.md, "after payment"). The items it
+writes under the order's partition are described in ``mall.dal.order_items``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.orders import history_item, order_key, order_pk
-from mall.dal.table import (
-    ConditionFailed,
-    Item,
-    Key,
-    Page,
-    Table,
-    TransactionCancelled,
-    Write,
-    serialize,
+from mall.dal.order_items import (
+    AUTO_CONFIRM_PARTITION,
+    AUTO_CONFIRM_SK,
+    ORDER_SK,
+    STATUS_SK,
+    OrderBundle,
+    auto_confirm_key,
+    buyer_partition,
+    history_from_item,
+    order_from_item,
+    order_key,
+    order_pk,
+    put_history,
+    status_partition,
 )
-from mall.domain.fulfilment import HistoryEntry, Order, OrderLine
-from mall.domain.orders import OrderStatus
-
-ORDER_SK = "ORDER"
-AUTO_CONFIRM_SK = "AUTOCONFIRM"
-AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
-STATUS_SK = "STATUS"
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write, serialize
+from mall.domain.fulfilment import HistoryEntry
+from mall.domain.orders import Order, OrderStatus
 
 
-def buyer_partition(buyer_id: str) -> str:
-    return f"BUYER#{buyer_id}"
+class OrderAfterPayment:
+    """Shipping, receipt, 核销, views and by-status entries of ``OrderRepository`` (its base class;
+    kept in its own module so each module stays readable). Not used on its own."""
 
-
-def status_partition(status: str) -> str:
-    return f"ORDERS#{status}"
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return int(value) if value is not None else default
-
-
-def line_from_item(raw: dict[str, Any]) -> OrderLine:
-    return OrderLine(
-        line_id=str(raw["line_id"]), product_id=str(raw.get("product_id", "")), name=str(raw.get("name", "")),
-        type=str(raw.get("type", "physical")), quantity=_int(raw.get("quantity"), 1),
-        unit_price_fen=_int(raw.get("unit_price_fen")), paid_fen=_int(raw.get("paid_fen")),
-        refunded_fen=_int(raw.get("refunded_fen")), refund_held_fen=_int(raw.get("refund_held_fen")),
-    )
-
-
-def order_from_item(item: Item) -> Order:
-    return Order(
-        order_id=item["order_id"], buyer_id=item["buyer_id"], status=item["status"],
-        amount_fen=_int(item.get("amount_fen")), shipping_fen=_int(item.get("shipping_fen")),
-        lines=tuple(line_from_item(line) for line in item.get("lines", [])),
-        created_at=item.get("created_at", ""), version=_int(item.get("version")),
-        paid_at=item.get("paid_at"), shipped_at=item.get("shipped_at"), carrier=item.get("carrier"),
-        tracking_no=item.get("tracking_no"), completed_at=item.get("completed_at"),
-        completed_by=item.get("completed_by"), service_verified_at=item.get("service_verified_at"),
-        verify_code_hash=item.get("verify_code_hash"),
-        verify_failed_attempts=_int(item.get("verify_failed_attempts")),
-        verify_locked_until=item.get("verify_locked_until"),
-        shipping_refunded_fen=_int(item.get("shipping_refunded_fen")),
-        shipping_refund_held_fen=_int(item.get("shipping_refund_held_fen")),
-        refund_count=_int(item.get("refund_count")), transaction_id=item.get("transaction_id"),
-        address=item.get("address"), extra=item,
-    )
-
-
-def history_from_item(item: Item) -> HistoryEntry:
-    return HistoryEntry(status=item["status"], at=item["at"], by=item.get("by", ""), note=item.get("note"))
-
-
-def put_history(table: str, order_id: str, entry: HistoryEntry) -> Write:
-    item = history_item(order_id, entry.status, at=entry.at, by=entry.by, note=entry.note)
-    return Write.put(table, item, condition="attribute_not_exists(pk)")
-
-
-@dataclass
-class OrderBundle:
-    """Everything under ``ORDER#<id>`` (one Query): the order, its history (oldest first), its refunds."""
-
-    order: Order
-    history: list[HistoryEntry] = field(default_factory=list)
-    refunds: list[Item] = field(default_factory=list)
-
-
-class FulfilmentRepository:
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> Table:
-        return self._table
+    _table: Table
 
     # ---- reads ----------------------------------------------------------------------------
-
-    def get(self, order_id: str, *, consistent: bool = True) -> Order | None:
-        item = self._table.get(order_key(order_id), consistent=consistent)
-        return order_from_item(item) if item and item.get("entity", "order") == "order" else None
 
     def bundle(self, order_id: str) -> OrderBundle | None:
         """The order with its history and refunds: one (paginated, consistent) Query on its partition."""
@@ -207,7 +133,7 @@ class FulfilmentRepository:
         self._transition(
             order, to_status=OrderStatus.COMPLETED, sets=sets,
             history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
-            extra=[Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK}),
+            extra=[Write.delete(self._table.name, auto_confirm_key(order.order_id)),
                    *self._audit(audit, now)],
             check_version=completed_by == "verify",
         )
@@ -233,7 +159,7 @@ class FulfilmentRepository:
     def drop_auto_confirm_entry(self, order_id: str) -> None:
         """A stale entry (the order is no longer SHIPPED): remove it so runs stop finding it."""
         self._table.client.delete_item(TableName=self._table.name,
-                                       Key=serialize({"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}))
+                                       Key=serialize(auto_confirm_key(order_id)))
 
     # ---- 核销 code ---------------------------------------------------------------------------
 
@@ -287,6 +213,3 @@ class FulfilmentRepository:
             return False
         return True
 
-
-__all__ = ["FulfilmentRepository", "OrderBundle", "TransactionCancelled", "order_from_item", "order_key",
-           "order_pk", "put_history"]

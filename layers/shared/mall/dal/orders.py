@@ -1,5 +1,6 @@
-"""Orders, their status history, unpaid markers and per-user purchase counters (docs/data-model.md,
-"orders and payment").
+"""The order repository: orders, their status history, unpaid markers and per-user purchase counters
+(docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
+``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``.
 
 Every change of an order is ONE transaction, conditional on the status it expects, so a transition
 happens exactly once however many deliveries, retries or overlapping runs attempt it. A
@@ -10,109 +11,40 @@ transaction cancelled only because another transaction held one of its items at 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
+from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import customer_profile_key
+from mall.dal.order_items import (
+    UNPAID_INDEX,
+    PaymentBasisWrites,
+    PlacementRefused,
+    ProductCatalog,
+    UnpaidMarker,
+    address_context,
+    buyer_partition,
+    history_item,
+    is_order_item,
+    order_from_item,
+    order_key,
+    order_pk,
+    purchase_key,
+    unpaid_marker_key,
+)
+from mall.dal.refunds import refund_key
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
 
-UNPAID_INDEX = "UNPAID_ORDERS"
 _CONFLICT_RETRIES = 12
 
 
-def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
+class OrderRepository(OrderAfterPayment):
+    """The one repository of orders: placing, payment and expiry here; after payment in the base class."""
 
-
-def order_key(order_id: str) -> dict[str, str]:
-    return {"pk": order_pk(order_id), "sk": "ORDER"}
-
-
-def is_order_item(item: Mapping[str, Any]) -> bool:
-    """Whether a stored item (a stream image, say) is an order's own record, not another item of its
-    partition (its by-status entry, a refund, a commission record)."""
-    return item.get("entity") == "order" and item.get("sk") == "ORDER"
-
-
-def address_context(order_id: str) -> str:
-    """The associated data the order's encrypted address fields are sealed with (``mall.integrations.pii_crypto``): the
-    order's own partition key, so a token copied onto another order does not open. Placing the order
-    encrypts with it; every view and the admin's reveal decrypt with it."""
-    return order_pk(order_id)
-
-
-def unpaid_marker_key(order_id: str) -> dict[str, str]:
-    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
-
-
-def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
-    return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
-
-
-def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:
-    """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction (by
-    placing, payment and expiry here, and by every transition after payment, ``mall.dal.fulfilment``)."""
-    when = at if isinstance(at, str) else iso(at)
-    value = str(OrderStatus(status))
-    return {"pk": order_pk(order_id), "sk": f"HISTORY#{when}#{value}", "entity": "order_history",
-            "order_id": order_id, "status": value, "at": when, "by": by, "note": note}
-
-
-def _dt(value: Any) -> datetime | None:
-    return parse_instant(str(value)) if value else None
-
-
-def order_from_item(item: Item) -> Order:
-    created = _dt(item["created_at"])
-    expires = _dt(item["expires_at_order"])
-    assert created is not None and expires is not None  # noqa: S101 (always written at creation)
-    return Order(
-        order_id=str(item["order_id"]), buyer_id=str(item["buyer_id"]), status=OrderStatus(item["status"]),
-        amount_fen=int(item["amount_fen"]), goods_fen=int(item.get("goods_fen", 0)),
-        shipping_fen=int(item.get("shipping_fen", 0)), discount_fen=int(item.get("discount_fen", 0)),
-        lines=tuple(item.get("lines", [])), created_at=created, expires_at_order=expires,
-        version=int(item.get("version", 0)), transaction_id=item.get("transaction_id"),
-        paid_at=_dt(item.get("paid_at")), address=item.get("address"), share_source=item.get("share_source"),
-        attribution=item.get("attribution"),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentBasisWrites:
-    """What recording a payment adds for the order's commission basis (``mall.dal.payment_snapshot``):
-    its writes, the buyer's first paid order as read (None: none yet), the promoter this order claims
-    a ``first_payment`` binding for, and the attribution decided at payment."""
-
-    writes: Sequence[Write]
-    first_paid_seen: str | None
-    claims_sharer_id: str | None
-    attribution: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class UnpaidMarker:
-    order_id: str
-    buyer_id: str
-    created_at: datetime
-    expires_at_order: datetime
-
-
-class PlacementRefused(Exception):
-    """The placing transaction's condition failed on a stock or purchase-counter write."""
-
-    def __init__(self, kind: str, product_id: str, current: Item | None) -> None:
-        super().__init__(f"{kind}: {product_id}")
-        self.kind = kind  # "stock" | "purchase_limit"
-        self.product_id = product_id
-        self.current = current
-
-
-class OrderRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
@@ -129,7 +61,7 @@ class OrderRepository:
 
     def get(self, order_id: str, *, consistent: bool = True) -> Order | None:
         item = self._table.get(order_key(order_id), consistent=consistent)
-        return order_from_item(item) if item else None
+        return order_from_item(item) if item and item.get("entity", "order") == "order" else None
 
     def get_item(self, order_id: str, *, consistent: bool = True) -> Item | None:
         return self._table.get(order_key(order_id), consistent=consistent)
@@ -152,9 +84,9 @@ class OrderRepository:
                                            values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi1",
                                            limit=min(limit - len(markers), 100), start_key=start)
             for item in page.items:
-                created, expires = _dt(item["created_at"]), _dt(item["expires_at_order"])
-                assert created is not None and expires is not None  # noqa: S101
-                markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]), created, expires))
+                markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]),
+                                            parse_instant(str(item["created_at"])),
+                                            parse_instant(str(item["expires_at_order"]))))
             start = page.last_key
             if not start:
                 break
@@ -162,14 +94,18 @@ class OrderRepository:
 
     # ---- place ----------------------------------------------------------------------------------
 
-    def place(self, order_item: Item, *, stock_writes: Mapping[str, Write], limits: Mapping[str, int | None],
-              quantities: Mapping[str, int], now: datetime, extra_writes: Sequence[Write] = ()) -> None:
-        """ONE transaction: the order, its first history item, its unpaid marker, and per product the
-        conditional stock decrement and the purchase counter (conditional on the per-user limit).
+    def place(self, fields: Mapping[str, Any], *, stock_writes: Mapping[str, Write],
+              limits: Mapping[str, int | None], quantities: Mapping[str, int], now: datetime,
+              extra_writes: Sequence[Write] = ()) -> None:
+        """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
+        its first history item, its unpaid marker, and per product the conditional stock decrement
+        and the purchase counter (conditional on the per-user limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
-        order_id = str(order_item["order_id"])
-        buyer_id = str(order_item["buyer_id"])
+        order_id = str(fields["order_id"])
+        buyer_id = str(fields["buyer_id"])
+        order_item: Item = {**order_key(order_id), "entity": "order", **fields,
+                            "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}"}
         name = self._table.name
         writes: list[Write] = [
             Write.put(name, order_item, condition="attribute_not_exists(pk)"),
@@ -256,7 +192,7 @@ class OrderRepository:
         Stock stays released and the buyer's paid counters are untouched: the money goes back."""
         name = self._table.name
         refund = {
-            "pk": order_pk(order.order_id), "sk": f"REFUND#{refund_id}", "entity": "refund",
+            **refund_key(order.order_id, refund_id), "entity": "refund",
             "refund_id": refund_id, "order_id": order.order_id, "buyer_id": order.buyer_id,
             "kind": "paid_after_expiry", "status": "PROCESSING", "amount_fen": order.amount_fen, "lines": [],
             "reason": "paid after the order expired (订单超时关闭后支付，自动全额退款)", "created_at": iso(now),
@@ -274,12 +210,12 @@ class OrderRepository:
 
     def refund_item(self, order_id: str, refund_id: str) -> Item | None:
         """The order's refund item as stored (``ORDER#<id>/REFUND#<refund_id>``), read consistently."""
-        return self._table.get({"pk": order_pk(order_id), "sk": f"REFUND#{refund_id}"}, consistent=True)
+        return self._table.get(refund_key(order_id, refund_id), consistent=True)
 
     def record_refund_started(self, order_id: str, refund_id: str, *, wechat_refund_id: str, now: datetime) -> None:
         """Remember WeChat Pay's refund id on our refund item (once; later calls change nothing)."""
         try:
-            self._table.update({"pk": order_pk(order_id), "sk": f"REFUND#{refund_id}"},
+            self._table.update(refund_key(order_id, refund_id),
                                "SET wechat_refund_id = :w, refund_requested_at = :now",
                                condition="attribute_exists(pk) AND attribute_not_exists(wechat_refund_id)",
                                values={":w": wechat_refund_id, ":now": iso(now)})
@@ -337,3 +273,7 @@ class OrderRepository:
                 return False
             raise
         return True
+
+
+__all__ = ["OrderRepository", "PaymentBasisWrites", "PlacementRefused", "ProductCatalog", "TransactionCancelled",
+           "UnpaidMarker", "address_context", "is_order_item", "order_key", "order_pk"]

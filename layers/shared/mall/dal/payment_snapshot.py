@@ -59,7 +59,7 @@ class PaymentSnapshotStore:
         buyer = order.buyer_id
         share = order.share_source if isinstance(order.share_source, dict) else {}
         code = share.get("promoter_code")
-        category_ids = sorted({str(line["category_id"]) for line in order.lines if line.get("category_id")})
+        category_ids = sorted({line.category_id for line in order.lines if line.category_id})
         keys: list[Key] = [CURRENT_KEY, customer_profile_key(buyer), binding_key(buyer), promoter_key(buyer),
                            *(category_key(cid) for cid in category_ids)]
         if isinstance(code, str) and is_valid_code(code):

@@ -13,10 +13,10 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.fulfilment import AUTO_CONFIRM_SK, order_key, order_pk, put_history
-from mall.dal.table import Item, Key, Page, Table, Write
-from mall.domain.fulfilment import HistoryEntry, Order
-from mall.domain.orders import OrderStatus
+from mall.dal.order_items import auto_confirm_key, order_key, order_pk, put_history
+from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
+from mall.domain.fulfilment import HistoryEntry
+from mall.domain.orders import Order, OrderStatus
 from mall.domain.refunds import (
     REFUNDABLE_ORDER_STATUSES,
     Refund,
@@ -184,9 +184,9 @@ class RefundRepository:
                             "SET " + ", ".join(assignments), condition=f"#status IN ({', '.join(allowed)})",
                             names=names, values=values)
 
-    @property
-    def table(self) -> Table:
-        return self._table
+    def append_audit(self, entry: AuditEntry, now: datetime) -> None:
+        """An audit entry on its own (an action that changes no refund, such as a re-sent approval)."""
+        AuditLog(self._table).append(entry, now)
 
     def approve(self, refund: Refund, *, by: str, now: datetime, audit: AuditEntry | None = None) -> None:
         """REQUESTED → PROCESSING (before WeChat Pay is called, so a fast notification finds it), with
@@ -272,7 +272,7 @@ class RefundRepository:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))
             closed = HistoryEntry(OrderStatus.CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")
             writes.append(put_history(self._table.name, order.order_id, closed))
-            writes.append(Write.delete(self._table.name, {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK}))
+            writes.append(Write.delete(self._table.name, auto_confirm_key(order.order_id)))
         else:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "attribute_exists(pk)"))
         self._table.transact(writes)
@@ -287,3 +287,6 @@ class RefundRepository:
         self._table.update(refund_key(refund.order_id, refund.refund_id),
                            "SET last_error_code = :c, last_error_message = :m, last_error_at = :t",
                            condition="attribute_exists(pk)", values={":c": code, ":m": message[:200], ":t": iso(now)})
+
+
+__all__ = ["RefundRepository", "TransactionCancelled", "refund_from_item", "refund_key", "refunds_partition"]

@@ -18,111 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from mall.clock import parse_instant
-from mall.domain.orders import OrderStatus
+from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, TooManyRequests
 
-PHYSICAL: Final = "physical"
-SERVICE: Final = "service"
-VIRTUAL: Final = "virtual"
-
-Fulfilment = Literal["physical", "service", "virtual"]
 CompletedBy = Literal["buyer", "auto", "verify"]
 
 #: 核销码: 12 digits shown to the buyer (a wrong guess costs one of MAX_VERIFY_ATTEMPTS).
 VERIFY_CODE_DIGITS: Final = 12
 MAX_VERIFY_ATTEMPTS: Final = 5
 VERIFY_LOCK_MINUTES: Final = 15
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    line_id: str
-    product_id: str
-    name: str
-    type: str
-    quantity: int
-    unit_price_fen: int
-    paid_fen: int
-    refunded_fen: int = 0
-    #: amounts of open refunds (REQUESTED / PROCESSING / FAILED) not yet refunded: held so that two
-    #: refund requests can never add up to more than the line's paid amount.
-    refund_held_fen: int = 0
-
-    @property
-    def refundable_fen(self) -> int:
-        return max(self.paid_fen - self.refunded_fen - self.refund_held_fen, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    """The order item as the after-payment steps read it (placing an order writes it; shipping,
-    receipt, 核销 and refunds add their fields)."""
-
-    order_id: str
-    buyer_id: str
-    status: str
-    amount_fen: int
-    shipping_fen: int
-    lines: tuple[OrderLine, ...]
-    created_at: str
-    version: int
-    paid_at: str | None = None
-    shipped_at: str | None = None
-    carrier: str | None = None
-    tracking_no: str | None = None
-    completed_at: str | None = None
-    completed_by: str | None = None
-    #: 核销 of the order's service lines: in an order mixing physical and service lines, this (not
-    #: the receipt) completes the service lines and starts their commission's T+N.
-    service_verified_at: str | None = None
-    verify_code_hash: str | None = None
-    verify_failed_attempts: int = 0
-    verify_locked_until: str | None = None
-    shipping_refunded_fen: int = 0
-    shipping_refund_held_fen: int = 0
-    refund_count: int = 0
-    transaction_id: str | None = None
-    address: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def fulfilment(self) -> Fulfilment:
-        return fulfilment_of(line.type for line in self.lines)
-
-    def line_index(self, line_id: str) -> int | None:
-        for index, line in enumerate(self.lines):
-            if line.line_id == line_id:
-                return index
-        return None
-
-    @property
-    def mixed(self) -> bool:
-        """Physical and service lines together: shipped and received, and its service lines verified."""
-        return self.fulfilment == "physical" and any(line.type == SERVICE for line in self.lines)
-
-    @property
-    def service_left(self) -> bool:
-        """Some service line is not refunded or held for a refund: there is something to verify."""
-        return any(line.refundable_fen > 0 for line in self.lines if line.type == SERVICE)
-
-    @property
-    def nothing_left(self) -> bool:
-        """Every line is refunded or held for a refund: nothing is left to deliver."""
-        return all(line.refundable_fen == 0 for line in self.lines)
-
-
-def fulfilment_of(types: Any) -> Fulfilment:
-    kinds = set(types)
-    if PHYSICAL in kinds:
-        return "physical"
-    if SERVICE in kinds:
-        return "service"
-    return "virtual"
 
 
 def ensure_owner(order: Order | None, buyer_id: str) -> Order:

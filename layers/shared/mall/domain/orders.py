@@ -22,14 +22,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
+from mall.clock import parse_instant
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 MAX_LINES = 20  # 2 writes per line + order + history + marker stay far below DynamoDB's 100 per transaction
 MAX_QUANTITY = 999
-PHYSICAL = "physical"
+PHYSICAL: Final = "physical"
+SERVICE: Final = "service"
+VIRTUAL: Final = "virtual"
 PRODUCT_TYPES = frozenset({"physical", "service", "virtual"})
+
+#: How an order is delivered after payment (``mall.domain.fulfilment``), decided by its lines.
+Fulfilment = Literal["physical", "service", "virtual"]
 
 
 class OrderStatus(StrEnum):
@@ -275,26 +281,106 @@ ShareSourceKind = Literal["link", "qr", "poster"]
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_id: str
+    product_id: str
+    name: str
+    type: str
+    quantity: int
+    unit_price_fen: int
+    paid_fen: int
+    refunded_fen: int = 0
+    #: amounts of open refunds (REQUESTED / PROCESSING / FAILED) not yet refunded: held so that two
+    #: refund requests can never add up to more than the line's paid amount.
+    refund_held_fen: int = 0
+    category_id: str | None = None
+
+    @property
+    def refundable_fen(self) -> int:
+        return max(self.paid_fen - self.refunded_fen - self.refund_held_fen, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
-    """The order as read back (the stored item has more: the after-payment fields of
-    ``mall.domain.fulfilment.Order``)."""
+    """The order (订单) as stored: placing writes it; payment, shipping, receipt, 核销 and refunds
+    add their fields. Instants are kept as stored (ISO text); ``expires`` parses the one pricing needs."""
 
     order_id: str
     buyer_id: str
     status: OrderStatus
     amount_fen: int
-    goods_fen: int
     shipping_fen: int
-    discount_fen: int
-    lines: tuple[dict[str, Any], ...]
-    created_at: datetime
-    expires_at_order: datetime
+    lines: tuple[OrderLine, ...]
+    created_at: str
     version: int
+    goods_fen: int = 0
+    discount_fen: int = 0
+    expires_at_order: str | None = None
+    paid_at: str | None = None
+    shipped_at: str | None = None
+    carrier: str | None = None
+    tracking_no: str | None = None
+    completed_at: str | None = None
+    completed_by: str | None = None
+    #: 核销 of the order's service lines: in an order mixing physical and service lines, this (not
+    #: the receipt) completes the service lines and starts their commission's T+N.
+    service_verified_at: str | None = None
+    verify_code_hash: str | None = None
+    verify_failed_attempts: int = 0
+    verify_locked_until: str | None = None
+    shipping_refunded_fen: int = 0
+    shipping_refund_held_fen: int = 0
+    refund_count: int = 0
     transaction_id: str | None = None
-    paid_at: datetime | None = None
     address: dict[str, Any] | None = None
     share_source: dict[str, Any] | None = None
     attribution: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def expires(self) -> datetime:
+        """When the unpaid order expires (written at placing, so always there on a stored order)."""
+        if not self.expires_at_order:
+            raise ValueError(f"order {self.order_id} has no expires_at_order")
+        return parse_instant(self.expires_at_order)
+
+    @property
+    def placed(self) -> datetime:
+        return parse_instant(self.created_at)
 
     def quantities(self) -> dict[str, int]:
-        return {str(line["product_id"]): int(line["quantity"]) for line in self.lines}
+        return {line.product_id: line.quantity for line in self.lines}
+
+    @property
+    def fulfilment(self) -> Fulfilment:
+        return fulfilment_of(line.type for line in self.lines)
+
+    def line_index(self, line_id: str) -> int | None:
+        for index, line in enumerate(self.lines):
+            if line.line_id == line_id:
+                return index
+        return None
+
+    @property
+    def mixed(self) -> bool:
+        """Physical and service lines together: shipped and received, and its service lines verified."""
+        return self.fulfilment == "physical" and any(line.type == SERVICE for line in self.lines)
+
+    @property
+    def service_left(self) -> bool:
+        """Some service line is not refunded or held for a refund: there is something to verify."""
+        return any(line.refundable_fen > 0 for line in self.lines if line.type == SERVICE)
+
+    @property
+    def nothing_left(self) -> bool:
+        """Every line is refunded or held for a refund: nothing is left to deliver."""
+        return all(line.refundable_fen == 0 for line in self.lines)
+
+
+def fulfilment_of(types: Any) -> Fulfilment:
+    kinds = set(types)
+    if PHYSICAL in kinds:
+        return "physical"
+    if SERVICE in kinds:
+        return "service"
+    return "virtual"

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from mall.domain.fulfilment import Order
-from mall.domain.orders import OrderStatus
+from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 MAX_REFUND_LINES: Final = 20

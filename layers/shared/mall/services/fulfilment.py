@@ -15,21 +15,20 @@ from aws_lambda_powertools import Logger
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.fulfilment import (
-    FulfilmentRepository,
+from mall.dal.order_items import (
     OrderBundle,
+    address_context,
     buyer_partition,
+    is_order_item,
     order_from_item,
     status_partition,
 )
-from mall.dal.orders import address_context, is_order_item
+from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.refunds import refund_from_item
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Item, TransactionCancelled
 from mall.domain import fulfilment as rules
 from mall.domain import masking
-from mall.domain.fulfilment import Order
-from mall.domain.orders import OrderStatus
+from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, InvalidInput, NotFound
 from mall.integrations import pii_crypto
 from mall.schemas.fulfilment import (
@@ -106,7 +105,7 @@ def order_detail(bundle: OrderBundle, *, for_buyer: bool, verify_code: str | Non
     )
 
 
-def _bundle(repo: FulfilmentRepository, order_id: str) -> OrderBundle:
+def _bundle(repo: OrderRepository, order_id: str) -> OrderBundle:
     bundle = repo.bundle(order_id)
     if bundle is None:
         raise NotFound("no such order", code="order_not_found")
@@ -115,7 +114,7 @@ def _bundle(repo: FulfilmentRepository, order_id: str) -> OrderBundle:
 
 # ---- customers ----------------------------------------------------------------------------------
 
-def list_my_orders(*, repo: FulfilmentRepository, buyer_id: str, status: str | None, limit: int,
+def list_my_orders(*, repo: OrderRepository, buyer_id: str, status: str | None, limit: int,
                    cursor: str | None) -> OrderPage:
     start = cursors.decode(cursor, partition=("gsi1pk", buyer_partition(buyer_id)))
     page = repo.list_for_buyer(buyer_id, status=status, limit=limit, start_key=start)
@@ -123,7 +122,7 @@ def list_my_orders(*, repo: FulfilmentRepository, buyer_id: str, status: str | N
     return OrderPage(items=items, next_cursor=cursors.encode(page.last_key))
 
 
-def my_order(*, repo: FulfilmentRepository, buyer_id: str, order_id: str) -> OrderDetail:
+def my_order(*, repo: OrderRepository, buyer_id: str, order_id: str) -> OrderDetail:
     """The buyer's order with its history and refunds; a paid service order shows its 核销 code
     (made on the first view: only its hash and an encrypted copy are stored)."""
     bundle = repo.bundle(order_id)
@@ -138,7 +137,7 @@ def _code_context(order_id: str) -> str:
     return f"{order_id}:verify"
 
 
-def verify_code_for(repo: FulfilmentRepository, order: Order) -> str | None:
+def verify_code_for(repo: OrderRepository, order: Order) -> str | None:
     stored = order.extra.get("verify_code_enc")
     if isinstance(stored, str):
         return pii_crypto.decrypt(stored, context=_code_context(order.order_id))
@@ -151,7 +150,7 @@ def verify_code_for(repo: FulfilmentRepository, order: Order) -> str | None:
     return pii_crypto.decrypt(other, context=_code_context(order.order_id)) if isinstance(other, str) else None
 
 
-def confirm_receipt(*, repo: FulfilmentRepository, buyer_id: str, order_id: str, now: datetime) -> OrderDetail:
+def confirm_receipt(*, repo: OrderRepository, buyer_id: str, order_id: str, now: datetime) -> OrderDetail:
     """确认收货: SHIPPED → COMPLETED (completed_by buyer). Repeating it answers the same order."""
     for _ in range(MAX_ATTEMPTS):
         order = rules.ensure_owner(repo.get(order_id), buyer_id)
@@ -174,11 +173,11 @@ def _changed(order_id: str) -> Conflict:
 
 # ---- admins -------------------------------------------------------------------------------------
 
-def admin_order(*, repo: FulfilmentRepository, order_id: str) -> OrderDetail:
+def admin_order(*, repo: OrderRepository, order_id: str) -> OrderDetail:
     return order_detail(_bundle(repo, order_id), for_buyer=False)
 
 
-def reveal_shipping_address(*, repo: FulfilmentRepository, audit: AuditLog, order_id: str, admin: str,
+def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id: str, admin: str,
                             source_ip: str | None, now: datetime) -> ShippingAddress:
     """The full delivery address of one order, for the merchant to ship it (查看完整收货地址).
 
@@ -198,7 +197,7 @@ def reveal_shipping_address(*, repo: FulfilmentRepository, audit: AuditLog, orde
                            city=address.get("city"), detail=detail)
 
 
-def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cursor: str | None) -> AdminOrderPage:
+def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor: str | None) -> AdminOrderPage:
     start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
     page = repo.list_by_status(status, limit=limit, start_key=start)
     items = [AdminOrderSummary(
@@ -210,7 +209,7 @@ def admin_list_orders(*, repo: FulfilmentRepository, status: str, limit: int, cu
     return AdminOrderPage(items=items, next_cursor=cursors.encode(page.last_key))
 
 
-def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, tracking_no: str, admin: str,
+def ship_order(*, repo: OrderRepository, order_id: str, carrier: str, tracking_no: str, admin: str,
                now: datetime, source_ip: str | None = None) -> OrderDetail:
     """发货: PAID → SHIPPED with the parcel; repeating it with the same parcel answers the same order.
     The shipment is audited in its own transaction (a repeat writes nothing)."""
@@ -235,7 +234,7 @@ def ship_order(*, repo: FulfilmentRepository, order_id: str, carrier: str, track
     return admin_order(repo=repo, order_id=order_id)
 
 
-def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str, admin: str,
+def verify_service_order(*, repo: OrderRepository, order_id: str, code: str, admin: str,
                          now: datetime, source_ip: str | None = None) -> OrderDetail:
     """核销: the buyer's code completes a paid service order (completed_by verify), or verifies the
     service lines of a mixed order (``service_verified_at``; receipt completes the order).
@@ -271,7 +270,7 @@ def verify_service_order(*, repo: FulfilmentRepository, order_id: str, code: str
 
 # ---- the schedule: auto-confirmation ------------------------------------------------------------
 
-def auto_confirm(*, repo: FulfilmentRepository, settings: SettingsRepository, now: datetime, limit: int = 500,
+def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: datetime, limit: int = 500,
                  time_left: Callable[[], bool] = lambda: True) -> AutoConfirmResult:
     """自动确认收货: complete SHIPPED orders shipped ``auto_confirm_days`` ago or earlier.
 
@@ -308,11 +307,11 @@ def auto_confirm(*, repo: FulfilmentRepository, settings: SettingsRepository, no
 
 @dataclass(frozen=True)
 class OrderChange:
-    old: Item | None
-    new: Item | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
 
 
-def on_order_changes(*, repo: FulfilmentRepository, changes: Iterable[OrderChange], now: datetime) -> int:
+def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], now: datetime) -> int:
     """For every change of an order item: refresh its ``STATUS`` entry (the admin's by-status
     list), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
     delivery): older images never overwrite newer entries; the delivery is conditional on PAID."""

@@ -10,21 +10,19 @@ the response says so (``payment: null``); the client fetches the parameters agai
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.catalog import CategoryRepository
-from mall.dal.fulfilment import buyer_partition
 from mall.dal.identity import CustomerRepository
-from mall.dal.orders import OrderRepository, PlacementRefused, address_context, order_key
-from mall.dal.referral import PromoterRepository
+from mall.dal.order_items import PlacementRefused, address_context
+from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Write
 from mall.domain import masking
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
@@ -56,27 +54,22 @@ from mall.services.commissions import self_purchase_discounts
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
 
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+
 logger = Logger(child=True)
 
 
-class ProductCatalog(StockFlags, Protocol):
-    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``."""
-
-    def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
-    def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
-    def release_stock(self, product_id: str, quantity: int, /) -> Write: ...
-
-
-def _payment_description(lines: Sequence[Mapping[str, Any]]) -> str:
-    first = str(lines[0]["name"])
-    text = first if len(lines) == 1 else f"{first} 等{len(lines)}件商品"
+def _payment_description(names: Sequence[str]) -> str:
+    first = names[0]
+    text = first if len(names) == 1 else f"{first} 等{len(names)}件商品"
     return text[:127]
 
 
-def _prepay(pay: WeChatPayClient, *, order_id: str, lines: Sequence[Mapping[str, Any]], amount_fen: int,
+def _prepay(pay: WeChatPayClient, *, order_id: str, names: Sequence[str], amount_fen: int,
             openid: str, notify_url: str, expires_at: datetime) -> PaymentParams:
     """Raises ``WeChatPayError`` (or ``ValueError`` for a value WeChat Pay would refuse)."""
-    prepay_id = pay.jsapi_prepay(order_id, description=_payment_description(lines), amount_fen=amount_fen,
+    prepay_id = pay.jsapi_prepay(order_id, description=_payment_description(names), amount_fen=amount_fen,
                                  payer_openid=openid, notify_url=notify_url, time_expire=expires_at)
     return PaymentParams(**pay.pay_params(prepay_id))
 
@@ -116,11 +109,48 @@ def _address_view(request: PlaceOrderRequest) -> AddressView | None:
                        city=a.city, detail=masking.mask_address(a.detail))
 
 
-def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepository, products: ProductCatalog,
-                customers: CustomerRepository, settings: SettingsRepository, pay: Callable[[], WeChatPayClient],
-                notify_url: str, now: datetime, device_id: str | None = None,
-                source_ip: str | None = None) -> PlaceOrderResponse:
-    """``device_id`` / ``source_ip`` are stored on the order for the fraud scan, never logged."""
+class OrderCatalog(ProductCatalog, StockFlags, Protocol):
+    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``: the stock
+    committed with the order, and the low-stock flags noted after it."""
+
+
+@dataclass(frozen=True)
+class PlacementRepositories:
+    """What placing an order reads and writes: the order and stock, the buyer, the rules, the
+    buyer's binding (attribution) and, for 自购优惠, the categories' rates."""
+
+    orders: OrderRepository
+    products: OrderCatalog
+    customers: CustomerRepository
+    settings: SettingsRepository
+    network: ReferralRepositories
+    categories: CategoryRepository
+
+    @classmethod
+    def on(cls, table: Table) -> PlacementRepositories:
+        from mall.dal.catalog import ProductRepository
+
+        return cls(orders=OrderRepository(table), products=ProductRepository(table),
+                   customers=CustomerRepository(table), settings=SettingsRepository(table),
+                   network=ReferralRepositories.on(table), categories=CategoryRepository(table))
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """下单: what the buyer asked for, who they are, and when. ``device_id`` / ``source_ip`` are
+    stored on the order for the fraud scan, never logged."""
+
+    request: PlaceOrderRequest
+    buyer_id: str
+    now: datetime
+    device_id: str | None = None
+    source_ip: str | None = None
+
+
+def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[], WeChatPayClient],
+                notify_url: str) -> PlaceOrderResponse:
+    request, buyer_id, now = command.request, command.buyer_id, command.now
+    orders, products, customers, settings = repos.orders, repos.products, repos.customers, repos.settings
     customer = customers.get(buyer_id)
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
@@ -139,7 +169,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     if request.share_source is not None:
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
-    attribution = attribute_order(network=ReferralRepositories.on(orders.table), buyer_id=buyer_id, share=share,
+    attribution = attribute_order(network=repos.network, buyer_id=buyer_id, share=share,
                                   now=now)
     if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
         # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
@@ -147,7 +177,7 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
             settings.get(attribution.settings_version) or current)
         if rules.settings.commission.self_purchase == "discount":
             priced = apply_line_discounts(priced, self_purchase_discounts(
-                promoters=PromoterRepository(orders.table), categories=CategoryRepository(orders.table),
+                promoters=repos.network.promoters, categories=repos.categories,
                 buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
 
     order_id = new_id("o")
@@ -155,22 +185,21 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     lines = [line.as_item() for line in priced.lines]
     # Only physical goods are delivered: no address is kept for an order that ships nothing.
     address = _address_item(request, order_id) if priced.needs_address else None
-    item: dict[str, Any] = {
-        **order_key(order_id), "entity": "order", "order_id": order_id, "buyer_id": buyer_id,
+    fields: dict[str, Any] = {
+        "order_id": order_id, "buyer_id": buyer_id,
         "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
         "shipping_fen": priced.shipping_fen, "discount_fen": priced.discount_fen, "lines": lines,
         "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
-        "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{iso(now)}#{order_id}",
-        "device_id": device_id, "source_ip": source_ip,
+        "device_id": command.device_id, "source_ip": command.source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
     feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
                       attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
                              "l2_promoter_id": attribution.l2_promoter_id})
     try:
-        orders.place(item, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+        orders.place(fields, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
                      limits={line.product_id: line.per_user_limit for line in priced.lines},
                      quantities=quantities, now=now, extra_writes=[feed])
     except PlacementRefused as exc:
@@ -183,8 +212,9 @@ def place_order(*, request: PlaceOrderRequest, buyer_id: str, orders: OrderRepos
     payment: PaymentParams | None = None
     payment_error: str | None = None
     try:
-        payment = _prepay(pay(), order_id=order_id, lines=lines, amount_fen=priced.amount_fen,
-                          openid=customer.openid, notify_url=notify_url, expires_at=expires_at)
+        payment = _prepay(pay(), order_id=order_id, names=[line.name for line in priced.lines],
+                          amount_fen=priced.amount_fen, openid=customer.openid, notify_url=notify_url,
+                          expires_at=expires_at)
     except (WeChatPayError, ValueError) as exc:
         logger.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
         payment_error = "payment_unavailable"
@@ -210,15 +240,16 @@ def payment_for_order(*, order_id: str, buyer_id: str, orders: OrderRepository, 
     if order.status != OrderStatus.CREATED:
         raise Conflict(f"order is {order.status.value}, not awaiting payment", code="order_not_payable",
                        details={"status": order.status.value})
-    if now >= order.expires_at_order:
+    if now >= order.expires:
         raise Conflict("the order expired before payment", code="order_expired",
-                       details={"status": order.status.value, "expires_at": iso(order.expires_at_order)})
+                       details={"status": order.status.value, "expires_at": iso(order.expires)})
     customer = customers.get(buyer_id)
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
     try:
-        payment = _prepay(pay(), order_id=order.order_id, lines=order.lines, amount_fen=order.amount_fen,
-                          openid=customer.openid, notify_url=notify_url, expires_at=order.expires_at_order)
+        payment = _prepay(pay(), order_id=order.order_id, names=[line.name for line in order.lines],
+                          amount_fen=order.amount_fen, openid=customer.openid, notify_url=notify_url,
+                          expires_at=order.expires)
     except WeChatPayError as exc:
         if exc.code == "ORDERPAID":
             raise Conflict("the order is paid; its confirmation is on its way", code="order_already_paid",
@@ -229,4 +260,4 @@ def payment_for_order(*, order_id: str, buyer_id: str, orders: OrderRepository, 
         raise UpstreamUnavailable("WeChat Pay is unavailable; retry shortly", code="payment_unavailable",
                                   details={"wechatpay_code": exc.code}) from exc
     return OrderPaymentResponse(order_id=order.order_id, status=order.status.value, amount_fen=order.amount_fen,
-                                expires_at=iso(order.expires_at_order), payment=payment)
+                                expires_at=iso(order.expires), payment=payment)

@@ -29,9 +29,9 @@ logger = Logger(child=True)
 _CHANNELS = ("link", "qr", "poster")
 
 
-def prepare_basis(table: Table, order: Order, *, now: datetime) -> tuple[PaymentSnapshot, PaymentBasisWrites]:
+def prepare_basis(store: PaymentSnapshotStore, order: Order, *,
+                  now: datetime) -> tuple[PaymentSnapshot, PaymentBasisWrites]:
     """The order's commission basis as of now, and the writes that record it with the payment."""
-    store = PaymentSnapshotStore(table)
     facts, _, binding_item = store.read_facts(order)
     decision = decide_basis(facts)
     snapshot = build_snapshot(facts, decision, taken_at=now)

@@ -14,15 +14,16 @@ WeChat Pay redelivers later.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
-from mall.dal.table import Table
+from mall.dal.payment_snapshot import PaymentSnapshotStore
+from mall.dal.refunds import RefundRepository
 from mall.domain.orders import (
     Order,
     OrderStatus,
@@ -31,11 +32,10 @@ from mall.domain.orders import (
     PaymentOutcome,
     decide_payment,
     paid_after_expiry_refund_id,
-    reconcile_due,
 )
 from mall.errors import DomainError
 from mall.integrations.wechatpay.client import WeChatPayClient
-from mall.integrations.wechatpay.errors import NotificationRejected, WeChatPayError, WeChatPayNotFound
+from mall.integrations.wechatpay.errors import NotificationRejected
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.notifications import (
     EVENT_TRANSFER_FINISHED,
@@ -51,15 +51,30 @@ from mall.integrations.wechatpay.resources import (
     parse_transfer_bill,
 )
 from mall.observability import metrics
-from mall.services.catalog.stock import note_stock_levels
-from mall.services.orders import ProductCatalog
 from mall.services.payment_snapshot import prepare_basis
 from mall.services.payouts import handle_transfer_notification
 from mall.services.refunds import handle_refund_notification
 
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+
 logger = Logger(child=True)
 
 _MAX_RACES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRepositories:
+    """What recording a payment and answering WeChat Pay's notifications read and write."""
+
+    orders: OrderRepository
+    refunds: RefundRepository
+    snapshots: PaymentSnapshotStore
+
+    @classmethod
+    def on(cls, table: Table) -> PaymentRepositories:
+        return cls(orders=OrderRepository(table), refunds=RefundRepository(table),
+                   snapshots=PaymentSnapshotStore(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,7 @@ def _start_refund(order: Order, *, orders: OrderRepository, pay: WeChatPayClient
     metrics.add_metric(name="PaidAfterExpiryRefundsStarted", unit="Count", value=1)
 
 
-def apply_payment(tx: TransactionResource, *, orders: OrderRepository, merchant: MerchantConfig,
+def apply_payment(tx: TransactionResource, *, repos: PaymentRepositories, merchant: MerchantConfig,
                   pay: Callable[[], WeChatPayClient], now: datetime, source: str) -> PaymentResult:
     """Record what WeChat Pay says about one order, exactly once.
 
@@ -103,6 +118,7 @@ def apply_payment(tx: TransactionResource, *, orders: OrderRepository, merchant:
     an already-recorded transaction changes nothing. A concurrent delivery that wins the
     conditional write first makes this one re-read and see a duplicate. Raises ``WeChatPayError``
     only when starting a paid-after-expiry refund failed (the caller answers 5xx: redelivery retries)."""
+    orders = repos.orders
     order = orders.get(tx.out_trade_no)
     if order is None:
         logger.error("payment for an unknown order", extra={"out_trade_no": tx.out_trade_no, "source": source})
@@ -118,7 +134,7 @@ def apply_payment(tx: TransactionResource, *, orders: OrderRepository, merchant:
         if outcome == PaymentOutcome.MARK_PAID:
             assert facts.transaction_id is not None  # noqa: S101 (decide_payment requires it)
             # Who earns, at which levels and rates, is fixed now and recorded with the payment.
-            _, basis = prepare_basis(orders.table, order, now=now)
+            _, basis = prepare_basis(repos.snapshots, order, now=now)
             if orders.mark_paid(order, transaction_id=facts.transaction_id, paid_at=paid_at, now=now, basis=basis):
                 logger.info("order paid", extra={"order_id": order.order_id, "source": source})
                 metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
@@ -173,7 +189,7 @@ def _ok(outcome: str) -> WebhookReply:
 
 
 def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa: PLR0911 (one reply per case)
-                        orders: OrderRepository,
+                        repos: PaymentRepositories,
                         merchant: MerchantConfig, public_keys: Mapping[str, RSAPublicKey], apiv3_key: bytes,
                         pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
     """Verify, decrypt and dispatch one notification (docs/protocols.md). Never raises for a bad message."""
@@ -188,7 +204,7 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
     event = note.event_type
     try:
         if event == "TRANSACTION.SUCCESS":
-            return _on_transaction(note.resource, orders=orders, merchant=merchant, pay=pay, now=now)
+            return _on_transaction(note.resource, repos=repos, merchant=merchant, pay=pay, now=now)
         if event.startswith("REFUND."):
             refund = parse_refund(note.resource)
             if refund.mchid != merchant.mchid:
@@ -198,10 +214,10 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                 logger.error("refund notification whose event and refund_status disagree",
                              extra={"event_type": event[:64], "refund_status": refund.refund_status[:32]})
                 return _fail(400, "refund_status does not match the event", "refund_status_mismatch")
-            handle_refund_notification(table=orders.table, refund=refund, now=now)
+            handle_refund_notification(orders=repos.orders, refunds=repos.refunds, refund=refund, now=now)
             return _ok("refund_handled")
         if event == EVENT_TRANSFER_FINISHED:  # payouts
-            return _on_transfer(note.resource, table=orders.table, merchant=merchant, now=now)
+            return _on_transfer(note.resource, table=repos.orders.table, merchant=merchant, now=now)
     except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
         logger.warning("notification resource refused", extra={"reason": exc.reason_code})
         code, body = rejection_reply(exc)
@@ -213,19 +229,19 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
     return _fail(400, "unsupported event", "unsupported_event")
 
 
-def _on_transaction(resource: Mapping[str, Any], *, orders: OrderRepository, merchant: MerchantConfig,
+def _on_transaction(resource: Mapping[str, Any], *, repos: PaymentRepositories, merchant: MerchantConfig,
                     pay: Callable[[], WeChatPayClient], now: datetime) -> WebhookReply:
     tx = parse_transaction(resource)
     if tx.amount is None or tx.amount.currency != CURRENCY:
         logger.error("payment notification not in CNY: refused", extra={"out_trade_no": tx.out_trade_no})
         return _fail(400, "currency is not CNY", "wrong_currency")
-    result = apply_payment(tx, orders=orders, merchant=merchant, pay=pay, now=now, source="webhook")
+    result = apply_payment(tx, repos=repos, merchant=merchant, pay=pay, now=now, source="webhook")
     outcome = result.decision.outcome
     if result.unknown_order:
         return _fail(404, "unknown out_trade_no", "unknown_order")
     if result.decision.acknowledged:
         if result.order is not None:
-            _check_payer(tx, result.order, app_id=merchant.appid, table=orders.table, now=now)
+            _check_payer(tx, result.order, app_id=merchant.appid, table=repos.orders.table, now=now)
         return _ok(outcome.value)
     messages = {
         PaymentOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
@@ -279,140 +295,3 @@ def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: Merchan
         return _ok(handled.outcome)
     status, message = handled.refusal
     return _fail(status, message, handled.outcome)
-
-
-# ---- expiry and reconciliation ------------------------------------------------------------------
-
-@dataclass
-class JobReport:
-    examined: int = 0
-    expired: int = 0
-    paid: int = 0
-    unchanged: int = 0
-    errors: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"examined": self.examined, "expired": self.expired, "paid": self.paid,
-                "unchanged": self.unchanged, "errors": self.errors}
-
-
-def _query(pay: WeChatPayClient, order_id: str) -> TransactionResource | None:
-    """WeChat Pay's view of the order; None when it never got a prepay for it."""
-    try:
-        return pay.query_by_out_trade_no(order_id)
-    except WeChatPayNotFound:
-        return None
-
-
-def _paid_at_wechatpay(client: WeChatPayClient, order: Order, *, orders: OrderRepository,
-                       merchant: MerchantConfig, now: datetime) -> bool:
-    """Before expiring: record the payment if WeChat Pay has one, else close the order there so it
-    can no longer be paid. True when the order turned out paid. Raises ``WeChatPayError``."""
-    tx = _query(client, order.order_id)
-    if tx is not None and tx.trade_state == "SUCCESS":
-        apply_payment(tx, orders=orders, merchant=merchant, pay=lambda: client, now=now, source="expiry")
-        return True
-    if tx is None or tx.trade_state in {"CLOSED", "REVOKED"}:
-        return False
-    try:
-        client.close_order(order.order_id)
-    except WeChatPayNotFound:
-        return False
-    except WeChatPayError as exc:
-        if exc.code != "ORDERPAID":
-            raise
-        # Paid between our query and the close: record it now.
-        paid = _query(client, order.order_id)
-        if paid is not None:
-            apply_payment(paid, orders=orders, merchant=merchant, pay=lambda: client, now=now, source="expiry")
-        return True
-    return False
-
-
-def expire_due_orders(*, orders: OrderRepository, products: ProductCatalog, merchant: MerchantConfig,
-                      pay: Callable[[], WeChatPayClient], now: datetime,
-                      due_until: datetime | None = None, limit: int = 200) -> JobReport:
-    """Close unpaid orders past ``expires_at_order`` and release their stock exactly once.
-
-    Each order is first asked about at WeChat Pay (a lost notification must not expire a paid
-    order) and closed there (so it can no longer be paid); the CREATED → EXPIRED transaction is
-    conditional on CREATED, so overlapping runs release stock once. An order WeChat Pay cannot be
-    asked about now is left for the next run. ``due_until`` (default ``now``) is the cut-off: a
-    manual run may pretend to be later; records are stamped with ``now``."""
-    cutoff = due_until or now
-    report = JobReport()
-    released: set[str] = set()
-    client: WeChatPayClient | None = None
-    for marker in orders.unpaid_due(until=cutoff, limit=limit):
-        report.examined += 1
-        order = orders.get(marker.order_id)
-        if order is None or order.status != OrderStatus.CREATED:
-            orders.drop_marker(marker.order_id)
-            report.unchanged += 1
-            continue
-        if order.expires_at_order > cutoff:
-            report.unchanged += 1
-            continue
-        client = client or pay()
-        try:
-            if _paid_at_wechatpay(client, order, orders=orders, merchant=merchant, now=now):
-                report.paid += 1
-                continue
-        except WeChatPayError as exc:
-            logger.warning("expiry: WeChat Pay unavailable for an order; next run retries",
-                           extra={"order_id": order.order_id, "wechatpay_code": exc.code})
-            report.errors += 1
-            continue
-        release = [products.release_stock(pid, q) for pid, q in order.quantities().items()]
-        if orders.expire(order, release_writes=release, now=now):
-            report.expired += 1
-            released.update(order.quantities())
-        else:
-            report.unchanged += 1
-    if released:
-        try:
-            note_stock_levels(products=products, product_ids=sorted(released), now=now)
-        except Exception:  # the low-stock list is advisory; the release itself is committed
-            logger.exception("note_stock_levels failed after expiry")
-    metrics.add_metric(name="OrdersExpired", unit="Count", value=report.expired)
-    return report
-
-
-def reconcile_unpaid(*, orders: OrderRepository, merchant: MerchantConfig, pay: Callable[[], WeChatPayClient],
-                     min_age_seconds: int, now: datetime, horizon_until: datetime, as_of: datetime | None = None,
-                     limit: int = 200) -> JobReport:
-    """Ask WeChat Pay about unpaid orders (expiring before ``horizon_until``, placed at least
-    ``min_age_seconds`` before ``as_of``, default ``now``) and record any SUCCESS exactly like the
-    webhook would."""
-    report = JobReport()
-    due = [m for m in orders.unpaid_due(until=horizon_until, limit=limit)
-           if reconcile_due(m.created_at, as_of or now, min_age_seconds)]
-    if not due:
-        return report
-    client = pay()
-    for marker in due:
-        report.examined += 1
-        try:
-            tx = _query(client, marker.order_id)
-        except WeChatPayError as exc:
-            logger.warning("reconcile: query failed", extra={"order_id": marker.order_id, "wechatpay_code": exc.code})
-            report.errors += 1
-            continue
-        if tx is None or tx.trade_state != "SUCCESS":
-            report.unchanged += 1
-            continue
-        try:
-            result = apply_payment(tx, orders=orders, merchant=merchant, pay=lambda: client, now=now,
-                                   source="reconcile")
-        except WeChatPayError:
-            report.errors += 1
-            continue
-        if result.decision.outcome in {PaymentOutcome.MARK_PAID, PaymentOutcome.MARK_PAID_AFTER_EXPIRY}:
-            report.paid += 1
-            logger.warning("payment found by reconciliation (its notification was lost or late)",
-                           extra={"order_id": marker.order_id})
-            metrics.add_metric(name="PaymentsReconciled", unit="Count", value=1)
-        else:
-            report.unchanged += 1
-    return report

@@ -10,12 +10,12 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
-from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.fulfilment import FulfilmentRepository
-from mall.dal.refunds import RefundRepository, refund_from_item, refunds_partition
-from mall.dal.table import Table, TransactionCancelled
+from mall.dal.audit import AuditEntry
+from mall.dal.orders import OrderRepository
+from mall.dal.refunds import RefundRepository, TransactionCancelled, refund_from_item, refunds_partition
 from mall.domain import refunds as rules
-from mall.domain.fulfilment import Order, ensure_owner
+from mall.domain.fulfilment import ensure_owner
+from mall.domain.orders import Order
 from mall.domain.refunds import LineRequest, Outcome, Refund, RefundStatus
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse
@@ -55,7 +55,7 @@ def _out_trade_no(order: Order) -> str:
 
 # ---- customers ----------------------------------------------------------------------------------
 
-def request_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, buyer_id: str, order_id: str,
+def request_refund(*, orders: OrderRepository, refunds: RefundRepository, buyer_id: str, order_id: str,
                    reason: str, lines: Sequence[LineRequest], now: datetime) -> RefundView:
     """申请退款: REQUESTED, its amounts held on the order lines in the same transaction (conditional
     on the order's version, so concurrent requests can never add up to more than was paid)."""
@@ -74,7 +74,7 @@ def request_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, b
                    details={"order_id": order_id})
 
 
-def list_order_refunds(*, orders: FulfilmentRepository, refunds: RefundRepository, buyer_id: str,
+def list_order_refunds(*, orders: OrderRepository, refunds: RefundRepository, buyer_id: str,
                        order_id: str) -> RefundList:
     ensure_owner(orders.get(order_id, consistent=False), buyer_id)
     return RefundList(items=[refund_view(r, for_buyer=True) for r in refunds.list_for_order(order_id)])
@@ -96,7 +96,7 @@ def _get(refunds: RefundRepository, refund_id: str) -> Refund:
     return refund
 
 
-def _order_of(orders: FulfilmentRepository, refund: Refund) -> Order:
+def _order_of(orders: OrderRepository, refund: Refund) -> Order:
     order = orders.get(refund.order_id)
     if order is None:
         raise NotFound("the refund's order does not exist", code="order_not_found")
@@ -111,7 +111,7 @@ def _refund_audit(action: str, refund: Refund, *, admin: str, source_ip: str | N
                       subject_user=refund.buyer_id)
 
 
-def approve_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, refund_id: str, admin: str,
+def approve_refund(*, orders: OrderRepository, refunds: RefundRepository, refund_id: str, admin: str,
                    now: datetime, gateway: RefundGateway, notify_url: str,
                    source_ip: str | None = None) -> RefundView:
     """同意退款: REQUESTED → PROCESSING, then the WeChat Pay refund with ``out_refund_no = refund_id``.
@@ -133,8 +133,8 @@ def approve_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, r
             rules.check_approvable(refund.status, refund_id)  # another admin approved it: re-send is safe
             resend = True
     if resend:
-        AuditLog(refunds.table).append(_refund_audit("refund.approve_resend", refund, admin=admin,
-                                                     source_ip=source_ip, to=refund.status), now)
+        refunds.append_audit(_refund_audit("refund.approve_resend", refund, admin=admin, source_ip=source_ip,
+                                           to=refund.status), now)
     order = _order_of(orders, refund)
     reason = refund.reason[:WECHAT_REASON_MAX] or None
     try:
@@ -158,7 +158,7 @@ def approve_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, r
     return refund_view(_get(refunds, refund_id), for_buyer=False)
 
 
-def reject_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, refund_id: str, admin: str,
+def reject_refund(*, orders: OrderRepository, refunds: RefundRepository, refund_id: str, admin: str,
                   reason: str, now: datetime, source_ip: str | None = None) -> RefundView:
     """拒绝退款: REQUESTED → REJECTED with the reason; the held amounts become refundable again."""
     for _ in range(MAX_ATTEMPTS):
@@ -177,7 +177,7 @@ def reject_refund(*, orders: FulfilmentRepository, refunds: RefundRepository, re
 
 # ---- outcomes: notifications and API answers ----------------------------------------------------
 
-def apply_outcome(*, orders: FulfilmentRepository, refunds: RefundRepository, refund_id: str, wechat_status: str,
+def apply_outcome(*, orders: OrderRepository, refunds: RefundRepository, refund_id: str, wechat_status: str,
                   wechat_refund_id: str | None, now: datetime,
                   failure: tuple[str, str] | None = None) -> Refund:
     """Apply SUCCESS / ABNORMAL / CLOSED once: the refund's status is the condition, so duplicates
@@ -207,15 +207,14 @@ def apply_outcome(*, orders: FulfilmentRepository, refunds: RefundRepository, re
     raise Conflict("the refund kept changing; retry later", code="refund_changed", details={"refund_id": refund_id})
 
 
-def handle_refund_notification(*, table: Table, refund: RefundResource, now: datetime) -> None:
+def handle_refund_notification(*, orders: OrderRepository, refunds: RefundRepository, refund: RefundResource,
+                               now: datetime) -> None:
     """REFUND.SUCCESS / ABNORMAL / CLOSED, after the webhook verified and decrypted it.
 
     Unknown refund → ``NotFound`` (the webhook answers 4xx: WeChat Pay retries later, by which time
     the approval that created it has been recorded); a resource that does not match the refund
     (order, amount) → ``Conflict``. Duplicates return quietly (the webhook answers success)."""
-    orders = FulfilmentRepository(table)
-    repo = RefundRepository(table)
-    stored = repo.get(refund.out_refund_no)
+    stored = refunds.get(refund.out_refund_no)
     if stored is None:
         raise NotFound("no such refund (yet)", code="refund_unknown",
                        details={"out_refund_no": refund.out_refund_no})
@@ -228,7 +227,7 @@ def handle_refund_notification(*, table: Table, refund: RefundResource, now: dat
                        details={"refund_id": stored.refund_id})
     if refund.refund_status not in {"SUCCESS", "ABNORMAL", "CLOSED"}:
         return
-    apply_outcome(orders=orders, refunds=repo, refund_id=stored.refund_id, wechat_status=refund.refund_status,
+    apply_outcome(orders=orders, refunds=refunds, refund_id=stored.refund_id, wechat_status=refund.refund_status,
                   wechat_refund_id=refund.refund_id, now=now)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import customer_profile_key, user_partition
-from mall.dal.orders import purchase_key
+from mall.dal.order_items import purchase_key
 from mall.dal.referral.records import (
     activity_key,
     activity_partition,

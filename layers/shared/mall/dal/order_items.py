@@ -1,0 +1,179 @@
+"""The order's items under its partition ``ORDER#<order_id>`` and the keys around it (docs/data-model.md,
+"orders and payment", "after payment"): key builders, the stored order read back as the one
+``mall.domain.orders.Order``, history items, and the values ``mall.dal.orders.OrderRepository`` passes.
+
+Items of the order's partition:
+
+- the order itself (``sk=ORDER``, written when the order is placed): every change is a conditional
+  update from the expected ``status``, ``version`` + 1;
+- ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
+- ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
+  ``AUTOCONFIRM`` / ``<shipped_at>#<order_id>`` is what the auto-confirm schedule queries (no scans);
+- ``STATUS``: the admin's by-status list entry, gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``,
+  kept by the order stream worker from every change of the order item (whoever made it);
+- ``REFUND#<refund_id>``: refunds (``mall.dal.refunds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from mall.clock import iso
+from mall.dal.table import Item, Key, Write
+from mall.domain.fulfilment import HistoryEntry
+from mall.domain.orders import Order, OrderLine, OrderStatus
+
+UNPAID_INDEX = "UNPAID_ORDERS"
+ORDER_SK = "ORDER"
+AUTO_CONFIRM_SK = "AUTOCONFIRM"
+AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
+STATUS_SK = "STATUS"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def order_key(order_id: str) -> dict[str, str]:
+    return {"pk": order_pk(order_id), "sk": ORDER_SK}
+
+
+def auto_confirm_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}
+
+
+def is_order_item(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item (a stream image, say) is an order's own record, not another item of its
+    partition (its by-status entry, a refund, a commission record)."""
+    return item.get("entity") == "order" and item.get("sk") == ORDER_SK
+
+
+def address_context(order_id: str) -> str:
+    """The associated data the order's encrypted address fields are sealed with (``mall.integrations.pii_crypto``): the
+    order's own partition key, so a token copied onto another order does not open. Placing the order
+    encrypts with it; every view and the admin's reveal decrypt with it."""
+    return order_pk(order_id)
+
+
+def unpaid_marker_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
+
+
+def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
+
+
+def buyer_partition(buyer_id: str) -> str:
+    return f"BUYER#{buyer_id}"
+
+
+def status_partition(status: str) -> str:
+    return f"ORDERS#{status}"
+
+
+def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:
+    """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction."""
+    when = at if isinstance(at, str) else iso(at)
+    value = str(OrderStatus(status))
+    return {"pk": order_pk(order_id), "sk": f"HISTORY#{when}#{value}", "entity": "order_history",
+            "order_id": order_id, "status": value, "at": when, "by": by, "note": note}
+
+
+def put_history(table: str, order_id: str, entry: HistoryEntry) -> Write:
+    item = history_item(order_id, entry.status, at=entry.at, by=entry.by, note=entry.note)
+    return Write.put(table, item, condition="attribute_not_exists(pk)")
+
+
+def history_from_item(item: Item) -> HistoryEntry:
+    return HistoryEntry(status=item["status"], at=item["at"], by=item.get("by", ""), note=item.get("note"))
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return int(value) if value is not None else default
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def line_from_item(raw: Mapping[str, Any]) -> OrderLine:
+    return OrderLine(
+        line_id=str(raw["line_id"]), product_id=str(raw.get("product_id", "")), name=str(raw.get("name", "")),
+        type=str(raw.get("type", "physical")), quantity=_int(raw.get("quantity"), 1),
+        unit_price_fen=_int(raw.get("unit_price_fen")), paid_fen=_int(raw.get("paid_fen")),
+        refunded_fen=_int(raw.get("refunded_fen")), refund_held_fen=_int(raw.get("refund_held_fen")),
+        category_id=_text(raw.get("category_id")),
+    )
+
+
+def order_from_item(item: Item) -> Order:
+    return Order(
+        order_id=str(item["order_id"]), buyer_id=str(item["buyer_id"]), status=OrderStatus(item["status"]),
+        amount_fen=_int(item.get("amount_fen")), shipping_fen=_int(item.get("shipping_fen")),
+        goods_fen=_int(item.get("goods_fen")), discount_fen=_int(item.get("discount_fen")),
+        lines=tuple(line_from_item(line) for line in item.get("lines", [])),
+        created_at=str(item.get("created_at", "")), expires_at_order=_text(item.get("expires_at_order")),
+        version=_int(item.get("version")),
+        paid_at=item.get("paid_at"), shipped_at=item.get("shipped_at"), carrier=item.get("carrier"),
+        tracking_no=item.get("tracking_no"), completed_at=item.get("completed_at"),
+        completed_by=item.get("completed_by"), service_verified_at=item.get("service_verified_at"),
+        verify_code_hash=item.get("verify_code_hash"),
+        verify_failed_attempts=_int(item.get("verify_failed_attempts")),
+        verify_locked_until=item.get("verify_locked_until"),
+        shipping_refunded_fen=_int(item.get("shipping_refunded_fen")),
+        shipping_refund_held_fen=_int(item.get("shipping_refund_held_fen")),
+        refund_count=_int(item.get("refund_count")), transaction_id=item.get("transaction_id"),
+        address=item.get("address"), share_source=item.get("share_source"), attribution=item.get("attribution"),
+        extra=item,
+    )
+
+
+@dataclass
+class OrderBundle:
+    """Everything under ``ORDER#<id>`` (one Query): the order, its history (oldest first), its refunds."""
+
+    order: Order
+    history: list[HistoryEntry] = field(default_factory=list)
+    refunds: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentBasisWrites:
+    """What recording a payment adds for the order's commission basis (``mall.dal.payment_snapshot``):
+    its writes, the buyer's first paid order as read (None: none yet), the promoter this order claims
+    a ``first_payment`` binding for, and the attribution decided at payment."""
+
+    writes: Sequence[Write]
+    first_paid_seen: str | None
+    claims_sharer_id: str | None
+    attribution: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UnpaidMarker:
+    order_id: str
+    buyer_id: str
+    created_at: datetime
+    expires_at_order: datetime
+
+
+class ProductCatalog(Protocol):
+    """What placing and expiring orders use of ``mall.dal.catalog.ProductRepository``: the stock
+    writes ``OrderRepository.place`` and ``expire`` commit with the order."""
+
+    def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
+    def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
+    def release_stock(self, product_id: str, quantity: int, /) -> Write: ...
+
+
+class PlacementRefused(Exception):
+    """The placing transaction's condition failed on a stock or purchase-counter write."""
+
+    def __init__(self, kind: str, product_id: str, current: Item | None) -> None:
+        super().__init__(f"{kind}: {product_id}")
+        self.kind = kind  # "stock" | "purchase_limit"
+        self.product_id = product_id
+        self.current = current

@@ -1,0 +1,160 @@
+"""The payment jobs: closing unpaid orders that expired (订单超时关闭) and asking WeChat Pay about
+unpaid orders whose notification may have been lost (对账). Both record a payment they find through
+``mall.services.payments.apply_payment``, exactly as the webhook would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mall.domain.orders import Order, OrderStatus, PaymentOutcome, reconcile_due
+from mall.integrations.wechatpay.client import WeChatPayClient
+from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayNotFound
+from mall.integrations.wechatpay.factory import MerchantConfig
+from mall.integrations.wechatpay.resources import TransactionResource
+from mall.observability import metrics
+from mall.services.catalog.stock import note_stock_levels
+from mall.services.orders import OrderCatalog
+from mall.services.payments import PaymentRepositories, apply_payment
+
+logger = Logger(child=True)
+
+
+@dataclass
+class JobReport:
+    examined: int = 0
+    expired: int = 0
+    paid: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "expired": self.expired, "paid": self.paid,
+                "unchanged": self.unchanged, "errors": self.errors}
+
+
+def _query(pay: WeChatPayClient, order_id: str) -> TransactionResource | None:
+    """WeChat Pay's view of the order; None when it never got a prepay for it."""
+    try:
+        return pay.query_by_out_trade_no(order_id)
+    except WeChatPayNotFound:
+        return None
+
+
+def _paid_at_wechatpay(client: WeChatPayClient, order: Order, *, repos: PaymentRepositories,
+                       merchant: MerchantConfig, now: datetime) -> bool:
+    """Before expiring: record the payment if WeChat Pay has one, else close the order there so it
+    can no longer be paid. True when the order turned out paid. Raises ``WeChatPayError``."""
+    tx = _query(client, order.order_id)
+    if tx is not None and tx.trade_state == "SUCCESS":
+        apply_payment(tx, repos=repos, merchant=merchant, pay=lambda: client, now=now, source="expiry")
+        return True
+    if tx is None or tx.trade_state in {"CLOSED", "REVOKED"}:
+        return False
+    try:
+        client.close_order(order.order_id)
+    except WeChatPayNotFound:
+        return False
+    except WeChatPayError as exc:
+        if exc.code != "ORDERPAID":
+            raise
+        # Paid between our query and the close: record it now.
+        paid = _query(client, order.order_id)
+        if paid is not None:
+            apply_payment(paid, repos=repos, merchant=merchant, pay=lambda: client, now=now, source="expiry")
+        return True
+    return False
+
+
+def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, merchant: MerchantConfig,
+                      pay: Callable[[], WeChatPayClient], now: datetime,
+                      due_until: datetime | None = None, limit: int = 200) -> JobReport:
+    """Close unpaid orders past ``expires_at_order`` and release their stock exactly once.
+
+    Each order is first asked about at WeChat Pay (a lost notification must not expire a paid
+    order) and closed there (so it can no longer be paid); the CREATED → EXPIRED transaction is
+    conditional on CREATED, so overlapping runs release stock once. An order WeChat Pay cannot be
+    asked about now is left for the next run. ``due_until`` (default ``now``) is the cut-off: a
+    manual run may pretend to be later; records are stamped with ``now``."""
+    orders = repos.orders
+    cutoff = due_until or now
+    report = JobReport()
+    released: set[str] = set()
+    client: WeChatPayClient | None = None
+    for marker in orders.unpaid_due(until=cutoff, limit=limit):
+        report.examined += 1
+        order = orders.get(marker.order_id)
+        if order is None or order.status != OrderStatus.CREATED:
+            orders.drop_marker(marker.order_id)
+            report.unchanged += 1
+            continue
+        if order.expires > cutoff:
+            report.unchanged += 1
+            continue
+        client = client or pay()
+        try:
+            if _paid_at_wechatpay(client, order, repos=repos, merchant=merchant, now=now):
+                report.paid += 1
+                continue
+        except WeChatPayError as exc:
+            logger.warning("expiry: WeChat Pay unavailable for an order; next run retries",
+                           extra={"order_id": order.order_id, "wechatpay_code": exc.code})
+            report.errors += 1
+            continue
+        release = [products.release_stock(pid, q) for pid, q in order.quantities().items()]
+        if orders.expire(order, release_writes=release, now=now):
+            report.expired += 1
+            released.update(order.quantities())
+        else:
+            report.unchanged += 1
+    if released:
+        try:
+            note_stock_levels(products=products, product_ids=sorted(released), now=now)
+        except Exception:  # the low-stock list is advisory; the release itself is committed
+            logger.exception("note_stock_levels failed after expiry")
+    metrics.add_metric(name="OrdersExpired", unit="Count", value=report.expired)
+    return report
+
+
+def reconcile_unpaid(*, repos: PaymentRepositories, merchant: MerchantConfig, pay: Callable[[], WeChatPayClient],
+                     min_age_seconds: int, now: datetime, horizon_until: datetime, as_of: datetime | None = None,
+                     limit: int = 200) -> JobReport:
+    """Ask WeChat Pay about unpaid orders (expiring before ``horizon_until``, placed at least
+    ``min_age_seconds`` before ``as_of``, default ``now``) and record any SUCCESS exactly like the
+    webhook would."""
+    report = JobReport()
+    due = [m for m in repos.orders.unpaid_due(until=horizon_until, limit=limit)
+           if reconcile_due(m.created_at, as_of or now, min_age_seconds)]
+    if not due:
+        return report
+    client = pay()
+    for marker in due:
+        report.examined += 1
+        try:
+            tx = _query(client, marker.order_id)
+        except WeChatPayError as exc:
+            logger.warning("reconcile: query failed", extra={"order_id": marker.order_id, "wechatpay_code": exc.code})
+            report.errors += 1
+            continue
+        if tx is None or tx.trade_state != "SUCCESS":
+            report.unchanged += 1
+            continue
+        try:
+            result = apply_payment(tx, repos=repos, merchant=merchant, pay=lambda: client, now=now,
+                                   source="reconcile")
+        except WeChatPayError:
+            report.errors += 1
+            continue
+        if result.decision.outcome in {PaymentOutcome.MARK_PAID, PaymentOutcome.MARK_PAID_AFTER_EXPIRY}:
+            report.paid += 1
+            logger.warning("payment found by reconciliation (its notification was lost or late)",
+                           extra={"order_id": marker.order_id})
+            metrics.add_metric(name="PaymentsReconciled", unit="Count", value=1)
+        else:
+            report.unchanged += 1
+    return report
