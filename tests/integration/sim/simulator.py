@@ -53,9 +53,12 @@ from mall.dal.fulfilment import FulfilmentRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.payouts import PayoutRepository
+from mall.dal.reconciliation import ReconciliationRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.refunds import RefundRepository, refund_key
 from mall.dal.settings import SettingsRepository
-from mall.dal.withdrawals import withdrawal_key
+from mall.dal.withdrawals import WithdrawalRepository, withdrawal_key
 from mall.domain import ledger as L
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.commission_records import CommissionStatus
@@ -72,11 +75,15 @@ from mall.services import fulfilment as fulfilment_service
 from mall.services import ledger as ledger_service
 from mall.services import orders as order_service
 from mall.services import payments as payment_service
-from mall.services import payouts as payout_service
 from mall.services import referral as referral_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
-from mall.services import withdrawals as withdrawal_service
+from mall.services.payouts.bank import mark_bank_failed, mark_bank_paid
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.reconcile import reconcile_payouts
+from mall.services.payouts.start import start_payout
+from mall.services.withdrawals.request import request_withdrawal
+from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 from tests.integration.sim.ops_bonus import BonusOps, bonus_rules, check_bonuses
 from tests.integration.sim.ops_extra import ExtraOps, check_extra, first_paid_orders, level_settings, voided
 from tests.integration.sim.oracle import after_refunds, line_commission, scan
@@ -969,8 +976,9 @@ class Simulator(ExtraOps, BonusOps):
             if results[0].kind != "ok" or report.mismatches or not report.run.clean:
                 self.fail(f"reconciliation not clean: {results[0]}")
 
-        return Op("ledger reconciliation", [lambda: ledger_service.reconcile(table=self.table, as_of=now, now=now)],
-                  apply, exclusive=True)
+        return Op("ledger reconciliation", [lambda: ledger_service.reconcile(
+            ledger=LedgerRepository(self.table), reports=ReconciliationRepository(self.table),
+            promoters=PromoterRepository(self.table), as_of=now, now=now)], apply, exclusive=True)
 
     def op_wechatpay_failure(self) -> Op | None:
         """WeChat Pay answers the next API call (whoever makes it in this wave) with a 500."""
@@ -1005,8 +1013,9 @@ class Simulator(ExtraOps, BonusOps):
 
         def call(amount: int) -> Callable[[], Any]:
             body = WithdrawalRequest(amount_fen=amount, method=method, bank=BANK if method == "bank" else None)  # type: ignore[arg-type]
-            return lambda: withdrawal_service.request_withdrawal(table=self.table, promoter_id=promoter, body=body,
-                                                                 now=now, queue=self.payout_queue)
+            return lambda: request_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                              settings=SettingsRepository(self.table), promoter_id=promoter, body=body,
+                                              now=now, queue=self.payout_queue)
 
         def apply(results: list[Result]) -> None:
             for r in results:
@@ -1029,15 +1038,15 @@ class Simulator(ExtraOps, BonusOps):
             return None
         now = self.clock.now
         if self.rng.random() < 0.2:
-            calls = [lambda: withdrawal_service.reject_withdrawal(table=self.table, withdrawal_id=w.withdrawal_id,
-                                                                  admin=ADMINS[1], reason="资料不全", now=now,
-                                                                  source_ip=None)]
+            calls = [lambda: reject_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                               withdrawal_id=w.withdrawal_id, admin=ADMINS[1], reason="资料不全",
+                                               now=now, source_ip=None)]
             name = "withdrawal_reject"
         else:
             admin = ADMINS[w.approvals % 2]  # the second approval comes from the other admin
-            calls = [lambda: withdrawal_service.approve_withdrawal(table=self.table, withdrawal_id=w.withdrawal_id,
-                                                                   admin=admin, now=now, source_ip=None,
-                                                                   queue=self.payout_queue)]
+            calls = [lambda: approve_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                                withdrawal_id=w.withdrawal_id, admin=admin, now=now, source_ip=None,
+                                                queue=self.payout_queue)]
             name = "withdrawal_approve"
         return Op(name, calls, lambda results: self._touched_withdrawals.add(w.withdrawal_id),
                   frozenset({f"withdrawal:{w.withdrawal_id}"}))
@@ -1051,9 +1060,10 @@ class Simulator(ExtraOps, BonusOps):
             return None
         now = self.clock.now
         copies = 2 if self.rng.random() < 0.2 else 1  # the payout queue redelivers
-        return Op("payout_start" + (" x2 concurrent" if copies > 1 else ""), [lambda: payout_service.start_payout(
-            table=self.table, withdrawal_id=w.withdrawal_id, now=now, pay=self.world.pay_client, notify_url=NOTIFY_URL,
-            profile=PROFILE)] * copies, lambda results: self._touched_withdrawals.add(w.withdrawal_id),
+        return Op("payout_start" + (" x2 concurrent" if copies > 1 else ""), [lambda: start_payout(
+            payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id, now=now,
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))] * copies,
+            lambda results: self._touched_withdrawals.add(w.withdrawal_id),
             frozenset({f"withdrawal:{w.withdrawal_id}"}))
 
     def op_payout_finish(self) -> Op | None:
@@ -1077,13 +1087,14 @@ class Simulator(ExtraOps, BonusOps):
             return None
         now = self.clock.now
         if self.rng.random() < 0.8:
-            call: Callable[[], Any] = lambda: payout_service.mark_bank_paid(  # noqa: E731
-                table=self.table, withdrawal_id=w.withdrawal_id, reference=f"BANK{w.withdrawal_id[-8:]}",
-                admin=ADMINS[0], now=now)
+            call: Callable[[], Any] = lambda: mark_bank_paid(  # noqa: E731
+                payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id,
+                reference=f"BANK{w.withdrawal_id[-8:]}", admin=ADMINS[0], now=now)
             name = "bank mark_paid"
         else:
-            call = lambda: payout_service.mark_bank_failed(  # noqa: E731
-                table=self.table, withdrawal_id=w.withdrawal_id, reason="账户名不符", admin=ADMINS[0], now=now)
+            call = lambda: mark_bank_failed(  # noqa: E731
+                payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id, reason="账户名不符",
+                admin=ADMINS[0], now=now)
             name = "bank mark_failed"
         return Op(name, [call], lambda results: self._touched_withdrawals.add(w.withdrawal_id),
                   frozenset({f"withdrawal:{w.withdrawal_id}"}))
@@ -1094,9 +1105,10 @@ class Simulator(ExtraOps, BonusOps):
         def apply(results: list[Result]) -> None:
             self._touch_all_open_withdrawals()
 
-        return Op("payout reconcile job", [lambda: payout_service.reconcile_payouts(
-            table=self.table, now=now, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
-            notify_url=NOTIFY_URL, profile=PROFILE)], apply, frozenset({"job:payout_reconcile"}))
+        return Op("payout reconcile job", [lambda: reconcile_payouts(
+            payouts=PayoutRepository(self.table), now=now, stuck_after=timedelta(minutes=30),
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))], apply,
+            frozenset({"job:payout_reconcile"}))
 
     # ---- the end ---------------------------------------------------------------------------------
 
@@ -1125,9 +1137,10 @@ class Simulator(ExtraOps, BonusOps):
             self._wave(syncs[start:start + 16])
         # The payout worker and reconciler carry out every bill cancellation a debt asked for.
         later = now + timedelta(hours=1)
-        self._wave([Op("drain payout reconcile", [lambda: payout_service.reconcile_payouts(
-            table=self.table, now=later, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
-            notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
+        self._wave([Op("drain payout reconcile", [lambda: reconcile_payouts(
+            payouts=PayoutRepository(self.table), now=later, stuck_after=timedelta(minutes=30),
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))],
+            lambda results: self._touch_all_open_withdrawals())])
         self._wave([Op("drain settle", [lambda: settlement_service.settle_due(table=self.table, as_of=now, now=now)])])
         self._last_settle = now
         # The referral worker catches up: the levels and counters must then be the model's.
@@ -1394,7 +1407,8 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         problems.append(f"merchant:fees {books.merchant.get(L.MerchantAccount.FEES.value)}, fees {fees}")
 
     # 6. The production reconciliation agrees.
-    report = ledger_service.reconcile(table=sim.table, as_of=sim.clock.now, now=sim.clock.now)
+    report = ledger_service.reconcile(ledger=LedgerRepository(sim.table), reports=ReconciliationRepository(sim.table),
+                                      promoters=PromoterRepository(sim.table), as_of=sim.clock.now, now=sim.clock.now)
     if report.mismatches or not report.run.clean:
         problems.append(f"reconciliation: {report.run} {report.mismatches[:5]}")
 

@@ -52,6 +52,7 @@ from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
 from mall.dal.team_bonus import team_order_writes
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.catalog import Category
 from mall.domain.commission import (
     Beneficiary,
@@ -171,7 +172,8 @@ def sync_order(*, table: Table, order_id: str, now: datetime, payouts: PayoutQue
             owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
                 bonus.promoter_id for bonus in recomputed}
             for uid in sorted(owing):
-                cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=now, queue=payouts)
+                cancel_withdrawals_for_debt(withdrawals=WithdrawalRepository(table), promoter_id=uid, now=now,
+                                            queue=payouts)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 

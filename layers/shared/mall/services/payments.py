@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
+from mall.dal.payouts import PayoutRepository
 from mall.dal.table import Table
 from mall.domain.orders import (
     Order,
@@ -54,7 +55,7 @@ from mall.observability import metrics
 from mall.services.catalog import note_stock_levels
 from mall.services.orders import ProductCatalog
 from mall.services.payment_snapshot import prepare_basis
-from mall.services.payouts import handle_transfer_notification
+from mall.services.payouts.bills import handle_transfer_notification
 from mall.services.refunds import handle_refund_notification
 
 logger = Logger(child=True)
@@ -273,7 +274,7 @@ def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: Merchan
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
         logger.error("transfer notification for another merchant, or without mch_id")
         return _fail(400, "mch_id mismatch", "wrong_merchant")
-    handled = handle_transfer_notification(table=table, bill=bill, now=now)
+    handled = handle_transfer_notification(payouts=PayoutRepository(table), bill=bill, now=now)
     if handled.acknowledged:
         return _ok(handled.outcome)
     status, message = handled.refusal
