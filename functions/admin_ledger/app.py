@@ -10,12 +10,20 @@ from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, DayPath, IdPath, Limit, error_response, limit_query
 from mall.clock import utc_now
+from mall.dal.ledger import LedgerRepository
+from mall.dal.reconciliation import ReconciliationRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.ledger import LedgerPage, LedgerSummary, ReconciliationDetail, ReconciliationList
-from mall.services import ledger
+from mall.services import ledger as ledger_service
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+ledger = LedgerRepository(table)
+reports = ReconciliationRepository(table)
+promoters = PromoterRepository(table)
+
 app = make_resolver()
 
 _NO_PROMOTER: dict[int, OpenAPIResponse] = {
@@ -25,19 +33,20 @@ _NO_PROMOTER: dict[int, OpenAPIResponse] = {
 @app.get("/admin/promoters/<user_id>/ledger", summary="A promoter's ledger, newest first", tags=["ledger"],
          responses=_NO_PROMOTER, **secured(Role.ADMIN))
 def promoter_ledger(user_id: IdPath, limit: Limit = 20, cursor: Cursor = None) -> LedgerPage:
-    return ledger.promoter_ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor)
+    return ledger_service.promoter_ledger_page(promoters=promoters, ledger=ledger, user_id=user_id, limit=limit,
+                                               cursor=cursor)
 
 
 @app.get("/admin/promoters/<user_id>/ledger/summary", summary="A promoter's earnings and balances",
          tags=["ledger"], responses=_NO_PROMOTER, **secured(Role.ADMIN))
 def promoter_summary(user_id: IdPath) -> LedgerSummary:
-    return ledger.promoter_summary(table=table, user_id=user_id, now=utc_now())
+    return ledger_service.promoter_summary(promoters=promoters, ledger=ledger, user_id=user_id, now=utc_now())
 
 
 @app.get("/admin/ledger/reconciliations", summary="Daily reconciliation runs, newest first", tags=["ledger"],
          **secured(Role.ADMIN))
 def reconciliations(limit: Limit = 20, cursor: Cursor = None) -> ReconciliationList:
-    return ledger.list_runs(table=table, limit=limit, cursor=cursor)
+    return ledger_service.list_runs(reports=reports, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/ledger/reconciliations/<day>", summary="One day's reconciliation run with its mismatches",
@@ -45,7 +54,7 @@ def reconciliations(limit: Limit = 20, cursor: Cursor = None) -> ReconciliationL
          **secured(Role.ADMIN))
 def reconciliation(day: DayPath, limit: Annotated[int, limit_query(500)] = 100,
                    cursor: Cursor = None) -> ReconciliationDetail:
-    return ledger.get_run(table=table, day=day, limit=limit, cursor=cursor)
+    return ledger_service.get_run(reports=reports, day=day, limit=limit, cursor=cursor)
 
 
 handler = entrypoint(app)

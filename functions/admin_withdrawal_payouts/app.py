@@ -10,14 +10,17 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import IdPath, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.payouts import PayoutRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.payouts import MarkFailedRequest, MarkPaidRequest, PayoutView
-from mall.services.payouts import mark_bank_failed, mark_bank_paid
+from mall.services.payouts.bank import mark_bank_failed, mark_bank_paid
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-app = make_resolver()
+payouts = PayoutRepository(table)
 
+app = make_resolver()
 
 
 @app.post("/admin/withdrawals/<withdrawal_id>/mark-paid", summary="Mark a bank-transfer withdrawal paid",
@@ -27,7 +30,7 @@ app = make_resolver()
                                          "`withdrawal_not_markable` (not APPROVED; `details.status` says what it is)")},
           **secured(Role.ADMIN))
 def mark_paid(withdrawal_id: IdPath, body: MarkPaidRequest) -> PayoutView:
-    return mark_bank_paid(table=table, withdrawal_id=withdrawal_id, reference=body.reference,
+    return mark_bank_paid(payouts=payouts, withdrawal_id=withdrawal_id, reference=body.reference,
                           admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
@@ -37,7 +40,7 @@ def mark_paid(withdrawal_id: IdPath, body: MarkPaidRequest) -> PayoutView:
                      409: error_response("`withdrawal_not_bank` or `withdrawal_not_markable`")},
           **secured(Role.ADMIN))
 def mark_failed(withdrawal_id: IdPath, body: MarkFailedRequest) -> PayoutView:
-    return mark_bank_failed(table=table, withdrawal_id=withdrawal_id, reason=body.reason,
+    return mark_bank_failed(payouts=payouts, withdrawal_id=withdrawal_id, reason=body.reason,
                             admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 

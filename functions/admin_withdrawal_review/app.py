@@ -11,14 +11,17 @@ from mall.api.params import IdPath, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.tokens import Role
 from mall.schemas.withdrawals import RejectWithdrawalRequest, WithdrawalView
-from mall.services.withdrawals import approve_withdrawal, reject_withdrawal
+from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+withdrawals = WithdrawalRepository(table)
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
-app = make_resolver()
 
+app = make_resolver()
 
 
 @app.post("/admin/withdrawals/<withdrawal_id>/approve", summary="Approve a withdrawal", tags=["admin withdrawals"],
@@ -30,8 +33,8 @@ app = make_resolver()
                                          "`already_approved_by_you`")},
           **secured(Role.ADMIN))
 def approve(withdrawal_id: IdPath) -> WithdrawalView:
-    result = approve_withdrawal(table=table, withdrawal_id=withdrawal_id, admin=current_principal(app).subject,
-                                now=utc_now(), source_ip=source_ip(app),
+    result = approve_withdrawal(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
+                                admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app),
                                 queue=payout_queue)
     metrics.add_metric(name="WithdrawalApprovals", unit="Count", value=1)
     return result
@@ -43,8 +46,8 @@ def approve(withdrawal_id: IdPath) -> WithdrawalView:
                      409: error_response("`withdrawal_not_rejectable` (not PENDING_REVIEW: rejected once only)")},
           **secured(Role.ADMIN))
 def reject(withdrawal_id: IdPath, body: RejectWithdrawalRequest) -> WithdrawalView:
-    result = reject_withdrawal(table=table, withdrawal_id=withdrawal_id, admin=current_principal(app).subject,
-                               reason=body.reason, now=utc_now(),
+    result = reject_withdrawal(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
+                               admin=current_principal(app).subject, reason=body.reason, now=utc_now(),
                                source_ip=source_ip(app))
     metrics.add_metric(name="WithdrawalsRejected", unit="Count", value=1)
     return result

@@ -15,13 +15,20 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.audit import AuditLog
 from mall.dal.table import main_table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.withdrawals import BankAccountReveal, WithdrawalPage, WithdrawalView
-from mall.services.withdrawals import AdminFilters, admin_get, admin_list, export_csv, reveal_bank_account
+from mall.services.withdrawals.admin import AdminFilters, admin_get, admin_list, export_csv
+from mall.services.withdrawals.review import reveal_bank_account
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+withdrawals = WithdrawalRepository(table)
+audit_log = AuditLog(table)
+
 app = make_resolver()
 
 StatusFilter = Literal["PENDING_REVIEW", "APPROVED", "PAYING", "PAID", "FAILED", "REJECTED"]
@@ -45,7 +52,8 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
                      date_from: Day = None, date_to: Day = None, min_fen: Amount = None, max_fen: Amount = None,
                      limit: Limit = 20,
                      cursor: Cursor = None) -> WithdrawalPage:
-    return admin_list(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
+    return admin_list(withdrawals=withdrawals,
+                      filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
                       limit=limit, cursor=cursor)
 
 
@@ -58,7 +66,8 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
 def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
            date_from: Day = None, date_to: Day = None, min_fen: Amount = None,
            max_fen: Amount = None) -> Response[str]:
-    lines = export_csv(table=table, filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
+    lines = export_csv(withdrawals=withdrawals, audit=audit_log,
+                       filters=_filters(status, promoter_id, date_from, date_to, min_fen, max_fen),
                        admin=current_principal(app).subject, now=utc_now(),
                        source_ip=source_ip(app))
     body = "".join(lines)
@@ -71,7 +80,7 @@ def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # no
 @app.get("/admin/withdrawals/<withdrawal_id>", summary="One withdrawal with approvals and timeline",
          tags=["admin withdrawals"], responses={404: error_response("`withdrawal_not_found`")}, **secured(Role.ADMIN))
 def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
-    return admin_get(table=table, withdrawal_id=withdrawal_id)
+    return admin_get(withdrawals=withdrawals, withdrawal_id=withdrawal_id)
 
 
 @app.get("/admin/withdrawals/<withdrawal_id>/bank-account", summary="The full bank account, to pay it",
@@ -82,8 +91,8 @@ def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
                     404: error_response("`withdrawal_not_found`, `no_bank_account`")},
          **secured(Role.ADMIN))
 def bank_account(withdrawal_id: IdPath) -> Response[BankAccountReveal]:
-    result = reveal_bank_account(table=table, withdrawal_id=withdrawal_id, admin=current_principal(app).subject,
-                                 now=utc_now(), source_ip=source_ip(app))
+    result = reveal_bank_account(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
+                                 admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
                     headers={"Cache-Control": "no-store"})
 

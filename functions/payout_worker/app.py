@@ -21,13 +21,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.dal.payouts import PayoutRepository
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import pay_client
 from mall.observability import logger, metrics
-from mall.services.payouts import start_payout
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.start import start_payout
 from mall.workers import worker_entrypoint
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+payouts = PayoutRepository(table)
+transfers = Transfers(pay=pay_client)
+
 # Report every failed message, even when all of them failed (not one exception for the batch): the
 # same answer whatever the mix, and the successes of a batch are never redone.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -48,7 +54,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("payout message without a withdrawal_id: dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="PayoutMessagesDropped", unit="Count", value=1)
         return {"skipped": True}
-    result = start_payout(table=table, withdrawal_id=withdrawal_id, now=utc_now(), pay=pay_client)
+    result = start_payout(payouts=payouts, transfers=transfers, withdrawal_id=withdrawal_id, now=utc_now())
     logger.info("payout started", extra={"withdrawal_id": withdrawal_id, "outcome": result.outcome,
                                          "status": result.status, "bill_state": result.bill_state})
     return {"withdrawal_id": withdrawal_id, "outcome": result.outcome}

@@ -18,13 +18,19 @@ from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.tokens import Role
 from mall.schemas.withdrawals import WithdrawalRequest, WithdrawalView
-from mall.services.withdrawals import request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+withdrawals = WithdrawalRepository(table)
+settings = SettingsRepository(table)
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
+
 app = make_resolver()
 
 
@@ -44,8 +50,8 @@ def request(body: WithdrawalRequest, idempotency_key: IdempotencyKeyHeader) -> R
     now = utc_now()
 
     def action() -> WithdrawalView:
-        result = request_withdrawal(table=table, promoter_id=principal.subject, body=body, now=now,
-                                    queue=payout_queue)
+        result = request_withdrawal(withdrawals=withdrawals, settings=settings, promoter_id=principal.subject,
+                                    body=body, now=now, queue=payout_queue)
         metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
         return result
 

@@ -13,13 +13,17 @@ from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response
 from mall.config import get_settings
 from mall.dal.table import main_table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.withdrawals import WithdrawalPage, WithdrawalView
 from mall.secrets import get_secret
-from mall.services.withdrawals import get_mine, list_mine
+from mall.services.withdrawals.views import get_mine, list_mine
 
+# Composition root: built once per cold start, shared by every invocation.
 table = main_table()
+withdrawals = WithdrawalRepository(table)
+
 app = make_resolver()
 
 StatusFilter = Literal["PENDING_REVIEW", "APPROVED", "PAYING", "PAID", "FAILED", "REJECTED"]
@@ -36,7 +40,7 @@ def merchant_ids() -> tuple[str, str]:
 def list_withdrawals(status: Annotated[StatusFilter | None, Query(description="only this status")] = None,
                      limit: Limit = 20,
                      cursor: Cursor = None) -> WithdrawalPage:
-    return list_mine(table=table, promoter_id=current_principal(app).subject,
+    return list_mine(withdrawals=withdrawals, promoter_id=current_principal(app).subject,
                      status=WithdrawalStatus(status) if status else None, limit=limit, cursor=cursor)
 
 
@@ -44,7 +48,7 @@ def list_withdrawals(status: Annotated[StatusFilter | None, Query(description="o
          tags=["withdrawals"], responses={404: error_response("`withdrawal_not_found` (also for another promoter's)")},
          **secured(Role.PROMOTER))
 def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
-    return get_mine(table=table, promoter_id=current_principal(app).subject, withdrawal_id=withdrawal_id,
+    return get_mine(withdrawals=withdrawals, promoter_id=current_principal(app).subject, withdrawal_id=withdrawal_id,
                     merchant_ids=merchant_ids)
 
 

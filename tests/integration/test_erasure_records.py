@@ -21,6 +21,7 @@ from mall.dal.orders import address_context
 from mall.dal.referral import PromoterRepository, VisitRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
 from mall.domain import masking
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
@@ -30,7 +31,8 @@ from mall.errors import Conflict
 from mall.integrations import pii_crypto
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services.erasure import erase_customer
-from mall.services.withdrawals import reject_withdrawal, request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
+from mall.services.withdrawals.review import reject_withdrawal
 from tests.unit.test_fulfilment_factory import order_item
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
@@ -94,7 +96,8 @@ def seed(table: Table) -> dict[str, Any]:
                                      amount_fen=20_000, at=NOW, ref={}))
     bank = BankAccountIn(bank_name="招商银行", account_name=NAME, account_no=ACCOUNT_NO, branch="杭州分行")
     body = WithdrawalRequest(amount_fen=5_000, method="bank", bank=bank)
-    withdrawal = request_withdrawal(table=table, promoter_id=UID, body=body, now=NOW, queue=None)
+    withdrawal = request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table),
+                                    promoter_id=UID, body=body, now=NOW, queue=None)
     VisitRepository(table).record(promoter_id="u_upline", promoter_code="UPLINE01", source="qr", product_id=None,
                                   visitor_id=UID, device_id=DEVICE, source_ip=IP, now=NOW)
     return {"orders": orders, "earned": earned["order_id"], "withdrawal": withdrawal.withdrawal_id}
@@ -135,7 +138,8 @@ def money_fields(items: list[Item]) -> list[tuple[Any, ...]]:
 
 def test_after_erasure_no_personal_data_remains_and_money_is_untouched(table: Table) -> None:
     seeded = seed(table)
-    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:alice",
+                      reason="资料不符",
                       now=NOW, source_ip=None)  # final: the erasure may proceed
     before_items = everything(table, seeded)
     text_before = json.dumps(before_items, ensure_ascii=False, default=str)
@@ -170,7 +174,8 @@ def test_after_erasure_no_personal_data_remains_and_money_is_untouched(table: Ta
 
 def test_two_requests_at_once_erase_once_and_audit_once(table: Table) -> None:
     seeded = seed(table)
-    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:alice",
+                      reason="资料不符",
                       now=NOW, source_ip=None)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW),
@@ -197,7 +202,8 @@ def test_a_bank_withdrawal_in_review_refuses_the_erasure_and_nothing_changes(tab
 @pytest.mark.parametrize("status", ["PAID", "SHIPPED"])
 def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: Table, status: str) -> None:
     seeded = seed(table)
-    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:alice",
+                      reason="资料不符",
                       now=NOW, source_ip=None)
     parcel = order_item(buyer_id=UID, with_address=False, status=status, created_at="2026-11-19T08:00:00Z")
     parcel["address"] = sealed_address(parcel["order_id"])
@@ -225,7 +231,8 @@ def test_a_parcel_not_yet_received_refuses_the_erasure_naming_the_order(table: T
 
 def test_a_paid_order_with_nothing_to_ship_does_not_hold_the_erasure(table: Table) -> None:
     seeded = seed(table)
-    reject_withdrawal(table=table, withdrawal_id=seeded["withdrawal"], admin="admin:alice", reason="资料不符",
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:alice",
+                      reason="资料不符",
                       now=NOW, source_ip=None)
     virtual = order_item(buyer_id=UID, with_address=False, status="PAID", created_at="2026-11-19T08:00:00Z")
     table.put(virtual)

@@ -53,7 +53,9 @@ from botocore.exceptions import ClientError
 import local.wechatpay_sandbox as sandbox_package
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.payouts import PayoutRepository
 from mall.dal.refunds import RefundRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, serialize
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.refunds import LineRequest
@@ -63,12 +65,13 @@ from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
-from mall.services import payouts as payout_service
 from mall.services import refunds as refund_service
 from mall.services import settlement as settlement_service
-from mall.services import withdrawals as withdrawal_service
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.start import start_payout
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.withdrawals.request import request_withdrawal
 from tests.integration.sim.model import ADMINS
 from tests.integration.sim.oracle import Snapshot, differences, empty, scan
 from tests.integration.sim.simulator import Simulator
@@ -298,8 +301,9 @@ def build_clawback(world: World) -> list[Step]:
     world.clock.advance(timedelta(days=8))
     settle(world)
     available = LedgerRepository(world.table).wallet(promoter).balances.available
-    withdrawal_service.request_withdrawal(table=world.table, promoter_id=promoter, now=world.clock.now, queue=None,
-                                          body=WithdrawalRequest(amount_fen=available * 9 // 10))
+    request_withdrawal(withdrawals=WithdrawalRepository(world.table), settings=SettingsRepository(world.table),
+                       promoter_id=promoter, now=world.clock.now, queue=None,
+                       body=WithdrawalRequest(amount_fen=available * 9 // 10))
     deliver(world, refund(world, buyer, order_id, [LineRequest("1", None)]))  # the pots back: clawback into debt
 
     def run() -> bool:
@@ -325,8 +329,9 @@ def build_settlement(world: World) -> list[Step]:
     settle(world)
     debtor = sim.promoters[5]
     available = LedgerRepository(world.table).wallet(debtor).balances.available
-    view = withdrawal_service.request_withdrawal(table=world.table, promoter_id=debtor, now=world.clock.now,
-                                                 queue=None, body=WithdrawalRequest(amount_fen=available))
+    view = request_withdrawal(withdrawals=WithdrawalRepository(world.table),
+                              settings=SettingsRepository(world.table), promoter_id=debtor, now=world.clock.now,
+                              queue=None, body=WithdrawalRequest(amount_fen=available))
     # Paid out before the refund: a withdrawal still in flight would be cancelled and repay the debt.
     withdrawals = WithdrawalRepository(world.table)
     paying = withdrawals.get(view.withdrawal_id)
@@ -366,15 +371,17 @@ def build_payout(state: str) -> Callable[[World], list[Step]]:
         sync(world, order_id)
         world.clock.advance(timedelta(days=8))
         settle(world)
-        view = withdrawal_service.request_withdrawal(table=world.table, promoter_id=promoter, now=world.clock.now,
-                                                     queue=None, body=WithdrawalRequest(amount_fen=15_000))
+        view = request_withdrawal(withdrawals=WithdrawalRepository(world.table),
+                                  settings=SettingsRepository(world.table), promoter_id=promoter,
+                                  now=world.clock.now, queue=None, body=WithdrawalRequest(amount_fen=15_000))
         assert view.status == "APPROVED", view
         withdrawal_id = view.withdrawal_id
         finished: list[Notification] = []
 
         def start() -> bool:
-            result = payout_service.start_payout(table=world.table, withdrawal_id=withdrawal_id, now=world.clock.now,
-                                                 pay=world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE)
+            result = start_payout(payouts=PayoutRepository(world.table), withdrawal_id=withdrawal_id,
+                                  now=world.clock.now,
+                                  transfers=Transfers(pay=world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))
             return result.outcome == "bill_created"
 
         def finish() -> bool:  # WeChat Pay's side: no write of ours, never faulted

@@ -82,7 +82,8 @@ def build_history(table: Table) -> LedgerRepository:
 
 def test_a_ledger_built_by_the_builders_reconciles_clean(table: Table) -> None:
     repo = build_history(table)
-    report = reconcile(table=table, as_of=AS_OF)
+    report = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                       promoters=PromoterRepository(table), as_of=AS_OF)
     assert report.mismatches == [] and report.clean
     run = report.run
     assert run.day == "2026-11-21" and run.complete and run.global_checked and run.unstable_promoters == []
@@ -99,14 +100,16 @@ def test_a_corrupted_wallet_is_reported_exactly_and_left_alone(table: Table) -> 
     table.client.update_item(TableName=table.name, Key={"pk": {"S": "USER#u_amy"}, "sk": {"S": "WALLET"}},
                              UpdateExpression="ADD available_fen :d", ExpressionAttributeValues={":d": {"N": "123"}})
     before = table.get(wallet_key("u_amy"), consistent=True)
-    report = reconcile(table=table, as_of=AS_OF)
+    report = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                       promoters=PromoterRepository(table), as_of=AS_OF)
     assert not report.clean and report.run.global_checked
     found = {(m.kind, m.subject, m.account, m.expected_fen, m.actual_fen, m.difference_fen) for m in report.mismatches}
     assert found == {("wallet", "u_amy", "available", 4_000, 4_123, 123), ("conservation", "all", "Σ", 0, 123, 123)}
     assert table.get(wallet_key("u_amy"), consistent=True) == before  # never "fixed"
 
     # The same day again: the same report, overwritten (not duplicated).
-    again = reconcile(table=table, as_of=AS_OF + timedelta(hours=1))
+    again = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                      promoters=PromoterRepository(table), as_of=AS_OF + timedelta(hours=1))
     assert again.mismatches == report.mismatches
     page = ReconciliationRepository(table).mismatches("2026-11-21", limit=50, start_key=None)
     assert sorted(i["sk"] for i in page.items) == ["MISMATCH#conservation#all#Σ", "MISMATCH#wallet#u_amy#available"]
@@ -114,7 +117,8 @@ def test_a_corrupted_wallet_is_reported_exactly_and_left_alone(table: Table) -> 
 
     # Once someone has corrected the wallet, the day's re-run is clean and its stale entries are gone.
     table.update(wallet_key("u_amy"), "ADD available_fen :d", values={":d": -123})
-    assert reconcile(table=table, as_of=AS_OF + timedelta(hours=2)).clean
+    assert reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                     promoters=PromoterRepository(table), as_of=AS_OF + timedelta(hours=2)).clean
     assert ReconciliationRepository(table).mismatches("2026-11-21", limit=50, start_key=None).items == []
     assert repo.wallet("u_amy").balances == L.Balances(available=4_000, withdrawn=5_940)
 
@@ -126,7 +130,8 @@ def test_a_corrupted_merchant_shard_and_an_unbalanced_posting_are_reported(table
     voided = next(i for i in LedgerRepository(table).all_postings("u_cat") if i["kind"] == "commission_voided")
     leg = [leg["account"] for leg in voided["legs"]].index("frozen")
     table.update({"pk": voided["pk"], "sk": voided["sk"]}, f"SET legs[{leg}].delta_fen = :d", values={":d": -701})
-    report = reconcile(table=table, as_of=AS_OF)
+    report = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                       promoters=PromoterRepository(table), as_of=AS_OF)
     found = {(m.kind, m.subject, m.account, m.difference_fen) for m in report.mismatches}
     assert found == {
         ("merchant", "merchant:fees", "merchant:fees", -60),
@@ -138,8 +143,10 @@ def test_a_corrupted_merchant_shard_and_an_unbalanced_posting_are_reported(table
 
 def test_a_run_on_another_day_is_another_report_and_runs_list_newest_first(table: Table) -> None:
     build_history(table)
-    reconcile(table=table, as_of=AS_OF)
-    reconcile(table=table, as_of=AS_OF + timedelta(days=1))
+    reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+              promoters=PromoterRepository(table), as_of=AS_OF)
+    reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+              promoters=PromoterRepository(table), as_of=AS_OF + timedelta(days=1))
     page = ReconciliationRepository(table).runs(limit=10, start_key=None)
     assert [i["day"] for i in page.items] == ["2026-11-22", "2026-11-21"]
 
@@ -164,12 +171,14 @@ def test_concurrent_postings_are_not_false_mismatches(table: Table) -> None:
         thread.start()
     reports = []
     while any(thread.is_alive() for thread in threads) or not reports:
-        reports.append(reconcile(table=table, as_of=AS_OF))
+        reports.append(reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                                 promoters=PromoterRepository(table), as_of=AS_OF))
     for thread in threads:
         thread.join()
     for report in reports:
         assert report.mismatches == [], report.mismatches
-    quiet = reconcile(table=table, as_of=AS_OF)
+    quiet = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                      promoters=PromoterRepository(table), as_of=AS_OF)
     assert quiet.clean and quiet.run.global_checked
 
 
@@ -192,7 +201,7 @@ def test_summary_today_and_month_are_china_days(table: Table) -> None:
     settle(repo, "u_day", "cm_dec1a", 20, datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
     repo.post([L.commission_cancelled(promoter_id="u_day", commission_id="cm_dec1b", amount_fen=300,
                                       at=datetime(2026, 12, 2, 0, 30, tzinfo=UTC), ref={}, step="all")])
-    view = summary(table=table, user_id="u_day", now=now)
+    view = summary(ledger=LedgerRepository(table), user_id="u_day", now=now)
     assert china_day(now) == "2026-12-02"
     assert view.today_fen == 54_000
     assert view.month_fen == 54_320

@@ -14,11 +14,14 @@ from local.wechatpay_sandbox.sandbox import PaySandbox
 from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.payouts import PayoutRepository
 from mall.dal.table import Table
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key
 from mall.services.payments import PaymentRepositories, WebhookReply, handle_notification
-from mall.services.payouts import reconcile_payouts, start_payout
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.reconcile import reconcile_payouts
+from mall.services.payouts.start import start_payout
 from tests.integration.test_orders_concurrency import APPID, KEYS, MERCHANT, NOTIFY_URL, PUBLIC_KEYS, race
 from tests.unit.test_payouts import approved_withdrawal, promoter
 from tests.unit.wechatpay.helpers import RecordingSender, sandbox_transport
@@ -42,8 +45,8 @@ class Payouts:
         return self.client
 
     def start(self, withdrawal_id: str) -> str:
-        return start_payout(table=self.table, withdrawal_id=withdrawal_id, now=utc_now(), pay=self.pay,
-                            notify_url=NOTIFY_URL).outcome
+        return start_payout(payouts=PayoutRepository(self.table), withdrawal_id=withdrawal_id, now=utc_now(),
+                            transfers=Transfers(pay=self.pay, notify_url=NOTIFY_URL)).outcome
 
     def deliver(self, headers: dict[str, str], body: bytes) -> WebhookReply:
         return handle_notification(headers=headers, raw_body=body, repos=PaymentRepositories.on(self.table),
@@ -90,8 +93,9 @@ def test_concurrent_failure_deliveries_and_reconciler_runs_return_the_funds_once
 
     def work(i: int) -> object:
         if i % 3 == 2:
-            return reconcile_payouts(table=world.table, now=later, pay=world.pay, stuck_after=timedelta(minutes=30),
-                                     notify_url=NOTIFY_URL).as_dict()
+            return reconcile_payouts(payouts=PayoutRepository(world.table), now=later,
+                                     transfers=Transfers(pay=world.pay, notify_url=NOTIFY_URL),
+                                     stuck_after=timedelta(minutes=30)).as_dict()
         return world.deliver(event.headers, event.body).status
 
     results = race(12, work)

@@ -21,10 +21,12 @@ from mall.clock import iso
 from mall.dal.audit import entity_partition
 from mall.dal.commissions import CommissionRepository, commission_key
 from mall.dal.ledger import LedgerRepository
+from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral import Promoter
@@ -35,7 +37,7 @@ from mall.services import risk
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.ledger import reconcile
 from mall.services.settlement import SettlementRepositories, settle_due
-from mall.services.withdrawals import request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 COMPLETED = datetime(2026, 11, 3, 9, tzinfo=UTC)
@@ -109,7 +111,8 @@ def wallet(table: Table, uid: str) -> L.Balances:
 
 
 def withdraw(table: Table, uid: str, amount: int, now: datetime) -> Any:
-    return request_withdrawal(table=table, promoter_id=uid, body=WithdrawalRequest(amount_fen=amount, method="wechat"),
+    return request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table),
+                              promoter_id=uid, body=WithdrawalRequest(amount_fen=amount, method="wechat"),
                               now=now, queue=None)
 
 
@@ -176,7 +179,8 @@ def test_an_open_case_holds_settlement_and_withdrawals_and_release_lets_the_next
                         as_of=AFTER_DUE + timedelta(days=2), now=AFTER_DUE + timedelta(days=2))
     assert report.settled == 2
     assert wallet(table, RISKY) == L.Balances(available=7_000, withdrawing=5_000)
-    assert reconcile(table=table, as_of=AFTER_DUE + timedelta(days=2)).run.clean
+    assert reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                     promoters=PromoterRepository(table), as_of=AFTER_DUE + timedelta(days=2)).run.clean
 
 
 def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_reconciles(
@@ -219,7 +223,8 @@ def test_confirm_voids_unsettled_commission_exactly_freezes_the_promoter_and_rec
     settle_due(SettlementRepositories.on(table),
                as_of=AFTER_DUE + timedelta(days=30), now=AFTER_DUE + timedelta(days=30))
     assert wallet(table, RISKY) == after and wallet(table, CLEAN) == L.Balances(frozen=1_000)
-    report = reconcile(table=table, as_of=AFTER_DUE + timedelta(days=1))
+    report = reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                       promoters=PromoterRepository(table), as_of=AFTER_DUE + timedelta(days=1))
     assert report.run.clean and report.run.mismatches == 0
 
 
@@ -269,7 +274,8 @@ def test_deciding_in_parallel_has_one_effect(world: tuple[Table, int]) -> None:
     else:
         assert all(r.hold is None and r.status == CommissionStatus.FROZEN for r in records)
         assert settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE).settled == 4
-    assert reconcile(table=table, as_of=AFTER_DUE + timedelta(days=1)).run.clean
+    assert reconcile(ledger=LedgerRepository(table), reports=ReconciliationRepository(table),
+                     promoters=PromoterRepository(table), as_of=AFTER_DUE + timedelta(days=1)).run.clean
 
 
 def test_a_settlement_racing_open_case_never_settles_a_record_after_its_hold(world: tuple[Table, int]) -> None:

@@ -27,6 +27,7 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Item, Table
 from mall.dal.team_bonus import BonusRepository
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral import Promoter
@@ -40,7 +41,7 @@ from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.referral import promoters as referral_promoters
 from mall.services.refunds import reject_refund, request_refund
 from mall.services.settlement import SettlementRepositories, settle_due, void_disabled_promoter
-from mall.services.withdrawals import request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 COMPLETED = datetime(2026, 11, 3, 9, tzinfo=UTC)
@@ -123,7 +124,8 @@ def assert_reconciles(table: Table, uid: str = PROMOTER) -> None:
 
 
 def withdraw(table: Table, amount: int, now: datetime) -> Any:
-    return request_withdrawal(table=table, promoter_id=PROMOTER, now=now, queue=None,
+    return request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table),
+                              promoter_id=PROMOTER, now=now, queue=None,
                               body=WithdrawalRequest(amount_fen=amount, method="wechat"))
 
 

@@ -32,12 +32,14 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.changes import Change, change_from_stream, change_message, parse_change, record_change, routed
 from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.payouts import PayoutRepository
 from mall.dal.referral import PromoterRepository, VisitRateLimiter, VisitRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
 from mall.dal.stats_keys import team_sales_key
 from mall.dal.table import Item, Table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.catalog import Category, Product
 from mall.domain.commission import ever_paid
 from mall.domain.masking import mask_nickname
@@ -54,14 +56,15 @@ from mall.services import refunds as refund_service
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
-from mall.services.payouts import mark_bank_paid
+from mall.services.payouts.bank import mark_bank_paid
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.promoters import apply, change_status
 from mall.services.referral.visits import RecordVisit, record_visit
 from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.stats import apply_change, dashboard, promoter_leaderboard
-from mall.services.withdrawals import approve_withdrawal, reject_withdrawal, request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
+from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 
 pytestmark = pytest.mark.integration
 
@@ -181,14 +184,18 @@ class Shop:
     def withdraw(self, uid: str, day: int, amount: int, *, pay: bool) -> None:
         body = WithdrawalRequest(amount_fen=amount, method="bank", bank=BankAccountIn(
             bank_name="招商银行", account_name="张三", account_no="6225880112345678"))
-        view = request_withdrawal(table=self.table, promoter_id=uid, body=body, now=at(day, 7), queue=None)
+        view = request_withdrawal(withdrawals=WithdrawalRepository(self.table), settings=SettingsRepository(self.table),
+                                  promoter_id=uid, body=body, now=at(day, 7), queue=None)
         if pay:
-            approve_withdrawal(table=self.table, withdrawal_id=view.withdrawal_id, admin="admin:alice",
+            approve_withdrawal(withdrawals=WithdrawalRepository(self.table), withdrawal_id=view.withdrawal_id,
+                               admin="admin:alice",
                                now=at(day, 8), source_ip=None, queue=None)
-            mark_bank_paid(table=self.table, withdrawal_id=view.withdrawal_id, reference="BANK-1", admin="admin:bob",
+            mark_bank_paid(payouts=PayoutRepository(self.table), withdrawal_id=view.withdrawal_id, reference="BANK-1",
+                           admin="admin:bob",
                            now=at(day + 1, 2))
         else:
-            reject_withdrawal(table=self.table, withdrawal_id=view.withdrawal_id, admin="admin:alice",
+            reject_withdrawal(withdrawals=WithdrawalRepository(self.table), withdrawal_id=view.withdrawal_id,
+                              admin="admin:alice",
                               reason="资料不全", now=at(day, 9), source_ip=None)
 
 

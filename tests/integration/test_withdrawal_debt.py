@@ -19,6 +19,8 @@ import pytest
 
 from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
+from mall.dal.payouts import PayoutRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
@@ -29,9 +31,11 @@ from mall.domain.settings import DistributionSettings
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, DEBT_CANCEL_REASON, Withdrawal, WithdrawalStatus
 from mall.errors import Conflict
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.services.payouts import mark_bank_failed, reconcile_payouts
+from mall.services.payouts.bank import mark_bank_failed
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.reconcile import reconcile_payouts
 from mall.services.settlement import SettlementRepositories, settle_due
-from mall.services.withdrawals import approve_withdrawal, reject_withdrawal
+from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 from tests.integration.test_commission_sync import (
     COMPLETED,
     NOW,
@@ -116,7 +120,8 @@ def test_a_rejected_withdrawal_repays_the_debt_first_and_only_the_rest_becomes_a
     fund(table, uid, 2_000)
     owe(table, uid, 5_000)  # 2,000 from available, 3,000 owed
     assert balances(table, uid) == L.Balances(withdrawing=8_000, debt=-3_000)
-    reject_withdrawal(table=table, withdrawal_id=w.withdrawal_id, admin="a_1", reason="资料不全", now=utc_now(),
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=w.withdrawal_id, admin="a_1",
+                      reason="资料不全", now=utc_now(),
                       source_ip=None)
     assert balances(table, uid) == L.Balances(available=5_000, debt=0)
     repaid = [p for p in LedgerRepository(table).all_postings(uid) if p["kind"] == "debt_repaid"]
@@ -145,7 +150,8 @@ def test_a_bank_transfer_marked_failed_repays_the_debt_first(world: Payouts) -> 
     uid = customer(table)
     w = approved_withdrawal(table, uid, amount_fen=5_000, fee_fen=0, method="bank")
     owe(table, uid, 1_500)
-    mark_bank_failed(table=table, withdrawal_id=w.withdrawal_id, reason="户名不符", admin="a_1", now=utc_now())
+    mark_bank_failed(payouts=PayoutRepository(table), withdrawal_id=w.withdrawal_id, reason="户名不符", admin="a_1",
+                     now=utc_now())
     assert balances(table, uid) == L.Balances(available=3_500, debt=0)
     reconciles(table, uid)
 
@@ -160,7 +166,8 @@ def test_returns_racing_clawbacks_never_leave_money_available_while_owed(world: 
 
     def work(i: int) -> object:
         if i % 2:
-            return reject_withdrawal(table=table, withdrawal_id=requests[i // 2].withdrawal_id, admin="a_1",
+            return reject_withdrawal(withdrawals=WithdrawalRepository(table),
+                                     withdrawal_id=requests[i // 2].withdrawal_id, admin="a_1",
                                      reason="r", now=utc_now(), source_ip=None).status
         for _ in range(20):  # a clawback computed from a wallet version retries when the wallet moved
             try:
@@ -191,7 +198,6 @@ def earn_and_settle(table: Table, uid: str, order_id: str) -> None:
 
 
 def table_version(table: Table) -> int:
-    from mall.dal.settings import SettingsRepository
 
     current = SettingsRepository(table).current(consistent=True)
     if current.version:
@@ -304,8 +310,9 @@ def test_a_lost_send_is_recovered_by_the_reconciler(world: Payouts) -> None:
         hours=1))
     assert world.start(w.withdrawal_id) == "bill_created"
     refund(table, "o_debt4", Queue())  # its message to the payout worker is lost
-    report = reconcile_payouts(table=table, now=utc_now(), pay=world.pay, stuck_after=timedelta(hours=2),
-                               notify_url=NOTIFY_URL)
+    report = reconcile_payouts(payouts=PayoutRepository(table), now=utc_now(),
+                               transfers=Transfers(pay=world.pay, notify_url=NOTIFY_URL),
+                               stuck_after=timedelta(hours=2))
     assert report.failed == 1
     assert status(table, w.withdrawal_id)["status"] == "FAILED"
     assert balances(table, uid) == L.Balances()
@@ -318,7 +325,8 @@ def test_approval_checks_the_debt_in_its_own_transaction(world: Payouts) -> None
     w = pending(table, uid, 2_000)
     owe(table, uid, 500)  # a debt the clawback step never saw (the index lagged)
     with pytest.raises(Conflict) as refused:
-        approve_withdrawal(table=table, withdrawal_id=w.withdrawal_id, admin="a_1", now=utc_now(), source_ip=None,
+        approve_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=w.withdrawal_id, admin="a_1",
+                           now=utc_now(), source_ip=None,
                            queue=None)
     assert refused.value.code == "outstanding_debt"
     assert status(table, w.withdrawal_id)["status"] == "REJECTED"
@@ -358,7 +366,8 @@ def test_a_clawback_racing_approval_and_payout_workers_lets_nothing_leave(world:
             return sync_order(CommissionRepositories.on(table),
                               order_id=order_id, now=SETTLED + timedelta(days=1), payouts=queue).outcome
         if i == 1:
-            return approve_withdrawal(table=table, withdrawal_id=review.withdrawal_id, admin="a_1", now=utc_now(),
+            return approve_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=review.withdrawal_id,
+                                      admin="a_1", now=utc_now(),
                                       source_ip=None, queue=queue).status
         return world.start(approved.withdrawal_id if i < 4 else review.withdrawal_id)
 
@@ -397,7 +406,7 @@ def test_the_rules_page_states_the_returned_funds_and_in_flight_policy_that_is_a
     owe(table, uid, 10_000)
     from mall.services.withdrawal_debt import cancel_withdrawals_for_debt
 
-    report = cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=utc_now())
+    report = cancel_withdrawals_for_debt(withdrawals=WithdrawalRepository(table), promoter_id=uid, now=utc_now())
     assert {WithdrawalRepository(table).get(i).status for i in report.cancelled + report.cancelling} \
         >= {WithdrawalStatus.REJECTED, WithdrawalStatus.FAILED}
     assert len(report.cancelled) + len(report.cancelling) == len(listed)

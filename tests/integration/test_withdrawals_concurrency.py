@@ -22,7 +22,8 @@ from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings, WithdrawalRules
 from mall.errors import Conflict
 from mall.schemas.withdrawals import WithdrawalRequest
-from mall.services.withdrawals import reject_withdrawal, request_withdrawal
+from mall.services.withdrawals.request import request_withdrawal
+from mall.services.withdrawals.review import reject_withdrawal
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 UID = "u_busy"
@@ -46,7 +47,8 @@ def request_many(table: Table, amount: int, n: int) -> list[str]:
 
     def attempt(_: int) -> str:
         try:
-            request_withdrawal(table=table, promoter_id=UID, body=WithdrawalRequest(amount_fen=amount), now=NOW,
+            request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table),
+                               promoter_id=UID, body=WithdrawalRequest(amount_fen=amount), now=NOW,
                                queue=None)
             return "ok"
         except Conflict as exc:
@@ -104,7 +106,8 @@ def test_a_debt_recorded_after_the_wallet_was_read_fails_the_request(table: Tabl
     settings = SettingsRepository(table).current().settings.withdrawal
     seen = repo.ledger.wallet(UID)
     # Meanwhile: the whole balance is requested, then a refunded order's commission is clawed back → debt.
-    request_withdrawal(table=table, promoter_id=UID, body=WithdrawalRequest(amount_fen=50_000), now=NOW, queue=None)
+    request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table), promoter_id=UID,
+                       body=WithdrawalRequest(amount_fen=50_000), now=NOW, queue=None)
     claw = L.commission_clawed_back(balances=repo.ledger.wallet(UID).balances, promoter_id=UID,
                                     commission_id="cm_refund", amount_fen=1_000, at=NOW, ref={}, step="1")
     repo.ledger.post([claw])
@@ -118,13 +121,15 @@ def test_a_debt_recorded_after_the_wallet_was_read_fails_the_request(table: Tabl
 
 def test_racing_rejections_return_the_funds_once(table: Table) -> None:
     setup_promoter(table, 50_000)
-    view = request_withdrawal(table=table, promoter_id=UID, body=WithdrawalRequest(amount_fen=40_000), now=NOW,
+    view = request_withdrawal(withdrawals=WithdrawalRepository(table), settings=SettingsRepository(table),
+                              promoter_id=UID, body=WithdrawalRequest(amount_fen=40_000), now=NOW,
                               queue=None)
     assert view.status == rules.WithdrawalStatus.PENDING_REVIEW
 
     def reject(n: int) -> str:
         try:
-            reject_withdrawal(table=table, withdrawal_id=view.withdrawal_id, admin=f"admin:a{n}", reason="不符",
+            reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=view.withdrawal_id,
+                              admin=f"admin:a{n}", reason="不符",
                               now=NOW, source_ip=None)
             return "ok"
         except Conflict as exc:

@@ -46,7 +46,7 @@ def apply(table: Table, item: Item, dry_run: bool) -> bool:
             changed = True
         except LedgerRefused:
             return False  # the wallet moved (or this version was repaid already): the next run sees it again
-    report = cancel_withdrawals_for_debt(table=table, promoter_id=uid, now=now)
+    report = cancel_withdrawals_for_debt(withdrawals=WithdrawalRepository(table), promoter_id=uid, now=now)
     return changed or bool(report.cancelled) or bool(report.recorded)
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from mall.dal.commissions import commission_from_item
 from mall.dal.ledger import LedgerRepository
+from mall.dal.reconciliation import ReconciliationRepository
+from mall.dal.referral import PromoterRepository
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.settlement import refund_open_on_line
@@ -253,7 +255,8 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         problems.append(f"merchant:fees {books.merchant.get(L.MerchantAccount.FEES.value)}, fees {fees}")
 
     # 6. The production reconciliation agrees.
-    report = ledger_service.reconcile(table=sim.table, as_of=sim.clock.now, now=sim.clock.now)
+    report = ledger_service.reconcile(ledger=LedgerRepository(sim.table), reports=ReconciliationRepository(sim.table),
+                                      promoters=PromoterRepository(sim.table), as_of=sim.clock.now, now=sim.clock.now)
     if report.mismatches or not report.run.clean:
         problems.append(f"reconciliation: {report.run} {report.mismatches[:5]}")
 

@@ -9,9 +9,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from mall.dal.ledger import LedgerRepository
+from mall.dal.payouts import PayoutRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.schemas.withdrawals import WithdrawalRequest
-from mall.services import payouts as payout_service
-from mall.services import withdrawals as withdrawal_service
+from mall.services.payouts.bank import mark_bank_failed, mark_bank_paid
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.reconcile import reconcile_payouts
+from mall.services.payouts.start import start_payout
+from mall.services.withdrawals.request import request_withdrawal
+from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 from tests.integration.sim.model import ADMINS, BANK, MWithdrawal, Op, Result
 from tests.integration.sim.world import NOTIFY_URL, PROFILE
 
@@ -48,8 +55,9 @@ class PayoutOps:
 
         def call(amount: int) -> Callable[[], Any]:
             body = WithdrawalRequest(amount_fen=amount, method=method, bank=BANK if method == "bank" else None)  # type: ignore[arg-type]
-            return lambda: withdrawal_service.request_withdrawal(table=self.table, promoter_id=promoter, body=body,
-                                                                 now=now, queue=self.payout_queue)
+            return lambda: request_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                              settings=SettingsRepository(self.table), promoter_id=promoter, body=body,
+                                              now=now, queue=self.payout_queue)
 
         def apply(results: list[Result]) -> None:
             for r in results:
@@ -72,15 +80,15 @@ class PayoutOps:
             return None
         now = self.clock.now
         if self.rng.random() < 0.2:
-            calls = [lambda: withdrawal_service.reject_withdrawal(table=self.table, withdrawal_id=w.withdrawal_id,
-                                                                  admin=ADMINS[1], reason="资料不全", now=now,
-                                                                  source_ip=None)]
+            calls = [lambda: reject_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                               withdrawal_id=w.withdrawal_id, admin=ADMINS[1], reason="资料不全",
+                                               now=now, source_ip=None)]
             name = "withdrawal_reject"
         else:
             admin = ADMINS[w.approvals % 2]  # the second approval comes from the other admin
-            calls = [lambda: withdrawal_service.approve_withdrawal(table=self.table, withdrawal_id=w.withdrawal_id,
-                                                                   admin=admin, now=now, source_ip=None,
-                                                                   queue=self.payout_queue)]
+            calls = [lambda: approve_withdrawal(withdrawals=WithdrawalRepository(self.table),
+                                                withdrawal_id=w.withdrawal_id, admin=admin, now=now, source_ip=None,
+                                                queue=self.payout_queue)]
             name = "withdrawal_approve"
         return Op(name, calls, lambda results: self._touched_withdrawals.add(w.withdrawal_id),
                   frozenset({f"withdrawal:{w.withdrawal_id}"}))
@@ -94,9 +102,10 @@ class PayoutOps:
             return None
         now = self.clock.now
         copies = 2 if self.rng.random() < 0.2 else 1  # the payout queue redelivers
-        return Op("payout_start" + (" x2 concurrent" if copies > 1 else ""), [lambda: payout_service.start_payout(
-            table=self.table, withdrawal_id=w.withdrawal_id, now=now, pay=self.world.pay_client, notify_url=NOTIFY_URL,
-            profile=PROFILE)] * copies, lambda results: self._touched_withdrawals.add(w.withdrawal_id),
+        return Op("payout_start" + (" x2 concurrent" if copies > 1 else ""), [lambda: start_payout(
+            payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id, now=now,
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))] * copies,
+            lambda results: self._touched_withdrawals.add(w.withdrawal_id),
             frozenset({f"withdrawal:{w.withdrawal_id}"}))
 
     def op_payout_finish(self: Simulator) -> Op | None:
@@ -120,13 +129,14 @@ class PayoutOps:
             return None
         now = self.clock.now
         if self.rng.random() < 0.8:
-            call: Callable[[], Any] = lambda: payout_service.mark_bank_paid(  # noqa: E731
-                table=self.table, withdrawal_id=w.withdrawal_id, reference=f"BANK{w.withdrawal_id[-8:]}",
-                admin=ADMINS[0], now=now)
+            call: Callable[[], Any] = lambda: mark_bank_paid(  # noqa: E731
+                payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id,
+                reference=f"BANK{w.withdrawal_id[-8:]}", admin=ADMINS[0], now=now)
             name = "bank mark_paid"
         else:
-            call = lambda: payout_service.mark_bank_failed(  # noqa: E731
-                table=self.table, withdrawal_id=w.withdrawal_id, reason="账户名不符", admin=ADMINS[0], now=now)
+            call = lambda: mark_bank_failed(  # noqa: E731
+                payouts=PayoutRepository(self.table), withdrawal_id=w.withdrawal_id, reason="账户名不符",
+                admin=ADMINS[0], now=now)
             name = "bank mark_failed"
         return Op(name, [call], lambda results: self._touched_withdrawals.add(w.withdrawal_id),
                   frozenset({f"withdrawal:{w.withdrawal_id}"}))
@@ -137,6 +147,7 @@ class PayoutOps:
         def apply(results: list[Result]) -> None:
             self._touch_all_open_withdrawals()
 
-        return Op("payout reconcile job", [lambda: payout_service.reconcile_payouts(
-            table=self.table, now=now, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
-            notify_url=NOTIFY_URL, profile=PROFILE)], apply, frozenset({"job:payout_reconcile"}))
+        return Op("payout reconcile job", [lambda: reconcile_payouts(
+            payouts=PayoutRepository(self.table), now=now, stuck_after=timedelta(minutes=30),
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))], apply,
+            frozenset({"job:payout_reconcile"}))

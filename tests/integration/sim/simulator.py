@@ -46,6 +46,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from mall.dal.ledger import LedgerRepository
+from mall.dal.payouts import PayoutRepository
+from mall.dal.reconciliation import ReconciliationRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.refunds import refund_key
 from mall.dal.withdrawals import withdrawal_key
 from mall.domain.catalog import CommissionSetting, Product
@@ -54,8 +58,9 @@ from mall.errors import DomainError
 from mall.schemas.referral import ApplyRequest
 from mall.services import commissions as commission_service
 from mall.services import ledger as ledger_service
-from mall.services import payouts as payout_service
 from mall.services import settlement as settlement_service
+from mall.services.payouts.gateway import Transfers
+from mall.services.payouts.reconcile import reconcile_payouts
 from mall.services.referral import ReferralRepositories
 from mall.services.referral import promoters as referral_promoters
 from mall.services.referral.binding import BindWithCode, bind_with_code
@@ -428,8 +433,9 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
             if results[0].kind != "ok" or report.mismatches or not report.run.clean:
                 self.fail(f"reconciliation not clean: {results[0]}")
 
-        return Op("ledger reconciliation", [lambda: ledger_service.reconcile(table=self.table, as_of=now, now=now)],
-                  apply, exclusive=True)
+        return Op("ledger reconciliation", [lambda: ledger_service.reconcile(
+            ledger=LedgerRepository(self.table), reports=ReconciliationRepository(self.table),
+            promoters=PromoterRepository(self.table), as_of=now, now=now)], apply, exclusive=True)
 
     def op_wechatpay_failure(self) -> Op | None:
         """WeChat Pay answers the next API call (whoever makes it in this wave) with a 500."""
@@ -466,9 +472,10 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
             self._wave(syncs[start:start + 16])
         # The payout worker and reconciler carry out every bill cancellation a debt asked for.
         later = now + timedelta(hours=1)
-        self._wave([Op("drain payout reconcile", [lambda: payout_service.reconcile_payouts(
-            table=self.table, now=later, pay=self.world.pay_client, stuck_after=timedelta(minutes=30),
-            notify_url=NOTIFY_URL, profile=PROFILE)], lambda results: self._touch_all_open_withdrawals())])
+        self._wave([Op("drain payout reconcile", [lambda: reconcile_payouts(
+            payouts=PayoutRepository(self.table), now=later, stuck_after=timedelta(minutes=30),
+            transfers=Transfers(pay=self.world.pay_client, notify_url=NOTIFY_URL, profile=PROFILE))],
+            lambda results: self._touch_all_open_withdrawals())])
         self._wave([Op("drain settle", [lambda: settlement_service.settle_due(
             settlement_service.SettlementRepositories.on(self.table), as_of=now, now=now)])])
         self._last_settle = now

@@ -26,7 +26,7 @@ from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.services.payments import PaymentRepositories, WebhookReply, handle_notification
-from mall.services.payouts import TransferProfile
+from mall.services.payouts.gateway import TransferProfile
 from tests.conftest import SECRETS_FILE
 from tests.unit.wechatpay.helpers import sandbox_transport
 

@@ -40,8 +40,8 @@ class PayoutRepository:
         self._withdrawals = WithdrawalRepository(table)
 
     @property
-    def table(self) -> Table:
-        return self._table
+    def withdrawals(self) -> WithdrawalRepository:
+        return self._withdrawals
 
     @property
     def ledger(self) -> LedgerRepository:

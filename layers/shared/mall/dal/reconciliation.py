@@ -25,6 +25,16 @@ def report_partition(day: str) -> str:
     return f"RECONCILIATION#{day}"
 
 
+def runs_list_partition() -> tuple[str, str]:
+    """The index partition the runs are listed from (what a cursor of that list is bound to)."""
+    return "gsi1pk", RUNS_PARTITION
+
+
+def mismatches_list_partition(day: str) -> tuple[str, str]:
+    """The partition a day's mismatches are listed from (what a cursor of that list is bound to)."""
+    return "pk", report_partition(day)
+
+
 def run_key(day: str) -> Key:
     return {"pk": report_partition(day), "sk": "RUN"}
 

@@ -1,11 +1,7 @@
 """Withdrawal records, the daily counters and their units of work (docs/data-model.md, "withdrawals").
 
-Keys:
-- withdrawal ``WITHDRAWAL#<withdrawal_id>`` / ``WITHDRAWAL``; gsi1 ``WITHDRAWALS#<status>`` /
-  ``<created_at>#<id>`` (admin queue by status), gsi2 ``PROMOTER_WITHDRAWALS#<uid>`` /
-  ``<created_at>#<id>`` (a promoter's own list, an admin's per-promoter filter)
-- daily counter ``USER#<uid>`` / ``WITHDRAW_DAY#<China day>``: ``count``, ``amount_fen`` (expires later)
-- the risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked here (the risk cases write it)
+The record's keys and item: ``mall.dal.withdrawal_items``; the admin list: ``mall.dal.withdrawal_search``.
+The risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked here (the risk cases write it).
 
 The request is ONE transaction through ``LedgerRepository.post``: the ``withdrawal_held`` posting
 and the wallet ADD (``available_fen >= amount`` and no debt at commit time: ``no_debt``), the
@@ -19,132 +15,57 @@ for admin decisions, its audit record in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
-
-from aws_lambda_powertools import Logger
+from typing import Any, Literal
 
 from mall.clock import china_day, epoch, iso
+from mall.dal import withdrawal_search
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
 from mall.dal.referral import promoter_key
 from mall.dal.risk import RiskHoldRepository, risk_hold_key
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
+from mall.dal.withdrawal_items import (
+    RECORD_FIELDS,
+    STATUS_TIME_FIELD,
+    bank_context,
+    daily_counter_key,
+    new_withdrawal_id,
+    promoter_list_partition,
+    promoter_partition,
+    readable_withdrawal,
+    status_partition,
+    timeline_entry_item,
+    withdrawal_from_item,
+    withdrawal_item,
+    withdrawal_key,
+)
+from mall.dal.withdrawal_search import DONE, MergedPage, Position, WithdrawalFilter
 from mall.domain import ledger as postings
 from mall.domain.ledger import Posting
-from mall.domain.settings import WithdrawalMethod, WithdrawalRules
+from mall.domain.settings import WithdrawalRules
 from mall.domain.withdrawals import (
     RETURNS_FUNDS,
     WITHDRAWING_STATUSES,
     Approval,
-    ReviewKind,
     TimelineEntry,
     Today,
     Withdrawal,
     WithdrawalStatus,
     can_move,
 )
-from mall.ids import new_id
 
-logger = Logger(child=True)
+# The record's keys and item, and the admin list's filter, are used from here by other repositories.
+__all__ = ["DONE", "RECORD_FIELDS", "STATUS_TIME_FIELD", "MergedPage", "OwesDebt", "Position", "RequestRefused",
+           "StaleWithdrawal", "WithdrawalFilter", "WithdrawalRepository", "bank_context", "daily_counter_key",
+           "new_withdrawal_id", "promoter_list_partition", "promoter_partition", "readable_withdrawal",
+           "status_partition", "withdrawal_from_item", "withdrawal_item", "withdrawal_key"]
 
 #: Times a return of funds is recomputed when the promoter's debt moved under it.
 DEBT_RACE_ATTEMPTS = 10
 #: Daily counters are read for "today" only; keep them a little past the day for support questions.
 COUNTER_KEEP_DAYS = 3
-RECORD_FIELDS = ("rejected_by", "reason", "transfer_bill_no", "bill_state", "package_info", "fail_reason",
-                 "bank_reference", "approved_at", "paying_at", "paid_at", "failed_at", "rejected_at", "cancel_reason")
-#: The ``<status>_at`` field each status sets when the record enters it.
-STATUS_TIME_FIELD: Mapping[WithdrawalStatus, str] = {
-    WithdrawalStatus.APPROVED: "approved_at", WithdrawalStatus.PAYING: "paying_at",
-    WithdrawalStatus.PAID: "paid_at", WithdrawalStatus.FAILED: "failed_at", WithdrawalStatus.REJECTED: "rejected_at",
-}
-
-
-def withdrawal_key(withdrawal_id: str) -> Key:
-    return {"pk": f"WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
-
-
-def bank_context(withdrawal_id: str) -> str:
-    """The associated data a withdrawal's encrypted bank account is sealed with: the withdrawal's
-    own partition key, so a token copied onto another record does not open."""
-    return f"WITHDRAWAL#{withdrawal_id}"
-
-
-def status_partition(status: str) -> str:
-    return f"WITHDRAWALS#{status}"
-
-
-def promoter_partition(user_id: str) -> str:
-    return f"PROMOTER_WITHDRAWALS#{user_id}"
-
-
-def daily_counter_key(user_id: str, day: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": f"WITHDRAW_DAY#{day}"}
-
-
-def new_withdrawal_id() -> str:
-    return new_id("w")
-
-
-def _order_key(w: Withdrawal) -> str:
-    return f"{w.created_at}#{w.withdrawal_id}"
-
-
-def _entry(entry: TimelineEntry) -> dict[str, str]:
-    return {"status": entry.status, "at": entry.at, "by": entry.by, "note": entry.note}
-
-
-def withdrawal_item(w: Withdrawal) -> Item:
-    item: Item = {
-        **withdrawal_key(w.withdrawal_id), "entity": "withdrawal", "withdrawal_id": w.withdrawal_id,
-        "promoter_id": w.promoter_id, "amount_fen": w.amount_fen, "fee_fen": w.fee_fen, "net_fen": w.net_fen,
-        "method": w.method, "status": w.status.value, "review": w.review, "required_approvals": w.required_approvals,
-        "approvals": [{"admin_id": a.admin_id, "at": a.at} for a in w.approvals], "out_bill_no": w.out_bill_no,
-        "created_at": w.created_at, "timeline": [_entry(e) for e in w.timeline], "version": w.version,
-        "gsi1pk": status_partition(w.status.value), "gsi1sk": _order_key(w),
-        "gsi2pk": promoter_partition(w.promoter_id), "gsi2sk": _order_key(w),
-    }
-    for name in RECORD_FIELDS:
-        value = getattr(w, name)
-        if value is not None:
-            item[name] = value
-    if w.bank is not None:
-        item["bank"] = dict(w.bank)
-    return item
-
-
-_KNOWN = {"pk", "sk", "entity", "withdrawal_id", "promoter_id", "amount_fen", "fee_fen", "net_fen", "method", "status",
-          "review", "required_approvals", "approvals", "out_bill_no", "created_at", "timeline", "version", "gsi1pk",
-          "gsi1sk", "gsi2pk", "gsi2sk", "bank", *RECORD_FIELDS}
-
-
-def readable_withdrawal(item: Mapping[str, Any]) -> Withdrawal | None:
-    """The withdrawal of an item, or None (logged) for one a scan cannot read: one bad record
-    must not stop the scan of the others."""
-    try:
-        return withdrawal_from_item(dict(item))
-    except (KeyError, ValueError, TypeError):
-        logger.exception("unreadable withdrawal record", extra={"pk": item.get("pk")})
-        return None
-
-
-def withdrawal_from_item(item: Item) -> Withdrawal:
-    return Withdrawal(
-        withdrawal_id=str(item["withdrawal_id"]), promoter_id=str(item["promoter_id"]),
-        amount_fen=int(item["amount_fen"]), fee_fen=int(item.get("fee_fen", 0)), net_fen=int(item["net_fen"]),
-        method=cast(WithdrawalMethod, item["method"]), status=WithdrawalStatus(item["status"]),
-        review=cast(ReviewKind, item.get("review", "manual")),
-        required_approvals=int(item.get("required_approvals", 1)),
-        created_at=str(item["created_at"]), out_bill_no=str(item["out_bill_no"]),
-        approvals=tuple(Approval(str(a["admin_id"]), str(a["at"])) for a in item.get("approvals", [])),
-        bank=item.get("bank"), version=int(item.get("version", 1)),
-        timeline=tuple(TimelineEntry(str(e.get("status", "")), str(e.get("at", "")), str(e.get("by", "")),
-                                     str(e.get("note", ""))) for e in item.get("timeline", [])),
-        **{name: item.get(name) for name in RECORD_FIELDS},
-        extra={k: v for k, v in item.items() if k not in _KNOWN},
-    )
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -179,47 +100,10 @@ class StaleWithdrawal(Exception):
         self.current = current
 
 
-# ---- the admin list's filters ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WithdrawalFilter:
-    """Admin filters; created_* are ISO instants (``created_from`` inclusive, ``created_before`` exclusive)."""
-
-    status: WithdrawalStatus | None = None
-    promoter_id: str | None = None
-    created_from: str | None = None
-    created_before: str | None = None
-    min_fen: int | None = None
-    max_fen: int | None = None
-
-    def partitions(self) -> list[tuple[str, str]]:
-        """(index, partition) pairs to read, newest first in each; merged by the sort key."""
-        if self.promoter_id is not None:
-            return [("gsi2", promoter_partition(self.promoter_id))]
-        statuses = [self.status] if self.status is not None else list(WithdrawalStatus)
-        return [("gsi1", status_partition(s.value)) for s in statuses]
-
-
-#: A partition's position in a paginated merge: the last key consumed, None (not started) or DONE.
-DONE = "done"
-Position = Key | str | None
-
-
-@dataclass
-class MergedPage:
-    items: list[Item]
-    positions: dict[str, Position] | None  # None: nothing more
-
-
 class WithdrawalRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
         self._ledger = LedgerRepository(table)
-
-    @property
-    def table(self) -> Table:
-        return self._table
 
     @property
     def ledger(self) -> LedgerRepository:
@@ -275,84 +159,12 @@ class WithdrawalRepository:
             start = page.last_key
 
     def search(self, where: WithdrawalFilter, *, limit: int, positions: Mapping[str, Position] | None) -> MergedPage:
-        """One page of the admin list: each partition of ``where`` read newest first from its
-        position (filters applied), merged by ``<created_at>#<id>``, the newest ``limit`` kept."""
-        parts = where.partitions()
-        start = dict(positions) if positions else dict.fromkeys((p for _, p in parts), None)
-        candidates: list[tuple[str, Item]] = []
-        exhausted: dict[str, bool] = {}
-        for index, partition in parts:
-            position = start.get(partition)
-            if position == DONE:
-                exhausted[partition] = True
-                continue
-            found, done = self._collect(index, partition, where, limit=limit,
-                                        start_key=position if isinstance(position, dict) else None)
-            candidates += [(partition, item) for item in found]
-            exhausted[partition] = done
-        sort_name = {p: f"{i}sk" for i, p in parts}
-        candidates.sort(key=lambda pair: str(pair[1][sort_name[pair[0]]]), reverse=True)
-        taken = candidates[:limit]
-        left = {partition for partition, _ in candidates[limit:]}
-        next_positions: dict[str, Position] = {}
-        for index, partition in parts:
-            mine = [item for p, item in taken if p == partition]
-            if exhausted[partition] and partition not in left:
-                next_positions[partition] = DONE
-            elif mine:
-                last = mine[-1]
-                next_positions[partition] = {"pk": last["pk"], "sk": last["sk"], f"{index}pk": last[f"{index}pk"],
-                                             f"{index}sk": last[f"{index}sk"]}
-            else:
-                next_positions[partition] = start.get(partition)
-        more = any(v != DONE for v in next_positions.values())
-        return MergedPage([item for _, item in taken], next_positions if more else None)
-
-    def _collect(self, index: str, partition: str, where: WithdrawalFilter, *, limit: int,
-                 start_key: Key | None) -> tuple[list[Item], bool]:
-        """Up to ``limit`` matching items from one partition; True when the partition has no more."""
-        names = {"#pk": f"{index}pk", "#sk": f"{index}sk"}
-        # A key condition may not compare with an empty string; every stored key starts with a year.
-        values: dict[str, Any] = {":pk": partition, ":low": where.created_from or "0",
-                                  ":high": where.created_before or "\uffff"}
-        filters: list[str] = []
-        if index == "gsi2" and where.status is not None:
-            names["#status"] = "status"
-            values[":status"] = where.status.value
-            filters.append("#status = :status")
-        if where.min_fen is not None:
-            names["#amount"] = "amount_fen"
-            values[":min"] = where.min_fen
-            filters.append("#amount >= :min")
-        if where.max_fen is not None:
-            names["#amount"] = "amount_fen"
-            values[":max"] = where.max_fen
-            filters.append("#amount <= :max")
-        found: list[Item] = []
-        key = start_key
-        while True:
-            page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high", names=names, values=values,
-                                           index=index, limit=max(limit, 25), start_key=key, newest_first=True,
-                                           filter_expression=" AND ".join(filters) or None)
-            for item in page.items:
-                if len(found) == limit:
-                    return found, False
-                found.append(item)
-            if page.last_key is None:
-                return found, True
-            if len(found) == limit:
-                return found, False
-            key = page.last_key
+        """One page of the admin list (``mall.dal.withdrawal_search.search``)."""
+        return withdrawal_search.search(self._table, where, limit=limit, positions=positions)
 
     def search_all(self, where: WithdrawalFilter, *, page_size: int = 200) -> Iterable[Item]:
-        """Every match, newest first, a page at a time (the CSV export)."""
-        positions: dict[str, Position] | None = None
-        while True:
-            page = self.search(where, limit=page_size, positions=positions)
-            yield from page.items
-            if page.positions is None:
-                return
-            positions = page.positions
+        """Every match of the admin list, newest first, a page at a time (the CSV export)."""
+        return withdrawal_search.search_all(self._table, where, page_size=page_size)
 
     # ---- the request ----------------------------------------------------------------------------
 
@@ -423,7 +235,7 @@ class WithdrawalRepository:
         entry = TimelineEntry(to.value, at, by, note)
         names: dict[str, str] = {"#status": "status", "#version": "version", "#timeline": "timeline", "#g": "gsi1pk"}
         values: dict[str, Any] = {":to": to.value, ":from": w.status.value, ":v": w.version, ":one": 1,
-                                  ":entry": [_entry(entry)], ":g": status_partition(to.value)}
+                                  ":entry": [timeline_entry_item(entry)], ":g": status_partition(to.value)}
         assignments = ["#status = :to", "#g = :g", "#version = #version + :one",
                        "#timeline = list_append(#timeline, :entry)"]
         for i, (name, value) in enumerate(sorted(fields.items())):
@@ -440,8 +252,8 @@ class WithdrawalRepository:
                 raise ValueError("a debt check goes with a change that moves no money")
             writes.append(self._ledger.no_debt_check(w.promoter_id))
         self._commit(w, to, writes, now=now, note=note, debt_check=len(writes) - 1 if require_no_debt else -1)
-        updated = withdrawal_item(w) | fields | {"status": to.value, "version": w.version + 1,
-                                                  "timeline": [*(_entry(e) for e in w.timeline), _entry(entry)]}
+        timeline = [*(timeline_entry_item(e) for e in w.timeline), timeline_entry_item(entry)]
+        updated = withdrawal_item(w) | fields | {"status": to.value, "version": w.version + 1, "timeline": timeline}
         return withdrawal_from_item(updated)
 
     def _commit(self, w: Withdrawal, to: WithdrawalStatus, writes: list[Write], *, now: datetime, note: str,

@@ -43,7 +43,7 @@ from mall.schemas.audit import (
 from mall.schemas.identity import TokenResponse
 from mall.services.commission_views import mask_user_id
 from mall.services.identity import login_admin
-from mall.services.withdrawals import withdrawal_view
+from mall.services.withdrawals.views import withdrawal_view
 
 #: Queries per request at most: a filter (``action``) may leave pages short; the cursor goes on.
 MAX_QUERIES_PER_PAGE = 40

@@ -48,6 +48,7 @@ from mall.dal.payment_snapshot import snapshot_from_item
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.catalog import Category
 from mall.domain.commission import (
     Beneficiary,
@@ -67,7 +68,7 @@ from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
 from mall.services.payment_snapshot import resolve_binding
 from mall.services.team_bonus import TeamBonusRepositories, recompute_for_order
-from mall.services.withdrawal_debt import DebtCancellation, PayoutQueue, cancel_withdrawals_for_debt
+from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
 
 if TYPE_CHECKING:
     from mall.dal.table import Item, Table
@@ -91,10 +92,10 @@ class CommissionRepositories:
     categories: CategoryRepository
     products: ProductRepository
     team_bonus: TeamBonusRepositories
+    #: A promoter who owes has their withdrawals in flight cancelled (``mall.services.withdrawal_debt``).
+    withdrawals: WithdrawalRepository
     #: Makes the ``first_payment`` binding an order's basis waits for (``mall.services.payment_snapshot``).
     resolve_binding: Callable[[PaymentSnapshot, datetime], PaymentSnapshot]
-    #: Cancels the withdrawals in flight of a promoter who owes (``mall.services.withdrawal_debt``).
-    cancel_withdrawals_for_debt: Callable[[str, datetime, PayoutQueue | None], DebtCancellation]
 
     @classmethod
     def on(cls, table: Table) -> Self:
@@ -102,10 +103,8 @@ class CommissionRepositories:
             store=CommissionSyncStore(table), ledger=LedgerRepository(table), settings=SettingsRepository(table),
             holds=RiskHoldRepository(table), promoters=PromoterRepository(table),
             categories=CategoryRepository(table), products=ProductRepository(table),
-            team_bonus=TeamBonusRepositories.on(table),
-            resolve_binding=lambda basis, now: resolve_binding(table, basis, now=now),
-            cancel_withdrawals_for_debt=lambda promoter_id, now, queue: cancel_withdrawals_for_debt(
-                table=table, promoter_id=promoter_id, now=now, queue=queue))
+            team_bonus=TeamBonusRepositories.on(table), withdrawals=WithdrawalRepository(table),
+            resolve_binding=lambda basis, now: resolve_binding(table, basis, now=now))
 
 
 class SyncIncomplete(RuntimeError):
@@ -185,7 +184,7 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
             owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
                 bonus.promoter_id for bonus in recomputed}
             for uid in sorted(owing):
-                repos.cancel_withdrawals_for_debt(uid, now, payouts)
+                cancel_withdrawals_for_debt(withdrawals=repos.withdrawals, promoter_id=uid, now=now, queue=payouts)
             return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 

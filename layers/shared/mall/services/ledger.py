@@ -22,9 +22,8 @@ from typing import Any
 from mall.api.cursor import cursors
 from mall.clock import china_day, china_day_start, china_month_start, iso, parse_instant, utc_now
 from mall.dal.ledger import LedgerRepository, is_posting_key, postings_partition
-from mall.dal.reconciliation import RUNS_PARTITION, ReconciliationRepository, report_partition
+from mall.dal.reconciliation import ReconciliationRepository, mismatches_list_partition, runs_list_partition
 from mall.dal.referral import PromoterRepository
-from mall.dal.table import Item, Table
 from mall.domain import reconciliation as rules
 from mall.domain.ledger import Account, Balances, MerchantAccount, PostingKind
 from mall.domain.referral import PROMOTER_STATUSES
@@ -65,15 +64,15 @@ def _dt(value: str) -> datetime:
     return parse_instant(value)
 
 
-def _require_promoter(table: Table, user_id: str) -> None:
-    if PromoterRepository(table).get(user_id) is None:
+def _require_promoter(promoters: PromoterRepository, user_id: str) -> None:
+    if promoters.get(user_id) is None:
         raise NotFound("no such promoter", code="promoter_not_found")
 
 
 # ---- views --------------------------------------------------------------------------------------
 
 
-def entry_from_item(item: Item) -> LedgerEntry:
+def entry_from_item(item: Mapping[str, Any]) -> LedgerEntry:
     legs = [LedgerLeg(account=str(leg["account"]), delta_fen=int(leg["delta_fen"])) for leg in item.get("legs", [])]
     effect: dict[str, int] = {}
     for leg in legs:
@@ -88,26 +87,25 @@ def entry_from_item(item: Item) -> LedgerEntry:
         memo=str(item.get("memo") or ""), effect=BalanceEffect(**effect), at=str(item["at"]))
 
 
-def ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
+def ledger_page(*, ledger: LedgerRepository, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
     """``user_id``'s postings, newest first (the promoter route passes the token's subject)."""
     start = cursors.decode(cursor, partition=postings_partition(user_id))
     if start is not None and not is_posting_key(start):
         raise _bad_cursor()
-    page = LedgerRepository(table).postings(user_id, limit=limit, start_key=start, newest_first=True)
+    page = ledger.postings(user_id, limit=limit, start_key=start, newest_first=True)
     return LedgerPage(user_id=user_id, items=[entry_from_item(i) for i in page.items],
                       next_cursor=cursors.encode(page.last_key))
 
 
-def summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
+def summary(*, ledger: LedgerRepository, user_id: str, now: datetime) -> LedgerSummary:
     """The balances (one consistent GetItem of the wallet) and what was earned today / this
     month in China time: one Query of the promoter's postings since the 1st of the month, summed
     here (the month's postings, ~0.4 KB each: a promoter with 3,000 postings a month reads ~1.2 MB
     = 2 pages, ~150 RCU eventually consistent). Postings after ``now`` are not counted."""
-    repo = LedgerRepository(table)
-    balances = repo.wallet(user_id).balances
+    balances = ledger.wallet(user_id).balances
     month_start, day_start = china_month_start(now), china_day_start(now)
     today = month = 0
-    for item in repo.all_postings(user_id, since=month_start):
+    for item in ledger.all_postings(user_id, since=month_start):
         if item.get("kind") not in EARNING_KINDS:
             continue
         at = _dt(str(item["at"]))
@@ -122,15 +120,17 @@ def summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
                          withdrawn_fen=balances.withdrawn, debt_fen=balances.owed_fen, as_of=iso(now))
 
 
-def promoter_ledger_page(*, table: Table, user_id: str, limit: int, cursor: str | None) -> LedgerPage:
+def promoter_ledger_page(*, promoters: PromoterRepository, ledger: LedgerRepository, user_id: str, limit: int,
+                         cursor: str | None) -> LedgerPage:
     """Admin: anyone's ledger (404 for a user who is not a promoter)."""
-    _require_promoter(table, user_id)
-    return ledger_page(table=table, user_id=user_id, limit=limit, cursor=cursor)
+    _require_promoter(promoters, user_id)
+    return ledger_page(ledger=ledger, user_id=user_id, limit=limit, cursor=cursor)
 
 
-def promoter_summary(*, table: Table, user_id: str, now: datetime) -> LedgerSummary:
-    _require_promoter(table, user_id)
-    return summary(table=table, user_id=user_id, now=now)
+def promoter_summary(*, promoters: PromoterRepository, ledger: LedgerRepository, user_id: str,
+                     now: datetime) -> LedgerSummary:
+    _require_promoter(promoters, user_id)
+    return summary(ledger=ledger, user_id=user_id, now=now)
 
 
 # ---- reconciliation -----------------------------------------------------------------------------
@@ -174,21 +174,21 @@ def _snapshot(user_id: str, ledger: LedgerRepository, reports: ReconciliationRep
     return snapshot
 
 
-def _promoter_ids(table: Table) -> Iterator[str]:
+def _promoter_ids(promoters: PromoterRepository) -> Iterator[str]:
     """Every promoter, whatever their status: the gsi1 ``PROMOTERS#<status>`` partitions, paged.
     (A promoter whose status changes during the run can appear twice; the caller de-duplicates.)"""
-    repo = PromoterRepository(table)
     for status in PROMOTER_STATUSES:
         start = None
         while True:
-            promoters, start = repo.list_by_status(status, limit=PROMOTER_PAGE, start_key=start)
-            for promoter in promoters:
+            found, start = promoters.list_by_status(status, limit=PROMOTER_PAGE, start_key=start)
+            for promoter in found:
                 yield promoter.user_id
             if start is None:
                 break
 
 
-def reconcile(*, table: Table, as_of: datetime, now: datetime | None = None,
+def reconcile(*, ledger: LedgerRepository, reports: ReconciliationRepository, promoters: PromoterRepository,
+              as_of: datetime, now: datetime | None = None,
               time_left: Callable[[], bool] | None = None) -> ReconciliationReport:
     """Recompute every balance from the postings and compare; write the day's report
     (``RECONCILIATION#<china day of as_of>``, overwritten by a re-run of the day).
@@ -204,10 +204,8 @@ def reconcile(*, table: Table, as_of: datetime, now: datetime | None = None,
 
     Changes no balance. ``time_left`` (False: stop taking promoters) makes a run that would
     overrun its Lambda end with ``complete`` false instead of being killed mid-write."""
-    ledger = LedgerRepository(table)
-    reports = ReconciliationRepository(table)
     day = china_day(as_of)
-    snapshots, complete = _read_promoters(table, ledger, reports, time_left)
+    snapshots, complete = _read_promoters(promoters, ledger, reports, time_left)
     merchant, global_checked = ({m.value: 0 for m in MerchantAccount}, False)
     if complete:
         merchant, global_checked = _settle_global(snapshots, ledger, reports)
@@ -233,10 +231,10 @@ def reconcile(*, table: Table, as_of: datetime, now: datetime | None = None,
     return ReconciliationReport(run=run, mismatches=[_mismatch_view(m) for m in mismatches])
 
 
-def _read_promoters(table: Table, ledger: LedgerRepository, reports: ReconciliationRepository,
+def _read_promoters(promoters: PromoterRepository, ledger: LedgerRepository, reports: ReconciliationRepository,
                     time_left: Callable[[], bool] | None) -> tuple[dict[str, _Snapshot], bool]:
     snapshots: dict[str, _Snapshot] = {}
-    for user_id in _promoter_ids(table):
+    for user_id in _promoter_ids(promoters):
         if user_id in snapshots:
             continue
         if time_left is not None and not time_left():
@@ -285,23 +283,22 @@ def _mismatch_view(mismatch: rules.Mismatch) -> ReconciliationMismatch:
                                   difference_fen=mismatch.difference_fen)
 
 
-def _run_from_item(item: Item) -> ReconciliationRun:
+def _run_from_item(item: Mapping[str, Any]) -> ReconciliationRun:
     return ReconciliationRun.model_validate({k: item[k] for k in ReconciliationRun.model_fields if k in item})
 
 
-def list_runs(*, table: Table, limit: int, cursor: str | None) -> ReconciliationList:
-    start = cursors.decode(cursor, partition=("gsi1pk", RUNS_PARTITION))
-    page = ReconciliationRepository(table).runs(limit=limit, start_key=start)
+def list_runs(*, reports: ReconciliationRepository, limit: int, cursor: str | None) -> ReconciliationList:
+    start = cursors.decode(cursor, partition=runs_list_partition())
+    page = reports.runs(limit=limit, start_key=start)
     return ReconciliationList(items=[_run_from_item(i) for i in page.items],
                               next_cursor=cursors.encode(page.last_key))
 
 
-def get_run(*, table: Table, day: str, limit: int, cursor: str | None) -> ReconciliationDetail:
-    reports = ReconciliationRepository(table)
+def get_run(*, reports: ReconciliationRepository, day: str, limit: int, cursor: str | None) -> ReconciliationDetail:
     item = reports.run(day)
     if item is None:
         raise NotFound("no reconciliation ran that day", code="reconciliation_not_found")
-    start = cursors.decode(cursor, partition=("pk", report_partition(day)))
+    start = cursors.decode(cursor, partition=mismatches_list_partition(day))
     page = reports.mismatches(day, limit=limit, start_key=start)
     mismatches = [ReconciliationMismatch.model_validate({k: i[k] for k in ReconciliationMismatch.model_fields})
                   for i in page.items]

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
 from mall.dal.payment_snapshot import PaymentSnapshotStore
+from mall.dal.payouts import PayoutRepository
 from mall.dal.refunds import RefundRepository
 from mall.domain.orders import (
     Order,
@@ -52,8 +53,9 @@ from mall.integrations.wechatpay.resources import (
 )
 from mall.observability import metrics
 from mall.services.payment_snapshot import prepare_basis
-from mall.services.payouts import handle_transfer_notification
+from mall.services.payouts.bills import handle_transfer_notification
 from mall.services.refunds import handle_refund_notification
+from mall.services.risk import RiskRepositories, open_case
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -70,11 +72,16 @@ class PaymentRepositories:
     orders: OrderRepository
     refunds: RefundRepository
     snapshots: PaymentSnapshotStore
+    #: Transfer-bill notifications (payouts) arrive on the same webhook.
+    payouts: PayoutRepository
+    #: A payment by someone other than the buyer opens a risk case.
+    risk: RiskRepositories
 
     @classmethod
     def on(cls, table: Table) -> PaymentRepositories:
         return cls(orders=OrderRepository(table), refunds=RefundRepository(table),
-                   snapshots=PaymentSnapshotStore(table))
+                   snapshots=PaymentSnapshotStore(table), payouts=PayoutRepository(table),
+                   risk=RiskRepositories.on(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,7 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
             handle_refund_notification(orders=repos.orders, refunds=repos.refunds, refund=refund, now=now)
             return _ok("refund_handled")
         if event == EVENT_TRANSFER_FINISHED:  # payouts
-            return _on_transfer(note.resource, table=repos.orders.table, merchant=merchant, now=now)
+            return _on_transfer(note.resource, payouts=repos.payouts, merchant=merchant, now=now)
     except NotificationRejected as exc:  # a decrypted resource that does not have the documented shape
         logger.warning("notification resource refused", extra={"reason": exc.reason_code})
         code, body = rejection_reply(exc)
@@ -241,7 +248,7 @@ def _on_transaction(resource: Mapping[str, Any], *, repos: PaymentRepositories, 
         return _fail(404, "unknown out_trade_no", "unknown_order")
     if result.decision.acknowledged:
         if result.order is not None:
-            _check_payer(tx, result.order, app_id=merchant.appid, table=repos.orders.table, now=now)
+            _check_payer(tx, result.order, app_id=merchant.appid, risk=repos.risk, now=now)
         return _ok(outcome.value)
     messages = {
         PaymentOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
@@ -258,7 +265,8 @@ CURRENCY = "CNY"
 PAYER_MISMATCH_RULE = "payer_mismatch"
 
 
-def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: Table, now: datetime) -> None:
+def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, risk: RiskRepositories,
+                 now: datetime) -> None:
     """The money arrived, so the payment stands; but a payer other than the order's buyer is
     looked into: a risk case on the order (docs/risk.md, "Payer mismatch"). Repeated deliveries
     find the same case (keyed by the order). A customer's id is derived from the app id and the
@@ -270,13 +278,11 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: T
 
     if customer_id_for(app_id, payer) == order.buyer_id:
         return
-    from mall.services.risk import RiskRepositories, open_case
-
     promoter = (order.attribution or {}).get("l1_promoter_id")
     subject = str(promoter) if promoter else order.buyer_id
     logger.warning("payment by someone other than the buyer: risk case", extra={"order_id": order.order_id})
     metrics.add_metric(name="PaymentPayerMismatch", unit="Count", value=1)
-    open_case(repos=RiskRepositories.on(table), promoter_id=subject, rule=PAYER_MISMATCH_RULE,
+    open_case(repos=risk, promoter_id=subject, rule=PAYER_MISMATCH_RULE,
               window_key=order.order_id,
               evidence={"order_id": order.order_id, "buyer_id": order.buyer_id,
                         "subject": "promoter" if promoter else "customer", "transaction_id": tx.transaction_id,
@@ -285,12 +291,13 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, table: T
 
 
 # ---- payouts ----
-def _on_transfer(resource: Mapping[str, Any], *, table: Table, merchant: MerchantConfig, now: datetime) -> WebhookReply:
+def _on_transfer(resource: Mapping[str, Any], *, payouts: PayoutRepository, merchant: MerchantConfig,
+                 now: datetime) -> WebhookReply:
     bill = parse_transfer_bill(resource)
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
         logger.error("transfer notification for another merchant, or without mch_id")
         return _fail(400, "mch_id mismatch", "wrong_merchant")
-    handled = handle_transfer_notification(table=table, bill=bill, now=now)
+    handled = handle_transfer_notification(payouts=payouts, bill=bill, now=now)
     if handled.acknowledged:
         return _ok(handled.outcome)
     status, message = handled.refusal

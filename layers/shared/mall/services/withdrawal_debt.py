@@ -29,8 +29,6 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.ledger import LedgerRepository
-from mall.dal.table import Table
 from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository
 from mall.domain.money import yuan
 from mall.domain.withdrawals import (
@@ -51,7 +49,8 @@ DebtOutcome = Literal["cancelled", "cancelling", "still_cancelling", "untouched"
 
 
 class PayoutQueue(Protocol):
-    """Where a withdrawal whose transfer bill must be cancelled goes (the payout worker)."""
+    """The payout worker's queue (``mall.dal.queues.MessageQueue`` in the functions): approved
+    withdrawals, and those whose transfer bill must be cancelled."""
 
     def send(self, body: Mapping[str, Any]) -> None: ...
 
@@ -105,18 +104,18 @@ def _finish(repo: WithdrawalRepository, w: Withdrawal, *, now: datetime, owed_fe
     return repo.transition(w, to=to, now=now, by=SYSTEM, note=debt_note(owed_fen), sets=sets)
 
 
-def cancel_withdrawals_for_debt(*, table: Table, promoter_id: str, now: datetime,
+def cancel_withdrawals_for_debt(*, withdrawals: WithdrawalRepository, promoter_id: str, now: datetime,
                                 queue: PayoutQueue | None = None) -> DebtCancellation:
     """While ``promoter_id`` owes, cancel every withdrawal of theirs in flight (module docstring).
     Idempotent; a promoter owing nothing is left alone. A withdrawal whose bill must be cancelled
     is sent to ``queue`` (a lost send is recovered by the payout reconciler)."""
-    owed = LedgerRepository(table).wallet(promoter_id).balances.owed_fen
+    owed = withdrawals.ledger.wallet(promoter_id).balances.owed_fen
     report = DebtCancellation(promoter_id, owed)
     if owed <= 0:
         return report
-    repo = WithdrawalRepository(table)
-    for w in sorted(repo.of_promoter_in(promoter_id, CANCELLED_BY_DEBT), key=lambda x: (x.created_at, x.withdrawal_id)):
-        outcome = cancel_one_for_debt(repo, w.withdrawal_id, now=now, owed_fen=owed)
+    in_flight = withdrawals.of_promoter_in(promoter_id, CANCELLED_BY_DEBT)
+    for w in sorted(in_flight, key=lambda x: (x.created_at, x.withdrawal_id)):
+        outcome = cancel_one_for_debt(withdrawals, w.withdrawal_id, now=now, owed_fen=owed)
         if outcome == "cancelled":
             report.cancelled.append(w.withdrawal_id)
         elif outcome in {"cancelling", "still_cancelling"}:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -40,8 +38,11 @@ from mall.integrations.wechatpay.resources import (
     parse_model,
 )
 from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
+from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
 
+# Re-exported: a client built without a transport sends through this module's ``urllib_transport``,
+# the name the tests and the local stack replace to reach the pay sandbox.
 __all__ = [
     "DEFAULT_BASE_URL",
     "HttpRequest",
@@ -64,48 +65,6 @@ _OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 _OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 _OUT_BILL_NO = re.compile(r"[0-9A-Za-z]{1,32}")
 _CST = timezone(timedelta(hours=8), "CST")
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: Literal["GET", "POST"]
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-    timeout: float
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-Transport = Callable[[HttpRequest], HttpResponse]
-"""Sends one request. Returns any HTTP response (including 4xx/5xx); raises
-``WeChatPayRetryableError`` when no response arrived (timeout, connection error)."""
-
-_OPENER = urllib.request.build_opener()
-
-
-def urllib_transport(request: HttpRequest) -> HttpResponse:
-    if not request.url.startswith(("https://", "http://")):
-        raise ValueError("only http(s) URLs are allowed")
-    req = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        request.url, data=request.body if request.method == "POST" else None,
-        headers=dict(request.headers), method=request.method,
-    )
-    try:
-        with _OPENER.open(req, timeout=request.timeout) as resp:
-            return HttpResponse(status=resp.status, headers=dict(resp.headers.items()), body=resp.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return HttpResponse(status=exc.code, headers=dict(exc.headers.items()), body=exc.read())
-    except TimeoutError as exc:
-        raise WeChatPayRetryableError(0, "TIMEOUT", "no response from WeChat Pay in time") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise WeChatPayRetryableError(0, "NETWORK_ERROR", f"WeChat Pay unreachable: {type(exc).__name__}") from exc
 
 
 def rfc3339_cst(moment: datetime) -> str:
