@@ -33,7 +33,7 @@ applies each adjustment once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -66,7 +66,7 @@ from mall.domain.orders import PricedLine
 from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
-from mall.services.payment_snapshot import resolve_binding
+from mall.services.payment_snapshot import BasisRepositories, resolve_binding
 from mall.services.team_bonus import TeamBonusRepositories, recompute_for_order
 from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
 
@@ -95,7 +95,7 @@ class CommissionRepositories:
     #: A promoter who owes has their withdrawals in flight cancelled (``mall.services.withdrawal_debt``).
     withdrawals: WithdrawalRepository
     #: Makes the ``first_payment`` binding an order's basis waits for (``mall.services.payment_snapshot``).
-    resolve_binding: Callable[[PaymentSnapshot, datetime], PaymentSnapshot]
+    basis: BasisRepositories
 
     @classmethod
     def on(cls, table: Table) -> Self:
@@ -104,7 +104,7 @@ class CommissionRepositories:
             holds=RiskHoldRepository(table), promoters=PromoterRepository(table),
             categories=CategoryRepository(table), products=ProductRepository(table),
             team_bonus=TeamBonusRepositories.on(table), withdrawals=WithdrawalRepository(table),
-            resolve_binding=lambda basis, now: resolve_binding(table, basis, now=now))
+            basis=BasisRepositories.on(table))
 
 
 class SyncIncomplete(RuntimeError):
@@ -168,7 +168,7 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
         if state.plan is None and not state.records:  # records never exist without the plan: decided
             basis = snapshot_from_item(state.basis) if state.basis is not None else None
             if basis is not None and basis.waits_for_binding:
-                repos.resolve_binding(basis, now)  # the first_payment binding this order waits for
+                resolve_binding(repos.basis, basis, now=now)  # the first_payment binding this order waits for
                 continue
             try:
                 result.created += _create(repos, rules, state.order, now, basis)

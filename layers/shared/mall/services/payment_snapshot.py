@@ -9,20 +9,23 @@ workers that react to a paid order (commission sync, referral): the first to run
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.orders import PaymentBasisWrites, order_key
+from mall.dal.orders import OrderRepository, PaymentBasisWrites
 from mall.dal.payment_snapshot import PaymentSnapshotStore
 from mall.dal.referral import BindingRepository
-from mall.dal.table import Table
 from mall.domain.orders import Order
 from mall.domain.payment_snapshot import BindingOutcome, PaymentSnapshot, build_snapshot, decide_basis
 from mall.domain.referral import BindRefused, BindSource
 from mall.errors import Conflict
+
+if TYPE_CHECKING:
+    from mall.dal.table import Table
+    from mall.services.referral import ReferralRepositories
 
 logger = Logger(child=True)
 
@@ -42,20 +45,37 @@ def prepare_basis(store: PaymentSnapshotStore, order: Order, *,
         attribution=asdict(decision.attribution))
 
 
-def _bound_to(table: Table, buyer_id: str, sharer_id: str) -> bool:
-    binding = BindingRepository(table).get(buyer_id)
+@dataclass(frozen=True)
+class BasisRepositories:
+    """What resolving an order's ``first_payment`` binding reads and writes: the bases, the order
+    (its share source and device), the bindings, and the referral network a claim binds in."""
+
+    store: PaymentSnapshotStore
+    orders: OrderRepository
+    bindings: BindingRepository
+    network: ReferralRepositories
+
+    @classmethod
+    def on(cls, table: Table) -> BasisRepositories:
+        from mall.services.referral import ReferralRepositories  # referral's stream use case imports this module
+
+        return cls(store=PaymentSnapshotStore(table), orders=OrderRepository(table),
+                   bindings=BindingRepository(table), network=ReferralRepositories.on(table))
+
+
+def _bound_to(repos: BasisRepositories, buyer_id: str, sharer_id: str) -> bool:
+    binding = repos.bindings.get(buyer_id)
     return binding is not None and binding.parent_id == sharer_id
 
 
-def _claim(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -> tuple[BindingOutcome, str]:
+def _claim(repos: BasisRepositories, snapshot: PaymentSnapshot, *, now: datetime) -> tuple[BindingOutcome, str]:
     """Bind the buyer to the promoter their first paid order claims; bound when the buyer ends up
     bound there (by this call or a concurrent one)."""
-    from mall.services.referral import ReferralRepositories  # referral imports nothing of this module's callers
-    from mall.services.referral.binding import Bind, bind
+    from mall.services.referral.binding import Bind, bind  # referral's stream use case imports this module
 
     sharer = snapshot.sharer_id
     assert sharer is not None  # noqa: S101 (a claim always names its promoter)
-    order = table.get(order_key(snapshot.order_id), consistent=True) or {}
+    order = repos.orders.get_item(snapshot.order_id, consistent=True) or {}
     share = order.get("share_source") if isinstance(order.get("share_source"), dict) else {}
     source = share.get("source") if share and share.get("source") in _CHANNELS else "link"
     code = share.get("promoter_code") if share else None
@@ -65,30 +85,30 @@ def _claim(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -> tuple[B
                   source=cast(BindSource, source), now=now, by="system", paid_orders_before=0,
                   promoter_code=code if isinstance(code, str) else None,
                   device_id=order.get("device_id") or None, client_ip=order.get("source_ip") or None),
-             network=ReferralRepositories.on(table))
+             network=repos.network)
     except BindRefused as refused:
         detail = f"refused:{refused.error.code}"
     except Conflict as lost:
         if lost.code != "binding_conflict":
             raise  # the team kept changing: the worker's redelivery tries again
         detail = f"refused:{lost.code}"
-    return ("bound" if _bound_to(table, snapshot.buyer_id, sharer) else "refused"), detail
+    return ("bound" if _bound_to(repos, snapshot.buyer_id, sharer) else "refused"), detail
 
 
-def resolve_binding(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -> PaymentSnapshot:
+def resolve_binding(repos: BasisRepositories, snapshot: PaymentSnapshot, *, now: datetime) -> PaymentSnapshot:
     """The basis with its ``first_payment`` binding outcome (made and recorded now if not yet)."""
     if not snapshot.waits_for_binding:
         return snapshot
-    store = PaymentSnapshotStore(table)
+    store = repos.store
     if snapshot.binding == "claims":
-        outcome, detail = _claim(table, snapshot, now=now)
+        outcome, detail = _claim(repos, snapshot, now=now)
     else:
         first = store.get(snapshot.first_order_id or "")
         if first is not None and first.binding == "claims":
-            first = resolve_binding(table, first, now=now)
+            first = resolve_binding(repos, first, now=now)
             outcome, detail = first.binding_outcome or "refused", f"follows {first.order_id}"
         else:  # the first paid order was recorded before bases existed: follow the binding it made
-            bound = snapshot.sharer_id is not None and _bound_to(table, snapshot.buyer_id, snapshot.sharer_id)
+            bound = snapshot.sharer_id is not None and _bound_to(repos, snapshot.buyer_id, snapshot.sharer_id)
             outcome, detail = ("bound" if bound else "refused"), "follows the binding as stored"
     resolved = store.record_outcome(snapshot.order_id, outcome, detail=detail, now=now)
     logger.info("first_payment binding decided", extra={"order_id": snapshot.order_id,
@@ -96,7 +116,7 @@ def resolve_binding(table: Table, snapshot: PaymentSnapshot, *, now: datetime) -
     return resolved
 
 
-def earning_basis(table: Table, order_id: str, *, now: datetime) -> PaymentSnapshot | None:
+def earning_basis(repos: BasisRepositories, order_id: str, *, now: datetime) -> PaymentSnapshot | None:
     """The order's basis with its binding outcome; None for an order paid before bases existed."""
-    snapshot = PaymentSnapshotStore(table).get(order_id)
-    return resolve_binding(table, snapshot, now=now) if snapshot is not None else None
+    snapshot = repos.store.get(order_id)
+    return resolve_binding(repos, snapshot, now=now) if snapshot is not None else None

@@ -4,18 +4,17 @@ paying invitee (有效下线) and the level upgrades they lead to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mall.dal.referral import CounterRepository, SaleCount, TransactionCancelled, first_failure_index
 from mall.domain import referral as rules
-from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.referral import BindRefused, ShareSource
 from mall.domain.settings import BindingMode
 from mall.errors import Conflict
-from mall.services.payment_snapshot import earning_basis
+from mall.services.payment_snapshot import BasisRepositories, earning_basis
 from mall.services.referral import ATTEMPTS, ReferralRepositories
 from mall.services.referral.binding import Bind, bind
 from mall.services.referral.levels import evaluate_levels, evaluate_upgrade
@@ -31,12 +30,12 @@ class OrderPaidRepositories:
 
     network: ReferralRepositories
     counters: CounterRepository
-    earning_basis: Callable[[str, datetime], PaymentSnapshot | None]
+    basis: BasisRepositories
 
     @classmethod
     def on(cls, table: Table) -> OrderPaidRepositories:
         return cls(network=ReferralRepositories.on(table), counters=CounterRepository(table),
-                   earning_basis=lambda order_id, now: earning_basis(table, order_id, now=now))
+                   basis=BasisRepositories.on(table))
 
 
 def _share_from(raw: Any) -> ShareSource | None:
@@ -75,7 +74,7 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
     settings = network.settings.current().settings
     result: dict[str, Any] = {"order_id": order_id, "bound": None, "counted": False}
     share = _share_from(order.get("share_source"))
-    basis = repos.earning_basis(order_id, now)
+    basis = earning_basis(repos.basis, order_id, now=now)
     if basis is not None:
         result["bound"] = basis.binding_outcome
     elif settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
