@@ -6,6 +6,8 @@ service that breaks the shape fails here before review."""
 from __future__ import annotations
 
 import ast
+import inspect
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +81,32 @@ def test_modules_stay_a_size_a_reader_can_hold() -> None:
             if lines > limit:
                 too_long[path.relative_to(ROOT).as_posix()] = lines
     assert too_long == {}
+
+
+def _classes(pattern: str) -> list[str]:
+    found = re.compile(pattern)
+    return sorted(f"{path.relative_to(MALL).as_posix()}:{node.name}" for path in _python(MALL)
+                  for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                  if isinstance(node, ast.ClassDef) and found.fullmatch(node.name))
+
+
+def test_one_order_model_and_one_order_repository() -> None:
+    assert _classes(r"Order") == ["domain/orders.py:Order"]
+    assert _classes(r"\w*(Order|Fulfilment)\w*Repository") == ["dal/orders.py:OrderRepository"]
+
+
+def test_use_cases_with_many_inputs_take_one_command() -> None:
+    from mall.services.audit import QueryAudit, query_audit
+    from mall.services.identity import LogInCustomer, login_customer
+    from mall.services.orders import PlaceOrder, place_order
+    from mall.services.referral.binding import BindWithCode, bind_with_code
+
+    for use_case, command, fields in (
+        (place_order, PlaceOrder, {"request", "buyer_id", "now", "device_id", "source_ip"}),
+        (bind_with_code, BindWithCode, {"customer_id", "code", "now"}),
+        (query_audit, QueryAudit, {"actor", "entity_type", "entity_id", "action", "start", "end", "limit", "cursor"}),
+        (login_customer, LogInCustomer, {"js_code", "app_id", "device_id", "source_ip"}),
+    ):
+        parameters = inspect.signature(use_case).parameters
+        assert len(parameters) <= 6, use_case.__name__
+        assert fields <= set(command.__dataclass_fields__), command.__name__
