@@ -14,9 +14,8 @@ from mall.clock import utc_now
 from mall.config import get_settings
 from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
-from mall.integrations.wechat import WeChatClient
+from mall.integrations.wechat import login_client
 from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
-from mall.secrets import get_secret
 from mall.services.identity import LogInCustomer, login_customer
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -34,8 +33,7 @@ app = make_resolver()
           })
 def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     # Built per login, not at cold start: it holds the app secret, which rotates.
-    wechat = WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
-                          app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
+    wechat = login_client()
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
     command = LogInCustomer(js_code=body.code, app_id=settings.wechat_app_id, device_id=device, source_ip=ip)
     result = login_customer(command=command, wechat=wechat, customers=customers, signing_key=signing_key(),

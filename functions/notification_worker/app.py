@@ -29,9 +29,8 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.notifications import NotificationSettings
-from mall.integrations.wechat import WeChatServerClient
+from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.observability import logger, metrics
-from mall.secrets import get_secret
 from mall.services.notifications import Delivery, DeliveryFailed, deliver_change
 from mall.workers import worker_entrypoint
 
@@ -53,9 +52,7 @@ def wechat() -> WeChatServerClient:
     """One client per process (its access token is cached per process); the secret is read on first use."""
     global _client  # noqa: PLW0603 (lazy: a batch with nothing to send never reads the secret)
     if _client is None:
-        _client = WeChatServerClient(base_url=str(config.wechat_api_base), app_id=config.wechat_app_id,
-                                     app_secret=get_secret("wechat_app_secret"), timeout=config.http_timeout_seconds,
-                                     force_gate=force_gate)
+        _client = server_client(force_gate=force_gate)
     return _client
 
 

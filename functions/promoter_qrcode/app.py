@@ -15,9 +15,8 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
-from mall.integrations.wechat import WeChatServerClient
+from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.schemas.promotion_media import QrCodeResponse
-from mall.secrets import get_secret
 from mall.services.promotion_media import media_settings, media_store, promoter_qr
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -30,9 +29,7 @@ app = make_resolver()
 
 
 def wechat() -> WeChatServerClient:
-    return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
-                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds,
-                              force_gate=force_gate)
+    return server_client(force_gate=force_gate)
 
 
 @app.get("/promoter/qrcode", summary="The caller's promoter QR code", tags=["promotion media"],

@@ -316,3 +316,25 @@ def subscribe_message_body(*, touser: str, template_id: str, data: Mapping[str, 
     if page:
         body["page"] = page
     return body
+
+
+def server_client(*, force_gate: ForceRefreshGate | None = None) -> WeChatServerClient:
+    """The server-API client of the configured mini-program (mall.config), with the app secret as
+    it is now: the secret rotates, so a caller builds one per use or keeps one per process on purpose."""
+    from mall.config import get_settings
+    from mall.secrets import get_secret
+
+    settings = get_settings()
+    return WeChatServerClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
+                              app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds,
+                              force_gate=force_gate)
+
+
+def login_client() -> WeChatClient:
+    """The login client (``jscode2session``) of the configured mini-program, with the app secret as it is now."""
+    from mall.config import get_settings
+    from mall.secrets import get_secret
+
+    settings = get_settings()
+    return WeChatClient(base_url=str(settings.wechat_api_base), app_id=settings.wechat_app_id,
+                        app_secret=get_secret("wechat_app_secret"), timeout=settings.http_timeout_seconds)
