@@ -30,16 +30,15 @@ import json
 import logging
 import re
 import secrets
-import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+from local.http_server import LOOPBACK, AnyMethodHandler, LocalHttpServer
 from local.lambda_runtime import Invocation
 from local.template_model import ACCOUNT_ID, HttpRoute
 
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("local.api")
 
-LOOPBACK = "127.0.0.1"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-javascript|ecmascript|graphql|x-ndjson)"
@@ -342,18 +340,7 @@ def _header_value(value: Any) -> str:
 Invoker = Callable[[str, Any, str], Invocation]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return  # the client went away; nothing to report
-        super().handle_error(request, client_address)
-
-
-class ApiGateway:
+class ApiGateway(LocalHttpServer):
     """The local HTTP API on 127.0.0.1 (``port`` 0 picks a free one)."""
 
     def __init__(self, routes: Iterable[HttpRoute], invoke: Invoker, *, port: int = 0, api_id: str = "local",
@@ -363,24 +350,7 @@ class ApiGateway:
         self.invoke = invoke
         self.api_id = api_id
         self.requests = 0
-        self._server = _Server((LOOPBACK, port), self._handler_class())
-        self.port = int(self._server.server_address[1])
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="apigw", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        super().__init__(port, self._handler_class(), name="apigw")
 
     def handle(
         self,
@@ -431,15 +401,8 @@ class ApiGateway:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(AnyMethodHandler):
             server_version = "local-apigw"
-            sys_version = ""
-
-            def __getattr__(self, name: str) -> Any:
-                if name.startswith("do_"):
-                    return self._dispatch
-                raise AttributeError(name)
 
             def _read_body(self) -> bytes | None:
                 if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

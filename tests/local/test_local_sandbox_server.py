@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from local.sandbox_server import SandboxServer, _stub
+from local.sandbox_server import SandboxServer
 
 
 def test_sandbox_server_calls_the_handler_with_raw_request() -> None:
@@ -39,7 +39,3 @@ def test_sandbox_server_calls_the_handler_with_raw_request() -> None:
     finally:
         server.stop()
 
-
-def test_stub_answers_404() -> None:
-    status, headers, body = _stub("GET", "/x", {}, {}, b"")
-    assert status == 404 and b"no local sandbox" in body and headers["Content-Type"] == "application/json"
