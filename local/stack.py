@@ -13,7 +13,6 @@ not declare. ``${DYNAMODB_PORT}``, ``${SANDBOX_PORT}``, ``${MOTO_PORT}``, ``${AP
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -24,10 +23,9 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from local import dynamodb
+from local import dynamodb, hooks
 from local.apigw import ApiGateway
 from local.lambda_runtime import HandlerError, Invocation, LambdaRuntime
 from local.queues import MotoServer, QueuePoller, ensure_buckets, ensure_queues
@@ -58,17 +56,6 @@ def read_env_file(path: Path | None) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected an object of objects (sam local --env-vars format)")
     return {str(k): {str(n): str(v) for n, v in (vs or {}).items()} for k, vs in data.items()}
-
-
-def load_hooks() -> ModuleType | None:
-    """``local.hooks`` if the module exists (``prepare(data_dir)``, ``seed(env)``)."""
-    try:
-        return importlib.import_module("local.hooks")
-    except ModuleNotFoundError as exc:
-        if exc.name != "local.hooks":
-            raise
-        log.info("local/hooks.py not found: no local secrets and no demo data")
-        return None
 
 
 class StackError(RuntimeError):
@@ -133,7 +120,6 @@ class LocalStack:
         self.pollers: list[StreamPoller | QueuePoller] = []
         self._dynamodb: dynamodb.DynamoDBLocal | None = None
         self._moto: MotoServer | None = None
-        self._hooks: ModuleType | None = None
         self._stopped = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -189,9 +175,8 @@ class LocalStack:
         os.environ["LOCAL_PAY_SECRETS_FILE"] = self.env.get("SECRETS_FILE") or str(self.data_dir / "secrets.json")
         os.environ["LOCAL_PAY_APPID"] = self.env.get("WECHAT_APP_ID") or "wx_local_app"
 
-        self._hooks = load_hooks()
-        if self.prepare and self._hooks is not None and hasattr(self._hooks, "prepare"):
-            self._hooks.prepare(self.data_dir)
+        if self.prepare:
+            hooks.prepare(self.data_dir)
 
         dynamodb.ensure_tables(self.dynamodb_endpoint, self.template.tables.values())
         self.queue_urls = ensure_queues(self.moto_endpoint, self.template.queues.values())
@@ -338,11 +323,7 @@ class LocalStack:
 
     def seed(self) -> list[str]:
         """Run ``local.hooks.seed`` (idempotent demo data); its 'what to try next' lines."""
-        hooks = self._hooks if self._hooks is not None else load_hooks()
-        if hooks is None or not hasattr(hooks, "seed"):
-            return []
-        lines = hooks.seed(dict(self.env))
-        return [str(line) for line in lines or []]
+        return [str(line) for line in hooks.seed(dict(self.env)) or []]
 
     def drain_streams(self, timeout: float = 10.0) -> None:
         """Wait until every stream and queue poller is idle (nothing left to deliver).

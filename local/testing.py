@@ -78,8 +78,8 @@ def local_stack(
     ``port`` None picks a free port for the HTTP API. ``data_dir`` None uses a temporary
     directory (removed at exit) for ``${DATA_DIR}`` (secrets file etc.). ``prepare``
     runs ``local.hooks.prepare(data_dir)`` before any function loads and ``seed`` runs
-    ``local.hooks.seed(env)`` once the tables exist (as ``python -m local run`` does),
-    when that module exists; pass ``seed=False`` for a template the hooks don't know.
+    ``local.hooks.seed(env)`` once the tables exist (as ``python -m local run`` does);
+    pass ``seed=False`` for a template the hooks don't know.
     """
     temp = None if data_dir is not None else Path(tempfile.mkdtemp(prefix="local-stack-"))
     stack = LocalStack(
