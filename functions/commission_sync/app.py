@@ -13,16 +13,15 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.workers import worker_entrypoint
+from mall.workers import batch_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -58,9 +57,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return result.as_dict()
 
 
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                         context=context))
-
-
-handler = worker_entrypoint(run)
+handler = batch_entrypoint(processor, record_handler)

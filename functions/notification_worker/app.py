@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.config import get_settings
@@ -32,7 +31,7 @@ from mall.domain.notifications import NotificationSettings
 from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.observability import logger, metrics
 from mall.services.notifications import Delivery, DeliveryFailed, deliver_change
-from mall.workers import worker_entrypoint
+from mall.workers import batch_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 config = get_settings()
@@ -102,10 +101,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"event_id": change.event_id, "deliveries": [d.as_dict() for d in deliveries]}
 
 
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _start_invocation() -> None:
     _invocation.clear()  # settings and openids are read afresh by every invocation
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                         context=context))
 
 
-handler = worker_entrypoint(run)
+handler = batch_entrypoint(processor, record_handler, before=_start_invocation)

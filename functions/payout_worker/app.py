@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.payouts import PayoutRepository
@@ -27,7 +26,7 @@ from mall.integrations.wechatpay.factory import pay_client
 from mall.observability import logger, metrics
 from mall.services.payouts.gateway import Transfers
 from mall.services.payouts.start import start_payout
-from mall.workers import worker_entrypoint
+from mall.workers import batch_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -60,9 +59,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"withdrawal_id": withdrawal_id, "outcome": result.outcome}
 
 
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                         context=context))
-
-
-handler = worker_entrypoint(run)
+handler = batch_entrypoint(processor, record_handler)

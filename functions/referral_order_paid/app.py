@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
 from mall.dal.table import deserialize, main_table
 from mall.observability import logger, metrics
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.referral.refunds import RefundRepositories, on_refund_succeeded
-from mall.workers import worker_entrypoint
+from mall.workers import batch_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -49,9 +48,4 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     return result
 
 
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                         context=context))
-
-
-handler = worker_entrypoint(run)
+handler = batch_entrypoint(processor, record_handler)

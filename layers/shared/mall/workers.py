@@ -1,7 +1,9 @@
-"""The entry point of the functions no HTTP request reaches: schedules and table streams.
+"""The entry point of the functions no HTTP request reaches: schedules, queues and table streams.
 
 ``handler = worker_entrypoint(run)`` gives a worker the same Logger, Tracer and Metrics
-treatment as every API function; ``scheduled_time`` reads the time a schedule fired for."""
+treatment as every API function; ``handler = batch_entrypoint(processor, record_handler)`` does
+the same for a queue or stream worker, reporting the records that failed (partial batch response)
+so only those are retried; ``scheduled_time`` reads the time a schedule fired for."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
@@ -22,6 +25,20 @@ def worker_entrypoint(run: Handler) -> Handler:
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
         tracer.capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
     return wrapped
+
+
+def batch_entrypoint(processor: BatchProcessor, record_handler: Callable[[Any], Any], *,
+                     before: Callable[[], None] | None = None) -> Handler:
+    """The entry point of a queue or stream worker: each record through ``record_handler``, the
+    failed ones reported back (``batchItemFailures``); ``before`` runs first in every invocation."""
+
+    def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if before is not None:
+            before()
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                             context=context))
+
+    return worker_entrypoint(run)
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:
