@@ -1,19 +1,33 @@
 /**
- * The console's pages and the operation each one needs: an entry shows only when the signed-in
- * admin's roles may call that operation (the contract's x-mall-roles), so staff roles add or hide
- * entries without touching this list.
+ * The console's pages, gathered from each area's `src/pages/<area>/index.ts` (an area adds its pages
+ * there and nowhere else). A page and its menu entry show only when the signed-in admin's roles may
+ * call the page's operation (the contract's x-mall-roles), so staff roles add or hide entries
+ * without touching this list.
  */
-import type { OperationKey } from "./api/roles";
+import type { PageEntry } from "./pages/types";
 
-export interface NavEntry {
-  name: string;
-  path: string;
-  title: string;
-  icon: string;
-  operation: OperationKey;
+const areas = import.meta.glob<{ pages: PageEntry[] }>("./pages/*/index.ts", { eager: true });
+
+export const PAGES: PageEntry[] = Object.values(areas)
+  .flatMap((area) => area.pages)
+  .sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.title.localeCompare(b.title, "zh-CN"));
+
+export interface MenuGroup {
+  title: string | null;
+  entries: PageEntry[];
 }
 
-export const NAV: NavEntry[] = [
-  { name: "dashboard", path: "/dashboard", title: "数据看板", icon: "DataAnalysis", operation: "GET /admin/dashboard" },
-  { name: "withdrawals", path: "/withdrawals", title: "提现审核", icon: "Wallet", operation: "GET /admin/withdrawals" },
-];
+/** The menu: top-level pages first, then each group in the order of its first page. */
+export function menu(pages: PageEntry[]): MenuGroup[] {
+  const groups: MenuGroup[] = [];
+  for (const page of pages.filter((p) => p.menu)) {
+    const title = page.group ?? null;
+    let group = groups.find((g) => g.title === title);
+    if (!group) {
+      group = { title, entries: [] };
+      groups.push(group);
+    }
+    group.entries.push(page);
+  }
+  return groups;
+}

@@ -1,7 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 
 import type { OperationKey } from "./api/roles";
-import { NAV } from "./nav";
+import { PAGES } from "./nav";
 import { useSession } from "./stores/session";
 
 declare module "vue-router" {
@@ -13,12 +13,6 @@ declare module "vue-router" {
   }
 }
 
-// Each page is its own chunk: the first load carries only the shell and the login page.
-const pages: Record<string, () => Promise<unknown>> = {
-  dashboard: () => import("./views/DashboardView.vue"),
-  withdrawals: () => import("./views/WithdrawalsView.vue"),
-};
-
 const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true, title: "登录" } },
   {
@@ -26,11 +20,12 @@ const routes: RouteRecordRaw[] = [
     component: () => import("./layouts/ConsoleLayout.vue"),
     children: [
       { path: "", redirect: "/dashboard" },
-      ...NAV.map((entry) => ({
-        path: entry.path.slice(1),
-        name: entry.name,
-        component: pages[entry.name] as () => Promise<never>,
-        meta: { operation: entry.operation, title: entry.title },
+      // Each page is its own chunk: the first load carries only the shell and the login page.
+      ...PAGES.map((page) => ({
+        path: page.path.slice(1),
+        name: page.name,
+        component: page.component as () => Promise<never>,
+        meta: { operation: page.operation, title: page.title },
       })),
       { path: "forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },
     ],
