@@ -24,7 +24,6 @@ import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import boto3
@@ -35,12 +34,9 @@ from aws_lambda_powertools import Logger
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_PROMOTER_SHARE_CODE
 from local.wechatpay_sandbox.local_stack import pay_local_order
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.domain import ledger as L
 from mall.domain.catalog import Category, Product
-from mall.domain.referral import Promoter
+from tests.e2e.seeding import fund_available, make_promoter
 
 TIMEOUT = 20
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None))) | {
@@ -231,16 +227,8 @@ def test_no_personal_data_in_the_logs_of_an_end_to_end_run(stack: Any, api: str,
         assert (revealed["name"], revealed["phone"], revealed["detail"]) == (name, phone, street)
 
         # A bank withdrawal: the customer becomes an active promoter with a settled commission.
-        now = datetime.now(UTC)
-        PromoterRepository(table).create(
-            Promoter(user_id=uid, code=f"P{run[:7]}".upper(), status="active", level_id="basic", applied_at=now,
-                     activated_at=now, accepted_rules_at=now),
-            grant_role=True, replaces_rejected=False, now=now, reserve_code=True)
-        ledger = LedgerRepository(table)
-        ledger.post([L.commission_frozen(promoter_id=uid, commission_id=f"cm_pii{run}", amount_fen=50_000, at=now,
-                                         ref={})])
-        ledger.post(L.commission_settled(balances=ledger.wallet(uid).balances, promoter_id=uid,
-                                         commission_id=f"cm_pii{run}", amount_fen=50_000, at=now, ref={}))
+        make_promoter(table, uid, code=f"P{run[:7]}".upper())
+        fund_available(table, uid, 50_000)
         relogin = _ok(http.post(f"{api}/auth/login", json={"code": code, "device_id": device}, timeout=TIMEOUT))
         promoter = {"Authorization": f"Bearer {relogin['access_token']}"}
         withdrawal = _ok(http.post(f"{api}/promoter/withdrawals", timeout=TIMEOUT,

@@ -13,12 +13,9 @@ import pytest
 import requests
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
-from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.domain import ledger as L
-from mall.domain.referral import Promoter
 from mall.services import risk
+from tests.e2e.seeding import fund_available, make_promoter
 
 TIMEOUT = 15
 
@@ -41,15 +38,8 @@ def test_a_case_refuses_withdrawals_until_the_admin_releases_it(api: str, http: 
     code = f"risk-{uuid.uuid4().hex[:12]}"
     uid, _ = login(api, http, code)
     now = datetime.now(UTC)
-    PromoterRepository(table).create(
-        Promoter(user_id=uid, code=uuid.uuid4().hex[:8].upper(), status="active", level_id="basic", applied_at=now,
-                 activated_at=now, accepted_rules_at=now),
-        grant_role=True, replaces_rejected=False, now=now, reserve_code=True)
-    ledger = LedgerRepository(table)
-    cid = f"cm_e2erisk{uuid.uuid4().hex[:10]}"
-    ledger.post([L.commission_frozen(promoter_id=uid, commission_id=cid, amount_fen=50_000, at=now, ref={})])
-    ledger.post(L.commission_settled(balances=ledger.wallet(uid).balances, promoter_id=uid, commission_id=cid,
-                                     amount_fen=50_000, at=now, ref={}))
+    make_promoter(table, uid, at=now)
+    fund_available(table, uid, 50_000, at=now)
     _, me = login(api, http, code)  # the token now carries the promoter role
 
     view = risk.open_case(repos=risk.RiskRepositories.on(table),

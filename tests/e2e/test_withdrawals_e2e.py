@@ -9,7 +9,6 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -18,10 +17,8 @@ import requests
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_PROMOTER_CODE
 from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.domain import ledger as L
-from mall.domain.referral import Promoter
+from tests.e2e.seeding import fund_available, make_promoter
 
 TIMEOUT = 15
 
@@ -53,17 +50,8 @@ def promoter(api: str, http: requests.Session, table: Table) -> Iterator[tuple[s
     with ¥1,000 available."""
     code = f"withdraw-{uuid.uuid4().hex[:12]}"
     uid, _ = login(api, http, code)
-    now = datetime.now(UTC)
-    PromoterRepository(table).create(
-        Promoter(user_id=uid, code=uuid.uuid4().hex[:8].upper(), status="active", level_id="basic", applied_at=now,
-                 activated_at=now, accepted_rules_at=now),
-        grant_role=True, replaces_rejected=False, now=now, reserve_code=True)
-    ledger = LedgerRepository(table)
-    commission_id = f"cm_e2e{uuid.uuid4().hex[:10]}"
-    ledger.post([L.commission_frozen(promoter_id=uid, commission_id=commission_id, amount_fen=100_000, at=now,
-                                     ref={})])
-    ledger.post(L.commission_settled(balances=ledger.wallet(uid).balances, promoter_id=uid,
-                                     commission_id=commission_id, amount_fen=100_000, at=now, ref={}))
+    make_promoter(table, uid)
+    fund_available(table, uid, 100_000)
     yield login(api, http, code)  # logged in again: the token now carries the promoter role
 
 

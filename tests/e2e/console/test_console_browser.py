@@ -16,15 +16,12 @@ from local.hooks import DEMO_ADMIN
 from local.wechatpay_sandbox.local_stack import pay_local_order
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import AdminRepository
-from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.domain import ledger as L
 from mall.domain.catalog import Category, Product
 from mall.domain.identity import AdminAccount
 from mall.domain.passwords import hash_password
-from mall.domain.referral import Promoter
 from tests.e2e.console.conftest import admin_headers, log_in
+from tests.e2e.seeding import fund_available, make_promoter
 
 pytestmark = pytest.mark.e2e
 
@@ -94,17 +91,8 @@ def test_two_admins_approve_a_large_withdrawal(stack: Any, http: requests.Sessio
     AdminRepository(table).create(AdminAccount(username=second, password_hash=hash_password("second-admin-pw"),
                                                created_at=datetime.now(UTC), display_name="复核管理员"))
     uid, _ = _customer(api, http, f"console-promoter-{run}")
-    now = datetime.now(UTC)
-    PromoterRepository(table).create(
-        Promoter(user_id=uid, code=uuid.uuid4().hex[:8].upper(), status="active", level_id="basic", applied_at=now,
-                 activated_at=now, accepted_rules_at=now),
-        grant_role=True, replaces_rejected=False, now=now, reserve_code=True)
-    ledger = LedgerRepository(table)
-    commission_id = f"cm_console{run}"
-    ledger.post([L.commission_frozen(promoter_id=uid, commission_id=commission_id, amount_fen=200_000, at=now,
-                                     ref={})])
-    ledger.post(L.commission_settled(balances=ledger.wallet(uid).balances, promoter_id=uid,
-                                     commission_id=commission_id, amount_fen=200_000, at=now, ref={}))
+    make_promoter(table, uid)
+    fund_available(table, uid, 200_000)
     _, promoter = _customer(api, http, f"console-promoter-{run}")  # again: the token now says promoter
     asked = http.post(f"{api}/promoter/withdrawals", json={"amount_fen": 150_000, "method": "wechat"},
                       headers={**promoter, "Idempotency-Key": uuid.uuid4().hex}, timeout=TIMEOUT)
