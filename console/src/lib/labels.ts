@@ -40,3 +40,88 @@ export const MISMATCH_KIND: Record<components["schemas"]["ReconciliationMismatch
   merchant: "商户账户不符",
   conservation: "总额不守恒",
 };
+
+export const RISK_CASE_STATUS: Record<components["schemas"]["RiskCaseStatus"], string> = {
+  OPEN: "待处理",
+  RELEASED: "已解除",
+  CONFIRMED: "已确认",
+};
+
+/** The fraud scan's rules (and the payment check); an unknown rule shows its code. */
+export const RISK_RULE: Record<string, string> = {
+  shared_device: "同设备/同 IP 多账号",
+  self_dealing: "自买自返",
+  refund_ratio: "退款率过高",
+  commission_spike: "佣金异常激增",
+  withdrawal_burst: "新绑定后集中提现",
+  payer_mismatch: "付款人与下单人不符",
+};
+
+export const AUDIT_ACTION: Record<string, string> = {
+  "admin.login": "管理员登录",
+  "admin.login_failed": "管理员登录失败",
+  "binding.admin_remove": "解除绑定",
+  "binding.admin_set": "设置绑定",
+  "category.create": "新建分类",
+  "category.delete": "删除分类",
+  "category.update": "修改分类",
+  "commission.void": "佣金作废",
+  "customer.erase": "删除客户数据",
+  "export.create": "创建导出",
+  "order.ship": "订单发货",
+  "order.verify": "订单核销",
+  "product.create": "新建商品",
+  "product.stock_adjust": "库存调整",
+  "product.update": "修改商品",
+  "promoter.set_level": "设置推广员等级",
+  "promoter.set_override": "设置专属佣金",
+  "promoter.status": "推广员状态变更",
+  "refund.approve": "退款通过",
+  "refund.approve_resend": "退款重新提交",
+  "refund.reject": "退款驳回",
+  "risk_case.open": "风控案件开启",
+  "risk_case.release": "风控案件解除",
+  "risk_case.confirm": "风控案件确认",
+  "settings.save": "保存分销设置",
+  "withdrawal.approve": "提现审批",
+  "withdrawal.reject": "提现驳回",
+  "withdrawal.mark_paid": "标记已打款",
+  "withdrawal.mark_failed": "标记打款失败",
+  "withdrawal.export": "导出提现",
+  "withdrawal.bank_account_reveal": "查看银行账号",
+};
+
+export const AUDIT_ENTITY_TYPE: Record<string, string> = {
+  settings: "分销设置",
+  promoter: "推广员",
+  binding: "绑定关系",
+  category: "分类",
+  product: "商品",
+  order: "订单",
+  refund: "退款",
+  withdrawal: "提现",
+  withdrawal_export: "提现导出",
+  export: "导出",
+  customer: "客户",
+  bonus: "团队奖励",
+  risk_case: "风控案件",
+  admin: "管理员",
+};
+
+export const LEADERBOARD_BOARD: Record<"commission" | "sales", string> = { commission: "佣金榜", sales: "销售榜" };
+export const LEADERBOARD_PERIOD: Record<"week" | "month", string> = { week: "本周", month: "本月" };
+
+export const NOTIFICATION_STATUS: Record<components["schemas"]["NotificationStatus"], string> = {
+  FAILED: "发送失败（重试中）",
+  NOT_SUBSCRIBED: "用户未订阅",
+  NO_RECIPIENT: "无接收人",
+  SENDING: "发送中",
+  SENT: "已发送",
+};
+
+export const NOTIFICATION_KIND: Record<components["schemas"]["NotificationKind"], string> = {
+  commission_earned: "佣金到账",
+  commission_settled: "佣金结算",
+  withdrawal_status: "提现状态",
+  team_member_joined: "新成员加入",
+};
