@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev browser invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -69,6 +69,12 @@ console-build: console/dist/index.html
 # Vite's dev server on :5173 with a proxy to the local API (start `make run` first) for console work.
 console-dev: console/node_modules/.installed
 	cd console && MALL_API=http://127.0.0.1:$(PORT) npm run dev
+
+# Upload the console's build to a deployed stack (its bucket, config.json with the stack's API URL,
+# a CloudFront invalidation of index.html): make console-publish STACK=mall-prod
+console-publish: $(VENV)/.installed console/dist/index.html
+	@test -n "$(STACK)" || { echo "usage: make console-publish STACK=<stack name>"; exit 1; }
+	$(PY) -m tools.publish_console --stack $(STACK)
 
 run: deps console/dist/index.html
 	PORT=$(PORT) $(PY) -m local run --port $(PORT)

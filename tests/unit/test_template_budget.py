@@ -12,9 +12,10 @@ from local.cfn_yaml import load_yaml
 from tests.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
-#: CloudFormation allows 500; the catalog, shipping, operations and incentive functions still to come
+#: CloudFormation allows 500; the merchant console's hosting takes 5 (bucket, policy, origin access, headers,
+#: distribution); the catalog, shipping, operations and incentive functions still to come
 #: need the rest. A new function shares a role, so it costs itself and one permission per route.
-STACK_RESOURCE_BUDGET = 220
+STACK_RESOURCE_BUDGET = 225
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]
