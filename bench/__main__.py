@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "cost": "AWS cost of 10k orders a month from dynamo_work's units and bench/prices.json (run after dynamo_work)",
     "latency": "local end-to-end HTTP latency p50/p99 with concurrent clients over read and write routes",
     "hot_partition": "one promoter's wallet under a stream of commission credits: current path, conflicts, batching",
+    "console": "the merchant console: initial JavaScript gzipped, and the dashboard drawn after navigation (Chromium)",
 }
 
 
