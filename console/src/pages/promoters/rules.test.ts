@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+
+import { actionsFor, needsReason, parsePercent, percentText } from "./rules";
+
+describe("promoter actions", () => {
+  it("offers review for an application, freeze for an active promoter, unfreeze for a frozen one", () => {
+    expect(actionsFor("applied")).toEqual(["approve", "reject", "disable"]);
+    expect(actionsFor("active")).toEqual(["freeze", "disable"]);
+    expect(actionsFor("frozen")).toEqual(["unfreeze", "disable"]);
+    expect(actionsFor("disabled")).toEqual([]);
+    expect(actionsFor("rejected")).toEqual([]);
+  });
+
+  it("asks a reason where the API requires one", () => {
+    expect(needsReason("reject")).toBe(true);
+    expect(needsReason("freeze")).toBe(true);
+    expect(needsReason("disable")).toBe(true);
+    expect(needsReason("approve")).toBe(false);
+    expect(needsReason("unfreeze")).toBe(false);
+  });
+});
+
+describe("override rates", () => {
+  it("reads percentages as basis points", () => {
+    expect(parsePercent("12.5")).toBe(1250);
+    expect(parsePercent("12.5%")).toBe(1250);
+    expect(parsePercent(" 8 ")).toBe(800);
+    expect(parsePercent("0.05")).toBe(5);
+    expect(parsePercent("")).toBeNull();
+  });
+
+  it("refuses what is not a percentage", () => {
+    expect(parsePercent("abc")).toBeUndefined();
+    expect(parsePercent("1.234")).toBeUndefined();
+    expect(parsePercent("-1")).toBeUndefined();
+  });
+
+  it("shows basis points back as the percentage typed", () => {
+    expect(percentText(1250)).toBe("12.5");
+    expect(percentText(800)).toBe("8");
+    expect(percentText(null)).toBe("");
+    expect(percentText(parsePercent("7.25"))).toBe("7.25");
+  });
+});
