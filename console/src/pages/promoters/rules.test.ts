@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { actionsFor, needsReason, parsePercent, percentText } from "./rules";
+import { actionsFor, capRefusal, needsReason, parsePercent, percentText } from "./rules";
 
 describe("promoter actions", () => {
   it("offers review for an application, freeze for an active promoter, unfreeze for a frozen one", () => {
@@ -40,5 +40,17 @@ describe("override rates", () => {
     expect(percentText(800)).toBe("8");
     expect(percentText(null)).toBe("");
     expect(percentText(parsePercent("7.25"))).toBe("7.25");
+  });
+});
+
+describe("the cap refusal", () => {
+  it("marks the inputs it involves and lists each combination once", () => {
+    const refusal = capRefusal({
+      l1_override_bp: "L1 30% + L2 5% = 35% > cap 30%",
+      "promoters[u_1].l2_override_bp": "L1 30% + L2 5% = 35% > cap 30%",
+      "categories[tea].l2_rate_bp": "L1 30% + tea L2 8% = 38% > cap 30%",
+    });
+    expect(refusal.inputs).toEqual({ l1_override_bp: "超出佣金上限", l2_override_bp: "超出佣金上限" });
+    expect(refusal.lines).toEqual(["L1 30% + L2 5% = 35% > cap 30%", "L1 30% + tea L2 8% = 38% > cap 30%"]);
   });
 });

@@ -44,3 +44,23 @@ export function percentText(bps: number | null | undefined): string {
   if (bps === null || bps === undefined) return "";
   return (bps / 100).toFixed(2).replace(/\.?0+$/, "");
 }
+
+export interface CapRefusal {
+  /** A short mark for each override input the refusal involves. */
+  inputs: Record<string, string>;
+  /** Each combination that would pay too much, once: too long to sit under an input. */
+  lines: string[];
+}
+
+/** The cap refusal's fields (each names a whole combination of rates) split for the form. */
+export function capRefusal(fields: Record<string, string>): CapRefusal {
+  const inputs: Record<string, string> = {};
+  const lines: string[] = [];
+  for (const [field, reason] of Object.entries(fields)) {
+    for (const input of ["l1_override_bp", "l2_override_bp"]) {
+      if (field === input || field.endsWith(`.${input}`)) inputs[input] = "超出佣金上限";
+    }
+    if (!lines.includes(reason)) lines.push(reason);
+  }
+  return { inputs, lines };
+}
