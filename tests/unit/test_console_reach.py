@@ -16,26 +16,10 @@ CONSOLE = ROOT / "console" / "src"
 _CALL = re.compile(r"""\.(get|post|put|delete|patch)\(\s*["'](/[^"']+)["']""")
 
 NOT_REACHED_YET: set[str] = {
-    "GET /admin/customers/{user_id}/binding",
-    "GET /admin/promoters",
-    "GET /admin/promoters/{user_id}",
-    "GET /admin/promoters/{user_id}/commissions",
-    "GET /admin/promoters/{user_id}/ledger",
-    "GET /admin/promoters/{user_id}/ledger/summary",
-    "GET /admin/settings/distribution",
     "GET /admin/settings/distribution/versions",
     "GET /admin/settings/distribution/versions/{version}",
-    "POST /admin/customers/{user_id}/binding/remove",
     "POST /admin/media/uploads",
     "POST /admin/media/uploads/{upload_id}/verify",
-    "POST /admin/promoters/{user_id}/approve",
-    "POST /admin/promoters/{user_id}/disable",
-    "POST /admin/promoters/{user_id}/freeze",
-    "POST /admin/promoters/{user_id}/reject",
-    "POST /admin/promoters/{user_id}/unfreeze",
-    "PUT /admin/customers/{user_id}/binding",
-    "PUT /admin/promoters/{user_id}/level",
-    "PUT /admin/promoters/{user_id}/override",
     "PUT /admin/settings/distribution",
 }
 
