@@ -42,9 +42,6 @@ NOT_REACHED_YET: set[str] = {
     "GET /admin/refunds",
     "GET /admin/risk/cases",
     "GET /admin/risk/cases/{case_id}",
-    "GET /admin/settings/distribution",
-    "GET /admin/settings/distribution/versions",
-    "GET /admin/settings/distribution/versions/{version}",
     "GET /admin/withdrawals/export",
     "GET /admin/withdrawals/{withdrawal_id}/bank-account",
     "PATCH /admin/categories/{category_id}",
@@ -72,7 +69,6 @@ NOT_REACHED_YET: set[str] = {
     "PUT /admin/customers/{user_id}/binding",
     "PUT /admin/promoters/{user_id}/level",
     "PUT /admin/promoters/{user_id}/override",
-    "PUT /admin/settings/distribution",
 }
 
 
