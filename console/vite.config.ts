@@ -25,9 +25,10 @@ export default defineConfig({
     chunkSizeWarningLimit: 1200,
     rollupOptions: {
       output: {
+        // Element Plus is left to the per-page chunks: each page loads the components it uses, and
+        // the first load carries only what the shell and the login page need.
         manualChunks(id) {
           if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
-          if (id.includes("node_modules/element-plus") || id.includes("node_modules/@element-plus")) return "element-plus";
           if (id.includes("node_modules/vue") || id.includes("node_modules/@vue") || id.includes("node_modules/pinia")) return "vue";
           return undefined;
         },
