@@ -25,6 +25,7 @@ from typing import Any
 
 from mall.clock import epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import job_key
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.dal.withdrawals import WithdrawalFilter, WithdrawalRepository
 from mall.domain.exports import DayRange, ExportJob, ExportKind, ExportStatus
@@ -35,10 +36,6 @@ JOB_TTL_DAYS = 30
 #: Promoter statuses that may have commissions and postings (applied / rejected never earned).
 EARNING_STATUSES = ("active", "frozen", "disabled")
 PROMOTER_STATUSES = ("applied", "active", "frozen", "disabled", "rejected")
-
-
-def job_key(export_id: str) -> Key:
-    return {"pk": f"EXPORT#{export_id}", "sk": "JOB"}
 
 
 def _dt(value: Any) -> datetime | None:

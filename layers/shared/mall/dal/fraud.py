@@ -21,12 +21,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
-from mall.dal.commissions import beneficiary_partition
-from mall.dal.keys import customer_profile_key
-from mall.dal.refunds import refunds_partition
-from mall.dal.risk_feed import FEED_SHARDS, FeedKind, feed_partition
+from mall.dal.keys import (
+    beneficiary_partition,
+    customer_profile_key,
+    feed_partition,
+    hit_key,
+    hits_partition,
+    refunds_partition,
+    withdrawal_promoter_partition,
+    withdrawal_status_partition,
+)
+from mall.dal.risk_feed import FEED_SHARDS, FeedKind
 from mall.dal.table import ConditionFailed, Item, Key, Table
-from mall.dal.withdrawals import promoter_partition, status_partition
 from mall.domain.fraud import Hit
 from mall.domain.refunds import RefundStatus
 from mall.domain.withdrawals import WithdrawalStatus
@@ -43,13 +49,6 @@ WITHDRAWAL_STATUSES: tuple[str, ...] = tuple(s.value for s in WithdrawalStatus)
 OWN_ORDERS_READ = 50
 #: The most commission records of one promoter read per rule evaluation (newest first).
 COMMISSIONS_READ = 5_000
-
-def hit_key(rule: str, window_key: str, promoter_id: str) -> Key:
-    return {"pk": f"RISK_HIT#{rule}#{window_key}", "sk": f"USER#{promoter_id}"}
-
-
-def hits_partition(day: str) -> str:
-    return f"RISK_HITS#{day}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +137,13 @@ class FraudRepository:
 
     def promoter_withdrawals(self, promoter_id: str, start: datetime, end: datetime) -> list[Item]:
         """The promoter's withdrawal requests created in [start, end] (gsi2 ``PROMOTER_WITHDRAWALS#``)."""
-        return self._range("gsi2", promoter_partition(promoter_id), start, end)
+        return self._range("gsi2", withdrawal_promoter_partition(promoter_id), start, end)
 
     def withdrawals_created(self, start: datetime, end: datetime) -> list[Item]:
         """Every withdrawal requested in [start, end]: one Query per status partition (gsi1)."""
         found: dict[str, Item] = {}
         for status in WITHDRAWAL_STATUSES:
-            for item in self._range("gsi1", status_partition(status), start, end):
+            for item in self._range("gsi1", withdrawal_status_partition(status), start, end):
                 found[str(item["withdrawal_id"])] = item
         return list(found.values())
 

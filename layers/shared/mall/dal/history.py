@@ -20,10 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import beneficiary_partition
-from mall.dal.referral import team_bindings_partition
+from mall.dal.keys import beneficiary_partition, team_bindings_partition, withdrawal_promoter_partition
 from mall.dal.table import Item, Key, Table
-from mall.dal.withdrawals import promoter_partition
 
 #: Sort keys are ISO seconds then "#<id>"; "~" sorts after every id character, so ``end``'s second is in.
 _AFTER = "~"
@@ -82,7 +80,8 @@ def commission_streams(user_id: str, start: datetime | None, end: datetime | Non
 
 def withdrawal_streams(user_id: str, start: datetime | None, end: datetime | None) -> list[Stream]:
     low, high = _range("", start, end)
-    return [Stream("withdrawal", promoter_partition(user_id), "gsi2pk", "gsi2sk", "gsi2", low=low, high=high)]
+    return [Stream("withdrawal", withdrawal_promoter_partition(user_id), "gsi2pk", "gsi2sk", "gsi2",
+                   low=low, high=high)]
 
 
 class HistoryReader:

@@ -25,33 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.keys import merchant_key, posting_sort_key, wallet_key
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
 
 MERCHANT_SHARDS = 16
 TRANSACTION_ATTEMPTS = 10
-
-
-def wallet_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "WALLET"}
-
-
-def posting_sort_key(posting: Posting) -> str:
-    return f"LEDGER#{iso(posting.at)}#{posting.posting_id}"
-
-
-def postings_partition(user_id: str) -> tuple[str, str]:
-    """The partition a promoter's postings are listed from (what a cursor of that list is bound to)."""
-    return "pk", f"USER#{user_id}"
-
-
-def is_posting_key(key: Key) -> bool:
-    return str(key.get("sk", "")).startswith("LEDGER#")
-
-
-def merchant_key(account: str, shard: int) -> Key:
-    return {"pk": f"MERCHANT_ACCOUNT#{account}#{shard:02d}", "sk": "BALANCE"}
 
 
 def merchant_shard(seed: str) -> int:

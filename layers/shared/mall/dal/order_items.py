@@ -22,27 +22,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.table import Item, Key, Write
+from mall.dal.keys import ORDER_SK, order_pk
+from mall.dal.table import Item, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
-
-UNPAID_INDEX = "UNPAID_ORDERS"
-ORDER_SK = "ORDER"
-AUTO_CONFIRM_SK = "AUTOCONFIRM"
-AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
-STATUS_SK = "STATUS"
-
-
-def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
-
-
-def order_key(order_id: str) -> dict[str, str]:
-    return {"pk": order_pk(order_id), "sk": ORDER_SK}
-
-
-def auto_confirm_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}
 
 
 def is_order_item(item: Mapping[str, Any]) -> bool:
@@ -56,22 +39,6 @@ def address_context(order_id: str) -> str:
     order's own partition key, so a token copied onto another order does not open. Placing the order
     encrypts with it; every view and the admin's reveal decrypt with it."""
     return order_pk(order_id)
-
-
-def unpaid_marker_key(order_id: str) -> dict[str, str]:
-    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
-
-
-def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
-    return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
-
-
-def buyer_partition(buyer_id: str) -> str:
-    return f"BUYER#{buyer_id}"
-
-
-def status_partition(status: str) -> str:
-    return f"ORDERS#{status}"
 
 
 def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:

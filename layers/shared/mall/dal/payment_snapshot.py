@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mall.clock import iso
-from mall.dal.catalog import category_from_item, category_key
-from mall.dal.keys import customer_profile_key
-from mall.dal.orders import order_pk
-from mall.dal.referral import binding_from_item, binding_key, code_key, promoter_from_item, promoter_key
+from mall.dal.catalog import category_from_item
+from mall.dal.keys import basis_key, binding_key, category_key, code_key, customer_profile_key, promoter_key
+from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.settings import CURRENT_KEY, current_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.catalog import Category
@@ -29,12 +28,6 @@ from mall.domain.orders import Order
 from mall.domain.payment_snapshot import BindingOutcome, PaymentFactsRead, PaymentSnapshot
 from mall.domain.referral import Promoter, is_valid_code
 from mall.domain.settings import BindingMode
-
-BASIS_SK = "COMMISSION_BASIS"
-
-
-def basis_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": BASIS_SK}
 
 
 def snapshot_from_item(item: Item) -> PaymentSnapshot:

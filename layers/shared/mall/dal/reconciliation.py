@@ -14,33 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mall.dal.ledger import wallet_key
+from mall.dal.keys import RUNS_PARTITION, mismatch_key, report_partition, run_key, wallet_key
 from mall.dal.table import Item, Key, Page, Table, serialize
 from mall.domain.reconciliation import Mismatch
-
-RUNS_PARTITION = "RECONCILIATIONS"
-
-
-def report_partition(day: str) -> str:
-    return f"RECONCILIATION#{day}"
-
-
-def runs_list_partition() -> tuple[str, str]:
-    """The index partition the runs are listed from (what a cursor of that list is bound to)."""
-    return "gsi1pk", RUNS_PARTITION
-
-
-def mismatches_list_partition(day: str) -> tuple[str, str]:
-    """The partition a day's mismatches are listed from (what a cursor of that list is bound to)."""
-    return "pk", report_partition(day)
-
-
-def run_key(day: str) -> Key:
-    return {"pk": report_partition(day), "sk": "RUN"}
-
-
-def mismatch_key(day: str, mismatch: Mismatch) -> Key:
-    return {"pk": report_partition(day), "sk": f"MISMATCH#{mismatch.key}"}
 
 
 def mismatch_item(day: str, mismatch: Mismatch) -> Item:

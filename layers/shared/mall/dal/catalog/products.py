@@ -10,17 +10,8 @@ from typing import Any
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.catalog.common import (
-    LOW_STOCK_PARTITION,
-    MAX_LISTED_PRODUCTS,
-    PRICE_DIGITS,
-    category_key,
-    instant_or_none,
-    low_stock_key,
-    product_key,
-    query_partition,
-    shelf_partition,
-)
+from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.keys import LOW_STOCK_PARTITION, category_key, low_stock_key, product_key, shelf_partition
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.catalog import CommissionSetting, Product
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound

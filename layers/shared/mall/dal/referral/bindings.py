@@ -9,15 +9,8 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key, user_partition
-from mall.dal.referral.records import (
-    activity_write,
-    binding_from_item,
-    binding_key,
-    new_history_sk,
-    promoter_key,
-    team_history_index,
-)
+from mall.dal.keys import binding_key, customer_profile_key, promoter_key, user_partition
+from mall.dal.referral.records import activity_write, binding_from_item, new_history_sk, team_history_index
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import Item, Key, Table, Write
 from mall.domain.referral.model import Binding

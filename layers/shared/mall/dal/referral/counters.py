@@ -9,13 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.referral.records import (
-    activity_write,
-    binding_key,
-    counters_condition,
-    promoter_history_write,
-    promoter_key,
-)
+from mall.dal.keys import binding_key, promoter_key
+from mall.dal.referral.records import activity_write, counters_condition, promoter_history_write
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.referral.model import Counters
 

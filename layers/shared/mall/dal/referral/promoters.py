@@ -11,18 +11,16 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key, user_partition
-from mall.dal.order_items import purchase_key
-from mall.dal.referral.records import (
+from mall.dal.keys import (
     activity_key,
     activity_partition,
-    activity_write,
     code_key,
-    counters_condition,
-    promoter_from_item,
-    promoter_history_write,
+    customer_profile_key,
     promoter_key,
+    purchase_key,
+    user_partition,
 )
+from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from mall.clock import china_day, epoch, iso
-from mall.dal.referral.records import visit_seen_partition, visitor_index
+from mall.dal.keys import visit_seen_partition
+from mall.dal.referral.records import visitor_index
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.ids import new_id
 
