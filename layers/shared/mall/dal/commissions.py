@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import beneficiary_partition, commission_key, due_partition
+from mall.dal.keys import COMMISSION_PREFIX, beneficiary_partition, commission_key, due_partition, order_pk
 from mall.dal.table import Item, Key, Page, Table
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 
@@ -83,7 +83,7 @@ class CommissionRepository:
 
     def for_order(self, order_id: str) -> list[CommissionRecord]:
         page = self._table.query_where("#pk = :pk AND begins_with(#sk, :sk)", names={"#pk": "pk", "#sk": "sk"},
-                                       values={":pk": f"ORDER#{order_id}", ":sk": "COMMISSION#"}, limit=None,
+                                       values={":pk": order_pk(order_id), ":sk": COMMISSION_PREFIX}, limit=None,
                                        consistent=True)
         return [commission_from_item(i) for i in page.items]
 

@@ -23,11 +23,14 @@ from typing import Any
 from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.keys import (
     beneficiary_partition,
+    buyer_partition,
     customer_profile_key,
     feed_partition,
     hit_key,
     hits_partition,
+    order_key,
     refunds_partition,
+    team_partition,
     withdrawal_promoter_partition,
     withdrawal_status_partition,
 )
@@ -118,7 +121,7 @@ class FraudRepository:
 
     def team_bindings(self, promoter_id: str, start: datetime, end: datetime) -> list[Item]:
         """The promoter's current level-1 bindings made in [start, end] (gsi1 ``TEAM#<uid>``)."""
-        return self._range("gsi1", f"TEAM#{promoter_id}", start, end)
+        return self._range("gsi1", team_partition(promoter_id), start, end)
 
     def commissions(self, promoter_id: str, since: datetime) -> tuple[list[Item], bool]:
         """The promoter's commission records created since ``since``, newest first (gsi1
@@ -158,7 +161,7 @@ class FraudRepository:
         return list(found.values())
 
     def orders(self, order_ids: Iterable[str]) -> dict[str, Item]:
-        keys: list[Key] = [{"pk": f"ORDER#{order_id}", "sk": "ORDER"} for order_id in dict.fromkeys(order_ids)]
+        keys: list[Key] = [order_key(order_id) for order_id in dict.fromkeys(order_ids)]
         return {str(item["order_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, Item]:
@@ -167,7 +170,7 @@ class FraudRepository:
 
     def own_orders(self, user_id: str) -> list[Item]:
         """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first)."""
-        page = self._table.query(partition=("gsi1pk", f"BUYER#{user_id}"), index="gsi1", limit=OWN_ORDERS_READ,
+        page = self._table.query(partition=("gsi1pk", buyer_partition(user_id)), index="gsi1", limit=OWN_ORDERS_READ,
                                  newest_first=True)
         return page.items
 

@@ -13,7 +13,6 @@ from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
-    AUTO_CONFIRM_SK,
     ORDER_SK,
     STATUS_SK,
     auto_confirm_key,
@@ -110,7 +109,7 @@ class OrderAfterPayment:
         """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
         admin's audit entry in the same transaction."""
         at = iso(now)
-        marker = {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK, "entity": "order_auto_confirm",
+        marker = {**auto_confirm_key(order.order_id), "entity": "order_auto_confirm",
                   "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
                   "gsi1sk": f"{at}#{order.order_id}"}
         self._transition(

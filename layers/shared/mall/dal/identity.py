@@ -9,7 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import admin_key, customer_profile_key, login_throttle_key
+from mall.dal.keys import (
+    admin_key,
+    customer_profile_key,
+    known_login_source_key,
+    login_source_key,
+    login_throttle_key,
+    unionid_partition,
+    user_partition,
+)
 from mall.dal.table import ConditionFailed, Item, Table
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
@@ -65,8 +73,8 @@ class CustomerRepository:
             **_client_fields(device_id, source_ip, now),
         }
         if unionid:
-            item["gsi1pk"] = f"UNIONID#{unionid}"
-            item["gsi1sk"] = f"USER#{user_id}"
+            item["gsi1pk"] = unionid_partition(unionid)
+            item["gsi1sk"] = user_partition(user_id)
         try:
             self._table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed as lost_race:
@@ -188,9 +196,9 @@ class LoginThrottle:
         """Take one attempt for (username, IP) and, from a source the username has never logged in
         from, one of the username's (returns whether it did); ``TooManyRequests`` (with when to
         retry) when none is left."""
-        pair = login_throttle_key(username, f"IP#{source_ip}")
+        pair = login_source_key(username, source_ip)
         self._take(pair, self._policy.max_failed_attempts, now)
-        if self._table.get(login_throttle_key(username, f"KNOWN#{source_ip}")) is not None:
+        if self._table.get(known_login_source_key(username, source_ip)) is not None:
             return False
         try:
             self._take(login_throttle_key(username, "ALL"), self._policy.max_attempts_per_username, now)
@@ -203,12 +211,12 @@ class LoginThrottle:
         """The password was right: this source starts afresh, the attempt is given back to the
         username, and the source is known to it from now on."""
         with contextlib.suppress(ConditionFailed):  # the item expired meanwhile: nothing to reset
-            self._table.update(login_throttle_key(username, f"IP#{source_ip}"), "SET attempts = :zero",
+            self._table.update(login_source_key(username, source_ip), "SET attempts = :zero",
                                condition="attribute_exists(pk)", values={":zero": 0})
         if counted_for_username:
             self._give_back(login_throttle_key(username, "ALL"))
         expires = int(now.timestamp()) + KNOWN_SOURCE_DAYS * 86400
-        self._table.put({**login_throttle_key(username, f"KNOWN#{source_ip}"), "entity": "login_known_source",
+        self._table.put({**known_login_source_key(username, source_ip), "entity": "login_known_source",
                          "expires_at": expires})
 
     def _take(self, key: dict[str, str], limit: int, now: datetime) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.keys import ORDER_SK, order_pk
+from mall.dal.keys import ORDER_SK, order_history_sk, order_pk
 from mall.dal.table import Item, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
@@ -45,7 +45,7 @@ def history_item(order_id: str, status: str, *, at: datetime | str, by: str, not
     """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction."""
     when = at if isinstance(at, str) else iso(at)
     value = str(OrderStatus(status))
-    return {"pk": order_pk(order_id), "sk": f"HISTORY#{when}#{value}", "entity": "order_history",
+    return {"pk": order_pk(order_id), "sk": order_history_sk(when, value), "entity": "order_history",
             "order_id": order_id, "status": value, "at": when, "by": by, "note": note}
 
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mall.dal.keys import RUNS_PARTITION, mismatch_key, report_partition, run_key, wallet_key
+from mall.dal.keys import (
+    POSTING_PREFIX,
+    RUNS_PARTITION,
+    mismatch_key,
+    report_partition,
+    run_key,
+    user_partition,
+    wallet_key,
+)
 from mall.dal.table import Item, Key, Page, Table, serialize
 from mall.domain.reconciliation import Mismatch
 
@@ -38,8 +46,8 @@ class ReconciliationRepository:
         start: Key | None = None
         while True:
             page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
-                                           values={":pk": f"USER#{user_id}", ":prefix": "LEDGER#"}, limit=None,
-                                           start_key=start, consistent=True)
+                                           values={":pk": user_partition(user_id), ":prefix": POSTING_PREFIX},
+                                           limit=None, start_key=start, consistent=True)
             for item in page.items:
                 yield {**item, "posting_id": item.get("posting_id", item.get("sk", "?"))}
             if page.last_key is None:

@@ -45,9 +45,9 @@ from mall.dal.keys import (
     distinct_scope,
     key_id,
     month_key,
+    promoter_key,
     stats_entity_partition,
     totals_key,
-    user_partition,
 )
 from mall.dal.retry import jitter
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
@@ -318,7 +318,7 @@ class StatsRepository:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        keys = [key for uid in wanted for key in ({"pk": user_partition(uid), "sk": "PROMOTER"},
+        keys = [key for uid in wanted for key in (promoter_key(uid),
                                                   customer_profile_key(uid))]
         found: dict[str, dict[str, Any]] = {}
         for item in self._table.batch_get(keys):

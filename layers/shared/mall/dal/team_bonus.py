@@ -32,7 +32,9 @@ from mall.dal.keys import (
     bonus_key,
     bonus_month_partition,
     bonus_promoter_partition,
+    commission_sk,
     due_partition,
+    order_pk,
     promoter_key,
     team_order_key,
     team_orders_partition,
@@ -58,7 +60,7 @@ def team_order_writes(table_name: str, records: Sequence[CommissionRecord], *, p
             by_promoter.setdefault(record.beneficiary_id, []).append(record)
     month = china_month(paid_at)
     return [Write.put(table_name, team_order_item(uid, month, mine[0].order_id, paid_at,
-                                                  (f"COMMISSION#{r.line_id}#{r.level}" for r in mine)))
+                                                  (commission_sk(r.line_id, r.level) for r in mine)))
             for uid, mine in sorted(by_promoter.items())]
 
 
@@ -111,7 +113,7 @@ class TeamOrders:
 
 
 def _record_keys(item: Item) -> list[Key]:
-    return [{"pk": f"ORDER#{item['order_id']}", "sk": str(sk)} for sk in sorted(item.get("commission_sks") or ())]
+    return [{"pk": order_pk(item["order_id"]), "sk": str(sk)} for sk in sorted(item.get("commission_sks") or ())]
 
 
 class BonusRepository:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.keys import withdrawal_key, withdrawal_promoter_partition, withdrawal_status_partition
+from mall.dal.keys import withdrawal_key, withdrawal_pk, withdrawal_promoter_partition, withdrawal_status_partition
 from mall.dal.table import Item
 from mall.domain.settings import WithdrawalMethod
 from mall.domain.withdrawals import Approval, ReviewKind, TimelineEntry, Withdrawal, WithdrawalStatus
@@ -34,7 +34,7 @@ STATUS_TIME_FIELD: Mapping[WithdrawalStatus, str] = {
 def bank_context(withdrawal_id: str) -> str:
     """The associated data a withdrawal's encrypted bank account is sealed with: the withdrawal's
     own partition key, so a token copied onto another record does not open."""
-    return f"WITHDRAWAL#{withdrawal_id}"
+    return withdrawal_pk(withdrawal_id)
 
 
 def new_withdrawal_id() -> str:

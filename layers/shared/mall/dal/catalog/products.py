@@ -11,7 +11,14 @@ from typing import Any
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
-from mall.dal.keys import LOW_STOCK_PARTITION, category_key, low_stock_key, product_key, shelf_partition
+from mall.dal.keys import (
+    LOW_STOCK_PARTITION,
+    category_key,
+    low_stock_key,
+    product_key,
+    shelf_partition,
+    stock_adjustment_key,
+)
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.catalog import CommissionSetting, Product
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -170,7 +177,7 @@ class ProductRepository:
         if delta < 0:
             condition += " AND stock >= :need"
             values[":need"] = -delta
-        log = {"pk": f"PRODUCT#{product_id}", "sk": f"STOCKADJ#{iso(now)}#{adjustment_id}",
+        log = {**stock_adjustment_key(product_id, iso(now), adjustment_id),
                "entity": "stock_adjustment", "product_id": product_id, "adjustment_id": adjustment_id,
                "delta": delta, "reason": reason, "by": by, "at": iso(now)}
         try:

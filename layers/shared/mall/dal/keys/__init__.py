@@ -32,6 +32,7 @@ from mall.dal.keys.money import (
     due_partition,
     is_posting_key,
     merchant_key,
+    posting_sort_bound,
     posting_sort_key,
     postings_partition,
     promoter_list_partition,
@@ -45,6 +46,8 @@ from mall.dal.keys.money import (
 )
 from mall.dal.keys.ops import (
     RUNS_PARTITION,
+    SETTINGS_CURRENT_KEY,
+    SETTINGS_HISTORY_PARTITION,
     SETTINGS_PK,
     actor_partition,
     audit_entity_partition,
@@ -67,6 +70,7 @@ from mall.dal.keys.ops import (
     risk_status_partition,
     run_key,
     runs_list_partition,
+    settings_version_key,
     settings_version_sk,
 )
 from mall.dal.keys.orders import (
@@ -162,6 +166,8 @@ __all__ = [
     "RUNS_PARTITION",
     "SCORE_DIGITS",
     "SCORE_OFFSET",
+    "SETTINGS_CURRENT_KEY",
+    "SETTINGS_HISTORY_PARTITION",
     "SETTINGS_PK",
     "STATS_SK",
     "STATUS_SK",
@@ -220,6 +226,7 @@ __all__ = [
     "order_pk",
     "order_status_partition",
     "plan_key",
+    "posting_sort_bound",
     "posting_sort_key",
     "postings_partition",
     "product_key",
@@ -243,6 +250,7 @@ __all__ = [
     "risk_status_partition",
     "run_key",
     "runs_list_partition",
+    "settings_version_key",
     "settings_version_sk",
     "share_visit_key",
     "shelf_partition",

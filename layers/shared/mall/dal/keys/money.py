@@ -22,7 +22,12 @@ def wallet_key(user_id: str) -> Key:
 
 
 def posting_sort_key(posting: Posting) -> str:
-    return f"{POSTING_PREFIX}{iso(posting.at)}#{posting.posting_id}"
+    return f"{posting_sort_bound(iso(posting.at))}#{posting.posting_id}"
+
+
+def posting_sort_bound(at: str) -> str:
+    """A bound of a range of postings' sort keys (``LEDGER#<at>``): ``at`` an instant, a day or a sentinel."""
+    return f"{POSTING_PREFIX}{at}"
 
 
 def postings_partition(user_id: str) -> tuple[str, str]:

@@ -14,6 +14,10 @@ from mall.domain.reconciliation import Mismatch
 RUNS_PARTITION = "RECONCILIATIONS"
 #: Partition of the distribution settings: ``CURRENT`` and one ``V#<version>`` per saved version.
 SETTINGS_PK = "SETTINGS#distribution"
+#: The item holding the version in force (read in a batch with other items by the payment path).
+SETTINGS_CURRENT_KEY: dict[str, str] = {"pk": SETTINGS_PK, "sk": "CURRENT"}
+#: The partition the saved versions are listed from (what a cursor of the history is bound to).
+SETTINGS_HISTORY_PARTITION: tuple[str, str] = ("pk", SETTINGS_PK)
 
 
 def audit_partition(day: datetime) -> str:
@@ -101,6 +105,11 @@ def key_item_key(key_ref: str) -> dict[str, str]:
 
 def settings_version_sk(version: int) -> str:
     return f"V#{version:010d}"
+
+
+def settings_version_key(version: int) -> dict[str, str]:
+    """One saved version of the distribution settings (immutable)."""
+    return {"pk": SETTINGS_PK, "sk": settings_version_sk(version)}
 
 
 def idempotency_partition(function: str) -> str:

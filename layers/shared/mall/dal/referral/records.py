@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import activity_key, activity_partition, team_bindings_partition, user_partition, visitor_partition
+from mall.dal.keys import (
+    activity_key,
+    activity_partition,
+    team_bindings_partition,
+    team_partition,
+    user_partition,
+    visitor_partition,
+)
 from mall.dal.table import Item, Key, Write
 from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
 from mall.ids import new_id
@@ -84,7 +91,7 @@ def activity_write(table_name: str, user_id: str, now: datetime) -> Write:
 def in_team(key: Key | None, parent_id: str) -> bool:
     """Whether ``key`` (a binding's index key, as a team page's cursor holds it) is in ``parent_id``'s
     level-1 team (gsi1 ``TEAM#<parent>``)."""
-    return key is not None and key.get("gsi1pk") == f"TEAM#{parent_id}"
+    return key is not None and key.get("gsi1pk") == team_partition(parent_id)
 
 
 def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str, str]:
