@@ -22,6 +22,7 @@ from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.keys import (
+    RISK_SCAN_WATERMARK_KEY,
     beneficiary_partition,
     buyer_partition,
     customer_profile_key,
@@ -42,7 +43,6 @@ from mall.domain.withdrawals import WithdrawalStatus
 
 #: Hits are kept like the audit trail (≥ 3 years): they are why a case was or was not opened.
 HIT_RETENTION = timedelta(days=1096 + 31)
-WATERMARK_KEY: Key = {"pk": "RISK_SCAN", "sk": "WATERMARK"}
 #: Refunds that take money back (or are on their way to): a rejected or closed request is not one.
 REFUND_STATUSES: tuple[str, ...] = (RefundStatus.REQUESTED, RefundStatus.PROCESSING, RefundStatus.SUCCEEDED,
                                     RefundStatus.FAILED)
@@ -82,7 +82,7 @@ class FraudRepository:
     # ---- the watermark ----------------------------------------------------------------------
 
     def watermark(self) -> datetime | None:
-        item = self._table.get(WATERMARK_KEY, consistent=True)
+        item = self._table.get(RISK_SCAN_WATERMARK_KEY, consistent=True)
         return _dt(item["at"]) if item and item.get("at") else None
 
     def advance_watermark(self, *, old: datetime | None, new: datetime, now: datetime) -> bool:
@@ -95,7 +95,7 @@ class FraudRepository:
         if old is not None:
             values[":old"] = iso(old)
         try:
-            self._table.update(WATERMARK_KEY, "SET #at = :new, updated_at = :now, entity = :e ADD runs :one",
+            self._table.update(RISK_SCAN_WATERMARK_KEY, "SET #at = :new, updated_at = :now, entity = :e ADD runs :one",
                                condition=condition, names={"#at": "at"}, values=values)
         except ConditionFailed:
             return False

@@ -1,5 +1,5 @@
 """The order's items under its partition ``ORDER#<order_id>`` and the keys around it (docs/data-model.md,
-"orders and payment", "after payment"): key builders, the stored order read back as the one
+"orders and payment", "after payment"; the keys: ``mall.dal.keys.orders``): the stored order read back as the one
 ``mall.domain.orders.Order``, history items, and the values ``mall.dal.orders.OrderRepository`` passes.
 
 Items of the order's partition:

@@ -1,4 +1,5 @@
-"""The withdrawal record as stored: its keys, its item and back (docs/data-model.md, "withdrawals").
+"""The withdrawal record as stored: its item and back (docs/data-model.md, "withdrawals"); the keys below are
+built in ``mall.dal.keys.money``.
 
 Keys:
 - withdrawal ``WITHDRAWAL#<withdrawal_id>`` / ``WITHDRAWAL``; gsi1 ``WITHDRAWALS#<status>`` /

@@ -1,4 +1,4 @@
-"""What the catalog's items share: partitions, keys, ceilings and the partition reader."""
+"""What the catalog's items share: ceilings and the partition reader (their keys: ``mall.dal.keys.catalog``)."""
 
 from __future__ import annotations
 

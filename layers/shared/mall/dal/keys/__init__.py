@@ -45,6 +45,7 @@ from mall.dal.keys.money import (
     withdrawal_status_partition,
 )
 from mall.dal.keys.ops import (
+    RISK_SCAN_WATERMARK_KEY,
     RUNS_PARTITION,
     SETTINGS_CURRENT_KEY,
     SETTINGS_HISTORY_PARTITION,
@@ -163,6 +164,7 @@ __all__ = [
     "PLAN_SK",
     "POSTING_PREFIX",
     "PROFILE_SK",
+    "RISK_SCAN_WATERMARK_KEY",
     "RUNS_PARTITION",
     "SCORE_DIGITS",
     "SCORE_OFFSET",

@@ -12,6 +12,8 @@ from mall.dal.table import Key
 from mall.domain.reconciliation import Mismatch
 
 RUNS_PARTITION = "RECONCILIATIONS"
+#: Up to when the risk scan has read the feed (one item; its runs never overlap past it).
+RISK_SCAN_WATERMARK_KEY: dict[str, str] = {"pk": "RISK_SCAN", "sk": "WATERMARK"}
 #: Partition of the distribution settings: ``CURRENT`` and one ``V#<version>`` per saved version.
 SETTINGS_PK = "SETTINGS#distribution"
 #: The item holding the version in force (read in a batch with other items by the payment path).

@@ -9,7 +9,14 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import binding_key, customer_profile_key, promoter_key, team_partition, user_partition
+from mall.dal.keys import (
+    BINDING_HISTORY_PREFIX,
+    binding_key,
+    customer_profile_key,
+    promoter_key,
+    team_partition,
+    user_partition,
+)
 from mall.dal.referral.records import activity_write, binding_from_item, new_history_sk, team_history_index
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import Item, Key, Table, Write
@@ -158,6 +165,6 @@ class BindingRepository:
         return page.items, page.last_key
 
     def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
-        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "BINDING_HISTORY#"),
+        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", BINDING_HISTORY_PREFIX),
                                  limit=limit, start_key=start_key, newest_first=True)
         return page.items, page.last_key

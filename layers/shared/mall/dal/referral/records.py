@@ -1,4 +1,4 @@
-"""The referral items' keys and shapes in the single table: key builders, index partitions, item
+"""The referral items' shapes in the single table (their keys: ``mall.dal.keys.referral``): item
 ↔ domain mapping, and the writes several referral repositories add to their transactions.
 """
 
