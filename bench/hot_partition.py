@@ -46,8 +46,8 @@ from bench._hot_wallet import credit_hot_wallet
 from bench._meter import item_size, write_units
 from bench.settlement import fresh_table, load
 from local.dynamodb import running
-from mall.dal.commissions import commission_key
-from mall.dal.ledger import LedgerRepository, wallet_key
+from mall.dal.keys import commission_key, wallet_key
+from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
 from mall.domain import ledger as L

@@ -43,7 +43,8 @@ from bench._hot_wallet import credit_hot_wallet
 from local.dynamodb import create_table_request, running
 from local.template import load_template
 from mall.dal.commissions import commission_item
-from mall.dal.ledger import LedgerRepository, merchant_key, posting_item, wallet_key
+from mall.dal.keys import merchant_key, wallet_key
+from mall.dal.ledger import LedgerRepository, posting_item
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Key, Table, serialize
 from mall.domain import ledger as L

@@ -24,15 +24,8 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import (
-    LOW_STOCK_PARTITION,
-    MAX_CATEGORIES,
-    MAX_LISTED_PRODUCTS,
-    StockObservation,
-    category_state,
-    low_stock_key,
-    product_state,
-)
+from mall.dal.catalog import MAX_CATEGORIES, MAX_LISTED_PRODUCTS, StockObservation, category_state, product_state
+from mall.dal.keys import LOW_STOCK_PARTITION, low_stock_key
 from mall.domain.catalog import Category, Product
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 

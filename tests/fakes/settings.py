@@ -11,14 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from mall.dal.audit import AuditEntry
-from mall.dal.settings import DEFAULT_VERSION, HISTORY_PARTITION, SettingsRepository, SettingsVersion
+from mall.dal.keys import SETTINGS_HISTORY_PARTITION
+from mall.dal.settings import DEFAULT_VERSION, SettingsRepository, SettingsVersion
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
 
 
 def _position(version: int) -> dict[str, Any]:
     # Shaped like the real last key: the cursor codec checks it belongs to the history's partition.
-    attribute, partition = HISTORY_PARTITION
+    attribute, partition = SETTINGS_HISTORY_PARTITION
     return {attribute: partition, "sk": f"V#{version:010d}"}
 
 

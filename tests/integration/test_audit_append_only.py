@@ -10,7 +10,8 @@ from threading import Barrier
 import pytest
 
 from mall.dal import audit as audit_module
-from mall.dal.audit import AuditEntry, AuditLog, audit_partition
+from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import audit_partition
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import ConditionFailed, Table, TransactionCancelled, Write

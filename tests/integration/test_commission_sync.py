@@ -17,8 +17,8 @@ import pytest
 
 from mall.clock import iso
 from mall.dal.catalog import CategoryRepository
-from mall.dal.commission_sync import PLAN_SK
 from mall.dal.commissions import CommissionRepository
+from mall.dal.keys import PLAN_SK
 from mall.dal.ledger import LedgerRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table

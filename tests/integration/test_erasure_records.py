@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mall.dal.audit import entity_partition
 from mall.dal.commissions import commission_item
 from mall.dal.erasure import ErasureRepository
+from mall.dal.keys import audit_entity_partition
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import address_context
 from mall.dal.referral import PromoterRepository, VisitRepository
@@ -167,7 +167,7 @@ def test_after_erasure_no_personal_data_remains_and_money_is_untouched(table: Ta
     withdrawal = next(i for i in after_items if i["pk"].startswith("WITHDRAWAL#") and i["sk"] == "WITHDRAWAL")
     assert withdrawal["bank"]["bank_name"] == "招商银行" and withdrawal["bank"]["account_no_enc"] == masking.ERASED
 
-    audit = table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items
+    audit = table.query(partition=("gsi2pk", audit_entity_partition("customer", UID)), index="gsi2").items
     assert [(a["action"], a["actor"], a["details"]["orders_erased"]) for a in audit] == [("customer.erase", UID, 2)]
     assert not [v for v in RAW if v in json.dumps(audit, ensure_ascii=False, default=str)]
 
@@ -181,7 +181,7 @@ def test_two_requests_at_once_erase_once_and_audit_once(table: Table) -> None:
         results = list(pool.map(lambda _: erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW),
                                 range(4)))
     assert len({r.erased_at for r in results}) == 1
-    audit = table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items
+    audit = table.query(partition=("gsi2pk", audit_entity_partition("customer", UID)), index="gsi2").items
     assert len(audit) == 1
     text = json.dumps(everything(table, seeded), ensure_ascii=False, default=str)
     assert [v for v in RAW if v in text] == []

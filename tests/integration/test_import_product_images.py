@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler
 
 from PIL import Image
 
-from mall.dal.audit import entity_partition
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.media import MediaUploadRepository, upload_key
+from mall.dal.keys import audit_entity_partition, upload_key
+from mall.dal.media import MediaUploadRepository
 from mall.dal.objects import StoredObject
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
@@ -95,7 +95,7 @@ def test_a_url_aimed_at_this_machine_is_cleared_with_a_note_and_never_connected(
     assert item is not None and item["images"] == []
     assert [n["url"] for n in item["image_reupload"]] == urls
     assert all("non-global" in n["reason"] for n in item["image_reupload"])
-    audit = table.query(partition=("gsi2pk", entity_partition("product", "p_old")), index="gsi2").items
+    audit = table.query(partition=("gsi2pk", audit_entity_partition("product", "p_old")), index="gsi2").items
     assert [(a["action"], a["details"]["to_reupload"]) for a in audit] == [("product.images_import", urls)]
 
 

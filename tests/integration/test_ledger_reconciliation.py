@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from mall.clock import china_day, iso
-from mall.dal.ledger import LedgerRepository, merchant_key, merchant_shard, wallet_key
+from mall.dal.keys import merchant_key, wallet_key
+from mall.dal.ledger import LedgerRepository, merchant_shard
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table

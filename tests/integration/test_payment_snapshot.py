@@ -18,7 +18,8 @@ import pytest
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commissions import CommissionRepository
 from mall.dal.identity import CustomerRepository
-from mall.dal.orders import OrderRepository, order_key
+from mall.dal.keys import order_key
+from mall.dal.orders import OrderRepository
 from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 
 from mall.clock import iso
-from mall.dal.audit import entity_partition
-from mall.dal.commissions import CommissionRepository, commission_key
+from mall.dal.commissions import CommissionRepository
+from mall.dal.keys import audit_entity_partition, commission_key, risk_hold_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Table
 from mall.dal.withdrawals import WithdrawalRepository
@@ -117,7 +116,7 @@ def withdraw(table: Table, uid: str, amount: int, now: datetime) -> Any:
 
 
 def audits(table: Table, case_id: str) -> list[Item]:
-    return table.query(partition=("gsi2pk", entity_partition("risk_case", case_id)), index="gsi2", limit=50).items
+    return table.query(partition=("gsi2pk", audit_entity_partition("risk_case", case_id)), index="gsi2", limit=50).items
 
 
 def open_case(table: Table, uid: str = RISKY, rule: str = "same_device", now: datetime = OPENED) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from mall.dal.commissions import commission_item, commission_key
+from mall.dal.commissions import commission_item
+from mall.dal.keys import commission_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table, Write, deserialize

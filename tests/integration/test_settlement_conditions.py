@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 
 from mall.clock import iso
-from mall.dal.audit import entity_partition
 from mall.dal.commissions import CommissionRepository
+from mall.dal.keys import audit_entity_partition, risk_hold_key
 from mall.dal.keys import customer_profile_key as profile_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.refunds import RefundRepository
-from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Item, Table
@@ -191,7 +190,7 @@ def test_a_freeze_between_the_read_and_the_commit_makes_the_record_wait(world: T
 
 
 def audits_of(table: Table, entity_type: str, entity_id: str) -> list[Item]:
-    return table.query(partition=("gsi2pk", entity_partition(entity_type, entity_id)), index="gsi2",
+    return table.query(partition=("gsi2pk", audit_entity_partition(entity_type, entity_id)), index="gsi2",
                        limit=50).items
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from mall.clock import iso
 from mall.dal.commissions import due_index_fields
+from mall.dal.keys import promoter_key
 from mall.dal.ledger import LedgerRepository
-from mall.dal.referral import promoter_key
 from mall.dal.table import Table
 from mall.domain import ledger as L
 from mall.services.commissions import CommissionRepositories, sync_order

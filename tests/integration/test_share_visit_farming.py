@@ -15,10 +15,10 @@ import pytest
 from mall.clock import china_day
 from mall.dal.changes import change_message, parse_change
 from mall.dal.identity import CustomerRepository
+from mall.dal.keys import stats_entity_partition
 from mall.dal.referral import VisitRateLimiter, VisitRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
-from mall.dal.stats_keys import entity_partition
 from mall.dal.table import Table
 from mall.domain.referral import VisitRate
 from mall.domain.settings import DistributionSettings, PromoterLevel
@@ -64,7 +64,7 @@ def visits_counted(table: Table) -> dict[str, int]:
     day = china_day(NOW)
     board = dashboard(stats=StatsRepository(table), date_from=day, date_to=day, now=NOW)
     counted = {"dashboard": board.share_visits}
-    for item in table.query(partition=("pk", entity_partition("promoter", "DAY", day)), limit=100).items:
+    for item in table.query(partition=("pk", stats_entity_partition("promoter", "DAY", day)), limit=100).items:
         counted[str(item["sk"])] = int(item.get("share_visits", 0))
     return counted
 

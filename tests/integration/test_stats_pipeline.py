@@ -31,13 +31,13 @@ from mall.clock import CHINA, iso
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.changes import Change, change_from_stream, change_message, parse_change, record_change, routed
 from mall.dal.identity import CustomerRepository
+from mall.dal.keys import team_sales_key
 from mall.dal.orders import OrderRepository
 from mall.dal.payouts import PayoutRepository
 from mall.dal.referral import PromoterRepository, VisitRateLimiter, VisitRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
-from mall.dal.stats_keys import team_sales_key
 from mall.dal.table import Item, Table
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.catalog import Category, Product

@@ -15,13 +15,13 @@ from pytest import MonkeyPatch
 
 from mall.clock import iso
 from mall.dal.commissions import commission_item
+from mall.dal.keys import bonus_key, risk_hold_key
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table, Write
-from mall.dal.team_bonus import BonusRepository, bonus_key, team_order_item
+from mall.dal.team_bonus import BonusRepository, team_order_item
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter

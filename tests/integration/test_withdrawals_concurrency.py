@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from mall.clock import china_day
+from mall.dal.keys import daily_counter_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
-from mall.dal.withdrawals import RequestRefused, WithdrawalRepository, daily_counter_key
+from mall.dal.withdrawals import RequestRefused, WithdrawalRepository
 from mall.domain import ledger as L
 from mall.domain import withdrawals as rules
 from mall.domain.referral import Promoter

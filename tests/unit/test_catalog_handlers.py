@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from mall.dal.media import upload_key
+from mall.dal.keys import upload_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.referral import Promoter

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mall.clock import iso, utc_now
-from mall.dal.audit import entity_partition
 from mall.dal.erasure import attributes_to_remove
+from mall.dal.keys import audit_entity_partition
 from mall.dal.orders import address_context
 from mall.dal.referral import VisitRepository
 from mall.dal.table import main_table
@@ -109,13 +109,13 @@ def test_erasure_removes_personal_data_and_keeps_the_order(invoke: Invoke) -> No
     visits = table.query(partition=("pk", "PVISITS#u_parent")).items
     assert visits and all("device_id" not in v and "source_ip" not in v for v in visits)
     assert visits[0]["visitor_id"] == UID
-    audit = table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items
+    audit = table.query(partition=("gsi2pk", audit_entity_partition("customer", UID)), index="gsi2").items
     assert [(a["action"], a["actor"]) for a in audit] == [("customer.erase", UID)]
     assert "欧阳" not in str(audit)
     # a repeat changes nothing and writes no second audit entry
     status, again = erase(invoke)
     assert status == 200 and again["already_erased"] is True and again["erased_at"] == body["erased_at"]
-    assert len(table.query(partition=("gsi2pk", entity_partition("customer", UID)), index="gsi2").items) == 1
+    assert len(table.query(partition=("gsi2pk", audit_entity_partition("customer", UID)), index="gsi2").items) == 1
 
 
 @pytest.mark.usefixtures("moto_table")

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from mall.clock import china_day, utc_now
-from mall.dal.ledger import LedgerRepository, wallet_key
+from mall.dal.keys import wallet_key
+from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain import ledger as L

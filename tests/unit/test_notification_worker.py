@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from mall.dal.identity import CustomerRepository
-from mall.dal.notifications import NotificationRepository, notification_key
+from mall.dal.keys import notification_key
+from mall.dal.notifications import NotificationRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.notifications import NotificationSettings

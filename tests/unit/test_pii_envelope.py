@@ -12,7 +12,7 @@ import boto3
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from mall.dal.pii_keys import key_item_key
+from mall.dal.keys import key_item_key
 from mall.dal.table import main_table
 from mall.domain import masking
 from mall.integrations import pii_crypto

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from mall.clock import utc_now
-from mall.dal.commissions import commission_item, commission_key
+from mall.dal.commissions import commission_item
+from mall.dal.keys import commission_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Write, main_table
 from mall.domain import ledger as L

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from mall.clock import utc_now
-from mall.dal.audit import entity_partition
-from mall.dal.commissions import commission_item, commission_key
+from mall.dal.commissions import commission_item
+from mall.dal.keys import audit_entity_partition, commission_key, risk_hold_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.risk import risk_hold_key
 from mall.dal.table import Item, Table, Write, main_table
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
@@ -100,7 +99,7 @@ def open_case(rule: str = "same_device", window: str = "2026-11-19", uid: str = 
 
 def audits(case_id: str) -> list[Item]:
     table: Table = main_table()
-    return table.query(partition=("gsi2pk", entity_partition("risk_case", case_id)), index="gsi2", limit=50).items
+    return table.query(partition=("gsi2pk", audit_entity_partition("risk_case", case_id)), index="gsi2", limit=50).items
 
 
 def hold() -> Item | None:

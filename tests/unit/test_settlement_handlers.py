@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from mall.dal import queues
-from mall.dal.commissions import commission_item, commission_key
+from mall.dal.commissions import commission_item
+from mall.dal.keys import commission_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Write, main_table
 from mall.domain import ledger as L

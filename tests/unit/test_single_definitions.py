@@ -33,7 +33,7 @@ def test_team_sales_shards_are_counted_in_one_place() -> None:
 
 
 def test_team_orders_use_the_stats_shard_of_the_promoter() -> None:
-    from mall.dal.team_bonus import team_order_key
+    from mall.dal.keys import team_order_key
     from mall.domain.stats import team_sales_shard
 
     for uid in ("u_a", "u_b", "u_0123456789abcdef", "u_zz"):

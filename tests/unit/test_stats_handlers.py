@@ -13,8 +13,8 @@ import pytest
 
 from mall.clock import china_day, iso, utc_now
 from mall.dal.changes import Change, change_message, record_change
+from mall.dal.keys import board_key, board_partition, board_sort_key, distinct_key
 from mall.dal.stats import StatsRepository
-from mall.dal.stats_keys import board_key, board_partition, board_sort_key, distinct_key
 from mall.dal.table import main_table
 from mall.domain.stats import Target
 from mall.domain.stats_periods import period_key

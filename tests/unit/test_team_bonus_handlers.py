@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from mall.dal.commissions import commission_item
+from mall.dal.keys import bonus_key, risk_hold_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.risk import risk_hold_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, main_table
-from mall.dal.team_bonus import bonus_key, team_order_item
+from mall.dal.team_bonus import team_order_item
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings

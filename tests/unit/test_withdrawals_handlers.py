@@ -19,11 +19,11 @@ import pytest
 from mall.clock import china_day, iso, utc_now
 from mall.dal import queues
 from mall.dal.audit import AuditLog
+from mall.dal.keys import withdrawal_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, main_table
-from mall.dal.withdrawals import withdrawal_key
 from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings, WithdrawalRules

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from mall.dal.referral import BindingRepository, PromoterRepository, binding_key, promoter_key
+from mall.dal.keys import binding_key, promoter_key
+from mall.dal.referral import BindingRepository, PromoterRepository
 from mall.dal.table import ConditionFailed, Item, Key, Table
 from tools.migrations import Migration
 

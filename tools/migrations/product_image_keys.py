@@ -22,7 +22,8 @@ from typing import Any
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.media import MediaUploadRepository, upload_key
+from mall.dal.keys import upload_key
+from mall.dal.media import MediaUploadRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.domain import media as rules

@@ -8,7 +8,8 @@ one the history was read for."""
 
 from __future__ import annotations
 
-from mall.dal.referral import PromoterRepository, promoter_key
+from mall.dal.keys import promoter_key
+from mall.dal.referral import PromoterRepository
 from mall.dal.table import ConditionFailed, Item, Key, Table
 from tools.migrations import Migration
 

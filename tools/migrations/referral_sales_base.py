@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mall.dal.referral import promoter_key
+from mall.dal.keys import promoter_key
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.referral import distribution_base
 from tools.migrations import Migration

@@ -14,7 +14,7 @@ its due date; a record already changed is left alone (it no longer passes the sc
 from __future__ import annotations
 
 from mall.clock import iso, utc_now
-from mall.dal.orders import order_key
+from mall.dal.keys import order_key
 from mall.dal.table import ConditionFailed, Item, Table
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.settlement import line_completed_at

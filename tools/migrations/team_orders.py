@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from mall.clock import parse_instant
 from mall.dal.commissions import commission_from_item
-from mall.dal.orders import order_key
+from mall.dal.keys import order_key, team_order_key
 from mall.dal.table import ConditionFailed, Item, Table
-from mall.dal.team_bonus import team_order_key
 from mall.domain.team_bonus import china_month, counts_for_team
 from tools.migrations import Migration
 

@@ -12,7 +12,7 @@ read, with a deterministic posting id; a voided record is CANCELLED and no longe
 from __future__ import annotations
 
 from mall.clock import utc_now
-from mall.dal.referral import promoter_key
+from mall.dal.keys import promoter_key
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Item, Table
 from mall.domain.commission_records import CommissionStatus

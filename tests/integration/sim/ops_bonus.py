@@ -20,7 +20,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mall.dal.team_bonus import bonus_from_item, bonus_key
+from mall.dal.keys import bonus_key
+from mall.dal.team_bonus import bonus_from_item
 from mall.domain.team_bonus import BonusTier, TeamBonusRules, china_month, final_by
 from mall.services import commissions as commission_service
 from mall.services import team_bonus as team_bonus_service

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mall.dal.keys import refund_key
 from mall.dal.orders import OrderRepository
 from mall.dal.referral import BindingRepository, PromoterRepository
-from mall.dal.refunds import refund_key
 from mall.domain.settings import LevelUpgrade, PromoterLevel
 from mall.schemas.referral import ApplyRequest
 from mall.services import fulfilment as fulfilment_service

@@ -46,12 +46,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from mall.dal.keys import refund_key, withdrawal_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.payouts import PayoutRepository
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.refunds import refund_key
-from mall.dal.withdrawals import withdrawal_key
 from mall.domain.catalog import CommissionSetting, Product
 from mall.domain.settings import BindingMode
 from mall.errors import DomainError

@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from mall.config import function_environment, get_settings
+from mall.dal.keys import idempotency_partition
 from mall.dal.table import dynamodb_client
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
@@ -53,7 +54,7 @@ def _persistence() -> DynamoDBPersistenceLayer:
         table_name=settings.table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=f"IDEMPOTENCY#{function}",
+        static_pk_value=idempotency_partition(function),
         expiry_attr="expires_at",
         boto3_client=dynamodb_client(),
     )

@@ -18,28 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import epoch, iso
+from mall.dal.keys import actor_partition, audit_entity_partition, audit_partition
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain import masking
 from mall.ids import new_id
 
 #: 3 years (1,096 days with a leap day) plus a month's margin before TTL may remove an entry.
 RETENTION_DAYS = 1096 + 31
-
-
-def audit_partition(day: datetime) -> str:
-    return f"AUDIT#{day.astimezone(UTC).date().isoformat()}"
-
-
-def actor_partition(actor: str) -> str:
-    return f"AUDIT_ACTOR#{actor}"
-
-
-def entity_partition(entity_type: str, entity_id: str) -> str:
-    return f"AUDIT_ENTITY#{entity_type}#{entity_id}"
 
 
 #: Keys whose values are personal data: an entry keeps only their masked form (or nothing for
@@ -109,7 +98,7 @@ class AuditLog:
             "action": entry.action, "actor": entry.actor, "entity_type": entry.entity_type,
             "entity_id": entry.entity_id, "at": at, "source_ip": entry.source_ip,
             "gsi1pk": actor_partition(entry.actor), "gsi1sk": sort,
-            "gsi2pk": entity_partition(entry.entity_type, entry.entity_id), "gsi2sk": sort,
+            "gsi2pk": audit_entity_partition(entry.entity_type, entry.entity_id), "gsi2sk": sort,
             "expires_at": epoch(now + timedelta(days=RETENTION_DAYS)),
         }
         if entry.before is not None:
@@ -163,7 +152,7 @@ class AuditLog:
     def by_entity(self, entity_type: str, entity_id: str, *, start: datetime, end: datetime, limit: int,
                   start_key: Key | None = None, action: str | None = None, actor: str | None = None) -> Page:
         """The history of one thing, newest first (optionally only one actor's entries)."""
-        return self._range(("gsi2pk", "gsi2sk", "gsi2"), entity_partition(entity_type, entity_id), start=start,
+        return self._range(("gsi2pk", "gsi2sk", "gsi2"), audit_entity_partition(entity_type, entity_id), start=start,
                            end=end, limit=limit, start_key=start_key, action=action, actor=actor)
 
     def on_day_range(self, day: datetime, *, start: datetime, end: datetime, limit: int,

@@ -20,27 +20,21 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import (
+from mall.dal.commissions import commission_from_item, commission_item, due_index_fields
+from mall.dal.keys import (
+    BASIS_SK,
+    PLAN_SK,
     beneficiary_partition,
-    commission_from_item,
-    commission_item,
     commission_key,
-    due_index_fields,
+    customer_profile_key,
+    order_key,
+    order_pk,
+    plan_key,
 )
-from mall.dal.keys import customer_profile_key
-from mall.dal.orders import order_key, order_pk
-from mall.dal.payment_snapshot import BASIS_SK
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.commission import LevelDecision
 from mall.domain.commission_changes import RecordChange
 from mall.domain.commission_records import CommissionRecord
-
-PLAN_SK = "COMMISSION_PLAN"
-
-
-def plan_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": PLAN_SK}
-
 
 _ORDER_SK = order_key("")["sk"]
 

@@ -14,20 +14,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
+from mall.dal.keys import COMMISSION_PREFIX, beneficiary_partition, commission_key, due_partition, order_pk
 from mall.dal.table import Item, Key, Page, Table
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
-
-
-def commission_key(order_id: str, line_id: str, level: int) -> Key:
-    return {"pk": f"ORDER#{order_id}", "sk": f"COMMISSION#{line_id}#{level}"}
-
-
-def beneficiary_partition(user_id: str) -> str:
-    return f"COMMISSIONS#{user_id}"
-
-
-def due_partition(shard: int) -> str:
-    return f"SETTLE_DUE#{shard:02d}"
 
 
 def due_index_fields(record: CommissionRecord) -> dict[str, str]:
@@ -94,7 +83,7 @@ class CommissionRepository:
 
     def for_order(self, order_id: str) -> list[CommissionRecord]:
         page = self._table.query_where("#pk = :pk AND begins_with(#sk, :sk)", names={"#pk": "pk", "#sk": "sk"},
-                                       values={":pk": f"ORDER#{order_id}", ":sk": "COMMISSION#"}, limit=None,
+                                       values={":pk": order_pk(order_id), ":sk": COMMISSION_PREFIX}, limit=None,
                                        consistent=True)
         return [commission_from_item(i) for i in page.items]
 

@@ -17,11 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
-from mall.dal.order_items import buyer_partition
-from mall.dal.referral import visitor_partition
+from mall.dal.keys import (
+    PROFILE_SK,
+    buyer_partition,
+    customer_profile_key,
+    user_partition,
+    visitor_partition,
+    withdrawal_promoter_partition,
+)
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_of
-from mall.dal.withdrawals import promoter_partition
 from mall.domain.erasure import IN_FLIGHT_WITHDRAWALS, PII_ATTRIBUTES, identifying_values, personal_attributes
 
 #: Index keys that may embed an identifier: removed when they contain a value being removed.
@@ -77,7 +81,7 @@ class ErasureRepository:
         return self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)}, index="gsi1")
 
     def withdrawals(self, user_id: str) -> Iterator[Item]:
-        return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": promoter_partition(user_id)},
+        return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": withdrawal_promoter_partition(user_id)},
                          index="gsi2")
 
     def visits(self, user_id: str) -> Iterator[Item]:

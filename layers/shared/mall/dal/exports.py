@@ -25,6 +25,14 @@ from typing import Any
 
 from mall.clock import epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import (
+    beneficiary_partition,
+    job_key,
+    order_status_partition,
+    posting_sort_bound,
+    promoter_status_partition,
+    user_partition,
+)
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.dal.withdrawals import WithdrawalFilter, WithdrawalRepository
 from mall.domain.exports import DayRange, ExportJob, ExportKind, ExportStatus
@@ -35,10 +43,6 @@ JOB_TTL_DAYS = 30
 #: Promoter statuses that may have commissions and postings (applied / rejected never earned).
 EARNING_STATUSES = ("active", "frozen", "disabled")
 PROMOTER_STATUSES = ("applied", "active", "frozen", "disabled", "rejected")
-
-
-def job_key(export_id: str) -> Key:
-    return {"pk": f"EXPORT#{export_id}", "sk": "JOB"}
 
 
 def _dt(value: Any) -> datetime | None:
@@ -189,12 +193,12 @@ class ExportSources:
 
     def orders(self, days: DayRange) -> Iterator[Item]:
         """Orders created in the range (their by-status entries), oldest first across statuses."""
-        streams = [self._gsi1_range(f"ORDERS#{status.value}", days) for status in OrderStatus]
+        streams = [self._gsi1_range(order_status_partition(status.value), days) for status in OrderStatus]
         return heapq.merge(*streams, key=lambda item: str(item["gsi1sk"]))
 
     def promoters(self, days: DayRange) -> Iterator[Item]:
         """Promoters who applied in the range, oldest first across statuses."""
-        streams = [self._gsi1_range(f"PROMOTERS#{status}", days) for status in PROMOTER_STATUSES]
+        streams = [self._gsi1_range(promoter_status_partition(status), days) for status in PROMOTER_STATUSES]
         return heapq.merge(*streams, key=lambda item: str(item["gsi1sk"]))
 
     def withdrawals(self, days: DayRange) -> Iterator[Item]:
@@ -206,8 +210,8 @@ class ExportSources:
         """Every promoter that may have earned (active, frozen, disabled), each once."""
         seen: set[str] = set()
         for status in EARNING_STATUSES:
-            for item in self._pages("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": f"PROMOTERS#{status}"},
-                                    index="gsi1"):
+            for item in self._pages("#pk = :pk", names={"#pk": "gsi1pk"},
+                                    values={":pk": promoter_status_partition(status)}, index="gsi1"):
                 uid = str(item["user_id"])
                 if uid not in seen:
                     seen.add(uid)
@@ -216,11 +220,11 @@ class ExportSources:
     def commissions(self, days: DayRange, promoters: Iterable[str] | None = None) -> Iterator[Item]:
         """Commission records created in the range: promoter by promoter, each oldest first."""
         for uid in promoters if promoters is not None else self.earning_promoters():
-            yield from self._gsi1_range(f"COMMISSIONS#{uid}", days)
+            yield from self._gsi1_range(beneficiary_partition(uid), days)
 
     def ledger(self, days: DayRange, promoters: Iterable[str] | None = None) -> Iterator[Item]:
         """Postings made in the range: promoter by promoter, each oldest first."""
         for uid in promoters if promoters is not None else self.earning_promoters():
             yield from self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "pk", "#sk": "sk"},
-                                   values={":pk": f"USER#{uid}", ":low": f"LEDGER#{days.low()}",
-                                           ":high": f"LEDGER#{days.high()}"})
+                                   values={":pk": user_partition(uid), ":low": posting_sort_bound(days.low()),
+                                           ":high": posting_sort_bound(days.high())})

@@ -21,19 +21,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
-from mall.dal.commissions import beneficiary_partition
-from mall.dal.keys import customer_profile_key
-from mall.dal.refunds import refunds_partition
-from mall.dal.risk_feed import FEED_SHARDS, FeedKind, feed_partition
+from mall.dal.keys import (
+    RISK_SCAN_WATERMARK_KEY,
+    beneficiary_partition,
+    buyer_partition,
+    customer_profile_key,
+    feed_partition,
+    hit_key,
+    hits_partition,
+    order_key,
+    refunds_partition,
+    team_partition,
+    withdrawal_promoter_partition,
+    withdrawal_status_partition,
+)
+from mall.dal.risk_feed import FEED_SHARDS, FeedKind
 from mall.dal.table import ConditionFailed, Item, Key, Table
-from mall.dal.withdrawals import promoter_partition, status_partition
 from mall.domain.fraud import Hit
 from mall.domain.refunds import RefundStatus
 from mall.domain.withdrawals import WithdrawalStatus
 
 #: Hits are kept like the audit trail (≥ 3 years): they are why a case was or was not opened.
 HIT_RETENTION = timedelta(days=1096 + 31)
-WATERMARK_KEY: Key = {"pk": "RISK_SCAN", "sk": "WATERMARK"}
 #: Refunds that take money back (or are on their way to): a rejected or closed request is not one.
 REFUND_STATUSES: tuple[str, ...] = (RefundStatus.REQUESTED, RefundStatus.PROCESSING, RefundStatus.SUCCEEDED,
                                     RefundStatus.FAILED)
@@ -43,13 +52,6 @@ WITHDRAWAL_STATUSES: tuple[str, ...] = tuple(s.value for s in WithdrawalStatus)
 OWN_ORDERS_READ = 50
 #: The most commission records of one promoter read per rule evaluation (newest first).
 COMMISSIONS_READ = 5_000
-
-def hit_key(rule: str, window_key: str, promoter_id: str) -> Key:
-    return {"pk": f"RISK_HIT#{rule}#{window_key}", "sk": f"USER#{promoter_id}"}
-
-
-def hits_partition(day: str) -> str:
-    return f"RISK_HITS#{day}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class FraudRepository:
     # ---- the watermark ----------------------------------------------------------------------
 
     def watermark(self) -> datetime | None:
-        item = self._table.get(WATERMARK_KEY, consistent=True)
+        item = self._table.get(RISK_SCAN_WATERMARK_KEY, consistent=True)
         return _dt(item["at"]) if item and item.get("at") else None
 
     def advance_watermark(self, *, old: datetime | None, new: datetime, now: datetime) -> bool:
@@ -93,7 +95,7 @@ class FraudRepository:
         if old is not None:
             values[":old"] = iso(old)
         try:
-            self._table.update(WATERMARK_KEY, "SET #at = :new, updated_at = :now, entity = :e ADD runs :one",
+            self._table.update(RISK_SCAN_WATERMARK_KEY, "SET #at = :new, updated_at = :now, entity = :e ADD runs :one",
                                condition=condition, names={"#at": "at"}, values=values)
         except ConditionFailed:
             return False
@@ -119,7 +121,7 @@ class FraudRepository:
 
     def team_bindings(self, promoter_id: str, start: datetime, end: datetime) -> list[Item]:
         """The promoter's current level-1 bindings made in [start, end] (gsi1 ``TEAM#<uid>``)."""
-        return self._range("gsi1", f"TEAM#{promoter_id}", start, end)
+        return self._range("gsi1", team_partition(promoter_id), start, end)
 
     def commissions(self, promoter_id: str, since: datetime) -> tuple[list[Item], bool]:
         """The promoter's commission records created since ``since``, newest first (gsi1
@@ -138,13 +140,13 @@ class FraudRepository:
 
     def promoter_withdrawals(self, promoter_id: str, start: datetime, end: datetime) -> list[Item]:
         """The promoter's withdrawal requests created in [start, end] (gsi2 ``PROMOTER_WITHDRAWALS#``)."""
-        return self._range("gsi2", promoter_partition(promoter_id), start, end)
+        return self._range("gsi2", withdrawal_promoter_partition(promoter_id), start, end)
 
     def withdrawals_created(self, start: datetime, end: datetime) -> list[Item]:
         """Every withdrawal requested in [start, end]: one Query per status partition (gsi1)."""
         found: dict[str, Item] = {}
         for status in WITHDRAWAL_STATUSES:
-            for item in self._range("gsi1", status_partition(status), start, end):
+            for item in self._range("gsi1", withdrawal_status_partition(status), start, end):
                 found[str(item["withdrawal_id"])] = item
         return list(found.values())
 
@@ -159,7 +161,7 @@ class FraudRepository:
         return list(found.values())
 
     def orders(self, order_ids: Iterable[str]) -> dict[str, Item]:
-        keys: list[Key] = [{"pk": f"ORDER#{order_id}", "sk": "ORDER"} for order_id in dict.fromkeys(order_ids)]
+        keys: list[Key] = [order_key(order_id) for order_id in dict.fromkeys(order_ids)]
         return {str(item["order_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, Item]:
@@ -168,7 +170,7 @@ class FraudRepository:
 
     def own_orders(self, user_id: str) -> list[Item]:
         """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first)."""
-        page = self._table.query(partition=("gsi1pk", f"BUYER#{user_id}"), index="gsi1", limit=OWN_ORDERS_READ,
+        page = self._table.query(partition=("gsi1pk", buyer_partition(user_id)), index="gsi1", limit=OWN_ORDERS_READ,
                                  newest_first=True)
         return page.items
 

@@ -11,21 +11,17 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.order_items import (
+from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
-    AUTO_CONFIRM_SK,
     ORDER_SK,
     STATUS_SK,
-    OrderBundle,
     auto_confirm_key,
     buyer_partition,
-    history_from_item,
-    order_from_item,
     order_key,
     order_pk,
-    put_history,
-    status_partition,
+    order_status_partition,
 )
+from mall.dal.order_items import OrderBundle, history_from_item, order_from_item, put_history
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write, serialize
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -73,8 +69,9 @@ class OrderAfterPayment:
 
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
         """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries)."""
-        return self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": status_partition(status)},
-                                       index="gsi1", limit=limit, start_key=start_key, newest_first=True)
+        return self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"},
+                                       values={":pk": order_status_partition(status)}, index="gsi1", limit=limit,
+                                       start_key=start_key, newest_first=True)
 
     def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
         """AUTOCONFIRM entries of orders shipped before ``cutoff`` (oldest first)."""
@@ -112,7 +109,7 @@ class OrderAfterPayment:
         """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
         admin's audit entry in the same transaction."""
         at = iso(now)
-        marker = {"pk": order_pk(order.order_id), "sk": AUTO_CONFIRM_SK, "entity": "order_auto_confirm",
+        marker = {**auto_confirm_key(order.order_id), "entity": "order_auto_confirm",
                   "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
                   "gsi1sk": f"{at}#{order.order_id}"}
         self._transition(
@@ -199,7 +196,7 @@ class OrderAfterPayment:
         first = order.lines[0].name if order.lines else ""
         entry = {
             "pk": order_pk(order.order_id), "sk": STATUS_SK, "entity": "order_status_index",
-            "gsi1pk": status_partition(order.status), "gsi1sk": f"{order.created_at}#{order.order_id}",
+            "gsi1pk": order_status_partition(order.status), "gsi1sk": f"{order.created_at}#{order.order_id}",
             "order_id": order.order_id, "buyer_id": order.buyer_id, "status": order.status,
             "amount_fen": order.amount_fen, "created_at": order.created_at, "paid_at": order.paid_at,
             "shipped_at": order.shipped_at, "completed_at": order.completed_at, "fulfilment": order.fulfilment,

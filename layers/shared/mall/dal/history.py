@@ -20,10 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import beneficiary_partition
-from mall.dal.referral import team_bindings_partition
+from mall.dal.keys import (
+    BINDING_HISTORY_PREFIX,
+    beneficiary_partition,
+    team_bindings_partition,
+    user_partition,
+    withdrawal_promoter_partition,
+)
 from mall.dal.table import Item, Key, Table
-from mall.dal.withdrawals import promoter_partition
 
 #: Sort keys are ISO seconds then "#<id>"; "~" sorts after every id character, so ``end``'s second is in.
 _AFTER = "~"
@@ -67,10 +71,10 @@ def _range(prefix: str, start: datetime | None, end: datetime | None) -> tuple[s
 
 
 def binding_streams(user_id: str, start: datetime | None, end: datetime | None) -> list[Stream]:
-    low, high = _range("BINDING_HISTORY#", start, end)
-    low, high = low or "BINDING_HISTORY#", high or f"BINDING_HISTORY#{_AFTER}"
+    low, high = _range(BINDING_HISTORY_PREFIX, start, end)
+    low, high = low or BINDING_HISTORY_PREFIX, high or f"{BINDING_HISTORY_PREFIX}{_AFTER}"
     team = team_bindings_partition(user_id)
-    return [Stream("own", f"USER#{user_id}", low=low, high=high),
+    return [Stream("own", user_partition(user_id), low=low, high=high),
             Stream("joined", team, "gsi1pk", "gsi1sk", "gsi1", low=low, high=high),
             Stream("left", team, "gsi2pk", "gsi2sk", "gsi2", low=low, high=high)]
 
@@ -82,7 +86,8 @@ def commission_streams(user_id: str, start: datetime | None, end: datetime | Non
 
 def withdrawal_streams(user_id: str, start: datetime | None, end: datetime | None) -> list[Stream]:
     low, high = _range("", start, end)
-    return [Stream("withdrawal", promoter_partition(user_id), "gsi2pk", "gsi2sk", "gsi2", low=low, high=high)]
+    return [Stream("withdrawal", withdrawal_promoter_partition(user_id), "gsi2pk", "gsi2sk", "gsi2",
+                   low=low, high=high)]
 
 
 class HistoryReader:

@@ -9,7 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import customer_profile_key
+from mall.dal.keys import (
+    admin_key,
+    customer_profile_key,
+    known_login_source_key,
+    login_source_key,
+    login_throttle_key,
+    unionid_partition,
+    user_partition,
+)
 from mall.dal.table import ConditionFailed, Item, Table
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
@@ -65,8 +73,8 @@ class CustomerRepository:
             **_client_fields(device_id, source_ip, now),
         }
         if unionid:
-            item["gsi1pk"] = f"UNIONID#{unionid}"
-            item["gsi1sk"] = f"USER#{user_id}"
+            item["gsi1pk"] = unionid_partition(unionid)
+            item["gsi1sk"] = user_partition(user_id)
         try:
             self._table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed as lost_race:
@@ -116,10 +124,6 @@ def _client_fields(device_id: str | None, source_ip: str | None, now: datetime) 
     return fields
 
 
-def _admin_key(username: str) -> dict[str, str]:
-    return {"pk": f"ADMIN#{username}", "sk": "PROFILE"}
-
-
 def _admin_from_item(item: Item) -> AdminAccount:
     return AdminAccount(
         username=item["username"],
@@ -136,11 +140,11 @@ class AdminRepository:
         self._table = table
 
     def get(self, username: str) -> AdminAccount | None:
-        item = self._table.get(_admin_key(username), consistent=True)
+        item = self._table.get(admin_key(username), consistent=True)
         return _admin_from_item(item) if item else None
 
     def create(self, account: AdminAccount) -> None:
-        item = {**_admin_key(account.username), "entity": "admin", "username": account.username,
+        item = {**admin_key(account.username), "entity": "admin", "username": account.username,
                 "password_hash": account.password_hash, "display_name": account.display_name,
                 "created_at": iso(account.created_at), "disabled": account.disabled,
                 "session_version": account.session_version}
@@ -160,7 +164,7 @@ class AdminRepository:
 
     def _bump(self, username: str, update: str, values: dict[str, Any]) -> int:
         try:
-            item = self._table.update(_admin_key(username), f"{update} ADD session_version :one",
+            item = self._table.update(admin_key(username), f"{update} ADD session_version :one",
                                       condition="attribute_exists(pk)", values={**values, ":one": 1})
         except ConditionFailed as exc:
             raise NotFound(f"no admin {username!r}", code="account_not_found") from exc
@@ -168,18 +172,14 @@ class AdminRepository:
 
     def session_state(self, username: str) -> tuple[int, bool] | None:
         """(session version, disabled) of the account, None when it does not exist (the token check)."""
-        item = self._table.get(_admin_key(username), consistent=True)
+        item = self._table.get(admin_key(username), consistent=True)
         if not item:
             return None
         return int(item.get("session_version", 0)), bool(item.get("disabled", False))
 
     def record_success(self, username: str, now: datetime) -> None:
-        self._table.update(_admin_key(username), "SET last_login_at = :t", condition="attribute_exists(pk)",
+        self._table.update(admin_key(username), "SET last_login_at = :t", condition="attribute_exists(pk)",
                            values={":t": iso(now)})
-
-
-def _throttle_key(username: str, scope: str) -> dict[str, str]:
-    return {"pk": f"LOGIN#{username}", "sk": scope}
 
 
 class LoginThrottle:
@@ -196,12 +196,12 @@ class LoginThrottle:
         """Take one attempt for (username, IP) and, from a source the username has never logged in
         from, one of the username's (returns whether it did); ``TooManyRequests`` (with when to
         retry) when none is left."""
-        pair = _throttle_key(username, f"IP#{source_ip}")
+        pair = login_source_key(username, source_ip)
         self._take(pair, self._policy.max_failed_attempts, now)
-        if self._table.get(_throttle_key(username, f"KNOWN#{source_ip}")) is not None:
+        if self._table.get(known_login_source_key(username, source_ip)) is not None:
             return False
         try:
-            self._take(_throttle_key(username, "ALL"), self._policy.max_attempts_per_username, now)
+            self._take(login_throttle_key(username, "ALL"), self._policy.max_attempts_per_username, now)
         except TooManyRequests:
             self._give_back(pair)
             raise
@@ -211,12 +211,12 @@ class LoginThrottle:
         """The password was right: this source starts afresh, the attempt is given back to the
         username, and the source is known to it from now on."""
         with contextlib.suppress(ConditionFailed):  # the item expired meanwhile: nothing to reset
-            self._table.update(_throttle_key(username, f"IP#{source_ip}"), "SET attempts = :zero",
+            self._table.update(login_source_key(username, source_ip), "SET attempts = :zero",
                                condition="attribute_exists(pk)", values={":zero": 0})
         if counted_for_username:
-            self._give_back(_throttle_key(username, "ALL"))
+            self._give_back(login_throttle_key(username, "ALL"))
         expires = int(now.timestamp()) + KNOWN_SOURCE_DAYS * 86400
-        self._table.put({**_throttle_key(username, f"KNOWN#{source_ip}"), "entity": "login_known_source",
+        self._table.put({**known_login_source_key(username, source_ip), "entity": "login_known_source",
                          "expires_at": expires})
 
     def _take(self, key: dict[str, str], limit: int, now: datetime) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.keys import POSTING_PREFIX, merchant_key, posting_sort_bound, posting_sort_key, user_partition, wallet_key
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
@@ -33,33 +34,12 @@ MERCHANT_SHARDS = 16
 TRANSACTION_ATTEMPTS = 10
 
 
-def wallet_key(user_id: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": "WALLET"}
-
-
-def posting_sort_key(posting: Posting) -> str:
-    return f"LEDGER#{iso(posting.at)}#{posting.posting_id}"
-
-
-def postings_partition(user_id: str) -> tuple[str, str]:
-    """The partition a promoter's postings are listed from (what a cursor of that list is bound to)."""
-    return "pk", f"USER#{user_id}"
-
-
-def is_posting_key(key: Key) -> bool:
-    return str(key.get("sk", "")).startswith("LEDGER#")
-
-
-def merchant_key(account: str, shard: int) -> Key:
-    return {"pk": f"MERCHANT_ACCOUNT#{account}#{shard:02d}", "sk": "BALANCE"}
-
-
 def merchant_shard(seed: str) -> int:
     return zlib.crc32(seed.encode()) % MERCHANT_SHARDS
 
 
 def posting_item(posting: Posting) -> Item:
-    return {"pk": f"USER#{posting.promoter_id}", "sk": posting_sort_key(posting), "entity": "posting",
+    return {"pk": user_partition(posting.promoter_id), "sk": posting_sort_key(posting), "entity": "posting",
             **posting.as_dict(), "kind": posting.kind.value, "at": iso(posting.at)}
 
 
@@ -114,14 +94,14 @@ class LedgerRepository:
                  newest_first: bool = True, since: datetime | None = None) -> Page:
         """One page of a promoter's postings (``since``: only at or after that moment)."""
         names = {"#pk": "pk", "#sk": "sk"}
-        values: dict[str, Any] = {":pk": f"USER#{user_id}"}
+        values: dict[str, Any] = {":pk": user_partition(user_id)}
         if since is None:
             condition = "#pk = :pk AND begins_with(#sk, :prefix)"
-            values[":prefix"] = "LEDGER#"
+            values[":prefix"] = POSTING_PREFIX
         else:
             condition = "#pk = :pk AND #sk BETWEEN :low AND :high"
-            values[":low"] = f"LEDGER#{iso(since)}"
-            values[":high"] = "LEDGER#\uffff"
+            values[":low"] = posting_sort_bound(iso(since))
+            values[":high"] = posting_sort_bound("\uffff")
         return self._table.query_where(condition, names=names, values=values, limit=limit, start_key=start_key,
                                        newest_first=newest_first)
 

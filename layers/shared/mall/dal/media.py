@@ -10,14 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import epoch, iso
-from mall.dal.table import ConditionFailed, Item, Key, Table
+from mall.dal.keys import upload_key
+from mall.dal.table import ConditionFailed, Item, Table
 
 PENDING, VERIFIED, REJECTED = "PENDING", "VERIFIED", "REJECTED"
 PENDING_TTL = timedelta(days=1)
-
-
-def upload_key(upload_id: str) -> Key:
-    return {"pk": f"MEDIA_UPLOAD#{upload_id}", "sk": "UPLOAD"}
 
 
 class MediaUploadRepository:

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from mall.clock import epoch, iso
+from mall.dal.keys import notification_key, notification_status_partition, recipient_partition
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table
 from mall.domain.notification_events import Notification
 
@@ -51,21 +52,9 @@ FINAL: frozenset[NotificationStatus] = frozenset({NotificationStatus.SENT, Notif
                                                   NotificationStatus.NO_RECIPIENT})
 
 
-def notification_key(notification_id: str) -> Key:
-    return {"pk": f"NOTIFICATION#{notification_id}", "sk": "NOTIFICATION"}
-
-
-def status_partition(status: str) -> str:
-    return f"NOTIFICATIONS#{status}"
-
-
 def status_listing(status: str) -> tuple[str, str]:
     """The index partition records in ``status`` are listed from (what a cursor of that list is bound to)."""
-    return ("gsi1pk", status_partition(status))
-
-
-def recipient_partition(user_id: str) -> str:
-    return f"USER_NOTIFICATIONS#{user_id}"
+    return ("gsi1pk", notification_status_partition(status))
 
 
 class NotificationBusy(Exception):
@@ -103,7 +92,8 @@ class NotificationRepository:
             ":recipient": n.recipient_id, ":template": n.template_id, ":state": n.miniprogram_state,
             ":data": dict(n.data), ":subject": dict(n.subject),
             ":expires": epoch(now + timedelta(days=RETENTION_DAYS)),
-            ":g1pk": status_partition(NotificationStatus.SENDING.value), ":g1sk": f"{at}#{n.notification_id}",
+            ":g1pk": notification_status_partition(NotificationStatus.SENDING.value),
+            ":g1sk": f"{at}#{n.notification_id}",
             ":g2pk": recipient_partition(n.recipient_id), ":g2sk": f"{at}#{n.notification_id}",
         }
         sets = ["#s = :sending", "entity = :entity", "notification_id = :id", "#kind = :kind", "event_id = :event",
@@ -137,7 +127,7 @@ class NotificationRepository:
         at = iso(now)
         names = {"#s": "status"}
         values: dict[str, Any] = {":status": status.value, ":at": at, ":sending": NotificationStatus.SENDING.value,
-                                  ":attempt": attempt, ":g1pk": status_partition(status.value),
+                                  ":attempt": attempt, ":g1pk": notification_status_partition(status.value),
                                   ":g1sk": f"{at}#{notification.notification_id}"}
         sets = ["#s = :status", "updated_at = :at", "gsi1pk = :g1pk", "gsi1sk = :g1sk"]
         removes = ["claimed_until"]

@@ -1,5 +1,5 @@
 """The order's items under its partition ``ORDER#<order_id>`` and the keys around it (docs/data-model.md,
-"orders and payment", "after payment"): key builders, the stored order read back as the one
+"orders and payment", "after payment"; the keys: ``mall.dal.keys.orders``): the stored order read back as the one
 ``mall.domain.orders.Order``, history items, and the values ``mall.dal.orders.OrderRepository`` passes.
 
 Items of the order's partition:
@@ -22,27 +22,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.table import Item, Key, Write
+from mall.dal.keys import ORDER_SK, order_history_sk, order_pk
+from mall.dal.table import Item, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
-
-UNPAID_INDEX = "UNPAID_ORDERS"
-ORDER_SK = "ORDER"
-AUTO_CONFIRM_SK = "AUTOCONFIRM"
-AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
-STATUS_SK = "STATUS"
-
-
-def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
-
-
-def order_key(order_id: str) -> dict[str, str]:
-    return {"pk": order_pk(order_id), "sk": ORDER_SK}
-
-
-def auto_confirm_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}
 
 
 def is_order_item(item: Mapping[str, Any]) -> bool:
@@ -58,27 +41,11 @@ def address_context(order_id: str) -> str:
     return order_pk(order_id)
 
 
-def unpaid_marker_key(order_id: str) -> dict[str, str]:
-    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
-
-
-def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
-    return {"pk": f"USER#{user_id}", "sk": f"PURCHASE#{product_id}"}
-
-
-def buyer_partition(buyer_id: str) -> str:
-    return f"BUYER#{buyer_id}"
-
-
-def status_partition(status: str) -> str:
-    return f"ORDERS#{status}"
-
-
 def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:
     """``ORDER#<id> / HISTORY#<at>#<status>``: one per transition, written in its transaction."""
     when = at if isinstance(at, str) else iso(at)
     value = str(OrderStatus(status))
-    return {"pk": order_pk(order_id), "sk": f"HISTORY#{when}#{value}", "entity": "order_history",
+    return {"pk": order_pk(order_id), "sk": order_history_sk(when, value), "entity": "order_history",
             "order_id": order_id, "status": value, "at": when, "by": by, "note": note}
 
 

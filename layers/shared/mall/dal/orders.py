@@ -16,24 +16,25 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.fulfilment import OrderAfterPayment
-from mall.dal.keys import customer_profile_key
-from mall.dal.order_items import (
+from mall.dal.keys import (
     UNPAID_INDEX,
+    buyer_partition,
+    customer_profile_key,
+    order_key,
+    purchase_key,
+    refund_key,
+    unpaid_marker_key,
+)
+from mall.dal.order_items import (
     PaymentBasisWrites,
     PlacementRefused,
     ProductCatalog,
     UnpaidMarker,
     address_context,
-    buyer_partition,
     history_item,
     is_order_item,
     order_from_item,
-    order_key,
-    order_pk,
-    purchase_key,
-    unpaid_marker_key,
 )
-from mall.dal.refunds import refund_key
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.orders import Order, OrderStatus
@@ -276,4 +277,4 @@ class OrderRepository(OrderAfterPayment):
 
 
 __all__ = ["OrderRepository", "PaymentBasisWrites", "PlacementRefused", "ProductCatalog", "TransactionCancelled",
-           "UnpaidMarker", "address_context", "is_order_item", "order_key", "order_pk"]
+           "UnpaidMarker", "address_context", "is_order_item"]

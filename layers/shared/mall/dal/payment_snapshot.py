@@ -18,23 +18,24 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mall.clock import iso
-from mall.dal.catalog import category_from_item, category_key
-from mall.dal.keys import customer_profile_key
-from mall.dal.orders import order_pk
-from mall.dal.referral import binding_from_item, binding_key, code_key, promoter_from_item, promoter_key
-from mall.dal.settings import CURRENT_KEY, current_from_item
+from mall.dal.catalog import category_from_item
+from mall.dal.keys import (
+    SETTINGS_CURRENT_KEY,
+    basis_key,
+    binding_key,
+    category_key,
+    code_key,
+    customer_profile_key,
+    promoter_key,
+)
+from mall.dal.referral import binding_from_item, promoter_from_item
+from mall.dal.settings import current_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.catalog import Category
 from mall.domain.orders import Order
 from mall.domain.payment_snapshot import BindingOutcome, PaymentFactsRead, PaymentSnapshot
 from mall.domain.referral import Promoter, is_valid_code
 from mall.domain.settings import BindingMode
-
-BASIS_SK = "COMMISSION_BASIS"
-
-
-def basis_key(order_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": BASIS_SK}
 
 
 def snapshot_from_item(item: Item) -> PaymentSnapshot:
@@ -60,12 +61,12 @@ class PaymentSnapshotStore:
         share = order.share_source if isinstance(order.share_source, dict) else {}
         code = share.get("promoter_code")
         category_ids = sorted({line.category_id for line in order.lines if line.category_id})
-        keys: list[Key] = [CURRENT_KEY, customer_profile_key(buyer), binding_key(buyer), promoter_key(buyer),
+        keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer), binding_key(buyer), promoter_key(buyer),
                            *(category_key(cid) for cid in category_ids)]
         if isinstance(code, str) and is_valid_code(code):
             keys.append(code_key(code))
         first = _by_key(self._table.batch_get(keys, consistent=True))
-        current = current_from_item(first.get(_k(CURRENT_KEY)))
+        current = current_from_item(first.get(_k(SETTINGS_CURRENT_KEY)))
         profile = first.get(_k(customer_profile_key(buyer)))
         binding_item = first.get(_k(binding_key(buyer)))
         buyer_parent = binding_from_item(binding_item).parent_id if binding_item else None

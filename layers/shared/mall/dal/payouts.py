@@ -23,9 +23,10 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.identity import CustomerRepository
+from mall.dal.keys import withdrawal_key, withdrawal_status_partition
 from mall.dal.ledger import LedgerRepository
 from mall.dal.table import ConditionFailed, Key, Page, Table
-from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository, status_partition, withdrawal_key
+from mall.dal.withdrawals import StaleWithdrawal, WithdrawalRepository
 from mall.domain.payouts import FAILED, PAID, PAYING
 from mall.domain.withdrawals import Withdrawal
 
@@ -62,8 +63,8 @@ class PayoutRepository:
         """Withdrawals in ``status`` created before ``created_before``, oldest first (gsi1)."""
         return self._table.query_where(
             "#pk = :pk AND #sk < :before", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-            values={":pk": status_partition(status), ":before": iso(created_before)}, index=INDEX, limit=limit,
-            start_key=start_key)
+            values={":pk": withdrawal_status_partition(status), ":before": iso(created_before)}, index=INDEX,
+            limit=limit, start_key=start_key)
 
     # ---- changes (None: the record moved on meanwhile; read it again) ---------------------------
 

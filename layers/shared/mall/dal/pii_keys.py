@@ -11,11 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mall.clock import iso
+from mall.dal.keys import key_item_key
 from mall.dal.table import ConditionFailed, Table
-
-
-def key_item_key(key_ref: str) -> dict[str, str]:
-    return {"pk": f"PII_KEY#{key_ref}", "sk": "KEY"}
 
 
 @dataclass(frozen=True)

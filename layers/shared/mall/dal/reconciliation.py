@@ -14,33 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mall.dal.ledger import wallet_key
+from mall.dal.keys import (
+    POSTING_PREFIX,
+    RUNS_PARTITION,
+    mismatch_key,
+    report_partition,
+    run_key,
+    user_partition,
+    wallet_key,
+)
 from mall.dal.table import Item, Key, Page, Table, serialize
 from mall.domain.reconciliation import Mismatch
-
-RUNS_PARTITION = "RECONCILIATIONS"
-
-
-def report_partition(day: str) -> str:
-    return f"RECONCILIATION#{day}"
-
-
-def runs_list_partition() -> tuple[str, str]:
-    """The index partition the runs are listed from (what a cursor of that list is bound to)."""
-    return "gsi1pk", RUNS_PARTITION
-
-
-def mismatches_list_partition(day: str) -> tuple[str, str]:
-    """The partition a day's mismatches are listed from (what a cursor of that list is bound to)."""
-    return "pk", report_partition(day)
-
-
-def run_key(day: str) -> Key:
-    return {"pk": report_partition(day), "sk": "RUN"}
-
-
-def mismatch_key(day: str, mismatch: Mismatch) -> Key:
-    return {"pk": report_partition(day), "sk": f"MISMATCH#{mismatch.key}"}
 
 
 def mismatch_item(day: str, mismatch: Mismatch) -> Item:
@@ -62,8 +46,8 @@ class ReconciliationRepository:
         start: Key | None = None
         while True:
             page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
-                                           values={":pk": f"USER#{user_id}", ":prefix": "LEDGER#"}, limit=None,
-                                           start_key=start, consistent=True)
+                                           values={":pk": user_partition(user_id), ":prefix": POSTING_PREFIX},
+                                           limit=None, start_key=start, consistent=True)
             for item in page.items:
                 yield {**item, "posting_id": item.get("posting_id", item.get("sk", "?"))}
             if page.last_key is None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.order_items import auto_confirm_key, order_key, order_pk, put_history
+from mall.dal.keys import auto_confirm_key, order_key, order_pk, refund_key, refunds_partition
+from mall.dal.order_items import put_history
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -27,18 +28,6 @@ from mall.domain.refunds import (
     order_id_of_refund,
     refund_id_for,
 )
-
-
-def refund_sk(refund_id: str) -> str:
-    return f"REFUND#{refund_id}"
-
-
-def refund_key(order_id: str, refund_id: str) -> Key:
-    return {"pk": order_pk(order_id), "sk": refund_sk(refund_id)}
-
-
-def refunds_partition(status: str) -> str:
-    return f"REFUNDS#{status}"
 
 
 def refund_from_item(item: Item) -> Refund:
@@ -289,4 +278,4 @@ class RefundRepository:
                            condition="attribute_exists(pk)", values={":c": code, ":m": message[:200], ":t": iso(now)})
 
 
-__all__ = ["RefundRepository", "TransactionCancelled", "refund_from_item", "refund_key", "refunds_partition"]
+__all__ = ["RefundRepository", "TransactionCancelled", "refund_from_item"]

@@ -27,7 +27,15 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.commissions import beneficiary_partition, commission_from_item, commission_key, due_index_fields
+from mall.dal.commissions import commission_from_item, due_index_fields
+from mall.dal.keys import (
+    beneficiary_partition,
+    commission_key,
+    promoter_cases_partition,
+    risk_case_key,
+    risk_hold_key,
+    risk_status_partition,
+)
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.risk import (
@@ -40,22 +48,6 @@ from mall.domain.risk import (
 
 #: Records read per page of a promoter's commissions (gsi1) and per consistent BatchGetItem.
 RECORD_PAGE = 100
-
-
-def risk_hold_key(uid: str) -> Key:
-    return {"pk": f"USER#{uid}", "sk": "RISK_HOLD"}
-
-
-def risk_case_key(case_id: str) -> Key:
-    return {"pk": f"RISK_CASE#{case_id}", "sk": "CASE"}
-
-
-def status_partition(status: str) -> str:
-    return f"RISK_CASES#{status}"
-
-
-def promoter_cases_partition(uid: str) -> str:
-    return f"PROMOTER_RISK_CASES#{uid}"
 
 
 def _dt(value: Any) -> datetime | None:
@@ -74,7 +66,7 @@ def case_item(case: RiskCase) -> Item:
         "resolved_at": iso(case.resolved_at) if case.resolved_at else None, "resolved_by": case.resolved_by,
         "note": case.note, "finished_at": iso(case.finished_at) if case.finished_at else None,
         "version": case.version,
-        "gsi1pk": status_partition(case.status.value), "gsi1sk": sort,
+        "gsi1pk": risk_status_partition(case.status.value), "gsi1sk": sort,
         "gsi2pk": promoter_cases_partition(case.promoter_id), "gsi2sk": sort,
     }
     return {k: v for k, v in item.items() if v is not None}
@@ -177,7 +169,7 @@ class RiskCaseRepository:
 
     def by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
         """Cases of one status, newest first (gsi1)."""
-        return self._table.query(partition=("gsi1pk", status_partition(status)), index="gsi1", limit=limit,
+        return self._table.query(partition=("gsi1pk", risk_status_partition(status)), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
 
     def for_promoter(self, uid: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
@@ -245,7 +237,7 @@ class RiskCaseRepository:
         name = self._table.name
         sets = ["#status = :to", "gsi1pk = :g1", "resolved_at = :at", "resolved_by = :by", "#note = :note",
                 "updated_at = :at"]
-        values: dict[str, Any] = {":to": after.status.value, ":g1": status_partition(after.status.value),
+        values: dict[str, Any] = {":to": after.status.value, ":g1": risk_status_partition(after.status.value),
                                   ":at": iso(now), ":by": after.resolved_by, ":note": after.note or "",
                                   ":open": RiskCaseStatus.OPEN.value, ":v": before.version, ":one": 1}
         writes = [Write.update(name, risk_case_key(before.case_id), f"SET {', '.join(sets)} ADD version :one",

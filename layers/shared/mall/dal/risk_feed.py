@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from mall.clock import epoch, iso
+from mall.dal.keys import feed_partition
 from mall.dal.table import Item, Write
 
 FEED_SHARDS = 4
@@ -24,11 +25,6 @@ FeedKind = Literal["bind", "order"]
 
 def feed_shard(ref: str) -> int:
     return zlib.crc32(ref.encode()) % FEED_SHARDS
-
-
-def feed_partition(at: datetime, shard: int) -> str:
-    """The hour bucket (UTC) and shard of an entry."""
-    return f"RISK_FEED#{iso(at)[:13]}#{shard}"
 
 
 def feed_write(table_name: str, *, kind: FeedKind, ref: str, at: datetime, attrs: Mapping[str, Any]) -> Write:

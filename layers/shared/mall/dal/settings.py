@@ -15,16 +15,11 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import SETTINGS_CURRENT_KEY, SETTINGS_PK, settings_version_key
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.notifications import STORED_DOCUMENT
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
-
-_PK = "SETTINGS#distribution"
-
-
-def _version_sk(version: int) -> str:
-    return f"V#{version:010d}"
 
 
 @dataclass(frozen=True)
@@ -53,14 +48,9 @@ def _from_item(item: Item) -> SettingsVersion:
 DEFAULT_VERSION = SettingsVersion(version=0, settings=DistributionSettings.model_validate({}, context=STORED_DOCUMENT),
                                   saved_by=None, saved_at=None)
 
-#: The item holding the version in force (read in a batch with other items by the payment path).
-CURRENT_KEY: dict[str, str] = {"pk": _PK, "sk": "CURRENT"}
-#: The partition the saved versions are listed from (what a cursor of the history is bound to).
-HISTORY_PARTITION: tuple[str, str] = ("pk", _PK)
-
 
 def current_from_item(item: Item | None) -> SettingsVersion:
-    """The version in force from the ``CURRENT_KEY`` item (None: the built-in defaults)."""
+    """The version in force from the ``SETTINGS_CURRENT_KEY`` item (None: the built-in defaults)."""
     return _from_item(item) if item else DEFAULT_VERSION
 
 
@@ -70,18 +60,18 @@ class SettingsRepository:
 
     def current(self, *, consistent: bool = False) -> SettingsVersion:
         """The version in force; the built-in defaults (version 0) until an admin saves one."""
-        item = self._table.get({"pk": _PK, "sk": "CURRENT"}, consistent=consistent)
+        item = self._table.get(SETTINGS_CURRENT_KEY, consistent=consistent)
         return _from_item(item) if item else DEFAULT_VERSION
 
     def get(self, version: int) -> SettingsVersion | None:
         if version == 0:
             return DEFAULT_VERSION
-        item = self._table.get({"pk": _PK, "sk": _version_sk(version)})
+        item = self._table.get(settings_version_key(version))
         return _from_item(item) if item else None
 
     def history(self, *, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[SettingsVersion], Any]:
         """Saved versions, newest first (paginated by DynamoDB's last key)."""
-        page = self._table.query(partition=("pk", _PK), sort_prefix=("sk", "V#"), limit=limit,
+        page = self._table.query(partition=("pk", SETTINGS_PK), sort_prefix=("sk", "V#"), limit=limit,
                                  start_key=start_key, newest_first=True)
         return [_from_item(i) for i in page.items], page.last_key
 
@@ -99,9 +89,9 @@ class SettingsRepository:
         values = None if based_on == 0 else {":based_on": based_on}
         try:
             self._table.transact([
-                Write.put(self._table.name, {"pk": _PK, "sk": _version_sk(version), **body},
+                Write.put(self._table.name, {**settings_version_key(version), **body},
                           condition="attribute_not_exists(pk)"),
-                Write.put(self._table.name, {"pk": _PK, "sk": "CURRENT", **body},
+                Write.put(self._table.name, {**SETTINGS_CURRENT_KEY, **body},
                           condition=current_condition, values=values),
                 *([AuditLog(self._table).write(audit, now)] if audit is not None else []),
             ])

@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import commission_from_item, commission_key, due_partition
-from mall.dal.ledger import Wallet, wallet_from_item, wallet_key
-from mall.dal.orders import order_key
-from mall.dal.referral import promoter_key
+from mall.dal.commissions import commission_from_item
+from mall.dal.keys import bonus_key, commission_key, due_partition, order_key, promoter_key, wallet_key
+from mall.dal.ledger import Wallet, wallet_from_item
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair
-from mall.dal.team_bonus import bonus_from_item, bonus_key
+from mall.dal.team_bonus import bonus_from_item
 from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
 from mall.domain.settlement import (
     SETTLEMENT_BLOCKING_STATUSES,

@@ -15,7 +15,7 @@ change wrote them meanwhile) or a transaction conflict re-reads and tries again.
 
 Write contention: every change writes its day's aggregate and its month's aggregate, so those are
 sharded (``DAY_SHARDS``, the shard chosen by the change's ``event_id``); readers sum the shards.
-The items' keys are ``mall.dal.stats_keys``."""
+The items' keys are ``mall.dal.keys.stats``."""
 
 from __future__ import annotations
 
@@ -29,10 +29,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mall.clock import epoch, iso
-from mall.dal.keys import PROFILE_SK, customer_profile_key, user_partition
-from mall.dal.retry import jitter
-from mall.dal.stats_keys import (
+from mall.dal.keys import (
     DAY_SHARDS,
+    PROFILE_SK,
     applied_key,
     board_key,
     board_partition,
@@ -40,14 +39,17 @@ from mall.dal.stats_keys import (
     buyer_key,
     change_shard,
     counter_items,
+    customer_profile_key,
     day_key,
     distinct_key,
     distinct_scope,
-    entity_partition,
     key_id,
     month_key,
+    promoter_key,
+    stats_entity_partition,
     totals_key,
 )
+from mall.dal.retry import jitter
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
@@ -294,8 +296,8 @@ class StatsRepository:
     def entity_items(self, kind: str, *, days: Sequence[str], months: Sequence[str]) -> list[Item]:
         """Every per-day / per-month item of ``kind`` (product, promoter, buyer) in those periods: one
         Query per period partition (all pages), run a few at a time."""
-        partitions = [entity_partition(kind, "DAY", d) for d in days]
-        partitions += [entity_partition(kind, "MONTH", m) for m in months]
+        partitions = [stats_entity_partition(kind, "DAY", d) for d in days]
+        partitions += [stats_entity_partition(kind, "MONTH", m) for m in months]
         with ThreadPoolExecutor(max_workers=8) as pool:
             pages = list(pool.map(self._whole_partition, partitions))
         return [item for page in pages for item in page]
@@ -316,7 +318,7 @@ class StatsRepository:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        keys = [key for uid in wanted for key in ({"pk": user_partition(uid), "sk": "PROMOTER"},
+        keys = [key for uid in wanted for key in (promoter_key(uid),
                                                   customer_profile_key(uid))]
         found: dict[str, dict[str, Any]] = {}
         for item in self._table.batch_get(keys):

@@ -27,23 +27,23 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
-from mall.dal.commissions import commission_from_item, due_partition
+from mall.dal.commissions import commission_from_item
+from mall.dal.keys import (
+    bonus_key,
+    bonus_month_partition,
+    bonus_promoter_partition,
+    commission_sk,
+    due_partition,
+    order_pk,
+    promoter_key,
+    team_order_key,
+    team_orders_partition,
+)
 from mall.dal.ledger import LedgerRefused, LedgerRepository
-from mall.dal.referral import promoter_key
 from mall.dal.table import Item, Key, Page, Table, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
 from mall.domain.ledger import commission_frozen
-from mall.domain.stats import team_sales_shard
 from mall.domain.team_bonus import BonusRecord, china_month, counts_for_team
-
-
-def team_orders_partition(month: str, shard: int) -> str:
-    return f"TEAM_ORDERS#{month}#{shard:02d}"
-
-
-def team_order_key(promoter_id: str, month: str, order_id: str) -> Key:
-    return {"pk": team_orders_partition(month, team_sales_shard(promoter_id)),
-            "sk": f"USER#{promoter_id}#ORDER#{order_id}"}
 
 
 def team_order_item(promoter_id: str, month: str, order_id: str, paid_at: datetime, sort_keys: Iterable[str]) -> Item:
@@ -60,20 +60,8 @@ def team_order_writes(table_name: str, records: Sequence[CommissionRecord], *, p
             by_promoter.setdefault(record.beneficiary_id, []).append(record)
     month = china_month(paid_at)
     return [Write.put(table_name, team_order_item(uid, month, mine[0].order_id, paid_at,
-                                                  (f"COMMISSION#{r.line_id}#{r.level}" for r in mine)))
+                                                  (commission_sk(r.line_id, r.level) for r in mine)))
             for uid, mine in sorted(by_promoter.items())]
-
-
-def month_partition(month: str) -> str:
-    return f"BONUSES#{month}"
-
-
-def bonus_key(promoter_id: str, month: str) -> Key:
-    return {"pk": month_partition(month), "sk": f"USER#{promoter_id}"}
-
-
-def promoter_partition(promoter_id: str) -> str:
-    return f"PROMOTER_BONUSES#{promoter_id}"
 
 
 def _dt(value: Any) -> datetime | None:
@@ -97,7 +85,7 @@ def bonus_item(record: BonusRecord) -> Item:
         "due_at": iso(record.due_at) if record.due_at else None,
         "settled_at": iso(record.settled_at) if record.settled_at else None, "hold": record.hold,
         "version": record.version, "history": record.history,
-        "gsi1pk": promoter_partition(record.beneficiary_id), "gsi1sk": f"{record.month}#{record.bonus_id}",
+        "gsi1pk": bonus_promoter_partition(record.beneficiary_id), "gsi1sk": f"{record.month}#{record.bonus_id}",
         **due_index_fields(record),
     }
     return {k: v for k, v in item.items() if v is not None}
@@ -125,7 +113,7 @@ class TeamOrders:
 
 
 def _record_keys(item: Item) -> list[Key]:
-    return [{"pk": f"ORDER#{item['order_id']}", "sk": str(sk)} for sk in sorted(item.get("commission_sks") or ())]
+    return [{"pk": order_pk(item["order_id"]), "sk": str(sk)} for sk in sorted(item.get("commission_sks") or ())]
 
 
 class BonusRepository:
@@ -205,7 +193,7 @@ class BonusRepository:
 
     def for_promoter(self, promoter_id: str, *, limit: int, start_key: Key | None) -> Page:
         """A promoter's bonus records, newest month first (items)."""
-        return self._table.query(partition=("gsi1pk", promoter_partition(promoter_id)), index="gsi1", limit=limit,
+        return self._table.query(partition=("gsi1pk", bonus_promoter_partition(promoter_id)), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
 
     def frozen_for_promoter(self, promoter_id: str, *, page_size: int) -> Iterator[BonusRecord]:
@@ -229,7 +217,7 @@ class BonusRepository:
 
     def for_month(self, month: str, *, limit: int, start_key: Key | None) -> Page:
         """One month's bonus records, in promoter id order (items)."""
-        return self._table.query(partition=("pk", month_partition(month)), sort_prefix=("sk", "USER#"),
+        return self._table.query(partition=("pk", bonus_month_partition(month)), sort_prefix=("sk", "USER#"),
                                  limit=limit, start_key=start_key)
 
     # ---- the unit of work -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from mall.clock import utc_now
+from mall.dal.keys import wechat_refresh_key
 from mall.dal.table import ConditionFailed, Table
 
 #: WeChat's rule is 30 s between forced refreshes; a few seconds more absorb clock differences
@@ -36,7 +37,7 @@ class ForceRefreshLease:
         now = self._clock()
         now_s = int(now.timestamp())
         day = now.astimezone(_CHINA).date().isoformat()
-        key = {"pk": f"WECHAT#{app_id}", "sk": "FORCE_REFRESH"}
+        key = wechat_refresh_key(app_id)
         values = {":one": 1, ":now": now_s, ":edge": now_s - self._interval, ":day": day}
         try:  # the same day: under the cap and long enough after the last one
             self._table.update(key, "SET refreshes = refreshes + :one, last_at = :now",

@@ -1,4 +1,5 @@
-"""The withdrawal record as stored: its keys, its item and back (docs/data-model.md, "withdrawals").
+"""The withdrawal record as stored: its item and back (docs/data-model.md, "withdrawals"); the keys below are
+built in ``mall.dal.keys.money``.
 
 Keys:
 - withdrawal ``WITHDRAWAL#<withdrawal_id>`` / ``WITHDRAWAL``; gsi1 ``WITHDRAWALS#<status>`` /
@@ -14,7 +15,8 @@ from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.table import Item, Key
+from mall.dal.keys import withdrawal_key, withdrawal_pk, withdrawal_promoter_partition, withdrawal_status_partition
+from mall.dal.table import Item
 from mall.domain.settings import WithdrawalMethod
 from mall.domain.withdrawals import Approval, ReviewKind, TimelineEntry, Withdrawal, WithdrawalStatus
 from mall.ids import new_id
@@ -30,26 +32,10 @@ STATUS_TIME_FIELD: Mapping[WithdrawalStatus, str] = {
 }
 
 
-def withdrawal_key(withdrawal_id: str) -> Key:
-    return {"pk": f"WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
-
-
 def bank_context(withdrawal_id: str) -> str:
     """The associated data a withdrawal's encrypted bank account is sealed with: the withdrawal's
     own partition key, so a token copied onto another record does not open."""
-    return f"WITHDRAWAL#{withdrawal_id}"
-
-
-def status_partition(status: str) -> str:
-    return f"WITHDRAWALS#{status}"
-
-
-def promoter_partition(user_id: str) -> str:
-    return f"PROMOTER_WITHDRAWALS#{user_id}"
-
-
-def daily_counter_key(user_id: str, day: str) -> Key:
-    return {"pk": f"USER#{user_id}", "sk": f"WITHDRAW_DAY#{day}"}
+    return withdrawal_pk(withdrawal_id)
 
 
 def new_withdrawal_id() -> str:
@@ -58,11 +44,6 @@ def new_withdrawal_id() -> str:
 
 def _order_key(w: Withdrawal) -> str:
     return f"{w.created_at}#{w.withdrawal_id}"
-
-
-def promoter_list_partition(user_id: str) -> tuple[str, str]:
-    """The index partition a promoter's own list is read from (what a cursor of that list is bound to)."""
-    return "gsi2pk", promoter_partition(user_id)
 
 
 def timeline_entry_item(entry: TimelineEntry) -> dict[str, str]:
@@ -76,8 +57,8 @@ def withdrawal_item(w: Withdrawal) -> Item:
         "method": w.method, "status": w.status.value, "review": w.review, "required_approvals": w.required_approvals,
         "approvals": [{"admin_id": a.admin_id, "at": a.at} for a in w.approvals], "out_bill_no": w.out_bill_no,
         "created_at": w.created_at, "timeline": [timeline_entry_item(e) for e in w.timeline], "version": w.version,
-        "gsi1pk": status_partition(w.status.value), "gsi1sk": _order_key(w),
-        "gsi2pk": promoter_partition(w.promoter_id), "gsi2sk": _order_key(w),
+        "gsi1pk": withdrawal_status_partition(w.status.value), "gsi1sk": _order_key(w),
+        "gsi2pk": withdrawal_promoter_partition(w.promoter_id), "gsi2sk": _order_key(w),
     }
     for name in RECORD_FIELDS:
         value = getattr(w, name)

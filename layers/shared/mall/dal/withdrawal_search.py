@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mall.dal.keys import withdrawal_promoter_partition, withdrawal_status_partition
 from mall.dal.table import Item, Key, Table
-from mall.dal.withdrawal_items import promoter_partition, status_partition
 from mall.domain.withdrawals import WithdrawalStatus
 
 
@@ -26,9 +26,9 @@ class WithdrawalFilter:
     def partitions(self) -> list[tuple[str, str]]:
         """(index, partition) pairs to read, newest first in each; merged by the sort key."""
         if self.promoter_id is not None:
-            return [("gsi2", promoter_partition(self.promoter_id))]
+            return [("gsi2", withdrawal_promoter_partition(self.promoter_id))]
         statuses = [self.status] if self.status is not None else list(WithdrawalStatus)
-        return [("gsi1", status_partition(s.value)) for s in statuses]
+        return [("gsi1", withdrawal_status_partition(s.value)) for s in statuses]
 
 
 #: A partition's position in a paginated merge: the last key consumed, None (not started) or DONE.

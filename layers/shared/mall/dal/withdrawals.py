@@ -22,24 +22,26 @@ from typing import Any, Literal
 from mall.clock import china_day, epoch, iso
 from mall.dal import withdrawal_search
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.keys import (
+    daily_counter_key,
+    promoter_key,
+    risk_hold_key,
+    withdrawal_key,
+    withdrawal_promoter_partition,
+    withdrawal_status_partition,
+)
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
-from mall.dal.referral import promoter_key
-from mall.dal.risk import RiskHoldRepository, risk_hold_key
+from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawal_items import (
     RECORD_FIELDS,
     STATUS_TIME_FIELD,
     bank_context,
-    daily_counter_key,
     new_withdrawal_id,
-    promoter_list_partition,
-    promoter_partition,
     readable_withdrawal,
-    status_partition,
     timeline_entry_item,
     withdrawal_from_item,
     withdrawal_item,
-    withdrawal_key,
 )
 from mall.dal.withdrawal_search import DONE, MergedPage, Position, WithdrawalFilter
 from mall.domain import ledger as postings
@@ -58,9 +60,8 @@ from mall.domain.withdrawals import (
 
 # The record's keys and item, and the admin list's filter, are used from here by other repositories.
 __all__ = ["DONE", "RECORD_FIELDS", "STATUS_TIME_FIELD", "MergedPage", "OwesDebt", "Position", "RequestRefused",
-           "StaleWithdrawal", "WithdrawalFilter", "WithdrawalRepository", "bank_context", "daily_counter_key",
-           "new_withdrawal_id", "promoter_list_partition", "promoter_partition", "readable_withdrawal",
-           "status_partition", "withdrawal_from_item", "withdrawal_item", "withdrawal_key"]
+           "StaleWithdrawal", "WithdrawalFilter", "WithdrawalRepository", "bank_context", "new_withdrawal_id",
+           "readable_withdrawal", "withdrawal_from_item", "withdrawal_item"]
 
 #: Times a return of funds is recomputed when the promoter's debt moved under it.
 DEBT_RACE_ATTEMPTS = 10
@@ -130,7 +131,7 @@ class WithdrawalRepository:
                      start_key: Key | None) -> tuple[list[Withdrawal], Key | None]:
         """A promoter's withdrawals, newest first (one page; ``status`` filters)."""
         names = {"#pk": "gsi2pk"}
-        values: dict[str, Any] = {":pk": promoter_partition(user_id)}
+        values: dict[str, Any] = {":pk": withdrawal_promoter_partition(user_id)}
         condition = None
         if status is not None:
             names["#status"] = "status"
@@ -146,7 +147,8 @@ class WithdrawalRepository:
         changes that let money leave check the debt in their own transaction as well."""
         wanted = sorted({s.value for s in statuses})
         names = {"#pk": "gsi2pk", "#status": "status"}
-        values: dict[str, Any] = {":pk": promoter_partition(user_id), **{f":s{i}": v for i, v in enumerate(wanted)}}
+        values: dict[str, Any] = {":pk": withdrawal_promoter_partition(user_id),
+                                  **{f":s{i}": v for i, v in enumerate(wanted)}}
         condition = f"#status IN ({', '.join(f':s{i}' for i in range(len(wanted)))})"
         found: list[Withdrawal] = []
         start: Key | None = None
@@ -235,7 +237,7 @@ class WithdrawalRepository:
         entry = TimelineEntry(to.value, at, by, note)
         names: dict[str, str] = {"#status": "status", "#version": "version", "#timeline": "timeline", "#g": "gsi1pk"}
         values: dict[str, Any] = {":to": to.value, ":from": w.status.value, ":v": w.version, ":one": 1,
-                                  ":entry": [timeline_entry_item(entry)], ":g": status_partition(to.value)}
+                                  ":entry": [timeline_entry_item(entry)], ":g": withdrawal_status_partition(to.value)}
         assignments = ["#status = :to", "#g = :g", "#version = #version + :one",
                        "#timeline = list_append(#timeline, :entry)"]
         for i, (name, value) in enumerate(sorted(fields.items())):

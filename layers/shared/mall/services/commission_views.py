@@ -7,7 +7,8 @@ from typing import Any
 
 from mall.api.cursor import cursors
 from mall.clock import iso
-from mall.dal.commissions import beneficiary_partition, commission_from_item
+from mall.dal.commissions import commission_from_item
+from mall.dal.keys import beneficiary_partition
 from mall.domain.commission import LevelRate, cap_amount, explain_rule, resolve_rates, self_purchase_discount
 from mall.domain.commission_records import CommissionRecord
 from mall.domain.masking import mask_nickname

@@ -15,14 +15,8 @@ from aws_lambda_powertools import Logger
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.order_items import (
-    OrderBundle,
-    address_context,
-    buyer_partition,
-    is_order_item,
-    order_from_item,
-    status_partition,
-)
+from mall.dal.keys import buyer_partition, order_status_partition
+from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.refunds import refund_from_item
 from mall.dal.settings import SettingsRepository
@@ -198,7 +192,7 @@ def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id:
 
 
 def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor: str | None) -> AdminOrderPage:
-    start = cursors.decode(cursor, partition=("gsi1pk", status_partition(status)))
+    start = cursors.decode(cursor, partition=("gsi1pk", order_status_partition(status)))
     page = repo.list_by_status(status, limit=limit, start_key=start)
     items = [AdminOrderSummary(
         order_id=i["order_id"], buyer_id=i["buyer_id"], status=i["status"], fulfilment=i.get("fulfilment", "physical"),

@@ -21,8 +21,9 @@ from typing import Any
 
 from mall.api.cursor import cursors
 from mall.clock import china_day, china_day_start, china_month_start, iso, parse_instant, utc_now
-from mall.dal.ledger import LedgerRepository, is_posting_key, postings_partition
-from mall.dal.reconciliation import ReconciliationRepository, mismatches_list_partition, runs_list_partition
+from mall.dal.keys import is_posting_key, mismatches_list_partition, postings_partition, runs_list_partition
+from mall.dal.ledger import LedgerRepository
+from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
 from mall.domain import reconciliation as rules
 from mall.domain.ledger import Account, Balances, MerchantAccount, PostingKind

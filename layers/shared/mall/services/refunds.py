@@ -11,8 +11,9 @@ from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
+from mall.dal.keys import refunds_partition
 from mall.dal.orders import OrderRepository
-from mall.dal.refunds import RefundRepository, TransactionCancelled, refund_from_item, refunds_partition
+from mall.dal.refunds import RefundRepository, TransactionCancelled, refund_from_item
 from mall.domain import refunds as rules
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order

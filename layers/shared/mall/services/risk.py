@@ -36,6 +36,7 @@ from aws_lambda_powertools import Logger
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
+from mall.dal.keys import promoter_cases_partition, risk_status_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import (
@@ -47,8 +48,6 @@ from mall.dal.risk import (
     StaleHold,
     StaleRecord,
     case_from_item,
-    promoter_cases_partition,
-    status_partition,
 )
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import commission_cancelled
@@ -341,7 +340,7 @@ def list_cases(*, repos: RiskRepositories, status: str | None, promoter_id: str 
         page = repo.for_promoter(promoter_id, status=status, limit=limit, start_key=start)
     else:
         wanted = status or RiskCaseStatus.OPEN.value
-        start = cursors.decode(cursor, partition=("gsi1pk", status_partition(wanted)))
+        start = cursors.decode(cursor, partition=("gsi1pk", risk_status_partition(wanted)))
         page = repo.by_status(wanted, limit=limit, start_key=start)
     return RiskCasePage(items=[case_view(case_from_item(i)) for i in page.items],
                         next_cursor=cursors.encode(page.last_key))

@@ -8,8 +8,9 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.keys import SETTINGS_HISTORY_PARTITION
 from mall.dal.referral import PromoterRepository
-from mall.dal.settings import HISTORY_PARTITION, SettingsRepository, SettingsVersion
+from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.domain.audit import changed_fields
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.settings import DistributionSettings
@@ -61,7 +62,7 @@ def check_cap_against_catalog(*, categories: CategoryRepository, products: Produ
 
 
 def history(*, versions: SettingsRepository, limit: int, cursor: str | None) -> SettingsHistory:
-    start = cursors.decode(cursor, partition=HISTORY_PARTITION)
+    start = cursors.decode(cursor, partition=SETTINGS_HISTORY_PARTITION)
     found, last = versions.history(limit=limit, start_key=start)
     return SettingsHistory(items=[_view(v) for v in found], next_cursor=cursors.encode(last))
 

@@ -35,16 +35,11 @@ from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
 from mall.clock import CHINA, iso, parse_instant
+from mall.dal.keys import bonus_month_partition, bonus_promoter_partition
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.team_bonus import (
-    BonusRepository,
-    TeamOrders,
-    bonus_from_item,
-    month_partition,
-    promoter_partition,
-)
+from mall.dal.team_bonus import BonusRepository, TeamOrders, bonus_from_item
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back
 from mall.domain.stats import TEAM_SALES_SHARDS
@@ -355,7 +350,7 @@ def _view_fields(record: BonusRecord) -> dict[str, Any]:
 
 def my_bonuses(repos: TeamBonusRepositories, *, user_id: str, limit: int, cursor: str | None) -> BonusPage:
     """The caller's own bonuses, newest month first (one gsi1 Query per page)."""
-    start = cursors.decode(cursor, partition=("gsi1pk", promoter_partition(user_id)))
+    start = cursors.decode(cursor, partition=("gsi1pk", bonus_promoter_partition(user_id)))
     page = repos.bonuses.for_promoter(user_id, limit=limit, start_key=start)
     return BonusPage(items=[BonusView(**_view_fields(bonus_from_item(i))) for i in page.items],
                      next_cursor=cursors.encode(page.last_key))
@@ -368,7 +363,7 @@ def admin_bonuses(repos: TeamBonusRepositories, *, month: str, limit: int, curso
     except ValueError as exc:
         raise InvalidInput("month is not YYYY-MM", code="invalid_month",
                            fields=[FieldProblem("query:month", "not a month (YYYY-MM)")]) from exc
-    start = cursors.decode(cursor, partition=("pk", month_partition(month)))
+    start = cursors.decode(cursor, partition=("pk", bonus_month_partition(month)))
     page = repos.bonuses.for_month(month, limit=limit, start_key=start)
     records = [bonus_from_item(i) for i in page.items]
     held = repos.holds.get_many(r.beneficiary_id for r in records)

@@ -12,17 +12,7 @@ they share. Import from this package: its names are the catalog's storage interf
 """
 
 from mall.dal.catalog.categories import CategoryRepository, category_from_item, category_state
-from mall.dal.catalog.common import (
-    CATEGORIES_PARTITION,
-    LOW_STOCK_LIST,
-    LOW_STOCK_PARTITION,
-    MAX_CATEGORIES,
-    MAX_LISTED_PRODUCTS,
-    category_key,
-    low_stock_key,
-    product_key,
-    shelf_partition,
-)
+from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.products import (
     ProductRepository,
     StockObservation,
@@ -31,9 +21,5 @@ from mall.dal.catalog.products import (
     product_state,
 )
 
-__all__ = [
-    "CATEGORIES_PARTITION", "LOW_STOCK_LIST", "LOW_STOCK_PARTITION", "MAX_CATEGORIES", "MAX_LISTED_PRODUCTS",
-    "CategoryRepository", "ProductRepository", "StockObservation", "category_from_item", "category_key",
-    "category_state", "editable_state", "low_stock_key", "product_from_item", "product_key", "product_state",
-    "shelf_partition",
-]
+__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductRepository", "StockObservation",
+           "category_from_item", "category_state", "editable_state", "product_from_item", "product_state"]

@@ -8,7 +8,8 @@ from typing import Any
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.catalog.common import CATEGORIES_PARTITION, MAX_CATEGORIES, category_key, instant_or_none, query_partition
+from mall.dal.catalog.common import MAX_CATEGORIES, instant_or_none, query_partition
+from mall.dal.keys import CATEGORIES_PARTITION, category_key
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.domain.catalog import Category
 from mall.errors import Conflict, NotFound

@@ -1,4 +1,4 @@
-"""What the catalog's items share: partitions, keys, ceilings and the partition reader."""
+"""What the catalog's items share: ceilings and the partition reader (their keys: ``mall.dal.keys.catalog``)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import parse_instant
-from mall.dal.table import Item, Key, Table, deserialize, serialize
+from mall.dal.table import Item, Table, deserialize, serialize
 
-CATEGORIES_PARTITION = "CATEGORIES"
-LOW_STOCK_PARTITION = "LOWSTOCK"
-#: The partition a cursor of the low-stock list is bound to (``mall.api.cursor``).
-LOW_STOCK_LIST: tuple[str, str] = ("gsi1pk", LOW_STOCK_PARTITION)
 #: A list reads the whole shelf partition and sorts in memory; beyond this many products it
 #: stops reading (and says so) rather than let one request read without bound.
 MAX_LISTED_PRODUCTS = 2000
 MAX_CATEGORIES = 500
 PRICE_DIGITS = 12
-
-
-def shelf_partition(on_shelf: bool) -> str:
-    return "SHELF#on" if on_shelf else "SHELF#off"
-
-
-def category_key(category_id: str) -> Key:
-    return {"pk": f"CATEGORY#{category_id}", "sk": "CATEGORY"}
-
-
-def product_key(product_id: str) -> Key:
-    return {"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}
-
-
-def low_stock_key(product_id: str) -> Key:
-    return {"pk": f"PRODUCT#{product_id}", "sk": "LOWSTOCK"}
 
 
 def instant_or_none(value: Any) -> datetime | None:

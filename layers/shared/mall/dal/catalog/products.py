@@ -10,16 +10,14 @@ from typing import Any
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.catalog.common import (
+from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.keys import (
     LOW_STOCK_PARTITION,
-    MAX_LISTED_PRODUCTS,
-    PRICE_DIGITS,
     category_key,
-    instant_or_none,
     low_stock_key,
     product_key,
-    query_partition,
     shelf_partition,
+    stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.catalog import CommissionSetting, Product
@@ -179,7 +177,7 @@ class ProductRepository:
         if delta < 0:
             condition += " AND stock >= :need"
             values[":need"] = -delta
-        log = {"pk": f"PRODUCT#{product_id}", "sk": f"STOCKADJ#{iso(now)}#{adjustment_id}",
+        log = {**stock_adjustment_key(product_id, iso(now), adjustment_id),
                "entity": "stock_adjustment", "product_id": product_id, "adjustment_id": adjustment_id,
                "delta": delta, "reason": reason, "by": by, "at": iso(now)}
         try:

@@ -9,15 +9,15 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key, user_partition
-from mall.dal.referral.records import (
-    activity_write,
-    binding_from_item,
+from mall.dal.keys import (
+    BINDING_HISTORY_PREFIX,
     binding_key,
-    new_history_sk,
+    customer_profile_key,
     promoter_key,
-    team_history_index,
+    team_partition,
+    user_partition,
 )
+from mall.dal.referral.records import activity_write, binding_from_item, new_history_sk, team_history_index
 from mall.dal.risk_feed import feed_write
 from mall.dal.table import Item, Key, Table, Write
 from mall.domain.referral.model import Binding
@@ -116,7 +116,7 @@ class BindingRepository:
         item = {**binding_key(b.user_id), "entity": "binding", "user_id": b.user_id, "parent_id": b.parent_id,
                 "bound_at": iso(b.bound_at), "source": b.source, "trigger": b.trigger,
                 "promoter_code": b.promoter_code, "sales_fen": 0, "version": b.version, "paid": b.paid,
-                "nickname": plan.nickname, "gsi1pk": f"TEAM#{b.parent_id}",
+                "nickname": plan.nickname, "gsi1pk": team_partition(b.parent_id),
                 "gsi1sk": f"{iso(b.bound_at)}#{b.user_id}", "device_id": plan.device_id, "source_ip": plan.source_ip}
         return Write.put(t, item, condition=condition, names=names, values=values)
 
@@ -160,11 +160,11 @@ class BindingRepository:
 
     def team(self, parent_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
         """Direct members (level 1), newest first."""
-        page = self._table.query(partition=("gsi1pk", f"TEAM#{parent_id}"), index="gsi1", limit=limit,
+        page = self._table.query(partition=("gsi1pk", team_partition(parent_id)), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
         return page.items, page.last_key
 
     def history(self, user_id: str, *, limit: int, start_key: Key | None) -> tuple[list[Item], Key | None]:
-        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "BINDING_HISTORY#"),
+        page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", BINDING_HISTORY_PREFIX),
                                  limit=limit, start_key=start_key, newest_first=True)
         return page.items, page.last_key

@@ -9,13 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.referral.records import (
-    activity_write,
-    binding_key,
-    counters_condition,
-    promoter_history_write,
-    promoter_key,
-)
+from mall.dal.keys import binding_key, promoter_key, referral_counted_key, referral_refund_key
+from mall.dal.referral.records import activity_write, counters_condition, promoter_history_write
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.referral.model import Counters
 
@@ -37,12 +32,12 @@ class CounterRepository:
         self._table = table
 
     def is_counted(self, order_id: str) -> bool:
-        return self._table.get({"pk": f"REFERRAL_ORDER#{order_id}", "sk": "COUNTED"}, consistent=True) is not None
+        return self._table.get(referral_counted_key(order_id), consistent=True) is not None
 
     def count_sale(self, sale: SaleCount, now: datetime) -> bool:
         """Add the order to the promoters' sales, once. False when it was already counted."""
         t = self._table.name
-        writes = [Write.put(t, {"pk": f"REFERRAL_ORDER#{sale.order_id}", "sk": "COUNTED", "entity": "referral_counted",
+        writes = [Write.put(t, {**referral_counted_key(sale.order_id), "entity": "referral_counted",
                                 "order_id": sale.order_id, "l1_promoter_id": sale.l1, "l2_promoter_id": sale.l2,
                                 "amount_fen": sale.amount_fen, "at": iso(now)},
                             condition="attribute_not_exists(pk)")]
@@ -63,7 +58,7 @@ class CounterRepository:
 
     def counted(self, order_id: str) -> Item | None:
         """The order's counted marker: what its paid order added (and refunds took back)."""
-        return self._table.get({"pk": f"REFERRAL_ORDER#{order_id}", "sk": "COUNTED"}, consistent=True)
+        return self._table.get(referral_counted_key(order_id), consistent=True)
 
     def count_paid_invitee(self, buyer_id: str, parent_id: str) -> bool:
         """Flip the buyer's binding to ``paid`` (once, from unpaid) and count them as one 有效下线 of
@@ -103,12 +98,12 @@ class CounterRepository:
             marker_condition = ("attribute_exists(pk) AND "
                                 f"(attribute_not_exists(refunded_base_fen) OR {marker_condition})")
         writes = [
-            Write.put(t, {"pk": f"REFERRAL_ORDER#{refund.order_id}", "sk": f"REFUND#{refund.refund_id}",
+            Write.put(t, {**referral_refund_key(refund.order_id, refund.refund_id),
                           "entity": "referral_refund_counted", "order_id": refund.order_id,
                           "refund_id": refund.refund_id, "base_fen": refund.base_fen, "at": at,
                           "l1_promoter_id": refund.l1, "l2_promoter_id": refund.l2},
                       condition="attribute_not_exists(pk)"),
-            Write.update(t, {"pk": f"REFERRAL_ORDER#{refund.order_id}", "sk": "COUNTED"},
+            Write.update(t, referral_counted_key(refund.order_id),
                          "SET refunded_base_fen = :new", condition=marker_condition, values=marker_values),
         ]
         for change in refund.promoters:

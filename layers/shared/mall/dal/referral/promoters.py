@@ -11,18 +11,17 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import customer_profile_key, user_partition
-from mall.dal.order_items import purchase_key
-from mall.dal.referral.records import (
+from mall.dal.keys import (
     activity_key,
     activity_partition,
-    activity_write,
     code_key,
-    counters_condition,
-    promoter_from_item,
-    promoter_history_write,
+    customer_profile_key,
     promoter_key,
+    promoter_status_partition,
+    purchase_key,
+    user_partition,
 )
+from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 
@@ -115,7 +114,7 @@ class PromoterRepository:
             "own_sales_fen": p.own_sales_fen, "team_sales_fen": p.team_sales_fen,
             "last_active_at": iso(p.last_active_at) if p.last_active_at else None, "reason": p.reason,
             "version": p.version, "effective_members": p.effective_members, "level_source": p.level_source,
-            "gsi1pk": f"PROMOTERS#{p.status}", "gsi1sk": f"{applied}#{p.user_id}",
+            "gsi1pk": promoter_status_partition(p.status), "gsi1sk": f"{applied}#{p.user_id}",
         }
 
     def _history(self, user_id: str, now: datetime, *, action: str, from_status: str | None, to_status: str | None,
@@ -127,8 +126,8 @@ class PromoterRepository:
                       reason: str | None, now: datetime, grant_role: bool, audit: AuditEntry | None = None) -> None:
         """A conditional update from the status the caller saw (and its version), plus history."""
         sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
-        values: dict[str, Any] = {":to": to_status, ":g": f"PROMOTERS#{to_status}", ":from": promoter.status,
-                                  ":one": 1, ":ver": promoter.version, ":reason": reason}
+        values: dict[str, Any] = {":to": to_status, ":g": promoter_status_partition(to_status),
+                                  ":from": promoter.status, ":one": 1, ":ver": promoter.version, ":reason": reason}
         if to_status == "active" and promoter.activated_at is None:
             sets.append("activated_at = :now")
             values[":now"] = iso(now)
@@ -218,7 +217,7 @@ class PromoterRepository:
     # -- reads ---------------------------------------------------------------------------
 
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> tuple[list[Promoter], Key | None]:
-        page = self._table.query(partition=("gsi1pk", f"PROMOTERS#{status}"), index="gsi1", limit=limit,
+        page = self._table.query(partition=("gsi1pk", promoter_status_partition(status)), index="gsi1", limit=limit,
                                  start_key=start_key, newest_first=True)
         return [promoter_from_item(i) for i in page.items], page.last_key
 
@@ -231,8 +230,8 @@ class PromoterRepository:
             start: Key | None = None
             while True:
                 page = self._table.query_where(
-                    "#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": f"PROMOTERS#{status}"}, index="gsi1",
-                    limit=None, start_key=start,
+                    "#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": promoter_status_partition(status)},
+                    index="gsi1", limit=None, start_key=start,
                     filter_expression="attribute_exists(l1_override_bp) OR attribute_exists(l2_override_bp)")
                 found += [promoter_from_item(i) for i in page.items]
                 start = page.last_key

@@ -1,4 +1,4 @@
-"""The referral items' keys and shapes in the single table: key builders, index partitions, item
+"""The referral items' shapes in the single table (their keys: ``mall.dal.keys.referral``): item
 ↔ domain mapping, and the writes several referral repositories add to their transactions.
 """
 
@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import user_partition
+from mall.dal.keys import (
+    activity_key,
+    activity_partition,
+    team_bindings_partition,
+    team_partition,
+    user_partition,
+    visitor_partition,
+)
 from mall.dal.table import Item, Key, Write
 from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
 from mall.ids import new_id
@@ -17,26 +24,6 @@ from mall.ids import new_id
 
 def _dt(value: Any) -> datetime | None:
     return parse_instant(value) if value else None
-
-
-def promoter_key(user_id: str) -> Key:
-    return {"pk": user_partition(user_id), "sk": "PROMOTER"}
-
-
-def binding_key(user_id: str) -> Key:
-    return {"pk": user_partition(user_id), "sk": "BINDING"}
-
-
-def code_key(code: str) -> Key:
-    return {"pk": f"PCODE#{code}", "sk": "PCODE"}
-
-
-def activity_key(user_id: str) -> Key:
-    return {"pk": user_partition(user_id), "sk": "PROMOTER_ACTIVITY"}
-
-
-def activity_partition(day: str) -> str:
-    return f"PROMOTER_ACTIVE_ON#{day}"
 
 
 def promoter_from_item(item: Item) -> Promoter:
@@ -101,28 +88,10 @@ def activity_write(table_name: str, user_id: str, now: datetime) -> Write:
                                   "last_active_at": iso(now), "gsi1pk": activity_partition(day), "gsi1sk": user_id})
 
 
-def promoters_partition(status: str) -> tuple[str, str]:
-    """The index partition promoters of one status are listed from (a cursor of that list is bound to it)."""
-    return "gsi1pk", f"PROMOTERS#{status}"
-
-
-def promoter_history_partition(user_id: str) -> tuple[str, str]:
-    return "pk", user_partition(user_id)
-
-
 def in_team(key: Key | None, parent_id: str) -> bool:
     """Whether ``key`` (a binding's index key, as a team page's cursor holds it) is in ``parent_id``'s
     level-1 team (gsi1 ``TEAM#<parent>``)."""
-    return key is not None and key.get("gsi1pk") == f"TEAM#{parent_id}"
-
-
-def team_index_key(binding: Item) -> Key:
-    """A binding's key in the team index (to resume a team page after it)."""
-    return {k: binding[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
-
-
-def team_bindings_partition(promoter_id: str) -> str:
-    return f"TEAM_BINDINGS#{promoter_id}"
+    return key is not None and key.get("gsi1pk") == team_partition(parent_id)
 
 
 def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str, str]:
@@ -134,14 +103,6 @@ def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str,
     if history.get("from_parent"):
         index |= {"gsi2pk": team_bindings_partition(str(history["from_parent"])), "gsi2sk": history_sk}
     return index
-
-
-def visit_seen_partition(promoter_id: str, day: str) -> str:
-    return f"VISIT_SEEN#{promoter_id}#{day}"
-
-
-def visitor_partition(visitor_id: str) -> str:
-    return f"VISITOR#{visitor_id}"
 
 
 def visitor_index(visitor_id: str | None, now: datetime, visit_id: str) -> dict[str, str]:

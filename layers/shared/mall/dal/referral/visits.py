@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from mall.clock import china_day, epoch, iso
-from mall.dal.referral.records import visit_seen_partition, visitor_index
+from mall.dal.keys import share_visit_key, visit_rate_key, visit_seen_partition
+from mall.dal.referral.records import visitor_index
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.ids import new_id
 
@@ -28,7 +29,7 @@ class VisitRepository:
         the "seen" markers are one transaction, so of two visits from one source exactly one counts.
         Returns the visit id and whether it counted."""
         visit_id = new_id("v")
-        item: Item = {"pk": f"PVISITS#{promoter_id}", "sk": f"VISIT#{iso(now)}#{visit_id}", "entity": "share_visit",
+        item: Item = {**share_visit_key(promoter_id, iso(now), visit_id), "entity": "share_visit",
                       "visit_id": visit_id, "promoter_id": promoter_id, "promoter_code": promoter_code,
                       "source": source, "product_id": product_id, "visitor_id": visitor_id,
                       "device_id": device_id, "source_ip": source_ip, "at": iso(now), "counted": True,
@@ -64,7 +65,7 @@ class VisitRateLimiter:
         self._table = table
 
     def allow(self, *, source: str, window_start: int, window_seconds: int, limit: int) -> bool:
-        key = {"pk": f"VISIT_RATE#{source}", "sk": str(window_start)}
+        key = visit_rate_key(source, window_start)
         try:
             self._table.update(key, "SET entity = :e, expires_at = :exp ADD hits :one",
                                condition="attribute_not_exists(hits) OR hits < :limit",

@@ -8,7 +8,8 @@ from datetime import datetime
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import LOW_STOCK_LIST, editable_state
+from mall.dal.catalog import editable_state
+from mall.dal.keys import LOW_STOCK_LIST
 from mall.domain.catalog import CommissionSetting, ListingFilter, Product, product_problems
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import FieldProblem, InvalidInput, NotFound

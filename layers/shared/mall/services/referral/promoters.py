@@ -11,7 +11,8 @@ from typing import Any
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.referral import PromoterRepository, TransactionCancelled, promoter_history_partition, promoters_partition
+from mall.dal.keys import promoter_history_partition, promoters_partition
+from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.domain import referral as rules
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction

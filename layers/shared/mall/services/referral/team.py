@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from mall.api.cursor import cursors
 from mall.clock import iso
-from mall.dal.referral import in_team, team_index_key
+from mall.dal.keys import team_index_key
+from mall.dal.referral import in_team
 from mall.domain import referral as rules
 from mall.domain.masking import mask_nickname
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mall.api.cursor import cursors
-from mall.dal.withdrawals import WithdrawalRepository, promoter_list_partition
+from mall.dal.keys import promoter_list_partition
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.withdrawals import AUTO_REVIEWER, SYSTEM, Withdrawal, WithdrawalStatus
 from mall.errors import NotFound
 from mall.schemas.withdrawals import (

@@ -48,7 +48,7 @@ _ENTITY_PARTITIONS = {"product": ("STATS_PRODUCT", "PRODUCT#"), "promoter": ("ST
                       "buyer": ("STATS_BUYER", "USER#")}
 
 
-def entity_partition(kind: str, granularity: str, period: str) -> str:
+def stats_entity_partition(kind: str, granularity: str, period: str) -> str:
     """``STATS_PRODUCT_DAY#2026-11-03``, ``STATS_PROMOTER_MONTH#2026-11`` …: one partition per period."""
     return f"{_ENTITY_PARTITIONS[kind][0]}_{granularity}#{period}"
 
@@ -102,8 +102,8 @@ def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]
     prefix = _ENTITY_PARTITIONS[target.kind][1]
     name = "product_id" if target.kind == "product" else "user_id"
     month = month_of_day(target.period)
-    return [({"pk": entity_partition(target.kind, "DAY", target.period), "sk": f"{prefix}{target.subject}"},
+    return [({"pk": stats_entity_partition(target.kind, "DAY", target.period), "sk": f"{prefix}{target.subject}"},
              {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject}),
-            ({"pk": entity_partition(target.kind, "MONTH", month), "sk": f"{prefix}{target.subject}"},
+            ({"pk": stats_entity_partition(target.kind, "MONTH", month), "sk": f"{prefix}{target.subject}"},
              {"entity": f"stats_{target.kind}_month", "month": month, name: target.subject})]
 

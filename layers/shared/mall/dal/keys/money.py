@@ -1,0 +1,105 @@
+"""Keys of the money: wallets and ledger postings, the merchant's sharded accounts, commission
+records, withdrawals and their daily counters, team orders and team bonuses (docs/data-model.md,
+"ledger", "commissions", "withdrawals", docs/team-bonus.md)."""
+
+from __future__ import annotations
+
+from mall.clock import iso
+from mall.dal.keys.orders import order_pk
+from mall.dal.keys.users import user_partition
+from mall.dal.table import Key
+from mall.domain.ledger import Posting
+from mall.domain.stats import team_sales_shard
+
+#: Sort-key prefix of a promoter's postings (``USER#<uid>`` / ``LEDGER#<at>#<posting_id>``).
+POSTING_PREFIX = "LEDGER#"
+#: Sort-key prefix of an order's commission records (``ORDER#<id>`` / ``COMMISSION#<line>#<level>``).
+COMMISSION_PREFIX = "COMMISSION#"
+
+
+def wallet_key(user_id: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": "WALLET"}
+
+
+def posting_sort_key(posting: Posting) -> str:
+    return f"{posting_sort_bound(iso(posting.at))}#{posting.posting_id}"
+
+
+def posting_sort_bound(at: str) -> str:
+    """A bound of a range of postings' sort keys (``LEDGER#<at>``): ``at`` an instant, a day or a sentinel."""
+    return f"{POSTING_PREFIX}{at}"
+
+
+def postings_partition(user_id: str) -> tuple[str, str]:
+    """The partition a promoter's postings are listed from (what a cursor of that list is bound to)."""
+    return "pk", user_partition(user_id)
+
+
+def is_posting_key(key: Key) -> bool:
+    return str(key.get("sk", "")).startswith(POSTING_PREFIX)
+
+
+def merchant_key(account: str, shard: int) -> Key:
+    return {"pk": f"MERCHANT_ACCOUNT#{account}#{shard:02d}", "sk": "BALANCE"}
+
+
+def commission_sk(line_id: str, level: int) -> str:
+    return f"{COMMISSION_PREFIX}{line_id}#{level}"
+
+
+def commission_key(order_id: str, line_id: str, level: int) -> Key:
+    return {"pk": order_pk(order_id), "sk": commission_sk(line_id, level)}
+
+
+def beneficiary_partition(user_id: str) -> str:
+    return f"COMMISSIONS#{user_id}"
+
+
+def due_partition(shard: int) -> str:
+    return f"SETTLE_DUE#{shard:02d}"
+
+
+def withdrawal_pk(withdrawal_id: str) -> str:
+    return f"WITHDRAWAL#{withdrawal_id}"
+
+
+def withdrawal_key(withdrawal_id: str) -> Key:
+    return {"pk": withdrawal_pk(withdrawal_id), "sk": "WITHDRAWAL"}
+
+
+def withdrawal_status_partition(status: str) -> str:
+    return f"WITHDRAWALS#{status}"
+
+
+def withdrawal_promoter_partition(user_id: str) -> str:
+    return f"PROMOTER_WITHDRAWALS#{user_id}"
+
+
+def promoter_list_partition(user_id: str) -> tuple[str, str]:
+    """The index partition a promoter's own withdrawals are read from (what a cursor of that list is bound to)."""
+    return "gsi2pk", withdrawal_promoter_partition(user_id)
+
+
+def daily_counter_key(user_id: str, day: str) -> Key:
+    return {"pk": user_partition(user_id), "sk": f"WITHDRAW_DAY#{day}"}
+
+
+def team_orders_partition(month: str, shard: int) -> str:
+    return f"TEAM_ORDERS#{month}#{shard:02d}"
+
+
+def team_order_key(promoter_id: str, month: str, order_id: str) -> Key:
+    return {"pk": team_orders_partition(month, team_sales_shard(promoter_id)),
+            "sk": f"USER#{promoter_id}#ORDER#{order_id}"}
+
+
+def bonus_month_partition(month: str) -> str:
+    return f"BONUSES#{month}"
+
+
+def bonus_key(promoter_id: str, month: str) -> Key:
+    return {"pk": bonus_month_partition(month), "sk": user_partition(promoter_id)}
+
+
+def bonus_promoter_partition(promoter_id: str) -> str:
+    return f"PROMOTER_BONUSES#{promoter_id}"

@@ -1,0 +1,69 @@
+"""Keys of an order's partition ``ORDER#<order_id>`` and the indexes around it: the order, its
+history, auto-confirm entry, refunds, commission plan and basis, the unpaid marker, buyers' lists
+(docs/data-model.md, "orders and payment", "after payment")."""
+
+from __future__ import annotations
+
+from mall.dal.keys.users import user_partition
+from mall.dal.table import Key
+
+UNPAID_INDEX = "UNPAID_ORDERS"
+ORDER_SK = "ORDER"
+AUTO_CONFIRM_SK = "AUTOCONFIRM"
+AUTO_CONFIRM_PARTITION = "AUTOCONFIRM"
+STATUS_SK = "STATUS"
+PLAN_SK = "COMMISSION_PLAN"
+BASIS_SK = "COMMISSION_BASIS"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def order_key(order_id: str) -> dict[str, str]:
+    return {"pk": order_pk(order_id), "sk": ORDER_SK}
+
+
+def auto_confirm_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}
+
+
+def order_history_sk(at: str, status: str) -> str:
+    """``HISTORY#<at>#<status>``: one transition of the order."""
+    return f"HISTORY#{at}#{status}"
+
+
+def unpaid_marker_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"UNPAID#{order_id}", "sk": "UNPAID"}
+
+
+def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": user_partition(user_id), "sk": f"PURCHASE#{product_id}"}
+
+
+def buyer_partition(buyer_id: str) -> str:
+    return f"BUYER#{buyer_id}"
+
+
+def order_status_partition(status: str) -> str:
+    return f"ORDERS#{status}"
+
+
+def refund_sk(refund_id: str) -> str:
+    return f"REFUND#{refund_id}"
+
+
+def refund_key(order_id: str, refund_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": refund_sk(refund_id)}
+
+
+def refunds_partition(status: str) -> str:
+    return f"REFUNDS#{status}"
+
+
+def plan_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": PLAN_SK}
+
+
+def basis_key(order_id: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": BASIS_SK}

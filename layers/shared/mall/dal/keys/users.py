@@ -1,0 +1,48 @@
+"""Keys of the people: the customer's partition and profile, the admin accounts and their login
+throttle (docs/data-model.md, "identity")."""
+
+from __future__ import annotations
+
+from mall.dal.table import Key
+
+#: Sort key of a customer's profile (``USER#<uid>`` / ``PROFILE``): identity, counters, PII.
+PROFILE_SK = "PROFILE"
+
+
+def user_partition(user_id: str) -> str:
+    """``USER#<uid>``: the partition of everything kept per user (profile, promoter, wallet, ...)."""
+    return f"USER#{user_id}"
+
+
+def customer_profile_key(user_id: str) -> Key:
+    """``USER#<uid>`` / ``PROFILE``: the customer created at the first login."""
+    return {"pk": user_partition(user_id), "sk": PROFILE_SK}
+
+
+def unionid_partition(unionid: str) -> str:
+    """gsi1 ``UNIONID#<unionid>`` of a customer's profile (one person across the merchant's apps)."""
+    return f"UNIONID#{unionid}"
+
+
+def admin_key(username: str) -> dict[str, str]:
+    return {"pk": f"ADMIN#{username}", "sk": "PROFILE"}
+
+
+def login_throttle_key(username: str, scope: str) -> dict[str, str]:
+    """``LOGIN#<username>`` / ``<scope>``: one admin login counter (per account, per source IP)."""
+    return {"pk": f"LOGIN#{username}", "sk": scope}
+
+
+def login_source_key(username: str, source_ip: str) -> dict[str, str]:
+    """Failed logins of one account from one source IP."""
+    return login_throttle_key(username, f"IP#{source_ip}")
+
+
+def known_login_source_key(username: str, source_ip: str) -> dict[str, str]:
+    """A source IP the account has logged in from successfully."""
+    return login_throttle_key(username, f"KNOWN#{source_ip}")
+
+
+def wechat_refresh_key(app_id: str) -> Key:
+    """The forced access-token refreshes of one WeChat app (a daily cap)."""
+    return {"pk": f"WECHAT#{app_id}", "sk": "FORCE_REFRESH"}
