@@ -21,7 +21,6 @@ Targets: at most 3 round trips per request (the request's own function), at most
 from __future__ import annotations
 
 import contextlib
-import importlib
 import tempfile
 import time
 import traceback
@@ -177,10 +176,9 @@ class Bench:
                                                                                        "wx_local_app"))
         return int(event.status or 0)
 
-    def has_function(self, directory: str) -> str | None:
-        with contextlib.suppress(KeyError):
-            return self.stack.template.function(directory).logical_id
-        return None
+    def function_id(self, directory: str) -> str:
+        """The logical id of ``functions/<directory>`` in the template."""
+        return self.stack.template.function(directory).logical_id
 
 
 def _ok(status: int | None) -> bool:
@@ -201,7 +199,7 @@ class Network:
     product_id: str
 
 
-def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa: PLR0915
+def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:
     """Place → pay → (commission) → ship → confirm → settle, each step measured with its workers."""
     api, admin, l1_code, product_id = bench.api, network.admin, network.l1_code, network.product_id
     buyer = bench.customer(f"buyer{n}")
@@ -209,9 +207,6 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
            "bind the buyer to the level-1 promoter")
     bench.drain()
     steps: list[dict[str, Any]] = []
-    commission_worker = bench.has_function("commission_sync")
-    sync = None if commission_worker else _service("mall.services.commissions", "sync_order")
-    from mall.services.commissions import CommissionRepositories
 
     def step(name: str, window: Window, *, note: str | None = None) -> None:
         summary = window.summary()
@@ -230,18 +225,9 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
     step("place order (POST /orders)", placed_window)
 
     # 2. pay: the webhook, and everything the PAID order triggers (commission included)
-    def pay_and_commission() -> int:
-        status = bench.pay(order_id)
-        if sync is not None:
-            bench.drain()
-            bench.meter.in_process("sync_order (in-process)", lambda: sync(
-                CommissionRepositories.on(_table(bench.stack)), order_id=order_id, now=_now()))
-        return status
-
-    status, paid_window = bench.measured("lifecycle: pay", pay_and_commission)
+    status, paid_window = bench.measured("lifecycle: pay", lambda: bench.pay(order_id))
     paid_window.status = status
-    step("pay (signed notification → POST /webhooks/wechatpay)", paid_window,
-         note=None if commission_worker else _fallback_note("commission_sync", sync))
+    step("pay (signed notification → POST /webhooks/wechatpay)", paid_window)
 
     # 3. ship, 4. confirm receipt
     with bench.meter.window("lifecycle: ship", settle=bench.drain) as shipped:
@@ -251,38 +237,17 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:  # noqa
     expect(answer, 200, "ship")
     step("ship (POST /admin/orders/{order_id}/ship)", shipped)
 
-    def confirm() -> int:
-        reply = api.request("POST", f"/orders/{order_id}/confirm-receipt", token=buyer.token)
-        if sync is not None:
-            bench.drain()
-            bench.meter.in_process("sync_order (in-process)", lambda: sync(
-                CommissionRepositories.on(_table(bench.stack)), order_id=order_id, now=_now()))
-        return reply.status_code
-
-    status, confirmed = bench.measured("lifecycle: confirm", confirm)
+    status, confirmed = bench.measured("lifecycle: confirm", lambda: api.request(
+        "POST", f"/orders/{order_id}/confirm-receipt", token=buyer.token).status_code)
     confirmed.status = status
-    step("confirm receipt (POST /orders/{order_id}/confirm-receipt)", confirmed,
-         note=None if commission_worker else _fallback_note("commission_sync", sync))
+    step("confirm receipt (POST /orders/{order_id}/confirm-receipt)", confirmed)
 
     # 5. settle, as of a time past the settlement days
     as_of = _now() + timedelta(days=120)
-    planner = bench.has_function("settlement_planner")
-    if planner is not None:
-        _, settled = bench.measured("lifecycle: settle",
-                                    lambda: bench.stack.fire_schedule(planner, as_of.strftime("%Y-%m-%dT%H:%M:%SZ")))
-        step("settle (SettlementPlannerFunction schedule + SettlementQueue workers)", settled)
-    else:
-        settle_due = _service("mall.services.settlement", "settle_due")
-        if settle_due is None:
-            steps.append({"step": "settle", "note": "not measured: neither SettlementPlannerFunction nor "
-                                                    "mall.services.settlement.settle_due exists yet"})
-        else:
-            from mall.services.settlement import SettlementRepositories
-
-            _, settled = bench.measured("lifecycle: settle", lambda: bench.meter.in_process(
-                "settle_due (in-process)", lambda: settle_due(SettlementRepositories.on(_table(bench.stack)),
-                                                              as_of=as_of, now=_now())))
-            step("settle (settle_due in-process)", settled, note=_fallback_note("settlement_planner", settle_due))
+    planner = bench.function_id("settlement_planner")
+    _, settled = bench.measured("lifecycle: settle",
+                                lambda: bench.stack.fire_schedule(planner, as_of.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    step("settle (SettlementPlannerFunction schedule + SettlementQueue workers)", settled)
 
     measured = [s for s in steps if "rcu" in s]
     totals = {
@@ -317,20 +282,6 @@ def _commissions_of(bench: Bench, order_id: str) -> list[dict[str, Any]]:
             out.append({k: next(iter(v.values())) for k, v in item.items()
                         if k in {"sk", "level", "beneficiary_id", "amount_fen", "status", "due_at"}})
     return out
-
-
-def _service(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-    return found if callable(found) else None
-
-
-def _fallback_note(function_dir: str, service: Any) -> str:
-    if service is None:
-        return f"functions/{function_dir} is not in the template and its service is missing: not measured"
-    return f"functions/{function_dir} is not in the template yet: its service ran in-process"
 
 
 def _table(stack: LocalStack) -> Any:
@@ -544,10 +495,8 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
 
     def reconciliation() -> None:
         admin = state["admin"]
-        function = bench.has_function("ledger_reconcile")
-        if function is not None:
-            bench.stack.fire_schedule(function)
-            bench.drain()
+        bench.stack.fire_schedule(bench.function_id("ledger_reconcile"))
+        bench.drain()
         listed = call("GET /admin/ledger/reconciliations", actor=admin).json()
         items = listed.get("items", []) if isinstance(listed, dict) else []
         day = next((str(i.get("day") or i.get("date")) for i in items if i.get("day") or i.get("date")), None)
