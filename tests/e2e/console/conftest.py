@@ -29,6 +29,15 @@ def _chromium() -> str:
     return found
 
 
+#: Seconds the browser tests took, from the browser's start to its close (printed in the summary).
+_SUITE: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if "seconds" in _SUITE:
+        terminalreporter.write_line(f"console browser tests: {_SUITE['seconds']:.1f} s with one Chromium")
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -44,7 +53,7 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
-            print(f"\nconsole browser tests: {time.perf_counter() - started:.1f} s with one Chromium")
+            _SUITE["seconds"] = time.perf_counter() - started
 
 
 @pytest.fixture
