@@ -28,3 +28,12 @@ export function describeError(error: unknown): string {
 export function showError(error: unknown): void {
   ElMessage({ type: "error", message: describeError(error), showClose: true, duration: 6000 });
 }
+
+/** Runs ``work`` and shows its refusal, if any (a list's reload, a page turn). */
+export async function showingErrors(work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    showError(error);
+  }
+}

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
 from mall.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -31,6 +33,8 @@ def batch_entrypoint(processor: BatchProcessor, record_handler: Callable[[Any], 
                      before: Callable[[], None] | None = None) -> Handler:
     """The entry point of a queue or stream worker: each record through ``record_handler``, the
     failed ones reported back (``batchItemFailures``); ``before`` runs first in every invocation."""
+    # Imported here, not with the module: the scheduled workers share this module and never batch.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
     def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if before is not None:

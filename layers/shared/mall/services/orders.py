@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
-from mall.dal.catalog import CategoryRepository
+from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
@@ -128,8 +128,6 @@ class PlacementRepositories:
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
-        from mall.dal.catalog import ProductRepository
-
         return cls(orders=OrderRepository(table), products=ProductRepository(table),
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
                    network=ReferralRepositories.on(table), categories=CategoryRepository(table))
