@@ -218,6 +218,11 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
                         bonus = self.op_team_bonus()  # the daily schedule, when a month is due
                         if bonus is not None and self.rng.random() < 0.7:
                             self._wave([bonus])
+                        # The stream worker keeps up in production; drawn only as the first op of a
+                        # wave it ran too seldom for levels to change while orders were still placed.
+                        catch_up = self.op_referral_worker()
+                        if catch_up is not None and self.rng.random() < 0.7:
+                            self._wave([catch_up])
                     self._wave(self.plan_wave())
                     if self.waves % 150 == 0:
                         self.checkpoint()
