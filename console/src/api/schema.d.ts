@@ -291,7 +291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Orders in one status, newest first */
+        /**
+         * Orders in one status, newest first
+         * @description `from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be left out). The range is read from the index, so every page costs the same; a cursor belongs to its status and range.
+         */
         get: operations["list_orders_admin_orders_get"];
         put?: never;
         post?: never;
@@ -7376,10 +7379,14 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
+                /** @description first China day, YYYY-MM-DD */
+                from?: string | null;
                 /** @description page size */
                 limit?: number;
                 /** @description e.g. PAID: waiting to be shipped */
                 status?: "CREATED" | "PAID" | "EXPIRED" | "PAID_AFTER_EXPIRY" | "SHIPPED" | "COMPLETED" | "CLOSED";
+                /** @description last China day, YYYY-MM-DD (inclusive) */
+                to?: string | null;
             };
             header?: never;
             path?: never;
@@ -7414,7 +7421,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is missing or invalid (each named in `error.fields`) */
+            /** @description `validation_error` (not YYYY-MM-DD), `invalid_date`, `invalid_date_range`, `invalid_cursor` (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
