@@ -291,7 +291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Orders in one status, newest first */
+        /**
+         * Orders in one status, newest first
+         * @description `from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be left out). The range is read from the index, so every page costs the same; a cursor belongs to its status and range.
+         */
         get: operations["list_orders_admin_orders_get"];
         put?: never;
         post?: never;
@@ -623,6 +626,26 @@ export interface paths {
         put?: never;
         /** Reject an application (reason required) */
         post: operations["reject_admin_promoters__user_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/promoters/{user_id}/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A promoter's team (level 1 or level 2), newest first
+         * @description What the promoter sees at GET /promoter/team, with the members' user ids; nicknames stay masked. Level 2 pages may be short: follow `next_cursor`.
+         */
+        get: operations["team_admin_promoters__user_id__team_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1842,6 +1865,56 @@ export interface components {
             updated_at: string | null;
             /** Version */
             version: number;
+        };
+        /**
+         * AdminTeamMember
+         * @description A team member as an admin sees them: user ids for looking them up; nicknames stay masked.
+         */
+        AdminTeamMember: {
+            /**
+             * Depth
+             * @enum {integer}
+             */
+            depth: 1 | 2;
+            /**
+             * Joined At
+             * @description when they were bound (ISO-8601 UTC)
+             */
+            joined_at: string;
+            /**
+             * Nickname
+             * @description masked (微**友)
+             */
+            nickname: string;
+            /**
+             * Sales Fen
+             * @description paid amount of their orders while bound to their current parent
+             */
+            sales_fen: number;
+            /** User Id */
+            user_id: string;
+            /**
+             * Via
+             * @description level 2: the masked nickname of their parent
+             */
+            via?: string | null;
+            /**
+             * Via User Id
+             * @description level 2: the user id of their parent
+             */
+            via_user_id?: string | null;
+        };
+        /** AdminTeamPage */
+        AdminTeamPage: {
+            /**
+             * Depth
+             * @enum {integer}
+             */
+            depth: 1 | 2;
+            /** Items */
+            items: components["schemas"]["AdminTeamMember"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** AdminUnbindRequest */
         AdminUnbindRequest: {
@@ -7376,10 +7449,14 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
+                /** @description first China day, YYYY-MM-DD */
+                from?: string | null;
                 /** @description page size */
                 limit?: number;
                 /** @description e.g. PAID: waiting to be shipped */
                 status?: "CREATED" | "PAID" | "EXPIRED" | "PAID_AFTER_EXPIRY" | "SHIPPED" | "COMPLETED" | "CLOSED";
+                /** @description last China day, YYYY-MM-DD (inclusive) */
+                to?: string | null;
             };
             header?: never;
             path?: never;
@@ -7414,7 +7491,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is missing or invalid (each named in `error.fields`) */
+            /** @description `validation_error` (not YYYY-MM-DD), `invalid_date`, `invalid_date_range`, `invalid_cursor` (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9023,6 +9100,80 @@ export interface operations {
                 };
             };
             /** @description invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    team_admin_promoters__user_id__team_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description 1: their direct members; 2: their members' members */
+                depth?: number;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTeamPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_cursor` (another list's cursor) */
             422: {
                 headers: {
                     [name: string]: unknown;

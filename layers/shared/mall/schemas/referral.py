@@ -145,6 +145,19 @@ class TeamPage(BaseModel):
     next_cursor: str | None = None
 
 
+class AdminTeamMember(TeamMember):
+    """A team member as an admin sees them: user ids for looking them up; nicknames stay masked."""
+
+    user_id: str
+    via_user_id: str | None = Field(default=None, description="level 2: the user id of their parent")
+
+
+class AdminTeamPage(BaseModel):
+    depth: Literal[1, 2]
+    items: list[AdminTeamMember]
+    next_cursor: str | None = None
+
+
 class BindingView(BaseModel):
     parent_id: str
     bound_at: str

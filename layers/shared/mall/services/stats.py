@@ -45,7 +45,9 @@ def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> Ap
 # ---- dashboard -------------------------------------------------------------------------------------------
 
 
-def _day(value: str, name: str) -> date:
+def query_day(value: str, name: str) -> date:
+    """A China day given as the query parameter ``name`` (YYYY-MM-DD): 422 ``invalid_date`` naming it.
+    Shared with the admin orders list, so a bad day is refused alike wherever a range is asked."""
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
@@ -58,7 +60,7 @@ def _day(value: str, name: str) -> date:
 
 
 def dashboard_range(date_from: str, date_to: str) -> tuple[date, date]:
-    start, end = _day(date_from, "from"), _day(date_to, "to")
+    start, end = query_day(date_from, "from"), query_day(date_to, "to")
     if start > end:
         raise InvalidInput("from is after to", code="invalid_date_range",
                            fields=[FieldProblem("query:from", f"after to ({end.isoformat()})")])
