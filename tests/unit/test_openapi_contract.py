@@ -137,6 +137,12 @@ def test_the_check_fails_on_an_operation_without_an_example_and_passes_with_one(
     assert capsys.readouterr().err == ""
 
 
+def test_every_operation_of_the_api_shows_an_example_of_its_success_body() -> None:
+    from tools.gen_openapi import OUTPUTS
+
+    assert operations_without_example(json.loads(OUTPUTS[0].read_text(encoding="utf-8"))) == []
+
+
 def test_two_different_models_with_one_name_are_refused() -> None:
     from tools.gen_openapi import _check_component_names
 
