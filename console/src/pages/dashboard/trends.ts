@@ -44,7 +44,8 @@ export function trendOption(data: Pick<Dashboard, "series" | "granularity"> | nu
   return {
     tooltip: { trigger: "axis" },
     legend: { top: 0 },
-    grid: { left: 8, right: 8, bottom: 8, top: 36, containLabel: true },
+    // Room under the legend for the axis names: on a phone the legend spans the whole width.
+    grid: { left: 8, right: 8, bottom: 8, top: 60, containLabel: true },
     xAxis: {
       type: "category",
       data: series.map((p) => p.period),
@@ -57,9 +58,9 @@ export function trendOption(data: Pick<Dashboard, "series" | "granularity"> | nu
     // Bars first, so the lines are drawn over them.
     series: [
       { name: "支付订单", type: "bar", yAxisIndex: 1, barMaxWidth: 16, data: series.map((p) => p.paid_orders) },
-      { name: "成交额", type: "line", smooth: true, yAxisIndex: 0, tooltip: moneyTooltip,
+      { name: "成交额", type: "line", yAxisIndex: 0, tooltip: moneyTooltip,
         data: series.map((p) => p.gmv_fen) },
-      { name: "佣金", type: "line", smooth: true, yAxisIndex: 0, tooltip: moneyTooltip,
+      { name: "佣金", type: "line", yAxisIndex: 0, tooltip: moneyTooltip,
         data: series.map((p) => p.commission_fen) },
     ],
   };
