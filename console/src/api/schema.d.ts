@@ -3672,6 +3672,12 @@ export interface components {
              */
             gmv_fen: number;
             /**
+             * Granularity
+             * @description `day` for ranges of at most 62 days, else `month`
+             * @enum {string}
+             */
+            granularity: "day" | "month";
+            /**
              * Paid Orders
              * @description orders paid in the range (支付订单数)
              */
@@ -3714,6 +3720,11 @@ export interface components {
              */
             repurchase_rate_bp: number;
             /**
+             * Series
+             * @description every day (or month) of the range in order, zeros included; each field sums to the range's total
+             */
+            series: components["schemas"]["DashboardSeriesPoint"][];
+            /**
              * Share Visits
              * @description visits through promoters' links, QR codes and posters (分享访问)
              */
@@ -3736,6 +3747,42 @@ export interface components {
              */
             top_promoters: components["schemas"]["TopPromoterView"][];
             withdrawals: components["schemas"]["WithdrawalStatsView"];
+        };
+        /**
+         * DashboardSeriesPoint
+         * @description One day or month of the range's trends (趋势), by the same definitions as the range's totals.
+         */
+        DashboardSeriesPoint: {
+            /**
+             * Commission Fen
+             * @description commission created in the period, L1 + L2 (佣金)
+             */
+            commission_fen: number;
+            /**
+             * Gmv Fen
+             * @description GMV of orders paid in the period
+             */
+            gmv_fen: number;
+            /** L1 Commission Fen */
+            l1_commission_fen: number;
+            /** L2 Commission Fen */
+            l2_commission_fen: number;
+            /** Paid Orders */
+            paid_orders: number;
+            /**
+             * Period
+             * @description the China day (YYYY-MM-DD) or month (YYYY-MM); a month at either end of the range counts only its days inside the range
+             */
+            period: string;
+            /**
+             * Refund Fen
+             * @description refunds that succeeded in the period
+             */
+            refund_fen: number;
+            /** Share Visits */
+            share_visits: number;
+            /** Shared Orders */
+            shared_orders: number;
         };
         /**
          * DistributionSettings

@@ -50,7 +50,7 @@ from mall.dal.keys import (
     totals_key,
 )
 from mall.dal.retry import jitter
-from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, serialize
+from mall.dal.table import BATCH_GET_LIMIT, Item, Key, Table, TransactionCancelled, Write, serialize
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
 
@@ -289,6 +289,24 @@ class StatsRepository:
         keys = [day_key(d, s) for d in days for s in range(DAY_SHARDS)]
         keys += [month_key(m, s) for m in months for s in range(DAY_SHARDS)]
         return self._table.batch_get(keys) if keys else []
+
+    def aggregates_by_period(self, *, days: Sequence[str], months: Sequence[str]) -> dict[str, list[Item]]:
+        """The aggregate shards of each day and month asked for, keyed by that period (``YYYY-MM-DD``
+        or ``YYYY-MM``; a period without items maps to ``[]``). The ``BatchGetItem`` calls (100 keys
+        each: 12 periods of 8 shards) run at once, so a range of days takes one call's time."""
+        wanted: dict[tuple[str, str], str] = {}
+        for day in days:
+            wanted.update({key_id(day_key(day, s)): day for s in range(DAY_SHARDS)})
+        for month in months:
+            wanted.update({key_id(month_key(month, s)): month for s in range(DAY_SHARDS)})
+        keys: list[Key] = [{"pk": pk, "sk": sk} for pk, sk in wanted]
+        chunks = [keys[i:i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), 8))) as pool:
+            found = [item for items in pool.map(self._table.batch_get, chunks) for item in items]
+        by_period: dict[str, list[Item]] = {period: [] for period in [*days, *months]}
+        for item in found:
+            by_period[wanted[key_id(item)]].append(item)
+        return by_period
 
     def totals(self) -> list[Item]:
         return self._table.batch_get([totals_key(s) for s in range(DAY_SHARDS)])

@@ -52,6 +52,21 @@ class TopProductView(BaseModel):
     orders: int
 
 
+class DashboardSeriesPoint(BaseModel):
+    """One day or month of the range's trends (趋势), by the same definitions as the range's totals."""
+
+    period: str = Field(description="the China day (YYYY-MM-DD) or month (YYYY-MM); a month at either end of the "
+                                    "range counts only its days inside the range")
+    gmv_fen: int = Field(description="GMV of orders paid in the period")
+    paid_orders: int
+    refund_fen: int = Field(description="refunds that succeeded in the period")
+    commission_fen: int = Field(description="commission created in the period, L1 + L2 (佣金)")
+    l1_commission_fen: int
+    l2_commission_fen: int
+    share_visits: int
+    shared_orders: int
+
+
 class DashboardResponse(BaseModel):
     """Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
     (about a few seconds behind)."""
@@ -110,6 +125,9 @@ class DashboardResponse(BaseModel):
     conversion_bp: int = Field(description="分享转化率: shared_orders / share_visits, in bp")
     top_promoters: list[TopPromoterView] = Field(description="top 10 by sales in the range")
     top_products: list[TopProductView] = Field(description="top 10 by sales in the range")
+    granularity: Literal["day", "month"] = Field(description="`day` for ranges of at most 62 days, else `month`")
+    series: list[DashboardSeriesPoint] = Field(description="every day (or month) of the range in order, zeros "
+                                                           "included; each field sums to the range's total")
     as_of: str
 
 
