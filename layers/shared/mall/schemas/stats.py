@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class CommissionLevelView(BaseModel):
@@ -67,6 +67,23 @@ class DashboardSeriesPoint(BaseModel):
     shared_orders: int
 
 
+def _example_series() -> list[JsonValue]:
+    """The example's 19 days, shaped like a week (busier at weekends) and summing to its totals."""
+    weights = [5, 4, 4, 5, 6, 9, 10, 5, 4, 5, 5, 7, 10, 11, 6, 5, 5, 6, 8]
+    totals = {"gmv_fen": 2864300, "paid_orders": 163, "refund_fen": 48600, "l1_commission_fen": 296420,
+              "l2_commission_fen": 98780, "share_visits": 3920, "shared_orders": 118}
+    busiest = weights.index(max(weights))
+    points: list[JsonValue] = []
+    for day, weight in enumerate(weights):
+        numbers = {name: total * weight // sum(weights) for name, total in totals.items()}
+        if day == busiest:  # the flooring's remainder, so that the days sum to the totals
+            for name, total in totals.items():
+                numbers[name] += total - sum(total * w // sum(weights) for w in weights)
+        points.append({"period": f"2026-11-{day + 1:02d}", **numbers,
+                       "commission_fen": numbers["l1_commission_fen"] + numbers["l2_commission_fen"]})
+    return points
+
+
 class DashboardResponse(BaseModel):
     """Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
     (about a few seconds behind)."""
@@ -95,6 +112,7 @@ class DashboardResponse(BaseModel):
              "orders": 71},
             {"product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "units": 46, "sales_fen": 306000,
              "orders": 40}],
+        "granularity": "day", "series": _example_series(),
         "as_of": "2026-11-19T09:41:27Z"}]})
 
     date_from: str = Field(description="the `from` China day asked for")
