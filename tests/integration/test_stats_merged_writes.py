@@ -308,3 +308,26 @@ def test_a_failing_batch_is_applied_one_change_at_a_time_and_only_the_failing_ch
     monkeypatch.setattr(worker, "apply_change", real)
     assert worker.handler(sqs([changes[3], changes[0]]), FakeContext()) == {"batchItemFailures": []}
     assert figures(table) == once
+
+
+def test_a_stale_first_read_only_loses_the_transaction_and_never_adds_twice(
+        table: Table, once: dict[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    changes = shop_changes()
+    stats = StatsRepository(table)
+    apply_changes(stats=stats, changes=changes[:9], now=NOW)
+    real = Table.batch_get
+    reads: list[bool] = []
+
+    def stale(self: Table, keys: Any, *, consistent: bool = False) -> list[Item]:
+        reads.append(consistent)
+        return [] if not consistent else real(self, keys, consistent=True)  # nothing written seen yet
+
+    monkeypatch.setattr(Table, "batch_get", stale)
+    # Changes 0..8 again (their markers unseen), with new ones on the same scores, first orders and
+    # team orders (which the stale read does not show either).
+    result = apply_changes(stats=stats, changes=changes[4:], now=NOW)
+    assert reads[:2] == [False, True]  # the first read is cheap; after the lost transaction, consistent
+    assert (result.applied, result.already_applied) == (len(changes) - 9, 5)
+    monkeypatch.setattr(Table, "batch_get", real)
+    apply_changes(stats=stats, changes=changes, now=NOW)
+    assert figures(table) == once

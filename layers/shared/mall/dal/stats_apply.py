@@ -12,9 +12,9 @@ items (``group_parts``): the group's markers, each put only if absent, and ONE w
 group touches — the ADDs of all its parts to an aggregate summed, a leaderboard score or a
 customer's first paid orders computed from the state read through all of them. So:
 
-- a part whose marker is found by the consistent read made before the write (a redelivery alone,
-  in the same batch or in a batch that overlaps an earlier one however SQS regrouped the messages)
-  is left out before anything is merged;
+- a part whose marker is found by the read made before the write (a redelivery alone, in the same
+  batch or in a batch that overlaps an earlier one however SQS regrouped the messages) is left out
+  before anything is merged;
 - a delivery of the same change committing meanwhile makes the transaction fail on its marker
   (a score or first-orders write fails on its condition likewise): read again, leave out what is
   now marked, merge again, retry;
@@ -26,7 +26,11 @@ first part's ``event_id``, so each aggregate is written once per transaction. Re
 shard, so where a part is counted does not matter, only that it is counted once.
 
 Leaderboard scores, a customer's first two paid orders and distinct-order markers are read first
-(one consistent ``BatchGetItem`` with the markers) and written conditionally on what was read.
+(one ``BatchGetItem`` with the markers) and written conditionally on what was read. The first read
+is eventually consistent (half the units): every write of the transaction is conditional on what
+was read (markers and distinct members absent, a score or first orders as read) or only happens
+with those, so a stale read can only lose the transaction, never add twice; every read after a
+lost transaction is strongly consistent.
 The items' keys are ``mall.dal.keys.stats``."""
 
 from __future__ import annotations
@@ -219,7 +223,7 @@ class StatsApplier:
         pending = list(group)
         for attempt in range(MAX_ATTEMPTS):
             result.attempts += 1
-            state = self._read_state(pending)
+            state = self._read_state(pending, consistent=attempt > 0)
             done = [p for p in pending if key_id(p.marker) in state]
             result.already_applied += len(done)
             pending = [p for p in pending if key_id(p.marker) not in state]
@@ -258,7 +262,7 @@ class StatsApplier:
         return {**part.marker, "entity": "stats_applied", "event_id": part.event_id, "part": part.number,
                 "applied_at": iso(now), "expires_at": epoch(now + APPLIED_TTL)}
 
-    def _read_state(self, parts: Sequence[Part]) -> dict[tuple[str, str], Item]:
+    def _read_state(self, parts: Sequence[Part], *, consistent: bool) -> dict[tuple[str, str], Item]:
         keys: list[Key] = [part.marker for part in parts]
         for delta in (d for part in parts for d in part.deltas):
             if isinstance(delta, BoardDelta):
@@ -267,7 +271,7 @@ class StatsApplier:
                 keys.append(buyer_key(delta.buyer_id))
             elif isinstance(delta, DistinctDelta):
                 keys.append(distinct_key(delta.scope, delta.member))
-        return {key_id(item): item for item in self._table.batch_get(keys, consistent=True)}
+        return {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
 
     def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int) -> list[Write]:
         """ONE write per item for all ``deltas``: counters summed, scores and first orders computed
