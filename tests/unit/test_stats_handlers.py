@@ -102,6 +102,13 @@ def test_a_failing_change_is_reported_for_redelivery(monkeypatch: pytest.MonkeyP
             raise RuntimeError("throttled")
         return real(stats=stats, change=change, now=now)
 
+    def merged(*, stats: Any, changes: list[Change], now: datetime) -> Any:
+        if any(change.event_id == "ev-bad" for change in changes):
+            raise RuntimeError("throttled")
+        raise AssertionError("the batch holds the bad change")
+
+    # The batch's merged update fails on the bad change; then each change alone: only it fails.
+    monkeypatch.setattr(worker, "apply_changes", merged)
     monkeypatch.setattr(worker, "apply_change", flaky)
     result = worker.handler(sqs(good, bad), FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

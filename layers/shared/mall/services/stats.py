@@ -44,6 +44,12 @@ def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> Ap
     return stats.apply(change.event_id, contributions(record_change(change)), now=now)
 
 
+def apply_changes(*, stats: StatsRepository, changes: Sequence[Change], now: datetime) -> ApplyResult:
+    """Add what every change contributes, exactly once per ``event_id``, with ONE write per item
+    for all of them (the stats worker's invocation: docs/dashboard.md)."""
+    return stats.apply_many([(c.event_id, contributions(record_change(c))) for c in changes], now=now)
+
+
 # ---- dashboard -------------------------------------------------------------------------------------------
 
 
