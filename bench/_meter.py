@@ -243,6 +243,7 @@ class InvocationRecord:
     wechat_calls: int = 0
     sqs_calls: int = 0
     s3_calls: int = 0
+    log_bytes: int = 0  # what the function wrote to stdout/stderr: its log lines and EMF metrics
     overhead_s: float = 0.0
     overhead_cpu_s: float = 0.0
 
@@ -250,7 +251,8 @@ class InvocationRecord:
         return {"function": self.function, "trigger": self.trigger, "ok": self.ok,
                 "wall_ms": round(self.wall_ms, 2), "cpu_ms": round(self.cpu_ms, 2),
                 "dynamodb_calls": self.calls, "round_trips": self.round_trips,
-                "wechat_calls": self.wechat_calls, "sqs_calls": self.sqs_calls, "s3_calls": self.s3_calls}
+                "wechat_calls": self.wechat_calls, "sqs_calls": self.sqs_calls, "s3_calls": self.s3_calls,
+                "log_bytes": self.log_bytes}
 
 
 @dataclass
@@ -495,6 +497,12 @@ class Meter:
             with self._lock:
                 if self._window is not None:
                     self._window.invocations.append(record)
+
+    def count_log(self, size: int) -> None:
+        """``size`` bytes of log output written on this thread: the running invocation's."""
+        invocation = self._current()
+        if invocation is not None:
+            invocation.log_bytes += size
 
     def _current(self) -> InvocationRecord | None:
         current: InvocationRecord | None = getattr(self._local, "invocation", None)

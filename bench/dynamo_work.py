@@ -49,6 +49,7 @@ from bench._local import (
     Api,
     eprint,
     expect,
+    log_observers,
     quiet,
     raw_client,
     running_stack,
@@ -676,6 +677,7 @@ def metered_stack(data_dir: Path) -> Iterator[tuple[LocalStack, Meter]]:
             # Only now: the default boto3 session must be created after the local runtime has put
             # its per-function view over os.environ (botocore keeps the mapping it saw first).
             meter.install()
+            log_observers.append(meter.count_log)
             cached = []
             with contextlib.suppress(ImportError):
                 from mall.dal.table import dynamodb_client
@@ -685,6 +687,8 @@ def metered_stack(data_dir: Path) -> Iterator[tuple[LocalStack, Meter]]:
             meter.attach(stack.runtime, cached, wechat_port=int(stack.placeholders["SANDBOX_PORT"]))
             yield stack, meter
     finally:
+        if meter.count_log in log_observers:
+            log_observers.remove(meter.count_log)
         meter.uninstall()
 
 
