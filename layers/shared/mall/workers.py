@@ -23,9 +23,13 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def worker_entrypoint(run: Handler) -> Handler:
-    """Logger context (cleared per invocation), a traced handler, metrics flushed with the cold-start metric."""
+    """Logger context (cleared per invocation), a traced handler, metrics flushed.
+
+    No ``ColdStart`` metric: it is one custom metric per function (billed per metric-month, more
+    than the rest of the stack's monitoring together) that no alarm reads; every log line's
+    ``cold_start`` field and Lambda's report line (init duration) show cold starts."""
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
-        tracer.capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
+        tracer.capture_lambda_handler(metrics.log_metrics(run)))
     return wrapped
 
 

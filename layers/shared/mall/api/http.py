@@ -82,7 +82,7 @@ def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaC
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @tracer.capture_lambda_handler
-    @metrics.log_metrics(capture_cold_start_metric=True)
+    @metrics.log_metrics  # no ColdStart metric: see mall.workers.worker_entrypoint
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
