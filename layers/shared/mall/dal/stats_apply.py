@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -188,8 +188,7 @@ class ApplyResult:
     transactions: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"parts": self.parts, "applied": self.applied, "already_applied": self.already_applied,
-                "attempts": self.attempts, "writes": self.writes, "transactions": self.transactions}
+        return asdict(self)
 
 
 @dataclass
