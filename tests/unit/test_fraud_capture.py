@@ -187,11 +187,13 @@ def test_an_order_stores_device_ip_and_address_fingerprints_with_its_feed_entry(
     assert status == 201, body
     item = main_table().get({"pk": f"ORDER#{body['order_id']}", "sk": "ORDER"}, consistent=True)
     assert item is not None and item["device_id"] == DEVICE and item["source_ip"] == IP
-    address = item["address"]
+    apart = main_table().get({"pk": f"ORDER#{body['order_id']}", "sk": "ADDRESS"}, consistent=True)
+    assert apart is not None and "address" not in item  # kept apart from the order (mall.dal.order_items)
+    address = apart["address"]
     assert address["phone_fp"] == pii_crypto.fingerprint(normalise_phone("+86 138 1234 1234"), kind="phone")
     assert address["address_fp"] == pii_crypto.fingerprint(normalise_address("广东省", "深圳市", "南山区科技园一路1号"),
                                                      kind="address")
-    assert ADDRESS["phone"] not in json.dumps(item)  # still only ciphertext and keyed hashes
+    assert ADDRESS["phone"] not in json.dumps(apart)  # still only ciphertext and keyed hashes
     [entry] = [e for e in feed_entries() if e["kind"] == "order"]
     assert entry["order_id"] == body["order_id"] and entry["buyer_id"] == buyer and "device_id" not in entry
 

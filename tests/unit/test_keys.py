@@ -62,6 +62,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "order_pk": (("o_1",), "ORDER#o_1"),
     "order_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "ORDER"}),
     "auto_confirm_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "AUTOCONFIRM"}),
+    "order_address_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "ADDRESS"}),
     "order_history_sk": (("2026-03-01T09:45:12Z", "paid"), "HISTORY#2026-03-01T09:45:12Z#paid"),
     "unpaid_marker_key": (("o_1",), {"pk": "UNPAID#o_1", "sk": "UNPAID"}),
     "purchase_key": (("u_1", "p_1"), {"pk": "USER#u_1", "sk": "PURCHASE#p_1"}),

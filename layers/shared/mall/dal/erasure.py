@@ -21,10 +21,12 @@ from mall.dal.keys import (
     PROFILE_SK,
     buyer_partition,
     customer_profile_key,
+    order_address_key,
     user_partition,
     visitor_partition,
     withdrawal_promoter_partition,
 )
+from mall.dal.order_items import ADDRESS_APART, with_address
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_of
 from mall.domain.erasure import IN_FLIGHT_WITHDRAWALS, PII_ATTRIBUTES, identifying_values, personal_attributes
 
@@ -78,7 +80,15 @@ class ErasureRepository:
         return self._all("#pk = :pk", names=names, values={":pk": user_partition(user_id)}, filter_expression=found)
 
     def orders(self, user_id: str) -> Iterator[Item]:
-        return self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)}, index="gsi1")
+        """The buyer's orders, each with its delivery address (kept in an item apart since
+        ``mall.dal.order_items`` says so; older orders carry their own)."""
+        found = list(self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)},
+                               index="gsi1"))
+        missing = [str(i["order_id"]) for i in found if i.get("entity") == "order" and i.get("address") is None]
+        apart = {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing],
+                                                                      consistent=True)} if missing else {}
+        for item in found:
+            yield with_address(item, apart.get(str(item["order_id"]))) if item.get("entity") == "order" else item
 
     def withdrawals(self, user_id: str) -> Iterator[Item]:
         return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": withdrawal_promoter_partition(user_id)},
@@ -105,6 +115,8 @@ class ErasureRepository:
                     values: Mapping[str, Any] | None = None) -> bool:
         """SET ``attribute`` (an order's address, a withdrawal's bank) of a stored item (as read) to
         ``value`` and REMOVE ``remove``."""
+        if attribute == "address" and item.get("entity") == "order":
+            return self._replace_order_address(item, value, remove=remove)
         names = {"#m": attribute, **_names(remove)}
         update = "SET #m = :m" + (" REMOVE " + ", ".join(k for k in names if k != "#m") if remove else "")
         if "#status" in condition:
@@ -115,6 +127,20 @@ class ErasureRepository:
         except ConditionFailed:
             return False
         return True
+
+    def _replace_order_address(self, order: Mapping[str, Any], value: Mapping[str, Any], *,
+                               remove: Sequence[str]) -> bool:
+        """The order's address is in its address item (orders placed since it is kept apart, and older
+        ones once ``tools/migrations/order_addresses_apart`` moved it), else on the order: an order read
+        with its own address that the migration moves meanwhile is erased where the address went."""
+        apart = order_address_key(str(order["order_id"]))
+        if not order.get(ADDRESS_APART) and self.replace_map(
+                dict(key_of(order)), "address", value, remove=remove,
+                condition="attribute_exists(pk) AND attribute_exists(#m)"):
+            return True
+        if remove:
+            self.remove_attributes(order, remove)
+        return self.replace_map(apart, "address", value)
 
     def replace_bank_of_final_withdrawal(self, withdrawal: Mapping[str, Any], bank: Mapping[str, Any]) -> bool:
         """SET the withdrawal's ``bank`` to ``bank`` only while the withdrawal is final: one that moved

@@ -29,12 +29,14 @@ from mall.dal.keys import (
     feed_partition,
     hit_key,
     hits_partition,
+    order_address_key,
     order_key,
     refunds_partition,
     team_partition,
     withdrawal_promoter_partition,
     withdrawal_status_partition,
 )
+from mall.dal.order_items import with_address
 from mall.dal.risk_feed import FEED_SHARDS, FeedKind
 from mall.dal.table import ConditionFailed, Item, Key, Table
 from mall.domain.fraud import Hit
@@ -161,8 +163,15 @@ class FraudRepository:
         return list(found.values())
 
     def orders(self, order_ids: Iterable[str]) -> dict[str, Item]:
-        keys: list[Key] = [order_key(order_id) for order_id in dict.fromkeys(order_ids)]
-        return {str(item["order_id"]): item for item in self._table.batch_get(keys)} if keys else {}
+        """The orders with their delivery addresses (kept apart: ``mall.dal.order_items``), one batch."""
+        ids = list(dict.fromkeys(order_ids))
+        keys: list[Key] = [k for order_id in ids for k in (order_key(order_id), order_address_key(order_id))]
+        if not keys:
+            return {}
+        found = self._table.batch_get(keys)
+        apart = {str(i["order_id"]): i for i in found if i.get("entity") == "order_address"}
+        return {str(i["order_id"]): with_address(i, apart.get(str(i["order_id"]))) for i in found
+                if i.get("entity") != "order_address"}
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, Item]:
         keys: list[Key] = [customer_profile_key(uid) for uid in dict.fromkeys(user_ids)]
@@ -172,7 +181,11 @@ class FraudRepository:
         """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first)."""
         page = self._table.query(partition=("gsi1pk", buyer_partition(user_id)), index="gsi1", limit=OWN_ORDERS_READ,
                                  newest_first=True)
-        return page.items
+        missing = [str(i["order_id"]) for i in page.items if i.get("entity") == "order" and i.get("address") is None]
+        apart = {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing])} \
+            if missing else {}
+        return [with_address(i, apart.get(str(i["order_id"]))) if i.get("entity") == "order" else i
+                for i in page.items]
 
     # ---- hits -------------------------------------------------------------------------------------
 

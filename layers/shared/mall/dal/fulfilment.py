@@ -21,7 +21,7 @@ from mall.dal.keys import (
     order_pk,
     order_status_partition,
 )
-from mall.dal.order_items import OrderBundle, history_from_item, order_from_item, put_history
+from mall.dal.order_items import OrderBundle, history_from_item, order_from_item, put_history, with_address
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write, serialize
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -52,7 +52,8 @@ class OrderAfterPayment:
         history = sorted((history_from_item(i) for i in items if i["sk"].startswith("HISTORY#")),
                          key=lambda h: h.at)
         refunds = sorted((i for i in items if i["sk"].startswith("REFUND#")), key=lambda r: r.get("created_at", ""))
-        return OrderBundle(order=order_from_item(order_item), history=history, refunds=refunds)
+        apart = next((i for i in items if i.get("entity") == "order_address"), None)
+        return OrderBundle(order=order_from_item(with_address(order_item, apart)), history=history, refunds=refunds)
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:

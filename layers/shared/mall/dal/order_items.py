@@ -7,6 +7,11 @@ Items of the order's partition:
 - the order itself (``sk=ORDER``, written when the order is placed): every change is a conditional
   update from the expected ``status``, ``version`` + 1;
 - ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
+- ``ADDRESS``: the delivery address (encrypted fields and fingerprints), put once with the order and
+  never changed but by an erasure. Kept apart because the order item is rewritten at every
+  transition and DynamoDB bills each write per started KB of the whole item (twice in a
+  transaction, again for its index entry): the address alone is a third of a one-line order.
+  Orders placed before carry ``address`` themselves; readers take either (``with_address``);
 - ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
   ``AUTOCONFIRM`` / ``<shipped_at>#<order_id>`` is what the auto-confirm schedule queries (no scans);
 - ``STATUS``: the admin's by-status list entry, gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``,
@@ -22,7 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.keys import ORDER_SK, order_history_sk, order_pk
+from mall.dal.keys import ORDER_SK, order_address_key, order_history_sk, order_pk
 from mall.dal.table import Item, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
@@ -32,6 +37,24 @@ def is_order_item(item: Mapping[str, Any]) -> bool:
     """Whether a stored item (a stream image, say) is an order's own record, not another item of its
     partition (its by-status entry, a refund, a commission record)."""
     return item.get("entity") == "order" and item.get("sk") == ORDER_SK
+
+
+#: Set (never stored) on an order item read together with its address item: the address is
+#: written back there, not on the order (``mall.dal.erasure``).
+ADDRESS_APART = "_address_apart"
+
+
+def address_item(order_id: str, address: Mapping[str, Any]) -> Item:
+    """``ORDER#<id> / ADDRESS``: the order's delivery address, apart from the order."""
+    return {**order_address_key(order_id), "entity": "order_address", "order_id": order_id, "address": dict(address)}
+
+
+def with_address(order: Item, apart: Item | None) -> Item:
+    """The order item as readers expect it, with its ``address``: its own (orders placed before
+    the address was kept apart) or the one of its address item."""
+    if apart is None or order.get("address") is not None:
+        return order
+    return {**order, "address": apart.get("address"), ADDRESS_APART: True}
 
 
 def address_context(order_id: str) -> str:

@@ -17,9 +17,11 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
+    ORDER_SK,
     UNPAID_INDEX,
     buyer_partition,
     customer_profile_key,
+    order_address_key,
     order_key,
     purchase_key,
     refund_key,
@@ -31,9 +33,11 @@ from mall.dal.order_items import (
     ProductCatalog,
     UnpaidMarker,
     address_context,
+    address_item,
     history_item,
     is_order_item,
     order_from_item,
+    with_address,
 )
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
@@ -66,6 +70,15 @@ class OrderRepository(OrderAfterPayment):
 
     def get_item(self, order_id: str, *, consistent: bool = True) -> Item | None:
         return self._table.get(order_key(order_id), consistent=consistent)
+
+    def get_with_address(self, order_id: str) -> Order | None:
+        """The order with its delivery address (kept in an item apart): one BatchGetItem."""
+        apart_key = order_address_key(order_id)
+        found = {str(i["sk"]): i for i in self._table.batch_get([order_key(order_id), apart_key], consistent=True)}
+        item = found.get(ORDER_SK)
+        if item is None or item.get("entity", "order") != "order":
+            return None
+        return order_from_item(with_address(item, found.get(str(apart_key["sk"]))))
 
     def reserved_quantities(self, user_id: str, product_ids: Sequence[str]) -> dict[str, int]:
         """The buyer's ``reserved_quantity`` per product (0 when never bought)."""
@@ -105,7 +118,12 @@ class OrderRepository(OrderAfterPayment):
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
         order_id = str(fields["order_id"])
         buyer_id = str(fields["buyer_id"])
-        order_item: Item = {**order_key(order_id), "entity": "order", **fields,
+        address = fields.get("address")
+        # Kept apart (``mall.dal.order_items``); the merchant's order number is the order id unless
+        # it says otherwise (readers fall back to the id).
+        order_item: Item = {**order_key(order_id), "entity": "order",
+                            **{k: v for k, v in fields.items()
+                               if k != "address" and not (k == "out_trade_no" and v == order_id)},
                             "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}"}
         name = self._table.name
         writes: list[Write] = [
@@ -117,6 +135,9 @@ class OrderRepository(OrderAfterPayment):
                              "gsi1sk": f"{order_item['expires_at_order']}#{order_id}"}),
         ]
         roles: list[tuple[str, str]] = [("order", ""), ("history", ""), ("marker", "")]
+        if isinstance(address, Mapping):
+            writes.append(Write.put(name, address_item(order_id, address), condition="attribute_not_exists(pk)"))
+            roles.append(("address", ""))
         for product_id, quantity in quantities.items():
             writes.append(stock_writes[product_id])
             roles.append(("stock", product_id))

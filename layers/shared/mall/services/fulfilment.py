@@ -178,7 +178,7 @@ def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id:
 
     Every reveal is audited first (who, which order, when, from where): if the audit record cannot
     be written, nothing is revealed. The address itself is never logged."""
-    order = repo.get(order_id)
+    order = repo.get_with_address(order_id)
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     address = order.address

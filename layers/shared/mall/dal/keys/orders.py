@@ -24,6 +24,11 @@ def order_key(order_id: str) -> dict[str, str]:
     return {"pk": order_pk(order_id), "sk": ORDER_SK}
 
 
+def order_address_key(order_id: str) -> Key:
+    """The order's delivery address, kept apart from the order (written once when it is placed)."""
+    return {"pk": order_pk(order_id), "sk": "ADDRESS"}
+
+
 def auto_confirm_key(order_id: str) -> Key:
     return {"pk": order_pk(order_id), "sk": AUTO_CONFIRM_SK}
 
