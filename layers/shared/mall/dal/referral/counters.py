@@ -25,6 +25,9 @@ class SaleCount:
     l2: str | None
     buyer_binding_parent: str | None  # add to the buyer's binding ``sales_fen`` when it is still this
     buyer_id: str
+    #: The parent of the buyer's still unpaid binding: the order also makes the buyer their paying
+    #: invitee (有效下线), in the same transaction (``count_paid_invitee`` does it alone).
+    paid_invitee_of: str | None = None
 
 
 class CounterRepository:
@@ -42,15 +45,31 @@ class CounterRepository:
                                 "amount_fen": sale.amount_fen, "at": iso(now)},
                             condition="attribute_not_exists(pk)")]
         stamp = iso(now)
+        invitee = sale.paid_invitee_of
         for uid, own in ((sale.l1, True), (sale.l2, False)):
             if uid is None:
                 continue
-            update = ("ADD own_sales_fen :a, team_sales_fen :a SET last_active_at = :now" if own
-                      else "ADD team_sales_fen :a SET last_active_at = :now")
-            writes.append(Write.update(t, promoter_key(uid), update, condition="attribute_exists(pk)",
-                                       values={":a": sale.amount_fen, ":now": stamp}))
+            # One update per item: the paying invitee's count joins its parent's sales update.
+            members = ", effective_members :one" if uid == invitee else ""
+            update = (f"ADD own_sales_fen :a, team_sales_fen :a{members} SET last_active_at = :now" if own
+                      else f"ADD team_sales_fen :a{members} SET last_active_at = :now")
+            values: dict[str, Any] = {":a": sale.amount_fen, ":now": stamp, **({":one": 1} if members else {})}
+            writes.append(Write.update(t, promoter_key(uid), update, condition="attribute_exists(pk)", values=values))
             writes.append(activity_write(t, uid, now))
-        if sale.buyer_binding_parent is not None:
+        if invitee is not None and invitee not in (sale.l1, sale.l2):
+            writes.append(Write.update(t, promoter_key(invitee), "ADD effective_members :one",
+                                       condition="attribute_exists(pk)", values={":one": 1}))
+        if invitee is not None:
+            if sale.buyer_binding_parent not in (None, invitee):
+                raise ValueError("a binding has one parent: its sales and its paying invitee are the same parent's")
+            # The binding flips to paid once, from unpaid, still under that parent (as count_paid_invitee).
+            adds = " ADD sales_fen :a" if sale.buyer_binding_parent == invitee else ""
+            writes.append(Write.update(
+                t, binding_key(sale.buyer_id), "SET paid = :t, #v = #v + :one" + adds,
+                condition="parent_id = :p AND (attribute_not_exists(paid) OR paid = :f)", names={"#v": "version"},
+                values={":t": True, ":f": False, ":p": invitee, ":one": 1,
+                        **({":a": sale.amount_fen} if adds else {})}))
+        elif sale.buyer_binding_parent is not None:
             writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a", condition="parent_id = :p",
                                        values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent}))
         return _commit_unless_counted(self._table, writes)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mall.dal.referral import CounterRepository, SaleCount, TransactionCancelled, first_failure_index
+from mall.dal.referral import CounterRepository, SaleCount, TransactionCancelled
 from mall.domain import referral as rules
 from mall.domain.referral import BindRefused, ShareSource
 from mall.domain.settings import BindingMode
@@ -91,31 +91,38 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
             except (BindRefused, Conflict) as refused:
                 code = refused.error.code if isinstance(refused, BindRefused) else refused.code
                 result["bound"] = f"refused:{code}"
-    result["effective_member_of"] = _count_paid_invitee(network, repos.counters, buyer_id, now)
     raw_attribution = order.get("attribution")
     attribution: Mapping[str, Any] = raw_attribution if isinstance(raw_attribution, Mapping) else {}
     l1 = attribution.get("l1_promoter_id") or None
     l2 = attribution.get("l2_promoter_id") or None
     if basis is not None:
         l1, l2 = basis.earning()
-    if (l1 is None and l2 is None) or amount <= 0:
-        return result
     counters = repos.counters
-    binding = network.bindings.get(buyer_id)
-    parent = binding.parent_id if binding is not None and binding.parent_id == l1 else None
+    result["effective_member_of"] = None
+    if (l1 is None and l2 is None) or amount <= 0:
+        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now)
+        return result
+    invitee: str | None = None
     for _ in range(ATTEMPTS):
+        # The buyer's first paid order also makes them a paying invitee of their parent: counted in
+        # the sale's transaction, so the binding and the parent's counters are written once.
+        binding = network.bindings.get(buyer_id)
+        parent = binding.parent_id if binding is not None and binding.parent_id == l1 else None
+        invitee = binding.parent_id if binding is not None and not binding.paid else None
         sale = SaleCount(order_id=order_id, amount_fen=amount, l1=l1, l2=l2, buyer_binding_parent=parent,
-                         buyer_id=buyer_id)
+                         buyer_id=buyer_id, paid_invitee_of=invitee)
         try:
             result["counted"] = counters.count_sale(sale, now)
             break
-        except TransactionCancelled as exc:
-            failed = first_failure_index(exc)
-            if failed is not None and failed > 0 and parent is not None:
-                parent = None  # the buyer re-bound meanwhile: count the promoters, not the old binding
-            continue
+        except TransactionCancelled:
+            continue  # re-bound, unbound or counted as a paying invitee meanwhile: read the binding again
     else:
         raise RuntimeError(f"could not count order {order_id} after {ATTEMPTS} attempts")
+    if result["counted"] and invitee is not None:
+        result["effective_member_of"] = invitee
+        evaluate_upgrade(network=network, user_id=invitee, now=now)
+    elif not result["counted"]:  # a redelivery: the invitee was counted with the sale (or is counted now)
+        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now)
     if result["counted"]:
         evaluate_levels(network, rules.unique([l1, l2]), now)
     return result
