@@ -1,9 +1,10 @@
 """The entry point of the functions no HTTP request reaches: schedules, queues and table streams.
 
-``handler = worker_entrypoint(run)`` gives a worker the same Logger, Tracer and Metrics
-treatment as every API function; ``handler = batch_entrypoint(processor, record_handler)`` does
-the same for a queue or stream worker, reporting the records that failed (partial batch response)
-so only those are retried; ``scheduled_time`` reads the time a schedule fired for."""
+``handler = worker_entrypoint(run)`` gives a worker the same Logger and Metrics treatment as every
+API function, plus the Tracer (``mall.observability`` says why only the workers load it);
+``handler = batch_entrypoint(processor, record_handler)`` does the same for a queue or stream
+worker, reporting the records that failed (partial batch response) so only those are retried;
+``scheduled_time`` reads the time a schedule fired for."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
-from mall.observability import logger, metrics, tracer
+from mall.observability import logger, metrics, worker_tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -25,7 +26,7 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def worker_entrypoint(run: Handler) -> Handler:
     """Logger context (cleared per invocation), a traced handler, metrics flushed with the cold-start metric."""
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
-        tracer.capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
+        worker_tracer().capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
     return wrapped
 
 

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall import errors
 from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
-from mall.observability import logger, metrics, tracer
+from mall.observability import logger, metrics
 
-__all__ = ["entrypoint", "logger", "make_resolver", "metrics", "tracer"]
+__all__ = ["entrypoint", "logger", "make_resolver", "metrics"]
 
 
 class MallResolver(APIGatewayHttpResolver):
@@ -78,10 +78,10 @@ def make_resolver() -> APIGatewayHttpResolver:
 
 
 def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: correlation id from the API request id, traced, metrics flushed."""
+    """The Lambda handler: correlation id from the API request id, metrics flushed. Not traced by the
+    X-Ray SDK (``mall.observability`` says why); Lambda's own segments still time it."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
