@@ -8,9 +8,9 @@ the HTTP functions. Every function keeps ``Tracing: Active``, so Lambda's own se
 function's initialisation and invocation without the SDK. What the SDK adds is a subsegment per AWS
 call and the handler's annotations: worth it where an invocation makes long chains of calls (a batch
 of records, a settlement slice) and nobody waits on its cold start; not on an HTTP route, where a
-person waits on the cold start (the SDK and the botocore client machinery its patch imports would
-be loaded then: docs/performance.md has the figures) and a request makes a few DynamoDB round trips,
-which its logs and the ``ColdStart`` metric already cover."""
+person waits on the cold start (the SDK and its botocore patch are loaded then: docs/performance.md
+has the figures) and a request makes a few DynamoDB round trips, which its logs and the
+``ColdStart`` metric already cover."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ metrics = Metrics()
 
 @cache
 def worker_tracer() -> Tracer:
-    """The process's Tracer, built on first use: by ``mall.workers.worker_entrypoint``, which a worker calls at import, before it makes any AWS client.
+    """The process's Tracer, built on first use: by ``mall.workers.worker_entrypoint``, which a worker
+    calls at import, before it makes any AWS client.
 
     Only botocore is patched (DynamoDB, S3, SQS calls become subsegments): the default list also
     patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import."""
