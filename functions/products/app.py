@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import CatalogIdPath, Cursor, error_response, limit_query
+from mall.api.params import CatalogIdPath, Cursor, Query, error_response, limit_query
 from mall.dal.table import main_table
 from mall.domain.catalog import ListingFilter
 from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList

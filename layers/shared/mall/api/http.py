@@ -21,7 +21,9 @@ from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
 from mall.observability import logger, metrics
 
-__all__ = ["entrypoint", "logger", "make_resolver", "metrics"]
+# Powertools' names a handler needs are re-exported: imported from here, they load the event handler's
+# package lean (mall.api.lean_powertools).
+__all__ = ["APIGatewayHttpResolver", "NotFoundError", "Response", "entrypoint", "logger", "make_resolver", "metrics"]
 
 
 class MallResolver(APIGatewayHttpResolver):
