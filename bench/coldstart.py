@@ -64,6 +64,18 @@ if not callable(getattr(module, attr, None)):
 print(json.dumps({{"init_ms": (t1 - t0) * 1000}}))
 """
 
+# The same import, then the names of every module it loaded (tests/unit/test_cold_start_imports.py).
+_CHILD_MODULES = """
+import importlib.util, json, sys
+code_dir, path, attr, *layers = sys.argv[1:]
+sys.path[:0] = [code_dir, *layers]
+spec = importlib.util.spec_from_file_location("app", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
 _CHILD_BASELINE = f"""
 import importlib.util, json, sys, time
 sys.stderr.write({_MARK!r} + "\\n"); sys.stderr.flush()
@@ -136,6 +148,17 @@ def _subjects(workdir: Path) -> list[Subject]:
         env = _environment(workdir, dict(spec.environment), logical_id, spec.code_dir)
         subjects.append(Subject(logical_id, argv, env))
     return subjects
+
+
+def modules_loaded_by(logical_id: str) -> frozenset[str]:
+    """Every module in ``sys.modules`` after the function's cold start, measured as the benchmark
+    measures it (a fresh interpreter, the same environment and ``sys.path``)."""
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
+        subject = next((s for s in _subjects(Path(tmp)) if s.name == logical_id), None)
+        if subject is None:
+            raise KeyError(f"no function {logical_id} in template.yaml")
+        done = _child(Subject(subject.name, ["-c", _CHILD_MODULES, *subject.argv[2:]], subject.env))
+    return frozenset(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _child(subject: Subject, *flags: str) -> subprocess.CompletedProcess[str]:
