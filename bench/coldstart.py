@@ -234,16 +234,19 @@ def analyse_importtime(stderr: str, top: int = TOP_IMPORTS) -> dict[str, list[di
     return {"slowest": [row(i) for i in slowest], "first_party_edges": [row(i) for i in edges[:top]]}
 
 
-def _summary(samples: list[float], baseline_median: float | None) -> dict[str, Any]:
+def _summary(samples: list[float], baseline: dict[str, Any] | None) -> dict[str, Any]:
     median = statistics.median(samples)
     figures: dict[str, Any] = {
         "median_ms": round(median, 1),
         "min_ms": round(min(samples), 1),
         "samples_ms": [round(s, 1) for s in samples],
     }
-    if baseline_median:
-        ratio = median / baseline_median
+    if baseline:
+        ratio = median / baseline["median_ms"]
         figures["ratio"] = round(ratio, 2)
+        # The fastest run against the baseline's fastest: the machine's load shows less in minima, so
+        # on a busy machine this reads steadier than the medians (the status stays on the medians).
+        figures["ratio_min"] = round(min(samples) / baseline["min_ms"], 2)
         figures["status"] = "PASS" if ratio <= TARGET_RATIO else "OVER"
     return figures
 
@@ -261,7 +264,7 @@ def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
 
     base = _summary(samples[BASELINE], None)
     functions = {
-        s.name: {**_summary(samples[s.name], base["median_ms"]), "slowest_imports": imports[s.name]["slowest"],
+        s.name: {**_summary(samples[s.name], base), "slowest_imports": imports[s.name]["slowest"],
                  "first_party_imports": imports[s.name]["first_party_edges"]}
         for s in subjects[1:]
     }
@@ -272,6 +275,9 @@ def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
         "baseline": {"what": 'import boto3; boto3.client("dynamodb", region_name="us-east-1")', **base},
         "functions": functions,
         "over_target": sorted(name for name, f in functions.items() if f["status"] == "OVER"),
+        # The target over all functions: the median of their ratios.
+        "median_ratio": round(statistics.median(f["ratio"] for f in functions.values()), 2),
+        "median_ratio_min": round(statistics.median(f["ratio_min"] for f in functions.values()), 2),
     }
     _print_table(result)
     if detail:
@@ -282,13 +288,17 @@ def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
 
 def _print_table(result: dict[str, Any]) -> None:
     base = result["baseline"]
-    rows = [("function", "median ms", "min ms", "ratio", f"target <={result['target_ratio']}")]
-    rows.append(("baseline (boto3 + dynamodb client)", f"{base['median_ms']:.1f}", f"{base['min_ms']:.1f}", "1.00", ""))
+    rows = [("function", "median ms", "min ms", "ratio", "min ratio", f"target <={result['target_ratio']}")]
+    rows.append(("baseline (boto3 + dynamodb client)", f"{base['median_ms']:.1f}", f"{base['min_ms']:.1f}", "1.00",
+                 "1.00", ""))
     for name, f in result["functions"].items():
-        rows.append((name, f"{f['median_ms']:.1f}", f"{f['min_ms']:.1f}", f"{f['ratio']:.2f}", f["status"]))
+        rows.append((name, f"{f['median_ms']:.1f}", f"{f['min_ms']:.1f}", f"{f['ratio']:.2f}", f"{f['ratio_min']:.2f}",
+                     f["status"]))
     print_table(rows)
     over = result["over_target"]
-    print(f"\n{result['repeat']} run(s) each after one warm-up; ratio = median / baseline median. "
+    print(f"\n{result['repeat']} run(s) each after one warm-up; ratio = median / baseline median, min ratio = "
+          f"fastest / baseline's fastest. Median over the functions: {result['median_ratio']:.2f} "
+          f"(min ratios: {result['median_ratio_min']:.2f}). "
           + (f"{len(over)} of {len(result['functions'])} over the target: {', '.join(over)}." if over
              else "All functions within the target."))
 
