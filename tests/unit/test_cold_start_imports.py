@@ -118,7 +118,8 @@ def test_the_lean_event_handler_serves_requests_and_offers_every_name() -> None:
     refused = json.loads(result["refused"]["body"])
     assert result["refused"]["statusCode"] == 422 and refused["error"]["code"] == "validation_error"
     assert [f["field"] for f in refused["error"]["fields"]] == ["code"]
-    assert result["missing"]["statusCode"] == 404 and json.loads(result["missing"]["body"])["error"]["code"] == "not_found"
+    missing = json.loads(result["missing"]["body"])
+    assert result["missing"]["statusCode"] == 404 and missing["error"]["code"] == "not_found"
     assert result["lean"], "serving a request loaded the rest of the event handler's package"
     assert {"APIGatewayHttpResolver", "AppSyncResolver", "Response"} <= set(result["names"])
     assert result["same"] and result["response"]
