@@ -13,7 +13,7 @@ import io
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,37 @@ __all__ = ["ADDRESS", "DEMO_PROMOTER_CODE", "DEMO_PROMOTER_SHARE_CODE", "LOG_DIR
            "raw_client", "running_stack"]
 
 
+#: Told the size in bytes (UTF-8) of every piece of text written while ``quiet``: the meter adds it
+#: to the invocation running on the writing thread, the log bytes the cost model prices.
+log_observers: list[Callable[[int], None]] = []
+
+
+class _CountingSink(io.TextIOBase):
+    def __init__(self, sink: io.TextIOBase) -> None:
+        super().__init__()
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        size = len(text.encode("utf-8"))
+        for observe in list(log_observers):
+            observe(size)
+        return self._sink.write(text)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    def writable(self) -> bool:
+        return True
+
+
 @contextlib.contextmanager
 def quiet(log_path: Path) -> Iterator[None]:
     """Standard output and error go to ``log_path`` for the block (the functions' JSON logs,
     Powertools' metrics, the local stack's warnings): the benchmark prints its table after."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as sink, warnings.catch_warnings():
+    with open(log_path, "w", encoding="utf-8") as file, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        sink = _CountingSink(file)
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             yield
 

@@ -39,6 +39,14 @@ after the call with a client of its own (never counted):
 What DynamoDB Local reported for writes is kept beside the model (``reported_wcu``).
 The model's own reads and the time they take are excluded from the figures and the
 invocation timings.
+
+**Stages.** Every unit is also attributed to a *stage* of an order's life by the key prefixes of
+the item it was spent on (``stage_of``): the money core, the order, the statistics, the rest. A
+write's units (index writes included) go to the item written. A read's go to the items read: a
+GetItem to its key; a BatchGetItem or TransactGetItems split over its keys in proportion to what
+each costs (the item's 4 KB units, or the ½ / 1 unit floor of a key not found); a Query or Scan
+over the items it returned in proportion to their size, or, when it returned none, to the
+partition its key condition names (a Scan: the rest).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import contextlib
 import functools
 import http.client
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -66,6 +75,46 @@ PRIMARY = frozenset({"http", "schedule", "direct", "in-process"})
 _HOOK_ID = "bench-meter"
 
 WireItem = dict[str, Any]  # an item in DynamoDB's wire format ({"attr": {"S": "..."}})
+
+
+# -- stages: where in an order's life a unit is spent --------------------------------------------
+
+MONEY, ORDER, STATISTICS, REST = "money core", "the order", "statistics", "the rest"
+STAGES = (MONEY, ORDER, STATISTICS, REST)
+_STATS_PARTITIONS = ("STATS_", "BOARD#", "TEAM_SALES#")
+_MONEY_PARTITIONS = ("MERCHANT_ACCOUNT#", "SETTLE_DUE#", "COMMISSIONS#")
+_ORDER_PARTITIONS = ("ORDER#", "UNPAID#", "ORDERS#", "BUYER#")
+
+
+def stage_of(pk: str, sk: str = "") -> str:
+    """The stage of an item (or of an index partition) from its key prefixes:
+
+    - money core: commission records and the order's commission plan and basis (``ORDER#`` /
+      ``COMMISSION…``), ledger postings and wallets (``USER#`` / ``LEDGER#…``, ``WALLET``), the
+      merchant's account balances, the settlement due index and the beneficiary index;
+    - the order: the order's other items (the order, its history, status entry, auto-confirm,
+      refunds), the unpaid-order marker, the by-status and by-buyer order indexes;
+    - statistics: what the stats worker writes (``STATS_…`` aggregates and markers, leaderboard
+      entries, team sales, a customer's first paid orders ``USER#`` / ``STATS_BUYER``);
+    - the rest: everything else (idempotency records, stock, referral counters, audit, risk…)."""
+    if pk.startswith(_STATS_PARTITIONS) or (pk.startswith("USER#") and sk == "STATS_BUYER"):
+        return STATISTICS
+    if pk.startswith(_MONEY_PARTITIONS) or (pk.startswith("ORDER#") and sk.startswith("COMMISSION")) \
+            or (pk.startswith("USER#") and (sk.startswith("LEDGER#") or sk == "WALLET")):
+        return MONEY
+    if pk.startswith(_ORDER_PARTITIONS):
+        return ORDER
+    return REST
+
+
+def add_stages(into: dict[str, dict[str, float]], more: Mapping[str, Mapping[str, float]],
+               scale: float = 1.0) -> dict[str, dict[str, float]]:
+    """``into`` += ``more`` × ``scale``, stage by stage and unit by unit (``rcu`` / ``wcu``)."""
+    for stage, units in more.items():
+        mine = into.setdefault(stage, {"rcu": 0.0, "wcu": 0.0})
+        for name, value in units.items():
+            mine[name] = round(mine.get(name, 0.0) + value * scale, 4)
+    return into
 
 
 # -- AWS's sizing rules ------------------------------------------------------------------------
@@ -150,18 +199,18 @@ class ItemWrite:
     size_before: int
     size_after: int
     indexes: dict[str, int] = field(default_factory=dict)
+    stage: str = REST
 
 
 def price_item(action: str, before: WireItem | None, after: WireItem | None, *, indexes: Sequence[Index],
-               transactional: bool, succeeded: bool, key: str, entity: str) -> ItemWrite:
+               transactional: bool, succeeded: bool, key: str, entity: str, stage: str = REST) -> ItemWrite:
     factor = 2 if transactional else 1
     size_before, size_after = item_size(before), item_size(after)
-    if action == "ConditionCheck":
-        return ItemWrite(key, entity, action, factor * write_units(size_before), 0, size_before, size_before)
-    if not succeeded:
-        return ItemWrite(key, entity, action, factor * write_units(size_before), 0, size_before, size_before)
+    if action == "ConditionCheck" or not succeeded:
+        return ItemWrite(key, entity, action, factor * write_units(size_before), 0, size_before, size_before,
+                         stage=stage)
     written = ItemWrite(key, entity, action, factor * write_units(max(size_before, size_after)), 0,
-                        size_before, size_after)
+                        size_before, size_after, stage=stage)
     if before == after and action != "Delete":
         return written  # nothing changed: no index entry is touched
     for index in indexes:
@@ -194,6 +243,7 @@ class InvocationRecord:
     wechat_calls: int = 0
     sqs_calls: int = 0
     s3_calls: int = 0
+    log_bytes: int = 0  # what the function wrote to stdout/stderr: its log lines and EMF metrics
     overhead_s: float = 0.0
     overhead_cpu_s: float = 0.0
 
@@ -201,7 +251,8 @@ class InvocationRecord:
         return {"function": self.function, "trigger": self.trigger, "ok": self.ok,
                 "wall_ms": round(self.wall_ms, 2), "cpu_ms": round(self.cpu_ms, 2),
                 "dynamodb_calls": self.calls, "round_trips": self.round_trips,
-                "wechat_calls": self.wechat_calls, "sqs_calls": self.sqs_calls, "s3_calls": self.s3_calls}
+                "wechat_calls": self.wechat_calls, "sqs_calls": self.sqs_calls, "s3_calls": self.s3_calls,
+                "log_bytes": self.log_bytes}
 
 
 @dataclass
@@ -216,6 +267,16 @@ class CallRecord:
     reported_wcu: float | None = None
     error: str | None = None
     items: list[ItemWrite] = field(default_factory=list)
+    rcu_by_stage: dict[str, float] = field(default_factory=dict)
+
+    def stages(self) -> dict[str, dict[str, float]]:
+        """This call's units by stage (writes: by the item written; reads: ``rcu_by_stage``)."""
+        out: dict[str, dict[str, float]] = {}
+        for item in self.items:
+            add_stages(out, {item.stage: {"wcu": float(item.table_units + item.index_units)}})
+        for stage, units in self.rcu_by_stage.items():
+            add_stages(out, {stage: {"rcu": units}})
+        return out
 
 
 @dataclass
@@ -238,6 +299,9 @@ class Window:
         for call in writes:
             for item in call.items:
                 entities[item.entity] = entities.get(item.entity, 0) + item.table_units + item.index_units
+        by_stage: dict[str, dict[str, float]] = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
+        for call in self.calls:
+            add_stages(by_stage, call.stages())
         return {
             "label": self.label,
             "status": self.status,
@@ -258,6 +322,7 @@ class Window:
             "own_operations": [c.operation for c in self.calls if c.trigger in PRIMARY],
             "calls": [_call_dict(c) for c in self.calls],
             "wcu_by_item_kind": dict(sorted(entities.items(), key=lambda kv: -kv[1])),
+            "by_stage": by_stage,
             "invocations": [i.as_dict() for i in self.invocations],
         }
 
@@ -272,9 +337,11 @@ def _call_dict(call: CallRecord) -> dict[str, Any]:
     if call.error:
         out["error"] = call.error
     if call.items:
-        out["items"] = [{"key": i.key, "action": i.action, "table_units": i.table_units,
+        out["items"] = [{"key": i.key, "action": i.action, "stage": i.stage, "table_units": i.table_units,
                          "index_units": i.index_units, "indexes": i.indexes, "bytes": max(i.size_before, i.size_after)}
                         for i in call.items]
+    if call.rcu_by_stage:
+        out["rcu_by_stage"] = call.rcu_by_stage
     return out
 
 
@@ -431,6 +498,12 @@ class Meter:
                 if self._window is not None:
                     self._window.invocations.append(record)
 
+    def count_log(self, size: int) -> None:
+        """``size`` bytes of log output written on this thread: the running invocation's."""
+        invocation = self._current()
+        if invocation is not None:
+            invocation.log_bytes += size
+
     def _current(self) -> InvocationRecord | None:
         current: InvocationRecord | None = getattr(self._local, "invocation", None)
         return current
@@ -456,6 +529,7 @@ class Meter:
             return
         if model.name in READ_OPS:
             context["bench_read_floor"] = read_floor(model.name, params)
+            context["bench_read_plan"] = self._read_plan(model.name, params)
             return
         if model.name not in WRITE_OPS:
             return
@@ -495,6 +569,8 @@ class Meter:
             else:
                 record.reported_rcu = reported
                 record.rcu = max(reported or 0.0, float(context.get("bench_read_floor", 0.0)))
+                if "bench_read_plan" in context and record.rcu:
+                    record.rcu_by_stage = self._read_stages(context["bench_read_plan"], parsed, record.rcu)
             with self._lock:
                 if self._window is window:
                     window.calls.append(record)
@@ -507,6 +583,63 @@ class Meter:
             invocation.sqs_calls += 1
         else:
             invocation.s3_calls += 1
+
+    # -- attributing reads to stages --
+
+    def _stage_of_key(self, key: Mapping[str, Any]) -> str:
+        pk_name, sk_name = self.key_names
+        return stage_of(_text(key.get(pk_name)), _text(key.get(sk_name)))
+
+    def _read_plan(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What a read asked for: the keys (with the floor each is billed at when not found), or the
+        stage of the partition a Query names (where its units go when it returns nothing)."""
+        if operation == "GetItem":
+            return {"keys": [(self._stage_of_key(params["Key"]), 1.0 if params.get("ConsistentRead") else 0.5,
+                              _key_text("", params["Key"]))]}
+        if operation == "BatchGetItem":
+            keys = []
+            for spec in params.get("RequestItems", {}).values():
+                floor = 1.0 if spec.get("ConsistentRead") else 0.5
+                keys += [(self._stage_of_key(k), floor, _key_text("", k)) for k in spec.get("Keys", [])]
+            return {"keys": keys}
+        if operation == "TransactGetItems":
+            return {"keys": [(self._stage_of_key(e["Get"]["Key"]), 2.0, _key_text("", e["Get"]["Key"]))
+                             for e in params.get("TransactItems", []) if "Get" in e]}
+        if operation == "Query":
+            return {"fallback": self._query_stage(params)}
+        return {"fallback": REST}
+
+    def _query_stage(self, params: Mapping[str, Any]) -> str:
+        """The stage of the partition (and sort-key prefix) a Query's key condition names."""
+        index = next((i for i in self.indexes if i.name == params.get("IndexName")), None)
+        hash_name, range_name = (index.hash_key, index.range_key) if index else self.key_names
+        names = params.get("ExpressionAttributeNames") or {}
+        values = params.get("ExpressionAttributeValues") or {}
+        condition = str(params.get("KeyConditionExpression") or "")
+        found: dict[str, str] = {}
+        for pattern in (_EQUALS, _BEGINS_WITH):
+            for name, placeholder in pattern.findall(condition):
+                found.setdefault(names.get(name, name), _text(values.get(placeholder)))
+        return stage_of(found.get(hash_name, ""), found.get(range_name or "", ""))
+
+    def _read_stages(self, plan: Mapping[str, Any], parsed: Mapping[str, Any], rcu: float) -> dict[str, float]:
+        weights: dict[str, float] = {}
+        if "keys" in plan:
+            found = {_key_text("", self._key(item)): item for item in _returned_items(parsed)}
+            for stage, floor, name in plan["keys"]:
+                item = found.get(name)
+                cost = max(floor, floor * math.ceil(item_size(item) / 4096)) if item else floor
+                weights[stage] = weights.get(stage, 0.0) + cost
+        else:
+            for item in _returned_items(parsed):
+                # A projection without the table's keys: the partition queried.
+                keyed = all(name in item for name in self.key_names)
+                stage = self._stage_of_key(item) if keyed else plan["fallback"]
+                weights[stage] = weights.get(stage, 0.0) + max(1, item_size(item))
+            if not weights:
+                weights[plan["fallback"]] = 1.0
+        total = sum(weights.values())
+        return {stage: round(rcu * weight / total, 4) for stage, weight in weights.items()}
 
     # -- the write model --
 
@@ -566,11 +699,36 @@ class Meter:
             name = _key_text(table, key)
             priced = price_item(action, before.get(name), after.get(name), indexes=self.indexes,
                                 transactional=transactional, succeeded=succeeded, key=_short_key(key),
-                                entity=_entity(key))
+                                entity=_entity(key), stage=self._stage_of_key(key))
             record.items.append(priced)
         record.wcu = float(sum(i.table_units + i.index_units for i in record.items))
         record.wcu_index_doubled = float(sum(i.table_units + (2 if transactional else 1) * i.index_units
                                              for i in record.items))
+
+
+_EQUALS = re.compile(r"([#\w.]+)\s*=\s*(:\w+)")
+_BEGINS_WITH = re.compile(r"begins_with\(\s*([#\w.]+)\s*,\s*(:\w+)\s*\)")
+
+
+def _text(value: Any) -> str:
+    """The text of a wire-format scalar (``{"S": "ORDER#o_1"}`` → ``ORDER#o_1``), "" if absent."""
+    if not isinstance(value, Mapping) or not value:
+        return ""
+    return str(next(iter(value.values())))
+
+
+def _returned_items(parsed: Mapping[str, Any]) -> list[WireItem]:
+    """The items a read call returned (GetItem, BatchGetItem, TransactGetItems, Query, Scan)."""
+    if isinstance(parsed.get("Item"), Mapping):
+        return [parsed["Item"]]
+    if isinstance(parsed.get("Items"), list):
+        return list(parsed["Items"])
+    responses = parsed.get("Responses")
+    if isinstance(responses, Mapping):
+        return [item for items in responses.values() for item in items]
+    if isinstance(responses, list):
+        return [r["Item"] for r in responses if isinstance(r, Mapping) and r.get("Item")]
+    return []
 
 
 def _key_text(table: str, key: Mapping[str, Any]) -> str:

@@ -14,8 +14,14 @@ schedule and its queue worker. Where a function is not in the template yet, the 
 would call runs in-process instead (``mall.services.commissions.sync_order``,
 ``mall.services.settlement.settle_due``), and the report says so.
 
-Targets: at most 3 round trips per request (the request's own function), at most 24 WCU and
-12 RCU per lifecycle (everything the lifecycle caused).
+Targets: at most 3 round trips per request (the request's own function), at most 48 WCU and
+16 RCU per lifecycle (everything the lifecycle caused).
+
+The lifecycle's units are also split by stage (``bench._meter.stage_of``: the money core, the
+order, the statistics, the rest) and printed as a budget, beside the same lifecycle with its
+settlement amortised: ``AMORTISED_ORDERS`` orders of one buyer (so each of the two promoters has
+that many due records) are placed, paid, shipped and confirmed unmeasured, then one settlement
+run settles them all, measured, and its units per order replace the single order's settle step.
 """
 
 from __future__ import annotations
@@ -43,19 +49,22 @@ from bench._local import (
     Api,
     eprint,
     expect,
+    log_observers,
     quiet,
     raw_client,
     running_stack,
     tail,
 )
-from bench._meter import Index, Meter, Window
+from bench._meter import STAGES, Index, Meter, Window, add_stages
 from bench._report import print_table
 from local.stack import LocalStack
 
 TARGET_ROUND_TRIPS = 3
-TARGET_LIFECYCLE_WCU = 24
-TARGET_LIFECYCLE_RCU = 12
+TARGET_LIFECYCLE_WCU = 48
+TARGET_LIFECYCLE_RCU = 16
 DEFAULT_LIFECYCLES = 2
+AMORTISED_ORDERS = 20  # orders per promoter settled by one settlement run
+SETTLE_STEP = "lifecycle: settle"
 LIFECYCLE_PRICE_FEN = 60_000  # level 1 earns 10% by default: enough to withdraw the 50-yuan minimum
 DRAIN_TIMEOUT_S = 60
 
@@ -243,10 +252,7 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:
     step("confirm receipt (POST /orders/{order_id}/confirm-receipt)", confirmed)
 
     # 5. settle, as of a time past the settlement days
-    as_of = _now() + timedelta(days=120)
-    planner = bench.function_id("settlement_planner")
-    _, settled = bench.measured("lifecycle: settle",
-                                lambda: bench.stack.fire_schedule(planner, as_of.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    settled = settle(bench, SETTLE_STEP)
     step("settle (SettlementPlannerFunction schedule + SettlementQueue workers)", settled)
 
     measured = [s for s in steps if "rcu" in s]
@@ -263,12 +269,87 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:
         for kind, units in s["wcu_by_item_kind"].items():
             by_kind[kind] = by_kind.get(kind, 0) + units
     totals["wcu_by_item_kind"] = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    by_stage: dict[str, dict[str, float]] = {}
+    for s in measured:
+        add_stages(by_stage, s["by_stage"])
+    totals["by_stage"] = by_stage
     totals["wcu_met"] = totals["wcu"] <= TARGET_LIFECYCLE_WCU
     totals["rcu_met"] = totals["rcu"] <= TARGET_LIFECYCLE_RCU
     totals["round_trips_met"] = all(s["round_trips"] <= TARGET_ROUND_TRIPS for s in measured)
     commissions = _commissions_of(bench, order_id)
     return {"order_id": order_id, "buyer": buyer.user_id, "steps": steps, "totals": totals,
             "commissions": commissions}
+
+
+def settle(bench: Bench, label: str) -> Window:
+    """One settlement run as of a time past the settlement days, measured with its workers."""
+    as_of = _now() + timedelta(days=120)
+    planner = bench.function_id("settlement_planner")
+    _, window = bench.measured(label, lambda: bench.stack.fire_schedule(planner, as_of.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    return window
+
+
+def amortised_settlement(bench: Bench, network: Network, orders: int = AMORTISED_ORDERS) -> dict[str, Any]:
+    """``orders`` orders of one buyer bound to the level-1 promoter, placed, paid, shipped and
+    confirmed without measuring, then settled by ONE measured settlement run: what settling costs
+    per order when each promoter has ``orders`` due records in the run."""
+    api, admin = bench.api, network.admin
+    buyer = bench.customer("amortised")
+    expect(api.request("POST", "/referral/bind", token=buyer.token, json={"code": network.l1_code}), (200, 201),
+           "bind the amortised buyer to the level-1 promoter")
+    order_ids = []
+    for n in range(orders):
+        answer = api.request("POST", "/orders", token=buyer.token, idempotent=True, json={
+            "lines": [{"product_id": network.product_id, "quantity": 1}], "address": ADDRESS})
+        order_ids.append(str(expect(answer, 201, f"place amortised order {n + 1}")["order_id"]))
+    bench.drain()
+    for order_id in order_ids:
+        status = bench.pay(order_id)
+        if not _ok(status):
+            raise RuntimeError(f"pay {order_id}: the webhook answered {status}")
+    bench.drain()
+    for order_id in order_ids:
+        expect(api.request("POST", f"/admin/orders/{order_id}/ship", token=admin.token,
+                           json={"carrier": "顺丰速运", "tracking_no": f"SF{uuid.uuid4().hex[:10].upper()}"}),
+               200, f"ship {order_id}")
+    bench.drain()
+    for order_id in order_ids:
+        expect(api.request("POST", f"/orders/{order_id}/confirm-receipt", token=buyer.token), 200,
+               f"confirm {order_id}")
+    bench.drain()
+    window = settle(bench, f"settle {orders} orders per promoter")
+    summary = window.summary()
+    records = [c for order_id in order_ids for c in _commissions_of(bench, order_id)]
+    per_order: dict[str, dict[str, float]] = {}
+    add_stages(per_order, summary["by_stage"], 1 / orders)
+    return {"orders": orders, "records": len(records),
+            "records_settled": sum(1 for c in records if c.get("status") == "SETTLED"),
+            "settle": {k: summary[k] for k in ("round_trips", "worker_invocations", "worker_round_trips", "rcu",
+                                               "wcu", "wcu_by_item_kind", "by_stage", "failed_calls")},
+            "settle_per_order": {"rcu": round(summary["rcu"] / orders, 2), "wcu": round(summary["wcu"] / orders, 2)},
+            "settle_per_order_by_stage": per_order}
+
+
+def budget(run: dict[str, Any], amortised: dict[str, Any] | None) -> dict[str, Any]:
+    """The lifecycle's units by stage, and the same with the settle step replaced by the amortised
+    settlement's units per order."""
+    single: dict[str, dict[str, float]] = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
+    add_stages(single, run["totals"]["by_stage"])
+    out: dict[str, Any] = {"order_id": run["order_id"], "single": single,
+                           "targets": {"wcu": TARGET_LIFECYCLE_WCU, "rcu": TARGET_LIFECYCLE_RCU}}
+    if amortised is not None:
+        settle_step = next((s for s in run["steps"] if s["label"] == SETTLE_STEP), None)
+        spread: dict[str, dict[str, float]] = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
+        add_stages(spread, single)
+        if settle_step is not None:
+            add_stages(spread, settle_step["by_stage"], -1.0)
+        add_stages(spread, amortised["settle_per_order_by_stage"])
+        out["amortised"] = spread
+        out["amortised_over"] = amortised["orders"]
+    for name in ("single", "amortised"):
+        if name in out:
+            out[f"{name}_total"] = {unit: round(sum(v[unit] for v in out[name].values()), 2) for unit in ("rcu", "wcu")}
+    return out
 
 
 def _commissions_of(bench: Bench, order_id: str) -> list[dict[str, Any]]:
@@ -596,6 +677,7 @@ def metered_stack(data_dir: Path) -> Iterator[tuple[LocalStack, Meter]]:
             # Only now: the default boto3 session must be created after the local runtime has put
             # its per-function view over os.environ (botocore keeps the mapping it saw first).
             meter.install()
+            log_observers.append(meter.count_log)
             cached = []
             with contextlib.suppress(ImportError):
                 from mall.dal.table import dynamodb_client
@@ -605,6 +687,8 @@ def metered_stack(data_dir: Path) -> Iterator[tuple[LocalStack, Meter]]:
             meter.attach(stack.runtime, cached, wechat_port=int(stack.placeholders["SANDBOX_PORT"]))
             yield stack, meter
     finally:
+        if meter.count_log in log_observers:
+            log_observers.remove(meter.count_log)
         meter.uninstall()
 
 
@@ -631,12 +715,19 @@ def _measure(stack: LocalStack, meter: Meter, lifecycles: int) -> dict[str, Any]
     product_id = bench.product(admin)
     l1, l1_code = bench.make_promoter(admin, "l1", parent_code=DEMO_PROMOTER_SHARE_CODE)
     runs: list[dict[str, Any]] = []
+    network = Network(admin, l1, l1_code, product_id)
     for n in range(1, max(1, lifecycles) + 1):
         try:
-            runs.append(lifecycle(bench, Network(admin, l1, l1_code, product_id), n))
+            runs.append(lifecycle(bench, network, n))
         except Exception as exc:
             bench.problems.append(f"lifecycle {n}: {type(exc).__name__}: {exc}")
             eprint(f"dynamo_work: lifecycle {n} failed:\n{traceback.format_exc()}")
+    amortised: dict[str, Any] | None = None
+    try:
+        amortised = amortised_settlement(bench, network)
+    except Exception as exc:
+        bench.problems.append(f"amortised settlement: {type(exc).__name__}: {exc}")
+        eprint(f"dynamo_work: amortised settlement failed:\n{traceback.format_exc()}")
     endpoints(bench, {"l1": l1, "product_id": product_id})
 
     routes: dict[str, Any] = {}
@@ -661,6 +752,8 @@ def _measure(stack: LocalStack, meter: Meter, lifecycles: int) -> dict[str, Any]
                           "before/after each call (bench/_meter.py); index writes at the standard rate",
         "lifecycles": runs,
         "lifecycle": worst["totals"] if worst else None,
+        "amortised_settlement": amortised,
+        "budget": budget(worst, amortised) if worst else None,
         "routes": routes,
         "routes_over_round_trips": not_met,
         "routes_not_exercised": sorted(r for r, s in routes.items() if not s.get("exercised")),
@@ -689,6 +782,23 @@ def _print(result: dict[str, Any]) -> None:
     print_table(rows)
     print("trips: the request's own DynamoDB round trips; workers: stream/queue invocations it triggered / "
           "their round trips; RCU/WCU include the workers'.")
+    _print_lifecycles(result)
+    over = result["routes_over_round_trips"]
+    print(f"\n{len(over)} route(s) over {TARGET_ROUND_TRIPS} round trips" + (":" if over else "."))
+    for route in over:
+        s = result["routes"][route]
+        print(f"  {route} ({s['function']}): {operations(s['calls'], s['function'])}")
+    if result["routes_not_exercised"]:
+        print(f"not exercised: {', '.join(result['routes_not_exercised'])}")
+    if result["routes_without_valid_input"]:
+        print(f"no 2xx answer: {', '.join(result['routes_without_valid_input'])}")
+    for line in result["notes"]:
+        print(f"note: {line}")
+    for line in result["problems"]:
+        print(f"PROBLEM: {line}")
+
+
+def _print_lifecycles(result: dict[str, Any]) -> None:
     for n, lifecycle_run in enumerate(result["lifecycles"], 1):
         print(f"\norder lifecycle {n} (order {lifecycle_run['order_id']}, 2-level commission):")
         lrows = [("step", "status", "trips", "workers", "RCU", "WCU", "")]
@@ -712,19 +822,29 @@ def _print(result: dict[str, Any]) -> None:
             print("commission records: " + "; ".join(
                 f"L{c.get('level')} {c.get('beneficiary_id')} {c.get('amount_fen')} fen {c.get('status')}"
                 for c in lifecycle_run["commissions"]))
-    over = result["routes_over_round_trips"]
-    print(f"\n{len(over)} route(s) over {TARGET_ROUND_TRIPS} round trips" + (":" if over else "."))
-    for route in over:
-        s = result["routes"][route]
-        print(f"  {route} ({s['function']}): {operations(s['calls'], s['function'])}")
-    if result["routes_not_exercised"]:
-        print(f"not exercised: {', '.join(result['routes_not_exercised'])}")
-    if result["routes_without_valid_input"]:
-        print(f"no 2xx answer: {', '.join(result['routes_without_valid_input'])}")
-    for line in result["notes"]:
-        print(f"note: {line}")
-    for line in result["problems"]:
-        print(f"PROBLEM: {line}")
+    if result.get("budget"):
+        _print_budget(result["budget"], result.get("amortised_settlement"))
+
+
+def _print_budget(plan: dict[str, Any], amortised: dict[str, Any] | None) -> None:
+    over = plan.get("amortised_over")
+    print(f"\nbudget per stage, order {plan['order_id']} (units by the key prefixes of the items written / read"
+          + (f"; amortised: the settle step replaced by one run settling {over} orders per promoter, per order)"
+             if over else ")") + ":")
+    columns = ["single"] + (["amortised"] if over else [])
+    rows: list[tuple[str, ...]] = [("stage", *[f"{unit} {c}" for c in columns for unit in ("RCU", "WCU")], "")]
+    for stage in STAGES:
+        rows.append((stage, *[_num(round(plan[c][stage][unit], 2)) for c in columns for unit in ("rcu", "wcu")], ""))
+    rows.append(("total", *[_num(plan[f"{c}_total"][unit]) for c in columns for unit in ("rcu", "wcu")], ""))
+    targets = plan["targets"]
+    rows.append(("target", *[f"<= {targets[unit]}" for _ in columns for unit in ("rcu", "wcu")], ""))
+    print_table(rows)
+    if amortised:
+        settle = amortised["settle"]
+        print(f"amortised settlement: {amortised['records_settled']} of {amortised['records']} records SETTLED by "
+              f"one run ({settle['rcu']:g} RCU, {settle['wcu']:g} WCU, {settle['worker_invocations']} worker "
+              f"invocations): {amortised['settle_per_order']['rcu']:g} RCU and "
+              f"{amortised['settle_per_order']['wcu']:g} WCU per order")
 
 
 def operations(calls: list[dict[str, Any]], function: str) -> str:

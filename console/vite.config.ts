@@ -5,7 +5,7 @@ import { defineConfig } from "vite";
 
 // The API the dev server forwards to (`make console-dev`): the local stack by default.
 const api = process.env.MALL_API ?? "http://127.0.0.1:3000";
-const apiPrefixes = ["/admin", "/rules", "/openapi.json"];
+const apiPrefixes = ["/admin", "/rules", "/products", "/openapi.json"];
 
 export default defineConfig({
   base: "/console/",

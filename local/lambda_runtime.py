@@ -29,14 +29,17 @@ it keeps per process: in Lambda a process runs one function, here one shared log
 would otherwise print whichever function was invoked last.
 
 Invocations may run concurrently from many threads; the cold start is done once per
-function under a lock. The handler's result goes through a JSON round trip as in
-Lambda (a ``Decimal`` in a response fails here as it would there). The function's
-``Timeout`` is reported by ``context.get_remaining_time_in_millis()``; a handler that
-runs past it is logged, not killed.
+function under a lock, and so is every import a handler makes later (a module imported on
+first use): in Lambda each function has its own process, here two threads importing one
+package with an internal cycle at once would see it half initialised. The handler's result
+goes through a JSON round trip as in Lambda (a ``Decimal`` in a response fails here as it
+would there). The function's ``Timeout`` is reported by
+``context.get_remaining_time_in_millis()``; a handler that runs past it is logged, not killed.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import importlib.util
@@ -50,7 +53,7 @@ import time
 import traceback
 import types
 import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,7 +221,37 @@ def thread_environ() -> ThreadEnviron:
         view = ThreadEnviron(current)
         os.environ = view  # type: ignore[assignment]  # noqa: B003 - a view over it; os.getenv reads it too
         _install_inheritance(view)
+        _serialise_imports()
         return view
+
+
+def _loaded(name: str, fromlist: Sequence[str] | None) -> bool:
+    """The module is fully initialised and has every name asked for: the import loads nothing."""
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return False
+    return all(hasattr(module, item) for item in fromlist or () if item != "*")
+
+
+def _serialise_imports() -> None:
+    """Every ``import`` statement takes the cold-start lock, so a module a handler imports on first
+    use never loads while another thread is loading the same package (Python's per-module locks
+    hand a half-initialised module to one side of an import cycle entered from two threads). The
+    lock is taken before any module lock, always in that order, so it adds no deadlock."""
+    original = builtins.__import__
+    if getattr(original, "_serialised", False):
+        return
+
+    def serialised(name: str, globals: Mapping[str, object] | None = None,
+                   locals: Mapping[str, object] | None = None, fromlist: Sequence[str] | None = (),
+                   level: int = 0) -> types.ModuleType:
+        if level == 0 and _loaded(name, fromlist):  # the common case, and no lock held while logging
+            return original(name, globals, locals, fromlist, level)
+        with _import_lock:
+            return original(name, globals, locals, fromlist, level)
+
+    serialised._serialised = True  # type: ignore[attr-defined]
+    builtins.__import__ = serialised
 
 
 class HandlerError(Exception):

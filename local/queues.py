@@ -57,6 +57,11 @@ _QUEUE_ATTRIBUTES = (
 )
 
 
+#: The local stack waits at most this long to fill a batch: AWS's longer windows (fewer invocations
+#: in production, priced by bench/cost.py) would only make every test that waits for a worker slower.
+LOCAL_BATCHING_WINDOW_CAP_S = 1.0
+
+
 class MotoServer:
     """moto's server on 127.0.0.1 in a child process (``python -m local.moto_server``).
 
@@ -276,7 +281,7 @@ class QueuePoller:
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         wanted = self.trigger.batch_size
-        window = self.trigger.batching_window_s
+        window = min(self.trigger.batching_window_s, LOCAL_BATCHING_WINDOW_CAP_S)
         deadline = time.monotonic() + window
         batch: list[dict[str, Any]] = []
         while len(batch) < wanted and not self._stop.is_set():

@@ -1,7 +1,8 @@
 """Generate the OpenAPI 3.1 document from the handlers' own code (Powertools OpenAPI merge).
 
     python -m tools.gen_openapi           # write docs/openapi.json and functions/api_meta/openapi.json
-    python -m tools.gen_openapi --check   # exit 1 if either copy is stale or an operation is undocumented
+    python -m tools.gen_openapi --check   # exit 1 if either copy is stale, or an operation is undocumented
+                                          # or shows no example of its success body
 
 The copy beside the api_meta handler is what ``GET /openapi.json`` serves in AWS (a Lambda
 only ships its own folder); docs/openapi.json is the contract the mini-program team reads."""
@@ -129,6 +130,33 @@ def undocumented_operations(schema: dict[str, Any]) -> list[str]:
     return missing
 
 
+def operations_without_example(schema: dict[str, Any]) -> list[str]:
+    """``METHOD /path`` of each operation whose success body has no example: every media type of a
+    2xx response (204 returns nothing) carries ``example``/``examples`` itself or on its schema, a
+    ``$ref`` followed into the components. The examples live on the response models
+    (``json_schema_extra``), so a client author sees a real answer beside every field list."""
+    components = schema.get("components", {}).get("schemas", {})
+
+    def shown(node: dict[str, Any]) -> bool:
+        return "example" in node or "examples" in node
+
+    def has_example(media: dict[str, Any]) -> bool:
+        body = media.get("schema") or {}
+        ref = body.get("$ref", "")
+        target = components.get(ref.rsplit("/", 1)[-1], {}) if ref.startswith("#/components/schemas/") else {}
+        return shown(media) or shown(body) or shown(target)
+
+    missing: list[str] = []
+    for path, operations in sorted(schema.get("paths", {}).items()):
+        for method, operation in sorted(operations.items()):
+            bodies = [media for status, response in operation.get("responses", {}).items()
+                      if str(status).startswith("2") and str(status) != "204"
+                      for media in (response.get("content") or {}).values()]
+            if not all(has_example(media) for media in bodies):
+                missing.append(f"{method.upper()} {path}")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if the committed copies are stale")
@@ -139,10 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     for operation in undocumented:
         print(f"{operation} documents no success body: give its route a return model "
               "(or a 204 status when it returns nothing)", file=sys.stderr)
+    without_example = operations_without_example(json.loads(text))
+    for operation in without_example:
+        print(f"{operation} shows no example of its success body: give its response model "
+              "`model_config = ConfigDict(json_schema_extra={\"examples\": [...]})` "
+              "(a non-JSON body: `examples` on its content type)", file=sys.stderr)
     if args.check:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
-        return 1 if stale or undocumented else 0
+        return 1 if stale or undocumented or without_example else 0
     for path in stale:
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")

@@ -1,7 +1,8 @@
-"""Admin orders (订单管理): GET /admin/orders (by status, newest first), GET /admin/orders/{order_id},
-POST /admin/orders/{order_id}/ship (发货: PAID → SHIPPED), POST /admin/orders/{order_id}/verify
-(核销: a paid service order's code → COMPLETED). Addresses are masked in every view; only
-GET /admin/orders/{order_id}/shipping-address shows one in full, audited and never cached."""
+"""Admin orders (订单管理): GET /admin/orders (by status and China days created, newest first),
+GET /admin/orders/{order_id}, POST /admin/orders/{order_id}/ship (发货: PAID → SHIPPED),
+POST /admin/orders/{order_id}/verify (核销: a paid service order's code → COMPLETED). Addresses are
+masked in every view; only GET /admin/orders/{order_id}/shipping-address shows one in full, audited
+and never cached."""
 
 from __future__ import annotations
 
@@ -35,11 +36,21 @@ OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "
 
 
 @app.get("/admin/orders", summary="Orders in one status, newest first", tags=["admin orders"],
+         description="`from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be "
+                     "left out). The range is read from the index, so every page costs the same; a cursor "
+                     "belongs to its status and range.",
+         responses={422: error_response("`validation_error` (not YYYY-MM-DD), `invalid_date`, "
+                                        "`invalid_date_range`, `invalid_cursor` (the field is named)")},
          **secured(Role.ADMIN))
 def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAID: waiting to be shipped")] = "PAID",
+                date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                       description="first China day, YYYY-MM-DD")] = None,
+                date_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                     description="last China day, YYYY-MM-DD (inclusive)")] = None,
                 limit: Limit = 20,
                 cursor: Cursor = None) -> AdminOrderPage:
-    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor)
+    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor, date_from=date_from,
+                             date_to=date_to)
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],

@@ -1,4 +1,4 @@
-"""Admin: promoters (推广员管理) — list by status, review, freeze, disable, rates, level.
+"""Admin: promoters (推广员管理) — list by status, review, freeze, disable, rates, level, team.
 
 Every change is a conditional update from the status the admin's action expects (409 naming the
 current status otherwise) and a history entry with who, when and why."""
@@ -16,6 +16,7 @@ from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
 from mall.schemas.referral import (
+    AdminTeamPage,
     LevelChangeRequest,
     OverrideRequest,
     PromoterAdminView,
@@ -26,6 +27,7 @@ from mall.schemas.referral import (
 from mall.services import risk, settlement
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral import promoters as referral_promoters
+from mall.services.referral.team import promoter_team
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -61,6 +63,20 @@ def get_one(user_id: IdPath) -> PromoterDetail:
     history = referral_promoters.promoter_history(promoters=network.promoters, user_id=user_id, limit=50,
                                                   cursor=None)
     return PromoterDetail(promoter=promoter, history=history)
+
+
+@app.get("/admin/promoters/<user_id>/team", summary="A promoter's team (level 1 or level 2), newest first",
+         description="What the promoter sees at GET /promoter/team, with the members' user ids; nicknames stay "
+                     "masked. Level 2 pages may be short: follow `next_cursor`.",
+         tags=["referral"], responses={404: error_response("`promoter_not_found`"),
+                                       422: error_response("`invalid_cursor` (another list's cursor)")},
+         **secured(Role.ADMIN))
+def team(user_id: IdPath,
+         depth: Annotated[int, Query(ge=1, le=2, description="1: their direct members; 2: their members' members")] = 1,
+         limit: Limit = 20,
+         cursor: Cursor = None) -> AdminTeamPage:
+    level: Literal[1, 2] = 2 if depth == 2 else 1
+    return promoter_team(network=network, user_id=user_id, depth=level, limit=limit, cursor=cursor)
 
 
 #: The status changes (审核、冻结、禁用): one route each, all the same apart from the action.

@@ -61,4 +61,4 @@ def reject(refund_id: IdPath, body: RejectRefundRequest) -> RefundView:
                          reason=body.reason, now=utc_now(), source_ip=source_ip(app))
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

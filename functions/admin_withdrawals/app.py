@@ -18,7 +18,7 @@ from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.withdrawals import BankAccountReveal, WithdrawalPage, WithdrawalView
-from mall.services.withdrawals.admin import AdminFilters, admin_get, admin_list, export_csv
+from mall.services.withdrawals.admin import EXAMPLE_CSV, AdminFilters, admin_get, admin_list, export_csv
 from mall.services.withdrawals.review import reveal_bank_account
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -57,7 +57,10 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
 @app.get("/admin/withdrawals/export", summary="The filtered withdrawals as CSV", tags=["admin withdrawals"],
          description="Same filters as the list, every match (up to 20,000 rows), newest first; bank accounts "
                      "masked. UTF-8 with a byte-order mark.",
-         responses={200: {"description": "text/csv", "content": {"text/csv": {"schema": {"type": "string"}}}},
+         responses={200: {"description": "text/csv", "content": {"text/csv": {
+             "schema": {"type": "string"},
+             "examples": {"two_withdrawals": {"summary": "a bank withdrawal awaiting approval, a WeChat one paid",
+                                              "value": EXAMPLE_CSV}}}}},
                     422: error_response("`export_too_large`: narrow the dates; `invalid_date_range`")},
          **secured(Role.ADMIN))
 def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917

@@ -52,4 +52,4 @@ def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Res
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

@@ -1,46 +1,76 @@
-"""SQS worker (``StatsQueue``): add each table change to the stats — the dashboard's day and month
-aggregates, running totals, per-product / per-promoter / per-buyer day and month items, the
-leaderboards and the monthly team sales (``TEAM_SALES#…``, read by the team bonus).
+"""SQS worker (``StatsQueue``): add the table changes of each invocation to the stats — the dashboard's
+day and month aggregates, running totals, per-product / per-promoter / per-buyer day and month items,
+the leaderboards and the monthly team sales (``TEAM_SALES#…``, read by the team bonus).
 
 The stream router (``functions/order_status_stream``) sends one message per change
-(``mall.dal.changes.change_message``). Each is applied once per ``event_id`` in one transaction
-(``mall.services.stats.apply_change``), so redeliveries and concurrent deliveries add nothing twice and
-any order of arrival sums to the same figures. Powertools batch processing reports failed messages
-(``batchItemFailures``); after ``maxReceiveCount`` deliveries one moves to ``DeadLetterQueue``. A message that
-is not a change is dropped, loudly: redelivering it cannot fix it."""
+(``mall.dal.changes.change_message``). All the changes of a batch are applied together
+(``mall.services.stats.apply_changes``): ONE write per item they touch, with a marker per change in
+the same transaction, so redeliveries (alone, or in batches that overlap earlier ones) and concurrent
+deliveries add nothing twice and any order of arrival sums to the same figures. If that fails, the
+changes are applied one by one and only those that fail are reported (``batchItemFailures``): the
+markers of the changes already applied keep them from being added again. After ``maxReceiveCount``
+deliveries a message moves to ``DeadLetterQueue``. A message that is not a change is dropped, loudly:
+redelivering it cannot fix it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
-from mall.dal.changes import parse_change
+from mall.dal.changes import Change, parse_change
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
-from mall.services.stats import apply_change
-from mall.workers import batch_entrypoint
+from mall.services.stats import apply_change, apply_changes
+from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 stats = StatsRepository(table)
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
+    """The batch's changes with their message ids; malformed messages are dropped, loudly."""
+    found: list[tuple[str, Change]] = []
+    for record in records:
+        message_id = str(record.get("messageId", ""))
+        change = parse_change(str(record.get("body", "")))
+        if change is None:
+            logger.error("malformed stats message dropped", extra={"message_id": message_id})
+            metrics.add_metric(name="StatsMessagesMalformed", unit="Count", value=1)
+            continue
+        found.append((message_id, change))
+    return found
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    change = parse_change(record.body)
-    if change is None:
-        logger.error("malformed stats message dropped", extra={"message_id": record.message_id})
-        metrics.add_metric(name="StatsMessagesMalformed", unit="Count", value=1)
-        return {"skipped": "malformed"}
-    result = apply_change(stats=stats, change=change, now=utc_now())
+def _one_by_one(changes: list[tuple[str, Change]]) -> list[dict[str, str]]:
+    failures: list[dict[str, str]] = []
+    for message_id, change in changes:
+        try:
+            apply_change(stats=stats, change=change, now=utc_now())
+        except Exception:
+            logger.exception("stats change failed", extra={"message_id": message_id, "event_id": change.event_id})
+            failures.append({"itemIdentifier": message_id})
+    return failures
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    changes = _changes(list(event.get("Records") or []))
+    if not changes:
+        return {"batchItemFailures": []}
+    try:
+        result = apply_changes(stats=stats, changes=[c for _, c in changes], now=utc_now())
+    except Exception:
+        logger.exception("the batch's merged stats update failed: applying its changes one by one",
+                         extra={"changes": len(changes)})
+        metrics.add_metric(name="StatsBatchesSplit", unit="Count", value=1)
+        return {"batchItemFailures": _one_by_one(changes)}
+    logger.info("stats applied", extra={"changes": len(changes), **result.as_dict()})
     if result.already_applied:
-        metrics.add_metric(name="StatsChangesRedelivered", unit="Count", value=1)
-    return {"event_id": change.event_id, "entity": change.entity, **result.as_dict()}
+        metrics.add_metric(name="StatsChangesRedelivered", unit="Count", value=result.already_applied)
+    return {"batchItemFailures": []}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = worker_entrypoint(run)

@@ -70,4 +70,4 @@ def webhook() -> Response[str]:
     return Response(status_code=status, content_type="application/json", body=payload.decode("utf-8"))
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

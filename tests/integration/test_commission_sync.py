@@ -260,6 +260,28 @@ def test_due_date_uses_the_settlement_days_of_the_orders_rules_version(world: tu
     assert sync_order(CommissionRepositories.on(table), order_id="o_due", now=NOW).due_set == 0
 
 
+def test_setting_due_dates_writes_each_record_with_one_conditional_update(world: tuple[Table, int]) -> None:
+    table, version = world
+    promoter(table, "u_d1")
+    promoter(table, "u_d2")
+    put_order(table, "o_one", [line("1", 10_000)], l1="u_d1", l2="u_d2", version=version)
+    sync_order(CommissionRepositories.on(table), order_id="o_one", now=NOW)
+    complete(table, "o_one")
+    writes: list[str] = []
+
+    def seen(model: Any, **_: Any) -> None:
+        if model.name in {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}:
+            writes.append(model.name)
+
+    table.client.meta.events.register("before-call.dynamodb", seen, unique_id="due-date-writes")
+    try:
+        assert sync_order(CommissionRepositories.on(table), order_id="o_one", now=NOW).due_set == 2
+    finally:
+        table.client.meta.events.unregister("before-call.dynamodb", unique_id="due-date-writes")
+    assert writes == ["UpdateItem", "UpdateItem"]  # no money moves: no transaction
+    assert all(r.due_at == COMPLETED + timedelta(days=7) for r in records(table, "o_one").values())
+
+
 def test_refunds_before_settlement_cancel_pro_rata_then_in_full(world: tuple[Table, int]) -> None:
     table, version = world
     promoter(table, "u_c")

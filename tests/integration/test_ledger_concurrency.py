@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mall.dal.ledger import LedgerRefused, LedgerRepository
-from mall.dal.table import Table
+from mall.dal.table import Table, Write
 from mall.domain import ledger as L
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -71,3 +71,27 @@ def test_fifty_parallel_debits_never_overdraw(table: Table) -> None:
     wallet = repo.wallet("u4")
     assert wallet.balances.available == 200 and wallet.balances.withdrawing == 2_800
     assert L.sum_legs(repo.all_postings("u4"))["withdrawing"] == 2_800
+
+
+def test_a_single_write_without_postings_is_a_conditional_write_not_a_transaction(table: Table) -> None:
+    """A state change with no money (a commission record's due date) costs a plain conditional write."""
+    repo = LedgerRepository(table)
+    key = {"pk": "ORDER#o1", "sk": "COMMISSION#1#1"}
+    table.put({**key, "entity": "commission", "status": "FROZEN", "version": 1})
+    calls: list[str] = []
+    table.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name),
+                                      unique_id="single-write-calls")
+    try:
+        due = Write.update(table.name, key, "SET due_at = :due ADD version :one", condition="version = :v",
+                           values={":due": "2026-11-10T00:00:00Z", ":one": 1, ":v": 1})
+        repo.post([], also=[due])
+        assert calls == ["UpdateItem"]
+        # The same condition refuses a stale write, naming it and returning the item as it is.
+        with pytest.raises(LedgerRefused) as refused:
+            repo.post([], also=[due])
+        assert refused.value.labels == ["also:0"] and refused.value.items[0]["version"] == 2
+        assert calls == ["UpdateItem", "UpdateItem"]
+    finally:
+        table.client.meta.events.unregister("before-call.dynamodb", unique_id="single-write-calls")
+    assert table.get(key, consistent=True) == {**key, "entity": "commission", "status": "FROZEN", "version": 2,
+                                               "due_at": "2026-11-10T00:00:00Z"}

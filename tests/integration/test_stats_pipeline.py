@@ -62,7 +62,7 @@ from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.promoters import apply, change_status
 from mall.services.referral.visits import RecordVisit, record_visit
 from mall.services.settlement import SettlementRepositories, settle_due
-from mall.services.stats import apply_change, dashboard, promoter_leaderboard
+from mall.services.stats import apply_change, apply_changes, dashboard, promoter_leaderboard
 from mall.services.withdrawals.request import request_withdrawal
 from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 
@@ -283,6 +283,28 @@ def feed(table: Table, messages: list[str], *, threads: int = 8, seed_value: int
         list(pool.map(work, batch))
 
 
+def feed_batches(table: Table, messages: list[str], *, threads: int = 4, seed_value: int = 7) -> None:
+    """Every message, a third of them twice, shuffled, in SQS-like batches of 1 to 10 applied merged
+    (the worker's way) from ``threads`` threads: redeliveries land in other batches than the first
+    delivery, some in the same one, some at the same time."""
+    rng = random.Random(seed_value)
+    bodies = messages + rng.sample(messages, len(messages) // 3)
+    rng.shuffle(bodies)
+    batches: list[list[str]] = []
+    while bodies:
+        size = rng.randint(1, 10)
+        batches.append(bodies[:size])
+        bodies = bodies[size:]
+
+    def work(batch: list[str]) -> None:
+        changes = [parse_change(body) for body in batch]
+        apply_changes(stats=StatsRepository(table), changes=[c for c in changes if c is not None],
+                      now=datetime.now(UTC))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(work, batches))
+
+
 # ---- brute force ------------------------------------------------------------------------------------------
 
 
@@ -463,10 +485,11 @@ def seeded(table: Table) -> Iterator[tuple[Table, list[str], list[Item]]]:
 
 
 @pytest.mark.table_stream
+@pytest.mark.parametrize("merged", [False, True], ids=["one change at a time", "merged batches"])
 def test_dashboard_leaderboards_and_team_sales_equal_a_brute_force_recount(
-        seeded: tuple[Table, list[str], list[Item]]) -> None:
+        seeded: tuple[Table, list[str], list[Item]], merged: bool) -> None:
     table, messages, items = seeded
-    feed(table, messages)
+    (feed_batches if merged else feed)(table, messages)
 
     for first, last in (("2026-10-26", "2026-11-12"), ("2026-10-28", "2026-11-04"), ("2026-11-01", "2026-11-30"),
                         ("2026-11-04", "2026-11-04"), ("2026-11-11", "2026-11-11"), ("2025-11-12", "2026-11-12")):

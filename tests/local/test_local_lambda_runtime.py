@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +190,31 @@ def test_each_log_line_names_the_function_that_wrote_it(tmp_path: Path) -> None:
         sys.modules.pop("shared_log", None)
     assert lines == {"withdrawal requested": "WithdrawFunction", "withdrawal worker thread": "WithdrawFunction",
                      "stats counted": "StatsWorkerFunction"}
+
+
+def test_a_module_imported_on_first_use_waits_for_a_cold_start_in_another_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two functions share one process here: a handler's late import must not load a package
+    while another function's cold start is loading it (it could see it half initialised)."""
+    lazy_dir = tmp_path / "lazy"
+    lazy_dir.mkdir()
+    (lazy_dir / "late_loaded_helper.py").write_text("import time\nLOADED_AT = time.monotonic()\n")
+    monkeypatch.syspath_prepend(str(lazy_dir))
+    slow = ("import time\nSTARTED = time.monotonic()\ntime.sleep(0.6)\nDONE = time.monotonic()\n"
+            "def handler(event, context):\n    return {'started': STARTED, 'done': DONE}\n")
+    late = ("def handler(event, context):\n"
+            "    import time\n    called = time.monotonic()\n"
+            "    if event.get('late'):\n        import late_loaded_helper\n"
+            "        return {'called': called, 'loaded': late_loaded_helper.LOADED_AT}\n"
+            "    return {'called': called, 'returned': time.monotonic()}\n")
+    runtime = LambdaRuntime({"Slow": _spec(tmp_path, "Slow", slow), "Late": _spec(tmp_path, "Late", late)}, {})
+    runtime.call("Late", {})  # warm: its own cold start is over
+    results: dict[str, Any] = {}
+    cold = threading.Thread(target=lambda: results.update(slow=runtime.call("Slow", {})))
+    cold.start()
+    time.sleep(0.15)
+    results["loaded"] = runtime.call("Late", {})  # an import statement of a loaded module does not wait
+    results["late"] = runtime.call("Late", {"late": True})
+    cold.join()
+    assert results["loaded"]["returned"] < results["slow"]["done"]
+    assert results["late"]["called"] < results["slow"]["done"] <= results["late"]["loaded"]

@@ -5,8 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from bench._meter import Index, item_size, price_item, read_floor, write_units
+from bench._meter import (
+    MONEY,
+    ORDER,
+    REST,
+    STAGES,
+    STATISTICS,
+    Index,
+    Meter,
+    item_size,
+    price_item,
+    read_floor,
+    stage_of,
+    write_units,
+)
 from bench.cost import runs_per_month
+from bench.dynamo_work import budget
 from bench.latency import _percentile
 
 MONTH_S = 30 * 86400
@@ -85,3 +99,60 @@ def test_nearest_rank_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
     assert (_percentile(values, 50), _percentile(values, 99), _percentile(values, 100)) == (50.0, 99.0, 100.0)
     assert _percentile([7.0], 99) == 7.0
+
+
+def test_stages_follow_the_key_prefixes_of_the_items() -> None:
+    assert [stage_of(pk, sk) for pk, sk in [
+        ("ORDER#o_1", "COMMISSION#1#2"), ("ORDER#o_1", "COMMISSION_PLAN"), ("USER#u_1", "LEDGER#2026-12-06#p"),
+        ("USER#u_1", "WALLET"), ("MERCHANT_ACCOUNT#merchant:commission#03", "BALANCE"), ("SETTLE_DUE#03", ""),
+    ]] == [MONEY] * 6
+    assert [stage_of(pk, sk) for pk, sk in [
+        ("ORDER#o_1", "ORDER"), ("ORDER#o_1", "HISTORY#2026-12-06T00:00:00Z#PAID"), ("ORDER#o_1", "STATUS"),
+        ("UNPAID#o_1", "UNPAID"), ("ORDERS#PAID", ""),
+    ]] == [ORDER] * 5
+    assert [stage_of(pk, sk) for pk, sk in [
+        ("STATS_DAY#2026-12-06#3", "STATS"), ("STATS_APPLIED#ev", "PART#0"), ("BOARD#sales#2026-12", "USER#u_1"),
+        ("TEAM_SALES#2026-12#04", "USER#u_1"), ("USER#u_1", "STATS_BUYER"),
+    ]] == [STATISTICS] * 5
+    assert stage_of("USER#u_1", "PROMOTER") == stage_of("IDEMPOTENCY#fn", "k") == REST
+
+
+def _meter() -> Meter:
+    return Meter(lambda: None, key_names=("pk", "sk"), indexes=[Index("gsi2", "gsi2pk", "gsi2sk")])
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def test_a_batch_read_is_split_over_its_keys_by_what_each_costs() -> None:
+    meter = _meter()
+    big = {**_key("ORDER#o_1", "ORDER"), "blob": {"S": "x" * 5000}}  # 2 units of 4 KB, consistent
+    params = {"RequestItems": {"t": {"ConsistentRead": True, "Keys": [
+        _key("ORDER#o_1", "ORDER"), _key("USER#u_1", "WALLET"), _key("STATS_DAY#d#1", "STATS")]}}}
+    plan = meter._read_plan("BatchGetItem", params)
+    parsed = {"Responses": {"t": [big, _key("USER#u_1", "WALLET")]}}
+    assert meter._read_stages(plan, parsed, 4.0) == {ORDER: 2.0, MONEY: 1.0, STATISTICS: 1.0}
+
+
+def test_a_query_goes_to_the_items_it_returned_or_else_to_the_partition_it_names() -> None:
+    meter = _meter()
+    params = {"IndexName": "gsi2", "KeyConditionExpression": "#pk = :pk AND #sk <= :due",
+              "ExpressionAttributeNames": {"#pk": "gsi2pk", "#sk": "gsi2sk"},
+              "ExpressionAttributeValues": {":pk": {"S": "SETTLE_DUE#03"}, ":due": {"S": "2027"}}}
+    plan = meter._read_plan("Query", params)
+    assert meter._read_stages(plan, {"Items": []}, 0.5) == {MONEY: 0.5}
+    returned = [_key("ORDER#o_1", "COMMISSION#1#1"), _key("ORDER#o_1", "HISTORY#2026#1")]  # by size
+    assert meter._read_stages(plan, {"Items": returned}, 1.0) == {MONEY: 0.5, ORDER: 0.5}
+
+
+def test_the_amortised_budget_replaces_the_settle_step_by_the_run_per_order() -> None:
+    zero = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
+    run = {"order_id": "o_1", "totals": {"by_stage": {**zero, MONEY: {"rcu": 10.0, "wcu": 40.0},
+                                                      ORDER: {"rcu": 2.0, "wcu": 20.0}}},
+           "steps": [{"label": "lifecycle: settle", "by_stage": {**zero, MONEY: {"rcu": 8.0, "wcu": 30.0}}}]}
+    amortised = {"orders": 20, "settle_per_order_by_stage": {MONEY: {"rcu": 0.5, "wcu": 12.0}}}
+    plan = budget(run, amortised)
+    assert plan["single_total"] == {"rcu": 12.0, "wcu": 60.0}
+    assert plan["amortised"][MONEY] == {"rcu": 2.5, "wcu": 22.0}
+    assert plan["amortised_total"] == {"rcu": 4.5, "wcu": 42.0}

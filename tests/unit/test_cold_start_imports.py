@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 HEAVY = {
     "cryptography": "when signing, verifying or decrypting (mall.integrations.wechatpay.crypto, pii_crypto)",
     "PIL": "when drawing a poster or checking an uploaded image (mall.services.promotion_media, media)",
-    "aws_xray_sdk": "in the workers only: HTTP functions are not traced by the SDK (mall.observability)",
+    "aws_xray_sdk": "in the workers and the traced HTTP functions only (mall.observability)",
     "asyncio": "never: Powertools' AppSync resolver brings it, the event handler's package is lean "
                "(mall.api.lean_powertools)",
     "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
@@ -38,15 +38,21 @@ HEAVY = {
     "mall.domain.stats": "by the stats worker and the two team-sales keys (mall.dal.keys)",
 }
 
+# A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
+# module also defines its asyncio variant.
+TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
+                "asyncio": "the X-Ray SDK's core imports its async recorder"}
+
 #: function → the heavy modules it needs at cold start, with why
 ALLOWED: dict[str, dict[str, str]] = {
     "AuthLoginFunction": {},
     "ProductsFunction": {},
-    "PlaceOrderFunction": {},
-    "OrderPaymentFunction": {},
+    "PlaceOrderFunction": TRACED_NEEDS,
+    "OrderPaymentFunction": TRACED_NEEDS,
     # The payment repositories include the risk cases' (a payer other than the buyer opens one),
     # whose bundle carries the team bonus's, which reads the stats shards.
-    "WeChatPayWebhookFunction": {"mall.domain.stats": "the risk repositories' team bonus bundle"},
+    "WeChatPayWebhookFunction": {"mall.domain.stats": "the risk repositories' team bonus bundle",
+                                 **TRACED_NEEDS},
     "ShareVisitFunction": {},
     "ReferralBindFunction": {},
     "PromoterProfileFunction": {},
@@ -123,3 +129,28 @@ def test_the_lean_event_handler_serves_requests_and_offers_every_name() -> None:
     assert result["lean"], "serving a request loaded the rest of the event handler's package"
     assert {"APIGatewayHttpResolver", "AppSyncResolver", "Response"} <= set(result["names"])
     assert result["same"] and result["response"]
+
+
+def test_an_http_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
+    """``Tracing: Active`` in template.yaml and ``entrypoint(app, traced=True)`` in the handler go
+    together: a traced function without the SDK would show no AWS calls in its trace, and an
+    untraced one with it pays the SDK at every cold start for nothing."""
+    from local.cfn_yaml import load_yaml
+
+    resources = load_yaml(ROOT / "template.yaml")["Resources"]
+    traced_in_template, traced_in_code = set(), set()
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        source = (ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8")
+        if "entrypoint(app" not in source:
+            continue  # a worker: mall.workers always builds the Tracer
+        if props.get("Tracing") == "Active":
+            traced_in_template.add(logical_id)
+        if "entrypoint(app, traced=True)" in source:
+            traced_in_code.add(logical_id)
+    assert traced_in_template == traced_in_code
+    assert "PlaceOrderFunction" in traced_in_code
+    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PlaceOrderFunction"))
+    assert "aws_xray_sdk" not in _heavy_loaded(modules_loaded_by("ProductsFunction"))

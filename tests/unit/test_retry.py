@@ -33,6 +33,7 @@ def _failing(failures: list[Exception]) -> tuple[Callable[[], str], list[int]]:
 
 @pytest.mark.parametrize("failure", [_cancelled("None", "TransactionConflict"), _cancelled("ThrottlingError"),
                                      _client_error("TransactionInProgressException"),
+                                     _client_error("TransactionConflictException"),  # a single write
                                      _client_error("ThrottlingException")])
 def test_a_conflict_or_throttling_is_tried_again_after_a_wait(failure: Exception) -> None:
     waits: list[float] = []

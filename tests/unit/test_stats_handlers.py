@@ -102,6 +102,13 @@ def test_a_failing_change_is_reported_for_redelivery(monkeypatch: pytest.MonkeyP
             raise RuntimeError("throttled")
         return real(stats=stats, change=change, now=now)
 
+    def merged(*, stats: Any, changes: list[Change], now: datetime) -> Any:
+        if any(change.event_id == "ev-bad" for change in changes):
+            raise RuntimeError("throttled")
+        raise AssertionError("the batch holds the bad change")
+
+    # The batch's merged update fails on the bad change; then each change alone: only it fails.
+    monkeypatch.setattr(worker, "apply_changes", merged)
     monkeypatch.setattr(worker, "apply_change", flaky)
     result = worker.handler(sqs(good, bad), FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
@@ -175,6 +182,10 @@ def test_dashboard_figures_from_applied_changes() -> None:
     assert body["share_visits"] == 1 and body["conversion_bp"] == 0
     assert body["top_promoters"] == [{"user_id": "u_star", "nickname": "星**火", "sales_fen": 4_000, "orders": 2,
                                       "commission_fen": 0}]
+    assert body["granularity"] == "day" and len(body["series"]) == 30
+    assert [p for p in body["series"] if p["gmv_fen"] or p["share_visits"]] == [{
+        "period": "2026-11-03", "gmv_fen": 6_001, "paid_orders": 3, "refund_fen": 0, "commission_fen": 0,
+        "l1_commission_fen": 0, "l2_commission_fen": 0, "share_visits": 1, "shared_orders": 0}]
 
 
 # ---- leaderboards ---------------------------------------------------------------------------------

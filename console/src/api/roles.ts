@@ -45,6 +45,7 @@ export const OPERATION_ROLES = {
   "PUT /admin/promoters/{user_id}/level": ["admin"],
   "PUT /admin/promoters/{user_id}/override": ["admin"],
   "POST /admin/promoters/{user_id}/reject": ["admin"],
+  "GET /admin/promoters/{user_id}/team": ["admin"],
   "POST /admin/promoters/{user_id}/unfreeze": ["admin"],
   "GET /admin/refunds": ["admin"],
   "POST /admin/refunds/{refund_id}/approve": ["admin"],

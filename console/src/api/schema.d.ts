@@ -291,7 +291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Orders in one status, newest first */
+        /**
+         * Orders in one status, newest first
+         * @description `from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be left out). The range is read from the index, so every page costs the same; a cursor belongs to its status and range.
+         */
         get: operations["list_orders_admin_orders_get"];
         put?: never;
         post?: never;
@@ -623,6 +626,26 @@ export interface paths {
         put?: never;
         /** Reject an application (reason required) */
         post: operations["reject_admin_promoters__user_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/promoters/{user_id}/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A promoter's team (level 1 or level 2), newest first
+         * @description What the promoter sees at GET /promoter/team, with the members' user ids; nicknames stay masked. Level 2 pages may be short: follow `next_cursor`.
+         */
+        get: operations["team_admin_promoters__user_id__team_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1518,7 +1541,13 @@ export interface components {
             /** Province */
             province?: string | null;
         };
-        /** AdminBindingRequest */
+        /**
+         * AdminBindingRequest
+         * @example {
+         *       "promoter_code": "JXZtwULX",
+         *       "reason": "客户来电说明由该推广员线下介绍, 补绑"
+         *     }
+         */
         AdminBindingRequest: {
             /**
              * Promoter Code
@@ -1528,7 +1557,32 @@ export interface components {
             /** Reason */
             reason: string;
         };
-        /** AdminBonusPage */
+        /**
+         * AdminBonusPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 11820,
+         *           "bonus_bp": 100,
+         *           "bonus_id": "bn_202610_u_cpk4nizqohonwxfnikf4bplx",
+         *           "created_at": "2026-11-15T18:00:05Z",
+         *           "current_fen": 11820,
+         *           "due_at": "2026-11-15T18:00:05Z",
+         *           "explanation": "2026-10 团队销售额 ¥11820.00，达到 ¥10000.00 档，按 1.00% 计分红 ¥118.20",
+         *           "month": "2026-10",
+         *           "promoter_id": "u_cpk4nizqohonwxfnikf4bplx",
+         *           "risk_hold": false,
+         *           "settings_version": 5,
+         *           "settled_at": "2026-11-15T18:10:02Z",
+         *           "status": "SETTLED",
+         *           "team_sales_fen": 1182000,
+         *           "tier_min_team_sales_fen": 1000000
+         *         }
+         *       ],
+         *       "month": "2026-10",
+         *       "next_cursor": null
+         *     }
+         */
         AdminBonusPage: {
             /** Items */
             items: components["schemas"]["AdminBonusView"][];
@@ -1604,7 +1658,102 @@ export interface components {
              */
             tier_min_team_sales_fen: number;
         };
-        /** AdminCommissionPage */
+        /**
+         * AdminCommissionPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 4032,
+         *           "base_fen": 33600,
+         *           "beneficiary_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "buyer": "王**芳",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "cancelled_fen": 0,
+         *           "clawed_back_fen": 0,
+         *           "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *           "created_at": "2026-11-03T12:16:04Z",
+         *           "current_fen": 4032,
+         *           "due_at": "2026-11-14T09:12:30Z",
+         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+         *           "hold": null,
+         *           "level": 1,
+         *           "line_id": "0",
+         *           "on_hold": false,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "product_name": "西湖龙井 250g",
+         *           "quantity": 2,
+         *           "rule": {
+         *             "base_fen": 33600,
+         *             "basis": "binding",
+         *             "cap_bp": 3000,
+         *             "cap_fen": 10080,
+         *             "capped": false,
+         *             "fixed_fen": 0,
+         *             "level": 1,
+         *             "level_id": "basic",
+         *             "level_points_bp": 0,
+         *             "mode": "ratio",
+         *             "product_mode": "inherit",
+         *             "quantity": 2,
+         *             "ratio_bp": 1200,
+         *             "self_purchase": false,
+         *             "settings_version": 5,
+         *             "source": "category",
+         *             "unit_price_fen": 16800,
+         *             "wanted_fen": 4032
+         *           },
+         *           "settled_at": "2026-11-14T09:15:02Z",
+         *           "status": "SETTLED"
+         *         },
+         *         {
+         *           "amount_fen": 500,
+         *           "base_fen": 6800,
+         *           "beneficiary_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "buyer": "王**芳",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "cancelled_fen": 500,
+         *           "clawed_back_fen": 0,
+         *           "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_1_1",
+         *           "created_at": "2026-11-03T12:16:04Z",
+         *           "current_fen": 0,
+         *           "due_at": null,
+         *           "explanation": "L1: 1 × 500 fen = 500 fen (product rate)",
+         *           "hold": null,
+         *           "level": 1,
+         *           "line_id": "1",
+         *           "on_hold": false,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "product_name": "白瓷盖碗 150ml",
+         *           "quantity": 1,
+         *           "rule": {
+         *             "base_fen": 6800,
+         *             "basis": "binding",
+         *             "cap_bp": 3000,
+         *             "cap_fen": 2040,
+         *             "capped": false,
+         *             "fixed_fen": 500,
+         *             "level": 1,
+         *             "level_id": "basic",
+         *             "level_points_bp": 0,
+         *             "mode": "fixed",
+         *             "product_mode": "fixed",
+         *             "quantity": 1,
+         *             "ratio_bp": 0,
+         *             "self_purchase": false,
+         *             "settings_version": 5,
+         *             "source": "product",
+         *             "unit_price_fen": 6800,
+         *             "wanted_fen": 500
+         *           },
+         *           "settled_at": null,
+         *           "status": "CANCELLED"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         AdminCommissionPage: {
             /** Items */
             items: components["schemas"]["AdminCommissionView"][];
@@ -1711,7 +1860,31 @@ export interface components {
             /** User Id */
             user_id: string;
         };
-        /** AdminLeaderboardResponse */
+        /**
+         * AdminLeaderboardResponse
+         * @example {
+         *       "as_of": "2026-11-19T09:41:27Z",
+         *       "board": "sales",
+         *       "ends_on": "2026-11-22",
+         *       "entries": [
+         *         {
+         *           "nickname": "山**人",
+         *           "rank": 1,
+         *           "score_fen": 186400,
+         *           "user_id": "u_cpk4nizqohonwxfnikf4bplx"
+         *         },
+         *         {
+         *           "nickname": "茶**筑",
+         *           "rank": 2,
+         *           "score_fen": 41400,
+         *           "user_id": "u_36botxbbbigbhenhtgo542dk"
+         *         }
+         *       ],
+         *       "period": "week",
+         *       "period_key": "2026-W47",
+         *       "starts_on": "2026-11-16"
+         *     }
+         */
         AdminLeaderboardResponse: {
             /** As Of */
             as_of: string;
@@ -1734,14 +1907,55 @@ export interface components {
             /** Starts On */
             starts_on: string;
         };
-        /** AdminLoginRequest */
+        /**
+         * AdminLoginRequest
+         * @example {
+         *       "password": "correct horse battery",
+         *       "username": "li.na"
+         *     }
+         */
         AdminLoginRequest: {
             /** Password */
             password: string;
             /** Username */
             username: string;
         };
-        /** AdminOrderPage */
+        /**
+         * AdminOrderPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 19900,
+         *           "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "completed_at": null,
+         *           "created_at": "2026-11-05T08:40:12Z",
+         *           "fulfilment": "service",
+         *           "line_count": 1,
+         *           "order_id": "o_01m6ndv78ze0z57gcjy2d9",
+         *           "paid_at": "2026-11-05T08:41:03Z",
+         *           "refunded_fen": 0,
+         *           "shipped_at": null,
+         *           "status": "PAID",
+         *           "title": "茶艺体验课 (到店核销)"
+         *         },
+         *         {
+         *           "amount_fen": 41400,
+         *           "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "completed_at": "2026-11-07T09:12:30Z",
+         *           "created_at": "2026-11-03T12:15:08Z",
+         *           "fulfilment": "physical",
+         *           "line_count": 2,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "paid_at": "2026-11-03T12:16:02Z",
+         *           "refunded_fen": 6800,
+         *           "shipped_at": "2026-11-04T02:30:41Z",
+         *           "status": "COMPLETED",
+         *           "title": "西湖龙井 250g"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         AdminOrderPage: {
             /** Items */
             items: components["schemas"]["AdminOrderSummary"][];
@@ -1784,7 +1998,69 @@ export interface components {
              */
             title: string;
         };
-        /** AdminProductList */
+        /**
+         * AdminProductList
+         * @example {
+         *       "items": [
+         *         {
+         *           "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *           "commission": {
+         *             "l1": 0,
+         *             "l2": 0,
+         *             "mode": "inherit"
+         *           },
+         *           "created_at": "2026-10-08T02:10:00Z",
+         *           "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *           "distribution_enabled": true,
+         *           "images": [
+         *             "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
+         *           ],
+         *           "low_on_stock": false,
+         *           "low_stock_threshold": 10,
+         *           "name": "西湖龙井 250g",
+         *           "on_shelf": true,
+         *           "per_user_limit": 5,
+         *           "price_fen": 16800,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "sales": 24,
+         *           "shipping_fee_fen": 800,
+         *           "stock": 96,
+         *           "type": "physical",
+         *           "updated_at": "2026-10-21T06:40:12Z",
+         *           "version": 4
+         *         },
+         *         {
+         *           "category_id": "c_01m4ckx1mddwmtkz7dctt4",
+         *           "commission": {
+         *             "l1": 500,
+         *             "l2": 200,
+         *             "mode": "fixed"
+         *           },
+         *           "created_at": "2026-10-08T02:20:00Z",
+         *           "description": "德化白瓷, 一盖一碗一托",
+         *           "distribution_enabled": true,
+         *           "images": [
+         *             "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"
+         *           ],
+         *           "low_on_stock": true,
+         *           "low_stock_threshold": 5,
+         *           "name": "白瓷盖碗 150ml",
+         *           "on_shelf": true,
+         *           "per_user_limit": null,
+         *           "price_fen": 6800,
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "sales": 46,
+         *           "shipping_fee_fen": 1000,
+         *           "stock": 4,
+         *           "type": "physical",
+         *           "updated_at": "2026-11-18T09:02:44Z",
+         *           "version": 7
+         *         }
+         *       ],
+         *       "next_cursor": "kGW1VQtq9E3vvltEeyJwayI6IlBST0RVQ1QjcF8wMW00Y215eDUyOTkwemh2YWRkbWtyIiwic2siOiJQUk9EVUNUIn0",
+         *       "truncated": false
+         *     }
+         */
         AdminProductList: {
             /** Items */
             items: components["schemas"]["AdminProductView"][];
@@ -1800,7 +2076,36 @@ export interface components {
              */
             truncated: boolean;
         };
-        /** AdminProductView */
+        /**
+         * AdminProductView
+         * @example {
+         *       "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *       "commission": {
+         *         "l1": 0,
+         *         "l2": 0,
+         *         "mode": "inherit"
+         *       },
+         *       "created_at": "2026-10-08T02:10:00Z",
+         *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *       "distribution_enabled": true,
+         *       "images": [
+         *         "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
+         *       ],
+         *       "low_on_stock": false,
+         *       "low_stock_threshold": 10,
+         *       "name": "西湖龙井 250g",
+         *       "on_shelf": true,
+         *       "per_user_limit": 5,
+         *       "price_fen": 16800,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "sales": 24,
+         *       "shipping_fee_fen": 800,
+         *       "stock": 96,
+         *       "type": "physical",
+         *       "updated_at": "2026-10-21T06:40:12Z",
+         *       "version": 4
+         *     }
+         */
         AdminProductView: {
             /** Category Id */
             category_id: string;
@@ -1843,7 +2148,79 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AdminUnbindRequest */
+        /**
+         * AdminTeamMember
+         * @description A team member as an admin sees them: user ids for looking them up; nicknames stay masked.
+         */
+        AdminTeamMember: {
+            /**
+             * Depth
+             * @enum {integer}
+             */
+            depth: 1 | 2;
+            /**
+             * Joined At
+             * @description when they were bound (ISO-8601 UTC)
+             */
+            joined_at: string;
+            /**
+             * Nickname
+             * @description masked (微**友)
+             */
+            nickname: string;
+            /**
+             * Sales Fen
+             * @description paid amount of their orders while bound to their current parent
+             */
+            sales_fen: number;
+            /** User Id */
+            user_id: string;
+            /**
+             * Via
+             * @description level 2: the masked nickname of their parent
+             */
+            via?: string | null;
+            /**
+             * Via User Id
+             * @description level 2: the user id of their parent
+             */
+            via_user_id?: string | null;
+        };
+        /**
+         * AdminTeamPage
+         * @example {
+         *       "depth": 2,
+         *       "items": [
+         *         {
+         *           "depth": 2,
+         *           "joined_at": "2026-11-03T08:15:27Z",
+         *           "nickname": "李**",
+         *           "sales_fen": 25800,
+         *           "user_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "via": "王**芳",
+         *           "via_user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        AdminTeamPage: {
+            /**
+             * Depth
+             * @enum {integer}
+             */
+            depth: 1 | 2;
+            /** Items */
+            items: components["schemas"]["AdminTeamMember"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * AdminUnbindRequest
+         * @example {
+         *       "reason": "客户投诉被误绑, 核实后解绑"
+         *     }
+         */
         AdminUnbindRequest: {
             /** Reason */
             reason: string;
@@ -1851,6 +2228,10 @@ export interface components {
         /**
          * ApplyRequest
          * @description 申请成为推广员.
+         * @example {
+         *       "nickname": "茶香小筑",
+         *       "rules_version": 5
+         *     }
          */
         ApplyRequest: {
             /**
@@ -1937,7 +2318,59 @@ export interface components {
              */
             subject_user?: string | null;
         };
-        /** AuditPage */
+        /**
+         * AuditPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "action": "order.ship",
+         *           "actor": "admin:li.na",
+         *           "after": {
+         *             "carrier": "顺丰速运",
+         *             "status": "SHIPPED",
+         *             "tracking_no": "SF1428830471952"
+         *           },
+         *           "at": "2026-11-04T02:30:41Z",
+         *           "audit_id": "au_01m6j69whqywdx2fp0cgxh",
+         *           "before": {
+         *             "status": "PAID"
+         *           },
+         *           "details": {},
+         *           "entity_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "entity_type": "order",
+         *           "source_ip": "113.87.142.36",
+         *           "subject_user": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *         },
+         *         {
+         *           "action": "settings.save",
+         *           "actor": "admin:li.na",
+         *           "after": {
+         *             "withdrawal.methods": [
+         *               "wechat",
+         *               "bank"
+         *             ]
+         *           },
+         *           "at": "2026-10-06T08:00:00Z",
+         *           "audit_id": "au_01m483m1cx6cw29xgqj09m",
+         *           "before": {
+         *             "withdrawal.methods": [
+         *               "wechat"
+         *             ]
+         *           },
+         *           "details": {
+         *             "based_on_version": 4,
+         *             "note": "开通银行卡提现, 新增银牌、金牌等级",
+         *             "version": 5
+         *           },
+         *           "entity_id": "distribution",
+         *           "entity_type": "settings",
+         *           "source_ip": "113.87.142.36",
+         *           "subject_user": null
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         AuditPage: {
             /** Items */
             items: components["schemas"]["AuditEntryView"][];
@@ -2008,6 +2441,14 @@ export interface components {
         /**
          * BankAccountReveal
          * @description The full account, for the admin who makes the transfer (audited, never cached).
+         * @example {
+         *       "account_name": "张伟",
+         *       "account_no": "6214830212346789",
+         *       "bank_name": "招商银行",
+         *       "branch": "杭州分行营业部",
+         *       "net_fen": 148500,
+         *       "withdrawal_id": "w_01m7m2n7z1891c4a1y4sjt"
+         *     }
          */
         BankAccountReveal: {
             /** Account Name */
@@ -2145,7 +2586,13 @@ export interface components {
             /** Trigger */
             trigger: string;
         };
-        /** BindRequestBody */
+        /**
+         * BindRequestBody
+         * @example {
+         *       "code": "JXZtwULX",
+         *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"
+         *     }
+         */
         BindRequestBody: {
             /**
              * Code
@@ -2158,7 +2605,19 @@ export interface components {
              */
             device_id?: string | null;
         };
-        /** BindResult */
+        /**
+         * BindResult
+         * @example {
+         *       "binding": {
+         *         "bound_at": "2026-10-20T11:42:05Z",
+         *         "parent_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "promoter_code": "JXZtwULX",
+         *         "source": "link",
+         *         "trigger": "visit"
+         *       },
+         *       "outcome": "bound"
+         *     }
+         */
         BindResult: {
             binding?: components["schemas"]["BindingView"] | null;
             /**
@@ -2167,7 +2626,28 @@ export interface components {
              */
             outcome: "bound" | "rebound" | "unchanged" | "unbound";
         };
-        /** BonusPage */
+        /**
+         * BonusPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 11820,
+         *           "bonus_bp": 100,
+         *           "bonus_id": "bn_202610_u_cpk4nizqohonwxfnikf4bplx",
+         *           "created_at": "2026-11-15T18:00:05Z",
+         *           "current_fen": 11820,
+         *           "due_at": "2026-11-15T18:00:05Z",
+         *           "explanation": "2026-10 团队销售额 ¥11820.00，达到 ¥10000.00 档，按 1.00% 计分红 ¥118.20",
+         *           "month": "2026-10",
+         *           "settled_at": "2026-11-15T18:10:02Z",
+         *           "status": "SETTLED",
+         *           "team_sales_fen": 1182000,
+         *           "tier_min_team_sales_fen": 1000000
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         BonusPage: {
             /** Items */
             items: components["schemas"]["BonusView"][];
@@ -2248,7 +2728,15 @@ export interface components {
              */
             tier_min_team_sales_fen: number;
         };
-        /** CategoryCreate */
+        /**
+         * CategoryCreate
+         * @example {
+         *       "l1_rate_bp": 1200,
+         *       "l2_rate_bp": 600,
+         *       "name": "茶叶",
+         *       "sort": 1
+         *     }
+         */
         CategoryCreate: {
             /**
              * L1 Rate Bp
@@ -2269,7 +2757,35 @@ export interface components {
              */
             sort: number;
         };
-        /** CategoryList */
+        /**
+         * CategoryList
+         * @example {
+         *       "items": [
+         *         {
+         *           "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *           "created_at": "2026-10-08T02:00:00Z",
+         *           "l1_rate_bp": 1200,
+         *           "l2_rate_bp": 600,
+         *           "name": "茶叶",
+         *           "product_count": 12,
+         *           "sort": 1,
+         *           "updated_at": "2026-10-21T06:33:10Z",
+         *           "version": 3
+         *         },
+         *         {
+         *           "category_id": "c_01m4ckx1mddwmtkz7dctt4",
+         *           "created_at": "2026-10-08T02:01:30Z",
+         *           "l1_rate_bp": null,
+         *           "l2_rate_bp": null,
+         *           "name": "茶具",
+         *           "product_count": 5,
+         *           "sort": 2,
+         *           "updated_at": "2026-10-08T02:01:30Z",
+         *           "version": 1
+         *         }
+         *       ]
+         *     }
+         */
         CategoryList: {
             /** Items */
             items: components["schemas"]["CategoryView"][];
@@ -2277,6 +2793,11 @@ export interface components {
         /**
          * CategoryUpdate
          * @description Only the fields sent change; send ``null`` for a rate to fall back to the global rate.
+         * @example {
+         *       "l1_rate_bp": 1200,
+         *       "l2_rate_bp": null,
+         *       "version": 2
+         *     }
          */
         CategoryUpdate: {
             /** L1 Rate Bp */
@@ -2293,7 +2814,20 @@ export interface components {
              */
             version: number;
         };
-        /** CategoryView */
+        /**
+         * CategoryView
+         * @example {
+         *       "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *       "created_at": "2026-10-08T02:00:00Z",
+         *       "l1_rate_bp": 1200,
+         *       "l2_rate_bp": 600,
+         *       "name": "茶叶",
+         *       "product_count": 12,
+         *       "sort": 1,
+         *       "updated_at": "2026-10-21T06:33:10Z",
+         *       "version": 3
+         *     }
+         */
         CategoryView: {
             /** Category Id */
             category_id: string;
@@ -2414,7 +2948,98 @@ export interface components {
              */
             settled_fen: number;
         };
-        /** CommissionPage */
+        /**
+         * CommissionPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 4032,
+         *           "base_fen": 33600,
+         *           "buyer": "王**芳",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "cancelled_fen": 0,
+         *           "clawed_back_fen": 0,
+         *           "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *           "created_at": "2026-11-03T12:16:04Z",
+         *           "current_fen": 4032,
+         *           "due_at": "2026-11-14T09:12:30Z",
+         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+         *           "level": 1,
+         *           "line_id": "0",
+         *           "on_hold": false,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "product_name": "西湖龙井 250g",
+         *           "quantity": 2,
+         *           "rule": {
+         *             "base_fen": 33600,
+         *             "basis": "binding",
+         *             "cap_bp": 3000,
+         *             "cap_fen": 10080,
+         *             "capped": false,
+         *             "fixed_fen": 0,
+         *             "level": 1,
+         *             "level_id": "basic",
+         *             "level_points_bp": 0,
+         *             "mode": "ratio",
+         *             "product_mode": "inherit",
+         *             "quantity": 2,
+         *             "ratio_bp": 1200,
+         *             "self_purchase": false,
+         *             "settings_version": 5,
+         *             "source": "category",
+         *             "unit_price_fen": 16800,
+         *             "wanted_fen": 4032
+         *           },
+         *           "settled_at": "2026-11-14T09:15:02Z",
+         *           "status": "SETTLED"
+         *         },
+         *         {
+         *           "amount_fen": 500,
+         *           "base_fen": 6800,
+         *           "buyer": "王**芳",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "cancelled_fen": 500,
+         *           "clawed_back_fen": 0,
+         *           "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_1_1",
+         *           "created_at": "2026-11-03T12:16:04Z",
+         *           "current_fen": 0,
+         *           "due_at": null,
+         *           "explanation": "L1: 1 × 500 fen = 500 fen (product rate)",
+         *           "level": 1,
+         *           "line_id": "1",
+         *           "on_hold": false,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "product_name": "白瓷盖碗 150ml",
+         *           "quantity": 1,
+         *           "rule": {
+         *             "base_fen": 6800,
+         *             "basis": "binding",
+         *             "cap_bp": 3000,
+         *             "cap_fen": 2040,
+         *             "capped": false,
+         *             "fixed_fen": 500,
+         *             "level": 1,
+         *             "level_id": "basic",
+         *             "level_points_bp": 0,
+         *             "mode": "fixed",
+         *             "product_mode": "fixed",
+         *             "quantity": 1,
+         *             "ratio_bp": 0,
+         *             "self_purchase": false,
+         *             "settings_version": 5,
+         *             "source": "product",
+         *             "unit_price_fen": 6800,
+         *             "wanted_fen": 500
+         *           },
+         *           "settled_at": null,
+         *           "status": "CANCELLED"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         CommissionPage: {
             /** Items */
             items: components["schemas"]["CommissionView"][];
@@ -2424,6 +3049,40 @@ export interface components {
         /**
          * CommissionPreview
          * @description What the caller would earn on one unit of a product (佣金预估).
+         * @example {
+         *       "active": true,
+         *       "cap_bp": 3000,
+         *       "cap_fen": 5040,
+         *       "cap_note": "L1 + L2 of an order line never exceed 30% of what the buyer paid for it (5040 fen here); when they would, L2 is reduced first. Amounts are floored to the fen.",
+         *       "distribution_enabled": true,
+         *       "l1": {
+         *         "amount_fen": 2184,
+         *         "capped": false,
+         *         "fixed_fen": 0,
+         *         "level_points_bp": 100,
+         *         "mode": "ratio",
+         *         "ratio_bp": 1300,
+         *         "source": "category"
+         *       },
+         *       "l2": {
+         *         "amount_fen": 1092,
+         *         "capped": false,
+         *         "fixed_fen": 0,
+         *         "level_points_bp": 50,
+         *         "mode": "ratio",
+         *         "ratio_bp": 650,
+         *         "source": "category"
+         *       },
+         *       "level_id": "silver",
+         *       "price_fen": 16800,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "product_name": "西湖龙井 250g",
+         *       "self_purchase": {
+         *         "amount_fen": 2184,
+         *         "mode": "rebate"
+         *       },
+         *       "settings_version": 5
+         *     }
          */
         CommissionPreview: {
             /**
@@ -2746,6 +3405,11 @@ export interface components {
         /**
          * CreateExportRequest
          * @description What to export: one kind of record for China calendar days ``from``..``to`` (inclusive).
+         * @example {
+         *       "from": "2026-11-01",
+         *       "kind": "orders",
+         *       "to": "2026-11-30"
+         *     }
          */
         CreateExportRequest: {
             /**
@@ -2767,7 +3431,32 @@ export interface components {
              */
             to: string;
         };
-        /** CustomerBinding */
+        /**
+         * CustomerBinding
+         * @example {
+         *       "binding": {
+         *         "bound_at": "2026-10-20T11:42:05Z",
+         *         "parent_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "promoter_code": "JXZtwULX",
+         *         "source": "link",
+         *         "trigger": "visit"
+         *       },
+         *       "customer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *       "history": [
+         *         {
+         *           "action": "bind",
+         *           "at": "2026-10-20T11:42:05Z",
+         *           "by": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "from_parent": null,
+         *           "promoter_code": "JXZtwULX",
+         *           "reason": null,
+         *           "source": "link",
+         *           "to_parent": "u_36botxbbbigbhenhtgo542dk",
+         *           "trigger": "visit"
+         *         }
+         *       ]
+         *     }
+         */
         CustomerBinding: {
             binding?: components["schemas"]["BindingView"] | null;
             /** Customer Id */
@@ -2775,7 +3464,13 @@ export interface components {
             /** History */
             history: components["schemas"]["BindingHistoryEntry"][];
         };
-        /** CustomerLoginRequest */
+        /**
+         * CustomerLoginRequest
+         * @example {
+         *       "code": "0c3Xk2000sVqWT1Fa9100m7bAf4Xk20b",
+         *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"
+         *     }
+         */
         CustomerLoginRequest: {
             /**
              * Code
@@ -2788,7 +3483,19 @@ export interface components {
              */
             device_id?: string | null;
         };
-        /** CustomerLoginResponse */
+        /**
+         * CustomerLoginResponse
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoidV94cGRpcWNhYnltNWRidzJnbG8zd256MmwiLCJyb2xlcyI6WyJjdXN0b21lciJdLCJpYXQiOjE3OTM3MDc4MDIsImV4cCI6MTc5MzcxNTAwMn0.D7Too18jG2tc3kRs7GeIJimVDQsQSkqjHm9Tm7bwhHo",
+         *       "expires_in": 7200,
+         *       "is_new_user": false,
+         *       "roles": [
+         *         "customer"
+         *       ],
+         *       "token_type": "Bearer",
+         *       "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *     }
+         */
         CustomerLoginResponse: {
             /** Access Token */
             access_token: string;
@@ -2822,6 +3529,303 @@ export interface components {
          * DashboardResponse
          * @description Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
          *     (about a few seconds behind).
+         * @example {
+         *       "as_of": "2026-11-19T09:41:27Z",
+         *       "average_order_value_fen": 17572,
+         *       "became_repeat_buyers": 11,
+         *       "buyers": 141,
+         *       "commission": {
+         *         "l1": {
+         *           "cancelled_fen": 4600,
+         *           "clawed_back_fen": 500,
+         *           "created_fen": 296420,
+         *           "frozen_fen": 152300,
+         *           "records": 188,
+         *           "settled_fen": 139020
+         *         },
+         *         "l2": {
+         *           "cancelled_fen": 1900,
+         *           "clawed_back_fen": 0,
+         *           "created_fen": 98780,
+         *           "frozen_fen": 51200,
+         *           "records": 97,
+         *           "settled_fen": 45680
+         *         }
+         *       },
+         *       "conversion_bp": 301,
+         *       "customers_new": 212,
+         *       "customers_total": 1846,
+         *       "date_from": "2026-11-01",
+         *       "date_to": "2026-11-19",
+         *       "days": 19,
+         *       "first_time_buyers": 96,
+         *       "gmv_fen": 2864300,
+         *       "granularity": "day",
+         *       "paid_orders": 163,
+         *       "promoters_active": 31,
+         *       "promoters_new": 9,
+         *       "promoters_total": 58,
+         *       "refund_fen": 48600,
+         *       "refunds": 6,
+         *       "repeat_buyers": 17,
+         *       "repurchase_rate_all_time_bp": 1874,
+         *       "repurchase_rate_bp": 1205,
+         *       "series": [
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-01",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 13172,
+         *           "gmv_fen": 95476,
+         *           "l1_commission_fen": 9880,
+         *           "l2_commission_fen": 3292,
+         *           "paid_orders": 5,
+         *           "period": "2026-11-02",
+         *           "refund_fen": 1620,
+         *           "share_visits": 130,
+         *           "shared_orders": 3
+         *         },
+         *         {
+         *           "commission_fen": 13172,
+         *           "gmv_fen": 95476,
+         *           "l1_commission_fen": 9880,
+         *           "l2_commission_fen": 3292,
+         *           "paid_orders": 5,
+         *           "period": "2026-11-03",
+         *           "refund_fen": 1620,
+         *           "share_visits": 130,
+         *           "shared_orders": 3
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-04",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 19760,
+         *           "gmv_fen": 143215,
+         *           "l1_commission_fen": 14821,
+         *           "l2_commission_fen": 4939,
+         *           "paid_orders": 8,
+         *           "period": "2026-11-05",
+         *           "refund_fen": 2430,
+         *           "share_visits": 196,
+         *           "shared_orders": 5
+         *         },
+         *         {
+         *           "commission_fen": 29639,
+         *           "gmv_fen": 214822,
+         *           "l1_commission_fen": 22231,
+         *           "l2_commission_fen": 7408,
+         *           "paid_orders": 12,
+         *           "period": "2026-11-06",
+         *           "refund_fen": 3645,
+         *           "share_visits": 294,
+         *           "shared_orders": 8
+         *         },
+         *         {
+         *           "commission_fen": 32932,
+         *           "gmv_fen": 238691,
+         *           "l1_commission_fen": 24701,
+         *           "l2_commission_fen": 8231,
+         *           "paid_orders": 13,
+         *           "period": "2026-11-07",
+         *           "refund_fen": 4050,
+         *           "share_visits": 326,
+         *           "shared_orders": 9
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-08",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 13172,
+         *           "gmv_fen": 95476,
+         *           "l1_commission_fen": 9880,
+         *           "l2_commission_fen": 3292,
+         *           "paid_orders": 5,
+         *           "period": "2026-11-09",
+         *           "refund_fen": 1620,
+         *           "share_visits": 130,
+         *           "shared_orders": 3
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-10",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-11",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 23053,
+         *           "gmv_fen": 167084,
+         *           "l1_commission_fen": 17291,
+         *           "l2_commission_fen": 5762,
+         *           "paid_orders": 9,
+         *           "period": "2026-11-12",
+         *           "refund_fen": 2835,
+         *           "share_visits": 228,
+         *           "shared_orders": 6
+         *         },
+         *         {
+         *           "commission_fen": 32932,
+         *           "gmv_fen": 238691,
+         *           "l1_commission_fen": 24701,
+         *           "l2_commission_fen": 8231,
+         *           "paid_orders": 13,
+         *           "period": "2026-11-13",
+         *           "refund_fen": 4050,
+         *           "share_visits": 326,
+         *           "shared_orders": 9
+         *         },
+         *         {
+         *           "commission_fen": 36247,
+         *           "gmv_fen": 262571,
+         *           "l1_commission_fen": 27182,
+         *           "l2_commission_fen": 9065,
+         *           "paid_orders": 25,
+         *           "period": "2026-11-14",
+         *           "refund_fen": 4455,
+         *           "share_visits": 366,
+         *           "shared_orders": 27
+         *         },
+         *         {
+         *           "commission_fen": 19760,
+         *           "gmv_fen": 143215,
+         *           "l1_commission_fen": 14821,
+         *           "l2_commission_fen": 4939,
+         *           "paid_orders": 8,
+         *           "period": "2026-11-15",
+         *           "refund_fen": 2430,
+         *           "share_visits": 196,
+         *           "shared_orders": 5
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-16",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 16465,
+         *           "gmv_fen": 119345,
+         *           "l1_commission_fen": 12350,
+         *           "l2_commission_fen": 4115,
+         *           "paid_orders": 6,
+         *           "period": "2026-11-17",
+         *           "refund_fen": 2025,
+         *           "share_visits": 163,
+         *           "shared_orders": 4
+         *         },
+         *         {
+         *           "commission_fen": 19760,
+         *           "gmv_fen": 143215,
+         *           "l1_commission_fen": 14821,
+         *           "l2_commission_fen": 4939,
+         *           "paid_orders": 8,
+         *           "period": "2026-11-18",
+         *           "refund_fen": 2430,
+         *           "share_visits": 196,
+         *           "shared_orders": 5
+         *         },
+         *         {
+         *           "commission_fen": 26346,
+         *           "gmv_fen": 190953,
+         *           "l1_commission_fen": 19761,
+         *           "l2_commission_fen": 6585,
+         *           "paid_orders": 10,
+         *           "period": "2026-11-19",
+         *           "refund_fen": 3240,
+         *           "share_visits": 261,
+         *           "shared_orders": 7
+         *         }
+         *       ],
+         *       "share_visits": 3920,
+         *       "shared_gmv_fen": 2011600,
+         *       "shared_orders": 118,
+         *       "top_products": [
+         *         {
+         *           "name": "西湖龙井 250g",
+         *           "orders": 71,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "sales_fen": 1612800,
+         *           "units": 96
+         *         },
+         *         {
+         *           "name": "白瓷盖碗 150ml",
+         *           "orders": 40,
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "sales_fen": 306000,
+         *           "units": 46
+         *         }
+         *       ],
+         *       "top_promoters": [
+         *         {
+         *           "commission_fen": 49536,
+         *           "nickname": "山**人",
+         *           "orders": 23,
+         *           "sales_fen": 412800,
+         *           "user_id": "u_cpk4nizqohonwxfnikf4bplx"
+         *         },
+         *         {
+         *           "commission_fen": 15430,
+         *           "nickname": "茶**筑",
+         *           "orders": 9,
+         *           "sales_fen": 128600,
+         *           "user_id": "u_36botxbbbigbhenhtgo542dk"
+         *         }
+         *       ],
+         *       "withdrawals": {
+         *         "fee_fen": 4380,
+         *         "paid": 19,
+         *         "paid_fen": 468000,
+         *         "requested": 24,
+         *         "requested_fen": 612000,
+         *         "returned": 2,
+         *         "returned_fen": 36000
+         *       }
+         *     }
          */
         DashboardResponse: {
             /** As Of */
@@ -2880,6 +3884,12 @@ export interface components {
              */
             gmv_fen: number;
             /**
+             * Granularity
+             * @description `day` for ranges of at most 62 days, else `month`
+             * @enum {string}
+             */
+            granularity: "day" | "month";
+            /**
              * Paid Orders
              * @description orders paid in the range (支付订单数)
              */
@@ -2922,6 +3932,11 @@ export interface components {
              */
             repurchase_rate_bp: number;
             /**
+             * Series
+             * @description every day (or month) of the range in order, zeros included; each field sums to the range's total
+             */
+            series: components["schemas"]["DashboardSeriesPoint"][];
+            /**
              * Share Visits
              * @description visits through promoters' links, QR codes and posters (分享访问)
              */
@@ -2944,6 +3959,42 @@ export interface components {
              */
             top_promoters: components["schemas"]["TopPromoterView"][];
             withdrawals: components["schemas"]["WithdrawalStatsView"];
+        };
+        /**
+         * DashboardSeriesPoint
+         * @description One day or month of the range's trends (趋势), by the same definitions as the range's totals.
+         */
+        DashboardSeriesPoint: {
+            /**
+             * Commission Fen
+             * @description commission created in the period, L1 + L2 (佣金)
+             */
+            commission_fen: number;
+            /**
+             * Gmv Fen
+             * @description GMV of orders paid in the period
+             */
+            gmv_fen: number;
+            /** L1 Commission Fen */
+            l1_commission_fen: number;
+            /** L2 Commission Fen */
+            l2_commission_fen: number;
+            /** Paid Orders */
+            paid_orders: number;
+            /**
+             * Period
+             * @description the China day (YYYY-MM-DD) or month (YYYY-MM); a month at either end of the range counts only its days inside the range
+             */
+            period: string;
+            /**
+             * Refund Fen
+             * @description refunds that succeeded in the period
+             */
+            refund_fen: number;
+            /** Share Visits */
+            share_visits: number;
+            /** Shared Orders */
+            shared_orders: number;
         };
         /**
          * DistributionSettings
@@ -3159,6 +4210,9 @@ export interface components {
         /**
          * ErasureRequest
          * @description 个人信息删除申请. ``confirm`` must be true: the erasure cannot be undone.
+         * @example {
+         *       "confirm": true
+         *     }
          */
         ErasureRequest: {
             /**
@@ -3168,7 +4222,18 @@ export interface components {
              */
             confirm: true;
         };
-        /** ErasureResult */
+        /**
+         * ErasureResult
+         * @example {
+         *       "already_erased": false,
+         *       "erased_at": "2026-11-25T14:03:27Z",
+         *       "orders_erased": 3,
+         *       "records_cleaned": 5,
+         *       "status": "erased",
+         *       "user_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *       "withdrawals_erased": 0
+         *     }
+         */
         ErasureResult: {
             /**
              * Already Erased
@@ -3230,14 +4295,80 @@ export interface components {
             /** Message */
             message: string;
         };
-        /** ExportJobPage */
+        /**
+         * ExportJobPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "attempts": 1,
+         *           "bytes": 0,
+         *           "created_at": "2026-12-01T03:04:51Z",
+         *           "created_by": "admin:li.na",
+         *           "error": null,
+         *           "export_id": "ex_01m8qrzvd7p30hzq5s3khq",
+         *           "file_expires_at": null,
+         *           "filename": "commissions-20261101-20261130.csv",
+         *           "finished_at": null,
+         *           "from_date": "2026-11-01",
+         *           "kind": "commissions",
+         *           "rows": 0,
+         *           "started_at": "2026-12-01T03:04:52Z",
+         *           "status": "RUNNING",
+         *           "to_date": "2026-11-30",
+         *           "url": null,
+         *           "url_expires_at": null
+         *         },
+         *         {
+         *           "attempts": 1,
+         *           "bytes": 611352,
+         *           "created_at": "2026-12-01T03:00:05Z",
+         *           "created_by": "admin:li.na",
+         *           "error": null,
+         *           "export_id": "ex_01m8qrq4c5qqjw150p9p1s",
+         *           "file_expires_at": "2026-12-08T03:00:19Z",
+         *           "filename": "orders-20261101-20261130.csv",
+         *           "finished_at": "2026-12-01T03:00:19Z",
+         *           "from_date": "2026-11-01",
+         *           "kind": "orders",
+         *           "rows": 2418,
+         *           "started_at": "2026-12-01T03:00:06Z",
+         *           "status": "DONE",
+         *           "to_date": "2026-11-30",
+         *           "url": null,
+         *           "url_expires_at": null
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         ExportJobPage: {
             /** Items */
             items: components["schemas"]["ExportJobView"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** ExportJobView */
+        /**
+         * ExportJobView
+         * @example {
+         *       "attempts": 1,
+         *       "bytes": 611352,
+         *       "created_at": "2026-12-01T03:00:05Z",
+         *       "created_by": "admin:li.na",
+         *       "error": null,
+         *       "export_id": "ex_01m8qrq4c5qqjw150p9p1s",
+         *       "file_expires_at": "2026-12-08T03:00:19Z",
+         *       "filename": "orders-20261101-20261130.csv",
+         *       "finished_at": "2026-12-01T03:00:19Z",
+         *       "from_date": "2026-11-01",
+         *       "kind": "orders",
+         *       "rows": 2418,
+         *       "started_at": "2026-12-01T03:00:06Z",
+         *       "status": "DONE",
+         *       "to_date": "2026-11-30",
+         *       "url": "https://mall-prod-exportsbucket-8c3n6v1r9t2d.s3.amazonaws.com/exports/ex_01m8qrq4c5qqjw150p9p1s/run_01m8qrq4zera3n7wh1rkg0/orders-20261101-20261130.csv?response-content-disposition=attachment%3B%20filename%3D%22orders-20261101-20261130.csv%22&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261201%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261201T031000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=664b0d9f8a433b91af221473c376bdb958cdad4d24ff6abc8a0a6ddb06669f6f",
+         *       "url_expires_at": "2026-12-01T03:25:00Z"
+         *     }
+         */
         ExportJobView: {
             /**
              * Attempts
@@ -3387,7 +4518,77 @@ export interface components {
              */
             delta_fen: number;
         };
-        /** LedgerPage */
+        /**
+         * LedgerPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 30000,
+         *           "at": "2026-11-16T01:05:33Z",
+         *           "effect": {
+         *             "available_fen": -30000,
+         *             "debt_fen": 0,
+         *             "frozen_fen": 0,
+         *             "withdrawing_fen": 30000,
+         *             "withdrawn_fen": 0
+         *           },
+         *           "kind": "withdrawal_held",
+         *           "legs": [
+         *             {
+         *               "account": "available",
+         *               "delta_fen": -30000
+         *             },
+         *             {
+         *               "account": "withdrawing",
+         *               "delta_fen": 30000
+         *             }
+         *           ],
+         *           "memo": "",
+         *           "posting_id": "w_01m7gy6mg9s3xm8pvpvg63.held",
+         *           "ref": {
+         *             "commission_id": null,
+         *             "level": null,
+         *             "line_id": null,
+         *             "order_id": null,
+         *             "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"
+         *           }
+         *         },
+         *         {
+         *           "amount_fen": 4032,
+         *           "at": "2026-11-14T09:15:02Z",
+         *           "effect": {
+         *             "available_fen": 4032,
+         *             "debt_fen": 0,
+         *             "frozen_fen": -4032,
+         *             "withdrawing_fen": 0,
+         *             "withdrawn_fen": 0
+         *           },
+         *           "kind": "commission_settled",
+         *           "legs": [
+         *             {
+         *               "account": "frozen",
+         *               "delta_fen": -4032
+         *             },
+         *             {
+         *               "account": "available",
+         *               "delta_fen": 4032
+         *             }
+         *           ],
+         *           "memo": "",
+         *           "posting_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1.settled",
+         *           "ref": {
+         *             "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *             "level": "1",
+         *             "line_id": "0",
+         *             "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *             "withdrawal_id": null
+         *           }
+         *         }
+         *       ],
+         *       "next_cursor": "t4UzUBAy9hC6dv0UeyJwayI6IlVTRVIjdV8zNmJvdHhiYmJpZ2JoZW5odGdvNTQyZGsiLCJzayI6IkxFREdFUiMyMDI2LTExLTE0VDA5OjE1OjAyWiNjbV9vXzAxbTZnbmJhaDR4YXQycW50amh0a3NfMF8xLnNldHRsZWQifQ",
+         *       "user_id": "u_36botxbbbigbhenhtgo542dk"
+         *     }
+         */
         LedgerPage: {
             /** Items */
             items: components["schemas"]["LedgerEntry"][];
@@ -3416,6 +4617,17 @@ export interface components {
          * LedgerSummary
          * @description 收益汇总. ``today_fen`` / ``month_fen``: commission and bonus earned (frozen postings) since
          *     midnight / the 1st of the month, China time — what was earned, before any later refund.
+         * @example {
+         *       "as_of": "2026-11-20T03:00:00Z",
+         *       "available_fen": 6408,
+         *       "debt_fen": 0,
+         *       "frozen_fen": 9120,
+         *       "month_fen": 18756,
+         *       "today_fen": 0,
+         *       "user_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "withdrawing_fen": 0,
+         *       "withdrawn_fen": 42000
+         *     }
          */
         LedgerSummary: {
             /** As Of */
@@ -3452,7 +4664,13 @@ export interface components {
              */
             withdrawn_fen: number;
         };
-        /** LevelChangeRequest */
+        /**
+         * LevelChangeRequest
+         * @example {
+         *       "level_id": "gold",
+         *       "reason": "双十一团购活动业绩突出"
+         *     }
+         */
         LevelChangeRequest: {
             /** Level Id */
             level_id: string;
@@ -3528,7 +4746,12 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** MarkFailedRequest */
+        /**
+         * MarkFailedRequest
+         * @example {
+         *       "reason": "收款账号已销户, 银行退回"
+         *     }
+         */
         MarkFailedRequest: {
             /**
              * Reason
@@ -3536,7 +4759,12 @@ export interface components {
              */
             reason: string;
         };
-        /** MarkPaidRequest */
+        /**
+         * MarkPaidRequest
+         * @example {
+         *       "reference": "CMB202611180935127761"
+         *     }
+         */
         MarkPaidRequest: {
             /**
              * Reference
@@ -3547,6 +4775,27 @@ export interface components {
         /**
          * MeResponse
          * @description The caller's own profile.
+         * @example {
+         *       "created_at": "2026-09-27T08:14:51Z",
+         *       "display_name": null,
+         *       "id": "u_36botxbbbigbhenhtgo542dk",
+         *       "kind": "customer",
+         *       "nickname": "茶香小筑",
+         *       "roles": [
+         *         "customer",
+         *         "promoter"
+         *       ]
+         *     }
+         * @example {
+         *       "created_at": "2026-09-01T02:00:00Z",
+         *       "display_name": "李娜",
+         *       "id": "li.na",
+         *       "kind": "admin",
+         *       "nickname": null,
+         *       "roles": [
+         *         "admin"
+         *       ]
+         *     }
          */
         MeResponse: {
             /**
@@ -3590,7 +4839,62 @@ export interface components {
          * @enum {string}
          */
         NotificationKind: "commission_earned" | "commission_settled" | "withdrawal_status" | "team_member_joined";
-        /** NotificationPage */
+        /**
+         * NotificationPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "attempts": 1,
+         *           "created_at": "2026-11-03T12:16:05Z",
+         *           "data": {
+         *             "amount1": "¥40.32",
+         *             "character_string2": "o_01m6****htks",
+         *             "thing3": "西湖龙井 250g",
+         *             "time4": "2026-11-03 20:16"
+         *           },
+         *           "errcode": null,
+         *           "error": null,
+         *           "kind": "commission_earned",
+         *           "miniprogram_state": "formal",
+         *           "notification_id": "5f0d2c7a9b3e41f68c1a2e7d4b9f0a63#commission_earned",
+         *           "page": "pages/promoter/commissions/index?commission_id=cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *           "recipient_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "sent_at": "2026-11-03T12:16:06Z",
+         *           "status": "SENT",
+         *           "subject": {
+         *             "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *             "order_id": "o_01m6gnbah4xat2qntjhtks"
+         *           },
+         *           "template_id": "Ks9w0r8Y4tq1ZfXbL2mNcV7pD3hJ6uE5aG8iO0yR1sT",
+         *           "updated_at": "2026-11-03T12:16:06Z"
+         *         },
+         *         {
+         *           "attempts": 1,
+         *           "created_at": "2026-11-02T10:05:45Z",
+         *           "data": {
+         *             "thing1": "微信用户",
+         *             "thing2": "分享链接",
+         *             "time3": "2026-11-02 18:05"
+         *           },
+         *           "errcode": 43101,
+         *           "error": "the recipient has not subscribed to the template (errcode 43101: user refuse to accept the msg)",
+         *           "kind": "team_member_joined",
+         *           "miniprogram_state": "formal",
+         *           "notification_id": "b81e4a0c6d2f47a39e5c7b1d3f8a2c90#team_member_joined",
+         *           "page": "pages/promoter/team/index",
+         *           "recipient_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "sent_at": null,
+         *           "status": "NOT_SUBSCRIBED",
+         *           "subject": {
+         *             "member_id": "u_yddqmfnx75j6mtsccnsr4l4d"
+         *           },
+         *           "template_id": "Qa1sW2dE3rF4tG5yH6uJ7iK8oL9pZ0xC1vB2nM3qA4w",
+         *           "updated_at": "2026-11-02T10:05:46Z"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         NotificationPage: {
             /** Items */
             items: components["schemas"]["NotificationView"][];
@@ -3671,7 +4975,114 @@ export interface components {
             /** Updated At */
             updated_at: string;
         };
-        /** OrderDetail */
+        /**
+         * OrderDetail
+         * @example {
+         *       "address": {
+         *         "city": "杭州市",
+         *         "detail": "西湖区文三路****",
+         *         "name": "王*",
+         *         "phone": "138****1234",
+         *         "province": "浙江省"
+         *       },
+         *       "amount_fen": 41400,
+         *       "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *       "carrier": "顺丰速运",
+         *       "completed_at": "2026-11-07T09:12:30Z",
+         *       "completed_by": "buyer",
+         *       "created_at": "2026-11-03T12:15:08Z",
+         *       "fulfilment": "physical",
+         *       "history": [
+         *         {
+         *           "at": "2026-11-03T12:15:08Z",
+         *           "by": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "note": "order placed",
+         *           "status": "CREATED"
+         *         },
+         *         {
+         *           "at": "2026-11-03T12:16:02Z",
+         *           "by": "wechatpay",
+         *           "note": "transaction 4200002391202611034157236489",
+         *           "status": "PAID"
+         *         },
+         *         {
+         *           "at": "2026-11-04T02:30:41Z",
+         *           "by": "admin:li.na",
+         *           "note": "顺丰速运 SF1428830471952",
+         *           "status": "SHIPPED"
+         *         },
+         *         {
+         *           "at": "2026-11-07T09:12:30Z",
+         *           "by": "buyer",
+         *           "note": "receipt confirmed",
+         *           "status": "COMPLETED"
+         *         }
+         *       ],
+         *       "line_count": 2,
+         *       "lines": [
+         *         {
+         *           "line_id": "0",
+         *           "name": "西湖龙井 250g",
+         *           "paid_fen": 33600,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "quantity": 2,
+         *           "refund_pending_fen": 0,
+         *           "refundable_fen": 33600,
+         *           "refunded_fen": 0,
+         *           "type": "physical",
+         *           "unit_price_fen": 16800
+         *         },
+         *         {
+         *           "line_id": "1",
+         *           "name": "白瓷盖碗 150ml",
+         *           "paid_fen": 6800,
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "quantity": 1,
+         *           "refund_pending_fen": 0,
+         *           "refundable_fen": 0,
+         *           "refunded_fen": 6800,
+         *           "type": "physical",
+         *           "unit_price_fen": 6800
+         *         }
+         *       ],
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "paid_at": "2026-11-03T12:16:02Z",
+         *       "refunded_fen": 6800,
+         *       "refunds": [
+         *         {
+         *           "amount_fen": 6800,
+         *           "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "closed_at": null,
+         *           "created_at": "2026-11-05T03:20:11Z",
+         *           "decided_at": "2026-11-05T06:02:37Z",
+         *           "decided_by": "admin:li.na",
+         *           "failure_code": null,
+         *           "failure_message": null,
+         *           "kind": "customer",
+         *           "lines": [
+         *             {
+         *               "amount_fen": 6800,
+         *               "line_id": "1"
+         *             }
+         *           ],
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "reason": "盖碗收到时有裂纹",
+         *           "refund_id": "o_01m6gnbah4xat2qntjhtks-r1",
+         *           "reject_reason": null,
+         *           "shipping_fen": 0,
+         *           "status": "SUCCEEDED",
+         *           "succeeded_at": "2026-11-05T06:02:59Z",
+         *           "wechat_refund_id": "50302105872026110512874455931"
+         *         }
+         *       ],
+         *       "shipped_at": "2026-11-04T02:30:41Z",
+         *       "shipping_fen": 1000,
+         *       "status": "COMPLETED",
+         *       "title": "西湖龙井 250g",
+         *       "tracking_no": "SF1428830471952",
+         *       "verify_code": null
+         *     }
+         */
         OrderDetail: {
             address?: components["schemas"]["AddressView"] | null;
             /** Amount Fen */
@@ -3772,7 +5183,40 @@ export interface components {
             /** Unit Price Fen */
             unit_price_fen: number;
         };
-        /** OrderPage */
+        /**
+         * OrderPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 19900,
+         *           "completed_at": null,
+         *           "created_at": "2026-11-05T08:40:12Z",
+         *           "fulfilment": "service",
+         *           "line_count": 1,
+         *           "order_id": "o_01m6ndv78ze0z57gcjy2d9",
+         *           "paid_at": "2026-11-05T08:41:03Z",
+         *           "refunded_fen": 0,
+         *           "shipped_at": null,
+         *           "status": "PAID",
+         *           "title": "茶艺体验课 (到店核销)"
+         *         },
+         *         {
+         *           "amount_fen": 41400,
+         *           "completed_at": "2026-11-07T09:12:30Z",
+         *           "created_at": "2026-11-03T12:15:08Z",
+         *           "fulfilment": "physical",
+         *           "line_count": 2,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "paid_at": "2026-11-03T12:16:02Z",
+         *           "refunded_fen": 6800,
+         *           "shipped_at": "2026-11-04T02:30:41Z",
+         *           "status": "COMPLETED",
+         *           "title": "西湖龙井 250g"
+         *         }
+         *       ],
+         *       "next_cursor": "P20SFYJaAOwFc42ZeyJnc2kxcGsiOiJCVVlFUiN1X3hwZGlxY2FieW01ZGJ3MmdsbzN3bnoybCIsImdzaTFzayI6IjIwMjYtMTEtMDVUMDg6NDA6MTJaIiwicGsiOiJPUkRFUiNvXzAxbTZuZHY3OHplMHo1N2djankyZDkiLCJzayI6Ik9SREVSIn0"
+         *     }
+         */
         OrderPage: {
             /** Items */
             items: components["schemas"]["OrderSummary"][];
@@ -3782,7 +5226,24 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** OrderPaymentResponse */
+        /**
+         * OrderPaymentResponse
+         * @example {
+         *       "amount_fen": 41400,
+         *       "expires_at": "2026-11-03T12:45:08Z",
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "payment": {
+         *         "appId": "wx8f3c2a9d51e7b604",
+         *         "nonceStr": "D440E50454F31AF3176813E02EA68EF7",
+         *         "package": "prepay_id=wx03201508374512d9b4c2e71f5a80390000",
+         *         "paySign": "pU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+TQn7LyP4pVeXNjkbcjtS3wnZNKlpNdncG+F2GkAJK1r2jQBvpyMvMyTX2zR9hImrhUziuGjQATTO6DSRqwEyBsbryPjv57vX3nytJNK+H9VILablLDZguhbtVtnKocmN6zXRm/LYODo/xhGOw5LK6KXA0dPBkrGj3APWwKz3GZvRb3qosyu3NK1FXQQ5N7krys09DCgc0R95jbA6AbJV7poTWQx+16g==",
+         *         "signType": "RSA",
+         *         "timeStamp": "1793708108"
+         *       },
+         *       "payment_error": null,
+         *       "status": "CREATED"
+         *     }
+         */
         OrderPaymentResponse: {
             /** Amount Fen */
             amount_fen: number;
@@ -3850,6 +5311,11 @@ export interface components {
         /**
          * OverrideRequest
          * @description Per-promoter rates (专属佣金比例); both null clears the override.
+         * @example {
+         *       "l1_override_bp": 1500,
+         *       "l2_override_bp": 500,
+         *       "reason": "合作茶馆店长, 线下渠道专属比例"
+         *     }
          */
         OverrideRequest: {
             /** L1 Override Bp */
@@ -3880,6 +5346,24 @@ export interface components {
         /**
          * PayoutView
          * @description A withdrawal as payouts see it (the full record: the withdrawal views).
+         * @example {
+         *       "amount_fen": 150000,
+         *       "bank_reference": "CMB202611180935127761",
+         *       "bill_state": null,
+         *       "fail_reason": null,
+         *       "failed_at": null,
+         *       "fee_fen": 1500,
+         *       "method": "bank",
+         *       "net_fen": 148500,
+         *       "out_bill_no": "w01m7m2n7z1891c4a1y4sjt",
+         *       "paid_at": "2026-11-18T01:35:40Z",
+         *       "paying_at": null,
+         *       "promoter_id": "u_cpk4nizqohonwxfnikf4bplx",
+         *       "status": "PAID",
+         *       "transfer_bill_no": null,
+         *       "version": 4,
+         *       "withdrawal_id": "w_01m7m2n7z1891c4a1y4sjt"
+         *     }
          */
         PayoutView: {
             /**
@@ -3956,7 +5440,34 @@ export interface components {
             /** Unit Price Fen */
             unit_price_fen: number;
         };
-        /** PlaceOrderRequest */
+        /**
+         * PlaceOrderRequest
+         * @example {
+         *       "address": {
+         *         "city": "杭州市",
+         *         "detail": "西湖区文三路 478 号华星时代广场 A 座 1201",
+         *         "name": "王芳",
+         *         "phone": "13812341234",
+         *         "province": "浙江省"
+         *       },
+         *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76",
+         *       "lines": [
+         *         {
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "quantity": 2
+         *         },
+         *         {
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "quantity": 1
+         *         }
+         *       ],
+         *       "share_source": {
+         *         "product_id": "p_01m4cmckqvx119jymzac3w",
+         *         "promoter_code": "JXZtwULX",
+         *         "source": "poster"
+         *       }
+         *     }
+         */
         PlaceOrderRequest: {
             address?: components["schemas"]["AddressRequest"] | null;
             /**
@@ -3968,7 +5479,55 @@ export interface components {
             lines: components["schemas"]["OrderLineRequest"][];
             share_source?: components["schemas"]["ShareSourceRequest"] | null;
         };
-        /** PlaceOrderResponse */
+        /**
+         * PlaceOrderResponse
+         * @example {
+         *       "address": {
+         *         "city": "杭州市",
+         *         "detail": "西湖区文三路****",
+         *         "name": "王*",
+         *         "phone": "138****1234",
+         *         "province": "浙江省"
+         *       },
+         *       "amount_fen": 41400,
+         *       "created_at": "2026-11-03T12:15:08Z",
+         *       "discount_fen": 0,
+         *       "expires_at": "2026-11-03T12:45:08Z",
+         *       "goods_fen": 40400,
+         *       "lines": [
+         *         {
+         *           "line_id": "0",
+         *           "name": "西湖龙井 250g",
+         *           "paid_fen": 33600,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "quantity": 2,
+         *           "type": "physical",
+         *           "unit_price_fen": 16800
+         *         },
+         *         {
+         *           "line_id": "1",
+         *           "name": "白瓷盖碗 150ml",
+         *           "paid_fen": 6800,
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "quantity": 1,
+         *           "type": "physical",
+         *           "unit_price_fen": 6800
+         *         }
+         *       ],
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "payment": {
+         *         "appId": "wx8f3c2a9d51e7b604",
+         *         "nonceStr": "D440E50454F31AF3176813E02EA68EF7",
+         *         "package": "prepay_id=wx03201508374512d9b4c2e71f5a80390000",
+         *         "paySign": "pU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+TQn7LyP4pVeXNjkbcjtS3wnZNKlpNdncG+F2GkAJK1r2jQBvpyMvMyTX2zR9hImrhUziuGjQATTO6DSRqwEyBsbryPjv57vX3nytJNK+H9VILablLDZguhbtVtnKocmN6zXRm/LYODo/xhGOw5LK6KXA0dPBkrGj3APWwKz3GZvRb3qosyu3NK1FXQQ5N7krys09DCgc0R95jbA6AbJV7poTWQx+16g==",
+         *         "signType": "RSA",
+         *         "timeStamp": "1793708108"
+         *       },
+         *       "payment_error": null,
+         *       "shipping_fen": 1000,
+         *       "status": "CREATED"
+         *     }
+         */
         PlaceOrderResponse: {
             address?: components["schemas"]["AddressView"] | null;
             /** Amount Fen */
@@ -3997,7 +5556,13 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** PosterRequest */
+        /**
+         * PosterRequest
+         * @example {
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "slogan": "明前头采, 一口回甘"
+         *     }
+         */
         PosterRequest: {
             /** Product Id */
             product_id: string;
@@ -4007,7 +5572,16 @@ export interface components {
              */
             slogan?: string | null;
         };
-        /** PosterResponse */
+        /**
+         * PosterResponse
+         * @example {
+         *       "expires_at": "2026-11-20T04:00:00Z",
+         *       "height": 1334,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/posters/u_36botxbbbigbhenhtgo542dk/p_01m4cmckqvx119jymzac3w/JXZtwULX-461d480f74059db63c5b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=4a733d509346314fdf64418c3109fbae9d78a70cf6821d05198ccec7128399d5",
+         *       "width": 750
+         *     }
+         */
         PosterResponse: {
             /**
              * Expires At
@@ -4026,7 +5600,28 @@ export interface components {
             /** Width */
             width: number;
         };
-        /** ProductCreate */
+        /**
+         * ProductCreate
+         * @example {
+         *       "category_id": "c_01m4ckx1mddwmtkz7dctt4",
+         *       "commission": {
+         *         "l1": 500,
+         *         "l2": 200,
+         *         "mode": "fixed"
+         *       },
+         *       "description": "德化白瓷, 一盖一碗一托",
+         *       "images": [
+         *         "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"
+         *       ],
+         *       "low_stock_threshold": 5,
+         *       "name": "白瓷盖碗 150ml",
+         *       "on_shelf": true,
+         *       "price_fen": 6800,
+         *       "shipping_fee_fen": 1000,
+         *       "stock": 50,
+         *       "type": "physical"
+         *     }
+         */
         ProductCreate: {
             /** Category Id */
             category_id: string;
@@ -4094,7 +5689,32 @@ export interface components {
              */
             type: "physical" | "service" | "virtual";
         };
-        /** ProductDetail */
+        /**
+         * ProductDetail
+         * @example {
+         *       "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *       "category_name": "茶叶",
+         *       "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *       "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *       "image_urls": [
+         *         "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
+         *       ],
+         *       "images": [
+         *         "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
+         *       ],
+         *       "name": "西湖龙井 250g",
+         *       "on_shelf": true,
+         *       "per_user_limit": 5,
+         *       "price_fen": 16800,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "promoter_earn_fen": 2016,
+         *       "sales": 24,
+         *       "shipping_fee_fen": 800,
+         *       "stock": 96,
+         *       "type": "physical"
+         *     }
+         */
         ProductDetail: {
             /** Category Id */
             category_id: string;
@@ -4146,7 +5766,27 @@ export interface components {
              */
             type: "physical" | "service" | "virtual";
         };
-        /** ProductList */
+        /**
+         * ProductList
+         * @example {
+         *       "items": [
+         *         {
+         *           "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *           "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *           "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *           "name": "西湖龙井 250g",
+         *           "price_fen": 16800,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "promoter_earn_fen": null,
+         *           "sales": 24,
+         *           "shipping_fee_fen": 800,
+         *           "stock": 96,
+         *           "type": "physical"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         ProductList: {
             /** Items */
             items: components["schemas"]["ProductSummary"][];
@@ -4193,6 +5833,11 @@ export interface components {
         /**
          * ProductUpdate
          * @description Only the fields sent change (stock changes through stock adjustments). ``version`` is required.
+         * @example {
+         *       "on_shelf": true,
+         *       "price_fen": 15800,
+         *       "version": 4
+         *     }
          */
         ProductUpdate: {
             /** Category Id */
@@ -4230,6 +5875,27 @@ export interface components {
         /**
          * PromoterAdminView
          * @description A promoter as the admin (and the promoter themself, after applying) sees them.
+         * @example {
+         *       "accepted_rules_at": "2026-10-12T03:20:11Z",
+         *       "accepted_rules_version": 5,
+         *       "activated_at": "2026-10-12T05:02:47Z",
+         *       "applied_at": "2026-10-12T03:20:11Z",
+         *       "code": "JXZtwULX",
+         *       "direct_members": 7,
+         *       "l1_override_bp": null,
+         *       "l2_override_bp": null,
+         *       "last_active_at": "2026-11-19T13:05:40Z",
+         *       "level_id": "silver",
+         *       "nickname": "茶香小筑",
+         *       "own_sales_fen": 128600,
+         *       "reason": null,
+         *       "second_level_members": 12,
+         *       "share_link": "pages/index/index?scene=JXZtwULX",
+         *       "status": "active",
+         *       "team_sales_fen": 356400,
+         *       "user_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "version": 6
+         *     }
          */
         PromoterAdminView: {
             /** Accepted Rules At */
@@ -4280,7 +5946,64 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** PromoterDetail */
+        /**
+         * PromoterDetail
+         * @example {
+         *       "history": [
+         *         {
+         *           "action": "upgrade",
+         *           "at": "2026-11-07T09:12:31Z",
+         *           "by": "system",
+         *           "from_level": "basic",
+         *           "from_status": "active",
+         *           "reason": "upgrade conditions met",
+         *           "to_level": "silver",
+         *           "to_status": "active"
+         *         },
+         *         {
+         *           "action": "approve",
+         *           "at": "2026-10-12T05:02:47Z",
+         *           "by": "admin:li.na",
+         *           "from_level": null,
+         *           "from_status": "applied",
+         *           "reason": null,
+         *           "to_level": null,
+         *           "to_status": "active"
+         *         },
+         *         {
+         *           "action": "apply",
+         *           "at": "2026-10-12T03:20:11Z",
+         *           "by": "u_36botxbbbigbhenhtgo542dk",
+         *           "from_level": null,
+         *           "from_status": null,
+         *           "reason": null,
+         *           "to_level": null,
+         *           "to_status": "applied"
+         *         }
+         *       ],
+         *       "promoter": {
+         *         "accepted_rules_at": "2026-10-12T03:20:11Z",
+         *         "accepted_rules_version": 5,
+         *         "activated_at": "2026-10-12T05:02:47Z",
+         *         "applied_at": "2026-10-12T03:20:11Z",
+         *         "code": "JXZtwULX",
+         *         "direct_members": 7,
+         *         "l1_override_bp": null,
+         *         "l2_override_bp": null,
+         *         "last_active_at": "2026-11-19T13:05:40Z",
+         *         "level_id": "silver",
+         *         "nickname": "茶香小筑",
+         *         "own_sales_fen": 128600,
+         *         "reason": null,
+         *         "second_level_members": 12,
+         *         "share_link": "pages/index/index?scene=JXZtwULX",
+         *         "status": "active",
+         *         "team_sales_fen": 356400,
+         *         "user_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "version": 6
+         *       }
+         *     }
+         */
         PromoterDetail: {
             /** History */
             history: components["schemas"]["PromoterHistoryEntry"][];
@@ -4305,7 +6028,60 @@ export interface components {
             /** To Status */
             to_status?: string | null;
         };
-        /** PromoterHistoryPage */
+        /**
+         * PromoterHistoryPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 4032,
+         *           "at": "2026-11-03T12:16:04Z",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *           "current_fen": 4032,
+         *           "events": [
+         *             {
+         *               "amount_fen": 4032,
+         *               "at": "2026-11-03T12:16:04Z",
+         *               "cancelled_fen": null,
+         *               "clawed_back_fen": null,
+         *               "due_at": null,
+         *               "refunded_base_fen": null,
+         *               "settled_fen": null,
+         *               "status": "FROZEN"
+         *             },
+         *             {
+         *               "amount_fen": null,
+         *               "at": "2026-11-07T09:12:33Z",
+         *               "cancelled_fen": null,
+         *               "clawed_back_fen": null,
+         *               "due_at": "2026-11-14T09:12:30Z",
+         *               "refunded_base_fen": null,
+         *               "settled_fen": null,
+         *               "status": null
+         *             },
+         *             {
+         *               "amount_fen": null,
+         *               "at": "2026-11-14T09:15:02Z",
+         *               "cancelled_fen": null,
+         *               "clawed_back_fen": null,
+         *               "due_at": null,
+         *               "refunded_base_fen": null,
+         *               "settled_fen": 4032,
+         *               "status": "SETTLED"
+         *             }
+         *           ],
+         *           "kind": "commission",
+         *           "level": 1,
+         *           "on_hold": false,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "product_name": "西湖龙井 250g",
+         *           "status": "SETTLED"
+         *         }
+         *       ],
+         *       "kind": "commission",
+         *       "next_cursor": null
+         *     }
+         */
         PromoterHistoryPage: {
             /** Items */
             items: (components["schemas"]["BindingHistoryItem"] | components["schemas"]["CommissionHistoryItem"] | components["schemas"]["WithdrawalHistoryItem"])[];
@@ -4317,7 +6093,37 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** PromoterLeaderboardResponse */
+        /**
+         * PromoterLeaderboardResponse
+         * @example {
+         *       "as_of": "2026-11-19T09:41:27Z",
+         *       "board": "commission",
+         *       "ends_on": "2026-11-30",
+         *       "entries": [
+         *         {
+         *           "is_me": false,
+         *           "nickname": "山**人",
+         *           "rank": 1,
+         *           "score_fen": 49536
+         *         },
+         *         {
+         *           "is_me": true,
+         *           "nickname": "茶**筑",
+         *           "rank": 2,
+         *           "score_fen": 15430
+         *         }
+         *       ],
+         *       "me": {
+         *         "beyond_cap": false,
+         *         "rank": 2,
+         *         "rank_cap": 1000,
+         *         "score_fen": 15430
+         *       },
+         *       "period": "month",
+         *       "period_key": "2026-11",
+         *       "starts_on": "2026-11-01"
+         *     }
+         */
         PromoterLeaderboardResponse: {
             /** As Of */
             as_of: string;
@@ -4377,7 +6183,35 @@ export interface components {
              */
             upgrade: components["schemas"]["LevelUpgrade"];
         };
-        /** PromoterList */
+        /**
+         * PromoterList
+         * @example {
+         *       "items": [
+         *         {
+         *           "accepted_rules_at": "2026-11-19T02:11:05Z",
+         *           "accepted_rules_version": 5,
+         *           "activated_at": null,
+         *           "applied_at": "2026-11-19T02:11:05Z",
+         *           "code": "Rk4TnW7e",
+         *           "direct_members": 0,
+         *           "l1_override_bp": null,
+         *           "l2_override_bp": null,
+         *           "last_active_at": null,
+         *           "level_id": "basic",
+         *           "nickname": "阿青的茶",
+         *           "own_sales_fen": 0,
+         *           "reason": null,
+         *           "second_level_members": 0,
+         *           "share_link": "pages/index/index?scene=Rk4TnW7e",
+         *           "status": "applied",
+         *           "team_sales_fen": 0,
+         *           "user_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         PromoterList: {
             /** Items */
             items: components["schemas"]["PromoterAdminView"][];
@@ -4387,6 +6221,44 @@ export interface components {
         /**
          * PromoterProfile
          * @description What a promoter sees about themself.
+         * @example {
+         *       "code": "JXZtwULX",
+         *       "direct_members": 7,
+         *       "joined_at": "2026-10-12T03:20:11Z",
+         *       "level": {
+         *         "id": "silver",
+         *         "l1_points_bp": 100,
+         *         "l2_points_bp": 50,
+         *         "name": "银牌"
+         *       },
+         *       "next_level": {
+         *         "id": "gold",
+         *         "l1_points_bp": 200,
+         *         "l2_points_bp": 100,
+         *         "name": "金牌"
+         *       },
+         *       "nickname": "茶香小筑",
+         *       "own_sales_fen": 128600,
+         *       "progress": [
+         *         {
+         *           "current": 128600,
+         *           "met": false,
+         *           "name": "own_sales_fen",
+         *           "required": 300000
+         *         },
+         *         {
+         *           "current": 356400,
+         *           "met": false,
+         *           "name": "team_sales_fen",
+         *           "required": 1000000
+         *         }
+         *       ],
+         *       "second_level_members": 12,
+         *       "share_link": "pages/index/index?scene=JXZtwULX",
+         *       "status": "active",
+         *       "team_sales_fen": 356400,
+         *       "title": "推广员"
+         *     }
          */
         PromoterProfile: {
             /** Code */
@@ -4446,7 +6318,21 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** PublicCategoryList */
+        /**
+         * PublicCategoryList
+         * @example {
+         *       "items": [
+         *         {
+         *           "category_id": "c_01m4ckt9rbte01pz24dawc",
+         *           "name": "茶叶"
+         *         },
+         *         {
+         *           "category_id": "c_01m4ckx1mddwmtkz7dctt4",
+         *           "name": "茶具"
+         *         }
+         *       ]
+         *     }
+         */
         PublicCategoryList: {
             /** Items */
             items: components["schemas"]["PublicCategory"][];
@@ -4454,6 +6340,14 @@ export interface components {
         /**
          * QrCodeResponse
          * @description The caller's own promoter QR code. ``url`` is temporary: fetch a new one when it expires.
+         * @example {
+         *       "expires_at": "2026-11-20T04:00:00Z",
+         *       "page": "pages/index/index",
+         *       "scene": "JXZtwULX",
+         *       "share_link": "pages/index/index?scene=JXZtwULX",
+         *       "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/qr/JXZtwULX/0d5c61a97fc9c204f08a?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=bf459e7febe28d89445a633042e7895a42e7f22b4674e46961674b45ae381d7f",
+         *       "width": 430
+         *     }
          */
         QrCodeResponse: {
             /**
@@ -4484,7 +6378,39 @@ export interface components {
             /** Width */
             width: number;
         };
-        /** ReconciliationDetail */
+        /**
+         * ReconciliationDetail
+         * @example {
+         *       "mismatches": [
+         *         {
+         *           "account": "available",
+         *           "actual_fen": 6908,
+         *           "difference_fen": 500,
+         *           "expected_fen": 6408,
+         *           "kind": "wallet",
+         *           "subject": "u_36botxbbbigbhenhtgo542dk"
+         *         }
+         *       ],
+         *       "next_cursor": null,
+         *       "run": {
+         *         "as_of": "2026-11-18T16:00:00Z",
+         *         "clean": false,
+         *         "complete": true,
+         *         "day": "2026-11-18",
+         *         "finished_at": "2026-11-18T16:00:39Z",
+         *         "global_checked": true,
+         *         "merchant_balances": {
+         *           "merchant:commission": -1286420,
+         *           "merchant:fees": 18600
+         *         },
+         *         "mismatches": 1,
+         *         "postings_read": 5873,
+         *         "promoters_checked": 214,
+         *         "total_fen": 0,
+         *         "unstable_promoters": []
+         *       }
+         *     }
+         */
         ReconciliationDetail: {
             /** Mismatches */
             mismatches: components["schemas"]["ReconciliationMismatch"][];
@@ -4495,7 +6421,31 @@ export interface components {
             next_cursor?: string | null;
             run: components["schemas"]["ReconciliationRun"];
         };
-        /** ReconciliationList */
+        /**
+         * ReconciliationList
+         * @example {
+         *       "items": [
+         *         {
+         *           "as_of": "2026-11-19T16:00:00Z",
+         *           "clean": true,
+         *           "complete": true,
+         *           "day": "2026-11-19",
+         *           "finished_at": "2026-11-19T16:00:41Z",
+         *           "global_checked": true,
+         *           "merchant_balances": {
+         *             "merchant:commission": -1286420,
+         *             "merchant:fees": 18600
+         *           },
+         *           "mismatches": 0,
+         *           "postings_read": 5873,
+         *           "promoters_checked": 214,
+         *           "total_fen": 0,
+         *           "unstable_promoters": []
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         ReconciliationList: {
             /** Items */
             items: components["schemas"]["ReconciliationRun"][];
@@ -4600,12 +6550,100 @@ export interface components {
             /** Line Id */
             line_id: string;
         };
-        /** RefundList */
+        /**
+         * RefundList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 6800,
+         *           "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "closed_at": null,
+         *           "created_at": "2026-11-05T03:20:11Z",
+         *           "decided_at": "2026-11-05T06:02:37Z",
+         *           "decided_by": "admin:li.na",
+         *           "failure_code": null,
+         *           "failure_message": null,
+         *           "kind": "customer",
+         *           "lines": [
+         *             {
+         *               "amount_fen": 6800,
+         *               "line_id": "1"
+         *             }
+         *           ],
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "reason": "盖碗收到时有裂纹",
+         *           "refund_id": "o_01m6gnbah4xat2qntjhtks-r1",
+         *           "reject_reason": null,
+         *           "shipping_fen": 0,
+         *           "status": "SUCCEEDED",
+         *           "succeeded_at": "2026-11-05T06:02:59Z",
+         *           "wechat_refund_id": "50302105872026110512874455931"
+         *         }
+         *       ]
+         *     }
+         */
         RefundList: {
             /** Items */
             items: components["schemas"]["RefundView"][];
         };
-        /** RefundPage */
+        /**
+         * RefundPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 19900,
+         *           "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "closed_at": null,
+         *           "created_at": "2026-11-06T01:48:20Z",
+         *           "decided_at": null,
+         *           "decided_by": null,
+         *           "failure_code": null,
+         *           "failure_message": null,
+         *           "kind": "customer",
+         *           "lines": [
+         *             {
+         *               "amount_fen": 19900,
+         *               "line_id": "0"
+         *             }
+         *           ],
+         *           "order_id": "o_01m6ndv78ze0z57gcjy2d9",
+         *           "reason": "行程有变, 无法到店体验",
+         *           "refund_id": "o_01m6ndv78ze0z57gcjy2d9-r1",
+         *           "reject_reason": null,
+         *           "shipping_fen": 0,
+         *           "status": "REQUESTED",
+         *           "succeeded_at": null,
+         *           "wechat_refund_id": null
+         *         },
+         *         {
+         *           "amount_fen": 6800,
+         *           "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "closed_at": null,
+         *           "created_at": "2026-11-05T03:20:11Z",
+         *           "decided_at": "2026-11-05T06:02:37Z",
+         *           "decided_by": "admin:li.na",
+         *           "failure_code": null,
+         *           "failure_message": null,
+         *           "kind": "customer",
+         *           "lines": [
+         *             {
+         *               "amount_fen": 6800,
+         *               "line_id": "1"
+         *             }
+         *           ],
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "reason": "盖碗收到时有裂纹",
+         *           "refund_id": "o_01m6gnbah4xat2qntjhtks-r1",
+         *           "reject_reason": null,
+         *           "shipping_fen": 0,
+         *           "status": "SUCCEEDED",
+         *           "succeeded_at": "2026-11-05T06:02:59Z",
+         *           "wechat_refund_id": "50302105872026110512874455931"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         RefundPage: {
             /** Items */
             items: components["schemas"]["RefundView"][];
@@ -4649,6 +6687,23 @@ export interface components {
         /**
          * RefundRequest
          * @description A customer's refund request: some lines, each in full or in part.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "line_id": "1"
+         *         }
+         *       ],
+         *       "reason": "盖碗收到时有裂纹"
+         *     }
+         * @example {
+         *       "lines": [
+         *         {
+         *           "amount_fen": 16800,
+         *           "line_id": "0"
+         *         }
+         *       ],
+         *       "reason": "少发了一罐"
+         *     }
          */
         RefundRequest: {
             /** Lines */
@@ -4661,7 +6716,34 @@ export interface components {
          * @enum {string}
          */
         RefundStatus: "REQUESTED" | "REJECTED" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CLOSED";
-        /** RefundView */
+        /**
+         * RefundView
+         * @example {
+         *       "amount_fen": 6800,
+         *       "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *       "closed_at": null,
+         *       "created_at": "2026-11-05T03:20:11Z",
+         *       "decided_at": "2026-11-05T06:02:37Z",
+         *       "decided_by": "admin:li.na",
+         *       "failure_code": null,
+         *       "failure_message": null,
+         *       "kind": "customer",
+         *       "lines": [
+         *         {
+         *           "amount_fen": 6800,
+         *           "line_id": "1"
+         *         }
+         *       ],
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "reason": "盖碗收到时有裂纹",
+         *       "refund_id": "o_01m6gnbah4xat2qntjhtks-r1",
+         *       "reject_reason": null,
+         *       "shipping_fen": 0,
+         *       "status": "SUCCEEDED",
+         *       "succeeded_at": "2026-11-05T06:02:59Z",
+         *       "wechat_refund_id": "50302105872026110512874455931"
+         *     }
+         */
         RefundView: {
             /**
              * Amount Fen
@@ -4714,7 +6796,12 @@ export interface components {
             /** Wechat Refund Id */
             wechat_refund_id?: string | null;
         };
-        /** RejectRefundRequest */
+        /**
+         * RejectRefundRequest
+         * @example {
+         *       "reason": "体验课已于 11 月 8 日核销, 不支持退款"
+         *     }
+         */
         RejectRefundRequest: {
             /**
              * Reason
@@ -4722,7 +6809,12 @@ export interface components {
              */
             reason: string;
         };
-        /** RejectWithdrawalRequest */
+        /**
+         * RejectWithdrawalRequest
+         * @example {
+         *       "reason": "开户名与实名信息不一致, 请修改后重新申请"
+         *     }
+         */
         RejectWithdrawalRequest: {
             /**
              * Reason
@@ -4744,7 +6836,12 @@ export interface components {
             /** Required */
             required: number;
         };
-        /** ResolveRiskCaseRequest */
+        /**
+         * ResolveRiskCaseRequest
+         * @example {
+         *       "note": "双十一茶馆团购, 14 笔订单均为不同收货地址, 已电话核实"
+         *     }
+         */
         ResolveRiskCaseRequest: {
             /**
              * Note
@@ -4752,7 +6849,49 @@ export interface components {
              */
             note: string;
         };
-        /** RiskCaseDetail */
+        /**
+         * RiskCaseDetail
+         * @example {
+         *       "case": {
+         *         "case_id": "rc_8c45a6090726cc47ff36321e",
+         *         "evidence": {
+         *           "average_fen": 1260,
+         *           "day": "2026-11-11",
+         *           "day_fen": 86400,
+         *           "min_day_fen": 50000,
+         *           "multiple_bp": 50000,
+         *           "trailing_days": 7,
+         *           "trailing_fen": 8820
+         *         },
+         *         "note": null,
+         *         "opened_at": "2026-11-11T16:05:12Z",
+         *         "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "resolution_pending": false,
+         *         "resolved_at": null,
+         *         "resolved_by": null,
+         *         "rule": "commission_spike",
+         *         "status": "OPEN",
+         *         "window_key": "2026-11-11"
+         *       },
+         *       "held": {
+         *         "amount_fen": 86400,
+         *         "count": 14
+         *       },
+         *       "hold": {
+         *         "case_id": "rc_8c45a6090726cc47ff36321e",
+         *         "confirmed_case_id": null,
+         *         "open_cases": [
+         *           "rc_8c45a6090726cc47ff36321e"
+         *         ],
+         *         "opened_at": "2026-11-11T16:05:12Z"
+         *       },
+         *       "promoter_status": "active",
+         *       "voided": {
+         *         "amount_fen": 0,
+         *         "count": 0
+         *       }
+         *     }
+         */
         RiskCaseDetail: {
             case: components["schemas"]["RiskCaseView"];
             /** @description the promoter's unsettled commission records held now */
@@ -4764,7 +6903,35 @@ export interface components {
             /** @description records voided by this case (when confirmed) */
             voided: components["schemas"]["CommissionTotals"];
         };
-        /** RiskCasePage */
+        /**
+         * RiskCasePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "case_id": "rc_8c45a6090726cc47ff36321e",
+         *           "evidence": {
+         *             "average_fen": 1260,
+         *             "day": "2026-11-11",
+         *             "day_fen": 86400,
+         *             "min_day_fen": 50000,
+         *             "multiple_bp": 50000,
+         *             "trailing_days": 7,
+         *             "trailing_fen": 8820
+         *           },
+         *           "note": null,
+         *           "opened_at": "2026-11-11T16:05:12Z",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "resolution_pending": false,
+         *           "resolved_at": null,
+         *           "resolved_by": null,
+         *           "rule": "commission_spike",
+         *           "status": "OPEN",
+         *           "window_key": "2026-11-11"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         RiskCasePage: {
             /** Items */
             items: components["schemas"]["RiskCaseView"][];
@@ -4776,7 +6943,30 @@ export interface components {
          * @enum {string}
          */
         RiskCaseStatus: "OPEN" | "RELEASED" | "CONFIRMED";
-        /** RiskCaseView */
+        /**
+         * RiskCaseView
+         * @example {
+         *       "case_id": "rc_8c45a6090726cc47ff36321e",
+         *       "evidence": {
+         *         "average_fen": 1260,
+         *         "day": "2026-11-11",
+         *         "day_fen": 86400,
+         *         "min_day_fen": 50000,
+         *         "multiple_bp": 50000,
+         *         "trailing_days": 7,
+         *         "trailing_fen": 8820
+         *       },
+         *       "note": "双十一茶馆团购, 14 笔订单均为不同收货地址, 已电话核实",
+         *       "opened_at": "2026-11-11T16:05:12Z",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "resolution_pending": false,
+         *       "resolved_at": "2026-11-12T07:45:10Z",
+         *       "resolved_by": "admin:li.na",
+         *       "rule": "commission_spike",
+         *       "status": "RELEASED",
+         *       "window_key": "2026-11-11"
+         *     }
+         */
         RiskCaseView: {
             /**
              * Case Id
@@ -4921,6 +7111,117 @@ export interface components {
          * RulesDisclosure
          * @description The rules in force (规则公示), generated from the distribution settings of ``version``. The
          *     mini-program shows it before `POST /promoter/apply` and sends `version` back as `rules_version`.
+         * @example {
+         *       "earning_levels": [
+         *         {
+         *           "level": 1,
+         *           "name": "一级",
+         *           "rate_bp": 1000,
+         *           "rate_text": "10%"
+         *         },
+         *         {
+         *           "level": 2,
+         *           "name": "二级",
+         *           "rate_bp": 500,
+         *           "rate_text": "5%"
+         *         }
+         *       ],
+         *       "effective_at": "2026-10-06T08:00:00Z",
+         *       "levels": [
+         *         {
+         *           "id": "basic",
+         *           "l1_points_bp": 0,
+         *           "l1_rate_bp": 1000,
+         *           "l2_points_bp": 0,
+         *           "l2_rate_bp": 500,
+         *           "name": "普通",
+         *           "text": "一级佣金 10%、二级佣金 5%。"
+         *         },
+         *         {
+         *           "id": "silver",
+         *           "l1_points_bp": 100,
+         *           "l1_rate_bp": 1100,
+         *           "l2_points_bp": 50,
+         *           "l2_rate_bp": 550,
+         *           "name": "银牌",
+         *           "text": "一级佣金 11%、二级佣金 5.5%（通用比例另加 1% / 0.5%）；升级条件：有效下线达到 3 位且个人推广销售额达到 ¥1,000。"
+         *         },
+         *         {
+         *           "id": "gold",
+         *           "l1_points_bp": 200,
+         *           "l1_rate_bp": 1200,
+         *           "l2_points_bp": 100,
+         *           "l2_rate_bp": 600,
+         *           "name": "金牌",
+         *           "text": "一级佣金 12%、二级佣金 6%（通用比例另加 2% / 1%）；升级条件：个人推广销售额达到 ¥3,000且团队销售额达到 ¥10,000。"
+         *         }
+         *       ],
+         *       "promoter_title": "推广员",
+         *       "sections": [
+         *         {
+         *           "items": [
+         *             {
+         *               "key": "earning_levels",
+         *               "label": "分佣层级",
+         *               "text": "佣金只分两级：一级为直接推广的客户下单，二级为您邀请的推广员推广的客户下单；不存在第三级及以上的佣金。",
+         *               "unit": "count",
+         *               "value": 2
+         *             },
+         *             {
+         *               "key": "pay_basis",
+         *               "label": "计酬依据",
+         *               "text": "佣金和奖励只按真实成交的订单金额计算，邀请人数本身不产生任何收益；无需缴纳任何费用即可参与。",
+         *               "unit": null,
+         *               "value": null
+         *             }
+         *           ],
+         *           "key": "overview",
+         *           "title": "总则"
+         *         },
+         *         {
+         *           "items": [
+         *             {
+         *               "key": "l1_rate",
+         *               "label": "一级佣金比例",
+         *               "text": "直接推广的客户下单，按商品实付金额的 10% 计佣金。",
+         *               "unit": "bp",
+         *               "value": 1000
+         *             },
+         *             {
+         *               "key": "cap",
+         *               "label": "佣金上限",
+         *               "text": "每件商品的一级与二级佣金合计不超过其实付金额的 30%。",
+         *               "unit": "bp",
+         *               "value": 3000
+         *             }
+         *           ],
+         *           "key": "commission",
+         *           "title": "佣金规则"
+         *         },
+         *         {
+         *           "items": [
+         *             {
+         *               "key": "min_fen",
+         *               "label": "最低提现金额",
+         *               "text": "单笔不低于 ¥50。",
+         *               "unit": "fen",
+         *               "value": 5000
+         *             },
+         *             {
+         *               "key": "daily_count",
+         *               "label": "每日次数",
+         *               "text": "每天最多提现 3 次（按北京时间计）。",
+         *               "unit": "count",
+         *               "value": 3
+         *             }
+         *           ],
+         *           "key": "withdrawal",
+         *           "title": "提现规则"
+         *         }
+         *       ],
+         *       "title": "分销规则公示",
+         *       "version": 5
+         *     }
          */
         RulesDisclosure: {
             /**
@@ -4965,6 +7266,192 @@ export interface components {
          *
          *     It extends the document model itself (unknown fields refused, like ``ApiModel``), so a
          *     validation error names the field inside the document: ``commission.l1_rate_bp``.
+         * @example {
+         *       "banned_phrases": [],
+         *       "based_on_version": 5,
+         *       "binding_mode": "first_click",
+         *       "binding_validity": {
+         *         "kind": "protection",
+         *         "protection_days": 30
+         *       },
+         *       "commission": {
+         *         "cap_bp": 3000,
+         *         "l1_rate_bp": 1000,
+         *         "l2_rate_bp": 500,
+         *         "self_purchase": "rebate",
+         *         "settlement_days": 10
+         *       },
+         *       "level_downgrade_inactive_days": 90,
+         *       "levels": [
+         *         {
+         *           "id": "basic",
+         *           "l1_points_bp": 0,
+         *           "l2_points_bp": 0,
+         *           "name": "普通",
+         *           "upgrade": {
+         *             "direct_members_at_least": null,
+         *             "own_sales_at_least_fen": null,
+         *             "team_sales_at_least_fen": null
+         *           }
+         *         },
+         *         {
+         *           "id": "silver",
+         *           "l1_points_bp": 100,
+         *           "l2_points_bp": 50,
+         *           "name": "银牌",
+         *           "upgrade": {
+         *             "direct_members_at_least": 3,
+         *             "own_sales_at_least_fen": 100000,
+         *             "team_sales_at_least_fen": null
+         *           }
+         *         },
+         *         {
+         *           "id": "gold",
+         *           "l1_points_bp": 200,
+         *           "l2_points_bp": 100,
+         *           "name": "金牌",
+         *           "upgrade": {
+         *             "direct_members_at_least": null,
+         *             "own_sales_at_least_fen": 300000,
+         *             "team_sales_at_least_fen": 1000000
+         *           }
+         *         }
+         *       ],
+         *       "note": "结算周期延长到 10 天, 覆盖 7 天无理由退货",
+         *       "notifications": {
+         *         "commission_earned": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "amount1": "amount",
+         *             "character_string2": "order_no",
+         *             "thing3": "product",
+         *             "time4": "time"
+         *           },
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *           "template_id": null
+         *         },
+         *         "commission_settled": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "amount1": "amount",
+         *             "character_string2": "order_no",
+         *             "phrase3": "status",
+         *             "time4": "time"
+         *           },
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *           "template_id": null
+         *         },
+         *         "team_member_joined": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "thing1": "nickname",
+         *             "thing2": "source",
+         *             "time3": "time"
+         *           },
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/promoter/team/index",
+         *           "template_id": null
+         *         },
+         *         "withdrawal_status": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "amount1": "amount",
+         *             "phrase2": "status",
+         *             "thing3": "reason",
+         *             "time4": "time"
+         *           },
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
+         *           "template_id": null
+         *         },
+         *         "withdrawal_statuses": [
+         *           "APPROVED",
+         *           "PAYING",
+         *           "PAID",
+         *           "FAILED",
+         *           "REJECTED"
+         *         ]
+         *       },
+         *       "only_new_customers": false,
+         *       "orders": {
+         *         "auto_confirm_days": 10,
+         *         "unpaid_expiry_minutes": 30
+         *       },
+         *       "promoter_review": "manual",
+         *       "promoter_threshold": {
+         *         "kind": "spent_at_least",
+         *         "product_ids": [],
+         *         "spent_at_least_fen": 9900
+         *       },
+         *       "promoter_title": "推广员",
+         *       "risk": {
+         *         "commission_spike": {
+         *           "min_day_fen": 50000,
+         *           "mode": "observe",
+         *           "multiple_bp": 50000,
+         *           "trailing_days": 7
+         *         },
+         *         "refund_ratio": {
+         *           "lookback_days": 30,
+         *           "min_orders": 10,
+         *           "mode": "observe",
+         *           "ratio_bp": 3000
+         *         },
+         *         "self_dealing": {
+         *           "match_address": true,
+         *           "match_device": true,
+         *           "match_phone": true,
+         *           "min_orders": 1,
+         *           "mode": "observe"
+         *         },
+         *         "shared_device": {
+         *           "device_accounts": 3,
+         *           "ip_accounts": 10,
+         *           "mode": "observe",
+         *           "window_hours": 24
+         *         },
+         *         "withdrawal_burst": {
+         *           "binding_window_hours": 24,
+         *           "bindings": 20,
+         *           "mode": "observe",
+         *           "withdrawal_window_hours": 48,
+         *           "withdrawals": 3
+         *         }
+         *       },
+         *       "team_bonus": {
+         *         "enabled": true,
+         *         "final_after_days": 45,
+         *         "settlement_days": null,
+         *         "tiers": [
+         *           {
+         *             "bonus_bp": 100,
+         *             "min_team_sales_fen": 1000000
+         *           },
+         *           {
+         *             "bonus_bp": 200,
+         *             "min_team_sales_fen": 3000000
+         *           }
+         *         ]
+         *       },
+         *       "withdrawal": {
+         *         "auto_review_below_fen": 20000,
+         *         "daily_amount_fen": 500000,
+         *         "daily_count": 3,
+         *         "dual_approval_from_fen": 100000,
+         *         "fee_free_below_fen": 10000,
+         *         "fee_min_fen": 100,
+         *         "fee_rate_bp": 100,
+         *         "max_fen": 199999,
+         *         "methods": [
+         *           "wechat",
+         *           "bank"
+         *         ],
+         *         "min_fen": 5000,
+         *         "stuck_bill_minutes": 30
+         *       }
+         *     }
          */
         SaveSettingsRequest: {
             /**
@@ -5211,14 +7698,403 @@ export interface components {
              */
             mode: "rebate" | "none" | "discount";
         };
-        /** SettingsHistory */
+        /**
+         * SettingsHistory
+         * @example {
+         *       "items": [
+         *         {
+         *           "note": "开通银行卡提现, 新增银牌、金牌等级",
+         *           "saved_at": "2026-10-06T08:00:00Z",
+         *           "saved_by": "admin:li.na",
+         *           "settings": {
+         *             "banned_phrases": [],
+         *             "binding_mode": "first_click",
+         *             "binding_validity": {
+         *               "kind": "protection",
+         *               "protection_days": 30
+         *             },
+         *             "commission": {
+         *               "cap_bp": 3000,
+         *               "l1_rate_bp": 1000,
+         *               "l2_rate_bp": 500,
+         *               "self_purchase": "rebate",
+         *               "settlement_days": 7
+         *             },
+         *             "level_downgrade_inactive_days": 90,
+         *             "levels": [
+         *               {
+         *                 "id": "basic",
+         *                 "l1_points_bp": 0,
+         *                 "l2_points_bp": 0,
+         *                 "name": "普通",
+         *                 "upgrade": {
+         *                   "direct_members_at_least": null,
+         *                   "own_sales_at_least_fen": null,
+         *                   "team_sales_at_least_fen": null
+         *                 }
+         *               },
+         *               {
+         *                 "id": "silver",
+         *                 "l1_points_bp": 100,
+         *                 "l2_points_bp": 50,
+         *                 "name": "银牌",
+         *                 "upgrade": {
+         *                   "direct_members_at_least": 3,
+         *                   "own_sales_at_least_fen": 100000,
+         *                   "team_sales_at_least_fen": null
+         *                 }
+         *               },
+         *               {
+         *                 "id": "gold",
+         *                 "l1_points_bp": 200,
+         *                 "l2_points_bp": 100,
+         *                 "name": "金牌",
+         *                 "upgrade": {
+         *                   "direct_members_at_least": null,
+         *                   "own_sales_at_least_fen": 300000,
+         *                   "team_sales_at_least_fen": 1000000
+         *                 }
+         *               }
+         *             ],
+         *             "notifications": {
+         *               "commission_earned": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "amount1": "amount",
+         *                   "character_string2": "order_no",
+         *                   "thing3": "product",
+         *                   "time4": "time"
+         *                 },
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *                 "template_id": null
+         *               },
+         *               "commission_settled": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "amount1": "amount",
+         *                   "character_string2": "order_no",
+         *                   "phrase3": "status",
+         *                   "time4": "time"
+         *                 },
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *                 "template_id": null
+         *               },
+         *               "team_member_joined": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "thing1": "nickname",
+         *                   "thing2": "source",
+         *                   "time3": "time"
+         *                 },
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/promoter/team/index",
+         *                 "template_id": null
+         *               },
+         *               "withdrawal_status": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "amount1": "amount",
+         *                   "phrase2": "status",
+         *                   "thing3": "reason",
+         *                   "time4": "time"
+         *                 },
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
+         *                 "template_id": null
+         *               },
+         *               "withdrawal_statuses": [
+         *                 "APPROVED",
+         *                 "PAYING",
+         *                 "PAID",
+         *                 "FAILED",
+         *                 "REJECTED"
+         *               ]
+         *             },
+         *             "only_new_customers": false,
+         *             "orders": {
+         *               "auto_confirm_days": 10,
+         *               "unpaid_expiry_minutes": 30
+         *             },
+         *             "promoter_review": "manual",
+         *             "promoter_threshold": {
+         *               "kind": "spent_at_least",
+         *               "product_ids": [],
+         *               "spent_at_least_fen": 9900
+         *             },
+         *             "promoter_title": "推广员",
+         *             "risk": {
+         *               "commission_spike": {
+         *                 "min_day_fen": 50000,
+         *                 "mode": "observe",
+         *                 "multiple_bp": 50000,
+         *                 "trailing_days": 7
+         *               },
+         *               "refund_ratio": {
+         *                 "lookback_days": 30,
+         *                 "min_orders": 10,
+         *                 "mode": "observe",
+         *                 "ratio_bp": 3000
+         *               },
+         *               "self_dealing": {
+         *                 "match_address": true,
+         *                 "match_device": true,
+         *                 "match_phone": true,
+         *                 "min_orders": 1,
+         *                 "mode": "observe"
+         *               },
+         *               "shared_device": {
+         *                 "device_accounts": 3,
+         *                 "ip_accounts": 10,
+         *                 "mode": "observe",
+         *                 "window_hours": 24
+         *               },
+         *               "withdrawal_burst": {
+         *                 "binding_window_hours": 24,
+         *                 "bindings": 20,
+         *                 "mode": "observe",
+         *                 "withdrawal_window_hours": 48,
+         *                 "withdrawals": 3
+         *               }
+         *             },
+         *             "team_bonus": {
+         *               "enabled": true,
+         *               "final_after_days": 45,
+         *               "settlement_days": null,
+         *               "tiers": [
+         *                 {
+         *                   "bonus_bp": 100,
+         *                   "min_team_sales_fen": 1000000
+         *                 },
+         *                 {
+         *                   "bonus_bp": 200,
+         *                   "min_team_sales_fen": 3000000
+         *                 }
+         *               ]
+         *             },
+         *             "withdrawal": {
+         *               "auto_review_below_fen": 20000,
+         *               "daily_amount_fen": 500000,
+         *               "daily_count": 3,
+         *               "dual_approval_from_fen": 100000,
+         *               "fee_free_below_fen": 10000,
+         *               "fee_min_fen": 100,
+         *               "fee_rate_bp": 100,
+         *               "max_fen": 199999,
+         *               "methods": [
+         *                 "wechat",
+         *                 "bank"
+         *               ],
+         *               "min_fen": 5000,
+         *               "stuck_bill_minutes": 30
+         *             }
+         *           },
+         *           "version": 5
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         SettingsHistory: {
             /** Items */
             items: components["schemas"]["SettingsVersionView"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** SettingsVersionView */
+        /**
+         * SettingsVersionView
+         * @example {
+         *       "note": "开通银行卡提现, 新增银牌、金牌等级",
+         *       "saved_at": "2026-10-06T08:00:00Z",
+         *       "saved_by": "admin:li.na",
+         *       "settings": {
+         *         "banned_phrases": [],
+         *         "binding_mode": "first_click",
+         *         "binding_validity": {
+         *           "kind": "protection",
+         *           "protection_days": 30
+         *         },
+         *         "commission": {
+         *           "cap_bp": 3000,
+         *           "l1_rate_bp": 1000,
+         *           "l2_rate_bp": 500,
+         *           "self_purchase": "rebate",
+         *           "settlement_days": 7
+         *         },
+         *         "level_downgrade_inactive_days": 90,
+         *         "levels": [
+         *           {
+         *             "id": "basic",
+         *             "l1_points_bp": 0,
+         *             "l2_points_bp": 0,
+         *             "name": "普通",
+         *             "upgrade": {
+         *               "direct_members_at_least": null,
+         *               "own_sales_at_least_fen": null,
+         *               "team_sales_at_least_fen": null
+         *             }
+         *           },
+         *           {
+         *             "id": "silver",
+         *             "l1_points_bp": 100,
+         *             "l2_points_bp": 50,
+         *             "name": "银牌",
+         *             "upgrade": {
+         *               "direct_members_at_least": 3,
+         *               "own_sales_at_least_fen": 100000,
+         *               "team_sales_at_least_fen": null
+         *             }
+         *           },
+         *           {
+         *             "id": "gold",
+         *             "l1_points_bp": 200,
+         *             "l2_points_bp": 100,
+         *             "name": "金牌",
+         *             "upgrade": {
+         *               "direct_members_at_least": null,
+         *               "own_sales_at_least_fen": 300000,
+         *               "team_sales_at_least_fen": 1000000
+         *             }
+         *           }
+         *         ],
+         *         "notifications": {
+         *           "commission_earned": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "amount1": "amount",
+         *               "character_string2": "order_no",
+         *               "thing3": "product",
+         *               "time4": "time"
+         *             },
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *             "template_id": null
+         *           },
+         *           "commission_settled": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "amount1": "amount",
+         *               "character_string2": "order_no",
+         *               "phrase3": "status",
+         *               "time4": "time"
+         *             },
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *             "template_id": null
+         *           },
+         *           "team_member_joined": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "thing1": "nickname",
+         *               "thing2": "source",
+         *               "time3": "time"
+         *             },
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/promoter/team/index",
+         *             "template_id": null
+         *           },
+         *           "withdrawal_status": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "amount1": "amount",
+         *               "phrase2": "status",
+         *               "thing3": "reason",
+         *               "time4": "time"
+         *             },
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
+         *             "template_id": null
+         *           },
+         *           "withdrawal_statuses": [
+         *             "APPROVED",
+         *             "PAYING",
+         *             "PAID",
+         *             "FAILED",
+         *             "REJECTED"
+         *           ]
+         *         },
+         *         "only_new_customers": false,
+         *         "orders": {
+         *           "auto_confirm_days": 10,
+         *           "unpaid_expiry_minutes": 30
+         *         },
+         *         "promoter_review": "manual",
+         *         "promoter_threshold": {
+         *           "kind": "spent_at_least",
+         *           "product_ids": [],
+         *           "spent_at_least_fen": 9900
+         *         },
+         *         "promoter_title": "推广员",
+         *         "risk": {
+         *           "commission_spike": {
+         *             "min_day_fen": 50000,
+         *             "mode": "observe",
+         *             "multiple_bp": 50000,
+         *             "trailing_days": 7
+         *           },
+         *           "refund_ratio": {
+         *             "lookback_days": 30,
+         *             "min_orders": 10,
+         *             "mode": "observe",
+         *             "ratio_bp": 3000
+         *           },
+         *           "self_dealing": {
+         *             "match_address": true,
+         *             "match_device": true,
+         *             "match_phone": true,
+         *             "min_orders": 1,
+         *             "mode": "observe"
+         *           },
+         *           "shared_device": {
+         *             "device_accounts": 3,
+         *             "ip_accounts": 10,
+         *             "mode": "observe",
+         *             "window_hours": 24
+         *           },
+         *           "withdrawal_burst": {
+         *             "binding_window_hours": 24,
+         *             "bindings": 20,
+         *             "mode": "observe",
+         *             "withdrawal_window_hours": 48,
+         *             "withdrawals": 3
+         *           }
+         *         },
+         *         "team_bonus": {
+         *           "enabled": true,
+         *           "final_after_days": 45,
+         *           "settlement_days": null,
+         *           "tiers": [
+         *             {
+         *               "bonus_bp": 100,
+         *               "min_team_sales_fen": 1000000
+         *             },
+         *             {
+         *               "bonus_bp": 200,
+         *               "min_team_sales_fen": 3000000
+         *             }
+         *           ]
+         *         },
+         *         "withdrawal": {
+         *           "auto_review_below_fen": 20000,
+         *           "daily_amount_fen": 500000,
+         *           "daily_count": 3,
+         *           "dual_approval_from_fen": 100000,
+         *           "fee_free_below_fen": 10000,
+         *           "fee_min_fen": 100,
+         *           "fee_rate_bp": 100,
+         *           "max_fen": 199999,
+         *           "methods": [
+         *             "wechat",
+         *             "bank"
+         *           ],
+         *           "min_fen": 5000,
+         *           "stuck_bill_minutes": 30
+         *         }
+         *       },
+         *       "version": 5
+         *     }
+         */
         SettingsVersionView: {
             /** Note */
             note?: string | null;
@@ -5283,6 +8159,14 @@ export interface components {
         /**
          * ShippingAddress
          * @description The full delivery address, for the merchant to ship (admins only; every reveal is audited).
+         * @example {
+         *       "city": "杭州市",
+         *       "detail": "西湖区文三路 478 号华星时代广场 A 座 1201",
+         *       "name": "王芳",
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "phone": "13812341234",
+         *       "province": "浙江省"
+         *     }
          */
         ShippingAddress: {
             /** City */
@@ -5298,7 +8182,13 @@ export interface components {
             /** Province */
             province?: string | null;
         };
-        /** ShipRequest */
+        /**
+         * ShipRequest
+         * @example {
+         *       "carrier": "顺丰速运",
+         *       "tracking_no": "SF1428830471952"
+         *     }
+         */
         ShipRequest: {
             /**
              * Carrier
@@ -5308,7 +8198,12 @@ export interface components {
             /** Tracking No */
             tracking_no: string;
         };
-        /** StatusChangeRequest */
+        /**
+         * StatusChangeRequest
+         * @example {
+         *       "reason": "朋友圈海报夸大收益, 核实前暂停"
+         *     }
+         */
         StatusChangeRequest: {
             /**
              * Reason
@@ -5316,7 +8211,13 @@ export interface components {
              */
             reason?: string | null;
         };
-        /** StockAdjustment */
+        /**
+         * StockAdjustment
+         * @example {
+         *       "delta": 50,
+         *       "reason": "入库"
+         *     }
+         */
         StockAdjustment: {
             /**
              * Delta
@@ -5385,7 +8286,29 @@ export interface components {
              */
             via?: string | null;
         };
-        /** TeamPage */
+        /**
+         * TeamPage
+         * @example {
+         *       "depth": 1,
+         *       "items": [
+         *         {
+         *           "depth": 1,
+         *           "joined_at": "2026-10-20T11:42:05Z",
+         *           "nickname": "王**芳",
+         *           "sales_fen": 41400,
+         *           "via": null
+         *         },
+         *         {
+         *           "depth": 1,
+         *           "joined_at": "2026-11-02T10:05:44Z",
+         *           "nickname": "微信用户",
+         *           "sales_fen": 0,
+         *           "via": null
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         TeamPage: {
             /**
              * Depth
@@ -5448,7 +8371,17 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** TokenResponse */
+        /**
+         * TokenResponse
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoiYWRtaW46bGkubmEiLCJyb2xlcyI6WyJhZG1pbiJdLCJpYXQiOjE3OTUxMzY0MDAsImV4cCI6MTc5NTE2NTIwMCwidmVyIjozfQ.gUrSyK02NT79DD8Ub8UxcM6DglID1nqBGi1mkVqMwAs",
+         *       "expires_in": 28800,
+         *       "roles": [
+         *         "admin"
+         *       ],
+         *       "token_type": "Bearer"
+         *     }
+         */
         TokenResponse: {
             /** Access Token */
             access_token: string;
@@ -5516,7 +8449,25 @@ export interface components {
             /** Package Info */
             package_info: string;
         };
-        /** UploadForm */
+        /**
+         * UploadForm
+         * @example {
+         *       "expires_at": "2026-10-08T02:15:00Z",
+         *       "fields": {
+         *         "Content-Type": "image/jpeg",
+         *         "key": "product-images/9dc46c03c21bb00fa9ea3fe546dae72c.jpg",
+         *         "policy": "eyJleHBpcmF0aW9uIjogIjIwMjYtMTAtMDhUMDI6MTU6MDBaIiwgImNvbmRpdGlvbnMiOiBbeyJDb250ZW50LVR5cGUiOiAiaW1hZ2UvanBlZyJ9LCBbImNvbnRlbnQtbGVuZ3RoLXJhbmdlIiwgMSwgNTAwMDAwMF0sIHsiYnVja2V0IjogIm1hbGwtcHJvZC1tZWRpYWJ1Y2tldC0xcTh6NGs3dzJtNXgifSwgeyJrZXkiOiAicHJvZHVjdC1pbWFnZXMvOWRjNDZjMDNjMjFiYjAwZmE5ZWEzZmU1NDZkYWU3MmMuanBnIn0sIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwgeyJ4LWFtei1jcmVkZW50aWFsIjogIkFTSUFRM0VHVlhLNEVYQU1QTEU3LzIwMjYxMDA4L2FwLWVhc3QtMS9zMy9hd3M0X3JlcXVlc3QifSwgeyJ4LWFtei1kYXRlIjogIjIwMjYxMDA4VDAyMDUwMFoifV19",
+         *         "x-amz-algorithm": "AWS4-HMAC-SHA256",
+         *         "x-amz-credential": "ASIAQ3EGVXK4EXAMPLE7/20261008/ap-east-1/s3/aws4_request",
+         *         "x-amz-date": "20261008T020500Z",
+         *         "x-amz-signature": "84c35063e6cb3f8fe905379651e8cff557869728fb2277b950909788349baf19"
+         *       },
+         *       "key": "product-images/9dc46c03c21bb00fa9ea3fe546dae72c.jpg",
+         *       "max_bytes": 5000000,
+         *       "upload_id": "9dc46c03c21bb00fa9ea3fe546dae72c",
+         *       "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/"
+         *     }
+         */
         UploadForm: {
             /** Expires At */
             expires_at: string;
@@ -5545,7 +8496,12 @@ export interface components {
              */
             url: string;
         };
-        /** UploadRequest */
+        /**
+         * UploadRequest
+         * @example {
+         *       "content_type": "image/jpeg"
+         *     }
+         */
         UploadRequest: {
             /**
              * Content Type
@@ -5554,7 +8510,17 @@ export interface components {
              */
             content_type: "image/jpeg" | "image/png" | "image/webp";
         };
-        /** VerifiedImage */
+        /**
+         * VerifiedImage
+         * @example {
+         *       "bytes": 286417,
+         *       "content_type": "image/jpeg",
+         *       "height": 1080,
+         *       "key": "product-images/9dc46c03c21bb00fa9ea3fe546dae72c.jpg",
+         *       "upload_id": "9dc46c03c21bb00fa9ea3fe546dae72c",
+         *       "width": 1080
+         *     }
+         */
         VerifiedImage: {
             /** Bytes */
             bytes: number;
@@ -5572,7 +8538,12 @@ export interface components {
             /** Width */
             width: number;
         };
-        /** VerifyRequest */
+        /**
+         * VerifyRequest
+         * @example {
+         *       "code": "4827 1935 0642"
+         *     }
+         */
         VerifyRequest: {
             /**
              * Code
@@ -5583,6 +8554,12 @@ export interface components {
         /**
          * VisitRequest
          * @description 分享访问: the mini-program reports a visit through a share link, QR scene or poster.
+         * @example {
+         *       "code": "JXZtwULX",
+         *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76",
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "source": "poster"
+         *     }
          */
         VisitRequest: {
             /**
@@ -5603,7 +8580,21 @@ export interface components {
              */
             source: "link" | "qr" | "poster";
         };
-        /** VisitResult */
+        /**
+         * VisitResult
+         * @example {
+         *       "binding": {
+         *         "bound_at": "2026-10-20T11:42:05Z",
+         *         "parent_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "promoter_code": "JXZtwULX",
+         *         "source": "link",
+         *         "trigger": "visit"
+         *       },
+         *       "binding_refused": null,
+         *       "outcome": "bound",
+         *       "visit_id": "v_01m6dvhp42mr3m3w87b9dg"
+         *     }
+         */
         VisitResult: {
             binding?: components["schemas"]["BindingView"] | null;
             /**
@@ -5694,7 +8685,129 @@ export interface components {
             /** Withdrawal Id */
             withdrawal_id: string;
         };
-        /** WithdrawalPage */
+        /**
+         * WithdrawalPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 150000,
+         *           "approvals": [
+         *             {
+         *               "admin_id": "admin:li.na",
+         *               "at": "2026-11-17T07:02:18Z"
+         *             }
+         *           ],
+         *           "approved_at": null,
+         *           "bank": {
+         *             "account_name": "张*",
+         *             "account_no": "****6789",
+         *             "bank_name": "招商银行",
+         *             "branch": "杭州分行营业部"
+         *           },
+         *           "bank_reference": null,
+         *           "bill_state": null,
+         *           "confirm": null,
+         *           "created_at": "2026-11-17T06:21:09Z",
+         *           "fail_reason": null,
+         *           "failed_at": null,
+         *           "fee_fen": 1500,
+         *           "method": "bank",
+         *           "net_fen": 148500,
+         *           "out_bill_no": "w01m7m2n7z1891c4a1y4sjt",
+         *           "paid_at": null,
+         *           "paying_at": null,
+         *           "promoter_id": "u_cpk4nizqohonwxfnikf4bplx",
+         *           "reason": null,
+         *           "rejected_at": null,
+         *           "rejected_by": null,
+         *           "required_approvals": 2,
+         *           "review": "manual",
+         *           "status": "PENDING_REVIEW",
+         *           "timeline": [
+         *             {
+         *               "at": "2026-11-17T06:21:09Z",
+         *               "by": "u_cpk4nizqohonwxfnikf4bplx",
+         *               "note": "requested ¥1,500.00, fee ¥15.00",
+         *               "status": "PENDING_REVIEW"
+         *             },
+         *             {
+         *               "at": "2026-11-17T07:02:18Z",
+         *               "by": "admin:li.na",
+         *               "note": "approval 1 of 2",
+         *               "status": "PENDING_REVIEW"
+         *             }
+         *           ],
+         *           "transfer_bill_no": null,
+         *           "withdrawal_id": "w_01m7m2n7z1891c4a1y4sjt"
+         *         },
+         *         {
+         *           "amount_fen": 30000,
+         *           "approvals": [
+         *             {
+         *               "admin_id": "admin:li.na",
+         *               "at": "2026-11-16T02:10:05Z"
+         *             }
+         *           ],
+         *           "approved_at": "2026-11-16T02:10:05Z",
+         *           "bank": null,
+         *           "bank_reference": null,
+         *           "bill_state": "SUCCESS",
+         *           "confirm": null,
+         *           "created_at": "2026-11-16T01:05:33Z",
+         *           "fail_reason": null,
+         *           "failed_at": null,
+         *           "fee_fen": 300,
+         *           "method": "wechat",
+         *           "net_fen": 29700,
+         *           "out_bill_no": "w01m7gy6mg9s3xm8pvpvg63",
+         *           "paid_at": "2026-11-16T02:11:41Z",
+         *           "paying_at": "2026-11-16T02:10:09Z",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "reason": null,
+         *           "rejected_at": null,
+         *           "rejected_by": null,
+         *           "required_approvals": 1,
+         *           "review": "manual",
+         *           "status": "PAID",
+         *           "timeline": [
+         *             {
+         *               "at": "2026-11-16T01:05:33Z",
+         *               "by": "u_36botxbbbigbhenhtgo542dk",
+         *               "note": "requested ¥300.00, fee ¥3.00",
+         *               "status": "PENDING_REVIEW"
+         *             },
+         *             {
+         *               "at": "2026-11-16T02:10:05Z",
+         *               "by": "admin:li.na",
+         *               "note": "approval 1 of 1",
+         *               "status": "APPROVED"
+         *             },
+         *             {
+         *               "at": "2026-11-16T02:10:09Z",
+         *               "by": "system",
+         *               "note": "WeChat transfer w01m7gy6mg9s3xm8pvpvg63",
+         *               "status": "PAYING"
+         *             },
+         *             {
+         *               "at": "2026-11-16T02:10:10Z",
+         *               "by": "wechatpay",
+         *               "note": "transfer bill WAIT_USER_CONFIRM",
+         *               "status": "PAYING"
+         *             },
+         *             {
+         *               "at": "2026-11-16T02:11:41Z",
+         *               "by": "wechatpay",
+         *               "note": "transfer bill 1330000071100999991182020050700019480001",
+         *               "status": "PAID"
+         *             }
+         *           ],
+         *           "transfer_bill_no": "1330000071100999991182020050700019480001",
+         *           "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         WithdrawalPage: {
             /** Items */
             items: components["schemas"]["WithdrawalView"][];
@@ -5704,7 +8817,23 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** WithdrawalRequest */
+        /**
+         * WithdrawalRequest
+         * @example {
+         *       "amount_fen": 30000,
+         *       "method": "wechat"
+         *     }
+         * @example {
+         *       "amount_fen": 150000,
+         *       "bank": {
+         *         "account_name": "张伟",
+         *         "account_no": "6214830212346789",
+         *         "bank_name": "招商银行",
+         *         "branch": "杭州分行营业部"
+         *       },
+         *       "method": "bank"
+         *     }
+         */
         WithdrawalRequest: {
             /**
              * Amount Fen
@@ -5828,7 +8957,73 @@ export interface components {
          * @enum {string}
          */
         WithdrawalStatus: "PENDING_REVIEW" | "APPROVED" | "PAYING" | "PAID" | "FAILED" | "REJECTED";
-        /** WithdrawalView */
+        /**
+         * WithdrawalView
+         * @example {
+         *       "amount_fen": 30000,
+         *       "approvals": [
+         *         {
+         *           "admin_id": "admin:li.na",
+         *           "at": "2026-11-16T02:10:05Z"
+         *         }
+         *       ],
+         *       "approved_at": "2026-11-16T02:10:05Z",
+         *       "bank": null,
+         *       "bank_reference": null,
+         *       "bill_state": "SUCCESS",
+         *       "confirm": null,
+         *       "created_at": "2026-11-16T01:05:33Z",
+         *       "fail_reason": null,
+         *       "failed_at": null,
+         *       "fee_fen": 300,
+         *       "method": "wechat",
+         *       "net_fen": 29700,
+         *       "out_bill_no": "w01m7gy6mg9s3xm8pvpvg63",
+         *       "paid_at": "2026-11-16T02:11:41Z",
+         *       "paying_at": "2026-11-16T02:10:09Z",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "reason": null,
+         *       "rejected_at": null,
+         *       "rejected_by": null,
+         *       "required_approvals": 1,
+         *       "review": "manual",
+         *       "status": "PAID",
+         *       "timeline": [
+         *         {
+         *           "at": "2026-11-16T01:05:33Z",
+         *           "by": "u_36botxbbbigbhenhtgo542dk",
+         *           "note": "requested ¥300.00, fee ¥3.00",
+         *           "status": "PENDING_REVIEW"
+         *         },
+         *         {
+         *           "at": "2026-11-16T02:10:05Z",
+         *           "by": "admin:li.na",
+         *           "note": "approval 1 of 1",
+         *           "status": "APPROVED"
+         *         },
+         *         {
+         *           "at": "2026-11-16T02:10:09Z",
+         *           "by": "system",
+         *           "note": "WeChat transfer w01m7gy6mg9s3xm8pvpvg63",
+         *           "status": "PAYING"
+         *         },
+         *         {
+         *           "at": "2026-11-16T02:10:10Z",
+         *           "by": "wechatpay",
+         *           "note": "transfer bill WAIT_USER_CONFIRM",
+         *           "status": "PAYING"
+         *         },
+         *         {
+         *           "at": "2026-11-16T02:11:41Z",
+         *           "by": "wechatpay",
+         *           "note": "transfer bill 1330000071100999991182020050700019480001",
+         *           "status": "PAID"
+         *         }
+         *       ],
+         *       "transfer_bill_no": "1330000071100999991182020050700019480001",
+         *       "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"
+         *     }
+         */
         WithdrawalView: {
             /**
              * Amount Fen
@@ -7376,10 +10571,14 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
+                /** @description first China day, YYYY-MM-DD */
+                from?: string | null;
                 /** @description page size */
                 limit?: number;
                 /** @description e.g. PAID: waiting to be shipped */
                 status?: "CREATED" | "PAID" | "EXPIRED" | "PAID_AFTER_EXPIRY" | "SHIPPED" | "COMPLETED" | "CLOSED";
+                /** @description last China day, YYYY-MM-DD (inclusive) */
+                to?: string | null;
             };
             header?: never;
             path?: never;
@@ -7414,7 +10613,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is missing or invalid (each named in `error.fields`) */
+            /** @description `validation_error` (not YYYY-MM-DD), `invalid_date`, `invalid_date_range`, `invalid_cursor` (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9023,6 +12222,80 @@ export interface operations {
                 };
             };
             /** @description invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    team_admin_promoters__user_id__team_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description 1: their direct members; 2: their members' members */
+                depth?: number;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTeamPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_cursor` (another list's cursor) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -3,14 +3,11 @@
 One instance of each per process, shared by the HTTP entry point (``mall.api.http``) and the
 worker entry point (``mall.workers``), so the workers do not import the event handler.
 
-Where the X-Ray SDK is loaded (``Tracer``): in the workers (schedules, queues, streams), not in
-the HTTP functions. Every function keeps ``Tracing: Active``, so Lambda's own segments time each
-function's initialisation and invocation without the SDK. What the SDK adds is a subsegment per AWS
-call and the handler's annotations: worth it where an invocation makes long chains of calls (a batch
-of records, a settlement slice) and nobody waits on its cold start; not on an HTTP route, where a
-person waits on the cold start (the SDK and its botocore patch are loaded then: docs/performance.md
-has the figures) and a request makes a few DynamoDB round trips, which its logs and the
-``ColdStart`` metric already cover."""
+Where the X-Ray SDK is loaded (``Tracer``): in the workers (schedules, queues, streams), and in the
+HTTP functions that are traced (``entrypoint(app, traced=True)`` where template.yaml gives
+``Tracing: Active``: those that call WeChat Pay, template.yaml says why). The other HTTP functions
+never load it: a person waits on their cold start, Powertools loads the SDK even for a disabled
+Tracer (docs/performance.md has the figures), and their logs and metrics tell what a trace would."""
 
 from __future__ import annotations
 
@@ -23,9 +20,10 @@ metrics = Metrics()
 
 
 @cache
-def worker_tracer() -> Tracer:
+def xray_tracer() -> Tracer:
     """The process's Tracer, built on first use: by ``mall.workers.worker_entrypoint``, which a worker
-    calls at import, before it makes any AWS client.
+    calls at import, before it makes any AWS client, and by ``mall.api.http.entrypoint`` for a
+    traced HTTP function.
 
     Only botocore is patched (DynamoDB, S3, SQS calls become subsegments): the default list also
     patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
-from mall.observability import logger, metrics, worker_tracer
+from mall.observability import logger, metrics, xray_tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -24,9 +24,13 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def worker_entrypoint(run: Handler) -> Handler:
-    """Logger context (cleared per invocation), a traced handler, metrics flushed with the cold-start metric."""
+    """Logger context (cleared per invocation), a traced handler, metrics flushed.
+
+    No ``ColdStart`` metric: it is one custom metric per function (billed per metric-month, more
+    than the rest of the stack's monitoring together) that no alarm reads; every log line's
+    ``cold_start`` field and Lambda's report line (init duration) show cold starts."""
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
-        worker_tracer().capture_lambda_handler(metrics.log_metrics(capture_cold_start_metric=True)(run)))
+        xray_tracer().capture_lambda_handler(metrics.log_metrics(run)))
     return wrapped
 
 

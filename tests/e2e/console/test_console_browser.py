@@ -1,12 +1,12 @@
 """The merchant console driven in headless Chromium against the local stack: a merchant logs in
-(and is told why not), sees the dashboard's charts drawn from real figures, and two admins approve
-a large withdrawal together."""
+(and is told why not), sees the dashboard's charts (the day-by-day trends among them) drawn from real
+figures, and two admins approve a large withdrawal together."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ import requests
 
 from local.hooks import DEMO_ADMIN
 from local.wechatpay_sandbox.local_stack import pay_local_order
+from mall.clock import CHINA
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import AdminRepository
 from mall.dal.table import Table
@@ -68,13 +69,47 @@ def test_the_dashboard_draws_its_charts_from_real_figures(stack: Any, http: requ
     assert paid.status == 204, paid.response
     stack.drain_streams(timeout=60)
 
+    # The page's default range: the last 30 China days, today included.
+    today = datetime.now(CHINA).date()
+    query = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+    figures = http.get(f"{api}/admin/dashboard", params=query, headers=admin_headers(api, http), timeout=TIMEOUT)
+    assert figures.status_code == 200, figures.text
+    series = figures.json()["series"]
+    assert figures.json()["granularity"] == "day" and len(series) == 30 and series[-1]["period"] == query["to"]
+    drawn = [p for p in series if p["gmv_fen"] or p["paid_orders"] or p["commission_fen"]]
+    assert drawn and drawn[-1]["gmv_fen"] >= 12_300 and drawn[-1]["paid_orders"] >= 1, drawn
+
     log_in(page, console)
     page.locator("[data-test=kpi]").first.wait_for()
     gmv = page.locator("[data-test=kpi]").first.inner_text()
     assert gmv.startswith("¥") and gmv != "¥0.00"
     canvases = page.locator(".chart canvas")
-    canvases.nth(2).wait_for()
-    assert canvases.count() == 3
+    canvases.nth(3).wait_for()
+    assert canvases.count() == 4  # the trends, then commission, promoters, products
+
+    trends = page.locator("[data-test=trends]")
+    trends.locator("canvas").wait_for()
+    assert trends.get_attribute("data-active") == str(len(drawn))  # every active day of the API is plotted
+    box = trends.locator("canvas").bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 200, box
+    # Hovering the latest active day's column shows its GMV from the series, as formatFen writes it.
+    fen = drawn[-1]["gmv_fen"]
+    money = f"¥{fen // 100:,}.{fen % 100:02d}"
+    shown = ""
+    for dx in range(10, int(box["width"]), 8):
+        page.mouse.move(box["x"] + box["width"] - dx, box["y"] + box["height"] * 0.6)
+        page.wait_for_timeout(60)
+        shown = trends.inner_text()
+        if money in shown:
+            break
+    assert money in shown and "成交额" in shown, (money, shown)
+    # On a phone (the page opened at phone width) the chart fits the screen, drawn, not cut off.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    trends.locator("canvas").wait_for()
+    page.wait_for_function("() => document.querySelector('[data-test=trends]').dataset.active !== '0'")
+    narrow = trends.locator("canvas").bounding_box()
+    assert narrow is not None and narrow["width"] > 160 and narrow["x"] >= 0 and narrow["x"] + narrow["width"] <= 390
     # Drawn, not blank: each canvas has pixels that are not the background.
     painted = page.evaluate("""() => [...document.querySelectorAll('.chart canvas')].map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

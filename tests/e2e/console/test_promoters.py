@@ -1,6 +1,7 @@
 """The promoter pages in headless Chromium: a customer applies through the API, the merchant
 approves the application in the console, freezes and unfreezes the promoter, and is refused
-own rates above the commission cap."""
+own rates above the commission cap; a customer bound with a promoter's invite code is listed in the
+promoter's team."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from mall.dal.table import Table
 from tests.e2e.console.conftest import admin_headers, log_in
+from tests.e2e.seeding import make_promoter
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +100,31 @@ def test_approve_an_application_then_freeze_and_unfreeze(api: str, console: str,
     page.locator(".el-form-item__error", has_text="超出佣金上限").first.wait_for()
     unchanged = _promoter(api, http, user_id)
     assert unchanged["l1_override_bp"] is None and unchanged["l2_override_bp"] is None
+
+
+def test_a_bound_customer_is_listed_in_the_promoters_team(api: str, console: str, http: requests.Session,
+                                                          table: Table, page: Any) -> None:
+    run = uuid.uuid4().hex[:8]
+    leader = http.post(f"{api}/auth/login", json={"code": f"console-leader-{run}"}, timeout=TIMEOUT).json()
+    code = f"T{run.upper()}"
+    make_promoter(table, leader["user_id"], code=code)
+    member = http.post(f"{api}/auth/login", json={"code": f"console-member-{run}"}, timeout=TIMEOUT).json()
+    bound = http.post(f"{api}/referral/bind", json={"code": code}, timeout=TIMEOUT,
+                      headers={"Authorization": f"Bearer {member['access_token']}"})
+    assert bound.status_code == 200 and bound.json()["outcome"] == "bound", bound.text
+    admin = admin_headers(api, http)
+    team = http.get(f"{api}/admin/promoters/{leader['user_id']}/team", headers=admin, timeout=TIMEOUT)
+    assert team.status_code == 200, team.text
+    assert [m["user_id"] for m in team.json()["items"]] == [member["user_id"]]
+
+    log_in(page, console)
+    page.goto(console + f"promoters/{leader['user_id']}")
+    page.get_by_role("tab", name="团队").click()
+    members = page.locator("[data-test=team-members]")
+    members.get_by_text(member["user_id"]).wait_for()
+    assert members.locator(".el-table__row").count() == 1
+    assert page.locator("[data-test=team]").get_by_text("直推成员").is_visible()
+
+    page.locator("[data-test=team-depth]").get_by_text("二级成员").click()  # nobody under the member
+    members.get_by_text("暂无成员").wait_for()
+    assert member["user_id"] not in members.inner_text()

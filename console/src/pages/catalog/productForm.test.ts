@@ -60,6 +60,22 @@ describe("product form", () => {
     expect(describeCommission({ mode: "ratio", l1: 1000, l2: 500 })).toBe("比例 10% / 5%");
     expect(describeCommission({ mode: "fixed", l1: 150, l2: 50 })).toBe("固定 ¥1.50 / ¥0.50 每件");
   });
+
+  it("sends the images only when their set or order changed", () => {
+    const a = "product-images/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.png";
+    const b = "product-images/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.jpg";
+    const withImages = { ...product, images: [a, b] };
+    const form = productForm(withImages);
+    expect(form.images).toEqual([a, b]);
+    form.images.push("changing the form's list");
+    expect(withImages.images).toEqual([a, b]); // the form holds its own copy
+    expect(productUpdateBody({ ...form, images: [a, b] }, withImages)).toEqual({ ok: true, value: { version: 3 } });
+    expect(productUpdateBody({ ...form, images: [b, a] }, withImages)).toEqual({ ok: true, value: { version: 3, images: [b, a] } });
+    expect(productUpdateBody({ ...form, images: [a] }, withImages)).toEqual({ ok: true, value: { version: 3, images: [a] } });
+    expect(productUpdateBody({ ...form, images: [] }, withImages)).toEqual({ ok: true, value: { version: 3, images: [] } });
+    const created = productCreateBody({ ...emptyProductForm("c1"), name: "茶", price: "1", images: [b] });
+    expect(created.ok && created.value.images).toEqual([b]);
+  });
 });
 
 describe("category form", () => {

@@ -38,6 +38,8 @@ export interface ProductForm {
   type: ProductType;
   category_id: string;
   description: string;
+  /** Media-bucket keys of verified uploads; the first is the cover. */
+  images: string[];
   price: string;
   shipping: string;
   stock: number;
@@ -53,7 +55,7 @@ export interface ProductForm {
 
 export function emptyProductForm(categoryId = ""): ProductForm {
   return {
-    name: "", type: "physical", category_id: categoryId, description: "", price: "", shipping: "0",
+    name: "", type: "physical", category_id: categoryId, description: "", images: [], price: "", shipping: "0",
     stock: 0, low_stock_threshold: 0, per_user_limit: null, on_shelf: false, distribution_enabled: true,
     commission_mode: "inherit", commission_l1: "", commission_l2: "",
   };
@@ -63,7 +65,7 @@ export function productForm(p: Product): ProductForm {
   const { mode, l1, l2 } = p.commission;
   const show = (value: number): string => (mode === "ratio" ? bpsToPercent(value) : mode === "fixed" ? fenToYuan(value) : "");
   return {
-    name: p.name, type: p.type, category_id: p.category_id, description: p.description,
+    name: p.name, type: p.type, category_id: p.category_id, description: p.description, images: [...p.images],
     price: fenToYuan(p.price_fen), shipping: fenToYuan(p.shipping_fee_fen), stock: p.stock,
     low_stock_threshold: p.low_stock_threshold, per_user_limit: p.per_user_limit, on_shelf: p.on_shelf,
     distribution_enabled: p.distribution_enabled, commission_mode: mode, commission_l1: show(l1), commission_l2: show(l2),
@@ -98,7 +100,7 @@ function readProduct(form: ProductForm): Read<ProductCreate> {
     ok: true,
     value: {
       name: form.name.trim(), type: form.type, category_id: form.category_id, description: form.description,
-      price_fen: price as number, shipping_fee_fen: shipping as number, stock: form.stock,
+      images: [...form.images], price_fen: price as number, shipping_fee_fen: shipping as number, stock: form.stock,
       low_stock_threshold: form.low_stock_threshold, per_user_limit: form.per_user_limit || null,
       on_shelf: form.on_shelf, distribution_enabled: form.distribution_enabled,
       commission: { mode: form.commission_mode, l1, l2 },
@@ -120,6 +122,10 @@ export function productUpdateBody(form: ProductForm, current: Product): Read<Pro
     "per_user_limit", "on_shelf", "distribution_enabled"] as const;
   for (const key of simple) {
     if (next[key] !== current[key]) (body as Record<string, unknown>)[key] = next[key];
+  }
+  const images = next.images ?? [];
+  if (images.length !== current.images.length || images.some((key, i) => key !== current.images[i])) {
+    body.images = images;
   }
   const c = next.commission;
   if (c.mode !== current.commission.mode || c.l1 !== current.commission.l1 || c.l2 !== current.commission.l2) {

@@ -67,11 +67,36 @@ class OrderAfterPayment:
         return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
                                        start_key=start_key, newest_first=True, filter_expression=filter_expression)
 
-    def list_by_status(self, status: str, *, limit: int, start_key: Key | None) -> Page:
-        """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries)."""
-        return self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"},
-                                       values={":pk": order_status_partition(status)}, index="gsi1", limit=limit,
+    def list_by_status(self, status: str, *, limit: int, start_key: Key | None,
+                       created_from: datetime | None = None, created_before: datetime | None = None) -> Page:
+        """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries), created in
+        ``[created_from, created_before)`` when given. The entry's sort key starts with the order's
+        ``created_at`` (ISO UTC, second precision), so the range is a key condition: a page reads only
+        orders in range. ``<iso end>`` sorts below every ``<iso end>#<order_id>``, hence BETWEEN is
+        half-open here."""
+        names = {"#pk": "gsi1pk"}
+        values: dict[str, Any] = {":pk": order_status_partition(status)}
+        condition = "#pk = :pk"
+        low = iso(created_from) if created_from is not None else None
+        high = iso(created_before) if created_before is not None else None
+        if low is not None or high is not None:
+            names["#sk"] = "gsi1sk"
+            if low is not None and high is not None:
+                condition += " AND #sk BETWEEN :low AND :high"
+            else:
+                condition += " AND #sk >= :low" if low is not None else " AND #sk < :high"
+            values |= {k: v for k, v in ((":low", low), (":high", high)) if v is not None}
+        return self._table.query_where(condition, names=names, values=values, index="gsi1", limit=limit,
                                        start_key=start_key, newest_first=True)
+
+    @staticmethod
+    def status_position_within(start_key: Key, *, created_from: datetime | None,
+                               created_before: datetime | None) -> bool:
+        """Whether a page position of ``list_by_status`` lies in the creation range (a cursor of the
+        same status but another range would make DynamoDB refuse the query)."""
+        sort_key = str(start_key.get("gsi1sk", ""))
+        return ((created_from is None or sort_key >= iso(created_from))
+                and (created_before is None or sort_key < iso(created_before)))
 
     def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
         """AUTOCONFIRM entries of orders shipped before ``cutoff`` (oldest first)."""

@@ -19,8 +19,9 @@ from mall.dal.table import TransactionCancelled
 #: Cancellation reasons of a transaction that may succeed as it is on another try.
 TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError"})
 #: Error codes of a call that may succeed as it is on another try (``TransactionInProgressException``:
-#: the same client token is still being applied).
-TRANSIENT_CODES = frozenset({"TransactionInProgressException", "ThrottlingException",
+#: the same client token is still being applied; ``TransactionConflictException``: a single write
+#: met a transaction in progress on its item).
+TRANSIENT_CODES = frozenset({"TransactionInProgressException", "TransactionConflictException", "ThrottlingException",
                              "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
 

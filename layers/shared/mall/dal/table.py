@@ -261,6 +261,24 @@ class Table:
                 raise BatchIncomplete(len(pending))
         return found
 
+    def write_one(self, write: Write) -> None:
+        """A transaction's Put, Update or Delete done as one conditional write: for a single item
+        it is just as atomic, with the same condition, at half the write units of a one-item
+        ``TransactWriteItems``. A failed condition raises ``ConditionFailed`` (with the item)."""
+        ((action, body),) = write.op.items()
+        try:
+            if action == "Put":
+                self.client.put_item(**body)
+            elif action == "Update":
+                self.client.update_item(**body)
+            elif action == "Delete":
+                self.client.delete_item(**body)
+            else:
+                raise ValueError(f"{action} writes nothing: only a transaction can check an item alone")
+        except ClientError as exc:
+            _raise_condition_failed(exc)
+            raise
+
     def transact(self, writes: Sequence[Write], *, token: str | None = None) -> None:
         """All or nothing. ``token`` (ClientRequestToken) makes a retried call idempotent for 10 min."""
         body: dict[str, Any] = {"TransactItems": [w.op for w in writes]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from mall.schemas.common import ApiModel
 from mall.schemas.withdrawals import TimelineEntryView
@@ -29,6 +29,19 @@ class AuditEntryView(ApiModel):
 
 
 class AuditPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"audit_id": "au_01m6j69whqywdx2fp0cgxh", "at": "2026-11-04T02:30:41Z", "action": "order.ship",
+         "actor": "admin:li.na", "entity_type": "order", "entity_id": "o_01m6gnbah4xat2qntjhtks",
+         "source_ip": "113.87.142.36", "before": {"status": "PAID"},
+         "after": {"status": "SHIPPED", "carrier": "顺丰速运", "tracking_no": "SF1428830471952"}, "details": {},
+         "subject_user": "u_xpdiqcabym5dbw2glo3wnz2l"},
+        {"audit_id": "au_01m483m1cx6cw29xgqj09m", "at": "2026-10-06T08:00:00Z", "action": "settings.save",
+         "actor": "admin:li.na", "entity_type": "settings", "entity_id": "distribution", "source_ip": "113.87.142.36",
+         "before": {"withdrawal.methods": ["wechat"]}, "after": {"withdrawal.methods": ["wechat", "bank"]},
+         "details": {"version": 5, "based_on_version": 4, "note": "开通银行卡提现, 新增银牌、金牌等级"},
+         "subject_user": None}],
+        "next_cursor": None}]})
+
     items: list[AuditEntryView]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` (with the same filters) for more")
 
@@ -101,6 +114,19 @@ HistoryItem = Annotated[BindingHistoryItem | CommissionHistoryItem | WithdrawalH
 
 
 class PromoterHistoryPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "commission", "items": [
+        {"kind": "commission", "at": "2026-11-03T12:16:04Z", "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         "order_id": "o_01m6gnbah4xat2qntjhtks", "level": 1, "product_name": "西湖龙井 250g",
+         "buyer_id": "u_xp****nz2l", "amount_fen": 4032, "current_fen": 4032, "status": "SETTLED", "on_hold": False,
+         "events": [
+             {"at": "2026-11-03T12:16:04Z", "status": "FROZEN", "amount_fen": 4032, "due_at": None,
+              "settled_fen": None, "refunded_base_fen": None, "cancelled_fen": None, "clawed_back_fen": None},
+             {"at": "2026-11-07T09:12:33Z", "status": None, "amount_fen": None, "due_at": "2026-11-14T09:12:30Z",
+              "settled_fen": None, "refunded_base_fen": None, "cancelled_fen": None, "clawed_back_fen": None},
+             {"at": "2026-11-14T09:15:02Z", "status": "SETTLED", "amount_fen": None, "due_at": None,
+              "settled_fen": 4032, "refunded_base_fen": None, "cancelled_fen": None, "clawed_back_fen": None}]}],
+        "next_cursor": None}]})
+
     kind: Literal["binding", "commission", "withdrawal"]
     items: list[HistoryItem]
     next_cursor: str | None = None

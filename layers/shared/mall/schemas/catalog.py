@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from mall.domain.catalog import CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
@@ -17,6 +18,37 @@ RateBp = Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP, description="bas
 Version = Annotated[int, Field(ge=1, description="the version you read; a stale one gets 409 with the current state")]
 Name = Annotated[str, Field(min_length=1, max_length=60)]
 CategoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+# Examples (json_schema_extra): one tea shop's catalogue, as the API answers it.
+_COVER_KEY = "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
+_COVER_URL = ("https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/" + _COVER_KEY
+              + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3"
+                "%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+                "&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84")
+_CATEGORY: JsonDict = {
+    "category_id": "c_01m4ckt9rbte01pz24dawc", "name": "茶叶", "sort": 1, "l1_rate_bp": 1200, "l2_rate_bp": 600,
+    "product_count": 12, "version": 3, "created_at": "2026-10-08T02:00:00Z", "updated_at": "2026-10-21T06:33:10Z"}
+_TEAWARE: JsonDict = {
+    "category_id": "c_01m4ckx1mddwmtkz7dctt4", "name": "茶具", "sort": 2, "l1_rate_bp": None, "l2_rate_bp": None,
+    "product_count": 5, "version": 1, "created_at": "2026-10-08T02:01:30Z", "updated_at": "2026-10-08T02:01:30Z"}
+_ADMIN_PRODUCT: JsonDict = {
+    "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
+    "category_id": "c_01m4ckt9rbte01pz24dawc", "images": [_COVER_KEY],
+    "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "price_fen": 16800, "stock": 96, "sales": 24,
+    "shipping_fee_fen": 800, "per_user_limit": 5, "on_shelf": True, "low_stock_threshold": 10, "low_on_stock": False,
+    "distribution_enabled": True, "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "version": 4,
+    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z"}
+_GAIWAN: JsonDict = {
+    "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
+    "category_id": "c_01m4ckx1mddwmtkz7dctt4", "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"],
+    "description": "德化白瓷, 一盖一碗一托", "price_fen": 6800, "stock": 4, "sales": 46, "shipping_fee_fen": 1000,
+    "per_user_limit": None, "on_shelf": True, "low_stock_threshold": 5, "low_on_stock": True,
+    "distribution_enabled": True, "commission": {"mode": "fixed", "l1": 500, "l2": 200}, "version": 7,
+    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z"}
+_SUMMARY: JsonDict = {
+    "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
+    "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
+    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24}
 
 
 def _image_key(value: str) -> str:
@@ -36,6 +68,9 @@ Images = Annotated[list[ImageKey], Field(max_length=9, description=(
 
 
 class CategoryCreate(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "茶叶", "sort": 1, "l1_rate_bp": 1200, "l2_rate_bp": 600}]})
+
     name: Name
     sort: Annotated[int, Field(ge=0, le=999_999, description="display order, ascending")] = 0
     l1_rate_bp: Annotated[RateBp | None, Field(description="this category's L1 rate; null: the global rate")] = None
@@ -45,6 +80,8 @@ class CategoryCreate(ApiModel):
 class CategoryUpdate(ApiModel):
     """Only the fields sent change; send ``null`` for a rate to fall back to the global rate."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 2, "l1_rate_bp": 1200, "l2_rate_bp": None}]})
+
     version: Version
     name: Name | None = None
     sort: Annotated[int | None, Field(ge=0, le=999_999)] = None
@@ -53,6 +90,8 @@ class CategoryUpdate(ApiModel):
 
 
 class CategoryView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CATEGORY]})
+
     category_id: str
     name: str
     sort: int
@@ -70,10 +109,16 @@ class PublicCategory(BaseModel):
 
 
 class CategoryList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_CATEGORY, _TEAWARE]}]})
+
     items: list[CategoryView]
 
 
 class PublicCategoryList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"category_id": "c_01m4ckt9rbte01pz24dawc", "name": "茶叶"},
+        {"category_id": "c_01m4ckx1mddwmtkz7dctt4", "name": "茶具"}]}]})
+
     items: list[PublicCategory]
 
 
@@ -91,6 +136,12 @@ class CommissionSettingIn(ApiModel):
 
 
 class ProductCreate(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "白瓷盖碗 150ml", "type": "physical", "category_id": "c_01m4ckx1mddwmtkz7dctt4",
+        "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"], "description": "德化白瓷, 一盖一碗一托",
+        "price_fen": 6800, "stock": 50, "shipping_fee_fen": 1000, "on_shelf": True, "low_stock_threshold": 5,
+        "commission": {"mode": "fixed", "l1": 500, "l2": 200}}]})
+
     name: Name
     type: ProductType = Field(description="physical (实物, shipped), service (服务, verified by code), virtual (虚拟)")
     category_id: CategoryId
@@ -109,6 +160,8 @@ class ProductCreate(ApiModel):
 class ProductUpdate(ApiModel):
     """Only the fields sent change (stock changes through stock adjustments). ``version`` is required."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 4, "price_fen": 15800, "on_shelf": True}]})
+
     version: Version
     name: Name | None = None
     type: ProductType | None = None
@@ -125,6 +178,8 @@ class ProductUpdate(ApiModel):
 
 
 class StockAdjustment(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"delta": 50, "reason": "入库"}]})
+
     delta: Annotated[int, Field(ge=-10_000_000, le=10_000_000, description="units to add (negative: remove)")]
     reason: Annotated[str, Field(min_length=1, max_length=200, description="e.g. 入库, 盘点, 损耗")]
 
@@ -136,6 +191,8 @@ class CommissionSettingView(BaseModel):
 
 
 class AdminProductView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ADMIN_PRODUCT]})
+
     product_id: str
     name: str
     type: ProductType
@@ -158,6 +215,11 @@ class AdminProductView(BaseModel):
 
 
 class AdminProductList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [_ADMIN_PRODUCT, _GAIWAN],
+         "next_cursor": "kGW1VQtq9E3vvltEeyJwayI6IlBST0RVQ1QjcF8wMW00Y215eDUyOTkwemh2YWRkbWtyIiwic2siOiJQUk9EVUNUIn0",
+         "truncated": False}]})
+
     items: list[AdminProductView]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null: last page")
     truncated: bool = Field(default=False, description="true if the catalog is larger than one list can read")
@@ -183,6 +245,11 @@ class ProductSummary(BaseModel):
 
 
 class ProductDetail(ProductSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {**_SUMMARY, "promoter_earn_fen": 2016, "images": [_COVER_KEY], "image_urls": [_COVER_URL],
+         "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "category_name": "茶叶", "per_user_limit": 5,
+         "on_shelf": True}]})
+
     images: list[str]
     image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")
     description: str
@@ -192,6 +259,9 @@ class ProductDetail(ProductSummary):
 
 
 class ProductList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [{**_SUMMARY, "promoter_earn_fen": None}], "next_cursor": None}]})
+
     items: list[ProductSummary]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null: last page")
 

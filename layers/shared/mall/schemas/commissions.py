@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+# Examples (json_schema_extra): the L1 records of one order (2 × 西湖龙井 at the 茶叶 category's 12%, and a
+# 盖碗 at the product's fixed 5 yuan, cancelled by its refund before settlement).
+_SETTLED: JsonDict = {
+    "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "0",
+    "level": 1, "product_id": "p_01m4cmckqvx119jymzac3w", "product_name": "西湖龙井 250g", "quantity": 2,
+    "buyer": "王**芳", "buyer_id": "u_xp****nz2l", "base_fen": 33600, "amount_fen": 4032, "cancelled_fen": 0,
+    "clawed_back_fen": 0, "current_fen": 4032, "status": "SETTLED", "created_at": "2026-11-03T12:16:04Z",
+    "due_at": "2026-11-14T09:12:30Z", "settled_at": "2026-11-14T09:15:02Z", "on_hold": False,
+    "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+    "rule": {"level": 1, "base_fen": 33600, "quantity": 2, "unit_price_fen": 16800, "source": "category",
+             "mode": "ratio", "ratio_bp": 1200, "fixed_fen": 0, "level_points_bp": 0, "level_id": "basic",
+             "product_mode": "inherit", "cap_bp": 3000, "cap_fen": 10080, "wanted_fen": 4032, "capped": False,
+             "settings_version": 5, "basis": "binding", "self_purchase": False}}
+_CANCELLED: JsonDict = {
+    "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_1_1", "order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "1",
+    "level": 1, "product_id": "p_01m4cmyx52990zhvaddmkr", "product_name": "白瓷盖碗 150ml", "quantity": 1,
+    "buyer": "王**芳", "buyer_id": "u_xp****nz2l", "base_fen": 6800, "amount_fen": 500, "cancelled_fen": 500,
+    "clawed_back_fen": 0, "current_fen": 0, "status": "CANCELLED", "created_at": "2026-11-03T12:16:04Z",
+    "due_at": None, "settled_at": None, "on_hold": False, "explanation": "L1: 1 × 500 fen = 500 fen (product rate)",
+    "rule": {"level": 1, "base_fen": 6800, "quantity": 1, "unit_price_fen": 6800, "source": "product",
+             "mode": "fixed", "ratio_bp": 0, "fixed_fen": 500, "level_points_bp": 0, "level_id": "basic",
+             "product_mode": "fixed", "cap_bp": 3000, "cap_fen": 2040, "wanted_fen": 500, "capped": False,
+             "settings_version": 5, "basis": "binding", "self_purchase": False}}
+_ADMIN: JsonDict = {"beneficiary_id": "u_36botxbbbigbhenhtgo542dk", "hold": None}
 
 
 class CommissionRule(BaseModel):
@@ -64,11 +90,16 @@ class AdminCommissionView(CommissionView):
 
 
 class CommissionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_SETTLED, _CANCELLED], "next_cursor": None}]})
+
     items: list[CommissionView]
     next_cursor: str | None = None
 
 
 class AdminCommissionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [{**_SETTLED, **_ADMIN}, {**_CANCELLED, **_ADMIN}], "next_cursor": None}]})
+
     items: list[AdminCommissionView]
     next_cursor: str | None = None
 
@@ -92,6 +123,18 @@ class SelfPurchasePreview(BaseModel):
 
 class CommissionPreview(BaseModel):
     """What the caller would earn on one unit of a product (佣金预估)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "product_id": "p_01m4cmckqvx119jymzac3w", "product_name": "西湖龙井 250g", "price_fen": 16800,
+        "distribution_enabled": True, "active": True, "level_id": "silver",
+        "l1": {"amount_fen": 2184, "source": "category", "mode": "ratio", "ratio_bp": 1300, "fixed_fen": 0,
+               "level_points_bp": 100, "capped": False},
+        "l2": {"amount_fen": 1092, "source": "category", "mode": "ratio", "ratio_bp": 650, "fixed_fen": 0,
+               "level_points_bp": 50, "capped": False},
+        "cap_bp": 3000, "cap_fen": 5040,
+        "cap_note": "L1 + L2 of an order line never exceed 30% of what the buyer paid for it (5040 fen here); when "
+                    "they would, L2 is reduced first. Amounts are floored to the fen.",
+        "self_purchase": {"mode": "rebate", "amount_fen": 2184}, "settings_version": 5}]})
 
     product_id: str
     product_name: str

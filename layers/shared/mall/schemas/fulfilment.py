@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
-from mall.schemas.refunds import RefundView
+from mall.schemas.refunds import EXAMPLE_REFUND, RefundView
+
+#: The delivery address as every order view shows it (王芳, 13812341234, 西湖区文三路 478 号…).
+EXAMPLE_MASKED_ADDRESS: JsonDict = {"name": "王*", "phone": "138****1234", "province": "浙江省", "city": "杭州市",
+                                    "detail": "西湖区文三路****"}
+_SUMMARY: JsonDict = {
+    "order_id": "o_01m6gnbah4xat2qntjhtks", "status": "COMPLETED", "fulfilment": "physical", "amount_fen": 41400,
+    "refunded_fen": 6800, "title": "西湖龙井 250g", "line_count": 2, "created_at": "2026-11-03T12:15:08Z",
+    "paid_at": "2026-11-03T12:16:02Z", "shipped_at": "2026-11-04T02:30:41Z", "completed_at": "2026-11-07T09:12:30Z"}
+_SERVICE_SUMMARY: JsonDict = {
+    "order_id": "o_01m6ndv78ze0z57gcjy2d9", "status": "PAID", "fulfilment": "service", "amount_fen": 19900,
+    "refunded_fen": 0, "title": "茶艺体验课 (到店核销)", "line_count": 1, "created_at": "2026-11-05T08:40:12Z",
+    "paid_at": "2026-11-05T08:41:03Z", "shipped_at": None, "completed_at": None}
 
 
 class _Address(ApiModel):
@@ -24,6 +37,10 @@ class AddressView(_Address):
 
 class ShippingAddress(_Address):
     """The full delivery address, for the merchant to ship (admins only; every reveal is audited)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "王芳", "phone": "13812341234", "province": "浙江省", "city": "杭州市",
+         "detail": "西湖区文三路 478 号华星时代广场 A 座 1201", "order_id": "o_01m6gnbah4xat2qntjhtks"}]})
 
     order_id: str
 
@@ -63,6 +80,12 @@ class OrderSummary(ApiModel):
 
 
 class OrderPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [_SERVICE_SUMMARY, _SUMMARY],
+        "next_cursor": "P20SFYJaAOwFc42ZeyJnc2kxcGsiOiJCVVlFUiN1X3hwZGlxY2FieW01ZGJ3MmdsbzN3bnoybCIsImdzaTFzayI6"
+                       "IjIwMjYtMTEtMDVUMDg6NDA6MTJaIiwicGsiOiJPUkRFUiNvXzAxbTZuZHY3OHplMHo1N2djankyZDkiLCJzayI6Ik9SREVS"
+                       "In0"}]})
+
     items: list[OrderSummary]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page")
 
@@ -72,11 +95,36 @@ class AdminOrderSummary(OrderSummary):
 
 
 class AdminOrderPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d"},
+        {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l"}], "next_cursor": None}]})
+
     items: list[AdminOrderSummary]
     next_cursor: str | None = None
 
 
 class OrderDetail(OrderSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "shipping_fen": 1000,
+        "lines": [
+            {"line_id": "0", "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
+             "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600, "refunded_fen": 0, "refund_pending_fen": 0,
+             "refundable_fen": 33600},
+            {"line_id": "1", "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
+             "quantity": 1, "unit_price_fen": 6800, "paid_fen": 6800, "refunded_fen": 6800, "refund_pending_fen": 0,
+             "refundable_fen": 0}],
+        "address": EXAMPLE_MASKED_ADDRESS, "carrier": "顺丰速运", "tracking_no": "SF1428830471952",
+        "completed_by": "buyer", "verify_code": None,
+        "history": [
+            {"status": "CREATED", "at": "2026-11-03T12:15:08Z", "by": "u_xpdiqcabym5dbw2glo3wnz2l",
+             "note": "order placed"},
+            {"status": "PAID", "at": "2026-11-03T12:16:02Z", "by": "wechatpay",
+             "note": "transaction 4200002391202611034157236489"},
+            {"status": "SHIPPED", "at": "2026-11-04T02:30:41Z", "by": "admin:li.na",
+             "note": "顺丰速运 SF1428830471952"},
+            {"status": "COMPLETED", "at": "2026-11-07T09:12:30Z", "by": "buyer", "note": "receipt confirmed"}],
+        "refunds": [EXAMPLE_REFUND]}]})
+
     buyer_id: str
     shipping_fen: int
     lines: list[OrderLineView]
@@ -91,11 +139,16 @@ class OrderDetail(OrderSummary):
 
 
 class ShipRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"carrier": "顺丰速运", "tracking_no": "SF1428830471952"}]})
+
     carrier: Annotated[str, Field(min_length=1, max_length=32, description="e.g. 顺丰速运, SF")]
     tracking_no: Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
 
 
 class VerifyRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "4827 1935 0642"}]})
+
     code: Annotated[str, Field(min_length=4, max_length=32, pattern=r"^[0-9 \-]+$",
                                description="the buyer's 核销 code (spaces and dashes ignored)")]
 

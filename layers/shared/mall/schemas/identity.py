@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mall.schemas.common import ApiModel
 
 
 class CustomerLoginRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "0c3Xk2000sVqWT1Fa9100m7bAf4Xk20b", "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
+
     code: Annotated[str, Field(min_length=1, max_length=128, description="the code from `wx.login()`")]
     device_id: Annotated[
         str | None, Field(max_length=128, description="device fingerprint from the mini-program")
@@ -17,11 +20,20 @@ class CustomerLoginRequest(ApiModel):
 
 
 class AdminLoginRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"username": "li.na", "password": "correct horse battery"}]})
+
     username: Annotated[str, Field(min_length=3, max_length=32)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class TokenResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoiYWRtaW46bGkubmEiLCJyb2xlcyI6"
+                        "WyJhZG1pbiJdLCJpYXQiOjE3OTUxMzY0MDAsImV4cCI6MTc5NTE2NTIwMCwidmVyIjozfQ."
+                        "gUrSyK02NT79DD8Ub8UxcM6DglID1nqBGi1mkVqMwAs",
+        "token_type": "Bearer", "expires_in": 28800, "roles": ["admin"]}]})
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int = Field(description="seconds until the token expires")
@@ -29,12 +41,25 @@ class TokenResponse(BaseModel):
 
 
 class CustomerLoginResponse(TokenResponse):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoidV94cGRpcWNhYnltNWRidzJnbG8z"
+                        "d256MmwiLCJyb2xlcyI6WyJjdXN0b21lciJdLCJpYXQiOjE3OTM3MDc4MDIsImV4cCI6MTc5MzcxNTAwMn0."
+                        "D7Too18jG2tc3kRs7GeIJimVDQsQSkqjHm9Tm7bwhHo",
+        "token_type": "Bearer", "expires_in": 7200, "roles": ["customer"],
+        "user_id": "u_xpdiqcabym5dbw2glo3wnz2l", "is_new_user": False}]})
+
     user_id: str
     is_new_user: bool
 
 
 class MeResponse(BaseModel):
     """The caller's own profile."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "customer", "id": "u_36botxbbbigbhenhtgo542dk", "roles": ["customer", "promoter"],
+         "nickname": "茶香小筑", "display_name": None, "created_at": "2026-09-27T08:14:51Z"},
+        {"kind": "admin", "id": "li.na", "roles": ["admin"], "nickname": None, "display_name": "李娜",
+         "created_at": "2026-09-01T02:00:00Z"}]})
 
     kind: Literal["customer", "admin"]
     id: str

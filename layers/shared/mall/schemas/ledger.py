@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
+
+_RUN: JsonDict = {
+    "day": "2026-11-19", "as_of": "2026-11-19T16:00:00Z", "finished_at": "2026-11-19T16:00:41Z", "complete": True,
+    "clean": True, "promoters_checked": 214, "postings_read": 5873, "mismatches": 0, "global_checked": True,
+    "unstable_promoters": [], "merchant_balances": {"merchant:commission": -1286420, "merchant:fees": 18600},
+    "total_fen": 0}
 
 
 class LedgerLeg(ApiModel):
@@ -50,6 +57,22 @@ class LedgerEntry(ApiModel):
 
 
 class LedgerPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u_36botxbbbigbhenhtgo542dk", "items": [
+        {"posting_id": "w_01m7gy6mg9s3xm8pvpvg63.held", "kind": "withdrawal_held", "amount_fen": 30000,
+         "legs": [{"account": "available", "delta_fen": -30000}, {"account": "withdrawing", "delta_fen": 30000}],
+         "ref": {"order_id": None, "line_id": None, "level": None, "commission_id": None,
+                 "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"}, "memo": "",
+         "effect": {"frozen_fen": 0, "available_fen": -30000, "withdrawing_fen": 30000, "withdrawn_fen": 0,
+                    "debt_fen": 0}, "at": "2026-11-16T01:05:33Z"},
+        {"posting_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1.settled", "kind": "commission_settled", "amount_fen": 4032,
+         "legs": [{"account": "frozen", "delta_fen": -4032}, {"account": "available", "delta_fen": 4032}],
+         "ref": {"order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "0", "level": "1",
+                 "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "withdrawal_id": None}, "memo": "",
+         "effect": {"frozen_fen": -4032, "available_fen": 4032, "withdrawing_fen": 0, "withdrawn_fen": 0,
+                    "debt_fen": 0}, "at": "2026-11-14T09:15:02Z"}],
+        "next_cursor": "t4UzUBAy9hC6dv0UeyJwayI6IlVTRVIjdV8zNmJvdHhiYmJpZ2JoZW5odGdvNTQyZGsiLCJzayI6IkxFREdFUiMy"
+                       "MDI2LTExLTE0VDA5OjE1OjAyWiNjbV9vXzAxbTZnbmJhaDR4YXQycW50amh0a3NfMF8xLnNldHRsZWQifQ"}]})
+
     user_id: str
     items: list[LedgerEntry]
     next_cursor: str | None = None
@@ -58,6 +81,11 @@ class LedgerPage(ApiModel):
 class LedgerSummary(ApiModel):
     """收益汇总. ``today_fen`` / ``month_fen``: commission and bonus earned (frozen postings) since
     midnight / the 1st of the month, China time — what was earned, before any later refund."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_id": "u_36botxbbbigbhenhtgo542dk", "today_fen": 0, "month_fen": 18756, "frozen_fen": 9120,
+        "available_fen": 6408, "withdrawing_fen": 0, "withdrawn_fen": 42000, "debt_fen": 0,
+        "as_of": "2026-11-20T03:00:00Z"}]})
 
     user_id: str
     today_fen: int
@@ -103,11 +131,20 @@ class ReconciliationRun(ApiModel):
 
 
 class ReconciliationList(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_RUN], "next_cursor": None}]})
+
     items: list[ReconciliationRun]
     next_cursor: str | None = None
 
 
 class ReconciliationDetail(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "run": {**_RUN, "day": "2026-11-18", "as_of": "2026-11-18T16:00:00Z", "finished_at": "2026-11-18T16:00:39Z",
+                "clean": False, "mismatches": 1},
+        "mismatches": [{"kind": "wallet", "subject": "u_36botxbbbigbhenhtgo542dk", "account": "available",
+                        "expected_fen": 6408, "actual_fen": 6908, "difference_fen": 500}],
+        "next_cursor": None}]})
+
     run: ReconciliationRun
     mismatches: list[ReconciliationMismatch]
     next_cursor: str | None = Field(default=None, description="more mismatches: pass as `cursor`")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from mall.dal.notifications import NotificationStatus
 from mall.domain.notifications import NotificationKind
@@ -30,5 +30,27 @@ class NotificationView(ApiModel):
 
 
 class NotificationPage(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"notification_id": "5f0d2c7a9b3e41f68c1a2e7d4b9f0a63#commission_earned", "kind": "commission_earned",
+         "status": "SENT", "recipient_id": "u_36botxbbbigbhenhtgo542dk",
+         "template_id": "Ks9w0r8Y4tq1ZfXbL2mNcV7pD3hJ6uE5aG8iO0yR1sT",
+         "page": "pages/promoter/commissions/index?commission_id=cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         "miniprogram_state": "formal",
+         "data": {"amount1": "¥40.32", "character_string2": "o_01m6****htks", "thing3": "西湖龙井 250g",
+                  "time4": "2026-11-03 20:16"},
+         "subject": {"commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "order_id": "o_01m6gnbah4xat2qntjhtks"},
+         "attempts": 1, "errcode": None, "error": None, "created_at": "2026-11-03T12:16:05Z",
+         "updated_at": "2026-11-03T12:16:06Z", "sent_at": "2026-11-03T12:16:06Z"},
+        {"notification_id": "b81e4a0c6d2f47a39e5c7b1d3f8a2c90#team_member_joined", "kind": "team_member_joined",
+         "status": "NOT_SUBSCRIBED", "recipient_id": "u_36botxbbbigbhenhtgo542dk",
+         "template_id": "Qa1sW2dE3rF4tG5yH6uJ7iK8oL9pZ0xC1vB2nM3qA4w", "page": "pages/promoter/team/index",
+         "miniprogram_state": "formal",
+         "data": {"thing1": "微信用户", "thing2": "分享链接", "time3": "2026-11-02 18:05"},
+         "subject": {"member_id": "u_yddqmfnx75j6mtsccnsr4l4d"}, "attempts": 1, "errcode": 43101,
+         "error": "the recipient has not subscribed to the template (errcode 43101: user refuse to accept the msg)",
+         "created_at": "2026-11-02T10:05:45Z",
+         "updated_at": "2026-11-02T10:05:46Z", "sent_at": None}],
+        "next_cursor": None}]})
+
     items: list[NotificationView]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page")

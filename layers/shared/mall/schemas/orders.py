@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from mall.domain.orders import MAX_LINES, MAX_QUANTITY
 from mall.schemas.common import ApiModel
-from mall.schemas.fulfilment import AddressView  # the masked address, the same in every order view
+from mall.schemas.fulfilment import (  # the masked address, the same in every order view
+    EXAMPLE_MASKED_ADDRESS,
+    AddressView,
+)
+
+_PAYMENT: JsonDict = {
+    "appId": "wx8f3c2a9d51e7b604", "timeStamp": "1793708108", "nonceStr": "D440E50454F31AF3176813E02EA68EF7",
+    "package": "prepay_id=wx03201508374512d9b4c2e71f5a80390000", "signType": "RSA",
+    "paySign": "pU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIh"
+               "H57kkcWxC+y1Vjv8Hm+TQn7LyP4pVeXNjkbcjtS3wnZNKlpNdncG+F2GkAJK1r2jQBvpyMvMyTX2zR9hImrhUziuGjQATTO6DSRq"
+               "wEyBsbryPjv57vX3nytJNK+H9VILablLDZguhbtVtnKocmN6zXRm/LYODo/xhGOw5LK6KXA0dPBkrGj3APWwKz3GZvRb3qosyu3N"
+               "K1FXQQ5N7krys09DCgc0R95jbA6AbJV7poTWQx+16g=="}
+_AWAITING_PAYMENT: JsonDict = {"order_id": "o_01m6gnbah4xat2qntjhtks", "status": "CREATED", "amount_fen": 41400,
+                               "expires_at": "2026-11-03T12:45:08Z", "payment": _PAYMENT, "payment_error": None}
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -37,6 +51,14 @@ class ShareSourceRequest(ApiModel):
 
 
 class PlaceOrderRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "lines": [{"product_id": "p_01m4cmckqvx119jymzac3w", "quantity": 2},
+                  {"product_id": "p_01m4cmyx52990zhvaddmkr", "quantity": 1}],
+        "address": {"name": "王芳", "phone": "13812341234", "province": "浙江省", "city": "杭州市",
+                    "detail": "西湖区文三路 478 号华星时代广场 A 座 1201"},
+        "share_source": {"promoter_code": "JXZtwULX", "source": "poster", "product_id": "p_01m4cmckqvx119jymzac3w"},
+        "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
+
     lines: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
     address: AddressRequest | None = None
     share_source: ShareSourceRequest | None = None
@@ -68,6 +90,8 @@ class PaymentParams(BaseModel):
 
 
 class OrderPaymentResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_AWAITING_PAYMENT]})
+
     order_id: str
     status: str
     amount_fen: int
@@ -79,6 +103,14 @@ class OrderPaymentResponse(BaseModel):
 
 
 class PlaceOrderResponse(OrderPaymentResponse):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_AWAITING_PAYMENT, "goods_fen": 40400, "shipping_fen": 1000, "discount_fen": 0,
+        "lines": [{"line_id": "0", "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g",
+                   "type": "physical", "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600},
+                  {"line_id": "1", "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml",
+                   "type": "physical", "quantity": 1, "unit_price_fen": 6800, "paid_fen": 6800}],
+        "address": EXAMPLE_MASKED_ADDRESS, "created_at": "2026-11-03T12:15:08Z"}]})
+
     goods_fen: int
     shipping_fen: int
     discount_fen: int

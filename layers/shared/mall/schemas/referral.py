@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
 
@@ -12,9 +13,28 @@ PromoterCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9
                                     description="a promoter's code (also the QR `scene`)")]
 Reason = Annotated[str, Field(min_length=1, max_length=200)]
 
+# Examples (json_schema_extra): a silver promoter, their customer and an applicant, as the API answers.
+_PROMOTER: JsonDict = {
+    "user_id": "u_36botxbbbigbhenhtgo542dk", "code": "JXZtwULX", "share_link": "pages/index/index?scene=JXZtwULX",
+    "status": "active", "level_id": "silver", "l1_override_bp": None, "l2_override_bp": None, "nickname": "茶香小筑",
+    "applied_at": "2026-10-12T03:20:11Z", "activated_at": "2026-10-12T05:02:47Z", "accepted_rules_version": 5,
+    "accepted_rules_at": "2026-10-12T03:20:11Z", "direct_members": 7, "second_level_members": 12,
+    "own_sales_fen": 128600, "team_sales_fen": 356400, "last_active_at": "2026-11-19T13:05:40Z", "reason": None,
+    "version": 6}
+_APPLICANT: JsonDict = {
+    "user_id": "u_yddqmfnx75j6mtsccnsr4l4d", "code": "Rk4TnW7e", "share_link": "pages/index/index?scene=Rk4TnW7e",
+    "status": "applied", "level_id": "basic", "l1_override_bp": None, "l2_override_bp": None, "nickname": "阿青的茶",
+    "applied_at": "2026-11-19T02:11:05Z", "activated_at": None, "accepted_rules_version": 5,
+    "accepted_rules_at": "2026-11-19T02:11:05Z", "direct_members": 0, "second_level_members": 0, "own_sales_fen": 0,
+    "team_sales_fen": 0, "last_active_at": None, "reason": None, "version": 1}
+_BINDING: JsonDict = {"parent_id": "u_36botxbbbigbhenhtgo542dk", "bound_at": "2026-10-20T11:42:05Z", "source": "link",
+                      "trigger": "visit", "promoter_code": "JXZtwULX"}
+
 
 class ApplyRequest(ApiModel):
     """申请成为推广员."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rules_version": 5, "nickname": "茶香小筑"}]})
 
     rules_version: Annotated[int | None, Field(
         ge=0, description="the `version` of `GET /rules` the applicant was shown and accepted; the mini-program "
@@ -40,6 +60,8 @@ class ApplyRequest(ApiModel):
 class PromoterAdminView(BaseModel):
     """A promoter as the admin (and the promoter themself, after applying) sees them."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROMOTER]})
+
     user_id: str
     code: str
     share_link: str = Field(description="the mini-program page with `scene=<code>`")
@@ -62,16 +84,23 @@ class PromoterAdminView(BaseModel):
 
 
 class PromoterList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_APPLICANT], "next_cursor": None}]})
+
     items: list[PromoterAdminView]
     next_cursor: str | None = None
 
 
 class StatusChangeRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "朋友圈海报夸大收益, 核实前暂停"}]})
+
     reason: Reason | None = Field(default=None, description="required to reject, freeze and disable")
 
 
 class OverrideRequest(ApiModel):
     """Per-promoter rates (专属佣金比例); both null clears the override."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"l1_override_bp": 1500, "l2_override_bp": 500, "reason": "合作茶馆店长, 线下渠道专属比例"}]})
 
     l1_override_bp: Annotated[int | None, Field(ge=0, le=3000)] = None
     l2_override_bp: Annotated[int | None, Field(ge=0, le=3000)] = None
@@ -79,6 +108,9 @@ class OverrideRequest(ApiModel):
 
 
 class LevelChangeRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"level_id": "gold", "reason": "双十一团购活动业绩突出"}]})
+
     level_id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
     reason: Reason
 
@@ -95,6 +127,14 @@ class PromoterHistoryEntry(BaseModel):
 
 
 class PromoterDetail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"promoter": _PROMOTER, "history": [
+        {"action": "upgrade", "from_status": "active", "to_status": "active", "from_level": "basic",
+         "to_level": "silver", "by": "system", "reason": "upgrade conditions met", "at": "2026-11-07T09:12:31Z"},
+        {"action": "approve", "from_status": "applied", "to_status": "active", "from_level": None, "to_level": None,
+         "by": "admin:li.na", "reason": None, "at": "2026-10-12T05:02:47Z"},
+        {"action": "apply", "from_status": None, "to_status": "applied", "from_level": None, "to_level": None,
+         "by": "u_36botxbbbigbhenhtgo542dk", "reason": None, "at": "2026-10-12T03:20:11Z"}]}]})
+
     promoter: PromoterAdminView
     history: list[PromoterHistoryEntry]
 
@@ -115,6 +155,15 @@ class RequirementView(BaseModel):
 
 class PromoterProfile(BaseModel):
     """What a promoter sees about themself."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "code": "JXZtwULX", "share_link": "pages/index/index?scene=JXZtwULX", "status": "active", "title": "推广员",
+        "nickname": "茶香小筑", "level": {"id": "silver", "name": "银牌", "l1_points_bp": 100, "l2_points_bp": 50},
+        "next_level": {"id": "gold", "name": "金牌", "l1_points_bp": 200, "l2_points_bp": 100},
+        "progress": [{"name": "own_sales_fen", "required": 300000, "current": 128600, "met": False},
+                     {"name": "team_sales_fen", "required": 1000000, "current": 356400, "met": False}],
+        "direct_members": 7, "second_level_members": 12, "own_sales_fen": 128600, "team_sales_fen": 356400,
+        "joined_at": "2026-10-12T03:20:11Z"}]})
 
     code: str
     share_link: str
@@ -140,8 +189,31 @@ class TeamMember(BaseModel):
 
 
 class TeamPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"depth": 1, "items": [
+        {"nickname": "王**芳", "joined_at": "2026-10-20T11:42:05Z", "sales_fen": 41400, "depth": 1, "via": None},
+        {"nickname": "微信用户", "joined_at": "2026-11-02T10:05:44Z", "sales_fen": 0, "depth": 1, "via": None}],
+        "next_cursor": None}]})
+
     depth: Literal[1, 2]
     items: list[TeamMember]
+    next_cursor: str | None = None
+
+
+class AdminTeamMember(TeamMember):
+    """A team member as an admin sees them: user ids for looking them up; nicknames stay masked."""
+
+    user_id: str
+    via_user_id: str | None = Field(default=None, description="level 2: the user id of their parent")
+
+
+class AdminTeamPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"depth": 2, "items": [
+        {"user_id": "u_yddqmfnx75j6mtsccnsr4l4d", "nickname": "李**", "joined_at": "2026-11-03T08:15:27Z",
+         "sales_fen": 25800, "depth": 2, "via": "王**芳", "via_user_id": "u_xpdiqcabym5dbw2glo3wnz2l"}],
+        "next_cursor": None}]})
+
+    depth: Literal[1, 2]
+    items: list[AdminTeamMember]
     next_cursor: str | None = None
 
 
@@ -154,18 +226,27 @@ class BindingView(BaseModel):
 
 
 class BindRequestBody(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "JXZtwULX", "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
+
     code: PromoterCode
     device_id: Annotated[str | None, Field(min_length=1, max_length=128,
                                            description="device fingerprint (or header `x-device-id`)")] = None
 
 
 class BindResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "bound", "binding": _BINDING}]})
+
     outcome: Literal["bound", "rebound", "unchanged", "unbound"]
     binding: BindingView | None = None
 
 
 class VisitRequest(ApiModel):
     """分享访问: the mini-program reports a visit through a share link, QR scene or poster."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "JXZtwULX", "source": "poster", "product_id": "p_01m4cmckqvx119jymzac3w",
+         "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
 
     code: PromoterCode
     source: Literal["link", "qr", "poster"]
@@ -175,6 +256,9 @@ class VisitRequest(ApiModel):
 
 
 class VisitResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"visit_id": "v_01m6dvhp42mr3m3w87b9dg", "outcome": "bound", "binding": _BINDING, "binding_refused": None}]})
+
     visit_id: str
     outcome: Literal["bound", "rebound", "unchanged", "not_bound", "not_logged_in"]
     binding: BindingView | None = None
@@ -182,11 +266,16 @@ class VisitResult(BaseModel):
 
 
 class AdminBindingRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"promoter_code": "JXZtwULX", "reason": "客户来电说明由该推广员线下介绍, 补绑"}]})
+
     promoter_code: PromoterCode
     reason: Reason
 
 
 class AdminUnbindRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "客户投诉被误绑, 核实后解绑"}]})
+
     reason: Reason
 
 
@@ -203,6 +292,12 @@ class BindingHistoryEntry(BaseModel):
 
 
 class CustomerBinding(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "binding": _BINDING, "history": [
+            {"action": "bind", "from_parent": None, "to_parent": "u_36botxbbbigbhenhtgo542dk", "source": "link",
+             "trigger": "visit", "promoter_code": "JXZtwULX", "reason": None, "by": "u_xpdiqcabym5dbw2glo3wnz2l",
+             "at": "2026-10-20T11:42:05Z"}]}]})
+
     customer_id: str
     binding: BindingView | None = None
     history: list[BindingHistoryEntry]

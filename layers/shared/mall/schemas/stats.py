@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class CommissionLevelView(BaseModel):
@@ -52,9 +52,68 @@ class TopProductView(BaseModel):
     orders: int
 
 
+class DashboardSeriesPoint(BaseModel):
+    """One day or month of the range's trends (趋势), by the same definitions as the range's totals."""
+
+    period: str = Field(description="the China day (YYYY-MM-DD) or month (YYYY-MM); a month at either end of the "
+                                    "range counts only its days inside the range")
+    gmv_fen: int = Field(description="GMV of orders paid in the period")
+    paid_orders: int
+    refund_fen: int = Field(description="refunds that succeeded in the period")
+    commission_fen: int = Field(description="commission created in the period, L1 + L2 (佣金)")
+    l1_commission_fen: int
+    l2_commission_fen: int
+    share_visits: int
+    shared_orders: int
+
+
+def _example_series() -> list[JsonValue]:
+    """The example's 19 days, shaped like a week (busier at weekends) and summing to its totals."""
+    weights = [5, 4, 4, 5, 6, 9, 10, 5, 4, 5, 5, 7, 10, 11, 6, 5, 5, 6, 8]
+    totals = {"gmv_fen": 2864300, "paid_orders": 163, "refund_fen": 48600, "l1_commission_fen": 296420,
+              "l2_commission_fen": 98780, "share_visits": 3920, "shared_orders": 118}
+    busiest = weights.index(max(weights))
+    points: list[JsonValue] = []
+    for day, weight in enumerate(weights):
+        numbers = {name: total * weight // sum(weights) for name, total in totals.items()}
+        if day == busiest:  # the flooring's remainder, so that the days sum to the totals
+            for name, total in totals.items():
+                numbers[name] += total - sum(total * w // sum(weights) for w in weights)
+        points.append({"period": f"2026-11-{day + 1:02d}", **numbers,
+                       "commission_fen": numbers["l1_commission_fen"] + numbers["l2_commission_fen"]})
+    return points
+
+
 class DashboardResponse(BaseModel):
     """Figures for the China days ``from``..``to`` (inclusive), kept up to date from table changes
     (about a few seconds behind)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "date_from": "2026-11-01", "date_to": "2026-11-19", "days": 19, "gmv_fen": 2864300, "paid_orders": 163,
+        "average_order_value_fen": 17572, "refunds": 6, "refund_fen": 48600, "customers_new": 212,
+        "customers_total": 1846, "buyers": 141, "repeat_buyers": 17, "repurchase_rate_bp": 1205,
+        "first_time_buyers": 96, "became_repeat_buyers": 11, "repurchase_rate_all_time_bp": 1874,
+        "promoters_total": 58, "promoters_new": 9, "promoters_active": 31,
+        "commission": {
+            "l1": {"records": 188, "created_fen": 296420, "frozen_fen": 152300, "settled_fen": 139020,
+                   "cancelled_fen": 4600, "clawed_back_fen": 500},
+            "l2": {"records": 97, "created_fen": 98780, "frozen_fen": 51200, "settled_fen": 45680,
+                   "cancelled_fen": 1900, "clawed_back_fen": 0}},
+        "withdrawals": {"requested": 24, "requested_fen": 612000, "paid": 19, "paid_fen": 468000, "fee_fen": 4380,
+                        "returned": 2, "returned_fen": 36000},
+        "share_visits": 3920, "shared_orders": 118, "shared_gmv_fen": 2011600, "conversion_bp": 301,
+        "top_promoters": [
+            {"user_id": "u_cpk4nizqohonwxfnikf4bplx", "nickname": "山**人", "sales_fen": 412800, "orders": 23,
+             "commission_fen": 49536},
+            {"user_id": "u_36botxbbbigbhenhtgo542dk", "nickname": "茶**筑", "sales_fen": 128600, "orders": 9,
+             "commission_fen": 15430}],
+        "top_products": [
+            {"product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "units": 96, "sales_fen": 1612800,
+             "orders": 71},
+            {"product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "units": 46, "sales_fen": 306000,
+             "orders": 40}],
+        "granularity": "day", "series": _example_series(),
+        "as_of": "2026-11-19T09:41:27Z"}]})
 
     date_from: str = Field(description="the `from` China day asked for")
     date_to: str = Field(description="the `to` China day asked for")
@@ -84,6 +143,9 @@ class DashboardResponse(BaseModel):
     conversion_bp: int = Field(description="分享转化率: shared_orders / share_visits, in bp")
     top_promoters: list[TopPromoterView] = Field(description="top 10 by sales in the range")
     top_products: list[TopProductView] = Field(description="top 10 by sales in the range")
+    granularity: Literal["day", "month"] = Field(description="`day` for ranges of at most 62 days, else `month`")
+    series: list[DashboardSeriesPoint] = Field(description="every day (or month) of the range in order, zeros "
+                                                           "included; each field sums to the range's total")
     as_of: str
 
 
@@ -103,6 +165,14 @@ class MyRank(BaseModel):
 
 
 class PromoterLeaderboardResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "board": "commission", "period": "month", "period_key": "2026-11", "starts_on": "2026-11-01",
+        "ends_on": "2026-11-30", "entries": [
+            {"rank": 1, "nickname": "山**人", "score_fen": 49536, "is_me": False},
+            {"rank": 2, "nickname": "茶**筑", "score_fen": 15430, "is_me": True}],
+        "me": {"rank": 2, "score_fen": 15430, "beyond_cap": False, "rank_cap": 1000},
+        "as_of": "2026-11-19T09:41:27Z"}]})
+
     board: Literal["commission", "sales"]
     period: Literal["week", "month"]
     period_key: str = Field(description="2026-W45 (ISO week, Monday first) or 2026-11, China time")
@@ -121,6 +191,13 @@ class AdminLeaderboardEntry(BaseModel):
 
 
 class AdminLeaderboardResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "board": "sales", "period": "week", "period_key": "2026-W47", "starts_on": "2026-11-16",
+        "ends_on": "2026-11-22", "entries": [
+            {"rank": 1, "user_id": "u_cpk4nizqohonwxfnikf4bplx", "nickname": "山**人", "score_fen": 186400},
+            {"rank": 2, "user_id": "u_36botxbbbigbhenhtgo542dk", "nickname": "茶**筑", "score_fen": 41400}],
+        "as_of": "2026-11-19T09:41:27Z"}]})
+
     board: Literal["commission", "sales"]
     period: Literal["week", "month"]
     period_key: str

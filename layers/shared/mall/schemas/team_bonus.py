@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+_BONUS: JsonDict = {
+    "bonus_id": "bn_202610_u_cpk4nizqohonwxfnikf4bplx", "month": "2026-10", "team_sales_fen": 1182000,
+    "tier_min_team_sales_fen": 1000000, "bonus_bp": 100, "amount_fen": 11820, "current_fen": 11820,
+    "status": "SETTLED", "created_at": "2026-11-15T18:00:05Z", "due_at": "2026-11-15T18:00:05Z",
+    "settled_at": "2026-11-15T18:10:02Z",
+    "explanation": "2026-10 团队销售额 ¥11820.00，达到 ¥10000.00 档，按 1.00% 计分红 ¥118.20"}
 
 
 class BonusView(BaseModel):
@@ -30,6 +38,8 @@ class BonusView(BaseModel):
 
 
 class BonusPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_BONUS], "next_cursor": None}]})
+
     items: list[BonusView]
     next_cursor: str | None = None
 
@@ -41,6 +51,10 @@ class AdminBonusView(BonusView):
 
 
 class AdminBonusPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"month": "2026-10", "items": [
+        {**_BONUS, "promoter_id": "u_cpk4nizqohonwxfnikf4bplx", "settings_version": 5, "risk_hold": False}],
+        "next_cursor": None}]})
+
     month: str
     items: list[AdminBonusView]
     next_cursor: str | None = None

@@ -7,13 +7,13 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
-from mall.clock import iso
+from mall.clock import CHINA, iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import buyer_partition, order_status_partition
 from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
@@ -23,7 +23,7 @@ from mall.dal.settings import SettingsRepository
 from mall.domain import fulfilment as rules
 from mall.domain import masking
 from mall.domain.orders import Order, OrderStatus
-from mall.errors import Conflict, InvalidInput, NotFound
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.integrations import pii_crypto
 from mall.schemas.fulfilment import (
     AddressView,
@@ -38,6 +38,7 @@ from mall.schemas.fulfilment import (
     ShippingAddress,
 )
 from mall.services.refunds import refund_view
+from mall.services.stats import query_day
 
 logger = Logger(child=True)
 
@@ -191,9 +192,32 @@ def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id:
                            city=address.get("city"), detail=detail)
 
 
-def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor: str | None) -> AdminOrderPage:
+def created_range(date_from: str | None, date_to: str | None) -> tuple[datetime | None, datetime | None]:
+    """China days ``from``..``to`` (inclusive; either may be open) as instants ``[start, end)``,
+    refused as the dashboard refuses its range (``invalid_date``, ``invalid_date_range``, naming the
+    field). No length limit: the range is a key condition, so a page costs the same for any range."""
+    start = query_day(date_from, "from") if date_from is not None else None
+    end = query_day(date_to, "to") if date_to is not None else None
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("from is after to", code="invalid_date_range",
+                           fields=[FieldProblem("query:from", f"after to ({end.isoformat()})")])
+    return (datetime(start.year, start.month, start.day, tzinfo=CHINA) if start is not None else None,
+            datetime(end.year, end.month, end.day, tzinfo=CHINA) + timedelta(days=1) if end is not None else None)
+
+
+def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor: str | None,
+                      date_from: str | None = None, date_to: str | None = None) -> AdminOrderPage:
+    """Orders in ``status`` created on the China days ``date_from``..``date_to`` (inclusive, either
+    optional), newest first. A cursor of another status or range is refused (422 ``invalid_cursor``)."""
+    created_from, created_before = created_range(date_from, date_to)
     start = cursors.decode(cursor, partition=("gsi1pk", order_status_partition(status)))
-    page = repo.list_by_status(status, limit=limit, start_key=start)
+    if start is not None and not repo.status_position_within(start, created_from=created_from,
+                                                              created_before=created_before):
+        raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                           fields=[FieldProblem("query:cursor", "not a cursor returned by this list with these "
+                                                                "dates")])
+    page = repo.list_by_status(status, limit=limit, start_key=start, created_from=created_from,
+                               created_before=created_before)
     items = [AdminOrderSummary(
         order_id=i["order_id"], buyer_id=i["buyer_id"], status=i["status"], fulfilment=i.get("fulfilment", "physical"),
         amount_fen=int(i.get("amount_fen", 0)), refunded_fen=int(i.get("refunded_fen", 0)), title=i.get("title", ""),

@@ -16,6 +16,7 @@ from mall.domain.masking import mask_nickname
 from mall.domain.stats import AGG_FIELDS, PROMOTER_FIELDS, TOTAL_FIELDS, Board, contributions
 from mall.domain.stats_figures import floor_div, ranked, rate_bp, sum_fields
 from mall.domain.stats_periods import Period, period_bounds, period_key, split_range
+from mall.domain.stats_series import Granularity, days_between, series_granularity, series_periods, series_sums
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.stats import (
     AdminLeaderboardEntry,
@@ -23,6 +24,7 @@ from mall.schemas.stats import (
     CommissionLevelView,
     DashboardCommissionView,
     DashboardResponse,
+    DashboardSeriesPoint,
     LeaderboardEntry,
     MyRank,
     PromoterLeaderboardResponse,
@@ -42,10 +44,18 @@ def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> Ap
     return stats.apply(change.event_id, contributions(record_change(change)), now=now)
 
 
+def apply_changes(*, stats: StatsRepository, changes: Sequence[Change], now: datetime) -> ApplyResult:
+    """Add what every change contributes, exactly once per ``event_id``, with ONE write per item
+    for all of them (the stats worker's invocation: docs/dashboard.md)."""
+    return stats.apply_many([(c.event_id, contributions(record_change(c))) for c in changes], now=now)
+
+
 # ---- dashboard -------------------------------------------------------------------------------------------
 
 
-def _day(value: str, name: str) -> date:
+def query_day(value: str, name: str) -> date:
+    """A China day given as the query parameter ``name`` (YYYY-MM-DD): 422 ``invalid_date`` naming it.
+    Shared with the admin orders list, so a bad day is refused alike wherever a range is asked."""
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
@@ -58,7 +68,7 @@ def _day(value: str, name: str) -> date:
 
 
 def dashboard_range(date_from: str, date_to: str) -> tuple[date, date]:
-    start, end = _day(date_from, "from"), _day(date_to, "to")
+    start, end = query_day(date_from, "from"), query_day(date_to, "to")
     if start > end:
         raise InvalidInput("from is after to", code="invalid_date_range",
                            fields=[FieldProblem("query:from", f"after to ({end.isoformat()})")])
@@ -102,20 +112,40 @@ def _top_products(items: Sequence[Mapping[str, Any]]) -> list[TopProductView]:
                            sales_fen=v["sales_fen"], orders=v["orders"]) for pid, v in ordered]
 
 
+def _series(by_period: Mapping[str, Sequence[Mapping[str, Any]]], start: date, end: date,
+            granularity: Granularity) -> list[DashboardSeriesPoint]:
+    periods = series_periods(start, end, granularity)
+    points = series_sums(by_period, periods, granularity)
+    return [DashboardSeriesPoint(
+        period=period, gmv_fen=p["gmv_fen"], paid_orders=p["paid_orders"], refund_fen=p["refund_fen"],
+        commission_fen=p["comm_l1_created_fen"] + p["comm_l2_created_fen"],
+        l1_commission_fen=p["comm_l1_created_fen"], l2_commission_fen=p["comm_l2_created_fen"],
+        share_visits=p["share_visits"], shared_orders=p["shared_orders"])
+        for period, p in zip(periods, points, strict=True)]
+
+
 def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: datetime) -> DashboardResponse:
-    """Sums the day / month aggregates covering the range (whole months as one month item), the
-    running totals, and the per-day / per-month promoter, product and buyer items (one Query per
-    period) for the distinct counts and the top lists. No scan: cost grows with the number of
-    periods and with how many promoters, products and buyers were active in them."""
+    """Sums the day / month aggregates covering the range, the running totals, and the per-day /
+    per-month promoter, product and buyer items (one Query per period, whole months as one month)
+    for the distinct counts and the top lists. No scan: cost grows with the number of periods and
+    with how many promoters, products and buyers were active in them.
+
+    The aggregates are read once for both the totals and the trend series: a range drawn day by
+    day reads every day's items (a whole month's item would not say which day), a longer one whole
+    months + the remaining days, whose days add up into their months."""
     start, end = dashboard_range(date_from, date_to)
     months, days = split_range(start, end)
+    granularity = series_granularity(start, end)
+    agg_days, agg_months = (days_between(start, end), []) if granularity == "day" else (days, months)
     with ThreadPoolExecutor(max_workers=5) as pool:
-        agg_f = pool.submit(stats.aggregates, days=days, months=months)
+        agg_f = pool.submit(stats.aggregates_by_period, days=agg_days, months=agg_months)
         totals_f = pool.submit(stats.totals)
         promoters_f = pool.submit(stats.entity_items, "promoter", days=days, months=months)
         products_f = pool.submit(stats.entity_items, "product", days=days, months=months)
         buyers_f = pool.submit(stats.entity_items, "buyer", days=days, months=months)
-        agg, running = sum_fields(agg_f.result(), AGG_FIELDS), sum_fields(totals_f.result(), TOTAL_FIELDS)
+        by_period = agg_f.result()
+        agg = sum_fields([item for items in by_period.values() for item in items], AGG_FIELDS)
+        running = sum_fields(totals_f.result(), TOTAL_FIELDS)
         promoter_items, product_items, buyer_items = promoters_f.result(), products_f.result(), buyers_f.result()
 
     buyer_orders = _by_subject(buyer_items, "user_id", ("orders",))
@@ -148,6 +178,7 @@ def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: date
                                        sales_fen=v["sales_fen"], orders=v["sales_orders"],
                                        commission_fen=v["commission_fen"]) for uid, v in top],
         top_products=_top_products(product_items),
+        granularity=granularity, series=_series(by_period, start, end, granularity),
         as_of=iso(now),
     )
 

@@ -90,6 +90,14 @@ CSV_COLUMNS = ("withdrawal_id", "created_at", "promoter_id", "method", "status",
                "amount_yuan", "fee_yuan", "net_yuan", "review", "required_approvals", "approved_by", "approved_at",
                "rejected_by", "rejected_at", "reason", "paying_at", "paid_at", "failed_at", "fail_reason",
                "out_bill_no", "transfer_bill_no", "bill_state", "bank_name", "bank_account", "bank_reference")
+#: The export as documented in the API contract (without its byte-order mark): a bank withdrawal waiting
+#: for its second approval, then a WeChat one paid.
+EXAMPLE_CSV = ",".join(CSV_COLUMNS) + "\r\n" + "".join(row + "\r\n" for row in (
+    "w_01m7m2n7z1891c4a1y4sjt,2026-11-17T06:21:09Z,u_cpk4nizqohonwxfnikf4bplx,bank,PENDING_REVIEW,150000,1500,"
+    "148500,1500.00,15.00,1485.00,manual,2,admin:li.na,,,,,,,,,w01m7m2n7z1891c4a1y4sjt,,,招商银行,****6789,",
+    "w_01m7gy6mg9s3xm8pvpvg63,2026-11-16T01:05:33Z,u_36botxbbbigbhenhtgo542dk,wechat,PAID,30000,300,29700,"
+    "300.00,3.00,297.00,manual,1,admin:li.na,2026-11-16T02:10:05Z,,,,2026-11-16T02:10:09Z,2026-11-16T02:11:41Z,,,"
+    "w01m7gy6mg9s3xm8pvpvg63,1330000071100999991182020050700019480001,SUCCESS,,,"))
 
 
 def _cell(value: object) -> str:

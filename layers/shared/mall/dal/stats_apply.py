@@ -1,0 +1,378 @@
+"""Applying stats deltas exactly once, merged: one write per item for all the changes a worker
+invocation received (docs/dashboard.md, "How the figures are kept up to date").
+
+**What is applied once.** A *part* of one change: the deltas of the change ``event_id`` are
+split, deterministically from the deltas alone, into parts of ≤ 99 writes (worst case:
+``plan_parts``), each with its marker item ``STATS_APPLIED#<event_id>`` / ``PART#<n>``
+(``expires_at`` 15 days: longer than a message lives in the queue and its DLQ). Almost every
+change is one part.
+
+**Merged.** The parts of every change of an invocation are grouped into transactions of ≤ 100
+items (``group_parts``): the group's markers, each put only if absent, and ONE write per item the
+group touches — the ADDs of all its parts to an aggregate summed, a leaderboard score or a
+customer's first paid orders computed from the state read through all of them. So:
+
+- a part whose marker is found by the read made before the write (a redelivery alone, in the same
+  batch or in a batch that overlaps an earlier one however SQS regrouped the messages) is left out
+  before anything is merged;
+- a delivery of the same change committing meanwhile makes the transaction fail on its marker
+  (a score or first-orders write fails on its condition likewise): read again, leave out what is
+  now marked, merge again, retry;
+- a transaction writes all the deltas of its parts or none, so a failure between two transactions
+  of one invocation leaves whole parts applied and marked, and the redelivery applies only the rest.
+
+The day / month / totals aggregates are sharded; a transaction adds to ONE shard, chosen by its
+first part's ``event_id``, so each aggregate is written once per transaction. Readers sum every
+shard, so where a part is counted does not matter, only that it is counted once.
+
+Leaderboard scores, a customer's first two paid orders and distinct-order markers are read first
+(one ``BatchGetItem`` with the markers) and written conditionally on what was read. The first read
+is eventually consistent (half the units): every write of the transaction is conditional on what
+was read (markers and distinct members absent, a score or first orders as read) or only happens
+with those, so a stale read can only lose the transaction, never add twice; every read after a
+lost transaction is strongly consistent.
+The items' keys are ``mall.dal.keys.stats``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mall.clock import epoch, iso
+from mall.dal.keys import (
+    applied_key,
+    board_key,
+    board_partition,
+    board_sort_key,
+    buyer_key,
+    change_shard,
+    counter_items,
+    distinct_key,
+    distinct_scope,
+    key_id,
+)
+from mall.dal.retry import jitter
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
+from mall.domain.stats_buyers import FirstOrders, buyer_transition
+
+MAX_TRANSACTION_WRITES = 100  # DynamoDB's limit for one TransactWriteItems
+APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
+MAX_ATTEMPTS = 12
+_RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
+                        "ProvisionedThroughputExceeded"})
+_ABSENT = "attribute_not_exists(pk)"
+
+
+# ---- planning: parts of a change, and transactions of parts -------------------------------------------
+
+#: Items a BuyerDelta may touch beyond what its keys say: the state item, the totals shard, and the
+#: day + month aggregates of up to three days (the new order's and the two it may displace).
+_BUYER_WORST_CASE = 8
+
+
+def _known_keys(delta: Delta, shard: int) -> tuple[set[tuple[str, str]], int]:
+    """The items ``delta`` writes at most (keys known before reading) and how many more it may write."""
+    if isinstance(delta, CounterDelta):
+        return {key_id(k) for k, _ in counter_items(delta.target, shard)}, 0
+    if isinstance(delta, BoardDelta):
+        return {key_id(board_key(delta.board, delta.period_key, delta.promoter_id))}, 0
+    if isinstance(delta, DistinctDelta):
+        keys = {key_id(distinct_key(delta.scope, delta.member))}
+        for then in delta.then:
+            keys |= {key_id(k) for k, _ in counter_items(then.target, shard)}
+        return keys, 0
+    return {key_id(buyer_key(delta.buyer_id))}, _BUYER_WORST_CASE - 1
+
+
+def plan_parts(deltas: Sequence[Delta], shard: int, *, limit: int = MAX_TRANSACTION_WRITES - 1) -> list[list[Delta]]:
+    """Group the deltas, in their (deterministic) order, into parts of at most ``limit`` writes each
+    (worst case), so every delivery of a change splits it the same way. (The limit is a constant:
+    changing it while messages are in flight could apply later parts of a change again.)"""
+    parts: list[list[Delta]] = []
+    current: list[Delta] = []
+    keys: set[tuple[str, str]] = set()
+    extra = 0
+    for delta in deltas:
+        more, more_extra = _known_keys(delta, shard)
+        if current and len(keys | more) + extra + more_extra > limit:
+            parts.append(current)
+            current, keys, extra = [], set(), 0
+        current.append(delta)
+        keys |= more
+        extra += more_extra
+    if current:
+        parts.append(current)
+    return parts
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part ``number`` of the change ``event_id``: what one marker stands for."""
+
+    event_id: str
+    number: int
+    deltas: tuple[Delta, ...]
+
+    @property
+    def marker(self) -> Key:
+        return applied_key(self.event_id, self.number)
+
+
+def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *,
+                  limit: int = MAX_TRANSACTION_WRITES - 1) -> tuple[list[Part], int]:
+    """Every change's parts, in order; a change with no deltas has none. Returns the parts and how
+    many changes were left out as repeats of an ``event_id`` already in ``changes`` (a queue may
+    deliver one message twice in a batch)."""
+    parts: list[Part] = []
+    seen: set[str] = set()
+    repeats = 0
+    for event_id, deltas in changes:
+        if event_id in seen:
+            repeats += 1
+            continue
+        seen.add(event_id)
+        planned = plan_parts(deltas, change_shard(event_id), limit=limit) if deltas else []
+        parts += [Part(event_id, number, tuple(part)) for number, part in enumerate(planned)]
+    return parts, repeats
+
+
+def _part_keys(part: Part, shard: int) -> tuple[set[tuple[str, str]], int]:
+    keys: set[tuple[str, str]] = set()
+    extra = 0
+    for delta in part.deltas:
+        found, found_extra = _known_keys(delta, shard)
+        keys |= found
+        extra += found_extra
+    return keys, extra
+
+
+def group_parts(parts: Sequence[Part], *, limit: int = MAX_TRANSACTION_WRITES) -> list[list[Part]]:
+    """Consecutive parts grouped into transactions of at most ``limit`` items in the worst case: a
+    marker per part plus every item the group's deltas may write (an item written by several parts
+    counts once: it is written once). Any grouping is correct (each part is marked in the
+    transaction that applies it); this one merges as much as one transaction holds."""
+    groups: list[list[Part]] = []
+    current: list[Part] = []
+    keys: set[tuple[str, str]] = set()
+    extra = 0
+    for part in parts:
+        more, more_extra = _part_keys(part, change_shard((current or [part])[0].event_id))
+        if current and len(current) + 1 + len(keys | more) + extra + more_extra > limit:
+            groups.append(current)
+            current, keys, extra = [], set(), 0
+            more, more_extra = _part_keys(part, change_shard(part.event_id))
+        current.append(part)
+        keys |= more
+        extra += more_extra
+    if current:
+        groups.append(current)
+    return groups
+
+
+@dataclass
+class ApplyResult:
+    """What applying changes did: parts written, parts found already applied (a redelivery),
+    transactions committed, items written (markers included)."""
+
+    parts: int = 0
+    applied: int = 0
+    already_applied: int = 0
+    attempts: int = 0
+    writes: int = 0
+    transactions: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class _Adds:
+    key: Key
+    names: dict[str, Any]
+    adds: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+# ---- applying -----------------------------------------------------------------------------------------
+
+
+class StatsApplier:
+    """Writes the parts of changes once each, merged per transaction (see the module docstring)."""
+
+    def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._table = table
+        self._sleep = sleep
+
+    def apply(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime,
+              limit: int = MAX_TRANSACTION_WRITES - 1) -> ApplyResult:
+        """Apply the deltas of every ``(event_id, deltas)`` exactly once per part."""
+        parts, repeats = split_changes(changes, limit=limit)
+        result = ApplyResult(parts=len(parts), already_applied=repeats)
+        for group in group_parts(parts, limit=limit + 1):
+            self._apply_group(group, now=now, result=result)
+        return result
+
+    def _apply_group(self, group: Sequence[Part], *, now: datetime, result: ApplyResult) -> None:
+        pending = list(group)
+        for attempt in range(MAX_ATTEMPTS):
+            result.attempts += 1
+            state = self._read_state(pending, consistent=attempt > 0)
+            done = [p for p in pending if key_id(p.marker) in state]
+            result.already_applied += len(done)
+            pending = [p for p in pending if key_id(p.marker) not in state]
+            if not pending:
+                return
+            # The markers go in even when the merged deltas cancel out (one part's +5 and another's
+            # −5 on one score): a later delivery of one of them alone must still find it applied.
+            markers = [self._marker(part, now) for part in pending]
+            writes = self._writes([d for p in pending for d in p.deltas], state,
+                                  shard=change_shard(pending[0].event_id))
+            try:
+                if writes or len(markers) > 1:
+                    self._table.transact([Write.put(self._table.name, m, condition=_ABSENT) for m in markers]
+                                         + writes)
+                else:  # one marker alone: a conditional put, no transaction
+                    self._table.put(markers[0], condition=_ABSENT)
+            except TransactionCancelled as exc:
+                if attempt + 1 == MAX_ATTEMPTS or not set(exc.reasons) - {"None"} <= _RETRYABLE:
+                    raise
+                if any(r == "ConditionalCheckFailed" for r in exc.reasons[:len(markers)]):
+                    continue  # a concurrent delivery marked some part: read again, without waiting
+            except ConditionFailed:
+                continue  # a lone marker: the part was applied meanwhile (found by the next read)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code != "TransactionInProgressException" or attempt + 1 == MAX_ATTEMPTS:
+                    raise
+            else:
+                result.applied += len(pending)
+                result.writes += len(markers) + len(writes)
+                result.transactions += 1
+                return
+            self._sleep(jitter(attempt))  # the items are read again: a new decision each round
+
+    def _marker(self, part: Part, now: datetime) -> Item:
+        return {**part.marker, "entity": "stats_applied", "event_id": part.event_id, "part": part.number,
+                "applied_at": iso(now), "expires_at": epoch(now + APPLIED_TTL)}
+
+    def _read_state(self, parts: Sequence[Part], *, consistent: bool) -> dict[tuple[str, str], Item]:
+        keys: list[Key] = [part.marker for part in parts]
+        for delta in (d for part in parts for d in part.deltas):
+            if isinstance(delta, BoardDelta):
+                keys.append(board_key(delta.board, delta.period_key, delta.promoter_id))
+            elif isinstance(delta, BuyerDelta):
+                keys.append(buyer_key(delta.buyer_id))
+            elif isinstance(delta, DistinctDelta):
+                keys.append(distinct_key(delta.scope, delta.member))
+        return {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
+
+    def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int) -> list[Write]:
+        """ONE write per item for all ``deltas``: counters summed, scores and first orders computed
+        through every delta from the state read, a distinct member counted once."""
+        counters: dict[tuple[str, str], _Adds] = {}
+
+        def add(delta: CounterDelta) -> None:
+            for key, names in counter_items(delta.target, shard):
+                entry = counters.setdefault(key_id(key), _Adds(key, names))
+                for name, value in delta.fields:
+                    entry.adds[name] = entry.adds.get(name, 0) + value
+                entry.labels.update(dict(delta.labels))
+
+        distinct: dict[tuple[str, str], Write] = {}
+
+        def count_once(delta: DistinctDelta) -> None:
+            key = key_id(distinct_key(delta.scope, delta.member))
+            if key in state or key in distinct:
+                return  # counted before, or by an earlier change of this transaction
+            distinct[key] = Write.put(self._table.name, {
+                **distinct_key(delta.scope, delta.member), "entity": "stats_seen",
+                "scope": distinct_scope(delta.scope)}, condition=_ABSENT)
+            for counter in delta.then:
+                add(counter)
+
+        boards: dict[tuple[str, str], tuple[BoardDelta, int]] = {}
+        buyers: dict[str, FirstOrders] = {}
+        buyer_seen: dict[str, FirstOrders] = {}
+        for delta in deltas:
+            if isinstance(delta, CounterDelta):
+                add(delta)
+            elif isinstance(delta, BoardDelta):
+                key = key_id(board_key(delta.board, delta.period_key, delta.promoter_id))
+                previous = boards.get(key)
+                boards[key] = (delta, (previous[1] if previous else 0) + delta.delta_fen)
+            elif isinstance(delta, BuyerDelta):
+                if delta.buyer_id not in buyers:
+                    stored = state.get(key_id(buyer_key(delta.buyer_id)))
+                    buyers[delta.buyer_id] = buyer_seen[delta.buyer_id] = _first_orders(stored)
+                after, counter_deltas = buyer_transition(buyers[delta.buyer_id], delta.paid_at, delta.order_id)
+                buyers[delta.buyer_id] = after
+                for counter in counter_deltas:
+                    add(counter)
+            else:
+                count_once(delta)
+
+        writes = [self._counter_write(entry) for _, entry in sorted(counters.items()) if any(entry.adds.values())]
+        for key, (delta, value) in sorted(boards.items()):
+            if value:
+                writes.append(self._board_write(delta, value, state.get(key)))
+        for uid in sorted(buyers):
+            if buyers[uid] != buyer_seen[uid]:
+                writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
+        return writes + [distinct[key] for key in sorted(distinct)]
+
+    def _counter_write(self, entry: _Adds) -> Write:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (name, value) in enumerate(sorted({**entry.names, **entry.labels}.items())):
+            names[f"#s{i}"], values[f":s{i}"] = name, value
+            sets.append(f"#s{i} = :s{i}")
+        adds: list[str] = []
+        for i, (name, value) in enumerate(sorted(entry.adds.items())):
+            if value:
+                names[f"#a{i}"], values[f":a{i}"] = name, value
+                adds.append(f"#a{i} :a{i}")
+        return Write.update(self._table.name, entry.key, f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+                            names=names, values=values)
+
+    def _board_write(self, delta: BoardDelta, change: int, stored: Item | None) -> Write:
+        old = int(stored.get("score_fen", 0)) if stored else 0
+        new = old + change
+        key = board_key(delta.board, delta.period_key, delta.promoter_id)
+        values: dict[str, Any] = {":e": "leaderboard_entry", ":b": delta.board, ":p": delta.period_key,
+                                  ":u": delta.promoter_id, ":new": new}
+        update = "SET entity = :e, board = :b, period_key = :p, promoter_id = :u, score_fen = :new"
+        if new > 0:  # the index holds only positive scores (sparse): nobody is ranked on nothing
+            values.update({":g1pk": board_partition(delta.board, delta.period_key),
+                           ":g1sk": board_sort_key(new, delta.promoter_id)})
+            update += ", gsi1pk = :g1pk, gsi1sk = :g1sk"
+        else:
+            update += " REMOVE gsi1pk, gsi1sk"
+        if stored is None:
+            condition = "attribute_not_exists(pk)"
+        else:
+            condition = "score_fen = :old"
+            values[":old"] = old
+        return Write.update(self._table.name, key, update, condition=condition, values=values)
+
+    def _buyer_write(self, uid: str, first: FirstOrders, stored: Item | None) -> Write:
+        version = int(stored.get("version", 0)) if stored else 0
+        item = {**buyer_key(uid), "entity": "stats_buyer", "user_id": uid, "version": version + 1,
+                "first_orders": [{"paid_at": at, "order_id": oid} for at, oid in first]}
+        if stored is None:
+            return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
+        return Write.put(self._table.name, item, condition="version = :v", values={":v": version})
+
+
+def _first_orders(stored: Item | None) -> FirstOrders:
+    if not stored:
+        return ()
+    pairs = [(str(e["paid_at"]), str(e["order_id"])) for e in stored.get("first_orders") or []
+             if isinstance(e, Mapping) and e.get("paid_at") and e.get("order_id")]
+    return tuple(sorted(pairs))[:2]

@@ -1,0 +1,172 @@
+"""bench/cost.py's all-in arithmetic: X-Ray traces at Lambda's sampling, CloudWatch Logs bytes and
+their storage, KMS data-key calls and key-months, custom metrics, batching windows; and what the
+model reads off template.yaml (which functions are traced, the personal-data key's users)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench._observability import GB, Observability, hours_active, key_months, sampled_share, stored_gb
+from bench.cost import PER, TARGET_USD, CostModel
+from local.cfn_yaml import load_yaml
+from local.template_model import FunctionSpec, QueueTrigger, Template
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS: dict[str, Any] = json.loads((ROOT / "bench" / "prices.json").read_text(encoding="utf-8"))
+PRICES = INPUTS["prices"]
+ASSUME = INPUTS["assumptions"]
+PLATFORM = ASSUME["logs"]["platform_bytes_per_invocation"]
+TRACING = ASSUME["logs"]["platform_tracing_bytes_per_invocation"]
+ACCESS = ASSUME["logs"]["access_log_bytes_per_request"]
+
+
+def test_the_target_is_one_dollar_all_in() -> None:
+    assert TARGET_USD == 1.00
+
+
+def test_lambda_records_every_invocation_below_its_reservoir_and_five_percent_above() -> None:
+    assert sampled_share(0.01, 1, 0.05) == 1.0
+    assert sampled_share(21.0, 1, 0.05) == pytest.approx((1 + 0.05 * 20) / 21)
+    assert sampled_share(0.0, 1, 0.05) == 1.0
+
+
+def test_a_rotated_key_bills_one_key_month_per_rotation_up_to_the_cap() -> None:
+    assume = {"kms": {"years_in_service": 1, "rotations_billed_cap": 2}}
+    assert key_months(False, assume) == 1
+    assert key_months(True, assume) == 2
+    assume["kms"]["years_in_service"] = 5
+    assert key_months(True, assume) == 3
+
+
+def test_log_storage_counts_the_retention_or_a_year_when_logs_never_expire() -> None:
+    assume = {"logs": {"months_kept_when_never_expiring": 12, "stored_compressed_ratio": 0.2}}
+    assert stored_gb(1.0, 30, assume) == pytest.approx(0.2)
+    assert stored_gb(1.0, None, assume) == pytest.approx(12 * 0.2)
+
+
+def test_a_metric_is_billed_for_the_hours_it_receives_data() -> None:
+    assert hours_active(0.0) == 0.0
+    assert hours_active(1.0) == pytest.approx(0.632, abs=1e-3)
+    assert hours_active(14.0) > 0.999
+
+
+def test_the_template_traces_only_the_functions_that_call_wechat_pay_and_emits_no_cold_start_metric() -> None:
+    facts = Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT)
+    assert facts.traced == {"PlaceOrderFunction", "OrderPaymentFunction", "WeChatPayWebhookFunction",
+                            "AdminRefundsFunction", "PayoutWorkerFunction"}
+    assert not facts.cold_start_metric
+    assert "PlaceOrderFunction" in facts.pii_functions and "ProductsFunction" not in facts.pii_functions
+    assert [key for key, rotated in facts.kms_keys if rotated] == ["PiiKey"]
+    assert facts.system_log_level == "INFO"
+    assert facts.function_log_retention_days is None  # Lambda's own log groups: never expire
+    assert facts.access_log_retention_days == 400
+    assert facts.table_key_principals >= 1
+
+
+# -- the model on a made-up lifecycle ------------------------------------------------------------
+
+
+def _facts(**changes: Any) -> Observability:
+    base: dict[str, Any] = {
+        "functions": frozenset({"Api", "Worker"}), "traced": frozenset({"Api"}), "system_log_level": "INFO",
+        "function_log_retention_days": 30, "access_log_retention_days": 30,
+        "pii_functions": frozenset({"Api"}), "kms_keys": (("Key", True),), "table_key_principals": 2,
+        "cold_start_metric": False}
+    return Observability(**{**base, **changes})
+
+
+def _template(window_s: float) -> Template:
+    fn = {name: FunctionSpec(name, name, ROOT, "app.handler", "python3.13", {}, memory_mb=1024)
+          for name in ("Api", "Worker")}
+    return Template(path=ROOT / "template.yaml", root=ROOT, functions=fn,
+                    queue_triggers=[QueueTrigger("Worker", "Changes", "Q", batching_window_s=window_s)])
+
+
+def _inv(function: str, trigger: str, log_bytes: int | None) -> dict[str, Any]:
+    inv: dict[str, Any] = {"function": function, "trigger": trigger, "wall_ms": 10.0, "cpu_ms": 5.0}
+    if log_bytes is not None:
+        inv["log_bytes"] = log_bytes
+    return inv
+
+
+def _work(log_bytes: int | None = 1000) -> dict[str, Any]:
+    step = {"invocations": [_inv("Api", "http", log_bytes), _inv("Worker", "queue", 200), _inv("Worker", "queue", 300)],
+            "calls": []}
+    return {"lifecycles": [{"order_id": "o_1", "steps": [step],
+                            "totals": {"rcu": 0.0, "wcu": 0.0, "api_requests": 1}}], "routes": {}}
+
+
+def _model(window_s: float = 1.0, **facts: Any) -> CostModel:
+    inputs = json.loads(json.dumps(INPUTS))
+    inputs["assumptions"]["requests_per_order"] = {}
+    inputs["assumptions"]["metrics"]["business_per_order"] = {}
+    return CostModel(inputs, _template(window_s), _facts(**facts))
+
+
+def test_traces_logs_and_kms_of_one_order() -> None:
+    result = _model().estimate(_work())
+    variable = result["variable_usd_per_10k_orders"]
+    # One traced invocation (Api) an order, recorded and one in ten retrieved.
+    trace = (PRICES["xray_trace_recorded"]["usd_per_million"]
+             + ASSUME["xray"]["retrieved_per_recorded"] * PRICES["xray_trace_retrieved"]["usd_per_million"]) / 1e6
+    assert variable["xray_traces"] == pytest.approx(PER * trace, abs=1e-4)
+    # What each printed, the platform lines (plus the tracing object where traced), the access log line.
+    logged = (1000 + PLATFORM + TRACING + ACCESS) + (200 + PLATFORM) + (300 + PLATFORM)
+    assert result["log_bytes_per_order"] == logged
+    assert variable["logs_ingestion"] == pytest.approx(
+        PER * logged / GB * PRICES["cloudwatch_logs_ingestion"]["usd_per_gb"], abs=1e-4)
+    # A new container of the personal-data function: GenerateDataKey + Decrypt.
+    kms = ASSUME["lambda_duration"]["cold_start_share"] * ASSUME["kms"]["requests_per_new_container"]
+    assert variable["kms_requests"] == pytest.approx(PER * kms * PRICES["kms_request"]["usd_per_million"] / 1e6,
+                                                     abs=1e-4)
+
+
+def test_without_platform_lines_and_traces_the_order_costs_less() -> None:
+    before = _model().estimate(_work())
+    after = _model(system_log_level="WARN", traced=frozenset()).estimate(_work())
+    assert after["log_bytes_per_order"] == 1000 + ACCESS + 200 + 300
+    assert after["variable_usd_per_10k_orders"]["xray_traces"] == 0.0
+    assert after["all_in_usd_per_10k_orders"] < before["all_in_usd_per_10k_orders"]
+
+
+def test_a_long_batching_window_takes_one_steps_records_in_one_invocation() -> None:
+    short = _model(window_s=1.0).estimate(_work())
+    long = _model(window_s=ASSUME["batching"]["merges_a_step_at_window_s"]).estimate(_work())
+    assert (short["invocations_per_order"], long["invocations_per_order"]) == (3, 2)
+    assert long["batched_functions"] == ["Worker"]
+    # The merged invocation still writes both batches' log lines, once a platform pair.
+    assert long["log_bytes_per_order"] == short["log_bytes_per_order"] - PLATFORM
+    requests = [r["variable_usd_per_10k_orders"]["lambda_requests"] for r in (short, long)]
+    assert requests[1] < requests[0]
+
+
+def test_a_file_measured_before_log_bytes_were_counted_uses_the_assumption() -> None:
+    result = _model().estimate(_work(log_bytes=None))
+    assert result["log_bytes_per_order"] == (ASSUME["logs"]["app_bytes_when_not_measured"] + PLATFORM + TRACING
+                                             + ACCESS) + (200 + PLATFORM) + (300 + PLATFORM)
+    assert result["log_bytes_measured_share"] == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_fixed_costs_key_months_table_key_and_cold_start_metrics() -> None:
+    assume = ASSUME
+    quiet = _model().estimate(_work())["fixed_usd_per_month"]
+    key = next(v for k, v in quiet.items() if k.startswith("KMS key Key"))
+    assert key["usd"] == pytest.approx(key_months(True, assume) * PRICES["kms_key_month"]["usd"])
+    table = next(v for k, v in quiet.items() if k.startswith("KMS aws/dynamodb"))
+    assert table["requests"] == round(2 * assume["seconds_per_month"] / assume["kms"]["table_key_cache_seconds"])
+    assert not any(k.startswith("custom metric ColdStart") for k in quiet)
+    noisy = _model(cold_start_metric=True).estimate(_work())["fixed_usd_per_month"]
+    cold = next(v for k, v in noisy.items() if k.startswith("custom metric ColdStart"))
+    assert cold["usd"] == pytest.approx(2 * PRICES["cloudwatch_custom_metric"]["usd_per_metric_month"])
+
+
+def test_all_in_adds_the_fixed_month_scaled_to_ten_thousand_orders() -> None:
+    result = _model().estimate(_work())
+    orders = result["orders_per_month"]
+    assert result["all_in_usd_per_10k_orders"] == pytest.approx(
+        result["variable_total_usd"] + result["fixed_total_usd"] * PER / orders, abs=1e-3)
+    assert result["target_met"] == (result["all_in_usd_per_10k_orders"] <= TARGET_USD)
