@@ -11,15 +11,20 @@ that pulls one of them into another function fails here: import it in the functi
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from bench.coldstart import modules_loaded_by
+from mall.api.lean_powertools import LEAN_PACKAGES, exported_names
 from tests.conftest import ROOT
 
 #: module (and its submodules) → where it is loaded instead of at cold start
@@ -154,3 +159,30 @@ def test_an_http_function_loads_the_xray_sdk_exactly_where_the_template_traces_i
     assert "PlaceOrderFunction" in traced_in_code
     assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PlaceOrderFunction"))
     assert "aws_xray_sdk" not in _heavy_loaded(modules_loaded_by("ProductsFunction"))
+
+
+@pytest.mark.parametrize("package", LEAN_PACKAGES)
+def test_a_lean_package_skips_an_init_that_only_imports_its_own_submodules(package: str) -> None:
+    """What ``mall.api.lean_powertools`` may skip, pinned on the installed Powertools: each package's
+    ``__init__`` is a docstring, ``from .submodule import ...`` lines and ``__all__``, and every name
+    in ``__all__`` is one of those imports. A Powertools version whose ``__init__`` does anything else
+    (code, a setting, an import from elsewhere) fails here: review the lean loader against it, or
+    drop it. The installed version is the one the layer ships."""
+    pinned = {line.split("==")[0].split("[")[0]: line.split("==")[1].split()[0]
+              for line in (ROOT / "layers/shared/requirements.txt").read_text("utf-8").splitlines()
+              if "==" in line and not line.startswith("#")}
+    assert importlib.metadata.version("aws-lambda-powertools") == pinned["aws-lambda-powertools"]
+
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None
+    body = ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body
+    others = []
+    for node in body[1:] if ast.get_docstring(ast.Module(body=body, type_ignores=[])) else body:
+        own_import = isinstance(node, ast.ImportFrom) and (
+            node.level == 1 or (node.module or "").startswith(f"{package}."))
+        listing = (isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["__all__"])
+        if not (own_import or listing):
+            others.append(ast.unparse(node)[:100])
+    assert others == []
+    declared = next(ast.literal_eval(n.value) for n in body if isinstance(n, ast.Assign))
+    assert set(declared) <= set(exported_names(spec))
