@@ -14,7 +14,7 @@ offers goes missing. ``mall.api`` installs it, so it takes effect when a handler
 the event handler goes through ``mall.api``.
 
 Powertools offers no lighter way in: importing a submodule (``event_handler.api_gateway``, as its
-docs show) runs its package's ``__init__`` first, so the whole saving (about 0.15x of the baseline's
+docs show) runs its package's ``__init__`` first, so the whole saving (about 0.13x of the baseline's
 CPU time, docs/performance.md) depends on this module. Skipping an ``__init__`` is safe only while it
 does nothing but import its own submodules: tests/unit/test_cold_start_imports.py pins that on the
 Powertools version the layer ships, so an upgrade that changes it fails there, not in production.
