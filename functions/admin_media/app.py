@@ -20,7 +20,7 @@ from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
 from mall.services import media
-from mall.services.promotion_media import media_store
+from mall.services.media_bucket import media_store
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

@@ -16,7 +16,7 @@ from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, P
 from mall.services.catalog import browsing
 from mall.services.catalog.browsing import BrowseProducts
 from mall.services.catalog.common import CatalogRepositories
-from mall.services.promotion_media import media_settings, media_store
+from mall.services.media_bucket import media_settings, media_store
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

@@ -38,6 +38,8 @@ HEAVY = {
         "never: one of the event classes the data classes' package imports in full (mall.api.lean_powertools)",
     "mall.integrations.wechatpay.client": "by pay_client(), on the first call to WeChat Pay",
     "mall.services.commissions": "by the commission worker; placing an order needs mall.services.self_purchase",
+    "mall.services.promotion_media": "by the QR code and poster functions; products signs image URLs with "
+                                     "mall.services.media_bucket",
     "mall.services.refunds": "by the webhook when a refund notification arrives",
     "mall.services.payouts": "by the webhook when a transfer notification arrives",
     "mall.domain.stats": "by the stats worker and the two team-sales keys (mall.dal.keys)",
