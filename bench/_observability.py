@@ -32,6 +32,7 @@ class Observability:
     kms_keys: tuple[tuple[str, bool], ...]  # (logical id, automatic rotation on)
     table_key_principals: int  # roles using a table encrypted under the AWS managed aws/dynamodb key
     cold_start_metric: bool
+    snapstart: frozenset[str] = frozenset()  # SnapStart ApplyOn: PublishedVersions (billed per version kept)
 
     @classmethod
     def read(cls, raw: Mapping[str, Any], parameters: Mapping[str, str], root: Path) -> Observability:
@@ -67,8 +68,11 @@ class Observability:
                 table_principals = len({_ref(p.get("Role")) for p in functions.values()} - {None})
         cold_start = any("capture_cold_start_metric=True" in (root / path).read_text(encoding="utf-8")
                          for path in ENTRY_POINTS if (root / path).is_file())
+        snapstart = {name for name, props in functions.items()
+                     if (props.get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn")
+                     == "PublishedVersions"}
         return cls(frozenset(functions), frozenset(traced), system_level, function_retention, access_retention,
-                   frozenset(pii), keys, table_principals, cold_start)
+                   frozenset(pii), keys, table_principals, cold_start, frozenset(snapstart))
 
 
 def _value(value: Any, raw: Mapping[str, Any], parameters: Mapping[str, str]) -> Any:

@@ -256,9 +256,20 @@ class CostModel:
             "month_total_usd": round(month, 4),
             "all_in_usd_per_10k_orders": round(all_in, 4),
             "target_met": all_in <= TARGET_USD,
+            # What SnapStart would add, priced for the decision even where no function has it.
+            "snapstart": {"functions": sorted(self.facts.snapstart),
+                          "cache_usd_per_function_month_at_256_mb": round(self.snapstart_cache_month(256), 4),
+                          "restore_usd_at_256_mb": round(
+                              0.25 * float(self.prices["lambda_snapstart_restore_gb"]["usd"]), 8)},
             "billed_ms_per_invocation": {f: round(sum(v) / len(v), 1) for f, v in sorted(lambda_ms.items())},
             "not_in_the_model": self.inputs.get("not_in_the_model", []),
         }
+
+    def snapstart_cache_month(self, memory_mb: int) -> float:
+        """A month of one published version's SnapStart cache: billed whatever the traffic, which is why
+        no function has it (docs/performance.md, "SnapStart"). Restores (per cold start) come on top."""
+        seconds = float(self.assume["seconds_per_month"])
+        return memory_mb / 1024 * seconds * float(self.prices["lambda_snapstart_cache_gb_second"]["usd"])
 
     def fixed_observability(self, counts: dict[str, float]) -> dict[str, dict[str, Any]]:
         """KMS key-months and the table key's requests, and the custom metrics (EMF)."""
@@ -281,6 +292,10 @@ class CostModel:
                        for name, n in metrics["business_per_order"].items() if name != "what")
         out["custom metrics (EMF) of the order flow"] = {"metric_months": round(business, 2),
                                                          "usd": round(business * metric, 4)}
+        for name in sorted(self.facts.snapstart):
+            mb = self.memory[name]
+            out[f"SnapStart cache of {name} ({mb} MB, one published version)"] = {
+                "gb_seconds": round(mb / 1024 * seconds), "usd": round(self.snapstart_cache_month(mb), 4)}
         if self.facts.cold_start_metric:
             cold = len(self.facts.functions) * float(metrics["cold_start_metric_hours_share"])
             out[f"custom metric ColdStart per function ({len(self.facts.functions)} functions)"] = {

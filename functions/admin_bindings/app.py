@@ -5,11 +5,9 @@ A change or removal needs a reason and is a history entry; the same rules hold a
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import IdPath, error_response, source_ip
+from mall.api.params import IdPath, OpenAPIResponse, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role

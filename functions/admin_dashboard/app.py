@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import error_response
+from mall.api.params import Query, error_response
 from mall.clock import utc_now
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table

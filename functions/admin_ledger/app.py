@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, DayPath, IdPath, Limit, error_response, limit_query
+from mall.api.params import Cursor, DayPath, IdPath, Limit, OpenAPIResponse, error_response, limit_query
 from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import ReconciliationRepository

@@ -11,19 +11,16 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
-
 from mall.api.auth import current_principal, secured
-from mall.api.http import entrypoint, make_resolver
-from mall.api.params import error_response
+from mall.api.http import Response, entrypoint, make_resolver
+from mall.api.params import Path, error_response
 from mall.clock import utc_now
 from mall.dal.media import MediaUploadRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
 from mall.services import media
-from mall.services.promotion_media import media_store
+from mall.services.media_bucket import media_store
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, Limit
+from mall.api.params import Cursor, Limit, Query
 from mall.dal.notifications import NotificationRepository, NotificationStatus
 from mall.dal.table import main_table
 from mall.domain.tokens import Role

@@ -9,12 +9,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
-from mall.api.http import entrypoint, make_resolver, metrics
-from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
+from mall.api.http import Response, entrypoint, make_resolver, metrics
+from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.orders import OrderRepository

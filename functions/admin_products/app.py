@@ -10,14 +10,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
-from mall.api.http import entrypoint, make_resolver
+from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
-from mall.api.params import CatalogIdPath, Cursor, Limit, error_response, source_ip
+from mall.api.params import CatalogIdPath, Cursor, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role

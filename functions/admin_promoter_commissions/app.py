@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, IdPath, Limit, error_response
+from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import AdminCommissionPage

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver, metrics
-from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
+from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
@@ -63,4 +61,4 @@ def reject(refund_id: IdPath, body: RejectRefundRequest) -> RefundView:
                          reason=body.reason, now=utc_now(), source_ip=source_ip(app))
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, Limit, error_response, source_ip
+from mall.api.params import Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.referral import PromoterRepository

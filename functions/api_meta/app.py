@@ -14,12 +14,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-
 from mall.api.auth import public
 from mall.api.errors import error_response
-from mall.api.http import entrypoint, make_resolver
+from mall.api.http import NotFoundError, Response, entrypoint, make_resolver
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 META_ROUTES = {"/openapi.json": {"GET"}, "/docs": {"GET"}}

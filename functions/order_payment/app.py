@@ -35,4 +35,4 @@ def payment(order_id: IdPath) -> OrderPaymentResponse:
                              pay=pay_client, notify_url=merchant_config().notify_url, now=utc_now())
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, IdPath, error_response, limit_query
+from mall.api.params import Cursor, IdPath, Query, error_response, limit_query
 from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
 from mall.api.client_info import client
-from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
-from mall.api.params import error_response
+from mall.api.params import OpenAPIResponse, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -55,4 +52,4 @@ def place(body: PlaceOrderRequest, idempotency_key: IdempotencyKeyHeader) -> Res
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

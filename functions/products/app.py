@@ -7,18 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import principal_from_headers, public
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import CatalogIdPath, Cursor, error_response, limit_query
+from mall.api.params import CatalogIdPath, Cursor, Query, error_response, limit_query
 from mall.dal.table import main_table
 from mall.domain.catalog import ListingFilter
 from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
 from mall.services.catalog import browsing
 from mall.services.catalog.browsing import BrowseProducts
 from mall.services.catalog.common import CatalogRepositories
-from mall.services.promotion_media import media_settings, media_store
+from mall.services.media_bucket import media_settings, media_store
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import error_response
+from mall.api.params import Query, error_response
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPreview

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
+from mall.api.params import Query
 from mall.clock import utc_now
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table

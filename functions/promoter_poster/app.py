@@ -19,7 +19,8 @@ from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.schemas.promotion_media import PosterRequest, PosterResponse
-from mall.services.promotion_media import DrawPoster, media_settings, media_store, product_poster
+from mall.services.media_bucket import media_settings, media_store
+from mall.services.promotion_media import DrawPoster, product_poster
 
 # Composition root: built once per cold start, shared by every invocation.
 settings = get_settings()

@@ -17,7 +17,8 @@ from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.tokens import Role
 from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.schemas.promotion_media import QrCodeResponse
-from mall.services.promotion_media import media_settings, media_store, promoter_qr
+from mall.services.media_bucket import media_settings, media_store
+from mall.services.promotion_media import promoter_qr
 
 # Composition root: built once per cold start, shared by every invocation.
 settings = get_settings()

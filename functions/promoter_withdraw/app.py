@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from mall.api.auth import current_principal, secured
-from mall.api.http import entrypoint, make_resolver, metrics
+from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import error_response
 from mall.clock import utc_now

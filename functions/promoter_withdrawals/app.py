@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, IdPath, Limit, error_response
+from mall.api.params import Cursor, IdPath, Limit, Query, error_response
 from mall.config import get_settings
 from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository

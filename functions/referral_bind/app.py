@@ -7,12 +7,10 @@ any depth (409 ``binding_cycle``), a promoter not active (409), already bound (4
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import current_principal, secured
 from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import error_response
+from mall.api.params import OpenAPIResponse, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role

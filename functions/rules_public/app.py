@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from mall.api.auth import public
-from mall.api.http import entrypoint, make_resolver
+from mall.api.http import Response, entrypoint, make_resolver
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.schemas.rules import RulesDisclosure

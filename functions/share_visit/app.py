@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from mall.api.auth import principal_from_headers, public
-from mall.api.http import entrypoint, make_resolver
+from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.referral import VisitRateLimiter, VisitRepository

@@ -14,11 +14,9 @@ import base64
 import binascii
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from mall.api.auth import public
-from mall.api.http import entrypoint, logger, make_resolver, metrics
+from mall.api.http import Response, entrypoint, logger, make_resolver, metrics
+from mall.api.params import OpenAPIResponse
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.factory import merchant_config, notification_keys, pay_client
@@ -72,4 +70,4 @@ def webhook() -> Response[str]:
     return Response(status_code=status, content_type="application/json", body=payload.decode("utf-8"))
 
 
-handler = entrypoint(app)
+handler = entrypoint(app, traced=True)  # template.yaml: Tracing: Active

@@ -170,3 +170,15 @@ def test_all_in_adds_the_fixed_month_scaled_to_ten_thousand_orders() -> None:
     assert result["all_in_usd_per_10k_orders"] == pytest.approx(
         result["variable_total_usd"] + result["fixed_total_usd"] * PER / orders, abs=1e-3)
     assert result["target_met"] == (result["all_in_usd_per_10k_orders"] <= TARGET_USD)
+
+
+def test_snapstart_is_priced_per_published_version_month_and_no_function_has_it() -> None:
+    assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).snapstart == frozenset()
+    plain = _model().estimate(_work())
+    assert not any(k.startswith("SnapStart") for k in plain["fixed_usd_per_month"])
+    month = ASSUME["seconds_per_month"] * PRICES["lambda_snapstart_cache_gb_second"]["usd"]
+    assert plain["snapstart"]["cache_usd_per_function_month_at_256_mb"] == pytest.approx(month / 4, abs=1e-4)
+    snapped = _model(snapstart=frozenset({"Api"})).estimate(_work())
+    cache = next(v for k, v in snapped["fixed_usd_per_month"].items() if k.startswith("SnapStart cache of Api"))
+    assert cache["usd"] == pytest.approx(month, abs=1e-4)  # the test template's functions have 1024 MB
+    assert snapped["fixed_total_usd"] == pytest.approx(plain["fixed_total_usd"] + cache["usd"], abs=1e-3)

@@ -26,11 +26,11 @@ pytestmark = pytest.mark.usefixtures("moto_table")
 def _media_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Product views sign their images' keys for the media bucket (no S3 call)."""
     from mall.dal import objects
-    from mall.services import promotion_media
+    from mall.services import media_bucket
 
     def clear() -> None:
-        promotion_media.media_settings.cache_clear()
-        promotion_media.media_store.cache_clear()
+        media_bucket.media_settings.cache_clear()
+        media_bucket.media_store.cache_clear()
         objects.s3_client.cache_clear()
 
     monkeypatch.setenv("MEDIA_BUCKET", "media-catalog")

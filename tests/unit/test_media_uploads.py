@@ -16,7 +16,7 @@ from PIL import Image
 
 from mall.dal import objects
 from mall.domain.tokens import Role
-from mall.services import promotion_media
+from mall.services import media_bucket
 from tests.conftest import bearer
 from tests.unit.conftest import Invoke
 
@@ -24,8 +24,8 @@ BUCKET = "media-uploads"
 
 
 def clear_media_caches() -> None:
-    promotion_media.media_settings.cache_clear()
-    promotion_media.media_store.cache_clear()
+    media_bucket.media_settings.cache_clear()
+    media_bucket.media_store.cache_clear()
     objects.s3_client.cache_clear()
 
 

@@ -14,7 +14,7 @@ from mall.clock import iso, utc_now
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.crypto import load_private_key, rsa_sign
 from mall.integrations.wechatpay.resources import RefundResource
-from mall.services import payments
+from mall.services import refunds
 from tests.unit.test_orders_handlers import (
     ADDRESS,
     BOOK,
@@ -193,7 +193,8 @@ def test_refund_notifications_go_to_the_refunds_service(mall: Mall, monkeypatch:
     def fake(*, orders: Any, refunds: Any, refund: RefundResource, now: Any) -> None:
         received.append(refund)
 
-    monkeypatch.setattr(payments, "handle_refund_notification", fake)
+    # The webhook imports the refunds service when a refund notification arrives: patched where it lives.
+    monkeypatch.setattr(refunds, "handle_refund_notification", fake)
     resource = mall.sandbox.refund_resource("rf_001", "o_0000000000000000000001", 500, 1000)
     status, _ = mall.deliver(*mall.sandbox.build_notification("REFUND.SUCCESS", resource, original_type="refund"))
     assert status == 204 and [r.out_refund_no for r in received] == ["rf_001"]
@@ -206,7 +207,7 @@ def test_an_internal_failure_answers_5xx_so_wechatpay_redelivers(mall: Mall, mon
     def broken(*, orders: Any, refunds: Any, refund: RefundResource, now: Any) -> None:
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(payments, "handle_refund_notification", broken)
+    monkeypatch.setattr(refunds, "handle_refund_notification", broken)
     resource = mall.sandbox.refund_resource("rf_002", "o_0000000000000000000001", 500, 1000)
     status, reply = mall.deliver(*mall.sandbox.build_notification("REFUND.SUCCESS", resource, original_type="refund"))
     assert status == 500 and fail_body(reply) == "internal error"

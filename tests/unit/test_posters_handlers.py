@@ -23,7 +23,7 @@ from mall.dal.table import main_table
 from mall.domain.catalog import Category, Product
 from mall.domain.referral import Promoter
 from mall.domain.tokens import Role
-from mall.services import promotion_media
+from mall.services import media_bucket
 from tests.conftest import bearer as signed_header
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 
@@ -32,8 +32,8 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 def clear_media_caches() -> None:
-    promotion_media.media_settings.cache_clear()
-    promotion_media.media_store.cache_clear()
+    media_bucket.media_settings.cache_clear()
+    media_bucket.media_store.cache_clear()
     objects.s3_client.cache_clear()
 
 

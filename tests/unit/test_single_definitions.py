@@ -25,7 +25,9 @@ def _only_in(pattern: str, *allowed: str) -> list[str]:
 
 
 def test_no_module_is_looked_up_by_name() -> None:
-    assert _matches(r"\bimportlib\b|\bimport_module\b") == []
+    # Except Powertools' own submodules, which the lean packages import as their __init__ would (by the
+    # names in its import lines): no first-party module hides behind a name looked up at run time.
+    assert _only_in(r"\bimportlib\b|\bimport_module\b", "layers/shared/mall/api/lean_powertools.py") == []
 
 
 def test_team_sales_shards_are_counted_in_one_place() -> None:

@@ -107,7 +107,9 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 class MediaSettings(BaseModel):
     """Environment of the share page, the QR and poster functions, and product photos."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # Built on first use (defer_build): most functions never read these variables, and building a
+    # model's validator is paid at cold start. The same for ExportSettings and FunctionEnvironment.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     # Required where used; optional here so other tooling can import this module without it.
     bucket: Annotated[str | None, Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)] = None
@@ -131,7 +133,7 @@ class MediaSettings(BaseModel):
 class ExportSettings(BaseModel):
     """Environment of the export functions."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     bucket: Annotated[str | None, Field(alias="EXPORTS_BUCKET", min_length=3, max_length=63)] = None
     url_ttl_seconds: Annotated[int, Field(alias="EXPORT_URL_TTL_SECONDS", ge=60, le=900)] = 900
@@ -160,7 +162,7 @@ QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATIO
 class FunctionEnvironment(BaseModel):
     """What differs per function or is set by the platform; every value is optional (empty = unset)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     # Set by Lambda; names the function's idempotency partition.
     function_name: Annotated[OptionalText, Field(alias="AWS_LAMBDA_FUNCTION_NAME")] = None

@@ -1,9 +1,10 @@
 """The entry point of the functions no HTTP request reaches: schedules, queues and table streams.
 
-``handler = worker_entrypoint(run)`` gives a worker the same Logger, Tracer and Metrics
-treatment as every API function; ``handler = batch_entrypoint(processor, record_handler)`` does
-the same for a queue or stream worker, reporting the records that failed (partial batch response)
-so only those are retried; ``scheduled_time`` reads the time a schedule fired for."""
+``handler = worker_entrypoint(run)`` gives a worker the same Logger and Metrics treatment as every
+API function, plus the Tracer (``mall.observability`` says why only the workers load it);
+``handler = batch_entrypoint(processor, record_handler)`` does the same for a queue or stream
+worker, reporting the records that failed (partial batch response) so only those are retried;
+``scheduled_time`` reads the time a schedule fired for."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
-from mall.observability import logger, metrics, tracer
+from mall.observability import logger, metrics, xray_tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -29,7 +30,7 @@ def worker_entrypoint(run: Handler) -> Handler:
     than the rest of the stack's monitoring together) that no alarm reads; every log line's
     ``cold_start`` field and Lambda's report line (init duration) show cold starts."""
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
-        tracer.capture_lambda_handler(metrics.log_metrics(run)))
+        xray_tracer().capture_lambda_handler(metrics.log_metrics(run)))
     return wrapped
 
 

@@ -19,9 +19,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall import errors
 from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
-from mall.observability import logger, metrics, tracer
+from mall.observability import logger, metrics, xray_tracer
 
-__all__ = ["entrypoint", "logger", "make_resolver", "metrics", "tracer"]
+# Powertools' names a handler needs are re-exported: imported from here, they load the event handler's
+# package lean (mall.api.lean_powertools).
+__all__ = ["APIGatewayHttpResolver", "NotFoundError", "Response", "entrypoint", "logger", "make_resolver", "metrics"]
 
 
 class MallResolver(APIGatewayHttpResolver):
@@ -77,14 +79,16 @@ def make_resolver() -> APIGatewayHttpResolver:
     return app
 
 
-def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: correlation id from the API request id, traced, metrics flushed."""
+def entrypoint(app: APIGatewayHttpResolver, *,
+               traced: bool = False) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler: correlation id from the API request id, metrics flushed; ``traced`` by the
+    X-Ray SDK where template.yaml gives the function ``Tracing: Active`` (``mall.observability``)."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler
     @metrics.log_metrics  # no ColdStart metric: see mall.workers.worker_entrypoint
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    wrapped: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = handler
+    run = xray_tracer().capture_lambda_handler(handler) if traced else handler
+    wrapped: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)(run)
     return wrapped

@@ -15,8 +15,10 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from mall.api.client_info import source_ip
 from mall.schemas.common import ErrorBody
 
+# Powertools' parameter and response types are re-exported: a handler importing them from here loads
+# the event handler's package lean (mall.api.lean_powertools).
 __all__ = ["CURSOR_MAX_LENGTH", "ID_PATTERN", "CatalogIdPath", "Cursor", "DayPath", "IdPath", "Limit",
-           "error_response", "limit_query", "source_ip"]
+           "OpenAPIResponse", "Path", "Query", "error_response", "limit_query", "source_ip"]
 
 #: Every identifier the service generates (``mall.ids.new_id``) and every merchant-chosen catalog id.
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"

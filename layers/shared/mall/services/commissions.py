@@ -1,5 +1,6 @@
-"""Commission (佣金): keeping an order's commission records in step with the order, the
-self-purchase discount at placing (the views and the preview: ``mall.services.commission_views``).
+"""Commission (佣金): keeping an order's commission records in step with the order (the self-purchase
+discount at placing: ``mall.services.self_purchase``; the views and the preview:
+``mall.services.commission_views``).
 
 ``sync_order`` is the whole computation. It is driven by the order stream (through
 ``CommissionQueue``: at-least-once, in any order, possibly concurrently) and converges: it reads
@@ -55,14 +56,10 @@ from mall.domain.commission import (
     LevelDecision,
     decide_order_commissions,
     ever_paid,
-    product_from_line,
-    resolve_rates,
-    self_purchase_discount,
 )
 from mall.domain.commission_changes import plan_record_change
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
-from mall.domain.orders import PricedLine
 from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
@@ -301,29 +298,3 @@ def _adjust(repos: CommissionRepositories, rules: _Rules, state: OrderCommission
         result.cancelled_fen += change.cancel_fen
         result.clawed_back_fen += change.claw_back_fen
     return again
-
-
-# ---- the self-purchase discount (placing an order) -----------------------------------------------
-
-
-def self_purchase_discounts(*, promoters: PromoterRepository, categories: CategoryRepository, buyer_id: str,
-                            lines: Sequence[PricedLine], settings: DistributionSettings) -> dict[str, int]:
-    """Per ``line_id``, the L1 amount the buyer (an active promoter, ``discount`` mode) would earn
-    on their own line at their own rates (override, level points, product / category / global):
-    what comes off that line's price."""
-    promoter = promoters.get(buyer_id, consistent=True)
-    found: dict[str, Category] = {}
-    for category_id in {line.category_id for line in lines if line.category_id}:
-        category = categories.get(category_id)
-        if category is not None:
-            found[category_id] = category
-    discounts: dict[str, int] = {}
-    for line in lines:
-        product = product_from_line(line.as_item())
-        rates = resolve_rates(settings=settings, product=product, category=found.get(product.category_id),
-                              promoter=promoter)
-        amount = self_purchase_discount(base_fen=line.paid_fen, quantity=line.quantity, rates=rates,
-                                        cap_bp=settings.commission.cap_bp)
-        if amount > 0:
-            discounts[line.line_id] = amount
-    return discounts

@@ -39,7 +39,6 @@ from mall.domain.referral import ShareSource
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
 from mall.integrations import pii_crypto
-from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.schemas.fulfilment import AddressView
 from mall.schemas.orders import (
@@ -50,12 +49,13 @@ from mall.schemas.orders import (
     PlaceOrderResponse,
 )
 from mall.services.catalog.stock import StockFlags, note_stock_levels
-from mall.services.commissions import self_purchase_discounts
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
+from mall.services.self_purchase import self_purchase_discounts
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
+    from mall.integrations.wechatpay.client import WeChatPayClient
 
 logger = Logger(child=True)
 

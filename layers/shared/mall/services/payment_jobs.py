@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from mall.domain.orders import Order, OrderStatus, PaymentOutcome, reconcile_due
-from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayNotFound
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionResource
@@ -20,6 +19,9 @@ from mall.observability import metrics
 from mall.services.catalog.stock import note_stock_levels
 from mall.services.orders import OrderCatalog
 from mall.services.payments import PaymentRepositories, apply_payment
+
+if TYPE_CHECKING:
+    from mall.integrations.wechatpay.client import WeChatPayClient
 
 logger = Logger(child=True)
 

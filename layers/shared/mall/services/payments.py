@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mall.dal.orders import OrderRepository
 from mall.dal.payment_snapshot import PaymentSnapshotStore
@@ -35,7 +34,6 @@ from mall.domain.orders import (
     paid_after_expiry_refund_id,
 )
 from mall.errors import DomainError
-from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import NotificationRejected
 from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.notifications import (
@@ -53,12 +51,13 @@ from mall.integrations.wechatpay.resources import (
 )
 from mall.observability import metrics
 from mall.services.payment_snapshot import prepare_basis
-from mall.services.payouts.bills import handle_transfer_notification
-from mall.services.refunds import handle_refund_notification
 from mall.services.risk import RiskRepositories, open_case
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     from mall.dal.table import Table
+    from mall.integrations.wechatpay.client import WeChatPayClient
 
 logger = Logger(child=True)
 
@@ -221,6 +220,10 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
                 logger.error("refund notification whose event and refund_status disagree",
                              extra={"event_type": event[:64], "refund_status": refund.refund_status[:32]})
                 return _fail(400, "refund_status does not match the event", "refund_status_mismatch")
+            # Imported here, as the transfers' handler below: most notifications are payments, and the
+            # webhook's cold start would otherwise load the refund and payout services for each.
+            from mall.services.refunds import handle_refund_notification
+
             handle_refund_notification(orders=repos.orders, refunds=repos.refunds, refund=refund, now=now)
             return _ok("refund_handled")
         if event == EVENT_TRANSFER_FINISHED:  # payouts
@@ -297,6 +300,8 @@ def _on_transfer(resource: Mapping[str, Any], *, payouts: PayoutRepository, merc
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
         logger.error("transfer notification for another merchant, or without mch_id")
         return _fail(400, "mch_id mismatch", "wrong_merchant")
+    from mall.services.payouts.bills import handle_transfer_notification
+
     handled = handle_transfer_notification(payouts=payouts, bill=bill, now=now)
     if handled.acknowledged:
         return _ok(handled.outcome)

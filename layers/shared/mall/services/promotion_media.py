@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mall.clock import iso
-from mall.config import MediaSettings, load_media_settings
+from mall.config import MediaSettings
 from mall.dal.objects import ObjectStore, ObjectTooLarge
 from mall.domain.posters import (
     DEFAULT_CAPTION,
@@ -52,22 +52,6 @@ DEFAULT_LOGO_ID = "bundled:merchant-logo:1"
 #: A product photo bigger than this (pixels) is not decoded (decompression bombs): placeholder instead.
 MAX_IMAGE_PIXELS = 40_000_000
 CACHE_CONTROL = "private, max-age=86400"
-
-
-# ---------------------------------------------------------------------------------------
-# Configuration (validated at cold start by the two functions that use it)
-# ---------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def media_settings() -> MediaSettings:
-    return load_media_settings()
-
-
-@lru_cache(maxsize=1)
-def media_store() -> ObjectStore:
-    """The media bucket (``MEDIA_BUCKET``); a missing variable fails the first request that needs it."""
-    return ObjectStore(media_settings().require_bucket())
 
 
 # ---------------------------------------------------------------------------------------

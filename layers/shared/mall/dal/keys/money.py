@@ -4,12 +4,15 @@ records, withdrawals and their daily counters, team orders and team bonuses (doc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mall.clock import iso
 from mall.dal.keys.orders import order_pk
 from mall.dal.keys.users import user_partition
 from mall.dal.table import Key
-from mall.domain.ledger import Posting
-from mall.domain.stats import team_sales_shard
+
+if TYPE_CHECKING:
+    from mall.domain.ledger import Posting
 
 #: Sort-key prefix of a promoter's postings (``USER#<uid>`` / ``LEDGER#<at>#<posting_id>``).
 POSTING_PREFIX = "LEDGER#"
@@ -89,6 +92,10 @@ def team_orders_partition(month: str, shard: int) -> str:
 
 
 def team_order_key(promoter_id: str, month: str, order_id: str) -> Key:
+    # Imported here: the stats rules load the commission rules and the settings model, which every
+    # function reading a key would otherwise pay for at cold start.
+    from mall.domain.stats import team_sales_shard
+
     return {"pk": team_orders_partition(month, team_sales_shard(promoter_id)),
             "sk": f"USER#{promoter_id}#ORDER#{order_id}"}
 

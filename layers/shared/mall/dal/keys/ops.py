@@ -5,11 +5,14 @@ records (docs/data-model.md)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from mall.clock import iso
 from mall.dal.keys.users import user_partition
 from mall.dal.table import Key
-from mall.domain.reconciliation import Mismatch
+
+if TYPE_CHECKING:
+    from mall.domain.reconciliation import Mismatch
 
 RUNS_PARTITION = "RECONCILIATIONS"
 #: Up to when the risk scan has read the feed (one item; its runs never overlap past it).

@@ -8,11 +8,13 @@ the applied and distinct markers are what keeps every change counted once)."""
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.dal.table import Key
-from mall.domain.stats import Target, team_sales_shard
 from mall.domain.stats_periods import month_of_day
+
+if TYPE_CHECKING:
+    from mall.domain.stats import Target
 
 #: Shards of each day's and month's aggregate and of the running totals. One item takes ~1,000
 #: writes/s (and transactions on one item also conflict): 8 shards keep a busy day's aggregate far
@@ -54,6 +56,9 @@ def stats_entity_partition(kind: str, granularity: str, period: str) -> str:
 
 
 def team_sales_key(month: str, uid: str) -> Key:
+    # Imported here, as in ``team_order_key``: the stats rules are heavy for a module every function loads.
+    from mall.domain.stats import team_sales_shard
+
     return {"pk": f"TEAM_SALES#{month}#{team_sales_shard(uid):02d}", "sk": f"USER#{uid}"}
 
 

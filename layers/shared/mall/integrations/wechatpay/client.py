@@ -15,10 +15,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from pydantic import BaseModel
 
 from mall.integrations.wechatpay.crypto import rsa_oaep_encrypt
@@ -40,6 +39,9 @@ from mall.integrations.wechatpay.resources import (
 from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
 from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 # Re-exported: a client built without a transport sends through this module's ``urllib_transport``,
 # the name the tests and the local stack replace to reach the pay sandbox.

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# ``cryptography`` is imported by each function when it first signs, verifies or decrypts, not with this
+# module: the WeChat Pay client loads with many functions' cold start and is called on some requests only
+# (a refund to send, an expired order to close, a withdrawal to pay out).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
     "AeadError",
@@ -50,6 +52,9 @@ def _pem_bytes(pem: str | bytes, kind: str) -> bytes:
 
 def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
     """The merchant API private key (``apiclient_key.pem``, PKCS#8 or PKCS#1), RSA ≥ 2048 bits."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_private_key(_pem_bytes(pem, "PRIVATE KEY"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < _MIN_RSA_BITS:
         raise ValueError("expected an RSA private key of at least 2048 bits")
@@ -58,6 +63,9 @@ def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
 
 def load_public_key(pem: str | bytes) -> rsa.RSAPublicKey:
     """A WeChat Pay public key (``pub_key.pem``, SubjectPublicKeyInfo), RSA ≥ 2048 bits."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_public_key(_pem_bytes(pem, "PUBLIC KEY"))
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < _MIN_RSA_BITS:
         raise ValueError("expected an RSA public key of at least 2048 bits")
@@ -71,6 +79,7 @@ def public_key_from_certificate(pem: str | bytes) -> tuple[str, rsa.RSAPublicKey
     checked here: whoever loads the certificate decides when to rotate it.
     """
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     cert = x509.load_pem_x509_certificate(pem.encode("ascii") if isinstance(pem, str) else pem)
     key = cert.public_key()
@@ -81,12 +90,19 @@ def public_key_from_certificate(pem: str | bytes) -> tuple[str, rsa.RSAPublicKey
 
 def rsa_sign(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
     """base64(RSA PKCS#1 v1.5 SHA-256 signature of ``message``)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signature = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     return base64.b64encode(signature).decode("ascii")
 
 
 def rsa_verify(public_key: rsa.RSAPublicKey, message: bytes, signature_b64: str) -> bool:
     """True when ``signature_b64`` is a valid PKCS#1 v1.5 SHA-256 signature of ``message``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     try:
         signature = base64.b64decode(signature_b64.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
@@ -105,6 +121,9 @@ def _check_apiv3_key(apiv3_key: bytes) -> None:
 
 def aes_gcm_decrypt(apiv3_key: bytes, nonce: str, associated_data: str, ciphertext_b64: str) -> bytes:
     """Decrypt a notification resource; raises ``AeadError`` on any failure."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     _check_apiv3_key(apiv3_key)
     try:
         data = base64.b64decode(ciphertext_b64.encode("ascii"), validate=True)
@@ -115,12 +134,17 @@ def aes_gcm_decrypt(apiv3_key: bytes, nonce: str, associated_data: str, cipherte
 
 def aes_gcm_encrypt(apiv3_key: bytes, nonce: str, associated_data: str, plaintext: bytes) -> str:
     """base64(ct ‖ tag): the inverse of ``aes_gcm_decrypt`` (used by tests and the sandbox)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     _check_apiv3_key(apiv3_key)
     sealed = AESGCM(apiv3_key).encrypt(nonce.encode("utf-8"), plaintext, associated_data.encode("utf-8"))
     return base64.b64encode(sealed).decode("ascii")
 
 
 def _oaep() -> padding.OAEP:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     # WeChat Pay specifies RSA/ECB/OAEPWithSHA-1AndMGF1Padding for sensitive fields.
     sha1 = hashes.SHA1()  # noqa: S303 (mandated by the protocol; OAEP-SHA1 is not a signature use)
     return padding.OAEP(mgf=padding.MGF1(algorithm=sha1), algorithm=sha1, label=None)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from typing import TYPE_CHECKING
 
 from mall.config import ConfigurationError, get_settings
-from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.secrets import get_secret
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+    from mall.integrations.wechatpay.client import WeChatPayClient
 
 __all__ = ["MerchantConfig", "merchant_config", "notification_keys", "pay_client"]
 
@@ -67,6 +70,10 @@ def notification_keys() -> tuple[dict[str, RSAPublicKey], bytes]:
 
 def pay_client() -> WeChatPayClient:
     """A client for the configured merchant and base URL (locally: the pay sandbox)."""
+    # Imported here: functions that call WeChat Pay on some requests only (an order to close, a refund
+    # to send) load the client when they first need one, not at cold start.
+    from mall.integrations.wechatpay.client import WeChatPayClient
+
     settings = get_settings()
     merchant = merchant_config()
     keys, _ = notification_keys()

@@ -20,12 +20,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING
 
 from mall.integrations.wechatpay.crypto import AeadError, aes_gcm_decrypt
 from mall.integrations.wechatpay.errors import NotificationRejected, RejectionReason
 from mall.integrations.wechatpay.verifier import verify_signed_message
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 __all__ = [
     "ALGORITHM",

@@ -15,12 +15,13 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
 from mall.integrations.wechatpay.crypto import rsa_sign
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 __all__ = [
     "AUTH_SCHEME",

@@ -1,0 +1,190 @@
+"""What a customer-facing function loads before its first request, measured as the cold-start
+benchmark measures it (``bench.coldstart.modules_loaded_by``: a fresh interpreter, the function's
+environment from the template with placeholder values, its code directory and the layer on
+``sys.path``, the handler imported by file path).
+
+``HEAVY`` names the modules a cold start does without, each with where it is loaded instead;
+``ALLOWED`` lists, per function, the ones it truly needs at cold start. A module-level import
+that pulls one of them into another function fails here: import it in the function that uses it
+(docs/performance.md, "Cold start after the import diet").
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench.coldstart import modules_loaded_by
+from mall.api.lean_powertools import LEAN_PACKAGES, exported_names
+from tests.conftest import ROOT
+
+#: module (and its submodules) → where it is loaded instead of at cold start
+HEAVY = {
+    "cryptography": "when signing, verifying or decrypting (mall.integrations.wechatpay.crypto, pii_crypto)",
+    "PIL": "when drawing a poster or checking an uploaded image (mall.services.promotion_media, media)",
+    "aws_xray_sdk": "in the workers and the traced HTTP functions only (mall.observability)",
+    "asyncio": "never: Powertools' AppSync resolver brings it, the event handler's package is lean "
+               "(mall.api.lean_powertools)",
+    "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
+        "never: one of the event classes the data classes' package imports in full (mall.api.lean_powertools)",
+    "mall.integrations.wechatpay.client": "by pay_client(), on the first call to WeChat Pay",
+    "mall.services.commissions": "by the commission worker; placing an order needs mall.services.self_purchase",
+    "mall.services.promotion_media": "by the QR code and poster functions; products signs image URLs with "
+                                     "mall.services.media_bucket",
+    "mall.services.refunds": "by the webhook when a refund notification arrives",
+    "mall.services.payouts": "by the webhook when a transfer notification arrives",
+    "mall.domain.stats": "by the stats worker and the two team-sales keys (mall.dal.keys)",
+}
+
+# A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
+# module also defines its asyncio variant.
+TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
+                "asyncio": "the X-Ray SDK's core imports its async recorder"}
+
+#: function → the heavy modules it needs at cold start, with why
+ALLOWED: dict[str, dict[str, str]] = {
+    "AuthLoginFunction": {},
+    "ProductsFunction": {},
+    "PlaceOrderFunction": TRACED_NEEDS,
+    "OrderPaymentFunction": TRACED_NEEDS,
+    # The payment repositories include the risk cases' (a payer other than the buyer opens one),
+    # whose bundle carries the team bonus's, which reads the stats shards.
+    "WeChatPayWebhookFunction": {"mall.domain.stats": "the risk repositories' team bonus bundle",
+                                 **TRACED_NEEDS},
+    "ShareVisitFunction": {},
+    "ReferralBindFunction": {},
+    "PromoterProfileFunction": {},
+}
+
+
+def _heavy_loaded(modules: frozenset[str]) -> set[str]:
+    return {heavy for heavy in HEAVY if any(m == heavy or m.startswith(f"{heavy}.") for m in modules)}
+
+
+@pytest.mark.parametrize("function", sorted(ALLOWED))
+def test_a_customer_facing_cold_start_loads_only_what_it_needs(function: str) -> None:
+    modules = modules_loaded_by(function)
+    assert "app" in modules and "mall" in modules  # the handler was imported, with the layer
+    unexpected = _heavy_loaded(modules) - set(ALLOWED[function])
+    assert sorted(unexpected) == [], {name: HEAVY[name] for name in unexpected}
+
+
+def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:
+    # A worker still loads the X-Ray SDK at cold start: the measurement must see it.
+    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("SettlementWorkerFunction"))
+
+
+_LEAN_REQUEST = textwrap.dedent("""
+    import json, sys
+    root = sys.argv[1]
+    sys.path[:0] = [root + "/functions/auth_login", root + "/layers/shared"]
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("app", root + "/functions/auth_login/app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "test", 256, "req-1"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test"
+
+    def event(method, path, body):
+        return {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": "",
+                "headers": {"content-type": "application/json"}, "body": body, "isBase64Encoded": False,
+                "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1",
+                                            "protocol": "HTTP/1.1", "userAgent": "t"},
+                                   "requestId": "r", "routeKey": f"{method} {path}", "stage": "$default"}}
+
+    refused = app.handler(event("POST", "/auth/login", json.dumps({"code": ""})), Context())
+    missing = app.handler(event("GET", "/nowhere", None), Context())
+    lean = "aws_lambda_powertools.event_handler.appsync" not in sys.modules and "asyncio" not in sys.modules
+
+    from aws_lambda_powertools import event_handler
+    from aws_lambda_powertools.event_handler import api_gateway
+    from mall.api.lean_powertools import exported_names
+    names = exported_names(event_handler.__spec__)
+    same = all(getattr(event_handler, name) is getattr(sys.modules[source], real)
+               for name, (source, real) in names.items())
+    print(json.dumps({"refused": refused, "missing": missing, "lean": lean, "same": same,
+                      "names": sorted(names), "response": event_handler.Response is api_gateway.Response}))
+""")
+
+
+def test_the_lean_event_handler_serves_requests_and_offers_every_name() -> None:
+    """The event handler's package as the lean loader builds it (a fresh interpreter, a handler whose
+    first import of it goes through mall.api): a refused body and an unknown route get the usual
+    answers, nothing else of the package was loaded, and every name its __init__ exports resolves
+    to the object of the submodule that defines it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    done = subprocess.run([sys.executable, "-I", "-c", _LEAN_REQUEST, str(ROOT)], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    refused = json.loads(result["refused"]["body"])
+    assert result["refused"]["statusCode"] == 422 and refused["error"]["code"] == "validation_error"
+    assert [f["field"] for f in refused["error"]["fields"]] == ["code"]
+    missing = json.loads(result["missing"]["body"])
+    assert result["missing"]["statusCode"] == 404 and missing["error"]["code"] == "not_found"
+    assert result["lean"], "serving a request loaded the rest of the event handler's package"
+    assert {"APIGatewayHttpResolver", "AppSyncResolver", "Response"} <= set(result["names"])
+    assert result["same"] and result["response"]
+
+
+def test_an_http_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
+    """``Tracing: Active`` in template.yaml and ``entrypoint(app, traced=True)`` in the handler go
+    together: a traced function without the SDK would show no AWS calls in its trace, and an
+    untraced one with it pays the SDK at every cold start for nothing."""
+    from local.cfn_yaml import load_yaml
+
+    resources = load_yaml(ROOT / "template.yaml")["Resources"]
+    traced_in_template, traced_in_code = set(), set()
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        source = (ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8")
+        if "entrypoint(app" not in source:
+            continue  # a worker: mall.workers always builds the Tracer
+        if props.get("Tracing") == "Active":
+            traced_in_template.add(logical_id)
+        if "entrypoint(app, traced=True)" in source:
+            traced_in_code.add(logical_id)
+    assert traced_in_template == traced_in_code
+    assert "PlaceOrderFunction" in traced_in_code
+    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PlaceOrderFunction"))
+    assert "aws_xray_sdk" not in _heavy_loaded(modules_loaded_by("ProductsFunction"))
+
+
+@pytest.mark.parametrize("package", LEAN_PACKAGES)
+def test_a_lean_package_skips_an_init_that_only_imports_its_own_submodules(package: str) -> None:
+    """What ``mall.api.lean_powertools`` may skip, pinned on the installed Powertools: each package's
+    ``__init__`` is a docstring, ``from .submodule import ...`` lines and ``__all__``, and every name
+    in ``__all__`` is one of those imports. A Powertools version whose ``__init__`` does anything else
+    (code, a setting, an import from elsewhere) fails here: review the lean loader against it, or
+    drop it. The installed version is the one the layer ships."""
+    pinned = {line.split("==")[0].split("[")[0]: line.split("==")[1].split()[0]
+              for line in (ROOT / "layers/shared/requirements.txt").read_text("utf-8").splitlines()
+              if "==" in line and not line.startswith("#")}
+    assert importlib.metadata.version("aws-lambda-powertools") == pinned["aws-lambda-powertools"]
+
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None
+    body = ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body
+    others = []
+    for node in body[1:] if ast.get_docstring(ast.Module(body=body, type_ignores=[])) else body:
+        own_import = isinstance(node, ast.ImportFrom) and (
+            node.level == 1 or (node.module or "").startswith(f"{package}."))
+        listing = (isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["__all__"])
+        if not (own_import or listing):
+            others.append(ast.unparse(node)[:100])
+    assert others == []
+    declared = next(ast.literal_eval(n.value) for n in body if isinstance(n, ast.Assign))
+    assert set(declared) <= set(exported_names(spec))
