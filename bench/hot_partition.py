@@ -3,29 +3,32 @@
 The capacity plan (docs/settlement.md, "One promoter receiving 1,000 commission credits per
 second") asks for 1,000 credits/s to one promoter. This benchmark runs what can be run locally:
 
-1. **The current code path.** ``ORDERS`` paid orders whose L1 is the one promoter are synced by
-   ``WORKERS`` threads with ``mall.services.commissions.sync_order``, one order per call, exactly as
-   the ``CommissionQueue`` workers do (read the order and its records, read the settings and the
-   promoter, then ONE ledger transaction: the plan, the record, the ``commission_frozen`` posting,
-   the wallet ``ADD`` and a merchant shard). Measured: credits/s into the one wallet, DynamoDB calls
-   per credit, and the TransactWriteItems DynamoDB Local cancelled with ``TransactionConflict``.
-   DynamoDB Local serialises transactions, so it reports none; AWS cancels transactions that
-   overlap on an item. So the run is repeated with a ``TransactionConflict`` **injected** into a
-   share of the hot wallet's transactions (the client under the table answers as DynamoDB would),
-   to measure what the jittered retries (``LedgerRepository.post``, then ``sync_order``'s re-read,
-   then the queue's redelivery) cost. These are injected rates, not observed AWS rates.
-2. **The plan's first mitigation, batched credits.** Not in the code (the worker syncs one order
-   per message). What its write would be — ``K`` ``commission_frozen`` postings of the promoter in
-   one ``LedgerRepository.post``, which already folds them into one wallet ``ADD`` — is measured for
-   ``K`` in ``BATCHES`` with the same threads: the ledger part only (no records, no plans).
-3. **AWS arithmetic from the items written.** The sizes of the wallet, a posting and a commission
-   record as stored give the write units each credit puts on the hot keys — the wallet item,
-   the ``USER#<uid>`` partition (wallet and postings share it), the gsi1 ``COMMISSIONS#<uid>``
-   partition — and the credits/s each allows under DynamoDB's 1,000 WCU/s per partition, for the
-   current path and with batching.
+1. **One message at a time** (the worker before batching, and still its path for anything the batch
+   did not credit). ``ORDERS`` paid orders whose L1 is the one promoter are synced by ``WORKERS``
+   threads with ``mall.services.commissions.sync_order``, one order per call (read the order and its
+   records, read the settings and the promoter, then ONE ledger transaction per credit: the plan,
+   the record, the ``commission_frozen`` posting, the wallet ``ADD`` and a merchant shard).
+   Measured: credits/s into the one wallet, DynamoDB calls per credit, and the transactions retried.
+   DynamoDB Local serialises transactions, so it never answers ``TransactionConflict``; AWS cancels
+   transactions that overlap on an item. So the run is repeated with a ``TransactionConflict``
+   **injected** into a share of the hot wallet's transactions (the client under the table answers as
+   DynamoDB would). These are injected rates, not observed AWS rates.
+2. **The batched worker** (``functions/commission_sync``: ``mall.services.commission_batch.credit_orders``
+   on the SQS batch, then ``sync_order`` per message): the same orders handed to ``WORKERS`` threads
+   in batches of ``BATCH`` messages; one transaction per batch carries the batch's records, plans and
+   postings and ONE wallet ``ADD``. The postings land in ``POSTING_SHARDS`` partitions.
+3. **The ledger write alone**: ``K`` ``commission_frozen`` postings of the promoter in one
+   ``LedgerRepository.post`` (one wallet ``ADD``), for ``K`` in ``BATCHES``, same threads.
+4. **AWS arithmetic from the items written.** The sizes of the wallet, a posting and a commission
+   record as stored give the write units each credit puts on each hot key — the wallet item, the
+   busiest partition of the promoter's postings (shard 0 also holds the wallet), the gsi1
+   ``COMMISSIONS#<uid>`` partition — and the credits/s each allows under DynamoDB's 1,000 WCU/s per
+   partition (a write in a transaction costs twice; items rounded up per 1 KB): for one credit per
+   transaction in one partition (the layout before), and for batches of ``BATCHES`` with the
+   postings sharded.
 
-Every run checks its books (the wallet's frozen balance is the sum of the credits, its version the
-number of transactions) and says so.
+Every run checks its books (the wallet's frozen balance is the sum of the credits, one posting per
+credit; for the unbatched paths its version the number of transactions) and says so.
 """
 
 from __future__ import annotations
@@ -46,12 +49,13 @@ from bench._hot_wallet import credit_hot_wallet
 from bench._meter import item_size, write_units
 from bench.settlement import fresh_table, load
 from local.dynamodb import running
-from mall.dal.keys import commission_key, wallet_key
+from mall.dal.keys import POSTING_SHARDS, commission_key, posting_partitions, wallet_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
 from mall.domain import ledger as L
 from mall.domain.referral import Promoter
+from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, SyncIncomplete, sync_order
 
 HOT = "u_hotpromoter0000000000000"
@@ -60,6 +64,7 @@ CONFLICT_ORDERS = 400
 CONFLICT_RATES = (0.25, 0.5)
 WORKERS = 8
 BATCHES = (1, 10, 25)
+BATCH = 10  # messages per invocation of the commission worker (template.yaml: BatchSize)
 LEDGER_SECONDS = 3.0
 PRICE_FEN = 9_990  # 10% global L1: 999 fen per credit
 TARGET = 1_000  # credits per second to one promoter (docs/performance.md)
@@ -206,6 +211,88 @@ def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dic
     }
 
 
+def batched_path(client: Any, orders: int) -> dict[str, Any]:
+    """The commission worker as deployed: batches of ``BATCH`` messages, each credited together
+    (``credit_orders``), then each message synced (``sync_order``)."""
+    counting = Counting(client)
+    with fresh_table(client) as plain:
+        order_ids = seed(plain, orders, "b")
+        table = Table(plain.name, counting)  # type: ignore[arg-type]
+        counting.calls.clear()
+        todo: queue.Queue[list[str]] = queue.Queue()
+        for start in range(0, len(order_ids), BATCH):
+            todo.put(order_ids[start:start + BATCH])
+        lock = threading.Lock()
+        totals: Counter[str] = Counter()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            repos = CommissionRepositories.on(table)
+            while True:
+                try:
+                    batch = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    report = credit_orders(repos, order_ids=batch, now=NOW)
+                    created = sum(sync_order(repos, order_id=o, now=NOW).created for o in batch)
+                except BaseException as exc:  # surfaced below
+                    with lock:
+                        errors.append(exc)
+                    return
+                with lock:
+                    totals["credits"] += report.records + created
+                    totals["batched"] += report.records
+                    totals["transactions"] += report.transactions
+                    totals["refused"] += report.refused
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise errors[0]
+        calls = dict(counting.calls)
+        ledger = LedgerRepository(plain)
+        wallet = ledger.wallet(HOT)
+        postings = list(ledger.all_postings(HOT))
+        per_shard = posting_counts(plain)
+        ok = (wallet.balances == L.Balances(frozen=orders * (PRICE_FEN // 10)) and totals["credits"] == orders
+              and len(postings) == orders and sum(per_shard) == orders)
+    return {
+        "orders": orders, "workers": WORKERS, "batch": BATCH, "seconds": round(elapsed, 3),
+        "credits": totals["credits"], "credits_per_second": round(totals["credits"] / elapsed, 1),
+        "credited_in_batches": totals["batched"], "batch_transactions": totals["transactions"],
+        "refused_batches": totals["refused"], "wallet_writes": wallet.version,
+        "credits_per_wallet_write": round(orders / max(1, wallet.version), 2),
+        "postings_per_shard": per_shard,
+        "calls_per_credit": round(sum(calls.values()) / orders, 2), "calls": calls, "ok": ok,
+    }
+
+
+def posting_counts(table: Table) -> list[int]:
+    """How many of the hot promoter's postings each of its posting partitions holds."""
+    counts = []
+    for pk in posting_partitions(HOT):
+        total, start = 0, None
+        while True:
+            body: dict[str, Any] = {"TableName": table.name, "Select": "COUNT",
+                                    "KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
+                                    "ExpressionAttributeValues": {":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}}
+            if start:
+                body["ExclusiveStartKey"] = start
+            page = table.client.query(**body)
+            total += int(page["Count"])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        counts.append(total)
+    return counts
+
+
 def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
     """Bytes, by AWS's rules, of the items one credit writes on the hot promoter's keys."""
     client = table.client
@@ -215,9 +302,9 @@ def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
                                 ConsistentRead=True)
         return dict(found.get("Item", {}))
 
-    postings = client.query(TableName=table.name, KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
-                            ExpressionAttributeValues={":pk": {"S": f"USER#{HOT}"}, ":l": {"S": "LEDGER#"}},
-                            Limit=1)["Items"]
+    postings = [item for pk in posting_partitions(HOT) for item in client.query(
+        TableName=table.name, KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}, Limit=1)["Items"]]
     return {"wallet": item_size(raw(wallet_key(HOT))), "posting": item_size(postings[0]) if postings else 0,
             "commission_record": item_size(raw(commission_key(order_id, "1", 1)))}
 
@@ -240,16 +327,20 @@ def ledger_batches(client: Any, per_transaction: int) -> dict[str, Any]:
 # ---- 3. AWS arithmetic -------------------------------------------------------------------------------
 
 
-def aws_ceiling(sizes: dict[str, int], per_transaction: int) -> dict[str, Any]:
-    """Write units per credit on each hot key, and the credits/s each allows at 1,000 WCU/s."""
+def aws_ceiling(sizes: dict[str, int], per_transaction: int, shards: int) -> dict[str, Any]:
+    """Write units per credit on each hot key, and the credits/s each allows at 1,000 WCU/s per
+    partition: ``per_transaction`` credits share one wallet write; postings over ``shards``
+    partitions (shard 0 is ``USER#<uid>``, which also holds the wallet)."""
     wallet = 2 * write_units(sizes["wallet"]) / per_transaction  # one transactional ADD per transaction
     posting = 2 * write_units(sizes["posting"])  # a transactional put per credit
     index = write_units(sizes["commission_record"])  # the gsi1 entry (projection ALL), standard rate
-    keys = {"wallet item (USER#<uid>/WALLET)": wallet, "USER#<uid> partition (wallet + postings)": wallet + posting,
-            "gsi1 COMMISSIONS#<uid> partition": float(index)}
+    keys = {"wallet item (USER#<uid>/WALLET)": wallet,
+            "busiest postings partition (USER#<uid>: wallet + 1/shards of the postings)": wallet + posting / shards,
+            "gsi1 COMMISSIONS#<uid> partition (record created)": float(index)}
     ceilings = {key: round(PARTITION_WCU / units, 1) for key, units in keys.items()}
     limiting = min(ceilings, key=lambda k: ceilings[k])
-    return {"per_transaction": per_transaction, "wcu_per_credit": {k: round(v, 2) for k, v in keys.items()},
+    return {"per_transaction": per_transaction, "posting_shards": shards,
+            "wcu_per_credit": {k: round(v, 3) for k, v in keys.items()},
             "credits_per_second_allowed": ceilings, "limit": limiting, "ceiling": ceilings[limiting],
             "meets_target": ceilings[limiting] >= TARGET}
 
@@ -264,13 +355,15 @@ def run() -> dict[str, Any]:
             aws_secret_access_key="local",
             config=Config(max_pool_connections=64, retries={"max_attempts": 4, "mode": "standard"}))
         current_path(client, 200)  # warm the JVM and the Python side
+        batched_path(client, 200)
         current = current_path(client, ORDERS)
+        batched = batched_path(client, ORDERS)
         conflicted = [current_path(client, CONFLICT_ORDERS, conflict_rate=rate) for rate in CONFLICT_RATES]
         batches = [ledger_batches(client, k) for k in BATCHES]
     sizes = current.pop("sizes")
     for c in conflicted:
         c.pop("sizes")
-    arithmetic = [aws_ceiling(sizes, k) for k in BATCHES]
+    arithmetic = [aws_ceiling(sizes, 1, 1), *(aws_ceiling(sizes, k, POSTING_SHARDS) for k in BATCHES)]
 
     print(f"one promoter, {ORDERS:,} paid orders synced by {WORKERS} workers (sync_order, one ledger transaction "
           f"per credit), DynamoDB Local")
@@ -281,7 +374,11 @@ def run() -> dict[str, Any]:
         print(f"{label:<42}{figures['credits_per_second']:>10,.0f}{figures['calls_per_credit']:>14}"
               f"{figures['conflict_retries']:>18,}{figures['redelivered_messages']:>13}  "
               f"{'ok' if figures['ok'] else 'FAILED'}")
-    print(f"\nbatched credits (mitigation 1, not in the code: LedgerRepository.post of K postings), {WORKERS} threads, "
+    print(f"batched worker, {BATCH} messages a batch (credit_orders, then sync_order each): "
+          f"{batched['credits_per_second']:,.0f} credits/s, {batched['calls_per_credit']} calls/credit, "
+          f"{batched['credits_per_wallet_write']} credits per wallet write, {batched['refused_batches']} batches "
+          f"refused, postings per shard {batched['postings_per_shard']}: {'ok' if batched['ok'] else 'FAILED'}")
+    print(f"\nthe ledger write alone (LedgerRepository.post of K postings), {WORKERS} threads, "
           f"{LEDGER_SECONDS:.0f} s each")
     print(f"{'postings/transaction':<22}{'credits/s':>11}{'transactions/s':>16}{'refused':>9}  check")
     for figures in batches:
@@ -294,8 +391,10 @@ def run() -> dict[str, Any]:
     for figures in arithmetic:
         parts = ", ".join(f"{key} {units} WCU → {figures['credits_per_second_allowed'][key]:,.0f}/s"
                           for key, units in figures["wcu_per_credit"].items())
-        print(f"  {figures['per_transaction']:>2} per transaction: {parts}; ceiling {figures['ceiling']:,.0f}/s "
+        print(f"  {figures['per_transaction']:>2} per transaction, postings in {figures['posting_shards']} "
+              f"partition(s): {parts}; ceiling {figures['ceiling']:,.0f}/s "
               f"({figures['limit']}): {'meets' if figures['meets_target'] else 'UNDER'} the target")
     return {"target_credits_per_second": TARGET, "partition_wcu": PARTITION_WCU, "current_path": current,
+            "batched_path": batched,
             "current_path_with_injected_conflicts": conflicted, "ledger_batches": batches, "item_sizes": sizes,
             "aws_ceiling": arithmetic}

@@ -3,9 +3,11 @@
 The order stream router (``functions/order_status_stream``) sends ``{"order_id": ...}`` whenever an
 order became paid, completed, closed or had a line refunded. Each message runs
 ``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
-and number of deliveries. Records are handled one by one with Powertools batch processing: a
-failed message is reported in ``batchItemFailures`` and redelivered after the visibility timeout;
-after ``maxReceiveCount`` deliveries it moves to ``DeadLetterQueue``."""
+and number of deliveries. First the batch's newly paid orders are credited together
+(``mall.services.commission_batch``: one wallet write per promoter per transaction); then records
+are handled one by one with Powertools batch processing: a failed message is reported in
+``batchItemFailures`` and redelivered after the visibility timeout; after ``maxReceiveCount``
+deliveries it moves to ``DeadLetterQueue``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
+from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.workers import batch_entrypoint
 
@@ -57,4 +60,21 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return result.as_dict()
 
 
-handler = batch_entrypoint(processor, record_handler)
+def credit_batch(event: dict[str, Any]) -> None:
+    """The batch's newly paid orders credited together (``mall.services.commission_batch``): one
+    wallet write per promoter per transaction instead of one per order. Anything it does not do
+    (a redelivery, a race, an error) the per-message ``sync_order`` does, so a failure here only
+    costs the batching."""
+    order_ids = [oid for r in event.get("Records") or [] if (oid := _order_id(str(r.get("body", ""))))]
+    if len(order_ids) < 2:
+        return
+    try:
+        report = credit_orders(repos, order_ids=order_ids, now=utc_now())
+    except Exception:  # the per-message path below creates whatever this did not
+        logger.exception("batched commission credit failed; syncing one by one")
+        return
+    if report.records:
+        metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=report.records)
+
+
+handler = batch_entrypoint(processor, record_handler, prepare=credit_batch)

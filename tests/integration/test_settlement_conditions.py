@@ -130,18 +130,18 @@ def withdraw(table: Table, amount: int, now: datetime) -> Any:
 
 def inject_after_read(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
     """Run ``action`` once, after the settlement read the records, the promoters and the orders and
-    before it commits (the wallets are read last)."""
-    read_wallets = SettlementRepository.wallets
+    before it commits (the wallets are read with the promoters, last)."""
+    read_slice = SettlementRepository.read_slice
     done: list[bool] = []
 
-    def wallets_then_act(self: SettlementRepository, user_ids: Any) -> Any:
-        seen = read_wallets(self, user_ids)
+    def read_then_act(self: SettlementRepository, keys: Any) -> Any:
+        seen = read_slice(self, keys)
         if not done:
             done.append(True)
             action()
         return seen
 
-    monkeypatch.setattr(SettlementRepository, "wallets", wallets_then_act)
+    monkeypatch.setattr(SettlementRepository, "read_slice", read_then_act)
 
 
 # ---- the promoter's status ---------------------------------------------------------------------

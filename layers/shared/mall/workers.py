@@ -35,15 +35,20 @@ def worker_entrypoint(run: Handler) -> Handler:
 
 
 def batch_entrypoint(processor: BatchProcessor, record_handler: Callable[[Any], Any], *,
-                     before: Callable[[], None] | None = None) -> Handler:
+                     before: Callable[[], None] | None = None,
+                     prepare: Callable[[dict[str, Any]], None] | None = None) -> Handler:
     """The entry point of a queue or stream worker: each record through ``record_handler``, the
-    failed ones reported back (``batchItemFailures``); ``before`` runs first in every invocation."""
+    failed ones reported back (``batchItemFailures``); ``before`` runs first in every invocation,
+    then ``prepare`` with the whole event (work done for the batch at once; it must leave every
+    record's own handling correct whether it succeeded or not)."""
     # Imported here, not with the module: the scheduled workers share this module and never batch.
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if before is not None:
             before()
+        if prepare is not None:
+            prepare(event)
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))
 

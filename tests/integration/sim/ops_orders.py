@@ -13,10 +13,10 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
+from mall.services import commission_batch, payment_jobs
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
-from mall.services import payment_jobs
 from mall.services.payments import PaymentRepositories
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
@@ -255,6 +255,41 @@ class OrderOps:
             lambda: commission_service.sync_order(commission_service.CommissionRepositories.on(self.table),
                                                   order_id=order.order_id, now=now,
                                                   payouts=self.payout_queue)] * copies, apply)
+
+    def op_sync_batch(self: Simulator) -> Op | None:
+        """The commission worker on a batch of messages (up to ten, duplicates and unpaid orders
+        among them): the batch's new credits in shared transactions, then each message's own sync;
+        sometimes two workers at once on overlapping batches."""
+        paid = [o for o in self.orders if o.paid_at_sandbox]
+        if not paid:
+            return None
+        picked = [self._pick(paid if self.rng.random() < 0.9 else self.orders) for _ in range(self.rng.randint(2, 10))]
+        batch = [o for o in picked if o is not None]
+        now = self.clock.now
+
+        def worker(order_ids: list[str]) -> Callable[[], Any]:
+            def run() -> Any:
+                repos = commission_service.CommissionRepositories.on(self.table)
+                report = commission_batch.credit_orders(repos, order_ids=order_ids, now=now)
+                for order_id in order_ids:
+                    commission_service.sync_order(repos, order_id=order_id, now=now, payouts=self.payout_queue)
+                return report
+            return run
+
+        ids = [o.order_id for o in batch]
+        copies = [ids] if self.rng.random() < 0.7 else [ids, ids[::-1][: max(2, len(ids) // 2)]]
+
+        by_id = {o.order_id: o for o in batch}
+
+        def apply(results: list[Result]) -> None:
+            done = [copy for copy, r in zip(copies, results, strict=True) if r.kind == "ok"]
+            for order_id in {oid for copy in done for oid in copy}:  # each message's sync ran to the end
+                self.synced_wave[by_id[order_id].index] = self.waves
+            if done:
+                self._touch_all_open_withdrawals()
+
+        return Op("sync batch" if len(copies) == 1 else "sync batch x2 concurrent", [worker(c) for c in copies],
+                  apply)
 
     # ---- operations: fulfilment ----------------------------------------------------------------
 

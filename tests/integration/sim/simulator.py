@@ -509,7 +509,7 @@ DAY_JUMP_PER_WAVE = 0.03
 #: How often each kind of operation is drawn (relative).
 WEIGHTS: dict[str, float] = {
     "login": 3, "bind": 4, "cycle_bind": 0.2, "place": 14, "repay": 1, "pay": 12, "deliver_late": 3,
-    "redeliver": 1.5, "sync": 12, "ship": 6, "confirm": 5, "auto_confirm": 0.5, "expiry": 0.5,
+    "redeliver": 1.5, "sync": 12, "sync_batch": 4, "ship": 6, "confirm": 5, "auto_confirm": 0.5, "expiry": 0.5,
     "reconcile_unpaid": 0.5, "refund_request": 4, "refund_review": 4, "refund_reapprove": 0.5, "refund_finish": 4,
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,

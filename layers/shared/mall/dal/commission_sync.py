@@ -131,6 +131,27 @@ class CommissionSyncStore:
         }
         return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
 
+    @staticmethod
+    def combined(units: Sequence[Sequence[Write]]) -> list[Write] | None:
+        """The writes of several orders' creations as one transaction's, or None when they cannot
+        share one: a transaction may name an item once, so a write repeated identically (two orders of
+        one promoter check the same risk hold) is kept once, and two different writes of one item
+        (a hold read as open for one order and closed for the other) keep the orders apart."""
+        seen: dict[tuple[str, str], Write] = {}
+        out: list[Write] = []
+        for unit in units:
+            for write in unit:
+                ((_, body),) = write.op.items()
+                raw = body.get("Key") or {k: body["Item"][k] for k in ("pk", "sk")}
+                target = (str(raw["pk"]), str(raw["sk"]))
+                if target in seen:
+                    if seen[target] != write:
+                        return None
+                    continue
+                seen[target] = write
+                out.append(write)
+        return out
+
     def record_put(self, record: CommissionRecord) -> Write:
         return Write.put(self._table.name, commission_item(record), condition="attribute_not_exists(pk)")
 

@@ -11,7 +11,8 @@ Sources, each a generator that reads one page at a time (never the whole range),
 - commissions: per promoter, gsi1 ``COMMISSIONS#<uid>`` / ``<created_at>#<commission_id>`` (range);
 - withdrawals: the admin list's merge of gsi1 ``WITHDRAWALS#<status>`` (range), newest first;
 - promoters: gsi1 ``PROMOTERS#<status>`` / ``<applied_at>#<uid>`` (range on the application time);
-- ledger: per promoter, the postings ``USER#<uid>`` / ``LEDGER#<at>#<posting_id>`` (range).
+- ledger: per promoter, the postings ``USER#<uid>[#LEDGER#<shard>]`` / ``LEDGER#<at>#<posting_id>``
+  (range; the shards merged by sort key).
 Per-promoter kinds walk the promoters of every status that can have earned (active, frozen,
 disabled): one Query per promoter, so their cost grows with the number of promoters, not of rows.
 """
@@ -29,9 +30,9 @@ from mall.dal.keys import (
     beneficiary_partition,
     job_key,
     order_status_partition,
+    posting_partitions,
     posting_sort_bound,
     promoter_status_partition,
-    user_partition,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.dal.withdrawals import WithdrawalFilter, WithdrawalRepository
@@ -225,6 +226,8 @@ class ExportSources:
     def ledger(self, days: DayRange, promoters: Iterable[str] | None = None) -> Iterator[Item]:
         """Postings made in the range: promoter by promoter, each oldest first."""
         for uid in promoters if promoters is not None else self.earning_promoters():
-            yield from self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "pk", "#sk": "sk"},
-                                   values={":pk": user_partition(uid), ":low": posting_sort_bound(days.low()),
-                                           ":high": posting_sort_bound(days.high())})
+            yield from heapq.merge(*(self._pages("#pk = :pk AND #sk BETWEEN :low AND :high",
+                                                 names={"#pk": "pk", "#sk": "sk"},
+                                                 values={":pk": pk, ":low": posting_sort_bound(days.low()),
+                                                         ":high": posting_sort_bound(days.high())})
+                                     for pk in posting_partitions(uid)), key=lambda item: str(item["sk"]))

@@ -1,7 +1,9 @@
 """The ledger in the single table: postings, promoter wallets, merchant account shards.
 
 Keys (docs/data-model.md, "ledger"):
-- posting ``USER#<uid>/LEDGER#<at iso>#<posting_id>`` (immutable; newest first by ``sk``)
+- posting ``USER#<uid>[#LEDGER#<shard>]/LEDGER#<at iso>#<posting_id>`` (immutable; newest first by
+  ``sk``), in one of ``POSTING_SHARDS`` partitions chosen by the posting id (shard 0: ``USER#<uid>``),
+  so a promoter credited a thousand times a second does not put every posting on one partition
 - wallet ``USER#<uid>/WALLET``: ``frozen_fen``, ``available_fen``, ``withdrawing_fen``,
   ``withdrawn_fen``, ``debt_fen`` (≤ 0), ``version``
 - merchant account ``MERCHANT_ACCOUNT#<account>#<shard 00-15>/BALANCE``: ``balance_fen``. Sharded
@@ -18,14 +20,25 @@ split) pass ``expect`` and are also conditional on the wallet's ``version``.
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.keys import POSTING_PREFIX, merchant_key, posting_sort_bound, posting_sort_key, user_partition, wallet_key
+from mall.dal.keys import (
+    POSTING_PREFIX,
+    POSTING_SHARDS,
+    merchant_key,
+    posting_key,
+    posting_partitions,
+    posting_sort_bound,
+    user_partition,
+    wallet_key,
+)
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
@@ -39,8 +52,8 @@ def merchant_shard(seed: str) -> int:
 
 
 def posting_item(posting: Posting) -> Item:
-    return {"pk": user_partition(posting.promoter_id), "sk": posting_sort_key(posting), "entity": "posting",
-            **posting.as_dict(), "kind": posting.kind.value, "at": iso(posting.at)}
+    return {**posting_key(posting), "entity": "posting", **posting.as_dict(), "kind": posting.kind.value,
+            "at": iso(posting.at)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +105,26 @@ class LedgerRepository:
 
     def postings(self, user_id: str, *, limit: int = 20, start_key: Key | None = None,
                  newest_first: bool = True, since: datetime | None = None) -> Page:
-        """One page of a promoter's postings (``since``: only at or after that moment)."""
+        """One page of a promoter's postings (``since``: only at or after that moment), merged from
+        their ``POSTING_SHARDS`` partitions (queried at once): each shard's first ``limit`` after
+        the cursor hold the page. The cursor is the promoter's partition with the last sort key
+        returned, valid in every shard."""
+        after = None if start_key is None else str(start_key["sk"])
+        with ThreadPoolExecutor(max_workers=POSTING_SHARDS) as pool:
+            pages = list(pool.map(lambda pk: self._shard_page(pk, limit=limit, after=after,
+                                                              newest_first=newest_first, since=since),
+                                  posting_partitions(user_id)))
+        merged = sorted((item for page in pages for item in page.items), key=lambda i: str(i["sk"]),
+                        reverse=newest_first)
+        taken = merged[:limit]
+        more = len(merged) > limit or any(page.last_key is not None for page in pages)
+        last = {"pk": user_partition(user_id), "sk": taken[-1]["sk"]} if more and taken else None
+        return Page(items=taken, last_key=last)
+
+    def _shard_page(self, pk: str, *, limit: int, after: str | None, newest_first: bool,
+                    since: datetime | None) -> Page:
         names = {"#pk": "pk", "#sk": "sk"}
-        values: dict[str, Any] = {":pk": user_partition(user_id)}
+        values: dict[str, Any] = {":pk": pk}
         if since is None:
             condition = "#pk = :pk AND begins_with(#sk, :prefix)"
             values[":prefix"] = POSTING_PREFIX
@@ -102,17 +132,23 @@ class LedgerRepository:
             condition = "#pk = :pk AND #sk BETWEEN :low AND :high"
             values[":low"] = posting_sort_bound(iso(since))
             values[":high"] = posting_sort_bound("\uffff")
-        return self._table.query_where(condition, names=names, values=values, limit=limit, start_key=start_key,
+        start = None if after is None else {"pk": pk, "sk": after}
+        return self._table.query_where(condition, names=names, values=values, limit=limit, start_key=start,
                                        newest_first=newest_first)
 
     def all_postings(self, user_id: str, *, since: datetime | None = None) -> Iterator[Item]:
-        start: Key | None = None
+        """Every posting of the promoter, oldest first (the shards merged by sort key)."""
+        return heapq.merge(*(self._shard_postings(pk, since) for pk in posting_partitions(user_id)),
+                           key=lambda item: str(item["sk"]))
+
+    def _shard_postings(self, pk: str, since: datetime | None) -> Iterator[Item]:
+        after: str | None = None
         while True:
-            page = self.postings(user_id, limit=500, start_key=start, newest_first=False, since=since)
+            page = self._shard_page(pk, limit=500, after=after, newest_first=False, since=since)
             yield from page.items
             if page.last_key is None:
                 return
-            start = page.last_key
+            after = str(page.last_key["sk"])
 
     def merchant_balances(self) -> dict[str, int]:
         keys = [merchant_key(account.value, shard) for account in MerchantAccount for shard in range(MERCHANT_SHARDS)]

@@ -18,9 +18,9 @@ from mall.dal.keys import (
     POSTING_PREFIX,
     RUNS_PARTITION,
     mismatch_key,
+    posting_partitions,
     report_partition,
     run_key,
-    user_partition,
     wallet_key,
 )
 from mall.dal.table import Item, Key, Page, Table, serialize
@@ -43,16 +43,18 @@ class ReconciliationRepository:
         """Every posting of a promoter, oldest first, read strongly consistent: a posting committed
         before the wallet was read must be seen, or the comparison reports a false difference. A
         posting without its ``posting_id`` is named by its sort key, so a report still points at it."""
-        start: Key | None = None
-        while True:
-            page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
-                                           values={":pk": user_partition(user_id), ":prefix": POSTING_PREFIX},
-                                           limit=None, start_key=start, consistent=True)
-            for item in page.items:
-                yield {**item, "posting_id": item.get("posting_id", item.get("sk", "?"))}
-            if page.last_key is None:
-                return
-            start = page.last_key
+        for pk in posting_partitions(user_id):  # every shard of the promoter's postings
+            start: Key | None = None
+            while True:
+                page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)",
+                                               names={"#pk": "pk", "#sk": "sk"},
+                                               values={":pk": pk, ":prefix": POSTING_PREFIX},
+                                               limit=None, start_key=start, consistent=True)
+                for item in page.items:
+                    yield {**item, "posting_id": item.get("posting_id", item.get("sk", "?"))}
+                if page.last_key is None:
+                    break
+                start = page.last_key
 
     def wallet_versions(self, user_ids: Sequence[str]) -> dict[str, int]:
         """The current ``version`` of each wallet (0: none yet), BatchGetItem consistent."""

@@ -6,21 +6,24 @@ Everything due at ``as_of`` is ``gsi2sk <= "<as_of>#~"`` (``~`` sorts after ever
 
 Settling a set of records (``SettlementRepository.settle``):
 1. the records are re-read (BatchGetItem, consistent: the index is eventually consistent and
-   may be stale) and the ones no longer due are skipped;
-2. the rest are grouped by promoter; the groups' wallets are read (one BatchGetItem, consistent)
-   and per group the records' postings are computed in due order against the evolving balances
-   (debt repaid first);
-3. per group ONE ledger transaction (``LedgerRepository.post``): per record a conditional update
-   FROZEN → SETTLED (still FROZEN, still due, no hold, same version; the due index attributes
-   removed) plus its postings, and the wallet update conditional on the version read (``expect``).
-   A group too big for one transaction (100 writes) is settled in consecutive chunks.
+   may be stale) with their orders (known from the keys), and the ones no longer due are skipped;
+2. the rest are grouped by promoter; the promoters and their wallets are read together (one
+   BatchGetItem, consistent) and per group the records' postings are computed in due order against
+   the evolving balances (debt repaid first);
+3. ONE ledger transaction (``LedgerRepository.post``) for as many whole groups as fit in DynamoDB's
+   100 writes (``packs``: 10 records of a promoter make ~22 writes, so ~4 promoters share a
+   transaction): per record a conditional update FROZEN → SETTLED (still FROZEN, still due, no hold,
+   same version; the due index attributes removed) plus its postings, and per promoter the wallet
+   update conditional on the version read (``expect``). A refused pack wrote nothing: each of its
+   promoters is then settled on its own (``settle_group``, below). A group too big for one
+   transaction is settled alone, in consecutive chunks.
 4. If the transaction is refused because a record changed meanwhile (a refund cancelled or
    reduced it, a hold was set, another run settled it), the group's records are settled one by
    one, each re-read, skipping the ones no longer due. A stale wallet (another posting landed
    since it was read) is re-read and the group retried.
 
-Besides the records, step 1 reads (one BatchGetItem, consistent) the promoters and the commission
-records' orders. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
+Besides the records, steps 1 and 2 read (consistently) the commission records' orders and the
+promoters. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
 the due index and settles on the first run after the unfreeze); one whose promoter is disabled is
 voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided`` posting and audit entry in one
 transaction); one whose order line holds an open refund request (``refund_held_fen``) waits
@@ -45,6 +48,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -52,15 +56,17 @@ from aws_lambda_powertools import Logger
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
 from mall.dal.settlement_records import VOIDED_DISABLED, SettleContext, SettlementRecords, key_of
-from mall.dal.table import Key, Table
+from mall.dal.table import Key, Table, Write
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.ledger import Overdraft, Posting, commission_cancelled
 from mall.domain.settlement import (
     NotDue,
     Settleable,
+    SettledRecord,
     SettleReport,
     due_order,
     settle_in_order,
+    writes_of,
 )
 from mall.domain.team_bonus import BonusRecord
 
@@ -71,6 +77,16 @@ MAX_TRANSACTION_WRITES = 100  # DynamoDB's limit per TransactWriteItems
 STALE_WALLET_ATTEMPTS = 25
 #: Re-reads of one record settled alone whose transaction keeps being refused.
 RECORD_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedGroup:
+    """One promoter's whole due group, computed against the wallet as read: its part of a packed
+    transaction."""
+
+    beneficiary_id: str
+    wallet: Wallet
+    chunk: Sequence[SettledRecord]
 
 
 class SettlementStuck(Exception):
@@ -102,11 +118,10 @@ class SettlementRepository(SettlementRecords):
         report.examined = len(unique)
         if not unique:
             return report
-        records = self.records(unique)
+        records, context, wallets = self.read_slice(unique)
         report.skip(NotDue.MISSING, len(unique) - len(records))
         groups: dict[str, list[Settleable]] = {}
         held = self.held_bonus_promoters(records)
-        context = self.context(records)
         for record in records:
             reason = context.reason(record, as_of)
             if reason is None and isinstance(record, BonusRecord) and record.beneficiary_id in held:
@@ -117,12 +132,17 @@ class SettlementRepository(SettlementRecords):
                 report.skip(reason)
             else:
                 groups.setdefault(record.beneficiary_id, []).append(record)
-        wallets = self.wallets(list(groups))
         failures: dict[str, str] = {}
-        for beneficiary_id in sorted(groups):
+        alone: list[str] = []
+        refused: set[str] = set()  # in a refused pack: their wallets may have moved, read again
+        for pack in self.packs(groups, wallets, context, now=now, alone=alone):
+            if not self.settle_pack(pack, as_of=as_of, now=now, context=context, report=report):
+                refused.update(group.beneficiary_id for group in pack)
+        for beneficiary_id in sorted([*alone, *refused]):
             try:
                 report.merge(self.settle_group(beneficiary_id, groups[beneficiary_id], as_of=as_of, now=now,
-                                               wallet=wallets[beneficiary_id], context=context))
+                                               wallet=None if beneficiary_id in refused else wallets[beneficiary_id],
+                                               context=context))
             except (LedgerRefused, Overdraft) as exc:
                 logger.error("settlement of a promoter's records failed", extra={
                     "promoter_id": beneficiary_id, "records": len(groups[beneficiary_id]), "error": str(exc)})
@@ -130,6 +150,71 @@ class SettlementRepository(SettlementRecords):
         if failures:
             raise SettlementStuck(report, failures)
         return report
+
+    def packs(self, groups: Mapping[str, Sequence[Settleable]], wallets: Mapping[str, Wallet],
+              context: SettleContext, *, now: datetime, alone: list[str]) -> list[list[PlannedGroup]]:
+        """Several promoters' groups per transaction, up to DynamoDB's 100 writes: a small group
+        (10 records → ~22 writes) alone would leave the transaction mostly empty, and each
+        transaction is a round trip. A group too big for one transaction, or whose frozen balance
+        does not cover it as read, is appended to ``alone`` (``settle_group`` handles those)."""
+        packs: list[list[PlannedGroup]] = []
+        current: list[PlannedGroup] = []
+        for beneficiary_id in sorted(groups):
+            records = due_order(groups[beneficiary_id])
+            wallet = wallets[beneficiary_id]
+            fixed = 1 + len(self.checks(beneficiary_id, records, context))
+            try:
+                chunk, _ = settle_in_order(records, wallet.balances, at=now, max_writes=MAX_TRANSACTION_WRITES,
+                                           fixed_writes=fixed)
+            except Overdraft:
+                alone.append(beneficiary_id)
+                continue
+            group = PlannedGroup(beneficiary_id, wallet, chunk)
+            if len(chunk) < len(records) or fixed + sum(writes_of(s) for s in chunk) > MAX_TRANSACTION_WRITES:
+                alone.append(beneficiary_id)
+                continue
+            if current and self.pack_writes([*current, group], context) > MAX_TRANSACTION_WRITES:
+                packs.append(current)
+                current = []
+            current.append(group)
+        if current:
+            packs.append(current)
+        return packs
+
+    def pack_checks(self, pack: Sequence[PlannedGroup], context: SettleContext) -> list[Write]:
+        """The pack's checks: per promoter its status (and hold), per order ONE refund check over every
+        settled line of it (two promoters' records of one order, L1 and L2, share the order item, and
+        a transaction may name an item once)."""
+        records = [s.record for group in pack for s in group.chunk]
+        return [*(check for group in pack for check in self.hold_checks(group.beneficiary_id,
+                                                                         [s.record for s in group.chunk])),
+                *(self.status_check(group.beneficiary_id) for group in pack), *self.refund_checks(records, context)]
+
+    def pack_writes(self, pack: Sequence[PlannedGroup], context: SettleContext) -> int:
+        return len(pack) + len(self.pack_checks(pack, context)) + sum(writes_of(s) for g in pack for s in g.chunk)
+
+    def settle_pack(self, pack: Sequence[PlannedGroup], *, as_of: datetime, now: datetime, context: SettleContext,
+                    report: SettleReport) -> bool:
+        """One transaction for the planned groups of ``pack``: every record's state change and
+        postings, every wallet conditional on the version read, every check. All or nothing: when
+        refused (a record, a wallet, a promoter or an order changed since the read) nothing was
+        written and False is returned, so each group is settled on its own path, decided again."""
+        try:
+            self._ledger.post([p for group in pack for s in group.chunk for p in s.postings],
+                              also=[*(self.settle_write(s.record, as_of=as_of, now=now)
+                                      for group in pack for s in group.chunk),
+                                    *self.pack_checks(pack, context)],
+                              expect={group.beneficiary_id: group.wallet for group in pack}, now=now)
+        except LedgerRefused as refused:
+            logger.info("a packed settlement transaction was refused; settling its promoters one by one", extra={
+                "promoters": len(pack), "labels": refused.labels[:10]})
+            report.retries += 1
+            return False
+        for group in pack:
+            report.add(group.chunk)
+            report.promoters += 1
+        report.transactions += 1
+        return True
 
     def settle_group(self, beneficiary_id: str, records: Sequence[Settleable], *, as_of: datetime,
                      now: datetime, wallet: Wallet | None = None, context: SettleContext | None = None

@@ -68,7 +68,7 @@ from mall.services.team_bonus import TeamBonusRepositories, recompute_for_order
 from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
 
 if TYPE_CHECKING:
-    from mall.dal.table import Item, Table
+    from mall.dal.table import Item, Table, Write
 
 logger = Logger(child=True)
 
@@ -128,7 +128,7 @@ def _when(value: Any) -> datetime | None:
     return parse_instant(str(value)) if value else None
 
 
-class _Rules:
+class Rules:
     """Settings versions, read once per sync."""
 
     def __init__(self, repo: SettingsRepository) -> None:
@@ -150,7 +150,7 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
     Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
     contention and ``LookupError`` if the order's rules version is missing."""
     store = repos.store
-    rules = _Rules(repos.settings)
+    rules = Rules(repos.settings)
     result = SyncResult(order_id=order_id)
     for round_number in range(1, MAX_ROUNDS + 1):
         result.rounds = round_number
@@ -186,11 +186,32 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
 
-def _create(repos: CommissionRepositories, rules: _Rules, order: Item, now: datetime,
+@dataclass(frozen=True)
+class Creation:
+    """An order's commission as decided: its ``commission_frozen`` postings and the writes that go
+    in their transaction (the plan, the records, the team order items, the hold checks)."""
+
+    order_id: str
+    records: Sequence[CommissionRecord]
+    postings: Sequence[Posting]
+    also: Sequence[Write]
+
+
+def _create(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
             basis: PaymentSnapshot | None) -> int:
-    """Decide and record the order's commission. With a ``basis`` (taken at payment) everything that
-    can change later comes from it; an order paid before bases existed reads its attribution from
-    the order and the promoters and categories as they are now."""
+    """Decide and record the order's commission in one ledger transaction."""
+    creation = decide_creation(repos, rules, order, now, basis)
+    repos.ledger.post(creation.postings, also=creation.also, now=now)
+    logger.info("commission created", extra={"order_id": creation.order_id, "records": len(creation.records),
+                                              "amount_fen": sum(r.amount_fen for r in creation.records)})
+    return len(creation.records)
+
+
+def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
+                    basis: PaymentSnapshot | None) -> Creation:
+    """Decide the order's commission (nothing is written). With a ``basis`` (taken at payment)
+    everything that can change later comes from it; an order paid before bases existed reads its
+    attribution from the order and the promoters and categories as they are now."""
     order_id = str(order["order_id"])
     attribution: Mapping[str, Any] = order.get("attribution") or {}
     l1_id = attribution.get("l1_promoter_id") or None
@@ -253,13 +274,10 @@ def _create(repos: CommissionRepositories, rules: _Rules, order: Item, now: date
     # The holds were read before this transaction: it commits only if none opened or lifted since
     # (else the redelivered sync decides again), so no record is born with a stale hold state.
     also += [repos.holds.check_write(uid, held=uid in holds) for uid in sorted({r.beneficiary_id for r in records})]
-    repos.ledger.post(postings, also=also, now=now)
-    logger.info("commission created", extra={"order_id": order_id, "records": len(records),
-                                              "amount_fen": sum(r.amount_fen for r in records)})
-    return len(records)
+    return Creation(order_id, records, postings, also)
 
 
-def _adjust(repos: CommissionRepositories, rules: _Rules, state: OrderCommissions, now: datetime,
+def _adjust(repos: CommissionRepositories, rules: Rules, state: OrderCommissions, now: datetime,
             result: SyncResult) -> bool:
     """Apply due dates and refunds; True when anything was written or lost a race (read again)."""
     order = state.order or {}

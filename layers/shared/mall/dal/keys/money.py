@@ -4,6 +4,7 @@ records, withdrawals and their daily counters, team orders and team bonuses (doc
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 from mall.clock import iso
@@ -22,6 +23,31 @@ COMMISSION_PREFIX = "COMMISSION#"
 
 def wallet_key(user_id: str) -> Key:
     return {"pk": user_partition(user_id), "sk": "WALLET"}
+
+
+#: Partitions a promoter's postings are spread over, by the posting id: every credit of a viral
+#: promoter writes a posting, and one partition takes at most 1,000 write units a second (a posting in
+#: a transaction: 2). Shard 0 is the promoter's own partition, where postings were before sharding.
+POSTING_SHARDS = 4
+
+
+def posting_shard(posting_id: str) -> int:
+    return zlib.crc32(posting_id.encode()) % POSTING_SHARDS
+
+
+def posting_partition(user_id: str, shard: int) -> str:
+    """``USER#<uid>`` for shard 0, ``USER#<uid>#LEDGER#<shard>`` for the others."""
+    return user_partition(user_id) if shard == 0 else f"{user_partition(user_id)}#{POSTING_PREFIX}{shard}"
+
+
+def posting_partitions(user_id: str) -> list[str]:
+    """Every partition a promoter's postings may be in (readers merge them by sort key)."""
+    return [posting_partition(user_id, shard) for shard in range(POSTING_SHARDS)]
+
+
+def posting_key(posting: Posting) -> Key:
+    return {"pk": posting_partition(posting.promoter_id, posting_shard(posting.posting_id)),
+            "sk": posting_sort_key(posting)}
 
 
 def posting_sort_key(posting: Posting) -> str:
