@@ -37,6 +37,7 @@ from mall.dal.referral.promoters import (
     PromoterRepository,
     batch_promoters,
 )
+from mall.dal.referral.reads import BindFacts, ReferralReads, VisitFacts
 from mall.dal.referral.records import (
     activity_write,
     binding_from_item,
@@ -58,15 +59,18 @@ from mall.dal.table import TransactionCancelled
 __all__ = [
     "VISIT_SEEN_TTL",
     "AncestorCheck",
+    "BindFacts",
     "BindPlan",
     "BindingRepository",
     "CounterRepository",
     "CustomerFacts",
     "PromoterRepository",
+    "ReferralReads",
     "RefundCount",
     "RefundedPromoter",
     "SaleCount",
     "TransactionCancelled",
+    "VisitFacts",
     "VisitRateLimiter",
     "VisitRepository",
     "activity_write",

@@ -53,6 +53,10 @@ class BindPlan:
     # The binding is written unpaid on a profile without a paid order: that must still be so (a payment
     # whose worker ran before this binding existed would otherwise never count the 有效下线).
     expect_unpaid_customer: bool = False
+    # The checks cover only the promoter's parent, not its whole upline, because nobody is bound to
+    # the customer (no promoter record, or one whose ``customer_direct_members`` is 0): that must
+    # still be so, or a concurrent bind under the customer could close a cycle.
+    customer_not_a_promoter: bool = False
 
 
 class BindingRepository:
@@ -82,11 +86,18 @@ class BindingRepository:
 
     def apply(self, plan: BindPlan) -> None:
         """One transaction; raises ``TransactionCancelled`` (index 0 is the customer's binding)."""
+        self._table.transact(self.writes(plan))
+
+    def writes(self, plan: BindPlan) -> list[Write]:
+        """The writes of ``plan`` (the customer's binding first), for a transaction that may carry
+        other writes after them (a share visit's)."""
         t = self._table.name
         writes = [self._binding_write(plan), *self._ancestor_checks(plan), *self._counter_writes(plan)]
         if plan.customer_direct_members is not None:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
+        elif plan.customer_not_a_promoter:
+            writes.append(Write.check(t, promoter_key(plan.customer_id), "attribute_not_exists(pk)"))
         if plan.expect_unpaid_customer:
             writes.append(Write.check(t, customer_profile_key(plan.customer_id),
                                       "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
@@ -102,7 +113,7 @@ class BindingRepository:
         if plan.new_binding is not None:  # the fraud scan's feed entry, in the same transaction
             writes.append(feed_write(t, kind="bind", ref=plan.customer_id, at=plan.now,
                                      attrs={"user_id": plan.customer_id, "parent_id": plan.new_binding.parent_id}))
-        self._table.transact(writes)
+        return writes
 
     def _binding_write(self, plan: BindPlan) -> Write:
         t = self._table.name

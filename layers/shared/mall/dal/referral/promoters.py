@@ -39,6 +39,16 @@ class CustomerFacts:
     first_paid_order_id: str | None = None
 
 
+def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
+    """What referral reads from the customer's profile item (None: no profile)."""
+    if not item:
+        return CustomerFacts(user_id=user_id, exists=False)
+    return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
+                         nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
+                         paid_total_fen=int(item.get("paid_total_fen", 0)),
+                         first_paid_order_id=item.get("first_paid_order_id"))
+
+
 class PromoterRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -58,13 +68,7 @@ class PromoterRepository:
         return self.get(str(link["user_id"]))
 
     def customer(self, user_id: str) -> CustomerFacts:
-        item = self._table.get(customer_profile_key(user_id), consistent=True)
-        if not item:
-            return CustomerFacts(user_id=user_id, exists=False)
-        return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
-                             nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
-                             paid_total_fen=int(item.get("paid_total_fen", 0)),
-                             first_paid_order_id=item.get("first_paid_order_id"))
+        return customer_facts(user_id, self._table.get(customer_profile_key(user_id), consistent=True))
 
     def paid_quantity(self, user_id: str, product_id: str) -> int:
         item = self._table.get(purchase_key(user_id, product_id))
