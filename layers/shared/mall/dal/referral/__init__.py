@@ -51,6 +51,9 @@ from mall.dal.referral.records import (
 )
 from mall.dal.referral.visits import (
     VISIT_SEEN_TTL,
+    NewVisit,
+    RateLimit,
+    VisitRateExceeded,
     VisitRateLimiter,
     VisitRepository,
 )
@@ -64,13 +67,16 @@ __all__ = [
     "BindingRepository",
     "CounterRepository",
     "CustomerFacts",
+    "NewVisit",
     "PromoterRepository",
+    "RateLimit",
     "ReferralReads",
     "RefundCount",
     "RefundedPromoter",
     "SaleCount",
     "TransactionCancelled",
     "VisitFacts",
+    "VisitRateExceeded",
     "VisitRateLimiter",
     "VisitRepository",
     "activity_write",

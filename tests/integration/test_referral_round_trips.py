@@ -1,0 +1,135 @@
+"""The customer and promoter routes of the referral network stay within three DynamoDB round trips
+(HTTP calls to DynamoDB, counted on the client as they are sent), on DynamoDB Local: binding with an
+invite code, reporting a share visit (anonymous, and binding a logged-in visitor in first_click
+mode), applying to become a promoter, and erasing one's personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mall.dal.referral import BindingRepository, PromoterRepository, VisitRateLimiter, VisitRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.table import Table
+from mall.domain.referral import Promoter, VisitRate
+from mall.domain.settings import BindingMode, BindingValidity, DistributionSettings
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.referral.visits import RecordVisit, record_visit
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+TARGET = 3  # round trips of a customer or promoter route
+
+
+@contextmanager
+def counted(ddb_client: Any) -> Iterator[list[str]]:
+    """The DynamoDB operations sent inside the block (one entry per HTTP call, a retry included)."""
+    sent: list[str] = []
+
+    def count(**kwargs: Any) -> None:
+        sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
+
+    ddb_client.meta.events.register("before-send.dynamodb", count, unique_id="referral-trips")
+    try:
+        yield sent
+    finally:
+        ddb_client.meta.events.unregister("before-send.dynamodb", unique_id="referral-trips")
+
+
+def customer(table: Table, uid: str, **extra: Any) -> str:
+    table.put({"pk": f"USER#{uid}", "sk": "PROFILE", "entity": "customer", "user_id": uid, "openid": f"o{uid}",
+               "roles": ["customer"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"nick{uid}", **extra})
+    return uid
+
+
+def promoter(table: Table, uid: str) -> str:
+    """An active promoter whose share code is ``C<uid>``."""
+    customer(table, uid)
+    code = "C" + "".join(ch for ch in uid if ch.isalnum())
+    PromoterRepository(table).create(
+        Promoter(user_id=uid, code=code, status="active", level_id="basic", applied_at=NOW, activated_at=NOW),
+        grant_role=True, replaces_rejected=False, now=NOW, reserve_code=True)
+    return code
+
+
+def configure(table: Table, **changes: Any) -> None:
+    repo = SettingsRepository(table)
+    current = repo.current(consistent=True)
+    document = current.settings.model_copy(update=changes)
+    repo.save(DistributionSettings.model_validate(document.model_dump()), based_on=current.version,
+              saved_by="admin:test", now=NOW - timedelta(days=1))
+
+
+def bind(table: Table, who: str, code: str) -> str:
+    return bind_with_code(BindWithCode(customer_id=who, code=code, now=NOW),
+                          network=ReferralRepositories.on(table)).outcome
+
+
+def test_binding_with_an_invite_code_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    top, middle = promoter(table, "u_top"), promoter(table, "u_mid")
+    assert bind(table, "u_mid", top) == "bound"  # the new parent has a parent: the L2 count moves too
+    customer(table, "u_new")
+    with counted(ddb_client) as sent:
+        assert bind(table, "u_new", middle) == "bound"
+    assert len(sent) <= TARGET, sent
+    repo = PromoterRepository(table)
+    mid, root = repo.get("u_mid"), repo.get("u_top")
+    assert mid is not None and root is not None
+    assert (mid.direct_members, root.second_level_members) == (1, 1)
+    binding = BindingRepository(table).get("u_new")
+    assert binding is not None and binding.parent_id == "u_mid"
+
+
+def test_a_rebind_after_the_protection_period_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    configure(table, binding_validity=BindingValidity(kind="protection", protection_days=1))
+    first, second = promoter(table, "u_p1"), promoter(table, "u_p2")
+    customer(table, "u_c")
+    bind_with_code(BindWithCode(customer_id="u_c", code=first, now=NOW - timedelta(days=3)),
+                   network=ReferralRepositories.on(table))
+    with counted(ddb_client) as sent:
+        assert bind(table, "u_c", second) == "rebound"
+    assert len(sent) <= TARGET, sent
+    repo = PromoterRepository(table)
+    assert [repo.get(uid).direct_members for uid in ("u_p1", "u_p2")] == [0, 1]  # type: ignore[union-attr]
+
+
+def visit(table: Table, code: str, visitor: str | None, *, ip: str = "203.0.113.7") -> Any:
+    return record_visit(RecordVisit(code=code, source="link", product_id=None, visitor_id=visitor,
+                                    device_id="dev-1", source_ip=ip, now=NOW,
+                                    rate=VisitRate(limit=30, window_seconds=60)),
+                        network=ReferralRepositories.on(table), visits=VisitRepository(table),
+                        visit_rate=VisitRateLimiter(table))
+
+
+def test_an_anonymous_share_visit_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    code = promoter(table, "u_sharer")
+    with counted(ddb_client) as sent:
+        result = visit(table, code, None)
+    assert result.outcome == "not_logged_in"
+    assert len(sent) <= TARGET, sent
+
+
+def test_a_visit_binding_a_logged_in_visitor_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    configure(table, binding_mode=BindingMode.FIRST_CLICK)
+    top, code = promoter(table, "u_top"), promoter(table, "u_sharer")
+    assert bind(table, "u_sharer", top) == "bound"
+    customer(table, "u_visitor")
+    with counted(ddb_client) as sent:
+        result = visit(table, code, "u_visitor")
+    assert result.outcome == "bound", result
+    assert len(sent) <= TARGET, sent
+    binding = BindingRepository(table).get("u_visitor")
+    assert binding is not None and binding.parent_id == "u_sharer"
+
+
+@pytest.fixture
+def trips(ddb_client: Any) -> Callable[[Callable[[], object]], int]:
+    def run(work: Callable[[], object]) -> int:
+        with counted(ddb_client) as sent:
+            work()
+        return len(sent)
+    return run
