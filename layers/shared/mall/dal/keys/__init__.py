@@ -115,6 +115,7 @@ from mall.dal.keys.referral import (
     team_index_key,
     team_partition,
     visit_rate_key,
+    visit_seen_key,
     visit_seen_partition,
     visitor_partition,
 )
@@ -272,6 +273,7 @@ __all__ = [
     "upload_key",
     "user_partition",
     "visit_rate_key",
+    "visit_seen_key",
     "visit_seen_partition",
     "visitor_partition",
     "wallet_key",

@@ -22,6 +22,7 @@ from mall.dal.keys import (
     user_partition,
 )
 from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
+from mall.dal.request_markers import MarkedRequest
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 
@@ -77,11 +78,14 @@ class PromoterRepository:
     # -- writes --------------------------------------------------------------------------
 
     def create(self, promoter: Promoter, *, grant_role: bool, replaces_rejected: bool, now: datetime,
-               reserve_code: bool) -> None:
+               reserve_code: bool, marked: MarkedRequest | None = None, response: str | None = None) -> None:
         """Put the promoter (only if absent, or replacing a rejected application), reserve its code,
-        grant the ``promoter`` role when active, and record the history: one transaction."""
+        grant the ``promoter`` role when active, and record the history: one transaction. With
+        ``marked``, the request's Idempotency-Key marker holding ``response`` is its first write."""
         item = self._item(promoter)
         writes: list[Write] = []
+        if marked is not None and response is not None:
+            writes.append(marked.put(response))
         if replaces_rejected:
             writes.append(Write.put(self._table.name, item, condition="#s = :rejected", names={"#s": "status"},
                                     values={":rejected": "rejected"}))

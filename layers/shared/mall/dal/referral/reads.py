@@ -23,11 +23,13 @@ from mall.dal.keys import (
     code_key,
     customer_profile_key,
     promoter_key,
+    purchase_key,
     visit_rate_key,
-    visit_seen_partition,
+    visit_seen_key,
 )
 from mall.dal.referral.promoters import CustomerFacts, customer_facts
 from mall.dal.referral.records import binding_from_item, promoter_from_item
+from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table
 from mall.domain.referral.model import Binding, Promoter
@@ -72,8 +74,15 @@ def _k(key: Key) -> tuple[str, str]:
     return str(key["pk"]), str(key["sk"])
 
 
-def _seen_key(promoter_id: str, day: str, fingerprint: str) -> Key:
-    return {"pk": visit_seen_partition(promoter_id, day), "sk": fingerprint}
+@dataclass(frozen=True)
+class ApplicationFacts:
+    """What deciding a promoter application needs: the settings in force, the applicant's promoter
+    record and profile, and the live marker of the request's Idempotency-Key."""
+
+    settings: SettingsVersion
+    existing: Promoter | None
+    customer: CustomerFacts
+    marker: MarkerState | None
 
 
 class ReferralReads:
@@ -93,6 +102,22 @@ class ReferralReads:
             raise TypeError("a bind needs a customer")
         return facts
 
+    def for_application(self, user_id: str, marked: MarkedRequest | None) -> ApplicationFacts:
+        keys = [SETTINGS_CURRENT_KEY, promoter_key(user_id), customer_profile_key(user_id)]
+        items = self._table.batch_get([*keys, *([marked.marker.key] if marked else [])], consistent=True)
+        found = {(str(i["pk"]), str(i["sk"])): i for i in items}
+        existing = found.get(_k(promoter_key(user_id)))
+        return ApplicationFacts(settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))),
+                                existing=promoter_from_item(existing) if existing else None,
+                                customer=customer_facts(user_id, found.get(_k(customer_profile_key(user_id)))),
+                                marker=marked.found(items) if marked else None)
+
+    def paid_quantities(self, user_id: str, product_ids: Sequence[str]) -> dict[str, int]:
+        """How many of each product the customer has paid for (one BatchGetItem; 0 when never)."""
+        found = self._batch(purchase_key(user_id, pid) for pid in product_ids)
+        return {pid: int(found.get(_k(purchase_key(user_id, pid)), {}).get("paid_quantity", 0))
+                for pid in product_ids}
+
     def for_visit(self, *, code: str, visitor_id: str | None, rate_source: str | None, rate_window: int,
                   day: str, sources: Sequence[str], with_bind: bool) -> VisitFacts:
         """``with_bind``: read the visitor's bind facts too (a logged-in visitor; the settings decide
@@ -101,7 +126,7 @@ class ReferralReads:
         promoter: Promoter | None = None
         bind, first, second = self._read(visitor_id if with_bind else None, code=code,
                                          first_extra=[rate] if rate else [],
-                                         second_extra=lambda uid: [_seen_key(uid, day, fp) for fp in sources])
+                                         second_extra=lambda uid: [visit_seen_key(uid, day, fp) for fp in sources])
         settings = bind.settings if bind is not None else current_from_item(first.get(_k(SETTINGS_CURRENT_KEY)))
         link = first.get(_k(code_key(code)))
         promoter_id = str(link["user_id"]) if link else None
@@ -109,7 +134,7 @@ class ReferralReads:
             promoter = promoter_from_item(item)
         hits = int(first[_k(rate)].get("hits", 0)) if rate and _k(rate) in first else 0
         seen = frozenset(fp for fp in sources
-                         if promoter_id is not None and _k(_seen_key(promoter_id, day, fp)) in second)
+                         if promoter_id is not None and _k(visit_seen_key(promoter_id, day, fp)) in second)
         return VisitFacts(promoter_id=promoter_id, promoter=promoter, settings=settings, rate_hits=hits, seen=seen,
                           bind=bind)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mall.clock import china_day, epoch, iso
-from mall.dal.keys import share_visit_key, visit_rate_key, visit_seen_partition
+from mall.dal.keys import share_visit_key, visit_rate_key, visit_seen_key, visit_seen_partition
 from mall.dal.referral.bindings import BindingRepository, BindPlan
 from mall.dal.referral.records import visitor_index
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
@@ -58,8 +58,8 @@ def _visit_item(v: NewVisit, visit_id: str, *, counted: bool) -> Item:
 
 
 def _seen_marker(promoter_id: str, fingerprint: str, now: datetime) -> Item:
-    return {"pk": visit_seen_partition(promoter_id, china_day(now)), "sk": fingerprint, "entity": "visit_seen",
-            "at": iso(now), "expires_at": epoch(now + VISIT_SEEN_TTL)}
+    return {**visit_seen_key(promoter_id, china_day(now), fingerprint), "entity": "visit_seen", "at": iso(now),
+            "expires_at": epoch(now + VISIT_SEEN_TTL)}
 
 
 def _rate_write(table: str, rate: RateLimit) -> Write:
