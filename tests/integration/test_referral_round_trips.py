@@ -5,20 +5,25 @@ mode), applying to become a promoter, and erasing one's personal data."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from mall.api.idempotency import marked
 from mall.dal.referral import BindingRepository, PromoterRepository, VisitRateLimiter, VisitRepository
+from mall.dal.request_markers import RequestMarkers
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain.referral import Promoter, VisitRate
-from mall.domain.settings import BindingMode, BindingValidity, DistributionSettings
+from mall.domain.settings import BindingMode, BindingValidity, DistributionSettings, PromoterThreshold
+from mall.errors import Conflict, InvalidInput
+from mall.schemas.referral import ApplyRequest
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.referral.promoters import apply
 from mall.services.referral.visits import RecordVisit, record_visit
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -126,10 +131,34 @@ def test_a_visit_binding_a_logged_in_visitor_takes_at_most_three_round_trips(tab
     assert binding is not None and binding.parent_id == "u_sharer"
 
 
-@pytest.fixture
-def trips(ddb_client: Any) -> Callable[[Callable[[], object]], int]:
-    def run(work: Callable[[], object]) -> int:
-        with counted(ddb_client) as sent:
-            work()
-        return len(sent)
-    return run
+def application(table: Table, uid: str, key: str, nickname: str = "小店") -> Any:
+    body = ApplyRequest(nickname=nickname)
+    request = marked(RequestMarkers(table, "PromoterApplyFunction"), key, uid, body, NOW)
+    return apply(network=ReferralRepositories.on(table), user_id=uid, body=body, now=NOW, marked=request)
+
+
+def test_applying_to_become_a_promoter_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    configure(table, promoter_review="auto")
+    customer(table, "u_applicant")
+    with counted(ddb_client) as sent:
+        view = application(table, "u_applicant", "key-0001")
+    assert view.status == "active"
+    assert len(sent) <= TARGET, sent
+    with counted(ddb_client) as sent:  # a retry with the same key: the first answer, nothing written
+        again = application(table, "u_applicant", "key-0001")
+    assert again == view and len(sent) <= TARGET, sent
+    with pytest.raises(InvalidInput) as reused:
+        application(table, "u_applicant", "key-0001", nickname="另一个")
+    assert reused.value.code == "idempotency_key_reused"
+    with pytest.raises(Conflict) as twice:  # another key: a second application is refused
+        application(table, "u_applicant", "key-0002")
+    assert twice.value.code == "promoter_exists"
+
+
+def test_a_bought_product_threshold_still_takes_at_most_three_round_trips(table: Table, ddb_client: Any) -> None:
+    configure(table, promoter_threshold=PromoterThreshold(kind="bought_product", product_ids=["p_gift"]))
+    customer(table, "u_buyer")
+    table.put({"pk": "USER#u_buyer", "sk": "PURCHASE#p_gift", "entity": "purchase", "paid_quantity": 1})
+    with counted(ddb_client) as sent:
+        assert application(table, "u_buyer", "key-0003").status == "applied"
+    assert len(sent) <= TARGET, sent
