@@ -1,7 +1,7 @@
 """The customer and promoter routes of the referral network stay within three DynamoDB round trips
 (HTTP calls to DynamoDB, counted on the client as they are sent), on DynamoDB Local: binding with an
 invite code, reporting a share visit (anonymous, and binding a logged-in visitor in first_click
-mode), applying to become a promoter, and erasing one's personal data."""
+mode), applying to become a promoter; and what erasing one's personal data costs."""
 
 from __future__ import annotations
 
@@ -13,18 +13,24 @@ from typing import Any
 import pytest
 
 from mall.api.idempotency import marked
+from mall.dal.erasure import ErasureRepository
 from mall.dal.referral import BindingRepository, PromoterRepository, VisitRateLimiter, VisitRepository
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
+from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.referral import Promoter, VisitRate
 from mall.domain.settings import BindingMode, BindingValidity, DistributionSettings, PromoterThreshold
 from mall.errors import Conflict, InvalidInput
 from mall.schemas.referral import ApplyRequest
+from mall.services.erasure import erase_customer
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.promoters import apply
 from mall.services.referral.visits import RecordVisit, record_visit
+from mall.services.withdrawals.review import reject_withdrawal
+from tests.integration.test_erasure_records import DEVICE, IP, UID, sealed_address, seed
+from tests.unit.test_fulfilment_factory import order_item
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TARGET = 3  # round trips of a customer or promoter route
@@ -162,3 +168,38 @@ def test_a_bought_product_threshold_still_takes_at_most_three_round_trips(table:
     with counted(ddb_client) as sent:
         assert application(table, "u_buyer", "key-0003").status == "applied"
     assert len(sent) <= TARGET, sent
+
+
+# -- erasure: its reads are Queries of separate index partitions (the customer's own partition with
+# the profile, their orders, their share visits, and a promoter's withdrawals), which no batch can
+# join; every change it makes is one transaction with the tombstone. A customer: four round trips
+# (six before), a promoter: five (six plus one per changed item before).
+
+def test_erasing_a_customer_is_four_round_trips_whatever_it_changes(table: Table, ddb_client: Any) -> None:
+    customer(table, UID, last_device_id=DEVICE, last_source_ip=IP)
+    for n in range(3):
+        order = order_item(buyer_id=UID, with_address=False, device_id=DEVICE, status="COMPLETED",
+                           created_at=f"2026-11-1{n}T08:00:00Z")
+        order["address"] = sealed_address(order["order_id"])
+        table.put(order)
+    for n in range(2):
+        VisitRepository(table).record(promoter_id="u_upline", promoter_code="UPLINE01", source="qr", product_id=None,
+                                      visitor_id=UID, device_id=DEVICE, source_ip=IP, now=NOW + timedelta(minutes=n))
+    with counted(ddb_client) as sent:
+        result = erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(hours=1))
+    assert (result.orders_erased, result.records_cleaned, result.already_erased) == (3, 3, False)
+    assert len(sent) <= 4, sent
+    assert sent.count("TransactWriteItems") == 1, sent
+    with counted(ddb_client) as sent:
+        assert erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(hours=2)).already_erased
+    assert len(sent) <= 3, sent  # nothing left: reads only
+
+
+def test_erasing_a_promoter_with_a_bank_withdrawal_is_five_round_trips(table: Table, ddb_client: Any) -> None:
+    seeded = seed(table)
+    reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:t",
+                      reason="资料不符", now=NOW, source_ip=None)
+    with counted(ddb_client) as sent:
+        result = erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW + timedelta(hours=1))
+    assert (result.orders_erased, result.withdrawals_erased) == (2, 1)
+    assert len(sent) <= 5, sent
