@@ -57,6 +57,10 @@ class BindPlan:
     # the customer (no promoter record, or one whose ``customer_direct_members`` is 0): that must
     # still be so, or a concurrent bind under the customer could close a cycle.
     customer_not_a_promoter: bool = False
+    # The customer's profile had no ``promoter`` role when read: becoming an active promoter adds it
+    # in the same transaction, so "still no role" is the cheaper proof that nobody can be bound to
+    # them yet (folded into the profile's check instead of a check of the absent promoter record).
+    customer_lacks_promoter_role: bool = False
 
 
 class BindingRepository:
@@ -93,15 +97,23 @@ class BindingRepository:
         other writes after them (a share visit's)."""
         t = self._table.name
         writes = [self._binding_write(plan), *self._ancestor_checks(plan), *self._counter_writes(plan)]
+        profile: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
         if plan.customer_direct_members is not None:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
+        elif plan.customer_not_a_promoter and plan.customer_lacks_promoter_role:
+            profile.append("NOT contains(#roles, :promoter)")
+            names["#roles"], values[":promoter"] = "roles", "promoter"
         elif plan.customer_not_a_promoter:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "attribute_not_exists(pk)"))
         if plan.expect_unpaid_customer:
-            writes.append(Write.check(t, customer_profile_key(plan.customer_id),
-                                      "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
-                                      values={":zero": 0}))
+            profile.append("(attribute_not_exists(paid_order_count) OR paid_order_count = :zero)")
+            values[":zero"] = 0
+        if profile:
+            writes.append(Write.check(t, customer_profile_key(plan.customer_id), " AND ".join(profile),
+                                      names=names or None, values=values))
         for uid in plan.active_now:
             writes.append(activity_write(t, uid, plan.now))
         history_sk = new_history_sk("BINDING_HISTORY", plan.now)

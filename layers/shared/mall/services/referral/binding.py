@@ -129,7 +129,7 @@ def plan_bind(c: Bind, facts: BindFacts, bindings: BindingRepository) -> Planned
                              details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
         if c.trigger == "admin" else None,
         device_id=c.device_id, source_ip=c.client_ip, expect_unpaid_customer=not paid,
-        customer_not_a_promoter=own is None,
+        customer_not_a_promoter=own is None, customer_lacks_promoter_role="promoter" not in facts.customer.roles,
     )
     return PlannedBind(plan, BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding))
 
