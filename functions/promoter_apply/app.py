@@ -13,9 +13,10 @@ from http import HTTPStatus
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.referral import ApplyRequest, PromoterAdminView
@@ -25,6 +26,7 @@ from mall.services.referral import promoters as referral_promoters
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 network = ReferralRepositories.on(table)
+markers = RequestMarkers(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -42,10 +44,11 @@ share_page()  # SHARE_PAGE is validated at cold start, not by the first request 
           **secured(Role.CUSTOMER, Role.PROMOTER))
 def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response[PromoterAdminView]:
     principal = current_principal(app)
-    result = once(idempotency_key, principal.subject, body, PromoterAdminView,
-                  lambda: referral_promoters.apply(network=network, user_id=principal.subject, body=body,
-                                                  now=utc_now()),
-                  lambda_context=app.lambda_context)
+    now = utc_now()
+    # The key's marker is written in the application's own transaction (a retry gets the first answer).
+    request = marked(markers, idempotency_key, principal.subject, body, now)
+    result = referral_promoters.apply(network=network, user_id=principal.subject, body=body, now=now,
+                                      marked=request)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

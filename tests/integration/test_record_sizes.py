@@ -12,7 +12,7 @@ import pytest
 from bench._meter import item_size
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commissions import commission_from_item
-from mall.dal.erasure import ErasureRepository
+from mall.dal.erasure import ErasureRaced, ErasureRepository, ErasureWrites
 from mall.dal.fraud import FraudRepository
 from mall.dal.orders import OrderRepository
 from mall.dal.table import Table, serialize
@@ -169,6 +169,11 @@ def test_an_order_item_stays_under_one_kb_from_placing_to_receipt(table: Table) 
     assert order is not None and isinstance(order.address, dict) and order.address["province"] == "浙江省"
 
 
+def _erase(erasure: ErasureRepository, changes: ErasureWrites, buyer: str) -> bool:
+    return erasure.erase(changes, buyer, remove=[], erased_at="2026-11-20T00:00:00Z", seen_last_erasure=None,
+                         audit=None, now=NOW)
+
+
 def test_the_fraud_scan_and_the_erasure_find_an_address_kept_apart(table: Table) -> None:
     order_id, buyer = physical_order(table)
     fraud = FraudRepository(table)
@@ -177,8 +182,10 @@ def test_the_fraud_scan_and_the_erasure_find_an_address_kept_apart(table: Table)
     erasure = ErasureRepository(table)
     (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]
     assert address_needs_erasure(order["address"])
-    assert erasure.replace_map(order, "address", {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"},
-                               remove=["device_id", "source_ip"])
+    changes = erasure.writes()
+    changes.replace_map(order, "address", {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"},
+                        remove=["device_id", "source_ip"])
+    assert _erase(erasure, changes, buyer)
     apart = table.get({"pk": f"ORDER#{order_id}", "sk": "ADDRESS"}, consistent=True)
     stored = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
     assert apart is not None and apart["address"] == {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"}
@@ -218,7 +225,15 @@ def test_an_erasure_that_read_the_address_on_the_order_erases_it_where_the_migra
     (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]  # read before the move
     assert run(table, ADDRESSES_APART).changed == 1
     erased = {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"}
-    assert erasure.replace_map(order, "address", erased)
+    changes = erasure.writes()
+    changes.replace_map(order, "address", erased)
+    with pytest.raises(ErasureRaced):  # the address is no longer where it was read: nothing written
+        _erase(erasure, changes, buyer)
+    assert table.get({"pk": f"ORDER#{order_id}", "sk": "ADDRESS"}, consistent=True)["address"] != erased
+    (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]  # read again, as the service does
+    changes = erasure.writes()
+    changes.replace_map(order, "address", erased)
+    assert _erase(erasure, changes, buyer)
     apart = table.get({"pk": f"ORDER#{order_id}", "sk": "ADDRESS"}, consistent=True)
     stored = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
     assert apart is not None and apart["address"] == erased

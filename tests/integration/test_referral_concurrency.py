@@ -194,3 +194,36 @@ def test_attribute_order_reads_two_levels_and_skips_inactive(table: Table) -> No
         referral_binding.bind(Bind(customer_id="u_other", promoter_id="u_b", trigger="invite_code",
                                    source="invite_code", now=NOW, by="u_other"),
                               network=ReferralRepositories.on(table))
+
+
+def test_a_customer_who_becomes_a_promoter_and_gains_an_upline_member_mid_bind_cannot_close_a_loop(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """C, a plain customer (nobody bound to them: the bind checks only the promoter's parent), reads
+    to bind under P, whose parent is X. Before C's transaction, C becomes an active promoter and X
+    binds under C. C's transaction must fail and decide again: X ← ... ← C ← X would be a loop."""
+    from mall.dal.referral import BindFacts, ReferralReads
+    from mall.dal.settings import SettingsRepository
+    from mall.domain.settings import DistributionSettings
+    from mall.schemas.referral import ApplyRequest
+    from mall.services.referral.promoters import apply
+
+    SettingsRepository(table).save(DistributionSettings(promoter_review="auto"), based_on=0, saved_by="t", now=NOW)
+    codes = chain(table, "u_X", "u_P")  # X ← P
+    customer(table, "u_C")
+    real = ReferralReads.for_bind
+    raced = {"once": True}
+
+    def bind_facts(self: ReferralReads, customer_id: str, **which: Any) -> BindFacts:
+        facts = real(self, customer_id, **which)
+        if customer_id == "u_C" and raced["once"]:
+            raced["once"] = False
+            view = apply(network=ReferralRepositories.on(table), user_id="u_C", body=ApplyRequest(), now=NOW)
+            assert view.status == "active"
+            assert bind(table, "u_X", view.code) == "bound"  # X ← C now
+        return facts
+
+    monkeypatch.setattr(ReferralReads, "for_bind", bind_facts)
+    assert bind(table, "u_C", codes["u_P"]) == "binding_cycle"
+    for uid in ("u_X", "u_P", "u_C"):
+        up = BindingRepository(table).ancestors(uid, max_depth=10)
+        assert uid not in up

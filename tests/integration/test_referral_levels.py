@@ -169,23 +169,23 @@ def test_a_payment_landing_while_its_buyer_binds_is_still_counted_once(table: Ta
                                                                        monkeypatch: Any) -> None:
     """The bind read the profile before the payment; the paid-order worker ran before the binding
     existed (nothing to flag). The bind's check of the profile makes it decide again, as paid."""
-    from mall.dal.referral import CustomerFacts
+    from mall.dal.referral import BindFacts, ReferralReads
 
     codes = chain(table, "u_p")
     customer(table, "u_c")
-    real = PromoterRepository.customer
+    real = ReferralReads.for_bind
     stale = {"once": True}
 
-    def customer_facts(self: PromoterRepository, user_id: str) -> CustomerFacts:
-        facts = real(self, user_id)
-        if user_id == "u_c" and stale["once"]:
+    def bind_facts(self: ReferralReads, customer_id: str, **which: Any) -> BindFacts:
+        facts = real(self, customer_id, **which)
+        if customer_id == "u_c" and stale["once"]:
             stale["once"] = False
             table.update({"pk": "USER#u_c", "sk": "PROFILE"}, "SET paid_order_count = :n", values={":n": 1})
             on_order_paid(repos=OrderPaidRepositories.on(table),
                           order=paid_order(table, "o_1", "u_c", None, None, lines=[(100, True)]), now=NOW)
         return facts
 
-    monkeypatch.setattr(PromoterRepository, "customer", customer_facts)
+    monkeypatch.setattr(ReferralReads, "for_bind", bind_facts)
     assert bind(table, "u_c", codes["u_p"]) == "bound"
     binding = BindingRepository(table).get("u_c")
     p = PromoterRepository(table).get("u_p")

@@ -133,6 +133,9 @@ def test_erased_addresses_show_as_stars_and_reveals_are_409(invoke: Invoke) -> N
 @pytest.mark.usefixtures("moto_table")
 def test_a_withdrawal_in_flight_refuses_and_changes_nothing(invoke: Invoke) -> None:
     order = seed_customer()
+    # Only a promoter withdraws (the request checks the promoter record's status).
+    main_table().put({"pk": f"USER#{UID}", "sk": "PROMOTER", "entity": "promoter", "user_id": UID, "code": "ERASE01",
+                      "status": "active", "level_id": "basic"})
     main_table().put({"pk": "WITHDRAWAL#w_busy", "sk": "WITHDRAWAL", "entity": "withdrawal", "withdrawal_id": "w_busy",
                       "promoter_id": UID, "status": "APPROVED", "method": "bank", "created_at": iso(utc_now()),
                       "gsi2pk": f"PROMOTER_WITHDRAWALS#{UID}", "gsi2sk": "x",

@@ -51,6 +51,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
                                      "gsi1sk": "2026-03-01T00:00:00Z#u_2"}),
     "team_bindings_partition": (("u_1",), "TEAM_BINDINGS#u_1"),
     "visit_seen_partition": (("u_1", "2026-03-01"), "VISIT_SEEN#u_1#2026-03-01"),
+    "visit_seen_key": (("u_1", "2026-03-01", "fp"), {"pk": "VISIT_SEEN#u_1#2026-03-01", "sk": "fp"}),
     "visitor_partition": (("u_2",), "VISITOR#u_2"),
     "share_visit_key": (("u_1", "2026-03-01T09:45:12Z", "v_1"),
                         {"pk": "PVISITS#u_1", "sk": "VISIT#2026-03-01T09:45:12Z#v_1"}),
@@ -132,6 +133,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "settings_version_sk": ((42,), "V#0000000042"),
     "settings_version_key": ((42,), {"pk": "SETTINGS#distribution", "sk": "V#0000000042"}),
     "idempotency_partition": (("payment_webhook",), "IDEMPOTENCY#payment_webhook"),
+    "request_marker_key": (("PlaceOrderFunction", "ab12"),
+                           {"pk": "IDEMPOTENCY#PlaceOrderFunction", "sk": "REQUEST#ab12"}),
     # stats
     "applied_key": (("ev_1", 2), {"pk": "STATS_APPLIED#ev_1", "sk": "PART#2"}),
     "day_key": (("2026-03-01", 3), {"pk": "STATS_DAY#2026-03-01#3", "sk": "STATS"}),

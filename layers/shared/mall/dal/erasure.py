@@ -6,9 +6,11 @@ personal data"). Every read is a Query on an existing index, never a scan:
 - their orders: gsi1 ``BUYER#<uid>``; their withdrawals: gsi2 ``PROMOTER_WITHDRAWALS#<uid>``;
 - their share visits: gsi2 ``VISITOR#<uid>`` (``mall.dal.referral.visitor_index``).
 
-Each write is one conditional update of one item that changes personal data only: no ``version``
-moves, no amount or status is touched, so it never conflicts with (or undoes) a money transition
-running at the same time, and repeating it changes nothing more."""
+Each change is a conditional update of one item that changes personal data only: no ``version``
+moves, no amount or status is touched, so it never undoes a money transition running at the same
+time, and repeating it changes nothing more. They are committed together, with the profile's
+tombstone and the audit entry (``ErasureWrites``): the request's reads are its only other round
+trips."""
 
 from __future__ import annotations
 
@@ -22,14 +24,17 @@ from mall.dal.keys import (
     buyer_partition,
     customer_profile_key,
     order_address_key,
+    promoter_key,
     user_partition,
     visitor_partition,
     withdrawal_promoter_partition,
 )
 from mall.dal.order_items import ADDRESS_APART, with_address
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_of
+from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, key_of
 from mall.domain.erasure import IN_FLIGHT_WITHDRAWALS, PII_ATTRIBUTES, identifying_values, personal_attributes
 
+#: Items one TransactWriteItems may change (DynamoDB's limit).
+TRANSACTION_LIMIT = 100
 #: Index keys that may embed an identifier: removed when they contain a value being removed.
 INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 
@@ -49,8 +54,92 @@ def attributes_to_remove(item: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def is_promoter_record(item: Mapping[str, Any], user_id: str) -> bool:
+    """The customer's promoter record: only a promoter can have withdrawals."""
+    return key_of(item) == promoter_key(user_id)
+
+
 def _names(attributes: Sequence[str]) -> dict[str, str]:
     return {f"#r{i}": name for i, name in enumerate(attributes)}
+
+
+class ErasureRaced(Exception):
+    """Something the request read changed before its transaction committed: read and decide again."""
+
+
+class ErasureWrites:
+    """The request's changes, gathered and committed together with the profile's tombstone: one
+    TransactWriteItems (up to ``TRANSACTION_LIMIT`` items; a larger account commits its first
+    changes in earlier transactions, each change idempotent). Each change stays conditional on its
+    item still existing (a withdrawal: on being final), so a transaction cancelled by a concurrent
+    change is read and decided again."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._writes: list[Write] = []
+
+    def remove_attributes(self, item: Mapping[str, Any], attributes: Sequence[str]) -> bool:
+        """REMOVE ``attributes`` from a stored item (as read); False when there is nothing to remove."""
+        if not attributes:
+            return False
+        names = _names(attributes)
+        self._writes.append(Write.update(self._table.name, key_of(item), "REMOVE " + ", ".join(names),
+                                         condition="attribute_exists(pk)", names=names))
+        return True
+
+    def replace_map(self, item: Mapping[str, Any], attribute: str, value: Mapping[str, Any], *,
+                    remove: Sequence[str] = (), condition: str = "attribute_exists(pk)",
+                    values: Mapping[str, Any] | None = None) -> bool:
+        """SET ``attribute`` (an order's address, a withdrawal's bank) of a stored item (as read) to
+        ``value`` and REMOVE ``remove``."""
+        if attribute == "address" and item.get("entity") == "order":
+            return self._replace_order_address(item, value, remove=remove)
+        names = {"#m": attribute, **_names(remove)}
+        update = "SET #m = :m" + (" REMOVE " + ", ".join(k for k in names if k != "#m") if remove else "")
+        if "#status" in condition:
+            names["#status"] = "status"
+        self._writes.append(Write.update(self._table.name, key_of(item), update, condition=condition, names=names,
+                                         values={":m": dict(value), **(values or {})}))
+        return True
+
+    def _replace_order_address(self, order: Mapping[str, Any], value: Mapping[str, Any], *,
+                               remove: Sequence[str]) -> bool:
+        """The order's address is in its address item (orders placed since it is kept apart, and older
+        ones once ``tools/migrations/order_addresses_apart`` moved it), else on the order, conditional
+        on still being there: an address the migration moves meanwhile cancels the transaction, and the
+        request reads again and erases it where it went."""
+        if not order.get(ADDRESS_APART):
+            return self.replace_map(dict(key_of(order)), "address", value, remove=remove,
+                                    condition="attribute_exists(pk) AND attribute_exists(#m)")
+        if remove:
+            self.remove_attributes(order, remove)
+        return self.replace_map(order_address_key(str(order["order_id"])), "address", value)
+
+    def replace_bank_of_final_withdrawal(self, withdrawal: Mapping[str, Any], bank: Mapping[str, Any]) -> bool:
+        """SET the withdrawal's ``bank`` to ``bank``, only while the withdrawal is final."""
+        statuses = {f":s{i}": status for i, status in enumerate(sorted(IN_FLIGHT_WITHDRAWALS))}
+        return self.replace_map(withdrawal, "bank", bank, values=statuses,
+                                condition=f"attribute_exists(pk) AND NOT #status IN ({', '.join(statuses)})")
+
+    def commit_with_tombstone(self, tombstone: Write, audit: Write | None) -> bool:
+        """Commit the changes with the profile's tombstone (and its audit entry) last of all. False
+        when only the tombstone's condition failed: a request running at the same time finished
+        first. Raises ``ErasureRaced`` when anything else moved meanwhile (decide again)."""
+        last = [tombstone, *([audit] if audit is not None else [])]
+        room = TRANSACTION_LIMIT - len(last)
+        try:
+            while len(self._writes) > room:
+                self._table.transact(self._writes[:TRANSACTION_LIMIT])
+                self._writes = self._writes[TRANSACTION_LIMIT:]
+        except TransactionCancelled as exc:
+            raise ErasureRaced from exc
+        try:
+            self._table.transact([*last, *self._writes])
+        except TransactionCancelled as exc:
+            if exc.conditional_failures == [0]:
+                return False
+            raise ErasureRaced from exc
+        return True
 
 
 class ErasureRepository:
@@ -73,11 +162,15 @@ class ErasureRepository:
         return self._table.get(customer_profile_key(user_id), consistent=True)
 
     def own_items_with_personal_data(self, user_id: str) -> Iterator[Item]:
-        """Items of ``USER#<uid>`` holding any attribute of ``PII_ATTRIBUTES`` (the filter runs on the
-        server: postings and counters are read but not returned)."""
-        names = {"#pk": "pk", **{f"#a{i}": name for i, name in enumerate(sorted(PII_ATTRIBUTES))}}
+        """Items of ``USER#<uid>`` holding any attribute of ``PII_ATTRIBUTES``, and the profile and the
+        promoter record whatever they hold (the filter runs on the server: postings and counters are
+        read but not returned). One consistent Query answers what the request needs of the partition."""
+        names = {"#pk": "pk", "#entity": "entity",
+                 **{f"#a{i}": name for i, name in enumerate(sorted(PII_ATTRIBUTES))}}
         found = " OR ".join(f"attribute_exists(#a{i})" for i in range(len(PII_ATTRIBUTES)))
-        return self._all("#pk = :pk", names=names, values={":pk": user_partition(user_id)}, filter_expression=found)
+        return self._all("#pk = :pk", names=names,
+                         values={":pk": user_partition(user_id), ":customer": "customer", ":promoter": "promoter"},
+                         filter_expression=f"#entity IN (:customer, :promoter) OR {found}")
 
     def orders(self, user_id: str) -> Iterator[Item]:
         """The buyer's orders, each with its delivery address (kept in an item apart since
@@ -98,63 +191,23 @@ class ErasureRepository:
         return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": visitor_partition(user_id)},
                          index="gsi2")
 
-    def remove_attributes(self, item: Mapping[str, Any], attributes: Sequence[str]) -> bool:
-        """REMOVE ``attributes`` from a stored item (as read) that still exists; False when it is gone."""
-        if not attributes:
-            return False
-        names = _names(attributes)
-        try:
-            self._table.update(key_of(item), "REMOVE " + ", ".join(names), condition="attribute_exists(pk)",
-                               names=names)
-        except ConditionFailed:
-            return False
-        return True
+    def writes(self) -> ErasureWrites:
+        """A batch of the request's changes, committed with the tombstone (``erase``)."""
+        return ErasureWrites(self._table)
 
-    def replace_map(self, item: Mapping[str, Any], attribute: str, value: Mapping[str, Any], *,
-                    remove: Sequence[str] = (), condition: str = "attribute_exists(pk)",
-                    values: Mapping[str, Any] | None = None) -> bool:
-        """SET ``attribute`` (an order's address, a withdrawal's bank) of a stored item (as read) to
-        ``value`` and REMOVE ``remove``."""
-        if attribute == "address" and item.get("entity") == "order":
-            return self._replace_order_address(item, value, remove=remove)
-        names = {"#m": attribute, **_names(remove)}
-        update = "SET #m = :m" + (" REMOVE " + ", ".join(k for k in names if k != "#m") if remove else "")
-        if "#status" in condition:
-            names["#status"] = "status"
-        try:
-            self._table.update(key_of(item), update, condition=condition, names=names,
-                               values={":m": dict(value), **(values or {})})
-        except ConditionFailed:
-            return False
-        return True
+    def erase(self, changes: ErasureWrites, user_id: str, *, remove: Sequence[str], erased_at: str,
+              seen_last_erasure: str | None, audit: AuditEntry | None, now: datetime) -> bool:
+        """Commit ``changes`` with the tombstone (as ``tombstone`` describes it): False when a request
+        running at the same time finished first."""
+        tombstone = self._tombstone_write(user_id, remove=remove, erased_at=erased_at,
+                                          seen_last_erasure=seen_last_erasure)
+        return changes.commit_with_tombstone(tombstone, AuditLog(self._table).write(audit, now) if audit else None)
 
-    def _replace_order_address(self, order: Mapping[str, Any], value: Mapping[str, Any], *,
-                               remove: Sequence[str]) -> bool:
-        """The order's address is in its address item (orders placed since it is kept apart, and older
-        ones once ``tools/migrations/order_addresses_apart`` moved it), else on the order: an order read
-        with its own address that the migration moves meanwhile is erased where the address went."""
-        apart = order_address_key(str(order["order_id"]))
-        if not order.get(ADDRESS_APART) and self.replace_map(
-                dict(key_of(order)), "address", value, remove=remove,
-                condition="attribute_exists(pk) AND attribute_exists(#m)"):
-            return True
-        if remove:
-            self.remove_attributes(order, remove)
-        return self.replace_map(apart, "address", value)
-
-    def replace_bank_of_final_withdrawal(self, withdrawal: Mapping[str, Any], bank: Mapping[str, Any]) -> bool:
-        """SET the withdrawal's ``bank`` to ``bank`` only while the withdrawal is final: one that moved
-        back in flight meanwhile keeps its account (False)."""
-        statuses = {f":s{i}": status for i, status in enumerate(sorted(IN_FLIGHT_WITHDRAWALS))}
-        return self.replace_map(withdrawal, "bank", bank, values=statuses,
-                                condition=f"attribute_exists(pk) AND NOT #status IN ({', '.join(statuses)})")
-
-    def tombstone(self, user_id: str, *, remove: Sequence[str], erased_at: str, seen_last_erasure: str | None,
-                  audit: AuditEntry | None, now: datetime) -> bool:
-        """Mark the profile erased (the first ``erased_at`` stays) and remove its personal data, with the
-        audit entry in the same transaction: the request counts as done only once both are written.
-        Conditional on the profile's last erasure being the one the caller read, so of two requests
-        running at once exactly one writes (and audits); False for the other."""
+    def _tombstone_write(self, user_id: str, *, remove: Sequence[str], erased_at: str,
+                         seen_last_erasure: str | None) -> Write:
+        """Mark the profile erased (the first ``erased_at`` stays) and remove its personal data,
+        conditional on the profile's last erasure being the one the caller read: of two requests
+        running at once exactly one writes (and audits)."""
         names = {"#ea": "erased_at", "#le": "last_erasure_at", **_names(remove)}
         update = "SET #ea = if_not_exists(#ea, :at), #le = :at"
         if remove:
@@ -165,14 +218,5 @@ class ErasureRepository:
         else:
             condition = "attribute_exists(pk) AND #le = :seen"
             values[":seen"] = seen_last_erasure
-        writes = [Write.update(self._table.name, customer_profile_key(user_id), update, condition=condition,
-                               names=names, values=values)]
-        if audit is not None:
-            writes.append(AuditLog(self._table).write(audit, now))
-        try:
-            self._table.transact(writes)
-        except TransactionCancelled as exc:
-            if exc.conditional_failures == [0]:
-                return False
-            raise
-        return True
+        return Write.update(self._table.name, customer_profile_key(user_id), update, condition=condition,
+                            names=names, values=values)

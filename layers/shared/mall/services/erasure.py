@@ -12,10 +12,13 @@ Anonymises the customer's personal data and keeps every financial record (rules:
 4. remove device ids and IPs from the customer's share visits, and every personal-data attribute from
    the items of their own partition (promoter and binding nicknames, login devices …); the binding
    itself stays: it attributes commission;
-5. last, one transaction: the profile is tombstoned (nickname, avatar, phone, unionid, devices removed;
-   ``erased_at`` set once) together with the audit entry ``customer.erase`` (actor = the customer).
+5. last, the profile is tombstoned (nickname, avatar, phone, unionid, devices removed; ``erased_at``
+   set once) together with the audit entry ``customer.erase`` (actor = the customer).
 
-Every step is idempotent, and step 5 comes last, so a request that fails half-way is simply repeated.
+Steps 2–5 are one transaction (``mall.dal.erasure.ErasureWrites``), each change conditional on what
+was read, so a request cancelled by a concurrent change reads and decides again, and one that fails
+half-way is simply repeated. The reads are one Query of each of the customer's own partition (with
+the profile), their orders, their share visits and, for a promoter only, their withdrawals.
 A repeat that finds nothing left to erase answers ``already_erased: true`` and writes no new audit
 entry. The account is *marked* erased, not closed: its tokens keep working until they expire (≤ 2 h),
 logging in again works (the openid is the account that holds the money), and personal data the
@@ -23,13 +26,21 @@ customer gives later (a new order's address) is new data, kept until the next re
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.erasure import ErasureRepository, attributes_to_remove, is_profile
+from mall.dal.erasure import (
+    ErasureRaced,
+    ErasureRepository,
+    attributes_to_remove,
+    is_profile,
+    is_promoter_record,
+)
 from mall.domain import erasure as rules
 from mall.errors import Conflict, NotFound
 from mall.schemas.rules import ErasureResult
@@ -39,11 +50,27 @@ logger = Logger(child=True)
 ACTION = "customer.erase"
 
 
+#: Reads and decisions again after a concurrent change cancelled the request's transaction.
+ATTEMPTS = 4
+
+
 def erase_customer(*, repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResult:
-    profile = repo.profile(user_id)
+    for attempt in range(ATTEMPTS):
+        try:
+            return _erase(repo, user_id, now)
+        except ErasureRaced:
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not a secret
+    raise Conflict("your account changed while it was being erased; retry", code="retry_later")
+
+
+def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResult:
+    own_items = list(repo.own_items_with_personal_data(user_id))
+    profile = next((item for item in own_items if is_profile(item, user_id)), None)
     if profile is None:
         raise NotFound("account no longer exists", code="account_not_found")
-    withdrawals = list(repo.withdrawals(user_id))
+    # Only a promoter has withdrawals: a customer who never became one costs no query for them.
+    is_promoter = any(is_promoter_record(item, user_id) for item in own_items)
+    withdrawals = list(repo.withdrawals(user_id)) if is_promoter else []
     busy = rules.withdrawals_in_flight(withdrawals)
     if busy:
         raise Conflict("a withdrawal is still in progress; erase your data once it is paid, failed or rejected",
@@ -54,25 +81,26 @@ def erase_customer(*, repo: ErasureRepository, user_id: str, now: datetime) -> E
         raise Conflict("an order is still to be delivered to your address; erase your data once it is received",
                        code="order_awaiting_delivery", details={"orders": parcels})
     stamp = iso(now)
+    changes = repo.writes()
 
     orders = 0
     for order in own_orders:
         extra = rules.personal_attributes(order)
         if rules.address_needs_erasure(order.get("address")):
-            orders += repo.replace_map(order, "address", rules.erased_address(stamp), remove=extra)
+            orders += changes.replace_map(order, "address", rules.erased_address(stamp), remove=extra)
         elif extra:
-            orders += repo.remove_attributes(order, extra)
+            orders += changes.remove_attributes(order, extra)
 
     banks = 0
     for w in withdrawals:
         if rules.bank_needs_erasure(w.get("bank")):
-            banks += repo.replace_bank_of_final_withdrawal(w, rules.erased_bank(w["bank"], stamp))
+            banks += changes.replace_bank_of_final_withdrawal(w, rules.erased_bank(w["bank"], stamp))
 
     cleaned = 0
-    for item in [*repo.visits(user_id), *repo.own_items_with_personal_data(user_id)]:
+    for item in [*repo.visits(user_id), *own_items]:
         if is_profile(item, user_id):
             continue  # the profile goes last, with the audit entry
-        cleaned += repo.remove_attributes(item, attributes_to_remove(item))
+        cleaned += changes.remove_attributes(item, attributes_to_remove(item))
 
     profile_removes = attributes_to_remove(profile)
     already = bool(profile.get("erased_at")) and not (orders or banks or cleaned or profile_removes)
@@ -83,8 +111,8 @@ def erase_customer(*, repo: ErasureRepository, user_id: str, now: datetime) -> E
                            after={"erased": True},
                            details={"orders_erased": orders, "withdrawals_erased": banks, "records_cleaned": cleaned,
                                     "first_erasure": not profile.get("erased_at")})
-        won = repo.tombstone(user_id, remove=profile_removes, erased_at=stamp,
-                             seen_last_erasure=profile.get("last_erasure_at"), audit=audit, now=now)
+        won = repo.erase(changes, user_id, remove=profile_removes, erased_at=stamp,
+                         seen_last_erasure=profile.get("last_erasure_at"), audit=audit, now=now)
         if not won:  # a request running at the same time finished first: it erased and audited
             latest = repo.profile(user_id) or profile
             return ErasureResult(user_id=user_id, status="erased", erased_at=str(latest.get("erased_at") or stamp),

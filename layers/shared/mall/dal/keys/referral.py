@@ -62,6 +62,11 @@ def visit_seen_partition(promoter_id: str, day: str) -> str:
     return f"VISIT_SEEN#{promoter_id}#{day}"
 
 
+def visit_seen_key(promoter_id: str, day: str, source: str) -> dict[str, str]:
+    """A source (keyed hash) seen visiting ``promoter_id``'s shares on ``day`` (China's day)."""
+    return {"pk": visit_seen_partition(promoter_id, day), "sk": source}
+
+
 def visitor_partition(visitor_id: str) -> str:
     return f"VISITOR#{visitor_id}"
 

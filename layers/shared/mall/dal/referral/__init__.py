@@ -37,6 +37,7 @@ from mall.dal.referral.promoters import (
     PromoterRepository,
     batch_promoters,
 )
+from mall.dal.referral.reads import BindFacts, ReferralReads, VisitFacts
 from mall.dal.referral.records import (
     activity_write,
     binding_from_item,
@@ -50,6 +51,9 @@ from mall.dal.referral.records import (
 )
 from mall.dal.referral.visits import (
     VISIT_SEEN_TTL,
+    NewVisit,
+    RateLimit,
+    VisitRateExceeded,
     VisitRateLimiter,
     VisitRepository,
 )
@@ -58,15 +62,21 @@ from mall.dal.table import TransactionCancelled
 __all__ = [
     "VISIT_SEEN_TTL",
     "AncestorCheck",
+    "BindFacts",
     "BindPlan",
     "BindingRepository",
     "CounterRepository",
     "CustomerFacts",
+    "NewVisit",
     "PromoterRepository",
+    "RateLimit",
+    "ReferralReads",
     "RefundCount",
     "RefundedPromoter",
     "SaleCount",
     "TransactionCancelled",
+    "VisitFacts",
+    "VisitRateExceeded",
     "VisitRateLimiter",
     "VisitRepository",
     "activity_write",

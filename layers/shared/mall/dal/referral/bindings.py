@@ -53,6 +53,14 @@ class BindPlan:
     # The binding is written unpaid on a profile without a paid order: that must still be so (a payment
     # whose worker ran before this binding existed would otherwise never count the 有效下线).
     expect_unpaid_customer: bool = False
+    # The checks cover only the promoter's parent, not its whole upline, because nobody is bound to
+    # the customer (no promoter record, or one whose ``customer_direct_members`` is 0): that must
+    # still be so, or a concurrent bind under the customer could close a cycle.
+    customer_not_a_promoter: bool = False
+    # The customer's profile had no ``promoter`` role when read: becoming an active promoter adds it
+    # in the same transaction, so "still no role" is the cheaper proof that nobody can be bound to
+    # them yet (folded into the profile's check instead of a check of the absent promoter record).
+    customer_lacks_promoter_role: bool = False
 
 
 class BindingRepository:
@@ -82,15 +90,30 @@ class BindingRepository:
 
     def apply(self, plan: BindPlan) -> None:
         """One transaction; raises ``TransactionCancelled`` (index 0 is the customer's binding)."""
+        self._table.transact(self.writes(plan))
+
+    def writes(self, plan: BindPlan) -> list[Write]:
+        """The writes of ``plan`` (the customer's binding first), for a transaction that may carry
+        other writes after them (a share visit's)."""
         t = self._table.name
         writes = [self._binding_write(plan), *self._ancestor_checks(plan), *self._counter_writes(plan)]
+        profile: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
         if plan.customer_direct_members is not None:
             writes.append(Write.check(t, promoter_key(plan.customer_id), "direct_members = :n",
                                       values={":n": plan.customer_direct_members}))
+        elif plan.customer_not_a_promoter and plan.customer_lacks_promoter_role:
+            profile.append("NOT contains(#roles, :promoter)")
+            names["#roles"], values[":promoter"] = "roles", "promoter"
+        elif plan.customer_not_a_promoter:
+            writes.append(Write.check(t, promoter_key(plan.customer_id), "attribute_not_exists(pk)"))
         if plan.expect_unpaid_customer:
-            writes.append(Write.check(t, customer_profile_key(plan.customer_id),
-                                      "attribute_not_exists(paid_order_count) OR paid_order_count = :zero",
-                                      values={":zero": 0}))
+            profile.append("(attribute_not_exists(paid_order_count) OR paid_order_count = :zero)")
+            values[":zero"] = 0
+        if profile:
+            writes.append(Write.check(t, customer_profile_key(plan.customer_id), " AND ".join(profile),
+                                      names=names or None, values=values))
         for uid in plan.active_now:
             writes.append(activity_write(t, uid, plan.now))
         history_sk = new_history_sk("BINDING_HISTORY", plan.now)
@@ -102,7 +125,7 @@ class BindingRepository:
         if plan.new_binding is not None:  # the fraud scan's feed entry, in the same transaction
             writes.append(feed_write(t, kind="bind", ref=plan.customer_id, at=plan.now,
                                      attrs={"user_id": plan.customer_id, "parent_id": plan.new_binding.parent_id}))
-        self._table.transact(writes)
+        return writes
 
     def _binding_write(self, plan: BindPlan) -> Write:
         t = self._table.name

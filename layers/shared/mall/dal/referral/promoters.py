@@ -22,6 +22,7 @@ from mall.dal.keys import (
     user_partition,
 )
 from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
+from mall.dal.request_markers import MarkedRequest
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 
@@ -37,6 +38,16 @@ class CustomerFacts:
     paid_order_count: int = 0
     paid_total_fen: int = 0
     first_paid_order_id: str | None = None
+
+
+def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
+    """What referral reads from the customer's profile item (None: no profile)."""
+    if not item:
+        return CustomerFacts(user_id=user_id, exists=False)
+    return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
+                         nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
+                         paid_total_fen=int(item.get("paid_total_fen", 0)),
+                         first_paid_order_id=item.get("first_paid_order_id"))
 
 
 class PromoterRepository:
@@ -58,13 +69,7 @@ class PromoterRepository:
         return self.get(str(link["user_id"]))
 
     def customer(self, user_id: str) -> CustomerFacts:
-        item = self._table.get(customer_profile_key(user_id), consistent=True)
-        if not item:
-            return CustomerFacts(user_id=user_id, exists=False)
-        return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
-                             nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
-                             paid_total_fen=int(item.get("paid_total_fen", 0)),
-                             first_paid_order_id=item.get("first_paid_order_id"))
+        return customer_facts(user_id, self._table.get(customer_profile_key(user_id), consistent=True))
 
     def paid_quantity(self, user_id: str, product_id: str) -> int:
         item = self._table.get(purchase_key(user_id, product_id))
@@ -73,11 +78,14 @@ class PromoterRepository:
     # -- writes --------------------------------------------------------------------------
 
     def create(self, promoter: Promoter, *, grant_role: bool, replaces_rejected: bool, now: datetime,
-               reserve_code: bool) -> None:
+               reserve_code: bool, marked: MarkedRequest | None = None, response: str | None = None) -> None:
         """Put the promoter (only if absent, or replacing a rejected application), reserve its code,
-        grant the ``promoter`` role when active, and record the history: one transaction."""
+        grant the ``promoter`` role when active, and record the history: one transaction. With
+        ``marked``, the request's Idempotency-Key marker holding ``response`` is its first write."""
         item = self._item(promoter)
         writes: list[Write] = []
+        if marked is not None and response is not None:
+            writes.append(marked.put(response))
         if replaces_rejected:
             writes.append(Write.put(self._table.name, item, condition="#s = :rejected", names={"#s": "status"},
                                     values={":rejected": "rejected"}))

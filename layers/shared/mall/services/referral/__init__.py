@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mall.config import function_environment
-from mall.dal.referral import BindingRepository, PromoterRepository
+from mall.dal.referral import BindingRepository, PromoterRepository, ReferralReads
 from mall.dal.settings import SettingsRepository
 from mall.domain.referral import share_page_from
 
@@ -45,8 +45,9 @@ class ReferralRepositories:
     settings: SettingsRepository
     promoters: PromoterRepository
     bindings: BindingRepository
+    reads: ReferralReads  # a bind's and a visit's reads, batched
 
     @classmethod
     def on(cls, table: Table) -> ReferralRepositories:
         return cls(settings=SettingsRepository(table), promoters=PromoterRepository(table),
-                   bindings=BindingRepository(table))
+                   bindings=BindingRepository(table), reads=ReferralReads(table))

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from mall.dal.audit import AuditEntry
-from mall.dal.referral import AncestorCheck, BindingRepository, BindPlan, TransactionCancelled, first_failure_index
+from mall.dal.referral import (
+    AncestorCheck,
+    BindFacts,
+    BindingRepository,
+    BindPlan,
+    TransactionCancelled,
+    first_failure_index,
+)
 from mall.domain import referral as rules
 from mall.domain.referral import MAX_ANCESTOR_DEPTH, Binding, BindRefused, BindRequest, BindSource, BindTrigger
 from mall.errors import Conflict, NotFound
@@ -45,67 +52,93 @@ class Bind:
     client_ip: str | None = None
 
 
-def bind(command: Bind, *, network: ReferralRepositories) -> BindOutcome:
+def bind(command: Bind, *, network: ReferralRepositories, first_read: BindFacts | None = None) -> BindOutcome:
     """Bind the customer if the rules allow (raises ``BindRefused``). An admin's bind
-    (``trigger="admin"``) is audited in the same transaction.
+    (``trigger="admin"``) is audited in the same transaction. ``first_read``: the facts the caller
+    already read for this customer and promoter (the first attempt decides on them).
 
     One transaction writes the binding (conditional on the version read: two simultaneous binds of
-    one customer cannot both win), checks every ancestor's binding of the promoter is unchanged (so
-    two concurrent binds cannot close a cycle), updates member counts, and records the history."""
+    one customer cannot both win), checks the promoter's upline is unchanged (so two concurrent binds
+    cannot close a cycle), updates member counts, and records the history."""
     c = command
-    settings = network.settings.current().settings
-    promoters, bindings = network.promoters, network.bindings
-    for _ in range(ATTEMPTS):
-        current = bindings.get(c.customer_id)
-        promoter = promoters.get(c.promoter_id, consistent=True)
-        ancestors = bindings.ancestors(c.promoter_id, max_depth=MAX_ANCESTOR_DEPTH) if promoter else []
-        facts = promoters.customer(c.customer_id)
-        request = BindRequest(customer_id=c.customer_id, trigger=c.trigger, source=c.source,
-                              paid_orders_before=facts.paid_order_count if c.paid_orders_before is None
-                              else c.paid_orders_before)
-        decision = rules.decide_bind(request=request, promoter=promoter, current=current, target_ancestors=ancestors,
-                                     settings=settings, now=c.now)
-        if decision.outcome == "unchanged":
-            return BindOutcome("unchanged", current)
-        if promoter is None:  # decide_bind refuses a missing promoter; this keeps the type checker informed
-            raise NotFound("no such promoter", code="promoter_not_found")
-        old_parent = current.parent_id if current else None
-        old_grandparent = bindings.parent_of(old_parent) if old_parent else None
-        new_grandparent = ancestors[0] if ancestors else None
-        own = promoters.get(c.customer_id, consistent=True)
-        # A customer who has paid an order is a 有效下线 of whoever they are bound to.
-        paid = facts.paid_order_count > 0 or (current is not None and current.paid)
-        deltas = rules.member_count_deltas(
-            customer_direct_members=own.direct_members if own else 0, old_parent=old_parent,
-            old_grandparent=old_grandparent, new_parent=c.promoter_id, new_grandparent=new_grandparent,
-            old_paid=current is not None and current.paid, new_paid=paid)
+    for attempt in range(ATTEMPTS):
+        facts = first_read if attempt == 0 and first_read is not None else \
+            network.reads.for_bind(c.customer_id, promoter_id=c.promoter_id)
+        planned = plan_bind(c, facts, network.bindings)
+        if planned.plan is None:
+            return planned.outcome
+        if not _applied(network.bindings, c.customer_id, planned.plan):
+            continue
+        upgrade_after_bind(network, planned.plan, c.promoter_id, c.now)
+        return planned.outcome
+    raise Conflict("the team changed concurrently; retry", code="retry_later")
+
+
+@dataclass(frozen=True)
+class PlannedBind:
+    """What a bind decided: its transaction (None: nothing to write) and its outcome."""
+
+    plan: BindPlan | None
+    outcome: BindOutcome
+
+
+def plan_bind(c: Bind, facts: BindFacts, bindings: BindingRepository) -> PlannedBind:
+    """Decide the bind on ``facts`` (raises ``BindRefused``). The promoter's upline beyond its parent
+    is walked only when someone is bound to the customer: otherwise the customer cannot be in it."""
+    current, promoter, own = facts.current, facts.promoter, facts.own
+    if promoter is not None and facts.customer_has_team:
+        ancestors = bindings.ancestors(c.promoter_id, max_depth=MAX_ANCESTOR_DEPTH)
         chain = [c.promoter_id, *ancestors]
         checks = [AncestorCheck(uid, chain[i + 1] if i + 1 < len(chain) else None) for i, uid in enumerate(chain)]
-        if old_parent is not None:
-            checks.append(AncestorCheck(old_parent, old_grandparent))
-        binding = Binding(user_id=c.customer_id, parent_id=c.promoter_id, bound_at=c.now, source=c.source,
-                          trigger=c.trigger,
-                          promoter_code=c.promoter_code or promoter.code,
-                          version=(current.version + 1) if current else 1, paid=paid)
-        plan = BindPlan(
-            customer_id=c.customer_id, new_binding=binding, expected_version=current.version if current else None,
-            checks=checks, deltas=deltas, must_be_active=c.promoter_id,
-            customer_direct_members=own.direct_members if own else None, nickname=facts.nickname,
-            history={"action": decision.outcome, "from_parent": old_parent, "to_parent": c.promoter_id,
-                     "source": c.source, "trigger": c.trigger, "promoter_code": binding.promoter_code,
-                     "reason": c.reason, "by": c.by},
-            now=c.now, active_now=[c.promoter_id],
-            audit=_binding_audit("binding.admin_set", c.customer_id, by=c.by, source_ip=c.source_ip,
-                                 old_parent=old_parent, new_parent=c.promoter_id, reason=c.reason,
-                                 details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
-            if c.trigger == "admin" else None,
-            device_id=c.device_id, source_ip=c.client_ip, expect_unpaid_customer=not paid,
-        )
-        if not _applied(bindings, c.customer_id, plan):
-            continue
-        evaluate_levels(network, [c.promoter_id], c.now)
-        return BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding)
-    raise Conflict("the team changed concurrently; retry", code="retry_later")
+    else:
+        ancestors = [facts.promoter_parent] if facts.promoter_parent else []
+        checks = [AncestorCheck(c.promoter_id, facts.promoter_parent)]
+    request = BindRequest(customer_id=c.customer_id, trigger=c.trigger, source=c.source,
+                          paid_orders_before=facts.customer.paid_order_count if c.paid_orders_before is None
+                          else c.paid_orders_before)
+    decision = rules.decide_bind(request=request, promoter=promoter, current=current, target_ancestors=ancestors,
+                                 settings=facts.settings.settings, now=c.now)
+    if decision.outcome == "unchanged":
+        return PlannedBind(None, BindOutcome("unchanged", current))
+    if promoter is None:  # decide_bind refuses a missing promoter; this keeps the type checker informed
+        raise NotFound("no such promoter", code="promoter_not_found")
+    old_parent = current.parent_id if current else None
+    old_grandparent = facts.old_grandparent if old_parent else None
+    new_grandparent = ancestors[0] if ancestors else None
+    # A customer who has paid an order is a 有效下线 of whoever they are bound to.
+    paid = facts.customer.paid_order_count > 0 or (current is not None and current.paid)
+    deltas = rules.member_count_deltas(
+        customer_direct_members=own.direct_members if own else 0, old_parent=old_parent,
+        old_grandparent=old_grandparent, new_parent=c.promoter_id, new_grandparent=new_grandparent,
+        old_paid=current is not None and current.paid, new_paid=paid)
+    if old_parent is not None:
+        checks.append(AncestorCheck(old_parent, old_grandparent))
+    binding = Binding(user_id=c.customer_id, parent_id=c.promoter_id, bound_at=c.now, source=c.source,
+                      trigger=c.trigger, promoter_code=c.promoter_code or promoter.code,
+                      version=(current.version + 1) if current else 1, paid=paid)
+    plan = BindPlan(
+        customer_id=c.customer_id, new_binding=binding, expected_version=current.version if current else None,
+        checks=checks, deltas=deltas, must_be_active=c.promoter_id,
+        customer_direct_members=own.direct_members if own else None, nickname=facts.customer.nickname,
+        history={"action": decision.outcome, "from_parent": old_parent, "to_parent": c.promoter_id,
+                 "source": c.source, "trigger": c.trigger, "promoter_code": binding.promoter_code,
+                 "reason": c.reason, "by": c.by},
+        now=c.now, active_now=[c.promoter_id],
+        audit=_binding_audit("binding.admin_set", c.customer_id, by=c.by, source_ip=c.source_ip,
+                             old_parent=old_parent, new_parent=c.promoter_id, reason=c.reason,
+                             details={"promoter_code": binding.promoter_code, "outcome": decision.outcome})
+        if c.trigger == "admin" else None,
+        device_id=c.device_id, source_ip=c.client_ip, expect_unpaid_customer=not paid,
+        customer_not_a_promoter=own is None, customer_lacks_promoter_role="promoter" not in facts.customer.roles,
+    )
+    return PlannedBind(plan, BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding))
+
+
+def upgrade_after_bind(network: ReferralRepositories, plan: BindPlan, promoter_id: str, now: datetime) -> None:
+    """Levels compare 有效下线 and sales, never sign-ups: only a bind that adds a paying member to the
+    promoter can lift its level, and only then is it evaluated again (on a fresh read)."""
+    if plan.deltas.get(promoter_id, {}).get("effective_members", 0) > 0:
+        evaluate_levels(network, [promoter_id], now)
 
 
 def _applied(bindings: BindingRepository, customer_id: str, plan: BindPlan) -> bool:
@@ -175,13 +208,13 @@ class BindWithCode:
 def bind_with_code(command: BindWithCode, *, network: ReferralRepositories) -> BindResult:
     """POST bind with an invite code (邀请码). Every refusal is a 4xx; nothing is written then."""
     c = command
-    promoter = network.promoters.get_by_code(c.code) if rules.is_valid_code(c.code) else None
-    if promoter is None:
+    facts = network.reads.for_bind(c.customer_id, code=c.code) if rules.is_valid_code(c.code) else None
+    if facts is None or facts.promoter_id is None:
         raise NotFound("no promoter with this code", code="promoter_not_found")
     try:
-        outcome = bind(Bind(customer_id=c.customer_id, promoter_id=promoter.user_id, trigger="invite_code",
+        outcome = bind(Bind(customer_id=c.customer_id, promoter_id=facts.promoter_id, trigger="invite_code",
                             source="invite_code", now=c.now, by=c.customer_id, promoter_code=c.code,
-                            device_id=c.device_id, client_ip=c.client_ip), network=network)
+                            device_id=c.device_id, client_ip=c.client_ip), network=network, first_read=facts)
     except BindRefused as refused:
         raise refused.error from refused
     return bind_result(outcome.outcome, outcome.binding)

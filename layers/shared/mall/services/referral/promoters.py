@@ -13,6 +13,7 @@ from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
+from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
@@ -21,26 +22,34 @@ from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
+from mall.services.request_replay import replay, replay_refused
 
 
-def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime) -> PromoterAdminView:
+def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,
+          marked: MarkedRequest | None = None) -> PromoterAdminView:
     """Check the threshold and the accepted rules version, then create the promoter: active at once
-    (``review: auto``, the ``promoter`` role granted) or waiting for review."""
-    current = network.settings.current(consistent=True)
-    settings = current.settings
+    (``review: auto``, the ``promoter`` role granted) or waiting for review.
+
+    One BatchGetItem (settings, promoter record, profile and the Idempotency-Key's marker; the
+    purchases of a bought-product threshold in a second) and one transaction, which carries the
+    marker: a retry with the same key gets the first answer back."""
     repo = network.promoters
-    rules.refuse_banned_text("nickname", body.nickname, settings)
-    rules.check_rules_accepted(body.accepted_version, current.version)
     for _ in range(ATTEMPTS):
-        existing = repo.get(user_id, consistent=True)
+        facts = network.reads.for_application(user_id, marked)
+        if marked is not None and (earlier := replay(facts.marker, marked, PromoterAdminView)) is not None:
+            return earlier
+        current, settings, existing = facts.settings, facts.settings.settings, facts.existing
+        rules.refuse_banned_text("nickname", body.nickname, settings)
+        rules.check_rules_accepted(body.accepted_version, current.version)
         rules.check_can_apply(existing)
-        facts = repo.customer(user_id)
-        if not facts.exists:
+        if not facts.customer.exists:
             raise NotFound("log in first", code="account_not_found")
-        bought = frozenset(pid for pid in settings.promoter_threshold.product_ids
-                           if settings.promoter_threshold.kind == "bought_product"
-                           and repo.paid_quantity(user_id, pid) > 0)
-        rules.check_threshold(settings.promoter_threshold, ApplicantFacts(facts.paid_total_fen, bought))
+        threshold = settings.promoter_threshold
+        bought: frozenset[str] = frozenset()
+        if threshold.kind == "bought_product" and threshold.product_ids:
+            quantities = network.reads.paid_quantities(user_id, threshold.product_ids)
+            bought = frozenset(pid for pid, quantity in quantities.items() if quantity > 0)
+        rules.check_threshold(threshold, ApplicantFacts(facts.customer.paid_total_fen, bought))
         status = rules.status_after_application(settings)
         code = existing.code if existing is not None else rules.new_promoter_code()
         promoter = Promoter(
@@ -49,13 +58,16 @@ def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, no
             accepted_rules_version=current.version, accepted_rules_at=now,
             version=(existing.version + 1) if existing is not None else 1, level_source="auto",
         )
-        grant = status == "active" and "promoter" not in facts.roles
+        grant = status == "active" and "promoter" not in facts.customer.roles
+        view = admin_view(promoter, share_page())
         try:
             repo.create(promoter, grant_role=grant, replaces_rejected=existing is not None, now=now,
-                        reserve_code=existing is None)
-        except TransactionCancelled:
+                        reserve_code=existing is None, marked=marked, response=view.model_dump_json())
+        except TransactionCancelled as exc:
+            if marked is not None and (earlier := replay_refused(exc, 0, marked, PromoterAdminView)) is not None:
+                return earlier  # a request with the same key committed first
             continue  # a code collision, a concurrent application or a role change: decide again
-        return admin_view(promoter, share_page())
+        return view
     raise Conflict("your application collided with another change; retry", code="retry_later")
 
 
