@@ -127,6 +127,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "settings_version_sk": ((42,), "V#0000000042"),
     "settings_version_key": ((42,), {"pk": "SETTINGS#distribution", "sk": "V#0000000042"}),
     "idempotency_partition": (("payment_webhook",), "IDEMPOTENCY#payment_webhook"),
+    "request_marker_key": (("PlaceOrderFunction", "ab12"),
+                           {"pk": "IDEMPOTENCY#PlaceOrderFunction", "sk": "REQUEST#ab12"}),
     # stats
     "applied_key": (("ev_1", 2), {"pk": "STATS_APPLIED#ev_1", "sk": "PART#2"}),
     "day_key": (("2026-03-01", 3), {"pk": "STATS_DAY#2026-03-01#3", "sk": "STATS"}),

@@ -16,6 +16,7 @@ still running gets 409.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ from pydantic import BaseModel
 
 from mall.config import function_environment, get_settings
 from mall.dal.keys import idempotency_partition
+from mall.dal.request_markers import MarkedRequest, RequestMarkers
 from mall.dal.table import dynamodb_client
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
@@ -94,3 +96,9 @@ def once[ModelT: BaseModel](key: str, caller: str, payload: BaseModel, output: t
         raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
                        code="idempotency_in_progress") from exc
     return result
+
+
+def marked(markers: RequestMarkers, key: str, caller: str, payload: BaseModel, now: datetime) -> MarkedRequest:
+    """The request's marker for a use case that writes it inside its own transaction (a hot route
+    where ``once``'s two extra writes count): same key scope (caller + key) and body check as ``once``."""
+    return MarkedRequest(markers, markers.marker(caller, key, payload.model_dump(mode="json")), now)

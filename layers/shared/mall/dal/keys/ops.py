@@ -117,3 +117,9 @@ def settings_version_key(version: int) -> dict[str, str]:
 def idempotency_partition(function: str) -> str:
     """The one partition of a function's idempotency records (Powertools' static partition key)."""
     return f"IDEMPOTENCY#{function}"
+
+
+def request_marker_key(function: str, digest: str) -> dict[str, str]:
+    """An ``Idempotency-Key`` marker written inside the use case's own transaction (beside
+    Powertools' records, in the function's idempotency partition)."""
+    return {"pk": idempotency_partition(function), "sk": f"REQUEST#{digest}"}

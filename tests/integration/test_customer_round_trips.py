@@ -1,0 +1,92 @@
+"""Customer and promoter routes answer in at most three DynamoDB round trips, counted on the real
+handlers against DynamoDB Local (every HTTP call the function's client sends), and a retried
+``Idempotency-Key`` still replays the first answer, refuses another body, and writes nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mall.dal.table import Table, dynamodb_client
+from tests.unit.conftest import http_event
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
+
+CUSTOMER_ROUTE_TRIPS = 3
+
+
+@pytest.fixture
+def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
+    yield make_mall(monkeypatch)
+
+
+class Trips:
+    """Counts the DynamoDB HTTP calls of the functions' own client (the one ``main_table`` uses)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def _count(self, **kwargs: Any) -> None:
+        self.sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
+
+    def of(self, work: Callable[[], Any]) -> Any:
+        self.sent.clear()
+        client = dynamodb_client()
+        client.meta.events.register("before-send.dynamodb", self._count, unique_id="route-trips")
+        try:
+            return work()
+        finally:
+            client.meta.events.unregister("before-send.dynamodb", unique_id="route-trips")
+
+
+def call(mall: Mall, function: str, route: str, *, params: dict[str, str] | None = None, token: str,
+         body: Any = None, key: str | None = None) -> tuple[int, dict[str, Any]]:
+    """``route`` as API Gateway names it (``POST /orders/{order_id}/refunds``), filled from ``params``."""
+    method, template = route.split(" ", 1)
+    path = template.format(**(params or {}))
+    headers = {"authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["idempotency-key"] = key
+    event = http_event(method, path, body=body, headers=headers)
+    event["routeKey"] = route
+    if params:
+        event["pathParameters"] = params
+    return mall.call(function, event)
+
+
+def paid_order(mall: Mall) -> tuple[str, str, dict[str, Any]]:
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 2}], "address": ADDRESS})
+    assert status == 201, placed
+    status, _ = mall.pay(placed["order_id"])
+    assert status in (200, 204)
+    return token, placed["order_id"], placed
+
+
+def test_asking_for_a_refund_takes_at_most_three_round_trips_and_a_retry_replays_it(mall: Mall) -> None:
+    token, order_id, placed = paid_order(mall)
+    line = placed["lines"][0]
+    body = {"reason": "不想要了", "lines": [{"line_id": line["line_id"], "amount_fen": 1_000}]}
+    trips = Trips()
+
+    def ask(key: str, sent: dict[str, Any] = body) -> tuple[int, dict[str, Any]]:
+        return call(mall, "order_refund_request", "POST /orders/{order_id}/refunds", params={"order_id": order_id},
+                    token=token, body=sent, key=key)
+
+    status, first = trips.of(lambda: ask("refund-key-0001"))
+    assert status == 201, first
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    # The retry gets the same refund back, cheaply, and holds nothing twice.
+    status, again = trips.of(lambda: ask("refund-key-0001"))
+    assert (status, again) == (201, first)
+    assert len(trips.sent) <= 1, trips.sent
+    status, refused = ask("refund-key-0001", {**body, "reason": "另一个理由"})
+    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    status, listed = call(mall, "order_refund_request", "GET /orders/{order_id}/refunds",
+                          params={"order_id": order_id}, token=token)
+    assert status == 200 and [r["refund_id"] for r in listed["items"]] == [first["refund_id"]]
+    # Another key is another refund.
+    status, second = ask("refund-key-0002")
+    assert status == 201 and second["refund_id"] != first["refund_id"]
