@@ -11,7 +11,7 @@ import pytest
 
 from mall.dal.table import Table, dynamodb_client
 from tests.unit.conftest import http_event
-from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall, stock_of
 
 CUSTOMER_ROUTE_TRIPS = 3
 
@@ -90,3 +90,24 @@ def test_asking_for_a_refund_takes_at_most_three_round_trips_and_a_retry_replays
     # Another key is another refund.
     status, second = ask("refund-key-0002")
     assert status == 201 and second["refund_id"] != first["refund_id"]
+
+
+def test_placing_an_order_takes_at_most_three_round_trips_and_a_retry_replays_it(mall: Mall) -> None:
+    add_products(BOOK)
+    _, token = customer_token()
+    body = {"lines": [{"product_id": "book", "quantity": 2}], "address": ADDRESS}
+    trips = Trips()
+    status, first = trips.of(lambda: mall.place(token, body, key="order-key-0001"))
+    assert status == 201 and first["payment"] is not None, first
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    # The retry gets the same order and the same payment parameters, and reserves nothing more.
+    status, again = trips.of(lambda: mall.place(token, body, key="order-key-0001"))
+    assert (status, again) == (201, first)
+    assert len(trips.sent) <= 1, trips.sent
+    assert stock_of("book") == 8
+    status, refused = mall.place(token, {**body, "lines": [{"product_id": "book", "quantity": 1}]},
+                                 key="order-key-0001")
+    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    assert stock_of("book") == 8
+    status, second = mall.place(token, body, key="order-key-0002")
+    assert status == 201 and second["order_id"] != first["order_id"] and stock_of("book") == 6
