@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
+from mall.dal.ledger import LedgerRepository
 from mall.dal.table import Table, dynamodb_client
+from mall.domain.tokens import Role
+from tests.conftest import bearer
+from tests.integration.test_withdrawals_concurrency import UID, setup_promoter
 from tests.unit.conftest import http_event
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall, stock_of
 
@@ -111,3 +115,27 @@ def test_placing_an_order_takes_at_most_three_round_trips_and_a_retry_replays_it
     assert stock_of("book") == 8
     status, second = mall.place(token, body, key="order-key-0002")
     assert status == 201 and second["order_id"] != first["order_id"] and stock_of("book") == 6
+
+
+def test_requesting_a_withdrawal_takes_at_most_three_round_trips_and_a_retry_replays_it(mall: Mall,
+                                                                                        table: Table) -> None:
+    setup_promoter(table, 50_000)
+    token = bearer(UID, Role.CUSTOMER, Role.PROMOTER)["authorization"].removeprefix("Bearer ")
+    body = {"amount_fen": 5_000}
+    trips = Trips()
+
+    def ask(key: str, sent: dict[str, Any] = body) -> tuple[int, dict[str, Any]]:
+        return call(mall, "promoter_withdraw", "POST /promoter/withdrawals", token=token, body=sent, key=key)
+
+    status, first = trips.of(lambda: ask("withdraw-key-0001"))
+    assert status == 201, first
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    status, again = trips.of(lambda: ask("withdraw-key-0001"))
+    assert (status, again) == (201, first)
+    assert len(trips.sent) <= 1, trips.sent
+    status, refused = ask("withdraw-key-0001", {"amount_fen": 6_000})
+    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    assert LedgerRepository(table).wallet(UID).balances.available == 45_000  # held once
+    status, second = ask("withdraw-key-0002")
+    assert status == 201 and second["withdrawal_id"] != first["withdrawal_id"]
+    assert LedgerRepository(table).wallet(UID).balances.available == 40_000
