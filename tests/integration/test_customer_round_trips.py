@@ -45,7 +45,7 @@ class Trips:
 
 
 def call(mall: Mall, function: str, route: str, *, params: dict[str, str] | None = None, token: str,
-         body: Any = None, key: str | None = None) -> tuple[int, dict[str, Any]]:
+         body: Any = None, key: str | None = None, query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     """``route`` as API Gateway names it (``POST /orders/{order_id}/refunds``), filled from ``params``."""
     method, template = route.split(" ", 1)
     path = template.format(**(params or {}))
@@ -56,6 +56,9 @@ def call(mall: Mall, function: str, route: str, *, params: dict[str, str] | None
     event["routeKey"] = route
     if params:
         event["pathParameters"] = params
+    if query:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
     return mall.call(function, event)
 
 
@@ -139,3 +142,17 @@ def test_requesting_a_withdrawal_takes_at_most_three_round_trips_and_a_retry_rep
     status, second = ask("withdraw-key-0002")
     assert status == 201 and second["withdrawal_id"] != first["withdrawal_id"]
     assert LedgerRepository(table).wallet(UID).balances.available == 40_000
+
+
+def test_the_commission_preview_takes_at_most_three_round_trips(mall: Mall, table: Table) -> None:
+    setup_promoter(table, 1)
+    add_products(BOOK)
+    token = bearer(UID, Role.CUSTOMER, Role.PROMOTER)["authorization"].removeprefix("Bearer ")
+    trips = Trips()
+    status, shown = trips.of(lambda: call(mall, "promoter_commission_preview", "GET /promoter/commissions/preview",
+                                          token=token, query={"product_id": "book"}))
+    assert status == 200 and shown["product_id"] == "book" and shown["l1"]["amount_fen"] == 399, shown
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    status, missing = call(mall, "promoter_commission_preview", "GET /promoter/commissions/preview", token=token,
+                           query={"product_id": "nope"})
+    assert status == 404 and missing["error"]["code"] == "product_not_found"
