@@ -1,7 +1,7 @@
 """POST /orders — place an order (下单) and get the signed ``wx.requestPayment`` parameters.
 
 One DynamoDB transaction holds the order, its first history item and the conditional stock
-decrements, so stock is never oversold; then a JSAPI prepay at WeChat Pay. ``Idempotency-Key``
+decrements, so stock is never oversold, after a JSAPI prepay at WeChat Pay. ``Idempotency-Key``
 is required: a retry returns the first result (the same order and payment parameters)."""
 
 from __future__ import annotations

@@ -4,14 +4,22 @@ handlers against DynamoDB Local (every HTTP call the function's client sends), a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
+from mall.dal.request_markers import MarkedRequest, RequestMarkers
 from mall.dal.table import Table, dynamodb_client
 from mall.domain.tokens import Role
+from mall.integrations.wechatpay.client import WeChatPayClient
+from mall.integrations.wechatpay.errors import WeChatPayError
+from mall.schemas.orders import PlaceOrderRequest
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from tests.conftest import bearer
 from tests.integration.test_withdrawals_concurrency import UID, setup_promoter
 from tests.unit.conftest import http_event
@@ -156,3 +164,30 @@ def test_the_commission_preview_takes_at_most_three_round_trips(mall: Mall, tabl
     status, missing = call(mall, "promoter_commission_preview", "GET /promoter/commissions/preview", token=token,
                            query={"product_id": "nope"})
     assert status == 404 and missing["error"]["code"] == "product_not_found"
+
+
+def test_concurrent_requests_with_one_key_place_one_order_and_all_answer_with_it(mall: Mall, table: Table) -> None:
+    add_products(BOOK)
+    buyer, _ = customer_token()
+    markers = RequestMarkers(table, "PlaceOrderFunction")
+    request = PlaceOrderRequest.model_validate({"lines": [{"product_id": "book", "quantity": 1}],
+                                                "address": ADDRESS})
+    now = utc_now()
+    start = threading.Barrier(6)
+
+    def place(_: int) -> str:
+        start.wait()
+        marked = MarkedRequest(markers, markers.marker(buyer, "race-key-0001", request.model_dump(mode="json")), now)
+        placed = place_order(PlaceOrder(request=request, buyer_id=buyer, now=now),
+                             repos=PlacementRepositories.on(table), pay=_no_pay, notify_url="http://n.test/",
+                             marked=marked)
+        return placed.order_id
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        placed = list(pool.map(place, range(6)))
+    assert len(set(placed)) == 1
+    assert stock_of("book") == 9
+
+
+def _no_pay() -> WeChatPayClient:
+    raise WeChatPayError(0, "OFFLINE", "no WeChat Pay in this test")

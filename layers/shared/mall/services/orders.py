@@ -1,10 +1,11 @@
 """Use cases of placing an order (下单) and fetching its payment parameters (发起支付).
 
-Placing an order is ONE DynamoDB transaction (the order, its first history item, its unpaid
-marker, the conditional stock decrements, the per-user purchase counters), then a JSAPI prepay at
-WeChat Pay. A failed prepay leaves the order CREATED (stock stays reserved until it expires) and
-the response says so (``payment: null``); the client fetches the parameters again with
-``POST /orders/{order_id}/payment``.
+Placing an order is one consistent BatchGetItem of everything the request's keys name, a JSAPI
+prepay at WeChat Pay, then ONE DynamoDB transaction (the order, its first history item, its unpaid
+marker, the conditional stock decrements, the per-user purchase counters, the Idempotency-Key's
+marker holding the answer). A failed prepay still places the order CREATED (stock stays reserved
+until it expires) and the response says so (``payment: null``); the client fetches the parameters
+again with ``POST /orders/{order_id}/payment``.
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ def _attribute(repos: PlacementRepositories, facts: PlacementFacts, *, buyer_id:
 def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[], WeChatPayClient],
                 notify_url: str, marked: MarkedRequest | None = None) -> PlaceOrderResponse:
     """下单. With an ``Idempotency-Key`` (``marked``), its marker is read with everything else and
-    written in the order's transaction (``IN_PROGRESS`` until the prepay's answer completes it):
-    a retry gets the first answer, never a second order."""
+    written, holding the answer, in the order's transaction: a retry gets the first answer (the
+    same payment parameters), never a second order."""
     request, buyer_id, now = command.request, command.buyer_id, command.now
     orders, products = repos.orders, repos.products
     wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
@@ -214,13 +215,19 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
                       attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
                              "l2_promoter_id": attribution.l2_promoter_id})
-    # What a retry gets if this request never finishes its prepay: the order, paid for later
-    # through POST /orders/{order_id}/payment (as after a failed prepay).
-    fallback = _response(request, priced, order_id=order_id, now=now, expires_at=expires_at,
-                         has_address=address is not None, payment=None, payment_error="payment_unavailable")
+    # The prepay comes before the commit so that the answer, payment parameters included, is
+    # stored with the order in its one transaction (the Idempotency-Key's marker). A refusal at the
+    # commit (stock or limit taken by a concurrent order since the read) leaves an unpaid prepay at
+    # WeChat Pay under an order id nobody holds: it expires unpaid at ``expires_at``.
+    payment = _placed_prepay(pay, order_id=order_id, names=[line.name for line in priced.lines],
+                             amount_fen=priced.amount_fen, openid=customer.openid, notify_url=notify_url,
+                             expires_at=expires_at)
+    response = _response(request, priced, order_id=order_id, now=now, expires_at=expires_at,
+                         has_address=address is not None, payment=payment,
+                         payment_error=None if payment is not None else "payment_unavailable")
     extra = [feed]
     if marked is not None:
-        extra.append(marked.put(fallback.model_dump_json(), in_progress=True))
+        extra.append(marked.put(response.model_dump_json()))
     try:
         orders.place(fields, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
                      limits={line.product_id: line.per_user_limit for line in priced.lines},
@@ -233,15 +240,6 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
             raise
         return earlier  # a concurrent request with the same key placed the order first
     _note_stock(products, facts, quantities, order_id=order_id, now=now)
-
-    payment = _placed_prepay(pay, order_id=order_id, names=[line.name for line in priced.lines],
-                             amount_fen=priced.amount_fen, openid=customer.openid, notify_url=notify_url,
-                             expires_at=expires_at)
-    response = _response(request, priced, order_id=order_id, now=now, expires_at=expires_at,
-                         has_address=address is not None, payment=payment,
-                         payment_error=None if payment is not None else "payment_unavailable")
-    if marked is not None:
-        _complete(marked, response)
     return response
 
 
@@ -252,13 +250,6 @@ def _note_stock(products: OrderCatalog, facts: PlacementFacts, quantities: dict[
                           observed=facts.stock_after(quantities))
     except Exception:  # a low-stock flag must never undo or fail a placed order
         logger.exception("note_stock_levels failed after placing %s", order_id)
-
-
-def _complete(marked: MarkedRequest, response: PlaceOrderResponse) -> None:
-    try:
-        marked.complete(response.model_dump_json())
-    except Exception:  # the order stands; a retry after the window gets the fallback answer
-        logger.exception("completing the idempotency marker failed after placing %s", response.order_id)
 
 
 def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, attribution: Attribution,
