@@ -13,14 +13,17 @@ import pytest
 
 from mall.clock import utc_now
 from mall.dal.ledger import LedgerRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.request_markers import MarkedRequest, RequestMarkers
 from mall.dal.table import Table, dynamodb_client
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.errors import WeChatPayError
-from mall.schemas.orders import PlaceOrderRequest
+from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from mall.services.referral.promoters import change_status
 from tests.conftest import bearer
+from tests.integration.test_payment_snapshot import T0, World, _chain
 from tests.integration.test_withdrawals_concurrency import UID, setup_promoter
 from tests.unit.conftest import http_event
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall, stock_of
@@ -34,17 +37,18 @@ def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
 
 
 class Trips:
-    """Counts the DynamoDB HTTP calls of the functions' own client (the one ``main_table`` uses)."""
+    """Counts the DynamoDB HTTP calls of a client: by default the functions' own (``main_table``'s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: Any = None) -> None:
         self.sent: list[str] = []
+        self._client = client
 
     def _count(self, **kwargs: Any) -> None:
         self.sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
 
     def of(self, work: Callable[[], Any]) -> Any:
         self.sent.clear()
-        client = dynamodb_client()
+        client = self._client or dynamodb_client()
         client.meta.events.register("before-send.dynamodb", self._count, unique_id="route-trips")
         try:
             return work()
@@ -191,3 +195,41 @@ def test_concurrent_requests_with_one_key_place_one_order_and_all_answer_with_it
 
 def _no_pay() -> WeChatPayClient:
     raise WeChatPayError(0, "OFFLINE", "no WeChat Pay in this test")
+
+
+def test_a_bound_buyer_places_in_three_round_trips_with_the_grandparent_checked_at_commit(
+        table: Table, ddb_client: Any) -> None:
+    world = World(table)
+    a, b, buyer = _chain(world)  # A ← B ← buyer
+    markers = RequestMarkers(table, "PlaceOrderFunction")
+    request = PlaceOrderRequest(lines=[OrderLineRequest(product_id="p_tea", quantity=1)])
+    trips = Trips(ddb_client)
+
+    def place(key: str) -> str:
+        marked = MarkedRequest(markers, markers.marker(buyer, key, request.model_dump(mode="json")), T0)
+        return place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0), repos=PlacementRepositories.on(table),
+                           pay=_no_pay, notify_url="http://n.test/", marked=marked).order_id
+
+    def attribution(order_id: str) -> tuple[str | None, str | None]:
+        order = world.orders.get(order_id)
+        assert order is not None and order.attribution is not None
+        return order.attribution["l1_promoter_id"], order.attribution["l2_promoter_id"]
+
+    first = trips.of(lambda: place("bound-key-0001"))
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    assert attribution(first) == (b, a)
+    # A frozen grandparent earns nothing: the transaction's check finds it and the order is
+    # attributed again (one more transaction, for this case only).
+    change_status(promoters=PromoterRepository(table), user_id=a, action="freeze", reason="review", by="admin:t",
+                  now=T0)
+    second = trips.of(lambda: place("bound-key-0002"))
+    assert attribution(second) == (b, None)
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS + 1, trips.sent
+    # The parent frozen: no L1, and L2 still goes to the active grandparent (never shifted up).
+    change_status(promoters=PromoterRepository(table), user_id=a, action="unfreeze", reason=None, by="admin:t",
+                  now=T0)
+    change_status(promoters=PromoterRepository(table), user_id=b, action="freeze", reason="review", by="admin:t",
+                  now=T0)
+    third = trips.of(lambda: place("bound-key-0003"))
+    assert attribution(third) == (None, a)
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent

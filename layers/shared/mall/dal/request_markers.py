@@ -25,7 +25,7 @@ from mall.config import function_environment, get_settings
 from mall.dal.keys import request_marker_key
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 
-__all__ = ["MarkedRequest", "MarkerState", "RequestMarker", "RequestMarkers", "TransactionCancelled"]
+__all__ = ["MarkedRequest", "MarkerState", "RequestMarker", "RequestMarkers", "TransactionCancelled", "Write"]
 
 
 def _digest(value: Any) -> str:

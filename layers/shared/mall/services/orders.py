@@ -23,7 +23,7 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
-from mall.dal.request_markers import MarkedRequest, TransactionCancelled
+from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.domain import masking
@@ -154,15 +154,17 @@ class PlaceOrder:
 
 
 def _attribute(repos: PlacementRepositories, facts: PlacementFacts, *, buyer_id: str, share: ShareSource | None,
-               now: datetime) -> Attribution:
-    """Who would earn, from the facts already read; only an unbound buyer's share link under
-    first-payment binding walks the sharer's chain (``attribute_order``)."""
+               now: datetime, grandparent_active: bool = True) -> Attribution:
+    """Who would earn, from the facts already read (the unread grandparent as ``grandparent_active``,
+    which the transaction checks); only an unbound buyer's share link under first-payment binding
+    walks the sharer's chain (``attribute_order``)."""
     settings = facts.current.settings
     if facts.buyer_parent is None and settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None \
             and referral_rules.is_valid_code(share.promoter_code):
         return attribute_order(network=repos.network, buyer_id=buyer_id, share=share, now=now)
     return referral_rules.attribute(buyer_id=buyer_id, buyer_parent=facts.buyer_parent, parent_of=facts.parent_of,
-                                    promoters=facts.promoters, sharer=None, sharer_bindable=False,
+                                    promoters=facts.promoters_assuming(grandparent_active=grandparent_active),
+                                    sharer=None, sharer_bindable=False,
                                     settings=settings, settings_version=facts.current.version)
 
 
@@ -172,7 +174,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     written, holding the answer, in the order's transaction: a retry gets the first answer (the
     same payment parameters), never a second order."""
     request, buyer_id, now = command.request, command.buyer_id, command.now
-    orders, products = repos.orders, repos.products
+    products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked)
@@ -206,15 +208,12 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         "order_id": order_id, "buyer_id": buyer_id,
         "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
         "shipping_fen": priced.shipping_fen, "discount_fen": priced.discount_fen, "lines": lines,
-        "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
+        "share_source": asdict(share) if share else None,
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
         "device_id": command.device_id, "source_ip": command.source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
-    feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
-                      attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
-                             "l2_promoter_id": attribution.l2_promoter_id})
     # The prepay comes before the commit so that the answer, payment parameters included, is
     # stored with the order in its one transaction (the Idempotency-Key's marker). A refusal at the
     # commit (stock or limit taken by a concurrent order since the read) leaves an unpaid prepay at
@@ -225,22 +224,63 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     response = _response(request, priced, order_id=order_id, now=now, expires_at=expires_at,
                          has_address=address is not None, payment=payment,
                          payment_error=None if payment is not None else "payment_unavailable")
-    extra = [feed]
-    if marked is not None:
-        extra.append(marked.put(response.model_dump_json()))
-    try:
-        orders.place(fields, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
-                     limits={line.product_id: line.per_user_limit for line in priced.lines},
-                     quantities=quantities, now=now, extra_writes=extra)
-    except PlacementRefused as exc:
-        raise _refusal(exc) from exc
-    except TransactionCancelled as exc:
-        earlier = replay_refused(exc, len(exc.reasons) - 1, marked, PlaceOrderResponse) if marked else None
+    marker = [marked.put(response.model_dump_json())] if marked is not None else []
+    cancelled = _commit(repos, facts, fields, _Attributing(buyer_id=buyer_id, share=share, now=now,
+                                                           first=attribution),
+                        quantities=quantities, priced=priced, extra=marker)
+    if cancelled is not None:
+        earlier = replay_refused(cancelled, len(cancelled.reasons) - 1, marked, PlaceOrderResponse) \
+            if marked is not None else None
         if earlier is None:
-            raise
+            raise cancelled
         return earlier  # a concurrent request with the same key placed the order first
     _note_stock(products, facts, quantities, order_id=order_id, now=now)
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Attributing:
+    buyer_id: str
+    share: ShareSource | None
+    now: datetime
+    first: Attribution
+
+
+def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[str, Any], who: _Attributing, *,
+            quantities: dict[str, int], priced: PricedOrder, extra: list[Write]) -> TransactionCancelled | None:
+    """The order's transaction (None: placed), or the cancellation it leaves to the caller (its
+    ``extra`` writes' conditions: the Idempotency-Key's marker). Who earns decides nothing of the
+    price (a self-purchase discount rests on the buyer alone), so a grandparent found otherwise than
+    assumed re-attributes only the writes, and tries once more."""
+    orders, products, grandparent = repos.orders, repos.products, facts.unread_grandparent
+    attribution, grandparent_active = who.first, True
+    for _ in range(2):
+        named = grandparent is not None and grandparent in (attribution.l1_promoter_id, attribution.l2_promoter_id)
+        checks = [repos.reads.grandparent_check(grandparent, active=grandparent_active)] \
+            if grandparent is not None and (named or not grandparent_active) else []
+        order_id = str(fields["order_id"])
+        feed = feed_write(orders.table_name, kind="order", ref=order_id, at=who.now,
+                          attrs={"order_id": order_id, "buyer_id": who.buyer_id,
+                                 "l1_promoter_id": attribution.l1_promoter_id,
+                                 "l2_promoter_id": attribution.l2_promoter_id})
+        writes = [feed, *checks, *extra]
+        try:
+            orders.place({**fields, "attribution": asdict(attribution)},
+                         stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+                         limits={line.product_id: line.per_user_limit for line in priced.lines},
+                         quantities=quantities, now=who.now, extra_writes=writes)
+            return None
+        except PlacementRefused as exc:
+            raise _refusal(exc) from exc
+        except TransactionCancelled as exc:
+            at = len(exc.reasons) - len(writes) + 1
+            if not checks or exc.reasons[at] != "ConditionalCheckFailed":
+                return exc
+            found = repos.reads.promoter_in(exc.items[at])
+            grandparent_active = found is not None and found.is_active
+            attribution = _attribute(repos, facts, buyer_id=who.buyer_id, share=who.share, now=who.now,
+                                     grandparent_active=grandparent_active)
+    raise Conflict("the buyer's promoters changed while the order was placed; retry", code="order_contention")
 
 
 def _note_stock(products: OrderCatalog, facts: PlacementFacts, quantities: dict[str, int], *, order_id: str,
