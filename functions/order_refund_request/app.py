@@ -10,11 +10,12 @@ from http import HTTPStatus
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver, metrics
-from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import IdPath, error_response
 from mall.clock import utc_now
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
+from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
 from mall.domain.refunds import LineRequest
 from mall.domain.tokens import Role
@@ -25,8 +26,8 @@ from mall.services.refunds import list_order_refunds, request_refund
 table = main_table()
 orders = OrderRepository(table)
 refunds = RefundRepository(table)
+markers = RequestMarkers(table)
 app = make_resolver()
-
 
 
 @app.post("/orders/<order_id>/refunds", summary="Ask for a refund", tags=["refunds"], status_code=201,
@@ -38,15 +39,12 @@ app = make_resolver()
 def ask(order_id: IdPath, body: RefundRequest, idempotency_key: IdempotencyKeyHeader) -> Response[RefundView]:
     principal = current_principal(app)
     lines = [LineRequest(line.line_id, line.amount_fen) for line in body.lines]
-
-    def action() -> RefundView:
-        view = request_refund(orders=orders, refunds=refunds, buyer_id=principal.subject, order_id=order_id,
-                              reason=body.reason, lines=lines, now=utc_now())
-        metrics.add_metric(name="RefundsRequested", unit="Count", value=1)
-        return view
-
-    result = once(idempotency_key, f"{principal.subject}:{order_id}", body, RefundView, action,
-                  lambda_context=app.lambda_context)
+    now = utc_now()
+    # The key's marker is written in the refund's own transaction (a retry replays the first refund).
+    request = marked(markers, idempotency_key, f"{principal.subject}:{order_id}", body, now)
+    result = request_refund(orders=orders, refunds=refunds, buyer_id=principal.subject, order_id=order_id,
+                            reason=body.reason, lines=lines, now=now, marked=request)
+    metrics.add_metric(name="RefundsRequested", unit="Count", value=1)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

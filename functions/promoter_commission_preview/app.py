@@ -9,15 +9,15 @@ from typing import Annotated
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Query, error_response
+from mall.dal.commission_preview import PreviewReads
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPreview
 from mall.services import commission_views
-from mall.services.commissions import CommissionRepositories
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = CommissionRepositories.on(table)
+reads = PreviewReads(table)
 
 app = make_resolver()
 
@@ -27,7 +27,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def preview(product_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
             ) -> CommissionPreview:
-    return commission_views.preview(repos, user_id=current_principal(app).subject, product_id=product_id)
+    return commission_views.preview(reads, user_id=current_principal(app).subject, product_id=product_id)
 
 
 handler = entrypoint(app)

@@ -12,10 +12,11 @@ from http import HTTPStatus
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver, metrics
-from mall.api.idempotency import IdempotencyKeyHeader, once
+from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
+from mall.dal.request_markers import RequestMarkers
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository
@@ -27,6 +28,7 @@ from mall.services.withdrawals.request import request_withdrawal
 table = main_table()
 withdrawals = WithdrawalRepository(table)
 settings = SettingsRepository(table)
+markers = RequestMarkers(table)
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
 
 app = make_resolver()
@@ -46,14 +48,11 @@ app = make_resolver()
 def request(body: WithdrawalRequest, idempotency_key: IdempotencyKeyHeader) -> Response[WithdrawalView]:
     principal = current_principal(app)
     now = utc_now()
-
-    def action() -> WithdrawalView:
-        result = request_withdrawal(withdrawals=withdrawals, settings=settings, promoter_id=principal.subject,
-                                    body=body, now=now, queue=payout_queue)
-        metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
-        return result
-
-    result = once(idempotency_key, principal.subject, body, WithdrawalView, action, lambda_context=app.lambda_context)
+    # The key's marker is read with the request's facts and written in its transaction.
+    request = marked(markers, idempotency_key, principal.subject, body, now)
+    result = request_withdrawal(withdrawals=withdrawals, settings=settings, promoter_id=principal.subject,
+                                body=body, now=now, queue=payout_queue, marked=request)
+    metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

@@ -151,12 +151,14 @@ class OrderRepository(OrderAfterPayment):
                                        "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
                                        condition=condition, values=values))
             roles.append(("purchase_limit", product_id))
-        for extra in extra_writes:  # unconditional puts of other sections (the fraud scan's feed entry)
+        for extra in extra_writes:  # puts of other sections (the fraud scan's feed entry, an idempotency marker)
             writes.append(extra)
             roles.append(("extra", ""))
         try:
             retry_conflicts(lambda: self._table.transact(writes), attempts=_CONFLICT_RETRIES)
         except TransactionCancelled as exc:
+            if any(roles[index][0] == "extra" for index in exc.conditional_failures):
+                raise  # an extra write's own condition (a request's idempotency marker): the caller's to read
             for index in exc.conditional_failures:
                 kind, product_id = roles[index]
                 if kind in {"stock", "purchase_limit"}:

@@ -8,13 +8,15 @@ on the order (hold, release, refund) the order update is in the same transaction
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import auto_confirm_key, order_key, order_pk, refund_key, refunds_partition
-from mall.dal.order_items import put_history
+from mall.dal.order_items import order_from_item, put_history
+from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -125,10 +127,21 @@ class RefundRepository:
 
     # ---- the request: hold the amounts ----------------------------------------------------
 
+    def order_and_marker(self, order_id: str, request: MarkedRequest) -> tuple[Order | None, MarkerState | None]:
+        """The order and the request's ``Idempotency-Key`` marker, in one consistent BatchGetItem."""
+        wanted = order_key(order_id)
+        items = self._table.batch_get([wanted, request.marker.key], consistent=True)
+        found = next((i for i in items if i["pk"] == wanted["pk"] and i["sk"] == wanted["sk"]), None)
+        order = order_from_item(found) if found and found.get("entity", "order") == "order" else None
+        return order, request.found(items)
+
     def create(self, order: Order, plan: RefundPlan, *, refund_id: str, reason: str, now: datetime,
-               requested_by: str) -> Refund:
+               requested_by: str, marked: MarkedRequest | None = None,
+               response: Callable[[Refund], str] | None = None) -> Refund:
         """Put the REQUESTED refund and hold its amounts on the order lines, conditional on the
-        order's version (the amounts were computed from it). Raises ``TransactionCancelled``."""
+        order's version (the amounts were computed from it). With ``marked``, the request's
+        idempotency marker holding ``response(refund)`` is written last in the same transaction.
+        Raises ``TransactionCancelled``."""
         item = _requested_item(order, plan, refund_id=refund_id, kind=RefundKind.CUSTOMER, reason=reason,
                                at=iso(now), requested_by=requested_by)
         amounts = _Amounts()
@@ -143,11 +156,13 @@ class RefundRepository:
         for i, status in enumerate(statuses):
             amounts.values[f":st{i}"] = status
         condition = (f"#version = :v AND #status IN ({', '.join(f':st{i}' for i in range(len(statuses)))})")
-        self._table.transact([
-            amounts.write(self._table.name, order_key(order.order_id), condition),
-            Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
-        ])
-        return refund_from_item(item)
+        refund = refund_from_item(item)
+        writes = [amounts.write(self._table.name, order_key(order.order_id), condition),
+                  Write.put(self._table.name, item, condition="attribute_not_exists(pk)")]
+        if marked is not None and response is not None:
+            writes.append(marked.put(response(refund)))
+        self._table.transact(writes)
+        return refund
 
     # ---- status changes -------------------------------------------------------------------
 

@@ -6,12 +6,11 @@ marker is put, conditional on no live marker for the key, in the same ``Transact
 the thing it guards, with the response it answers. A retry finds it (read in the use case's one
 ``BatchGetItem``, or returned by the cancelled transaction) and gets the stored response back; a
 different body under the same key is refused. Nothing is claimed before the work, so a refused
-request leaves no marker and its key can be used again, as with Powertools.
-
-A use case that still calls out after its transaction (the WeChat Pay prepay of an order) puts
-the marker ``IN_PROGRESS`` with the response it would give without that call, and completes it
-after; a retry meanwhile is 409, and once the window has passed it gets that fallback response
-(never a second order)."""
+request leaves no marker and its key can be used again, as with Powertools. There is no
+"in progress" state: of two concurrent requests with one key, one transaction commits and the
+other, cancelled by the marker's condition, answers with the marker it finds (the first answer).
+So the use case must know its whole answer before its transaction (the order's WeChat Pay prepay
+comes first for that reason)."""
 
 from __future__ import annotations
 
@@ -19,20 +18,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from mall.config import function_environment, get_settings
 from mall.dal.keys import request_marker_key
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 
-__all__ = ["COMPLETED", "IN_PROGRESS", "MarkedRequest", "MarkerState", "RequestMarker", "RequestMarkers",
-           "TransactionCancelled"]
-
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
-#: How long a marker put before a call-out answers 409 to a retry before its fallback response.
-IN_PROGRESS_WINDOW = timedelta(seconds=60)
+__all__ = ["MarkedRequest", "MarkerState", "RequestMarker", "RequestMarkers", "TransactionCancelled", "Write"]
 
 
 def _digest(value: Any) -> str:
@@ -52,10 +45,8 @@ class RequestMarker:
 class MarkerState:
     """A live marker found for a request key."""
 
-    status: str
     payload_hash: str
     response: str
-    in_progress_until: datetime | None
 
 
 class RequestMarkers:
@@ -77,10 +68,7 @@ class RequestMarkers:
         """The live marker in ``item`` (None when absent or past its time to live)."""
         if item is None or int(item.get("expires_at", 0)) <= int(now.timestamp()):
             return None
-        until = item.get("in_progress_until")
-        return MarkerState(status=str(item["status"]), payload_hash=str(item["payload_hash"]),
-                           response=str(item["response"]),
-                           in_progress_until=datetime.fromtimestamp(int(until), tz=now.tzinfo) if until else None)
+        return MarkerState(payload_hash=str(item["payload_hash"]), response=str(item["response"]))
 
     def found(self, marker: RequestMarker, items: Iterable[Item], now: datetime) -> MarkerState | None:
         """The marker among the items of a batch read that asked for ``marker.key`` too."""
@@ -92,23 +80,14 @@ class RequestMarkers:
     def get(self, marker: RequestMarker, now: datetime) -> MarkerState | None:
         return self.state(marker, self._table.get(marker.key, consistent=True), now)
 
-    def put(self, marker: RequestMarker, *, response: str, now: datetime, in_progress: bool = False) -> Write:
+    def put(self, marker: RequestMarker, *, response: str, now: datetime) -> Write:
         """The marker's put for the business transaction, conditional on no live marker for the key
         (an expired one, which TTL has not removed yet, may be replaced)."""
         item: Item = {**marker.key, "entity": "request_marker", "payload_hash": marker.payload_hash,
-                      "response": response, "status": IN_PROGRESS if in_progress else COMPLETED,
+                      "response": response,
                       "expires_at": int(now.timestamp()) + get_settings().idempotency_ttl_seconds}
-        if in_progress:
-            item["in_progress_until"] = int((now + IN_PROGRESS_WINDOW).timestamp())
         return Write.put(self._table.name, item, condition="attribute_not_exists(pk) OR expires_at <= :now",
                          values={":now": int(now.timestamp())})
-
-    def complete(self, marker: RequestMarker, *, response: str) -> None:
-        """The final response of a marker put ``IN_PROGRESS`` (one UpdateItem)."""
-        self._table.update(marker.key, "SET #s = :done, #r = :response REMOVE in_progress_until",
-                           condition="payload_hash = :hash",
-                           names={"#s": "status", "#r": "response"},
-                           values={":done": COMPLETED, ":response": response, ":hash": marker.payload_hash})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +107,5 @@ class MarkedRequest:
     def get(self) -> MarkerState | None:
         return self.markers.get(self.marker, self.now)
 
-    def put(self, response: str, *, in_progress: bool = False) -> Write:
-        return self.markers.put(self.marker, response=response, now=self.now, in_progress=in_progress)
-
-    def complete(self, response: str) -> None:
-        self.markers.complete(self.marker, response=response)
+    def put(self, response: str) -> Write:
+        return self.markers.put(self.marker, response=response, now=self.now)

@@ -16,7 +16,7 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import SETTINGS_CURRENT_KEY, SETTINGS_PK, settings_version_key
-from mall.dal.table import Item, Table, TransactionCancelled, Write
+from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.domain.notifications import STORED_DOCUMENT
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
@@ -57,6 +57,12 @@ def current_from_item(item: Item | None) -> SettingsVersion:
 class SettingsRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
+
+    @property
+    def current_key(self) -> Key:
+        """The key of the version in force, for a use case that reads it in its own batch
+        (``current_from_item`` reads the item)."""
+        return SETTINGS_CURRENT_KEY
 
     def current(self, *, consistent: bool = False) -> SettingsVersion:
         """The version in force; the built-in defaults (version 0) until an admin saves one."""

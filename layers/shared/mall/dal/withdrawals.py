@@ -15,7 +15,7 @@ for admin decisions, its audit record in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -26,12 +26,15 @@ from mall.dal.keys import (
     daily_counter_key,
     promoter_key,
     risk_hold_key,
+    wallet_key,
     withdrawal_key,
     withdrawal_promoter_partition,
     withdrawal_status_partition,
 )
-from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
+from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet, wallet_from_item
+from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.risk import RiskHoldRepository
+from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawal_items import (
     RECORD_FIELDS,
@@ -71,7 +74,19 @@ COUNTER_KEEP_DAYS = 3
 
 # ---- errors -------------------------------------------------------------------------------------
 
-RefusedBy = Literal["promoter", "risk_hold", "daily_limit", "wallet", "contention", "exists"]
+RefusedBy = Literal["promoter", "risk_hold", "daily_limit", "wallet", "contention", "exists", "marker"]
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What a withdrawal request is checked against, as read in one consistent BatchGetItem."""
+
+    current: SettingsVersion
+    promoter_status: str | None
+    risk_hold: Item | None
+    today: Today
+    wallet: Wallet
+    marker: MarkerState | None
 
 
 class RequestRefused(Exception):
@@ -119,6 +134,30 @@ class WithdrawalRepository:
     def today(self, user_id: str, now: datetime) -> Today:
         item = self._table.get(daily_counter_key(user_id, china_day(now)), consistent=True)
         return Today(int(item.get("count", 0)), int(item.get("amount_fen", 0))) if item else Today()
+
+    def request_facts(self, user_id: str, *, now: datetime, settings: SettingsRepository,
+                      marked: MarkedRequest | None) -> RequestFacts:
+        """The settings in force, the promoter's status, risk hold, today's counter and wallet, and the
+        request's ``Idempotency-Key`` marker: one round trip for every check of the request."""
+        keys = [settings.current_key, promoter_key(user_id), risk_hold_key(user_id),
+                daily_counter_key(user_id, china_day(now)), wallet_key(user_id)]
+        if marked is not None:
+            keys.append(marked.marker.key)
+        items = self._table.batch_get(keys, consistent=True)
+        found = {(str(i["pk"]), str(i["sk"])): i for i in items}
+
+        def at(key: Key) -> Item | None:
+            return found.get((str(key["pk"]), str(key["sk"])))
+
+        promoter = at(promoter_key(user_id))
+        counter = at(daily_counter_key(user_id, china_day(now)))
+        return RequestFacts(
+            current=current_from_item(at(settings.current_key)),
+            promoter_status=str(promoter["status"]) if promoter else None,
+            risk_hold=at(risk_hold_key(user_id)),
+            today=Today(int(counter.get("count", 0)), int(counter.get("amount_fen", 0))) if counter else Today(),
+            wallet=wallet_from_item(user_id, at(wallet_key(user_id))),
+            marker=marked.found(items) if marked is not None else None)
 
     def risk_hold(self, user_id: str) -> Item | None:
         return RiskHoldRepository(self._table).get(user_id)
@@ -170,8 +209,11 @@ class WithdrawalRepository:
 
     # ---- the request ----------------------------------------------------------------------------
 
-    def create(self, w: Withdrawal, *, wallet: Wallet, rules: WithdrawalRules, now: datetime) -> None:
-        """The request's unit of work (module docstring). Raises ``RequestRefused``."""
+    def create(self, w: Withdrawal, *, wallet: Wallet, rules: WithdrawalRules, now: datetime,
+               marker: Write | None = None) -> None:
+        """The request's unit of work (module docstring), with the request's ``Idempotency-Key``
+        ``marker`` put when given. Raises ``RequestRefused`` (``marker``: a live marker for the key
+        was there first, in ``current``)."""
         name = self._table.name
         day = china_day(now)
         also = [
@@ -191,6 +233,8 @@ class WithdrawalRepository:
                         names={"#status": "status"},
                         values={f":may{i}": status for i, status in enumerate(WITHDRAWING_STATUSES)}),
         ]
+        if marker is not None:
+            also.append(marker)
         held = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
                                         amount_fen=w.amount_fen, at=now)
         try:
@@ -198,6 +242,7 @@ class WithdrawalRepository:
         except LedgerRefused as exc:
             labels = set(exc.labels)
             order: list[tuple[str, RefusedBy, int | None]] = [
+                ("also:4", "marker", 4),
                 ("also:3", "promoter", 3), ("also:2", "risk_hold", 2), ("also:1", "daily_limit", 1),
                 (f"wallet:{w.promoter_id}", "wallet", None), ("conflict", "contention", None),
                 ("also:0", "exists", 0), (f"posting:{held.posting_id}", "exists", None),

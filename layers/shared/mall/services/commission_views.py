@@ -7,6 +7,7 @@ from typing import Any
 
 from mall.api.cursor import cursors
 from mall.clock import iso
+from mall.dal.commission_preview import PreviewReads
 from mall.dal.commissions import commission_from_item
 from mall.dal.keys import beneficiary_partition
 from mall.domain.commission import LevelRate, cap_amount, explain_rule, resolve_rates, self_purchase_discount
@@ -79,18 +80,20 @@ def promoter_commissions(repos: CommissionRepositories, *, user_id: str, status:
         next_cursor=next_cursor)
 
 
-def preview(repos: CommissionRepositories, *, user_id: str, product_id: str) -> CommissionPreview:
+def preview(reads: PreviewReads, *, user_id: str, product_id: str) -> CommissionPreview:
     """What the caller would earn on one unit of ``product_id`` at its list price: as L1 (their own
-    customer buys) and as L2 (a customer of their direct member buys), at the current rules."""
-    product = repos.products.get(product_id)
+    customer buys) and as L2 (a customer of their direct member buys), at the current rules.
+    Two round trips: the product, promoter and settings together, then the product's category."""
+    facts = reads.read(user_id=user_id, product_id=product_id)
+    product = facts.product
     if product is None or not product.on_shelf:
         raise NotFound("no such product", code="product_not_found")
-    promoter = repos.promoters.get(user_id)
+    promoter = facts.promoter
     if promoter is None:
         raise NotFound("you are not a promoter", code="promoter_not_found")
-    current = repos.settings.current()
+    current = facts.current
     settings = current.settings
-    category = repos.categories.get(product.category_id) if product.category_id else None
+    category = reads.category(product.category_id) if product.category_id else None
     rates = resolve_rates(settings=settings, product=product, category=category, promoter=promoter)
     base = product.price_fen
     cap_bp = settings.commission.cap_bp

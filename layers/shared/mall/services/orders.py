@@ -1,10 +1,11 @@
 """Use cases of placing an order (下单) and fetching its payment parameters (发起支付).
 
-Placing an order is ONE DynamoDB transaction (the order, its first history item, its unpaid
-marker, the conditional stock decrements, the per-user purchase counters), then a JSAPI prepay at
-WeChat Pay. A failed prepay leaves the order CREATED (stock stays reserved until it expires) and
-the response says so (``payment: null``); the client fetches the parameters again with
-``POST /orders/{order_id}/payment``.
+Placing an order is one consistent BatchGetItem of everything the request's keys name, a JSAPI
+prepay at WeChat Pay, then ONE DynamoDB transaction (the order, its first history item, its unpaid
+marker, the conditional stock decrements, the per-user purchase counters, the Idempotency-Key's
+marker holding the answer). A failed prepay still places the order CREATED (stock stays reserved
+until it expires) and the response says so (``payment: null``); the client fetches the parameters
+again with ``POST /orders/{order_id}/payment``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
+from mall.dal.placement_reads import PlacementFacts, PlacementReads
+from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.domain import masking
+from mall.domain import referral as referral_rules
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
@@ -35,7 +39,8 @@ from mall.domain.orders import (
     order_expires_at,
     price_order,
 )
-from mall.domain.referral import ShareSource
+from mall.domain.referral import Attribution, ShareSource
+from mall.domain.settings import BindingMode
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
 from mall.integrations import pii_crypto
@@ -51,6 +56,7 @@ from mall.schemas.orders import (
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
+from mall.services.request_replay import replay, replay_refused
 from mall.services.self_purchase import self_purchase_discounts
 
 if TYPE_CHECKING:
@@ -125,12 +131,14 @@ class PlacementRepositories:
     settings: SettingsRepository
     network: ReferralRepositories
     categories: CategoryRepository
+    reads: PlacementReads
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
         return cls(orders=OrderRepository(table), products=ProductRepository(table),
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
-                   network=ReferralRepositories.on(table), categories=CategoryRepository(table))
+                   network=ReferralRepositories.on(table), categories=CategoryRepository(table),
+                   reads=PlacementReads(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,38 +153,51 @@ class PlaceOrder:
     source_ip: str | None = None
 
 
+def _attribute(repos: PlacementRepositories, facts: PlacementFacts, *, buyer_id: str, share: ShareSource | None,
+               now: datetime, grandparent_active: bool = True) -> Attribution:
+    """Who would earn, from the facts already read (the unread grandparent as ``grandparent_active``,
+    which the transaction checks); only an unbound buyer's share link under first-payment binding
+    walks the sharer's chain (``attribute_order``)."""
+    settings = facts.current.settings
+    if facts.buyer_parent is None and settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None \
+            and referral_rules.is_valid_code(share.promoter_code):
+        return attribute_order(network=repos.network, buyer_id=buyer_id, share=share, now=now)
+    return referral_rules.attribute(buyer_id=buyer_id, buyer_parent=facts.buyer_parent, parent_of=facts.parent_of,
+                                    promoters=facts.promoters_assuming(grandparent_active=grandparent_active),
+                                    sharer=None, sharer_bindable=False,
+                                    settings=settings, settings_version=facts.current.version)
+
+
 def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[], WeChatPayClient],
-                notify_url: str) -> PlaceOrderResponse:
+                notify_url: str, marked: MarkedRequest | None = None) -> PlaceOrderResponse:
+    """下单. With an ``Idempotency-Key`` (``marked``), its marker is read with everything else and
+    written, holding the answer, in the order's transaction: a retry gets the first answer (the
+    same payment parameters), never a second order."""
     request, buyer_id, now = command.request, command.buyer_id, command.now
-    orders, products, customers, settings = repos.orders, repos.products, repos.customers, repos.settings
-    customer = customers.get(buyer_id)
-    if customer is None:
-        raise NotFound("account no longer exists", code="account_not_found")
+    products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
-    found: Mapping[str, ProductLike] = products.get_many(product_ids)
-    reserved = orders.reserved_quantities(
-        buyer_id, [pid for pid in product_ids if pid in found and found[pid].per_user_limit is not None])
+    facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked)
+    if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
+        return earlier
+    customer = facts.customer
+    if customer is None:
+        raise NotFound("account no longer exists", code="account_not_found")
+    found: Mapping[str, ProductLike] = facts.products
+    reserved = {pid: facts.reserved.get(pid, 0) for pid in product_ids
+                if pid in found and found[pid].per_user_limit is not None}
     priced: PricedOrder = price_order(wanted, found, reserved=reserved)
     if priced.needs_address and request.address is None:
         raise InvalidInput("a delivery address is required for physical goods", code="address_required",
                            fields=[FieldProblem("address", "required when any line is a physical product")])
 
-    current = settings.current()
+    current = facts.current
     share = None
     if request.share_source is not None:
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
-    attribution = attribute_order(network=repos.network, buyer_id=buyer_id, share=share,
-                                  now=now)
-    if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
-        # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
-        rules = current if current.version == attribution.settings_version else (
-            settings.get(attribution.settings_version) or current)
-        if rules.settings.commission.self_purchase == "discount":
-            priced = apply_line_discounts(priced, self_purchase_discounts(
-                promoters=repos.network.promoters, categories=repos.categories,
-                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
+    attribution = _attribute(repos, facts, buyer_id=buyer_id, share=share, now=now)
+    priced = _self_purchase_discount(repos, priced, attribution, facts, buyer_id=buyer_id)
 
     order_id = new_id("o")
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)
@@ -187,43 +208,125 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         "order_id": order_id, "buyer_id": buyer_id,
         "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
         "shipping_fen": priced.shipping_fen, "discount_fen": priced.discount_fen, "lines": lines,
-        "share_source": asdict(share) if share else None, "attribution": asdict(attribution),
+        "share_source": asdict(share) if share else None,
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
         "device_id": command.device_id, "source_ip": command.source_ip,
     }
     quantities = {line.product_id: line.quantity for line in priced.lines}
-    feed = feed_write(orders.table_name, kind="order", ref=order_id, at=now,
-                      attrs={"order_id": order_id, "buyer_id": buyer_id, "l1_promoter_id": attribution.l1_promoter_id,
-                             "l2_promoter_id": attribution.l2_promoter_id})
+    # The prepay comes before the commit so that the answer, payment parameters included, is
+    # stored with the order in its one transaction (the Idempotency-Key's marker). A refusal at the
+    # commit (stock or limit taken by a concurrent order since the read) leaves an unpaid prepay at
+    # WeChat Pay under an order id nobody holds: it expires unpaid at ``expires_at``.
+    payment = _placed_prepay(pay, order_id=order_id, names=[line.name for line in priced.lines],
+                             amount_fen=priced.amount_fen, openid=customer.openid, notify_url=notify_url,
+                             expires_at=expires_at)
+    response = _response(request, priced, order_id=order_id, now=now, expires_at=expires_at,
+                         has_address=address is not None, payment=payment,
+                         payment_error=None if payment is not None else "payment_unavailable")
+    marker = [marked.put(response.model_dump_json())] if marked is not None else []
+    cancelled = _commit(repos, facts, fields, _Attributing(buyer_id=buyer_id, share=share, now=now,
+                                                           first=attribution),
+                        quantities=quantities, priced=priced, extra=marker)
+    if cancelled is not None:
+        earlier = replay_refused(cancelled, len(cancelled.reasons) - 1, marked, PlaceOrderResponse) \
+            if marked is not None else None
+        if earlier is None:
+            raise cancelled
+        return earlier  # a concurrent request with the same key placed the order first
+    _note_stock(products, facts, quantities, order_id=order_id, now=now)
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Attributing:
+    buyer_id: str
+    share: ShareSource | None
+    now: datetime
+    first: Attribution
+
+
+def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[str, Any], who: _Attributing, *,
+            quantities: dict[str, int], priced: PricedOrder, extra: list[Write]) -> TransactionCancelled | None:
+    """The order's transaction (None: placed), or the cancellation it leaves to the caller (its
+    ``extra`` writes' conditions: the Idempotency-Key's marker). Who earns decides nothing of the
+    price (a self-purchase discount rests on the buyer alone), so a grandparent found otherwise than
+    assumed re-attributes only the writes, and tries once more."""
+    orders, products, grandparent = repos.orders, repos.products, facts.unread_grandparent
+    attribution, grandparent_active = who.first, True
+    for _ in range(2):
+        named = grandparent is not None and grandparent in (attribution.l1_promoter_id, attribution.l2_promoter_id)
+        checks = [repos.reads.grandparent_check(grandparent, active=grandparent_active)] \
+            if grandparent is not None and (named or not grandparent_active) else []
+        order_id = str(fields["order_id"])
+        feed = feed_write(orders.table_name, kind="order", ref=order_id, at=who.now,
+                          attrs={"order_id": order_id, "buyer_id": who.buyer_id,
+                                 "l1_promoter_id": attribution.l1_promoter_id,
+                                 "l2_promoter_id": attribution.l2_promoter_id})
+        writes = [feed, *checks, *extra]
+        try:
+            orders.place({**fields, "attribution": asdict(attribution)},
+                         stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+                         limits={line.product_id: line.per_user_limit for line in priced.lines},
+                         quantities=quantities, now=who.now, extra_writes=writes)
+            return None
+        except PlacementRefused as exc:
+            raise _refusal(exc) from exc
+        except TransactionCancelled as exc:
+            at = len(exc.reasons) - len(writes) + 1
+            if not checks or exc.reasons[at] != "ConditionalCheckFailed":
+                return exc
+            found = repos.reads.promoter_in(exc.items[at])
+            grandparent_active = found is not None and found.is_active
+            attribution = _attribute(repos, facts, buyer_id=who.buyer_id, share=who.share, now=who.now,
+                                     grandparent_active=grandparent_active)
+    raise Conflict("the buyer's promoters changed while the order was placed; retry", code="order_contention")
+
+
+def _note_stock(products: OrderCatalog, facts: PlacementFacts, quantities: dict[str, int], *, order_id: str,
+                now: datetime) -> None:
     try:
-        orders.place(fields, stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
-                     limits={line.product_id: line.per_user_limit for line in priced.lines},
-                     quantities=quantities, now=now, extra_writes=[feed])
-    except PlacementRefused as exc:
-        raise _refusal(exc) from exc
-    try:
-        note_stock_levels(products=products, product_ids=list(quantities), now=now)
+        note_stock_levels(products=products, product_ids=list(quantities), now=now,
+                          observed=facts.stock_after(quantities))
     except Exception:  # a low-stock flag must never undo or fail a placed order
         logger.exception("note_stock_levels failed after placing %s", order_id)
 
-    payment: PaymentParams | None = None
-    payment_error: str | None = None
+
+def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, attribution: Attribution,
+                           facts: PlacementFacts, *, buyer_id: str) -> PricedOrder:
+    if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
+        # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
+        current = facts.current
+        rules = current if current.version == attribution.settings_version else (
+            repos.settings.get(attribution.settings_version) or current)
+        if rules.settings.commission.self_purchase == "discount":
+            return apply_line_discounts(priced, self_purchase_discounts(
+                promoters=repos.network.promoters, categories=repos.categories,
+                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
+    return priced
+
+
+def _placed_prepay(pay: Callable[[], WeChatPayClient], *, order_id: str, names: Sequence[str], amount_fen: int,
+                   openid: str, notify_url: str, expires_at: datetime) -> PaymentParams | None:
+    """The new order's prepay; None when WeChat Pay refused or failed (the order stays CREATED)."""
     try:
-        payment = _prepay(pay(), order_id=order_id, names=[line.name for line in priced.lines],
-                          amount_fen=priced.amount_fen, openid=customer.openid, notify_url=notify_url,
-                          expires_at=expires_at)
+        return _prepay(pay(), order_id=order_id, names=names, amount_fen=amount_fen, openid=openid,
+                       notify_url=notify_url, expires_at=expires_at)
     except (WeChatPayError, ValueError) as exc:
         logger.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
-        payment_error = "payment_unavailable"
+        return None
 
+
+def _response(request: PlaceOrderRequest, priced: PricedOrder, *, order_id: str, now: datetime,
+              expires_at: datetime, has_address: bool, payment: PaymentParams | None,
+              payment_error: str | None) -> PlaceOrderResponse:
     return PlaceOrderResponse(
         order_id=order_id, status=OrderStatus.CREATED.value, amount_fen=priced.amount_fen,
         goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen, discount_fen=priced.discount_fen,
         lines=[PlacedOrderLineView(line_id=x.line_id, product_id=x.product_id, name=x.name, type=x.type,
                              quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen)
                for x in priced.lines],
-        address=_address_view(request) if address else None, created_at=iso(now), expires_at=iso(expires_at),
+        address=_address_view(request) if has_address else None, created_at=iso(now), expires_at=iso(expires_at),
         payment=payment, payment_error=payment_error,
     )
 

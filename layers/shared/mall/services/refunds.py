@@ -14,6 +14,7 @@ from mall.dal.audit import AuditEntry
 from mall.dal.keys import refunds_partition
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository, TransactionCancelled, refund_from_item
+from mall.dal.request_markers import MarkedRequest
 from mall.domain import refunds as rules
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order
@@ -22,6 +23,7 @@ from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
 from mall.schemas.refunds import RefundLineView, RefundList, RefundPage, RefundView
+from mall.services.request_replay import replay, replay_refused
 
 logger = Logger(child=True)
 
@@ -49,6 +51,10 @@ def refund_view(refund: Refund, *, for_buyer: bool) -> RefundView:
                                       for line in refund.lines])
 
 
+def _buyer_response(refund: Refund) -> str:
+    return refund_view(refund, for_buyer=True).model_dump_json()
+
+
 def _out_trade_no(order: Order) -> str:
     value = order.extra.get("out_trade_no")
     return value if isinstance(value, str) and value else order.order_id
@@ -57,16 +63,31 @@ def _out_trade_no(order: Order) -> str:
 # ---- customers ----------------------------------------------------------------------------------
 
 def request_refund(*, orders: OrderRepository, refunds: RefundRepository, buyer_id: str, order_id: str,
-                   reason: str, lines: Sequence[LineRequest], now: datetime) -> RefundView:
+                   reason: str, lines: Sequence[LineRequest], now: datetime,
+                   marked: MarkedRequest | None = None) -> RefundView:
     """申请退款: REQUESTED, its amounts held on the order lines in the same transaction (conditional
-    on the order's version, so concurrent requests can never add up to more than was paid)."""
+    on the order's version, so concurrent requests can never add up to more than was paid).
+
+    With an ``Idempotency-Key`` (``marked``): the order and the key's marker are read together and
+    the marker is written with the refund, so a retry gets the first refund back (two round trips)."""
     for _ in range(MAX_ATTEMPTS):
-        order = ensure_owner(orders.get(order_id), buyer_id)
+        if marked is not None:
+            found, state = refunds.order_and_marker(order_id, marked)
+            earlier = replay(state, marked, RefundView)
+            if earlier is not None:
+                return earlier
+        else:
+            found = orders.get(order_id)
+        order = ensure_owner(found, buyer_id)
         plan = rules.plan_refund(order, lines)
         refund_id = rules.refund_id_for(order.order_id, order.refund_count + 1)
         try:
-            refund = refunds.create(order, plan, refund_id=refund_id, reason=reason, now=now, requested_by=buyer_id)
-        except TransactionCancelled:
+            refund = refunds.create(order, plan, refund_id=refund_id, reason=reason, now=now, requested_by=buyer_id,
+                                    marked=marked, response=_buyer_response)
+        except TransactionCancelled as exc:
+            earlier = replay_refused(exc, 2, marked, RefundView) if marked is not None else None
+            if earlier is not None:  # a concurrent request with the same key committed first
+                return earlier
             continue  # another request or a refund outcome moved the order: recompute from the new amounts
         logger.info("refund requested", extra={"order_id": order_id, "refund_id": refund_id,
                                                "amount_fen": plan.amount_fen})

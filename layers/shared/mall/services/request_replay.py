@@ -1,14 +1,15 @@
 """What a retried ``Idempotency-Key`` gets when its marker rides in the business transaction
-(``mall.dal.request_markers``): the same answers as ``mall.api.idempotency.once`` — the first
-response again, 422 ``idempotency_key_reused`` for another body, 409 ``idempotency_in_progress``
-while the first request is still running."""
+(``mall.dal.request_markers``): as with ``mall.api.idempotency.once``, the first response again,
+and 422 ``idempotency_key_reused`` for another body. (``once``'s 409 ``idempotency_in_progress``
+has no counterpart: a retry racing the first request waits for nothing, it loses the
+transaction to it and answers with its response.)"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from mall.dal.request_markers import IN_PROGRESS, MarkedRequest, MarkerState, TransactionCancelled
-from mall.errors import Conflict, FieldProblem, InvalidInput
+from mall.dal.request_markers import MarkedRequest, MarkerState, TransactionCancelled
+from mall.errors import FieldProblem, InvalidInput
 
 
 def replay[ModelT: BaseModel](state: MarkerState | None, request: MarkedRequest,
@@ -20,10 +21,6 @@ def replay[ModelT: BaseModel](state: MarkerState | None, request: MarkedRequest,
         raise InvalidInput("this Idempotency-Key was already used for a different request",
                            code="idempotency_key_reused",
                            fields=[FieldProblem("header:idempotency-key", "already used with another body")])
-    if state.status == IN_PROGRESS and state.in_progress_until is not None \
-            and request.now < state.in_progress_until:
-        raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
-                       code="idempotency_in_progress")
     return output.model_validate_json(state.response)
 
 

@@ -25,11 +25,13 @@ class StockFlags(Protocol):
     def record_stock_level(self, product: Product, *, low: bool, now: datetime) -> bool: ...
 
 
-def note_stock_levels(*, products: StockFlags, product_ids: Sequence[str], now: datetime) -> None:
+def note_stock_levels(*, products: StockFlags, product_ids: Sequence[str], now: datetime,
+                      observed: Sequence[StockObservation] | None = None) -> None:
     """After stock changed (orders, adjustments, a new threshold): raise or lower each product's
     low-stock flag, and emit ``LowStockProducts`` for each product that just crossed into low
-    stock. Safe to repeat and to run concurrently: an older observation never overwrites a newer."""
-    for seen in products.observe_stock(product_ids):
+    stock. Safe to repeat and to run concurrently: an older observation never overwrites a newer.
+    ``observed``: the products as the change left them, when the caller knows it without a read."""
+    for seen in products.observe_stock(product_ids) if observed is None else observed:
         product = seen.product
         low = is_low_stock(product.stock, product.low_stock_threshold)
         if low == seen.flagged:

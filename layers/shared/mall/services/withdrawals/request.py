@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.ledger import Wallet
+from mall.dal.request_markers import MarkedRequest
 from mall.dal.settings import SettingsRepository
 from mall.dal.withdrawals import RequestRefused, WithdrawalRepository, bank_context, new_withdrawal_id
 from mall.domain import masking
@@ -19,6 +20,7 @@ from mall.domain.withdrawals import Refusal, Today, Withdrawal, WithdrawalStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput
 from mall.integrations import pii_crypto
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest, WithdrawalView
+from mall.services.request_replay import replay
 from mall.services.withdrawal_debt import PayoutQueue
 from mall.services.withdrawals.views import withdrawal_view
 
@@ -47,11 +49,17 @@ def _sealed_bank(bank: BankAccountIn, withdrawal_id: str) -> dict[str, str]:
 
 
 def request_withdrawal(*, withdrawals: WithdrawalRepository, settings: SettingsRepository, promoter_id: str,
-                       body: WithdrawalRequest, now: datetime, queue: PayoutQueue | None) -> WithdrawalView:
-    """提现申请. Every check is made on what was read, then again by the transaction's
-    conditions (balance, daily counter, risk hold, promoter status, wallet version), so no
-    interleaving of concurrent requests passes a limit; a refusal changes nothing."""
-    limits = settings.current().settings.withdrawal
+                       body: WithdrawalRequest, now: datetime, queue: PayoutQueue | None,
+                       marked: MarkedRequest | None = None) -> WithdrawalView:
+    """提现申请. Every check is made on what was read (one BatchGetItem), then again by the
+    transaction's conditions (balance, daily counter, risk hold, promoter status, wallet version),
+    so no interleaving of concurrent requests passes a limit; a refusal changes nothing. With an
+    ``Idempotency-Key`` (``marked``), its marker is read with the rest and written in the
+    transaction: a retry gets the first withdrawal back."""
+    facts = withdrawals.request_facts(promoter_id, now=now, settings=settings, marked=marked)
+    if marked is not None and (earlier := replay(facts.marker, marked, WithdrawalView)) is not None:
+        return earlier
+    limits = facts.current.settings.withdrawal
     _refuse(rules.check_amount(body.amount_fen, body.method, limits))
     if body.method == "bank" and body.bank is None:
         raise InvalidInput("a bank withdrawal needs the bank account", code="bank_account_required",
@@ -59,10 +67,10 @@ def request_withdrawal(*, withdrawals: WithdrawalRepository, settings: SettingsR
     if body.method == "wechat" and body.bank is not None:
         raise InvalidInput("a WeChat withdrawal takes no bank account", code="bank_account_unexpected",
                            fields=[FieldProblem("bank", "only for method bank")])
-    _refuse(rules.check_promoter(withdrawals.promoter_status(promoter_id)))
-    _refuse(rules.check_risk_hold(withdrawals.risk_hold(promoter_id) is not None))
-    _refuse(rules.check_daily(body.amount_fen, withdrawals.today(promoter_id, now), limits))
-    wallet = withdrawals.ledger.wallet(promoter_id)
+    _refuse(rules.check_promoter(facts.promoter_status))
+    _refuse(rules.check_risk_hold(facts.risk_hold is not None))
+    _refuse(rules.check_daily(body.amount_fen, facts.today, limits))
+    wallet = facts.wallet
     _refuse(rules.check_account(body.amount_fen, available_fen=wallet.balances.available,
                                 owed_fen=wallet.balances.owed_fen))
 
@@ -72,11 +80,17 @@ def request_withdrawal(*, withdrawals: WithdrawalRepository, settings: SettingsR
     bank = _sealed_bank(body.bank, withdrawal_id) if body.bank is not None else None
     record = rules.new_withdrawal(withdrawal_id=withdrawal_id, promoter_id=promoter_id, amount_fen=body.amount_fen,
                                   method=body.method, rules=limits, decision=decision, at=iso(now), bank=bank)
+    view = withdrawal_view(record, for_promoter=True)
+    marker = marked.put(view.model_dump_json()) if marked is not None else None
     for attempt in range(MAX_REQUEST_ATTEMPTS):
         try:
-            withdrawals.create(record, wallet=wallet, rules=limits, now=now)
+            withdrawals.create(record, wallet=wallet, rules=limits, now=now, marker=marker)
             break
         except RequestRefused as exc:
+            if exc.by == "marker" and marked is not None:
+                earlier = replay(marked.state(exc.current), marked, WithdrawalView)
+                if earlier is not None:  # a concurrent request with the same key committed first
+                    return earlier
             wallet = _after_refusal(exc, withdrawals=withdrawals, promoter_id=promoter_id, amount_fen=body.amount_fen,
                                     limits=limits, now=now)
             time.sleep(random.uniform(0, min(0.005 * 2 ** min(attempt, 6), 0.2)))  # noqa: S311 - jitter
@@ -86,7 +100,7 @@ def request_withdrawal(*, withdrawals: WithdrawalRepository, settings: SettingsR
                                                "review": decision.review})
     if record.status == WithdrawalStatus.APPROVED:
         send_to_payout(queue, record)
-    return withdrawal_view(record, for_promoter=True)
+    return view
 
 
 def _after_refusal(exc: RequestRefused, *, withdrawals: WithdrawalRepository, promoter_id: str, amount_fen: int,

@@ -1,0 +1,45 @@
+"""What the commission preview (佣金预估) reads: the product, the caller's promoter record and the
+settings in force in one BatchGetItem, then the product's category (its id comes with the product).
+A display, not a decision: eventually consistent reads, as before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mall.dal.catalog import category_from_item
+from mall.dal.catalog.products import product_from_item
+from mall.dal.keys import SETTINGS_CURRENT_KEY, category_key, product_key, promoter_key
+from mall.dal.referral import promoter_from_item
+from mall.dal.settings import SettingsVersion, current_from_item
+from mall.dal.table import Item, Key, Table
+from mall.domain.catalog import Category, Product
+from mall.domain.referral import Promoter
+
+
+@dataclass(frozen=True)
+class PreviewFacts:
+    product: Product | None
+    promoter: Promoter | None
+    current: SettingsVersion
+
+
+class PreviewReads:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def read(self, *, user_id: str, product_id: str) -> PreviewFacts:
+        keys: list[Key] = [product_key(product_id), promoter_key(user_id), SETTINGS_CURRENT_KEY]
+        found = {(str(i["pk"]), str(i["sk"])): i for i in self._table.batch_get(keys)}
+
+        def at(key: Key) -> Item | None:
+            return found.get((str(key["pk"]), str(key["sk"])))
+
+        product = at(product_key(product_id))
+        promoter = at(promoter_key(user_id))
+        return PreviewFacts(product=product_from_item(product) if product else None,
+                            promoter=promoter_from_item(promoter) if promoter else None,
+                            current=current_from_item(at(SETTINGS_CURRENT_KEY)))
+
+    def category(self, category_id: str) -> Category | None:
+        item = self._table.get(category_key(category_id))
+        return category_from_item(item) if item else None

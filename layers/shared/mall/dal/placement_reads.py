@@ -1,0 +1,136 @@
+"""What placing an order reads, in as few round trips as its keys allow.
+
+One consistent ``BatchGetItem`` holds every key known from the request: the ``Idempotency-Key``
+marker, the buyer's profile, binding and promoter record, the products with their low-stock
+flags, the buyer's purchase counters of those products and the settings in force. Only a bound
+buyer needs more: their parent's promoter record and binding (one more batch). The grandparent's
+promoter record is not read: whether they earn L2 rests on their status, which the order's
+transaction checks (``grandparent_check``) — the two earning levels, never further."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from mall.dal.catalog.products import StockObservation, product_from_item
+from mall.dal.identity import _customer_from_item
+from mall.dal.keys import (
+    SETTINGS_CURRENT_KEY,
+    binding_key,
+    customer_profile_key,
+    low_stock_key,
+    product_key,
+    promoter_key,
+    purchase_key,
+)
+from mall.dal.referral import binding_from_item, promoter_from_item
+from mall.dal.request_markers import MarkedRequest, MarkerState
+from mall.dal.settings import SettingsVersion, current_from_item
+from mall.dal.table import Item, Key, Table, Write
+from mall.domain.catalog import Product
+from mall.domain.identity import Customer
+from mall.domain.referral import Promoter
+
+
+def _k(key: Key) -> tuple[str, str]:
+    return str(key["pk"]), str(key["sk"])
+
+
+@dataclass(frozen=True)
+class PlacementFacts:
+    """Everything placing the order decides from, as read."""
+
+    marker: MarkerState | None
+    customer: Customer | None
+    products: dict[str, Product]
+    flagged: frozenset[str]
+    reserved: dict[str, int]
+    current: SettingsVersion
+    buyer_parent: str | None
+    parent_of: dict[str, str | None] = field(default_factory=dict)
+    promoters: dict[str, Promoter] = field(default_factory=dict)
+    #: The buyer's grandparent when their promoter record was not read (its status is checked at commit).
+    unread_grandparent: str | None = None
+
+    def promoters_assuming(self, *, grandparent_active: bool) -> dict[str, Promoter]:
+        """The promoters involved, the unread grandparent standing in as active or absent (only its
+        status counts for attribution: who earns, not at which rate, which the payment decides)."""
+        uid = self.unread_grandparent
+        if uid is None or not grandparent_active:
+            return self.promoters
+        return {**self.promoters, uid: Promoter(user_id=uid, code="", status="active", level_id="")}
+
+    def stock_after(self, quantities: dict[str, int]) -> list[StockObservation]:
+        """The products as this order leaves them, from the stock read before it (the low-stock flag's
+        observation without a read after the commit; a concurrent order's own observation is newer)."""
+        seen: list[StockObservation] = []
+        for product_id, quantity in quantities.items():
+            product = self.products.get(product_id)
+            if product is not None:
+                after = replace(product, stock=product.stock - quantity, stock_seq=product.stock_seq + 1)
+                seen.append(StockObservation(after, product_id in self.flagged))
+        return seen
+
+
+class PlacementReads:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None) -> PlacementFacts:
+        """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
+        a buyer whose parent has no parent, three for a two-level chain."""
+        ids = list(dict.fromkeys(product_ids))
+        keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer_id), binding_key(buyer_id),
+                           promoter_key(buyer_id)]
+        keys += [k for pid in ids for k in (product_key(pid), low_stock_key(pid), purchase_key(buyer_id, pid))]
+        if request is not None:
+            keys.append(request.marker.key)
+        items = self._table.batch_get(keys, consistent=True)
+        first = {_k(i): i for i in items}
+        profile = first.get(_k(customer_profile_key(buyer_id)))
+        binding = first.get(_k(binding_key(buyer_id)))
+        buyer_parent = binding_from_item(binding).parent_id if binding else None
+        promoters: dict[str, Promoter] = {}
+        if (item := first.get(_k(promoter_key(buyer_id)))) is not None:
+            promoters[buyer_id] = promoter_from_item(item)
+        parent_of: dict[str, str | None] = {}
+        grandparent = None
+        if buyer_parent is not None:
+            grandparent = parent_of[buyer_parent] = self._parent(buyer_parent, promoters)
+        products = {pid: product_from_item(i) for pid in ids if (i := first.get(_k(product_key(pid)))) is not None}
+        return PlacementFacts(
+            marker=request.found(items) if request is not None else None,
+            customer=_customer_from_item(profile) if profile else None,
+            products=products,
+            flagged=frozenset(pid for pid in ids if (first.get(_k(low_stock_key(pid))) or {}).get("gsi1pk")),
+            reserved={pid: int(_get(first, purchase_key(buyer_id, pid)).get("reserved_quantity", 0)) for pid in ids},
+            current=current_from_item(first.get(_k(SETTINGS_CURRENT_KEY))),
+            buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
+            unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None)
+
+    def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
+        """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""
+        second = {_k(i): i for i in self._table.batch_get([promoter_key(parent), binding_key(parent)],
+                                                            consistent=True)}
+        if (item := second.get(_k(promoter_key(parent)))) is not None:
+            promoters[parent] = promoter_from_item(item)
+        above = second.get(_k(binding_key(parent)))
+        return str(above["parent_id"]) if above else None
+
+    def grandparent_check(self, user_id: str, *, active: bool) -> Write:
+        """The order's transaction holds only if ``user_id``'s promoter record is (not) active, as
+        the attribution assumed."""
+        if active:
+            return Write.check(self._table.name, promoter_key(user_id), "#s = :active",
+                               names={"#s": "status"}, values={":active": "active"})
+        return Write.check(self._table.name, promoter_key(user_id), "attribute_not_exists(pk) OR #s <> :active",
+                           names={"#s": "status"}, values={":active": "active"})
+
+    @staticmethod
+    def promoter_in(item: Item | None) -> Promoter | None:
+        """The promoter record a cancelled transaction returned (None: there is none)."""
+        return promoter_from_item(item) if item else None
+
+
+def _get(found: dict[tuple[str, str], Item], key: Key) -> Item:
+    return found.get(_k(key)) or {}
