@@ -1,20 +1,29 @@
 """Admin routes stay within five DynamoDB round trips (the admin class's target; bench/dynamo_work.py
-measures every route on the local stack): each use case is run on DynamoDB Local through a client
-whose HTTP calls are counted."""
+measures every route on the local stack): each request goes through its real handler (or the use
+case the handler calls) on DynamoDB Local, through a client whose HTTP calls are counted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 
+from mall.api.auth import _admin_session
+from mall.dal.referral import PromoterRepository
 from mall.dal.stats import StatsRepository
 from mall.dal.table import Table
+from mall.domain.referral import Promoter
+from mall.domain.tokens import Role
+from mall.services import risk
 from mall.services.stats import dashboard, dashboard_default_range
+from tests.conftest import bearer, clear_caches
 from tests.integration.test_dashboard_series import Shop
+from tests.unit.conftest import FakeContext, http_event, load_function
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +70,92 @@ def test_the_dashboard_of_the_default_week_takes_at_most_five_round_trips(table:
     assert view.paid_orders == 4 and view.buyers == 4 and view.promoters_active == 1
     assert [p.user_id for p in view.top_promoters] == ["u_star"] and view.top_products[0].units == 4
     assert trips <= ADMIN_ROUND_TRIPS, counted.sent
+
+
+# ---- through the real handlers ----------------------------------------------------------------------
+
+ADMIN = bearer("admin:alice", Role.ADMIN)
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    trips: int
+    sent: list[str]
+
+
+Call = Callable[..., Answer]
+
+
+@pytest.fixture
+def call(table: Table) -> Iterator[Call]:
+    """``call(function, method, path, body)``: the handler of ``functions/<function>`` (loaded once,
+    a cold start on this test's table), its DynamoDB round trips counted as in a warm container."""
+    clear_caches()
+    _admin_session("alice", at_least=0)  # a warm container knows the admin's session (cached a minute)
+    loaded: dict[str, Any] = {}
+
+    def send(function: str, method: str, path: str, body: Any = None) -> Answer:
+        if function not in loaded:
+            loaded[function] = load_function(function)
+        client = loaded[function].table.client
+        sent: list[str] = []
+
+        def count(**kwargs: Any) -> None:
+            sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
+
+        client.meta.events.register("before-send.dynamodb", count, unique_id="admin-round-trips")
+        try:
+            result = loaded[function].handler(http_event(method, path, body=body, headers=ADMIN), FakeContext())
+        finally:
+            client.meta.events.unregister("before-send.dynamodb", unique_id="admin-round-trips")
+        return Answer(result["statusCode"], json.loads(result.get("body") or "null"), len(sent), sent)
+
+    yield send
+    clear_caches()
+
+
+def promoter(table: Table, uid: str, status: str = "active") -> None:
+    table.put({"pk": f"USER#{uid}", "sk": "PROFILE", "entity": "customer", "user_id": uid, "openid": f"o{uid}",
+               "roles": ["customer", "promoter"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"昵称{uid}"})
+    PromoterRepository(table).create(
+        Promoter(user_id=uid, code="C" + "".join(ch for ch in uid if ch.isalnum()).upper(), status=status,  # type: ignore[arg-type]
+                 level_id="basic", applied_at=T0, activated_at=T0),
+        grant_role=False, replaces_rejected=False, now=T0, reserve_code=True)
+
+
+@pytest.mark.parametrize("action", ["freeze", "unfreeze", "disable", "approve"])
+def test_a_promoter_status_change_takes_at_most_five_round_trips(table: Table, call: Call, action: str) -> None:
+    promoter(table, "u_pro", status={"unfreeze": "frozen", "approve": "applied"}.get(action, "active"))
+
+    answer = call("admin_promoters", "POST", f"/admin/promoters/u_pro/{action}", {"reason": "风控复核"})
+
+    assert answer.status == 200, answer.body
+    stored = PromoterRepository(table).get("u_pro", consistent=True)
+    assert stored is not None and answer.body["status"] == stored.status and answer.body["version"] == stored.version
+    assert answer.body == {**answer.body, "reason": stored.reason,
+                           "activated_at": stored.activated_at and stored.activated_at.isoformat().replace("+00:00",
+                                                                                                          "Z")}
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+@pytest.mark.parametrize("action", ["release"])
+def test_resolving_a_risk_case_takes_at_most_five_round_trips(table: Table, call: Call, action: str) -> None:
+    promoter(table, "u_risky")
+    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
+                          window_key="2026-11-22", evidence={"devices": 3}, now=T0)
+    assert view is not None
+
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/{action}", {"note": "核实"})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["status"] == {"release": "RELEASED", "confirm": "CONFIRMED"}[action]
+    assert answer.body["resolution_pending"] is False
+    hold = table.get({"pk": "USER#u_risky", "sk": "RISK_HOLD"}, consistent=True)
+    assert (hold is None) == (action == "release")  # a confirmed case keeps its hold while the promoter is frozen
+    if action == "confirm":
+        frozen = PromoterRepository(table).get("u_risky", consistent=True)
+        assert frozen is not None and frozen.status == "frozen"
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent

@@ -32,12 +32,15 @@ from mall.dal.keys import (
     beneficiary_partition,
     commission_key,
     promoter_cases_partition,
+    promoter_key,
     risk_case_key,
     risk_hold_key,
     risk_status_partition,
 )
+from mall.dal.referral.records import promoter_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.referral.model import Promoter
 from mall.domain.risk import (
     Hold,
     RiskCase,
@@ -148,6 +151,13 @@ class RiskHoldRepository:
     def hold(self, uid: str) -> Hold | None:
         item = self.get(uid)
         return hold_from_item(item) if item else None
+
+    def hold_and_promoter(self, uid: str) -> tuple[Hold | None, Promoter | None]:
+        """The hold on ``uid`` and their promoter item, both consistent, in one ``BatchGetItem``."""
+        found = {str(item["sk"]): item for item in self._table.batch_get([risk_hold_key(uid), promoter_key(uid)],
+                                                                         consistent=True)}
+        hold, promoter = found.get(str(risk_hold_key(uid)["sk"])), found.get(str(promoter_key(uid)["sk"]))
+        return (hold_from_item(hold) if hold else None), (promoter_from_item(promoter) if promoter else None)
 
     def check_write(self, uid: str, *, held: bool) -> Write:
         """A ConditionCheck that ``uid`` is (``held``) or is not held, for a writer that decided

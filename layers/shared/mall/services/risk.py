@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -196,6 +196,7 @@ def confirm_case(*, repos: RiskRepositories, case_id: str, by: str, note: str, n
 def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
              source_ip: str | None) -> RiskCaseView:
     repo, holds = repos.cases, repos.holds
+    written: Hold | None = None  # the hold as this call's resolution left it (None: resuming)
     for attempt in range(ATTEMPTS):
         case = repo.get(case_id)
         if case is None:
@@ -219,7 +220,7 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
         except StaleHold:
             _backoff(attempt)
             continue
-        case = after
+        case, written = after, hold_after
         logger.info("risk case resolved", extra={"case_id": case_id, "promoter_id": case.promoter_id,
                                                  "status": case.status.value, "hold_lifted": hold_after.lifted})
         break
@@ -228,16 +229,20 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
     if case.status == RiskCaseStatus.CONFIRMED:
         _finish_confirm(repos, case, now, source_ip=source_ip)
     else:
-        _finish_release(repo, holds, case, now)
-    repo.finish(case, now)
+        _finish_release(repo, holds, case, now, held=None if written is None else not written.lifted)
+    if repo.finish(case, now):
+        return case_view(replace(case, finished_at=now))  # as this resolution left it: no read needed
     final = repo.get(case_id)
     return case_view(final or case)
 
 
-def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: RiskCase, now: datetime) -> None:
+def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: RiskCase, now: datetime, *,
+                    held: bool | None = None) -> None:
     """Release the held records, unless the promoter is still held (another case is open or one
-    was confirmed: the records stay held for that one)."""
-    if holds.hold(case.promoter_id) is not None:
+    was confirmed: the records stay held for that one). ``held``: what the caller's own write just
+    left (None: read the hold). A hold opened after that write makes each record's conditional
+    release fail (``HoldMismatch``), which stops here as a read would have."""
+    if (holds.hold(case.promoter_id) is not None) if held is None else held:
         return
     released = 0
     for record in repo.unsettled_records(case.promoter_id):
@@ -308,8 +313,7 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
     True when a hold was lifted."""
     repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
-        hold = holds.hold(promoter_id)
-        promoter = repos.promoters.get(promoter_id, consistent=True)
+        hold, promoter = holds.hold_and_promoter(promoter_id)
         if hold is None or hold.open_cases or promoter is None or not promoter.is_active:
             return False
         try:
@@ -319,7 +323,8 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
             continue
         confirmed = hold.confirmed_case_id or hold.case_id
         _finish_release(repo, holds, RiskCase(case_id=confirmed, promoter_id=promoter_id, rule="", window_key="",
-                                              evidence={}, status=RiskCaseStatus.RELEASED, opened_at=now), now)
+                                              evidence={}, status=RiskCaseStatus.RELEASED, opened_at=now), now,
+                        held=False)
         return True
     return False
 

@@ -58,14 +58,16 @@ class PromoterRepository:
         return self.get(str(link["user_id"]))
 
     def customer(self, user_id: str) -> CustomerFacts:
-        item = self._table.get(customer_profile_key(user_id), consistent=True)
-        if not item:
-            return CustomerFacts(user_id=user_id, exists=False)
-        return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
-                             nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
-                             paid_total_fen=int(item.get("paid_total_fen", 0)),
-                             first_paid_order_id=item.get("first_paid_order_id"))
+        return _customer_facts(user_id, self._table.get(customer_profile_key(user_id), consistent=True))
 
+    def with_customer(self, user_id: str) -> tuple[Promoter | None, CustomerFacts]:
+        """The promoter and what referral reads of their customer profile, both consistent, in one
+        ``BatchGetItem``."""
+        found = {str(item["sk"]): item for item in self._table.batch_get(
+            [promoter_key(user_id), customer_profile_key(user_id)], consistent=True)}
+        promoter = found.get(str(promoter_key(user_id)["sk"]))
+        return (promoter_from_item(promoter) if promoter else None,
+                _customer_facts(user_id, found.get(str(customer_profile_key(user_id)["sk"]))))
     def paid_quantity(self, user_id: str, product_id: str) -> int:
         item = self._table.get(purchase_key(user_id, product_id))
         return int(item.get("paid_quantity", 0)) if item else 0
@@ -243,6 +245,15 @@ class PromoterRepository:
         page = self._table.query(partition=("pk", user_partition(user_id)), sort_prefix=("sk", "PROMOTER_HISTORY#"),
                                  limit=limit, start_key=start_key, newest_first=True)
         return page.items, page.last_key
+
+
+def _customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
+    if not item:
+        return CustomerFacts(user_id=user_id, exists=False)
+    return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
+                         nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
+                         paid_total_fen=int(item.get("paid_total_fen", 0)),
+                         first_paid_order_id=item.get("first_paid_order_id"))
 
 
 def batch_promoters(repo: PromoterRepository, ids: Sequence[str]) -> dict[str, Promoter]:

@@ -97,14 +97,14 @@ def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str 
 def change_status(*, promoters: PromoterRepository, user_id: str, action: PromoterAction, reason: str | None,
                   by: str, now: datetime, source_ip: str | None = None) -> PromoterAdminView:
     """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
-    (audited in the same transaction)."""
+    (audited in the same transaction). Two round trips: the promoter and their profile read
+    together, then the transaction; the answer is the promoter as that transaction left them."""
     repo = promoters
     for _ in range(ATTEMPTS):
-        promoter = repo.get(user_id, consistent=True)
+        promoter, facts = repo.with_customer(user_id)
         if promoter is None:
             raise NotFound("no such promoter", code="promoter_not_found")
         target = rules.transition(promoter, action, reason)
-        facts = repo.customer(user_id)
         grant = target == "active" and "promoter" not in facts.roles
         try:
             repo.change_status(promoter, to_status=target, action=action, by=by, reason=reason, now=now,
@@ -114,7 +114,11 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
                                                      after={"status": target}, reason=reason))
         except TransactionCancelled:
             continue  # changed meanwhile: re-read; the transition rule answers 409 if no longer allowed
-        return get_promoter(promoters=repo, user_id=user_id)
+        changed = replace(promoter, status=target, version=promoter.version + 1,
+                          reason=promoter.reason if reason is None else reason,
+                          activated_at=now if target == "active" and promoter.activated_at is None
+                          else promoter.activated_at)
+        return admin_view(changed, share_page())
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
 
 
