@@ -14,9 +14,13 @@ import boto3
 import pytest
 
 from mall.api.auth import _admin_session
+from mall.dal.audit import AuditLog
+from mall.dal.identity import AdminRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.stats import StatsRepository
 from mall.dal.table import Table
+from mall.domain.identity import AdminAccount
+from mall.domain.passwords import hash_password
 from mall.domain.referral import Promoter
 from mall.domain.tokens import Role
 from mall.services import risk
@@ -159,3 +163,23 @@ def test_resolving_a_risk_case_takes_at_most_five_round_trips(table: Table, call
         frozen = PromoterRepository(table).get("u_risky", consistent=True)
         assert frozen is not None and frozen.status == "frozen"
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+def test_an_admin_login_takes_at_most_five_round_trips_and_is_audited(table: Table, call: Call) -> None:
+    AdminRepository(table).create(AdminAccount("alice", hash_password("the-right-password"), T0))
+    body = {"username": "alice", "password": "the-right-password"}
+
+    first = call("admin_login", "POST", "/admin/auth/login", body)  # a new source: counted for the username too
+    again = call("admin_login", "POST", "/admin/auth/login", body)  # the source is known now
+    wrong = call("admin_login", "POST", "/admin/auth/login", {**body, "password": "wrong"})
+    after_failure = call("admin_login", "POST", "/admin/auth/login", body)
+
+    assert (first.status, again.status, wrong.status, after_failure.status) == (200, 200, 401, 200)
+    entries = AuditLog(table).on(datetime.now(UTC))
+    assert [e["action"] for e in sorted(entries, key=lambda e: str(e["sk"]))] == [
+        "admin.login", "admin.login", "admin.login_failed", "admin.login"]
+    account = AdminRepository(table).get("alice")
+    assert account is not None and table.get({"pk": "ADMIN#alice", "sk": "PROFILE"})["last_login_at"]  # type: ignore[index]
+    for answer in (first, again, after_failure):
+        assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+    assert again.trips <= 3, again.sent
