@@ -15,6 +15,7 @@ from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
@@ -37,6 +38,7 @@ table = main_table()
 network = ReferralRepositories.on(table)
 categories = CategoryRepository(table)
 products = ProductRepository(table)
+rates = RateIndex(table)
 risk_repos = risk.RiskRepositories.on(table)
 settlement_repos = settlement.SettlementRepositories.on(table)
 
@@ -121,7 +123,8 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
     command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
                                              source_ip=source_ip(app))
-    return referral_promoters.set_override(command, network=network, categories=categories, products=products)
+    return referral_promoters.set_override(command, network=network, categories=categories, products=products,
+                                           rates=rates)
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",

@@ -28,6 +28,8 @@ from mall.services.stats import dashboard, dashboard_default_range
 from tests.conftest import bearer, clear_caches
 from tests.integration.test_dashboard_series import Shop
 from tests.unit.conftest import FakeContext, http_event, load_function
+from tools.migrations import run
+from tools.migrations.commission_rate_index import MIGRATION as RATE_INDEX
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +185,42 @@ def test_an_admin_login_takes_at_most_five_round_trips_and_is_audited(table: Tab
     for answer in (first, again, after_failure):
         assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
     assert again.trips <= 3, again.sent
+
+
+@pytest.fixture
+def rate_index(table: Table) -> None:
+    """A deployed stack: the rate index's migration has run (docs/runbook.md)."""
+    run(table, RATE_INDEX)
+
+
+@pytest.mark.usefixtures("rate_index")
+def test_saving_the_settings_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    promoter(table, "u_vip")
+    assert call("admin_promoters", "PUT", "/admin/promoters/u_vip/override",
+                {"l1_override_bp": 1_200, "reason": "vip"}).status == 200
+    current = call("admin_settings", "GET", "/admin/settings/distribution").body
+
+    answer = call("admin_settings", "PUT", "/admin/settings/distribution",
+                  {**current["settings"], "based_on_version": current["version"], "promoter_review": "manual"})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["version"] == current["version"] + 1 and answer.body["settings"]["promoter_review"] == "manual"
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+    over = call("admin_settings", "PUT", "/admin/settings/distribution",  # the stored override is still checked
+                {**current["settings"], "based_on_version": current["version"] + 1,
+                 "commission": {**current["settings"]["commission"], "l2_rate_bp": 2_000}})  # 1,200 + 2,000 > 3,000
+    assert over.status == 422 and over.body["error"]["code"] == "commission_over_cap", over.body
+
+
+@pytest.mark.usefixtures("rate_index")
+def test_setting_an_override_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    promoter(table, "u_vip")
+
+    answer = call("admin_promoters", "PUT", "/admin/promoters/u_vip/override",
+                  {"l1_override_bp": 1_200, "reason": "vip"})
+
+    assert answer.status == 200, answer.body
+    stored = PromoterRepository(table).get("u_vip", consistent=True)
+    assert stored is not None and (stored.l1_override_bp, stored.version) == (1_200, answer.body["version"])
+    assert answer.body["l1_override_bp"] == 1_200
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent

@@ -11,6 +11,7 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.commission_rates import promoter_write
 from mall.dal.keys import (
     activity_key,
     activity_partition,
@@ -94,6 +95,9 @@ class PromoterRepository:
         writes.append(self._history(promoter.user_id, now, action="apply", from_status=None,
                                     to_status=promoter.status, by=promoter.user_id, reason=None,
                                     extra={"accepted_rules_version": promoter.accepted_rules_version}))
+        if replaces_rejected or promoter.l1_override_bp is not None or promoter.l2_override_bp is not None:
+            writes.append(promoter_write(self._table.name, promoter.user_id, l1_bp=promoter.l1_override_bp,
+                                         l2_bp=promoter.l2_override_bp, version=promoter.version))
         self._table.transact(writes)
 
     def _grant_role(self, user_id: str) -> Write:
@@ -170,6 +174,9 @@ class PromoterRepository:
         ]
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
+        # The rate index's copy rides in the same transaction (docs: mall.dal.commission_rates).
+        writes.append(promoter_write(self._table.name, promoter.user_id, l1_bp=l1_bp, l2_bp=l2_bp,
+                                     version=promoter.version + 1))
         self._table.transact(writes)
 
     def set_level(self, promoter: Promoter, *, level_id: str, action: str, by: str, reason: str | None,

@@ -11,16 +11,18 @@ from typing import Any
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.domain import referral as rules
-from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
+from mall.services.settings import rate_sources
 
 
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime) -> PromoterAdminView:
@@ -123,16 +125,16 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
 
 
 def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, promoters: PromoterRepository,
-                        categories: CategoryRepository, products: ProductRepository) -> None:
+                        categories: CategoryRepository, products: ProductRepository, rates: RateIndex | None) -> None:
     """The override with any level's points (the promoter's level can change), and the other level's
     rate from anything a line can resolve (global, a category, a product, another promoter's
     override), stays within the cap: 422 naming the combination."""
     if promoter.l1_override_bp is None and promoter.l2_override_bp is None:
         return
-    others = [p for p in promoters.with_overrides() if p.user_id != promoter.user_id]
-    problems = cap_problems(settings=settings, categories=categories.list_all(),
-                            products=products.with_own_commission(),
-                            promoters=[*others, promoter], saving=Saving("override", promoter.user_id))
+    found = rate_sources(categories=categories, products=products, promoters=promoters, rates=rates)
+    holders: list[OverrideHolder] = [p for p in found.promoters if p.user_id != promoter.user_id]
+    problems = cap_problems(settings=settings, categories=found.categories, products=found.products,
+                            promoters=[*holders, promoter], saving=Saving("override", promoter.user_id))
     if problems:
         raise InvalidInput("this override could pay more than the commission cap on some line",
                            code="override_exceeds_cap", fields=problems)
@@ -152,15 +154,18 @@ class SetOverride:
 
 
 def set_override(command: SetOverride, *, network: ReferralRepositories, categories: CategoryRepository,
-                 products: ProductRepository) -> PromoterAdminView:
+                 products: ProductRepository, rates: RateIndex | None = None) -> PromoterAdminView:
+    """Check the cap with every other rate (from ``rates``, the rate index, when given: one Query)
+    and write the override with its history, audit entry and rate-index copy in one transaction;
+    the answer is the promoter as that transaction left them."""
     c = command
     settings = network.settings.current().settings
     repo = network.promoters
     promoter = repo.get(c.user_id, consistent=True)
     if promoter is None:
         raise NotFound("no such promoter", code="promoter_not_found")
-    _check_override_cap(settings, replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp),
-                        promoters=repo, categories=categories, products=products)
+    changed = replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp)
+    _check_override_cap(settings, changed, promoters=repo, categories=categories, products=products, rates=rates)
     try:
         repo.set_override(promoter, l1_bp=c.l1_bp, l2_bp=c.l2_bp, by=c.by, reason=c.reason, now=c.now,
                           audit=_promoter_audit(
@@ -170,7 +175,7 @@ def set_override(command: SetOverride, *, network: ReferralRepositories, categor
                               after={"l1_override_bp": c.l1_bp, "l2_override_bp": c.l2_bp}, reason=c.reason))
     except TransactionCancelled as exc:
         raise Conflict("the promoter changed meanwhile; reload and retry", code="promoter_changed") from exc
-    return get_promoter(promoters=repo, user_id=c.user_id)
+    return admin_view(replace(changed, version=promoter.version + 1), share_page())
 
 
 def set_level(*, network: ReferralRepositories, user_id: str, level_id: str, reason: str, by: str, now: datetime,
