@@ -224,3 +224,24 @@ def test_setting_an_override_takes_at_most_five_round_trips(table: Table, call: 
     assert stored is not None and (stored.l1_override_bp, stored.version) == (1_200, answer.body["version"])
     assert answer.body["l1_override_bp"] == 1_200
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+def test_confirming_a_risk_case_freezes_the_promoter_in_its_own_transaction_in_six_round_trips(
+        table: Table, call: Call) -> None:
+    """Over the admin target by one: after the commit, the unsettled commission records and team
+    bonuses to void are looked up (two Queries: looked up before, a record created meanwhile would
+    escape the voiding) and the follow-up is marked finished."""
+    promoter(table, "u_risky")
+    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
+                          window_key="2026-11-22", evidence={"devices": 3}, now=T0)
+    assert view is not None
+
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/confirm", {"note": "核实"})
+
+    assert answer.status == 200, answer.body
+    assert (answer.body["status"], answer.body["resolution_pending"]) == ("CONFIRMED", False)
+    frozen = PromoterRepository(table).get("u_risky", consistent=True)
+    assert frozen is not None and frozen.status == "frozen" and frozen.reason is not None
+    assert view.case_id in frozen.reason
+    assert answer.sent.count("TransactWriteItems") == 1  # the case, the hold, the freeze, both audit entries
+    assert answer.trips <= 6, answer.sent

@@ -20,7 +20,7 @@ record is never held without an open case nor released while a new case is open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -241,9 +241,10 @@ class RiskCaseRepository:
             raise StaleHold(case.promoter_id) from exc  # a conflicting transaction: read again and retry
 
     def resolve(self, before: RiskCase, after: RiskCase, *, hold_before: Hold | None, hold_after: Hold | None,
-                audit: AuditEntry, now: datetime) -> None:
-        """OPEN → RELEASED | CONFIRMED, the hold's new state and the audit entry: one transaction.
-        Raises ``StaleCase`` (the case changed: read it again) or ``StaleHold`` (retry)."""
+                audit: AuditEntry, now: datetime, also: Sequence[Write] = ()) -> None:
+        """OPEN → RELEASED | CONFIRMED, the hold's new state, the audit entry and ``also`` (a confirmed
+        case's freeze of the promoter): one transaction. Raises ``StaleCase`` (the case changed: read
+        it again) or ``StaleHold`` (the hold or what ``also`` expected changed: retry)."""
         name = self._table.name
         sets = ["#status = :to", "gsi1pk = :g1", "resolved_at = :at", "resolved_by = :by", "#note = :note",
                 "updated_at = :at"]
@@ -256,6 +257,7 @@ class RiskCaseRepository:
         if hold_after is not None:
             writes.append(self._hold_write(hold_before, hold_after))
         writes.append(self._audit.write(audit, now))
+        writes += also
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:

@@ -131,6 +131,13 @@ class PromoterRepository:
     def change_status(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
                       reason: str | None, now: datetime, grant_role: bool, audit: AuditEntry | None = None) -> None:
         """A conditional update from the status the caller saw (and its version), plus history."""
+        self._table.transact(self.status_writes(promoter, to_status=to_status, action=action, by=by, reason=reason,
+                                                now=now, grant_role=grant_role, audit=audit))
+
+    def status_writes(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
+                      reason: str | None, now: datetime, grant_role: bool,
+                      audit: AuditEntry | None = None) -> list[Write]:
+        """``change_status`` as writes, for a caller's transaction (a confirmed risk case's freeze)."""
         sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
         values: dict[str, Any] = {":to": to_status, ":g": promoter_status_partition(to_status),
                                   ":from": promoter.status, ":one": 1, ":ver": promoter.version, ":reason": reason}
@@ -149,7 +156,7 @@ class PromoterRepository:
                                     to_status=to_status, by=by, reason=reason))
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
-        self._table.transact(writes)
+        return writes
 
     def set_override(self, promoter: Promoter, *, l1_bp: int | None, l2_bp: int | None, by: str,
                      reason: str | None, now: datetime, audit: AuditEntry | None = None) -> None:

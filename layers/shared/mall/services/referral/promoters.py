@@ -14,6 +14,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
+from mall.dal.table import Write
 from mall.domain import referral as rules
 from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
@@ -122,6 +123,24 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
                           else promoter.activated_at)
         return admin_view(changed, share_page())
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
+
+
+def freeze_writes(*, promoters: PromoterRepository, promoter: Promoter | None, reason: str, by: str, now: datetime,
+                  source_ip: str | None = None) -> list[Write]:
+    """The admin freeze of ``promoter`` as seen (conditional on its status and version), audited,
+    as writes for a caller's transaction; none when there is nothing to freeze (not a promoter,
+    already frozen or disabled)."""
+    if promoter is None:
+        return []
+    try:
+        target = rules.transition(promoter, "freeze", reason)
+    except Conflict:
+        return []
+    return promoters.status_writes(promoter, to_status=target, action="freeze", by=by, reason=reason, now=now,
+                                   grant_role=False,
+                                   audit=_promoter_audit("promoter.freeze", promoter, by=by, source_ip=source_ip,
+                                                         before={"status": promoter.status}, after={"status": target},
+                                                         reason=reason))
 
 
 def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, promoters: PromoterRepository,
