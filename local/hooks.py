@@ -61,6 +61,7 @@ def seed(env: dict[str, str]) -> list[str]:
         _ensure_demo_catalog()
         _ensure_demo_buyer()
         _ensure_demo_promoter()
+        _run_deploy_migrations()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -81,6 +82,16 @@ def seed(env: dict[str, str]) -> list[str]:
         f"  API docs: {api}/docs   OpenAPI: {api}/openapi.json",
     ]
 
+
+
+def _run_deploy_migrations() -> None:
+    """The migrations a deploy runs at once (docs/runbook.md), so the local stack serves as a
+    deployed one does: the commission rate index is complete and ready."""
+    from mall.dal.table import main_table
+    from tools.migrations import run
+    from tools.migrations.commission_rate_index import MIGRATION
+
+    run(main_table(), MIGRATION)
 
 
 def _ensure_demo_buyer() -> None:

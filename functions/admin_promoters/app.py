@@ -12,6 +12,7 @@ from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
@@ -34,6 +35,7 @@ table = main_table()
 network = ReferralRepositories.on(table)
 categories = CategoryRepository(table)
 products = ProductRepository(table)
+rates = RateIndex(table)
 risk_repos = risk.RiskRepositories.on(table)
 settlement_repos = settlement.SettlementRepositories.on(table)
 
@@ -98,9 +100,9 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(repos=risk_repos, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
+            # Voiding changes records and the ledger, not the promoter: the view of the change stands.
             settlement.void_disabled_promoter(settlement_repos, promoter_id=user_id,
                                               by=current_principal(app).subject, now=now, source_ip=source_ip(app))
-            view = referral_promoters.get_promoter(promoters=network.promoters, user_id=user_id)
         return view
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
@@ -118,7 +120,8 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
     command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
                                              source_ip=source_ip(app))
-    return referral_promoters.set_override(command, network=network, categories=categories, products=products)
+    return referral_promoters.set_override(command, network=network, categories=categories, products=products,
+                                           rates=rates)
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",

@@ -13,6 +13,7 @@ from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
@@ -26,6 +27,7 @@ settings_versions = SettingsRepository(table)
 categories = CategoryRepository(table)
 products = ProductRepository(table)
 promoters = PromoterRepository(table)
+rates = RateIndex(table)
 
 app = make_resolver()
 
@@ -48,7 +50,8 @@ def current() -> SettingsVersionView:
          tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **secured(Role.ADMIN))
 def save(body: SaveSettingsRequest) -> SettingsVersionView:
     return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
-                        body=body, saved_by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
+                        body=body, saved_by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app),
+                        rates=rates)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],

@@ -15,7 +15,6 @@ import pytest
 from mall.clock import china_day
 from mall.dal.changes import change_message, parse_change
 from mall.dal.identity import CustomerRepository
-from mall.dal.keys import stats_entity_partition
 from mall.dal.referral import VisitRateLimiter, VisitRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
@@ -64,8 +63,8 @@ def visits_counted(table: Table) -> dict[str, int]:
     day = china_day(NOW)
     board = dashboard(stats=StatsRepository(table), date_from=day, date_to=day, now=NOW)
     counted = {"dashboard": board.share_visits}
-    for item in table.query(partition=("pk", stats_entity_partition("promoter", "DAY", day)), limit=100).items:
-        counted[str(item["sk"])] = int(item.get("share_visits", 0))
+    for item in StatsRepository(table).entities(days=[day], months=[])["promoter"]:
+        counted[f"USER#{item['user_id']}"] = int(item.get("share_visits", 0))
     return counted
 
 

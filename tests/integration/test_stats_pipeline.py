@@ -580,7 +580,7 @@ def test_a_change_too_big_for_one_transaction_is_split_and_each_part_applied_onc
     parts = results[0].parts
     assert parts > 2 and all(r.parts == parts for r in results)
     assert sum(r.applied for r in results) == parts  # every part once, by whichever thread got there first
-    products = repo.entity_items("product", days=["2026-11-03"], months=[])
+    products = repo.entities(days=["2026-11-03"], months=[])["product"]
     assert sorted((p["product_id"], p["units"], p["sales_fen"]) for p in products) == [
         (f"p_{i:02d}", 1, 100) for i in range(1, 21)]
     agg = repo.aggregates(days=["2026-11-03"], months=["2026-11"])

@@ -141,6 +141,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "month_key": (("2026-03", 3), {"pk": "STATS_MONTH#2026-03#3", "sk": "STATS"}),
     "totals_key": ((3,), {"pk": "STATS_TOTALS#3", "sk": "STATS"}),
     "stats_entity_partition": (("promoter", "DAY", "2026-03-01"), "STATS_PROMOTER_DAY#2026-03-01"),
+    "stats_entities_partition": (("DAY", "2026-03-01"), "STATS_ENTITIES_DAY#2026-03"),
+    "stats_entity_sort_key": (("buyer", "2026-03-01", "u_1"), "2026-03-01#BUYER#u_1"),
+    "stats_entity_kind": (("2026-03#PRODUCT#p_1",), "product"),
+    "commission_rate_key": (("PROMOTER", "u_1"), {"pk": "COMMISSION_RATES", "sk": "PROMOTER#u_1"}),
     "team_sales_key": (("2026-03", "u_a"), {"pk": "TEAM_SALES#2026-03#07", "sk": "USER#u_a"}),
     "board_partition": (("sales", "M2026-03"), "BOARD#sales#M2026-03"),
     "board_key": (("sales", "M2026-03", "u_1"), {"pk": "BOARD#sales#M2026-03", "sk": "USER#u_1"}),
@@ -152,9 +156,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "change_shard": (("ev_1",), 6),
     "key_id": (({"pk": "A#1", "sk": "B"},), ("A#1", "B")),
     "counter_items": ((Target("promoter", "2026-03-01", "u_1"), 2), [
-        ({"pk": "STATS_PROMOTER_DAY#2026-03-01", "sk": "USER#u_1"},
+        ({"pk": "STATS_ENTITIES_DAY#2026-03", "sk": "2026-03-01#PROMOTER#u_1"},
          {"entity": "stats_promoter_day", "day": "2026-03-01", "user_id": "u_1"}),
-        ({"pk": "STATS_PROMOTER_MONTH#2026-03", "sk": "USER#u_1"},
+        ({"pk": "STATS_ENTITIES_MONTH#2026", "sk": "2026-03#PROMOTER#u_1"},
          {"entity": "stats_promoter_month", "month": "2026-03", "user_id": "u_1"})]),
 }
 
@@ -163,7 +167,8 @@ CONSTANTS: dict[str, Any] = {
     "PROFILE_SK": "PROFILE", "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",
-    "CATEGORIES_PARTITION": "CATEGORIES", "LOW_STOCK_PARTITION": "LOWSTOCK", "LOW_STOCK_LIST": ("gsi1pk", "LOWSTOCK"),
+    "CATEGORIES_PARTITION": "CATEGORIES", "COMMISSION_RATES_PARTITION": "COMMISSION_RATES",
+    "COMMISSION_RATES_READY_SK": "READY", "LOW_STOCK_PARTITION": "LOWSTOCK", "LOW_STOCK_LIST": ("gsi1pk", "LOWSTOCK"),
     "POSTING_PREFIX": "LEDGER#", "POSTING_SHARDS": 4, "COMMISSION_PREFIX": "COMMISSION#",
     "RUNS_PARTITION": "RECONCILIATIONS",
     "SETTINGS_PK": "SETTINGS#distribution", "RISK_SCAN_WATERMARK_KEY": {"pk": "RISK_SCAN", "sk": "WATERMARK"},

@@ -39,6 +39,9 @@ class Migration:
     filter_expression: str | None = None
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
+    # Run once the whole table has been applied (not in a dry run), before the run is recorded as
+    # finished: idempotent, as a stop right after it runs it again.
+    finish: Callable[[Table], None] | None = None
 
 
 @dataclass
@@ -108,6 +111,8 @@ def run(table: Table, migration: Migration, *, dry_run: bool = False, restart: b
             if last is not None:
                 record["position"] = last
             else:
+                if migration.finish is not None:
+                    migration.finish(table)
                 record["finished_at"] = utc_now().isoformat()
             table.put(record)
     progress.finished = True

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +12,14 @@ from mall.clock import iso, parse_instant
 from mall.dal.keys import (
     admin_key,
     customer_profile_key,
+    key_id,
     known_login_source_key,
     login_source_key,
     login_throttle_key,
     unionid_partition,
     user_partition,
 )
-from mall.dal.table import ConditionFailed, Item, Table
+from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
 from mall.domain.tokens import Role
 from mall.errors import Conflict, NotFound, TooManyRequests
@@ -177,9 +178,15 @@ class AdminRepository:
             return None
         return int(item.get("session_version", 0)), bool(item.get("disabled", False))
 
-    def record_success(self, username: str, now: datetime) -> None:
-        self._table.update(admin_key(username), "SET last_login_at = :t", condition="attribute_exists(pk)",
-                           values={":t": iso(now)})
+    def record_success(self, username: str, now: datetime, *, also: Sequence[Write] = ()) -> None:
+        """The account's ``last_login_at``, with ``also`` (the rest of a completed login) in one
+        transaction."""
+        success = Write.update(self._table.name, admin_key(username), "SET last_login_at = :t",
+                               condition="attribute_exists(pk)", values={":t": iso(now)})
+        if also:
+            self._table.transact([success, *also])
+        else:
+            self._table.write_one(success)
 
 
 class LoginThrottle:
@@ -192,32 +199,36 @@ class LoginThrottle:
         self._table = table
         self._policy = policy
 
-    def reserve(self, username: str, source_ip: str, now: datetime) -> bool:
+    def reserve(self, username: str, source_ip: str, now: datetime) -> tuple[bool, AdminAccount | None]:
         """Take one attempt for (username, IP) and, from a source the username has never logged in
-        from, one of the username's (returns whether it did); ``TooManyRequests`` (with when to
-        retry) when none is left."""
+        from, one of the username's (returns whether it did, and the account, read in the same
+        ``BatchGetItem`` as the known source); ``TooManyRequests`` (with when to retry) when none is
+        left."""
         pair = login_source_key(username, source_ip)
         self._take(pair, self._policy.max_failed_attempts, now)
-        if self._table.get(known_login_source_key(username, source_ip)) is not None:
-            return False
+        known, account = known_login_source_key(username, source_ip), admin_key(username)
+        found = {key_id(item): item for item in self._table.batch_get([known, account], consistent=True)}
+        stored = found.get(key_id(account))
+        admin = _admin_from_item(stored) if stored else None
+        if key_id(known) in found:
+            return False, admin
         try:
             self._take(login_throttle_key(username, "ALL"), self._policy.max_attempts_per_username, now)
         except TooManyRequests:
             self._give_back(pair)
             raise
-        return True
+        return True, admin
 
-    def succeeded(self, username: str, source_ip: str, now: datetime, *, counted_for_username: bool) -> None:
-        """The password was right: this source starts afresh, the attempt is given back to the
-        username, and the source is known to it from now on."""
-        with contextlib.suppress(ConditionFailed):  # the item expired meanwhile: nothing to reset
-            self._table.update(login_source_key(username, source_ip), "SET attempts = :zero",
-                               condition="attribute_exists(pk)", values={":zero": 0})
+    def succeeded(self, username: str, source_ip: str, now: datetime, *, counted_for_username: bool) -> list[Write]:
+        """The password was right: the attempt is given back to the username (at once), and the
+        writes that complete the login, for one transaction: this source starts afresh (its count
+        is deleted: the next attempt opens a new window) and is known to the username from now on."""
         if counted_for_username:
             self._give_back(login_throttle_key(username, "ALL"))
         expires = int(now.timestamp()) + KNOWN_SOURCE_DAYS * 86400
-        self._table.put({**known_login_source_key(username, source_ip), "entity": "login_known_source",
-                         "expires_at": expires})
+        return [Write.delete(self._table.name, login_source_key(username, source_ip)),
+                Write.put(self._table.name, {**known_login_source_key(username, source_ip),
+                                             "entity": "login_known_source", "expires_at": expires})]
 
     def _take(self, key: dict[str, str], limit: int, now: datetime) -> None:
         now_s = int(now.timestamp())

@@ -20,7 +20,7 @@ record is never held without an open case nor released while a new case is open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -32,12 +32,15 @@ from mall.dal.keys import (
     beneficiary_partition,
     commission_key,
     promoter_cases_partition,
+    promoter_key,
     risk_case_key,
     risk_hold_key,
     risk_status_partition,
 )
+from mall.dal.referral.records import promoter_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
+from mall.domain.referral.model import Promoter
 from mall.domain.risk import (
     Hold,
     RiskCase,
@@ -149,6 +152,13 @@ class RiskHoldRepository:
         item = self.get(uid)
         return hold_from_item(item) if item else None
 
+    def hold_and_promoter(self, uid: str) -> tuple[Hold | None, Promoter | None]:
+        """The hold on ``uid`` and their promoter item, both consistent, in one ``BatchGetItem``."""
+        found = {str(item["sk"]): item for item in self._table.batch_get([risk_hold_key(uid), promoter_key(uid)],
+                                                                         consistent=True)}
+        hold, promoter = found.get(str(risk_hold_key(uid)["sk"])), found.get(str(promoter_key(uid)["sk"]))
+        return (hold_from_item(hold) if hold else None), (promoter_from_item(promoter) if promoter else None)
+
     def check_write(self, uid: str, *, held: bool) -> Write:
         """A ConditionCheck that ``uid`` is (``held``) or is not held, for a writer that decided
         from a read of the hold (e.g. commission creation) and must not commit if it changed."""
@@ -231,9 +241,10 @@ class RiskCaseRepository:
             raise StaleHold(case.promoter_id) from exc  # a conflicting transaction: read again and retry
 
     def resolve(self, before: RiskCase, after: RiskCase, *, hold_before: Hold | None, hold_after: Hold | None,
-                audit: AuditEntry, now: datetime) -> None:
-        """OPEN → RELEASED | CONFIRMED, the hold's new state and the audit entry: one transaction.
-        Raises ``StaleCase`` (the case changed: read it again) or ``StaleHold`` (retry)."""
+                audit: AuditEntry, now: datetime, also: Sequence[Write] = ()) -> None:
+        """OPEN → RELEASED | CONFIRMED, the hold's new state, the audit entry and ``also`` (a confirmed
+        case's freeze of the promoter): one transaction. Raises ``StaleCase`` (the case changed: read
+        it again) or ``StaleHold`` (the hold or what ``also`` expected changed: retry)."""
         name = self._table.name
         sets = ["#status = :to", "gsi1pk = :g1", "resolved_at = :at", "resolved_by = :by", "#note = :note",
                 "updated_at = :at"]
@@ -246,6 +257,7 @@ class RiskCaseRepository:
         if hold_after is not None:
             writes.append(self._hold_write(hold_before, hold_after))
         writes.append(self._audit.write(audit, now))
+        writes += also
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:

@@ -36,7 +36,8 @@ from mall.dal.keys import (
     key_id,
     month_key,
     promoter_key,
-    stats_entity_partition,
+    stats_entities_partition,
+    stats_entity_kind,
     totals_key,
 )
 from mall.dal.stats_apply import MAX_TRANSACTION_WRITES, ApplyResult, StatsApplier
@@ -75,42 +76,59 @@ class StatsRepository:
         keys += [month_key(m, s) for m in months for s in range(DAY_SHARDS)]
         return self._table.batch_get(keys) if keys else []
 
-    def aggregates_by_period(self, *, days: Sequence[str], months: Sequence[str]) -> dict[str, list[Item]]:
+    def aggregates_and_totals(self, *, days: Sequence[str],
+                              months: Sequence[str]) -> tuple[dict[str, list[Item]], list[Item]]:
         """The aggregate shards of each day and month asked for, keyed by that period (``YYYY-MM-DD``
-        or ``YYYY-MM``; a period without items maps to ``[]``). The ``BatchGetItem`` calls (100 keys
-        each: 12 periods of 8 shards) run at once, so a range of days takes one call's time."""
+        or ``YYYY-MM``; a period without items maps to ``[]``), and the running totals' shards, in
+        ``BatchGetItem`` calls of 100 keys run at once: a week and the totals are one call (64 keys),
+        a range of days takes one call's time."""
         wanted: dict[tuple[str, str], str] = {}
         for day in days:
             wanted.update({key_id(day_key(day, s)): day for s in range(DAY_SHARDS)})
         for month in months:
             wanted.update({key_id(month_key(month, s)): month for s in range(DAY_SHARDS)})
-        keys: list[Key] = [{"pk": pk, "sk": sk} for pk, sk in wanted]
+        totals = {key_id(totals_key(s)) for s in range(DAY_SHARDS)}
+        keys: list[Key] = [{"pk": pk, "sk": sk} for pk, sk in [*wanted, *sorted(totals)]]
         chunks = [keys[i:i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
         with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), 8))) as pool:
             found = [item for items in pool.map(self._table.batch_get, chunks) for item in items]
         by_period: dict[str, list[Item]] = {period: [] for period in [*days, *months]}
+        running: list[Item] = []
         for item in found:
-            by_period[wanted[key_id(item)]].append(item)
-        return by_period
+            if key_id(item) in totals:
+                running.append(item)
+            else:
+                by_period[wanted[key_id(item)]].append(item)
+        return by_period, running
 
-    def totals(self) -> list[Item]:
-        return self._table.batch_get([totals_key(s) for s in range(DAY_SHARDS)])
+    def entities(self, *, days: Sequence[str], months: Sequence[str]) -> dict[str, list[Item]]:
+        """Every product, promoter and buyer item of those days and months, by kind (``product``,
+        ``promoter``, ``buyer``): one Query per month of days and one per year of months (sort keys
+        from the first period to the last; all pages), run at once. A week is one Query, two when
+        it straddles a month's end."""
+        spans: dict[str, tuple[str, str]] = {}
+        for granularity, periods in (("DAY", days), ("MONTH", months)):
+            for period in periods:
+                partition = stats_entities_partition(granularity, period)
+                low, high = spans.get(partition, (period, period))
+                spans[partition] = (min(low, period), max(high, period))
+        with ThreadPoolExecutor(max_workers=max(1, min(len(spans), 8))) as pool:
+            pages = list(pool.map(lambda partition: self._whole_span(partition, *spans[partition]), spans))
+        wanted = {*days, *months}
+        by_kind: dict[str, list[Item]] = {"product": [], "promoter": [], "buyer": []}
+        for item in (item for page in pages for item in page):
+            if str(item.get("day") or item.get("month")) in wanted:  # a span may cover periods not asked for
+                by_kind[stats_entity_kind(str(item["sk"]))].append(item)
+        return by_kind
 
-    def entity_items(self, kind: str, *, days: Sequence[str], months: Sequence[str]) -> list[Item]:
-        """Every per-day / per-month item of ``kind`` (product, promoter, buyer) in those periods: one
-        Query per period partition (all pages), run a few at a time."""
-        partitions = [stats_entity_partition(kind, "DAY", d) for d in days]
-        partitions += [stats_entity_partition(kind, "MONTH", m) for m in months]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            pages = list(pool.map(self._whole_partition, partitions))
-        return [item for page in pages for item in page]
-
-    def _whole_partition(self, partition: str) -> list[Item]:
+    def _whole_span(self, partition: str, first: str, last: str) -> list[Item]:
         items: list[Item] = []
         start: Key | None = None
         while True:
-            page = self._table.query_where("#pk = :pk", names={"#pk": "pk"}, values={":pk": partition}, limit=None,
-                                           start_key=start)
+            page = self._table.query_where("#pk = :pk AND #sk BETWEEN :first AND :last",
+                                           names={"#pk": "pk", "#sk": "sk"},
+                                           values={":pk": partition, ":first": f"{first}#", ":last": f"{last}#~"},
+                                           limit=None, start_key=start)
             items.extend(page.items)
             start = page.last_key
             if start is None:

@@ -281,10 +281,9 @@ def login_admin_audited(*, log: AuditLog, admins: AdminRepository, throttle: Log
     entry: dict[str, Any] = {"actor": f"admin:{username}", "entity_type": "admin", "entity_id": username,
                              "source_ip": source_ip}
     try:
-        token = login_admin(username=username, password=password, admins=admins, throttle=throttle,
-                            signing_key=signing_key, ttl_seconds=ttl_seconds, now=now, source_ip=source_ip)
+        return login_admin(username=username, password=password, admins=admins, throttle=throttle,
+                           signing_key=signing_key, ttl_seconds=ttl_seconds, now=now, source_ip=source_ip,
+                           audit=log, success=AuditEntry(action="admin.login", **entry))
     except DomainError as exc:
         log.append(AuditEntry(action="admin.login_failed", details={"code": exc.code}, **entry), now)
         raise
-    log.append(AuditEntry(action="admin.login", **entry), now)
-    return token

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mall.clock import iso
+from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle
 from mall.domain import identity
 from mall.domain.passwords import dummy_hash, verify_password
@@ -42,19 +43,23 @@ UNKNOWN_SOURCE = "unknown"
 
 
 def login_admin(*, username: str, password: str, admins: AdminRepository, throttle: LoginThrottle,
-                signing_key: bytes, ttl_seconds: int, now: datetime, source_ip: str | None = None) -> TokenResponse:
+                signing_key: bytes, ttl_seconds: int, now: datetime, source_ip: str | None = None,
+                audit: AuditLog | None = None, success: AuditEntry | None = None) -> TokenResponse:
     """The attempt is counted before the password is checked (``LoginThrottle.reserve``), so parallel
-    attempts cannot check more passwords than the policy allows; a refusal says when to retry."""
+    attempts cannot check more passwords than the policy allows; a refusal says when to retry. A
+    success is recorded in one transaction: the source's fresh start, the account's last login and,
+    given ``audit`` and ``success``, the audit entry (a known source: three round trips in all)."""
     source = source_ip or UNKNOWN_SOURCE
-    counted_for_username = throttle.reserve(username, source, now)
-    account = admins.get(username)
+    counted_for_username, account = throttle.reserve(username, source, now)
     if account is None:
         verify_password(password, dummy_hash())  # same cost as a real check: no username probing by timing
         raise identity.reject_login()
     if not verify_password(password, account.password_hash) or account.disabled:
         raise identity.reject_login()
-    throttle.succeeded(username, source, now, counted_for_username=counted_for_username)
-    admins.record_success(username, now)
+    writes = throttle.succeeded(username, source, now, counted_for_username=counted_for_username)
+    if audit is not None and success is not None:
+        writes.append(audit.write(success, now))
+    admins.record_success(username, now, also=writes)
     roles = frozenset({Role.ADMIN})
     token = issue_token(f"admin:{username}", roles, key=signing_key, now=now, ttl_seconds=ttl_seconds,
                         session_version=account.session_version)

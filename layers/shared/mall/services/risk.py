@@ -17,9 +17,10 @@ CONFIRMED, the hold's new state and the audit entry in one transaction; then the
 - release: when no case of the promoter stays open (and none was confirmed) the hold is gone and
   every held record is released (back into the due index: the next settlement run settles those
   already due);
-- confirm: the promoter is frozen (the admin freeze of ``mall.services.referral``), every FROZEN
-  record is voided with its ``commission_voided`` reversal in the transaction of its state change,
-  and the hold stays (``confirmed_case_id``) while the promoter is frozen.
+- confirm: the promoter is frozen (the admin freeze of ``mall.services.referral``, in the
+  resolution's own transaction: a confirmed case and its frozen promoter are one commit), every
+  FROZEN record is voided with its ``commission_voided`` reversal in the transaction of its state
+  change, and the hold stays (``confirmed_case_id``) while the promoter is frozen.
 ``finished_at`` marks the follow-up complete; repeating the same action on a resolved case whose
 follow-up was interrupted finishes it (every step is conditional and idempotent)."""
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ from mall.domain.risk import (
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, RiskCaseView, RiskHoldView
 from mall.services import team_bonus
-from mall.services.referral.promoters import change_status
+from mall.services.referral.promoters import change_status, freeze_writes
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -196,6 +197,7 @@ def confirm_case(*, repos: RiskRepositories, case_id: str, by: str, note: str, n
 def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
              source_ip: str | None) -> RiskCaseView:
     repo, holds = repos.cases, repos.holds
+    written: Hold | None = None  # the hold as this call's resolution left it (None: resuming)
     for attempt in range(ATTEMPTS):
         case = repo.get(case_id)
         if case is None:
@@ -204,7 +206,10 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
             logger.info("resuming a risk case resolution", extra={"case_id": case_id, "action": action})
             break
         after = resolved(case, action, by=by, note=note, now=now)
-        hold = holds.hold(case.promoter_id)
+        hold, promoter = holds.hold_and_promoter(case.promoter_id)
+        # A confirmed case freezes the promoter in its own transaction: confirmed and frozen at once.
+        freeze = freeze_writes(promoters=repos.promoters, promoter=promoter, reason=_freeze_reason(after), by=by,
+                               now=now, source_ip=source_ip) if action == "confirm" else []
         base = hold or Hold(promoter_id=case.promoter_id, case_id=case.case_id, opened_at=case.opened_at)
         hold_after = hold_without_case(base, case_id=case.case_id, action=action)
         audit = AuditEntry(
@@ -213,31 +218,35 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
             after={"status": after.status.value, "hold": "lifted" if hold_after.lifted else "kept"},
             details={"note": note, "rule": case.rule, "window_key": case.window_key}, subject_user=case.promoter_id)
         try:
-            repo.resolve(case, after, hold_before=hold, hold_after=hold_after, audit=audit, now=now)
+            repo.resolve(case, after, hold_before=hold, hold_after=hold_after, audit=audit, now=now, also=freeze)
         except StaleCase:
             continue  # resolved meanwhile: read again (resume the same action, or 409)
         except StaleHold:
             _backoff(attempt)
             continue
-        case = after
+        case, written = after, hold_after
         logger.info("risk case resolved", extra={"case_id": case_id, "promoter_id": case.promoter_id,
                                                  "status": case.status.value, "hold_lifted": hold_after.lifted})
         break
     else:
         raise Conflict("the risk case kept changing; retry", code="risk_case_changed")
     if case.status == RiskCaseStatus.CONFIRMED:
-        _finish_confirm(repos, case, now, source_ip=source_ip)
+        _finish_confirm(repos, case, now, source_ip=source_ip, freeze=written is None)
     else:
-        _finish_release(repo, holds, case, now)
-    repo.finish(case, now)
+        _finish_release(repo, holds, case, now, held=None if written is None else not written.lifted)
+    if repo.finish(case, now):
+        return case_view(replace(case, finished_at=now))  # as this resolution left it: no read needed
     final = repo.get(case_id)
     return case_view(final or case)
 
 
-def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: RiskCase, now: datetime) -> None:
+def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: RiskCase, now: datetime, *,
+                    held: bool | None = None) -> None:
     """Release the held records, unless the promoter is still held (another case is open or one
-    was confirmed: the records stay held for that one)."""
-    if holds.hold(case.promoter_id) is not None:
+    was confirmed: the records stay held for that one). ``held``: what the caller's own write just
+    left (None: read the hold). A hold opened after that write makes each record's conditional
+    release fail (``HoldMismatch``), which stops here as a read would have."""
+    if (holds.hold(case.promoter_id) is not None) if held is None else held:
         return
     released = 0
     for record in repo.unsettled_records(case.promoter_id):
@@ -261,16 +270,22 @@ def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: R
     logger.info("held commission released", extra={"case_id": case.case_id, "records": released})
 
 
-def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, source_ip: str | None) -> None:
-    """Freeze the promoter (first: a frozen promoter earns nothing new), then void every
-    unsettled record with its ledger reversal."""
+def _freeze_reason(case: RiskCase) -> str:
+    return f"risk case {case.case_id} confirmed: {case.note or ''}"[:500]
+
+
+def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, source_ip: str | None,
+                    freeze: bool) -> None:
+    """Freeze the promoter when resuming a confirmation (first: a frozen promoter earns nothing new;
+    a confirmation of this call froze them in its own transaction), then void every unsettled
+    record with its ledger reversal."""
     by = case.resolved_by or SYSTEM_ACTOR
-    try:
-        change_status(promoters=repos.promoters, user_id=case.promoter_id, action="freeze",
-                      reason=f"risk case {case.case_id} confirmed: {case.note or ''}"[:500], by=by, now=now,
-                      source_ip=source_ip)
-    except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
-        logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
+    if freeze:
+        try:
+            change_status(promoters=repos.promoters, user_id=case.promoter_id, action="freeze",
+                          reason=_freeze_reason(case), by=by, now=now, source_ip=source_ip)
+        except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
+            logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
     repo, ledger = repos.cases, repos.ledger
     voided = 0
     voided_fen = 0
@@ -308,8 +323,7 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
     True when a hold was lifted."""
     repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
-        hold = holds.hold(promoter_id)
-        promoter = repos.promoters.get(promoter_id, consistent=True)
+        hold, promoter = holds.hold_and_promoter(promoter_id)
         if hold is None or hold.open_cases or promoter is None or not promoter.is_active:
             return False
         try:
@@ -319,7 +333,8 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
             continue
         confirmed = hold.confirmed_case_id or hold.case_id
         _finish_release(repo, holds, RiskCase(case_id=confirmed, promoter_id=promoter_id, rule="", window_key="",
-                                              evidence={}, status=RiskCaseStatus.RELEASED, opened_at=now), now)
+                                              evidence={}, status=RiskCaseStatus.RELEASED, opened_at=now), now,
+                        held=False)
         return True
     return False
 

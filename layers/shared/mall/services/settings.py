@@ -8,6 +8,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex, Rates
 from mall.dal.keys import SETTINGS_HISTORY_PARTITION
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
@@ -30,11 +31,12 @@ def current(*, versions: SettingsRepository) -> SettingsVersionView:
 
 def save(*, versions: SettingsRepository, categories: CategoryRepository, products: ProductRepository,
          promoters: PromoterRepository, body: SaveSettingsRequest, saved_by: str, now: datetime,
-         source_ip: str | None = None) -> SettingsVersionView:
+         source_ip: str | None = None, rates: RateIndex | None = None) -> SettingsVersionView:
     """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``.
     The audit entry (the fields that differ from the version edited) is in the same transaction."""
     document = body.document()
-    check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document)
+    check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document,
+                              rates=rates)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
     current = versions.current(consistent=True)
     edited = current if current.version == body.based_on_version else versions.get(body.based_on_version)
@@ -49,13 +51,26 @@ def save(*, versions: SettingsRepository, categories: CategoryRepository, produc
     return _view(saved)
 
 
+def rate_sources(*, categories: CategoryRepository, products: ProductRepository, promoters: PromoterRepository,
+                 rates: RateIndex | None) -> Rates:
+    """Every category, product and promoter rate other than the global one: from the rate index
+    (one Query) when given and complete, else from the categories, both shelves and every promoter
+    status (eight Queries)."""
+    indexed = rates.read() if rates is not None else None
+    if indexed is not None:
+        return indexed
+    return Rates(categories=categories.list_all(), products=products.with_own_commission(),
+                 promoters=list(promoters.with_overrides()))
+
+
 def check_cap_against_catalog(*, categories: CategoryRepository, products: ProductRepository,
-                              promoters: PromoterRepository, settings: DistributionSettings) -> None:
+                              promoters: PromoterRepository, settings: DistributionSettings,
+                              rates: RateIndex | None = None) -> None:
     """422 when the new settings, with a category's, a product's or a promoter's own rates, could
     pay more than the cap on some line (the settings alone were checked by the document)."""
-    problems = cap_problems(settings=settings, categories=categories.list_all(),
-                            products=products.with_own_commission(), promoters=promoters.with_overrides(),
-                            saving=SAVING_SETTINGS)
+    found = rate_sources(categories=categories, products=products, promoters=promoters, rates=rates)
+    problems = cap_problems(settings=settings, categories=found.categories, products=found.products,
+                            promoters=found.promoters, saving=SAVING_SETTINGS)
     if problems:
         raise InvalidInput("with these settings a line could pay more than the commission cap",
                            code="commission_over_cap", fields=problems)

@@ -125,10 +125,12 @@ def _series(by_period: Mapping[str, Sequence[Mapping[str, Any]]], start: date, e
 
 
 def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: datetime) -> DashboardResponse:
-    """Sums the day / month aggregates covering the range, the running totals, and the per-day /
-    per-month promoter, product and buyer items (one Query per period, whole months as one month)
-    for the distinct counts and the top lists. No scan: cost grows with the number of periods and
-    with how many promoters, products and buyers were active in them.
+    """Sums the day / month aggregates covering the range and the running totals (one
+    ``BatchGetItem`` for a week), and the per-day / per-month promoter, product and buyer items
+    (one Query per month of days and per year of months, whole months as one month) for the
+    distinct counts and the top lists; then one ``BatchGetItem`` of the top promoters' nicknames.
+    No scan: cost grows with the number of periods and with how many promoters, products and
+    buyers were active in them.
 
     The aggregates are read once for both the totals and the trend series: a range drawn day by
     day reads every day's items (a whole month's item would not say which day), a longer one whole
@@ -137,16 +139,14 @@ def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: date
     months, days = split_range(start, end)
     granularity = series_granularity(start, end)
     agg_days, agg_months = (days_between(start, end), []) if granularity == "day" else (days, months)
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        agg_f = pool.submit(stats.aggregates_by_period, days=agg_days, months=agg_months)
-        totals_f = pool.submit(stats.totals)
-        promoters_f = pool.submit(stats.entity_items, "promoter", days=days, months=months)
-        products_f = pool.submit(stats.entity_items, "product", days=days, months=months)
-        buyers_f = pool.submit(stats.entity_items, "buyer", days=days, months=months)
-        by_period = agg_f.result()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        agg_f = pool.submit(stats.aggregates_and_totals, days=agg_days, months=agg_months)
+        entities_f = pool.submit(stats.entities, days=days, months=months)
+        by_period, totals = agg_f.result()
         agg = sum_fields([item for items in by_period.values() for item in items], AGG_FIELDS)
-        running = sum_fields(totals_f.result(), TOTAL_FIELDS)
-        promoter_items, product_items, buyer_items = promoters_f.result(), products_f.result(), buyers_f.result()
+        running = sum_fields(totals, TOTAL_FIELDS)
+        entities = entities_f.result()
+        promoter_items, product_items, buyer_items = entities["promoter"], entities["product"], entities["buyer"]
 
     buyer_orders = _by_subject(buyer_items, "user_id", ("orders",))
     buyers = sum(1 for v in buyer_orders.values() if v["orders"] >= 1)

@@ -9,6 +9,7 @@ from typing import Any
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog.common import MAX_CATEGORIES, instant_or_none, query_partition
+from mall.dal.commission_rates import category_copy, category_deleted, category_write
 from mall.dal.keys import CATEGORIES_PARTITION, category_key
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.domain.catalog import Category
@@ -53,12 +54,15 @@ class CategoryRepository:
             "name": category.name, "l1_rate_bp": category.l1_rate_bp, "l2_rate_bp": category.l2_rate_bp,
             "sort": category.sort, "product_count": 0, "version": 1, "created_at": created, "updated_at": created,
         }
+        copy = category_copy(category, version=1)
         try:
-            if audit is None:
+            if audit is None and copy is None:
                 self._table.put(item, condition="attribute_not_exists(pk)")
             else:
-                self._table.transact([Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
-                                      AuditLog(self._table).write(audit, category.created_at or utc_now())])
+                self._table.transact([
+                    Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
+                    *([Write.put(self._table.name, copy)] if copy is not None else []),
+                    *([AuditLog(self._table).write(audit, category.created_at or utc_now())] if audit else [])])
         except (ConditionFailed, TransactionCancelled) as exc:
             raise Conflict(f"category {category.category_id} already exists", code="category_exists") from exc
         return category_from_item(item)
@@ -82,23 +86,19 @@ class CategoryRepository:
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         key = category_key(category.category_id)
         names = {"#name": "name", "#sort": "sort"}
-        if audit is not None:
-            try:
-                self._table.transact([Write.update(self._table.name, key, expression, condition="version = :expected",
-                                                   names=names, values=values),
-                                      AuditLog(self._table).write(audit, now)])
-            except TransactionCancelled as exc:
-                raise _category_conflict(category.category_id, exc.items[0] if exc.items else None,
-                                         expected_version) from exc
-            written = self.get(category.category_id, consistent=True)
-            if written is None:  # pragma: no cover - deleted between the write and this read
-                raise NotFound(f"no category {category.category_id}", code="category_not_found")
-            return written
+        # The rate index's copy rides in the same transaction (docs: mall.dal.commission_rates).
         try:
-            item = self._table.update(key, expression, condition="version = :expected", names=names, values=values)
-        except ConditionFailed as exc:
-            raise _category_conflict(category.category_id, exc.item, expected_version) from exc
-        return category_from_item(item)
+            self._table.transact([Write.update(self._table.name, key, expression, condition="version = :expected",
+                                               names=names, values=values),
+                                  category_write(self._table.name, category, version=expected_version + 1),
+                                  *([AuditLog(self._table).write(audit, now)] if audit else [])])
+        except TransactionCancelled as exc:
+            raise _category_conflict(category.category_id, exc.items[0] if exc.items else None,
+                                     expected_version) from exc
+        written = self.get(category.category_id, consistent=True)
+        if written is None:  # pragma: no cover - deleted between the write and this read
+            raise NotFound(f"no category {category.category_id}", code="category_not_found")
+        return written
 
     def delete(self, category_id: str, *, expected_version: int, audit: AuditEntry | None = None,
                now: datetime | None = None) -> None:
@@ -109,7 +109,8 @@ class CategoryRepository:
             self._table.transact([Write.delete(
                 self._table.name, category_key(category_id),
                 condition="version = :expected AND product_count = :zero",
-                values={":expected": expected_version, ":zero": 0}), *audit_writes])
+                values={":expected": expected_version, ":zero": 0}),
+                category_deleted(self._table.name, category_id), *audit_writes])
         except TransactionCancelled as exc:
             current = exc.items[0] if exc.items else None
             if current is not None and int(current.get("version", 1)) == expected_version:

@@ -11,6 +11,7 @@ from typing import Any
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.commission_rates import product_copy, product_write
 from mall.dal.keys import (
     LOW_STOCK_PARTITION,
     category_key,
@@ -103,12 +104,14 @@ class ProductRepository:
             "product_id": product.product_id, **_editable_values(product), "stock": product.stock, "sales": 0,
             "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
         }
+        copy = product_copy(product, version=1)
         try:
             self._table.transact([
                 Write.put(self._table.name, item, condition="attribute_not_exists(pk)"),
                 Write.update(self._table.name, category_key(product.category_id), "ADD product_count :one",
                              condition="attribute_exists(pk)", values={":one": 1}),
                 *([AuditLog(self._table).write(audit, product.created_at or utc_now())] if audit else []),
+                *([Write.put(self._table.name, copy)] if copy is not None else []),
             ])
         except TransactionCancelled as exc:
             if 1 in exc.conditional_failures:
@@ -135,13 +138,6 @@ class ProductRepository:
                 values[f":f{index}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         key = product_key(product.product_id)
-        if product.category_id == previous_category_id and audit is None:
-            try:
-                item = self._table.update(key, expression, condition="version = :expected", names=names,
-                                          values=values)
-            except ConditionFailed as exc:
-                raise _product_conflict(product.product_id, exc.item, expected_version) from exc
-            return product_from_item(item)
         writes = [Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
                                values=values)]
         if product.category_id != previous_category_id:
@@ -153,6 +149,8 @@ class ProductRepository:
             ]
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
+        # The rate index's copy rides in the same transaction (docs: mall.dal.commission_rates).
+        writes.append(product_write(self._table.name, product, version=expected_version + 1))
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:

@@ -34,3 +34,13 @@ def stock_adjustment_key(product_id: str, at: str, adjustment_id: str) -> Key:
 
 def upload_key(upload_id: str) -> Key:
     return {"pk": f"MEDIA_UPLOAD#{upload_id}", "sk": "UPLOAD"}
+
+
+COMMISSION_RATES_PARTITION = "COMMISSION_RATES"
+COMMISSION_RATES_READY_SK = "READY"
+
+
+def commission_rate_key(kind: str, subject: str) -> Key:
+    """A copy of one source of a commission rate other than the global one (``CATEGORY``, ``PRODUCT``,
+    ``PROMOTER``): all of them in one partition, so the cap check of a save reads them in one Query."""
+    return {"pk": COMMISSION_RATES_PARTITION, "sk": f"{kind}#{subject}"}

@@ -51,8 +51,34 @@ _ENTITY_PARTITIONS = {"product": ("STATS_PRODUCT", "PRODUCT#"), "promoter": ("ST
 
 
 def stats_entity_partition(kind: str, granularity: str, period: str) -> str:
-    """``STATS_PRODUCT_DAY#2026-11-03``, ``STATS_PROMOTER_MONTH#2026-11`` …: one partition per period."""
+    """``STATS_PRODUCT_DAY#2026-11-03``, ``STATS_PROMOTER_MONTH#2026-11`` …: one partition per kind and
+    period, where the product, promoter and buyer items were kept before ``stats_entities_partition``
+    (only the migration ``stats_entity_partitions`` reads them)."""
     return f"{_ENTITY_PARTITIONS[kind][0]}_{granularity}#{period}"
+
+
+_ENTITY_KINDS = {"product": "PRODUCT", "promoter": "PROMOTER", "buyer": "BUYER"}
+_KIND_OF_TAG = {tag: kind for kind, tag in _ENTITY_KINDS.items()}
+
+
+def stats_entities_partition(granularity: str, period: str) -> str:
+    """The product, promoter and buyer items of every day of a month (``STATS_ENTITIES_DAY#2026-11``,
+    from a day ``2026-11-03``) or of every month of a year (``STATS_ENTITIES_MONTH#2026``, from a
+    month ``2026-11``) share one partition, sorted by period first: the dashboard reads the items of
+    a range of days with one Query per month it touches, not one per kind and day."""
+    if granularity == "DAY":
+        return f"STATS_ENTITIES_DAY#{month_of_day(period)}"
+    return f"STATS_ENTITIES_MONTH#{period[:4]}"
+
+
+def stats_entity_sort_key(kind: str, period: str, subject: str) -> str:
+    """``2026-11-03#PROMOTER#u_1``: the period, then the kind, then who or what."""
+    return f"{period}#{_ENTITY_KINDS[kind]}#{subject}"
+
+
+def stats_entity_kind(sort_key: str) -> str:
+    """``product``, ``promoter`` or ``buyer``: the kind named by a ``stats_entity_sort_key``."""
+    return _KIND_OF_TAG[sort_key.split("#")[1]]
 
 
 def team_sales_key(month: str, uid: str) -> Key:
@@ -104,11 +130,12 @@ def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]
     if target.kind == "team_sales":
         return [(team_sales_key(target.period, target.subject),
                  {"entity": "team_sales", "promoter_id": target.subject, "month": target.period})]
-    prefix = _ENTITY_PARTITIONS[target.kind][1]
     name = "product_id" if target.kind == "product" else "user_id"
     month = month_of_day(target.period)
-    return [({"pk": stats_entity_partition(target.kind, "DAY", target.period), "sk": f"{prefix}{target.subject}"},
+    return [({"pk": stats_entities_partition("DAY", target.period),
+              "sk": stats_entity_sort_key(target.kind, target.period, target.subject)},
              {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject}),
-            ({"pk": stats_entity_partition(target.kind, "MONTH", month), "sk": f"{prefix}{target.subject}"},
+            ({"pk": stats_entities_partition("MONTH", month), "sk": stats_entity_sort_key(target.kind, month,
+                                                                                           target.subject)},
              {"entity": f"stats_{target.kind}_month", "month": month, name: target.subject})]
 

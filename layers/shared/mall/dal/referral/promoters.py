@@ -11,6 +11,7 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.commission_rates import promoter_write
 from mall.dal.keys import (
     activity_key,
     activity_partition,
@@ -71,6 +72,15 @@ class PromoterRepository:
     def customer(self, user_id: str) -> CustomerFacts:
         return customer_facts(user_id, self._table.get(customer_profile_key(user_id), consistent=True))
 
+    def with_customer(self, user_id: str) -> tuple[Promoter | None, CustomerFacts]:
+        """The promoter and what referral reads of their customer profile, both consistent, in one
+        ``BatchGetItem``."""
+        found = {str(item["sk"]): item for item in self._table.batch_get(
+            [promoter_key(user_id), customer_profile_key(user_id)], consistent=True)}
+        promoter = found.get(str(promoter_key(user_id)["sk"]))
+        return (promoter_from_item(promoter) if promoter else None,
+                customer_facts(user_id, found.get(str(customer_profile_key(user_id)["sk"]))))
+
     def paid_quantity(self, user_id: str, product_id: str) -> int:
         item = self._table.get(purchase_key(user_id, product_id))
         return int(item.get("paid_quantity", 0)) if item else 0
@@ -100,6 +110,9 @@ class PromoterRepository:
         writes.append(self._history(promoter.user_id, now, action="apply", from_status=None,
                                     to_status=promoter.status, by=promoter.user_id, reason=None,
                                     extra={"accepted_rules_version": promoter.accepted_rules_version}))
+        if replaces_rejected or promoter.l1_override_bp is not None or promoter.l2_override_bp is not None:
+            writes.append(promoter_write(self._table.name, promoter.user_id, l1_bp=promoter.l1_override_bp,
+                                         l2_bp=promoter.l2_override_bp, version=promoter.version))
         self._table.transact(writes)
 
     def _grant_role(self, user_id: str) -> Write:
@@ -133,6 +146,13 @@ class PromoterRepository:
     def change_status(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
                       reason: str | None, now: datetime, grant_role: bool, audit: AuditEntry | None = None) -> None:
         """A conditional update from the status the caller saw (and its version), plus history."""
+        self._table.transact(self.status_writes(promoter, to_status=to_status, action=action, by=by, reason=reason,
+                                                now=now, grant_role=grant_role, audit=audit))
+
+    def status_writes(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
+                      reason: str | None, now: datetime, grant_role: bool,
+                      audit: AuditEntry | None = None) -> list[Write]:
+        """``change_status`` as writes, for a caller's transaction (a confirmed risk case's freeze)."""
         sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
         values: dict[str, Any] = {":to": to_status, ":g": promoter_status_partition(to_status),
                                   ":from": promoter.status, ":one": 1, ":ver": promoter.version, ":reason": reason}
@@ -151,7 +171,7 @@ class PromoterRepository:
                                     to_status=to_status, by=by, reason=reason))
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
-        self._table.transact(writes)
+        return writes
 
     def set_override(self, promoter: Promoter, *, l1_bp: int | None, l2_bp: int | None, by: str,
                      reason: str | None, now: datetime, audit: AuditEntry | None = None) -> None:
@@ -176,6 +196,9 @@ class PromoterRepository:
         ]
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
+        # The rate index's copy rides in the same transaction (docs: mall.dal.commission_rates).
+        writes.append(promoter_write(self._table.name, promoter.user_id, l1_bp=l1_bp, l2_bp=l2_bp,
+                                     version=promoter.version + 1))
         self._table.transact(writes)
 
     def set_level(self, promoter: Promoter, *, level_id: str, action: str, by: str, reason: str | None,

@@ -11,11 +11,13 @@ from typing import Any
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
+from mall.dal.table import Write
 from mall.domain import referral as rules
-from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -23,6 +25,7 @@ from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHisto
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
+from mall.services.settings import rate_sources
 
 
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,
@@ -109,14 +112,14 @@ def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str 
 def change_status(*, promoters: PromoterRepository, user_id: str, action: PromoterAction, reason: str | None,
                   by: str, now: datetime, source_ip: str | None = None) -> PromoterAdminView:
     """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
-    (audited in the same transaction)."""
+    (audited in the same transaction). Two round trips: the promoter and their profile read
+    together, then the transaction; the answer is the promoter as that transaction left them."""
     repo = promoters
     for _ in range(ATTEMPTS):
-        promoter = repo.get(user_id, consistent=True)
+        promoter, facts = repo.with_customer(user_id)
         if promoter is None:
             raise NotFound("no such promoter", code="promoter_not_found")
         target = rules.transition(promoter, action, reason)
-        facts = repo.customer(user_id)
         grant = target == "active" and "promoter" not in facts.roles
         try:
             repo.change_status(promoter, to_status=target, action=action, by=by, reason=reason, now=now,
@@ -126,21 +129,43 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
                                                      after={"status": target}, reason=reason))
         except TransactionCancelled:
             continue  # changed meanwhile: re-read; the transition rule answers 409 if no longer allowed
-        return get_promoter(promoters=repo, user_id=user_id)
+        changed = replace(promoter, status=target, version=promoter.version + 1,
+                          reason=promoter.reason if reason is None else reason,
+                          activated_at=now if target == "active" and promoter.activated_at is None
+                          else promoter.activated_at)
+        return admin_view(changed, share_page())
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
 
 
+def freeze_writes(*, promoters: PromoterRepository, promoter: Promoter | None, reason: str, by: str, now: datetime,
+                  source_ip: str | None = None) -> list[Write]:
+    """The admin freeze of ``promoter`` as seen (conditional on its status and version), audited,
+    as writes for a caller's transaction; none when there is nothing to freeze (not a promoter,
+    already frozen or disabled)."""
+    if promoter is None:
+        return []
+    try:
+        target = rules.transition(promoter, "freeze", reason)
+    except Conflict:
+        return []
+    return promoters.status_writes(promoter, to_status=target, action="freeze", by=by, reason=reason, now=now,
+                                   grant_role=False,
+                                   audit=_promoter_audit("promoter.freeze", promoter, by=by, source_ip=source_ip,
+                                                         before={"status": promoter.status}, after={"status": target},
+                                                         reason=reason))
+
+
 def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, promoters: PromoterRepository,
-                        categories: CategoryRepository, products: ProductRepository) -> None:
+                        categories: CategoryRepository, products: ProductRepository, rates: RateIndex | None) -> None:
     """The override with any level's points (the promoter's level can change), and the other level's
     rate from anything a line can resolve (global, a category, a product, another promoter's
     override), stays within the cap: 422 naming the combination."""
     if promoter.l1_override_bp is None and promoter.l2_override_bp is None:
         return
-    others = [p for p in promoters.with_overrides() if p.user_id != promoter.user_id]
-    problems = cap_problems(settings=settings, categories=categories.list_all(),
-                            products=products.with_own_commission(),
-                            promoters=[*others, promoter], saving=Saving("override", promoter.user_id))
+    found = rate_sources(categories=categories, products=products, promoters=promoters, rates=rates)
+    holders: list[OverrideHolder] = [p for p in found.promoters if p.user_id != promoter.user_id]
+    problems = cap_problems(settings=settings, categories=found.categories, products=found.products,
+                            promoters=[*holders, promoter], saving=Saving("override", promoter.user_id))
     if problems:
         raise InvalidInput("this override could pay more than the commission cap on some line",
                            code="override_exceeds_cap", fields=problems)
@@ -160,15 +185,18 @@ class SetOverride:
 
 
 def set_override(command: SetOverride, *, network: ReferralRepositories, categories: CategoryRepository,
-                 products: ProductRepository) -> PromoterAdminView:
+                 products: ProductRepository, rates: RateIndex | None = None) -> PromoterAdminView:
+    """Check the cap with every other rate (from ``rates``, the rate index, when given: one Query)
+    and write the override with its history, audit entry and rate-index copy in one transaction;
+    the answer is the promoter as that transaction left them."""
     c = command
     settings = network.settings.current().settings
     repo = network.promoters
     promoter = repo.get(c.user_id, consistent=True)
     if promoter is None:
         raise NotFound("no such promoter", code="promoter_not_found")
-    _check_override_cap(settings, replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp),
-                        promoters=repo, categories=categories, products=products)
+    changed = replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp)
+    _check_override_cap(settings, changed, promoters=repo, categories=categories, products=products, rates=rates)
     try:
         repo.set_override(promoter, l1_bp=c.l1_bp, l2_bp=c.l2_bp, by=c.by, reason=c.reason, now=c.now,
                           audit=_promoter_audit(
@@ -178,7 +206,7 @@ def set_override(command: SetOverride, *, network: ReferralRepositories, categor
                               after={"l1_override_bp": c.l1_bp, "l2_override_bp": c.l2_bp}, reason=c.reason))
     except TransactionCancelled as exc:
         raise Conflict("the promoter changed meanwhile; reload and retry", code="promoter_changed") from exc
-    return get_promoter(promoters=repo, user_id=c.user_id)
+    return admin_view(replace(changed, version=promoter.version + 1), share_page())
 
 
 def set_level(*, network: ReferralRepositories, user_id: str, level_id: str, reason: str, by: str, now: datetime,

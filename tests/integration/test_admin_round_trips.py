@@ -1,0 +1,247 @@
+"""Admin routes stay within five DynamoDB round trips (the admin class's target; bench/dynamo_work.py
+measures every route on the local stack): each request goes through its real handler (or the use
+case the handler calls) on DynamoDB Local, through a client whose HTTP calls are counted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from mall.api.auth import _admin_session
+from mall.dal.audit import AuditLog
+from mall.dal.identity import AdminRepository
+from mall.dal.referral import PromoterRepository
+from mall.dal.stats import StatsRepository
+from mall.dal.table import Table
+from mall.domain.identity import AdminAccount
+from mall.domain.passwords import hash_password
+from mall.domain.referral import Promoter
+from mall.domain.tokens import Role
+from mall.services import risk
+from mall.services.stats import dashboard, dashboard_default_range
+from tests.conftest import bearer, clear_caches
+from tests.integration.test_dashboard_series import Shop
+from tests.unit.conftest import FakeContext, http_event, load_function
+from tools.migrations import run
+from tools.migrations.commission_rate_index import MIGRATION as RATE_INDEX
+
+pytestmark = pytest.mark.integration
+
+ADMIN_ROUND_TRIPS = 5
+
+
+class Counted:
+    """A second client on the same table whose round trips (HTTP calls to DynamoDB) are counted."""
+
+    def __init__(self, table: Table, endpoint: str) -> None:
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        self.sent: list[str] = []
+        client.meta.events.register("before-send.dynamodb", self._count)
+        self.table = Table(table.name, client)
+
+    def _count(self, **kwargs: Any) -> None:
+        self.sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
+
+    def trips(self, work: Callable[[], object]) -> int:
+        self.sent.clear()
+        work()
+        return len(self.sent)
+
+
+@pytest.fixture
+def counted(table: Table, ddb_endpoint: str) -> Iterator[Counted]:
+    yield Counted(table, ddb_endpoint)
+
+
+def test_the_dashboard_of_the_default_week_takes_at_most_five_round_trips(table: Table, counted: Counted) -> None:
+    shop = Shop(table)
+    now = datetime(2026, 11, 3, 4, tzinfo=UTC)  # the week 28 Oct – 3 Nov straddles a month's end
+    for day in ("2026-10-28", "2026-10-31", "2026-11-01", "2026-11-03"):
+        shop.order(f"{day}T03:00:00Z", 1_000, shared=True)
+        shop.commission(f"{day}T03:01:00Z", 1, 100)
+        shop.visit(f"{day}T05:00:00Z")
+    first, last = dashboard_default_range(now)
+    stats = StatsRepository(counted.table)
+
+    views: list[Any] = []
+    trips = counted.trips(lambda: views.append(dashboard(stats=stats, date_from=first, date_to=last, now=now)))
+
+    view = views[0]
+    assert view.paid_orders == 4 and view.buyers == 4 and view.promoters_active == 1
+    assert [p.user_id for p in view.top_promoters] == ["u_star"] and view.top_products[0].units == 4
+    assert trips <= ADMIN_ROUND_TRIPS, counted.sent
+
+
+# ---- through the real handlers ----------------------------------------------------------------------
+
+ADMIN = bearer("admin:alice", Role.ADMIN)
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    trips: int
+    sent: list[str]
+
+
+Call = Callable[..., Answer]
+
+
+@pytest.fixture
+def call(table: Table) -> Iterator[Call]:
+    """``call(function, method, path, body)``: the handler of ``functions/<function>`` (loaded once,
+    a cold start on this test's table), its DynamoDB round trips counted as in a warm container."""
+    clear_caches()
+    _admin_session("alice", at_least=0)  # a warm container knows the admin's session (cached a minute)
+    loaded: dict[str, Any] = {}
+
+    def send(function: str, method: str, path: str, body: Any = None) -> Answer:
+        if function not in loaded:
+            loaded[function] = load_function(function)
+        client = loaded[function].table.client
+        sent: list[str] = []
+
+        def count(**kwargs: Any) -> None:
+            sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
+
+        client.meta.events.register("before-send.dynamodb", count, unique_id="admin-round-trips")
+        try:
+            result = loaded[function].handler(http_event(method, path, body=body, headers=ADMIN), FakeContext())
+        finally:
+            client.meta.events.unregister("before-send.dynamodb", unique_id="admin-round-trips")
+        return Answer(result["statusCode"], json.loads(result.get("body") or "null"), len(sent), sent)
+
+    yield send
+    clear_caches()
+
+
+def promoter(table: Table, uid: str, status: str = "active") -> None:
+    table.put({"pk": f"USER#{uid}", "sk": "PROFILE", "entity": "customer", "user_id": uid, "openid": f"o{uid}",
+               "roles": ["customer", "promoter"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"昵称{uid}"})
+    PromoterRepository(table).create(
+        Promoter(user_id=uid, code="C" + "".join(ch for ch in uid if ch.isalnum()).upper(), status=status,  # type: ignore[arg-type]
+                 level_id="basic", applied_at=T0, activated_at=T0),
+        grant_role=False, replaces_rejected=False, now=T0, reserve_code=True)
+
+
+@pytest.mark.parametrize("action", ["freeze", "unfreeze", "disable", "approve"])
+def test_a_promoter_status_change_takes_at_most_five_round_trips(table: Table, call: Call, action: str) -> None:
+    promoter(table, "u_pro", status={"unfreeze": "frozen", "approve": "applied"}.get(action, "active"))
+
+    answer = call("admin_promoters", "POST", f"/admin/promoters/u_pro/{action}", {"reason": "风控复核"})
+
+    assert answer.status == 200, answer.body
+    stored = PromoterRepository(table).get("u_pro", consistent=True)
+    assert stored is not None and answer.body["status"] == stored.status and answer.body["version"] == stored.version
+    assert answer.body == {**answer.body, "reason": stored.reason,
+                           "activated_at": stored.activated_at and stored.activated_at.isoformat().replace("+00:00",
+                                                                                                          "Z")}
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+@pytest.mark.parametrize("action", ["release"])
+def test_resolving_a_risk_case_takes_at_most_five_round_trips(table: Table, call: Call, action: str) -> None:
+    promoter(table, "u_risky")
+    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
+                          window_key="2026-11-22", evidence={"devices": 3}, now=T0)
+    assert view is not None
+
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/{action}", {"note": "核实"})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["status"] == {"release": "RELEASED", "confirm": "CONFIRMED"}[action]
+    assert answer.body["resolution_pending"] is False
+    hold = table.get({"pk": "USER#u_risky", "sk": "RISK_HOLD"}, consistent=True)
+    assert (hold is None) == (action == "release")  # a confirmed case keeps its hold while the promoter is frozen
+    if action == "confirm":
+        frozen = PromoterRepository(table).get("u_risky", consistent=True)
+        assert frozen is not None and frozen.status == "frozen"
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+def test_an_admin_login_takes_at_most_five_round_trips_and_is_audited(table: Table, call: Call) -> None:
+    AdminRepository(table).create(AdminAccount("alice", hash_password("the-right-password"), T0))
+    body = {"username": "alice", "password": "the-right-password"}
+
+    first = call("admin_login", "POST", "/admin/auth/login", body)  # a new source: counted for the username too
+    again = call("admin_login", "POST", "/admin/auth/login", body)  # the source is known now
+    wrong = call("admin_login", "POST", "/admin/auth/login", {**body, "password": "wrong"})
+    after_failure = call("admin_login", "POST", "/admin/auth/login", body)
+
+    assert (first.status, again.status, wrong.status, after_failure.status) == (200, 200, 401, 200)
+    entries = AuditLog(table).on(datetime.now(UTC))
+    assert [e["action"] for e in sorted(entries, key=lambda e: str(e["sk"]))] == [
+        "admin.login", "admin.login", "admin.login_failed", "admin.login"]
+    account = AdminRepository(table).get("alice")
+    assert account is not None and table.get({"pk": "ADMIN#alice", "sk": "PROFILE"})["last_login_at"]  # type: ignore[index]
+    for answer in (first, again, after_failure):
+        assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+    assert again.trips <= 3, again.sent
+
+
+@pytest.fixture
+def rate_index(table: Table) -> None:
+    """A deployed stack: the rate index's migration has run (docs/runbook.md)."""
+    run(table, RATE_INDEX)
+
+
+@pytest.mark.usefixtures("rate_index")
+def test_saving_the_settings_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    promoter(table, "u_vip")
+    assert call("admin_promoters", "PUT", "/admin/promoters/u_vip/override",
+                {"l1_override_bp": 1_200, "reason": "vip"}).status == 200
+    current = call("admin_settings", "GET", "/admin/settings/distribution").body
+
+    answer = call("admin_settings", "PUT", "/admin/settings/distribution",
+                  {**current["settings"], "based_on_version": current["version"], "promoter_review": "manual"})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["version"] == current["version"] + 1 and answer.body["settings"]["promoter_review"] == "manual"
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+    over = call("admin_settings", "PUT", "/admin/settings/distribution",  # the stored override is still checked
+                {**current["settings"], "based_on_version": current["version"] + 1,
+                 "commission": {**current["settings"]["commission"], "l2_rate_bp": 2_000}})  # 1,200 + 2,000 > 3,000
+    assert over.status == 422 and over.body["error"]["code"] == "commission_over_cap", over.body
+
+
+@pytest.mark.usefixtures("rate_index")
+def test_setting_an_override_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    promoter(table, "u_vip")
+
+    answer = call("admin_promoters", "PUT", "/admin/promoters/u_vip/override",
+                  {"l1_override_bp": 1_200, "reason": "vip"})
+
+    assert answer.status == 200, answer.body
+    stored = PromoterRepository(table).get("u_vip", consistent=True)
+    assert stored is not None and (stored.l1_override_bp, stored.version) == (1_200, answer.body["version"])
+    assert answer.body["l1_override_bp"] == 1_200
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+def test_confirming_a_risk_case_freezes_the_promoter_in_its_own_transaction_in_six_round_trips(
+        table: Table, call: Call) -> None:
+    """Over the admin target by one: after the commit, the unsettled commission records and team
+    bonuses to void are looked up (two Queries: looked up before, a record created meanwhile would
+    escape the voiding) and the follow-up is marked finished."""
+    promoter(table, "u_risky")
+    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
+                          window_key="2026-11-22", evidence={"devices": 3}, now=T0)
+    assert view is not None
+
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/confirm", {"note": "核实"})
+
+    assert answer.status == 200, answer.body
+    assert (answer.body["status"], answer.body["resolution_pending"]) == ("CONFIRMED", False)
+    frozen = PromoterRepository(table).get("u_risky", consistent=True)
+    assert frozen is not None and frozen.status == "frozen" and frozen.reason is not None
+    assert view.case_id in frozen.reason
+    assert answer.sent.count("TransactWriteItems") == 1  # the case, the hold, the freeze, both audit entries
+    assert answer.trips <= 6, answer.sent
