@@ -15,14 +15,13 @@ from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
     ORDER_SK,
     STATUS_SK,
-    auto_confirm_key,
     buyer_partition,
     order_key,
     order_pk,
     order_status_partition,
 )
 from mall.dal.order_items import OrderBundle, history_from_item, order_from_item, put_history, with_address
-from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write, serialize
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
 
@@ -100,9 +99,11 @@ class OrderAfterPayment:
                 and (created_before is None or sort_key < iso(created_before)))
 
     def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
-        """AUTOCONFIRM entries of orders shipped before ``cutoff`` (oldest first)."""
-        return self._table.query_where("#pk = :pk AND #sk < :cutoff", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-                                       values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi1",
+        """Orders shipped before ``cutoff`` and still SHIPPED, oldest first: while SHIPPED the order
+        item is in the sparse gsi2 partition ``AUTOCONFIRM`` (set by the shipment, removed by the
+        transition that leaves SHIPPED)."""
+        return self._table.query_where("#pk = :pk AND #sk < :cutoff", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
+                                       values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi2",
                                        limit=limit, start_key=start_key)
 
     # ---- transitions ----------------------------------------------------------------------
@@ -135,20 +136,21 @@ class OrderAfterPayment:
         """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
         admin's audit entry in the same transaction."""
         at = iso(now)
-        marker = {**auto_confirm_key(order.order_id), "entity": "order_auto_confirm",
-                  "order_id": order.order_id, "shipped_at": at, "gsi1pk": AUTO_CONFIRM_PARTITION,
-                  "gsi1sk": f"{at}#{order.order_id}"}
+        # The order itself is the auto-confirm entry (sparse gsi2) while SHIPPED: an entry item apart
+        # cost a put and a delete per order, each billed twice in its transaction and again for its
+        # index entry.
         self._transition(
             order, to_status=OrderStatus.SHIPPED,
-            sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no},
+            sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no,
+                  "gsi2pk": AUTO_CONFIRM_PARTITION, "gsi2sk": f"{at}#{order.order_id}"},
             history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"{carrier} {tracking_no}"),
-            extra=[Write.put(self._table.name, marker), *self._audit(audit, now)], check_version=True,
+            extra=self._audit(audit, now), check_version=True,
         )
 
     def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None,
                  audit: AuditEntry | None = None) -> None:
-        """PAID/SHIPPED → COMPLETED; the auto-confirm entry (and an admin's audit entry) go in the
-        same transaction."""
+        """PAID/SHIPPED → COMPLETED, leaving the auto-confirm index in the same write (an admin's
+        audit entry in the same transaction)."""
         at = iso(now)
         sets = {"completed_at": at, "completed_by": completed_by}
         if completed_by == "verify":
@@ -156,8 +158,7 @@ class OrderAfterPayment:
         self._transition(
             order, to_status=OrderStatus.COMPLETED, sets=sets,
             history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
-            extra=[Write.delete(self._table.name, auto_confirm_key(order.order_id)),
-                   *self._audit(audit, now)],
+            extra=self._audit(audit, now), removes=("gsi2pk", "gsi2sk"),
             check_version=completed_by == "verify",
         )
 
@@ -180,9 +181,14 @@ class OrderAfterPayment:
         return [AuditLog(self._table).write(audit, now)] if audit is not None else []
 
     def drop_auto_confirm_entry(self, order_id: str) -> None:
-        """A stale entry (the order is no longer SHIPPED): remove it so runs stop finding it."""
-        self._table.client.delete_item(TableName=self._table.name,
-                                       Key=serialize(auto_confirm_key(order_id)))
+        """Take an order that is no longer SHIPPED out of the auto-confirm index (a no-op when it is)."""
+        try:
+            self._table.update(order_key(order_id), "REMOVE gsi2pk, gsi2sk",
+                               condition="attribute_exists(pk) AND #s <> :shipped AND gsi2pk = :entry",
+                               names={"#s": "status"},
+                               values={":shipped": OrderStatus.SHIPPED.value, ":entry": AUTO_CONFIRM_PARTITION})
+        except ConditionFailed:
+            return
 
     # ---- 核销 code ---------------------------------------------------------------------------
 

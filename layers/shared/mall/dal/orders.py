@@ -1,4 +1,4 @@
-"""The order repository: orders, their status history, unpaid markers and per-user purchase counters
+"""The order repository: orders, their status history, the unpaid index and per-user purchase counters
 (docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
 ``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``.
 
@@ -25,7 +25,6 @@ from mall.dal.keys import (
     order_key,
     purchase_key,
     refund_key,
-    unpaid_marker_key,
 )
 from mall.dal.order_items import (
     PaymentBasisWrites,
@@ -40,7 +39,7 @@ from mall.dal.order_items import (
     with_address,
 )
 from mall.dal.retry import retry_conflicts
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, serialize
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
 
@@ -90,12 +89,13 @@ class OrderRepository(OrderAfterPayment):
 
     def unpaid_due(self, *, until: datetime, limit: int = 100) -> list[UnpaidMarker]:
         """Unpaid orders whose ``expires_at_order`` ≤ ``until``, oldest first (Query on the sparse
-        ``gsi1`` partition ``UNPAID_ORDERS``; a marker exists only while an order is CREATED)."""
+        ``gsi2`` partition ``UNPAID_ORDERS`` of the order items: an order leaves it when it leaves CREATED,
+        in the same write)."""
         markers: list[UnpaidMarker] = []
         start: Key | None = None
         while len(markers) < limit:
-            page = self._table.query_where("#pk = :pk AND #sk < :upper", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-                                           values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi1",
+            page = self._table.query_where("#pk = :pk AND #sk < :upper", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
+                                           values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi2",
                                            limit=min(limit - len(markers), 100), start_key=start)
             for item in page.items:
                 markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]),
@@ -112,8 +112,8 @@ class OrderRepository(OrderAfterPayment):
               limits: Mapping[str, int | None], quantities: Mapping[str, int], now: datetime,
               extra_writes: Sequence[Write] = ()) -> None:
         """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
-        its first history item, its unpaid marker, and per product the conditional stock decrement
-        and the purchase counter (conditional on the per-user limit).
+        its first history item (the order is its own unpaid entry), and per product the conditional
+        stock decrement and the purchase counter (conditional on the per-user limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
         order_id = str(fields["order_id"])
@@ -124,17 +124,17 @@ class OrderRepository(OrderAfterPayment):
         order_item: Item = {**order_key(order_id), "entity": "order",
                             **{k: v for k, v in fields.items()
                                if k != "address" and not (k == "out_trade_no" and v == order_id)},
-                            "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}"}
+                            "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}",
+                            # While CREATED the order itself is the unpaid entry (sparse gsi2): a marker
+                            # item apart cost a put and a delete per order, each billed twice in its
+                            # transaction and again for its index entry.
+                            "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}"}
         name = self._table.name
         writes: list[Write] = [
             Write.put(name, order_item, condition="attribute_not_exists(pk)"),
             Write.put(name, history_item(order_id, OrderStatus.CREATED, at=now, by=buyer_id, note="order placed")),
-            Write.put(name, {**unpaid_marker_key(order_id), "entity": "unpaid_order", "order_id": order_id,
-                             "buyer_id": buyer_id, "created_at": order_item["created_at"],
-                             "expires_at_order": order_item["expires_at_order"], "gsi1pk": UNPAID_INDEX,
-                             "gsi1sk": f"{order_item['expires_at_order']}#{order_id}"}),
         ]
-        roles: list[tuple[str, str]] = [("order", ""), ("history", ""), ("marker", "")]
+        roles: list[tuple[str, str]] = [("order", ""), ("history", "")]
         if isinstance(address, Mapping):
             writes.append(Write.put(name, address_item(order_id, address), condition="attribute_not_exists(pk)"))
             roles.append(("address", ""))
@@ -197,7 +197,6 @@ class OrderRepository(OrderAfterPayment):
                                  attribution=basis.attribution if basis is not None else None),
             Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
                                          note=f"transaction {transaction_id}")),
-            Write.delete(name, unpaid_marker_key(order.order_id)),
             Write.update(name, customer_profile_key(order.buyer_id),
                          "ADD paid_order_count :one, paid_total_fen :amount " + profile_set,
                          condition=profile_condition, values=profile_values),
@@ -254,13 +253,13 @@ class OrderRepository(OrderAfterPayment):
         name = self._table.name
         writes: list[Write] = [
             Write.update(name, order_key(order.order_id),
-                         "SET #s = :expired, expired_at = :now, updated_at = :now ADD version :one",
+                         "SET #s = :expired, expired_at = :now, updated_at = :now ADD version :one "
+                         "REMOVE gsi2pk, gsi2sk",
                          condition="#s = :created", names={"#s": "status"},
                          values={":expired": OrderStatus.EXPIRED.value, ":created": OrderStatus.CREATED.value,
                                  ":now": iso(now), ":one": 1}),
             Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
                                          note="not paid in time; stock released")),
-            Write.delete(name, unpaid_marker_key(order.order_id)),
             *release_writes,
         ]
         for product_id, quantity in order.quantities().items():
@@ -269,8 +268,14 @@ class OrderRepository(OrderAfterPayment):
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:
-        """Remove a stale unpaid marker (its order is no longer CREATED)."""
-        self._table.client.delete_item(TableName=self._table.name, Key=serialize(unpaid_marker_key(order_id)))
+        """Take an order that is no longer CREATED out of the unpaid index (a no-op when it is)."""
+        try:
+            self._table.update(order_key(order_id), "REMOVE gsi2pk, gsi2sk",
+                               condition="attribute_exists(pk) AND #s <> :created AND gsi2pk = :unpaid",
+                               names={"#s": "status"},
+                               values={":created": OrderStatus.CREATED.value, ":unpaid": UNPAID_INDEX})
+        except ConditionFailed:
+            return
 
     # ---- plumbing -------------------------------------------------------------------------------
 
@@ -286,7 +291,7 @@ class OrderRepository(OrderAfterPayment):
             values[":attribution"] = dict(attribution)
         return Write.update(self._table.name, order_key(order_id),
                             "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, updated_at = :now"
-                            f"{extra} ADD version :one",
+                            f"{extra} ADD version :one REMOVE gsi2pk, gsi2sk",
                             condition="#s = :expected", names={"#s": "status"}, values=values)
 
     def _conditional(self, writes: Sequence[Write]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import auto_confirm_key, order_key, order_pk, refund_key, refunds_partition
+from mall.dal.keys import order_key, order_pk, refund_key, refunds_partition
 from mall.dal.order_items import order_from_item, put_history
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
@@ -55,6 +55,7 @@ class _Amounts:
                                       "#version": "version"}
         self.values: dict[str, Any] = {":zero": 0, ":one": 1}
         self.sets: list[str] = ["#version = if_not_exists(#version, :zero) + :one"]
+        self.removes: list[str] = []
         self._n = 0
 
     def _value(self, amount: int) -> str:
@@ -76,7 +77,7 @@ class _Amounts:
 
     @property
     def expression(self) -> str:
-        return "SET " + ", ".join(self.sets)
+        return "SET " + ", ".join(self.sets) + (" REMOVE " + ", ".join(self.removes) if self.removes else "")
 
     def write(self, table: str, key: Key, condition: str) -> Write:
         """The update; DynamoDB refuses unused expression names and values, so only used ones go."""
@@ -272,11 +273,11 @@ class RefundRepository:
         elif close_order:
             amounts.set("status", OrderStatus.CLOSED.value)
             amounts.set("closed_at", at)
+            amounts.removes += ["gsi2pk", "gsi2sk"]  # out of the auto-confirm index, if it was shipped
             amounts.values[":v"] = order.version
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))
             closed = HistoryEntry(OrderStatus.CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")
             writes.append(put_history(self._table.name, order.order_id, closed))
-            writes.append(Write.delete(self._table.name, auto_confirm_key(order.order_id)))
         else:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "attribute_exists(pk)"))
         self._table.transact(writes)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
@@ -15,7 +15,6 @@ from mall.dal.commission_rates import RateIndex
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
-from mall.dal.table import Write
 from mall.domain import referral as rules
 from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
@@ -26,6 +25,9 @@ from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
 from mall.services.settings import rate_sources
+
+if TYPE_CHECKING:
+    from mall.dal.table import Write
 
 
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,
