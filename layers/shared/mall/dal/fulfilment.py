@@ -20,7 +20,14 @@ from mall.dal.keys import (
     order_pk,
     order_status_partition,
 )
-from mall.dal.order_items import OrderBundle, history_from_item, order_from_item, put_history, with_address
+from mall.dal.order_items import (
+    OrderBundle,
+    history_from_item,
+    leave_index_entry,
+    order_from_item,
+    put_history,
+    with_address,
+)
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -182,13 +189,7 @@ class OrderAfterPayment:
 
     def drop_auto_confirm_entry(self, order_id: str) -> None:
         """Take an order that is no longer SHIPPED out of the auto-confirm index (a no-op when it is)."""
-        try:
-            self._table.update(order_key(order_id), "REMOVE gsi2pk, gsi2sk",
-                               condition="attribute_exists(pk) AND #s <> :shipped AND gsi2pk = :entry",
-                               names={"#s": "status"},
-                               values={":shipped": OrderStatus.SHIPPED.value, ":entry": AUTO_CONFIRM_PARTITION})
-        except ConditionFailed:
-            return
+        leave_index_entry(self._table, order_id, entry=AUTO_CONFIRM_PARTITION, while_status=OrderStatus.SHIPPED)
 
     # ---- 核销 code ---------------------------------------------------------------------------
 

@@ -27,8 +27,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.keys import ORDER_SK, order_address_key, order_history_sk, order_pk
-from mall.dal.table import Item, Write
+from mall.dal.keys import ORDER_SK, order_address_key, order_history_sk, order_key, order_pk
+from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
 
@@ -62,6 +62,17 @@ def address_context(order_id: str) -> str:
     order's own partition key, so a token copied onto another order does not open. Placing the order
     encrypts with it; every view and the admin's reveal decrypt with it."""
     return order_pk(order_id)
+
+
+def leave_index_entry(table: Table, order_id: str, *, entry: str, while_status: OrderStatus) -> None:
+    """Take the order out of the sparse gsi2 entry ``entry`` (unpaid, auto-confirm) once it has left
+    ``while_status``; a no-op while it is still in that status or already out."""
+    try:
+        table.update(order_key(order_id), "REMOVE gsi2pk, gsi2sk",
+                     condition="attribute_exists(pk) AND #s <> :status AND gsi2pk = :entry",
+                     names={"#s": "status"}, values={":status": while_status.value, ":entry": entry})
+    except ConditionFailed:
+        return
 
 
 def history_item(order_id: str, status: str, *, at: datetime | str, by: str, note: str | None = "") -> Item:

@@ -35,6 +35,7 @@ from mall.dal.order_items import (
     address_item,
     history_item,
     is_order_item,
+    leave_index_entry,
     order_from_item,
     with_address,
 )
@@ -269,13 +270,7 @@ class OrderRepository(OrderAfterPayment):
 
     def drop_marker(self, order_id: str) -> None:
         """Take an order that is no longer CREATED out of the unpaid index (a no-op when it is)."""
-        try:
-            self._table.update(order_key(order_id), "REMOVE gsi2pk, gsi2sk",
-                               condition="attribute_exists(pk) AND #s <> :created AND gsi2pk = :unpaid",
-                               names={"#s": "status"},
-                               values={":created": OrderStatus.CREATED.value, ":unpaid": UNPAID_INDEX})
-        except ConditionFailed:
-            return
+        leave_index_entry(self._table, order_id, entry=UNPAID_INDEX, while_status=OrderStatus.CREATED)
 
     # ---- plumbing -------------------------------------------------------------------------------
 
