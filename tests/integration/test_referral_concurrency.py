@@ -24,9 +24,9 @@ from mall.services.referral.promoters import change_status
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
-def customer(table: Table, uid: str) -> str:
+def customer(table: Table, uid: str, **extra: Any) -> str:
     table.put({"pk": f"USER#{uid}", "sk": "PROFILE", "entity": "customer", "user_id": uid, "openid": f"o{uid}",
-               "roles": ["customer"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"nick{uid}"})
+               "roles": ["customer"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"nick{uid}", **extra})
     return uid
 
 

@@ -19,7 +19,7 @@ from mall.dal.request_markers import RequestMarkers
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.withdrawals import WithdrawalRepository
-from mall.domain.referral import Promoter, VisitRate
+from mall.domain.referral import VisitRate
 from mall.domain.settings import BindingMode, BindingValidity, DistributionSettings, PromoterThreshold
 from mall.errors import Conflict, InvalidInput
 from mall.schemas.referral import ApplyRequest
@@ -30,6 +30,7 @@ from mall.services.referral.promoters import apply
 from mall.services.referral.visits import RecordVisit, record_visit
 from mall.services.withdrawals.review import reject_withdrawal
 from tests.integration.test_erasure_records import DEVICE, IP, UID, sealed_address, seed
+from tests.integration.test_referral_concurrency import customer, promoter
 from tests.unit.test_fulfilment_factory import order_item
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -49,22 +50,6 @@ def counted(ddb_client: Any) -> Iterator[list[str]]:
         yield sent
     finally:
         ddb_client.meta.events.unregister("before-send.dynamodb", unique_id="referral-trips")
-
-
-def customer(table: Table, uid: str, **extra: Any) -> str:
-    table.put({"pk": f"USER#{uid}", "sk": "PROFILE", "entity": "customer", "user_id": uid, "openid": f"o{uid}",
-               "roles": ["customer"], "created_at": "2026-11-01T00:00:00Z", "nickname": f"nick{uid}", **extra})
-    return uid
-
-
-def promoter(table: Table, uid: str) -> str:
-    """An active promoter whose share code is ``C<uid>``."""
-    customer(table, uid)
-    code = "C" + "".join(ch for ch in uid if ch.isalnum())
-    PromoterRepository(table).create(
-        Promoter(user_id=uid, code=code, status="active", level_id="basic", applied_at=NOW, activated_at=NOW),
-        grant_role=True, replaces_rejected=False, now=NOW, reserve_code=True)
-    return code
 
 
 def configure(table: Table, **changes: Any) -> None:
