@@ -38,6 +38,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,6 +151,19 @@ class Counting:
 # ---- 1. the current path ------------------------------------------------------------------------------
 
 
+def run_workers(worker: Callable[[], None], errors: list[BaseException]) -> float:
+    """``WORKERS`` threads running ``worker`` at once; the seconds they took (the first error raised)."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
 def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dict[str, Any]:
     counting = Counting(client, conflict_rate)
     with fresh_table(client) as plain:
@@ -184,15 +198,7 @@ def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dic
                     totals["credits"] += result.created
                     totals["rounds"] += result.rounds
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        if errors:
-            raise errors[0]
+        elapsed = run_workers(worker, errors)
         calls = dict(counting.calls)
         wallet = LedgerRepository(plain).wallet(HOT)
         expected = L.Balances(frozen=orders * (PRICE_FEN // 10))
@@ -246,15 +252,7 @@ def batched_path(client: Any, orders: int) -> dict[str, Any]:
                     totals["transactions"] += report.transactions
                     totals["refused"] += report.refused
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        if errors:
-            raise errors[0]
+        elapsed = run_workers(worker, errors)
         calls = dict(counting.calls)
         ledger = LedgerRepository(plain)
         wallet = ledger.wallet(HOT)
