@@ -226,6 +226,29 @@ def test_setting_an_override_takes_at_most_five_round_trips(table: Table, call: 
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
 
 
+def test_binding_a_customer_by_an_admin_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    promoter(table, "u_old")
+    promoter(table, "u_new")
+    table.put({"pk": "USER#u_buyer", "sk": "PROFILE", "entity": "customer", "user_id": "u_buyer",
+               "openid": "obuyer", "roles": ["customer"], "created_at": "2026-11-01T00:00:00Z", "nickname": "买家"})
+
+    first = call("admin_bindings", "PUT", "/admin/customers/u_buyer/binding",
+                 {"promoter_code": "CUOLD", "reason": "客服核实"})
+    moved = call("admin_bindings", "PUT", "/admin/customers/u_buyer/binding",
+                 {"promoter_code": "CUNEW", "reason": "客服核实"})
+    unknown = call("admin_bindings", "PUT", "/admin/customers/u_nobody/binding",
+                   {"promoter_code": "CUNEW", "reason": "客服核实"})
+
+    assert (first.status, first.body["outcome"]) == (200, "bound"), first.body
+    assert (moved.status, moved.body["outcome"]) == (200, "rebound"), moved.body
+    assert unknown.status == 404 and unknown.body["error"]["code"] == "customer_not_found", unknown.body
+    stored = PromoterRepository(table).get("u_new", consistent=True)
+    assert stored is not None and stored.direct_members == 1
+    actions = [e["action"] for e in AuditLog(table).on(datetime.now(UTC))]
+    assert actions.count("binding.admin_set") == 2
+    assert first.trips <= ADMIN_ROUND_TRIPS and moved.trips <= ADMIN_ROUND_TRIPS, (first.sent, moved.sent)
+
+
 def test_confirming_a_risk_case_freezes_the_promoter_in_its_own_transaction_in_six_round_trips(
         table: Table, call: Call) -> None:
     """Over the admin target by one: after the commit, the unsettled commission records and team

@@ -222,16 +222,18 @@ def bind_with_code(command: BindWithCode, *, network: ReferralRepositories) -> B
 
 def admin_set_binding(*, network: ReferralRepositories, customer_id: str, promoter_code: str, reason: str, by: str,
                       now: datetime, source_ip: str | None = None) -> BindResult:
-    promoters = network.promoters
-    promoter = promoters.get_by_code(promoter_code) if rules.is_valid_code(promoter_code) else None
-    if promoter is None:
+    """Admin: bind the customer under the promoter of ``promoter_code`` (reason required, audited).
+    The code, the customer and the team are read as an invite-code bind reads them (two
+    ``BatchGetItem``s), and the first attempt decides on that read."""
+    facts = network.reads.for_bind(customer_id, code=promoter_code) if rules.is_valid_code(promoter_code) else None
+    if facts is None or facts.promoter_id is None:
         raise NotFound("no promoter with this code", code="promoter_not_found")
-    if not promoters.customer(customer_id).exists:
+    if not facts.customer.exists:
         raise NotFound("no such customer", code="customer_not_found")
     try:
-        outcome = bind(Bind(customer_id=customer_id, promoter_id=promoter.user_id, trigger="admin",
+        outcome = bind(Bind(customer_id=customer_id, promoter_id=facts.promoter_id, trigger="admin",
                             source="admin", now=now, by=by, reason=reason, promoter_code=promoter_code,
-                            source_ip=source_ip), network=network)
+                            source_ip=source_ip), network=network, first_read=facts)
     except BindRefused as refused:
         raise refused.error from refused
     return bind_result(outcome.outcome, outcome.binding)
