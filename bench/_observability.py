@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.template import referenced_id
+
 #: The entry points whose ``log_metrics(capture_cold_start_metric=...)`` decides the ColdStart metric.
 ENTRY_POINTS = ("layers/shared/mall/api/http.py", "layers/shared/mall/workers.py")
 GB = 1024**3
@@ -47,25 +49,25 @@ class Observability:
         system_level = str(_value(logging.get("SystemLogLevel", "INFO"), raw, parameters)).upper()
         function_retention = None
         if "LogGroup" in logging:  # one shared group: its retention applies
-            group = resources.get(_ref(logging["LogGroup"]) or "", {})
+            group = resources.get(referenced_id(logging["LogGroup"]) or "", {})
             function_retention = _retention(group, raw, parameters)
         access_retention: int | None = None
         for resource in resources.values():
             if resource.get("Type") == "AWS::Serverless::HttpApi":
                 target = resource["Properties"].get("AccessLogSettings", {}).get("DestinationArn")
-                group = resources.get(_ref(target) or "", {})
+                group = resources.get(referenced_id(target) or "", {})
                 access_retention = _retention(group, raw, parameters)
         keys = tuple((name, bool(r.get("Properties", {}).get("EnableKeyRotation", False)))
                      for name, r in resources.items() if r.get("Type") == "AWS::KMS::Key")
         key_roles = {name for name, r in resources.items() if r.get("Type") == "AWS::IAM::Role"
                      and _grants_kms(r, {k for k, _ in keys})}
-        pii = {name for name, props in functions.items() if _ref(props.get("Role")) in key_roles}
+        pii = {name for name, props in functions.items() if referenced_id(props.get("Role")) in key_roles}
         table_principals = 0
         for resource in resources.values():
             sse = resource.get("Properties", {}).get("SSESpecification", {})
             if resource.get("Type") == "AWS::DynamoDB::Table" and sse.get("SSEEnabled") and \
                     "KMSMasterKeyId" not in sse:
-                table_principals = len({_ref(p.get("Role")) for p in functions.values()} - {None})
+                table_principals = len({referenced_id(p.get("Role")) for p in functions.values()} - {None})
         cold_start = any("capture_cold_start_metric=True" in (root / path).read_text(encoding="utf-8")
                          for path in ENTRY_POINTS if (root / path).is_file())
         snapstart = {name for name, props in functions.items()
@@ -76,22 +78,12 @@ class Observability:
 
 
 def _value(value: Any, raw: Mapping[str, Any], parameters: Mapping[str, str]) -> Any:
-    name = _ref(value)
+    name = referenced_id(value)
     if name is None:
         return value
     if name in parameters:
         return parameters[name]
     return raw.get("Parameters", {}).get(name, {}).get("Default")
-
-
-def _ref(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        if "Ref" in value:
-            return str(value["Ref"])
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
-    return None
 
 
 def _retention(group: Mapping[str, Any], raw: Mapping[str, Any], parameters: Mapping[str, str]) -> int | None:
@@ -106,7 +98,7 @@ def _grants_kms(role: Mapping[str, Any], keys: set[str]) -> bool:
             actions = [actions] if isinstance(actions, str) else actions
             resources = statement.get("Resource", [])
             resources = resources if isinstance(resources, list) else [resources]
-            if any(str(a).startswith("kms:") for a in actions) and any(_ref(r) in keys for r in resources):
+            if any(str(a).startswith("kms:") for a in actions) and any(referenced_id(r) in keys for r in resources):
                 return True
     return False
 

@@ -64,15 +64,23 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-def _target_id(value: Any, what: str) -> str:
-    """The logical ID behind ``!Ref X`` / ``!GetAtt X.Arn`` in an event source property."""
+def referenced_id(value: Any) -> str | None:
+    """The logical ID behind ``!Ref X`` / ``!GetAtt X.Arn`` (None: not a reference)."""
     if isinstance(value, dict):
         if "Ref" in value:
             return str(value["Ref"])
         if "Fn::GetAtt" in value:
             att = value["Fn::GetAtt"]
             return str(att[0] if isinstance(att, list) else str(att).split(".")[0])
-    raise TemplateError(f"{what}: only !Ref / !GetAtt of a resource in this template is supported locally")
+    return None
+
+
+def _target_id(value: Any, what: str) -> str:
+    """The logical ID behind ``!Ref X`` / ``!GetAtt X.Arn`` in an event source property."""
+    found = referenced_id(value)
+    if found is None:
+        raise TemplateError(f"{what}: only !Ref / !GetAtt of a resource in this template is supported locally")
+    return found
 
 
 def _filters(props: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
