@@ -36,9 +36,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +46,7 @@ from botocore.exceptions import ClientError
 
 from bench._hot_wallet import credit_hot_wallet
 from bench._meter import item_size, write_units
+from bench._threads import run_threads
 from bench.settlement import fresh_table, load
 from local.dynamodb import running
 from mall.dal.keys import POSTING_SHARDS, commission_key, posting_partitions, wallet_key
@@ -151,19 +150,6 @@ class Counting:
 # ---- 1. the current path ------------------------------------------------------------------------------
 
 
-def run_workers(worker: Callable[[], None], errors: list[BaseException]) -> float:
-    """``WORKERS`` threads running ``worker`` at once; the seconds they took (the first error raised)."""
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - started
-
-
 def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dict[str, Any]:
     counting = Counting(client, conflict_rate)
     with fresh_table(client) as plain:
@@ -198,7 +184,7 @@ def current_path(client: Any, orders: int, *, conflict_rate: float = 0.0) -> dic
                     totals["credits"] += result.created
                     totals["rounds"] += result.rounds
 
-        elapsed = run_workers(worker, errors)
+        elapsed = run_threads(worker, WORKERS, errors)
         calls = dict(counting.calls)
         wallet = LedgerRepository(plain).wallet(HOT)
         expected = L.Balances(frozen=orders * (PRICE_FEN // 10))
@@ -252,7 +238,7 @@ def batched_path(client: Any, orders: int) -> dict[str, Any]:
                     totals["transactions"] += report.transactions
                     totals["refused"] += report.refused
 
-        elapsed = run_workers(worker, errors)
+        elapsed = run_threads(worker, WORKERS, errors)
         calls = dict(counting.calls)
         ledger = LedgerRepository(plain)
         wallet = ledger.wallet(HOT)

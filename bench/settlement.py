@@ -40,6 +40,7 @@ from botocore.config import Config
 
 from bench import ROOT
 from bench._hot_wallet import credit_hot_wallet
+from bench._threads import run_threads
 from local.dynamodb import create_table_request, running
 from local.template import load_template
 from mall.dal.commissions import commission_item
@@ -201,13 +202,7 @@ def in_parallel(work: list[Any], handle: Callable[[Any], Any], workers: int) -> 
             with lock:
                 results.append(result)
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    run_threads(worker, workers, errors)
     return results
 
 
