@@ -147,23 +147,24 @@ def test_a_promoter_status_change_takes_at_most_five_round_trips(table: Table, c
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
 
 
-@pytest.mark.parametrize("action", ["release"])
-def test_resolving_a_risk_case_takes_at_most_five_round_trips(table: Table, call: Call, action: str) -> None:
+def risky_promoter_case(table: Table) -> str:
+    """An active promoter ``u_risky`` with an open risk case; its id."""
     promoter(table, "u_risky")
     view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
                           window_key="2026-11-22", evidence={"devices": 3}, now=T0)
     assert view is not None
+    return view.case_id
 
-    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/{action}", {"note": "核实"})
+
+def test_releasing_a_risk_case_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    case_id = risky_promoter_case(table)
+
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{case_id}/release", {"note": "核实"})
 
     assert answer.status == 200, answer.body
-    assert answer.body["status"] == {"release": "RELEASED", "confirm": "CONFIRMED"}[action]
+    assert answer.body["status"] == "RELEASED"
     assert answer.body["resolution_pending"] is False
-    hold = table.get({"pk": "USER#u_risky", "sk": "RISK_HOLD"}, consistent=True)
-    assert (hold is None) == (action == "release")  # a confirmed case keeps its hold while the promoter is frozen
-    if action == "confirm":
-        frozen = PromoterRepository(table).get("u_risky", consistent=True)
-        assert frozen is not None and frozen.status == "frozen"
+    assert table.get({"pk": "USER#u_risky", "sk": "RISK_HOLD"}, consistent=True) is None
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
 
 
@@ -254,17 +255,14 @@ def test_confirming_a_risk_case_freezes_the_promoter_in_its_own_transaction_in_s
     """Over the admin target by one: after the commit, the unsettled commission records and team
     bonuses to void are looked up (two Queries: looked up before, a record created meanwhile would
     escape the voiding) and the follow-up is marked finished."""
-    promoter(table, "u_risky")
-    view = risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id="u_risky", rule="same_device",
-                          window_key="2026-11-22", evidence={"devices": 3}, now=T0)
-    assert view is not None
+    case_id = risky_promoter_case(table)
 
-    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{view.case_id}/confirm", {"note": "核实"})
+    answer = call("admin_risk_cases", "POST", f"/admin/risk/cases/{case_id}/confirm", {"note": "核实"})
 
     assert answer.status == 200, answer.body
     assert (answer.body["status"], answer.body["resolution_pending"]) == ("CONFIRMED", False)
     frozen = PromoterRepository(table).get("u_risky", consistent=True)
     assert frozen is not None and frozen.status == "frozen" and frozen.reason is not None
-    assert view.case_id in frozen.reason
+    assert case_id in frozen.reason
     assert answer.sent.count("TransactWriteItems") == 1  # the case, the hold, the freeze, both audit entries
     assert answer.trips <= 6, answer.sent
