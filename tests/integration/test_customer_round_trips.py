@@ -74,6 +74,23 @@ def call(mall: Mall, function: str, route: str, *, params: dict[str, str] | None
     return mall.call(function, event)
 
 
+Ask = Callable[..., tuple[int, dict[str, Any]]]
+
+
+def created_then_replayed(trips: Trips, ask: Ask, key: str, other_body: dict[str, Any]) -> dict[str, Any]:
+    """The request under ``key`` is created (201) within the customer routes' round trips; its retry
+    answers the same in one round trip; another body under the same key is 422. The first answer."""
+    status, first = trips.of(lambda: ask(key))
+    assert status == 201, first
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+    status, again = trips.of(lambda: ask(key))
+    assert (status, again) == (201, first)
+    assert len(trips.sent) <= 1, trips.sent
+    status, refused = ask(key, other_body)
+    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    return first
+
+
 def paid_order(mall: Mall) -> tuple[str, str, dict[str, Any]]:
     add_products(BOOK)
     _, token = customer_token()
@@ -94,15 +111,8 @@ def test_asking_for_a_refund_takes_at_most_three_round_trips_and_a_retry_replays
         return call(mall, "order_refund_request", "POST /orders/{order_id}/refunds", params={"order_id": order_id},
                     token=token, body=sent, key=key)
 
-    status, first = trips.of(lambda: ask("refund-key-0001"))
-    assert status == 201, first
-    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
     # The retry gets the same refund back, cheaply, and holds nothing twice.
-    status, again = trips.of(lambda: ask("refund-key-0001"))
-    assert (status, again) == (201, first)
-    assert len(trips.sent) <= 1, trips.sent
-    status, refused = ask("refund-key-0001", {**body, "reason": "另一个理由"})
-    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    first = created_then_replayed(trips, ask, "refund-key-0001", {**body, "reason": "另一个理由"})
     status, listed = call(mall, "order_refund_request", "GET /orders/{order_id}/refunds",
                           params={"order_id": order_id}, token=token)
     assert status == 200 and [r["refund_id"] for r in listed["items"]] == [first["refund_id"]]
@@ -142,14 +152,7 @@ def test_requesting_a_withdrawal_takes_at_most_three_round_trips_and_a_retry_rep
     def ask(key: str, sent: dict[str, Any] = body) -> tuple[int, dict[str, Any]]:
         return call(mall, "promoter_withdraw", "POST /promoter/withdrawals", token=token, body=sent, key=key)
 
-    status, first = trips.of(lambda: ask("withdraw-key-0001"))
-    assert status == 201, first
-    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
-    status, again = trips.of(lambda: ask("withdraw-key-0001"))
-    assert (status, again) == (201, first)
-    assert len(trips.sent) <= 1, trips.sent
-    status, refused = ask("withdraw-key-0001", {"amount_fen": 6_000})
-    assert status == 422 and refused["error"]["code"] == "idempotency_key_reused"
+    first = created_then_replayed(trips, ask, "withdraw-key-0001", {"amount_fen": 6_000})
     assert LedgerRepository(table).wallet(UID).balances.available == 45_000  # held once
     status, second = ask("withdraw-key-0002")
     assert status == 201 and second["withdrawal_id"] != first["withdrawal_id"]
