@@ -74,6 +74,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "refunds_partition": (("pending",), "REFUNDS#pending"),
     "plan_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "COMMISSION_PLAN"}),
     "basis_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "COMMISSION_BASIS"}),
+    # cart
+    "cart_key": (("u_1",), {"pk": "USER#u_1", "sk": "CART"}),
+    "cart_line_key": (("u_1", "cl_1"), {"pk": "USER#u_1", "sk": "CART_LINE#cl_1"}),
+    "cart_partition": (("u_1",), (("pk", "USER#u_1"), ("sk", "CART"))),
     # catalog
     "shelf_partition": ((True,), "SHELF#on"),
     "category_key": (("c_1",), {"pk": "CATEGORY#c_1", "sk": "CATEGORY"}),
@@ -164,6 +168,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
     "PROFILE_SK": "PROFILE", "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",

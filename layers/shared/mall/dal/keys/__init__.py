@@ -8,6 +8,7 @@ one is a change to stored data and needs a migration.
 
 from __future__ import annotations
 
+from mall.dal.keys.cart import CART_LINE_PREFIX, CART_SK, cart_key, cart_line_key, cart_partition
 from mall.dal.keys.catalog import (
     CATEGORIES_PARTITION,
     COMMISSION_RATES_PARTITION,
@@ -169,6 +170,8 @@ __all__ = [
     "AUTO_CONFIRM_SK",
     "BASIS_SK",
     "BINDING_HISTORY_PREFIX",
+    "CART_LINE_PREFIX",
+    "CART_SK",
     "CATEGORIES_PARTITION",
     "COMMISSION_PREFIX",
     "COMMISSION_RATES_PARTITION",
@@ -210,6 +213,9 @@ __all__ = [
     "bonus_promoter_partition",
     "buyer_key",
     "buyer_partition",
+    "cart_key",
+    "cart_line_key",
+    "cart_partition",
     "category_key",
     "change_shard",
     "code_key",
