@@ -25,6 +25,7 @@ _AWAITING_PAYMENT: JsonDict = {"order_id": "o_01m6gnbah4xat2qntjhtks", "status":
                                "expires_at": "2026-11-03T12:45:08Z", "payment": _PAYMENT, "payment_error": None}
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+CartLineId = Annotated[str, Field(pattern=r"^cl_[0-9a-f]{20}$", description="a line's `line_id` from GET /cart")]
 
 
 class OrderLineRequest(ApiModel):
@@ -64,6 +65,10 @@ class PlaceOrderRequest(ApiModel):
     share_source: ShareSourceRequest | None = None
     device_id: Annotated[str | None, Field(min_length=1, max_length=128,
                                            description="device fingerprint (or header `x-device-id`)")] = None
+    cart_line_ids: Annotated[list[CartLineId] | None, Field(
+        max_length=MAX_LINES,
+        description="结算: the cart lines this order checks out, each matching one of `lines` (same product); "
+                    "removed from the cart with the order, in its transaction")] = None
 
 
 class PlacedOrderLineView(BaseModel):

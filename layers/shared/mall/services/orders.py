@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, address_context
@@ -53,6 +54,7 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
+from mall.services.cart import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
@@ -132,13 +134,14 @@ class PlacementRepositories:
     network: ReferralRepositories
     categories: CategoryRepository
     reads: PlacementReads
+    cart: CartRepository
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
         return cls(orders=OrderRepository(table), products=ProductRepository(table),
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
                    network=ReferralRepositories.on(table), categories=CategoryRepository(table),
-                   reads=PlacementReads(table))
+                   reads=PlacementReads(table), cart=CartRepository(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +180,11 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
-    facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked)
+    facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
+                             cart_line_ids=request.cart_line_ids or ())
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
-        return earlier
+        return earlier  # before the cart: a replay removes no line again
+    cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
     customer = facts.customer
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
@@ -227,12 +232,12 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     marker = [marked.put(response.model_dump_json())] if marked is not None else []
     cancelled = _commit(repos, facts, fields, _Attributing(buyer_id=buyer_id, share=share, now=now,
                                                            first=attribution),
-                        quantities=quantities, priced=priced, extra=marker)
+                        quantities=quantities, priced=priced, extra=[*cart_writes, *marker])
     if cancelled is not None:
         earlier = replay_refused(cancelled, len(cancelled.reasons) - 1, marked, PlaceOrderResponse) \
             if marked is not None else None
         if earlier is None:
-            raise cancelled
+            raise checkout_refusal(cancelled, cart_writes=len(cart_writes), after=len(marker)) or cancelled
         return earlier  # a concurrent request with the same key placed the order first
     _note_stock(products, facts, quantities, order_id=order_id, now=now)
     return response
