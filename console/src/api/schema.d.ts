@@ -999,6 +999,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/cart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cart, priced now */
+        get: operations["view_cart_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/cart/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add to the cart */
+        post: operations["add_cart_lines_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/cart/lines/{line_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a line */
+        delete: operations["remove_cart_lines__line_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a line's quantity */
+        patch: operations["change_cart_lines__line_id__patch"];
+        trace?: never;
+    };
     "/categories": {
         parameters: {
             query?: never;
@@ -1500,6 +1552,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AddCartLineRequest
+         * @description 加入购物车: adds ``quantity`` to the line of (product, SKU), making it if new.
+         * @example {
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "quantity": 1
+         *     }
+         */
+        AddCartLineRequest: {
+            /** Product Id */
+            product_id: string;
+            /**
+             * Quantity
+             * @default 1
+             */
+            quantity: number;
+            /** Sku Id */
+            sku_id?: string | null;
+        };
         /**
          * AddressRequest
          * @description 收货地址. Required when any line is a physical product. Stored encrypted (name, phone, detail).
@@ -2729,6 +2800,143 @@ export interface components {
             tier_min_team_sales_fen: number;
         };
         /**
+         * CartLineView
+         * @description A line priced from the catalog as it is now (the cart holds no stock and fixes no price).
+         * @example {
+         *       "added_at": "2026-11-03T12:10:08Z",
+         *       "added_price_fen": 16800,
+         *       "availability": "available",
+         *       "available_stock": 120,
+         *       "image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *       "limit_left": null,
+         *       "line_fen": 33600,
+         *       "line_id": "cl_6b1f0c55e2a94d7f8c31",
+         *       "name": "西湖龙井 250g",
+         *       "price_changed": false,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "quantity": 2,
+         *       "sku_id": null,
+         *       "unit_price_fen": 16800,
+         *       "updated_at": "2026-11-03T12:10:08Z",
+         *       "version": 1
+         *     }
+         */
+        CartLineView: {
+            /** Added At */
+            added_at: string;
+            /**
+             * Added Price Fen
+             * @description the unit price when the line was added or last changed
+             */
+            added_price_fen: number;
+            /**
+             * Availability
+             * @description `available`: can be ordered now; else why not (`out_of_stock`: fewer left than the quantity)
+             * @enum {string}
+             */
+            availability: "available" | "gone" | "off_shelf" | "out_of_stock" | "over_limit";
+            /** Available Stock */
+            available_stock: number | null;
+            /** Image */
+            image: string | null;
+            /**
+             * Limit Left
+             * @description how many more the per-customer limit allows; null: no limit
+             */
+            limit_left: number | null;
+            /**
+             * Line Fen
+             * @description current unit price × quantity
+             */
+            line_fen: number | null;
+            /** Line Id */
+            line_id: string;
+            /**
+             * Name
+             * @description null when the product no longer exists
+             */
+            name: string | null;
+            /** Price Changed */
+            price_changed: boolean;
+            /** Product Id */
+            product_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Sku Id */
+            sku_id: string | null;
+            /**
+             * Unit Price Fen
+             * @description the current unit price; null when the product is gone
+             */
+            unit_price_fen: number | null;
+            /** Updated At */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CartView
+         * @example {
+         *       "available_fen": 33600,
+         *       "line_count": 2,
+         *       "lines": [
+         *         {
+         *           "added_at": "2026-11-03T12:10:08Z",
+         *           "added_price_fen": 16800,
+         *           "availability": "available",
+         *           "available_stock": 120,
+         *           "image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *           "limit_left": null,
+         *           "line_fen": 33600,
+         *           "line_id": "cl_6b1f0c55e2a94d7f8c31",
+         *           "name": "西湖龙井 250g",
+         *           "price_changed": false,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "quantity": 2,
+         *           "sku_id": null,
+         *           "unit_price_fen": 16800,
+         *           "updated_at": "2026-11-03T12:10:08Z",
+         *           "version": 1
+         *         },
+         *         {
+         *           "added_at": "2026-11-03T12:10:08Z",
+         *           "added_price_fen": 6800,
+         *           "availability": "out_of_stock",
+         *           "available_stock": 0,
+         *           "image": null,
+         *           "limit_left": null,
+         *           "line_fen": 7200,
+         *           "line_id": "cl_0d9e4a7b3c5f1e2d8a6b",
+         *           "name": "白瓷盖碗 150ml",
+         *           "price_changed": true,
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "quantity": 1,
+         *           "sku_id": null,
+         *           "unit_price_fen": 7200,
+         *           "updated_at": "2026-11-03T12:10:08Z",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "max_lines": 50
+         *     }
+         */
+        CartView: {
+            /**
+             * Available Fen
+             * @description the goods total of the available lines at current prices
+             */
+            available_fen: number;
+            /** Line Count */
+            line_count: number;
+            /**
+             * Lines
+             * @description newest first
+             */
+            lines: components["schemas"]["CartLineView"][];
+            /** Max Lines */
+            max_lines: number;
+        };
+        /**
          * CategoryCreate
          * @example {
          *       "l1_rate_bp": 1200,
@@ -2847,6 +3055,23 @@ export interface components {
             updated_at: string | null;
             /** Version */
             version: number;
+        };
+        /**
+         * ChangeCartLineRequest
+         * @description The line's new quantity (not an increment).
+         * @example {
+         *       "quantity": 3,
+         *       "version": 1
+         *     }
+         */
+        ChangeCartLineRequest: {
+            /** Quantity */
+            quantity: number;
+            /**
+             * Version
+             * @description the line's `version` you read: 409 if it changed since
+             */
+            version?: number | null;
         };
         /**
          * CommissionEventView
@@ -5470,6 +5695,11 @@ export interface components {
          */
         PlaceOrderRequest: {
             address?: components["schemas"]["AddressRequest"] | null;
+            /**
+             * Cart Line Ids
+             * @description 结算: the cart lines this order checks out, each matching one of `lines` (same product); removed from the cart with the order, in its transaction
+             */
+            cart_line_ids?: string[] | null;
             /**
              * Device Id
              * @description device fingerprint (or header `x-device-id`)
@@ -13844,6 +14074,301 @@ export interface operations {
                 };
             };
             /** @description invalid code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    view_cart_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the lines, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_cart_lines_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddCartLineRequest"];
+            };
+        };
+        responses: {
+            /** @description the line, priced now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartLineView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `product_unavailable` (off shelf), `cart_full`, `cart_contention` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `no_such_product` (naming `product_id` or `sku_id`), `quantity_over_cap` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_cart_lines__line_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the line's `line_id` from GET /cart */
+                line_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `cart_line_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    change_cart_lines__line_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the line's `line_id` from GET /cart */
+                line_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeCartLineRequest"];
+            };
+        };
+        responses: {
+            /** @description the line, priced now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartLineView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `cart_line_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `version_conflict` (details.current) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
             422: {
                 headers: {
                     [name: string]: unknown;
