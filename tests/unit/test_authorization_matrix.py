@@ -204,6 +204,10 @@ OWNERSHIP: dict[str, str] = {
     "POST /admin/withdrawals/{withdrawal_id}/mark-paid": "admin",
     "POST /admin/withdrawals/{withdrawal_id}/reject": "admin",
     "POST /auth/login": "public",
+    "GET /cart": "self",
+    "POST /cart/lines": "self-write",
+    "DELETE /cart/lines/{line_id}": "cart_line",
+    "PATCH /cart/lines/{line_id}": "cart_line",
     "GET /categories": "public",
     "GET /me": "self",
     "POST /me/erasure": "self-write",
@@ -236,10 +240,11 @@ OWNERSHIP: dict[str, str] = {
     "POST /share/visits": "public",
     "POST /webhooks/wechatpay": "public",
 }
-KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal"}
+KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line"}
 #: Bodies that pass validation, so the ownership check (not the body's) is what answers B.
 OWNED_BODIES: dict[str, dict[str, Any]] = {
     "POST /orders/{order_id}/refunds": {"reason": "不想要了", "lines": [{"line_id": "1"}]},
+    "PATCH /cart/lines/{line_id}": {"quantity": 2},
 }
 
 
@@ -271,6 +276,8 @@ def test_every_route_says_how_another_promoters_data_could_be_named() -> None:
             assert "{order_id}" in path, key
         if kind == "withdrawal":
             assert "{withdrawal_id}" in path, key
+        if kind == "cart_line":
+            assert "{line_id}" in path, key
         if kind in {"self", "self-write", "shared"}:
             assert "{" not in path, f"{key} names a resource in its path: give it an owned kind"
 
@@ -341,6 +348,12 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
                                            lines=[LineRequest("1", 100)], now=now)
     withdrawals = [approved_withdrawal(table, a).withdrawal_id for _ in range(2)]
     approved_withdrawal(table, b)
+    from mall.dal.cart import CartRepository
+    from mall.domain.cart import CartLine, cart_line_id
+
+    cart_line = CartLine(line_id=cart_line_id("p_1", None), product_id="p_1", sku_id=None, quantity=1,
+                         added_price_fen=100, added_at=now.isoformat(), updated_at=now.isoformat())
+    CartRepository(table).save_added(a, cart_line, existed=None)
     code_a = PromoterRepository(table).get(a, consistent=True).code  # type: ignore[union-attr]
     members = []
     for n in range(2):
@@ -361,7 +374,8 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
         table.put(commission_item(record))
         commissions.append(cid)
     ids = {"order": orders["SHIPPED"], "order_created": orders["CREATED"], "order_paid": orders["PAID"],
-           "withdrawal": withdrawals[0], "refund": refund.refund_id, "user": a}
+           "withdrawal": withdrawals[0], "refund": refund.refund_id, "user": a,
+           "cart_line": cart_line.line_id}
     secrets_of_a = {a, *orders.values(), refund.refund_id, *withdrawals, *members, *commissions, code_a}
     yield TwoPromoters(a, b, _promoter_token(a), _promoter_token(b), ids, secrets_of_a)
     if previous is None:
@@ -407,11 +421,12 @@ def _state_of_the_world() -> dict[tuple[str, str], Any]:
 
 def _concrete(path: str, world: TwoPromoters) -> str:
     names = {"user_id": world.ids["user"], "order_id": world.ids["order"], "withdrawal_id": world.ids["withdrawal"],
-             "refund_id": world.ids["refund"]}
+             "refund_id": world.ids["refund"], "line_id": world.ids["cart_line"]}
     return re.sub(r"\{([^}]+)\}", lambda m: names.get(m.group(1), "matrix_missing"), path)
 
 
-OWNED_OR_ADMIN = [(m, p) for _, m, p, _ in OPERATIONS if OWNERSHIP.get(_key(m, p)) in {"order", "withdrawal", "admin"}]
+OWNED_OR_ADMIN = [(m, p) for _, m, p, _ in OPERATIONS
+                  if OWNERSHIP.get(_key(m, p)) in {"order", "withdrawal", "cart_line", "admin"}]
 SELF_READS = [(m, p) for _, m, p, _ in OPERATIONS if OWNERSHIP.get(_key(m, p)) == "self" and m == "GET"]
 
 
