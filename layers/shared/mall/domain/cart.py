@@ -19,15 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mall.domain.orders import MAX_LINES, MAX_QUANTITY, ProductLike
+from mall.domain.catalog import Product
+from mall.domain.orders import MAX_QUANTITY
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
-#: At most this many lines in one cart (an order takes at most ``MAX_LINES`` of them).
+#: At most this many lines in one cart (an order checks out at most ``mall.domain.orders.MAX_LINES`` of them).
 MAX_CART_LINES = 50
 #: The same cap as an order line's.
 MAX_LINE_QUANTITY = MAX_QUANTITY
 
-__all__ = ["MAX_CART_LINES", "MAX_LINES", "MAX_LINE_QUANTITY", "Availability", "CartLine", "LineState", "Offer",
+__all__ = ["MAX_CART_LINES", "MAX_LINE_QUANTITY", "Availability", "CartLine", "LineState", "Offer",
            "added_quantity", "cart_line_id", "checkout_lines", "line_state", "offer_of"]
 
 
@@ -66,16 +67,15 @@ class Offer:
     on_shelf: bool
 
 
-def offer_of(product: ProductLike | None, sku_id: str | None) -> Offer | None:
+def offer_of(product: Product | None, sku_id: str | None) -> Offer | None:
     """The current offer of (product, SKU); None when either no longer exists.
 
     A product without specs is its own single SKU, named by ``sku_id=None``: its price, stock and
     limit are the product's top-level ones. (A product with SKUs answers with the SKU's here.)"""
     if product is None or sku_id is not None:
         return None
-    images = getattr(product, "images", None) or []
     return Offer(product_id=product.product_id, sku_id=None, name=product.name,
-                 image=str(images[0]) if images else None, price_fen=int(product.price_fen),
+                 image=product.images[0] if product.images else None, price_fen=int(product.price_fen),
                  stock=int(product.stock), per_user_limit=product.per_user_limit, on_shelf=bool(product.on_shelf))
 
 
