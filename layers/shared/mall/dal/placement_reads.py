@@ -115,9 +115,8 @@ class PlacementReads:
             current=current_from_item(first.get(_k(SETTINGS_CURRENT_KEY))),
             buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
             unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None,
-            cart_lines={line.line_id: line for line_id in dict.fromkeys(cart_line_ids)
-                        if (i := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None
-                        and (line := cart_line_from_item(i))})
+            cart_lines={line_id: cart_line_from_item(item) for line_id in dict.fromkeys(cart_line_ids)
+                        if (item := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None})
 
     def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""
