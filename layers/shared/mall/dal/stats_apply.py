@@ -58,8 +58,9 @@ from mall.dal.keys import (
 )
 from mall.dal.retry import jitter
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
+from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta, Target
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
+from mall.domain.stats_periods import day_of
 
 MAX_TRANSACTION_WRITES = 100  # DynamoDB's limit for one TransactWriteItems
 APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
@@ -142,14 +143,29 @@ def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *,
     return parts, repeats
 
 
-def _part_keys(part: Part, shard: int) -> tuple[set[tuple[str, str]], int]:
+#: Items a customer's first paid orders may touch beyond the days of the orders a group brings: the
+#: day and month aggregates of the two orders stored as the customer's first (read, not known before).
+_BUYER_STORED_DAYS_WORST_CASE = 4
+
+
+def _group_keys(part: Part, shard: int) -> tuple[set[tuple[str, str]], set[str]]:
+    """The items ``part`` writes at most within a transaction, and the customers whose first paid
+    orders it moves. Unlike ``plan_parts`` (whose bound must never change: it numbers the parts), a
+    customer's orders are bounded per customer, not per order: all of a group's orders of one customer
+    touch the customer's item, the totals, the days of those orders and at most the two stored days."""
     keys: set[tuple[str, str]] = set()
-    extra = 0
+    buyers: set[str] = set()
     for delta in part.deltas:
-        found, found_extra = _known_keys(delta, shard)
-        keys |= found
-        extra += found_extra
-    return keys, extra
+        if isinstance(delta, BuyerDelta):
+            buyers.add(delta.buyer_id)
+            keys.add(key_id(buyer_key(delta.buyer_id)))
+            day = day_of(delta.paid_at)
+            for target in (Target("totals"), *([Target("agg", day)] if day else [])):
+                keys |= {key_id(k) for k, _ in counter_items(target, shard)}
+        else:
+            found, _ = _known_keys(delta, shard)
+            keys |= found
+    return keys, buyers
 
 
 def group_parts(parts: Sequence[Part], *, limit: int = MAX_TRANSACTION_WRITES) -> list[list[Part]]:
@@ -160,16 +176,17 @@ def group_parts(parts: Sequence[Part], *, limit: int = MAX_TRANSACTION_WRITES) -
     groups: list[list[Part]] = []
     current: list[Part] = []
     keys: set[tuple[str, str]] = set()
-    extra = 0
+    buyers: set[str] = set()
     for part in parts:
-        more, more_extra = _part_keys(part, change_shard((current or [part])[0].event_id))
-        if current and len(current) + 1 + len(keys | more) + extra + more_extra > limit:
+        more, more_buyers = _group_keys(part, change_shard((current or [part])[0].event_id))
+        worst = len(keys | more) + _BUYER_STORED_DAYS_WORST_CASE * len(buyers | more_buyers)
+        if current and len(current) + 1 + worst > limit:
             groups.append(current)
-            current, keys, extra = [], set(), 0
-            more, more_extra = _part_keys(part, change_shard(part.event_id))
+            current, keys, buyers = [], set(), set()
+            more, more_buyers = _group_keys(part, change_shard(part.event_id))
         current.append(part)
         keys |= more
-        extra += more_extra
+        buyers |= more_buyers
     if current:
         groups.append(current)
     return groups
