@@ -24,6 +24,12 @@ order, the statistics, the rest) and printed as a budget, beside the same lifecy
 settlement amortised: ``AMORTISED_ORDERS`` orders of one buyer (so each of the two promoters has
 that many due records) are placed, paid, shipped and confirmed unmeasured, then one settlement
 run settles them all, measured, and its units per order replace the single order's settle step.
+A third figure, *batched*, also replaces the pay step by the 20 payments' units per order: paid one
+after the other, their changes reach the workers in the batches the event sources' windows gather.
+
+The lifecycle and the amortised orders run with every queue's ``MaximumBatchingWindowInSeconds``
+as template.yaml sets it (``configured_batching_windows``): the local stack caps windows at 1 s so
+tests do not wait, which would measure more worker invocations and writes than AWS performs.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from bench._local import (
 from bench._meter import STAGES, Index, Meter, Window, add_stages
 from bench._report import print_table
 from bench._route_classes import TARGETS, declared_roles, over_by_class, target_of
+from local import queues as local_queues
 from local.stack import LocalStack
 
 TARGET_ROUND_TRIPS = 3  # per lifecycle step; routes are held to their class's target (TARGETS)
@@ -68,6 +75,7 @@ TARGET_LIFECYCLE_RCU = 16
 DEFAULT_LIFECYCLES = 2
 AMORTISED_ORDERS = 20  # orders per promoter settled by one settlement run
 SETTLE_STEP = "lifecycle: settle"
+PAY_STEP = "lifecycle: pay"
 LIFECYCLE_PRICE_FEN = 60_000  # level 1 earns 10% by default: enough to withdraw the 50-yuan minimum
 DRAIN_TIMEOUT_S = 60
 
@@ -200,6 +208,42 @@ def _ok(status: int | None) -> bool:
 # -- the lifecycle ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def configured_batching_windows() -> Iterator[None]:
+    """Queue pollers gather a batch for as long as template.yaml's ``MaximumBatchingWindowInSeconds``
+    says (the stats and notification queues wait 10 s), not the local stack's 1 s cap, and, as
+    Lambda's poller does, from the first message found (an idle poller returns at once instead of
+    waiting out a window): one invocation then takes every change a step sends it within the window,
+    as in AWS. Stream pollers already use their windows (1 s)."""
+    gather = local_queues.QueuePoller._receive_batch
+    local_queues.QueuePoller._receive_batch = _gather_from_first_message  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        local_queues.QueuePoller._receive_batch = gather  # type: ignore[method-assign]
+
+
+def _gather_from_first_message(poller: Any) -> list[dict[str, Any]]:
+    wanted, window = poller.trigger.batch_size, poller.trigger.batching_window_s
+    deadline: float | None = None
+    batch: list[dict[str, Any]] = []
+    while len(batch) < wanted and not poller._stop.is_set():
+        got = poller.sqs.receive_message(
+            QueueUrl=poller.queue_url, MaxNumberOfMessages=min(10, wanted - len(batch)), WaitTimeSeconds=0,
+            AttributeNames=["All"], MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        if not got and deadline is None:
+            return batch
+        if deadline is None:
+            deadline = time.monotonic() + window
+        batch.extend(got)
+        if time.monotonic() >= deadline:
+            break
+        if not got:
+            poller._stop.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+    return batch
+
+
 @dataclass(frozen=True)
 class Network:
     """Who the lifecycles share: the admin, the level-1 promoter (bound to the demo promoter,
@@ -237,7 +281,7 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:
     step("place order (POST /orders)", placed_window)
 
     # 2. pay: the webhook, and everything the PAID order triggers (commission included)
-    status, paid_window = bench.measured("lifecycle: pay", lambda: bench.pay(order_id))
+    status, paid_window = bench.measured(PAY_STEP, lambda: bench.pay(order_id))
     paid_window.status = status
     step("pay (signed notification → POST /webhooks/wechatpay)", paid_window)
 
@@ -306,11 +350,15 @@ def amortised_settlement(bench: Bench, network: Network, orders: int = AMORTISED
             "lines": [{"product_id": network.product_id, "quantity": 1}], "address": ADDRESS})
         order_ids.append(str(expect(answer, 201, f"place amortised order {n + 1}")["order_id"]))
     bench.drain()
-    for order_id in order_ids:
-        status = bench.pay(order_id)
-        if not _ok(status):
-            raise RuntimeError(f"pay {order_id}: the webhook answered {status}")
-    bench.drain()
+
+    def pay_all() -> None:
+        for order_id in order_ids:
+            status = bench.pay(order_id)
+            if not _ok(status):
+                raise RuntimeError(f"pay {order_id}: the webhook answered {status}")
+
+    _, paid = bench.measured(f"pay {orders} orders one after the other", pay_all)
+    paid_summary = paid.summary()
     for order_id in order_ids:
         expect(api.request("POST", f"/admin/orders/{order_id}/ship", token=admin.token,
                            json={"carrier": "顺丰速运", "tracking_no": f"SF{uuid.uuid4().hex[:10].upper()}"}),
@@ -325,12 +373,20 @@ def amortised_settlement(bench: Bench, network: Network, orders: int = AMORTISED
     records = [c for order_id in order_ids for c in _commissions_of(bench, order_id)]
     per_order: dict[str, dict[str, float]] = {}
     add_stages(per_order, summary["by_stage"], 1 / orders)
+    pay_per_order: dict[str, dict[str, float]] = {}
+    add_stages(pay_per_order, paid_summary["by_stage"], 1 / orders)
     return {"orders": orders, "records": len(records),
             "records_settled": sum(1 for c in records if c.get("status") == "SETTLED"),
             "settle": {k: summary[k] for k in ("round_trips", "worker_invocations", "worker_round_trips", "rcu",
                                                "wcu", "wcu_by_item_kind", "by_stage", "failed_calls")},
             "settle_per_order": {"rcu": round(summary["rcu"] / orders, 2), "wcu": round(summary["wcu"] / orders, 2)},
-            "settle_per_order_by_stage": per_order}
+            "settle_per_order_by_stage": per_order,
+            "pay": {k: paid_summary[k] for k in ("round_trips", "worker_invocations", "worker_round_trips", "rcu",
+                                                 "wcu", "wcu_by_item_kind", "by_stage", "failed_calls")},
+            "pay_per_order": {"rcu": round(paid_summary["rcu"] / orders, 2),
+                              "wcu": round(paid_summary["wcu"] / orders, 2),
+                              "worker_invocations": round(paid_summary["worker_invocations"] / orders, 2)},
+            "pay_per_order_by_stage": pay_per_order}
 
 
 def budget(run: dict[str, Any], amortised: dict[str, Any] | None) -> dict[str, Any]:
@@ -349,7 +405,14 @@ def budget(run: dict[str, Any], amortised: dict[str, Any] | None) -> dict[str, A
         add_stages(spread, amortised["settle_per_order_by_stage"])
         out["amortised"] = spread
         out["amortised_over"] = amortised["orders"]
-    for name in ("single", "amortised"):
+        pay_step = next((s for s in run["steps"] if s["label"] == PAY_STEP), None)
+        if pay_step is not None and "pay_per_order_by_stage" in amortised:
+            batched: dict[str, dict[str, float]] = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
+            add_stages(batched, spread)
+            add_stages(batched, pay_step["by_stage"], -1.0)
+            add_stages(batched, amortised["pay_per_order_by_stage"])
+            out["batched"] = batched
+    for name in ("single", "amortised", "batched"):
         if name in out:
             out[f"{name}_total"] = {unit: round(sum(v[unit] for v in out[name].values()), 2) for unit in ("rcu", "wcu")}
     return out
@@ -721,13 +784,15 @@ def _measure(stack: LocalStack, meter: Meter, lifecycles: int) -> dict[str, Any]
     network = Network(admin, l1, l1_code, product_id)
     for n in range(1, max(1, lifecycles) + 1):
         try:
-            runs.append(lifecycle(bench, network, n))
+            with configured_batching_windows():
+                runs.append(lifecycle(bench, network, n))
         except Exception as exc:
             bench.problems.append(f"lifecycle {n}: {type(exc).__name__}: {exc}")
             eprint(f"dynamo_work: lifecycle {n} failed:\n{traceback.format_exc()}")
     amortised: dict[str, Any] | None = None
     try:
-        amortised = amortised_settlement(bench, network)
+        with configured_batching_windows():
+            amortised = amortised_settlement(bench, network)
     except Exception as exc:
         bench.problems.append(f"amortised settlement: {type(exc).__name__}: {exc}")
         eprint(f"dynamo_work: amortised settlement failed:\n{traceback.format_exc()}")
@@ -844,7 +909,7 @@ def _print_budget(plan: dict[str, Any], amortised: dict[str, Any] | None) -> Non
     print(f"\nbudget per stage, order {plan['order_id']} (units by the key prefixes of the items written / read"
           + (f"; amortised: the settle step replaced by one run settling {over} orders per promoter, per order)"
              if over else ")") + ":")
-    columns = ["single"] + (["amortised"] if over else [])
+    columns = ["single"] + (["amortised"] if over else []) + (["batched"] if "batched" in plan else [])
     rows: list[tuple[str, ...]] = [("stage", *[f"{unit} {c}" for c in columns for unit in ("RCU", "WCU")], "")]
     for stage in STAGES:
         rows.append((stage, *[_num(round(plan[c][stage][unit], 2)) for c in columns for unit in ("rcu", "wcu")], ""))
@@ -858,6 +923,12 @@ def _print_budget(plan: dict[str, Any], amortised: dict[str, Any] | None) -> Non
               f"one run ({settle['rcu']:g} RCU, {settle['wcu']:g} WCU, {settle['worker_invocations']} worker "
               f"invocations): {amortised['settle_per_order']['rcu']:g} RCU and "
               f"{amortised['settle_per_order']['wcu']:g} WCU per order")
+        if "pay_per_order" in amortised:
+            pay = amortised["pay_per_order"]
+            print(f"batched: also the pay step replaced by {over} payments one after the other "
+                  f"({amortised['pay']['rcu']:g} RCU, {amortised['pay']['wcu']:g} WCU, "
+                  f"{amortised['pay']['worker_invocations']} worker invocations): {pay['rcu']:g} RCU, "
+                  f"{pay['wcu']:g} WCU and {pay['worker_invocations']:g} worker invocations per order")
 
 
 def operations(calls: list[dict[str, Any]], function: str) -> str:

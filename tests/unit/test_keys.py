@@ -161,9 +161,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "key_id": (({"pk": "A#1", "sk": "B"},), ("A#1", "B")),
     "counter_items": ((Target("promoter", "2026-03-01", "u_1"), 2), [
         ({"pk": "STATS_ENTITIES_DAY#2026-03", "sk": "2026-03-01#PROMOTER#u_1"},
-         {"entity": "stats_promoter_day", "day": "2026-03-01", "user_id": "u_1"}),
-        ({"pk": "STATS_ENTITIES_MONTH#2026", "sk": "2026-03#PROMOTER#u_1"},
-         {"entity": "stats_promoter_month", "month": "2026-03", "user_id": "u_1"})]),
+         {"entity": "stats_promoter_day", "day": "2026-03-01", "user_id": "u_1"})]),
 }
 
 #: constant → the value stored today.

@@ -40,7 +40,8 @@ from mall.dal.keys import (
     stats_entity_kind,
     totals_key,
 )
-from mall.dal.stats_apply import MAX_TRANSACTION_WRITES, ApplyResult, StatsApplier
+from mall.dal.stats_apply import ApplyResult, StatsApplier
+from mall.dal.stats_plan import MAX_TRANSACTION_WRITES
 from mall.dal.table import BATCH_GET_LIMIT, Item, Key, Table, serialize
 from mall.domain.stats import Delta
 
@@ -105,7 +106,8 @@ class StatsRepository:
         """Every product, promoter and buyer item of those days and months, by kind (``product``,
         ``promoter``, ``buyer``): one Query per month of days and one per year of months (sort keys
         from the first period to the last; all pages), run at once. A week is one Query, two when
-        it straddles a month's end."""
+        it straddles a month's end. The stats worker writes day items only (the dashboard asks for
+        days); month items are those stored before, until ``stats_entity_months_dropped`` runs."""
         spans: dict[str, tuple[str, str]] = {}
         for granularity, periods in (("DAY", days), ("MONTH", months)):
             for period in periods:

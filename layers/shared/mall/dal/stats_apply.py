@@ -45,7 +45,6 @@ from botocore.exceptions import ClientError
 
 from mall.clock import epoch, iso
 from mall.dal.keys import (
-    applied_key,
     board_key,
     board_partition,
     board_sort_key,
@@ -57,122 +56,16 @@ from mall.dal.keys import (
     key_id,
 )
 from mall.dal.retry import jitter
+from mall.dal.stats_plan import MAX_TRANSACTION_WRITES, Part, group_parts, split_changes
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
 
-MAX_TRANSACTION_WRITES = 100  # DynamoDB's limit for one TransactWriteItems
 APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
 MAX_ATTEMPTS = 12
 _RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
                         "ProvisionedThroughputExceeded"})
 _ABSENT = "attribute_not_exists(pk)"
-
-
-# ---- planning: parts of a change, and transactions of parts -------------------------------------------
-
-#: Items a BuyerDelta may touch beyond what its keys say: the state item, the totals shard, and the
-#: day + month aggregates of up to three days (the new order's and the two it may displace).
-_BUYER_WORST_CASE = 8
-
-
-def _known_keys(delta: Delta, shard: int) -> tuple[set[tuple[str, str]], int]:
-    """The items ``delta`` writes at most (keys known before reading) and how many more it may write."""
-    if isinstance(delta, CounterDelta):
-        return {key_id(k) for k, _ in counter_items(delta.target, shard)}, 0
-    if isinstance(delta, BoardDelta):
-        return {key_id(board_key(delta.board, delta.period_key, delta.promoter_id))}, 0
-    if isinstance(delta, DistinctDelta):
-        keys = {key_id(distinct_key(delta.scope, delta.member))}
-        for then in delta.then:
-            keys |= {key_id(k) for k, _ in counter_items(then.target, shard)}
-        return keys, 0
-    return {key_id(buyer_key(delta.buyer_id))}, _BUYER_WORST_CASE - 1
-
-
-def plan_parts(deltas: Sequence[Delta], shard: int, *, limit: int = MAX_TRANSACTION_WRITES - 1) -> list[list[Delta]]:
-    """Group the deltas, in their (deterministic) order, into parts of at most ``limit`` writes each
-    (worst case), so every delivery of a change splits it the same way. (The limit is a constant:
-    changing it while messages are in flight could apply later parts of a change again.)"""
-    parts: list[list[Delta]] = []
-    current: list[Delta] = []
-    keys: set[tuple[str, str]] = set()
-    extra = 0
-    for delta in deltas:
-        more, more_extra = _known_keys(delta, shard)
-        if current and len(keys | more) + extra + more_extra > limit:
-            parts.append(current)
-            current, keys, extra = [], set(), 0
-        current.append(delta)
-        keys |= more
-        extra += more_extra
-    if current:
-        parts.append(current)
-    return parts
-
-
-@dataclass(frozen=True)
-class Part:
-    """Part ``number`` of the change ``event_id``: what one marker stands for."""
-
-    event_id: str
-    number: int
-    deltas: tuple[Delta, ...]
-
-    @property
-    def marker(self) -> Key:
-        return applied_key(self.event_id, self.number)
-
-
-def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *,
-                  limit: int = MAX_TRANSACTION_WRITES - 1) -> tuple[list[Part], int]:
-    """Every change's parts, in order; a change with no deltas has none. Returns the parts and how
-    many changes were left out as repeats of an ``event_id`` already in ``changes`` (a queue may
-    deliver one message twice in a batch)."""
-    parts: list[Part] = []
-    seen: set[str] = set()
-    repeats = 0
-    for event_id, deltas in changes:
-        if event_id in seen:
-            repeats += 1
-            continue
-        seen.add(event_id)
-        planned = plan_parts(deltas, change_shard(event_id), limit=limit) if deltas else []
-        parts += [Part(event_id, number, tuple(part)) for number, part in enumerate(planned)]
-    return parts, repeats
-
-
-def _part_keys(part: Part, shard: int) -> tuple[set[tuple[str, str]], int]:
-    keys: set[tuple[str, str]] = set()
-    extra = 0
-    for delta in part.deltas:
-        found, found_extra = _known_keys(delta, shard)
-        keys |= found
-        extra += found_extra
-    return keys, extra
-
-
-def group_parts(parts: Sequence[Part], *, limit: int = MAX_TRANSACTION_WRITES) -> list[list[Part]]:
-    """Consecutive parts grouped into transactions of at most ``limit`` items in the worst case: a
-    marker per part plus every item the group's deltas may write (an item written by several parts
-    counts once: it is written once). Any grouping is correct (each part is marked in the
-    transaction that applies it); this one merges as much as one transaction holds."""
-    groups: list[list[Part]] = []
-    current: list[Part] = []
-    keys: set[tuple[str, str]] = set()
-    extra = 0
-    for part in parts:
-        more, more_extra = _part_keys(part, change_shard((current or [part])[0].event_id))
-        if current and len(current) + 1 + len(keys | more) + extra + more_extra > limit:
-            groups.append(current)
-            current, keys, extra = [], set(), 0
-            more, more_extra = _part_keys(part, change_shard(part.event_id))
-        current.append(part)
-        keys |= more
-        extra += more_extra
-    if current:
-        groups.append(current)
-    return groups
 
 
 @dataclass

@@ -126,9 +126,9 @@ def _series(by_period: Mapping[str, Sequence[Mapping[str, Any]]], start: date, e
 
 def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: datetime) -> DashboardResponse:
     """Sums the day / month aggregates covering the range and the running totals (one
-    ``BatchGetItem`` for a week), and the per-day / per-month promoter, product and buyer items
-    (one Query per month of days and per year of months, whole months as one month) for the
-    distinct counts and the top lists; then one ``BatchGetItem`` of the top promoters' nicknames.
+    ``BatchGetItem`` for a week), and the per-day promoter, product and buyer items (one Query per
+    month the range touches) for the distinct counts and the top lists; then one ``BatchGetItem``
+    of the top promoters' nicknames.
     No scan: cost grows with the number of periods and with how many promoters, products and
     buyers were active in them.
 
@@ -141,7 +141,8 @@ def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: date
     agg_days, agg_months = (days_between(start, end), []) if granularity == "day" else (days, months)
     with ThreadPoolExecutor(max_workers=2) as pool:
         agg_f = pool.submit(stats.aggregates_and_totals, days=agg_days, months=agg_months)
-        entities_f = pool.submit(stats.entities, days=days, months=months)
+        # Products, promoters and buyers are kept per day only: whole months are read as their days.
+        entities_f = pool.submit(stats.entities, days=days_between(start, end), months=[])
         by_period, totals = agg_f.result()
         agg = sum_fields([item for items in by_period.values() for item in items], AGG_FIELDS)
         running = sum_fields(totals, TOTAL_FIELDS)

@@ -63,9 +63,11 @@ _KIND_OF_TAG = {tag: kind for kind, tag in _ENTITY_KINDS.items()}
 
 def stats_entities_partition(granularity: str, period: str) -> str:
     """The product, promoter and buyer items of every day of a month (``STATS_ENTITIES_DAY#2026-11``,
-    from a day ``2026-11-03``) or of every month of a year (``STATS_ENTITIES_MONTH#2026``, from a
-    month ``2026-11``) share one partition, sorted by period first: the dashboard reads the items of
-    a range of days with one Query per month it touches, not one per kind and day."""
+    from a day ``2026-11-03``) share one partition, sorted by day first: the dashboard reads the items
+    of a range of days with one Query per month it touches, not one per kind and day. The items of
+    every month of a year (``STATS_ENTITIES_MONTH#2026``, from a month ``2026-11``) were kept beside
+    them until the dashboard summed days instead (the migration ``stats_entity_months_dropped``
+    deletes them)."""
     if granularity == "DAY":
         return f"STATS_ENTITIES_DAY#{month_of_day(period)}"
     return f"STATS_ENTITIES_MONTH#{period[:4]}"
@@ -130,12 +132,10 @@ def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]
     if target.kind == "team_sales":
         return [(team_sales_key(target.period, target.subject),
                  {"entity": "team_sales", "promoter_id": target.subject, "month": target.period})]
+    # A product's, promoter's or buyer's figures are kept per day only: the dashboard sums a month's
+    # days (one Query of the month's partition), so a change writes one item here, not two.
     name = "product_id" if target.kind == "product" else "user_id"
-    month = month_of_day(target.period)
     return [({"pk": stats_entities_partition("DAY", target.period),
               "sk": stats_entity_sort_key(target.kind, target.period, target.subject)},
-             {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject}),
-            ({"pk": stats_entities_partition("MONTH", month), "sk": stats_entity_sort_key(target.kind, month,
-                                                                                           target.subject)},
-             {"entity": f"stats_{target.kind}_month", "month": month, name: target.subject})]
+             {"entity": f"stats_{target.kind}_day", "day": target.period, name: target.subject})]
 
