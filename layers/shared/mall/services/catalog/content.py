@@ -66,14 +66,16 @@ def content_of(changes: dict[str, Any], current: ProductContent | None) -> Produ
     return content
 
 
-def check_content(product: Product, repos: CatalogRepositories, *, images_changed: bool) -> None:
-    """The content fits the product's kind, and every image (gallery and description) is a
-    verified upload, shown once in the gallery: one read of the uploads for both."""
+def check_content(product: Product, repos: CatalogRepositories, *, images_changed: bool,
+                  blocks_changed: bool) -> None:
+    """The content fits the product's kind, and every image sent (gallery and description) is a
+    verified upload, shown once in the gallery: one read of the uploads for both, none when no
+    image was sent."""
     content = product.content or ProductContent()
     problems = content_problems(product.type, content)
     if images_changed:
         problems += duplicate_images(product.images)
-    more = content.image_keys()
+    more = content.image_keys() if blocks_changed else []
     if images_changed or more:
         problems += unverified_images(repos.uploads, product.images if images_changed else [], more)
     refuse(problems, "the product has invalid fields", "invalid_product")

@@ -77,7 +77,7 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         content=content_of({name: getattr(body, name) for name in CONTENT_FIELDS}, None),
     )
     _check_product(product, repos)
-    check_content(product, repos, images_changed=True)
+    check_content(product, repos, images_changed=True, blocks_changed=True)
     audit = audit_entry("product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
                         after={**editable_state(product), "stock": product.stock,
                                "content": product.content.as_dict() if product.content else None})
@@ -120,7 +120,7 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
     content = content_of(sent_content, current.content)
     merged = replace(current, **changes, content=content)
     _check_product(merged, repos)
-    check_content(merged, repos, images_changed="images" in changes)
+    check_content(merged, repos, images_changed="images" in changes, blocks_changed="content" in sent_content)
     before, after = editable_state(current), editable_state(merged)
     if sent_content:
         before["content"] = current.content.as_dict() if current.content else None
