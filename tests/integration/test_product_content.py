@@ -156,3 +156,14 @@ def test_the_product_page_takes_at_most_three_round_trips_for_a_promoter(
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
     guest = trips.of(lambda: browsing.product_detail(repos=repos, product_id=product_id, viewer=None))
     assert guest.promoter_earn_fen is None and len(trips.sent) <= 2, trips.sent
+
+
+def test_an_edit_of_the_price_reads_no_upload_and_writes_no_detail(repos: CatalogRepositories, table: Table) -> None:
+    product_id = create(repos)
+    trips = Trips(table.client)
+    edited = trips.of(lambda: products.update_product(
+        repos=repos, product_id=product_id, now=NOW, body=ProductUpdate.model_validate({"version": 1,
+                                                                                         "price_fen": 15800})))
+    assert edited.price_fen == 15800 and edited.content is not None and len(edited.content) == 3
+    # the product with its detail, the transaction, the product read back: no read of the uploads
+    assert trips.sent == ["BatchGetItem", "TransactWriteItems", "GetItem"], trips.sent
