@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mall.services.catalog.common import CatalogRepositories
-from tests.fakes.catalog import CatalogMemory, FakeCategoryRepository, FakeProductRepository
+from tests.fakes.catalog import CatalogMemory, FakeCategoryRepository, FakeProductPageReads, FakeProductRepository
 from tests.fakes.collaborators import FakeMediaUploadRepository, FakePromoterRepository, FakeSettingsRepository
 
 
@@ -19,6 +19,8 @@ def fake_catalog(memory: CatalogMemory | None = None, **overrides: Any) -> Catal
     parts: dict[str, Any] = {"categories": FakeCategoryRepository(memory), "products": FakeProductRepository(memory),
                              "promoters": FakePromoterRepository(), "settings": FakeSettingsRepository(),
                              "uploads": FakeMediaUploadRepository(), **overrides}
+    parts.setdefault("pages", FakeProductPageReads(parts["products"], parts["categories"], parts["promoters"],
+                                                   parts["settings"]))
     return CatalogRepositories(**parts)
 
 

@@ -24,9 +24,17 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import MAX_CATEGORIES, MAX_LISTED_PRODUCTS, StockObservation, category_state, product_state
+from mall.dal.catalog import (
+    MAX_CATEGORIES,
+    MAX_LISTED_PRODUCTS,
+    ProductPage,
+    StockObservation,
+    category_state,
+    product_state,
+)
 from mall.dal.keys import LOW_STOCK_PARTITION, low_stock_key
 from mall.domain.catalog import Category, Product
+from mall.domain.product_content import ProductContent
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 Key = dict[str, Any]
@@ -140,7 +148,14 @@ class FakeProductRepository:
 
     def get(self, product_id: str, *, consistent: bool = False) -> Product | None:
         product = self.memory.products.get(product_id)
-        return replace(product, images=list(product.images)) if product else None
+        # Only the listing item, as the table's ``get``: the content is ``get_detailed``'s.
+        return replace(product, images=list(product.images), content=None) if product else None
+
+    def get_detailed(self, product_id: str, *, consistent: bool = False) -> Product | None:
+        product = self.memory.products.get(product_id)
+        if product is None:
+            return None
+        return replace(product, images=list(product.images), content=product.content or ProductContent())
 
     def get_many(self, product_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Product]:
         found = (self.get(pid) for pid in dict.fromkeys(product_ids))
@@ -160,7 +175,8 @@ class FakeProductRepository:
             self.memory.categories[category.category_id] = replace(category,
                                                                    product_count=category.product_count + 1)
             self._audit(audit)
-            return self.get(product.product_id) or stored
+            found = self.get(product.product_id) or stored
+            return replace(found, content=product.content)
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str, now: datetime,
                audit: AuditEntry | None = None) -> Product:
@@ -177,14 +193,14 @@ class FakeProductRepository:
             self.memory.products[product.product_id] = replace(
                 product, images=list(product.images), stock=current.stock, sales=current.sales,
                 stock_seq=current.stock_seq, version=expected_version + 1, created_at=current.created_at,
-                updated_at=_stored(now))
+                updated_at=_stored(now), content=product.content if product.content is not None else current.content)
             if moved:
                 self._count(previous_category_id, -1)
                 self._count(product.category_id, +1)
             self._audit(audit)
             written = self.get(product.product_id)
             assert written is not None
-            return written
+            return replace(written, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
                      now: datetime, audit: AuditEntry | None = None) -> Product:
@@ -284,3 +300,18 @@ class FakeProductRepository:
     def _audit(self, entry: AuditEntry | None) -> None:
         if entry is not None:
             self.memory.audit.append(entry)
+
+
+class FakeProductPageReads:
+    """The product page's reads over the other fakes (``mall.dal.catalog.ProductPageReads``)."""
+
+    def __init__(self, products: Any, categories: Any, promoters: Any, settings: Any) -> None:
+        self._products, self._categories, self._promoters, self._settings = products, categories, promoters, settings
+
+    def read(self, product_id: str, *, viewer: str | None) -> ProductPage:
+        product = self._products.get_detailed(product_id)
+        if product is None:
+            return ProductPage(product=None)
+        return ProductPage(product=product, category=self._categories.get(product.category_id),
+                           promoter=self._promoters.get(viewer) if viewer else None,
+                           settings=self._settings.current().settings if viewer else None)

@@ -17,6 +17,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.media import PENDING, REJECTED, VERIFIED, MediaUploadRepository
 from mall.dal.table import Table, TransactionCancelled
 from mall.domain.catalog import Category, CommissionSetting, Product
+from mall.domain.product_content import AfterSalesPolicy, ContentBlock, ProductAttributes, ProductContent
 from mall.errors import Conflict, InvalidInput, NotFound
 from tests.fakes import CatalogMemory, FakeCategoryRepository, FakeMediaUploadRepository, FakeProductRepository
 
@@ -152,6 +153,29 @@ def test_products_count_in_their_category_and_refuse_alike(backend: Backend) -> 
     counts = {c.category_id: c.product_count for c in backend.categories.list_all()}
     assert counts == {"c_tea": 0, "c_cups": 1}
     assert backend.audit_actions() == ["product.create", "product.update"]
+
+
+def test_what_a_product_says_is_read_only_with_its_detail_alike(backend: Backend) -> None:
+    backend.categories.create(Category(category_id="c_tea", name="Tea", created_at=NOW))
+    said = ProductContent(attributes=ProductAttributes(weight_g=250), blocks=(ContentBlock("text", text="好茶"),),
+                          after_sales=AfterSalesPolicy(True, 15, "merchant"))
+    repo = backend.products
+    made = repo.create(tea(content=said))
+    assert made.content == said
+    plain = repo.get("p_tea")
+    assert plain is not None and plain.content is None  # the listing item only
+    assert repo.get_detailed("p_tea").content == said
+    assert repo.get_detailed("p_nope") is None
+    repo.update(replace(made, name="Longjing 2026", content=None), expected_version=1, previous_category_id="c_tea",
+                now=LATER)
+    assert repo.get_detailed("p_tea").content == said  # an edit without content leaves it
+    other = ProductContent(attributes=ProductAttributes(origin="杭州"))
+    with pytest.raises(Conflict):
+        repo.update(replace(made, content=other), expected_version=1, previous_category_id="c_tea", now=LATER)
+    assert repo.get_detailed("p_tea").content == said  # nothing of a refused edit is written
+    repo.update(replace(made, content=other), expected_version=2, previous_category_id="c_tea", now=LATER)
+    detailed = repo.get_detailed("p_tea", consistent=True)
+    assert detailed.content == other and detailed.name == made.name
 
 
 def test_stock_never_goes_below_zero_alike(backend: Backend) -> None:

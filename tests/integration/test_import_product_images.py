@@ -77,6 +77,8 @@ def test_a_reachable_image_becomes_a_verified_key_and_a_repeat_changes_nothing(t
     record = table.get(upload_key(key.split("/")[1].split(".")[0]), consistent=True)
     assert record is not None and record["status"] == "VERIFIED"
     assert unverified_images(MediaUploadRepository(table), [key]) == []  # the product can be saved with it
+    assert record["facts"]["thumbnails"] == [240, 750]  # made with the import, like an upload's
+    assert key.replace("product-images/", "product-thumbs/").replace(".jpg", "-w240.jpg") in store.objects
 
 
 def test_a_url_aimed_at_this_machine_is_cleared_with_a_note_and_never_connected(table: Table) -> None:

@@ -82,6 +82,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "shelf_partition": ((True,), "SHELF#on"),
     "category_key": (("c_1",), {"pk": "CATEGORY#c_1", "sk": "CATEGORY"}),
     "product_key": (("p_1",), {"pk": "PRODUCT#p_1", "sk": "PRODUCT"}),
+    "product_detail_key": (("p_1",), {"pk": "PRODUCT#p_1", "sk": "DETAIL"}),
     "low_stock_key": (("p_1",), {"pk": "PRODUCT#p_1", "sk": "LOWSTOCK"}),
     "stock_adjustment_key": (("p_1", "2026-03-01T09:45:12Z", "adj_1"),
                              {"pk": "PRODUCT#p_1", "sk": "STOCKADJ#2026-03-01T09:45:12Z#adj_1"}),

@@ -133,3 +133,38 @@ def test_a_decompression_bomb_is_refused_without_decoding_it(invoke: Invoke) -> 
 def test_unknown_uploads_are_404(invoke: Invoke) -> None:
     assert verify(invoke, "0" * 32)[0] == 404
     assert verify(invoke, "not-an-id")[0] == 422
+
+
+def stored(key: str) -> Image.Image:
+    body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return Image.open(io.BytesIO(body))
+
+
+def test_verifying_makes_upright_thumbnails_without_metadata_under_keys_the_server_derives(invoke: Invoke) -> None:
+    # A phone photo: stored 1600×1200 landscape with the EXIF flag "rotate 90°" and where it was taken.
+    photo = Image.new("RGB", (1600, 1200), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was held upright
+    exif[0x010F] = "PhoneMaker"
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", exif=exif)
+    form = start(invoke)
+    upload(form, out.getvalue())
+    status, body = verify(invoke, form["upload_id"])
+    assert status == 200, body
+    upload_id = form["upload_id"]
+    assert body["thumbnails"] == [f"product-thumbs/{upload_id}-w240.jpg", f"product-thumbs/{upload_id}-w750.jpg"]
+    for key, width in zip(body["thumbnails"], (240, 750), strict=True):
+        thumb = stored(key)
+        assert thumb.format == "JPEG" and thumb.size == (width, width * 1600 // 1200)  # upright: portrait
+        assert not thumb.getexif()
+    assert verify(invoke, upload_id) == (200, body)  # a repeat answers the same
+
+
+def test_a_small_image_is_not_enlarged(invoke: Invoke) -> None:
+    form = start(invoke, "image/png")
+    upload(form, image("PNG", (300, 200)))
+    status, body = verify(invoke, form["upload_id"])
+    assert status == 200, body
+    assert stored(body["thumbnails"][0]).size == (240, 160)
+    assert stored(body["thumbnails"][1]).size == (300, 200)

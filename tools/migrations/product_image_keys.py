@@ -27,7 +27,7 @@ from mall.dal.media import MediaUploadRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 from mall.domain import media as rules
-from mall.services.media import inspect_image
+from mall.services.media import inspect_image, store_thumbnails
 from tools.image_fetch import FetchRefused, GuardedFetcher
 from tools.migrations import Migration
 
@@ -62,10 +62,12 @@ class Importer:
             raise FetchRefused(problem)
         key = rules.image_key(upload_id, content_type)
         self.store.put(key, data, content_type=content_type, metadata={"imported-from-product": product_id})
+        # Like a verified upload, an imported image has its thumbnails before it is recorded.
+        widths = store_thumbnails(self.store, key, data, content_type)
         with contextlib.suppress(ConditionFailed):  # a previous run stored and recorded the same object
             MediaUploadRepository(table).import_verified(
                 upload_id=upload_id, key=key, content_type=content_type, by=BY, now=utc_now(),
-                facts={"width": facts.width, "height": facts.height, "bytes": facts.size})
+                facts={"width": facts.width, "height": facts.height, "bytes": facts.size, "thumbnails": widths})
         return key
 
     def apply(self, table: Table, item: Item, dry_run: bool) -> bool:

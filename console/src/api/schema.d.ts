@@ -2074,12 +2074,15 @@ export interface components {
          * @example {
          *       "items": [
          *         {
+         *           "after_sales": null,
+         *           "attributes": null,
          *           "category_id": "c_01m4ckt9rbte01pz24dawc",
          *           "commission": {
          *             "l1": 0,
          *             "l2": 0,
          *             "mode": "inherit"
          *           },
+         *           "content": null,
          *           "created_at": "2026-10-08T02:10:00Z",
          *           "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *           "distribution_enabled": true,
@@ -2101,12 +2104,15 @@ export interface components {
          *           "version": 4
          *         },
          *         {
+         *           "after_sales": null,
+         *           "attributes": null,
          *           "category_id": "c_01m4ckx1mddwmtkz7dctt4",
          *           "commission": {
          *             "l1": 500,
          *             "l2": 200,
          *             "mode": "fixed"
          *           },
+         *           "content": null,
          *           "created_at": "2026-10-08T02:20:00Z",
          *           "description": "德化白瓷, 一盖一碗一托",
          *           "distribution_enabled": true,
@@ -2150,12 +2156,53 @@ export interface components {
         /**
          * AdminProductView
          * @example {
+         *       "after_sales": {
+         *         "is_default": false,
+         *         "no_reason_return": true,
+         *         "note": "密封包装拆封后不退",
+         *         "return_shipping_paid_by": "buyer",
+         *         "return_window_days": 7
+         *       },
+         *       "attributes": {
+         *         "delivery_method": null,
+         *         "delivery_note": null,
+         *         "itinerary": null,
+         *         "origin": "浙江杭州西湖",
+         *         "restrictions": null,
+         *         "shelf_life_days": 540,
+         *         "terms_text": null,
+         *         "terms_title": null,
+         *         "weight_g": 250
+         *       },
          *       "category_id": "c_01m4ckt9rbte01pz24dawc",
          *       "commission": {
          *         "l1": 0,
          *         "l2": 0,
          *         "mode": "inherit"
          *       },
+         *       "content": [
+         *         {
+         *           "key": null,
+         *           "text": "产地与工艺",
+         *           "thumbnail_url": null,
+         *           "type": "heading",
+         *           "url": null
+         *         },
+         *         {
+         *           "key": null,
+         *           "text": "狮峰山明前一芽一叶, 手工炒制。",
+         *           "thumbnail_url": null,
+         *           "type": "text",
+         *           "url": null
+         *         },
+         *         {
+         *           "key": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *           "text": null,
+         *           "thumbnail_url": null,
+         *           "type": "image",
+         *           "url": null
+         *         }
+         *       ],
          *       "created_at": "2026-10-08T02:10:00Z",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *       "distribution_enabled": true,
@@ -2178,9 +2225,18 @@ export interface components {
          *     }
          */
         AdminProductView: {
+            /** @description null in lists: read the product */
+            after_sales?: components["schemas"]["AfterSalesView"] | null;
+            /** @description null in lists: read the product */
+            attributes?: components["schemas"]["ProductAttributesView"] | null;
             /** Category Id */
             category_id: string;
             commission: components["schemas"]["CommissionSettingView"];
+            /**
+             * Content
+             * @description null in lists: read the product
+             */
+            content?: components["schemas"]["ContentBlockView"][] | null;
             /** Created At */
             created_at: string | null;
             /** Description */
@@ -2295,6 +2351,50 @@ export interface components {
         AdminUnbindRequest: {
             /** Reason */
             reason: string;
+        };
+        /** AfterSalesIn */
+        AfterSalesIn: {
+            /**
+             * No Reason Return
+             * @description 7天无理由退货; needs return_window_days ≥ 7
+             */
+            no_reason_return: boolean;
+            /**
+             * Note
+             * @description free text, e.g. 退改规则
+             * @default
+             */
+            note: string;
+            /**
+             * Return Shipping Paid By
+             * @default buyer
+             * @enum {string}
+             */
+            return_shipping_paid_by: "buyer" | "merchant";
+            /**
+             * Return Window Days
+             * @description days after receipt a return is accepted
+             */
+            return_window_days: number;
+        };
+        /** AfterSalesView */
+        AfterSalesView: {
+            /**
+             * Is Default
+             * @description true: the product states none; this is its kind's default
+             */
+            is_default: boolean;
+            /** No Reason Return */
+            no_reason_return: boolean;
+            /** Note */
+            note: string;
+            /**
+             * Return Shipping Paid By
+             * @enum {string}
+             */
+            return_shipping_paid_by: "buyer" | "merchant";
+            /** Return Window Days */
+            return_window_days: number;
         };
         /**
          * ApplyRequest
@@ -3626,6 +3726,44 @@ export interface components {
              * @enum {string}
              */
             status: "FROZEN" | "SETTLED" | "CANCELLED";
+        };
+        /**
+         * ContentBlockIn
+         * @description ``heading`` (≤ 60) or ``text`` (≤ 2000, plain text: no markup is interpreted) with ``text``;
+         *     ``image`` with ``key``, a verified upload's media-bucket key.
+         */
+        ContentBlockIn: {
+            /** Key */
+            key?: string | null;
+            /** Text */
+            text?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "heading" | "text" | "image";
+        };
+        /** ContentBlockView */
+        ContentBlockView: {
+            /** Key */
+            key?: string | null;
+            /** Text */
+            text?: string | null;
+            /**
+             * Thumbnail Url
+             * @description image blocks: its 750 px wide version
+             */
+            thumbnail_url?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "heading" | "text" | "image";
+            /**
+             * Url
+             * @description image blocks: a signed URL to show it from
+             */
+            url?: string | null;
         };
         /**
          * CreateExportRequest
@@ -5831,14 +5969,113 @@ export interface components {
             width: number;
         };
         /**
+         * ProductAttributesIn
+         * @description Each attribute belongs to one kind of product; one of another kind is refused (422 naming it).
+         */
+        ProductAttributesIn: {
+            /**
+             * Delivery Method
+             * @description virtual: code (卡密), link, account (直充) or manual
+             */
+            delivery_method?: ("code" | "link" | "account" | "manual") | null;
+            /**
+             * Delivery Note
+             * @description virtual: how and when it arrives
+             */
+            delivery_note?: string | null;
+            /**
+             * Itinerary
+             * @description service: 行程 / 服务流程, one step a line
+             */
+            itinerary?: string[] | null;
+            /**
+             * Origin
+             * @description physical: 产地
+             */
+            origin?: string | null;
+            /**
+             * Restrictions
+             * @description service: 出行限制 / 适用人群 / 预约须知
+             */
+            restrictions?: string | null;
+            /**
+             * Shelf Life Days
+             * @description physical: 保质期 in days
+             */
+            shelf_life_days?: number | null;
+            /**
+             * Terms Text
+             * @description service: the terms as plain text, shown in full
+             */
+            terms_text?: string | null;
+            /**
+             * Terms Title
+             * @description service: the terms' (电子合同) title
+             */
+            terms_title?: string | null;
+            /**
+             * Weight G
+             * @description physical: net weight in grams
+             */
+            weight_g?: number | null;
+        };
+        /**
+         * ProductAttributesView
+         * @description The attributes set; the others are null.
+         */
+        ProductAttributesView: {
+            /** Delivery Method */
+            delivery_method?: ("code" | "link" | "account" | "manual") | null;
+            /** Delivery Note */
+            delivery_note?: string | null;
+            /** Itinerary */
+            itinerary?: string[] | null;
+            /** Origin */
+            origin?: string | null;
+            /** Restrictions */
+            restrictions?: string | null;
+            /** Shelf Life Days */
+            shelf_life_days?: number | null;
+            /** Terms Text */
+            terms_text?: string | null;
+            /** Terms Title */
+            terms_title?: string | null;
+            /** Weight G */
+            weight_g?: number | null;
+        };
+        /**
          * ProductCreate
          * @example {
+         *       "after_sales": {
+         *         "no_reason_return": true,
+         *         "note": "运输破损包换",
+         *         "return_shipping_paid_by": "merchant",
+         *         "return_window_days": 15
+         *       },
+         *       "attributes": {
+         *         "origin": "福建德化",
+         *         "weight_g": 450
+         *       },
          *       "category_id": "c_01m4ckx1mddwmtkz7dctt4",
          *       "commission": {
          *         "l1": 500,
          *         "l2": 200,
          *         "mode": "fixed"
          *       },
+         *       "content": [
+         *         {
+         *           "text": "一盖一碗一托",
+         *           "type": "heading"
+         *         },
+         *         {
+         *           "text": "高白瓷, 薄胎, 不烫手。",
+         *           "type": "text"
+         *         },
+         *         {
+         *           "key": "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg",
+         *           "type": "image"
+         *         }
+         *       ],
          *       "description": "德化白瓷, 一盖一碗一托",
          *       "images": [
          *         "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"
@@ -5853,6 +6090,10 @@ export interface components {
          *     }
          */
         ProductCreate: {
+            /** @description 售后政策; null: the kind's default */
+            after_sales?: components["schemas"]["AfterSalesIn"] | null;
+            /** @description typed attributes of the product's kind (physical: weight_g, origin, shelf_life_days; service: itinerary, restrictions, terms_title + terms_text; virtual: delivery_method, delivery_note) */
+            attributes?: components["schemas"]["ProductAttributesIn"];
             /** Category Id */
             category_id: string;
             /**
@@ -5863,6 +6104,11 @@ export interface components {
              *     }
              */
             commission: components["schemas"]["CommissionSettingIn"];
+            /**
+             * Content
+             * @description the rich description, in order: headings, paragraphs and images (at most 50)
+             */
+            content?: components["schemas"]["ContentBlockIn"][];
             /**
              * Description
              * @default
@@ -5922,11 +6168,56 @@ export interface components {
         /**
          * ProductDetail
          * @example {
+         *       "after_sales": {
+         *         "is_default": false,
+         *         "no_reason_return": true,
+         *         "note": "密封包装拆封后不退",
+         *         "return_shipping_paid_by": "buyer",
+         *         "return_window_days": 7
+         *       },
+         *       "attributes": {
+         *         "delivery_method": null,
+         *         "delivery_note": null,
+         *         "itinerary": null,
+         *         "origin": "浙江杭州西湖",
+         *         "restrictions": null,
+         *         "shelf_life_days": 540,
+         *         "terms_text": null,
+         *         "terms_title": null,
+         *         "weight_g": 250
+         *       },
          *       "category_id": "c_01m4ckt9rbte01pz24dawc",
          *       "category_name": "茶叶",
+         *       "content": [
+         *         {
+         *           "key": null,
+         *           "text": "产地与工艺",
+         *           "thumbnail_url": null,
+         *           "type": "heading",
+         *           "url": null
+         *         },
+         *         {
+         *           "key": null,
+         *           "text": "狮峰山明前一芽一叶, 手工炒制。",
+         *           "thumbnail_url": null,
+         *           "type": "text",
+         *           "url": null
+         *         },
+         *         {
+         *           "key": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+         *           "text": null,
+         *           "thumbnail_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w750.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *           "type": "image",
+         *           "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
+         *         }
+         *       ],
          *       "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
          *       "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *       "cover_thumbnail_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *       "image_thumbnail_urls": [
+         *         "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w750.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
+         *       ],
          *       "image_urls": [
          *         "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
          *       ],
@@ -5946,10 +6237,18 @@ export interface components {
          *     }
          */
         ProductDetail: {
+            /** @description 售后政策, shown with the product */
+            after_sales?: components["schemas"]["AfterSalesView"] | null;
+            attributes?: components["schemas"]["ProductAttributesView"];
             /** Category Id */
             category_id: string;
             /** Category Name */
             category_name: string | null;
+            /**
+             * Content
+             * @description the rich description, in order
+             */
+            content?: components["schemas"]["ContentBlockView"][];
             /** Cover Image */
             cover_image: string | null;
             /**
@@ -5957,8 +6256,18 @@ export interface components {
              * @description where to show the cover from: a signed media-bucket URL, valid for MEDIA_URL_TTL_SECONDS
              */
             cover_image_url?: string | null;
+            /**
+             * Cover Thumbnail Url
+             * @description the cover 240 px wide, for lists
+             */
+            cover_thumbnail_url?: string | null;
             /** Description */
             description: string;
+            /**
+             * Image Thumbnail Urls
+             * @description `images` 750 px wide, same order
+             */
+            image_thumbnail_urls?: string[];
             /**
              * Image Urls
              * @description `images` as signed URLs to show, same order
@@ -6004,6 +6313,7 @@ export interface components {
          *           "category_id": "c_01m4ckt9rbte01pz24dawc",
          *           "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
          *           "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *           "cover_thumbnail_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *           "name": "西湖龙井 250g",
          *           "price_fen": 16800,
          *           "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -6037,6 +6347,11 @@ export interface components {
              * @description where to show the cover from: a signed media-bucket URL, valid for MEDIA_URL_TTL_SECONDS
              */
             cover_image_url?: string | null;
+            /**
+             * Cover Thumbnail Url
+             * @description the cover 240 px wide, for lists
+             */
+            cover_thumbnail_url?: string | null;
             /** Name */
             name: string;
             /** Price Fen */
@@ -6068,11 +6383,26 @@ export interface components {
          *       "price_fen": 15800,
          *       "version": 4
          *     }
+         * @example {
+         *       "after_sales": {
+         *         "no_reason_return": false,
+         *         "note": "定制商品, 质量问题包退",
+         *         "return_shipping_paid_by": "merchant",
+         *         "return_window_days": 0
+         *       },
+         *       "version": 5
+         *     }
          */
         ProductUpdate: {
+            /** @description null: back to the kind's default */
+            after_sales?: components["schemas"]["AfterSalesIn"] | null;
+            /** @description replaces every attribute */
+            attributes?: components["schemas"]["ProductAttributesIn"] | null;
             /** Category Id */
             category_id?: string | null;
             commission?: components["schemas"]["CommissionSettingIn"] | null;
+            /** Content */
+            content?: components["schemas"]["ContentBlockIn"][] | null;
             /** Description */
             description?: string | null;
             /** Distribution Enabled */
@@ -8747,6 +9077,10 @@ export interface components {
          *       "content_type": "image/jpeg",
          *       "height": 1080,
          *       "key": "product-images/9dc46c03c21bb00fa9ea3fe546dae72c.jpg",
+         *       "thumbnails": [
+         *         "product-thumbs/9dc46c03c21bb00fa9ea3fe546dae72c-w240.jpg",
+         *         "product-thumbs/9dc46c03c21bb00fa9ea3fe546dae72c-w750.jpg"
+         *       ],
          *       "upload_id": "9dc46c03c21bb00fa9ea3fe546dae72c",
          *       "width": 1080
          *     }
@@ -8763,6 +9097,11 @@ export interface components {
              * @description use this in a product's `images`
              */
             key: string;
+            /**
+             * Thumbnails
+             * @description keys of its copies 240 and 750 px wide (upright, without metadata), made when it was verified; responses show them as `cover_thumbnail_url` and `image_thumbnail_urls`
+             */
+            thumbnails?: string[];
             /** Upload Id */
             upload_id: string;
             /** Width */

@@ -239,3 +239,14 @@ export const MINIPROGRAM_STATE: Record<"formal" | "trial" | "developer", string>
   trial: "体验版",
   developer: "开发版",
 };
+
+export const DELIVERY_METHOD: Record<"code" | "link" | "account" | "manual", string> = {
+  code: "卡密",
+  link: "链接",
+  account: "直充到账号",
+  manual: "人工发放",
+};
+
+export const CONTENT_BLOCK: Record<"heading" | "text" | "image", string> = { heading: "小标题", text: "段落", image: "图片" };
+
+export const RETURN_SHIPPING_PAYER: Record<"buyer" | "merchant", string> = { buyer: "买家承担", merchant: "商家承担" };

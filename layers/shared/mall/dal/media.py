@@ -48,6 +48,17 @@ class MediaUploadRepository:
         found = self._table.batch_get([upload_key(u) for u in wanted], consistent=True)
         return {str(i["upload_id"]) for i in found if i.get("status") == VERIFIED}
 
+    def record_thumbnails(self, upload_id: str, widths: list[int]) -> bool:
+        """Note that a verified upload's thumbnails exist (an upload verified before they were made);
+        False when it is not verified or already noted."""
+        try:
+            self._table.update(upload_key(upload_id), "SET facts.thumbnails = :w",
+                               condition="#s = :verified AND attribute_not_exists(facts.thumbnails)",
+                               names={"#s": "status"}, values={":w": widths, ":verified": VERIFIED})
+        except ConditionFailed:
+            return False
+        return True
+
     def import_verified(self, *, upload_id: str, key: str, content_type: str, by: str, now: datetime,
                         facts: dict[str, Any]) -> None:
         """Record an image the operator's import stored and checked itself (no form was issued)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from mall.domain.product_content import ProductContent
 from mall.errors import FieldProblem
 
 ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
@@ -80,6 +81,8 @@ class Product:
     stock_seq: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: What the product page says (its own item); None where only the listing fields were read.
+    content: ProductContent | None = None
 
     @property
     def is_low_on_stock(self) -> bool:

@@ -24,6 +24,11 @@ MAX_IMAGE_PIXELS = 25_000_000
 UPLOAD_TTL_SECONDS = 600
 
 PRODUCT_IMAGE_PREFIX = "product-images/"
+#: Widths of the smaller copies made when an upload is verified: 240 for lists, 750 for the product
+#: page (a phone's width at 2x). Their keys are not image keys: no product can refer to one.
+THUMBNAIL_WIDTHS: tuple[int, ...] = (240, 750)
+THUMBNAIL_PREFIX = "product-thumbs/"
+LIST_THUMBNAIL, PAGE_THUMBNAIL = THUMBNAIL_WIDTHS
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 IMAGE_KEY = re.compile(r"^product-images/(?P<upload_id>[0-9a-f]{32})\.(?P<ext>jpg|png|webp)$")
 
@@ -33,6 +38,21 @@ def image_key(upload_id: str, content_type: str) -> str:
     if not UPLOAD_ID.match(upload_id) or content_type not in IMAGE_TYPES:
         raise ValueError("not an upload id or an accepted image type")
     return f"{PRODUCT_IMAGE_PREFIX}{upload_id}.{IMAGE_TYPES[content_type][1]}"
+
+
+def thumbnail_key(key: str, width: int) -> str | None:
+    """Where the ``width`` px wide copy of the image ``key`` is; None for anything but an image key."""
+    found = IMAGE_KEY.match(key)
+    if found is None or width not in THUMBNAIL_WIDTHS:
+        return None
+    return f"{THUMBNAIL_PREFIX}{found['upload_id']}-w{width}.{found['ext']}"
+
+
+def thumbnail_size(width: int, height: int, target: int) -> tuple[int, int]:
+    """The size of a copy ``target`` wide, never wider than the original (no upscaling)."""
+    if width <= target:
+        return width, height
+    return target, max(1, round(height * target / width))
 
 
 def upload_id_of(key: str) -> str | None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.config import JsonDict
+from pydantic.config import JsonDict, JsonValue
 
 from mall.domain.catalog import CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
 from mall.schemas.common import ApiModel
+from mall.schemas.product_content import (
+    AfterSalesIn,
+    AfterSalesView,
+    Blocks,
+    ContentBlockView,
+    ProductAttributesIn,
+    ProductAttributesView,
+)
 
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
 PriceFen = Annotated[int, Field(ge=1, le=10_000_000_000, description="integer fen (分), at least 1")]
@@ -48,7 +56,22 @@ _GAIWAN: JsonDict = {
 _SUMMARY: JsonDict = {
     "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
     "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
-    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24}
+    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24,
+    "cover_thumbnail_url": _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+                                              "product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg")}
+_PAGE_THUMB_URL = _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
+                                     "product-thumbs/8fb36d4e020e267318b40af47f492d54-w750.jpg")
+_TEA_ATTRIBUTES: JsonDict = {
+    "weight_g": 250, "origin": "浙江杭州西湖", "shelf_life_days": 540, "itinerary": None, "restrictions": None,
+    "terms_title": None, "terms_text": None, "delivery_method": None, "delivery_note": None}
+_TEA_IMAGE_BLOCK: JsonDict = {"type": "image", "text": None, "key": _COVER_KEY, "url": None, "thumbnail_url": None}
+_TEA_BLOCKS: list[JsonValue] = [
+    {"type": "heading", "text": "产地与工艺", "key": None, "url": None, "thumbnail_url": None},
+    {"type": "text", "text": "狮峰山明前一芽一叶, 手工炒制。", "key": None, "url": None, "thumbnail_url": None},
+    _TEA_IMAGE_BLOCK]
+_TEA_AFTER_SALES: JsonDict = {"no_reason_return": True, "return_window_days": 7, "return_shipping_paid_by": "buyer",
+                              "note": "密封包装拆封后不退", "is_default": False}
+_UNREAD_CONTENT: JsonDict = {"attributes": None, "content": None, "after_sales": None}
 
 
 def _image_key(value: str) -> str:
@@ -140,7 +163,12 @@ class ProductCreate(ApiModel):
         "name": "白瓷盖碗 150ml", "type": "physical", "category_id": "c_01m4ckx1mddwmtkz7dctt4",
         "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"], "description": "德化白瓷, 一盖一碗一托",
         "price_fen": 6800, "stock": 50, "shipping_fee_fen": 1000, "on_shelf": True, "low_stock_threshold": 5,
-        "commission": {"mode": "fixed", "l1": 500, "l2": 200}}]})
+        "commission": {"mode": "fixed", "l1": 500, "l2": 200},
+        "attributes": {"weight_g": 450, "origin": "福建德化"},
+        "content": [{"type": "heading", "text": "一盖一碗一托"}, {"type": "text", "text": "高白瓷, 薄胎, 不烫手。"},
+                    {"type": "image", "key": "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"}],
+        "after_sales": {"no_reason_return": True, "return_window_days": 15, "return_shipping_paid_by": "merchant",
+                        "note": "运输破损包换"}}]})
 
     name: Name
     type: ProductType = Field(description="physical (实物, shipped), service (服务, verified by code), virtual (虚拟)")
@@ -155,12 +183,20 @@ class ProductCreate(ApiModel):
     low_stock_threshold: Annotated[int, Field(ge=0, le=10_000_000, description="flag when stock ≤ this")] = 0
     distribution_enabled: bool = True
     commission: CommissionSettingIn = CommissionSettingIn()
+    attributes: ProductAttributesIn = Field(default_factory=ProductAttributesIn, description=(
+        "typed attributes of the product's kind (physical: weight_g, origin, shelf_life_days; service: "
+        "itinerary, restrictions, terms_title + terms_text; virtual: delivery_method, delivery_note)"))
+    content: Blocks = Field(default_factory=list)
+    after_sales: AfterSalesIn | None = Field(default=None, description="售后政策; null: the kind's default")
 
 
 class ProductUpdate(ApiModel):
     """Only the fields sent change (stock changes through stock adjustments). ``version`` is required."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 4, "price_fen": 15800, "on_shelf": True}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"version": 4, "price_fen": 15800, "on_shelf": True},
+        {"version": 5, "after_sales": {"no_reason_return": False, "return_window_days": 0,
+                                       "return_shipping_paid_by": "merchant", "note": "定制商品, 质量问题包退"}}]})
 
     version: Version
     name: Name | None = None
@@ -175,6 +211,9 @@ class ProductUpdate(ApiModel):
     low_stock_threshold: Annotated[int | None, Field(ge=0, le=10_000_000)] = None
     distribution_enabled: bool | None = None
     commission: CommissionSettingIn | None = None
+    attributes: Annotated[ProductAttributesIn | None, Field(description="replaces every attribute")] = None
+    content: Blocks | None = None
+    after_sales: Annotated[AfterSalesIn | None, Field(description="null: back to the kind's default")] = None
 
 
 class StockAdjustment(ApiModel):
@@ -191,7 +230,8 @@ class CommissionSettingView(BaseModel):
 
 
 class AdminProductView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_ADMIN_PRODUCT]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ADMIN_PRODUCT, "attributes": _TEA_ATTRIBUTES, "content": _TEA_BLOCKS, "after_sales": _TEA_AFTER_SALES}]})
 
     product_id: str
     name: str
@@ -212,11 +252,14 @@ class AdminProductView(BaseModel):
     version: int
     created_at: str | None
     updated_at: str | None
+    attributes: ProductAttributesView | None = Field(default=None, description="null in lists: read the product")
+    content: list[ContentBlockView] | None = Field(default=None, description="null in lists: read the product")
+    after_sales: AfterSalesView | None = Field(default=None, description="null in lists: read the product")
 
 
 class AdminProductList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [_ADMIN_PRODUCT, _GAIWAN],
+        {"items": [{**_ADMIN_PRODUCT, **_UNREAD_CONTENT}, {**_GAIWAN, **_UNREAD_CONTENT}],
          "next_cursor": "kGW1VQtq9E3vvltEeyJwayI6IlBST0RVQ1QjcF8wMW00Y215eDUyOTkwemh2YWRkbWtyIiwic2siOiJQUk9EVUNUIn0",
          "truncated": False}]})
 
@@ -240,6 +283,7 @@ class ProductSummary(BaseModel):
     shipping_fee_fen: int
     stock: int
     sales: int
+    cover_thumbnail_url: str | None = Field(default=None, description="the cover 240 px wide, for lists")
     promoter_earn_fen: int | None = Field(
         default=None, description="for an active promoter only: the L1 commission on one unit at this price")
 
@@ -248,7 +292,9 @@ class ProductDetail(ProductSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {**_SUMMARY, "promoter_earn_fen": 2016, "images": [_COVER_KEY], "image_urls": [_COVER_URL],
          "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "category_name": "茶叶", "per_user_limit": 5,
-         "on_shelf": True}]})
+         "on_shelf": True, "image_thumbnail_urls": [_PAGE_THUMB_URL], "attributes": _TEA_ATTRIBUTES,
+         "content": [*_TEA_BLOCKS[:2], {**_TEA_IMAGE_BLOCK, "url": _COVER_URL, "thumbnail_url": _PAGE_THUMB_URL}],
+         "after_sales": _TEA_AFTER_SALES}]})
 
     images: list[str]
     image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")
@@ -256,6 +302,10 @@ class ProductDetail(ProductSummary):
     category_name: str | None
     per_user_limit: int | None
     on_shelf: bool = Field(description="false: 已下架, shown so old share links open, but it cannot be ordered")
+    image_thumbnail_urls: list[str] = Field(default_factory=list, description="`images` 750 px wide, same order")
+    attributes: ProductAttributesView = Field(default_factory=ProductAttributesView)
+    content: list[ContentBlockView] = Field(default_factory=list, description="the rich description, in order")
+    after_sales: AfterSalesView | None = Field(default=None, description="售后政策, shown with the product")
 
 
 class ProductList(BaseModel):

@@ -45,7 +45,9 @@ class UploadForm(BaseModel):
 class VerifiedImage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "upload_id": "9dc46c03c21bb00fa9ea3fe546dae72c", "key": "product-images/9dc46c03c21bb00fa9ea3fe546dae72c.jpg",
-        "content_type": "image/jpeg", "width": 1080, "height": 1080, "bytes": 286417}]})
+        "content_type": "image/jpeg", "width": 1080, "height": 1080, "bytes": 286417,
+        "thumbnails": ["product-thumbs/9dc46c03c21bb00fa9ea3fe546dae72c-w240.jpg",
+                       "product-thumbs/9dc46c03c21bb00fa9ea3fe546dae72c-w750.jpg"]}]})
 
     upload_id: str
     key: str = Field(description="use this in a product's `images`")
@@ -53,3 +55,6 @@ class VerifiedImage(BaseModel):
     width: int
     height: int
     bytes: int
+    thumbnails: list[str] = Field(default_factory=list, description=(
+        "keys of its copies 240 and 750 px wide (upright, without metadata), made when it was verified; "
+        "responses show them as `cover_thumbnail_url` and `image_thumbnail_urls`"))

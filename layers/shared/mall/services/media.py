@@ -38,6 +38,44 @@ def inspect_image(data: bytes) -> rules.ImageFacts:
     return rules.ImageFacts(format=fmt, width=width, height=height, size=len(data))
 
 
+def make_thumbnails(data: bytes, content_type: str) -> dict[int, bytes]:
+    """The copies of a verified image per width of ``rules.THUMBNAIL_WIDTHS``, in its own format,
+    turned upright by its EXIF orientation (a phone photo is stored sideways with a flag) and
+    without its metadata (EXIF can carry where a photo was taken)."""
+    from PIL import Image, ImageOps
+
+    fmt = rules.IMAGE_TYPES[content_type][0]
+    made: dict[int, bytes] = {}
+    with Image.open(BytesIO(data)) as original:
+        upright = ImageOps.exif_transpose(original)
+        if fmt == "JPEG" and upright.mode not in ("RGB", "L"):
+            upright = upright.convert("RGB")
+        for width in rules.THUMBNAIL_WIDTHS:
+            size = rules.thumbnail_size(upright.width, upright.height, width)
+            copy = upright.resize(size, Image.Resampling.LANCZOS) if size != upright.size else upright.copy()
+            out = BytesIO()
+            options: dict[str, object] = {"quality": 82, "optimize": True} if fmt in ("JPEG", "WEBP") else {
+                "optimize": True}
+            copy.save(out, format=fmt, **options)
+            made[width] = out.getvalue()
+    return made
+
+
+def store_thumbnails(store: ObjectStore, key: str, data: bytes, content_type: str) -> list[int]:
+    """Make and store the image's thumbnails under the keys ``rules.thumbnail_key`` derives from its
+    key: the same bytes every time, so a repeat (a retried verify, the migration) is harmless."""
+    for width, body in make_thumbnails(data, content_type).items():
+        thumb = rules.thumbnail_key(key, width)
+        if thumb is None:  # pragma: no cover - only image keys reach here
+            raise ValueError(f"{key} is not an image key")
+        store.put(thumb, body, content_type=content_type, cache_control=THUMBNAIL_CACHE_CONTROL)
+    return list(rules.THUMBNAIL_WIDTHS)
+
+
+#: A thumbnail's key is derived from an upload that never changes: caches may keep it.
+THUMBNAIL_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
 def start_upload(*, uploads: MediaUploadRepository, store: ObjectStore, body: UploadRequest, by: str,
                  now: datetime) -> UploadForm:
     upload_id = secrets.token_hex(16)
@@ -72,12 +110,16 @@ def verify_upload(*, uploads: MediaUploadRepository, store: ObjectStore, upload_
             raise Conflict("nothing was uploaded yet: POST the form to S3 first", code="upload_missing")
         facts = inspect_image(stored.body)
     problem = rules.image_problem(facts, content_type)
-    recorded = {"width": facts.width, "height": facts.height, "bytes": facts.size}
+    recorded: dict[str, object] = {"width": facts.width, "height": facts.height, "bytes": facts.size}
     if problem is not None:
         store.delete(key)
         uploads.settle(upload_id, status=REJECTED, now=now, facts={**recorded, "problem": problem})
         raise InvalidInput(f"the uploaded file is not an acceptable image: {problem}", code="invalid_image",
                            fields=[FieldProblem("upload_id", problem)])
+    if stored is None:  # pragma: no cover - a missing or oversized object has a problem
+        raise Conflict("nothing was uploaded yet: POST the form to S3 first", code="upload_missing")
+    # Made before the upload counts as verified, so a verified image always has its thumbnails.
+    recorded["thumbnails"] = store_thumbnails(store, key, stored.body, content_type)
     if not uploads.settle(upload_id, status=VERIFIED, now=now, facts=recorded):
         again = uploads.get(upload_id) or {}
         if again.get("status") != VERIFIED:  # refused by a request running at the same time
@@ -86,14 +128,31 @@ def verify_upload(*, uploads: MediaUploadRepository, store: ObjectStore, upload_
 
 
 def _verified(upload_id: str, key: str, content_type: str, facts: Mapping[str, object]) -> VerifiedImage:
+    widths = facts.get("thumbnails")
+    thumbs = [rules.thumbnail_key(key, int(w)) for w in widths] if isinstance(widths, list) else []
     return VerifiedImage(upload_id=upload_id, key=key, content_type=content_type, width=int(str(facts["width"])),
-                         height=int(str(facts["height"])), bytes=int(str(facts["bytes"])))
+                         height=int(str(facts["height"])), bytes=int(str(facts["bytes"])),
+                         thumbnails=[t for t in thumbs if t])
 
 
-def unverified_images(uploads: MediaUploadRepository, images: list[str]) -> list[FieldProblem]:
-    """A problem per image reference a product may not use: anything but the key of a verified upload."""
-    ids = {i: rules.upload_id_of(ref) for i, ref in enumerate(images)}
+def unverified_images(uploads: MediaUploadRepository, images: list[str],
+                      more: list[tuple[str, str]] | None = None) -> list[FieldProblem]:
+    """A problem per image reference a product may not use: anything but the key of a verified upload.
+    ``more``: other (field, key) references checked in the same read (the description's images)."""
+    refs = [(f"images.{i}", ref) for i, ref in enumerate(images)] + list(more or [])
+    ids = {name: rules.upload_id_of(ref) for name, ref in refs}
     verified = uploads.verified(u for u in ids.values() if u)
-    return [FieldProblem(f"images.{i}", "not a verified media-bucket image: upload it with POST /admin/media/uploads"
+    return [FieldProblem(name, "not a verified media-bucket image: upload it with POST /admin/media/uploads"
                          if u else "must be a media-bucket key from POST /admin/media/uploads, not a URL or path")
-            for i, u in ids.items() if u is None or u not in verified]
+            for name, u in ids.items() if u is None or u not in verified]
+
+
+def duplicate_images(images: list[str]) -> list[FieldProblem]:
+    """The gallery shows each image once: a repeat is refused, naming the later one."""
+    seen: set[str] = set()
+    problems: list[FieldProblem] = []
+    for i, ref in enumerate(images):
+        if ref in seen:
+            problems.append(FieldProblem(f"images.{i}", "this image is already in the gallery"))
+        seen.add(ref)
+    return problems

@@ -6,6 +6,7 @@
 | product | ``PRODUCT#<id>`` | ``PRODUCT`` | ``SHELF#on`` or ``SHELF#off`` / ``<price_fen 12 digits>#<id>`` |
 | low-stock flag | ``PRODUCT#<id>`` | ``LOWSTOCK`` | ``LOWSTOCK`` / ``<flagged_at>#<id>`` only while low (sparse) |
 | stock adjustment | ``PRODUCT#<id>`` | ``STOCKADJ#<at>#<adjustment_id>`` | — |
+| product detail | ``PRODUCT#<id>`` | ``DETAIL`` | — (read only by the product itself, never by lists) |
 
 ``categories`` and ``products`` hold the repositories; ``common`` the keys, partitions and ceilings
 they share. Import from this package: its names are the catalog's storage interface.
@@ -13,6 +14,7 @@ they share. Import from this package: its names are the catalog's storage interf
 
 from mall.dal.catalog.categories import CategoryRepository, category_from_item, category_state
 from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
+from mall.dal.catalog.page import ProductPage, ProductPageReads
 from mall.dal.catalog.products import (
     ProductRepository,
     StockObservation,
@@ -21,5 +23,6 @@ from mall.dal.catalog.products import (
     product_state,
 )
 
-__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductRepository", "StockObservation",
+__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductPage", "ProductPageReads",
+           "ProductRepository", "StockObservation",
            "category_from_item", "category_state", "editable_state", "product_from_item", "product_state"]

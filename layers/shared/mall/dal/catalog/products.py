@@ -4,7 +4,7 @@ stock adjustments and their low-stock flag (the table in ``mall.dal.catalog``)."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +16,14 @@ from mall.dal.keys import (
     LOW_STOCK_PARTITION,
     category_key,
     low_stock_key,
+    product_detail_key,
     product_key,
     shelf_partition,
     stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.catalog import CommissionSetting, Product
+from mall.domain.product_content import ProductContent, content_from_dict
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 
@@ -71,6 +73,16 @@ def editable_state(product: Product) -> dict[str, Any]:
     return _editable_values(product)
 
 
+def detail_item(product_id: str, content: ProductContent, *, version: int) -> Item:
+    """The product page's own item: lists never read it, so it may grow without slowing them."""
+    return {**product_detail_key(product_id), "entity": "product_detail", "product_id": product_id,
+            **content.as_dict(), "product_version": version}
+
+
+def content_from_item(item: Item | None) -> ProductContent:
+    return content_from_dict(dict(item) if item else None)
+
+
 @dataclass(frozen=True, slots=True)
 class StockObservation:
     """A product as just read (consistently) and whether its low-stock flag is raised now."""
@@ -112,13 +124,24 @@ class ProductRepository:
                              condition="attribute_exists(pk)", values={":one": 1}),
                 *([AuditLog(self._table).write(audit, product.created_at or utc_now())] if audit else []),
                 *([Write.put(self._table.name, copy)] if copy is not None else []),
+                *([Write.put(self._table.name, detail_item(product.product_id, product.content, version=1))]
+                  if product.content is not None else []),
             ])
         except TransactionCancelled as exc:
             if 1 in exc.conditional_failures:
                 raise InvalidInput("the category does not exist", code="category_not_found",
                                    fields=[FieldProblem("category_id", "no such category")]) from exc
             raise Conflict(f"product {product.product_id} already exists", code="product_exists") from exc
-        return product_from_item(item)
+        return replace(product_from_item(item), content=product.content)
+
+    def get_detailed(self, product_id: str, *, consistent: bool = False) -> Product | None:
+        """The product with ``content`` (what its page says), in one BatchGetItem."""
+        items = self._table.batch_get([product_key(product_id), product_detail_key(product_id)],
+                                      consistent=consistent)
+        found = {str(i["sk"]): i for i in items}
+        if "PRODUCT" not in found:
+            return None
+        return replace(product_from_item(found["PRODUCT"]), content=content_from_item(found.get("DETAIL")))
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str,
                now: datetime, audit: AuditEntry | None = None) -> Product:
@@ -151,6 +174,9 @@ class ProductRepository:
             writes.append(AuditLog(self._table).write(audit, now))
         # The rate index's copy rides in the same transaction (docs: mall.dal.commission_rates).
         writes.append(product_write(self._table.name, product, version=expected_version + 1))
+        if product.content is not None:  # only when the edit changed what the page says
+            writes.append(Write.put(self._table.name, detail_item(product.product_id, product.content,
+                                                                  version=expected_version + 1)))
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:
@@ -163,7 +189,7 @@ class ProductRepository:
         moved = self.get(product.product_id, consistent=True)
         if moved is None:  # pragma: no cover - products are never deleted
             raise NotFound(f"no product {product.product_id}", code="product_not_found")
-        return moved
+        return replace(moved, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
                      now: datetime, audit: AuditEntry | None = None) -> Product:

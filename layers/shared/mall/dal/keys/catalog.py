@@ -23,6 +23,12 @@ def product_key(product_id: str) -> Key:
     return {"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}
 
 
+def product_detail_key(product_id: str) -> Key:
+    """``PRODUCT#<id>`` / ``DETAIL``: what the product page says (attributes, description blocks,
+    after-sales policy), apart from the item lists read."""
+    return {"pk": f"PRODUCT#{product_id}", "sk": "DETAIL"}
+
+
 def low_stock_key(product_id: str) -> Key:
     return {"pk": f"PRODUCT#{product_id}", "sk": "LOWSTOCK"}
 

@@ -7,11 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mall.domain import commission as rules
+from mall.domain import media as media_rules
 from mall.domain.catalog import Category, ListingFilter, ListingSort, Product
+from mall.domain.product_content import ProductContent
+from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.schemas.catalog import ProductDetail, ProductList, ProductSummary, PublicCategory, PublicCategoryList
 from mall.services.catalog.common import CatalogRepositories, note_truncated, page_of
+from mall.services.catalog.content import after_sales_view, attributes_view, blocks_view, thumbnail_url
 
 #: ``key -> URL`` a client may show a media-bucket image from (a signed GET: the bucket is private).
 ImageUrl = Callable[[str], str]
@@ -32,10 +36,19 @@ class BrowseProducts:
 class _Earnings:
     """What an active promoter would earn at L1 on one unit at the list price (None otherwise)."""
 
-    def __init__(self, repos: CatalogRepositories, viewer: str | None) -> None:
-        self._promoter = repos.promoters.get(viewer) if viewer else None
+    def __init__(self, repos: CatalogRepositories | None, viewer: str | None, *,
+                 read: tuple[Promoter | None, DistributionSettings | None] | None = None) -> None:
+        """The promoter and settings are read here, or passed as ``read`` by a use case that read them
+        in its own batch."""
+        if read is not None:
+            self._promoter, settings = read
+        else:
+            self._promoter = repos.promoters.get(viewer) if repos and viewer else None
+            settings = None
         self._active = self._promoter is not None and self._promoter.status == "active"
-        self._settings: DistributionSettings | None = repos.distribution_settings() if self._active else None
+        if self._active and settings is None and repos is not None:
+            settings = repos.distribution_settings()
+        self._settings: DistributionSettings | None = settings if self._active else None
 
     @property
     def active(self) -> bool:
@@ -63,6 +76,8 @@ def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = No
     return ProductSummary(product_id=product.product_id, name=product.name, type=product.type,
                           category_id=product.category_id, cover_image=cover,
                           cover_image_url=_shown(cover, image_url) if cover else None,
+                          cover_thumbnail_url=thumbnail_url(cover, media_rules.LIST_THUMBNAIL, image_url)
+                          if cover else None,
                           price_fen=product.price_fen, shipping_fee_fen=product.shipping_fee_fen,
                           stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn)
 
@@ -96,17 +111,22 @@ def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str |
                    image_url: ImageUrl | None = None) -> ProductDetail:
     """One product for customers. Off-shelf products are shown (``on_shelf`` false: 已下架) so an
     old share link still opens; they cannot be ordered."""
-    product = repos.products.get(product_id)
+    page = repos.pages.read(product_id, viewer=viewer)  # two round trips (mall.dal.catalog.page)
+    product, category = page.product, page.category
     if product is None:
         raise NotFound(f"no product {product_id}", code="product_not_found")
-    category = repos.categories.get(product.category_id)
-    earn = _Earnings(repos, viewer).amount(product, category) if product.on_shelf else None
+    earnings = _Earnings(None, viewer, read=(page.promoter, page.settings))
+    earn = earnings.amount(product, category) if product.on_shelf else None
     summary = _summary(product, earn, image_url)
     shown = [_shown(ref, image_url) for ref in product.images]
+    thumbs = [thumbnail_url(ref, media_rules.PAGE_THUMBNAIL, image_url) for ref in product.images]
+    content = product.content or ProductContent()
     return ProductDetail(**summary.model_dump(), images=list(product.images),
                          image_urls=[u for u in shown if u is not None], description=product.description,
                          category_name=category.name if category else None, per_user_limit=product.per_user_limit,
-                         on_shelf=product.on_shelf)
+                         on_shelf=product.on_shelf, image_thumbnail_urls=[u for u in thumbs if u is not None],
+                         attributes=attributes_view(content), content=blocks_view(content, image_url),
+                         after_sales=after_sales_view(content, product.type))
 
 
 def public_categories(*, repos: CatalogRepositories) -> PublicCategoryList:

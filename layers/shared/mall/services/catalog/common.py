@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.catalog import CategoryRepository, ProductPageReads, ProductRepository
 from mall.dal.media import MediaUploadRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
@@ -38,12 +38,13 @@ class CatalogRepositories:
     promoters: PromoterRepository
     settings: SettingsRepository
     uploads: MediaUploadRepository
+    pages: ProductPageReads
 
     @classmethod
     def on(cls, table: Table) -> CatalogRepositories:
         return cls(categories=CategoryRepository(table), products=ProductRepository(table),
                    promoters=PromoterRepository(table), settings=SettingsRepository(table),
-                   uploads=MediaUploadRepository(table))
+                   uploads=MediaUploadRepository(table), pages=ProductPageReads(table))
 
     def distribution_settings(self) -> DistributionSettings:
         return self.settings.current().settings

@@ -25,8 +25,15 @@ from mall.schemas.catalog import (
     StockAdjustment,
 )
 from mall.services.catalog.common import CatalogRepositories, audit_entry, note_truncated, page_of, refuse
+from mall.services.catalog.content import (
+    CONTENT_FIELDS,
+    after_sales_view,
+    attributes_view,
+    blocks_view,
+    check_content,
+    content_of,
+)
 from mall.services.catalog.stock import note_stock_levels
-from mall.services.media import unverified_images
 
 
 def admin_product_view(product: Product) -> AdminProductView:
@@ -41,6 +48,9 @@ def admin_product_view(product: Product) -> AdminProductView:
         commission=CommissionSettingView(mode=c.mode, l1=c.l1, l2=c.l2), version=product.version,
         created_at=iso(product.created_at) if product.created_at else None,
         updated_at=iso(product.updated_at) if product.updated_at else None,
+        attributes=attributes_view(product.content) if product.content else None,
+        content=blocks_view(product.content) if product.content else None,
+        after_sales=after_sales_view(product.content, product.type) if product.content else None,
     )
 
 
@@ -64,18 +74,20 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         low_stock_threshold=body.low_stock_threshold, distribution_enabled=body.distribution_enabled,
         commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
         created_at=now, updated_at=now,
+        content=content_of({name: getattr(body, name) for name in CONTENT_FIELDS}, None),
     )
     _check_product(product, repos)
-    refuse(unverified_images(repos.uploads, product.images), "the product has invalid fields", "invalid_product")
+    check_content(product, repos, images_changed=True, blocks_changed=True)
     audit = audit_entry("product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
-                        after={**editable_state(product), "stock": product.stock})
+                        after={**editable_state(product), "stock": product.stock,
+                               "content": product.content.as_dict() if product.content else None})
     created = repos.products.create(product, audit=audit)
     note_stock_levels(products=repos.products, product_ids=[created.product_id], now=now)
     return admin_product_view(created)
 
 
 def _admin_product(repos: CatalogRepositories, product_id: str) -> Product:
-    product = repos.products.get(product_id, consistent=True)
+    product = repos.products.get_detailed(product_id, consistent=True)
     if product is None:
         raise NotFound(f"no product {product_id}", code="product_not_found")
     return product
@@ -85,7 +97,7 @@ def get_admin_product(*, repos: CatalogRepositories, product_id: str) -> AdminPr
     return admin_product_view(_admin_product(repos, product_id))
 
 
-_NULLABLE = frozenset({"per_user_limit"})
+_NULLABLE = frozenset({"per_user_limit", "after_sales"})
 
 
 def update_product(*, repos: CatalogRepositories, product_id: str, body: ProductUpdate, now: datetime,
@@ -102,15 +114,23 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
                                                   l2=body.commission.l2)
     if "images" in changes:
         changes["images"] = list(changes["images"])
-    merged = replace(current, **changes)
+    sent_content = {name: changes.pop(name) for name in CONTENT_FIELDS & set(changes)}
+    # The whole content is checked against the kind after the edit: a changed type refuses the
+    # attributes of the old kind until they are replaced.
+    content = content_of(sent_content, current.content)
+    merged = replace(current, **changes, content=content)
     _check_product(merged, repos)
-    if "images" in changes:
-        refuse(unverified_images(repos.uploads, merged.images), "the product has invalid fields", "invalid_product")
+    check_content(merged, repos, images_changed="images" in changes, blocks_changed="content" in sent_content)
+    before, after = editable_state(current), editable_state(merged)
+    if sent_content:
+        before["content"] = current.content.as_dict() if current.content else None
+        after["content"] = content.as_dict()
     audit = audit_entry("product.update", "product", product_id, by=by, source_ip=source_ip,
-                        before=editable_state(current), after=editable_state(merged),
-                        details={"version": body.version + 1})
-    updated = repos.products.update(merged, expected_version=body.version, previous_category_id=current.category_id,
-                                    now=now, audit=audit)
+                        before=before, after=after, details={"version": body.version + 1})
+    written = replace(merged, content=content if sent_content else None)  # the detail item only when sent
+    updated = replace(repos.products.update(written, expected_version=body.version,
+                                            previous_category_id=current.category_id, now=now, audit=audit),
+                      content=content)
     if "low_stock_threshold" in changes:
         note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
     return admin_product_view(updated)
