@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from mall.domain.catalog import CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
-from mall.schemas.common import ApiModel
+from mall.schemas.common import ApiModel, FieldError
 
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
 PriceFen = Annotated[int, Field(ge=1, le=10_000_000_000, description="integer fen (分), at least 1")]
@@ -59,6 +59,10 @@ def _image_key(value: str) -> str:
 
 
 ImageKey = Annotated[str, Field(min_length=10, max_length=128), AfterValidator(_image_key)]
+ShelfTime = Annotated[AwareDatetime | None, Field(description=(
+    "定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a "
+    "minute of it, to the second; null: none planned"))]
+HotRank = Annotated[int, Field(ge=0, le=999, description="爆款: 0 is not hot; a greater rank lists first (sort=hot)")]
 Images = Annotated[list[ImageKey], Field(max_length=9, description=(
     "media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the "
     "cover; at most 9"))]
@@ -155,6 +159,9 @@ class ProductCreate(ApiModel):
     low_stock_threshold: Annotated[int, Field(ge=0, le=10_000_000, description="flag when stock ≤ this")] = 0
     distribution_enabled: bool = True
     commission: CommissionSettingIn = CommissionSettingIn()
+    on_shelf_at: ShelfTime = None
+    off_shelf_at: ShelfTime = None
+    hot_rank: HotRank = 0
 
 
 class ProductUpdate(ApiModel):
@@ -175,6 +182,9 @@ class ProductUpdate(ApiModel):
     low_stock_threshold: Annotated[int | None, Field(ge=0, le=10_000_000)] = None
     distribution_enabled: bool | None = None
     commission: CommissionSettingIn | None = None
+    on_shelf_at: ShelfTime = None
+    off_shelf_at: ShelfTime = None
+    hot_rank: HotRank | None = None
 
 
 class StockAdjustment(ApiModel):
@@ -212,6 +222,9 @@ class AdminProductView(BaseModel):
     version: int
     created_at: str | None
     updated_at: str | None
+    on_shelf_at: str | None = Field(default=None, description="planned on-shelf time (UTC); null: none")
+    off_shelf_at: str | None = Field(default=None, description="planned off-shelf time (UTC); null: none")
+    hot_rank: int = Field(default=0, description="爆款: 0 is not hot")
 
 
 class AdminProductList(BaseModel):
@@ -242,6 +255,7 @@ class ProductSummary(BaseModel):
     sales: int
     promoter_earn_fen: int | None = Field(
         default=None, description="for an active promoter only: the L1 commission on one unit at this price")
+    hot: bool = Field(default=False, description="爆款 (hot mark set by the merchant)")
 
 
 class ProductDetail(ProductSummary):
@@ -264,6 +278,50 @@ class ProductList(BaseModel):
 
     items: list[ProductSummary]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null: last page")
+
+
+# ---- products: batch edit (批量操作) -----------------------------------------------------------
+
+#: How many products one batch edit may change (each is its own conditional write and audit entry).
+MAX_BATCH_PRODUCTS = 100
+ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+BatchOutcome = Literal["updated", "unchanged", "not_found", "refused", "conflict"]
+
+
+class ProductBatchEdit(ApiModel):
+    """The same change applied to each product: the fields sent only (at least one)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "product_ids": ["p_01m4cmckqvx119jymzac3w", "p_01m4cmyx52990zhvaddmkr"], "on_shelf": False}]})
+
+    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=MAX_BATCH_PRODUCTS, description=(
+        f"the products to change, at most {MAX_BATCH_PRODUCTS}; repeats count once"))]
+    on_shelf: bool | None = None
+    category_id: CategoryId | None = None
+    commission: CommissionSettingIn | None = None
+
+
+class ProductBatchItem(BaseModel):
+    product_id: str
+    outcome: BatchOutcome = Field(description=(
+        "updated; unchanged (already so: nothing written); not_found; refused (invalid for this product, "
+        "e.g. the commission over the cap at its price: see reason and fields); conflict (edited meanwhile: "
+        "send it again)"))
+    reason: str | None = None
+    fields: list[FieldError] = Field(default_factory=list)
+    version: int | None = Field(default=None, description="the product's version after the batch")
+
+
+class ProductBatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"product_id": "p_01m4cmckqvx119jymzac3w", "outcome": "updated", "reason": None, "fields": [], "version": 5},
+        {"product_id": "p_01m4cmyx52990zhvaddmkr", "outcome": "refused",
+         "reason": "the product has invalid fields",
+         "fields": [{"field": "commission.l1", "reason": "L1 + L2 could pay 3100 bp of the price; the cap is 3000 bp"}],
+         "version": 7}], "updated": 1}]})
+
+    items: list[ProductBatchItem]
+    updated: int = Field(description="how many products this batch changed")
 
 
 ListingSortParam = ListingSort

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mall.api.cursor import cursors
 from mall.clock import iso
@@ -41,6 +41,8 @@ def admin_product_view(product: Product) -> AdminProductView:
         commission=CommissionSettingView(mode=c.mode, l1=c.l1, l2=c.l2), version=product.version,
         created_at=iso(product.created_at) if product.created_at else None,
         updated_at=iso(product.updated_at) if product.updated_at else None,
+        on_shelf_at=iso(product.on_shelf_at) if product.on_shelf_at else None,
+        off_shelf_at=iso(product.off_shelf_at) if product.off_shelf_at else None, hot_rank=product.hot_rank,
     )
 
 
@@ -63,7 +65,8 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         shipping_fee_fen=body.shipping_fee_fen, per_user_limit=body.per_user_limit, on_shelf=body.on_shelf,
         low_stock_threshold=body.low_stock_threshold, distribution_enabled=body.distribution_enabled,
         commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, on_shelf_at=to_second(body.on_shelf_at),
+        off_shelf_at=to_second(body.off_shelf_at), hot_rank=body.hot_rank,
     )
     _check_product(product, repos)
     refuse(unverified_images(repos.uploads, product.images), "the product has invalid fields", "invalid_product")
@@ -85,7 +88,12 @@ def get_admin_product(*, repos: CatalogRepositories, product_id: str) -> AdminPr
     return admin_product_view(_admin_product(repos, product_id))
 
 
-_NULLABLE = frozenset({"per_user_limit"})
+_NULLABLE = frozenset({"per_user_limit", "on_shelf_at", "off_shelf_at"})
+
+
+def to_second(moment: datetime | None) -> datetime | None:
+    """A planned shelf time as stored and compared: UTC, to the second."""
+    return moment.astimezone(UTC).replace(microsecond=0) if moment is not None else None
 
 
 def update_product(*, repos: CatalogRepositories, product_id: str, body: ProductUpdate, now: datetime,
@@ -102,6 +110,9 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
                                                   l2=body.commission.l2)
     if "images" in changes:
         changes["images"] = list(changes["images"])
+    for name in ("on_shelf_at", "off_shelf_at"):
+        if name in changes:
+            changes[name] = to_second(changes[name])
     merged = replace(current, **changes)
     _check_product(merged, repos)
     if "images" in changes:
