@@ -18,11 +18,11 @@ from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.products import (
     ProductRepository,
     StockObservation,
-    TransactionCancelled,
     editable_state,
     product_from_item,
     product_state,
 )
+from mall.dal.table import TransactionCancelled
 
 __all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "LowStockAlert", "LowStockAlerts",
            "ProductRepository", "StockObservation", "TransactionCancelled",
