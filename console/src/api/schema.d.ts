@@ -428,6 +428,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/products/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Batch edit: shelf, category or commission setting of many products
+         * @description Each product is changed on its own (a conditional update, audited), checked as a single edit is; the answer reports each id: updated, unchanged, not_found, refused (with the fields) or conflict. Send the same Idempotency-Key to repeat it safely.
+         */
+        post: operations["batch_edit_admin_products_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/products/low-stock": {
         parameters: {
             query?: never;
@@ -2116,6 +2136,12 @@ export interface components {
             description: string;
             /** Distribution Enabled */
             distribution_enabled: boolean;
+            /**
+             * Hot Rank
+             * @description 爆款: 0 is not hot
+             * @default 0
+             */
+            hot_rank: number;
             /** Images */
             images: string[];
             /** Low On Stock */
@@ -2124,8 +2150,18 @@ export interface components {
             low_stock_threshold: number;
             /** Name */
             name: string;
+            /**
+             * Off Shelf At
+             * @description planned off-shelf time (UTC); null: none
+             */
+            off_shelf_at?: string | null;
             /** On Shelf */
             on_shelf: boolean;
+            /**
+             * On Shelf At
+             * @description planned on-shelf time (UTC); null: none
+             */
+            on_shelf_at?: string | null;
             /** Per User Limit */
             per_user_limit: number | null;
             /** Price Fen */
@@ -5601,6 +5637,85 @@ export interface components {
             width: number;
         };
         /**
+         * ProductBatchEdit
+         * @description The same change applied to each product: the fields sent only (at least one).
+         * @example {
+         *       "on_shelf": false,
+         *       "product_ids": [
+         *         "p_01m4cmckqvx119jymzac3w",
+         *         "p_01m4cmyx52990zhvaddmkr"
+         *       ]
+         *     }
+         */
+        ProductBatchEdit: {
+            /** Category Id */
+            category_id?: string | null;
+            commission?: components["schemas"]["CommissionSettingIn"] | null;
+            /** On Shelf */
+            on_shelf?: boolean | null;
+            /**
+             * Product Ids
+             * @description the products to change, at most 100; repeats count once
+             */
+            product_ids: string[];
+        };
+        /** ProductBatchItem */
+        ProductBatchItem: {
+            /** Fields */
+            fields?: components["schemas"]["FieldError"][];
+            /**
+             * Outcome
+             * @description updated; unchanged (already so: nothing written); not_found; refused (invalid for this product, e.g. the commission over the cap at its price: see reason and fields); conflict (edited meanwhile: send it again)
+             * @enum {string}
+             */
+            outcome: "updated" | "unchanged" | "not_found" | "refused" | "conflict";
+            /** Product Id */
+            product_id: string;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Version
+             * @description the product's version after the batch
+             */
+            version?: number | null;
+        };
+        /**
+         * ProductBatchResult
+         * @example {
+         *       "items": [
+         *         {
+         *           "fields": [],
+         *           "outcome": "updated",
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "reason": null,
+         *           "version": 5
+         *         },
+         *         {
+         *           "fields": [
+         *             {
+         *               "field": "commission.l1",
+         *               "reason": "L1 + L2 could pay 3100 bp of the price; the cap is 3000 bp"
+         *             }
+         *           ],
+         *           "outcome": "refused",
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "reason": "the product has invalid fields",
+         *           "version": 7
+         *         }
+         *       ],
+         *       "updated": 1
+         *     }
+         */
+        ProductBatchResult: {
+            /** Items */
+            items: components["schemas"]["ProductBatchItem"][];
+            /**
+             * Updated
+             * @description how many products this batch changed
+             */
+            updated: number;
+        };
+        /**
          * ProductCreate
          * @example {
          *       "category_id": "c_01m4ckx1mddwmtkz7dctt4",
@@ -5644,6 +5759,12 @@ export interface components {
              */
             distribution_enabled: boolean;
             /**
+             * Hot Rank
+             * @description 爆款: 0 is not hot; a greater rank lists first (sort=hot)
+             * @default 0
+             */
+            hot_rank: number;
+            /**
              * Images
              * @description media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the cover; at most 9
              */
@@ -5657,10 +5778,20 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Off Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            off_shelf_at?: string | null;
+            /**
              * On Shelf
              * @default false
              */
             on_shelf: boolean;
+            /**
+             * On Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            on_shelf_at?: string | null;
             /**
              * Per User Limit
              * @description null: no limit
@@ -5729,6 +5860,12 @@ export interface components {
             cover_image_url?: string | null;
             /** Description */
             description: string;
+            /**
+             * Hot
+             * @description 爆款 (hot mark set by the merchant)
+             * @default false
+             */
+            hot: boolean;
             /**
              * Image Urls
              * @description `images` as signed URLs to show, same order
@@ -5807,6 +5944,12 @@ export interface components {
              * @description where to show the cover from: a signed media-bucket URL, valid for MEDIA_URL_TTL_SECONDS
              */
             cover_image_url?: string | null;
+            /**
+             * Hot
+             * @description 爆款 (hot mark set by the merchant)
+             * @default false
+             */
+            hot: boolean;
             /** Name */
             name: string;
             /** Price Fen */
@@ -5847,14 +5990,26 @@ export interface components {
             description?: string | null;
             /** Distribution Enabled */
             distribution_enabled?: boolean | null;
+            /** Hot Rank */
+            hot_rank?: number | null;
             /** Images */
             images?: string[] | null;
             /** Low Stock Threshold */
             low_stock_threshold?: number | null;
             /** Name */
             name?: string | null;
+            /**
+             * Off Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            off_shelf_at?: string | null;
             /** On Shelf */
             on_shelf?: boolean | null;
+            /**
+             * On Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            on_shelf_at?: string | null;
             /**
              * Per User Limit
              * @description null: no limit
@@ -11304,6 +11459,78 @@ export interface operations {
             };
         };
     };
+    batch_edit_admin_products_batch_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductBatchEdit"];
+            };
+        };
+        responses: {
+            /** @description each product's outcome */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductBatchResult"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid body, e.g. more than 100 ids, or no change sent */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     low_stock_admin_products_low_stock_get: {
         parameters: {
             query?: {
@@ -14562,8 +14789,8 @@ export interface operations {
                 min_price_fen?: number | null;
                 /** @description keyword in the product name */
                 q?: string | null;
-                /** @description newest, price_asc, price_desc or sales_desc */
-                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc";
+                /** @description newest, price_asc, price_desc, sales_desc or hot (爆款 first) */
+                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc" | "hot";
             };
             header?: never;
             path?: never;
