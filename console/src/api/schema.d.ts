@@ -2032,13 +2032,16 @@ export interface components {
          *           "created_at": "2026-10-08T02:10:00Z",
          *           "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *           "distribution_enabled": true,
+         *           "hot_rank": 10,
          *           "images": [
          *             "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
          *           ],
          *           "low_on_stock": false,
          *           "low_stock_threshold": 10,
          *           "name": "西湖龙井 250g",
+         *           "off_shelf_at": "2026-12-31T15:59:59Z",
          *           "on_shelf": true,
+         *           "on_shelf_at": null,
          *           "per_user_limit": 5,
          *           "price_fen": 16800,
          *           "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -2059,13 +2062,16 @@ export interface components {
          *           "created_at": "2026-10-08T02:20:00Z",
          *           "description": "德化白瓷, 一盖一碗一托",
          *           "distribution_enabled": true,
+         *           "hot_rank": 0,
          *           "images": [
          *             "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"
          *           ],
          *           "low_on_stock": true,
          *           "low_stock_threshold": 5,
          *           "name": "白瓷盖碗 150ml",
+         *           "off_shelf_at": null,
          *           "on_shelf": true,
+         *           "on_shelf_at": null,
          *           "per_user_limit": null,
          *           "price_fen": 6800,
          *           "product_id": "p_01m4cmyx52990zhvaddmkr",
@@ -2108,13 +2114,16 @@ export interface components {
          *       "created_at": "2026-10-08T02:10:00Z",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *       "distribution_enabled": true,
+         *       "hot_rank": 10,
          *       "images": [
          *         "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
          *       ],
          *       "low_on_stock": false,
          *       "low_stock_threshold": 10,
          *       "name": "西湖龙井 250g",
+         *       "off_shelf_at": "2026-12-31T15:59:59Z",
          *       "on_shelf": true,
+         *       "on_shelf_at": null,
          *       "per_user_limit": 5,
          *       "price_fen": 16800,
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -5828,6 +5837,7 @@ export interface components {
          *       "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
          *       "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *       "hot": true,
          *       "image_urls": [
          *         "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
          *       ],
@@ -5911,6 +5921,7 @@ export interface components {
          *           "category_id": "c_01m4ckt9rbte01pz24dawc",
          *           "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
          *           "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *           "hot": true,
          *           "name": "西湖龙井 250g",
          *           "price_fen": 16800,
          *           "product_id": "p_01m4cmckqvx119jymzac3w",

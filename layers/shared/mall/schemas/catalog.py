@@ -37,18 +37,20 @@ _ADMIN_PRODUCT: JsonDict = {
     "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "price_fen": 16800, "stock": 96, "sales": 24,
     "shipping_fee_fen": 800, "per_user_limit": 5, "on_shelf": True, "low_stock_threshold": 10, "low_on_stock": False,
     "distribution_enabled": True, "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "version": 4,
-    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z"}
+    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z",
+    "on_shelf_at": None, "off_shelf_at": "2026-12-31T15:59:59Z", "hot_rank": 10}
 _GAIWAN: JsonDict = {
     "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
     "category_id": "c_01m4ckx1mddwmtkz7dctt4", "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"],
     "description": "德化白瓷, 一盖一碗一托", "price_fen": 6800, "stock": 4, "sales": 46, "shipping_fee_fen": 1000,
     "per_user_limit": None, "on_shelf": True, "low_stock_threshold": 5, "low_on_stock": True,
     "distribution_enabled": True, "commission": {"mode": "fixed", "l1": 500, "l2": 200}, "version": 7,
-    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z"}
+    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z",
+    "on_shelf_at": None, "off_shelf_at": None, "hot_rank": 0}
 _SUMMARY: JsonDict = {
     "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
     "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
-    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24}
+    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24, "hot": True}
 
 
 def _image_key(value: str) -> str:
