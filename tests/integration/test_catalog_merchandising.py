@@ -5,6 +5,7 @@ alert sent once per crossing."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from threading import Barrier
 
@@ -14,7 +15,7 @@ from mall.dal.audit import AuditLog
 from mall.dal.catalog import CategoryRepository, LowStockAlerts, ProductRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, CommissionSetting, ListingFilter, Product
-from mall.errors import InvalidInput
+from mall.errors import Conflict, InvalidInput
 from mall.schemas.catalog import CommissionSettingIn, ProductBatchEdit, ProductCreate, ProductUpdate, StockAdjustment
 from mall.services.catalog.alerts import ALERT_LEASE, send_low_stock_alerts
 from mall.services.catalog.browsing import BrowseProducts, browse_products, product_detail
@@ -262,3 +263,20 @@ def test_an_alert_that_failed_to_publish_is_sent_again_after_its_lease(table: Ta
                                  now=NOW + timedelta(minutes=1)).sent == []  # leased by the failed run
     assert send_low_stock_alerts(alerts=alerts, products=repos.products, publisher=publisher,
                                  now=NOW + ALERT_LEASE + timedelta(seconds=1)).sent == ["p_low"]
+
+
+def test_a_product_past_its_off_time_cannot_be_ordered_before_the_schedule_runs(table: Table) -> None:
+    from mall.clock import utc_now
+    from tests.integration.test_orders_concurrency import World
+
+    world = World(table)
+    world.add_product("p_open", stock=5)
+    world.add_product("p_closed", stock=5)
+    ProductRepository(table).update(replace(_stored(table, "p_closed"), off_shelf_at=utc_now() - timedelta(seconds=5)),
+                                    expected_version=1, previous_category_id="c1", now=utc_now())
+    buyer = world.buyer(1)
+    assert world.place(buyer, "p_open")
+    with pytest.raises(Conflict) as refused:
+        world.place(buyer, "p_closed")
+    assert refused.value.code == "product_unavailable"
+    assert world.stock("p_closed") == 5
