@@ -21,12 +21,15 @@ from mall.schemas.catalog import (
     AdminProductList,
     AdminProductView,
     AdminShelfParam,
+    ProductBatchEdit,
+    ProductBatchResult,
     ProductCreate,
     ProductUpdate,
     StockAdjustment,
 )
 from mall.services.catalog import products
 from mall.services.catalog.common import CatalogRepositories
+from mall.services.catalog.merchandising import BatchEdit, batch_edit_products
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -67,6 +70,22 @@ def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off 
          **secured(Role.ADMIN))
 def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
     return products.low_stock_products(repos=repos, limit=limit, cursor=cursor)
+
+
+@app.post("/admin/products/batch", summary="Batch edit: shelf, category or commission setting of many products",
+          description=("Each product is changed on its own (a conditional update, audited), checked as a single "
+                       "edit is; the answer reports each id: updated, unchanged, not_found, refused (with the "
+                       "fields) or conflict. Send the same Idempotency-Key to repeat it safely."),
+          tags=["catalog"],
+          responses={200: {"description": "each product's outcome",
+                           "content": {"application/json": {"model": ProductBatchResult}}},
+                     422: error_response("invalid body, e.g. more than 100 ids, or no change sent")},
+          **secured(Role.ADMIN))
+def batch_edit(body: ProductBatchEdit, idempotency_key: IdempotencyKeyHeader) -> ProductBatchResult:
+    principal = current_principal(app)
+    command = BatchEdit(body=body, by=principal.subject, now=utc_now(), source_ip=source_ip(app))
+    return once(idempotency_key, principal.subject, body, ProductBatchResult,
+                lambda: batch_edit_products(command, repos=repos), lambda_context=app.lambda_context)
 
 
 @app.get("/admin/products/<product_id>", summary="One product", tags=["catalog"],

@@ -56,7 +56,8 @@ def browse(*,
            min_price_fen: PriceQuery = None,
            max_price_fen: PriceQuery = None,
            q: Annotated[str | None, Query(max_length=60, description="keyword in the product name")] = None,
-           sort: Annotated[ListingSortParam, Query(description="newest, price_asc, price_desc or sales_desc")]
+           sort: Annotated[ListingSortParam,
+                           Query(description="newest, price_asc, price_desc, sales_desc or hot (爆款 first)")]
            = "newest",
            limit: Annotated[int, limit_query(50)] = 20,
            cursor: Cursor = None) -> ProductList:

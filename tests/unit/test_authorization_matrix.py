@@ -171,6 +171,7 @@ OWNERSHIP: dict[str, str] = {
     "GET /admin/products/{product_id}": "admin",
     "PATCH /admin/products/{product_id}": "admin",
     "POST /admin/products/{product_id}/stock-adjustments": "admin",
+    "POST /admin/products/batch": "admin",
     "GET /admin/promoters": "admin",
     "GET /admin/promoters/{user_id}": "admin",
     "POST /admin/promoters/{user_id}/approve": "admin",

@@ -33,6 +33,7 @@ export const OPERATION_ROLES = {
   "GET /admin/products/{product_id}": ["admin"],
   "PATCH /admin/products/{product_id}": ["admin"],
   "POST /admin/products/{product_id}/stock-adjustments": ["admin"],
+  "POST /admin/products/batch": ["admin"],
   "GET /admin/products/low-stock": ["admin"],
   "GET /admin/promoters": ["admin"],
   "GET /admin/promoters/{user_id}": ["admin"],

@@ -428,6 +428,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/products/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Batch edit: shelf, category or commission setting of many products
+         * @description Each product is changed on its own (a conditional update, audited), checked as a single edit is; the answer reports each id: updated, unchanged, not_found, refused (with the fields) or conflict. Send the same Idempotency-Key to repeat it safely.
+         */
+        post: operations["batch_edit_admin_products_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/products/low-stock": {
         parameters: {
             query?: never;
@@ -2086,13 +2106,16 @@ export interface components {
          *           "created_at": "2026-10-08T02:10:00Z",
          *           "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *           "distribution_enabled": true,
+         *           "hot_rank": 10,
          *           "images": [
          *             "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
          *           ],
          *           "low_on_stock": false,
          *           "low_stock_threshold": 10,
          *           "name": "西湖龙井 250g",
+         *           "off_shelf_at": "2026-12-31T15:59:59Z",
          *           "on_shelf": true,
+         *           "on_shelf_at": null,
          *           "per_user_limit": 5,
          *           "price_fen": 16800,
          *           "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -2116,13 +2139,16 @@ export interface components {
          *           "created_at": "2026-10-08T02:20:00Z",
          *           "description": "德化白瓷, 一盖一碗一托",
          *           "distribution_enabled": true,
+         *           "hot_rank": 0,
          *           "images": [
          *             "product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"
          *           ],
          *           "low_on_stock": true,
          *           "low_stock_threshold": 5,
          *           "name": "白瓷盖碗 150ml",
+         *           "off_shelf_at": null,
          *           "on_shelf": true,
+         *           "on_shelf_at": null,
          *           "per_user_limit": null,
          *           "price_fen": 6800,
          *           "product_id": "p_01m4cmyx52990zhvaddmkr",
@@ -2206,13 +2232,16 @@ export interface components {
          *       "created_at": "2026-10-08T02:10:00Z",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
          *       "distribution_enabled": true,
+         *       "hot_rank": 10,
          *       "images": [
          *         "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
          *       ],
          *       "low_on_stock": false,
          *       "low_stock_threshold": 10,
          *       "name": "西湖龙井 250g",
+         *       "off_shelf_at": "2026-12-31T15:59:59Z",
          *       "on_shelf": true,
+         *       "on_shelf_at": null,
          *       "per_user_limit": 5,
          *       "price_fen": 16800,
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -2243,6 +2272,12 @@ export interface components {
             description: string;
             /** Distribution Enabled */
             distribution_enabled: boolean;
+            /**
+             * Hot Rank
+             * @description 爆款: 0 is not hot
+             * @default 0
+             */
+            hot_rank: number;
             /** Images */
             images: string[];
             /** Low On Stock */
@@ -2251,8 +2286,18 @@ export interface components {
             low_stock_threshold: number;
             /** Name */
             name: string;
+            /**
+             * Off Shelf At
+             * @description planned off-shelf time (UTC); null: none
+             */
+            off_shelf_at?: string | null;
             /** On Shelf */
             on_shelf: boolean;
+            /**
+             * On Shelf At
+             * @description planned on-shelf time (UTC); null: none
+             */
+            on_shelf_at?: string | null;
             /** Per User Limit */
             per_user_limit: number | null;
             /** Price Fen */
@@ -6044,6 +6089,85 @@ export interface components {
             weight_g?: number | null;
         };
         /**
+         * ProductBatchEdit
+         * @description The same change applied to each product: the fields sent only (at least one).
+         * @example {
+         *       "on_shelf": false,
+         *       "product_ids": [
+         *         "p_01m4cmckqvx119jymzac3w",
+         *         "p_01m4cmyx52990zhvaddmkr"
+         *       ]
+         *     }
+         */
+        ProductBatchEdit: {
+            /** Category Id */
+            category_id?: string | null;
+            commission?: components["schemas"]["CommissionSettingIn"] | null;
+            /** On Shelf */
+            on_shelf?: boolean | null;
+            /**
+             * Product Ids
+             * @description the products to change, at most 100; repeats count once
+             */
+            product_ids: string[];
+        };
+        /** ProductBatchItem */
+        ProductBatchItem: {
+            /** Fields */
+            fields?: components["schemas"]["FieldError"][];
+            /**
+             * Outcome
+             * @description updated; unchanged (already so: nothing written); not_found; refused (invalid for this product, e.g. the commission over the cap at its price: see reason and fields); conflict (edited meanwhile: send it again)
+             * @enum {string}
+             */
+            outcome: "updated" | "unchanged" | "not_found" | "refused" | "conflict";
+            /** Product Id */
+            product_id: string;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Version
+             * @description the product's version after the batch
+             */
+            version?: number | null;
+        };
+        /**
+         * ProductBatchResult
+         * @example {
+         *       "items": [
+         *         {
+         *           "fields": [],
+         *           "outcome": "updated",
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "reason": null,
+         *           "version": 5
+         *         },
+         *         {
+         *           "fields": [
+         *             {
+         *               "field": "commission.l1",
+         *               "reason": "L1 + L2 could pay 3100 bp of the price; the cap is 3000 bp"
+         *             }
+         *           ],
+         *           "outcome": "refused",
+         *           "product_id": "p_01m4cmyx52990zhvaddmkr",
+         *           "reason": "the product has invalid fields",
+         *           "version": 7
+         *         }
+         *       ],
+         *       "updated": 1
+         *     }
+         */
+        ProductBatchResult: {
+            /** Items */
+            items: components["schemas"]["ProductBatchItem"][];
+            /**
+             * Updated
+             * @description how many products this batch changed
+             */
+            updated: number;
+        };
+        /**
          * ProductCreate
          * @example {
          *       "after_sales": {
@@ -6120,6 +6244,12 @@ export interface components {
              */
             distribution_enabled: boolean;
             /**
+             * Hot Rank
+             * @description 爆款: 0 is not hot; a greater rank lists first (sort=hot)
+             * @default 0
+             */
+            hot_rank: number;
+            /**
              * Images
              * @description media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the cover; at most 9
              */
@@ -6133,10 +6263,20 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Off Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            off_shelf_at?: string | null;
+            /**
              * On Shelf
              * @default false
              */
             on_shelf: boolean;
+            /**
+             * On Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            on_shelf_at?: string | null;
             /**
              * Per User Limit
              * @description null: no limit
@@ -6215,6 +6355,7 @@ export interface components {
          *       "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *       "cover_thumbnail_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *       "description": "明前特级龙井, 杭州西湖产区, 罐装 250g",
+         *       "hot": true,
          *       "image_thumbnail_urls": [
          *         "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w750.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84"
          *       ],
@@ -6263,6 +6404,12 @@ export interface components {
             cover_thumbnail_url?: string | null;
             /** Description */
             description: string;
+            /**
+             * Hot
+             * @description 爆款 (hot mark set by the merchant)
+             * @default false
+             */
+            hot: boolean;
             /**
              * Image Thumbnail Urls
              * @description `images` 750 px wide, same order
@@ -6314,6 +6461,7 @@ export interface components {
          *           "cover_image": "product-images/8fb36d4e020e267318b40af47f492d54.jpg",
          *           "cover_image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-images/8fb36d4e020e267318b40af47f492d54.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
          *           "cover_thumbnail_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84",
+         *           "hot": true,
          *           "name": "西湖龙井 250g",
          *           "price_fen": 16800,
          *           "product_id": "p_01m4cmckqvx119jymzac3w",
@@ -6352,6 +6500,12 @@ export interface components {
              * @description the cover 240 px wide, for lists
              */
             cover_thumbnail_url?: string | null;
+            /**
+             * Hot
+             * @description 爆款 (hot mark set by the merchant)
+             * @default false
+             */
+            hot: boolean;
             /** Name */
             name: string;
             /** Price Fen */
@@ -6407,14 +6561,26 @@ export interface components {
             description?: string | null;
             /** Distribution Enabled */
             distribution_enabled?: boolean | null;
+            /** Hot Rank */
+            hot_rank?: number | null;
             /** Images */
             images?: string[] | null;
             /** Low Stock Threshold */
             low_stock_threshold?: number | null;
             /** Name */
             name?: string | null;
+            /**
+             * Off Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            off_shelf_at?: string | null;
             /** On Shelf */
             on_shelf?: boolean | null;
+            /**
+             * On Shelf At
+             * @description 定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a minute of it, to the second; null: none planned
+             */
+            on_shelf_at?: string | null;
             /**
              * Per User Limit
              * @description null: no limit
@@ -11873,6 +12039,78 @@ export interface operations {
             };
         };
     };
+    batch_edit_admin_products_batch_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductBatchEdit"];
+            };
+        };
+        responses: {
+            /** @description each product's outcome */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductBatchResult"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid body, e.g. more than 100 ids, or no change sent */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     low_stock_admin_products_low_stock_get: {
         parameters: {
             query?: {
@@ -15426,8 +15664,8 @@ export interface operations {
                 min_price_fen?: number | null;
                 /** @description keyword in the product name */
                 q?: string | null;
-                /** @description newest, price_asc, price_desc or sales_desc */
-                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc";
+                /** @description newest, price_asc, price_desc, sales_desc or hot (爆款 first) */
+                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc" | "hot";
             };
             header?: never;
             path?: never;

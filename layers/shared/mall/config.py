@@ -169,6 +169,8 @@ class FunctionEnvironment(BaseModel):
     # Only locally: moto's endpoints (in AWS the SDK's regional endpoints).
     s3_endpoint: Annotated[OptionalText, Field(alias="AWS_ENDPOINT_URL_S3")] = None
     sqs_endpoint: Annotated[OptionalText, Field(alias="AWS_ENDPOINT_URL_SQS")] = None
+    # The merchant's alerts topic (SNS): the catalog schedule's low-stock alerts; unset → logged only.
+    alerts_topic_arn: Annotated[OptionalText, Field(alias="ALERTS_TOPIC_ARN")] = None
     # The KMS key of envelope encryption; unset → the local ``v1`` key (docs/personal-data.md).
     pii_kms_key_id: Annotated[OptionalText, Field(alias="PII_KMS_KEY_ID")] = None
     # Raw: ``mall.domain.referral.share_page_from`` checks it where it is used, as MediaSettings does.

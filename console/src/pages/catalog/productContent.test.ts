@@ -11,6 +11,7 @@ const tea: Product = {
   price_fen: 12_900, stock: 10, sales: 0, shipping_fee_fen: 800, per_user_limit: null, on_shelf: true,
   low_stock_threshold: 2, low_on_stock: false, distribution_enabled: true,
   commission: { mode: "inherit", l1: 0, l2: 0 }, version: 3, created_at: null, updated_at: null,
+  on_shelf_at: null, off_shelf_at: null, hot_rank: 0,
   attributes: { weight_g: 250, origin: "杭州" },
   content: [{ type: "text", text: "好茶" }, { type: "image", key: KEY, url: "https://x", thumbnail_url: null }],
   after_sales: { no_reason_return: true, return_window_days: 15, return_shipping_paid_by: "merchant", note: "", is_default: false },

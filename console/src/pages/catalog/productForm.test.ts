@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { components } from "../../api/schema";
 import {
   bpsToPercent, categoryForm, categoryUpdateBody, describeCommission, emptyProductForm, parsePercent,
-  productCreateBody, productForm, productUpdateBody,
+  chinaTimeToIso, isoToChinaTime, productCreateBody, productForm, productUpdateBody,
 } from "./productForm";
 
 type Product = components["schemas"]["AdminProductView"];
@@ -13,6 +13,7 @@ const product: Product = {
   price_fen: 12_900, stock: 10, sales: 0, shipping_fee_fen: 800, per_user_limit: null, on_shelf: true,
   low_stock_threshold: 2, low_on_stock: false, distribution_enabled: true,
   commission: { mode: "ratio", l1: 1000, l2: 500 }, version: 3, created_at: null, updated_at: null,
+  on_shelf_at: null, off_shelf_at: null, hot_rank: 0,
 };
 
 describe("percentages", () => {
@@ -86,5 +87,23 @@ describe("category form", () => {
     expect(form.l1).toBe("12");
     expect(categoryUpdateBody({ ...form, l1: "" }, category)).toEqual({ ok: true, value: { version: 5, l1_rate_bp: null } });
     expect(categoryUpdateBody({ ...form, l2: "abc" }, category).ok).toBe(false);
+  });
+});
+
+describe("planned shelf times and the hot rank", () => {
+  it("reads China wall time as ISO +08:00 and shows the API's UTC back in China time", () => {
+    expect(chinaTimeToIso("2026-12-12 00:00:00")).toBe("2026-12-12T00:00:00+08:00");
+    expect(chinaTimeToIso("")).toBeNull();
+    expect(isoToChinaTime("2026-12-11T16:00:00Z")).toBe("2026-12-12 00:00:00");
+  });
+
+  it("sends a planned time, a cleared one as null, and refuses an off time not after the on time", () => {
+    const planned = { ...product, on_shelf_at: "2026-12-11T16:00:00Z" };
+    const same = productUpdateBody(productForm(planned), planned);
+    expect(same).toEqual({ ok: true, value: { version: 3 } });
+    const cleared = productUpdateBody({ ...productForm(planned), on_shelf_at: "", hot_rank: 5 }, planned);
+    expect(cleared).toEqual({ ok: true, value: { version: 3, on_shelf_at: null, hot_rank: 5 } });
+    const wrong = productUpdateBody({ ...productForm(planned), off_shelf_at: "2026-12-11 23:00:00" }, planned);
+    expect(wrong).toEqual({ ok: false, errors: { off_shelf_at: "下架时间须晚于上架时间" } });
   });
 });

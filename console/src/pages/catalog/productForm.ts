@@ -4,6 +4,7 @@
  */
 import type { components } from "../../api/schema";
 import { formatFen, parseYuan } from "../../lib/money";
+import { formatTime } from "../../lib/time";
 
 type Product = components["schemas"]["AdminProductView"];
 type ProductCreate = components["schemas"]["ProductCreate"];
@@ -51,13 +52,35 @@ export interface ProductForm {
   /** Percent for "ratio", yuan per unit for "fixed". */
   commission_l1: string;
   commission_l2: string;
+  /** 定时上下架 as China wall time "YYYY-MM-DD HH:mm:ss" (the picker's value); "" for none planned. */
+  on_shelf_at: string;
+  off_shelf_at: string;
+  /** 爆款: 0 is not hot; a greater rank lists first. */
+  hot_rank: number;
+}
+
+/** A China wall time typed in the picker ("2026-12-12 00:00:00") as the API's ISO with +08:00; null for "". */
+export function chinaTimeToIso(text: string): string | null {
+  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::(\d{2}))?$/.exec(text.trim());
+  if (!match) return null;
+  return `${match[1]}T${match[2]}:${match[3] ?? "00"}+08:00`;
+}
+
+/** The API's planned time (UTC) as the picker shows it (China wall time); "" for none. */
+export function isoToChinaTime(iso: string | null | undefined): string {
+  return iso ? formatTime(iso) : "";
+}
+
+function sameInstant(a: string | null, b: string | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return new Date(a).getTime() === new Date(b).getTime();
 }
 
 export function emptyProductForm(categoryId = ""): ProductForm {
   return {
     name: "", type: "physical", category_id: categoryId, description: "", images: [], price: "", shipping: "0",
     stock: 0, low_stock_threshold: 0, per_user_limit: null, on_shelf: false, distribution_enabled: true,
-    commission_mode: "inherit", commission_l1: "", commission_l2: "",
+    commission_mode: "inherit", commission_l1: "", commission_l2: "", on_shelf_at: "", off_shelf_at: "", hot_rank: 0,
   };
 }
 
@@ -69,6 +92,7 @@ export function productForm(p: Product): ProductForm {
     price: fenToYuan(p.price_fen), shipping: fenToYuan(p.shipping_fee_fen), stock: p.stock,
     low_stock_threshold: p.low_stock_threshold, per_user_limit: p.per_user_limit, on_shelf: p.on_shelf,
     distribution_enabled: p.distribution_enabled, commission_mode: mode, commission_l1: show(l1), commission_l2: show(l2),
+    on_shelf_at: isoToChinaTime(p.on_shelf_at), off_shelf_at: isoToChinaTime(p.off_shelf_at), hot_rank: p.hot_rank ?? 0,
   };
 }
 
@@ -95,6 +119,11 @@ function readProduct(form: ProductForm): Read<ProductCreate> {
     if (b === null || b < 0) errors["commission.l2"] = hint;
     else l2 = b;
   }
+  const onAt = form.on_shelf_at ? chinaTimeToIso(form.on_shelf_at) : null;
+  const offAt = form.off_shelf_at ? chinaTimeToIso(form.off_shelf_at) : null;
+  if (form.on_shelf_at && !onAt) errors.on_shelf_at = "请选择上架时间";
+  if (form.off_shelf_at && !offAt) errors.off_shelf_at = "请选择下架时间";
+  if (onAt && offAt && new Date(offAt).getTime() <= new Date(onAt).getTime()) errors.off_shelf_at = "下架时间须晚于上架时间";
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -104,6 +133,7 @@ function readProduct(form: ProductForm): Read<ProductCreate> {
       low_stock_threshold: form.low_stock_threshold, per_user_limit: form.per_user_limit || null,
       on_shelf: form.on_shelf, distribution_enabled: form.distribution_enabled,
       commission: { mode: form.commission_mode, l1, l2 },
+      on_shelf_at: onAt, off_shelf_at: offAt, hot_rank: form.hot_rank || 0,
     },
   };
 }
@@ -119,7 +149,7 @@ export function productUpdateBody(form: ProductForm, current: Product): Read<Pro
   const next = read.value;
   const body: ProductUpdate = { version: current.version };
   const simple = ["name", "type", "category_id", "description", "price_fen", "shipping_fee_fen", "low_stock_threshold",
-    "per_user_limit", "on_shelf", "distribution_enabled"] as const;
+    "per_user_limit", "on_shelf", "distribution_enabled", "hot_rank"] as const;
   for (const key of simple) {
     if (next[key] !== current[key]) (body as Record<string, unknown>)[key] = next[key];
   }
@@ -127,6 +157,9 @@ export function productUpdateBody(form: ProductForm, current: Product): Read<Pro
   if (images.length !== current.images.length || images.some((key, i) => key !== current.images[i])) {
     body.images = images;
   }
+  // A planned time cleared is sent as null (nothing planned any more).
+  if (!sameInstant(next.on_shelf_at ?? null, current.on_shelf_at)) body.on_shelf_at = next.on_shelf_at ?? null;
+  if (!sameInstant(next.off_shelf_at ?? null, current.off_shelf_at)) body.off_shelf_at = next.off_shelf_at ?? null;
   const c = next.commission;
   if (c.mode !== current.commission.mode || c.l1 !== current.commission.l1 || c.l2 !== current.commission.l2) {
     body.commission = c;

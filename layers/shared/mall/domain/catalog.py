@@ -11,7 +11,7 @@ and admin lists use.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,11 +20,11 @@ from mall.errors import FieldProblem
 
 ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
 CommissionMode = Literal["inherit", "ratio", "fixed"]
-ListingSort = Literal["newest", "price_asc", "price_desc", "sales_desc"]
+ListingSort = Literal["newest", "price_asc", "price_desc", "sales_desc", "hot"]
 
 PRODUCT_TYPES: tuple[ProductType, ...] = ("physical", "service", "virtual")
 COMMISSION_MODES: tuple[CommissionMode, ...] = ("inherit", "ratio", "fixed")
-LISTING_SORTS: tuple[ListingSort, ...] = ("newest", "price_asc", "price_desc", "sales_desc")
+LISTING_SORTS: tuple[ListingSort, ...] = ("newest", "price_asc", "price_desc", "sales_desc", "hot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +83,20 @@ class Product:
     updated_at: datetime | None = None
     #: What the product page says (its own item); None where only the listing fields were read.
     content: ProductContent | None = None
+    #: 定时上下架: when the schedule puts it on / takes it off the shelf (None: no such change planned).
+    on_shelf_at: datetime | None = None
+    off_shelf_at: datetime | None = None
+    #: 爆款: 0 is not hot; a greater rank lists first under the ``hot`` sort.
+    hot_rank: int = 0
 
     @property
     def is_low_on_stock(self) -> bool:
         return is_low_stock(self.stock, self.low_stock_threshold)
+
+    def shown_on_shelf(self, now: datetime) -> bool:
+        """On the shelf as customers see it at ``now``: a product past its off time is off even
+        before the schedule has taken it off (the schedule runs every minute, reads run any time)."""
+        return self.on_shelf and not (self.off_shelf_at is not None and self.off_shelf_at <= now)
 
 
 def is_low_stock(stock: int, threshold: int) -> bool:
@@ -103,7 +113,54 @@ def product_problems(product: Product) -> list[FieldProblem]:
         problems.append(FieldProblem("commission", "l1 and l2 must be 0 (or omitted) when mode is 'inherit'"))
     if product.per_user_limit is not None and product.per_user_limit < 1:
         problems.append(FieldProblem("per_user_limit", "must be at least 1, or null for no limit"))
+    problems += shelf_schedule_problems(product.on_shelf_at, product.off_shelf_at)
+    if product.hot_rank < 0:
+        problems.append(FieldProblem("hot_rank", "must be 0 (not hot) or more"))
     return problems
+
+
+# ---- 定时上下架: the shelf schedule ------------------------------------------------------------
+
+
+def shelf_schedule_problems(on_shelf_at: datetime | None, off_shelf_at: datetime | None) -> list[FieldProblem]:
+    """Both times, when both are set, must take the product off after putting it on."""
+    if on_shelf_at is not None and off_shelf_at is not None and off_shelf_at <= on_shelf_at:
+        return [FieldProblem("off_shelf_at", "must be after on_shelf_at")]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class ShelfChange:
+    """What the schedule does to one product when it runs at some moment: the shelf it ends on
+    and the planned times it consumes (a consumed time is cleared, so a later manual change of
+    the shelf is never undone by an old plan)."""
+
+    on_shelf: bool
+    clears_on: bool
+    clears_off: bool
+
+
+def next_shelf_due(product: Product) -> datetime | None:
+    """The earliest planned time still to apply (the schedule's index sorts on it)."""
+    times = [t for t in (product.on_shelf_at, product.off_shelf_at) if t is not None]
+    return min(times) if times else None
+
+
+def due_shelf_change(product: Product, now: datetime) -> ShelfChange | None:
+    """The change due at ``now`` (None: nothing due). When both times have passed, the later
+    wins: the off time is after the on time, so the product ends off the shelf."""
+    on_due = product.on_shelf_at is not None and product.on_shelf_at <= now
+    off_due = product.off_shelf_at is not None and product.off_shelf_at <= now
+    if not on_due and not off_due:
+        return None
+    return ShelfChange(on_shelf=not off_due and on_due, clears_on=on_due, clears_off=off_due)
+
+
+def apply_shelf_change(product: Product, change: ShelfChange) -> Product:
+    """``product`` after ``change`` (the schedule's conditional update writes exactly this)."""
+    return replace(product, on_shelf=change.on_shelf,
+                   on_shelf_at=None if change.clears_on else product.on_shelf_at,
+                   off_shelf_at=None if change.clears_off else product.off_shelf_at)
 
 
 # ---- listing: filter, sort and page in memory ------------------------------------------------
@@ -118,9 +175,14 @@ class ListingFilter:
     max_price_fen: int | None = None
     keyword: str | None = None
     on_shelf: bool | None = None
+    #: For customers' lists: the moment the list is read, so a product past its off time is left
+    #: out even before the schedule took it off. None (admin lists): the stored shelf only.
+    now: datetime | None = None
 
     def matches(self, product: Product) -> bool:
         if self.on_shelf is not None and product.on_shelf != self.on_shelf:
+            return False
+        if self.now is not None and not product.shown_on_shelf(self.now):
             return False
         if self.category_id is not None and product.category_id != self.category_id:
             return False
@@ -149,6 +211,9 @@ def _sort_key(sort: ListingSort) -> tuple[Callable[[Product], SortKey], bool]:
         return (lambda p: (-p.price_fen, p.product_id)), False
     if sort == "sales_desc":
         return (lambda p: (-p.sales, p.product_id)), False
+    if sort == "hot":
+        # 爆款 first, by rank; then the best sellers, as sales_desc lists them.
+        return (lambda p: (-p.hot_rank, -p.sales, p.product_id)), False
     # Ids are time-ordered (mall.ids.new_id), so the newest has the greatest (created_at, id).
     return (lambda p: (p.created_at.isoformat() if p.created_at else "", p.product_id)), True
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
 from mall.domain.catalog import CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
-from mall.schemas.common import ApiModel
+from mall.schemas.common import ApiModel, FieldError
 from mall.schemas.product_content import (
     AfterSalesIn,
     AfterSalesView,
@@ -45,18 +45,20 @@ _ADMIN_PRODUCT: JsonDict = {
     "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "price_fen": 16800, "stock": 96, "sales": 24,
     "shipping_fee_fen": 800, "per_user_limit": 5, "on_shelf": True, "low_stock_threshold": 10, "low_on_stock": False,
     "distribution_enabled": True, "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "version": 4,
-    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z"}
+    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z",
+    "on_shelf_at": None, "off_shelf_at": "2026-12-31T15:59:59Z", "hot_rank": 10}
 _GAIWAN: JsonDict = {
     "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
     "category_id": "c_01m4ckx1mddwmtkz7dctt4", "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"],
     "description": "德化白瓷, 一盖一碗一托", "price_fen": 6800, "stock": 4, "sales": 46, "shipping_fee_fen": 1000,
     "per_user_limit": None, "on_shelf": True, "low_stock_threshold": 5, "low_on_stock": True,
     "distribution_enabled": True, "commission": {"mode": "fixed", "l1": 500, "l2": 200}, "version": 7,
-    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z"}
+    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z",
+    "on_shelf_at": None, "off_shelf_at": None, "hot_rank": 0}
 _SUMMARY: JsonDict = {
     "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
     "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
-    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24,
+    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24, "hot": True,
     "cover_thumbnail_url": _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
                                               "product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg")}
 _PAGE_THUMB_URL = _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
@@ -82,6 +84,10 @@ def _image_key(value: str) -> str:
 
 
 ImageKey = Annotated[str, Field(min_length=10, max_length=128), AfterValidator(_image_key)]
+ShelfTime = Annotated[AwareDatetime | None, Field(description=(
+    "定时上下架: ISO-8601 with an offset, e.g. 2026-12-12T00:00:00+08:00 (China time); applied within a "
+    "minute of it, to the second; null: none planned"))]
+HotRank = Annotated[int, Field(ge=0, le=999, description="爆款: 0 is not hot; a greater rank lists first (sort=hot)")]
 Images = Annotated[list[ImageKey], Field(max_length=9, description=(
     "media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the "
     "cover; at most 9"))]
@@ -188,6 +194,9 @@ class ProductCreate(ApiModel):
         "itinerary, restrictions, terms_title + terms_text; virtual: delivery_method, delivery_note)"))
     content: Blocks = Field(default_factory=list)
     after_sales: AfterSalesIn | None = Field(default=None, description="售后政策; null: the kind's default")
+    on_shelf_at: ShelfTime = None
+    off_shelf_at: ShelfTime = None
+    hot_rank: HotRank = 0
 
 
 class ProductUpdate(ApiModel):
@@ -214,6 +223,9 @@ class ProductUpdate(ApiModel):
     attributes: Annotated[ProductAttributesIn | None, Field(description="replaces every attribute")] = None
     content: Blocks | None = None
     after_sales: Annotated[AfterSalesIn | None, Field(description="null: back to the kind's default")] = None
+    on_shelf_at: ShelfTime = None
+    off_shelf_at: ShelfTime = None
+    hot_rank: HotRank | None = None
 
 
 class StockAdjustment(ApiModel):
@@ -255,6 +267,9 @@ class AdminProductView(BaseModel):
     attributes: ProductAttributesView | None = Field(default=None, description="null in lists: read the product")
     content: list[ContentBlockView] | None = Field(default=None, description="null in lists: read the product")
     after_sales: AfterSalesView | None = Field(default=None, description="null in lists: read the product")
+    on_shelf_at: str | None = Field(default=None, description="planned on-shelf time (UTC); null: none")
+    off_shelf_at: str | None = Field(default=None, description="planned off-shelf time (UTC); null: none")
+    hot_rank: int = Field(default=0, description="爆款: 0 is not hot")
 
 
 class AdminProductList(BaseModel):
@@ -286,6 +301,7 @@ class ProductSummary(BaseModel):
     cover_thumbnail_url: str | None = Field(default=None, description="the cover 240 px wide, for lists")
     promoter_earn_fen: int | None = Field(
         default=None, description="for an active promoter only: the L1 commission on one unit at this price")
+    hot: bool = Field(default=False, description="爆款 (hot mark set by the merchant)")
 
 
 class ProductDetail(ProductSummary):
@@ -314,6 +330,50 @@ class ProductList(BaseModel):
 
     items: list[ProductSummary]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null: last page")
+
+
+# ---- products: batch edit (批量操作) -----------------------------------------------------------
+
+#: How many products one batch edit may change (each is its own conditional write and audit entry).
+MAX_BATCH_PRODUCTS = 100
+ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+BatchOutcome = Literal["updated", "unchanged", "not_found", "refused", "conflict"]
+
+
+class ProductBatchEdit(ApiModel):
+    """The same change applied to each product: the fields sent only (at least one)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "product_ids": ["p_01m4cmckqvx119jymzac3w", "p_01m4cmyx52990zhvaddmkr"], "on_shelf": False}]})
+
+    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=MAX_BATCH_PRODUCTS, description=(
+        f"the products to change, at most {MAX_BATCH_PRODUCTS}; repeats count once"))]
+    on_shelf: bool | None = None
+    category_id: CategoryId | None = None
+    commission: CommissionSettingIn | None = None
+
+
+class ProductBatchItem(BaseModel):
+    product_id: str
+    outcome: BatchOutcome = Field(description=(
+        "updated; unchanged (already so: nothing written); not_found; refused (invalid for this product, "
+        "e.g. the commission over the cap at its price: see reason and fields); conflict (edited meanwhile: "
+        "send it again)"))
+    reason: str | None = None
+    fields: list[FieldError] = Field(default_factory=list)
+    version: int | None = Field(default=None, description="the product's version after the batch")
+
+
+class ProductBatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"product_id": "p_01m4cmckqvx119jymzac3w", "outcome": "updated", "reason": None, "fields": [], "version": 5},
+        {"product_id": "p_01m4cmyx52990zhvaddmkr", "outcome": "refused",
+         "reason": "the product has invalid fields",
+         "fields": [{"field": "commission.l1", "reason": "L1 + L2 could pay 3100 bp of the price; the cap is 3000 bp"}],
+         "version": 7}], "updated": 1}]})
+
+    items: list[ProductBatchItem]
+    updated: int = Field(description="how many products this batch changed")
 
 
 ListingSortParam = ListingSort

@@ -11,7 +11,7 @@ again with ``POST /orders/{order_id}/payment``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -188,7 +188,9 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     customer = facts.customer
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
-    found: Mapping[str, ProductLike] = facts.products
+    # Past its planned off time a product is off the shelf for buyers too, before the schedule ran.
+    found: Mapping[str, ProductLike] = {pid: p if p.shown_on_shelf(now) else replace(p, on_shelf=False)
+                                        for pid, p in facts.products.items()}
     reserved = {pid: facts.reserved.get(pid, 0) for pid in product_ids
                 if pid in found and found[pid].per_user_limit is not None}
     priced: PricedOrder = price_order(wanted, found, reserved=reserved)

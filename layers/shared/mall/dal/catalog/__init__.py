@@ -5,6 +5,7 @@
 | category | ``CATEGORY#<id>`` | ``CATEGORY`` | ``CATEGORIES`` / ``<sort 6 digits>#<id>`` |
 | product | ``PRODUCT#<id>`` | ``PRODUCT`` | ``SHELF#on`` or ``SHELF#off`` / ``<price_fen 12 digits>#<id>`` |
 | low-stock flag | ``PRODUCT#<id>`` | ``LOWSTOCK`` | ``LOWSTOCK`` / ``<flagged_at>#<id>`` only while low (sparse) |
+| (product, gsi2) | | | ``SHELFPLAN`` / ``<next planned shelf change>#<id>`` only while one is planned |
 | stock adjustment | ``PRODUCT#<id>`` | ``STOCKADJ#<at>#<adjustment_id>`` | — |
 | product detail | ``PRODUCT#<id>`` | ``DETAIL`` | — (read only by the product itself, never by lists) |
 
@@ -12,6 +13,7 @@
 they share. Import from this package: its names are the catalog's storage interface.
 """
 
+from mall.dal.catalog.alerts import LowStockAlert, LowStockAlerts
 from mall.dal.catalog.categories import CategoryRepository, category_from_item, category_state
 from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.page import ProductPage, ProductPageReads
@@ -22,7 +24,8 @@ from mall.dal.catalog.products import (
     product_from_item,
     product_state,
 )
+from mall.dal.table import TransactionCancelled
 
-__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductPage", "ProductPageReads",
-           "ProductRepository", "StockObservation",
+__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "LowStockAlert", "LowStockAlerts",
+           "ProductPage", "ProductPageReads", "ProductRepository", "StockObservation", "TransactionCancelled",
            "category_from_item", "category_state", "editable_state", "product_from_item", "product_state"]

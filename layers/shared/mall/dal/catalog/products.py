@@ -14,6 +14,7 @@ from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_o
 from mall.dal.commission_rates import product_copy, product_write
 from mall.dal.keys import (
     LOW_STOCK_PARTITION,
+    SHELF_PLAN_PARTITION,
     category_key,
     low_stock_key,
     product_detail_key,
@@ -22,7 +23,7 @@ from mall.dal.keys import (
     stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.catalog import CommissionSetting, Product
+from mall.domain.catalog import CommissionSetting, Product, next_shelf_due
 from mall.domain.product_content import ProductContent, content_from_dict
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
@@ -41,6 +42,8 @@ def product_from_item(item: Item) -> Product:
         sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
         stock_seq=int(item.get("stock_seq", 0)), created_at=instant_or_none(item.get("created_at")),
         updated_at=instant_or_none(item.get("updated_at")),
+        on_shelf_at=instant_or_none(item.get("on_shelf_at")), off_shelf_at=instant_or_none(item.get("off_shelf_at")),
+        hot_rank=int(item.get("hot_rank", 0)),
     )
 
 
@@ -51,20 +54,29 @@ def product_state(product: Product) -> dict[str, Any]:
             "on_shelf": product.on_shelf, "commission": product.commission.as_dict(), "version": product.version}
 
 
-def _listing_keys(product: Product) -> dict[str, str]:
+def _listing_keys(product: Product) -> dict[str, str | None]:
+    """Its place on its shelf (gsi1) and, while a shelf change is planned, in the schedule's
+    partition by its next planned time (gsi2; None: removed, the index is sparse)."""
+    due = next_shelf_due(product)
     return {"gsi1pk": shelf_partition(product.on_shelf),
-            "gsi1sk": f"{product.price_fen:0{PRICE_DIGITS}d}#{product.product_id}"}
+            "gsi1sk": f"{product.price_fen:0{PRICE_DIGITS}d}#{product.product_id}",
+            "gsi2pk": SHELF_PLAN_PARTITION if due else None,
+            "gsi2sk": f"{iso(due)}#{product.product_id}" if due else None}
 
 
 #: The fields an admin edits; stock, sales and stock_seq belong to the atomic stock updates.
 _EDITABLE = ("name", "type", "category_id", "images", "description", "price_fen", "shipping_fee_fen",
-             "per_user_limit", "on_shelf", "low_stock_threshold", "distribution_enabled", "commission")
+             "per_user_limit", "on_shelf", "low_stock_threshold", "distribution_enabled", "commission",
+             "on_shelf_at", "off_shelf_at", "hot_rank")
 
 
 def _editable_values(product: Product) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(product, name) for name in _EDITABLE}
     values["commission"] = product.commission.as_dict()
     values["images"] = list(product.images)
+    for name in ("on_shelf_at", "off_shelf_at"):
+        moment = values[name]
+        values[name] = iso(moment) if moment is not None else None
     return values
 
 
@@ -111,8 +123,9 @@ class ProductRepository:
         """Put the product and count it in its category, atomically (the category must exist); with
         ``audit``, its audit entry in the same transaction."""
         created = iso(product.created_at) if product.created_at else None
+        listed = {name: value for name, value in _listing_keys(product).items() if value is not None}
         item: dict[str, Any] = {
-            **product_key(product.product_id), "entity": "product", **_listing_keys(product),
+            **product_key(product.product_id), "entity": "product", **listed,
             "product_id": product.product_id, **_editable_values(product), "stock": product.stock, "sales": 0,
             "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
         }
@@ -273,6 +286,17 @@ class ProductRepository:
                 if start is None:
                     break
         return found
+
+    def due_for_shelf_change(self, now: datetime, *, limit: int = 200) -> list[Product]:
+        """Products whose next planned shelf change is due at ``now``, read consistently (the
+        index is eventually consistent; the product itself decides what is due), oldest due first."""
+        page = self._table.query_where("#pk = :pk AND #sk <= :until",
+                                       names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
+                                       values={":pk": SHELF_PLAN_PARTITION, ":until": f"{iso(now)}#~"},
+                                       index="gsi2", limit=limit)
+        ids = [str(item["product_id"]) for item in page.items]
+        found = self.get_many(ids, consistent=True)
+        return [found[pid] for pid in ids if pid in found]
 
     # -- low stock -----------------------------------------------------------------------------
 

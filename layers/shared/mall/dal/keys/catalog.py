@@ -9,6 +9,9 @@ CATEGORIES_PARTITION = "CATEGORIES"
 LOW_STOCK_PARTITION = "LOWSTOCK"
 #: The partition a cursor of the low-stock list is bound to (``mall.api.cursor``).
 LOW_STOCK_LIST: tuple[str, str] = ("gsi1pk", LOW_STOCK_PARTITION)
+#: gsi2 partition of the products with a planned shelf change (定时上下架), sorted by the next
+#: planned time: sparse, a product leaves it when its last planned time is applied or cleared.
+SHELF_PLAN_PARTITION = "SHELFPLAN"
 
 
 def shelf_partition(on_shelf: bool) -> str:

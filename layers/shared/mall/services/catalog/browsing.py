@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from mall.clock import utc_now
 from mall.domain import commission as rules
 from mall.domain import media as media_rules
 from mall.domain.catalog import Category, ListingFilter, ListingSort, Product
@@ -31,6 +33,8 @@ class BrowseProducts:
     limit: int
     cursor: str | None = None
     viewer: str | None = None
+    #: When the list is read (a product past its planned off time is left out); None: now.
+    now: datetime | None = None
 
 
 class _Earnings:
@@ -79,7 +83,8 @@ def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = No
                           cover_thumbnail_url=thumbnail_url(cover, media_rules.LIST_THUMBNAIL, image_url)
                           if cover else None,
                           price_fen=product.price_fen, shipping_fee_fen=product.shipping_fee_fen,
-                          stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn)
+                          stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn,
+                          hot=product.hot_rank > 0)
 
 
 def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
@@ -91,7 +96,8 @@ def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
         raise InvalidInput("the price range is empty", code="invalid_price_range",
                            fields=[FieldProblem("query:min_price_fen", "must not exceed max_price_fen")])
     shelf_where = ListingFilter(category_id=where.category_id, min_price_fen=where.min_price_fen,
-                                max_price_fen=where.max_price_fen, keyword=where.keyword, on_shelf=True)
+                                max_price_fen=where.max_price_fen, keyword=where.keyword, on_shelf=True,
+                                now=command.now or utc_now())
     products, truncated = repos.products.list_shelf(on_shelf=True, min_price_fen=where.min_price_fen,
                                                     max_price_fen=where.max_price_fen)
     if truncated:
@@ -108,15 +114,16 @@ def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
 
 
 def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str | None,
-                   image_url: ImageUrl | None = None) -> ProductDetail:
+                   image_url: ImageUrl | None = None, now: datetime | None = None) -> ProductDetail:
     """One product for customers. Off-shelf products are shown (``on_shelf`` false: 已下架) so an
-    old share link still opens; they cannot be ordered."""
+    old share link still opens; they cannot be ordered. Past its planned off time it shows as off."""
     page = repos.pages.read(product_id, viewer=viewer)  # two round trips (mall.dal.catalog.page)
     product, category = page.product, page.category
     if product is None:
         raise NotFound(f"no product {product_id}", code="product_not_found")
+    on_shelf = product.shown_on_shelf(now or utc_now())
     earnings = _Earnings(None, viewer, read=(page.promoter, page.settings))
-    earn = earnings.amount(product, category) if product.on_shelf else None
+    earn = earnings.amount(product, category) if on_shelf else None
     summary = _summary(product, earn, image_url)
     shown = [_shown(ref, image_url) for ref in product.images]
     thumbs = [thumbnail_url(ref, media_rules.PAGE_THUMBNAIL, image_url) for ref in product.images]
@@ -124,7 +131,7 @@ def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str |
     return ProductDetail(**summary.model_dump(), images=list(product.images),
                          image_urls=[u for u in shown if u is not None], description=product.description,
                          category_name=category.name if category else None, per_user_limit=product.per_user_limit,
-                         on_shelf=product.on_shelf, image_thumbnail_urls=[u for u in thumbs if u is not None],
+                         on_shelf=on_shelf, image_thumbnail_urls=[u for u in thumbs if u is not None],
                          attributes=attributes_view(content), content=blocks_view(content, image_url),
                          after_sales=after_sales_view(content, product.type))
 

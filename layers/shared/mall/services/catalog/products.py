@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mall.api.cursor import cursors
 from mall.clock import iso
@@ -51,6 +51,8 @@ def admin_product_view(product: Product) -> AdminProductView:
         attributes=attributes_view(product.content) if product.content else None,
         content=blocks_view(product.content) if product.content else None,
         after_sales=after_sales_view(product.content, product.type) if product.content else None,
+        on_shelf_at=iso(product.on_shelf_at) if product.on_shelf_at else None,
+        off_shelf_at=iso(product.off_shelf_at) if product.off_shelf_at else None, hot_rank=product.hot_rank,
     )
 
 
@@ -73,8 +75,9 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         shipping_fee_fen=body.shipping_fee_fen, per_user_limit=body.per_user_limit, on_shelf=body.on_shelf,
         low_stock_threshold=body.low_stock_threshold, distribution_enabled=body.distribution_enabled,
         commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
-        created_at=now, updated_at=now,
         content=content_of({name: getattr(body, name) for name in CONTENT_FIELDS}, None),
+        created_at=now, updated_at=now, on_shelf_at=to_second(body.on_shelf_at),
+        off_shelf_at=to_second(body.off_shelf_at), hot_rank=body.hot_rank,
     )
     _check_product(product, repos)
     check_content(product, repos, images_changed=True, blocks_changed=True)
@@ -97,7 +100,12 @@ def get_admin_product(*, repos: CatalogRepositories, product_id: str) -> AdminPr
     return admin_product_view(_admin_product(repos, product_id))
 
 
-_NULLABLE = frozenset({"per_user_limit", "after_sales"})
+_NULLABLE = frozenset({"per_user_limit", "after_sales", "on_shelf_at", "off_shelf_at"})
+
+
+def to_second(moment: datetime | None) -> datetime | None:
+    """A planned shelf time as stored and compared: UTC, to the second."""
+    return moment.astimezone(UTC).replace(microsecond=0) if moment is not None else None
 
 
 def update_product(*, repos: CatalogRepositories, product_id: str, body: ProductUpdate, now: datetime,
@@ -118,6 +126,9 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
     # The whole content is checked against the kind after the edit: a changed type refuses the
     # attributes of the old kind until they are replaced.
     content = content_of(sent_content, current.content)
+    for name in ("on_shelf_at", "off_shelf_at"):
+        if name in changes:
+            changes[name] = to_second(changes[name])
     merged = replace(current, **changes, content=content)
     _check_product(merged, repos)
     check_content(merged, repos, images_changed="images" in changes, blocks_changed="content" in sent_content)
