@@ -31,6 +31,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     # users
     "user_partition": (("u_1",), "USER#u_1"),
     "customer_profile_key": (("u_1",), {"pk": "USER#u_1", "sk": "PROFILE"}),
+    "address_book_key": (("u_1",), {"pk": "USER#u_1", "sk": "ADDRESS_BOOK"}),
     "unionid_partition": (("un_1",), "UNIONID#un_1"),
     "admin_key": (("root",), {"pk": "ADMIN#root", "sk": "PROFILE"}),
     "login_throttle_key": (("root", "ALL"), {"pk": "LOGIN#root", "sk": "ALL"}),
@@ -164,7 +165,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
-    "PROFILE_SK": "PROFILE", "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
+    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK", "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",
     "CATEGORIES_PARTITION": "CATEGORIES", "COMMISSION_RATES_PARTITION": "COMMISSION_RATES",

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from mall.dal.address_book import book_from_item
 from mall.dal.catalog.products import StockObservation, product_from_item
 from mall.dal.identity import _customer_from_item
 from mall.dal.keys import (
     SETTINGS_CURRENT_KEY,
+    address_book_key,
     binding_key,
     customer_profile_key,
     low_stock_key,
@@ -27,6 +29,7 @@ from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, Write
+from mall.domain.address_book import AddressBook
 from mall.domain.catalog import Product
 from mall.domain.identity import Customer
 from mall.domain.referral import Promoter
@@ -51,6 +54,8 @@ class PlacementFacts:
     promoters: dict[str, Promoter] = field(default_factory=dict)
     #: The buyer's grandparent when their promoter record was not read (its status is checked at commit).
     unread_grandparent: str | None = None
+    #: The buyer's address book, read only when the order names a saved address.
+    address_book: AddressBook | None = None
 
     def promoters_assuming(self, *, grandparent_active: bool) -> dict[str, Promoter]:
         """The promoters involved, the unread grandparent standing in as active or absent (only its
@@ -76,15 +81,19 @@ class PlacementReads:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None) -> PlacementFacts:
+    def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None,
+             with_address_book: bool = False) -> PlacementFacts:
         """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
-        a buyer whose parent has no parent, three for a two-level chain."""
+        a buyer whose parent has no parent, three for a two-level chain. ``with_address_book``: the
+        buyer's address book comes in the first batch too (its key is the buyer's)."""
         ids = list(dict.fromkeys(product_ids))
         keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer_id), binding_key(buyer_id),
                            promoter_key(buyer_id)]
         keys += [k for pid in ids for k in (product_key(pid), low_stock_key(pid), purchase_key(buyer_id, pid))]
         if request is not None:
             keys.append(request.marker.key)
+        if with_address_book:
+            keys.append(address_book_key(buyer_id))
         items = self._table.batch_get(keys, consistent=True)
         first = {_k(i): i for i in items}
         profile = first.get(_k(customer_profile_key(buyer_id)))
@@ -106,7 +115,9 @@ class PlacementReads:
             reserved={pid: int(_get(first, purchase_key(buyer_id, pid)).get("reserved_quantity", 0)) for pid in ids},
             current=current_from_item(first.get(_k(SETTINGS_CURRENT_KEY))),
             buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
-            unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None)
+            unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None,
+            address_book=book_from_item(buyer_id, first.get(_k(address_book_key(buyer_id))))
+            if with_address_book else None)
 
     def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""

@@ -153,7 +153,9 @@ from mall.dal.keys.stats import (
     totals_key,
 )
 from mall.dal.keys.users import (
+    ADDRESS_BOOK_SK,
     PROFILE_SK,
+    address_book_key,
     admin_key,
     customer_profile_key,
     known_login_source_key,
@@ -165,6 +167,7 @@ from mall.dal.keys.users import (
 )
 
 __all__ = [
+    "ADDRESS_BOOK_SK",
     "AUTO_CONFIRM_PARTITION",
     "AUTO_CONFIRM_SK",
     "BASIS_SK",
@@ -194,6 +197,7 @@ __all__ = [
     "activity_key",
     "activity_partition",
     "actor_partition",
+    "address_book_key",
     "admin_key",
     "applied_key",
     "audit_entity_partition",
