@@ -54,6 +54,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "visit_seen_partition": (("u_1", "2026-03-01"), "VISIT_SEEN#u_1#2026-03-01"),
     "visit_seen_key": (("u_1", "2026-03-01", "fp"), {"pk": "VISIT_SEEN#u_1#2026-03-01", "sk": "fp"}),
     "visitor_partition": (("u_2",), "VISITOR#u_2"),
+    "buyer_visit_sort_key": (("2026-03-01T09:45:12Z", "v_1"), "!VISIT#2026-03-01T09:45:12Z#v_1"),
+    "buyer_address_sort_key": (("2026-03-01T09:45:12Z", "o_1"), "!ADDRESS#2026-03-01T09:45:12Z#o_1"),
     "share_visit_key": (("u_1", "2026-03-01T09:45:12Z", "v_1"),
                         {"pk": "PVISITS#u_1", "sk": "VISIT#2026-03-01T09:45:12Z#v_1"}),
     "visit_rate_key": (("ip:abc", 1772358300), {"pk": "VISIT_RATE#ip:abc", "sk": "1772358300"}),

@@ -178,14 +178,15 @@ class FraudRepository:
         return {str(item["user_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def own_orders(self, user_id: str) -> list[Item]:
-        """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first)."""
+        """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first; the address items and share
+        visits indexed there too sort after every order, and are not orders)."""
         page = self._table.query(partition=("gsi1pk", buyer_partition(user_id)), index="gsi1", limit=OWN_ORDERS_READ,
                                  newest_first=True)
-        missing = [str(i["order_id"]) for i in page.items if i.get("entity") == "order" and i.get("address") is None]
+        orders = [i for i in page.items if i.get("entity") == "order"]
+        missing = [str(i["order_id"]) for i in orders if i.get("address") is None]
         apart = {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing])} \
             if missing else {}
-        return [with_address(i, apart.get(str(i["order_id"]))) if i.get("entity") == "order" else i
-                for i in page.items]
+        return [with_address(i, apart.get(str(i["order_id"]))) for i in orders]
 
     # ---- hits -------------------------------------------------------------------------------------
 
