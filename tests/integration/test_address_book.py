@@ -36,7 +36,7 @@ def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
 
 def book_call(mall: Mall, route: str, token: str, *, params: dict[str, str] | None = None, body: Any = None,
               query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    return call(mall, "me_addresses", route, params=params, token=token, body=body, query=query)
+    return call(mall, "me_contact", route, params=params, token=token, body=body, query=query)
 
 
 def save(mall: Mall, token: str, address: dict[str, Any], **extra: Any) -> tuple[int, dict[str, Any]]:

@@ -40,7 +40,7 @@ def buyer_with_orders_book_and_visit(mall: Mall, table: Table, code: str) -> tup
         status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
         assert status == 201, placed
         orders.append(placed["order_id"])
-    status, _ = call(mall, "me_addresses", "POST /me/addresses", token=token, body=ADDRESS)
+    status, _ = call(mall, "me_contact", "POST /me/addresses", token=token, body=ADDRESS)
     assert status == 201
     VisitRepository(table).record(promoter_id="u_sharer", promoter_code="SHARER01", source="link", product_id=None,
                                   visitor_id=user_id, device_id=DEVICE, source_ip=IP, now=NOW)

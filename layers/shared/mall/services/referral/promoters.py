@@ -54,7 +54,8 @@ def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, no
         if threshold.kind == "bought_product" and threshold.product_ids:
             quantities = network.reads.paid_quantities(user_id, threshold.product_ids)
             bought = frozenset(pid for pid, quantity in quantities.items() if quantity > 0)
-        rules.check_threshold(threshold, ApplicantFacts(facts.customer.paid_total_fen, bought))
+        rules.check_threshold(threshold, ApplicantFacts(facts.customer.paid_total_fen, bought,
+                                                        has_phone=facts.customer.has_phone))
         status = rules.status_after_application(settings)
         code = existing.code if existing is not None else rules.new_promoter_code()
         promoter = Promoter(
