@@ -175,3 +175,34 @@ def test_the_erasure_request_empties_the_book(mall: Mall, table: Table) -> None:
     assert json.dumps(stored, ensure_ascii=False, default=str).count("v1:") == 0
     status, listed = book_call(mall, "GET /me/addresses", token)
     assert status == 200 and listed["items"] == [] and listed["default_id"] is None
+
+
+def test_concurrent_saves_never_pass_the_cap_nor_leave_two_defaults(table: Table) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mall.dal.address_book import AddressBookRepository
+    from mall.errors import Conflict
+    from mall.schemas.address_book import SaveAddressRequest
+    from mall.services.address_book import add_address, list_addresses
+
+    books = AddressBookRepository(table)
+    user_id = "u_concurrent_book"
+    for n in range(MAX_ADDRESSES - 3):
+        add_address(books=books, user_id=user_id, now=datetime(2026, 12, 1, tzinfo=UTC),
+                    body=SaveAddressRequest(**{**HOME, "detail": f"西湖区文三路 {n} 号"}))
+
+    def save_one(n: int) -> str:
+        body = SaveAddressRequest(**{**WORK, "detail": f"浦东新区世纪大道 {n} 号"}, is_default=True)
+        try:
+            view, _ = add_address(books=books, user_id=user_id, body=body, now=datetime(2026, 12, 2, tzinfo=UTC))
+        except Conflict as refused:
+            return refused.code
+        return view.address_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(save_one, range(8)))
+    saved = [a for a in answers if a.startswith("a_")]
+    assert set(answers) - set(saved) <= {"address_book_full", "retry_later"}
+    book = list_addresses(books=books, user_id=user_id)
+    assert len(book.items) <= MAX_ADDRESSES and {a.address_id for a in book.items} >= set(saved)
+    assert [a.is_default for a in book.items].count(True) == 1 and book.default_id in saved
