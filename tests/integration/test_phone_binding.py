@@ -19,8 +19,10 @@ from mall.dal.keys import customer_profile_key
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.domain.settings import DistributionSettings, PromoterThreshold
+from mall.domain.tokens import Role
 from mall.integrations import pii_crypto, wechat
 from mall.services.erasure import erase_customer
+from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips, call
 from tests.unit.conftest import http_event
 from tests.unit.test_orders_handlers import Mall, customer_token, make_mall
@@ -118,6 +120,11 @@ def test_a_threshold_requiring_a_phone_is_enforced_and_disclosed(mall: Mall, tab
     assert bind(mall, token, "phone-13687654321")[0] == 200
     status, applied = apply("apply-key-0002")
     assert status == 201 and applied["status"] == "active", applied
+    # The admin's detail of the promoter (推广员管理) shows the phone, masked.
+    event = http_event("GET", f"/admin/promoters/{user_id}", headers=bearer("admin:alice", Role.ADMIN))
+    event["routeKey"], event["pathParameters"] = "GET /admin/promoters/{user_id}", {"user_id": user_id}
+    status, detail = mall.call("admin_promoters", event)
+    assert status == 200 and detail["phone"] == "136****4321", detail
     # The erasure request removes the number (and its mask and hash).
     erase_customer(repo=ErasureRepository(table), user_id=user_id, now=NOW)
     left = profile(table, user_id)

@@ -6147,6 +6147,7 @@ export interface components {
          *           "to_status": "applied"
          *         }
          *       ],
+         *       "phone": "138****1234",
          *       "promoter": {
          *         "accepted_rules_at": "2026-10-12T03:20:11Z",
          *         "accepted_rules_version": 5,
@@ -6173,6 +6174,11 @@ export interface components {
         PromoterDetail: {
             /** History */
             history: components["schemas"]["PromoterHistoryEntry"][];
+            /**
+             * Phone
+             * @description the promoter's bound phone, masked (138****1234); null when none is bound
+             */
+            phone?: string | null;
             promoter: components["schemas"]["PromoterAdminView"];
         };
         /** PromoterHistoryEntry */

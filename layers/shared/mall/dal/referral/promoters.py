@@ -41,6 +41,8 @@ class CustomerFacts:
     paid_total_fen: int = 0
     first_paid_order_id: str | None = None
     has_phone: bool = False
+    #: The bound phone, masked (138****1234), when one is bound.
+    phone_masked: str | None = None
 
 
 def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
@@ -51,7 +53,12 @@ def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
                          nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
                          paid_total_fen=int(item.get("paid_total_fen", 0)),
                          first_paid_order_id=item.get("first_paid_order_id"),
-                         has_phone=bool(item.get("phone_enc")) and not is_erased(item.get("phone_enc")))
+                         has_phone=_has_phone(item),
+                         phone_masked=item.get("phone_masked") if _has_phone(item) else None)
+
+
+def _has_phone(item: Item) -> bool:
+    return bool(item.get("phone_enc")) and not is_erased(item.get("phone_enc"))
 
 
 class PromoterRepository:

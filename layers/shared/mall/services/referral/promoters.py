@@ -84,6 +84,15 @@ def get_promoter(*, promoters: PromoterRepository, user_id: str) -> PromoterAdmi
     return admin_view(promoter, share_page())
 
 
+def get_promoter_and_phone(*, promoters: PromoterRepository, user_id: str) -> tuple[PromoterAdminView, str | None]:
+    """The promoter and their bound phone, masked (the admin's detail: 推广员管理 shows the phone), read
+    together in one BatchGetItem."""
+    promoter, customer = promoters.with_customer(user_id)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    return admin_view(promoter, share_page()), customer.phone_masked
+
+
 def list_promoters(*, promoters: PromoterRepository, status: str, limit: int, cursor: str | None) -> PromoterList:
     if status not in rules.PROMOTER_STATUSES:
         raise InvalidInput("unknown status", fields=[FieldProblem("query:status",
