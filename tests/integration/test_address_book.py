@@ -78,6 +78,18 @@ def test_the_book_is_sealed_masked_and_keeps_exactly_one_default(mall: Mall, tab
     assert len(stored_book(table, user_id)["addresses"]) == 2
 
 
+def test_listing_the_book_opens_no_sealed_field(mall: Mall, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = customer_token("book-lister")
+    save(mall, token, HOME)
+
+    def refuse(*_: Any, **__: Any) -> str:
+        raise AssertionError("a list must not decrypt: the masks are stored beside the tokens")
+
+    monkeypatch.setattr(pii_crypto, "decrypt", refuse)
+    status, listed = book_call(mall, "GET /me/addresses", token)
+    assert status == 200 and listed["items"][0]["phone"] == "139****2222", listed
+
+
 def test_a_stale_version_is_409_and_changes_nothing(mall: Mall, table: Table) -> None:
     user_id, token = customer_token("book-editor")
     _, home = save(mall, token, HOME)

@@ -33,7 +33,9 @@ def _entry_from(address_id: str, raw: Mapping[str, Any]) -> SavedAddress:
                         phone_enc=str(raw.get("phone_enc", "")), detail_enc=str(raw.get("detail_enc", "")),
                         province=str(raw.get("province", "")), city=str(raw.get("city", "")),
                         fingerprint=str(raw.get("fingerprint", "")), version=int(raw.get("version", 1)),
-                        created_at=str(raw.get("created_at", "")), updated_at=str(raw.get("updated_at", "")))
+                        created_at=str(raw.get("created_at", "")), updated_at=str(raw.get("updated_at", "")),
+                        masked=(str(raw.get("name_masked", "")), str(raw.get("phone_masked", "")),
+                                str(raw.get("detail_masked", ""))))
 
 
 def book_from_item(user_id: str, item: Item | None) -> AddressBook:
@@ -51,7 +53,8 @@ def book_from_item(user_id: str, item: Item | None) -> AddressBook:
 def _entry_item(entry: SavedAddress) -> dict[str, Any]:
     return {"name_enc": entry.name_enc, "phone_enc": entry.phone_enc, "detail_enc": entry.detail_enc,
             "province": entry.province, "city": entry.city, "fingerprint": entry.fingerprint,
-            "version": entry.version, "created_at": entry.created_at, "updated_at": entry.updated_at}
+            "version": entry.version, "created_at": entry.created_at, "updated_at": entry.updated_at,
+            "name_masked": entry.masked[0], "phone_masked": entry.masked[1], "detail_masked": entry.masked[2]}
 
 
 class AddressBookRepository:

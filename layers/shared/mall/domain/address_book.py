@@ -38,6 +38,9 @@ class SavedAddress:
     version: int
     created_at: str
     updated_at: str
+    #: The masks answers show (王**, 138****1234, 西湖区文三路****), kept beside the tokens so a list
+    #: opens nothing (no key to unwrap); empty for an address saved without them.
+    masked: tuple[str, str, str] = ("", "", "")
 
 
 @dataclass(frozen=True, slots=True)

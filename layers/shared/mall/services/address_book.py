@@ -41,7 +41,8 @@ def _sealed(user_id: str, address_id: str, a: AddressRequest, *, now: datetime) 
     return SavedAddress(address_id=address_id, name_enc=pii_crypto.encrypt(a.name, context=context),
                         phone_enc=pii_crypto.encrypt(a.phone, context=context),
                         detail_enc=pii_crypto.encrypt(a.detail, context=context), province=a.province, city=a.city,
-                        fingerprint=_fingerprint(a), version=1, created_at=stamp, updated_at=stamp)
+                        fingerprint=_fingerprint(a), version=1, created_at=stamp, updated_at=stamp,
+                        masked=(masking.mask_name(a.name), masking.mask_phone(a.phone), masking.mask_address(a.detail)))
 
 
 def opened(user_id: str, entry: SavedAddress) -> AddressRequest:
@@ -53,11 +54,17 @@ def opened(user_id: str, entry: SavedAddress) -> AddressRequest:
                           detail=pii_crypto.decrypt(entry.detail_enc, context=context))
 
 
-def _view(book: AddressBook, entry: SavedAddress) -> SavedAddressView:
+def _masks(book: AddressBook, entry: SavedAddress) -> tuple[str, str, str]:
+    if all(entry.masked):
+        return entry.masked
     clear = opened(book.user_id, entry)
-    return SavedAddressView(address_id=entry.address_id, name=masking.mask_name(clear.name),
-                            phone=masking.mask_phone(clear.phone), province=entry.province, city=entry.city,
-                            detail=masking.mask_address(clear.detail), is_default=entry.address_id == book.default_id,
+    return masking.mask_name(clear.name), masking.mask_phone(clear.phone), masking.mask_address(clear.detail)
+
+
+def _view(book: AddressBook, entry: SavedAddress) -> SavedAddressView:
+    name, phone, detail = _masks(book, entry)
+    return SavedAddressView(address_id=entry.address_id, name=name, phone=phone, province=entry.province,
+                            city=entry.city, detail=detail, is_default=entry.address_id == book.default_id,
                             version=entry.version, created_at=entry.created_at, updated_at=entry.updated_at)
 
 
