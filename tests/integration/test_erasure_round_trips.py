@@ -72,6 +72,16 @@ def test_erasing_a_buyer_with_orders_visits_and_a_book_takes_at_most_three_round
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
 
 
+def test_the_buyers_order_list_reads_only_orders_and_leaves_no_cursor_to_an_empty_page(mall: Mall,
+                                                                                      table: Table) -> None:
+    _, token, orders = buyer_with_orders_book_and_visit(mall, table, "order-lister")
+    # Two orders, their two address items and a visit share the gsi1 partition: a page of five
+    # that read them all would end on a cursor to nothing.
+    status, page = call(mall, "orders_read", "GET /orders", token=token, query={"limit": "5"})
+    assert status == 200, page
+    assert sorted(o["order_id"] for o in page["items"]) == sorted(orders) and page["next_cursor"] is None, page
+
+
 def test_the_migration_indexes_addresses_and_visits_written_before_so_the_erasure_finds_them(
         mall: Mall, table: Table) -> None:
     _, token, orders = buyer_with_orders_book_and_visit(mall, table, "erase-old-shapes")
