@@ -39,6 +39,13 @@ Subscribe messages (``POST /wechat/cgi-bin/message/subscribe/send?access_token=`
 - ``GET /wechat/sandbox/subscribe-messages?touser=<openid>`` lists what was accepted for that
   openid (each ``{"msgid", "touser", "template_id", "page", "data", "miniprogram_state", "lang"}``),
   and ``refused`` the calls answered 43101 (tests use it to prove who got what, exactly once).
+
+Phone numbers (``POST /wechat/wxa/business/getuserphonenumber?access_token=``, body ``{"code"}``):
+
+- unknown or revoked token → 40001; ``invalid``, ``invalid-…``, a malformed or an already used code
+  (codes are single-use, as WeChat's) → 40029; ``ratelimited`` → 45011; ``busy`` → -1.
+- otherwise ``phone_info`` with ``purePhoneNumber`` = ``sandbox_phone(code)`` (``phone-<11 digits>``
+  names the number), ``countryCode`` ``86``.
 """
 
 from __future__ import annotations
@@ -257,6 +264,38 @@ def _list_subscribe_messages(query: dict[str, list[str]]) -> Reply:
     return _json(200, {"touser": touser, "messages": sent, "refused": refused})
 
 
+# -- phone number (手机号快速验证, getuserphonenumber) -------------------------------------------
+
+_used_phone_codes: set[str] = set()
+
+
+def sandbox_phone(code: str) -> str:
+    """The mainland number the sandbox gives for ``code``: ``phone-<11 digits>`` names it, any other
+    code gets one derived from it (tests use it to predict what is stored)."""
+    if code.startswith("phone-") and code[6:].isdigit() and len(code) == 17:
+        return code[6:]
+    return "139" + str(int(hashlib.sha256(f"phone:{code}".encode()).hexdigest(), 16))[:8]
+
+
+def _getuserphonenumber(query: dict[str, list[str]], body: bytes) -> Reply:
+    request = _wechat_body(query, body)
+    if not isinstance(request, dict):
+        return request
+    code = str(request.get("code") or "")
+    errcode = _ERRORS.get(code) or (40029 if code.startswith("invalid-") or not _CODE.match(code) else 0)
+    with _token_lock:
+        if not errcode and code in _used_phone_codes:
+            errcode = 40029  # single use, as WeChat's
+        if not errcode:
+            _used_phone_codes.add(code)
+    if errcode:
+        return _json(200, {"errcode": errcode, "errmsg": "invalid code (sandbox)" if errcode == 40029 else "sandbox"})
+    phone = sandbox_phone(code)
+    return _json(200, {"errcode": 0, "errmsg": "ok", "phone_info": {
+        "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
+        "watermark": {"timestamp": 1795334400, "appid": "sandbox"}}})
+
+
 def _pay_sandbox_config() -> tuple[str, str]:
     """(secrets file, appid) of the stack this server belongs to. The server's threads do not see
     the functions' environment, so the local stack publishes both (LOCAL_PAY_*) when it starts."""
@@ -307,6 +346,7 @@ def _no_route(method: str, path: str) -> Route:
 
 _ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/wechat/cgi-bin/message/subscribe/send"): _subscribe_send,
+    ("POST", "/wechat/wxa/business/getuserphonenumber"): _getuserphonenumber,
     ("POST", "/wechat/sandbox/subscriptions"): lambda query, body: _set_subscription(body),
     ("GET", "/wechat/sandbox/subscribe-messages"): lambda query, body: _list_subscribe_messages(query),
 }

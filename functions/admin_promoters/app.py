@@ -61,10 +61,10 @@ def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "dis
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
          responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
 def get_one(user_id: IdPath) -> PromoterDetail:
-    promoter = referral_promoters.get_promoter(promoters=network.promoters, user_id=user_id)
+    promoter, phone = referral_promoters.get_promoter_and_phone(promoters=network.promoters, user_id=user_id)
     history = referral_promoters.promoter_history(promoters=network.promoters, user_id=user_id, limit=50,
                                                   cursor=None)
-    return PromoterDetail(promoter=promoter, history=history)
+    return PromoterDetail(promoter=promoter, history=history, phone=phone)
 
 
 @app.get("/admin/promoters/<user_id>/team", summary="A promoter's team (level 1 or level 2), newest first",

@@ -180,7 +180,7 @@ def test_the_fraud_scan_and_the_erasure_find_an_address_kept_apart(table: Table)
     assert fraud.orders([order_id])[order_id]["address"]["phone_fp"]
     assert [o["address"]["address_fp"] for o in fraud.own_orders(buyer) if o.get("entity") == "order"]
     erasure = ErasureRepository(table)
-    (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]
+    (order,) = [o for o in erasure.buyer_records(buyer).orders if o.get("entity") == "order"]
     assert address_needs_erasure(order["address"])
     changes = erasure.writes()
     changes.replace_map(order, "address", {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"},
@@ -222,7 +222,7 @@ def test_an_erasure_that_read_the_address_on_the_order_erases_it_where_the_migra
     order_id, buyer = physical_order(table)
     _old_shape(table, order_id)
     erasure = ErasureRepository(table)
-    (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]  # read before the move
+    (order,) = [o for o in erasure.buyer_records(buyer).orders if o.get("entity") == "order"]  # read before the move
     assert run(table, ADDRESSES_APART).changed == 1
     erased = {"name_enc": "ERASED", "erased_at": "2026-11-20T00:00:00Z"}
     changes = erasure.writes()
@@ -230,7 +230,8 @@ def test_an_erasure_that_read_the_address_on_the_order_erases_it_where_the_migra
     with pytest.raises(ErasureRaced):  # the address is no longer where it was read: nothing written
         _erase(erasure, changes, buyer)
     assert table.get({"pk": f"ORDER#{order_id}", "sk": "ADDRESS"}, consistent=True)["address"] != erased
-    (order,) = [o for o in erasure.orders(buyer) if o.get("entity") == "order"]  # read again, as the service does
+    # read again, as the service does
+    (order,) = [o for o in erasure.buyer_records(buyer).orders if o.get("entity") == "order"]
     changes = erasure.writes()
     changes.replace_map(order, "address", erased)
     assert _erase(erasure, changes, buyer)

@@ -137,6 +137,7 @@ def test_route_admits_exactly_its_declared_roles(handlers: dict[str, ModuleType]
 #   shared      shows other promoters by design (a leaderboard: masked names and ranks)
 #   order       ``{order_id}`` names an order: A's order → 403/404 for B, nothing changes
 #   withdrawal  ``{withdrawal_id}`` names a withdrawal: A's → 403/404 for B, nothing changes
+#   address     ``{address_id}`` names a saved address: A's → 404 for B, nothing changes
 
 OWNERSHIP: dict[str, str] = {
     "GET /admin/audit": "admin",
@@ -212,6 +213,12 @@ OWNERSHIP: dict[str, str] = {
     "GET /categories": "public",
     "GET /me": "self",
     "POST /me/erasure": "self-write",
+    "GET /me/addresses": "self",
+    "POST /me/addresses": "self-write",
+    "PUT /me/addresses/{address_id}": "address",
+    "DELETE /me/addresses/{address_id}": "address",
+    "POST /me/addresses/{address_id}/default": "address",
+    "POST /me/phone": "self-write",
     "GET /orders": "self",
     "POST /orders": "self-write",
     "GET /orders/{order_id}": "order",
@@ -241,12 +248,16 @@ OWNERSHIP: dict[str, str] = {
     "POST /share/visits": "public",
     "POST /webhooks/wechatpay": "public",
 }
-KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line"}
+KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line", "address"}
 #: Bodies that pass validation, so the ownership check (not the body's) is what answers B.
 OWNED_BODIES: dict[str, dict[str, Any]] = {
     "POST /orders/{order_id}/refunds": {"reason": "不想要了", "lines": [{"line_id": "1"}]},
     "PATCH /cart/lines/{line_id}": {"quantity": 2},
+    "PUT /me/addresses/{address_id}": {"name": "王芳", "phone": "13812341234", "province": "浙江省",
+                                       "city": "杭州市", "detail": "西湖区文三路 1 号", "version": 1},
 }
+#: Queries that pass validation, for the same reason.
+OWNED_QUERIES: dict[str, dict[str, str]] = {"DELETE /me/addresses/{address_id}": {"version": "1"}}
 
 
 def _key(method: str, path: str) -> str:
@@ -279,6 +290,8 @@ def test_every_route_says_how_another_promoters_data_could_be_named() -> None:
             assert "{withdrawal_id}" in path, key
         if kind == "cart_line":
             assert "{line_id}" in path, key
+        if kind == "address":
+            assert "{address_id}" in path, key
         if kind in {"self", "self-write", "shared"}:
             assert "{" not in path, f"{key} names a resource in its path: give it an owned kind"
 
@@ -318,6 +331,7 @@ def _make_promoter(table: Any, code: str, now: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
+    from mall.dal.address_book import AddressBookRepository
     from mall.dal.commissions import commission_item
     from mall.dal.identity import CustomerRepository
     from mall.dal.ledger import LedgerRepository
@@ -328,7 +342,9 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
     from mall.domain import ledger as L
     from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
     from mall.domain.refunds import LineRequest
+    from mall.schemas.address_book import SaveAddressRequest
     from mall.services import refunds as refund_service
+    from mall.services.address_book import add_address
     from mall.services.referral import ReferralRepositories
     from mall.services.referral.binding import admin_set_binding
     from tests.unit.test_fulfilment_factory import put_order
@@ -374,10 +390,13 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
                                                           at=now, ref={"commission_id": cid})])
         table.put(commission_item(record))
         commissions.append(cid)
+    saved, _ = add_address(books=AddressBookRepository(table), user_id=a, now=now, body=SaveAddressRequest(
+        name="欧阳矩阵", phone="13800001111", province="浙江省", city="杭州市", detail="西湖区矩阵路 1 号"))
     ids = {"order": orders["SHIPPED"], "order_created": orders["CREATED"], "order_paid": orders["PAID"],
            "withdrawal": withdrawals[0], "refund": refund.refund_id, "user": a,
-           "cart_line": cart_line.line_id}
-    secrets_of_a = {a, *orders.values(), refund.refund_id, *withdrawals, *members, *commissions, code_a}
+           "cart_line": cart_line.line_id, "address": saved.address_id}
+    secrets_of_a = {a, *orders.values(), refund.refund_id, *withdrawals, *members, *commissions, code_a,
+                    saved.address_id}
     yield TwoPromoters(a, b, _promoter_token(a), _promoter_token(b), ids, secrets_of_a)
     if previous is None:
         os.environ.pop("WECHATPAY_NOTIFY_URL", None)
@@ -422,12 +441,13 @@ def _state_of_the_world() -> dict[tuple[str, str], Any]:
 
 def _concrete(path: str, world: TwoPromoters) -> str:
     names = {"user_id": world.ids["user"], "order_id": world.ids["order"], "withdrawal_id": world.ids["withdrawal"],
-             "refund_id": world.ids["refund"], "line_id": world.ids["cart_line"]}
+             "refund_id": world.ids["refund"], "line_id": world.ids["cart_line"],
+             "address_id": world.ids["address"]}
     return re.sub(r"\{([^}]+)\}", lambda m: names.get(m.group(1), "matrix_missing"), path)
 
 
 OWNED_OR_ADMIN = [(m, p) for _, m, p, _ in OPERATIONS
-                  if OWNERSHIP.get(_key(m, p)) in {"order", "withdrawal", "cart_line", "admin"}]
+                  if OWNERSHIP.get(_key(m, p)) in {"order", "withdrawal", "cart_line", "address", "admin"}]
 SELF_READS = [(m, p) for _, m, p, _ in OPERATIONS if OWNERSHIP.get(_key(m, p)) == "self" and m == "GET"]
 
 
@@ -442,7 +462,8 @@ def test_another_promoter_cannot_read_or_change_a_promoters_resource(handlers: d
         targets = [path.replace("{order_id}", world.ids[k]) for k in ("order_created", "order_paid", "order")]
     before = _state_of_the_world()
     for concrete in targets:
-        status, body = _call(handlers, method, path, concrete, world.b_token, body=OWNED_BODIES.get(_key(method, path)))
+        status, body = _call(handlers, method, path, concrete, world.b_token, body=OWNED_BODIES.get(_key(method, path)),
+                             query=OWNED_QUERIES.get(_key(method, path)))
         if kind == "admin":
             assert status == 403 and "forbidden_role" in body, f"B reached {method} {concrete}: {status} {body}"
         else:

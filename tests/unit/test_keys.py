@@ -31,6 +31,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     # users
     "user_partition": (("u_1",), "USER#u_1"),
     "customer_profile_key": (("u_1",), {"pk": "USER#u_1", "sk": "PROFILE"}),
+    "address_book_key": (("u_1",), {"pk": "USER#u_1", "sk": "ADDRESS_BOOK"}),
     "unionid_partition": (("un_1",), "UNIONID#un_1"),
     "admin_key": (("root",), {"pk": "ADMIN#root", "sk": "PROFILE"}),
     "login_throttle_key": (("root", "ALL"), {"pk": "LOGIN#root", "sk": "ALL"}),
@@ -53,6 +54,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "visit_seen_partition": (("u_1", "2026-03-01"), "VISIT_SEEN#u_1#2026-03-01"),
     "visit_seen_key": (("u_1", "2026-03-01", "fp"), {"pk": "VISIT_SEEN#u_1#2026-03-01", "sk": "fp"}),
     "visitor_partition": (("u_2",), "VISITOR#u_2"),
+    "buyer_visit_sort_key": (("2026-03-01T09:45:12Z", "v_1"), "!VISIT#2026-03-01T09:45:12Z#v_1"),
+    "buyer_address_sort_key": (("2026-03-01T09:45:12Z", "o_1"), "!ADDRESS#2026-03-01T09:45:12Z#o_1"),
     "share_visit_key": (("u_1", "2026-03-01T09:45:12Z", "v_1"),
                         {"pk": "PVISITS#u_1", "sk": "VISIT#2026-03-01T09:45:12Z#v_1"}),
     "visit_rate_key": (("ip:abc", 1772358300), {"pk": "VISIT_RATE#ip:abc", "sk": "1772358300"}),
@@ -168,7 +171,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
-    "PROFILE_SK": "PROFILE", "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
+    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK", "BUYER_ORDERS_FLOOR": "0",
+    "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",
     "CATEGORIES_PARTITION": "CATEGORIES", "COMMISSION_RATES_PARTITION": "COMMISSION_RATES",

@@ -29,7 +29,9 @@ def apply(table: Table, item: Item, dry_run: bool) -> bool:
     order_id = str(item["order_id"])
     try:
         table.transact([
-            Write.put(table.name, address_item(order_id, address), condition="attribute_not_exists(pk)"),
+            Write.put(table.name, address_item(order_id, address, buyer_id=str(item.get("buyer_id") or ""),
+                                               created_at=str(item.get("created_at") or "")),
+                      condition="attribute_not_exists(pk)"),
             Write.update(table.name, order_key(order_id), "REMOVE #address", condition="#address = :read",
                          names={"#address": "address"}, values={":read": address}),
         ])

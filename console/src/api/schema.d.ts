@@ -1105,6 +1105,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/addresses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My address book */
+        get: operations["list_mine_me_addresses_get"];
+        put?: never;
+        /**
+         * Save an address
+         * @description Saves a delivery address (at most 20). The first address, or one sent with `is_default: true`, becomes the default. Saving an address equal to one already saved answers 200 with that one (a retry never makes a copy).
+         */
+        post: operations["create_me_addresses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/addresses/{address_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a saved address */
+        put: operations["update_me_addresses__address_id__put"];
+        post?: never;
+        /**
+         * Delete a saved address
+         * @description Orders placed with it keep their own copy. Deleting the default makes the most recently changed address the default.
+         */
+        delete: operations["delete_me_addresses__address_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/addresses/{address_id}/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a saved address the default
+         * @description The old default is unset in the same write; repeating it changes nothing.
+         */
+        post: operations["make_default_me_addresses__address_id__default_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/erasure": {
         parameters: {
             query?: never;
@@ -1119,6 +1181,26 @@ export interface paths {
          * @description Removes the caller's nickname, phone, devices and IPs, the names, phones and addresses on their orders and the account details of their bank withdrawals. Orders, amounts, commissions, the ledger and the referral binding are kept (financial records). Cannot be undone; repeating it is harmless (`already_erased`).
          */
         post: operations["erase_me_erasure_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind my phone (getPhoneNumber)
+         * @description Send the `code` of the `getPhoneNumber` button (not the `wx.login` code). A new binding replaces the previous number. The number is stored encrypted; answers show it masked.
+         */
+        post: operations["bind_me_phone_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1590,6 +1672,41 @@ export interface components {
             quantity: number;
             /** Sku Id */
             sku_id?: string | null;
+        };
+        /**
+         * AddressBookView
+         * @example {
+         *       "default_id": "a_01m6gnbah4xat2qntjhtks",
+         *       "items": [
+         *         {
+         *           "address_id": "a_01m6gnbah4xat2qntjhtks",
+         *           "city": "杭州市",
+         *           "created_at": "2026-11-03T12:15:08Z",
+         *           "detail": "西湖区文三路****",
+         *           "is_default": true,
+         *           "name": "王*",
+         *           "phone": "138****1234",
+         *           "province": "浙江省",
+         *           "updated_at": "2026-11-03T12:15:08Z",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "limit": 20
+         *     }
+         */
+        AddressBookView: {
+            /** Default Id */
+            default_id: string | null;
+            /**
+             * Items
+             * @description the default first, then the most recently changed
+             */
+            items: components["schemas"]["SavedAddressView"][];
+            /**
+             * Limit
+             * @description the most addresses the book may hold
+             */
+            limit: number;
         };
         /**
          * AddressRequest
@@ -4521,6 +4638,7 @@ export interface components {
              * @default {
              *       "kind": "none",
              *       "product_ids": [],
+             *       "requires_phone": false,
              *       "spent_at_least_fen": null
              *     }
              */
@@ -5189,6 +5307,7 @@ export interface components {
          *       "id": "u_36botxbbbigbhenhtgo542dk",
          *       "kind": "customer",
          *       "nickname": "茶香小筑",
+         *       "phone": "138****1234",
          *       "roles": [
          *         "customer",
          *         "promoter"
@@ -5200,6 +5319,7 @@ export interface components {
          *       "id": "li.na",
          *       "kind": "admin",
          *       "nickname": null,
+         *       "phone": null,
          *       "roles": [
          *         "admin"
          *       ]
@@ -5222,6 +5342,11 @@ export interface components {
             kind: "customer" | "admin";
             /** Nickname */
             nickname?: string | null;
+            /**
+             * Phone
+             * @description the bound phone, masked (`POST /me/phone`); null when none is bound
+             */
+            phone?: string | null;
             /** Roles */
             roles: string[];
         };
@@ -5826,6 +5951,42 @@ export interface components {
             withdrawal_id: string;
         };
         /**
+         * PhoneBindRequest
+         * @example {
+         *       "code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"
+         *     }
+         */
+        PhoneBindRequest: {
+            /**
+             * Code
+             * @description the `code` of the mini-program's `getPhoneNumber` button (single use, valid 5 minutes; not the `wx.login` code)
+             */
+            code: string;
+        };
+        /**
+         * PhoneView
+         * @description The bound phone, masked: the number itself is stored sealed and never answered.
+         * @example {
+         *       "bound_at": "2026-11-03T12:15:08Z",
+         *       "country_code": "86",
+         *       "phone": "138****1234"
+         *     }
+         */
+        PhoneView: {
+            /**
+             * Bound At
+             * @description ISO-8601 UTC
+             */
+            bound_at: string;
+            /** Country Code */
+            country_code: string;
+            /**
+             * Phone
+             * @description masked, e.g. 138****1234
+             */
+            phone: string;
+        };
+        /**
          * PlacedOrderLineView
          * @description A line of an order just placed (its refunds are in the order detail's `OrderLineView`).
          */
@@ -5878,6 +6039,11 @@ export interface components {
          */
         PlaceOrderRequest: {
             address?: components["schemas"]["AddressRequest"] | null;
+            /**
+             * Address Id
+             * @description a saved address of the caller's address book (`GET /me/addresses`), instead of `address`
+             */
+            address_id?: string | null;
             /**
              * Cart Line Ids
              * @description 结算: the cart lines this order checks out, each matching one of `lines` (same product); removed from the cart with the order, in its transaction
@@ -6707,6 +6873,7 @@ export interface components {
          *           "to_status": "applied"
          *         }
          *       ],
+         *       "phone": "138****1234",
          *       "promoter": {
          *         "accepted_rules_at": "2026-10-12T03:20:11Z",
          *         "accepted_rules_version": 5,
@@ -6733,6 +6900,11 @@ export interface components {
         PromoterDetail: {
             /** History */
             history: components["schemas"]["PromoterHistoryEntry"][];
+            /**
+             * Phone
+             * @description the promoter's bound phone, masked (138****1234); null when none is bound
+             */
+            phone?: string | null;
             promoter: components["schemas"]["PromoterAdminView"];
         };
         /** PromoterHistoryEntry */
@@ -7034,6 +7206,11 @@ export interface components {
              * @default []
              */
             product_ids: string[];
+            /**
+             * Requires Phone
+             * @default false
+             */
+            requires_phone: boolean;
             /** Spent At Least Fen */
             spent_at_least_fen?: number | null;
         };
@@ -7987,6 +8164,83 @@ export interface components {
             title: string;
         };
         /**
+         * SaveAddressRequest
+         * @description A new address; saving one equal to an address already in the book returns that one.
+         * @example {
+         *       "city": "杭州市",
+         *       "detail": "西湖区文三路 478 号华星时代广场 A 座 1201",
+         *       "is_default": true,
+         *       "name": "王芳",
+         *       "phone": "13812341234",
+         *       "province": "浙江省"
+         *     }
+         */
+        SaveAddressRequest: {
+            /** City */
+            city: string;
+            /**
+             * Detail
+             * @description district, street, building
+             */
+            detail: string;
+            /**
+             * Is Default
+             * @description make it the default (the first address always is)
+             * @default false
+             */
+            is_default: boolean;
+            /**
+             * Name
+             * @description recipient's name (收货人)
+             */
+            name: string;
+            /**
+             * Phone
+             * @description e.g. 13812341234
+             */
+            phone: string;
+            /** Province */
+            province: string;
+        };
+        /**
+         * SavedAddressView
+         * @description A saved address, masked (王*, 138****1234, the first characters of the street).
+         * @example {
+         *       "address_id": "a_01m6gnbah4xat2qntjhtks",
+         *       "city": "杭州市",
+         *       "created_at": "2026-11-03T12:15:08Z",
+         *       "detail": "西湖区文三路****",
+         *       "is_default": true,
+         *       "name": "王*",
+         *       "phone": "138****1234",
+         *       "province": "浙江省",
+         *       "updated_at": "2026-11-03T12:15:08Z",
+         *       "version": 1
+         *     }
+         */
+        SavedAddressView: {
+            /** Address Id */
+            address_id: string;
+            /** City */
+            city: string;
+            /** Created At */
+            created_at: string;
+            /** Detail */
+            detail: string;
+            /** Is Default */
+            is_default: boolean;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone: string;
+            /** Province */
+            province: string;
+            /** Updated At */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
          * SaveSettingsRequest
          * @description The whole new document plus the version it was edited from (optimistic concurrency).
          *
@@ -8109,6 +8363,7 @@ export interface components {
          *       "promoter_threshold": {
          *         "kind": "spent_at_least",
          *         "product_ids": [],
+         *         "requires_phone": false,
          *         "spent_at_least_fen": 9900
          *       },
          *       "promoter_title": "推广员",
@@ -8302,6 +8557,7 @@ export interface components {
              * @default {
              *       "kind": "none",
              *       "product_ids": [],
+             *       "requires_phone": false,
              *       "spent_at_least_fen": null
              *     }
              */
@@ -8547,6 +8803,7 @@ export interface components {
          *             "promoter_threshold": {
          *               "kind": "spent_at_least",
          *               "product_ids": [],
+         *               "requires_phone": false,
          *               "spent_at_least_fen": 9900
          *             },
          *             "promoter_title": "推广员",
@@ -8749,6 +9006,7 @@ export interface components {
          *         "promoter_threshold": {
          *           "kind": "spent_at_least",
          *           "product_ids": [],
+         *           "requires_phone": false,
          *           "spent_at_least_fen": 9900
          *         },
          *         "promoter_title": "推广员",
@@ -9174,6 +9432,48 @@ export interface components {
             mch_id: string;
             /** Package Info */
             package_info: string;
+        };
+        /**
+         * UpdateAddressRequest
+         * @description The whole address again, with the ``version`` last read (409 ``address_changed`` when stale).
+         * @example {
+         *       "city": "杭州市",
+         *       "detail": "西湖区文三路 478 号华星时代广场 A 座 1201",
+         *       "is_default": true,
+         *       "name": "王芳",
+         *       "phone": "13812341234",
+         *       "province": "浙江省",
+         *       "version": 1
+         *     }
+         */
+        UpdateAddressRequest: {
+            /** City */
+            city: string;
+            /**
+             * Detail
+             * @description district, street, building
+             */
+            detail: string;
+            /**
+             * Is Default
+             * @description make it the default (the first address always is)
+             * @default false
+             */
+            is_default: boolean;
+            /**
+             * Name
+             * @description recipient's name (收货人)
+             */
+            name: string;
+            /**
+             * Phone
+             * @description e.g. 13812341234
+             */
+            phone: string;
+            /** Province */
+            province: string;
+            /** Version */
+            version: number;
         };
         /**
          * UploadForm
@@ -15059,6 +15359,393 @@ export interface operations {
             };
         };
     };
+    list_mine_me_addresses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the address book, masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_me_addresses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveAddressRequest"];
+            };
+        };
+        responses: {
+            /** @description the address, masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddressView"];
+                };
+            };
+            /** @description the address, masked */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddressView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_book_full` (`details.limit`), `retry_later` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_me_addresses__address_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAddressRequest"];
+            };
+        };
+        responses: {
+            /** @description the address, masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddressView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_not_found`: not in your address book */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_changed` (the version sent is not the stored one: `details.version`), `retry_later` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_me_addresses__address_id__delete: {
+        parameters: {
+            query: {
+                /** @description the version you read */
+                version: number;
+            };
+            header?: never;
+            path: {
+                address_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_not_found`: not in your address book */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_changed` (the version sent is not the stored one: `details.version`), `retry_later` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    make_default_me_addresses__address_id__default_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the address book, masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `address_not_found`: not in your address book */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `retry_later` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     erase_me_erasure_post: {
         parameters: {
             query?: never;
@@ -15137,6 +15824,93 @@ export interface operations {
             };
             /** @description too many requests; see the Retry-After header */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bind_me_phone_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PhoneBindRequest"];
+            };
+        };
+        responses: {
+            /** @description bound; the phone masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_phone_code`: the code is invalid, expired or already used (field `code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `wechat_phone_rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `wechat_unavailable` (WeChat busy or unreachable; retry), `wechat_phone_refused`, `wechat_token_refused` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -93,6 +93,7 @@ const PATH_LABELS: Record<string, string> = {
   "binding_validity.protection_days": "客户保护期（天）", only_new_customers: "仅新客户可绑定",
   promoter_threshold: "推广员门槛", "promoter_threshold.kind": "推广员门槛",
   "promoter_threshold.spent_at_least_fen": "门槛：累计消费", "promoter_threshold.product_ids": "门槛：指定商品",
+  "promoter_threshold.requires_phone": "门槛：须绑定手机号",
   promoter_review: "推广员审核", promoter_title: "推广员称号",
   levels: "等级", level_downgrade_inactive_days: "不活跃降级天数",
   commission: "佣金", "commission.l1_rate_bp": "一级佣金比例", "commission.l2_rate_bp": "二级佣金比例",

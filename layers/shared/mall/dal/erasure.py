@@ -3,8 +3,9 @@ personal data"). Every read is a Query on an existing index, never a scan:
 
 - the customer's own partition ``USER#<uid>`` (profile, promoter, binding, counters, ledger …), with a
   filter so only items that hold personal data come back;
-- their orders: gsi1 ``BUYER#<uid>``; their withdrawals: gsi2 ``PROMOTER_WITHDRAWALS#<uid>``;
-- their share visits: gsi2 ``VISITOR#<uid>`` (``mall.dal.referral.visitor_index``).
+- their orders, the orders' address items and the share visits they made while logged in: gsi1
+  ``BUYER#<uid>`` (``mall.dal.order_items.address_index``, ``mall.dal.referral.visitor_index``);
+- a promoter's withdrawals: gsi2 ``PROMOTER_WITHDRAWALS#<uid>``.
 
 Each change is a conditional update of one item that changes personal data only: no ``version``
 moves, no amount or status is touched, so it never undoes a money transition running at the same
@@ -15,6 +16,7 @@ trips."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +28,6 @@ from mall.dal.keys import (
     order_address_key,
     promoter_key,
     user_partition,
-    visitor_partition,
     withdrawal_promoter_partition,
 )
 from mall.dal.order_items import ADDRESS_APART, with_address
@@ -61,6 +62,14 @@ def is_promoter_record(item: Mapping[str, Any], user_id: str) -> bool:
 
 def _names(attributes: Sequence[str]) -> dict[str, str]:
     return {f"#r{i}": name for i, name in enumerate(attributes)}
+
+
+@dataclass(frozen=True)
+class BuyerRecords:
+    """What one Query of the buyer's gsi1 partition holds: orders (with addresses) and share visits."""
+
+    orders: list[Item]
+    visits: list[Item]
 
 
 class ErasureRaced(Exception):
@@ -172,23 +181,24 @@ class ErasureRepository:
                          values={":pk": user_partition(user_id), ":customer": "customer", ":promoter": "promoter"},
                          filter_expression=f"#entity IN (:customer, :promoter) OR {found}")
 
-    def orders(self, user_id: str) -> Iterator[Item]:
-        """The buyer's orders, each with its delivery address (kept in an item apart since
-        ``mall.dal.order_items`` says so; older orders carry their own)."""
+    def buyer_records(self, user_id: str) -> BuyerRecords:
+        """The buyer's orders, each with its delivery address, and their share visits: one Query of
+        gsi1 ``BUYER#<uid>``, which holds the orders, their address items and the visits made while
+        logged in. An order whose address item is not indexed there yet (placed before the index;
+        ``tools/migrations/buyer_index_entries``) has it read in one more BatchGetItem."""
         found = list(self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)},
                                index="gsi1"))
-        missing = [str(i["order_id"]) for i in found if i.get("entity") == "order" and i.get("address") is None]
-        apart = {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing],
-                                                                      consistent=True)} if missing else {}
-        for item in found:
-            yield with_address(item, apart.get(str(item["order_id"]))) if item.get("entity") == "order" else item
+        orders = [i for i in found if i.get("entity") == "order"]
+        apart = {str(i["order_id"]): i for i in found if i.get("entity") == "order_address"}
+        missing = [str(o["order_id"]) for o in orders if o.get("address") is None and str(o["order_id"]) not in apart]
+        if missing:
+            apart |= {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing],
+                                                                          consistent=True)}
+        return BuyerRecords(orders=[with_address(o, apart.get(str(o["order_id"]))) for o in orders],
+                            visits=[i for i in found if i.get("entity") == "share_visit"])
 
     def withdrawals(self, user_id: str) -> Iterator[Item]:
         return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": withdrawal_promoter_partition(user_id)},
-                         index="gsi2")
-
-    def visits(self, user_id: str) -> Iterator[Item]:
-        return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": visitor_partition(user_id)},
                          index="gsi2")
 
     def writes(self) -> ErasureWrites:

@@ -22,6 +22,7 @@ from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
 from mall.dal.keys import (
+    BUYER_ORDERS_FLOOR,
     RISK_SCAN_WATERMARK_KEY,
     beneficiary_partition,
     buyer_partition,
@@ -178,14 +179,16 @@ class FraudRepository:
         return {str(item["user_id"]): item for item in self._table.batch_get(keys)} if keys else {}
 
     def own_orders(self, user_id: str) -> list[Item]:
-        """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first)."""
-        page = self._table.query(partition=("gsi1pk", buyer_partition(user_id)), index="gsi1", limit=OWN_ORDERS_READ,
-                                 newest_first=True)
-        missing = [str(i["order_id"]) for i in page.items if i.get("entity") == "order" and i.get("address") is None]
+        """The user's own latest orders (gsi1 ``BUYER#<uid>``, newest first; the address items and share
+        visits indexed there too sort below ``BUYER_ORDERS_FLOOR``, out of the key condition)."""
+        page = self._table.query_where("#pk = :pk AND #sk >= :floor", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                                       values={":pk": buyer_partition(user_id), ":floor": BUYER_ORDERS_FLOOR},
+                                       index="gsi1", limit=OWN_ORDERS_READ, newest_first=True)
+        orders = [i for i in page.items if i.get("entity") == "order"]
+        missing = [str(i["order_id"]) for i in orders if i.get("address") is None]
         apart = {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing])} \
             if missing else {}
-        return [with_address(i, apart.get(str(i["order_id"]))) if i.get("entity") == "order" else i
-                for i in page.items]
+        return [with_address(i, apart.get(str(i["order_id"]))) for i in orders]
 
     # ---- hits -------------------------------------------------------------------------------------
 

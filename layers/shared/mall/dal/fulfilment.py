@@ -13,6 +13,7 @@ from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
+    BUYER_ORDERS_FLOOR,
     ORDER_SK,
     STATUS_SK,
     buyer_partition,
@@ -63,16 +64,19 @@ class OrderAfterPayment:
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:
-        """The buyer's orders, newest first (gsi1 ``BUYER#<uid>``, written when the order is placed)."""
-        values: dict[str, Any] = {":pk": buyer_partition(buyer_id), ":order": "order"}
-        names = {"#pk": "gsi1pk", "#entity": "entity"}
+        """The buyer's orders, newest first (gsi1 ``BUYER#<uid>``, written when the order is placed). The
+        key condition stops at the orders: the address items and share visits indexed there too sort
+        below ``BUYER_ORDERS_FLOOR`` and are never read (nor leave a cursor to an empty page)."""
+        values: dict[str, Any] = {":pk": buyer_partition(buyer_id), ":order": "order", ":floor": BUYER_ORDERS_FLOOR}
+        names = {"#pk": "gsi1pk", "#sk": "gsi1sk", "#entity": "entity"}
         filter_expression = "#entity = :order"
         if status:
             names["#status"] = "status"
             values[":status"] = status
             filter_expression += " AND #status = :status"
-        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
-                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
+        return self._table.query_where("#pk = :pk AND #sk >= :floor", names=names, values=values, index="gsi1",
+                                       limit=limit, start_key=start_key, newest_first=True,
+                                       filter_expression=filter_expression)
 
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None,
                        created_from: datetime | None = None, created_before: datetime | None = None) -> Page:

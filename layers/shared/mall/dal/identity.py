@@ -40,7 +40,13 @@ def _customer_from_item(item: Item) -> Customer:
         nickname=item.get("nickname"),
         created_at=parse_instant(item["created_at"]),
         roles=frozenset(Role(r) for r in item.get("roles", [Role.CUSTOMER.value])),
+        phone_masked=item.get("phone_masked") if item.get("phone_enc") else None,
     )
+
+
+def phone_context(user_id: str) -> str:
+    """The associated data the profile's sealed phone is bound to: the customer's own partition."""
+    return user_partition(user_id)
 
 
 class CustomerRepository:
@@ -50,6 +56,21 @@ class CustomerRepository:
     def get(self, user_id: str) -> Customer | None:
         item = self._table.get(customer_profile_key(user_id))
         return _customer_from_item(item) if item else None
+
+    def bind_phone(self, user_id: str, *, phone_enc: str, phone_masked: str, phone_fp: str, country_code: str,
+                   now: datetime) -> Customer:
+        """Store the customer's phone (sealed, its mask and keyed hash) on the profile, replacing any
+        earlier one; the last binding wins. ``NotFound`` when the profile is gone."""
+        try:
+            item = self._table.update(
+                customer_profile_key(user_id),
+                "SET phone_enc = :enc, phone_masked = :masked, phone_fp = :fp, phone_country_code = :cc, "
+                "phone_bound_at = :at", condition="attribute_exists(pk)",
+                values={":enc": phone_enc, ":masked": phone_masked, ":fp": phone_fp, ":cc": country_code,
+                        ":at": iso(now)})
+        except ConditionFailed as exc:
+            raise NotFound("account no longer exists", code="account_not_found") from exc
+        return _customer_from_item(item)
 
     def get_or_create(self, *, app_id: str, openid: str, unionid: str | None, now: datetime,
                       device_id: str | None = None, source_ip: str | None = None) -> tuple[Customer, bool]:

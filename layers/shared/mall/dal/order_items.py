@@ -27,7 +27,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
-from mall.dal.keys import ORDER_SK, order_address_key, order_history_sk, order_key, order_pk
+from mall.dal.keys import (
+    ORDER_SK,
+    buyer_address_sort_key,
+    buyer_partition,
+    order_address_key,
+    order_history_sk,
+    order_key,
+    order_pk,
+)
 from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus
@@ -44,9 +52,22 @@ def is_order_item(item: Mapping[str, Any]) -> bool:
 ADDRESS_APART = "_address_apart"
 
 
-def address_item(order_id: str, address: Mapping[str, Any]) -> Item:
-    """``ORDER#<id> / ADDRESS``: the order's delivery address, apart from the order."""
-    return {**order_address_key(order_id), "entity": "order_address", "order_id": order_id, "address": dict(address)}
+def address_item(order_id: str, address: Mapping[str, Any], *, buyer_id: str | None = None,
+                 created_at: str | None = None) -> Item:
+    """``ORDER#<id> / ADDRESS``: the order's delivery address, apart from the order. Given the buyer
+    and the order's time it is also under gsi1 ``BUYER#<uid>`` (``address_index``)."""
+    item: Item = {**order_address_key(order_id), "entity": "order_address", "order_id": order_id,
+                  "address": dict(address)}
+    if buyer_id and created_at:
+        item.update(address_index(order_id, buyer_id=buyer_id, created_at=created_at))
+    return item
+
+
+def address_index(order_id: str, *, buyer_id: str, created_at: str) -> dict[str, str]:
+    """gsi1 ``BUYER#<uid>`` / ``!ADDRESS#<created_at>#<order_id>`` on an order's address item: the
+    erasure request reads a buyer's orders and their addresses in one Query (sorted after the orders
+    in a newest-first list, which filters on the order entity anyway)."""
+    return {"gsi1pk": buyer_partition(buyer_id), "gsi1sk": buyer_address_sort_key(created_at, order_id)}
 
 
 def with_address(order: Item, apart: Item | None) -> Item:

@@ -137,7 +137,9 @@ class OrderRepository(OrderAfterPayment):
         ]
         roles: list[tuple[str, str]] = [("order", ""), ("history", "")]
         if isinstance(address, Mapping):
-            writes.append(Write.put(name, address_item(order_id, address), condition="attribute_not_exists(pk)"))
+            writes.append(Write.put(name, address_item(order_id, address, buyer_id=buyer_id,
+                                                       created_at=str(fields["created_at"])),
+                                    condition="attribute_not_exists(pk)"))
             roles.append(("address", ""))
         for product_id, quantity in quantities.items():
             writes.append(stock_writes[product_id])

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from mall.dal.address_book import book_from_item
 from mall.dal.cart import cart_line_from_item
 from mall.dal.catalog.products import StockObservation, product_from_item
 from mall.dal.identity import _customer_from_item
 from mall.dal.keys import (
     SETTINGS_CURRENT_KEY,
+    address_book_key,
     binding_key,
     cart_line_key,
     customer_profile_key,
@@ -29,6 +31,7 @@ from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, Write
+from mall.domain.address_book import AddressBook
 from mall.domain.cart import CartLine
 from mall.domain.catalog import Product
 from mall.domain.identity import Customer
@@ -56,6 +59,8 @@ class PlacementFacts:
     unread_grandparent: str | None = None
     #: The buyer's cart lines the request names (``cart_line_ids``) that exist, by line id.
     cart_lines: dict[str, CartLine] = field(default_factory=dict)
+    #: The buyer's address book, read only when the order names a saved address.
+    address_book: AddressBook | None = None
 
     def promoters_assuming(self, *, grandparent_active: bool) -> dict[str, Promoter]:
         """The promoters involved, the unread grandparent standing in as active or absent (only its
@@ -82,10 +87,11 @@ class PlacementReads:
         self._table = table
 
     def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None,
-             cart_line_ids: Sequence[str] = ()) -> PlacementFacts:
+             cart_line_ids: Sequence[str] = (), with_address_book: bool = False) -> PlacementFacts:
         """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
         a buyer whose parent has no parent, three for a two-level chain. The cart lines an order
-        checks out are named by the request, so they ride in the first batch."""
+        checks out are named by the request, so they ride in the first batch; ``with_address_book``:
+        the buyer's address book comes in the first batch too (its key is the buyer's)."""
         ids = list(dict.fromkeys(product_ids))
         keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer_id), binding_key(buyer_id),
                            promoter_key(buyer_id)]
@@ -93,6 +99,8 @@ class PlacementReads:
         keys += [cart_line_key(buyer_id, line_id) for line_id in dict.fromkeys(cart_line_ids)]
         if request is not None:
             keys.append(request.marker.key)
+        if with_address_book:
+            keys.append(address_book_key(buyer_id))
         items = self._table.batch_get(keys, consistent=True)
         first = {_k(i): i for i in items}
         profile = first.get(_k(customer_profile_key(buyer_id)))
@@ -116,7 +124,9 @@ class PlacementReads:
             buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
             unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None,
             cart_lines={line_id: cart_line_from_item(item) for line_id in dict.fromkeys(cart_line_ids)
-                        if (item := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None})
+                        if (item := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None},
+            address_book=book_from_item(buyer_id, first.get(_k(address_book_key(buyer_id))))
+            if with_address_book else None)
 
     def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""

@@ -32,6 +32,7 @@ PII_ATTRIBUTES: frozenset[str] = frozenset({
     "nickname", "avatar", "avatar_url", "phone", "phone_enc", "phone_masked", "phone_fp", "real_name",
     "real_name_enc", "name_enc", "unionid", "device_id", "device_ids", "device_fingerprint", "last_device_id",
     "known_devices", "source_ip", "last_source_ip", "ip", "user_agent", "last_client_at", "address_fp",
+    "addresses", "phone_country_code", "phone_bound_at",
 })
 #: A withdrawal in one of these still moves money.
 IN_FLIGHT_WITHDRAWALS: frozenset[str] = frozenset({"PENDING_REVIEW", "APPROVED", "PAYING"})

@@ -21,6 +21,8 @@ class Customer:
     unionid: str | None = None
     nickname: str | None = None
     roles: frozenset[Role] = field(default_factory=lambda: frozenset({Role.CUSTOMER}))
+    #: The bound phone (WeChat's getPhoneNumber), masked (138****1234); the number is stored sealed.
+    phone_masked: str | None = None
 
 
 @dataclass(frozen=True)

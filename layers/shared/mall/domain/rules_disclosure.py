@@ -23,7 +23,7 @@ from mall.domain import withdrawal_limits as limits
 from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
 from mall.domain.promoter_text import mask_banned
-from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM
+from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM, PHONE_REQUIRED_TEXT
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
 from mall.domain.rules_disclosure_items import Disclosure, EarningLevel, LevelRule, RuleItem, RuleSection, percent
@@ -249,8 +249,10 @@ def _promoter(s: DistributionSettings, version: int) -> RuleSection:
     else:
         threshold = RuleItem("threshold", "申请条件", "无门槛，登录即可申请。", "none")
     review = "提交申请后自动通过。" if s.promoter_review == "auto" else "提交申请后由商家审核，审核通过后生效。"
+    phone = [RuleItem("phone", "绑定手机号", PHONE_REQUIRED_TEXT, True)] if t.requires_phone else []
     return RuleSection("promoter", f"成为{s.promoter_title}", [
         threshold,
+        *phone,
         RuleItem("review", "审核方式", review, s.promoter_review),
         RuleItem("agreement", "规则确认",
                  f"申请时须阅读并同意当前版本的规则（第 {version} 版）；规则更新后以新版本为准。", version, "count"),

@@ -84,6 +84,8 @@ class PromoterThreshold(_Document):
     kind: Literal["none", "spent_at_least", "bought_product"] = "none"
     spent_at_least_fen: Fen | None = None
     product_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=100)] = []
+    #: 绑定手机号: the applicant must have bound a phone (``POST /me/phone``), whatever the kind.
+    requires_phone: bool = False
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:

@@ -256,6 +256,56 @@ class WeChatServerClient(WeChatClient):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+    def phone_number(self, code: str) -> PhoneNumber:
+        """手机号快速验证: the number behind a ``getPhoneNumber`` button's ``code`` (single use, 5 min;
+        ``/wxa/business/getuserphonenumber``). Raises ``InvalidInput`` naming ``code`` on 40029,
+        ``TooManyRequests`` on 45011, ``UpstreamUnavailable`` when WeChat is busy (-1), unreachable or
+        answers garbage, ``WeChatApiError`` for any other errcode; a revoked token is replaced once."""
+        token = self.access_token()
+        for attempt in (0, 1):
+            if attempt == 1:
+                token = self._replacement_token(token)
+            query = urllib.parse.urlencode({"access_token": token})
+            data, _ = self._post_json(f"/wxa/business/getuserphonenumber?{query}", {"code": code},
+                                      what="phone number service")
+            try:
+                payload = json.loads(data or b"{}")
+            except ValueError:
+                payload = None
+            if not isinstance(payload, dict):
+                raise UpstreamUnavailable("WeChat phone number service answered garbage", code="wechat_bad_answer")
+            errcode, errmsg = int(payload.get("errcode", 0) or 0), str(payload.get("errmsg", ""))
+            info = payload.get("phone_info")
+            if errcode == 0 and isinstance(info, dict) and info.get("purePhoneNumber"):
+                return PhoneNumber(pure=str(info["purePhoneNumber"]), country_code=str(info.get("countryCode") or "86"))
+            if errcode in _INVALID_TOKEN_ERRCODES and attempt == 0:
+                continue  # the cached token was revoked (refreshed elsewhere): ask for WeChat's current one, once
+            raise _phone_error(errcode, errmsg)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """``phone_info`` of getuserphonenumber: the number without and the country code apart."""
+
+    pure: str
+    country_code: str
+
+
+def _phone_error(errcode: int, errmsg: str) -> Exception:
+    if errcode == 40029:
+        return InvalidInput("the phone number code is invalid, expired or already used; tap the button again",
+                            code="invalid_phone_code",
+                            fields=[FieldProblem("code", "invalid, expired or already used")])
+    if errcode == 45011:
+        return TooManyRequests("WeChat's phone number quota is exhausted for now; try again in a minute",
+                               retry_after_seconds=60, code="wechat_phone_rate_limited")
+    if errcode in {-1, 0}:  # 0 without a number: an answer we cannot use either
+        return UpstreamUnavailable("WeChat's phone number service is busy; try again", code="wechat_unavailable")
+    return WeChatApiError(f"WeChat refused the phone number code (errcode {errcode}: {errmsg})", errcode=errcode,
+                          code="wechat_phone_refused")
+
+
 def _errcode_of(data: bytes, content_type: str) -> tuple[int, str]:
     try:
         payload = json.loads(data)

@@ -52,14 +52,35 @@ class CustomerLoginResponse(TokenResponse):
     is_new_user: bool
 
 
+class PhoneBindRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"}]})
+
+    code: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$",
+                               description="the `code` of the mini-program's `getPhoneNumber` button "
+                                           "(single use, valid 5 minutes; not the `wx.login` code)")]
+
+
+class PhoneView(BaseModel):
+    """The bound phone, masked: the number itself is stored sealed and never answered."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"phone": "138****1234", "country_code": "86", "bound_at": "2026-11-03T12:15:08Z"}]})
+
+    phone: str = Field(description="masked, e.g. 138****1234")
+    country_code: str
+    bound_at: str = Field(description="ISO-8601 UTC")
+
+
 class MeResponse(BaseModel):
     """The caller's own profile."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"kind": "customer", "id": "u_36botxbbbigbhenhtgo542dk", "roles": ["customer", "promoter"],
-         "nickname": "茶香小筑", "display_name": None, "created_at": "2026-09-27T08:14:51Z"},
+         "nickname": "茶香小筑", "display_name": None, "created_at": "2026-09-27T08:14:51Z",
+         "phone": "138****1234"},
         {"kind": "admin", "id": "li.na", "roles": ["admin"], "nickname": None, "display_name": "李娜",
-         "created_at": "2026-09-01T02:00:00Z"}]})
+         "created_at": "2026-09-01T02:00:00Z", "phone": None}]})
 
     kind: Literal["customer", "admin"]
     id: str
@@ -67,3 +88,5 @@ class MeResponse(BaseModel):
     nickname: str | None = None
     display_name: str | None = None
     created_at: str = Field(description="ISO-8601 UTC")
+    phone: str | None = Field(default=None, description="the bound phone, masked (`POST /me/phone`); "
+                                                        "null when none is bound")

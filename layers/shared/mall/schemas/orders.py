@@ -62,6 +62,9 @@ class PlaceOrderRequest(ApiModel):
 
     lines: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
     address: AddressRequest | None = None
+    address_id: Annotated[str | None, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                            description="a saved address of the caller's address book "
+                                                        "(`GET /me/addresses`), instead of `address`")] = None
     share_source: ShareSourceRequest | None = None
     device_id: Annotated[str | None, Field(min_length=1, max_length=128,
                                            description="device fingerprint (or header `x-device-id`)")] = None

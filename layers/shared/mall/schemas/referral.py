@@ -133,10 +133,13 @@ class PromoterDetail(BaseModel):
         {"action": "approve", "from_status": "applied", "to_status": "active", "from_level": None, "to_level": None,
          "by": "admin:li.na", "reason": None, "at": "2026-10-12T05:02:47Z"},
         {"action": "apply", "from_status": None, "to_status": "applied", "from_level": None, "to_level": None,
-         "by": "u_36botxbbbigbhenhtgo542dk", "reason": None, "at": "2026-10-12T03:20:11Z"}]}]})
+         "by": "u_36botxbbbigbhenhtgo542dk", "reason": None, "at": "2026-10-12T03:20:11Z"}],
+        "phone": "138****1234"}]})
 
     promoter: PromoterAdminView
     history: list[PromoterHistoryEntry]
+    phone: str | None = Field(default=None, description="the promoter's bound phone, masked (138****1234); "
+                                                        "null when none is bound")
 
 
 class LevelView(BaseModel):

@@ -17,8 +17,10 @@ Anonymises the customer's personal data and keeps every financial record (rules:
 
 Steps 2–5 are one transaction (``mall.dal.erasure.ErasureWrites``), each change conditional on what
 was read, so a request cancelled by a concurrent change reads and decides again, and one that fails
-half-way is simply repeated. The reads are one Query of each of the customer's own partition (with
-the profile), their orders, their share visits and, for a promoter only, their withdrawals.
+half-way is simply repeated. The reads are one Query of the customer's own partition (with the
+profile and the address book), one of their gsi1 ``BUYER#`` partition (orders, the orders' addresses,
+their share visits) and, for a promoter only, one of their withdrawals: three round trips with the
+transaction for a customer, four for a promoter.
 A repeat that finds nothing left to erase answers ``already_erased: true`` and writes no new audit
 entry. The account is *marked* erased, not closed: its tokens keep working until they expire (≤ 2 h),
 logging in again works (the openid is the account that holds the money), and personal data the
@@ -75,7 +77,8 @@ def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResul
     if busy:
         raise Conflict("a withdrawal is still in progress; erase your data once it is paid, failed or rejected",
                        code="withdrawal_in_flight", details={"withdrawals": busy})
-    own_orders = list(repo.orders(user_id))
+    records = repo.buyer_records(user_id)
+    own_orders = records.orders
     parcels = rules.orders_awaiting_delivery(own_orders)
     if parcels:
         raise Conflict("an order is still to be delivered to your address; erase your data once it is received",
@@ -97,7 +100,7 @@ def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResul
             banks += changes.replace_bank_of_final_withdrawal(w, rules.erased_bank(w["bank"], stamp))
 
     cleaned = 0
-    for item in [*repo.visits(user_id), *own_items]:
+    for item in [*records.visits, *own_items]:
         if is_profile(item, user_id):
             continue  # the profile goes last, with the audit entry
         cleaned += changes.remove_attributes(item, attributes_to_remove(item))

@@ -27,7 +27,7 @@ from mall.dal.placement_reads import PlacementFacts, PlacementReads
 from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
-from mall.domain import masking
+from mall.domain import address_book, masking
 from mall.domain import referral as referral_rules
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
@@ -54,6 +54,7 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
+from mall.services.address_book import opened as saved_address
 from mall.services.cart import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.referral import ReferralRepositories
@@ -107,6 +108,19 @@ def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] |
             # keyed hashes next to the ciphertext: the fraud scan matches phones / addresses without decrypting
             "phone_fp": pii_crypto.fingerprint(normalise_phone(a.phone), kind="phone"),
             "address_fp": pii_crypto.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
+
+
+def _with_saved_address(request: PlaceOrderRequest, facts: PlacementFacts, *, buyer_id: str) -> PlaceOrderRequest:
+    """The request with the saved address it names opened as its inline address: the order then
+    seals its own copy under its own id, so a later edit of the book never changes the order. Only
+    the buyer's own book is read: another customer's address id is simply not found (422)."""
+    if request.address_id is None:
+        return request
+    book = facts.address_book
+    entry = book.addresses.get(request.address_id) if book is not None else None
+    if entry is None:
+        raise address_book.unknown_address_for_order()
+    return request.model_copy(update={"address": saved_address(buyer_id, entry)})
 
 
 def _address_view(request: PlaceOrderRequest) -> AddressView | None:
@@ -180,14 +194,17 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
+    address_book.address_or_id(has_address=request.address is not None, has_address_id=request.address_id is not None)
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
-                             cart_line_ids=request.cart_line_ids or ())
+                             cart_line_ids=request.cart_line_ids or (),
+                             with_address_book=request.address_id is not None)
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
         return earlier  # before the cart: a replay removes no line again
     cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
     customer = facts.customer
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
+    request = _with_saved_address(request, facts, buyer_id=buyer_id)
     # Past its planned off time a product is off the shelf for buyers too, before the schedule ran.
     found: Mapping[str, ProductLike] = {pid: p if p.shown_on_shelf(now) else replace(p, on_shelf=False)
                                         for pid, p in facts.products.items()}
@@ -196,7 +213,8 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     priced: PricedOrder = price_order(wanted, found, reserved=reserved)
     if priced.needs_address and request.address is None:
         raise InvalidInput("a delivery address is required for physical goods", code="address_required",
-                           fields=[FieldProblem("address", "required when any line is a physical product")])
+                           fields=[FieldProblem("address", "required when any line is a physical product "
+                                                           "(or `address_id`, a saved address)")])
 
     current = facts.current
     share = None

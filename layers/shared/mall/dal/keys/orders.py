@@ -50,6 +50,17 @@ def buyer_partition(buyer_id: str) -> str:
     return f"BUYER#{buyer_id}"
 
 
+#: Every order's gsi1 sort key under ``BUYER#<uid>`` (``<created_at>#<order_id>``, an ISO time first)
+#: sorts at or above this; the address items' and share visits' entries (``!…``) sort below it.
+BUYER_ORDERS_FLOOR = "0"
+
+
+def buyer_address_sort_key(created_at: str, order_id: str) -> str:
+    """gsi1 sort key of an order's address item under ``BUYER#<uid>``. ``!`` sorts before every
+    ISO time, so a newest-first list of the buyer's orders meets it only after the last order."""
+    return f"!ADDRESS#{created_at}#{order_id}"
+
+
 def order_status_partition(status: str) -> str:
     return f"ORDERS#{status}"
 

@@ -71,6 +71,12 @@ def visitor_partition(visitor_id: str) -> str:
     return f"VISITOR#{visitor_id}"
 
 
+def buyer_visit_sort_key(at: str, visit_id: str) -> str:
+    """gsi1 sort key of a logged-in visitor's share visit under their ``BUYER#<uid>``: after their
+    orders in a newest-first list (``!`` sorts before every ISO time)."""
+    return f"!VISIT#{at}#{visit_id}"
+
+
 def share_visit_key(promoter_id: str, at: str, visit_id: str) -> Key:
     """``PVISITS#<promoter>`` / ``VISIT#<at>#<visit_id>``: one visit through a promoter's share."""
     return {"pk": f"PVISITS#{promoter_id}", "sk": f"VISIT#{at}#{visit_id}"}

@@ -19,6 +19,15 @@ def customer_profile_key(user_id: str) -> Key:
     return {"pk": user_partition(user_id), "sk": PROFILE_SK}
 
 
+#: Sort key of a customer's address book (``USER#<uid>`` / ``ADDRESS_BOOK``): every saved address in one item.
+ADDRESS_BOOK_SK = "ADDRESS_BOOK"
+
+
+def address_book_key(user_id: str) -> Key:
+    """``USER#<uid>`` / ``ADDRESS_BOOK``: the customer's saved delivery addresses (收货地址)."""
+    return {"pk": user_partition(user_id), "sk": ADDRESS_BOOK_SK}
+
+
 def unionid_partition(unionid: str) -> str:
     """gsi1 ``UNIONID#<unionid>`` of a customer's profile (one person across the merchant's apps)."""
     return f"UNIONID#{unionid}"

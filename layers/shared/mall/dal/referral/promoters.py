@@ -25,6 +25,7 @@ from mall.dal.keys import (
 from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
 from mall.dal.request_markers import MarkedRequest
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
+from mall.domain.masking import is_erased
 from mall.domain.referral.model import PROMOTER_STATUSES, Counters, LevelSource, Promoter, PromoterStatus
 
 
@@ -39,6 +40,9 @@ class CustomerFacts:
     paid_order_count: int = 0
     paid_total_fen: int = 0
     first_paid_order_id: str | None = None
+    has_phone: bool = False
+    #: The bound phone, masked (138****1234), when one is bound.
+    phone_masked: str | None = None
 
 
 def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
@@ -48,7 +52,13 @@ def customer_facts(user_id: str, item: Item | None) -> CustomerFacts:
     return CustomerFacts(user_id=user_id, exists=True, roles=tuple(item.get("roles", [])),
                          nickname=item.get("nickname"), paid_order_count=int(item.get("paid_order_count", 0)),
                          paid_total_fen=int(item.get("paid_total_fen", 0)),
-                         first_paid_order_id=item.get("first_paid_order_id"))
+                         first_paid_order_id=item.get("first_paid_order_id"),
+                         has_phone=_has_phone(item),
+                         phone_masked=item.get("phone_masked") if _has_phone(item) else None)
+
+
+def _has_phone(item: Item) -> bool:
+    return bool(item.get("phone_enc")) and not is_erased(item.get("phone_enc"))
 
 
 class PromoterRepository:

@@ -12,10 +12,11 @@ from mall.clock import iso, parse_instant
 from mall.dal.keys import (
     activity_key,
     activity_partition,
+    buyer_partition,
+    buyer_visit_sort_key,
     team_bindings_partition,
     team_partition,
     user_partition,
-    visitor_partition,
 )
 from mall.dal.table import Item, Key, Write
 from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
@@ -106,8 +107,10 @@ def team_history_index(history: Mapping[str, Any], history_sk: str) -> dict[str,
 
 
 def visitor_index(visitor_id: str | None, now: datetime, visit_id: str) -> dict[str, str]:
-    """gsi2 ``VISITOR#<uid>`` / ``<at>#<visit_id>`` on a logged-in visitor's visits: the erasure request
-    (``mall.services.erasure``) finds a customer's visits, and their device and IP, without a scan."""
+    """gsi1 ``BUYER#<uid>`` / ``!VISIT#<at>#<visit_id>`` on a logged-in visitor's visits: the erasure
+    request (``mall.services.erasure``) finds a customer's visits, and their device and IP, in the same
+    Query as their orders. (Visits recorded before carry gsi2 ``VISITOR#<uid>``;
+    ``tools/migrations/buyer_index_entries`` gives them this entry too.)"""
     if not visitor_id:
         return {}
-    return {"gsi2pk": visitor_partition(visitor_id), "gsi2sk": f"{iso(now)}#{visit_id}"}
+    return {"gsi1pk": buyer_partition(visitor_id), "gsi1sk": buyer_visit_sort_key(iso(now), visit_id)}

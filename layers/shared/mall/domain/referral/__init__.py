@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mall.domain.referral.applications import (
     ACTIONS_NEEDING_REASON,
+    PHONE_REQUIRED_TEXT,
     ApplicantFacts,
     PromoterAction,
     check_can_apply,
@@ -17,6 +18,7 @@ from mall.domain.referral.applications import (
     check_override,
     check_rules_accepted,
     check_threshold,
+    phone_missing,
     status_after_application,
     transition,
 )
@@ -89,6 +91,7 @@ __all__ = [
     "EFFECTIVE_MEMBER_DEFINITION",
     "EFFECTIVE_MEMBER_TERM",
     "MAX_ANCESTOR_DEPTH",
+    "PHONE_REQUIRED_TEXT",
     "PROMOTER_STATUSES",
     "SHARE_PAGE_MAX_LENGTH",
     "SHARE_PAGE_PATTERN",
@@ -126,6 +129,7 @@ __all__ = [
     "meets",
     "member_count_deltas",
     "new_promoter_code",
+    "phone_missing",
     "progress_to_next",
     "protection_over",
     "rate_window",

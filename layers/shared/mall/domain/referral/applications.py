@@ -18,10 +18,23 @@ class ApplicantFacts:
 
     paid_total_fen: int
     bought_product_ids: frozenset[str] = frozenset()
+    has_phone: bool = False
+
+
+#: What ``GET /rules`` says when the threshold asks for a bound phone (``phone_missing`` decides it).
+PHONE_REQUIRED_TEXT = "申请前须在小程序内绑定手机号（微信手机号快速验证）；手机号加密保存，仅用于商家联系与结算核实。"
+
+
+def phone_missing(threshold: PromoterThreshold, facts: ApplicantFacts) -> bool:
+    return threshold.requires_phone and not facts.has_phone
 
 
 def check_threshold(threshold: PromoterThreshold, facts: ApplicantFacts) -> None:
-    """成为推广员的门槛: ``none`` | ``spent_at_least`` | ``bought_product`` (any listed product)."""
+    """成为推广员的门槛: ``none`` | ``spent_at_least`` | ``bought_product`` (any listed product), and
+    a bound phone when ``requires_phone``."""
+    if phone_missing(threshold, facts):
+        raise Forbidden("bind your phone first (POST /me/phone)", code="phone_required",
+                        details={"kind": "requires_phone"})
     if threshold.kind == "spent_at_least":
         needed = threshold.spent_at_least_fen or 0
         if facts.paid_total_fen < needed:

@@ -54,7 +54,8 @@ def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, no
         if threshold.kind == "bought_product" and threshold.product_ids:
             quantities = network.reads.paid_quantities(user_id, threshold.product_ids)
             bought = frozenset(pid for pid, quantity in quantities.items() if quantity > 0)
-        rules.check_threshold(threshold, ApplicantFacts(facts.customer.paid_total_fen, bought))
+        rules.check_threshold(threshold, ApplicantFacts(facts.customer.paid_total_fen, bought,
+                                                        has_phone=facts.customer.has_phone))
         status = rules.status_after_application(settings)
         code = existing.code if existing is not None else rules.new_promoter_code()
         promoter = Promoter(
@@ -81,6 +82,15 @@ def get_promoter(*, promoters: PromoterRepository, user_id: str) -> PromoterAdmi
     if promoter is None:
         raise NotFound("no such promoter", code="promoter_not_found")
     return admin_view(promoter, share_page())
+
+
+def get_promoter_and_phone(*, promoters: PromoterRepository, user_id: str) -> tuple[PromoterAdminView, str | None]:
+    """The promoter and their bound phone, masked (the admin's detail: 推广员管理 shows the phone), read
+    together in one BatchGetItem."""
+    promoter, customer = promoters.with_customer(user_id)
+    if promoter is None:
+        raise NotFound("no such promoter", code="promoter_not_found")
+    return admin_view(promoter, share_page()), customer.phone_masked
 
 
 def list_promoters(*, promoters: PromoterRepository, status: str, limit: int, cursor: str | None) -> PromoterList:
