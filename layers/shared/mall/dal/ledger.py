@@ -267,6 +267,12 @@ class LedgerRepository:
         return Write.check(self._table.name, wallet_key(user_id), "attribute_not_exists(debt_fen) OR debt_fen >= :zero",
                            values={":zero": 0})
 
+    def nothing_frozen_check(self, user_id: str) -> Write:
+        """A ConditionCheck that ``user_id`` has no frozen money at commit time: for a decision
+        that nothing unsettled is left to act on (no FROZEN commission or bonus: each is frozen fen)."""
+        return Write.check(self._table.name, wallet_key(user_id),
+                           "attribute_not_exists(frozen_fen) OR frozen_fen = :zero", values={":zero": 0})
+
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
              debt_is: Mapping[str, int] | None = None, now: datetime | None = None) -> None:
