@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 
 PROMOTER_ROUND_TRIPS = 3
 ADMIN_ROUND_TRIPS = 5
+ADMIN = bearer("admin:alice", Role.ADMIN)
 
 
 @dataclass
@@ -120,6 +121,10 @@ def test_a_promoters_summary_reads_the_wallet_with_a_posting_shard_in_at_most_th
     assert answer.body["frozen_fen"] == sum(earned.values()) - 102 and answer.body["available_fen"] == 102
     assert (answer.body["withdrawing_fen"], answer.body["withdrawn_fen"], answer.body["debt_fen"]) == (0, 0, 0)
     assert answer.trips <= PROMOTER_ROUND_TRIPS, answer.sent
+    _admin_session("alice", at_least=0)  # a warm container knows the admin's session
+    admin = call("admin_ledger", "GET", f"/admin/promoters/{uid}/ledger/summary", ADMIN)
+    assert admin.status == 200 and admin.body == answer.body | {"as_of": admin.body["as_of"]}, admin.body
+    assert admin.trips <= 1 + PROMOTER_ROUND_TRIPS, admin.sent  # and the promoter check
 
 
 def test_a_summary_of_a_promoter_without_postings_or_wallet_is_zero(table: Table, call: Call) -> None:
@@ -134,8 +139,6 @@ def test_a_summary_of_a_promoter_without_postings_or_wallet_is_zero(table: Table
 
 
 # ---- the admin list and export of withdrawals -------------------------------------------------------
-
-ADMIN = bearer("admin:alice", Role.ADMIN)
 
 
 def withdrawals_of_every_kind(table: Table) -> list[str]:
