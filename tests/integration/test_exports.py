@@ -23,7 +23,7 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table, Write, serialize
-from mall.dal.withdrawals import withdrawal_item
+from mall.dal.withdrawals import withdrawal_item, withdrawal_list_item
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.exports import ExportStatus
@@ -201,11 +201,13 @@ def seed_every_kind(table: Table) -> None:
                      also=[Write.put(table.name, commission_item(record), condition="attribute_not_exists(pk)")])
     for wid, status, created in [("w_in", WithdrawalStatus.PAID, "2026-11-10T03:00:00Z"),
                                  ("w_out", WithdrawalStatus.REJECTED, "2026-12-01T03:00:00Z")]:
-        table.put(withdrawal_item(Withdrawal(
+        withdrawal = Withdrawal(
             withdrawal_id=wid, promoter_id="u_alpha", amount_fen=10_000, fee_fen=100, net_fen=9_900, method="bank",
             status=status, review="manual", required_approvals=1, created_at=created, out_bill_no=wid.replace("_", ""),
             bank={"bank_name": "招商银行", "account_name_enc": "v1:xx", "account_no_enc": "v1:yy",
-                  "account_name_masked": "张*", "account_no_last4": "4321"})))
+                  "account_name_masked": "张*", "account_no_last4": "4321"})
+        table.put(withdrawal_item(withdrawal))
+        table.put(withdrawal_list_item(withdrawal))  # as a request writes it, with the record
 
 
 def run_kind(table: Table, store: ObjectStore, kind: str) -> list[dict[str, str]]:

@@ -109,6 +109,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "withdrawal_key": (("w_1",), {"pk": "WITHDRAWAL#w_1", "sk": "WITHDRAWAL"}),
     "withdrawal_status_partition": (("pending",), "WITHDRAWALS#pending"),
     "withdrawal_promoter_partition": (("u_1",), "PROMOTER_WITHDRAWALS#u_1"),
+    "withdrawal_list_key": (("2026-11-17T06:21:09Z", "w_1"),
+                            {"pk": "WITHDRAWAL_LIST", "sk": "2026-11-17T06:21:09Z#w_1"}),
     "promoter_list_partition": (("u_1",), ("gsi2pk", "PROMOTER_WITHDRAWALS#u_1")),
     "daily_counter_key": (("u_1", "2026-03-01"), {"pk": "USER#u_1", "sk": "WITHDRAW_DAY#2026-03-01"}),
     "team_orders_partition": (("2026-03", 5), "TEAM_ORDERS#2026-03#05"),
@@ -184,6 +186,7 @@ CONSTANTS: dict[str, Any] = {
     "SETTINGS_CURRENT_KEY": {"pk": "SETTINGS#distribution", "sk": "CURRENT"},
     "SETTINGS_HISTORY_PARTITION": ("pk", "SETTINGS#distribution"),
     "STATS_SK": "STATS", "DAY_SHARDS": 8, "SCORE_OFFSET": 10**15, "SCORE_DIGITS": 16,
+    "WITHDRAWAL_LIST_PARTITION": "WITHDRAWAL_LIST",
 }
 
 

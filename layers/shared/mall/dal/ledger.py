@@ -141,6 +141,36 @@ class LedgerRepository:
         return heapq.merge(*(self._shard_postings(pk, since) for pk in posting_partitions(user_id)),
                            key=lambda item: str(item["sk"]))
 
+    def wallet_and_postings(self, user_id: str, *, since: datetime) -> tuple[Wallet, Iterator[Item]]:
+        """The wallet (consistent) and every posting at or after ``since``, oldest first, in one
+        Query per posting shard: the wallet sorts after the postings in the promoter's own
+        partition (shard 0), so that shard's Query runs on to it, consistent and filtered to
+        postings and the wallet by their ``entity``. The few items sorting between (profile, promoter, hold,
+        purchases, ~1-3 KB) are read and dropped: cheaper than a round trip of its own."""
+        own, *others = posting_partitions(user_id)
+        wallet_sk = str(wallet_key(user_id)["sk"])
+        names = {"#pk": "pk", "#sk": "sk", "#entity": "entity"}
+        values: dict[str, Any] = {":pk": own, ":low": posting_sort_bound(iso(since)), ":high": wallet_sk,
+                                  ":posting": "posting", ":wallet": "wallet"}
+        postings: list[Item] = []
+        wallet: Item | None = None
+        start: Key | None = None
+        while True:
+            page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high", names=names, values=values,
+                                           limit=None, start_key=start, consistent=True,
+                                           filter_expression="#entity IN (:posting, :wallet)")
+            for item in page.items:
+                if item["sk"] == wallet_sk:
+                    wallet = item
+                else:
+                    postings.append(item)
+            if page.last_key is None:
+                break
+            start = page.last_key
+        merged = heapq.merge(iter(postings), *(self._shard_postings(pk, since) for pk in others),
+                             key=lambda item: str(item["sk"]))
+        return wallet_from_item(user_id, wallet), merged
+
     def _shard_postings(self, pk: str, since: datetime | None) -> Iterator[Item]:
         after: str | None = None
         while True:
@@ -236,6 +266,12 @@ class LedgerRepository:
         that moves no money but must not happen while a debt exists (approving, starting a payout)."""
         return Write.check(self._table.name, wallet_key(user_id), "attribute_not_exists(debt_fen) OR debt_fen >= :zero",
                            values={":zero": 0})
+
+    def nothing_frozen_check(self, user_id: str) -> Write:
+        """A ConditionCheck that ``user_id`` has no frozen money at commit time: for a decision
+        that nothing unsettled is left to act on (no FROZEN commission or bonus: each is frozen fen)."""
+        return Write.check(self._table.name, wallet_key(user_id),
+                           "attribute_not_exists(frozen_fen) OR frozen_fen = :zero", values={":zero": 0})
 
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),

@@ -36,7 +36,9 @@ from mall.dal.keys import (
     risk_case_key,
     risk_hold_key,
     risk_status_partition,
+    wallet_key,
 )
+from mall.dal.ledger import wallet_from_item
 from mall.dal.referral.records import promoter_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
@@ -152,12 +154,13 @@ class RiskHoldRepository:
         item = self.get(uid)
         return hold_from_item(item) if item else None
 
-    def hold_and_promoter(self, uid: str) -> tuple[Hold | None, Promoter | None]:
-        """The hold on ``uid`` and their promoter item, both consistent, in one ``BatchGetItem``."""
-        found = {str(item["sk"]): item for item in self._table.batch_get([risk_hold_key(uid), promoter_key(uid)],
-                                                                         consistent=True)}
-        hold, promoter = found.get(str(risk_hold_key(uid)["sk"])), found.get(str(promoter_key(uid)["sk"]))
-        return (hold_from_item(hold) if hold else None), (promoter_from_item(promoter) if promoter else None)
+    def hold_and_promoter(self, uid: str, *, frozen: bool = False) -> tuple[Hold | None, Promoter | None, int]:
+        """The hold on ``uid``, their promoter and (``frozen``; else 0) their frozen fen: one consistent BatchGet."""
+        keys = [risk_hold_key(uid), promoter_key(uid), *([wallet_key(uid)] if frozen else [])]
+        found = {str(item["sk"]): item for item in self._table.batch_get(keys, consistent=True)}
+        hold, promoter = found.get(str(keys[0]["sk"])), found.get(str(keys[1]["sk"]))
+        return ((hold_from_item(hold) if hold else None), (promoter_from_item(promoter) if promoter else None),
+                wallet_from_item(uid, found.get(str(wallet_key(uid)["sk"]))).balances.frozen)
 
     def check_write(self, uid: str, *, held: bool) -> Write:
         """A ConditionCheck that ``uid`` is (``held``) or is not held, for a writer that decided
@@ -241,13 +244,14 @@ class RiskCaseRepository:
             raise StaleHold(case.promoter_id) from exc  # a conflicting transaction: read again and retry
 
     def resolve(self, before: RiskCase, after: RiskCase, *, hold_before: Hold | None, hold_after: Hold | None,
-                audit: AuditEntry, now: datetime, also: Sequence[Write] = ()) -> None:
-        """OPEN → RELEASED | CONFIRMED, the hold's new state, the audit entry and ``also`` (a confirmed
-        case's freeze of the promoter): one transaction. Raises ``StaleCase`` (the case changed: read
-        it again) or ``StaleHold`` (the hold or what ``also`` expected changed: retry)."""
+                audit: AuditEntry, now: datetime, also: Sequence[Write] = (), finished: bool = False) -> None:
+        """OPEN → RELEASED | CONFIRMED (``finished``: its follow-up done too), the hold's new state,
+        the audit entry and ``also`` (a confirmed case's freeze of the promoter): one transaction.
+        Raises ``StaleCase`` (the case changed: read it again) or ``StaleHold`` (the hold or what
+        ``also`` expected changed: retry)."""
         name = self._table.name
         sets = ["#status = :to", "gsi1pk = :g1", "resolved_at = :at", "resolved_by = :by", "#note = :note",
-                "updated_at = :at"]
+                "updated_at = :at", *(["finished_at = :at"] if finished else [])]
         values: dict[str, Any] = {":to": after.status.value, ":g1": risk_status_partition(after.status.value),
                                   ":at": iso(now), ":by": after.resolved_by, ":note": after.note or "",
                                   ":open": RiskCaseStatus.OPEN.value, ":v": before.version, ":one": 1}

@@ -5,6 +5,8 @@ Keys:
 - withdrawal ``WITHDRAWAL#<withdrawal_id>`` / ``WITHDRAWAL``; gsi1 ``WITHDRAWALS#<status>`` /
   ``<created_at>#<id>`` (admin queue by status), gsi2 ``PROMOTER_WITHDRAWALS#<uid>`` /
   ``<created_at>#<id>`` (a promoter's own list, an admin's per-promoter filter)
+- list entry ``WITHDRAWAL_LIST`` / ``<created_at>#<id>``: ``withdrawal_id``, ``amount_fen`` (what never
+  changes), put with the record: the admin list of every status reads this one partition
 - daily counter ``USER#<uid>`` / ``WITHDRAW_DAY#<China day>``: ``count``, ``amount_fen`` (expires later)
 """
 
@@ -15,7 +17,13 @@ from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.keys import withdrawal_key, withdrawal_pk, withdrawal_promoter_partition, withdrawal_status_partition
+from mall.dal.keys import (
+    withdrawal_key,
+    withdrawal_list_key,
+    withdrawal_pk,
+    withdrawal_promoter_partition,
+    withdrawal_status_partition,
+)
 from mall.dal.table import Item
 from mall.domain.settings import WithdrawalMethod
 from mall.domain.withdrawals import Approval, ReviewKind, TimelineEntry, Withdrawal, WithdrawalStatus
@@ -67,6 +75,13 @@ def withdrawal_item(w: Withdrawal) -> Item:
     if w.bank is not None:
         item["bank"] = dict(w.bank)
     return item
+
+
+def withdrawal_list_item(w: Withdrawal) -> Item:
+    """The record's entry in the list of every status: only what never changes (the amount, to
+    filter on; the id, to read the record by), so no later change of the record rewrites it."""
+    return {**withdrawal_list_key(w.created_at, w.withdrawal_id), "entity": "withdrawal_entry",
+            "withdrawal_id": w.withdrawal_id, "amount_fen": w.amount_fen}
 
 
 _KNOWN = {"pk", "sk", "entity", "withdrawal_id", "promoter_id", "amount_fen", "fee_fen", "net_fen", "method", "status",

@@ -5,7 +5,7 @@ The risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked
 
 The request is ONE transaction through ``LedgerRepository.post``: the ``withdrawal_held`` posting
 and the wallet ADD (``available_fen >= amount`` and no debt at commit time: ``no_debt``), the
-record (``attribute_not_exists``), the counter
+record (``attribute_not_exists``) and its entry in the list of every status, the counter
 (``count < :max AND amount_fen <= :room``), and ConditionChecks that the risk hold is absent and
 the promoter is active. Every later change is conditional on the status and version read, and
 carries its posting (PAID: ``withdrawal_paid``; FAILED / REJECTED: ``withdrawal_returned``) and,
@@ -45,6 +45,7 @@ from mall.dal.withdrawal_items import (
     timeline_entry_item,
     withdrawal_from_item,
     withdrawal_item,
+    withdrawal_list_item,
 )
 from mall.dal.withdrawal_search import DONE, MergedPage, Position, WithdrawalFilter
 from mall.domain import ledger as postings
@@ -64,7 +65,7 @@ from mall.domain.withdrawals import (
 # The record's keys and item, and the admin list's filter, are used from here by other repositories.
 __all__ = ["DONE", "RECORD_FIELDS", "STATUS_TIME_FIELD", "MergedPage", "OwesDebt", "Position", "RequestRefused",
            "StaleWithdrawal", "WithdrawalFilter", "WithdrawalRepository", "bank_context", "new_withdrawal_id",
-           "readable_withdrawal", "withdrawal_from_item", "withdrawal_item"]
+           "readable_withdrawal", "withdrawal_from_item", "withdrawal_item", "withdrawal_list_item"]
 
 #: Times a return of funds is recomputed when the promoter's debt moved under it.
 DEBT_RACE_ATTEMPTS = 10
@@ -235,6 +236,8 @@ class WithdrawalRepository:
         ]
         if marker is not None:
             also.append(marker)
+        # Unconditional and last: it never fails, so the refusals above keep their indexes.
+        also.append(Write.put(name, withdrawal_list_item(w)))
         held = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
                                         amount_fen=w.amount_fen, at=now)
         try:

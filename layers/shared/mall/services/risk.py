@@ -22,7 +22,9 @@ CONFIRMED, the hold's new state and the audit entry in one transaction; then the
   FROZEN record is voided with its ``commission_voided`` reversal in the transaction of its state
   change, and the hold stays (``confirmed_case_id``) while the promoter is frozen.
 ``finished_at`` marks the follow-up complete; repeating the same action on a resolved case whose
-follow-up was interrupted finishes it (every step is conditional and idempotent)."""
+follow-up was interrupted finishes it (every step is conditional and idempotent). A confirmation
+whose read finds nothing frozen in the wallet has nothing to void: its transaction sets
+``finished_at`` too, conditional on the wallet still holding nothing frozen at commit."""
 
 from __future__ import annotations
 
@@ -198,6 +200,7 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
              source_ip: str | None) -> RiskCaseView:
     repo, holds = repos.cases, repos.holds
     written: Hold | None = None  # the hold as this call's resolution left it (None: resuming)
+    finished = False
     for attempt in range(ATTEMPTS):
         case = repo.get(case_id)
         if case is None:
@@ -206,10 +209,15 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
             logger.info("resuming a risk case resolution", extra={"case_id": case_id, "action": action})
             break
         after = resolved(case, action, by=by, note=note, now=now)
-        hold, promoter = holds.hold_and_promoter(case.promoter_id)
+        hold, promoter, frozen_fen = holds.hold_and_promoter(case.promoter_id, frozen=action == "confirm")
         # A confirmed case freezes the promoter in its own transaction: confirmed and frozen at once.
         freeze = freeze_writes(promoters=repos.promoters, promoter=promoter, reason=_freeze_reason(after), by=by,
                                now=now, source_ip=source_ip) if action == "confirm" else []
+        # Nothing frozen, nothing to void (every FROZEN record and bonus is frozen fen): the follow-up
+        # is done in the same commit, on condition that nothing was credited since the read.
+        done = action == "confirm" and frozen_fen == 0
+        if done:
+            freeze.append(repos.ledger.nothing_frozen_check(case.promoter_id))
         base = hold or Hold(promoter_id=case.promoter_id, case_id=case.case_id, opened_at=case.opened_at)
         hold_after = hold_without_case(base, case_id=case.case_id, action=action)
         audit = AuditEntry(
@@ -218,18 +226,21 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
             after={"status": after.status.value, "hold": "lifted" if hold_after.lifted else "kept"},
             details={"note": note, "rule": case.rule, "window_key": case.window_key}, subject_user=case.promoter_id)
         try:
-            repo.resolve(case, after, hold_before=hold, hold_after=hold_after, audit=audit, now=now, also=freeze)
+            repo.resolve(case, after, hold_before=hold, hold_after=hold_after, audit=audit, now=now, also=freeze,
+                         finished=done)
         except StaleCase:
             continue  # resolved meanwhile: read again (resume the same action, or 409)
         except StaleHold:
             _backoff(attempt)
             continue
-        case, written = after, hold_after
+        case, written, finished = after, hold_after, done
         logger.info("risk case resolved", extra={"case_id": case_id, "promoter_id": case.promoter_id,
                                                  "status": case.status.value, "hold_lifted": hold_after.lifted})
         break
     else:
         raise Conflict("the risk case kept changing; retry", code="risk_case_changed")
+    if finished:
+        return case_view(replace(case, finished_at=now))
     if case.status == RiskCaseStatus.CONFIRMED:
         _finish_confirm(repos, case, now, source_ip=source_ip, freeze=written is None)
     else:
@@ -323,7 +334,7 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
     True when a hold was lifted."""
     repo, holds = repos.cases, repos.holds
     for attempt in range(ATTEMPTS):
-        hold, promoter = holds.hold_and_promoter(promoter_id)
+        hold, promoter, _ = holds.hold_and_promoter(promoter_id)
         if hold is None or hold.open_cases or promoter is None or not promoter.is_active:
             return False
         try:

@@ -106,6 +106,16 @@ def withdrawal_promoter_partition(user_id: str) -> str:
     return f"PROMOTER_WITHDRAWALS#{user_id}"
 
 
+def withdrawal_list_key(created_at: str, withdrawal_id: str) -> Key:
+    """``WITHDRAWAL_LIST`` / ``<created_at>#<id>``: a withdrawal's entry in the list of every status
+    (the admin list without a status or promoter filter reads one partition, not one per status)."""
+    return {"pk": WITHDRAWAL_LIST_PARTITION, "sk": f"{created_at}#{withdrawal_id}"}
+
+
+#: The partition of the list of every withdrawal (``withdrawal_list_key``).
+WITHDRAWAL_LIST_PARTITION = "WITHDRAWAL_LIST"
+
+
 def promoter_list_partition(user_id: str) -> tuple[str, str]:
     """The index partition a promoter's own withdrawals are read from (what a cursor of that list is bound to)."""
     return "gsi2pk", withdrawal_promoter_partition(user_id)
