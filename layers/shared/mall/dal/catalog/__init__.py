@@ -15,11 +15,13 @@ from mall.dal.catalog.categories import CategoryRepository, category_from_item, 
 from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.products import (
     ProductRepository,
+    SkuTake,
     StockObservation,
     editable_state,
     product_from_item,
     product_state,
 )
 
-__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductRepository", "StockObservation",
-           "category_from_item", "category_state", "editable_state", "product_from_item", "product_state"]
+__all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "ProductRepository", "SkuTake",
+           "StockObservation", "category_from_item", "category_state", "editable_state", "product_from_item",
+           "product_state"]

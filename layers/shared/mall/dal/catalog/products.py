@@ -3,7 +3,7 @@ stock adjustments and their low-stock flag (the table in ``mall.dal.catalog``)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +21,45 @@ from mall.dal.keys import (
     stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.catalog import CommissionSetting, Product
+from mall.domain.catalog import DEFAULT_SKU_ID, CommissionSetting, Product, Sku, Spec, with_sku_totals
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
+
+
+def _commission_from(value: Any) -> CommissionSetting:
+    value = value or {}
+    return CommissionSetting(mode=value.get("mode", "inherit"), l1=int(value.get("l1", 0)), l2=int(value.get("l2", 0)))
+
+
+def _sku_from(value: Item) -> Sku:
+    own = value.get("commission")
+    return Sku(sku_id=str(value["sku_id"]), options=tuple(value.get("options", [])),
+               price_fen=int(value.get("price_fen", 0)), stock=int(value.get("stock", 0)),
+               sales=int(value.get("sales", 0)), commission=_commission_from(own) if own else None,
+               enabled=bool(value.get("enabled", True)))
+
+
+def sku_item(sku: Sku) -> dict[str, Any]:
+    """A SKU as stored in its product's ``skus`` list."""
+    item: dict[str, Any] = {"sku_id": sku.sku_id, "options": list(sku.options), "price_fen": sku.price_fen,
+                            "stock": sku.stock, "sales": sku.sales, "enabled": sku.enabled}
+    if sku.commission is not None:
+        item["commission"] = sku.commission.as_dict()
+    return item
+
+
+def sku_values(product: Product) -> dict[str, Any]:
+    """``specs`` and ``skus`` as stored. A product without specs stores its one default SKU by id
+    only: its price and stock stay at the top level, where clients without SKUs read them."""
+    if not product.has_specs:
+        return {"specs": [], "skus": [{"sku_id": DEFAULT_SKU_ID}]}
+    return {"specs": [{"name": s.name, "values": list(s.values)} for s in product.specs],
+            "skus": [sku_item(s) for s in product.skus]}
 
 
 def product_from_item(item: Item) -> Product:
     commission = item.get("commission") or {}
-    return Product(
+    specs = tuple(Spec(str(s["name"]), tuple(s.get("values", []))) for s in item.get("specs") or [])
+    return with_sku_totals(Product(
         product_id=item["product_id"], name=item["name"], type=item["type"], category_id=item["category_id"],
         price_fen=int(item["price_fen"]), stock=int(item.get("stock", 0)), images=list(item.get("images", [])),
         description=item.get("description", ""), shipping_fee_fen=int(item.get("shipping_fee_fen", 0)),
@@ -39,7 +71,8 @@ def product_from_item(item: Item) -> Product:
         sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
         stock_seq=int(item.get("stock_seq", 0)), created_at=instant_or_none(item.get("created_at")),
         updated_at=instant_or_none(item.get("updated_at")),
-    )
+        specs=specs, skus=tuple(_sku_from(s) for s in item.get("skus") or []) if specs else (),
+    ))
 
 
 def product_state(product: Product) -> dict[str, Any]:
@@ -68,7 +101,19 @@ def _editable_values(product: Product) -> dict[str, Any]:
 
 def editable_state(product: Product) -> dict[str, Any]:
     """What an admin edits of a product, as JSON-safe values (the audit trail's before/after)."""
-    return _editable_values(product)
+    values = _editable_values(product)
+    if product.has_specs:
+        values.update(sku_values(product))
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class SkuTake:
+    """Units of one SKU of a product with specs, at its position in the product's ``skus``."""
+
+    index: int
+    sku_id: str
+    quantity: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +146,8 @@ class ProductRepository:
         created = iso(product.created_at) if product.created_at else None
         item: dict[str, Any] = {
             **product_key(product.product_id), "entity": "product", **_listing_keys(product),
-            "product_id": product.product_id, **_editable_values(product), "stock": product.stock, "sales": 0,
+            "product_id": product.product_id, **_editable_values(product), **sku_values(product),
+            "stock": product.stock, "sales": 0,
             "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
         }
         copy = product_copy(product, version=1)
@@ -121,15 +167,24 @@ class ProductRepository:
         return product_from_item(item)
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str,
-               now: datetime, audit: AuditEntry | None = None) -> Product:
+               now: datetime, audit: AuditEntry | None = None, skus_changed: bool = False) -> Product:
         """Write the editable fields of ``product`` if nobody edited it since ``expected_version``.
         A change of category moves the product between the categories' counts in one transaction;
-        ``audit`` (its audit entry) is in the same transaction."""
+        ``audit`` (its audit entry) is in the same transaction. With ``skus_changed``, the specs and
+        SKUs (their stock as read) are written too, only if no order or adjustment moved the stock
+        since the read (``stock_seq``): a 409 then, never a lost stock change."""
         values: dict[str, Any] = {":expected": expected_version, ":new": expected_version + 1, ":now": iso(now)}
         names: dict[str, str] = {}
         sets = ["version = :new", "updated_at = :now"]
         removes: list[str] = []
-        for index, (name, value) in enumerate({**_editable_values(product), **_listing_keys(product)}.items()):
+        condition = "version = :expected"
+        fields = {**_editable_values(product), **_listing_keys(product)}
+        if skus_changed:
+            fields.update({**sku_values(product), "stock": product.stock, "sales": product.sales,
+                           "stock_seq": product.stock_seq + 1})
+            condition += " AND (stock_seq = :seq OR (attribute_not_exists(stock_seq) AND :seq = :zero))"
+            values.update({":seq": product.stock_seq, ":zero": 0})
+        for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name
             if value is None:
                 removes.append(f"#f{index}")
@@ -138,7 +193,7 @@ class ProductRepository:
                 values[f":f{index}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         key = product_key(product.product_id)
-        writes = [Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
+        writes = [Write.update(self._table.name, key, expression, condition=condition, names=names,
                                values=values)]
         if product.category_id != previous_category_id:
             writes += [
@@ -166,21 +221,29 @@ class ProductRepository:
         return moved
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: AuditEntry | None = None) -> Product:
+                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> Product:
         """Add ``delta`` (negative to remove) to the stock and record who did it and why.
         A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
-        of their changes. The stock never goes below zero."""
+        of their changes. The stock never goes below zero. ``sku`` (its ``quantity`` unused): the
+        SKU of a product with specs whose stock moves, with the product's total."""
         condition = "attribute_exists(pk)"
         values: dict[str, Any] = {":d": delta, ":one": 1}
+        expression = "ADD stock :d, stock_seq :one"
+        if sku is not None:
+            at = f"skus[{sku.index}]"
+            expression = f"SET {at}.stock = {at}.stock + :d " + expression
+            condition += f" AND {at}.sku_id = :sid"
+            values[":sid"] = sku.sku_id
         if delta < 0:
-            condition += " AND stock >= :need"
+            condition += " AND stock >= :need" + (f" AND skus[{sku.index}].stock >= :need" if sku else "")
             values[":need"] = -delta
         log = {**stock_adjustment_key(product_id, iso(now), adjustment_id),
                "entity": "stock_adjustment", "product_id": product_id, "adjustment_id": adjustment_id,
-               "delta": delta, "reason": reason, "by": by, "at": iso(now)}
+               "delta": delta, "reason": reason, "by": by, "at": iso(now),
+               **({"sku_id": sku.sku_id} if sku else {})}
         try:
             self._table.transact([
-                Write.update(self._table.name, product_key(product_id), "ADD stock :d, stock_seq :one",
+                Write.update(self._table.name, product_key(product_id), expression,
                              condition=condition, values=values),
                 Write.put(self._table.name, log, condition="attribute_not_exists(pk)"),
                 *([AuditLog(self._table).write(audit, now)] if audit else []),
@@ -190,7 +253,8 @@ class ProductRepository:
                 current = exc.items[0]
                 if current is None:
                     raise NotFound(f"no product {product_id}", code="product_not_found") from exc
-                stock = int(current.get("stock", 0))
+                stock = product_from_item(current).for_sku(_sku_at(current, sku)).stock if sku else \
+                    int(current.get("stock", 0))
                 raise Conflict(f"only {stock} in stock; cannot remove {-delta}", code="insufficient_stock",
                                details={"stock": stock}) from exc
             raise
@@ -201,22 +265,39 @@ class ProductRepository:
 
     # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 
-    def reserve_stock(self, product_id: str, quantity: int) -> Write:
+    def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ()) -> Write:
         """Take ``quantity`` units for an order: only from an on-shelf product with enough stock.
+        ``skus``: for a product with specs, the units per SKU (they add up to ``quantity``), each
+        taken only from that enabled SKU at that position with enough stock of its own.
         In a transaction, a failure leaves this item (``ALL_OLD``) in the cancellation reasons."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
+        sets = ["stock = stock - :q"]
+        values: dict[str, Any] = {":q": quantity, ":true": True, ":one": 1}
+        condition = "on_shelf = :true AND stock >= :q"
+        for n, take in enumerate(skus):
+            at = f"skus[{take.index}]"
+            sets += [f"{at}.stock = {at}.stock - :q{n}", f"{at}.sales = {at}.sales + :q{n}"]
+            condition += f" AND {at}.sku_id = :s{n} AND {at}.enabled = :true AND {at}.stock >= :q{n}"
+            values.update({f":q{n}": take.quantity, f":s{n}": take.sku_id})
         return Write.update(self._table.name, product_key(product_id),
-                            "SET stock = stock - :q ADD sales :q, stock_seq :one",
-                            condition="on_shelf = :true AND stock >= :q",
-                            values={":q": quantity, ":true": True, ":one": 1})
+                            "SET " + ", ".join(sets) + " ADD sales :q, stock_seq :one",
+                            condition=condition, values=values)
 
-    def release_stock(self, product_id: str, quantity: int) -> Write:
-        """Give back what an expired or cancelled order reserved (also off shelf: stock is stock)."""
+    def release_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ()) -> Write:
+        """Give back what an expired or cancelled order reserved (also off shelf: stock is stock),
+        to the SKUs it was taken from (their positions never change: SKUs are only disabled)."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
-        return Write.update(self._table.name, product_key(product_id), "ADD stock :q, sales :minus, stock_seq :one",
-                            condition="attribute_exists(pk)", values={":q": quantity, ":minus": -quantity, ":one": 1})
+        sets: list[str] = []
+        values: dict[str, Any] = {":q": quantity, ":minus": -quantity, ":one": 1}
+        for n, take in enumerate(skus):
+            at = f"skus[{take.index}]"
+            sets += [f"{at}.stock = {at}.stock + :q{n}", f"{at}.sales = {at}.sales - :q{n}"]
+            values[f":q{n}"] = take.quantity
+        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "ADD stock :q, sales :minus, stock_seq :one"
+        return Write.update(self._table.name, product_key(product_id), expression,
+                            condition="attribute_exists(pk)", values=values)
 
     # -- lists ---------------------------------------------------------------------------------
 
@@ -293,10 +374,19 @@ class ProductRepository:
         return [item["product_id"] for item in page.items], page.last_key
 
 
+def _sku_at(item: Item, take: SkuTake) -> Sku:
+    skus = item.get("skus") or []
+    return _sku_from(skus[take.index]) if take.index < len(skus) else Sku(take.sku_id, (), 0, 0)
+
+
 def _product_conflict(product_id: str, current: Item | None, expected_version: int) -> Exception:
     if current is None:
         return NotFound(f"no product {product_id}", code="product_not_found")
     state = product_from_item(current)
+    if state.version == expected_version:
+        return Conflict(f"the stock of product {product_id} moved while its SKUs were edited; retry",
+                        code="stock_changed", details={"current_version": state.version,
+                                                       "current": product_state(state)})
     return Conflict(f"product {product_id} changed since version {expected_version}; reload version "
                     f"{state.version} and retry", code="version_conflict",
                     details={"current_version": state.version, "current": product_state(state)})
