@@ -10,12 +10,13 @@ and admin lists use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from mall.errors import FieldProblem
+from mall.domain.orders import ChosenSku, LineRequest
+from mall.errors import Conflict, FieldProblem, InvalidInput
 
 ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
 CommissionMode = Literal["inherit", "ratio", "fixed"]
@@ -305,3 +306,32 @@ def select_page(products: Iterable[Product], *, where: ListingFilter, sort: List
     page = chosen[:limit]
     more = len(chosen) > limit
     return page, (key(page[-1]) if more and page else None)
+
+
+def choose_skus(requested: Sequence[LineRequest], products: Mapping[str, Product]) -> dict[int, ChosenSku]:
+    """The SKU each order line buys of a product with specs, by line index. A line of a product
+    with specs must name an enabled SKU of it (422 ``lines.N.sku_id``; a disabled one is 409
+    ``sku_unavailable``); a line of a product without specs names none (or ``default``)."""
+    chosen: dict[int, ChosenSku] = {}
+    problems: list[FieldProblem] = []
+    for index, line in enumerate(requested):
+        product = products.get(line.product_id)
+        if product is None:
+            continue  # pricing names the unknown product
+        if not product.has_specs:
+            if line.sku_id not in (None, DEFAULT_SKU_ID):
+                problems.append(FieldProblem(f"lines.{index}.sku_id", "this product has no specs; omit sku_id"))
+            continue
+        at = product.sku_index(line.sku_id) if line.sku_id is not None else None
+        if at is None:
+            problems.append(FieldProblem(f"lines.{index}.sku_id", "required: one of this product's sku_id"
+                                         if line.sku_id is None else "no such SKU of this product"))
+            continue
+        sku = product.skus[at]
+        if not sku.enabled:
+            raise Conflict(f"{product.name} {sku.label} is no longer sold", code="sku_unavailable",
+                           details={"product_id": product.product_id, "sku_id": sku.sku_id})
+        chosen[index] = ChosenSku(sku_id=sku.sku_id, index=at, label=sku.label, sells_as=product.for_sku(sku))
+    if problems:
+        raise InvalidInput("some order lines are invalid", code="invalid_order_lines", fields=problems)
+    return chosen

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from mall.dal.catalog import SkuTake
 from mall.domain.orders import Order, OrderStatus, PaymentOutcome, reconcile_due
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayNotFound
 from mall.integrations.wechatpay.factory import MerchantConfig
@@ -108,7 +109,8 @@ def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, mer
                            extra={"order_id": order.order_id, "wechatpay_code": exc.code})
             report.errors += 1
             continue
-        release = [products.release_stock(pid, q) for pid, q in order.quantities().items()]
+        release = [products.release_stock(pid, q, [SkuTake(*taken) for taken in order.sku_quantities(pid)])
+                   for pid, q in order.quantities().items()]
         if orders.expire(order, release_writes=release, now=now):
             report.expired += 1
             released.update(order.quantities())

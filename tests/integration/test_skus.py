@@ -1,0 +1,175 @@
+"""Products with specs and SKUs (规格) on DynamoDB Local: the admin's create and edit, per-SKU
+orders, stock, expiry, the commission snapshot and the cap; old clients without SKUs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from mall.clock import utc_now
+from mall.dal.table import Table
+from mall.errors import Conflict, InvalidInput
+from mall.schemas.catalog import CategoryCreate, ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
+from mall.services.catalog.categories import create_category
+from mall.services.catalog.common import CatalogRepositories
+from mall.services.catalog.products import adjust_stock, create_product, get_admin_product, update_product
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from tests.integration.test_orders_concurrency import NOTIFY_URL, World
+
+pytestmark = pytest.mark.integration
+
+TRAVELLERS = {"name": "出行人", "values": ["成人", "儿童", "老人"]}
+
+
+def _tour(table: Table, **extra: Any) -> tuple[CatalogRepositories, str]:
+    repos = CatalogRepositories.on(table)
+    category = create_category(repos=repos, body=CategoryCreate(name="旅游"), now=utc_now())
+    body = ProductCreate.model_validate({
+        "name": "西湖一日游", "type": "service", "category_id": category.category_id, "on_shelf": True,
+        "commission": {"mode": "ratio", "l1": 1000, "l2": 500}, "specs": [TRAVELLERS],
+        "skus": [{"options": ["成人"], "price_fen": 20_000, "stock": 5},
+                 {"options": ["儿童"], "price_fen": 10_000, "stock": 2,
+                  "commission": {"mode": "fixed", "l1": 800, "l2": 200}},
+                 {"options": ["老人"], "price_fen": 12_000, "stock": 9, "enabled": False}], **extra})
+    return repos, create_product(repos=repos, body=body, now=utc_now()).product_id
+
+
+def _sku(repos: CatalogRepositories, product_id: str, option: str) -> dict[str, Any]:
+    view = get_admin_product(repos=repos, product_id=product_id)
+    return next(s.model_dump() for s in view.skus if s.options == [option])
+
+
+def _place(world: World, buyer: str, *lines: dict[str, Any]) -> Any:
+    request = PlaceOrderRequest(lines=[OrderLineRequest.model_validate(line) for line in lines])
+    return place_order(PlaceOrder(request=request, buyer_id=buyer, now=utc_now()),
+                       repos=PlacementRepositories.on(world.table), pay=world.pay, notify_url=NOTIFY_URL)
+
+
+def test_a_product_with_specs_is_priced_and_stocked_per_sku(table: Table) -> None:
+    repos, pid = _tour(table)
+    view = get_admin_product(repos=repos, product_id=pid)
+    assert view.price_fen == 10_000 and view.stock == 16  # the lowest enabled price; every SKU's stock
+    assert [s.label for s in view.skus] == ["成人", "儿童", "老人"] and [s.enabled for s in view.skus] == [
+        True, True, False]
+    world = World(table)
+    adult, child = _sku(repos, pid, "成人"), _sku(repos, pid, "儿童")
+    placed = _place(world, world.buyer(1), {"product_id": pid, "sku_id": adult["sku_id"], "quantity": 2},
+                    {"product_id": pid, "sku_id": child["sku_id"], "quantity": 1})
+    assert [(x.sku_label, x.unit_price_fen) for x in placed.lines] == [("成人", 20_000), ("儿童", 10_000)]
+    assert placed.amount_fen == 50_000
+    assert _sku(repos, pid, "成人")["stock"] == 3 and _sku(repos, pid, "儿童")["stock"] == 1
+    assert get_admin_product(repos=repos, product_id=pid).stock == 13
+    stored = world.item(f"ORDER#{placed.order_id}", "ORDER")["lines"]
+    # the commission each line pays: the product's ratio for adults, the child SKU's own fixed amount
+    assert [(line["sku_id"], line["sku_index"], line["commission"]["mode"]) for line in stored] == [
+        (adult["sku_id"], 0, "ratio"), (child["sku_id"], 1, "fixed")]
+
+
+def test_a_sku_sells_only_its_own_stock_and_a_disabled_one_not_at_all(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = World(table)
+    child, old = _sku(repos, pid, "儿童"), _sku(repos, pid, "老人")
+    with pytest.raises(Conflict) as short:  # 16 in total, 2 of this SKU
+        _place(world, world.buyer(1), {"product_id": pid, "sku_id": child["sku_id"], "quantity": 3})
+    assert short.value.code == "out_of_stock"
+    with pytest.raises(Conflict) as disabled:
+        _place(world, world.buyer(1), {"product_id": pid, "sku_id": old["sku_id"], "quantity": 1})
+    assert disabled.value.code == "sku_unavailable"
+    assert get_admin_product(repos=repos, product_id=pid).stock == 16
+
+
+def test_a_line_without_sku_is_refused_on_a_product_with_specs_and_kept_working_without(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = World(table)
+    with pytest.raises(InvalidInput) as missing:
+        _place(world, world.buyer(1), {"product_id": "p_plain", "quantity": 1}, {"product_id": pid, "quantity": 1})
+    assert [f.field for f in missing.value.fields] == ["lines.1.sku_id"]
+    world.add_product("p_plain", 4)  # an old client's product and order: no specs, no sku_id
+    placed = _place(world, world.buyer(1), {"product_id": "p_plain", "quantity": 1})
+    assert placed.lines[0].sku_id is None and world.stock("p_plain") == 3
+
+
+def test_an_expired_order_gives_each_sku_back_its_units(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = World(table)
+    adult, child = _sku(repos, pid, "成人"), _sku(repos, pid, "儿童")
+    _place(world, world.buyer(1), {"product_id": pid, "sku_id": adult["sku_id"], "quantity": 2},
+           {"product_id": pid, "sku_id": child["sku_id"], "quantity": 2})
+    assert world.expire(minutes_ahead=24 * 60)["expired"] == 1
+    assert _sku(repos, pid, "成人")["stock"] == 5 and _sku(repos, pid, "儿童")["stock"] == 2
+    assert get_admin_product(repos=repos, product_id=pid).stock == 16
+
+
+def test_an_edit_keeps_each_combination_its_id_and_stock_and_a_stale_one_is_409(table: Table) -> None:
+    repos, pid = _tour(table)
+    before = get_admin_product(repos=repos, product_id=pid)
+    edit = ProductUpdate.model_validate({
+        "version": before.version, "specs": [{"name": "出行人", "values": ["成人", "儿童", "学生"]}],
+        "skus": [{"options": ["儿童"], "price_fen": 9_000, "stock": 99},
+                 {"options": ["学生"], "price_fen": 15_000, "stock": 4}]})
+    after = update_product(repos=repos, product_id=pid, body=edit, now=utc_now())
+    by_label = {s.label: s for s in after.skus}
+    assert by_label["儿童"].sku_id == before.skus[1].sku_id and by_label["儿童"].stock == 2
+    assert by_label["儿童"].price_fen == 9_000
+    assert not by_label["成人"].enabled and not by_label["老人"].enabled  # not sent: disabled, kept
+    assert [s.label for s in after.skus] == ["成人", "儿童", "老人", "学生"]  # positions never move
+    assert after.stock == 5 + 2 + 9 + 4 and after.price_fen == 9_000
+    with pytest.raises(Conflict) as stale:
+        update_product(repos=repos, product_id=pid, body=edit, now=utc_now())
+    assert stale.value.code == "version_conflict"
+
+
+def test_an_edit_racing_an_order_is_refused_rather_than_losing_its_stock(table: Table) -> None:
+    repos, pid = _tour(table)
+    version = get_admin_product(repos=repos, product_id=pid).version
+    world = World(table)
+    read = repos.products.get(pid, consistent=True)
+    _place(world, world.buyer(1), {"product_id": pid, "sku_id": _sku(repos, pid, "成人")["sku_id"], "quantity": 1})
+
+    class StaleRead(type(repos.products)):  # type: ignore[misc]
+        def get(self, product_id: str, *, consistent: bool = False) -> Any:
+            return read  # the edit was decided on the product as read before the order
+
+    stale = CatalogRepositories(categories=repos.categories, products=StaleRead(table), promoters=repos.promoters,
+                                settings=repos.settings, uploads=repos.uploads)
+    edit = ProductUpdate.model_validate({"version": version, "specs": [TRAVELLERS],
+                                         "skus": [{"options": ["成人"], "price_fen": 21_000}]})
+    with pytest.raises(Conflict) as moved:
+        update_product(repos=stale, product_id=pid, body=edit, now=utc_now())
+    assert moved.value.code == "stock_changed"
+    assert _sku(repos, pid, "成人")["stock"] == 4
+
+
+def test_a_sku_commission_over_the_cap_is_refused_at_save_and_named(table: Table) -> None:
+    repos = CatalogRepositories.on(table)
+    category = create_category(repos=repos, body=CategoryCreate(name="茶"), now=utc_now())
+    body = ProductCreate.model_validate({
+        "name": "龙井", "type": "physical", "category_id": category.category_id,
+        "specs": [{"name": "规格", "values": ["250g", "500g"]}],
+        "skus": [{"options": ["250g"], "price_fen": 1_000, "commission": {"mode": "fixed", "l1": 400, "l2": 0}},
+                 {"options": ["500g"], "price_fen": 100_000, "commission": {"mode": "fixed", "l1": 400, "l2": 0}}]})
+    with pytest.raises(InvalidInput) as over:
+        create_product(repos=repos, body=body, now=utc_now())
+    # 400 fen is 40% of the 250g price (the cap is 30%), and a mere 0.4% of the 500g one
+    assert {f.field for f in over.value.fields} == {"skus.0.commission.l1"}
+
+
+def test_stock_adjustments_name_the_sku_of_a_product_with_specs(table: Table) -> None:
+    repos, pid = _tour(table)
+    with pytest.raises(InvalidInput) as unnamed:
+        adjust_stock(repos=repos, product_id=pid, body=StockAdjustment(delta=5, reason="入库"), by="admin",
+                     now=utc_now())
+    assert [f.field for f in unnamed.value.fields] == ["sku_id"]
+    child = _sku(repos, pid, "儿童")
+    view = adjust_stock(repos=repos, product_id=pid, body=StockAdjustment(delta=-2, reason="损耗",
+                                                                           sku_id=child["sku_id"]),
+                        by="admin", now=utc_now() + timedelta(seconds=1))
+    assert view.stock == 14 and {s.label: s.stock for s in view.skus}["儿童"] == 0
+    with pytest.raises(Conflict) as below:
+        adjust_stock(repos=repos, product_id=pid, body=StockAdjustment(delta=-1, reason="损耗",
+                                                                        sku_id=child["sku_id"]),
+                     by="admin", now=utc_now() + timedelta(seconds=2))
+    assert below.value.code == "insufficient_stock"
