@@ -18,6 +18,8 @@ from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import adjust_stock, create_product, get_admin_product, update_product
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from tests.integration.test_orders_concurrency import NOTIFY_URL, World
+from tools.migrations import run
+from tools.migrations.single_sku_products import MIGRATION
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +84,7 @@ def test_a_sku_sells_only_its_own_stock_and_a_disabled_one_not_at_all(table: Tab
 
 
 def test_a_line_without_sku_is_refused_on_a_product_with_specs_and_kept_working_without(table: Table) -> None:
-    repos, pid = _tour(table)
+    _, pid = _tour(table)
     world = World(table)
     with pytest.raises(InvalidInput) as missing:
         _place(world, world.buyer(1), {"product_id": "p_plain", "quantity": 1}, {"product_id": pid, "quantity": 1})
@@ -173,3 +175,28 @@ def test_stock_adjustments_name_the_sku_of_a_product_with_specs(table: Table) ->
                                                                         sku_id=child["sku_id"]),
                      by="admin", now=utc_now() + timedelta(seconds=2))
     assert below.value.code == "insufficient_stock"
+
+
+def _old_product(table: Table, product_id: str, stock: int) -> None:
+    """A product as stored before specs and SKUs existed (no ``specs``, no ``skus``)."""
+    World(table).add_product(product_id, stock)
+    table.update({"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}, "REMOVE specs, skus")
+
+
+def test_the_migration_makes_old_products_single_sku_once_and_resumably(table: Table) -> None:
+    for n in range(3):
+        _old_product(table, f"p_old{n}", stock=4 + n)
+    _, tour = _tour(table)
+    with_specs = table.get({"pk": f"PRODUCT#{tour}", "sk": "PRODUCT"})
+    assert run(table, MIGRATION, dry_run=True).changed == 3
+    assert "skus" not in (table.get({"pk": "PRODUCT#p_old0", "sk": "PRODUCT"}) or {})
+    first = run(table, MIGRATION, page_size=1)
+    assert first.changed == 3 and first.finished
+    old = table.get({"pk": "PRODUCT#p_old1", "sk": "PRODUCT"}) or {}
+    assert old["specs"] == [] and old["skus"] == [{"sku_id": "default"}]
+    assert old["price_fen"] == 1990 and old["stock"] == 5  # price and stock stay where old clients read them
+    assert table.get({"pk": f"PRODUCT#{tour}", "sk": "PRODUCT"}) == with_specs
+    assert run(table, MIGRATION, restart=True).changed == 0
+    world = World(table)  # a client that knows nothing of SKUs still orders the migrated product
+    placed = _place(world, world.buyer(1), {"product_id": "p_old1", "quantity": 2})
+    assert placed.lines[0].sku_id is None and world.stock("p_old1") == 3

@@ -155,6 +155,19 @@ class Product:
                        commission=sku.commission if sku.commission is not None else self.commission)
 
 
+def priced_variants(product: Product) -> list[Product]:
+    """The product as each enabled SKU sells it (itself without specs): what the commission cap
+    checks, since a SKU's price and own commission make a combination of their own."""
+    if not product.has_specs:
+        return [product]
+    return [product.for_sku(sku) for sku in product.skus if sku.enabled]
+
+
+def has_own_commission(product: Product) -> bool:
+    """It (or one of its enabled SKUs) pays a commission setting of its own, and distributes."""
+    return product.distribution_enabled and any(v.commission.mode != "inherit" for v in priced_variants(product))
+
+
 def with_sku_totals(product: Product) -> Product:
     """A product with specs as its SKUs make it: lowest enabled price, total stock and sales."""
     if not product.has_specs or not product.skus:

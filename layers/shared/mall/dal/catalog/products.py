@@ -11,6 +11,7 @@ from typing import Any
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.catalog.skus import sku_from, sku_values
 from mall.dal.commission_rates import product_copy, product_write
 from mall.dal.keys import (
     LOW_STOCK_PARTITION,
@@ -21,39 +22,8 @@ from mall.dal.keys import (
     stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.catalog import DEFAULT_SKU_ID, CommissionSetting, Product, Sku, Spec, with_sku_totals
+from mall.domain.catalog import CommissionSetting, Product, Sku, Spec, priced_variants, with_sku_totals
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
-
-
-def _commission_from(value: Any) -> CommissionSetting:
-    value = value or {}
-    return CommissionSetting(mode=value.get("mode", "inherit"), l1=int(value.get("l1", 0)), l2=int(value.get("l2", 0)))
-
-
-def _sku_from(value: Item) -> Sku:
-    own = value.get("commission")
-    return Sku(sku_id=str(value["sku_id"]), options=tuple(value.get("options", [])),
-               price_fen=int(value.get("price_fen", 0)), stock=int(value.get("stock", 0)),
-               sales=int(value.get("sales", 0)), commission=_commission_from(own) if own else None,
-               enabled=bool(value.get("enabled", True)))
-
-
-def sku_item(sku: Sku) -> dict[str, Any]:
-    """A SKU as stored in its product's ``skus`` list."""
-    item: dict[str, Any] = {"sku_id": sku.sku_id, "options": list(sku.options), "price_fen": sku.price_fen,
-                            "stock": sku.stock, "sales": sku.sales, "enabled": sku.enabled}
-    if sku.commission is not None:
-        item["commission"] = sku.commission.as_dict()
-    return item
-
-
-def sku_values(product: Product) -> dict[str, Any]:
-    """``specs`` and ``skus`` as stored. A product without specs stores its one default SKU by id
-    only: its price and stock stay at the top level, where clients without SKUs read them."""
-    if not product.has_specs:
-        return {"specs": [], "skus": [{"sku_id": DEFAULT_SKU_ID}]}
-    return {"specs": [{"name": s.name, "values": list(s.values)} for s in product.specs],
-            "skus": [sku_item(s) for s in product.skus]}
 
 
 def product_from_item(item: Item) -> Product:
@@ -71,7 +41,7 @@ def product_from_item(item: Item) -> Product:
         sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
         stock_seq=int(item.get("stock_seq", 0)), created_at=instant_or_none(item.get("created_at")),
         updated_at=instant_or_none(item.get("updated_at")),
-        specs=specs, skus=tuple(_sku_from(s) for s in item.get("skus") or []) if specs else (),
+        specs=specs, skus=tuple(sku_from(s) for s in item.get("skus") or []) if specs else (),
     ))
 
 
@@ -312,18 +282,19 @@ class ProductRepository:
         return [product_from_item(i) for i in items], truncated
 
     def with_own_commission(self) -> list[Product]:
-        """Every product with its own ``ratio``/``fixed`` commission setting, both shelves, every
-        page (the commission cap check of a settings or override save). The filter runs on the
-        server, so only those products cross the wire; the read still covers the whole catalog."""
+        """Every product with its own ``ratio``/``fixed`` commission setting (its own or a SKU's),
+        both shelves, every page (the commission cap check of a settings or override save), one
+        entry per enabled SKU of a product with specs. The filter runs on the server, so only
+        those products cross the wire; the read still covers the whole catalog."""
         found: list[Product] = []
         for on_shelf in (True, False):
             start: Key | None = None
             while True:
                 page = self._table.query_where(
                     "#pk = :pk", names={"#pk": "gsi1pk", "#c": "commission", "#m": "mode"},
-                    values={":pk": shelf_partition(on_shelf), ":inherit": "inherit"}, index="gsi1", limit=None,
-                    start_key=start, filter_expression="#c.#m <> :inherit")
-                found += [product_from_item(i) for i in page.items]
+                    values={":pk": shelf_partition(on_shelf), ":inherit": "inherit", ":true": True}, index="gsi1",
+                    limit=None, start_key=start, filter_expression="#c.#m <> :inherit OR sku_commission = :true")
+                found += [v for i in page.items for v in priced_variants(product_from_item(i))]
                 start = page.last_key
                 if start is None:
                     break
@@ -376,7 +347,7 @@ class ProductRepository:
 
 def _sku_at(item: Item, take: SkuTake) -> Sku:
     skus = item.get("skus") or []
-    return _sku_from(skus[take.index]) if take.index < len(skus) else Sku(take.sku_id, (), 0, 0)
+    return sku_from(skus[take.index]) if take.index < len(skus) else Sku(take.sku_id, (), 0, 0)
 
 
 def _product_conflict(product_id: str, current: Item | None, expected_version: int) -> Exception:
