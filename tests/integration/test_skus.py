@@ -17,7 +17,11 @@ from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import adjust_stock, create_product, get_admin_product, update_product
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.integration.test_orders_concurrency import NOTIFY_URL, World
+from tests.integration.test_payment_snapshot import T0, _no_pay
+from tests.integration.test_payment_snapshot import World as PaymentWorld
+from tests.integration.test_record_sizes import KB, order_size
 from tools.migrations import run
 from tools.migrations.single_sku_products import MIGRATION
 
@@ -200,3 +204,29 @@ def test_the_migration_makes_old_products_single_sku_once_and_resumably(table: T
     world = World(table)  # a client that knows nothing of SKUs still orders the migrated product
     placed = _place(world, world.buyer(1), {"product_id": "p_old1", "quantity": 2})
     assert placed.lines[0].sku_id is None and world.stock("p_old1") == 3
+
+
+def test_an_order_of_several_skus_of_one_product_stays_within_three_round_trips(table: Table,
+                                                                                ddb_client: Any) -> None:
+    repos, pid = _tour(table)
+    world = World(table)
+    buyer = world.buyer(1)
+    adult, child = _sku(repos, pid, "成人"), _sku(repos, pid, "儿童")
+    trips = Trips(ddb_client)
+    trips.of(lambda: _place(world, buyer, {"product_id": pid, "sku_id": adult["sku_id"], "quantity": 1},
+                            {"product_id": pid, "sku_id": child["sku_id"], "quantity": 1}))
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+
+
+def test_a_paid_order_of_a_sku_stays_under_one_kb(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = PaymentWorld(table)
+    buyer = world.customer("buyer")
+    adult = _sku(repos, pid, "成人")
+    request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=pid, sku_id=adult["sku_id"], quantity=2)])
+    order_id = place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0, device_id="dev-8c1f2e9a4b7d",
+                                      source_ip="203.0.113.7"),
+                           repos=PlacementRepositories.on(table), pay=_no_pay, notify_url=NOTIFY_URL).order_id
+    world.pay(order_id)
+    size = order_size(table, order_id)
+    assert size < KB, size
