@@ -69,6 +69,11 @@ class Sku:
         return "/".join(self.options)
 
 
+#: What ``GET /rules`` tells promoters of SKUs: a line pays its SKU's commission (``Product.for_sku``),
+#: and the cap holds per SKU, at its own price (``priced_variants``).
+SKU_COMMISSION_RULE = ("同一商品的不同规格（如成人/儿童、250g/500g）价格不同，可以单独设置佣金；未单独设置的规格"
+                       "按商品的佣金设置计算。佣金按所购规格的实付金额计算，佣金上限对每个规格分别适用。")
+
 #: The one SKU of a product without specs: its price and stock are the product's top-level fields.
 DEFAULT_SKU_ID = "default"
 MAX_SPECS = 3
