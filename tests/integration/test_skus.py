@@ -19,7 +19,7 @@ from mall.services.catalog.products import adjust_stock, create_product, get_adm
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.integration.test_orders_concurrency import NOTIFY_URL, World
-from tests.integration.test_payment_snapshot import T0, _no_pay
+from tests.integration.test_payment_snapshot import T0, _chain, _no_pay
 from tests.integration.test_payment_snapshot import World as PaymentWorld
 from tests.integration.test_record_sizes import KB, order_size
 from tools.migrations import run
@@ -230,3 +230,19 @@ def test_a_paid_order_of_a_sku_stays_under_one_kb(table: Table) -> None:
     world.pay(order_id)
     size = order_size(table, order_id)
     assert size < KB, size
+
+
+def test_each_line_earns_the_commission_of_the_sku_it_bought(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = PaymentWorld(table)
+    a, b, buyer = _chain(world)
+    adult, child = _sku(repos, pid, "成人"), _sku(repos, pid, "儿童")
+    request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=pid, sku_id=adult["sku_id"], quantity=1),
+                                       OrderLineRequest(product_id=pid, sku_id=child["sku_id"], quantity=2)])
+    order_id = place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0),
+                           repos=PlacementRepositories.on(table), pay=_no_pay, notify_url=NOTIFY_URL).order_id
+    world.pay(order_id)
+    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
+    paid = {key: (who, amount) for key, (who, amount, _) in world.records(order_id).items()}
+    # adults: the product's ratio 10% / 5% of 20,000; children: their SKU's own 800 / 200 fen per unit
+    assert paid == {("1", 1): (b, 2_000), ("1", 2): (a, 1_000), ("2", 1): (b, 1_600), ("2", 2): (a, 400)}
