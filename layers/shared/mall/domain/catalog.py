@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mall.domain.orders import ChosenSku, LineRequest
 from mall.errors import Conflict, FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.orders import LineRequest
 
 ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
 CommissionMode = Literal["inherit", "ratio", "fixed"]
@@ -324,6 +326,17 @@ def select_page(products: Iterable[Product], *, where: ListingFilter, sort: List
     page = chosen[:limit]
     more = len(chosen) > limit
     return page, (key(page[-1]) if more and page else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenSku:
+    """The SKU an order line buys of a product with specs: the product as that SKU sells it (its
+    price, stock and commission), and where the SKU sits in the product (its stock is written there)."""
+
+    sku_id: str
+    index: int
+    label: str
+    sells_as: Product
 
 
 def choose_skus(requested: Sequence[LineRequest], products: Mapping[str, Product]) -> dict[int, ChosenSku]:

@@ -22,10 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from mall.clock import parse_instant
 from mall.errors import Conflict, FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.catalog import ChosenSku
 
 MAX_LINES = 20  # 2 writes per line + order + history + marker stay far below DynamoDB's 100 per transaction
 MAX_QUANTITY = 999
@@ -103,16 +106,6 @@ class LineRequest:
     sku_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChosenSku:
-    """The SKU a line buys of a product with specs: the product as that SKU sells it (its price,
-    stock and commission), and where the SKU sits in the product (its stock is written there)."""
-
-    sku_id: str
-    index: int
-    label: str
-    sells_as: ProductLike
-
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
@@ -131,15 +124,12 @@ class PricedLine:
     sku: ChosenSku | None = None
 
     def as_item(self) -> dict[str, Any]:
-        """The line as stored on the order (contract fields; ``refunded_fen`` starts at 0). A line
-        of a product with specs names its SKU, its position (the release's target) and its label."""
-        item = {"line_id": self.line_id, "product_id": self.product_id, "name": self.name, "type": self.type,
+        """The line as stored on the order (contract fields; ``refunded_fen`` starts at 0)."""
+        sku = {"sku_id": self.sku.sku_id, "sku_index": self.sku.index, "sku_label": self.sku.label} if self.sku else {}
+        return {"line_id": self.line_id, "product_id": self.product_id, "name": self.name, "type": self.type,
                 "category_id": self.category_id, "quantity": self.quantity, "unit_price_fen": self.unit_price_fen,
                 "paid_fen": self.paid_fen, "commission": self.commission,
-                "distribution_enabled": self.distribution_enabled, "refunded_fen": 0}
-        if self.sku is not None:
-            item.update({"sku_id": self.sku.sku_id, "sku_index": self.sku.index, "sku_label": self.sku.label})
-        return item
+                "distribution_enabled": self.distribution_enabled, "refunded_fen": 0, **sku}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +154,9 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
                 reserved: Mapping[str, int], skus: Mapping[int, ChosenSku] | None = None) -> PricedOrder:
     """Validate the lines against the catalog and price them.
 
-    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits).
-    ``skus``: per line index, the SKU it buys of a product with specs (priced, stocked and paid
-    commission as that SKU). Stock and limits are checked again, atomically, by the transaction's
-    conditions: these checks only make the common refusal cheap and clear."""
+    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits); ``skus`` the
+    SKU each line (by index) buys, sold as that SKU. Stock and limits are checked again, atomically, by
+    the transaction's conditions: these checks only make the common refusal cheap and clear."""
     chosen = skus or {}
     if not requested:
         raise InvalidInput("an order needs at least one line", code="empty_order",
@@ -315,8 +304,7 @@ class OrderLine:
     #: refund requests can never add up to more than the line's paid amount.
     refund_held_fen: int = 0
     category_id: str | None = None
-    #: the SKU of a product with specs, and its position in the product (None: the product's one SKU)
-    sku_id: str | None = None
+    sku_id: str | None = None  # a product with specs: the SKU and its position in the product
     sku_index: int | None = None
 
     @property
@@ -373,16 +361,8 @@ class Order:
         return parse_instant(self.created_at)
 
     def quantities(self) -> dict[str, int]:
-        """Units per product (the lines of several SKUs of one product added up)."""
-        totals: dict[str, int] = {}
-        for line in self.lines:
-            totals[line.product_id] = totals.get(line.product_id, 0) + line.quantity
-        return totals
-
-    def sku_quantities(self, product_id: str) -> list[tuple[int, str, int]]:
-        """(position, sku_id, units) of each SKU line of ``product_id`` (empty: its one SKU)."""
-        return [(line.sku_index, line.sku_id, line.quantity) for line in self.lines
-                if line.product_id == product_id and line.sku_index is not None and line.sku_id is not None]
+        return {pid: sum(x.quantity for x in self.lines if x.product_id == pid)
+                for pid in dict.fromkeys(x.product_id for x in self.lines)}
 
     @property
     def fulfilment(self) -> Fulfilment:
