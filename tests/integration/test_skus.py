@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from mall.clock import utc_now
+from mall.dal.orders import OrderRepository
+from mall.dal.refunds import RefundRepository
 from mall.dal.table import Table
+from mall.domain.refunds import LineRequest as RefundLine
 from mall.errors import Conflict, InvalidInput
 from mall.schemas.catalog import CategoryCreate, ProductCreate, ProductUpdate, StockAdjustment
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
@@ -17,6 +20,7 @@ from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import adjust_stock, create_product, get_admin_product, update_product
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
+from mall.services.refunds import request_refund
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.integration.test_orders_concurrency import NOTIFY_URL, World
 from tests.integration.test_payment_snapshot import T0, _chain, _no_pay
@@ -246,3 +250,21 @@ def test_each_line_earns_the_commission_of_the_sku_it_bought(table: Table) -> No
     paid = {key: (who, amount) for key, (who, amount, _) in world.records(order_id).items()}
     # adults: the product's ratio 10% / 5% of 20,000; children: their SKU's own 800 / 200 fen per unit
     assert paid == {("1", 1): (b, 2_000), ("1", 2): (a, 1_000), ("2", 1): (b, 1_600), ("2", 2): (a, 400)}
+
+
+def test_a_refund_of_one_sku_line_holds_that_skus_amount_only(table: Table) -> None:
+    repos, pid = _tour(table)
+    world = PaymentWorld(table)
+    buyer = world.customer("buyer")
+    adult, child = _sku(repos, pid, "成人"), _sku(repos, pid, "儿童")
+    request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=pid, sku_id=adult["sku_id"], quantity=1),
+                                       OrderLineRequest(product_id=pid, sku_id=child["sku_id"], quantity=2)])
+    order_id = place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0),
+                           repos=PlacementRepositories.on(table), pay=_no_pay, notify_url=NOTIFY_URL).order_id
+    world.pay(order_id)
+    orders, refunds = OrderRepository(table), RefundRepository(table)
+    refund = request_refund(orders=orders, refunds=refunds, buyer_id=buyer, order_id=order_id, reason="行程取消",
+                            lines=[RefundLine("2")], now=T0 + timedelta(hours=1))
+    assert refund.amount_fen == 20_000  # the two children at their SKU's price, not the adult's
+    lines = (table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True) or {})["lines"]
+    assert [(line["sku_label"], line.get("refund_held_fen", 0)) for line in lines] == [("成人", 0), ("儿童", 20_000)]
