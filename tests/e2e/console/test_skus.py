@@ -57,3 +57,13 @@ def test_a_merchant_gives_a_product_specs_and_prices_each_combination(
     assert body["specs"] == [{"name": "规格", "values": ["250g", "500g"]}]
     assert [(s["label"], s["price_fen"], s["stock"]) for s in body["skus"]] == [("250g", 5_000, 4), ("500g", 9_050, 0)]
     assert body["price_fen"] == 5_000 and body["stock"] == 4
+
+    # The stock of a product with specs moves per SKU: the dialog names the SKU.
+    page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="调整库存").click()
+    page.locator("[data-test=stock-sku]").click()
+    page.get_by_role("option", name="500g（库存 0）").click()
+    field(page, "stock-delta").fill("6")
+    page.locator("[data-test=save-stock]").click()
+    page.locator(".el-message--success").filter(has_text="当前库存 10").wait_for()
+    after = http.get(f"{api}/admin/products/sku-{run}", headers=admin, timeout=TIMEOUT).json()
+    assert [s["stock"] for s in after["skus"]] == [4, 6] and after["stock"] == 10
