@@ -56,13 +56,18 @@ def browse(*,
            min_price_fen: PriceQuery = None,
            max_price_fen: PriceQuery = None,
            q: Annotated[str | None, Query(max_length=60, description="keyword in the product name")] = None,
-           sort: Annotated[ListingSortParam,
-                           Query(description="newest, price_asc, price_desc, sales_desc or hot (爆款 first)")]
+           sort: Annotated[ListingSortParam, Query(description=(
+               "newest, price_asc, price_desc (by the lowest SKU price), sales_desc, hot (爆款 first), or "
+               "commission_desc (active promoters only: what the caller earns at L1 on the best-paying SKU; "
+               "anyone else gets 422)"))]
            = "newest",
+           min_commission_fen: Annotated[int | None, Query(ge=0, le=10_000_000_000, description=(
+               "active promoters only: products whose best-paying SKU earns the caller at least this at L1"))]
+           = None,
            limit: Annotated[int, limit_query(50)] = 20,
            cursor: Cursor = None) -> ProductList:
     where = ListingFilter(category_id=category_id, min_price_fen=min_price_fen, max_price_fen=max_price_fen,
-                          keyword=q or None)
+                          keyword=q or None, min_commission_fen=min_commission_fen)
     command = BrowseProducts(where=where, sort=sort, limit=limit, cursor=cursor, viewer=_viewer())
     return browsing.browse_products(command, repos=repos, image_url=_image_url())
 

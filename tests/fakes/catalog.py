@@ -28,6 +28,7 @@ from mall.dal.catalog import (
     MAX_CATEGORIES,
     MAX_LISTED_PRODUCTS,
     ProductPage,
+    SkuTake,
     StockObservation,
     category_state,
     product_state,
@@ -179,20 +180,24 @@ class FakeProductRepository:
             return replace(found, content=product.content)
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str, now: datetime,
-               audit: AuditEntry | None = None) -> Product:
+               audit: AuditEntry | None = None, skus_changed: bool = False) -> Product:
         with self.memory.lock:
             current = self.memory.products.get(product.product_id)
             if current is None or current.version != expected_version:
                 raise _product_conflict(product.product_id, current, expected_version)
+            if skus_changed and current.stock_seq != product.stock_seq:
+                raise Conflict("the stock moved while its SKUs were edited; retry", code="stock_changed")
             moved = product.category_id != previous_category_id
             if moved and product.category_id not in self.memory.categories:
                 raise _no_such_category()
             if moved and previous_category_id not in self.memory.categories:
                 raise RuntimeError(f"transaction cancelled: no category {previous_category_id} to move from")
             # Stock, sales and their sequence belong to the atomic stock updates: kept as stored.
+            kept = replace(product, specs=current.specs, skus=current.skus, stock=current.stock,
+                           sales=current.sales, stock_seq=current.stock_seq) if not skus_changed else \
+                replace(product, stock_seq=current.stock_seq + 1)
             self.memory.products[product.product_id] = replace(
-                product, images=list(product.images), stock=current.stock, sales=current.sales,
-                stock_seq=current.stock_seq, version=expected_version + 1, created_at=current.created_at,
+                kept, images=list(product.images), version=expected_version + 1, created_at=current.created_at,
                 updated_at=_stored(now), content=product.content if product.content is not None else current.content)
             if moved:
                 self._count(previous_category_id, -1)
@@ -203,15 +208,19 @@ class FakeProductRepository:
             return replace(written, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: AuditEntry | None = None) -> Product:
+                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> Product:
         with self.memory.lock:
             current = self.memory.products.get(product_id)
             if current is None:
                 raise NotFound(f"no product {product_id}", code="product_not_found")
-            if delta < 0 and current.stock < -delta:
-                raise Conflict(f"only {current.stock} in stock; cannot remove {-delta}", code="insufficient_stock",
-                               details={"stock": current.stock})
-            self.memory.products[product_id] = replace(current, stock=current.stock + delta,
+            have = current.skus[sku.index].stock if sku is not None else current.stock
+            if delta < 0 and have < -delta:
+                raise Conflict(f"only {have} in stock; cannot remove {-delta}", code="insufficient_stock",
+                               details={"stock": have})
+            skus = current.skus
+            if sku is not None:
+                skus = tuple(replace(s, stock=s.stock + delta) if i == sku.index else s for i, s in enumerate(skus))
+            self.memory.products[product_id] = replace(current, stock=current.stock + delta, skus=skus,
                                                        stock_seq=current.stock_seq + 1)
             self.memory.adjustments.append({"product_id": product_id, "adjustment_id": adjustment_id,
                                             "delta": delta, "reason": reason, "by": by, "at": iso(now)})

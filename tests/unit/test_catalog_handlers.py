@@ -267,3 +267,21 @@ def test_crossing_into_low_stock_emits_the_metric_once(invoke: Invoke, capsys: p
     assert '"LowStockProducts"' not in capsys.readouterr().out  # already flagged: no new alarm
 
 
+
+
+def test_ranking_by_earnings_is_for_active_promoters_and_a_sku_product_shows_its_skus(invoke: Invoke) -> None:
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"], price_fen=None, specs=[{"name": "规格", "values": ["250g", "500g"]}],
+                   skus=[{"options": ["250g"], "price_fen": 5_000, "stock": 3},
+                         {"options": ["500g"], "price_fen": 9_000, "stock": 0}])
+    _promoter("u_promoter0001", "active")
+    status, ranked = get(invoke, "products", "/products", {"sort": "commission_desc", "min_commission_fen": 100},
+                         headers=token("u_promoter0001", Role.CUSTOMER, Role.PROMOTER))
+    assert status == 200 and [(p["price_fen"], p["max_price_fen"]) for p in ranked["items"]] == [(5_000, 9_000)]
+    assert ranked["items"][0]["promoter_earn_max_fen"] == 900  # the global 10% of the 500g SKU
+    for headers in ({}, token("u_plain", Role.CUSTOMER)):
+        status, refused = get(invoke, "products", "/products", {"sort": "commission_desc"}, headers=headers)
+        assert status == 422 and refused["error"]["fields"][0]["field"] == "query:sort"
+    status, detail = get(invoke, "products", f"/products/{made['product_id']}")
+    assert status == 200 and [(s["label"], s["available"]) for s in detail["skus"]] == [("250g", True),
+                                                                                         ("500g", False)]

@@ -2425,6 +2425,16 @@ export interface components {
             sales: number;
             /** Shipping Fee Fen */
             shipping_fee_fen: number;
+            /**
+             * Skus
+             * @description every SKU, disabled ones too (empty without specs)
+             */
+            skus?: components["schemas"]["SkuView"][];
+            /**
+             * Specs
+             * @description empty: a single-SKU product
+             */
+            specs?: components["schemas"]["SpecView"][];
             /** Stock */
             stock: number;
             /**
@@ -5680,6 +5690,11 @@ export interface components {
             product_id: string;
             /** Quantity */
             quantity: number;
+            /**
+             * Sku Id
+             * @description the SKU bought (GET /products/{id} skus[].sku_id): required for a product with specs, omitted otherwise
+             */
+            sku_id?: string | null;
         };
         /** OrderLineView */
         OrderLineView: {
@@ -6004,6 +6019,16 @@ export interface components {
             product_id: string;
             /** Quantity */
             quantity: number;
+            /**
+             * Sku Id
+             * @description the SKU bought (null: a product without specs)
+             */
+            sku_id?: string | null;
+            /**
+             * Sku Label
+             * @description its spec values, e.g. 成人/250g
+             */
+            sku_label?: string | null;
             /** Type */
             type: string;
             /** Unit Price Fen */
@@ -6450,15 +6475,25 @@ export interface components {
             per_user_limit?: number | null;
             /**
              * Price Fen
-             * @description integer fen (分), at least 1
+             * @description required without specs; with specs, from the SKUs
              */
-            price_fen: number;
+            price_fen?: number | null;
             /**
              * Shipping Fee Fen
              * @description integer fen (分)
              * @default 0
              */
             shipping_fee_fen: number;
+            /**
+             * Skus
+             * @description the combinations sold, each with its price, stock and optional commission (required with specs)
+             */
+            skus?: components["schemas"]["SkuIn"][];
+            /**
+             * Specs
+             * @description 规格 (at most 3). Empty: a single-SKU product priced and stocked by price_fen / stock
+             */
+            specs?: components["schemas"]["SpecIn"][];
             /**
              * Stock
              * @default 0
@@ -6588,6 +6623,11 @@ export interface components {
             image_urls?: string[];
             /** Images */
             images: string[];
+            /**
+             * Max Price Fen
+             * @description with SKUs, the highest SKU price (price_fen is the lowest); null: one price
+             */
+            max_price_fen?: number | null;
             /** Name */
             name: string;
             /**
@@ -6606,10 +6646,25 @@ export interface components {
              * @description for an active promoter only: the L1 commission on one unit at this price
              */
             promoter_earn_fen?: number | null;
+            /**
+             * Promoter Earn Max Fen
+             * @description for an active promoter only: the L1 commission on one unit of the best-paying SKU
+             */
+            promoter_earn_max_fen?: number | null;
             /** Sales */
             sales: number;
             /** Shipping Fee Fen */
             shipping_fee_fen: number;
+            /**
+             * Skus
+             * @description the enabled SKUs (empty without specs)
+             */
+            skus?: components["schemas"]["PublicSkuView"][];
+            /**
+             * Specs
+             * @description empty: one SKU, order without sku_id
+             */
+            specs?: components["schemas"]["SpecView"][];
             /** Stock */
             stock: number;
             /**
@@ -6672,6 +6727,11 @@ export interface components {
              * @default false
              */
             hot: boolean;
+            /**
+             * Max Price Fen
+             * @description with SKUs, the highest SKU price (price_fen is the lowest); null: one price
+             */
+            max_price_fen?: number | null;
             /** Name */
             name: string;
             /** Price Fen */
@@ -6683,6 +6743,11 @@ export interface components {
              * @description for an active promoter only: the L1 commission on one unit at this price
              */
             promoter_earn_fen?: number | null;
+            /**
+             * Promoter Earn Max Fen
+             * @description for an active promoter only: the L1 commission on one unit of the best-paying SKU
+             */
+            promoter_earn_max_fen?: number | null;
             /** Sales */
             sales: number;
             /** Shipping Fee Fen */
@@ -6756,6 +6821,16 @@ export interface components {
             price_fen?: number | null;
             /** Shipping Fee Fen */
             shipping_fee_fen?: number | null;
+            /**
+             * Skus
+             * @description the whole list: a combination not sent is disabled (kept for the orders naming it), a new one added
+             */
+            skus?: components["schemas"]["SkuIn"][] | null;
+            /**
+             * Specs
+             * @description sent with skus; a product's specs cannot be removed
+             */
+            specs?: components["schemas"]["SpecIn"][] | null;
             /** Type */
             type?: ("physical" | "service" | "virtual") | null;
             /**
@@ -7239,6 +7314,29 @@ export interface components {
         PublicCategoryList: {
             /** Items */
             items: components["schemas"]["PublicCategory"][];
+        };
+        /** PublicSkuView */
+        PublicSkuView: {
+            /**
+             * Available
+             * @description in stock and on sale: can be ordered now
+             */
+            available: boolean;
+            /** Label */
+            label: string;
+            /** Options */
+            options: string[];
+            /** Price Fen */
+            price_fen: number;
+            /**
+             * Promoter Earn Fen
+             * @description for an active promoter only, per unit
+             */
+            promoter_earn_fen?: number | null;
+            /** Sku Id */
+            sku_id: string;
+            /** Stock */
+            stock: number;
         };
         /**
          * QrCodeResponse
@@ -9183,6 +9281,71 @@ export interface components {
             tracking_no: string;
         };
         /**
+         * SkuIn
+         * @description One combination the merchant sells. ``options``: one value per spec, in the specs' order
+         *     (it identifies the SKU across edits). ``stock`` is the starting stock of a new SKU; an existing
+         *     SKU's stock changes through stock adjustments only. ``commission`` null: the product's setting.
+         */
+        SkuIn: {
+            commission?: components["schemas"]["CommissionSettingIn"] | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Options */
+            options: string[];
+            /**
+             * Price Fen
+             * @description integer fen (分), at least 1
+             */
+            price_fen: number;
+            /**
+             * Stock
+             * @default 0
+             */
+            stock: number;
+        };
+        /** SkuView */
+        SkuView: {
+            /** @description null: the product's setting */
+            commission: components["schemas"]["CommissionSettingView"] | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Label
+             * @description the options joined with /, e.g. 成人/250g
+             */
+            label: string;
+            /** Options */
+            options: string[];
+            /** Price Fen */
+            price_fen: number;
+            /** Sales */
+            sales: number;
+            /** Sku Id */
+            sku_id: string;
+            /** Stock */
+            stock: number;
+        };
+        /**
+         * SpecIn
+         * @description 规格项: e.g. 出行人 with 成人 / 儿童 / 老人.
+         */
+        SpecIn: {
+            /** Name */
+            name: string;
+            /** Values */
+            values: string[];
+        };
+        /** SpecView */
+        SpecView: {
+            /** Name */
+            name: string;
+            /** Values */
+            values: string[];
+        };
+        /**
          * StatusChangeRequest
          * @example {
          *       "reason": "朋友圈海报夸大收益, 核实前暂停"
@@ -9213,6 +9376,11 @@ export interface components {
              * @description e.g. 入库, 盘点, 损耗
              */
             reason: string;
+            /**
+             * Sku Id
+             * @description required for a product with specs: whose stock moves
+             */
+            sku_id?: string | null;
         };
         /**
          * TeamBonusRules
@@ -16434,12 +16602,14 @@ export interface operations {
                 limit?: number;
                 /** @description integer fen */
                 max_price_fen?: number | null;
+                /** @description active promoters only: products whose best-paying SKU earns the caller at least this at L1 */
+                min_commission_fen?: number | null;
                 /** @description integer fen */
                 min_price_fen?: number | null;
                 /** @description keyword in the product name */
                 q?: string | null;
-                /** @description newest, price_asc, price_desc, sales_desc or hot (爆款 first) */
-                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc" | "hot";
+                /** @description newest, price_asc, price_desc (by the lowest SKU price), sales_desc, hot (爆款 first), or commission_desc (active promoters only: what the caller earns at L1 on the best-paying SKU; anyone else gets 422) */
+                sort?: "newest" | "price_asc" | "price_desc" | "sales_desc" | "hot" | "commission_desc";
             };
             header?: never;
             path?: never;

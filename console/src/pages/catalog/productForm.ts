@@ -5,6 +5,7 @@
 import type { components } from "../../api/schema";
 import { formatFen, parseYuan } from "../../lib/money";
 import { formatTime } from "../../lib/time";
+import { formSkus, formSpecs, specsAndSkus, type SkuRow, type SpecRow } from "./skuForm";
 
 type Product = components["schemas"]["AdminProductView"];
 type ProductCreate = components["schemas"]["ProductCreate"];
@@ -52,6 +53,9 @@ export interface ProductForm {
   /** Percent for "ratio", yuan per unit for "fixed". */
   commission_l1: string;
   commission_l2: string;
+  /** 规格: none for a product priced and stocked by `price` / `stock`. */
+  specs: SpecRow[];
+  skus: SkuRow[];
   /** 定时上下架 as China wall time "YYYY-MM-DD HH:mm:ss" (the picker's value); "" for none planned. */
   on_shelf_at: string;
   off_shelf_at: string;
@@ -81,6 +85,7 @@ export function emptyProductForm(categoryId = ""): ProductForm {
     name: "", type: "physical", category_id: categoryId, description: "", images: [], price: "", shipping: "0",
     stock: 0, low_stock_threshold: 0, per_user_limit: null, on_shelf: false, distribution_enabled: true,
     commission_mode: "inherit", commission_l1: "", commission_l2: "", on_shelf_at: "", off_shelf_at: "", hot_rank: 0,
+    specs: [], skus: [],
   };
 }
 
@@ -93,6 +98,7 @@ export function productForm(p: Product): ProductForm {
     low_stock_threshold: p.low_stock_threshold, per_user_limit: p.per_user_limit, on_shelf: p.on_shelf,
     distribution_enabled: p.distribution_enabled, commission_mode: mode, commission_l1: show(l1), commission_l2: show(l2),
     on_shelf_at: isoToChinaTime(p.on_shelf_at), off_shelf_at: isoToChinaTime(p.off_shelf_at), hot_rank: p.hot_rank ?? 0,
+    specs: formSpecs(p), skus: formSkus(p),
   };
 }
 
@@ -103,8 +109,11 @@ function readProduct(form: ProductForm): Read<ProductCreate> {
   const errors: Record<string, string> = {};
   if (!form.name.trim()) errors.name = "请填写商品名称";
   if (!form.category_id) errors.category_id = "请选择分类";
-  const price = parseYuan(form.price);
-  if (price === null || price < 1) errors.price_fen = "请填写价格（元，最多两位小数，至少 0.01）";
+  const withSpecs = form.specs.some((spec) => spec.name.trim());
+  const price = withSpecs ? null : parseYuan(form.price);
+  if (!withSpecs && (price === null || price < 1)) errors.price_fen = "请填写价格（元，最多两位小数，至少 0.01）";
+  const skus = withSpecs ? specsAndSkus(form.specs, form.skus) : null;
+  if (skus && !skus.ok) Object.assign(errors, skus.errors);
   const shipping = form.type === "physical" ? parseYuan(form.shipping || "0") : 0;
   if (shipping === null || shipping < 0) errors.shipping_fee_fen = "请填写运费（元，最多两位小数）";
   let l1 = 0;
@@ -134,6 +143,7 @@ function readProduct(form: ProductForm): Read<ProductCreate> {
       on_shelf: form.on_shelf, distribution_enabled: form.distribution_enabled,
       commission: { mode: form.commission_mode, l1, l2 },
       on_shelf_at: onAt, off_shelf_at: offAt, hot_rank: form.hot_rank || 0,
+      ...(skus?.ok ? skus.value : {}),
     },
   };
 }
@@ -163,6 +173,16 @@ export function productUpdateBody(form: ProductForm, current: Product): Read<Pro
   const c = next.commission;
   if (c.mode !== current.commission.mode || c.l1 !== current.commission.l1 || c.l2 !== current.commission.l2) {
     body.commission = c;
+  }
+  if (next.specs && next.skus) {
+    // A product with specs is priced per SKU: the whole list goes when any of it changed.
+    delete body.price_fen;
+    const was = JSON.stringify([current.specs ?? [], (current.skus ?? []).map((k) => [k.options, k.price_fen, k.enabled])]);
+    const now = JSON.stringify([next.specs, next.skus.map((k) => [k.options, k.price_fen, k.enabled ?? true])]);
+    if (was !== now) {
+      body.specs = next.specs;
+      body.skus = next.skus;
+    }
   }
   return { ok: true, value: body };
 }

@@ -17,7 +17,7 @@ from typing import Any
 
 from mall.dal.keys import COMMISSION_RATES_PARTITION, COMMISSION_RATES_READY_SK, commission_rate_key
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
-from mall.domain.catalog import Category, CommissionSetting, Product
+from mall.domain.catalog import Category, CommissionSetting, Product, has_own_commission, priced_variants
 from mall.domain.commission_cap import OverrideHolder
 
 CATEGORY, PRODUCT, PROMOTER = "CATEGORY", "PRODUCT", "PROMOTER"
@@ -42,7 +42,7 @@ class Rates:
 
 
 def _has_own_rate(product: Product) -> bool:
-    return product.commission.mode != "inherit" and product.distribution_enabled
+    return has_own_commission(product)
 
 
 def category_copy(category: Category, *, version: int) -> Item | None:
@@ -61,7 +61,10 @@ def product_copy(product: Product, *, version: int) -> Item | None:
     return {**commission_rate_key(PRODUCT, product.product_id), "entity": "commission_rate", "kind": PRODUCT,
             "version": version, "product_id": product.product_id, "name": product.name, "type": product.type,
             "category_id": product.category_id, "price_fen": product.price_fen,
-            "distribution_enabled": product.distribution_enabled, "commission": product.commission.as_dict()}
+            "distribution_enabled": product.distribution_enabled, "commission": product.commission.as_dict(),
+            # a product with specs: each enabled SKU's price and the commission it pays (the cap's combinations)
+            **({"variants": [{"price_fen": v.price_fen, "commission": v.commission.as_dict()}
+                             for v in priced_variants(product)]} if product.has_specs else {})}
 
 
 def promoter_copy(user_id: str, *, l1_bp: int | None, l2_bp: int | None, version: int) -> Item | None:
@@ -127,14 +130,15 @@ class RateIndex:
                                                  l2_rate_bp=_optional(item.get("l2_rate_bp")),
                                                  version=int(item["version"])))
             elif kind == PRODUCT:
-                commission = item["commission"]
-                rates.products.append(Product(
-                    product_id=str(item["product_id"]), name=str(item["name"]), type=item["type"],
-                    category_id=str(item["category_id"]), price_fen=int(item["price_fen"]), stock=0,
-                    distribution_enabled=bool(item["distribution_enabled"]),
-                    commission=CommissionSetting(mode=commission["mode"], l1=int(commission["l1"]),
-                                                 l2=int(commission["l2"])),
-                    version=int(item["version"])))
+                for variant in item.get("variants") or [item]:
+                    commission = variant["commission"]
+                    rates.products.append(Product(
+                        product_id=str(item["product_id"]), name=str(item["name"]), type=item["type"],
+                        category_id=str(item["category_id"]), price_fen=int(variant["price_fen"]), stock=0,
+                        distribution_enabled=bool(item["distribution_enabled"]),
+                        commission=CommissionSetting(mode=commission["mode"], l1=int(commission["l1"]),
+                                                     l2=int(commission["l2"])),
+                        version=int(item["version"])))
             elif kind == PROMOTER:
                 rates.promoters.append(RatedPromoter(str(item["user_id"]), _optional(item.get("l1_override_bp")),
                                                      _optional(item.get("l2_override_bp"))))

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mall.clock import iso
+from mall.dal.catalog.products import SkuTake
 from mall.dal.keys import (
     ORDER_SK,
     buyer_address_sort_key,
@@ -127,7 +128,8 @@ def line_from_item(raw: Mapping[str, Any]) -> OrderLine:
         type=str(raw.get("type", "physical")), quantity=_int(raw.get("quantity"), 1),
         unit_price_fen=_int(raw.get("unit_price_fen")), paid_fen=_int(raw.get("paid_fen")),
         refunded_fen=_int(raw.get("refunded_fen")), refund_held_fen=_int(raw.get("refund_held_fen")),
-        category_id=_text(raw.get("category_id")),
+        category_id=_text(raw.get("category_id")), sku_id=_text(raw.get("sku_id")),
+        sku_index=None if raw.get("sku_index") is None else _int(raw.get("sku_index")),
     )
 
 
@@ -187,8 +189,8 @@ class ProductCatalog(Protocol):
     writes ``OrderRepository.place`` and ``expire`` commit with the order."""
 
     def get_many(self, ids: Sequence[str], /) -> Mapping[str, Any]: ...
-    def reserve_stock(self, product_id: str, quantity: int, /) -> Write: ...
-    def release_stock(self, product_id: str, quantity: int, /) -> Write: ...
+    def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ..., /) -> Write: ...
+    def release_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ..., /) -> Write: ...
 
 
 class PlacementRefused(Exception):

@@ -10,21 +10,26 @@ and admin lists use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mall.domain.product_content import ProductContent
-from mall.errors import FieldProblem
+from mall.errors import Conflict, FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.orders import LineRequest
 
 ProductType = Literal["physical", "service", "virtual"]  # 实物 / 服务(核销) / 虚拟
 CommissionMode = Literal["inherit", "ratio", "fixed"]
-ListingSort = Literal["newest", "price_asc", "price_desc", "sales_desc", "hot"]
+ListingSort = Literal["newest", "price_asc", "price_desc", "sales_desc", "hot", "commission_desc"]
 
 PRODUCT_TYPES: tuple[ProductType, ...] = ("physical", "service", "virtual")
 COMMISSION_MODES: tuple[CommissionMode, ...] = ("inherit", "ratio", "fixed")
 LISTING_SORTS: tuple[ListingSort, ...] = ("newest", "price_asc", "price_desc", "sales_desc", "hot")
+#: Sorts and filters that rank by what the caller would earn: only an active promoter earns.
+PROMOTER_SORTS: frozenset[ListingSort] = frozenset({"commission_desc"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,45 @@ class CommissionSetting:
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "l1": self.l1, "l2": self.l2}
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """规格项: one dimension a buyer chooses along (出行人: 成人 / 儿童 / 老人)."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sku:
+    """One sellable combination of spec values (``options``, one per spec, in the specs' order)
+    with its own price and stock; ``commission`` None inherits the product's setting.
+    SKUs are never removed from a product (an order line names its position), only disabled."""
+
+    sku_id: str
+    options: tuple[str, ...]
+    price_fen: int
+    stock: int
+    sales: int = 0
+    commission: CommissionSetting | None = None
+    enabled: bool = True
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.options)
+
+
+#: What ``GET /rules`` tells promoters of SKUs: a line pays its SKU's commission (``Product.for_sku``),
+#: and the cap holds per SKU, at its own price (``priced_variants``).
+SKU_COMMISSION_RULE = ("同一商品的不同规格（如成人/儿童、250g/500g）价格不同，可以单独设置佣金；未单独设置的规格"
+                       "按商品的佣金设置计算。佣金按所购规格的实付金额计算，佣金上限对每个规格分别适用。")
+
+#: The one SKU of a product without specs: its price and stock are the product's top-level fields.
+DEFAULT_SKU_ID = "default"
+MAX_SPECS = 3
+MAX_SPEC_VALUES = 10
+MAX_SKUS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +132,11 @@ class Product:
     off_shelf_at: datetime | None = None
     #: 爆款: 0 is not hot; a greater rank lists first under the ``hot`` sort.
     hot_rank: int = 0
+    #: 规格: empty for a single-SKU product (its price and stock are ``price_fen`` / ``stock``).
+    #: With specs, ``skus`` hold each price and stock, ``price_fen`` is the lowest enabled SKU's
+    #: price and ``stock`` the total of the SKUs' stock (the low-stock flag watches that total).
+    specs: tuple[Spec, ...] = ()
+    skus: tuple[Sku, ...] = ()
 
     @property
     def is_low_on_stock(self) -> bool:
@@ -97,6 +146,101 @@ class Product:
         """On the shelf as customers see it at ``now``: a product past its off time is off even
         before the schedule has taken it off (the schedule runs every minute, reads run any time)."""
         return self.on_shelf and not (self.off_shelf_at is not None and self.off_shelf_at <= now)
+    @property
+    def has_specs(self) -> bool:
+        return bool(self.specs)
+
+    def sellable_skus(self) -> tuple[Sku, ...]:
+        """The SKUs a buyer can choose: a product without specs has its one default SKU."""
+        if not self.has_specs:
+            return (Sku(DEFAULT_SKU_ID, (), self.price_fen, self.stock, self.sales),)
+        return tuple(s for s in self.skus if s.enabled)
+
+    def sku_index(self, sku_id: str) -> int | None:
+        """Where the SKU sits in ``skus`` (None: no such SKU, or a product without specs)."""
+        for index, sku in enumerate(self.skus):
+            if sku.sku_id == sku_id:
+                return index
+        return None
+
+    def price_range(self) -> tuple[int, int]:
+        prices = [s.price_fen for s in self.sellable_skus()] or [self.price_fen]
+        return min(prices), max(prices)
+
+    def for_sku(self, sku: Sku) -> Product:
+        """The product as one of its SKUs sells it: the SKU's price, stock and (own or inherited)
+        commission; what pricing, the commission preview and the cap check read per SKU."""
+        return replace(self, price_fen=sku.price_fen, stock=sku.stock,
+                       commission=sku.commission if sku.commission is not None else self.commission)
+
+
+def priced_variants(product: Product) -> list[Product]:
+    """The product as each enabled SKU sells it (itself without specs): what the commission cap
+    checks, since a SKU's price and own commission make a combination of their own."""
+    if not product.has_specs:
+        return [product]
+    return [product.for_sku(sku) for sku in product.skus if sku.enabled]
+
+
+def has_own_commission(product: Product) -> bool:
+    """It (or one of its enabled SKUs) pays a commission setting of its own, and distributes."""
+    return product.distribution_enabled and any(v.commission.mode != "inherit" for v in priced_variants(product))
+
+
+def with_sku_totals(product: Product) -> Product:
+    """A product with specs as its SKUs make it: lowest enabled price, total stock and sales."""
+    if not product.has_specs or not product.skus:
+        return product
+    enabled = [s.price_fen for s in product.skus if s.enabled]
+    return replace(product, price_fen=min(enabled) if enabled else product.price_fen,
+                   stock=sum(s.stock for s in product.skus), sales=sum(s.sales for s in product.skus))
+
+
+def merge_skus(current: Product, specs: tuple[Spec, ...], wanted: Sequence[Sku]) -> tuple[Sku, ...]:
+    """The SKUs after an edit: an existing combination keeps its id, position, stock and sales and
+    takes the new price, commission and enabled flag; a combination no longer sent is disabled
+    (kept, so the orders naming it still release and refund); new ones are appended."""
+    by_options = {s.options: s for s in wanted}
+    merged: list[Sku] = []
+    for sku in current.skus:
+        new = by_options.pop(sku.options, None)
+        if new is None:
+            merged.append(replace(sku, enabled=False))
+        else:
+            merged.append(replace(sku, price_fen=new.price_fen, commission=new.commission, enabled=new.enabled))
+    merged.extend(by_options.values())
+    return tuple(merged)
+
+
+def sku_problems(specs: Sequence[Spec], skus: Sequence[Sku]) -> list[FieldProblem]:
+    """Specs and SKUs agree: distinct names and values, each SKU one value of every spec, no
+    combination twice, at least one SKU enabled."""
+    problems: list[FieldProblem] = []
+    if not specs:
+        if skus:
+            problems.append(FieldProblem("skus", "a product without specs has no SKU list (use price_fen and stock)"))
+        return problems
+    if len({s.name for s in specs}) != len(specs):
+        problems.append(FieldProblem("specs", "spec names must be distinct"))
+    for index, spec in enumerate(specs):
+        if len(set(spec.values)) != len(spec.values):
+            problems.append(FieldProblem(f"specs.{index}.values", "values must be distinct"))
+    seen: set[tuple[str, ...]] = set()
+    for index, sku in enumerate(skus):
+        if len(sku.options) != len(specs) or any(v not in spec.values for v, spec in zip(sku.options, specs,
+                                                                                         strict=False)):
+            problems.append(FieldProblem(f"skus.{index}.options", "must name one value of each spec, in order"))
+        if sku.options in seen:
+            problems.append(FieldProblem(f"skus.{index}.options", "this combination is listed twice"))
+        seen.add(sku.options)
+        if sku.commission is not None and sku.commission.mode == "inherit" and (sku.commission.l1
+                                                                                or sku.commission.l2):
+            problems.append(FieldProblem(f"skus.{index}.commission", "l1 and l2 must be 0 when mode is 'inherit'"))
+    if not any(s.enabled for s in skus):
+        problems.append(FieldProblem("skus", "at least one SKU must be enabled"))
+    if len(skus) > MAX_SKUS:
+        problems.append(FieldProblem("skus", f"at most {MAX_SKUS} SKUs"))
+    return problems
 
 
 def is_low_stock(stock: int, threshold: int) -> bool:
@@ -178,6 +322,8 @@ class ListingFilter:
     #: For customers' lists: the moment the list is read, so a product past its off time is left
     #: out even before the schedule took it off. None (admin lists): the stored shelf only.
     now: datetime | None = None
+    #: what the caller earns at L1 on the product's best-paying SKU (promoters only; see ``select_page``)
+    min_commission_fen: int | None = None
 
     def matches(self, product: Product) -> bool:
         if self.on_shelf is not None and product.on_shelf != self.on_shelf:
@@ -196,15 +342,24 @@ class ListingFilter:
     def fingerprint(self, sort: ListingSort) -> str:
         """Identifies the list a cursor belongs to (a cursor is refused on another list)."""
         return "|".join(str(v) for v in (sort, self.category_id, self.min_price_fen, self.max_price_fen,
-                                         (self.keyword or "").strip().casefold(), self.on_shelf))
+                                         (self.keyword or "").strip().casefold(), self.on_shelf,
+                                         self.min_commission_fen))
 
 
 SortKey = tuple[int | str, ...]
 
 
-def _sort_key(sort: ListingSort) -> tuple[Callable[[Product], SortKey], bool]:
+#: What the caller would earn at L1 on one unit of a product's best-paying SKU.
+Earning = Callable[[Product], int]
+
+
+def _sort_key(sort: ListingSort, earn: Earning | None = None) -> tuple[Callable[[Product], SortKey], bool]:
     """The key and direction of each sort. The product id breaks ties, so the order is total
     and a keyset cursor (the last key returned) resumes exactly where the page ended."""
+    if sort == "commission_desc":
+        if earn is None:
+            raise ValueError("sorting by commission needs what the caller earns")
+        return (lambda p: (-earn(p), p.product_id)), False
     if sort == "price_asc":
         return (lambda p: (p.price_fen, p.product_id)), False
     if sort == "price_desc":
@@ -219,15 +374,62 @@ def _sort_key(sort: ListingSort) -> tuple[Callable[[Product], SortKey], bool]:
 
 
 def select_page(products: Iterable[Product], *, where: ListingFilter, sort: ListingSort, limit: int,
-                after: Sequence[int | str] | None = None) -> tuple[list[Product], SortKey | None]:
+                after: Sequence[int | str] | None = None,
+                earn: Earning | None = None) -> tuple[list[Product], SortKey | None]:
     """Filter, sort and return one page after the keyset ``after``, and the next page's keyset
     (None on the last page). Products that change between pages (a price edit, new sales)
-    may move; the keyset never repeats or skips one whose key did not change."""
-    key, descending = _sort_key(sort)
-    chosen = sorted((p for p in products if where.matches(p)), key=key, reverse=descending)
+    may move; the keyset never repeats or skips one whose key did not change. ``earn``: what
+    the caller earns per product (the commission sort and ``min_commission_fen``)."""
+    key, descending = _sort_key(sort, earn)
+    floor = where.min_commission_fen
+
+    def wanted(p: Product) -> bool:
+        return where.matches(p) and (floor is None or (earn is not None and earn(p) >= floor))
+
+    chosen = sorted((p for p in products if wanted(p)), key=key, reverse=descending)
     if after is not None:
         last = tuple(after)
         chosen = [p for p in chosen if (key(p) < last if descending else key(p) > last)]
     page = chosen[:limit]
     more = len(chosen) > limit
     return page, (key(page[-1]) if more and page else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenSku:
+    """The SKU an order line buys of a product with specs: the product as that SKU sells it (its
+    price, stock and commission), and where the SKU sits in the product (its stock is written there)."""
+
+    sku_id: str
+    index: int
+    label: str
+    sells_as: Product
+
+
+def choose_skus(requested: Sequence[LineRequest], products: Mapping[str, Product]) -> dict[int, ChosenSku]:
+    """The SKU each order line buys of a product with specs, by line index. A line of a product
+    with specs must name an enabled SKU of it (422 ``lines.N.sku_id``; a disabled one is 409
+    ``sku_unavailable``); a line of a product without specs names none (or ``default``)."""
+    chosen: dict[int, ChosenSku] = {}
+    problems: list[FieldProblem] = []
+    for index, line in enumerate(requested):
+        product = products.get(line.product_id)
+        if product is None:
+            continue  # pricing names the unknown product
+        if not product.has_specs:
+            if line.sku_id not in (None, DEFAULT_SKU_ID):
+                problems.append(FieldProblem(f"lines.{index}.sku_id", "this product has no specs; omit sku_id"))
+            continue
+        at = product.sku_index(line.sku_id) if line.sku_id is not None else None
+        if at is None:
+            problems.append(FieldProblem(f"lines.{index}.sku_id", "required: one of this product's sku_id"
+                                         if line.sku_id is None else "no such SKU of this product"))
+            continue
+        sku = product.skus[at]
+        if not sku.enabled:
+            raise Conflict(f"{product.name} {sku.label} is no longer sold", code="sku_unavailable",
+                           details={"product_id": product.product_id, "sku_id": sku.sku_id})
+        chosen[index] = ChosenSku(sku_id=sku.sku_id, index=at, label=sku.label, sells_as=product.for_sku(sku))
+    if problems:
+        raise InvalidInput("some order lines are invalid", code="invalid_order_lines", fields=problems)
+    return chosen

@@ -22,10 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from mall.clock import parse_instant
 from mall.errors import Conflict, FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.catalog import ChosenSku
 
 MAX_LINES = 20  # 2 writes per line + order + history + marker stay far below DynamoDB's 100 per transaction
 MAX_QUANTITY = 999
@@ -100,6 +103,8 @@ def _plain(value: Any) -> Any:
 class LineRequest:
     product_id: str
     quantity: int
+    sku_id: str | None = None
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +121,15 @@ class PricedLine:
     distribution_enabled: bool
     shipping_fee_fen: int
     per_user_limit: int | None
+    sku: ChosenSku | None = None
 
     def as_item(self) -> dict[str, Any]:
         """The line as stored on the order (contract fields; ``refunded_fen`` starts at 0)."""
+        sku = {"sku_id": self.sku.sku_id, "sku_index": self.sku.index, "sku_label": self.sku.label} if self.sku else {}
         return {"line_id": self.line_id, "product_id": self.product_id, "name": self.name, "type": self.type,
                 "category_id": self.category_id, "quantity": self.quantity, "unit_price_fen": self.unit_price_fen,
                 "paid_fen": self.paid_fen, "commission": self.commission,
-                "distribution_enabled": self.distribution_enabled, "refunded_fen": 0}
+                "distribution_enabled": self.distribution_enabled, "refunded_fen": 0, **sku}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,24 +151,26 @@ def shipping_for(lines: Sequence[PricedLine]) -> int:
 
 
 def price_order(requested: Sequence[LineRequest], products: Mapping[str, ProductLike], *,
-                reserved: Mapping[str, int]) -> PricedOrder:
+                reserved: Mapping[str, int], skus: Mapping[int, ChosenSku] | None = None) -> PricedOrder:
     """Validate the lines against the catalog and price them.
 
-    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits).
-    Stock and limits are checked again, atomically, by the transaction's conditions: these
-    checks only make the common refusal cheap and clear."""
+    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits); ``skus`` the
+    SKU each line (by index) buys, sold as that SKU. Stock and limits are checked again, atomically, by
+    the transaction's conditions: these checks only make the common refusal cheap and clear."""
+    chosen = skus or {}
     if not requested:
         raise InvalidInput("an order needs at least one line", code="empty_order",
                            fields=[FieldProblem("lines", "at least one line")])
     if len(requested) > MAX_LINES:
         raise InvalidInput(f"at most {MAX_LINES} lines per order", code="too_many_lines",
                            fields=[FieldProblem("lines", f"at most {MAX_LINES} lines")])
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     problems: list[FieldProblem] = []
     for index, line in enumerate(requested):
-        if line.product_id in seen:
+        sku_id = chosen[index].sku_id if index in chosen else None
+        if (line.product_id, sku_id) in seen:
             problems.append(FieldProblem(f"lines.{index}.product_id", "product listed twice; add up the quantity"))
-        seen.add(line.product_id)
+        seen.add((line.product_id, sku_id))
         if not 1 <= line.quantity <= MAX_QUANTITY:
             problems.append(FieldProblem(f"lines.{index}.quantity", f"must be 1–{MAX_QUANTITY}"))
         if line.product_id not in products:
@@ -171,7 +180,8 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
 
     priced: list[PricedLine] = []
     for index, line in enumerate(requested, start=1):
-        product = products[line.product_id]
+        sku = chosen.get(index - 1)
+        product = sku.sells_as if sku is not None else products[line.product_id]
         if not product.on_shelf:
             raise Conflict(f"product {product.product_id} is not on sale", code="product_unavailable",
                            details={"product_id": product.product_id})
@@ -192,7 +202,7 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
             paid_fen=product.price_fen * line.quantity,
             commission={"mode": str(_plain(commission.mode)), "l1": int(commission.l1), "l2": int(commission.l2)},
             distribution_enabled=bool(product.distribution_enabled), shipping_fee_fen=product.shipping_fee_fen,
-            per_user_limit=limit,
+            per_user_limit=limit, sku=sku,
         ))
     goods = sum(line.unit_price_fen * line.quantity for line in priced)
     paid = sum(line.paid_fen for line in priced)
@@ -294,6 +304,8 @@ class OrderLine:
     #: refund requests can never add up to more than the line's paid amount.
     refund_held_fen: int = 0
     category_id: str | None = None
+    sku_id: str | None = None  # a product with specs: the SKU and its position in the product
+    sku_index: int | None = None
 
     @property
     def refundable_fen(self) -> int:
@@ -349,7 +361,8 @@ class Order:
         return parse_instant(self.created_at)
 
     def quantities(self) -> dict[str, int]:
-        return {line.product_id: line.quantity for line in self.lines}
+        return {pid: sum(x.quantity for x in self.lines if x.product_id == pid)
+                for pid in dict.fromkeys(x.product_id for x in self.lines)}
 
     @property
     def fulfilment(self) -> Fulfilment:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mall.domain import withdrawal_limits as limits
+from mall.domain.catalog import SKU_COMMISSION_RULE
 from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
 from mall.domain.promoter_text import mask_banned
@@ -83,6 +84,7 @@ def _commission(s: DistributionSettings) -> RuleSection:
                  "商品实付金额：扣除优惠后实际支付的金额，不含运费；佣金按分向下取整。"),
         RuleItem("rate_priority", "比例优先级",
                  "商品或商品分类单独设置的佣金比例优先于上述通用比例；等级加成另计（见“推广员等级”）。"),
+        RuleItem("per_sku", "按规格计佣", SKU_COMMISSION_RULE),
         RuleItem("self_purchase", "自购规则", self_purchase, c.self_purchase),
         RuleItem("when_earned", "佣金产生", "订单支付成功后记为待结算佣金；只有状态正常的推广员获得佣金，"
                  "某一级的推广员状态异常时该级佣金不发放，也不转给他人。"),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
-from mall.domain.catalog import CommissionMode, ListingSort, ProductType
+from mall.domain.catalog import MAX_SKUS, MAX_SPEC_VALUES, MAX_SPECS, CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
 from mall.schemas.common import ApiModel, FieldError
@@ -164,6 +164,35 @@ class CommissionSettingIn(ApiModel):
     l2: Annotated[int, Field(ge=0, le=10_000_000_000, description="bp (ratio) or fen per unit (fixed)")] = 0
 
 
+SpecText = Annotated[str, Field(min_length=1, max_length=20)]
+SkuId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SpecIn(ApiModel):
+    """规格项: e.g. 出行人 with 成人 / 儿童 / 老人."""
+
+    name: SpecText
+    values: Annotated[list[SpecText], Field(min_length=1, max_length=MAX_SPEC_VALUES)]
+
+
+class SkuIn(ApiModel):
+    """One combination the merchant sells. ``options``: one value per spec, in the specs' order
+    (it identifies the SKU across edits). ``stock`` is the starting stock of a new SKU; an existing
+    SKU's stock changes through stock adjustments only. ``commission`` null: the product's setting."""
+
+    options: Annotated[list[SpecText], Field(min_length=1, max_length=MAX_SPECS)]
+    price_fen: PriceFen
+    stock: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    commission: CommissionSettingIn | None = None
+    enabled: bool = True
+
+
+Specs = Annotated[list[SpecIn], Field(max_length=MAX_SPECS, description=(
+    "规格 (at most 3). Empty: a single-SKU product priced and stocked by price_fen / stock"))]
+Skus = Annotated[list[SkuIn], Field(max_length=MAX_SKUS, description=(
+    "the combinations sold, each with its price, stock and optional commission (required with specs)"))]
+
+
 class ProductCreate(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "name": "白瓷盖碗 150ml", "type": "physical", "category_id": "c_01m4ckx1mddwmtkz7dctt4",
@@ -181,7 +210,7 @@ class ProductCreate(ApiModel):
     category_id: CategoryId
     images: Images = Field(default_factory=list)
     description: Annotated[str, Field(max_length=2000)] = ""
-    price_fen: PriceFen
+    price_fen: Annotated[PriceFen | None, Field(description="required without specs; with specs, from the SKUs")] = None
     stock: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     shipping_fee_fen: Fen = 0
     per_user_limit: Annotated[int | None, Field(ge=1, le=10_000, description="null: no limit")] = None
@@ -197,6 +226,8 @@ class ProductCreate(ApiModel):
     on_shelf_at: ShelfTime = None
     off_shelf_at: ShelfTime = None
     hot_rank: HotRank = 0
+    specs: Specs = Field(default_factory=list)
+    skus: Skus = Field(default_factory=list)
 
 
 class ProductUpdate(ApiModel):
@@ -226,10 +257,15 @@ class ProductUpdate(ApiModel):
     on_shelf_at: ShelfTime = None
     off_shelf_at: ShelfTime = None
     hot_rank: HotRank | None = None
+    specs: Specs | None = Field(default=None, description="sent with skus; a product's specs cannot be removed")
+    skus: Skus | None = Field(default=None, description=(
+        "the whole list: a combination not sent is disabled (kept for the orders naming it), a new one added"))
 
 
 class StockAdjustment(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"delta": 50, "reason": "入库"}]})
+
+    sku_id: SkuId | None = Field(default=None, description="required for a product with specs: whose stock moves")
 
     delta: Annotated[int, Field(ge=-10_000_000, le=10_000_000, description="units to add (negative: remove)")]
     reason: Annotated[str, Field(min_length=1, max_length=200, description="e.g. 入库, 盘点, 损耗")]
@@ -239,6 +275,22 @@ class CommissionSettingView(BaseModel):
     mode: CommissionMode
     l1: int
     l2: int
+
+
+class SpecView(BaseModel):
+    name: str
+    values: list[str]
+
+
+class SkuView(BaseModel):
+    sku_id: str
+    options: list[str]
+    label: str = Field(description="the options joined with /, e.g. 成人/250g")
+    price_fen: int
+    stock: int
+    sales: int
+    commission: CommissionSettingView | None = Field(description="null: the product's setting")
+    enabled: bool
 
 
 class AdminProductView(BaseModel):
@@ -270,6 +322,8 @@ class AdminProductView(BaseModel):
     on_shelf_at: str | None = Field(default=None, description="planned on-shelf time (UTC); null: none")
     off_shelf_at: str | None = Field(default=None, description="planned off-shelf time (UTC); null: none")
     hot_rank: int = Field(default=0, description="爆款: 0 is not hot")
+    specs: list[SpecView] = Field(default_factory=list, description="empty: a single-SKU product")
+    skus: list[SkuView] = Field(default_factory=list, description="every SKU, disabled ones too (empty without specs)")
 
 
 class AdminProductList(BaseModel):
@@ -302,6 +356,20 @@ class ProductSummary(BaseModel):
     promoter_earn_fen: int | None = Field(
         default=None, description="for an active promoter only: the L1 commission on one unit at this price")
     hot: bool = Field(default=False, description="爆款 (hot mark set by the merchant)")
+    max_price_fen: int | None = Field(default=None, description=(
+        "with SKUs, the highest SKU price (price_fen is the lowest); null: one price"))
+    promoter_earn_max_fen: int | None = Field(default=None, description=(
+        "for an active promoter only: the L1 commission on one unit of the best-paying SKU"))
+
+
+class PublicSkuView(BaseModel):
+    sku_id: str
+    options: list[str]
+    label: str
+    price_fen: int
+    stock: int
+    available: bool = Field(description="in stock and on sale: can be ordered now")
+    promoter_earn_fen: int | None = Field(default=None, description="for an active promoter only, per unit")
 
 
 class ProductDetail(ProductSummary):
@@ -322,6 +390,8 @@ class ProductDetail(ProductSummary):
     attributes: ProductAttributesView = Field(default_factory=ProductAttributesView)
     content: list[ContentBlockView] = Field(default_factory=list, description="the rich description, in order")
     after_sales: AfterSalesView | None = Field(default=None, description="售后政策, shown with the product")
+    specs: list[SpecView] = Field(default_factory=list, description="empty: one SKU, order without sku_id")
+    skus: list[PublicSkuView] = Field(default_factory=list, description="the enabled SKUs (empty without specs)")
 
 
 class ProductList(BaseModel):

@@ -31,6 +31,9 @@ CartLineId = Annotated[str, Field(pattern=r"^cl_[0-9a-f]{20}$", description="a l
 class OrderLineRequest(ApiModel):
     product_id: ProductId
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+    sku_id: Annotated[str | None, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$", description=(
+        "the SKU bought (GET /products/{id} skus[].sku_id): required for a product with specs, omitted otherwise"))] \
+        = None
 
 
 class AddressRequest(ApiModel):
@@ -84,6 +87,8 @@ class PlacedOrderLineView(BaseModel):
     quantity: int
     unit_price_fen: int
     paid_fen: int = Field(description="the line's amount after discounts, without shipping")
+    sku_id: str | None = Field(default=None, description="the SKU bought (null: a product without specs)")
+    sku_label: str | None = Field(default=None, description="its spec values, e.g. 成人/250g")
 
 
 class PaymentParams(BaseModel):

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.cart import CartRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
+from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
@@ -29,6 +29,7 @@ from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.domain import address_book, masking
 from mall.domain import referral as referral_rules
+from mall.domain.catalog import choose_skus
 from mall.domain.commission import apply_line_discounts
 from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
@@ -90,6 +91,11 @@ def _refusal(exc: PlacementRefused) -> Conflict:
             return Conflict(f"product {exc.product_id} is not on sale", code="product_unavailable",
                             details={"product_id": exc.product_id})
         available = max(int(current.get("stock", 0)), 0)
+        if current.get("specs"):  # a product with specs: what is left of each SKU
+            left = {str(s["sku_id"]): max(int(s.get("stock", 0)), 0) for s in current.get("skus") or []
+                    if s.get("enabled", True)}
+            return Conflict(f"not enough left of the chosen SKUs of product {exc.product_id}", code="out_of_stock",
+                            details={"product_id": exc.product_id, "available": available, "skus": left})
         return Conflict(f"only {available} left of product {exc.product_id}", code="out_of_stock",
                         details={"product_id": exc.product_id, "available": available})
     return Conflict(f"product {exc.product_id} has a per-customer limit you have reached",
@@ -192,7 +198,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     same payment parameters), never a second order."""
     request, buyer_id, now = command.request, command.buyer_id, command.now
     products = repos.products
-    wanted = [LineRequest(line.product_id, line.quantity) for line in request.lines]
+    wanted = [LineRequest(line.product_id, line.quantity, line.sku_id) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
     address_book.address_or_id(has_address=request.address is not None, has_address_id=request.address_id is not None)
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
@@ -210,7 +216,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
                                         for pid, p in facts.products.items()}
     reserved = {pid: facts.reserved.get(pid, 0) for pid in product_ids
                 if pid in found and found[pid].per_user_limit is not None}
-    priced: PricedOrder = price_order(wanted, found, reserved=reserved)
+    priced: PricedOrder = price_order(wanted, found, reserved=reserved, skus=choose_skus(wanted, facts.products))
     if priced.needs_address and request.address is None:
         raise InvalidInput("a delivery address is required for physical goods", code="address_required",
                            fields=[FieldProblem("address", "required when any line is a physical product "
@@ -238,7 +244,9 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
         "device_id": command.device_id, "source_ip": command.source_ip,
     }
-    quantities = {line.product_id: line.quantity for line in priced.lines}
+    quantities: dict[str, int] = {}
+    for line in priced.lines:
+        quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
     # The prepay comes before the commit so that the answer, payment parameters included, is
     # stored with the order in its one transaction (the Idempotency-Key's marker). A refusal at the
     # commit (stock or limit taken by a concurrent order since the read) leaves an unpaid prepay at
@@ -291,7 +299,8 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
         writes = [feed, *checks, *extra]
         try:
             orders.place({**fields, "attribution": asdict(attribution)},
-                         stock_writes={pid: products.reserve_stock(pid, q) for pid, q in quantities.items()},
+                         stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid))
+                                       for pid, q in quantities.items()},
                          limits={line.product_id: line.per_user_limit for line in priced.lines},
                          quantities=quantities, now=who.now, extra_writes=writes)
             return None
@@ -306,6 +315,12 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
             attribution = _attribute(repos, facts, buyer_id=who.buyer_id, share=who.share, now=who.now,
                                      grandparent_active=grandparent_active)
     raise Conflict("the buyer's promoters changed while the order was placed; retry", code="order_contention")
+
+
+def _takes(priced: PricedOrder, product_id: str) -> list[SkuTake]:
+    """The units of each SKU of ``product_id`` the order takes (empty: a product without specs)."""
+    return [SkuTake(line.sku.index, line.sku.sku_id, line.quantity) for line in priced.lines
+            if line.product_id == product_id and line.sku is not None]
 
 
 def _note_stock(products: OrderCatalog, facts: PlacementFacts, quantities: dict[str, int], *, order_id: str,
@@ -349,7 +364,8 @@ def _response(request: PlaceOrderRequest, priced: PricedOrder, *, order_id: str,
         order_id=order_id, status=OrderStatus.CREATED.value, amount_fen=priced.amount_fen,
         goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen, discount_fen=priced.discount_fen,
         lines=[PlacedOrderLineView(line_id=x.line_id, product_id=x.product_id, name=x.name, type=x.type,
-                             quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen)
+                             quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen,
+                             sku_id=x.sku.sku_id if x.sku else None, sku_label=x.sku.label if x.sku else None)
                for x in priced.lines],
         address=_address_view(request) if has_address else None, created_at=iso(now), expires_at=iso(expires_at),
         payment=payment, payment_error=payment_error,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from mall.dal.catalog import SkuTake
 from mall.domain.orders import Order, OrderStatus, PaymentOutcome, reconcile_due
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayNotFound
 from mall.integrations.wechatpay.factory import MerchantConfig
@@ -108,7 +109,7 @@ def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, mer
                            extra={"order_id": order.order_id, "wechatpay_code": exc.code})
             report.errors += 1
             continue
-        release = [products.release_stock(pid, q) for pid, q in order.quantities().items()]
+        release = [products.release_stock(pid, q, _sku_takes(order, pid)) for pid, q in order.quantities().items()]
         if orders.expire(order, release_writes=release, now=now):
             report.expired += 1
             released.update(order.quantities())
@@ -121,6 +122,12 @@ def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, mer
             logger.exception("note_stock_levels failed after expiry")
     metrics.add_metric(name="OrdersExpired", unit="Count", value=report.expired)
     return report
+
+
+def _sku_takes(order: Order, product_id: str) -> list[SkuTake]:
+    """The units each SKU line of ``product_id`` took, at the SKU's position (empty: its one SKU)."""
+    return [SkuTake(line.sku_index, line.sku_id, line.quantity) for line in order.lines
+            if line.product_id == product_id and line.sku_index is not None and line.sku_id is not None]
 
 
 def reconcile_unpaid(*, repos: PaymentRepositories, merchant: MerchantConfig, pay: Callable[[], WeChatPayClient],

@@ -19,6 +19,7 @@ from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.page import ProductPage, ProductPageReads
 from mall.dal.catalog.products import (
     ProductRepository,
+    SkuTake,
     StockObservation,
     editable_state,
     product_from_item,
@@ -27,5 +28,6 @@ from mall.dal.catalog.products import (
 from mall.dal.table import TransactionCancelled
 
 __all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "LowStockAlert", "LowStockAlerts",
-           "ProductPage", "ProductPageReads", "ProductRepository", "StockObservation", "TransactionCancelled",
-           "category_from_item", "category_state", "editable_state", "product_from_item", "product_state"]
+           "ProductPage", "ProductPageReads", "ProductRepository", "SkuTake", "StockObservation",
+           "TransactionCancelled", "category_from_item", "category_state", "editable_state", "product_from_item",
+           "product_state"]

@@ -3,7 +3,7 @@ stock adjustments and their low-stock flag (the table in ``mall.dal.catalog``)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.catalog.skus import sku_from, sku_values
 from mall.dal.commission_rates import product_copy, product_write
 from mall.dal.keys import (
     LOW_STOCK_PARTITION,
@@ -23,14 +24,23 @@ from mall.dal.keys import (
     stock_adjustment_key,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.catalog import CommissionSetting, Product, next_shelf_due
+from mall.domain.catalog import (
+    CommissionSetting,
+    Product,
+    Sku,
+    Spec,
+    next_shelf_due,
+    priced_variants,
+    with_sku_totals,
+)
 from mall.domain.product_content import ProductContent, content_from_dict
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 
 def product_from_item(item: Item) -> Product:
     commission = item.get("commission") or {}
-    return Product(
+    specs = tuple(Spec(str(s["name"]), tuple(s.get("values", []))) for s in item.get("specs") or [])
+    return with_sku_totals(Product(
         product_id=item["product_id"], name=item["name"], type=item["type"], category_id=item["category_id"],
         price_fen=int(item["price_fen"]), stock=int(item.get("stock", 0)), images=list(item.get("images", [])),
         description=item.get("description", ""), shipping_fee_fen=int(item.get("shipping_fee_fen", 0)),
@@ -44,7 +54,8 @@ def product_from_item(item: Item) -> Product:
         updated_at=instant_or_none(item.get("updated_at")),
         on_shelf_at=instant_or_none(item.get("on_shelf_at")), off_shelf_at=instant_or_none(item.get("off_shelf_at")),
         hot_rank=int(item.get("hot_rank", 0)),
-    )
+        specs=specs, skus=tuple(sku_from(s) for s in item.get("skus") or []) if specs else (),
+    ))
 
 
 def product_state(product: Product) -> dict[str, Any]:
@@ -82,7 +93,19 @@ def _editable_values(product: Product) -> dict[str, Any]:
 
 def editable_state(product: Product) -> dict[str, Any]:
     """What an admin edits of a product, as JSON-safe values (the audit trail's before/after)."""
-    return _editable_values(product)
+    values = _editable_values(product)
+    if product.has_specs:
+        values.update(sku_values(product))
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class SkuTake:
+    """Units of one SKU of a product with specs, at its position in the product's ``skus``."""
+
+    index: int
+    sku_id: str
+    quantity: int
 
 
 def detail_item(product_id: str, content: ProductContent, *, version: int) -> Item:
@@ -126,7 +149,8 @@ class ProductRepository:
         listed = {name: value for name, value in _listing_keys(product).items() if value is not None}
         item: dict[str, Any] = {
             **product_key(product.product_id), "entity": "product", **listed,
-            "product_id": product.product_id, **_editable_values(product), "stock": product.stock, "sales": 0,
+            "product_id": product.product_id, **_editable_values(product), **sku_values(product),
+            "stock": product.stock, "sales": 0,
             "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
         }
         copy = product_copy(product, version=1)
@@ -157,15 +181,24 @@ class ProductRepository:
         return replace(product_from_item(found["PRODUCT"]), content=content_from_item(found.get("DETAIL")))
 
     def update(self, product: Product, *, expected_version: int, previous_category_id: str,
-               now: datetime, audit: AuditEntry | None = None) -> Product:
+               now: datetime, audit: AuditEntry | None = None, skus_changed: bool = False) -> Product:
         """Write the editable fields of ``product`` if nobody edited it since ``expected_version``.
         A change of category moves the product between the categories' counts in one transaction;
-        ``audit`` (its audit entry) is in the same transaction."""
+        ``audit`` (its audit entry) is in the same transaction. With ``skus_changed``, the specs and
+        SKUs (their stock as read) are written too, only if no order or adjustment moved the stock
+        since the read (``stock_seq``): a 409 then, never a lost stock change."""
         values: dict[str, Any] = {":expected": expected_version, ":new": expected_version + 1, ":now": iso(now)}
         names: dict[str, str] = {}
         sets = ["version = :new", "updated_at = :now"]
         removes: list[str] = []
-        for index, (name, value) in enumerate({**_editable_values(product), **_listing_keys(product)}.items()):
+        condition = "version = :expected"
+        fields = {**_editable_values(product), **_listing_keys(product)}
+        if skus_changed:
+            fields.update({**sku_values(product), "stock": product.stock, "sales": product.sales,
+                           "stock_seq": product.stock_seq + 1})
+            condition += " AND (stock_seq = :seq OR (attribute_not_exists(stock_seq) AND :seq = :zero))"
+            values.update({":seq": product.stock_seq, ":zero": 0})
+        for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name
             if value is None:
                 removes.append(f"#f{index}")
@@ -174,7 +207,7 @@ class ProductRepository:
                 values[f":f{index}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         key = product_key(product.product_id)
-        writes = [Write.update(self._table.name, key, expression, condition="version = :expected", names=names,
+        writes = [Write.update(self._table.name, key, expression, condition=condition, names=names,
                                values=values)]
         if product.category_id != previous_category_id:
             writes += [
@@ -205,21 +238,29 @@ class ProductRepository:
         return replace(moved, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: AuditEntry | None = None) -> Product:
+                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> Product:
         """Add ``delta`` (negative to remove) to the stock and record who did it and why.
         A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
-        of their changes. The stock never goes below zero."""
+        of their changes. The stock never goes below zero. ``sku`` (its ``quantity`` unused): the
+        SKU of a product with specs whose stock moves, with the product's total."""
         condition = "attribute_exists(pk)"
         values: dict[str, Any] = {":d": delta, ":one": 1}
+        expression = "ADD stock :d, stock_seq :one"
+        if sku is not None:
+            at = f"skus[{sku.index}]"
+            expression = f"SET {at}.stock = {at}.stock + :d " + expression
+            condition += f" AND {at}.sku_id = :sid"
+            values[":sid"] = sku.sku_id
         if delta < 0:
-            condition += " AND stock >= :need"
+            condition += " AND stock >= :need" + (f" AND skus[{sku.index}].stock >= :need" if sku else "")
             values[":need"] = -delta
         log = {**stock_adjustment_key(product_id, iso(now), adjustment_id),
                "entity": "stock_adjustment", "product_id": product_id, "adjustment_id": adjustment_id,
-               "delta": delta, "reason": reason, "by": by, "at": iso(now)}
+               "delta": delta, "reason": reason, "by": by, "at": iso(now),
+               **({"sku_id": sku.sku_id} if sku else {})}
         try:
             self._table.transact([
-                Write.update(self._table.name, product_key(product_id), "ADD stock :d, stock_seq :one",
+                Write.update(self._table.name, product_key(product_id), expression,
                              condition=condition, values=values),
                 Write.put(self._table.name, log, condition="attribute_not_exists(pk)"),
                 *([AuditLog(self._table).write(audit, now)] if audit else []),
@@ -229,7 +270,8 @@ class ProductRepository:
                 current = exc.items[0]
                 if current is None:
                     raise NotFound(f"no product {product_id}", code="product_not_found") from exc
-                stock = int(current.get("stock", 0))
+                stock = product_from_item(current).for_sku(_sku_at(current, sku)).stock if sku else \
+                    int(current.get("stock", 0))
                 raise Conflict(f"only {stock} in stock; cannot remove {-delta}", code="insufficient_stock",
                                details={"stock": stock}) from exc
             raise
@@ -240,22 +282,39 @@ class ProductRepository:
 
     # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 
-    def reserve_stock(self, product_id: str, quantity: int) -> Write:
+    def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ()) -> Write:
         """Take ``quantity`` units for an order: only from an on-shelf product with enough stock.
+        ``skus``: for a product with specs, the units per SKU (they add up to ``quantity``), each
+        taken only from that enabled SKU at that position with enough stock of its own.
         In a transaction, a failure leaves this item (``ALL_OLD``) in the cancellation reasons."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
+        sets = ["stock = stock - :q"]
+        values: dict[str, Any] = {":q": quantity, ":true": True, ":one": 1}
+        condition = "on_shelf = :true AND stock >= :q"
+        for n, take in enumerate(skus):
+            at = f"skus[{take.index}]"
+            sets += [f"{at}.stock = {at}.stock - :q{n}", f"{at}.sales = {at}.sales + :q{n}"]
+            condition += f" AND {at}.sku_id = :s{n} AND {at}.enabled = :true AND {at}.stock >= :q{n}"
+            values.update({f":q{n}": take.quantity, f":s{n}": take.sku_id})
         return Write.update(self._table.name, product_key(product_id),
-                            "SET stock = stock - :q ADD sales :q, stock_seq :one",
-                            condition="on_shelf = :true AND stock >= :q",
-                            values={":q": quantity, ":true": True, ":one": 1})
+                            "SET " + ", ".join(sets) + " ADD sales :q, stock_seq :one",
+                            condition=condition, values=values)
 
-    def release_stock(self, product_id: str, quantity: int) -> Write:
-        """Give back what an expired or cancelled order reserved (also off shelf: stock is stock)."""
+    def release_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ()) -> Write:
+        """Give back what an expired or cancelled order reserved (also off shelf: stock is stock),
+        to the SKUs it was taken from (their positions never change: SKUs are only disabled)."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
-        return Write.update(self._table.name, product_key(product_id), "ADD stock :q, sales :minus, stock_seq :one",
-                            condition="attribute_exists(pk)", values={":q": quantity, ":minus": -quantity, ":one": 1})
+        sets: list[str] = []
+        values: dict[str, Any] = {":q": quantity, ":minus": -quantity, ":one": 1}
+        for n, take in enumerate(skus):
+            at = f"skus[{take.index}]"
+            sets += [f"{at}.stock = {at}.stock + :q{n}", f"{at}.sales = {at}.sales - :q{n}"]
+            values[f":q{n}"] = take.quantity
+        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "ADD stock :q, sales :minus, stock_seq :one"
+        return Write.update(self._table.name, product_key(product_id), expression,
+                            condition="attribute_exists(pk)", values=values)
 
     # -- lists ---------------------------------------------------------------------------------
 
@@ -270,18 +329,19 @@ class ProductRepository:
         return [product_from_item(i) for i in items], truncated
 
     def with_own_commission(self) -> list[Product]:
-        """Every product with its own ``ratio``/``fixed`` commission setting, both shelves, every
-        page (the commission cap check of a settings or override save). The filter runs on the
-        server, so only those products cross the wire; the read still covers the whole catalog."""
+        """Every product with its own ``ratio``/``fixed`` commission setting (its own or a SKU's),
+        both shelves, every page (the commission cap check of a settings or override save), one
+        entry per enabled SKU of a product with specs. The filter runs on the server, so only
+        those products cross the wire; the read still covers the whole catalog."""
         found: list[Product] = []
         for on_shelf in (True, False):
             start: Key | None = None
             while True:
                 page = self._table.query_where(
                     "#pk = :pk", names={"#pk": "gsi1pk", "#c": "commission", "#m": "mode"},
-                    values={":pk": shelf_partition(on_shelf), ":inherit": "inherit"}, index="gsi1", limit=None,
-                    start_key=start, filter_expression="#c.#m <> :inherit")
-                found += [product_from_item(i) for i in page.items]
+                    values={":pk": shelf_partition(on_shelf), ":inherit": "inherit", ":true": True}, index="gsi1",
+                    limit=None, start_key=start, filter_expression="#c.#m <> :inherit OR sku_commission = :true")
+                found += [v for i in page.items for v in priced_variants(product_from_item(i))]
                 start = page.last_key
                 if start is None:
                     break
@@ -343,10 +403,19 @@ class ProductRepository:
         return [item["product_id"] for item in page.items], page.last_key
 
 
+def _sku_at(item: Item, take: SkuTake) -> Sku:
+    skus = item.get("skus") or []
+    return sku_from(skus[take.index]) if take.index < len(skus) else Sku(take.sku_id, (), 0, 0)
+
+
 def _product_conflict(product_id: str, current: Item | None, expected_version: int) -> Exception:
     if current is None:
         return NotFound(f"no product {product_id}", code="product_not_found")
     state = product_from_item(current)
+    if state.version == expected_version:
+        return Conflict(f"the stock of product {product_id} moved while its SKUs were edited; retry",
+                        code="stock_changed", details={"current_version": state.version,
+                                                       "current": product_state(state)})
     return Conflict(f"product {product_id} changed since version {expected_version}; reload version "
                     f"{state.version} and retry", code="version_conflict",
                     details={"current_version": state.version, "current": product_state(state)})

@@ -10,7 +10,7 @@ from datetime import datetime
 from mall.clock import utc_now
 from mall.domain import commission as rules
 from mall.domain import media as media_rules
-from mall.domain.catalog import Category, ListingFilter, ListingSort, Product
+from mall.domain.catalog import PROMOTER_SORTS, Category, ListingFilter, ListingSort, Product
 from mall.domain.product_content import ProductContent
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
@@ -18,6 +18,7 @@ from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.schemas.catalog import ProductDetail, ProductList, ProductSummary, PublicCategory, PublicCategoryList
 from mall.services.catalog.common import CatalogRepositories, note_truncated, page_of
 from mall.services.catalog.content import after_sales_view, attributes_view, blocks_view, thumbnail_url
+from mall.services.catalog.skus import public_sku_views, spec_views
 
 #: ``key -> URL`` a client may show a media-bucket image from (a signed GET: the bucket is private).
 ImageUrl = Callable[[str], str]
@@ -66,6 +67,15 @@ class _Earnings:
         l1, _, _ = rules.line_commission(product.price_fen, 1, rates, self._settings.commission.cap_bp)
         return l1
 
+    def per_sku(self, product: Product, category: Category | None) -> dict[str, int | None]:
+        """What one unit of each sellable SKU earns, at its price with the commission it pays."""
+        return {sku.sku_id: self.amount(product.for_sku(sku), category) for sku in product.sellable_skus()}
+
+    def range(self, product: Product, category: Category | None) -> tuple[int | None, int | None]:
+        """(lowest, highest) L1 earning over the product's SKUs; (None, None) for a non-promoter."""
+        earned = [e for e in self.per_sku(product, category).values() if e is not None]
+        return (min(earned), max(earned)) if earned else (None, None)
+
 
 def _shown(ref: str, image_url: ImageUrl | None) -> str | None:
     """Where a client shows an image from. A URL not yet imported (see tools.import_product_images)
@@ -75,16 +85,32 @@ def _shown(ref: str, image_url: ImageUrl | None) -> str | None:
     return image_url(ref) if image_url else None
 
 
-def _summary(product: Product, earn: int | None, image_url: ImageUrl | None = None) -> ProductSummary:
+def _summary(product: Product, earn: tuple[int | None, int | None],
+             image_url: ImageUrl | None = None) -> ProductSummary:
     cover = product.images[0] if product.images else None
+    low, high = product.price_range()
     return ProductSummary(product_id=product.product_id, name=product.name, type=product.type,
                           category_id=product.category_id, cover_image=cover,
                           cover_image_url=_shown(cover, image_url) if cover else None,
                           cover_thumbnail_url=thumbnail_url(cover, media_rules.LIST_THUMBNAIL, image_url)
                           if cover else None,
-                          price_fen=product.price_fen, shipping_fee_fen=product.shipping_fee_fen,
-                          stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn,
-                          hot=product.hot_rank > 0)
+                          price_fen=low, shipping_fee_fen=product.shipping_fee_fen,
+                          stock=max(product.stock, 0), sales=max(product.sales, 0), promoter_earn_fen=earn[0],
+                          max_price_fen=high if product.has_specs else None,
+                          promoter_earn_max_fen=earn[1], hot=product.hot_rank > 0)
+
+
+def _promoter_only(command: BrowseProducts, earnings: _Earnings) -> None:
+    """Ranking by earnings needs earnings: a guest or non-promoter asking for it is refused (422)."""
+    if earnings.active:
+        return
+    problems = ([FieldProblem("query:sort", "commission_desc is for active promoters only")]
+                if command.sort in PROMOTER_SORTS else [])
+    if command.where.min_commission_fen is not None:
+        problems.append(FieldProblem("query:min_commission_fen", "for active promoters only"))
+    if problems:
+        raise InvalidInput("only an active promoter can rank products by what they earn", code="promoter_only",
+                           fields=problems)
 
 
 def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
@@ -97,19 +123,24 @@ def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
                            fields=[FieldProblem("query:min_price_fen", "must not exceed max_price_fen")])
     shelf_where = ListingFilter(category_id=where.category_id, min_price_fen=where.min_price_fen,
                                 max_price_fen=where.max_price_fen, keyword=where.keyword, on_shelf=True,
-                                now=command.now or utc_now())
+                                now=command.now or utc_now(), min_commission_fen=where.min_commission_fen)
+    earnings = _Earnings(repos, command.viewer)
+    _promoter_only(command, earnings)
     products, truncated = repos.products.list_shelf(on_shelf=True, min_price_fen=where.min_price_fen,
                                                     max_price_fen=where.max_price_fen)
     if truncated:
         note_truncated(len(products))
-    page, next_cursor = page_of(products, where=shelf_where, sort=command.sort, limit=command.limit,
-                                cursor=command.cursor, scope="shop")
-    earnings = _Earnings(repos, command.viewer)
     categories: dict[str, Category] = {}
     if earnings.active:
         categories = {c.category_id: c for c in repos.categories.list_all()}
-    return ProductList(items=[_summary(p, earnings.amount(p, categories.get(p.category_id)), image_url)
-                              for p in page],
+    ranges = {p.product_id: earnings.range(p, categories.get(p.category_id)) for p in products} \
+        if earnings.active else {}
+    # What one promoter earns ranks the list for that promoter only: their cursor is theirs.
+    by_earning = command.sort in PROMOTER_SORTS or where.min_commission_fen is not None
+    page, next_cursor = page_of(products, where=shelf_where, sort=command.sort, limit=command.limit,
+                                cursor=command.cursor, scope=f"shop|{command.viewer}" if by_earning else "shop",
+                                earn=lambda p: ranges[p.product_id][1] or 0)
+    return ProductList(items=[_summary(p, ranges.get(p.product_id, (None, None)), image_url) for p in page],
                        next_cursor=next_cursor)
 
 
@@ -123,7 +154,8 @@ def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str |
         raise NotFound(f"no product {product_id}", code="product_not_found")
     on_shelf = product.shown_on_shelf(now or utc_now())
     earnings = _Earnings(None, viewer, read=(page.promoter, page.settings))
-    earn = earnings.amount(product, category) if on_shelf else None
+    on_sale = on_shelf and earnings.active
+    earn = earnings.range(product, category) if on_sale else (None, None)
     summary = _summary(product, earn, image_url)
     shown = [_shown(ref, image_url) for ref in product.images]
     thumbs = [thumbnail_url(ref, media_rules.PAGE_THUMBNAIL, image_url) for ref in product.images]
@@ -133,7 +165,8 @@ def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str |
                          category_name=category.name if category else None, per_user_limit=product.per_user_limit,
                          on_shelf=on_shelf, image_thumbnail_urls=[u for u in thumbs if u is not None],
                          attributes=attributes_view(content), content=blocks_view(content, image_url),
-                         after_sales=after_sales_view(content, product.type))
+                         after_sales=after_sales_view(content, product.type), specs=spec_views(product),
+                         skus=public_sku_views(product, earnings.per_sku(product, category) if on_sale else {}))
 
 
 def public_categories(*, repos: CatalogRepositories) -> PublicCategoryList:

@@ -16,7 +16,7 @@ from mall.dal.media import MediaUploadRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.domain.audit import changed_fields
-from mall.domain.catalog import Category, ListingFilter, ListingSort, Product, select_page
+from mall.domain.catalog import Category, Earning, ListingFilter, ListingSort, Product, select_page
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
@@ -74,7 +74,7 @@ def check_category_cap(repos: CatalogRepositories, category: Category) -> None:
 
 
 def page_of(products: list[Product], *, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,
-            scope: str) -> tuple[list[Product], str | None]:
+            scope: str, earn: Earning | None = None) -> tuple[list[Product], str | None]:
     """One page of ``products`` after ``cursor``, and the cursor of the next (bound to this list)."""
     fingerprint = f"{scope}|{where.fingerprint(sort)}"
     start = cursors.decode(cursor, partition=("list", fingerprint))
@@ -82,7 +82,7 @@ def page_of(products: list[Product], *, where: ListingFilter, sort: ListingSort,
     if start is not None and not isinstance(after, list):
         raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
                            fields=[FieldProblem("query:cursor", "not a cursor returned by this list")])
-    page, next_key = select_page(products, where=where, sort=sort, limit=limit, after=after)
+    page, next_key = select_page(products, where=where, sort=sort, limit=limit, after=after, earn=earn)
     next_cursor = cursors.encode({"list": fingerprint, "after": list(next_key)}) if next_key else None
     return page, next_cursor
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.catalog import editable_state
+from mall.dal.catalog import SkuTake, editable_state
 from mall.dal.keys import LOW_STOCK_LIST
-from mall.domain.catalog import CommissionSetting, ListingFilter, Product, product_problems
+from mall.domain.catalog import DEFAULT_SKU_ID, CommissionSetting, ListingFilter, Product, product_problems
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
@@ -33,6 +33,7 @@ from mall.services.catalog.content import (
     check_content,
     content_of,
 )
+from mall.services.catalog.skus import admin_sku_views, sku_cap_problems, spec_views, with_skus
 from mall.services.catalog.stock import note_stock_levels
 
 
@@ -53,6 +54,7 @@ def admin_product_view(product: Product) -> AdminProductView:
         after_sales=after_sales_view(product.content, product.type) if product.content else None,
         on_shelf_at=iso(product.on_shelf_at) if product.on_shelf_at else None,
         off_shelf_at=iso(product.off_shelf_at) if product.off_shelf_at else None, hot_rank=product.hot_rank,
+        specs=spec_views(product), skus=admin_sku_views(product),
     )
 
 
@@ -64,14 +66,19 @@ def _check_product(product: Product, repos: CatalogRepositories) -> None:
         problems += cap_problems(settings=repos.distribution_settings(), products=[product],
                                  promoters=repos.promoters.with_overrides(),
                                  saving=Saving("product", product.product_id))
+    problems += sku_cap_problems(repos, product)
     refuse(problems, "the product has invalid fields", "invalid_product")
 
 
 def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: datetime, product_id: str | None = None,
                    by: str = "system", source_ip: str | None = None) -> AdminProductView:
+    if body.price_fen is None and not body.specs:
+        refuse([FieldProblem("price_fen", "required for a product without specs")], "the product has invalid fields",
+               "invalid_product")
     product = Product(
         product_id=product_id or new_id("p"), name=body.name, type=body.type, category_id=body.category_id,
-        images=list(body.images), description=body.description, price_fen=body.price_fen, stock=body.stock,
+        images=list(body.images), description=body.description, price_fen=body.price_fen or 0,
+        stock=0 if body.specs else body.stock,
         shipping_fee_fen=body.shipping_fee_fen, per_user_limit=body.per_user_limit, on_shelf=body.on_shelf,
         low_stock_threshold=body.low_stock_threshold, distribution_enabled=body.distribution_enabled,
         commission=CommissionSetting(mode=body.commission.mode, l1=body.commission.l1, l2=body.commission.l2),
@@ -79,6 +86,7 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         created_at=now, updated_at=now, on_shelf_at=to_second(body.on_shelf_at),
         off_shelf_at=to_second(body.off_shelf_at), hot_rank=body.hot_rank,
     )
+    product = with_skus(product, body.specs, body.skus)
     _check_product(product, repos)
     check_content(product, repos, images_changed=True, blocks_changed=True)
     audit = audit_entry("product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
@@ -113,7 +121,11 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
     """Apply the fields sent to the product as of ``body.version``; the whole result is checked
     (a lower price can make a fixed commission exceed the cap)."""
     current = _admin_product(repos, product_id)
-    changes = {name: getattr(body, name) for name in body.model_fields_set - {"version"}}
+    changes = {name: getattr(body, name) for name in body.model_fields_set - {"version", "specs", "skus"}}
+    skus_changed = body.specs is not None or body.skus is not None
+    if current.has_specs and "price_fen" in changes:
+        refuse([FieldProblem("price_fen", "a product with specs is priced per SKU (skus.N.price_fen)")],
+               "the product has invalid fields", "invalid_product")
     nulls = [FieldProblem(name, "may not be null") for name, value in changes.items()
              if value is None and name not in _NULLABLE]
     refuse(nulls, "the product has invalid fields", "invalid_product")
@@ -130,6 +142,8 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
         if name in changes:
             changes[name] = to_second(changes[name])
     merged = replace(current, **changes, content=content)
+    if skus_changed:
+        merged = with_skus(merged, body.specs or [], body.skus or [])
     _check_product(merged, repos)
     check_content(merged, repos, images_changed="images" in changes, blocks_changed="content" in sent_content)
     before, after = editable_state(current), editable_state(merged)
@@ -140,9 +154,10 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
                         before=before, after=after, details={"version": body.version + 1})
     written = replace(merged, content=content if sent_content else None)  # the detail item only when sent
     updated = replace(repos.products.update(written, expected_version=body.version,
-                                            previous_category_id=current.category_id, now=now, audit=audit),
+                                            previous_category_id=current.category_id, now=now, audit=audit,
+                                            skus_changed=skus_changed and merged.has_specs),
                       content=content)
-    if "low_stock_threshold" in changes:
+    if "low_stock_threshold" in changes or skus_changed:
         note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
     return admin_product_view(updated)
 
@@ -152,15 +167,30 @@ def adjust_stock(*, repos: CatalogRepositories, product_id: str, body: StockAdju
     if body.delta == 0:
         raise InvalidInput("a stock adjustment must change the stock", code="invalid_stock_adjustment",
                            fields=[FieldProblem("delta", "must not be 0")])
+    sku = _adjusted_sku(_admin_product(repos, product_id), body.sku_id)
     adjustment_id = new_id("sa")
     # The stock itself moves with orders at the same time: the entry keeps the delta, not a before/after.
     audit = AuditEntry(action="product.stock_adjust", actor=by, entity_type="product", entity_id=product_id,
                        source_ip=source_ip,
                        details={"delta": body.delta, "reason": body.reason, "adjustment_id": adjustment_id})
     adjusted = repos.products.adjust_stock(product_id, delta=body.delta, adjustment_id=adjustment_id,
-                                           reason=body.reason, by=by, now=now, audit=audit)
+                                           reason=body.reason, by=by, now=now, audit=audit, sku=sku)
     note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
     return admin_product_view(adjusted)
+
+
+def _adjusted_sku(product: Product, sku_id: str | None) -> SkuTake | None:
+    """Whose stock an adjustment moves: a product with specs names its SKU (the total follows)."""
+    if not product.has_specs:
+        if sku_id is not None and sku_id != DEFAULT_SKU_ID:
+            raise InvalidInput("this product has no SKUs", code="invalid_stock_adjustment",
+                               fields=[FieldProblem("sku_id", "the product has no specs; omit sku_id")])
+        return None
+    index = product.sku_index(sku_id) if sku_id is not None else None
+    if index is None:
+        raise InvalidInput("name the SKU whose stock moves", code="invalid_stock_adjustment",
+                           fields=[FieldProblem("sku_id", "required: one of this product's sku_id")])
+    return SkuTake(index, product.skus[index].sku_id, 0)
 
 
 def list_admin_products(*, repos: CatalogRepositories, shelf: AdminShelfParam, category_id: str | None,
