@@ -18,7 +18,9 @@ from mall.dal.request_markers import MarkedRequest, RequestMarkers
 from mall.dal.table import Table
 from mall.domain.cart import MAX_CART_LINES, cart_line_id
 from mall.errors import Conflict, InvalidInput
+from mall.schemas.catalog import ProductUpdate
 from mall.schemas.orders import PlaceOrderRequest
+from mall.services.catalog.products import get_admin_product, update_product
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from tests.integration.test_customer_round_trips import (
     CUSTOMER_ROUTE_TRIPS,
@@ -27,6 +29,7 @@ from tests.integration.test_customer_round_trips import (
     call,
     created_then_replayed,
 )
+from tests.integration.test_skus import _sku, _tour
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, CARD, Mall, add_products, customer_token, make_mall, stock_of
 
 pytestmark = pytest.mark.integration
@@ -216,3 +219,45 @@ def test_racing_checkouts_of_one_line_place_one_order_and_remove_the_line_once(m
     assert len(orders) == 1, answers
     assert stock_of("book") == 9
     assert lines_of(mall, token) == {} and head_count(table, buyer) == 0
+
+
+def test_a_cart_holds_each_sku_as_its_own_line_priced_and_checked_out_as_that_sku(mall: Mall, table: Table) -> None:
+    repos, tour = _tour(table)
+    adult, child = _sku(repos, tour, "成人"), _sku(repos, tour, "儿童")
+    _, token = customer_token()
+    # A product with specs needs its SKU named; an unknown SKU is named as such.
+    status, refused = add(mall, token, {"product_id": tour, "quantity": 1}, "sku-cart-0001")
+    assert status == 422 and refused["error"]["fields"][0]["field"] == "sku_id"
+    status, refused = add(mall, token, {"product_id": tour, "sku_id": "nope", "quantity": 1}, "sku-cart-0002")
+    assert status == 422 and refused["error"]["fields"][0]["field"] == "sku_id"
+
+    assert add(mall, token, {"product_id": tour, "sku_id": adult["sku_id"], "quantity": 2}, "sku-cart-0003")[0] == 201
+    assert add(mall, token, {"product_id": tour, "sku_id": child["sku_id"], "quantity": 1}, "sku-cart-0004")[0] == 201
+    adult_line, child_line = cart_line_id(tour, adult["sku_id"]), cart_line_id(tour, child["sku_id"])
+    listed = lines_of(mall, token)
+    assert (listed[adult_line]["unit_price_fen"], listed[child_line]["unit_price_fen"]) == (20_000, 10_000)
+    assert listed[adult_line]["name"].endswith("成人") and listed[child_line]["sku_id"] == child["sku_id"]
+    # The SKU's own stock answers availability: 5 adults, 2 children.
+    assert add(mall, token, {"product_id": tour, "sku_id": child["sku_id"], "quantity": 2}, "sku-cart-0005")[0] == 201
+    assert lines_of(mall, token)[child_line]["availability"] == "out_of_stock"
+    assert call(mall, "cart", "PATCH /cart/lines/{line_id}", token=token, params={"line_id": child_line},
+                body={"quantity": 1})[0] == 200
+
+    # Both SKUs of the one product check out in one order, each line removed, each SKU's stock taken.
+    status, placed = mall.place(token, {"lines": [{"product_id": tour, "sku_id": adult["sku_id"], "quantity": 2},
+                                                  {"product_id": tour, "sku_id": child["sku_id"], "quantity": 1}],
+                                        "cart_line_ids": [adult_line, child_line]})
+    assert status == 201, placed
+    assert lines_of(mall, token) == {}
+    assert (_sku(repos, tour, "成人")["stock"], _sku(repos, tour, "儿童")["stock"]) == (3, 1)
+
+    # A SKU the merchant stops selling stays in the cart, shown as not on sale.
+    assert add(mall, token, {"product_id": tour, "sku_id": child["sku_id"], "quantity": 1}, "sku-cart-0006")[0] == 201
+    current = get_admin_product(repos=repos, product_id=tour)
+    skus = [{"options": s.options, "price_fen": s.price_fen, "enabled": s.options != ["儿童"] and s.enabled}
+            for s in current.skus]
+    update_product(repos=repos, product_id=tour, now=utc_now(),
+                   body=ProductUpdate.model_validate({"version": current.version,
+                                                      "specs": [s.model_dump() for s in current.specs],
+                                                      "skus": skus}))
+    assert lines_of(mall, token)[child_line]["availability"] == "off_shelf"

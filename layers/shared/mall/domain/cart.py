@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mall.domain.catalog import Product
+from mall.domain.catalog import DEFAULT_SKU_ID, Product
 from mall.domain.orders import MAX_QUANTITY
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
@@ -29,12 +29,12 @@ MAX_CART_LINES = 50
 MAX_LINE_QUANTITY = MAX_QUANTITY
 
 __all__ = ["MAX_CART_LINES", "MAX_LINE_QUANTITY", "Availability", "CartLine", "LineState", "Offer",
-           "added_quantity", "cart_line_id", "checkout_lines", "line_state", "offer_of"]
+           "added_quantity", "cart_line_id", "checkout_lines", "line_state", "offer_of", "sku_of_line"]
 
 
 def cart_line_id(product_id: str, sku_id: str | None) -> str:
     """The line of (product, SKU) in any cart: the same inputs, the same id (``cl_`` + 20 hex)."""
-    digest = hashlib.sha256(f"{product_id}\x1f{sku_id or ''}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{product_id}\x1f{sku_of_line(sku_id) or ''}".encode()).hexdigest()
     return f"cl_{digest[:20]}"
 
 
@@ -67,16 +67,37 @@ class Offer:
     on_shelf: bool
 
 
+def sku_of_line(sku_id: str | None) -> str | None:
+    """The SKU a cart or order line names, as the cart keys it: a product without specs has one
+    SKU, named by ``None`` or ``default`` alike, so both name the same line."""
+    return None if sku_id in (None, DEFAULT_SKU_ID) else sku_id
+
+
 def offer_of(product: Product | None, sku_id: str | None) -> Offer | None:
     """The current offer of (product, SKU); None when either no longer exists.
 
     A product without specs is its own single SKU, named by ``sku_id=None``: its price, stock and
-    limit are the product's top-level ones. (A product with SKUs answers with the SKU's here.)"""
-    if product is None or sku_id is not None:
+    limit are the product's top-level ones. A product with specs offers each of its SKUs at the
+    SKU's price and stock; a disabled SKU is offered as off the shelf (the line stays, unorderable).
+    The per-customer limit is the product's, across its SKUs, as orders count it."""
+    sku_id = sku_of_line(sku_id)
+    if product is None:
         return None
-    return Offer(product_id=product.product_id, sku_id=None, name=product.name,
-                 image=product.images[0] if product.images else None, price_fen=int(product.price_fen),
-                 stock=int(product.stock), per_user_limit=product.per_user_limit, on_shelf=bool(product.on_shelf))
+    if not product.has_specs:
+        if sku_id is not None:
+            return None
+        return Offer(product_id=product.product_id, sku_id=None, name=product.name,
+                     image=product.images[0] if product.images else None, price_fen=int(product.price_fen),
+                     stock=int(product.stock), per_user_limit=product.per_user_limit,
+                     on_shelf=bool(product.on_shelf))
+    at = product.sku_index(sku_id) if sku_id is not None else None
+    if at is None:
+        return None
+    sku = product.skus[at]
+    return Offer(product_id=product.product_id, sku_id=sku.sku_id, name=f"{product.name} {sku.label}",
+                 image=product.images[0] if product.images else None, price_fen=int(sku.price_fen),
+                 stock=int(sku.stock), per_user_limit=product.per_user_limit,
+                 on_shelf=bool(product.on_shelf and sku.enabled))
 
 
 class Availability(StrEnum):

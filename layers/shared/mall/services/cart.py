@@ -25,6 +25,7 @@ from mall.domain.cart import (
     checkout_lines,
     line_state,
     offer_of,
+    sku_of_line,
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.cart import AddCartLineRequest, CartLineView, CartView, ChangeCartLineRequest
@@ -79,7 +80,8 @@ def add_line(command: AddToCart, *, cart: CartRepository, marked: MarkedRequest 
     offer = offer_of(product, body.sku_id)
     if offer is None:
         field, reason = ("product_id", "no such product") if product is None \
-            else ("sku_id", "no such SKU of this product")
+            else ("sku_id", "no such SKU of this product" if body.sku_id is not None
+                  else "required: this product has specs; name one of its sku_id")
         raise InvalidInput(f"cannot add {body.product_id} to the cart: {reason}", code="no_such_product",
                            fields=[FieldProblem(field, reason)])
     if not offer.on_shelf:
@@ -87,7 +89,7 @@ def add_line(command: AddToCart, *, cart: CartRepository, marked: MarkedRequest 
                        details={"product_id": body.product_id})
     existing = facts.line
     at = iso(command.now)
-    line = CartLine(line_id=line_id, product_id=body.product_id, sku_id=body.sku_id,
+    line = CartLine(line_id=line_id, product_id=body.product_id, sku_id=sku_of_line(body.sku_id),
                     quantity=added_quantity(existing, body.quantity, line_count=facts.line_count),
                     added_price_fen=offer.price_fen, added_at=existing.added_at if existing else at, updated_at=at,
                     version=existing.version + 1 if existing else 1)
@@ -136,8 +138,7 @@ def checked_out(request: PlaceOrderRequest, found: Mapping[str, CartLine], *, bu
     read with the order's facts): each must be in the cart and match one of the order's lines."""
     if not request.cart_line_ids:
         return []
-    # An order line names a product's only SKU today (sku_id None), as a cart line of it does.
-    ordered = [(line.product_id, None) for line in request.lines]
+    ordered = [(line.product_id, sku_of_line(line.sku_id)) for line in request.lines]
     return cart.checkout_writes(buyer_id, checkout_lines(request.cart_line_ids, found, ordered))
 
 
