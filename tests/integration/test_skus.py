@@ -136,15 +136,18 @@ def test_an_edit_racing_an_order_is_refused_rather_than_losing_its_stock(table: 
     repos, pid = _tour(table)
     version = get_admin_product(repos=repos, product_id=pid).version
     world = World(table)
-    read = repos.products.get(pid, consistent=True)
+    read = repos.products.get_detailed(pid, consistent=True)
     _place(world, world.buyer(1), {"product_id": pid, "sku_id": _sku(repos, pid, "成人")["sku_id"], "quantity": 1})
 
     class StaleRead(type(repos.products)):  # type: ignore[misc]
         def get(self, product_id: str, *, consistent: bool = False) -> Any:
             return read  # the edit was decided on the product as read before the order
 
+        def get_detailed(self, product_id: str, *, consistent: bool = False) -> Any:
+            return read
+
     stale = CatalogRepositories(categories=repos.categories, products=StaleRead(table), promoters=repos.promoters,
-                                settings=repos.settings, uploads=repos.uploads)
+                                settings=repos.settings, uploads=repos.uploads, pages=repos.pages)
     edit = ProductUpdate.model_validate({"version": version, "specs": [TRAVELLERS],
                                          "skus": [{"options": ["成人"], "price_fen": 21_000}]})
     with pytest.raises(Conflict) as moved:

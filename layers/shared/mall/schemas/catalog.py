@@ -46,7 +46,7 @@ _ADMIN_PRODUCT: JsonDict = {
     "shipping_fee_fen": 800, "per_user_limit": 5, "on_shelf": True, "low_stock_threshold": 10, "low_on_stock": False,
     "distribution_enabled": True, "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "version": 4,
     "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z",
-    "on_shelf_at": None, "off_shelf_at": "2026-12-31T15:59:59Z", "hot_rank": 10}
+    "on_shelf_at": None, "off_shelf_at": "2026-12-31T15:59:59Z", "hot_rank": 10, "specs": [], "skus": []}
 _GAIWAN: JsonDict = {
     "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
     "category_id": "c_01m4ckx1mddwmtkz7dctt4", "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"],
@@ -54,11 +54,12 @@ _GAIWAN: JsonDict = {
     "per_user_limit": None, "on_shelf": True, "low_stock_threshold": 5, "low_on_stock": True,
     "distribution_enabled": True, "commission": {"mode": "fixed", "l1": 500, "l2": 200}, "version": 7,
     "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z",
-    "on_shelf_at": None, "off_shelf_at": None, "hot_rank": 0}
+    "on_shelf_at": None, "off_shelf_at": None, "hot_rank": 0, "specs": [], "skus": []}
 _SUMMARY: JsonDict = {
     "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
     "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
-    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24, "hot": True,
+    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24, "hot": True, "max_price_fen": None,
+    "promoter_earn_max_fen": None,
     "cover_thumbnail_url": _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
                                               "product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg")}
 _PAGE_THUMB_URL = _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
@@ -374,11 +375,12 @@ class PublicSkuView(BaseModel):
 
 class ProductDetail(ProductSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {**_SUMMARY, "promoter_earn_fen": 2016, "images": [_COVER_KEY], "image_urls": [_COVER_URL],
+        {**_SUMMARY, "promoter_earn_fen": 2016, "promoter_earn_max_fen": 2016, "images": [_COVER_KEY],
+         "image_urls": [_COVER_URL],
          "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "category_name": "茶叶", "per_user_limit": 5,
          "on_shelf": True, "image_thumbnail_urls": [_PAGE_THUMB_URL], "attributes": _TEA_ATTRIBUTES,
          "content": [*_TEA_BLOCKS[:2], {**_TEA_IMAGE_BLOCK, "url": _COVER_URL, "thumbnail_url": _PAGE_THUMB_URL}],
-         "after_sales": _TEA_AFTER_SALES}]})
+         "after_sales": _TEA_AFTER_SALES, "specs": [], "skus": []}]})
 
     images: list[str]
     image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")

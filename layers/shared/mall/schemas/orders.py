@@ -119,9 +119,11 @@ class PlaceOrderResponse(OrderPaymentResponse):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         **_AWAITING_PAYMENT, "goods_fen": 40400, "shipping_fen": 1000, "discount_fen": 0,
         "lines": [{"line_id": "0", "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g",
-                   "type": "physical", "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600},
+                   "type": "physical", "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600,
+                   "sku_id": None, "sku_label": None},
                   {"line_id": "1", "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml",
-                   "type": "physical", "quantity": 1, "unit_price_fen": 6800, "paid_fen": 6800}],
+                   "type": "physical", "quantity": 1, "unit_price_fen": 6800, "paid_fen": 6800,
+                   "sku_id": None, "sku_label": None}],
         "address": EXAMPLE_MASKED_ADDRESS, "created_at": "2026-11-03T12:15:08Z"}]})
 
     goods_fen: int
