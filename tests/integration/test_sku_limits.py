@@ -9,9 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from mall.clock import utc_now
+from mall.dal.cart import CartRepository
 from mall.dal.table import Table
 from mall.errors import Conflict
+from mall.schemas.cart import AddCartLineRequest
 from mall.schemas.catalog import CategoryCreate, ProductCreate, ProductUpdate
+from mall.services.cart import AddToCart, add_line, view_cart
 from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import create_product, get_admin_product, update_product
@@ -118,3 +121,18 @@ def test_an_order_of_a_limited_sku_stays_within_three_round_trips(table: Table, 
     with pytest.raises(Conflict):
         trips.of(lambda: _place(world, buyer, *lines))  # refused by what the first batch read
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
+
+
+def test_the_cart_shows_a_sku_past_its_own_limit_and_the_other_skus_available(table: Table) -> None:
+    repos, pid = _tour(table, product_limit=10)
+    world = World(table)
+    buyer = world.buyer(1)
+    cart = CartRepository(table)
+    child, adult = _line(repos, pid, "儿童", 1), _line(repos, pid, "成人", 1)
+    added = add_line(AddToCart(AddCartLineRequest.model_validate(child), buyer, utc_now()), cart=cart)
+    assert (added.availability, added.limit_left) == ("available", 2)
+    add_line(AddToCart(AddCartLineRequest.model_validate(adult), buyer, utc_now()), cart=cart)
+    _place(world, buyer, {**child, "quantity": 2})
+    state = {line.sku_id: (line.availability, line.limit_left) for line in view_cart(cart=cart, user_id=buyer).lines}
+    # the child SKU's own 2 are bought; adults have the product's 10 less the 2 children
+    assert state == {child["sku_id"]: ("over_limit", 0), adult["sku_id"]: ("available", 8)}

@@ -144,7 +144,7 @@ def test_an_edit_racing_an_order_is_refused_rather_than_losing_its_stock(table: 
             return read  # the edit was decided on the product as read before the order
 
     stale = CatalogRepositories(categories=repos.categories, products=StaleRead(table), promoters=repos.promoters,
-                                settings=repos.settings, uploads=repos.uploads, pages=repos.pages)
+                                settings=repos.settings, uploads=repos.uploads)
     edit = ProductUpdate.model_validate({"version": version, "specs": [TRAVELLERS],
                                          "skus": [{"options": ["成人"], "price_fen": 21_000}]})
     with pytest.raises(Conflict) as moved:

@@ -3113,7 +3113,7 @@ export interface components {
             image: string | null;
             /**
              * Limit Left
-             * @description how many more the per-customer limit allows; null: no limit
+             * @description how many more the per-customer limits allow (the product's and the SKU's own, the tighter); null: no limit
              */
             limit_left: number | null;
             /**
