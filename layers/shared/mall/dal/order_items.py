@@ -39,7 +39,7 @@ from mall.dal.keys import (
 )
 from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
-from mall.domain.orders import Order, OrderLine, OrderStatus
+from mall.domain.orders import Order, OrderLine, OrderStatus, PricedLine
 
 
 def is_order_item(item: Mapping[str, Any]) -> bool:
@@ -213,6 +213,11 @@ class SkuLimit:
     sku_id: str
     quantity: int
     limit: int
+
+    @classmethod
+    def of_lines(cls, lines: Sequence[PricedLine]) -> list[SkuLimit]:
+        return [cls(line.product_id, line.sku.sku_id, line.quantity, line.sku.per_user_limit) for line in lines
+                if line.sku is not None and line.sku.per_user_limit is not None]
 
 
 def sku_counted(order: Order) -> dict[tuple[str, str], int]:

@@ -307,9 +307,7 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
                                        for pid, q in quantities.items()},
                          limits={line.product_id: line.per_user_limit for line in priced.lines},
                          quantities=quantities, now=who.now, extra_writes=writes,
-                         sku_limits=[SkuLimit(line.product_id, line.sku.sku_id, line.quantity, line.sku.per_user_limit)
-                                     for line in priced.lines
-                                     if line.sku is not None and line.sku.per_user_limit is not None])
+                         sku_limits=SkuLimit.of_lines(priced.lines))
             return None
         except PlacementRefused as exc:
             raise _refusal(exc) from exc
