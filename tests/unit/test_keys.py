@@ -70,6 +70,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "order_history_sk": (("2026-03-01T09:45:12Z", "paid"), "HISTORY#2026-03-01T09:45:12Z#paid"),
     "unpaid_marker_key": (("o_1",), {"pk": "UNPAID#o_1", "sk": "UNPAID"}),
     "purchase_key": (("u_1", "p_1"), {"pk": "USER#u_1", "sk": "PURCHASE#p_1"}),
+    "sku_purchase_key": (("u_1", "p_1", "k_1"), {"pk": "USER#u_1", "sk": "PURCHASE#p_1#SKU#k_1"}),
     "buyer_partition": (("u_1",), "BUYER#u_1"),
     "order_status_partition": (("paid",), "ORDERS#paid"),
     "refund_sk": (("r_1",), "REFUND#r_1"),

@@ -3119,7 +3119,7 @@ export interface components {
             image: string | null;
             /**
              * Limit Left
-             * @description how many more the per-customer limit allows; null: no limit
+             * @description how many more the per-customer limits allow (the product's and the SKU's own, the tighter); null: no limit
              */
             limit_left: number | null;
             /**
@@ -7342,6 +7342,11 @@ export interface components {
             label: string;
             /** Options */
             options: string[];
+            /**
+             * Per User Limit
+             * @description 限购 of this SKU per customer (on top of the product's); null: the product's limit only
+             */
+            per_user_limit?: number | null;
             /** Price Fen */
             price_fen: number;
             /**
@@ -9301,6 +9306,7 @@ export interface components {
          * @description One combination the merchant sells. ``options``: one value per spec, in the specs' order
          *     (it identifies the SKU across edits). ``stock`` is the starting stock of a new SKU; an existing
          *     SKU's stock changes through stock adjustments only. ``commission`` null: the product's setting.
+         *     ``per_user_limit`` null: only the product's limit (all its SKUs together) applies.
          */
         SkuIn: {
             commission?: components["schemas"]["CommissionSettingIn"] | null;
@@ -9311,6 +9317,11 @@ export interface components {
             enabled: boolean;
             /** Options */
             options: string[];
+            /**
+             * Per User Limit
+             * @description 限购 of this SKU per customer, on top of the product's; null: the product's limit only
+             */
+            per_user_limit?: number | null;
             /**
              * Price Fen
              * @description integer fen (分), at least 1
@@ -9335,6 +9346,11 @@ export interface components {
             label: string;
             /** Options */
             options: string[];
+            /**
+             * Per User Limit
+             * @description this SKU's own limit; null: the product's only
+             */
+            per_user_limit?: number | null;
             /** Price Fen */
             price_fen: number;
             /** Sales */

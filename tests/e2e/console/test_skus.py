@@ -1,5 +1,5 @@
 """Specs and SKUs in the product editor, in headless Chromium: the merchant names a spec and its
-values, prices and stocks each combination, and the product is saved priced and stocked per SKU."""
+values, prices, stocks and limits each combination, and the product is saved priced and stocked per SKU."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def test_a_merchant_gives_a_product_specs_and_prices_each_combination(
     page.locator("[data-test=save-product]").click()
     # A combination without a price: the API's field is named at its row, nothing is saved.
     page.locator("[data-test=sku-editor]").get_by_text("请填写价格（元）").wait_for()
+    field(page, "sku-limit-1").fill("2")  # 每人限购 of this SKU alone
     field(page, "sku-price-1").fill("90.50")
     page.locator("[data-test=save-product]").click()
     page.locator(".el-message--success").filter(has_text="商品已保存").wait_for()
@@ -57,6 +58,7 @@ def test_a_merchant_gives_a_product_specs_and_prices_each_combination(
     assert body["specs"] == [{"name": "规格", "values": ["250g", "500g"]}]
     assert [(s["label"], s["price_fen"], s["stock"]) for s in body["skus"]] == [("250g", 5_000, 4), ("500g", 9_050, 0)]
     assert body["price_fen"] == 5_000 and body["stock"] == 4
+    assert [s["per_user_limit"] for s in body["skus"]] == [None, 2]
 
     # The stock of a product with specs moves per SKU: the dialog names the SKU.
     page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="调整库存").click()

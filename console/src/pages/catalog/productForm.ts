@@ -177,8 +177,12 @@ export function productUpdateBody(form: ProductForm, current: Product): Read<Pro
   if (next.specs && next.skus) {
     // A product with specs is priced per SKU: the whole list goes when any of it changed.
     delete body.price_fen;
-    const was = JSON.stringify([current.specs ?? [], (current.skus ?? []).map((k) => [k.options, k.price_fen, k.enabled])]);
-    const now = JSON.stringify([next.specs, next.skus.map((k) => [k.options, k.price_fen, k.enabled ?? true])]);
+    const own = (c: { mode: string; l1?: number; l2?: number } | null | undefined): unknown[] | null =>
+      (c && c.mode !== "inherit" ? [c.mode, c.l1 ?? 0, c.l2 ?? 0] : null);
+    const was = JSON.stringify([current.specs ?? [], (current.skus ?? []).map((k) => [k.options, k.price_fen, k.enabled,
+      k.per_user_limit ?? null, own(k.commission)])]);
+    const now = JSON.stringify([next.specs, next.skus.map((k) => [k.options, k.price_fen, k.enabled ?? true,
+      k.per_user_limit ?? null, own(k.commission)])]);
     if (was !== now) {
       body.specs = next.specs;
       body.skus = next.skus;

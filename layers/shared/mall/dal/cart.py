@@ -6,11 +6,19 @@ concurrent adds; a quantity change touches the line alone."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mall.dal.catalog.products import product_from_item
-from mall.dal.keys import CART_LINE_PREFIX, cart_key, cart_line_key, cart_partition, product_key, purchase_key
+from mall.dal.keys import (
+    CART_LINE_PREFIX,
+    cart_key,
+    cart_line_key,
+    cart_partition,
+    product_key,
+    purchase_key,
+    sku_purchase_key,
+)
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write, key_pair
 from mall.domain.cart import MAX_CART_LINES, CartLine
@@ -40,6 +48,8 @@ class CatalogNow:
 
     products: dict[str, Product]
     bought: dict[str, int]
+    #: the customer's units per (product, SKU) on the counters of SKUs with a limit of their own
+    sku_bought: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,27 +77,38 @@ class CartRepository:
                                        values={":pk": pk, ":sk": prefix}, limit=None, consistent=True)
         return [cart_line_from_item(i) for i in page.items if str(i["sk"]).startswith(CART_LINE_PREFIX)]
 
-    def _catalog_keys(self, user_id: str, product_ids: Iterable[str]) -> list[Key]:
-        return [k for pid in dict.fromkeys(product_ids) for k in (product_key(pid), purchase_key(user_id, pid))]
+    def _catalog_keys(self, user_id: str, product_ids: Iterable[str],
+                      skus: Iterable[tuple[str, str]] = ()) -> list[Key]:
+        # A SKU's counter is read whether or not the SKU has a limit of its own: that is known only
+        # once its product is read, and one more small key rides in the same batch.
+        return [*(k for pid in dict.fromkeys(product_ids) for k in (product_key(pid), purchase_key(user_id, pid))),
+                *(sku_purchase_key(user_id, pid, sku_id) for pid, sku_id in dict.fromkeys(skus))]
 
     @staticmethod
-    def _catalog_of(user_id: str, product_ids: Iterable[str], found: dict[tuple[str, str], Item]) -> CatalogNow:
+    def _catalog_of(user_id: str, product_ids: Iterable[str], found: dict[tuple[str, str], Item],
+                    skus: Iterable[tuple[str, str]] = ()) -> CatalogNow:
         ids = list(dict.fromkeys(product_ids))
         products = {pid: product_from_item(i) for pid in ids if (i := found.get(key_pair(product_key(pid))))}
         bought = {pid: int((found.get(key_pair(purchase_key(user_id, pid))) or {}).get("reserved_quantity", 0))
                   for pid in ids}
-        return CatalogNow(products, bought)
+        sku_bought = {(pid, sku_id): int((found.get(key_pair(sku_purchase_key(user_id, pid, sku_id))) or {})
+                                         .get("reserved_quantity", 0)) for pid, sku_id in dict.fromkeys(skus)}
+        return CatalogNow(products, bought, sku_bought)
 
-    def catalog_now(self, user_id: str, product_ids: Sequence[str]) -> CatalogNow:
-        """The products and the customer's counters of them (one BatchGetItem: 2 keys per product)."""
+    def catalog_now(self, user_id: str, product_ids: Sequence[str],
+                    skus: Sequence[tuple[str, str]] = ()) -> CatalogNow:
+        """The products and the customer's counters of them and of the (product, SKU) ``skus`` (one
+        BatchGetItem: 2 keys per product, 1 per SKU, up to 100 keys)."""
         if not product_ids:
             return CatalogNow({}, {})
-        found = {key_pair(i): i for i in self._table.batch_get(self._catalog_keys(user_id, product_ids))}
-        return self._catalog_of(user_id, product_ids, found)
+        found = {key_pair(i): i for i in self._table.batch_get(self._catalog_keys(user_id, product_ids, skus))}
+        return self._catalog_of(user_id, product_ids, found, skus)
 
-    def add_facts(self, user_id: str, *, product_id: str, line_id: str, request: MarkedRequest | None) -> AddFacts:
-        """The line, the head, the product and its counter, and the request's marker: one consistent batch."""
-        keys = [cart_key(user_id), cart_line_key(user_id, line_id), *self._catalog_keys(user_id, [product_id])]
+    def add_facts(self, user_id: str, *, product_id: str, line_id: str, request: MarkedRequest | None,
+                  sku_id: str | None = None) -> AddFacts:
+        """The line, the head, the product and its counters, and the request's marker: one consistent batch."""
+        skus = [(product_id, sku_id)] if sku_id is not None else []
+        keys = [cart_key(user_id), cart_line_key(user_id, line_id), *self._catalog_keys(user_id, [product_id], skus)]
         if request is not None:
             keys.append(request.marker.key)
         items = self._table.batch_get(keys, consistent=True)
@@ -95,7 +116,7 @@ class CartRepository:
         line = found.get(key_pair(cart_line_key(user_id, line_id)))
         head = found.get(key_pair(cart_key(user_id))) or {}
         return AddFacts(line=cart_line_from_item(line) if line else None, line_count=int(head.get("line_count", 0)),
-                        catalog=self._catalog_of(user_id, [product_id], found),
+                        catalog=self._catalog_of(user_id, [product_id], found, skus),
                         marker=request.found(items) if request is not None else None)
 
     def save_added(self, user_id: str, line: CartLine, *, existed: CartLine | None,

@@ -39,7 +39,7 @@ from mall.dal.keys import (
 )
 from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
-from mall.domain.orders import Order, OrderLine, OrderStatus
+from mall.domain.orders import Order, OrderLine, OrderStatus, PricedLine
 
 
 def is_order_item(item: Mapping[str, Any]) -> bool:
@@ -130,6 +130,7 @@ def line_from_item(raw: Mapping[str, Any]) -> OrderLine:
         refunded_fen=_int(raw.get("refunded_fen")), refund_held_fen=_int(raw.get("refund_held_fen")),
         category_id=_text(raw.get("category_id")), sku_id=_text(raw.get("sku_id")),
         sku_index=None if raw.get("sku_index") is None else _int(raw.get("sku_index")),
+        sku_per_user_limit=None if raw.get("sku_per_user_limit") is None else _int(raw.get("sku_per_user_limit")),
     )
 
 
@@ -196,8 +197,35 @@ class ProductCatalog(Protocol):
 class PlacementRefused(Exception):
     """The placing transaction's condition failed on a stock or purchase-counter write."""
 
-    def __init__(self, kind: str, product_id: str, current: Item | None) -> None:
+    def __init__(self, kind: str, product_id: str, current: Item | None, sku_id: str | None = None) -> None:
         super().__init__(f"{kind}: {product_id}")
         self.kind = kind  # "stock" | "purchase_limit"
         self.product_id = product_id
         self.current = current
+        self.sku_id = sku_id  # a SKU's own purchase limit refused
+
+
+@dataclass(frozen=True, slots=True)
+class SkuLimit:
+    """One order line of a SKU with a purchase limit of its own: its units counted per SKU."""
+
+    product_id: str
+    sku_id: str
+    quantity: int
+    limit: int
+
+    @classmethod
+    def of_lines(cls, lines: Sequence[PricedLine]) -> list[SkuLimit]:
+        return [cls(line.product_id, line.sku.sku_id, line.quantity, line.sku.per_user_limit) for line in lines
+                if line.sku is not None and line.sku.per_user_limit is not None]
+
+
+def sku_counted(order: Order) -> dict[tuple[str, str], int]:
+    """The units the order counted on SKU counters (lines placed under a SKU's own limit), per
+    (product, SKU): what expiring it gives back there, beside the product's counter."""
+    counted: dict[tuple[str, str], int] = {}
+    for line in order.lines:
+        if line.sku_per_user_limit is not None and line.sku_id is not None:
+            key = (line.product_id, line.sku_id)
+            counted[key] = counted.get(key, 0) + line.quantity
+    return counted

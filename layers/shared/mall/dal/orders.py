@@ -25,11 +25,13 @@ from mall.dal.keys import (
     order_key,
     purchase_key,
     refund_key,
+    sku_purchase_key,
 )
 from mall.dal.order_items import (
     PaymentBasisWrites,
     PlacementRefused,
     ProductCatalog,
+    SkuLimit,
     UnpaidMarker,
     address_context,
     address_item,
@@ -37,6 +39,7 @@ from mall.dal.order_items import (
     is_order_item,
     leave_index_entry,
     order_from_item,
+    sku_counted,
     with_address,
 )
 from mall.dal.retry import retry_conflicts
@@ -111,10 +114,11 @@ class OrderRepository(OrderAfterPayment):
 
     def place(self, fields: Mapping[str, Any], *, stock_writes: Mapping[str, Write],
               limits: Mapping[str, int | None], quantities: Mapping[str, int], now: datetime,
-              extra_writes: Sequence[Write] = ()) -> None:
+              extra_writes: Sequence[Write] = (), sku_limits: Sequence[SkuLimit] = ()) -> None:
         """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
-        its first history item (the order is its own unpaid entry), and per product the conditional
-        stock decrement and the purchase counter (conditional on the per-user limit).
+        its first history item (the order is its own unpaid entry), per product the conditional
+        stock decrement and the purchase counter (conditional on the per-user limit), and per SKU
+        with a limit of its own its counter (conditional on that limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
         order_id = str(fields["order_id"])
@@ -154,6 +158,14 @@ class OrderRepository(OrderAfterPayment):
                                        "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
                                        condition=condition, values=values))
             roles.append(("purchase_limit", product_id))
+        for counted in sku_limits:
+            writes.append(Write.update(
+                name, sku_purchase_key(buyer_id, counted.product_id, counted.sku_id),
+                "SET entity = :e, user_id = :u, product_id = :p, sku_id = :k ADD reserved_quantity :q",
+                condition="attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room",
+                values={":q": counted.quantity, ":e": "sku_purchase_counter", ":u": buyer_id,
+                        ":p": counted.product_id, ":k": counted.sku_id, ":room": counted.limit - counted.quantity}))
+            roles.append(("sku_limit", f"{counted.product_id}#{counted.sku_id}"))
         for extra in extra_writes:  # puts of other sections (the fraud scan's feed entry, an idempotency marker)
             writes.append(extra)
             roles.append(("extra", ""))
@@ -166,6 +178,9 @@ class OrderRepository(OrderAfterPayment):
                 kind, product_id = roles[index]
                 if kind in {"stock", "purchase_limit"}:
                     raise PlacementRefused(kind, product_id, exc.items[index]) from exc
+                if kind == "sku_limit":
+                    pid, sku_id = product_id.rsplit("#", 1)
+                    raise PlacementRefused("purchase_limit", pid, exc.items[index], sku_id=sku_id) from exc
             if any(reason == "TransactionConflict" for reason in exc.reasons):
                 raise Conflict("too many orders for this product at this instant; retry",
                                code="order_contention") from exc
@@ -268,6 +283,9 @@ class OrderRepository(OrderAfterPayment):
         for product_id, quantity in order.quantities().items():
             writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
                                        values={":q": -quantity}))
+        for (product_id, sku_id), quantity in sku_counted(order).items():
+            writes.append(Write.update(name, sku_purchase_key(order.buyer_id, product_id, sku_id),
+                                       "ADD reserved_quantity :q", values={":q": -quantity}))
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:

@@ -26,6 +26,7 @@ from mall.dal.keys import (
     product_key,
     promoter_key,
     purchase_key,
+    sku_purchase_key,
 )
 from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.request_markers import MarkedRequest, MarkerState
@@ -61,6 +62,8 @@ class PlacementFacts:
     cart_lines: dict[str, CartLine] = field(default_factory=dict)
     #: The buyer's address book, read only when the order names a saved address.
     address_book: AddressBook | None = None
+    #: The buyer's units per (product, SKU) on the SKU counters of the lines naming a SKU (0: none).
+    sku_reserved: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def promoters_assuming(self, *, grandparent_active: bool) -> dict[str, Promoter]:
         """The promoters involved, the unread grandparent standing in as active or absent (only its
@@ -87,16 +90,22 @@ class PlacementReads:
         self._table = table
 
     def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None,
-             cart_line_ids: Sequence[str] = (), with_address_book: bool = False) -> PlacementFacts:
+             cart_line_ids: Sequence[str] = (), with_address_book: bool = False,
+             sku_lines: Sequence[tuple[str, str]] = ()) -> PlacementFacts:
         """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
         a buyer whose parent has no parent, three for a two-level chain. The cart lines an order
         checks out are named by the request, so they ride in the first batch; ``with_address_book``:
-        the buyer's address book comes in the first batch too (its key is the buyer's)."""
+        the buyer's address book comes in the first batch too (its key is the buyer's). ``sku_lines``:
+        the (product, SKU) the lines name, whose SKU counters ride in the first batch as well (whether a
+        SKU has a limit of its own is known only once its product is read; an unused counter is one
+        more small item in the same request)."""
         ids = list(dict.fromkeys(product_ids))
         keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer_id), binding_key(buyer_id),
                            promoter_key(buyer_id)]
         keys += [k for pid in ids for k in (product_key(pid), low_stock_key(pid), purchase_key(buyer_id, pid))]
         keys += [cart_line_key(buyer_id, line_id) for line_id in dict.fromkeys(cart_line_ids)]
+        pairs = list(dict.fromkeys(sku_lines))
+        keys += [sku_purchase_key(buyer_id, pid, sku_id) for pid, sku_id in pairs]
         if request is not None:
             keys.append(request.marker.key)
         if with_address_book:
@@ -126,7 +135,9 @@ class PlacementReads:
             cart_lines={line_id: cart_line_from_item(item) for line_id in dict.fromkeys(cart_line_ids)
                         if (item := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None},
             address_book=book_from_item(buyer_id, first.get(_k(address_book_key(buyer_id))))
-            if with_address_book else None)
+            if with_address_book else None,
+            sku_reserved={(pid, sku_id): int(_get(first, sku_purchase_key(buyer_id, pid, sku_id))
+                                             .get("reserved_quantity", 0)) for pid, sku_id in pairs})
 
     def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""

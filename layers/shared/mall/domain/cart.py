@@ -65,6 +65,8 @@ class Offer:
     stock: int
     per_user_limit: int | None
     on_shelf: bool
+    #: the SKU's own limit, counted on its own (on top of the product's); None: none
+    sku_per_user_limit: int | None = None
 
 
 def sku_of_line(sku_id: str | None) -> str | None:
@@ -79,7 +81,7 @@ def offer_of(product: Product | None, sku_id: str | None) -> Offer | None:
     A product without specs is its own single SKU, named by ``sku_id=None``: its price, stock and
     limit are the product's top-level ones. A product with specs offers each of its SKUs at the
     SKU's price and stock; a disabled SKU is offered as off the shelf (the line stays, unorderable).
-    The per-customer limit is the product's, across its SKUs, as orders count it."""
+    The per-customer limit is the product's, across its SKUs, and the SKU's own, as orders count them."""
     sku_id = sku_of_line(sku_id)
     if product is None:
         return None
@@ -97,7 +99,7 @@ def offer_of(product: Product | None, sku_id: str | None) -> Offer | None:
     return Offer(product_id=product.product_id, sku_id=sku.sku_id, name=f"{product.name} {sku.label}",
                  image=product.images[0] if product.images else None, price_fen=int(sku.price_fen),
                  stock=int(sku.stock), per_user_limit=product.per_user_limit,
-                 on_shelf=bool(product.on_shelf and sku.enabled))
+                 on_shelf=bool(product.on_shelf and sku.enabled), sku_per_user_limit=sku.per_user_limit)
 
 
 class Availability(StrEnum):
@@ -119,12 +121,15 @@ class LineState:
     limit_left: int | None
 
 
-def line_state(line: CartLine, offer: Offer | None, *, already_bought: int) -> LineState:
+def line_state(line: CartLine, offer: Offer | None, *, already_bought: int, sku_bought: int = 0) -> LineState:
     """The line against the catalog now: current price (never the one stored), and whether it can
-    be ordered. ``already_bought`` is the customer's reserved quantity of the product (its limit)."""
+    be ordered. ``already_bought`` is the customer's reserved quantity of the product (its limit),
+    ``sku_bought`` of the SKU (the SKU's own limit); what is left is the tighter of the two."""
     if offer is None:
         return LineState(Availability.GONE, None, False, None, None)
-    left = None if offer.per_user_limit is None else max(offer.per_user_limit - already_bought, 0)
+    lefts = [max(limit - bought, 0) for limit, bought in ((offer.per_user_limit, already_bought),
+                                                          (offer.sku_per_user_limit, sku_bought)) if limit is not None]
+    left = min(lefts) if lefts else None
     stock = max(offer.stock, 0)
     if not offer.on_shelf:
         availability = Availability.OFF_SHELF

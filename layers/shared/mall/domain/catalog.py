@@ -57,6 +57,8 @@ class Spec:
 class Sku:
     """One sellable combination of spec values (``options``, one per spec, in the specs' order)
     with its own price and stock; ``commission`` None inherits the product's setting.
+    ``per_user_limit`` (限购) None: only the product's limit applies (it counts every SKU together);
+    a SKU's own limit counts that SKU's units and applies on top of the product's.
     SKUs are never removed from a product (an order line names its position), only disabled."""
 
     sku_id: str
@@ -66,6 +68,7 @@ class Sku:
     sales: int = 0
     commission: CommissionSetting | None = None
     enabled: bool = True
+    per_user_limit: int | None = None
 
     @property
     def label(self) -> str:
@@ -198,7 +201,7 @@ def with_sku_totals(product: Product) -> Product:
 
 def merge_skus(current: Product, specs: tuple[Spec, ...], wanted: Sequence[Sku]) -> tuple[Sku, ...]:
     """The SKUs after an edit: an existing combination keeps its id, position, stock and sales and
-    takes the new price, commission and enabled flag; a combination no longer sent is disabled
+    takes the new price, commission, limit and enabled flag; a combination no longer sent is disabled
     (kept, so the orders naming it still release and refund); new ones are appended."""
     by_options = {s.options: s for s in wanted}
     merged: list[Sku] = []
@@ -207,7 +210,8 @@ def merge_skus(current: Product, specs: tuple[Spec, ...], wanted: Sequence[Sku])
         if new is None:
             merged.append(replace(sku, enabled=False))
         else:
-            merged.append(replace(sku, price_fen=new.price_fen, commission=new.commission, enabled=new.enabled))
+            merged.append(replace(sku, price_fen=new.price_fen, commission=new.commission, enabled=new.enabled,
+                                  per_user_limit=new.per_user_limit))
     merged.extend(by_options.values())
     return tuple(merged)
 
@@ -236,6 +240,9 @@ def sku_problems(specs: Sequence[Spec], skus: Sequence[Sku]) -> list[FieldProble
         if sku.commission is not None and sku.commission.mode == "inherit" and (sku.commission.l1
                                                                                 or sku.commission.l2):
             problems.append(FieldProblem(f"skus.{index}.commission", "l1 and l2 must be 0 when mode is 'inherit'"))
+        if sku.per_user_limit is not None and sku.per_user_limit < 1:
+            problems.append(FieldProblem(f"skus.{index}.per_user_limit", "must be at least 1, or null for the "
+                                                                          "product's limit"))
     if not any(s.enabled for s in skus):
         problems.append(FieldProblem("skus", "at least one SKU must be enabled"))
     if len(skus) > MAX_SKUS:
@@ -398,12 +405,14 @@ def select_page(products: Iterable[Product], *, where: ListingFilter, sort: List
 @dataclass(frozen=True, slots=True)
 class ChosenSku:
     """The SKU an order line buys of a product with specs: the product as that SKU sells it (its
-    price, stock and commission), and where the SKU sits in the product (its stock is written there)."""
+    price, stock and commission), and where the SKU sits in the product (its stock is written there).
+    ``per_user_limit``: the SKU's own limit (None: only the product's applies)."""
 
     sku_id: str
     index: int
     label: str
     sells_as: Product
+    per_user_limit: int | None = None
 
 
 def choose_skus(requested: Sequence[LineRequest], products: Mapping[str, Product]) -> dict[int, ChosenSku]:
@@ -429,7 +438,8 @@ def choose_skus(requested: Sequence[LineRequest], products: Mapping[str, Product
         if not sku.enabled:
             raise Conflict(f"{product.name} {sku.label} is no longer sold", code="sku_unavailable",
                            details={"product_id": product.product_id, "sku_id": sku.sku_id})
-        chosen[index] = ChosenSku(sku_id=sku.sku_id, index=at, label=sku.label, sells_as=product.for_sku(sku))
+        chosen[index] = ChosenSku(sku_id=sku.sku_id, index=at, label=sku.label, sells_as=product.for_sku(sku),
+                                  per_user_limit=sku.per_user_limit)
     if problems:
         raise InvalidInput("some order lines are invalid", code="invalid_order_lines", fields=problems)
     return chosen

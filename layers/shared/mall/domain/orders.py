@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from mall.clock import parse_instant
+from mall.domain.purchase_limits import check_purchase_limits
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class PricedLine:
     def as_item(self) -> dict[str, Any]:
         """The line as stored on the order (contract fields; ``refunded_fen`` starts at 0)."""
         sku = {"sku_id": self.sku.sku_id, "sku_index": self.sku.index, "sku_label": self.sku.label} if self.sku else {}
+        if self.sku is not None and self.sku.per_user_limit is not None:  # counted on its SKU's own counter too
+            sku["sku_per_user_limit"] = self.sku.per_user_limit
         return {"line_id": self.line_id, "product_id": self.product_id, "name": self.name, "type": self.type,
                 "category_id": self.category_id, "quantity": self.quantity, "unit_price_fen": self.unit_price_fen,
                 "paid_fen": self.paid_fen, "commission": self.commission,
@@ -151,12 +154,13 @@ def shipping_for(lines: Sequence[PricedLine]) -> int:
 
 
 def price_order(requested: Sequence[LineRequest], products: Mapping[str, ProductLike], *,
-                reserved: Mapping[str, int], skus: Mapping[int, ChosenSku] | None = None) -> PricedOrder:
+                reserved: Mapping[str, int], skus: Mapping[int, ChosenSku] | None = None,
+                sku_reserved: Mapping[tuple[str, str], int] | None = None) -> PricedOrder:
     """Validate the lines against the catalog and price them.
 
-    ``reserved`` is the buyer's current ``reserved_quantity`` per product (per-user limits); ``skus`` the
-    SKU each line (by index) buys, sold as that SKU. Stock and limits are checked again, atomically, by
-    the transaction's conditions: these checks only make the common refusal cheap and clear."""
+    ``reserved`` / ``sku_reserved``: the buyer's units per product / per SKU with a limit of its own
+    (``mall.domain.purchase_limits``); ``skus`` the SKU each line (by index) buys, sold as that SKU. Stock and
+    limits are checked again, atomically, by the transaction's conditions: these make the common refusal cheap."""
     chosen = skus or {}
     if not requested:
         raise InvalidInput("an order needs at least one line", code="empty_order",
@@ -189,12 +193,8 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
             raise Conflict(f"only {max(product.stock, 0)} left of product {product.product_id}",
                            code="out_of_stock", details={"product_id": product.product_id,
                                                          "available": max(product.stock, 0)})
-        limit = product.per_user_limit
-        already = reserved.get(product.product_id, 0)
-        if limit is not None and already + line.quantity > limit:
-            raise Conflict(f"product {product.product_id} is limited to {limit} per customer",
-                           code="purchase_limit_exceeded",
-                           details={"product_id": product.product_id, "limit": limit, "already": already})
+        check_purchase_limits(product.product_id, product.name, product.per_user_limit, sku, quantity=line.quantity,
+                              already=reserved.get(product.product_id, 0), sku_reserved=sku_reserved or {})
         commission = product.commission
         priced.append(PricedLine(
             line_id=str(index), product_id=product.product_id, name=product.name, type=str(_plain(product.type)),
@@ -202,7 +202,7 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
             paid_fen=product.price_fen * line.quantity,
             commission={"mode": str(_plain(commission.mode)), "l1": int(commission.l1), "l2": int(commission.l2)},
             distribution_enabled=bool(product.distribution_enabled), shipping_fee_fen=product.shipping_fee_fen,
-            per_user_limit=limit, sku=sku,
+            per_user_limit=product.per_user_limit, sku=sku,
         ))
     goods = sum(line.unit_price_fen * line.quantity for line in priced)
     paid = sum(line.paid_fen for line in priced)
@@ -306,6 +306,7 @@ class OrderLine:
     category_id: str | None = None
     sku_id: str | None = None  # a product with specs: the SKU and its position in the product
     sku_index: int | None = None
+    sku_per_user_limit: int | None = None  # the SKU's own limit it was counted under (None: not per SKU)
 
     @property
     def refundable_fen(self) -> int:

@@ -69,7 +69,8 @@ class CartLineView(BaseModel):
     availability: Literal["available", "gone", "off_shelf", "out_of_stock", "over_limit"] = Field(
         description="`available`: can be ordered now; else why not (`out_of_stock`: fewer left than the quantity)")
     available_stock: int | None
-    limit_left: int | None = Field(description="how many more the per-customer limit allows; null: no limit")
+    limit_left: int | None = Field(description=(
+        "how many more the per-customer limits allow (the product's and the SKU's own, the tighter); null: no limit"))
     version: int
     added_at: str
     updated_at: str

@@ -179,13 +179,16 @@ class SpecIn(ApiModel):
 class SkuIn(ApiModel):
     """One combination the merchant sells. ``options``: one value per spec, in the specs' order
     (it identifies the SKU across edits). ``stock`` is the starting stock of a new SKU; an existing
-    SKU's stock changes through stock adjustments only. ``commission`` null: the product's setting."""
+    SKU's stock changes through stock adjustments only. ``commission`` null: the product's setting.
+    ``per_user_limit`` null: only the product's limit (all its SKUs together) applies."""
 
     options: Annotated[list[SpecText], Field(min_length=1, max_length=MAX_SPECS)]
     price_fen: PriceFen
     stock: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     commission: CommissionSettingIn | None = None
     enabled: bool = True
+    per_user_limit: Annotated[int | None, Field(ge=1, le=10_000, description=(
+        "限购 of this SKU per customer, on top of the product's; null: the product's limit only"))] = None
 
 
 Specs = Annotated[list[SpecIn], Field(max_length=MAX_SPECS, description=(
@@ -292,6 +295,7 @@ class SkuView(BaseModel):
     sales: int
     commission: CommissionSettingView | None = Field(description="null: the product's setting")
     enabled: bool
+    per_user_limit: int | None = Field(default=None, description="this SKU's own limit; null: the product's only")
 
 
 class AdminProductView(BaseModel):
@@ -371,6 +375,8 @@ class PublicSkuView(BaseModel):
     stock: int
     available: bool = Field(description="in stock and on sale: can be ordered now")
     promoter_earn_fen: int | None = Field(default=None, description="for an active promoter only, per unit")
+    per_user_limit: int | None = Field(default=None, description=(
+        "限购 of this SKU per customer (on top of the product's); null: the product's limit only"))
 
 
 class ProductDetail(ProductSummary):

@@ -8,7 +8,7 @@ read, one transaction holding the ``Idempotency-Key`` marker), changing 2, remov
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,8 +37,18 @@ def _offer(catalog: CatalogNow, line: CartLine) -> Offer | None:
     return offer_of(catalog.products.get(line.product_id), line.sku_id)
 
 
-def _view(line: CartLine, offer: Offer | None, *, bought: int) -> CartLineView:
-    state = line_state(line, offer, already_bought=bought)
+def _sku_lines(lines: Sequence[CartLine]) -> list[tuple[str, str]]:
+    return [(line.product_id, line.sku_id) for line in lines if line.sku_id is not None]
+
+
+def _bought(catalog: CatalogNow, line: CartLine) -> dict[str, int]:
+    """What the customer has already counted against the line's limits (product's, SKU's own)."""
+    sku = catalog.sku_bought.get((line.product_id, line.sku_id), 0) if line.sku_id is not None else 0
+    return {"bought": catalog.bought.get(line.product_id, 0), "sku_bought": sku}
+
+
+def _view(line: CartLine, offer: Offer | None, *, bought: int, sku_bought: int = 0) -> CartLineView:
+    state = line_state(line, offer, already_bought=bought, sku_bought=sku_bought)
     price = state.unit_price_fen
     return CartLineView(
         line_id=line.line_id, product_id=line.product_id, sku_id=line.sku_id,
@@ -52,8 +62,8 @@ def _view(line: CartLine, offer: Offer | None, *, bought: int) -> CartLineView:
 def view_cart(*, cart: CartRepository, user_id: str) -> CartView:
     """The cart, newest line first, each priced and checked against the catalog as it is now."""
     lines = sorted(cart.lines(user_id), key=lambda line: (line.added_at, line.line_id), reverse=True)
-    catalog = cart.catalog_now(user_id, [line.product_id for line in lines])
-    views = [_view(line, _offer(catalog, line), bought=catalog.bought.get(line.product_id, 0)) for line in lines]
+    catalog = cart.catalog_now(user_id, [line.product_id for line in lines], _sku_lines(lines))
+    views = [_view(line, _offer(catalog, line), **_bought(catalog, line)) for line in lines]
     return CartView(lines=views, line_count=len(views), max_lines=MAX_CART_LINES,
                     available_fen=sum(v.line_fen or 0 for v in views if v.availability == Availability.AVAILABLE.value))
 
@@ -73,7 +83,8 @@ def add_line(command: AddToCart, *, cart: CartRepository, marked: MarkedRequest 
     answer and adds nothing again."""
     body, user_id = command.request, command.user_id
     line_id = cart_line_id(body.product_id, body.sku_id)
-    facts = cart.add_facts(user_id, product_id=body.product_id, line_id=line_id, request=marked)
+    facts = cart.add_facts(user_id, product_id=body.product_id, line_id=line_id, request=marked,
+                           sku_id=sku_of_line(body.sku_id))
     if marked is not None and (earlier := replay(facts.marker, marked, CartLineView)) is not None:
         return earlier
     product = facts.catalog.products.get(body.product_id)
@@ -93,7 +104,7 @@ def add_line(command: AddToCart, *, cart: CartRepository, marked: MarkedRequest 
                     quantity=added_quantity(existing, body.quantity, line_count=facts.line_count),
                     added_price_fen=offer.price_fen, added_at=existing.added_at if existing else at, updated_at=at,
                     version=existing.version + 1 if existing else 1)
-    view = _view(line, offer, bought=facts.catalog.bought.get(body.product_id, 0))
+    view = _view(line, offer, **_bought(facts.catalog, line))
     marker = [marked.put(view.model_dump_json())] if marked is not None else []
     try:
         cart.save_added(user_id, line, existed=existing, extra=marker)
@@ -120,8 +131,8 @@ def change_line(*, cart: CartRepository, user_id: str, line_id: str, body: Chang
         current = cart_line_from_item(exc.item)
         raise Conflict("the line changed since you read it", code="version_conflict",
                        details={"current": {"quantity": current.quantity, "version": current.version}}) from exc
-    catalog = cart.catalog_now(user_id, [line.product_id])
-    return _view(line, _offer(catalog, line), bought=catalog.bought.get(line.product_id, 0))
+    catalog = cart.catalog_now(user_id, [line.product_id], _sku_lines([line]))
+    return _view(line, _offer(catalog, line), **_bought(catalog, line))
 
 
 def remove_line(*, cart: CartRepository, user_id: str, line_id: str) -> None:

@@ -21,7 +21,7 @@ from mall.clock import iso
 from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.identity import CustomerRepository
-from mall.dal.order_items import PlacementRefused, address_context
+from mall.dal.order_items import PlacementRefused, SkuLimit, address_context
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
 from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
@@ -98,9 +98,11 @@ def _refusal(exc: PlacementRefused) -> Conflict:
                             details={"product_id": exc.product_id, "available": available, "skus": left})
         return Conflict(f"only {available} left of product {exc.product_id}", code="out_of_stock",
                         details={"product_id": exc.product_id, "available": available})
+    sku = {"sku_id": exc.sku_id} if exc.sku_id is not None else {}
     return Conflict(f"product {exc.product_id} has a per-customer limit you have reached",
                     code="purchase_limit_exceeded",
-                    details={"product_id": exc.product_id, "already": int(current.get("reserved_quantity", 0))})
+                    details={"product_id": exc.product_id, **sku,
+                             "already": int(current.get("reserved_quantity", 0))})
 
 
 def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:
@@ -203,7 +205,8 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     address_book.address_or_id(has_address=request.address is not None, has_address_id=request.address_id is not None)
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
                              cart_line_ids=request.cart_line_ids or (),
-                             with_address_book=request.address_id is not None)
+                             with_address_book=request.address_id is not None,
+                             sku_lines=[(line.product_id, line.sku_id) for line in wanted if line.sku_id is not None])
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
         return earlier  # before the cart: a replay removes no line again
     cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
@@ -216,7 +219,8 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
                                         for pid, p in facts.products.items()}
     reserved = {pid: facts.reserved.get(pid, 0) for pid in product_ids
                 if pid in found and found[pid].per_user_limit is not None}
-    priced: PricedOrder = price_order(wanted, found, reserved=reserved, skus=choose_skus(wanted, facts.products))
+    priced: PricedOrder = price_order(wanted, found, reserved=reserved, skus=choose_skus(wanted, facts.products),
+                                      sku_reserved=facts.sku_reserved)
     if priced.needs_address and request.address is None:
         raise InvalidInput("a delivery address is required for physical goods", code="address_required",
                            fields=[FieldProblem("address", "required when any line is a physical product "
@@ -302,7 +306,8 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
                          stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid))
                                        for pid, q in quantities.items()},
                          limits={line.product_id: line.per_user_limit for line in priced.lines},
-                         quantities=quantities, now=who.now, extra_writes=writes)
+                         quantities=quantities, now=who.now, extra_writes=writes,
+                         sku_limits=SkuLimit.of_lines(priced.lines))
             return None
         except PlacementRefused as exc:
             raise _refusal(exc) from exc

@@ -18,7 +18,9 @@ def sku_from(value: Item) -> Sku:
     return Sku(sku_id=str(value["sku_id"]), options=tuple(value.get("options", [])),
                price_fen=int(value.get("price_fen", 0)), stock=int(value.get("stock", 0)),
                sales=int(value.get("sales", 0)), commission=commission_from(own) if own else None,
-               enabled=bool(value.get("enabled", True)))
+               enabled=bool(value.get("enabled", True)),
+               # SKUs stored before SKUs had limits have none: only the product's limit applies
+               per_user_limit=None if value.get("per_user_limit") is None else int(value["per_user_limit"]))
 
 
 def sku_item(sku: Sku) -> dict[str, Any]:
@@ -27,6 +29,8 @@ def sku_item(sku: Sku) -> dict[str, Any]:
                             "stock": sku.stock, "sales": sku.sales, "enabled": sku.enabled}
     if sku.commission is not None:
         item["commission"] = sku.commission.as_dict()
+    if sku.per_user_limit is not None:
+        item["per_user_limit"] = sku.per_user_limit
     return item
 
 

@@ -111,6 +111,7 @@ from mall.dal.keys.orders import (
     refund_key,
     refund_sk,
     refunds_partition,
+    sku_purchase_key,
     unpaid_marker_key,
 )
 from mall.dal.keys.referral import (
@@ -303,6 +304,7 @@ __all__ = [
     "settings_version_sk",
     "share_visit_key",
     "shelf_partition",
+    "sku_purchase_key",
     "stats_entities_partition",
     "stats_entity_kind",
     "stats_entity_partition",

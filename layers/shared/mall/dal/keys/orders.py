@@ -46,6 +46,11 @@ def purchase_key(user_id: str, product_id: str) -> dict[str, str]:
     return {"pk": user_partition(user_id), "sk": f"PURCHASE#{product_id}"}
 
 
+def sku_purchase_key(user_id: str, product_id: str, sku_id: str) -> dict[str, str]:
+    """The buyer's counter of one SKU with a purchase limit of its own (next to the product's counter)."""
+    return {"pk": user_partition(user_id), "sk": f"PURCHASE#{product_id}#SKU#{sku_id}"}
+
+
 def buyer_partition(buyer_id: str) -> str:
     return f"BUYER#{buyer_id}"
 

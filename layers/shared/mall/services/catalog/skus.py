@@ -38,7 +38,8 @@ def with_skus(product: Product, specs_in: Sequence[SpecIn], skus_in: Sequence[Sk
                "the product has invalid fields", "invalid_product")
     specs = tuple(Spec(s.name, tuple(s.values)) for s in specs_in)
     wanted = [Sku(sku_id=new_id("k"), options=tuple(s.options), price_fen=s.price_fen, stock=s.stock,
-                  commission=_own(s.commission), enabled=s.enabled) for s in skus_in]
+                  commission=_own(s.commission), enabled=s.enabled, per_user_limit=s.per_user_limit)
+              for s in skus_in]
     refuse(sku_problems(specs, wanted), "the product's specs and SKUs do not agree", "invalid_product")
     if not specs:
         return product
@@ -72,7 +73,7 @@ def spec_views(product: Product) -> list[SpecView]:
 
 def admin_sku_views(product: Product) -> list[SkuView]:
     return [SkuView(sku_id=s.sku_id, options=list(s.options), label=s.label, price_fen=s.price_fen,
-                    stock=s.stock, sales=s.sales, enabled=s.enabled,
+                    stock=s.stock, sales=s.sales, enabled=s.enabled, per_user_limit=s.per_user_limit,
                     commission=None if s.commission is None else CommissionSettingView(
                         mode=s.commission.mode, l1=s.commission.l1, l2=s.commission.l2))
             for s in product.skus] if product.has_specs else []
@@ -83,4 +84,5 @@ def public_sku_views(product: Product, earn: dict[str, int | None]) -> list[Publ
         return []
     return [PublicSkuView(sku_id=s.sku_id, options=list(s.options), label=s.label, price_fen=s.price_fen,
                           stock=max(s.stock, 0), available=product.on_shelf and s.stock > 0,
+                          per_user_limit=s.per_user_limit,
                           promoter_earn_fen=earn.get(s.sku_id)) for s in product.sellable_skus()]
