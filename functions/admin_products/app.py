@@ -21,12 +21,11 @@ from mall.schemas.catalog import (
     AdminProductList,
     AdminProductView,
     AdminShelfParam,
-    ProductBatchEdit,
-    ProductBatchResult,
     ProductCreate,
     ProductUpdate,
     StockAdjustment,
 )
+from mall.schemas.catalog_batch import ProductBatchEdit, ProductBatchResult
 from mall.services.catalog import products
 from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.merchandising import BatchEdit, batch_edit_products

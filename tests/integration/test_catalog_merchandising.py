@@ -16,7 +16,8 @@ from mall.dal.catalog import CategoryRepository, LowStockAlerts, ProductReposito
 from mall.dal.table import Table
 from mall.domain.catalog import Category, CommissionSetting, ListingFilter, Product
 from mall.errors import Conflict, InvalidInput
-from mall.schemas.catalog import CommissionSettingIn, ProductBatchEdit, ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.catalog import CommissionSettingIn, ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.catalog_batch import ProductBatchEdit
 from mall.services.catalog.alerts import ALERT_LEASE, send_low_stock_alerts
 from mall.services.catalog.browsing import BrowseProducts, browse_products, product_detail
 from mall.services.catalog.common import CatalogRepositories

@@ -12,7 +12,7 @@ nothing new."""
 from __future__ import annotations
 
 from mall.dal.catalog.categories import category_from_item
-from mall.dal.catalog.products import product_from_item
+from mall.dal.catalog.product_items import product_from_item
 from mall.dal.commission_rates import RateIndex, category_copy, product_copy, promoter_copy
 from mall.dal.keys import category_key, product_key, promoter_key
 from mall.dal.table import Item, Table, key_of

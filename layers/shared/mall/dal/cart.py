@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mall.dal.catalog.products import product_from_item
+from mall.dal.catalog.product_items import product_from_item
 from mall.dal.keys import (
     CART_LINE_PREFIX,
     cart_key,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mall.dal.catalog import category_from_item
-from mall.dal.catalog.products import product_from_item
+from mall.dal.catalog.product_items import product_from_item
 from mall.dal.keys import SETTINGS_CURRENT_KEY, category_key, product_key, promoter_key
 from mall.dal.referral import promoter_from_item
 from mall.dal.settings import SettingsVersion, current_from_item

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from mall.dal.address_book import book_from_item
 from mall.dal.cart import cart_line_from_item
-from mall.dal.catalog.products import StockObservation, product_from_item
+from mall.dal.catalog.product_items import product_from_item
+from mall.dal.catalog.products import StockObservation
 from mall.dal.identity import _customer_from_item
 from mall.dal.keys import (
     SETTINGS_CURRENT_KEY,

@@ -29,7 +29,7 @@ from mall.domain.purchase_limits import check_purchase_limits
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 if TYPE_CHECKING:
-    from mall.domain.catalog import ChosenSku
+    from mall.domain.skus import ChosenSku
 
 MAX_LINES = 20  # 2 writes per line + order + history + marker stay far below DynamoDB's 100 per transaction
 MAX_QUANTITY = 999

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mall.errors import Conflict
 
 if TYPE_CHECKING:
-    from mall.domain.catalog import ChosenSku
+    from mall.domain.skus import ChosenSku
 
 
 def check_purchase_limits(product_id: str, name: str, product_limit: int | None, sku: ChosenSku | None, *,

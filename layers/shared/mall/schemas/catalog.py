@@ -5,12 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
-from pydantic.config import JsonDict, JsonValue
 
 from mall.domain.catalog import MAX_SKUS, MAX_SPEC_VALUES, MAX_SPECS, CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
-from mall.schemas.common import ApiModel, FieldError
+from mall.schemas.catalog_examples import (
+    ADMIN_PRODUCT,
+    CATEGORY,
+    COVER_KEY,
+    COVER_URL,
+    GAIWAN,
+    PAGE_THUMB_URL,
+    SUMMARY,
+    TEA_AFTER_SALES,
+    TEA_ATTRIBUTES,
+    TEA_BLOCKS,
+    TEA_IMAGE_BLOCK,
+    TEAWARE,
+    UNREAD_CONTENT,
+)
+from mall.schemas.common import ApiModel
 from mall.schemas.product_content import (
     AfterSalesIn,
     AfterSalesView,
@@ -27,54 +41,6 @@ Version = Annotated[int, Field(ge=1, description="the version you read; a stale 
 Name = Annotated[str, Field(min_length=1, max_length=60)]
 CategoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
-# Examples (json_schema_extra): one tea shop's catalogue, as the API answers it.
-_COVER_KEY = "product-images/8fb36d4e020e267318b40af47f492d54.jpg"
-_COVER_URL = ("https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/" + _COVER_KEY
-              + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3"
-                "%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
-                "&X-Amz-Signature=335e921b962454378671388cfc53959b554cee41547c6f697b84e18301ff7b84")
-_CATEGORY: JsonDict = {
-    "category_id": "c_01m4ckt9rbte01pz24dawc", "name": "茶叶", "sort": 1, "l1_rate_bp": 1200, "l2_rate_bp": 600,
-    "product_count": 12, "version": 3, "created_at": "2026-10-08T02:00:00Z", "updated_at": "2026-10-21T06:33:10Z"}
-_TEAWARE: JsonDict = {
-    "category_id": "c_01m4ckx1mddwmtkz7dctt4", "name": "茶具", "sort": 2, "l1_rate_bp": None, "l2_rate_bp": None,
-    "product_count": 5, "version": 1, "created_at": "2026-10-08T02:01:30Z", "updated_at": "2026-10-08T02:01:30Z"}
-_ADMIN_PRODUCT: JsonDict = {
-    "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
-    "category_id": "c_01m4ckt9rbte01pz24dawc", "images": [_COVER_KEY],
-    "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "price_fen": 16800, "stock": 96, "sales": 24,
-    "shipping_fee_fen": 800, "per_user_limit": 5, "on_shelf": True, "low_stock_threshold": 10, "low_on_stock": False,
-    "distribution_enabled": True, "commission": {"mode": "inherit", "l1": 0, "l2": 0}, "version": 4,
-    "created_at": "2026-10-08T02:10:00Z", "updated_at": "2026-10-21T06:40:12Z",
-    "on_shelf_at": None, "off_shelf_at": "2026-12-31T15:59:59Z", "hot_rank": 10, "specs": [], "skus": []}
-_GAIWAN: JsonDict = {
-    "product_id": "p_01m4cmyx52990zhvaddmkr", "name": "白瓷盖碗 150ml", "type": "physical",
-    "category_id": "c_01m4ckx1mddwmtkz7dctt4", "images": ["product-images/5e0b7a13c9d24f68a1e3b2c4d5f60718.jpg"],
-    "description": "德化白瓷, 一盖一碗一托", "price_fen": 6800, "stock": 4, "sales": 46, "shipping_fee_fen": 1000,
-    "per_user_limit": None, "on_shelf": True, "low_stock_threshold": 5, "low_on_stock": True,
-    "distribution_enabled": True, "commission": {"mode": "fixed", "l1": 500, "l2": 200}, "version": 7,
-    "created_at": "2026-10-08T02:20:00Z", "updated_at": "2026-11-18T09:02:44Z",
-    "on_shelf_at": None, "off_shelf_at": None, "hot_rank": 0, "specs": [], "skus": []}
-_SUMMARY: JsonDict = {
-    "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
-    "category_id": "c_01m4ckt9rbte01pz24dawc", "cover_image": _COVER_KEY, "cover_image_url": _COVER_URL,
-    "price_fen": 16800, "shipping_fee_fen": 800, "stock": 96, "sales": 24, "hot": True, "max_price_fen": None,
-    "promoter_earn_max_fen": None,
-    "cover_thumbnail_url": _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
-                                              "product-thumbs/8fb36d4e020e267318b40af47f492d54-w240.jpg")}
-_PAGE_THUMB_URL = _COVER_URL.replace("product-images/8fb36d4e020e267318b40af47f492d54.jpg",
-                                     "product-thumbs/8fb36d4e020e267318b40af47f492d54-w750.jpg")
-_TEA_ATTRIBUTES: JsonDict = {
-    "weight_g": 250, "origin": "浙江杭州西湖", "shelf_life_days": 540, "itinerary": None, "restrictions": None,
-    "terms_title": None, "terms_text": None, "delivery_method": None, "delivery_note": None}
-_TEA_IMAGE_BLOCK: JsonDict = {"type": "image", "text": None, "key": _COVER_KEY, "url": None, "thumbnail_url": None}
-_TEA_BLOCKS: list[JsonValue] = [
-    {"type": "heading", "text": "产地与工艺", "key": None, "url": None, "thumbnail_url": None},
-    {"type": "text", "text": "狮峰山明前一芽一叶, 手工炒制。", "key": None, "url": None, "thumbnail_url": None},
-    _TEA_IMAGE_BLOCK]
-_TEA_AFTER_SALES: JsonDict = {"no_reason_return": True, "return_window_days": 7, "return_shipping_paid_by": "buyer",
-                              "note": "密封包装拆封后不退", "is_default": False}
-_UNREAD_CONTENT: JsonDict = {"attributes": None, "content": None, "after_sales": None}
 
 
 def _image_key(value: str) -> str:
@@ -120,7 +86,7 @@ class CategoryUpdate(ApiModel):
 
 
 class CategoryView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_CATEGORY]})
+    model_config = ConfigDict(json_schema_extra={"examples": [CATEGORY]})
 
     category_id: str
     name: str
@@ -139,7 +105,7 @@ class PublicCategory(BaseModel):
 
 
 class CategoryList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_CATEGORY, _TEAWARE]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [CATEGORY, TEAWARE]}]})
 
     items: list[CategoryView]
 
@@ -300,7 +266,7 @@ class SkuView(BaseModel):
 
 class AdminProductView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_ADMIN_PRODUCT, "attributes": _TEA_ATTRIBUTES, "content": _TEA_BLOCKS, "after_sales": _TEA_AFTER_SALES}]})
+        **ADMIN_PRODUCT, "attributes": TEA_ATTRIBUTES, "content": TEA_BLOCKS, "after_sales": TEA_AFTER_SALES}]})
 
     product_id: str
     name: str
@@ -333,7 +299,7 @@ class AdminProductView(BaseModel):
 
 class AdminProductList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [{**_ADMIN_PRODUCT, **_UNREAD_CONTENT}, {**_GAIWAN, **_UNREAD_CONTENT}],
+        {"items": [{**ADMIN_PRODUCT, **UNREAD_CONTENT}, {**GAIWAN, **UNREAD_CONTENT}],
          "next_cursor": "kGW1VQtq9E3vvltEeyJwayI6IlBST0RVQ1QjcF8wMW00Y215eDUyOTkwemh2YWRkbWtyIiwic2siOiJQUk9EVUNUIn0",
          "truncated": False}]})
 
@@ -381,12 +347,12 @@ class PublicSkuView(BaseModel):
 
 class ProductDetail(ProductSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {**_SUMMARY, "promoter_earn_fen": 2016, "promoter_earn_max_fen": 2016, "images": [_COVER_KEY],
-         "image_urls": [_COVER_URL],
+        {**SUMMARY, "promoter_earn_fen": 2016, "promoter_earn_max_fen": 2016, "images": [COVER_KEY],
+         "image_urls": [COVER_URL],
          "description": "明前特级龙井, 杭州西湖产区, 罐装 250g", "category_name": "茶叶", "per_user_limit": 5,
-         "on_shelf": True, "image_thumbnail_urls": [_PAGE_THUMB_URL], "attributes": _TEA_ATTRIBUTES,
-         "content": [*_TEA_BLOCKS[:2], {**_TEA_IMAGE_BLOCK, "url": _COVER_URL, "thumbnail_url": _PAGE_THUMB_URL}],
-         "after_sales": _TEA_AFTER_SALES, "specs": [], "skus": []}]})
+         "on_shelf": True, "image_thumbnail_urls": [PAGE_THUMB_URL], "attributes": TEA_ATTRIBUTES,
+         "content": [*TEA_BLOCKS[:2], {**TEA_IMAGE_BLOCK, "url": COVER_URL, "thumbnail_url": PAGE_THUMB_URL}],
+         "after_sales": TEA_AFTER_SALES, "specs": [], "skus": []}]})
 
     images: list[str]
     image_urls: list[str] = Field(default_factory=list, description="`images` as signed URLs to show, same order")
@@ -404,54 +370,13 @@ class ProductDetail(ProductSummary):
 
 class ProductList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [{**_SUMMARY, "promoter_earn_fen": None}], "next_cursor": None}]})
+        {"items": [{**SUMMARY, "promoter_earn_fen": None}], "next_cursor": None}]})
 
     items: list[ProductSummary]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null: last page")
 
 
 # ---- products: batch edit (批量操作) -----------------------------------------------------------
-
-#: How many products one batch edit may change (each is its own conditional write and audit entry).
-MAX_BATCH_PRODUCTS = 100
-ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-BatchOutcome = Literal["updated", "unchanged", "not_found", "refused", "conflict"]
-
-
-class ProductBatchEdit(ApiModel):
-    """The same change applied to each product: the fields sent only (at least one)."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "product_ids": ["p_01m4cmckqvx119jymzac3w", "p_01m4cmyx52990zhvaddmkr"], "on_shelf": False}]})
-
-    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=MAX_BATCH_PRODUCTS, description=(
-        f"the products to change, at most {MAX_BATCH_PRODUCTS}; repeats count once"))]
-    on_shelf: bool | None = None
-    category_id: CategoryId | None = None
-    commission: CommissionSettingIn | None = None
-
-
-class ProductBatchItem(BaseModel):
-    product_id: str
-    outcome: BatchOutcome = Field(description=(
-        "updated; unchanged (already so: nothing written); not_found; refused (invalid for this product, "
-        "e.g. the commission over the cap at its price: see reason and fields); conflict (edited meanwhile: "
-        "send it again)"))
-    reason: str | None = None
-    fields: list[FieldError] = Field(default_factory=list)
-    version: int | None = Field(default=None, description="the product's version after the batch")
-
-
-class ProductBatchResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
-        {"product_id": "p_01m4cmckqvx119jymzac3w", "outcome": "updated", "reason": None, "fields": [], "version": 5},
-        {"product_id": "p_01m4cmyx52990zhvaddmkr", "outcome": "refused",
-         "reason": "the product has invalid fields",
-         "fields": [{"field": "commission.l1", "reason": "L1 + L2 could pay 3100 bp of the price; the cap is 3000 bp"}],
-         "version": 7}], "updated": 1}]})
-
-    items: list[ProductBatchItem]
-    updated: int = Field(description="how many products this batch changed")
 
 
 ListingSortParam = ListingSort

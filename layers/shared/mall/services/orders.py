@@ -21,17 +21,15 @@ from mall.clock import iso
 from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.identity import CustomerRepository
-from mall.dal.order_items import PlacementRefused, SkuLimit, address_context
+from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
 from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
-from mall.domain import address_book, masking
+from mall.domain import address_book
 from mall.domain import referral as referral_rules
-from mall.domain.catalog import choose_skus
 from mall.domain.commission import apply_line_discounts
-from mall.domain.fraud import normalise_address, normalise_phone
 from mall.domain.orders import (
     LineRequest,
     Order,
@@ -43,11 +41,10 @@ from mall.domain.orders import (
 )
 from mall.domain.referral import Attribution, ShareSource
 from mall.domain.settings import BindingMode
+from mall.domain.skus import choose_skus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id
-from mall.integrations import pii_crypto
 from mall.integrations.wechatpay.errors import WeChatPayError
-from mall.schemas.fulfilment import AddressView
 from mall.schemas.orders import (
     OrderPaymentResponse,
     PaymentParams,
@@ -55,9 +52,9 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
-from mall.services.address_book import opened as saved_address
 from mall.services.cart import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
+from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
 from mall.services.request_replay import replay, replay_refused
@@ -103,40 +100,6 @@ def _refusal(exc: PlacementRefused) -> Conflict:
                     code="purchase_limit_exceeded",
                     details={"product_id": exc.product_id, **sku,
                              "already": int(current.get("reserved_quantity", 0))})
-
-
-def _address_item(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:
-    if request.address is None:
-        return None
-    context = address_context(order_id)
-    a = request.address
-    return {"name_enc": pii_crypto.encrypt(a.name, context=context),
-            "phone_enc": pii_crypto.encrypt(a.phone, context=context),
-            "detail_enc": pii_crypto.encrypt(a.detail, context=context), "province": a.province, "city": a.city,
-            # keyed hashes next to the ciphertext: the fraud scan matches phones / addresses without decrypting
-            "phone_fp": pii_crypto.fingerprint(normalise_phone(a.phone), kind="phone"),
-            "address_fp": pii_crypto.fingerprint(normalise_address(a.province, a.city, a.detail), kind="address")}
-
-
-def _with_saved_address(request: PlaceOrderRequest, facts: PlacementFacts, *, buyer_id: str) -> PlaceOrderRequest:
-    """The request with the saved address it names opened as its inline address: the order then
-    seals its own copy under its own id, so a later edit of the book never changes the order. Only
-    the buyer's own book is read: another customer's address id is simply not found (422)."""
-    if request.address_id is None:
-        return request
-    book = facts.address_book
-    entry = book.addresses.get(request.address_id) if book is not None else None
-    if entry is None:
-        raise address_book.unknown_address_for_order()
-    return request.model_copy(update={"address": saved_address(buyer_id, entry)})
-
-
-def _address_view(request: PlaceOrderRequest) -> AddressView | None:
-    if request.address is None:
-        return None
-    a = request.address
-    return AddressView(name=masking.mask_name(a.name), phone=masking.mask_phone(a.phone), province=a.province,
-                       city=a.city, detail=masking.mask_address(a.detail))
 
 
 class OrderCatalog(ProductCatalog, StockFlags, Protocol):
@@ -213,7 +176,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     customer = facts.customer
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
-    request = _with_saved_address(request, facts, buyer_id=buyer_id)
+    request = with_saved_address(request, facts, buyer_id=buyer_id)
     # Past its planned off time a product is off the shelf for buyers too, before the schedule ran.
     found: Mapping[str, ProductLike] = {pid: p if p.shown_on_shelf(now) else replace(p, on_shelf=False)
                                         for pid, p in facts.products.items()}
@@ -238,7 +201,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)
     lines = [line.as_item() for line in priced.lines]
     # Only physical goods are delivered: no address is kept for an order that ships nothing.
-    address = _address_item(request, order_id) if priced.needs_address else None
+    address = sealed_address(request, order_id) if priced.needs_address else None
     fields: dict[str, Any] = {
         "order_id": order_id, "buyer_id": buyer_id,
         "status": OrderStatus.CREATED.value, "amount_fen": priced.amount_fen, "goods_fen": priced.goods_fen,
@@ -372,7 +335,7 @@ def _response(request: PlaceOrderRequest, priced: PricedOrder, *, order_id: str,
                              quantity=x.quantity, unit_price_fen=x.unit_price_fen, paid_fen=x.paid_fen,
                              sku_id=x.sku.sku_id if x.sku else None, sku_label=x.sku.label if x.sku else None)
                for x in priced.lines],
-        address=_address_view(request) if has_address else None, created_at=iso(now), expires_at=iso(expires_at),
+        address=masked_address(request) if has_address else None, created_at=iso(now), expires_at=iso(expires_at),
         payment=payment, payment_error=payment_error,
     )
 

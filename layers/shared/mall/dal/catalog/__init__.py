@@ -17,14 +17,8 @@ from mall.dal.catalog.alerts import LowStockAlert, LowStockAlerts
 from mall.dal.catalog.categories import CategoryRepository, category_from_item, category_state
 from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
 from mall.dal.catalog.page import ProductPage, ProductPageReads
-from mall.dal.catalog.products import (
-    ProductRepository,
-    SkuTake,
-    StockObservation,
-    editable_state,
-    product_from_item,
-    product_state,
-)
+from mall.dal.catalog.product_items import editable_state, product_from_item, product_state
+from mall.dal.catalog.products import ProductRepository, SkuTake, StockObservation
 from mall.dal.table import TransactionCancelled
 
 __all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "LowStockAlert", "LowStockAlerts",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mall.dal.catalog.categories import category_from_item
-from mall.dal.catalog.products import content_from_item, product_from_item
+from mall.dal.catalog.product_items import content_from_item, product_from_item
 from mall.dal.keys import SETTINGS_CURRENT_KEY, category_key, product_detail_key, product_key, promoter_key
 from mall.dal.referral import promoter_from_item
 from mall.dal.settings import current_from_item

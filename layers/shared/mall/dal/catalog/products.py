@@ -10,7 +10,15 @@ from typing import Any
 
 from mall.clock import iso, utc_now
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, instant_or_none, query_partition
+from mall.dal.catalog.common import MAX_LISTED_PRODUCTS, PRICE_DIGITS, query_partition
+from mall.dal.catalog.product_items import (
+    content_from_item,
+    detail_item,
+    editable_values,
+    listing_keys,
+    product_from_item,
+    product_state,
+)
 from mall.dal.catalog.skus import sku_from, sku_values
 from mall.dal.commission_rates import product_copy, product_write
 from mall.dal.keys import (
@@ -25,78 +33,11 @@ from mall.dal.keys import (
 )
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.catalog import (
-    CommissionSetting,
     Product,
     Sku,
-    Spec,
-    next_shelf_due,
     priced_variants,
-    with_sku_totals,
 )
-from mall.domain.product_content import ProductContent, content_from_dict
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
-
-
-def product_from_item(item: Item) -> Product:
-    commission = item.get("commission") or {}
-    specs = tuple(Spec(str(s["name"]), tuple(s.get("values", []))) for s in item.get("specs") or [])
-    return with_sku_totals(Product(
-        product_id=item["product_id"], name=item["name"], type=item["type"], category_id=item["category_id"],
-        price_fen=int(item["price_fen"]), stock=int(item.get("stock", 0)), images=list(item.get("images", [])),
-        description=item.get("description", ""), shipping_fee_fen=int(item.get("shipping_fee_fen", 0)),
-        per_user_limit=item.get("per_user_limit"), on_shelf=bool(item.get("on_shelf", False)),
-        low_stock_threshold=int(item.get("low_stock_threshold", 0)),
-        distribution_enabled=bool(item.get("distribution_enabled", True)),
-        commission=CommissionSetting(mode=commission.get("mode", "inherit"), l1=int(commission.get("l1", 0)),
-                                     l2=int(commission.get("l2", 0))),
-        sales=int(item.get("sales", 0)), version=int(item.get("version", 1)),
-        stock_seq=int(item.get("stock_seq", 0)), created_at=instant_or_none(item.get("created_at")),
-        updated_at=instant_or_none(item.get("updated_at")),
-        on_shelf_at=instant_or_none(item.get("on_shelf_at")), off_shelf_at=instant_or_none(item.get("off_shelf_at")),
-        hot_rank=int(item.get("hot_rank", 0)),
-        specs=specs, skus=tuple(sku_from(s) for s in item.get("skus") or []) if specs else (),
-    ))
-
-
-def product_state(product: Product) -> dict[str, Any]:
-    """The product's editable state as JSON-safe values (a 409's ``details.current``)."""
-    return {"product_id": product.product_id, "name": product.name, "type": product.type,
-            "category_id": product.category_id, "price_fen": product.price_fen, "stock": product.stock,
-            "on_shelf": product.on_shelf, "commission": product.commission.as_dict(), "version": product.version}
-
-
-def _listing_keys(product: Product) -> dict[str, str | None]:
-    """Its place on its shelf (gsi1) and, while a shelf change is planned, in the schedule's
-    partition by its next planned time (gsi2; None: removed, the index is sparse)."""
-    due = next_shelf_due(product)
-    return {"gsi1pk": shelf_partition(product.on_shelf),
-            "gsi1sk": f"{product.price_fen:0{PRICE_DIGITS}d}#{product.product_id}",
-            "gsi2pk": SHELF_PLAN_PARTITION if due else None,
-            "gsi2sk": f"{iso(due)}#{product.product_id}" if due else None}
-
-
-#: The fields an admin edits; stock, sales and stock_seq belong to the atomic stock updates.
-_EDITABLE = ("name", "type", "category_id", "images", "description", "price_fen", "shipping_fee_fen",
-             "per_user_limit", "on_shelf", "low_stock_threshold", "distribution_enabled", "commission",
-             "on_shelf_at", "off_shelf_at", "hot_rank")
-
-
-def _editable_values(product: Product) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(product, name) for name in _EDITABLE}
-    values["commission"] = product.commission.as_dict()
-    values["images"] = list(product.images)
-    for name in ("on_shelf_at", "off_shelf_at"):
-        moment = values[name]
-        values[name] = iso(moment) if moment is not None else None
-    return values
-
-
-def editable_state(product: Product) -> dict[str, Any]:
-    """What an admin edits of a product, as JSON-safe values (the audit trail's before/after)."""
-    values = _editable_values(product)
-    if product.has_specs:
-        values.update(sku_values(product))
-    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +47,6 @@ class SkuTake:
     index: int
     sku_id: str
     quantity: int
-
-
-def detail_item(product_id: str, content: ProductContent, *, version: int) -> Item:
-    """The product page's own item: lists never read it, so it may grow without slowing them."""
-    return {**product_detail_key(product_id), "entity": "product_detail", "product_id": product_id,
-            **content.as_dict(), "product_version": version}
-
-
-def content_from_item(item: Item | None) -> ProductContent:
-    return content_from_dict(dict(item) if item else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +77,10 @@ class ProductRepository:
         """Put the product and count it in its category, atomically (the category must exist); with
         ``audit``, its audit entry in the same transaction."""
         created = iso(product.created_at) if product.created_at else None
-        listed = {name: value for name, value in _listing_keys(product).items() if value is not None}
+        listed = {name: value for name, value in listing_keys(product).items() if value is not None}
         item: dict[str, Any] = {
             **product_key(product.product_id), "entity": "product", **listed,
-            "product_id": product.product_id, **_editable_values(product), **sku_values(product),
+            "product_id": product.product_id, **editable_values(product), **sku_values(product),
             "stock": product.stock, "sales": 0,
             "stock_seq": 0, "version": 1, "created_at": created, "updated_at": created,
         }
@@ -192,7 +123,7 @@ class ProductRepository:
         sets = ["version = :new", "updated_at = :now"]
         removes: list[str] = []
         condition = "version = :expected"
-        fields = {**_editable_values(product), **_listing_keys(product)}
+        fields = {**editable_values(product), **listing_keys(product)}
         if skus_changed:
             fields.update({**sku_values(product), "stock": product.stock, "sales": product.sales,
                            "stock_seq": product.stock_seq + 1})

@@ -13,7 +13,7 @@ from mall.dal.catalog import TransactionCancelled, editable_state
 from mall.domain.catalog import CommissionSetting, Product, apply_shelf_change, due_shelf_change, product_problems
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from mall.schemas.catalog import BatchOutcome, ProductBatchEdit, ProductBatchItem, ProductBatchResult
+from mall.schemas.catalog_batch import BatchOutcome, ProductBatchEdit, ProductBatchItem, ProductBatchResult
 from mall.schemas.common import FieldError
 from mall.services.catalog.common import CatalogRepositories, audit_entry, refuse
 

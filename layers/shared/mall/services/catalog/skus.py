@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mall.domain.catalog import CommissionSetting, Product, Sku, Spec, merge_skus, sku_problems, with_sku_totals
+from mall.domain.catalog import CommissionSetting, Product, Sku, Spec, with_sku_totals
 from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.skus import merge_skus, sku_problems
 from mall.errors import FieldProblem
 from mall.ids import new_id
 from mall.schemas.catalog import (
