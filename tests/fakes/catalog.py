@@ -208,7 +208,8 @@ class FakeProductRepository:
             return replace(written, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> Product:
+                     now: datetime, audit: AuditEntry | None = None,
+                     sku: SkuTake | None = None) -> StockObservation:
         with self.memory.lock:
             current = self.memory.products.get(product_id)
             if current is None:
@@ -227,7 +228,7 @@ class FakeProductRepository:
             self._audit(audit)
             adjusted = self.get(product_id)
             assert adjusted is not None
-            return adjusted
+            return StockObservation(adjusted, self._flagged(product_id))
 
     # -- what an order does to stock (the real ones are parts of the order's transaction) ----
 

@@ -107,7 +107,7 @@ def call(table: Table) -> Iterator[Call]:
     _admin_session("alice", at_least=0)  # a warm container knows the admin's session (cached a minute)
     loaded: dict[str, Any] = {}
 
-    def send(function: str, method: str, path: str, body: Any = None) -> Answer:
+    def send(function: str, method: str, path: str, body: Any = None, key: str | None = None) -> Answer:
         if function not in loaded:
             loaded[function] = load_function(function)
         client = loaded[function].table.client
@@ -118,7 +118,8 @@ def call(table: Table) -> Iterator[Call]:
 
         client.meta.events.register("before-send.dynamodb", count, unique_id="admin-round-trips")
         try:
-            result = loaded[function].handler(http_event(method, path, body=body, headers=ADMIN), FakeContext())
+            headers = {**ADMIN, **({"idempotency-key": key} if key else {})}
+            result = loaded[function].handler(http_event(method, path, body=body, headers=headers), FakeContext())
         finally:
             client.meta.events.unregister("before-send.dynamodb", unique_id="admin-round-trips")
         return Answer(result["statusCode"], json.loads(result.get("body") or "null"), len(sent), sent)
@@ -303,3 +304,20 @@ def test_a_commission_credited_between_the_confirmations_read_and_its_commit_is_
     stored = risk.get_case(repos=risk.RiskRepositories.on(table), case_id=case_id)
     assert stored.case.status == "CONFIRMED" and not stored.case.resolution_pending
     assert (stored.voided.count, stored.voided.amount_fen) == (1, 700)
+
+
+def test_a_stock_adjustment_of_a_sku_takes_at_most_five_round_trips(table: Table, call: Call) -> None:
+    from mall.services.catalog.products import get_admin_product
+    from tests.integration.test_skus import _sku, _tour
+
+    repos, tour = _tour(table, low_stock_threshold=4)
+    child = _sku(repos, tour, "儿童")
+
+    answer = call("admin_products", "POST", f"/admin/products/{tour}/stock-adjustments",
+                  {"delta": -1, "reason": "损耗", "sku_id": child["sku_id"]}, key="adjust-0001")
+
+    assert answer.status == 200, answer.body
+    assert _sku(repos, tour, "儿童")["stock"] == child["stock"] - 1
+    stored = get_admin_product(repos=repos, product_id=tour)
+    assert (answer.body["stock"], answer.body["low_on_stock"]) == (stored.stock, stored.low_on_stock)
+    assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent

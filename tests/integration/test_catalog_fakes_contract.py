@@ -190,7 +190,8 @@ def test_stock_never_goes_below_zero_alike(backend: Backend) -> None:
         repo.adjust_stock("p_nope", delta=1, adjustment_id="sa_2", reason="入库", by="admin:test", now=NOW)
     adjusted = repo.adjust_stock("p_tea", delta=-5, adjustment_id="sa_3", reason="损耗", by="admin:test", now=NOW,
                                  audit=entry("product.stock_adjust", "p_tea"))
-    assert (adjusted.stock, adjusted.stock_seq, adjusted.version) == (0, 1, 1)
+    assert (adjusted.product.stock, adjusted.product.stock_seq, adjusted.product.version) == (0, 1, 1)
+    assert adjusted.flagged is False  # the flag is raised by the use case, after the adjustment
     assert not backend.sell("p_tea", 1)  # sold out
     repo.adjust_stock("p_tea", delta=3, adjustment_id="sa_4", reason="入库", by="admin:test", now=NOW)
     assert backend.sell("p_tea", 3) and not backend.sell("p_tea", 1)

@@ -169,8 +169,10 @@ class ProductRepository:
         return replace(moved, content=product.content)
 
     def adjust_stock(self, product_id: str, *, delta: int, adjustment_id: str, reason: str, by: str,
-                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> Product:
-        """Add ``delta`` (negative to remove) to the stock and record who did it and why.
+                     now: datetime, audit: AuditEntry | None = None, sku: SkuTake | None = None) -> StockObservation:
+        """Add ``delta`` (negative to remove) to the stock and record who did it and why, and answer
+        the product as it now is with its low-stock flag (one consistent read serves the answer and
+        the flag's update).
         A delta, not a new value: orders change the stock concurrently and an ``ADD`` loses none
         of their changes. The stock never goes below zero. ``sku`` (its ``quantity`` unused): the
         SKU of a product with specs whose stock moves, with the product's total."""
@@ -206,10 +208,10 @@ class ProductRepository:
                 raise Conflict(f"only {stock} in stock; cannot remove {-delta}", code="insufficient_stock",
                                details={"stock": stock}) from exc
             raise
-        adjusted = self.get(product_id, consistent=True)
-        if adjusted is None:  # pragma: no cover - products are never deleted
+        seen = self.observe_stock([product_id])
+        if not seen:  # pragma: no cover - products are never deleted
             raise NotFound(f"no product {product_id}", code="product_not_found")
-        return adjusted
+        return seen[0]
 
     # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 

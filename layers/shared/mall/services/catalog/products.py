@@ -173,10 +173,10 @@ def adjust_stock(*, repos: CatalogRepositories, product_id: str, body: StockAdju
     audit = AuditEntry(action="product.stock_adjust", actor=by, entity_type="product", entity_id=product_id,
                        source_ip=source_ip,
                        details={"delta": body.delta, "reason": body.reason, "adjustment_id": adjustment_id})
-    adjusted = repos.products.adjust_stock(product_id, delta=body.delta, adjustment_id=adjustment_id,
-                                           reason=body.reason, by=by, now=now, audit=audit, sku=sku)
-    note_stock_levels(products=repos.products, product_ids=[product_id], now=now)
-    return admin_product_view(adjusted)
+    seen = repos.products.adjust_stock(product_id, delta=body.delta, adjustment_id=adjustment_id,
+                                       reason=body.reason, by=by, now=now, audit=audit, sku=sku)
+    note_stock_levels(products=repos.products, product_ids=[product_id], now=now, observed=[seen])
+    return admin_product_view(seen.product)
 
 
 def _adjusted_sku(product: Product, sku_id: str | None) -> SkuTake | None:
