@@ -281,3 +281,23 @@ def test_a_product_past_its_off_time_cannot_be_ordered_before_the_schedule_runs(
         world.place(buyer, "p_closed")
     assert refused.value.code == "product_unavailable"
     assert world.stock("p_closed") == 5
+
+
+def test_an_order_read_just_before_the_off_time_cannot_commit_after_it(table: Table,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read-time check and the commit are apart: the stock write itself refuses a product
+    whose planned off time has passed by the order's time, as if it was read on the shelf."""
+    from mall.clock import utc_now
+    from mall.domain.catalog import Product
+    from tests.integration.test_orders_concurrency import World
+
+    world = World(table)
+    world.add_product("p_closing", stock=5)
+    ProductRepository(table).update(replace(_stored(table, "p_closing"), off_shelf_at=utc_now() - timedelta(seconds=1)),
+                                    expected_version=1, previous_category_id="c1", now=utc_now())
+    # The product as read a moment earlier, still on the shelf.
+    monkeypatch.setattr(Product, "shown_on_shelf", lambda self, now: self.on_shelf)
+    with pytest.raises(Conflict) as refused:
+        world.place(world.buyer(1), "p_closing")
+    assert refused.value.code == "product_unavailable"
+    assert world.stock("p_closing") == 5

@@ -81,10 +81,11 @@ def _prepay(pay: WeChatPayClient, *, order_id: str, names: Sequence[str], amount
     return PaymentParams(**pay.pay_params(prepay_id))
 
 
-def _refusal(exc: PlacementRefused) -> Conflict:
+def _refusal(exc: PlacementRefused, *, now: datetime) -> Conflict:
     current = exc.current or {}
     if exc.kind == "stock":
-        if not current.get("on_shelf", True):
+        off_at = current.get("off_shelf_at")
+        if not current.get("on_shelf", True) or (off_at is not None and str(off_at) <= iso(now)):
             return Conflict(f"product {exc.product_id} is not on sale", code="product_unavailable",
                             details={"product_id": exc.product_id})
         available = max(int(current.get("stock", 0)), 0)
@@ -266,14 +267,14 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
         writes = [feed, *checks, *extra]
         try:
             orders.place({**fields, "attribution": asdict(attribution)},
-                         stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid))
+                         stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid), now=who.now)
                                        for pid, q in quantities.items()},
                          limits={line.product_id: line.per_user_limit for line in priced.lines},
                          quantities=quantities, now=who.now, extra_writes=writes,
                          sku_limits=SkuLimit.of_lines(priced.lines))
             return None
         except PlacementRefused as exc:
-            raise _refusal(exc) from exc
+            raise _refusal(exc, now=who.now) from exc
         except TransactionCancelled as exc:
             at = len(exc.reasons) - len(writes) + 1
             if not checks or exc.reasons[at] != "ConditionalCheckFailed":

@@ -215,8 +215,11 @@ class ProductRepository:
 
     # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 
-    def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = ()) -> Write:
-        """Take ``quantity`` units for an order: only from an on-shelf product with enough stock.
+    def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = (), *,
+                      now: datetime | None = None) -> Write:
+        """Take ``quantity`` units for an order: only from an on-shelf product with enough stock and,
+        with ``now`` (the order's time), not past a planned off time (定时下架) the schedule has not
+        applied yet: an order read a moment before that time cannot commit after it.
         ``skus``: for a product with specs, the units per SKU (they add up to ``quantity``), each
         taken only from that enabled SKU at that position with enough stock of its own.
         In a transaction, a failure leaves this item (``ALL_OLD``) in the cancellation reasons."""
@@ -225,6 +228,9 @@ class ProductRepository:
         sets = ["stock = stock - :q"]
         values: dict[str, Any] = {":q": quantity, ":true": True, ":one": 1}
         condition = "on_shelf = :true AND stock >= :q"
+        if now is not None:
+            condition += " AND (attribute_not_exists(off_shelf_at) OR off_shelf_at > :now)"
+            values[":now"] = iso(now)
         for n, take in enumerate(skus):
             at = f"skus[{take.index}]"
             sets += [f"{at}.stock = {at}.stock - :q{n}", f"{at}.sales = {at}.sales + :q{n}"]
