@@ -64,6 +64,7 @@ from bench._local import (
     tail,
 )
 from bench._meter import STAGES, Index, Meter, Window, add_stages
+from bench._png import Canvas
 from bench._report import print_table
 from bench._route_classes import TARGETS, declared_roles, over_by_class, target_of
 from local import queues as local_queues
@@ -596,6 +597,7 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
             ("GET /admin/promoters/{user_id}/ledger", f"/admin/promoters/{l1.user_id}/ledger", {"actor": admin}),
             ("GET /admin/promoters/{user_id}/ledger/summary", f"/admin/promoters/{l1.user_id}/ledger/summary",
              {"actor": admin}),
+            ("GET /admin/promoters/{user_id}/team", f"/admin/promoters/{l1.user_id}/team", {"actor": admin}),
         ]:
             with contextlib.suppress(Skip):
                 call(route, path, **kwargs)
@@ -692,6 +694,49 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         call("POST /admin/risk/cases/{case_id}/confirm", f"/admin/risk/cases/{cases[1]}/confirm", actor=admin,
              json={"note": "bench: confirmed"})
 
+    def cart() -> None:
+        shopper = bench.customer("cart")
+        added = expect(call("POST /cart/lines", actor=shopper, idempotent=True,
+                            json={"product_id": money["product_id"], "quantity": 1}), 201, "add to cart")
+        line = f"/cart/lines/{added['line_id']}"
+        call("GET /cart", actor=shopper)
+        call("PATCH /cart/lines/{line_id}", line, actor=shopper, json={"quantity": 2, "version": added["version"]})
+        call("DELETE /cart/lines/{line_id}", line, actor=shopper)
+
+    def address_book_and_phone() -> None:
+        owner = bench.customer("addresses")
+        first = expect(call("POST /me/addresses", actor=owner, json=ADDRESS), (200, 201), "save an address")
+        call("GET /me/addresses", actor=owner)
+        path = f"/me/addresses/{first['address_id']}"
+        call("PUT /me/addresses/{address_id}", path, actor=owner,
+             json={**ADDRESS, "detail": "南山区科技园 2 号", "version": first["version"]})
+        second = expect(call("POST /me/addresses", actor=owner, measure=False,
+                             json={**ADDRESS, "detail": "福田区深南大道 3 号"}), (200, 201), "save another")
+        call("POST /me/addresses/{address_id}/default", f"/me/addresses/{second['address_id']}/default", actor=owner)
+        book = expect(api.request("GET", "/me/addresses", token=owner.token), 200, "read the address book")
+        version = next(a["version"] for a in book["items"] if a["address_id"] == first["address_id"])
+        call("DELETE /me/addresses/{address_id}", path, actor=owner, params={"version": version})
+        # Any code but a sandbox error code is accepted once by the local getuserphonenumber.
+        call("POST /me/phone", actor=owner, json={"code": f"bench-phone-{bench.run_id}"})
+
+    def media_upload() -> None:
+        admin = state["admin"]
+        form = expect(call("POST /admin/media/uploads", actor=admin, json={"content_type": "image/png"}), 201,
+                      "upload form")
+        picture = Canvas(300, 300, (180, 40, 40)).png()
+        sent = requests.post(form["url"], data=form["fields"], files={"file": ("bench.png", picture)},
+                             timeout=30)
+        if sent.status_code not in (200, 204):
+            raise RuntimeError(f"the upload to the local S3 answered {sent.status_code}: {sent.text[:300]}")
+        call("POST /admin/media/uploads/{upload_id}/verify", f"/admin/media/uploads/{form['upload_id']}/verify",
+             actor=admin)
+
+    def batch_edit() -> None:
+        admin = state["admin"]
+        product_id = bench.product(admin)  # its own product: taking it off the shelf disturbs no other step
+        call("POST /admin/products/batch", actor=admin, idempotent=True,
+             json={"product_ids": [product_id], "on_shelf": False})
+
     group("identity", identity)
     if "admin" not in state:
         state["admin"] = api.admin()
@@ -711,6 +756,10 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
     if money.get("l1") is not None:
         group("insight and compliance", insight)
     group("risk cases", risk_cases)
+    group("cart", cart)
+    group("address book and phone", address_book_and_phone)
+    group("media upload", media_upload)
+    group("product batch edit", batch_edit)
 
 
 def _admin_password() -> str:
