@@ -101,13 +101,16 @@ Call = Callable[..., Answer]
 
 @pytest.fixture
 def call(table: Table) -> Iterator[Call]:
-    """``call(function, method, path, body)``: the handler of ``functions/<function>`` (loaded once,
-    a cold start on this test's table), its DynamoDB round trips counted as in a warm container."""
+    """``call(function, method, path, body, key, headers=, query=)``: the handler of
+    ``functions/<function>`` (loaded once, a cold start on this test's table), its DynamoDB round
+    trips counted as in a warm container. ``headers`` default to the admin's; a CSV answer's body
+    is its text."""
     clear_caches()
     _admin_session("alice", at_least=0)  # a warm container knows the admin's session (cached a minute)
     loaded: dict[str, Any] = {}
 
-    def send(function: str, method: str, path: str, body: Any = None, key: str | None = None) -> Answer:
+    def send(function: str, method: str, path: str, body: Any = None, key: str | None = None, *,
+             headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> Answer:
         if function not in loaded:
             loaded[function] = load_function(function)
         client = loaded[function].table.client
@@ -116,13 +119,19 @@ def call(table: Table) -> Iterator[Call]:
         def count(**kwargs: Any) -> None:
             sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
 
+        event = http_event(method, path, body=body,
+                           headers={**(headers or ADMIN), **({"idempotency-key": key} if key else {})})
+        if query:
+            event["queryStringParameters"] = query
+            event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
         client.meta.events.register("before-send.dynamodb", count, unique_id="admin-round-trips")
         try:
-            headers = {**ADMIN, **({"idempotency-key": key} if key else {})}
-            result = loaded[function].handler(http_event(method, path, body=body, headers=headers), FakeContext())
+            result = loaded[function].handler(event, FakeContext())
         finally:
             client.meta.events.unregister("before-send.dynamodb", unique_id="admin-round-trips")
-        return Answer(result["statusCode"], json.loads(result.get("body") or "null"), len(sent), sent)
+        text = result.get("body") or "null"
+        return Answer(result["statusCode"], text if "csv" in str(result.get("headers")) else json.loads(text),
+                      len(sent), sent)
 
     yield send
     clear_caches()

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -28,63 +24,20 @@ from mall.domain.tokens import Role
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services.withdrawals.request import request_withdrawal
 from mall.services.withdrawals.review import reject_withdrawal
-from tests.conftest import bearer, clear_caches
-from tests.integration.test_admin_round_trips import promoter
+from tests.conftest import bearer
+from tests.integration import test_admin_round_trips as admin_trips
+from tests.integration.test_admin_round_trips import Call, promoter
 from tests.integration.test_withdrawals_concurrency import NOW, UID, setup_promoter
-from tests.unit.conftest import FakeContext, http_event, load_function
 from tools.migrations import run
 from tools.migrations.withdrawal_list_entries import MIGRATION as LIST_ENTRIES
 
 pytestmark = pytest.mark.integration
 
 PROMOTER_ROUND_TRIPS = 3
+#: The admin round-trip tests' counting fixture: any function, any caller's headers.
+call = admin_trips.call
 ADMIN_ROUND_TRIPS = 5
 ADMIN = bearer("admin:alice", Role.ADMIN)
-
-
-@dataclass
-class Answer:
-    status: int
-    body: Any
-    trips: int
-    sent: list[str]
-
-
-Call = Callable[..., Answer]
-
-
-@pytest.fixture
-def call(table: Table) -> Iterator[Call]:
-    """``call(function, method, path, headers, query)``: the handler of ``functions/<function>``
-    (loaded once per test, a cold start on this test's table), its DynamoDB round trips counted."""
-    clear_caches()
-    loaded: dict[str, Any] = {}
-
-    def send(function: str, method: str, path: str, headers: dict[str, str],
-             query: dict[str, str] | None = None) -> Answer:
-        if function not in loaded:
-            loaded[function] = load_function(function)
-        client = loaded[function].table.client
-        sent: list[str] = []
-
-        def count(**kwargs: Any) -> None:
-            sent.append(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1])
-
-        event = http_event(method, path, headers=headers)
-        if query:
-            event["queryStringParameters"] = query
-            event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
-        client.meta.events.register("before-send.dynamodb", count, unique_id="money-read-trips")
-        try:
-            result = loaded[function].handler(event, FakeContext())
-        finally:
-            client.meta.events.unregister("before-send.dynamodb", unique_id="money-read-trips")
-        body = result.get("body") or "null"
-        return Answer(result["statusCode"], body if "csv" in str(result.get("headers")) else json.loads(body),
-                      len(sent), sent)
-
-    yield send
-    clear_caches()
 
 
 # ---- the promoter's summary -------------------------------------------------------------------------
@@ -112,7 +65,7 @@ def test_a_promoters_summary_reads_the_wallet_with_a_posting_shard_in_at_most_th
     shards = {str(item["pk"]) for item in ledger.all_postings(uid)}
     assert len(shards) == POSTING_SHARDS  # every shard holds postings: each is read
 
-    answer = call("promoter_ledger", "GET", "/promoter/ledger/summary", bearer(uid, Role.PROMOTER))
+    answer = call("promoter_ledger", "GET", "/promoter/ledger/summary", headers=bearer(uid, Role.PROMOTER))
 
     assert answer.status == 200, answer.body
     month = sum(a for cid, a in earned.items() if times[cid] >= month_start)
@@ -122,7 +75,7 @@ def test_a_promoters_summary_reads_the_wallet_with_a_posting_shard_in_at_most_th
     assert (answer.body["withdrawing_fen"], answer.body["withdrawn_fen"], answer.body["debt_fen"]) == (0, 0, 0)
     assert answer.trips <= PROMOTER_ROUND_TRIPS, answer.sent
     _admin_session("alice", at_least=0)  # a warm container knows the admin's session
-    admin = call("admin_ledger", "GET", f"/admin/promoters/{uid}/ledger/summary", ADMIN)
+    admin = call("admin_ledger", "GET", f"/admin/promoters/{uid}/ledger/summary", headers=ADMIN)
     assert admin.status == 200 and admin.body == answer.body | {"as_of": admin.body["as_of"]}, admin.body
     assert admin.trips <= 1 + PROMOTER_ROUND_TRIPS, admin.sent  # and the promoter check
 
@@ -130,7 +83,7 @@ def test_a_promoters_summary_reads_the_wallet_with_a_posting_shard_in_at_most_th
 def test_a_summary_of_a_promoter_without_postings_or_wallet_is_zero(table: Table, call: Call) -> None:
     promoter(table, "u_new")
 
-    answer = call("promoter_ledger", "GET", "/promoter/ledger/summary", bearer("u_new", Role.PROMOTER))
+    answer = call("promoter_ledger", "GET", "/promoter/ledger/summary", headers=bearer("u_new", Role.PROMOTER))
 
     assert answer.status == 200, answer.body
     assert {k: v for k, v in answer.body.items() if k.endswith("_fen")} == dict.fromkeys(
@@ -166,8 +119,8 @@ def test_the_admin_list_of_every_status_reads_one_partition_and_pages_in_at_most
     statuses: set[str] = set()
     cursor: str | None = None
     while True:
-        answer = call("admin_withdrawals", "GET", "/admin/withdrawals", ADMIN,
-                      {"limit": "4", **({"cursor": cursor} if cursor else {})})
+        answer = call("admin_withdrawals", "GET", "/admin/withdrawals", headers=ADMIN,
+                      query={"limit": "4", **({"cursor": cursor} if cursor else {})})
         assert answer.status == 200, answer.body
         assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
         seen += [w["withdrawal_id"] for w in answer.body["items"]]
@@ -177,9 +130,10 @@ def test_the_admin_list_of_every_status_reads_one_partition_and_pages_in_at_most
             break
     assert seen == newest_first  # every status, newest first, each once across the pages
     assert statuses == {"APPROVED", "PENDING_REVIEW", "REJECTED"}  # the current status, not the one at request
-    amounts = call("admin_withdrawals", "GET", "/admin/withdrawals", ADMIN, {"min_fen": "30000", "max_fen": "40000"})
+    amounts = call("admin_withdrawals", "GET", "/admin/withdrawals", headers=ADMIN,
+                   query={"min_fen": "30000", "max_fen": "40000"})
     assert [w["amount_fen"] for w in amounts.body["items"]] == [40_000, 30_000]
-    rejected = call("admin_withdrawals", "GET", "/admin/withdrawals", ADMIN, {"status": "REJECTED"})
+    rejected = call("admin_withdrawals", "GET", "/admin/withdrawals", headers=ADMIN, query={"status": "REJECTED"})
     assert [w["withdrawal_id"] for w in rejected.body["items"]] == [newest_first[2]]
     assert amounts.trips <= ADMIN_ROUND_TRIPS and rejected.trips <= ADMIN_ROUND_TRIPS
 
@@ -188,7 +142,7 @@ def test_the_export_of_every_status_takes_at_most_five_round_trips(table: Table,
     newest_first = withdrawals_of_every_kind(table)
     _admin_session("alice", at_least=0)
 
-    answer = call("admin_withdrawals", "GET", "/admin/withdrawals/export", ADMIN)
+    answer = call("admin_withdrawals", "GET", "/admin/withdrawals/export", headers=ADMIN)
 
     assert answer.status == 200, answer.body
     rows = list(csv.DictReader(io.StringIO(answer.body.removeprefix("\ufeff"))))
@@ -206,7 +160,7 @@ def test_the_migration_lists_withdrawals_requested_before_the_list_existed_once(
         entry = withdrawal_list_item(record)
         table.client.delete_item(TableName=table.name, Key={"pk": {"S": entry["pk"]}, "sk": {"S": entry["sk"]}})
     _admin_session("alice", at_least=0)
-    before = call("admin_withdrawals", "GET", "/admin/withdrawals", ADMIN)
+    before = call("admin_withdrawals", "GET", "/admin/withdrawals", headers=ADMIN)
     assert [w["withdrawal_id"] for w in before.body["items"]] == newest_first[0::2]
 
     dry = run(table, LIST_ENTRIES, dry_run=True)
@@ -214,6 +168,6 @@ def test_the_migration_lists_withdrawals_requested_before_the_list_existed_once(
     again = run(table, LIST_ENTRIES, restart=True)
 
     assert (dry.changed, first.changed, again.changed) == (3, 3, 0)
-    after = call("admin_withdrawals", "GET", "/admin/withdrawals", ADMIN)
+    after = call("admin_withdrawals", "GET", "/admin/withdrawals", headers=ADMIN)
     assert [w["withdrawal_id"] for w in after.body["items"]] == newest_first
     assert after.body["items"][2]["status"] == "REJECTED"
