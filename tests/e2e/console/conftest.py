@@ -87,6 +87,15 @@ def log_in(page: Any, console: str, username: str = DEMO_ADMIN, password: str = 
     page.wait_for_url("**/console/dashboard")
 
 
+def open_product_editor(page: Any, console: str, keyword: str, name: str) -> None:
+    """Log in, find the product by a keyword of its name, and open its editor."""
+    log_in(page, console)
+    page.locator("[data-nav=products]").click()
+    page.get_by_placeholder("商品名称关键字").fill(keyword)
+    page.get_by_placeholder("商品名称关键字").press("Enter")
+    page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="编辑").click()
+
+
 def admin_headers(api: str, http: requests.Session, username: str = DEMO_ADMIN,
                   password: str = DEMO_ADMIN_PASSWORD) -> dict[str, str]:
     reply = http.post(f"{api}/admin/auth/login", json={"username": username, "password": password}, timeout=TIMEOUT)

@@ -15,7 +15,7 @@ from PIL import Image
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
-from tests.e2e.console.conftest import TIMEOUT, admin_headers, log_in
+from tests.e2e.console.conftest import TIMEOUT, admin_headers, open_product_editor
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +35,7 @@ def test_an_uploaded_image_is_verified_and_saved_and_a_fake_one_refused(
                                             category_id=f"img-{run}", price_fen=1_900, stock=3))
     admin = admin_headers(api, http)
 
-    log_in(page, console)
-    page.locator("[data-nav=products]").click()
-    page.get_by_placeholder("商品名称关键字").fill(run)
-    page.get_by_placeholder("商品名称关键字").press("Enter")
-    page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="编辑").click()
+    open_product_editor(page, console, run, name)
     images = page.locator("[data-test=product-image]")
     file_input = page.locator("[data-test=image-input]")
 

@@ -16,7 +16,7 @@ from PIL import Image
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
-from tests.e2e.console.conftest import TIMEOUT, admin_headers, log_in
+from tests.e2e.console.conftest import TIMEOUT, admin_headers, open_product_editor
 
 pytestmark = pytest.mark.e2e
 
@@ -46,11 +46,7 @@ def test_the_editor_saves_attributes_description_and_after_sales_shown_with_the_
     ProductRepository(table).create(Product(product_id=f"cnt-{run}", name=name, type="physical", on_shelf=True,
                                             category_id=f"cnt-{run}", price_fen=16_800, stock=3, images=[key]))
 
-    log_in(page, console)
-    page.locator("[data-nav=products]").click()
-    page.get_by_placeholder("商品名称关键字").fill(run)
-    page.get_by_placeholder("商品名称关键字").press("Enter")
-    page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="编辑").click()
+    open_product_editor(page, console, run, name)
     page.locator("[data-test=attr-weight] input").fill("250")
     page.locator("[data-test=attr-origin]").fill("杭州西湖")
     page.locator("[data-test=add-text]").click()

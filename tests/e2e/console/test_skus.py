@@ -12,7 +12,7 @@ import requests
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
-from tests.e2e.console.conftest import TIMEOUT, admin_headers, log_in
+from tests.e2e.console.conftest import TIMEOUT, admin_headers, open_product_editor
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +31,7 @@ def test_a_merchant_gives_a_product_specs_and_prices_each_combination(
                                             category_id=f"sku-{run}", price_fen=1_900, stock=3))
     admin = admin_headers(api, http)
 
-    log_in(page, console)
-    page.locator("[data-nav=products]").click()
-    page.get_by_placeholder("商品名称关键字").fill(run)
-    page.get_by_placeholder("商品名称关键字").press("Enter")
-    page.locator("[data-test=products] tr", has_text=name).get_by_role("button", name="编辑").click()
+    open_product_editor(page, console, run, name)
     page.locator("[data-test=add-spec]").click()
     field(page, "spec-name-0").fill("规格")
     field(page, "spec-values-0").fill("250g, 500g")
