@@ -32,6 +32,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "user_partition": (("u_1",), "USER#u_1"),
     "customer_profile_key": (("u_1",), {"pk": "USER#u_1", "sk": "PROFILE"}),
     "address_book_key": (("u_1",), {"pk": "USER#u_1", "sk": "ADDRESS_BOOK"}),
+    "subscribe_grant_key": (("u_1", "tpl_1"), {"pk": "USER#u_1", "sk": "SUBSCRIBE_GRANT#tpl_1"}),
     "unionid_partition": (("un_1",), "UNIONID#un_1"),
     "admin_key": (("root",), {"pk": "ADMIN#root", "sk": "PROFILE"}),
     "login_throttle_key": (("root", "ALL"), {"pk": "LOGIN#root", "sk": "ALL"}),
@@ -174,7 +175,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
-    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK", "BUYER_ORDERS_FLOOR": "0",
+    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK",
+    "SUBSCRIBE_GRANT_PREFIX": "SUBSCRIBE_GRANT#", "BUYER_ORDERS_FLOOR": "0",
     "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",

@@ -16,9 +16,11 @@ from mall.dal.identity import CustomerRepository
 from mall.dal.keys import notification_key
 from mall.dal.notifications import NotificationRepository
 from mall.dal.settings import SettingsRepository
+from mall.dal.subscriptions import SubscriptionGrantRepository
 from mall.dal.table import main_table
 from mall.domain.notifications import NotificationSettings
 from mall.domain.settings import DistributionSettings
+from mall.domain.subscriptions import GrantChange, GrantResult, GrantScene
 from mall.domain.tokens import Role, issue_token
 from mall.errors import UpstreamUnavailable
 from mall.integrations.wechat import NotSubscribed, WeChatApiError
@@ -68,11 +70,17 @@ def enable(**events: Any) -> None:
     repo.save(settings, based_on=repo.current().version, saved_by="admin:test", now=datetime.now(UTC))
 
 
-def promoter(code: str) -> tuple[str, str]:
-    """(user id, openid) of a customer profile."""
+def promoter(code: str, *, grants: int = 5) -> tuple[str, str]:
+    """(user id, openid) of a customer profile holding ``grants`` one-time grants of every template ``enable``
+    configures (a message is sent only where a grant covers it)."""
     openid = f"o_{code}"
     customer, _ = CustomerRepository(main_table()).get_or_create(app_id=APP_ID, openid=openid, unionid=None,
                                                                  now=datetime.now(UTC))
+    if grants:
+        SubscriptionGrantRepository(main_table()).record(
+            customer.user_id, [GrantChange(f"tpl_{kind}", grants, None, GrantResult.ACCEPT) for kind in
+                               ("commission_earned", "commission_settled", "withdrawal_status", "team_member_joined")],
+            GrantScene.OTHER, datetime.now(UTC))
     return customer.user_id, openid
 
 
@@ -295,6 +303,9 @@ def test_a_retry_is_sent_as_the_settings_are_now(worker: ModuleType, wx: FakeWeC
     """A template fixed after failures: the redelivered message goes out with the new configuration."""
     enable(commission_earned={"enabled": True, "template_id": "wrong", "page": "pages/x?c={commission_id}"})
     uid, openid = promoter("i")
+    SubscriptionGrantRepository(main_table()).record(
+        uid, [GrantChange(t, 1, None, GrantResult.ACCEPT) for t in ("wrong", "right")], GrantScene.OTHER,
+        datetime.now(UTC))
     wx.failing[openid] = WeChatApiError("invalid template_id", errcode=40037)
     message = earned(uid)
     assert run(worker, message) == ["m0"]

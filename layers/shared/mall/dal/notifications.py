@@ -8,7 +8,15 @@ redelivery, so it is the dedupe key. Lifecycle (each step one conditional write)
     (absent) ─claim→ SENDING ─43101→ NOT_SUBSCRIBED   (final: never retried)
        FAILED ─claim→    │    ─ok───→ SENT             (final)
                          │    ─no openid→ NO_RECIPIENT (final)
+                         │    ─no grant──→ SKIPPED     (final, reason no_grant)
                          └────other error→ FAILED      (the queue message is retried; claimable again)
+
+Before calling WeChat a delivery reserves the user's grant (``reserve_grant``): one transaction that
+marks the record ``grant_template`` / ``grant_reserved_at`` (only while this delivery's claim holds
+and no grant of that template was reserved for it before) and takes one from the user's grant of the template (only while one is
+left; a long-term grant is only checked). A retry of a FAILED send finds the grant already reserved
+and uses it, so a redelivered change never consumes twice, and of two messages racing for one grant
+exactly one gets it.
 
 A claim is ``SET status = SENDING, attempts + 1, claimed_until`` conditional on the record being
 absent, FAILED, or SENDING with an expired claim (its sender died mid-call). Two deliveries of one
@@ -31,8 +39,8 @@ from enum import StrEnum
 from typing import Any
 
 from mall.clock import epoch, iso
-from mall.dal.keys import notification_key, notification_status_partition, recipient_partition
-from mall.dal.table import ConditionFailed, Item, Key, Page, Table
+from mall.dal.keys import notification_key, notification_status_partition, recipient_partition, subscribe_grant_key
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.notification_events import Notification
 
 RETENTION_DAYS = 90
@@ -46,10 +54,20 @@ class NotificationStatus(StrEnum):
     NOT_SUBSCRIBED = "NOT_SUBSCRIBED"  # 43101: the promoter has not subscribed; never retried
     NO_RECIPIENT = "NO_RECIPIENT"  # the recipient has no customer profile / openid; never retried
     FAILED = "FAILED"  # any other error: retried with the queue message, then its DLQ
+    SKIPPED = "SKIPPED"  # not sent: the recipient holds no grant of the template (reason no_grant); final
 
 
 FINAL: frozenset[NotificationStatus] = frozenset({NotificationStatus.SENT, NotificationStatus.NOT_SUBSCRIBED,
-                                                  NotificationStatus.NO_RECIPIENT})
+                                                  NotificationStatus.NO_RECIPIENT, NotificationStatus.SKIPPED})
+#: Why a notification was SKIPPED.
+NO_GRANT = "no_grant"
+
+
+class GrantReservation(StrEnum):
+    RESERVED = "reserved"  # one grant taken for this notification now
+    HELD = "held"  # taken by an earlier attempt of the same notification: use it
+    NO_GRANT = "no_grant"  # nothing to take
+    LOST = "lost"  # this delivery's claim expired and another took over
 
 
 def status_listing(status: str) -> tuple[str, str]:
@@ -120,8 +138,42 @@ class NotificationRepository:
             return Claim(send=False, attempt=int(current.get("attempts", 0)), item=current)
         return Claim(send=True, attempt=int(item.get("attempts", 1)), item=item)
 
+    def reserve_grant(self, notification: Notification, now: datetime, *, attempt: int,
+                      claimed: Item) -> GrantReservation:
+        """Take one of the recipient's grants of the notification's template for it (see the module).
+        A grant taken by an earlier attempt under another template (the merchant changed it since)
+        does not cover this one."""
+        n = notification
+        if claimed.get("grant_template") == n.template_id:
+            return GrantReservation.HELD
+        grant = subscribe_grant_key(n.recipient_id, n.template_id)
+        mark = Write.update(
+            self._table.name, notification_key(n.notification_id),
+            "SET grant_template = :template, grant_reserved_at = :at",
+            condition="#s = :sending AND attempts = :attempt AND "
+                      "(attribute_not_exists(grant_template) OR grant_template <> :template)",
+            names={"#s": "status"},
+            values={":template": n.template_id, ":at": iso(now), ":sending": NotificationStatus.SENDING.value,
+                    ":attempt": attempt})
+        if n.long_term:
+            take = Write.check(self._table.name, grant, "long_term = :on", values={":on": True})
+        else:
+            take = Write.update(self._table.name, grant, "SET remaining = remaining - :one, last_used_at = :at "
+                                "ADD used_total :one", condition="remaining >= :one",
+                                values={":one": 1, ":at": iso(now)})
+        try:
+            self._table.transact([mark, take])
+        except TransactionCancelled as cancelled:
+            if 0 in cancelled.conditional_failures:
+                return GrantReservation.LOST
+            if 1 in cancelled.conditional_failures:
+                return GrantReservation.NO_GRANT
+            raise
+        return GrantReservation.RESERVED
+
     def finish(self, notification: Notification, status: NotificationStatus, now: datetime, *, attempt: int,
-               errcode: int | None = None, error: str | None = None, msgid: int | None = None) -> bool:
+               errcode: int | None = None, error: str | None = None, msgid: int | None = None,
+               reason: str | None = None) -> bool:
         """Record the outcome of this delivery's send. False when the claim was lost meanwhile (it
         expired and another delivery took over: that one records its own outcome)."""
         at = iso(now)
@@ -139,6 +191,9 @@ class NotificationRepository:
                 sets.append("msgid = :msgid")
                 values[":msgid"] = msgid
         else:
+            if reason:
+                sets.append("reason = :reason")
+                values[":reason"] = reason
             if errcode is not None:
                 sets.append("errcode = :errcode")
                 values[":errcode"] = errcode
@@ -172,5 +227,5 @@ def record_view(item: Mapping[str, Any]) -> dict[str, Any]:
     """The fields an admin may see (no openid is ever stored)."""
     fields = ("notification_id", "kind", "event_id", "recipient_id", "template_id", "page", "miniprogram_state",
               "data", "subject", "status", "attempts", "errcode", "error", "msgid", "created_at", "updated_at",
-              "sent_at")
+              "sent_at", "reason", "grant_template", "grant_reserved_at")
     return {name: item[name] for name in fields if name in item}

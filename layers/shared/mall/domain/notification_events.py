@@ -8,6 +8,10 @@ Four events, each decided from a change's old → new image (``mall.dal.changes.
   statuses) → the promoter who asked.
 - ``team_member_joined`` (新成员加入): a customer is bound to a promoter (first binding or a
   re-binding to another parent) → the new parent.
+- ``order_shipped`` (订单发货): an order moves PAID → SHIPPED → its buyer.
+- ``order_delivered`` (包裹签收): the tracking side reports a parcel delivered
+  (``delivered_change``) → the buyer.
+- ``refund_result`` (退款结果): a refund reaches SUCCEEDED, FAILED (退款异常) or CLOSED → the buyer.
 
 What the merchant configures per event is ``mall.domain.notifications``; how each value is formatted
 to its keyword type is ``mall.domain.subscribe_values``."""
@@ -15,7 +19,7 @@ to its keyword type is ``mall.domain.subscribe_values``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,6 +48,14 @@ _FAIL_REASONS: Mapping[str, str] = {
 BIND_SOURCE_TEXT: Mapping[str, str] = {"link": "分享链接", "qr": "扫码", "poster": "海报", "invite_code": "邀请码",
                                        "admin": "后台绑定"}
 LEVEL_TEXT: Mapping[int, str] = {1: "一级", 2: "二级"}
+#: Refund outcomes the buyer hears about (phrase: ≤ 5 Chinese characters) and the note that goes with each.
+REFUND_STATUS_TEXT: Mapping[str, str] = {"SUCCEEDED": "退款成功", "FAILED": "退款异常", "CLOSED": "退款关闭"}
+REFUND_STATUS_NOTE: Mapping[str, str] = {
+    "SUCCEEDED": "退款已原路退回，请留意到账", "FAILED": "退款遇到问题，商家正在处理",
+    "CLOSED": "退款已关闭，如有疑问请联系客服",
+}
+#: The entity of a parcel-delivered message (not a table item: the tracking side emits it).
+DELIVERY_ENTITY = "parcel_delivered"
 
 
 def _when(value: object) -> datetime | None:
@@ -80,6 +92,7 @@ class Notification:
     miniprogram_state: MiniProgramState
     data: Mapping[str, str]
     subject: Mapping[str, str]
+    long_term: bool = False
 
     @property
     def notification_id(self) -> str:
@@ -161,19 +174,86 @@ def _binding(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision 
     return NotificationKind.TEAM_MEMBER_JOINED, str(parent), facts, {"member_id": str(new.get("user_id") or "")}
 
 
+def _products(new: Mapping[str, Any]) -> str:
+    """The first line's name, with how many more lines there are (``西湖龙井 等3件``)."""
+    lines = [line for line in new.get("lines") or [] if isinstance(line, Mapping)]
+    if not lines:
+        return str(new.get("product") or "")
+    first = str(lines[0].get("name") or "")
+    return first if len(lines) == 1 else f"{first} 等{len(lines)}件"
+
+
+def _shipped(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision | None:
+    """The first shipment only: later parcels of a split delivery keep the order SHIPPED."""
+    if old is None or old.get("status") != "PAID" or new.get("status") != "SHIPPED":
+        return None
+    order_id = str(new.get("order_id") or "")
+    facts = Facts(texts={"order_no": mask_order_no(order_id), "product": _products(new),
+                         "carrier": str(new.get("carrier") or ""), "tracking_no": str(new.get("tracking_no") or ""),
+                         "status": "已发货"}, moment=_when(new.get("shipped_at")))
+    return NotificationKind.ORDER_SHIPPED, str(new.get("buyer_id") or ""), facts, {"order_id": order_id}
+
+
+def _refund(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision | None:
+    status = str(new.get("status") or "")
+    if old is None or old.get("status") == status or status not in REFUND_STATUS_TEXT:
+        return None
+    order_id = str(new.get("order_id") or "")
+    moment = _when(new.get({"SUCCEEDED": "succeeded_at", "FAILED": "failed_at", "CLOSED": "closed_at"}[status]))
+    facts = Facts(amounts={"amount": _int(new.get("amount_fen"))},
+                  texts={"order_no": mask_order_no(order_id), "status": REFUND_STATUS_TEXT[status],
+                         "reason": REFUND_STATUS_NOTE[status], "product": _products(new)},
+                  moment=moment or _when(new.get("updated_at")))
+    return (NotificationKind.REFUND_RESULT, str(new.get("buyer_id") or ""), facts,
+            {"order_id": order_id, "refund_id": str(new.get("refund_id") or "")})
+
+
+def _delivered(new: Mapping[str, Any]) -> Decision:
+    order_id = str(new.get("order_id") or "")
+    facts = Facts(texts={"order_no": mask_order_no(order_id), "product": str(new.get("product") or ""),
+                         "carrier": str(new.get("carrier") or ""), "tracking_no": str(new.get("tracking_no") or ""),
+                         "status": "已签收"}, moment=_when(new.get("delivered_at")))
+    return NotificationKind.ORDER_DELIVERED, str(new.get("buyer_id") or ""), facts, {"order_id": order_id}
+
+
+@dataclass(frozen=True)
+class DeliveredParcel:
+    """What the tracking side knows when a parcel is signed for (签收): the hand-off to notifications."""
+
+    order_id: str
+    buyer_id: str
+    tracking_no: str
+    carrier: str  # the carrier's display name (顺丰速运), not its code
+    product: str  # what the parcel holds, as the buyer knows it (西湖龙井 等3件)
+    delivered_at: datetime
+
+
+def delivered_change(parcel: DeliveredParcel) -> tuple[str, dict[str, Any]]:
+    """(event id, image) of a parcel-delivered notice. The event id is fixed per order and parcel, so
+    a provider repeating its push (or a resubscription) notifies once."""
+    image = {"entity": DELIVERY_ENTITY, "order_id": parcel.order_id, "buyer_id": parcel.buyer_id,
+             "tracking_no": parcel.tracking_no, "carrier": parcel.carrier, "product": parcel.product,
+             "delivered_at": parcel.delivered_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return f"delivered:{parcel.order_id}:{parcel.tracking_no}", image
+
+
 def _decide(change: ChangeLike, settings: NotificationSettings) -> Decision | None:
     """(kind, recipient, facts, subject) of the one notification ``change`` causes, if any."""
     new = change.new
     if new is None:
         return None
     entity = _entity(new)
-    if entity == "commission":
-        return _commission(change.old, new)
     if entity == "withdrawal":
         return _withdrawal(change.old, new, settings)
-    if entity == "binding":
-        return _binding(change.old, new)
-    return None
+    if entity == DELIVERY_ENTITY:
+        return _delivered(new)
+    decide = _BY_ENTITY.get(entity or "")
+    return decide(change.old, new) if decide else None
+
+
+_BY_ENTITY: Mapping[str, Callable[[Mapping[str, Any] | None, Mapping[str, Any]], Decision | None]] = {
+    "commission": _commission, "binding": _binding, "order": _shipped, "refund": _refund,
+}
 
 
 def _str_or_none(value: object) -> str | None:
@@ -200,4 +280,5 @@ def notifications_for(change: ChangeLike, settings: NotificationSettings, *,
         return []
     return [Notification(kind=kind, event_id=change.event_id, recipient_id=recipient, template_id=config.template_id,
                          page=_page(config.page, subject), miniprogram_state=config.miniprogram_state,
-                         data=render(config.fields, facts, now or datetime.now(UTC)), subject=subject)]
+                         data=render(config.fields, facts, now or datetime.now(UTC)), subject=subject,
+                         long_term=config.long_term)]

@@ -28,6 +28,14 @@ class NotificationKind(StrEnum):
     COMMISSION_SETTLED = "commission_settled"  # 佣金结算
     WITHDRAWAL_STATUS = "withdrawal_status"  # 提现进度
     TEAM_MEMBER_JOINED = "team_member_joined"  # 新成员加入
+    ORDER_SHIPPED = "order_shipped"  # 订单发货 (to the buyer)
+    ORDER_DELIVERED = "order_delivered"  # 包裹签收 (to the buyer; from tracking)
+    REFUND_RESULT = "refund_result"  # 退款结果 (to the buyer)
+
+
+#: Events sent to the buyer of an order (the others go to a promoter).
+BUYER_KINDS: frozenset[NotificationKind] = frozenset({
+    NotificationKind.ORDER_SHIPPED, NotificationKind.ORDER_DELIVERED, NotificationKind.REFUND_RESULT})
 
 
 MiniProgramState = Literal["formal", "trial", "developer"]
@@ -40,6 +48,9 @@ SOURCES: Mapping[NotificationKind, frozenset[str]] = {
     NotificationKind.WITHDRAWAL_STATUS: frozenset({"amount", "net_amount", "fee", "status", "reason", "withdrawal_no",
                                                    "time"}),
     NotificationKind.TEAM_MEMBER_JOINED: frozenset({"nickname", "source", "time"}),
+    NotificationKind.ORDER_SHIPPED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
+    NotificationKind.ORDER_DELIVERED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
+    NotificationKind.REFUND_RESULT: frozenset({"amount", "order_no", "product", "status", "reason", "time"}),
 }
 SOURCE_TYPES: Mapping[str, frozenset[str]] = {
     "amount": frozenset({"amount", "thing"}),
@@ -54,6 +65,8 @@ SOURCE_TYPES: Mapping[str, frozenset[str]] = {
     "nickname": frozenset({"thing", "name"}),
     "source": frozenset({"thing", "phrase"}),
     "time": frozenset({"time", "date", "thing"}),
+    "carrier": frozenset({"thing"}),
+    "tracking_no": frozenset({"character_string", "thing"}),
 }
 #: Page placeholders each event can fill (``{commission_id}`` in ``pages/x?id={commission_id}``).
 PAGE_PLACEHOLDERS: Mapping[NotificationKind, frozenset[str]] = {
@@ -61,6 +74,9 @@ PAGE_PLACEHOLDERS: Mapping[NotificationKind, frozenset[str]] = {
     NotificationKind.COMMISSION_SETTLED: frozenset({"commission_id", "order_id"}),
     NotificationKind.WITHDRAWAL_STATUS: frozenset({"withdrawal_id", "status"}),
     NotificationKind.TEAM_MEMBER_JOINED: frozenset(),
+    NotificationKind.ORDER_SHIPPED: frozenset({"order_id"}),
+    NotificationKind.ORDER_DELIVERED: frozenset({"order_id"}),
+    NotificationKind.REFUND_RESULT: frozenset({"order_id", "refund_id"}),
 }
 _PAGE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*(\?[A-Za-z0-9_\-=&{}.%]*)?$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -98,6 +114,8 @@ class TemplateConfig(_Document):
                                       "leading '/'; the query may use the event's placeholders, e.g. "
                                       "{withdrawal_id}")] = None
     miniprogram_state: MiniProgramState = "formal"
+    long_term: bool = Field(default=False, description="a long-term template (长期订阅): one grant covers every "
+                            "message until the user turns it off; otherwise each grant covers one message")
     fields: Annotated[dict[Keyword, FieldSource], Field(
         max_length=20,
         description="template keyword (thing1, amount2, time3 …) → a source of the event (amount, order_no, "
@@ -116,12 +134,21 @@ _DEFAULT_FIELDS: Mapping[NotificationKind, Mapping[str, str]] = {
     NotificationKind.WITHDRAWAL_STATUS: {"amount1": "amount", "phrase2": "status", "thing3": "reason",
                                          "time4": "time"},
     NotificationKind.TEAM_MEMBER_JOINED: {"thing1": "nickname", "thing2": "source", "time3": "time"},
+    NotificationKind.ORDER_SHIPPED: {"character_string1": "order_no", "thing2": "product", "thing3": "carrier",
+                                     "character_string4": "tracking_no", "time5": "time"},
+    NotificationKind.ORDER_DELIVERED: {"character_string1": "order_no", "thing2": "product", "phrase3": "status",
+                                       "time4": "time"},
+    NotificationKind.REFUND_RESULT: {"character_string1": "order_no", "amount2": "amount", "phrase3": "status",
+                                     "thing4": "reason", "time5": "time"},
 }
 _DEFAULT_PAGES: Mapping[NotificationKind, str] = {
     NotificationKind.COMMISSION_EARNED: "pages/promoter/commissions/index?commission_id={commission_id}",
     NotificationKind.COMMISSION_SETTLED: "pages/promoter/commissions/index?commission_id={commission_id}",
     NotificationKind.WITHDRAWAL_STATUS: "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
     NotificationKind.TEAM_MEMBER_JOINED: "pages/promoter/team/index",
+    NotificationKind.ORDER_SHIPPED: "pages/orders/detail?order_id={order_id}",
+    NotificationKind.ORDER_DELIVERED: "pages/orders/detail?order_id={order_id}",
+    NotificationKind.REFUND_RESULT: "pages/orders/detail?order_id={order_id}",
 }
 
 
@@ -144,6 +171,12 @@ class NotificationSettings(_Document):
         default_factory=lambda: _default_template(NotificationKind.WITHDRAWAL_STATUS))
     team_member_joined: TemplateConfig = Field(
         default_factory=lambda: _default_template(NotificationKind.TEAM_MEMBER_JOINED))
+    order_shipped: TemplateConfig = Field(
+        default_factory=lambda: _default_template(NotificationKind.ORDER_SHIPPED))
+    order_delivered: TemplateConfig = Field(
+        default_factory=lambda: _default_template(NotificationKind.ORDER_DELIVERED))
+    refund_result: TemplateConfig = Field(
+        default_factory=lambda: _default_template(NotificationKind.REFUND_RESULT))
     withdrawal_statuses: Annotated[list[WithdrawalStatusName], Field(
         min_length=1, max_length=5, description="withdrawal statuses that send withdrawal_status")] = Field(
         default_factory=_default_statuses)
@@ -169,6 +202,14 @@ class NotificationSettings(_Document):
     def template(self, kind: NotificationKind) -> TemplateConfig:
         config: TemplateConfig = getattr(self, kind.value)
         return config
+
+    def configured(self, template_id: str) -> TemplateConfig | None:
+        """The configuration of an event using ``template_id`` (the first such event), if any."""
+        for kind in NotificationKind:
+            config = self.template(kind)
+            if config.template_id == template_id:
+                return config
+        return None
 
     def texts(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Fixed promoter-facing texts (``text:`` values) with their locations, for the banned-phrase check."""

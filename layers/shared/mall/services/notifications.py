@@ -2,9 +2,12 @@
 
 For one change: decide (``mall.domain.notification_events.notifications_for``), claim the record
 (``mall.dal.notifications``: a final record means a redelivery, nothing is sent), look up the
-recipient's openid, call WeChat, record the outcome. 43101 is recorded NOT_SUBSCRIBED and never
-retried; any other failure is recorded FAILED and raised as ``DeliveryFailed`` so the queue message
-is retried (then dead-lettered)."""
+recipient's openid, take one of the recipient's grants of the template (none: recorded SKIPPED,
+reason ``no_grant``, nothing sent), call WeChat, record the outcome. 43101 is recorded NOT_SUBSCRIBED
+and never retried (the grant stays used); any other failure is recorded FAILED and raised as
+``DeliveryFailed`` so the queue message is retried (then dead-lettered), the grant kept for the retry.
+
+``emit_delivered`` is how the tracking side hands a signed-for parcel to the notification queue."""
 
 from __future__ import annotations
 
@@ -14,16 +17,33 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from mall.api.cursor import cursors
-from mall.dal.notifications import NotificationRepository, NotificationStatus, status_listing
-from mall.domain.notification_events import ChangeLike, Notification, notifications_for
+from mall.dal.changes import Change, change_message
+from mall.dal.notifications import (
+    NO_GRANT,
+    GrantReservation,
+    NotificationBusy,
+    NotificationRepository,
+    NotificationStatus,
+    status_listing,
+)
+from mall.dal.order_items import is_order_item
+from mall.dal.queues import MessageQueue
+from mall.domain.notification_events import (
+    DELIVERY_ENTITY,
+    ChangeLike,
+    DeliveredParcel,
+    Notification,
+    delivered_change,
+    notifications_for,
+)
 from mall.domain.notifications import NotificationKind, NotificationSettings
 from mall.errors import DomainError
 from mall.integrations.wechat import NotSubscribed
 from mall.schemas.notifications import NotificationPage, NotificationView
 
-Outcome = Literal["sent", "not_subscribed", "no_recipient", "duplicate", "failed"]
+Outcome = Literal["sent", "not_subscribed", "no_recipient", "skipped", "duplicate", "failed"]
 #: Entities whose changes can cause a notification (others are skipped without reading anything).
-NOTIFYING_ENTITIES = frozenset({"commission", "withdrawal", "binding"})
+NOTIFYING_ENTITIES = frozenset({"commission", "withdrawal", "binding", "order", "refund", DELIVERY_ENTITY})
 
 
 class MessageSender(Protocol):
@@ -58,7 +78,19 @@ class DeliveryFailed(Exception):
 def may_notify(change: ChangeLike) -> bool:
     """Cheap pre-check: only changes of these entities can notify (no settings read for the rest)."""
     image = change.new or change.old or {}
-    return str(image.get("entity", "")) in NOTIFYING_ENTITIES
+    entity = str(image.get("entity", ""))
+    if entity == "order":
+        return is_order_item(image)  # not the order's by-status entry or another item of its partition
+    return entity in NOTIFYING_ENTITIES
+
+
+def emit_delivered(queue: MessageQueue, parcel: DeliveredParcel) -> None:
+    """Hand a signed-for parcel (签收) to the notification worker, which sends ``order_delivered`` to
+    the buyer where the merchant configured it and the buyer granted it. Call it on every delivered
+    report: the message's event id is fixed per order and parcel, so repeats notify once."""
+    event_id, image = delivered_change(parcel)
+    queue.send(change_message(Change(event_id=event_id, event_name="DELIVERED", sequence="", old=None,
+                                     new=image)))
 
 
 def deliver_change(change: ChangeLike, *, settings: Callable[[], NotificationSettings],
@@ -86,6 +118,12 @@ def deliver(notification: Notification, *, repo: NotificationRepository, openid_
     if not openid:
         repo.finish(n, NotificationStatus.NO_RECIPIENT, now, attempt=claim.attempt, error="no customer profile")
         return Delivery(n.notification_id, n.kind, "no_recipient")
+    grant = repo.reserve_grant(n, now, attempt=claim.attempt, claimed=claim.item)
+    if grant == GrantReservation.LOST:
+        raise NotificationBusy(n.notification_id)
+    if grant == GrantReservation.NO_GRANT:
+        repo.finish(n, NotificationStatus.SKIPPED, now, attempt=claim.attempt, reason=NO_GRANT)
+        return Delivery(n.notification_id, n.kind, "skipped")
     try:
         msgid = sender().send_subscribe_message(touser=openid, template_id=n.template_id, data=n.data, page=n.page,
                                                 miniprogram_state=n.miniprogram_state)
@@ -125,4 +163,4 @@ def _view(item: Mapping[str, Any]) -> NotificationView:
         subject={str(k): str(v) for k, v in (item.get("subject") or {}).items()},
         attempts=int(item.get("attempts", 0)), errcode=item.get("errcode"), error=item.get("error"),
         created_at=str(item.get("created_at", "")), updated_at=str(item.get("updated_at", "")),
-        sent_at=item.get("sent_at"))
+        sent_at=item.get("sent_at"), reason=item.get("reason"))

@@ -28,6 +28,15 @@ def address_book_key(user_id: str) -> Key:
     return {"pk": user_partition(user_id), "sk": ADDRESS_BOOK_SK}
 
 
+#: Sort-key prefix of a user's subscribe-message grants (``USER#<uid>`` / ``SUBSCRIBE_GRANT#<template_id>``).
+SUBSCRIBE_GRANT_PREFIX = "SUBSCRIBE_GRANT#"
+
+
+def subscribe_grant_key(user_id: str, template_id: str) -> Key:
+    """``USER#<uid>`` / ``SUBSCRIBE_GRANT#<template_id>``: the user's unused grants (订阅授权) of one template."""
+    return {"pk": user_partition(user_id), "sk": f"{SUBSCRIBE_GRANT_PREFIX}{template_id}"}
+
+
 def unionid_partition(unionid: str) -> str:
     """gsi1 ``UNIONID#<unionid>`` of a customer's profile (one person across the merchant's apps)."""
     return f"UNIONID#{unionid}"
