@@ -12,9 +12,13 @@ from datetime import UTC, datetime
 from threading import Barrier
 from typing import Any
 
+import pytest
+
 from mall.dal.notifications import NotificationBusy, NotificationRepository
+from mall.dal.subscriptions import SubscriptionGrantRepository
 from mall.dal.table import Table
 from mall.domain.notifications import NotificationSettings
+from mall.domain.subscriptions import GrantChange, GrantResult, GrantScene
 from mall.integrations.wechat import WeChatApiError
 from mall.services.notifications import DeliveryFailed, MessageSender, deliver_change
 
@@ -33,6 +37,13 @@ CHANGE = Change("evt-concurrent", None, {
     "entity": "commission", "commission_id": "cm_o_1_1_1", "order_id": "o_0123456789abcdef", "level": 1,
     "beneficiary_id": "u_p", "product_name": "大米", "amount_fen": 1_234, "status": "FROZEN",
     "created_at": "2026-03-01T02:03:04Z"})
+
+
+@pytest.fixture(autouse=True)
+def granted(table: Table) -> None:
+    """The promoter granted the template (a message without a grant is not sent)."""
+    SubscriptionGrantRepository(table).record("u_p", [GrantChange("t", 5, None, GrantResult.ACCEPT)],
+                                              GrantScene.PROMOTER_CENTER, NOW)
 
 
 class SlowWeChat:

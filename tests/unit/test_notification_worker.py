@@ -299,6 +299,15 @@ def test_the_admin_lists_failures_most_recent_first(worker: ModuleType, wx: Fake
     assert admin_list({"status": "FAILED"}, Role.CUSTOMER, Role.PROMOTER)[0] == 403
 
 
+def test_a_promoter_without_a_grant_gets_nothing_and_the_record_says_so(worker: ModuleType, wx: FakeWeChat) -> None:
+    enable()
+    uid, _ = promoter("nogrant", grants=0)
+    message = earned(uid)
+    assert run(worker, message) == [] and run(worker, message) == []
+    assert wx.sent == []
+    assert (record(message)["status"], record(message)["reason"]) == ("SKIPPED", "no_grant")
+
+
 def test_a_retry_is_sent_as_the_settings_are_now(worker: ModuleType, wx: FakeWeChat) -> None:
     """A template fixed after failures: the redelivered message goes out with the new configuration."""
     enable(commission_earned={"enabled": True, "template_id": "wrong", "page": "pages/x?c={commission_id}"})
