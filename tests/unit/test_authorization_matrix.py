@@ -219,6 +219,8 @@ OWNERSHIP: dict[str, str] = {
     "DELETE /me/addresses/{address_id}": "address",
     "POST /me/addresses/{address_id}/default": "address",
     "POST /me/phone": "self-write",
+    "GET /me/subscriptions": "self",
+    "POST /me/subscriptions": "self-write",
     "GET /orders": "self",
     "POST /orders": "self-write",
     "GET /orders/{order_id}": "order",

@@ -81,6 +81,8 @@ export const OPERATION_ROLES = {
   "POST /me/addresses/{address_id}/default": ["customer","promoter"],
   "POST /me/erasure": ["customer","promoter"],
   "POST /me/phone": ["customer","promoter"],
+  "GET /me/subscriptions": ["customer","promoter"],
+  "POST /me/subscriptions": ["customer","promoter"],
   "GET /orders": ["customer","promoter"],
   "POST /orders": ["customer","promoter"],
   "GET /orders/{order_id}": ["customer","promoter"],

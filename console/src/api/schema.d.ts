@@ -1207,6 +1207,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My subscribe-message grants per notice */
+        get: operations["list_mine_me_subscriptions_get"];
+        put?: never;
+        /**
+         * Report subscribe-message answers
+         * @description Send what wx.requestSubscribeMessage answered, once per call of it. Each `accept` of a one-time template adds one message the server may send; a long-term template's `accept` turns it on and `reject` off. Answers the caller's grants afterwards.
+         */
+        post: operations["report_me_subscriptions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orders": {
         parameters: {
             query?: never;
@@ -4583,6 +4604,7 @@ export interface components {
              *           "thing3": "product",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/commissions/index?commission_id={commission_id}",
              *         "template_id": null
@@ -4595,8 +4617,50 @@ export interface components {
              *           "phrase3": "status",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+             *         "template_id": null
+             *       },
+             *       "order_delivered": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "character_string1": "order_no",
+             *           "phrase3": "status",
+             *           "thing2": "product",
+             *           "time4": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
+             *         "template_id": null
+             *       },
+             *       "order_shipped": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "character_string1": "order_no",
+             *           "character_string4": "tracking_no",
+             *           "thing2": "product",
+             *           "thing3": "carrier",
+             *           "time5": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
+             *         "template_id": null
+             *       },
+             *       "refund_result": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "amount2": "amount",
+             *           "character_string1": "order_no",
+             *           "phrase3": "status",
+             *           "thing4": "reason",
+             *           "time5": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
              *         "template_id": null
              *       },
              *       "team_member_joined": {
@@ -4606,6 +4670,7 @@ export interface components {
              *           "thing2": "source",
              *           "time3": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/team/index",
              *         "template_id": null
@@ -4618,6 +4683,7 @@ export interface components {
              *           "thing3": "reason",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
              *         "template_id": null
@@ -4986,6 +5052,82 @@ export interface components {
             field: string;
             /** Reason */
             reason: string;
+        };
+        /** GrantAnswer */
+        GrantAnswer: {
+            /** @description wx.requestSubscribeMessage's answer for the template: accept, reject, ban (banned by WeChat) or filter (filtered by WeChat) */
+            result: components["schemas"]["GrantResult"];
+            /** Template Id */
+            template_id: string;
+        };
+        /**
+         * GrantReportRequest
+         * @example {
+         *       "results": [
+         *         {
+         *           "result": "accept",
+         *           "template_id": "Ks9w0r8Y4tq1ZfXbL2mNcV7pD3hJ6uE5aG8iO0yR1sT"
+         *         },
+         *         {
+         *           "result": "reject",
+         *           "template_id": "Zx8cV7bN6mQ5wE4rT3yU2iO1pA0sD9fG8hJ7kL6zX5c"
+         *         }
+         *       ],
+         *       "scene": "checkout"
+         *     }
+         */
+        GrantReportRequest: {
+            /** Results */
+            results: components["schemas"]["GrantAnswer"][];
+            /** @description where the mini-program asked: checkout, order, refund, apply, withdrawal, promoter_center, other */
+            scene: components["schemas"]["GrantScene"];
+        };
+        /**
+         * GrantResult
+         * @enum {string}
+         */
+        GrantResult: "accept" | "reject" | "ban" | "filter";
+        /**
+         * GrantScene
+         * @description Where the mini-program asked (for the record and the admin's reading of it).
+         * @enum {string}
+         */
+        GrantScene: "checkout" | "order" | "refund" | "apply" | "withdrawal" | "promoter_center" | "other";
+        /**
+         * GrantsResponse
+         * @example {
+         *       "ignored": [
+         *         "Unknown0Template1Id"
+         *       ],
+         *       "templates": [
+         *         {
+         *           "granted": true,
+         *           "kind": "order_shipped",
+         *           "long_term": false,
+         *           "remaining": 2,
+         *           "template_id": "Ks9w0r8Y4tq1ZfXbL2mNcV7pD3hJ6uE5aG8iO0yR1sT"
+         *         },
+         *         {
+         *           "granted": false,
+         *           "kind": "order_delivered",
+         *           "long_term": false,
+         *           "remaining": 0,
+         *           "template_id": "Zx8cV7bN6mQ5wE4rT3yU2iO1pA0sD9fG8hJ7kL6zX5c"
+         *         }
+         *       ]
+         *     }
+         */
+        GrantsResponse: {
+            /**
+             * Ignored
+             * @description reported template ids no notice uses (not recorded)
+             */
+            ignored?: string[];
+            /**
+             * Templates
+             * @description every enabled notice, with the caller's grants of its template
+             */
+            templates: components["schemas"]["TemplateGrant"][];
         };
         /** HistoryView */
         HistoryView: {
@@ -5387,7 +5529,7 @@ export interface components {
          * NotificationKind
          * @enum {string}
          */
-        NotificationKind: "commission_earned" | "commission_settled" | "withdrawal_status" | "team_member_joined";
+        NotificationKind: "commission_earned" | "commission_settled" | "withdrawal_status" | "team_member_joined" | "order_shipped" | "order_delivered" | "refund_result";
         /**
          * NotificationPage
          * @example {
@@ -5407,6 +5549,7 @@ export interface components {
          *           "miniprogram_state": "formal",
          *           "notification_id": "5f0d2c7a9b3e41f68c1a2e7d4b9f0a63#commission_earned",
          *           "page": "pages/promoter/commissions/index?commission_id=cm_o_01m6gnbah4xat2qntjhtks_0_1",
+         *           "reason": null,
          *           "recipient_id": "u_36botxbbbigbhenhtgo542dk",
          *           "sent_at": "2026-11-03T12:16:06Z",
          *           "status": "SENT",
@@ -5431,6 +5574,7 @@ export interface components {
          *           "miniprogram_state": "formal",
          *           "notification_id": "b81e4a0c6d2f47a39e5c7b1d3f8a2c90#team_member_joined",
          *           "page": "pages/promoter/team/index",
+         *           "reason": null,
          *           "recipient_id": "u_36botxbbbigbhenhtgo542dk",
          *           "sent_at": null,
          *           "status": "NOT_SUBSCRIBED",
@@ -5439,6 +5583,31 @@ export interface components {
          *           },
          *           "template_id": "Qa1sW2dE3rF4tG5yH6uJ7iK8oL9pZ0xC1vB2nM3qA4w",
          *           "updated_at": "2026-11-02T10:05:46Z"
+         *         },
+         *         {
+         *           "attempts": 1,
+         *           "created_at": "2026-11-05T06:20:11Z",
+         *           "data": {
+         *             "character_string1": "o_01m6****htks",
+         *             "phrase3": "已签收",
+         *             "thing2": "西湖龙井 250g",
+         *             "time4": "2026-11-05 14:20"
+         *           },
+         *           "errcode": null,
+         *           "error": null,
+         *           "kind": "order_delivered",
+         *           "miniprogram_state": "formal",
+         *           "notification_id": "delivered:o_01m6gnbah4xat2qntjhtks:SF1234567890#order_delivered",
+         *           "page": "pages/orders/detail?order_id=o_01m6gnbah4xat2qntjhtks",
+         *           "reason": "no_grant",
+         *           "recipient_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "sent_at": null,
+         *           "status": "SKIPPED",
+         *           "subject": {
+         *             "order_id": "o_01m6gnbah4xat2qntjhtks"
+         *           },
+         *           "template_id": "Zx8cV7bN6mQ5wE4rT3yU2iO1pA0sD9fG8hJ7kL6zX5c",
+         *           "updated_at": "2026-11-05T06:20:11Z"
          *         }
          *       ],
          *       "next_cursor": null
@@ -5460,6 +5629,9 @@ export interface components {
         NotificationSettings: {
             commission_earned?: components["schemas"]["TemplateConfig"];
             commission_settled?: components["schemas"]["TemplateConfig"];
+            order_delivered?: components["schemas"]["TemplateConfig"];
+            order_shipped?: components["schemas"]["TemplateConfig"];
+            refund_result?: components["schemas"]["TemplateConfig"];
             team_member_joined?: components["schemas"]["TemplateConfig"];
             withdrawal_status?: components["schemas"]["TemplateConfig"];
             /**
@@ -5472,7 +5644,7 @@ export interface components {
          * NotificationStatus
          * @enum {string}
          */
-        NotificationStatus: "SENDING" | "SENT" | "NOT_SUBSCRIBED" | "NO_RECIPIENT" | "FAILED";
+        NotificationStatus: "SENDING" | "SENT" | "NOT_SUBSCRIBED" | "NO_RECIPIENT" | "FAILED" | "SKIPPED";
         /** NotificationView */
         NotificationView: {
             /** Attempts */
@@ -5504,17 +5676,22 @@ export interface components {
             /** Page */
             page?: string | null;
             /**
+             * Reason
+             * @description why it was SKIPPED: no_grant (the recipient holds no grant of the template)
+             */
+            reason?: string | null;
+            /**
              * Recipient Id
-             * @description the promoter's user id (no openid is stored)
+             * @description the promoter's or buyer's user id (no openid is stored)
              */
             recipient_id: string;
             /** Sent At */
             sent_at?: string | null;
-            /** @description SENT · NOT_SUBSCRIBED (43101, never retried) · NO_RECIPIENT · FAILED (retried with its queue message) · SENDING */
+            /** @description SENT · NOT_SUBSCRIBED (43101, never retried) · NO_RECIPIENT · SKIPPED (no grant: not sent) · FAILED (retried with its queue message) · SENDING */
             status: components["schemas"]["NotificationStatus"];
             /**
              * Subject
-             * @description what it is about: commission_id / order_id, withdrawal_id / status, member_id
+             * @description what it is about: commission_id / order_id, withdrawal_id / status, member_id, refund_id
              */
             subject: {
                 [key: string]: string;
@@ -8426,6 +8603,7 @@ export interface components {
          *             "thing3": "product",
          *             "time4": "time"
          *           },
+         *           "long_term": false,
          *           "miniprogram_state": "formal",
          *           "page": "pages/promoter/commissions/index?commission_id={commission_id}",
          *           "template_id": null
@@ -8438,8 +8616,50 @@ export interface components {
          *             "phrase3": "status",
          *             "time4": "time"
          *           },
+         *           "long_term": false,
          *           "miniprogram_state": "formal",
          *           "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *           "template_id": null
+         *         },
+         *         "order_delivered": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "character_string1": "order_no",
+         *             "phrase3": "status",
+         *             "thing2": "product",
+         *             "time4": "time"
+         *           },
+         *           "long_term": false,
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/orders/detail?order_id={order_id}",
+         *           "template_id": null
+         *         },
+         *         "order_shipped": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "character_string1": "order_no",
+         *             "character_string4": "tracking_no",
+         *             "thing2": "product",
+         *             "thing3": "carrier",
+         *             "time5": "time"
+         *           },
+         *           "long_term": false,
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/orders/detail?order_id={order_id}",
+         *           "template_id": null
+         *         },
+         *         "refund_result": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "amount2": "amount",
+         *             "character_string1": "order_no",
+         *             "phrase3": "status",
+         *             "thing4": "reason",
+         *             "time5": "time"
+         *           },
+         *           "long_term": false,
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/orders/detail?order_id={order_id}",
          *           "template_id": null
          *         },
          *         "team_member_joined": {
@@ -8449,6 +8669,7 @@ export interface components {
          *             "thing2": "source",
          *             "time3": "time"
          *           },
+         *           "long_term": false,
          *           "miniprogram_state": "formal",
          *           "page": "pages/promoter/team/index",
          *           "template_id": null
@@ -8461,6 +8682,7 @@ export interface components {
          *             "thing3": "reason",
          *             "time4": "time"
          *           },
+         *           "long_term": false,
          *           "miniprogram_state": "formal",
          *           "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
          *           "template_id": null
@@ -8605,6 +8827,7 @@ export interface components {
              *           "thing3": "product",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/commissions/index?commission_id={commission_id}",
              *         "template_id": null
@@ -8617,8 +8840,50 @@ export interface components {
              *           "phrase3": "status",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+             *         "template_id": null
+             *       },
+             *       "order_delivered": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "character_string1": "order_no",
+             *           "phrase3": "status",
+             *           "thing2": "product",
+             *           "time4": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
+             *         "template_id": null
+             *       },
+             *       "order_shipped": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "character_string1": "order_no",
+             *           "character_string4": "tracking_no",
+             *           "thing2": "product",
+             *           "thing3": "carrier",
+             *           "time5": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
+             *         "template_id": null
+             *       },
+             *       "refund_result": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "amount2": "amount",
+             *           "character_string1": "order_no",
+             *           "phrase3": "status",
+             *           "thing4": "reason",
+             *           "time5": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/orders/detail?order_id={order_id}",
              *         "template_id": null
              *       },
              *       "team_member_joined": {
@@ -8628,6 +8893,7 @@ export interface components {
              *           "thing2": "source",
              *           "time3": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/team/index",
              *         "template_id": null
@@ -8640,6 +8906,7 @@ export interface components {
              *           "thing3": "reason",
              *           "time4": "time"
              *         },
+             *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
              *         "template_id": null
@@ -8866,6 +9133,7 @@ export interface components {
          *                   "thing3": "product",
          *                   "time4": "time"
          *                 },
+         *                 "long_term": false,
          *                 "miniprogram_state": "formal",
          *                 "page": "pages/promoter/commissions/index?commission_id={commission_id}",
          *                 "template_id": null
@@ -8878,8 +9146,50 @@ export interface components {
          *                   "phrase3": "status",
          *                   "time4": "time"
          *                 },
+         *                 "long_term": false,
          *                 "miniprogram_state": "formal",
          *                 "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *                 "template_id": null
+         *               },
+         *               "order_delivered": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "character_string1": "order_no",
+         *                   "phrase3": "status",
+         *                   "thing2": "product",
+         *                   "time4": "time"
+         *                 },
+         *                 "long_term": false,
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/orders/detail?order_id={order_id}",
+         *                 "template_id": null
+         *               },
+         *               "order_shipped": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "character_string1": "order_no",
+         *                   "character_string4": "tracking_no",
+         *                   "thing2": "product",
+         *                   "thing3": "carrier",
+         *                   "time5": "time"
+         *                 },
+         *                 "long_term": false,
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/orders/detail?order_id={order_id}",
+         *                 "template_id": null
+         *               },
+         *               "refund_result": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "amount2": "amount",
+         *                   "character_string1": "order_no",
+         *                   "phrase3": "status",
+         *                   "thing4": "reason",
+         *                   "time5": "time"
+         *                 },
+         *                 "long_term": false,
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/orders/detail?order_id={order_id}",
          *                 "template_id": null
          *               },
          *               "team_member_joined": {
@@ -8889,6 +9199,7 @@ export interface components {
          *                   "thing2": "source",
          *                   "time3": "time"
          *                 },
+         *                 "long_term": false,
          *                 "miniprogram_state": "formal",
          *                 "page": "pages/promoter/team/index",
          *                 "template_id": null
@@ -8901,6 +9212,7 @@ export interface components {
          *                   "thing3": "reason",
          *                   "time4": "time"
          *                 },
+         *                 "long_term": false,
          *                 "miniprogram_state": "formal",
          *                 "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
          *                 "template_id": null
@@ -9069,6 +9381,7 @@ export interface components {
          *               "thing3": "product",
          *               "time4": "time"
          *             },
+         *             "long_term": false,
          *             "miniprogram_state": "formal",
          *             "page": "pages/promoter/commissions/index?commission_id={commission_id}",
          *             "template_id": null
@@ -9081,8 +9394,50 @@ export interface components {
          *               "phrase3": "status",
          *               "time4": "time"
          *             },
+         *             "long_term": false,
          *             "miniprogram_state": "formal",
          *             "page": "pages/promoter/commissions/index?commission_id={commission_id}",
+         *             "template_id": null
+         *           },
+         *           "order_delivered": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "character_string1": "order_no",
+         *               "phrase3": "status",
+         *               "thing2": "product",
+         *               "time4": "time"
+         *             },
+         *             "long_term": false,
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/orders/detail?order_id={order_id}",
+         *             "template_id": null
+         *           },
+         *           "order_shipped": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "character_string1": "order_no",
+         *               "character_string4": "tracking_no",
+         *               "thing2": "product",
+         *               "thing3": "carrier",
+         *               "time5": "time"
+         *             },
+         *             "long_term": false,
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/orders/detail?order_id={order_id}",
+         *             "template_id": null
+         *           },
+         *           "refund_result": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "amount2": "amount",
+         *               "character_string1": "order_no",
+         *               "phrase3": "status",
+         *               "thing4": "reason",
+         *               "time5": "time"
+         *             },
+         *             "long_term": false,
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/orders/detail?order_id={order_id}",
          *             "template_id": null
          *           },
          *           "team_member_joined": {
@@ -9092,6 +9447,7 @@ export interface components {
          *               "thing2": "source",
          *               "time3": "time"
          *             },
+         *             "long_term": false,
          *             "miniprogram_state": "formal",
          *             "page": "pages/promoter/team/index",
          *             "template_id": null
@@ -9104,6 +9460,7 @@ export interface components {
          *               "thing3": "reason",
          *               "time4": "time"
          *             },
+         *             "long_term": false,
          *             "miniprogram_state": "formal",
          *             "page": "pages/promoter/withdrawals/detail?withdrawal_id={withdrawal_id}",
          *             "template_id": null
@@ -9522,6 +9879,12 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * Long Term
+             * @description a long-term template (长期订阅): one grant covers every message until the user turns it off; otherwise each grant covers one message
+             * @default false
+             */
+            long_term: boolean;
+            /**
              * Miniprogram State
              * @default formal
              * @enum {string}
@@ -9537,6 +9900,28 @@ export interface components {
              * @description the template id from the mini-program's console
              */
             template_id?: string | null;
+        };
+        /** TemplateGrant */
+        TemplateGrant: {
+            /**
+             * Granted
+             * @description whether the next message of this notice would be sent
+             */
+            granted: boolean;
+            /** @description the notice the template is configured for */
+            kind: components["schemas"]["NotificationKind"];
+            /**
+             * Long Term
+             * @description a long-term template: one accept covers every message until turned off
+             */
+            long_term: boolean;
+            /**
+             * Remaining
+             * @description unused one-time grants (0 for a long-term template)
+             */
+            remaining: number;
+            /** Template Id */
+            template_id: string;
         };
         /** TimelineEntryView */
         TimelineEntryView: {
@@ -16111,6 +16496,131 @@ export interface operations {
             };
             /** @description `wechat_unavailable` (WeChat busy or unreachable; retry), `wechat_phone_refused`, `wechat_token_refused` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_mine_me_subscriptions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantsResponse"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_me_subscriptions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantReportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantsResponse"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
