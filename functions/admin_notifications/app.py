@@ -1,6 +1,7 @@
 """GET /admin/notifications — subscribe-message records in one status (default FAILED: what did not
 reach a promoter and is being retried), most recently changed first. NOT_SUBSCRIBED lists the
-promoters WeChat refused for (43101): they need to subscribe in the mini-program."""
+promoters WeChat refused for (43101): they need to subscribe in the mini-program. SKIPPED lists what was
+not sent because the recipient held no grant of the template (``reason: no_grant``)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ app = make_resolver()
 @app.get("/admin/notifications", summary="Subscribe messages in one status, most recent first",
          tags=["admin notifications"], **secured(Role.ADMIN))
 def list_notifications(
-        status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101")]
+        status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101; "
+                                                        "SKIPPED: no grant")]
         = NotificationStatus.FAILED,
         limit: Limit = 20,
         cursor: Cursor = None) -> NotificationPage:

@@ -3,9 +3,11 @@
 The stream router (``functions/order_status_stream``) forwards every change of the routed entities
 as ``mall.dal.changes.change_message``. Each message runs ``mall.services.notifications.deliver_change``:
 commission earned / settled, withdrawal status and new team member messages go to the promoter,
-once per change (records keyed by the change's event id). Errcode 43101 (not subscribed) is recorded
-and not retried; any other failure reports the message in ``batchItemFailures`` so it is redelivered
-after the visibility timeout, and after ``maxReceiveCount`` deliveries it moves to ``DeadLetterQueue``.
+shipped / delivered / refund result to the buyer, once per change (records keyed by the change's
+event id), and only where the recipient holds a grant of the template (otherwise recorded SKIPPED).
+Errcode 43101 (not subscribed) is recorded and not retried; any other failure reports the message in
+``batchItemFailures`` so it is redelivered after the visibility timeout, and after ``maxReceiveCount``
+deliveries it moves to ``DeadLetterQueue``.
 A malformed message is dropped (logged as an error, metric ``NotificationMessagesMalformed``).
 
 The settings document is read at most once per invocation, and only when a message can notify;

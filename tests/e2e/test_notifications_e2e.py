@@ -70,6 +70,15 @@ def received(stack: Any, http: requests.Session, openid: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def report_grants(api: str, http: requests.Session, who: dict[str, Any], run: str) -> None:
+    """What the mini-program reports after wx.requestSubscribeMessage (at apply): one message of each."""
+    reported = http.post(f"{api}/me/subscriptions", headers=bearer(who["access_token"]), timeout=TIMEOUT, json={
+        "scene": "apply", "results": [{"template_id": f"tplEarned{run}", "result": "accept"},
+                                      {"template_id": f"tplTeam{run}", "result": "accept"}]})
+    assert reported.status_code == 200, reported.text
+    assert all(t["granted"] for t in reported.json()["templates"]), reported.text
+
+
 def place_and_pay(stack: Any, api: str, http: requests.Session, buyer: dict[str, Any], product_id: str) -> str:
     placed = http.post(f"{api}/orders", timeout=20, json={
         "lines": [{"product_id": product_id, "quantity": 1}],
@@ -97,6 +106,8 @@ def test_paying_sends_commission_earned_to_the_promoter_and_43101_is_recorded(
     subscribed_code, refusing_code = f"e2e-nt-p-{run}", f"e2e-nt-q-{run}"
     p = promoter_login(api, http, subscribed_code, version)
     q = promoter_login(api, http, refusing_code, version)
+    report_grants(api, http, p, run)
+    report_grants(api, http, q, run)  # WeChat disagrees (the sandbox answers 43101): the grant is used up
     refusing_openid = sandbox_openid(refusing_code)
     declared = http.post(f"{stack.sandbox_url}/wechat/sandbox/subscriptions", timeout=TIMEOUT,
                          json={"openid": refusing_openid, "subscribed": False})

@@ -12130,7 +12130,7 @@ export interface operations {
                 cursor?: string | null;
                 /** @description page size */
                 limit?: number;
-                /** @description FAILED: being retried; NOT_SUBSCRIBED: 43101 */
+                /** @description FAILED: being retried; NOT_SUBSCRIBED: 43101; SKIPPED: no grant */
                 status?: components["schemas"]["NotificationStatus"];
             };
             header?: never;
