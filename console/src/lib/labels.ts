@@ -117,6 +117,7 @@ export const NOTIFICATION_STATUS: Record<components["schemas"]["NotificationStat
   NO_RECIPIENT: "无接收人",
   SENDING: "发送中",
   SENT: "已发送",
+  SKIPPED: "已跳过（未授权）",
 };
 
 export const NOTIFICATION_KIND: Record<components["schemas"]["NotificationKind"], string> = {
@@ -124,6 +125,9 @@ export const NOTIFICATION_KIND: Record<components["schemas"]["NotificationKind"]
   commission_settled: "佣金结算",
   withdrawal_status: "提现状态",
   team_member_joined: "新成员加入",
+  order_shipped: "订单发货",
+  order_delivered: "包裹签收",
+  refund_result: "退款结果",
 };
 
 export const PRODUCT_TYPE: Record<components["schemas"]["AdminProductView"]["type"], string> = {
