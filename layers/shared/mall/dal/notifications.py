@@ -13,10 +13,10 @@ redelivery, so it is the dedupe key. Lifecycle (each step one conditional write)
 
 Before calling WeChat a delivery reserves the user's grant (``reserve_grant``): one transaction that
 marks the record ``grant_template`` / ``grant_reserved_at`` (only while this delivery's claim holds
-and no grant of that template was reserved for it before) and takes one from the user's grant of the template (only while one is
-left; a long-term grant is only checked). A retry of a FAILED send finds the grant already reserved
-and uses it, so a redelivered change never consumes twice, and of two messages racing for one grant
-exactly one gets it.
+and no grant of that template was reserved for it before) and takes one from the user's grant of
+the template (only while one is left; a long-term grant is only checked). A retry of a FAILED send
+finds the grant already reserved and uses it, so a redelivered change never consumes twice, and of
+two messages racing for one grant exactly one gets it.
 
 A claim is ``SET status = SENDING, attempts + 1, claimed_until`` conditional on the record being
 absent, FAILED, or SENDING with an expired claim (its sender died mid-call). Two deliveries of one

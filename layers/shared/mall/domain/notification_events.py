@@ -202,7 +202,7 @@ def _refund(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision |
     moment = _when(new.get({"SUCCEEDED": "succeeded_at", "FAILED": "failed_at", "CLOSED": "closed_at"}[status]))
     facts = Facts(amounts={"amount": _int(new.get("amount_fen"))},
                   texts={"order_no": mask_order_no(order_id), "status": REFUND_STATUS_TEXT[status],
-                         "reason": REFUND_STATUS_NOTE[status], "product": _products(new)},
+                         "reason": REFUND_STATUS_NOTE[status]},
                   moment=moment or _when(new.get("updated_at")))
     return (NotificationKind.REFUND_RESULT, str(new.get("buyer_id") or ""), facts,
             {"order_id": order_id, "refund_id": str(new.get("refund_id") or "")})

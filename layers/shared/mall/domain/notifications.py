@@ -50,7 +50,7 @@ SOURCES: Mapping[NotificationKind, frozenset[str]] = {
     NotificationKind.TEAM_MEMBER_JOINED: frozenset({"nickname", "source", "time"}),
     NotificationKind.ORDER_SHIPPED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
     NotificationKind.ORDER_DELIVERED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
-    NotificationKind.REFUND_RESULT: frozenset({"amount", "order_no", "product", "status", "reason", "time"}),
+    NotificationKind.REFUND_RESULT: frozenset({"amount", "order_no", "status", "reason", "time"}),
 }
 SOURCE_TYPES: Mapping[str, frozenset[str]] = {
     "amount": frozenset({"amount", "thing"}),
