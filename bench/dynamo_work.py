@@ -719,6 +719,14 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         # Any code but a sandbox error code is accepted once by the local getuserphonenumber.
         call("POST /me/phone", actor=owner, json={"code": f"bench-phone-{bench.run_id}"})
 
+    def subscription_grants() -> None:
+        # The bench configures no templates, so the id is answered back unrecorded: this meters the reads (the
+        # write is counted in tests/integration/test_subscription_grants.py).
+        owner = bench.customer("grants")
+        call("POST /me/subscriptions", actor=owner,
+             json={"scene": "checkout", "results": [{"template_id": "benchShipped", "result": "accept"}]})
+        call("GET /me/subscriptions", actor=owner)
+
     def media_upload() -> None:
         admin = state["admin"]
         form = expect(call("POST /admin/media/uploads", actor=admin, json={"content_type": "image/png"}), 201,
@@ -758,6 +766,7 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
     group("risk cases", risk_cases)
     group("cart", cart)
     group("address book and phone", address_book_and_phone)
+    group("subscribe-message grants", subscription_grants)
     group("media upload", media_upload)
     group("product batch edit", batch_edit)
 
