@@ -4,7 +4,8 @@ The admin configures the templates (PUT /admin/settings/distribution); a buyer b
 pays; the table stream → the router → NotificationQueue → NotificationWorkerFunction sends the
 commission_earned message, which the WeChat sandbox receives for the promoter's openid. A promoter
 who has not subscribed (the sandbox answers 43101) leaves a NOT_SUBSCRIBED record, and nothing is
-retried."""
+retried. A buyer who granted the shipped template gets the order_shipped message when the admin
+ships; one who did not is recorded SKIPPED (no_grant) and gets nothing."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def templates(api: str, http: requests.Session) -> Iterator[tuple[dict[str, str]
                                              "thing3": "product", "time4": "time",
                                              "thing5": "text:确认收货后7天可提现"}},
             "team_member_joined": {"enabled": True, "template_id": f"tplTeam{run}"},
+            "order_shipped": {"enabled": True, "template_id": f"tplShipped{run}"},
         })
     yield admin, run, version
     save_settings(api, http, admin, notifications=before["notifications"])
@@ -76,7 +78,8 @@ def report_grants(api: str, http: requests.Session, who: dict[str, Any], run: st
         "scene": "apply", "results": [{"template_id": f"tplEarned{run}", "result": "accept"},
                                       {"template_id": f"tplTeam{run}", "result": "accept"}]})
     assert reported.status_code == 200, reported.text
-    assert all(t["granted"] for t in reported.json()["templates"]), reported.text
+    granted = {t["template_id"] for t in reported.json()["templates"] if t["granted"]}
+    assert granted == {f"tplEarned{run}", f"tplTeam{run}"}, reported.text
 
 
 def place_and_pay(stack: Any, api: str, http: requests.Session, buyer: dict[str, Any], product_id: str) -> str:
@@ -146,3 +149,43 @@ def test_paying_sends_commission_earned_to_the_promoter_and_43101_is_recorded(
     sent = NotificationRepository(table).for_recipient(p["user_id"], limit=10).items
     assert sorted((r["kind"], r["status"]) for r in sent) == [("commission_earned", "SENT"),
                                                              ("team_member_joined", "SENT")]
+
+
+def test_shipping_tells_the_buyer_who_granted_it_and_skips_the_one_who_did_not(
+        stack: Any, api: str, http: requests.Session, table: Table,
+        templates: tuple[dict[str, str], str, int]) -> None:
+    admin, run, _version = templates
+    category = product_id = f"e2e-ns-{run}"
+    CategoryRepository(table).create(Category(category_id=category, name="发货通知"))
+    ProductRepository(table).create(Product(product_id=product_id, name="发货通知商品", type="physical",
+                                            category_id=category, price_fen=PRICE, stock=10, shipping_fee_fen=0,
+                                            on_shelf=True))
+    granted_code, silent_code = f"e2e-ns-g-{run}", f"e2e-ns-n-{run}"
+    granted, silent = login(api, http, granted_code), login(api, http, silent_code)
+    reported = http.post(f"{api}/me/subscriptions", headers=bearer(granted["access_token"]), timeout=TIMEOUT,
+                         json={"scene": "checkout", "results": [{"template_id": f"tplShipped{run}",
+                                                                 "result": "accept"}]})
+    assert reported.status_code == 200, reported.text
+    orders = {code: place_and_pay(stack, api, http, who, product_id)
+              for code, who in ((granted_code, granted), (silent_code, silent))}
+    for code, order_id in orders.items():
+        shipped = http.post(f"{api}/admin/orders/{order_id}/ship", headers=admin, timeout=TIMEOUT,
+                            json={"carrier": "顺丰速运", "tracking_no": f"SF{run}{code[-10:-9]}"})
+        assert shipped.status_code == 200, shipped.text
+    stack.drain_streams(timeout=60)
+
+    (message,) = received(stack, http, sandbox_openid(granted_code))["messages"]
+    data = {k: v["value"] for k, v in message["data"].items()}
+    order_id = orders[granted_code]
+    assert message["template_id"] == f"tplShipped{run}"
+    assert message["page"] == f"pages/orders/detail?order_id={order_id}"
+    assert data["character_string1"].startswith(order_id[:6]) and order_id not in str(data)
+    assert (data["thing2"], data["thing3"]) == ("发货通知商品", "顺丰速运")
+    assert "13900003333" not in str(data) and "文一路" not in str(data)  # the address stays out
+    mine = http.get(f"{api}/me/subscriptions", headers=bearer(granted["access_token"]), timeout=TIMEOUT).json()
+    assert [(t["kind"], t["remaining"]) for t in mine["templates"] if t["kind"] == "order_shipped"] == [
+        ("order_shipped", 0)]
+
+    assert received(stack, http, sandbox_openid(silent_code))["messages"] == []
+    (record,) = NotificationRepository(table).for_recipient(silent["user_id"], limit=10).items
+    assert (record["kind"], record["status"], record["reason"]) == ("order_shipped", "SKIPPED", "no_grant")
