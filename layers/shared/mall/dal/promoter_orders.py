@@ -58,6 +58,6 @@ class PromoterOrderReads:
             keys.append(promoter_key(promoter_id))
         found = self._table.batch_get(keys) if keys else []
         orders = {str(i["order_id"]): i for i in found if i.get("sk") == "ORDER"}
-        nicknames = {str(i["pk"]).removeprefix("USER#"): i.get("nickname") for i in found if i.get("sk") == "PROFILE"}
+        nicknames = {str(i.get("user_id")): i.get("nickname") for i in found if i.get("sk") == "PROFILE"}
         promoter = next((i for i in found if i.get("sk") == "PROMOTER"), None)
         return OrderFacts(orders=orders, nicknames=nicknames, promoter=promoter)
