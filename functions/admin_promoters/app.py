@@ -17,8 +17,10 @@ from mall.dal.adjustments import AdjustmentRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.downline import DownlineReads
+from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository
+from mall.domain.promoter_list import PromoterSort
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
 from mall.schemas.adjustments import AdjustmentPage, AdjustmentRejectRequest, AdjustmentRequest, AdjustmentView
@@ -29,11 +31,11 @@ from mall.schemas.referral import (
     OverrideRequest,
     PromoterAdminView,
     PromoterDetail,
-    PromoterList,
+    PromoterListPage,
     StatusChangeRequest,
 )
 from mall.services import adjustments, risk, settlement
-from mall.services.referral import ReferralRepositories, share_page
+from mall.services.referral import ReferralRepositories, promoter_list, share_page
 from mall.services.referral import downline as referral_downline
 from mall.services.referral import promoters as referral_promoters
 from mall.services.referral.team import promoter_team
@@ -49,6 +51,7 @@ settlement_repos = settlement.SettlementRepositories.on(table)
 adjustment_repo = AdjustmentRepository(table)
 withdrawals = WithdrawalRepository(table)
 downline_reads = DownlineReads(table)
+list_reads = PromoterListReads(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -60,13 +63,23 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
-@app.get("/admin/promoters", summary="Promoters (applications) by status, newest first", tags=["referral"],
+@app.get("/admin/promoters", summary="Promoters of one status with their figures, newest first or sorted",
+         description="Each row: the masked phone, level, cumulative and this month's commission, team size, sales "
+                     "and last activity. `level_id` keeps one level (a page may then be short). A `sort` other than "
+                     "`newest` reads the whole status (up to 2,000 promoters: `truncated` says when cut) and "
+                     "sorts by the figure, highest first.",
+         tags=["referral"], responses={422: error_response("`invalid_cursor` (another list's cursor)")},
          **secured(Role.ADMIN))
 def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
                                      Query()] = "applied",
+                   level_id: Annotated[str | None, Query(pattern=r"^[a-z0-9_-]{1,32}$",
+                                                         description="only this level")] = None,
+                   sort: Annotated[PromoterSort, Query(description="newest (application) or a figure, highest "
+                                                                   "first")] = "newest",
                    limit: Limit = 20,
-                   cursor: Cursor = None) -> PromoterList:
-    return referral_promoters.list_promoters(promoters=network.promoters, status=status, limit=limit, cursor=cursor)
+                   cursor: Cursor = None) -> PromoterListPage:
+    return promoter_list.list_promoters(reads=list_reads, status=status, level_id=level_id, sort=sort, limit=limit,
+                                        cursor=cursor, now=utc_now())
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
