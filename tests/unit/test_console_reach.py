@@ -15,7 +15,13 @@ CONSOLE = ROOT / "console" / "src"
 #: ``api().get("/admin/...")`` and friends; the path is the contract's template, typed by the client.
 _CALL = re.compile(r"""\.(get|post|put|delete|patch)\(\s*["'](/[^"']+)["']""")
 
-NOT_REACHED_YET: set[str] = set()
+NOT_REACHED_YET: set[str] = {
+    "GET /admin/adjustments",
+    "GET /admin/promoters/{user_id}/downline",
+    "POST /admin/adjustments/{adjustment_id}/approve",
+    "POST /admin/adjustments/{adjustment_id}/reject",
+    "POST /admin/promoters/{user_id}/adjustments",
+}
 
 
 def operations() -> set[str]:

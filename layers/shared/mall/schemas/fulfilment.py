@@ -99,7 +99,8 @@ class AdminOrderSummary(OrderSummary):
 
 class AdminOrderPage(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
-        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d"},
+        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d", "promoter_id": None, "level": None,
+         "commission_fen": None},
         {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "promoter_id": "u_36botxbbbigbhenhtgo542dk",
          "level": 1, "commission_fen": 4032}], "next_cursor": None}]})
 
