@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
+from mall.domain.money import yuan_compact as yuan  # as GET /rules writes amounts
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 Direction = Literal["credit", "debit"]
@@ -67,6 +68,14 @@ def adjustment_id_for(*, admin: str, promoter_id: str, idempotency_key: str) -> 
 def approvals_needed(amount_fen: int, dual_approval_from_fen: int) -> int:
     """Two different admins from the dual-approval amount, one below it."""
     return 2 if amount_fen >= dual_approval_from_fen else 1
+
+
+def adjustment_rule(dual_approval_from_fen: int) -> str:
+    """What ``GET /rules`` says of manual adjustments, from the amount ``approvals_needed`` applies."""
+    return ("商家可人工补发或扣回佣金，每笔均注明原因并显示在您的收益明细中；"
+            f"单笔 {yuan(dual_approval_from_fen)} 及以上须两名管理员复核。"
+            "补发的金额直接计入可提现余额（有欠款时优先抵扣欠款）；"
+            "扣回从可提现余额中扣除，不足部分记为欠款，由以后的佣金优先抵扣。")
 
 
 def new_adjustment(*, adjustment_id: str, promoter_id: str, promoter_status: str, direction: Direction,
