@@ -84,6 +84,9 @@ export const AUDIT_ACTION: Record<string, string> = {
   "risk_case.confirm": "风控案件确认",
   "settings.save": "保存分销设置",
   "withdrawal.approve": "提现审批",
+  "adjustment.create": "佣金调整申请",
+  "adjustment.approve": "佣金调整复核",
+  "adjustment.reject": "佣金调整驳回",
   "withdrawal.reject": "提现驳回",
   "withdrawal.mark_paid": "标记已打款",
   "withdrawal.mark_failed": "标记打款失败",
@@ -106,6 +109,7 @@ export const AUDIT_ENTITY_TYPE: Record<string, string> = {
   bonus: "团队奖励",
   risk_case: "风控案件",
   admin: "管理员",
+  adjustment: "佣金调整",
 };
 
 export const LEADERBOARD_BOARD: Record<"commission" | "sales", string> = { commission: "佣金榜", sales: "销售榜" };
