@@ -11,12 +11,14 @@ from typing import Annotated, Literal
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver, metrics
-from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
+from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.orders import OrderRepository
+from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
+from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
 from mall.services.fulfilment import (
     admin_list_orders,
@@ -25,32 +27,55 @@ from mall.services.fulfilment import (
     ship_order,
     verify_service_order,
 )
+from mall.services.promoter_orders import admin_orders_by_promoter
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repo = OrderRepository(table)
 audit = AuditLog(table)
+promoter_order_reads = PromoterOrderReads(table)
 app = make_resolver()
 
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]
 
 
-@app.get("/admin/orders", summary="Orders in one status, newest first", tags=["admin orders"],
+@app.get("/admin/orders", summary="Orders in one status, or one promoter's orders, newest first",
+         tags=["admin orders"],
          description="`from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be "
                      "left out). The range is read from the index, so every page costs the same; a cursor "
-                     "belongs to its status and range.",
-         responses={422: error_response("`validation_error` (not YYYY-MM-DD), `invalid_date`, "
-                                        "`invalid_date_range`, `invalid_cursor` (the field is named)")},
+                     "belongs to its status and range. With `promoter_id`: the orders that promoter earns on "
+                     "(optionally at one `level`, and in one `status`; no default status), read from their "
+                     "commission records; rows carry `level` and `commission_fen`, and a page may be short.",
+         responses={404: error_response("`promoter_not_found` (with `promoter_id`)"),
+                    422: error_response("`validation_error` (not YYYY-MM-DD), `invalid_date`, "
+                                        "`invalid_date_range`, `invalid_cursor`, `promoter_required` (`level` "
+                                        "without `promoter_id`), `dates_not_with_promoter` (the field is named)")},
          **secured(Role.ADMIN))
-def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAID: waiting to be shipped")] = "PAID",
+def list_orders(status: Annotated[OrderStatusFilter | None,  # noqa: PLR0917 - one keyword per query filter
+                                  Query(description="e.g. PAID: waiting to be shipped (default PAID without "
+                                                    "`promoter_id`)")] = None,
                 date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                        description="first China day, YYYY-MM-DD")] = None,
                 date_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                      description="last China day, YYYY-MM-DD (inclusive)")] = None,
+                promoter_id: Annotated[str | None, Query(min_length=3, max_length=64, pattern=ID_PATTERN,
+                                                         description="only the orders this promoter earns on")] = None,
+                level: Annotated[int | None, Query(ge=1, le=2,
+                                                   description="with `promoter_id`: only this level (1 or 2)")] = None,
                 limit: Limit = 20,
                 cursor: Cursor = None) -> AdminOrderPage:
-    return admin_list_orders(repo=repo, status=status, limit=limit, cursor=cursor, date_from=date_from,
-                             date_to=date_to)
+    if promoter_id is None:
+        if level is not None:
+            raise InvalidInput("level needs promoter_id", code="promoter_required",
+                               fields=[FieldProblem("query:level", "only with promoter_id")])
+        return admin_list_orders(repo=repo, status=status or "PAID", limit=limit, cursor=cursor, date_from=date_from,
+                                 date_to=date_to)
+    if date_from is not None or date_to is not None:
+        raise InvalidInput("dates do not combine with promoter_id", code="dates_not_with_promoter",
+                           fields=[FieldProblem("query:from" if date_from is not None else "query:to",
+                                                "not with promoter_id")])
+    return admin_orders_by_promoter(promoter_order_reads, promoter_id=promoter_id, level=level, status=status,
+                                    limit=limit, cursor=cursor)
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],

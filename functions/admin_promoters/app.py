@@ -5,28 +5,38 @@ current status otherwise) and a history entry with who, when and why."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated, Literal
 
 from mall.api.auth import current_principal, secured
-from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
+from mall.api.http import Response, entrypoint, make_resolver
+from mall.api.idempotency import IdempotencyKeyHeader
+from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
+from mall.dal.adjustments import AdjustmentRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
+from mall.dal.downline import DownlineReads
+from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
+from mall.dal.withdrawals import WithdrawalRepository
+from mall.domain.promoter_list import PromoterSort
 from mall.domain.referral import PromoterAction
 from mall.domain.tokens import Role
+from mall.schemas.adjustments import AdjustmentPage, AdjustmentRejectRequest, AdjustmentRequest, AdjustmentView
+from mall.schemas.downline import DownlinePage
 from mall.schemas.referral import (
     AdminTeamPage,
     LevelChangeRequest,
     OverrideRequest,
     PromoterAdminView,
     PromoterDetail,
-    PromoterList,
+    PromoterListPage,
     StatusChangeRequest,
 )
-from mall.services import risk, settlement
-from mall.services.referral import ReferralRepositories, share_page
+from mall.services import adjustments, risk, settlement
+from mall.services.referral import ReferralRepositories, promoter_list, share_page
+from mall.services.referral import downline as referral_downline
 from mall.services.referral import promoters as referral_promoters
 from mall.services.referral.team import promoter_team
 
@@ -38,6 +48,10 @@ products = ProductRepository(table)
 rates = RateIndex(table)
 risk_repos = risk.RiskRepositories.on(table)
 settlement_repos = settlement.SettlementRepositories.on(table)
+adjustment_repo = AdjustmentRepository(table)
+withdrawals = WithdrawalRepository(table)
+downline_reads = DownlineReads(table)
+list_reads = PromoterListReads(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -49,13 +63,23 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
-@app.get("/admin/promoters", summary="Promoters (applications) by status, newest first", tags=["referral"],
+@app.get("/admin/promoters", summary="Promoters of one status with their figures, newest first or sorted",
+         description="Each row: the masked phone, level, cumulative and this month's commission, team size, sales "
+                     "and last activity. `level_id` keeps one level (a page may then be short). A `sort` other than "
+                     "`newest` reads the whole status (up to 2,000 promoters: `truncated` says when cut) and "
+                     "sorts by the figure, highest first.",
+         tags=["referral"], responses={422: error_response("`invalid_cursor` (another list's cursor)")},
          **secured(Role.ADMIN))
 def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
                                      Query()] = "applied",
+                   level_id: Annotated[str | None, Query(pattern=r"^[a-z0-9_-]{1,32}$",
+                                                         description="only this level")] = None,
+                   sort: Annotated[PromoterSort, Query(description="newest (application) or a figure, highest "
+                                                                   "first")] = "newest",
                    limit: Limit = 20,
-                   cursor: Cursor = None) -> PromoterList:
-    return referral_promoters.list_promoters(promoters=network.promoters, status=status, limit=limit, cursor=cursor)
+                   cursor: Cursor = None) -> PromoterListPage:
+    return promoter_list.list_promoters(reads=list_reads, status=status, level_id=level_id, sort=sort, limit=limit,
+                                        cursor=cursor, now=utc_now())
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
@@ -129,6 +153,73 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
 def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
     return referral_promoters.set_level(network=network, user_id=user_id, level_id=body.level_id, reason=body.reason,
                                         by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
+
+
+@app.get("/admin/promoters/<user_id>/downline", summary="A promoter's downline as a two-level tree",
+         description="Without `member`: the promoter's level-1 members (each with their sales and how many members "
+                     "they have). With `member` (one of those): that member's own members, the promoter's level 2, "
+                     "always leaves: two levels by rule, never deeper. Paged with `next_cursor`.",
+         tags=["referral"], responses={404: error_response("`promoter_not_found`"),
+                                       422: error_response("`not_a_direct_member` (query:member), `invalid_cursor`")},
+         **secured(Role.ADMIN))
+def downline(user_id: IdPath,
+             member: Annotated[str | None, Query(min_length=3, max_length=64, pattern=ID_PATTERN,
+                                                 description="a level-1 member: list their members")] = None,
+             limit: Limit = 20,
+             cursor: Cursor = None) -> DownlinePage:
+    return referral_downline.downline(network=network, reads=downline_reads, promoter_id=user_id, member=member,
+                                      limit=limit, cursor=cursor)
+
+
+# ---- manual commission adjustments (人工调整): through the ledger, two admins from the dual-approval amount ----
+
+_ADJUSTMENT_ERRORS: dict[int, OpenAPIResponse] = {
+    404: error_response("`promoter_not_found`, `adjustment_not_found`"),
+    409: error_response("`promoter_not_adjustable` (an applicant or rejected promoter), `adjustment_not_pending`, "
+                        "`already_approved_by_you` (a second, different admin must approve)"),
+    422: error_response("invalid fields (`amount_fen`, `reason`), `idempotency_key_reused`"),
+}
+
+
+@app.post("/admin/promoters/<user_id>/adjustments", summary="Credit or debit a promoter's commission by hand",
+          description="Integer fen with a reason the promoter sees in their ledger. Below the withdrawals' "
+                      "dual-approval amount (`withdrawal.dual_approval_from_fen`) it is APPLIED at once; from it, "
+                      "it waits PENDING until a different admin approves it. A debit takes from available and "
+                      "records what is missing as debt, as a clawback does. A retry with the same "
+                      "`Idempotency-Key` answers the same adjustment.",
+          tags=["referral"], status_code=201,
+          responses={201: {"description": "APPLIED, or PENDING for a second admin",
+                           "content": {"application/json": {"model": AdjustmentView}}}, **_ADJUSTMENT_ERRORS},
+          **secured(Role.ADMIN))
+def adjust(user_id: IdPath, body: AdjustmentRequest,
+           idempotency_key: IdempotencyKeyHeader) -> Response[AdjustmentView]:
+    command = adjustments.AskAdjustment(promoter_id=user_id, direction=body.direction, amount_fen=body.amount_fen,
+                                        reason=body.reason, admin=current_principal(app).subject,
+                                        idempotency_key=idempotency_key, now=utc_now(), source_ip=source_ip(app))
+    result = adjustments.ask(command, repo=adjustment_repo, withdrawals=withdrawals)
+    return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
+
+
+@app.get("/admin/adjustments", summary="Manual adjustments in one status (PENDING: waiting for approval)",
+         tags=["referral"], **secured(Role.ADMIN))
+def list_adjustments(status: Annotated[Literal["PENDING", "APPLIED", "REJECTED"], Query()] = "PENDING",
+                     limit: Limit = 20,
+                     cursor: Cursor = None) -> AdjustmentPage:
+    return adjustments.by_status(repo=adjustment_repo, status=status, limit=limit, cursor=cursor)
+
+
+@app.post("/admin/adjustments/<adjustment_id>/approve", summary="Approve a pending adjustment (a different admin)",
+          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **secured(Role.ADMIN))
+def approve_adjustment(adjustment_id: IdPath) -> AdjustmentView:
+    return adjustments.approve(repo=adjustment_repo, withdrawals=withdrawals, adjustment_id=adjustment_id,
+                               admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
+
+
+@app.post("/admin/adjustments/<adjustment_id>/reject", summary="Reject a pending adjustment (reason required)",
+          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **secured(Role.ADMIN))
+def reject_adjustment(adjustment_id: IdPath, body: AdjustmentRejectRequest) -> AdjustmentView:
+    return adjustments.reject(repo=adjustment_repo, adjustment_id=adjustment_id, admin=current_principal(app).subject,
+                              reason=body.reason, now=utc_now(), source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

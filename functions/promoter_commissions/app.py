@@ -1,4 +1,5 @@
-"""GET /promoter/commissions — the promoter's own commission records (佣金明细), newest first.
+"""GET /promoter/commissions — the promoter's own commission records (佣金明细), newest first;
+GET /promoter/orders — the orders they earn on (推广订单), one row per order and level, from the same records.
 
 Each record carries its rule snapshot (base, rate source, rate, mode, level points, cap, rules
 version) and the computation in words. Only ever the caller's records: the promoter is the
@@ -11,15 +12,18 @@ from typing import Annotated, Literal
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, Query
+from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPage
-from mall.services import commission_views
+from mall.schemas.promoter_orders import PromoterOrderPage
+from mall.services import commission_views, promoter_orders
 from mall.services.commissions import CommissionRepositories
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repos = CommissionRepositories.on(table)
+order_reads = PromoterOrderReads(table)
 
 app = make_resolver()
 
@@ -32,6 +36,17 @@ def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] |
                    cursor: Cursor = None) -> CommissionPage:
     return commission_views.my_commissions(repos, user_id=current_principal(app).subject, status=status, limit=limit,
                                            cursor=cursor)
+
+
+@app.get("/promoter/orders", summary="My attributed orders (level 1 and 2), newest first", tags=["commission"],
+         description="One row per order and level the caller earns on, with the order's status as it is now, the "
+                     "amounts, the commission and the buyer masked. A page may be short: follow `next_cursor`.",
+         **secured(Role.PROMOTER))
+def my_orders(level: Annotated[int | None, Query(ge=1, le=2, description="only orders at this level (1 or 2)")] = None,
+              limit: Limit = 20,
+              cursor: Cursor = None) -> PromoterOrderPage:
+    return promoter_orders.my_orders(order_reads, user_id=current_principal(app).subject, level=level, limit=limit,
+                                     cursor=cursor)
 
 
 handler = entrypoint(app)

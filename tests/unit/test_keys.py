@@ -109,6 +109,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "due_partition": ((7,), "SETTLE_DUE#07"),
     "withdrawal_pk": (("w_1",), "WITHDRAWAL#w_1"),
     "withdrawal_key": (("w_1",), {"pk": "WITHDRAWAL#w_1", "sk": "WITHDRAWAL"}),
+    "adjustment_key": (("adj_1",), {"pk": "ADJUSTMENT#adj_1", "sk": "ADJUSTMENT"}),
+    "adjustment_status_partition": (("PENDING",), "ADJUSTMENTS#PENDING"),
     "withdrawal_status_partition": (("pending",), "WITHDRAWALS#pending"),
     "withdrawal_promoter_partition": (("u_1",), "PROMOTER_WITHDRAWALS#u_1"),
     "withdrawal_list_key": (("2026-11-17T06:21:09Z", "w_1"),

@@ -2,6 +2,9 @@
 
 /** The roles that may call each operation, keyed `METHOD /path` as in the contract. */
 export const OPERATION_ROLES = {
+  "GET /admin/adjustments": ["admin"],
+  "POST /admin/adjustments/{adjustment_id}/approve": ["admin"],
+  "POST /admin/adjustments/{adjustment_id}/reject": ["admin"],
   "GET /admin/audit": ["admin"],
   "POST /admin/auth/login": ["anonymous"],
   "GET /admin/bonuses": ["admin"],
@@ -37,9 +40,11 @@ export const OPERATION_ROLES = {
   "GET /admin/products/low-stock": ["admin"],
   "GET /admin/promoters": ["admin"],
   "GET /admin/promoters/{user_id}": ["admin"],
+  "POST /admin/promoters/{user_id}/adjustments": ["admin"],
   "POST /admin/promoters/{user_id}/approve": ["admin"],
   "GET /admin/promoters/{user_id}/commissions": ["admin"],
   "POST /admin/promoters/{user_id}/disable": ["admin"],
+  "GET /admin/promoters/{user_id}/downline": ["admin"],
   "POST /admin/promoters/{user_id}/freeze": ["admin"],
   "GET /admin/promoters/{user_id}/ledger": ["admin"],
   "GET /admin/promoters/{user_id}/ledger/summary": ["admin"],
@@ -100,6 +105,7 @@ export const OPERATION_ROLES = {
   "GET /promoter/leaderboard": ["promoter"],
   "GET /promoter/ledger": ["promoter"],
   "GET /promoter/ledger/summary": ["promoter"],
+  "GET /promoter/orders": ["promoter"],
   "POST /promoter/posters": ["promoter"],
   "GET /promoter/profile": ["promoter"],
   "GET /promoter/qrcode": ["promoter"],

@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/admin/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Manual adjustments in one status (PENDING: waiting for approval) */
+        get: operations["list_adjustments_admin_adjustments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/adjustments/{adjustment_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a pending adjustment (a different admin) */
+        post: operations["approve_adjustment_admin_adjustments__adjustment_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/adjustments/{adjustment_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a pending adjustment (reason required) */
+        post: operations["reject_adjustment_admin_adjustments__adjustment_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/audit": {
         parameters: {
             query?: never;
@@ -292,8 +343,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Orders in one status, newest first
-         * @description `from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be left out). The range is read from the index, so every page costs the same; a cursor belongs to its status and range.
+         * Orders in one status, or one promoter's orders, newest first
+         * @description `from` / `to` keep the orders created on those China days (UTC+8, inclusive; either may be left out). The range is read from the index, so every page costs the same; a cursor belongs to its status and range. With `promoter_id`: the orders that promoter earns on (optionally at one `level`, and in one `status`; no default status), read from their commission records; rows carry `level` and `commission_fen`, and a page may be short.
          */
         get: operations["list_orders_admin_orders_get"];
         put?: never;
@@ -472,7 +523,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Promoters (applications) by status, newest first */
+        /**
+         * Promoters of one status with their figures, newest first or sorted
+         * @description Each row: the masked phone, level, cumulative and this month's commission, team size, sales and last activity. `level_id` keeps one level (a page may then be short). A `sort` other than `newest` reads the whole status (up to 2,000 promoters: `truncated` says when cut) and sorts by the figure, highest first.
+         */
         get: operations["list_promoters_admin_promoters_get"];
         put?: never;
         post?: never;
@@ -493,6 +547,26 @@ export interface paths {
         get: operations["get_one_admin_promoters__user_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/promoters/{user_id}/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credit or debit a promoter's commission by hand
+         * @description Integer fen with a reason the promoter sees in their ledger. Below the withdrawals' dual-approval amount (`withdrawal.dual_approval_from_fen`) it is APPLIED at once; from it, it waits PENDING until a different admin approves it. A debit takes from available and records what is missing as debt, as a clawback does. A retry with the same `Idempotency-Key` answers the same adjustment.
+         */
+        post: operations["adjust_admin_promoters__user_id__adjustments_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -544,6 +618,26 @@ export interface paths {
         put?: never;
         /** Disable a promoter for good (reason required) */
         post: operations["disable_admin_promoters__user_id__disable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/promoters/{user_id}/downline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A promoter's downline as a two-level tree
+         * @description Without `member`: the promoter's level-1 members (each with their sales and how many members they have). With `member` (one of those): that member's own members, the promoter's level 2, always leaves: two levels by rule, never deeper. Paged with `next_cursor`.
+         */
+        get: operations["downline_admin_promoters__user_id__downline_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1494,6 +1588,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/promoter/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My attributed orders (level 1 and 2), newest first
+         * @description One row per order and level the caller earns on, with the order's status as it is now, the amounts, the commission and the buyer masked. A page may be short: follow `next_cursor`.
+         */
+        get: operations["my_orders_promoter_orders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/promoter/posters": {
         parameters: {
             query?: never;
@@ -1769,6 +1883,174 @@ export interface components {
             phone: string;
             /** Province */
             province?: string | null;
+        };
+        /**
+         * AdjustmentPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "adjustment_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b",
+         *           "amount_fen": 150000,
+         *           "applied_at": null,
+         *           "approvals": [
+         *             "admin:li.na"
+         *           ],
+         *           "created_at": "2026-11-20T03:12:45Z",
+         *           "created_by": "admin:li.na",
+         *           "direction": "credit",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "reason": "线下茶会代收货款, 补发推广佣金",
+         *           "reject_reason": null,
+         *           "rejected_at": null,
+         *           "rejected_by": null,
+         *           "required_approvals": 2,
+         *           "status": "PENDING",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        AdjustmentPage: {
+            /** Items */
+            items: components["schemas"]["AdjustmentView"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * AdjustmentRejectRequest
+         * @example {
+         *       "reason": "金额有误, 请重新提交"
+         *     }
+         */
+        AdjustmentRejectRequest: {
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * AdjustmentRequest
+         * @description A credit (补发) or debit (扣回) of commission, in integer fen, with the reason the promoter is shown.
+         * @example {
+         *       "amount_fen": 150000,
+         *       "direction": "credit",
+         *       "reason": "线下茶会代收货款, 补发推广佣金"
+         *     }
+         */
+        AdjustmentRequest: {
+            /**
+             * Amount Fen
+             * @description integer fen, > 0
+             */
+            amount_fen: number;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "credit" | "debit";
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * AdjustmentView
+         * @example {
+         *       "adjustment_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b",
+         *       "amount_fen": 150000,
+         *       "applied_at": null,
+         *       "approvals": [
+         *         "admin:li.na"
+         *       ],
+         *       "created_at": "2026-11-20T03:12:45Z",
+         *       "created_by": "admin:li.na",
+         *       "direction": "credit",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "reason": "线下茶会代收货款, 补发推广佣金",
+         *       "reject_reason": null,
+         *       "rejected_at": null,
+         *       "rejected_by": null,
+         *       "required_approvals": 2,
+         *       "status": "PENDING",
+         *       "version": 1
+         *     }
+         * @example {
+         *       "adjustment_id": "adj_0a1b2c3d4e5f6a7b8c9d0e1f",
+         *       "amount_fen": 3000,
+         *       "applied_at": "2026-11-19T08:02:11Z",
+         *       "approvals": [
+         *         "admin:li.na"
+         *       ],
+         *       "created_at": "2026-11-20T03:12:45Z",
+         *       "created_by": "admin:li.na",
+         *       "direction": "debit",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "reason": "重复计佣, 扣回",
+         *       "reject_reason": null,
+         *       "rejected_at": null,
+         *       "rejected_by": null,
+         *       "required_approvals": 1,
+         *       "status": "APPLIED",
+         *       "version": 1
+         *     }
+         * @example {
+         *       "adjustment_id": "adj_9e8d7c6b5a4f3e2d1c0b9a8f",
+         *       "amount_fen": 150000,
+         *       "applied_at": null,
+         *       "approvals": [
+         *         "admin:li.na"
+         *       ],
+         *       "created_at": "2026-11-20T03:12:45Z",
+         *       "created_by": "admin:li.na",
+         *       "direction": "credit",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "reason": "线下茶会代收货款, 补发推广佣金",
+         *       "reject_reason": "金额有误, 请重新提交",
+         *       "rejected_at": "2026-11-20T05:40:00Z",
+         *       "rejected_by": "admin:wang.fang",
+         *       "required_approvals": 2,
+         *       "status": "REJECTED",
+         *       "version": 2
+         *     }
+         */
+        AdjustmentView: {
+            /** Adjustment Id */
+            adjustment_id: string;
+            /** Amount Fen */
+            amount_fen: number;
+            /** Applied At */
+            applied_at?: string | null;
+            /**
+             * Approvals
+             * @description the admins who asked for and approved it
+             */
+            approvals: string[];
+            /** Created At */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "credit" | "debit";
+            /** Promoter Id */
+            promoter_id: string;
+            /** Reason */
+            reason: string;
+            /** Reject Reason */
+            reject_reason?: string | null;
+            /** Rejected At */
+            rejected_at?: string | null;
+            /** Rejected By */
+            rejected_by?: string | null;
+            /** Required Approvals */
+            required_approvals: number;
+            /**
+             * Status
+             * @description PENDING: waits for a second, different admin; APPLIED: posted to the ledger
+             * @enum {string}
+             */
+            status: "PENDING" | "APPLIED" | "REJECTED";
+            /** Version */
+            version: number;
         };
         /**
          * AdminBindingRequest
@@ -2156,12 +2438,15 @@ export interface components {
          *         {
          *           "amount_fen": 19900,
          *           "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d",
+         *           "commission_fen": null,
          *           "completed_at": null,
          *           "created_at": "2026-11-05T08:40:12Z",
          *           "fulfilment": "service",
+         *           "level": null,
          *           "line_count": 1,
          *           "order_id": "o_01m6ndv78ze0z57gcjy2d9",
          *           "paid_at": "2026-11-05T08:41:03Z",
+         *           "promoter_id": null,
          *           "refunded_fen": 0,
          *           "shipped_at": null,
          *           "status": "PAID",
@@ -2170,12 +2455,15 @@ export interface components {
          *         {
          *           "amount_fen": 41400,
          *           "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "commission_fen": 4032,
          *           "completed_at": "2026-11-07T09:12:30Z",
          *           "created_at": "2026-11-03T12:15:08Z",
          *           "fulfilment": "physical",
+         *           "level": 1,
          *           "line_count": 2,
          *           "order_id": "o_01m6gnbah4xat2qntjhtks",
          *           "paid_at": "2026-11-03T12:16:02Z",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
          *           "refunded_fen": 6800,
          *           "shipped_at": "2026-11-04T02:30:41Z",
          *           "status": "COMPLETED",
@@ -2197,6 +2485,11 @@ export interface components {
             amount_fen: number;
             /** Buyer Id */
             buyer_id: string;
+            /**
+             * Commission Fen
+             * @description with `promoter_id`: what they earn on it now
+             */
+            commission_fen?: number | null;
             /** Completed At */
             completed_at?: string | null;
             /** Created At */
@@ -2206,12 +2499,22 @@ export interface components {
              * @description physical (shipped) | service (核销 code) | virtual (delivered on payment)
              */
             fulfilment: string;
+            /**
+             * Level
+             * @description with `promoter_id`: the level they earn at (1 or 2)
+             */
+            level?: number | null;
             /** Line Count */
             line_count: number;
             /** Order Id */
             order_id: string;
             /** Paid At */
             paid_at?: string | null;
+            /**
+             * Promoter Id
+             * @description with `promoter_id`: the promoter the row is for
+             */
+            promoter_id?: string | null;
             /** Refunded Fen */
             refunded_fen: number;
             /** Shipped At */
@@ -4795,6 +5098,97 @@ export interface components {
              */
             withdrawal: components["schemas"]["WithdrawalRules"];
         };
+        /** DownlineMember */
+        DownlineMember: {
+            /** Bound At */
+            bound_at: string;
+            /** Is Promoter */
+            is_promoter: boolean;
+            /**
+             * Leaf
+             * @description nothing to expand: a level-2 member, or a level-1 member without members
+             */
+            leaf: boolean;
+            /**
+             * Level
+             * @description 1: the promoter's own member; 2: a member's member
+             * @enum {integer}
+             */
+            level: 1 | 2;
+            /**
+             * Members
+             * @description their own direct members (level 1 only: level 2 is never expanded)
+             */
+            members: number;
+            /**
+             * Nickname
+             * @description masked (微**友)
+             */
+            nickname: string;
+            /**
+             * Sales Fen
+             * @description paid amount of their orders while bound to their current parent
+             */
+            sales_fen: number;
+            /**
+             * Source
+             * @description link · qr · poster · invite_code · admin
+             */
+            source?: string | null;
+            /** User Id */
+            user_id: string;
+        };
+        /**
+         * DownlinePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "bound_at": "2026-10-20T11:42:05Z",
+         *           "is_promoter": true,
+         *           "leaf": false,
+         *           "level": 1,
+         *           "members": 3,
+         *           "nickname": "王**芳",
+         *           "sales_fen": 41400,
+         *           "source": "qr",
+         *           "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *         },
+         *         {
+         *           "bound_at": "2026-11-02T10:05:44Z",
+         *           "is_promoter": false,
+         *           "leaf": true,
+         *           "level": 1,
+         *           "members": 0,
+         *           "nickname": "李*",
+         *           "sales_fen": 0,
+         *           "source": "link",
+         *           "user_id": "u_yddqmfnx75j6mtsccnsr4l4d"
+         *         }
+         *       ],
+         *       "level": 1,
+         *       "next_cursor": null,
+         *       "parent_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "promoter_id": "u_36botxbbbigbhenhtgo542dk"
+         *     }
+         */
+        DownlinePage: {
+            /** Items */
+            items: components["schemas"]["DownlineMember"][];
+            /**
+             * Level
+             * @enum {integer}
+             */
+            level: 1 | 2;
+            /** Next Cursor */
+            next_cursor?: string | null;
+            /**
+             * Parent Id
+             * @description whose members these are: the promoter (level 1) or one of their members
+             */
+            parent_id: string;
+            /** Promoter Id */
+            promoter_id: string;
+        };
         /** EarningLevelView */
         EarningLevelView: {
             /**
@@ -5175,7 +5569,7 @@ export interface components {
             effect: components["schemas"]["BalanceEffect"];
             /**
              * Kind
-             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided
+             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, commission_adjusted (a manual adjustment; memo: the reason)
              */
             kind: string;
             /** Legs */
@@ -5207,6 +5601,38 @@ export interface components {
          * @example {
          *       "items": [
          *         {
+         *           "amount_fen": 1500,
+         *           "at": "2026-11-20T03:12:45Z",
+         *           "effect": {
+         *             "available_fen": 1500,
+         *             "debt_fen": 0,
+         *             "frozen_fen": 0,
+         *             "withdrawing_fen": 0,
+         *             "withdrawn_fen": 0
+         *           },
+         *           "kind": "commission_adjusted",
+         *           "legs": [
+         *             {
+         *               "account": "merchant:commission",
+         *               "delta_fen": -1500
+         *             },
+         *             {
+         *               "account": "available",
+         *               "delta_fen": 1500
+         *             }
+         *           ],
+         *           "memo": "线下茶会代收货款, 补发推广佣金",
+         *           "posting_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b.credit",
+         *           "ref": {
+         *             "adjustment_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b",
+         *             "commission_id": null,
+         *             "level": null,
+         *             "line_id": null,
+         *             "order_id": null,
+         *             "withdrawal_id": null
+         *           }
+         *         },
+         *         {
          *           "amount_fen": 30000,
          *           "at": "2026-11-16T01:05:33Z",
          *           "effect": {
@@ -5230,6 +5656,7 @@ export interface components {
          *           "memo": "",
          *           "posting_id": "w_01m7gy6mg9s3xm8pvpvg63.held",
          *           "ref": {
+         *             "adjustment_id": null,
          *             "commission_id": null,
          *             "level": null,
          *             "line_id": null,
@@ -5261,6 +5688,7 @@ export interface components {
          *           "memo": "",
          *           "posting_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1.settled",
          *           "ref": {
+         *             "adjustment_id": null,
          *             "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1",
          *             "level": "1",
          *             "line_id": "0",
@@ -5286,6 +5714,11 @@ export interface components {
          * @description What caused the posting (whichever apply).
          */
         LedgerRef: {
+            /**
+             * Adjustment Id
+             * @description a manual adjustment (memo: its reason)
+             */
+            adjustment_id?: string | null;
             /** Commission Id */
             commission_id?: string | null;
             /** Level */
@@ -7350,39 +7783,268 @@ export interface components {
             upgrade: components["schemas"]["LevelUpgrade"];
         };
         /**
-         * PromoterList
+         * PromoterListItem
+         * @description A row of the merchant's promoter list: the promoter with their figures.
+         * @example {
+         *       "accepted_rules_at": "2026-10-12T03:20:11Z",
+         *       "accepted_rules_version": 5,
+         *       "activated_at": "2026-10-12T05:02:47Z",
+         *       "applied_at": "2026-10-12T03:20:11Z",
+         *       "code": "JXZtwULX",
+         *       "commission_month_fen": 41200,
+         *       "commission_total_fen": 268400,
+         *       "direct_members": 7,
+         *       "l1_override_bp": null,
+         *       "l2_override_bp": null,
+         *       "last_active_at": "2026-11-19T13:05:40Z",
+         *       "level_id": "silver",
+         *       "nickname": "茶香小筑",
+         *       "own_sales_fen": 128600,
+         *       "phone_masked": "138****1234",
+         *       "reason": null,
+         *       "second_level_members": 12,
+         *       "share_link": "pages/index/index?scene=JXZtwULX",
+         *       "status": "active",
+         *       "team_sales_fen": 356400,
+         *       "team_size": 23,
+         *       "user_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "version": 6
+         *     }
+         */
+        PromoterListItem: {
+            /** Accepted Rules At */
+            accepted_rules_at?: string | null;
+            /** Accepted Rules Version */
+            accepted_rules_version: number;
+            /** Activated At */
+            activated_at?: string | null;
+            /** Applied At */
+            applied_at?: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Commission Month Fen
+             * @description 本月佣金: commission created this China month, current value
+             */
+            commission_month_fen: number;
+            /**
+             * Commission Total Fen
+             * @description 累计佣金: frozen + available + withdrawing + withdrawn − owed
+             */
+            commission_total_fen: number;
+            /** Direct Members */
+            direct_members: number;
+            /** L1 Override Bp */
+            l1_override_bp?: number | null;
+            /** L2 Override Bp */
+            l2_override_bp?: number | null;
+            /** Last Active At */
+            last_active_at?: string | null;
+            /** Level Id */
+            level_id: string;
+            /** Nickname */
+            nickname?: string | null;
+            /** Own Sales Fen */
+            own_sales_fen: number;
+            /**
+             * Phone Masked
+             * @description the customer's bound phone, masked
+             */
+            phone_masked?: string | null;
+            /**
+             * Reason
+             * @description the reason of the last reject / freeze / disable
+             */
+            reason?: string | null;
+            /** Second Level Members */
+            second_level_members: number;
+            /**
+             * Share Link
+             * @description the mini-program page with `scene=<code>`
+             */
+            share_link: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "applied" | "active" | "frozen" | "disabled" | "rejected";
+            /** Team Sales Fen */
+            team_sales_fen: number;
+            /**
+             * Team Size
+             * @description level-1 + level-2 members
+             */
+            team_size: number;
+            /** User Id */
+            user_id: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * PromoterListPage
          * @example {
          *       "items": [
          *         {
-         *           "accepted_rules_at": "2026-11-19T02:11:05Z",
+         *           "accepted_rules_at": "2026-10-12T03:20:11Z",
          *           "accepted_rules_version": 5,
-         *           "activated_at": null,
-         *           "applied_at": "2026-11-19T02:11:05Z",
-         *           "code": "Rk4TnW7e",
-         *           "direct_members": 0,
+         *           "activated_at": "2026-10-12T05:02:47Z",
+         *           "applied_at": "2026-10-12T03:20:11Z",
+         *           "code": "JXZtwULX",
+         *           "commission_month_fen": 41200,
+         *           "commission_total_fen": 268400,
+         *           "direct_members": 7,
          *           "l1_override_bp": null,
          *           "l2_override_bp": null,
-         *           "last_active_at": null,
-         *           "level_id": "basic",
-         *           "nickname": "阿青的茶",
-         *           "own_sales_fen": 0,
+         *           "last_active_at": "2026-11-19T13:05:40Z",
+         *           "level_id": "silver",
+         *           "nickname": "茶香小筑",
+         *           "own_sales_fen": 128600,
+         *           "phone_masked": "138****1234",
          *           "reason": null,
-         *           "second_level_members": 0,
-         *           "share_link": "pages/index/index?scene=Rk4TnW7e",
-         *           "status": "applied",
-         *           "team_sales_fen": 0,
-         *           "user_id": "u_yddqmfnx75j6mtsccnsr4l4d",
-         *           "version": 1
+         *           "second_level_members": 12,
+         *           "share_link": "pages/index/index?scene=JXZtwULX",
+         *           "status": "active",
+         *           "team_sales_fen": 356400,
+         *           "team_size": 23,
+         *           "user_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "version": 6
+         *         }
+         *       ],
+         *       "next_cursor": null,
+         *       "truncated": false
+         *     }
+         */
+        PromoterListPage: {
+            /** Items */
+            items: components["schemas"]["PromoterListItem"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+            /**
+             * Truncated
+             * @description a sorted list read its ceiling (2,000) of promoters
+             * @default false
+             */
+            truncated: boolean;
+        };
+        /**
+         * PromoterOrderPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_fen": 19900,
+         *           "base_fen": 19900,
+         *           "buyer": "李*",
+         *           "buyer_id": "u_yd****l4d",
+         *           "commission_fen": 995,
+         *           "completed_at": null,
+         *           "created_at": "2026-11-05T08:40:12Z",
+         *           "level": 2,
+         *           "line_count": 1,
+         *           "order_id": "o_01m6ndv78ze0z57gcjy2d9",
+         *           "order_status": "PAID",
+         *           "paid_at": "2026-11-05T08:41:03Z",
+         *           "refunded_fen": 0,
+         *           "shipped_at": null,
+         *           "status": "paid",
+         *           "title": "茶艺体验课 (到店核销)"
+         *         },
+         *         {
+         *           "amount_fen": 41400,
+         *           "base_fen": 40400,
+         *           "buyer": "王**芳",
+         *           "buyer_id": "u_xp****nz2l",
+         *           "commission_fen": 4032,
+         *           "completed_at": "2026-11-07T09:12:30Z",
+         *           "created_at": "2026-11-03T12:15:08Z",
+         *           "level": 1,
+         *           "line_count": 2,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "order_status": "COMPLETED",
+         *           "paid_at": "2026-11-03T12:16:02Z",
+         *           "refunded_fen": 6800,
+         *           "shipped_at": "2026-11-04T02:30:41Z",
+         *           "status": "completed",
+         *           "title": "西湖龙井 250g"
          *         }
          *       ],
          *       "next_cursor": null
          *     }
          */
-        PromoterList: {
+        PromoterOrderPage: {
             /** Items */
-            items: components["schemas"]["PromoterAdminView"][];
-            /** Next Cursor */
+            items: components["schemas"]["PromoterOrderView"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
             next_cursor?: string | null;
+        };
+        /**
+         * PromoterOrderView
+         * @description One order the promoter earns on, at one level, with the buyer masked.
+         */
+        PromoterOrderView: {
+            /**
+             * Amount Fen
+             * @description what the buyer paid, shipping included
+             */
+            amount_fen: number;
+            /**
+             * Base Fen
+             * @description the lines the promoter earns on (the commission base)
+             */
+            base_fen: number;
+            /**
+             * Buyer
+             * @description the buyer's nickname, masked
+             */
+            buyer: string;
+            /**
+             * Buyer Id
+             * @description the buyer's user id, masked
+             */
+            buyer_id: string;
+            /**
+             * Commission Fen
+             * @description what the promoter earns on the order now (refunds taken off)
+             */
+            commission_fen: number;
+            /** Completed At */
+            completed_at?: string | null;
+            /** Created At */
+            created_at: string;
+            /**
+             * Level
+             * @description 1: the buyer is the promoter's own member; 2: a member's member
+             * @enum {integer}
+             */
+            level: 1 | 2;
+            /** Line Count */
+            line_count: number;
+            /** Order Id */
+            order_id: string;
+            /**
+             * Order Status
+             * @description the order's own status (CREATED … CLOSED)
+             */
+            order_status: string;
+            /** Paid At */
+            paid_at?: string | null;
+            /** Refunded Fen */
+            refunded_fen: number;
+            /** Shipped At */
+            shipped_at?: string | null;
+            /**
+             * Status
+             * @description the order's status as the promoter sees it (refunded: closed by a refund of everything)
+             * @enum {string}
+             */
+            status: "placed" | "paid" | "shipped" | "completed" | "refunded" | "closed";
+            /**
+             * Title
+             * @description the first line's product name
+             */
+            title: string;
         };
         /**
          * PromoterProfile
@@ -10720,6 +11382,233 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_adjustments_admin_adjustments_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+                status?: "PENDING" | "APPLIED" | "REJECTED";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_adjustment_admin_adjustments__adjustment_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adjustment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found`, `adjustment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_adjustable` (an applicant or rejected promoter), `adjustment_not_pending`, `already_approved_by_you` (a second, different admin must approve) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`amount_fen`, `reason`), `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reject_adjustment_admin_adjustments__adjustment_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adjustment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentRejectRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found`, `adjustment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_adjustable` (an applicant or rejected promoter), `adjustment_not_pending`, `already_approved_by_you` (a second, different admin must approve) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`amount_fen`, `reason`), `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     query_admin_audit_get: {
         parameters: {
             query?: {
@@ -12193,10 +13082,14 @@ export interface operations {
                 cursor?: string | null;
                 /** @description first China day, YYYY-MM-DD */
                 from?: string | null;
+                /** @description with `promoter_id`: only this level (1 or 2) */
+                level?: number | null;
                 /** @description page size */
                 limit?: number;
-                /** @description e.g. PAID: waiting to be shipped */
-                status?: "CREATED" | "PAID" | "EXPIRED" | "PAID_AFTER_EXPIRY" | "SHIPPED" | "COMPLETED" | "CLOSED";
+                /** @description only the orders this promoter earns on */
+                promoter_id?: string | null;
+                /** @description e.g. PAID: waiting to be shipped (default PAID without `promoter_id`) */
+                status?: ("CREATED" | "PAID" | "EXPIRED" | "PAID_AFTER_EXPIRY" | "SHIPPED" | "COMPLETED" | "CLOSED") | null;
                 /** @description last China day, YYYY-MM-DD (inclusive) */
                 to?: string | null;
             };
@@ -12233,7 +13126,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `validation_error` (not YYYY-MM-DD), `invalid_date`, `invalid_date_range`, `invalid_cursor` (the field is named) */
+            /** @description `promoter_not_found` (with `promoter_id`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error` (not YYYY-MM-DD), `invalid_date`, `invalid_date_range`, `invalid_cursor`, `promoter_required` (`level` without `promoter_id`), `dates_not_with_promoter` (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13062,8 +13964,12 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
+                /** @description only this level */
+                level_id?: string | null;
                 /** @description page size */
                 limit?: number;
+                /** @description newest (application) or a figure, highest first */
+                sort?: "newest" | "sales_desc" | "team_sales_desc" | "team_desc" | "last_active_desc" | "month_commission_desc";
                 status?: "applied" | "active" | "frozen" | "disabled" | "rejected";
             };
             header?: never;
@@ -13078,7 +13984,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PromoterList"];
+                    "application/json": components["schemas"]["PromoterListPage"];
                 };
             };
             /** @description missing, invalid or expired access token */
@@ -13099,7 +14005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is missing or invalid (each named in `error.fields`) */
+            /** @description `invalid_cursor` (another list's cursor) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13167,6 +14073,98 @@ export interface operations {
                 };
             };
             /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adjust_admin_promoters__user_id__adjustments_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentRequest"];
+            };
+        };
+        responses: {
+            /** @description APPLIED, or PENDING for a second admin */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found`, `adjustment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_adjustable` (an applicant or rejected promoter), `adjustment_not_pending`, `already_approved_by_you` (a second, different admin must approve) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`amount_fen`, `reason`), `idempotency_key_reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13419,6 +14417,80 @@ export interface operations {
                 };
             };
             /** @description invalid fields (`reason_required`, `override_exceeds_cap`, `unknown_level`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    downline_admin_promoters__user_id__downline_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description a level-1 member: list their members */
+                member?: string | null;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownlinePage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_a_direct_member` (query:member), `invalid_cursor` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -17711,6 +18783,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LedgerSummary"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_orders_promoter_orders_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description only orders at this level (1 or 2) */
+                level?: number | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterOrderPage"];
                 };
             };
             /** @description missing, invalid or expired access token */

@@ -84,6 +84,9 @@ export const AUDIT_ACTION: Record<string, string> = {
   "risk_case.confirm": "风控案件确认",
   "settings.save": "保存分销设置",
   "withdrawal.approve": "提现审批",
+  "adjustment.create": "佣金调整申请",
+  "adjustment.approve": "佣金调整复核",
+  "adjustment.reject": "佣金调整驳回",
   "withdrawal.reject": "提现驳回",
   "withdrawal.mark_paid": "标记已打款",
   "withdrawal.mark_failed": "标记打款失败",
@@ -106,6 +109,7 @@ export const AUDIT_ENTITY_TYPE: Record<string, string> = {
   bonus: "团队奖励",
   risk_case: "风控案件",
   admin: "管理员",
+  adjustment: "佣金调整",
 };
 
 export const LEADERBOARD_BOARD: Record<"commission" | "sales", string> = { commission: "佣金榜", sales: "销售榜" };
@@ -209,6 +213,7 @@ export const LEDGER_KIND: Record<string, string> = {
   withdrawal_returned: "提现退回",
   bonus_frozen: "团队奖励（待结算）",
   bonus_settled: "团队奖励结算",
+  commission_adjusted: "人工调整",
 };
 
 export const BINDING_OUTCOME: Record<components["schemas"]["BindResult"]["outcome"], string> = {
@@ -254,3 +259,23 @@ export const DELIVERY_METHOD: Record<"code" | "link" | "account" | "manual", str
 export const CONTENT_BLOCK: Record<"heading" | "text" | "image", string> = { heading: "小标题", text: "段落", image: "图片" };
 
 export const RETURN_SHIPPING_PAYER: Record<"buyer" | "merchant", string> = { buyer: "买家承担", merchant: "商家承担" };
+
+export const ADJUSTMENT_STATUS: Record<components["schemas"]["AdjustmentView"]["status"], string> = {
+  PENDING: "待复核",
+  APPLIED: "已入账",
+  REJECTED: "已驳回",
+};
+
+export const ADJUSTMENT_DIRECTION: Record<components["schemas"]["AdjustmentView"]["direction"], string> = {
+  credit: "补发",
+  debit: "扣回",
+};
+
+export const PROMOTER_SORT: Record<string, string> = {
+  newest: "最新申请",
+  month_commission_desc: "本月佣金",
+  sales_desc: "个人业绩",
+  team_sales_desc: "团队业绩",
+  team_desc: "团队人数",
+  last_active_desc: "最近活跃",
+};

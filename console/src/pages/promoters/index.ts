@@ -1,4 +1,4 @@
-import { Connection, User } from "@element-plus/icons-vue";
+import { Coin, Connection, User } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -16,5 +16,10 @@ export const pages: PageEntry[] = [
     name: "bindings", path: "/bindings", title: "客户绑定", group: "推广员", icon: Connection,
     operation: "GET /admin/customers/{user_id}/binding", menu: true, order: 22,
     component: () => import("./BindingsView.vue"),
+  },
+  {
+    name: "adjustments", path: "/adjustments", title: "佣金调整复核", group: "推广员", icon: Coin,
+    operation: "GET /admin/adjustments", menu: true, order: 23,
+    component: () => import("./AdjustmentsView.vue"),
   },
 ];

@@ -67,6 +67,7 @@ class PostingKind(StrEnum):
     BONUS_FROZEN = "bonus_frozen"  # 团队分红入账: merchant → frozen
     BONUS_SETTLED = "bonus_settled"  # 分红结算: frozen → available
     COMMISSION_VOIDED = "commission_voided"  # 风控确认作废: frozen → merchant
+    COMMISSION_ADJUSTED = "commission_adjusted"  # 人工调整: merchant → available (credit), available/debt → merchant
 
 
 class LedgerError(ValueError):
@@ -306,3 +307,25 @@ def withdrawal_returned(*, promoter_id: str, withdrawal_id: str, amount_fen: int
     return _posting(f"{withdrawal_id}.returned", promoter_id, PostingKind.WITHDRAWAL_RETURNED, at,
                     {"withdrawal_id": withdrawal_id}, reason,
                     (Account.WITHDRAWING, -amount_fen), (Account.AVAILABLE, amount_fen))
+
+
+def commission_adjusted(*, balances: Balances, promoter_id: str, adjustment_id: str, amount_fen: int, credit: bool,
+                        at: datetime, reason: str) -> list[Posting]:
+    """A manual adjustment (人工调整) by the merchant, the reason as the memo. A credit is available
+    money at once, and repays a debt first (as settled commission does); a debit takes from
+    available and, as a clawback, records what available lacks as debt."""
+    _positive(amount_fen)
+    ref = {"adjustment_id": adjustment_id}
+    if credit:
+        postings = [_posting(f"{adjustment_id}.credit", promoter_id, PostingKind.COMMISSION_ADJUSTED, at, ref, reason,
+                             (MerchantAccount.COMMISSION, -amount_fen), (Account.AVAILABLE, amount_fen))]
+        repay = repayment(amount_fen, balances.owed_fen)
+        if repay > 0:
+            postings.append(_posting(f"{adjustment_id}.repaid", promoter_id, PostingKind.DEBT_REPAID, at, ref,
+                                     "the adjustment repays debt first",
+                                     (Account.AVAILABLE, -repay), (Account.DEBT, repay)))
+        return postings
+    from_available = min(max(balances.available, 0), amount_fen)
+    return [_posting(f"{adjustment_id}.debit", promoter_id, PostingKind.COMMISSION_ADJUSTED, at, ref, reason,
+                     (Account.AVAILABLE, -from_available), (Account.DEBT, -(amount_fen - from_available)),
+                     (MerchantAccount.COMMISSION, amount_fen))]

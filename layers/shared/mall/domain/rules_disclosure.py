@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mall.domain import withdrawal_limits as limits
+from mall.domain.adjustments import adjustment_rule
 from mall.domain.catalog import SKU_COMMISSION_RULE
 from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
 from mall.domain.payment_snapshot import FIRST_PAYMENT_RULE, FIXED_AT_PAYMENT_RULE
@@ -229,7 +230,7 @@ def _withdrawal(s: DistributionSettings) -> RuleSection:
     ])
 
 
-def _refund() -> RuleSection:
+def _refund(s: DistributionSettings) -> RuleSection:
     return RuleSection("refund", "退款对佣金的影响", [
         RuleItem("before_settlement", "结算前退款",
                  "订单在佣金结算前退款的，按退款金额占实付金额的比例取消对应佣金（部分退款按比例取消）。",
@@ -238,6 +239,8 @@ def _refund() -> RuleSection:
                  "佣金已结算后发生退款的，按比例从可提现余额中扣回；余额不足的部分记为欠款，由以后的佣金优先抵扣。",
                  "clawback_then_debt"),
         RuleItem("debt", "欠款期间", "存在欠款时暂不能提现，欠款还清后恢复。"),
+        RuleItem("manual_adjustment", "人工调整", adjustment_rule(s.withdrawal.dual_approval_from_fen),
+                 s.withdrawal.dual_approval_from_fen, "fen"),
     ])
 
 
@@ -285,7 +288,7 @@ def render(settings: DistributionSettings, *, version: int, effective_at: dateti
     level_rules = [_level_rule(settings, level) for level in settings.levels]
     sections: list[RuleSection | None] = [
         _overview(settings), _commission(settings), _levels(settings, level_rules), _binding(settings),
-        _settlement(settings), _withdrawal(settings), _refund(), _promoter(settings, version),
+        _settlement(settings), _withdrawal(settings), _refund(settings), _promoter(settings, version),
         team_bonus_section(settings), risk_section(settings), notifications_section(settings),
     ]
     earning = [EarningLevel(1, EARNING_LEVEL_NAMES[0], c.l1_rate_bp, percent(c.l1_rate_bp)),

@@ -92,12 +92,17 @@ class OrderPage(ApiModel):
 
 class AdminOrderSummary(OrderSummary):
     buyer_id: str
+    promoter_id: str | None = Field(default=None, description="with `promoter_id`: the promoter the row is for")
+    level: int | None = Field(default=None, description="with `promoter_id`: the level they earn at (1 or 2)")
+    commission_fen: int | None = Field(default=None, description="with `promoter_id`: what they earn on it now")
 
 
 class AdminOrderPage(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
-        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d"},
-        {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l"}], "next_cursor": None}]})
+        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d", "promoter_id": None, "level": None,
+         "commission_fen": None},
+        {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         "level": 1, "commission_fen": 4032}], "next_cursor": None}]})
 
     items: list[AdminOrderSummary]
     next_cursor: str | None = None

@@ -30,6 +30,7 @@ class LedgerRef(ApiModel):
     level: str | None = None
     commission_id: str | None = None
     withdrawal_id: str | None = None
+    adjustment_id: str | None = Field(default=None, description="a manual adjustment (memo: its reason)")
 
 
 class BalanceEffect(ApiModel):
@@ -47,7 +48,8 @@ class LedgerEntry(ApiModel):
     posting_id: str
     kind: str = Field(description="commission_frozen, commission_settled, commission_cancelled, "
                                   "commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, "
-                                  "withdrawal_returned, bonus_frozen, bonus_settled, commission_voided")
+                                  "withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, "
+                                  "commission_adjusted (a manual adjustment; memo: the reason)")
     amount_fen: int = Field(description="the amount moved (the sum of the positive legs)")
     legs: list[LedgerLeg]
     ref: LedgerRef
@@ -58,16 +60,23 @@ class LedgerEntry(ApiModel):
 
 class LedgerPage(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u_36botxbbbigbhenhtgo542dk", "items": [
+        {"posting_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b.credit", "kind": "commission_adjusted", "amount_fen": 1500,
+         "legs": [{"account": "merchant:commission", "delta_fen": -1500}, {"account": "available", "delta_fen": 1500}],
+         "ref": {"order_id": None, "line_id": None, "level": None, "commission_id": None, "withdrawal_id": None,
+                 "adjustment_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b"}, "memo": "线下茶会代收货款, 补发推广佣金",
+         "effect": {"frozen_fen": 0, "available_fen": 1500, "withdrawing_fen": 0, "withdrawn_fen": 0,
+                    "debt_fen": 0}, "at": "2026-11-20T03:12:45Z"},
         {"posting_id": "w_01m7gy6mg9s3xm8pvpvg63.held", "kind": "withdrawal_held", "amount_fen": 30000,
          "legs": [{"account": "available", "delta_fen": -30000}, {"account": "withdrawing", "delta_fen": 30000}],
          "ref": {"order_id": None, "line_id": None, "level": None, "commission_id": None,
-                 "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"}, "memo": "",
+                 "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63", "adjustment_id": None}, "memo": "",
          "effect": {"frozen_fen": 0, "available_fen": -30000, "withdrawing_fen": 30000, "withdrawn_fen": 0,
                     "debt_fen": 0}, "at": "2026-11-16T01:05:33Z"},
         {"posting_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1.settled", "kind": "commission_settled", "amount_fen": 4032,
          "legs": [{"account": "frozen", "delta_fen": -4032}, {"account": "available", "delta_fen": 4032}],
          "ref": {"order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "0", "level": "1",
-                 "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "withdrawal_id": None}, "memo": "",
+                 "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "withdrawal_id": None, "adjustment_id": None},
+         "memo": "",
          "effect": {"frozen_fen": -4032, "available_fen": 4032, "withdrawing_fen": 0, "withdrawn_fen": 0,
                     "debt_fen": 0}, "at": "2026-11-14T09:15:02Z"}],
         "next_cursor": "t4UzUBAy9hC6dv0UeyJwayI6IlVTRVIjdV8zNmJvdHhiYmJpZ2JoZW5odGdvNTQyZGsiLCJzayI6IkxFREdFUiMy"

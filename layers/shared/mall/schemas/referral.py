@@ -304,3 +304,26 @@ class CustomerBinding(BaseModel):
     customer_id: str
     binding: BindingView | None = None
     history: list[BindingHistoryEntry]
+
+
+class PromoterListItem(PromoterAdminView):
+    """A row of the merchant's promoter list: the promoter with their figures."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_PROMOTER, "phone_masked": "138****1234", "commission_total_fen": 268400, "commission_month_fen": 41200,
+        "team_size": 23}]})
+
+    phone_masked: str | None = Field(default=None, description="the customer's bound phone, masked")
+    commission_total_fen: int = Field(description="累计佣金: frozen + available + withdrawing + withdrawn − owed")
+    commission_month_fen: int = Field(description="本月佣金: commission created this China month, current value")
+    team_size: int = Field(description="level-1 + level-2 members")
+
+
+class PromoterListPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [{**_PROMOTER, "phone_masked": "138****1234", "commission_total_fen": 268400,
+                   "commission_month_fen": 41200, "team_size": 23}], "next_cursor": None, "truncated": False}]})
+
+    items: list[PromoterListItem]
+    next_cursor: str | None = None
+    truncated: bool = Field(default=False, description="a sorted list read its ceiling (2,000) of promoters")

@@ -53,7 +53,7 @@ GLOBAL_ROUNDS = 3
 PROMOTER_PAGE = 100
 
 _PROMOTER_ACCOUNTS = frozenset(a.value for a in Account)
-_REF_FIELDS = ("order_id", "line_id", "level", "commission_id", "withdrawal_id")
+_REF_FIELDS = ("order_id", "line_id", "level", "commission_id", "withdrawal_id", "adjustment_id")
 
 
 def _bad_cursor() -> InvalidInput:

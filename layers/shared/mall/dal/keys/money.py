@@ -148,3 +148,13 @@ def bonus_key(promoter_id: str, month: str) -> Key:
 
 def bonus_promoter_partition(promoter_id: str) -> str:
     return f"PROMOTER_BONUSES#{promoter_id}"
+
+
+def adjustment_key(adjustment_id: str) -> Key:
+    """``ADJUSTMENT#<id>`` / ``ADJUSTMENT``: a manual commission adjustment (人工调整)."""
+    return {"pk": f"ADJUSTMENT#{adjustment_id}", "sk": "ADJUSTMENT"}
+
+
+def adjustment_status_partition(status: str) -> str:
+    """gsi1 ``ADJUSTMENTS#<status>`` of an adjustment (moves with the status): the pending approvals."""
+    return f"ADJUSTMENTS#{status}"
