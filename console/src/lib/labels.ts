@@ -250,3 +250,12 @@ export const DELIVERY_METHOD: Record<"code" | "link" | "account" | "manual", str
 export const CONTENT_BLOCK: Record<"heading" | "text" | "image", string> = { heading: "小标题", text: "段落", image: "图片" };
 
 export const RETURN_SHIPPING_PAYER: Record<"buyer" | "merchant", string> = { buyer: "买家承担", merchant: "商家承担" };
+
+export const UPLOAD_STATUS: Record<"FAILED" | "PENDING" | "SENDING" | "UPLOADED", string> = {
+  FAILED: "失败",
+  PENDING: "待上传",
+  SENDING: "上传中",
+  UPLOADED: "已上传",
+};
+
+export const LOGISTICS_TYPE: Record<number, string> = { 1: "快递", 2: "同城配送", 3: "虚拟发货", 4: "用户自提" };
