@@ -103,8 +103,9 @@ def test_a_shipment_is_uploaded_once_however_often_its_message_arrives(table: Ta
                                                                        repos: ShippingRepositories) -> None:
     order = paid_order(table, Line(name="茶"), Line(name="杯"))
     outbox, api = Outbox(), SandboxApi()
-    ship(repos, outbox, order["order_id"], ParcelRequest("SF", "SF1001", ("1",)), ParcelRequest("ZTO", "ZT2002", ("2",)))
-    ship(repos, outbox, order["order_id"], ParcelRequest("SF", "SF1001", ("1",)), ParcelRequest("ZTO", "ZT2002", ("2",)))
+    parcels = (ParcelRequest("SF", "SF1001", ("1",)), ParcelRequest("ZTO", "ZT2002", ("2",)))
+    ship(repos, outbox, order["order_id"], *parcels)
+    ship(repos, outbox, order["order_id"], *parcels)
     assert outbox.sent[0] == {"order_id": order["order_id"], "revision": 1}
     for message in [*outbox.sent, outbox.sent[0]]:  # the retried request re-queued it; SQS redelivers too
         state = deliver(repos, api, message, NOW + timedelta(seconds=5))
