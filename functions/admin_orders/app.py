@@ -98,7 +98,9 @@ def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
                       "shipment's information is then uploaded to WeChat (`GET /admin/shipping/uploads`).",
           responses={200: {"description": "SHIPPED (or already shipped with these parcels)",
                            "content": {"application/json": {"model": OrderDetail}}},
-                     409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`"),
+                     409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`; "
+                                         "other parcels for a shipped order correct it once: "
+                                         "`shipment_change_used`, `upload_in_progress`"),
                      422: error_response("`invalid_parcels`: an unknown carrier (`parcels.0.carrier_id`), more "
                                          "than 15 parcels, a line in no or two parcels (the field is named)")},
           **secured(Role.ADMIN))

@@ -235,3 +235,27 @@ def test_unknown_carrier_and_too_many_parcels_are_422_and_change_nothing(table: 
     stored = table.get(order_key(order["order_id"]))
     assert stored is not None and stored["status"] == "PAID" and outbox.sent == []
     assert repos.shipping.get(order["order_id"]) is None and repos.shipping.parcels(order["order_id"]) == ()
+
+
+def test_a_shipped_order_is_corrected_once_with_wechats_one_change(table: Table,
+                                                                   repos: ShippingRepositories) -> None:
+    order = paid_order(table, Line(), Line())
+    outbox, api = Outbox(), SandboxApi()
+    ship(repos, outbox, order["order_id"], ParcelRequest("SF", "SF1001"))
+    deliver(repos, api, outbox.sent[-1])
+    corrected = (ParcelRequest("ZTO", "ZT3003", ("1",)), ParcelRequest("YTO", "YT4004", ("2",)))
+    later = NOW + timedelta(hours=1)
+    ship_parcels(ShipOrder(order_id=order["order_id"], parcels=corrected, admin="admin:li", now=later),
+                 repos=repos, carriers=CARRIERS, uploads=UploadRequests(repos.shipping, outbox))
+    assert outbox.sent[-1] == {"order_id": order["order_id"], "revision": 2}
+    for message in (outbox.sent[-1], outbox.sent[-1]):
+        state = deliver(repos, api, message, NOW + timedelta(hours=1, seconds=5))
+    assert (state.status, state.revision, api.uploads) == (UploadStatus.UPLOADED, 2, 2)
+    assert [(p.index, p.tracking_no) for p in repos.shipping.parcels(order["order_id"])] == \
+        [(0, "ZT3003"), (1, "YT4004")]
+    shipment = json.loads(shipping_sandbox.get_order({"transaction_id": order["transaction_id"]})[2])["order"]
+    assert shipment["shipping"]["finish_shipping_count"] == 1
+    with pytest.raises(Conflict) as used:
+        ship(repos, outbox, order["order_id"], ParcelRequest("SF", "SF9009"))
+    assert used.value.code == "shipment_change_used"
+    assert len(repos.shipping.parcels(order["order_id"])) == 2 and api.uploads == 2

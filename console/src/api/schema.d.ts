@@ -12196,7 +12196,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `order_not_shippable`, `order_not_physical`, `nothing_to_ship` */
+            /** @description `order_not_shippable`, `order_not_physical`, `nothing_to_ship`; other parcels for a shipped order correct it once: `shipment_change_used`, `upload_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -160,6 +160,18 @@ class OrderAfterPayment:
             extra=[*self._audit(audit, now), *also], check_version=True,
         )
 
+    def correct_shipment(self, order: Order, *, carrier: str, tracking_no: str, parcel_count: int, now: datetime,
+                         by: str, audit: AuditEntry | None = None, also: Sequence[Write] = ()) -> None:
+        """A shipped order's parcels replaced (the one change WeChat allows): still SHIPPED, conditional
+        on the version read, with a history entry, the audit entry and ``also`` (the parcels, the upload)."""
+        at = iso(now)
+        self._transition(
+            order, to_status=OrderStatus.SHIPPED,
+            sets={"carrier": carrier, "tracking_no": tracking_no, "parcel_count": parcel_count},
+            history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"shipment corrected: {carrier} {tracking_no}"),
+            extra=[*self._audit(audit, now), *also], check_version=True,
+        )
+
     def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None,
                  audit: AuditEntry | None = None) -> None:
         """PAID/SHIPPED → COMPLETED, leaving the auto-confirm index in the same write (an admin's

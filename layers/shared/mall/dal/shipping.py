@@ -70,6 +70,30 @@ class ShippingRepository:
             "carrier_id": p.carrier_id, "tracking_no": p.tracking_no, "line_ids": list(p.line_ids),
             "shipped_at": iso(now)}, condition="attribute_not_exists(pk)") for p in parcels]
 
+    def replace_parcel_writes(self, old: Sequence[Parcel], new: Sequence[Parcel], *, now: datetime) -> list[Write]:
+        """The new parcels over the old ones (a transaction touches an item once: put over an index
+        both use, delete the indexes only the old shipment had)."""
+        puts = [Write.put(self._table.name, {
+            **parcel_key(p.order_id, p.index), "entity": "parcel", "order_id": p.order_id, "parcel_index": p.index,
+            "carrier_id": p.carrier_id, "tracking_no": p.tracking_no, "line_ids": list(p.line_ids),
+            "shipped_at": iso(now)}) for p in new]
+        kept = {p.index for p in new}
+        return puts + [Write.delete(self._table.name, parcel_key(p.order_id, p.index)) for p in old
+                       if p.index not in kept]
+
+    def revision_write(self, state: UploadState, *, revision: int, now: datetime) -> Write:
+        """The upload asked for again as ``revision`` (conditional on the state read)."""
+        at = iso(now)
+        return Write.update(
+            self._table.name, shipping_upload_key(state.order_id),
+            "SET #revision = :rev, #status = :pending, attempts = :zero, requested_at = :at, gsi1pk = :g, "
+            "gsi1sk = :s REMOVE errcode, errmsg, answered_at, lease_until",
+            condition="#revision = :old_rev AND #status = :old_status",
+            names={"#revision": "revision", "#status": "status"},
+            values={":rev": revision, ":pending": UploadStatus.PENDING, ":zero": 0, ":at": at,
+                    ":g": shipping_uploads_partition(UploadStatus.PENDING), ":s": f"{at}#{state.order_id}",
+                    ":old_rev": state.revision, ":old_status": state.status})
+
     def parcels(self, order_id: str) -> tuple[Parcel, ...]:
         page = self._table.query_where("#pk = :pk AND begins_with(#sk, :p)", names={"#pk": "pk", "#sk": "sk"},
                                        values={":pk": order_pk(order_id), ":p": PARCEL_PREFIX}, limit=None,

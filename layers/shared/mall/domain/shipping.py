@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from mall.clock import CHINA
 from mall.domain.orders import PHYSICAL, Order
-from mall.errors import FieldProblem, InvalidInput
+from mall.errors import Conflict, FieldProblem, InvalidInput
 
 #: WeChat: a payment is split into at most 15 parcels.
 MAX_PARCELS: Final = 15
@@ -120,6 +120,22 @@ def _line_problems(index: int, lines: Sequence[str], physical: Sequence[str], se
         else:
             seen[line_id] = index
     return problems
+
+
+def correction_revision(status: UploadStatus | None, revision: int) -> int:
+    """The upload revision that carries a shipped order's corrected parcels. WeChat allows one change
+    of an uploaded shipment per payment, and only before the buyer confirms receipt (the caller
+    refuses a completed order): an upload WeChat has not accepted spent nothing and keeps its revision."""
+    if status is None:
+        return 1
+    if status in (UploadStatus.PENDING, UploadStatus.SENDING):
+        raise Conflict("the shipment is being uploaded to WeChat; correct it in a minute", code="upload_in_progress")
+    if status == UploadStatus.FAILED:
+        return revision
+    if revision >= MAX_REVISION:
+        raise Conflict("WeChat allows one change of a shipment, and it is used", code="shipment_change_used",
+                       details={"revision": revision})
+    return revision + 1
 
 
 # ---- the upload -------------------------------------------------------------------------------

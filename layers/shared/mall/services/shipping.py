@@ -17,7 +17,14 @@ from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.shipping import ShippingRepository, UploadState
 from mall.domain import fulfilment as rules
 from mall.domain.orders import Order, OrderStatus
-from mall.domain.shipping import ParcelRequest, UploadStatus, logistics_type_of, plan_parcels
+from mall.domain.shipping import (
+    Parcel,
+    ParcelRequest,
+    UploadStatus,
+    correction_revision,
+    logistics_type_of,
+    plan_parcels,
+)
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.schemas.fulfilment import OrderDetail
 from mall.schemas.shipping import Carrier, CarrierList
@@ -139,18 +146,46 @@ class UploadRequests:
         return state
 
 
-def _same_shipment(order: Order, stored: tuple[Any, ...], requested: tuple[ParcelRequest, ...]) -> bool:
+def _same_shipment(order: Order, stored: tuple[Parcel, ...], requested: tuple[ParcelRequest, ...]) -> bool:
     asked = [(p.carrier_id, p.tracking_no) for p in requested]
     if stored:
         return [(p.carrier_id, p.tracking_no) for p in stored] == asked
     return len(asked) == 1 and order.tracking_no == asked[0][1]  # shipped before parcels were kept
 
 
+def _correct(order: Order, stored: tuple[Parcel, ...], command: ShipOrder, *, repos: ShippingRepositories,
+             carriers: Mapping[str, str], uploads: UploadRequests) -> bool:
+    """Other parcels for a shipped order: the one change WeChat allows (docs/shipping.md). False
+    when the order moved meanwhile (the caller reads it again)."""
+    state = repos.shipping.get(order.order_id)
+    revision = correction_revision(state.status if state else None, state.revision if state else 1)
+    parcels = plan_parcels(order, command.parcels, known_carriers=carriers)
+    first = parcels[0]
+    label = command.label or carriers.get(first.carrier_id, first.carrier_id)
+    upload = (repos.shipping.revision_write(state, revision=revision, now=command.now) if state is not None else
+              repos.shipping.upload_request_write(order.order_id, logistics_type=int(logistics_type_of(order)),
+                                                  now=command.now))
+    try:
+        repos.orders.correct_shipment(
+            order, carrier=label, tracking_no=first.tracking_no, parcel_count=len(parcels), now=command.now,
+            by=command.admin,
+            audit=AuditEntry(action="order.ship.correct", actor=command.admin, entity_type="order",
+                             entity_id=order.order_id, source_ip=command.source_ip,
+                             before={"parcels": [[p.carrier_id, p.tracking_no] for p in stored]},
+                             after={"parcels": [[p.carrier_id, p.tracking_no] for p in parcels],
+                                    "upload_revision": revision}, subject_user=order.buyer_id),
+            also=[*repos.shipping.replace_parcel_writes(stored, parcels, now=command.now), upload])
+    except TransactionCancelled:
+        return False
+    uploads.send(order.order_id, revision)
+    return True
+
+
 def ship_parcels(command: ShipOrder, *, repos: ShippingRepositories, carriers: Mapping[str, str],
                  uploads: UploadRequests) -> OrderDetail:
     """发货: PAID → SHIPPED with its parcels and the upload request, in one transaction; then the
     upload is queued. Repeating it with the same parcels answers the same order (and re-queues a
-    pending upload); other parcels for a shipped order are 409."""
+    pending upload); other parcels for a shipped order correct it, once (``_correct``)."""
     from mall.services.fulfilment import admin_order
 
     order_id = command.order_id
@@ -158,12 +193,16 @@ def ship_parcels(command: ShipOrder, *, repos: ShippingRepositories, carriers: M
         order = repos.orders.get(order_id)
         if order is None:
             raise NotFound("no such order", code="order_not_found")
-        if order.status == OrderStatus.SHIPPED and _same_shipment(
-                order, repos.shipping.parcels(order_id), command.parcels):
+        stored = repos.shipping.parcels(order_id) if order.status == OrderStatus.SHIPPED else ()
+        if order.status == OrderStatus.SHIPPED and _same_shipment(order, stored, command.parcels):
             state = repos.shipping.get(order_id)
             if state is not None and state.status == UploadStatus.PENDING:
                 uploads.send(order_id, state.revision)
             break
+        if order.status == OrderStatus.SHIPPED:
+            if _correct(order, stored, command, repos=repos, carriers=carriers, uploads=uploads):
+                break
+            continue
         rules.check_ship(order, carrier="", tracking_no="")
         parcels = plan_parcels(order, command.parcels, known_carriers=carriers)
         first = parcels[0]

@@ -104,7 +104,9 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
                                      errmsg="order not found", now=now)
         return repos.shipping.get(order_id)
     try:
-        if state.status == UploadStatus.SENDING and _landed_earlier(order, api(), mchid):
+        # Only a first upload can be told landed by WeChat's state; a change's retry after a dead worker
+        # may be answered 10060003 and is then FAILED for the admin to look at.
+        if state.status == UploadStatus.SENDING and revision == 1 and _landed_earlier(order, api(), mchid):
             repos.shipping.record_answer(order_id, revision=revision, status=UploadStatus.UPLOADED, errcode=0,
                                          errmsg="ok (an earlier attempt landed: get_order)", now=now)
             return repos.shipping.get(order_id)
