@@ -15,7 +15,9 @@ from mall.domain.shipping import (
     ParcelRequest,
     UploadFacts,
     UploadOutcome,
+    UploadStatus,
     classify_answer,
+    correction_revision,
     item_desc,
     masked_contact,
     order_key_for,
@@ -23,7 +25,7 @@ from mall.domain.shipping import (
     upload_body,
     upload_time,
 )
-from mall.errors import InvalidInput
+from mall.errors import Conflict, InvalidInput
 from tests.unit.test_fulfilment_factory import Line, domain_order
 
 NOW = datetime(2026, 11, 22, 8, 0, 5, 120000, tzinfo=UTC)
@@ -148,3 +150,15 @@ def test_wechats_answers_are_classified() -> None:
     assert classify_answer(10060001) == UploadOutcome.RETRY  # unknown right after payment for a while
     assert classify_answer(10060004) == UploadOutcome.FAILED
     assert classify_answer(10060003) == UploadOutcome.FAILED
+
+
+def test_a_correction_is_the_one_change_wechat_allows() -> None:
+    assert correction_revision(None, 1) == 1  # shipped before uploads: the first upload carries it
+    assert correction_revision(UploadStatus.FAILED, 1) == 1  # WeChat accepted nothing: nothing spent
+    assert correction_revision(UploadStatus.UPLOADED, 1) == 2
+    with pytest.raises(Conflict) as used:
+        correction_revision(UploadStatus.UPLOADED, 2)
+    assert used.value.code == "shipment_change_used"
+    with pytest.raises(Conflict) as busy:
+        correction_revision(UploadStatus.SENDING, 1)
+    assert busy.value.code == "upload_in_progress"

@@ -69,6 +69,7 @@ export const AUDIT_ACTION: Record<string, string> = {
   "customer.erase": "删除客户数据",
   "export.create": "创建导出",
   "order.ship": "订单发货",
+  "order.ship.correct": "更正发货",
   "order.verify": "订单核销",
   "product.create": "新建商品",
   "product.stock_adjust": "库存调整",
