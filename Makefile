@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay refund payout bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -29,6 +29,7 @@ help:
 	@echo "make admin-password USERNAME=alice  change an admin's password (prompts): old tokens stop working"
 	@echo "make migrate [NAME=...] [ARGS=--dry-run]   run a data migration on the local table (docs/runbook.md)"
 	@echo "make pay ORDER=o_...   pay an order through the local WeChat Pay sandbox"
+	@echo "make ship-uploads [ORDER=o_...]   the shipping information the WeChat sandbox accepted"
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
 	@echo "make openapi    regenerate docs/openapi.json from the handlers, and the console's client types"
@@ -151,6 +152,9 @@ migrate: deps
 
 pay: deps
 	$(PY) -m local pay $(ORDER)
+
+ship-uploads: deps
+	$(PY) -m local ship-uploads $(ORDER)
 
 refund: deps
 	$(PY) -m local refund $(REFUND) $(if $(STATUS),--status $(STATUS))

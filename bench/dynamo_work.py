@@ -665,6 +665,8 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         call("GET /promoter/history", actor=l1, params={"kind": "commission"})
         call("GET /admin/audit", actor=admin, params={"limit": 20})
         call("GET /admin/notifications", actor=admin, params={"status": "FAILED"})
+        call("GET /admin/shipping/carriers", actor=admin)
+        call("GET /admin/shipping/uploads", actor=admin, params={"status": "FAILED"})
         created = call("POST /admin/exports", actor=admin, idempotent=True,
                        json={"kind": "orders", "from": _now().date().isoformat(), "to": _now().date().isoformat()})
         export_id = str(expect(created, 202, "create an export")["export_id"])

@@ -5,6 +5,7 @@
     python -m local schedule <FunctionLogicalId> [--time 2030-01-01T02:00:00Z] [--event NAME]
     python -m local routes
     python -m local pay ORDER_ID                       (the buyer pays: signed TRANSACTION.SUCCESS)
+    python -m local ship-uploads [ORDER_ID]            (the shipping information WeChat's sandbox accepted)
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
@@ -71,7 +72,13 @@ def _env_int(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_ship_uploads(sub: Any) -> None:
+    ship = sub.add_parser("ship-uploads", help="print the shipping information the local WeChat sandbox accepted")
+    _common(ship)
+    ship.add_argument("order_id", nargs="?", default=None, help="only this order (= out_trade_no)")
+
+
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (a few statements per command)
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -139,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     payout.add_argument("--reason", default=None, help="the bill's fail_reason (FAIL)")
     payout.add_argument("--notify-url", default=None, help="deliver here instead of the bill's notify_url")
 
+    _add_ship_uploads(sub)
     routes = sub.add_parser("routes", help="print the HTTP API's route table")
     routes.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     routes.add_argument("-v", "--verbose", action="store_true")
@@ -373,6 +381,23 @@ def cmd_pay(args: argparse.Namespace) -> int:
     return 0 if event.status in {200, 204} else 1
 
 
+def cmd_ship_uploads(args: argparse.Namespace) -> int:
+    """``ship-uploads [ORDER_ID]``: what the running stack's WeChat sandbox received through
+    upload_shipping_info (docs/shipping.md)."""
+    import urllib.parse
+    import urllib.request
+
+    state = running_stack(args.data_dir)
+    if state is None:
+        print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
+        return 2
+    query = urllib.parse.urlencode({"out_trade_no": args.order_id} if args.order_id else {})
+    url = f"http://127.0.0.1:{state['sandbox_port']}/wechat/sandbox/shipping/uploads?{query}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        _print_json(json.loads(response.read()))
+    return 0
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -440,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": cmd_migrate,
         "routes": cmd_routes,
         "pay": cmd_pay,
+        "ship-uploads": cmd_ship_uploads,
         "refund": cmd_pay,
         "payout": cmd_pay,
     }

@@ -58,6 +58,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from local import shipping_sandbox
+
 Reply = tuple[int, dict[str, str], bytes]
 Route = Callable[[dict[str, list[str]], bytes], Reply]
 
@@ -316,7 +318,7 @@ def _make_pay_sandbox(secrets_path: str, appid: str) -> Any:
     return local_stack_sandbox(Path(secrets_path).parent, appid=appid)
 
 
-def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> Reply:
+def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> Reply:  # noqa: PLR0911
     if path == "/wechat/sns/jscode2session" and method == "GET":
         return _jscode2session(query)
     if path == "/wechat/cgi-bin/stable_token" and method == "POST":
@@ -337,7 +339,46 @@ def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[st
         raw_query = urlencode([(k, v) for k, values in query.items() for v in values])  # it is signed
         reply: Reply = _pay_sandbox[1].handle(method, path, raw_query, headers, body)
         return reply
+    if (method == "POST" and path in shipping_sandbox.WECHAT_PATHS) or path.startswith("/wechat/sandbox/shipping/"):
+        return _shipping(method, path, query, body)
     return _ROUTES.get((method, path), _no_route(method, path))(query, body)
+
+
+def _shipping(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
+    if path.startswith("/wechat/sandbox/shipping/"):
+        return _shipping_control(method, path, query, body)
+    request = _wechat_body(query, body)
+    if not isinstance(request, dict):
+        return request
+    shipping_sandbox.payments = _paid_payments
+    return shipping_sandbox.WECHAT_PATHS[path](request)
+
+
+def _paid_payments() -> list[dict[str, Any]]:
+    """The WeChat Pay sandbox's paid orders, as the shipping sandbox knows payments (none before it started)."""
+    global _pay_sandbox  # noqa: PLW0603 (one sandbox per local stack process)
+    if _pay_sandbox is None:
+        try:
+            config = _pay_sandbox_config()
+            _pay_sandbox = (config, _make_pay_sandbox(*config))
+        except (KeyError, OSError):
+            return []
+    orders = _pay_sandbox[1].snapshot().get("orders", {})
+    return [{"transaction_id": o["transaction_id"], "out_trade_no": o["out_trade_no"], "mchid": _pay_sandbox[1].mchid,
+             "openid": o.get("openid"), "trade_state": o.get("trade_state")}
+            for o in orders.values() if o.get("transaction_id")]
+
+
+def _shipping_control(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
+    """Test and ``make ship-uploads`` controls of the shipping sandbox (dev only)."""
+    if method == "GET" and path == "/wechat/sandbox/shipping/uploads":
+        return shipping_sandbox.list_uploads((query.get("out_trade_no") or [""])[0] or None)
+    request = json.loads(body or b"{}")
+    if method == "POST" and path == "/wechat/sandbox/shipping/fail-next":
+        return shipping_sandbox.fail_next(request)
+    if method == "POST" and path == "/wechat/sandbox/shipping/payments":
+        return shipping_sandbox.register_payment(request)
+    return _no_route(method, path)(query, body)
 
 
 def _no_route(method: str, path: str) -> Route:

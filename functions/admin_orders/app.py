@@ -6,6 +6,7 @@ and never cached."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Literal
 
@@ -13,28 +14,43 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
+from mall.config import get_settings
 from mall.dal.audit import AuditLog
-from mall.dal.orders import OrderRepository
 from mall.dal.promoter_orders import PromoterOrderReads
+from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
+from mall.dal.wechat_tokens import ForceRefreshLease
+from mall.domain.shipping import ParcelRequest
 from mall.domain.tokens import Role
 from mall.errors import FieldProblem, InvalidInput
+from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
 from mall.services.fulfilment import (
     admin_list_orders,
     admin_order,
     reveal_shipping_address,
-    ship_order,
     verify_service_order,
 )
 from mall.services.promoter_orders import admin_orders_by_promoter
+from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, known_carriers, ship_parcels
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repo = OrderRepository(table)
+shipping = ShippingRepositories.on(table)
+repo = shipping.orders
 audit = AuditLog(table)
 promoter_order_reads = PromoterOrderReads(table)
+uploads = UploadRequests(shipping.shipping, queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
+force_gate = ForceRefreshLease(table)
 app = make_resolver()
+_client: list[ShippingClient] = []
+
+
+def wechat() -> ShippingClient:
+    """One client per process (its token is cached); the secret is read only when the carrier list is fetched."""
+    if not _client:
+        _client.append(shipping_client(force_gate=force_gate))
+    return _client[0]
 
 OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "SHIPPED", "COMPLETED", "CLOSED"]
 
@@ -101,16 +117,47 @@ def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
 
 
 @app.post("/admin/orders/<order_id>/ship", summary="Ship a paid order", tags=["admin orders"],
-          responses={200: {"description": "SHIPPED (or already shipped with this parcel)",
+          description="One or several parcels (unified or split delivery, at most 15), each with a carrier id "
+                      "of `GET /admin/shipping/carriers`; or the single-parcel `carrier` + `tracking_no`. The "
+                      "shipment's information is then uploaded to WeChat (`GET /admin/shipping/uploads`).",
+          responses={200: {"description": "SHIPPED (or already shipped with these parcels)",
                            "content": {"application/json": {"model": OrderDetail}}},
-                     409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`")},
+                     409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`; "
+                                         "other parcels for a shipped order correct it once: "
+                                         "`shipment_change_used`, `upload_in_progress`"),
+                     422: error_response("`invalid_parcels`: an unknown carrier (`parcels.0.carrier_id`), more "
+                                         "than 15 parcels, a line in no or two parcels (the field is named)")},
           **secured(Role.ADMIN))
 def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
-    result = ship_order(repo=repo, order_id=order_id, carrier=body.carrier, tracking_no=body.tracking_no,
-                        admin=current_principal(app).subject, now=utc_now(),
-                        source_ip=source_ip(app))
+    now = utc_now()
+    carriers = known_carriers(shipping=shipping.shipping, source=wechat, app_id=get_settings().wechat_app_id, now=now)
+    result = ship_parcels(_ship_command(order_id, body, carriers, now), repos=shipping, carriers=carriers,
+                          uploads=uploads)
     metrics.add_metric(name="OrdersShipped", unit="Count", value=1)
     return result
+
+
+def _ship_command(order_id: str, body: ShipRequest, carriers: dict[str, str], now: datetime) -> ShipOrder:
+    from mall.services.shipping import resolve_carrier
+
+    admin, ip = current_principal(app).subject, source_ip(app)
+    if body.parcels is not None:
+        if body.carrier is not None or body.tracking_no is not None:
+            raise InvalidInput("send either parcels or carrier + tracking_no", code="validation_error",
+                               fields=[FieldProblem("parcels", "not together with carrier / tracking_no")])
+        parcels = tuple(ParcelRequest(p.carrier_id, p.tracking_no, tuple(p.line_ids)) for p in body.parcels)
+        return ShipOrder(order_id=order_id, parcels=parcels, admin=admin, now=now, source_ip=ip)
+    if body.carrier is None or body.tracking_no is None:
+        missing = "carrier" if body.carrier is None else "tracking_no"
+        raise InvalidInput(f"{missing} is required (or send parcels)", code="validation_error",
+                           fields=[FieldProblem(missing, "required without parcels")])
+    carrier_id = resolve_carrier(body.carrier, carriers)
+    if carrier_id not in carriers:
+        raise InvalidInput("unknown carrier", code="invalid_parcels",
+                           fields=[FieldProblem("carrier", f"unknown carrier {body.carrier!r} "
+                                                           "(see GET /admin/shipping/carriers)")])
+    return ShipOrder(order_id=order_id, parcels=(ParcelRequest(carrier_id, body.tracking_no),), admin=admin, now=now,
+                     source_ip=ip, label=body.carrier)
 
 
 @app.post("/admin/orders/<order_id>/verify", summary="Verify a service order's 核销 code", tags=["admin orders"],
@@ -121,7 +168,7 @@ def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
           **secured(Role.ADMIN))
 def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
-                                  now=utc_now(), source_ip=source_ip(app))
+                                  now=utc_now(), source_ip=source_ip(app), uploads=uploads)
     metrics.add_metric(name="ServiceOrdersVerified", unit="Count", value=1)
     return result
 

@@ -21,16 +21,19 @@ from mall.dal.changes import change_from_stream, change_message, routed
 from mall.dal.commission_sync import order_image
 from mall.dal.orders import OrderRepository
 from mall.dal.queues import queue_from_env
+from mall.dal.shipping import ShippingRepository
 from mall.dal.table import main_table
 from mall.domain.commission_changes import commission_trigger
 from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
+from mall.services.shipping import UploadRequests
 from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repo = OrderRepository(table)
 commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
+uploads = UploadRequests(ShippingRepository(table), queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
 if commission_queue is None and function_environment().function_name:
     logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")
 change_queues = [q for q in (queue_from_env("STATS_QUEUE_URL"), queue_from_env("NOTIFICATION_QUEUE_URL"))
@@ -47,7 +50,7 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
             change = change_from_stream(record)
             old, new = change.old, change.new
-            on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now())
+            on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now(), uploads=uploads)
             if (new is not None and commission_queue is not None
                     and commission_trigger(order_image(old), order_image(new))):
                 commission_queue.send({"order_id": str(new["order_id"])})

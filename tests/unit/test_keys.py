@@ -79,6 +79,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "refunds_partition": (("pending",), "REFUNDS#pending"),
     "plan_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "COMMISSION_PLAN"}),
     "basis_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "COMMISSION_BASIS"}),
+    "parcel_key": (("o_1", 3), {"pk": "ORDER#o_1", "sk": "PARCEL#03"}),
+    "shipping_upload_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "SHIPPING_UPLOAD"}),
+    "shipping_uploads_partition": (("FAILED",), "SHIPUPLOADS#FAILED"),
+    "carrier_list_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "DELIVERY_LIST"}),
     # cart
     "cart_key": (("u_1",), {"pk": "USER#u_1", "sk": "CART"}),
     "cart_line_key": (("u_1", "cl_1"), {"pk": "USER#u_1", "sk": "CART_LINE#cl_1"}),
@@ -182,6 +186,7 @@ CONSTANTS: dict[str, Any] = {
     "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",
+    "PARCEL_PREFIX": "PARCEL#", "SHIPPING_UPLOAD_SK": "SHIPPING_UPLOAD",
     "CATEGORIES_PARTITION": "CATEGORIES", "COMMISSION_RATES_PARTITION": "COMMISSION_RATES",
     "COMMISSION_RATES_READY_SK": "READY", "LOW_STOCK_PARTITION": "LOWSTOCK", "LOW_STOCK_LIST": ("gsi1pk", "LOWSTOCK"),
     "SHELF_PLAN_PARTITION": "SHELFPLAN",

@@ -381,7 +381,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ship a paid order */
+        /**
+         * Ship a paid order
+         * @description One or several parcels (unified or split delivery, at most 15), each with a carrier id of `GET /admin/shipping/carriers`; or the single-parcel `carrier` + `tracking_no`. The shipment's information is then uploaded to WeChat (`GET /admin/shipping/uploads`).
+         */
         post: operations["ship_admin_orders__order_id__ship_post"];
         delete?: never;
         options?: never;
@@ -948,6 +951,63 @@ export interface paths {
         get: operations["one_admin_settings_distribution_versions__version__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/shipping/carriers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The carriers WeChat accepts (get_delivery_list)
+         * @description Cached for a day (DynamoDB with a TTL, and in memory); a parcel's `carrier_id` must be one of these.
+         */
+        get: operations["carriers_admin_shipping_carriers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/shipping/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Shipping-information uploads to WeChat in one status
+         * @description FAILED (default): WeChat refused them (its errcode and errmsg); PENDING: queued or being retried; UPLOADED: accepted. Newest first.
+         */
+        get: operations["uploads_list_admin_shipping_uploads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/shipping/uploads/{order_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a failed upload to WeChat again */
+        post: operations["retry_admin_shipping_uploads__order_id__retry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3400,6 +3460,35 @@ export interface components {
              * @description the threshold of the tier reached
              */
             tier_min_team_sales_fen: number;
+        };
+        /** Carrier */
+        Carrier: {
+            /**
+             * Carrier Id
+             * @description WeChat's delivery_id: the value of parcels[].carrier_id
+             */
+            carrier_id: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * CarrierList
+         * @example {
+         *       "items": [
+         *         {
+         *           "carrier_id": "SF",
+         *           "name": "顺丰速运"
+         *         },
+         *         {
+         *           "carrier_id": "ZTO",
+         *           "name": "中通快递"
+         *         }
+         *       ]
+         *     }
+         */
+        CarrierList: {
+            /** Items */
+            items: components["schemas"]["Carrier"][];
         };
         /**
          * CartLineView
@@ -6488,6 +6577,25 @@ export interface components {
             l2_override_bp?: number | null;
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * ParcelIn
+         * @description One parcel: a carrier id of GET /admin/shipping/carriers, its tracking number, and the order
+         *     lines it carries (one parcel may leave ``line_ids`` out: it carries every physical line).
+         */
+        ParcelIn: {
+            /**
+             * Carrier Id
+             * @description WeChat's delivery_id, e.g. SF, ZTO
+             */
+            carrier_id: string;
+            /**
+             * Line Ids
+             * @description order lines in this parcel
+             */
+            line_ids?: string[];
+            /** Tracking No */
+            tracking_no: string;
         };
         /**
          * PaymentParams
@@ -10306,19 +10414,47 @@ export interface components {
         };
         /**
          * ShipRequest
+         * @description Either ``parcels`` (1..15: unified or split delivery) or the single-parcel ``carrier`` +
+         *     ``tracking_no`` (``carrier`` an id or a name of WeChat's carrier list).
          * @example {
          *       "carrier": "顺丰速运",
+         *       "parcels": null,
          *       "tracking_no": "SF1428830471952"
+         *     }
+         * @example {
+         *       "carrier": null,
+         *       "parcels": [
+         *         {
+         *           "carrier_id": "SF",
+         *           "line_ids": [
+         *             "0"
+         *           ],
+         *           "tracking_no": "SF1428830471952"
+         *         },
+         *         {
+         *           "carrier_id": "ZTO",
+         *           "line_ids": [
+         *             "1"
+         *           ],
+         *           "tracking_no": "75312345678901"
+         *         }
+         *       ],
+         *       "tracking_no": null
          *     }
          */
         ShipRequest: {
             /**
              * Carrier
-             * @description e.g. 顺丰速运, SF
+             * @description single parcel: e.g. 顺丰速运, SF
              */
-            carrier: string;
+            carrier?: string | null;
+            /**
+             * Parcels
+             * @description at most 15 (WeChat's limit; more is 422)
+             */
+            parcels?: components["schemas"]["ParcelIn"][] | null;
             /** Tracking No */
-            tracking_no: string;
+            tracking_no?: string | null;
         };
         /**
          * SkuIn
@@ -10770,6 +10906,32 @@ export interface components {
             url: string;
         };
         /**
+         * UploadPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "answered_at": "2026-11-04T02:30:43Z",
+         *           "attempts": 1,
+         *           "errcode": 10060004,
+         *           "errmsg": "支付单处于不可发货的状态",
+         *           "explanation": "支付单处于不可发货的状态 (not shippable: refunded or closed)",
+         *           "logistics_type": 1,
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "requested_at": "2026-11-04T02:30:41Z",
+         *           "revision": 1,
+         *           "status": "FAILED"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        UploadPage: {
+            /** Items */
+            items: components["schemas"]["UploadView"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
          * UploadRequest
          * @example {
          *       "content_type": "image/jpeg"
@@ -10782,6 +10944,63 @@ export interface components {
              * @enum {string}
              */
             content_type: "image/jpeg" | "image/png" | "image/webp";
+        };
+        /**
+         * UploadStatus
+         * @enum {string}
+         */
+        UploadStatus: "PENDING" | "SENDING" | "UPLOADED" | "FAILED";
+        /**
+         * UploadView
+         * @example {
+         *       "answered_at": "2026-11-04T02:30:43Z",
+         *       "attempts": 1,
+         *       "errcode": 10060004,
+         *       "errmsg": "支付单处于不可发货的状态",
+         *       "explanation": "支付单处于不可发货的状态 (not shippable: refunded or closed)",
+         *       "logistics_type": 1,
+         *       "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *       "requested_at": "2026-11-04T02:30:41Z",
+         *       "revision": 1,
+         *       "status": "FAILED"
+         *     }
+         */
+        UploadView: {
+            /** Answered At */
+            answered_at?: string | null;
+            /** Attempts */
+            attempts: number;
+            /**
+             * Errcode
+             * @description WeChat's last answer (0: accepted)
+             */
+            errcode?: number | null;
+            /** Errmsg */
+            errmsg?: string | null;
+            /**
+             * Explanation
+             * @description what WeChat's errcode means
+             */
+            explanation?: string | null;
+            /**
+             * Logistics Type
+             * @description 1 express, 3 virtual, 4 self-pickup (核销)
+             */
+            logistics_type: number;
+            /** Order Id */
+            order_id: string;
+            /** Requested At */
+            requested_at: string;
+            /**
+             * Revision
+             * @description 1: the first upload; 2: the one change WeChat allows
+             */
+            revision: number;
+            /**
+             * Status
+             * @description PENDING | SENDING | UPLOADED | FAILED
+             */
+            status: string;
         };
         /**
          * VerifiedImage
@@ -13228,7 +13447,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description SHIPPED (or already shipped with this parcel) */
+            /** @description SHIPPED (or already shipped with these parcels) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -13264,7 +13483,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `order_not_shippable`, `order_not_physical`, `nothing_to_ship` */
+            /** @description `order_not_shippable`, `order_not_physical`, `nothing_to_ship`; other parcels for a shipped order correct it once: `shipment_change_used`, `upload_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13273,7 +13492,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is missing or invalid (each named in `error.fields`) */
+            /** @description `invalid_parcels`: an unknown carrier (`parcels.0.carrier_id`), more than 15 parcels, a line in no or two parcels (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15930,6 +16149,201 @@ export interface operations {
             };
             /** @description no such version */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    carriers_admin_shipping_carriers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CarrierList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    uploads_list_admin_shipping_uploads_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description FAILED | PENDING | SENDING | UPLOADED */
+                status?: components["schemas"]["UploadStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retry_admin_shipping_uploads__order_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PENDING again (queued) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `upload_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `upload_not_failed`: only a FAILED upload is retried */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

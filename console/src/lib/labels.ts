@@ -69,6 +69,7 @@ export const AUDIT_ACTION: Record<string, string> = {
   "customer.erase": "删除客户数据",
   "export.create": "创建导出",
   "order.ship": "订单发货",
+  "order.ship.correct": "更正发货",
   "order.verify": "订单核销",
   "product.create": "新建商品",
   "product.stock_adjust": "库存调整",
@@ -279,3 +280,11 @@ export const PROMOTER_SORT: Record<string, string> = {
   team_desc: "团队人数",
   last_active_desc: "最近活跃",
 };
+export const UPLOAD_STATUS: Record<"FAILED" | "PENDING" | "SENDING" | "UPLOADED", string> = {
+  FAILED: "失败",
+  PENDING: "待上传",
+  SENDING: "上传中",
+  UPLOADED: "已上传",
+};
+
+export const LOGISTICS_TYPE: Record<number, string> = { 1: "快递", 2: "同城配送", 3: "虚拟发货", 4: "用户自提" };

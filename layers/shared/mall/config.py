@@ -156,7 +156,7 @@ OptionalText = Annotated[str | None, BeforeValidator(_stripped_or_unset)]
 
 #: The worker queues a function may be given (``!Ref <Queue>`` in template.yaml).
 QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATION_QUEUE_URL", "PAYOUT_QUEUE_URL",
-                        "SETTLEMENT_QUEUE_URL", "STATS_QUEUE_URL"]
+                        "SETTLEMENT_QUEUE_URL", "STATS_QUEUE_URL", "SHIPPING_UPLOAD_QUEUE_URL"]
 
 
 class FunctionEnvironment(BaseModel):
@@ -182,6 +182,7 @@ class FunctionEnvironment(BaseModel):
     payout_queue_url: Annotated[OptionalText, Field(alias="PAYOUT_QUEUE_URL")] = None
     settlement_queue_url: Annotated[OptionalText, Field(alias="SETTLEMENT_QUEUE_URL")] = None
     stats_queue_url: Annotated[OptionalText, Field(alias="STATS_QUEUE_URL")] = None
+    shipping_upload_queue_url: Annotated[OptionalText, Field(alias="SHIPPING_UPLOAD_QUEUE_URL")] = None
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

@@ -1,4 +1,4 @@
-import { List, RefreshLeft } from "@element-plus/icons-vue";
+import { List, RefreshLeft, Van } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -14,5 +14,10 @@ export const pages: PageEntry[] = [
   {
     name: "refunds", path: "/refunds", title: "退款审核", group: "订单", icon: RefreshLeft,
     operation: "GET /admin/refunds", menu: true, order: 42, component: () => import("./RefundsView.vue"),
+  },
+  {
+    name: "shipping-uploads", path: "/shipping-uploads", title: "发货信息同步", group: "订单", icon: Van,
+    operation: "GET /admin/shipping/uploads", menu: true, order: 43,
+    component: () => import("./ShippingUploadsView.vue"),
   },
 ];

@@ -143,19 +143,33 @@ class OrderAfterPayment:
         ])
 
     def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str,
-             audit: AuditEntry | None = None) -> None:
+             audit: AuditEntry | None = None, also: Sequence[Write] = (), parcel_count: int | None = None) -> None:
         """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
-        admin's audit entry in the same transaction."""
+        admin's audit entry in the same transaction, and ``also`` (the parcels and the upload request
+        of mall.dal.shipping)."""
         at = iso(now)
+        counted = {"parcel_count": parcel_count} if parcel_count is not None else {}
         # The order itself is the auto-confirm entry (sparse gsi2) while SHIPPED: an entry item apart
         # cost a put and a delete per order, each billed twice in its transaction and again for its
         # index entry.
         self._transition(
             order, to_status=OrderStatus.SHIPPED,
             sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no,
-                  "gsi2pk": AUTO_CONFIRM_PARTITION, "gsi2sk": f"{at}#{order.order_id}"},
+                  "gsi2pk": AUTO_CONFIRM_PARTITION, "gsi2sk": f"{at}#{order.order_id}", **counted},
             history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"{carrier} {tracking_no}"),
-            extra=self._audit(audit, now), check_version=True,
+            extra=[*self._audit(audit, now), *also], check_version=True,
+        )
+
+    def correct_shipment(self, order: Order, *, carrier: str, tracking_no: str, parcel_count: int, now: datetime,
+                         by: str, audit: AuditEntry | None = None, also: Sequence[Write] = ()) -> None:
+        """A shipped order's parcels replaced (the one change WeChat allows): still SHIPPED, conditional
+        on the version read, with a history entry, the audit entry and ``also`` (the parcels, the upload)."""
+        at = iso(now)
+        self._transition(
+            order, to_status=OrderStatus.SHIPPED,
+            sets={"carrier": carrier, "tracking_no": tracking_no, "parcel_count": parcel_count},
+            history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"shipment corrected: {carrier} {tracking_no}"),
+            extra=[*self._audit(audit, now), *also], check_version=True,
         )
 
     def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None,

@@ -143,12 +143,35 @@ class OrderDetail(OrderSummary):
     refunds: list[RefundView]
 
 
-class ShipRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"carrier": "顺丰速运", "tracking_no": "SF1428830471952"}]})
+TrackingNo = Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
 
-    carrier: Annotated[str, Field(min_length=1, max_length=32, description="e.g. 顺丰速运, SF")]
-    tracking_no: Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
+
+class ParcelIn(ApiModel):
+    """One parcel: a carrier id of GET /admin/shipping/carriers, its tracking number, and the order
+    lines it carries (one parcel may leave ``line_ids`` out: it carries every physical line)."""
+
+    carrier_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$",
+                                     description="WeChat's delivery_id, e.g. SF, ZTO")]
+    tracking_no: TrackingNo
+    line_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=16)]],
+                        Field(default_factory=list, max_length=50, description="order lines in this parcel")]
+
+
+class ShipRequest(ApiModel):
+    """Either ``parcels`` (1..15: unified or split delivery) or the single-parcel ``carrier`` +
+    ``tracking_no`` (``carrier`` an id or a name of WeChat's carrier list)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"carrier": "顺丰速运", "tracking_no": "SF1428830471952", "parcels": None},
+        {"carrier": None, "tracking_no": None, "parcels": [
+            {"carrier_id": "SF", "tracking_no": "SF1428830471952", "line_ids": ["0"]},
+            {"carrier_id": "ZTO", "tracking_no": "75312345678901", "line_ids": ["1"]}]}]})
+
+    carrier: Annotated[str | None, Field(default=None, min_length=1, max_length=32,
+                                         description="single parcel: e.g. 顺丰速运, SF")]
+    tracking_no: TrackingNo | None = None
+    parcels: Annotated[list[ParcelIn] | None, Field(default=None, max_length=50,
+                                                    description="at most 15 (WeChat's limit; more is 422)")]
 
 
 class VerifyRequest(ApiModel):

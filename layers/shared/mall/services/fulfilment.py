@@ -38,6 +38,7 @@ from mall.schemas.fulfilment import (
     ShippingAddress,
 )
 from mall.services.refunds import refund_view
+from mall.services.shipping import UploadRequests
 from mall.services.stats import query_day
 
 logger = Logger(child=True)
@@ -253,7 +254,8 @@ def ship_order(*, repo: OrderRepository, order_id: str, carrier: str, tracking_n
 
 
 def verify_service_order(*, repo: OrderRepository, order_id: str, code: str, admin: str,
-                         now: datetime, source_ip: str | None = None) -> OrderDetail:
+                         now: datetime, source_ip: str | None = None,
+                         uploads: UploadRequests | None = None) -> OrderDetail:
     """核销: the buyer's code completes a paid service order (completed_by verify), or verifies the
     service lines of a mixed order (``service_verified_at``; receipt completes the order).
     A wrong code is 422 and counts; after MAX_VERIFY_ATTEMPTS the order refuses codes for a while."""
@@ -283,6 +285,8 @@ def verify_service_order(*, repo: OrderRepository, order_id: str, code: str, adm
                                            subject_user=order.buyer_id))
     except TransactionCancelled as exc:
         raise _changed(order_id) from exc
+    if uploads is not None and not order.mixed:  # self-pickup: WeChat hears of it as a shipment
+        uploads.request(order, now=now)
     return admin_order(repo=repo, order_id=order_id)
 
 
@@ -329,7 +333,8 @@ class OrderChange:
     new: dict[str, Any] | None
 
 
-def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], now: datetime) -> int:
+def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], now: datetime,
+                     uploads: UploadRequests | None = None) -> int:
     """For every change of an order item: refresh its ``STATUS`` entry (the admin's by-status
     list), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
     delivery): older images never overwrite newer entries; the delivery is conditional on PAID."""
@@ -346,5 +351,7 @@ def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], n
             with contextlib.suppress(TransactionCancelled):
                 repo.complete(order, completed_by="auto", now=now, by="auto",
                               note="virtual goods delivered on payment")
+                if uploads is not None:  # a redelivery that lost the race leaves it to the reconciler
+                    uploads.request(order, now=now)
         handled += 1
     return handled

@@ -88,3 +88,28 @@ def plan_key(order_id: str) -> Key:
 
 def basis_key(order_id: str) -> Key:
     return {"pk": order_pk(order_id), "sk": BASIS_SK}
+
+
+#: ``PARCEL#<nn>``: the parcels of an order's shipment (their order is the admin's).
+PARCEL_PREFIX = "PARCEL#"
+SHIPPING_UPLOAD_SK = "SHIPPING_UPLOAD"
+
+
+def parcel_key(order_id: str, index: int) -> Key:
+    """One parcel of the order's shipment (index 0-based, two digits: at most 15 parcels)."""
+    return {"pk": order_pk(order_id), "sk": f"{PARCEL_PREFIX}{index:02d}"}
+
+
+def shipping_upload_key(order_id: str) -> Key:
+    """The order's shipping-information upload to WeChat: its state and WeChat's last answer."""
+    return {"pk": order_pk(order_id), "sk": SHIPPING_UPLOAD_SK}
+
+
+def shipping_uploads_partition(status: str) -> str:
+    """gsi1 partition of the uploads in one status (the admin's failures, the reconciler's pending)."""
+    return f"SHIPUPLOADS#{status}"
+
+
+def carrier_list_key(app_id: str) -> Key:
+    """WeChat's carrier list (get_delivery_list) cached for the app, expiring by TTL."""
+    return {"pk": f"WECHAT#{app_id}", "sk": "DELIVERY_LIST"}

@@ -1,0 +1,63 @@
+"""SQS worker (``ShippingUploadQueue``): one message ``{"order_id", "revision"}`` per shipment asks
+for its upload to WeChat (upload_shipping_info, mall.services.shipping_uploads.upload_order). An
+upload already answered is skipped (once per shipment); WeChat busy or unreachable reports the
+message in ``batchItemFailures`` (redelivered after the visibility timeout); after
+``MAX_UPLOAD_ATTEMPTS`` the upload is FAILED for the admin, and a message still failing after
+``maxReceiveCount`` moves to ``DeadLetterQueue``. A malformed message is dropped, loudly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.table import main_table
+from mall.dal.wechat_tokens import ForceRefreshLease
+from mall.integrations.wechat_shipping import ShippingClient, shipping_client
+from mall.observability import logger, metrics
+from mall.secrets import get_secret
+from mall.services.shipping import ShippingRepositories
+from mall.services.shipping_uploads import UploadPending, upload_order
+from mall.workers import batch_entrypoint
+
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repos = ShippingRepositories.on(table)
+force_gate = ForceRefreshLease(table)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_client: list[ShippingClient] = []
+
+
+def wechat() -> ShippingClient:
+    if not _client:
+        _client.append(shipping_client(force_gate=force_gate))
+    return _client[0]
+
+
+def _mchid() -> str:
+    return get_settings().wechatpay_mchid or get_secret("wechatpay_mchid")
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    try:
+        message = json.loads(record.body)
+        order_id, revision = str(message["order_id"]), int(message.get("revision", 1))
+    except (ValueError, KeyError, TypeError):
+        logger.error("malformed shipping upload message dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="ShippingUploadMessagesMalformed", unit="Count", value=1)
+        return {"skipped": "malformed"}
+    try:
+        state = upload_order(order_id, revision, repos=repos, api=wechat, mchid=_mchid(), now=utc_now())
+    except UploadPending:
+        metrics.add_metric(name="ShippingUploadsRetried", unit="Count", value=1)
+        raise
+    if state is not None:
+        metrics.add_metric(name=f"ShippingUploads{state.status.title()}", unit="Count", value=1)
+    return {"order_id": order_id, "status": state.status if state else None}
+
+
+handler = batch_entrypoint(processor, record_handler)
