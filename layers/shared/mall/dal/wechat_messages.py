@@ -56,12 +56,18 @@ class ReceiptReminders:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def reminded(self, order_ids: Sequence[str]) -> set[str]:
-        """Of ``order_ids``, those with a reminder item (claimed, sent or refused): one batch read."""
+    def reminded(self, order_ids: Sequence[str], *, stale_before: datetime) -> set[str]:
+        """Of ``order_ids``, those whose reminder was sent, refused or is being sent (claimed since
+        ``stale_before``): one batch read."""
         if not order_ids:
             return set()
-        return {str(i["order_id"]) for i in self._table.batch_get([receipt_reminder_key(o) for o in order_ids],
-                                                                  consistent=True)}
+        items = self._table.batch_get([receipt_reminder_key(o) for o in order_ids], consistent=True)
+        return {str(i["order_id"]) for i in items if _holds(i, stale_before)}
+
+    def held(self, order_id: str, *, stale_before: datetime) -> bool:
+        """Whether the order's reminder was sent, refused or is being sent by a live run."""
+        item = self._table.get(receipt_reminder_key(order_id), consistent=True)
+        return item is not None and _holds(item, stale_before)
 
     def get(self, order_id: str) -> Item | None:
         return self._table.get(receipt_reminder_key(order_id), consistent=True)
@@ -99,3 +105,7 @@ class ReceiptReminders:
                                                values={":claimed": "claimed", ":mine": iso(claimed_at)}))
         except ConditionFailed:
             return  # taken over meanwhile: the other run owns it now
+
+
+def _holds(item: Item, stale_before: datetime) -> bool:
+    return item.get("status") != "claimed" or str(item.get("claimed_at", "")) >= iso(stale_before)

@@ -126,7 +126,7 @@ def remind_to_confirm(order_id: str, delivered_at: datetime, *, repos: ReceiptRe
     Safe to call again at any time (the tracking side on delivery, the sweep later): it does nothing
     for an order not SHIPPED, not delivered ``delay`` ago, or reminded already."""
     order = repos.orders.get(order_id)
-    reminded = repos.reminders.get(order_id) is not None
+    reminded = repos.reminders.held(order_id, stale_before=now - CLAIM_TIMEOUT)
     decision = rules.decide_reminder(order, delivered_at=delivered_at, now=now, reminded=reminded, delay=delay)
     if decision != ReminderDecision.REMIND or order is None or order.transaction_id is None:
         return ReminderResult(order_id, decision.value)
@@ -175,7 +175,7 @@ def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: 
             delivered = rules.delivered_at_of(order)
             if order.status == OrderStatus.SHIPPED and delivered is not None and now - delivered >= delay:
                 candidates[order.order_id] = delivered
-        for order_id in repos.reminders.reminded(list(candidates)):
+        for order_id in repos.reminders.reminded(list(candidates), stale_before=now - CLAIM_TIMEOUT):
             candidates.pop(order_id, None)
         for order_id, delivered in candidates.items():
             if not time_left():
