@@ -75,8 +75,8 @@ def delivered_order(table: Table, repos: ReceiptRepositories, payments: dict[str
 
 
 def reminders_at_wechat(sandbox_url: str, order_id: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{sandbox_url}/wechat/sandbox/confirm-reminders?merchant_trade_no={order_id}",
-                                timeout=5) as response:  # noqa: S310 (local sandbox)
+    url = f"{sandbox_url}/wechat/sandbox/confirm-reminders?merchant_trade_no={order_id}"
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local sandbox)
         found: list[dict[str, Any]] = json.loads(response.read())["reminders"]
         return found
 
