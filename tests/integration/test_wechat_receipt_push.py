@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench._route_classes import PAYMENT, TARGETS, route_class
 from mall.dal.table import Table
 from mall.services import fulfilment
 from mall.services.wechat_receipt import ReceiptRepositories, handle_push
@@ -153,3 +154,25 @@ def test_a_settlement_for_another_payment_or_an_unshipped_order_changes_nothing(
     for order_id, status in ((item["order_id"], "SHIPPED"), (paid["order_id"], "PAID")):
         order = repos.orders.get(order_id)
         assert order is not None and order.status == status
+
+
+def test_a_settlement_push_stays_within_the_webhook_class_round_trips(
+        table: Table, repos: ReceiptRepositories, ddb_client: Any) -> None:
+    sent: list[str] = []
+
+    def count(**kwargs: Any) -> None:
+        sent.append(str(kwargs.get("event_name", "")))
+
+    item = shipped_order(table, repos)
+    ddb_client.meta.events.register("before-send.dynamodb", count, unique_id="receipt-trips")
+    try:
+        assert deliver(repos, settlement(item))[2] == "complete"
+        completing = len(sent)
+        sent.clear()
+        assert deliver(repos, settlement(item))[2] == "already_completed"
+        repeated = len(sent)
+    finally:
+        ddb_client.meta.events.unregister("before-send.dynamodb", unique_id="receipt-trips")
+    assert route_class("POST /webhooks/wechat/messages", ["anonymous"]) == PAYMENT
+    assert completing <= TARGETS[PAYMENT] and repeated <= TARGETS[PAYMENT]
+    assert (completing, repeated) == (3, 2)  # read, complete, record; read, record (refused: kept once)

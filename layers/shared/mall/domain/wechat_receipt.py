@@ -80,12 +80,13 @@ def parse_event(message: Mapping[str, Any]) -> PushedEvent:
 
 def completion_time(order: Order, event: PushedEvent, received: datetime) -> datetime:
     """When the order counts as completed: when WeChat says the buyer confirmed (or settlement ran),
-    never before the shipment nor after we heard of it (clocks differ)."""
+    not after we heard of it (clocks differ), and a second after the shipment at the earliest (the
+    history lists the shipment first)."""
     moment = event.confirm_receive_time or event.settlement_time
-    at = datetime.fromtimestamp(moment, tz=UTC) if moment else received
+    at = min(datetime.fromtimestamp(moment, tz=UTC) if moment else received, received)
     if order.shipped_at:
-        at = max(at, _instant(order.shipped_at))
-    return min(at, received)
+        at = max(at, _instant(order.shipped_at) + timedelta(seconds=1))
+    return at
 
 
 class SettlementOutcome(StrEnum):
