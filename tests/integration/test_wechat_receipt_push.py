@@ -14,8 +14,9 @@ import pytest
 
 from bench._route_classes import PAYMENT, TARGETS, route_class
 from mall.dal.table import Table
+from mall.errors import InvalidInput
 from mall.services import fulfilment
-from mall.services.wechat_receipt import ReceiptRepositories, handle_push
+from mall.services.wechat_receipt import ReceiptRepositories, handle_push, list_messages
 from tests.unit.test_fulfilment_factory import put_order
 from tests.unit.test_wechat_message_push import KEYS, NOW, plain_push, safe_push
 
@@ -191,3 +192,23 @@ def test_a_settlement_push_stays_within_the_webhook_class_round_trips(
     assert route_class("POST /webhooks/wechat/messages", ["anonymous"]) == PAYMENT
     assert completing <= TARGETS[PAYMENT] and repeated <= TARGETS[PAYMENT]
     assert (completing, repeated) == (3, 2)  # read, complete, record; read, record (refused: kept once)
+
+
+def test_the_admin_lists_a_days_events_newest_first_page_by_page(table: Table, repos: ReceiptRepositories) -> None:
+    item = shipped_order(table, repos)
+    deliver(repos, settlement(item))
+    deliver(repos, settlement({"order_id": "o_nobody", "transaction_id": "4200nobody"}, CreateTime=1))
+    deliver(repos, settlement(item, CreateTime=2))  # a distinct event for the same order
+    first = list_messages(messages=repos.messages, day="2026-12-06", limit=2, cursor=None, now=NOW)
+    assert len(first.items) == 2 and first.next_cursor is not None
+    rest = list_messages(messages=repos.messages, day="2026-12-06", limit=2, cursor=first.next_cursor, now=NOW)
+    outcomes = sorted(m.outcome for m in [*first.items, *rest.items])
+    assert outcomes == ["already_completed", "complete", "unknown_order"]
+    assert all(isinstance(v, int) for m in first.items for k, v in m.fields.items() if k.endswith("_time"))
+    assert list_messages(messages=repos.messages, day=None, limit=10, cursor=None, now=NOW).items  # today
+    with pytest.raises(InvalidInput) as wrong_day:
+        list_messages(messages=repos.messages, day="2026-12-05", limit=2, cursor=first.next_cursor, now=NOW)
+    assert wrong_day.value.code == "invalid_cursor"
+    with pytest.raises(InvalidInput) as bad:
+        list_messages(messages=repos.messages, day="2026-13-01", limit=2, cursor=None, now=NOW)
+    assert bad.value.code == "invalid_date" and bad.value.fields[0].field == "query:day"

@@ -249,6 +249,7 @@ OWNERSHIP: dict[str, str] = {
     "POST /webhooks/wechatpay": "public",
     "GET /webhooks/wechat/messages": "public",
     "POST /webhooks/wechat/messages": "public",
+    "GET /admin/wechat-messages": "admin",
 }
 KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line", "address"}
 #: Bodies that pass validation, so the ownership check (not the body's) is what answers B.

@@ -59,6 +59,7 @@ export const OPERATION_ROLES = {
   "PUT /admin/settings/distribution": ["admin"],
   "GET /admin/settings/distribution/versions": ["admin"],
   "GET /admin/settings/distribution/versions/{version}": ["admin"],
+  "GET /admin/wechat-messages": ["admin"],
   "GET /admin/withdrawals": ["admin"],
   "GET /admin/withdrawals/{withdrawal_id}": ["admin"],
   "POST /admin/withdrawals/{withdrawal_id}/approve": ["admin"],
@@ -108,6 +109,8 @@ export const OPERATION_ROLES = {
   "POST /referral/bind": ["customer","promoter"],
   "GET /rules": ["anonymous"],
   "POST /share/visits": ["anonymous"],
+  "GET /webhooks/wechat/messages": ["anonymous"],
+  "POST /webhooks/wechat/messages": ["anonymous"],
   "POST /webhooks/wechatpay": ["anonymous"],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from mall.clock import china_day, iso
 from mall.dal.keys import receipt_reminder_key, wechat_message_key, wechat_messages_partition
-from mall.dal.table import ConditionFailed, Item, Page, Table, Write
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 
 #: Recorded events are kept this long (DynamoDB TTL), long enough for a dispute about a settlement.
 MESSAGE_RETENTION = timedelta(days=400)
@@ -43,9 +43,15 @@ class WeChatMessageLog:
     def get(self, message_id: str) -> Item | None:
         return self._table.get(wechat_message_key(message_id), consistent=True)
 
-    def list_day(self, day: str, *, limit: int = 100) -> Page:
-        """The events received on China day ``day``, oldest first."""
-        return self._table.query(partition=("gsi1pk", wechat_messages_partition(day)), index="gsi1", limit=limit)
+    def list_day(self, day: str, *, limit: int = 100, start_key: Key | None = None) -> Page:
+        """The events received on China day ``day``, newest first."""
+        return self._table.query(partition=("gsi1pk", wechat_messages_partition(day)), index="gsi1", limit=limit,
+                                 start_key=start_key, newest_first=True)
+
+    @staticmethod
+    def day_partition(day: str) -> tuple[str, str]:
+        """The index partition a page position of ``list_day`` belongs to (what binds its cursors)."""
+        return ("gsi1pk", wechat_messages_partition(day))
 
 
 class ReceiptReminders:

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
-from mall.clock import iso
+from mall.api.cursor import cursors
+from mall.clock import china_day, iso
 from mall.dal.order_items import order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.wechat_messages import ReceiptReminders, WeChatMessageLog
@@ -21,6 +23,7 @@ from mall.domain.wechat_receipt import ReminderDecision, SettlementOutcome
 from mall.errors import TooManyRequests, UpstreamUnavailable
 from mall.integrations.wechat import WeChatApiError
 from mall.integrations.wechat_messages import PushKeys, PushRefused, open_push
+from mall.schemas.wechat_messages import WeChatMessagePage, WeChatMessageView
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -190,3 +193,23 @@ def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: 
     logger.info("receipt reminder sweep", extra={"examined": examined, "sent": sent, "refused": refused,
                                                  "retry_later": retry, "shipped_before": iso(now - delay)})
     return ReminderSweep(examined=examined, sent=sent, refused=refused, retry_later=retry)
+
+
+# ---- the admin's view -----------------------------------------------------------------------------
+
+def list_messages(*, messages: WeChatMessageLog, day: str | None, limit: int, cursor: str | None,
+                  now: datetime) -> WeChatMessagePage:
+    """The events received on China day ``day`` (default: today), newest first; a cursor of another
+    day is a 422 ``invalid_cursor``."""
+    from mall.services.stats import query_day
+
+    wanted = query_day(day, "day").isoformat() if day is not None else china_day(now)
+    start = cursors.decode(cursor, partition=messages.day_partition(wanted))
+    page = messages.list_day(wanted, limit=limit, start_key=start)
+    items = [WeChatMessageView(message_id=str(i["message_id"]), event=str(i.get("event", "")),
+                               outcome=str(i.get("outcome", "")), received_at=str(i.get("received_at", "")),
+                               order_id=i.get("order_id"), transaction_id=i.get("transaction_id"),
+                               fields={k: int(v) if isinstance(v, Decimal) else v
+                                       for k, v in dict(i.get("fields") or {}).items()})
+             for i in page.items]
+    return WeChatMessagePage(items=items, next_cursor=cursors.encode(page.last_key))
