@@ -1,4 +1,4 @@
-import { List, RefreshLeft } from "@element-plus/icons-vue";
+import { ChatDotRound, List, RefreshLeft } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -14,5 +14,9 @@ export const pages: PageEntry[] = [
   {
     name: "refunds", path: "/refunds", title: "退款审核", group: "订单", icon: RefreshLeft,
     operation: "GET /admin/refunds", menu: true, order: 42, component: () => import("./RefundsView.vue"),
+  },
+  {
+    name: "wechat-messages", path: "/wechat-messages", title: "微信消息", group: "订单", icon: ChatDotRound,
+    operation: "GET /admin/wechat-messages", menu: true, order: 43, component: () => import("./WeChatMessagesView.vue"),
   },
 ];
