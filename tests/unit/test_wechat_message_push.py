@@ -131,3 +131,18 @@ def test_an_xml_push_is_refused_with_the_configuration_to_fix() -> None:
     with pytest.raises(PushRefused) as refused:
         open_push(query, b"<xml><Event>x</Event></xml>", KEYS, NOW, allow_plain=True)
     assert refused.value.status == 400 and "JSON data format" in refused.value.reason
+
+
+def test_wechats_own_published_examples_verify() -> None:
+    """The URL check and the plain push of WeChat's message-push guide (Token "AAAAA")."""
+    published = PushKeys(token="AAAAA", aes_key=AES_KEY, appid=APPID)
+    at = datetime.fromtimestamp(1714036504, tz=UTC)
+    check = {"signature": "f464b24fc39322e44b38aa78f5edd27bd1441696", "echostr": "4375120948345356249",
+             "timestamp": "1714036504", "nonce": "1514711492"}
+    assert verify_url(check, published, at) == "4375120948345356249"
+    push = {"signature": "899cf89e464efb63f54ddac96b0a0a235f53aa78", "timestamp": "1714037059", "nonce": "486452656"}
+    body = json.dumps({"ToUserName": "gh_97417a04a28d", "FromUserName": "o9AgO5Kd5ggOC-bXrbNODIiE3bGY",
+                       "CreateTime": 1714037059, "MsgType": "event", "Event": "debug_demo",
+                       "debug_str": "hello world"}).encode()
+    opened = open_push(push, body, published, datetime.fromtimestamp(1714037059, tz=UTC), allow_plain=True)
+    assert opened["Event"] == "debug_demo"
