@@ -2,7 +2,8 @@
 
 - **customer and promoter** (the shop's own pages, every tap of a buyer or a promoter): ≤ 3;
 - **payment notification** (WeChat Pay's signed callback, ``/webhooks/``: it settles an order and
-  writes its commission snapshot in one go): ≤ 5;
+  writes its commission snapshot in one go; the mini-program's message push, which completes an
+  order on WeChat's confirmation of receipt, is a webhook of the same class): ≤ 5;
 - **admin** (the merchant console, ``/admin/...``, or a route only the admin role may call): ≤ 5.
 
 A route's class is read from its path and from the roles it declares (``x-mall-roles`` of

@@ -35,6 +35,7 @@ tests do not wait, which would measure more worker invocations and writes than A
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 import time
 import traceback
@@ -573,6 +574,22 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         call("POST /admin/refunds/{refund_id}/approve", f"/admin/refunds/{second['refund_id']}/approve",
              actor=admin)
 
+    def receipt_through_wechat() -> None:
+        from local.wechat_messages import push_for_order, url_check
+
+        admin, buyer = state["admin"], state["buyer"]
+        token = json.loads((Path(bench.stack.data_dir) / "secrets.json").read_text("utf-8"))["wechat_message_token"]
+        call("GET /webhooks/wechat/messages", params=url_check(token=token, echostr="bench"))
+        oid = str(bench.place(buyer, money["product_id"], route_measure=False)["order_id"])
+        bench.pay(oid)
+        call("POST /admin/orders/{order_id}/ship", f"/admin/orders/{oid}/ship", actor=admin, measure=False,
+             json={"carrier": "EMS", "tracking_no": "EMS0002"})
+        appid = bench.stack.env.get("WECHAT_APP_ID", "wx_local_app")
+        (status, _), window = bench.measured("POST /webhooks/wechat/messages", lambda: push_for_order(
+            Path(bench.stack.data_dir), oid, api_url=bench.stack.base_url, appid=appid))
+        window.status = status
+        bench._keep("POST /webhooks/wechat/messages", window)
+
     def service_order() -> None:
         admin, buyer = state["admin"], state["buyer"]
         placed = bench.place(buyer, state["service_product"], route_measure=False)
@@ -759,6 +776,7 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         group("orders", orders)
         if "service_product" in state:
             group("service order", service_order)
+        group("receipt through WeChat", receipt_through_wechat)
     if money.get("l1") is not None:
         group("commissions and ledger", commissions_and_ledger)
         group("withdrawals", withdrawals)

@@ -8,6 +8,8 @@
     python -m local ship-uploads [ORDER_ID]            (the shipping information WeChat's sandbox accepted)
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
+    python -m local confirm-receipt ORDER_ID [--plain] [--event settlement|shipped|remind-shipping]
+                                                       (WeChat's signed message push: the buyer confirmed)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
     python -m local admin-access disable|enable|password --username alice   (tools.admin_access, locally)
     python -m local migrate [NAME] [--dry-run] [--restart]        (tools.migrations, locally)
@@ -78,7 +80,17 @@ def _add_ship_uploads(sub: Any) -> None:
     ship.add_argument("order_id", nargs="?", default=None, help="only this order (= out_trade_no)")
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (a few statements per command)
+def _add_confirm_receipt(sub: Any) -> None:
+    receipt = sub.add_parser("confirm-receipt", help="push WeChat's settlement of a paid order (the buyer "
+                                                     "confirmed receipt in WeChat) to the local webhook, signed")
+    _common(receipt)
+    receipt.add_argument("order_id", help="the order id (= merchant_trade_no), paid with `pay` and shipped")
+    receipt.add_argument("--plain", action="store_true", help="plain mode instead of the safe (encrypted) mode")
+    receipt.add_argument("--event", default="settlement", choices=["settlement", "shipped", "remind-shipping"],
+                         help="settlement (completes the order), shipped (the push at shipping) or remind-shipping")
+
+
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one flat list of subcommands reads best)
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -145,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (a few statement
                         help="SUCCESS: the promoter confirmed the receipt; FAIL / CANCELLED: funds return")
     payout.add_argument("--reason", default=None, help="the bill's fail_reason (FAIL)")
     payout.add_argument("--notify-url", default=None, help="deliver here instead of the bill's notify_url")
+    _add_confirm_receipt(sub)
 
     _add_ship_uploads(sub)
     routes = sub.add_parser("routes", help="print the HTTP API's route table")
@@ -398,6 +411,26 @@ def cmd_ship_uploads(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_confirm_receipt(args: argparse.Namespace) -> int:
+    """``confirm-receipt ORDER_ID``: play WeChat's message push (local/wechat_messages.py)."""
+    from local.wechat_messages import push_for_order
+
+    state = running_stack(args.data_dir)
+    if state is None:
+        print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
+        return 2
+    api_url = str(state.get("base_url") or f"http://127.0.0.1:{state.get('api_port')}")
+    try:
+        status, reply = push_for_order(args.data_dir, args.order_id, api_url=api_url, appid=_local_appid(args),
+                                       event=args.event, safe=not args.plain)
+    except LookupError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(f"{args.event} ({'plain' if args.plain else 'safe mode'}) → {api_url}/webhooks/wechat/messages: "
+          f"HTTP {status} {reply}".rstrip())
+    return 0 if status == 200 else 1
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -468,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ship-uploads": cmd_ship_uploads,
         "refund": cmd_pay,
         "payout": cmd_pay,
+        "confirm-receipt": cmd_confirm_receipt,
     }
     try:
         return commands[args.command](args)

@@ -5,6 +5,7 @@ exist; both are idempotent, so every start is safe."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -23,6 +24,9 @@ def local_secrets() -> dict[str, str]:
         "token_signing_key": secrets.token_hex(32),
         "wechat_app_secret": "sandbox-app-secret",
         "pii_encryption_key": secrets.token_hex(32),
+        # The mini-program's message push: the token (令牌) and the EncodingAESKey (43 characters).
+        "wechat_message_token": secrets.token_hex(16),
+        "wechat_message_aes_key": base64.b64encode(secrets.token_bytes(32)).decode("ascii")[:43],
     }
     try:
         from local.wechatpay_keys import generate_local_keys

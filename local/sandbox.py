@@ -40,6 +40,9 @@ Subscribe messages (``POST /wechat/cgi-bin/message/subscribe/send?access_token=`
   openid (each ``{"msgid", "touser", "template_id", "page", "data", "miniprogram_state", "lang"}``),
   and ``refused`` the calls answered 43101 (tests use it to prove who got what, exactly once).
 
+Receipt (``POST /wechat/wxa/sec/order/notify_confirm_receive``) and the message pushes WeChat sends
+to the local webhook: ``local.wechat_messages`` (its documented errors are listed there).
+
 Phone numbers (``POST /wechat/wxa/business/getuserphonenumber?access_token=``, body ``{"code"}``):
 
 - unknown or revoked token → 40001; ``invalid``, ``invalid-…``, a malformed or an already used code
@@ -298,6 +301,21 @@ def _getuserphonenumber(query: dict[str, list[str]], body: bytes) -> Reply:
         "watermark": {"timestamp": 1795334400, "appid": "sandbox"}}})
 
 
+# -- receipt (确认收货提醒): local/wechat_messages.py ----------------------------------------------
+
+def _notify_confirm_receive(query: dict[str, list[str]], body: bytes) -> Reply:
+    from local import wechat_messages
+
+    request = _wechat_body(query, body)
+    return request if not isinstance(request, dict) else wechat_messages.notify_confirm_receive(request)
+
+
+def _list_confirm_reminders(query: dict[str, list[str]]) -> Reply:
+    from local import wechat_messages
+
+    return wechat_messages.list_confirm_reminders(query)
+
+
 def _pay_sandbox_config() -> tuple[str, str]:
     """(secrets file, appid) of the stack this server belongs to. The server's threads do not see
     the functions' environment, so the local stack publishes both (LOCAL_PAY_*) when it starts."""
@@ -390,4 +408,6 @@ _ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/wechat/wxa/business/getuserphonenumber"): _getuserphonenumber,
     ("POST", "/wechat/sandbox/subscriptions"): lambda query, body: _set_subscription(body),
     ("GET", "/wechat/sandbox/subscribe-messages"): lambda query, body: _list_subscribe_messages(query),
+    ("POST", "/wechat/wxa/sec/order/notify_confirm_receive"): _notify_confirm_receive,
+    ("GET", "/wechat/sandbox/confirm-reminders"): lambda query, body: _list_confirm_reminders(query),
 }

@@ -258,6 +258,9 @@ OWNERSHIP: dict[str, str] = {
     "GET /rules": "public",
     "POST /share/visits": "public",
     "POST /webhooks/wechatpay": "public",
+    "GET /webhooks/wechat/messages": "public",
+    "POST /webhooks/wechat/messages": "public",
+    "GET /admin/wechat-messages": "admin",
 }
 KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line", "address"}
 #: Bodies that pass validation, so the ownership check (not the body's) is what answers B.

@@ -24,6 +24,8 @@ def test_targets_by_class() -> None:
 
 def test_classes_come_from_the_path_and_the_declared_roles() -> None:
     assert route_class("POST /webhooks/wechatpay", ["anonymous"]) == PAYMENT
+    assert route_class("POST /webhooks/wechat/messages", ["anonymous"]) == PAYMENT
+    assert route_class("GET /webhooks/wechat/messages", ["anonymous"]) == PAYMENT
     assert route_class("GET /admin/dashboard", ["admin"]) == ADMIN
     assert route_class("POST /admin/auth/login", ["anonymous"]) == ADMIN  # anyone may call it; it is the console's
     assert route_class("GET /ops/report", ["admin"]) == ADMIN  # only the admin may call it, whatever its path

@@ -173,6 +173,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
                      {"pk": "STATS_SEEN#TEAM_ORDER#2026-03#u_1", "sk": "u_9"}),
     "change_shard": (("ev_1",), 6),
     "key_id": (({"pk": "A#1", "sk": "B"},), ("A#1", "B")),
+    "wechat_message_key": (("m_1",), {"pk": "WXMSG#m_1", "sk": "MESSAGE"}),
+    "wechat_messages_partition": (("2026-03-01",), "WXMSGS#2026-03-01"),
+    "receipt_reminder_key": (("o_1",), {"pk": "ORDER#o_1", "sk": "RECEIPT_REMINDER"}),
     "counter_items": ((Target("promoter", "2026-03-01", "u_1"), 2), [
         ({"pk": "STATS_ENTITIES_DAY#2026-03", "sk": "2026-03-01#PROMOTER#u_1"},
          {"entity": "stats_promoter_day", "day": "2026-03-01", "user_id": "u_1"})]),
@@ -196,7 +199,7 @@ CONSTANTS: dict[str, Any] = {
     "SETTINGS_CURRENT_KEY": {"pk": "SETTINGS#distribution", "sk": "CURRENT"},
     "SETTINGS_HISTORY_PARTITION": ("pk", "SETTINGS#distribution"),
     "STATS_SK": "STATS", "DAY_SHARDS": 8, "SCORE_OFFSET": 10**15, "SCORE_DIGITS": 16,
-    "WITHDRAWAL_LIST_PARTITION": "WITHDRAWAL_LIST",
+    "WITHDRAWAL_LIST_PARTITION": "WITHDRAWAL_LIST", "RECEIPT_REMINDER_SK": "RECEIPT_REMINDER",
 }
 
 

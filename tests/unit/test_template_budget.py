@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: +7; the caller's subscribe-message grants, one function with two routes: +3; a promoter's orders,
 #: downline and manual adjustments, six routes on existing functions: +6; shipping information to
 #: WeChat: its queue, the upload worker and its queue trigger, the reconciler and its schedule, the
-#: admin's shipping function with three routes: +9).
-STACK_RESOURCE_BUDGET = 259
+#: admin's shipping function with three routes: +9; the mini-program's message push, one function with
+#: two routes, the receipt reminder's function and schedule, and the admin's list of pushed events: +7).
+STACK_RESOURCE_BUDGET = 266
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

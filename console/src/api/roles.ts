@@ -67,6 +67,7 @@ export const OPERATION_ROLES = {
   "GET /admin/shipping/carriers": ["admin"],
   "GET /admin/shipping/uploads": ["admin"],
   "POST /admin/shipping/uploads/{order_id}/retry": ["admin"],
+  "GET /admin/wechat-messages": ["admin"],
   "GET /admin/withdrawals": ["admin"],
   "GET /admin/withdrawals/{withdrawal_id}": ["admin"],
   "POST /admin/withdrawals/{withdrawal_id}/approve": ["admin"],
@@ -119,6 +120,8 @@ export const OPERATION_ROLES = {
   "POST /referral/bind": ["customer","promoter"],
   "GET /rules": ["anonymous"],
   "POST /share/visits": ["anonymous"],
+  "GET /webhooks/wechat/messages": ["anonymous"],
+  "POST /webhooks/wechat/messages": ["anonymous"],
   "POST /webhooks/wechatpay": ["anonymous"],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -1014,6 +1014,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/wechat-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** WeChat's pushed events of one day, newest first */
+        get: operations["list_day_admin_wechat_messages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/withdrawals": {
         parameters: {
             query?: never;
@@ -1822,6 +1839,24 @@ export interface paths {
         put?: never;
         /** Record a share visit (binds in first_click mode) */
         post: operations["visit_share_visits_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/wechat/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Message-push URL check (signed by WeChat) */
+        get: operations["verify_webhooks_wechat_messages_get"];
+        put?: never;
+        /** Mini-program message push (signed, optionally encrypted) */
+        post: operations["push_webhooks_wechat_messages_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6343,7 +6378,7 @@ export interface components {
             completed_at?: string | null;
             /**
              * Completed By
-             * @description buyer | auto | verify
+             * @description buyer | auto | verify | wechat
              */
             completed_by?: string | null;
             /** Created At */
@@ -11110,6 +11145,88 @@ export interface components {
             outcome: "bound" | "rebound" | "unchanged" | "not_bound" | "not_logged_in";
             /** Visit Id */
             visit_id: string;
+        };
+        /**
+         * WeChatMessagePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "event": "trade_manage_order_settlement",
+         *           "fields": {
+         *             "Event": "trade_manage_order_settlement",
+         *             "confirm_receive_method": 2,
+         *             "confirm_receive_time": 1796530200,
+         *             "merchant_trade_no": "o_01m6gnbah4xat2qntjhtks",
+         *             "settlement_time": 1796530205,
+         *             "transaction_id": "4200002606202612063841957301"
+         *           },
+         *           "message_id": "8c1f0e7a2b7d4d0f9a3c5e6b7a8d9c0e",
+         *           "order_id": "o_01m6gnbah4xat2qntjhtks",
+         *           "outcome": "complete",
+         *           "received_at": "2026-12-06T04:10:05Z",
+         *           "transaction_id": "4200002606202612063841957301"
+         *         },
+         *         {
+         *           "event": "trade_manage_remind_shipping",
+         *           "fields": {
+         *             "Event": "trade_manage_remind_shipping",
+         *             "msg": "用户提醒发货"
+         *           },
+         *           "message_id": "1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f60",
+         *           "order_id": "o_01m6h0q6m3x2zt1d0m8yq4",
+         *           "outcome": "recorded",
+         *           "received_at": "2026-12-06T02:00:00Z",
+         *           "transaction_id": "4200002606202612050000000012"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        WeChatMessagePage: {
+            /** Items */
+            items: components["schemas"]["WeChatMessageView"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` (with the same `day`) for more
+             */
+            next_cursor?: string | null;
+        };
+        /**
+         * WeChatMessageView
+         * @description One verified event WeChat pushed, with what it did.
+         */
+        WeChatMessageView: {
+            /**
+             * Event
+             * @description `trade_manage_order_settlement`, `trade_manage_remind_shipping`, ...
+             */
+            event: string;
+            /**
+             * Fields
+             * @description the event's identifiers and times as WeChat sent them (never the buyer's openid)
+             */
+            fields?: {
+                [key: string]: unknown;
+            };
+            /** Message Id */
+            message_id: string;
+            /**
+             * Order Id
+             * @description `merchant_trade_no`
+             */
+            order_id?: string | null;
+            /**
+             * Outcome
+             * @description `complete` (this push completed the order), `already_completed`, `not_shipped`, `unknown_order`, `transaction_mismatch`, `recorded` (nothing to do)
+             */
+            outcome: string;
+            /**
+             * Received At
+             * @description when it reached us, ISO-8601 UTC
+             */
+            received_at: string;
+            /** Transaction Id */
+            transaction_id?: string | null;
         };
         /**
          * WithdrawalBurstRule
@@ -16371,6 +16488,69 @@ export interface operations {
             };
         };
     };
+    list_day_admin_wechat_messages_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description the China day received, YYYY-MM-DD; default: today */
+                day?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WeChatMessagePage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_date` (`day`), `invalid_cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_withdrawals_admin_withdrawals_get: {
         parameters: {
             query?: {
@@ -19981,6 +20161,145 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verify_webhooks_wechat_messages_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the echostr, echoed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    push_webhooks_wechat_messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `success`: handled (or already handled) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused, with the reason (nothing changed) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
         };

@@ -45,6 +45,9 @@ class Settings(BaseModel):
     wechat_app_id: Annotated[str, Field(alias="WECHAT_APP_ID", min_length=1)] = "wx_local_app"
     wechat_api_base: Annotated[HttpUrl, Field(alias="WECHAT_API_BASE")] = HttpUrl("https://api.weixin.qq.com")
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", gt=0, le=10)] = 3.0
+    # The mini-program's message push (docs/shipping.md): its plain mode's signature covers no body, so
+    # only the safe mode (安全模式) is accepted unless this says otherwise (the local stack, to try both).
+    wechat_message_plain_allowed: Annotated[bool, Field(alias="WECHAT_MESSAGE_PLAIN_ALLOWED")] = False
 
     customer_token_ttl_seconds: Annotated[int, Field(alias="CUSTOMER_TOKEN_TTL_SECONDS", ge=60, le=86400)] = 7200
     admin_token_ttl_seconds: Annotated[int, Field(alias="ADMIN_TOKEN_TTL_SECONDS", ge=60, le=86400)] = 28800

@@ -16,6 +16,8 @@ SecretName = Literal[
     "token_signing_key",
     "pii_encryption_key",
     "wechat_app_secret",
+    "wechat_message_token",
+    "wechat_message_aes_key",
     "wechatpay_apiv3_key",
     "wechatpay_merchant_private_key",
     "wechatpay_public_key",

@@ -1,4 +1,4 @@
-import { List, RefreshLeft, Van } from "@element-plus/icons-vue";
+import { ChatDotRound, List, RefreshLeft, Van } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -19,5 +19,9 @@ export const pages: PageEntry[] = [
     name: "shipping-uploads", path: "/shipping-uploads", title: "发货信息同步", group: "订单", icon: Van,
     operation: "GET /admin/shipping/uploads", menu: true, order: 43,
     component: () => import("./ShippingUploadsView.vue"),
+  },
+  {
+    name: "wechat-messages", path: "/wechat-messages", title: "微信消息", group: "订单", icon: ChatDotRound,
+    operation: "GET /admin/wechat-messages", menu: true, order: 44, component: () => import("./WeChatMessagesView.vue"),
   },
 ];

@@ -63,9 +63,14 @@ def check_ship(order: Order, *, carrier: str, tracking_no: str) -> bool:
 
 # ---- receipt (确认收货) -----------------------------------------------------------------------
 
+#: Who completes an order on the buyer's word: our route, or WeChat's message push (completed_by wechat).
+BUYER_CONFIRMATIONS = frozenset({"buyer", "wechat"})
+
+
 def check_confirm_receipt(order: Order) -> bool:
-    """True to complete now; False when the buyer already confirmed (a retry)."""
-    if order.status == OrderStatus.COMPLETED and order.completed_by == "buyer":
+    """True to complete now; False when the buyer already confirmed, here or in WeChat's own
+    confirm-receipt component (a retry)."""
+    if order.status == OrderStatus.COMPLETED and order.completed_by in BUYER_CONFIRMATIONS:
         return False
     if order.status != OrderStatus.SHIPPED:
         raise _state_conflict(f"only a shipped order can be confirmed (it is {order.status})",

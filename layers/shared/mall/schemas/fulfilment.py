@@ -136,7 +136,7 @@ class OrderDetail(OrderSummary):
     address: AddressView | None = None
     carrier: str | None = None
     tracking_no: str | None = None
-    completed_by: str | None = Field(default=None, description="buyer | auto | verify")
+    completed_by: str | None = Field(default=None, description="buyer | auto | verify | wechat")
     verify_code: str | None = Field(default=None, description=(
         "the 核销 code to show at the counter (service orders, while PAID; only to the buyer)"))
     history: list[HistoryView]

@@ -184,6 +184,12 @@ from mall.dal.keys.users import (
     user_partition,
     wechat_refresh_key,
 )
+from mall.dal.keys.wechat_messages import (
+    RECEIPT_REMINDER_SK,
+    receipt_reminder_key,
+    wechat_message_key,
+    wechat_messages_partition,
+)
 
 __all__ = [
     "ADDRESS_BOOK_SK",
@@ -207,6 +213,7 @@ __all__ = [
     "POSTING_PREFIX",
     "POSTING_SHARDS",
     "PROFILE_SK",
+    "RECEIPT_REMINDER_SK",
     "RISK_SCAN_WATERMARK_KEY",
     "RUNS_PARTITION",
     "SCORE_DIGITS",
@@ -303,6 +310,7 @@ __all__ = [
     "promoter_status_partition",
     "promoters_partition",
     "purchase_key",
+    "receipt_reminder_key",
     "recipient_partition",
     "referral_counted_key",
     "referral_order_partition",
@@ -346,6 +354,8 @@ __all__ = [
     "visit_seen_partition",
     "visitor_partition",
     "wallet_key",
+    "wechat_message_key",
+    "wechat_messages_partition",
     "wechat_refresh_key",
     "withdrawal_key",
     "withdrawal_list_key",
