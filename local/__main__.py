@@ -7,6 +7,7 @@
     python -m local pay ORDER_ID                       (the buyer pays: signed TRANSACTION.SUCCESS)
     python -m local refund REFUND_ID [--status SUCCESS|ABNORMAL|CLOSED]   (signed REFUND.<status>)
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
+    python -m local track ORDER_ID [--state delivered|in_transit|...]  (a signed Kuaidi100 tracking push)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
     python -m local admin-access disable|enable|password --username alice   (tools.admin_access, locally)
     python -m local migrate [NAME] [--dry-run] [--restart]        (tools.migrations, locally)
@@ -71,7 +72,7 @@ def _env_int(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one flat list of commands)
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("order_id", help="the order id (= out_trade_no) returned by POST /orders")
     pay.add_argument("--notify-url", default=None, help="deliver here instead of the order's notify_url")
 
+    _add_track(sub)
     refund = sub.add_parser("refund", help="finish a refund in the local WeChat Pay sandbox (signed notification)")
     _common(refund)
     refund.add_argument("refund_id", help="the refund id (= out_refund_no)")
@@ -373,6 +375,32 @@ def cmd_pay(args: argparse.Namespace) -> int:
     return 0 if event.status in {200, 204} else 1
 
 
+def _add_track(sub: Any) -> None:
+    track = sub.add_parser("track", help="move an order's parcels at the local logistics sandbox (signed push)")
+    _common(track)
+    track.add_argument("order_id", help="a shipped order (its parcels were subscribed when it shipped)")
+    track.add_argument("--state", default="delivered",
+                       choices=["collected", "in_transit", "out_for_delivery", "delivered", "problem", "refused"])
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """``track ORDER_ID --state S``: the carrier moves the order's parcels; the logistics sandbox
+    pushes each parcel's trail, signed with its subscription's salt, to the local webhook."""
+    from local.logistics_sandbox import LogisticsSandbox
+
+    if running_stack(args.data_dir) is None:
+        print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
+        return 2
+    deliveries = LogisticsSandbox.beside(Path(args.data_dir) / "secrets.json").advance(args.order_id, args.state)
+    if not deliveries:
+        print(f"error: no parcel of {args.order_id} is subscribed (is it shipped?)", file=sys.stderr)
+        return 2
+    for delivery in deliveries:
+        print(f"{delivery.number} {args.state} → {delivery.url}: HTTP {delivery.status} "
+              f"{delivery.response.decode('utf-8', 'replace')}")
+    return 0 if all(d.status == 200 for d in deliveries) else 1
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -442,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pay": cmd_pay,
         "refund": cmd_pay,
         "payout": cmd_pay,
+        "track": cmd_track,
     }
     try:
         return commands[args.command](args)

@@ -23,6 +23,10 @@ def local_secrets() -> dict[str, str]:
         "token_signing_key": secrets.token_hex(32),
         "wechat_app_secret": "sandbox-app-secret",
         "pii_encryption_key": secrets.token_hex(32),
+        # The logistics sandbox (local/logistics_sandbox.py) signs its pushes with the same salt.
+        "kuaidi100_key": "sandbox-kuaidi100-key",
+        "kuaidi100_customer": "SANDBOXCUSTOMER",
+        "kuaidi100_salt": secrets.token_hex(16),
     }
     try:
         from local.wechatpay_keys import generate_local_keys

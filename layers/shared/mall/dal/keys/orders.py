@@ -82,6 +82,14 @@ def refunds_partition(status: str) -> str:
     return f"REFUNDS#{status}"
 
 
+#: ``ORDER#<id> / PARCEL#<tracking_no>``: one parcel's tracking trail (a shipment may have several).
+PARCEL_PREFIX = "PARCEL#"
+
+
+def parcel_key(order_id: str, tracking_no: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": f"{PARCEL_PREFIX}{tracking_no}"}
+
+
 def plan_key(order_id: str) -> Key:
     return {"pk": order_pk(order_id), "sk": PLAN_SK}
 
