@@ -27,6 +27,8 @@ export const OPERATION_ROLES = {
   "GET /admin/orders/{order_id}": ["admin"],
   "POST /admin/orders/{order_id}/ship": ["admin"],
   "GET /admin/orders/{order_id}/shipping-address": ["admin"],
+  "GET /admin/orders/{order_id}/tracking": ["admin"],
+  "POST /admin/orders/{order_id}/tracking/refresh": ["admin"],
   "POST /admin/orders/{order_id}/verify": ["admin"],
   "GET /admin/products": ["admin"],
   "POST /admin/products": ["admin"],
@@ -88,6 +90,7 @@ export const OPERATION_ROLES = {
   "POST /orders/{order_id}/payment": ["customer","promoter"],
   "GET /orders/{order_id}/refunds": ["customer","promoter"],
   "POST /orders/{order_id}/refunds": ["customer","promoter"],
+  "GET /orders/{order_id}/tracking": ["customer","promoter"],
   "GET /products": ["anonymous"],
   "GET /products/{product_id}": ["anonymous"],
   "POST /promoter/apply": ["customer","promoter"],
@@ -98,6 +101,7 @@ export const OPERATION_ROLES = {
   "GET /promoter/leaderboard": ["promoter"],
   "GET /promoter/ledger": ["promoter"],
   "GET /promoter/ledger/summary": ["promoter"],
+  "GET /promoter/orders/{order_id}/tracking": ["promoter"],
   "POST /promoter/posters": ["promoter"],
   "GET /promoter/profile": ["promoter"],
   "GET /promoter/qrcode": ["promoter"],
@@ -108,6 +112,7 @@ export const OPERATION_ROLES = {
   "POST /referral/bind": ["customer","promoter"],
   "GET /rules": ["anonymous"],
   "POST /share/visits": ["anonymous"],
+  "POST /webhooks/tracking": ["anonymous"],
   "POST /webhooks/wechatpay": ["anonymous"],
 } as const satisfies Record<string, readonly string[]>;
 

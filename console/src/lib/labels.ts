@@ -250,3 +250,20 @@ export const DELIVERY_METHOD: Record<"code" | "link" | "account" | "manual", str
 export const CONTENT_BLOCK: Record<"heading" | "text" | "image", string> = { heading: "小标题", text: "段落", image: "图片" };
 
 export const RETURN_SHIPPING_PAYER: Record<"buyer" | "merchant", string> = { buyer: "买家承担", merchant: "商家承担" };
+
+export const PARCEL_STATE: Record<string, string> = {
+  pending: "待揽收",
+  collected: "已揽收",
+  in_transit: "运输中",
+  out_for_delivery: "派送中",
+  delivered: "已签收",
+  problem: "疑难件",
+  returned_signed: "退签",
+  returning: "退回中",
+  redirected: "转投",
+  customs: "清关中",
+  refused: "拒签",
+  unknown: "未知",
+};
+
+export const COUNTDOWN_FROM: Record<"shipment" | "delivery", string> = { shipment: "发货", delivery: "签收" };
