@@ -79,6 +79,10 @@ def test_carrier_codes_map_both_ways(wechat: str, kd100: str) -> None:
     assert rules.provider_company(wechat) == kd100 and rules.wechat_carrier(kd100) == wechat
 
 
+def test_a_carriers_common_name_maps_too() -> None:
+    assert rules.provider_company("顺丰速运") == "shunfeng" and rules.provider_company("邮政EMS") == "ems"
+
+
 def test_an_unknown_carrier_is_passed_lower_cased() -> None:
     assert rules.provider_company("NEWCO") == "newco" and rules.wechat_carrier("newco") is None
 

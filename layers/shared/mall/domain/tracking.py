@@ -51,13 +51,20 @@ WECHAT_TO_KUAIDI100: Final[Mapping[str, str]] = {
     "SFKY": "shunfengkuaiyun",    # 顺丰快运
 }
 KUAIDI100_TO_WECHAT: Final[Mapping[str, str]] = {v: k for k, v in WECHAT_TO_KUAIDI100.items()}
+#: Carrier names an admin may have typed where an id belongs (orders shipped before carriers were ids).
+CARRIER_NAMES: Final[Mapping[str, str]] = {
+    "顺丰速运": "SF", "顺丰": "SF", "圆通速递": "YTO", "圆通": "YTO", "中通快递": "ZTO", "中通": "ZTO",
+    "韵达快递": "YD", "韵达": "YD", "申通快递": "STO", "申通": "STO", "极兔速递": "JTSD", "极兔": "JTSD",
+    "邮政EMS": "EMS", "京东物流": "JD", "京东": "JD",
+}
 #: Carriers that deliver only to a caller who gives the receiver's phone (Kuaidi100: 顺丰单号必填).
 NEEDS_PHONE: Final = frozenset({"SF", "SFKY", "FWX"})
 
 
 def provider_company(carrier: str) -> str:
-    """The Kuaidi100 company code of a WeChat delivery id."""
-    return WECHAT_TO_KUAIDI100.get(carrier.upper(), carrier.lower())
+    """The Kuaidi100 company code of a WeChat delivery id (or of a carrier's common name)."""
+    wechat_id = CARRIER_NAMES.get(carrier.strip(), carrier.strip().upper())
+    return WECHAT_TO_KUAIDI100.get(wechat_id, carrier.strip().lower())
 
 
 def wechat_carrier(company: str) -> str | None:
