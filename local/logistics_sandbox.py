@@ -163,8 +163,10 @@ class LogisticsSandbox:
 
     # ---- pushes -----------------------------------------------------------------------------
 
-    def advance(self, order_id: str, state_name: str, *, at: datetime | None = None) -> list[Delivery]:
-        """One more event of ``state_name`` on each subscribed parcel of ``order_id``, pushed (signed)."""
+    def advance(self, order_id: str, state_name: str, *, at: datetime | None = None,
+                push: bool = True) -> list[Delivery]:
+        """One more event of ``state_name`` on each subscribed parcel of ``order_id``, pushed (signed);
+        ``push=False`` keeps it at the provider (a lost push: only a real-time query finds it)."""
         code, phase, text = STATES[state_name]
         moment = at or datetime.now(UTC)
         pushes: list[tuple[str, str, dict[str, str]]] = []
@@ -179,6 +181,8 @@ class LogisticsSandbox:
                 pushes.append((url, parcel["number"], push_form(
                     salt=parcel["salt"], company=parcel["company"], number=parcel["number"], state=code,
                     signed=parcel["signed"], events=parcel["events"])))
+        if not push:
+            return [Delivery(url, number, 0, b"not pushed") for url, number, _ in pushes]
         return [deliver(url, number, form) for url, number, form in pushes]
 
 
