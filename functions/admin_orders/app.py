@@ -130,7 +130,7 @@ def order_tracking(order_id: IdPath) -> TrackingView:
           **secured(Role.ADMIN))
 def refresh_order_tracking(order_id: IdPath) -> TrackingView:
     result = refresh_tracking(repo=tracking, settings=settings, provider=provider_from_env(), order_id=order_id,
-                              now=utc_now())
+                              now=utc_now(), orders=repo)
     metrics.add_metric(name="TrackingRefreshed", unit="Count", value=1)
     return result
 

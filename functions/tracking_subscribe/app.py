@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mall.clock import utc_now
+from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.dal.tracking import TrackingRepository
 from mall.integrations.tracking.factory import callback_url, provider_from_env
@@ -26,6 +27,7 @@ from mall.workers import batch_entrypoint
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repo = TrackingRepository(table)
+orders = OrderRepository(table)
 processor = BatchProcessor(event_type=EventType.SQS)
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -47,7 +49,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         return {"skipped": "malformed"}
     provider = provider_from_env()
     subscribed = subscribe_order(repo=repo, provider=provider, order_id=order_id,
-                                 callback_url=callback_url() if provider is not None else "", now=utc_now())
+                                 callback_url=callback_url() if provider is not None else "", now=utc_now(),
+                                 orders=orders)
     if subscribed:
         metrics.add_metric(name="ParcelsSubscribed", unit="Count", value=subscribed)
     return {"order_id": order_id, "subscribed": subscribed}

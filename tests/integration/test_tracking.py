@@ -29,7 +29,7 @@ from mall.services import tracking as service
 from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.unit.conftest import FakeContext, http_event, load_function
-from tests.unit.test_fulfilment_factory import put_order
+from tests.unit.test_fulfilment_factory import ADDRESS, put_order
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SALT = "test-kuaidi100-salt"  # tests/conftest.py's secrets
@@ -43,6 +43,7 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.subscribed: list[tuple[str, str]] = []
+        self.phones: list[str | None] = []
         self.queried: list[str] = []
         self.fail_subscribe = False
         self.answer: Trail | None = None
@@ -51,6 +52,7 @@ class FakeProvider:
         if self.fail_subscribe:
             raise TrackingProviderError("refused: 700", code="tracking_subscription_refused")
         self.subscribed.append((parcel.tracking_no, callback_url))
+        self.phones.append(phone)
 
     def query(self, parcel: Parcel, *, phone: str | None) -> Trail:
         self.queried.append(parcel.tracking_no)
@@ -198,6 +200,16 @@ def test_each_parcel_is_subscribed_once_and_a_refusal_is_recorded(table: Table) 
     paid = put_order(table, status="PAID")
     assert service.subscribe_order(repo=repo, provider=provider, order_id=paid["order_id"],
                                    callback_url="https://x", now=NOW) == 0
+
+
+def test_a_carrier_that_needs_the_phone_gets_the_receivers_only(table: Table) -> None:
+    repo, orders, provider = TrackingRepository(table), OrderRepository(table), FakeProvider()
+    for carrier, number in (("SF", "SF9"), ("ZTO", "ZT9")):
+        order = put_order(table, status="SHIPPED", shipped_at="2026-11-20T08:00:00Z", carrier=carrier,
+                          tracking_no=number)
+        service.subscribe_order(repo=repo, provider=provider, order_id=order["order_id"], callback_url="https://x",
+                                now=NOW, orders=orders)
+    assert provider.phones == [ADDRESS["phone"], None]
 
 
 def test_the_stream_sends_an_order_to_subscription_when_it_ships(table: Table) -> None:

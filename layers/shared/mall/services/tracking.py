@@ -10,7 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mall.dal.order_items import is_order_item, order_from_item
+from mall.dal.order_items import address_context, is_order_item, order_from_item
+from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.tracking import StoredParcel, TrackingRepository
 from mall.domain import masking
@@ -18,6 +19,7 @@ from mall.domain import tracking as rules
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import NotFound, TooManyRequests
+from mall.integrations import pii_crypto
 from mall.integrations.tracking import TrackingProvider, TrackingProviderError
 from mall.schemas.tracking import CountdownView, ParcelView, TrackEventView, TrackingView
 
@@ -34,8 +36,25 @@ def needs_subscription(old: Mapping[str, Any] | None, new: Mapping[str, Any] | N
     return bool(rules.parcels_to_subscribe(before, order_from_item(dict(new))))
 
 
+def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str) -> str | None:
+    """The receiver's phone, only for a carrier that tracks nothing without it (顺丰: 必填); decrypted
+    here to be sent to the provider, never stored or logged."""
+    if orders is None or parcel.carrier.upper() not in rules.NEEDS_PHONE:
+        return None
+    order = orders.get_with_address(order_id)
+    address = order.address if order is not None else None
+    token = address.get("phone_enc") if isinstance(address, Mapping) else None
+    if not isinstance(token, str) or not token or masking.is_erased(token):
+        return None
+    try:
+        return pii_crypto.decrypt(token, context=address_context(order_id))
+    except Exception:  # a phone that does not open: subscribe without it (the provider may refuse)
+        logger.warning("receiver phone does not decrypt", extra={"order_id": order_id})
+        return None
+
+
 def subscribe_order(*, repo: TrackingRepository, provider: TrackingProvider | None, order_id: str,
-                    callback_url: str, now: datetime) -> int:
+                    callback_url: str, now: datetime, orders: OrderRepository | None = None) -> int:
     """Subscribe every parcel of a shipped order that is not subscribed yet; returns how many were.
 
     Idempotent per parcel: its item is created once and marked subscribed once; a repeat of a
@@ -51,7 +70,8 @@ def subscribe_order(*, repo: TrackingRepository, provider: TrackingProvider | No
         if stored.subscribed_at:
             continue
         try:
-            provider.subscribe(parcel, callback_url=_callback(callback_url, order_id), phone=None)
+            provider.subscribe(parcel, callback_url=_callback(callback_url, order_id),
+                               phone=receiver_phone(orders, parcel, order_id))
         except TrackingProviderError as exc:
             repo.mark_subscribe_failed(order_id, parcel.tracking_no, error=exc.message)
             raise
@@ -173,7 +193,7 @@ def admin_tracking(*, repo: TrackingRepository, settings: SettingsRepository, or
 
 
 def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, provider: TrackingProvider | None,
-                     order_id: str, now: datetime) -> TrackingView:
+                     order_id: str, now: datetime, orders: OrderRepository | None = None) -> TrackingView:
     """An admin asks the provider now (real-time query) for each parcel not asked in the last
     ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked."""
     order, _ = repo.order_and_parcels(order_id)
@@ -188,7 +208,8 @@ def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, 
                                     not_before=now - timedelta(minutes=rules.REFRESH_MINUTES)):
             continue
         asked += 1
-        store(repo=repo, settings=settings, order_id=order_id, trail=provider.query(parcel, phone=None), now=now)
+        trail = provider.query(parcel, phone=receiver_phone(orders, parcel, order_id))
+        store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now)
     if rules.parcels_of(order) and asked == 0:
         raise TooManyRequests(f"these parcels were asked for less than {rules.REFRESH_MINUTES} minutes ago",
                               retry_after_seconds=rules.REFRESH_MINUTES * 60, code="tracking_refresh_too_soon")
