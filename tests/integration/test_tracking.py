@@ -282,3 +282,25 @@ def test_the_admin_refresh_asks_once_per_parcel_per_window(table: Table, shipped
     service.refresh_tracking(repo=repo, settings=settings, provider=provider, order_id=oid,
                              now=NOW + timedelta(minutes=31))
     assert provider.queried == ["SF100", "SF100"]
+
+
+ADMIN_AND_WEBHOOK_TRIPS = 5  # bench/_route_classes.py: admin routes and signed webhooks
+
+
+def test_a_push_and_a_refresh_stay_within_their_round_trips(table: Table, shipped: dict[str, Any]) -> None:
+    repo, settings, provider = TrackingRepository(table), SettingsRepository(table), FakeProvider()
+    oid = shipped["order_id"]
+    trips = Trips(table.client)
+    provider.answer = parse_result({"state": "0", "ischeck": "0", "com": "shunfeng", "nu": "SF100",
+                                    "data": events((NOW, "运输中"))})
+    view = trips.of(lambda: service.refresh_tracking(repo=repo, settings=settings, provider=provider, order_id=oid,
+                                                     now=NOW))
+    assert view.parcels[0].state == "in_transit" and view.parcels[0].events[0].context == "运输中"
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS, trips.sent
+    delivered = form("SF100", (NOW, "运输中"), (NOW + timedelta(hours=3), "签收"), delivered=True)
+    assert trips.of(lambda: service.handle_push(repo=repo, settings=settings, provider=provider, form=delivered,
+                                                order_id=oid, now=NOW))
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS, trips.sent
+    trips.of(lambda: service.handle_push(repo=repo, settings=settings, provider=provider, form=delivered,
+                                         order_id=oid, now=NOW))
+    assert len(trips.sent) == 1, trips.sent  # a repeat: one conditional write, refused

@@ -5,11 +5,13 @@ let a delivery restart the auto-confirm countdown (docs/shipping.md, "Parcel tra
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from mall.clock import iso
 from mall.dal.order_items import address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
@@ -91,15 +93,17 @@ def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provi
                 form: Mapping[str, str], order_id: str | None, now: datetime) -> bool:
     """Verify the push (before anything else is read), then store its trail if newer than the one
     stored. Returns whether anything changed. A push for a parcel we do not know changes nothing
-    (acknowledged, so the provider stops)."""
+    (the write is conditional on the parcel's item: acknowledged, so the provider stops). One write,
+    and four more round trips once every parcel is signed for."""
     trail = provider.verify_push(form)
     if not order_id:
         logger.warning("tracking push without order_id", extra={"company": trail.company})
         return False
-    if repo.parcel(order_id, trail.tracking_no) is None:
-        logger.warning("tracking push for an unknown parcel", extra={"order_id": order_id})
-        return False
-    return store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now)
+    changed = store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now)
+    if not changed:
+        logger.info("tracking push changed nothing (a repeat, an older trail or an unknown parcel)",
+                    extra={"order_id": order_id})
+    return changed
 
 
 def store(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str, trail: rules.Trail,
@@ -195,22 +199,29 @@ def admin_tracking(*, repo: TrackingRepository, settings: SettingsRepository, or
 def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, provider: TrackingProvider | None,
                      order_id: str, now: datetime, orders: OrderRepository | None = None) -> TrackingView:
     """An admin asks the provider now (real-time query) for each parcel not asked in the last
-    ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked."""
-    order, _ = repo.order_and_parcels(order_id)
+    ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked. For one parcel
+    in transit: five round trips (order, parcels, the query's slot, the trail, the order again)."""
+    order, parcels = repo.order_and_parcels(order_id)
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     if provider is None:
         raise TrackingProviderError("parcel tracking is off (TRACKING_PROVIDER=none)", code="tracking_off")
-    asked = 0
+    known = {p.tracking_no: p for p in parcels}
+    asked, delivered = 0, False
     for parcel in rules.parcels_of(order):
-        repo.register(order_id, parcel, now=now)
+        if parcel.tracking_no not in known:  # shipped before tracking existed, or its message is still queued
+            known[parcel.tracking_no] = repo.register(order_id, parcel, now=now)
         if not repo.take_query_slot(order_id, parcel.tracking_no, now=now,
                                     not_before=now - timedelta(minutes=rules.REFRESH_MINUTES)):
             continue
         asked += 1
         trail = provider.query(parcel, phone=receiver_phone(orders, parcel, order_id))
-        store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now)
+        if store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now):
+            known[parcel.tracking_no] = replace(known[parcel.tracking_no], trail=trail, updated_at=iso(now))
+            delivered = delivered or trail.delivered
     if rules.parcels_of(order) and asked == 0:
         raise TooManyRequests(f"these parcels were asked for less than {rules.REFRESH_MINUTES} minutes ago",
                               retry_after_seconds=rules.REFRESH_MINUTES * 60, code="tracking_refresh_too_soon")
-    return admin_tracking(repo=repo, settings=settings, order_id=order_id)
+    if delivered:  # the order itself may have changed (its delivery, its countdown): read it again
+        return admin_tracking(repo=repo, settings=settings, order_id=order_id)
+    return _view(order, list(known.values()), settings, masked=False)
