@@ -75,10 +75,6 @@ class TrackingRepository:
         parcels = sorted((parcel_from_item(i) for i in page.items), key=lambda p: (p.index, p.tracking_no))
         return (order_from_item(order_item) if order_item and order_item.get("sk") == ORDER_SK else None), parcels
 
-    def parcel(self, order_id: str, tracking_no: str) -> StoredParcel | None:
-        item = self._table.get(parcel_key(order_id, tracking_no), consistent=True)
-        return parcel_from_item(item) if item else None
-
     # ---- subscription ---------------------------------------------------------------------
 
     def register(self, order_id: str, parcel: Parcel, *, now: datetime) -> StoredParcel:
