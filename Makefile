@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt bench clean deps
+.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt track bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -33,6 +33,7 @@ help:
 	@echo "make refund REFUND=... [STATUS=SUCCESS]   finish a refund in the local WeChat Pay sandbox"
 	@echo "make payout WITHDRAWAL=w_... [STATE=SUCCESS|FAIL|CANCELLED]   finish a withdrawal's transfer bill"
 	@echo "make confirm-receipt ORDER=o_... [EVENT=settlement|shipped|remind-shipping] [PLAIN=1]   WeChat's signed message push"
+	@echo "make track ORDER=o_... [STATE=delivered|in_transit|out_for_delivery|...]   push a parcel trail from the logistics sandbox"
 	@echo "make openapi    regenerate docs/openapi.json from the handlers, and the console's client types"
 	@echo "make console-dev   the console with hot reload on :5173, proxying to the API of \`make run\`"
 	@echo "make build      sam build (arm64)      make bench   benchmarks"
@@ -165,6 +166,8 @@ payout: deps
 
 confirm-receipt: deps
 	$(PY) -m local confirm-receipt $(ORDER) $(if $(EVENT),--event $(EVENT)) $(if $(PLAIN),--plain)
+track: deps
+	$(PY) -m local track $(ORDER) $(if $(STATE),--state $(STATE))
 
 bench: deps
 	$(PY) -m bench

@@ -10,6 +10,7 @@
     python -m local payout WITHDRAWAL_ID [--state SUCCESS|FAIL|CANCELLED]  (signed MCHTRANSFER.BILL.FINISHED)
     python -m local confirm-receipt ORDER_ID [--plain] [--event settlement|shipped|remind-shipping]
                                                        (WeChat's signed message push: the buyer confirmed)
+    python -m local track ORDER_ID [--state delivered|in_transit|...]  (a signed Kuaidi100 tracking push)
     python -m local admin --username alice [--display-name NAME]   (tools.create_admin, locally)
     python -m local admin-access disable|enable|password --username alice   (tools.admin_access, locally)
     python -m local migrate [NAME] [--dry-run] [--restart]        (tools.migrations, locally)
@@ -90,7 +91,15 @@ def _add_confirm_receipt(sub: Any) -> None:
                          help="settlement (completes the order), shipped (the push at shipping) or remind-shipping")
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one flat list of subcommands reads best)
+def _add_track(sub: Any) -> None:
+    track = sub.add_parser("track", help="move an order's parcels at the local logistics sandbox (signed push)")
+    _common(track)
+    track.add_argument("order_id", help="a shipped order (its parcels were subscribed when it shipped)")
+    track.add_argument("--state", default="delivered",
+                       choices=["collected", "in_transit", "out_for_delivery", "delivered", "problem", "refused"])
+
+
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one flat list of commands)
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -143,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one flat list o
     pay.add_argument("order_id", help="the order id (= out_trade_no) returned by POST /orders")
     pay.add_argument("--notify-url", default=None, help="deliver here instead of the order's notify_url")
 
+    _add_track(sub)
     refund = sub.add_parser("refund", help="finish a refund in the local WeChat Pay sandbox (signed notification)")
     _common(refund)
     refund.add_argument("refund_id", help="the refund id (= out_refund_no)")
@@ -431,6 +441,24 @@ def cmd_confirm_receipt(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    """``track ORDER_ID --state S``: the carrier moves the order's parcels; the logistics sandbox
+    pushes each parcel's trail, signed with its subscription's salt, to the local webhook."""
+    from local.logistics_sandbox import LogisticsSandbox
+
+    if running_stack(args.data_dir) is None:
+        print(f"no local stack runs on {args.data_dir}: start `make run` first", file=sys.stderr)
+        return 2
+    deliveries = LogisticsSandbox.beside(Path(args.data_dir) / "secrets.json").advance(args.order_id, args.state)
+    if not deliveries:
+        print(f"error: no parcel of {args.order_id} is subscribed (is it shipped?)", file=sys.stderr)
+        return 2
+    for delivery in deliveries:
+        print(f"{delivery.number} {args.state} → {delivery.url}: HTTP {delivery.status} "
+              f"{delivery.response.decode('utf-8', 'replace')}")
+    return 0 if all(d.status == 200 for d in deliveries) else 1
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     with _offline_stack(args) as stack:
         os.environ.update(stack.env)
@@ -502,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "refund": cmd_pay,
         "payout": cmd_pay,
         "confirm-receipt": cmd_confirm_receipt,
+        "track": cmd_track,
     }
     try:
         return commands[args.command](args)

@@ -27,6 +27,10 @@ def local_secrets() -> dict[str, str]:
         # The mini-program's message push: the token (令牌) and the EncodingAESKey (43 characters).
         "wechat_message_token": secrets.token_hex(16),
         "wechat_message_aes_key": base64.b64encode(secrets.token_bytes(32)).decode("ascii")[:43],
+        # The logistics sandbox (local/logistics_sandbox.py) signs its pushes with the same salt.
+        "kuaidi100_key": "sandbox-kuaidi100-key",
+        "kuaidi100_customer": "SANDBOXCUSTOMER",
+        "kuaidi100_salt": secrets.token_hex(16),
     }
     try:
         from local.wechatpay_keys import generate_local_keys

@@ -1,7 +1,8 @@
 """The local stand-in for WeChat's servers, served by the local stack on SANDBOX_PORT.
 
 ``/wechat/...`` plays the mini-program server APIs; ``/wechatpay/...`` plays WeChat Pay v3
-(the ``local.wechatpay_sandbox`` package). Login codes the sandbox accepts (documented in README.md):
+(the ``local.wechatpay_sandbox`` package); ``/kuaidi100/...`` plays the logistics provider
+(``local.logistics_sandbox``). Login codes the sandbox accepts (documented in README.md):
 
 - ``invalid``, or any code starting ``invalid-``  → errcode 40029 (invalid code)
 - ``ratelimited``                                 → errcode 45011 (rate limited)
@@ -359,7 +360,18 @@ def handle(method: str, path: str, query: dict[str, list[str]], headers: dict[st
         return reply
     if (method == "POST" and path in shipping_sandbox.WECHAT_PATHS) or path.startswith("/wechat/sandbox/shipping/"):
         return _shipping(method, path, query, body)
-    return _ROUTES.get((method, path), _no_route(method, path))(query, body)
+    fallback = _logistics(method, path) if path.startswith("/kuaidi100/") else _no_route(method, path)
+    return _ROUTES.get((method, path), fallback)(query, body)
+
+
+def _logistics(method: str, path: str) -> Route:
+    """The logistics provider (Kuaidi100), its state beside the local stack's secrets."""
+    from pathlib import Path
+
+    from local.logistics_sandbox import LogisticsSandbox
+
+    sandbox = LogisticsSandbox.beside(Path(_pay_sandbox_config()[0]))
+    return lambda query, body: sandbox.handle(method, path, query, body)
 
 
 def _shipping(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply:

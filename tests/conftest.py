@@ -27,6 +27,9 @@ from local.wechatpay_keys import generate_local_keys  # noqa: E402
 SECRETS_FILE.write_text(json.dumps({"token_signing_key": secrets.token_hex(32),
                                     "wechat_app_secret": "test-app-secret",
                                     "pii_encryption_key": secrets.token_hex(32),
+                                    "kuaidi100_key": "test-kuaidi100-key",
+                                    "kuaidi100_customer": "TESTCUSTOMER",
+                                    "kuaidi100_salt": "test-kuaidi100-salt",
                                     **generate_local_keys()}), encoding="utf-8")
 
 # Set before any handler is imported: configuration is validated at cold start.

@@ -1,6 +1,8 @@
 """Admin orders (订单管理): GET /admin/orders (by status and China days created, newest first),
 GET /admin/orders/{order_id}, POST /admin/orders/{order_id}/ship (发货: PAID → SHIPPED),
-POST /admin/orders/{order_id}/verify (核销: a paid service order's code → COMPLETED). Addresses are
+POST /admin/orders/{order_id}/verify (核销: a paid service order's code → COMPLETED),
+GET /admin/orders/{order_id}/tracking (parcels' trails) and POST .../tracking/refresh (ask the
+logistics provider now, rate-limited per parcel). Addresses are
 masked in every view; only GET /admin/orders/{order_id}/shipping-address shows one in full, audited
 and never cached."""
 
@@ -18,13 +20,17 @@ from mall.config import get_settings
 from mall.dal.audit import AuditLog
 from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.queues import queue_from_env
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
+from mall.dal.tracking import TrackingRepository
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.shipping import ParcelRequest
 from mall.domain.tokens import Role
 from mall.errors import FieldProblem, InvalidInput
+from mall.integrations.tracking.factory import provider_from_env
 from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
+from mall.schemas.tracking import TrackingView
 from mall.services.fulfilment import (
     admin_list_orders,
     admin_order,
@@ -33,6 +39,7 @@ from mall.services.fulfilment import (
 )
 from mall.services.promoter_orders import admin_orders_by_promoter
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, known_carriers, ship_parcels
+from mall.services.tracking import admin_tracking, refresh_tracking
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -42,6 +49,8 @@ audit = AuditLog(table)
 promoter_order_reads = PromoterOrderReads(table)
 uploads = UploadRequests(shipping.shipping, queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
 force_gate = ForceRefreshLease(table)
+tracking = TrackingRepository(table)
+settings = SettingsRepository(table)
 app = make_resolver()
 _client: list[ShippingClient] = []
 
@@ -170,6 +179,31 @@ def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
                                   now=utc_now(), source_ip=source_ip(app), uploads=uploads)
     metrics.add_metric(name="ServiceOrdersVerified", unit="Count", value=1)
+    return result
+
+
+@app.get("/admin/orders/<order_id>/tracking", summary="The order's parcels and their trails", tags=["admin orders"],
+         responses={200: {"description": "the trails", "content": {"application/json": {"model": TrackingView}}},
+                    404: error_response("`order_not_found`")},
+         **secured(Role.ADMIN))
+def order_tracking(order_id: IdPath) -> TrackingView:
+    return admin_tracking(repo=tracking, settings=settings, order_id=order_id)
+
+
+@app.post("/admin/orders/<order_id>/tracking/refresh", summary="Ask the logistics provider for fresh trails now",
+          description="A real-time query per parcel (billed by the provider): each parcel at most once per 30 "
+                      "minutes; a newer trail replaces the stored one, an older answer changes nothing.",
+          tags=["admin orders"],
+          responses={200: {"description": "the trails after the query",
+                           "content": {"application/json": {"model": TrackingView}}},
+                     404: error_response("`order_not_found`"),
+                     429: error_response("`tracking_refresh_too_soon`: every parcel was asked recently"),
+                     503: error_response("`tracking_query_failed`, `tracking_provider_unavailable`, `tracking_off`")},
+          **secured(Role.ADMIN))
+def refresh_order_tracking(order_id: IdPath) -> TrackingView:
+    result = refresh_tracking(repo=tracking, settings=settings, provider=provider_from_env(), order_id=order_id,
+                              now=utc_now(), orders=repo)
+    metrics.add_metric(name="TrackingRefreshed", unit="Count", value=1)
     return result
 
 

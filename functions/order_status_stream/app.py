@@ -1,6 +1,7 @@
 """DynamoDB stream (order items only): keep each order's ``STATUS`` entry, the admin's by-status
 list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deliver virtual-only
-orders when they become PAID (PAID → COMPLETED, completed_by auto); and route every change that
+orders when they become PAID (PAID → COMPLETED, completed_by auto); send an order whose parcels
+were shipped to ``TrackingQueue`` (their tracking subscription); and route every change that
 can change commission (paid, completed, a line refunded, closed:
 ``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
 
@@ -27,6 +28,7 @@ from mall.domain.commission_changes import commission_trigger
 from mall.observability import logger, metrics
 from mall.services.fulfilment import OrderChange, on_order_changes
 from mall.services.shipping import UploadRequests
+from mall.services.tracking import needs_subscription
 from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -36,6 +38,7 @@ commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
 uploads = UploadRequests(ShippingRepository(table), queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
 if commission_queue is None and function_environment().function_name:
     logger.warning("COMMISSION_QUEUE_URL is not set: commission will not follow orders")
+tracking_queue = queue_from_env("TRACKING_QUEUE_URL")
 change_queues = [q for q in (queue_from_env("STATS_QUEUE_URL"), queue_from_env("NOTIFICATION_QUEUE_URL"))
                  if q is not None]
 
@@ -54,6 +57,8 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             if (new is not None and commission_queue is not None
                     and commission_trigger(order_image(old), order_image(new))):
                 commission_queue.send({"order_id": str(new["order_id"])})
+            if tracking_queue is not None and new is not None and needs_subscription(old, new):
+                tracking_queue.send({"order_id": str(new["order_id"])})
             if routed(change):
                 message = change_message(change)
                 for queue in change_queues:

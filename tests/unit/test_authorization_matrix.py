@@ -166,6 +166,8 @@ OWNERSHIP: dict[str, str] = {
     "GET /admin/shipping/uploads": "admin",
     "POST /admin/shipping/uploads/{order_id}/retry": "admin",
     "GET /admin/orders/{order_id}/shipping-address": "admin",
+    "GET /admin/orders/{order_id}/tracking": "admin",
+    "POST /admin/orders/{order_id}/tracking/refresh": "admin",
     "POST /admin/orders/{order_id}/verify": "admin",
     "POST /admin/media/uploads": "admin",
     "POST /admin/media/uploads/{upload_id}/verify": "admin",
@@ -236,6 +238,8 @@ OWNERSHIP: dict[str, str] = {
     "POST /orders/{order_id}/payment": "order",
     "GET /orders/{order_id}/refunds": "order",
     "POST /orders/{order_id}/refunds": "order",
+    "GET /orders/{order_id}/tracking": "order",
+    "GET /promoter/orders/{order_id}/tracking": "order",
     "GET /products": "public",
     "GET /products/{product_id}": "public",
     "POST /promoter/apply": "self-write",
@@ -261,6 +265,7 @@ OWNERSHIP: dict[str, str] = {
     "GET /webhooks/wechat/messages": "public",
     "POST /webhooks/wechat/messages": "public",
     "GET /admin/wechat-messages": "admin",
+    "POST /webhooks/tracking": "public",
 }
 KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line", "address"}
 #: Bodies that pass validation, so the ownership check (not the body's) is what answers B.
@@ -373,6 +378,9 @@ def two_promoters(handlers: dict[str, ModuleType]) -> Iterator[TwoPromoters]:
     orders = {status: put_order(table, buyer_id=a, status=status)["order_id"]
               for status in ("CREATED", "PAID", "SHIPPED")}
     put_order(table, buyer_id=a, status="COMPLETED")
+    # A's shipped order earns A (自购返佣): A reaches it through the promoter's order views too.
+    table.update({"pk": f"ORDER#{orders['SHIPPED']}", "sk": "ORDER"}, "SET attribution.l1_promoter_id = :a",
+                 values={":a": a})
     put_order(table, buyer_id=b, status="PAID")
     refund = refund_service.request_refund(orders=OrderRepository(table), refunds=RefundRepository(table),
                                            buyer_id=a, order_id=orders["PAID"], reason="matrix",

@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: downline and manual adjustments, six routes on existing functions: +6; shipping information to
 #: WeChat: its queue, the upload worker and its queue trigger, the reconciler and its schedule, the
 #: admin's shipping function with three routes: +9; the mini-program's message push, one function with
-#: two routes, the receipt reminder's function and schedule, and the admin's list of pushed events: +7).
-STACK_RESOURCE_BUDGET = 266
+#: two routes, the receipt reminder's function and schedule, and the admin's list of pushed events: +7;
+#: parcel tracking: its queue, worker and event source, its webhook function and permission, and four
+#: routes on the order functions: +9).
+STACK_RESOURCE_BUDGET = 275
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

@@ -412,6 +412,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/orders/{order_id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The order's parcels and their trails */
+        get: operations["order_tracking_admin_orders__order_id__tracking_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/orders/{order_id}/tracking/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the logistics provider for fresh trails now
+         * @description A real-time query per parcel (billed by the provider): each parcel at most once per 30 minutes; a newer trail replaces the stored one, an older answer changes nothing.
+         */
+        post: operations["refresh_order_tracking_admin_orders__order_id__tracking_refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/orders/{order_id}/verify": {
         parameters: {
             query?: never;
@@ -1486,6 +1523,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/{order_id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where my order's parcels are (物流轨迹)
+         * @description Each parcel's latest events (newest first), its state and signing; `auto_confirm` says from when the auto-confirm countdown runs and when it ends.
+         */
+        get: operations["my_tracking_orders__order_id__tracking_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/products": {
         parameters: {
             query?: never;
@@ -1685,6 +1742,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/promoter/orders/{order_id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where an order attributed to me is (buyer masked)
+         * @description Only orders that earn the promoter commission (level 1 or 2); the buyer and the names and phone numbers in the carriers' texts are masked.
+         */
+        get: operations["attributed_tracking_promoter_orders__order_id__tracking_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/promoter/posters": {
         parameters: {
             query?: never;
@@ -1839,6 +1916,23 @@ export interface paths {
         put?: never;
         /** Record a share visit (binds in first_click mode) */
         post: operations["visit_share_visits_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Tracking pushes from the logistics provider (signed) */
+        post: operations["webhook_webhooks_tracking_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4391,6 +4485,24 @@ export interface components {
              */
             url?: string | null;
         };
+        /** CountdownView */
+        CountdownView: {
+            /** Days */
+            days: number;
+            /**
+             * Ends At
+             * @description the order is confirmed automatically at this time unless confirmed before
+             */
+            ends_at: string;
+            /**
+             * Runs From
+             * @description the auto-confirm countdown runs from the shipment, or from the delivery once known
+             * @enum {string}
+             */
+            runs_from: "shipment" | "delivery";
+            /** Started At */
+            started_at: string;
+        };
         /**
          * CreateExportRequest
          * @description What to export: one kind of record for China calendar days ``from``..``to`` (inclusive).
@@ -5133,6 +5245,7 @@ export interface components {
             /**
              * @default {
              *       "auto_confirm_days": 10,
+             *       "auto_confirm_from": "delivery",
              *       "unpaid_expiry_minutes": 30
              *     }
              */
@@ -6557,6 +6670,12 @@ export interface components {
              */
             auto_confirm_days: number;
             /**
+             * Auto Confirm From
+             * @default delivery
+             * @enum {string}
+             */
+            auto_confirm_from: "shipment" | "delivery";
+            /**
              * Unpaid Expiry Minutes
              * @default 30
              */
@@ -6631,6 +6750,49 @@ export interface components {
             line_ids?: string[];
             /** Tracking No */
             tracking_no: string;
+        };
+        /** ParcelView */
+        ParcelView: {
+            /**
+             * Carrier
+             * @description WeChat's delivery id of the carrier, e.g. SF, YTO, ZTO
+             */
+            carrier: string;
+            /**
+             * Events
+             * @description newest first; the latest ones only (at most 40)
+             */
+            events: components["schemas"]["TrackEventView"][];
+            /**
+             * Index
+             * @description position of the parcel in its shipment (0 first)
+             */
+            index: number;
+            /**
+             * Signed
+             * @description the provider considers the parcel signed for (ischeck)
+             */
+            signed: boolean;
+            /** Signed At */
+            signed_at?: string | null;
+            /**
+             * State
+             * @description `pending` until the provider first reports; then its state (签收 = `delivered`)
+             * @enum {string}
+             */
+            state: "pending" | "in_transit" | "collected" | "problem" | "delivered" | "returned_signed" | "out_for_delivery" | "returning" | "redirected" | "customs" | "refused" | "unknown";
+            /**
+             * Tracked
+             * @description the provider accepted the parcel (pushes will come)
+             */
+            tracked: boolean;
+            /** Tracking No */
+            tracking_no: string;
+            /**
+             * Updated At
+             * @description when we last stored a newer trail
+             */
+            updated_at?: string | null;
         };
         /**
          * PaymentParams
@@ -9503,6 +9665,7 @@ export interface components {
          *       "only_new_customers": false,
          *       "orders": {
          *         "auto_confirm_days": 10,
+         *         "auto_confirm_from": "delivery",
          *         "unpaid_expiry_minutes": 30
          *       },
          *       "promoter_review": "manual",
@@ -9734,6 +9897,7 @@ export interface components {
             /**
              * @default {
              *       "auto_confirm_days": 10,
+             *       "auto_confirm_from": "delivery",
              *       "unpaid_expiry_minutes": 30
              *     }
              */
@@ -10033,6 +10197,7 @@ export interface components {
          *             "only_new_customers": false,
          *             "orders": {
          *               "auto_confirm_days": 10,
+         *               "auto_confirm_from": "delivery",
          *               "unpaid_expiry_minutes": 30
          *             },
          *             "promoter_review": "manual",
@@ -10281,6 +10446,7 @@ export interface components {
          *         "only_new_customers": false,
          *         "orders": {
          *           "auto_confirm_days": 10,
+         *           "auto_confirm_from": "delivery",
          *           "unpaid_expiry_minutes": 30
          *         },
          *         "promoter_review": "manual",
@@ -10838,6 +11004,116 @@ export interface components {
             sales_fen: number;
             /** User Id */
             user_id: string;
+        };
+        /** TrackEventView */
+        TrackEventView: {
+            /**
+             * Area
+             * @description where (province, city, district), when the provider knows
+             */
+            area?: string | null;
+            /**
+             * At
+             * @description when it happened (UTC)
+             */
+            at: string;
+            /**
+             * Context
+             * @description the carrier's text
+             */
+            context: string;
+            /**
+             * Status
+             * @description the provider's phase, e.g. 在途, 派件, 签收
+             */
+            status?: string | null;
+        };
+        /**
+         * TrackingPushReply
+         * @description What the logistics provider reads back from a push (Kuaidi100's format): stop, or push again.
+         * @example {
+         *       "message": "成功",
+         *       "result": true,
+         *       "returnCode": "200"
+         *     }
+         */
+        TrackingPushReply: {
+            /** Message */
+            message: string;
+            /**
+             * Result
+             * @description true: stored or already known (the provider stops pushing this state)
+             */
+            result: boolean;
+            /**
+             * Returncode
+             * @description 200 when handled; else the HTTP status of the refusal
+             */
+            returnCode: string;
+        };
+        /**
+         * TrackingView
+         * @example {
+         *       "auto_confirm": {
+         *         "days": 10,
+         *         "ends_at": "2026-11-15T06:12:40Z",
+         *         "runs_from": "delivery",
+         *         "started_at": "2026-11-05T06:12:40Z"
+         *       },
+         *       "buyer": null,
+         *       "delivered_at": "2026-11-05T06:12:40Z",
+         *       "order_id": "o_01m4cn2h7j3t0v9k2w5r8y4b6d",
+         *       "parcels": [
+         *         {
+         *           "carrier": "SF",
+         *           "events": [
+         *             {
+         *               "area": "浙江,杭州市,西湖区",
+         *               "at": "2026-11-05T06:12:40Z",
+         *               "context": "【杭州市】已签收，签收人：本人，如有疑问请联系派件员",
+         *               "status": "签收"
+         *             },
+         *             {
+         *               "area": "浙江,杭州市",
+         *               "at": "2026-11-04T10:31:07Z",
+         *               "context": "【杭州转运中心】已发出",
+         *               "status": "在途"
+         *             }
+         *           ],
+         *           "index": 0,
+         *           "signed": true,
+         *           "signed_at": "2026-11-05T06:12:40Z",
+         *           "state": "delivered",
+         *           "tracked": true,
+         *           "tracking_no": "SF1428830471952",
+         *           "updated_at": "2026-11-05T06:20:03Z"
+         *         }
+         *       ],
+         *       "shipped_at": "2026-11-04T02:30:41Z",
+         *       "status": "SHIPPED"
+         *     }
+         */
+        TrackingView: {
+            /** @description 自动确认收货: from when it runs and when it ends (while the order is SHIPPED) */
+            auto_confirm?: components["schemas"]["CountdownView"] | null;
+            /**
+             * Buyer
+             * @description the buyer, masked (promoter's view only)
+             */
+            buyer?: string | null;
+            /**
+             * Delivered At
+             * @description every parcel signed for (the latest signing)
+             */
+            delivered_at?: string | null;
+            /** Order Id */
+            order_id: string;
+            /** Parcels */
+            parcels: components["schemas"]["ParcelView"][];
+            /** Shipped At */
+            shipped_at?: string | null;
+            /** Status */
+            status: string;
         };
         /**
          * TransferConfirm
@@ -13687,6 +13963,149 @@ export interface operations {
             };
             /** @description too many requests; see the Retry-After header */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    order_tracking_admin_orders__order_id__tracking_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the trails */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `order_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refresh_order_tracking_admin_orders__order_id__tracking_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the trails after the query */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `order_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tracking_refresh_too_soon`: every parcel was asked recently */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tracking_query_failed`, `tracking_provider_unavailable`, `tracking_off` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18800,6 +19219,73 @@ export interface operations {
             };
         };
     };
+    my_tracking_orders__order_id__tracking_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the trails */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such order of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     browse_products_get: {
         parameters: {
             query?: {
@@ -19453,6 +19939,73 @@ export interface operations {
             };
             /** @description the caller's role may not use this operation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attributed_tracking_promoter_orders__order_id__tracking_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the trails */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such order attributed to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20161,6 +20714,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook_webhooks_tracking_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stored, or already known (a repeat or an older trail) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingPushReply"];
+                };
+            };
+            /** @description refused (4xx, nothing changed) or our failure (5xx: the provider pushes again), in the provider's format: `result` false, `returnCode` the status, `message` the reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingPushReply"];
+                };
+            };
+            /** @description refused (4xx, nothing changed) or our failure (5xx: the provider pushes again), in the provider's format: `result` false, `returnCode` the status, `message` the reason */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingPushReply"];
+                };
+            };
+            /** @description refused (4xx, nothing changed) or our failure (5xx: the provider pushes again), in the provider's format: `result` false, `returnCode` the status, `message` the reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused (4xx, nothing changed) or our failure (5xx: the provider pushes again), in the provider's format: `result` false, `returnCode` the status, `message` the reason */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingPushReply"];
                 };
             };
         };

@@ -288,3 +288,20 @@ export const UPLOAD_STATUS: Record<"FAILED" | "PENDING" | "SENDING" | "UPLOADED"
 };
 
 export const LOGISTICS_TYPE: Record<number, string> = { 1: "快递", 2: "同城配送", 3: "虚拟发货", 4: "用户自提" };
+
+export const PARCEL_STATE: Record<string, string> = {
+  pending: "待揽收",
+  collected: "已揽收",
+  in_transit: "运输中",
+  out_for_delivery: "派送中",
+  delivered: "已签收",
+  problem: "疑难件",
+  returned_signed: "退签",
+  returning: "退回中",
+  redirected: "转投",
+  customs: "清关中",
+  refused: "拒签",
+  unknown: "未知",
+};
+
+export const COUNTDOWN_FROM: Record<"shipment" | "delivery", string> = { shipment: "发货", delivery: "签收" };

@@ -91,6 +91,14 @@ class Settings(BaseModel):
     payout_report_infos: Annotated[str, Field(alias="PAYOUT_REPORT_INFOS", max_length=500)] = (
         "岗位类型:推广员;报酬说明:推广佣金提现")
 
+    # ---- parcel tracking (物流轨迹) ----
+    # The logistics provider: "kuaidi100" (its key, customer and salt are secrets), or "none" to track nothing.
+    tracking_provider: Annotated[Literal["kuaidi100", "none"], Field(alias="TRACKING_PROVIDER")] = "kuaidi100"
+    kuaidi100_api_base: Annotated[HttpUrl, Field(alias="KUAIDI100_API_BASE")] = HttpUrl("https://poll.kuaidi100.com")
+    # The public URL of POST /webhooks/tracking, given to the provider with every subscription.
+    tracking_callback_url: Annotated[HttpUrl | None, BeforeValidator(_empty_is_unset),
+                                     Field(alias="TRACKING_CALLBACK_URL")] = None
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable function."""
@@ -159,7 +167,8 @@ OptionalText = Annotated[str | None, BeforeValidator(_stripped_or_unset)]
 
 #: The worker queues a function may be given (``!Ref <Queue>`` in template.yaml).
 QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATION_QUEUE_URL", "PAYOUT_QUEUE_URL",
-                        "SETTLEMENT_QUEUE_URL", "STATS_QUEUE_URL", "SHIPPING_UPLOAD_QUEUE_URL"]
+                        "SETTLEMENT_QUEUE_URL", "STATS_QUEUE_URL", "SHIPPING_UPLOAD_QUEUE_URL",
+                        "TRACKING_QUEUE_URL"]
 
 
 class FunctionEnvironment(BaseModel):
@@ -186,6 +195,7 @@ class FunctionEnvironment(BaseModel):
     settlement_queue_url: Annotated[OptionalText, Field(alias="SETTLEMENT_QUEUE_URL")] = None
     stats_queue_url: Annotated[OptionalText, Field(alias="STATS_QUEUE_URL")] = None
     shipping_upload_queue_url: Annotated[OptionalText, Field(alias="SHIPPING_UPLOAD_QUEUE_URL")] = None
+    tracking_queue_url: Annotated[OptionalText, Field(alias="TRACKING_QUEUE_URL")] = None
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

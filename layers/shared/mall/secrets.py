@@ -25,6 +25,10 @@ SecretName = Literal[
     "wechatpay_mchid",
     "wechatpay_merchant_serial",
     "wechatpay_public_key_id",
+    # Parcel tracking through Kuaidi100 (授权key, customer 编号, the salt its pushes are signed with).
+    "kuaidi100_key",
+    "kuaidi100_customer",
+    "kuaidi100_salt",
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.keys import (
-    PARCEL_PREFIX,
+    PARCEL_RANGE,
     carrier_list_key,
     order_pk,
     parcel_key,
@@ -95,8 +95,10 @@ class ShippingRepository:
                     ":old_rev": state.revision, ":old_status": state.status})
 
     def parcels(self, order_id: str) -> tuple[Parcel, ...]:
-        page = self._table.query_where("#pk = :pk AND begins_with(#sk, :p)", names={"#pk": "pk", "#sk": "sk"},
-                                       values={":pk": order_pk(order_id), ":p": PARCEL_PREFIX}, limit=None,
+        # The range leaves out the parcels' trails (``PARCEL#T#…``, mall.dal.tracking) stored beside them.
+        low, high = PARCEL_RANGE
+        page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "pk", "#sk": "sk"},
+                                       values={":pk": order_pk(order_id), ":low": low, ":high": high}, limit=None,
                                        consistent=True)
         return tuple(sorted((parcel_from_item(i) for i in page.items), key=lambda p: p.index))
 

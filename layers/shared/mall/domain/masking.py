@@ -5,6 +5,8 @@ Pure string rules (138****1234, 张**). Stored personal data is sealed by
 
 from __future__ import annotations
 
+import re
+
 #: What an erased token is replaced with (mall.services.erasure).
 ERASED = "erased"
 
@@ -40,3 +42,18 @@ def mask_nickname(nickname: str | None) -> str:
     if len(nickname) <= 2:
         return nickname[:1] + "*"
     return nickname[:1] + "**" + nickname[-1:]
+
+
+def mask_user_id(user_id: str) -> str:
+    """A buyer shown to a promoter by id: u_xp****2l."""
+    return f"{user_id[:4]}****{user_id[-2:]}" if len(user_id) > 8 else "****"
+
+
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_SIGNER_IN_TEXT = re.compile(r"(签收人|收件人|代收人)([:：]\s*)([^\s，,。;；)）]+)")
+
+
+def mask_text(text: str) -> str:
+    """A carrier's free text (物流轨迹) with the phone numbers and signer names in it masked."""
+    text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+    return _SIGNER_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + mask_name(m.group(3)), text)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from mall.domain import tracking
 from mall.domain import withdrawal_limits as limits
 from mall.domain.adjustments import adjustment_rule
 from mall.domain.catalog import SKU_COMMISSION_RULE
@@ -169,8 +170,11 @@ def _settlement(s: DistributionSettings) -> RuleSection:
                  f"订单完成（确认收货、超时自动确认或到店核销）后 {days} 天，待结算佣金转为可提现余额。",
                  days, "days"),
         RuleItem("auto_confirm_days", "自动确认收货",
-                 f"发货后 {s.orders.auto_confirm_days} 天未确认收货的订单自动确认。",
-                 s.orders.auto_confirm_days, "days"),
+                 f"{'签收' if s.orders.auto_confirm_from == 'delivery' else '发货'}后 {s.orders.auto_confirm_days} "
+                 "天未确认收货的订单自动确认。", s.orders.auto_confirm_days, "days"),
+        RuleItem("auto_confirm_from", "自动确认起算",
+                 tracking.countdown_rule(s.orders.auto_confirm_from, s.orders.auto_confirm_days),
+                 s.orders.auto_confirm_from),
         *_settlement_conditions(days),
     ])
 

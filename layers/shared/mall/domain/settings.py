@@ -137,6 +137,9 @@ class CommissionRates(_Document):
 class OrderRules(_Document):
     unpaid_expiry_minutes: Annotated[int, Field(ge=5, le=1440)] = 30
     auto_confirm_days: Annotated[int, Field(ge=1, le=60)] = 10
+    #: 自动确认收货 counts from the shipment, or from the delivery once the parcels are reported signed
+    #: for (still from the shipment while no delivery is known).
+    auto_confirm_from: Literal["shipment", "delivery"] = "delivery"
 
 
 WithdrawalMethod = Literal["wechat", "bank"]

@@ -294,11 +294,14 @@ def verify_service_order(*, repo: OrderRepository, order_id: str, code: str, adm
 
 def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: datetime, limit: int = 500,
                  time_left: Callable[[], bool] = lambda: True) -> AutoConfirmResult:
-    """自动确认收货: complete SHIPPED orders shipped ``auto_confirm_days`` ago or earlier.
+    """自动确认收货: complete SHIPPED orders whose countdown started ``auto_confirm_days`` ago or earlier:
+    from the shipment, or from the delivery where ``auto_confirm_from`` says so and one was reported
+    (``mall.services.tracking`` moves the order's entry to the delivery).
 
     Finds them with one Query on the ``AUTOCONFIRM`` index entries (no scan). Each completion is
     conditional on SHIPPED, so runs that overlap complete each order once; the loser skips it."""
-    days = settings.current().settings.orders.auto_confirm_days
+    rules_now = settings.current().settings.orders
+    days = rules_now.auto_confirm_days
     cutoff = rules.auto_confirm_cutoff(now, days)
     examined = completed = skipped = 0
     start = None
@@ -312,8 +315,10 @@ def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: da
                 skipped += 1
                 continue
             try:
+                since = "delivery" if order.extra.get("gsi2sk", "").startswith(str(order.extra.get(
+                    "delivered_at") or "-")) else "shipping"
                 repo.complete(order, completed_by="auto", now=now, by="auto",
-                              note=f"confirmed automatically {days} days after shipping")
+                              note=f"confirmed automatically {days} days after {since}")
                 completed += 1
             except TransactionCancelled:
                 skipped += 1  # another run (or the buyer) completed it first

@@ -82,6 +82,15 @@ def refunds_partition(status: str) -> str:
     return f"REFUNDS#{status}"
 
 
+#: ``ORDER#<id> / PARCEL#T#<tracking_no>``: one parcel's tracking trail. It sorts after the shipment's
+#: ``PARCEL#<nn>`` items, so one Query of ``PARCEL#`` reads a shipment's parcels and their trails.
+TRAIL_PREFIX = "PARCEL#T#"
+
+
+def trail_key(order_id: str, tracking_no: str) -> Key:
+    return {"pk": order_pk(order_id), "sk": f"{TRAIL_PREFIX}{tracking_no}"}
+
+
 def plan_key(order_id: str) -> Key:
     return {"pk": order_pk(order_id), "sk": PLAN_SK}
 
@@ -92,6 +101,8 @@ def basis_key(order_id: str) -> Key:
 
 #: ``PARCEL#<nn>``: the parcels of an order's shipment (their order is the admin's).
 PARCEL_PREFIX = "PARCEL#"
+#: The sort-key range of the shipment's parcels alone (``PARCEL#00`` … ``PARCEL#99``), without their trails.
+PARCEL_RANGE = (f"{PARCEL_PREFIX}00", f"{PARCEL_PREFIX}99")
 SHIPPING_UPLOAD_SK = "SHIPPING_UPLOAD"
 
 

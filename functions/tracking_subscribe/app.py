@@ -1,0 +1,59 @@
+"""SQS worker (``TrackingQueue``): subscribe a shipped order's parcels with the logistics provider.
+
+The order stream router (``functions/order_status_stream``) sends ``{"order_id"}`` when an order
+ships (or gains parcels). Each message runs ``mall.services.tracking.subscribe_order``: idempotent
+per parcel (a subscribed parcel is never subscribed again). A provider failure is recorded on the
+parcel and reported in ``batchItemFailures``: redelivered after the visibility timeout, and after
+``maxReceiveCount`` deliveries moved to ``DeadLetterQueue``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from mall.clock import utc_now
+from mall.dal.orders import OrderRepository
+from mall.dal.table import main_table
+from mall.dal.tracking import TrackingRepository
+from mall.integrations.tracking.factory import callback_url, provider_from_env
+from mall.observability import logger, metrics
+from mall.services.tracking import subscribe_order
+from mall.workers import batch_entrypoint
+
+# Composition root: built once per cold start, shared by every invocation.
+table = main_table()
+repo = TrackingRepository(table)
+orders = OrderRepository(table)
+processor = BatchProcessor(event_type=EventType.SQS)
+ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _order_id(body: str) -> str | None:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    value = message.get("order_id") if isinstance(message, dict) else None
+    return value if isinstance(value, str) and ORDER_ID.match(value) else None
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    order_id = _order_id(record.body)
+    if order_id is None:  # redelivering cannot fix it: drop it, loudly
+        logger.error("malformed tracking message dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="TrackingMessagesMalformed", unit="Count", value=1)
+        return {"skipped": "malformed"}
+    provider = provider_from_env()
+    subscribed = subscribe_order(repo=repo, provider=provider, order_id=order_id,
+                                 callback_url=callback_url() if provider is not None else "", now=utc_now(),
+                                 orders=orders)
+    if subscribed:
+        metrics.add_metric(name="ParcelsSubscribed", unit="Count", value=subscribed)
+    return {"order_id": order_id, "subscribed": subscribed}
+
+
+handler = batch_entrypoint(processor, record_handler)

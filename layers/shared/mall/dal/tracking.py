@@ -1,0 +1,176 @@
+"""Parcel trails (物流轨迹) under the order's partition: ``ORDER#<id> / PARCEL#T#<tracking_no>``, one item
+per parcel, beside the shipment's own ``PARCEL#<nn>`` items (mall.dal.shipping; docs/data-model.md,
+"parcel tracking"). Each holds the parcel's carrier, its subscription,
+its latest ``MAX_EVENTS`` events, state, signed-for time and ``rank``: a trail is stored only when it
+ranks above the stored one (``mall.domain.tracking.is_newer``, evaluated by DynamoDB as a condition),
+so repeated and out-of-order pushes never bring an older trail back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mall.clock import iso
+from mall.dal.keys import ORDER_SK, PARCEL_PREFIX, order_key, order_pk, trail_key
+from mall.dal.order_items import order_from_item
+from mall.dal.table import ConditionFailed, Table
+from mall.domain.orders import Order, OrderStatus
+from mall.domain.tracking import Parcel, TrackEvent, Trail
+
+
+@dataclass(frozen=True)
+class StoredParcel:
+    """One parcel's item as stored (``trail`` None until the provider said something)."""
+
+    order_id: str
+    index: int
+    carrier: str
+    tracking_no: str
+    subscribed_at: str | None
+    subscribe_error: str | None
+    trail: Trail | None
+    updated_at: str | None
+    queried_at: str | None
+
+
+def _trail_from(item: Mapping[str, Any]) -> Trail | None:
+    if "state" not in item:
+        return None
+    events = tuple(TrackEvent(at=str(e.get("at", "")), context=str(e.get("context", "")), status=e.get("status"),
+                              area=e.get("area")) for e in item.get("events", []))
+    return Trail(company=str(item.get("company", "")), tracking_no=str(item["tracking_no"]),
+                 state=int(item["state"]), signed=bool(item.get("signed")), events=events)
+
+
+def parcel_from_item(item: Mapping[str, Any]) -> StoredParcel:
+    return StoredParcel(order_id=str(item["order_id"]), index=int(item.get("parcel_index", 0)),
+                        carrier=str(item.get("carrier", "")), tracking_no=str(item["tracking_no"]),
+                        subscribed_at=item.get("subscribed_at"), subscribe_error=item.get("subscribe_error"),
+                        trail=_trail_from(item), updated_at=item.get("updated_at"), queried_at=item.get("queried_at"))
+
+
+def _event_item(event: TrackEvent) -> dict[str, Any]:
+    item: dict[str, Any] = {"at": event.at, "context": event.context}
+    if event.status:
+        item["status"] = event.status
+    if event.area:
+        item["area"] = event.area
+    return item
+
+
+class TrackingRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def order_and_parcels(self, order_id: str) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
+        """The order, the parcels it was shipped in (``PARCEL#<nn>``) and their trails (``PARCEL#T#…``):
+        a GetItem and one Query on ``PARCEL#`` (a Query of the whole partition would also read its
+        history, refunds and commission items)."""
+        order_item = self._table.get(order_key(order_id), consistent=True)
+        page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
+                                       values={":pk": order_pk(order_id), ":prefix": PARCEL_PREFIX}, limit=None,
+                                       consistent=True)
+        shipped = tuple(sorted((Parcel(int(i["parcel_index"]), str(i["carrier_id"]), str(i["tracking_no"]))
+                                for i in page.items if i.get("entity") == "parcel"), key=lambda p: p.index))
+        trails = sorted((parcel_from_item(i) for i in page.items if i.get("entity") == "parcel_trail"),
+                        key=lambda p: (p.index, p.tracking_no))
+        order = order_from_item(order_item) if order_item and order_item.get("sk") == ORDER_SK else None
+        return order, shipped, trails
+
+    # ---- subscription ---------------------------------------------------------------------
+
+    def register(self, order_id: str, parcel: Parcel, *, now: datetime) -> StoredParcel:
+        """Create the parcel's item once (a repeat keeps it) and return it as stored."""
+        item = {**trail_key(order_id, parcel.tracking_no), "entity": "parcel_trail", "order_id": order_id,
+                "parcel_index": parcel.index, "carrier": parcel.carrier, "tracking_no": parcel.tracking_no,
+                "created_at": iso(now)}
+        try:
+            self._table.put(item, condition="attribute_not_exists(pk)")
+        except ConditionFailed as exc:
+            return parcel_from_item(exc.item or item)
+        return parcel_from_item(item)
+
+    def mark_subscribed(self, order_id: str, tracking_no: str, *, provider: str, now: datetime) -> None:
+        self._table.update(trail_key(order_id, tracking_no),
+                           "SET subscribed_at = if_not_exists(subscribed_at, :now), provider = :p "
+                           "REMOVE subscribe_error",
+                           condition="attribute_exists(pk)", values={":now": iso(now), ":p": provider})
+
+    def mark_subscribe_failed(self, order_id: str, tracking_no: str, *, error: str) -> None:
+        self._table.update(trail_key(order_id, tracking_no), "SET subscribe_error = :e",
+                           condition="attribute_exists(pk) AND attribute_not_exists(subscribed_at)",
+                           values={":e": error[:300]})
+
+    # ---- trails ---------------------------------------------------------------------------
+
+    def store_trail(self, order_id: str, trail: Trail, *, now: datetime) -> bool:
+        """Replace the parcel's trail when ``trail`` ranks above the stored one (a repeat or an older
+        trail changes nothing: False). The parcel must be registered."""
+        latest, count, signed = trail.rank
+        sets = {"#state": trail.state, "#signed": trail.signed, "#company": trail.company,
+                "#events": [_event_item(e) for e in trail.events], "#latest": latest, "#count": count,
+                "#rsigned": signed, "#updated": iso(now)}
+        names = {"#state": "state", "#signed": "signed", "#company": "company", "#events": "events",
+                 "#latest": "latest_at", "#count": "event_count", "#rsigned": "rank_signed", "#updated": "updated_at"}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
+        assignments = [f"{name} = :v{i}" for i, name in enumerate(sets)]
+        if trail.signed_at:
+            names["#signed_at"] = "signed_at"
+            values[":signed_at"] = trail.signed_at
+            assignments.append("#signed_at = if_not_exists(#signed_at, :signed_at)")
+        values |= {":latest": latest, ":count": count, ":rsigned": signed}
+        # (latest, count, signed) compared lexicographically with the stored rank.
+        condition = ("attribute_exists(pk) AND (attribute_not_exists(#latest) OR #latest < :latest OR "
+                     "(#latest = :latest AND (#count < :count OR (#count = :count AND #rsigned < :rsigned))))")
+        try:
+            self._table.update(trail_key(order_id, trail.tracking_no), "SET " + ", ".join(assignments),
+                               condition=condition, names=names, values=values)
+        except ConditionFailed:
+            return False
+        return True
+
+    def take_query_slot(self, order_id: str, tracking_no: str, *, now: datetime, not_before: datetime) -> bool:
+        """Claim the parcel's real-time query: False when one was made after ``not_before``."""
+        try:
+            self._table.update(trail_key(order_id, tracking_no), "SET queried_at = :now",
+                               condition="attribute_exists(pk) AND (attribute_not_exists(queried_at) OR "
+                                         "queried_at <= :nb)",
+                               values={":now": iso(now), ":nb": iso(not_before)})
+        except ConditionFailed:
+            return False
+        return True
+
+    # ---- the order's auto-confirm countdown -----------------------------------------------
+
+    def restart_countdown(self, order: Order, *, delivered_at: str) -> bool:
+        """Record the delivery on a SHIPPED order and move its auto-confirm entry (sparse gsi2, sorted
+        by when its countdown started) to the delivery. Once only; False when the order is no longer
+        SHIPPED or a delivery was already recorded."""
+        try:
+            self._table.update(
+                order_key(order.order_id),
+                "SET delivered_at = :d, gsi2sk = :sk, #version = if_not_exists(#version, :zero) + :one",
+                condition="#status = :shipped AND attribute_not_exists(delivered_at)",
+                names={"#status": "status", "#version": "version"},
+                values={":d": delivered_at, ":sk": f"{delivered_at}#{order.order_id}", ":shipped": OrderStatus.SHIPPED,
+                        ":zero": 0, ":one": 1})
+        except ConditionFailed:
+            return False
+        return True
+
+    def record_delivery(self, order_id: str, *, delivered_at: str) -> bool:
+        """Record the delivery only (the countdown stays where it runs from): once, while SHIPPED."""
+        try:
+            self._table.update(order_key(order_id),
+                               "SET delivered_at = :d, #version = if_not_exists(#version, :zero) + :one",
+                               condition="#status = :shipped AND attribute_not_exists(delivered_at)",
+                               names={"#status": "status", "#version": "version"},
+                               values={":d": delivered_at, ":shipped": OrderStatus.SHIPPED, ":zero": 0, ":one": 1})
+        except ConditionFailed:
+            return False
+        return True
+

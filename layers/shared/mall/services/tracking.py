@@ -1,0 +1,234 @@
+"""Parcel tracking (物流轨迹): subscribe each shipped parcel with the logistics provider, store the
+trails it pushes, show them to the buyer, the promoter the order is attributed to and the admin, and
+let a delivery restart the auto-confirm countdown (docs/shipping.md, "Parcel tracking")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mall.clock import iso
+from mall.dal.order_items import address_context, is_order_item, order_from_item
+from mall.dal.orders import OrderRepository
+from mall.dal.settings import SettingsRepository
+from mall.dal.tracking import StoredParcel, TrackingRepository
+from mall.domain import masking
+from mall.domain import tracking as rules
+from mall.domain.fulfilment import ensure_owner
+from mall.domain.orders import Order, OrderStatus
+from mall.errors import NotFound, TooManyRequests
+from mall.integrations import pii_crypto
+from mall.integrations.tracking import TrackingProvider, TrackingProviderError
+from mall.schemas.tracking import CountdownView, ParcelView, TrackEventView, TrackingView
+
+logger = Logger(child=True)
+
+
+# ---- subscription (the queue worker) ------------------------------------------------------------
+
+def needs_subscription(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether an order item's change (stream images) shipped parcels not seen before."""
+    if not new or not is_order_item(new):
+        return False
+    before = order_from_item(dict(old)) if old and is_order_item(old) else None
+    after = order_from_item(dict(new))
+    if rules.parcels_to_subscribe(before, after):
+        return True
+    # A corrected shipment of several parcels may keep its first parcel; its count tells the change.
+    return (old is not None and before is not None and rules.is_shipped(before) and rules.is_shipped(after)
+            and old.get("parcel_count") != new.get("parcel_count"))
+
+
+def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str) -> str | None:
+    """The receiver's phone, only for a carrier that tracks nothing without it (顺丰: 必填); decrypted
+    here to be sent to the provider, never stored or logged."""
+    if orders is None or parcel.carrier.upper() not in rules.NEEDS_PHONE:
+        return None
+    order = orders.get_with_address(order_id)
+    address = order.address if order is not None else None
+    token = address.get("phone_enc") if isinstance(address, Mapping) else None
+    if not isinstance(token, str) or not token or masking.is_erased(token):
+        return None
+    try:
+        return pii_crypto.decrypt(token, context=address_context(order_id))
+    except Exception:  # a phone that does not open: subscribe without it (the provider may refuse)
+        logger.warning("receiver phone does not decrypt", extra={"order_id": order_id})
+        return None
+
+
+def subscribe_order(*, repo: TrackingRepository, provider: TrackingProvider | None, order_id: str,
+                    callback_url: str, now: datetime, orders: OrderRepository | None = None) -> int:
+    """Subscribe every parcel of a shipped order that is not subscribed yet; returns how many were.
+
+    Idempotent per parcel: its item is created once and marked subscribed once; a repeat of a
+    subscribed parcel calls nobody. A provider failure raises (the queue retries, then its DLQ)."""
+    if provider is None:
+        return 0
+    order, shipped, _ = repo.order_and_parcels(order_id)
+    if order is None or order.status not in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+        return 0
+    subscribed = 0
+    for parcel in rules.parcels_of(order, shipped):
+        stored = repo.register(order_id, parcel, now=now)
+        if stored.subscribed_at:
+            continue
+        try:
+            provider.subscribe(parcel, callback_url=_callback(callback_url, order_id),
+                               phone=receiver_phone(orders, parcel, order_id))
+        except TrackingProviderError as exc:
+            repo.mark_subscribe_failed(order_id, parcel.tracking_no, error=exc.message)
+            raise
+        repo.mark_subscribed(order_id, parcel.tracking_no, provider=provider.name, now=now)
+        subscribed += 1
+    return subscribed
+
+
+def _callback(base: str, order_id: str) -> str:
+    """The push names its order in the callback URL; the parcel comes from the signed ``nu``."""
+    return f"{base}{'&' if '?' in base else '?'}order_id={order_id}"
+
+
+# ---- pushes (the webhook) -----------------------------------------------------------------------
+
+def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provider: TrackingProvider,
+                form: Mapping[str, str], order_id: str | None, now: datetime) -> bool:
+    """Verify the push (before anything else is read), then store its trail if newer than the one
+    stored. Returns whether anything changed. A push for a parcel we do not know changes nothing
+    (the write is conditional on the parcel's item: acknowledged, so the provider stops). One write,
+    and four more round trips once every parcel is signed for."""
+    trail = provider.verify_push(form)
+    if not order_id:
+        logger.warning("tracking push without order_id", extra={"company": trail.company})
+        return False
+    changed = store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now)
+    if not changed:
+        logger.info("tracking push changed nothing (a repeat, an older trail or an unknown parcel)",
+                    extra={"order_id": order_id})
+    return changed
+
+
+def store(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str, trail: rules.Trail,
+          now: datetime) -> bool:
+    if not repo.store_trail(order_id, trail, now=now):
+        return False  # a repeat or an older trail
+    if trail.delivered:
+        _on_delivery(repo=repo, settings=settings, order_id=order_id)
+    return True
+
+
+def _on_delivery(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str) -> None:
+    """Once every parcel is signed for, record the delivery (the latest signing) on the order and,
+    when the countdown runs from delivery, restart it there. Conditional: once, while SHIPPED."""
+    order, shipped, parcels = repo.order_and_parcels(order_id)
+    if order is None or order.status != OrderStatus.SHIPPED:
+        return
+    by_number = {p.tracking_no: p for p in parcels}
+    expected = rules.parcels_of(order, shipped)
+    signings = [by_number[p.tracking_no].trail for p in expected if p.tracking_no in by_number]
+    if not signings or len(signings) < len(expected):
+        return
+    times = [t.signed_at for t in signings if t is not None and t.signed_at]
+    if len(times) < len(signings):
+        return  # a parcel is still on its way
+    delivered_at = max(times)
+    mode = settings.current().settings.orders.auto_confirm_from
+    if rules.moves_countdown(order, mode=mode, delivered_at=delivered_at):
+        moved = repo.restart_countdown(order, delivered_at=delivered_at)
+    else:
+        moved = repo.record_delivery(order_id, delivered_at=delivered_at)
+    logger.info("order delivered", extra={"order_id": order_id, "countdown_moved": moved and mode == "delivery"})
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+def _parcel_view(parcel: rules.Parcel, stored: StoredParcel | None, *, masked: bool) -> ParcelView:
+    trail = stored.trail if stored is not None else None
+    text = masking.mask_text if masked else (lambda t: t)
+    return ParcelView(
+        index=parcel.index, carrier=parcel.carrier, tracking_no=parcel.tracking_no,
+        tracked=bool(stored and stored.subscribed_at),
+        state=rules.state_name(trail.state) if trail is not None else "pending",
+        signed=bool(trail and trail.signed), signed_at=trail.signed_at if trail is not None else None,
+        updated_at=stored.updated_at if stored is not None else None,
+        events=[TrackEventView(at=e.at, context=text(e.context), status=e.status, area=e.area)
+                for e in (trail.events if trail is not None else ())])
+
+
+def _view(order: Order, shipped: tuple[rules.Parcel, ...], parcels: list[StoredParcel],
+          settings: SettingsRepository, *, masked: bool, buyer: str | None = None) -> TrackingView:
+    by_number = {p.tracking_no: p for p in parcels}
+    rules_now = settings.current().settings.orders
+    countdown = rules.countdown_of(order, mode=rules_now.auto_confirm_from, days=rules_now.auto_confirm_days)
+    delivered_at = order.extra.get("delivered_at")
+    return TrackingView(
+        order_id=order.order_id, status=order.status, shipped_at=order.shipped_at,
+        delivered_at=delivered_at if isinstance(delivered_at, str) else None, buyer=buyer,
+        parcels=[_parcel_view(p, by_number.get(p.tracking_no), masked=masked)
+                 for p in rules.parcels_of(order, shipped)],
+        auto_confirm=CountdownView(runs_from=countdown.runs_from, started_at=countdown.started_at,
+                                   ends_at=countdown.ends_at, days=rules_now.auto_confirm_days)
+        if countdown is not None and order.status == OrderStatus.SHIPPED else None)
+
+
+def buyer_tracking(*, repo: TrackingRepository, settings: SettingsRepository, buyer_id: str,
+                   order_id: str) -> TrackingView:
+    """The buyer's own order (someone else's is 404): three reads."""
+    order, shipped, parcels = repo.order_and_parcels(order_id)
+    return _view(ensure_owner(order, buyer_id), shipped, parcels, settings, masked=False)
+
+
+def attributed_to(order: Order, promoter_id: str) -> bool:
+    """The order earns ``promoter_id`` commission (level 1 or 2), as fixed at payment."""
+    attribution = order.attribution or {}
+    return promoter_id in (attribution.get("l1_promoter_id"), attribution.get("l2_promoter_id"))
+
+
+def promoter_tracking(*, repo: TrackingRepository, settings: SettingsRepository, promoter_id: str,
+                      order_id: str) -> TrackingView:
+    """An order attributed to the promoter, the buyer and the carriers' texts masked; any other is 404."""
+    order, shipped, parcels = repo.order_and_parcels(order_id)
+    if order is None or not attributed_to(order, promoter_id):
+        raise NotFound("no such order", code="order_not_found")
+    return _view(order, shipped, parcels, settings, masked=True, buyer=masking.mask_user_id(order.buyer_id))
+
+
+def admin_tracking(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str) -> TrackingView:
+    order, shipped, parcels = repo.order_and_parcels(order_id)
+    if order is None:
+        raise NotFound("no such order", code="order_not_found")
+    return _view(order, shipped, parcels, settings, masked=False)
+
+
+def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, provider: TrackingProvider | None,
+                     order_id: str, now: datetime, orders: OrderRepository | None = None) -> TrackingView:
+    """An admin asks the provider now (real-time query) for each parcel not asked in the last
+    ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked. For one parcel
+    in transit: five round trips (order, parcels, the query's slot, the trail, the order again)."""
+    order, shipped, parcels = repo.order_and_parcels(order_id)
+    if order is None:
+        raise NotFound("no such order", code="order_not_found")
+    if provider is None:
+        raise TrackingProviderError("parcel tracking is off (TRACKING_PROVIDER=none)", code="tracking_off")
+    known = {p.tracking_no: p for p in parcels}
+    asked, delivered = 0, False
+    for parcel in rules.parcels_of(order, shipped):
+        if parcel.tracking_no not in known:  # shipped before tracking existed, or its message is still queued
+            known[parcel.tracking_no] = repo.register(order_id, parcel, now=now)
+        if not repo.take_query_slot(order_id, parcel.tracking_no, now=now,
+                                    not_before=now - timedelta(minutes=rules.REFRESH_MINUTES)):
+            continue
+        asked += 1
+        trail = provider.query(parcel, phone=receiver_phone(orders, parcel, order_id))
+        if store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now):
+            known[parcel.tracking_no] = replace(known[parcel.tracking_no], trail=trail, updated_at=iso(now))
+            delivered = delivered or trail.delivered
+    if rules.parcels_of(order, shipped) and asked == 0:
+        raise TooManyRequests(f"these parcels were asked for less than {rules.REFRESH_MINUTES} minutes ago",
+                              retry_after_seconds=rules.REFRESH_MINUTES * 60, code="tracking_refresh_too_soon")
+    if delivered:  # the order itself may have changed (its delivery, its countdown): read it again
+        return admin_tracking(repo=repo, settings=settings, order_id=order_id)
+    return _view(order, shipped, list(known.values()), settings, masked=False)
