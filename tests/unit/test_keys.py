@@ -164,6 +164,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "distinct_scope": ((Target("team_sales", "2026-03", "u_1"),), "TEAM_ORDER#2026-03#u_1"),
     "distinct_key": ((Target("team_sales", "2026-03", "u_1"), "u_9"),
                      {"pk": "STATS_SEEN#TEAM_ORDER#2026-03#u_1", "sk": "u_9"}),
+    "funnel_partition": (("u_1",), "FUNNEL#u_1"),
+    "funnel_key": (("u_1", "2026-03-01", "qr", "p_1"), {"pk": "FUNNEL#u_1", "sk": "2026-03-01#qr#p_1"}),
     "change_shard": (("ev_1",), 6),
     "key_id": (({"pk": "A#1", "sk": "B"},), ("A#1", "B")),
     "counter_items": ((Target("promoter", "2026-03-01", "u_1"), 2), [
