@@ -140,6 +140,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "mismatch_key": (("2026-03-01", Mismatch("wallet", "u_1", "available", 100, 90)),
                      {"pk": "RECONCILIATION#2026-03-01", "sk": "MISMATCH#wallet#u_1#available"}),
     "job_key": (("e_1",), {"pk": "EXPORT#e_1", "sk": "JOB"}),
+    "weekly_report_key": (("wr_2026-W48",), {"pk": "OPS_REPORT#wr_2026-W48", "sk": "REPORT"}),
     "key_item_key": (("k_2026",), {"pk": "PII_KEY#k_2026", "sk": "KEY"}),
     "settings_version_sk": ((42,), "V#0000000042"),
     "settings_version_key": ((42,), {"pk": "SETTINGS#distribution", "sk": "V#0000000042"}),

@@ -87,6 +87,7 @@ from mall.dal.keys.ops import (
     runs_list_partition,
     settings_version_key,
     settings_version_sk,
+    weekly_report_key,
 )
 from mall.dal.keys.orders import (
     AUTO_CONFIRM_PARTITION,
@@ -331,6 +332,7 @@ __all__ = [
     "visitor_partition",
     "wallet_key",
     "wechat_refresh_key",
+    "weekly_report_key",
     "withdrawal_key",
     "withdrawal_list_key",
     "withdrawal_pk",
