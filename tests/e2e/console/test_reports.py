@@ -20,7 +20,7 @@ TIMEOUT = 15
 
 def test_a_weekly_report_is_listed_and_downloaded(api: str, console: str, http: requests.Session, stack: Any,
                                                   page: Any) -> None:
-    week = f"20{random.randint(10, 19)}-W{random.randint(10, 50):02d}"  # noqa: S311 - a fresh week, not a secret
+    week = f"20{random.randint(10, 19)}-W{random.randint(10, 50):02d}"  # a week no other test reports
     made = stack.invoke("WeeklyReportFunction", {"week": week})
     assert made["report_id"] == f"wr_{week}" and made["result"] == "made", made
 
