@@ -81,7 +81,7 @@ WireItem = dict[str, Any]  # an item in DynamoDB's wire format ({"attr": {"S": "
 
 MONEY, ORDER, STATISTICS, REST = "money core", "the order", "statistics", "the rest"
 STAGES = (MONEY, ORDER, STATISTICS, REST)
-_STATS_PARTITIONS = ("STATS_", "BOARD#", "TEAM_SALES#")
+_STATS_PARTITIONS = ("STATS_", "BOARD#", "TEAM_SALES#", "FUNNEL#")
 _MONEY_PARTITIONS = ("MERCHANT_ACCOUNT#", "SETTLE_DUE#", "COMMISSIONS#")
 _ORDER_PARTITIONS = ("ORDER#", "UNPAID#", "ORDERS#", "BUYER#")
 
@@ -95,7 +95,8 @@ def stage_of(pk: str, sk: str = "") -> str:
     - the order: the order's other items (the order, its history, status entry, auto-confirm,
       refunds), the unpaid-order marker, the by-status and by-buyer order indexes;
     - statistics: what the stats worker writes (``STATS_…`` aggregates and markers, leaderboard
-      entries, team sales, a customer's first paid orders ``USER#`` / ``STATS_BUYER``);
+      entries, team sales, promoters' funnels ``FUNNEL#``, a customer's first paid orders ``USER#`` /
+      ``STATS_BUYER``);
     - the rest: everything else (idempotency records, stock, referral counters, audit, risk…)."""
     if pk.startswith(_STATS_PARTITIONS) or (pk.startswith("USER#") and sk == "STATS_BUYER"):
         return STATISTICS

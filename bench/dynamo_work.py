@@ -689,6 +689,13 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         export_id = str(expect(created, 202, "create an export")["export_id"])
         call("GET /admin/exports", actor=admin)
         call("GET /admin/exports/{export_id}", f"/admin/exports/{export_id}", actor=admin)
+        today = (datetime.now(UTC) + timedelta(hours=8)).date()  # a China day
+        call("GET /promoter/funnel", actor=l1, params={"from": (today - timedelta(days=6)).isoformat(),
+                                                       "to": today.isoformat(), "group": "source"})
+        bench.stack.fire_schedule(bench.function_id("weekly_report"))
+        reports = call("GET /admin/reports", actor=admin).json()
+        report_id = str(reports["items"][0]["report_id"])
+        call("GET /admin/reports/{report_id}", f"/admin/reports/{report_id}", actor=admin)
         erased = bench.customer("erased")
         call("POST /me/erasure", actor=erased, json={"confirm": True})
 

@@ -2,7 +2,8 @@
 promoters or ledger postings over China days ``from``..``to`` (≤ 366 days); the file is written
 asynchronously by ``export_worker``. GET /admin/exports lists the jobs, newest first; GET
 /admin/exports/{export_id} gives the status, the row count and, once DONE, a download link valid
-at most 15 minutes. Creating an export is audited (``export.create``)."""
+at most 15 minutes. Creating an export is audited (``export.create``). GET /admin/reports and GET
+/admin/reports/{report_id}: the weekly operations reports (``weekly_report``) with a download link."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ from mall.clock import utc_now
 from mall.dal.exports import ExportJobRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.queues import queue_from_env
+from mall.dal.reports import ReportRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
-from mall.services import exports
+from mall.schemas.reports import ReportPage, ReportView
+from mall.services import exports, reports
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 jobs = ExportJobRepository(table)
+weekly_reports = ReportRepository(table)
 queue = queue_from_env("EXPORT_QUEUE_URL")
 
 app = make_resolver()
@@ -61,6 +65,25 @@ def get_job(export_id: IdPath) -> Response[ExportJobView]:
     result = exports.get_export(jobs=jobs, store=store, export_id=export_id, now=utc_now(),
                                 url_ttl_seconds=settings.url_ttl_seconds)
     # The link is a bearer credential for the file: never cached.
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
+                    headers={"Cache-Control": "no-store"})
+
+
+@app.get("/admin/reports", summary="Weekly operations reports, newest week first", tags=["exports"],
+         description="Made every Monday 09:00 China time for the Monday–Sunday week before: the week's dashboard "
+                     "figures, top promoters and products, and the fraud scan's findings, personal data masked.",
+         **secured(Role.ADMIN))
+def list_reports(limit: Limit = 20, cursor: Cursor = None) -> ReportPage:
+    return reports.list_reports(reports=weekly_reports, limit=limit, cursor=cursor)
+
+
+@app.get("/admin/reports/<report_id>", summary="One weekly report with its download link", tags=["exports"],
+         responses={404: error_response("`report_not_found`")}, **secured(Role.ADMIN))
+def get_report(report_id: IdPath) -> Response[ReportView]:
+    settings = exports.export_settings()
+    store = ObjectStore(settings.bucket) if settings.bucket else None
+    result = reports.get_report(reports=weekly_reports, store=store, report_id=report_id, now=utc_now(),
+                                url_ttl_seconds=settings.url_ttl_seconds)
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
                     headers={"Cache-Control": "no-store"})
 

@@ -155,6 +155,8 @@ OWNERSHIP: dict[str, str] = {
     "GET /admin/exports": "admin",
     "POST /admin/exports": "admin",
     "GET /admin/exports/{export_id}": "admin",
+    "GET /admin/reports": "admin",
+    "GET /admin/reports/{report_id}": "admin",
     "GET /admin/leaderboard": "admin",
     "GET /admin/ledger/reconciliations": "admin",
     "GET /admin/ledger/reconciliations/{day}": "admin",
@@ -248,6 +250,7 @@ OWNERSHIP: dict[str, str] = {
     "GET /promoter/orders": "self",
     "GET /promoter/commissions/preview": "self",
     "GET /promoter/history": "self",
+    "GET /promoter/funnel": "self",
     "GET /promoter/leaderboard": "shared",
     "GET /promoter/ledger": "self",
     "GET /promoter/ledger/summary": "self",
@@ -507,6 +510,8 @@ def test_another_promoters_own_views_hold_nothing_of_a_promoter(handlers: dict[s
                                                                 path: str) -> None:
     world = two_promoters
     query = {"product_id": "p_1"} if path == "/promoter/commissions/preview" else {}
+    if path == "/promoter/funnel":
+        query = {"from": "2026-01-01", "to": "2026-03-31", "group": "source"}
     before = _state_of_the_world()
     status, body = _call(handlers, method, path, path, world.b_token, query=query)
     leaked = sorted(s for s in world.a_secrets if s in body)

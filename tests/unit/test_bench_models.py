@@ -112,8 +112,8 @@ def test_stages_follow_the_key_prefixes_of_the_items() -> None:
     ]] == [ORDER] * 5
     assert [stage_of(pk, sk) for pk, sk in [
         ("STATS_DAY#2026-12-06#3", "STATS"), ("STATS_APPLIED#ev", "PART#0"), ("BOARD#sales#2026-12", "USER#u_1"),
-        ("TEAM_SALES#2026-12#04", "USER#u_1"), ("USER#u_1", "STATS_BUYER"),
-    ]] == [STATISTICS] * 5
+        ("TEAM_SALES#2026-12#04", "USER#u_1"), ("USER#u_1", "STATS_BUYER"), ("FUNNEL#u_1", "2026-12-06#qr#p_1"),
+    ]] == [STATISTICS] * 6
     assert stage_of("USER#u_1", "PROMOTER") == stage_of("IDEMPOTENCY#fn", "k") == REST
 
 

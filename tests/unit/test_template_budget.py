@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: admin's shipping function with three routes: +9; the mini-program's message push, one function with
 #: two routes, the receipt reminder's function and schedule, and the admin's list of pushed events: +7;
 #: parcel tracking: its queue, worker and event source, its webhook function and permission, and four
-#: routes on the order functions: +9).
-STACK_RESOURCE_BUDGET = 275
+#: routes on the order functions: +9; the promoter funnel's route and the reports' two routes: +3, the
+#: weekly report function, its schedule and its own role (it writes only its record and its files): +3).
+STACK_RESOURCE_BUDGET = 281
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

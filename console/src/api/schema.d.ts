@@ -874,6 +874,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Weekly operations reports, newest week first
+         * @description Made every Monday 09:00 China time for the Monday–Sunday week before: the week's dashboard figures, top promoters and products, and the fraud scan's findings, personal data masked.
+         */
+        get: operations["list_reports_admin_reports_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reports/{report_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One weekly report with its download link */
+        get: operations["get_report_admin_reports__report_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/risk/cases": {
         parameters: {
             query?: never;
@@ -1643,6 +1680,26 @@ export interface paths {
         };
         /** My commission on one unit of a product */
         get: operations["preview_promoter_commissions_preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/promoter/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your funnel: visits, bindings, orders, paid amount, commission
+         * @description China days `from`..`to` (at most 92), grouped by `day`, `source` (link, qr, poster, invite_code, admin, direct: no share; unknown: recorded before sources were kept) or `product`. Orders and commission are those where you were level 1, on the day they were paid.
+         */
+        get: operations["get_funnel_promoter_funnel_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -5684,6 +5741,57 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** FunnelRowView */
+        FunnelRowView: {
+            /**
+             * Bindings
+             * @description customers who became bound to you (新增绑定)
+             */
+            bindings: number;
+            /**
+             * Commission Fen
+             * @description your level-1 commission on them, net of refunds (佣金)
+             */
+            commission_fen: number;
+            /**
+             * Key
+             * @description the China day (group=day), the source (group=source: link, qr, poster, invite_code, admin, direct, unknown) or the product id (group=product; `-`: no product)
+             */
+            key: string;
+            /**
+             * Name
+             * @description group=product: the product's name as sold
+             */
+            name?: string | null;
+            /**
+             * Orders
+             * @description paid orders where you were level 1 (group=product: orders with that product)
+             */
+            orders: number;
+            /**
+             * Paid Fen
+             * @description their paid amount (group=product: the product's lines)
+             */
+            paid_fen: number;
+            /**
+             * Visits
+             * @description counted share visits (分享访问: each source once per day)
+             */
+            visits: number;
+        };
+        /** FunnelTotalsView */
+        FunnelTotalsView: {
+            /** Bindings */
+            bindings: number;
+            /** Commission Fen */
+            commission_fen: number;
+            /** Orders */
+            orders: number;
+            /** Paid Fen */
+            paid_fen: number;
+            /** Visits */
+            visits: number;
+        };
         /** GrantAnswer */
         GrantAnswer: {
             /** @description wx.requestSubscribeMessage's answer for the template: accept, reject, ban (banned by WeChat) or filter (filtered by WeChat) */
@@ -7913,6 +8021,66 @@ export interface components {
             phone?: string | null;
             promoter: components["schemas"]["PromoterAdminView"];
         };
+        /**
+         * PromoterFunnelResponse
+         * @description Your funnel over China days ``from``..``to``, grouped by day, source or product.
+         * @example {
+         *       "as_of": "2026-11-07T09:41:27Z",
+         *       "date_from": "2026-11-01",
+         *       "date_to": "2026-11-07",
+         *       "group": "source",
+         *       "rows": [
+         *         {
+         *           "bindings": 3,
+         *           "commission_fen": 5120,
+         *           "key": "poster",
+         *           "name": null,
+         *           "orders": 4,
+         *           "paid_fen": 51200,
+         *           "visits": 41
+         *         },
+         *         {
+         *           "bindings": 1,
+         *           "commission_fen": 1280,
+         *           "key": "qr",
+         *           "name": null,
+         *           "orders": 1,
+         *           "paid_fen": 12800,
+         *           "visits": 12
+         *         }
+         *       ],
+         *       "totals": {
+         *         "bindings": 4,
+         *         "commission_fen": 6400,
+         *         "orders": 5,
+         *         "paid_fen": 64000,
+         *         "visits": 53
+         *       }
+         *     }
+         */
+        PromoterFunnelResponse: {
+            /**
+             * As Of
+             * @description when this was read (the figures run a few seconds behind)
+             */
+            as_of: string;
+            /** Date From */
+            date_from: string;
+            /** Date To */
+            date_to: string;
+            /**
+             * Group
+             * @enum {string}
+             */
+            group: "day" | "source" | "product";
+            /**
+             * Rows
+             * @description sorted by key; group=day lists every day of the range
+             */
+            rows: components["schemas"]["FunnelRowView"][];
+            /** @description the range's totals (each order once) */
+            totals: components["schemas"]["FunnelTotalsView"];
+        };
         /** PromoterHistoryEntry */
         PromoterHistoryEntry: {
             /** Action */
@@ -8987,6 +9155,97 @@ export interface components {
              * @description shown to the promoter
              */
             reason: string;
+        };
+        /**
+         * ReportPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "bytes": 6120,
+         *           "created_at": "2026-11-30T01:00:04Z",
+         *           "file_expires_at": "2028-01-04T01:00:04Z",
+         *           "filename": "weekly-report-2026-W48-20261123-20261129.csv",
+         *           "from_date": "2026-11-23",
+         *           "kind": "weekly",
+         *           "report_id": "wr_2026-W48",
+         *           "rows": 118,
+         *           "to_date": "2026-11-29",
+         *           "url": null,
+         *           "url_expires_at": null,
+         *           "week": "2026-W48"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        ReportPage: {
+            /**
+             * Items
+             * @description newest week first; links only in the detail
+             */
+            items: components["schemas"]["ReportView"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * ReportView
+         * @description One weekly report: a CSV of the week's dashboard figures, top promoters and products, and the
+         *     fraud scan's findings, personal data masked.
+         * @example {
+         *       "bytes": 6120,
+         *       "created_at": "2026-11-30T01:00:04Z",
+         *       "file_expires_at": "2028-01-04T01:00:04Z",
+         *       "filename": "weekly-report-2026-W48-20261123-20261129.csv",
+         *       "from_date": "2026-11-23",
+         *       "kind": "weekly",
+         *       "report_id": "wr_2026-W48",
+         *       "rows": 118,
+         *       "to_date": "2026-11-29",
+         *       "url": "https://mall-prod-exportsbucket-8c3n6v1r9t2d.s3.amazonaws.com/reports/wr_2026-W48/run_01m8qrq4zera3n7wh1rkg0/weekly-report-2026-W48-20261123-20261129.csv?X-Amz-Expires=900&X-Amz-Signature=664b0d9f8a433b91af221473c376bdb958cdad4d24ff6abc8a0a6ddb06669f6f",
+         *       "url_expires_at": "2026-11-30T03:25:00Z",
+         *       "week": "2026-W48"
+         *     }
+         */
+        ReportView: {
+            /** Bytes */
+            bytes: number;
+            /**
+             * Created At
+             * @description when the report was made (Monday 09:00 China time by schedule)
+             */
+            created_at: string;
+            /**
+             * File Expires At
+             * @description when the file is deleted (the record stays listed)
+             */
+            file_expires_at: string;
+            /** Filename */
+            filename: string;
+            /** From Date */
+            from_date: string;
+            /**
+             * Kind
+             * @description `weekly`
+             */
+            kind: string;
+            /** Report Id */
+            report_id: string;
+            /** Rows */
+            rows: number;
+            /** To Date */
+            to_date: string;
+            /**
+             * Url
+             * @description a download link (GET) valid 15 minutes; only in the detail, while the file is kept
+             */
+            url?: string | null;
+            /** Url Expires At */
+            url_expires_at?: string | null;
+            /**
+             * Week
+             * @description the China ISO week reported on (Monday–Sunday)
+             */
+            week: string;
         };
         /** RequirementView */
         RequirementView: {
@@ -16142,6 +16401,134 @@ export interface operations {
             };
         };
     };
+    list_reports_admin_reports_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_report_admin_reports__report_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `report_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_cases_admin_risk_cases_get: {
         parameters: {
             query?: {
@@ -19642,6 +20029,66 @@ export interface operations {
                 };
             };
             /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_funnel_promoter_funnel_get: {
+        parameters: {
+            query: {
+                from: string;
+                group?: "day" | "source" | "product";
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterFunnelResponse"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_date` / `invalid_date_range` / `date_range_too_long` naming `from` or `to` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,4 +1,4 @@
-import { Bell, Trophy } from "@element-plus/icons-vue";
+import { Bell, Document, Trophy } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -10,5 +10,9 @@ export const pages: PageEntry[] = [
   {
     name: "notifications", path: "/notifications", title: "消息通知", group: "运营", icon: Bell,
     operation: "GET /admin/notifications", menu: true, order: 84, component: () => import("./NotificationsView.vue"),
+  },
+  {
+    name: "reports", path: "/reports", title: "运营周报", group: "运营", icon: Document,
+    operation: "GET /admin/reports", menu: true, order: 86, component: () => import("./ReportsView.vue"),
   },
 ];

@@ -96,6 +96,7 @@ def commission_item(record: CommissionRecord) -> Item:
         "gsi1pk": beneficiary_partition(record.beneficiary_id),
         "gsi1sk": f"{iso(record.created_at)}#{record.commission_id}",
         **due_index_fields(record),
+        "share_channel": record.share_channel,
     }
     return {k: v for k, v in item.items() if v is not None}
 
@@ -139,6 +140,7 @@ def commission_from_item(item: Item) -> CommissionRecord:
         refunded_base_fen=int(item.get("refunded_base_fen", 0)), due_at=_dt(item.get("due_at")),
         settled_at=_dt(item.get("settled_at")), hold=item.get("hold"), version=int(item.get("version", 1)),
         history=expand_history(list(item.get("history") or []), created_at=iso(created), amount_fen=amount),
+        share_channel=str(item["share_channel"]) if item.get("share_channel") else None,
     )
 
 

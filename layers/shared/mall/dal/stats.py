@@ -33,6 +33,7 @@ from mall.dal.keys import (
     board_sort_key,
     customer_profile_key,
     day_key,
+    funnel_partition,
     key_id,
     month_key,
     promoter_key,
@@ -135,6 +136,11 @@ class StatsRepository:
             start = page.last_key
             if start is None:
                 return items
+
+    def funnel(self, uid: str, *, first: str, last: str) -> list[Item]:
+        """The promoter's funnel items of the China days ``first``..``last``: one Query of their own
+        partition (all pages; a page is 1 MB, ~5,000 items)."""
+        return self._whole_span(funnel_partition(uid), first, last)
 
     def nicknames(self, user_ids: Iterable[str]) -> dict[str, str | None]:
         """Nicknames of promoters (their promoter item, else their customer profile)."""

@@ -73,6 +73,9 @@ class CommissionRecord:
     hold: str | None = None  # an open risk case id: not settled while set (docs/risk.md)
     version: int = 1
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: The source of the share that brought the order (link, qr, poster; direct without one), for
+    #: the promoter's funnel. None on records created before records carried it ("unknown").
+    share_channel: str | None = None
 
     @property
     def current_fen(self) -> int:

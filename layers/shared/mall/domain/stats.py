@@ -36,6 +36,7 @@ from mall.clock import iso
 from mall.domain.changes import RecordChange
 from mall.domain.commission import ever_paid
 from mall.domain.stats_figures import int_field as _int
+from mall.domain.stats_funnel import funnel_changes
 from mall.domain.stats_periods import PERIODS, day_of, month_of_day, parse_time, period_key
 
 #: Shards of the team sales items (``TEAM_SALES#<month>#<shard 00-15>``; docs/dashboard.md).
@@ -63,17 +64,18 @@ TEAM_FIELDS: tuple[str, ...] = ("team_sales_fen", "orders")
 #: Promoter statuses counted in ``promoters_total``: approved and still in the programme.
 COUNTED_PROMOTER_STATUSES = frozenset({"active", "frozen"})
 
-TargetKind = Literal["agg", "product", "promoter", "buyer", "totals", "team_sales"]
+TargetKind = Literal["agg", "product", "promoter", "buyer", "totals", "team_sales", "funnel"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Target:
     """Where a counter lives. ``agg``/``product``/``promoter``/``buyer`` are per China day (the data
-    layer also adds them to the day's month); ``totals`` has no period; ``team_sales`` is per month."""
+    layer also adds them to the day's month); ``totals`` has no period; ``team_sales`` is per month;
+    ``funnel`` is per China day, promoter, source and product (``mall.domain.stats_funnel``)."""
 
     kind: TargetKind
     period: str = ""  # yyyy-mm-dd (per-day kinds) | yyyy-mm (team_sales) | "" (totals)
-    subject: str = ""  # product id | promoter / buyer uid
+    subject: str = ""  # product id | promoter / buyer uid | funnel_subject(promoter, source, product)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +346,9 @@ def contributions(change: RecordChange) -> list[Delta]:
             team = Target("team_sales", month, uid)
             deltas.append(DistinctDelta(scope=team, member=str(new["order_id"]),
                                         then=(CounterDelta(team, (("orders", 1),)),)))
+    # Last, so that the deltas before them (and so the parts a change in flight splits into) are
+    # those of the code before the funnel.
+    deltas += [CounterDelta(Target("funnel", f.day, f.subject), f.fields, f.labels) for f in funnel_changes(change)]
     return deltas
 
 

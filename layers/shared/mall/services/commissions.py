@@ -63,6 +63,7 @@ from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_
 from mall.domain.payment_snapshot import PaymentSnapshot
 from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
+from mall.domain.stats_funnel import order_channel
 from mall.services.payment_snapshot import BasisRepositories, resolve_binding
 from mall.services.team_bonus import TeamBonusRepositories, recompute_for_order
 from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_debt
@@ -261,6 +262,7 @@ def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, no
             amount_fen=decision.amount_fen, status=CommissionStatus.FROZEN, rule=decision.rule, created_at=now,
             hold=str(hold.get("case_id") or "open") if hold else None,
             history=[{"at": iso(now), "status": CommissionStatus.FROZEN.value, "amount_fen": decision.amount_fen}],
+            share_channel=order_channel(order),
         ))
         postings.append(commission_frozen(
             promoter_id=decision.beneficiary_id, commission_id=cid, amount_fen=decision.amount_fen, at=now,

@@ -89,6 +89,7 @@ from mall.dal.keys.ops import (
     runs_list_partition,
     settings_version_key,
     settings_version_sk,
+    weekly_report_key,
 )
 from mall.dal.keys.orders import (
     AUTO_CONFIRM_PARTITION,
@@ -163,6 +164,8 @@ from mall.dal.keys.stats import (
     day_key,
     distinct_key,
     distinct_scope,
+    funnel_key,
+    funnel_partition,
     key_id,
     month_key,
     stats_entities_partition,
@@ -275,6 +278,8 @@ __all__ = [
     "distinct_scope",
     "due_partition",
     "feed_partition",
+    "funnel_key",
+    "funnel_partition",
     "hit_key",
     "hits_partition",
     "idempotency_partition",
@@ -363,6 +368,7 @@ __all__ = [
     "wechat_message_key",
     "wechat_messages_partition",
     "wechat_refresh_key",
+    "weekly_report_key",
     "withdrawal_key",
     "withdrawal_list_key",
     "withdrawal_pk",

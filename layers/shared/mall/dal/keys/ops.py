@@ -104,6 +104,10 @@ def job_key(export_id: str) -> Key:
     return {"pk": f"EXPORT#{export_id}", "sk": "JOB"}
 
 
+def weekly_report_key(report_id: str) -> Key:
+    return {"pk": f"OPS_REPORT#{report_id}", "sk": "REPORT"}
+
+
 def key_item_key(key_ref: str) -> dict[str, str]:
     return {"pk": f"PII_KEY#{key_ref}", "sk": "KEY"}
 

@@ -121,8 +121,25 @@ def key_id(key: Key) -> tuple[str, str]:
     return str(key["pk"]), str(key["sk"])
 
 
+def funnel_partition(uid: str) -> str:
+    """A promoter's funnel items (``FUNNEL#<uid>``, sort key ``<day>#<source>#<product>``): the
+    promoter reads a range of days with one Query of their own partition."""
+    return f"FUNNEL#{uid}"
+
+
+def funnel_key(uid: str, day: str, source: str, product_id: str) -> Key:
+    return {"pk": funnel_partition(uid), "sk": f"{day}#{source}#{product_id}"}
+
+
 def counter_items(target: Target, shard: int) -> list[tuple[Key, dict[str, Any]]]:
     """The items a counter of ``target`` is added to, each with the attributes that name it."""
+    if target.kind == "funnel":
+        from mall.domain.stats_funnel import split_subject
+
+        uid, source, product = split_subject(target.subject)
+        return [(funnel_key(uid, target.period, source, product),
+                 {"entity": "stats_funnel_day", "day": target.period, "user_id": uid, "source": source,
+                  "product_id": product})]
     if target.kind == "agg":
         month = month_of_day(target.period)
         return [(day_key(target.period, shard), {"entity": "stats_day", "day": target.period, "shard": shard}),
