@@ -9,14 +9,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
 from mall.services.fulfilment import (
     admin_list_orders,
@@ -41,7 +41,7 @@ OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "
                      "belongs to its status and range.",
          responses={422: error_response("`validation_error` (not YYYY-MM-DD), `invalid_date`, "
                                         "`invalid_date_range`, `invalid_cursor` (the field is named)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAID: waiting to be shipped")] = "PAID",
                 date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                        description="first China day, YYYY-MM-DD")] = None,
@@ -54,7 +54,7 @@ def list_orders(status: Annotated[OrderStatusFilter, Query(description="e.g. PAI
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def get_order(order_id: IdPath) -> OrderDetail:
     return admin_order(repo=repo, order_id=order_id)
 
@@ -66,7 +66,7 @@ def get_order(order_id: IdPath) -> OrderDetail:
          responses={200: {"description": "the full address",
                           "content": {"application/json": {"model": ShippingAddress}}},
                     404: error_response("`order_not_found`, `no_shipping_address` (nothing physical to ship)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.REVEAL_ADDRESS))
 def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
     result = reveal_shipping_address(repo=repo, audit=audit, order_id=order_id, admin=current_principal(app).subject,
                                      source_ip=source_ip(app), now=utc_now())
@@ -79,7 +79,7 @@ def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
           responses={200: {"description": "SHIPPED (or already shipped with this parcel)",
                            "content": {"application/json": {"model": OrderDetail}}},
                      409: error_response("`order_not_shippable`, `order_not_physical`, `nothing_to_ship`")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
     result = ship_order(repo=repo, order_id=order_id, carrier=body.carrier, tracking_no=body.tracking_no,
                         admin=current_principal(app).subject, now=utc_now(),
@@ -93,7 +93,7 @@ def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
                      409: error_response("`order_not_verifiable`, `order_already_verified`"),
                      422: error_response("`wrong_verify_code`"),
                      429: error_response("`verify_locked`: too many wrong codes")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
                                   now=utc_now(), source_ip=source_ip(app))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
@@ -15,7 +15,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.table import main_table
 from mall.domain.referral import PromoterAction
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.referral import (
     AdminTeamPage,
     LevelChangeRequest,
@@ -50,7 +50,7 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 
 
 @app.get("/admin/promoters", summary="Promoters (applications) by status, newest first", tags=["referral"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
                                      Query()] = "applied",
                    limit: Limit = 20,
@@ -59,7 +59,7 @@ def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "dis
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
-         responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
+         responses={404: _ERRORS[404]}, **staff(Capability.READ))
 def get_one(user_id: IdPath) -> PromoterDetail:
     promoter, phone = referral_promoters.get_promoter_and_phone(promoters=network.promoters, user_id=user_id)
     history = referral_promoters.promoter_history(promoters=network.promoters, user_id=user_id, limit=50,
@@ -72,7 +72,7 @@ def get_one(user_id: IdPath) -> PromoterDetail:
                      "masked. Level 2 pages may be short: follow `next_cursor`.",
          tags=["referral"], responses={404: error_response("`promoter_not_found`"),
                                        422: error_response("`invalid_cursor` (another list's cursor)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def team(user_id: IdPath,
          depth: Annotated[int, Query(ge=1, le=2, description="1: their direct members; 2: their members' members")] = 1,
          limit: Limit = 20,
@@ -107,7 +107,7 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
     app.post(f"/admin/promoters/<user_id>/{action}", summary=summary, tags=["referral"], responses=_ERRORS,
-             **secured(Role.ADMIN))(change)
+             **staff(Capability.OPERATIONS))(change)
 
 
 for _action, _summary in _STATUS_CHANGES.items():
@@ -115,7 +115,7 @@ for _action, _summary in _STATUS_CHANGES.items():
 
 
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
-         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+         tags=["referral"], responses=_ERRORS, **staff(Capability.OPERATIONS))
 def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
     command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
@@ -125,7 +125,7 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
-         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+         tags=["referral"], responses=_ERRORS, **staff(Capability.OPERATIONS))
 def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
     return referral_promoters.set_level(network=network, user_id=user_id, level_id=body.level_id, reason=body.reason,
                                         by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))

@@ -1,5 +1,11 @@
 """The authorization matrix: every route of template.yaml × every kind of caller — anonymous,
-customer, promoter, another promoter, admin.
+customer, promoter, another promoter, and each staff role (owner, finance, operations, support,
+auditor).
+
+Every admin route is pinned in ``CAPABILITIES`` to the row of the staff table it belongs to
+(``mall.domain.staff``): its declared roles must be exactly that row's, so each staff role is
+admitted exactly where the table says and refused (403) everywhere else. A route still declaring
+the single ``admin`` role of before staff roles fails here until it is given its capability.
 
 Generated from the route table and the roles each operation declares (``x-mall-roles`` in
 the OpenAPI document), so a new route is covered the moment it is routed, and a route that
@@ -30,7 +36,8 @@ import pytest
 from moto import mock_aws
 
 from local.template import load_template
-from mall.domain.tokens import Role, issue_token
+from mall.domain.staff import ROLE_ORDER, Capability, roles_for
+from mall.domain.tokens import STAFF_ROLES, Role, issue_token
 from tests.conftest import ROOT, TEMPLATE, clear_caches, table_request
 from tests.unit.conftest import FakeContext, http_event, load_function
 
@@ -38,7 +45,49 @@ CALLERS: dict[str, frozenset[Role] | None] = {
     "anonymous": None,
     "customer": frozenset({Role.CUSTOMER}),
     "promoter": frozenset({Role.CUSTOMER, Role.PROMOTER}),
-    "admin": frozenset({Role.ADMIN}),
+    **{role.value: frozenset({role}) for role in ROLE_ORDER},
+}
+
+R, OPS, M = Capability.READ, Capability.OPERATIONS, Capability.MONEY_OPERATIONS
+#: Every admin route → the row of the staff table it belongs to. A new admin route needs its entry.
+CAPABILITIES: dict[str, Capability] = {
+    "GET /admin/audit": R, "GET /admin/bonuses": R, "GET /admin/dashboard": R, "GET /admin/leaderboard": R,
+    "GET /admin/notifications": R,
+    "GET /admin/categories": R, "GET /admin/categories/{category_id}": R, "POST /admin/categories": OPS,
+    "PATCH /admin/categories/{category_id}": OPS, "DELETE /admin/categories/{category_id}": OPS,
+    "GET /admin/customers/{user_id}/binding": R, "PUT /admin/customers/{user_id}/binding": OPS,
+    "POST /admin/customers/{user_id}/binding/remove": OPS,
+    "GET /admin/exports": Capability.EXPORTS, "POST /admin/exports": Capability.EXPORTS,
+    "GET /admin/exports/{export_id}": Capability.EXPORTS, "GET /admin/withdrawals/export": Capability.EXPORTS,
+    "GET /admin/ledger/reconciliations": R, "GET /admin/ledger/reconciliations/{day}": R,
+    "POST /admin/media/uploads": OPS, "POST /admin/media/uploads/{upload_id}/verify": OPS,
+    "GET /admin/orders": R, "GET /admin/orders/{order_id}": R, "POST /admin/orders/{order_id}/ship": OPS,
+    "POST /admin/orders/{order_id}/verify": OPS,
+    "GET /admin/orders/{order_id}/shipping-address": Capability.REVEAL_ADDRESS,
+    "GET /admin/products": R, "GET /admin/products/low-stock": R, "GET /admin/products/{product_id}": R,
+    "POST /admin/products": OPS, "POST /admin/products/batch": OPS, "PATCH /admin/products/{product_id}": OPS,
+    "POST /admin/products/{product_id}/stock-adjustments": OPS,
+    "GET /admin/promoters": R, "GET /admin/promoters/{user_id}": R, "GET /admin/promoters/{user_id}/commissions": R,
+    "GET /admin/promoters/{user_id}/ledger": R, "GET /admin/promoters/{user_id}/ledger/summary": R,
+    "GET /admin/promoters/{user_id}/team": R,
+    "POST /admin/promoters/{user_id}/approve": OPS, "POST /admin/promoters/{user_id}/reject": OPS,
+    "POST /admin/promoters/{user_id}/freeze": OPS, "POST /admin/promoters/{user_id}/unfreeze": OPS,
+    "POST /admin/promoters/{user_id}/disable": OPS, "PUT /admin/promoters/{user_id}/level": OPS,
+    "PUT /admin/promoters/{user_id}/override": OPS,
+    "GET /admin/refunds": R, "POST /admin/refunds/{refund_id}/approve": M, "POST /admin/refunds/{refund_id}/reject": M,
+    "GET /admin/risk/cases": R, "GET /admin/risk/cases/{case_id}": R,
+    "POST /admin/risk/cases/{case_id}/confirm": Capability.RISK,
+    "POST /admin/risk/cases/{case_id}/release": Capability.RISK,
+    # Money rules inside the document are refused per field to operations (test_staff_settings.py).
+    "GET /admin/settings/distribution": R, "PUT /admin/settings/distribution": OPS,
+    "GET /admin/settings/distribution/versions": R, "GET /admin/settings/distribution/versions/{version}": R,
+    "GET /admin/withdrawals": R, "GET /admin/withdrawals/{withdrawal_id}": R,
+    "POST /admin/withdrawals/{withdrawal_id}/approve": M, "POST /admin/withdrawals/{withdrawal_id}/reject": M,
+    "POST /admin/withdrawals/{withdrawal_id}/mark-paid": M, "POST /admin/withdrawals/{withdrawal_id}/mark-failed": M,
+    "GET /admin/withdrawals/{withdrawal_id}/bank-account": Capability.REVEAL_BANK_ACCOUNT,
+    "GET /admin/staff": Capability.STAFF, "POST /admin/staff": Capability.STAFF,
+    "PUT /admin/staff/{username}/roles": Capability.STAFF, "PUT /admin/staff/{username}/status": Capability.STAFF,
+    "POST /admin/staff/{username}/password": Capability.STAFF, "POST /admin/me/password": Capability.OWN_ACCOUNT,
 }
 
 
@@ -83,7 +132,7 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
 def _token(roles: frozenset[Role]) -> str:
     from mall.api.auth import signing_key
 
-    subject = "admin:matrix" if Role.ADMIN in roles else "u_matrixcaller000000000000"
+    subject = "admin:matrix" if roles & STAFF_ROLES else "u_matrixcaller000000000000"
     return issue_token(subject, roles, key=signing_key(), now=datetime.now(UTC), ttl_seconds=600)
 
 
@@ -93,6 +142,38 @@ def test_the_matrix_covers_every_routed_operation() -> None:
     assert routed - {("GET", "/openapi.json"), ("GET", "/docs")} <= covered
     for _, method, path, roles in OPERATIONS:
         assert roles, f"{method} {path} declares no roles"
+
+
+def test_no_route_declares_the_single_admin_role_of_before_staff_roles() -> None:
+    unmapped = sorted(f"{m} {p}" for _, m, p, roles in OPERATIONS if Role.ADMIN.value in roles)
+    assert not unmapped, ("give each its capability, **staff(Capability.X) (mall.domain.staff), and an entry in "
+                          f"CAPABILITIES: {unmapped}")
+
+
+def test_every_admin_route_declares_exactly_the_roles_of_its_row_of_the_staff_table() -> None:
+    documented = json.loads((ROOT / "docs" / "openapi.json").read_text())["paths"]
+    staff_names = {r.value for r in STAFF_ROLES} | {Role.ADMIN.value}
+    staff_routes = {f"{m} {p}" for _, m, p, roles in OPERATIONS if roles and set(roles) <= staff_names}
+    missing = sorted(staff_routes - set(CAPABILITIES))
+    assert not missing, f"admin routes without a row of the staff table in CAPABILITIES: {missing}"
+    assert not sorted(set(CAPABILITIES) - staff_routes), "CAPABILITIES names routes that are not admin's"
+    for key, capability in CAPABILITIES.items():
+        method, path = key.split(" ", 1)
+        operation = documented[path][method.lower()]
+        assert operation["x-mall-roles"] == [r.value for r in roles_for(capability)], key
+        assert operation["x-mall-capability"] == capability.value, key
+
+
+def test_the_staff_table() -> None:
+    """The issue's table, column by column: what each role may do beyond reading."""
+    table = {role: {c for c in Capability if role in roles_for(c)} for role in ROLE_ORDER}
+    everyone = {Capability.READ, Capability.OWN_ACCOUNT}
+    assert table[Role.OWNER] == set(Capability)
+    assert table[Role.FINANCE] == everyone | {Capability.MONEY_OPERATIONS, Capability.RISK,
+                                              Capability.REVEAL_BANK_ACCOUNT, Capability.EXPORTS}
+    assert table[Role.OPERATIONS] == everyone | {Capability.OPERATIONS, Capability.REVEAL_ADDRESS, Capability.EXPORTS}
+    assert table[Role.SUPPORT] == everyone | {Capability.REVEAL_ADDRESS}
+    assert table[Role.AUDITOR] == everyone | {Capability.EXPORTS}
 
 
 @pytest.mark.parametrize("caller", list(CALLERS))
@@ -198,6 +279,12 @@ OWNERSHIP: dict[str, str] = {
     "GET /admin/settings/distribution/versions": "admin",
     "GET /admin/settings/distribution/versions/{version}": "admin",
     "GET /admin/withdrawals": "admin",
+    "GET /admin/staff": "admin",
+    "POST /admin/staff": "admin",
+    "PUT /admin/staff/{username}/roles": "admin",
+    "PUT /admin/staff/{username}/status": "admin",
+    "POST /admin/staff/{username}/password": "admin",
+    "POST /admin/me/password": "admin",
     "GET /admin/withdrawals/export": "admin",
     "GET /admin/withdrawals/{withdrawal_id}": "admin",
     "POST /admin/withdrawals/{withdrawal_id}/approve": "admin",
@@ -279,7 +366,7 @@ def test_every_route_says_how_another_promoters_data_could_be_named() -> None:
         method, path = key.split(" ", 1)
         roles = set(_roles_of(method, path))
         if kind == "admin":
-            assert roles == {"admin"}, f"{key} is listed admin-only but admits {roles}"
+            assert roles and roles <= {r.value for r in STAFF_ROLES}, f"{key} is listed admin-only but admits {roles}"
         elif kind == "public":
             assert "anonymous" in roles, f"{key} is listed public but needs {roles}"
         else:

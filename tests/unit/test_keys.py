@@ -35,6 +35,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "unionid_partition": (("un_1",), "UNIONID#un_1"),
     "admin_key": (("root",), {"pk": "ADMIN#root", "sk": "PROFILE"}),
     "login_throttle_key": (("root", "ALL"), {"pk": "LOGIN#root", "sk": "ALL"}),
+    "staff_index_key": (("root",), {"gsi1pk": "STAFF", "gsi1sk": "ADMIN#root"}),
+    "staff_partition": ((), ("gsi1pk", "STAFF")),
     "login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "IP#10.0.0.1"}),
     "known_login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "KNOWN#10.0.0.1"}),
     "wechat_refresh_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "FORCE_REFRESH"}),
@@ -174,7 +176,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
-    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK", "BUYER_ORDERS_FLOOR": "0",
+    "PROFILE_SK": "PROFILE", "STAFF_PARTITION": "STAFF", "ADDRESS_BOOK_SK": "ADDRESS_BOOK", "BUYER_ORDERS_FLOOR": "0",
     "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",
     "STATUS_SK": "STATUS", "PLAN_SK": "COMMISSION_PLAN", "BASIS_SK": "COMMISSION_BASIS",
