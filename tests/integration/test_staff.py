@@ -235,3 +235,13 @@ def test_a_token_of_before_staff_roles_is_an_owners_until_its_account_changes(
     a_minute_later(monkeypatch)
     status, body = call("admin_staff", "GET", "/admin/staff", headers=legacy)
     assert (status, body["error"]["code"]) == (401, "session_revoked")
+
+
+def test_guessing_the_current_password_is_throttled_without_locking_the_login(call: Call) -> None:
+    token = login(call, "boss", BOSS_PASSWORD)["access_token"]
+    guesses = [call("admin_staff", "POST", "/admin/me/password", token=token,
+                    body={"current_password": f"guess number {n}", "new_password": "a brand new password"})
+               for n in range(6)]
+    assert [status for status, _ in guesses] == [422] * 5 + [429]
+    assert guesses[-1][1]["error"]["code"] == "account_locked"
+    login(call, "boss", BOSS_PASSWORD)  # the login's own counts are untouched

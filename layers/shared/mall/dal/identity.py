@@ -325,6 +325,15 @@ class LoginThrottle:
             raise
         return True, admin
 
+    def reserve_password_check(self, username: str, source_ip: str, now: datetime) -> list[Write]:
+        """Take one attempt at the current password of a signed-in admin changing it, per (username,
+        source IP), apart from the login's counts (a mistyped current password never locks the
+        login); ``TooManyRequests`` past the limit. Returns the write that starts the source afresh,
+        for the change's transaction."""
+        key = login_throttle_key(username, f"PASSWORD#{source_ip}")
+        self._take(key, self._policy.max_failed_attempts, now)
+        return [Write.delete(self._table.name, key)]
+
     def succeeded(self, username: str, source_ip: str, now: datetime, *, counted_for_username: bool) -> list[Write]:
         """The password was right: the attempt is given back to the username (at once), and the
         writes that complete the login, for one transaction: this source starts afresh (its count

@@ -136,19 +136,19 @@ class ChangeOwnPassword:
 
 def change_own_password(*, admins: AdminRepository, throttle: LoginThrottle, log: AuditLog,
                         command: ChangeOwnPassword, actor: Actor) -> TokenResponse:
-    """The admin's own new password, given the current one. The attempt is counted like a login
-    (``LoginThrottle``: a stolen token cannot guess the password without limit); a wrong current
-    password is 422 on ``current_password``. Every other session of the admin ends; the answer is a
-    fresh token, so the admin goes on working."""
+    """The admin's own new password, given the current one. Each attempt is counted first
+    (``LoginThrottle.reserve_password_check``: a stolen token cannot guess the password without
+    limit, and cannot lock the login either); a wrong current password is 422 on
+    ``current_password``. Every other session of the admin ends; the answer is a fresh token, so
+    the admin goes on working."""
     validate_new_password(command.new_password, min_length=MIN_PASSWORD_LENGTH)
-    source = actor.source_ip or UNKNOWN_SOURCE
-    counted, account = throttle.reserve(command.username, source, actor.now)
+    writes = throttle.reserve_password_check(command.username, actor.source_ip or UNKNOWN_SOURCE, actor.now)
+    account = admins.get(command.username)
     if account is None or account.disabled:
         raise NotFound("admin account no longer exists", code="account_not_found")
     if not verify_password(command.current_password, account.password_hash):
         raise InvalidInput("the current password is not right", code="wrong_password",
                            fields=[FieldProblem("current_password", "is not your current password")])
-    writes = throttle.succeeded(command.username, source, actor.now, counted_for_username=counted)
     entry = AuditEntry(action="staff.change_own_password", actor=actor.subject, entity_type="admin",
                        entity_id=account.username, source_ip=actor.source_ip)
     changed = admins.change(StaffChange(account=account, password_hash=hash_password(command.new_password)),
