@@ -250,3 +250,11 @@ export const DELIVERY_METHOD: Record<"code" | "link" | "account" | "manual", str
 export const CONTENT_BLOCK: Record<"heading" | "text" | "image", string> = { heading: "小标题", text: "段落", image: "图片" };
 
 export const RETURN_SHIPPING_PAYER: Record<"buyer" | "merchant", string> = { buyer: "买家承担", merchant: "商家承担" };
+
+export const STAFF_ROLE: Record<"owner" | "finance" | "operations" | "support" | "auditor", string> = {
+  owner: "店主",
+  finance: "财务",
+  operations: "运营",
+  support: "客服",
+  auditor: "审计",
+};
