@@ -21,6 +21,8 @@ PAYMENT = "payment notification"
 ADMIN = "admin"
 TARGETS: dict[str, int] = {CUSTOMER: 3, PAYMENT: 5, ADMIN: 5}
 ROLES_EXTENSION = "x-mall-roles"
+#: The merchant's staff roles (and the single admin role of before them): a route only they may call is admin's.
+STAFF_ROLES = frozenset({"admin", "owner", "finance", "operations", "support", "auditor"})
 
 
 def declared_roles(openapi: Path) -> dict[str, frozenset[str]]:
@@ -40,7 +42,7 @@ def route_class(route: str, roles: Iterable[str] = ()) -> str:
     declared = set(roles)
     if path.startswith("/webhooks/"):
         return PAYMENT
-    if path.startswith("/admin/") or (declared and declared <= {"admin"}):
+    if path.startswith("/admin/") or (declared and declared <= STAFF_ROLES):
         return ADMIN
     return CUSTOMER
 

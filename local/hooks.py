@@ -191,7 +191,7 @@ def expand_event(text: str, env: dict[str, str]) -> str:
         tokens = {
             "customer_token": issue_token(customer, frozenset({Role.CUSTOMER}), key=key, now=utc_now(),
                                           ttl_seconds=3600),
-            "admin_token": issue_token(f"admin:{DEMO_ADMIN}", frozenset({Role.ADMIN}), key=key, now=utc_now(),
+            "admin_token": issue_token(f"admin:{DEMO_ADMIN}", frozenset({Role.OWNER}), key=key, now=utc_now(),
                                        ttl_seconds=3600, session_version=admin_session[0] if admin_session else 0),
             "promoter_token": issue_token(customer_id_for(settings.wechat_app_id, sandbox_openid(DEMO_PROMOTER_CODE)),
                                           frozenset({Role.CUSTOMER, Role.PROMOTER}), key=key, now=utc_now(),

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, OpenAPIResponse, Query, error_response
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.audit import AuditPage
 from mall.services import audit
 
@@ -34,7 +34,7 @@ _TIME = "ISO-8601 date-time, e.g. 2026-11-22T08:00:00Z"
 
 
 @app.get("/admin/audit", summary="Audit entries, newest first", tags=["audit"], responses=_ERRORS,
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def query(  # noqa: PLR0917 - one keyword per filter, as the query string has them
           actor: Annotated[str | None, Query(min_length=1, max_length=128, pattern=_NAME, description=(
               "who: `admin:<username>`, `system`, a user id"))] = None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, OpenAPIResponse, Query, error_response
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.team_bonus import AdminBonusPage
 from mall.services import team_bonus
 
@@ -23,7 +23,7 @@ _422: OpenAPIResponse = error_response("`validation_error` (month), `invalid_cur
 
 
 @app.get("/admin/bonuses", summary="One month's team bonuses, by promoter", tags=["team bonus"],
-         responses={422: _422}, **secured(Role.ADMIN))
+         responses={422: _422}, **staff(Capability.READ))
 def month_bonuses(month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                               description="China calendar month, YYYY-MM")],
                   limit: Limit = 50,

@@ -8,13 +8,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import CatalogIdPath, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.catalog import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
 from mall.services.catalog import categories
 from mall.services.catalog.common import CatalogRepositories
@@ -35,7 +35,7 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 @app.post("/admin/categories", summary="Create a category", tags=["catalog"], status_code=201,
           responses={201: {"description": "created", "content": {"application/json": {"model": CategoryView}}},
                      422: _ERRORS[422]},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Response[CategoryView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, CategoryView,
@@ -46,19 +46,19 @@ def create(body: CategoryCreate, idempotency_key: IdempotencyKeyHeader) -> Respo
 
 
 @app.get("/admin/categories", summary="List the categories in display order", tags=["catalog"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_all() -> CategoryList:
     return categories.list_categories(repos=repos)
 
 
 @app.get("/admin/categories/<category_id>", summary="One category", tags=["catalog"],
-         responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
+         responses={200: _VIEW, 404: _ERRORS[404]}, **staff(Capability.READ))
 def get_one(category_id: CatalogIdPath) -> CategoryView:
     return categories.get_category(repos=repos, category_id=category_id)
 
 
 @app.patch("/admin/categories/<category_id>", summary="Change a category (fields sent only)", tags=["catalog"],
-           responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
+           responses={200: _VIEW, **_ERRORS}, **staff(Capability.OPERATIONS))
 def update(category_id: CatalogIdPath, body: CategoryUpdate) -> CategoryView:
     return categories.update_category(repos=repos, category_id=category_id, body=body, now=utc_now(),
                                       by=current_principal(app).subject, source_ip=source_ip(app))
@@ -66,7 +66,7 @@ def update(category_id: CatalogIdPath, body: CategoryUpdate) -> CategoryView:
 
 @app.delete("/admin/categories/<category_id>", summary="Delete an empty category", tags=["catalog"],
             status_code=204, responses={204: {"description": "deleted"}, 404: _ERRORS[404], 409: _ERRORS[409]},
-            **secured(Role.ADMIN))
+            **staff(Capability.OPERATIONS))
 def delete(category_id: CatalogIdPath,
            version: Annotated[int, Query(ge=1, description="the version you read")]) -> Response[str]:
     categories.delete_category(repos=repos, category_id=category_id, version=version,

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Query, error_response
 from mall.clock import utc_now
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.stats import DashboardResponse
 from mall.services.stats import MAX_RANGE_DAYS, dashboard, dashboard_default_range
 
@@ -31,7 +31,7 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
          description=f"At most {MAX_RANGE_DAYS} days. Figures follow the table's changes a few seconds behind.",
          responses={422: error_response("`invalid_date`, `invalid_date_range`, `date_range_too_long` "
                                         "(the field is named)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def get_dashboard(date_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                          description="first China day, YYYY-MM-DD")] = None,
                   date_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import Cursor, IdPath, Limit, error_response, source_ip
@@ -19,7 +19,7 @@ from mall.dal.objects import ObjectStore
 from mall.dal.queues import queue_from_env
 from mall.dal.reports import ReportRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
 from mall.schemas.reports import ReportPage, ReportView
 from mall.services import exports, reports
@@ -39,7 +39,7 @@ app = make_resolver()
                      422: error_response("`validation_error` naming `kind`, `from` or `to` (to before from, more than "
                                          "366 days)"),
                      503: error_response("`export_queue_unavailable`: the job is FAILED, ask again")},
-          **secured(Role.ADMIN))
+          **staff(Capability.EXPORTS))
 def create(body: CreateExportRequest, idempotency_key: IdempotencyKeyHeader) -> Response[ExportJobView]:
     principal = current_principal(app)
     ip = source_ip(app)
@@ -51,14 +51,14 @@ def create(body: CreateExportRequest, idempotency_key: IdempotencyKeyHeader) -> 
     return Response(status_code=HTTPStatus.ACCEPTED, content_type="application/json", body=result)
 
 
-@app.get("/admin/exports", summary="Export jobs, newest first", tags=["exports"], **secured(Role.ADMIN))
+@app.get("/admin/exports", summary="Export jobs, newest first", tags=["exports"], **staff(Capability.EXPORTS))
 def list_jobs(limit: Limit = 20,
               cursor: Cursor = None) -> ExportJobPage:
     return exports.list_exports(jobs=jobs, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/exports/<export_id>", summary="One export job; a download link once DONE", tags=["exports"],
-         responses={404: error_response("`export_not_found`")}, **secured(Role.ADMIN))
+         responses={404: error_response("`export_not_found`")}, **staff(Capability.EXPORTS))
 def get_job(export_id: IdPath) -> Response[ExportJobView]:
     settings = exports.export_settings()
     store = ObjectStore(settings.bucket) if settings.bucket else None
@@ -72,13 +72,13 @@ def get_job(export_id: IdPath) -> Response[ExportJobView]:
 @app.get("/admin/reports", summary="Weekly operations reports, newest week first", tags=["exports"],
          description="Made every Monday 09:00 China time for the Monday–Sunday week before: the week's dashboard "
                      "figures, top promoters and products, and the fraud scan's findings, personal data masked.",
-         **secured(Role.ADMIN))
+         **staff(Capability.EXPORTS))
 def list_reports(limit: Limit = 20, cursor: Cursor = None) -> ReportPage:
     return reports.list_reports(reports=weekly_reports, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/reports/<report_id>", summary="One weekly report with its download link", tags=["exports"],
-         responses={404: error_response("`report_not_found`")}, **secured(Role.ADMIN))
+         responses={404: error_response("`report_not_found`")}, **staff(Capability.EXPORTS))
 def get_report(report_id: IdPath) -> Response[ReportView]:
     settings = exports.export_settings()
     store = ObjectStore(settings.bucket) if settings.bucket else None

@@ -11,13 +11,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import Path, error_response
 from mall.clock import utc_now
 from mall.dal.media import MediaUploadRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.media import UploadForm, UploadRequest, VerifiedImage
 from mall.services import media
 from mall.services.media_bucket import media_store
@@ -34,7 +34,7 @@ UploadIdPath = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9
           status_code=201,
           responses={201: {"description": "the form to POST the file to S3 with",
                            "content": {"application/json": {"model": UploadForm}}}},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def start(body: UploadRequest) -> Response[UploadForm]:
     form = media.start_upload(uploads=uploads, store=media_store(), body=body, by=current_principal(app).subject,
                               now=utc_now())
@@ -49,7 +49,7 @@ def start(body: UploadRequest) -> Response[UploadForm]:
                                          "`upload_refused`: refused before"),
                      422: error_response("`invalid_image`: not an image of the declared type, too big, "
                                          "or of dimensions outside 64–6000 px / 25 Mpx; the object is deleted")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def verify(upload_id: UploadIdPath) -> VerifiedImage:
     return media.verify_upload(uploads=uploads, store=media_store(), upload_id=upload_id, now=utc_now())
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, Query
 from mall.dal.notifications import NotificationRepository, NotificationStatus
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.notifications import NotificationPage
 from mall.services.notifications import admin_list_notifications
 
@@ -24,7 +24,7 @@ app = make_resolver()
 
 
 @app.get("/admin/notifications", summary="Subscribe messages in one status, most recent first",
-         tags=["admin notifications"], **secured(Role.ADMIN))
+         tags=["admin notifications"], **staff(Capability.READ))
 def list_notifications(
         status: Annotated[NotificationStatus, Query(description="FAILED: being retried; NOT_SUBSCRIBED: 43101; "
                                                         "SKIPPED: no grant")]

@@ -12,7 +12,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
@@ -25,7 +25,7 @@ from mall.dal.table import main_table
 from mall.dal.tracking import TrackingRepository
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.shipping import ParcelRequest
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.errors import FieldProblem, InvalidInput
 from mall.integrations.tracking.factory import provider_from_env
 from mall.integrations.wechat_shipping import ShippingClient, shipping_client
@@ -75,7 +75,7 @@ OrderStatusFilter = Literal["CREATED", "PAID", "EXPIRED", "PAID_AFTER_EXPIRY", "
                     422: error_response("`validation_error` (not YYYY-MM-DD), `invalid_date`, "
                                         "`invalid_date_range`, `invalid_cursor`, `promoter_required` (`level` "
                                         "without `promoter_id`), `dates_not_with_promoter` (the field is named)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_orders(status: Annotated[OrderStatusFilter | None,  # noqa: PLR0917 - one keyword per query filter
                                   Query(description="e.g. PAID: waiting to be shipped (default PAID without "
                                                     "`promoter_id`)")] = None,
@@ -104,7 +104,7 @@ def list_orders(status: Annotated[OrderStatusFilter | None,  # noqa: PLR0917 - o
 
 
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def get_order(order_id: IdPath) -> OrderDetail:
     return admin_order(repo=repo, order_id=order_id)
 
@@ -116,7 +116,7 @@ def get_order(order_id: IdPath) -> OrderDetail:
          responses={200: {"description": "the full address",
                           "content": {"application/json": {"model": ShippingAddress}}},
                     404: error_response("`order_not_found`, `no_shipping_address` (nothing physical to ship)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.REVEAL_ADDRESS))
 def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
     result = reveal_shipping_address(repo=repo, audit=audit, order_id=order_id, admin=current_principal(app).subject,
                                      source_ip=source_ip(app), now=utc_now())
@@ -136,7 +136,7 @@ def shipping_address(order_id: IdPath) -> Response[ShippingAddress]:
                                          "`shipment_change_used`, `upload_in_progress`"),
                      422: error_response("`invalid_parcels`: an unknown carrier (`parcels.0.carrier_id`), more "
                                          "than 15 parcels, a line in no or two parcels (the field is named)")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def ship(order_id: IdPath, body: ShipRequest) -> OrderDetail:
     now = utc_now()
     carriers = known_carriers(shipping=shipping.shipping, source=wechat, app_id=get_settings().wechat_app_id, now=now)
@@ -174,7 +174,7 @@ def _ship_command(order_id: str, body: ShipRequest, carriers: dict[str, str], no
                      409: error_response("`order_not_verifiable`, `order_already_verified`"),
                      422: error_response("`wrong_verify_code`"),
                      429: error_response("`verify_locked`: too many wrong codes")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
     result = verify_service_order(repo=repo, order_id=order_id, code=body.code, admin=current_principal(app).subject,
                                   now=utc_now(), source_ip=source_ip(app), uploads=uploads)
@@ -185,7 +185,7 @@ def verify(order_id: IdPath, body: VerifyRequest) -> OrderDetail:
 @app.get("/admin/orders/<order_id>/tracking", summary="The order's parcels and their trails", tags=["admin orders"],
          responses={200: {"description": "the trails", "content": {"application/json": {"model": TrackingView}}},
                     404: error_response("`order_not_found`")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def order_tracking(order_id: IdPath) -> TrackingView:
     return admin_tracking(repo=tracking, settings=settings, order_id=order_id)
 
@@ -199,7 +199,7 @@ def order_tracking(order_id: IdPath) -> TrackingView:
                      404: error_response("`order_not_found`"),
                      429: error_response("`tracking_refresh_too_soon`: every parcel was asked recently"),
                      503: error_response("`tracking_query_failed`, `tracking_provider_unavailable`, `tracking_off`")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def refresh_order_tracking(order_id: IdPath) -> TrackingView:
     result = refresh_tracking(repo=tracking, settings=settings, provider=provider_from_env(), order_id=order_id,
                               now=utc_now(), orders=repo)

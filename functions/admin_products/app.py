@@ -10,13 +10,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, once
 from mall.api.params import CatalogIdPath, Cursor, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.catalog import (
     AdminProductList,
     AdminProductView,
@@ -46,7 +46,7 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 @app.post("/admin/products", summary="Create a product", tags=["catalog"], status_code=201,
           responses={201: {"description": "created", "content": {"application/json": {"model": AdminProductView}}},
                      422: _ERRORS[422]},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def create(body: ProductCreate, idempotency_key: IdempotencyKeyHeader) -> Response[AdminProductView]:
     principal = current_principal(app)
     result = once(idempotency_key, principal.subject, body, AdminProductView,
@@ -56,7 +56,7 @@ def create(body: ProductCreate, idempotency_key: IdempotencyKeyHeader) -> Respon
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 
-@app.get("/admin/products", summary="List products, newest first", tags=["catalog"], **secured(Role.ADMIN))
+@app.get("/admin/products", summary="List products, newest first", tags=["catalog"], **staff(Capability.READ))
 def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off shelf, or all")] = "all",
                   category_id: Annotated[str | None, Query(max_length=64)] = None,
                   q: Annotated[str | None, Query(max_length=60, description="keyword in the name")] = None,
@@ -66,7 +66,7 @@ def list_products(shelf: Annotated[AdminShelfParam, Query(description="on / off 
 
 
 @app.get("/admin/products/low-stock", summary="Products at or below their low-stock threshold", tags=["catalog"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
     return products.low_stock_products(repos=repos, limit=limit, cursor=cursor)
 
@@ -79,7 +79,7 @@ def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
           responses={200: {"description": "each product's outcome",
                            "content": {"application/json": {"model": ProductBatchResult}}},
                      422: error_response("invalid body, e.g. more than 100 ids, or no change sent")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def batch_edit(body: ProductBatchEdit, idempotency_key: IdempotencyKeyHeader) -> ProductBatchResult:
     principal = current_principal(app)
     command = BatchEdit(body=body, by=principal.subject, now=utc_now(), source_ip=source_ip(app))
@@ -88,20 +88,20 @@ def batch_edit(body: ProductBatchEdit, idempotency_key: IdempotencyKeyHeader) ->
 
 
 @app.get("/admin/products/<product_id>", summary="One product", tags=["catalog"],
-         responses={200: _VIEW, 404: _ERRORS[404]}, **secured(Role.ADMIN))
+         responses={200: _VIEW, 404: _ERRORS[404]}, **staff(Capability.READ))
 def get_one(product_id: CatalogIdPath) -> AdminProductView:
     return products.get_admin_product(repos=repos, product_id=product_id)
 
 
 @app.patch("/admin/products/<product_id>", summary="Change a product (fields sent only; on/off shelf too)",
-           tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
+           tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **staff(Capability.OPERATIONS))
 def update(product_id: CatalogIdPath, body: ProductUpdate) -> AdminProductView:
     return products.update_product(repos=repos, product_id=product_id, body=body, now=utc_now(),
                                    by=current_principal(app).subject, source_ip=source_ip(app))
 
 
 @app.post("/admin/products/<product_id>/stock-adjustments", summary="Add or remove stock (入库, 盘点, 损耗)",
-          tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **secured(Role.ADMIN))
+          tags=["catalog"], responses={200: _VIEW, **_ERRORS}, **staff(Capability.OPERATIONS))
 def adjust(product_id: CatalogIdPath, body: StockAdjustment, idempotency_key: IdempotencyKeyHeader) -> AdminProductView:
     principal = current_principal(app)
     return once(idempotency_key, principal.subject, body, AdminProductView,

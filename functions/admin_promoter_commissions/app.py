@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.commissions import AdminCommissionPage
 from mall.services import commission_views
 from mall.services.commissions import CommissionRepositories
@@ -27,7 +27,7 @@ _NOT_FOUND: OpenAPIResponse = error_response("`promoter_not_found`")
 
 @app.get("/admin/promoters/<user_id>/commissions", summary="A promoter's commission records, newest first",
          tags=["commission"], responses={404: _NOT_FOUND},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def promoter_commissions(user_id: IdPath,
                          status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] | None,
                                            Query(description="only records in this status")] = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
@@ -22,7 +22,7 @@ from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.promoter_list import PromoterSort
 from mall.domain.referral import PromoterAction
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.adjustments import AdjustmentPage, AdjustmentRejectRequest, AdjustmentRequest, AdjustmentView
 from mall.schemas.downline import DownlinePage
 from mall.schemas.referral import (
@@ -69,7 +69,7 @@ _ERRORS: dict[int, OpenAPIResponse] = {
                      "`newest` reads the whole status (up to 2,000 promoters: `truncated` says when cut) and "
                      "sorts by the figure, highest first.",
          tags=["referral"], responses={422: error_response("`invalid_cursor` (another list's cursor)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "disabled", "rejected"],
                                      Query()] = "applied",
                    level_id: Annotated[str | None, Query(pattern=r"^[a-z0-9_-]{1,32}$",
@@ -83,7 +83,7 @@ def list_promoters(status: Annotated[Literal["applied", "active", "frozen", "dis
 
 
 @app.get("/admin/promoters/<user_id>", summary="One promoter with their history", tags=["referral"],
-         responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
+         responses={404: _ERRORS[404]}, **staff(Capability.READ))
 def get_one(user_id: IdPath) -> PromoterDetail:
     promoter, phone = referral_promoters.get_promoter_and_phone(promoters=network.promoters, user_id=user_id)
     history = referral_promoters.promoter_history(promoters=network.promoters, user_id=user_id, limit=50,
@@ -96,7 +96,7 @@ def get_one(user_id: IdPath) -> PromoterDetail:
                      "masked. Level 2 pages may be short: follow `next_cursor`.",
          tags=["referral"], responses={404: error_response("`promoter_not_found`"),
                                        422: error_response("`invalid_cursor` (another list's cursor)")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def team(user_id: IdPath,
          depth: Annotated[int, Query(ge=1, le=2, description="1: their direct members; 2: their members' members")] = 1,
          limit: Limit = 20,
@@ -131,7 +131,7 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route
     app.post(f"/admin/promoters/<user_id>/{action}", summary=summary, tags=["referral"], responses=_ERRORS,
-             **secured(Role.ADMIN))(change)
+             **staff(Capability.OPERATIONS))(change)
 
 
 for _action, _summary in _STATUS_CHANGES.items():
@@ -139,7 +139,7 @@ for _action, _summary in _STATUS_CHANGES.items():
 
 
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
-         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+         tags=["referral"], responses=_ERRORS, **staff(Capability.OPERATIONS))
 def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
     command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
@@ -149,7 +149,7 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
-         tags=["referral"], responses=_ERRORS, **secured(Role.ADMIN))
+         tags=["referral"], responses=_ERRORS, **staff(Capability.OPERATIONS))
 def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
     return referral_promoters.set_level(network=network, user_id=user_id, level_id=body.level_id, reason=body.reason,
                                         by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
@@ -161,7 +161,7 @@ def level(user_id: IdPath, body: LevelChangeRequest) -> PromoterAdminView:
                      "always leaves: two levels by rule, never deeper. Paged with `next_cursor`.",
          tags=["referral"], responses={404: error_response("`promoter_not_found`"),
                                        422: error_response("`not_a_direct_member` (query:member), `invalid_cursor`")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def downline(user_id: IdPath,
              member: Annotated[str | None, Query(min_length=3, max_length=64, pattern=ID_PATTERN,
                                                  description="a level-1 member: list their members")] = None,
@@ -190,7 +190,7 @@ _ADJUSTMENT_ERRORS: dict[int, OpenAPIResponse] = {
           tags=["referral"], status_code=201,
           responses={201: {"description": "APPLIED, or PENDING for a second admin",
                            "content": {"application/json": {"model": AdjustmentView}}}, **_ADJUSTMENT_ERRORS},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def adjust(user_id: IdPath, body: AdjustmentRequest,
            idempotency_key: IdempotencyKeyHeader) -> Response[AdjustmentView]:
     command = adjustments.AskAdjustment(promoter_id=user_id, direction=body.direction, amount_fen=body.amount_fen,
@@ -201,7 +201,7 @@ def adjust(user_id: IdPath, body: AdjustmentRequest,
 
 
 @app.get("/admin/adjustments", summary="Manual adjustments in one status (PENDING: waiting for approval)",
-         tags=["referral"], **secured(Role.ADMIN))
+         tags=["referral"], **staff(Capability.READ))
 def list_adjustments(status: Annotated[Literal["PENDING", "APPLIED", "REJECTED"], Query()] = "PENDING",
                      limit: Limit = 20,
                      cursor: Cursor = None) -> AdjustmentPage:
@@ -209,14 +209,14 @@ def list_adjustments(status: Annotated[Literal["PENDING", "APPLIED", "REJECTED"]
 
 
 @app.post("/admin/adjustments/<adjustment_id>/approve", summary="Approve a pending adjustment (a different admin)",
-          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **secured(Role.ADMIN))
+          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **staff(Capability.MONEY_OPERATIONS))
 def approve_adjustment(adjustment_id: IdPath) -> AdjustmentView:
     return adjustments.approve(repo=adjustment_repo, withdrawals=withdrawals, adjustment_id=adjustment_id,
                                admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
 @app.post("/admin/adjustments/<adjustment_id>/reject", summary="Reject a pending adjustment (reason required)",
-          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **secured(Role.ADMIN))
+          tags=["referral"], responses=_ADJUSTMENT_ERRORS, **staff(Capability.MONEY_OPERATIONS))
 def reject_adjustment(adjustment_id: IdPath, body: AdjustmentRejectRequest) -> AdjustmentView:
     return adjustments.reject(repo=adjustment_repo, adjustment_id=adjustment_id, admin=current_principal(app).subject,
                               reason=body.reason, now=utc_now(), source_ip=source_ip(app))

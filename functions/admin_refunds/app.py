@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
 from mall.schemas.refunds import RefundPage, RefundView, RejectRefundRequest
 from mall.services.refunds import admin_list_refunds, approve_refund, reject_refund
@@ -28,7 +28,7 @@ RefundStatusFilter = Literal["REQUESTED", "REJECTED", "PROCESSING", "SUCCEEDED",
 
 
 @app.get("/admin/refunds", summary="Refunds in one status, newest first", tags=["admin refunds"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. REQUESTED: waiting for review")]
                  = "REQUESTED",
                  limit: Limit = 20,
@@ -43,7 +43,7 @@ def list_refunds(status: Annotated[RefundStatusFilter, Query(description="e.g. R
                            "content": {"application/json": {"model": RefundView}}},
                      409: error_response("`refund_not_approvable`"),
                      503: error_response("`wechatpay_unavailable`: stays PROCESSING, approve again")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def approve(refund_id: IdPath) -> RefundView:
     result = approve_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
                             now=utc_now(), gateway=pay_client(), notify_url=merchant_config().notify_url,
@@ -55,7 +55,7 @@ def approve(refund_id: IdPath) -> RefundView:
 @app.post("/admin/refunds/<refund_id>/reject", summary="Reject a refund request with a reason",
           tags=["admin refunds"],
           responses={409: error_response("`refund_not_rejectable`")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def reject(refund_id: IdPath, body: RejectRefundRequest) -> RefundView:
     return reject_refund(orders=orders, refunds=refunds, refund_id=refund_id, admin=current_principal(app).subject,
                          reason=body.reason, now=utc_now(), source_ip=source_ip(app))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.risk import ResolveRiskCaseRequest, RiskCaseDetail, RiskCasePage, RiskCaseView
 from mall.services import risk
 
@@ -28,7 +28,7 @@ _DECISION_ERRORS: dict[int, OpenAPIResponse] = {
 
 
 @app.get("/admin/risk/cases", summary="Risk cases, newest first: of one status (OPEN by default) or one promoter",
-         tags=["risk"], **secured(Role.ADMIN))
+         tags=["risk"], **staff(Capability.READ))
 def list_cases(status: Annotated[Literal["OPEN", "RELEASED", "CONFIRMED"] | None, Query()] = None,
                promoter_id: Annotated[str | None, Query(min_length=3, max_length=64,
                                                         pattern=r"^[A-Za-z0-9_-]+$")] = None,
@@ -38,14 +38,14 @@ def list_cases(status: Annotated[Literal["OPEN", "RELEASED", "CONFIRMED"] | None
 
 
 @app.get("/admin/risk/cases/<case_id>", summary="One risk case: evidence, held and voided commission, the hold",
-         tags=["risk"], responses={404: _DECISION_ERRORS[404]}, **secured(Role.ADMIN))
+         tags=["risk"], responses={404: _DECISION_ERRORS[404]}, **staff(Capability.READ))
 def get_case(case_id: IdPath) -> RiskCaseDetail:
     return risk.get_case(repos=repos, case_id=case_id)
 
 
 @app.post("/admin/risk/cases/<case_id>/release",
           summary="Release an open case: held commission continues (settles at the next run)", tags=["risk"],
-          responses=_DECISION_ERRORS, **secured(Role.ADMIN))
+          responses=_DECISION_ERRORS, **staff(Capability.RISK))
 def release(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
     result = risk.release_case(repos=repos, case_id=case_id, by=current_principal(app).subject, note=body.note,
                                now=utc_now(), source_ip=source_ip(app))
@@ -55,7 +55,7 @@ def release(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
 
 @app.post("/admin/risk/cases/<case_id>/confirm",
           summary="Confirm an open case: unsettled commission voided, the promoter frozen", tags=["risk"],
-          responses=_DECISION_ERRORS, **secured(Role.ADMIN))
+          responses=_DECISION_ERRORS, **staff(Capability.RISK))
 def confirm(case_id: IdPath, body: ResolveRiskCaseRequest) -> RiskCaseView:
     result = risk.confirm_case(repos=repos, case_id=case_id, by=current_principal(app).subject, note=body.note,
                                now=utc_now(), source_ip=source_ip(app))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
 from mall.clock import utc_now
@@ -17,7 +17,7 @@ from mall.dal.commission_rates import RateIndex
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 from mall.services import settings as service
 
@@ -41,28 +41,29 @@ _ERRORS: dict[int, OpenAPIResponse] = {
 
 
 @app.get("/admin/settings/distribution", summary="The distribution settings in force", tags=["settings"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def current() -> SettingsVersionView:
     return service.current(versions=settings_versions)
 
 
 @app.put("/admin/settings/distribution", summary="Save a new version of the distribution settings",
-         tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **secured(Role.ADMIN))
+         tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **staff(Capability.OPERATIONS))
 def save(body: SaveSettingsRequest) -> SettingsVersionView:
+    principal = current_principal(app)
     return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
-                        body=body, saved_by=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app),
-                        rates=rates)
+                        body=body, saved_by=principal.subject, now=utc_now(), source_ip=source_ip(app),
+                        rates=rates, roles=principal.roles)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def versions(limit: Limit = 20,
              cursor: Cursor = None) -> SettingsHistory:
     return service.history(versions=settings_versions, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/settings/distribution/versions/<version>", summary="One saved version", tags=["settings"],
-         responses={404: _ERRORS[404]}, **secured(Role.ADMIN))
+         responses={404: _ERRORS[404]}, **staff(Capability.READ))
 def one(version: Annotated[int, Path(ge=0, le=10_000_000)]) -> SettingsVersionView:
     return service.get_version(versions=settings_versions, version=version)
 

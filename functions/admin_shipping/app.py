@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, Query, error_response
 from mall.clock import utc_now
@@ -15,7 +15,7 @@ from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.shipping import UploadStatus
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.schemas.shipping import CarrierList, UploadPage, UploadView
 from mall.services.shipping import ShippingRepositories, UploadRequests, carrier_list, known_carriers
@@ -38,7 +38,7 @@ def wechat() -> ShippingClient:
 
 @app.get("/admin/shipping/carriers", summary="The carriers WeChat accepts (get_delivery_list)",
          description="Cached for a day (DynamoDB with a TTL, and in memory); a parcel's `carrier_id` must be one "
-                     "of these.", tags=["admin shipping"], **secured(Role.ADMIN))
+                     "of these.", tags=["admin shipping"], **staff(Capability.READ))
 def carriers() -> CarrierList:
     return carrier_list(known_carriers(shipping=repos.shipping, source=wechat, app_id=get_settings().wechat_app_id,
                                        now=utc_now()))
@@ -46,7 +46,7 @@ def carriers() -> CarrierList:
 
 @app.get("/admin/shipping/uploads", summary="Shipping-information uploads to WeChat in one status",
          description="FAILED (default): WeChat refused them (its errcode and errmsg); PENDING: queued or being "
-                     "retried; UPLOADED: accepted. Newest first.", tags=["admin shipping"], **secured(Role.ADMIN))
+                     "retried; UPLOADED: accepted. Newest first.", tags=["admin shipping"], **staff(Capability.READ))
 def uploads_list(status: Annotated[UploadStatus, Query(description="FAILED | PENDING | SENDING | UPLOADED")]
                  = UploadStatus.FAILED,
                  limit: Limit = 20,
@@ -60,7 +60,7 @@ def uploads_list(status: Annotated[UploadStatus, Query(description="FAILED | PEN
               "model": UploadView}}},
                      404: error_response("`upload_not_found`"),
                      409: error_response("`upload_not_failed`: only a FAILED upload is retried")},
-          **secured(Role.ADMIN))
+          **staff(Capability.OPERATIONS))
 def retry(order_id: IdPath) -> UploadView:
     result = retry_upload(repos=repos, uploads=uploads, order_id=order_id, now=utc_now())
     metrics.add_metric(name="ShippingUploadsRetried", unit="Count", value=1)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mall.api.auth import secured
+from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, OpenAPIResponse, Query, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.dal.wechat_messages import WeChatMessageLog
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.wechat_messages import WeChatMessagePage
 from mall.services.wechat_receipt import list_messages
 
@@ -25,7 +25,7 @@ _ERRORS: dict[int, OpenAPIResponse] = {422: error_response("`invalid_date` (`day
 
 
 @app.get("/admin/wechat-messages", summary="WeChat's pushed events of one day, newest first", tags=["shipping"],
-         responses=_ERRORS, **secured(Role.ADMIN))
+         responses=_ERRORS, **staff(Capability.READ))
 def list_day(day: Annotated[str | None, Query(max_length=10, description=(
                  "the China day received, YYYY-MM-DD; default: today"))] = None,
              limit: Limit = 20,

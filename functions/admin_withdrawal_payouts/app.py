@@ -6,13 +6,13 @@ transaction as the change; repeating the same mark answers the withdrawal as it 
 
 from __future__ import annotations
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import IdPath, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.payouts import PayoutRepository
 from mall.dal.table import main_table
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.payouts import MarkFailedRequest, MarkPaidRequest, PayoutView
 from mall.services.payouts.bank import mark_bank_failed, mark_bank_paid
 
@@ -28,7 +28,7 @@ app = make_resolver()
           responses={404: error_response("`withdrawal_not_found`"),
                      409: error_response("`withdrawal_not_bank` (WeChat transfers finish by notification) or "
                                          "`withdrawal_not_markable` (not APPROVED; `details.status` says what it is)")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def mark_paid(withdrawal_id: IdPath, body: MarkPaidRequest) -> PayoutView:
     return mark_bank_paid(payouts=payouts, withdrawal_id=withdrawal_id, reference=body.reference,
                           admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
@@ -38,7 +38,7 @@ def mark_paid(withdrawal_id: IdPath, body: MarkPaidRequest) -> PayoutView:
           tags=["admin withdrawals"],
           responses={404: error_response("`withdrawal_not_found`"),
                      409: error_response("`withdrawal_not_bank` or `withdrawal_not_markable`")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def mark_failed(withdrawal_id: IdPath, body: MarkFailedRequest) -> PayoutView:
     return mark_bank_failed(payouts=payouts, withdrawal_id=withdrawal_id, reason=body.reason,
                             admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))

@@ -5,14 +5,14 @@ the payout queue; a rejection returns the funds to available in the same transac
 
 from __future__ import annotations
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import IdPath, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
 from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.schemas.withdrawals import RejectWithdrawalRequest, WithdrawalView
 from mall.services.withdrawals.review import approve_withdrawal, reject_withdrawal
 
@@ -31,11 +31,11 @@ app = make_resolver()
                      404: error_response("`withdrawal_not_found`"),
                      409: error_response("`withdrawal_not_approvable` (not PENDING_REVIEW), "
                                          "`already_approved_by_you`")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def approve(withdrawal_id: IdPath) -> WithdrawalView:
-    result = approve_withdrawal(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
-                                admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app),
-                                queue=payout_queue)
+    principal = current_principal(app)
+    result = approve_withdrawal(withdrawals=withdrawals, withdrawal_id=withdrawal_id, admin=principal.subject,
+                                now=utc_now(), source_ip=source_ip(app), queue=payout_queue, roles=principal.roles)
     metrics.add_metric(name="WithdrawalApprovals", unit="Count", value=1)
     return result
 
@@ -44,7 +44,7 @@ def approve(withdrawal_id: IdPath) -> WithdrawalView:
           tags=["admin withdrawals"],
           responses={404: error_response("`withdrawal_not_found`"),
                      409: error_response("`withdrawal_not_rejectable` (not PENDING_REVIEW: rejected once only)")},
-          **secured(Role.ADMIN))
+          **staff(Capability.MONEY_OPERATIONS))
 def reject(withdrawal_id: IdPath, body: RejectWithdrawalRequest) -> WithdrawalView:
     result = reject_withdrawal(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
                                admin=current_principal(app).subject, reason=body.reason, now=utc_now(),

@@ -8,14 +8,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from mall.api.auth import current_principal, secured
+from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.params import Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.audit import AuditLog
 from mall.dal.table import main_table
 from mall.dal.withdrawals import WithdrawalRepository
-from mall.domain.tokens import Role
+from mall.domain.staff import Capability
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.schemas.withdrawals import BankAccountReveal, WithdrawalPage, WithdrawalView
 from mall.services.withdrawals.admin import EXAMPLE_CSV, AdminFilters, admin_get, admin_list, export_csv
@@ -44,7 +44,7 @@ def _filters(status: StatusFilter | None, promoter_id: str | None, date_from: st
 
 @app.get("/admin/withdrawals", summary="Withdrawals, filtered, newest first", tags=["admin withdrawals"],
          responses={422: error_response("`invalid_date_range`, `invalid_amount_range`, `invalid_cursor`")},
-         **secured(Role.ADMIN))
+         **staff(Capability.READ))
 def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
                      date_from: Day = None, date_to: Day = None, min_fen: Amount = None, max_fen: Amount = None,
                      limit: Limit = 20,
@@ -62,7 +62,7 @@ def list_withdrawals(status: StatusQuery = None, promoter_id: PromoterFilter = N
              "examples": {"two_withdrawals": {"summary": "a bank withdrawal awaiting approval, a WeChat one paid",
                                               "value": EXAMPLE_CSV}}}}},
                     422: error_response("`export_too_large`: narrow the dates; `invalid_date_range`")},
-         **secured(Role.ADMIN))
+         **staff(Capability.EXPORTS))
 def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # noqa: PLR0917
            date_from: Day = None, date_to: Day = None, min_fen: Amount = None,
            max_fen: Amount = None) -> Response[str]:
@@ -78,7 +78,8 @@ def export(status: StatusQuery = None, promoter_id: PromoterFilter = None,  # no
 
 
 @app.get("/admin/withdrawals/<withdrawal_id>", summary="One withdrawal with approvals and timeline",
-         tags=["admin withdrawals"], responses={404: error_response("`withdrawal_not_found`")}, **secured(Role.ADMIN))
+         tags=["admin withdrawals"], responses={404: error_response("`withdrawal_not_found`")},
+         **staff(Capability.READ))
 def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
     return admin_get(withdrawals=withdrawals, withdrawal_id=withdrawal_id)
 
@@ -89,7 +90,7 @@ def get_withdrawal(withdrawal_id: IdPath) -> WithdrawalView:
          tags=["admin withdrawals"],
          responses={200: {"description": "the account", "content": {"application/json": {"model": BankAccountReveal}}},
                     404: error_response("`withdrawal_not_found`, `no_bank_account`")},
-         **secured(Role.ADMIN))
+         **staff(Capability.REVEAL_BANK_ACCOUNT))
 def bank_account(withdrawal_id: IdPath) -> Response[BankAccountReveal]:
     result = reveal_bank_account(withdrawals=withdrawals, withdrawal_id=withdrawal_id,
                                  admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))

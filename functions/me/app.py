@@ -6,6 +6,7 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.dal.identity import AdminRepository, CustomerRepository
 from mall.dal.table import main_table
+from mall.domain.staff import Capability, roles_for
 from mall.domain.tokens import Role
 from mall.schemas.identity import MeResponse
 from mall.services.identity import profile
@@ -18,7 +19,8 @@ admins = AdminRepository(table)
 app = make_resolver()
 
 
-@app.get("/me", summary="The caller's profile", tags=["identity"], **secured(Role.CUSTOMER, Role.PROMOTER, Role.ADMIN))
+@app.get("/me", summary="The caller's profile", tags=["identity"],
+         **secured(Role.CUSTOMER, Role.PROMOTER, *roles_for(Capability.OWN_ACCOUNT)))
 def me() -> MeResponse:
     return profile(current_principal(app), customers=customers, admins=admins)
 

@@ -35,7 +35,8 @@ FAST_EXAMPLES = 5
 SLOW_EXAMPLES = 100
 TIMEOUT_S = 30
 # Preference when an operation admits several roles: the least privileged caller that may pass.
-ROLE_ORDER = ("anonymous", "customer", "promoter", "admin")
+# Every admin route admits the owner (the demo admin is the first owner), so admin routes are called as one.
+ROLE_ORDER = ("anonymous", "customer", "promoter", "owner")
 
 # Loaded at collection (schemathesis 4.32's lazy ``from_fixture`` reads a pytest-internal attribute
 # that pytest 9 no longer has); the stack's URL is given to each call instead.
@@ -50,17 +51,18 @@ def tokens(api: str) -> dict[str, str]:
         promoter = http.post(f"{api}/auth/login", json={"code": DEMO_PROMOTER_CODE}, timeout=TIMEOUT_S)
         admin = http.post(f"{api}/admin/auth/login", json={"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
                           timeout=TIMEOUT_S)
-    for name, answer in (("customer", customer), ("promoter", promoter), ("admin", admin)):
+    for name, answer in (("customer", customer), ("promoter", promoter), ("owner", admin)):
         assert answer.status_code == 200, f"{name} login: {answer.status_code} {answer.text}"
     assert "promoter" in promoter.json()["roles"], promoter.json()
+    assert admin.json()["roles"] == ["owner"], admin.json()
     return {"customer": customer.json()["access_token"], "promoter": promoter.json()["access_token"],
-            "admin": admin.json()["access_token"]}
+            "owner": admin.json()["access_token"]}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def settings_put_back(api: str, tokens: dict[str, str]) -> Iterator[None]:
     """Generated bodies may save new distribution settings: save the old document again after."""
-    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    admin = {"Authorization": f"Bearer {tokens['owner']}"}
     before = requests.get(f"{api}/admin/settings/distribution", headers=admin, timeout=TIMEOUT_S).json()
     yield
     now = requests.get(f"{api}/admin/settings/distribution", headers=admin, timeout=TIMEOUT_S).json()

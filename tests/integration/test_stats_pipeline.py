@@ -47,6 +47,7 @@ from mall.domain.refunds import LineRequest
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel, WithdrawalRules
 from mall.domain.stats import CounterDelta, contributions
 from mall.domain.stats_periods import day_of, period_key
+from mall.domain.tokens import Role
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
@@ -189,7 +190,7 @@ class Shop:
         if pay:
             approve_withdrawal(withdrawals=WithdrawalRepository(self.table), withdrawal_id=view.withdrawal_id,
                                admin="admin:alice",
-                               now=at(day, 8), source_ip=None, queue=None)
+                               now=at(day, 8), source_ip=None, queue=None, roles={Role.OWNER})
             mark_bank_paid(payouts=PayoutRepository(self.table), withdrawal_id=view.withdrawal_id, reference="BANK-1",
                            admin="admin:bob",
                            now=at(day + 1, 2))

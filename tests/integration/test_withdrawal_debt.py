@@ -28,6 +28,7 @@ from mall.domain.notification_events import notifications_for
 from mall.domain.notifications import NotificationSettings
 from mall.domain.rules_disclosure import render
 from mall.domain.settings import DistributionSettings
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, DEBT_CANCEL_REASON, Withdrawal, WithdrawalStatus
 from mall.errors import Conflict
 from mall.services.commissions import CommissionRepositories, sync_order
@@ -327,7 +328,7 @@ def test_approval_checks_the_debt_in_its_own_transaction(world: Payouts) -> None
     with pytest.raises(Conflict) as refused:
         approve_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=w.withdrawal_id, admin="a_1",
                            now=utc_now(), source_ip=None,
-                           queue=None)
+                           queue=None, roles={Role.FINANCE})
     assert refused.value.code == "outstanding_debt"
     assert status(table, w.withdrawal_id)["status"] == "REJECTED"
     assert balances(table, uid) == L.Balances(available=1_500)
@@ -368,7 +369,7 @@ def test_a_clawback_racing_approval_and_payout_workers_lets_nothing_leave(world:
         if i == 1:
             return approve_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=review.withdrawal_id,
                                       admin="a_1", now=utc_now(),
-                                      source_ip=None, queue=queue).status
+                                      source_ip=None, queue=queue, roles={Role.FINANCE}).status
         return world.start(approved.withdrawal_id if i < 4 else review.withdrawal_id)
 
     results = race(6, work)

@@ -1,5 +1,11 @@
 """The authorization matrix: every route of template.yaml × every kind of caller — anonymous,
-customer, promoter, another promoter, admin.
+customer, promoter, another promoter, and each staff role (owner, finance, operations, support,
+auditor).
+
+Every admin route is pinned in ``CAPABILITIES`` to the row of the staff table it belongs to
+(``mall.domain.staff``): its declared roles must be exactly that row's, so each staff role is
+admitted exactly where the table says and refused (403) everywhere else. A route still declaring
+the single ``admin`` role of before staff roles fails here until it is given its capability.
 
 Generated from the route table and the roles each operation declares (``x-mall-roles`` in
 the OpenAPI document), so a new route is covered the moment it is routed, and a route that
@@ -30,16 +36,19 @@ import pytest
 from moto import mock_aws
 
 from local.template import load_template
-from mall.domain.tokens import Role, issue_token
+from mall.domain.staff import ROLE_ORDER, Capability, roles_for
+from mall.domain.tokens import STAFF_ROLES, Role, issue_token
 from tests.conftest import ROOT, TEMPLATE, clear_caches, table_request
+from tests.unit.authorization_tables import CAPABILITIES, KINDS, OWNED_BODIES, OWNED_QUERIES, OWNERSHIP
 from tests.unit.conftest import FakeContext, http_event, load_function
 
 CALLERS: dict[str, frozenset[Role] | None] = {
     "anonymous": None,
     "customer": frozenset({Role.CUSTOMER}),
     "promoter": frozenset({Role.CUSTOMER, Role.PROMOTER}),
-    "admin": frozenset({Role.ADMIN}),
+    **{role.value: frozenset({role}) for role in ROLE_ORDER},
 }
+
 
 
 def _operations() -> list[tuple[str, str, str, list[str]]]:
@@ -83,7 +92,7 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
 def _token(roles: frozenset[Role]) -> str:
     from mall.api.auth import signing_key
 
-    subject = "admin:matrix" if Role.ADMIN in roles else "u_matrixcaller000000000000"
+    subject = "admin:matrix" if roles & STAFF_ROLES else "u_matrixcaller000000000000"
     return issue_token(subject, roles, key=signing_key(), now=datetime.now(UTC), ttl_seconds=600)
 
 
@@ -93,6 +102,38 @@ def test_the_matrix_covers_every_routed_operation() -> None:
     assert routed - {("GET", "/openapi.json"), ("GET", "/docs")} <= covered
     for _, method, path, roles in OPERATIONS:
         assert roles, f"{method} {path} declares no roles"
+
+
+def test_no_route_declares_the_single_admin_role_of_before_staff_roles() -> None:
+    unmapped = sorted(f"{m} {p}" for _, m, p, roles in OPERATIONS if Role.ADMIN.value in roles)
+    assert not unmapped, ("give each its capability, **staff(Capability.X) (mall.domain.staff), and an entry in "
+                          f"CAPABILITIES: {unmapped}")
+
+
+def test_every_admin_route_declares_exactly_the_roles_of_its_row_of_the_staff_table() -> None:
+    documented = json.loads((ROOT / "docs" / "openapi.json").read_text())["paths"]
+    staff_names = {r.value for r in STAFF_ROLES} | {Role.ADMIN.value}
+    staff_routes = {f"{m} {p}" for _, m, p, roles in OPERATIONS if roles and set(roles) <= staff_names}
+    missing = sorted(staff_routes - set(CAPABILITIES))
+    assert not missing, f"admin routes without a row of the staff table in CAPABILITIES: {missing}"
+    assert not sorted(set(CAPABILITIES) - staff_routes), "CAPABILITIES names routes that are not admin's"
+    for key, capability in CAPABILITIES.items():
+        method, path = key.split(" ", 1)
+        operation = documented[path][method.lower()]
+        assert operation["x-mall-roles"] == [r.value for r in roles_for(capability)], key
+        assert operation["x-mall-capability"] == capability.value, key
+
+
+def test_the_staff_table() -> None:
+    """The issue's table, column by column: what each role may do beyond reading."""
+    table = {role: {c for c in Capability if role in roles_for(c)} for role in ROLE_ORDER}
+    everyone = {Capability.READ, Capability.OWN_ACCOUNT}
+    assert table[Role.OWNER] == set(Capability)
+    assert table[Role.FINANCE] == everyone | {Capability.MONEY_OPERATIONS, Capability.RISK,
+                                              Capability.REVEAL_BANK_ACCOUNT, Capability.EXPORTS}
+    assert table[Role.OPERATIONS] == everyone | {Capability.OPERATIONS, Capability.REVEAL_ADDRESS, Capability.EXPORTS}
+    assert table[Role.SUPPORT] == everyone | {Capability.REVEAL_ADDRESS}
+    assert table[Role.AUDITOR] == everyone | {Capability.EXPORTS}
 
 
 @pytest.mark.parametrize("caller", list(CALLERS))
@@ -139,147 +180,6 @@ def test_route_admits_exactly_its_declared_roles(handlers: dict[str, ModuleType]
 #   withdrawal  ``{withdrawal_id}`` names a withdrawal: A's → 403/404 for B, nothing changes
 #   address     ``{address_id}`` names a saved address: A's → 404 for B, nothing changes
 
-OWNERSHIP: dict[str, str] = {
-    "GET /admin/audit": "admin",
-    "POST /admin/auth/login": "public",
-    "GET /admin/bonuses": "admin",
-    "GET /admin/categories": "admin",
-    "POST /admin/categories": "admin",
-    "DELETE /admin/categories/{category_id}": "admin",
-    "GET /admin/categories/{category_id}": "admin",
-    "PATCH /admin/categories/{category_id}": "admin",
-    "GET /admin/customers/{user_id}/binding": "admin",
-    "PUT /admin/customers/{user_id}/binding": "admin",
-    "POST /admin/customers/{user_id}/binding/remove": "admin",
-    "GET /admin/dashboard": "admin",
-    "GET /admin/exports": "admin",
-    "POST /admin/exports": "admin",
-    "GET /admin/exports/{export_id}": "admin",
-    "GET /admin/reports": "admin",
-    "GET /admin/reports/{report_id}": "admin",
-    "GET /admin/leaderboard": "admin",
-    "GET /admin/ledger/reconciliations": "admin",
-    "GET /admin/ledger/reconciliations/{day}": "admin",
-    "GET /admin/notifications": "admin",
-    "GET /admin/orders": "admin",
-    "GET /admin/orders/{order_id}": "admin",
-    "POST /admin/orders/{order_id}/ship": "admin",
-    "GET /admin/shipping/carriers": "admin",
-    "GET /admin/shipping/uploads": "admin",
-    "POST /admin/shipping/uploads/{order_id}/retry": "admin",
-    "GET /admin/orders/{order_id}/shipping-address": "admin",
-    "GET /admin/orders/{order_id}/tracking": "admin",
-    "POST /admin/orders/{order_id}/tracking/refresh": "admin",
-    "POST /admin/orders/{order_id}/verify": "admin",
-    "POST /admin/media/uploads": "admin",
-    "POST /admin/media/uploads/{upload_id}/verify": "admin",
-    "GET /admin/products": "admin",
-    "POST /admin/products": "admin",
-    "GET /admin/products/low-stock": "admin",
-    "GET /admin/products/{product_id}": "admin",
-    "PATCH /admin/products/{product_id}": "admin",
-    "POST /admin/products/{product_id}/stock-adjustments": "admin",
-    "POST /admin/products/batch": "admin",
-    "GET /admin/promoters": "admin",
-    "GET /admin/promoters/{user_id}": "admin",
-    "POST /admin/promoters/{user_id}/approve": "admin",
-    "GET /admin/promoters/{user_id}/commissions": "admin",
-    "POST /admin/promoters/{user_id}/disable": "admin",
-    "POST /admin/promoters/{user_id}/freeze": "admin",
-    "GET /admin/promoters/{user_id}/ledger": "admin",
-    "GET /admin/promoters/{user_id}/ledger/summary": "admin",
-    "PUT /admin/promoters/{user_id}/level": "admin",
-    "PUT /admin/promoters/{user_id}/override": "admin",
-    "POST /admin/promoters/{user_id}/reject": "admin",
-    "GET /admin/promoters/{user_id}/team": "admin",
-    "GET /admin/promoters/{user_id}/downline": "admin",
-    "POST /admin/promoters/{user_id}/adjustments": "admin",
-    "GET /admin/adjustments": "admin",
-    "POST /admin/adjustments/{adjustment_id}/approve": "admin",
-    "POST /admin/adjustments/{adjustment_id}/reject": "admin",
-    "POST /admin/promoters/{user_id}/unfreeze": "admin",
-    "GET /admin/refunds": "admin",
-    "POST /admin/refunds/{refund_id}/approve": "admin",
-    "POST /admin/refunds/{refund_id}/reject": "admin",
-    "GET /admin/risk/cases": "admin",
-    "GET /admin/risk/cases/{case_id}": "admin",
-    "POST /admin/risk/cases/{case_id}/confirm": "admin",
-    "POST /admin/risk/cases/{case_id}/release": "admin",
-    "GET /admin/settings/distribution": "admin",
-    "PUT /admin/settings/distribution": "admin",
-    "GET /admin/settings/distribution/versions": "admin",
-    "GET /admin/settings/distribution/versions/{version}": "admin",
-    "GET /admin/withdrawals": "admin",
-    "GET /admin/withdrawals/export": "admin",
-    "GET /admin/withdrawals/{withdrawal_id}": "admin",
-    "POST /admin/withdrawals/{withdrawal_id}/approve": "admin",
-    "GET /admin/withdrawals/{withdrawal_id}/bank-account": "admin",
-    "POST /admin/withdrawals/{withdrawal_id}/mark-failed": "admin",
-    "POST /admin/withdrawals/{withdrawal_id}/mark-paid": "admin",
-    "POST /admin/withdrawals/{withdrawal_id}/reject": "admin",
-    "POST /auth/login": "public",
-    "GET /cart": "self",
-    "POST /cart/lines": "self-write",
-    "DELETE /cart/lines/{line_id}": "cart_line",
-    "PATCH /cart/lines/{line_id}": "cart_line",
-    "GET /categories": "public",
-    "GET /me": "self",
-    "POST /me/erasure": "self-write",
-    "GET /me/addresses": "self",
-    "POST /me/addresses": "self-write",
-    "PUT /me/addresses/{address_id}": "address",
-    "DELETE /me/addresses/{address_id}": "address",
-    "POST /me/addresses/{address_id}/default": "address",
-    "POST /me/phone": "self-write",
-    "GET /me/subscriptions": "self",
-    "POST /me/subscriptions": "self-write",
-    "GET /orders": "self",
-    "POST /orders": "self-write",
-    "GET /orders/{order_id}": "order",
-    "POST /orders/{order_id}/confirm-receipt": "order",
-    "POST /orders/{order_id}/payment": "order",
-    "GET /orders/{order_id}/refunds": "order",
-    "POST /orders/{order_id}/refunds": "order",
-    "GET /orders/{order_id}/tracking": "order",
-    "GET /promoter/orders/{order_id}/tracking": "order",
-    "GET /products": "public",
-    "GET /products/{product_id}": "public",
-    "POST /promoter/apply": "self-write",
-    "GET /promoter/bonuses": "self",
-    "GET /promoter/commissions": "self",
-    "GET /promoter/orders": "self",
-    "GET /promoter/commissions/preview": "self",
-    "GET /promoter/history": "self",
-    "GET /promoter/funnel": "self",
-    "GET /promoter/leaderboard": "shared",
-    "GET /promoter/ledger": "self",
-    "GET /promoter/ledger/summary": "self",
-    "POST /promoter/posters": "self-write",
-    "GET /promoter/profile": "self",
-    "GET /promoter/qrcode": "self",
-    "GET /promoter/team": "self",
-    "GET /promoter/withdrawals": "self",
-    "POST /promoter/withdrawals": "self-write",
-    "GET /promoter/withdrawals/{withdrawal_id}": "withdrawal",
-    "POST /referral/bind": "self-write",
-    "GET /rules": "public",
-    "POST /share/visits": "public",
-    "POST /webhooks/wechatpay": "public",
-    "GET /webhooks/wechat/messages": "public",
-    "POST /webhooks/wechat/messages": "public",
-    "GET /admin/wechat-messages": "admin",
-    "POST /webhooks/tracking": "public",
-}
-KINDS = {"public", "admin", "self", "self-write", "shared", "order", "withdrawal", "cart_line", "address"}
-#: Bodies that pass validation, so the ownership check (not the body's) is what answers B.
-OWNED_BODIES: dict[str, dict[str, Any]] = {
-    "POST /orders/{order_id}/refunds": {"reason": "不想要了", "lines": [{"line_id": "1"}]},
-    "PATCH /cart/lines/{line_id}": {"quantity": 2},
-    "PUT /me/addresses/{address_id}": {"name": "王芳", "phone": "13812341234", "province": "浙江省",
-                                       "city": "杭州市", "detail": "西湖区文三路 1 号", "version": 1},
-}
-#: Queries that pass validation, for the same reason.
-OWNED_QUERIES: dict[str, dict[str, str]] = {"DELETE /me/addresses/{address_id}": {"version": "1"}}
 
 
 def _key(method: str, path: str) -> str:
@@ -301,7 +201,7 @@ def test_every_route_says_how_another_promoters_data_could_be_named() -> None:
         method, path = key.split(" ", 1)
         roles = set(_roles_of(method, path))
         if kind == "admin":
-            assert roles == {"admin"}, f"{key} is listed admin-only but admits {roles}"
+            assert roles and roles <= {r.value for r in STAFF_ROLES}, f"{key} is listed admin-only but admits {roles}"
         elif kind == "public":
             assert "anonymous" in roles, f"{key} is listed public but needs {roles}"
         else:

@@ -29,6 +29,7 @@ def test_classes_come_from_the_path_and_the_declared_roles() -> None:
     assert route_class("GET /admin/dashboard", ["admin"]) == ADMIN
     assert route_class("POST /admin/auth/login", ["anonymous"]) == ADMIN  # anyone may call it; it is the console's
     assert route_class("GET /ops/report", ["admin"]) == ADMIN  # only the admin may call it, whatever its path
+    assert route_class("GET /ops/report", ["owner", "finance"]) == ADMIN  # only staff roles may call it
     assert route_class("POST /orders", ["customer", "promoter"]) == CUSTOMER
     assert route_class("GET /me", ["customer", "promoter", "admin"]) == CUSTOMER
     assert route_class("POST /promoter/withdrawals") == CUSTOMER

@@ -90,7 +90,7 @@ def test_admin_login_and_profile(invoke: Invoke) -> None:
     ensure_admin("alice", "a-long-enough-password", display_name="Alice")
     status, token, _ = invoke("admin_login", "POST", "/admin/auth/login",
                               body={"username": "Alice", "password": "a-long-enough-password"})
-    assert status == 200 and token["roles"] == ["admin"]
+    assert status == 200 and token["roles"] == ["owner"]
     status, me, _ = invoke("me", "GET", "/me", headers=bearer(token["access_token"]))
     assert status == 200 and me == {**me, "kind": "admin", "id": "alice", "display_name": "Alice"}
 

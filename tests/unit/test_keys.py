@@ -36,6 +36,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "unionid_partition": (("un_1",), "UNIONID#un_1"),
     "admin_key": (("root",), {"pk": "ADMIN#root", "sk": "PROFILE"}),
     "login_throttle_key": (("root", "ALL"), {"pk": "LOGIN#root", "sk": "ALL"}),
+    "password_check_key": (("root", "1.2.3.4"), {"pk": "LOGIN#root", "sk": "PASSWORD#1.2.3.4"}),
+    "staff_index_key": (("root",), {"gsi1pk": "STAFF", "gsi1sk": "ADMIN#root"}),
+    "staff_partition": ((), ("gsi1pk", "STAFF")),
     "login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "IP#10.0.0.1"}),
     "known_login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "KNOWN#10.0.0.1"}),
     "wechat_refresh_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "FORCE_REFRESH"}),
@@ -188,7 +191,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
-    "PROFILE_SK": "PROFILE", "ADDRESS_BOOK_SK": "ADDRESS_BOOK",
+    "PROFILE_SK": "PROFILE", "STAFF_PARTITION": "STAFF", "ADDRESS_BOOK_SK": "ADDRESS_BOOK",
     "SUBSCRIBE_GRANT_PREFIX": "SUBSCRIBE_GRANT#", "BUYER_ORDERS_FLOOR": "0",
     "BINDING_HISTORY_PREFIX": "BINDING_HISTORY#", "UNPAID_INDEX": "UNPAID_ORDERS",
     "ORDER_SK": "ORDER", "AUTO_CONFIRM_SK": "AUTOCONFIRM", "AUTO_CONFIRM_PARTITION": "AUTOCONFIRM",

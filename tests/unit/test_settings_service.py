@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mall.domain.tokens import Role
 from mall.errors import Conflict, NotFound
 from mall.schemas.settings import SaveSettingsRequest
 from mall.services import settings as service
@@ -32,7 +33,7 @@ class NoOwnRates:
 def save(versions: InMemorySettingsRepository, body: dict[str, Any], by: str = "admin:alice") -> Any:
     rates: Any = NoOwnRates()
     return service.save(versions=versions, categories=rates, products=rates, promoters=rates,
-                        body=SaveSettingsRequest.model_validate(body), saved_by=by, now=NOW)
+                        body=SaveSettingsRequest.model_validate(body), saved_by=by, now=NOW, roles={Role.OWNER})
 
 
 def test_defaults_then_a_saved_version_with_who_and_when() -> None:

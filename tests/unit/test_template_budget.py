@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: parcel tracking: its queue, worker and event source, its webhook function and permission, and four
 #: routes on the order functions: +9; the promoter funnel's route and the reports' two routes: +3, the
 #: weekly report function, its schedule and its own role (it writes only its record and its files): +3).
-STACK_RESOURCE_BUDGET = 281
+STACK_RESOURCE_BUDGET = 288
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

@@ -53,3 +53,15 @@ def test_role_escalation_by_editing_claims_breaks_the_signature() -> None:
     forged_body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     with pytest.raises(Unauthenticated):
         verify_token(f"{head}.{forged_body}.{sig}", key=KEY, now=NOW)
+
+
+def test_a_token_of_before_staff_roles_reads_as_an_owners_and_carries_staff_roles_as_signed() -> None:
+    legacy = verify_token(issue_token("admin:boss", frozenset({Role.ADMIN}), key=KEY, now=NOW, ttl_seconds=60),
+                          key=KEY, now=NOW)
+    assert legacy.roles == {Role.OWNER} and legacy.is_admin
+    staff = verify_token(issue_token("admin:li", frozenset({Role.FINANCE, Role.AUDITOR}), key=KEY, now=NOW,
+                                     ttl_seconds=60), key=KEY, now=NOW)
+    assert staff.roles == {Role.FINANCE, Role.AUDITOR} and staff.is_admin
+    customer = verify_token(issue_token("u_1", frozenset({Role.CUSTOMER, Role.PROMOTER}), key=KEY, now=NOW,
+                                        ttl_seconds=60), key=KEY, now=NOW)
+    assert not customer.is_admin

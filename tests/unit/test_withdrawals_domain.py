@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from mall.domain import withdrawals as rules
 from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, DistributionSettings, WithdrawalRules
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import Today, WithdrawalStatus
 from mall.errors import Conflict, Forbidden, InvalidInput
 
@@ -156,20 +157,20 @@ def test_a_new_record() -> None:
 def test_maker_checker() -> None:
     w = new(150_000)
     assert w.required_approvals == 2
-    first = rules.approve(w, admin_id="admin:a", at=AT)
+    first = rules.approve(w, admin_id="admin:a", at=AT, roles={Role.FINANCE})
     assert not first.final and first.status == WithdrawalStatus.PENDING_REVIEW
     once = rules.Withdrawal(**{**{f: getattr(w, f) for f in w.__dataclass_fields__}, "approvals": first.approvals})
     with pytest.raises(Conflict) as same:
-        rules.approve(once, admin_id="admin:a", at=AT)
+        rules.approve(once, admin_id="admin:a", at=AT, roles={Role.FINANCE})
     assert same.value.code == "already_approved_by_you"
-    second = rules.approve(once, admin_id="admin:b", at=AT)
+    second = rules.approve(once, admin_id="admin:b", at=AT, roles={Role.OWNER})
     assert second.final and [a.admin_id for a in second.approvals] == ["admin:a", "admin:b"]
 
 
 def test_only_a_pending_withdrawal_is_reviewed() -> None:
     auto = new(10_000)
     with pytest.raises(Conflict) as approved:
-        rules.approve(auto, admin_id="admin:a", at=AT)
+        rules.approve(auto, admin_id="admin:a", at=AT, roles={Role.FINANCE})
     assert approved.value.code == "withdrawal_not_approvable" and approved.value.details["status"] == "APPROVED"
     with pytest.raises(Conflict) as rejected:
         rules.check_rejectable(auto)

@@ -284,6 +284,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change my own password (my other sessions end; a fresh token is answered) */
+        post: operations["change_own_password_admin_me_password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/media/uploads": {
         parameters: {
             query?: never;
@@ -1082,6 +1099,75 @@ export interface paths {
         put?: never;
         /** Send a failed upload to WeChat again */
         post: operations["retry_admin_shipping_uploads__order_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin accounts by username */
+        get: operations["list_staff_admin_staff_get"];
+        put?: never;
+        /** Create an admin with an initial password and roles */
+        post: operations["create_admin_staff_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/staff/{username}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset an admin's password (their sessions end) */
+        post: operations["reset_password_admin_staff__username__password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/staff/{username}/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set an admin's roles (their sessions end) */
+        put: operations["set_roles_admin_staff__username__roles_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/staff/{username}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Disable or enable an admin (their sessions end) */
+        put: operations["set_status_admin_staff__username__status_put"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3951,6 +4037,19 @@ export interface components {
             version?: number | null;
         };
         /**
+         * ChangeOwnPasswordRequest
+         * @example {
+         *       "current_password": "correct horse battery",
+         *       "new_password": "a new password 2026"
+         *     }
+         */
+        ChangeOwnPasswordRequest: {
+            /** Current Password */
+            current_password: string;
+            /** New Password */
+            new_password: string;
+        };
+        /**
          * CommissionEventView
          * @description One status change of a commission record.
          */
@@ -4588,6 +4687,39 @@ export interface components {
              * @description last China day, YYYY-MM-DD (inclusive; at most 366 days)
              */
             to: string;
+        };
+        /**
+         * CreateStaffRequest
+         * @example {
+         *       "display_name": "王芳",
+         *       "password": "initial password 2026",
+         *       "roles": [
+         *         "support"
+         *       ],
+         *       "username": "wang.fang"
+         *     }
+         */
+        CreateStaffRequest: {
+            /**
+             * Display Name
+             * @default
+             */
+            display_name: string;
+            /**
+             * Password
+             * @description the initial password; tell it to the new admin
+             */
+            password: string;
+            /**
+             * Roles
+             * @description staff roles (docs/security.md, "Staff roles")
+             */
+            roles: ("owner" | "finance" | "operations" | "support" | "auditor")[];
+            /**
+             * Username
+             * @description lower case; the login name
+             */
+            username: string;
         };
         /**
          * CustomerBinding
@@ -6257,7 +6389,8 @@ export interface components {
          *       "nickname": null,
          *       "phone": null,
          *       "roles": [
-         *         "admin"
+         *         "finance",
+         *         "support"
          *       ]
          *     }
          */
@@ -9262,6 +9395,16 @@ export interface components {
             required: number;
         };
         /**
+         * ResetPasswordRequest
+         * @example {
+         *       "password": "a new password 2026"
+         *     }
+         */
+        ResetPasswordRequest: {
+            /** Password */
+            password: string;
+        };
+        /**
          * ResolveRiskCaseRequest
          * @example {
          *       "note": "双十一茶馆团购, 14 笔订单均为不同收货地址, 已电话核实"
@@ -10993,6 +11136,93 @@ export interface components {
             values: string[];
         };
         /**
+         * StaffPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "created_at": "2026-11-02T01:30:00Z",
+         *           "disabled": false,
+         *           "display_name": "王芳",
+         *           "last_login_at": "2026-11-03T00:58:12Z",
+         *           "roles": [
+         *             "support"
+         *           ],
+         *           "username": "wang.fang"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        StaffPage: {
+            /** Items */
+            items: components["schemas"]["StaffView"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * StaffRolesRequest
+         * @example {
+         *       "roles": [
+         *         "finance",
+         *         "auditor"
+         *       ]
+         *     }
+         */
+        StaffRolesRequest: {
+            /**
+             * Roles
+             * @description staff roles (docs/security.md, "Staff roles")
+             */
+            roles: ("owner" | "finance" | "operations" | "support" | "auditor")[];
+        };
+        /**
+         * StaffStatusRequest
+         * @example {
+         *       "disabled": true
+         *     }
+         */
+        StaffStatusRequest: {
+            /**
+             * Disabled
+             * @description true: the account cannot log in and its tokens stop working
+             */
+            disabled: boolean;
+        };
+        /**
+         * StaffView
+         * @description An admin account as the staff page shows it (never the password hash).
+         * @example {
+         *       "created_at": "2026-11-02T01:30:00Z",
+         *       "disabled": false,
+         *       "display_name": "王芳",
+         *       "last_login_at": "2026-11-03T00:58:12Z",
+         *       "roles": [
+         *         "support"
+         *       ],
+         *       "username": "wang.fang"
+         *     }
+         */
+        StaffView: {
+            /**
+             * Created At
+             * @description ISO-8601 UTC
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Display Name */
+            display_name: string;
+            /**
+             * Last Login At
+             * @description ISO-8601 UTC; null: never logged in
+             */
+            last_login_at?: string | null;
+            /** Roles */
+            roles: string[];
+            /** Username */
+            username: string;
+        };
+        /**
          * StatusChangeRequest
          * @example {
          *       "reason": "朋友圈海报夸大收益, 核实前暂停"
@@ -11204,7 +11434,7 @@ export interface components {
          *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoiYWRtaW46bGkubmEiLCJyb2xlcyI6WyJhZG1pbiJdLCJpYXQiOjE3OTUxMzY0MDAsImV4cCI6MTc5NTE2NTIwMCwidmVyIjozfQ.gUrSyK02NT79DD8Ub8UxcM6DglID1nqBGi1mkVqMwAs",
          *       "expires_in": 28800,
          *       "roles": [
-         *         "admin"
+         *         "owner"
          *       ],
          *       "token_type": "Bearer"
          *     }
@@ -13728,6 +13958,84 @@ export interface operations {
                 };
             };
             /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    change_own_password_admin_me_password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeOwnPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `wrong_password` (`current_password`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_locked`: too many attempts */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -17275,6 +17583,412 @@ export interface operations {
                 };
             };
             /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_staff_admin_staff_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_admin_staff_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateStaffRequest"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `admin_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`roles.0`, `password`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reset_password_admin_staff__username__password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_owner` (the change would leave no enabled owner), `staff_account_changed` (changed by someone else meanwhile: read and retry), `admin_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`roles.0`, `password`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_roles_admin_staff__username__roles_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StaffRolesRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_owner` (the change would leave no enabled owner), `staff_account_changed` (changed by someone else meanwhile: read and retry), `admin_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`roles.0`, `password`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_status_admin_staff__username__status_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StaffStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_owner` (the change would leave no enabled owner), `staff_account_changed` (changed by someone else meanwhile: read and retry), `admin_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`roles.0`, `password`) */
             422: {
                 headers: {
                     [name: string]: unknown;

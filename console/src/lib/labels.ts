@@ -305,3 +305,10 @@ export const PARCEL_STATE: Record<string, string> = {
 };
 
 export const COUNTDOWN_FROM: Record<"shipment" | "delivery", string> = { shipment: "发货", delivery: "签收" };
+export const STAFF_ROLE: Record<"owner" | "finance" | "operations" | "support" | "auditor", string> = {
+  owner: "店主",
+  finance: "财务",
+  operations: "运营",
+  support: "客服",
+  auditor: "审计",
+};

@@ -12,6 +12,7 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.payouts import PayoutRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.withdrawals import WithdrawalRepository
+from mall.domain.tokens import Role
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services.payouts.bank import mark_bank_failed, mark_bank_paid
 from mall.services.payouts.gateway import Transfers
@@ -88,7 +89,7 @@ class PayoutOps:
             admin = ADMINS[w.approvals % 2]  # the second approval comes from the other admin
             calls = [lambda: approve_withdrawal(withdrawals=WithdrawalRepository(self.table),
                                                 withdrawal_id=w.withdrawal_id, admin=admin, now=now, source_ip=None,
-                                                queue=self.payout_queue)]
+                                                queue=self.payout_queue, roles={Role.FINANCE})]
             name = "withdrawal_approve"
         return Op(name, calls, lambda results: self._touched_withdrawals.add(w.withdrawal_id),
                   frozenset({f"withdrawal:{w.withdrawal_id}"}))

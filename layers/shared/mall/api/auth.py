@@ -2,7 +2,9 @@
 
 ``**secured(Role.CUSTOMER)`` declares the roles in the OpenAPI document (``security`` and
 ``x-mall-roles``, which the authorization test matrix reads); ``public()`` declares the
-route open. ``AuthorisingValidation`` enforces the declaration for every route of a resolver
+route open; an admin route declares the capability it needs, ``**staff(Capability.MONEY_RULES)``,
+which declares the staff roles holding it (``mall.domain.staff``) and names it in
+``x-mall-capability``. ``AuthorisingValidation`` enforces the declaration for every route of a resolver
 made by ``mall.api.http.make_resolver``: it verifies the bearer token and the role before
 Powertools validates the request, so a caller without the right role learns nothing about
 the route's input (401/403, never a 422) and a route that declares no roles is refused."""
@@ -21,12 +23,14 @@ from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from mall.api import strict_json
 from mall.clock import utc_now
+from mall.domain.staff import Capability, admits, roles_for
 from mall.domain.tokens import Principal, Role, verify_token
 from mall.errors import FieldProblem, Forbidden, Unauthenticated, UnsupportedMediaType
 from mall.secrets import get_secret
 
 ANONYMOUS = "anonymous"
 ROLES_EXTENSION = "x-mall-roles"
+CAPABILITY_EXTENSION = "x-mall-capability"
 BEARER_AUTH = "bearerAuth"
 
 
@@ -70,7 +74,7 @@ def _admin_session(username: str, *, at_least: int) -> tuple[int, bool] | None:
 
 def ensure_session_current(principal: Principal) -> None:
     """An admin token is refused once its account is disabled or its session version moved on (a
-    password change, a disable): old tokens stop working within ``SESSION_CACHE_SECONDS``. Accounts
+    password change, a disable, a change of roles): old tokens stop working within ``SESSION_CACHE_SECONDS``. Accounts
     are never deleted, so a token whose account cannot be found has nothing to compare against."""
     if not principal.is_admin or not principal.subject.startswith("admin:"):
         return
@@ -79,8 +83,8 @@ def ensure_session_current(principal: Principal) -> None:
         return
     version, disabled = state
     if disabled or version != principal.session_version:
-        raise Unauthenticated("this session has ended (the account was disabled or its password changed); "
-                              "log in again", code="session_revoked")
+        raise Unauthenticated("this session has ended (the account was disabled, or its password or roles "
+                              "changed); log in again", code="session_revoked")
 
 
 def _declared_roles(app: EventHandlerInstance) -> list[str]:
@@ -110,7 +114,7 @@ class AuthorisingValidation(OpenAPIRequestValidationMiddleware):
             raise Forbidden("this operation declares no roles", code="forbidden_role")
         if ANONYMOUS not in declared:
             principal = principal_from_headers(app.current_event.headers)
-            if not {r.value for r in principal.roles} & set(declared):
+            if not admits(declared, principal.roles):
                 raise Forbidden("your role may not use this operation", code="forbidden_role")
             ensure_session_current(principal)
             app.append_context(principal=principal)  # type: ignore[no-untyped-call]
@@ -151,6 +155,14 @@ def secured(*roles: Role) -> dict[str, Any]:
         "security": [{BEARER_AUTH: []}],
         "openapi_extensions": {ROLES_EXTENSION: [r.value for r in roles]},
     }
+
+
+def staff(capability: Capability) -> dict[str, Any]:
+    """Route keyword arguments for an admin route needing ``capability``: open to the staff roles
+    holding it (``mall.domain.staff.ROLES_BY_CAPABILITY``)."""
+    declared = secured(*roles_for(capability))
+    declared["openapi_extensions"][CAPABILITY_EXTENSION] = capability.value
+    return declared
 
 
 def public() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +17,15 @@ from mall.dal.keys import (
     known_login_source_key,
     login_source_key,
     login_throttle_key,
+    password_check_key,
+    staff_index_key,
+    staff_partition,
     unionid_partition,
     user_partition,
 )
-from mall.dal.table import ConditionFailed, Item, Table, Write
+from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.identity import KNOWN_SOURCE_DAYS, AdminAccount, Customer, LockoutPolicy, login_throttled
+from mall.domain.staff import sorted_roles
 from mall.domain.tokens import Role
 from mall.errors import Conflict, NotFound, TooManyRequests
 
@@ -147,6 +152,7 @@ def _client_fields(device_id: str | None, source_ip: str | None, now: datetime) 
 
 
 def _admin_from_item(item: Item) -> AdminAccount:
+    stored_roles = item.get("roles")
     return AdminAccount(
         username=item["username"],
         password_hash=item["password_hash"],
@@ -154,7 +160,35 @@ def _admin_from_item(item: Item) -> AdminAccount:
         created_at=parse_instant(item["created_at"]),
         disabled=bool(item.get("disabled", False)),
         session_version=int(item.get("session_version", 0)),
+        # Stored before staff roles (the admin_owner_roles migration fills them): an owner.
+        roles=frozenset(Role(r) for r in stored_roles) if stored_roles else frozenset({Role.OWNER}),
+        last_login_at=parse_instant(item["last_login_at"]) if item.get("last_login_at") else None,
     )
+
+
+def _at_version(version: int) -> tuple[str, dict[str, Any]]:
+    """The condition that an admin item still has session version ``version`` (absent means 0)."""
+    if version == 0:
+        return "attribute_exists(pk) AND (attribute_not_exists(session_version) OR session_version = :v0)", {":v0": 0}
+    return "attribute_exists(pk) AND session_version = :v0", {":v0": version}
+
+
+def staff_changed(username: str) -> Conflict:
+    return Conflict(f"admin {username!r} was changed by someone else meanwhile; read it again and retry",
+                    code="staff_account_changed")
+
+
+@dataclass(frozen=True)
+class StaffChange:
+    """A change to an admin account decided from ``account`` as read: what to set (None: unchanged).
+    ``keep_owner``: an enabled owner that must still be one, unchanged, when this commits (the change
+    takes an owner away, and this one stays: two owners demoting each other at once cannot both win)."""
+
+    account: AdminAccount
+    roles: frozenset[Role] | None = None
+    disabled: bool | None = None
+    password_hash: str | None = None
+    keep_owner: AdminAccount | None = None
 
 
 class AdminRepository:
@@ -165,15 +199,67 @@ class AdminRepository:
         item = self._table.get(admin_key(username), consistent=True)
         return _admin_from_item(item) if item else None
 
-    def create(self, account: AdminAccount) -> None:
-        item = {**admin_key(account.username), "entity": "admin", "username": account.username,
-                "password_hash": account.password_hash, "display_name": account.display_name,
-                "created_at": iso(account.created_at), "disabled": account.disabled,
-                "session_version": account.session_version}
+    def create(self, account: AdminAccount, *, also: Sequence[Write] = ()) -> None:
+        """A new account (409 ``admin_exists`` when the username is taken), with ``also`` (its audit
+        entry) in the same transaction."""
+        item = {**admin_key(account.username), **staff_index_key(account.username), "entity": "admin",
+                "username": account.username, "password_hash": account.password_hash,
+                "display_name": account.display_name, "created_at": iso(account.created_at),
+                "disabled": account.disabled, "session_version": account.session_version,
+                "roles": sorted_roles(account.roles)}
         try:
-            self._table.put(item, condition="attribute_not_exists(pk)")
-        except ConditionFailed as exc:
+            if also:
+                self._table.transact([Write.put(self._table.name, item, condition="attribute_not_exists(pk)"), *also])
+            else:
+                self._table.put(item, condition="attribute_not_exists(pk)")
+        except (ConditionFailed, TransactionCancelled) as exc:
+            if isinstance(exc, TransactionCancelled) and 0 not in exc.conditional_failures:
+                raise
             raise Conflict(f"admin {account.username!r} already exists", code="admin_exists") from exc
+
+    def list_staff(self, *, limit: int, start_key: Key | None) -> tuple[list[AdminAccount], Key | None]:
+        """Admin accounts by username, one page (the ``STAFF`` index partition)."""
+        page = self._table.query(partition=staff_partition(), index="gsi1", limit=limit, start_key=start_key)
+        return [_admin_from_item(item) for item in page.items], page.last_key
+
+    def change(self, change: StaffChange, *, also: Sequence[Write] = ()) -> AdminAccount:
+        """Apply ``change`` only if the account is still as read (its session version), moving the
+        version on: every token issued before stops working. 409 ``staff_account_changed`` when the
+        account (or the owner kept) changed meanwhile. Returns the account as written."""
+        account = change.account
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        if change.roles is not None:
+            sets.append("#roles = :roles")
+            values[":roles"] = sorted_roles(change.roles)
+        if change.disabled is not None:
+            sets.append("disabled = :d")
+            values[":d"] = change.disabled
+        if change.password_hash is not None:
+            sets.append("password_hash = :h")
+            values[":h"] = change.password_hash
+        condition, version = _at_version(account.session_version)
+        update = ("SET " + ", ".join(sets) + " " if sets else "") + "ADD session_version :one"
+        writes = [Write.update(self._table.name, admin_key(account.username), update, condition=condition,
+                               names={"#roles": "roles"} if change.roles is not None else None,
+                               values={**values, **version, ":one": 1})]
+        if change.keep_owner is not None:
+            kept_condition, kept_version = _at_version(change.keep_owner.session_version)
+            writes.append(Write.check(self._table.name, admin_key(change.keep_owner.username),
+                                      f"{kept_condition} AND disabled = :false",
+                                      values={**kept_version, ":false": False}))
+        try:
+            self._table.transact([*writes, *also])
+        except TransactionCancelled as exc:
+            failed = exc.conditional_failures
+            # A conflict: another change to the same account (or to the owner kept) at the same moment.
+            if 0 in failed or (1 in failed and change.keep_owner is not None) or "TransactionConflict" in exc.reasons:
+                raise staff_changed(account.username) from exc
+            raise
+        return replace(account, session_version=account.session_version + 1,
+                       roles=change.roles if change.roles is not None else account.roles,
+                       disabled=change.disabled if change.disabled is not None else account.disabled,
+                       password_hash=change.password_hash or account.password_hash)
 
     def set_password(self, username: str, password_hash: str) -> int:
         """New password; every token issued before stops working (the session version moves on).
@@ -239,6 +325,15 @@ class LoginThrottle:
             self._give_back(pair)
             raise
         return True, admin
+
+    def reserve_password_check(self, username: str, source_ip: str, now: datetime) -> list[Write]:
+        """Take one attempt at the current password of a signed-in admin changing it, per (username,
+        source IP), apart from the login's counts (a mistyped current password never locks the
+        login); ``TooManyRequests`` past the limit. Returns the write that starts the source afresh,
+        for the change's transaction."""
+        key = password_check_key(username, source_ip)
+        self._take(key, self._policy.max_failed_attempts, now)
+        return [Write.delete(self._table.name, key)]
 
     def succeeded(self, username: str, source_ip: str, now: datetime, *, counted_for_username: bool) -> list[Write]:
         """The password was right: the attempt is given back to the username (at once), and the

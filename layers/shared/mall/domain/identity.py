@@ -27,8 +27,10 @@ class Customer:
 
 @dataclass(frozen=True)
 class AdminAccount:
-    """``session_version`` is carried in every token issued to the account; disabling the account or
-    changing its password bumps it, so tokens issued before stop working (``mall.api.auth``)."""
+    """``session_version`` is carried in every token issued to the account; disabling the account,
+    changing its password or its roles bumps it, so tokens issued before stop working
+    (``mall.api.auth``). ``roles`` are staff roles (``mall.domain.staff``); an account stored before
+    staff roles has none stored and is an owner."""
 
     username: str
     password_hash: str
@@ -36,6 +38,8 @@ class AdminAccount:
     display_name: str = ""
     disabled: bool = False
     session_version: int = 0
+    roles: frozenset[Role] = frozenset({Role.OWNER})
+    last_login_at: datetime | None = None
 
 
 @dataclass(frozen=True)

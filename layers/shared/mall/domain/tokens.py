@@ -28,11 +28,33 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-
 
 
 class Role(StrEnum):
-    """Roles a caller can hold. 用户 / 推广员 / 商家管理员."""
+    """Roles a caller can hold. 用户 / 推广员, and the merchant's staff roles (员工角色): 店主 owner,
+    财务 finance, 运营 operations, 客服 support, 审计 auditor (what each may do: ``mall.domain.staff``).
+
+    ``ADMIN`` is the single role of before staff roles. No token is issued with it any more, and a
+    token that still carries it (issued before the deploy, valid until it expires) is read as
+    ``OWNER`` (``verify_token``): the ``admin_owner_roles`` migration makes every account of that
+    time an owner, and any later change to the account's roles ends the token (session version)."""
 
     CUSTOMER = "customer"
     PROMOTER = "promoter"
     ADMIN = "admin"
+    OWNER = "owner"
+    FINANCE = "finance"
+    OPERATIONS = "operations"
+    SUPPORT = "support"
+    AUDITOR = "auditor"
+
+
+#: The merchant's staff roles: a token holding any of them is an admin's.
+STAFF_ROLES = frozenset({Role.OWNER, Role.FINANCE, Role.OPERATIONS, Role.SUPPORT, Role.AUDITOR})
+
+
+def read_legacy_roles(roles: frozenset[Role]) -> frozenset[Role]:
+    """A token of before staff roles says ``admin``: it is its account's owner (see ``Role``)."""
+    if Role.ADMIN not in roles:
+        return roles
+    return (roles - {Role.ADMIN}) | {Role.OWNER}
 
 
 @dataclass(frozen=True)
@@ -46,7 +68,7 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return Role.ADMIN in self.roles
+        return bool(self.roles & STAFF_ROLES)
 
 
 def _b64(data: bytes) -> str:
@@ -85,7 +107,7 @@ def verify_token(token: str, *, key: bytes, now: datetime) -> Principal:
     try:
         header = json.loads(_unb64(head_b64))
         claims = json.loads(_unb64(body_b64))
-        roles = frozenset(Role(r) for r in claims["roles"])
+        roles = read_legacy_roles(frozenset(Role(r) for r in claims["roles"]))
         subject = str(claims["sub"])
         expires_at = int(claims["exp"])
         session_version = int(claims.get("ver", 0))

@@ -19,13 +19,15 @@ A request under ``auto_review_below_fen`` from a promoter without a risk flag is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final, Literal
 
 from mall.domain.money import yuan
 from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod, WithdrawalRules
+from mall.domain.staff import Capability, require
+from mall.domain.tokens import Role
 from mall.domain.withdrawal_limits import (
     above_maximum,
     below_minimum,
@@ -351,9 +353,10 @@ def not_reviewable(w: Withdrawal, action: str) -> Conflict:
                     details={"withdrawal_id": w.withdrawal_id, "status": w.status.value, "version": w.version})
 
 
-def approve(w: Withdrawal, *, admin_id: str, at: str) -> ApprovalOutcome:
-    """One admin's approval. The same admin twice is refused (maker-checker), as is any
-    withdrawal no longer waiting for review."""
+def approve(w: Withdrawal, *, admin_id: str, at: str, roles: Iterable[Role]) -> ApprovalOutcome:
+    """One admin's approval; the approver's ``roles`` must hold finance or owner, and the same admin
+    twice is refused (maker-checker): a dual approval is two different finance or owner admins."""
+    require(roles, Capability.MONEY_OPERATIONS, "approve a withdrawal")
     if w.status != WithdrawalStatus.PENDING_REVIEW:
         raise not_reviewable(w, "approved")
     if admin_id in w.approved_by:

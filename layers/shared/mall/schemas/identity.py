@@ -32,7 +32,7 @@ class TokenResponse(BaseModel):
         "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYWxsIiwic3ViIjoiYWRtaW46bGkubmEiLCJyb2xlcyI6"
                         "WyJhZG1pbiJdLCJpYXQiOjE3OTUxMzY0MDAsImV4cCI6MTc5NTE2NTIwMCwidmVyIjozfQ."
                         "gUrSyK02NT79DD8Ub8UxcM6DglID1nqBGi1mkVqMwAs",
-        "token_type": "Bearer", "expires_in": 28800, "roles": ["admin"]}]})
+        "token_type": "Bearer", "expires_in": 28800, "roles": ["owner"]}]})
 
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
@@ -79,7 +79,7 @@ class MeResponse(BaseModel):
         {"kind": "customer", "id": "u_36botxbbbigbhenhtgo542dk", "roles": ["customer", "promoter"],
          "nickname": "茶香小筑", "display_name": None, "created_at": "2026-09-27T08:14:51Z",
          "phone": "138****1234"},
-        {"kind": "admin", "id": "li.na", "roles": ["admin"], "nickname": None, "display_name": "李娜",
+        {"kind": "admin", "id": "li.na", "roles": ["finance", "support"], "nickname": None, "display_name": "李娜",
          "created_at": "2026-09-01T02:00:00Z", "phone": None}]})
 
     kind: Literal["customer", "admin"]

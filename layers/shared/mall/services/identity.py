@@ -13,8 +13,10 @@ from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle, phone_context
 from mall.domain import identity, masking
 from mall.domain.fraud import normalise_phone
+from mall.domain.identity import AdminAccount
 from mall.domain.passwords import dummy_hash, verify_password
-from mall.domain.tokens import Principal, Role, issue_token
+from mall.domain.staff import sorted_roles
+from mall.domain.tokens import Principal, issue_token
 from mall.errors import NotFound
 from mall.integrations import pii_crypto
 from mall.integrations.wechat import PhoneNumber, WeChatClient
@@ -67,10 +69,14 @@ def login_admin(*, username: str, password: str, admins: AdminRepository, thrott
     if audit is not None and success is not None:
         writes.append(audit.write(success, now))
     admins.record_success(username, now, also=writes)
-    roles = frozenset({Role.ADMIN})
-    token = issue_token(f"admin:{username}", roles, key=signing_key, now=now, ttl_seconds=ttl_seconds,
-                        session_version=account.session_version)
-    return TokenResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(roles))
+    return admin_token(account, signing_key=signing_key, ttl_seconds=ttl_seconds, now=now)
+
+
+def admin_token(account: AdminAccount, *, signing_key: bytes, ttl_seconds: int, now: datetime) -> TokenResponse:
+    """A token of the account's staff roles at its current session version."""
+    token = issue_token(f"admin:{account.username}", account.roles, key=signing_key, now=now,
+                        ttl_seconds=ttl_seconds, session_version=account.session_version)
+    return TokenResponse(access_token=token, expires_in=ttl_seconds, roles=sorted_roles(account.roles))
 
 
 def profile(principal: Principal, *, customers: CustomerRepository, admins: AdminRepository) -> MeResponse:
@@ -78,7 +84,7 @@ def profile(principal: Principal, *, customers: CustomerRepository, admins: Admi
         account = admins.get(principal.subject.removeprefix("admin:"))
         if account is None or account.disabled:
             raise NotFound("admin account no longer exists", code="account_not_found")
-        return MeResponse(kind="admin", id=account.username, roles=sorted(principal.roles),
+        return MeResponse(kind="admin", id=account.username, roles=sorted_roles(principal.roles),
                           display_name=account.display_name or account.username,
                           created_at=iso(account.created_at))
     customer = customers.get(principal.subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from mall.api.cursor import cursors
@@ -12,9 +13,11 @@ from mall.dal.commission_rates import RateIndex, Rates
 from mall.dal.keys import SETTINGS_HISTORY_PARTITION
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
+from mall.domain import staff
 from mall.domain.audit import changed_fields
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.settings import DistributionSettings
+from mall.domain.tokens import Role
 from mall.errors import InvalidInput, NotFound
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
@@ -31,17 +34,22 @@ def current(*, versions: SettingsRepository) -> SettingsVersionView:
 
 def save(*, versions: SettingsRepository, categories: CategoryRepository, products: ProductRepository,
          promoters: PromoterRepository, body: SaveSettingsRequest, saved_by: str, now: datetime,
-         source_ip: str | None = None, rates: RateIndex | None = None) -> SettingsVersionView:
+         roles: Iterable[Role], source_ip: str | None = None, rates: RateIndex | None = None) -> SettingsVersionView:
     """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``.
-    The audit entry (the fields that differ from the version edited) is in the same transaction."""
+    The audit entry (the fields that differ from the version edited) is in the same transaction.
+    A saver whose ``roles`` do not hold the money rules (operations) may change every other setting:
+    a money-rule field that differs from the version edited is 403 ``money_rules_owner_only``,
+    naming the fields, and nothing is saved."""
     document = body.document()
     check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document,
                               rates=rates)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
     current = versions.current(consistent=True)
     edited = current if current.version == body.based_on_version else versions.get(body.based_on_version)
-    before, after = changed_fields(edited.settings.model_dump(mode="json") if edited else None,
-                                   document.model_dump(mode="json"))
+    edited_json = edited.settings.model_dump(mode="json") if edited else None
+    after_json = document.model_dump(mode="json")
+    staff.refuse_money_rule_changes(roles, staff.money_rule_changes(edited_json, after_json))
+    before, after = changed_fields(edited_json, after_json)
     audit = AuditEntry(action="settings.save", actor=saved_by, entity_type="settings", entity_id="distribution",
                        source_ip=source_ip, before=before, after=after,
                        details={"version": body.based_on_version + 1, "based_on_version": body.based_on_version,

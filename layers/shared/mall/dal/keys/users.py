@@ -46,9 +46,28 @@ def admin_key(username: str) -> dict[str, str]:
     return {"pk": f"ADMIN#{username}", "sk": "PROFILE"}
 
 
+#: gsi1 partition of every admin account: the staff list (a merchant has tens of admins, one partition).
+STAFF_PARTITION = "STAFF"
+
+
+def staff_index_key(username: str) -> Key:
+    """gsi1 ``STAFF`` / ``ADMIN#<username>`` of an admin account: lists the staff by username."""
+    return {"gsi1pk": STAFF_PARTITION, "gsi1sk": f"ADMIN#{username}"}
+
+
+def staff_partition() -> tuple[str, str]:
+    """The index partition the staff list is read from (its cursor is bound to it)."""
+    return "gsi1pk", STAFF_PARTITION
+
+
 def login_throttle_key(username: str, scope: str) -> dict[str, str]:
     """``LOGIN#<username>`` / ``<scope>``: one admin login counter (per account, per source IP)."""
     return {"pk": f"LOGIN#{username}", "sk": scope}
+
+
+def password_check_key(username: str, source_ip: str) -> dict[str, str]:
+    """Attempts at a signed-in admin's current password from one source IP (apart from the login's)."""
+    return login_throttle_key(username, f"PASSWORD#{source_ip}")
 
 
 def login_source_key(username: str, source_ip: str) -> dict[str, str]:

@@ -3,6 +3,7 @@ bank account of a bank withdrawal to pay it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -12,6 +13,7 @@ from mall.dal.audit import AuditEntry
 from mall.dal.withdrawals import OwesDebt, StaleWithdrawal, WithdrawalRepository, bank_context
 from mall.domain import withdrawals as rules
 from mall.domain.money import yuan
+from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
 from mall.errors import Conflict, NotFound
 from mall.integrations import pii_crypto
@@ -26,14 +28,14 @@ MAX_REVIEW_ATTEMPTS = 5
 
 
 def approve_withdrawal(*, withdrawals: WithdrawalRepository, withdrawal_id: str, admin: str, now: datetime,
-                       source_ip: str | None, queue: PayoutQueue | None) -> WithdrawalView:
+                       source_ip: str | None, queue: PayoutQueue | None, roles: Iterable[Role]) -> WithdrawalView:
     """审核通过. The record keeps who approved and when; from ``dual_approval_from_fen`` a
     second, different admin must approve before it is APPROVED (then sent to the payout). The
     approval commits only while the promoter owes nothing: with a debt the withdrawal is cancelled
     instead, its funds repaying the debt first (409 ``outstanding_debt``)."""
     for _ in range(MAX_REVIEW_ATTEMPTS):
         w = withdrawal_or_404(withdrawals, withdrawal_id)
-        outcome = rules.approve(w, admin_id=admin, at=iso(now))
+        outcome = rules.approve(w, admin_id=admin, at=iso(now), roles=roles)
         count = len(outcome.approvals)
         note = f"approval {count} of {w.required_approvals}"
         try:
