@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: added to an existing function costs its permission (an admin's view of a promoter's team: +1; the
 #: customer's cart, a function with four routes: +5; the catalog schedule, its schedule and the batch
 #: edit's permission: +3; the customer's address book and phone, one function with six routes:
-#: +7).
-STACK_RESOURCE_BUDGET = 241
+#: +7; the merchant's customers, one function with nine routes, and the promoter agreement's route: +11).
+STACK_RESOURCE_BUDGET = 252
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

@@ -26,7 +26,10 @@ from mall.services.referral import ReferralRepositories, share_page
 
 
 def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfile:
-    settings = network.settings.current().settings
+    """The promoter's own profile; while the agreement is pending (made a promoter by the merchant)
+    it says so, with the rules version to show and accept."""
+    current = network.settings.current()
+    settings = current.settings
     promoter = network.promoters.get(user_id, consistent=True)
     if promoter is None:
         raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
@@ -47,6 +50,8 @@ def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfil
         direct_members=promoter.direct_members, second_level_members=promoter.second_level_members,
         own_sales_fen=promoter.own_sales_fen, team_sales_fen=promoter.team_sales_fen,
         joined_at=iso(promoter.applied_at) if promoter.applied_at else None,
+        agreement_pending=promoter.agreement_pending,
+        rules_version_to_accept=current.version if promoter.agreement_pending else None,
     )
 
 
