@@ -270,3 +270,21 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
     repeat = call("promoter_profile", "POST", "/promoter/agreement", {"rules_version": version}, headers=as_customer)
     assert repeat.status == 200 and PromoterRepository(table).get(uid, consistent=True).version == stored.version  # type: ignore[union-attr]
     assert call("admin_customers", "GET", f"/admin/customers/{uid}").body["promoter"]["agreement_pending"] is False
+
+
+def test_an_erasure_takes_the_customer_out_of_the_phone_and_nickname_search(table: Table, call: Call) -> None:
+    from mall.dal.erasure import ErasureRepository
+    from mall.services.erasure import erase_customer
+
+    old_customer(table, "u_gone", nickname="茶香小筑", phone="13812345678")
+    run(table, DIRECTORY)
+    assert ids(call("admin_customers", "GET", "/admin/customers", query={"nickname": "茶香"})) == ["u_gone"]
+
+    erase_customer(repo=ErasureRepository(table), user_id="u_gone", now=T0)
+
+    entry = table.get({"pk": "USER#u_gone", "sk": "DIRECTORY"}) or {}
+    assert not {"phone_fp", "nickname", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"} & set(entry), entry
+    assert ids(call("admin_customers", "GET", "/admin/customers", query={"nickname": "茶香"})) == []
+    assert ids(call("admin_customers", "GET", "/admin/customers", query={"phone": "13812345678"})) == []
+    listed = call("admin_customers", "GET", "/admin/customers", query={"user_id": "u_gone"})
+    assert listed.body["items"][0]["erased"] is True and listed.body["items"][0]["phone"] is None

@@ -38,6 +38,9 @@ from mall.dal.keys import (
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.customers import fold_nickname, nickname_shard
 
+#: ``entity`` of a customer's search entry; an erasure removes all its index keys with the values.
+DIRECTORY_ENTITY = "customer_directory"
+
 
 @dataclass(frozen=True)
 class Tag:
@@ -65,7 +68,7 @@ def entry_update(user_id: str, *, phone_hash: str | None, nickname: str | None) 
     ``nickname`` (None: that index entry is removed)."""
     sets = ["entity = :e", "user_id = :u"]
     removes: list[str] = []
-    values: dict[str, Any] = {":e": "customer_directory", ":u": user_id}
+    values: dict[str, Any] = {":e": DIRECTORY_ENTITY, ":u": user_id}
     if phone_hash:
         sets += ["phone_fp = :fp", "gsi1pk = :g1", "gsi1sk = :s1"]
         values |= {":fp": phone_hash, ":g1": phone_search_partition(phone_hash), ":s1": user_partition(user_id)}
@@ -99,7 +102,7 @@ class CustomerDirectory:
         """The search entry's phone hash (the profile's ``phone_fp``), for the phone binding's transaction."""
         return Write.update(self._table.name, directory_key(user_id),
                             "SET entity = :e, user_id = :u, phone_fp = :fp, gsi1pk = :g1, gsi1sk = :s1",
-                            values={":e": "customer_directory", ":u": user_id, ":fp": phone_hash,
+                            values={":e": DIRECTORY_ENTITY, ":u": user_id, ":fp": phone_hash,
                                     ":g1": phone_search_partition(phone_hash), ":s1": user_partition(user_id)})
 
     def index_profile(self, profile: Item, *, phone_hash: str | None) -> bool:
