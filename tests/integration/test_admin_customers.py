@@ -20,6 +20,7 @@ from mall.integrations import pii_crypto
 from tests.conftest import bearer
 from tests.integration import test_admin_round_trips as admin_trips
 from tests.integration.test_admin_round_trips import ADMIN_ROUND_TRIPS, Call
+from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS
 from tools.migrations import run
 from tools.migrations.customer_directory import MIGRATION as DIRECTORY
 
@@ -253,6 +254,7 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
 
     pending = call("promoter_profile", "GET", "/promoter/profile", headers=as_customer)
     assert pending.status == 200 and pending.body["agreement_pending"] is True
+    assert pending.trips <= CUSTOMER_ROUTE_TRIPS, pending.sent
     version = pending.body["rules_version_to_accept"]
     assert call("promoter_team", "GET", "/promoter/team", headers=as_customer).status == 403
     stale = call("promoter_profile", "POST", "/promoter/agreement", {"rules_version": version + 1}, headers=as_customer)
@@ -261,6 +263,7 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
     accepted = call("promoter_profile", "POST", "/promoter/agreement", {"rules_version": version}, headers=as_customer)
 
     assert accepted.status == 200 and accepted.body["agreement_pending"] is False, accepted.body
+    assert accepted.trips <= CUSTOMER_ROUTE_TRIPS, accepted.sent
     stored = PromoterRepository(table).get(uid, consistent=True)
     assert stored is not None and stored.accepted_rules_version == version and stored.accepted_rules_at is not None
     assert not stored.agreement_pending
@@ -268,6 +271,7 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
     as_promoter = bearer(uid, Role.CUSTOMER, Role.PROMOTER)  # the next login's token
     assert call("promoter_team", "GET", "/promoter/team", headers=as_promoter).status == 200
     repeat = call("promoter_profile", "POST", "/promoter/agreement", {"rules_version": version}, headers=as_customer)
+    assert repeat.trips <= CUSTOMER_ROUTE_TRIPS and repeat.body == accepted.body
     assert repeat.status == 200 and PromoterRepository(table).get(uid, consistent=True).version == stored.version  # type: ignore[union-attr]
     assert call("admin_customers", "GET", f"/admin/customers/{uid}").body["promoter"]["agreement_pending"] is False
 

@@ -10,6 +10,7 @@ every other promoter route refuses the caller's customer token (403)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from mall.dal.audit import AuditEntry
@@ -20,7 +21,7 @@ from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
 from mall.schemas.referral import PromoterAdminView, PromoterProfile
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
-from mall.services.referral.team import my_profile
+from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
 
@@ -68,19 +69,21 @@ def accept_agreement(*, network: ReferralRepositories, user_id: str, rules_versi
                      now: datetime) -> PromoterProfile:
     """The promoter accepts the rules version in force (409 ``rules_changed`` for another one); the
     ``promoter`` role is granted with it (the next login's token carries it). Accepting again, once
-    accepted, changes nothing."""
+    accepted, changes nothing. Two round trips: one BatchGetItem, one transaction."""
     for _ in range(ATTEMPTS):
         facts = network.reads.for_application(user_id, None)
         promoter = facts.existing
         if promoter is None or promoter.status == "rejected":
             raise NotFound("you are not a promoter", code="promoter_not_found")
         if not promoter.agreement_pending:
-            return my_profile(network=network, user_id=user_id)
+            return profile_view(promoter, facts.settings)
         rules.check_rules_accepted(rules_version, facts.settings.version)
         try:
             network.promoters.accept_agreement(promoter, rules_version=rules_version, now=now,
                                                grant_role="promoter" not in facts.customer.roles)
         except TransactionCancelled:
             continue
-        return my_profile(network=network, user_id=user_id)
+        # The answer is the promoter as that transaction left them (no read after the write).
+        return profile_view(replace(promoter, agreement_pending=False, accepted_rules_version=rules_version,
+                                    accepted_rules_at=now, version=promoter.version + 1), facts.settings)
     raise Conflict("your acceptance collided with another change; retry", code="retry_later")

@@ -10,8 +10,10 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.keys import team_index_key
 from mall.dal.referral import BindingRepository, in_team
+from mall.dal.settings import SettingsVersion
 from mall.domain import referral as rules
 from mall.domain.masking import mask_nickname
+from mall.domain.referral import Promoter
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.schemas.referral import (
     AdminTeamMember,
@@ -29,10 +31,15 @@ def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfil
     """The promoter's own profile; while the agreement is pending (made a promoter by the merchant)
     it says so, with the rules version to show and accept."""
     current = network.settings.current()
-    settings = current.settings
     promoter = network.promoters.get(user_id, consistent=True)
     if promoter is None:
         raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
+    return profile_view(promoter, current)
+
+
+def profile_view(promoter: Promoter, current: SettingsVersion) -> PromoterProfile:
+    """What the promoter sees of themself, from their record and the settings version in force."""
+    settings = current.settings
     level = settings.level(promoter.level_id)
     counters = promoter.counters
     progress = rules.progress_to_next(settings, promoter.level_id, counters)
