@@ -255,6 +255,7 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
     pending = call("promoter_profile", "GET", "/promoter/profile", headers=as_customer)
     assert pending.status == 200 and pending.body["agreement_pending"] is True
     assert pending.trips <= CUSTOMER_ROUTE_TRIPS, pending.sent
+    assert pending.body["code"] == "" and pending.body["share_link"] == ""  # nothing to share before accepting
     version = pending.body["rules_version_to_accept"]
     assert call("promoter_team", "GET", "/promoter/team", headers=as_customer).status == 403
     stale = call("promoter_profile", "POST", "/promoter/agreement", {"rules_version": version + 1}, headers=as_customer)
@@ -264,6 +265,7 @@ def test_a_customer_made_a_promoter_accepts_the_agreement_before_any_promoter_ro
 
     assert accepted.status == 200 and accepted.body["agreement_pending"] is False, accepted.body
     assert accepted.trips <= CUSTOMER_ROUTE_TRIPS, accepted.sent
+    assert accepted.body["code"] == made.body["code"]
     stored = PromoterRepository(table).get(uid, consistent=True)
     assert stored is not None and stored.accepted_rules_version == version and stored.accepted_rules_at is not None
     assert not stored.agreement_pending

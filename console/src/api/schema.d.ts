@@ -7698,7 +7698,10 @@ export interface components {
              * @default false
              */
             agreement_pending: boolean;
-            /** Code */
+            /**
+             * Code
+             * @description empty while `agreement_pending`
+             */
             code: string;
             /** Direct Members */
             direct_members: number;
@@ -7722,7 +7725,10 @@ export interface components {
             rules_version_to_accept?: number | null;
             /** Second Level Members */
             second_level_members: number;
-            /** Share Link */
+            /**
+             * Share Link
+             * @description empty while `agreement_pending`
+             */
             share_link: string;
             /** Status */
             status: string;

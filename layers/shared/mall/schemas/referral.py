@@ -178,8 +178,8 @@ class PromoterProfile(BaseModel):
         "direct_members": 7, "second_level_members": 12, "own_sales_fen": 128600, "team_sales_fen": 356400,
         "joined_at": "2026-10-12T03:20:11Z", "agreement_pending": False, "rules_version_to_accept": None}]})
 
-    code: str
-    share_link: str
+    code: str = Field(description="empty while `agreement_pending`")
+    share_link: str = Field(description="empty while `agreement_pending`")
     status: str
     title: str = Field(description="the merchant's name for promoters (推广员, 推客, ...)")
     nickname: str | None = None

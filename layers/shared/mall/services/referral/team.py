@@ -43,8 +43,11 @@ def profile_view(promoter: Promoter, current: SettingsVersion) -> PromoterProfil
     level = settings.level(promoter.level_id)
     counters = promoter.counters
     progress = rules.progress_to_next(settings, promoter.level_id, counters)
+    # Until the agreement is accepted there is nothing to share: the code shows once accepted.
+    pending = promoter.agreement_pending
     return PromoterProfile(
-        code=promoter.code, share_link=rules.share_link(share_page(), promoter.code), status=promoter.status,
+        code="" if pending else promoter.code,
+        share_link="" if pending else rules.share_link(share_page(), promoter.code), status=promoter.status,
         title=settings.promoter_title, nickname=promoter.nickname,
         level=LevelView(id=level.id, name=level.name, l1_points_bp=level.l1_points_bp,
                         l2_points_bp=level.l2_points_bp),
