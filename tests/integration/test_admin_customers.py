@@ -127,6 +127,9 @@ def test_registration_dates_are_china_days_read_from_the_index(table: Table, cal
     crossed = call("admin_customers", "GET", "/admin/customers",
                    query={"nickname": "a", "cursor": paged.body["next_cursor"]})
     assert crossed.status == 422 and crossed.body["error"]["code"] == "invalid_cursor"
+    other_range = call("admin_customers", "GET", "/admin/customers",
+                       query={"from": "2026-11-21", "cursor": paged.body["next_cursor"]})
+    assert other_range.status == 422 and other_range.body["error"]["code"] == "invalid_cursor"
 
 
 def test_customers_of_a_promoter_and_filters_combined(table: Table, call: Call) -> None:

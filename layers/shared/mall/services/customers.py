@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
+from mall.clock import iso
 from mall.dal.customers import CustomerDirectory, Tag
 from mall.dal.keys import customer_search_partition
 from mall.domain.customers import (
@@ -62,6 +63,18 @@ def _driver_value(f: CustomerFilter) -> str | None:
             "nickname": f.nickname_prefix}.get(f.driver())
 
 
+def _within(f: CustomerFilter, start: Mapping[str, Any]) -> bool:
+    """Whether a page position lies inside the driving index's key condition."""
+    sort_key = str(start.get("gsi2sk", ""))
+    driver = f.driver()
+    if driver == "nickname" and f.nickname_prefix:
+        return sort_key.startswith(f.nickname_prefix)
+    if driver == "registered":
+        return ((f.registered_from is None or sort_key >= iso(f.registered_from))
+                and (f.registered_before is None or sort_key < iso(f.registered_before)))
+    return True
+
+
 def _read_driver(directory: CustomerDirectory, f: CustomerFilter, *, limit: int, start: Any) -> Page:
     driver = f.driver()
     if driver == "phone" and f.phone_hash:
@@ -106,6 +119,11 @@ def list_customers(*, directory: CustomerDirectory, search: CustomerFilter, limi
         return _one_customer(directory, search)
     pk_name, pk_value = customer_search_partition(search.driver(), _driver_value(search))
     start = cursors.decode(cursor, partition=(pk_name, pk_value))
+    if start is not None and not _within(search, start):
+        # DynamoDB refuses a start key outside the query's key condition: a cursor of another range
+        # or prefix is the caller's mistake, not a server error.
+        raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
+                           fields=[FieldProblem("query:cursor", "not a cursor returned by this search")])
     page = _read_driver(directory, search, limit=limit, start=start)
     driver = search.driver()
     if driver == "registered":
