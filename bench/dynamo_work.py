@@ -752,6 +752,24 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         call("POST /me/subscriptions", actor=owner,
              json={"scene": "checkout", "results": [{"template_id": "benchShipped", "result": "accept"}]})
         call("GET /me/subscriptions", actor=owner)
+    def customers() -> None:
+        admin = state["admin"]
+        shopper = bench.customer("listed")
+        base = f"/admin/customers/{shopper.user_id}"
+        call("GET /admin/customers", actor=admin, params={"user_id": shopper.user_id})
+        call("GET /admin/customers/{user_id}", base, actor=admin)
+        tag = expect(call("POST /admin/customer-tags", actor=admin, json={"name": f"bench-{bench.run_id}"}), 201,
+                     "create a tag")
+        call("GET /admin/customer-tags", actor=admin)
+        tag_path = f"/admin/customer-tags/{tag['tag_id']}"
+        call("PUT /admin/customer-tags/{tag_id}", tag_path, actor=admin,
+             json={"name": f"bench2-{bench.run_id}", "version": tag["version"]})
+        call("POST /admin/customers/{user_id}/tags", f"{base}/tags", actor=admin, json={"tag_id": tag["tag_id"]})
+        call("DELETE /admin/customers/{user_id}/tags/{tag_id}", f"{base}/tags/{tag['tag_id']}", actor=admin)
+        call("DELETE /admin/customer-tags/{tag_id}", tag_path, actor=admin, params={"version": tag["version"] + 1})
+        call("POST /admin/customers/{user_id}/promoter", f"{base}/promoter", actor=admin, json={}, idempotent=True)
+        pending = expect(call("GET /promoter/profile", actor=shopper, measure=False), 200, "pending profile")
+        call("POST /promoter/agreement", actor=shopper, json={"rules_version": pending["rules_version_to_accept"]})
 
     def media_upload() -> None:
         admin = state["admin"]
@@ -794,6 +812,7 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
     group("cart", cart)
     group("address book and phone", address_book_and_phone)
     group("subscribe-message grants", subscription_grants)
+    group("customers", customers)
     group("media upload", media_upload)
     group("product batch edit", batch_edit)
 

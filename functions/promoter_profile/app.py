@@ -1,14 +1,21 @@
-"""GET /promoter/profile — the promoter's own profile: code, share link, level, progress, counts."""
+"""GET /promoter/profile — the promoter's own profile: code, share link, level, progress, counts;
+POST /promoter/agreement — a promoter made by the merchant accepts the promoter agreement (the rules
+version in force), which grants the promoter role (the next login's token carries it).
+
+Both take a customer's token too: a customer the merchant made a promoter has no promoter role until
+they accept, and the profile tells them so (``agreement_pending``, ``rules_version_to_accept``)."""
 
 from __future__ import annotations
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response
+from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.referral import PromoterProfile
+from mall.schemas.referral import AgreementAcceptRequest, PromoterProfile
 from mall.services.referral import ReferralRepositories, share_page
+from mall.services.referral.appoint import accept_agreement
 from mall.services.referral.team import my_profile
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -20,10 +27,23 @@ share_page()  # SHARE_PAGE is validated at cold start, not by the first request 
 
 
 @app.get("/promoter/profile", summary="My promoter profile", tags=["referral"],
+         description="`agreement_pending: true`: the merchant made you a promoter; show GET /rules and send "
+                     "its version to POST /promoter/agreement before any other promoter page.",
          responses={404: error_response("not a promoter")},
-         **secured(Role.PROMOTER))
+         **secured(Role.CUSTOMER, Role.PROMOTER))
 def profile() -> PromoterProfile:
     return my_profile(network=network, user_id=current_principal(app).subject)
+
+
+@app.post("/promoter/agreement", summary="Accept the promoter agreement", tags=["referral"],
+          description="For a promoter made by the merchant: records the accepted rules version and grants the "
+                      "promoter role (log in again to use it). Accepting again changes nothing.",
+          responses={404: error_response("`promoter_not_found`"),
+                     409: error_response("`rules_changed` (`details.current_version`: show GET /rules again)")},
+          **secured(Role.CUSTOMER, Role.PROMOTER))
+def accept(body: AgreementAcceptRequest) -> PromoterProfile:
+    return accept_agreement(network=network, user_id=current_principal(app).subject, rules_version=body.rules_version,
+                            now=utc_now())
 
 
 handler = entrypoint(app)

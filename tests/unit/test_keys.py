@@ -42,6 +42,18 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "IP#10.0.0.1"}),
     "known_login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "KNOWN#10.0.0.1"}),
     "wechat_refresh_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "FORCE_REFRESH"}),
+    # customers
+    "registration_sort_key": (("2026-03-01T09:45:12Z", "u_1"), "2026-03-01T09:45:12Z#u_1"),
+    "directory_key": (("u_1",), {"pk": "USER#u_1", "sk": "DIRECTORY"}),
+    "phone_search_partition": (("ab12",), "CUSTOMER_PHONE#ab12"),
+    "nickname_search_partition": (("茶",), "CUSTOMER_NICK#茶"),
+    "nickname_search_sort_key": (("茶香小筑", "u_1"), "茶香小筑#u_1"),
+    "tag_definition_key": (("tg_1",), {"pk": "CUSTOMER_TAGS", "sk": "TAG#tg_1"}),
+    "tag_name_key": (("vip",), {"pk": "CUSTOMER_TAGS", "sk": "NAME#vip"}),
+    "tag_membership_key": (("u_1", "tg_1"), {"pk": "USER#u_1", "sk": "TAG#tg_1"}),
+    "tag_members_partition": (("tg_1",), "TAG_MEMBERS#tg_1"),
+    "customer_search_partition": (("nickname", "茶香"), ("gsi2pk", "CUSTOMER_NICK#茶")),
+    "tag_member_sort_key": (("2026-03-01T09:45:12Z", "u_1"), "2026-03-01T09:45:12Z#u_1"),
     # referral
     "promoter_key": (("u_1",), {"pk": "USER#u_1", "sk": "PROMOTER"}),
     "binding_key": (("u_1",), {"pk": "USER#u_1", "sk": "BINDING"}),
@@ -190,6 +202,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "CUSTOMERS_PARTITION": "CUSTOMERS", "CUSTOMER_TAGS_PARTITION": "CUSTOMER_TAGS", "DIRECTORY_SK": "DIRECTORY",
+    "TAG_DEFINITION_PREFIX": "TAG#", "TAG_MEMBERSHIP_PREFIX": "TAG#",
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
     "PROFILE_SK": "PROFILE", "STAFF_PARTITION": "STAFF", "ADDRESS_BOOK_SK": "ADDRESS_BOOK",
     "SUBSCRIBE_GRANT_PREFIX": "SUBSCRIBE_GRANT#", "BUYER_ORDERS_FLOOR": "0",

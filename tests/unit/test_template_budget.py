@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: two routes, the receipt reminder's function and schedule, and the admin's list of pushed events: +7;
 #: parcel tracking: its queue, worker and event source, its webhook function and permission, and four
 #: routes on the order functions: +9; the promoter funnel's route and the reports' two routes: +3, the
-#: weekly report function, its schedule and its own role (it writes only its record and its files): +3).
-STACK_RESOURCE_BUDGET = 288
+#: weekly report function, its schedule and its own role (it writes only its record and its files): +3;
+#: staff accounts and roles, one function with six routes: +7; the merchant's customers, one function with
+#: nine routes, and the promoter agreement's route: +11).
+STACK_RESOURCE_BUDGET = 299
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

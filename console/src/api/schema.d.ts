@@ -143,6 +143,79 @@ export interface paths {
         patch: operations["update_admin_categories__category_id__patch"];
         trace?: never;
     };
+    "/admin/customer-tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customer tags */
+        get: operations["tags_admin_customer_tags_get"];
+        put?: never;
+        /** Create a customer tag */
+        post: operations["create_tag_admin_customer_tags_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customer-tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Rename a customer tag */
+        put: operations["rename_tag_admin_customer_tags__tag_id__put"];
+        post?: never;
+        /** Delete a customer tag no customer carries */
+        delete: operations["delete_tag_admin_customer_tags__tag_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find customers
+         * @description Every filter given must hold. `nickname` is the start of a nickname (case-insensitive); `phone` an exact number, matched through its keyed hash; `from` / `to` China days of registration (inclusive). One index is read (the most selective filter's) and the others are checked on it, so a page may hold fewer than `limit` customers: follow `next_cursor`. Nicknames and phones are masked.
+         */
+        get: operations["search_admin_customers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customers/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One customer: profile, orders, refunds, binding, spend */
+        get: operations["detail_admin_customers__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/customers/{user_id}/binding": {
         parameters: {
             query?: never;
@@ -173,6 +246,63 @@ export interface paths {
         /** Remove a customer's binding (reason required) */
         post: operations["remove_binding_admin_customers__user_id__binding_remove_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customers/{user_id}/promoter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a customer a promoter (no application)
+         * @description The promoter is active with `agreement_pending: true`: the next time they open the promoter pages they accept the promoter agreement (its version is recorded) and only then get the promoter role. Audited. A retry with the same Idempotency-Key answers the first result.
+         */
+        post: operations["appoint_admin_customers__user_id__promoter_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customers/{user_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a customer a tag
+         * @description Giving a tag the customer already carries changes nothing (`changed: false`).
+         */
+        post: operations["assign_admin_customers__user_id__tags_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/customers/{user_id}/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a tag off a customer */
+        delete: operations["unassign_admin_customers__user_id__tags__tag_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1706,6 +1836,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/promoter/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept the promoter agreement
+         * @description For a promoter made by the merchant: records the accepted rules version and grants the promoter role (log in again to use it). Accepting again changes nothing.
+         */
+        post: operations["accept_promoter_agreement_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/promoter/apply": {
         parameters: {
             query?: never;
@@ -1929,7 +2079,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My promoter profile */
+        /**
+         * My promoter profile
+         * @description `agreement_pending: true`: the merchant made you a promoter; show GET /rules and send its version to POST /promoter/agreement before any other promoter page.
+         */
         get: operations["profile_promoter_profile_get"];
         put?: never;
         post?: never;
@@ -3229,6 +3382,19 @@ export interface components {
             return_shipping_paid_by: "buyer" | "merchant";
             /** Return Window Days */
             return_window_days: number;
+        };
+        /**
+         * AgreementAcceptRequest
+         * @example {
+         *       "rules_version": 5
+         *     }
+         */
+        AgreementAcceptRequest: {
+            /**
+             * Rules Version
+             * @description the version of GET /rules you showed and accepted
+             */
+            rules_version: number;
         };
         /**
          * ApplyRequest
@@ -4755,6 +4921,100 @@ export interface components {
             history: components["schemas"]["BindingHistoryEntry"][];
         };
         /**
+         * CustomerDetail
+         * @description One customer for the merchant: the masked profile, orders, refunds, binding and what they spent.
+         * @example {
+         *       "binding": {
+         *         "bound_at": "2026-10-20T11:42:05Z",
+         *         "parent_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "promoter_code": "JXZtwULX",
+         *         "source": "link",
+         *         "trigger": "visit"
+         *       },
+         *       "binding_history": [
+         *         {
+         *           "action": "bind",
+         *           "at": "2026-10-20T11:42:05Z",
+         *           "by": "u_xpdiqcabym5dbw2glo3wnz2l",
+         *           "from_parent": null,
+         *           "promoter_code": "JXZtwULX",
+         *           "reason": null,
+         *           "source": "link",
+         *           "to_parent": "u_36botxbbbigbhenhtgo542dk",
+         *           "trigger": "visit"
+         *         }
+         *       ],
+         *       "customer": {
+         *         "bound_promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *         "erased": false,
+         *         "nickname": "茶**筑",
+         *         "paid_order_count": 3,
+         *         "phone": "138****1234",
+         *         "promoter_status": null,
+         *         "registered_at": "2026-10-20T11:40:02Z",
+         *         "tags": [
+         *           {
+         *             "name": "高复购",
+         *             "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x"
+         *           }
+         *         ],
+         *         "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *       },
+         *       "lifetime_spend_fen": 41400,
+         *       "orders": [
+         *         {
+         *           "amount_fen": 19800,
+         *           "created_at": "2026-11-02T10:05:44Z",
+         *           "order_id": "o_01jd7k2m3q4r5s6t7v8w9x",
+         *           "paid_at": "2026-11-02T10:06:10Z",
+         *           "refunded_fen": 0,
+         *           "status": "COMPLETED"
+         *         }
+         *       ],
+         *       "promoter": null,
+         *       "refunds": [
+         *         {
+         *           "amount_fen": 3000,
+         *           "created_at": "2026-11-05T08:00:00Z",
+         *           "order_id": "o_01jd7k2m3q4r5s6t7v8w9x",
+         *           "refund_id": "o_01jd7k2m3q4r5s6t7v8w9x-r1",
+         *           "status": "SUCCEEDED"
+         *         }
+         *       ],
+         *       "spend_complete": true
+         *     }
+         */
+        CustomerDetail: {
+            binding?: components["schemas"]["BindingView"] | null;
+            /**
+             * Binding History
+             * @description the 20 latest changes, newest first
+             */
+            binding_history: components["schemas"]["BindingHistoryEntry"][];
+            customer: components["schemas"]["CustomerSummary"];
+            /**
+             * Lifetime Spend Fen
+             * @description 消费总额: paid amounts less succeeded refunds, over every order read
+             */
+            lifetime_spend_fen: number;
+            /**
+             * Orders
+             * @description the 20 latest orders
+             */
+            orders: components["schemas"]["CustomerOrderRow"][];
+            promoter?: components["schemas"]["CustomerPromoterFacts"] | null;
+            /**
+             * Refunds
+             * @description refunds of the customer's orders, newest order first (at most 50)
+             */
+            refunds: components["schemas"]["CustomerRefundRow"][];
+            /**
+             * Spend Complete
+             * @description false when the customer has more orders than one read covers (about 2,000): the total is then a lower bound
+             */
+            spend_complete: boolean;
+        };
+        /**
          * CustomerLoginRequest
          * @example {
          *       "code": "0c3Xk2000sVqWT1Fa9100m7bAf4Xk20b",
@@ -4804,6 +5064,164 @@ export interface components {
              * @constant
              */
             token_type: "Bearer";
+            /** User Id */
+            user_id: string;
+        };
+        /** CustomerOrderRow */
+        CustomerOrderRow: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Created At */
+            created_at: string;
+            /** Order Id */
+            order_id: string;
+            /** Paid At */
+            paid_at?: string | null;
+            /** Refunded Fen */
+            refunded_fen: number;
+            /** Status */
+            status: string;
+        };
+        /**
+         * CustomerPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "bound_promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "erased": false,
+         *           "nickname": "茶**筑",
+         *           "paid_order_count": 3,
+         *           "phone": "138****1234",
+         *           "promoter_status": null,
+         *           "registered_at": "2026-10-20T11:40:02Z",
+         *           "tags": [
+         *             {
+         *               "name": "高复购",
+         *               "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x"
+         *             }
+         *           ],
+         *           "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        CustomerPage: {
+            /**
+             * Items
+             * @description a page may hold fewer than `limit` items when several filters are combined; follow `next_cursor`
+             */
+            items: components["schemas"]["CustomerSummary"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** CustomerPromoterFacts */
+        CustomerPromoterFacts: {
+            /** Agreement Pending */
+            agreement_pending: boolean;
+            /** Code */
+            code: string;
+            /** Level Id */
+            level_id: string;
+            /** Status */
+            status: string;
+        };
+        /** CustomerRefundRow */
+        CustomerRefundRow: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Created At */
+            created_at: string;
+            /** Order Id */
+            order_id: string;
+            /** Refund Id */
+            refund_id: string;
+            /** Status */
+            status: string;
+        };
+        /**
+         * CustomerSummary
+         * @description A customer in the merchant's list: personal data masked.
+         * @example {
+         *       "bound_promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *       "erased": false,
+         *       "nickname": "茶**筑",
+         *       "paid_order_count": 3,
+         *       "phone": "138****1234",
+         *       "promoter_status": null,
+         *       "registered_at": "2026-10-20T11:40:02Z",
+         *       "tags": [
+         *         {
+         *           "name": "高复购",
+         *           "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x"
+         *         }
+         *       ],
+         *       "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *     }
+         */
+        CustomerSummary: {
+            /**
+             * Bound Promoter Id
+             * @description the promoter the customer is bound to (上级)
+             */
+            bound_promoter_id?: string | null;
+            /**
+             * Erased
+             * @description the customer erased their personal data
+             */
+            erased: boolean;
+            /**
+             * Nickname
+             * @description masked (茶**筑); 微信用户 when none
+             */
+            nickname: string;
+            /** Paid Order Count */
+            paid_order_count: number;
+            /**
+             * Phone
+             * @description the bound phone, masked (138****1234)
+             */
+            phone?: string | null;
+            /**
+             * Promoter Status
+             * @description the customer's own promoter status, if any
+             */
+            promoter_status?: string | null;
+            /** Registered At */
+            registered_at: string;
+            /** Tags */
+            tags: components["schemas"]["CustomerTagRef"][];
+            /** User Id */
+            user_id: string;
+        };
+        /** CustomerTagRef */
+        CustomerTagRef: {
+            /** Name */
+            name: string;
+            /** Tag Id */
+            tag_id: string;
+        };
+        /**
+         * CustomerTags
+         * @example {
+         *       "changed": true,
+         *       "tags": [
+         *         {
+         *           "name": "高复购",
+         *           "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x"
+         *         }
+         *       ],
+         *       "user_id": "u_xpdiqcabym5dbw2glo3wnz2l"
+         *     }
+         */
+        CustomerTags: {
+            /**
+             * Changed
+             * @description false: the customer already carried (or did not carry) the tag
+             */
+            changed: boolean;
+            /** Tags */
+            tags: components["schemas"]["CustomerTagRef"][];
             /** User Id */
             user_id: string;
         };
@@ -6339,6 +6757,19 @@ export interface components {
             l2_points_bp: number;
             /** Name */
             name: string;
+        };
+        /**
+         * MakePromoterRequest
+         * @example {
+         *       "note": "门店店长，线下签约"
+         *     }
+         */
+        MakePromoterRequest: {
+            /**
+             * Note
+             * @description why, for the audit trail
+             */
+            note?: string | null;
         };
         /**
          * MarkFailedRequest
@@ -8018,6 +8449,7 @@ export interface components {
          *       "accepted_rules_at": "2026-10-12T03:20:11Z",
          *       "accepted_rules_version": 5,
          *       "activated_at": "2026-10-12T05:02:47Z",
+         *       "agreement_pending": false,
          *       "applied_at": "2026-10-12T03:20:11Z",
          *       "code": "JXZtwULX",
          *       "direct_members": 7,
@@ -8043,6 +8475,12 @@ export interface components {
             accepted_rules_version: number;
             /** Activated At */
             activated_at?: string | null;
+            /**
+             * Agreement Pending
+             * @description made a promoter by the merchant and the promoter agreement not accepted yet: no promoter route until they accept it
+             * @default false
+             */
+            agreement_pending: boolean;
             /** Applied At */
             applied_at?: string | null;
             /** Code */
@@ -8125,6 +8563,7 @@ export interface components {
          *         "accepted_rules_at": "2026-10-12T03:20:11Z",
          *         "accepted_rules_version": 5,
          *         "activated_at": "2026-10-12T05:02:47Z",
+         *         "agreement_pending": false,
          *         "applied_at": "2026-10-12T03:20:11Z",
          *         "code": "JXZtwULX",
          *         "direct_members": 7,
@@ -8395,6 +8834,7 @@ export interface components {
          *       "accepted_rules_at": "2026-10-12T03:20:11Z",
          *       "accepted_rules_version": 5,
          *       "activated_at": "2026-10-12T05:02:47Z",
+         *       "agreement_pending": false,
          *       "applied_at": "2026-10-12T03:20:11Z",
          *       "code": "JXZtwULX",
          *       "commission_month_fen": 41200,
@@ -8424,6 +8864,12 @@ export interface components {
             accepted_rules_version: number;
             /** Activated At */
             activated_at?: string | null;
+            /**
+             * Agreement Pending
+             * @description made a promoter by the merchant and the promoter agreement not accepted yet: no promoter route until they accept it
+             * @default false
+             */
+            agreement_pending: boolean;
             /** Applied At */
             applied_at?: string | null;
             /** Code */
@@ -8494,6 +8940,7 @@ export interface components {
          *           "accepted_rules_at": "2026-10-12T03:20:11Z",
          *           "accepted_rules_version": 5,
          *           "activated_at": "2026-10-12T05:02:47Z",
+         *           "agreement_pending": false,
          *           "applied_at": "2026-10-12T03:20:11Z",
          *           "code": "JXZtwULX",
          *           "commission_month_fen": 41200,
@@ -8656,6 +9103,7 @@ export interface components {
          * PromoterProfile
          * @description What a promoter sees about themself.
          * @example {
+         *       "agreement_pending": false,
          *       "code": "JXZtwULX",
          *       "direct_members": 7,
          *       "joined_at": "2026-10-12T03:20:11Z",
@@ -8687,6 +9135,7 @@ export interface components {
          *           "required": 1000000
          *         }
          *       ],
+         *       "rules_version_to_accept": null,
          *       "second_level_members": 12,
          *       "share_link": "pages/index/index?scene=JXZtwULX",
          *       "status": "active",
@@ -8695,7 +9144,16 @@ export interface components {
          *     }
          */
         PromoterProfile: {
-            /** Code */
+            /**
+             * Agreement Pending
+             * @description the merchant made you a promoter: accept the promoter agreement (GET /rules, then POST /promoter/agreement) before any promoter page
+             * @default false
+             */
+            agreement_pending: boolean;
+            /**
+             * Code
+             * @description empty while `agreement_pending`
+             */
             code: string;
             /** Direct Members */
             direct_members: number;
@@ -8712,9 +9170,17 @@ export interface components {
              * @description the next level's conditions and where they stand
              */
             progress: components["schemas"]["RequirementView"][];
+            /**
+             * Rules Version To Accept
+             * @description while `agreement_pending`: the rules version in force, to show and accept
+             */
+            rules_version_to_accept?: number | null;
             /** Second Level Members */
             second_level_members: number;
-            /** Share Link */
+            /**
+             * Share Link
+             * @description empty while `agreement_pending`
+             */
             share_link: string;
             /** Status */
             status: string;
@@ -11260,6 +11726,91 @@ export interface components {
             sku_id?: string | null;
         };
         /**
+         * TagAssign
+         * @example {
+         *       "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x"
+         *     }
+         */
+        TagAssign: {
+            /** Tag Id */
+            tag_id: string;
+        };
+        /**
+         * TagCreate
+         * @example {
+         *       "name": "高复购"
+         *     }
+         */
+        TagCreate: {
+            /**
+             * Name
+             * @description 1 to 20 characters, unique
+             */
+            name: string;
+        };
+        /**
+         * TagList
+         * @example {
+         *       "items": [
+         *         {
+         *           "created_at": "2026-11-01T02:00:00Z",
+         *           "customers": 42,
+         *           "name": "高复购",
+         *           "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x",
+         *           "version": 1
+         *         }
+         *       ]
+         *     }
+         */
+        TagList: {
+            /** Items */
+            items: components["schemas"]["TagView"][];
+        };
+        /**
+         * TagRename
+         * @example {
+         *       "name": "高复购客户",
+         *       "version": 1
+         *     }
+         */
+        TagRename: {
+            /**
+             * Name
+             * @description 1 to 20 characters, unique
+             */
+            name: string;
+            /**
+             * Version
+             * @description the version you read
+             */
+            version: number;
+        };
+        /**
+         * TagView
+         * @example {
+         *       "created_at": "2026-11-01T02:00:00Z",
+         *       "customers": 42,
+         *       "name": "高复购",
+         *       "tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x",
+         *       "version": 1
+         *     }
+         */
+        TagView: {
+            /** Created At */
+            created_at: string;
+            /**
+             * Customers
+             * @description customers carrying the tag
+             */
+            customers: number;
+            /** Name */
+            name: string;
+            /** Tag Id */
+            tag_id: string;
+            /** Version */
+            version: number;
+        };
+        /**
          * TeamBonusRules
          * @description 团队分红. Disabled by default: the monthly run pays nothing until the merchant enables it.
          */
@@ -13269,6 +13820,448 @@ export interface operations {
             };
         };
     };
+    tags_admin_customer_tags_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_tag_admin_customer_tags_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tag_name_taken`, `too_many_tags` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error` (field `name`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rename_tag_admin_customer_tags__tag_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tag_changed` (`details.version`), `tag_name_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_tag_admin_customer_tags__tag_id__delete: {
+        parameters: {
+            query: {
+                /** @description the version you read */
+                version: number;
+            };
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tag_in_use` (`details.customers`), `tag_changed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_admin_customers_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description first China day of registration */
+                from?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description the start of a nickname */
+                nickname?: string | null;
+                /** @description an exact phone number */
+                phone?: string | null;
+                /** @description customers bound to this promoter */
+                promoter_id?: string | null;
+                tag_id?: string | null;
+                /** @description last China day of registration (inclusive) */
+                to?: string | null;
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error`, `invalid_date`, `invalid_date_range`, `invalid_cursor` (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    detail_admin_customers__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerDetail"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_binding_admin_customers__user_id__binding_get: {
         parameters: {
             query?: never;
@@ -13486,6 +14479,255 @@ export interface operations {
                 };
             };
             /** @description `self_binding`, missing reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    appoint_admin_customers__user_id__promoter_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MakePromoterRequest"];
+            };
+        };
+        responses: {
+            /** @description made a promoter, agreement pending */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterAdminView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_exists` (already a promoter or applicant: `details.status`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    assign_admin_customers__user_id__tags_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagAssign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTags"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `too_many_customer_tags`, `retry_later` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unassign_admin_customers__user_id__tags__tag_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTags"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -20463,6 +21705,93 @@ export interface operations {
             };
             /** @description no such product */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_promoter_agreement_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgreementAcceptRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterProfile"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rules_changed` (`details.current_version`: show GET /rules again) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

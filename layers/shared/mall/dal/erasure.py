@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.customers import DIRECTORY_ENTITY
 from mall.dal.keys import (
     PROFILE_SK,
     buyer_partition,
@@ -52,6 +53,10 @@ def attributes_to_remove(item: Mapping[str, Any]) -> list[str]:
         value = item.get(key)
         if isinstance(value, str) and any(v in value for v in removed_values):
             found += [key, key[:-2] + "sk"] if key.endswith("pk") else [key]  # an index entry goes whole
+    if found and item.get("entity") == DIRECTORY_ENTITY:
+        # The customer's search entry (mall.dal.customers): its index keys are made of the phone
+        # hash and the folded nickname, however short.
+        found += [key for key in INDEX_KEYS if key in item]
     return list(dict.fromkeys(found))
 
 

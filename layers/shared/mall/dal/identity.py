@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
+from mall.dal.customers import CustomerDirectory, registration_index
 from mall.dal.keys import (
     admin_key,
     customer_profile_key,
@@ -63,19 +64,22 @@ class CustomerRepository:
         return _customer_from_item(item) if item else None
 
     def bind_phone(self, user_id: str, *, phone_enc: str, phone_masked: str, phone_fp: str, country_code: str,
-                   now: datetime) -> Customer:
+                   now: datetime) -> None:
         """Store the customer's phone (sealed, its mask and keyed hash) on the profile, replacing any
-        earlier one; the last binding wins. ``NotFound`` when the profile is gone."""
+        earlier one (the last binding wins), and the keyed hash in the customer's search entry, in one
+        transaction: the merchant's phone search never finds a number the profile no longer holds.
+        ``NotFound`` when the profile is gone."""
         try:
-            item = self._table.update(
-                customer_profile_key(user_id),
-                "SET phone_enc = :enc, phone_masked = :masked, phone_fp = :fp, phone_country_code = :cc, "
-                "phone_bound_at = :at", condition="attribute_exists(pk)",
-                values={":enc": phone_enc, ":masked": phone_masked, ":fp": phone_fp, ":cc": country_code,
-                        ":at": iso(now)})
-        except ConditionFailed as exc:
+            self._table.transact([
+                Write.update(self._table.name, customer_profile_key(user_id),
+                             "SET phone_enc = :enc, phone_masked = :masked, phone_fp = :fp, phone_country_code = :cc, "
+                             "phone_bound_at = :at", condition="attribute_exists(pk)",
+                             values={":enc": phone_enc, ":masked": phone_masked, ":fp": phone_fp, ":cc": country_code,
+                                     ":at": iso(now)}),
+                CustomerDirectory(self._table).phone_write(user_id, phone_fp),
+            ])
+        except TransactionCancelled as exc:
             raise NotFound("account no longer exists", code="account_not_found") from exc
-        return _customer_from_item(item)
 
     def get_or_create(self, *, app_id: str, openid: str, unionid: str | None, now: datetime,
                       device_id: str | None = None, source_ip: str | None = None) -> tuple[Customer, bool]:
@@ -98,6 +102,7 @@ class CustomerRepository:
             "roles": [Role.CUSTOMER.value],
             "created_at": iso(now),
             **_client_fields(device_id, source_ip, now),
+            **registration_index(user_id, iso(now)),
         }
         if unionid:
             item["gsi1pk"] = unionid_partition(unionid)

@@ -20,13 +20,14 @@ _PROMOTER: JsonDict = {
     "applied_at": "2026-10-12T03:20:11Z", "activated_at": "2026-10-12T05:02:47Z", "accepted_rules_version": 5,
     "accepted_rules_at": "2026-10-12T03:20:11Z", "direct_members": 7, "second_level_members": 12,
     "own_sales_fen": 128600, "team_sales_fen": 356400, "last_active_at": "2026-11-19T13:05:40Z", "reason": None,
-    "version": 6}
+    "version": 6, "agreement_pending": False}
 _APPLICANT: JsonDict = {
     "user_id": "u_yddqmfnx75j6mtsccnsr4l4d", "code": "Rk4TnW7e", "share_link": "pages/index/index?scene=Rk4TnW7e",
     "status": "applied", "level_id": "basic", "l1_override_bp": None, "l2_override_bp": None, "nickname": "阿青的茶",
     "applied_at": "2026-11-19T02:11:05Z", "activated_at": None, "accepted_rules_version": 5,
     "accepted_rules_at": "2026-11-19T02:11:05Z", "direct_members": 0, "second_level_members": 0, "own_sales_fen": 0,
-    "team_sales_fen": 0, "last_active_at": None, "reason": None, "version": 1}
+    "team_sales_fen": 0, "last_active_at": None, "reason": None, "version": 1,
+    "agreement_pending": False}
 _BINDING: JsonDict = {"parent_id": "u_36botxbbbigbhenhtgo542dk", "bound_at": "2026-10-20T11:42:05Z", "source": "link",
                       "trigger": "visit", "promoter_code": "JXZtwULX"}
 
@@ -81,6 +82,9 @@ class PromoterAdminView(BaseModel):
     last_active_at: str | None = None
     reason: str | None = Field(default=None, description="the reason of the last reject / freeze / disable")
     version: int
+    agreement_pending: bool = Field(default=False, description="made a promoter by the merchant and the promoter "
+                                                               "agreement not accepted yet: no promoter route "
+                                                               "until they accept it")
 
 
 class PromoterList(BaseModel):
@@ -156,6 +160,12 @@ class RequirementView(BaseModel):
     met: bool
 
 
+class AgreementAcceptRequest(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rules_version": 5}]})
+
+    rules_version: Annotated[int, Field(ge=0, description="the version of GET /rules you showed and accepted")]
+
+
 class PromoterProfile(BaseModel):
     """What a promoter sees about themself."""
 
@@ -166,10 +176,10 @@ class PromoterProfile(BaseModel):
         "progress": [{"name": "own_sales_fen", "required": 300000, "current": 128600, "met": False},
                      {"name": "team_sales_fen", "required": 1000000, "current": 356400, "met": False}],
         "direct_members": 7, "second_level_members": 12, "own_sales_fen": 128600, "team_sales_fen": 356400,
-        "joined_at": "2026-10-12T03:20:11Z"}]})
+        "joined_at": "2026-10-12T03:20:11Z", "agreement_pending": False, "rules_version_to_accept": None}]})
 
-    code: str
-    share_link: str
+    code: str = Field(description="empty while `agreement_pending`")
+    share_link: str = Field(description="empty while `agreement_pending`")
     status: str
     title: str = Field(description="the merchant's name for promoters (推广员, 推客, ...)")
     nickname: str | None = None
@@ -181,6 +191,11 @@ class PromoterProfile(BaseModel):
     own_sales_fen: int
     team_sales_fen: int
     joined_at: str | None = None
+    agreement_pending: bool = Field(default=False, description="the merchant made you a promoter: accept the "
+                                                               "promoter agreement (GET /rules, then POST "
+                                                               "/promoter/agreement) before any promoter page")
+    rules_version_to_accept: int | None = Field(default=None, description="while `agreement_pending`: the rules "
+                                                                          "version in force, to show and accept")
 
 
 class TeamMember(BaseModel):

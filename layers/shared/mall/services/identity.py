@@ -110,9 +110,9 @@ def bind_phone(*, code: str, user_id: str, wechat: PhoneSource, customers: Custo
         raise NotFound("account no longer exists", code="account_not_found")
     number = wechat.phone_number(code)
     masked = masking.mask_phone(number.pure)
-    customer = customers.bind_phone(
+    customers.bind_phone(
         user_id, phone_enc=pii_crypto.encrypt(number.pure, context=phone_context(user_id)), phone_masked=masked,
         phone_fp=pii_crypto.fingerprint(normalise_phone(number.pure), kind="phone"),
         country_code=number.country_code, now=now)
-    logger.info("phone bound", extra={"user_id": user_id, "phone": customer.phone_masked})
+    logger.info("phone bound", extra={"user_id": user_id, "phone": masked})
     return PhoneView(phone=masked, country_code=number.country_code, bound_at=iso(now))

@@ -125,6 +125,56 @@ class PromoterRepository:
                                          l2_bp=promoter.l2_override_bp, version=promoter.version))
         self._table.transact(writes)
 
+    def appoint(self, promoter: Promoter, *, by: str, now: datetime, audit: AuditEntry,
+                replaces: Promoter | None = None, marked: MarkedRequest | None = None,
+                response: str | None = None) -> None:
+        """The merchant makes a customer a promoter (no application): put the promoter (only if
+        absent), reserve its code, record the history and the audit entry, one transaction. The
+        ``promoter`` role is NOT granted here: it comes with the customer's acceptance of the
+        agreement (``accept_agreement``). ``replaces``: a rejected application, as read (its code is kept)."""
+        writes: list[Write] = []
+        if marked is not None and response is not None:
+            writes.append(marked.put(response))
+        if replaces is None:
+            writes += [
+                Write.put(self._table.name, self._item(promoter), condition="attribute_not_exists(pk)"),
+                Write.put(self._table.name, {**code_key(promoter.code), "entity": "promoter_code",
+                                             "user_id": promoter.user_id, "created_at": iso(now)},
+                          condition="attribute_not_exists(pk)"),
+            ]
+        else:
+            writes += [
+                Write.put(self._table.name, self._item(promoter), condition="#s = :rejected AND #v = :ver",
+                          names={"#s": "status", "#v": "version"},
+                          values={":rejected": "rejected", ":ver": replaces.version}),
+                promoter_write(self._table.name, promoter.user_id, l1_bp=None, l2_bp=None, version=promoter.version),
+            ]
+        writes += [
+            Write.check(self._table.name, customer_profile_key(promoter.user_id), "attribute_exists(pk)"),
+            self._history(promoter.user_id, now, action="appoint", from_status=None, to_status=promoter.status,
+                          by=by, reason=None),
+            AuditLog(self._table).write(audit, now),
+        ]
+        self._table.transact(writes)
+
+    def accept_agreement(self, promoter: Promoter, *, rules_version: int, now: datetime, grant_role: bool) -> None:
+        """Record the promoter's acceptance of the rules version, from the pending state and version
+        read, and grant the ``promoter`` role, with a history entry: one transaction."""
+        writes = [
+            Write.update(self._table.name, promoter_key(promoter.user_id),
+                         "SET accepted_rules_version = :rv, accepted_rules_at = :now, #v = #v + :one "
+                         "REMOVE agreement_pending",
+                         condition="agreement_pending = :yes AND #v = :ver", names={"#v": "version"},
+                         values={":rv": rules_version, ":now": iso(now), ":one": 1, ":yes": True,
+                                 ":ver": promoter.version}),
+            self._history(promoter.user_id, now, action="accept_rules", from_status=promoter.status,
+                          to_status=promoter.status, by=promoter.user_id, reason=None,
+                          extra={"accepted_rules_version": rules_version}),
+        ]
+        if grant_role:
+            writes.append(self._grant_role(promoter.user_id))
+        self._table.transact(writes)
+
     def _grant_role(self, user_id: str) -> Write:
         return Write.update(self._table.name, customer_profile_key(user_id),
                             "SET #roles = list_append(if_not_exists(#roles, :none), :promoter)",
@@ -145,6 +195,7 @@ class PromoterRepository:
             "own_sales_fen": p.own_sales_fen, "team_sales_fen": p.team_sales_fen,
             "last_active_at": iso(p.last_active_at) if p.last_active_at else None, "reason": p.reason,
             "version": p.version, "effective_members": p.effective_members, "level_source": p.level_source,
+            **({"agreement_pending": True} if p.agreement_pending else {}),
             "gsi1pk": promoter_status_partition(p.status), "gsi1sk": f"{applied}#{p.user_id}",
         }
 

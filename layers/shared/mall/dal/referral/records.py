@@ -42,6 +42,7 @@ def promoter_from_item(item: Item) -> Promoter:
         version=int(item.get("version", 1)), effective_members=int(item.get("effective_members", 0)),
         level_source=cast(LevelSource, item["level_source"]) if item.get("level_source") in ("auto", "admin")
         else None,
+        agreement_pending=bool(item.get("agreement_pending", False)),
     )
 
 

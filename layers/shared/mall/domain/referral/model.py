@@ -90,6 +90,9 @@ class Promoter:
     #: None on items written before the level's origin was recorded: treated as an admin's choice
     #: (never re-evaluated down) until the ``promoter_level_source`` migration fills it in.
     level_source: LevelSource | None = None
+    #: Made a promoter by the merchant (no application): the promoter agreement is not accepted yet,
+    #: and the ``promoter`` role waits for that acceptance.
+    agreement_pending: bool = False
 
     @property
     def level_follows_counters(self) -> bool:

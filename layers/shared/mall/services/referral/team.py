@@ -10,8 +10,10 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.keys import team_index_key
 from mall.dal.referral import BindingRepository, in_team
+from mall.dal.settings import SettingsVersion
 from mall.domain import referral as rules
 from mall.domain.masking import mask_nickname
+from mall.domain.referral import Promoter
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.schemas.referral import (
     AdminTeamMember,
@@ -26,15 +28,26 @@ from mall.services.referral import ReferralRepositories, share_page
 
 
 def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfile:
-    settings = network.settings.current().settings
+    """The promoter's own profile; while the agreement is pending (made a promoter by the merchant)
+    it says so, with the rules version to show and accept."""
+    current = network.settings.current()
     promoter = network.promoters.get(user_id, consistent=True)
     if promoter is None:
         raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
+    return profile_view(promoter, current)
+
+
+def profile_view(promoter: Promoter, current: SettingsVersion) -> PromoterProfile:
+    """What the promoter sees of themself, from their record and the settings version in force."""
+    settings = current.settings
     level = settings.level(promoter.level_id)
     counters = promoter.counters
     progress = rules.progress_to_next(settings, promoter.level_id, counters)
+    # Until the agreement is accepted there is nothing to share: the code shows once accepted.
+    pending = promoter.agreement_pending
     return PromoterProfile(
-        code=promoter.code, share_link=rules.share_link(share_page(), promoter.code), status=promoter.status,
+        code="" if pending else promoter.code,
+        share_link="" if pending else rules.share_link(share_page(), promoter.code), status=promoter.status,
         title=settings.promoter_title, nickname=promoter.nickname,
         level=LevelView(id=level.id, name=level.name, l1_points_bp=level.l1_points_bp,
                         l2_points_bp=level.l2_points_bp),
@@ -47,6 +60,8 @@ def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfil
         direct_members=promoter.direct_members, second_level_members=promoter.second_level_members,
         own_sales_fen=promoter.own_sales_fen, team_sales_fen=promoter.team_sales_fen,
         joined_at=iso(promoter.applied_at) if promoter.applied_at else None,
+        agreement_pending=promoter.agreement_pending,
+        rules_version_to_accept=current.version if promoter.agreement_pending else None,
     )
 
 

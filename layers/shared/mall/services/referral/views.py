@@ -22,6 +22,7 @@ def admin_view(p: Promoter, page: str) -> PromoterAdminView:
         direct_members=p.direct_members, second_level_members=p.second_level_members,
         own_sales_fen=p.own_sales_fen, team_sales_fen=p.team_sales_fen,
         last_active_at=iso(p.last_active_at) if p.last_active_at else None, reason=p.reason, version=p.version,
+        agreement_pending=p.agreement_pending,
     )
 
 

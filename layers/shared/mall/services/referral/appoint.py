@@ -1,0 +1,89 @@
+"""The merchant makes a customer a promoter directly (直接设为推广员), and the promoter accepts the
+agreement (推广协议) the next time they open the promoter pages.
+
+No application and no threshold: the admin's decision is the review, audited in its own
+transaction. The promoter is created ``active`` with ``agreement_pending``; the ``promoter`` role
+(what every promoter route demands) is granted only by the acceptance, which records the rules
+version accepted exactly as an application does (``accepted_rules_version``, ``accepted_rules_at``).
+Until then ``GET /promoter/profile`` answers the pending state and the version to accept, and
+every other promoter route refuses the caller's customer token (403)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from mall.dal.audit import AuditEntry
+from mall.dal.referral import TransactionCancelled
+from mall.dal.request_markers import MarkedRequest
+from mall.domain import referral as rules
+from mall.domain.referral import Promoter
+from mall.errors import Conflict, NotFound
+from mall.schemas.referral import PromoterAdminView, PromoterProfile
+from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
+from mall.services.referral.team import profile_view
+from mall.services.referral.views import admin_view
+from mall.services.request_replay import replay, replay_refused
+
+
+def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: datetime, note: str | None = None,
+                  source_ip: str | None = None, marked: MarkedRequest | None = None) -> PromoterAdminView:
+    """Create the customer's promoter record, active with the agreement pending (409
+    ``promoter_exists`` when they are a promoter or applicant already; a rejected applicant may be
+    appointed). Two round trips: one BatchGetItem, one transaction carrying the request's marker, so
+    a retry with the same Idempotency-Key gets the first answer."""
+    for _ in range(ATTEMPTS):
+        facts = network.reads.for_application(user_id, marked)
+        if marked is not None and (earlier := replay(facts.marker, marked, PromoterAdminView)) is not None:
+            return earlier
+        if not facts.customer.exists:
+            raise NotFound("no such customer", code="customer_not_found")
+        existing = facts.existing
+        rules.check_can_apply(existing)
+        settings = facts.settings.settings
+        promoter = Promoter(
+            user_id=user_id, code=existing.code if existing is not None else rules.new_promoter_code(),
+            status="active", level_id=settings.levels[0].id, nickname=facts.customer.nickname, applied_at=now,
+            activated_at=now, accepted_rules_version=0, accepted_rules_at=None,
+            version=(existing.version + 1) if existing is not None else 1, level_source="auto",
+            agreement_pending=True)
+        view = admin_view(promoter, share_page())
+        audit = AuditEntry(action="promoter.appoint", actor=by, entity_type="promoter", entity_id=user_id,
+                           source_ip=source_ip, before={"status": existing.status} if existing else None,
+                           after={"status": "active", "agreement_pending": True},
+                           details={"note": note} if note else {}, subject_user=user_id)
+        try:
+            network.promoters.appoint(promoter, by=by, now=now, audit=audit, replaces=existing, marked=marked,
+                                      response=view.model_dump_json())
+        except TransactionCancelled as exc:
+            if marked is not None and (earlier := replay_refused(exc, 0, marked, PromoterAdminView)) is not None:
+                return earlier
+            if len(exc.reasons) > 3 and exc.reasons[-3] == "ConditionalCheckFailed":
+                raise NotFound("no such customer", code="customer_not_found") from exc
+            continue  # a code collision or a concurrent application: decide again
+        return view
+    raise Conflict("making this promoter collided with another change; retry", code="retry_later")
+
+
+def accept_agreement(*, network: ReferralRepositories, user_id: str, rules_version: int,
+                     now: datetime) -> PromoterProfile:
+    """The promoter accepts the rules version in force (409 ``rules_changed`` for another one); the
+    ``promoter`` role is granted with it (the next login's token carries it). Accepting again, once
+    accepted, changes nothing. Two round trips: one BatchGetItem, one transaction."""
+    for _ in range(ATTEMPTS):
+        facts = network.reads.for_application(user_id, None)
+        promoter = facts.existing
+        if promoter is None or promoter.status == "rejected":
+            raise NotFound("you are not a promoter", code="promoter_not_found")
+        if not promoter.agreement_pending:
+            return profile_view(promoter, facts.settings)
+        rules.check_rules_accepted(rules_version, facts.settings.version)
+        try:
+            network.promoters.accept_agreement(promoter, rules_version=rules_version, now=now,
+                                               grant_role="promoter" not in facts.customer.roles)
+        except TransactionCancelled:
+            continue
+        # The answer is the promoter as that transaction left them (no read after the write).
+        return profile_view(replace(promoter, agreement_pending=False, accepted_rules_version=rules_version,
+                                    accepted_rules_at=now, version=promoter.version + 1), facts.settings)
+    raise Conflict("your acceptance collided with another change; retry", code="retry_later")
