@@ -20,7 +20,6 @@ from mall.dal.notifications import NotificationBusy, NotificationRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.subscriptions import SubscriptionGrantRepository
 from mall.dal.table import Table
-from mall.domain.notification_events import DeliveredParcel, delivered_change
 from mall.domain.notifications import NotificationSettings
 from mall.domain.settings import DistributionSettings
 from mall.domain.subscriptions import GrantChange, GrantResult, GrantScene
@@ -152,11 +151,11 @@ def test_a_long_term_grant_covers_every_message_until_turned_off(table: Table) -
 def test_template_ids_unset_send_and_record_nothing(table: Table) -> None:
     grant(table, 3)
     wx = WeChat()
-    parcel = DeliveredParcel("o_0123456789abcdef", BUYER, "SF1", "顺丰速运", "大米", NOW)
-    event_id, image = delivered_change(parcel)
     unset = NotificationSettings()
     assert deliver(table, wx, shipped("e4"), unset) == "nothing"
-    assert deliver(table, wx, Change(event_id, None, image), unset) == "nothing"
+    delivered = shipped("e5")
+    delivered_order = {**delivered.new, "delivered_at": "2026-03-02T06:30:00Z"}
+    assert deliver(table, wx, Change("e5", delivered.new, delivered_order), unset) == "nothing"
     assert wx.sent == [] and remaining(table) == (3, 0)
     assert NotificationRepository(table).get("e4#order_shipped") is None
 

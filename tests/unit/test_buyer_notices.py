@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mall.domain.notification_events import DeliveredParcel, delivered_change, notifications_for
+from mall.domain.notification_events import notifications_for
 from mall.domain.notifications import BUYER_KINDS, NotificationKind, NotificationSettings
 from mall.domain.subscriptions import GrantReport, GrantResult, decide_grants
 
@@ -100,23 +100,25 @@ def test_a_refund_still_in_progress_or_unchanged_says_nothing() -> None:
     assert notifications_for(FakeChange("e6", done, {**done, "version": 3}), buyer_settings()) == []
 
 
-def test_delivered_hand_off_is_one_notice_per_parcel() -> None:
-    parcel = DeliveredParcel(order_id=ORDER, buyer_id=BUYER, tracking_no="SF1234567890123", carrier="顺丰速运",
-                             product=LONG_NAME, delivered_at=datetime(2026, 3, 2, 6, 30, tzinfo=UTC))
-    event_id, image = delivered_change(parcel)
-    assert (event_id, delivered_change(parcel)[0]) == (f"delivered:{ORDER}:SF1234567890123",) * 2
-    (n,) = notifications_for(FakeChange(event_id, None, image), buyer_settings(), now=NOW)
-    assert n.kind == NotificationKind.ORDER_DELIVERED and n.recipient_id == BUYER
-    assert n.data == {"character_string1": "o_01hx****efgh", "thing2": "特级明前西湖龙井茶叶礼盒装 250g …",
-                      "phrase3": "已签收", "time4": "2026-03-02 14:30"}
+def test_the_order_gaining_its_delivery_tells_the_buyer_once() -> None:
+    shipped = order(status="SHIPPED", shipped_at="2026-03-01T02:03:04Z")
+    delivered = {**shipped, "delivered_at": "2026-03-02T06:30:00Z", "version": 4}
+    (n,) = notifications_for(FakeChange("d1", shipped, delivered), buyer_settings(), now=NOW)
+    assert (n.kind, n.recipient_id) == (NotificationKind.ORDER_DELIVERED, BUYER)
+    assert n.data["phrase3"] == "已签收" and n.data["time4"] == "2026-03-02 14:30"
+    assert n.data["thing2"].startswith("特级明前西湖龙井")
     check_limits(dict(n.data))
+    # Any later change of the delivered order (its countdown, its completion) says nothing more.
+    assert notifications_for(FakeChange("d2", delivered, {**delivered, "version": 5}), buyer_settings()) == []
+    completed = {**delivered, "status": "COMPLETED", "version": 5}
+    assert notifications_for(FakeChange("d3", delivered, completed), buyer_settings()) == []
 
 
 def test_nothing_is_sent_until_the_merchant_sets_template_ids() -> None:
     defaults = NotificationSettings()
     changes = [FakeChange("a", order(), order(status="SHIPPED")),
                FakeChange("b", refund(), refund(status="SUCCEEDED")),
-               FakeChange("c", None, delivered_change(DeliveredParcel(ORDER, BUYER, "SF1", "顺丰", "茶", NOW))[1])]
+               FakeChange("c", order(status="SHIPPED"), order(status="SHIPPED", delivered_at="2026-03-02T06:30:00Z"))]
     assert [notifications_for(c, defaults, now=NOW) for c in changes] == [[], [], []]
 
 

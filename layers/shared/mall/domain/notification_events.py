@@ -55,7 +55,6 @@ REFUND_STATUS_NOTE: Mapping[str, str] = {
     "CLOSED": "退款已关闭，如有疑问请联系客服",
 }
 #: The entity of a parcel-delivered message (not a table item: the tracking side emits it).
-DELIVERY_ENTITY = "parcel_delivered"
 
 
 def _when(value: object) -> datetime | None:
@@ -194,6 +193,18 @@ def _shipped(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision 
     return NotificationKind.ORDER_SHIPPED, str(new.get("buyer_id") or ""), facts, {"order_id": order_id}
 
 
+def _order(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision | None:
+    """Shipped, or delivered: tracking records ``delivered_at`` on the order once, when its last parcel
+    is signed for (a conditional update while SHIPPED), so the buyer hears of the delivery once."""
+    shipped = _shipped(old, new)
+    if shipped is not None:
+        return shipped
+    if (old is None or old.get("delivered_at") or not new.get("delivered_at")
+            or new.get("status") != "SHIPPED"):
+        return None
+    return _delivered({**new, "product": _products(new)})
+
+
 def _refund(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision | None:
     status = str(new.get("status") or "")
     if old is None or old.get("status") == status or status not in REFUND_STATUS_TEXT:
@@ -216,27 +227,6 @@ def _delivered(new: Mapping[str, Any]) -> Decision:
     return NotificationKind.ORDER_DELIVERED, str(new.get("buyer_id") or ""), facts, {"order_id": order_id}
 
 
-@dataclass(frozen=True)
-class DeliveredParcel:
-    """What the tracking side knows when a parcel is signed for (签收): the hand-off to notifications."""
-
-    order_id: str
-    buyer_id: str
-    tracking_no: str
-    carrier: str  # the carrier's display name (顺丰速运), not its code
-    product: str  # what the parcel holds, as the buyer knows it (西湖龙井 等3件)
-    delivered_at: datetime
-
-
-def delivered_change(parcel: DeliveredParcel) -> tuple[str, dict[str, Any]]:
-    """(event id, image) of a parcel-delivered notice. The event id is fixed per order and parcel, so
-    a provider repeating its push (or a resubscription) notifies once."""
-    image = {"entity": DELIVERY_ENTITY, "order_id": parcel.order_id, "buyer_id": parcel.buyer_id,
-             "tracking_no": parcel.tracking_no, "carrier": parcel.carrier, "product": parcel.product,
-             "delivered_at": parcel.delivered_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return f"delivered:{parcel.order_id}:{parcel.tracking_no}", image
-
-
 def _decide(change: ChangeLike, settings: NotificationSettings) -> Decision | None:
     """(kind, recipient, facts, subject) of the one notification ``change`` causes, if any."""
     new = change.new
@@ -245,14 +235,12 @@ def _decide(change: ChangeLike, settings: NotificationSettings) -> Decision | No
     entity = _entity(new)
     if entity == "withdrawal":
         return _withdrawal(change.old, new, settings)
-    if entity == DELIVERY_ENTITY:
-        return _delivered(new)
     decide = _BY_ENTITY.get(entity or "")
     return decide(change.old, new) if decide else None
 
 
 _BY_ENTITY: Mapping[str, Callable[[Mapping[str, Any] | None, Mapping[str, Any]], Decision | None]] = {
-    "commission": _commission, "binding": _binding, "order": _shipped, "refund": _refund,
+    "commission": _commission, "binding": _binding, "order": _order, "refund": _refund,
 }
 
 

@@ -6,8 +6,8 @@ recipient's openid, take one of the recipient's grants of the template (none: re
 reason ``no_grant``, nothing sent), call WeChat, record the outcome. 43101 is recorded NOT_SUBSCRIBED
 and never retried (the grant stays used); any other failure is recorded FAILED and raised as
 ``DeliveryFailed`` so the queue message is retried (then dead-lettered), the grant kept for the retry.
-
-``emit_delivered`` is how the tracking side hands a signed-for parcel to the notification queue."""
+A delivery is told from the order's own change: tracking records ``delivered_at`` once, when the last
+parcel is signed for."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from mall.api.cursor import cursors
-from mall.dal.changes import Change, change_message
 from mall.dal.notifications import (
     NO_GRANT,
     GrantReservation,
@@ -27,13 +26,9 @@ from mall.dal.notifications import (
     status_listing,
 )
 from mall.dal.order_items import is_order_item
-from mall.dal.queues import MessageQueue
 from mall.domain.notification_events import (
-    DELIVERY_ENTITY,
     ChangeLike,
-    DeliveredParcel,
     Notification,
-    delivered_change,
     notifications_for,
 )
 from mall.domain.notifications import NotificationKind, NotificationSettings
@@ -43,7 +38,7 @@ from mall.schemas.notifications import NotificationPage, NotificationView
 
 Outcome = Literal["sent", "not_subscribed", "no_recipient", "skipped", "duplicate", "failed"]
 #: Entities whose changes can cause a notification (others are skipped without reading anything).
-NOTIFYING_ENTITIES = frozenset({"commission", "withdrawal", "binding", "order", "refund", DELIVERY_ENTITY})
+NOTIFYING_ENTITIES = frozenset({"commission", "withdrawal", "binding", "order", "refund"})
 
 
 class MessageSender(Protocol):
@@ -82,15 +77,6 @@ def may_notify(change: ChangeLike) -> bool:
     if entity == "order":
         return is_order_item(image)  # not the order's by-status entry or another item of its partition
     return entity in NOTIFYING_ENTITIES
-
-
-def emit_delivered(queue: MessageQueue, parcel: DeliveredParcel) -> None:
-    """Hand a signed-for parcel (签收) to the notification worker, which sends ``order_delivered`` to
-    the buyer where the merchant configured it and the buyer granted it. Call it on every delivered
-    report: the message's event id is fixed per order and parcel, so repeats notify once."""
-    event_id, image = delivered_change(parcel)
-    queue.send(change_message(Change(event_id=event_id, event_name="DELIVERED", sequence="", old=None,
-                                     new=image)))
 
 
 def deliver_change(change: ChangeLike, *, settings: Callable[[], NotificationSettings],
