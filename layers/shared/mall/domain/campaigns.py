@@ -109,6 +109,10 @@ class Boost:
         return replace(rate, ratio_bp=rate.ratio_bp * self.multiplier_percent // 100,
                        fixed_fen=rate.fixed_fen * self.multiplier_percent // 100)
 
+    def adds_to(self, level: Literal[1, 2]) -> bool:
+        """Whether it raises that level at all (a combination it adds nothing to is not its fault)."""
+        return self.kind == "multiplier" or (self.l1_points_bp if level == 1 else self.l2_points_bp) > 0
+
     def scaled(self, worst: int, level: Literal[1, 2], price_fen: int | None) -> int:
         """A level's worst value (``Part.scaled`` units) boosted: points at the list price when one matters."""
         if self.kind == "multiplier":
@@ -279,10 +283,13 @@ def campaign_cap_problems(campaign: Campaign, *, others: Iterable[Campaign], set
     per-promoter override or scope rate × the highest level points, per level; one level boosted
     by this campaign and the other by the strongest campaign (this one included) that can be in
     force at the same time on the same lines (campaigns do not stack, but the two levels are two
-    promoters who may fall in two campaigns' scopes)."""
+    promoters who may fall in two campaigns' scopes; a campaign for one promoter only boosts one
+    level of a line)."""
     inputs = cap_inputs(settings=settings, categories=rates.categories, products=rates.products,
                         promoters=rates.promoters, saving=Saving("campaign"))
     company = [campaign, *(c for c in others if c.campaign_id != campaign.campaign_id and c.overlaps(campaign))]
+    # One chosen promoter is never both levels of a line: then the other level is boosted by others only.
+    beside = company[1:] if len(campaign.scope.promoter_ids) == 1 else company
     scope = campaign.scope
     problems: dict[str, str] = {}
     cap = inputs.cap.bp
@@ -293,11 +300,11 @@ def campaign_cap_problems(campaign: Campaign, *, others: Iterable[Campaign], set
                   + _worst(inputs.l1_points, price).scaled(price))
         worst2 = (_worst([candidate.l2, *inputs.l2_overrides], price).scaled(price)
                   + _worst(inputs.l2_points, price).scaled(price))
-        best1 = max(c.boost.scaled(worst1, 1, price) for c in company)
-        best2 = max(c.boost.scaled(worst2, 2, price) for c in company)
+        best1 = max((c.boost.scaled(worst1, 1, price) for c in beside), default=worst1)
+        best2 = max((c.boost.scaled(worst2, 2, price) for c in beside), default=worst2)
         for level, total in ((1, campaign.boost.scaled(worst1, 1, price) + best2),
                              (2, best1 + campaign.boost.scaled(worst2, 2, price))):
-            if total <= limit:
+            if total <= limit or not campaign.boost.adds_to(cast(Literal[1, 2], level)):
                 continue
             field_name = _boost_field(campaign, cast(Literal[1, 2], level))
             amount = (f"{_percent(total)}" if price is None

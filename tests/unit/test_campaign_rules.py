@@ -151,13 +151,17 @@ def _worst_boosted(s: DistributionSettings, categories: list[Category], products
     by_id = {c.category_id: c for c in categories}
     lines = products + [product(f"any-{c}", c) for c in [*by_id, "gone"]]
     levels = [lv.id for lv in s.levels]
-    promoters = [Holder("plain", lv) for lv in levels] + [
+    # two promoters without an override (a campaign may choose one of them), at every level; one
+    # promoter is never both levels of a line (the order pays them once), so pairs are of two people
+    promoters = [Holder(name, lv) for name in ("plain", "plain2") for lv in levels] + [
         Holder(h.user_id, lv, h.l1_override_bp, h.l2_override_bp) for h in holders for lv in levels]
     worst = (0, 0)
     for item in lines:
         base = item.price_fen
         for first in promoters:
             for second in promoters:
+                if first.user_id == second.user_id:
+                    continue
                 rates = boosted(item, campaigns, first, second, s, by_id.get(item.category_id), base=base)
                 wanted = rates.l1.amount(base, 1) + rates.l2.amount(base, 1)
                 ceiling = cap_amount(base, s.commission.cap_bp)
