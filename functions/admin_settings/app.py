@@ -62,7 +62,7 @@ def save(body: SaveSettingsRequest) -> SettingsVersionView:
     principal = current_principal(app)
     return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
                         body=body, saved_by=principal.subject, now=utc_now(), source_ip=source_ip(app),
-                        rates=rates, roles=principal.roles)
+                        rates=rates, roles=principal.roles, campaigns=campaign_repos.campaigns)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],

@@ -12,14 +12,18 @@ from typing import Any
 import pytest
 
 from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import ProductRepository
+from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.payment_snapshot import PaymentSnapshotStore
 from mall.dal.referral import PromoterRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
+from mall.domain.tokens import Role
 from mall.errors import Conflict, InvalidInput
 from mall.schemas.campaigns import CampaignRequest
+from mall.schemas.settings import SaveSettingsRequest
 from mall.services import campaigns as service
+from mall.services import settings as settings_service
 from mall.services.campaigns import Actor, CampaignRepositories
 from tests.conftest import table_request
 from tests.integration.test_payment_snapshot import T0, World, _chain
@@ -189,3 +193,25 @@ def test_the_payment_path_with_campaigns_stays_within_five_round_trips(new_table
     _create(world.table, _request(boost={"kind": "points", "l1_points_bp": 100}))
     tx = world.notification(world.place(world.customer("buyer")))
     assert _trips(ddb_client, lambda: world.apply(tx)) <= 5
+
+
+def test_lowering_the_cap_under_an_open_campaign_is_refused(new_table: Callable[[], Table]) -> None:
+    world = World(new_table())
+    _create(world.table, _request(boost={"kind": "points", "l1_points_bp": 500}))  # 12+3+5 + 6+1 = 27%
+    settings = SettingsRepository(world.table)
+    current = settings.current(consistent=True)
+    document = current.settings.model_dump(mode="json")
+    document["commission"]["cap_bp"] = 2500  # 22% without the campaign: fine alone
+
+    def save(now: datetime) -> int:
+        body = SaveSettingsRequest.model_validate({**document, "based_on_version": current.version})
+        return settings_service.save(
+            versions=settings, categories=CategoryRepository(world.table), products=ProductRepository(world.table),
+            promoters=PromoterRepository(world.table), body=body, saved_by="owner", now=now, roles=[Role.OWNER],
+            campaigns=CampaignRepository(world.table)).version
+
+    with pytest.raises(InvalidInput) as refused:
+        save(T0)
+    assert [p.field for p in refused.value.fields] == ["commission.cap_bp"]
+    assert settings.current(consistent=True).version == current.version
+    assert save(T0 + timedelta(days=2)) == current.version + 1  # once the campaign is over
