@@ -22,6 +22,7 @@ from mall.domain.catalog import Category, Product
 from mall.domain.commission import ResolvedRates, cap_amount, decide_order_commissions, explain_rule, resolve_line_rates
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.payment_snapshot import PaymentSnapshot, PromoterState
+from mall.domain.rules_disclosure_campaigns import campaigns_section
 from mall.domain.settings import DistributionSettings
 from tests.unit.test_commission_cap import Holder, configurations, make_settings, product
 
@@ -244,3 +245,18 @@ def test_the_clamp_holds_whatever_campaign_is_stored(boost: Boost, base: int, qu
                                          l1_id="u1", l2_id="u2", settings=s, categories={}, context={},
                                          boost=campaign_boost([campaign(boost=boost)], at=NOW, l1=holder, l2=None))
     assert sum(d.amount_fen for d in decisions) <= cap_amount(base, cap)
+
+
+def test_get_rules_discloses_the_stacking_rule_and_every_open_campaign_without_naming_chosen_promoters() -> None:
+    s = make_settings(1000, 500, 2800, points=((0, 0),))
+    targeted = campaign("t", boost=Boost("points", 300, 0), scope=CampaignScope(product_ids=("p1",),
+                                                                                 promoter_ids=("u_secret",)))
+    weekend = campaign("w", boost=Boost("multiplier", multiplier_percent=200), weekdays=(6, 7))
+    over = replace(campaign("o"), ended_at=NOW - timedelta(hours=1))
+    section = campaigns_section([targeted, weekend, over], s, now=NOW)
+    texts = {item.key: item.text for item in section.items}
+    assert "28%" in texts["campaign_rule"] and "不叠加" in texts["campaign_rule"]
+    assert set(texts) == {"campaign_rule", "campaign_t", "campaign_w"}
+    assert "一级佣金比例+3%" in texts["campaign_t"] and "u_secret" not in texts["campaign_t"]
+    assert "佣金比例×2" in texts["campaign_w"] and "周六、周日" in texts["campaign_w"]
+    assert "2026-12-11 12:00" in texts["campaign_w"]  # China time
