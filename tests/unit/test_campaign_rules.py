@@ -260,3 +260,17 @@ def test_get_rules_discloses_the_stacking_rule_and_every_open_campaign_without_n
     assert "一级佣金比例+3%" in texts["campaign_t"] and "u_secret" not in texts["campaign_t"]
     assert "佣金比例×2" in texts["campaign_w"] and "周六、周日" in texts["campaign_w"]
     assert "2026-12-11 12:00" in texts["campaign_w"]  # China time
+
+
+def test_a_far_off_time_is_refused_naming_the_field_not_a_server_error() -> None:
+    from pydantic import ValidationError
+
+    from mall.schemas.campaigns import CampaignRequest
+    body = {"name": "x", "starts_at": "0001-01-01T00:00:00", "ends_at": "2026-01-01T00:00:00",
+            "boost": {"kind": "points", "l1_points_bp": 1}}
+    try:
+        CampaignRequest.model_validate(body)
+    except ValidationError as refused:
+        assert refused.errors()[0]["loc"] == ("starts_at",)
+    else:
+        raise AssertionError("year 1 accepted")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from mall.clock import CHINA
 from mall.domain.campaigns import MULTIPLIER_MAX_PERCENT, Boost, Campaign, CampaignScope
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
 
+_EARLIEST, _LATEST = datetime(2000, 1, 1), datetime(2200, 1, 1)
 Ids = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=200)]
 
 _SCOPE: JsonDict = {"product_ids": ["p_01m4cmckqvx119jymzac3w"], "category_ids": [],
@@ -67,6 +68,14 @@ class CampaignRequest(BaseModel):
         default_factory=list, max_length=7, description="China weekdays (1 = Monday … 7 = Sunday); empty: every day")
     scope: ScopeRequest = Field(default_factory=ScopeRequest)
     boost: BoostRequest
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        # Far-off years would overflow when moved between time zones; no campaign needs them.
+        if not _EARLIEST.year <= value.year <= _LATEST.year:
+            raise ValueError(f"must be between {_EARLIEST.year} and {_LATEST.year}")
+        return value
 
     def window(self) -> tuple[datetime, datetime]:
         return tuple(t if t.tzinfo is not None else t.replace(tzinfo=CHINA)  # type: ignore[return-value]
