@@ -25,6 +25,8 @@ from mall.schemas.settings import SaveSettingsRequest
 from mall.services import campaigns as service
 from mall.services import settings as settings_service
 from mall.services.campaigns import Actor, CampaignRepositories
+from mall.services.referral import ReferralRepositories
+from mall.services.referral.promoters import SetOverride, set_override
 from tests.conftest import table_request
 from tests.integration.test_payment_snapshot import T0, World, _chain
 
@@ -215,3 +217,22 @@ def test_lowering_the_cap_under_an_open_campaign_is_refused(new_table: Callable[
     assert [p.field for p in refused.value.fields] == ["commission.cap_bp"]
     assert settings.current(consistent=True).version == current.version
     assert save(T0 + timedelta(days=2)) == current.version + 1  # once the campaign is over
+
+
+def test_an_override_that_an_open_campaign_would_take_over_the_cap_is_refused(new_table: Callable[[], Table]) -> None:
+    world = World(new_table())
+    _, b, _ = _chain(world)
+    _create(world.table, _request(boost={"kind": "points", "l1_points_bp": 500}))  # 12+3+5 + 6+1 = 27%
+
+    def override(l1_bp: int, now: datetime) -> None:
+        set_override(SetOverride(user_id=b, l1_bp=l1_bp, l2_bp=None, reason="vip", by="owner", now=now),
+                     network=ReferralRepositories.on(world.table), categories=CategoryRepository(world.table),
+                     products=ProductRepository(world.table), campaigns=CampaignRepository(world.table))
+
+    with pytest.raises(InvalidInput) as refused:
+        override(1800, T0)  # 18 + 3 + 6 + 1 = 28% alone; 33% with the campaign
+    assert refused.value.code == "override_exceeds_cap"
+    assert [p.field for p in refused.value.fields] == ["l1_override_bp"]
+    promoter = PromoterRepository(world.table).get(b, consistent=True)
+    assert promoter is not None and promoter.l1_override_bp is None
+    override(1800, T0 + timedelta(days=2))  # once the campaign is over

@@ -29,7 +29,7 @@ from mall.domain.catalog import Product
 from mall.domain.commission import LevelRate, LineBoost, ResolvedRates
 from mall.domain.commission_cap import OverrideHolder, Part, Saving, Scope, cap_inputs
 from mall.domain.settings import BASIS_POINTS, DistributionSettings
-from mall.errors import FieldProblem
+from mall.errors import FieldProblem, InvalidInput
 
 BoostKind = Literal["points", "multiplier"]
 CampaignOrigin = Literal["merchant", "wake_up"]
@@ -314,6 +314,20 @@ def campaign_cap_problems(campaign: Campaign, *, others: Iterable[Campaign], set
                 f"strongest campaign that can run with it, L1 + L2 could reach {amount}, over the cap of "
                 f"{_percent(cap)}"))
     return [FieldProblem(name, reason) for name, reason in problems.items()]
+
+
+def refuse_open_campaigns_over_cap(campaigns: Iterable[Campaign], *, settings: DistributionSettings,
+                                   rates: CatalogRates, now: datetime | None, fields: Sequence[str],
+                                   code: str = "commission_over_cap") -> None:
+    """422 on ``fields`` (the saved rate, cap or points) when, with the rates about to be saved, a
+    campaign not over at ``now`` could take some line over the cap."""
+    open_ones = [c for c in campaigns if now is None or c.closes_at > now]
+    for campaign in open_ones:
+        excess = campaign_cap_problems(campaign, others=open_ones, settings=settings, rates=rates)
+        if excess:
+            reason = f"campaign {campaign.campaign_id} ({campaign.name}): {excess[0].reason}"
+            raise InvalidInput("with this change a commission campaign could pay more than the cap", code=code,
+                               fields=[FieldProblem(name, reason) for name in fields])
 
 
 def _reached(scopes: Sequence[Scope], scope: CampaignScope, rates: CatalogRates) -> list[Scope]:

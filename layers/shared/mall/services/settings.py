@@ -16,11 +16,11 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.domain import staff
 from mall.domain.audit import changed_fields
-from mall.domain.campaigns import Campaign, CatalogRates, campaign_cap_problems
+from mall.domain.campaigns import Campaign, CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.domain.tokens import Role
-from mall.errors import FieldProblem, InvalidInput, NotFound
+from mall.errors import InvalidInput, NotFound
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
 
@@ -88,16 +88,8 @@ def check_cap_against_catalog(*, categories: CategoryRepository, products: Produ
     if problems:
         raise InvalidInput("with these settings a line could pay more than the commission cap",
                            code="commission_over_cap", fields=problems)
-    open_ones = [c for c in campaigns if now is None or c.closes_at > now]
-    for campaign in open_ones:
-        excess = campaign_cap_problems(campaign, others=open_ones, settings=settings,
-                                       rates=CatalogRates(found.categories, found.products, found.promoters))
-        if excess:
-            raise InvalidInput("with these settings a commission campaign could pay more than the cap",
-                               code="commission_over_cap",
-                               fields=[FieldProblem("commission.cap_bp",
-                                                    f"campaign {campaign.campaign_id} ({campaign.name}): "
-                                                    f"{excess[0].reason}")])
+    refuse_open_campaigns_over_cap(campaigns, settings=settings, now=now, fields=["commission.cap_bp"],
+                                   rates=CatalogRates(found.categories, found.products, found.promoters))
 
 
 def history(*, versions: SettingsRepository, limit: int, cursor: str | None) -> SettingsHistory:
