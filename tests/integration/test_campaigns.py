@@ -165,6 +165,10 @@ def test_a_targeted_product_pays_the_chosen_promoter_only(new_table: Callable[[]
     assert [(i.product_id, i.name, i.description) for i in boosted(b).items] == [
         ("p_tea", "龙井", "一级佣金比例+5%，二级佣金比例+5%")]
     assert boosted(c).items == [] and boosted(a).items == []
+    _create(world.table, _request(name="唤醒", boost={"kind": "points", "l1_points_bp": 100},
+                                  scope={"promoter_ids": [b, c]}))
+    assert [g.scope.promoter_ids for g in boosted(b).general] == [[b]]  # c is not revealed to b
+    assert boosted(a).general == []
     assert _trips(ddb_client, lambda: boosted(b)) <= 3
 
 

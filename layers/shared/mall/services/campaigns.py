@@ -189,4 +189,12 @@ def boosted_for(*, campaigns: CampaignRepository, promoters: PromoterRepository,
     items = [BoostedProduct(product_id=pid, name=found[pid].name, campaign_id=c.campaign_id, campaign_name=c.name,
                             description=c.boost.text(), ends_at=iso(c.closes_at))
              for c in mine for pid in c.scope.product_ids if pid in found]
-    return BoostedProducts(items=items, general=[CampaignView.of(c, now) for c in mine if not c.scope.product_ids])
+    # Other promoters a campaign chose are never shown to a promoter: only the caller stays in its scope.
+    general = [CampaignView.of(_only(c, user_id), now) for c in mine if not c.scope.product_ids]
+    return BoostedProducts(items=items, general=general)
+
+
+def _only(campaign: Campaign, user_id: str) -> Campaign:
+    if not campaign.scope.promoter_ids:
+        return campaign
+    return replace(campaign, scope=replace(campaign.scope, promoter_ids=(user_id,)))
