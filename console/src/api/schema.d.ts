@@ -7054,6 +7054,7 @@ export interface components {
          *         "province": "浙江省"
          *       },
          *       "amount_fen": 41400,
+         *       "auto_confirm": null,
          *       "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
          *       "carrier": "顺丰速运",
          *       "completed_at": "2026-11-07T09:12:30Z",
@@ -7155,6 +7156,8 @@ export interface components {
             address?: components["schemas"]["AddressView"] | null;
             /** Amount Fen */
             amount_fen: number;
+            /** @description while SHIPPED: from when the auto-confirm countdown runs (shipment, or delivery once tracking knows it) and when the order confirms itself */
+            auto_confirm?: components["schemas"]["CountdownView"] | null;
             /** Buyer Id */
             buyer_id: string;
             /** Carrier */
