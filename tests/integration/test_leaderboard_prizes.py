@@ -7,8 +7,11 @@ reconciles clean."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from mall.clock import iso
 from mall.dal.audit import AuditLog
@@ -18,17 +21,23 @@ from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
+from mall.dal.stats import StatsRepository
 from mall.dal.table import Table
 from mall.domain import ledger as L
 from mall.domain.leaderboard_prizes import LeaderboardPrizes
 from mall.domain.referral import Promoter
 from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.team_bonus import TeamBonusRules, final_by
+from mall.schemas.leaderboard_prizes import AdminPrizeList
+from mall.schemas.stats import PromoterLeaderboardResponse
 from mall.services.leaderboard_prizes import PrizeRepositories, admin_prizes, release_held, run_due, run_month
 from mall.services.ledger import reconcile
 from mall.services.settlement import SettlementRepositories, settle_due
+from mall.services.stats import promoter_leaderboard
+from tests.integration.test_admin_round_trips import ADMIN_ROUND_TRIPS, Counted
 from tests.integration.test_team_bonus import complete, put_order, refund
 
+PROMOTER_ROUND_TRIPS = 3
 OCT = "2026-10"
 MONTH_OVER = datetime(2026, 10, 31, 19, 0, tzinfo=UTC)  # 1 November 03:00 China time
 COMPLETED = datetime(2026, 11, 4, 20, 0, tzinfo=UTC)
@@ -164,3 +173,34 @@ def test_a_prize_repays_a_debt_first(table: Table) -> None:
     balances = ledger.wallet("u_a").balances
     assert (balances.debt, balances.available) == (0, 20_000 - 3_000)
     assert_reconciles(table)
+
+
+# ---- round trips ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def counted(table: Table, ddb_endpoint: str) -> Iterator[Counted]:
+    yield Counted(table, ddb_endpoint)
+
+
+def test_the_admin_prizes_view_takes_at_most_five_round_trips(table: Table, counted: Counted) -> None:
+    october(table)
+    run_month(PrizeRepositories.on(table), month=OCT, now=final_by(OCT, 30))
+    views: list[AdminPrizeList] = []
+    trips = counted.trips(lambda: views.append(admin_prizes(PrizeRepositories.on(counted.table), month=OCT)))
+    assert trips <= ADMIN_ROUND_TRIPS
+    assert [i.promoter_id for i in views[0].items] == ["u_frz", "u_a", "u_b"]
+
+
+def test_the_leaderboard_shows_the_month_prize_table_within_the_promoter_round_trips(
+        table: Table, counted: Counted) -> None:
+    october(table)
+    now = datetime(2026, 11, 20, 4, tzinfo=UTC)
+    views: list[PromoterLeaderboardResponse] = []
+    trips = counted.trips(lambda: views.append(promoter_leaderboard(
+        stats=StatsRepository(counted.table), board="sales", period="month", caller_id="u_a", now=now)))
+    # The board, the nicknames with the settings in one BatchGetItem, the caller's own entry.
+    assert trips <= PROMOTER_ROUND_TRIPS
+    prizes = views[0].prizes
+    assert prizes is not None and prizes.month == "2026-11" and prizes.measure == "sales"
+    assert [(r.rank, r.amount_fen) for r in prizes.ranks] == [(1, 50_000), (2, 20_000), (3, 10_000)]
