@@ -142,6 +142,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "bonus_month_partition": (("2026-03",), "BONUSES#2026-03"),
     "bonus_key": (("u_1", "2026-03"), {"pk": "BONUSES#2026-03", "sk": "USER#u_1"}),
     "bonus_promoter_partition": (("u_1",), "PROMOTER_BONUSES#u_1"),
+    "prize_month_partition": (("2026-03",), "PRIZES#2026-03"),
+    "prize_ranking_key": (("2026-03",), {"pk": "PRIZES#2026-03", "sk": "RANKING"}),
+    "prize_key": (("2026-03", 2), {"pk": "PRIZES#2026-03", "sk": "RANK#02"}),
+    "held_prize_key": (("2026-03", 2), {"pk": "PRIZES_HELD", "sk": "2026-03#02"}),
     # ops
     "audit_partition": ((datetime(2026, 3, 1, 23, 30, tzinfo=UTC),), "AUDIT#2026-03-01"),
     "actor_partition": (("admin",), "AUDIT_ACTOR#admin"),
@@ -216,6 +220,7 @@ CONSTANTS: dict[str, Any] = {
     "COMMISSION_RATES_READY_SK": "READY", "LOW_STOCK_PARTITION": "LOWSTOCK", "LOW_STOCK_LIST": ("gsi1pk", "LOWSTOCK"),
     "SHELF_PLAN_PARTITION": "SHELFPLAN",
     "POSTING_PREFIX": "LEDGER#", "POSTING_SHARDS": 3, "COMMISSION_PREFIX": "COMMISSION#",
+    "HELD_PRIZES_PARTITION": "PRIZES_HELD",
     "RUNS_PARTITION": "RECONCILIATIONS",
     "SETTINGS_PK": "SETTINGS#distribution", "RISK_SCAN_WATERMARK_KEY": {"pk": "RISK_SCAN", "sk": "WATERMARK"},
     "SETTINGS_CURRENT_KEY": {"pk": "SETTINGS#distribution", "sk": "CURRENT"},

@@ -43,6 +43,7 @@ export const OPERATION_ROLES = {
   "GET /admin/orders/{order_id}/tracking": ["owner","finance","operations","support","auditor"],
   "POST /admin/orders/{order_id}/tracking/refresh": ["owner","operations"],
   "POST /admin/orders/{order_id}/verify": ["owner","operations"],
+  "GET /admin/prizes": ["owner","finance","operations","support","auditor"],
   "GET /admin/products": ["owner","finance","operations","support","auditor"],
   "POST /admin/products": ["owner","operations"],
   "GET /admin/products/{product_id}": ["owner","finance","operations","support","auditor"],

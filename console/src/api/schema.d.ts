@@ -613,6 +613,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/prizes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One month's leaderboard prizes, by rank */
+        get: operations["month_prizes_admin_prizes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/products": {
         parameters: {
             query?: never;
@@ -3014,6 +3031,113 @@ export interface components {
              * @description the first line's product name
              */
             title: string;
+        };
+        /**
+         * AdminPrizeList
+         * @description One month's leaderboard prizes.
+         * @example {
+         *       "decided": true,
+         *       "decided_at": "2026-12-16T19:00:03Z",
+         *       "items": [
+         *         {
+         *           "amount_fen": 50000,
+         *           "paid_at": "2026-12-16T19:00:03Z",
+         *           "prize_id": "pz_202611_01",
+         *           "promoter_id": "u_cpk4nizqohonwxfnikf4bplx",
+         *           "rank": 1,
+         *           "score_fen": 1182000,
+         *           "status": "PAID"
+         *         },
+         *         {
+         *           "amount_fen": 20000,
+         *           "paid_at": null,
+         *           "prize_id": "pz_202611_02",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "rank": 2,
+         *           "score_fen": 954000,
+         *           "status": "HELD"
+         *         }
+         *       ],
+         *       "measure": "sales",
+         *       "month": "2026-11",
+         *       "paid_fen": 70000,
+         *       "settings_version": 12,
+         *       "table": {
+         *         "measure": "sales",
+         *         "month": "2026-11",
+         *         "ranks": [
+         *           {
+         *             "amount_fen": 50000,
+         *             "rank": 1
+         *           },
+         *           {
+         *             "amount_fen": 20000,
+         *             "rank": 2
+         *           },
+         *           {
+         *             "amount_fen": 10000,
+         *             "rank": 3
+         *           }
+         *         ],
+         *         "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *         "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *         "total_fen": 80000
+         *       }
+         *     }
+         */
+        AdminPrizeList: {
+            /**
+             * Decided
+             * @description the month was final and its ranking is fixed
+             */
+            decided: boolean;
+            /** Decided At */
+            decided_at?: string | null;
+            /**
+             * Items
+             * @description ranks 1..N, empty until decided
+             */
+            items: components["schemas"]["AdminPrizeView"][];
+            /** Measure */
+            measure?: ("sales" | "commission") | null;
+            /** Month */
+            month: string;
+            /**
+             * Paid Fen
+             * @description Σ of the PAID awards
+             */
+            paid_fen: number;
+            /**
+             * Settings Version
+             * @description the settings version whose table decided it
+             */
+            settings_version?: number | null;
+            /** @description the table in force for this month now (null: no prizes) */
+            table?: components["schemas"]["PrizeTableView"] | null;
+        };
+        /** AdminPrizeView */
+        AdminPrizeView: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Paid At */
+            paid_at?: string | null;
+            /** Prize Id */
+            prize_id?: string | null;
+            /** Promoter Id */
+            promoter_id: string;
+            /** Rank */
+            rank: number;
+            /**
+             * Score Fen
+             * @description the promoter's figure of the measure, from the final month's records
+             */
+            score_fen: number;
+            /**
+             * Status
+             * @description PAID: credited to available; HELD: waiting for an open risk case to close; VOIDED: the case was confirmed, never paid; PENDING: decided, not paid yet (the next run pays it); NO_PRIZE: the rank's prize is 0
+             * @enum {string}
+             */
+            status: "PAID" | "HELD" | "VOIDED" | "PENDING" | "NO_PRIZE";
         };
         /**
          * AdminProductList
@@ -5734,6 +5858,14 @@ export interface components {
              */
             commission: components["schemas"]["CommissionRates"];
             /**
+             * @default {
+             *       "enabled": false,
+             *       "months": {},
+             *       "standing": null
+             *     }
+             */
+            leaderboard_prizes: components["schemas"]["LeaderboardPrizes"];
+            /**
              * Level Downgrade Inactive Days
              * @default 90
              */
@@ -6452,6 +6584,27 @@ export interface components {
             /** Score Fen */
             score_fen: number;
         };
+        /**
+         * LeaderboardPrizes
+         * @description 排行榜奖励. Disabled by default.
+         */
+        LeaderboardPrizes: {
+            /**
+             * Enabled
+             * @default false
+             */
+            enabled: boolean;
+            /**
+             * Months
+             * @description YYYY-MM → that month's table
+             * @default {}
+             */
+            months: {
+                [key: string]: components["schemas"]["PrizeTable"];
+            };
+            /** @description every month's table unless a month has its own */
+            standing?: components["schemas"]["PrizeTable"] | null;
+        };
         /** LedgerEntry */
         LedgerEntry: {
             /**
@@ -6464,7 +6617,7 @@ export interface components {
             effect: components["schemas"]["BalanceEffect"];
             /**
              * Kind
-             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, commission_adjusted (a manual adjustment; memo: the reason)
+             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, commission_adjusted (a manual adjustment; memo: the reason), prize_paid (a leaderboard prize; memo: the month, board, rank and prize)
              */
             kind: string;
             /** Legs */
@@ -7804,6 +7957,88 @@ export interface components {
             /** Width */
             width: number;
         };
+        /** PrizeRankView */
+        PrizeRankView: {
+            /**
+             * Amount Fen
+             * @description the prize of this rank (fen); 0: ranked, no prize
+             */
+            amount_fen: number;
+            /**
+             * Rank
+             * @description 1 = first place
+             */
+            rank: number;
+        };
+        /**
+         * PrizeTable
+         * @description One month's prizes: the measure and a prize per rank 1..N.
+         */
+        PrizeTable: {
+            /**
+             * Measure
+             * @default sales
+             * @enum {string}
+             */
+            measure: "sales" | "commission";
+            /**
+             * Prizes
+             * @description ranks 1..N in order, each once
+             */
+            prizes: components["schemas"]["RankPrize"][];
+        };
+        /**
+         * PrizeTableView
+         * @description The prizes of one month: which ranks win what.
+         * @example {
+         *       "measure": "sales",
+         *       "month": "2026-11",
+         *       "ranks": [
+         *         {
+         *           "amount_fen": 50000,
+         *           "rank": 1
+         *         },
+         *         {
+         *           "amount_fen": 20000,
+         *           "rank": 2
+         *         },
+         *         {
+         *           "amount_fen": 10000,
+         *           "rank": 3
+         *         }
+         *       ],
+         *       "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *       "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *       "total_fen": 80000
+         *     }
+         */
+        PrizeTableView: {
+            /**
+             * Measure
+             * @description `sales`: distribution base, net of refunds, of level-1 orders paid in the month; `commission`: current value of level-1 and level-2 commission on orders paid in the month (own purchases excluded)
+             * @enum {string}
+             */
+            measure: "sales" | "commission";
+            /**
+             * Month
+             * @description China calendar month, YYYY-MM
+             */
+            month: string;
+            /** Ranks */
+            ranks: components["schemas"]["PrizeRankView"][];
+            /**
+             * Text
+             * @description the table in words
+             */
+            text: string;
+            /**
+             * Tie Rule
+             * @description how equal scores are ordered
+             */
+            tie_rule: string;
+            /** Total Fen */
+            total_fen: number;
+        };
         /**
          * ProductAttributesIn
          * @description Each attribute belongs to one kind of product; one of another kind is refused (422 naming it).
@@ -8768,6 +9003,27 @@ export interface components {
          *       },
          *       "period": "month",
          *       "period_key": "2026-11",
+         *       "prizes": {
+         *         "measure": "sales",
+         *         "month": "2026-11",
+         *         "ranks": [
+         *           {
+         *             "amount_fen": 50000,
+         *             "rank": 1
+         *           },
+         *           {
+         *             "amount_fen": 20000,
+         *             "rank": 2
+         *           },
+         *           {
+         *             "amount_fen": 10000,
+         *             "rank": 3
+         *           }
+         *         ],
+         *         "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *         "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *         "total_fen": 80000
+         *       },
          *       "starts_on": "2026-11-01"
          *     }
          */
@@ -8797,6 +9053,8 @@ export interface components {
              * @description 2026-W45 (ISO week, Monday first) or 2026-11, China time
              */
             period_key: string;
+            /** @description this China month's leaderboard prizes: which ranks win what, decided on the month's final figures (null: no prizes) */
+            prizes?: components["schemas"]["PrizeTableView"] | null;
             /** Starts On */
             starts_on: string;
         };
@@ -9313,6 +9571,19 @@ export interface components {
             url: string;
             /** Width */
             width: number;
+        };
+        /** RankPrize */
+        RankPrize: {
+            /**
+             * Amount Fen
+             * @description the prize (fen); 0: no prize
+             */
+            amount_fen: number;
+            /**
+             * Rank
+             * @description 1 = first place
+             */
+            rank: number;
         };
         /**
          * ReconciliationDetail
@@ -10395,6 +10666,11 @@ export interface components {
          *         "self_purchase": "rebate",
          *         "settlement_days": 10
          *       },
+         *       "leaderboard_prizes": {
+         *         "enabled": false,
+         *         "months": {},
+         *         "standing": null
+         *       },
          *       "level_downgrade_inactive_days": 90,
          *       "levels": [
          *         {
@@ -10644,6 +10920,14 @@ export interface components {
              *     }
              */
             commission: components["schemas"]["CommissionRates"];
+            /**
+             * @default {
+             *       "enabled": false,
+             *       "months": {},
+             *       "standing": null
+             *     }
+             */
+            leaderboard_prizes: components["schemas"]["LeaderboardPrizes"];
             /**
              * Level Downgrade Inactive Days
              * @default 90
@@ -10928,6 +11212,11 @@ export interface components {
          *               "self_purchase": "rebate",
          *               "settlement_days": 7
          *             },
+         *             "leaderboard_prizes": {
+         *               "enabled": false,
+         *               "months": {},
+         *               "standing": null
+         *             },
          *             "level_downgrade_inactive_days": 90,
          *             "levels": [
          *               {
@@ -11176,6 +11465,11 @@ export interface components {
          *           "l2_rate_bp": 500,
          *           "self_purchase": "rebate",
          *           "settlement_days": 7
+         *         },
+         *         "leaderboard_prizes": {
+         *           "enabled": false,
+         *           "months": {},
+         *           "standing": null
          *         },
          *         "level_downgrade_inactive_days": 90,
          *         "levels": [
@@ -15997,6 +16291,65 @@ export interface operations {
                 };
             };
             /** @description `verify_locked`: too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    month_prizes_admin_prizes_get: {
+        parameters: {
+            query: {
+                /** @description China calendar month, YYYY-MM */
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPrizeList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error` (month) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
             429: {
                 headers: {
                     [name: string]: unknown;
