@@ -25,12 +25,16 @@ from mall.dal.objects import ObjectStore
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
+from mall.domain.tokens import Role
 from mall.errors import Conflict, InvalidInput, NotFound
 from mall.integrations import wechat as wechat_module
 from mall.integrations.wechat import WeChatServerClient
 from mall.schemas.materials import MaterialCreate, MaterialUpdate
 from mall.services import materials as center
 from mall.services.material_posters import DrawTemplatePoster, template_poster
+from tests.conftest import bearer
+from tests.integration.test_admin_round_trips import ADMIN_ROUND_TRIPS
+from tests.integration.test_admin_round_trips import call as admin_call  # noqa: F401 - the handler-calling fixture
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.integration.test_promotion_media import BUCKET, add_product, add_promoter, decode, key_of
 
@@ -249,3 +253,26 @@ class _CountingStore(ObjectStore):
         self._puts.append(key)
         super().put(key, body, content_type=content_type, cache_control=cache_control, metadata=metadata)
 
+
+
+def test_the_routes_through_their_handlers_stay_within_their_round_trips(
+        table: Table, admin_call: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the fixture
+    """Admin writes and reads within five round trips, the promoter's list within three, counted on
+    the real handlers (every DynamoDB call their client sends)."""
+    monkeypatch.setenv("MEDIA_BUCKET", BUCKET)
+    add_promoter(table, "u_mat_carol", "MATCARO1")
+    call = admin_call
+    created = call("admin_media", "POST", "/admin/materials",
+                   {"kind": "text", "title": "推荐语", "product_id": "p_mat_2", "text": "好茶 {share_link}"},
+                   key="mat-trips-1")
+    assert created.status == 201 and created.trips <= ADMIN_ROUND_TRIPS, (created.body, created.sent)
+    material_id = created.body["material_id"]
+    changed = call("admin_media", "PATCH", f"/admin/materials/{material_id}", {"version": 1, "title": "推荐语二"})
+    assert changed.status == 200 and changed.trips <= ADMIN_ROUND_TRIPS, (changed.body, changed.sent)
+    listed = call("admin_media", "GET", "/admin/materials", query={"product_id": "p_mat_2"})
+    assert listed.status == 200 and listed.trips <= ADMIN_ROUND_TRIPS, listed.sent
+    assert [m["title"] for m in listed.body["items"]] == ["推荐语二"]
+    mine = call("promoter_poster", "GET", "/promoter/materials", query={"product_id": "p_mat_2"},
+                headers=bearer("u_mat_carol", Role.CUSTOMER, Role.PROMOTER))
+    assert mine.status == 200 and mine.trips <= CUSTOMER_ROUTE_TRIPS, (mine.body, mine.sent)
+    assert [m["text"] for m in mine.body["items"]] == ["好茶 pages/index/index?scene=MATCARO1"]
