@@ -112,6 +112,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "stock_adjustment_key": (("p_1", "2026-03-01T09:45:12Z", "adj_1"),
                              {"pk": "PRODUCT#p_1", "sk": "STOCKADJ#2026-03-01T09:45:12Z#adj_1"}),
     "upload_key": (("m_1",), {"pk": "MEDIA_UPLOAD#m_1", "sk": "UPLOAD"}),
+    "material_key": (("mat_1",), {"pk": "MATERIAL#mat_1", "sk": "MATERIAL"}),
+    "material_scope": ((None,), "G#"),
+    "material_sort_key": (("p_1", "text", "mat_1"), "P#p_1#text#mat_1"),
     # money
     "wallet_key": (("u_1",), {"pk": "USER#u_1", "sk": "WALLET"}),
     "posting_sort_key": ((_POSTING,), "LEDGER#2026-03-01T09:45:12Z#pst_1"),
@@ -227,6 +230,7 @@ CONSTANTS: dict[str, Any] = {
     "SETTINGS_HISTORY_PARTITION": ("pk", "SETTINGS#distribution"),
     "STATS_SK": "STATS", "DAY_SHARDS": 8, "SCORE_OFFSET": 10**15, "SCORE_DIGITS": 16,
     "WITHDRAWAL_LIST_PARTITION": "WITHDRAWAL_LIST", "RECEIPT_REMINDER_SK": "RECEIPT_REMINDER",
+    "MATERIALS_PARTITION": "MATERIALS", "GENERAL_SCOPE": "G#",
 }
 
 

@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: weekly report function, its schedule and its own role (it writes only its record and its files): +3;
 #: staff accounts and roles, one function with six routes: +7; the merchant's customers, one function with
 #: nine routes, and the promoter agreement's route: +11; a 5xx alarm on each of the message push and the
-#: tracking webhook: +2; the month's leaderboard prizes, a route on the bonuses' function: +1).
-STACK_RESOURCE_BUDGET = 302
+#: tracking webhook: +2; the month's leaderboard prizes, a route on the bonuses' function: +1; the
+#: materials center, five routes on the media functions: +5).
+STACK_RESOURCE_BUDGET = 307
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

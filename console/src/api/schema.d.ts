@@ -414,6 +414,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/materials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The materials center: every material, a product's or the general ones */
+        get: operations["list_materials_admin_materials_get"];
+        put?: never;
+        /** Create a text, poster background or poster template */
+        post: operations["create_material_admin_materials_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/materials/{material_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One material */
+        get: operations["get_material_admin_materials__material_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change, enable or disable a material (fields sent only) */
+        patch: operations["update_material_admin_materials__material_id__patch"];
+        trace?: never;
+    };
     "/admin/me/password": {
         parameters: {
             query?: never;
@@ -2024,6 +2060,23 @@ export interface paths {
         };
         /** My earnings today and this month (China time) and my balances */
         get: operations["my_summary_promoter_ledger_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/promoter/materials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The materials center's texts and templates for a product */
+        get: operations["materials_list_promoter_materials_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6564,6 +6617,65 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** LayoutBox */
+        LayoutBox: {
+            /** Height */
+            height: number;
+            /** Width */
+            width: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
+        /**
+         * LayoutModel
+         * @description Boxes on the 750 × 1334 poster: each inside it, the QR a square of 160–400 px, text boxes at
+         *     least 80 × 24 px and never over the QR code.
+         * @example {
+         *       "nickname": {
+         *         "height": 48,
+         *         "width": 400,
+         *         "x": 40,
+         *         "y": 1100
+         *       },
+         *       "price": {
+         *         "height": 64,
+         *         "width": 400,
+         *         "x": 40,
+         *         "y": 1000
+         *       },
+         *       "qr": {
+         *         "height": 240,
+         *         "width": 240,
+         *         "x": 470,
+         *         "y": 1054
+         *       },
+         *       "text_color": "#222222",
+         *       "title": {
+         *         "height": 96,
+         *         "width": 670,
+         *         "x": 40,
+         *         "y": 900
+         *       }
+         *     }
+         */
+        LayoutModel: {
+            /** @description the promoter's nickname (text; no avatar) */
+            nickname?: components["schemas"]["LayoutBox"] | null;
+            /** @description the product's price */
+            price: components["schemas"]["LayoutBox"];
+            /** @description the promoter's own QR code */
+            qr: components["schemas"]["LayoutBox"];
+            /**
+             * Text Color
+             * @description `#RRGGBB`
+             * @default #222222
+             */
+            text_color: string;
+            /** @description the product's title */
+            title: components["schemas"]["LayoutBox"];
+        };
         /** LeaderboardEntry */
         LeaderboardEntry: {
             /**
@@ -6949,6 +7061,247 @@ export interface components {
              * @description the bank's transfer reference (流水号), kept on the withdrawal and in the audit log
              */
             reference: string;
+        };
+        /**
+         * MaterialCreate
+         * @description A text needs `text`; a background `image_key`; a template `background_id` and `layout`.
+         * @example {
+         *       "enabled": true,
+         *       "kind": "text",
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "text": "明前头采, 一口回甘。戳这里看看: {share_link}",
+         *       "title": "普洱茶推荐语"
+         *     }
+         * @example {
+         *       "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *       "kind": "template",
+         *       "layout": {
+         *         "nickname": {
+         *           "height": 48,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1100
+         *         },
+         *         "price": {
+         *           "height": 64,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1000
+         *         },
+         *         "qr": {
+         *           "height": 240,
+         *           "width": 240,
+         *           "x": 470,
+         *           "y": 1054
+         *         },
+         *         "text_color": "#222222",
+         *         "title": {
+         *           "height": 96,
+         *           "width": 670,
+         *           "x": 40,
+         *           "y": 900
+         *         }
+         *       },
+         *       "title": "秋日海报"
+         *     }
+         */
+        MaterialCreate: {
+            /** Background Id */
+            background_id?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Image Key */
+            image_key?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "background" | "template";
+            layout?: components["schemas"]["LayoutModel"] | null;
+            /**
+             * Product Id
+             * @description the product it is for; absent: general
+             */
+            product_id?: string | null;
+            /** Text */
+            text?: string | null;
+            /**
+             * Title
+             * @description what the merchant and promoters call it (banned phrases refused)
+             */
+            title: string;
+        };
+        /**
+         * MaterialPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *           "created_at": "2026-11-20T03:00:00Z",
+         *           "enabled": true,
+         *           "image_key": "product-images/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c.jpg",
+         *           "image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c-w750.jpg?X-Amz-Expires=3600",
+         *           "kind": "template",
+         *           "layout": {
+         *             "nickname": {
+         *               "height": 48,
+         *               "width": 400,
+         *               "x": 40,
+         *               "y": 1100
+         *             },
+         *             "price": {
+         *               "height": 64,
+         *               "width": 400,
+         *               "x": 40,
+         *               "y": 1000
+         *             },
+         *             "qr": {
+         *               "height": 240,
+         *               "width": 240,
+         *               "x": 470,
+         *               "y": 1054
+         *             },
+         *             "text_color": "#222222",
+         *             "title": {
+         *               "height": 96,
+         *               "width": 670,
+         *               "x": 40,
+         *               "y": 900
+         *             }
+         *           },
+         *           "material_id": "mat_01m4cn3k9z2yq8w7e5r4t3",
+         *           "product_id": null,
+         *           "text": null,
+         *           "title": "秋日海报",
+         *           "updated_at": "2026-11-20T03:00:00Z",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        MaterialPage: {
+            /** Items */
+            items: components["schemas"]["MaterialView"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * MaterialUpdate
+         * @description The fields sent change; `version` is the one you read (409 when it is stale). A background's
+         *     image and any material's kind and product stay as created.
+         * @example {
+         *       "enabled": false,
+         *       "version": 2
+         *     }
+         */
+        MaterialUpdate: {
+            /** Background Id */
+            background_id?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            layout?: components["schemas"]["LayoutModel"] | null;
+            /** Text */
+            text?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * MaterialView
+         * @example {
+         *       "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *       "created_at": "2026-11-20T03:00:00Z",
+         *       "enabled": true,
+         *       "image_key": "product-images/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c.jpg",
+         *       "image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c-w750.jpg?X-Amz-Expires=3600",
+         *       "kind": "template",
+         *       "layout": {
+         *         "nickname": {
+         *           "height": 48,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1100
+         *         },
+         *         "price": {
+         *           "height": 64,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1000
+         *         },
+         *         "qr": {
+         *           "height": 240,
+         *           "width": 240,
+         *           "x": 470,
+         *           "y": 1054
+         *         },
+         *         "text_color": "#222222",
+         *         "title": {
+         *           "height": 96,
+         *           "width": 670,
+         *           "x": 40,
+         *           "y": 900
+         *         }
+         *       },
+         *       "material_id": "mat_01m4cn3k9z2yq8w7e5r4t3",
+         *       "product_id": null,
+         *       "text": null,
+         *       "title": "秋日海报",
+         *       "updated_at": "2026-11-20T03:00:00Z",
+         *       "version": 1
+         *     }
+         */
+        MaterialView: {
+            /**
+             * Background Id
+             * @description a template's background material
+             */
+            background_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Image Key
+             * @description a background's image, or a template's background image
+             */
+            image_key: string | null;
+            /**
+             * Image Url
+             * @description a temporary URL of a 750 px preview of the image
+             */
+            image_url: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "background" | "template";
+            layout: components["schemas"]["LayoutModel"] | null;
+            /** Material Id */
+            material_id: string;
+            /**
+             * Product Id
+             * @description null: general (offered with every product)
+             */
+            product_id: string | null;
+            /**
+             * Text
+             * @description a text's copy, placeholders unfilled
+             */
+            text: string | null;
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number;
         };
         /**
          * MeResponse
@@ -7919,6 +8272,10 @@ export interface components {
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
          *       "slogan": "明前头采, 一口回甘"
          *     }
+         * @example {
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "template_id": "mat_01m4cn3k9z2yq8w7e5r4t3"
+         *     }
          */
         PosterRequest: {
             /** Product Id */
@@ -7928,6 +8285,11 @@ export interface components {
              * @description the promoter's own line under the price (checked against banned phrases)
              */
             slogan?: string | null;
+            /**
+             * Template Id
+             * @description draw on this template of the materials center (GET /promoter/materials) instead of the standard layout; not with `slogan`
+             */
+            template_id?: string | null;
         };
         /**
          * PosterResponse
@@ -7935,6 +8297,7 @@ export interface components {
          *       "expires_at": "2026-11-20T04:00:00Z",
          *       "height": 1334,
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "template_id": null,
          *       "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/posters/u_36botxbbbigbhenhtgo542dk/p_01m4cmckqvx119jymzac3w/JXZtwULX-461d480f74059db63c5b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=4a733d509346314fdf64418c3109fbae9d78a70cf6821d05198ccec7128399d5",
          *       "width": 750
          *     }
@@ -7949,6 +8312,11 @@ export interface components {
             height: number;
             /** Product Id */
             product_id: string;
+            /**
+             * Template Id
+             * @description the template it was drawn on; null: the standard layout
+             */
+            template_id?: string | null;
             /**
              * Url
              * @description a temporary (presigned) URL of the poster PNG
@@ -9239,6 +9607,69 @@ export interface components {
              * @default false
              */
             truncated: boolean;
+        };
+        /**
+         * PromoterMaterial
+         * @example {
+         *       "kind": "text",
+         *       "material_id": "mat_01m4cn4a1b2c3d4e5f6g7h",
+         *       "preview_url": null,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "text": "明前头采, 一口回甘。戳这里看看: pages/index/index?scene=JXZtwULX",
+         *       "title": "普洱茶推荐语",
+         *       "version": 3
+         *     }
+         */
+        PromoterMaterial: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "template";
+            /** Material Id */
+            material_id: string;
+            /**
+             * Preview Url
+             * @description a template's background (temporary URL of a 750 px preview); POST /promoter/posters with its `material_id` as `template_id` draws the caller's poster on it
+             */
+            preview_url: string | null;
+            /**
+             * Product Id
+             * @description null: a general material
+             */
+            product_id: string | null;
+            /**
+             * Text
+             * @description a text with the caller's own share link, code and nickname filled in: ready to copy
+             */
+            text: string | null;
+            /** Title */
+            title: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * PromoterMaterialList
+         * @example {
+         *       "items": [
+         *         {
+         *           "kind": "text",
+         *           "material_id": "mat_01m4cn4a1b2c3d4e5f6g7h",
+         *           "preview_url": null,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "text": "明前头采, 一口回甘。戳这里看看: pages/index/index?scene=JXZtwULX",
+         *           "title": "普洱茶推荐语",
+         *           "version": 3
+         *         }
+         *       ]
+         *     }
+         */
+        PromoterMaterialList: {
+            /**
+             * Items
+             * @description the product's materials first, then the general ones
+             */
+            items: components["schemas"]["PromoterMaterial"][];
         };
         /**
          * PromoterOrderPage
@@ -15488,6 +15919,300 @@ export interface operations {
                 };
             };
             /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_materials_admin_materials_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description the general materials only */
+                general?: boolean;
+                /** @description with product_id or general */
+                kind?: ("text" | "background" | "template") | null;
+                /** @description page size */
+                limit?: number;
+                product_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error`, `invalid_cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_material_admin_materials_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned_phrase` naming the field and the phrase, or `validation_error` naming the field (a missing or unknown placeholder, a box outside the poster or over the QR, an unverified image, no such background) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_material_admin_materials__material_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the material */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `material_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_material_admin_materials__material_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialUpdate"];
+            };
+        };
+        responses: {
+            /** @description the material */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `material_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `version_conflict` (details.current holds the current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned_phrase` naming the field and the phrase, or `validation_error` naming the field (a missing or unknown placeholder, a box outside the poster or over the QR, an unverified image, no such background) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -22749,6 +23474,65 @@ export interface operations {
             };
         };
     };
+    materials_list_promoter_materials_get: {
+        parameters: {
+            query?: {
+                /** @description the product's materials, then the general ones; absent: the general ones only */
+                product_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterMaterialList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an active promoter */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     my_orders_promoter_orders_get: {
         parameters: {
             query?: {
@@ -22928,7 +23712,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no such product on sale */
+            /** @description no such product on sale, or `template_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -22937,7 +23721,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid input, a product outside the distribution programme, or a banned phrase in the poster text */
+            /** @description invalid input, a product outside the distribution programme, a banned phrase in the poster text, or a template made for another product */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -268,3 +268,13 @@ __all__ = [
     "wechat_refresh_key", "weekly_report_key", "withdrawal_key", "withdrawal_list_key", "withdrawal_pk",
     "withdrawal_promoter_partition", "withdrawal_status_partition"
 ]
+
+from mall.dal.keys.materials import (
+    GENERAL_SCOPE,
+    MATERIALS_PARTITION,
+    material_key,
+    material_scope,
+    material_sort_key,
+)
+
+__all__ += ["GENERAL_SCOPE", "MATERIALS_PARTITION", "material_key", "material_scope", "material_sort_key"]
