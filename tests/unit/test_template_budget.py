@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: routes on the order functions: +9; the promoter funnel's route and the reports' two routes: +3, the
 #: weekly report function, its schedule and its own role (it writes only its record and its files): +3;
 #: staff accounts and roles, one function with six routes: +7; the merchant's customers, one function with
-#: nine routes, and the promoter agreement's route: +11).
-STACK_RESOURCE_BUDGET = 299
+#: nine routes, and the promoter agreement's route: +11; coupons: the admin's templates function with four
+#: routes and the customers' coupons function with three routes: +9).
+STACK_RESOURCE_BUDGET = 308
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]
