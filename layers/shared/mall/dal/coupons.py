@@ -136,16 +136,19 @@ class CouponRepository:
                         now: datetime) -> Template:
         """The editable fields, if nobody changed the template since ``expected_version`` and the new
         total still covers what was issued (409 otherwise, with the current state)."""
-        fields = _template_fields(template)
+        every = _template_fields(template)
+        fields = {k: v for k, v in every.items() if v is not None}
+        cleared = [f"#{k}" for k, v in every.items() if v is None]
         sets = ", ".join(f"#{k} = :{k}" for k in fields)
         values: dict[str, Any] = {f":{k}": v for k, v in fields.items()}
         values.update({":expected": expected_version, ":one": 1, ":now": iso(now)})
         try:
             self._table.transact([
                 Write.update(self._table.name, coupon_template_key(template.template_id),
-                             f"SET {sets}, updated_at = :now ADD version :one",
+                             f"SET {sets}, updated_at = :now ADD version :one"
+                             + (f" REMOVE {', '.join(cleared)}" if cleared else ""),
                              condition="version = :expected AND issued <= :total_quantity",
-                             names={f"#{k}": k for k in fields}, values=values),
+                             names={f"#{k}": k for k in every}, values=values),
                 AuditLog(self._table).write(audit, now)])
         except TransactionCancelled as exc:
             current = self.get_template(template.template_id, consistent=True)
