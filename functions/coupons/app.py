@@ -8,7 +8,7 @@ from http import HTTPStatus
 from mall.api.auth import current_principal, secured
 from mall.api.client_info import client
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.params import IdPath, OpenAPIResponse, error_response
+from mall.api.params import OpenAPIResponse, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -30,14 +30,14 @@ def open_for_claiming() -> AvailableList:
     return service.available(coupons=repos.coupons, user_id=current_principal(app).subject, now=utc_now())
 
 
-@app.post("/coupons/<template_id>/claim", summary="Claim a coupon", tags=["coupons"], status_code=201,
+@app.post("/coupons/claim", summary="Claim a coupon", tags=["coupons"], status_code=201,
           responses={201: _CLAIMED, 404: error_response("no such coupon to claim"),
                      409: error_response("`coupon_sold_out`, `coupon_limit_reached` or `claim_contention`")},
           **secured(Role.CUSTOMER, Role.PROMOTER))
-def claim(template_id: IdPath, body: ClaimRequest) -> Response[ClaimResponse]:
+def claim(body: ClaimRequest) -> Response[ClaimResponse]:
     principal = current_principal(app)
     device, ip = client(app, None)  # a share's visit or bind stores them for the fraud scan, never logged
-    result = service.claim(ClaimCoupon(template_id=template_id, user_id=principal.subject, now=utc_now(),
+    result = service.claim(ClaimCoupon(template_id=body.template_id, user_id=principal.subject, now=utc_now(),
                                        share_code=body.share_code, device_id=device, client_ip=ip), repos=repos)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 

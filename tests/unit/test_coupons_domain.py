@@ -111,3 +111,19 @@ def _coupon(terms: Terms, *, status: CouponStatus = CouponStatus.UNUSED) -> Coup
     return Coupon(coupon_id="cp_1", user_id="u_1", template_id="ct_1", name="券", terms=terms,
                   valid_from="2026-11-01T00:00:00Z", valid_until="2026-11-20T00:00:00Z", status=status,
                   claimed_at="2026-11-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("mode", ["invite_code", "first_click", "first_payment"])
+def test_get_rules_says_what_a_promoter_bound_coupon_does_under_the_binding_mode_in_force(mode: str) -> None:
+    from mall.domain.coupons import SHARE_ACTION_BY_MODE
+    from mall.domain.rules_disclosure import render
+    from mall.domain.rules_disclosure_coupons import SHARE_ACTION_TEXT
+    from mall.domain.settings import BindingMode, DistributionSettings
+
+    settings = DistributionSettings(binding_mode=BindingMode(mode))
+    section = next(s for s in render(settings, version=1, effective_at=None).sections if s.key == "coupons")
+    items = {i.key: i for i in section.items}
+    action = SHARE_ACTION_BY_MODE[BindingMode(mode)]
+    assert items["promoter_bound"].value == action.value
+    assert SHARE_ACTION_TEXT[action] in items["promoter_bound"].text
+    assert "实付金额" in items["commission_base"].text and "余下的每一分" in items["commission_base"].text

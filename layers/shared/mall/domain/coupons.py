@@ -27,6 +27,7 @@ from typing import Final
 
 from mall.clock import CHINA, iso, parse_instant
 from mall.domain.orders import Order, OrderStatus
+from mall.domain.settings import BindingMode
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 #: Percent off, in basis points: below 100% (a free order is not a coupon's job).
@@ -59,6 +60,25 @@ class AutoIssue(StrEnum):
     NONE = "none"
     FIRST_LOGIN = "first_login"  # 新人礼
     BECOMES_PROMOTER = "becomes_promoter"
+
+
+class ShareAction(StrEnum):
+    """What claiming a promoter-bound coupon through a promoter's share does, by binding mode."""
+
+    ENTER_CODE = "enter_code"  # invite_code: as if the customer entered the promoter's invite code
+    SHARE_VISIT = "share_visit"  # first_click: a share visit (binds an unbound customer)
+    SHARE_SOURCE = "share_source"  # first_payment: the share source of the order that uses the coupon
+
+
+SHARE_ACTION_BY_MODE: Final[dict[BindingMode, ShareAction]] = {
+    BindingMode.INVITE_CODE: ShareAction.ENTER_CODE,
+    BindingMode.FIRST_CLICK: ShareAction.SHARE_VISIT,
+    BindingMode.FIRST_PAYMENT: ShareAction.SHARE_SOURCE,
+}
+
+#: What the coupon does to commission and to a refund, as the code applies it (``spread``, ``discount_of``).
+REMAINDER_RULE: Final = ("按各商品金额比例分摊到适用商品，分摊到分；不能整除时，余下的每一分依次分给小数部分最大的商品"
+                         "（相同时给排在前面的商品），各商品分摊额之和恰好等于优惠金额")
 
 
 class CouponStatus(StrEnum):

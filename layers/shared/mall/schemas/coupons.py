@@ -101,8 +101,10 @@ class CouponTemplateList(BaseModel):
 
 
 class ClaimRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"share_code": "AB12CD"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"template_id": "ct_01HZX", "share_code": "AB12CD"}]})
 
+    template_id: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                      description="the template to claim one coupon of (`GET /coupons`)")]
     share_code: Annotated[str | None, Field(
         min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$",
         description="the promoter code of the share a promoter-bound coupon was claimed through")] = None

@@ -15,12 +15,14 @@ from mall.dal.coupons import ClaimOutcome, CouponRepository
 from mall.dal.referral import VisitRateLimiter, VisitRepository
 from mall.domain.audit import changed_fields
 from mall.domain.coupons import (
+    SHARE_ACTION_BY_MODE,
     AutoIssue,
     Coupon,
     CouponKind,
     CouponStatus,
     RefundPolicy,
     ScopeKind,
+    ShareAction,
     Template,
     Terms,
     Validity,
@@ -204,7 +206,8 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
     share = c.share_code if template.promoter_bound else None
     mode = repos.network.settings.current().settings.binding_mode if share else None
     coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
-                         sharer_code=share if mode == BindingMode.FIRST_PAYMENT else None)
+                         sharer_code=share if mode is not None
+                         and SHARE_ACTION_BY_MODE.get(mode) == ShareAction.SHARE_SOURCE else None)
     result = repos.coupons.claim(template, coupon, source="claim")
     if result.outcome != ClaimOutcome.CLAIMED:
         message, code = _REFUSED.get(result.outcome, _REFUSED[ClaimOutcome.CONTENTION])
@@ -220,17 +223,18 @@ def _share_effect(c: ClaimCoupon, *, repos: CouponRepositories,
     services (their rules — protection period, only new customers, no cycles — apply unchanged).
     A refusal does not undo the claim: the customer keeps the coupon, unbound."""
     code = c.share_code or ""
+    action = SHARE_ACTION_BY_MODE.get(mode) if mode is not None else None
     try:
-        if mode == BindingMode.INVITE_CODE:
+        if action == ShareAction.ENTER_CODE:
             bound = bind_with_code(BindWithCode(customer_id=c.user_id, code=code, now=c.now,
                                                 device_id=c.device_id, client_ip=c.client_ip), network=repos.network)
             return bound.outcome, None
-        if mode == BindingMode.FIRST_CLICK:
+        if action == ShareAction.SHARE_VISIT:
             visit = record_visit(RecordVisit(code=code, source="link", product_id=None, visitor_id=c.user_id,
                                              device_id=c.device_id, source_ip=c.client_ip, now=c.now),
                                  network=repos.network, visits=repos.visits, visit_rate=repos.visit_rate)
             return visit.outcome, visit.binding_refused
-        return "share_source", None  # first_payment: the order that uses the coupon carries the share
+        return "share_source", None  # the order that uses the coupon carries the share
     except DomainError as exc:
         return "not_bound", exc.code
 
