@@ -327,3 +327,28 @@ def test_new_customer_and_new_promoter_gifts_are_issued_once_per_user_and_templa
                   by="admin:t", now=T0, coupons=coupons)
     assert [c.template_id for c in coupons.coupons_of(applicant)] == [promoted]
     assert coupons.get_template(promoted, consistent=True).issued == 1  # type: ignore[union-attr]
+
+
+def test_the_login_that_creates_a_customer_issues_the_new_customer_gift_and_later_logins_do_not(
+        table: Table) -> None:
+    from mall.dal.identity import CustomerRepository
+    from mall.integrations.wechat import WeChatSession
+    from mall.services.identity import LogInCustomer, login_customer
+
+    class WeChat:
+        def code_to_session(self, js_code: str) -> WeChatSession:
+            return WeChatSession(openid=f"o-{js_code}", session_key="k", unionid=None)
+
+    World(table)
+    gift = template(table, auto_issue="first_login", min_spend_fen=0)
+    coupons = CouponRepository(table)
+
+    def log_in() -> str:
+        return login_customer(command=LogInCustomer(js_code="newbie", app_id="wx_app"), wechat=WeChat(),  # type: ignore[arg-type]
+                              customers=CustomerRepository(table), signing_key=b"k" * 32, ttl_seconds=60, now=T0,
+                              coupons=coupons).user_id
+
+    uid = log_in()
+    log_in()
+    assert [c.template_id for c in coupons.coupons_of(uid)] == [gift]
+    assert coupons.get_template(gift, consistent=True).issued == 1  # type: ignore[union-attr]
