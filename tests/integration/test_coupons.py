@@ -88,6 +88,22 @@ def test_a_disabled_template_cannot_be_claimed_and_the_change_is_versioned(table
     assert refused.value.code == "coupon_sold_out"
 
 
+def test_the_total_cannot_be_lowered_below_what_was_issued(table: Table) -> None:
+    world = World(table)
+    tid = template(table, total_quantity=5)
+    for name in ("a", "b", "c"):
+        claim(table, tid, world.customer(name))
+    current = service.get_template(coupons=CouponRepository(table), template_id=tid)
+    fields = current.model_dump(include=set(CouponTemplateIn.model_fields))
+    with pytest.raises(Conflict) as refused:
+        service.update_template(coupons=CouponRepository(table), template_id=tid, body=CouponTemplateUpdate(
+            **{**fields, "total_quantity": 2, "version": current.version}), by="admin:t", source_ip=None, now=T0)
+    assert refused.value.code == "total_below_issued"
+    lowered = service.update_template(coupons=CouponRepository(table), template_id=tid, body=CouponTemplateUpdate(
+        **{**fields, "total_quantity": 3, "version": current.version}), by="admin:t", source_ip=None, now=T0)
+    assert (lowered.total_quantity, lowered.issued) == (3, 3)
+
+
 def test_five_hundred_parallel_claims_of_the_last_hundred_coupons_issue_exactly_one_hundred(table: Table) -> None:
     world = World(table)
     tid = template(table, total_quantity=150)
