@@ -12,6 +12,7 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
+from mall.dal.coupons import CouponRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
 from mall.integrations.wechat import login_client
@@ -22,6 +23,7 @@ from mall.services.identity import LogInCustomer, login_customer
 table = main_table()
 settings = get_settings()
 customers = CustomerRepository(table)
+coupons = CouponRepository(table)
 
 app = make_resolver()
 
@@ -37,7 +39,7 @@ def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
     command = LogInCustomer(js_code=body.code, app_id=settings.wechat_app_id, device_id=device, source_ip=ip)
     result = login_customer(command=command, wechat=wechat, customers=customers, signing_key=signing_key(),
-                            ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now())
+                            ttl_seconds=settings.customer_token_ttl_seconds, now=utc_now(), coupons=coupons)
     metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
     if result.is_new_user:
         metrics.add_metric(name="CustomersCreated", unit="Count", value=1)

@@ -62,6 +62,8 @@ CAPABILITIES: dict[str, Capability] = {
     "GET /admin/staff": Capability.STAFF, "POST /admin/staff": Capability.STAFF,
     "PUT /admin/staff/{username}/roles": Capability.STAFF, "PUT /admin/staff/{username}/status": Capability.STAFF,
     "POST /admin/staff/{username}/password": Capability.STAFF, "POST /admin/me/password": Capability.OWN_ACCOUNT,
+    "GET /admin/coupon-templates": R, "GET /admin/coupon-templates/{template_id}": R,
+    "POST /admin/coupon-templates": OPS, "PUT /admin/coupon-templates/{template_id}": OPS,
 }
 
 OWNERSHIP: dict[str, str] = {
@@ -168,6 +170,13 @@ OWNERSHIP: dict[str, str] = {
     "DELETE /cart/lines/{line_id}": "cart_line",
     "PATCH /cart/lines/{line_id}": "cart_line",
     "GET /categories": "public",
+    "GET /coupons": "self",
+    "POST /coupons/claim": "self-write",
+    "GET /me/coupons": "self",
+    "GET /admin/coupon-templates": "admin",
+    "POST /admin/coupon-templates": "admin",
+    "GET /admin/coupon-templates/{template_id}": "admin",
+    "PUT /admin/coupon-templates/{template_id}": "admin",
     "GET /me": "self",
     "POST /me/erasure": "self-write",
     "GET /me/addresses": "self",

@@ -42,6 +42,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "IP#10.0.0.1"}),
     "known_login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "KNOWN#10.0.0.1"}),
     "wechat_refresh_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "FORCE_REFRESH"}),
+    # coupons
+    "coupon_template_key": (("ct_1",), {"pk": "COUPON_TEMPLATES", "sk": "TEMPLATE#ct_1"}),
+    "user_coupon_key": (("u_1", "cp_1"), {"pk": "USER#u_1", "sk": "COUPON#cp_1"}),
+    "coupon_claims_key": (("u_1", "ct_1"), {"pk": "USER#u_1", "sk": "COUPON_CLAIMS#ct_1"}),
     # customers
     "registration_sort_key": (("2026-03-01T09:45:12Z", "u_1"), "2026-03-01T09:45:12Z#u_1"),
     "directory_key": (("u_1",), {"pk": "USER#u_1", "sk": "DIRECTORY"}),
@@ -209,6 +213,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "COUPON_TEMPLATES_PARTITION": "COUPON_TEMPLATES", "USER_COUPON_PREFIX": "COUPON#",
     "CUSTOMERS_PARTITION": "CUSTOMERS", "CUSTOMER_TAGS_PARTITION": "CUSTOMER_TAGS", "DIRECTORY_SK": "DIRECTORY",
     "TAG_DEFINITION_PREFIX": "TAG#", "TAG_MEMBERSHIP_PREFIX": "TAG#",
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",

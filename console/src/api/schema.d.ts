@@ -143,6 +143,42 @@ export interface paths {
         patch: operations["update_admin_categories__category_id__patch"];
         trace?: never;
     };
+    "/admin/coupon-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the coupon templates with their issued counts */
+        get: operations["list_all_admin_coupon_templates_get"];
+        put?: never;
+        /** Create a coupon template */
+        post: operations["create_admin_coupon_templates_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/coupon-templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One coupon template */
+        get: operations["get_one_admin_coupon_templates__template_id__get"];
+        /** Change or disable a coupon template */
+        put: operations["update_admin_coupon_templates__template_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/customer-tags": {
         parameters: {
             query?: never;
@@ -1602,6 +1638,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coupons open for claiming */
+        get: operations["open_for_claiming_coupons_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/coupons/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Claim a coupon */
+        post: operations["claim_coupons_claim_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me": {
         parameters: {
             query?: never;
@@ -1675,6 +1745,23 @@ export interface paths {
          * @description The old default is unset in the same write; repeating it changes nothing.
          */
         post: operations["make_default_me_addresses__address_id__default_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My coupons (unused, used, expired) */
+        get: operations["mine_me_coupons_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3729,6 +3816,83 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * AvailableList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "ends_at": null,
+         *           "kind": "amount",
+         *           "left_for_you": 1,
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "starts_at": null,
+         *           "template_id": "ct_01HZX",
+         *           "valid_days": 7
+         *         }
+         *       ]
+         *     }
+         */
+        AvailableList: {
+            /** Items */
+            items: components["schemas"]["AvailableTemplate"][];
+        };
+        /**
+         * AvailableTemplate
+         * @description A template a customer may claim now, and how many more they may claim of it.
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "left_for_you": 1,
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "template_id": "ct_01HZX",
+         *       "valid_days": 7
+         *     }
+         */
+        AvailableTemplate: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Ends At */
+            ends_at: string | null;
+            /** Kind */
+            kind: string;
+            /** Left For You */
+            left_for_you: number;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /** Starts At */
+            starts_at: string | null;
+            /** Template Id */
+            template_id: string;
+            /** Valid Days */
+            valid_days: number | null;
+        };
+        /**
          * BalanceEffect
          * @description How the posting changed the promoter's balances. ``debt_fen`` counts what is owed:
          *     positive = the promoter owes more, negative = debt repaid.
@@ -4393,6 +4557,67 @@ export interface components {
             new_password: string;
         };
         /**
+         * ClaimRequest
+         * @example {
+         *       "share_code": "AB12CD",
+         *       "template_id": "ct_01HZX"
+         *     }
+         */
+        ClaimRequest: {
+            /**
+             * Share Code
+             * @description the promoter code of the share a promoter-bound coupon was claimed through
+             */
+            share_code?: string | null;
+            /**
+             * Template Id
+             * @description the template to claim one coupon of (`GET /coupons`)
+             */
+            template_id: string;
+        };
+        /**
+         * ClaimResponse
+         * @description The coupon claimed; for a promoter-bound coupon claimed through a share, what the share did
+         *     under the binding mode (``share_effect``) and, when it did not bind, why (``share_refused``).
+         * @example {
+         *       "coupon": {
+         *         "amount_off_fen": 1000,
+         *         "claimed_at": "2026-03-01T09:45:12Z",
+         *         "coupon_id": "cp_01HZX",
+         *         "kind": "amount",
+         *         "max_off_fen": null,
+         *         "min_spend_fen": 9900,
+         *         "name": "新人满99减10",
+         *         "order_id": null,
+         *         "percent_off_bp": 0,
+         *         "promoter_bound": false,
+         *         "scope": "all",
+         *         "scope_ids": [],
+         *         "status": "unused",
+         *         "template_id": "ct_01HZX",
+         *         "used_at": null,
+         *         "valid_from": "2026-03-01T09:45:12Z",
+         *         "valid_until": "2026-03-08T16:00:00Z"
+         *       },
+         *       "share_effect": "bound",
+         *       "share_refused": null
+         *     }
+         */
+        ClaimResponse: {
+            coupon: components["schemas"]["CouponView"];
+            /**
+             * Share Effect
+             * @default none
+             * @enum {string}
+             */
+            share_effect: "bound" | "rebound" | "unchanged" | "unbound" | "not_bound" | "not_logged_in" | "share_source" | "none";
+            /**
+             * Share Refused
+             * @description why the share did not bind (error code)
+             */
+            share_refused?: string | null;
+        };
+        /**
          * CommissionEventView
          * @description One status change of a commission record.
          */
@@ -5001,6 +5226,409 @@ export interface components {
             runs_from: "shipment" | "delivery";
             /** Started At */
             started_at: string;
+        };
+        /**
+         * CouponList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "claimed_at": "2026-03-01T09:45:12Z",
+         *           "coupon_id": "cp_01HZX",
+         *           "kind": "amount",
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "order_id": null,
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "status": "unused",
+         *           "template_id": "ct_01HZX",
+         *           "used_at": null,
+         *           "valid_from": "2026-03-01T09:45:12Z",
+         *           "valid_until": "2026-03-08T16:00:00Z"
+         *         }
+         *       ]
+         *     }
+         */
+        CouponList: {
+            /** Items */
+            items: components["schemas"]["CouponView"][];
+        };
+        /**
+         * CouponTemplateIn
+         * @description A template as the merchant writes it: amount off, or percent off with a ceiling; a validity
+         *     window (``starts_at``/``ends_at``) or ``valid_days`` after claiming (through the end of that
+         *     China day).
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "total_quantity": 1000,
+         *       "valid_days": 7
+         *     }
+         */
+        CouponTemplateIn: {
+            /**
+             * Amount Off Fen
+             * @description integer fen (分)
+             * @default 0
+             */
+            amount_off_fen: number;
+            /**
+             * Auto Issue
+             * @default none
+             * @enum {string}
+             */
+            auto_issue: "none" | "first_login" | "becomes_promoter";
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "amount" | "percent";
+            /**
+             * Max Off Fen
+             * @description the ceiling of a percent coupon
+             */
+            max_off_fen?: number | null;
+            /**
+             * Min Spend Fen
+             * @description of the products in scope, before any discount
+             * @default 0
+             */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /**
+             * On Refund
+             * @default return_if_full_refund
+             * @enum {string}
+             */
+            on_refund: "return_if_full_refund" | "never";
+            /**
+             * Per User Limit
+             * @default 1
+             */
+            per_user_limit: number;
+            /**
+             * Percent Off Bp
+             * @description percent off in basis points
+             * @default 0
+             */
+            percent_off_bp: number;
+            /**
+             * Promoter Bound
+             * @default false
+             */
+            promoter_bound: boolean;
+            /**
+             * Scope
+             * @default all
+             * @enum {string}
+             */
+            scope: "all" | "categories" | "products";
+            /** Scope Ids */
+            scope_ids?: string[];
+            /** Starts At */
+            starts_at?: string | null;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Valid Days */
+            valid_days?: number | null;
+        };
+        /**
+         * CouponTemplateList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "auto_issue": "first_login",
+         *           "created_at": "2026-03-01T09:45:12Z",
+         *           "enabled": true,
+         *           "ends_at": null,
+         *           "issued": 120,
+         *           "kind": "amount",
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "on_refund": "return_if_full_refund",
+         *           "per_user_limit": 1,
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "starts_at": null,
+         *           "template_id": "ct_01HZX",
+         *           "total_quantity": 1000,
+         *           "updated_at": "2026-03-02T10:00:00Z",
+         *           "valid_days": 7,
+         *           "version": 3
+         *         }
+         *       ]
+         *     }
+         */
+        CouponTemplateList: {
+            /** Items */
+            items: components["schemas"]["CouponTemplateView"][];
+        };
+        /**
+         * CouponTemplateUpdate
+         * @description The whole template again, with the ``version`` you read (409 if it changed since).
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "total_quantity": 1000,
+         *       "valid_days": 7,
+         *       "version": 3
+         *     }
+         */
+        CouponTemplateUpdate: {
+            /**
+             * Amount Off Fen
+             * @description integer fen (分)
+             * @default 0
+             */
+            amount_off_fen: number;
+            /**
+             * Auto Issue
+             * @default none
+             * @enum {string}
+             */
+            auto_issue: "none" | "first_login" | "becomes_promoter";
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "amount" | "percent";
+            /**
+             * Max Off Fen
+             * @description the ceiling of a percent coupon
+             */
+            max_off_fen?: number | null;
+            /**
+             * Min Spend Fen
+             * @description of the products in scope, before any discount
+             * @default 0
+             */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /**
+             * On Refund
+             * @default return_if_full_refund
+             * @enum {string}
+             */
+            on_refund: "return_if_full_refund" | "never";
+            /**
+             * Per User Limit
+             * @default 1
+             */
+            per_user_limit: number;
+            /**
+             * Percent Off Bp
+             * @description percent off in basis points
+             * @default 0
+             */
+            percent_off_bp: number;
+            /**
+             * Promoter Bound
+             * @default false
+             */
+            promoter_bound: boolean;
+            /**
+             * Scope
+             * @default all
+             * @enum {string}
+             */
+            scope: "all" | "categories" | "products";
+            /** Scope Ids */
+            scope_ids?: string[];
+            /** Starts At */
+            starts_at?: string | null;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Valid Days */
+            valid_days?: number | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CouponTemplateView
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "created_at": "2026-03-01T09:45:12Z",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "issued": 120,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "template_id": "ct_01HZX",
+         *       "total_quantity": 1000,
+         *       "updated_at": "2026-03-02T10:00:00Z",
+         *       "valid_days": 7,
+         *       "version": 3
+         *     }
+         */
+        CouponTemplateView: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Auto Issue */
+            auto_issue: string;
+            /** Created At */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Ends At */
+            ends_at: string | null;
+            /**
+             * Issued
+             * @description coupons claimed or issued of it so far
+             */
+            issued: number;
+            /** Kind */
+            kind: string;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** On Refund */
+            on_refund: string;
+            /** Per User Limit */
+            per_user_limit: number;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /** Starts At */
+            starts_at: string | null;
+            /** Template Id */
+            template_id: string;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Updated At */
+            updated_at: string;
+            /** Valid Days */
+            valid_days: number | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CouponView
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "claimed_at": "2026-03-01T09:45:12Z",
+         *       "coupon_id": "cp_01HZX",
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "order_id": null,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "status": "unused",
+         *       "template_id": "ct_01HZX",
+         *       "used_at": null,
+         *       "valid_from": "2026-03-01T09:45:12Z",
+         *       "valid_until": "2026-03-08T16:00:00Z"
+         *     }
+         */
+        CouponView: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Claimed At */
+            claimed_at: string;
+            /** Coupon Id */
+            coupon_id: string;
+            /** Kind */
+            kind: string;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** Order Id */
+            order_id: string | null;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "unused" | "used" | "expired";
+            /** Template Id */
+            template_id: string;
+            /** Used At */
+            used_at: string | null;
+            /** Valid From */
+            valid_from: string;
+            /** Valid Until */
+            valid_until: string;
         };
         /**
          * CreateExportRequest
@@ -8146,6 +8774,7 @@ export interface components {
          *         "phone": "13812341234",
          *         "province": "浙江省"
          *       },
+         *       "coupon_id": "cp_01HZX",
          *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76",
          *       "lines": [
          *         {
@@ -8176,6 +8805,11 @@ export interface components {
              * @description 结算: the cart lines this order checks out, each matching one of `lines` (same product); removed from the cart with the order, in its transaction
              */
             cart_line_ids?: string[] | null;
+            /**
+             * Coupon Id
+             * @description one of the caller's unused coupons (`GET /me/coupons`): its discount is spread over the lines in its scope and it is used by this order
+             */
+            coupon_id?: string | null;
             /**
              * Device Id
              * @description device fingerprint (or header `x-device-id`)
@@ -14529,6 +15163,290 @@ export interface operations {
                 };
             };
             /** @description invalid fields, e.g. `commission_over_cap` naming the rate */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_all_admin_coupon_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_admin_coupon_templates_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateIn"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, e.g. `invalid_coupon_template` naming `max_off_fen` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_one_admin_coupon_templates__template_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such template */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_admin_coupon_templates__template_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description the template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such template */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `version_conflict`, or `total_below_issued` (the total is below the coupons issued) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, e.g. `invalid_coupon_template` naming `max_off_fen` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -21397,6 +22315,149 @@ export interface operations {
             };
         };
     };
+    open_for_claiming_coupons_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AvailableList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    claim_coupons_claim_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimRequest"];
+            };
+        };
+        responses: {
+            /** @description claimed; for a promoter-bound coupon, what the share did */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimResponse"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such coupon to claim */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `coupon_sold_out`, `coupon_limit_reached` or `claim_contention` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me_me_get: {
         parameters: {
             query?: never;
@@ -21813,6 +22874,62 @@ export interface operations {
             };
             /** @description `retry_later` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mine_me_coupons_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -29,6 +29,7 @@ from mall.domain.promoter_text import mask_banned
 from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM, PHONE_REQUIRED_TEXT
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
+from mall.domain.rules_disclosure_coupons import coupons_section
 from mall.domain.rules_disclosure_items import Disclosure, EarningLevel, LevelRule, RuleItem, RuleSection, percent
 from mall.domain.rules_disclosure_optional import notifications_section, risk_section, team_bonus_section
 from mall.domain.rules_disclosure_prizes import leaderboard_prizes_section
@@ -294,6 +295,7 @@ def render(settings: DistributionSettings, *, version: int, effective_at: dateti
     sections: list[RuleSection | None] = [
         _overview(settings), _commission(settings), _levels(settings, level_rules), _binding(settings),
         _settlement(settings), _withdrawal(settings), _refund(settings), _promoter(settings, version),
+        coupons_section(settings),  # always: any order may carry a coupon
         team_bonus_section(settings), risk_section(settings), notifications_section(settings),
         leaderboard_prizes_section(settings),
     ]
