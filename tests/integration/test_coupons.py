@@ -349,7 +349,7 @@ def test_the_login_that_creates_a_customer_issues_the_new_customer_gift_and_late
         table: Table) -> None:
     from mall.dal.identity import CustomerRepository
     from mall.integrations.wechat import WeChatSession
-    from mall.services.identity import LogInCustomer, login_customer
+    from mall.services.identity import LogInCustomer, SessionTokens, login_customer
 
     class WeChat:
         def code_to_session(self, js_code: str) -> WeChatSession:
@@ -361,7 +361,7 @@ def test_the_login_that_creates_a_customer_issues_the_new_customer_gift_and_late
 
     def log_in() -> str:
         return login_customer(command=LogInCustomer(js_code="newbie", app_id="wx_app"), wechat=WeChat(),  # type: ignore[arg-type]
-                              customers=CustomerRepository(table), signing_key=b"k" * 32, ttl_seconds=60, now=T0,
+                              customers=CustomerRepository(table), tokens=SessionTokens(b"k" * 32, 60), now=T0,
                               coupons=coupons).user_id
 
     uid = log_in()

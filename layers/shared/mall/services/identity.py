@@ -39,9 +39,17 @@ class LogInCustomer:
     source_ip: str | None = None
 
 
+@dataclass(frozen=True)
+class SessionTokens:
+    """How a login's token is made: the signing key (a secret, read per login) and its lifetime."""
+
+    signing_key: bytes
+    ttl_seconds: int
+
+
 def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: CustomerRepository,
-                   signing_key: bytes, ttl_seconds: int, now: datetime,
-                   coupons: CouponRepository | None = None) -> CustomerLoginResponse:
+                   tokens: SessionTokens, now: datetime, coupons: CouponRepository | None = None,
+                   ) -> CustomerLoginResponse:
     """``coupons``: the 新人礼 templates are issued to a customer created by this login (once per
     template: a repeated issue finds the coupon there)."""
     session = wechat.code_to_session(command.js_code)
@@ -50,8 +58,9 @@ def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: C
                                                 source_ip=command.source_ip)
     if created and coupons is not None:
         auto_issue_quietly(coupons=coupons, user_id=customer.user_id, trigger=AutoIssue.FIRST_LOGIN, now=now)
-    token = issue_token(customer.user_id, customer.roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
-    return CustomerLoginResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(customer.roles),
+    token = issue_token(customer.user_id, customer.roles, key=tokens.signing_key, now=now,
+                        ttl_seconds=tokens.ttl_seconds)
+    return CustomerLoginResponse(access_token=token, expires_in=tokens.ttl_seconds, roles=sorted(customer.roles),
                                  user_id=customer.user_id, is_new_user=created)
 
 

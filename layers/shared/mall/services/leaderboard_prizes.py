@@ -107,20 +107,20 @@ def _standing(bonuses: BonusRepository, orders: TeamOrders) -> Standing:
     return standing(orders.promoter_id, orders.month, bonuses.records(orders.record_keys))
 
 
-def _eligible(bonuses: BonusRepository, standings: Sequence[Standing], table: PrizeTable) -> list[Winner]:
+def _eligible(bonuses: BonusRepository, standings: Sequence[Standing], prize_table: PrizeTable) -> list[Winner]:
     """Ranks 1..N among the active promoters, reading statuses a page of candidates at a time."""
-    ordered = ranking_order(standings, table.measure)
+    ordered = ranking_order(standings, prize_table.measure)
     active: list[str] = []
     for index in range(0, len(ordered), 100):
         page = [s.promoter_id for s in ordered[index:index + 100]]
         statuses = bonuses.promoter_statuses(page)
         active += [uid for uid in page if statuses.get(uid) == "active"]
-        if len(active) >= table.top:
+        if len(active) >= prize_table.top:
             break
-    return winners(standings, table, eligible=active)
+    return winners(standings, prize_table, eligible=active)
 
 
-def _decide(repos: PrizeRepositories, month: str, table: PrizeTable, *, settings_version: int,
+def _decide(repos: PrizeRepositories, month: str, prize_table: PrizeTable, *, settings_version: int,
             final_after_days: int, now: datetime, threads: int | None) -> dict[str, Any] | None:
     """The stored ranking of ``month``, deciding it when the month is final; None while it is not."""
     stored = repos.prizes.ranking(month)
@@ -129,11 +129,11 @@ def _decide(repos: PrizeRepositories, month: str, table: PrizeTable, *, settings
     standings = month_standings(repos.bonuses, month, threads=threads)
     if not month_final(standings, now=now, final_after_days=final_after_days):
         return None
-    chosen = _eligible(repos.bonuses, standings, table)
+    chosen = _eligible(repos.bonuses, standings, prize_table)
     return repos.prizes.decide(month, {
-        "measure": table.measure, "settings_version": settings_version, "decided_at": iso(now),
+        "measure": prize_table.measure, "settings_version": settings_version, "decided_at": iso(now),
         "final_after_days": final_after_days, "candidates": len(standings),
-        "table": [{"rank": p.rank, "amount_fen": p.amount_fen} for p in table.prizes],
+        "table": [{"rank": p.rank, "amount_fen": p.amount_fen} for p in prize_table.prizes],
         "winners": [{"rank": w.rank, "promoter_id": w.promoter_id, "score_fen": w.score_fen,
                      "amount_fen": w.amount_fen} for w in chosen]})
 
