@@ -529,6 +529,15 @@ def endpoints(bench: Bench, money: dict[str, Any]) -> None:  # noqa: PLR0915
         call("GET /promoter/team", actor=promoter)
         call("GET /promoter/qrcode", actor=promoter)
         call("POST /promoter/posters", actor=promoter, json={"product_id": state.get("shelf_product", "p_demo")})
+        material = call("POST /admin/materials", actor=admin, headers={"idempotency-key": f"mat-{bench.run_id}"},
+                        json={"kind": "text", "title": "推荐语", "text": "好茶 {share_link}"}).json()
+        call("GET /admin/materials", actor=admin)
+        if "material_id" in material:
+            mid = material["material_id"]
+            call("GET /admin/materials/{material_id}", f"/admin/materials/{mid}", actor=admin)
+            call("PATCH /admin/materials/{material_id}", f"/admin/materials/{mid}", actor=admin,
+                 json={"version": material["version"], "title": "推荐语二"})
+        call("GET /promoter/materials", actor=promoter, params={"product_id": state.get("shelf_product", "p_demo")})
         call("PUT /admin/promoters/{user_id}/override", f"/admin/promoters/{p1.user_id}/override", actor=admin,
              json={"l1_override_bp": 1200, "reason": "bench"})
         call("PUT /admin/promoters/{user_id}/level", f"/admin/promoters/{p1.user_id}/level", actor=admin,

@@ -15,6 +15,7 @@ from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import Cursor, IdPath, Query, error_response, limit_query, source_ip
 from mall.clock import utc_now
+from mall.dal.coupons import CouponRepository
 from mall.dal.customers import CustomerDirectory
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
@@ -43,6 +44,7 @@ table = main_table()
 directory = CustomerDirectory(table)
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
+coupons = CouponRepository(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -158,7 +160,7 @@ def appoint(user_id: IdPath, body: MakePromoterRequest,
     now = utc_now()
     request = marked(markers, idempotency_key, principal.subject, body, now)
     view = make_promoter(network=network, user_id=user_id, by=principal.subject, now=now, note=body.note,
-                         source_ip=source_ip(app), marked=request)
+                         source_ip=source_ip(app), marked=request, coupons=coupons)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=view)
 
 

@@ -106,7 +106,7 @@ def list_orders(status: Annotated[OrderStatusFilter | None,  # noqa: PLR0917 - o
 @app.get("/admin/orders/<order_id>", summary="One order with its history and refunds", tags=["admin orders"],
          **staff(Capability.READ))
 def get_order(order_id: IdPath) -> OrderDetail:
-    return admin_order(repo=repo, order_id=order_id)
+    return admin_order(repo=repo, order_id=order_id, settings=settings)
 
 
 @app.get("/admin/orders/<order_id>/shipping-address", summary="The full delivery address, to ship the order",

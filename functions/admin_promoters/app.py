@@ -17,6 +17,7 @@ from mall.dal.adjustments import AdjustmentRepository
 from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
+from mall.dal.coupons import CouponRepository
 from mall.dal.downline import DownlineReads
 from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
@@ -54,6 +55,7 @@ adjustment_repo = AdjustmentRepository(table)
 withdrawals = WithdrawalRepository(table)
 downline_reads = DownlineReads(table)
 list_reads = PromoterListReads(table)
+coupons = CouponRepository(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -122,7 +124,7 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         now = utc_now()
         view = referral_promoters.change_status(promoters=network.promoters, user_id=user_id, action=action,
                                                 reason=body.reason, by=current_principal(app).subject, now=now,
-                                                source_ip=source_ip(app))
+                                                source_ip=source_ip(app), coupons=coupons)
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(repos=risk_repos, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)

@@ -11,8 +11,6 @@ deliveries it moves to ``DeadLetterQueue``."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -24,7 +22,7 @@ from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.workers import batch_entrypoint
+from mall.workers import batch_entrypoint, order_id_of
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -33,20 +31,8 @@ repos = CommissionRepositories.on(table)
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
 
 processor = BatchProcessor(event_type=EventType.SQS)
-ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _order_id(body: str) -> str | None:
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    value = message.get("order_id") if isinstance(message, dict) else None
-    return value if isinstance(value, str) and ORDER_ID.match(value) else None
-
-
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    order_id = _order_id(record.body)
+    order_id = order_id_of(record.body)
     if order_id is None:  # redelivering cannot fix it: drop it, loudly
         logger.error("malformed commission message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="CommissionMessagesMalformed", unit="Count", value=1)
@@ -65,7 +51,7 @@ def credit_batch(event: dict[str, Any]) -> None:
     wallet write per promoter per transaction instead of one per order. Anything it does not do
     (a redelivery, a race, an error) the per-message ``sync_order`` does, so a failure here only
     costs the batching."""
-    order_ids = [oid for r in event.get("Records") or [] if (oid := _order_id(str(r.get("body", ""))))]
+    order_ids = [oid for r in event.get("Records") or [] if (oid := order_id_of(str(r.get("body", ""))))]
     if len(order_ids) < 2:
         return
     try:

@@ -47,7 +47,7 @@ def list_orders(status: Annotated[OrderStatusFilter | None, Query(description="o
                     404: error_response("no such order of yours")},
          **secured(Role.CUSTOMER, Role.PROMOTER))
 def get_order(order_id: IdPath) -> OrderDetail:
-    return my_order(repo=repo, buyer_id=current_principal(app).subject, order_id=order_id)
+    return my_order(repo=repo, buyer_id=current_principal(app).subject, order_id=order_id, settings=settings)
 
 
 @app.get("/orders/<order_id>/tracking", summary="Where my order's parcels are (物流轨迹)", tags=["orders"],

@@ -16,6 +16,7 @@ from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.coupons import CouponRepository
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -27,6 +28,7 @@ from mall.services.referral import promoters as referral_promoters
 table = main_table()
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
+coupons = CouponRepository(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -48,7 +50,7 @@ def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response
     # The key's marker is written in the application's own transaction (a retry gets the first answer).
     request = marked(markers, idempotency_key, principal.subject, body, now)
     result = referral_promoters.apply(network=network, user_id=principal.subject, body=body, now=now,
-                                      marked=request)
+                                      marked=request, coupons=coupons)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

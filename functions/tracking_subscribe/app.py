@@ -8,8 +8,6 @@ parcel and reported in ``batchItemFailures``: redelivered after the visibility t
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -22,27 +20,15 @@ from mall.dal.tracking import TrackingRepository
 from mall.integrations.tracking.factory import callback_url, provider_from_env
 from mall.observability import logger, metrics
 from mall.services.tracking import subscribe_order
-from mall.workers import batch_entrypoint
+from mall.workers import batch_entrypoint, order_id_of
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repo = TrackingRepository(table)
 orders = OrderRepository(table)
 processor = BatchProcessor(event_type=EventType.SQS)
-ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _order_id(body: str) -> str | None:
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    value = message.get("order_id") if isinstance(message, dict) else None
-    return value if isinstance(value, str) and ORDER_ID.match(value) else None
-
-
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    order_id = _order_id(record.body)
+    order_id = order_id_of(record.body)
     if order_id is None:  # redelivering cannot fix it: drop it, loudly
         logger.error("malformed tracking message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="TrackingMessagesMalformed", unit="Count", value=1)

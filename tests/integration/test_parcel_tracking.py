@@ -162,6 +162,8 @@ def test_a_delivery_moves_the_auto_confirm_countdown_when_set(table: Table, ship
     assert order is not None and order.extra.get("delivered_at") == "2026-11-20T08:00:00Z"
     view = service.admin_tracking(repo=repo, settings=settings, order_id=oid)
     assert view.delivered_at == "2026-11-20T08:00:00Z" and view.auto_confirm is not None
+    # The order views say the same as the tracking view.
+    assert fulfilment.admin_order(repo=orders, order_id=oid, settings=settings).auto_confirm == view.auto_confirm
     result = fulfilment.auto_confirm(repo=orders, settings=settings, now=NOW)
     if mode == "shipment":
         assert view.auto_confirm.runs_from == "shipment" and view.auto_confirm.ends_at == "2026-11-20T08:00:00Z"
@@ -262,6 +264,10 @@ def test_customer_and_promoter_routes_take_at_most_three_round_trips(table: Tabl
     status, body = _get(fn, "GET /promoter/orders/{order_id}/tracking", oid, Role.CUSTOMER, Role.PROMOTER,
                         subject=OTHER)
     assert status == 404
+    # The order's own view says when the countdown ends, within the same class of round trips.
+    status, body = trips.of(lambda: _get(fn, "GET /orders/{order_id}", oid, Role.CUSTOMER, subject=BUYER))
+    assert status == 200 and body["auto_confirm"] == {**body["auto_confirm"], "days": 10, "runs_from": "shipment"}
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
     status, body = _get(fn, "GET /orders/{order_id}/tracking", oid, Role.CUSTOMER, subject="u_else")
     assert status == 404
     status, _ = _get(fn, "GET /promoter/orders/{order_id}/tracking", oid, Role.CUSTOMER, subject=BUYER)

@@ -42,6 +42,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "IP#10.0.0.1"}),
     "known_login_source_key": (("root", "10.0.0.1"), {"pk": "LOGIN#root", "sk": "KNOWN#10.0.0.1"}),
     "wechat_refresh_key": (("wx_app",), {"pk": "WECHAT#wx_app", "sk": "FORCE_REFRESH"}),
+    # coupons
+    "coupon_template_key": (("ct_1",), {"pk": "COUPON_TEMPLATES", "sk": "TEMPLATE#ct_1"}),
+    "user_coupon_key": (("u_1", "cp_1"), {"pk": "USER#u_1", "sk": "COUPON#cp_1"}),
+    "coupon_claims_key": (("u_1", "ct_1"), {"pk": "USER#u_1", "sk": "COUPON_CLAIMS#ct_1"}),
     # customers
     "registration_sort_key": (("2026-03-01T09:45:12Z", "u_1"), "2026-03-01T09:45:12Z#u_1"),
     "directory_key": (("u_1",), {"pk": "USER#u_1", "sk": "DIRECTORY"}),
@@ -112,6 +116,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "stock_adjustment_key": (("p_1", "2026-03-01T09:45:12Z", "adj_1"),
                              {"pk": "PRODUCT#p_1", "sk": "STOCKADJ#2026-03-01T09:45:12Z#adj_1"}),
     "upload_key": (("m_1",), {"pk": "MEDIA_UPLOAD#m_1", "sk": "UPLOAD"}),
+    "material_key": (("mat_1",), {"pk": "MATERIAL#mat_1", "sk": "MATERIAL"}),
+    "material_scope": ((None,), "G#"),
+    "material_sort_key": (("p_1", "text", "mat_1"), "P#p_1#text#mat_1"),
     # money
     "wallet_key": (("u_1",), {"pk": "USER#u_1", "sk": "WALLET"}),
     "posting_sort_key": ((_POSTING,), "LEDGER#2026-03-01T09:45:12Z#pst_1"),
@@ -142,6 +149,10 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "bonus_month_partition": (("2026-03",), "BONUSES#2026-03"),
     "bonus_key": (("u_1", "2026-03"), {"pk": "BONUSES#2026-03", "sk": "USER#u_1"}),
     "bonus_promoter_partition": (("u_1",), "PROMOTER_BONUSES#u_1"),
+    "prize_month_partition": (("2026-03",), "PRIZES#2026-03"),
+    "prize_ranking_key": (("2026-03",), {"pk": "PRIZES#2026-03", "sk": "RANKING"}),
+    "prize_key": (("2026-03", 2), {"pk": "PRIZES#2026-03", "sk": "RANK#02"}),
+    "held_prize_key": (("2026-03", 2), {"pk": "PRIZES_HELD", "sk": "2026-03#02"}),
     # ops
     "audit_partition": ((datetime(2026, 3, 1, 23, 30, tzinfo=UTC),), "AUDIT#2026-03-01"),
     "actor_partition": (("admin",), "AUDIT_ACTOR#admin"),
@@ -202,6 +213,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "COUPON_TEMPLATES_PARTITION": "COUPON_TEMPLATES", "USER_COUPON_PREFIX": "COUPON#",
     "CUSTOMERS_PARTITION": "CUSTOMERS", "CUSTOMER_TAGS_PARTITION": "CUSTOMER_TAGS", "DIRECTORY_SK": "DIRECTORY",
     "TAG_DEFINITION_PREFIX": "TAG#", "TAG_MEMBERSHIP_PREFIX": "TAG#",
     "CART_SK": "CART", "CART_LINE_PREFIX": "CART_LINE#",
@@ -216,6 +228,7 @@ CONSTANTS: dict[str, Any] = {
     "COMMISSION_RATES_READY_SK": "READY", "LOW_STOCK_PARTITION": "LOWSTOCK", "LOW_STOCK_LIST": ("gsi1pk", "LOWSTOCK"),
     "SHELF_PLAN_PARTITION": "SHELFPLAN",
     "POSTING_PREFIX": "LEDGER#", "POSTING_SHARDS": 3, "COMMISSION_PREFIX": "COMMISSION#",
+    "HELD_PRIZES_PARTITION": "PRIZES_HELD",
     "RUNS_PARTITION": "RECONCILIATIONS",
     "SETTINGS_PK": "SETTINGS#distribution", "RISK_SCAN_WATERMARK_KEY": {"pk": "RISK_SCAN", "sk": "WATERMARK"},
     "SETTINGS_CURRENT_KEY": {"pk": "SETTINGS#distribution", "sk": "CURRENT"},
@@ -223,6 +236,7 @@ CONSTANTS: dict[str, Any] = {
     "SETTINGS_HISTORY_PARTITION": ("pk", "SETTINGS#distribution"),
     "STATS_SK": "STATS", "DAY_SHARDS": 8, "SCORE_OFFSET": 10**15, "SCORE_DIGITS": 16,
     "WITHDRAWAL_LIST_PARTITION": "WITHDRAWAL_LIST", "RECEIPT_REMINDER_SK": "RECEIPT_REMINDER",
+    "MATERIALS_PARTITION": "MATERIALS", "GENERAL_SCOPE": "G#",
 }
 
 

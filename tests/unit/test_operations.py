@@ -81,8 +81,8 @@ def test_every_queue_parks_failures_in_a_watched_dead_letter_queue() -> None:
 
 def test_every_webhook_route_has_route_metrics_and_an_alarm() -> None:
     settings = RESOURCES["HttpApi"]["Properties"]["RouteSettings"]
-    alarm = ALARMS["WebhookServerErrorAlarm"]
-    alarmed = {d["Value"] for d in alarm["Dimensions"] if d["Name"] == "Resource"}
+    alarmed = {d["Value"] for alarm in ALARMS.values() if alarm.get("MetricName") == "5xx"
+               for d in alarm.get("Dimensions", []) if d["Name"] == "Resource"}
     for resource in RESOURCES.values():
         if resource["Type"] != "AWS::Serverless::Function":
             continue

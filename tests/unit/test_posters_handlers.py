@@ -168,3 +168,36 @@ def test_poster_refusals(invoke: Invoke, payload: dict[str, Any], status: int, c
     add_product()
     got, body, _ = invoke("promoter_poster", "POST", "/promoter/posters", body=payload, headers=bearer("u_alice"))
     assert (got, body["error"]["code"]) == (status, code), body
+
+
+def test_materials_over_the_handlers(invoke: Invoke) -> None:
+    """The merchant saves a text through the admin route (a banned phrase is a 422 naming the field
+    and the phrase); the promoter lists it with their own share link; a template id that is not
+    one is a 404, and a slogan does not go with a template."""
+    add_promoter("u_alice", "ALICEH06")
+    add_product()
+    admin = {**bearer("u_owner", Role.ADMIN), "idempotency-key": "mat-create-1"}
+    status, body, _ = invoke("admin_media", "POST", "/admin/materials", headers=admin,
+                             body={"kind": "text", "title": "推荐语", "text": "一起躺赚 {share_link}"})
+    assert (status, body["error"]["code"]) == (422, "banned_phrase"), body
+    assert body["error"]["fields"] == [{"field": "text", "reason": "contains the banned phrase '躺赚'"}]
+    admin["idempotency-key"] = "mat-create-2"
+    status, created, _ = invoke("admin_media", "POST", "/admin/materials", headers=admin,
+                                body={"kind": "text", "title": "推荐语", "product_id": "p_tea",
+                                      "text": "好茶 {share_link}"})
+    assert status == 201 and created["version"] == 1, created
+    status, listed, _ = invoke("promoter_poster", "GET", "/promoter/materials", headers=bearer("u_alice"))
+    assert status == 200 and listed["items"] == []  # general ones only: none
+    event = http_event("GET", "/promoter/materials", headers=bearer("u_alice"))
+    event["queryStringParameters"] = {"product_id": "p_tea"}
+    event["rawQueryString"] = "product_id=p_tea"
+    result = load_function("promoter_poster").handler(event, FakeContext())
+    items = json.loads(result["body"])["items"]
+    assert [i["text"] for i in items] == ["好茶 pages/index/index?scene=ALICEH06"]
+    status, body, _ = invoke("promoter_poster", "POST", "/promoter/posters", headers=bearer("u_alice"),
+                             body={"product_id": "p_tea", "template_id": created["material_id"]})
+    assert (status, body["error"]["code"]) == (404, "template_not_found")  # a text is not a template
+    status, body, _ = invoke("promoter_poster", "POST", "/promoter/posters", headers=bearer("u_alice"),
+                             body={"product_id": "p_tea", "template_id": "mat_x", "slogan": "好茶"})
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+    assert body["error"]["fields"][0]["field"] == "slogan"

@@ -149,7 +149,8 @@ def test_exactly_two_earning_levels_whatever_the_promoter_levels() -> None:
 
 def test_optional_sections_appear_only_when_configured() -> None:
     keys = [s.key for s in render(BASE).sections]
-    assert keys == ["overview", "commission", "levels", "binding", "settlement", "withdrawal", "refund", "promoter"]
+    assert keys == ["overview", "commission", "levels", "binding", "settlement", "withdrawal", "refund", "promoter",
+                    "coupons"]
     bonus = TeamBonusRules.model_validate({"enabled": True, "tiers": [
         {"min_team_sales_fen": 1_000_000, "bonus_bp": 100}, {"min_team_sales_fen": 5_000_000, "bonus_bp": 300}]})
     risk = RiskRules.model_validate({"self_dealing": {"mode": "enforce"}})

@@ -195,6 +195,42 @@ export interface paths {
         patch: operations["update_admin_categories__category_id__patch"];
         trace?: never;
     };
+    "/admin/coupon-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the coupon templates with their issued counts */
+        get: operations["list_all_admin_coupon_templates_get"];
+        put?: never;
+        /** Create a coupon template */
+        post: operations["create_admin_coupon_templates_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/coupon-templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One coupon template */
+        get: operations["get_one_admin_coupon_templates__template_id__get"];
+        /** Change or disable a coupon template */
+        put: operations["update_admin_coupon_templates__template_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/customer-tags": {
         parameters: {
             query?: never;
@@ -466,6 +502,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/materials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The materials center: every material, a product's or the general ones */
+        get: operations["list_materials_admin_materials_get"];
+        put?: never;
+        /** Create a text, poster background or poster template */
+        post: operations["create_material_admin_materials_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/materials/{material_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One material */
+        get: operations["get_material_admin_materials__material_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change, enable or disable a material (fields sent only) */
+        patch: operations["update_material_admin_materials__material_id__patch"];
+        trace?: never;
+    };
     "/admin/me/password": {
         parameters: {
             query?: never;
@@ -659,6 +731,23 @@ export interface paths {
         put?: never;
         /** Verify a service order's 核销 code */
         post: operations["verify_admin_orders__order_id__verify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/prizes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One month's leaderboard prizes, by rank */
+        get: operations["month_prizes_admin_prizes_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1601,6 +1690,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coupons open for claiming */
+        get: operations["open_for_claiming_coupons_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/coupons/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Claim a coupon */
+        post: operations["claim_coupons_claim_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me": {
         parameters: {
             query?: never;
@@ -1674,6 +1797,23 @@ export interface paths {
          * @description The old default is unset in the same write; repeating it changes nothing.
          */
         post: operations["make_default_me_addresses__address_id__default_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My coupons (unused, used, expired) */
+        get: operations["mine_me_coupons_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2079,6 +2219,23 @@ export interface paths {
         };
         /** My earnings today and this month (China time) and my balances */
         get: operations["my_summary_promoter_ledger_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/promoter/materials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The materials center's texts and templates for a product */
+        get: operations["materials_list_promoter_materials_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3104,6 +3261,113 @@ export interface components {
             title: string;
         };
         /**
+         * AdminPrizeList
+         * @description One month's leaderboard prizes.
+         * @example {
+         *       "decided": true,
+         *       "decided_at": "2026-12-16T19:00:03Z",
+         *       "items": [
+         *         {
+         *           "amount_fen": 50000,
+         *           "paid_at": "2026-12-16T19:00:03Z",
+         *           "prize_id": "pz_202611_01",
+         *           "promoter_id": "u_cpk4nizqohonwxfnikf4bplx",
+         *           "rank": 1,
+         *           "score_fen": 1182000,
+         *           "status": "PAID"
+         *         },
+         *         {
+         *           "amount_fen": 20000,
+         *           "paid_at": null,
+         *           "prize_id": "pz_202611_02",
+         *           "promoter_id": "u_36botxbbbigbhenhtgo542dk",
+         *           "rank": 2,
+         *           "score_fen": 954000,
+         *           "status": "HELD"
+         *         }
+         *       ],
+         *       "measure": "sales",
+         *       "month": "2026-11",
+         *       "paid_fen": 70000,
+         *       "settings_version": 12,
+         *       "table": {
+         *         "measure": "sales",
+         *         "month": "2026-11",
+         *         "ranks": [
+         *           {
+         *             "amount_fen": 50000,
+         *             "rank": 1
+         *           },
+         *           {
+         *             "amount_fen": 20000,
+         *             "rank": 2
+         *           },
+         *           {
+         *             "amount_fen": 10000,
+         *             "rank": 3
+         *           }
+         *         ],
+         *         "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *         "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *         "total_fen": 80000
+         *       }
+         *     }
+         */
+        AdminPrizeList: {
+            /**
+             * Decided
+             * @description the month was final and its ranking is fixed
+             */
+            decided: boolean;
+            /** Decided At */
+            decided_at?: string | null;
+            /**
+             * Items
+             * @description ranks 1..N, empty until decided
+             */
+            items: components["schemas"]["AdminPrizeView"][];
+            /** Measure */
+            measure?: ("sales" | "commission") | null;
+            /** Month */
+            month: string;
+            /**
+             * Paid Fen
+             * @description Σ of the PAID awards
+             */
+            paid_fen: number;
+            /**
+             * Settings Version
+             * @description the settings version whose table decided it
+             */
+            settings_version?: number | null;
+            /** @description the table in force for this month now (null: no prizes) */
+            table?: components["schemas"]["PrizeTableView"] | null;
+        };
+        /** AdminPrizeView */
+        AdminPrizeView: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Paid At */
+            paid_at?: string | null;
+            /** Prize Id */
+            prize_id?: string | null;
+            /** Promoter Id */
+            promoter_id: string;
+            /** Rank */
+            rank: number;
+            /**
+             * Score Fen
+             * @description the promoter's figure of the measure, from the final month's records
+             */
+            score_fen: number;
+            /**
+             * Status
+             * @description PAID: credited to available; HELD: waiting for an open risk case to close; VOIDED: the case was confirmed, never paid; PENDING: decided, not paid yet (the next run pays it); NO_PRIZE: the rank's prize is 0
+             * @enum {string}
+             */
+            status: "PAID" | "HELD" | "VOIDED" | "PENDING" | "NO_PRIZE";
+        };
+        /**
          * AdminProductList
          * @example {
          *       "items": [
@@ -3638,6 +3902,83 @@ export interface components {
              * @description pass as `cursor` (with the same filters) for more
              */
             next_cursor?: string | null;
+        };
+        /**
+         * AvailableList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "ends_at": null,
+         *           "kind": "amount",
+         *           "left_for_you": 1,
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "starts_at": null,
+         *           "template_id": "ct_01HZX",
+         *           "valid_days": 7
+         *         }
+         *       ]
+         *     }
+         */
+        AvailableList: {
+            /** Items */
+            items: components["schemas"]["AvailableTemplate"][];
+        };
+        /**
+         * AvailableTemplate
+         * @description A template a customer may claim now, and how many more they may claim of it.
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "left_for_you": 1,
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "template_id": "ct_01HZX",
+         *       "valid_days": 7
+         *     }
+         */
+        AvailableTemplate: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Ends At */
+            ends_at: string | null;
+            /** Kind */
+            kind: string;
+            /** Left For You */
+            left_for_you: number;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /** Starts At */
+            starts_at: string | null;
+            /** Template Id */
+            template_id: string;
+            /** Valid Days */
+            valid_days: number | null;
         };
         /**
          * BalanceEffect
@@ -4637,6 +4978,67 @@ export interface components {
             new_password: string;
         };
         /**
+         * ClaimRequest
+         * @example {
+         *       "share_code": "AB12CD",
+         *       "template_id": "ct_01HZX"
+         *     }
+         */
+        ClaimRequest: {
+            /**
+             * Share Code
+             * @description the promoter code of the share a promoter-bound coupon was claimed through
+             */
+            share_code?: string | null;
+            /**
+             * Template Id
+             * @description the template to claim one coupon of (`GET /coupons`)
+             */
+            template_id: string;
+        };
+        /**
+         * ClaimResponse
+         * @description The coupon claimed; for a promoter-bound coupon claimed through a share, what the share did
+         *     under the binding mode (``share_effect``) and, when it did not bind, why (``share_refused``).
+         * @example {
+         *       "coupon": {
+         *         "amount_off_fen": 1000,
+         *         "claimed_at": "2026-03-01T09:45:12Z",
+         *         "coupon_id": "cp_01HZX",
+         *         "kind": "amount",
+         *         "max_off_fen": null,
+         *         "min_spend_fen": 9900,
+         *         "name": "新人满99减10",
+         *         "order_id": null,
+         *         "percent_off_bp": 0,
+         *         "promoter_bound": false,
+         *         "scope": "all",
+         *         "scope_ids": [],
+         *         "status": "unused",
+         *         "template_id": "ct_01HZX",
+         *         "used_at": null,
+         *         "valid_from": "2026-03-01T09:45:12Z",
+         *         "valid_until": "2026-03-08T16:00:00Z"
+         *       },
+         *       "share_effect": "bound",
+         *       "share_refused": null
+         *     }
+         */
+        ClaimResponse: {
+            coupon: components["schemas"]["CouponView"];
+            /**
+             * Share Effect
+             * @default none
+             * @enum {string}
+             */
+            share_effect: "bound" | "rebound" | "unchanged" | "unbound" | "not_bound" | "not_logged_in" | "share_source" | "none";
+            /**
+             * Share Refused
+             * @description why the share did not bind (error code)
+             */
+            share_refused?: string | null;
+        };
+        /**
          * CommissionEventView
          * @description One status change of a commission record.
          */
@@ -5275,6 +5677,409 @@ export interface components {
             runs_from: "shipment" | "delivery";
             /** Started At */
             started_at: string;
+        };
+        /**
+         * CouponList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "claimed_at": "2026-03-01T09:45:12Z",
+         *           "coupon_id": "cp_01HZX",
+         *           "kind": "amount",
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "order_id": null,
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "status": "unused",
+         *           "template_id": "ct_01HZX",
+         *           "used_at": null,
+         *           "valid_from": "2026-03-01T09:45:12Z",
+         *           "valid_until": "2026-03-08T16:00:00Z"
+         *         }
+         *       ]
+         *     }
+         */
+        CouponList: {
+            /** Items */
+            items: components["schemas"]["CouponView"][];
+        };
+        /**
+         * CouponTemplateIn
+         * @description A template as the merchant writes it: amount off, or percent off with a ceiling; a validity
+         *     window (``starts_at``/``ends_at``) or ``valid_days`` after claiming (through the end of that
+         *     China day).
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "total_quantity": 1000,
+         *       "valid_days": 7
+         *     }
+         */
+        CouponTemplateIn: {
+            /**
+             * Amount Off Fen
+             * @description integer fen (分)
+             * @default 0
+             */
+            amount_off_fen: number;
+            /**
+             * Auto Issue
+             * @default none
+             * @enum {string}
+             */
+            auto_issue: "none" | "first_login" | "becomes_promoter";
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "amount" | "percent";
+            /**
+             * Max Off Fen
+             * @description the ceiling of a percent coupon
+             */
+            max_off_fen?: number | null;
+            /**
+             * Min Spend Fen
+             * @description of the products in scope, before any discount
+             * @default 0
+             */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /**
+             * On Refund
+             * @default return_if_full_refund
+             * @enum {string}
+             */
+            on_refund: "return_if_full_refund" | "never";
+            /**
+             * Per User Limit
+             * @default 1
+             */
+            per_user_limit: number;
+            /**
+             * Percent Off Bp
+             * @description percent off in basis points
+             * @default 0
+             */
+            percent_off_bp: number;
+            /**
+             * Promoter Bound
+             * @default false
+             */
+            promoter_bound: boolean;
+            /**
+             * Scope
+             * @default all
+             * @enum {string}
+             */
+            scope: "all" | "categories" | "products";
+            /** Scope Ids */
+            scope_ids?: string[];
+            /** Starts At */
+            starts_at?: string | null;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Valid Days */
+            valid_days?: number | null;
+        };
+        /**
+         * CouponTemplateList
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_off_fen": 1000,
+         *           "auto_issue": "first_login",
+         *           "created_at": "2026-03-01T09:45:12Z",
+         *           "enabled": true,
+         *           "ends_at": null,
+         *           "issued": 120,
+         *           "kind": "amount",
+         *           "max_off_fen": null,
+         *           "min_spend_fen": 9900,
+         *           "name": "新人满99减10",
+         *           "on_refund": "return_if_full_refund",
+         *           "per_user_limit": 1,
+         *           "percent_off_bp": 0,
+         *           "promoter_bound": false,
+         *           "scope": "all",
+         *           "scope_ids": [],
+         *           "starts_at": null,
+         *           "template_id": "ct_01HZX",
+         *           "total_quantity": 1000,
+         *           "updated_at": "2026-03-02T10:00:00Z",
+         *           "valid_days": 7,
+         *           "version": 3
+         *         }
+         *       ]
+         *     }
+         */
+        CouponTemplateList: {
+            /** Items */
+            items: components["schemas"]["CouponTemplateView"][];
+        };
+        /**
+         * CouponTemplateUpdate
+         * @description The whole template again, with the ``version`` you read (409 if it changed since).
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "total_quantity": 1000,
+         *       "valid_days": 7,
+         *       "version": 3
+         *     }
+         */
+        CouponTemplateUpdate: {
+            /**
+             * Amount Off Fen
+             * @description integer fen (分)
+             * @default 0
+             */
+            amount_off_fen: number;
+            /**
+             * Auto Issue
+             * @default none
+             * @enum {string}
+             */
+            auto_issue: "none" | "first_login" | "becomes_promoter";
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "amount" | "percent";
+            /**
+             * Max Off Fen
+             * @description the ceiling of a percent coupon
+             */
+            max_off_fen?: number | null;
+            /**
+             * Min Spend Fen
+             * @description of the products in scope, before any discount
+             * @default 0
+             */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /**
+             * On Refund
+             * @default return_if_full_refund
+             * @enum {string}
+             */
+            on_refund: "return_if_full_refund" | "never";
+            /**
+             * Per User Limit
+             * @default 1
+             */
+            per_user_limit: number;
+            /**
+             * Percent Off Bp
+             * @description percent off in basis points
+             * @default 0
+             */
+            percent_off_bp: number;
+            /**
+             * Promoter Bound
+             * @default false
+             */
+            promoter_bound: boolean;
+            /**
+             * Scope
+             * @default all
+             * @enum {string}
+             */
+            scope: "all" | "categories" | "products";
+            /** Scope Ids */
+            scope_ids?: string[];
+            /** Starts At */
+            starts_at?: string | null;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Valid Days */
+            valid_days?: number | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CouponTemplateView
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "auto_issue": "first_login",
+         *       "created_at": "2026-03-01T09:45:12Z",
+         *       "enabled": true,
+         *       "ends_at": null,
+         *       "issued": 120,
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "on_refund": "return_if_full_refund",
+         *       "per_user_limit": 1,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "starts_at": null,
+         *       "template_id": "ct_01HZX",
+         *       "total_quantity": 1000,
+         *       "updated_at": "2026-03-02T10:00:00Z",
+         *       "valid_days": 7,
+         *       "version": 3
+         *     }
+         */
+        CouponTemplateView: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Auto Issue */
+            auto_issue: string;
+            /** Created At */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Ends At */
+            ends_at: string | null;
+            /**
+             * Issued
+             * @description coupons claimed or issued of it so far
+             */
+            issued: number;
+            /** Kind */
+            kind: string;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** On Refund */
+            on_refund: string;
+            /** Per User Limit */
+            per_user_limit: number;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /** Starts At */
+            starts_at: string | null;
+            /** Template Id */
+            template_id: string;
+            /** Total Quantity */
+            total_quantity: number;
+            /** Updated At */
+            updated_at: string;
+            /** Valid Days */
+            valid_days: number | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CouponView
+         * @example {
+         *       "amount_off_fen": 1000,
+         *       "claimed_at": "2026-03-01T09:45:12Z",
+         *       "coupon_id": "cp_01HZX",
+         *       "kind": "amount",
+         *       "max_off_fen": null,
+         *       "min_spend_fen": 9900,
+         *       "name": "新人满99减10",
+         *       "order_id": null,
+         *       "percent_off_bp": 0,
+         *       "promoter_bound": false,
+         *       "scope": "all",
+         *       "scope_ids": [],
+         *       "status": "unused",
+         *       "template_id": "ct_01HZX",
+         *       "used_at": null,
+         *       "valid_from": "2026-03-01T09:45:12Z",
+         *       "valid_until": "2026-03-08T16:00:00Z"
+         *     }
+         */
+        CouponView: {
+            /** Amount Off Fen */
+            amount_off_fen: number;
+            /** Claimed At */
+            claimed_at: string;
+            /** Coupon Id */
+            coupon_id: string;
+            /** Kind */
+            kind: string;
+            /** Max Off Fen */
+            max_off_fen: number | null;
+            /** Min Spend Fen */
+            min_spend_fen: number;
+            /** Name */
+            name: string;
+            /** Order Id */
+            order_id: string | null;
+            /** Percent Off Bp */
+            percent_off_bp: number;
+            /** Promoter Bound */
+            promoter_bound: boolean;
+            /** Scope */
+            scope: string;
+            /** Scope Ids */
+            scope_ids: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "unused" | "used" | "expired";
+            /** Template Id */
+            template_id: string;
+            /** Used At */
+            used_at: string | null;
+            /** Valid From */
+            valid_from: string;
+            /** Valid Until */
+            valid_until: string;
         };
         /**
          * CreateExportRequest
@@ -6185,6 +6990,14 @@ export interface components {
              */
             commission: components["schemas"]["CommissionRates"];
             /**
+             * @default {
+             *       "enabled": false,
+             *       "months": {},
+             *       "standing": null
+             *     }
+             */
+            leaderboard_prizes: components["schemas"]["LeaderboardPrizes"];
+            /**
              * Level Downgrade Inactive Days
              * @default 90
              */
@@ -6896,6 +7709,65 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** LayoutBox */
+        LayoutBox: {
+            /** Height */
+            height: number;
+            /** Width */
+            width: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
+        /**
+         * LayoutModel
+         * @description Boxes on the 750 × 1334 poster: each inside it, the QR a square of 160–400 px, text boxes at
+         *     least 80 × 24 px and never over the QR code.
+         * @example {
+         *       "nickname": {
+         *         "height": 48,
+         *         "width": 400,
+         *         "x": 40,
+         *         "y": 1100
+         *       },
+         *       "price": {
+         *         "height": 64,
+         *         "width": 400,
+         *         "x": 40,
+         *         "y": 1000
+         *       },
+         *       "qr": {
+         *         "height": 240,
+         *         "width": 240,
+         *         "x": 470,
+         *         "y": 1054
+         *       },
+         *       "text_color": "#222222",
+         *       "title": {
+         *         "height": 96,
+         *         "width": 670,
+         *         "x": 40,
+         *         "y": 900
+         *       }
+         *     }
+         */
+        LayoutModel: {
+            /** @description the promoter's nickname (text; no avatar) */
+            nickname?: components["schemas"]["LayoutBox"] | null;
+            /** @description the product's price */
+            price: components["schemas"]["LayoutBox"];
+            /** @description the promoter's own QR code */
+            qr: components["schemas"]["LayoutBox"];
+            /**
+             * Text Color
+             * @description `#RRGGBB`
+             * @default #222222
+             */
+            text_color: string;
+            /** @description the product's title */
+            title: components["schemas"]["LayoutBox"];
+        };
         /** LeaderboardEntry */
         LeaderboardEntry: {
             /**
@@ -6916,6 +7788,27 @@ export interface components {
             /** Score Fen */
             score_fen: number;
         };
+        /**
+         * LeaderboardPrizes
+         * @description 排行榜奖励. Disabled by default.
+         */
+        LeaderboardPrizes: {
+            /**
+             * Enabled
+             * @default false
+             */
+            enabled: boolean;
+            /**
+             * Months
+             * @description YYYY-MM → that month's table
+             * @default {}
+             */
+            months: {
+                [key: string]: components["schemas"]["PrizeTable"];
+            };
+            /** @description every month's table unless a month has its own */
+            standing?: components["schemas"]["PrizeTable"] | null;
+        };
         /** LedgerEntry */
         LedgerEntry: {
             /**
@@ -6928,7 +7821,7 @@ export interface components {
             effect: components["schemas"]["BalanceEffect"];
             /**
              * Kind
-             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, commission_adjusted (a manual adjustment; memo: the reason)
+             * @description commission_frozen, commission_settled, commission_cancelled, commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, commission_adjusted (a manual adjustment; memo: the reason), prize_paid (a leaderboard prize; memo: the month, board, rank and prize)
              */
             kind: string;
             /** Legs */
@@ -7262,6 +8155,247 @@ export interface components {
             reference: string;
         };
         /**
+         * MaterialCreate
+         * @description A text needs `text`; a background `image_key`; a template `background_id` and `layout`.
+         * @example {
+         *       "enabled": true,
+         *       "kind": "text",
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "text": "明前头采, 一口回甘。戳这里看看: {share_link}",
+         *       "title": "普洱茶推荐语"
+         *     }
+         * @example {
+         *       "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *       "kind": "template",
+         *       "layout": {
+         *         "nickname": {
+         *           "height": 48,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1100
+         *         },
+         *         "price": {
+         *           "height": 64,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1000
+         *         },
+         *         "qr": {
+         *           "height": 240,
+         *           "width": 240,
+         *           "x": 470,
+         *           "y": 1054
+         *         },
+         *         "text_color": "#222222",
+         *         "title": {
+         *           "height": 96,
+         *           "width": 670,
+         *           "x": 40,
+         *           "y": 900
+         *         }
+         *       },
+         *       "title": "秋日海报"
+         *     }
+         */
+        MaterialCreate: {
+            /** Background Id */
+            background_id?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Image Key */
+            image_key?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "background" | "template";
+            layout?: components["schemas"]["LayoutModel"] | null;
+            /**
+             * Product Id
+             * @description the product it is for; absent: general
+             */
+            product_id?: string | null;
+            /** Text */
+            text?: string | null;
+            /**
+             * Title
+             * @description what the merchant and promoters call it (banned phrases refused)
+             */
+            title: string;
+        };
+        /**
+         * MaterialPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *           "created_at": "2026-11-20T03:00:00Z",
+         *           "enabled": true,
+         *           "image_key": "product-images/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c.jpg",
+         *           "image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c-w750.jpg?X-Amz-Expires=3600",
+         *           "kind": "template",
+         *           "layout": {
+         *             "nickname": {
+         *               "height": 48,
+         *               "width": 400,
+         *               "x": 40,
+         *               "y": 1100
+         *             },
+         *             "price": {
+         *               "height": 64,
+         *               "width": 400,
+         *               "x": 40,
+         *               "y": 1000
+         *             },
+         *             "qr": {
+         *               "height": 240,
+         *               "width": 240,
+         *               "x": 470,
+         *               "y": 1054
+         *             },
+         *             "text_color": "#222222",
+         *             "title": {
+         *               "height": 96,
+         *               "width": 670,
+         *               "x": 40,
+         *               "y": 900
+         *             }
+         *           },
+         *           "material_id": "mat_01m4cn3k9z2yq8w7e5r4t3",
+         *           "product_id": null,
+         *           "text": null,
+         *           "title": "秋日海报",
+         *           "updated_at": "2026-11-20T03:00:00Z",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        MaterialPage: {
+            /** Items */
+            items: components["schemas"]["MaterialView"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * MaterialUpdate
+         * @description The fields sent change; `version` is the one you read (409 when it is stale). A background's
+         *     image and any material's kind and product stay as created.
+         * @example {
+         *       "enabled": false,
+         *       "version": 2
+         *     }
+         */
+        MaterialUpdate: {
+            /** Background Id */
+            background_id?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            layout?: components["schemas"]["LayoutModel"] | null;
+            /** Text */
+            text?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * MaterialView
+         * @example {
+         *       "background_id": "mat_01m4cn2x7qk0b3v9w1aa8d",
+         *       "created_at": "2026-11-20T03:00:00Z",
+         *       "enabled": true,
+         *       "image_key": "product-images/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c.jpg",
+         *       "image_url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/product-thumbs/3f9c2a7be1d04c6f8a5b9d0e1f2a3b4c-w750.jpg?X-Amz-Expires=3600",
+         *       "kind": "template",
+         *       "layout": {
+         *         "nickname": {
+         *           "height": 48,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1100
+         *         },
+         *         "price": {
+         *           "height": 64,
+         *           "width": 400,
+         *           "x": 40,
+         *           "y": 1000
+         *         },
+         *         "qr": {
+         *           "height": 240,
+         *           "width": 240,
+         *           "x": 470,
+         *           "y": 1054
+         *         },
+         *         "text_color": "#222222",
+         *         "title": {
+         *           "height": 96,
+         *           "width": 670,
+         *           "x": 40,
+         *           "y": 900
+         *         }
+         *       },
+         *       "material_id": "mat_01m4cn3k9z2yq8w7e5r4t3",
+         *       "product_id": null,
+         *       "text": null,
+         *       "title": "秋日海报",
+         *       "updated_at": "2026-11-20T03:00:00Z",
+         *       "version": 1
+         *     }
+         */
+        MaterialView: {
+            /**
+             * Background Id
+             * @description a template's background material
+             */
+            background_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Image Key
+             * @description a background's image, or a template's background image
+             */
+            image_key: string | null;
+            /**
+             * Image Url
+             * @description a temporary URL of a 750 px preview of the image
+             */
+            image_url: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "background" | "template";
+            layout: components["schemas"]["LayoutModel"] | null;
+            /** Material Id */
+            material_id: string;
+            /**
+             * Product Id
+             * @description null: general (offered with every product)
+             */
+            product_id: string | null;
+            /**
+             * Text
+             * @description a text's copy, placeholders unfilled
+             */
+            text: string | null;
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
          * MeResponse
          * @description The caller's own profile.
          * @example {
@@ -7518,6 +8652,7 @@ export interface components {
          *         "province": "浙江省"
          *       },
          *       "amount_fen": 41400,
+         *       "auto_confirm": null,
          *       "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l",
          *       "carrier": "顺丰速运",
          *       "completed_at": "2026-11-07T09:12:30Z",
@@ -7619,6 +8754,8 @@ export interface components {
             address?: components["schemas"]["AddressView"] | null;
             /** Amount Fen */
             amount_fen: number;
+            /** @description while SHIPPED: from when the auto-confirm countdown runs (shipment, or delivery once tracking knows it) and when the order confirms itself */
+            auto_confirm?: components["schemas"]["CountdownView"] | null;
             /** Buyer Id */
             buyer_id: string;
             /** Carrier */
@@ -8101,6 +9238,7 @@ export interface components {
          *         "phone": "13812341234",
          *         "province": "浙江省"
          *       },
+         *       "coupon_id": "cp_01HZX",
          *       "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76",
          *       "lines": [
          *         {
@@ -8131,6 +9269,11 @@ export interface components {
              * @description 结算: the cart lines this order checks out, each matching one of `lines` (same product); removed from the cart with the order, in its transaction
              */
             cart_line_ids?: string[] | null;
+            /**
+             * Coupon Id
+             * @description one of the caller's unused coupons (`GET /me/coupons`): its discount is spread over the lines in its scope and it is used by this order
+             */
+            coupon_id?: string | null;
             /**
              * Device Id
              * @description device fingerprint (or header `x-device-id`)
@@ -8227,6 +9370,10 @@ export interface components {
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
          *       "slogan": "明前头采, 一口回甘"
          *     }
+         * @example {
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "template_id": "mat_01m4cn3k9z2yq8w7e5r4t3"
+         *     }
          */
         PosterRequest: {
             /** Product Id */
@@ -8236,6 +9383,11 @@ export interface components {
              * @description the promoter's own line under the price (checked against banned phrases)
              */
             slogan?: string | null;
+            /**
+             * Template Id
+             * @description draw on this template of the materials center (GET /promoter/materials) instead of the standard layout; not with `slogan`
+             */
+            template_id?: string | null;
         };
         /**
          * PosterResponse
@@ -8243,6 +9395,7 @@ export interface components {
          *       "expires_at": "2026-11-20T04:00:00Z",
          *       "height": 1334,
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "template_id": null,
          *       "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/posters/u_36botxbbbigbhenhtgo542dk/p_01m4cmckqvx119jymzac3w/JXZtwULX-461d480f74059db63c5b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=4a733d509346314fdf64418c3109fbae9d78a70cf6821d05198ccec7128399d5",
          *       "width": 750
          *     }
@@ -8258,12 +9411,99 @@ export interface components {
             /** Product Id */
             product_id: string;
             /**
+             * Template Id
+             * @description the template it was drawn on; null: the standard layout
+             */
+            template_id?: string | null;
+            /**
              * Url
              * @description a temporary (presigned) URL of the poster PNG
              */
             url: string;
             /** Width */
             width: number;
+        };
+        /** PrizeRankView */
+        PrizeRankView: {
+            /**
+             * Amount Fen
+             * @description the prize of this rank (fen); 0: ranked, no prize
+             */
+            amount_fen: number;
+            /**
+             * Rank
+             * @description 1 = first place
+             */
+            rank: number;
+        };
+        /**
+         * PrizeTable
+         * @description One month's prizes: the measure and a prize per rank 1..N.
+         */
+        PrizeTable: {
+            /**
+             * Measure
+             * @default sales
+             * @enum {string}
+             */
+            measure: "sales" | "commission";
+            /**
+             * Prizes
+             * @description ranks 1..N in order, each once
+             */
+            prizes: components["schemas"]["RankPrize"][];
+        };
+        /**
+         * PrizeTableView
+         * @description The prizes of one month: which ranks win what.
+         * @example {
+         *       "measure": "sales",
+         *       "month": "2026-11",
+         *       "ranks": [
+         *         {
+         *           "amount_fen": 50000,
+         *           "rank": 1
+         *         },
+         *         {
+         *           "amount_fen": 20000,
+         *           "rank": 2
+         *         },
+         *         {
+         *           "amount_fen": 10000,
+         *           "rank": 3
+         *         }
+         *       ],
+         *       "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *       "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *       "total_fen": 80000
+         *     }
+         */
+        PrizeTableView: {
+            /**
+             * Measure
+             * @description `sales`: distribution base, net of refunds, of level-1 orders paid in the month; `commission`: current value of level-1 and level-2 commission on orders paid in the month (own purchases excluded)
+             * @enum {string}
+             */
+            measure: "sales" | "commission";
+            /**
+             * Month
+             * @description China calendar month, YYYY-MM
+             */
+            month: string;
+            /** Ranks */
+            ranks: components["schemas"]["PrizeRankView"][];
+            /**
+             * Text
+             * @description the table in words
+             */
+            text: string;
+            /**
+             * Tie Rule
+             * @description how equal scores are ordered
+             */
+            tie_rule: string;
+            /** Total Fen */
+            total_fen: number;
         };
         /**
          * ProductAttributesIn
@@ -9229,6 +10469,27 @@ export interface components {
          *       },
          *       "period": "month",
          *       "period_key": "2026-11",
+         *       "prizes": {
+         *         "measure": "sales",
+         *         "month": "2026-11",
+         *         "ranks": [
+         *           {
+         *             "amount_fen": 50000,
+         *             "rank": 1
+         *           },
+         *           {
+         *             "amount_fen": 20000,
+         *             "rank": 2
+         *           },
+         *           {
+         *             "amount_fen": 10000,
+         *             "rank": 3
+         *           }
+         *         ],
+         *         "text": "销售榜前3名：第1名 ¥500.00，第2名 ¥200.00，第3名 ¥100.00",
+         *         "tie_rule": "同分时，先达到该成绩者（其最后一笔计入订单的支付时间更早）排名在前；仍相同时按推广员编号排序",
+         *         "total_fen": 80000
+         *       },
          *       "starts_on": "2026-11-01"
          *     }
          */
@@ -9258,6 +10519,8 @@ export interface components {
              * @description 2026-W45 (ISO week, Monday first) or 2026-11, China time
              */
             period_key: string;
+            /** @description this China month's leaderboard prizes: which ranks win what, decided on the month's final figures (null: no prizes) */
+            prizes?: components["schemas"]["PrizeTableView"] | null;
             /** Starts On */
             starts_on: string;
         };
@@ -9442,6 +10705,69 @@ export interface components {
              * @default false
              */
             truncated: boolean;
+        };
+        /**
+         * PromoterMaterial
+         * @example {
+         *       "kind": "text",
+         *       "material_id": "mat_01m4cn4a1b2c3d4e5f6g7h",
+         *       "preview_url": null,
+         *       "product_id": "p_01m4cmckqvx119jymzac3w",
+         *       "text": "明前头采, 一口回甘。戳这里看看: pages/index/index?scene=JXZtwULX",
+         *       "title": "普洱茶推荐语",
+         *       "version": 3
+         *     }
+         */
+        PromoterMaterial: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "template";
+            /** Material Id */
+            material_id: string;
+            /**
+             * Preview Url
+             * @description a template's background (temporary URL of a 750 px preview); POST /promoter/posters with its `material_id` as `template_id` draws the caller's poster on it
+             */
+            preview_url: string | null;
+            /**
+             * Product Id
+             * @description null: a general material
+             */
+            product_id: string | null;
+            /**
+             * Text
+             * @description a text with the caller's own share link, code and nickname filled in: ready to copy
+             */
+            text: string | null;
+            /** Title */
+            title: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * PromoterMaterialList
+         * @example {
+         *       "items": [
+         *         {
+         *           "kind": "text",
+         *           "material_id": "mat_01m4cn4a1b2c3d4e5f6g7h",
+         *           "preview_url": null,
+         *           "product_id": "p_01m4cmckqvx119jymzac3w",
+         *           "text": "明前头采, 一口回甘。戳这里看看: pages/index/index?scene=JXZtwULX",
+         *           "title": "普洱茶推荐语",
+         *           "version": 3
+         *         }
+         *       ]
+         *     }
+         */
+        PromoterMaterialList: {
+            /**
+             * Items
+             * @description the product's materials first, then the general ones
+             */
+            items: components["schemas"]["PromoterMaterial"][];
         };
         /**
          * PromoterOrderPage
@@ -9774,6 +11100,19 @@ export interface components {
             url: string;
             /** Width */
             width: number;
+        };
+        /** RankPrize */
+        RankPrize: {
+            /**
+             * Amount Fen
+             * @description the prize (fen); 0: no prize
+             */
+            amount_fen: number;
+            /**
+             * Rank
+             * @description 1 = first place
+             */
+            rank: number;
         };
         /**
          * ReconciliationDetail
@@ -10856,6 +12195,11 @@ export interface components {
          *         "self_purchase": "rebate",
          *         "settlement_days": 10
          *       },
+         *       "leaderboard_prizes": {
+         *         "enabled": false,
+         *         "months": {},
+         *         "standing": null
+         *       },
          *       "level_downgrade_inactive_days": 90,
          *       "levels": [
          *         {
@@ -11105,6 +12449,14 @@ export interface components {
              *     }
              */
             commission: components["schemas"]["CommissionRates"];
+            /**
+             * @default {
+             *       "enabled": false,
+             *       "months": {},
+             *       "standing": null
+             *     }
+             */
+            leaderboard_prizes: components["schemas"]["LeaderboardPrizes"];
             /**
              * Level Downgrade Inactive Days
              * @default 90
@@ -11430,6 +12782,11 @@ export interface components {
          *               "self_purchase": "rebate",
          *               "settlement_days": 7
          *             },
+         *             "leaderboard_prizes": {
+         *               "enabled": false,
+         *               "months": {},
+         *               "standing": null
+         *             },
          *             "level_downgrade_inactive_days": 90,
          *             "levels": [
          *               {
@@ -11678,6 +13035,11 @@ export interface components {
          *           "l2_rate_bp": 500,
          *           "self_purchase": "rebate",
          *           "settlement_days": 7
+         *         },
+         *         "leaderboard_prizes": {
+         *           "enabled": false,
+         *           "months": {},
+         *           "standing": null
          *         },
          *         "level_downgrade_inactive_days": 90,
          *         "levels": [
@@ -14693,6 +16055,290 @@ export interface operations {
             };
         };
     };
+    list_all_admin_coupon_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_admin_coupon_templates_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateIn"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, e.g. `invalid_coupon_template` naming `max_off_fen` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_one_admin_coupon_templates__template_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such template */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_admin_coupon_templates__template_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description the template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such template */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `version_conflict`, or `total_below_issued` (the total is below the coupons issued) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, e.g. `invalid_coupon_template` naming `max_off_fen` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     tags_admin_customer_tags_get: {
         parameters: {
             query?: never;
@@ -16083,6 +17729,300 @@ export interface operations {
             };
         };
     };
+    list_materials_admin_materials_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description the general materials only */
+                general?: boolean;
+                /** @description with product_id or general */
+                kind?: ("text" | "background" | "template") | null;
+                /** @description page size */
+                limit?: number;
+                product_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialPage"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error`, `invalid_cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_material_admin_materials_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a unique value per intended write (e.g. a UUID); a retry with the same key returns the first result instead of writing again */
+                "idempotency-key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned_phrase` naming the field and the phrase, or `validation_error` naming the field (a missing or unknown placeholder, a box outside the poster or over the QR, an unverified image, no such background) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_material_admin_materials__material_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the material */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `material_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_material_admin_materials__material_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialUpdate"];
+            };
+        };
+        responses: {
+            /** @description the material */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `material_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `version_conflict` (details.current holds the current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned_phrase` naming the field and the phrase, or `validation_error` naming the field (a missing or unknown placeholder, a box outside the poster or over the QR, an unverified image, no such background) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     change_own_password_admin_me_password_post: {
         parameters: {
             query?: never;
@@ -16867,6 +18807,65 @@ export interface operations {
                 };
             };
             /** @description `verify_locked`: too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    month_prizes_admin_prizes_get: {
+        parameters: {
+            query: {
+                /** @description China calendar month, YYYY-MM */
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPrizeList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_error` (month) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -21189,6 +23188,149 @@ export interface operations {
             };
         };
     };
+    open_for_claiming_coupons_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AvailableList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    claim_coupons_claim_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimRequest"];
+            };
+        };
+        responses: {
+            /** @description claimed; for a promoter-bound coupon, what the share did */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimResponse"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such coupon to claim */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `coupon_sold_out`, `coupon_limit_reached` or `claim_contention` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me_me_get: {
         parameters: {
             query?: never;
@@ -21605,6 +23747,62 @@ export interface operations {
             };
             /** @description `retry_later` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mine_me_coupons_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23331,6 +25529,65 @@ export interface operations {
             };
         };
     };
+    materials_list_promoter_materials_get: {
+        parameters: {
+            query?: {
+                /** @description the product's materials, then the general ones; absent: the general ones only */
+                product_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoterMaterialList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an active promoter */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     my_orders_promoter_orders_get: {
         parameters: {
             query?: {
@@ -23510,7 +25767,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no such product on sale */
+            /** @description no such product on sale, or `template_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -23519,7 +25776,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid input, a product outside the distribution programme, or a banned phrase in the poster text */
+            /** @description invalid input, a product outside the distribution programme, a banned phrase in the poster text, or a template made for another product */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -312,3 +312,11 @@ export const STAFF_ROLE: Record<"owner" | "finance" | "operations" | "support" |
   support: "客服",
   auditor: "审计",
 };
+export const PRIZE_MEASURE: Record<"sales" | "commission", string> = { sales: "销售榜", commission: "佣金榜" };
+export const PRIZE_STATUS: Record<"PAID" | "HELD" | "PENDING" | "NO_PRIZE" | "VOIDED", string> = {
+  PAID: "已发放",
+  HELD: "风控暂缓",
+  PENDING: "待发放",
+  NO_PRIZE: "无奖金",
+  VOIDED: "已作废",
+};

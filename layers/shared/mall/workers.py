@@ -8,6 +8,8 @@ worker, reporting the records that failed (partial batch response) so only those
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,3 +70,17 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
             return utc_now()
         return max(moment, utc_now())
     return utc_now()
+
+
+_ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def order_id_of(body: str) -> str | None:
+    """The ``order_id`` of a queue message ``{"order_id": ...}``; None when the message is not one
+    (redelivering cannot fix it: the worker drops it, loudly)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    value = message.get("order_id") if isinstance(message, dict) else None
+    return value if isinstance(value, str) and _ORDER_ID.match(value) else None

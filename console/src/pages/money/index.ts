@@ -1,4 +1,4 @@
-import { Coin, Download, Present } from "@element-plus/icons-vue";
+import { Coin, Download, Present, Trophy } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -11,6 +11,10 @@ export const pages: PageEntry[] = [
   {
     name: "bonuses", path: "/bonuses", title: "团队分红", group: "资金", icon: Present,
     operation: "GET /admin/bonuses", menu: true, order: 52, component: () => import("./BonusesView.vue"),
+  },
+  {
+    name: "prizes", path: "/prizes", title: "排行榜奖励", group: "资金", icon: Trophy,
+    operation: "GET /admin/prizes", menu: true, order: 52.5, component: () => import("./PrizesView.vue"),
   },
   {
     name: "exports", path: "/exports", title: "数据导出", group: "资金", icon: Download,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
+from mall.dal.coupons import CouponRepository
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
     ORDER_SK,
@@ -280,6 +281,10 @@ class OrderRepository(OrderAfterPayment):
                                          note="not paid in time; stock released")),
             *release_writes,
         ]
+        coupon = order.extra.get("coupon") if order.extra else None
+        if coupon:  # the order's coupon goes back to the buyer, once: this transaction holds only from CREATED
+            writes.append(CouponRepository(self._table).give_back_write(order.buyer_id, str(coupon["coupon_id"]),
+                                                                        order_id=order.order_id))
         for product_id, quantity in order.quantities().items():
             writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
                                        values={":q": -quantity}))

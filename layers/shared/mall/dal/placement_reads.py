@@ -16,6 +16,7 @@ from mall.dal.address_book import book_from_item
 from mall.dal.cart import cart_line_from_item
 from mall.dal.catalog.product_items import product_from_item
 from mall.dal.catalog.products import StockObservation
+from mall.dal.coupons import coupon_from_item
 from mall.dal.identity import _customer_from_item
 from mall.dal.keys import (
     SETTINGS_CURRENT_KEY,
@@ -28,6 +29,7 @@ from mall.dal.keys import (
     promoter_key,
     purchase_key,
     sku_purchase_key,
+    user_coupon_key,
 )
 from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.request_markers import MarkedRequest, MarkerState
@@ -36,6 +38,7 @@ from mall.dal.table import Item, Key, Table, Write
 from mall.domain.address_book import AddressBook
 from mall.domain.cart import CartLine
 from mall.domain.catalog import Product
+from mall.domain.coupons import Coupon
 from mall.domain.identity import Customer
 from mall.domain.referral import Promoter
 
@@ -65,6 +68,8 @@ class PlacementFacts:
     address_book: AddressBook | None = None
     #: The buyer's units per (product, SKU) on the SKU counters of the lines naming a SKU (0: none).
     sku_reserved: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: The buyer's coupon the order names (None: none named, or the buyer holds no such coupon).
+    coupon: Coupon | None = None
 
     def promoters_assuming(self, *, grandparent_active: bool) -> dict[str, Promoter]:
         """The promoters involved, the unread grandparent standing in as active or absent (only its
@@ -92,14 +97,15 @@ class PlacementReads:
 
     def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None,
              cart_line_ids: Sequence[str] = (), with_address_book: bool = False,
-             sku_lines: Sequence[tuple[str, str]] = ()) -> PlacementFacts:
+             sku_lines: Sequence[tuple[str, str]] = (), coupon_id: str | None = None) -> PlacementFacts:
         """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
         a buyer whose parent has no parent, three for a two-level chain. The cart lines an order
         checks out are named by the request, so they ride in the first batch; ``with_address_book``:
         the buyer's address book comes in the first batch too (its key is the buyer's). ``sku_lines``:
         the (product, SKU) the lines name, whose SKU counters ride in the first batch as well (whether a
         SKU has a limit of its own is known only once its product is read; an unused counter is one
-        more small item in the same request)."""
+        more small item in the same request). ``coupon_id``: the buyer's coupon rides in the first batch
+        too (it carries its terms: no template is read)."""
         ids = list(dict.fromkeys(product_ids))
         keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer_id), binding_key(buyer_id),
                            promoter_key(buyer_id)]
@@ -111,6 +117,8 @@ class PlacementReads:
             keys.append(request.marker.key)
         if with_address_book:
             keys.append(address_book_key(buyer_id))
+        if coupon_id is not None:
+            keys.append(user_coupon_key(buyer_id, coupon_id))
         items = self._table.batch_get(keys, consistent=True)
         first = {_k(i): i for i in items}
         profile = first.get(_k(customer_profile_key(buyer_id)))
@@ -138,7 +146,9 @@ class PlacementReads:
             address_book=book_from_item(buyer_id, first.get(_k(address_book_key(buyer_id))))
             if with_address_book else None,
             sku_reserved={(pid, sku_id): int(_get(first, sku_purchase_key(buyer_id, pid, sku_id))
-                                             .get("reserved_quantity", 0)) for pid, sku_id in pairs})
+                                             .get("reserved_quantity", 0)) for pid, sku_id in pairs},
+            coupon=coupon_from_item(found) if coupon_id is not None
+            and (found := first.get(_k(user_coupon_key(buyer_id, coupon_id)))) is not None else None)
 
     def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.coupons import CouponRepository
 from mall.dal.keys import order_key, order_pk, refund_key, refunds_partition
 from mall.dal.order_items import order_from_item, put_history
 from mall.dal.request_markers import MarkedRequest, MarkerState
@@ -240,12 +241,14 @@ class RefundRepository:
                                      "platform", "wechat_refund_id": wechat_refund_id})])
 
     def succeed(self, refund: Refund, order: Order, plan: RefundPlan, *, now: datetime,
-                wechat_refund_id: str | None, close_order: bool, shipping_due_fen: int = 0) -> None:
+                wechat_refund_id: str | None, close_order: bool, shipping_due_fen: int = 0,
+                coupon_back: bool = False) -> None:
         """PROCESSING/FAILED → SUCCEEDED and, in the same transaction, each line's amount into its
         ``refunded_fen`` (out of ``refund_held_fen``). When nothing paid is left the order closes too,
         conditional on the version read (so the decision was made on current amounts).
         ``shipping_due_fen``: this success leaves every line refunded but not the shipping, so the
-        shipping refund (REQUESTED, held) is opened too, also conditional on the version read."""
+        shipping refund (REQUESTED, held) is opened too, also conditional on the version read.
+        ``coupon_back``: the closing order's coupon returns to the buyer (the refund setting allowed it)."""
         at = iso(now)
         amounts = _Amounts()
         for line in plan.lines:
@@ -278,6 +281,9 @@ class RefundRepository:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))
             closed = HistoryEntry(OrderStatus.CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")
             writes.append(put_history(self._table.name, order.order_id, closed))
+            if coupon_back:  # the order's coupon back to the buyer: it closes once (conditional on its version)
+                writes.append(CouponRepository(self._table).give_back_write(
+                    order.buyer_id, str((order.extra or {})["coupon"]["coupon_id"]), order_id=order.order_id))
         else:
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "attribute_exists(pk)"))
         self._table.transact(writes)

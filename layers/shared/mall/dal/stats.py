@@ -28,6 +28,7 @@ from typing import Any
 from mall.dal.keys import (
     DAY_SHARDS,
     PROFILE_SK,
+    SETTINGS_CURRENT_KEY,
     board_key,
     board_partition,
     board_sort_key,
@@ -41,6 +42,7 @@ from mall.dal.keys import (
     stats_entity_kind,
     totals_key,
 )
+from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.stats_apply import ApplyResult, StatsApplier
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES
 from mall.dal.table import BATCH_GET_LIMIT, Item, Key, Table, serialize
@@ -144,15 +146,28 @@ class StatsRepository:
 
     def nicknames(self, user_ids: Iterable[str]) -> dict[str, str | None]:
         """Nicknames of promoters (their promoter item, else their customer profile)."""
+        return self.nicknames_and_settings(user_ids, settings=False)[0]
+
+    def nicknames_and_settings(self, user_ids: Iterable[str], *,
+                               settings: bool = True) -> tuple[dict[str, str | None], SettingsVersion]:
+        """The nicknames and (``settings``) the settings in force, in the same BatchGetItem: the
+        leaderboard shows the month's prize table without a round trip of its own."""
         wanted = list(dict.fromkeys(user_ids))
-        if not wanted:
-            return {}
         keys = [key for uid in wanted for key in (promoter_key(uid),
                                                   customer_profile_key(uid))]
+        if settings:
+            keys.append(SETTINGS_CURRENT_KEY)
+        if not keys:
+            return {}, current_from_item(None)
         found: dict[str, dict[str, Any]] = {}
+        current: Item | None = None
         for item in self._table.batch_get(keys):
+            if item["pk"] == SETTINGS_CURRENT_KEY["pk"] and item["sk"] == SETTINGS_CURRENT_KEY["sk"]:
+                current = item
+                continue
             found.setdefault(str(item["pk"]).removeprefix("USER#"), {})[str(item["sk"])] = item.get("nickname")
-        return {uid: (found.get(uid, {}).get("PROMOTER") or found.get(uid, {}).get(PROFILE_SK)) for uid in wanted}
+        names = {uid: (found.get(uid, {}).get("PROMOTER") or found.get(uid, {}).get(PROFILE_SK)) for uid in wanted}
+        return names, current_from_item(current)
 
     # ---- reads: leaderboards ----------------------------------------------------------------------
 

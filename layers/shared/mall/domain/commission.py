@@ -306,6 +306,8 @@ def _rule(line: Mapping[str, Any], level: Literal[1, 2], rate: LevelRate, *, bas
         "product_mode": str(snapshot.get("mode", "inherit")), "category_id": line.get("category_id"),
         "cap_bp": min(max(cap_bp, 0), COMMISSION_CAP_LIMIT_BP), "cap_fen": cap_amount(base_fen, cap_bp),
         "wanted_fen": wanted, "capped": amount != wanted, **rate.campaign_fields(), **context,
+        # A coupon's share of the line, already off the base: the base is what was really paid.
+        **({"coupon_fen": int(line["coupon_fen"])} if line.get("coupon_fen") else {}),
     }
 
 

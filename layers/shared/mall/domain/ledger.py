@@ -68,6 +68,7 @@ class PostingKind(StrEnum):
     BONUS_SETTLED = "bonus_settled"  # 分红结算: frozen → available
     COMMISSION_VOIDED = "commission_voided"  # 风控确认作废: frozen → merchant
     COMMISSION_ADJUSTED = "commission_adjusted"  # 人工调整: merchant → available (credit), available/debt → merchant
+    PRIZE_PAID = "prize_paid"  # 排行榜奖励: merchant → available (a debt repaid first)
 
 
 class LedgerError(ValueError):
@@ -329,3 +330,18 @@ def commission_adjusted(*, balances: Balances, promoter_id: str, adjustment_id: 
     return [_posting(f"{adjustment_id}.debit", promoter_id, PostingKind.COMMISSION_ADJUSTED, at, ref, reason,
                      (Account.AVAILABLE, -from_available), (Account.DEBT, -(amount_fen - from_available)),
                      (MerchantAccount.COMMISSION, amount_fen))]
+
+
+def prize_paid(*, balances: Balances, promoter_id: str, prize_id: str, amount_fen: int, at: datetime,
+               ref: Mapping[str, str], memo: str) -> list[Posting]:
+    """A leaderboard prize (排行榜奖励), decided on a final month's figures: merchant → available at
+    once (nothing left to settle), and while the promoter owes a debt it repays the debt first, as a
+    credit adjustment does."""
+    _positive(amount_fen)
+    postings = [_posting(f"{prize_id}.paid", promoter_id, PostingKind.PRIZE_PAID, at, ref, memo,
+                         (MerchantAccount.COMMISSION, -amount_fen), (Account.AVAILABLE, amount_fen))]
+    repay = repayment(amount_fen, balances.owed_fen)
+    if repay > 0:
+        postings.append(_posting(f"{prize_id}.repaid", promoter_id, PostingKind.DEBT_REPAID, at, ref,
+                                 "the prize repays debt first", (Account.AVAILABLE, -repay), (Account.DEBT, repay)))
+    return postings

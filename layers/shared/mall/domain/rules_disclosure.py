@@ -29,8 +29,10 @@ from mall.domain.promoter_text import mask_banned
 from mall.domain.referral import EFFECTIVE_MEMBER_DEFINITION, EFFECTIVE_MEMBER_TERM, PHONE_REQUIRED_TEXT
 from mall.domain.refunds import HOLDING as REFUND_HOLDING
 from mall.domain.refunds import RefundStatus
+from mall.domain.rules_disclosure_coupons import coupons_section
 from mall.domain.rules_disclosure_items import Disclosure, EarningLevel, LevelRule, RuleItem, RuleSection, percent
 from mall.domain.rules_disclosure_optional import notifications_section, risk_section, team_bonus_section
+from mall.domain.rules_disclosure_prizes import leaderboard_prizes_section
 from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel, is_headcount_only
 from mall.domain.settlement import settles_for, voids_unsettled
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, check_promoter, debt_cancel_rule, returned_funds_rule
@@ -293,7 +295,9 @@ def render(settings: DistributionSettings, *, version: int, effective_at: dateti
     sections: list[RuleSection | None] = [
         _overview(settings), _commission(settings), _levels(settings, level_rules), _binding(settings),
         _settlement(settings), _withdrawal(settings), _refund(settings), _promoter(settings, version),
+        coupons_section(settings),  # always: any order may carry a coupon
         team_bonus_section(settings), risk_section(settings), notifications_section(settings),
+        leaderboard_prizes_section(settings),
     ]
     earning = [EarningLevel(1, EARNING_LEVEL_NAMES[0], c.l1_rate_bp, percent(c.l1_rate_bp)),
                EarningLevel(2, EARNING_LEVEL_NAMES[1], c.l2_rate_bp, percent(c.l2_rate_bp))]

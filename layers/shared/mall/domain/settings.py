@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mall.domain import withdrawal_limits
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_excesses, cap_inputs
+from mall.domain.leaderboard_prizes import LeaderboardPrizes
 from mall.domain.notifications import NotificationSettings, is_stored_document
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.risk_rules import RiskRules
@@ -224,6 +225,7 @@ class DistributionSettings(_Document):
     withdrawal: WithdrawalRules = WithdrawalRules()
     risk: RiskRules = RiskRules()
     team_bonus: TeamBonusRules = TeamBonusRules()
+    leaderboard_prizes: LeaderboardPrizes = LeaderboardPrizes()
     notifications: NotificationSettings = NotificationSettings()
     banned_phrases: Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=200)] = []
 

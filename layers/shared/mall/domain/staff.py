@@ -116,7 +116,8 @@ def last_owner_refusal(username: str) -> Conflict:
 #: Sections of the distribution settings that are money rules (owner only); the rest of the
 #: document is "other settings" (owner and operations). A level's name and upgrade conditions are
 #: other settings, its rate points (``l1_points_bp`` / ``l2_points_bp``) money rules.
-MONEY_RULE_SECTIONS: tuple[str, ...] = ("commission", "withdrawal", "team_bonus", "campaigns")
+MONEY_RULE_SECTIONS: tuple[str, ...] = ("commission", "withdrawal", "team_bonus", "campaigns",
+                                         "leaderboard_prizes")
 MONEY_RULE_LEVEL_FIELDS: tuple[str, ...] = ("l1_points_bp", "l2_points_bp")
 
 
@@ -142,8 +143,8 @@ def money_rule_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any
 def refuse_money_rule_changes(roles: Iterable[Role], changed: list[str]) -> None:
     """403 naming each money-rule field a caller without ``MONEY_RULES`` tried to change."""
     if changed and not may(roles, Capability.MONEY_RULES):
-        raise Forbidden("money rules (rates, cap, settlement, withdrawal rules, team bonus) are changed by an "
-                        "owner only; save the other settings with these fields as they are",
+        raise Forbidden("money rules (rates, cap, settlement, withdrawal rules, team bonus, prizes) are changed "
+                        "by an owner only; save the other settings with these fields as they are",
                         code="money_rules_owner_only",
                         fields=[FieldProblem(path, "a money rule: owner only") for path in changed])
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from mall.clock import parse_instant
 from mall.domain.orders import Order, OrderStatus
 
 SETTLEMENT_EVENT = "trade_manage_order_settlement"
@@ -85,7 +86,7 @@ def completion_time(order: Order, event: PushedEvent, received: datetime) -> dat
     moment = event.confirm_receive_time or event.settlement_time
     at = min(datetime.fromtimestamp(moment, tz=UTC) if moment else received, received)
     if order.shipped_at:
-        at = max(at, _instant(order.shipped_at) + timedelta(seconds=1))
+        at = max(at, parse_instant(order.shipped_at) + timedelta(seconds=1))
     return at
 
 
@@ -124,10 +125,6 @@ class ReminderDecision(StrEnum):
     NOT_YET = "not_yet"
 
 
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def decide_reminder(order: Order | None, *, delivered_at: datetime, now: datetime, reminded: bool,
                     delay: timedelta = REMIND_AFTER_DELIVERY) -> ReminderDecision:
     """Whether to send WeChat's one reminder for ``order``, whose parcel was signed for at
@@ -140,7 +137,7 @@ def decide_reminder(order: Order | None, *, delivered_at: datetime, now: datetim
         (not order.carrier or not order.tracking_no, ReminderDecision.NOT_EXPRESS),
         (not order.transaction_id, ReminderDecision.NO_TRANSACTION),
         (reminded, ReminderDecision.ALREADY_REMINDED),
-        (bool(order.shipped_at) and delivered_at < _instant(str(order.shipped_at)),
+        (bool(order.shipped_at) and delivered_at < parse_instant(str(order.shipped_at)),
          ReminderDecision.DELIVERED_BEFORE_SHIPPED),
         (now - delivered_at < delay, ReminderDecision.NOT_YET),
     )
@@ -153,7 +150,7 @@ def delivered_at_of(order: Order) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return _instant(value)
+        return parse_instant(value)
     except ValueError:
         return None
 

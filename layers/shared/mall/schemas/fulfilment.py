@@ -9,6 +9,7 @@ from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
 from mall.schemas.refunds import EXAMPLE_REFUND, RefundView
+from mall.schemas.tracking import CountdownView
 
 #: The delivery address as every order view shows it (王芳, 13812341234, 西湖区文三路 478 号…).
 EXAMPLE_MASKED_ADDRESS: JsonDict = {"name": "王*", "phone": "138****1234", "province": "浙江省", "city": "杭州市",
@@ -119,7 +120,7 @@ class OrderDetail(OrderSummary):
              "quantity": 1, "unit_price_fen": 6800, "paid_fen": 6800, "refunded_fen": 6800, "refund_pending_fen": 0,
              "refundable_fen": 0}],
         "address": EXAMPLE_MASKED_ADDRESS, "carrier": "顺丰速运", "tracking_no": "SF1428830471952",
-        "completed_by": "buyer", "verify_code": None,
+        "completed_by": "buyer", "verify_code": None, "auto_confirm": None,
         "history": [
             {"status": "CREATED", "at": "2026-11-03T12:15:08Z", "by": "u_xpdiqcabym5dbw2glo3wnz2l",
              "note": "order placed"},
@@ -139,6 +140,9 @@ class OrderDetail(OrderSummary):
     completed_by: str | None = Field(default=None, description="buyer | auto | verify | wechat")
     verify_code: str | None = Field(default=None, description=(
         "the 核销 code to show at the counter (service orders, while PAID; only to the buyer)"))
+    auto_confirm: CountdownView | None = Field(default=None, description=(
+        "while SHIPPED: from when the auto-confirm countdown runs (shipment, or delivery once tracking knows "
+        "it) and when the order confirms itself"))
     history: list[HistoryView]
     refunds: list[RefundView]
 

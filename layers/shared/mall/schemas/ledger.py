@@ -49,7 +49,8 @@ class LedgerEntry(ApiModel):
     kind: str = Field(description="commission_frozen, commission_settled, commission_cancelled, "
                                   "commission_clawed_back, debt_repaid, withdrawal_held, withdrawal_paid, "
                                   "withdrawal_returned, bonus_frozen, bonus_settled, commission_voided, "
-                                  "commission_adjusted (a manual adjustment; memo: the reason)")
+                                  "commission_adjusted (a manual adjustment; memo: the reason), "
+                                  "prize_paid (a leaderboard prize; memo: the month, board, rank and prize)")
     amount_fen: int = Field(description="the amount moved (the sum of the positive legs)")
     legs: list[LedgerLeg]
     ref: LedgerRef

@@ -61,7 +61,7 @@ class PlaceOrderRequest(ApiModel):
         "address": {"name": "王芳", "phone": "13812341234", "province": "浙江省", "city": "杭州市",
                     "detail": "西湖区文三路 478 号华星时代广场 A 座 1201"},
         "share_source": {"promoter_code": "JXZtwULX", "source": "poster", "product_id": "p_01m4cmckqvx119jymzac3w"},
-        "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
+        "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76", "coupon_id": "cp_01HZX"}]})
 
     lines: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
     address: AddressRequest | None = None
@@ -75,6 +75,10 @@ class PlaceOrderRequest(ApiModel):
         max_length=MAX_LINES,
         description="结算: the cart lines this order checks out, each matching one of `lines` (same product); "
                     "removed from the cart with the order, in its transaction")] = None
+    coupon_id: Annotated[str | None, Field(
+        min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_-]+$",
+        description="one of the caller's unused coupons (`GET /me/coupons`): its discount is spread over the "
+                    "lines in its scope and it is used by this order")] = None
 
 
 class PlacedOrderLineView(BaseModel):

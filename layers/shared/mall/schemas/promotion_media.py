@@ -32,13 +32,20 @@ class QrCodeResponse(BaseModel):
 
 class PosterRequest(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"product_id": "p_01m4cmckqvx119jymzac3w", "slogan": "明前头采, 一口回甘"}]})
+        {"product_id": "p_01m4cmckqvx119jymzac3w", "slogan": "明前头采, 一口回甘"},
+        {"product_id": "p_01m4cmckqvx119jymzac3w", "template_id": "mat_01m4cn3k9z2yq8w7e5r4t3"}]})
 
     product_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     slogan: Annotated[
         str | None,
         Field(min_length=1, max_length=SLOGAN_MAX_CHARS,
               description="the promoter's own line under the price (checked against banned phrases)"),
+    ] = None
+    template_id: Annotated[
+        str | None,
+        Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+              description="draw on this template of the materials center (GET /promoter/materials) instead of "
+                          "the standard layout; not with `slogan`"),
     ] = None
 
 
@@ -50,10 +57,11 @@ class PosterResponse(BaseModel):
                "&X-Amz-Date=20261120T030000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
                "&X-Amz-Signature=4a733d509346314fdf64418c3109fbae9d78a70cf6821d05198ccec7128399d5",
         "expires_at": "2026-11-20T04:00:00Z", "product_id": "p_01m4cmckqvx119jymzac3w", "width": 750,
-        "height": 1334}]})
+        "height": 1334, "template_id": None}]})
 
     url: str = Field(description="a temporary (presigned) URL of the poster PNG")
     expires_at: str = Field(description="when `url` stops working (ISO-8601 UTC)")
     product_id: str
     width: int
     height: int
+    template_id: str | None = Field(default=None, description="the template it was drawn on; null: the standard layout")

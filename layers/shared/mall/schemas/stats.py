@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from mall.schemas.leaderboard_prizes import PRIZE_TABLE_EXAMPLE, PrizeTableView
+
 
 class CommissionLevelView(BaseModel):
     """Commission records created in the range at one level, by where their money is now."""
@@ -171,7 +173,7 @@ class PromoterLeaderboardResponse(BaseModel):
             {"rank": 1, "nickname": "山**人", "score_fen": 49536, "is_me": False},
             {"rank": 2, "nickname": "茶**筑", "score_fen": 15430, "is_me": True}],
         "me": {"rank": 2, "score_fen": 15430, "beyond_cap": False, "rank_cap": 1000},
-        "as_of": "2026-11-19T09:41:27Z"}]})
+        "as_of": "2026-11-19T09:41:27Z", "prizes": PRIZE_TABLE_EXAMPLE}]})
 
     board: Literal["commission", "sales"]
     period: Literal["week", "month"]
@@ -181,6 +183,9 @@ class PromoterLeaderboardResponse(BaseModel):
     entries: list[LeaderboardEntry] = Field(description="the top 100, highest first")
     me: MyRank
     as_of: str
+    prizes: PrizeTableView | None = Field(
+        default=None, description="this China month's leaderboard prizes: which ranks win what, decided on the "
+                                  "month's final figures (null: no prizes)")
 
 
 class AdminLeaderboardEntry(BaseModel):

@@ -22,6 +22,7 @@ from mall.dal.refunds import refund_from_item
 from mall.dal.settings import SettingsRepository
 from mall.domain import fulfilment as rules
 from mall.domain import masking
+from mall.domain import tracking as tracking_rules
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.integrations import pii_crypto
@@ -37,6 +38,7 @@ from mall.schemas.fulfilment import (
     OrderSummary,
     ShippingAddress,
 )
+from mall.schemas.tracking import CountdownView
 from mall.services.refunds import refund_view
 from mall.services.shipping import UploadRequests
 from mall.services.stats import query_day
@@ -85,7 +87,21 @@ def masked_address(order: Order) -> AddressView | None:
     )
 
 
-def order_detail(bundle: OrderBundle, *, for_buyer: bool, verify_code: str | None = None) -> OrderDetail:
+def auto_confirm_of(order: Order, settings: SettingsRepository | None) -> CountdownView | None:
+    """When a shipped order confirms itself (自动确认收货): from its shipment, or from its delivery once
+    tracking knows it, as the merchant's setting says. Read only for a SHIPPED order (one GetItem)."""
+    if settings is None or order.status != OrderStatus.SHIPPED:
+        return None
+    rules_now = settings.current().settings.orders
+    countdown = tracking_rules.countdown_of(order, mode=rules_now.auto_confirm_from, days=rules_now.auto_confirm_days)
+    if countdown is None:
+        return None
+    return CountdownView(runs_from=countdown.runs_from, started_at=countdown.started_at, ends_at=countdown.ends_at,
+                         days=rules_now.auto_confirm_days)
+
+
+def order_detail(bundle: OrderBundle, *, for_buyer: bool, verify_code: str | None = None,
+                 auto_confirm: CountdownView | None = None) -> OrderDetail:
     order = bundle.order
     lines = [OrderLineView(line_id=line.line_id, product_id=line.product_id, name=line.name, type=line.type,
                            quantity=line.quantity, unit_price_fen=line.unit_price_fen, paid_fen=line.paid_fen,
@@ -94,7 +110,7 @@ def order_detail(bundle: OrderBundle, *, for_buyer: bool, verify_code: str | Non
     return OrderDetail(
         **_summary_fields(order), buyer_id=order.buyer_id, shipping_fen=order.shipping_fen, lines=lines,
         address=masked_address(order), carrier=order.carrier, tracking_no=order.tracking_no,
-        completed_by=order.completed_by, verify_code=verify_code,
+        completed_by=order.completed_by, verify_code=verify_code, auto_confirm=auto_confirm,
         history=[HistoryView(status=h.status, at=h.at, by=h.by, note=h.note) for h in bundle.history],
         refunds=[refund_view(refund_from_item(r), for_buyer=for_buyer)
                  for r in sorted(bundle.refunds, key=lambda r: r.get("created_at", ""), reverse=True)],
@@ -118,7 +134,8 @@ def list_my_orders(*, repo: OrderRepository, buyer_id: str, status: str | None, 
     return OrderPage(items=items, next_cursor=cursors.encode(page.last_key))
 
 
-def my_order(*, repo: OrderRepository, buyer_id: str, order_id: str) -> OrderDetail:
+def my_order(*, repo: OrderRepository, buyer_id: str, order_id: str,
+             settings: SettingsRepository | None = None) -> OrderDetail:
     """The buyer's order with its history and refunds; a paid service order shows its 核销 code
     (made on the first view: only its hash and an encrypted copy are stored)."""
     bundle = repo.bundle(order_id)
@@ -126,7 +143,8 @@ def my_order(*, repo: OrderRepository, buyer_id: str, order_id: str) -> OrderDet
         raise NotFound("no such order", code="order_not_found")
     order = rules.ensure_owner(bundle.order, buyer_id)
     code = verify_code_for(repo, order) if rules.shows_verify_code(order) else None
-    return order_detail(bundle, for_buyer=True, verify_code=rules.format_code(code) if code else None)
+    return order_detail(bundle, for_buyer=True, verify_code=rules.format_code(code) if code else None,
+                        auto_confirm=auto_confirm_of(order, settings))
 
 
 def _code_context(order_id: str) -> str:
@@ -169,8 +187,9 @@ def _changed(order_id: str) -> Conflict:
 
 # ---- admins -------------------------------------------------------------------------------------
 
-def admin_order(*, repo: OrderRepository, order_id: str) -> OrderDetail:
-    return order_detail(_bundle(repo, order_id), for_buyer=False)
+def admin_order(*, repo: OrderRepository, order_id: str, settings: SettingsRepository | None = None) -> OrderDetail:
+    bundle = _bundle(repo, order_id)
+    return order_detail(bundle, for_buyer=False, auto_confirm=auto_confirm_of(bundle.order, settings))
 
 
 def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id: str, admin: str,

@@ -10,8 +10,10 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.coupons import CouponRepository
 from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle, phone_context
 from mall.domain import identity, masking
+from mall.domain.coupons import AutoIssue
 from mall.domain.fraud import normalise_phone
 from mall.domain.identity import AdminAccount
 from mall.domain.passwords import dummy_hash, verify_password
@@ -21,6 +23,7 @@ from mall.errors import NotFound
 from mall.integrations import pii_crypto
 from mall.integrations.wechat import PhoneNumber, WeChatClient
 from mall.schemas.identity import CustomerLoginResponse, MeResponse, PhoneView, TokenResponse
+from mall.services.coupons import auto_issue_quietly
 
 logger = Logger(child=True)
 
@@ -36,14 +39,28 @@ class LogInCustomer:
     source_ip: str | None = None
 
 
+@dataclass(frozen=True)
+class SessionTokens:
+    """How a login's token is made: the signing key (a secret, read per login) and its lifetime."""
+
+    signing_key: bytes
+    ttl_seconds: int
+
+
 def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: CustomerRepository,
-                   signing_key: bytes, ttl_seconds: int, now: datetime) -> CustomerLoginResponse:
+                   tokens: SessionTokens, now: datetime, coupons: CouponRepository | None = None,
+                   ) -> CustomerLoginResponse:
+    """``coupons``: the 新人礼 templates are issued to a customer created by this login (once per
+    template: a repeated issue finds the coupon there)."""
     session = wechat.code_to_session(command.js_code)
     customer, created = customers.get_or_create(app_id=command.app_id, openid=session.openid,
                                                 unionid=session.unionid, now=now, device_id=command.device_id,
                                                 source_ip=command.source_ip)
-    token = issue_token(customer.user_id, customer.roles, key=signing_key, now=now, ttl_seconds=ttl_seconds)
-    return CustomerLoginResponse(access_token=token, expires_in=ttl_seconds, roles=sorted(customer.roles),
+    if created and coupons is not None:
+        auto_issue_quietly(coupons=coupons, user_id=customer.user_id, trigger=AutoIssue.FIRST_LOGIN, now=now)
+    token = issue_token(customer.user_id, customer.roles, key=tokens.signing_key, now=now,
+                        ttl_seconds=tokens.ttl_seconds)
+    return CustomerLoginResponse(access_token=token, expires_in=tokens.ttl_seconds, roles=sorted(customer.roles),
                                  user_id=customer.user_id, is_new_user=created)
 
 

@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 from mall.clock import iso
 from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
+from mall.dal.coupons import CouponRepository
 from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
@@ -55,6 +56,7 @@ from mall.schemas.orders import (
 from mall.services.cart import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
+from mall.services.order_coupons import coupon_refusal, use_coupon, with_coupon_lines
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
 from mall.services.request_replay import replay, replay_refused
@@ -121,13 +123,15 @@ class PlacementRepositories:
     categories: CategoryRepository
     reads: PlacementReads
     cart: CartRepository
+    coupons: CouponRepository
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
         return cls(orders=OrderRepository(table), products=ProductRepository(table),
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
                    network=ReferralRepositories.on(table), categories=CategoryRepository(table),
-                   reads=PlacementReads(table), cart=CartRepository(table))
+                   reads=PlacementReads(table), cart=CartRepository(table),
+                   coupons=CouponRepository(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,8 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
                              cart_line_ids=request.cart_line_ids or (),
                              with_address_book=request.address_id is not None,
-                             sku_lines=[(line.product_id, line.sku_id) for line in wanted if line.sku_id is not None])
+                             sku_lines=[(line.product_id, line.sku_id) for line in wanted if line.sku_id is not None],
+                             coupon_id=request.coupon_id)
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
         return earlier  # before the cart: a replay removes no line again
     cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
@@ -191,16 +196,18 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
                                                            "(or `address_id`, a saved address)")])
 
     current = facts.current
-    share = None
+    order_id = new_id("o")
+    coupon = use_coupon(priced, coupons=repos.coupons, facts_coupon=facts.coupon, coupon_id=request.coupon_id,
+                        buyer_id=buyer_id, order_id=order_id, now=now)
+    priced, share = coupon.priced, coupon.share
     if request.share_source is not None:
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
     attribution = _attribute(repos, facts, buyer_id=buyer_id, share=share, now=now)
     priced = _self_purchase_discount(repos, priced, attribution, facts, buyer_id=buyer_id)
 
-    order_id = new_id("o")
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)
-    lines = [line.as_item() for line in priced.lines]
+    lines = with_coupon_lines([line.as_item() for line in priced.lines], coupon.stored)
     # Only physical goods are delivered: no address is kept for an order that ships nothing.
     address = sealed_address(request, order_id) if priced.needs_address else None
     fields: dict[str, Any] = {
@@ -211,6 +218,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         "settings_version": current.version, "address": address, "created_at": iso(now),
         "expires_at_order": iso(expires_at), "out_trade_no": order_id, "version": 1,
         "device_id": command.device_id, "source_ip": command.source_ip,
+        **({"coupon": coupon.stored} if coupon.stored else {}),
     }
     quantities: dict[str, int] = {}
     for line in priced.lines:
@@ -228,12 +236,13 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
     marker = [marked.put(response.model_dump_json())] if marked is not None else []
     cancelled = _commit(repos, facts, fields, _Attributing(buyer_id=buyer_id, share=share, now=now,
                                                            first=attribution),
-                        quantities=quantities, priced=priced, extra=[*cart_writes, *marker])
+                        quantities=quantities, priced=priced, extra=[*cart_writes, *coupon.writes, *marker])
     if cancelled is not None:
         earlier = replay_refused(cancelled, len(cancelled.reasons) - 1, marked, PlaceOrderResponse) \
             if marked is not None else None
         if earlier is None:
-            raise checkout_refusal(cancelled, cart_writes=len(cart_writes), after=len(marker)) or cancelled
+            raise (checkout_refusal(cancelled, cart_writes=len(cart_writes), after=len(marker) + len(coupon.writes))
+                   or coupon_refusal(cancelled, coupon_writes=len(coupon.writes), after=len(marker)) or cancelled)
         return earlier  # a concurrent request with the same key placed the order first
     _note_stock(products, facts, quantities, order_id=order_id, now=now)
     return response

@@ -16,6 +16,7 @@ from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository, TransactionCancelled, refund_from_item
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import refunds as rules
+from mall.domain.coupons import coupon_returns
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order
 from mall.domain.refunds import LineRequest, Outcome, Refund, RefundStatus
@@ -213,9 +214,10 @@ def apply_outcome(*, orders: OrderRepository, refunds: RefundRepository, refund_
         plan = rules.plan_of(refund, order)
         try:
             if outcome == Outcome.SUCCEED:
+                closing = rules.closes_order(order, plan)
                 refunds.succeed(refund, order, plan, now=now, wechat_refund_id=wechat_refund_id,
-                                close_order=rules.closes_order(order, plan),
-                                shipping_due_fen=rules.shipping_due_after(order, plan))
+                                close_order=closing, shipping_due_fen=rules.shipping_due_after(order, plan),
+                                coupon_back=closing and coupon_returns(order, now=now))
             elif outcome == Outcome.FAIL:
                 refunds.fail(refund, now=now, wechat_refund_id=wechat_refund_id)
             else:

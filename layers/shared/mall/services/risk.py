@@ -40,6 +40,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.keys import promoter_cases_partition, risk_status_partition
+from mall.dal.leaderboard_prizes import PrizeRepository
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import (
@@ -96,11 +97,14 @@ class RiskRepositories:
     promoters: PromoterRepository
     #: A confirmed case voids the promoter's unpaid team bonuses too.
     bonuses: team_bonus.TeamBonusRepositories
+    #: ... and their leaderboard prizes held for the case.
+    prizes: PrizeRepository | None = None
 
     @classmethod
     def on(cls, table: Table) -> RiskRepositories:
         return cls(cases=RiskCaseRepository(table), holds=RiskHoldRepository(table), ledger=LedgerRepository(table),
-                   promoters=PromoterRepository(table), bonuses=team_bonus.TeamBonusRepositories.on(table))
+                   promoters=PromoterRepository(table), bonuses=team_bonus.TeamBonusRepositories.on(table),
+                   prizes=PrizeRepository(table))
 
 
 class RiskWorkIncomplete(RuntimeError):
@@ -323,6 +327,8 @@ def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, s
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
     # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
     bonuses = team_bonus.void_bonuses(repos.bonuses, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    if repos.prizes is not None:
+        repos.prizes.void_held(case.promoter_id, case_id=case.case_id, now=now)
     logger.info("commission voided by a confirmed risk case", extra={
         "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
         "bonuses": bonuses})

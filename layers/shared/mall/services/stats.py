@@ -17,7 +17,9 @@ from mall.domain.stats import AGG_FIELDS, PROMOTER_FIELDS, TOTAL_FIELDS, Board, 
 from mall.domain.stats_figures import floor_div, ranked, rate_bp, sum_fields
 from mall.domain.stats_periods import Period, period_bounds, period_key, split_range
 from mall.domain.stats_series import Granularity, days_between, series_granularity, series_periods, series_sums
+from mall.domain.team_bonus import china_month
 from mall.errors import FieldProblem, InvalidInput
+from mall.schemas.leaderboard_prizes import PrizeTableView
 from mall.schemas.stats import (
     AdminLeaderboardEntry,
     AdminLeaderboardResponse,
@@ -202,7 +204,9 @@ def promoter_leaderboard(*, stats: StatsRepository, board: Board, period: Period
     """The top 100 of the current China week (Monday first) or month, masked, and the caller's own
     rank: 1 + the number of promoters scoring more (counted on the index, up to ``RANK_COUNT_CAP``)."""
     key, starts, ends, ranks = _board(stats, board, period, now)
-    nicknames = stats.nicknames(uid for _, uid, _ in ranks)
+    nicknames, current = stats.nicknames_and_settings(uid for _, uid, _ in ranks)
+    month = china_month(now)
+    prizes = PrizeTableView.of(current.settings.leaderboard_prizes.table_for(month), month)
     entries = [LeaderboardEntry(rank=rank, nickname=mask_nickname(nicknames.get(uid)), score_fen=score,
                                 is_me=uid == caller_id) for rank, uid, score in ranks]
     mine = next(((rank, score) for rank, uid, score in ranks if uid == caller_id), None)
@@ -218,7 +222,7 @@ def promoter_leaderboard(*, stats: StatsRepository, board: Board, period: Period
             me = MyRank(rank=None if capped else above + 1, score_fen=score, beyond_cap=capped,
                         rank_cap=RANK_COUNT_CAP)
     return PromoterLeaderboardResponse(board=board, period=period, period_key=key, starts_on=starts, ends_on=ends,
-                                       entries=entries, me=me, as_of=iso(now))
+                                       entries=entries, me=me, as_of=iso(now), prizes=prizes)
 
 
 def admin_leaderboard(*, stats: StatsRepository, board: Board, period: Period,

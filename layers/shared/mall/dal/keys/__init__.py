@@ -25,6 +25,13 @@ from mall.dal.keys.catalog import (
     stock_adjustment_key,
     upload_key,
 )
+from mall.dal.keys.coupons import (
+    COUPON_TEMPLATES_PARTITION,
+    USER_COUPON_PREFIX,
+    coupon_claims_key,
+    coupon_template_key,
+    user_coupon_key,
+)
 from mall.dal.keys.customers import (
     CUSTOMER_TAGS_PARTITION,
     CUSTOMERS_PARTITION,
@@ -45,6 +52,7 @@ from mall.dal.keys.customers import (
 )
 from mall.dal.keys.money import (
     COMMISSION_PREFIX,
+    HELD_PRIZES_PARTITION,
     POSTING_PREFIX,
     POSTING_SHARDS,
     WITHDRAWAL_LIST_PARTITION,
@@ -58,6 +66,7 @@ from mall.dal.keys.money import (
     commission_sk,
     daily_counter_key,
     due_partition,
+    held_prize_key,
     is_posting_key,
     merchant_key,
     posting_key,
@@ -67,6 +76,9 @@ from mall.dal.keys.money import (
     posting_sort_bound,
     posting_sort_key,
     postings_partition,
+    prize_key,
+    prize_month_partition,
+    prize_ranking_key,
     promoter_list_partition,
     team_order_key,
     team_orders_partition,
@@ -223,28 +235,33 @@ from mall.dal.keys.wechat_messages import (
 __all__ = [
     "ADDRESS_BOOK_SK", "AUTO_CONFIRM_PARTITION", "AUTO_CONFIRM_SK", "BASIS_SK", "BINDING_HISTORY_PREFIX",
     "BUYER_ORDERS_FLOOR", "CAMPAIGNS_KEY", "CART_LINE_PREFIX", "CART_SK", "CATEGORIES_PARTITION", "COMMISSION_PREFIX",
-    "COMMISSION_RATES_PARTITION", "COMMISSION_RATES_READY_SK", "CUSTOMERS_PARTITION", "CUSTOMER_TAGS_PARTITION",
-    "DAY_SHARDS", "DIRECTORY_SK", "LOW_STOCK_LIST", "LOW_STOCK_PARTITION", "ORDER_SK", "PARCEL_PREFIX",
+    "COMMISSION_RATES_PARTITION", "COMMISSION_RATES_READY_SK", "COUPON_TEMPLATES_PARTITION",
+    "CUSTOMERS_PARTITION", "CUSTOMER_TAGS_PARTITION", "DAY_SHARDS", "DIRECTORY_SK", "HELD_PRIZES_PARTITION",
+    "LOW_STOCK_LIST", "LOW_STOCK_PARTITION", "ORDER_SK", "PARCEL_PREFIX",
     "PARCEL_RANGE", "PLAN_SK", "POSTING_PREFIX", "POSTING_SHARDS", "PROFILE_SK", "RECEIPT_REMINDER_SK",
     "RISK_SCAN_WATERMARK_KEY", "RUNS_PARTITION", "SCORE_DIGITS", "SCORE_OFFSET", "SETTINGS_CURRENT_KEY",
     "SETTINGS_HISTORY_PARTITION", "SETTINGS_PK", "SHELF_PLAN_PARTITION", "SHIPPING_UPLOAD_SK", "STAFF_PARTITION",
     "STATS_SK", "STATUS_SK", "SUBSCRIBE_GRANT_PREFIX", "TAG_DEFINITION_PREFIX", "TAG_MEMBERSHIP_PREFIX",
-    "TRAIL_PREFIX", "UNPAID_INDEX", "WITHDRAWAL_LIST_PARTITION", "activity_key", "activity_partition",
+    "TRAIL_PREFIX", "UNPAID_INDEX", "USER_COUPON_PREFIX",
+    "WITHDRAWAL_LIST_PARTITION", "activity_key", "activity_partition",
     "actor_partition", "address_book_key", "adjustment_key", "adjustment_status_partition", "admin_key",
     "applied_key", "audit_entity_partition", "audit_partition", "auto_confirm_key", "basis_key",
     "beneficiary_partition", "binding_key", "board_key", "board_partition", "board_sort_key", "bonus_key",
     "bonus_month_partition", "bonus_promoter_partition", "buyer_address_sort_key", "buyer_key", "buyer_partition",
     "buyer_visit_sort_key", "carrier_list_key", "cart_key", "cart_line_key", "cart_partition", "category_key",
     "change_shard", "code_key", "commission_key", "commission_rate_key", "commission_sk", "counter_items",
+    "coupon_claims_key", "coupon_template_key",
     "customer_profile_key", "customer_search_partition", "daily_counter_key", "day_key", "directory_key",
     "distinct_key", "distinct_scope", "due_partition", "feed_partition", "funnel_key", "funnel_partition",
-    "hit_key", "hits_partition", "idempotency_partition", "is_posting_key", "job_key", "key_id", "key_item_key",
+    "held_prize_key", "hit_key", "hits_partition", "idempotency_partition", "is_posting_key", "job_key", "key_id",
+    "key_item_key",
     "known_login_source_key", "login_source_key", "login_throttle_key", "low_stock_key", "merchant_key",
     "mismatch_key", "mismatches_list_partition", "month_key", "nickname_search_partition",
     "nickname_search_sort_key", "notification_key", "notification_status_partition", "order_address_key",
     "order_history_sk", "order_key", "order_pk", "order_status_partition", "parcel_key", "password_check_key",
     "phone_search_partition", "plan_key", "posting_key", "posting_partition", "posting_partitions", "posting_shard",
-    "posting_sort_bound", "posting_sort_key", "postings_partition", "product_detail_key", "product_key",
+    "posting_sort_bound", "posting_sort_key", "postings_partition", "prize_key",
+    "prize_month_partition", "prize_ranking_key", "product_detail_key", "product_key",
     "promoter_cases_partition", "promoter_history_partition", "promoter_key", "promoter_list_partition",
     "promoter_status_partition", "promoters_partition", "purchase_key", "receipt_reminder_key",
     "recipient_partition", "referral_counted_key", "referral_order_partition", "referral_refund_key", "refund_key",
@@ -256,8 +273,19 @@ __all__ = [
     "stock_adjustment_key", "subscribe_grant_key", "tag_definition_key", "tag_member_sort_key",
     "tag_members_partition", "tag_membership_key", "tag_name_key", "team_bindings_partition", "team_index_key",
     "team_order_key", "team_orders_partition", "team_partition", "team_sales_key", "totals_key", "trail_key",
-    "unionid_partition", "unpaid_marker_key", "upload_key", "user_partition", "visit_rate_key", "visit_seen_key",
+    "unionid_partition", "unpaid_marker_key", "upload_key", "user_coupon_key", "user_partition",
+    "visit_rate_key", "visit_seen_key",
     "visit_seen_partition", "visitor_partition", "wallet_key", "wechat_message_key", "wechat_messages_partition",
     "wechat_refresh_key", "weekly_report_key", "withdrawal_key", "withdrawal_list_key", "withdrawal_pk",
     "withdrawal_promoter_partition", "withdrawal_status_partition"
 ]
+
+from mall.dal.keys.materials import (
+    GENERAL_SCOPE,
+    MATERIALS_PARTITION,
+    material_key,
+    material_scope,
+    material_sort_key,
+)
+
+__all__ += ["GENERAL_SCOPE", "MATERIALS_PARTITION", "material_key", "material_scope", "material_sort_key"]

@@ -150,6 +150,27 @@ def bonus_promoter_partition(promoter_id: str) -> str:
     return f"PROMOTER_BONUSES#{promoter_id}"
 
 
+def prize_month_partition(month: str) -> str:
+    """``PRIZES#<month>``: the month's leaderboard ranking (``RANKING``) and its awards (``RANK#<nn>``)."""
+    return f"PRIZES#{month}"
+
+
+def prize_ranking_key(month: str) -> Key:
+    return {"pk": prize_month_partition(month), "sk": "RANKING"}
+
+
+def prize_key(month: str, rank: int) -> Key:
+    return {"pk": prize_month_partition(month), "sk": f"RANK#{rank:02d}"}
+
+
+#: Awards waiting for their promoter's open risk case to close (``PRIZES_HELD`` / ``<month>#<nn>``).
+HELD_PRIZES_PARTITION = "PRIZES_HELD"
+
+
+def held_prize_key(month: str, rank: int) -> Key:
+    return {"pk": HELD_PRIZES_PARTITION, "sk": f"{month}#{rank:02d}"}
+
+
 def adjustment_key(adjustment_id: str) -> Key:
     """``ADJUSTMENT#<id>`` / ``ADJUSTMENT``: a manual commission adjustment (人工调整)."""
     return {"pk": f"ADJUSTMENT#{adjustment_id}", "sk": "ADJUSTMENT"}

@@ -14,12 +14,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from mall.dal.audit import AuditEntry
+from mall.dal.coupons import CouponRepository
 from mall.dal.referral import TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
+from mall.domain.coupons import AutoIssue
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
 from mall.schemas.referral import PromoterAdminView, PromoterProfile
+from mall.services.coupons import auto_issue_quietly
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view
@@ -27,7 +30,8 @@ from mall.services.request_replay import replay, replay_refused
 
 
 def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: datetime, note: str | None = None,
-                  source_ip: str | None = None, marked: MarkedRequest | None = None) -> PromoterAdminView:
+                  source_ip: str | None = None, marked: MarkedRequest | None = None,
+                  coupons: CouponRepository | None = None) -> PromoterAdminView:
     """Create the customer's promoter record, active with the agreement pending (409
     ``promoter_exists`` when they are a promoter or applicant already; a rejected applicant may be
     appointed). Two round trips: one BatchGetItem, one transaction carrying the request's marker, so
@@ -61,6 +65,8 @@ def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: 
             if len(exc.reasons) > 3 and exc.reasons[-3] == "ConditionalCheckFailed":
                 raise NotFound("no such customer", code="customer_not_found") from exc
             continue  # a code collision or a concurrent application: decide again
+        if coupons is not None:
+            auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
         return view
     raise Conflict("making this promoter collided with another change; retry", code="retry_later")
 

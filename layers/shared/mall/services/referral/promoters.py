@@ -13,16 +13,19 @@ from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
+from mall.dal.coupons import CouponRepository
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
 from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
+from mall.domain.coupons import AutoIssue
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
 from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
+from mall.services.coupons import auto_issue_quietly
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,
-          marked: MarkedRequest | None = None) -> PromoterAdminView:
+          marked: MarkedRequest | None = None, coupons: CouponRepository | None = None) -> PromoterAdminView:
     """Check the threshold and the accepted rules version, then create the promoter: active at once
     (``review: auto``, the ``promoter`` role granted) or waiting for review.
 
@@ -75,6 +78,8 @@ def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, no
             if marked is not None and (earlier := replay_refused(exc, 0, marked, PromoterAdminView)) is not None:
                 return earlier  # a request with the same key committed first
             continue  # a code collision, a concurrent application or a role change: decide again
+        if status == "active" and coupons is not None:
+            auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
         return view
     raise Conflict("your application collided with another change; retry", code="retry_later")
 
@@ -124,7 +129,8 @@ def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str 
 
 
 def change_status(*, promoters: PromoterRepository, user_id: str, action: PromoterAction, reason: str | None,
-                  by: str, now: datetime, source_ip: str | None = None) -> PromoterAdminView:
+                  by: str, now: datetime, source_ip: str | None = None,
+                  coupons: CouponRepository | None = None) -> PromoterAdminView:
     """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
     (audited in the same transaction). Two round trips: the promoter and their profile read
     together, then the transaction; the answer is the promoter as that transaction left them."""
@@ -147,6 +153,8 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
                           reason=promoter.reason if reason is None else reason,
                           activated_at=now if target == "active" and promoter.activated_at is None
                           else promoter.activated_at)
+        if target == "active" and promoter.activated_at is None and coupons is not None:  # first activation
+            auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
         return admin_view(changed, share_page())
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
 
