@@ -17,6 +17,7 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
+from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
 from mall.schemas.campaigns import (
@@ -27,8 +28,10 @@ from mall.schemas.campaigns import (
     UpdateCampaignRequest,
 )
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
+from mall.schemas.wake_up import WakeUpRuleRequest, WakeUpRuleView, WokeCount
 from mall.services import campaigns as campaign_service
 from mall.services import settings as service
+from mall.services import wake_up as wake_up_service
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -38,6 +41,7 @@ products = ProductRepository(table)
 promoters = PromoterRepository(table)
 rates = RateIndex(table)
 campaign_repos = campaign_service.CampaignRepositories.on(table)
+stats = StatsRepository(table)
 
 app = make_resolver()
 
@@ -113,6 +117,27 @@ def update_campaign(campaign_id: _ID, body: UpdateCampaignRequest) -> CampaignVi
           responses={404: _CAMPAIGN_ERRORS[404], 409: _CAMPAIGN_ERRORS[409]}, **staff(Capability.MONEY_RULES))
 def end_campaign(campaign_id: _ID, body: EndCampaignRequest) -> CampaignView:
     return campaign_service.end(campaign_repos, campaign_id, body.version, _actor())
+
+
+@app.get("/admin/settings/wake-up", summary="The wake-up boost rule (沉睡唤醒)", tags=["campaigns"],
+         **staff(Capability.READ))
+def wake_up_rule() -> WakeUpRuleView:
+    return wake_up_service.rule_view(campaign_repos.campaigns)
+
+
+@app.put("/admin/settings/wake-up", summary="Save the wake-up boost rule (沉睡唤醒)", tags=["campaigns"],
+         responses={409: _CAMPAIGN_ERRORS[409], 422: error_response(
+             "invalid fields; `commission_over_cap`: a wake-up campaign with this boost could take a line over "
+             "the cap")}, **staff(Capability.MONEY_RULES))
+def save_wake_up_rule(body: WakeUpRuleRequest) -> WakeUpRuleView:
+    return wake_up_service.save_rule(campaign_repos, body, _actor())
+
+
+@app.get("/admin/campaigns/<campaign_id>/wake-up", summary="How many promoters a wake-up campaign woke",
+         tags=["campaigns"], responses={404: _CAMPAIGN_ERRORS[404]}, **staff(Capability.READ))
+def wake_up_woke(campaign_id: _ID) -> WokeCount:
+    return wake_up_service.woke(campaigns=campaign_repos.campaigns, stats=stats, campaign_id=campaign_id,
+                                now=utc_now())
 
 
 handler = entrypoint(app)

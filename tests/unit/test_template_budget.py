@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: tracking webhook: +2; the month's leaderboard prizes, a route on the bonuses' function: +1; the
 #: materials center, five routes on the media functions: +5; coupons: the admin's templates function with
 #: four routes and the customers' coupons function with three routes: +9; commission campaigns, four
-#: admin routes and the promoter's boosted products: +5).
-STACK_RESOURCE_BUDGET = 321
+#: admin routes and the promoter's boosted products: +5; wake-up boosts: the daily function and its schedule,
+#: three admin routes: +5).
+STACK_RESOURCE_BUDGET = 326
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

@@ -158,6 +158,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/campaigns/{campaign_id}/wake-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many promoters a wake-up campaign woke */
+        get: operations["wake_up_woke_admin_campaigns__campaign_id__wake_up_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/categories": {
         parameters: {
             query?: never;
@@ -1312,6 +1329,24 @@ export interface paths {
         /** One saved version */
         get: operations["one_admin_settings_distribution_versions__version__get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/settings/wake-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The wake-up boost rule (沉睡唤醒) */
+        get: operations["wake_up_rule_admin_settings_wake_up_get"];
+        /** Save the wake-up boost rule (沉睡唤醒) */
+        put: operations["save_wake_up_rule_admin_settings_wake_up_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -14386,6 +14421,70 @@ export interface components {
             visit_id: string;
         };
         /**
+         * WakeUpRuleRequest
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 200,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "boost_days": 7,
+         *       "enabled": true,
+         *       "inactive_days": 30
+         *     }
+         */
+        WakeUpRuleRequest: {
+            boost: components["schemas"]["BoostRequest"];
+            /**
+             * Boost Days
+             * @description how long each wake-up campaign runs
+             */
+            boost_days: number;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Inactive Days
+             * @description no share visit and no attributed paid order for this many China days
+             */
+            inactive_days: number;
+        };
+        /**
+         * WakeUpRuleView
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 200,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "boost_days": 7,
+         *       "enabled": true,
+         *       "inactive_days": 30,
+         *       "max_promoters_per_run": 200,
+         *       "version": 4
+         *     }
+         */
+        WakeUpRuleView: {
+            boost: components["schemas"]["BoostView"];
+            /** Boost Days */
+            boost_days: number;
+            /** Enabled */
+            enabled: boolean;
+            /** Inactive Days */
+            inactive_days: number;
+            /**
+             * Max Promoters Per Run
+             * @description promoters one day's wake-up campaign takes at most
+             */
+            max_promoters_per_run: number;
+            /**
+             * Version
+             * @description the book of campaigns' version
+             */
+            version: number;
+        };
+        /**
          * WeChatMessagePage
          * @example {
          *       "items": [
@@ -14947,6 +15046,43 @@ export interface components {
             transfer_bill_no?: string | null;
             /** Withdrawal Id */
             withdrawal_id: string;
+        };
+        /**
+         * WokeCount
+         * @example {
+         *       "as_of": "2026-12-08T02:00:00Z",
+         *       "campaign_id": "cp_wakeup_20261206",
+         *       "ends_at": "2026-12-13T01:00:00Z",
+         *       "starts_at": "2026-12-06T01:00:00Z",
+         *       "targeted": 40,
+         *       "with_paid_order": 3,
+         *       "with_share_visit": 8,
+         *       "woke": 9
+         *     }
+         */
+        WokeCount: {
+            /** As Of */
+            as_of: string;
+            /** Campaign Id */
+            campaign_id: string;
+            /** Ends At */
+            ends_at: string;
+            /** Starts At */
+            starts_at: string;
+            /**
+             * Targeted
+             * @description promoters in the campaign's scope
+             */
+            targeted: number;
+            /** With Paid Order */
+            with_paid_order: number;
+            /** With Share Visit */
+            with_share_visit: number;
+            /**
+             * Woke
+             * @description of them, those with a share visit or a paid order since the China day it started
+             */
+            woke: number;
         };
     };
     responses: never;
@@ -15665,6 +15801,73 @@ export interface operations {
             };
             /** @description `campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wake_up_woke_admin_campaigns__campaign_id__wake_up_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WokeCount"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21502,6 +21705,140 @@ export interface operations {
                 };
             };
             /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wake_up_rule_admin_settings_wake_up_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WakeUpRuleView"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    save_wake_up_rule_admin_settings_wake_up_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WakeUpRuleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WakeUpRuleView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields; `commission_over_cap`: a wake-up campaign with this boost could take a line over the cap */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -17,6 +17,7 @@ from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import CAMPAIGNS_KEY
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.domain.campaigns import KEPT_AFTER_END, Campaign
+from mall.domain.wake_up import WakeUpRule
 
 
 class BookMoved(Exception):
@@ -27,6 +28,8 @@ class BookMoved(Exception):
 class CampaignBook:
     version: int = 0
     campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
+    #: the wake-up rule (沉睡唤醒) rides in the same item: GET /rules reads it with the campaigns
+    wake_up: WakeUpRule = field(default_factory=WakeUpRule)
 
     def get(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.campaign_id == campaign_id), None)
@@ -36,7 +39,8 @@ def book_from_item(item: Item | None) -> CampaignBook:
     if not item:
         return CampaignBook()
     return CampaignBook(int(item.get("version", 0)),
-                        tuple(Campaign.from_dict(raw) for raw in item.get("campaigns") or ()))
+                        tuple(Campaign.from_dict(raw) for raw in item.get("campaigns") or ()),
+                        WakeUpRule.from_dict(item.get("wake_up")))
 
 
 class CampaignRepository:
@@ -52,13 +56,14 @@ class CampaignRepository:
         return book_from_item(self._table.get(CAMPAIGNS_KEY, consistent=consistent))
 
     def save(self, book: CampaignBook, campaigns: list[Campaign], *, now: datetime,
-             audit: AuditEntry) -> CampaignBook:
-        """Replace the book read as ``book`` with ``campaigns`` (those closed long ago drop out).
-        Raises ``BookMoved`` when the book is no longer at ``book.version``."""
+             audit: AuditEntry, wake_up: WakeUpRule | None = None) -> CampaignBook:
+        """Replace the book read as ``book`` with ``campaigns`` (those closed long ago drop out) and
+        ``wake_up`` (default: the book's). Raises ``BookMoved`` when the book is no longer at ``book.version``."""
+        rule = book.wake_up if wake_up is None else wake_up
         kept = tuple(c for c in campaigns if c.closes_at > now - KEPT_AFTER_END)
         version = book.version + 1
         item: Item = {**CAMPAIGNS_KEY, "entity": "campaign_book", "version": version, "saved_at": iso(now),
-                      "campaigns": [c.as_dict() for c in kept]}
+                      "campaigns": [c.as_dict() for c in kept], "wake_up": rule.as_dict()}
         condition = "attribute_not_exists(pk)" if book.version == 0 else "version = :v"
         values = None if book.version == 0 else {":v": book.version}
         try:
@@ -66,4 +71,4 @@ class CampaignRepository:
                                   AuditLog(self._table).write(audit, now)])
         except TransactionCancelled as exc:
             raise BookMoved() from exc
-        return CampaignBook(version, kept)
+        return CampaignBook(version, kept, rule)

@@ -11,6 +11,7 @@ from mall.clock import CHINA
 from mall.domain.campaigns import Campaign, CampaignScope, current_and_upcoming
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection, percent
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.domain.wake_up import WakeUpRule, wake_up_rule_text
 
 _WEEKDAYS = "一二三四五六日"
 
@@ -52,7 +53,9 @@ def campaign_item(campaign: Campaign, settings: DistributionSettings) -> RuleIte
 
 
 def campaigns_section(campaigns: Iterable[Campaign], settings: DistributionSettings, *,
-                      now: datetime) -> RuleSection:
+                      now: datetime, wake_up: WakeUpRule | None = None) -> RuleSection:
     items = [RuleItem(key="campaign_rule", label="佣金活动规则", text=stacking_rule(settings.commission.cap_bp))]
+    if wake_up is not None and wake_up.enabled:
+        items.append(RuleItem(key="wake_up_rule", label="沉睡唤醒加成", text=wake_up_rule_text(wake_up)))
     items += [campaign_item(c, settings) for c in current_and_upcoming(campaigns, now)]
     return RuleSection(key="campaigns", title="佣金活动", items=items)

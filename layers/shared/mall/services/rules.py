@@ -31,7 +31,7 @@ def rules_with_campaigns(*, settings: SettingsRepository, campaigns: CampaignRep
     current = settings.current()
     book = campaigns.read()
     disclosure = rules_disclosure.render(current.settings, version=current.version, effective_at=current.saved_at)
-    section = campaigns_section(book.campaigns, current.settings, now=now)
+    section = campaigns_section(book.campaigns, current.settings, now=now, wake_up=book.wake_up)
     clean = rules_disclosure.cleaner(current.settings)
     disclosure = replace(disclosure, sections=[*disclosure.sections, *rules_disclosure.cleaned([section], clean)])
     return to_view(disclosure), book.version
