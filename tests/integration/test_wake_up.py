@@ -13,6 +13,8 @@ import pytest
 
 from mall.clock import china_day
 from mall.dal.campaigns import CampaignRepository
+from mall.dal.catalog import ProductRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.stats import StatsRepository
 from mall.dal.table import Table
@@ -21,7 +23,7 @@ from mall.domain.stats import CounterDelta, Target
 from mall.errors import InvalidInput
 from mall.schemas.wake_up import WakeUpRuleRequest
 from mall.services import wake_up as service
-from mall.services.campaigns import Actor, CampaignRepositories
+from mall.services.campaigns import Actor, CampaignRepositories, boosted_for
 from mall.services.rules import rules_with_campaigns
 from tests.conftest import table_request
 from tests.integration.test_campaigns import _by_level, _trips
@@ -106,6 +108,12 @@ def test_sleepers_get_one_campaign_per_day_the_active_are_left_out_and_the_woke_
     assert service.run(service.WakeUpRepositories.on(world.table), RUN + timedelta(days=1)) is None
     assert len([x for x in CampaignRepository(world.table).read(consistent=True).campaigns
                 if x.origin == "wake_up"]) == 1
+
+    # What tells them: their boosted products list the wake-up campaign, naming only the caller.
+    mine = boosted_for(campaigns=CampaignRepository(world.table), promoters=PromoterRepository(world.table),
+                       products=ProductRepository(world.table), user_id=d, now=RUN)
+    assert [(g.campaign_id, g.origin, g.scope.promoter_ids) for g in mine.general] == [
+        (wake[0].campaign_id, "wake_up", [d])]
 
     paid_at = RUN + timedelta(hours=2)
     order_id = world.pay(world.place(buyer), now=paid_at)
