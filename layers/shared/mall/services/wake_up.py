@@ -24,7 +24,7 @@ from mall.domain.wake_up import (
 from mall.errors import Conflict, InvalidInput, NotFound
 from mall.observability import logger
 from mall.schemas.wake_up import WakeUpRuleRequest, WakeUpRuleView, WokeCount
-from mall.services.campaigns import Actor, CampaignRepositories, _audit
+from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ def run(repos: WakeUpRepositories, now: datetime) -> Campaign | None:
             logger.warning("wake-up campaign refused by the cap check", extra={"fields": exc.fields})
             return None
         try:
-            repos.book.campaigns.save(book, [*book.campaigns, campaign], now=now,
-                                      audit=_audit("campaign.create", Actor("system", None, now), None, campaign))
+            audit = AuditEntry(action="campaign.create", actor="system", entity_type="campaign",
+                               entity_id=campaign.campaign_id, source_ip=None, before=None, after=campaign.as_dict(),
+                               details={"version": campaign.version, "origin": "wake_up"})
+            repos.book.campaigns.save(book, [*book.campaigns, campaign], now=now, audit=audit)
         except BookMoved:
             book = repos.book.campaigns.read(consistent=True)
             continue
