@@ -14,6 +14,7 @@ from mall.api.idempotency import IdempotencyKeyHeader
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.adjustments import AdjustmentRepository
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.coupons import CouponRepository
@@ -47,6 +48,7 @@ network = ReferralRepositories.on(table)
 categories = CategoryRepository(table)
 products = ProductRepository(table)
 rates = RateIndex(table)
+campaigns = CampaignRepository(table)
 risk_repos = risk.RiskRepositories.on(table)
 settlement_repos = settlement.SettlementRepositories.on(table)
 adjustment_repo = AdjustmentRepository(table)
@@ -147,7 +149,7 @@ def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
                                              source_ip=source_ip(app))
     return referral_promoters.set_override(command, network=network, categories=categories, products=products,
-                                           rates=rates)
+                                           rates=rates, campaigns=campaigns)
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",

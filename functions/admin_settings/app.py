@@ -1,4 +1,5 @@
-"""Admin: the distribution settings (分销设置), one versioned document.
+"""Admin: the distribution settings (分销设置), one versioned document, and the commission
+campaigns (佣金活动: owner only, audited, refused at save when a line could exceed the cap).
 
 ``PUT`` stores the whole new document as the next version, conditional on ``based_on_version``
 (409 with ``details.current_version`` when another admin saved first). Every earlier version
@@ -18,7 +19,15 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
+from mall.schemas.campaigns import (
+    CampaignList,
+    CampaignRequest,
+    CampaignView,
+    EndCampaignRequest,
+    UpdateCampaignRequest,
+)
 from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
+from mall.services import campaigns as campaign_service
 from mall.services import settings as service
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -28,6 +37,7 @@ categories = CategoryRepository(table)
 products = ProductRepository(table)
 promoters = PromoterRepository(table)
 rates = RateIndex(table)
+campaign_repos = campaign_service.CampaignRepositories.on(table)
 
 app = make_resolver()
 
@@ -52,7 +62,7 @@ def save(body: SaveSettingsRequest) -> SettingsVersionView:
     principal = current_principal(app)
     return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
                         body=body, saved_by=principal.subject, now=utc_now(), source_ip=source_ip(app),
-                        rates=rates, roles=principal.roles)
+                        rates=rates, roles=principal.roles, campaigns=campaign_repos.campaigns)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],
@@ -66,6 +76,43 @@ def versions(limit: Limit = 20,
          responses={404: _ERRORS[404]}, **staff(Capability.READ))
 def one(version: Annotated[int, Path(ge=0, le=10_000_000)]) -> SettingsVersionView:
     return service.get_version(versions=settings_versions, version=version)
+
+
+_CAMPAIGN_ERRORS: dict[int, OpenAPIResponse] = {
+    404: error_response("`campaign_not_found`"),
+    409: error_response("`campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy`"),
+    422: error_response("invalid fields, named by path (`ends_at`, `boost.multiplier_percent`, `scope.level_ids`); "
+                        "`commission_over_cap`: with the boost some line could pay more than the cap"),
+}
+_ID = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _actor() -> campaign_service.Actor:
+    return campaign_service.Actor(current_principal(app).subject, source_ip(app), utc_now())
+
+
+@app.get("/admin/campaigns", summary="Commission campaigns (upcoming, in force, ended)", tags=["campaigns"],
+         **staff(Capability.READ))
+def list_campaigns() -> CampaignList:
+    return campaign_service.list_campaigns(campaigns=campaign_repos.campaigns, now=utc_now())
+
+
+@app.post("/admin/campaigns", summary="Create a commission campaign", tags=["campaigns"],
+          responses={409: _CAMPAIGN_ERRORS[409], 422: _CAMPAIGN_ERRORS[422]}, **staff(Capability.MONEY_RULES))
+def create_campaign(body: CampaignRequest) -> CampaignView:
+    return campaign_service.create(campaign_repos, body, _actor())
+
+
+@app.put("/admin/campaigns/<campaign_id>", summary="Edit a commission campaign", tags=["campaigns"],
+         responses=_CAMPAIGN_ERRORS, **staff(Capability.MONEY_RULES))
+def update_campaign(campaign_id: _ID, body: UpdateCampaignRequest) -> CampaignView:
+    return campaign_service.update(campaign_repos, campaign_id, body, body.version, _actor())
+
+
+@app.post("/admin/campaigns/<campaign_id>/end", summary="End a commission campaign now", tags=["campaigns"],
+          responses={404: _CAMPAIGN_ERRORS[404], 409: _CAMPAIGN_ERRORS[409]}, **staff(Capability.MONEY_RULES))
+def end_campaign(campaign_id: _ID, body: EndCampaignRequest) -> CampaignView:
+    return campaign_service.end(campaign_repos, campaign_id, body.version, _actor())
 
 
 handler = entrypoint(app)

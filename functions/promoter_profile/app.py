@@ -11,9 +11,14 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.clock import utc_now
+from mall.dal.campaigns import CampaignRepository
+from mall.dal.catalog import ProductRepository
+from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
+from mall.schemas.campaigns import BoostedProducts
 from mall.schemas.referral import AgreementAcceptRequest, PromoterProfile
+from mall.services.campaigns import boosted_for
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral.appoint import accept_agreement
 from mall.services.referral.team import my_profile
@@ -21,6 +26,9 @@ from mall.services.referral.team import my_profile
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 network = ReferralRepositories.on(table)
+campaigns = CampaignRepository(table)
+promoters = PromoterRepository(table)
+products = ProductRepository(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -44,6 +52,15 @@ def profile() -> PromoterProfile:
 def accept(body: AgreementAcceptRequest) -> PromoterProfile:
     return accept_agreement(network=network, user_id=current_principal(app).subject, rules_version=body.rules_version,
                             now=utc_now())
+
+
+@app.get("/promoter/boosted-products", summary="Products and campaigns boosting my commission", tags=["referral"],
+         description="The commission campaigns in force or starting later whose scope takes you in: the products "
+                     "they boost (高佣商品, some only for you or your level) and campaigns on every product.",
+         responses={404: error_response("`promoter_not_found`")}, **secured(Role.PROMOTER))
+def boosted() -> BoostedProducts:
+    return boosted_for(campaigns=campaigns, promoters=promoters, products=products,
+                       user_id=current_principal(app).subject, now=utc_now())
 
 
 handler = entrypoint(app)

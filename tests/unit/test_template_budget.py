@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: nine routes, and the promoter agreement's route: +11; a 5xx alarm on each of the message push and the
 #: tracking webhook: +2; the month's leaderboard prizes, a route on the bonuses' function: +1; the
 #: materials center, five routes on the media functions: +5; coupons: the admin's templates function with
-#: four routes and the customers' coupons function with three routes: +9).
-STACK_RESOURCE_BUDGET = 316
+#: four routes and the customers' coupons function with three routes: +9; commission campaigns, four
+#: admin routes and the promoter's boosted products: +5).
+STACK_RESOURCE_BUDGET = 321
 
 RAW = load_yaml(TEMPLATE)
 RESOURCES: dict[str, Any] = RAW["Resources"]

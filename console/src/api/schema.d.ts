@@ -106,6 +106,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Commission campaigns (upcoming, in force, ended) */
+        get: operations["list_campaigns_admin_campaigns_get"];
+        put?: never;
+        /** Create a commission campaign */
+        post: operations["create_campaign_admin_campaigns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/campaigns/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Edit a commission campaign */
+        put: operations["update_campaign_admin_campaigns__campaign_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/campaigns/{campaign_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a commission campaign now */
+        post: operations["end_campaign_admin_campaigns__campaign_id__end_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/categories": {
         parameters: {
             query?: never;
@@ -2030,6 +2082,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/promoter/boosted-products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Products and campaigns boosting my commission
+         * @description The commission campaigns in force or starting later whose scope takes you in: the products they boost (高佣商品, some only for you or your level) and campaigns on every product.
+         */
+        get: operations["boosted_promoter_boosted_products_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/promoter/commissions": {
         parameters: {
             query?: never;
@@ -2827,7 +2899,7 @@ export interface components {
          *           "created_at": "2026-11-03T12:16:04Z",
          *           "current_fen": 4032,
          *           "due_at": "2026-11-14T09:12:30Z",
-         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate, 2% of it from the campaign “周末双倍”)",
          *           "hold": null,
          *           "level": 1,
          *           "line_id": "0",
@@ -2839,6 +2911,19 @@ export interface components {
          *           "rule": {
          *             "base_fen": 33600,
          *             "basis": "binding",
+         *             "campaign": {
+         *               "boost": {
+         *                 "kind": "points",
+         *                 "l1_points_bp": 200,
+         *                 "l2_points_bp": 0,
+         *                 "multiplier_percent": 100
+         *               },
+         *               "campaign_id": "cp_01m6a0weekend",
+         *               "name": "周末双倍",
+         *               "origin": "merchant"
+         *             },
+         *             "campaign_bp": 200,
+         *             "campaign_fen": 0,
          *             "cap_bp": 3000,
          *             "cap_fen": 10080,
          *             "capped": false,
@@ -2883,6 +2968,9 @@ export interface components {
          *           "rule": {
          *             "base_fen": 6800,
          *             "basis": "binding",
+         *             "campaign": null,
+         *             "campaign_bp": 0,
+         *             "campaign_fen": 0,
          *             "cap_bp": 3000,
          *             "cap_fen": 2040,
          *             "capped": false,
@@ -4240,6 +4328,339 @@ export interface components {
              */
             tier_min_team_sales_fen: number;
         };
+        /** BoostedProduct */
+        BoostedProduct: {
+            /** Campaign Id */
+            campaign_id: string;
+            /** Campaign Name */
+            campaign_name: string;
+            /** Description */
+            description: string;
+            /** Ends At */
+            ends_at: string;
+            /** Name */
+            name: string;
+            /** Product Id */
+            product_id: string;
+        };
+        /**
+         * BoostedProducts
+         * @description The products some campaign in force (or starting later) boosts for the caller only or for a
+         *     scope they are in; campaigns without a product scope apply to every product and are listed in
+         *     ``general``.
+         * @example {
+         *       "general": [
+         *         {
+         *           "boost": {
+         *             "kind": "points",
+         *             "l1_points_bp": 300,
+         *             "l2_points_bp": 0,
+         *             "multiplier_percent": 100
+         *           },
+         *           "campaign_id": "cp_01m6a0weekend",
+         *           "created_at": "2026-12-06T09:00:00Z",
+         *           "created_by": "u_owner",
+         *           "description": "一级佣金比例+3%",
+         *           "ended_at": null,
+         *           "ends_at": "2026-12-31T16:00:00Z",
+         *           "name": "周末双倍",
+         *           "origin": "merchant",
+         *           "scope": {
+         *             "category_ids": [],
+         *             "level_ids": [
+         *               "senior"
+         *             ],
+         *             "new_promoter_days": null,
+         *             "product_ids": [
+         *               "p_01m4cmckqvx119jymzac3w"
+         *             ],
+         *             "promoter_ids": []
+         *           },
+         *           "starts_at": "2026-12-11T16:00:00Z",
+         *           "status": "upcoming",
+         *           "version": 1,
+         *           "weekdays": [
+         *             6,
+         *             7
+         *           ]
+         *         }
+         *       ],
+         *       "items": [
+         *         {
+         *           "campaign_id": "cp_01m6a0tea",
+         *           "campaign_name": "龙井高佣",
+         *           "description": "一级佣金比例+3%",
+         *           "ends_at": "2026-12-31T16:00:00Z",
+         *           "name": "西湖龙井 250g",
+         *           "product_id": "p_01m4cmckqvx119jymzac3w"
+         *         }
+         *       ]
+         *     }
+         */
+        BoostedProducts: {
+            /** General */
+            general: components["schemas"]["CampaignView"][];
+            /** Items */
+            items: components["schemas"]["BoostedProduct"][];
+        };
+        /** BoostRequest */
+        BoostRequest: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "points" | "multiplier";
+            /**
+             * L1 Points Bp
+             * @description points: bp added to L1
+             * @default 0
+             */
+            l1_points_bp: number;
+            /**
+             * L2 Points Bp
+             * @description points: bp added to L2
+             * @default 0
+             */
+            l2_points_bp: number;
+            /**
+             * Multiplier Percent
+             * @description multiplier: percent of the resolved rate, applied once (200 = ×2)
+             * @default 100
+             */
+            multiplier_percent: number;
+        };
+        /** BoostView */
+        BoostView: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "points" | "multiplier";
+            /** L1 Points Bp */
+            l1_points_bp: number;
+            /** L2 Points Bp */
+            l2_points_bp: number;
+            /** Multiplier Percent */
+            multiplier_percent: number;
+        };
+        /** CampaignBoostView */
+        CampaignBoostView: {
+            /**
+             * Kind
+             * @description points: bp added; multiplier: percent of the rate
+             * @enum {string}
+             */
+            kind: "points" | "multiplier";
+            /**
+             * L1 Points Bp
+             * @default 0
+             */
+            l1_points_bp: number;
+            /**
+             * L2 Points Bp
+             * @default 0
+             */
+            l2_points_bp: number;
+            /**
+             * Multiplier Percent
+             * @description 200 doubles the rate, applied once
+             * @default 100
+             */
+            multiplier_percent: number;
+        };
+        /**
+         * CampaignList
+         * @example {
+         *       "items": [
+         *         {
+         *           "boost": {
+         *             "kind": "points",
+         *             "l1_points_bp": 300,
+         *             "l2_points_bp": 0,
+         *             "multiplier_percent": 100
+         *           },
+         *           "campaign_id": "cp_01m6a0weekend",
+         *           "created_at": "2026-12-06T09:00:00Z",
+         *           "created_by": "u_owner",
+         *           "description": "一级佣金比例+3%",
+         *           "ended_at": null,
+         *           "ends_at": "2026-12-31T16:00:00Z",
+         *           "name": "周末双倍",
+         *           "origin": "merchant",
+         *           "scope": {
+         *             "category_ids": [],
+         *             "level_ids": [
+         *               "senior"
+         *             ],
+         *             "new_promoter_days": null,
+         *             "product_ids": [
+         *               "p_01m4cmckqvx119jymzac3w"
+         *             ],
+         *             "promoter_ids": []
+         *           },
+         *           "starts_at": "2026-12-11T16:00:00Z",
+         *           "status": "upcoming",
+         *           "version": 1,
+         *           "weekdays": [
+         *             6,
+         *             7
+         *           ]
+         *         }
+         *       ],
+         *       "version": 3
+         *     }
+         */
+        CampaignList: {
+            /** Items */
+            items: components["schemas"]["CampaignView"][];
+            /**
+             * Version
+             * @description the book of campaigns' version
+             */
+            version: number;
+        };
+        /**
+         * CampaignReference
+         * @description The campaign that shaped a commission (its definition as it was at payment).
+         */
+        CampaignReference: {
+            boost: components["schemas"]["CampaignBoostView"];
+            /** Campaign Id */
+            campaign_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Origin
+             * @default merchant
+             * @enum {string}
+             */
+            origin: "merchant" | "wake_up";
+        };
+        /**
+         * CampaignRequest
+         * @description A campaign. Times without an offset are China time (UTC+8).
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 300,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "ends_at": "2027-01-01T00:00:00",
+         *       "name": "周末双倍",
+         *       "scope": {
+         *         "category_ids": [],
+         *         "level_ids": [
+         *           "senior"
+         *         ],
+         *         "new_promoter_days": null,
+         *         "product_ids": [
+         *           "p_01m4cmckqvx119jymzac3w"
+         *         ],
+         *         "promoter_ids": []
+         *       },
+         *       "starts_at": "2026-12-12T00:00:00",
+         *       "weekdays": [
+         *         6,
+         *         7
+         *       ]
+         *     }
+         */
+        CampaignRequest: {
+            boost: components["schemas"]["BoostRequest"];
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Name */
+            name: string;
+            scope?: components["schemas"]["ScopeRequest"];
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * Weekdays
+             * @description China weekdays (1 = Monday … 7 = Sunday); empty: every day
+             */
+            weekdays?: number[];
+        };
+        /**
+         * CampaignView
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 300,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "campaign_id": "cp_01m6a0weekend",
+         *       "created_at": "2026-12-06T09:00:00Z",
+         *       "created_by": "u_owner",
+         *       "description": "一级佣金比例+3%",
+         *       "ended_at": null,
+         *       "ends_at": "2026-12-31T16:00:00Z",
+         *       "name": "周末双倍",
+         *       "origin": "merchant",
+         *       "scope": {
+         *         "category_ids": [],
+         *         "level_ids": [
+         *           "senior"
+         *         ],
+         *         "new_promoter_days": null,
+         *         "product_ids": [
+         *           "p_01m4cmckqvx119jymzac3w"
+         *         ],
+         *         "promoter_ids": []
+         *       },
+         *       "starts_at": "2026-12-11T16:00:00Z",
+         *       "status": "upcoming",
+         *       "version": 1,
+         *       "weekdays": [
+         *         6,
+         *         7
+         *       ]
+         *     }
+         */
+        CampaignView: {
+            boost: components["schemas"]["BoostView"];
+            /** Campaign Id */
+            campaign_id: string;
+            /** Created At */
+            created_at: string | null;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Description
+             * @description the boost in words (as GET /rules shows it)
+             */
+            description: string;
+            /** Ended At */
+            ended_at: string | null;
+            /** Ends At */
+            ends_at: string;
+            /** Name */
+            name: string;
+            /**
+             * Origin
+             * @enum {string}
+             */
+            origin: "merchant" | "wake_up";
+            scope: components["schemas"]["ScopeView"];
+            /** Starts At */
+            starts_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "upcoming" | "active" | "ended";
+            /** Version */
+            version: number;
+            /** Weekdays */
+            weekdays: number[];
+        };
         /** Carrier */
         Carrier: {
             /**
@@ -4732,7 +5153,7 @@ export interface components {
          *           "created_at": "2026-11-03T12:16:04Z",
          *           "current_fen": 4032,
          *           "due_at": "2026-11-14T09:12:30Z",
-         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+         *           "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate, 2% of it from the campaign “周末双倍”)",
          *           "level": 1,
          *           "line_id": "0",
          *           "on_hold": false,
@@ -4743,6 +5164,19 @@ export interface components {
          *           "rule": {
          *             "base_fen": 33600,
          *             "basis": "binding",
+         *             "campaign": {
+         *               "boost": {
+         *                 "kind": "points",
+         *                 "l1_points_bp": 200,
+         *                 "l2_points_bp": 0,
+         *                 "multiplier_percent": 100
+         *               },
+         *               "campaign_id": "cp_01m6a0weekend",
+         *               "name": "周末双倍",
+         *               "origin": "merchant"
+         *             },
+         *             "campaign_bp": 200,
+         *             "campaign_fen": 0,
          *             "cap_bp": 3000,
          *             "cap_fen": 10080,
          *             "capped": false,
@@ -4785,6 +5219,9 @@ export interface components {
          *           "rule": {
          *             "base_fen": 6800,
          *             "basis": "binding",
+         *             "campaign": null,
+         *             "campaign_bp": 0,
+         *             "campaign_fen": 0,
          *             "cap_bp": 3000,
          *             "cap_fen": 2040,
          *             "capped": false,
@@ -4932,6 +5369,20 @@ export interface components {
              * @description why you are this order's L1/L2: binding, share_first_payment, self_purchase
              */
             basis: string;
+            /** @description the commission campaign in force at payment that raised this rate, if any */
+            campaign?: components["schemas"]["CampaignReference"] | null;
+            /**
+             * Campaign Bp
+             * @description the part of `ratio_bp` the campaign added
+             * @default 0
+             */
+            campaign_bp: number;
+            /**
+             * Campaign Fen
+             * @description the part of `fixed_fen` the campaign added
+             * @default 0
+             */
+            campaign_fen: number;
             /**
              * Cap Bp
              * @description L1 + L2 of a line never exceed this share of its base
@@ -6865,6 +7316,19 @@ export interface components {
              * @description e.g. `10%`
              */
             rate_text: string;
+        };
+        /**
+         * EndCampaignRequest
+         * @example {
+         *       "version": 2
+         *     }
+         */
+        EndCampaignRequest: {
+            /**
+             * Version
+             * @description the version ended (409 when someone saved since)
+             */
+            version: number;
         };
         /**
          * ErasureRequest
@@ -12207,6 +12671,47 @@ export interface components {
              */
             withdrawal: components["schemas"]["WithdrawalRules"];
         };
+        /** ScopeRequest */
+        ScopeRequest: {
+            /**
+             * Category Ids
+             * @description empty: every category
+             */
+            category_ids?: string[];
+            /**
+             * Level Ids
+             * @description empty: every level
+             */
+            level_ids?: string[];
+            /**
+             * New Promoter Days
+             * @description only promoters approved less than this many days before payment
+             */
+            new_promoter_days?: number | null;
+            /**
+             * Product Ids
+             * @description empty: every product
+             */
+            product_ids?: string[];
+            /**
+             * Promoter Ids
+             * @description empty: every promoter
+             */
+            promoter_ids?: string[];
+        };
+        /** ScopeView */
+        ScopeView: {
+            /** Category Ids */
+            category_ids: string[];
+            /** Level Ids */
+            level_ids: string[];
+            /** New Promoter Days */
+            new_promoter_days: number | null;
+            /** Product Ids */
+            product_ids: string[];
+            /** Promoter Ids */
+            promoter_ids: string[];
+        };
         /**
          * SelfDealingRule
          * @description (b) 自买自卖: a promoter earns on another account's order placed from the promoter's own
@@ -13572,6 +14077,62 @@ export interface components {
             version: number;
         };
         /**
+         * UpdateCampaignRequest
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 300,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "ends_at": "2027-01-01T00:00:00",
+         *       "name": "周末双倍",
+         *       "scope": {
+         *         "category_ids": [],
+         *         "level_ids": [
+         *           "senior"
+         *         ],
+         *         "new_promoter_days": null,
+         *         "product_ids": [
+         *           "p_01m4cmckqvx119jymzac3w"
+         *         ],
+         *         "promoter_ids": []
+         *       },
+         *       "starts_at": "2026-12-12T00:00:00",
+         *       "version": 1,
+         *       "weekdays": [
+         *         6,
+         *         7
+         *       ]
+         *     }
+         */
+        UpdateCampaignRequest: {
+            boost: components["schemas"]["BoostRequest"];
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Name */
+            name: string;
+            scope?: components["schemas"]["ScopeRequest"];
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * Version
+             * @description the version edited (409 when someone saved since)
+             */
+            version: number;
+            /**
+             * Weekdays
+             * @description China weekdays (1 = Monday … 7 = Sunday); empty: every day
+             */
+            weekdays?: number[];
+        };
+        /**
          * UploadForm
          * @example {
          *       "expires_at": "2026-10-08T02:15:00Z",
@@ -14800,6 +15361,318 @@ export interface operations {
                 };
             };
             /** @description `validation_error` (month), `invalid_cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_campaigns_admin_campaigns_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignList"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_campaign_admin_campaigns_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, named by path (`ends_at`, `boost.multiplier_percent`, `scope.level_ids`); `commission_over_cap`: with the boost some line could pay more than the cap */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_campaign_admin_campaigns__campaign_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCampaignRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields, named by path (`ends_at`, `boost.multiplier_percent`, `scope.level_ids`); `commission_over_cap`: with the boost some line could pay more than the cap */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_campaign_admin_campaigns__campaign_id__end_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndCampaignRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `campaign_version_conflict` (details.current_version), `campaign_ended`, `campaigns_busy` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -24132,6 +25005,71 @@ export interface operations {
             };
             /** @description the caller's role may not use this operation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is missing or invalid (each named in `error.fields`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    boosted_promoter_boosted_products_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoostedProducts"];
+                };
+            };
+            /** @description missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role may not use this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `promoter_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,4 @@
-import { Document, Setting, Tickets } from "@element-plus/icons-vue";
+import { Document, Present, Setting, Tickets } from "@element-plus/icons-vue";
 
 import type { PageEntry } from "../types";
 
@@ -16,5 +16,9 @@ export const pages: PageEntry[] = [
     // The rules as promoters see them; shown to those who edit the settings.
     name: "settings-rules", path: "/settings/rules", title: "规则公示", group: "分销设置", icon: Document,
     operation: "GET /admin/settings/distribution", menu: true, order: 22, component: () => import("./RulesView.vue"),
+  },
+  {
+    name: "settings-campaigns", path: "/settings/campaigns", title: "佣金活动", group: "分销设置", icon: Present,
+    operation: "GET /admin/campaigns", menu: true, order: 23, component: () => import("./CampaignsView.vue"),
   },
 ];

@@ -7,7 +7,8 @@ Its sort key starts with ``COMMISSION`` so the commission sync's one Query of th
 items returns it with the records and the plan.
 
 The payment path reads everything in at most three BatchGetItem calls (consistent), each round
-needing only the keys the previous one revealed: (1) the settings in force, the buyer's profile,
+needing only the keys the previous one revealed: (1) the settings in force, the book of commission
+campaigns (those in force at payment are recorded on the basis), the buyer's profile,
 binding and promoter record, the lines' categories and the share code; (2) the promoters that
 revealed (the buyer's parent, the share's promoter, the promoter the buyer's first paid order
 claims) with their bindings; (3) those promoters' parents."""
@@ -18,8 +19,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mall.clock import iso
+from mall.dal.campaigns import book_from_item
 from mall.dal.catalog import category_from_item
 from mall.dal.keys import (
+    CAMPAIGNS_KEY,
     SETTINGS_CURRENT_KEY,
     basis_key,
     binding_key,
@@ -61,8 +64,8 @@ class PaymentSnapshotStore:
         share = order.share_source if isinstance(order.share_source, dict) else {}
         code = share.get("promoter_code")
         category_ids = sorted({line.category_id for line in order.lines if line.category_id})
-        keys: list[Key] = [SETTINGS_CURRENT_KEY, customer_profile_key(buyer), binding_key(buyer), promoter_key(buyer),
-                           *(category_key(cid) for cid in category_ids)]
+        keys: list[Key] = [SETTINGS_CURRENT_KEY, CAMPAIGNS_KEY, customer_profile_key(buyer), binding_key(buyer),
+                           promoter_key(buyer), *(category_key(cid) for cid in category_ids)]
         if isinstance(code, str) and is_valid_code(code):
             keys.append(code_key(code))
         first = _by_key(self._table.batch_get(keys, consistent=True))
@@ -103,7 +106,8 @@ class PaymentSnapshotStore:
             order_id=order.order_id, buyer_id=buyer, settings_version=current.version, settings=current.settings,
             placement=order.attribution or {}, buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
             first_paid_order_id=str(profile.get("first_paid_order_id") or "") or None if profile else None,
-            first_payment_sharer_id=claimed, share_sharer_id=sharer_id, categories=categories)
+            first_payment_sharer_id=claimed, share_sharer_id=sharer_id, categories=categories,
+            campaigns=book_from_item(first.get(_k(CAMPAIGNS_KEY))).campaigns)
         return facts, profile, binding_item
 
     # ---- the writes of the payment transaction ---------------------------------------------------

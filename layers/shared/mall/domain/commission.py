@@ -53,13 +53,23 @@ class LevelRate:
     ratio_bp: int = 0
     fixed_fen: int = 0
     level_points_bp: int = 0
+    #: the campaign that boosted this rate (``mall.domain.campaigns``): id, name, boost; what it added
+    #: (``campaign_bp`` of ``ratio_bp``, ``campaign_fen`` of ``fixed_fen``)
+    campaign: Mapping[str, Any] | None = None
+    campaign_bp: int = 0
+    campaign_fen: int = 0
 
     def amount(self, base_fen: int, quantity: int) -> int:
         return self.fixed_fen * quantity + base_fen * self.ratio_bp // BASIS_POINTS
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "source": self.source, "ratio_bp": self.ratio_bp, "fixed_fen": self.fixed_fen,
-                "level_points_bp": self.level_points_bp}
+                "level_points_bp": self.level_points_bp, **self.campaign_fields()}
+
+    def campaign_fields(self) -> dict[str, Any]:
+        if self.campaign is None:
+            return {}
+        return {"campaign": dict(self.campaign), "campaign_bp": self.campaign_bp, "campaign_fen": self.campaign_fen}
 
 
 _NOTHING = LevelRate(mode="ratio", source="product")
@@ -270,6 +280,12 @@ class LevelDecision:
     rule: dict[str, Any]
 
 
+class LineBoost(Protocol):
+    """Boosts a line's resolved rates (campaigns): (product, rates, base fen, quantity) → rates."""
+
+    def __call__(self, product: Product, rates: ResolvedRates, base_fen: int, quantity: int) -> ResolvedRates: ...
+
+
 class Beneficiary(PromoterRates, Protocol):
     """A promoter as commission reads them (``mall.domain.referral.Promoter`` fits)."""
 
@@ -289,7 +305,7 @@ def _rule(line: Mapping[str, Any], level: Literal[1, 2], rate: LevelRate, *, bas
         "level_points_bp": rate.level_points_bp, "level_id": level_id,
         "product_mode": str(snapshot.get("mode", "inherit")), "category_id": line.get("category_id"),
         "cap_bp": min(max(cap_bp, 0), COMMISSION_CAP_LIMIT_BP), "cap_fen": cap_amount(base_fen, cap_bp),
-        "wanted_fen": wanted, "capped": amount != wanted, **context,
+        "wanted_fen": wanted, "capped": amount != wanted, **rate.campaign_fields(), **context,
         # A coupon's share of the line, already off the base: the base is what was really paid.
         **({"coupon_fen": int(line["coupon_fen"])} if line.get("coupon_fen") else {}),
     }
@@ -297,14 +313,16 @@ def _rule(line: Mapping[str, Any], level: Literal[1, 2], rate: LevelRate, *, bas
 
 def decide_order_commissions(*, lines: Sequence[Mapping[str, Any]], l1: Beneficiary | None, l2: Beneficiary | None,
                              l1_id: str | None, l2_id: str | None, settings: DistributionSettings,
-                             categories: Mapping[str, Category], context: Mapping[str, Any]) -> list[LevelDecision]:
+                             categories: Mapping[str, Category], context: Mapping[str, Any],
+                             boost: LineBoost | None = None) -> list[LevelDecision]:
     """Per line and per earning level, what the order's attribution earns (docs/business-rules.md, "Commission").
 
     ``l1_id`` / ``l2_id`` are the attribution's beneficiaries (the only two levels that can ever
     earn); ``l1`` / ``l2`` their promoter records as read now (None: no record, so not active).
     Amounts are computed with both levels' rates so the cap clamps L2 first, then L1, whether or
     not each level is paid: an unpaid level never moves money to the other. ``context`` goes into
-    every rule snapshot (settings version, attribution basis, self-purchase)."""
+    every rule snapshot (settings version, attribution basis, self-purchase). ``boost`` applies the
+    campaigns in force at payment to a line's resolved rates (``mall.domain.campaigns.boost_line``)."""
     if l2_id is not None and l2_id == l1_id:
         l2_id, l2 = None, None  # one promoter is never paid twice on a line
     cap_bp = settings.commission.cap_bp
@@ -315,6 +333,8 @@ def decide_order_commissions(*, lines: Sequence[Mapping[str, Any]], l1: Benefici
         quantity = max(int(line.get("quantity", 1)), 1)
         rates = resolve_line_rates(settings=settings, product=product,
                                    category=categories.get(product.category_id), l1_promoter=l1, l2_promoter=l2)
+        if boost is not None:
+            rates = boost(product, rates, base, quantity)
         wanted_l1 = max(rates.l1.amount(base, quantity), 0) if rates.enabled else 0
         wanted_l2 = max(rates.l2.amount(base, quantity), 0) if rates.enabled else 0
         amount_l1, amount_l2, _ = line_commission(base, quantity, rates, cap_bp)
@@ -364,6 +384,13 @@ def explain_rule(rule: Mapping[str, Any], amount_fen: int) -> str:
             + f" = {int(rule.get('wanted_fen', amount_fen))} fen ({rule.get('source', '?')} rate")
     if points:
         text += f", {_percent(points)} of it from your level"
+    campaign = rule.get("campaign")
+    if isinstance(campaign, Mapping):
+        added = int(rule.get("campaign_bp", 0))
+        extra = f"{_percent(added)}" if added else ""
+        if int(rule.get("campaign_fen", 0)):
+            extra = " + ".join(filter(None, [extra, f"{int(rule['campaign_fen'])} fen/unit"]))
+        text += f", {extra or 'nothing'} of it from the campaign “{campaign.get('name', '')}”"
     text += ")"
     if rule.get("capped"):
         text += f"; {amount_fen} fen after the {_percent(int(rule.get('cap_bp', 0)))} cap on L1 + L2"

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from mall.clock import parse_instant
+from mall.domain.campaigns import Campaign, in_force
 from mall.domain.catalog import Category
 from mall.domain.referral import Attribution, Promoter, attribute
 from mall.domain.settings import BindingMode, DistributionSettings
@@ -63,6 +64,8 @@ class PromoterState:
     level_id: str | None
     l1_override_bp: int | None = None
     l2_override_bp: int | None = None
+    #: when the promoter was approved (a campaign for new promoters reads it); None on older bases
+    activated_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -71,19 +74,22 @@ class PromoterState:
     @classmethod
     def of(cls, promoter: Promoter) -> PromoterState:
         return cls(promoter.user_id, promoter.status, promoter.level_id, promoter.l1_override_bp,
-                   promoter.l2_override_bp)
+                   promoter.l2_override_bp, promoter.activated_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "status": self.status, "level_id": self.level_id,
-                "l1_override_bp": self.l1_override_bp, "l2_override_bp": self.l2_override_bp}
+                "l1_override_bp": self.l1_override_bp, "l2_override_bp": self.l2_override_bp,
+                **({"activated_at": self.activated_at.isoformat()} if self.activated_at else {})}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> PromoterState:
         def bp(value: Any) -> int | None:
             return None if value is None else int(value)
 
+        activated = raw.get("activated_at")
         return cls(str(raw["user_id"]), str(raw.get("status", "")), raw.get("level_id") or None,
-                   bp(raw.get("l1_override_bp")), bp(raw.get("l2_override_bp")))
+                   bp(raw.get("l1_override_bp")), bp(raw.get("l2_override_bp")),
+                   parse_instant(str(activated)) if activated else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,8 @@ class PaymentSnapshot:
     sharer_id: str | None = None  # claims / follows: the promoter the first paid order binds to
     first_order_id: str | None = None  # follows: the buyer's first paid order
     binding_outcome: BindingOutcome | None = None
+    #: the commission campaigns in force at payment (``mall.domain.campaigns``), as they were then
+    campaigns: tuple[Campaign, ...] = ()
 
     @property
     def attribution(self) -> Attribution:
@@ -126,6 +134,7 @@ class PaymentSnapshot:
                            for cid, rates in self.categories.items()},
             "binding": self.binding, "sharer_id": self.sharer_id, "first_order_id": self.first_order_id,
             "binding_outcome": self.binding_outcome,
+            **({"campaigns": [c.as_dict() for c in self.campaigns]} if self.campaigns else {}),
         }
 
     @classmethod
@@ -150,6 +159,7 @@ class PaymentSnapshot:
             binding=cast(BindingLink, binding if binding in ("none", "claims", "follows") else "none"),
             sharer_id=raw.get("sharer_id") or None, first_order_id=raw.get("first_order_id") or None,
             binding_outcome=cast(BindingOutcome, outcome) if outcome in ("bound", "refused") else None,
+            campaigns=tuple(Campaign.from_dict(c) for c in raw.get("campaigns") or ()),
         )
 
     @property
@@ -182,6 +192,7 @@ class PaymentFactsRead:
     first_payment_sharer_id: str | None  # on the profile: whom the first paid order claims
     share_sharer_id: str | None  # the promoter behind this order's share source
     categories: dict[str, Category | None]
+    campaigns: tuple[Campaign, ...] = ()  # the book of campaigns, read with the settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,4 +253,5 @@ def build_snapshot(facts: PaymentFactsRead, decision: BasisDecision, *, taken_at
         categories={cid: ({"l1_rate_bp": c.l1_rate_bp, "l2_rate_bp": c.l2_rate_bp} if c is not None else None)
                     for cid, c in sorted(facts.categories.items())},
         binding=decision.binding, sharer_id=decision.sharer_id, first_order_id=decision.first_order_id,
+        campaigns=tuple(in_force(facts.campaigns, taken_at)) if a.l1_promoter_id or a.l2_promoter_id else (),
     )

@@ -310,6 +310,15 @@ def render(settings: DistributionSettings, *, version: int, effective_at: dateti
     )
 
 
+def cleaner(settings: DistributionSettings) -> _Cleaner:
+    """The masking of banned phrases ``render`` applies, for a section rendered elsewhere."""
+    return _Cleaner(settings.all_banned_phrases())
+
+
+def cleaned(sections: Iterable[RuleSection], clean: _Cleaner) -> list[RuleSection]:
+    return _cleaned(sections, clean)
+
+
 def all_texts(disclosure: Disclosure) -> list[str]:
     """Every string a reader sees (for the banned-phrase checks)."""
     texts = [disclosure.title, disclosure.promoter_title]
@@ -325,4 +334,4 @@ def all_texts(disclosure: Disclosure) -> list[str]:
 
 
 __all__ = ["BASIS_POINTS", "Disclosure", "EarningLevel", "LevelRule", "RuleItem", "RuleSection", "all_texts",
-           "percent", "render", "yuan"]
+           "cleaned", "cleaner", "percent", "render", "yuan"]

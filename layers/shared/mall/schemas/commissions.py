@@ -15,11 +15,15 @@ _SETTLED: JsonDict = {
     "buyer": "王**芳", "buyer_id": "u_xp****nz2l", "base_fen": 33600, "amount_fen": 4032, "cancelled_fen": 0,
     "clawed_back_fen": 0, "current_fen": 4032, "status": "SETTLED", "created_at": "2026-11-03T12:16:04Z",
     "due_at": "2026-11-14T09:12:30Z", "settled_at": "2026-11-14T09:15:02Z", "on_hold": False,
-    "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate)",
+    "explanation": "L1: 12% of 33600 fen = 4032 fen (category rate, 2% of it from the campaign “周末双倍”)",
     "rule": {"level": 1, "base_fen": 33600, "quantity": 2, "unit_price_fen": 16800, "source": "category",
              "mode": "ratio", "ratio_bp": 1200, "fixed_fen": 0, "level_points_bp": 0, "level_id": "basic",
              "product_mode": "inherit", "cap_bp": 3000, "cap_fen": 10080, "wanted_fen": 4032, "capped": False,
-             "settings_version": 5, "basis": "binding", "self_purchase": False}}
+             "settings_version": 5, "basis": "binding", "self_purchase": False,
+             "campaign": {"campaign_id": "cp_01m6a0weekend", "name": "周末双倍", "origin": "merchant",
+                          "boost": {"kind": "points", "l1_points_bp": 200, "l2_points_bp": 0,
+                                    "multiplier_percent": 100}},
+             "campaign_bp": 200, "campaign_fen": 0}}
 _CANCELLED: JsonDict = {
     "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_1_1", "order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "1",
     "level": 1, "product_id": "p_01m4cmyx52990zhvaddmkr", "product_name": "白瓷盖碗 150ml", "quantity": 1,
@@ -29,8 +33,25 @@ _CANCELLED: JsonDict = {
     "rule": {"level": 1, "base_fen": 6800, "quantity": 1, "unit_price_fen": 6800, "source": "product",
              "mode": "fixed", "ratio_bp": 0, "fixed_fen": 500, "level_points_bp": 0, "level_id": "basic",
              "product_mode": "fixed", "cap_bp": 3000, "cap_fen": 2040, "wanted_fen": 500, "capped": False,
-             "settings_version": 5, "basis": "binding", "self_purchase": False}}
+             "settings_version": 5, "basis": "binding", "self_purchase": False, "campaign": None, "campaign_bp": 0,
+             "campaign_fen": 0}}
 _ADMIN: JsonDict = {"beneficiary_id": "u_36botxbbbigbhenhtgo542dk", "hold": None}
+
+
+class CampaignBoostView(BaseModel):
+    kind: Literal["points", "multiplier"] = Field(description="points: bp added; multiplier: percent of the rate")
+    l1_points_bp: int = 0
+    l2_points_bp: int = 0
+    multiplier_percent: int = Field(default=100, description="200 doubles the rate, applied once")
+
+
+class CampaignReference(BaseModel):
+    """The campaign that shaped a commission (its definition as it was at payment)."""
+
+    campaign_id: str
+    name: str
+    origin: Literal["merchant", "wake_up"] = "merchant"
+    boost: CampaignBoostView
 
 
 class CommissionRule(BaseModel):
@@ -55,6 +76,10 @@ class CommissionRule(BaseModel):
     settings_version: int = Field(description="the rules version in force when the order was placed")
     basis: str = Field(description="why you are this order's L1/L2: binding, share_first_payment, self_purchase")
     self_purchase: bool = Field(description="the buyer is the L1 promoter themself (自购)")
+    campaign: CampaignReference | None = Field(
+        default=None, description="the commission campaign in force at payment that raised this rate, if any")
+    campaign_bp: int = Field(default=0, description="the part of `ratio_bp` the campaign added")
+    campaign_fen: int = Field(default=0, description="the part of `fixed_fen` the campaign added")
 
 
 class CommissionView(BaseModel):

@@ -50,6 +50,7 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.withdrawals import WithdrawalRepository
+from mall.domain.campaigns import campaign_boost
 from mall.domain.catalog import Category
 from mall.domain.commission import (
     Beneficiary,
@@ -244,7 +245,9 @@ def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, no
                     categories[category_id] = category
         decisions = decide_order_commissions(
             lines=lines, l1=found.get(l1_id) if l1_id else None, l2=found.get(l2_id) if l2_id else None,
-            l1_id=l1_id, l2_id=l2_id, settings=settings, categories=categories, context=context)
+            l1_id=l1_id, l2_id=l2_id, settings=settings, categories=categories, context=context,
+            boost=campaign_boost(basis.campaigns, at=basis.taken_at, l1=found.get(l1_id) if l1_id else None,
+                                 l2=found.get(l2_id) if l2_id else None) if basis is not None else None)
     lines_by_id = {str(line["line_id"]): line for line in order.get("lines") or []}
     records: list[CommissionRecord] = []
     postings: list[Posting] = []

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 from mall.clock import iso
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.settings import SettingsRepository
 from mall.domain import rules_disclosure
+from mall.domain.rules_disclosure_campaigns import campaigns_section
 from mall.schemas.rules import (
     EarningLevelView,
     LevelRuleView,
@@ -17,6 +22,19 @@ from mall.schemas.rules import (
 def current_rules(*, settings: SettingsRepository) -> RulesDisclosure:
     current = settings.current()
     return to_view(rules_disclosure.render(current.settings, version=current.version, effective_at=current.saved_at))
+
+
+def rules_with_campaigns(*, settings: SettingsRepository, campaigns: CampaignRepository,
+                         now: datetime) -> tuple[RulesDisclosure, int]:
+    """The rules in force with the commission campaigns in force or upcoming (one more GetItem),
+    and the campaigns' book version (the page changes with it)."""
+    current = settings.current()
+    book = campaigns.read()
+    disclosure = rules_disclosure.render(current.settings, version=current.version, effective_at=current.saved_at)
+    section = campaigns_section(book.campaigns, current.settings, now=now)
+    clean = rules_disclosure.cleaner(current.settings)
+    disclosure = replace(disclosure, sections=[*disclosure.sections, *rules_disclosure.cleaned([section], clean)])
+    return to_view(disclosure), book.version
 
 
 def to_view(d: rules_disclosure.Disclosure) -> RulesDisclosure:

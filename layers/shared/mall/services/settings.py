@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex, Rates
 from mall.dal.keys import SETTINGS_HISTORY_PARTITION
@@ -15,6 +16,7 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.domain import staff
 from mall.domain.audit import changed_fields
+from mall.domain.campaigns import Campaign, CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.domain.tokens import Role
@@ -34,7 +36,8 @@ def current(*, versions: SettingsRepository) -> SettingsVersionView:
 
 def save(*, versions: SettingsRepository, categories: CategoryRepository, products: ProductRepository,
          promoters: PromoterRepository, body: SaveSettingsRequest, saved_by: str, now: datetime,
-         roles: Iterable[Role], source_ip: str | None = None, rates: RateIndex | None = None) -> SettingsVersionView:
+         roles: Iterable[Role], source_ip: str | None = None, rates: RateIndex | None = None,
+         campaigns: CampaignRepository | None = None) -> SettingsVersionView:
     """Store a new version; 409 (with ``current_version``) if someone saved since ``based_on_version``.
     The audit entry (the fields that differ from the version edited) is in the same transaction.
     A saver whose ``roles`` do not hold the money rules (operations) may change every other setting:
@@ -42,7 +45,8 @@ def save(*, versions: SettingsRepository, categories: CategoryRepository, produc
     naming the fields, and nothing is saved."""
     document = body.document()
     check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document,
-                              rates=rates)
+                              rates=rates, campaigns=campaigns.read(consistent=True).campaigns if campaigns else (),
+                              now=now)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
     current = versions.current(consistent=True)
     edited = current if current.version == body.based_on_version else versions.get(body.based_on_version)
@@ -73,15 +77,19 @@ def rate_sources(*, categories: CategoryRepository, products: ProductRepository,
 
 def check_cap_against_catalog(*, categories: CategoryRepository, products: ProductRepository,
                               promoters: PromoterRepository, settings: DistributionSettings,
-                              rates: RateIndex | None = None) -> None:
+                              rates: RateIndex | None = None, campaigns: Sequence[Campaign] = (),
+                              now: datetime | None = None) -> None:
     """422 when the new settings, with a category's, a product's or a promoter's own rates, could
-    pay more than the cap on some line (the settings alone were checked by the document)."""
+    pay more than the cap on some line (the settings alone were checked by the document); and, with
+    ``campaigns`` (the book), when a campaign not closed at ``now`` could then pass the cap."""
     found = rate_sources(categories=categories, products=products, promoters=promoters, rates=rates)
     problems = cap_problems(settings=settings, categories=found.categories, products=found.products,
                             promoters=found.promoters, saving=SAVING_SETTINGS)
     if problems:
         raise InvalidInput("with these settings a line could pay more than the commission cap",
                            code="commission_over_cap", fields=problems)
+    refuse_open_campaigns_over_cap(campaigns, settings=settings, now=now, fields=["commission.cap_bp"],
+                                   rates=CatalogRates(found.categories, found.products, found.promoters))
 
 
 def history(*, versions: SettingsRepository, limit: int, cursor: str | None) -> SettingsHistory:

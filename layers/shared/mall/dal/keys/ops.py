@@ -23,6 +23,8 @@ SETTINGS_PK = "SETTINGS#distribution"
 SETTINGS_CURRENT_KEY: dict[str, str] = {"pk": SETTINGS_PK, "sk": "CURRENT"}
 #: The partition the saved versions are listed from (what a cursor of the history is bound to).
 SETTINGS_HISTORY_PARTITION: tuple[str, str] = ("pk", SETTINGS_PK)
+#: The book of commission campaigns (one item, read in the payment path's first batch with the settings).
+CAMPAIGNS_KEY: dict[str, str] = {"pk": "SETTINGS#campaigns", "sk": "CURRENT"}
 
 
 def audit_partition(day: datetime) -> str:

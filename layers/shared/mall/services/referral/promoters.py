@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.coupons import CouponRepository
@@ -17,6 +18,7 @@ from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
+from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.coupons import AutoIssue
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
@@ -176,7 +178,8 @@ def freeze_writes(*, promoters: PromoterRepository, promoter: Promoter | None, r
 
 
 def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, promoters: PromoterRepository,
-                        categories: CategoryRepository, products: ProductRepository, rates: RateIndex | None) -> None:
+                        categories: CategoryRepository, products: ProductRepository, rates: RateIndex | None,
+                        campaigns: CampaignRepository | None = None, now: datetime | None = None) -> None:
     """The override with any level's points (the promoter's level can change), and the other level's
     rate from anything a line can resolve (global, a category, a product, another promoter's
     override), stays within the cap: 422 naming the combination."""
@@ -189,6 +192,12 @@ def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, p
     if problems:
         raise InvalidInput("this override could pay more than the commission cap on some line",
                            code="override_exceeds_cap", fields=problems)
+    if campaigns is not None:
+        refuse_open_campaigns_over_cap(campaigns.read(consistent=True).campaigns, settings=settings,
+                                       rates=CatalogRates(found.categories, found.products, [*holders, promoter]),
+                                       now=now, fields=[f for f, v in (("l1_override_bp", promoter.l1_override_bp),
+                                                                       ("l2_override_bp", promoter.l2_override_bp))
+                                                        if v is not None], code="override_exceeds_cap")
 
 
 @dataclass(frozen=True)
@@ -205,8 +214,10 @@ class SetOverride:
 
 
 def set_override(command: SetOverride, *, network: ReferralRepositories, categories: CategoryRepository,
-                 products: ProductRepository, rates: RateIndex | None = None) -> PromoterAdminView:
+                 products: ProductRepository, rates: RateIndex | None = None,
+                 campaigns: CampaignRepository | None = None) -> PromoterAdminView:
     """Check the cap with every other rate (from ``rates``, the rate index, when given: one Query)
+    and, with ``campaigns``, with every campaign not over yet,
     and write the override with its history, audit entry and rate-index copy in one transaction;
     the answer is the promoter as that transaction left them."""
     c = command
@@ -216,7 +227,8 @@ def set_override(command: SetOverride, *, network: ReferralRepositories, categor
     if promoter is None:
         raise NotFound("no such promoter", code="promoter_not_found")
     changed = replace(promoter, l1_override_bp=c.l1_bp, l2_override_bp=c.l2_bp)
-    _check_override_cap(settings, changed, promoters=repo, categories=categories, products=products, rates=rates)
+    _check_override_cap(settings, changed, promoters=repo, categories=categories, products=products, rates=rates,
+                        campaigns=campaigns, now=c.now)
     try:
         repo.set_override(promoter, l1_bp=c.l1_bp, l2_bp=c.l2_bp, by=c.by, reason=c.reason, now=c.now,
                           audit=_promoter_audit(
