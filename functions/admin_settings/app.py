@@ -11,7 +11,7 @@ from typing import Annotated
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
-from mall.api.params import Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
+from mall.api.params import CatalogIdPath, Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
 from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
@@ -88,7 +88,6 @@ _CAMPAIGN_ERRORS: dict[int, OpenAPIResponse] = {
     422: error_response("invalid fields, named by path (`ends_at`, `boost.multiplier_percent`, `scope.level_ids`); "
                         "`commission_over_cap`: with the boost some line could pay more than the cap"),
 }
-_ID = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def _actor() -> campaign_service.Actor:
@@ -109,13 +108,13 @@ def create_campaign(body: CampaignRequest) -> CampaignView:
 
 @app.put("/admin/campaigns/<campaign_id>", summary="Edit a commission campaign", tags=["campaigns"],
          responses=_CAMPAIGN_ERRORS, **staff(Capability.MONEY_RULES))
-def update_campaign(campaign_id: _ID, body: UpdateCampaignRequest) -> CampaignView:
+def update_campaign(campaign_id: CatalogIdPath, body: UpdateCampaignRequest) -> CampaignView:
     return campaign_service.update(campaign_repos, campaign_id, body, body.version, _actor())
 
 
 @app.post("/admin/campaigns/<campaign_id>/end", summary="End a commission campaign now", tags=["campaigns"],
           responses={404: _CAMPAIGN_ERRORS[404], 409: _CAMPAIGN_ERRORS[409]}, **staff(Capability.MONEY_RULES))
-def end_campaign(campaign_id: _ID, body: EndCampaignRequest) -> CampaignView:
+def end_campaign(campaign_id: CatalogIdPath, body: EndCampaignRequest) -> CampaignView:
     return campaign_service.end(campaign_repos, campaign_id, body.version, _actor())
 
 
@@ -135,7 +134,7 @@ def save_wake_up_rule(body: WakeUpRuleRequest) -> WakeUpRuleView:
 
 @app.get("/admin/campaigns/<campaign_id>/wake-up", summary="How many promoters a wake-up campaign woke",
          tags=["campaigns"], responses={404: _CAMPAIGN_ERRORS[404]}, **staff(Capability.READ))
-def wake_up_woke(campaign_id: _ID) -> WokeCount:
+def wake_up_woke(campaign_id: CatalogIdPath) -> WokeCount:
     return wake_up_service.woke(campaigns=campaign_repos.campaigns, stats=stats, campaign_id=campaign_id,
                                 now=utc_now())
 
