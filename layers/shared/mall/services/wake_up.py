@@ -4,7 +4,7 @@ campaign of the promoters who went quiet, and how many of them woke (docs/incent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mall.clock import china_day, iso
@@ -143,8 +143,8 @@ def woke(*, campaigns: CampaignRepository, stats: StatsRepository, campaign_id: 
     campaign = campaigns.read().get(campaign_id)
     if campaign is None or campaign.origin != "wake_up":
         raise NotFound(f"no wake-up campaign {campaign_id}", code="campaign_not_found")
-    first = datetime.fromisoformat(china_day(campaign.starts_at)).date()
-    last = datetime.fromisoformat(china_day(min(now, campaign.closes_at))).date()
+    first = date.fromisoformat(china_day(campaign.starts_at))
+    last = date.fromisoformat(china_day(min(now, campaign.closes_at)))
     days = [(first + timedelta(days=n)).isoformat() for n in range(max(0, (last - first).days) + 1)]
     figures = stats.entities(days=days, months=[])["promoter"]
     targeted = set(campaign.scope.promoter_ids)
