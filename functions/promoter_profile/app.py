@@ -1,4 +1,5 @@
-"""GET /promoter/profile — the promoter's own profile: code, share link, level, progress, counts;
+"""GET /promoter/profile — the promoter's own profile: code, share link, level, progress, counts, the
+wake-up boost in force for them;
 POST /promoter/agreement — a promoter made by the merchant accepts the promoter agreement (the rules
 version in force), which grants the promoter role (the next login's token carries it).
 
@@ -40,7 +41,7 @@ share_page()  # SHARE_PAGE is validated at cold start, not by the first request 
          responses={404: error_response("not a promoter")},
          **secured(Role.CUSTOMER, Role.PROMOTER))
 def profile() -> PromoterProfile:
-    return my_profile(network=network, user_id=current_principal(app).subject)
+    return my_profile(network=network, campaigns=campaigns, user_id=current_principal(app).subject, now=utc_now())
 
 
 @app.post("/promoter/agreement", summary="Accept the promoter agreement", tags=["referral"],

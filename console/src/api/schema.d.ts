@@ -7120,6 +7120,18 @@ export interface components {
              *         "page": "pages/promoter/team/index",
              *         "template_id": null
              *       },
+             *       "wake_up_boost": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "thing1": "campaign",
+             *           "thing2": "boost",
+             *           "time3": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/promoter/index",
+             *         "template_id": null
+             *       },
              *       "withdrawal_status": {
              *         "enabled": false,
              *         "fields": {
@@ -8504,7 +8516,7 @@ export interface components {
          * NotificationKind
          * @enum {string}
          */
-        NotificationKind: "commission_earned" | "commission_settled" | "withdrawal_status" | "team_member_joined" | "order_shipped" | "order_delivered" | "refund_result";
+        NotificationKind: "commission_earned" | "commission_settled" | "withdrawal_status" | "team_member_joined" | "order_shipped" | "order_delivered" | "refund_result" | "wake_up_boost";
         /**
          * NotificationPage
          * @example {
@@ -8608,6 +8620,7 @@ export interface components {
             order_shipped?: components["schemas"]["TemplateConfig"];
             refund_result?: components["schemas"]["TemplateConfig"];
             team_member_joined?: components["schemas"]["TemplateConfig"];
+            wake_up_boost?: components["schemas"]["TemplateConfig"];
             withdrawal_status?: components["schemas"]["TemplateConfig"];
             /**
              * Withdrawal Statuses
@@ -10965,7 +10978,20 @@ export interface components {
          *       "share_link": "pages/index/index?scene=JXZtwULX",
          *       "status": "active",
          *       "team_sales_fen": 356400,
-         *       "title": "推广员"
+         *       "title": "推广员",
+         *       "wake_up_boost": {
+         *         "boost": {
+         *           "kind": "points",
+         *           "l1_points_bp": 200,
+         *           "l2_points_bp": 0,
+         *           "multiplier_percent": 100
+         *         },
+         *         "campaign_id": "cp_wakeup_20261206",
+         *         "description": "一级佣金比例+2%",
+         *         "ends_at": "2026-12-13T01:00:00Z",
+         *         "ends_at_china": "2026-12-13 09:00",
+         *         "starts_at": "2026-12-06T01:00:00Z"
+         *       }
          *     }
          */
         PromoterProfile: {
@@ -11016,6 +11042,8 @@ export interface components {
              * @description the merchant's name for promoters (推广员, 推客, ...)
              */
             title: string;
+            /** @description the wake-up boost (沉睡唤醒加成) in force for you, if any: show it in the promoter pages whether or not a subscribe message told you */
+            wake_up_boost?: components["schemas"]["PromoterWakeUpBoost"] | null;
         };
         /**
          * PromoterThreshold
@@ -11040,6 +11068,48 @@ export interface components {
             requires_phone: boolean;
             /** Spent At Least Fen */
             spent_at_least_fen?: number | null;
+        };
+        /**
+         * PromoterWakeUpBoost
+         * @description The wake-up boost (沉睡唤醒加成) in force for the caller, as the promoter pages show it.
+         * @example {
+         *       "boost": {
+         *         "kind": "points",
+         *         "l1_points_bp": 200,
+         *         "l2_points_bp": 0,
+         *         "multiplier_percent": 100
+         *       },
+         *       "campaign_id": "cp_wakeup_20261206",
+         *       "description": "一级佣金比例+2%",
+         *       "ends_at": "2026-12-13T01:00:00Z",
+         *       "ends_at_china": "2026-12-13 09:00",
+         *       "starts_at": "2026-12-06T01:00:00Z"
+         *     }
+         */
+        PromoterWakeUpBoost: {
+            boost: components["schemas"]["BoostView"];
+            /** Campaign Id */
+            campaign_id: string;
+            /**
+             * Description
+             * @description the boost in words (as GET /rules shows it)
+             */
+            description: string;
+            /**
+             * Ends At
+             * @description ISO-8601 UTC
+             */
+            ends_at: string;
+            /**
+             * Ends At China
+             * @description when it ends, China time (YYYY-MM-DD HH:MM), to show as it is
+             */
+            ends_at_china: string;
+            /**
+             * Starts At
+             * @description ISO-8601 UTC
+             */
+            starts_at: string;
         };
         /** PublicCategory */
         PublicCategory: {
@@ -12352,6 +12422,18 @@ export interface components {
          *           "page": "pages/promoter/team/index",
          *           "template_id": null
          *         },
+         *         "wake_up_boost": {
+         *           "enabled": false,
+         *           "fields": {
+         *             "thing1": "campaign",
+         *             "thing2": "boost",
+         *             "time3": "time"
+         *           },
+         *           "long_term": false,
+         *           "miniprogram_state": "formal",
+         *           "page": "pages/promoter/index",
+         *           "template_id": null
+         *         },
          *         "withdrawal_status": {
          *           "enabled": false,
          *           "fields": {
@@ -12583,6 +12665,18 @@ export interface components {
              *         "long_term": false,
              *         "miniprogram_state": "formal",
              *         "page": "pages/promoter/team/index",
+             *         "template_id": null
+             *       },
+             *       "wake_up_boost": {
+             *         "enabled": false,
+             *         "fields": {
+             *           "thing1": "campaign",
+             *           "thing2": "boost",
+             *           "time3": "time"
+             *         },
+             *         "long_term": false,
+             *         "miniprogram_state": "formal",
+             *         "page": "pages/promoter/index",
              *         "template_id": null
              *       },
              *       "withdrawal_status": {
@@ -12938,6 +13032,18 @@ export interface components {
          *                 "page": "pages/promoter/team/index",
          *                 "template_id": null
          *               },
+         *               "wake_up_boost": {
+         *                 "enabled": false,
+         *                 "fields": {
+         *                   "thing1": "campaign",
+         *                   "thing2": "boost",
+         *                   "time3": "time"
+         *                 },
+         *                 "long_term": false,
+         *                 "miniprogram_state": "formal",
+         *                 "page": "pages/promoter/index",
+         *                 "template_id": null
+         *               },
          *               "withdrawal_status": {
          *                 "enabled": false,
          *                 "fields": {
@@ -13190,6 +13296,18 @@ export interface components {
          *             "long_term": false,
          *             "miniprogram_state": "formal",
          *             "page": "pages/promoter/team/index",
+         *             "template_id": null
+         *           },
+         *           "wake_up_boost": {
+         *             "enabled": false,
+         *             "fields": {
+         *               "thing1": "campaign",
+         *               "thing2": "boost",
+         *               "time3": "time"
+         *             },
+         *             "long_term": false,
+         *             "miniprogram_state": "formal",
+         *             "page": "pages/promoter/index",
          *             "template_id": null
          *           },
          *           "withdrawal_status": {

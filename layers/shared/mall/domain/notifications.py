@@ -31,6 +31,7 @@ class NotificationKind(StrEnum):
     ORDER_SHIPPED = "order_shipped"  # 订单发货 (to the buyer)
     ORDER_DELIVERED = "order_delivered"  # 包裹签收 (to the buyer; from tracking)
     REFUND_RESULT = "refund_result"  # 退款结果 (to the buyer)
+    WAKE_UP_BOOST = "wake_up_boost"  # 唤醒加成 (to a promoter the wake-up run boosted; from the run, not a change)
 
 
 #: Events sent to the buyer of an order (the others go to a promoter).
@@ -51,6 +52,7 @@ SOURCES: Mapping[NotificationKind, frozenset[str]] = {
     NotificationKind.ORDER_SHIPPED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
     NotificationKind.ORDER_DELIVERED: frozenset({"order_no", "product", "carrier", "tracking_no", "status", "time"}),
     NotificationKind.REFUND_RESULT: frozenset({"amount", "order_no", "status", "reason", "time"}),
+    NotificationKind.WAKE_UP_BOOST: frozenset({"campaign", "boost", "status", "time"}),
 }
 SOURCE_TYPES: Mapping[str, frozenset[str]] = {
     "amount": frozenset({"amount", "thing"}),
@@ -67,6 +69,8 @@ SOURCE_TYPES: Mapping[str, frozenset[str]] = {
     "time": frozenset({"time", "date", "thing"}),
     "carrier": frozenset({"thing"}),
     "tracking_no": frozenset({"character_string", "thing"}),
+    "campaign": frozenset({"thing"}),
+    "boost": frozenset({"thing"}),
 }
 #: Page placeholders each event can fill (``{commission_id}`` in ``pages/x?id={commission_id}``).
 PAGE_PLACEHOLDERS: Mapping[NotificationKind, frozenset[str]] = {
@@ -77,6 +81,7 @@ PAGE_PLACEHOLDERS: Mapping[NotificationKind, frozenset[str]] = {
     NotificationKind.ORDER_SHIPPED: frozenset({"order_id"}),
     NotificationKind.ORDER_DELIVERED: frozenset({"order_id"}),
     NotificationKind.REFUND_RESULT: frozenset({"order_id", "refund_id"}),
+    NotificationKind.WAKE_UP_BOOST: frozenset({"campaign_id"}),
 }
 _PAGE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*(\?[A-Za-z0-9_\-=&{}.%]*)?$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -140,6 +145,8 @@ _DEFAULT_FIELDS: Mapping[NotificationKind, Mapping[str, str]] = {
                                        "time4": "time"},
     NotificationKind.REFUND_RESULT: {"character_string1": "order_no", "amount2": "amount", "phrase3": "status",
                                      "thing4": "reason", "time5": "time"},
+    # ``time`` of a wake-up boost is when it ends (有效期至).
+    NotificationKind.WAKE_UP_BOOST: {"thing1": "campaign", "thing2": "boost", "time3": "time"},
 }
 _DEFAULT_PAGES: Mapping[NotificationKind, str] = {
     NotificationKind.COMMISSION_EARNED: "pages/promoter/commissions/index?commission_id={commission_id}",
@@ -149,6 +156,7 @@ _DEFAULT_PAGES: Mapping[NotificationKind, str] = {
     NotificationKind.ORDER_SHIPPED: "pages/orders/detail?order_id={order_id}",
     NotificationKind.ORDER_DELIVERED: "pages/orders/detail?order_id={order_id}",
     NotificationKind.REFUND_RESULT: "pages/orders/detail?order_id={order_id}",
+    NotificationKind.WAKE_UP_BOOST: "pages/promoter/index",
 }
 
 
@@ -177,6 +185,8 @@ class NotificationSettings(_Document):
         default_factory=lambda: _default_template(NotificationKind.ORDER_DELIVERED))
     refund_result: TemplateConfig = Field(
         default_factory=lambda: _default_template(NotificationKind.REFUND_RESULT))
+    wake_up_boost: TemplateConfig = Field(
+        default_factory=lambda: _default_template(NotificationKind.WAKE_UP_BOOST))
     withdrawal_statuses: Annotated[list[WithdrawalStatusName], Field(
         min_length=1, max_length=5, description="withdrawal statuses that send withdrawal_status")] = Field(
         default_factory=_default_statuses)

@@ -86,6 +86,7 @@ _NOTIFICATION_TEXT: dict[str, str] = {
     "commission_settled": "佣金结算",
     "withdrawal_status": "提现进度",
     "team_member_joined": "新成员加入",
+    "wake_up_boost": "获得唤醒加成",
 }
 
 

@@ -14,6 +14,9 @@ from typing import Any
 
 from mall.clock import CHINA
 from mall.domain.campaigns import Boost, Campaign, CampaignScope
+from mall.domain.notification_events import Notification
+from mall.domain.notifications import NotificationKind, NotificationSettings
+from mall.domain.subscribe_values import Facts, render
 
 #: At most this many promoters in one run's campaign (the scope limit of any campaign request);
 #: the others wait for the next day's run.
@@ -70,6 +73,13 @@ def boosted_now(campaigns: Iterable[Campaign], now: datetime) -> set[str]:
     return {pid for c in campaigns if c.origin == "wake_up" and c.closes_at > now for pid in c.scope.promoter_ids}
 
 
+def boost_of(campaigns: Iterable[Campaign], promoter_id: str, now: datetime) -> Campaign | None:
+    """The wake-up campaign in force for ``promoter_id`` now (the latest started), if any: what the
+    promoter's own pages show whether or not a subscribe message reached them."""
+    mine = [c for c in campaigns if c.origin == "wake_up" and c.in_force(now) and promoter_id in c.scope.promoter_ids]
+    return max(mine, key=lambda c: c.starts_at, default=None)
+
+
 def select_sleepers(candidates: Iterable[Sleeper], *, active_ids: set[str], boosted: set[str], rule: WakeUpRule,
                     now: datetime, limit: int = WAKE_UP_MAX_PROMOTERS) -> list[str]:
     """Active promoters approved at least ``inactive_days`` ago, with no share visit and no paid order
@@ -110,4 +120,32 @@ def wake_up_rule_text(rule: WakeUpRule) -> str:
     return (f"连续 {rule.inactive_days} 天没有分享访问、也没有归属于本人的已支付订单的推广员，"
             f"每天上午由系统自动发放唤醒加成：{rule.boost.text()}，有效 {rule.boost_days} 天；"
             "加成期间不重复发放，与其他活动不叠加（按金额最高的一个计算），一级与二级佣金合计不超过佣金上限。"
-            "唤醒加成奖励的是销售，与邀请人数无关。")
+            "唤醒加成奖励的是销售，与邀请人数无关。"
+            "获得加成后，推广员中心显示加成内容和截止时间（北京时间）；已同意订阅的，另收到一条微信订阅消息。")
+
+
+#: What a wake-up notice names the boost (thing: ≤ 20 characters).
+WAKE_UP_NOTICE_TITLE = "沉睡唤醒佣金加成"
+
+
+def wake_up_notice_event(campaign_id: str, promoter_id: str) -> str:
+    """One notice per (campaign, promoter) whatever the number of runs or retries: its dedupe key."""
+    return f"{campaign_id}.{promoter_id}"
+
+
+def wake_up_notices(campaign: Campaign, settings: NotificationSettings, now: datetime) -> list[Notification]:
+    """The subscribe message (唤醒加成) each promoter of a wake-up campaign is sent: none until the
+    merchant enables the event with a template id. ``time`` is when the boost ends (有效期至)."""
+    config = settings.template(NotificationKind.WAKE_UP_BOOST)
+    if campaign.origin != "wake_up" or not config.enabled or not config.template_id:
+        return []
+    facts = Facts(texts={"campaign": WAKE_UP_NOTICE_TITLE, "boost": campaign.boost.text(), "status": "已生效"},
+                  moment=campaign.closes_at)
+    subject = {"campaign_id": campaign.campaign_id}
+    page = config.page.replace("{campaign_id}", campaign.campaign_id) if config.page else None
+    data = render(config.fields, facts, now)
+    return [Notification(kind=NotificationKind.WAKE_UP_BOOST, event_id=wake_up_notice_event(campaign.campaign_id, pid),
+                         recipient_id=pid, template_id=config.template_id, page=page,
+                         miniprogram_state=config.miniprogram_state, data=data, subject=subject,
+                         long_term=config.long_term)
+            for pid in campaign.scope.promoter_ids]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
+from mall.schemas.wake_up import PromoterWakeUpBoost
 
 PromoterCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$",
                                     description="a promoter's code (also the QR `scene`)")]
@@ -176,7 +177,11 @@ class PromoterProfile(BaseModel):
         "progress": [{"name": "own_sales_fen", "required": 300000, "current": 128600, "met": False},
                      {"name": "team_sales_fen", "required": 1000000, "current": 356400, "met": False}],
         "direct_members": 7, "second_level_members": 12, "own_sales_fen": 128600, "team_sales_fen": 356400,
-        "joined_at": "2026-10-12T03:20:11Z", "agreement_pending": False, "rules_version_to_accept": None}]})
+        "joined_at": "2026-10-12T03:20:11Z", "agreement_pending": False, "rules_version_to_accept": None,
+        "wake_up_boost": {"campaign_id": "cp_wakeup_20261206", "boost": {
+            "kind": "points", "l1_points_bp": 200, "l2_points_bp": 0, "multiplier_percent": 100},
+            "description": "一级佣金比例+2%", "starts_at": "2026-12-06T01:00:00Z", "ends_at": "2026-12-13T01:00:00Z",
+            "ends_at_china": "2026-12-13 09:00"}}]})
 
     code: str = Field(description="empty while `agreement_pending`")
     share_link: str = Field(description="empty while `agreement_pending`")
@@ -196,6 +201,9 @@ class PromoterProfile(BaseModel):
                                                                "/promoter/agreement) before any promoter page")
     rules_version_to_accept: int | None = Field(default=None, description="while `agreement_pending`: the rules "
                                                                           "version in force, to show and accept")
+    wake_up_boost: PromoterWakeUpBoost | None = Field(
+        default=None, description="the wake-up boost (沉睡唤醒加成) in force for you, if any: show it in the promoter "
+                                  "pages whether or not a subscribe message told you")
 
 
 class TeamMember(BaseModel):

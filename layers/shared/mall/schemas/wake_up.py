@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from mall.clock import iso
+from mall.domain.campaigns import Campaign
+from mall.domain.subscribe_values import format_time
 from mall.domain.wake_up import BOOST_DAYS_MAX, INACTIVE_DAYS_MAX, WAKE_UP_MAX_PROMOTERS, WakeUpRule
 from mall.schemas.campaigns import BoostRequest, BoostView
 
@@ -56,3 +59,24 @@ class WokeCount(BaseModel):
     with_share_visit: int
     with_paid_order: int
     as_of: str
+
+
+class PromoterWakeUpBoost(BaseModel):
+    """The wake-up boost (沉睡唤醒加成) in force for the caller, as the promoter pages show it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"campaign_id": "cp_wakeup_20261206", "boost": _BOOST, "description": "一级佣金比例+2%",
+         "starts_at": "2026-12-06T01:00:00Z", "ends_at": "2026-12-13T01:00:00Z", "ends_at_china": "2026-12-13 09:00"}]})
+
+    campaign_id: str
+    boost: BoostView
+    description: str = Field(description="the boost in words (as GET /rules shows it)")
+    starts_at: str = Field(description="ISO-8601 UTC")
+    ends_at: str = Field(description="ISO-8601 UTC")
+    ends_at_china: str = Field(description="when it ends, China time (YYYY-MM-DD HH:MM), to show as it is")
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> PromoterWakeUpBoost:
+        return cls(campaign_id=campaign.campaign_id, boost=BoostView.model_validate(campaign.boost.as_dict()),
+                   description=campaign.boost.text(), starts_at=iso(campaign.starts_at),
+                   ends_at=iso(campaign.closes_at), ends_at_china=format_time(campaign.closes_at))

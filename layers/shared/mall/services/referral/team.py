@@ -4,16 +4,19 @@ the same team as an admin sees it (with user ids)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from mall.api.cursor import cursors
 from mall.clock import iso
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.keys import team_index_key
 from mall.dal.referral import BindingRepository, in_team
 from mall.dal.settings import SettingsVersion
 from mall.domain import referral as rules
 from mall.domain.masking import mask_nickname
 from mall.domain.referral import Promoter
+from mall.domain.wake_up import boost_of
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from mall.schemas.referral import (
     AdminTeamMember,
@@ -24,17 +27,24 @@ from mall.schemas.referral import (
     TeamMember,
     TeamPage,
 )
+from mall.schemas.wake_up import PromoterWakeUpBoost
 from mall.services.referral import ReferralRepositories, share_page
 
 
-def my_profile(*, network: ReferralRepositories, user_id: str) -> PromoterProfile:
+def my_profile(*, network: ReferralRepositories, campaigns: CampaignRepository, user_id: str,
+               now: datetime) -> PromoterProfile:
     """The promoter's own profile; while the agreement is pending (made a promoter by the merchant)
-    it says so, with the rules version to show and accept."""
+    it says so, with the rules version to show and accept. It carries the wake-up boost in force for
+    them (the promoter pages show it: the subscribe message reaches only those holding a grant)."""
     current = network.settings.current()
     promoter = network.promoters.get(user_id, consistent=True)
     if promoter is None:
         raise NotFound("you are not a promoter; apply first", code="promoter_not_found")
-    return profile_view(promoter, current)
+    view = profile_view(promoter, current)
+    boost = boost_of(campaigns.read().campaigns, user_id, now)
+    if boost is None:
+        return view
+    return view.model_copy(update={"wake_up_boost": PromoterWakeUpBoost.of(boost)})
 
 
 def profile_view(promoter: Promoter, current: SettingsVersion) -> PromoterProfile:
