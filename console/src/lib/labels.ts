@@ -133,6 +133,7 @@ export const NOTIFICATION_KIND: Record<components["schemas"]["NotificationKind"]
   order_shipped: "订单发货",
   order_delivered: "包裹签收",
   refund_result: "退款结果",
+  wake_up_boost: "唤醒加成",
 };
 
 export const PRODUCT_TYPE: Record<components["schemas"]["AdminProductView"]["type"], string> = {

@@ -69,7 +69,7 @@ export const RISK_RULES: { key: string; title: string; fields: FieldSpec[] }[] =
 
 export type NotificationEvent =
   | "commission_earned" | "commission_settled" | "team_member_joined" | "withdrawal_status"
-  | "order_shipped" | "order_delivered" | "refund_result";
+  | "order_shipped" | "order_delivered" | "refund_result" | "wake_up_boost";
 
 /** Every subscribe-message event; `buyer` ones go to the order's buyer, the others to a promoter. */
 export const NOTIFICATION_EVENTS: { key: NotificationEvent; title: string; buyer?: boolean }[] = [
@@ -77,6 +77,7 @@ export const NOTIFICATION_EVENTS: { key: NotificationEvent; title: string; buyer
   { key: "commission_settled", title: "佣金结算" },
   { key: "team_member_joined", title: "新成员加入团队" },
   { key: "withdrawal_status", title: "提现状态变化" },
+  { key: "wake_up_boost", title: "获得唤醒加成" },
   { key: "order_shipped", title: "订单发货（买家）", buyer: true },
   { key: "order_delivered", title: "包裹签收（买家）", buyer: true },
   { key: "refund_result", title: "退款结果（买家）", buyer: true },
