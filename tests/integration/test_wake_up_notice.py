@@ -76,7 +76,7 @@ def _grant(table: Table, uid: str) -> None:
 
 
 def test_the_granted_promoter_is_told_once_the_other_recorded_skipped(table: Table) -> None:
-    world, a, b, campaign = _boosted(table)
+    _, a, b, campaign = _boosted(table)
     _grant(table, a)
     wx = WeChat()
     assert _notify(table, wx, campaign) == {a: "sent", b: "skipped"}
