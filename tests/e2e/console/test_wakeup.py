@@ -91,3 +91,30 @@ def test_the_owner_sets_the_wake_up_rule_and_reads_a_campaigns_funnel(
     reset = http.put(f"{api}/admin/settings/wake-up", headers=headers, timeout=TIMEOUT,
                      json={k: before[k] for k in ("enabled", "inactive_days", "boost_days", "boost")})
     assert reset.status_code == 200, reset.text
+
+
+def test_the_wake_up_notice_takes_its_template_id_on_the_notice_settings(
+        api: str, console: str, http: requests.Session, page: Any) -> None:
+    headers = admin_headers(api, http)
+    settings = "/admin/settings/distribution"
+    before = http.get(f"{api}{settings}", headers=headers, timeout=TIMEOUT).json()
+    template_id = f"tplWake{uuid.uuid4().hex[:12]}"
+    try:
+        log_in(page, console)
+        page.goto(console + "settings")
+        page.get_by_role("tab", name="订阅消息").click()
+        card = page.locator("[data-test=notice-wake_up_boost]")
+        card.locator("input[data-test=notice-template-id]").fill(template_id)
+        card.locator("[data-test=notice-enabled]").click()
+        page.locator("[data-test=save]").click()
+        page.locator("[data-test=settings-version]", has_text=f"v{before['version'] + 1}").wait_for()
+        notice = http.get(f"{api}{settings}", headers=headers, timeout=TIMEOUT).json()["settings"]["notifications"]
+        assert (notice["wake_up_boost"]["enabled"], notice["wake_up_boost"]["template_id"]) == (True, template_id)
+        assert notice["wake_up_boost"]["fields"] == {"thing1": "campaign", "thing2": "boost", "time3": "time"}
+    finally:
+        current = http.get(f"{api}{settings}", headers=headers, timeout=TIMEOUT).json()
+        if current["settings"] != before["settings"]:
+            restored = http.put(f"{api}{settings}", headers=headers, timeout=TIMEOUT,
+                                json={**before["settings"], "based_on_version": current["version"],
+                                      "note": "restored after the console test"})
+            assert restored.status_code == 200, restored.text
