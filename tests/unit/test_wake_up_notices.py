@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from mall.domain.campaigns import Boost
 from mall.domain.notifications import NotificationKind, NotificationSettings
-from mall.domain.wake_up import WakeUpRule, boost_of, wake_up_campaign, wake_up_notices
+from mall.domain.rules_disclosure_optional import notifications_section
+from mall.domain.settings import DistributionSettings
+from mall.domain.wake_up import WakeUpRule, boost_of, wake_up_campaign, wake_up_notices, wake_up_rule_text
 
 NOW = datetime(2026, 12, 6, 1, tzinfo=UTC)  # 09:00 China time
 RULE = WakeUpRule(enabled=True, inactive_days=30, boost_days=7, boost=Boost("multiplier", 0, 0, 150))
@@ -43,3 +45,10 @@ def test_the_boost_in_force_is_the_latest_started_that_takes_the_promoter_in() -
     assert boost_of(campaigns, "u_b", NOW + timedelta(days=1)) is None  # not started yet
     assert boost_of(campaigns, "u_c", at) is None and boost_of(campaigns, "u_d", at) is None
     assert boost_of(campaigns, "u_a", NOW + timedelta(days=10)) is None  # both over
+
+
+def test_get_rules_tells_promoters_the_notice_exists_once_enabled_and_where_the_boost_shows() -> None:
+    section = notifications_section(DistributionSettings(notifications=ENABLED))
+    assert section is not None and [i.key for i in section.items] == ["event.wake_up_boost"]
+    assert notifications_section(DistributionSettings()) is None
+    assert "推广员中心显示加成内容和截止时间" in wake_up_rule_text(RULE)
