@@ -28,6 +28,9 @@ class SaleCount:
     #: The parent of the buyer's still unpaid binding: the order also makes the buyer their paying
     #: invitee (有效下线), in the same transaction (``count_paid_invitee`` does it alone).
     paid_invitee_of: str | None = None
+    #: Promoters whose activity marker is already in today's partition (``PromoterRepository.active_today``):
+    #: their sale updates ``last_active_at`` on the promoter item but does not put the marker again.
+    active_today: frozenset[str] = frozenset()
 
 
 class CounterRepository:
@@ -55,7 +58,8 @@ class CounterRepository:
                       else f"ADD team_sales_fen :a{members} SET last_active_at = :now")
             values: dict[str, Any] = {":a": sale.amount_fen, ":now": stamp, **({":one": 1} if members else {})}
             writes.append(Write.update(t, promoter_key(uid), update, condition="attribute_exists(pk)", values=values))
-            writes.append(activity_write(t, uid, now))
+            if uid not in sale.active_today:
+                writes.append(activity_write(t, uid, now))
         if invitee is not None and invitee not in (sale.l1, sale.l2):
             writes.append(Write.update(t, promoter_key(invitee), "ADD effective_members :one",
                                        condition="attribute_exists(pk)", values={":one": 1}))

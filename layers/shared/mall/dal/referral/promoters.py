@@ -22,7 +22,13 @@ from mall.dal.keys import (
     purchase_key,
     user_partition,
 )
-from mall.dal.referral.records import activity_write, counters_condition, promoter_from_item, promoter_history_write
+from mall.dal.referral.records import (
+    activity_day,
+    activity_write,
+    counters_condition,
+    promoter_from_item,
+    promoter_history_write,
+)
 from mall.dal.request_markers import MarkedRequest
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.masking import is_erased
@@ -290,6 +296,17 @@ class PromoterRepository:
     def activity_write(self, user_id: str, now: datetime) -> Write:
         """Move the activity marker to today's day partition (the downgrade job's index)."""
         return activity_write(self._table.name, user_id, now)
+
+    def active_today(self, user_ids: Sequence[str], now: datetime) -> frozenset[str]:
+        """The promoters whose activity marker is already in ``now``'s day partition: a sale need not
+        put it again (their exact last activity is the promoter item's ``last_active_at``, which the
+        sale still sets). An eventually consistent read can only show an older day: then the marker
+        is put, as before."""
+        if not user_ids:
+            return frozenset()
+        today = activity_partition(activity_day(now))
+        items = self._table.batch_get([activity_key(uid) for uid in user_ids])
+        return frozenset(str(i["user_id"]) for i in items if i.get("gsi1pk") == today)
 
     def drop_activity_index(self, user_id: str, day: str) -> None:
         """Leave the downgrade index (nothing left to downgrade) unless activity moved it meanwhile."""

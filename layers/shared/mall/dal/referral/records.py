@@ -83,11 +83,16 @@ def promoter_history_write(table_name: str, user_id: str, now: datetime, *, acti
     return Write.put(table_name, item)
 
 
+def activity_day(now: datetime) -> str:
+    """The day partition an activity at ``now`` puts the marker in."""
+    return now.date().isoformat()
+
+
 def activity_write(table_name: str, user_id: str, now: datetime) -> Write:
     """Move the activity marker to today's day partition (the downgrade job's index)."""
-    day = now.date().isoformat()
     return Write.put(table_name, {**activity_key(user_id), "entity": "promoter_activity", "user_id": user_id,
-                                  "last_active_at": iso(now), "gsi1pk": activity_partition(day), "gsi1sk": user_id})
+                                  "last_active_at": iso(now), "gsi1pk": activity_partition(activity_day(now)),
+                                  "gsi1sk": user_id})
 
 
 def in_team(key: Key | None, parent_id: str) -> bool:

@@ -66,7 +66,9 @@ def run_downgrades(*, network: ReferralRepositories, now: datetime, page_size: i
                 if promoter is None or promoter.level_id == settings.levels[0].id:
                     repo.drop_activity_index(user_id, day)
                     continue
-                target = rules.downgrade_target(settings, promoter.level_id, idle_since, now)
+                # A sale on a day the marker already shows moves only the promoter's own stamp.
+                last_active = max(idle_since, promoter.last_active_at or idle_since)
+                target = rules.downgrade_target(settings, promoter.level_id, last_active, now)
                 if target is None:
                     continue
                 try:

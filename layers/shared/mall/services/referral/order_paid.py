@@ -110,7 +110,8 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
         parent = binding.parent_id if binding is not None and binding.parent_id == l1 else None
         invitee = binding.parent_id if binding is not None and not binding.paid else None
         sale = SaleCount(order_id=order_id, amount_fen=amount, l1=l1, l2=l2, buyer_binding_parent=parent,
-                         buyer_id=buyer_id, paid_invitee_of=invitee)
+                         buyer_id=buyer_id, paid_invitee_of=invitee,
+                         active_today=network.promoters.active_today(rules.unique([l1, l2]), now))
         try:
             result["counted"] = counters.count_sale(sale, now)
             break
