@@ -22,7 +22,7 @@ from mall.dal.table import Table
 from mall.domain.campaigns import Boost, Campaign, CampaignScope
 from mall.domain.catalog import ListingFilter, Product
 from mall.errors import InvalidInput
-from mall.schemas.catalog import CategoryUpdate, ProductUpdate
+from mall.schemas.catalog import CategoryUpdate, ProductCreate, ProductUpdate
 from mall.schemas.wake_up import WakeUpRuleRequest
 from mall.services import commission_views
 from mall.services import wake_up as wake_up_service
@@ -30,7 +30,7 @@ from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.catalog import browsing
 from mall.services.catalog.categories import update_category
 from mall.services.catalog.common import CatalogRepositories
-from mall.services.catalog.products import update_product
+from mall.services.catalog.products import create_product, update_product
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.promoters import SetOverride, set_override
 from tests.integration.test_campaigns import _by_level, _create, _request, _trips, new_table
@@ -165,6 +165,24 @@ def test_a_product_or_sku_rate_a_targeted_product_would_take_over_the_cap_is_ref
     assert stored is not None and stored.commission.mode == "inherit"
     update_product(repos=repos, product_id="p_tea", now=T0, body=ProductUpdate.model_validate(
         {"version": version, "commission": {"mode": "ratio", "l1": 1400, "l2": 600}}))  # 29%
+
+
+def test_a_sku_commission_an_open_campaign_would_take_over_the_cap_is_refused_at_creation(
+        new_table: Callable[[], Table]) -> None:
+    world = World(new_table())
+    _create(world.table, _request(boost={"kind": "points", "l1_points_bp": 500}))  # +5% at L1 for everyone
+    body = ProductCreate.model_validate({
+        "name": "龙井礼盒", "type": "service", "category_id": "c_tea", "on_shelf": True,
+        "specs": [{"name": "规格", "values": ["小", "大"]}],
+        # 1600 + 600 fen of 10000 + the senior points (3% + 1%) = 26% alone; 31% with the campaign's 5%
+        "skus": [{"options": ["小"], "price_fen": 10_000, "stock": 1,
+                  "commission": {"mode": "fixed", "l1": 1600, "l2": 600}},
+                 {"options": ["大"], "price_fen": 20_000, "stock": 1}]})
+    with pytest.raises(InvalidInput) as refused:
+        create_product(repos=CatalogRepositories.on(world.table), body=body, now=T0, product_id="p_box")
+    assert refused.value.code == "commission_over_cap"
+    assert [p.field for p in refused.value.fields] == ["skus.0.commission.l1", "skus.0.commission.l2"]
+    assert ProductRepository(world.table).get("p_box", consistent=True) is None
 
 
 def test_the_wake_up_rule_counts_for_an_override_a_settings_save_and_a_campaign_save(
