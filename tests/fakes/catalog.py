@@ -30,6 +30,7 @@ from mall.dal.catalog import (
     ProductPage,
     SkuTake,
     StockObservation,
+    Viewer,
     category_state,
     product_state,
 )
@@ -325,3 +326,6 @@ class FakeProductPageReads:
         return ProductPage(product=product, category=self._categories.get(product.category_id),
                            promoter=self._promoters.get(viewer) if viewer else None,
                            settings=self._settings.current().settings if viewer else None)
+
+    def viewer(self, user_id: str) -> Viewer:
+        return Viewer(promoter=self._promoters.get(user_id), settings=self._settings.current().settings)

@@ -163,7 +163,8 @@ def test_preview_shows_both_levels_with_sources_and_the_cap(seeded: int) -> None
     assert status == 200, body
     assert (body["price_fen"], body["level_id"], body["active"]) == (16_800, "senior", True)
     assert body["l1"] == {"amount_fen": 2_520, "source": "category", "mode": "ratio", "ratio_bp": 1_500,
-                          "fixed_fen": 0, "level_points_bp": 300, "capped": False}
+                          "fixed_fen": 0, "level_points_bp": 300, "capped": False, "campaign": None,
+                          "campaign_bp": 0, "campaign_fen": 0}
     assert (body["l2"]["amount_fen"], body["l2"]["ratio_bp"]) == (16_800 * 700 // 10_000, 700)
     assert (body["cap_bp"], body["cap_fen"]) == (3_000, 5_040) and "30%" in body["cap_note"]
     assert body["self_purchase"] == {"mode": "rebate", "amount_fen": 2_520}

@@ -8100,6 +8100,20 @@ export interface components {
              * @description for one unit at the list price, after the cap
              */
             amount_fen: number;
+            /** @description the commission campaign in force now that raises this rate for you, if any (as the payment would apply it: the one paying the most) */
+            campaign?: components["schemas"]["CampaignReference"] | null;
+            /**
+             * Campaign Bp
+             * @description the part of `ratio_bp` the campaign adds
+             * @default 0
+             */
+            campaign_bp: number;
+            /**
+             * Campaign Fen
+             * @description the part of `fixed_fen` the campaign adds
+             * @default 0
+             */
+            campaign_fen: number;
             /** Capped */
             capped: boolean;
             /** Fixed Fen */

@@ -17,7 +17,7 @@ from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import CAMPAIGNS_KEY
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.domain.campaigns import KEPT_AFTER_END, Campaign
-from mall.domain.wake_up import WakeUpRule
+from mall.domain.wake_up import WakeUpRule, weighed_at_save
 
 
 class BookMoved(Exception):
@@ -33,6 +33,10 @@ class CampaignBook:
 
     def get(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.campaign_id == campaign_id), None)
+
+    def weighed_at_save(self, now: datetime) -> list[Campaign]:
+        """What a save of rates or campaigns is checked against (``mall.domain.wake_up.weighed_at_save``)."""
+        return weighed_at_save(self.campaigns, self.wake_up, now)
 
 
 def book_from_item(item: Item | None) -> CampaignBook:

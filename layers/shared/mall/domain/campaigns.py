@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 from mall.clock import CHINA, iso, parse_instant
-from mall.domain.catalog import Product
-from mall.domain.commission import LevelRate, LineBoost, ResolvedRates
+from mall.domain.catalog import Category, Product
+from mall.domain.commission import LevelRate, LineBoost, PromoterRates, ResolvedRates, resolve_line_rates
 from mall.domain.commission_cap import OverrideHolder, Part, Saving, Scope, cap_inputs
 from mall.domain.settings import BASIS_POINTS, DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
@@ -250,6 +250,23 @@ def campaign_boost(campaigns: Sequence[Campaign], *, at: datetime, l1: CampaignP
                           l1=l1, l2=l2, at=at, base_fen=base_fen, quantity=quantity)
 
     return boost
+
+
+class RatedPromoter(PromoterRates, CampaignPromoter, Protocol):
+    """A promoter as both the rates and a campaign's scope read them (``Promoter`` fits)."""
+
+
+def rates_at(*, settings: DistributionSettings, product: Product, category: Category | None,
+             promoter: RatedPromoter | None, campaigns: Iterable[Campaign], at: datetime, base_fen: int,
+             quantity: int = 1) -> ResolvedRates:
+    """What ``promoter`` would be paid on a line bought at ``at``: L1 when their own customer buys,
+    L2 when a customer of their direct member does. The payment's own resolution
+    (``resolve_line_rates`` with ``campaign_boost`` of the campaigns in force at ``at``), with the
+    promoter as the beneficiary of both levels; ``line_commission`` then clamps as at payment.
+    Every place a promoter's rate is shown or applied before payment reads it from here."""
+    boost = campaign_boost(in_force(campaigns, at), at=at, l1=promoter, l2=promoter)
+    return resolve_line_rates(settings=settings, product=product, category=category, l1_promoter=promoter,
+                              l2_promoter=promoter, boost=boost, base_fen=base_fen, quantity=quantity)
 
 
 # ---- at save: the cap, every combination -------------------------------------------------------

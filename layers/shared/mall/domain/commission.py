@@ -128,11 +128,15 @@ def resolve_rates(*, settings: DistributionSettings, product: Product, category:
 
 
 def resolve_line_rates(*, settings: DistributionSettings, product: Product, category: Category | None,
-                       l1_promoter: PromoterRates | None, l2_promoter: PromoterRates | None) -> ResolvedRates:
-    """The rates of an order line whose L1 and L2 beneficiaries are different promoters."""
+                       l1_promoter: PromoterRates | None, l2_promoter: PromoterRates | None,
+                       boost: LineBoost | None = None, base_fen: int = 0, quantity: int = 1) -> ResolvedRates:
+    """The rates of an order line whose L1 and L2 beneficiaries are different promoters, with the
+    campaigns' ``boost`` (steps 1–6 of docs/incentives.md): the payment's resolution, which every
+    view of a rate goes through too (``mall.domain.campaigns.rates_at``)."""
     first = resolve_rates(settings=settings, product=product, category=category, promoter=l1_promoter)
     second = resolve_rates(settings=settings, product=product, category=category, promoter=l2_promoter)
-    return ResolvedRates(l1=first.l1, l2=second.l2, enabled=first.enabled)
+    rates = ResolvedRates(l1=first.l1, l2=second.l2, enabled=first.enabled)
+    return rates if boost is None else boost(product, rates, base_fen, quantity)
 
 
 def cap_amount(base_fen: int, cap_bp: int) -> int:
@@ -331,10 +335,8 @@ def decide_order_commissions(*, lines: Sequence[Mapping[str, Any]], l1: Benefici
         product = product_from_line(line)
         base = max(int(line.get("paid_fen", 0)), 0)
         quantity = max(int(line.get("quantity", 1)), 1)
-        rates = resolve_line_rates(settings=settings, product=product,
-                                   category=categories.get(product.category_id), l1_promoter=l1, l2_promoter=l2)
-        if boost is not None:
-            rates = boost(product, rates, base, quantity)
+        rates = resolve_line_rates(settings=settings, product=product, category=categories.get(product.category_id),
+                                   l1_promoter=l1, l2_promoter=l2, boost=boost, base_fen=base, quantity=quantity)
         wanted_l1 = max(rates.l1.amount(base, quantity), 0) if rates.enabled else 0
         wanted_l2 = max(rates.l2.amount(base, quantity), 0) if rates.enabled else 0
         amount_l1, amount_l2, _ = line_commission(base, quantity, rates, cap_bp)

@@ -16,11 +16,19 @@ from mall.domain.wake_up import WakeUpRule, wake_up_rule_text
 _WEEKDAYS = "一二三四五六日"
 
 
-def stacking_rule(cap_bp: int) -> str:
+#: What a promoter is shown before payment (``mall.domain.campaigns.rates_at``): the same resolution.
+ESTIMATES_RULE = ("佣金预估和商品列表中的预估佣金已按您此刻适用的活动加成计算（同样受佣金上限约束），"
+                  "实际佣金以支付时为准。")
+#: 自购优惠 (``discount``): the price is fixed when the order is placed, so the campaign in force then counts.
+SELF_PURCHASE_DISCOUNT_RULE = "自购减免按下单时您适用的活动加成计算，减免后的价格即为实付价格。"
+
+
+def stacking_rule(cap_bp: int, self_purchase: str = "rebate") -> str:
     return ("活动期间，符合活动范围的订单按活动加成计算佣金：加点直接加在佣金比例上，倍数只对原佣金比例（含等级加成）"
             "计算一次；同一笔佣金同时符合多个活动时，只按金额最高的一个计算，活动之间不叠加；"
             f"一级与二级佣金合计始终不超过商品实付金额的 {percent(min(cap_bp, COMMISSION_CAP_LIMIT_BP))}；"
-            "以订单支付成功时正在进行的活动为准，活动结束后支付的订单不再加成。")
+            "以订单支付成功时正在进行的活动为准，活动结束后支付的订单不再加成。" + ESTIMATES_RULE
+            + (SELF_PURCHASE_DISCOUNT_RULE if self_purchase == "discount" else ""))
 
 
 def _when(moment: datetime) -> str:
@@ -54,7 +62,8 @@ def campaign_item(campaign: Campaign, settings: DistributionSettings) -> RuleIte
 
 def campaigns_section(campaigns: Iterable[Campaign], settings: DistributionSettings, *,
                       now: datetime, wake_up: WakeUpRule | None = None) -> RuleSection:
-    items = [RuleItem(key="campaign_rule", label="佣金活动规则", text=stacking_rule(settings.commission.cap_bp))]
+    items = [RuleItem(key="campaign_rule", label="佣金活动规则", text=stacking_rule(settings.commission.cap_bp,
+                                                                              settings.commission.self_purchase))]
     if wake_up is not None and wake_up.enabled:
         items.append(RuleItem(key="wake_up_rule", label="沉睡唤醒加成", text=wake_up_rule_text(wake_up)))
     items += [campaign_item(c, settings) for c in current_and_upcoming(campaigns, now)]

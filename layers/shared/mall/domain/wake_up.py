@@ -115,6 +115,14 @@ def probe_campaign(rule: WakeUpRule, now: datetime) -> Campaign:
                     boost=rule.boost, origin="wake_up")
 
 
+def weighed_at_save(campaigns: Iterable[Campaign], rule: WakeUpRule, now: datetime) -> list[Campaign]:
+    """Every campaign a save of rates or campaigns is checked against: those not closed at ``now``
+    (current and upcoming) and, while the rule is enabled, the campaigns its later runs will make
+    (``probe_campaign``): a rate raised today must leave room for tomorrow's wake-up boost."""
+    weighed = [c for c in campaigns if c.closes_at > now]
+    return [*weighed, probe_campaign(rule, now)] if rule.enabled else weighed
+
+
 def wake_up_rule_text(rule: WakeUpRule) -> str:
     """The rule as GET /rules shows it, from the same settings the schedule applies."""
     return (f"连续 {rule.inactive_days} 天没有分享访问、也没有归属于本人的已支付订单的推广员，"

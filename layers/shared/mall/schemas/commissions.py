@@ -137,6 +137,11 @@ class LevelPreview(BaseModel):
     fixed_fen: int
     level_points_bp: int
     capped: bool
+    campaign: CampaignReference | None = Field(
+        default=None, description="the commission campaign in force now that raises this rate for you, if any "
+                                  "(as the payment would apply it: the one paying the most)")
+    campaign_bp: int = Field(default=0, description="the part of `ratio_bp` the campaign adds")
+    campaign_fen: int = Field(default=0, description="the part of `fixed_fen` the campaign adds")
 
 
 class SelfPurchasePreview(BaseModel):

@@ -78,15 +78,17 @@ def _problems(body: CampaignRequest, settings: DistributionSettings) -> list[Fie
     return problems
 
 
-def _checked(repos: CampaignRepositories, campaign: Campaign, body: CampaignRequest, book: CampaignBook) -> None:
-    """422 for bad fields, then for a boost that could take some line over the cap."""
+def _checked(repos: CampaignRepositories, campaign: Campaign, body: CampaignRequest, book: CampaignBook,
+             now: datetime) -> None:
+    """422 for bad fields, then for a boost that could take some line over the cap with a campaign not
+    closed at ``now`` or one the wake-up rule will make."""
     settings = repos.settings.current(consistent=True).settings
     problems = _problems(body, settings)
     if not problems:
         found = rate_sources(categories=repos.categories, products=repos.products, promoters=repos.promoters,
                              rates=repos.rates)
         problems = campaign_cap_problems(
-            campaign, others=[c for c in book.campaigns if c.ended_at is None], settings=settings,
+            campaign, others=book.weighed_at_save(now), settings=settings,
             rates=CatalogRates(found.categories, found.products, found.promoters))
         if problems:
             raise InvalidInput("with this campaign a line could pay more than the commission cap",
@@ -123,7 +125,7 @@ def create(repos: CampaignRepositories, body: CampaignRequest, actor: Actor) -> 
     for _ in range(_ATTEMPTS):
         book = repos.campaigns.read(consistent=True)
         campaign = _defined(body, campaign_id, base=None, actor=actor)
-        _checked(repos, campaign, body, book)
+        _checked(repos, campaign, body, book, actor.now)
         try:
             repos.campaigns.save(book, [*book.campaigns, campaign], now=actor.now,
                                  audit=_audit("campaign.create", actor, None, campaign))
@@ -149,7 +151,7 @@ def _edit(repos: CampaignRepositories, campaign_id: str, version: int, actor: Ac
             edited = replace(found, ended_at=actor.now, version=found.version + 1)
         else:
             edited = _defined(change, campaign_id, base=found, actor=actor)
-            _checked(repos, edited, change, book)
+            _checked(repos, edited, change, book, actor.now)
         try:
             repos.campaigns.save(book, [edited if c.campaign_id == campaign_id else c for c in book.campaigns],
                                  now=actor.now, audit=_audit(action, actor, found, edited))

@@ -3,14 +3,16 @@ preview of what a promoter would earn on a product (佣金预估). Buyers are sh
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mall.api.cursor import cursors
-from mall.clock import iso
+from mall.clock import iso, utc_now
 from mall.dal.commission_preview import PreviewReads
 from mall.dal.commissions import commission_from_item
 from mall.dal.keys import beneficiary_partition
-from mall.domain.commission import LevelRate, cap_amount, explain_rule, resolve_rates, self_purchase_discount
+from mall.domain.campaigns import rates_at
+from mall.domain.commission import LevelRate, cap_amount, explain_rule, self_purchase_discount
 from mall.domain.commission_records import CommissionRecord
 from mall.domain.masking import mask_nickname
 from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
@@ -18,6 +20,7 @@ from mall.errors import NotFound
 from mall.schemas.commissions import (
     AdminCommissionPage,
     AdminCommissionView,
+    CampaignReference,
     CommissionPage,
     CommissionPreview,
     CommissionRule,
@@ -80,10 +83,13 @@ def promoter_commissions(repos: CommissionRepositories, *, user_id: str, status:
         next_cursor=next_cursor)
 
 
-def preview(reads: PreviewReads, *, user_id: str, product_id: str) -> CommissionPreview:
-    """What the caller would earn on one unit of ``product_id`` at its list price: as L1 (their own
-    customer buys) and as L2 (a customer of their direct member buys), at the current rules.
-    Two round trips: the product, promoter and settings together, then the product's category."""
+def preview(reads: PreviewReads, *, user_id: str, product_id: str, now: datetime | None = None) -> CommissionPreview:
+    """What the caller would earn on one unit of ``product_id`` at its list price if it were paid
+    ``now``: as L1 (their own customer buys) and as L2 (a customer of their direct member buys), at
+    the current rules with the campaign in force for them (``campaigns.rates_at``, the payment's
+    resolution), clamped by the cap as the payment clamps (each level alone: the other level of
+    such a line is another promoter's). Two round trips: the product, promoter, settings and
+    campaigns together, then the product's category."""
     facts = reads.read(user_id=user_id, product_id=product_id)
     product = facts.product
     if product is None or not product.on_shelf:
@@ -94,8 +100,9 @@ def preview(reads: PreviewReads, *, user_id: str, product_id: str) -> Commission
     current = facts.current
     settings = current.settings
     category = reads.category(product.category_id) if product.category_id else None
-    rates = resolve_rates(settings=settings, product=product, category=category, promoter=promoter)
     base = product.price_fen
+    rates = rates_at(settings=settings, product=product, category=category, promoter=promoter,
+                     campaigns=facts.campaigns, at=now or utc_now(), base_fen=base)
     cap_bp = settings.commission.cap_bp
     ceiling = cap_amount(base, cap_bp)
 
@@ -103,7 +110,8 @@ def preview(reads: PreviewReads, *, user_id: str, product_id: str) -> Commission
         wanted = max(rate.amount(base, 1), 0) if rates.enabled else 0
         return LevelPreview(amount_fen=min(wanted, ceiling), source=rate.source, mode=rate.mode,
                             ratio_bp=rate.ratio_bp, fixed_fen=rate.fixed_fen, level_points_bp=rate.level_points_bp,
-                            capped=wanted > ceiling)
+                            capped=wanted > ceiling, campaign_bp=rate.campaign_bp, campaign_fen=rate.campaign_fen,
+                            campaign=CampaignReference.model_validate(dict(rate.campaign)) if rate.campaign else None)
 
     l1, l2 = level(rates.l1), level(rates.l2)
     mode = settings.commission.self_purchase

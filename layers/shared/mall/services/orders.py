@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.coupons import CouponRepository
@@ -124,6 +125,7 @@ class PlacementRepositories:
     reads: PlacementReads
     cart: CartRepository
     coupons: CouponRepository
+    campaigns: CampaignRepository | None = None  # 自购优惠 applies the campaign in force for the buyer
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
@@ -131,7 +133,7 @@ class PlacementRepositories:
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
                    network=ReferralRepositories.on(table), categories=CategoryRepository(table),
                    reads=PlacementReads(table), cart=CartRepository(table),
-                   coupons=CouponRepository(table))
+                   coupons=CouponRepository(table), campaigns=CampaignRepository(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +206,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         s = request.share_source
         share = ShareSource(promoter_code=s.promoter_code, source=s.source, product_id=s.product_id)
     attribution = _attribute(repos, facts, buyer_id=buyer_id, share=share, now=now)
-    priced = _self_purchase_discount(repos, priced, attribution, facts, buyer_id=buyer_id)
+    priced = _self_purchase_discount(repos, priced, attribution, facts, buyer_id=buyer_id, now=now)
 
     expires_at = order_expires_at(now, current.settings.orders.unpaid_expiry_minutes)
     lines = with_coupon_lines([line.as_item() for line in priced.lines], coupon.stored)
@@ -311,7 +313,7 @@ def _note_stock(products: OrderCatalog, facts: PlacementFacts, quantities: dict[
 
 
 def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, attribution: Attribution,
-                           facts: PlacementFacts, *, buyer_id: str) -> PricedOrder:
+                           facts: PlacementFacts, *, buyer_id: str, now: datetime) -> PricedOrder:
     if attribution.self_purchase and attribution.basis == "self_purchase" and attribution.l1_promoter_id is None:
         # 自购优惠 (discount mode): the buyer's would-be L1 amount comes off the price; nobody earns.
         current = facts.current
@@ -320,7 +322,7 @@ def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, a
         if rules.settings.commission.self_purchase == "discount":
             return apply_line_discounts(priced, self_purchase_discounts(
                 promoters=repos.network.promoters, categories=repos.categories,
-                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings))
+                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings, campaigns=repos.campaigns, now=now))
     return priced
 
 

@@ -44,9 +44,9 @@ def save(*, versions: SettingsRepository, categories: CategoryRepository, produc
     a money-rule field that differs from the version edited is 403 ``money_rules_owner_only``,
     naming the fields, and nothing is saved."""
     document = body.document()
+    weighed = campaigns.read(consistent=True).weighed_at_save(now) if campaigns else ()
     check_cap_against_catalog(categories=categories, products=products, promoters=promoters, settings=document,
-                              rates=rates, campaigns=campaigns.read(consistent=True).campaigns if campaigns else (),
-                              now=now)
+                              rates=rates, campaigns=weighed, now=now)
     # The version edited is the one in force, or the save is a 409 anyway (and writes nothing).
     current = versions.current(consistent=True)
     edited = current if current.version == body.based_on_version else versions.get(body.based_on_version)

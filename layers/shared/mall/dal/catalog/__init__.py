@@ -16,12 +16,12 @@ they share. Import from this package: its names are the catalog's storage interf
 from mall.dal.catalog.alerts import LowStockAlert, LowStockAlerts
 from mall.dal.catalog.categories import CategoryRepository, category_from_item, category_state
 from mall.dal.catalog.common import MAX_CATEGORIES, MAX_LISTED_PRODUCTS
-from mall.dal.catalog.page import ProductPage, ProductPageReads
+from mall.dal.catalog.page import ProductPage, ProductPageReads, Viewer
 from mall.dal.catalog.product_items import editable_state, product_from_item, product_state
 from mall.dal.catalog.products import ProductRepository, SkuTake, StockObservation
 from mall.dal.table import TransactionCancelled
 
 __all__ = ["MAX_CATEGORIES", "MAX_LISTED_PRODUCTS", "CategoryRepository", "LowStockAlert", "LowStockAlerts",
            "ProductPage", "ProductPageReads", "ProductRepository", "SkuTake", "StockObservation",
-           "TransactionCancelled", "category_from_item", "category_state", "editable_state", "product_from_item",
-           "product_state"]
+           "TransactionCancelled", "Viewer", "category_from_item", "category_state", "editable_state",
+           "product_from_item", "product_state"]

@@ -1,19 +1,29 @@
 """The product page's reads (``GET /products/{id}``): at most two round trips whoever asks.
 
 (1) one BatchGetItem of the product, its detail item and, for a signed-in viewer, their promoter
-record and the settings in force (what they would earn); (2) the product's category (its name, and
-its rates for the earnings)."""
+record, the settings in force and the book of campaigns (what they would earn); (2) the product's
+category (its name, and its rates for the earnings). The shop's list reads the viewer's three in
+one BatchGetItem too (``viewer``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from mall.dal.campaigns import book_from_item
 from mall.dal.catalog.categories import category_from_item
 from mall.dal.catalog.product_items import content_from_item, product_from_item
-from mall.dal.keys import SETTINGS_CURRENT_KEY, category_key, product_detail_key, product_key, promoter_key
+from mall.dal.keys import (
+    CAMPAIGNS_KEY,
+    SETTINGS_CURRENT_KEY,
+    category_key,
+    product_detail_key,
+    product_key,
+    promoter_key,
+)
 from mall.dal.referral import promoter_from_item
 from mall.dal.settings import current_from_item
-from mall.dal.table import Key, Table
+from mall.dal.table import Item, Key, Table
+from mall.domain.campaigns import Campaign
 from mall.domain.catalog import Category, Product
 from mall.domain.referral import Promoter
 from mall.domain.settings import DistributionSettings
@@ -27,6 +37,17 @@ class ProductPage:
     category: Category | None = None
     promoter: Promoter | None = None
     settings: DistributionSettings | None = None
+    #: the book's campaigns, for a signed-in viewer (the earnings apply those in force for them)
+    campaigns: tuple[Campaign, ...] = ()
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What the shop's list reads of a signed-in viewer to show what they would earn."""
+
+    promoter: Promoter | None
+    settings: DistributionSettings
+    campaigns: tuple[Campaign, ...] = ()
 
 
 def _k(key: Key) -> tuple[str, str]:
@@ -40,7 +61,7 @@ class ProductPageReads:
     def read(self, product_id: str, *, viewer: str | None) -> ProductPage:
         keys = [product_key(product_id), product_detail_key(product_id)]
         if viewer:
-            keys += [promoter_key(viewer), SETTINGS_CURRENT_KEY]
+            keys += [promoter_key(viewer), SETTINGS_CURRENT_KEY, CAMPAIGNS_KEY]
         found = {(str(i["pk"]), str(i["sk"])): i for i in self._table.batch_get(keys)}
         item = found.get(_k(product_key(product_id)))
         if item is None:
@@ -51,4 +72,14 @@ class ProductPageReads:
         return ProductPage(
             product=product, category=category_from_item(category_item) if category_item else None,
             promoter=promoter_from_item(promoter_item) if promoter_item else None,
-            settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))).settings if viewer else None)
+            settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))).settings if viewer else None,
+            campaigns=book_from_item(found.get(_k(CAMPAIGNS_KEY))).campaigns if viewer else ())
+
+    def viewer(self, user_id: str) -> Viewer:
+        """The viewer's promoter record, the settings in force and the campaigns: one BatchGetItem."""
+        found: dict[tuple[str, str], Item] = {
+            _k(i): i for i in self._table.batch_get([promoter_key(user_id), SETTINGS_CURRENT_KEY, CAMPAIGNS_KEY])}
+        promoter_item = found.get(_k(promoter_key(user_id)))
+        return Viewer(promoter=promoter_from_item(promoter_item) if promoter_item else None,
+                      settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))).settings,
+                      campaigns=book_from_item(found.get(_k(CAMPAIGNS_KEY))).campaigns)

@@ -10,6 +10,7 @@ from datetime import datetime
 from mall.clock import utc_now
 from mall.domain import commission as rules
 from mall.domain import media as media_rules
+from mall.domain.campaigns import Campaign, rates_at
 from mall.domain.catalog import PROMOTER_SORTS, Category, ListingFilter, ListingSort, Product
 from mall.domain.product_content import ProductContent
 from mall.domain.referral import Promoter
@@ -39,21 +40,27 @@ class BrowseProducts:
 
 
 class _Earnings:
-    """What an active promoter would earn at L1 on one unit at the list price (None otherwise)."""
+    """What an active promoter would earn at L1 on one unit at the list price if it were paid now,
+    the campaign in force for them included, clamped as at payment (None for anyone else)."""
 
     def __init__(self, repos: CatalogRepositories | None, viewer: str | None, *,
-                 read: tuple[Promoter | None, DistributionSettings | None] | None = None) -> None:
-        """The promoter and settings are read here, or passed as ``read`` by a use case that read them
-        in its own batch."""
+                 read: tuple[Promoter | None, DistributionSettings | None, tuple[Campaign, ...]] | None = None,
+                 now: datetime | None = None) -> None:
+        """The promoter, settings and campaigns are read here in one batch, or passed as ``read`` by a
+        use case that read them in its own."""
+        campaigns: tuple[Campaign, ...] = ()
+        settings: DistributionSettings | None = None
         if read is not None:
-            self._promoter, settings = read
+            self._promoter, settings, campaigns = read
+        elif repos is not None and viewer:
+            seen = repos.pages.viewer(viewer)
+            self._promoter, settings, campaigns = seen.promoter, seen.settings, seen.campaigns
         else:
-            self._promoter = repos.promoters.get(viewer) if repos and viewer else None
-            settings = None
+            self._promoter = None
         self._active = self._promoter is not None and self._promoter.status == "active"
-        if self._active and settings is None and repos is not None:
-            settings = repos.distribution_settings()
         self._settings: DistributionSettings | None = settings if self._active else None
+        self._campaigns = campaigns
+        self._now = now or utc_now()
 
     @property
     def active(self) -> bool:
@@ -62,8 +69,8 @@ class _Earnings:
     def amount(self, product: Product, category: Category | None) -> int | None:
         if not self._active or self._settings is None:
             return None
-        rates = rules.resolve_rates(settings=self._settings, product=product, category=category,
-                                    promoter=self._promoter)
+        rates = rates_at(settings=self._settings, product=product, category=category, promoter=self._promoter,
+                         campaigns=self._campaigns, at=self._now, base_fen=product.price_fen)
         l1, _, _ = rules.line_commission(product.price_fen, 1, rates, self._settings.commission.cap_bp)
         return l1
 
@@ -124,7 +131,7 @@ def browse_products(command: BrowseProducts, *, repos: CatalogRepositories,
     shelf_where = ListingFilter(category_id=where.category_id, min_price_fen=where.min_price_fen,
                                 max_price_fen=where.max_price_fen, keyword=where.keyword, on_shelf=True,
                                 now=command.now or utc_now(), min_commission_fen=where.min_commission_fen)
-    earnings = _Earnings(repos, command.viewer)
+    earnings = _Earnings(repos, command.viewer, now=command.now)
     _promoter_only(command, earnings)
     products, truncated = repos.products.list_shelf(on_shelf=True, min_price_fen=where.min_price_fen,
                                                     max_price_fen=where.max_price_fen)
@@ -153,7 +160,7 @@ def product_detail(*, repos: CatalogRepositories, product_id: str, viewer: str |
     if product is None:
         raise NotFound(f"no product {product_id}", code="product_not_found")
     on_shelf = product.shown_on_shelf(now or utc_now())
-    earnings = _Earnings(None, viewer, read=(page.promoter, page.settings))
+    earnings = _Earnings(None, viewer, read=(page.promoter, page.settings, page.campaigns), now=now)
     on_sale = on_shelf and earnings.active
     earn = earnings.range(product, category) if on_sale else (None, None)
     summary = _summary(product, earn, image_url)

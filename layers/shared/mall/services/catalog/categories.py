@@ -30,7 +30,8 @@ def create_category(*, repos: CatalogRepositories, body: CategoryCreate, now: da
                     category_id: str | None = None, by: str = "system", source_ip: str | None = None) -> CategoryView:
     category = Category(category_id=category_id or new_id("c"), name=body.name, l1_rate_bp=body.l1_rate_bp,
                         l2_rate_bp=body.l2_rate_bp, sort=body.sort, created_at=now, updated_at=now)
-    check_category_cap(repos, category)
+    check_category_cap(repos, category, now=now,
+                       rates_changed=category.l1_rate_bp is not None or category.l2_rate_bp is not None)
     audit = audit_entry("category.create", "category", category.category_id, by=by, source_ip=source_ip,
                         before=None, after=_category_fields(category))
     return category_view(repos.categories.create(category, audit=audit))
@@ -60,7 +61,8 @@ def update_category(*, repos: CatalogRepositories, category_id: str, body: Categ
         l1_rate_bp=body.l1_rate_bp if "l1_rate_bp" in sent else current.l1_rate_bp,
         l2_rate_bp=body.l2_rate_bp if "l2_rate_bp" in sent else current.l2_rate_bp,
     )
-    check_category_cap(repos, changed)
+    check_category_cap(repos, changed, now=now, rates_changed=(changed.l1_rate_bp, changed.l2_rate_bp)
+                       != (current.l1_rate_bp, current.l2_rate_bp))
     audit = audit_entry("category.update", "category", category_id, by=by, source_ip=source_ip,
                         before=_category_fields(current), after=_category_fields(changed),
                         details={"version": body.version + 1})

@@ -3,7 +3,9 @@ audit entry of a change and the commission cap check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -11,16 +13,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
+from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductPageReads, ProductRepository
+from mall.dal.commission_rates import RateIndex
 from mall.dal.media import MediaUploadRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.domain.audit import changed_fields
-from mall.domain.catalog import Category, Earning, ListingFilter, ListingSort, Product, select_page
+from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
+from mall.domain.catalog import Category, Earning, ListingFilter, ListingSort, Product, priced_variants, select_page
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
 from mall.observability import metrics
+from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -39,12 +45,17 @@ class CatalogRepositories:
     settings: SettingsRepository
     uploads: MediaUploadRepository
     pages: ProductPageReads
+    #: The book of campaigns and the rate index, for the cap check of a rate save against the
+    #: campaigns (None, in tests built from fakes: that check is skipped).
+    campaigns: CampaignRepository | None = None
+    rates: RateIndex | None = None
 
     @classmethod
     def on(cls, table: Table) -> CatalogRepositories:
         return cls(categories=CategoryRepository(table), products=ProductRepository(table),
                    promoters=PromoterRepository(table), settings=SettingsRepository(table),
-                   uploads=MediaUploadRepository(table), pages=ProductPageReads(table))
+                   uploads=MediaUploadRepository(table), pages=ProductPageReads(table),
+                   campaigns=CampaignRepository(table), rates=RateIndex(table))
 
     def distribution_settings(self) -> DistributionSettings:
         return self.settings.current().settings
@@ -64,13 +75,42 @@ def audit_entry(action: str, entity_type: str, entity_id: str, *, by: str, sourc
                       before=was, after=will, details=details or {})
 
 
-def check_category_cap(repos: CatalogRepositories, category: Category) -> None:
-    """The category's rates with any level's points and any promoter's override stay within the cap."""
-    if category.l1_rate_bp is None and category.l2_rate_bp is None:
+def check_category_cap(repos: CatalogRepositories, category: Category, *, now: datetime | None = None,
+                       rates_changed: bool = False) -> None:
+    """The category's rates with any level's points and any promoter's override stay within the cap;
+    when they changed (at ``now``), with every campaign too (``check_campaigns_cap``)."""
+    if category.l1_rate_bp is not None or category.l2_rate_bp is not None:
+        refuse(cap_problems(settings=repos.distribution_settings(), categories=[category],
+                            promoters=repos.promoters.with_overrides(),
+                            saving=Saving("category", category.category_id)),
+               "these category rates could pay more than the commission cap", "commission_over_cap")
+    if rates_changed and now is not None:
+        fields = [name for name, value in (("l1_rate_bp", category.l1_rate_bp), ("l2_rate_bp", category.l2_rate_bp))
+                  if value is not None] or ["l1_rate_bp", "l2_rate_bp"]
+        check_campaigns_cap(repos, now=now, fields=fields, category=category)
+
+
+def check_campaigns_cap(repos: CatalogRepositories, *, now: datetime, fields: Sequence[str],
+                        category: Category | None = None, product: Product | None = None) -> None:
+    """422 ``commission_over_cap`` naming ``fields`` when, with ``category`` or ``product`` as about to
+    be saved, a campaign not closed at ``now`` (or one the wake-up rule will make) could take some
+    line over the cap: the one check a settings, override or campaign save runs too
+    (``refuse_open_campaigns_over_cap``). The book first: without campaigns nothing more is read."""
+    if repos.campaigns is None:
         return
-    refuse(cap_problems(settings=repos.distribution_settings(), categories=[category],
-                        promoters=repos.promoters.with_overrides(), saving=Saving("category", category.category_id)),
-           "these category rates could pay more than the commission cap", "commission_over_cap")
+    weighed = repos.campaigns.read(consistent=True).weighed_at_save(now)
+    if not weighed:
+        return
+    found = rate_sources(categories=repos.categories, products=repos.products, promoters=repos.promoters,
+                         rates=repos.rates)
+    categories = [c for c in found.categories if category is None or c.category_id != category.category_id]
+    products = [p for p in found.products if product is None or p.product_id != product.product_id]
+    if category is not None:
+        categories.append(category)
+    if product is not None:
+        products += priced_variants(product)
+    refuse_open_campaigns_over_cap(weighed, settings=repos.distribution_settings(), now=now, fields=fields,
+                                   rates=CatalogRates(categories, products, found.promoters))
 
 
 def page_of(products: list[Product], *, where: ListingFilter, sort: ListingSort, limit: int, cursor: str | None,

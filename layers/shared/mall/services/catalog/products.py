@@ -10,7 +10,15 @@ from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import SkuTake, editable_state
 from mall.dal.keys import LOW_STOCK_LIST
-from mall.domain.catalog import DEFAULT_SKU_ID, CommissionSetting, ListingFilter, Product, product_problems
+from mall.domain.catalog import (
+    DEFAULT_SKU_ID,
+    CommissionSetting,
+    ListingFilter,
+    Product,
+    has_own_commission,
+    priced_variants,
+    product_problems,
+)
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
@@ -24,7 +32,14 @@ from mall.schemas.catalog import (
     ProductUpdate,
     StockAdjustment,
 )
-from mall.services.catalog.common import CatalogRepositories, audit_entry, note_truncated, page_of, refuse
+from mall.services.catalog.common import (
+    CatalogRepositories,
+    audit_entry,
+    check_campaigns_cap,
+    note_truncated,
+    page_of,
+    refuse,
+)
 from mall.services.catalog.content import (
     CONTENT_FIELDS,
     after_sales_view,
@@ -58,9 +73,11 @@ def admin_product_view(product: Product) -> AdminProductView:
     )
 
 
-def _check_product(product: Product, repos: CatalogRepositories) -> None:
+def _check_product(product: Product, repos: CatalogRepositories, *, now: datetime,
+                   before: Product | None = None) -> None:
     """Its own invariants, and its own commission setting with any level's points and any
-    promoter's override within the cap (at its list price for a ``fixed`` setting)."""
+    promoter's override within the cap (at its list price for a ``fixed`` setting); when what it
+    pays changed since ``before``, with every campaign too."""
     problems = product_problems(product)
     if product.commission.mode != "inherit" and product.distribution_enabled:
         problems += cap_problems(settings=repos.distribution_settings(), products=[product],
@@ -68,6 +85,22 @@ def _check_product(product: Product, repos: CatalogRepositories) -> None:
                                  saving=Saving("product", product.product_id))
     problems += sku_cap_problems(repos, product)
     refuse(problems, "the product has invalid fields", "invalid_product")
+    if has_own_commission(product) and (before is None or _paying(before) != _paying(product)):
+        check_campaigns_cap(repos, now=now, fields=_commission_fields(product), product=product)
+
+
+def _paying(product: Product) -> list[tuple[object, ...]]:
+    """What the cap weighs of a product: each SKU's price, commission and category."""
+    return [(v.price_fen, v.commission, v.category_id, v.distribution_enabled) for v in priced_variants(product)]
+
+
+def _commission_fields(product: Product) -> list[str]:
+    """The fields of the commission settings a product pays (its own, each SKU's own)."""
+    fields = ["commission.l1", "commission.l2"] if product.commission.mode != "inherit" else []
+    for index, sku in enumerate(product.skus):
+        if sku.commission is not None and sku.commission.mode != "inherit":
+            fields += [f"skus.{index}.commission.l1", f"skus.{index}.commission.l2"]
+    return fields or ["commission"]
 
 
 def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: datetime, product_id: str | None = None,
@@ -87,7 +120,7 @@ def create_product(*, repos: CatalogRepositories, body: ProductCreate, now: date
         off_shelf_at=to_second(body.off_shelf_at), hot_rank=body.hot_rank,
     )
     product = with_skus(product, body.specs, body.skus)
-    _check_product(product, repos)
+    _check_product(product, repos, now=now)
     check_content(product, repos, images_changed=True, blocks_changed=True)
     audit = audit_entry("product.create", "product", product.product_id, by=by, source_ip=source_ip, before=None,
                         after={**editable_state(product), "stock": product.stock,
@@ -144,7 +177,7 @@ def update_product(*, repos: CatalogRepositories, product_id: str, body: Product
     merged = replace(current, **changes, content=content)
     if skus_changed:
         merged = with_skus(merged, body.specs or [], body.skus or [])
-    _check_product(merged, repos)
+    _check_product(merged, repos, now=now, before=current)
     check_content(merged, repos, images_changed="images" in changes, blocks_changed="content" in sent_content)
     before, after = editable_state(current), editable_state(merged)
     if sent_content:

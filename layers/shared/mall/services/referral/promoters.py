@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
+from mall.clock import utc_now
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
@@ -193,7 +194,8 @@ def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, p
         raise InvalidInput("this override could pay more than the commission cap on some line",
                            code="override_exceeds_cap", fields=problems)
     if campaigns is not None:
-        refuse_open_campaigns_over_cap(campaigns.read(consistent=True).campaigns, settings=settings,
+        weighed = campaigns.read(consistent=True).weighed_at_save(now or utc_now())
+        refuse_open_campaigns_over_cap(weighed, settings=settings,
                                        rates=CatalogRates(found.categories, found.products, [*holders, promoter]),
                                        now=now, fields=[f for f, v in (("l1_override_bp", promoter.l1_override_bp),
                                                                        ("l2_override_bp", promoter.l2_override_bp))
