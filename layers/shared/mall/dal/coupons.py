@@ -28,7 +28,7 @@ from mall.dal.keys import (
     user_partition,
 )
 from mall.dal.retry import retry_conflicts
-from mall.dal.table import Item, Table, TransactionCancelled, Write
+from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.domain.coupons import (
     AutoIssue,
     Coupon,
@@ -113,6 +113,16 @@ class CouponRepository:
     def get_template(self, template_id: str, *, consistent: bool = False) -> Template | None:
         item = self._table.get(coupon_template_key(template_id), consistent=consistent)
         return template_from_item(item) if item else None
+
+    def template_read_key(self, template_id: str) -> Key:
+        """The template's key, for a use case that reads it in its own BatchGetItem (``template_among``)."""
+        return coupon_template_key(template_id)
+
+    @staticmethod
+    def template_among(items: Sequence[Item], template_id: str) -> Template | None:
+        key = coupon_template_key(template_id)
+        found = next((i for i in items if i.get("pk") == key["pk"] and i.get("sk") == key["sk"]), None)
+        return template_from_item(found) if found else None
 
     def templates(self) -> list[Template]:
         found: list[Template] = []

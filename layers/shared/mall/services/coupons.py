@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.coupons import ClaimOutcome, CouponRepository
-from mall.dal.referral import VisitRateLimiter, VisitRepository
+from mall.dal.referral import BindFacts, BindPlan, TransactionCancelled, VisitRateLimiter, VisitRepository
 from mall.domain.audit import changed_fields
 from mall.domain.coupons import (
     SHARE_ACTION_BY_MODE,
@@ -28,6 +28,7 @@ from mall.domain.coupons import (
     Validity,
     check_template,
 )
+from mall.domain.referral import BindRefused, is_valid_code
 from mall.domain.settings import BindingMode
 from mall.errors import Conflict, DomainError, NotFound
 from mall.ids import new_id
@@ -44,7 +45,7 @@ from mall.schemas.coupons import (
     ShareEffect,
 )
 from mall.services.referral import ReferralRepositories
-from mall.services.referral.binding import BindWithCode, bind_with_code
+from mall.services.referral.binding import Bind, BindWithCode, bind_with_code, plan_bind, upgrade_after_bind
 from mall.services.referral.visits import RecordVisit, record_visit
 
 if TYPE_CHECKING:
@@ -198,11 +199,9 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
     """Claim one coupon of a template (409 when none is left, or the caller's limit is reached). Through
     a promoter's share, a promoter-bound coupon then does what the binding mode says a share does."""
     c = command
-    template = repos.coupons.get_template(c.template_id, consistent=True)
-    if template is None or template.auto_issue != AutoIssue.NONE:
-        raise NotFound("no such coupon to claim", code="coupon_template_not_found")
-    if not template.claimable(c.now):
-        raise Conflict(*_REFUSED[ClaimOutcome.SOLD_OUT][:1], code=_REFUSED[ClaimOutcome.SOLD_OUT][1])
+    if c.share_code and is_valid_code(c.share_code):
+        return _claim_through_share(c, repos=repos, code=c.share_code)
+    template = _claimable(repos.coupons.get_template(c.template_id, consistent=True), c.now)
     share = c.share_code if template.promoter_bound else None
     mode = repos.network.settings.current().settings.binding_mode if share else None
     coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
@@ -213,6 +212,83 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
         message, code = _REFUSED.get(result.outcome, _REFUSED[ClaimOutcome.CONTENTION])
         raise Conflict(message, code=code)
     effect, refused = _share_effect(c, repos=repos, mode=mode) if share else ("none", None)
+    return ClaimResponse(coupon=coupon_view(coupon, c.now, promoter_bound=template.promoter_bound),
+                         share_effect=effect, share_refused=refused)
+
+
+def _claimable(template: Template | None, now: datetime) -> Template:
+    if template is None or template.auto_issue != AutoIssue.NONE:
+        raise NotFound("no such coupon to claim", code="coupon_template_not_found")
+    if not template.claimable(now):
+        raise Conflict(*_REFUSED[ClaimOutcome.SOLD_OUT][:1], code=_REFUSED[ClaimOutcome.SOLD_OUT][1])
+    return template
+
+
+def _claimed(repos: CouponRepositories, template: Template, coupon: Coupon, bind: BindPlan | None = None) -> None:
+    """The claim's one transaction, carrying ``bind``'s writes when given (after the claim's own:
+    a cancellation in them raises ``TransactionCancelled``)."""
+    extra = repos.network.bindings.writes(bind) if bind is not None else ()
+    result = repos.coupons.claim(template, coupon, source="claim", extra=extra)
+    if result.outcome != ClaimOutcome.CLAIMED:
+        message, code = _REFUSED.get(result.outcome, _REFUSED[ClaimOutcome.CONTENTION])
+        raise Conflict(message, code=code)
+
+
+def _claim_through_share(c: ClaimCoupon, *, repos: CouponRepositories, code: str) -> ClaimResponse:
+    """A claim through a promoter's share in at most three round trips where the share needs no
+    visit: the template and the settings ride in the bind's two BatchGetItems, and in ``invite_code``
+    mode the binding's writes ride in the claim's transaction, so the coupon and the binding happen
+    together or not at all. A binding the rules refuse, or nothing to bind, leaves a claim alone (the
+    customer keeps the coupon, unbound); a binding that lost a race is decided again the usual way.
+    In ``first_click`` mode the share visit is recorded after the claim, with its own reads."""
+    network = repos.network
+    facts, found = network.reads.for_bind_with(c.user_id, code=code,
+                                               also=[repos.coupons.template_read_key(c.template_id)])
+    template = _claimable(repos.coupons.template_among(found, c.template_id), c.now)
+    action = SHARE_ACTION_BY_MODE.get(facts.settings.settings.binding_mode) if template.promoter_bound else None
+    coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
+                         sharer_code=code if action == ShareAction.SHARE_SOURCE else None)
+    if action == ShareAction.ENTER_CODE:
+        return _claim_and_bind(c, repos=repos, facts=facts, template=template, coupon=coupon, code=code)
+    _claimed(repos, template, coupon)
+    if action == ShareAction.SHARE_VISIT:  # the visit's own reads and transaction follow the claim
+        effect, refused = _share_effect(c, repos=repos, mode=facts.settings.settings.binding_mode)
+        return _response(c, template, coupon, effect, refused)
+    return _response(c, template, coupon, "share_source" if action == ShareAction.SHARE_SOURCE else "none")
+
+
+def _claim_and_bind(c: ClaimCoupon, *, repos: CouponRepositories, facts: BindFacts, template: Template,
+                    coupon: Coupon, code: str) -> ClaimResponse:
+    """``invite_code`` mode: the claim counts as entering the promoter's code, decided on ``facts``
+    by the bind's own rules."""
+    network = repos.network
+    effect: ShareEffect
+    refused: str | None = None
+    plan: BindPlan | None = None
+    if facts.promoter_id is None:
+        effect, refused = "not_bound", "promoter_not_found"
+    else:
+        try:
+            planned = plan_bind(Bind(customer_id=c.user_id, promoter_id=facts.promoter_id, trigger="invite_code",
+                                     source="invite_code", now=c.now, by=c.user_id, promoter_code=code,
+                                     device_id=c.device_id, client_ip=c.client_ip), facts, network.bindings)
+            plan, outcome = planned.plan, planned.outcome.outcome
+            effect = "not_bound" if outcome == "unbound" else outcome
+        except BindRefused as exc:
+            effect, refused = "not_bound", exc.error.code
+    try:
+        _claimed(repos, template, coupon, bind=plan)
+    except TransactionCancelled:  # the binding's part: the team or the customer changed since the read
+        _claimed(repos, template, coupon)
+        effect, refused = _share_effect(c, repos=repos, mode=facts.settings.settings.binding_mode)
+        return _response(c, template, coupon, effect, refused)
+    if plan is not None and facts.promoter_id is not None:
+        upgrade_after_bind(network, plan, facts.promoter_id, c.now)
+    return _response(c, template, coupon, effect, refused)
+
+
+def _response(c: ClaimCoupon, template: Template, coupon: Coupon, effect: ShareEffect,
+              refused: str | None = None) -> ClaimResponse:
     return ClaimResponse(coupon=coupon_view(coupon, c.now, promoter_bound=template.promoter_bound),
                          share_effect=effect, share_refused=refused)
 

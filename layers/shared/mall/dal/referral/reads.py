@@ -102,6 +102,15 @@ class ReferralReads:
             raise TypeError("a bind needs a customer")
         return facts
 
+    def for_bind_with(self, customer_id: str, *, code: str, also: Sequence[Key]) -> tuple[BindFacts, list[Item]]:
+        """``for_bind`` by ``code``, with ``also`` (another use case's own items, e.g. the coupon
+        template a claim through a share takes) read in its first BatchGetItem: still two
+        BatchGetItems. Returns the facts and the items of ``also`` that exist."""
+        facts, first, _ = self._read(customer_id, code=code, first_extra=also)
+        if facts is None:  # only a read without a customer has none
+            raise TypeError("a bind needs a customer")
+        return facts, [first[_k(k)] for k in also if _k(k) in first]
+
     def for_application(self, user_id: str, marked: MarkedRequest | None) -> ApplicationFacts:
         keys = [SETTINGS_CURRENT_KEY, promoter_key(user_id), customer_profile_key(user_id)]
         items = self._table.batch_get([*keys, *([marked.marker.key] if marked else [])], consistent=True)
