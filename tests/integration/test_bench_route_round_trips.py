@@ -1,5 +1,5 @@
-"""Round trips of the incentive routes a customer or a promoter taps, counted on DynamoDB Local before
-each request is sent: a customer and promoter route stays within three."""
+"""Round trips of routes the bench found over their class, counted on DynamoDB Local before each
+request is sent: a customer and promoter route stays within three, an admin route within five."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Tr
 from tests.integration.test_payment_snapshot import T0, World
 
 pytestmark = pytest.mark.integration
+ADMIN_ROUTE_TRIPS = 5  # bench/_route_classes.py
 
 
 @pytest.fixture
@@ -68,3 +69,33 @@ def test_a_promoter_with_sales_but_off_the_board_gets_their_rank_within_three_ro
     me = views[0].me
     assert [e.rank for e in views[0].entries] == [1, 2] and not any(e.is_me for e in views[0].entries)
     assert (me.rank, me.score_fen, me.beyond_cap) == (3, 1_000, False)
+
+
+def test_the_admin_refresh_of_a_parcel_that_needs_the_phone_takes_at_most_five_round_trips(
+        table: Table) -> None:
+    from mall.dal.orders import OrderRepository
+    from mall.dal.settings import SettingsRepository
+    from mall.dal.tracking import TrackingRepository
+    from mall.domain.tracking import Parcel
+    from mall.integrations.tracking.kuaidi100 import parse_result
+    from mall.services import tracking
+    from tests.integration.test_parcel_tracking import NOW, FakeProvider, events
+    from tests.unit.test_fulfilment_factory import ADDRESS, put_order
+
+    class PhoneRecorder(FakeProvider):
+        def query(self, parcel: Parcel, *, phone: str | None) -> Any:
+            self.phones.append(phone)
+            return super().query(parcel, phone=phone)
+
+    order = put_order(table, status="SHIPPED", shipped_at="2026-11-20T08:00:00Z", carrier="SF", tracking_no="SF77")
+    oid = order["order_id"]
+    repo, provider = TrackingRepository(table), PhoneRecorder()
+    repo.register(oid, Parcel(0, "SF", "SF77"), now=NOW)
+    provider.answer = parse_result({"state": "0", "ischeck": "0", "com": "shunfeng", "nu": "SF77",
+                                    "data": events((NOW, "运输中"))})
+    trips = Trips(table.client)
+    view = trips.of(lambda: tracking.refresh_tracking(repo=repo, settings=SettingsRepository(table), provider=provider,
+                                                      order_id=oid, now=NOW, orders=OrderRepository(table)))
+    assert view.parcels[0].state == "in_transit" and provider.phones == [ADDRESS["phone"]]
+    # The order with its address, the parcels, the query's slot, the trail, the settings of the view.
+    assert len(trips.sent) <= ADMIN_ROUTE_TRIPS, trips.sent
