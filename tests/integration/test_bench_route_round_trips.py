@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from mall.dal.coupons import CouponRepository
 from mall.dal.keys import board_key, board_partition, board_sort_key
 from mall.dal.stats import StatsRepository
 from mall.dal.table import Table
 from mall.domain.settings import BindingMode
 from mall.domain.stats_periods import period_key
+from mall.errors import Conflict
 from mall.services import coupons as service
 from mall.services import stats as stats_service
 from mall.services.coupons import ClaimCoupon, CouponRepositories
@@ -31,7 +33,7 @@ def counted(table: Table, ddb_endpoint: str) -> Iterator[Counted]:
     yield Counted(table, ddb_endpoint)
 
 
-@pytest.mark.parametrize("mode", [BindingMode.INVITE_CODE, BindingMode.FIRST_PAYMENT])
+@pytest.mark.parametrize("mode", [BindingMode.INVITE_CODE, BindingMode.FIRST_CLICK, BindingMode.FIRST_PAYMENT])
 def test_claiming_a_promoter_bound_coupon_through_a_share_takes_at_most_three_round_trips(
         table: Table, ddb_client: Any, mode: BindingMode) -> None:
     world = World(table, mode=mode)
@@ -39,6 +41,8 @@ def test_claiming_a_promoter_bound_coupon_through_a_share_takes_at_most_three_ro
     tid = template(table, promoter_bound=True, min_spend_fen=0)
     fresh = world.customer("fresh")
     repos = CouponRepositories.on(table)
+    # A warm container: it has served a claim through a share, so it knows the binding mode's path.
+    service.claim(ClaimCoupon(template_id=tid, user_id=world.customer("warm"), now=T0, share_code=code), repos=repos)
     trips = Trips(ddb_client)
     claimed = trips.of(lambda: service.claim(ClaimCoupon(template_id=tid, user_id=fresh, now=T0, share_code=code),
                                              repos=repos))
@@ -99,3 +103,19 @@ def test_the_admin_refresh_of_a_parcel_that_needs_the_phone_takes_at_most_five_r
     assert view.parcels[0].state == "in_transit" and provider.phones == [ADDRESS["phone"]]
     # The order with its address, the parcels, the query's slot, the trail, the settings of the view.
     assert len(trips.sent) <= ADMIN_ROUTE_TRIPS, trips.sent
+
+
+def test_a_share_claim_refused_in_the_visits_transaction_stores_neither_the_visit_nor_the_binding(
+        table: Table) -> None:
+    world = World(table)  # first_click: the claim rides in the share visit's transaction
+    promoter, code = world.promoter("p")
+    tid = template(table, promoter_bound=True, min_spend_fen=0, total_quantity=1)
+    repos = CouponRepositories.on(table)
+    service.claim(ClaimCoupon(template_id=tid, user_id=world.customer("first"), now=T0, share_code=code), repos=repos)
+    late = world.customer("late")
+    with pytest.raises(Conflict) as refused:
+        service.claim(ClaimCoupon(template_id=tid, user_id=late, now=T0, share_code=code), repos=repos)
+    assert refused.value.code == "coupon_sold_out"
+    assert world.parent(late) is None and CouponRepository(table).coupons_of(late) == []
+    visitors = [v.get("visitor_id") for v in table.query(partition=("pk", f"PVISITS#{promoter}"), limit=10).items]
+    assert late not in visitors

@@ -3,9 +3,10 @@ own coupons, and what claiming a promoter-bound coupon through a share does (doc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -46,7 +47,7 @@ from mall.schemas.coupons import (
 )
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import Bind, BindWithCode, bind_with_code, plan_bind, upgrade_after_bind
-from mall.services.referral.visits import RecordVisit, record_visit
+from mall.services.referral.visits import RecordVisit, VisitRider, record_visit
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -200,6 +201,8 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
     a promoter's share, a promoter-bound coupon then does what the binding mode says a share does."""
     c = command
     if c.share_code and is_valid_code(c.share_code):
+        if _MODE_SEEN["mode"] == BindingMode.FIRST_CLICK and (visited := _claim_with_visit(c, repos, c.share_code)):
+            return visited
         return _claim_through_share(c, repos=repos, code=c.share_code)
     template = _claimable(repos.coupons.get_template(c.template_id, consistent=True), c.now)
     share = c.share_code if template.promoter_bound else None
@@ -234,6 +237,55 @@ def _claimed(repos: CouponRepositories, template: Template, coupon: Coupon, bind
         raise Conflict(message, code=code)
 
 
+#: The binding mode this container last read: only which path a claim through a share tries first
+#: (each path decides on the mode it reads itself); a stale one costs the other path's round trips.
+_MODE_SEEN: dict[str, BindingMode] = {"mode": BindingMode.FIRST_CLICK}
+
+
+class _NotAVisit(Exception):
+    """The template is not promoter-bound, or the mode is not first_click: nothing was stored."""
+
+
+def _claim_with_visit(c: ClaimCoupon, repos: CouponRepositories, code: str) -> ClaimResponse | None:
+    """``first_click``: the claim rides in the share visit — the template in its first BatchGetItem,
+    the claim's writes in its transaction — three round trips; None: take the other path."""
+    made: dict[str, Any] = {}
+
+    def writes(found: Sequence[Any], mode: BindingMode) -> Sequence[Any]:
+        _MODE_SEEN["mode"] = mode
+        try:
+            template = _claimable(repos.coupons.template_among(found, c.template_id), c.now)
+        except DomainError as exc:
+            made["refusal"] = exc
+            raise
+        if not template.promoter_bound or SHARE_ACTION_BY_MODE.get(mode) != ShareAction.SHARE_VISIT:
+            raise _NotAVisit
+        made["template"] = template
+        made["coupon"] = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now, sharer_code=None)
+        return repos.coupons.claim_writes(template, made["coupon"], source="claim")
+
+    def refused(failed: frozenset[int]) -> Exception:
+        message, error_code = _REFUSED.get(repos.coupons.claim_refusal(failed), _REFUSED[ClaimOutcome.CONTENTION])
+        made["refusal"] = error = Conflict(message, code=error_code)
+        return error
+
+    rider = VisitRider(reads=[repos.coupons.template_read_key(c.template_id)], writes=writes, refused=refused)
+    try:
+        visit = record_visit(RecordVisit(code=code, source="link", product_id=None, visitor_id=c.user_id,
+                                         device_id=c.device_id, source_ip=c.client_ip, now=c.now),
+                             network=repos.network, visits=repos.visits, visit_rate=repos.visit_rate, rider=rider)
+    except _NotAVisit:
+        return None
+    except DomainError as exc:
+        if made.get("refusal") is exc:
+            raise
+        coupon = made.get("coupon")
+        if coupon is None or repos.coupons.get_coupon(c.user_id, coupon.coupon_id, consistent=True) is None:
+            return None  # the visit refused before the claim was stored: the other path claims alone
+        return _response(c, made["template"], coupon, "not_bound", exc.code)
+    return _response(c, made["template"], made["coupon"], visit.outcome, visit.binding_refused)
+
+
 def _claim_through_share(c: ClaimCoupon, *, repos: CouponRepositories, code: str) -> ClaimResponse:
     """A claim through a promoter's share in at most three round trips where the share needs no
     visit: the template and the settings ride in the bind's two BatchGetItems, and in ``invite_code``
@@ -244,6 +296,7 @@ def _claim_through_share(c: ClaimCoupon, *, repos: CouponRepositories, code: str
     network = repos.network
     facts, found = network.reads.for_bind_with(c.user_id, code=code,
                                                also=[repos.coupons.template_read_key(c.template_id)])
+    _MODE_SEEN["mode"] = facts.settings.settings.binding_mode
     template = _claimable(repos.coupons.template_among(found, c.template_id), c.now)
     action = SHARE_ACTION_BY_MODE.get(facts.settings.settings.binding_mode) if template.promoter_bound else None
     coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
