@@ -50,6 +50,7 @@ import boto3
 import requests
 
 from bench import ROOT
+from bench._incentive_routes import incentive_endpoints
 from bench._local import (
     ADDRESS,
     DEMO_PROMOTER_SHARE_CODE,
@@ -910,6 +911,7 @@ def _measure(stack: LocalStack, meter: Meter, lifecycles: int) -> dict[str, Any]
         bench.problems.append(f"amortised settlement: {type(exc).__name__}: {exc}")
         eprint(f"dynamo_work: amortised settlement failed:\n{traceback.format_exc()}")
     endpoints(bench, {"l1": l1, "product_id": product_id})
+    incentive_endpoints(bench, {"l1": l1, "l1_code": l1_code, "product_id": product_id})
 
     routes: dict[str, Any] = {}
     roles = declared_roles(ROOT / "docs" / "openapi.json")

@@ -28,7 +28,7 @@ from mall.dal.keys import (
     user_partition,
 )
 from mall.dal.retry import retry_conflicts
-from mall.dal.table import Item, Table, TransactionCancelled, Write
+from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.domain.coupons import (
     AutoIssue,
     Coupon,
@@ -114,6 +114,16 @@ class CouponRepository:
         item = self._table.get(coupon_template_key(template_id), consistent=consistent)
         return template_from_item(item) if item else None
 
+    def template_read_key(self, template_id: str) -> Key:
+        """The template's key, for a use case that reads it in its own BatchGetItem (``template_among``)."""
+        return coupon_template_key(template_id)
+
+    @staticmethod
+    def template_among(items: Sequence[Item], template_id: str) -> Template | None:
+        key = coupon_template_key(template_id)
+        found = next((i for i in items if i.get("pk") == key["pk"] and i.get("sk") == key["sk"]), None)
+        return template_from_item(found) if found else None
+
     def templates(self) -> list[Template]:
         found: list[Template] = []
         start = None
@@ -172,10 +182,25 @@ class CouponRepository:
 
     def claim(self, template: Template, coupon: Coupon, *, source: str, extra: Sequence[Write] = ()) -> ClaimResult:
         """Issue ``coupon`` of ``template`` to its user in ONE transaction (see the module's docstring)."""
+        writes = [*self.claim_writes(template, coupon, source=source), *extra]
+        try:
+            retry_conflicts(lambda: self._table.transact(writes), attempts=_CLAIM_ATTEMPTS)
+        except TransactionCancelled as exc:
+            failed = exc.conditional_failures
+            if not failed:
+                return ClaimResult(ClaimOutcome.CONTENTION)
+            if not set(failed) & {0, 1, 2}:
+                raise
+            return ClaimResult(self.claim_refusal(frozenset(failed)))
+        return ClaimResult(ClaimOutcome.CLAIMED, coupon)
+
+    def claim_writes(self, template: Template, coupon: Coupon, *, source: str) -> list[Write]:
+        """The claim's three writes (the template's count, the user's count, the coupon), first in
+        ``claim``'s transaction or riding in another use case's (a share visit's)."""
         name = self._table.name
         item: Item = {**user_coupon_key(coupon.user_id, coupon.coupon_id), "entity": "coupon",
                       **_coupon_fields(coupon), "source": source}
-        writes = [
+        return [
             Write.update(name, coupon_template_key(template.template_id), "ADD issued :one",
                          condition="attribute_exists(pk) AND enabled = :yes AND issued < total_quantity",
                          values={":one": 1, ":yes": True}),
@@ -185,22 +210,18 @@ class CouponRepository:
                          values={":one": 1, ":e": "coupon_claims", ":t": template.template_id,
                                  ":limit": template.per_user_limit}),
             Write.put(name, item, condition="attribute_not_exists(pk)"),
-            *extra,
         ]
-        try:
-            retry_conflicts(lambda: self._table.transact(writes), attempts=_CLAIM_ATTEMPTS)
-        except TransactionCancelled as exc:
-            failed = exc.conditional_failures
-            if 2 in failed:
-                return ClaimResult(ClaimOutcome.ALREADY)
-            if 0 in failed:
-                return ClaimResult(ClaimOutcome.SOLD_OUT)
-            if 1 in failed:
-                return ClaimResult(ClaimOutcome.LIMIT)
-            if not failed:
-                return ClaimResult(ClaimOutcome.CONTENTION)
-            raise
-        return ClaimResult(ClaimOutcome.CLAIMED, coupon)
+
+    @staticmethod
+    def claim_refusal(failed: frozenset[int]) -> ClaimOutcome:
+        """Why a claim was refused, from the indexes of ``claim_writes`` whose conditions failed."""
+        if 2 in failed:
+            return ClaimOutcome.ALREADY
+        if 0 in failed:
+            return ClaimOutcome.SOLD_OUT
+        if 1 in failed:
+            return ClaimOutcome.LIMIT
+        return ClaimOutcome.CONTENTION
 
     # ---- a user's coupons -----------------------------------------------------------------------
 

@@ -152,22 +152,40 @@ class StatsRepository:
                                settings: bool = True) -> tuple[dict[str, str | None], SettingsVersion]:
         """The nicknames and (``settings``) the settings in force, in the same BatchGetItem: the
         leaderboard shows the month's prize table without a round trip of its own."""
+        names, current, _ = self._names_settings_and(user_ids, settings=settings, extra=None)
+        return names, current
+
+    def leaderboard_reads(self, user_ids: Iterable[str], *, board: str, period_key: str,
+                          caller_id: str) -> tuple[dict[str, str | None], SettingsVersion, Item | None]:
+        """The nicknames, the settings in force and the caller's own board entry, in one BatchGetItem
+        (the entry's key is known before the board is read): a caller off the board then costs only
+        the count of those above, not a GetItem of their own entry as well."""
+        return self._names_settings_and(user_ids, settings=True, extra=board_key(board, period_key, caller_id))
+
+    def _names_settings_and(self, user_ids: Iterable[str], *, settings: bool,
+                            extra: Key | None) -> tuple[dict[str, str | None], SettingsVersion, Item | None]:
         wanted = list(dict.fromkeys(user_ids))
         keys = [key for uid in wanted for key in (promoter_key(uid),
                                                   customer_profile_key(uid))]
         if settings:
             keys.append(SETTINGS_CURRENT_KEY)
+        if extra is not None:
+            keys.append(extra)
         if not keys:
-            return {}, current_from_item(None)
+            return {}, current_from_item(None), None
         found: dict[str, dict[str, Any]] = {}
         current: Item | None = None
+        extra_item: Item | None = None
         for item in self._table.batch_get(keys):
             if item["pk"] == SETTINGS_CURRENT_KEY["pk"] and item["sk"] == SETTINGS_CURRENT_KEY["sk"]:
                 current = item
                 continue
+            if extra is not None and item["pk"] == extra["pk"] and item["sk"] == extra["sk"]:
+                extra_item = item
+                continue
             found.setdefault(str(item["pk"]).removeprefix("USER#"), {})[str(item["sk"])] = item.get("nickname")
         names = {uid: (found.get(uid, {}).get("PROMOTER") or found.get(uid, {}).get(PROFILE_SK)) for uid in wanted}
-        return names, current_from_item(current)
+        return names, current_from_item(current), extra_item
 
     # ---- reads: leaderboards ----------------------------------------------------------------------
 

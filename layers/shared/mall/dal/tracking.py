@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.keys import ORDER_SK, PARCEL_PREFIX, order_key, order_pk, trail_key
-from mall.dal.order_items import order_from_item
+from mall.dal.keys import ORDER_SK, PARCEL_PREFIX, order_address_key, order_key, order_pk, trail_key
+from mall.dal.order_items import order_from_item, with_address
 from mall.dal.table import ConditionFailed, Table
 from mall.domain.orders import Order, OrderStatus
 from mall.domain.tracking import Parcel, TrackEvent, Trail
@@ -66,11 +66,19 @@ class TrackingRepository:
 
     # ---- reads ----------------------------------------------------------------------------
 
-    def order_and_parcels(self, order_id: str) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
+    def order_and_parcels(self, order_id: str, *,
+                          address: bool = False) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
         """The order, the parcels it was shipped in (``PARCEL#<nn>``) and their trails (``PARCEL#T#…``):
         a GetItem and one Query on ``PARCEL#`` (a Query of the whole partition would also read its
-        history, refunds and commission items)."""
-        order_item = self._table.get(order_key(order_id), consistent=True)
+        history, refunds and commission items). ``address``: the order with its delivery address,
+        read in a BatchGetItem instead of the GetItem (a carrier that needs the receiver's phone)."""
+        if address:
+            apart = order_address_key(order_id)
+            found = {str(i["sk"]): i for i in self._table.batch_get([order_key(order_id), apart], consistent=True)}
+            item = found.get(ORDER_SK)
+            order_item = with_address(item, found.get(str(apart["sk"]))) if item else None
+        else:
+            order_item = self._table.get(order_key(order_id), consistent=True)
         page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
                                        values={":pk": order_pk(order_id), ":prefix": PARCEL_PREFIX}, limit=None,
                                        consistent=True)

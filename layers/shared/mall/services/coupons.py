@@ -3,16 +3,17 @@ own coupons, and what claiming a promoter-bound coupon through a share does (doc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.coupons import ClaimOutcome, CouponRepository
-from mall.dal.referral import VisitRateLimiter, VisitRepository
+from mall.dal.referral import BindFacts, BindPlan, TransactionCancelled, VisitRateLimiter, VisitRepository
 from mall.domain.audit import changed_fields
 from mall.domain.coupons import (
     SHARE_ACTION_BY_MODE,
@@ -28,6 +29,7 @@ from mall.domain.coupons import (
     Validity,
     check_template,
 )
+from mall.domain.referral import BindRefused, is_valid_code
 from mall.domain.settings import BindingMode
 from mall.errors import Conflict, DomainError, NotFound
 from mall.ids import new_id
@@ -44,8 +46,8 @@ from mall.schemas.coupons import (
     ShareEffect,
 )
 from mall.services.referral import ReferralRepositories
-from mall.services.referral.binding import BindWithCode, bind_with_code
-from mall.services.referral.visits import RecordVisit, record_visit
+from mall.services.referral.binding import Bind, BindWithCode, bind_with_code, plan_bind, upgrade_after_bind
+from mall.services.referral.visits import RecordVisit, VisitRider, record_visit
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
@@ -198,11 +200,11 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
     """Claim one coupon of a template (409 when none is left, or the caller's limit is reached). Through
     a promoter's share, a promoter-bound coupon then does what the binding mode says a share does."""
     c = command
-    template = repos.coupons.get_template(c.template_id, consistent=True)
-    if template is None or template.auto_issue != AutoIssue.NONE:
-        raise NotFound("no such coupon to claim", code="coupon_template_not_found")
-    if not template.claimable(c.now):
-        raise Conflict(*_REFUSED[ClaimOutcome.SOLD_OUT][:1], code=_REFUSED[ClaimOutcome.SOLD_OUT][1])
+    if c.share_code and is_valid_code(c.share_code):
+        if _MODE_SEEN["mode"] == BindingMode.FIRST_CLICK and (visited := _claim_with_visit(c, repos, c.share_code)):
+            return visited
+        return _claim_through_share(c, repos=repos, code=c.share_code)
+    template = _claimable(repos.coupons.get_template(c.template_id, consistent=True), c.now)
     share = c.share_code if template.promoter_bound else None
     mode = repos.network.settings.current().settings.binding_mode if share else None
     coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
@@ -213,6 +215,133 @@ def claim(command: ClaimCoupon, *, repos: CouponRepositories) -> ClaimResponse:
         message, code = _REFUSED.get(result.outcome, _REFUSED[ClaimOutcome.CONTENTION])
         raise Conflict(message, code=code)
     effect, refused = _share_effect(c, repos=repos, mode=mode) if share else ("none", None)
+    return ClaimResponse(coupon=coupon_view(coupon, c.now, promoter_bound=template.promoter_bound),
+                         share_effect=effect, share_refused=refused)
+
+
+def _claimable(template: Template | None, now: datetime) -> Template:
+    if template is None or template.auto_issue != AutoIssue.NONE:
+        raise NotFound("no such coupon to claim", code="coupon_template_not_found")
+    if not template.claimable(now):
+        raise Conflict(*_REFUSED[ClaimOutcome.SOLD_OUT][:1], code=_REFUSED[ClaimOutcome.SOLD_OUT][1])
+    return template
+
+
+def _claimed(repos: CouponRepositories, template: Template, coupon: Coupon, bind: BindPlan | None = None) -> None:
+    """The claim's one transaction, carrying ``bind``'s writes when given (after the claim's own:
+    a cancellation in them raises ``TransactionCancelled``)."""
+    extra = repos.network.bindings.writes(bind) if bind is not None else ()
+    result = repos.coupons.claim(template, coupon, source="claim", extra=extra)
+    if result.outcome != ClaimOutcome.CLAIMED:
+        message, code = _REFUSED.get(result.outcome, _REFUSED[ClaimOutcome.CONTENTION])
+        raise Conflict(message, code=code)
+
+
+#: The binding mode this container last read: only which path a claim through a share tries first
+#: (each path decides on the mode it reads itself); a stale one costs the other path's round trips.
+_MODE_SEEN: dict[str, BindingMode] = {"mode": BindingMode.FIRST_CLICK}
+
+
+class _NotAVisit(Exception):
+    """The template is not promoter-bound, or the mode is not first_click: nothing was stored."""
+
+
+def _claim_with_visit(c: ClaimCoupon, repos: CouponRepositories, code: str) -> ClaimResponse | None:
+    """``first_click``: the claim rides in the share visit — the template in its first BatchGetItem,
+    the claim's writes in its transaction — three round trips; None: take the other path."""
+    made: dict[str, Any] = {}
+
+    def writes(found: Sequence[Any], mode: BindingMode) -> Sequence[Any]:
+        _MODE_SEEN["mode"] = mode
+        try:
+            template = _claimable(repos.coupons.template_among(found, c.template_id), c.now)
+        except DomainError as exc:
+            made["refusal"] = exc
+            raise
+        if not template.promoter_bound or SHARE_ACTION_BY_MODE.get(mode) != ShareAction.SHARE_VISIT:
+            raise _NotAVisit
+        made["template"] = template
+        made["coupon"] = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now, sharer_code=None)
+        return repos.coupons.claim_writes(template, made["coupon"], source="claim")
+
+    def refused(failed: frozenset[int]) -> Exception:
+        message, error_code = _REFUSED.get(repos.coupons.claim_refusal(failed), _REFUSED[ClaimOutcome.CONTENTION])
+        made["refusal"] = error = Conflict(message, code=error_code)
+        return error
+
+    rider = VisitRider(reads=[repos.coupons.template_read_key(c.template_id)], writes=writes, refused=refused)
+    try:
+        visit = record_visit(RecordVisit(code=code, source="link", product_id=None, visitor_id=c.user_id,
+                                         device_id=c.device_id, source_ip=c.client_ip, now=c.now),
+                             network=repos.network, visits=repos.visits, visit_rate=repos.visit_rate, rider=rider)
+    except _NotAVisit:
+        return None
+    except DomainError as exc:
+        if made.get("refusal") is exc:
+            raise
+        coupon = made.get("coupon")
+        if coupon is None or repos.coupons.get_coupon(c.user_id, coupon.coupon_id, consistent=True) is None:
+            return None  # the visit refused before the claim was stored: the other path claims alone
+        return _response(c, made["template"], coupon, "not_bound", exc.code)
+    return _response(c, made["template"], made["coupon"], visit.outcome, visit.binding_refused)
+
+
+def _claim_through_share(c: ClaimCoupon, *, repos: CouponRepositories, code: str) -> ClaimResponse:
+    """A claim through a promoter's share in at most three round trips where the share needs no
+    visit: the template and the settings ride in the bind's two BatchGetItems, and in ``invite_code``
+    mode the binding's writes ride in the claim's transaction, so the coupon and the binding happen
+    together or not at all. A binding the rules refuse, or nothing to bind, leaves a claim alone (the
+    customer keeps the coupon, unbound); a binding that lost a race is decided again the usual way.
+    In ``first_click`` mode the share visit is recorded after the claim, with its own reads."""
+    network = repos.network
+    facts, found = network.reads.for_bind_with(c.user_id, code=code,
+                                               also=[repos.coupons.template_read_key(c.template_id)])
+    _MODE_SEEN["mode"] = facts.settings.settings.binding_mode
+    template = _claimable(repos.coupons.template_among(found, c.template_id), c.now)
+    action = SHARE_ACTION_BY_MODE.get(facts.settings.settings.binding_mode) if template.promoter_bound else None
+    coupon = _new_coupon(template, user_id=c.user_id, coupon_id=new_id("cp"), now=c.now,
+                         sharer_code=code if action == ShareAction.SHARE_SOURCE else None)
+    if action == ShareAction.ENTER_CODE:
+        return _claim_and_bind(c, repos=repos, facts=facts, template=template, coupon=coupon, code=code)
+    _claimed(repos, template, coupon)
+    if action == ShareAction.SHARE_VISIT:  # the visit's own reads and transaction follow the claim
+        effect, refused = _share_effect(c, repos=repos, mode=facts.settings.settings.binding_mode)
+        return _response(c, template, coupon, effect, refused)
+    return _response(c, template, coupon, "share_source" if action == ShareAction.SHARE_SOURCE else "none")
+
+
+def _claim_and_bind(c: ClaimCoupon, *, repos: CouponRepositories, facts: BindFacts, template: Template,
+                    coupon: Coupon, code: str) -> ClaimResponse:
+    """``invite_code`` mode: the claim counts as entering the promoter's code, decided on ``facts``
+    by the bind's own rules."""
+    network = repos.network
+    effect: ShareEffect
+    refused: str | None = None
+    plan: BindPlan | None = None
+    if facts.promoter_id is None:
+        effect, refused = "not_bound", "promoter_not_found"
+    else:
+        try:
+            planned = plan_bind(Bind(customer_id=c.user_id, promoter_id=facts.promoter_id, trigger="invite_code",
+                                     source="invite_code", now=c.now, by=c.user_id, promoter_code=code,
+                                     device_id=c.device_id, client_ip=c.client_ip), facts, network.bindings)
+            plan, outcome = planned.plan, planned.outcome.outcome
+            effect = "not_bound" if outcome == "unbound" else outcome
+        except BindRefused as exc:
+            effect, refused = "not_bound", exc.error.code
+    try:
+        _claimed(repos, template, coupon, bind=plan)
+    except TransactionCancelled:  # the binding's part: the team or the customer changed since the read
+        _claimed(repos, template, coupon)
+        effect, refused = _share_effect(c, repos=repos, mode=facts.settings.settings.binding_mode)
+        return _response(c, template, coupon, effect, refused)
+    if plan is not None and facts.promoter_id is not None:
+        upgrade_after_bind(network, plan, facts.promoter_id, c.now)
+    return _response(c, template, coupon, effect, refused)
+
+
+def _response(c: ClaimCoupon, template: Template, coupon: Coupon, effect: ShareEffect,
+              refused: str | None = None) -> ClaimResponse:
     return ClaimResponse(coupon=coupon_view(coupon, c.now, promoter_bound=template.promoter_bound),
                          share_effect=effect, share_refused=refused)
 

@@ -204,7 +204,8 @@ def promoter_leaderboard(*, stats: StatsRepository, board: Board, period: Period
     """The top 100 of the current China week (Monday first) or month, masked, and the caller's own
     rank: 1 + the number of promoters scoring more (counted on the index, up to ``RANK_COUNT_CAP``)."""
     key, starts, ends, ranks = _board(stats, board, period, now)
-    nicknames, current = stats.nicknames_and_settings(uid for _, uid, _ in ranks)
+    nicknames, current, entry = stats.leaderboard_reads((uid for _, uid, _ in ranks), board=board, period_key=key,
+                                                        caller_id=caller_id)
     month = china_month(now)
     prizes = PrizeTableView.of(current.settings.leaderboard_prizes.table_for(month), month)
     entries = [LeaderboardEntry(rank=rank, nickname=mask_nickname(nicknames.get(uid)), score_fen=score,
@@ -213,7 +214,6 @@ def promoter_leaderboard(*, stats: StatsRepository, board: Board, period: Period
     if mine is not None:
         me = MyRank(rank=mine[0], score_fen=mine[1], beyond_cap=False, rank_cap=RANK_COUNT_CAP)
     else:
-        entry = stats.board_entry(board, key, caller_id)
         score = int(entry.get("score_fen", 0)) if entry else 0
         if score <= 0:
             me = MyRank(rank=None, score_fen=max(score, 0), beyond_cap=False, rank_cap=RANK_COUNT_CAP)

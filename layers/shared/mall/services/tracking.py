@@ -43,12 +43,15 @@ def needs_subscription(old: Mapping[str, Any] | None, new: Mapping[str, Any] | N
             and old.get("parcel_count") != new.get("parcel_count"))
 
 
-def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str) -> str | None:
+def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str, *,
+                   order: Order | None = None) -> str | None:
     """The receiver's phone, only for a carrier that tracks nothing without it (顺丰: 必填); decrypted
-    here to be sent to the provider, never stored or logged."""
+    here to be sent to the provider, never stored or logged. ``order``: already read with its
+    address (nothing more is read)."""
     if orders is None or parcel.carrier.upper() not in rules.NEEDS_PHONE:
         return None
-    order = orders.get_with_address(order_id)
+    if order is None:
+        order = orders.get_with_address(order_id)
     address = order.address if order is not None else None
     token = address.get("phone_enc") if isinstance(address, Mapping) else None
     if not isinstance(token, str) or not token or masking.is_erased(token):
@@ -207,8 +210,9 @@ def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, 
                      order_id: str, now: datetime, orders: OrderRepository | None = None) -> TrackingView:
     """An admin asks the provider now (real-time query) for each parcel not asked in the last
     ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked. For one parcel
-    in transit: five round trips (order, parcels, the query's slot, the trail, the order again)."""
-    order, shipped, parcels = repo.order_and_parcels(order_id)
+    in transit: five round trips (the order with its address in one BatchGetItem, parcels, the query's
+    slot, the trail, the settings of the view)."""
+    order, shipped, parcels = repo.order_and_parcels(order_id, address=orders is not None)
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     if provider is None:
@@ -222,7 +226,7 @@ def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, 
                                     not_before=now - timedelta(minutes=rules.REFRESH_MINUTES)):
             continue
         asked += 1
-        trail = provider.query(parcel, phone=receiver_phone(orders, parcel, order_id))
+        trail = provider.query(parcel, phone=receiver_phone(orders, parcel, order_id, order=order))
         if store(repo=repo, settings=settings, order_id=order_id, trail=trail, now=now):
             known[parcel.tracking_no] = replace(known[parcel.tracking_no], trail=trail, updated_at=iso(now))
             delivered = delivered or trail.delivered

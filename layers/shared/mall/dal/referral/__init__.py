@@ -51,6 +51,7 @@ from mall.dal.referral.records import (
 )
 from mall.dal.referral.visits import (
     VISIT_SEEN_TTL,
+    ExtraWritesRefused,
     NewVisit,
     RateLimit,
     VisitRateExceeded,
@@ -67,6 +68,7 @@ __all__ = [
     "BindingRepository",
     "CounterRepository",
     "CustomerFacts",
+    "ExtraWritesRefused",
     "NewVisit",
     "PromoterRepository",
     "RateLimit",

@@ -65,6 +65,7 @@ class VisitFacts:
     rate_hits: int
     seen: frozenset[str] = field(default_factory=frozenset)
     bind: BindFacts | None = None
+    also: tuple[Item, ...] = ()  # the items of ``for_visit``'s ``also`` that exist
 
 
 _Found = dict[tuple[str, str], Item]
@@ -102,6 +103,15 @@ class ReferralReads:
             raise TypeError("a bind needs a customer")
         return facts
 
+    def for_bind_with(self, customer_id: str, *, code: str, also: Sequence[Key]) -> tuple[BindFacts, list[Item]]:
+        """``for_bind`` by ``code``, with ``also`` (another use case's own items, e.g. the coupon
+        template a claim through a share takes) read in its first BatchGetItem: still two
+        BatchGetItems. Returns the facts and the items of ``also`` that exist."""
+        facts, first, _ = self._read(customer_id, code=code, first_extra=also)
+        if facts is None:  # only a read without a customer has none
+            raise TypeError("a bind needs a customer")
+        return facts, [first[_k(k)] for k in also if _k(k) in first]
+
     def for_application(self, user_id: str, marked: MarkedRequest | None) -> ApplicationFacts:
         keys = [SETTINGS_CURRENT_KEY, promoter_key(user_id), customer_profile_key(user_id)]
         items = self._table.batch_get([*keys, *([marked.marker.key] if marked else [])], consistent=True)
@@ -119,13 +129,14 @@ class ReferralReads:
                 for pid in product_ids}
 
     def for_visit(self, *, code: str, visitor_id: str | None, rate_source: str | None, rate_window: int,
-                  day: str, sources: Sequence[str], with_bind: bool) -> VisitFacts:
+                  day: str, sources: Sequence[str], with_bind: bool, also: Sequence[Key] = ()) -> VisitFacts:
         """``with_bind``: read the visitor's bind facts too (a logged-in visitor; the settings decide
-        whether the visit binds)."""
+        whether the visit binds). ``also``: another use case's own items, read in the first
+        BatchGetItem (a coupon template claimed through the share)."""
         rate = visit_rate_key(rate_source, rate_window) if rate_source else None
         promoter: Promoter | None = None
         bind, first, second = self._read(visitor_id if with_bind else None, code=code,
-                                         first_extra=[rate] if rate else [],
+                                         first_extra=[*([rate] if rate else []), *also],
                                          second_extra=lambda uid: [visit_seen_key(uid, day, fp) for fp in sources])
         settings = bind.settings if bind is not None else current_from_item(first.get(_k(SETTINGS_CURRENT_KEY)))
         link = first.get(_k(code_key(code)))
@@ -136,7 +147,7 @@ class ReferralReads:
         seen = frozenset(fp for fp in sources
                          if promoter_id is not None and _k(visit_seen_key(promoter_id, day, fp)) in second)
         return VisitFacts(promoter_id=promoter_id, promoter=promoter, settings=settings, rate_hits=hits, seen=seen,
-                          bind=bind)
+                          bind=bind, also=tuple(first[_k(k)] for k in also if _k(k) in first))
 
     def _read(self, customer_id: str | None, *, promoter_id: str | None = None, code: str | None = None,
               first_extra: Sequence[Key] = (),

@@ -34,6 +34,15 @@ class VisitRateExceeded(Exception):
     """The visit's source reported more visits in its window than the limit allows."""
 
 
+class ExtraWritesRefused(Exception):
+    """A condition of the writes another use case added to the visit's transaction failed:
+    ``failed`` holds their indexes among those writes. Nothing was stored."""
+
+    def __init__(self, failed: frozenset[int]) -> None:
+        super().__init__(f"conditions failed: {sorted(failed)}")
+        self.failed = failed
+
+
 @dataclass(frozen=True)
 class NewVisit:
     """A share visit to store: ``sources`` are the keyed hashes of its IP, device and account."""
@@ -75,7 +84,7 @@ class VisitRepository:
         self._table = table
 
     def record_at_once(self, visit: NewVisit, *, seen: frozenset[str], rate: RateLimit | None,
-                       bind: BindPlan | None) -> tuple[str, bool]:
+                       bind: BindPlan | None, extra: Sequence[Write] = ()) -> tuple[str, bool]:
         """Store the visit in one transaction with everything it moves: the source's rate counter
         (only while under the limit), the "seen" markers of its sources not seen today (each only if
         still absent, so of two visits from one source exactly one counts), and the visitor's bind.
@@ -83,7 +92,9 @@ class VisitRepository:
 
         Raises ``VisitRateExceeded`` (nothing stored) when the source is past its limit, and
         ``TransactionCancelled`` when a concurrent visit or bind changed what was read: read and
-        decide again. Returns the visit id and whether it counted."""
+        decide again. ``extra``: another use case's writes, last in the transaction (a coupon claimed
+        through the share); ``ExtraWritesRefused`` when one of their conditions failed. Returns the
+        visit id and whether it counted."""
         t = self._table.name
         visit_id = new_id("v")
         writes = [_rate_write(t, rate)] if rate is not None else []
@@ -92,11 +103,17 @@ class VisitRepository:
                    for fp in dict.fromkeys(visit.sources) if fp not in seen]
         if bind is not None:
             writes += BindingRepository(self._table).writes(bind)
+        first_extra = len(writes)
+        writes += extra
         try:
             self._table.transact(writes)
         except TransactionCancelled as exc:
             if rate is not None and exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
                 raise VisitRateExceeded from exc
+            failed = frozenset(i - first_extra for i, reason in enumerate(exc.reasons)
+                               if i >= first_extra and reason == "ConditionalCheckFailed")
+            if failed:
+                raise ExtraWritesRefused(failed) from exc
             raise
         return visit_id, not seen
 

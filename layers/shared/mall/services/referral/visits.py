@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mall.clock import china_day
 from mall.config import get_settings
 from mall.dal.referral import (
+    ExtraWritesRefused,
     NewVisit,
     RateLimit,
     TransactionCancelled,
@@ -45,8 +48,21 @@ class RecordVisit:
     rate: rules.VisitRate | None = None
 
 
+@dataclass(frozen=True)
+class VisitRider:
+    """Another use case done with the visit (a coupon claimed through the share): ``reads`` (its
+    repository's keys) ride in the visit's first BatchGetItem; ``writes`` gets the items of them
+    found and the settings' binding mode, and returns its writes for the visit's transaction (or
+    raises its own refusal: nothing is stored); ``refused`` turns the indexes of its writes whose
+    conditions failed into its error."""
+
+    reads: Sequence[Any]
+    writes: Callable[[Sequence[Any], BindingMode], Sequence[Any]]
+    refused: Callable[[frozenset[int]], Exception]
+
+
 def record_visit(command: RecordVisit, *, network: ReferralRepositories, visits: VisitRepository,
-                 visit_rate: VisitRateLimiter) -> VisitResult:
+                 visit_rate: VisitRateLimiter, rider: VisitRider | None = None) -> VisitResult:
     """A share visit (分享访问). Recorded (device id and IP are stored, never logged) unless its source
     IP is past ``rate`` (default: the configured ``SHARE_VISIT_RATE_LIMIT`` per
     ``SHARE_VISIT_RATE_WINDOW_SECONDS``): then 429 ``too_many_visits`` with Retry-After, nothing
@@ -78,7 +94,7 @@ def record_visit(command: RecordVisit, *, network: ReferralRepositories, visits:
         facts = network.reads.for_visit(code=c.code, visitor_id=c.visitor_id,
                                         rate_source=limit.source if limit else None, rate_window=window_start,
                                         day=china_day(c.now), sources=fingerprints,
-                                        with_bind=c.visitor_id is not None)
+                                        with_bind=c.visitor_id is not None, also=rider.reads if rider else ())
         if limit is not None and facts.rate_hits >= limit.limit:
             raise too_many
         if facts.promoter is None or facts.promoter_id is None:
@@ -87,14 +103,19 @@ def record_visit(command: RecordVisit, *, network: ReferralRepositories, visits:
         # The last attempt records the visit alone: a bind still losing races then is refused.
         visit_only = attempt == ATTEMPTS - 1
         decided = _decide_bind(c, facts, network, visit_only=visit_only)
+        extra = rider.writes(facts.also, facts.settings.settings.binding_mode) if rider else ()
         new = NewVisit(promoter_id=facts.promoter_id, promoter_code=c.code, source=c.source,
                        product_id=c.product_id, visitor_id=c.visitor_id, device_id=c.device_id,
                        source_ip=c.source_ip, now=c.now, sources=fingerprints)
         try:
             visit_id, _ = visits.record_at_once(new, seen=facts.seen, rate=limit,
-                                                bind=decided.planned.plan if decided.planned else None)
+                                                bind=decided.planned.plan if decided.planned else None, extra=extra)
         except VisitRateExceeded as exc:
             raise too_many from exc
+        except ExtraWritesRefused as exc:
+            if rider is None:
+                raise
+            raise rider.refused(exc.failed) from exc
         except TransactionCancelled:
             time.sleep(random.uniform(0.005, 0.02) * 2**attempt)  # noqa: S311 - jitter, not a secret
             continue
