@@ -130,7 +130,8 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
             # Voiding changes records and the ledger, not the promoter: the view of the change stands.
             settlement.void_disabled_promoter(settlement_repos, promoter_id=user_id,
-                                              by=current_principal(app).subject, now=now, source_ip=source_ip(app))
+                                              by=current_principal(app).subject, now=now, source_ip=source_ip(app),
+                                              status=view.status)
         return view
 
     change.__name__ = change.__qualname__ = action  # the OpenAPI operation id, as with one def per route

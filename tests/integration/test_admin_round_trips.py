@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from mall.api.auth import _admin_session
+from mall.api.auth import _admin_session, _sessions
 from mall.dal.audit import AuditLog
 from mall.dal.commissions import commission_item
 from mall.dal.identity import AdminRepository
@@ -159,6 +159,18 @@ def test_a_promoter_status_change_takes_at_most_five_round_trips(table: Table, c
                            "activated_at": stored.activated_at and stored.activated_at.isoformat().replace("+00:00",
                                                                                                           "Z")}
     assert answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
+
+
+def test_disabling_a_promoter_takes_at_most_five_round_trips_even_when_the_session_is_read_again(
+        table: Table, call: Call) -> None:
+    # The admin's session is re-read once a minute per container: that read is part of the route's five.
+    promoter(table, "u_pro")
+    _sessions.clear()
+
+    answer = call("admin_promoters", "POST", "/admin/promoters/u_pro/disable", {"reason": "违规推广"})
+
+    assert answer.status == 200 and answer.body["status"] == "disabled", answer.body
+    assert answer.sent[0] == "GetItem" and answer.trips <= ADMIN_ROUND_TRIPS, answer.sent
 
 
 def risky_promoter_case(table: Table) -> str:

@@ -168,14 +168,18 @@ BONUS_PAGE = 50
 
 
 def void_disabled_promoter(repos: SettlementRepositories, *, promoter_id: str, by: str, now: datetime,
-                           source_ip: str | None = None) -> SettleReport:
+                           source_ip: str | None = None, status: str | None = None) -> SettleReport:
     """Void every unsettled (FROZEN) commission and team bonus record of a disabled promoter, each
     with its ``commission_voided`` posting and an audit entry in one transaction. Safe to repeat
     (a voided record is CANCELLED and skipped); does nothing unless the promoter is disabled.
-    Settled money is not touched: it stays the promoter's to withdraw."""
+    Settled money is not touched: it stays the promoter's to withdraw. ``status`` is the promoter's
+    status as the caller has just written it (the disabling route's own conditional update), which
+    spares a re-read; without it the stored promoter decides."""
     report = SettleReport(as_of=now)
-    promoter = repos.promoters.get(promoter_id, consistent=True)
-    if promoter is None or not voids_unsettled(promoter.status):
+    if status is None:
+        promoter = repos.promoters.get(promoter_id, consistent=True)
+        status = promoter.status if promoter is not None else None
+    if status is None or not voids_unsettled(status):
         return report
     for record in repos.risk_cases.unsettled_records(promoter_id):
         report.merge(repos.settlement.void_record(record, by=by, now=now, source_ip=source_ip))
