@@ -15,7 +15,7 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.keys import ORDER_SK, PARCEL_PREFIX, order_address_key, order_key, order_pk, trail_key
 from mall.dal.order_items import order_from_item, with_address
-from mall.dal.table import ConditionFailed, Table
+from mall.dal.table import ConditionFailed, Item, Key, Table
 from mall.domain.orders import Order, OrderStatus
 from mall.domain.tracking import Parcel, TrackEvent, Trail
 
@@ -72,13 +72,24 @@ class TrackingRepository:
         a GetItem and one Query on ``PARCEL#`` (a Query of the whole partition would also read its
         history, refunds and commission items). ``address``: the order with its delivery address,
         read in a BatchGetItem instead of the GetItem (a carrier that needs the receiver's phone)."""
-        if address:
-            apart = order_address_key(order_id)
-            found = {str(i["sk"]): i for i in self._table.batch_get([order_key(order_id), apart], consistent=True)}
-            item = found.get(ORDER_SK)
-            order_item = with_address(item, found.get(str(apart["sk"]))) if item else None
+        order, shipped, trails, _ = self.order_parcels_and(order_id, address=address)
+        return order, shipped, trails
+
+    def order_parcels_and(self, order_id: str, *, address: bool = False, extra: Key | None = None,
+                          ) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel], Item | None]:
+        """``order_and_parcels`` and, in the order's BatchGetItem, one more item another repository
+        owns (``extra``, e.g. the settings in force for the view): still two round trips."""
+        if address or extra is not None:
+            apart = order_address_key(order_id) if address else None
+            keys = [order_key(order_id), *([apart] if apart else []), *([extra] if extra else [])]
+            found = {(str(i["pk"]), str(i["sk"])): i for i in self._table.batch_get(keys, consistent=True)}
+            item = found.get((order_pk(order_id), ORDER_SK))
+            if item is not None and apart is not None:
+                item = with_address(item, found.get((str(apart["pk"]), str(apart["sk"]))))
+            order_item = item
+            extra_item = found.get((str(extra["pk"]), str(extra["sk"]))) if extra else None
         else:
-            order_item = self._table.get(order_key(order_id), consistent=True)
+            order_item, extra_item = self._table.get(order_key(order_id), consistent=True), None
         page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
                                        values={":pk": order_pk(order_id), ":prefix": PARCEL_PREFIX}, limit=None,
                                        consistent=True)
@@ -87,7 +98,7 @@ class TrackingRepository:
         trails = sorted((parcel_from_item(i) for i in page.items if i.get("entity") == "parcel_trail"),
                         key=lambda p: (p.index, p.tracking_no))
         order = order_from_item(order_item) if order_item and order_item.get("sk") == ORDER_SK else None
-        return order, shipped, trails
+        return order, shipped, trails, extra_item
 
     # ---- subscription ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from mall.clock import iso
 from mall.dal.order_items import address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository
-from mall.dal.settings import SettingsRepository
+from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
 from mall.dal.tracking import StoredParcel, TrackingRepository
 from mall.domain import masking
 from mall.domain import tracking as rules
@@ -162,9 +162,10 @@ def _parcel_view(parcel: rules.Parcel, stored: StoredParcel | None, *, masked: b
 
 
 def _view(order: Order, shipped: tuple[rules.Parcel, ...], parcels: list[StoredParcel],
-          settings: SettingsRepository, *, masked: bool, buyer: str | None = None) -> TrackingView:
+          settings: SettingsRepository | SettingsVersion, *, masked: bool, buyer: str | None = None) -> TrackingView:
     by_number = {p.tracking_no: p for p in parcels}
-    rules_now = settings.current().settings.orders
+    version = settings if isinstance(settings, SettingsVersion) else settings.current()
+    rules_now = version.settings.orders
     countdown = rules.countdown_of(order, mode=rules_now.auto_confirm_from, days=rules_now.auto_confirm_days)
     delivered_at = order.extra.get("delivered_at")
     return TrackingView(
@@ -210,9 +211,10 @@ def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, 
                      order_id: str, now: datetime, orders: OrderRepository | None = None) -> TrackingView:
     """An admin asks the provider now (real-time query) for each parcel not asked in the last
     ``REFRESH_MINUTES``; a parcel asked recently is 429 when no parcel could be asked. For one parcel
-    in transit: five round trips (the order with its address in one BatchGetItem, parcels, the query's
-    slot, the trail, the settings of the view)."""
-    order, shipped, parcels = repo.order_and_parcels(order_id, address=orders is not None)
+    in transit: four round trips (the order with its address and the settings of the view in one
+    BatchGetItem, parcels, the query's slot, the trail), five with the admin's session read."""
+    order, shipped, parcels, settings_item = repo.order_parcels_and(order_id, address=orders is not None,
+                                                                    extra=settings.current_key)
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     if provider is None:
@@ -235,4 +237,4 @@ def refresh_tracking(*, repo: TrackingRepository, settings: SettingsRepository, 
                               retry_after_seconds=rules.REFRESH_MINUTES * 60, code="tracking_refresh_too_soon")
     if delivered:  # the order itself may have changed (its delivery, its countdown): read it again
         return admin_tracking(repo=repo, settings=settings, order_id=order_id)
-    return _view(order, shipped, list(known.values()), settings, masked=False)
+    return _view(order, shipped, list(known.values()), current_from_item(settings_item), masked=False)
