@@ -266,6 +266,9 @@ class IncentiveOps:
             {"name": "新人前7天", "starts_at": now + day, "ends_at": now + 90 * day,
              "scope": {"product_ids": ["p_spa"], "new_promoter_days": 7},
              "boost": {"kind": "multiplier", "multiplier_percent": 120}},
+            # Saved after 周末加倍 and stronger on L1 (weaker on L2) of p_tea: the best, not the first, applies.
+            {"name": "周末茶叶", "starts_at": now - day, "ends_at": now + 90 * day, "weekdays": [6, 7],
+             "scope": {"product_ids": ["p_tea"]}, "boost": {"kind": "points", "l1_points_bp": 400, "l2_points_bp": 50}},
         ]
         for plan in plans:
             view = self._create_campaign(plan, now)

@@ -13,7 +13,8 @@ promoter, auto / manual / dual review), payouts (transfer bills created through 
 finished SUCCESS / FAIL / CANCELLED with MCHTRANSFER notifications, bank transfers marked paid or
 failed, the payout reconciler), injected WeChat Pay failures, and time passing; the referral worker
 (sales counters and levels), admin freezes / unfreezes / disables, customers becoming promoters, 核销
-of service lines, the team bonus job. The operations live in the ``ops_*`` modules, mixed into
+of service lines, the team bonus job; coupons claimed and used at ``POST /orders``, commission campaigns
+created and ended (``ops_incentives``). The operations live in the ``ops_*`` modules, mixed into
 ``Simulator``; the shop and the model in ``model.py``.
 
 **How.** Each *wave* is a handful of operations drawn by a seeded ``random.Random``; all their
