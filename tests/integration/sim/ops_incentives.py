@@ -86,8 +86,9 @@ TEMPLATES = (
                  valid_days=10, per_user=3),
 )
 
-#: The half-price-or-more coupon of a ``fixed`` product is claimed most: the clamp must bite in every run.
-CLAIM_WEIGHTS = (1, 1, 1, 1, 2)
+#: The coupon of every product (spread over several lines) and the 60%-off coupon of a ``fixed`` product
+#: (the clamp bites) are claimed most.
+CLAIM_WEIGHTS = (2, 1, 1, 1, 2)
 
 
 @dataclass
@@ -225,6 +226,7 @@ class IncentiveOps:
         self.activated: dict[str, datetime] = {}
         self.overrides: dict[str, tuple[int, int]] = {}
         self.start = self.clock.now
+        self._wished: MCoupon | None = None
 
     def setup_incentives(self: Simulator) -> None:
         now = self.clock.now
@@ -336,10 +338,12 @@ class IncentiveOps:
             frozenset({f"buyer:{buyer}", f"template:{spec.name}"}))
 
     def coupon_product(self: Simulator, buyer: str) -> str | None:
-        """Often a buyer holding a coupon for some products orders one of them."""
-        scoped = [c.spec.scope_ids[0] for c in self.coupons.values() if c.owner == buyer and c.status == "unused"
-                  and c.spec.scope == "products"]
-        return self.rng.choice(scoped) if scoped and self.rng.random() < 0.6 else None
+        """Often a buyer holding a coupon for some products orders one of them (and uses that coupon)."""
+        now = self.clock.now
+        scoped = [c for c in self.coupons.values() if c.owner == buyer and c.status == "unused"
+                  and c.spec.scope == "products" and c.valid_from <= now < c.valid_until]
+        self._wished = self.rng.choice(scoped) if scoped and self.rng.random() < 0.6 else None
+        return self._wished.spec.scope_ids[0] if self._wished is not None else None
 
     def choose_coupon(self: Simulator, buyer: str,
                       lines: list[tuple[str, ProductSpec, int]]) -> tuple[MCoupon | None, dict[str, int] | str]:
@@ -351,7 +355,15 @@ class IncentiveOps:
         if not held or self.rng.random() < 0.15:
             return None, {}
         outcomes = [(c, coupon_parts(c.spec, lines)) for c in held]
+        wished = [(c, parts) for c, parts in outcomes if c is self._wished and not isinstance(parts, str)]
+        again = [(c, parts) for c, parts in outcomes if c.used_by and not isinstance(parts, str)]
+        if wished or again:  # the coupon the products were chosen for; or one given back, used again
+            return self.rng.choice(wished or again)
         usable = [(c, parts) for c, parts in outcomes if not isinstance(parts, str)]
+        # A discount spread over several lines is where the remainder rule shows: preferred.
+        spread = [(c, parts) for c, parts in usable if len(parts) > 1]
+        if spread and self.rng.random() < 0.7:
+            return self.rng.choice(spread)
         if usable and self.rng.random() < 0.93:
             return self.rng.choice(usable)
         return self.rng.choice(outcomes)

@@ -106,7 +106,7 @@ class OrderOps:
         buyer = self._pick(promoters) if promoters and self.rng.random() < 0.12 else self._pick(
             [b for b in buyers if b not in self.codes] or buyers)
         specs = self.rng.sample(PRODUCTS, self.rng.choice([1, 1, 2, 3]))
-        wished = self.coupon_product(buyer)
+        wished = self.coupon_product(buyer)  # before the coupon is chosen (it remembers which)
         if wished is not None and wished not in {s.product_id for s in specs}:
             specs[0] = SPEC[wished]
         wanted = [(s, self.rng.choice([1, 1, 2, 3])) for s in specs]

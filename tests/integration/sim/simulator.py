@@ -523,7 +523,7 @@ WEIGHTS: dict[str, float] = {
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,
     "referral_worker": 2.5, "promoter_status": 3, "become_promoter": 1, "verify": 2, "team_bonus": 3,
-    "claim": 5, "campaign": 0.6,
+    "claim": 6, "campaign": 2,
 }
 
 
