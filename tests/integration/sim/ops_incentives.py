@@ -268,6 +268,9 @@ class IncentiveOps:
             {"name": "新人前7天", "starts_at": now + day, "ends_at": now + 90 * day,
              "scope": {"product_ids": ["p_spa"], "new_promoter_days": 7},
              "boost": {"kind": "multiplier", "multiplier_percent": 120}},
+            # Every day on the ``fixed`` p_cup: with its 60%-off coupon the cap clamps a boosted line.
+            {"name": "杯子加佣", "starts_at": now - day, "ends_at": now + 90 * day,
+             "scope": {"product_ids": ["p_cup"]}, "boost": {"kind": "points", "l1_points_bp": 100}},
             # Saved after 周末加倍 and stronger on L1 (weaker on L2) of p_tea: the best, not the first, applies.
             {"name": "周末茶叶", "starts_at": now - day, "ends_at": now + 90 * day, "weekdays": [6, 7],
              "scope": {"product_ids": ["p_tea"]}, "boost": {"kind": "points", "l1_points_bp": 400, "l2_points_bp": 50}},
