@@ -35,8 +35,9 @@ the run, some ended early, one refused at save for the cap) and one promoter's o
 prices every line from its catalog amount less its share of the coupon (largest remainder, computed
 independently), the rate source, level points, the campaign in force at payment (the simulator's
 clock) and the cap, and each record's rule snapshot must name the campaign, the coupon's share, the
-source and whether the cap clamped it (a coupon on a ``fixed`` product makes the clamp bite). Each run
-asserts that coupons were used on paid orders, campaigns boosted records and the cap clamped some.
+source and whether the cap clamped it (a coupon on a ``fixed`` product makes the clamp bite). Each
+variant asserts that coupons were used on paid orders and campaigns boosted records; the main one also
+that the cap clamped some, the long one that every coupon and campaign situation above happened.
 
 Every run prints its seed. ``SIM_SEED=<n>`` replays a seed, ``SIM_OPS=<n>`` sets the number of
 operations (calls), ``SIM_WORKERS=<n>`` the threads (1: deterministic replay of a seed). The fast
