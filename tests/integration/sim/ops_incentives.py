@@ -74,7 +74,7 @@ class TemplateSpec:
 
 
 TEMPLATES = (
-    TemplateSpec("满50减5", "amount", 500, min_spend=5_000, valid_days=5),
+    TemplateSpec("满50减5", "amount", 500, min_spend=5_000, valid_days=20),
     TemplateSpec("精选85折", "percent", 1_500, max_off=3_000, scope="categories", scope_ids=("c_rated",),
                  window_days=(0, 40), per_user=2, on_refund="never"),
     TemplateSpec("杯茶6折", "percent", 4_000, max_off=1_500, scope="products", scope_ids=("p_cup", "p_tea"),
@@ -83,7 +83,7 @@ TEMPLATES = (
                  valid_days=1, total=6, per_user=1),
     # Half off a ``fixed`` product: its fen per unit then want more than the cap of what was paid (clamped).
     TemplateSpec("杯子4折", "percent", 6_000, max_off=5_000, scope="products", scope_ids=("p_cup",),
-                 valid_days=10, per_user=3),
+                 valid_days=30, per_user=3),
 )
 
 #: The coupon of every product (spread over several lines) and the 60%-off coupon of a ``fixed`` product
