@@ -24,6 +24,21 @@ second variant, ``first_payment`` binding: customers' orders carry share sources
 promoters and every order of a buyer pays the sharer of their first recorded payment. The long run
 asserts that each of these happened.
 
+Coupons and campaigns (``tests/integration/sim/ops_incentives.py``): coupon templates (amount off,
+percent off with a ceiling, minimum spend; all products, a category, some products; a window or days
+after claiming; limited quantities; returned or kept on a full refund) are claimed and named at
+``POST /orders``, refused exactly where the model says (out of scope, minimum spend, sold out, per-user
+limit), given back by an expired order or, per their setting, a full refund, and used again; commission
+campaigns (points and multipliers; by product, category, chosen promoters — a targeted high-commission
+product —, level, new promoters; weekends only; windows typed in China time that open and close during
+the run, some ended early, one refused at save for the cap) and one promoter's override. The oracle
+prices every line from its catalog amount less its share of the coupon (largest remainder, computed
+independently), the rate source, level points, the campaign in force at payment (the simulator's
+clock) and the cap, and each record's rule snapshot must name the campaign, the coupon's share, the
+source and whether the cap clamped it (a coupon on a ``fixed`` product makes the clamp bite). Each
+variant asserts that coupons were used on paid orders and campaigns boosted records; the main one also
+that the cap clamped some, the long one that every coupon and campaign situation above happened.
+
 Every run prints its seed. ``SIM_SEED=<n>`` replays a seed, ``SIM_OPS=<n>`` sets the number of
 operations (calls), ``SIM_WORKERS=<n>`` the threads (1: deterministic replay of a seed). The fast
 variant runs in ``make test``; the long one (``@pytest.mark.slow``) in ``make test-long``.
@@ -78,11 +93,21 @@ def test_money_is_conserved_over_a_randomized_concurrent_run(table: Table) -> No
     assert totals["settled"] > 0 and totals["withdrawn fen"] > 0, totals
     assert totals.get("cancelled", 0) > 0, totals
     assert totals.get("orders paid at a level above the entry", 0) > 0, totals
+    _assert_incentives(totals)
+    assert totals.get("records clamped by the cap", 0) > 0, totals
+
+
+def _assert_incentives(totals: dict[str, int]) -> None:
+    """Coupons and campaigns took part, or the oracle's coupon and campaign arithmetic proved nothing."""
+    for situation in ("paid orders with a coupon", "records on a line with a coupon", "records boosted by a campaign",
+                      "records at a promoter's override", "campaign refused over the cap"):
+        assert totals.get(situation, 0) > 0, (situation, totals)
 
 
 def test_money_is_conserved_when_customers_bind_by_their_first_payment(table: Table) -> None:
     totals = _run(table, FAST_FIRST_PAYMENT_OPS, first_payment=True)
     assert totals["paid orders"] > 20 and totals.get("first_payment bindings", 0) > 0, totals
+    _assert_incentives(totals)
 
 
 @pytest.mark.slow
@@ -96,8 +121,12 @@ def test_money_is_conserved_over_a_long_randomized_concurrent_run(table: Table) 
                       "promoter frozen", "promoter disabled", "voided (promoter disabled)",
                       "settled while checked against freezes", "service line settled",
                       "refunds open during a settlement run", "team bonus records",
-                      "team bonus reduced by a later refund"):
+                      "team bonus reduced by a later refund", "records clamped with a campaign",
+                      "coupon given back (expired order)", "coupon given back (full refund)",
+                      "coupon kept used after a full refund", "order placed with a returned coupon",
+                      "campaign ended early", "coupons claimed"):
         assert totals.get(situation, 0) > 0, (situation, totals)
+    _assert_incentives(totals)
 
 
 @pytest.mark.slow
@@ -106,3 +135,4 @@ def test_money_is_conserved_over_a_long_run_binding_by_first_payment(table: Tabl
     assert totals["paid orders"] > 150 and totals["settled"] > 20, totals
     assert totals.get("first_payment bindings", 0) > 5 and totals.get("orders following a first payment", 0) > 0, \
         totals
+    _assert_incentives(totals)

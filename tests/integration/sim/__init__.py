@@ -8,7 +8,8 @@ test_fault_injection.py, test_money_state_machine.py).
 - ``simulator``: the seeded randomized run of operations in concurrent waves (planning, running,
   reading back, draining);
 - ``model``: the shop it sets up and the model it keeps (orders, refunds, withdrawals, operations);
-- ``ops_orders``, ``ops_refunds``, ``ops_payouts``, ``ops_extra``, ``ops_bonus``: the operations,
-  mixed into ``simulator.Simulator``;
+- ``ops_orders``, ``ops_refunds``, ``ops_payouts``, ``ops_extra``, ``ops_bonus``, ``ops_incentives``: the
+  operations, mixed into ``simulator.Simulator`` (``ops_incentives`` also holds the oracle of coupons,
+  rate sources, campaigns and the cap);
 - ``checks``: the invariants checked after a run, against the oracle.
 """

@@ -19,7 +19,8 @@ from mall.services import ledger as ledger_service
 from tests.integration.sim.model import MOrder, sim_settings
 from tests.integration.sim.ops_bonus import check_bonuses
 from tests.integration.sim.ops_extra import check_extra, voided
-from tests.integration.sim.oracle import after_refunds, line_commission, scan
+from tests.integration.sim.ops_incentives import check_coupons, check_rule
+from tests.integration.sim.oracle import after_refunds, scan
 
 if TYPE_CHECKING:
     from tests.integration.sim.simulator import Simulator
@@ -58,29 +59,36 @@ def read_books(sim: Simulator) -> Books:
     return Books(orders, records, wallets, postings, ledger.merchant_balances(), withdrawals, raw, items)
 
 
-def expected_commission(sim: Simulator, paid: set[str]) -> dict[tuple[str, str, int], tuple[str, int, int]]:
+#: (campaign id or None, capped, coupon fen, rate source): what shaped a record, as its rule snapshot must say.
+Shape = tuple[str | None, bool, int, str]
+
+
+def expected_commission(sim: Simulator, paid: set[str], shapes: dict[tuple[str, str, int], Shape] | None = None,
+                        ) -> dict[tuple[str, str, int], tuple[str, int, int]]:
     """(order, line, level) → (beneficiary, amount when paid, amount after the refunds WeChat Pay
-    completed), for every order WeChat Pay says was paid, from first principles."""
+    completed), for every order WeChat Pay says was paid, from first principles (the coupon's spread,
+    the rate sources, the campaigns in force at payment and the cap: ``line_expectation``); ``shapes``
+    receives what shaped each record."""
     at_sandbox = sim.world.sandbox.snapshot()["refunds"]
     expected: dict[tuple[str, str, int], tuple[str, int, int]] = {}
     for order in sim.orders:
         if order.order_id not in paid:
             continue
         refunded = refunded_lines(sim, order, at_sandbox)
-        points = (sim.levels_table[order.levels[0]].l1_points, sim.levels_table[order.levels[1]].l2_points)
         for line in order.lines:
-            spec = line.spec
-            amounts = line_commission(base_fen=line.paid_fen, quantity=line.quantity, mode=spec.mode, l1=spec.l1,
-                                      l2=spec.l2, enabled=spec.enabled, fallback_bp=spec.fallback_bp(), points=points)
+            found = sim.line_expectation(order, line)
             l1, l2 = order.expected
             if l2 == l1:
                 l2 = None
             for level, who in ((1, l1), (2, l2)):
-                amount = amounts[level - 1]
+                amount = found.amounts[level - 1]
                 if who is None or amount <= 0:
                     continue
-                expected[(order.order_id, line.line_id, level)] = (
-                    who, amount, after_refunds(amount, line.paid_fen, refunded.get(line.line_id, 0)))
+                key = (order.order_id, line.line_id, level)
+                expected[key] = (who, amount, after_refunds(amount, line.paid_fen, refunded.get(line.line_id, 0)))
+                if shapes is not None:
+                    shapes[key] = (found.campaigns[level - 1], found.capped[level - 1], line.coupon_fen,
+                                   found.sources[level - 1])
     return expected
 
 
@@ -135,7 +143,8 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
             problems.append(f"{order.order_id}: WeChat Pay refunded {at_wechat}, the order says {ours}")
 
     # 2. Commission records: exactly the expected ones, each at its first-principles amount.
-    expected = expected_commission(sim, paid)
+    shapes: dict[tuple[str, str, int], Shape] = {}
+    expected = expected_commission(sim, paid, shapes)
     stored_records = {(r.order_id, r.line_id, int(r.level)): r for r in books.records}
     # A disabled promoter's unsettled commission was voided (checked below: only theirs, never settled
     # after the disable): it owes them nothing more.
@@ -157,6 +166,7 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         if (record.beneficiary_id, record.amount_fen, record.current_fen) != (who, amount, current):
             problems.append(f"{key}: {record.beneficiary_id} {record.amount_fen} → {record.current_fen}, expected "
                             f"{who} {amount} → {current}")
+        check_rule(key, record.rule, shapes[key], problems, counts)
         if min(record.cancelled_fen, record.clawed_back_fen, record.current_fen) < 0:
             problems.append(f"{key}: negative amounts {record}")
         if record.status == CommissionStatus.FROZEN:
@@ -179,6 +189,7 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
         elif bonus.status == CommissionStatus.SETTLED:
             settled[bonus.beneficiary_id] += bonus.current_fen
 
+    check_coupons(sim, books.items, problems, counts)
     check_extra(sim, books, settlement_days=sim_settings().commission.settlement_days, problems=problems,
                 counts=counts)
 

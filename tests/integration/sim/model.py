@@ -41,6 +41,11 @@ class ProductSpec:
         return (category.l1_rate_bp if category.l1_rate_bp is not None else GLOBAL_BP[0],
                 category.l2_rate_bp if category.l2_rate_bp is not None else GLOBAL_BP[1])
 
+    def fallback(self) -> tuple[tuple[int, int], str]:
+        """``fallback_bp`` and where it comes from (the rule snapshot's ``source``)."""
+        category = next(c for c in CATEGORIES if c.category_id == self.category_id)
+        return self.fallback_bp(), "category" if category.l1_rate_bp is not None else "global"
+
 
 PRODUCTS = (
     ProductSpec("p_tea", "c_plain", 12_800, "inherit", 0, 0, shipping_fen=800),  # global 10% / 5%
@@ -81,7 +86,8 @@ class MLine:
     line_id: str
     spec: ProductSpec
     quantity: int
-    paid_fen: int
+    paid_fen: int  # the catalog amount less ``coupon_fen``, the oracle's own spread of the order's coupon
+    coupon_fen: int = 0
 
 
 @dataclass
@@ -106,6 +112,7 @@ class MOrder:
     verified_at: datetime | None = None  # 核销 of its service lines
     sharer: str | None = None  # the promoter of its share source (first_payment)
     paid_at: datetime | None = None  # when the customer paid at WeChat Pay (its success_time)
+    coupon_id: str | None = None
 
 
 @dataclass

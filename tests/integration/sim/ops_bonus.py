@@ -25,7 +25,7 @@ from mall.dal.team_bonus import bonus_from_item
 from mall.domain.team_bonus import BonusTier, TeamBonusRules, china_month, final_by
 from mall.services import commissions as commission_service
 from mall.services import team_bonus as team_bonus_service
-from tests.integration.sim.oracle import BASIS, line_commission
+from tests.integration.sim.oracle import BASIS
 
 if TYPE_CHECKING:
     from tests.integration.sim.model import Op
@@ -69,16 +69,12 @@ class BonusOps:
             if promoter not in (l1, l2):
                 continue
             level = 1 if promoter == l1 else 2
-            points = (self.levels_table[order.levels[0]].l1_points, self.levels_table[order.levels[1]].l2_points)
             refunded: Counter[str] = Counter()
             for refund_id in order.refunds:
                 if self.refunds[refund_id].status == "SUCCEEDED":
                     refunded.update(self.refunds[refund_id].lines)
             for line in order.lines:
-                spec = line.spec
-                amounts = line_commission(base_fen=line.paid_fen, quantity=line.quantity, mode=spec.mode, l1=spec.l1,
-                                          l2=spec.l2, enabled=spec.enabled, fallback_bp=spec.fallback_bp(),
-                                          points=points)
+                amounts = self.line_expectation(order, line).amounts
                 if amounts[level - 1] > 0:
                     total += max(line.paid_fen - min(refunded[line.line_id], line.paid_fen), 0)
         return total

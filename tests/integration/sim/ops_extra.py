@@ -299,6 +299,7 @@ class ExtraOps:
             if results[0].kind != "ok" or results[0].value.status != "active":
                 self.fail(f"applying as a promoter: {results[0]}")
             self.codes[uid] = results[0].value.code
+            self.activated[uid] = now
             self.promoters.append(uid)
             self._new_promoter(uid)
 

@@ -20,7 +20,7 @@ from mall.services import orders as order_service
 from mall.services.payments import PaymentRepositories
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
-from tests.integration.sim.model import ADMINS, PRODUCTS, MLine, MOrder, MRefund, MWithdrawal, Op, Result
+from tests.integration.sim.model import ADMINS, PRODUCTS, SPEC, MLine, MOrder, MRefund, MWithdrawal, Op, Result
 from tests.integration.sim.world import ADDRESS, NOTIFY_URL, Notification
 
 if TYPE_CHECKING:
@@ -106,13 +106,19 @@ class OrderOps:
         buyer = self._pick(promoters) if promoters and self.rng.random() < 0.12 else self._pick(
             [b for b in buyers if b not in self.codes] or buyers)
         specs = self.rng.sample(PRODUCTS, self.rng.choice([1, 1, 2, 3]))
+        wished = self.coupon_product(buyer)  # before the coupon is chosen (it remembers which)
+        if wished is not None and wished not in {s.product_id for s in specs}:
+            specs[0] = SPEC[wished]
         wanted = [(s, self.rng.choice([1, 1, 2, 3])) for s in specs]
         expected = self.expected_attribution(buyer)
         now = self.clock.now
         sharer = self._pick(self.promoters) if self.first_payment and self.rng.random() < 0.8 else None
         share = ShareSourceRequest(promoter_code=self.codes[sharer], source="link") if sharer else None
+        coupon, parts = self.choose_coupon(buyer, [(str(i), s, s.price_fen * q) for i, (s, q) in enumerate(wanted)])
+        refusal = parts if isinstance(parts, str) else ""
         request = PlaceOrderRequest(lines=[OrderLineRequest(product_id=s.product_id, quantity=q) for s, q in wanted],
-                                    address=AddressRequest(**ADDRESS), share_source=share)
+                                    address=AddressRequest(**ADDRESS), share_source=share,
+                                    coupon_id=coupon.coupon_id if coupon else None)
 
         def call() -> Any:
             return order_service.place_order(
@@ -122,21 +128,33 @@ class OrderOps:
 
         def apply(results: list[Result]) -> None:
             r = results[0]
+            if refusal:  # the model says this coupon cannot be used on these lines: refused, nothing placed
+                if r.kind != "refused" or r.code != refusal:
+                    self.fail(f"placing with coupon {coupon} expected {refusal}, got {r.kind} {r.code}")
+                self.stats[f"order refused {refusal}"] += 1
+                return
             if r.kind != "ok":
                 self.fail(f"placing an order was refused: {r.code}")
             placed = r.value
             by_product = {line.product_id: line for line in placed.lines}
             lines = []
-            for spec, quantity in wanted:
+            for index, (spec, quantity) in enumerate(wanted):
                 line = by_product[spec.product_id]
-                if line.paid_fen != spec.price_fen * quantity or line.quantity != quantity:
-                    self.fail(f"line priced {line.paid_fen} for {quantity} × {spec.price_fen}")
-                lines.append(MLine(line.line_id, spec, quantity, line.paid_fen))
+                off = parts.get(str(index), 0) if isinstance(parts, dict) else 0
+                if line.paid_fen != spec.price_fen * quantity - off or line.quantity != quantity:
+                    self.fail(f"line priced {line.paid_fen} for {quantity} × {spec.price_fen} less {off} of a coupon")
+                lines.append(MLine(line.line_id, spec, quantity, line.paid_fen, off))
             order = MOrder(len(self.orders), placed.order_id, buyer, lines, placed.amount_fen, expected,
                            datetime.fromisoformat(placed.expires_at.replace("Z", "+00:00")),
-                           prepaid=placed.payment is not None, expected_at_placing=expected, sharer=sharer)
+                           prepaid=placed.payment is not None, expected_at_placing=expected, sharer=sharer,
+                           coupon_id=coupon.coupon_id if coupon else None)
             self.orders.append(order)
             self.order_by_id[order.order_id] = order
+            if coupon is not None:
+                coupon.status, coupon.order_id = "used", order.order_id
+                coupon.used_by.append(order.order_id)
+                self.stats["order placed with a coupon"] += 1
+                self.stats["order placed with a returned coupon"] += len(coupon.used_by) > 1
 
         return Op("place", [call], apply, frozenset({f"buyer:{buyer}"}))
 

@@ -41,15 +41,18 @@ class RefundOps:
                      if w.status in {"PENDING_REVIEW", "APPROVED", "PAYING"}}
         debtors = [o for o in candidates if o.status == "COMPLETED" and set(o.expected) & in_flight]
         targeted = bool(debtors) and self.rng.random() < 0.4
-        order = self._pick(debtors if targeted else candidates)
+        # Often everything of an order placed with a coupon: a full refund decides the coupon's fate.
+        couponed = [o for o in candidates if o.coupon_id is not None]
+        whole = not targeted and bool(couponed) and self.rng.random() < 0.3
+        order = self._pick(debtors if targeted else couponed if whole else candidates)
         if order is None:
             return None
         left = self.refundable(order)
         now = self.clock.now
         requests: list[dict[str, int]] = []
-        racing = not targeted and self.rng.random() < 0.2  # two requests racing for the same money
+        racing = not targeted and not whole and self.rng.random() < 0.2  # two requests racing for the same money
         for _ in range(2 if racing else 1):
-            if targeted or self.rng.random() < 0.25:
+            if targeted or whole or self.rng.random() < 0.25:
                 requests.append(dict(left))  # everything left
             else:
                 line_id = self.rng.choice(sorted(left))

@@ -13,7 +13,8 @@ promoter, auto / manual / dual review), payouts (transfer bills created through 
 finished SUCCESS / FAIL / CANCELLED with MCHTRANSFER notifications, bank transfers marked paid or
 failed, the payout reconciler), injected WeChat Pay failures, and time passing; the referral worker
 (sales counters and levels), admin freezes / unfreezes / disables, customers becoming promoters, 核销
-of service lines, the team bonus job. The operations live in the ``ops_*`` modules, mixed into
+of service lines, the team bonus job; coupons claimed and used at ``POST /orders``, commission campaigns
+created and ended (``ops_incentives``). The operations live in the ``ops_*`` modules, mixed into
 ``Simulator``; the shop and the model in ``model.py``.
 
 **How.** Each *wave* is a handful of operations drawn by a seeded ``random.Random``; all their
@@ -82,6 +83,7 @@ from tests.integration.sim.model import (
 )
 from tests.integration.sim.ops_bonus import BonusOps
 from tests.integration.sim.ops_extra import ExtraOps, first_paid_orders
+from tests.integration.sim.ops_incentives import IncentiveOps
 from tests.integration.sim.ops_orders import OrderOps
 from tests.integration.sim.ops_payouts import PayoutOps
 from tests.integration.sim.ops_refunds import RefundOps
@@ -133,7 +135,7 @@ def _guard(call: Callable[[], Any]) -> Result:
 # ---- the simulator -------------------------------------------------------------------------------
 
 
-class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
+class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps, IncentiveOps):
     def __init__(self, world: World, *, seed: int, operations: int, workers: int = 8, wave_calls: int = 8,
                  first_payment: bool = False) -> None:
         self.world = world
@@ -169,6 +171,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
         self.payout_queue = PayoutQueue()
         self._init_extra()
         self._init_bonus()
+        self.by_name: dict[str, str] = {}  # the set-up promoters' names (CHAINS) → user id
+        self._init_incentives()
 
     # ---- set-up -------------------------------------------------------------------------------
 
@@ -189,6 +193,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
                              body=ApplyRequest(accepted_rules_version=version, nickname=name), now=self.clock.now)
                 assert view.status == "active", view
                 self.codes[uid] = view.code
+                self.by_name[name] = uid
+                self.activated[uid] = self.clock.now
                 self.promoters.append(uid)
                 self._new_promoter(uid)
                 self.parent[uid] = None
@@ -198,6 +204,7 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
                     assert bound.binding is not None and bound.binding.parent_id == previous
                     self.parent[uid] = previous
                 previous = uid
+        self.setup_incentives()
         if self.first_payment:  # the chains were bound by invite code; customers bind by their first payment
             version = world.save_settings(sim_settings(True).model_copy(
                 update={"binding_mode": BindingMode.FIRST_PAYMENT}))
@@ -343,6 +350,8 @@ class Simulator(OrderOps, RefundOps, PayoutOps, ExtraOps, BonusOps):
             for item in table.batch_get(keys, consistent=True):
                 order = self.order_by_id[str(item["order_id"])]
                 order.status = str(item["status"])
+                if order.coupon_id is not None:
+                    self.coupon_follows(order, order.status)
                 if not order.recorded and item.get("paid_at") and order.status not in {
                         "CREATED", "EXPIRED", "PAID_AFTER_EXPIRY"}:
                     order.recorded = True
@@ -514,6 +523,7 @@ WEIGHTS: dict[str, float] = {
     "settle": 2, "wechatpay_failure": 0.4, "withdraw": 4, "withdraw_review": 2,
     "payout_start": 3, "payout_finish": 3, "bank_mark": 1, "payout_reconcile": 0.5,
     "referral_worker": 2.5, "promoter_status": 3, "become_promoter": 1, "verify": 2, "team_bonus": 3,
+    "claim": 6, "campaign": 2,
 }
 
 
