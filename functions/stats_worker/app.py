@@ -14,6 +14,7 @@ redelivering it cannot fix it."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,7 +29,8 @@ from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-stats = StatsRepository(table)
+# "1" only while a worker of the code that marked every change part alone may still run (runbook).
+stats = StatsRepository(table, part_markers_too=os.environ.get("STATS_PART_MARKERS_TOO") == "1")
 
 
 def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
