@@ -16,9 +16,10 @@ import pytest
 
 from bench._meter import item_size, write_units
 from mall.dal import stats_apply
-from mall.dal.changes import Change, record_change
+from mall.dal.changes import Change, marker_group, record_change
 from mall.dal.keys import applied_group, applied_group_key, applied_key
 from mall.dal.stats import StatsRepository
+from mall.dal.stats_plan import split_changes
 from mall.dal.table import Item, Table
 from mall.domain.stats import contributions
 from mall.services.stats import apply_changes
@@ -31,6 +32,7 @@ from tests.integration.test_stats_merged_writes import (
     figures,
     shop_changes,
 )
+from tests.integration.test_stats_pipeline import big_order_change
 
 
 def _lifecycle(order_id: str = "o1") -> tuple[list[Change], list[Change]]:
@@ -184,3 +186,33 @@ def test_a_full_group_item_leaves_a_part_marked_alone_and_a_stale_read_cannot_li
     monkeypatch.setattr(Table, "batch_get", real)
     assert figures(table) == before
     assert apply_changes(stats=stats, changes=settle, now=NOW).applied == 2
+
+
+def test_parts_that_fill_a_transaction_are_marked_alone_and_both_modes_fit_their_transactions(
+        table: Table) -> None:
+    change = big_order_change(20, "ev-big")
+    group = marker_group(change)
+    assert group == "ORDER#o_ev-big"
+    deltas = contributions(record_change(change))
+    # A small bound: parts of 9 items, transactions of 10 (5 while marking both ways).
+    parts, _ = split_changes([("ev-big", deltas)], limit=9, groups={"ev-big": group})
+    assert any(p.group is None for p in parts) and any(p.group == group for p in parts)
+    both = StatsRepository(table, part_markers_too=True)
+    after = StatsRepository(table)
+    sizes: list[int] = []
+    table.client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems",
+                                      lambda params, **_: sizes.append(len(params["TransactItems"])),
+                                      unique_id="transaction-sizes")
+    barrier = threading.Barrier(4)
+
+    def work(repo: StatsRepository) -> Any:
+        barrier.wait()
+        return repo.apply("ev-big", deltas, now=NOW, limit=9, group=group)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, [both, after, both, after]))
+    assert sum(r.applied for r in results) == len(parts)
+    assert sizes and max(sizes) <= 10  # what the bound of 9 + a marker allows, marked once or twice
+    products = after.entities(days=["2026-11-03"], months=[])["product"]
+    assert sorted((p["product_id"], p["units"]) for p in products) == [(f"p_{i:02d}", 1) for i in range(1, 21)]
+    assert after.apply("ev-big", deltas, now=NOW, limit=9, group=group).already_applied == len(parts)

@@ -123,7 +123,9 @@ class StatsApplier:
         per part."""
         parts, repeats = split_changes(changes, limit=limit, groups=groups)
         result = ApplyResult(parts=len(parts), already_applied=repeats)
-        for group in group_parts(parts, limit=limit + 1):
+        # Marking parts twice (the first deploy) takes up to two markers per part: transactions of
+        # half the bound hold them (a part alone still fits: grouped parts leave room for both).
+        for group in group_parts(parts, limit=(limit + 1) // 2 if self._part_markers_too else limit + 1):
             self._apply_group(group, now=now, result=result)
         return result
 

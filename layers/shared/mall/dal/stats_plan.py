@@ -81,6 +81,17 @@ def plan_parts(deltas: Sequence[Delta], shard: int, *, limit: int = MAX_TRANSACT
     return parts
 
 
+def worst_items(deltas: Sequence[Delta], shard: int) -> int:
+    """The items ``deltas`` may write at most, counted as ``plan_parts`` counts a part."""
+    keys: set[tuple[str, str]] = set()
+    extra = 0
+    for delta in deltas:
+        more, more_extra = _known_keys(delta, shard)
+        keys |= more
+        extra += more_extra
+    return len(keys) + extra
+
+
 @dataclass(frozen=True)
 class Part:
     """Part ``number`` of the change ``event_id``: what one marker stands for."""
@@ -115,7 +126,11 @@ def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *, limit: int 
         seen.add(event_id)
         planned = plan_parts(deltas, change_shard(event_id), limit=limit) if deltas else []
         group = (groups or {}).get(event_id)
-        parts += [Part(event_id, number, tuple(part), group) for number, part in enumerate(planned)]
+        # A part that may fill a transaction alone is always marked alone, whatever the code's mode:
+        # beside its own marker and its writes there is no room for its group's (``stats_apply``).
+        parts += [Part(event_id, number, tuple(part),
+                       group if worst_items(part, change_shard(event_id)) < limit else None)
+                  for number, part in enumerate(planned)]
     return parts, repeats
 
 
