@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.changes import Change, parse_change
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
@@ -28,7 +29,8 @@ from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-stats = StatsRepository(table)
+# "1" only while a worker of the code that marked every change part alone may still run (runbook).
+stats = StatsRepository(table, part_markers_too=function_environment().stats_part_markers_too)
 
 
 def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:

@@ -183,6 +183,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
                            {"pk": "IDEMPOTENCY#PlaceOrderFunction", "sk": "REQUEST#ab12"}),
     # stats
     "applied_key": (("ev_1", 2), {"pk": "STATS_APPLIED#ev_1", "sk": "PART#2"}),
+    "applied_group": (("ORDER#o_1",), "ORDER#o_1"),
+    "applied_group_key": (("ORDER#o_1",), {"pk": "STATS_APPLIED#ORDER#o_1", "sk": "CHANGES"}),
     "day_key": (("2026-03-01", 3), {"pk": "STATS_DAY#2026-03-01#3", "sk": "STATS"}),
     "month_key": (("2026-03", 3), {"pk": "STATS_MONTH#2026-03#3", "sk": "STATS"}),
     "totals_key": ((3,), {"pk": "STATS_TOTALS#3", "sk": "STATS"}),

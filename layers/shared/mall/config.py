@@ -196,6 +196,8 @@ class FunctionEnvironment(BaseModel):
     stats_queue_url: Annotated[OptionalText, Field(alias="STATS_QUEUE_URL")] = None
     shipping_upload_queue_url: Annotated[OptionalText, Field(alias="SHIPPING_UPLOAD_QUEUE_URL")] = None
     tracking_queue_url: Annotated[OptionalText, Field(alias="TRACKING_QUEUE_URL")] = None
+    # The stats worker: "1" only during the first deploy of per-order applied markers (docs/runbook.md).
+    stats_part_markers_too: Annotated[bool, Field(alias="STATS_PART_MARKERS_TOO")] = False
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

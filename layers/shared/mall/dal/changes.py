@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mall.dal.keys import PROFILE_SK
+from mall.dal.keys import PROFILE_SK, applied_group
 from mall.dal.orders import is_order_item
 from mall.dal.table import Item, deserialize
 from mall.domain.changes import RecordChange
@@ -116,3 +116,11 @@ def record_change(change: Change) -> RecordChange:
     entity = change.entity if _is_record(image) else None
     return RecordChange(event_id=change.event_id, entity=entity, old=_attributes(change.old),
                         new=_attributes(change.new))
+
+
+def marker_group(change: Change) -> str | None:
+    """The partition whose one applied-marker item the stats worker lists this change in (an order's
+    partition: the order and its commission records), or None: marked per part."""
+    image = change.new or change.old or {}
+    partition = image.get("pk")
+    return applied_group(partition) if isinstance(partition, str) else None

@@ -5,9 +5,12 @@ Applying (``StatsRepository.apply_many``, ``mall.dal.stats_apply``): the deltas 
 a worker invocation are merged into ONE write per item, in transactions of ≤ 100 items that also
 put a marker ``STATS_APPLIED#<event_id>`` / ``PART#<n>`` per part of each change (only if absent,
 ``expires_at`` 15 days), so a redelivered, overlapping or concurrently delivered change adds
-nothing twice. A change that needs more than 100 writes (an order of 20 lines with products,
-buyers, promoters, day and month) is split, deterministically from the deltas alone, into parts of
-≤ 99 writes, each with its marker: a part applied before a failure is not applied again.
+nothing twice. The changes of one order's partition (the order and its commission records) are
+instead listed together in one marker item ``STATS_APPLIED#ORDER#<id>`` / ``CHANGES`` (one write
+for all of a transaction's parts of that order; ``mall.dal.stats_apply``). A change that needs
+more than 100 writes (an order of 20 lines with products, buyers, promoters, day and month) is
+split, deterministically from the deltas alone, into parts of ≤ 99 writes, each with its marker:
+a part applied before a failure is not applied again.
 
 Leaderboard scores, a customer's first two paid orders and distinct-order markers are read first
 (one consistent ``BatchGetItem``) and written conditionally on what was read; a lost race (another
@@ -20,7 +23,7 @@ The items' keys are ``mall.dal.keys.stats``."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -54,9 +57,10 @@ RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many p
 
 
 class StatsRepository:
-    def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
+                 part_markers_too: bool = False) -> None:
         self._table = table
-        self._applier = StatsApplier(table, sleep=sleep)
+        self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too)
 
     @property
     def table(self) -> Table:
@@ -65,13 +69,16 @@ class StatsRepository:
     # ---- applying ---------------------------------------------------------------------------------
 
     def apply(self, event_id: str, deltas: Sequence[Delta], *, now: datetime,
-              limit: int = MAX_TRANSACTION_WRITES - 1) -> ApplyResult:
+              limit: int = MAX_TRANSACTION_WRITES - 1, group: str | None = None) -> ApplyResult:
         """Apply the deltas of the change ``event_id`` exactly once (see the module docstring)."""
-        return self._applier.apply([(event_id, deltas)], now=now, limit=limit)
+        return self._applier.apply([(event_id, deltas)], now=now, limit=limit,
+                                   groups={event_id: group} if group is not None else None)
 
-    def apply_many(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime) -> ApplyResult:
-        """Apply the deltas of every ``(event_id, deltas)`` exactly once, merged into one write per item."""
-        return self._applier.apply(changes, now=now)
+    def apply_many(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime,
+                   groups: Mapping[str, str] | None = None) -> ApplyResult:
+        """Apply the deltas of every ``(event_id, deltas)`` exactly once, merged into one write per item;
+        ``groups``: the marker group of a change (``mall.dal.changes.marker_group``), by ``event_id``."""
+        return self._applier.apply(changes, now=now, groups=groups)
 
     # ---- reads: dashboard -------------------------------------------------------------------------
 

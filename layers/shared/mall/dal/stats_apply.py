@@ -5,7 +5,13 @@ invocation received (docs/dashboard.md, "How the figures are kept up to date").
 split, deterministically from the deltas alone, into parts of ≤ 99 writes (worst case:
 ``plan_parts``), each with its marker item ``STATS_APPLIED#<event_id>`` / ``PART#<n>``
 (``expires_at`` 15 days: longer than a message lives in the queue and its DLQ). Almost every
-change is one part.
+change is one part. The parts of an order's changes (the order and its commission records:
+``mall.dal.changes.marker_group``) are instead listed in one item per order,
+``STATS_APPLIED#ORDER#<id>`` / ``CHANGES`` (``applied`` string set, up to ``GROUP_MARKER_ROOM``):
+one write per transaction for all its parts there, conditional on none of them being listed yet and
+on the room. A part is applied when either marker names it; one that finds its group full is marked
+alone, and since a group item only grows, every later delivery of it finds it full too (a stale read
+that shows room fails on the room condition and is read again).
 
 **Merged.** The parts of every change of an invocation are grouped into transactions of ≤ 100
 items (``group_parts``): the group's markers, each put only if absent, and ONE write per item the
@@ -45,6 +51,7 @@ from botocore.exceptions import ClientError
 
 from mall.clock import epoch, iso
 from mall.dal.keys import (
+    applied_group_key,
     board_key,
     board_partition,
     board_sort_key,
@@ -62,6 +69,9 @@ from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, Disti
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
 
 APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
+#: Parts one group marker item lists at most: 20 stream event ids (32 characters) keep it under 1 KB,
+#: one write unit. An order's changes that move figures are far fewer; past it, parts are marked alone.
+GROUP_MARKER_ROOM = 20
 MAX_ATTEMPTS = 12
 _RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
                         "ProvisionedThroughputExceeded"})
@@ -98,16 +108,24 @@ class _Adds:
 class StatsApplier:
     """Writes the parts of changes once each, merged per transaction (see the module docstring)."""
 
-    def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
+                 part_markers_too: bool = False) -> None:
         self._table = table
         self._sleep = sleep
+        # While a worker of the code before group markers may still run (the first deploy of them),
+        # every part also gets its own marker: both codes' writes then conflict on a marker they share.
+        self._part_markers_too = part_markers_too
 
     def apply(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime,
-              limit: int = MAX_TRANSACTION_WRITES - 1) -> ApplyResult:
-        """Apply the deltas of every ``(event_id, deltas)`` exactly once per part."""
-        parts, repeats = split_changes(changes, limit=limit)
+              limit: int = MAX_TRANSACTION_WRITES - 1, groups: Mapping[str, str] | None = None) -> ApplyResult:
+        """Apply the deltas of every ``(event_id, deltas)`` exactly once per part. ``groups``: the
+        marker group (``applied_group``) of a change, by ``event_id``; a change without one is marked
+        per part."""
+        parts, repeats = split_changes(changes, limit=limit, groups=groups)
         result = ApplyResult(parts=len(parts), already_applied=repeats)
-        for group in group_parts(parts, limit=limit + 1):
+        # Marking parts twice (the first deploy) takes up to two markers per part: transactions of
+        # half the bound hold them (a part alone still fits: grouped parts leave room for both).
+        for group in group_parts(parts, limit=(limit + 1) // 2 if self._part_markers_too else limit + 1):
             self._apply_group(group, now=now, result=result)
         return result
 
@@ -116,22 +134,21 @@ class StatsApplier:
         for attempt in range(MAX_ATTEMPTS):
             result.attempts += 1
             state = self._read_state(pending, consistent=attempt > 0)
-            done = [p for p in pending if key_id(p.marker) in state]
+            done = [p for p in pending if _applied(p, state)]
             result.already_applied += len(done)
-            pending = [p for p in pending if key_id(p.marker) not in state]
+            pending = [p for p in pending if not _applied(p, state)]
             if not pending:
                 return
             # The markers go in even when the merged deltas cancel out (one part's +5 and another's
             # −5 on one score): a later delivery of one of them alone must still find it applied.
-            markers = [self._marker(part, now) for part in pending]
+            markers = self._markers(pending, state, now)
             writes = self._writes([d for p in pending for d in p.deltas], state,
                                   shard=change_shard(pending[0].event_id))
             try:
                 if writes or len(markers) > 1:
-                    self._table.transact([Write.put(self._table.name, m, condition=_ABSENT) for m in markers]
-                                         + writes)
-                else:  # one marker alone: a conditional put, no transaction
-                    self._table.put(markers[0], condition=_ABSENT)
+                    self._table.transact(markers + writes)
+                else:  # one marker alone: a conditional write, no transaction
+                    self._table.write_one(markers[0])
             except TransactionCancelled as exc:
                 if attempt + 1 == MAX_ATTEMPTS or not set(exc.reasons) - {"None"} <= _RETRYABLE:
                     raise
@@ -150,12 +167,43 @@ class StatsApplier:
                 return
             self._sleep(jitter(attempt))  # the items are read again: a new decision each round
 
+    def _markers(self, parts: Sequence[Part], state: Mapping[tuple[str, str], Item], now: datetime) -> list[Write]:
+        """The marker writes of ``parts``: one update per group item with room, listing its parts
+        (conditional on none of them listed yet and on the room), and a put per other part (only if
+        absent). A group item only grows, so a part that finds it full is marked alone by every
+        delivery; one that found room on a stale read fails on the room and is read again."""
+        grouped: dict[str, list[Part]] = {}
+        alone: list[Part] = []
+        for part in parts:
+            if part.group is not None:
+                listed = len(_tokens(state.get(key_id(applied_group_key(part.group)))))
+                if listed + len(grouped.get(part.group, [])) < GROUP_MARKER_ROOM:
+                    grouped.setdefault(part.group, []).append(part)
+                    if not self._part_markers_too:
+                        continue
+            alone.append(part)
+        writes = [self._group_marker(group, members, now) for group, members in sorted(grouped.items())]
+        return writes + [Write.put(self._table.name, self._marker(part, now), condition=_ABSENT) for part in alone]
+
+    def _group_marker(self, group: str, parts: Sequence[Part], now: datetime) -> Write:
+        values: dict[str, Any] = {":e": "stats_applied", ":x": epoch(now + APPLIED_TTL), ":at": iso(now),
+                                  ":t": {p.token for p in parts}, ":room": GROUP_MARKER_ROOM - len(parts)}
+        absent = []
+        for i, part in enumerate(parts):
+            values[f":t{i}"] = part.token
+            absent.append(f"NOT contains(#a, :t{i})")
+        return Write.update(self._table.name, applied_group_key(group),
+                            "SET entity = :e, expires_at = :x, applied_at = :at ADD #a :t",
+                            condition=f"(attribute_not_exists(#a) OR size(#a) <= :room) AND {' AND '.join(absent)}",
+                            names={"#a": "applied"}, values=values)
+
     def _marker(self, part: Part, now: datetime) -> Item:
         return {**part.marker, "entity": "stats_applied", "event_id": part.event_id, "part": part.number,
                 "applied_at": iso(now), "expires_at": epoch(now + APPLIED_TTL)}
 
     def _read_state(self, parts: Sequence[Part], *, consistent: bool) -> dict[tuple[str, str], Item]:
         keys: list[Key] = [part.marker for part in parts]
+        keys += [applied_group_key(part.group) for part in parts if part.group is not None]
         for delta in (d for part in parts for d in part.deltas):
             if isinstance(delta, BoardDelta):
                 keys.append(board_key(delta.board, delta.period_key, delta.promoter_id))
@@ -261,6 +309,18 @@ class StatsApplier:
         if stored is None:
             return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
         return Write.put(self._table.name, item, condition="version = :v", values={":v": version})
+
+
+def _tokens(stored: Item | None) -> set[str]:
+    listed = (stored or {}).get("applied")
+    return {str(t) for t in listed} if isinstance(listed, (set, frozenset, list)) else set()
+
+
+def _applied(part: Part, state: Mapping[tuple[str, str], Item]) -> bool:
+    """Marked alone (``applied_key``: the code before group markers, or a full group), or listed in its group."""
+    if key_id(part.marker) in state:
+        return True
+    return part.group is not None and part.token in _tokens(state.get(key_id(applied_group_key(part.group))))
 
 
 def _first_orders(stored: Item | None) -> FirstOrders:

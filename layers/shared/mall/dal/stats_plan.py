@@ -7,7 +7,7 @@ anything that fits a transaction (each part is marked in the transaction that ap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mall.dal.keys import (
@@ -81,6 +81,17 @@ def plan_parts(deltas: Sequence[Delta], shard: int, *, limit: int = MAX_TRANSACT
     return parts
 
 
+def worst_items(deltas: Sequence[Delta], shard: int) -> int:
+    """The items ``deltas`` may write at most, counted as ``plan_parts`` counts a part."""
+    keys: set[tuple[str, str]] = set()
+    extra = 0
+    for delta in deltas:
+        more, more_extra = _known_keys(delta, shard)
+        keys |= more
+        extra += more_extra
+    return len(keys) + extra
+
+
 @dataclass(frozen=True)
 class Part:
     """Part ``number`` of the change ``event_id``: what one marker stands for."""
@@ -88,17 +99,23 @@ class Part:
     event_id: str
     number: int
     deltas: tuple[Delta, ...]
+    group: str | None = None  # the partition whose one marker item may list this part (``applied_group``)
 
     @property
     def marker(self) -> Key:
         return applied_key(self.event_id, self.number)
 
+    @property
+    def token(self) -> str:
+        """How this part is named in its group's marker item."""
+        return f"{self.event_id}#{self.number}"
 
-def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *,
-                  limit: int = MAX_TRANSACTION_WRITES - 1) -> tuple[list[Part], int]:
+
+def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *, limit: int = MAX_TRANSACTION_WRITES - 1,
+                  groups: Mapping[str, str] | None = None) -> tuple[list[Part], int]:
     """Every change's parts, in order; a change with no deltas has none. Returns the parts and how
     many changes were left out as repeats of an ``event_id`` already in ``changes`` (a queue may
-    deliver one message twice in a batch)."""
+    deliver one message twice in a batch). ``groups``: the marker group of a change, by ``event_id``."""
     parts: list[Part] = []
     seen: set[str] = set()
     repeats = 0
@@ -108,7 +125,12 @@ def split_changes(changes: Sequence[tuple[str, Sequence[Delta]]], *,
             continue
         seen.add(event_id)
         planned = plan_parts(deltas, change_shard(event_id), limit=limit) if deltas else []
-        parts += [Part(event_id, number, tuple(part)) for number, part in enumerate(planned)]
+        group = (groups or {}).get(event_id)
+        # A part that may fill a transaction alone is always marked alone, whatever the code's mode:
+        # beside its own marker and its writes there is no room for its group's (``stats_apply``).
+        parts += [Part(event_id, number, tuple(part),
+                       group if worst_items(part, change_shard(event_id)) < limit else None)
+                  for number, part in enumerate(planned)]
     return parts, repeats
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, iso
-from mall.dal.changes import Change, record_change
+from mall.dal.changes import Change, marker_group, record_change
 from mall.dal.stats import RANK_COUNT_CAP, ApplyResult, StatsRepository
 from mall.domain.masking import mask_nickname
 from mall.domain.stats import AGG_FIELDS, PROMOTER_FIELDS, TOTAL_FIELDS, Board, contributions
@@ -43,13 +43,14 @@ BOARD_SIZE = 100
 
 def apply_change(*, stats: StatsRepository, change: Change, now: datetime) -> ApplyResult:
     """Add what ``change`` contributes to every counter, exactly once per ``event_id``."""
-    return stats.apply(change.event_id, contributions(record_change(change)), now=now)
+    return stats.apply(change.event_id, contributions(record_change(change)), now=now, group=marker_group(change))
 
 
 def apply_changes(*, stats: StatsRepository, changes: Sequence[Change], now: datetime) -> ApplyResult:
     """Add what every change contributes, exactly once per ``event_id``, with ONE write per item
     for all of them (the stats worker's invocation: docs/dashboard.md)."""
-    return stats.apply_many([(c.event_id, contributions(record_change(c))) for c in changes], now=now)
+    groups = {c.event_id: group for c in changes if (group := marker_group(c)) is not None}
+    return stats.apply_many([(c.event_id, contributions(record_change(c))) for c in changes], now=now, groups=groups)
 
 
 # ---- dashboard -------------------------------------------------------------------------------------------

@@ -34,6 +34,22 @@ def applied_key(event_id: str, part: int) -> Key:
     return {"pk": f"STATS_APPLIED#{event_id}", "sk": f"PART#{part}"}
 
 
+#: Partitions whose changes are few over the item's whole life (an order and its commission records:
+#: a handful of changes that move figures), so one marker item can list them all.
+_GROUPED_PARTITIONS = ("ORDER#",)
+
+
+def applied_group(partition: str) -> str | None:
+    """The partition whose changes share one applied-marker item, or None (one marker per change part)."""
+    return partition if partition.startswith(_GROUPED_PARTITIONS) else None
+
+
+def applied_group_key(group: str) -> Key:
+    """The one marker item listing the applied change parts of the partition ``group``. Event ids are
+    stream ids (hex, never ``ORDER#…``), so it never meets an ``applied_key``."""
+    return {"pk": f"STATS_APPLIED#{group}", "sk": "CHANGES"}
+
+
 def day_key(day: str, shard: int) -> Key:
     return {"pk": f"STATS_DAY#{day}#{shard}", "sk": STATS_SK}
 
