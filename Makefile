@@ -123,15 +123,18 @@ console-check: console/node_modules/.installed
 # check and build, each as soon as what it needs is installed: most are single-threaded and none
 # waits for another, so the pool keeps both cores busy until the last one ends. The unit and
 # integration tests run on two pytest-xdist workers (a file per worker: each worker has its own moto
-# and DynamoDB Local), and so do the local-stack and end-to-end tests afterwards: each worker starts
-# its own local stack (free ports, its own data directory) and its own Chromium for the console's
-# files; those tests spend much of their time waiting on real workers and a browser. pytest runs
-# last so its summary line closes the output.
+# and DynamoDB Local), and so do the local-stack tests and then the end-to-end tests: each worker
+# starts its own local stack (free ports, its own data directory) and its own Chromium for the
+# console's files; those tests spend much of their time waiting on real workers and a browser. The
+# two suites run one after the other, never in one process: a started stack tells its sandboxes
+# where it lives through the process environment (LOCAL_*), so a process holds one suite's stack.
+# pytest runs last so its summary line closes the output.
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target node_modules/.installed browser \
 	  lint typecheck validate build openapi-check console-check console/dist/index.html
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
-	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/local tests/e2e
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/local
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/e2e
 
 test-long: deps
 	$(PY) -m pytest -q -m slow
