@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi openapi-check console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt track bench clean deps
+.PHONY: help run test test-unit-integration test-local-stack test-long lint typecheck validate build openapi openapi-check console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt track bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -123,18 +123,26 @@ console-check: console/node_modules/.installed
 # check and build, each as soon as what it needs is installed: most are single-threaded and none
 # waits for another, so the pool keeps both cores busy until the last one ends. The unit and
 # integration tests run on two pytest-xdist workers (a file per worker: each worker has its own moto
-# and DynamoDB Local), and so do the local-stack tests and then the end-to-end tests: each worker
-# starts its own local stack (free ports, its own data directory) and its own Chromium for the
-# console's files; those tests spend much of their time waiting on real workers and a browser. The
-# two suites run one after the other, never in one process: a started stack tells its sandboxes
-# where it lives through the process environment (LOCAL_*), so a process holds one suite's stack.
-# pytest runs last so its summary line closes the output.
+# and DynamoDB Local) while the local-stack runner's tests, which mostly wait on subprocesses and
+# DynamoDB Local starting, run beside them in a session of their own. Then the end-to-end tests, on
+# two workers too: each worker starts its own local stack (free ports, its own data directory) and
+# its own Chromium for the console's files; those tests spend much of their time waiting on real
+# workers and a browser. The local-stack and end-to-end suites never share a process: a started
+# stack tells its sandboxes where it lives through the process environment (LOCAL_*). pytest runs
+# last so its summary line closes the output.
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target node_modules/.installed browser \
 	  lint typecheck validate build openapi-check console-check console/dist/index.html
-	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
-	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/local
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-unit-integration test-local-stack
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/e2e
+
+# Phases of `make test` (above), not meant to be run on their own.
+test-unit-integration:
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
+
+# Beside the other session, so it keeps no pytest cache of its own (the two would write one file).
+test-local-stack:
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/local
 
 test-long: deps
 	$(PY) -m pytest -q -m slow
