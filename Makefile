@@ -15,7 +15,7 @@ SAM := .venv-sam/bin/sam
 CFN_LINT := .venv-sam/bin/cfn-lint
 PORT ?= 3000
 
-.PHONY: help run test test-long lint typecheck validate build openapi console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt track bench clean deps
+.PHONY: help run test test-unit-integration test-local-stack test-long lint typecheck validate build openapi openapi-check console-check console-build console-dev console-publish browser invoke schedule admin admin-disable admin-enable admin-password migrate pay ship-uploads refund payout confirm-receipt track bench clean deps
 
 help:
 	@echo "make run        start the local stack (DynamoDB Local + the template's API on :$(PORT))"
@@ -98,6 +98,10 @@ validate: .venv-sam/.installed
 build: .venv-sam/.installed
 	PATH=$(dir $(PY313)):$$PATH $(SAM) build --build-dir .aws-sam/build
 
+# docs/openapi.json is what the handlers declare (make test fails when it is stale).
+openapi-check: $(VENV)/.installed
+	$(PY) -m tools.gen_openapi --check
+
 openapi: $(VENV)/.installed console/node_modules/.installed
 	$(PY) -m tools.gen_openapi
 	cd console && npm run --silent gen:client
@@ -114,19 +118,31 @@ browser:
 console-check: console/node_modules/.installed
 	cd console && npm run --silent check:client && npm run --silent typecheck && npm run --silent test
 
-# The two venvs and npm install side by side (pip skips compiling every installed module: .pyc
-# files are written for what is imported, as it is imported). The checks run two at a time, and
-# so do the unit and integration tests (pytest-xdist, a file per worker: each worker has its own
-# moto and DynamoDB Local); the local-stack and end-to-end tests run on their own afterwards, one
-# stack with the machine to itself (their waits are on real workers). pytest runs last so its
-# summary line closes the output.
+# One pool of three jobs installs the two venvs and the npm packages (pip skips compiling every
+# installed module: .pyc files are written for what is imported, as it is imported) and runs every
+# check and build, each as soon as what it needs is installed: most are single-threaded and none
+# waits for another, so the pool keeps both cores busy until the last one ends. The unit and
+# integration tests run on two pytest-xdist workers (a file per worker: each worker has its own moto
+# and DynamoDB Local) while the local-stack runner's tests, which mostly wait on subprocesses and
+# DynamoDB Local starting, run beside them in a session of their own. Then the end-to-end tests, on
+# two workers too: each worker starts its own local stack (free ports, its own data directory) and
+# its own Chromium for the console's files; those tests spend much of their time waiting on real
+# workers and a browser. The local-stack and end-to-end suites never share a process: a started
+# stack tells its sandboxes where it lives through the process environment (LOCAL_*). pytest runs
+# last so its summary line closes the output.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed .venv-sam/.installed node_modules/.installed console/node_modules/.installed browser
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build
-	$(PY) -m tools.gen_openapi --check
-	$(MAKE) --no-print-directory console-check console/dist/index.html
+	$(MAKE) --no-print-directory -j3 --output-sync=target node_modules/.installed browser \
+	  lint typecheck validate build openapi-check console-check console/dist/index.html
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-unit-integration test-local-stack
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/e2e
+
+# Phases of `make test` (above), not meant to be run on their own.
+test-unit-integration:
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile tests/unit tests/integration
-	$(PY) -m pytest -q -m "not slow" tests/local tests/e2e
+
+# Beside the other session, so it keeps no pytest cache of its own (the two would write one file).
+test-local-stack:
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/local
 
 test-long: deps
 	$(PY) -m pytest -q -m slow

@@ -282,7 +282,7 @@ class QueuePoller:
     def _receive_batch(self) -> list[dict[str, Any]]:
         wanted = self.trigger.batch_size
         window = min(self.trigger.batching_window_s, LOCAL_BATCHING_WINDOW_CAP_S)
-        deadline = time.monotonic() + window
+        deadline = 0.0
         batch: list[dict[str, Any]] = []
         while len(batch) < wanted and not self._stop.is_set():
             response = self.sqs.receive_message(
@@ -294,6 +294,12 @@ class QueuePoller:
                 MessageSystemAttributeNames=["All"],
             )
             got = response.get("Messages", [])
+            if not batch:
+                if not got:
+                    # Nothing waiting: the window opens with the first message, as the stream poller's
+                    # does, so an idle poll stays short (drain_streams waits for two of them).
+                    break
+                deadline = time.monotonic() + window
             batch.extend(got)
             if time.monotonic() >= deadline:
                 break

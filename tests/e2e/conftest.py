@@ -12,6 +12,23 @@ import requests
 
 from tests.conftest import TEMPLATE
 
+#: Seconds of each pytest-xdist worker's console browser tests (its ``console_browser_seconds``,
+#: set by the ``browser`` fixture of tests/e2e/console/conftest.py).
+_WORKER_BROWSER_SECONDS: list[float] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    seconds = getattr(node, "workeroutput", {}).get("console_browser_seconds")
+    if seconds is not None:
+        _WORKER_BROWSER_SECONDS.append(float(seconds))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _WORKER_BROWSER_SECONDS:
+        each = " + ".join(f"{s:.1f} s" for s in sorted(_WORKER_BROWSER_SECONDS, reverse=True))
+        terminalreporter.write_line(f"console browser tests: {each} (a Chromium per pytest-xdist worker)")
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:

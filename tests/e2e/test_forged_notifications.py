@@ -4,9 +4,10 @@ WeChat Pay callback — payment (TRANSACTION.SUCCESS), refund (REFUND.SUCCESS) a
 more than 300 s old), an unknown serial and a ``WECHATPAY/SIGNTEST/`` probe are all refused (401
 ``{"code":"FAIL"}``) and change nothing: the order stays unpaid with no commission and no posting,
 the refund stays PROCESSING with nothing refunded or cancelled, the withdrawal stays PAYING with
-its money still withdrawing. The genuine notification is accepted afterwards, and its effects
-(commission records and postings through the order stream, cancellations, the paid withdrawal)
-show up within the time the refusals were watched, so "nothing changed" is not "not yet".
+its money still withdrawing. "Nothing changed" is checked once every stream and queue worker of
+the stack has gone idle (``drain_streams``), and the genuine notification accepted afterwards shows
+its effects (commission records and postings through the order stream, cancellations, the paid
+withdrawal) through those same workers, so "nothing changed" is not "not yet".
 
 What is only unit-tested elsewhere (tests/unit/wechatpay/test_notifications.py, test_payment_webhook.py,
 test_payouts.py) is covered here end to end, through API Gateway, the stream and the queues."""
@@ -45,7 +46,7 @@ from tests.e2e.test_referral_e2e import admin_token, bearer, login, save_setting
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 15
-WATCH_SECONDS = 4.0  # how long a refused notification is watched for late effects (stream, queues)
+WATCH_SECONDS = 4.0  # the unit of the waits for the genuine notification's effects
 ADDRESS = {"name": "赵六", "phone": "13900003333", "province": "江苏省", "city": "南京市", "detail": "鼓楼区 1 号"}
 REASONS = {"forged signature": "bad_signature", "replayed (400 s old)": "stale_timestamp",
            "wrong serial": "unknown_serial", "SIGNTEST probe": "signature_probe"}
@@ -129,18 +130,19 @@ def forgeries(sandbox: PaySandbox, event_type: str, resource: dict[str, Any],
     }
 
 
-def refuse_all(api: str, notes: dict[str, tuple[dict[str, str], bytes]], state: Callable[[], Any]) -> None:
-    """POST every forgery; each is refused with its reason; ``state`` is unchanged while watched."""
+def refuse_all(stack: Any, api: str, notes: dict[str, tuple[dict[str, str], bytes]],
+               state: Callable[[], Any]) -> None:
+    """POST every forgery; each is refused with its reason; ``state`` is unchanged once every stream
+    and queue worker the refusals could have triggered has run (late effects included)."""
     before = state()
     for name, reason in REASONS.items():
         headers, body = notes[name]
         response = requests.post(f"{api}/webhooks/wechatpay", data=body, headers=headers, timeout=TIMEOUT)
         assert response.status_code == 401, (name, response.status_code, response.text)
         assert response.json() == {"code": "FAIL", "message": reason}, name
-    deadline = time.monotonic() + WATCH_SECONDS
-    while time.monotonic() < deadline:
-        assert state() == before, "a refused notification changed something"
-        time.sleep(0.5)
+        assert state() == before, f"the refused {name} changed something"
+    stack.drain_streams(timeout=60)
+    assert state() == before, "a refused notification changed something through a stream or queue worker"
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = WATCH_SECONDS * 3) -> None:
@@ -186,7 +188,7 @@ def test_forged_payment_notifications_leave_the_order_unpaid_with_no_commission(
         return (order, len(postings(table, promoter)), commission_records(table, order_id),
                 item(table, f"USER#{promoter}", "WALLET"))
 
-    refuse_all(api, notes, state)
+    refuse_all(stack, api, notes, state)
     order = item(table, f"ORDER#{order_id}", "ORDER")
     assert order is not None and order["status"] == "CREATED" and "paid_at" not in order
     assert not commission_records(table, order_id)
@@ -222,7 +224,7 @@ def test_forged_refund_notifications_leave_the_refund_processing(env: Env, shop:
                 len(postings(table, promoter)), commission_records(table, order_id),
                 item(table, f"USER#{promoter}", "WALLET"))
 
-    refuse_all(api, notes, state)
+    refuse_all(stack, api, notes, state)
     refund = item(table, f"ORDER#{order_id}", f"REFUND#{refund_id}")
     assert refund is not None and refund["status"] == "PROCESSING"
     order = item(table, f"ORDER#{order_id}", "ORDER")
@@ -253,7 +255,7 @@ def test_forged_transfer_notifications_leave_the_withdrawal_paying(env: Env) -> 
         return (item(table, f"WITHDRAWAL#{wid}", "WITHDRAWAL"), item(table, f"USER#{uid}", "WALLET"),
                 len(postings(table, uid)))
 
-    refuse_all(api, notes, state)
+    refuse_all(stack, api, notes, state)
     withdrawal = item(table, f"WITHDRAWAL#{wid}", "WITHDRAWAL")
     assert withdrawal is not None and withdrawal["status"] == "PAYING"
     wallet = LedgerRepository(table).wallet(uid).balances

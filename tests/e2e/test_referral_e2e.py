@@ -135,6 +135,6 @@ def test_an_order_becoming_paid_reaches_the_stream_worker_once(stack: Any, api: 
         time.sleep(0.2)
     table.update(key, "SET #s = :shipped, #v = :three", names={"#s": "status", "#v": "version"},
                  values={":shipped": "SHIPPED", ":three": 3})
-    time.sleep(1.5)
+    stack.drain_streams(timeout=60)  # every worker the SHIPPED change could reach has run
     found = repo.get(seller["user_id"])
     assert found is not None and (found.own_sales_fen, found.team_sales_fen) == (5_000, 5_000)

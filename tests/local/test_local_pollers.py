@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.lambda_runtime import HandlerError, Invocation
-from local.queues import failed_identifiers, lambda_sqs_record
+from local.queues import QueuePoller, failed_identifiers, lambda_sqs_record
 from local.streams import StreamPoller, first_failure, lambda_stream_record
-from local.template_model import StreamTrigger
+from local.template_model import QueueTrigger, StreamTrigger
 
 
 def records(n: int) -> list[dict[str, Any]]:
@@ -132,3 +132,35 @@ def test_sqs_record_and_failures() -> None:
     assert failed_identifiers({"batchItemFailures": []}, {"m1"}) == set()
     assert failed_identifiers(None, {"m1"}) == set()
     assert failed_identifiers({"batchItemFailures": [{"itemIdentifier": "zz"}]}, {"m1"}) is None
+
+
+class ScriptedSqs:
+    """Answers ``receive_message`` from a script of message lists (then nothing), counting the calls."""
+
+    def __init__(self, *answers: list[dict[str, Any]]) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        return {"Messages": self.answers.pop(0) if self.answers else []}
+
+
+def queue_poller(sqs: ScriptedSqs, **kw: Any) -> QueuePoller:
+    trigger = QueueTrigger("Fn", "Ev", "Queue", **kw)
+    poller = QueuePoller(trigger, "http://127.0.0.1:1/q", "q", "http://127.0.0.1:1", Recorder(lambda ns: {}))  # type: ignore[arg-type]
+    poller.sqs = sqs
+    return poller
+
+
+def test_an_idle_queue_poll_does_not_wait_out_the_batching_window() -> None:
+    sqs = ScriptedSqs()
+    assert queue_poller(sqs, batch_size=100, batching_window_s=10)._receive_batch() == []
+    assert sqs.calls == 1  # the window opens with the first message; drain_streams waits for idle polls
+
+
+def test_the_batching_window_still_fills_a_batch_once_a_message_arrives() -> None:
+    sqs = ScriptedSqs([{"MessageId": "1"}], [], [{"MessageId": "2"}, {"MessageId": "3"}])
+    batch = queue_poller(sqs, batch_size=3, batching_window_s=10)._receive_batch()
+    assert [m["MessageId"] for m in batch] == ["1", "2", "3"]
+    assert sqs.calls == 3

@@ -39,7 +39,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not (CONSOLE_DIST / "index.html").is_file():
@@ -54,6 +54,11 @@ def browser() -> Iterator[Any]:
         finally:
             launched.close()
             _SUITE["seconds"] = time.perf_counter() - started
+            # Under pytest-xdist each worker has its own Chromium and the controller prints the
+            # summary (tests/e2e/conftest.py): hand it this worker's time.
+            workeroutput = getattr(request.config, "workeroutput", None)
+            if workeroutput is not None:
+                workeroutput["console_browser_seconds"] = _SUITE["seconds"]
 
 
 @pytest.fixture
