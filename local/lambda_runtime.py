@@ -54,7 +54,7 @@ import traceback
 import types
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,11 +154,13 @@ class ThreadEnviron(MutableMapping[str, str]):
 
 @dataclass(frozen=True)
 class Running:
-    """The invocation a thread works for: its function, request and environment overlay."""
+    """The invocation a thread works for: its function, request and environment overlay, and the
+    request state Powertools' event handler keeps for it (``_isolate_event_handler_state``)."""
 
     spec: FunctionSpec
     request_id: str
     overlay: dict[str, str | None]
+    handler_state: dict[tuple[int, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def log_keys(self) -> dict[str, str]:
         """The keys Powertools' ``inject_lambda_context`` adds, for this invocation."""
@@ -222,7 +224,50 @@ def thread_environ() -> ThreadEnviron:
         os.environ = view  # type: ignore[assignment]  # noqa: B003 - a view over it; os.getenv reads it too
         _install_inheritance(view)
         _serialise_imports()
+        _isolate_event_handler_state()
         return view
+
+
+def _isolate_event_handler_state() -> None:
+    """Powertools' event handler keeps the request it resolves on the ``BaseRouter`` class
+    (``current_event``) and on the resolver (``context``: the matched route and its arguments):
+    right in Lambda, where a process serves one request at a time, wrong here, where threads serve
+    requests of many functions at once and would read each other's. Each invocation (and the threads
+    it starts) gets its own; outside an invocation the resolver behaves as Powertools wrote it."""
+    from aws_lambda_powertools.event_handler import api_gateway
+
+    resolver = api_gateway.ApiGatewayResolver
+    to_proxy_event = resolver._to_proxy_event
+
+    def state(owner: object) -> dict[tuple[int, str], Any]:
+        running = current_invocation()
+        if running is not None:
+            return running.handler_state
+        fallback: dict[tuple[int, str], Any] = owner.__dict__.setdefault("_outside_invocation", {})
+        return fallback
+
+    def converted(self: Any, event: dict[str, Any]) -> Any:
+        proxy = to_proxy_event(self, event)
+        state(self)[(id(self), "current_event")] = proxy
+        return proxy
+
+    def get_event(self: Any) -> Any:
+        found = state(self).get((id(self), "current_event"))
+        return found if found is not None else api_gateway.BaseRouter.__dict__.get("current_event")
+
+    def set_event(self: Any, value: Any) -> None:
+        state(self)[(id(self), "current_event")] = value
+
+    def get_context(self: Any) -> dict[str, Any]:
+        found: dict[str, Any] = state(self).setdefault((id(self), "context"), {})
+        return found
+
+    def set_context(self: Any, value: dict[str, Any]) -> None:
+        state(self)[(id(self), "context")] = value
+
+    resolver._to_proxy_event = converted  # type: ignore[method-assign]
+    resolver.current_event = property(get_event, set_event)  # type: ignore[assignment]
+    resolver.context = property(get_context, set_context)  # type: ignore[assignment]
 
 
 def _loaded(name: str, fromlist: Sequence[str] | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -218,3 +219,50 @@ def test_a_module_imported_on_first_use_waits_for_a_cold_start_in_another_thread
     cold.join()
     assert results["loaded"]["returned"] < results["slow"]["done"]
     assert results["late"]["called"] < results["slow"]["done"] <= results["late"]["loaded"]
+
+
+RESOLVER = '''
+import threading
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+app = APIGatewayHttpResolver()
+ENTERED = threading.Barrier(2, timeout=5)
+
+
+@app.get("/items/<item_id>")
+def item(item_id: str) -> dict:
+    ENTERED.wait()  # both requests are inside their routes before either reads its request
+    return {"argument": item_id, "path": app.current_event.path, "route_args": app.context["_route_args"]}
+
+
+def handler(event, context):
+    return app.resolve(event, context)
+'''
+
+
+def _http_event(path: str) -> dict[str, Any]:
+    return {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "127.0.0.1", "userAgent": "t"},
+                               "requestId": "r", "routeKey": "$default", "stage": "$default"},
+            "isBase64Encoded": False}
+
+
+def test_concurrent_requests_each_see_their_own_request_in_powertools_resolvers(tmp_path: Path) -> None:
+    # In Lambda a process serves one request at a time, and Powertools keeps the request on the router
+    # class; here two functions (and two requests of one) run at once in threads of one process.
+    runtime = LambdaRuntime({"One": _spec(tmp_path, "One", RESOLVER)}, {})
+    results: dict[str, Any] = {}
+
+    def call(item: str) -> None:
+        results[item] = runtime.call("One", _http_event(f"/items/{item}"))
+
+    threads = [threading.Thread(target=call, args=(item,)) for item in ("a1", "b2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    for item in ("a1", "b2"):
+        assert results[item]["statusCode"] == 200, results[item]
+        body = json.loads(results[item]["body"])
+        assert body == {"argument": item, "path": f"/items/{item}", "route_args": {"item_id": item}}, body
