@@ -5297,16 +5297,32 @@ export interface components {
          *       "cap_note": "L1 + L2 of an order line never exceed 30% of what the buyer paid for it (5040 fen here); when they would, L2 is reduced first. Amounts are floored to the fen.",
          *       "distribution_enabled": true,
          *       "l1": {
-         *         "amount_fen": 2184,
+         *         "amount_fen": 2520,
+         *         "campaign": {
+         *           "boost": {
+         *             "kind": "points",
+         *             "l1_points_bp": 200,
+         *             "l2_points_bp": 0,
+         *             "multiplier_percent": 100
+         *           },
+         *           "campaign_id": "cp_01m6a0weekend",
+         *           "name": "周末加佣",
+         *           "origin": "merchant"
+         *         },
+         *         "campaign_bp": 200,
+         *         "campaign_fen": 0,
          *         "capped": false,
          *         "fixed_fen": 0,
          *         "level_points_bp": 100,
          *         "mode": "ratio",
-         *         "ratio_bp": 1300,
+         *         "ratio_bp": 1500,
          *         "source": "category"
          *       },
          *       "l2": {
          *         "amount_fen": 1092,
+         *         "campaign": null,
+         *         "campaign_bp": 0,
+         *         "campaign_fen": 0,
          *         "capped": false,
          *         "fixed_fen": 0,
          *         "level_points_bp": 50,
@@ -5319,7 +5335,7 @@ export interface components {
          *       "product_id": "p_01m4cmckqvx119jymzac3w",
          *       "product_name": "西湖龙井 250g",
          *       "self_purchase": {
-         *         "amount_fen": 2184,
+         *         "amount_fen": 2520,
          *         "mode": "rebate"
          *       },
          *       "settings_version": 5

@@ -157,14 +157,18 @@ class CommissionPreview(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "product_id": "p_01m4cmckqvx119jymzac3w", "product_name": "西湖龙井 250g", "price_fen": 16800,
         "distribution_enabled": True, "active": True, "level_id": "silver",
-        "l1": {"amount_fen": 2184, "source": "category", "mode": "ratio", "ratio_bp": 1300, "fixed_fen": 0,
-               "level_points_bp": 100, "capped": False},
+        "l1": {"amount_fen": 2520, "source": "category", "mode": "ratio", "ratio_bp": 1500, "fixed_fen": 0,
+               "level_points_bp": 100, "capped": False,
+               "campaign": {"campaign_id": "cp_01m6a0weekend", "name": "周末加佣", "origin": "merchant",
+                            "boost": {"kind": "points", "l1_points_bp": 200, "l2_points_bp": 0,
+                                      "multiplier_percent": 100}},
+               "campaign_bp": 200, "campaign_fen": 0},
         "l2": {"amount_fen": 1092, "source": "category", "mode": "ratio", "ratio_bp": 650, "fixed_fen": 0,
-               "level_points_bp": 50, "capped": False},
+               "level_points_bp": 50, "capped": False, "campaign": None, "campaign_bp": 0, "campaign_fen": 0},
         "cap_bp": 3000, "cap_fen": 5040,
         "cap_note": "L1 + L2 of an order line never exceed 30% of what the buyer paid for it (5040 fen here); when "
                     "they would, L2 is reduced first. Amounts are floored to the fen.",
-        "self_purchase": {"mode": "rebate", "amount_fen": 2184}, "settings_version": 5}]})
+        "self_purchase": {"mode": "rebate", "amount_fen": 2520}, "settings_version": 5}]})
 
     product_id: str
     product_name: str
