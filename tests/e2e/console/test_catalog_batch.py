@@ -50,3 +50,9 @@ def test_a_batch_edit_changes_the_selected_products_and_shows_a_refusal(
     cheap = http.get(f"{api}/admin/products/batch-cheap-{run}", headers=admin, timeout=TIMEOUT).json()
     assert (tea["on_shelf"], tea["commission"], tea["version"]) == (False, {"mode": "fixed", "l1": 2000, "l2": 1000}, 2)
     assert (cheap["on_shelf"], cheap["commission"]["mode"], cheap["version"]) == (True, "inherit", 1)
+
+    # The tea now pays the whole 30% cap: while it does, every campaign or wake-up boost a later test
+    # saves on this stack would be refused at save. Back to the category's rates.
+    back = http.post(f"{api}/admin/products/batch", headers={**admin, "idempotency-key": f"batch-back-{run}"},
+                     json={"product_ids": [f"batch-tea-{run}"], "commission": {"mode": "inherit"}}, timeout=TIMEOUT)
+    assert back.status_code == 200 and back.json()["items"][0]["outcome"] == "updated", back.text

@@ -45,6 +45,16 @@ def _wake_up_campaign(table: Table, promoters: list[str]) -> str:
     return campaign.campaign_id
 
 
+def _remove_campaign(table: Table, campaign_id: str) -> None:
+    """Take the planted campaign out of the book: while it runs, every later rate save on this stack is
+    weighed against its boost (and a raise that would exceed the cap with it is refused)."""
+    repo = CampaignRepository(table)
+    book = repo.read(consistent=True)
+    audit = AuditEntry(action="campaign.delete", actor="system", entity_type="campaign", entity_id=campaign_id,
+                       source_ip=None, before=None, after=None)
+    repo.save(book, [c for c in book.campaigns if c.campaign_id != campaign_id], now=utc_now(), audit=audit)
+
+
 def test_the_owner_sets_the_wake_up_rule_and_reads_a_campaigns_funnel(
         stack: Any, http: requests.Session, page: Any, table: Table) -> None:
     api = str(stack.base_url).rstrip("/")
@@ -75,17 +85,20 @@ def test_the_owner_sets_the_wake_up_rule_and_reads_a_campaigns_funnel(
 
     quiet, woke = f"u_quiet{uuid.uuid4().hex[:6]}", f"u_woke{uuid.uuid4().hex[:6]}"
     campaign_id = _wake_up_campaign(table, [quiet, woke])
-    now = utc_now()
-    StatsRepository(table).apply(f"seed-{woke}", [CounterDelta(Target("promoter", china_day(now), woke),
-                                                               (("share_visits", 1),))], now=now)
-    page.reload()
-    page.locator(f"[data-test=wakeup-funnel-{campaign_id}]").click()
-    drawer = page.locator("[data-test=wakeup-funnel]")
-    drawer.locator("[data-test=funnel-woke]", has_text="1").wait_for()
-    assert drawer.locator("[data-test=funnel-targeted]").inner_text() == "2"
-    assert "50.0%" in drawer.locator("tr", has_text="已唤醒").inner_text()
-    count = http.get(f"{api}/admin/campaigns/{campaign_id}/wake-up", headers=headers, timeout=TIMEOUT).json()
-    assert (count["targeted"], count["woke"], count["with_share_visit"], count["with_paid_order"]) == (2, 1, 1, 0)
+    try:
+        now = utc_now()
+        StatsRepository(table).apply(f"seed-{woke}", [CounterDelta(Target("promoter", china_day(now), woke),
+                                                                   (("share_visits", 1),))], now=now)
+        page.reload()
+        page.locator(f"[data-test=wakeup-funnel-{campaign_id}]").click()
+        drawer = page.locator("[data-test=wakeup-funnel]")
+        drawer.locator("[data-test=funnel-woke]", has_text="1").wait_for()
+        assert drawer.locator("[data-test=funnel-targeted]").inner_text() == "2"
+        assert "50.0%" in drawer.locator("tr", has_text="已唤醒").inner_text()
+        count = http.get(f"{api}/admin/campaigns/{campaign_id}/wake-up", headers=headers, timeout=TIMEOUT).json()
+        assert (count["targeted"], count["woke"], count["with_share_visit"], count["with_paid_order"]) == (2, 1, 1, 0)
+    finally:
+        _remove_campaign(table, campaign_id)
 
     # Leave the stack's rule as it was for the tests after this one.
     reset = http.put(f"{api}/admin/settings/wake-up", headers=headers, timeout=TIMEOUT,
