@@ -67,8 +67,8 @@ class CouponTemplateUpdate(CouponTemplateIn):
     version: Annotated[int, Field(ge=1)]
 
 
-class CouponTemplateView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
+class CouponTerms(BaseModel):
+    """What a coupon takes off and where (the same in a template, a claimable offer and a coupon held)."""
 
     template_id: str
     name: str
@@ -79,9 +79,19 @@ class CouponTemplateView(BaseModel):
     min_spend_fen: int
     scope: str
     scope_ids: list[str]
+
+
+class CouponWindow(CouponTerms):
+    """A template's terms with when its coupons can be used (fixed dates, or days after claiming)."""
+
     starts_at: str | None
     ends_at: str | None
     valid_days: int | None
+
+
+class CouponTemplateView(CouponWindow):
+    model_config = ConfigDict(json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
+
     total_quantity: int
     per_user_limit: int
     enabled: bool
@@ -110,19 +120,10 @@ class ClaimRequest(ApiModel):
         description="the promoter code of the share a promoter-bound coupon was claimed through")] = None
 
 
-class CouponView(BaseModel):
+class CouponView(CouponTerms):
     model_config = ConfigDict(json_schema_extra={"examples": [COUPON_EXAMPLE]})
 
     coupon_id: str
-    template_id: str
-    name: str
-    kind: str
-    amount_off_fen: int
-    percent_off_bp: int
-    max_off_fen: int | None
-    min_spend_fen: int
-    scope: str
-    scope_ids: list[str]
     valid_from: str
     valid_until: str
     status: Literal["unused", "used", "expired"]
@@ -138,23 +139,11 @@ class CouponList(BaseModel):
     items: list[CouponView]
 
 
-class AvailableTemplate(BaseModel):
+class AvailableTemplate(CouponWindow):
     """A template a customer may claim now, and how many more they may claim of it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_AVAILABLE]})
 
-    template_id: str
-    name: str
-    kind: str
-    amount_off_fen: int
-    percent_off_bp: int
-    max_off_fen: int | None
-    min_spend_fen: int
-    scope: str
-    scope_ids: list[str]
-    starts_at: str | None
-    ends_at: str | None
-    valid_days: int | None
     promoter_bound: bool
     left_for_you: int
 
