@@ -4,7 +4,7 @@ test session, with a fresh table (created from template.yaml's definition) per t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
@@ -46,3 +46,22 @@ def table(ddb_client, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch,  # typ
     monkeypatch.setenv("DYNAMODB_ENDPOINT", ddb_endpoint)
     yield Table(name, ddb_client)
     ddb_client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def new_table(ddb_client) -> Iterator[Callable[[], Table]]:  # type: ignore[no-untyped-def]
+    """Fresh tables of their own, for worlds (one mall each) that must not share anything."""
+    names: list[str] = []
+
+    def make() -> Table:
+        name = f"it-{uuid.uuid4().hex[:10]}"
+        create = table_request(name)
+        create.pop("DeletionProtectionEnabled", None)
+        create.pop("StreamSpecification", None)
+        ddb_client.create_table(**create)
+        names.append(name)
+        return Table(name, ddb_client)
+
+    yield make
+    for name in names:
+        ddb_client.delete_table(TableName=name)

@@ -33,11 +33,10 @@ from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import create_product, update_product
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.promoters import SetOverride, set_override
-from tests.integration.test_campaigns import _by_level, _create, _request, _trips, new_table
+from tests.integration.test_campaigns import _by_level, _create, _request, _trips
 from tests.integration.test_payment_snapshot import PRICE, T0, World, _chain
 
 pytestmark = pytest.mark.integration
-__all__ = ["new_table"]  # the fixture, shared with the campaign tests
 
 
 def _targeted(world: World, promoter_id: str, l1_points_bp: int = 500) -> None:

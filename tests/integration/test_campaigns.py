@@ -4,8 +4,7 @@ only for the chosen promoters, versions, and the round trips of the routes and t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,29 +26,11 @@ from mall.services import settings as settings_service
 from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.promoters import SetOverride, set_override
-from tests.conftest import table_request
 from tests.integration.test_payment_snapshot import T0, World, _chain
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def new_table(ddb_client: Any) -> Iterator[Callable[[], Table]]:
-    """Fresh tables of their own (one mall each)."""
-    names: list[str] = []
-
-    def make() -> Table:
-        name = f"it-{uuid.uuid4().hex[:10]}"
-        create = table_request(name)
-        create.pop("DeletionProtectionEnabled", None)
-        create.pop("StreamSpecification", None)
-        ddb_client.create_table(**create)
-        names.append(name)
-        return Table(name, ddb_client)
-
-    yield make
-    for name in names:
-        ddb_client.delete_table(TableName=name)
 
 
 def _request(*, boost: dict[str, Any], scope: dict[str, Any] | None = None, starts: datetime = T0 - timedelta(hours=1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +44,6 @@ from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.referral.promoters import SetOverride, change_status, set_level, set_override
-from tests.conftest import table_request
 
 pytestmark = pytest.mark.integration
 
@@ -144,23 +143,6 @@ class World:
         return binding.parent_id if binding else None
 
 
-@pytest.fixture
-def new_table(ddb_client: Any) -> Iterator[Callable[[], Table]]:
-    """Fresh tables of their own, for worlds that must not share anything."""
-    names: list[str] = []
-
-    def make() -> Table:
-        name = f"it-{uuid.uuid4().hex[:10]}"
-        create = table_request(name)
-        create.pop("DeletionProtectionEnabled", None)
-        create.pop("StreamSpecification", None)
-        ddb_client.create_table(**create)
-        names.append(name)
-        return Table(name, ddb_client)
-
-    yield make
-    for name in names:
-        ddb_client.delete_table(TableName=name)
 
 
 def _chain(world: World) -> tuple[str, str, str]:

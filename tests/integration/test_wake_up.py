@@ -4,8 +4,7 @@ whatever the overlapping runs, the boosted commission and the count of who woke.
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from mall.schemas.wake_up import WakeUpRuleRequest
 from mall.services import wake_up as service
 from mall.services.campaigns import Actor, CampaignRepositories, boosted_for
 from mall.services.rules import rules_with_campaigns
-from tests.conftest import table_request
 from tests.integration.test_campaigns import _by_level, _trips
 from tests.integration.test_payment_snapshot import PRICE, T0, World, _chain
 
@@ -34,22 +32,6 @@ pytestmark = pytest.mark.integration
 RUN = T0 + timedelta(days=40)  # everyone was approved at T0
 
 
-@pytest.fixture
-def new_table(ddb_client: Any) -> Iterator[Callable[[], Table]]:
-    names: list[str] = []
-
-    def make() -> Table:
-        name = f"it-{uuid.uuid4().hex[:10]}"
-        create = table_request(name)
-        create.pop("DeletionProtectionEnabled", None)
-        create.pop("StreamSpecification", None)
-        ddb_client.create_table(**create)
-        names.append(name)
-        return Table(name, ddb_client)
-
-    yield make
-    for name in names:
-        ddb_client.delete_table(TableName=name)
 
 
 def _rule(table: Table, **boost: Any) -> service.WakeUpRuleView:
