@@ -20,21 +20,23 @@ from tools.migrations import Migration
 NAME = "risk_hold_flags"
 
 
+def _flag_wanted(table: Table, uid: str, sk: str, item: Item) -> bool | None:
+    """The flag the wallet of ``uid`` should get (True: set, False: remove), None when in step."""
+    if sk == "RISK_HOLD":
+        wallet = table.get(wallet_key(uid), consistent=True)
+        return None if wallet is not None and wallet.get(RISK_HOLD_FLAG) else True
+    if sk == "WALLET" and item.get(RISK_HOLD_FLAG):
+        return None if table.get(risk_hold_key(uid), consistent=True) is not None else False
+    return None
+
+
 def apply(table: Table, item: Item, dry_run: bool) -> bool:
-    pk, sk = str(item.get("pk", "")), str(item.get("sk", ""))
+    pk = str(item.get("pk", ""))
     if not pk.startswith("USER#"):
         return False
     uid = pk.removeprefix("USER#")
-    if sk == "RISK_HOLD":
-        on = True
-        wallet = table.get(wallet_key(uid), consistent=True)
-        if wallet is not None and wallet.get(RISK_HOLD_FLAG):
-            return False
-    elif sk == "WALLET" and item.get(RISK_HOLD_FLAG):
-        on = False
-        if table.get(risk_hold_key(uid), consistent=True) is not None:
-            return False
-    else:
+    on = _flag_wanted(table, uid, str(item.get("sk", "")), item)
+    if on is None:
         return False
     if dry_run:
         return True
