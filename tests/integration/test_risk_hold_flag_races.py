@@ -32,6 +32,7 @@ from mall.domain import ledger as L
 from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.errors import Conflict
 from mall.services import risk
+from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.ledger import reconcile
 from mall.services.settlement import SettlementRepositories, settle_due
@@ -246,4 +247,28 @@ def test_a_prize_paid_past_a_hold_is_refused_and_paid_once_it_is_lifted(world: t
     assert wallet(table, RISKY) == L.Balances()
     risk.release_case(repos=risk.RiskRepositories.on(table), case_id=case_id, by="admin:a", note="ok", now=AFTER_DUE)
     assert pay() is True and wallet(table, RISKY).available == 20_000
+    assert_reconciles(table)
+
+
+def test_a_batch_credits_a_held_promoters_orders_together_and_keeps_apart_orders_read_otherwise(
+        world: tuple[Table, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    table, version = world
+    case_id = open_case(table)
+    for order_id in ("o_1", "o_2", "o_3"):
+        unsynced_order(table, order_id, version=version)
+    real_get_many = RiskHoldRepository.get_many
+    reads: list[int] = []
+
+    def first_read_stale(self: RiskHoldRepository, uids: Any) -> dict[str, dict[str, Any]]:
+        reads.append(1)
+        return {} if len(reads) == 1 else real_get_many(self, uids)  # o_1 decided before the hold opened
+
+    monkeypatch.setattr(RiskHoldRepository, "get_many", first_read_stale)
+    report = credit_orders(CommissionRepositories.on(table), order_ids=["o_1", "o_2", "o_3"], now=PAID)
+    # o_1 (read as not held) cannot share a transaction with o_2 and o_3 (read as held): alone, the
+    # hold refuses it; the other two are credited together, held.
+    assert (report.transactions, report.refused, sorted(report.credited)) == (1, 1, ["o_2", "o_3"])
+    monkeypatch.setattr(RiskHoldRepository, "get_many", real_get_many)
+    assert sync_order(CommissionRepositories.on(table), order_id="o_1", now=PAID).created == 1
+    assert {r.order_id: r.hold for r in records_of(table, RISKY)} == dict.fromkeys(("o_1", "o_2", "o_3"), case_id)
     assert_reconciles(table)
