@@ -231,6 +231,8 @@ def test_a_held_beneficiary_gets_a_held_record_outside_the_due_index(world: tupl
     promoter(table, "u_b")
     table.put({"pk": "USER#u_c", "sk": "RISK_HOLD", "entity": "risk_hold", "case_id": "rc_1",
                "opened_at": iso(PAID)})
+    # As the hold's writers do, in the hold's transaction: the flag on the wallet.
+    table.update({"pk": "USER#u_c", "sk": "WALLET"}, "SET risk_hold = :on", values={":on": True})
     put_order(table, "o_held", [line("1", 10_000)], l1="u_c", l2="u_b", version=version)
     complete(table, "o_held")
     sync_order(CommissionRepositories.on(table), order_id="o_held", now=NOW)

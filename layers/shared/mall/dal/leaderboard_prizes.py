@@ -24,9 +24,9 @@ from mall.dal.keys import (
     prize_key,
     prize_month_partition,
     prize_ranking_key,
-    risk_hold_key,
 )
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet
+from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.domain.ledger import Posting
 
@@ -126,18 +126,19 @@ class PrizeRepository:
                      "score_fen": award.score_fen, "amount_fen": award.amount_fen,
                      "settings_version": award.settings_version}), now)
 
-    def _hold_absent(self, promoter_id: str) -> Write:
-        return Write.check(self._table.name, risk_hold_key(promoter_id), "attribute_not_exists(pk)")
+    def _hold_absent(self, promoter_id: str) -> tuple[list[Write], dict[str, bool]]:
+        """The promoter still not held: a check of the hold item, or the condition on their wallet."""
+        return RiskHoldRepository(self._table).conditions({promoter_id: False})
 
     def pay(self, award: Award, postings: Sequence[Posting], *, wallet: Wallet, now: datetime) -> bool:
         """Put the PAID award with its postings, its audit entry and a check that the promoter is still
         not held, in one transaction. False when the award exists (another run paid it); raises
         ``LedgerRefused`` when the wallet moved or a hold appeared (read again)."""
         put = Write.put(self._table.name, award_item(award), condition="attribute_not_exists(pk)")
+        checks, held = self._hold_absent(award.promoter_id)
         try:
-            self._ledger.post(postings, also=[put, self._hold_absent(award.promoter_id),
-                                              self._audit_write(award, "prize.paid", now)],
-                              expect={award.promoter_id: wallet}, now=now)
+            self._ledger.post(postings, also=[put, *checks, self._audit_write(award, "prize.paid", now)],
+                              expect={award.promoter_id: wallet}, held=held, now=now)
         except LedgerRefused as refused:
             if refused.any("also:0") or refused.any("posting:"):
                 return False
@@ -166,12 +167,12 @@ class PrizeRepository:
         update = Write.update(self._table.name, prize_key(award.month, award.rank),
                               "SET #status = :paid, paid_at = :now", condition="#status = :held",
                               names={"#status": "status"}, values={":paid": PAID, ":held": HELD, ":now": iso(now)})
+        checks, held = self._hold_absent(award.promoter_id)
         try:
             self._ledger.post(postings, also=[update, Write.delete(self._table.name,
                                                                     held_prize_key(award.month, award.rank)),
-                                              self._hold_absent(award.promoter_id),
-                                              self._audit_write(paid, "prize.released", now)],
-                              expect={award.promoter_id: wallet}, now=now)
+                                              *checks, self._audit_write(paid, "prize.released", now)],
+                              expect={award.promoter_id: wallet}, held=held, now=now)
         except LedgerRefused as refused:
             if refused.any("also:0") or refused.any("posting:"):
                 return False

@@ -5,7 +5,11 @@ Keys (docs/data-model.md, "ledger"):
   ``sk``), in one of ``POSTING_SHARDS`` partitions chosen by the posting id (shard 0: ``USER#<uid>``),
   so a promoter credited a thousand times a second does not put every posting on one partition
 - wallet ``USER#<uid>/WALLET``: ``frozen_fen``, ``available_fen``, ``withdrawing_fen``,
-  ``withdrawn_fen``, ``debt_fen`` (≤ 0), ``version``
+  ``withdrawn_fen``, ``debt_fen`` (≤ 0), ``version``, and ``risk_hold`` (true) exactly while the
+  promoter's risk hold item exists: written by the hold's writers in the hold's own transaction
+  (``mall.dal.risk``), so a credit that must not reach a held promoter (or must reach only a held
+  one) carries that condition on the wallet it updates anyway (``held``) instead of a
+  ConditionCheck of the hold item (2 write units each)
 - merchant account ``MERCHANT_ACCOUNT#<account>#<shard 00-15>/BALANCE``: ``balance_fen``. Sharded
   because every commission touches it: one item would be a hot partition at ~1,000 writes/s.
 
@@ -44,6 +48,8 @@ from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionC
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
 
 MERCHANT_SHARDS = 16
+#: The wallet attribute present (true) exactly while the promoter's risk hold item exists.
+RISK_HOLD_FLAG = "risk_hold"
 TRANSACTION_ATTEMPTS = 10
 
 
@@ -78,10 +84,18 @@ class LedgerRefused(Exception):
     ``wallet:<uid>`` (an overdraft or a stale ``expect``), ``posting:<id>`` (already written),
     ``also:<i>`` (the caller's own writes, by index)."""
 
-    def __init__(self, labels: list[str], items: list[Item | None]) -> None:
+    def __init__(self, labels: list[str], items: list[Item | None],
+                 current: Mapping[str, Item | None] | None = None) -> None:
         super().__init__(f"ledger transaction refused: {labels}")
         self.labels = labels
         self.items = items
+        #: Each failed operation's item as DynamoDB saw it, by label.
+        self.current = dict(current or {})
+
+    def wallet_held(self, user_id: str) -> bool:
+        """The wallet of ``user_id`` was refused while it carried the risk-hold flag."""
+        item = self.current.get(f"wallet:{user_id}")
+        return bool(item and item.get(RISK_HOLD_FLAG))
 
     def only(self, prefix: str) -> bool:
         return bool(self.labels) and all(label.startswith(prefix) for label in self.labels)
@@ -192,8 +206,9 @@ class LedgerRepository:
 
     def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
                no_debt: Collection[str] = (), debt_is: Mapping[str, int] | None = None,
-               now: datetime | None = None) -> list[tuple[str, Write]]:
-        """The labelled writes that record ``postings`` (see the module docstring)."""
+               now: datetime | None = None, held: Mapping[str, bool] | None = None) -> list[tuple[str, Write]]:
+        """The labelled writes that record ``postings`` (see the module docstring). ``held``: promoters
+        whose wallet must carry (True) or not carry (False) the risk-hold flag at commit time."""
         if not postings:
             return []
         name = self._table.name
@@ -214,7 +229,8 @@ class LedgerRepository:
         for user_id, deltas in per_wallet.items():
             out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
                                                                 no_debt=user_id in no_debt,
-                                                                debt_is=(debt_is or {}).get(user_id), now=at)))
+                                                                debt_is=(debt_is or {}).get(user_id), now=at,
+                                                                held=(held or {}).get(user_id))))
         shard = merchant_shard(postings[0].posting_id)
         for account, delta in per_merchant.items():
             if delta:
@@ -224,7 +240,7 @@ class LedgerRepository:
         return out
 
     def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None, no_debt: bool,
-                      now: datetime, debt_is: int | None = None) -> Write:
+                      now: datetime, debt_is: int | None = None, held: bool | None = None) -> Write:
         adds = ["version :one"]
         sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
         conditions: list[str] = []
@@ -252,6 +268,8 @@ class LedgerRepository:
             else:
                 conditions.append("debt_fen = :debt_is")
             values[":debt_is"] = debt_is
+        if held is not None:
+            conditions.append(f"{'attribute_exists' if held else 'attribute_not_exists'}({RISK_HOLD_FLAG})")
         if expect is not None:
             if expect.version == 0:
                 conditions.append("attribute_not_exists(version)")
@@ -275,16 +293,19 @@ class LedgerRepository:
 
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
-             debt_is: Mapping[str, int] | None = None, now: datetime | None = None) -> None:
+             debt_is: Mapping[str, int] | None = None, now: datetime | None = None,
+             held: Mapping[str, bool] | None = None) -> None:
         """Record ``postings`` together with the caller's ``also`` writes (its state transition)
         in one transaction (one conditional write when there are no postings and one write).
         ``no_debt``: promoters whose wallet must owe nothing at commit time (a withdrawal waits
         while a debt exists). ``debt_is``: promoters whose debt must still be exactly the given
-        (≤ 0) ``debt_fen`` (a repayment computed from it). A conflict with a concurrent
+        (≤ 0) ``debt_fen`` (a repayment computed from it). ``held``: promoters whose wallet must (True)
+        or must not (False) carry the risk-hold flag (``LedgerRefused.wallet_held`` tells a refusal
+        by the flag from one by a balance). A conflict with a concurrent
         transaction is retried with jitter; a failed condition raises ``LedgerRefused`` naming
         what failed."""
         labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(
-            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now)
+            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now, held=held)
         if len(labelled) == 1 and "ConditionCheck" not in labelled[0][1].op:
             # No money moves, one item changes (a record's due date): a conditional write is as
             # atomic as a one-item transaction under the same condition, at half the units.
@@ -292,11 +313,13 @@ class LedgerRepository:
             try:
                 retry_conflicts(lambda: self._table.write_one(only), attempts=TRANSACTION_ATTEMPTS)
             except ConditionFailed as exc:
-                raise LedgerRefused([label], [exc.item]) from exc
+                raise LedgerRefused([label], [exc.item], {label: exc.item}) from exc
             return
         if len(labelled) > 100:
             raise ValueError(f"{len(labelled)} writes exceed DynamoDB's 100 per transaction")
         try:
             retry_conflicts(lambda: self._table.transact([w for _, w in labelled]), attempts=TRANSACTION_ATTEMPTS)
         except TransactionCancelled as exc:
-            raise LedgerRefused([labelled[i][0] for i in exc.conditional_failures] or ["conflict"], exc.items) from exc
+            failed = exc.conditional_failures
+            raise LedgerRefused([labelled[i][0] for i in failed] or ["conflict"], exc.items,
+                                {labelled[i][0]: exc.items[i] for i in failed if i < len(exc.items)}) from exc

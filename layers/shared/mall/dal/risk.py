@@ -5,22 +5,20 @@
   ``<opened_at>#<case_id>`` (one promoter's cases). ``evidence_json`` holds the scan's evidence.
 - hold ``USER#<uid>`` / ``RISK_HOLD`` (``case_id``, ``opened_at``, ``open_cases`` {case id → opened
   at}, ``confirmed_case_id``, ``version``): exists while a case on that promoter is open (or one
-  was confirmed). While it exists, new commission records of that promoter carry
-  ``hold=<case_id>`` (kept out of the settlement due index) and withdrawals are refused
-  (``mall.dal.withdrawals`` checks it in the request's transaction). The rules that change it are
-  in ``mall.domain.risk``; every change is a read-modify-write conditional on ``version``.
+  was confirmed). While it exists, new commission records of that promoter carry ``hold=<case_id>``
+  (kept out of the settlement due index), withdrawals are refused and the wallet carries the flag
+  ``risk_hold`` (``mall.dal.risk_wallet``). Rules: ``mall.domain.risk``; changes are conditional on ``version``.
 
-Commission records (``mall.dal.commissions``) are changed here by three conditional updates, each
-from the exact state read (FROZEN, same ``version``) and each bumping ``version`` so a concurrent
-writer that read the record before (a settlement, a commission sync) fails its own condition:
-hold (sets ``hold``, leaves the due index), release (removes ``hold``, back into the due index
-when it has a due date) and void (FROZEN → CANCELLED, with its ledger reversal in the same
-transaction). Hold and release go with a ConditionCheck on the hold item (present / absent), so a
-record is never held without an open case nor released while a new case is open."""
+Commission records (``mall.dal.commissions``) are changed here by three conditional updates, each from the exact
+state read (FROZEN, same ``version``) and each bumping ``version`` so a concurrent writer that read the record
+before (a settlement, a commission sync) fails its own condition: hold (sets ``hold``, leaves the due index),
+release (removes ``hold``, back into the due index when it has a due date) and void (FROZEN → CANCELLED, with its
+ledger reversal in the same transaction). Hold and release go with a ConditionCheck on the hold item (present /
+absent), so a record is never held without an open case nor released while a new case is open."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -40,6 +38,7 @@ from mall.dal.keys import (
 )
 from mall.dal.ledger import wallet_from_item
 from mall.dal.referral.records import promoter_from_item
+from mall.dal.risk_wallet import hold_conditions, with_flag
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral.model import Promoter
@@ -123,8 +122,7 @@ class StaleHold(Exception):
 
 
 class HoldMismatch(Exception):
-    """A record's hold write was refused by the hold ConditionCheck: the hold item is present
-    where it should be absent, or absent where it should be present."""
+    """The hold ConditionCheck refused a record's hold write: the hold item is (not) where it should be."""
 
 
 class StaleRecord(Exception):
@@ -167,6 +165,9 @@ class RiskHoldRepository:
         from a read of the hold (e.g. commission creation) and must not commit if it changed."""
         return Write.check(self._table.name, risk_hold_key(uid),
                            "attribute_exists(pk)" if held else "attribute_not_exists(pk)")
+
+    def conditions(self, held: Mapping[str, bool]) -> tuple[list[Write], dict[str, bool]]:
+        return hold_conditions(self._table, held)  # for a ledger transaction updating their wallets
 
 
 class RiskCaseRepository:
@@ -234,7 +235,7 @@ class RiskCaseRepository:
         writes = [Write.put(self._table.name, case_item(case), condition="attribute_not_exists(pk)"),
                   self._hold_write(hold_before, hold_after), self._audit.write(audit, now)]
         try:
-            self._table.transact(writes)
+            self._table.transact(with_flag(writes, self._table.name, hold_before, hold_after))
         except TransactionCancelled as exc:
             failed = exc.conditional_failures
             if 0 in failed:
@@ -263,7 +264,7 @@ class RiskCaseRepository:
         writes.append(self._audit.write(audit, now))
         writes += also
         try:
-            self._table.transact(writes)
+            self._table.transact(with_flag(writes, self._table.name, hold_before, hold_after))
         except TransactionCancelled as exc:
             failed = exc.conditional_failures
             if 0 in failed:
@@ -282,10 +283,10 @@ class RiskCaseRepository:
         return True
 
     def lift_hold(self, hold: Hold) -> None:
-        """Delete a hold that nothing keeps any more (conditional on its version); ``StaleHold``
-        when it changed since it was read."""
+        """Delete a hold nothing keeps any more (conditional on its version); ``StaleHold`` if it changed."""
         try:
-            self._table.transact([self._hold_write(hold, replace(hold, open_cases={}, confirmed_case_id=None))])
+            lifted = replace(hold, open_cases={}, confirmed_case_id=None)
+            self._table.transact(with_flag([self._hold_write(hold, lifted)], self._table.name, hold, lifted))
         except TransactionCancelled as exc:
             raise StaleHold(hold.promoter_id) from exc
 

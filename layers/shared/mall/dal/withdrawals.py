@@ -6,8 +6,9 @@ The risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked
 The request is ONE transaction through ``LedgerRepository.post``: the ``withdrawal_held`` posting
 and the wallet ADD (``available_fen >= amount`` and no debt at commit time: ``no_debt``), the
 record (``attribute_not_exists``) and its entry in the list of every status, the counter
-(``count < :max AND amount_fen <= :room``), and ConditionChecks that the risk hold is absent and
-the promoter is active. Every later change is conditional on the status and version read, and
+(``count < :max AND amount_fen <= :room``), a ConditionCheck that the promoter is active, and the
+risk hold absent (the wallet update's condition that it carries no ``risk_hold`` flag:
+``mall.dal.risk_wallet``). Every later change is conditional on the status and version read, and
 carries its posting (PAID: ``withdrawal_paid``; FAILED / REJECTED: ``withdrawal_returned``) and,
 for admin decisions, its audit record in the same transaction.
 """
@@ -217,6 +218,7 @@ class WithdrawalRepository:
         was there first, in ``current``)."""
         name = self._table.name
         day = china_day(now)
+        hold_checks, held = RiskHoldRepository(self._table).conditions({w.promoter_id: False})
         also = [
             Write.put(name, withdrawal_item(w), condition="attribute_not_exists(pk)"),
             Write.update(name, daily_counter_key(w.promoter_id, day),
@@ -228,7 +230,7 @@ class WithdrawalRepository:
                                  ":uid": w.promoter_id, ":max": rules.daily_count,
                                  ":room": rules.daily_amount_fen - w.amount_fen,
                                  ":expires": epoch(now + timedelta(days=COUNTER_KEEP_DAYS))}),
-            Write.check(name, risk_hold_key(w.promoter_id), "attribute_not_exists(pk)"),
+            *hold_checks,
             Write.check(name, promoter_key(w.promoter_id),
                         f"#status IN ({', '.join(f':may{i}' for i in range(len(WITHDRAWING_STATUSES)))})",
                         names={"#status": "status"},
@@ -238,17 +240,21 @@ class WithdrawalRepository:
             also.append(marker)
         # Unconditional and last: it never fails, so the refusals above keep their indexes.
         also.append(Write.put(name, withdrawal_list_item(w)))
-        held = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
-                                        amount_fen=w.amount_fen, at=now)
+        posting = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
+                                           amount_fen=w.amount_fen, at=now)
         try:
-            self._ledger.post([held], also=also, no_debt={w.promoter_id}, now=now)
+            self._ledger.post([posting], also=also, no_debt={w.promoter_id}, held=held, now=now)
         except LedgerRefused as exc:
             labels = set(exc.labels)
+            if exc.wallet_held(w.promoter_id):
+                labels.add("risk_hold")  # the wallet's flag refused it (whatever its balance)
+            p = 2 + len(hold_checks)  # the promoter check's index
             order: list[tuple[str, RefusedBy, int | None]] = [
-                ("also:4", "marker", 4),
-                ("also:3", "promoter", 3), ("also:2", "risk_hold", 2), ("also:1", "daily_limit", 1),
+                (f"also:{p + 1}", "marker", p + 1), (f"also:{p}", "promoter", p),
+                ("also:2" if hold_checks else "risk_hold", "risk_hold", 2 if hold_checks else None),
+                ("also:1", "daily_limit", 1),
                 (f"wallet:{w.promoter_id}", "wallet", None), ("conflict", "contention", None),
-                ("also:0", "exists", 0), (f"posting:{held.posting_id}", "exists", None),
+                ("also:0", "exists", 0), (f"posting:{posting.posting_id}", "exists", None),
             ]
             for label, by, index in order:
                 if label in labels:

@@ -44,10 +44,21 @@ class CreditReport:
     skipped: int = 0  # orders not for this path (already decided, not paid, waiting for a binding)
 
 
+def _held(creations: Sequence[Creation]) -> dict[str, bool] | None:
+    """The wallets' risk-hold conditions of ``creations`` together (None: a hold read as open for one
+    order and closed for another keeps them apart, as their hold checks do)."""
+    held: dict[str, bool] = {}
+    for creation in creations:
+        for uid, on in creation.held.items():
+            if held.setdefault(uid, on) != on:
+                return None
+    return held
+
+
 def _writes(creations: Sequence[Creation], repos: CommissionRepositories) -> int | None:
     """Writes of one transaction holding ``creations`` (None: they cannot share one)."""
     also = repos.store.combined([c.also for c in creations])
-    if also is None:
+    if also is None or _held(creations) is None:
         return None
     postings = [p for c in creations for p in c.postings]
     return len(also) + len(repos.ledger.writes(postings))
@@ -82,11 +93,12 @@ def credit_orders(repos: CommissionRepositories, *, order_ids: Sequence[str], no
 
 def _post(repos: CommissionRepositories, pack: Sequence[Creation], now: datetime, report: CreditReport) -> None:
     also = repos.store.combined([c.also for c in pack])
-    if also is None or (_writes(pack, repos) or 0) > MAX_TRANSACTION_WRITES:
+    held = _held(pack)
+    if also is None or held is None or (_writes(pack, repos) or 0) > MAX_TRANSACTION_WRITES:
         report.refused += 1  # one order alone too big for a transaction: sync_order chunks nothing either
         return
     try:
-        repos.ledger.post([p for c in pack for p in c.postings], also=also, now=now)
+        repos.ledger.post([p for c in pack for p in c.postings], also=also, held=held, now=now)
     except LedgerRefused as refused:
         logger.info("a batched commission credit was refused; its orders are synced one by one", extra={
             "orders": [c.order_id for c in pack], "labels": refused.labels[:5]})

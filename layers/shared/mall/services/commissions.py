@@ -35,7 +35,7 @@ applies each adjustment once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -191,19 +191,21 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
 @dataclass(frozen=True)
 class Creation:
     """An order's commission as decided: its ``commission_frozen`` postings and the writes that go
-    in their transaction (the plan, the records, the team order items, the hold checks)."""
+    in their transaction (the plan, the records, the team order items, the hold checks) and, per
+    beneficiary, whether their wallet must carry the risk-hold flag or not (``held``)."""
 
     order_id: str
     records: Sequence[CommissionRecord]
     postings: Sequence[Posting]
     also: Sequence[Write]
+    held: Mapping[str, bool] = field(default_factory=dict)
 
 
 def _create(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
             basis: PaymentSnapshot | None) -> int:
     """Decide and record the order's commission in one ledger transaction."""
     creation = decide_creation(repos, rules, order, now, basis)
-    repos.ledger.post(creation.postings, also=creation.also, now=now)
+    repos.ledger.post(creation.postings, also=creation.also, held=creation.held, now=now)
     logger.info("commission created", extra={"order_id": creation.order_id, "records": len(creation.records),
                                               "amount_fen": sum(r.amount_fen for r in creation.records)})
     return len(creation.records)
@@ -277,9 +279,10 @@ def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, no
     if paid_at is not None:
         also += repos.team_bonus.bonuses.team_order_writes(records, paid_at=paid_at)
     # The holds were read before this transaction: it commits only if none opened or lifted since
-    # (else the redelivered sync decides again), so no record is born with a stale hold state.
-    also += [repos.holds.check_write(uid, held=uid in holds) for uid in sorted({r.beneficiary_id for r in records})]
-    return Creation(order_id, records, postings, also)
+    # (else the redelivered sync decides again), so no record is born with a stale hold state. The
+    # condition rides on each beneficiary's wallet, which the transaction updates anyway.
+    checks, held = repos.holds.conditions({r.beneficiary_id: r.beneficiary_id in holds for r in records})
+    return Creation(order_id, records, postings, [*also, *checks], held)
 
 
 def _adjust(repos: CommissionRepositories, rules: Rules, state: OrderCommissions, now: datetime,
