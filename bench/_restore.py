@@ -104,8 +104,8 @@ def summary(samples: list[dict[str, float]], baseline: dict[str, Any], cold: dic
 
 
 def table_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = [("function (SnapStart)", "cold ratio", "cold+client ratio", "restored ratio", "cold+client cpu",
-             "restored cpu", "restored ms (hooks + client)")]
+    rows: list[tuple[str, ...]] = [("function (SnapStart)", "cold ratio", "cold+client ratio", "restored ratio",
+                                    "cold+client cpu", "restored cpu", "restored ms (hooks + client)")]
     for name, r in result["restored"].items():
         cold = result["functions"][name]
         rows.append((name, f"{cold['ratio']:.2f}", f"{r['cold_with_setup_ratio']:.2f}", f"{r['ratio']:.2f}",

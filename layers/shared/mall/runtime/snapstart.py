@@ -35,6 +35,7 @@ shared (safe, kept):
 - parsed WeChat Pay keys, the v1 personal-data cipher and the fingerprint key: derived from secrets that
   are the same in every environment, and used deterministically (RSA PKCS#1 v1.5 signing, AES-GCM with a
   fresh nonce, HMAC); nothing in them is unique. None is built at init today.
+- the distribution settings by version that the commission service keeps: a stored version never changes.
 - the local secrets file's cache (``mall.secrets``): the local stack only.
 
 A hook that fails fails the restore (Lambda retries with another environment): sharing silently
