@@ -44,7 +44,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from bench import RESULTS_DIR, ROOT
+from bench import RESULTS_DIR, ROOT, _restore
 from bench._png import GREEN, GREY, RED, Bar, bar_chart
 from bench._report import print_table
 from local.template import load_template
@@ -328,12 +328,18 @@ def _summary(samples: list[tuple[float, float]], baseline: dict[str, Any] | None
 def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
         subjects = _subjects(Path(tmp))
-        for subject in subjects:  # warm-up, not measured: the OS page cache
-            _measure(subject)
+        # SnapStart functions are also measured restored (bench/_restore.py), in the same rounds.
+        snapstart = _restore.snapstart_functions(ROOT / "template.yaml")
+        restored = [Subject(s.name, _restore.restored_argv(s.argv), s.env) for s in subjects if s.name in snapstart]
+        for subject in [*subjects, *restored]:  # warm-up, not measured: the OS page cache
+            _child(subject)
         samples: dict[str, list[tuple[float, float]]] = {s.name: [] for s in subjects}
+        restored_samples: dict[str, list[dict[str, float]]] = {s.name: [] for s in restored}
         for _ in range(repeat):
             for subject in subjects:
                 samples[subject.name].append(_measure(subject))
+            for subject in restored:
+                restored_samples[subject.name].append(_restore.parse(_child(subject).stdout))
         imports = {s.name: analyse_importtime(_child(s, "-X", "importtime").stderr) for s in subjects[1:]}
 
     base = _summary(samples[BASELINE], None)
@@ -354,8 +360,14 @@ def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
         "median_ratio": round(statistics.median(f["ratio"] for f in functions.values()), 2),
         "median_ratio_min": round(statistics.median(f["ratio_min"] for f in functions.values()), 2),
         "median_cpu_ratio": round(statistics.median(f["cpu_ratio"] for f in functions.values()), 2),
+        "restored": {name: _restore.summary(s, base, functions[name]) for name, s in restored_samples.items()},
     }
     _print_table(result)
+    if result["restored"]:
+        print("\nSnapStart functions restored: the local analogue (init, before-snapshot hooks, fork; timed in the "
+              "child: after-restore hooks + the first request's DynamoDB client). Lambda's own restore is not "
+              "modelled. cold+client: the cold figure plus building that client from nothing.")
+        print_table(_restore.table_rows(result))
     if detail:
         _print_detail(functions)
     result["chart"] = _chart(result)

@@ -76,6 +76,7 @@ class CostModel:
         self.assume = inputs["assumptions"]
         self.template = template
         self.memory = {fid: spec.memory_mb for fid, spec in template.functions.items()}
+        self.http_functions = {route.function_id for route in template.routes}
 
     # -- unit prices --
 
@@ -218,6 +219,8 @@ class CostModel:
                 invoked(inv, count)
             _add(per_order, self.units_cost(measured["rcu"], measured["wcu"]), count)
         self.observed(per_order, counts, logged["all"], logged["access"])
+        if self.facts.snapstart:
+            per_order["snapstart_restores"] = self.snapstart_restores(counts)
 
         variable = {k: v * PER for k, v in per_order.items()}
         fixed = self.fixed_monthly(fixed_runs)
@@ -256,20 +259,52 @@ class CostModel:
             "month_total_usd": round(month, 4),
             "all_in_usd_per_10k_orders": round(all_in, 4),
             "target_met": all_in <= TARGET_USD,
-            # What SnapStart would add, priced for the decision even where no function has it.
+            # SnapStart's price: the functions that have it (a cache line each in the fixed month, their
+            # restores in the variable cost), and what one more would cost, for the decision.
             "snapstart": {"functions": sorted(self.facts.snapstart),
+                          "cache_usd_per_month": round(sum(self.snapstart_cache_month(self.memory[f])
+                                                           for f in self.facts.snapstart), 4),
+                          "restores_per_10k_orders": round(PER * self.cold_starts(counts, self.facts.snapstart), 1),
+                          "restores_usd_per_10k_orders": round(variable.get("snapstart_restores", 0.0), 4),
                           "cache_usd_per_function_month_at_256_mb": round(self.snapstart_cache_month(256), 4),
                           "restore_usd_at_256_mb": round(
-                              0.25 * float(self.prices["lambda_snapstart_restore_gb"]["usd"]), 8)},
+                              0.25 * float(self.prices["lambda_snapstart_restore_gb"]["usd"]), 8),
+                          "candidates": self.snapstart_candidates(counts)},
             "billed_ms_per_invocation": {f: round(sum(v) / len(v), 1) for f, v in sorted(lambda_ms.items())},
             "not_in_the_model": self.inputs.get("not_in_the_model", []),
         }
 
     def snapstart_cache_month(self, memory_mb: int) -> float:
-        """A month of one published version's SnapStart cache: billed whatever the traffic, which is why
-        no function has it (docs/performance.md, "SnapStart"). Restores (per cold start) come on top."""
+        """A month of one published version's SnapStart cache: billed whatever the traffic (template.yaml's
+        ``VersionDeletionPolicy: Delete`` keeps one version per function). Restores come on top."""
         seconds = float(self.assume["seconds_per_month"])
         return memory_mb / 1024 * seconds * float(self.prices["lambda_snapstart_cache_gb_second"]["usd"])
+
+    def cold_starts(self, counts: dict[str, float], functions: frozenset[str] | set[str]) -> float:
+        """New execution environments per order of ``functions``: with SnapStart each is a restore."""
+        share = float(self.assume["lambda_duration"]["cold_start_share"])
+        return sum(n for fn, n in counts.items() if fn in functions) * share
+
+    def snapstart_restores(self, counts: dict[str, float]) -> float:
+        """USD per order of restoring the SnapStart functions' snapshots (by the GB of their memory)."""
+        price = float(self.prices["lambda_snapstart_restore_gb"]["usd"])
+        return sum(self.cold_starts(counts, {fn}) * self.memory[fn] / 1024 * price for fn in self.facts.snapstart)
+
+    def snapstart_candidates(self, counts: dict[str, float]) -> list[dict[str, Any]]:
+        """The HTTP functions an order's requests reach, by invocations: what SnapStart would cost each a
+        month at ``orders_per_month``, and per cold start it would turn into a restore."""
+        orders = float(self.assume["orders_per_month"])
+        http = {inv for inv in counts if inv in self.http_functions}
+        out = []
+        for fn in sorted(http, key=lambda f: -counts[f]):
+            month = self.snapstart_cache_month(self.memory[fn])
+            cold = self.cold_starts(counts, {fn}) * orders
+            restores = cold * self.memory[fn] / 1024 * float(self.prices["lambda_snapstart_restore_gb"]["usd"])
+            out.append({"function": fn, "snapstart": fn in self.facts.snapstart,
+                        "invocations_per_order": round(counts[fn], 2), "cold_starts_per_month": round(cold, 1),
+                        "usd_per_month": round(month + restores, 4),
+                        "usd_per_cold_start_avoided": round((month + restores) / cold, 4) if cold else None})
+        return out
 
     def fixed_observability(self, counts: dict[str, float]) -> dict[str, dict[str, Any]]:
         """KMS key-months and the table key's requests, and the custom metrics (EMF)."""
@@ -390,7 +425,8 @@ LABELS = {"api_gateway": "API Gateway HTTP API requests", "lambda_requests": "La
           "lambda_gb_seconds": "Lambda GB-seconds (arm64)", "dynamodb_writes": "DynamoDB write request units",
           "dynamodb_reads": "DynamoDB read request units", "sqs": "SQS requests",
           "xray_traces": "X-Ray traces recorded + retrieved", "logs_ingestion": "CloudWatch Logs ingestion",
-          "logs_storage": "CloudWatch Logs storage (steady state)", "kms_requests": "KMS data-key requests"}
+          "logs_storage": "CloudWatch Logs storage (steady state)", "kms_requests": "KMS data-key requests",
+          "snapstart_restores": "Lambda SnapStart restores"}
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -413,5 +449,16 @@ def _print(result: dict[str, Any]) -> None:
           f"${result['all_in_usd_per_10k_orders']:.4f}   target <= ${TARGET_USD:.2f}: {verdict}")
     print(f"a month of {result['orders_per_month']:,} orders: ${result['month_total_usd']:.4f}. "
           f"List prices recorded {result['prices_recorded']}; no free tier.")
+    snap = result["snapstart"]
+    if snap["functions"]:
+        print(f"SnapStart on {len(snap['functions'])} functions ({', '.join(snap['functions'])}): snapshot cache "
+              f"${snap['cache_usd_per_month']:.4f} a month, {snap['restores_per_10k_orders']:g} restores "
+              f"${snap['restores_usd_per_10k_orders']:.4f} per {PER:,} orders")
+    print(f"SnapStart per HTTP function an order reaches (at {result['orders_per_month']:,} orders a month: cache + "
+          "restores, and per cold start it turns into a restore):")
+    for c in snap["candidates"]:
+        per = "-" if c["usd_per_cold_start_avoided"] is None else f"${c['usd_per_cold_start_avoided']:.4f}"
+        print(f"  {'*' if c['snapstart'] else ' '} {c['function'].ljust(34)} {c['invocations_per_order']:6g} an order  "
+              f"{c['cold_starts_per_month']:7g} cold starts a month  ${c['usd_per_month']:.4f} a month  {per} each")
     if result["routes_in_mix_not_measured"]:
         print(f"routes of the request mix with no measurement (left out): {result['routes_in_mix_not_measured']}")

@@ -14,6 +14,7 @@ from bench._observability import GB, Observability, hours_active, key_months, sa
 from bench.cost import PER, TARGET_USD, CostModel
 from local.cfn_yaml import load_yaml
 from local.template_model import FunctionSpec, QueueTrigger, Template
+from tests.unit.test_snapstart_template import SNAPSTART_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS: dict[str, Any] = json.loads((ROOT / "bench" / "prices.json").read_text(encoding="utf-8"))
@@ -172,8 +173,8 @@ def test_all_in_adds_the_fixed_month_scaled_to_ten_thousand_orders() -> None:
     assert result["target_met"] == (result["all_in_usd_per_10k_orders"] <= TARGET_USD)
 
 
-def test_snapstart_is_priced_per_published_version_month_and_no_function_has_it() -> None:
-    assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).snapstart == frozenset()
+def test_snapstart_is_priced_per_published_version_month_and_per_restore() -> None:
+    assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).snapstart == SNAPSTART_FUNCTIONS
     plain = _model().estimate(_work())
     assert not any(k.startswith("SnapStart") for k in plain["fixed_usd_per_month"])
     month = ASSUME["seconds_per_month"] * PRICES["lambda_snapstart_cache_gb_second"]["usd"]
@@ -182,3 +183,9 @@ def test_snapstart_is_priced_per_published_version_month_and_no_function_has_it(
     cache = next(v for k, v in snapped["fixed_usd_per_month"].items() if k.startswith("SnapStart cache of Api"))
     assert cache["usd"] == pytest.approx(month, abs=1e-4)  # the test template's functions have 1024 MB
     assert snapped["fixed_total_usd"] == pytest.approx(plain["fixed_total_usd"] + cache["usd"], abs=1e-3)
+    # Each new environment of a SnapStart function is a restore of its memory (1 GB here), at the cold-start share.
+    restores = PER * ASSUME["lambda_duration"]["cold_start_share"]  # one Api invocation an order
+    assert snapped["snapstart"]["restores_per_10k_orders"] == pytest.approx(restores)
+    assert snapped["variable_usd_per_10k_orders"]["snapstart_restores"] == pytest.approx(
+        restores * PRICES["lambda_snapstart_restore_gb"]["usd"], abs=1e-4)
+    assert "snapstart_restores" not in plain["variable_usd_per_10k_orders"]

@@ -20,6 +20,7 @@ from mall import errors
 from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
 from mall.observability import logger, metrics, xray_tracer
+from mall.runtime.snapstart import install as install_snapstart_hooks
 
 # Powertools' names a handler needs are re-exported: imported from here, they load the event handler's
 # package lean (mall.api.lean_powertools).
@@ -83,6 +84,7 @@ def entrypoint(app: APIGatewayHttpResolver, *,
                traced: bool = False) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler: correlation id from the API request id, metrics flushed; ``traced`` by the
     X-Ray SDK where template.yaml gives the function ``Tracing: Active`` (``mall.observability``)."""
+    install_snapstart_hooks()  # run by Lambda only where template.yaml gives the function SnapStart
 
     @metrics.log_metrics  # no ColdStart metric: see mall.workers.worker_entrypoint
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -54,9 +54,8 @@ class ObjectStore:
 
     @property
     def client(self) -> S3Client:
-        if self._client is None:
-            self._client = s3_client()
-        return self._client
+        # Not kept when shared: rebuilt after a SnapStart restore (mall.runtime.snapstart).
+        return self._client if self._client is not None else s3_client()
 
     def put(self, key: str, body: bytes, *, content_type: str, cache_control: str | None = None,
             metadata: dict[str, str] | None = None) -> None:

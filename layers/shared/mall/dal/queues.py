@@ -46,9 +46,8 @@ class MessageQueue:
 
     @property
     def client(self) -> SQSClient:
-        if self._client is None:
-            self._client = sqs_client()
-        return self._client
+        # Not kept when shared: rebuilt after a SnapStart restore (mall.runtime.snapstart).
+        return self._client if self._client is not None else sqs_client()
 
     def send(self, body: Mapping[str, Any]) -> None:
         self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(dict(body), separators=(",", ":")))

@@ -171,9 +171,9 @@ class Table:
 
     @property
     def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
+        # The shared client unless one was given, asked for on each call (not kept): after a SnapStart
+        # restore the shared one is rebuilt (mall.runtime.snapstart), and a table built at init follows.
+        return self._client if self._client is not None else dynamodb_client()
 
     def get(self, key: Key, *, consistent: bool = False) -> Item | None:
         response = self.client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)

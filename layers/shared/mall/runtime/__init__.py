@@ -1,0 +1,1 @@
+"""How this code lives in Lambda's execution environment (SnapStart hooks: ``mall.runtime.snapstart``)."""
