@@ -19,7 +19,13 @@ from mall.dal.commissions import CommissionRepository, commission_item
 from mall.dal.exports import ExportSources
 from mall.dal.fraud import FraudRepository
 from mall.dal.history import HistoryReader
-from mall.dal.keys import COMMISSION_INDEX_SHARDS, beneficiary_partitions, beneficiary_shard, commission_index_partition
+from mall.dal.keys import (
+    COMMISSION_INDEX_SHARDS,
+    beneficiary_partitions,
+    beneficiary_shard,
+    commission_index_partition,
+    wallet_key,
+)
 from mall.dal.risk import RiskCaseRepository
 from mall.dal.table import Table, deserialize
 from mall.domain.catalog import Category
@@ -234,6 +240,10 @@ def test_every_reader_of_a_promoters_records_reads_every_shard(table: Table) -> 
             held.add(cid)
     newest_first = sorted(sort_keys, key=lambda cid: sort_keys[cid], reverse=True)
     settled = {cid for n, cid in enumerate(commission_id(o, "1", 1) for o in a + b) if n % 4 == 3}
+    # The wallet as the ledger leaves it: the FROZEN records' money frozen (the risk reads look there first).
+    table.put({**wallet_key(UID), "entity": "wallet", "promoter_id": UID, "version": 1,
+               "frozen_fen": 100 * (len(sort_keys) - len(settled)), "available_fen": 100 * len(settled),
+               "withdrawing_fen": 0, "withdrawn_fen": 0, "debt_fen": 0})
 
     exported = [str(i["commission_id"]) for i in ExportSources(table, page_size=2).commissions(
         DayRange(date(2026, 11, 20), date(2026, 11, 20)), promoters=[UID])]

@@ -2,8 +2,7 @@
 their entries are spread over (``COMMISSIONS#<uid>`` and ``COMMISSIONS#<uid>#<k>``, the shard chosen
 by the commission id). Every reader of a promoter's records goes through here: the paged lists
 (``page``: the promoter's and the admin's commission lists, the attributed orders) and the reads of
-every record in a range (``items``: export, fraud scan) and of a promoter's records as a set
-(``select``: voiding and releasing held records, a risk case's records).
+every record in a range or of a status (``items``: export, fraud scan, risk holds and cases).
 
 **One position for every shard.** The sort key ``<created_at>#<commission_id>`` is unique across
 the shards and orders them alike, so the index key of the last record a page shows says where each
@@ -20,13 +19,13 @@ it would be unsharded)."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from mall.dal.keys import beneficiary_partition, beneficiary_partitions
-from mall.dal.table import Item, Key, Page, Table, deserialize, serialize
+from mall.dal.table import Item, Key, Page, Table
 
 INDEX = "gsi1"
 
@@ -96,31 +95,6 @@ class CommissionIndex:
         (``page_size`` None: DynamoDB's 1 MB pages)."""
         return heapq.merge(*(self._all(pk, newest_first=newest_first, where=where, page_size=page_size)
                              for pk in beneficiary_partitions(user_id)), key=_sort_key, reverse=newest_first)
-
-    def select(self, user_id: str, *, condition: str, parameters: Sequence[Any], page_size: int | None = None,
-               ) -> Iterator[Item]:
-        """Every record of the promoter that ``condition`` (PartiQL, ``?`` for each of ``parameters``)
-        keeps, in no particular order: one PartiQL ``SELECT ... WHERE gsi1pk IN [...]`` per page,
-        which reads every shard in one round trip (a Query reads one partition), for the reads that
-        need a promoter's records as a set, not a page of a list (voiding, releasing a hold)."""
-        shards = beneficiary_partitions(user_id)
-        # Only names and placeholders are formatted in: the table's, the index's and the repository's
-        # own condition; every value is a parameter.
-        statement = (f'SELECT * FROM "{self._table.name}"."{INDEX}" '  # noqa: S608
-                     f'WHERE "gsi1pk" IN [{", ".join("?" * len(shards))}] AND ({condition})')
-        values = [serialize({"v": value})["v"] for value in (*shards, *parameters)]
-        token: str | None = None
-        while True:
-            body: dict[str, Any] = {"Statement": statement, "Parameters": values}
-            if page_size is not None:
-                body["Limit"] = page_size
-            if token:
-                body["NextToken"] = token
-            response = self._table.client.execute_statement(**body)
-            yield from (deserialize(raw) for raw in response.get("Items", []))
-            token = response.get("NextToken")
-            if not token:
-                return
 
     def _all(self, partition: str, *, newest_first: bool, where: Where, page_size: int | None) -> Iterator[Item]:
         after: Key | None = None

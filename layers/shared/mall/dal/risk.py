@@ -28,7 +28,7 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.commission_index import CommissionIndex
+from mall.dal.commission_index import CommissionIndex, Where
 from mall.dal.commissions import commission_from_item, due_index_fields
 from mall.dal.keys import (
     commission_key,
@@ -293,11 +293,17 @@ class RiskCaseRepository:
     # ---- commission records -------------------------------------------------------------------
 
     def unsettled_records(self, uid: str) -> Iterator[CommissionRecord]:
-        """The promoter's FROZEN commission records: keys from gsi1 ``COMMISSIONS#<uid>`` (every shard
-        in one read a page, filtered on status, eventually consistent), then the records themselves by consistent
-        BatchGetItem, so each is seen as it is now (still FROZEN, its current version and hold)."""
-        found = CommissionIndex(self._table).select(uid, condition='"status" = ?',
-                                                    parameters=[CommissionStatus.FROZEN.value], page_size=RECORD_PAGE)
+        """The promoter's FROZEN commission records: keys from gsi1 ``COMMISSIONS#<uid>`` (its shards,
+        filtered on status, eventually consistent), then the records themselves by consistent
+        BatchGetItem, so each is seen as it is now (still FROZEN, its current version and hold).
+        None when the wallet, read first and consistently, holds nothing frozen: every FROZEN record
+        has money left (one with nothing left is CANCELLED) and its money is frozen in the same
+        transaction that writes it, so one GetItem answers for the promoter's index shards."""
+        if wallet_from_item(uid, self._table.get(wallet_key(uid), consistent=True)).balances.frozen == 0:
+            return
+        frozen = Where(expression="#status = :frozen", names={"#status": "status"},
+                       values={":frozen": CommissionStatus.FROZEN.value})
+        found = CommissionIndex(self._table).items(uid, where=frozen, page_size=RECORD_PAGE)
         for chunk in itertools.batched(found, RECORD_PAGE, strict=False):
             keys = [{"pk": i["pk"], "sk": i["sk"]} for i in chunk]
             for item in self._table.batch_get(keys, consistent=True):
@@ -309,15 +315,14 @@ class RiskCaseRepository:
         return commission_from_item(item) if item and item.get("entity") == "commission" else None
 
     def case_records(self, uid: str, case_id: str) -> tuple[list[CommissionRecord], list[int]]:
-        """The promoter's held records and the amounts ``case_id`` voided: one read of every index
-        shard a page, filtered; eventually consistent (a view, not a decision)."""
+        """The promoter's held records and the amounts ``case_id`` voided: a gsi1 Query per index
+        shard (all pages), filtered; eventually consistent (a view, not a decision)."""
         held: list[CommissionRecord] = []
         voided: list[int] = []
-        condition = '("status" = ? AND "hold" IS NOT MISSING) OR "voided_by" = ?'
-        found = CommissionIndex(self._table).select(uid, condition=condition,
-                                                    parameters=[CommissionStatus.FROZEN.value, case_id],
-                                                    page_size=RECORD_PAGE)
-        for item in found:
+        where = Where(expression="(#status = :frozen AND attribute_exists(#hold)) OR voided_by = :case",
+                      names={"#status": "status", "#hold": "hold"},
+                      values={":frozen": CommissionStatus.FROZEN.value, ":case": case_id})
+        for item in CommissionIndex(self._table).items(uid, newest_first=True, where=where, page_size=RECORD_PAGE):
             if item.get("voided_by") == case_id:
                 voided.append(int(item.get("voided_fen", 0)))
             else:
