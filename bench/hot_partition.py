@@ -20,12 +20,18 @@ second") asks for 1,000 credits/s to one promoter. This benchmark runs what can 
 3. **The ledger write alone**: ``K`` ``commission_frozen`` postings of the promoter in one
    ``LedgerRepository.post`` (one wallet ``ADD``), for ``K`` in ``BATCHES``, same threads.
 4. **AWS arithmetic from the items written.** The sizes of the wallet, a posting and a commission
-   record as stored give the write units each credit puts on each hot key — the wallet item, the
-   busiest partition of the promoter's postings (shard 0 also holds the wallet), the gsi1
-   ``COMMISSIONS#<uid>`` partition — and the credits/s each allows under DynamoDB's 1,000 WCU/s per
+   record as stored (the record also after its due date is set and after it is settled, by the real
+   sync and settlement paths) give the write units each credit puts on each hot key — the wallet
+   item, the busiest partition of the promoter's postings (shard 0 also holds the wallet), a gsi1
+   ``COMMISSIONS#<uid>`` shard — and the credits/s each allows under DynamoDB's 1,000 WCU/s per
    partition (a write in a transaction costs twice; items rounded up per 1 KB): for one credit per
    transaction in one partition (the layout before), and for batches of ``BATCHES`` with the
-   postings sharded.
+   postings and the index entries sharded. A gsi1 shard takes the entry of each record created and
+   two rewrites later (due date, settlement): counted once with the creation alone (the rewrites of
+   days-old records fall on older key ranges of the shard) and once with all three on one partition
+   (the worst case: every write of the shard in one key range), for ``COMMISSION_INDEX_SHARDS`` and,
+   beside it, other shard counts with the round trips of a promoter's list page (one Query per shard
+   plus one BatchGetItem).
 
 Every run checks its books (the wallet's frozen balance is the sum of the credits, one posting per
 credit; for the unbatched paths its version the number of transactions) and says so.
@@ -37,7 +43,7 @@ import queue
 import random
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -49,7 +55,16 @@ from bench._meter import item_size, write_units
 from bench._threads import run_threads
 from bench.settlement import fresh_table, load
 from local.dynamodb import running
-from mall.dal.keys import POSTING_SHARDS, commission_key, posting_partitions, wallet_key
+from mall.clock import iso
+from mall.dal.keys import (
+    COMMISSION_INDEX_SHARDS,
+    POSTING_SHARDS,
+    beneficiary_partitions,
+    commission_key,
+    order_key,
+    posting_partitions,
+    wallet_key,
+)
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
@@ -57,6 +72,7 @@ from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, SyncIncomplete, sync_order
+from mall.services.settlement import SettlementRepositories, due_entries
 
 HOT = "u_hotpromoter0000000000000"
 ORDERS = 1_200
@@ -69,6 +85,10 @@ LEDGER_SECONDS = 3.0
 PRICE_FEN = 9_990  # 10% global L1: 999 fen per credit
 TARGET = 1_000  # credits per second to one promoter (docs/performance.md)
 PARTITION_WCU = 1_000  # DynamoDB's write capacity of one partition (per second)
+INDEX_SHARD_OPTIONS = (1, 2, 3, 4)  # gsi1 shard counts compared (the built one is COMMISSION_INDEX_SHARDS)
+#: Records one settlement transaction settles for one promoter: three writes each (the record, its
+#: ``commission_settled`` posting, its order's check) within 100, beside the wallet, hold and status checks.
+SETTLED_PER_TRANSACTION = 32
 NOW = datetime(2026, 11, 22, 2, tzinfo=UTC)
 
 
@@ -244,28 +264,39 @@ def batched_path(client: Any, orders: int) -> dict[str, Any]:
         wallet = ledger.wallet(HOT)
         postings = list(ledger.all_postings(HOT))
         per_shard = posting_counts(plain)
+        per_index_shard = index_counts(plain)
         ok = (wallet.balances == L.Balances(frozen=orders * (PRICE_FEN // 10)) and totals["credits"] == orders
-              and len(postings) == orders and sum(per_shard) == orders)
+              and len(postings) == orders and sum(per_shard) == orders and sum(per_index_shard) == orders)
     return {
         "orders": orders, "workers": WORKERS, "batch": BATCH, "seconds": round(elapsed, 3),
         "credits": totals["credits"], "credits_per_second": round(totals["credits"] / elapsed, 1),
         "credited_in_batches": totals["batched"], "batch_transactions": totals["transactions"],
         "refused_batches": totals["refused"], "wallet_writes": wallet.version,
         "credits_per_wallet_write": round(orders / max(1, wallet.version), 2),
-        "postings_per_shard": per_shard,
+        "postings_per_shard": per_shard, "index_entries_per_shard": per_index_shard,
         "calls_per_credit": round(sum(calls.values()) / orders, 2), "calls": calls, "ok": ok,
     }
 
 
 def posting_counts(table: Table) -> list[int]:
     """How many of the hot promoter's postings each of its posting partitions holds."""
+    return _counts(table, [{"KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
+                            "ExpressionAttributeValues": {":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}}
+                           for pk in posting_partitions(HOT)])
+
+
+def index_counts(table: Table) -> list[int]:
+    """How many of the hot promoter's gsi1 commission entries each index shard holds."""
+    return _counts(table, [{"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :pk",
+                            "ExpressionAttributeValues": {":pk": {"S": pk}}} for pk in beneficiary_partitions(HOT)])
+
+
+def _counts(table: Table, queries: list[dict[str, Any]]) -> list[int]:
     counts = []
-    for pk in posting_partitions(HOT):
+    for query in queries:
         total, start = 0, None
         while True:
-            body: dict[str, Any] = {"TableName": table.name, "Select": "COUNT",
-                                    "KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
-                                    "ExpressionAttributeValues": {":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}}
+            body: dict[str, Any] = {"TableName": table.name, "Select": "COUNT", **query}
             if start:
                 body["ExclusiveStartKey"] = start
             page = table.client.query(**body)
@@ -289,8 +320,23 @@ def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
     postings = [item for pk in posting_partitions(HOT) for item in client.query(
         TableName=table.name, KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
         ExpressionAttributeValues={":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}, Limit=1)["Items"]]
-    return {"wallet": item_size(raw(wallet_key(HOT))), "posting": item_size(postings[0]) if postings else 0,
-            "commission_record": item_size(raw(commission_key(order_id, "1", 1)))}
+    record = commission_key(order_id, "1", 1)
+    sizes = {"wallet": item_size(raw(wallet_key(HOT))), "posting": item_size(postings[0]) if postings else 0,
+             "commission_record": item_size(raw(record))}
+    # The same record after its two later rewrites, by the deployed paths: the order completes and the
+    # sync sets the due date; the settlement settles it.
+    completed = NOW + timedelta(days=1)
+    table.update(order_key(order_id), "SET #s = :done, completed_at = :at ADD version :one", names={"#s": "status"},
+                 values={":done": "COMPLETED", ":at": iso(completed), ":one": 1})
+    sync_order(CommissionRepositories.on(table), order_id=order_id, now=completed)
+    sizes["commission_record_due"] = item_size(raw(record))
+    as_of = completed + timedelta(days=30)
+    repos = SettlementRepositories.on(table)
+    for entry in due_entries(repos, as_of=as_of):
+        repos.settlement.settle_one(entry.key, as_of=as_of, now=as_of)
+    settled = raw(record)
+    sizes["commission_record_settled"] = item_size(settled) if settled.get("status") == {"S": "SETTLED"} else 0
+    return sizes
 
 
 # ---- 2. batched credits (the plan's mitigation 1, ledger part) -----------------------------------------
@@ -311,22 +357,58 @@ def ledger_batches(client: Any, per_transaction: int) -> dict[str, Any]:
 # ---- 3. AWS arithmetic -------------------------------------------------------------------------------
 
 
-def aws_ceiling(sizes: dict[str, int], per_transaction: int, shards: int) -> dict[str, Any]:
+#: The gsi1 rows of ``aws_ceiling``: a shard's newest key range (each record's entry created there),
+#: and every write of the shard on one partition (created, then rewritten at its due date and settlement).
+INDEX_NEWEST = "gsi1 COMMISSIONS#<uid> shard, records created (its newest key range)"
+INDEX_ALL = "gsi1 COMMISSIONS#<uid> shard, created + due date + settled on one partition"
+#: The postings' busiest partition once the settlements of earlier credits run at the same rate: each
+#: credit is later settled by a posting of its own, at the newest end of a posting shard too.
+POSTINGS_SETTLING = "busiest postings partition, each credit's settlement posting too"
+
+
+def index_units(sizes: dict[str, int]) -> tuple[int, int]:
+    """gsi1 write units of one record (projection ALL, standard rate): at creation, and its two rewrites."""
+    return (write_units(sizes["commission_record"]),
+            write_units(sizes["commission_record_due"]) + write_units(sizes["commission_record_settled"]))
+
+
+def aws_ceiling(sizes: dict[str, int], per_transaction: int, shards: int, index_shards: int) -> dict[str, Any]:
     """Write units per credit on each hot key, and the credits/s each allows at 1,000 WCU/s per
     partition: ``per_transaction`` credits share one wallet write; postings over ``shards``
-    partitions (shard 0 is ``USER#<uid>``, which also holds the wallet)."""
+    partitions (shard 0 is ``USER#<uid>``, which also holds the wallet); gsi1 entries over
+    ``index_shards``. ``ceiling`` counts every key: a viral rate sustained past the settlement delay,
+    when each second also settles as many earlier credits (their postings, the records' rewrites on
+    their creation's partition); ``ceiling_rewrites_apart`` is the burst shorter than that delay:
+    no settlement postings yet, and a record's rewrites (days after it was created: receipt, then the
+    delay) in an older key range of its shard."""
     wallet = 2 * write_units(sizes["wallet"]) / per_transaction  # one transactional ADD per transaction
     posting = 2 * write_units(sizes["posting"])  # a transactional put per credit
-    index = write_units(sizes["commission_record"])  # the gsi1 entry (projection ALL), standard rate
+    created, rewrites = index_units(sizes)
+    settling = wallet + 2 * write_units(sizes["wallet"]) / SETTLED_PER_TRANSACTION + 2 * posting / shards
     keys = {"wallet item (USER#<uid>/WALLET)": wallet,
             "busiest postings partition (USER#<uid>: wallet + 1/shards of the postings)": wallet + posting / shards,
-            "gsi1 COMMISSIONS#<uid> partition (record created)": float(index)}
+            INDEX_NEWEST: created / index_shards, INDEX_ALL: (created + rewrites) / index_shards,
+            POSTINGS_SETTLING: settling}
     ceilings = {key: round(PARTITION_WCU / units, 1) for key, units in keys.items()}
     limiting = min(ceilings, key=lambda k: ceilings[k])
-    return {"per_transaction": per_transaction, "posting_shards": shards,
+    # A viral period shorter than the settlement delay: no settlement yet, rewrites of no record yet.
+    apart = min(v for k, v in ceilings.items() if k not in (INDEX_ALL, POSTINGS_SETTLING))
+    return {"per_transaction": per_transaction, "posting_shards": shards, "index_shards": index_shards,
             "wcu_per_credit": {k: round(v, 3) for k, v in keys.items()},
             "credits_per_second_allowed": ceilings, "limit": limiting, "ceiling": ceilings[limiting],
-            "meets_target": ceilings[limiting] >= TARGET}
+            "meets_target": ceilings[limiting] >= TARGET, "ceiling_rewrites_apart": apart,
+            "meets_target_rewrites_apart": apart >= TARGET}
+
+
+def index_options(sizes: dict[str, int]) -> list[dict[str, Any]]:
+    """For each gsi1 shard count: the credits/s a shard allows (creations alone; every write on one
+    partition) and the round trips of a promoter's list page (a Query per shard, one BatchGetItem)."""
+    created, rewrites = index_units(sizes)
+    return [{"index_shards": n, "newest_range_wcu": round(created / n, 3),
+             "one_partition_wcu": round((created + rewrites) / n, 3),
+             "newest_range_credits_per_second": round(PARTITION_WCU * n / created, 1),
+             "one_partition_credits_per_second": round(PARTITION_WCU * n / (created + rewrites), 1),
+             "list_page_round_trips": n + 1, "built": n == COMMISSION_INDEX_SHARDS} for n in INDEX_SHARD_OPTIONS]
 
 
 # ---- the benchmark -------------------------------------------------------------------------------------
@@ -347,7 +429,9 @@ def run() -> dict[str, Any]:
     sizes = current.pop("sizes")
     for c in conflicted:
         c.pop("sizes")
-    arithmetic = [aws_ceiling(sizes, 1, 1), *(aws_ceiling(sizes, k, POSTING_SHARDS) for k in BATCHES)]
+    arithmetic = [aws_ceiling(sizes, 1, 1, 1),
+                  *(aws_ceiling(sizes, k, POSTING_SHARDS, COMMISSION_INDEX_SHARDS) for k in BATCHES)]
+    options = index_options(sizes)
 
     print(f"one promoter, {ORDERS:,} paid orders synced by {WORKERS} workers (sync_order, one ledger transaction "
           f"per credit), DynamoDB Local")
@@ -361,7 +445,8 @@ def run() -> dict[str, Any]:
     print(f"batched worker, {BATCH} messages a batch (credit_orders, then sync_order each): "
           f"{batched['credits_per_second']:,.0f} credits/s, {batched['calls_per_credit']} calls/credit, "
           f"{batched['credits_per_wallet_write']} credits per wallet write, {batched['refused_batches']} batches "
-          f"refused, postings per shard {batched['postings_per_shard']}: {'ok' if batched['ok'] else 'FAILED'}")
+          f"refused, postings per shard {batched['postings_per_shard']}, gsi1 entries per shard "
+          f"{batched['index_entries_per_shard']}: {'ok' if batched['ok'] else 'FAILED'}")
     print(f"\nthe ledger write alone (LedgerRepository.post of K postings), {WORKERS} threads, "
           f"{LEDGER_SECONDS:.0f} s each")
     print(f"{'postings/transaction':<22}{'credits/s':>11}{'transactions/s':>16}{'refused':>9}  check")
@@ -370,15 +455,25 @@ def run() -> dict[str, Any]:
         print(f"{figures['per_transaction']:<22}{figures['credits_per_second']:>11,.0f}"
               f"{figures['transactions_per_second']:>16,.0f}{figures['refused']:>9}  {check}")
     print(f"\nAWS: write units per credit on the hot keys (items as stored: wallet {sizes['wallet']} B, posting "
-          f"{sizes['posting']} B, commission record {sizes['commission_record']} B) and the credits/s each allows "
-          f"at {PARTITION_WCU:,} WCU/s per partition (target {TARGET:,}/s)")
+          f"{sizes['posting']} B, commission record {sizes['commission_record']} B created, "
+          f"{sizes['commission_record_due']} B with its due date, {sizes['commission_record_settled']} B settled) "
+          f"and the credits/s each allows at {PARTITION_WCU:,} WCU/s per partition (target {TARGET:,}/s)")
     for figures in arithmetic:
         parts = ", ".join(f"{key} {units} WCU → {figures['credits_per_second_allowed'][key]:,.0f}/s"
                           for key, units in figures["wcu_per_credit"].items())
         print(f"  {figures['per_transaction']:>2} per transaction, postings in {figures['posting_shards']} "
-              f"partition(s): {parts}; ceiling {figures['ceiling']:,.0f}/s "
-              f"({figures['limit']}): {'meets' if figures['meets_target'] else 'UNDER'} the target")
+              f"partition(s), gsi1 in {figures['index_shards']}: {parts}; ceiling {figures['ceiling']:,.0f}/s "
+              f"({figures['limit']}): {'meets' if figures['meets_target'] else 'UNDER'} the target; a burst "
+              f"shorter than the settlement delay {figures['ceiling_rewrites_apart']:,.0f}/s: "
+              f"{'meets' if figures['meets_target_rewrites_apart'] else 'UNDER'}")
+    print("\ngsi1 shards: credits/s one shard allows, and a promoter's list page (a Query per shard + a BatchGetItem; "
+          "promoter routes ≤ 3 round trips)")
+    print(f"{'shards':<8}{'newest range':>14}{'one partition':>15}{'list round trips':>18}")
+    for option in options:
+        mark = "  (built)" if option["built"] else ""
+        print(f"{option['index_shards']:<8}{option['newest_range_credits_per_second']:>14,.0f}"
+              f"{option['one_partition_credits_per_second']:>15,.0f}{option['list_page_round_trips']:>18}{mark}")
     return {"target_credits_per_second": TARGET, "partition_wcu": PARTITION_WCU, "current_path": current,
             "batched_path": batched,
             "current_path_with_injected_conflicts": conflicted, "ledger_batches": batches, "item_sizes": sizes,
-            "aws_ceiling": arithmetic}
+            "aws_ceiling": arithmetic, "index_shard_options": options}

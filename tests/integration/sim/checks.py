@@ -7,7 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mall.dal.commission_index import CommissionIndex
 from mall.dal.commissions import commission_from_item
+from mall.dal.keys import beneficiary_partitions, commission_index_partition
 from mall.dal.ledger import LedgerRepository
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
@@ -271,10 +273,33 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
     if report.mismatches or not report.run.clean:
         problems.append(f"reconciliation: {report.run} {report.mismatches[:5]}")
 
+    # 7. The promoters' commission index: every record's gsi1 entry in the shard its id chooses, and the
+    #    readers' merge of the shards gives each promoter's records, each once, oldest first.
+    problems += index_problems(sim, books)
+
     if problems:
         sim.fail(f"{len(problems)} invariant(s) broken", "\n".join(problems[:25]))
     counts["records"] = len(stored_records)
     counts["paid orders"] = len(paid & {o.order_id for o in sim.orders})
     counts["commission fen"] = sum(owed_total.values())
     counts["withdrawn fen"] = sum(t["withdrawn"] for t in by_promoter.values())
+    counts["records in index shards > 0"] = sum(
+        1 for r in books.raw_records.values() if r["gsi1pk"] != beneficiary_partitions(str(r["beneficiary_id"]))[0])
     return dict(counts)
+
+
+def index_problems(sim: Simulator, books: Books) -> list[str]:
+    problems: list[str] = []
+    stored: dict[str, list[str]] = {}
+    for raw in books.raw_records.values():
+        uid, cid = str(raw["beneficiary_id"]), str(raw["commission_id"])
+        shard = commission_index_partition(uid, cid)
+        if raw.get("gsi1pk") != shard:
+            problems.append(f"{cid}: gsi1 entry in {raw.get('gsi1pk')}, its shard is {shard}")
+        stored.setdefault(uid, []).append(str(raw["gsi1sk"]))
+    index = CommissionIndex(sim.table)
+    for uid, sort_keys in stored.items():
+        read = [str(i["gsi1sk"]) for i in index.items(uid, page_size=7)]
+        if read != sorted(sort_keys):
+            problems.append(f"{uid}: the index reads {len(read)} records, {len(sort_keys)} stored (or out of order)")
+    return problems

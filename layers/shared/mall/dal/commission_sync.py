@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.dal.commission_index import EVERYTHING, CommissionIndex, Where
 from mall.dal.commissions import commission_from_item, commission_item, due_index_fields
 from mall.dal.keys import (
     BASIS_SK,
     PLAN_SK,
-    beneficiary_partition,
     commission_key,
     customer_profile_key,
     order_key,
@@ -99,17 +99,11 @@ class CommissionSyncStore:
         return OrderCommissions(order=order, records=records, plan=plan, basis=basis)
 
     def for_beneficiary(self, user_id: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
-        """A promoter's records, newest first (gsi1 ``COMMISSIONS#<uid>``); ``status`` is a filter,
-        so a page may hold fewer than ``limit`` items (follow the last key)."""
-        names = {"#pk": "gsi1pk"}
-        values: dict[str, Any] = {":pk": beneficiary_partition(user_id)}
-        filter_expression = None
-        if status:
-            names["#status"] = "status"
-            values[":status"] = status
-            filter_expression = "#status = :status"
-        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
-                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
+        """A promoter's records, newest first (gsi1 ``COMMISSIONS#<uid>``, its shards merged);
+        ``status`` is a filter, so a page may hold fewer than ``limit`` items (follow the last key)."""
+        where = (Where(expression="#status = :status", names={"#status": "status"}, values={":status": status})
+                 if status else EVERYTHING)
+        return CommissionIndex(self._table).page(user_id, limit=limit, start_key=start_key, where=where)
 
     def nicknames(self, user_ids: Iterable[str]) -> dict[str, str | None]:
         """Customers' nicknames (``USER#<uid>/PROFILE``), for the masked buyer in commission views."""

@@ -3,7 +3,9 @@
 Keys (docs/data-model.md, "commission"):
 - record ``ORDER#<order_id>/COMMISSION#<line_id>#<level>``: next to its order, so one Query of
   ``ORDER#<id>`` returns the order, its history, refunds and commissions.
-- gsi1 ``COMMISSIONS#<beneficiary>`` / ``<created_at>#<commission_id>``: a promoter's commissions.
+- gsi1 ``COMMISSIONS#<beneficiary>[#<shard>]`` / ``<created_at>#<commission_id>``: a promoter's
+  commissions, in one of ``COMMISSION_INDEX_SHARDS`` partitions chosen by the commission id (shard 0
+  has no suffix: records stored before sharding are there); ``mall.dal.commission_index`` reads them.
 - gsi2 ``SETTLE_DUE#<shard 00-15>`` / ``<due_at>#<commission_id>``: the settlement due index,
   sparse: present only while the record is FROZEN, has a due date and is not held.
 
@@ -23,7 +25,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from mall.clock import iso, parse_instant
-from mall.dal.keys import COMMISSION_PREFIX, beneficiary_partition, commission_key, due_partition, order_pk
+from mall.dal.commission_index import CommissionIndex
+from mall.dal.keys import COMMISSION_PREFIX, commission_index_partition, commission_key, due_partition, order_pk
 from mall.dal.table import Item, Key, Page, Table
 from mall.domain.commission import cap_amount
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
@@ -93,7 +96,7 @@ def commission_item(record: CommissionRecord) -> Item:
         "settled_at": iso(record.settled_at) if record.settled_at else None, "hold": record.hold,
         "version": record.version, "history": compact_history(record.history, created_at=iso(record.created_at),
                                                               amount_fen=record.amount_fen),
-        "gsi1pk": beneficiary_partition(record.beneficiary_id),
+        "gsi1pk": commission_index_partition(record.beneficiary_id, record.commission_id),
         "gsi1sk": f"{iso(record.created_at)}#{record.commission_id}",
         **due_index_fields(record),
         "share_channel": record.share_channel,
@@ -166,6 +169,5 @@ class CommissionRepository:
         return [commission_from_item(i) for i in page.items]
 
     def for_beneficiary(self, user_id: str, *, limit: int, start_key: Key | None) -> Page:
-        """A promoter's commission records, newest first (items, not yet mapped)."""
-        return self._table.query(partition=("gsi1pk", beneficiary_partition(user_id)), index="gsi1", limit=limit,
-                                 start_key=start_key, newest_first=True)
+        """A promoter's commission records, newest first (items, not yet mapped; the index shards merged)."""
+        return CommissionIndex(self._table).page(user_id, limit=limit, start_key=start_key)

@@ -8,7 +8,8 @@ Keys (docs/data-model.md, "team bonus and exports"):
 Sources, each a generator that reads one page at a time (never the whole range), without a scan:
 - orders: the by-status entries (gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``) of every
   status, range on the creation time, merged oldest first;
-- commissions: per promoter, gsi1 ``COMMISSIONS#<uid>`` / ``<created_at>#<commission_id>`` (range);
+- commissions: per promoter, gsi1 ``COMMISSIONS#<uid>`` / ``<created_at>#<commission_id>`` (range; the
+  index shards merged, ``mall.dal.commission_index``);
 - withdrawals: the admin list's merge of gsi1 ``WITHDRAWALS#<status>`` (range), newest first;
 - promoters: gsi1 ``PROMOTERS#<status>`` / ``<applied_at>#<uid>`` (range on the application time);
 - ledger: per promoter, the postings ``USER#<uid>[#LEDGER#<shard>]`` / ``LEDGER#<at>#<posting_id>``
@@ -26,8 +27,8 @@ from typing import Any
 
 from mall.clock import epoch, iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.commission_index import CommissionIndex, Where
 from mall.dal.keys import (
-    beneficiary_partition,
     job_key,
     order_status_partition,
     posting_partitions,
@@ -220,8 +221,9 @@ class ExportSources:
 
     def commissions(self, days: DayRange, promoters: Iterable[str] | None = None) -> Iterator[Item]:
         """Commission records created in the range: promoter by promoter, each oldest first."""
+        records = CommissionIndex(self._table)
         for uid in promoters if promoters is not None else self.earning_promoters():
-            yield from self._gsi1_range(beneficiary_partition(uid), days)
+            yield from records.items(uid, where=Where(low=days.low(), high=days.high()), page_size=self._page_size)
 
     def ledger(self, days: DayRange, promoters: Iterable[str] | None = None) -> Iterator[Item]:
         """Postings made in the range: promoter by promoter, each oldest first."""

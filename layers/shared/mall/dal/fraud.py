@@ -15,16 +15,17 @@ commissions, withdrawals; refunds and withdrawals created in a time range by sta
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import china_day, epoch, iso, parse_instant
+from mall.dal.commission_index import CommissionIndex, Where
 from mall.dal.keys import (
     BUYER_ORDERS_FLOOR,
     RISK_SCAN_WATERMARK_KEY,
-    beneficiary_partition,
     buyer_partition,
     customer_profile_key,
     feed_partition,
@@ -128,18 +129,10 @@ class FraudRepository:
 
     def commissions(self, promoter_id: str, since: datetime) -> tuple[list[Item], bool]:
         """The promoter's commission records created since ``since``, newest first (gsi1
-        ``COMMISSIONS#<uid>``), at most ``COMMISSIONS_READ``; and whether that is all of them."""
-        found: list[Item] = []
-        start: Key | None = None
-        while len(found) <= COMMISSIONS_READ:
-            page = self._table.query_where("#pk = :pk AND #sk >= :low", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-                                           values={":pk": beneficiary_partition(promoter_id), ":low": iso(since)},
-                                           index="gsi1", limit=None, start_key=start, newest_first=True)
-            found += page.items
-            start = page.last_key
-            if start is None:
-                return found[:COMMISSIONS_READ], len(found) <= COMMISSIONS_READ
-        return found[:COMMISSIONS_READ], False
+        ``COMMISSIONS#<uid>``, its shards merged), at most ``COMMISSIONS_READ``; and whether that is all of them."""
+        newest = CommissionIndex(self._table).items(promoter_id, newest_first=True, where=Where(low=iso(since)))
+        found = list(itertools.islice(newest, COMMISSIONS_READ + 1))
+        return found[:COMMISSIONS_READ], len(found) <= COMMISSIONS_READ
 
     def promoter_withdrawals(self, promoter_id: str, start: datetime, end: datetime) -> list[Item]:
         """The promoter's withdrawal requests created in [start, end] (gsi2 ``PROMOTER_WITHDRAWALS#``)."""

@@ -4,8 +4,8 @@
 - binding: the promoter's own binding history ``USER#<uid>/BINDING_HISTORY#<at>#<id>``, plus the
   history entries of their team's bindings, found through gsi1 (``TEAM_BINDINGS#<uid>``: a member
   joined) and gsi2 (same partition name: a member left) — ``mall.dal.referral.team_history_index``.
-- commission: gsi1 ``COMMISSIONS#<uid>`` / ``<created_at>#<commission_id>`` (each record carries its
-  status changes in ``history``).
+- commission: gsi1 ``COMMISSIONS#<uid>[#<shard>]`` / ``<created_at>#<commission_id>``, a stream per
+  index shard (each record carries its status changes in ``history``).
 - withdrawal: gsi2 ``PROMOTER_WITHDRAWALS#<uid>`` / ``<created_at>#<withdrawal_id>`` (with ``timeline``).
 
 A ``Stream`` is one partition and one sort-key range; ``merged_page`` reads several streams newest
@@ -22,7 +22,7 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.keys import (
     BINDING_HISTORY_PREFIX,
-    beneficiary_partition,
+    beneficiary_partitions,
     team_bindings_partition,
     user_partition,
     withdrawal_promoter_partition,
@@ -80,8 +80,10 @@ def binding_streams(user_id: str, start: datetime | None, end: datetime | None) 
 
 
 def commission_streams(user_id: str, start: datetime | None, end: datetime | None) -> list[Stream]:
+    """One stream per gsi1 shard of the promoter's records (shard 0 keeps the name of the unsharded stream)."""
     low, high = _range("", start, end)
-    return [Stream("commission", beneficiary_partition(user_id), "gsi1pk", "gsi1sk", "gsi1", low=low, high=high)]
+    return [Stream("commission" if shard == 0 else f"commission{shard}", partition, "gsi1pk", "gsi1sk", "gsi1",
+                   low=low, high=high) for shard, partition in enumerate(beneficiary_partitions(user_id))]
 
 
 def withdrawal_streams(user_id: str, start: datetime | None, end: datetime | None) -> list[Stream]:

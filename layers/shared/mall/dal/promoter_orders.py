@@ -8,11 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mall.dal.keys import beneficiary_partition, customer_profile_key, order_key, promoter_key
+from mall.dal.commission_index import EVERYTHING, CommissionIndex, Where
+from mall.dal.keys import customer_profile_key, order_key, promoter_key
 from mall.dal.table import Item, Key, Page, Table
-
-#: The attributes of a record that make its position in gsi1 (a cursor).
-_INDEX_KEY = ("pk", "sk", "gsi1pk", "gsi1sk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,24 +28,19 @@ class PromoterOrderReads:
 
     @staticmethod
     def partition(user_id: str) -> tuple[str, str]:
-        return "gsi1pk", beneficiary_partition(user_id)
+        return CommissionIndex.partition(user_id)
 
     def records(self, user_id: str, *, level: int | None, limit: int, start_key: Key | None) -> Page:
-        """One page of the promoter's commission records, newest first; ``level`` is a filter."""
-        names = {"#pk": "gsi1pk"}
-        values: dict[str, Any] = {":pk": beneficiary_partition(user_id)}
-        filter_expression = None
-        if level is not None:
-            names["#level"] = "level"
-            values[":level"] = level
-            filter_expression = "#level = :level"
-        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
-                                       start_key=start_key, newest_first=True, filter_expression=filter_expression)
+        """One page of the promoter's commission records, newest first (the index shards merged);
+        ``level`` is a filter."""
+        where = (Where(expression="#level = :level", names={"#level": "level"}, values={":level": level})
+                 if level is not None else EVERYTHING)
+        return CommissionIndex(self._table).page(user_id, limit=limit, start_key=start_key, where=where)
 
     @staticmethod
-    def position(record: Mapping[str, Any]) -> Key:
-        """The record's index position: the next page starts after it."""
-        return {name: record[name] for name in _INDEX_KEY}
+    def position(user_id: str, record: Mapping[str, Any]) -> Key:
+        """The record's index position: the next page starts after it, in every shard."""
+        return CommissionIndex.position(user_id, record)
 
     def facts(self, order_ids: Iterable[str], buyer_ids: Iterable[str], *,
               promoter_id: str | None = None) -> OrderFacts:

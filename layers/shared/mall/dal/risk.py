@@ -18,6 +18,7 @@ absent), so a record is never held without an open case nor released while a new
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -25,9 +26,9 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.commission_index import CommissionIndex, Where
 from mall.dal.commissions import commission_from_item, due_index_fields
 from mall.dal.keys import (
-    beneficiary_partition,
     commission_key,
     promoter_cases_partition,
     promoter_key,
@@ -293,48 +294,41 @@ class RiskCaseRepository:
     # ---- commission records -------------------------------------------------------------------
 
     def unsettled_records(self, uid: str) -> Iterator[CommissionRecord]:
-        """The promoter's FROZEN commission records: keys from gsi1 ``COMMISSIONS#<uid>`` (filtered
-        on status, eventually consistent), then the records themselves by consistent BatchGetItem,
-        so each is seen as it is now (still FROZEN, its current version and hold)."""
-        start: Key | None = None
-        while True:
-            page = self._table.query_where(
-                "#pk = :pk", names={"#pk": "gsi1pk", "#status": "status"},
-                values={":pk": beneficiary_partition(uid), ":frozen": CommissionStatus.FROZEN.value},
-                index="gsi1", limit=RECORD_PAGE, start_key=start, filter_expression="#status = :frozen")
-            keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.items]
-            if keys:
-                for item in self._table.batch_get(keys, consistent=True):
-                    if item.get("entity") == "commission" and item.get("status") == CommissionStatus.FROZEN.value:
-                        yield commission_from_item(item)
-            start = page.last_key
-            if start is None:
-                return
+        """The promoter's FROZEN commission records: keys from gsi1 ``COMMISSIONS#<uid>`` (its shards,
+        filtered on status, eventually consistent), then the records themselves by consistent
+        BatchGetItem, so each is seen as it is now (still FROZEN, its current version and hold).
+        None when the wallet, read first and consistently, holds nothing frozen: every FROZEN record
+        has money left (one with nothing left is CANCELLED) and its money is frozen in the same
+        transaction that writes it, so one GetItem answers for the promoter's index shards."""
+        if wallet_from_item(uid, self._table.get(wallet_key(uid), consistent=True)).balances.frozen == 0:
+            return
+        frozen = Where(expression="#status = :frozen", names={"#status": "status"},
+                       values={":frozen": CommissionStatus.FROZEN.value})
+        found = CommissionIndex(self._table).items(uid, where=frozen, page_size=RECORD_PAGE)
+        for chunk in itertools.batched(found, RECORD_PAGE, strict=False):
+            keys = [{"pk": i["pk"], "sk": i["sk"]} for i in chunk]
+            for item in self._table.batch_get(keys, consistent=True):
+                if item.get("entity") == "commission" and item.get("status") == CommissionStatus.FROZEN.value:
+                    yield commission_from_item(item)
 
     def record(self, record: CommissionRecord) -> CommissionRecord | None:
         item = self._table.get(commission_key(record.order_id, record.line_id, record.level), consistent=True)
         return commission_from_item(item) if item and item.get("entity") == "commission" else None
 
     def case_records(self, uid: str, case_id: str) -> tuple[list[CommissionRecord], list[int]]:
-        """The promoter's held records and the amounts ``case_id`` voided: one gsi1 Query (all
-        pages), filtered; eventually consistent (a view, not a decision)."""
+        """The promoter's held records and the amounts ``case_id`` voided: a gsi1 Query per index
+        shard (all pages), filtered; eventually consistent (a view, not a decision)."""
         held: list[CommissionRecord] = []
         voided: list[int] = []
-        start: Key | None = None
-        while True:
-            page = self._table.query_where(
-                "#pk = :pk", names={"#pk": "gsi1pk", "#status": "status", "#hold": "hold"},
-                values={":pk": beneficiary_partition(uid), ":frozen": CommissionStatus.FROZEN.value, ":case": case_id},
-                index="gsi1", limit=RECORD_PAGE, start_key=start,
-                filter_expression="(#status = :frozen AND attribute_exists(#hold)) OR voided_by = :case")
-            for item in page.items:
-                if item.get("voided_by") == case_id:
-                    voided.append(int(item.get("voided_fen", 0)))
-                else:
-                    held.append(commission_from_item(item))
-            start = page.last_key
-            if start is None:
-                return held, voided
+        where = Where(expression="(#status = :frozen AND attribute_exists(#hold)) OR voided_by = :case",
+                      names={"#status": "status", "#hold": "hold"},
+                      values={":frozen": CommissionStatus.FROZEN.value, ":case": case_id})
+        for item in CommissionIndex(self._table).items(uid, newest_first=True, where=where, page_size=RECORD_PAGE):
+            if item.get("voided_by") == case_id:
+                voided.append(int(item.get("voided_fen", 0)))
+            else:
+                held.append(commission_from_item(item))
+        return held, voided
 
     def _record_transact(self, writes: list[Write]) -> None:
         """[hold ConditionCheck, record update]: which one failed decides the error."""

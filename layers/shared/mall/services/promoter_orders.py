@@ -35,7 +35,7 @@ def _page(reads: PromoterOrderReads, user_id: str, *, level: int | None, status:
     if status is not None:  # the order's live status: a filter of the page (a page may be short)
         rows = [(g, o) for g, o in rows if o.status.value == status]
     # After the last order shown; a page whose records were all filtered out resumes where the Query stopped.
-    position = (reads.position(groups[-1].last) if groups else page.last_key) if more else None
+    position = (reads.position(user_id, groups[-1].last) if groups else page.last_key) if more else None
     next_cursor = cursors.encode(position)
     return rows, facts, next_cursor
 

@@ -4,6 +4,7 @@ records, withdrawals and their daily counters, team orders and team bonuses (doc
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,41 @@ def commission_key(order_id: str, line_id: str, level: int) -> Key:
 
 
 def beneficiary_partition(user_id: str) -> str:
+    """The promoter's gsi1 partition of commission records: shard 0, where every record was before sharding."""
     return f"COMMISSIONS#{user_id}"
+
+
+#: Partitions a promoter's gsi1 commission entries are spread over, by the commission id: every
+#: credit writes one entry (1 WCU, the record projected under 1 KB), at the newest end of the
+#: promoter's records, where one partition takes 1,000 WCU/s; two shards take a viral promoter's
+#: 1,000 credits/s at 500 WCU/s each. Two, not more: a promoter's commission list and orders list are
+#: one Query per shard plus one BatchGetItem (buyers, orders), within the promoter routes' three round
+#: trips. The later rewrites of a record (due date, settlement: 1 WCU each) fall on records days old
+#: (docs/settlement.md, "One promoter receiving 1,000 commission credits per second").
+COMMISSION_INDEX_SHARDS = 2
+
+
+def beneficiary_shard(commission_id: str) -> int:
+    """The shard of a record's gsi1 entry: from its id alone, so every rewrite of the record, by any
+    worker, keeps the entry where it was created. Not crc32: its low bit is a linear function of the
+    input bits, which puts ids differing in one digit (``o_1``, ``o_2``, ...) all in one of two shards."""
+    digest = hashlib.blake2b(commission_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % COMMISSION_INDEX_SHARDS
+
+
+def beneficiary_shard_partition(user_id: str, shard: int) -> str:
+    """``COMMISSIONS#<uid>`` for shard 0, ``COMMISSIONS#<uid>#<shard>`` for the others."""
+    return beneficiary_partition(user_id) if shard == 0 else f"{beneficiary_partition(user_id)}#{shard}"
+
+
+def beneficiary_partitions(user_id: str) -> list[str]:
+    """Every gsi1 partition a promoter's commission records may be in (readers merge them by ``gsi1sk``)."""
+    return [beneficiary_shard_partition(user_id, shard) for shard in range(COMMISSION_INDEX_SHARDS)]
+
+
+def commission_index_partition(user_id: str, commission_id: str) -> str:
+    """The gsi1 partition of one record of ``user_id``'s."""
+    return beneficiary_shard_partition(user_id, beneficiary_shard(commission_id))
 
 
 def due_partition(shard: int) -> str:
