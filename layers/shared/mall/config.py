@@ -171,6 +171,12 @@ QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATIO
                         "TRACKING_QUEUE_URL"]
 
 
+#: Where the admin's by-status order list (and the orders export) is read from, by deploy stage
+#: (docs/runbook.md): the ``STATUS`` entries the order stream worker keeps, the order item's own
+#: gsi3 entry while the worker still keeps the entries, or the gsi3 entry alone.
+OrderStatusList = Literal["entries", "index-with-entries", "index"]
+
+
 class FunctionEnvironment(BaseModel):
     """What differs per function or is set by the platform; every value is optional (empty = unset)."""
 
@@ -198,6 +204,8 @@ class FunctionEnvironment(BaseModel):
     tracking_queue_url: Annotated[OptionalText, Field(alias="TRACKING_QUEUE_URL")] = None
     # The stats worker: "1" only during the first deploy of per-order applied markers (docs/runbook.md).
     stats_part_markers_too: Annotated[bool, Field(alias="STATS_PART_MARKERS_TOO")] = False
+    # The order stream worker, the admin's order list and the orders export (docs/runbook.md).
+    order_status_list: Annotated[OrderStatusList, Field(alias="ORDER_STATUS_LIST")] = "index"
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

@@ -70,6 +70,12 @@ def order_status_partition(status: str) -> str:
     return f"ORDERS#{status}"
 
 
+def order_status_index(status: str, created_at: str, order_id: str) -> dict[str, str]:
+    """The order item's own gsi3 entry in the admin's by-status list: ``ORDERS#<status>`` /
+    ``<created_at>#<order_id>`` (newest first by creation), set by every write that sets the status."""
+    return {"gsi3pk": order_status_partition(status), "gsi3sk": f"{created_at}#{order_id}"}
+
+
 def refund_sk(refund_id: str) -> str:
     return f"REFUND#{refund_id}"
 
