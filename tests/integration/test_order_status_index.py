@@ -16,14 +16,18 @@ from bench._meter import Index, price_item
 from mall.clock import utc_now
 from mall.dal.exports import ExportSources
 from mall.dal.orders import OrderRepository
+from mall.dal.refunds import RefundRepository
 from mall.dal.table import Item, Table, serialize
 from mall.domain.exports import DayRange
+from mall.domain.orders import Order
+from mall.domain.refunds import LineRequest, refund_id_for
 from mall.domain.tokens import Role
 from mall.errors import InvalidInput
 from mall.services import fulfilment as service
 from tests.conftest import bearer, clear_caches, table_request
+from tests.integration.test_refunds_flow import FakeGateway, approve, ask
 from tests.unit.conftest import FakeContext, http_event, load_function
-from tests.unit.test_fulfilment_factory import Line, order_item
+from tests.unit.test_fulfilment_factory import Line, order_item, put_order
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
 pytestmark = pytest.mark.integration
@@ -224,3 +228,37 @@ def test_the_orders_export_reads_the_same_rows_from_gsi3(table: Table) -> None:
             "completed_at", "fulfilment", "line_count", "title")
     assert len(from_index) == 9
     assert [{k: e.get(k) for k in keep} for e in from_entries] == [{k: i.get(k) for k in keep} for i in from_index]
+
+
+# ---- every write of the status moves the entry ------------------------------------------------
+
+
+def listed_under(table: Table, order_id: str) -> str:
+    stored = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
+    assert stored is not None and stored["gsi3sk"] == f"{stored['created_at']}#{order_id}"
+    return str(stored["gsi3pk"])
+
+
+def test_expiry_payment_after_expiry_and_a_closing_refund_move_the_entry(table: Table) -> None:
+    orders, refunds = OrderRepository(table), RefundRepository(table)
+    now = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    unpaid = put_order(table, status="CREATED")
+    assert orders.expire(domain(orders, unpaid), release_writes=[], now=now)
+    assert listed_under(table, unpaid["order_id"]) == "ORDERS#EXPIRED"
+    assert orders.mark_paid_after_expiry(domain(orders, unpaid), transaction_id="4200000001", paid_at=now,
+                                         refund_id=refund_id_for(unpaid["order_id"], 1), now=now)
+    assert listed_under(table, unpaid["order_id"]) == "ORDERS#PAID_AFTER_EXPIRY"
+
+    shipped = put_order(table, status="SHIPPED", lines=[Line(unit_price_fen=700, quantity=2)], shipping_fen=500,
+                        shipped_at="2026-11-21T08:00:00Z")
+    refund = ask((orders, refunds), shipped, LineRequest("1"))
+    approve((orders, refunds), refund.refund_id, FakeGateway(status="SUCCESS"))
+    assert listed_under(table, shipped["order_id"]) == "ORDERS#CLOSED"
+    [row] = service.admin_list_orders(repo=orders, status="CLOSED", limit=10, cursor=None).items
+    assert (row.order_id, row.refunded_fen, row.amount_fen) == (shipped["order_id"], 1900, 1900)
+
+
+def domain(orders: OrderRepository, item: Item) -> Order:
+    order = orders.get(str(item["order_id"]))
+    assert order is not None
+    return order
