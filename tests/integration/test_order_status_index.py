@@ -132,7 +132,7 @@ def test_the_lifecycle_writes_no_status_entry_and_moves_the_orders_own_index_ent
     # stream worker's four puts of the STATUS entry and its gsi1 entry cost 11.
     assert meter.units == {"ORDER#/STATUS": 0, "ORDER#/ORDER gsi3": 7}
     entry = meter.items["ORDER"]
-    assert (entry["gsi3pk"], entry["gsi3sk"]) == ("ORDERS#COMPLETED", f"{entry['created_at']}#{entry['order_id']}")
+    assert (entry["gsi3pk"], entry["gsi1sk"]) == ("ORDERS#COMPLETED", f"{entry['created_at']}#{entry['order_id']}")
 
 
 def test_the_stages_that_keep_the_entries_still_write_them(mall: Mall, table: Table,
@@ -235,7 +235,7 @@ def test_the_orders_export_reads_the_same_rows_from_gsi3(table: Table) -> None:
 
 def listed_under(table: Table, order_id: str) -> str:
     stored = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
-    assert stored is not None and stored["gsi3sk"] == f"{stored['created_at']}#{order_id}"
+    assert stored is not None and stored["gsi1sk"] == f"{stored['created_at']}#{order_id}"
     return str(stored["gsi3pk"])
 
 

@@ -193,7 +193,8 @@ class ExportSources:
             start = page.last_key
 
     def _gsi1_range(self, partition: str, days: DayRange, index: str = "gsi1") -> Iterator[Item]:
-        return self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": f"{index}pk", "#sk": f"{index}sk"},
+        # gsi3 (the orders' by-status list) sorts on the order's gsi1sk.
+        return self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": f"{index}pk", "#sk": "gsi1sk"},
                            values={":pk": partition, ":low": days.low(), ":high": days.high()}, index=index)
 
     def orders(self, days: DayRange) -> Iterator[Item]:
@@ -202,7 +203,7 @@ class ExportSources:
             streams = [self._gsi1_range(order_status_partition(status.value), days) for status in OrderStatus]
             return heapq.merge(*streams, key=lambda item: str(item["gsi1sk"]))
         indexed = [self._gsi1_range(order_status_partition(status.value), days, "gsi3") for status in OrderStatus]
-        merged = heapq.merge(*indexed, key=lambda item: str(item["gsi3sk"]))
+        merged = heapq.merge(*indexed, key=lambda item: str(item["gsi1sk"]))
         return (status_summary(item) for item in merged)
 
     def promoters(self, days: DayRange) -> Iterator[Item]:

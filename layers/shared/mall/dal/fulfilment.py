@@ -58,7 +58,7 @@ class OrderAfterPayment:
     @property
     def _status_index(self) -> tuple[str, str, str]:
         """The index the by-status list reads, and its key attributes."""
-        return ("gsi1", "gsi1pk", "gsi1sk") if self._status_list == "entries" else ("gsi3", "gsi3pk", "gsi3sk")
+        return ("gsi1", "gsi1pk", "gsi1sk") if self._status_list == "entries" else ("gsi3", "gsi3pk", "gsi1sk")
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -152,7 +152,7 @@ class OrderAfterPayment:
         values: dict[str, Any] = {":from": order.status, ":to": to_status, ":one": 1, ":zero": 0}
         assignments = ["#status = :to", "#version = if_not_exists(#version, :zero) + :one"]
         # The order's own entry in the by-status list moves in the same write (no entry item apart).
-        listed = order_status_index(to_status, order.created_at, order.order_id)
+        listed = order_status_index(to_status)
         for index, (name, value) in enumerate({**sets, **listed}.items()):
             names[f"#s{index}"] = name
             values[f":s{index}"] = value

@@ -139,7 +139,7 @@ class OrderRepository(OrderAfterPayment):
                             # transaction and again for its index entry.
                             "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}",
                             # The admin's by-status list (gsi3), moved by every write of the status.
-                            **order_status_index(OrderStatus.CREATED, str(fields["created_at"]), order_id)}
+                            **order_status_index(OrderStatus.CREATED)}
         name = self._table.name
         writes: list[Write] = [
             Write.put(name, order_item, condition="attribute_not_exists(pk)"),
@@ -277,11 +277,11 @@ class OrderRepository(OrderAfterPayment):
         name = self._table.name
         writes: list[Write] = [
             Write.update(name, order_key(order.order_id),
-                         "SET #s = :expired, expired_at = :now, updated_at = :now, gsi3pk = :g3p, gsi3sk = :g3s "
+                         "SET #s = :expired, expired_at = :now, updated_at = :now, gsi3pk = :g3p "
                          "ADD version :one REMOVE gsi2pk, gsi2sk",
                          condition="#s = :created", names={"#s": "status"},
                          values={":expired": OrderStatus.EXPIRED.value, ":created": OrderStatus.CREATED.value,
-                                 ":now": iso(now), ":one": 1, **_listed(order, OrderStatus.EXPIRED)}),
+                                 ":now": iso(now), ":one": 1, **_listed(OrderStatus.EXPIRED)}),
             Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
                                          note="not paid in time; stock released")),
             *release_writes,
@@ -309,14 +309,14 @@ class OrderRepository(OrderAfterPayment):
         """The order's side of recording a payment: ``expected`` → ``to`` with the transaction (and the
         attribution decided at payment, replacing the one seen when it was placed)."""
         values: dict[str, Any] = {":to": to.value, ":expected": expected.value, ":paid_at": iso(paid_at),
-                                  ":tx": transaction_id, ":now": iso(now), ":one": 1, **_listed(order, to)}
+                                  ":tx": transaction_id, ":now": iso(now), ":one": 1, **_listed(to)}
         extra = ""
         if attribution is not None:
             extra = ", attribution = :attribution"
             values[":attribution"] = dict(attribution)
         return Write.update(self._table.name, order_key(order.order_id),
                             "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, updated_at = :now, "
-                            f"gsi3pk = :g3p, gsi3sk = :g3s{extra} ADD version :one REMOVE gsi2pk, gsi2sk",
+                            f"gsi3pk = :g3p{extra} ADD version :one REMOVE gsi2pk, gsi2sk",
                             condition="#s = :expected", names={"#s": "status"}, values=values)
 
     def _conditional(self, writes: Sequence[Write]) -> bool:
@@ -329,11 +329,10 @@ class OrderRepository(OrderAfterPayment):
         return True
 
 
-def _listed(order: Order, status: OrderStatus) -> dict[str, str]:
-    """Expression values ``:g3p`` / ``:g3s``: the order's by-status entry (gsi3) in ``status``, set in the
-    write that changes the status."""
-    entry = order_status_index(status, order.created_at, order.order_id)
-    return {":g3p": entry["gsi3pk"], ":g3s": entry["gsi3sk"]}
+def _listed(status: OrderStatus) -> dict[str, str]:
+    """Expression value ``:g3p``: the order's by-status entry (gsi3) in ``status``, set in the write
+    that changes the status (its sort key is the order's ``gsi1sk``, set when it was placed)."""
+    return {":g3p": order_status_index(status)["gsi3pk"]}
 
 
 __all__ = ["OrderRepository", "PaymentBasisWrites", "PlacementRefused", "ProductCatalog", "TransactionCancelled",

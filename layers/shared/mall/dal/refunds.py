@@ -276,7 +276,7 @@ class RefundRepository:
         elif close_order:
             amounts.set("status", OrderStatus.CLOSED.value)
             amounts.set("closed_at", at)
-            for name, value in order_status_index(OrderStatus.CLOSED, order.created_at, order.order_id).items():
+            for name, value in order_status_index(OrderStatus.CLOSED).items():
                 amounts.set(name, value)  # the by-status list (gsi3) follows in the same write
             amounts.removes += ["gsi2pk", "gsi2sk"]  # out of the auto-confirm index, if it was shipped
             amounts.values[":v"] = order.version
