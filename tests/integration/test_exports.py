@@ -123,7 +123,8 @@ def test_many_orders_stream_in_parts_and_download_through_the_link(no_scan: Tabl
     table = no_scan
     inside = seed_orders(table, 1_500)
     export_id = new_job(table, "orders")
-    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, page_size=100, status_list="entries"), store=store,
+    sources = ExportSources(table, page_size=100, status_list="entries")
+    outcome = run_export(jobs=ExportJobRepository(table), sources=sources, store=store,
                          export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
     assert outcome.result == "done" and outcome.rows == len(inside)
     assert outcome.parts > 3 and outcome.max_buffered < PART + 500

@@ -228,7 +228,7 @@ def test_many_rows_stream_through_the_service_with_bounded_memory(aws: dict[str,
 
     monkeypatch.setattr(service.ExportSources, "items", many)
     _, job = create(invoke, ORDERS)
-    outcome = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table(), status_list="entries"),
+    outcome = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table()),
                                  store=ObjectStore(BUCKET), export_id=job["export_id"],
                                  now=utc_now(), lease_seconds=600, part_size=part)
     assert outcome.result == "done" and outcome.rows == produced == 20_000
@@ -236,7 +236,7 @@ def test_many_rows_stream_through_the_service_with_bounded_memory(aws: dict[str,
     rows = read_csv(objects_under(f"exports/{job['export_id']}/")[0])
     assert len(rows) == 20_000 and rows[-1]["amount_yuan"] == "199.99"
     # And the worker answers a redelivery with nothing to do.
-    again = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table(), status_list="entries"),
+    again = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table()),
                                store=ObjectStore(BUCKET), export_id=job["export_id"],
                                now=utc_now() + timedelta(hours=1), lease_seconds=600, part_size=part)
     assert again.result == "finished" and again.rows == 20_000
