@@ -12,19 +12,25 @@ from typing import Any
 
 import pytest
 
-from bench._meter import Index, price_item
+from bench._meter import Index, item_size, price_item
 from mall.clock import utc_now
+from mall.dal.catalog import ProductRepository
 from mall.dal.exports import ExportSources
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import Item, Table, serialize
+from mall.domain.catalog import Product
 from mall.domain.exports import DayRange
 from mall.domain.orders import Order
 from mall.domain.refunds import LineRequest, refund_id_for
 from mall.domain.tokens import Role
 from mall.errors import InvalidInput
+from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest
 from mall.services import fulfilment as service
+from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from tests.conftest import bearer, clear_caches, table_request
+from tests.integration.test_payment_snapshot import MERCHANT, T0, World, _chain, _no_pay
+from tests.integration.test_record_sizes import ADDRESS as SIZED_ADDRESS
 from tests.integration.test_refunds_flow import FakeGateway, approve, ask
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_fulfilment_factory import Line, order_item, put_order
@@ -262,3 +268,27 @@ def domain(orders: OrderRepository, item: Item) -> Order:
     order = orders.get(str(item["order_id"]))
     assert order is not None
     return order
+
+
+def test_an_attributed_order_with_its_index_key_stays_under_one_kb_at_shipment(table: Table) -> None:
+    # Two promoters in the attribution, a long product name, a tracking number: 1,002 bytes at shipment
+    # with gsi3pk. A copy of the sort key, or the updated_at nothing reads, took it over 1 KB, which
+    # doubles the shipment's, the receipt's and the settlement check's units.
+    world = World(table)
+    _, _, buyer = _chain(world)
+    ProductRepository(table).create(Product(product_id="p_01m95rv51xa63a8chydjxt", name="明前西湖龙井 特级 250g 礼盒装",
+                                            type="physical", category_id="c_tea", price_fen=39_900, stock=100,
+                                            on_shelf=True))
+    request = PlaceOrderRequest(lines=[OrderLineRequest(product_id="p_01m95rv51xa63a8chydjxt", quantity=1)],
+                                address=AddressRequest(**SIZED_ADDRESS))
+    order_id = place_order(PlaceOrder(request=request, buyer_id=buyer, now=T0, device_id="dev-8c1f2e9a4b7d",
+                                      source_ip="203.0.113.7"),
+                           repos=PlacementRepositories.on(table), pay=_no_pay, notify_url=MERCHANT.notify_url).order_id
+    world.pay(order_id)
+    repo = OrderRepository(table)
+    service.ship_order(repo=repo, order_id=order_id, carrier="SF", tracking_no="SF1234567890123", admin="admin:a",
+                       now=T0 + timedelta(days=1))
+    stored = table.get({"pk": f"ORDER#{order_id}", "sk": "ORDER"}, consistent=True)
+    assert stored is not None and stored["gsi3pk"] == "ORDERS#SHIPPED"
+    assert stored["attribution"]["l2_promoter_id"] is not None
+    assert item_size(serialize(stored)) < 1024
