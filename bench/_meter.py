@@ -29,8 +29,10 @@ after the call with a client of its own (never counted):
 
 - a write costs ``ceil(max(size before, size after) / 1 KB)`` units (at least 1), ×2 inside
   a transaction; a ``ConditionCheck`` costs like a write of the checked item, ×2;
-- each GSI the item enters, leaves or changes in (projection ALL) costs one index write of
-  the entry's size; a key change in an index is a delete plus a put. Index writes are
+- each GSI the item enters, leaves or changes in costs one index write of the entry's size
+  (projection ALL: the whole item; INCLUDE: its keys and the listed attributes, and a write
+  that changes none of those costs that index nothing); a key change in an index is a delete
+  plus a put. Index writes are
   counted at the standard rate even inside a transaction (AWS applies them to the indexes
   after the transaction commits); ``wcu_if_index_doubled`` says what doubling would add;
 - a failed conditional write or a cancelled transaction is counted at the table cost of
@@ -180,12 +182,31 @@ class Index:
     name: str
     hash_key: str
     range_key: str | None
+    #: None: projection ALL; else the non-key attributes projected (INCLUDE; empty: KEYS_ONLY).
+    projected: tuple[str, ...] | None = None
+    table_keys: tuple[str, ...] = ("pk", "sk")
 
     def key_of(self, item: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
         """The item's key in this index, None when the item is not in it (a sparse index)."""
         if not item or self.hash_key not in item or (self.range_key and self.range_key not in item):
             return None
         return (repr(item[self.hash_key]), repr(item[self.range_key]) if self.range_key else None)
+
+    def entry(self, item: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """What the index stores of the item (the whole item under projection ALL)."""
+        if item is None or self.projected is None:
+            return item
+        kept = {*self.table_keys, self.hash_key, *([self.range_key] if self.range_key else []), *self.projected}
+        return {name: value for name, value in item.items() if name in kept}
+
+    @classmethod
+    def from_template(cls, index: Mapping[str, Any], table_keys: tuple[str, ...]) -> Index:
+        """From a GSI of the table's definition in template.yaml."""
+        projection = index.get("Projection") or {}
+        kind = projection.get("ProjectionType", "ALL")
+        projected = None if kind == "ALL" else tuple(projection.get("NonKeyAttributes", ()))
+        return cls(index["IndexName"], *[k["AttributeName"] for k in index["KeySchema"]][:2], projected=projected,
+                   table_keys=table_keys)
 
 
 @dataclass
@@ -216,13 +237,18 @@ def price_item(action: str, before: WireItem | None, after: WireItem | None, *, 
         return written  # nothing changed: no index entry is touched
     for index in indexes:
         was, now = index.key_of(before), index.key_of(after)
+        entry_before, entry_after = index.entry(before), index.entry(after)
+        entry_size_before, entry_size_after = item_size(entry_before), item_size(entry_after)
         units = 0
         if was is not None and now is not None:
-            units = write_units(size_after) if was == now else write_units(size_before) + write_units(size_after)
+            if was != now:
+                units = write_units(entry_size_before) + write_units(entry_size_after)
+            elif entry_before != entry_after or index.projected is None:
+                units = write_units(entry_size_after)
         elif now is not None:
-            units = write_units(size_after)
+            units = write_units(entry_size_after)
         elif was is not None:
-            units = write_units(size_before)
+            units = write_units(entry_size_before)
         if units:
             written.indexes[index.name] = units
             written.index_units += units

@@ -847,8 +847,7 @@ def metered_stack(data_dir: Path) -> Iterator[tuple[LocalStack, Meter]]:
     template = load_template(ROOT / "template.yaml")
     table = next(iter(template.tables.values())).properties
     keys = tuple(k["AttributeName"] for k in table["KeySchema"])
-    indexes = [Index(ix["IndexName"], *[k["AttributeName"] for k in ix["KeySchema"]][:2])
-               for ix in table.get("GlobalSecondaryIndexes", [])]
+    indexes = [Index.from_template(ix, (keys[0], keys[1])) for ix in table.get("GlobalSecondaryIndexes", [])]
     holder: dict[str, LocalStack] = {}
     meter = Meter(lambda: raw_client(holder["stack"]), key_names=(keys[0], keys[1]), indexes=indexes)
     try:

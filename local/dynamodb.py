@@ -368,8 +368,9 @@ def _coerce_throughput(request: dict[str, Any]) -> None:
 def ensure_tables(endpoint: str, tables: Iterable[TableSpec]) -> list[str]:
     """Create every table that does not exist yet; return the names created.
 
-    Existing tables are left alone (a persistent data dir keeps its data); a table whose
-    indexes differ from the template's gets a warning that names the way out.
+    Existing tables keep their data (a persistent data dir); a GSI the template added since is
+    created on them, one at a time as CloudFormation does (``add_missing_indexes``); any other
+    difference from the template gets a warning that names the way out.
     """
     ddb = client(endpoint)
     existing: set[str] = set()
@@ -378,6 +379,7 @@ def ensure_tables(endpoint: str, tables: Iterable[TableSpec]) -> list[str]:
     created: list[str] = []
     for spec in tables:
         if spec.name in existing:
+            add_missing_indexes(ddb, spec)
             _warn_if_drifted(ddb, spec)
             continue
         request = create_table_request(spec)
@@ -397,6 +399,34 @@ def ensure_tables(endpoint: str, tables: Iterable[TableSpec]) -> list[str]:
         created.append(spec.name)
         log.info("created table %s", spec.name)
     return created
+
+
+def add_missing_indexes(ddb: Any, spec: TableSpec) -> list[str]:
+    """Create on an existing table each GSI of the template it lacks (a new index in a later
+    release: a persistent data dir keeps its data), one update per index, waiting until each is
+    ACTIVE. DynamoDB Local fills it from the items that already carry its keys, like AWS."""
+    try:
+        table = ddb.describe_table(TableName=spec.name)["Table"]
+    except ClientError:
+        return []
+    have = {ix["IndexName"] for ix in table.get("GlobalSecondaryIndexes", [])}
+    request = create_table_request(spec)
+    added: list[str] = []
+    for index in request.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        names = {k["AttributeName"] for k in index["KeySchema"]}
+        attributes = [a for a in request["AttributeDefinitions"] if a["AttributeName"] in names]
+        ddb.update_table(TableName=spec.name, AttributeDefinitions=attributes,
+                         GlobalSecondaryIndexUpdates=[{"Create": index}])
+        for _ in range(300):
+            described = ddb.describe_table(TableName=spec.name)["Table"].get("GlobalSecondaryIndexes", [])
+            if all(ix.get("IndexStatus", "ACTIVE") == "ACTIVE" for ix in described):
+                break
+            time.sleep(0.2)
+        log.info("created index %s on table %s", index["IndexName"], spec.name)
+        added.append(index["IndexName"])
+    return added
 
 
 def _warn_if_drifted(ddb: Any, spec: TableSpec) -> None:

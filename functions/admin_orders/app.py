@@ -16,8 +16,9 @@ from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, Query, error_response, source_ip
 from mall.clock import utc_now
-from mall.config import get_settings
+from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditLog
+from mall.dal.orders import OrderRepository
 from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.queues import queue_from_env
 from mall.dal.settings import SettingsRepository
@@ -44,7 +45,7 @@ from mall.services.tracking import admin_tracking, refresh_tracking
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 shipping = ShippingRepositories.on(table)
-repo = shipping.orders
+repo = OrderRepository(table, status_list=function_environment().order_status_list)
 audit = AuditLog(table)
 promoter_order_reads = PromoterOrderReads(table)
 uploads = UploadRequests(shipping.shipping, queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))

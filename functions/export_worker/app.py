@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.exports import ExportJobRepository, ExportSources
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
@@ -25,7 +26,7 @@ from mall.workers import batch_entrypoint
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 jobs = ExportJobRepository(table)
-sources = ExportSources(table)
+sources = ExportSources(table, status_list=function_environment().order_status_list)
 # One message per invocation (BatchSize 1): a failed job is a reported item, not a Lambda error, so
 # the invocation is not retried by Lambda itself and the message simply returns after its timeout.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

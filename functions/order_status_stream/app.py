@@ -1,5 +1,6 @@
 """DynamoDB stream (order items only): keep each order's ``STATUS`` entry, the admin's by-status
-list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it; deliver virtual-only
+list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it, until the deploy reads
+the order items' own gsi3 entries alone (``ORDER_STATUS_LIST``, docs/runbook.md); deliver virtual-only
 orders when they become PAID (PAID → COMPLETED, completed_by auto); send an order whose parcels
 were shipped to ``TrackingQueue`` (their tracking subscription); and route every change that
 can change commission (paid, completed, a line refunded, closed:
@@ -33,7 +34,7 @@ from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repo = OrderRepository(table)
+repo = OrderRepository(table, status_list=function_environment().order_status_list)
 commission_queue = queue_from_env("COMMISSION_QUEUE_URL")
 uploads = UploadRequests(ShippingRepository(table), queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
 if commission_queue is None and function_environment().function_name:

@@ -123,7 +123,8 @@ def test_many_orders_stream_in_parts_and_download_through_the_link(no_scan: Tabl
     table = no_scan
     inside = seed_orders(table, 1_500)
     export_id = new_job(table, "orders")
-    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, page_size=100), store=store,
+    sources = ExportSources(table, page_size=100, status_list="entries")
+    outcome = run_export(jobs=ExportJobRepository(table), sources=sources, store=store,
                          export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
     assert outcome.result == "done" and outcome.rows == len(inside)
     assert outcome.parts > 3 and outcome.max_buffered < PART + 500
@@ -142,7 +143,7 @@ def test_redelivered_and_parallel_deliveries_write_the_file_once(no_scan: Table,
 
     def deliver(_: int) -> str:
         try:
-            return run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+            return run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, status_list="entries"),
                               store=store, export_id=export_id, now=NOW, lease_seconds=600,
                               part_size=PART).result
         except ExportBusy:
@@ -152,7 +153,7 @@ def test_redelivered_and_parallel_deliveries_write_the_file_once(no_scan: Table,
         results = list(pool.map(deliver, range(4)))
     assert results.count("done") == 1 and set(results) <= {"done", "busy", "finished"}, results
     assert len(objects(store, export_id)) == 1
-    again = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+    again = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, status_list="entries"),
                        store=store, export_id=export_id, now=NOW + timedelta(minutes=5),
                        lease_seconds=600, part_size=PART)
     assert again.result == "finished" and again.rows == 600 and len(objects(store, export_id)) == 1
@@ -169,9 +170,9 @@ def test_a_run_whose_worker_died_restarts_once_its_lease_passed(no_scan: Table, 
     assert queued is not None
     repo.claim(queued, run_id="run_dead", now=NOW, lease_seconds=60)  # claimed, then the worker died
     with pytest.raises(ExportBusy):
-        run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+        run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, status_list="entries"),
                    store=store, export_id=export_id, now=NOW + timedelta(seconds=30), lease_seconds=60)
-    done = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+    done = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, status_list="entries"),
                       store=store, export_id=export_id, now=NOW + timedelta(seconds=61),
                       lease_seconds=60, part_size=PART)
     assert done.result == "done" and done.rows == 50
@@ -212,7 +213,7 @@ def seed_every_kind(table: Table) -> None:
 
 def run_kind(table: Table, store: ObjectStore, kind: str) -> list[dict[str, str]]:
     export_id = new_job(table, kind)
-    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table),
+    outcome = run_export(jobs=ExportJobRepository(table), sources=ExportSources(table, status_list="entries"),
                          store=store, export_id=export_id, now=NOW, lease_seconds=600, part_size=PART)
     assert outcome.result == "done"
     job = ExportJobRepository(table).get(export_id)

@@ -149,8 +149,8 @@ def test_customer_lists_only_their_orders_newest_first_and_detail_is_masked(tabl
         service.my_order(repo=repo, buyer_id="u_other", order_id=mine[0])
 
 
-def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(table: Table,
-                                                                              repo: OrderRepository) -> None:
+def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(table: Table) -> None:
+    repo = OrderRepository(table, status_list="entries")  # the deploy stages that keep the STATUS entries
     created = order_item(status="CREATED", version=1)
     paid = {**created, "status": "PAID", "version": 2, "paid_at": "2026-11-20T08:01:00Z"}
     service.on_order_changes(repo=repo, changes=[OrderChange(None, created), OrderChange(created, paid)], now=NOW)

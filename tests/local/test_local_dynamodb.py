@@ -72,6 +72,31 @@ def test_ensure_tables_is_idempotent(ddb_endpoint: str) -> None:
     client.delete_table(TableName="ScratchIdempotent")
 
 
+def test_an_index_added_to_the_template_is_created_on_an_existing_table(ddb_endpoint: str) -> None:
+    def spec(*indexes: str) -> TableSpec:
+        keys = [name for index in indexes for name in (f"{index}pk", f"{index}sk")]
+        return TableSpec("Scratch", "ScratchIndexes", {
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", *keys)],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [{
+                "IndexName": index, "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status"]},
+                "KeySchema": [{"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                              {"AttributeName": f"{index}sk", "KeyType": "RANGE"}]} for index in indexes],
+        })
+
+    assert dynamodb.ensure_tables(ddb_endpoint, [spec("gsi1")]) == ["ScratchIndexes"]
+    client = dynamodb.client(ddb_endpoint)
+    client.put_item(TableName="ScratchIndexes", Item={"pk": {"S": "o1"}, "status": {"S": "PAID"}, "gsi3pk": {
+        "S": "ORDERS#PAID"}, "gsi3sk": {"S": "2026-12-01T00:00:00Z#o1"}})
+    assert dynamodb.ensure_tables(ddb_endpoint, [spec("gsi1", "gsi3")]) == []  # kept, with its data
+    found = client.query(TableName="ScratchIndexes", IndexName="gsi3", KeyConditionExpression="gsi3pk = :p",
+                         ExpressionAttributeValues={":p": {"S": "ORDERS#PAID"}})["Items"]
+    assert [item["pk"]["S"] for item in found] == ["o1"] and found[0]["status"]["S"] == "PAID"
+    assert dynamodb.add_missing_indexes(client, spec("gsi1", "gsi3")) == []
+    client.delete_table(TableName="ScratchIndexes")
+
+
 def test_find_emulator() -> None:
     emulator = dynamodb.find_emulator()
     assert (emulator / "DynamoDBLocal.jar").is_file()

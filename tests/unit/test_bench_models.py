@@ -62,6 +62,20 @@ def test_an_index_key_change_is_a_delete_and_a_put_and_no_change_touches_no_inde
     assert left.indexes == {"gsi1": 1, "gsi2": 1}
 
 
+def test_an_include_index_stores_and_rewrites_only_its_attributes() -> None:
+    gsi3 = Index.from_template({"IndexName": "gsi3", "KeySchema": [
+        {"AttributeName": "gsi3pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status"]}}, ("pk", "sk"))
+    before = item(pk="a", sk="b", gsi3pk="ORDERS#PAID", gsi1sk="x", status="PAID", blob="y" * 1100)
+    untouched = price_item("Update", before, {**before, "carrier": {"S": "SF"}}, indexes=[gsi3], transactional=False,
+                           succeeded=True, key="a|b", entity="a/b")
+    assert (untouched.table_units, untouched.index_units) == (2, 0)  # a 2 KB item; its entry holds no carrier
+    moved = price_item("Update", before, {**before, "gsi3pk": {"S": "ORDERS#SHIPPED"}, "status": {"S": "SHIPPED"}},
+                       indexes=[gsi3], transactional=False, succeeded=True, key="a|b", entity="a/b")
+    assert moved.indexes == {"gsi3": 2}  # a delete and a put of a small entry, not of the 2 KB item
+    assert gsi3.entry(before) == {k: v for k, v in before.items() if k != "blob"}
+
+
 def test_an_item_over_one_kilobyte_costs_two_units_and_four_in_a_transaction() -> None:
     big = item(pk="a", sk="b", blob="x" * 1100)
     priced = price_item("Update", big, big | {"n": {"S": "1"}}, indexes=[], transactional=True, succeeded=True,

@@ -41,6 +41,7 @@ def aws(moto_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
     url = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="ExportQueue")["QueueUrl"]
     monkeypatch.setenv("EXPORTS_BUCKET", BUCKET)
     monkeypatch.setenv("EXPORT_QUEUE_URL", url)
+    monkeypatch.setenv("ORDER_STATUS_LIST", "entries")  # seed_orders puts the STATUS entries
     yield {"queue": url}
     queues.sqs_client.cache_clear()
     objects.s3_client.cache_clear()

@@ -50,6 +50,7 @@ def order_item(*, order_id: str | None = None, buyer_id: str = "u_buyer", status
                         "self_purchase": False},
         "created_at": created_at, "expires_at_order": created_at, "out_trade_no": oid,
         "gsi1pk": f"BUYER#{buyer_id}", "gsi1sk": f"{created_at}#{oid}", "version": version,
+        "gsi3pk": f"ORDERS#{status}",
     }
     if status not in {"CREATED", "EXPIRED"}:
         item["paid_at"] = created_at

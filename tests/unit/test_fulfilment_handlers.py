@@ -163,6 +163,7 @@ def test_refund_request_idempotency_and_admin_review(invoke: Invoke, table: Tabl
 
 def test_stream_handler_projects_orders_and_reports_failures(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
     event = json.loads((ROOT / "events" / "order_status_stream.json").read_text("utf-8"))
+    monkeypatch.setenv("ORDER_STATUS_LIST", "index-with-entries")  # the stages that still keep the entries
     module = load_function("order_status_stream")
     assert module.handler(event, FakeContext()) == {"batchItemFailures": []}
     entry = table.get({"pk": "ORDER#o_sample0000000000000000", "sk": "STATUS"})

@@ -94,6 +94,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "sku_purchase_key": (("u_1", "p_1", "k_1"), {"pk": "USER#u_1", "sk": "PURCHASE#p_1#SKU#k_1"}),
     "buyer_partition": (("u_1",), "BUYER#u_1"),
     "order_status_partition": (("paid",), "ORDERS#paid"),
+    "order_status_index": (("PAID",), {"gsi3pk": "ORDERS#PAID"}),
     "refund_sk": (("r_1",), "REFUND#r_1"),
     "refund_key": (("o_1", "r_1"), {"pk": "ORDER#o_1", "sk": "REFUND#r_1"}),
     "refunds_partition": (("pending",), "REFUNDS#pending"),

@@ -171,6 +171,12 @@ QueueVariable = Literal["COMMISSION_QUEUE_URL", "EXPORT_QUEUE_URL", "NOTIFICATIO
                         "TRACKING_QUEUE_URL"]
 
 
+#: Where the admin's by-status order list (and the orders export) is read from, by deploy stage
+#: (docs/runbook.md): the ``STATUS`` entries the order stream worker keeps, the order item's own
+#: gsi3 entry while the worker still keeps the entries, or the gsi3 entry alone.
+OrderStatusList = Literal["entries", "index-with-entries", "index"]
+
+
 class FunctionEnvironment(BaseModel):
     """What differs per function or is set by the platform; every value is optional (empty = unset)."""
 
@@ -201,6 +207,8 @@ class FunctionEnvironment(BaseModel):
     # Every function: "1" only while the wallets' risk-hold flags are being written for the first time
     # (docs/runbook.md): the writers that must not credit a held promoter check the hold item itself.
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False
+    # The order stream worker, the admin's order list and the orders export (docs/runbook.md).
+    order_status_list: Annotated[OrderStatusList, Field(alias="ORDER_STATUS_LIST")] = "index"
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

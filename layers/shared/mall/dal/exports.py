@@ -6,8 +6,9 @@ Keys (docs/data-model.md, "team bonus and exports"):
   the ``export.create`` audit entry keeps who exported what for 3 years).
 
 Sources, each a generator that reads one page at a time (never the whole range), without a scan:
-- orders: the by-status entries (gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``) of every
-  status, range on the creation time, merged oldest first;
+- orders: the by-status list (``ORDERS#<status>`` / ``<created_at>#<order_id>``: the order items'
+  own gsi3 entries, or the ``STATUS`` entries on gsi1 while the deploy reads those) of every status,
+  range on the creation time, merged oldest first;
 - commissions: per promoter, gsi1 ``COMMISSIONS#<uid>`` / ``<created_at>#<commission_id>`` (range; the
   index shards merged, ``mall.dal.commission_index``);
 - withdrawals: the admin list's merge of gsi1 ``WITHDRAWALS#<status>`` (range), newest first;
@@ -26,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mall.clock import epoch, iso, parse_instant
+from mall.config import OrderStatusList
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commission_index import CommissionIndex, Where
 from mall.dal.keys import (
@@ -35,6 +37,7 @@ from mall.dal.keys import (
     posting_sort_bound,
     promoter_status_partition,
 )
+from mall.dal.order_items import status_summary
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
 from mall.dal.withdrawals import WithdrawalFilter, WithdrawalRepository
 from mall.domain.exports import DayRange, ExportJob, ExportKind, ExportStatus
@@ -163,9 +166,10 @@ class ExportJobRepository:
 class ExportSources:
     """The stored items of each kind in a range of China days, one page at a time."""
 
-    def __init__(self, table: Table, *, page_size: int | None = None) -> None:
+    def __init__(self, table: Table, *, page_size: int | None = None, status_list: OrderStatusList = "index") -> None:
         self._table = table
         self._page_size = page_size  # None: DynamoDB's own 1 MB pages
+        self._order_entries = status_list == "entries"
 
     def items(self, kind: ExportKind, days: DayRange) -> Iterator[Item]:
         if kind == ExportKind.ORDERS:
@@ -189,14 +193,19 @@ class ExportSources:
                 return
             start = page.last_key
 
-    def _gsi1_range(self, partition: str, days: DayRange) -> Iterator[Item]:
-        return self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
-                           values={":pk": partition, ":low": days.low(), ":high": days.high()}, index="gsi1")
+    def _gsi1_range(self, partition: str, days: DayRange, index: str = "gsi1") -> Iterator[Item]:
+        # gsi3 (the orders' by-status list) sorts on the order's gsi1sk.
+        return self._pages("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": f"{index}pk", "#sk": "gsi1sk"},
+                           values={":pk": partition, ":low": days.low(), ":high": days.high()}, index=index)
 
     def orders(self, days: DayRange) -> Iterator[Item]:
-        """Orders created in the range (their by-status entries), oldest first across statuses."""
-        streams = [self._gsi1_range(order_status_partition(status.value), days) for status in OrderStatus]
-        return heapq.merge(*streams, key=lambda item: str(item["gsi1sk"]))
+        """Orders created in the range (their rows of the by-status list), oldest first across statuses."""
+        if self._order_entries:
+            streams = [self._gsi1_range(order_status_partition(status.value), days) for status in OrderStatus]
+            return heapq.merge(*streams, key=lambda item: str(item["gsi1sk"]))
+        indexed = [self._gsi1_range(order_status_partition(status.value), days, "gsi3") for status in OrderStatus]
+        merged = heapq.merge(*indexed, key=lambda item: str(item["gsi1sk"]))
+        return (status_summary(item) for item in merged)
 
     def promoters(self, days: DayRange) -> Iterator[Item]:
         """Promoters who applied in the range, oldest first across statuses."""

@@ -1,6 +1,12 @@
 """After payment, the half of ``mall.dal.orders.OrderRepository`` that ships, completes and verifies
-orders and keeps the admin's by-status entries (docs/data-model.md, "after payment"). The items it
+orders and keeps the admin's by-status list (docs/data-model.md, "after payment"). The items it
 writes under the order's partition are described in ``mall.dal.order_items``.
+
+The by-status list is read from one of two places, chosen per deploy (``ORDER_STATUS_LIST``,
+docs/runbook.md): the ``STATUS`` entries the order stream worker puts after every change of the
+order (``entries``), or the order item's own gsi3 entry, whose keys every status change sets in
+the same write (``index``; ``index-with-entries`` reads the index and still keeps the entries, so
+a deploy can go back).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.config import OrderStatusList
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
@@ -19,6 +26,7 @@ from mall.dal.keys import (
     buyer_partition,
     order_key,
     order_pk,
+    order_status_index,
     order_status_partition,
 )
 from mall.dal.order_items import (
@@ -27,6 +35,7 @@ from mall.dal.order_items import (
     leave_index_entry,
     order_from_item,
     put_history,
+    status_summary,
     with_address,
 )
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
@@ -39,6 +48,17 @@ class OrderAfterPayment:
     kept in its own module so each module stays readable). Not used on its own."""
 
     _table: Table
+    _status_list: OrderStatusList = "index"
+
+    @property
+    def keeps_status_entries(self) -> bool:
+        """Whether the order stream worker still puts the ``STATUS`` entries (every stage but the last)."""
+        return self._status_list != "index"
+
+    @property
+    def _status_index(self) -> tuple[str, str, str]:
+        """The index the by-status list reads, and its key attributes."""
+        return ("gsi1", "gsi1pk", "gsi1sk") if self._status_list == "entries" else ("gsi3", "gsi3pk", "gsi1sk")
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -78,34 +98,41 @@ class OrderAfterPayment:
                                        limit=limit, start_key=start_key, newest_first=True,
                                        filter_expression=filter_expression)
 
+    def status_cursor_partition(self, status: str) -> tuple[str, str]:
+        """The partition a cursor of ``list_by_status`` must name (one issued by the other index is refused)."""
+        return self._status_index[1], order_status_partition(status)
+
     def list_by_status(self, status: str, *, limit: int, start_key: Key | None,
                        created_from: datetime | None = None, created_before: datetime | None = None) -> Page:
-        """The admin's list of orders in ``status``, newest first (the ``STATUS`` entries), created in
-        ``[created_from, created_before)`` when given. The entry's sort key starts with the order's
-        ``created_at`` (ISO UTC, second precision), so the range is a key condition: a page reads only
-        orders in range. ``<iso end>`` sorts below every ``<iso end>#<order_id>``, hence BETWEEN is
-        half-open here."""
-        names = {"#pk": "gsi1pk"}
+        """The admin's list of orders in ``status``, newest first, created in ``[created_from,
+        created_before)`` when given, as summaries (``status_summary``). The entry's sort key starts
+        with the order's ``created_at`` (ISO UTC, second precision), so the range is a key condition: a
+        page reads only orders in range. ``<iso end>`` sorts below every ``<iso end>#<order_id>``,
+        hence BETWEEN is half-open here."""
+        index, partition_key, sort_key = self._status_index
+        names = {"#pk": partition_key}
         values: dict[str, Any] = {":pk": order_status_partition(status)}
         condition = "#pk = :pk"
         low = iso(created_from) if created_from is not None else None
         high = iso(created_before) if created_before is not None else None
         if low is not None or high is not None:
-            names["#sk"] = "gsi1sk"
+            names["#sk"] = sort_key
             if low is not None and high is not None:
                 condition += " AND #sk BETWEEN :low AND :high"
             else:
                 condition += " AND #sk >= :low" if low is not None else " AND #sk < :high"
             values |= {k: v for k, v in ((":low", low), (":high", high)) if v is not None}
-        return self._table.query_where(condition, names=names, values=values, index="gsi1", limit=limit,
+        page = self._table.query_where(condition, names=names, values=values, index=index, limit=limit,
                                        start_key=start_key, newest_first=True)
+        if index == "gsi1":
+            return page
+        return Page([status_summary(item) for item in page.items], page.last_key)
 
-    @staticmethod
-    def status_position_within(start_key: Key, *, created_from: datetime | None,
+    def status_position_within(self, start_key: Key, *, created_from: datetime | None,
                                created_before: datetime | None) -> bool:
         """Whether a page position of ``list_by_status`` lies in the creation range (a cursor of the
         same status but another range would make DynamoDB refuse the query)."""
-        sort_key = str(start_key.get("gsi1sk", ""))
+        sort_key = str(start_key.get(self._status_index[2], ""))
         return ((created_from is None or sort_key >= iso(created_from))
                 and (created_before is None or sort_key < iso(created_before)))
 
@@ -124,7 +151,9 @@ class OrderAfterPayment:
         names = {"#status": "status", "#version": "version"}
         values: dict[str, Any] = {":from": order.status, ":to": to_status, ":one": 1, ":zero": 0}
         assignments = ["#status = :to", "#version = if_not_exists(#version, :zero) + :one"]
-        for index, (name, value) in enumerate(sets.items()):
+        # The order's own entry in the by-status list moves in the same write (no entry item apart).
+        listed = order_status_index(to_status)
+        for index, (name, value) in enumerate({**sets, **listed}.items()):
             names[f"#s{index}"] = name
             values[f":s{index}"] = value
             assignments.append(f"#s{index} = :s{index}")
@@ -244,15 +273,10 @@ class OrderAfterPayment:
         """Upsert the ``STATUS`` entry from an order item's image; an older image never overwrites a
         newer one (``version``). Returns False when a newer entry was already there."""
         order = order_from_item(order_item)
-        first = order.lines[0].name if order.lines else ""
         entry = {
             "pk": order_pk(order.order_id), "sk": STATUS_SK, "entity": "order_status_index",
             "gsi1pk": order_status_partition(order.status), "gsi1sk": f"{order.created_at}#{order.order_id}",
-            "order_id": order.order_id, "buyer_id": order.buyer_id, "status": order.status,
-            "amount_fen": order.amount_fen, "created_at": order.created_at, "paid_at": order.paid_at,
-            "shipped_at": order.shipped_at, "completed_at": order.completed_at, "fulfilment": order.fulfilment,
-            "line_count": len(order.lines), "title": first, "version": order.version,
-            "refunded_fen": sum(line.refunded_fen for line in order.lines) + order.shipping_refunded_fen,
+            **status_summary(order_item), "version": order.version,
         }
         try:
             self._table.put(entry, condition="attribute_not_exists(pk) OR #version < :v",

@@ -15,7 +15,8 @@ Items of the order's partition:
 - ``AUTOCONFIRM``: put when the order ships, deleted when it completes; its gsi1 entry
   ``AUTOCONFIRM`` / ``<shipped_at>#<order_id>`` is what the auto-confirm schedule queries (no scans);
 - ``STATUS``: the admin's by-status list entry, gsi1 ``ORDERS#<status>`` / ``<created_at>#<order_id>``,
-  kept by the order stream worker from every change of the order item (whoever made it);
+  kept by the order stream worker from every change of the order item (whoever made it), until the
+  order item's own gsi3 entry (same keys, set by every write of its status) replaces it;
 - ``REFUND#<refund_id>``: refunds (``mall.dal.refunds``).
 """
 
@@ -154,6 +155,26 @@ def order_from_item(item: Item) -> Order:
         address=item.get("address"), share_source=item.get("share_source"), attribution=item.get("attribution"),
         extra=item,
     )
+
+
+#: What the by-status list (the admin's list and the orders export) reads of an order item: gsi3
+#: projects exactly these (template.yaml), so a write that changes none of them and not the status
+#: leaves the index entry alone.
+STATUS_LIST_ATTRIBUTES = ("order_id", "buyer_id", "status", "amount_fen", "created_at", "paid_at", "shipped_at",
+                          "completed_at", "lines", "shipping_refunded_fen")
+
+
+def status_summary(item: Item) -> Item:
+    """An order's row in the by-status list, from the order item or its gsi3 entry: the first line's
+    name as its title, the refunded amount over its lines and shipping."""
+    order = order_from_item(item)
+    return {
+        "order_id": order.order_id, "buyer_id": order.buyer_id, "status": order.status.value,
+        "amount_fen": order.amount_fen, "created_at": order.created_at, "paid_at": order.paid_at,
+        "shipped_at": order.shipped_at, "completed_at": order.completed_at, "fulfilment": order.fulfilment,
+        "line_count": len(order.lines), "title": order.lines[0].name if order.lines else "",
+        "refunded_fen": sum(line.refunded_fen for line in order.lines) + order.shipping_refunded_fen,
+    }
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.coupons import CouponRepository
-from mall.dal.keys import order_key, order_pk, refund_key, refunds_partition
+from mall.dal.keys import order_key, order_pk, order_status_index, refund_key, refunds_partition
 from mall.dal.order_items import order_from_item, put_history
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
@@ -276,6 +276,8 @@ class RefundRepository:
         elif close_order:
             amounts.set("status", OrderStatus.CLOSED.value)
             amounts.set("closed_at", at)
+            for name, value in order_status_index(OrderStatus.CLOSED).items():
+                amounts.set(name, value)  # the by-status list (gsi3) follows in the same write
             amounts.removes += ["gsi2pk", "gsi2sk"]  # out of the auto-confirm index, if it was shipped
             amounts.values[":v"] = order.version
             writes.append(amounts.write(self._table.name, order_key(order.order_id), "#version = :v"))

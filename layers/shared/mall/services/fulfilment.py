@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from mall.api.cursor import cursors
 from mall.clock import CHINA, iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.keys import buyer_partition, order_status_partition
+from mall.dal.keys import buyer_partition
 from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.refunds import refund_from_item
@@ -230,7 +230,7 @@ def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor:
     """Orders in ``status`` created on the China days ``date_from``..``date_to`` (inclusive, either
     optional), newest first. A cursor of another status or range is refused (422 ``invalid_cursor``)."""
     created_from, created_before = created_range(date_from, date_to)
-    start = cursors.decode(cursor, partition=("gsi1pk", order_status_partition(status)))
+    start = cursors.decode(cursor, partition=repo.status_cursor_partition(status))
     if start is not None and not repo.status_position_within(start, created_from=created_from,
                                                               created_before=created_before):
         raise InvalidInput("cursor is not valid for this list", code="invalid_cursor",
@@ -360,14 +360,16 @@ class OrderChange:
 def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], now: datetime,
                      uploads: UploadRequests | None = None) -> int:
     """For every change of an order item: refresh its ``STATUS`` entry (the admin's by-status
-    list), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
+    list) while the deploy still keeps them (the order item's own gsi3 entry follows without a
+    write here), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
     delivery): older images never overwrite newer entries; the delivery is conditional on PAID."""
     handled = 0
     for change in changes:
         new = change.new
         if not new or not is_order_item(new):
             continue
-        repo.project_status(new)
+        if repo.keeps_status_entries:
+            repo.project_status(new)
         order = order_from_item(new)
         became_paid = order.status == OrderStatus.PAID and (change.old or {}).get("status") != OrderStatus.PAID
         if became_paid and order.fulfilment == "virtual":

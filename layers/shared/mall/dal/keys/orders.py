@@ -70,6 +70,14 @@ def order_status_partition(status: str) -> str:
     return f"ORDERS#{status}"
 
 
+def order_status_index(status: str) -> dict[str, str]:
+    """The order item's own gsi3 entry in the admin's by-status list, set by every write that sets
+    the status: ``ORDERS#<status>``. Its sort key is the order's ``gsi1sk`` (``<created_at>#<order_id>``,
+    the buyer's list's, newest first by creation): the same value stored once, as a second copy
+    would take the order item over 1 KB at shipment."""
+    return {"gsi3pk": order_status_partition(status)}
+
+
 def refund_sk(refund_id: str) -> str:
     return f"REFUND#{refund_id}"
 
