@@ -18,6 +18,7 @@ import requests
 
 from local.hooks import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
 from mall.dal.commissions import commission_item
+from mall.dal.keys.orders import buyer_partition, order_key, order_status_index
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
 from mall.dal.team_bonus import team_order_item
@@ -48,10 +49,12 @@ def seed_orders(table: Table, tag: str) -> list[str]:
     for n, (at, status) in enumerate([("2024-02-28T16:00:00Z", "PAID"), ("2024-02-29T03:30:00Z", "COMPLETED"),
                                       ("2024-02-29T15:59:59Z", "CLOSED")]):
         order_id = f"o_e2e{tag}{n}"
-        table.put({"pk": f"ORDER#{order_id}", "sk": "STATUS", "entity": "order_status_index",
-                   "gsi1pk": f"ORDERS#{status}", "gsi1sk": f"{at}#{order_id}", "order_id": order_id,
-                   "buyer_id": "u_e2e_buyer", "status": status, "amount_fen": 12_990 + n, "refunded_fen": 0,
-                   "created_at": at, "title": "云南古树普洱茶 357g", "line_count": 1, "fulfilment": "physical"})
+        # The order item itself: its gsi3 entry is the by-status list the export reads.
+        table.put({**order_key(order_id), "entity": "order", **order_status_index(status),
+                   "gsi1pk": buyer_partition("u_e2e_buyer"), "gsi1sk": f"{at}#{order_id}", "order_id": order_id,
+                   "buyer_id": "u_e2e_buyer", "status": status, "amount_fen": 12_990 + n, "created_at": at,
+                   "lines": [{"line_id": "l1", "product_id": "p_e2e", "name": "云南古树普洱茶 357g", "quantity": 1,
+                              "unit_price_fen": 12_990 + n, "paid_fen": 12_990 + n}]})
         ids.append(order_id)
     return ids
 
