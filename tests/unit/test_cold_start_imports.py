@@ -43,6 +43,9 @@ HEAVY = {
     "mall.services.refunds": "by the webhook when a refund notification arrives",
     "mall.services.payouts": "by the webhook when a transfer notification arrives",
     "mall.domain.stats": "by the stats worker and the two team-sales keys (mall.dal.keys)",
+    "mall.domain.settings": "when a use case reads the settings document (mall.dal.settings) or an admin route "
+                            "validates one; its terms and enums are in mall.domain.settings_terms",
+    "mall.schemas.settings": "by the admin settings routes (mall.services.settings imports it when it answers)",
 }
 
 # A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
@@ -59,6 +62,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     # The payment repositories include the risk cases' (a payer other than the buyer opens one),
     # whose bundle carries the team bonus's, which reads the stats shards.
     "WeChatPayWebhookFunction": {"mall.domain.stats": "the risk repositories' team bonus bundle",
+                                 "mall.domain.settings": "the payouts repository's withdrawal rules",
                                  **TRACED_NEEDS},
     "ShareVisitFunction": {},
     "ReferralBindFunction": {},

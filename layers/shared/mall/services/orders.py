@@ -42,7 +42,7 @@ from mall.domain.orders import (
     price_order,
 )
 from mall.domain.referral import Attribution, ShareSource
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.domain.skus import choose_skus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
 from mall.ids import new_id

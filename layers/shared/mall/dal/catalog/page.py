@@ -8,6 +8,7 @@ one BatchGetItem too (``viewer``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mall.dal.campaigns import book_from_item
 from mall.dal.catalog.categories import category_from_item
@@ -26,7 +27,9 @@ from mall.dal.table import Item, Key, Table
 from mall.domain.campaigns import Campaign
 from mall.domain.catalog import Category, Product
 from mall.domain.referral import Promoter
-from mall.domain.settings import DistributionSettings
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 
 @dataclass(frozen=True)

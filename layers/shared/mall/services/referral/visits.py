@@ -24,7 +24,7 @@ from mall.dal.referral import (
 )
 from mall.domain import referral as rules
 from mall.domain.referral import BindRefused, ShareChannel
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.errors import NotFound, TooManyRequests
 from mall.integrations import pii_crypto
 from mall.schemas.referral import VisitResult
