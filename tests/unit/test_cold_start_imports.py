@@ -52,6 +52,8 @@ HEAVY = {
     "mall.dal.withdrawals": "by the withdrawal and payout functions; the webhook's payouts repository brings it "
                             "on a transfer notification",
     "mall.services.coupons": "by login for a customer it creates (新人礼); by the coupon and binding routes",
+    "mall.domain.notifications": "by the notification worker, the wake-up job's notices (mall.domain.wake_up) and "
+                                 "a settings document as it is read",
 }
 
 # A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder

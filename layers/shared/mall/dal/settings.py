@@ -18,7 +18,6 @@ from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import SETTINGS_CURRENT_KEY, SETTINGS_PK, settings_version_key
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
-from mall.domain.notifications import STORED_DOCUMENT
 from mall.errors import Conflict
 
 if TYPE_CHECKING:
@@ -42,6 +41,7 @@ class SettingsVersion:
 def _from_item(item: Item) -> SettingsVersion:
     # Imported on first read: the document's validators are a large share of a cold start, and many
     # functions hold this repository (through the referral reads) for routes that never read settings.
+    from mall.domain.notifications import STORED_DOCUMENT
     from mall.domain.settings import DistributionSettings
 
     return SettingsVersion(
@@ -57,6 +57,7 @@ def _from_item(item: Item) -> SettingsVersion:
 def default_version() -> SettingsVersion:
     """The built-in defaults (checked in full by the tests), built like a stored document (the text
     checks would load the traditional→simplified dictionary) and on first use, not at import."""
+    from mall.domain.notifications import STORED_DOCUMENT
     from mall.domain.settings import DistributionSettings
 
     return SettingsVersion(version=0, settings=DistributionSettings.model_validate({}, context=STORED_DOCUMENT),
