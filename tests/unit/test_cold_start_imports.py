@@ -54,6 +54,8 @@ HEAVY = {
     "mall.services.coupons": "by login for a customer it creates (新人礼); by the coupon and binding routes",
     "mall.domain.notifications": "by the notification worker, the wake-up job's notices (mall.domain.wake_up) and "
                                  "a settings document as it is read",
+    "mall.schemas.referral": "by the promoter, team and admin routes; a binding or a visit answers with "
+                            "mall.schemas.binding",
 }
 
 # A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
@@ -70,7 +72,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "WeChatPayWebhookFunction": TRACED_NEEDS,
     "ShareVisitFunction": {},
     "ReferralBindFunction": {},
-    "PromoterProfileFunction": {},
+    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile"},
 }
 
 
