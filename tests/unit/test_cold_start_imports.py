@@ -57,7 +57,12 @@ HEAVY = {
     "mall.schemas.referral": "by the promoter, team and admin routes; a binding or a visit answers with "
                             "mall.schemas.binding",
     "mall.services.orders": "by place order; paying an order placed earlier is mall.services.order_payment",
+    "mall.dal.referral": "by the functions that read promoters or bindings; the product page reads "
+                         "(mall.dal.catalog.page) import it for a signed-in viewer",
 }
+
+# The functions that read promoters or bindings at cold start (mall.dal.referral).
+REFERRAL = {"mall.dal.referral": "it reads promoters or bindings"}
 
 # A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
 # module also defines its asyncio variant.
@@ -67,13 +72,13 @@ TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
 #: function → the heavy modules it needs at cold start, with why
 ALLOWED: dict[str, dict[str, str]] = {
     "AuthLoginFunction": {},
-    "ProductsFunction": {},
-    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **TRACED_NEEDS},
+    "ProductsFunction": REFERRAL,
+    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS},
     "OrderPaymentFunction": TRACED_NEEDS,
-    "WeChatPayWebhookFunction": TRACED_NEEDS,
-    "ShareVisitFunction": {},
-    "ReferralBindFunction": {},
-    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile"},
+    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS},
+    "ShareVisitFunction": REFERRAL,
+    "ReferralBindFunction": REFERRAL,
+    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL},
 }
 
 
