@@ -14,7 +14,7 @@ from mall.api.params import OpenAPIResponse, error_response
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.referral import BindRequestBody, BindResult
+from mall.schemas.binding import BindRequestBody, BindResult
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
 

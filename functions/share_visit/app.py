@@ -17,7 +17,7 @@ from mall.clock import utc_now
 from mall.dal.referral import VisitRateLimiter, VisitRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
-from mall.schemas.referral import VisitRequest, VisitResult
+from mall.schemas.binding import VisitRequest, VisitResult
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.visits import RecordVisit, record_visit
 

@@ -43,7 +43,26 @@ HEAVY = {
     "mall.services.refunds": "by the webhook when a refund notification arrives",
     "mall.services.payouts": "by the webhook when a transfer notification arrives",
     "mall.domain.stats": "by the stats worker and the two team-sales keys (mall.dal.keys)",
+    "mall.domain.settings": "when a use case reads the settings document (mall.dal.settings) or an admin route "
+                            "validates one; its terms and enums are in mall.domain.settings_terms",
+    "mall.schemas.settings": "by the admin settings routes (mall.services.settings imports it when it answers)",
+    "mall.services.risk": "by the webhook when a payer is not the buyer (PaymentRepositories.risk_of); by the "
+                          "risk and fraud functions",
+    "mall.dal.payouts": "by the webhook when a transfer notification arrives (PaymentRepositories.payouts_of)",
+    "mall.dal.withdrawals": "by the withdrawal and payout functions; the webhook's payouts repository brings it "
+                            "on a transfer notification",
+    "mall.services.coupons": "by login for a customer it creates (新人礼); by the coupon and binding routes",
+    "mall.domain.notifications": "by the notification worker, the wake-up job's notices (mall.domain.wake_up) and "
+                                 "a settings document as it is read",
+    "mall.schemas.referral": "by the promoter, team and admin routes; a binding or a visit answers with "
+                            "mall.schemas.binding",
+    "mall.services.orders": "by place order; paying an order placed earlier is mall.services.order_payment",
+    "mall.dal.referral": "by the functions that read promoters or bindings; the product page reads "
+                         "(mall.dal.catalog.page) import it for a signed-in viewer",
 }
+
+# The functions that read promoters or bindings at cold start (mall.dal.referral).
+REFERRAL = {"mall.dal.referral": "it reads promoters or bindings"}
 
 # A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
 # module also defines its asyncio variant.
@@ -53,16 +72,13 @@ TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
 #: function → the heavy modules it needs at cold start, with why
 ALLOWED: dict[str, dict[str, str]] = {
     "AuthLoginFunction": {},
-    "ProductsFunction": {},
-    "PlaceOrderFunction": TRACED_NEEDS,
+    "ProductsFunction": REFERRAL,
+    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS},
     "OrderPaymentFunction": TRACED_NEEDS,
-    # The payment repositories include the risk cases' (a payer other than the buyer opens one),
-    # whose bundle carries the team bonus's, which reads the stats shards.
-    "WeChatPayWebhookFunction": {"mall.domain.stats": "the risk repositories' team bonus bundle",
-                                 **TRACED_NEEDS},
-    "ShareVisitFunction": {},
-    "ReferralBindFunction": {},
-    "PromoterProfileFunction": {},
+    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS},
+    "ShareVisitFunction": REFERRAL,
+    "ReferralBindFunction": REFERRAL,
+    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL},
 }
 
 

@@ -17,6 +17,7 @@ from mall.services import commission_batch, payment_jobs
 from mall.services import commissions as commission_service
 from mall.services import fulfilment as fulfilment_service
 from mall.services import orders as order_service
+from mall.services.order_payment import payment_for_order
 from mall.services.payments import PaymentRepositories
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.binding import BindWithCode, bind_with_code
@@ -170,7 +171,7 @@ class OrderOps:
                 order.prepaid = True
             self._touched_orders.add(order.index)
 
-        return Op("repay", [lambda: order_service.payment_for_order(
+        return Op("repay", [lambda: payment_for_order(
             order_id=order.order_id, buyer_id=order.buyer, orders=OrderRepository(self.table),
             customers=CustomerRepository(self.table), pay=self.world.pay_client, notify_url=NOTIFY_URL, now=now)],
             apply, frozenset({f"order:{order.index}"}))

@@ -38,7 +38,7 @@ from mall.domain.catalog import Category
 from mall.domain.orders import Order
 from mall.domain.payment_snapshot import BindingOutcome, PaymentFactsRead, PaymentSnapshot
 from mall.domain.referral import Promoter, is_valid_code
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 
 
 def snapshot_from_item(item: Item) -> PaymentSnapshot:

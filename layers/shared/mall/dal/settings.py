@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import SETTINGS_CURRENT_KEY, SETTINGS_PK, settings_version_key
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
-from mall.domain.notifications import STORED_DOCUMENT
-from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
+
+    #: The built-in defaults (version 0), built on first use: see ``__getattr__``.
+    DEFAULT_VERSION: SettingsVersion
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ class SettingsVersion:
 
 
 def _from_item(item: Item) -> SettingsVersion:
+    # Imported on first read: the document's validators are a large share of a cold start, and many
+    # functions hold this repository (through the referral reads) for routes that never read settings.
+    from mall.domain.notifications import STORED_DOCUMENT
+    from mall.domain.settings import DistributionSettings
+
     return SettingsVersion(
         version=int(item["version"]),
         settings=DistributionSettings.model_validate(item["document"], context=STORED_DOCUMENT),
@@ -43,15 +53,27 @@ def _from_item(item: Item) -> SettingsVersion:
     )
 
 
-# The built-in defaults (checked in full by the tests) are built like a stored document: the text
-# checks would load the traditional→simplified dictionary in every function's cold start.
-DEFAULT_VERSION = SettingsVersion(version=0, settings=DistributionSettings.model_validate({}, context=STORED_DOCUMENT),
-                                  saved_by=None, saved_at=None)
+@cache
+def default_version() -> SettingsVersion:
+    """The built-in defaults (checked in full by the tests), built like a stored document (the text
+    checks would load the traditional→simplified dictionary) and on first use, not at import."""
+    from mall.domain.notifications import STORED_DOCUMENT
+    from mall.domain.settings import DistributionSettings
+
+    return SettingsVersion(version=0, settings=DistributionSettings.model_validate({}, context=STORED_DOCUMENT),
+                           saved_by=None, saved_at=None)
+
+
+def __getattr__(name: str) -> object:
+    # ``DEFAULT_VERSION`` stays importable from here, built when first asked for.
+    if name == "DEFAULT_VERSION":
+        return default_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def current_from_item(item: Item | None) -> SettingsVersion:
     """The version in force from the ``SETTINGS_CURRENT_KEY`` item (None: the built-in defaults)."""
-    return _from_item(item) if item else DEFAULT_VERSION
+    return _from_item(item) if item else default_version()
 
 
 class SettingsRepository:
@@ -67,11 +89,11 @@ class SettingsRepository:
     def current(self, *, consistent: bool = False) -> SettingsVersion:
         """The version in force; the built-in defaults (version 0) until an admin saves one."""
         item = self._table.get(SETTINGS_CURRENT_KEY, consistent=consistent)
-        return _from_item(item) if item else DEFAULT_VERSION
+        return _from_item(item) if item else default_version()
 
     def get(self, version: int) -> SettingsVersion | None:
         if version == 0:
-            return DEFAULT_VERSION
+            return default_version()
         item = self._table.get(settings_version_key(version))
         return _from_item(item) if item else None
 

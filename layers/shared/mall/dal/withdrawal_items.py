@@ -25,7 +25,7 @@ from mall.dal.keys import (
     withdrawal_status_partition,
 )
 from mall.dal.table import Item
-from mall.domain.settings import WithdrawalMethod
+from mall.domain.settings_terms import WithdrawalMethod
 from mall.domain.withdrawals import Approval, ReviewKind, TimelineEntry, Withdrawal, WithdrawalStatus
 from mall.ids import new_id
 

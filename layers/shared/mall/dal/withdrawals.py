@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mall.clock import china_day, epoch, iso
 from mall.dal import withdrawal_search
@@ -51,7 +51,6 @@ from mall.dal.withdrawal_items import (
 from mall.dal.withdrawal_search import DONE, MergedPage, Position, WithdrawalFilter
 from mall.domain import ledger as postings
 from mall.domain.ledger import Posting
-from mall.domain.settings import WithdrawalRules
 from mall.domain.withdrawals import (
     RETURNS_FUNDS,
     WITHDRAWING_STATUSES,
@@ -62,6 +61,9 @@ from mall.domain.withdrawals import (
     WithdrawalStatus,
     can_move,
 )
+
+if TYPE_CHECKING:
+    from mall.domain.settings import WithdrawalRules
 
 # The record's keys and item, and the admin list's filter, are used from here by other repositories.
 __all__ = ["DONE", "RECORD_FIELDS", "STATUS_TIME_FIELD", "MergedPage", "OwesDebt", "Position", "RequestRefused",

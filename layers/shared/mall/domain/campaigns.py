@@ -22,14 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from mall.clock import CHINA, iso, parse_instant
 from mall.domain.catalog import Category, Product
 from mall.domain.commission import LevelRate, LineBoost, PromoterRates, ResolvedRates, resolve_line_rates
 from mall.domain.commission_cap import OverrideHolder, Part, Saving, Scope, cap_inputs
-from mall.domain.settings import BASIS_POINTS, DistributionSettings
+from mall.domain.settings_terms import BASIS_POINTS
 from mall.errors import FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 BoostKind = Literal["points", "multiplier"]
 CampaignOrigin = Literal["merchant", "wake_up"]

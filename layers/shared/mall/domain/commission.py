@@ -1,11 +1,10 @@
 """Commission rate resolution (佣金比例) and the per-line amount, pure.
 
-Resolution, per level and first match wins (docs/business-rules.md, "Commission"):
-per-promoter override → product setting (``ratio``/``fixed``) → category rate → global rate;
-then the promoter's level points (``settings.levels``, by ``promoter.level_id``) are added
-(as bp of the base, whatever matched). The promoter passed is the beneficiary *at that
-level*: its ``l1_*`` fields shape the L1 rate, its ``l2_*`` fields the L2 rate. When the L1
-and L2 beneficiaries differ (they always do in an order), use ``resolve_line_rates``.
+Resolution, per level and first match wins (docs/business-rules.md, "Commission"): per-promoter override → product
+setting (``ratio``/``fixed``) → category rate → global rate; then the promoter's level points (``settings.levels``,
+by ``promoter.level_id``) are added (as bp of the base, whatever matched). The promoter passed is the beneficiary
+*at that level*: its ``l1_*`` fields shape the L1 rate, its ``l2_*`` fields the L2 rate. When the L1 and L2
+beneficiaries differ (they always do in an order), use ``resolve_line_rates``.
 
 Amount per level = fixed fen × quantity + floor(base × bp / 10000), integer arithmetic only.
 The cap (L1 + L2 ≤ ``cap_bp`` of the base, never above the fixed 30% limit) clamps L2 first,
@@ -20,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from mall.domain.catalog import Category, CommissionMode, CommissionSetting, Product, ProductType
 from mall.domain.orders import PricedOrder
-from mall.domain.settings import BASIS_POINTS, COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.domain.settings_terms import BASIS_POINTS, COMMISSION_CAP_LIMIT_BP
 from mall.errors import FieldProblem
 
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 RateSource = Literal["override", "product", "category", "global"]
 
 

@@ -27,7 +27,7 @@ from typing import Final
 
 from mall.clock import CHINA, iso, parse_instant
 from mall.domain.orders import Order, OrderStatus
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 #: Percent off, in basis points: below 100% (a free order is not a coupon's job).

@@ -29,13 +29,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from mall.clock import parse_instant
 from mall.domain.campaigns import Campaign, in_force
 from mall.domain.catalog import Category
 from mall.domain.referral import Attribution, Promoter, attribute
-from mall.domain.settings import BindingMode, DistributionSettings
+from mall.domain.settings_terms import BindingMode
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 #: How the basis relates to a ``first_payment`` binding: ``none`` (attribution is final),
 #: ``claims`` (this is the buyer's first paid order; it earns only if its share source binds the

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN
+from mall.domain.settings_terms import WECHAT_REAL_NAME_FROM_FEN
 from mall.domain.withdrawals import Withdrawal, WithdrawalStatus
 from mall.errors import Conflict
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mall.domain import tracking
 from mall.domain import withdrawal_limits as limits
@@ -33,9 +34,12 @@ from mall.domain.rules_disclosure_coupons import coupons_section
 from mall.domain.rules_disclosure_items import Disclosure, EarningLevel, LevelRule, RuleItem, RuleSection, percent
 from mall.domain.rules_disclosure_optional import notifications_section, risk_section, team_bonus_section
 from mall.domain.rules_disclosure_prizes import leaderboard_prizes_section
-from mall.domain.settings import BASIS_POINTS, BindingMode, DistributionSettings, PromoterLevel, is_headcount_only
+from mall.domain.settings_terms import BASIS_POINTS, BindingMode, is_headcount_only
 from mall.domain.settlement import settles_for, voids_unsettled
 from mall.domain.withdrawals import CANCELLED_BY_DEBT, check_promoter, debt_cancel_rule, returned_funds_rule
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings, PromoterLevel
 
 TITLE = "分销规则公示"
 EARNING_LEVEL_NAMES: tuple[str, str] = ("一级", "二级")

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mall.clock import CHINA
 from mall.domain.campaigns import Campaign, CampaignScope, current_and_upcoming
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection, percent
-from mall.domain.settings import COMMISSION_CAP_LIMIT_BP, DistributionSettings
+from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 from mall.domain.wake_up import WakeUpRule, wake_up_rule_text
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 _WEEKDAYS = "一二三四五六日"
 

@@ -4,11 +4,13 @@ their share does under the binding mode in force. Produced from the constants th
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from mall.domain.coupons import REMAINDER_RULE, SHARE_ACTION_BY_MODE, ShareAction
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection
-from mall.domain.settings import DistributionSettings
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 SHARE_ACTION_TEXT: Final[dict[ShareAction, str]] = {
     ShareAction.ENTER_CODE: "客户通过您分享的专属券领券，视同填写了您的邀请码：符合绑定规则时与您绑定。",

@@ -6,11 +6,13 @@ Pure."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.domain.money import yuan_compact as yuan  # the rules' amounts: "¥50", "¥1,500.50"
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection, percent
-from mall.domain.settings import DistributionSettings
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 
 def _field(document: Any, name: str, default: Any = None) -> Any:

@@ -4,10 +4,14 @@ constants the monthly run applies (``mall.domain.leaderboard_prizes``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mall.domain.leaderboard_prizes import MEASURE_NAMES, TIE_RULE, LeaderboardPrizes, PrizeTable, table_text
 from mall.domain.money import yuan_compact as yuan
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection
-from mall.domain.settings import DistributionSettings
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 _MEASURE_TEXT: dict[str, str] = {
     "sales": "当月（北京时间）支付的、您获得一级佣金的订单（不含您本人下单）的商品实付金额（不含运费），扣除退款",

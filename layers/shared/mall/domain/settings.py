@@ -9,7 +9,6 @@ skipped. ``COMMISSION_CAP_LIMIT_BP`` is fixed in code; the merchant may only low
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
@@ -21,18 +20,24 @@ from mall.domain.leaderboard_prizes import LeaderboardPrizes
 from mall.domain.notifications import NotificationSettings, is_stored_document
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
 from mall.domain.risk_rules import RiskRules
+from mall.domain.settings_terms import (
+    BASIS_POINTS,
+    COMMISSION_CAP_LIMIT_BP,
+    DEFAULT_BANNED_PHRASES,
+    WECHAT_REAL_NAME_FROM_FEN,
+    BindingMode,
+    WithdrawalMethod,
+    is_headcount_only,
+)
 from mall.domain.team_bonus import TeamBonusRules
 
-#: L1 + L2 commission of a line may never exceed 30% of its base (fixed rule; docs/protocols.md, "Profit sharing").
-COMMISSION_CAP_LIMIT_BP = 3000
-BASIS_POINTS = 10_000
-
-#: Phrases that promoter-facing text may never contain (pyramid-scheme vocabulary). The merchant can
-#: add phrases through ``banned_phrases``; these defaults can never be removed.
-DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
-    "无限代", "躺赚", "拉人头", "世袭", "三级分销", "多级分销", "发展下线", "人头费", "入门费", "静态收益",
-    "动态收益", "躺着赚钱", "零风险高回报",
-)
+# The fixed terms live in mall.domain.settings_terms, without pydantic, so that a module needing only a
+# term (or naming the settings only in annotations) does not load this document's validators; they stay
+# importable from here.
+__all__ = ["BASIS_POINTS", "COMMISSION_CAP_LIMIT_BP", "DEFAULT_BANNED_PHRASES", "WECHAT_REAL_NAME_FROM_FEN",
+           "BindingMode", "BindingValidity", "CommissionRates", "DistributionSettings", "Fen", "LevelUpgrade",
+           "OrderRules", "PromoterLevel", "PromoterThreshold", "RateBp", "WithdrawalMethod", "WithdrawalRules",
+           "headcount_only_problems", "is_headcount_only", "refuse_headcount_only_levels"]
 
 RateBp = Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP, description="basis points: 1000 = 10%")]
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
@@ -51,14 +56,6 @@ def _rule_errors(title: str, problems: list[tuple[tuple[str | int, ...], str, ob
 
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class BindingMode(StrEnum):
-    """绑定方式."""
-
-    FIRST_CLICK = "first_click"
-    FIRST_PAYMENT = "first_payment"
-    INVITE_CODE = "invite_code"
 
 
 class BindingValidity(_Document):
@@ -108,13 +105,6 @@ class LevelUpgrade(_Document):
     team_sales_at_least_fen: Fen | None = None
 
 
-def is_headcount_only(upgrade: LevelUpgrade) -> bool:
-    """A level whose only condition is a number of invitees: it would pay a higher rate for
-    recruiting alone (拉人头), so it is refused at save and never earned automatically."""
-    return (upgrade.direct_members_at_least is not None and upgrade.own_sales_at_least_fen is None
-            and upgrade.team_sales_at_least_fen is None)
-
-
 class PromoterLevel(_Document):
     """等级: a rank that adds rate points to the promoter's L1 / L2 rates. Not an earning depth."""
 
@@ -141,14 +131,6 @@ class OrderRules(_Document):
     #: 自动确认收货 counts from the shipment, or from the delivery once the parcels are reported signed
     #: for (still from the shipment while no delivery is known).
     auto_confirm_from: Literal["shipment", "delivery"] = "delivery"
-
-
-WithdrawalMethod = Literal["wechat", "bank"]
-
-#: WeChat merchant transfers of ¥2,000 or more need the payee's real name (``user_name``,
-#: docs/protocols.md). Promoters' real names are not collected, so a WeChat withdrawal stays below this
-#: (``mall.domain.withdrawals`` refuses it otherwise) and the default maximum per request is under it.
-WECHAT_REAL_NAME_FROM_FEN = withdrawal_limits.WECHAT_REAL_NAME_FROM_FEN
 
 
 def _default_methods() -> list[WithdrawalMethod]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import CHINA
 from mall.domain.campaigns import Boost, Campaign, CampaignScope
-from mall.domain.notification_events import Notification
-from mall.domain.notifications import NotificationKind, NotificationSettings
-from mall.domain.subscribe_values import Facts, render
+
+if TYPE_CHECKING:
+    from mall.domain.notification_events import Notification
+    from mall.domain.notifications import NotificationSettings
 
 #: At most this many promoters in one run's campaign (the scope limit of any campaign request);
 #: the others wait for the next day's run.
@@ -144,6 +145,12 @@ def wake_up_notice_event(campaign_id: str, promoter_id: str) -> str:
 def wake_up_notices(campaign: Campaign, settings: NotificationSettings, now: datetime) -> list[Notification]:
     """The subscribe message (唤醒加成) each promoter of a wake-up campaign is sent: none until the
     merchant enables the event with a template id. ``time`` is when the boost ends (有效期至)."""
+    # Imported here: the campaign book (mall.dal.campaigns) holds the wake-up rule, so every function
+    # that reads campaigns imports this module; only the wake-up job sends its notices.
+    from mall.domain.notification_events import Notification
+    from mall.domain.notifications import NotificationKind
+    from mall.domain.subscribe_values import Facts, render
+
     config = settings.template(NotificationKind.WAKE_UP_BOOST)
     if campaign.origin != "wake_up" or not config.enabled or not config.template_id:
         return []

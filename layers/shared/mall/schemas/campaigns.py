@@ -10,7 +10,7 @@ from pydantic.config import JsonDict
 
 from mall.clock import CHINA
 from mall.domain.campaigns import MULTIPLIER_MAX_PERCENT, Boost, Campaign, CampaignScope
-from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
+from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 
 _EARLIEST, _LATEST = datetime(2000, 1, 1), datetime(2200, 1, 1)
 Ids = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=200)]

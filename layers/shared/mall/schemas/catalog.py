@@ -8,7 +8,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from mall.domain.catalog import MAX_SKUS, MAX_SPEC_VALUES, MAX_SPECS, CommissionMode, ListingSort, ProductType
 from mall.domain.media import upload_id_of
-from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
+from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 from mall.schemas.catalog_examples import (
     ADMIN_PRODUCT,
     CATEGORY,

@@ -7,12 +7,28 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
+from mall.schemas.binding import (
+    BINDING_EXAMPLE,
+    BindingHistoryEntry,
+    BindingView,
+    BindRequestBody,
+    BindResult,
+    PromoterCode,
+    VisitRequest,
+    VisitResult,
+)
 from mall.schemas.common import ApiModel
 from mall.schemas.wake_up import PromoterWakeUpBoost
 
-PromoterCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$",
-                                    description="a promoter's code (also the QR `scene`)")]
 Reason = Annotated[str, Field(min_length=1, max_length=200)]
+
+# The binding and visit models live in mall.schemas.binding (light, for the customer routes) and are
+# importable from here too.
+__all__ = ["AdminBindingRequest", "AdminTeamMember", "AdminTeamPage", "AdminUnbindRequest", "AgreementAcceptRequest",
+           "ApplyRequest", "BindRequestBody", "BindResult", "BindingHistoryEntry", "BindingView", "CustomerBinding",
+           "LevelChangeRequest", "LevelView", "OverrideRequest", "PromoterAdminView", "PromoterCode", "PromoterDetail",
+           "PromoterHistoryEntry", "PromoterList", "PromoterListItem", "PromoterListPage", "PromoterProfile", "Reason",
+           "RequirementView", "StatusChangeRequest", "TeamMember", "TeamPage", "VisitRequest", "VisitResult"]
 
 # Examples (json_schema_extra): a silver promoter, their customer and an applicant, as the API answers.
 _PROMOTER: JsonDict = {
@@ -29,8 +45,7 @@ _APPLICANT: JsonDict = {
     "accepted_rules_at": "2026-11-19T02:11:05Z", "direct_members": 0, "second_level_members": 0, "own_sales_fen": 0,
     "team_sales_fen": 0, "last_active_at": None, "reason": None, "version": 1,
     "agreement_pending": False}
-_BINDING: JsonDict = {"parent_id": "u_36botxbbbigbhenhtgo542dk", "bound_at": "2026-10-20T11:42:05Z", "source": "link",
-                      "trigger": "visit", "promoter_code": "JXZtwULX"}
+
 
 
 class ApplyRequest(ApiModel):
@@ -243,54 +258,6 @@ class AdminTeamPage(BaseModel):
     next_cursor: str | None = None
 
 
-class BindingView(BaseModel):
-    parent_id: str
-    bound_at: str
-    source: str
-    trigger: str
-    promoter_code: str | None = None
-
-
-class BindRequestBody(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"code": "JXZtwULX", "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
-
-    code: PromoterCode
-    device_id: Annotated[str | None, Field(min_length=1, max_length=128,
-                                           description="device fingerprint (or header `x-device-id`)")] = None
-
-
-class BindResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "bound", "binding": _BINDING}]})
-
-    outcome: Literal["bound", "rebound", "unchanged", "unbound"]
-    binding: BindingView | None = None
-
-
-class VisitRequest(ApiModel):
-    """分享访问: the mini-program reports a visit through a share link, QR scene or poster."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"code": "JXZtwULX", "source": "poster", "product_id": "p_01m4cmckqvx119jymzac3w",
-         "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
-
-    code: PromoterCode
-    source: Literal["link", "qr", "poster"]
-    product_id: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    device_id: Annotated[str | None, Field(min_length=1, max_length=128,
-                                           description="device fingerprint (or header `x-device-id`)")] = None
-
-
-class VisitResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"visit_id": "v_01m6dvhp42mr3m3w87b9dg", "outcome": "bound", "binding": _BINDING, "binding_refused": None}]})
-
-    visit_id: str
-    outcome: Literal["bound", "rebound", "unchanged", "not_bound", "not_logged_in"]
-    binding: BindingView | None = None
-    binding_refused: str | None = Field(default=None, description="why the visit did not bind (error code)")
-
-
 class AdminBindingRequest(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"promoter_code": "JXZtwULX", "reason": "客户来电说明由该推广员线下介绍, 补绑"}]})
@@ -305,21 +272,9 @@ class AdminUnbindRequest(ApiModel):
     reason: Reason
 
 
-class BindingHistoryEntry(BaseModel):
-    action: str
-    from_parent: str | None = None
-    to_parent: str | None = None
-    source: str
-    trigger: str
-    promoter_code: str | None = None
-    reason: str | None = None
-    by: str
-    at: str
-
-
 class CustomerBinding(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "customer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "binding": _BINDING, "history": [
+        "customer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "binding": BINDING_EXAMPLE, "history": [
             {"action": "bind", "from_parent": None, "to_parent": "u_36botxbbbigbhenhtgo542dk", "source": "link",
              "trigger": "visit", "promoter_code": "JXZtwULX", "reason": None, "by": "u_xpdiqcabym5dbw2glo3wnz2l",
              "at": "2026-10-20T11:42:05Z"}]}]})

@@ -22,7 +22,6 @@ from mall.domain.campaigns import (
     current_and_upcoming,
 )
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
-from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
 from mall.schemas.campaigns import BoostedProduct, BoostedProducts, CampaignList, CampaignRequest, CampaignView
@@ -30,6 +29,7 @@ from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
+    from mall.domain.settings import DistributionSettings
 
 #: A save that lost the book to another save reads it again this many times before giving up (409).
 _ATTEMPTS = 3

@@ -15,7 +15,7 @@ from mall.domain.campaigns import rates_at
 from mall.domain.commission import LevelRate, cap_amount, explain_rule, self_purchase_discount
 from mall.domain.commission_records import CommissionRecord
 from mall.domain.masking import mask_nickname
-from mall.domain.settings import COMMISSION_CAP_LIMIT_BP
+from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 from mall.errors import NotFound
 from mall.schemas.commissions import (
     AdminCommissionPage,

@@ -62,7 +62,6 @@ from mall.domain.commission_changes import plan_record_change
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.domain.ledger import Posting, commission_cancelled, commission_clawed_back, commission_frozen
 from mall.domain.payment_snapshot import PaymentSnapshot
-from mall.domain.settings import DistributionSettings
 from mall.domain.settlement import line_completed_at
 from mall.domain.stats_funnel import order_channel
 from mall.services.payment_snapshot import BasisRepositories, resolve_binding
@@ -71,6 +70,7 @@ from mall.services.withdrawal_debt import PayoutQueue, cancel_withdrawals_for_de
 
 if TYPE_CHECKING:
     from mall.dal.table import Item, Table, Write
+    from mall.domain.settings import DistributionSettings
 
 logger = Logger(child=True)
 

@@ -30,7 +30,7 @@ from mall.domain.coupons import (
     check_template,
 )
 from mall.domain.referral import BindRefused, is_valid_code
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.errors import Conflict, DomainError, NotFound
 from mall.ids import new_id
 from mall.schemas.coupons import (

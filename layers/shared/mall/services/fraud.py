@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -38,9 +38,11 @@ from mall.domain.risk_rules import (
     WITHDRAWAL_BURST,
     RiskRules,
 )
-from mall.domain.settings import DistributionSettings
 from mall.integrations import pii_crypto
 from mall.services import risk as risk_cases
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 logger = Logger(child=True)
 

@@ -23,7 +23,6 @@ from mall.errors import NotFound
 from mall.integrations import pii_crypto
 from mall.integrations.wechat import PhoneNumber, WeChatClient
 from mall.schemas.identity import CustomerLoginResponse, MeResponse, PhoneView, TokenResponse
-from mall.services.coupons import auto_issue_quietly
 
 logger = Logger(child=True)
 
@@ -57,6 +56,10 @@ def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: C
                                                 unionid=session.unionid, now=now, device_id=command.device_id,
                                                 source_ip=command.source_ip)
     if created and coupons is not None:
+        # Imported for a new customer only: the coupon use cases bring the referral and claim
+        # machinery, which a returning customer's login (most logins) never runs.
+        from mall.services.coupons import auto_issue_quietly
+
         auto_issue_quietly(coupons=coupons, user_id=customer.user_id, trigger=AutoIssue.FIRST_LOGIN, now=now)
     token = issue_token(customer.user_id, customer.roles, key=tokens.signing_key, now=now,
                         ttl_seconds=tokens.ttl_seconds)

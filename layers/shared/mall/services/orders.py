@@ -34,7 +34,6 @@ from mall.domain import referral as referral_rules
 from mall.domain.commission import apply_line_discounts
 from mall.domain.orders import (
     LineRequest,
-    Order,
     OrderStatus,
     PricedOrder,
     ProductLike,
@@ -42,13 +41,12 @@ from mall.domain.orders import (
     price_order,
 )
 from mall.domain.referral import Attribution, ShareSource
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.domain.skus import choose_skus
-from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound, UpstreamUnavailable
+from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
 from mall.integrations.wechatpay.errors import WeChatPayError
 from mall.schemas.orders import (
-    OrderPaymentResponse,
     PaymentParams,
     PlacedOrderLineView,
     PlaceOrderRequest,
@@ -58,6 +56,7 @@ from mall.services.cart import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
 from mall.services.order_coupons import coupon_refusal, use_coupon, with_coupon_lines
+from mall.services.order_payment import prepay
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.attribution import attribute_order
 from mall.services.request_replay import replay, replay_refused
@@ -68,20 +67,6 @@ if TYPE_CHECKING:
     from mall.integrations.wechatpay.client import WeChatPayClient
 
 logger = Logger(child=True)
-
-
-def _payment_description(names: Sequence[str]) -> str:
-    first = names[0]
-    text = first if len(names) == 1 else f"{first} 等{len(names)}件商品"
-    return text[:127]
-
-
-def _prepay(pay: WeChatPayClient, *, order_id: str, names: Sequence[str], amount_fen: int,
-            openid: str, notify_url: str, expires_at: datetime) -> PaymentParams:
-    """Raises ``WeChatPayError`` (or ``ValueError`` for a value WeChat Pay would refuse)."""
-    prepay_id = pay.jsapi_prepay(order_id, description=_payment_description(names), amount_fen=amount_fen,
-                                 payer_openid=openid, notify_url=notify_url, time_expire=expires_at)
-    return PaymentParams(**pay.pay_params(prepay_id))
 
 
 def _refusal(exc: PlacementRefused, *, now: datetime) -> Conflict:
@@ -330,8 +315,8 @@ def _placed_prepay(pay: Callable[[], WeChatPayClient], *, order_id: str, names: 
                    openid: str, notify_url: str, expires_at: datetime) -> PaymentParams | None:
     """The new order's prepay; None when WeChat Pay refused or failed (the order stays CREATED)."""
     try:
-        return _prepay(pay(), order_id=order_id, names=names, amount_fen=amount_fen, openid=openid,
-                       notify_url=notify_url, expires_at=expires_at)
+        return prepay(pay(), order_id=order_id, names=names, amount_fen=amount_fen, openid=openid,
+                      notify_url=notify_url, expires_at=expires_at)
     except (WeChatPayError, ValueError) as exc:
         logger.warning("prepay failed for %s: %s %s", order_id, type(exc).__name__, getattr(exc, "code", ""))
         return None
@@ -350,36 +335,3 @@ def _response(request: PlaceOrderRequest, priced: PricedOrder, *, order_id: str,
         address=masked_address(request) if has_address else None, created_at=iso(now), expires_at=iso(expires_at),
         payment=payment, payment_error=payment_error,
     )
-
-
-def payment_for_order(*, order_id: str, buyer_id: str, orders: OrderRepository, customers: CustomerRepository,
-                      pay: Callable[[], WeChatPayClient], notify_url: str, now: datetime) -> OrderPaymentResponse:
-    """Fresh ``wx.requestPayment`` parameters for the caller's own unpaid order (a new prepay with
-    the same ``out_trade_no``: WeChat Pay keeps one payment per order)."""
-    order: Order | None = orders.get(order_id)
-    if order is None or order.buyer_id != buyer_id:
-        raise NotFound("no such order", code="order_not_found")
-    if order.status != OrderStatus.CREATED:
-        raise Conflict(f"order is {order.status.value}, not awaiting payment", code="order_not_payable",
-                       details={"status": order.status.value})
-    if now >= order.expires:
-        raise Conflict("the order expired before payment", code="order_expired",
-                       details={"status": order.status.value, "expires_at": iso(order.expires)})
-    customer = customers.get(buyer_id)
-    if customer is None:
-        raise NotFound("account no longer exists", code="account_not_found")
-    try:
-        payment = _prepay(pay(), order_id=order.order_id, names=[line.name for line in order.lines],
-                          amount_fen=order.amount_fen, openid=customer.openid, notify_url=notify_url,
-                          expires_at=order.expires)
-    except WeChatPayError as exc:
-        if exc.code == "ORDERPAID":
-            raise Conflict("the order is paid; its confirmation is on its way", code="order_already_paid",
-                           details={"status": order.status.value}) from exc
-        if exc.code == "ORDER_CLOSED":
-            raise Conflict("the order was closed before payment", code="order_expired",
-                           details={"status": order.status.value}) from exc
-        raise UpstreamUnavailable("WeChat Pay is unavailable; retry shortly", code="payment_unavailable",
-                                  details={"wechatpay_code": exc.code}) from exc
-    return OrderPaymentResponse(order_id=order.order_id, status=order.status.value, amount_fen=order.amount_fen,
-                                expires_at=iso(order.expires), payment=payment)

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from mall.dal.orders import OrderRepository
 from mall.dal.payment_snapshot import PaymentSnapshotStore
-from mall.dal.payouts import PayoutRepository
 from mall.dal.refunds import RefundRepository
 from mall.domain.orders import (
     Order,
@@ -51,13 +51,14 @@ from mall.integrations.wechatpay.resources import (
 )
 from mall.observability import metrics
 from mall.services.payment_snapshot import prepare_basis
-from mall.services.risk import RiskRepositories, open_case
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+    from mall.dal.payouts import PayoutRepository
     from mall.dal.table import Table
     from mall.integrations.wechatpay.client import WeChatPayClient
+    from mall.services.risk import RiskRepositories
 
 logger = Logger(child=True)
 
@@ -72,15 +73,35 @@ class PaymentRepositories:
     refunds: RefundRepository
     snapshots: PaymentSnapshotStore
     #: Transfer-bill notifications (payouts) arrive on the same webhook.
-    payouts: PayoutRepository
+    payouts_of: Callable[[], PayoutRepository]
     #: A payment by someone other than the buyer opens a risk case.
-    risk: RiskRepositories
+    risk_of: Callable[[], RiskRepositories]
 
     @classmethod
     def on(cls, table: Table) -> PaymentRepositories:
+        # The payouts' and the risk cases' repositories (withdrawals; the risk bundle with the team
+        # bonus's) are a large share of the webhook's cold start, and only a transfer notification or a
+        # payer mismatch uses them: built, with their modules imported, the first time one arrives.
+        def payouts() -> PayoutRepository:
+            from mall.dal.payouts import PayoutRepository
+
+            return PayoutRepository(table)
+
+        def risk() -> RiskRepositories:
+            from mall.services.risk import RiskRepositories
+
+            return RiskRepositories.on(table)
+
         return cls(orders=OrderRepository(table), refunds=RefundRepository(table),
-                   snapshots=PaymentSnapshotStore(table), payouts=PayoutRepository(table),
-                   risk=RiskRepositories.on(table))
+                   snapshots=PaymentSnapshotStore(table), payouts_of=cache(payouts), risk_of=cache(risk))
+
+    @property
+    def payouts(self) -> PayoutRepository:
+        return self.payouts_of()
+
+    @property
+    def risk(self) -> RiskRepositories:
+        return self.risk_of()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +272,7 @@ def _on_transaction(resource: Mapping[str, Any], *, repos: PaymentRepositories, 
         return _fail(404, "unknown out_trade_no", "unknown_order")
     if result.decision.acknowledged:
         if result.order is not None:
-            _check_payer(tx, result.order, app_id=merchant.appid, risk=repos.risk, now=now)
+            _check_payer(tx, result.order, app_id=merchant.appid, risk=repos.risk_of, now=now)
         return _ok(outcome.value)
     messages = {
         PaymentOutcome.AMOUNT_MISMATCH: (400, "amount mismatch"),
@@ -268,7 +289,7 @@ CURRENCY = "CNY"
 PAYER_MISMATCH_RULE = "payer_mismatch"
 
 
-def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, risk: RiskRepositories,
+def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, risk: Callable[[], RiskRepositories],
                  now: datetime) -> None:
     """The money arrived, so the payment stands; but a payer other than the order's buyer is
     looked into: a risk case on the order (docs/risk.md, "Payer mismatch"). Repeated deliveries
@@ -285,7 +306,9 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, risk: Ri
     subject = str(promoter) if promoter else order.buyer_id
     logger.warning("payment by someone other than the buyer: risk case", extra={"order_id": order.order_id})
     metrics.add_metric(name="PaymentPayerMismatch", unit="Count", value=1)
-    open_case(repos=risk, promoter_id=subject, rule=PAYER_MISMATCH_RULE,
+    from mall.services.risk import open_case
+
+    open_case(repos=risk(), promoter_id=subject, rule=PAYER_MISMATCH_RULE,
               window_key=order.order_id,
               evidence={"order_id": order.order_id, "buyer_id": order.buyer_id,
                         "subject": "promoter" if promoter else "customer", "transaction_id": tx.transaction_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mall.api.cursor import cursors
 from mall.clock import iso
@@ -18,13 +19,20 @@ from mall.domain import staff
 from mall.domain.audit import changed_fields
 from mall.domain.campaigns import Campaign, CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
-from mall.domain.settings import DistributionSettings
 from mall.domain.tokens import Role
 from mall.errors import InvalidInput, NotFound
-from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
+    from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
 
 def _view(version: SettingsVersion) -> SettingsVersionView:
+    # The settings schemas (the whole document's validators) are imported by the admin routes that
+    # answer with them; the catalog, campaign and promoter use cases import this module for
+    # ``rate_sources`` alone and do not load them at cold start.
+    from mall.schemas.settings import SettingsVersionView
+
     return SettingsVersionView(version=version.version, saved_by=version.saved_by,
                                saved_at=iso(version.saved_at) if version.saved_at else None, note=version.note,
                                settings=version.settings)
@@ -95,6 +103,8 @@ def check_cap_against_catalog(*, categories: CategoryRepository, products: Produ
 def history(*, versions: SettingsRepository, limit: int, cursor: str | None) -> SettingsHistory:
     start = cursors.decode(cursor, partition=SETTINGS_HISTORY_PARTITION)
     found, last = versions.history(limit=limit, start_key=start)
+    from mall.schemas.settings import SettingsHistory  # see _view
+
     return SettingsHistory(items=[_view(v) for v in found], next_cursor=cursors.encode(last))
 
 

@@ -8,6 +8,7 @@ one BatchGetItem too (``viewer``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mall.dal.campaigns import book_from_item
 from mall.dal.catalog.categories import category_from_item
@@ -20,13 +21,14 @@ from mall.dal.keys import (
     product_key,
     promoter_key,
 )
-from mall.dal.referral import promoter_from_item
 from mall.dal.settings import current_from_item
 from mall.dal.table import Item, Key, Table
 from mall.domain.campaigns import Campaign
 from mall.domain.catalog import Category, Product
-from mall.domain.referral import Promoter
-from mall.domain.settings import DistributionSettings
+
+if TYPE_CHECKING:
+    from mall.domain.referral import Promoter
+    from mall.domain.settings import DistributionSettings
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,14 @@ class Viewer:
     campaigns: tuple[Campaign, ...] = ()
 
 
+def _promoter(item: Item | None) -> Promoter | None:
+    # The referral repositories are imported for a signed-in viewer only: a guest's product page
+    # (most of them) reads no promoter, and the package is a large share of the catalog's cold start.
+    from mall.dal.referral.records import promoter_from_item
+
+    return promoter_from_item(item) if item else None
+
+
 def _k(key: Key) -> tuple[str, str]:
     return str(key["pk"]), str(key["sk"])
 
@@ -71,7 +81,7 @@ class ProductPageReads:
         promoter_item = found.get(_k(promoter_key(viewer))) if viewer else None
         return ProductPage(
             product=product, category=category_from_item(category_item) if category_item else None,
-            promoter=promoter_from_item(promoter_item) if promoter_item else None,
+            promoter=_promoter(promoter_item),
             settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))).settings if viewer else None,
             campaigns=book_from_item(found.get(_k(CAMPAIGNS_KEY))).campaigns if viewer else ())
 
@@ -80,6 +90,6 @@ class ProductPageReads:
         found: dict[tuple[str, str], Item] = {
             _k(i): i for i in self._table.batch_get([promoter_key(user_id), SETTINGS_CURRENT_KEY, CAMPAIGNS_KEY])}
         promoter_item = found.get(_k(promoter_key(user_id)))
-        return Viewer(promoter=promoter_from_item(promoter_item) if promoter_item else None,
+        return Viewer(promoter=_promoter(promoter_item),
                       settings=current_from_item(found.get(_k(SETTINGS_CURRENT_KEY))).settings,
                       campaigns=book_from_item(found.get(_k(CAMPAIGNS_KEY))).campaigns)

@@ -5,11 +5,13 @@ rules version, the status transitions, overrides and levels an admin sets. Pure,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mall.domain.referral.model import Promoter, PromoterStatus
-from mall.domain.settings import DistributionSettings, PromoterLevel, PromoterThreshold
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings, PromoterLevel, PromoterThreshold
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from mall.domain.referral.model import Attribution, Promoter
-from mall.domain.settings import BindingMode, DistributionSettings
+from mall.domain.settings_terms import BindingMode
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 
 def _earner(uid: str | None, promoters: dict[str, Promoter]) -> str | None:

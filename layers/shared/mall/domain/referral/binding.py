@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mall.domain.referral.model import MAX_ANCESTOR_DEPTH, Binding, BindSource, BindTrigger, Promoter
-from mall.domain.settings import BindingMode, DistributionSettings
+from mall.domain.settings_terms import BindingMode
 from mall.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 
 @dataclass(frozen=True)

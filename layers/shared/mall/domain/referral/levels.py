@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mall.domain.referral.model import Counters
-from mall.domain.settings import DistributionSettings, PromoterLevel, is_headcount_only
+from mall.domain.settings_terms import is_headcount_only
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings, PromoterLevel
 
 
 def distribution_base(lines: Iterable[Mapping[str, Any]]) -> int:

@@ -12,11 +12,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mall.domain.promoter_text import banned_phrase_in, single_line_problem
-from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 PromoterStatus = Literal["applied", "active", "frozen", "disabled", "rejected"]
 PROMOTER_STATUSES: tuple[PromoterStatus, ...] = ("applied", "active", "frozen", "disabled", "rejected")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mall.clock import utc_now
 from mall.domain import commission as rules
@@ -14,12 +15,14 @@ from mall.domain.campaigns import Campaign, rates_at
 from mall.domain.catalog import PROMOTER_SORTS, Category, ListingFilter, ListingSort, Product
 from mall.domain.product_content import ProductContent
 from mall.domain.referral import Promoter
-from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.schemas.catalog import ProductDetail, ProductList, ProductSummary, PublicCategory, PublicCategoryList
 from mall.services.catalog.common import CatalogRepositories, note_truncated, page_of
 from mall.services.catalog.content import after_sales_view, attributes_view, blocks_view, thumbnail_url
 from mall.services.catalog.skus import public_sku_views, spec_views
+
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
 
 #: ``key -> URL`` a client may show a media-bucket image from (a signed GET: the bucket is private).
 ImageUrl = Callable[[str], str]

@@ -23,13 +23,13 @@ from mall.domain.audit import changed_fields
 from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.catalog import Category, Earning, ListingFilter, ListingSort, Product, priced_variants, select_page
 from mall.domain.commission_cap import Saving, cap_problems
-from mall.domain.settings import DistributionSettings
 from mall.errors import FieldProblem, InvalidInput
 from mall.observability import metrics
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
+    from mall.domain.settings import DistributionSettings
 
 logger = Logger(child=True)
 

@@ -22,7 +22,6 @@ from mall.domain.coupons import AutoIssue
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
 from mall.schemas.referral import PromoterAdminView, PromoterProfile
-from mall.services.coupons import auto_issue_quietly
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view
@@ -66,6 +65,10 @@ def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: 
                 raise NotFound("no such customer", code="customer_not_found") from exc
             continue  # a code collision or a concurrent application: decide again
         if coupons is not None:
+            # Imported when a promoter is appointed: the coupon use cases are not part of the
+            # promoter's own routes served from this module (accepting the agreement).
+            from mall.services.coupons import auto_issue_quietly
+
             auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
         return view
     raise Conflict("making this promoter collided with another change; retry", code="retry_later")

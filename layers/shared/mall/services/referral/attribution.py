@@ -8,7 +8,7 @@ from datetime import datetime
 from mall.dal.referral import batch_promoters
 from mall.domain import referral as rules
 from mall.domain.referral import MAX_ANCESTOR_DEPTH, Attribution, Promoter, ShareSource
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.services.referral import ReferralRepositories
 
 

@@ -20,7 +20,7 @@ from mall.dal.referral import (
 from mall.domain import referral as rules
 from mall.domain.referral import MAX_ANCESTOR_DEPTH, Binding, BindRefused, BindRequest, BindSource, BindTrigger
 from mall.errors import Conflict, NotFound
-from mall.schemas.referral import BindingHistoryEntry, BindingView, BindResult
+from mall.schemas.binding import BindingHistoryEntry, BindingView, BindResult
 from mall.services.referral import ATTEMPTS, ReferralRepositories
 from mall.services.referral.levels import evaluate_levels
 from mall.services.referral.views import bind_result, binding_view

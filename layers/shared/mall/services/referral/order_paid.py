@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mall.dal.referral import CounterRepository, SaleCount, TransactionCancelled
 from mall.domain import referral as rules
 from mall.domain.referral import BindRefused, ShareSource
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.errors import Conflict
 from mall.services.payment_snapshot import BasisRepositories, earning_basis
 from mall.services.referral import ATTEMPTS, ReferralRepositories

@@ -23,7 +23,6 @@ from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
 from mall.domain.coupons import AutoIssue
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
-from mall.domain.settings import DistributionSettings
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
 from mall.services.coupons import auto_issue_quietly
@@ -34,6 +33,7 @@ from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
     from mall.dal.table import Write
+    from mall.domain.settings import DistributionSettings
 
 
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,

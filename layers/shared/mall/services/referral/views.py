@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mall.clock import iso
 from mall.domain import referral as rules
 from mall.domain.referral import Binding, Promoter
-from mall.schemas.referral import BindingView, BindResult, PromoterAdminView
+from mall.schemas.binding import BindingView, BindResult
+
+if TYPE_CHECKING:
+    from mall.schemas.referral import PromoterAdminView
 
 
 def admin_view(p: Promoter, page: str) -> PromoterAdminView:
+    # Imported here: binding and visits import this module for the binding views alone, and the
+    # promoter models (mall.schemas.referral) are a large share of those routes' cold start.
+    from mall.schemas.referral import PromoterAdminView
+
     return PromoterAdminView(
         user_id=p.user_id, code=p.code, share_link=rules.share_link(page, p.code), status=p.status,
         level_id=p.level_id, l1_override_bp=p.l1_override_bp, l2_override_bp=p.l2_override_bp,

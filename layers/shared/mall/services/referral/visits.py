@@ -24,10 +24,10 @@ from mall.dal.referral import (
 )
 from mall.domain import referral as rules
 from mall.domain.referral import BindRefused, ShareChannel
-from mall.domain.settings import BindingMode
+from mall.domain.settings_terms import BindingMode
 from mall.errors import NotFound, TooManyRequests
 from mall.integrations import pii_crypto
-from mall.schemas.referral import VisitResult
+from mall.schemas.binding import VisitResult
 from mall.services.referral import ATTEMPTS, ReferralRepositories
 from mall.services.referral.binding import Bind, PlannedBind, plan_bind, upgrade_after_bind
 from mall.services.referral.views import binding_view

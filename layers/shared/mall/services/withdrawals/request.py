@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -15,7 +16,6 @@ from mall.dal.settings import SettingsRepository
 from mall.dal.withdrawals import RequestRefused, WithdrawalRepository, bank_context, new_withdrawal_id
 from mall.domain import masking
 from mall.domain import withdrawals as rules
-from mall.domain.settings import WithdrawalRules
 from mall.domain.withdrawals import Refusal, Today, Withdrawal, WithdrawalStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput
 from mall.integrations import pii_crypto
@@ -23,6 +23,9 @@ from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest, Withdrawa
 from mall.services.request_replay import replay
 from mall.services.withdrawal_debt import PayoutQueue
 from mall.services.withdrawals.views import withdrawal_view
+
+if TYPE_CHECKING:
+    from mall.domain.settings import WithdrawalRules
 
 logger = Logger(child=True)
 
