@@ -21,15 +21,20 @@ from typing import Any
 
 from local.cfn_yaml import load_yaml
 
-#: The child: init (not timed), before-snapshot hooks, fork, then after-restore hooks + first setup (timed).
-CHILD_RESTORED = """
-import importlib.util, json, os, random, sys, time
+#: A child's import of the handler module ``app`` from its arguments (code directory, path, handler, layers).
+IMPORT_APP = """
 code_dir, path, attr, *layers = sys.argv[1:]
 sys.path[:0] = [code_dir, *layers]
 spec = importlib.util.spec_from_file_location("app", path)
 module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module
 spec.loader.exec_module(module)
+"""
+
+#: The child: init (not timed), before-snapshot hooks, fork, then after-restore hooks + first setup (timed).
+CHILD_RESTORED = """
+import importlib.util, json, os, random, sys, time
+""" + IMPORT_APP + """
 from mall.runtime import snapstart
 t0, c0 = time.perf_counter(), time.process_time()
 snapstart.run_before_snapshot()

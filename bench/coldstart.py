@@ -81,12 +81,7 @@ print(json.dumps({{"init_ms": (t1 - t0) * 1000, "cpu_ms": (c1 - c0) * 1000}}))
 # The same import, then the names of every module it loaded (tests/unit/test_cold_start_imports.py).
 _CHILD_MODULES = """
 import importlib.util, json, sys
-code_dir, path, attr, *layers = sys.argv[1:]
-sys.path[:0] = [code_dir, *layers]
-spec = importlib.util.spec_from_file_location("app", path)
-module = importlib.util.module_from_spec(spec)
-sys.modules["app"] = module
-spec.loader.exec_module(module)
+""" + _restore.IMPORT_APP + """
 print(json.dumps(sorted(sys.modules)))
 """
 
