@@ -71,8 +71,8 @@ class Observability:
         cold_start = any("capture_cold_start_metric=True" in (root / path).read_text(encoding="utf-8")
                          for path in ENTRY_POINTS if (root / path).is_file())
         snapstart = {name for name, props in functions.items()
-                     if (props.get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn")
-                     == "PublishedVersions"}
+                     if _value((props.get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn"),
+                               raw, parameters) == "PublishedVersions"}
         return cls(frozenset(functions), frozenset(traced), system_level, function_retention, access_retention,
                    frozenset(pii), keys, table_principals, cold_start, frozenset(snapstart))
 

@@ -69,13 +69,21 @@ SUFFIX = " (restored)"
 
 
 def snapstart_functions(template: Path) -> set[str]:
-    """The functions template.yaml gives ``SnapStart: ApplyOn: PublishedVersions``."""
+    """The functions template.yaml gives ``SnapStart: ApplyOn: PublishedVersions`` (directly or by a
+    parameter's default)."""
     raw = load_yaml(template)
     globals_fn = raw.get("Globals", {}).get("Function", {})
     return {name for name, r in raw.get("Resources", {}).items()
             if r.get("Type") == "AWS::Serverless::Function"
-            and ((r.get("Properties") or {}).get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn")
-            == "PublishedVersions"}
+            and apply_on(((r.get("Properties") or {}).get("SnapStart") or globals_fn.get("SnapStart") or {})
+                         .get("ApplyOn"), raw) == "PublishedVersions"}
+
+
+def apply_on(value: Any, raw: dict[str, Any]) -> Any:
+    """A SnapStart ``ApplyOn`` as deployed by default: a ``!Ref`` names a parameter, read its default."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return raw.get("Parameters", {}).get(value["Ref"], {}).get("Default")
+    return value
 
 
 def restored_argv(function_argv: list[str]) -> list[str]:

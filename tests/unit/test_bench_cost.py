@@ -175,6 +175,8 @@ def test_all_in_adds_the_fixed_month_scaled_to_ten_thousand_orders() -> None:
 
 def test_snapstart_is_priced_per_published_version_month_and_per_restore() -> None:
     assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).snapstart == SNAPSTART_FUNCTIONS
+    # Deployed with HotPathSnapStart=None, no function keeps a snapshot (and no cache is billed).
+    assert Observability.read(load_yaml(ROOT / "template.yaml"), {"HotPathSnapStart": "None"}, ROOT).snapstart == set()
     plain = _model().estimate(_work())
     assert not any(k.startswith("SnapStart") for k in plain["fixed_usd_per_month"])
     month = ASSUME["seconds_per_month"] * PRICES["lambda_snapstart_cache_gb_second"]["usd"]

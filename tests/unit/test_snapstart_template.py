@@ -8,6 +8,7 @@ import json
 import subprocess
 from typing import Any
 
+from bench._restore import apply_on
 from local.cfn_yaml import load_yaml
 from tests.conftest import ROOT, TEMPLATE
 
@@ -23,7 +24,7 @@ FUNCTIONS = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"]
 
 def _snapstart(props: dict[str, Any]) -> bool:
     setting = props.get("SnapStart") or GLOBALS.get("SnapStart") or {}
-    return bool(setting.get("ApplyOn") == "PublishedVersions")
+    return bool(apply_on(setting.get("ApplyOn"), RAW) == "PublishedVersions")
 
 
 def test_snapstart_is_on_exactly_the_chosen_functions() -> None:
