@@ -25,11 +25,9 @@ from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.reconciliation import ReconciliationRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskCaseRepository, RiskHoldRepository
-from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, deserialize
 from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain import ledger as L
-from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.errors import Conflict
 from mall.services import risk
 from mall.services.commission_batch import credit_orders
@@ -39,15 +37,13 @@ from mall.services.settlement import SettlementRepositories, settle_due
 from tests.integration.test_risk_hold_wallet_flag import flagged, in_step
 from tests.integration.test_risk_holds import (
     AFTER_DUE,
-    CLEAN,
     PAID,
     RISKY,
-    UPLINE,
     complete,
     open_case,
     paid_order,
-    promoter,
     records_of,
+    seed_world,
     wallet,
     withdraw,
 )
@@ -59,12 +55,7 @@ pytestmark = pytest.mark.integration
 def world(request: pytest.FixtureRequest, table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Table, int]]:
     if request.param == "items":
         monkeypatch.setenv("RISK_HOLD_ITEM_CHECKS", "1")
-    repo = SettingsRepository(table)
-    version = repo.save(DistributionSettings(commission=CommissionRates(settlement_days=7)),
-                        based_on=repo.current(consistent=True).version, saved_by="test", now=PAID).version
-    for uid in (RISKY, CLEAN, UPLINE):
-        promoter(table, uid)
-    yield table, version
+    yield seed_world(table)
 
 
 def unsynced_order(table: Table, order_id: str, *, version: int, l1: str = RISKY) -> None:

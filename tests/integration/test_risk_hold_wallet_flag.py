@@ -16,23 +16,20 @@ from bench._meter import _entity, item_size, price_item
 from mall.dal.keys import risk_hold_key, wallet_key
 from mall.dal.ledger import RISK_HOLD_FLAG, LedgerRepository
 from mall.dal.risk import RiskCaseRepository, RiskHoldRepository
-from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table, serialize
 from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionStatus
-from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.services import risk
 from tests.integration.test_risk_holds import (
     CLEAN,
     OPENED,
-    PAID,
     RISKY,
     UPLINE,
     complete,
     open_case,
     paid_order,
-    promoter,
     records_of,
+    seed_world,
 )
 from tools.migrations import run
 from tools.migrations.risk_hold_flags import MIGRATION, apply
@@ -42,12 +39,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def world(table: Table) -> tuple[Table, int]:
-    repo = SettingsRepository(table)
-    version = repo.save(DistributionSettings(commission=CommissionRates(settlement_days=7)),
-                        based_on=repo.current(consistent=True).version, saved_by="test", now=PAID).version
-    for uid in (RISKY, CLEAN, UPLINE):
-        promoter(table, uid)
-    return table, version
+    return seed_world(table)
 
 
 def flagged(table: Table, uid: str) -> bool:

@@ -81,14 +81,19 @@ def complete(table: Table, order_id: str) -> None:
     sync_order(CommissionRepositories.on(table), order_id=order_id, now=COMPLETED)
 
 
-@pytest.fixture
-def world(table: Table) -> tuple[Table, int]:
+def seed_world(table: Table) -> tuple[Table, int]:
+    """Settings with a 7-day settlement and the three promoters of these tests."""
     repo = SettingsRepository(table)
     version = repo.save(DistributionSettings(commission=CommissionRates(settlement_days=7)),
                         based_on=repo.current(consistent=True).version, saved_by="test", now=PAID).version
     for uid in (RISKY, CLEAN, UPLINE):
         promoter(table, uid)
     return table, version
+
+
+@pytest.fixture
+def world(table: Table) -> tuple[Table, int]:
+    return seed_world(table)
 
 
 def records_of(table: Table, uid: str) -> list[CommissionRecord]:
