@@ -10,7 +10,7 @@ from mall.dal.table import ConditionFailed, Table, TransactionCancelled, Write
 @pytest.mark.table_stream
 def test_table_from_template_has_its_index_ttl_and_stream(table: Table) -> None:
     described = table.client.describe_table(TableName=table.name)["Table"]
-    assert sorted(ix["IndexName"] for ix in described["GlobalSecondaryIndexes"]) == ["gsi1", "gsi2"]
+    assert sorted(ix["IndexName"] for ix in described["GlobalSecondaryIndexes"]) == ["gsi1", "gsi2", "gsi3"]
     assert described["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     ttl = table.client.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
