@@ -122,3 +122,15 @@ def test_the_tracking_subscription_reads_the_order_once(mall: Mall, table: Table
     kinds = seen["rcu_by_item_kind"]
     assert (kinds["ORDER#/ORDER"], kinds["ORDER#/ADDRESS"]) == (1.0, 1.0)  # was the order twice
     assert provider.phones == [ADDRESS["phone"]]
+
+
+def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(table: Table) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    first = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=1)))
+    assert first["rcu_by_item_kind"]["SETTINGS#/V#"] == 0.5  # the version the order was priced with
+    # The next change of the order (here a repeat): the version is immutable and kept.
+    again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
+    assert "SETTINGS#/V#" not in again["rcu_by_item_kind"]
+    assert again["rcu"] == 2.0  # only the order and its commission items, consistent
