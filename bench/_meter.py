@@ -48,7 +48,9 @@ write's units (index writes included) go to the item written. A read's go to the
 GetItem to its key; a BatchGetItem or TransactGetItems split over its keys in proportion to what
 each costs (the item's 4 KB units, or the ½ / 1 unit floor of a key not found); a Query or Scan
 over the items it returned in proportion to their size, or, when it returned none, to the
-partition its key condition names (a Scan: the rest).
+partition its key condition names (a Scan: the rest). The same shares give a read's units by the
+*kind of item* read (``rcu_by_item_kind``, named like ``wcu_by_item_kind``: ``ORDER#/ORDER``; a Query that
+found nothing goes to the partition it names, ``gsi2:SETTLE_DUE#`` on an index).
 """
 
 from __future__ import annotations
@@ -118,6 +120,18 @@ def add_stages(into: dict[str, dict[str, float]], more: Mapping[str, Mapping[str
         for name, value in units.items():
             mine[name] = round(mine.get(name, 0.0) + value * scale, 4)
     return into
+
+
+def add_kinds(into: dict[str, float], more: Mapping[str, float], scale: float = 1.0) -> dict[str, float]:
+    """``into`` += ``more`` × ``scale``, kind of item by kind of item."""
+    for kind, units in more.items():
+        into[kind] = round(into.get(kind, 0.0) + units * scale, 4)
+    return into
+
+
+def sorted_kinds(units: Mapping[str, float]) -> dict[str, float]:
+    """Kinds of item by units spent, the costliest first (rounded to 2 places)."""
+    return {kind: round(value, 2) for kind, value in sorted(units.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
 # -- AWS's sizing rules ------------------------------------------------------------------------
@@ -295,6 +309,7 @@ class CallRecord:
     error: str | None = None
     items: list[ItemWrite] = field(default_factory=list)
     rcu_by_stage: dict[str, float] = field(default_factory=dict)
+    rcu_by_kind: dict[str, float] = field(default_factory=dict)
 
     def stages(self) -> dict[str, dict[str, float]]:
         """This call's units by stage (writes: by the item written; reads: ``rcu_by_stage``)."""
@@ -329,6 +344,9 @@ class Window:
         by_stage: dict[str, dict[str, float]] = {stage: {"rcu": 0.0, "wcu": 0.0} for stage in STAGES}
         for call in self.calls:
             add_stages(by_stage, call.stages())
+        read_kinds: dict[str, float] = {}
+        for call in reads:
+            add_kinds(read_kinds, call.rcu_by_kind)
         return {
             "label": self.label,
             "status": self.status,
@@ -349,6 +367,7 @@ class Window:
             "own_operations": [c.operation for c in self.calls if c.trigger in PRIMARY],
             "calls": [_call_dict(c) for c in self.calls],
             "wcu_by_item_kind": dict(sorted(entities.items(), key=lambda kv: -kv[1])),
+            "rcu_by_item_kind": sorted_kinds(read_kinds),
             "by_stage": by_stage,
             "invocations": [i.as_dict() for i in self.invocations],
         }
@@ -369,6 +388,8 @@ def _call_dict(call: CallRecord) -> dict[str, Any]:
                         for i in call.items]
     if call.rcu_by_stage:
         out["rcu_by_stage"] = call.rcu_by_stage
+    if call.rcu_by_kind:
+        out["rcu_by_item_kind"] = call.rcu_by_kind
     return out
 
 
@@ -598,6 +619,7 @@ class Meter:
                 record.rcu = max(reported or 0.0, float(context.get("bench_read_floor", 0.0)))
                 if "bench_read_plan" in context and record.rcu:
                     record.rcu_by_stage = self._read_stages(context["bench_read_plan"], parsed, record.rcu)
+                    record.rcu_by_kind = self._read_kinds(context["bench_read_plan"], parsed, record.rcu)
             with self._lock:
                 if self._window is window:
                     window.calls.append(record)
@@ -618,26 +640,31 @@ class Meter:
         return stage_of(_text(key.get(pk_name)), _text(key.get(sk_name)))
 
     def _read_plan(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """What a read asked for: the keys (with the floor each is billed at when not found), or the
-        stage of the partition a Query names (where its units go when it returns nothing)."""
+        """What a read asked for: the keys (with the floor each is billed at when not found, and the
+        kind of item each names), or the stage and kind of the partition a Query names (where its
+        units go when it returns nothing)."""
         if operation == "GetItem":
-            return {"keys": [(self._stage_of_key(params["Key"]), 1.0 if params.get("ConsistentRead") else 0.5,
-                              _key_text("", params["Key"]))]}
+            return {"keys": [self._planned_key(params["Key"], 1.0 if params.get("ConsistentRead") else 0.5)]}
         if operation == "BatchGetItem":
             keys = []
             for spec in params.get("RequestItems", {}).values():
                 floor = 1.0 if spec.get("ConsistentRead") else 0.5
-                keys += [(self._stage_of_key(k), floor, _key_text("", k)) for k in spec.get("Keys", [])]
+                keys += [self._planned_key(k, floor) for k in spec.get("Keys", [])]
             return {"keys": keys}
         if operation == "TransactGetItems":
-            return {"keys": [(self._stage_of_key(e["Get"]["Key"]), 2.0, _key_text("", e["Get"]["Key"]))
+            return {"keys": [self._planned_key(e["Get"]["Key"], 2.0)
                              for e in params.get("TransactItems", []) if "Get" in e]}
         if operation == "Query":
-            return {"fallback": self._query_stage(params)}
-        return {"fallback": REST}
+            stage, kind = self._query_partition(params)
+            return {"fallback": stage, "fallback_kind": kind}
+        return {"fallback": REST, "fallback_kind": "(scan)"}
 
-    def _query_stage(self, params: Mapping[str, Any]) -> str:
-        """The stage of the partition (and sort-key prefix) a Query's key condition names."""
+    def _planned_key(self, key: Mapping[str, Any], floor: float) -> tuple[str, float, str, str]:
+        return self._stage_of_key(key), floor, _key_text("", key), _entity(self._key(key))
+
+    def _query_partition(self, params: Mapping[str, Any]) -> tuple[str, str]:
+        """The stage and the kind of item (key prefixes, ``gsi2:`` before an index's) of the
+        partition and sort-key prefix a Query's key condition names."""
         index = next((i for i in self.indexes if i.name == params.get("IndexName")), None)
         hash_name, range_name = (index.hash_key, index.range_key) if index else self.key_names
         names = params.get("ExpressionAttributeNames") or {}
@@ -647,26 +674,38 @@ class Meter:
         for pattern in (_EQUALS, _BEGINS_WITH):
             for name, placeholder in pattern.findall(condition):
                 found.setdefault(names.get(name, name), _text(values.get(placeholder)))
-        return stage_of(found.get(hash_name, ""), found.get(range_name or "", ""))
+        pk, sk = found.get(hash_name, ""), found.get(range_name or "", "")
+        kind = _entity({"a": {"S": pk}, **({"b": {"S": sk}} if sk else {})})
+        return stage_of(pk, sk), (f"{index.name}:{kind}" if index else kind)
 
-    def _read_stages(self, plan: Mapping[str, Any], parsed: Mapping[str, Any], rcu: float) -> dict[str, float]:
-        weights: dict[str, float] = {}
+    def _read_weights(self, plan: Mapping[str, Any], parsed: Mapping[str, Any]) -> dict[tuple[str, str], float]:
+        """What each (stage, kind of item) of a read weighs in its bill: a key its 4 KB units (or the
+        floor of a key not found); a Query's or Scan's items their size (a Query billed on the sum of
+        the sizes it read, so the bill is shared in proportion), or else the partition it names."""
+        weights: dict[tuple[str, str], float] = {}
         if "keys" in plan:
             found = {_key_text("", self._key(item)): item for item in _returned_items(parsed)}
-            for stage, floor, name in plan["keys"]:
+            for stage, floor, name, kind in plan["keys"]:
                 item = found.get(name)
                 cost = max(floor, floor * math.ceil(item_size(item) / 4096)) if item else floor
-                weights[stage] = weights.get(stage, 0.0) + cost
+                weights[stage, kind] = weights.get((stage, kind), 0.0) + cost
         else:
             for item in _returned_items(parsed):
                 # A projection without the table's keys: the partition queried.
                 keyed = all(name in item for name in self.key_names)
-                stage = self._stage_of_key(item) if keyed else plan["fallback"]
-                weights[stage] = weights.get(stage, 0.0) + max(1, item_size(item))
+                place = (self._stage_of_key(item), _entity(self._key(item))) if keyed \
+                    else (plan["fallback"], plan.get("fallback_kind", "?"))
+                weights[place] = weights.get(place, 0.0) + max(1, item_size(item))
             if not weights:
-                weights[plan["fallback"]] = 1.0
-        total = sum(weights.values())
-        return {stage: round(rcu * weight / total, 4) for stage, weight in weights.items()}
+                weights[plan["fallback"], plan.get("fallback_kind", "?")] = 1.0
+        return weights
+
+    def _read_stages(self, plan: Mapping[str, Any], parsed: Mapping[str, Any], rcu: float) -> dict[str, float]:
+        return _share(rcu, self._read_weights(plan, parsed), 0)
+
+    def _read_kinds(self, plan: Mapping[str, Any], parsed: Mapping[str, Any], rcu: float) -> dict[str, float]:
+        """A read's units by the kind of item read (``wcu_by_item_kind``'s names), shared as the stages are."""
+        return _share(rcu, self._read_weights(plan, parsed), 1)
 
     # -- the write model --
 
@@ -731,6 +770,15 @@ class Meter:
         record.wcu = float(sum(i.table_units + i.index_units for i in record.items))
         record.wcu_index_doubled = float(sum(i.table_units + (2 if transactional else 1) * i.index_units
                                              for i in record.items))
+
+
+def _share(units: float, weights: Mapping[tuple[str, str], float], by: int) -> dict[str, float]:
+    """``units`` split in proportion to ``weights``, grouped by the stage (``by`` 0) or the kind (1)."""
+    total = sum(weights.values())
+    out: dict[str, float] = {}
+    for place, weight in weights.items():
+        out[place[by]] = out.get(place[by], 0.0) + units * weight / total
+    return {name: round(value, 4) for name, value in out.items()}
 
 
 _EQUALS = re.compile(r"([#\w.]+)\s*=\s*(:\w+)")

@@ -65,7 +65,7 @@ from bench._local import (
     running_stack,
     tail,
 )
-from bench._meter import STAGES, Index, Meter, Window, add_stages
+from bench._meter import STAGES, Index, Meter, Window, add_kinds, add_stages, sorted_kinds
 from bench._png import Canvas
 from bench._report import print_table
 from bench._route_classes import TARGETS, declared_roles, over_by_class, target_of
@@ -319,6 +319,10 @@ def lifecycle(bench: Bench, network: Network, n: int) -> dict[str, Any]:
         for kind, units in s["wcu_by_item_kind"].items():
             by_kind[kind] = by_kind.get(kind, 0) + units
     totals["wcu_by_item_kind"] = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    read_kinds: dict[str, float] = {}
+    for s in measured:
+        add_kinds(read_kinds, s["rcu_by_item_kind"])
+    totals["rcu_by_item_kind"] = sorted_kinds(read_kinds)
     by_stage: dict[str, dict[str, float]] = {}
     for s in measured:
         add_stages(by_stage, s["by_stage"])
@@ -381,11 +385,13 @@ def amortised_settlement(bench: Bench, network: Network, orders: int = AMORTISED
     return {"orders": orders, "records": len(records),
             "records_settled": sum(1 for c in records if c.get("status") == "SETTLED"),
             "settle": {k: summary[k] for k in ("round_trips", "worker_invocations", "worker_round_trips", "rcu",
-                                               "wcu", "wcu_by_item_kind", "by_stage", "failed_calls")},
+                                               "wcu", "wcu_by_item_kind", "rcu_by_item_kind", "by_stage",
+                                               "failed_calls")},
             "settle_per_order": {"rcu": round(summary["rcu"] / orders, 2), "wcu": round(summary["wcu"] / orders, 2)},
             "settle_per_order_by_stage": per_order,
             "pay": {k: paid_summary[k] for k in ("round_trips", "worker_invocations", "worker_round_trips", "rcu",
-                                                 "wcu", "wcu_by_item_kind", "by_stage", "failed_calls")},
+                                                 "wcu", "wcu_by_item_kind", "rcu_by_item_kind", "by_stage",
+                                                 "failed_calls")},
             "pay_per_order": {"rcu": round(paid_summary["rcu"] / orders, 2),
                               "wcu": round(paid_summary["wcu"] / orders, 2),
                               "worker_invocations": round(paid_summary["worker_invocations"] / orders, 2)},
@@ -1008,6 +1014,11 @@ def _print_lifecycles(result: dict[str, Any]) -> None:
         print_table(lrows)
         kinds = ", ".join(f"{k} {v}" for k, v in list(t["wcu_by_item_kind"].items())[:12])
         print(f"WCU by kind of item written: {kinds}")
+        print("RCU by kind of item read: " + ", ".join(f"{k} {_num(v)}" for k, v in t["rcu_by_item_kind"].items()))
+        for s in lifecycle_run["steps"]:
+            if s.get("rcu_by_item_kind"):
+                print(f"  {s['step'].split(' (')[0]}: "
+                      + ", ".join(f"{k} {_num(v)}" for k, v in s["rcu_by_item_kind"].items()))
         print(f"(if index writes inside transactions were doubled too: {_num(t['wcu_if_index_doubled'])} WCU; "
               f"DynamoDB Local itself reported {_num(t['reported_wcu'])} WCU for these writes)")
         if lifecycle_run["commissions"]:

@@ -56,9 +56,10 @@ def clear_caches() -> None:
     from mall import secrets as mall_secrets
     from mall.api import idempotency
     from mall.config import get_settings
-    from mall.dal import table
+    from mall.dal import settings, table
 
     get_settings.cache_clear()
+    settings._SAVED_VERSIONS.clear()
     table.dynamodb_client.cache_clear()
     table.main_table.cache_clear()
     mall_secrets._load_file.cache_clear()

@@ -11,8 +11,10 @@ from bench._meter import (
     REST,
     STAGES,
     STATISTICS,
+    CallRecord,
     Index,
     Meter,
+    Window,
     item_size,
     price_item,
     read_floor,
@@ -170,3 +172,39 @@ def test_the_amortised_budget_replaces_the_settle_step_by_the_run_per_order() ->
     assert plan["single_total"] == {"rcu": 12.0, "wcu": 60.0}
     assert plan["amortised"][MONEY] == {"rcu": 2.5, "wcu": 22.0}
     assert plan["amortised_total"] == {"rcu": 4.5, "wcu": 42.0}
+
+
+def test_a_reads_units_are_split_by_the_kind_of_item_read() -> None:
+    meter = _meter()
+    # A consistent batch: a 5 KB settings document is 2 units, a found promoter 1, a missing key 1.
+    settings = {**_key("SETTINGS", "CURRENT"), "doc": {"S": "x" * 5000}}
+    params = {"RequestItems": {"t": {"ConsistentRead": True, "Keys": [
+        _key("SETTINGS", "CURRENT"), _key("USER#u_1", "PROMOTER"), _key("USER#u_1", "BINDING")]}}}
+    plan = meter._read_plan("BatchGetItem", params)
+    parsed = {"Responses": {"t": [settings, _key("USER#u_1", "PROMOTER")]}}
+    assert meter._read_kinds(plan, parsed, 4.0) == {"SETTINGS/CURRENT": 2.0, "USER#/PROMOTER": 1.0,
+                                                    "USER#/BINDING": 1.0}
+    # Eventually consistent: the same item costs half.
+    plan = meter._read_plan("GetItem", {"Key": _key("SETTINGS", "CURRENT")})
+    assert meter._read_kinds(plan, {"Item": settings}, 1.0) == {"SETTINGS/CURRENT": 1.0}
+    # A Query is shared over the kinds it returned by size; one that found nothing goes to the
+    # partition (and sort-key prefix) its key condition names, an index's named after it.
+    query = {"KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :sk)",
+             "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+             "ExpressionAttributeValues": {":pk": {"S": "ORDER#o_1"}, ":sk": {"S": "COMMISSION#"}}}
+    plan = meter._read_plan("Query", query)
+    assert meter._read_kinds(plan, {"Items": []}, 0.5) == {"ORDER#/COMMISSION#": 0.5}
+    returned = [_key("ORDER#o_1", "COMMISSION#1#1"), _key("ORDER#o_1", "HISTORY#2026#1")]
+    assert meter._read_kinds(plan, {"Items": returned}, 1.0) == {"ORDER#/COMMISSION#": 0.5, "ORDER#/HISTORY#": 0.5}
+    due = {"IndexName": "gsi2", "KeyConditionExpression": "#pk = :pk AND #sk <= :due",
+           "ExpressionAttributeNames": {"#pk": "gsi2pk", "#sk": "gsi2sk"},
+           "ExpressionAttributeValues": {":pk": {"S": "SETTLE_DUE#03"}, ":due": {"S": "2027"}}}
+    assert meter._read_kinds(meter._read_plan("Query", due), {"Items": []}, 0.5) == {"gsi2:SETTLE_DUE#": 0.5}
+
+
+def test_a_windows_reads_add_up_by_kind_of_item() -> None:
+    window = Window("w")
+    window.calls = [CallRecord("GetItem", "f", "http", rcu=1.0, rcu_by_kind={"USER#/PROMOTER": 1.0}),
+                    CallRecord("BatchGetItem", "f", "http", rcu=3.0,
+                               rcu_by_kind={"USER#/PROMOTER": 1.0, "SETTINGS/CURRENT": 2.0})]
+    assert window.summary()["rcu_by_item_kind"] == {"SETTINGS/CURRENT": 2.0, "USER#/PROMOTER": 2.0}

@@ -87,6 +87,16 @@ class OrderRepository(OrderAfterPayment):
             return None
         return order_from_item(with_address(item, found.get(str(apart_key["sk"]))))
 
+    def address_of(self, order: Order) -> dict[str, Any] | None:
+        """The delivery address of an order already read without it: its own (orders placed before
+        the address was kept apart), else its address item's, read alone (consistent: an erasure or a
+        correction before shipping counts), never the order again."""
+        if order.address is not None:
+            return order.address
+        apart = self._table.get(order_address_key(order.order_id), consistent=True)
+        address = apart.get("address") if apart else None
+        return address if isinstance(address, dict) else None
+
     def reserved_quantities(self, user_id: str, product_ids: Sequence[str]) -> dict[str, int]:
         """The buyer's ``reserved_quantity`` per product (0 when never bought)."""
         out: dict[str, int] = {}

@@ -53,6 +53,11 @@ def _from_item(item: Item) -> SettingsVersion:
     )
 
 
+#: Saved versions read by this container, by (table, version): at most ``SAVED_VERSIONS_KEPT``.
+SAVED_VERSIONS_KEPT = 32
+_SAVED_VERSIONS: dict[tuple[str, int], SettingsVersion] = {}
+
+
 @cache
 def default_version() -> SettingsVersion:
     """The built-in defaults (checked in full by the tests), built like a stored document (the text
@@ -92,10 +97,22 @@ class SettingsRepository:
         return _from_item(item) if item else default_version()
 
     def get(self, version: int) -> SettingsVersion | None:
+        """A saved version. Versions are immutable (put once, never updated or deleted), so one found is
+        kept for the container's life: the commission sync reads the version an order was priced with
+        on every change of the order. A version not found is not kept (it may be too new for this read)."""
         if version == 0:
             return default_version()
+        cache_key = (str(self._table.name), version)
+        if (kept := _SAVED_VERSIONS.get(cache_key)) is not None:
+            return kept
         item = self._table.get(settings_version_key(version))
-        return _from_item(item) if item else None
+        if not item:
+            return None
+        found = _from_item(item)
+        if len(_SAVED_VERSIONS) >= SAVED_VERSIONS_KEPT:
+            _SAVED_VERSIONS.pop(next(iter(_SAVED_VERSIONS)))  # the oldest kept
+        _SAVED_VERSIONS[cache_key] = found
+        return found
 
     def history(self, *, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[SettingsVersion], Any]:
         """Saved versions, newest first (paginated by DynamoDB's last key)."""

@@ -147,10 +147,12 @@ class ShippingRepository:
         return upload_from_item(item)
 
     def record_answer(self, order_id: str, *, revision: int, status: UploadStatus, errcode: int, errmsg: str,
-                      now: datetime) -> bool:
-        """WeChat's answer to the leased attempt: UPLOADED, FAILED, or back to PENDING to be retried."""
+                      now: datetime) -> UploadState | None:
+        """WeChat's answer to the leased attempt: UPLOADED, FAILED, or back to PENDING to be retried.
+        Returns the upload as this write left it (None: the lease was no longer this attempt's), so
+        the worker's answer needs no read after it."""
         try:
-            self._table.update(
+            item = self._table.update(
                 shipping_upload_key(order_id),
                 "SET #status = :s, errcode = :c, errmsg = :m, answered_at = :at, gsi1pk = :g REMOVE lease_until",
                 condition="#revision = :rev AND #status = :sending",
@@ -158,8 +160,8 @@ class ShippingRepository:
                 values={":s": status, ":c": errcode, ":m": errmsg[:300], ":at": iso(now), ":rev": revision,
                         ":sending": UploadStatus.SENDING, ":g": shipping_uploads_partition(status)})
         except ConditionFailed:
-            return False
-        return True
+            return None
+        return upload_from_item(item)
 
     def retry(self, order_id: str, *, now: datetime) -> UploadState | None:
         """FAILED → PENDING (the admin's retry); None when it is not FAILED."""

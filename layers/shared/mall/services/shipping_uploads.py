@@ -70,8 +70,7 @@ def _legacy_parcels(order: Order) -> tuple[Parcel, ...]:
 
 
 def _receiver_phone(order: Order, repos: ShippingRepositories) -> str | None:
-    full = repos.orders.get_with_address(order.order_id)
-    address = full.address if full is not None else None
+    address = repos.orders.address_of(order)  # the order is read already: its address item alone
     token = address.get("phone_enc") if isinstance(address, Mapping) else None
     if not isinstance(token, str) or masking.is_erased(token):
         return None
@@ -130,10 +129,11 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
                                      errmsg=errmsg, now=now)
         raise UploadPending(f"WeChat answered {errcode} for {order_id}: retried later")
     status = UploadStatus.UPLOADED if outcome == UploadOutcome.ACCEPTED else UploadStatus.FAILED
-    repos.shipping.record_answer(order_id, revision=revision, status=status, errcode=errcode, errmsg=errmsg, now=now)
+    answered = repos.shipping.record_answer(order_id, revision=revision, status=status, errcode=errcode,
+                                            errmsg=errmsg, now=now)
     logger.info("shipping info uploaded" if status == UploadStatus.UPLOADED else "shipping info upload failed",
                 extra={"order_id": order_id, "errcode": errcode, "attempts": leased.attempts})
-    return repos.shipping.get(order_id)
+    return answered or repos.shipping.get(order_id)
 
 
 # ---- the admin ----------------------------------------------------------------------------------

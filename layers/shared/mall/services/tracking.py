@@ -44,15 +44,19 @@ def needs_subscription(old: Mapping[str, Any] | None, new: Mapping[str, Any] | N
 
 
 def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str, *,
-                   order: Order | None = None) -> str | None:
+                   order: Order | None = None, without_address: Order | None = None) -> str | None:
     """The receiver's phone, only for a carrier that tracks nothing without it (顺丰: 必填); decrypted
     here to be sent to the provider, never stored or logged. ``order``: already read with its
-    address (nothing more is read)."""
+    address (nothing more is read); ``without_address``: already read without it (only its address
+    item is read)."""
     if orders is None or parcel.carrier.upper() not in rules.NEEDS_PHONE:
         return None
-    if order is None:
-        order = orders.get_with_address(order_id)
-    address = order.address if order is not None else None
+    if order is None and without_address is not None:
+        address = orders.address_of(without_address)
+    else:
+        if order is None:
+            order = orders.get_with_address(order_id)
+        address = order.address if order is not None else None
     token = address.get("phone_enc") if isinstance(address, Mapping) else None
     if not isinstance(token, str) or not token or masking.is_erased(token):
         return None
@@ -81,7 +85,7 @@ def subscribe_order(*, repo: TrackingRepository, provider: TrackingProvider | No
             continue
         try:
             provider.subscribe(parcel, callback_url=_callback(callback_url, order_id),
-                               phone=receiver_phone(orders, parcel, order_id))
+                               phone=receiver_phone(orders, parcel, order_id, without_address=order))
         except TrackingProviderError as exc:
             repo.mark_subscribe_failed(order_id, parcel.tracking_no, error=exc.message)
             raise

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -12,17 +12,28 @@ from mall.dal.referral import TransactionCancelled
 from mall.domain import referral as rules
 from mall.services.referral import ReferralRepositories
 
+if TYPE_CHECKING:
+    from mall.domain.settings import DistributionSettings
+
 logger = Logger(child=True)
 
 
-def evaluate_levels(network: ReferralRepositories, user_ids: list[str], now: datetime) -> None:
+def evaluate_levels(network: ReferralRepositories, user_ids: list[str], now: datetime, *,
+                    settings: DistributionSettings | None = None) -> None:
+    """``evaluate_upgrade`` of each of ``user_ids``, the settings read once for all of them."""
+    if settings is None and user_ids:
+        settings = network.settings.current().settings
     for uid in user_ids:
-        evaluate_upgrade(network=network, user_id=uid, now=now)
+        evaluate_upgrade(network=network, user_id=uid, now=now, settings=settings)
 
 
-def evaluate_upgrade(*, network: ReferralRepositories, user_id: str, now: datetime) -> str | None:
-    """After counters change: move up to the highest level whose conditions hold (never down)."""
-    settings = network.settings.current().settings
+def evaluate_upgrade(*, network: ReferralRepositories, user_id: str, now: datetime,
+                     settings: DistributionSettings | None = None) -> str | None:
+    """After counters change: move up to the highest level whose conditions hold (never down).
+    ``settings``: the settings the caller already read in this invocation (the levels' conditions;
+    an eventually consistent read either way), else read here."""
+    if settings is None:
+        settings = network.settings.current().settings
     repo = network.promoters
     for _ in range(3):
         promoter = repo.get(user_id, consistent=True)

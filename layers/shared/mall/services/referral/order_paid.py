@@ -21,6 +21,7 @@ from mall.services.referral.levels import evaluate_levels, evaluate_upgrade
 
 if TYPE_CHECKING:
     from mall.dal.table import Table
+    from mall.domain.settings import DistributionSettings
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
     counters = repos.counters
     result["effective_member_of"] = None
     if (l1 is None and l2 is None) or amount <= 0:
-        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now)
+        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now, settings)
         return result
     invitee: str | None = None
     for _ in range(ATTEMPTS):
@@ -119,18 +120,18 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
             continue  # re-bound, unbound or counted as a paying invitee meanwhile: read the binding again
     else:
         raise RuntimeError(f"could not count order {order_id} after {ATTEMPTS} attempts")
-    if result["counted"] and invitee is not None:
-        result["effective_member_of"] = invitee
-        evaluate_upgrade(network=network, user_id=invitee, now=now)
-    elif not result["counted"]:  # a redelivery: the invitee was counted with the sale (or is counted now)
-        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now)
     if result["counted"]:
-        evaluate_levels(network, rules.unique([l1, l2]), now)
+        # The paying invitee's parent is usually the L1 itself: one evaluation after the sale's
+        # transaction sees both counts (an upgrade goes straight to the highest level that holds).
+        result["effective_member_of"] = invitee
+        evaluate_levels(network, rules.unique([invitee, l1, l2]), now, settings=settings)
+    else:  # a redelivery: the invitee was counted with the sale (or is counted now)
+        result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now, settings)
     return result
 
 
 def _count_paid_invitee(network: ReferralRepositories, counters: CounterRepository, buyer_id: str,
-                        now: datetime) -> str | None:
+                        now: datetime, settings: DistributionSettings) -> str | None:
     """The buyer's first paid order makes them a 有效下线 of their parent, once (the binding's
     ``paid`` flag is flipped conditionally with the parent's count); the parent's level is then
     evaluated. Returns the parent counted now, or None (unbound, or counted before)."""
@@ -145,6 +146,6 @@ def _count_paid_invitee(network: ReferralRepositories, counters: CounterReposito
             continue  # re-bound or unbound meanwhile (the bind itself counts a paying customer)
         if not counted:
             return None
-        evaluate_upgrade(network=network, user_id=binding.parent_id, now=now)
+        evaluate_upgrade(network=network, user_id=binding.parent_id, now=now, settings=settings)
         return binding.parent_id
     raise RuntimeError(f"could not count the paid invitee {buyer_id} after {ATTEMPTS} attempts")

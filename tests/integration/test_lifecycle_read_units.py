@@ -1,0 +1,136 @@
+"""Read units of one order's lifecycle that stay pinned, by the kind of item read: what a worker or a
+route reads, billed by AWS's rules (4 KB units, half for an eventually consistent read, at least half a
+unit per key asked for) as the bench's meter (``bench._meter``) counts them on DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from bench._meter import Index, Meter
+from local import shipping_sandbox
+from mall.dal.keys import customer_profile_key, order_key
+from mall.dal.orders import OrderRepository
+from mall.dal.table import Table
+from mall.dal.tracking import TrackingRepository
+from mall.domain.shipping import ParcelRequest, UploadStatus
+from mall.services import tracking
+from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
+from mall.services.shipping_uploads import upload_order
+from tests.conftest import clear_caches, table_request
+from tests.integration.test_parcel_tracking import FakeProvider
+from tests.integration.test_payment_snapshot import T0, World, _chain
+from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
+    clear_caches()
+    shipping_sandbox.reset()
+    yield make_mall(monkeypatch)
+    shipping_sandbox.reset()
+    clear_caches()
+
+
+def read_units(table: Table, work: Callable[[], Any]) -> dict[str, Any]:
+    """The window summary (``rcu``, ``rcu_by_item_kind``, ``calls`` …) of what ``work`` does through
+    ``table``'s client, measured by the bench's own meter."""
+    indexes = [Index.from_template(ix, ("pk", "sk")) for ix in table_request()["GlobalSecondaryIndexes"]]  # type: ignore[attr-defined]
+    meta = table.client.meta
+    meter = Meter(lambda: boto3.client("dynamodb", endpoint_url=meta.endpoint_url, region_name=meta.region_name),
+                  key_names=("pk", "sk"), indexes=indexes)
+    meter._register(meta.events)
+    try:
+        with meter.window("measured") as window:
+            meter.in_process("work", work)
+    finally:
+        meter.uninstall()
+    return window.summary()
+
+
+def test_a_paid_order_s_referral_worker_reads_the_settings_and_each_promoter_once(table: Table) -> None:
+    world = World(table)
+    a, b, buyer = _chain(world)  # the buyer's first paid order: B is both the L1 and the paying invitee's parent
+    order_id = world.pay(world.place(buyer))
+    image = table.get(order_key(order_id), consistent=True)
+    assert image is not None
+    repos = OrderPaidRepositories.on(table)
+    seen = read_units(table, lambda: on_order_paid(repos=repos, order=image, now=T0 + timedelta(hours=1)))
+    kinds = seen["rcu_by_item_kind"]
+    # The settings once per invocation (was once, then again for each promoter evaluated); each
+    # promoter's level once, consistent, after the sale's transaction (was B twice: as the L1 and as
+    # the invitee's parent).
+    assert kinds["SETTINGS#/CURRENT"] == 0.5
+    assert kinds["USER#/PROMOTER"] == 2.0
+    assert world.level(b) == "senior" and world.level(a) == "basic"  # the upgrade still happens
+
+
+def shipped_by_sf(mall: Mall, table: Table) -> tuple[str, dict[str, Any]]:
+    """A placed (the address in its item apart), paid order shipped by 顺丰 (whose upload and
+    tracking need the receiver's phone); returns it and the upload's queue message."""
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+    assert status == 201, placed
+    order_id = str(placed["order_id"])
+    assert mall.pay(order_id)[0] == 204
+    outbox = Outbox()
+    ship_parcels(ShipOrder(order_id=order_id, parcels=(ParcelRequest("SF", "SF1001"),), admin="admin:li", now=NOW),
+                 repos=ShippingRepositories.on(table), carriers=CARRIERS,
+                 uploads=UploadRequests(ShippingRepositories.on(table).shipping, outbox))
+    order = table.get(order_key(order_id), consistent=True)
+    assert order is not None and "address" not in order  # kept in its own item
+    buyer = table.get(customer_profile_key(str(order["buyer_id"])), consistent=True)
+    assert buyer is not None
+    shipping_sandbox.register_payment({"transaction_id": order["transaction_id"], "out_trade_no": order_id,
+                                       "mchid": MCHID, "openid": buyer["openid"]})
+    return order_id, outbox.sent[0]
+
+
+def test_the_shipping_upload_reads_the_order_once_and_its_answer_is_not_read_back(mall: Mall, table: Table) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    repos, api = ShippingRepositories.on(table), SandboxApi()
+    answered: list[Any] = []
+    seen = read_units(table, lambda: answered.append(
+        upload_order(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID, now=NOW)))
+    kinds = seen["rcu_by_item_kind"]
+    # The receiver's phone: the address item alone (was the order again with it, in a BatchGetItem);
+    # the upload's state as the answer's write returned it (was read again after it).
+    assert (kinds["ORDER#/ORDER"], kinds["ORDER#/ADDRESS"], kinds["ORDER#/SHIPPING_UPLOAD"]) == (1.0, 1.0, 1.0)
+    [state] = answered
+    assert api.uploads == 1 and state.status == UploadStatus.UPLOADED and state.errcode == 0
+    assert state == repos.shipping.get(order_id)
+    (uploaded,) = json.loads(shipping_sandbox.list_uploads(order_id)[2])["uploads"]
+    assert uploaded["shipping_list"][0]["contact"] == {"receiver_contact": "138****1234"}
+
+
+def test_the_tracking_subscription_reads_the_order_once(mall: Mall, table: Table) -> None:
+    order_id, _ = shipped_by_sf(mall, table)
+    provider = FakeProvider()
+    seen = read_units(table, lambda: tracking.subscribe_order(
+        repo=TrackingRepository(table), provider=provider, order_id=order_id, callback_url="https://x", now=NOW,
+        orders=OrderRepository(table)))
+    kinds = seen["rcu_by_item_kind"]
+    assert (kinds["ORDER#/ORDER"], kinds["ORDER#/ADDRESS"]) == (1.0, 1.0)  # was the order twice
+    assert provider.phones == [ADDRESS["phone"]]
+
+
+def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(table: Table) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    first = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=1)))
+    assert first["rcu_by_item_kind"]["SETTINGS#/V#"] == 0.5  # the version the order was priced with
+    # The next change of the order (here a repeat): the version is immutable and kept.
+    again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
+    assert "SETTINGS#/V#" not in again["rcu_by_item_kind"]
+    assert again["rcu"] == 2.0  # only the order and its commission items, consistent
