@@ -57,8 +57,11 @@ def clear_caches() -> None:
     from mall.api import idempotency
     from mall.config import get_settings
     from mall.dal import settings, table
+    from mall.services import media_bucket
 
     get_settings.cache_clear()
+    media_bucket.media_settings.cache_clear()
+    media_bucket.media_store.cache_clear()
     settings._SAVED_VERSIONS.clear()
     table.dynamodb_client.cache_clear()
     table.main_table.cache_clear()

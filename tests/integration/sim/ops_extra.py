@@ -244,14 +244,15 @@ class ExtraOps:
         active = [p for p in self.promoters if self.status[p] == "active"]
         disabled = len(self.disabled_at)
         roll = self.rng.random()
-        # The promoter with an override is never disabled: the runs must see records at an override.
+        # The promoter with an override is never disabled nor frozen: the runs must see records at an override.
         disposable = [p for p in active + frozen if p not in self.overrides]
+        freezable = [p for p in active if p not in self.overrides]
         if roll < 0.25 and disabled < max(1, len(self.promoters) // 6) and active and disposable:
             action, uid = "disable", self._pick(disposable)
         elif frozen and roll < 0.55:
             action, uid = "unfreeze", self._pick(frozen)
-        elif active and len(frozen) < 3:
-            action, uid = "freeze", self._pick(active)
+        elif freezable and len(frozen) < 3:
+            action, uid = "freeze", self._pick(freezable)
         else:
             return None
         now = self.clock.now
