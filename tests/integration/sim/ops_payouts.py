@@ -33,10 +33,19 @@ class PayoutOps:
     # ---- operations: withdrawals and payouts -------------------------------------------------------
 
     def op_withdraw(self: Simulator) -> Op | None:
-        promoter = self._pick([p for p in self.promoters if self._free(f"promoter:{p}")])
+        free = [p for p in self.promoters if self._free(f"promoter:{p}")]
+        if not free:
+            return None
+        ledger = LedgerRepository(self.table)
+        if not self.withdrawals:
+            # Until a first withdrawal exists, ask with the richest wallet: a run whose settlements came
+            # late would otherwise draw only empty wallets and never move money out.
+            promoter = max(free, key=lambda p: (ledger.wallet(p).balances.available, p))
+        else:
+            promoter = self._pick(free)
         if promoter is None:
             return None
-        balances = LedgerRepository(self.table).wallet(promoter).balances
+        balances = ledger.wallet(promoter).balances
         available = balances.available
         if balances.debt < 0:
             self.stats["debt seen (a promoter owed, when withdrawing)"] += 1
