@@ -16,6 +16,7 @@ import requests
 
 from mall.dal.table import Table
 from tests.e2e.console.conftest import admin_headers, log_in
+from tests.e2e.test_exports_e2e import put_listed_order
 from tests.e2e.test_payouts_e2e import new_promoter, withdraw
 from tests.e2e.test_referral_e2e import save_settings
 
@@ -38,10 +39,8 @@ def test_an_export_is_created_followed_and_downloaded(api: str, console: str, ht
     ids = []
     for n, at in enumerate(["2023-07-18T16:00:00Z", "2023-07-19T15:59:59Z"]):  # both 19 July, China time
         order_id = f"o_console{tag}{n}"
-        table.put({"pk": f"ORDER#{order_id}", "sk": "STATUS", "entity": "order_status_index",
-                   "gsi1pk": "ORDERS#PAID", "gsi1sk": f"{at}#{order_id}", "order_id": order_id,
-                   "buyer_id": "u_console_buyer", "status": "PAID", "amount_fen": 4_560 + n, "refunded_fen": 0,
-                   "created_at": at, "title": "控制台导出测试", "line_count": 1, "fulfilment": "physical"})
+        put_listed_order(table, order_id, status="PAID", at=at, amount_fen=4_560 + n, title="控制台导出测试",
+                         buyer_id="u_console_buyer")
         ids.append(order_id)
 
     log_in(page, console)
