@@ -39,7 +39,7 @@ from mall.dal.keys import (
 )
 from mall.dal.ledger import wallet_from_item
 from mall.dal.referral.records import promoter_from_item
-from mall.dal.risk_wallet import hold_conditions, with_flag
+from mall.dal.risk_wallet import hold_conditions, hold_item_check, with_flag
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.referral.model import Promoter
@@ -164,8 +164,7 @@ class RiskHoldRepository:
     def check_write(self, uid: str, *, held: bool) -> Write:
         """A ConditionCheck that ``uid`` is (``held``) or is not held, for a writer that decided
         from a read of the hold (e.g. commission creation) and must not commit if it changed."""
-        return Write.check(self._table.name, risk_hold_key(uid),
-                           "attribute_exists(pk)" if held else "attribute_not_exists(pk)")
+        return hold_item_check(self._table.name, uid, held=held)
 
     def conditions(self, held: Mapping[str, bool]) -> tuple[list[Write], dict[str, bool]]:
         return hold_conditions(self._table, held)  # for a ledger transaction updating their wallets
@@ -344,7 +343,7 @@ class RiskCaseRepository:
         """Mark a FROZEN record held (out of the due index) while the promoter's hold exists."""
         name = self._table.name
         self._record_transact([
-            Write.check(name, risk_hold_key(record.beneficiary_id), "attribute_exists(pk)"),
+            hold_item_check(name, record.beneficiary_id, held=True),
             Write.update(
                 name, commission_key(record.order_id, record.line_id, record.level),
                 "SET #hold = :case, updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
@@ -369,7 +368,7 @@ class RiskCaseRepository:
             sets += ["gsi2pk = :g2pk", "gsi2sk = :g2sk"]
             values.update({":g2pk": due["gsi2pk"], ":g2sk": due["gsi2sk"]})
         self._record_transact([
-            Write.check(name, risk_hold_key(record.beneficiary_id), "attribute_not_exists(pk)"),
+            hold_item_check(name, record.beneficiary_id, held=False),
             Write.update(name, commission_key(record.order_id, record.line_id, record.level),
                          f"SET {', '.join(sets)} REMOVE #hold ADD version :one",
                          condition="#status = :frozen AND version = :v AND attribute_exists(#hold)",

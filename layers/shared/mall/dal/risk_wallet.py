@@ -38,10 +38,13 @@ def hold_conditions(table: Table, held: Mapping[str, bool], *,
     held (True) or not (False) at commit time: ConditionChecks of the hold items to add to its writes
     (``items``, default ``item_checks()``), or the wallet conditions for ``LedgerRepository.post(held=)``."""
     if item_checks() if items is None else items:
-        return [Write.check(table.name, risk_hold_key(uid),
-                            "attribute_exists(pk)" if on else "attribute_not_exists(pk)")
-                for uid, on in sorted(held.items())], {}
+        return [hold_item_check(table.name, uid, held=on) for uid, on in sorted(held.items())], {}
     return [], dict(held)
+
+
+def hold_item_check(table_name: str, uid: str, *, held: bool) -> Write:
+    """A ConditionCheck that the hold item of ``uid`` exists (``held``) or does not."""
+    return Write.check(table_name, risk_hold_key(uid), "attribute_exists(pk)" if held else "attribute_not_exists(pk)")
 
 
 def flag_write(table_name: str, uid: str, *, on: bool) -> Write:
