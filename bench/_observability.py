@@ -35,6 +35,8 @@ class Observability:
     table_key_principals: int  # roles using a table encrypted under the AWS managed aws/dynamodb key
     cold_start_metric: bool
     snapstart: frozenset[str] = frozenset()  # SnapStart ApplyOn: PublishedVersions (billed per version kept)
+    # Queues whose event source mapping sets ScalingConfig.MaximumConcurrency: Lambda keeps more pollers on them
+    capped_queues: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, raw: Mapping[str, Any], parameters: Mapping[str, str], root: Path) -> Observability:
@@ -73,8 +75,12 @@ class Observability:
         snapstart = {name for name, props in functions.items()
                      if _value((props.get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn"),
                                raw, parameters) == "PublishedVersions"}
+        capped = {referenced_id(event.get("Properties", {}).get("Queue")) for props in functions.values()
+                  for event in (props.get("Events") or {}).values() if event.get("Type") == "SQS"
+                  and (event.get("Properties", {}).get("ScalingConfig") or {}).get("MaximumConcurrency")}
         return cls(frozenset(functions), frozenset(traced), system_level, function_retention, access_retention,
-                   frozenset(pii), keys, table_principals, cold_start, frozenset(snapstart))
+                   frozenset(pii), keys, table_principals, cold_start, frozenset(snapstart),
+                   frozenset(q for q in capped if q))
 
 
 def _value(value: Any, raw: Mapping[str, Any], parameters: Mapping[str, str]) -> Any:

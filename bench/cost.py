@@ -21,8 +21,11 @@ a new container of a function that seals or opens personal data. Per month, what
 orders: every schedule's runs (EventBridge Scheduler, Lambda, its reads, traces and logs; the
 settlement planner at its measured cost), the idle long polling of each queue's event source
 mapping, the KMS key-months and the table key's requests, and the custom metrics (EMF) billed per
-metric-month. The target (≤ USD 1.00 per 10k orders) is all-in: the variable cost of 10k orders
-plus the fixed cost of a month of ``orders_per_month`` orders, scaled to 10k.
+metric-month: only the counts ``mall.observability.PUBLISHED_METRICS`` turns into metrics (the others
+are log fields), from the order flow's counts and the schedules' every-run counts. The target
+(≤ USD 1.00 per 10k orders) is all-in: the variable cost of 10k orders plus the fixed cost of a
+month of ``orders_per_month`` orders, scaled to 10k; it is also given at each of ``VOLUMES`` orders
+a month (the model run again at that volume), where the fixed month is spread over more orders.
 """
 
 from __future__ import annotations
@@ -46,10 +49,13 @@ from bench._observability import (
 from local.cfn_yaml import load_yaml
 from local.template import load_template
 from local.template_model import Template
+from mall.observability import PUBLISHED_METRICS
 
 PRICES = ROOT / "bench" / "prices.json"
 TARGET_USD = 1.00  # all-in: variable + fixed, per 10k orders
 PER = 10_000  # orders
+#: The monthly volumes the all-in figure is also given at: the fixed month spread over more orders.
+VOLUMES = (10_000, 100_000, 1_000_000)
 
 
 def run() -> dict[str, Any]:
@@ -64,13 +70,17 @@ def run() -> dict[str, Any]:
     facts = Observability.read(load_yaml(ROOT / "template.yaml"), parameters, ROOT)
     model = CostModel(inputs, template, facts)
     result = model.estimate(work)
+    result["all_in_by_volume"] = model.at_volumes(work, VOLUMES)
     _print(result)
     return result
 
 
 class CostModel:
-    def __init__(self, inputs: dict[str, Any], template: Template, facts: Observability) -> None:
+    def __init__(self, inputs: dict[str, Any], template: Template, facts: Observability,
+                 published: frozenset[str] = PUBLISHED_METRICS) -> None:
+        """``published``: the counts that become CloudWatch metrics (the rest are log fields)."""
         self.inputs = inputs
+        self.published = published
         self.facts = facts
         self.prices = inputs["prices"]
         self.assume = inputs["assumptions"]
@@ -274,6 +284,22 @@ class CostModel:
             "not_in_the_model": self.inputs.get("not_in_the_model", []),
         }
 
+    def at_volumes(self, work: dict[str, Any], volumes: tuple[int, ...]) -> list[dict[str, Any]]:
+        """The model again at each monthly volume: the variable part per 10k orders moves a little (X-Ray
+        samples 5 % above one request a second, log storage), the fixed month is spread over the orders."""
+        out = []
+        for orders in volumes:
+            inputs = json.loads(json.dumps(self.inputs))
+            inputs["assumptions"]["orders_per_month"] = orders
+            result = CostModel(inputs, self.template, self.facts, self.published).estimate(work)
+            fixed_per_10k = result["fixed_total_usd"] * PER / orders
+            out.append({"orders_per_month": orders, "variable_usd_per_10k_orders": result["variable_total_usd"],
+                        "fixed_usd_per_month": result["fixed_total_usd"],
+                        "fixed_usd_per_10k_orders": round(fixed_per_10k, 4),
+                        "all_in_usd_per_10k_orders": result["all_in_usd_per_10k_orders"],
+                        "target_met": result["target_met"]})
+        return out
+
     def snapstart_cache_month(self, memory_mb: int) -> float:
         """A month of one published version's SnapStart cache: billed whatever the traffic (template.yaml's
         ``VersionDeletionPolicy: Delete`` keeps one version per function). Restores come on top."""
@@ -323,10 +349,22 @@ class CostModel:
         metric = float(self.prices["cloudwatch_custom_metric"]["usd_per_metric_month"])
         metrics = self.assume["metrics"]
         orders_per_hour = float(self.assume["orders_per_month"]) / hours
-        business = sum(hours_active(float(n) * orders_per_hour)
-                       for name, n in metrics["business_per_order"].items() if name != "what")
-        out["custom metrics (EMF) of the order flow"] = {"metric_months": round(business, 2),
-                                                         "usd": round(business * metric, 4)}
+        counts = {name: float(n) for name, n in metrics["business_per_order"].items() if name != "what"}
+        shown = sorted(n for n in counts if n in self.published)
+        business = sum(hours_active(counts[name] * orders_per_hour) for name in shown)
+        out[f"custom metrics (EMF) of the order flow ({len(shown)} of {len(counts)} counts published)"] = {
+            "metric_months": round(business, 2), "usd": round(business * metric, 4), "published": shown,
+            "logged_only": sorted(set(counts) - set(shown))}
+        runs = {s.function_id: runs_per_month(s.expression, seconds) for s in self.template.schedules if s.enabled}
+        every_run = {fn: names for fn, names in metrics.get("every_run_of_schedule", {}).items()
+                     if fn != "what" and fn in runs}
+        made = sorted((n, fn) for fn, names in every_run.items() for n in names if n in self.published)
+        scheduled = sum(hours_active(runs[fn] / hours) for _, fn in made)
+        total = sum(len(names) for names in every_run.values())
+        out[f"custom metrics (EMF) the schedules make every run ({len(made)} of {total} published)"] = {
+            "metric_months": round(scheduled, 2), "usd": round(scheduled * metric, 4),
+            "published": [n for n, _ in made],
+            "logged_only": sorted({n for names in every_run.values() for n in names} - {n for n, _ in made})}
         for name in sorted(self.facts.snapstart):
             mb = self.memory[name]
             out[f"SnapStart cache of {name} ({mb} MB, one published version)"] = {
@@ -364,10 +402,13 @@ class CostModel:
                 "runs": round(runs), "measured": bool(measured), "usd": round(sum(one.values()) * runs, 4)}
         sqs = self.assume["sqs"]
         polled = sorted({t.queue_id for t in self.template.queue_triggers if t.enabled})
-        polls = sqs["idle_pollers_per_queue"] * seconds / sqs["long_poll_seconds"]
         for queue in polled:
-            out[f"idle polling of {queue}"] = {"requests": round(polls),
-                                               "usd": round(polls * self._per_million("sqs_request"), 4)}
+            capped = queue in self.facts.capped_queues
+            pollers = sqs["idle_pollers_with_maximum_concurrency" if capped else "idle_pollers_per_queue"]
+            polls = pollers * seconds / sqs["long_poll_seconds"]
+            out[f"idle polling of {queue} ({pollers} pollers{', maximum concurrency' if capped else ''})"] = {
+                "requests": round(polls), "pollers": pollers,
+                "usd": round(polls * self._per_million("sqs_request"), 4)}
         return out
 
 
@@ -447,6 +488,13 @@ def _print(result: dict[str, Any]) -> None:
     verdict = "met" if result["target_met"] else "NOT met"
     print(f"all-in per {PER:,} orders (variable + fixed at {result['orders_per_month']:,} orders a month): "
           f"${result['all_in_usd_per_10k_orders']:.4f}   target <= ${TARGET_USD:.2f}: {verdict}")
+    if result.get("all_in_by_volume"):
+        print(f"per {PER:,} orders at larger volumes (the fixed month spread over the month's orders):")
+        for row in result["all_in_by_volume"]:
+            verdict = "met" if row["target_met"] else "NOT met"
+            print(f"  {row['orders_per_month']:>9,} orders a month: variable ${row['variable_usd_per_10k_orders']:.4f}"
+                  f" + fixed ${row['fixed_usd_per_10k_orders']:.4f} (${row['fixed_usd_per_month']:.2f} a month)"
+                  f" = ${row['all_in_usd_per_10k_orders']:.4f}   {verdict}")
     print(f"a month of {result['orders_per_month']:,} orders: ${result['month_total_usd']:.4f}. "
           f"List prices recorded {result['prices_recorded']}; no free tier.")
     snap = result["snapstart"]

@@ -13,7 +13,7 @@ import pytest
 from bench._observability import GB, Observability, hours_active, key_months, sampled_share, stored_gb
 from bench.cost import PER, TARGET_USD, CostModel
 from local.cfn_yaml import load_yaml
-from local.template_model import FunctionSpec, QueueTrigger, Template
+from local.template_model import FunctionSpec, QueueTrigger, ScheduleSpec, Template
 from tests.unit.test_snapstart_template import SNAPSTART_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,3 +191,73 @@ def test_snapstart_is_priced_per_published_version_month_and_per_restore() -> No
     assert snapped["variable_usd_per_10k_orders"]["snapstart_restores"] == pytest.approx(
         restores * PRICES["lambda_snapstart_restore_gb"]["usd"], abs=1e-4)
     assert "snapstart_restores" not in plain["variable_usd_per_10k_orders"]
+
+
+# -- what the fixed month counts: published metrics, idle pollers, and the month spread over volumes --
+
+
+def _metered(published: frozenset[str], **metrics: Any) -> dict[str, Any]:
+    inputs = json.loads(json.dumps(INPUTS))
+    inputs["assumptions"]["requests_per_order"] = {}
+    inputs["assumptions"]["metrics"]["business_per_order"] = metrics
+    inputs["assumptions"]["metrics"]["every_run_of_schedule"] = {"Sweeper": ["SweptA", "SweptB"]}
+    template = _template(1.0)
+    template.schedules.append(ScheduleSpec("Sweeper", "Every", "rate(1 hour)", None, True, "ScheduleV2"))
+    return CostModel(inputs, template, _facts(), published).estimate(_work())["fixed_usd_per_month"]
+
+
+def _usd(fixed: dict[str, Any], prefix: str) -> float:
+    return float(next(v["usd"] for k, v in fixed.items() if k.startswith(prefix)))
+
+
+def test_only_the_published_counts_are_billed_as_metrics() -> None:
+    metric = PRICES["cloudwatch_custom_metric"]["usd_per_metric_month"]
+    hours = ASSUME["seconds_per_month"] / 3600
+    per_hour = ASSUME["orders_per_month"] / hours
+    everything = _metered(frozenset({"Read", "Unread", "SweptA", "SweptB"}), Read=1, Unread=1)
+    published = _metered(frozenset({"Read", "SweptA"}), Read=1, Unread=1)
+    assert _usd(everything, "custom metrics (EMF) of the order flow") == pytest.approx(
+        2 * hours_active(per_hour) * metric, abs=1e-3)
+    flow = next(v for k, v in published.items() if k.startswith("custom metrics (EMF) of the order flow"))
+    assert flow["usd"] == pytest.approx(hours_active(per_hour) * metric, abs=1e-3)
+    assert flow["published"] == ["Read"] and flow["logged_only"] == ["Unread"]
+    # An hourly schedule's every-run count receives data in 1 - 1/e of the hours (the Poisson model).
+    assert _usd(everything, "custom metrics (EMF) the schedules") == pytest.approx(2 * hours_active(1.0) * metric,
+                                                                                  abs=1e-3)
+    assert _usd(published, "custom metrics (EMF) the schedules") == pytest.approx(hours_active(1.0) * metric,
+                                                                                 abs=1e-3)
+    assert _usd(_metered(frozenset(), Read=1), "custom metrics (EMF) of the order flow") == 0.0
+
+
+def test_the_model_bills_the_metrics_the_code_publishes() -> None:
+    from mall.observability import PUBLISHED_METRICS
+    model = CostModel(INPUTS, _template(1.0), _facts())
+    assert model.published == PUBLISHED_METRICS
+    flow = next(v for k, v in model.estimate(_work())["fixed_usd_per_month"].items()
+                if k.startswith("custom metrics (EMF) of the order flow"))
+    assert "OrdersPaid" in flow["published"] and "OrdersPlaced" in flow["logged_only"]
+
+
+def test_an_idle_queue_is_polled_by_two_pollers_or_five_under_maximum_concurrency() -> None:
+    sqs = ASSUME["sqs"]
+    assert (sqs["idle_pollers_per_queue"], sqs["idle_pollers_with_maximum_concurrency"]) == (2, 5)
+    assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).capped_queues == {
+        "ExportQueue", "SettlementQueue"}
+    polls = ASSUME["seconds_per_month"] / sqs["long_poll_seconds"]
+    price = PRICES["sqs_request"]["usd_per_million"] / 1e6
+    free = _model().estimate(_work())["fixed_usd_per_month"]
+    assert _usd(free, "idle polling of Q (2 pollers)") == pytest.approx(2 * polls * price, abs=1e-4)
+    capped = _model(capped_queues=frozenset({"Q"})).estimate(_work())["fixed_usd_per_month"]
+    assert _usd(capped, "idle polling of Q (5 pollers, maximum concurrency)") == pytest.approx(5 * polls * price,
+                                                                                               abs=1e-4)
+
+
+def test_the_all_in_figure_at_larger_volumes_spreads_the_fixed_month_over_their_orders() -> None:
+    rows = _model().at_volumes(_work(), (10_000, 1_000_000))
+    assert [r["orders_per_month"] for r in rows] == [10_000, 1_000_000]
+    for row in rows:
+        spread = row["fixed_usd_per_month"] * PER / row["orders_per_month"]
+        assert row["fixed_usd_per_10k_orders"] == pytest.approx(spread, abs=1e-3)
+        assert row["all_in_usd_per_10k_orders"] == pytest.approx(
+            row["variable_usd_per_10k_orders"] + row["fixed_usd_per_10k_orders"], abs=1e-3)
+    assert rows[1]["all_in_usd_per_10k_orders"] < rows[0]["all_in_usd_per_10k_orders"]
