@@ -235,7 +235,7 @@ def test_the_model_bills_the_metrics_the_code_publishes() -> None:
     assert model.published == PUBLISHED_METRICS
     flow = next(v for k, v in model.estimate(_work())["fixed_usd_per_month"].items()
                 if k.startswith("custom metrics (EMF) of the order flow"))
-    assert "OrdersPaid" in flow["published"] and "OrdersPlaced" in flow["logged_only"]
+    assert "PaidAmountFen" in flow["published"] and "OrdersPlaced" in flow["logged_only"]
 
 
 def test_an_idle_queue_is_polled_by_two_pollers_or_five_under_maximum_concurrency() -> None:

@@ -78,8 +78,22 @@ def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
 
 def test_the_published_metrics_are_exactly_those_an_alarm_or_the_dashboard_reads() -> None:
     read = _alarm_metrics() | _dashboard_metrics()
-    assert {"UnhandledErrors", "LedgerMismatches", "PayoutsStuck", "OrdersPaid", "PaidAmountFen"} <= read
+    assert {"UnhandledErrors", "LedgerMismatches", "PayoutsStuck", "PaidAmountFen"} <= read
     assert read == observability.PUBLISHED_METRICS
+
+
+def test_the_dashboard_counts_paid_orders_as_the_samples_of_the_paid_amount() -> None:
+    """One metric for both figures: the payment records one PaidAmountFen value per order paid, so its
+    SampleCount is the number of orders; a separate OrdersPaid metric would be billed for nothing."""
+    body = RESOURCES["MoneyDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widget = next(w for w in json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body))["widgets"]
+                  if w["properties"].get("title") == "Paid (fen) and paid orders")
+    rows = widget["properties"]["metrics"]
+    assert [row[1] for row in rows] == ["PaidAmountFen", "PaidAmountFen"]
+    assert rows[1][-1]["stat"] == "SampleCount"
+    assert "OrdersPaid" not in observability.PUBLISHED_METRICS
+    payments = (ROOT / "layers/shared/mall/services/payments.py").read_text(encoding="utf-8")
+    assert payments.count('add_metric(name="PaidAmountFen"') == 1  # once per order marked paid
 
 
 def test_every_published_metric_is_emitted_by_the_code() -> None:
@@ -102,12 +116,12 @@ def test_a_count_no_alarm_reads_is_logged_and_a_read_one_is_a_metric(output: Out
         metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
         metrics.add_metric(name="OrdersPlaced", unit="Count", value=2)
         metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
-        metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
+        metrics.add_metric(name="PaidAmountFen", unit="Count", value=1990)
 
     handler({}, None)
     lines = output.lines()
     emf = [line for line in lines if "_aws" in line]
-    assert [m["Name"] for line in emf for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == ["OrdersPaid"]
+    assert [m["Name"] for line in emf for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == ["PaidAmountFen"]
     assert all("OrdersPlaced" not in line for line in emf)
     counted = [line["counts"] for line in lines if line.get("message") == "counts"]
     assert counted == [{"OrdersPlaced": 3, "CustomerLogins": 1}]

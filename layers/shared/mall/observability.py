@@ -25,7 +25,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 #: (docs/operations.md, "Counts in the logs").
 PUBLISHED_METRICS = frozenset({
     "UnhandledErrors", "LedgerMismatches", "PayoutsStuck",  # alarms
-    "OrdersPaid", "PaidAmountFen",  # the money dashboard
+    "PaidAmountFen",  # the money dashboard; its SampleCount is the number of orders paid (one value each)
     "WithdrawalsPaid", "WithdrawalsPaidFen", "WithdrawalsFailed",
     "RefundsApproved", "PaymentRefused", "PaymentAmountMismatch", "WebhookRejected",
     "LedgerReconciliationInconclusive", "PayoutsReconciled", "PaymentsReconciled",
