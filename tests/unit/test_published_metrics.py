@@ -59,7 +59,10 @@ class Output:
         self.sink = io.StringIO()
 
     def lines(self) -> list[dict[str, Any]]:
+        """The lines written since the last call."""
         text = self.sink.getvalue() + self.capsys.readouterr().out
+        self.sink.seek(0)
+        self.sink.truncate()
         # The logger may write to the captured stdout as well as to the sink: each line once.
         return [json.loads(line) for line in dict.fromkeys(text.splitlines()) if line.startswith("{")]
 
