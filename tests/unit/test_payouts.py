@@ -421,3 +421,17 @@ def test_the_reconciler_creates_the_bill_a_crashed_worker_never_created(mall: Ma
     report = run_reconcile(mall, 6)
     assert report["examined"] == 1 and report["started"] == 1, report
     assert list(bills(mall)) == [w.out_bill_no] and record(w.withdrawal_id)["bill_state"] == "WAIT_USER_CONFIRM"
+
+
+def test_a_bank_payout_counts_its_fen_on_the_money_dashboard(mall: Mall, capsys: pytest.CaptureFixture[str]) -> None:
+    # The dashboard's "withdrawals paid (fen)" sums WithdrawalsPaidFen: a bank payout is money out too.
+    table = main_table()
+    w = approved_withdrawal(table, promoter(table), method="bank", amount_fen=20_000, fee_fen=200)
+    capsys.readouterr()
+    assert admin_mark(mall, w.withdrawal_id, "mark-paid", {"reference": "ICBC20261122000456"})[0] == 200
+    emitted: dict[str, Any] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and "_aws" in (entry := json.loads(line)):
+            emitted |= {m["Name"]: entry[m["Name"]] for d in entry["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert emitted.get("WithdrawalsPaid") in (1.0, [1.0])
+    assert emitted.get("WithdrawalsPaidFen") in (19_800.0, [19_800.0])

@@ -14,7 +14,7 @@ from mall.domain.withdrawals import Withdrawal
 from mall.errors import Conflict, NotFound
 from mall.observability import metrics
 from mall.schemas.payouts import PayoutView
-from mall.services.payouts.bills import MAX_RACES
+from mall.services.payouts.bills import MAX_RACES, count_paid
 
 logger = Logger(child=True)
 
@@ -53,7 +53,7 @@ def mark_bank_paid(*, payouts: PayoutRepository, withdrawal_id: str, reference: 
                                                   details={"reference": reference}))
         if paid is not None:
             logger.info("bank withdrawal marked paid", extra={"withdrawal_id": withdrawal_id, "admin": admin})
-            metrics.add_metric(name="WithdrawalsPaid", unit="Count", value=1)
+            count_paid(paid)
             return payout_view(paid)
     raise Conflict("the withdrawal kept changing; retry", code="withdrawal_changed",
                    details={"withdrawal_id": withdrawal_id})

@@ -27,6 +27,12 @@ from mall.observability import metrics
 
 logger = Logger(child=True)
 
+
+def count_paid(payout: Withdrawal) -> None:
+    """The money dashboard's withdrawals paid: how many and how many fen, however they were paid."""
+    metrics.add_metric(name="WithdrawalsPaid", unit="Count", value=1)
+    metrics.add_metric(name="WithdrawalsPaidFen", unit="Count", value=payout.net_fen)
+
 #: Times a bill is applied again when a concurrent delivery moved the withdrawal first.
 MAX_RACES = 5
 
@@ -68,8 +74,7 @@ def apply_bill(*, payouts: PayoutRepository, bill: TransferBillResource, now: da
             if payouts.mark_paid(payout, now=now, by="wechatpay", note=f"transfer bill {bill.transfer_bill_no}",
                                  bill_state=BILL_SUCCESS) is not None:
                 logger.info("withdrawal paid", extra={"withdrawal_id": payout.withdrawal_id, **context})
-                metrics.add_metric(name="WithdrawalsPaid", unit="Count", value=1)
-                metrics.add_metric(name="WithdrawalsPaidFen", unit="Count", value=payout.net_fen)
+                count_paid(payout)
                 return BillHandled(outcome, payout.withdrawal_id)
         elif outcome == BillOutcome.MARK_FAILED:
             reason = (payout.cancel_reason if bill.state == BILL_CANCELLED and payout.cancel_reason
