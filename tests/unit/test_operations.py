@@ -48,7 +48,7 @@ def test_every_custom_metric_an_alarm_reads_is_emitted_by_the_code() -> None:
     code = "\n".join(p.read_text(encoding="utf-8") for d in ("functions", "layers/shared/mall")
                      for p in (ROOT / d).rglob("*.py"))
     names = _custom_metric_names()
-    assert names == {"UnhandledErrors", "LedgerMismatches", "PayoutsStuck"}
+    assert names == {"UnhandledErrors", "LedgerMismatches", "PayoutsStuck", "FraudScanAdvanced"}
     for name in names:
         assert re.search(rf'add_metric\(name="{name}"', code), f"no code emits {name}"
 

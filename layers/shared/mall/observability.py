@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 #: as the ``counts`` field of one log line per invocation instead, which Logs Insights sums just as well
 #: (docs/operations.md, "Counts in the logs").
 PUBLISHED_METRICS = frozenset({
-    "UnhandledErrors", "LedgerMismatches", "PayoutsStuck",  # alarms
+    "UnhandledErrors", "LedgerMismatches", "PayoutsStuck", "FraudScanAdvanced",  # alarms
     "PaidAmountFen",  # the money dashboard; its SampleCount is the number of orders paid (one value each)
     "WithdrawalsPaid", "WithdrawalsPaidFen", "WithdrawalsFailed",
     "RefundsApproved", "PaymentRefused", "PaymentAmountMismatch", "WebhookRejected",
