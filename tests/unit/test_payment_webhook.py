@@ -11,6 +11,7 @@ import pytest
 
 from local.wechatpay_keys import generate_local_keys
 from mall.clock import iso, utc_now
+from mall.dal.order_items import order_history
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.crypto import load_private_key, rsa_sign
 from mall.integrations.wechatpay.resources import RefundResource
@@ -44,7 +45,10 @@ def place(mall: Mall, lines: list[dict[str, Any]] | None = None, code: str = "bu
 
 
 def statuses(order_id: str) -> list[str]:
-    return [i["status"] for i in partition(f"ORDER#{order_id}") if i["sk"].startswith("HISTORY#")]
+    """The order's history as its detail reads it (stored entries and those the order implies)."""
+    items = partition(f"ORDER#{order_id}")
+    order = next(i for i in items if i["sk"] == "ORDER")
+    return [h.status for h in order_history(order, [i for i in items if i["sk"].startswith("HISTORY#")])]
 
 
 def profile(buyer: str) -> dict[str, Any]:

@@ -209,6 +209,9 @@ class FunctionEnvironment(BaseModel):
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False
     # The order stream worker, the admin's order list and the orders export (docs/runbook.md).
     order_status_list: Annotated[OrderStatusList, Field(alias="ORDER_STATUS_LIST")] = "index"
+    # Placing an order: "1" only during the first deploy of orders that imply their placing and receipt
+    # history entries (docs/runbook.md): the entries are still stored for code that does not read them.
+    order_history_stored: Annotated[bool, Field(alias="ORDER_HISTORY_STORED")] = False
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

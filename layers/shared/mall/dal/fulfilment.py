@@ -31,14 +31,15 @@ from mall.dal.keys import (
 )
 from mall.dal.order_items import (
     OrderBundle,
-    history_from_item,
+    completion_implied,
     leave_index_entry,
     order_from_item,
+    order_history,
     put_history,
     status_summary,
     with_address,
 )
-from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
+from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
 
@@ -76,8 +77,7 @@ class OrderAfterPayment:
         order_item = next((i for i in items if i["sk"] == ORDER_SK), None)
         if order_item is None:
             return None
-        history = sorted((history_from_item(i) for i in items if i["sk"].startswith("HISTORY#")),
-                         key=lambda h: h.at)
+        history = order_history(order_item, [i for i in items if i["sk"].startswith("HISTORY#")])
         refunds = sorted((i for i in items if i["sk"].startswith("REFUND#")), key=lambda r: r.get("created_at", ""))
         apart = next((i for i in items if i.get("entity") == "order_address"), None)
         return OrderBundle(order=order_from_item(with_address(order_item, apart)), history=history, refunds=refunds)
@@ -146,8 +146,11 @@ class OrderAfterPayment:
 
     # ---- transitions ----------------------------------------------------------------------
 
-    def _transition(self, order: Order, *, to_status: str, sets: dict[str, Any], history: HistoryEntry,
+    def _transition(self, order: Order, *, to_status: str, sets: dict[str, Any], history: HistoryEntry | None,
                     extra: Sequence[Write] = (), check_version: bool = False, removes: Sequence[str] = ()) -> None:
+        """The order's conditional update with its history entry (None: implied by the order) and ``extra``
+        in one transaction; alone, a single conditional update (billed once, not twice). A failed
+        condition raises ``TransactionCancelled`` either way."""
         names = {"#status": "status", "#version": "version"}
         values: dict[str, Any] = {":from": order.status, ":to": to_status, ":one": 1, ":zero": 0}
         assignments = ["#status = :to", "#version = if_not_exists(#version, :zero) + :one"]
@@ -164,11 +167,17 @@ class OrderAfterPayment:
         update = "SET " + ", ".join(assignments)
         if removes:
             update += " REMOVE " + ", ".join(removes)
+        writes = [*([put_history(self._table.name, order.order_id, history)] if history is not None else []), *extra]
+        if not writes:
+            try:
+                self._table.update(order_key(order.order_id), update, condition=condition, names=names, values=values)
+            except ConditionFailed as exc:
+                raise TransactionCancelled(["ConditionalCheckFailed"], [exc.item]) from exc
+            return
         self._table.transact([
             Write.update(self._table.name, order_key(order.order_id), update, condition=condition, names=names,
                          values=values),
-            put_history(self._table.name, order.order_id, history),
-            *extra,
+            *writes,
         ])
 
     def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str,
@@ -209,9 +218,10 @@ class OrderAfterPayment:
         sets = {"completed_at": at, "completed_by": completed_by}
         if completed_by == "verify":
             sets["service_verified_at"] = at
+        entry = HistoryEntry(OrderStatus.COMPLETED, at, by, note)
         self._transition(
             order, to_status=OrderStatus.COMPLETED, sets=sets,
-            history=HistoryEntry(OrderStatus.COMPLETED, at, by, note),
+            history=None if completion_implied(order, entry, completed_by=completed_by) else entry,
             extra=self._audit(audit, now), removes=("gsi2pk", "gsi2sk"),
             check_version=completed_by == "verify",
         )

@@ -6,7 +6,9 @@ Items of the order's partition:
 
 - the order itself (``sk=ORDER``, written when the order is placed): every change is a conditional
   update from the expected ``status``, ``version`` + 1;
-- ``HISTORY#<at>#<status>``: one per transition, in the same transaction;
+- ``HISTORY#<at>#<status>``: one per transition, in the same transaction, but for the entries an order
+  marked ``IMPLIED_HISTORY`` gives back from its own fields (placing, expiry, the buyer's or WeChat's
+  receipt: ``implied_history``);
 - ``ADDRESS``: the delivery address (encrypted fields and fingerprints), put once with the order and
   never changed but by an erasure. Kept apart because the order item is rewritten at every
   transition and DynamoDB bills each write per started KB of the whole item (twice in a
@@ -113,6 +115,72 @@ def put_history(table: str, order_id: str, entry: HistoryEntry) -> Write:
 
 def history_from_item(item: Item) -> HistoryEntry:
     return HistoryEntry(status=item["status"], at=item["at"], by=item.get("by", ""), note=item.get("note"))
+
+
+#: On an order item: its placing entry, its expiry's, and its receipt entry when the buyer or WeChat
+#: confirmed it, are not stored as ``HISTORY#`` items but read from the order's own fields
+#: (``implied_history``). Each such item was a put billed twice in its transaction, and the receipt's
+#: was the only other item of its transaction. The name is short because the order item is rewritten
+#: at every transition and must stay under 1 KB.
+IMPLIED_HISTORY = "ih"
+PLACED_NOTE = "order placed"
+EXPIRED_NOTE = "not paid in time; stock released"
+#: ``completed_by`` → the note of the receipt's history entry (its ``by`` is ``completed_by`` itself), for
+#: the completions whose entry is read from the order (an admin's or the schedule's is still stored).
+IMPLIED_COMPLETIONS: dict[str, str] = {"buyer": "receipt confirmed",
+                                       "wechat": "receipt confirmed in WeChat (确认收货)"}
+
+
+def placed_entry(buyer_id: str, *, at: datetime | str) -> HistoryEntry:
+    """The history entry of placing an order (stored, or implied by an order marked ``IMPLIED_HISTORY``)."""
+    return HistoryEntry(OrderStatus.CREATED.value, at if isinstance(at, str) else iso(at), buyer_id, PLACED_NOTE)
+
+
+def placing_writes(table: str, order_item: Item, *, now: datetime, history_stored: bool) -> list[Write]:
+    """The put of a new order and, while placing entries are stored (``ORDER_HISTORY_STORED``, the first
+    deploy), its placing history item; otherwise the order is marked ``IMPLIED_HISTORY``: one put less."""
+    if not history_stored:
+        order_item[IMPLIED_HISTORY] = 1
+    writes = [Write.put(table, order_item, condition="attribute_not_exists(pk)")]
+    if history_stored:
+        placed = placed_entry(str(order_item["buyer_id"]), at=now)
+        writes.append(Write.put(table, history_item(str(order_item["order_id"]), placed.status, at=placed.at,
+                                                    by=placed.by, note=placed.note)))
+    return writes
+
+
+def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str) -> bool:
+    """Whether completing ``order`` with history ``entry`` leaves the entry to be read from the order:
+    an order marked ``IMPLIED_HISTORY``, completed for the first time, by one of ``IMPLIED_COMPLETIONS``
+    with exactly the entry the order's fields give back."""
+    return (bool(order.extra.get(IMPLIED_HISTORY)) and order.completed_at is None
+            and entry == HistoryEntry(OrderStatus.COMPLETED.value, entry.at, completed_by,
+                                      IMPLIED_COMPLETIONS.get(completed_by)))
+
+
+def implied_history(order: Mapping[str, Any]) -> list[HistoryEntry]:
+    """The history entries an order item implies instead of storing them (none unless it is marked
+    ``IMPLIED_HISTORY``): its placing, its expiry, and its completion by the buyer or WeChat."""
+    if not order.get(IMPLIED_HISTORY):
+        return []
+    entries = [placed_entry(str(order["buyer_id"]), at=str(order["created_at"]))]
+    if order.get("expired_at"):  # only ever from CREATED, once
+        entries.append(HistoryEntry(OrderStatus.EXPIRED.value, str(order["expired_at"]), "system", EXPIRED_NOTE))
+    by, at = order.get("completed_by"), order.get("completed_at")
+    if at and isinstance(by, str) and by in IMPLIED_COMPLETIONS:
+        entries.append(HistoryEntry(OrderStatus.COMPLETED.value, str(at), by, IMPLIED_COMPLETIONS[by]))
+    return entries
+
+
+def order_history(order: Mapping[str, Any], stored: Sequence[Item]) -> list[HistoryEntry]:
+    """The order's history, oldest first: its ``HISTORY#`` items and the entries it implies (an implied
+    entry also stored, by the migration that writes them back, counts once), in the order their sort
+    keys give."""
+    entries = {str(item["sk"]): history_from_item(item) for item in stored}
+    for entry in implied_history(order):
+        entries.setdefault(order_history_sk(entry.at, entry.status), entry)
+    by_key = [entries[sk] for sk in sorted(entries)]
+    return sorted(by_key, key=lambda h: h.at)
 
 
 def _int(value: Any, default: int = 0) -> int:

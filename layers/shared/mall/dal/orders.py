@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
-from mall.config import OrderStatusList
+from mall.config import OrderStatusList, function_environment
 from mall.dal.coupons import CouponRepository
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
@@ -31,6 +31,8 @@ from mall.dal.keys import (
     sku_purchase_key,
 )
 from mall.dal.order_items import (
+    EXPIRED_NOTE,
+    IMPLIED_HISTORY,
     PaymentBasisWrites,
     PlacementRefused,
     ProductCatalog,
@@ -42,6 +44,7 @@ from mall.dal.order_items import (
     is_order_item,
     leave_index_entry,
     order_from_item,
+    placing_writes,
     sku_counted,
     with_address,
 )
@@ -130,7 +133,8 @@ class OrderRepository(OrderAfterPayment):
               limits: Mapping[str, int | None], quantities: Mapping[str, int], now: datetime,
               extra_writes: Sequence[Write] = (), sku_limits: Sequence[SkuLimit] = ()) -> None:
         """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
-        its first history item (the order is its own unpaid entry), per product the conditional
+        its first history item unless the order implies it (``IMPLIED_HISTORY``; the order is its own
+        unpaid entry), per product the conditional
         stock decrement and the purchase counter (conditional on the per-user limit), and per SKU
         with a limit of its own its counter (conditional on that limit).
 
@@ -151,11 +155,8 @@ class OrderRepository(OrderAfterPayment):
                             # The admin's by-status list (gsi3), moved by every write of the status.
                             **order_status_index(OrderStatus.CREATED)}
         name = self._table.name
-        writes: list[Write] = [
-            Write.put(name, order_item, condition="attribute_not_exists(pk)"),
-            Write.put(name, history_item(order_id, OrderStatus.CREATED, at=now, by=buyer_id, note="order placed")),
-        ]
-        roles: list[tuple[str, str]] = [("order", ""), ("history", "")]
+        writes = placing_writes(name, order_item, now=now, history_stored=function_environment().order_history_stored)
+        roles: list[tuple[str, str]] = [("order", ""), *[("history", "")] * (len(writes) - 1)]
         if isinstance(address, Mapping):
             writes.append(Write.put(name, address_item(order_id, address, buyer_id=buyer_id,
                                                        created_at=str(fields["created_at"])),
@@ -291,8 +292,10 @@ class OrderRepository(OrderAfterPayment):
                          condition="#s = :created", names={"#s": "status"},
                          values={":expired": OrderStatus.EXPIRED.value, ":created": OrderStatus.CREATED.value,
                                  ":now": iso(now), ":one": 1, **_listed(OrderStatus.EXPIRED)}),
-            Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
-                                         note="not paid in time; stock released")),
+            # An order marked IMPLIED_HISTORY gives its expiry's entry back from ``expired_at``.
+            *([] if order.extra.get(IMPLIED_HISTORY) else [
+                Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
+                                             note=EXPIRED_NOTE))]),
             *release_writes,
         ]
         coupon = order.extra.get("coupon") if order.extra else None

@@ -1,0 +1,197 @@
+"""The order's history entries implied by the order item (its placing, the buyer's or WeChat's receipt) on
+DynamoDB Local: what each lifecycle step writes on the order's ``ORDER`` and ``HISTORY#`` items, priced
+by the bench's meter (``bench._meter``: a write per started KB, twice in a transaction, plus the
+index entries), and the order detail's history the same as when every entry was stored, in both
+stages of the deploy (``ORDER_HISTORY_STORED``) and after the migration that writes them back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bench._meter import price_item
+from mall.clock import utc_now
+from mall.dal.orders import OrderRepository
+from mall.dal.table import Item, Table, dynamodb_client, serialize
+from mall.domain.fulfilment import HistoryEntry
+from mall.schemas.fulfilment import OrderDetail
+from mall.services import fulfilment as service
+from tests.conftest import clear_caches
+from tests.integration.test_order_status_index import indexes, partition
+from tests.integration.test_referral_paid_writes import written_keys
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
+
+pytestmark = pytest.mark.integration
+
+Units = dict[str, int]
+
+
+@pytest.fixture
+def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
+    clear_caches()
+    yield make_mall(monkeypatch)
+    clear_caches()
+
+
+def kind(sk: str) -> str:
+    return "HISTORY#" if sk.startswith("HISTORY#") else sk
+
+
+def priced_step(table: Table, order_id: str | None, step: Callable[[], Any]) -> tuple[Any, Units]:
+    """Run ``step`` and price what it wrote on the order's ``ORDER`` and ``HISTORY#`` items (by the items
+    before and after it; ``order_id`` None: the step places the order, read from its answer)."""
+    calls: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, written_keys(params, model.name)))
+
+    before = partition(table, order_id) if order_id else {}
+    clients = {id(c): c for c in (table.client, dynamodb_client())}.values()  # the test's, the functions'
+    for client in clients:
+        client.meta.events.register("before-parameter-build.dynamodb", seen, unique_id="order-history-units")
+    try:
+        answer = step()
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="order-history-units")
+    order_id = order_id or str(answer[1]["order_id"])
+    after = partition(table, order_id)
+    units: Units = {"ORDER": 0, "HISTORY#": 0}
+    for operation, keys in calls:
+        for pk, sk in keys:
+            if pk != f"ORDER#{order_id}" or kind(sk) not in units:
+                continue
+            old, new = before.get(sk), after.get(sk)
+            priced = price_item("Put" if old is None else "Update", serialize(old) if old else None,
+                                serialize(new) if new else None, indexes=indexes(),
+                                transactional=operation == "TransactWriteItems", succeeded=True, key=sk, entity=sk)
+            units[kind(sk)] += priced.table_units + priced.index_units
+    return answer, units
+
+
+def lifecycle(mall: Mall, table: Table) -> tuple[str, list[Units], OrderDetail]:
+    """Place, pay, ship and confirm receipt of one physical order; the units of each step."""
+    add_products(BOOK)
+    buyer, token = customer_token()
+    placed, place_units = priced_step(table, None, lambda: mall.place(
+        token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS}))
+    assert placed[0] == 201, placed
+    order_id = str(placed[1]["order_id"])
+    paid, pay_units = priced_step(table, order_id, lambda: mall.pay(order_id))
+    assert paid[0] == 204, paid
+    repo = OrderRepository(table)
+    order = repo.get(order_id)
+    assert order is not None
+    _, ship_units = priced_step(table, order_id, lambda: repo.ship(
+        order, carrier="SF", tracking_no="SF1001", now=utc_now() + timedelta(seconds=1), by="admin:alice"))
+    detail, receipt_units = priced_step(table, order_id, lambda: service.confirm_receipt(
+        repo=repo, buyer_id=buyer, order_id=order_id, now=utc_now() + timedelta(seconds=2)))
+    return order_id, [place_units, pay_units, ship_units, receipt_units], detail
+
+
+def stored_history(table: Table, order_id: str) -> list[HistoryEntry]:
+    """The history as the code that reads only the stored entries shows it."""
+    items = [i for i in partition(table, order_id).values() if str(i["sk"]).startswith("HISTORY#")]
+    return sorted((HistoryEntry(i["status"], i["at"], i.get("by", ""), i.get("note")) for i in items),
+                  key=lambda h: h.at)
+
+
+def shown(detail: OrderDetail) -> list[HistoryEntry]:
+    return [HistoryEntry(h.status, h.at, h.by, h.note) for h in detail.history]
+
+
+def test_placing_and_the_buyers_receipt_write_no_history_item_and_the_receipt_no_transaction(
+        mall: Mall, table: Table) -> None:
+    order_id, (place, pay, ship, receipt), detail = lifecycle(mall, table)
+    # Placing: the order (2 in its transaction + 3 index entries) and no CREATED item (2). Payment and
+    # shipment keep their entries. The receipt: one conditional update of the order (1, not 2 in a
+    # transaction, + gsi1, gsi2 leaving, gsi3 moving) and no COMPLETED item (2): 5 units less.
+    assert (place, pay, ship, receipt) == ({"ORDER": 5, "HISTORY#": 0}, {"ORDER": 6, "HISTORY#": 2},
+                                           {"ORDER": 6, "HISTORY#": 2}, {"ORDER": 5, "HISTORY#": 0})
+    item = partition(table, order_id)["ORDER"]
+    assert [h.status for h in shown(detail)] == ["CREATED", "PAID", "SHIPPED", "COMPLETED"]
+    assert shown(detail)[0] == HistoryEntry("CREATED", item["created_at"], item["buyer_id"], "order placed")
+    assert shown(detail)[-1] == HistoryEntry("COMPLETED", item["completed_at"], "buyer", "receipt confirmed")
+    assert [h.status for h in stored_history(table, order_id)] == ["PAID", "SHIPPED"]
+
+
+def test_the_first_deploy_stores_every_entry_and_both_stages_show_the_same_history(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_HISTORY_STORED", "1")
+    order_id, (place, _, _, receipt), detail = lifecycle(mall, table)
+    assert (place, receipt) == ({"ORDER": 5, "HISTORY#": 2}, {"ORDER": 6, "HISTORY#": 2})
+    assert "ih" not in partition(table, order_id)["ORDER"]
+    assert shown(detail) == stored_history(table, order_id)  # the code before shows the same
+
+
+def test_the_migration_writes_the_implied_entries_back_once(mall: Mall, table: Table) -> None:
+    order_id, _, detail = lifecycle(mall, table)
+    item: Item = partition(table, order_id)["ORDER"]
+    from tools.migrations import order_history_entries_stored
+
+    migration = order_history_entries_stored.MIGRATION
+    assert migration.apply(table, item, True) is True
+    assert [h.status for h in stored_history(table, order_id)] == ["PAID", "SHIPPED"]  # a dry run writes nothing
+    assert migration.apply(table, item, False) is True
+    # The code before (stored entries only) now shows what the order detail showed; the detail
+    # counts each entry once; a second run changes nothing.
+    assert stored_history(table, order_id) == shown(detail)
+    bundle = OrderRepository(table).bundle(order_id)
+    assert bundle is not None and bundle.history == shown(detail)
+    assert migration.apply(table, item, False) is False
+
+
+def test_only_the_receipts_whose_entry_the_order_gives_back_are_implied(mall: Mall, table: Table) -> None:
+    add_products(BOOK)
+    _, token = customer_token()
+    repo = OrderRepository(table)
+    histories: dict[str, list[HistoryEntry]] = {}
+    for by in ("wechat", "auto", "buyer-again"):
+        status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+        assert status == 201, placed
+        order_id = placed["order_id"]
+        assert mall.pay(order_id)[0] == 204
+        order = repo.get(order_id)
+        assert order is not None
+        repo.ship(order, carrier="SF", tracking_no="SF1002", now=utc_now(), by="admin:alice")
+        shipped = repo.get(order_id)
+        assert shipped is not None
+        if by == "wechat":
+            repo.complete(shipped, completed_by="wechat", now=utc_now(), by="wechat",
+                          note="receipt confirmed in WeChat (确认收货)")
+        elif by == "auto":
+            repo.complete(shipped, completed_by="auto", now=utc_now(), by="auto", note="confirmed automatically")
+        else:  # the buyer's completion with another note than the order gives back: stored
+            repo.complete(shipped, completed_by="buyer", now=utc_now(), by="buyer", note="another note")
+        bundle = repo.bundle(order_id)
+        assert bundle is not None
+        histories[by] = bundle.history
+        stored = sorted(h.status for h in stored_history(table, order_id))
+        assert stored == (["PAID", "SHIPPED"] if by == "wechat" else ["COMPLETED", "PAID", "SHIPPED"]), by
+    completed = {by: [h for h in history if h.status == "COMPLETED"] for by, history in histories.items()}
+    assert [(h.by, h.note) for h in completed["wechat"]] == [("wechat", "receipt confirmed in WeChat (确认收货)")]
+    assert [(h.by, h.note) for h in completed["auto"]] == [("auto", "confirmed automatically")]
+    assert [(h.by, h.note) for h in completed["buyer-again"]] == [("buyer", "another note")]
+
+
+def test_an_expiry_writes_no_history_item_and_shows_its_entry(mall: Mall, table: Table) -> None:
+    from tests.unit.test_payment_webhook import run_schedule
+
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+    assert status == 201, placed
+    order_id = str(placed["order_id"])
+    report, units = priced_step(table, order_id, lambda: run_schedule(mall, "order_expiry", 31))
+    assert report["expired"] == 1, report
+    # The order's update (2 in the release's transaction + gsi1, gsi2 leaving, gsi3 moving) and no
+    # EXPIRED item (2).
+    assert units == {"ORDER": 6, "HISTORY#": 0}
+    item = partition(table, order_id)["ORDER"]
+    bundle = OrderRepository(table).bundle(order_id)
+    assert bundle is not None and bundle.history == [
+        HistoryEntry("CREATED", item["created_at"], item["buyer_id"], "order placed"),
+        HistoryEntry("EXPIRED", item["expired_at"], "system", "not paid in time; stock released")]
