@@ -206,6 +206,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "distinct_scope": ((Target("team_sales", "2026-03", "u_1"),), "TEAM_ORDER#2026-03#u_1"),
     "distinct_key": ((Target("team_sales", "2026-03", "u_1"), "u_9"),
                      {"pk": "STATS_SEEN#TEAM_ORDER#2026-03#u_1", "sk": "u_9"}),
+    "distinct_group": ((Target("team_sales", "2026-03", "u_1"), "o_9"), "ORDER#o_9"),
+    "distinct_token": ((Target("team_sales", "2026-03", "u_1"),), "2026-03#u_1"),
     "funnel_partition": (("u_1",), "FUNNEL#u_1"),
     "funnel_key": (("u_1", "2026-03-01", "qr", "p_1"), {"pk": "FUNNEL#u_1", "sk": "2026-03-01#qr#p_1"}),
     "change_shard": (("ev_1",), 6),

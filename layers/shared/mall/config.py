@@ -204,6 +204,8 @@ class FunctionEnvironment(BaseModel):
     tracking_queue_url: Annotated[OptionalText, Field(alias="TRACKING_QUEUE_URL")] = None
     # The stats worker: "1" only during the first deploy of per-order applied markers (docs/runbook.md).
     stats_part_markers_too: Annotated[bool, Field(alias="STATS_PART_MARKERS_TOO")] = False
+    # The stats worker: "1" only during the first deploy of team orders counted in the order's marker item.
+    stats_seen_marks_too: Annotated[bool, Field(alias="STATS_SEEN_MARKS_TOO")] = False
     # Every function: "1" only while the wallets' risk-hold flags are being written for the first time
     # (docs/runbook.md): the writers that must not credit a held promoter check the hold item itself.
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False

@@ -58,9 +58,10 @@ RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many p
 
 class StatsRepository:
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
-                 part_markers_too: bool = False) -> None:
+                 part_markers_too: bool = False, seen_marks_too: bool = False) -> None:
         self._table = table
-        self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too)
+        self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too,
+                                     seen_marks_too=seen_marks_too)
 
     @property
     def table(self) -> Table:

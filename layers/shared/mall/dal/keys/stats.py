@@ -133,6 +133,20 @@ def distinct_key(scope: Target, member: str) -> Key:
     return {"pk": f"STATS_SEEN#{distinct_scope(scope)}", "sk": member}
 
 
+def distinct_group(scope: Target, member: str) -> str | None:
+    """The order whose applied-marker item (``applied_group_key``) also lists ``member`` as counted
+    within ``scope``, or None (a ``distinct_key`` item of its own). A team's order is the member
+    itself, and its records' changes write that item in the same transaction anyway."""
+    from mall.dal.keys.orders import order_pk
+
+    return order_pk(member) if scope.kind == "team_sales" else None
+
+
+def distinct_token(scope: Target) -> str:
+    """How a counted member's ``scope`` is named in its ``distinct_group`` item (string set ``seen``)."""
+    return f"{scope.period}#{scope.subject}"
+
+
 def key_id(key: Key) -> tuple[str, str]:
     return str(key["pk"]), str(key["sk"])
 
