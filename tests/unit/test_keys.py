@@ -202,6 +202,8 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "board_partition": (("sales", "M2026-03"), "BOARD#sales#M2026-03"),
     "board_key": (("sales", "M2026-03", "u_1"), {"pk": "BOARD#sales#M2026-03", "sk": "USER#u_1"}),
     "board_sort_key": ((-25, "u_1"), "0999999999999975#u_1"),
+    "board_entry_board": (("sales", "2026-W45", "2026-11-02"), "commission"),
+    "sales_board_folded": (("2026-W45", "2026-11-03"), False),
     "buyer_key": (("u_1",), {"pk": "USER#u_1", "sk": "STATS_BUYER"}),
     "distinct_scope": ((Target("team_sales", "2026-03", "u_1"),), "TEAM_ORDER#2026-03#u_1"),
     "distinct_key": ((Target("team_sales", "2026-03", "u_1"), "u_9"),
@@ -222,6 +224,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "BOARD_SCORE_FIELDS": {("commission", "commission"): ("score_fen", "gsi1pk", "gsi1sk"),
+                           ("sales", "sales"): ("score_fen", "gsi1pk", "gsi1sk"),
+                           ("commission", "sales"): ("sales_score_fen", "gsi2pk", "gsi2sk")},
     "COUPON_TEMPLATES_PARTITION": "COUPON_TEMPLATES", "USER_COUPON_PREFIX": "COUPON#",
     "CUSTOMERS_PARTITION": "CUSTOMERS", "CUSTOMER_TAGS_PARTITION": "CUSTOMER_TAGS", "DIRECTORY_SK": "DIRECTORY",
     "TAG_DEFINITION_PREFIX": "TAG#", "TAG_MEMBERSHIP_PREFIX": "TAG#",

@@ -57,9 +57,8 @@ from botocore.exceptions import ClientError
 from mall.clock import epoch, iso
 from mall.dal.keys import (
     applied_group_key,
+    board_entry_board,
     board_key,
-    board_partition,
-    board_sort_key,
     buyer_key,
     change_shard,
     counter_items,
@@ -70,6 +69,7 @@ from mall.dal.keys import (
     key_id,
 )
 from mall.dal.retry import jitter
+from mall.dal.stats_boards import board_write
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES, Part, group_parts, split_changes
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
@@ -116,8 +116,9 @@ class StatsApplier:
     """Writes the parts of changes once each, merged per transaction (see the module docstring)."""
 
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
-                 part_markers_too: bool = False, seen_marks_too: bool = False) -> None:
+                 part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "") -> None:
         self._table = table
+        self._sales_folded_from = sales_folded_from  # ``mall.dal.stats_boards``
         self._sleep = sleep
         # While a worker of the code before group markers may still run (the first deploy of them),
         # every part also gets its own marker: both codes' writes then conflict on a marker they share.
@@ -248,7 +249,8 @@ class StatsApplier:
         keys += [applied_group_key(part.group) for part in parts if part.group is not None]
         for delta in (d for part in parts for d in part.deltas):
             if isinstance(delta, BoardDelta):
-                keys.append(board_key(delta.board, delta.period_key, delta.promoter_id))
+                entry = board_entry_board(delta.board, delta.period_key, self._sales_folded_from)
+                keys.append(board_key(entry, delta.period_key, delta.promoter_id))
             elif isinstance(delta, BuyerDelta):
                 keys.append(buyer_key(delta.buyer_id))
             elif isinstance(delta, DistinctDelta):
@@ -291,16 +293,17 @@ class StatsApplier:
             for counter in delta.then:
                 add(counter)
 
-        boards: dict[tuple[str, str], tuple[BoardDelta, int]] = {}
+        boards: dict[tuple[str, str], tuple[BoardDelta, str, dict[str, int]]] = {}  # by entry: each board's change
         buyers: dict[str, FirstOrders] = {}
         buyer_seen: dict[str, FirstOrders] = {}
         for delta in deltas:
             if isinstance(delta, CounterDelta):
                 add(delta)
             elif isinstance(delta, BoardDelta):
-                key = key_id(board_key(delta.board, delta.period_key, delta.promoter_id))
-                previous = boards.get(key)
-                boards[key] = (delta, (previous[1] if previous else 0) + delta.delta_fen)
+                entry = board_entry_board(delta.board, delta.period_key, self._sales_folded_from)
+                moves = boards.setdefault(key_id(board_key(entry, delta.period_key, delta.promoter_id)),
+                                          (delta, entry, {}))[2]
+                moves[delta.board] = moves.get(delta.board, 0) + delta.delta_fen
             elif isinstance(delta, BuyerDelta):
                 if delta.buyer_id not in buyers:
                     stored = state.get(key_id(buyer_key(delta.buyer_id)))
@@ -313,9 +316,10 @@ class StatsApplier:
                 count_once(delta)
 
         writes = [self._counter_write(entry) for _, entry in sorted(counters.items()) if any(entry.adds.values())]
-        for key, (delta, value) in sorted(boards.items()):
-            if value:
-                writes.append(self._board_write(delta, value, state.get(key)))
+        for key, (delta, entry, moves) in sorted(boards.items()):
+            if moved := {board: value for board, value in moves.items() if value}:
+                writes.append(board_write(self._table.name, entry, delta.period_key, delta.promoter_id,
+                                          changes=moved, stored=state.get(key)))
         for uid in sorted(buyers):
             if buyers[uid] != buyer_seen[uid]:
                 writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
@@ -335,26 +339,6 @@ class StatsApplier:
                 adds.append(f"#a{i} :a{i}")
         return Write.update(self._table.name, entry.key, f"SET {', '.join(sets)} ADD {', '.join(adds)}",
                             names=names, values=values)
-
-    def _board_write(self, delta: BoardDelta, change: int, stored: Item | None) -> Write:
-        old = int(stored.get("score_fen", 0)) if stored else 0
-        new = old + change
-        key = board_key(delta.board, delta.period_key, delta.promoter_id)
-        values: dict[str, Any] = {":e": "leaderboard_entry", ":b": delta.board, ":p": delta.period_key,
-                                  ":u": delta.promoter_id, ":new": new}
-        update = "SET entity = :e, board = :b, period_key = :p, promoter_id = :u, score_fen = :new"
-        if new > 0:  # the index holds only positive scores (sparse): nobody is ranked on nothing
-            values.update({":g1pk": board_partition(delta.board, delta.period_key),
-                           ":g1sk": board_sort_key(new, delta.promoter_id)})
-            update += ", gsi1pk = :g1pk, gsi1sk = :g1sk"
-        else:
-            update += " REMOVE gsi1pk, gsi1sk"
-        if stored is None:
-            condition = "attribute_not_exists(pk)"
-        else:
-            condition = "score_fen = :old"
-            values[":old"] = old
-        return Write.update(self._table.name, key, update, condition=condition, values=values)
 
     def _buyer_write(self, uid: str, first: FirstOrders, stored: Item | None) -> Write:
         version = int(stored.get("version", 0)) if stored else 0

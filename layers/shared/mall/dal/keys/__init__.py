@@ -187,6 +187,7 @@ from mall.dal.keys.referral import (
     visitor_partition,
 )
 from mall.dal.keys.stats import (
+    BOARD_SCORE_FIELDS,
     DAY_SHARDS,
     SCORE_DIGITS,
     SCORE_OFFSET,
@@ -194,6 +195,7 @@ from mall.dal.keys.stats import (
     applied_group,
     applied_group_key,
     applied_key,
+    board_entry_board,
     board_key,
     board_partition,
     board_sort_key,
@@ -209,6 +211,7 @@ from mall.dal.keys.stats import (
     funnel_partition,
     key_id,
     month_key,
+    sales_board_folded,
     stats_entities_partition,
     stats_entity_kind,
     stats_entity_partition,
@@ -244,6 +247,7 @@ from mall.dal.keys.wechat_messages import (
 
 __all__ = [
     "ADDRESS_BOOK_SK", "AUTO_CONFIRM_PARTITION", "AUTO_CONFIRM_SK", "BASIS_SK", "BINDING_HISTORY_PREFIX",
+    "BOARD_SCORE_FIELDS",
     "BUYER_ORDERS_FLOOR", "CAMPAIGNS_KEY", "CART_LINE_PREFIX", "CART_SK", "CATEGORIES_PARTITION",
     "COMMISSION_INDEX_SHARDS", "COMMISSION_PREFIX",
     "COMMISSION_RATES_PARTITION", "COMMISSION_RATES_READY_SK", "COUPON_TEMPLATES_PARTITION",
@@ -259,7 +263,7 @@ __all__ = [
     "applied_group", "applied_group_key",
     "applied_key", "audit_entity_partition", "audit_partition", "auto_confirm_key", "basis_key",
     "beneficiary_partition", "beneficiary_partitions", "beneficiary_shard", "beneficiary_shard_partition",
-    "binding_key", "board_key", "board_partition", "board_sort_key", "bonus_key",
+    "binding_key", "board_entry_board", "board_key", "board_partition", "board_sort_key", "bonus_key",
     "bonus_month_partition", "bonus_promoter_partition", "buyer_address_sort_key", "buyer_key", "buyer_partition",
     "buyer_visit_sort_key", "carrier_list_key", "cart_key", "cart_line_key", "cart_partition", "category_key",
     "change_shard", "code_key", "commission_index_partition",
@@ -283,6 +287,7 @@ __all__ = [
     "recipient_partition", "referral_counted_key", "referral_order_partition", "referral_refund_key", "refund_key",
     "refund_sk", "refunds_partition", "registration_sort_key", "report_partition", "request_marker_key",
     "risk_case_key", "risk_hold_key", "risk_status_partition", "run_key", "runs_list_partition",
+    "sales_board_folded",
     "settings_version_key", "settings_version_sk", "share_visit_key", "shelf_partition", "shipping_upload_key",
     "shipping_uploads_partition", "sku_purchase_key", "staff_index_key", "staff_partition",
     "stats_entities_partition", "stats_entity_kind", "stats_entity_partition", "stats_entity_sort_key",

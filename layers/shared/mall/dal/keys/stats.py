@@ -114,6 +114,30 @@ def board_key(board: str, period_key: str, uid: str) -> Key:
     return {"pk": board_partition(board, period_key), "sk": f"USER#{uid}"}
 
 
+#: Where a leaderboard entry keeps its score and which index sorts it, by the board the item belongs to
+#: and the board scored: a promoter's sales score of a period whose sales board is folded lives on
+#: their commission entry of that period (``sales_board_folded``), sorted by gsi2.
+BOARD_SCORE_FIELDS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("commission", "commission"): ("score_fen", "gsi1pk", "gsi1sk"),
+    ("sales", "sales"): ("score_fen", "gsi1pk", "gsi1sk"),
+    ("commission", "sales"): ("sales_score_fen", "gsi2pk", "gsi2sk"),
+}
+
+
+def sales_board_folded(period_key: str, folded_from: str) -> bool:
+    """Whether the sales board of ``period_key`` lives on the commission entries (gsi2) instead of
+    ``BOARD#sales#…`` items of its own: periods starting on or after the day ``folded_from`` (empty:
+    every period). Periods before it keep the items they were written with."""
+    from mall.domain.stats_periods import period_start
+
+    return period_start(period_key) >= folded_from
+
+
+def board_entry_board(board: str, period_key: str, folded_from: str) -> str:
+    """The board whose ``board_key`` item holds ``board``'s score of ``period_key``."""
+    return "commission" if board == "sales" and sales_board_folded(period_key, folded_from) else board
+
+
 def board_sort_key(score: int, uid: str) -> str:
     return f"{score + SCORE_OFFSET:0{SCORE_DIGITS}d}#{uid}"
 
