@@ -8,6 +8,7 @@ from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Query
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
@@ -16,7 +17,7 @@ from mall.services.stats import admin_leaderboard
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-stats = StatsRepository(table)
+stats = StatsRepository(table, sales_folded_from=function_environment().sales_board_folded_from)
 
 app = make_resolver()
 

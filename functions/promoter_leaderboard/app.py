@@ -10,6 +10,7 @@ from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Query, error_response
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -20,7 +21,7 @@ from mall.services.stats import promoter_leaderboard
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-stats = StatsRepository(table)
+stats = StatsRepository(table, sales_folded_from=function_environment().sales_board_folded_from)
 
 app = make_resolver()
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from mall.dal.coupons import CouponRepository
-from mall.dal.keys import board_key, board_partition, board_sort_key
+from mall.dal.keys import board_entry_board
 from mall.dal.stats import StatsRepository
+from mall.dal.stats_boards import board_write
 from mall.dal.table import Table
 from mall.domain.settings import BindingMode
 from mall.domain.stats_periods import period_key
@@ -52,22 +53,24 @@ def test_claiming_a_promoter_bound_coupon_through_a_share_takes_at_most_three_ro
         assert world.parent(fresh) == promoter
 
 
-def _score(table: Table, board: str, key: str, uid: str, score: int) -> None:
-    table.put({**board_key(board, key, uid), "entity": "leaderboard_entry", "board": board, "period_key": key,
-               "promoter_id": uid, "score_fen": score, "gsi1pk": board_partition(board, key),
-               "gsi1sk": board_sort_key(score, uid)})
+def _score(table: Table, board: str, key: str, uid: str, score: int, *, folded_from: str = "") -> None:
+    """A promoter's score as the stats worker writes it, in the layout of ``folded_from``."""
+    table.write_one(board_write(table.name, board_entry_board(board, key, folded_from), key, uid,
+                                changes={board: score}, stored=None))
 
 
+@pytest.mark.parametrize("folded_from", ["", "2026-12-01"])  # the month's sales board folded, or its own items
 def test_a_promoter_with_sales_but_off_the_board_gets_their_rank_within_three_round_trips(
-        table: Table, counted: Counted, monkeypatch: pytest.MonkeyPatch) -> None:
+        table: Table, counted: Counted, monkeypatch: pytest.MonkeyPatch, folded_from: str) -> None:
     monkeypatch.setattr(stats_service, "BOARD_SIZE", 2)  # two on the board: the third is off it
     now = datetime(2026, 11, 20, 4, tzinfo=UTC)
     key = period_key("month", "2026-11-20")
     for uid, score in (("u_top", 9_000), ("u_second", 5_000), ("u_third", 1_000), ("u_none", 0)):
-        _score(table, "sales", key, uid, score)
+        _score(table, "sales", key, uid, score, folded_from=folded_from)
     views: list[Any] = []
     trips = counted.trips(lambda: views.append(stats_service.promoter_leaderboard(
-        stats=StatsRepository(counted.table), board="sales", period="month", caller_id="u_third", now=now)))
+        stats=StatsRepository(counted.table, sales_folded_from=folded_from), board="sales", period="month",
+        caller_id="u_third", now=now)))
     # The board; the nicknames, the settings and the caller's own entry in one BatchGetItem; the count above.
     assert trips <= CUSTOMER_ROUTE_TRIPS, counted.sent
     me = views[0].me

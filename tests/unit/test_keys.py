@@ -202,10 +202,14 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "board_partition": (("sales", "M2026-03"), "BOARD#sales#M2026-03"),
     "board_key": (("sales", "M2026-03", "u_1"), {"pk": "BOARD#sales#M2026-03", "sk": "USER#u_1"}),
     "board_sort_key": ((-25, "u_1"), "0999999999999975#u_1"),
+    "board_entry_board": (("sales", "2026-W45", "2026-11-02"), "commission"),
+    "sales_board_folded": (("2026-W45", "2026-11-03"), False),
     "buyer_key": (("u_1",), {"pk": "USER#u_1", "sk": "STATS_BUYER"}),
     "distinct_scope": ((Target("team_sales", "2026-03", "u_1"),), "TEAM_ORDER#2026-03#u_1"),
     "distinct_key": ((Target("team_sales", "2026-03", "u_1"), "u_9"),
                      {"pk": "STATS_SEEN#TEAM_ORDER#2026-03#u_1", "sk": "u_9"}),
+    "distinct_group": ((Target("team_sales", "2026-03", "u_1"), "o_9"), "ORDER#o_9"),
+    "distinct_token": ((Target("team_sales", "2026-03", "u_1"),), "2026-03#u_1"),
     "funnel_partition": (("u_1",), "FUNNEL#u_1"),
     "funnel_key": (("u_1", "2026-03-01", "qr", "p_1"), {"pk": "FUNNEL#u_1", "sk": "2026-03-01#qr#p_1"}),
     "change_shard": (("ev_1",), 6),
@@ -220,6 +224,9 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
 
 #: constant → the value stored today.
 CONSTANTS: dict[str, Any] = {
+    "BOARD_SCORE_FIELDS": {("commission", "commission"): ("score_fen", "gsi1pk", "gsi1sk"),
+                           ("sales", "sales"): ("score_fen", "gsi1pk", "gsi1sk"),
+                           ("commission", "sales"): ("sales_score_fen", "gsi2pk", "gsi2sk")},
     "COUPON_TEMPLATES_PARTITION": "COUPON_TEMPLATES", "USER_COUPON_PREFIX": "COUPON#",
     "CUSTOMERS_PARTITION": "CUSTOMERS", "CUSTOMER_TAGS_PARTITION": "CUSTOMER_TAGS", "DIRECTORY_SK": "DIRECTORY",
     "TAG_DEFINITION_PREFIX": "TAG#", "TAG_MEMBERSHIP_PREFIX": "TAG#",

@@ -204,6 +204,12 @@ class FunctionEnvironment(BaseModel):
     tracking_queue_url: Annotated[OptionalText, Field(alias="TRACKING_QUEUE_URL")] = None
     # The stats worker: "1" only during the first deploy of per-order applied markers (docs/runbook.md).
     stats_part_markers_too: Annotated[bool, Field(alias="STATS_PART_MARKERS_TOO")] = False
+    # The stats worker: "1" only during the first deploy of team orders counted in the order's marker item.
+    stats_seen_marks_too: Annotated[bool, Field(alias="STATS_SEEN_MARKS_TOO")] = False
+    # The stats worker and the leaderboards: periods starting on or after this China day keep their sales
+    # board on the commission entries (mall.dal.stats_boards); empty: every period (docs/runbook.md).
+    sales_board_folded_from: Annotated[str, Field(alias="SALES_BOARD_FOLDED_FROM",
+                                                  pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
     # Every function: "1" only while the wallets' risk-hold flags are being written for the first time
     # (docs/runbook.md): the writers that must not credit a held promoter check the hold item itself.
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False

@@ -80,7 +80,8 @@ class PromoterListReads:
             page = self._table.query_where("#pk = :pk", names={"#pk": "pk"},
                                            values={":pk": board_partition("commission", month)}, limit=None,
                                            start_key=start)
-            scores.update({str(i["promoter_id"]): int(i.get("score_fen", 0)) for i in page.items})
+            # An entry may keep only the promoter's sales score (``mall.dal.stats_boards``): no commission.
+            scores.update({str(i["promoter_id"]): int(i["score_fen"]) for i in page.items if "score_fen" in i})
             start = page.last_key
             if start is None:
                 return scores

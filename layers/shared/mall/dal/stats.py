@@ -32,6 +32,7 @@ from mall.dal.keys import (
     DAY_SHARDS,
     PROFILE_SK,
     SETTINGS_CURRENT_KEY,
+    board_entry_board,
     board_key,
     board_partition,
     board_sort_key,
@@ -47,6 +48,7 @@ from mall.dal.keys import (
 )
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.stats_apply import ApplyResult, StatsApplier
+from mall.dal.stats_boards import as_board_entry, board_index
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES
 from mall.dal.table import BATCH_GET_LIMIT, Item, Key, Table, serialize
 from mall.domain.stats import Delta
@@ -58,9 +60,12 @@ RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many p
 
 class StatsRepository:
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
-                 part_markers_too: bool = False) -> None:
+                 part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "") -> None:
         self._table = table
-        self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too)
+        # The first day whose periods' sales boards live on the commission entries (``mall.dal.stats_boards``).
+        self._sales_folded_from = sales_folded_from
+        self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too,
+                                     seen_marks_too=seen_marks_too, sales_folded_from=sales_folded_from)
 
     @property
     def table(self) -> Table:
@@ -167,7 +172,10 @@ class StatsRepository:
         """The nicknames, the settings in force and the caller's own board entry, in one BatchGetItem
         (the entry's key is known before the board is read): a caller off the board then costs only
         the count of those above, not a GetItem of their own entry as well."""
-        return self._names_settings_and(user_ids, settings=True, extra=board_key(board, period_key, caller_id))
+        entry = self._entry(board, period_key)
+        names, current, item = self._names_settings_and(user_ids, settings=True,
+                                                        extra=board_key(entry, period_key, caller_id))
+        return names, current, as_board_entry(item, entry, board)
 
     def _names_settings_and(self, user_ids: Iterable[str], *, settings: bool,
                             extra: Key | None) -> tuple[dict[str, str | None], SettingsVersion, Item | None]:
@@ -196,15 +204,21 @@ class StatsRepository:
 
     # ---- reads: leaderboards ----------------------------------------------------------------------
 
+    def _entry(self, board: str, period_key: str) -> str:
+        return board_entry_board(board, period_key, self._sales_folded_from)
+
     def board_top(self, board: str, period_key: str, *, limit: int = 100) -> list[Item]:
         """The ``limit`` highest positive scores, highest first: one Query of the index."""
-        page = self._table.query_where("#pk = :pk", names={"#pk": "gsi1pk"},
-                                       values={":pk": board_partition(board, period_key)}, index="gsi1",
+        entry = self._entry(board, period_key)
+        index, index_pk, _ = board_index(entry, board)
+        page = self._table.query_where("#pk = :pk", names={"#pk": index_pk},
+                                       values={":pk": board_partition(board, period_key)}, index=index,
                                        limit=limit, newest_first=True)
-        return page.items
+        return [found for item in page.items if (found := as_board_entry(item, entry, board)) is not None]
 
     def board_entry(self, board: str, period_key: str, uid: str) -> Item | None:
-        return self._table.get(board_key(board, period_key, uid))
+        entry = self._entry(board, period_key)
+        return as_board_entry(self._table.get(board_key(entry, period_key, uid)), entry, board)
 
     def count_above(self, board: str, period_key: str, score: int, *, cap: int = RANK_COUNT_CAP) -> tuple[int, bool]:
         """How many promoters score strictly more than ``score`` (``Select=COUNT`` on the index, from
@@ -212,11 +226,12 @@ class StatsRepository:
         work (and read cost) of one rank is bounded by ``cap`` index entries (~150 bytes each)."""
         counted = 0
         start: dict[str, Any] | None = None
+        index, index_pk, index_sk = board_index(self._entry(board, period_key), board)
         while True:
             body: dict[str, Any] = {
-                "TableName": self._table.name, "IndexName": "gsi1", "Select": "COUNT",
+                "TableName": self._table.name, "IndexName": index, "Select": "COUNT",
                 "KeyConditionExpression": "#pk = :pk AND #sk >= :low",
-                "ExpressionAttributeNames": {"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                "ExpressionAttributeNames": {"#pk": index_pk, "#sk": index_sk},
                 "ExpressionAttributeValues": serialize({":pk": board_partition(board, period_key),
                                                         ":low": board_sort_key(score + 1, "")}),
                 "Limit": cap + 1 - counted}

@@ -31,6 +31,11 @@ The day / month / totals aggregates are sharded; a transaction adds to ONE shard
 first part's ``event_id``, so each aggregate is written once per transaction. Readers sum every
 shard, so where a part is counted does not matter, only that it is counted once.
 
+**Team orders.** A settled record's order is counted once per beneficiary and month (a
+``DistinctDelta``) by listing ``<month>#<uid>`` in the same order item's ``seen`` string set, in the
+one write of that item the transaction makes anyway; an item that lists one is kept without expiry.
+The ``STATS_SEEN#`` items of the code before are still read (and, while both codes may run, put too).
+
 Leaderboard scores, a customer's first two paid orders and distinct-order markers are read first
 (one ``BatchGetItem`` with the markers) and written conditionally on what was read. The first read
 is eventually consistent (half the units): every write of the transaction is conditional on what
@@ -52,17 +57,19 @@ from botocore.exceptions import ClientError
 from mall.clock import epoch, iso
 from mall.dal.keys import (
     applied_group_key,
+    board_entry_board,
     board_key,
-    board_partition,
-    board_sort_key,
     buyer_key,
     change_shard,
     counter_items,
+    distinct_group,
     distinct_key,
     distinct_scope,
+    distinct_token,
     key_id,
 )
 from mall.dal.retry import jitter
+from mall.dal.stats_boards import board_write
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES, Part, group_parts, split_changes
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
@@ -109,12 +116,16 @@ class StatsApplier:
     """Writes the parts of changes once each, merged per transaction (see the module docstring)."""
 
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
-                 part_markers_too: bool = False) -> None:
+                 part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "") -> None:
         self._table = table
+        self._sales_folded_from = sales_folded_from  # ``mall.dal.stats_boards``
         self._sleep = sleep
         # While a worker of the code before group markers may still run (the first deploy of them),
         # every part also gets its own marker: both codes' writes then conflict on a marker they share.
         self._part_markers_too = part_markers_too
+        # Likewise while a worker that counts a team's order only by its own ``STATS_SEEN#`` item may
+        # still run: that item is put too, so both codes conflict on it.
+        self._seen_marks_too = seen_marks_too
 
     def apply(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime,
               limit: int = MAX_TRANSACTION_WRITES - 1, groups: Mapping[str, str] | None = None) -> ApplyResult:
@@ -125,7 +136,8 @@ class StatsApplier:
         result = ApplyResult(parts=len(parts), already_applied=repeats)
         # Marking parts twice (the first deploy) takes up to two markers per part: transactions of
         # half the bound hold them (a part alone still fits: grouped parts leave room for both).
-        for group in group_parts(parts, limit=(limit + 1) // 2 if self._part_markers_too else limit + 1):
+        twice = self._part_markers_too or self._seen_marks_too
+        for group in group_parts(parts, limit=(limit + 1) // 2 if twice else limit + 1):
             self._apply_group(group, now=now, result=result)
         return result
 
@@ -141,9 +153,9 @@ class StatsApplier:
                 return
             # The markers go in even when the merged deltas cancel out (one part's +5 and another's
             # −5 on one score): a later delivery of one of them alone must still find it applied.
-            markers = self._markers(pending, state, now)
-            writes = self._writes([d for p in pending for d in p.deltas], state,
-                                  shard=change_shard(pending[0].event_id))
+            writes, seen = self._writes([d for p in pending for d in p.deltas], state,
+                                        shard=change_shard(pending[0].event_id))
+            markers = self._markers(pending, state, now, seen)
             try:
                 if writes or len(markers) > 1:
                     self._table.transact(markers + writes)
@@ -167,11 +179,13 @@ class StatsApplier:
                 return
             self._sleep(jitter(attempt))  # the items are read again: a new decision each round
 
-    def _markers(self, parts: Sequence[Part], state: Mapping[tuple[str, str], Item], now: datetime) -> list[Write]:
+    def _markers(self, parts: Sequence[Part], state: Mapping[tuple[str, str], Item], now: datetime,
+                 seen: Mapping[str, set[str]]) -> list[Write]:
         """The marker writes of ``parts``: one update per group item with room, listing its parts
         (conditional on none of them listed yet and on the room), and a put per other part (only if
         absent). A group item only grows, so a part that finds it full is marked alone by every
-        delivery; one that found room on a stale read fails on the room and is read again."""
+        delivery; one that found room on a stale read fails on the room and is read again. ``seen``:
+        the distinct members counted now, by group item; they go in the same one write of that item."""
         grouped: dict[str, list[Part]] = {}
         alone: list[Part] = []
         for part in parts:
@@ -182,20 +196,49 @@ class StatsApplier:
                     if not self._part_markers_too:
                         continue
             alone.append(part)
-        writes = [self._group_marker(group, members, now) for group, members in sorted(grouped.items())]
+        writes = [self._group_marker(group, grouped.get(group, []), seen.get(group, set()), now,
+                                     state.get(key_id(applied_group_key(group))))
+                  for group in sorted(set(grouped) | set(seen))]
         return writes + [Write.put(self._table.name, self._marker(part, now), condition=_ABSENT) for part in alone]
 
-    def _group_marker(self, group: str, parts: Sequence[Part], now: datetime) -> Write:
-        values: dict[str, Any] = {":e": "stats_applied", ":x": epoch(now + APPLIED_TTL), ":at": iso(now),
-                                  ":t": {p.token for p in parts}, ":room": GROUP_MARKER_ROOM - len(parts)}
-        absent = []
-        for i, part in enumerate(parts):
-            values[f":t{i}"] = part.token
-            absent.append(f"NOT contains(#a, :t{i})")
-        return Write.update(self._table.name, applied_group_key(group),
-                            "SET entity = :e, expires_at = :x, applied_at = :at ADD #a :t",
-                            condition=f"(attribute_not_exists(#a) OR size(#a) <= :room) AND {' AND '.join(absent)}",
-                            names={"#a": "applied"}, values=values)
+    def _group_marker(self, group: str, parts: Sequence[Part], seen: set[str], now: datetime,
+                      stored: Item | None) -> Write:
+        """One update of the group item: ADD the parts to ``applied`` and the counted scopes to
+        ``seen``, each conditional on not being listed yet. An item listing a counted member is kept
+        for good (no ``expires_at``): it is what keeps that member counted once, however late another
+        record of the order settles. Otherwise the markers expire, and setting the expiry is
+        conditional on no member being listed (a stale read cannot give a kept item an expiry)."""
+        values: dict[str, Any] = {":e": "stats_applied", ":at": iso(now)}
+        names: dict[str, str] = {}
+        adds: list[str] = []
+        conditions: list[str] = []
+        if parts:
+            names["#a"] = "applied"
+            values.update({":t": {p.token for p in parts}, ":room": GROUP_MARKER_ROOM - len(parts)})
+            adds.append("#a :t")
+            conditions.append("(attribute_not_exists(#a) OR size(#a) <= :room)")
+            for i, part in enumerate(parts):
+                values[f":t{i}"] = part.token
+                conditions.append(f"NOT contains(#a, :t{i})")
+        names["#s"] = "seen"
+        update = "SET entity = :e, applied_at = :at"
+        if seen:
+            values[":s"] = set(seen)
+            adds.append("#s :s")
+            for i, token in enumerate(sorted(seen)):
+                values[f":s{i}"] = token
+                conditions.append(f"NOT contains(#s, :s{i})")
+        elif not _tokens(stored, "seen"):
+            values[":x"] = epoch(now + APPLIED_TTL)
+            update += ", expires_at = :x"
+            conditions.append("attribute_not_exists(#s)")
+        else:
+            del names["#s"]
+        update += f" ADD {', '.join(adds)}"
+        if seen:
+            update += " REMOVE expires_at"
+        return Write.update(self._table.name, applied_group_key(group), update,
+                            condition=" AND ".join(conditions), names=names, values=values)
 
     def _marker(self, part: Part, now: datetime) -> Item:
         return {**part.marker, "entity": "stats_applied", "event_id": part.event_id, "part": part.number,
@@ -206,16 +249,22 @@ class StatsApplier:
         keys += [applied_group_key(part.group) for part in parts if part.group is not None]
         for delta in (d for part in parts for d in part.deltas):
             if isinstance(delta, BoardDelta):
-                keys.append(board_key(delta.board, delta.period_key, delta.promoter_id))
+                entry = board_entry_board(delta.board, delta.period_key, self._sales_folded_from)
+                keys.append(board_key(entry, delta.period_key, delta.promoter_id))
             elif isinstance(delta, BuyerDelta):
                 keys.append(buyer_key(delta.buyer_id))
             elif isinstance(delta, DistinctDelta):
-                keys.append(distinct_key(delta.scope, delta.member))
+                keys.append(distinct_key(delta.scope, delta.member))  # counted by the code before
+                if (group := distinct_group(delta.scope, delta.member)) is not None:
+                    keys.append(applied_group_key(group))
         return {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
 
-    def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int) -> list[Write]:
+    def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *,
+                shard: int) -> tuple[list[Write], dict[str, set[str]]]:
         """ONE write per item for all ``deltas``: counters summed, scores and first orders computed
-        through every delta from the state read, a distinct member counted once."""
+        through every delta from the state read, a distinct member counted once. Also returns the
+        members counted now that their group item lists (``distinct_group``), by group: that item is
+        written with the markers (``_markers``), once."""
         counters: dict[tuple[str, str], _Adds] = {}
 
         def add(delta: CounterDelta) -> None:
@@ -226,27 +275,35 @@ class StatsApplier:
                 entry.labels.update(dict(delta.labels))
 
         distinct: dict[tuple[str, str], Write] = {}
+        seen: dict[str, set[str]] = {}
 
         def count_once(delta: DistinctDelta) -> None:
             key = key_id(distinct_key(delta.scope, delta.member))
-            if key in state or key in distinct:
+            group, token = distinct_group(delta.scope, delta.member), distinct_token(delta.scope)
+            listed = group is not None and (token in _tokens(state.get(key_id(applied_group_key(group))), "seen")
+                                            or token in seen.get(group, set()))
+            if key in state or key in distinct or listed:
                 return  # counted before, or by an earlier change of this transaction
-            distinct[key] = Write.put(self._table.name, {
-                **distinct_key(delta.scope, delta.member), "entity": "stats_seen",
-                "scope": distinct_scope(delta.scope)}, condition=_ABSENT)
+            if group is not None:
+                seen.setdefault(group, set()).add(token)
+            if group is None or self._seen_marks_too:
+                distinct[key] = Write.put(self._table.name, {
+                    **distinct_key(delta.scope, delta.member), "entity": "stats_seen",
+                    "scope": distinct_scope(delta.scope)}, condition=_ABSENT)
             for counter in delta.then:
                 add(counter)
 
-        boards: dict[tuple[str, str], tuple[BoardDelta, int]] = {}
+        boards: dict[tuple[str, str], tuple[BoardDelta, str, dict[str, int]]] = {}  # by entry: each board's change
         buyers: dict[str, FirstOrders] = {}
         buyer_seen: dict[str, FirstOrders] = {}
         for delta in deltas:
             if isinstance(delta, CounterDelta):
                 add(delta)
             elif isinstance(delta, BoardDelta):
-                key = key_id(board_key(delta.board, delta.period_key, delta.promoter_id))
-                previous = boards.get(key)
-                boards[key] = (delta, (previous[1] if previous else 0) + delta.delta_fen)
+                entry = board_entry_board(delta.board, delta.period_key, self._sales_folded_from)
+                moves = boards.setdefault(key_id(board_key(entry, delta.period_key, delta.promoter_id)),
+                                          (delta, entry, {}))[2]
+                moves[delta.board] = moves.get(delta.board, 0) + delta.delta_fen
             elif isinstance(delta, BuyerDelta):
                 if delta.buyer_id not in buyers:
                     stored = state.get(key_id(buyer_key(delta.buyer_id)))
@@ -259,13 +316,14 @@ class StatsApplier:
                 count_once(delta)
 
         writes = [self._counter_write(entry) for _, entry in sorted(counters.items()) if any(entry.adds.values())]
-        for key, (delta, value) in sorted(boards.items()):
-            if value:
-                writes.append(self._board_write(delta, value, state.get(key)))
+        for key, (delta, entry, moves) in sorted(boards.items()):
+            if moved := {board: value for board, value in moves.items() if value}:
+                writes.append(board_write(self._table.name, entry, delta.period_key, delta.promoter_id,
+                                          changes=moved, stored=state.get(key)))
         for uid in sorted(buyers):
             if buyers[uid] != buyer_seen[uid]:
                 writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
-        return writes + [distinct[key] for key in sorted(distinct)]
+        return writes + [distinct[key] for key in sorted(distinct)], seen
 
     def _counter_write(self, entry: _Adds) -> Write:
         names: dict[str, str] = {}
@@ -282,26 +340,6 @@ class StatsApplier:
         return Write.update(self._table.name, entry.key, f"SET {', '.join(sets)} ADD {', '.join(adds)}",
                             names=names, values=values)
 
-    def _board_write(self, delta: BoardDelta, change: int, stored: Item | None) -> Write:
-        old = int(stored.get("score_fen", 0)) if stored else 0
-        new = old + change
-        key = board_key(delta.board, delta.period_key, delta.promoter_id)
-        values: dict[str, Any] = {":e": "leaderboard_entry", ":b": delta.board, ":p": delta.period_key,
-                                  ":u": delta.promoter_id, ":new": new}
-        update = "SET entity = :e, board = :b, period_key = :p, promoter_id = :u, score_fen = :new"
-        if new > 0:  # the index holds only positive scores (sparse): nobody is ranked on nothing
-            values.update({":g1pk": board_partition(delta.board, delta.period_key),
-                           ":g1sk": board_sort_key(new, delta.promoter_id)})
-            update += ", gsi1pk = :g1pk, gsi1sk = :g1sk"
-        else:
-            update += " REMOVE gsi1pk, gsi1sk"
-        if stored is None:
-            condition = "attribute_not_exists(pk)"
-        else:
-            condition = "score_fen = :old"
-            values[":old"] = old
-        return Write.update(self._table.name, key, update, condition=condition, values=values)
-
     def _buyer_write(self, uid: str, first: FirstOrders, stored: Item | None) -> Write:
         version = int(stored.get("version", 0)) if stored else 0
         item = {**buyer_key(uid), "entity": "stats_buyer", "user_id": uid, "version": version + 1,
@@ -311,8 +349,8 @@ class StatsApplier:
         return Write.put(self._table.name, item, condition="version = :v", values={":v": version})
 
 
-def _tokens(stored: Item | None) -> set[str]:
-    listed = (stored or {}).get("applied")
+def _tokens(stored: Item | None, name: str = "applied") -> set[str]:
+    listed = (stored or {}).get(name)
     return {str(t) for t in listed} if isinstance(listed, (set, frozenset, list)) else set()
 
 

@@ -41,6 +41,14 @@ def period_key(period: Period, day: str) -> str:
     return week_of_day(day) if period == "week" else month_of_day(day)
 
 
+def period_start(key: str) -> str:
+    """The first China day of a period key: ``2026-W45`` → ``2026-11-02`` (its Monday), ``2026-11`` → ``2026-11-01``."""
+    if "-W" in key:
+        year, week = key.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1).isoformat()
+    return f"{key}-01"
+
+
 def period_bounds(period: Period, day: str) -> tuple[str, str]:
     """First and last China day of the week (Monday–Sunday) or month holding ``day``."""
     current = date.fromisoformat(day)

@@ -114,6 +114,30 @@ def board_key(board: str, period_key: str, uid: str) -> Key:
     return {"pk": board_partition(board, period_key), "sk": f"USER#{uid}"}
 
 
+#: Where a leaderboard entry keeps its score and which index sorts it, by the board the item belongs to
+#: and the board scored: a promoter's sales score of a period whose sales board is folded lives on
+#: their commission entry of that period (``sales_board_folded``), sorted by gsi2.
+BOARD_SCORE_FIELDS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("commission", "commission"): ("score_fen", "gsi1pk", "gsi1sk"),
+    ("sales", "sales"): ("score_fen", "gsi1pk", "gsi1sk"),
+    ("commission", "sales"): ("sales_score_fen", "gsi2pk", "gsi2sk"),
+}
+
+
+def sales_board_folded(period_key: str, folded_from: str) -> bool:
+    """Whether the sales board of ``period_key`` lives on the commission entries (gsi2) instead of
+    ``BOARD#sales#…`` items of its own: periods starting on or after the day ``folded_from`` (empty:
+    every period). Periods before it keep the items they were written with."""
+    from mall.domain.stats_periods import period_start
+
+    return period_start(period_key) >= folded_from
+
+
+def board_entry_board(board: str, period_key: str, folded_from: str) -> str:
+    """The board whose ``board_key`` item holds ``board``'s score of ``period_key``."""
+    return "commission" if board == "sales" and sales_board_folded(period_key, folded_from) else board
+
+
 def board_sort_key(score: int, uid: str) -> str:
     return f"{score + SCORE_OFFSET:0{SCORE_DIGITS}d}#{uid}"
 
@@ -131,6 +155,20 @@ def distinct_scope(scope: Target) -> str:
 
 def distinct_key(scope: Target, member: str) -> Key:
     return {"pk": f"STATS_SEEN#{distinct_scope(scope)}", "sk": member}
+
+
+def distinct_group(scope: Target, member: str) -> str | None:
+    """The order whose applied-marker item (``applied_group_key``) also lists ``member`` as counted
+    within ``scope``, or None (a ``distinct_key`` item of its own). A team's order is the member
+    itself, and its records' changes write that item in the same transaction anyway."""
+    from mall.dal.keys.orders import order_pk
+
+    return order_pk(member) if scope.kind == "team_sales" else None
+
+
+def distinct_token(scope: Target) -> str:
+    """How a counted member's ``scope`` is named in its ``distinct_group`` item (string set ``seen``)."""
+    return f"{scope.period}#{scope.subject}"
 
 
 def key_id(key: Key) -> tuple[str, str]:
