@@ -11,7 +11,7 @@ Settling a set of records (``SettlementRepository.settle``):
    BatchGetItem, consistent) and per group the records' postings are computed in due order against
    the evolving balances (debt repaid first);
 3. ONE ledger transaction (``LedgerRepository.post``) for as many whole groups as fit in DynamoDB's
-   100 writes (``packs``: 10 records of a promoter make ~22 writes, so ~4 promoters share a
+   100 writes (``packs``: 10 records of a promoter make ~13 writes, so ~7 promoters share a
    transaction): per record a conditional update FROZEN → SETTLED (still FROZEN, still due, no hold,
    same version; the due index attributes removed; ``settled_by`` the posting that settles it), per
    promoter ONE settlement posting for the sum of its records (one per kind, commission or bonus,
@@ -160,7 +160,7 @@ class SettlementRepository(SettlementRecords):
     def packs(self, groups: Mapping[str, Sequence[Settleable]], wallets: Mapping[str, Wallet],
               context: SettleContext, *, now: datetime, alone: list[str]) -> list[list[PlannedGroup]]:
         """Several promoters' groups per transaction, up to DynamoDB's 100 writes: a small group
-        (10 records → ~22 writes) alone would leave the transaction mostly empty, and each
+        (10 records → ~13 writes) alone would leave the transaction mostly empty, and each
         transaction is a round trip. A group too big for one transaction, or whose frozen balance
         does not cover it as read, is appended to ``alone`` (``settle_group`` handles those)."""
         packs: list[list[PlannedGroup]] = []
