@@ -24,7 +24,7 @@ from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionStatus
 from mall.domain.referral import Promoter
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.services.ledger import reconcile
+from mall.services.ledger import ledger_page, reconcile
 from mall.services.settlement import (
     SLICE_SIZE,
     SettlementRepositories,
@@ -123,6 +123,11 @@ def test_a_promoters_records_settle_by_one_posting_per_transaction_off_the_walle
     for order_id in order_ids[:3]:
         record = records(table, order_id)[("1", 1)]
         assert record.status == CommissionStatus.SETTLED
+    # The promoter's ledger page shows which records each settlement posting settled.
+    page = ledger_page(ledger=LedgerRepository(table), user_id=HOT, limit=5, cursor=None)
+    shown = [entry for entry in page.items if entry.kind == "commission_settled"]
+    assert shown and all(entry.settles == next(p["settles"] for p in postings if p["posting_id"] == entry.posting_id)
+                         for entry in shown)
     assert_books_clean(table)
 
     # A refund after settlement claws back one record of a chunk: the others stay settled by the

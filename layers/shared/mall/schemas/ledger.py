@@ -57,6 +57,9 @@ class LedgerEntry(ApiModel):
     memo: str = ""
     effect: BalanceEffect
     at: str
+    settles: list[str] = Field(default_factory=list, description="a settlement posting (commission_settled, "
+                               "bonus_settled): the commission or bonus records it settled, one posting for a "
+                               "batch of them; each record names it as the posting that settled it")
 
 
 class LedgerPage(ApiModel):
