@@ -32,6 +32,11 @@ second") asks for 1,000 credits/s to one promoter. This benchmark runs what can 
    (the worst case: every write of the shard in one key range), for ``COMMISSION_INDEX_SHARDS`` and,
    beside it, other shard counts with the round trips of a promoter's list page (one Query per shard
    plus one BatchGetItem).
+5. **Settlement of the hot promoter** (``settlement_path``): ``SETTLE_DUE`` due records of one
+   promoter, each on an order of its own (so each transaction checks its orders for open refunds,
+   as deployed), settled by the deployed fan-out (the planner's slices, ``settle_slice`` each).
+   Measured: the settlement postings and wallet writes per settled record, where the postings landed
+   and their size: what a sustained viral rate adds per credit once its settlements come too.
 
 Every run checks its books (the wallet's frozen balance is the sum of the credits, one posting per
 credit; for the unbatched paths its version the number of transactions) and says so.
@@ -42,6 +47,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +59,10 @@ from botocore.exceptions import ClientError
 from bench._hot_wallet import credit_hot_wallet
 from bench._meter import item_size, write_units
 from bench._threads import run_threads
-from bench.settlement import fresh_table, load
+from bench.settlement import AS_OF as SETTLE_AS_OF
+from bench.settlement import NOW as SETTLE_NOW
+from bench.settlement import check as settlement_check
+from bench.settlement import fresh_table, load, make_world
 from local.dynamodb import running
 from mall.clock import iso
 from mall.dal.keys import (
@@ -72,7 +81,7 @@ from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, SyncIncomplete, sync_order
-from mall.services.settlement import SettlementRepositories, due_entries
+from mall.services.settlement import SLICE_SIZE, SettlementRepositories, due_entries, settle_slice, slice_messages
 
 HOT = "u_hotpromoter0000000000000"
 ORDERS = 1_200
@@ -86,9 +95,10 @@ PRICE_FEN = 9_990  # 10% global L1: 999 fen per credit
 TARGET = 1_000  # credits per second to one promoter (docs/performance.md)
 PARTITION_WCU = 1_000  # DynamoDB's write capacity of one partition (per second)
 INDEX_SHARD_OPTIONS = (1, 2, 3, 4)  # gsi1 shard counts compared (the built one is COMMISSION_INDEX_SHARDS)
-#: Records one settlement transaction settles for one promoter: three writes each (the record, its
-#: ``commission_settled`` posting, its order's check) within 100, beside the wallet, hold and status checks.
-SETTLED_PER_TRANSACTION = 32
+#: The settlement before chunks, for comparison: one ``commission_settled`` posting per record, 32
+#: records a transaction (three writes each: the record, its posting, its order's check).
+PER_RECORD_SETTLEMENT = {"postings_per_record": 1.0, "wallet_writes_per_record": 1 / 32, "off_shard_0": False}
+SETTLE_DUE = 500  # due records of the hot promoter settled by the deployed fan-out
 NOW = datetime(2026, 11, 22, 2, tzinfo=UTC)
 
 
@@ -339,6 +349,58 @@ def stored_sizes(table: Table, order_id: str) -> dict[str, int]:
     return sizes
 
 
+def settlement_path(client: Any, due: int) -> dict[str, Any]:
+    """``due`` due records of one promoter, each on an order of its own, settled by the deployed
+    fan-out: settlement postings and wallet writes per record, their partitions and sizes."""
+    world, items = make_world(due, 1, prefix="hot")
+    uid = world.promoters[0]
+    orders = [{"pk": item["pk"], "sk": "ORDER", "entity": "order", "order_id": item["order_id"], "status": "COMPLETED",
+               "lines": [{"line_id": item["line_id"], "refunded_fen": 0}]}
+              for item in items if item.get("entity") == "commission"]
+    with fresh_table(client) as table:
+        load(table, [*items, *orders])
+        repos = SettlementRepositories.on(table)
+        messages = slice_messages(repos, due_entries(repos, as_of=SETTLE_AS_OF), as_of=SETTLE_AS_OF,
+                                  slice_size=SLICE_SIZE)
+        started = time.perf_counter()
+        reports = [settle_slice(repos, keys=m["keys"], as_of=SETTLE_AS_OF, now=SETTLE_NOW) for m in messages]
+        elapsed = time.perf_counter() - started
+        ok, check = settlement_check(table, world)
+        wallet_writes = LedgerRepository(table).wallet(uid).version - 1  # seeded at version 1
+        settling: list[tuple[int, int]] = []  # (shard, bytes) of each settlement posting
+        repaid = 0
+        for shard, pk in enumerate(posting_partitions(uid)):
+            for raw in _raw_postings(table, pk):
+                if raw["kind"]["S"] == "commission_settled":
+                    settling.append((shard, item_size(raw)))
+                repaid += raw["kind"]["S"] == "debt_repaid"
+    settled = sum(r.settled for r in reports)
+    return {"due": due, "settled": settled, "seconds": round(elapsed, 3), "slices": len(messages),
+            "transactions": sum(r.transactions for r in reports), "settlement_postings": len(settling),
+            "debt_repaid_postings": repaid, "wallet_writes": wallet_writes,
+            "postings_per_shard": [sum(1 for sh, _ in settling if sh == n) for n in range(POSTING_SHARDS)],
+            "posting_bytes_max": max((size for _, size in settling), default=0),
+            "postings_per_record": round(len(settling) / max(1, settled), 4),
+            "repaid_per_record": round(repaid / max(1, settled), 4),
+            "wallet_writes_per_record": round(wallet_writes / max(1, settled), 4),
+            "off_shard_0": not any(sh == 0 for sh, _ in settling), "ok": ok and settled == due, "check": check}
+
+
+def _raw_postings(table: Table, pk: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    start = None
+    while True:
+        body: dict[str, Any] = {"TableName": table.name, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
+                                "ExpressionAttributeValues": {":pk": {"S": pk}, ":l": {"S": "LEDGER#"}}}
+        if start:
+            body["ExclusiveStartKey"] = start
+        page = table.client.query(**body)
+        found.extend(page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
 # ---- 2. batched credits (the plan's mitigation 1, ledger part) -----------------------------------------
 
 
@@ -357,13 +419,18 @@ def ledger_batches(client: Any, per_transaction: int) -> dict[str, Any]:
 # ---- 3. AWS arithmetic -------------------------------------------------------------------------------
 
 
-#: The gsi1 rows of ``aws_ceiling``: a shard's newest key range (each record's entry created there),
-#: and every write of the shard on one partition (created, then rewritten at its due date and settlement).
+#: The gsi1 rows of ``aws_ceiling``: a shard's newest key range (each record's entry created there;
+#: then also its due-date rewrite, when the order completes at once: virtual goods), and every write
+#: of the shard on one partition (created, then rewritten at its due date and settlement).
 INDEX_NEWEST = "gsi1 COMMISSIONS#<uid> shard, records created (its newest key range)"
+INDEX_NEWEST_DUE = "gsi1 shard's newest key range, created + due date set at once"
 INDEX_ALL = "gsi1 COMMISSIONS#<uid> shard, created + due date + settled on one partition"
-#: The postings' busiest partition once the settlements of earlier credits run at the same rate: each
-#: credit is later settled by a posting of its own, at the newest end of a posting shard too.
-POSTINGS_SETTLING = "busiest postings partition, each credit's settlement posting too"
+#: The postings' busiest partition once the settlements of earlier credits run at the same rate.
+POSTINGS_SETTLING = "busiest postings partition, each credit's settlement too"
+#: What a burst shorter than the settlement delay writes; what a sustained rate adds to it.
+BURST_KEYS = ("wallet item (USER#<uid>/WALLET)",
+              "busiest postings partition (USER#<uid>: wallet + 1/shards of the postings)", INDEX_NEWEST)
+SUSTAINED_KEYS = ("wallet item (USER#<uid>/WALLET)", POSTINGS_SETTLING, INDEX_NEWEST_DUE)
 
 
 def index_units(sizes: dict[str, int]) -> tuple[int, int]:
@@ -372,32 +439,57 @@ def index_units(sizes: dict[str, int]) -> tuple[int, int]:
             write_units(sizes["commission_record_due"]) + write_units(sizes["commission_record_settled"]))
 
 
-def aws_ceiling(sizes: dict[str, int], per_transaction: int, shards: int, index_shards: int) -> dict[str, Any]:
+def settling_wcu(sizes: dict[str, int], settle: dict[str, Any], credit_wallet: float, shards: int) -> float:
+    """Write units per credit on the busiest postings partition when every credit is also settled
+    later at the same rate: shard 0 holds the wallet (the credits' and the settlement's writes) and
+    1/shards of the credits' postings; the others 1/shards of those and the settlement postings
+    (all of them on shards 1.. when ``off_shard_0``, else 1/shards of them on each). A
+    ``debt_repaid`` posting, hashed like any posting, is counted on shard 0 (the worst case)."""
+    posting = 2 * write_units(sizes["posting"])
+    settle_posting = 2 * write_units(int(settle.get("posting_bytes_max") or sizes["posting"]))
+    settle_wallet = 2 * write_units(sizes["wallet"]) * settle["wallet_writes_per_record"]
+    settle_postings = settle_posting * settle["postings_per_record"]
+    repaid = posting * settle.get("repaid_per_record", 0.0)
+    if settle["off_shard_0"]:
+        shard_0 = credit_wallet + posting / shards + settle_wallet + repaid
+        others = posting / shards + settle_postings / (shards - 1)
+    else:
+        shard_0 = credit_wallet + posting / shards + settle_wallet + repaid + settle_postings / shards
+        others = posting / shards + settle_postings / shards
+    return float(max(shard_0, others))
+
+
+def aws_ceiling(sizes: dict[str, int], per_transaction: int, shards: int, index_shards: int,
+                settle: dict[str, Any]) -> dict[str, Any]:
     """Write units per credit on each hot key, and the credits/s each allows at 1,000 WCU/s per
     partition: ``per_transaction`` credits share one wallet write; postings over ``shards``
     partitions (shard 0 is ``USER#<uid>``, which also holds the wallet); gsi1 entries over
-    ``index_shards``. ``ceiling`` counts every key: a viral rate sustained past the settlement delay,
-    when each second also settles as many earlier credits (their postings, the records' rewrites on
-    their creation's partition); ``ceiling_rewrites_apart`` is the burst shorter than that delay:
-    no settlement postings yet, and a record's rewrites (days after it was created: receipt, then the
-    delay) in an older key range of its shard."""
+    ``index_shards``; ``settle`` the settlement's postings and wallet writes per record (measured,
+    or ``PER_RECORD_SETTLEMENT``). ``ceiling_rewrites_apart``: a burst shorter than the settlement
+    delay (no settlement yet; a record's rewrites days after its creation, in an older key range of
+    its shard). ``ceiling_sustained``: a viral rate lasting past the delay, each second also settling
+    as many earlier credits (their rewrites in the older range where they were created, the due date
+    counted on the newest range: an order completed at once). ``ceiling``: every gsi1 write of a
+    shard on one partition besides (the worst case)."""
     wallet = 2 * write_units(sizes["wallet"]) / per_transaction  # one transactional ADD per transaction
     posting = 2 * write_units(sizes["posting"])  # a transactional put per credit
     created, rewrites = index_units(sizes)
-    settling = wallet + 2 * write_units(sizes["wallet"]) / SETTLED_PER_TRANSACTION + 2 * posting / shards
-    keys = {"wallet item (USER#<uid>/WALLET)": wallet,
-            "busiest postings partition (USER#<uid>: wallet + 1/shards of the postings)": wallet + posting / shards,
-            INDEX_NEWEST: created / index_shards, INDEX_ALL: (created + rewrites) / index_shards,
-            POSTINGS_SETTLING: settling}
+    keys = {BURST_KEYS[0]: wallet, BURST_KEYS[1]: wallet + posting / shards,
+            INDEX_NEWEST: created / index_shards,
+            INDEX_NEWEST_DUE: (created + write_units(sizes["commission_record_due"])) / index_shards,
+            INDEX_ALL: (created + rewrites) / index_shards,
+            POSTINGS_SETTLING: settling_wcu(sizes, settle, wallet, shards)}
     ceilings = {key: round(PARTITION_WCU / units, 1) for key, units in keys.items()}
     limiting = min(ceilings, key=lambda k: ceilings[k])
-    # A viral period shorter than the settlement delay: no settlement yet, rewrites of no record yet.
-    apart = min(v for k, v in ceilings.items() if k not in (INDEX_ALL, POSTINGS_SETTLING))
+    apart = min(ceilings[k] for k in BURST_KEYS)
+    sustained = min(ceilings[k] for k in SUSTAINED_KEYS)
     return {"per_transaction": per_transaction, "posting_shards": shards, "index_shards": index_shards,
+            "settlement": "per record" if settle is PER_RECORD_SETTLEMENT else "chunked (built)",
             "wcu_per_credit": {k: round(v, 3) for k, v in keys.items()},
             "credits_per_second_allowed": ceilings, "limit": limiting, "ceiling": ceilings[limiting],
             "meets_target": ceilings[limiting] >= TARGET, "ceiling_rewrites_apart": apart,
-            "meets_target_rewrites_apart": apart >= TARGET}
+            "meets_target_rewrites_apart": apart >= TARGET, "ceiling_sustained": sustained,
+            "meets_target_sustained": sustained >= TARGET}
 
 
 def index_options(sizes: dict[str, int]) -> list[dict[str, Any]]:
@@ -426,11 +518,13 @@ def run() -> dict[str, Any]:
         batched = batched_path(client, ORDERS)
         conflicted = [current_path(client, CONFLICT_ORDERS, conflict_rate=rate) for rate in CONFLICT_RATES]
         batches = [ledger_batches(client, k) for k in BATCHES]
+        settlement = settlement_path(client, SETTLE_DUE)
     sizes = current.pop("sizes")
     for c in conflicted:
         c.pop("sizes")
-    arithmetic = [aws_ceiling(sizes, 1, 1, 1),
-                  *(aws_ceiling(sizes, k, POSTING_SHARDS, COMMISSION_INDEX_SHARDS) for k in BATCHES)]
+    arithmetic = [aws_ceiling(sizes, 1, 1, 1, PER_RECORD_SETTLEMENT),
+                  aws_ceiling(sizes, BATCH, POSTING_SHARDS, COMMISSION_INDEX_SHARDS, PER_RECORD_SETTLEMENT),
+                  *(aws_ceiling(sizes, k, POSTING_SHARDS, COMMISSION_INDEX_SHARDS, settlement) for k in BATCHES)]
     options = index_options(sizes)
 
     print(f"one promoter, {ORDERS:,} paid orders synced by {WORKERS} workers (sync_order, one ledger transaction "
@@ -458,14 +552,20 @@ def run() -> dict[str, Any]:
           f"{sizes['posting']} B, commission record {sizes['commission_record']} B created, "
           f"{sizes['commission_record_due']} B with its due date, {sizes['commission_record_settled']} B settled) "
           f"and the credits/s each allows at {PARTITION_WCU:,} WCU/s per partition (target {TARGET:,}/s)")
+    print(f"\nsettlement of one promoter's {settlement['due']} due records (each on its own order), deployed "
+          f"fan-out: {settlement['settled']} settled in {settlement['transactions']} transactions, "
+          f"{settlement['settlement_postings']} settlement postings (max {settlement['posting_bytes_max']} B, per "
+          f"shard {settlement['postings_per_shard']}) + {settlement['debt_repaid_postings']} debt_repaid, "
+          f"{settlement['wallet_writes']} wallet writes: {'ok' if settlement['ok'] else 'FAILED'}")
     for figures in arithmetic:
         parts = ", ".join(f"{key} {units} WCU → {figures['credits_per_second_allowed'][key]:,.0f}/s"
                           for key, units in figures["wcu_per_credit"].items())
         print(f"  {figures['per_transaction']:>2} per transaction, postings in {figures['posting_shards']} "
-              f"partition(s), gsi1 in {figures['index_shards']}: {parts}; ceiling {figures['ceiling']:,.0f}/s "
-              f"({figures['limit']}): {'meets' if figures['meets_target'] else 'UNDER'} the target; a burst "
-              f"shorter than the settlement delay {figures['ceiling_rewrites_apart']:,.0f}/s: "
-              f"{'meets' if figures['meets_target_rewrites_apart'] else 'UNDER'}")
+              f"partition(s), gsi1 in {figures['index_shards']}, settlement {figures['settlement']}: {parts}; "
+              f"a burst shorter than the settlement delay {figures['ceiling_rewrites_apart']:,.0f}/s: "
+              f"{'meets' if figures['meets_target_rewrites_apart'] else 'UNDER'}; sustained past it "
+              f"{figures['ceiling_sustained']:,.0f}/s: {'meets' if figures['meets_target_sustained'] else 'UNDER'}; "
+              f"every gsi1 write on one partition {figures['ceiling']:,.0f}/s ({figures['limit']})")
     print("\ngsi1 shards: credits/s one shard allows, and a promoter's list page (a Query per shard + a BatchGetItem; "
           "promoter routes ≤ 3 round trips)")
     print(f"{'shards':<8}{'newest range':>14}{'one partition':>15}{'list round trips':>18}")
@@ -476,4 +576,4 @@ def run() -> dict[str, Any]:
     return {"target_credits_per_second": TARGET, "partition_wcu": PARTITION_WCU, "current_path": current,
             "batched_path": batched,
             "current_path_with_injected_conflicts": conflicted, "ledger_batches": batches, "item_sizes": sizes,
-            "aws_ceiling": arithmetic, "index_shard_options": options}
+            "settlement_path": settlement, "aws_ceiling": arithmetic, "index_shard_options": options}

@@ -309,7 +309,7 @@ def test_a_settlement_racing_open_case_never_settles_a_record_after_its_hold(wor
     for record in settled:  # settled strictly before its (failed) hold attempt: no hold entry in its history
         assert not any("hold" in h for h in record.history)
     postings = [p for p in LedgerRepository(table).all_postings(RISKY) if p["kind"] == "commission_settled"]
-    assert sorted(p["posting_id"] for p in postings) == sorted(f"{r.commission_id}.settled" for r in settled)
+    assert sorted(r for p in postings for r in p["settles"]) == sorted(r.commission_id for r in settled)
     assert wallet(table, RISKY) == L.Balances(frozen=sum(r.current_fen for r in held),
                                               available=sum(r.current_fen for r in settled))
     assert sum(r.current_fen for r in held) + sum(r.current_fen for r in settled) == total

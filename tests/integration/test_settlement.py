@@ -24,6 +24,7 @@ from mall.domain import ledger as L
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, commission_id
 from mall.services.settlement import SettlementRepositories, settle_due
 from tests.conftest import table_request
+from tests.integration.settlement_trace import scan_items, trace_problems
 
 PAID = datetime(2026, 11, 1, 8, tzinfo=UTC)
 DAY1 = datetime(2026, 11, 10, 0, tzinfo=UTC)
@@ -95,9 +96,12 @@ def test_settles_exactly_what_is_due_at_as_of_and_a_later_as_of_settles_more(tab
                                        "settled_fen": record.amount_fen}
     assert stored(table, later)["status"] == "FROZEN" and "gsi2pk" in stored(table, later)
     assert stored(table, undated)["status"] == "FROZEN"
-    postings = [p["posting_id"] for p in LedgerRepository(table).all_postings("u1")]
-    assert sorted(p for p in postings if p.endswith(".settled")) == [f"{early.commission_id}.settled",
-                                                                      f"{on_time.commission_id}.settled"]
+    # One posting settles u1's two records, naming both; each record names it.
+    settling = [p for p in LedgerRepository(table).all_postings("u1") if p["kind"] == "commission_settled"]
+    assert [(p["posting_id"], p["settles"], p["amount_fen"]) for p in settling] == [
+        (f"{early.commission_id}.settled", [early.commission_id, on_time.commission_id], 300)]
+    assert stored(table, early)["settled_by"] == stored(table, on_time)["settled_by"] == settling[0]["posting_id"]
+    assert trace_problems(scan_items(table)) == []
 
     # The same as-of again settles nothing; a later one settles the rest.
     assert settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW).settled == 0
@@ -134,12 +138,13 @@ def other_table(ddb_client: Any) -> Iterator[Table]:
 
 
 PROMOTERS = ["pa", "pb", "pc", "pd", "pe"]
+BUSY = 130
 
 
 def seed_world(table: Table) -> None:
-    """A busy promoter (60 due records: more than one transaction), one in debt, a few small ones,
-    records not yet due and one held."""
-    for i in range(60):
+    """A busy promoter (``BUSY`` due records: a slice of their own, then more than one transaction),
+    one in debt, a few small ones, records not yet due and one held."""
+    for i in range(BUSY):
         seed(table, order=f"oa{i:03d}", beneficiary="pa", amount=100 + i, due_at=DAY1 + timedelta(minutes=i))
     make_debt(table, "pb", 250)
     for i in range(4):
@@ -164,11 +169,28 @@ def snapshot(table: Table) -> dict[tuple[str, str], dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def money_view(items: dict[tuple[str, str], dict[str, Any]]) -> dict[Any, Any]:
+    """``snapshot`` with the settlement postings replaced by what they settled: per promoter the
+    records settled (by kind) and the sums moved and repaid (their ids and partitions follow the
+    chunks), the records' ``settled_by`` and the wallets' versions left out."""
+    dropped = {"commission": {"settled_by"}, "wallet": {"version"}}
+    view: dict[Any, Any] = {}
+    for key, item in items.items():
+        if item.get("entity") == "posting" and (item.get("settles") or item["kind"] == "debt_repaid"):
+            uid = item["promoter_id"]
+            view[(uid, item["kind"])] = view.get((uid, item["kind"]), 0) + item["amount_fen"]
+            view[(uid, "settles")] = sorted([*view.get((uid, "settles"), []), *item.get("settles", [])])
+        else:
+            view[key] = {k: v for k, v in item.items() if k not in dropped.get(str(item.get("entity")), set())}
+    return view
+
+
 class InjectedCrash(Exception):
     pass
 
 
-# The seeded world settles in three transactions (pb and pc packed in one, pa's 60 records in two).
+# The seeded world settles in three transactions: a slice of 100 of pa's records (97 and 3: a
+# transaction holds 97 records beside its posting, wallet and check), then pa's other 30 with pb..pe.
 @pytest.mark.parametrize(("k", "mode"), [(0, "before"), (0, "after"), (1, "before"), (1, "after"),
                                          (2, "before"), (2, "after")])
 def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
@@ -176,7 +198,7 @@ def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
     seed_world(table)
     seed_world(other_table)
     clean = settle_due(SettlementRepositories.on(other_table), as_of=DAY2, now=NOW)
-    assert clean.settled == 60 + 4 + 9
+    assert clean.settled == BUSY + 4 + 9 and clean.transactions == 3
 
     real = table.transact
     calls = {"n": 0}
@@ -196,8 +218,12 @@ def test_a_crash_after_k_transactions_then_a_rerun_equals_a_clean_run(
     monkeypatch.setattr(table, "transact", real)
     resumed = settle_due(SettlementRepositories.on(table), as_of=DAY2, now=NOW)
     assert resumed.settled <= clean.settled
-    assert snapshot(table) == snapshot(other_table)  # records, wallets (versions too), postings, merchant
-    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(60)))
+    # Records, wallets, postings, merchant: the same, but for how the resumed run cut its chunks (a
+    # slice cut short resumes with new chunks: their posting ids, the records' settled_by, the wallets'
+    # versions); every record is still traced to the one posting that settled it.
+    assert money_view(snapshot(table)) == money_view(snapshot(other_table))
+    assert trace_problems(snapshot(table).values()) == []
+    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(BUSY)))
     assert balances(table, "pb") == L.Balances(available=4 * 120 - 250)
     assert_ledger_matches_wallets(table, PROMOTERS)
 
@@ -215,14 +241,17 @@ def test_parallel_runs_over_the_same_due_set_settle_each_commission_once(table: 
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         settled = list(pool.map(run, range(4)))
-    assert sum(settled) == 60 + 4 + 9  # each record by exactly one of the runs
-    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(60)))
+    assert sum(settled) == BUSY + 4 + 9  # each record by exactly one of the runs
+    assert balances(table, "pa") == L.Balances(available=sum(100 + i for i in range(BUSY)))
     assert balances(table, "pb") == L.Balances(available=4 * 120 - 250)
     assert balances(table, "pc") == L.Balances(frozen=999 + 555, available=10 + 11 + 12)
     assert_ledger_matches_wallets(table, PROMOTERS)
     settled_postings = [p for uid in PROMOTERS for p in LedgerRepository(table).all_postings(uid)
                         if p["kind"] == "commission_settled"]
-    assert len(settled_postings) == len({p["posting_id"] for p in settled_postings}) == 73
+    assert sorted(r for p in settled_postings for r in p["settles"]) == sorted(  # each record by one posting
+        {r for p in settled_postings for r in p["settles"]}) and len({r for p in settled_postings
+                                                                       for r in p["settles"]}) == BUSY + 4 + 9
+    assert trace_problems(scan_items(table)) == []
 
 
 # ---- (d) debt first --------------------------------------------------------------------------------
@@ -242,8 +271,10 @@ def test_settled_money_repays_debt_first(table: Table) -> None:
     assert balances(table, "u1") == L.Balances(available=100)
     assert balances(table, "u2") == L.Balances(debt=-400)  # all of it went to the debt
     postings = {p["posting_id"]: p for p in LedgerRepository(table).all_postings("u1")}
-    assert postings[f"{first.commission_id}.repaid"]["amount_fen"] == 200
-    assert postings[f"{second.commission_id}.repaid"]["amount_fen"] == 100
+    # One chunk: one settlement posting of 400 and one repayment of the 300 owed.
+    assert postings[f"{first.commission_id}.settled"]["amount_fen"] == 400
+    assert postings[f"{first.commission_id}.repaid"]["amount_fen"] == 300
+    assert f"{second.commission_id}.settled" not in postings and f"{second.commission_id}.repaid" not in postings
     assert_ledger_matches_wallets(table, ["u1", "u2"])
 
 

@@ -126,6 +126,7 @@ BUILT: dict[str, tuple[tuple[Any, ...], Any]] = {
     "posting_sort_bound": (("2026-03-01",), "LEDGER#2026-03-01"),
     "postings_partition": (("u_1",), ("pk", "USER#u_1")),
     "posting_shard": (("pst_1",), 2),
+    "settlement_posting_shard": (("pst_4",), 1),
     "posting_partition": (("u_1", 0), "USER#u_1"),
     "posting_partitions": (("u_1",), ["USER#u_1", "USER#u_1#LEDGER#1", "USER#u_1#LEDGER#2"]),
     "posting_key": ((_POSTING,), {"pk": "USER#u_1#LEDGER#2", "sk": "LEDGER#2026-03-01T09:45:12Z#pst_1"}),

@@ -77,11 +77,11 @@ def test_open_refund_means_money_held_on_the_line() -> None:
 def test_shared_condition_checks_are_counted_once_per_transaction() -> None:
     records = [rec(n, order_id=f"o{n // 2}") for n in range(10)]  # two records per order
     balances = L.Balances(frozen=1000)
-    # wallet (1) + per record: state + 1 posting (2) + its order's check once per order
+    # wallet (1) + the chunk's one posting (1) + per record its state (1) + its order's check once per order
     taken, _ = settle_in_order(records, balances, at=AS_OF, max_writes=1 + 5, checks_of=lambda r: (r.order_id,))
-    assert len(taken) == 2  # 1 + (2 + 1) + (2 + 0) = 6
+    assert len(taken) == 2  # 1 + 1 + (1 + 1) + (1 + 0) = 5; a third record opens a new order: 7 > 6
     taken, _ = settle_in_order(records, balances, at=AS_OF, max_writes=1 + 6, checks_of=lambda r: (r.order_id,))
-    assert len(taken) == 2  # a third record would open a new order: 6 + 3 > 7
+    assert len(taken) == 3  # 7; a fourth shares that order: 8 > 7
 
 
 def test_rules_state_what_settlement_and_withdrawals_do() -> None:

@@ -37,16 +37,28 @@ def test_what_is_due() -> None:
     assert not_due_reason(record(cancelled_fen=30), AS_OF) is None
 
 
-def test_postings_follow_the_evolving_balances_so_debt_is_repaid_first() -> None:
+def test_a_chunk_settles_by_one_posting_naming_its_records_and_repays_debt_first() -> None:
     records = [record(0, amount=200), record(1, amount=200, cancelled_fen=50), record(2, amount=100)]
     start = L.Balances(frozen=500, debt=-300)
-    settled, after = settle_in_order(records, start, at=AS_OF, max_writes=100)
-    assert [s.amount_fen for s in settled] == [200, 150, 100]
-    assert [s.repaid_fen for s in settled] == [200, 100, 0]
-    assert [[p.posting_id for p in s.postings] for s in settled] == [
-        ["cm_o0_l1_1.settled", "cm_o0_l1_1.repaid"], ["cm_o1_l1_1.settled", "cm_o1_l1_1.repaid"],
-        ["cm_o2_l1_1.settled"]]
+    chunk, after = settle_in_order(records, start, at=AS_OF, max_writes=100)
+    assert chunk.records == tuple(records) and (chunk.settled_fen, chunk.repaid_fen) == (450, 300)
+    settled, repaid = chunk.postings
+    assert (settled.posting_id, settled.kind, settled.amount_fen) == \
+        ("cm_o0_l1_1.settled", L.PostingKind.COMMISSION_SETTLED, 450)
+    assert settled.settles == ("cm_o0_l1_1", "cm_o1_l1_1", "cm_o2_l1_1")
+    assert (repaid.posting_id, repaid.kind, repaid.amount_fen) == ("cm_o0_l1_1.repaid", L.PostingKind.DEBT_REPAID, 300)
+    assert {chunk.settled_by(r) for r in records} == {"cm_o0_l1_1.settled"}
+    # The same total as record by record: 200 + 100 of the debt repaid, the rest available.
     assert after == L.Balances(frozen=50, available=150, debt=0)
+
+
+def test_a_chunk_of_one_record_posts_what_settling_it_alone_always_did() -> None:
+    chunk, _ = settle_in_order([record(0, amount=200)], L.Balances(frozen=200, debt=-50), at=AS_OF, max_writes=100)
+    alone = L.commission_settled(balances=L.Balances(frozen=200, debt=-50), promoter_id="u1",
+                                 commission_id="cm_o0_l1_1", amount_fen=200, at=AS_OF,
+                                 ref={"commission_id": "cm_o0_l1_1", "order_id": "o0", "line_id": "l1", "level": "1"})
+    assert [(p.posting_id, p.legs, dict(p.ref)) for p in chunk.postings] == \
+        [(p.posting_id, p.legs, dict(p.ref)) for p in alone]
 
 
 def test_a_frozen_balance_that_cannot_cover_the_records_is_an_overdraft() -> None:
@@ -60,8 +72,10 @@ def test_a_chunk_never_exceeds_the_transaction_limit(count: int, owed: int) -> N
     balances = L.Balances(frozen=sum(r.amount_fen for r in records), debt=-owed)
     done = 0
     while done < count:
+        owing = balances.owed_fen
         chunk, balances = settle_in_order(records[done:], balances, at=AS_OF, max_writes=100)
-        assert chunk and 1 + sum(writes_of(s) for s in chunk) <= 100
+        assert chunk and 1 + writes_of(chunk) <= 100
+        assert len(chunk.postings) == 1 + (owing > 0)  # one settlement posting, one repayment while owed
         done += len(chunk)
     assert balances.frozen == 0 and balances.available - balances.owed_fen == sum(r.amount_fen for r in records) - owed
 

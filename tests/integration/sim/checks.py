@@ -18,6 +18,7 @@ from mall.domain.commission_records import CommissionStatus
 from mall.domain.settlement import refund_open_on_line
 from mall.domain.withdrawals import DEBT_CANCEL_REASON
 from mall.services import ledger as ledger_service
+from tests.integration.settlement_trace import trace_problems
 from tests.integration.sim.model import MOrder, sim_settings
 from tests.integration.sim.ops_bonus import check_bonuses
 from tests.integration.sim.ops_extra import check_extra, voided
@@ -192,6 +193,7 @@ def check(sim: Simulator) -> dict[str, int]:  # noqa: PLR0912 - one list of the 
             settled[bonus.beneficiary_id] += bonus.current_fen
 
     check_coupons(sim, books.items, problems, counts)
+    problems.extend(trace_problems(books.items.values(), counts))  # each SETTLED record → its posting
     check_extra(sim, books, settlement_days=sim_settings().commission.settlement_days, problems=problems,
                 counts=counts)
 

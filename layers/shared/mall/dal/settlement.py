@@ -11,9 +11,11 @@ Settling a set of records (``SettlementRepository.settle``):
    BatchGetItem, consistent) and per group the records' postings are computed in due order against
    the evolving balances (debt repaid first);
 3. ONE ledger transaction (``LedgerRepository.post``) for as many whole groups as fit in DynamoDB's
-   100 writes (``packs``: 10 records of a promoter make ~22 writes, so ~4 promoters share a
+   100 writes (``packs``: 10 records of a promoter make ~13 writes, so ~7 promoters share a
    transaction): per record a conditional update FROZEN → SETTLED (still FROZEN, still due, no hold,
-   same version; the due index attributes removed) plus its postings, and per promoter the wallet
+   same version; the due index attributes removed; ``settled_by`` the posting that settles it), per
+   promoter ONE settlement posting for the sum of its records (one per kind, commission or bonus,
+   naming them in ``settles``; a ``debt_repaid`` beside it while a debt is owed) and the wallet
    update conditional on the version read (``expect``). A refused pack wrote nothing: each of its
    promoters is then settled on its own (``settle_group``, below). A group too big for one
    transaction is settled alone, in consecutive chunks.
@@ -33,7 +35,11 @@ a refund request committed between the read and the settlement refuses it, and t
 one by one find them.
 
 Every write is conditional on the state it was computed from, and posting ids are deterministic
-(``<commission_id>.settled``), so overlapping runs and redelivered slices settle each record once.
+(``<id of the chunk's first record>.settled``), so overlapping runs and redelivered slices settle
+each record once: a record already SETTLED is skipped before any posting is computed, and a chunk
+that meets one settled meanwhile is refused whole (its record's condition) and decided again. A
+slice interrupted between two chunks resumes with the records still FROZEN: the committed chunk's
+records are skipped, the rest make new chunks (new first records, new posting ids).
 
 Monthly team bonus records (``BONUSES#<month>/USER#<uid>``, ``mall.dal.team_bonus``) are in the same
 due index and settle the same way (``bonus_settled`` postings). A bonus carries no ``hold`` of its own:
@@ -62,7 +68,7 @@ from mall.domain.ledger import Overdraft, Posting, commission_cancelled
 from mall.domain.settlement import (
     NotDue,
     Settleable,
-    SettledRecord,
+    SettledChunk,
     SettleReport,
     due_order,
     settle_in_order,
@@ -86,7 +92,7 @@ class PlannedGroup:
 
     beneficiary_id: str
     wallet: Wallet
-    chunk: Sequence[SettledRecord]
+    chunk: SettledChunk
 
 
 class SettlementStuck(Exception):
@@ -154,7 +160,7 @@ class SettlementRepository(SettlementRecords):
     def packs(self, groups: Mapping[str, Sequence[Settleable]], wallets: Mapping[str, Wallet],
               context: SettleContext, *, now: datetime, alone: list[str]) -> list[list[PlannedGroup]]:
         """Several promoters' groups per transaction, up to DynamoDB's 100 writes: a small group
-        (10 records → ~22 writes) alone would leave the transaction mostly empty, and each
+        (10 records → ~13 writes) alone would leave the transaction mostly empty, and each
         transaction is a round trip. A group too big for one transaction, or whose frozen balance
         does not cover it as read, is appended to ``alone`` (``settle_group`` handles those)."""
         packs: list[list[PlannedGroup]] = []
@@ -170,7 +176,7 @@ class SettlementRepository(SettlementRecords):
                 alone.append(beneficiary_id)
                 continue
             group = PlannedGroup(beneficiary_id, wallet, chunk)
-            if len(chunk) < len(records) or fixed + sum(writes_of(s) for s in chunk) > MAX_TRANSACTION_WRITES:
+            if len(chunk) < len(records) or fixed + writes_of(chunk) > MAX_TRANSACTION_WRITES:
                 alone.append(beneficiary_id)
                 continue
             if current and self.pack_writes([*current, group], context) > MAX_TRANSACTION_WRITES:
@@ -185,13 +191,18 @@ class SettlementRepository(SettlementRecords):
         """The pack's checks: per promoter its status (and hold), per order ONE refund check over every
         settled line of it (two promoters' records of one order, L1 and L2, share the order item, and
         a transaction may name an item once)."""
-        records = [s.record for group in pack for s in group.chunk]
+        records = [record for group in pack for record in group.chunk]
         return [*(check for group in pack for check in self.hold_checks(group.beneficiary_id,
-                                                                         [s.record for s in group.chunk])),
+                                                                         group.chunk.records)),
                 *(self.status_check(group.beneficiary_id) for group in pack), *self.refund_checks(records, context)]
 
     def pack_writes(self, pack: Sequence[PlannedGroup], context: SettleContext) -> int:
-        return len(pack) + len(self.pack_checks(pack, context)) + sum(writes_of(s) for g in pack for s in g.chunk)
+        return len(pack) + len(self.pack_checks(pack, context)) + sum(writes_of(g.chunk) for g in pack)
+
+    def settle_writes(self, chunk: SettledChunk, *, as_of: datetime, now: datetime) -> list[Write]:
+        """Each record of ``chunk`` FROZEN → SETTLED, naming the posting that settles it."""
+        return [self.settle_write(record, as_of=as_of, now=now, settled_by=chunk.settled_by(record))
+                for record in chunk]
 
     def settle_pack(self, pack: Sequence[PlannedGroup], *, as_of: datetime, now: datetime, context: SettleContext,
                     report: SettleReport) -> bool:
@@ -200,9 +211,9 @@ class SettlementRepository(SettlementRecords):
         refused (a record, a wallet, a promoter or an order changed since the read) nothing was
         written and False is returned, so each group is settled on its own path, decided again."""
         try:
-            self._ledger.post([p for group in pack for s in group.chunk for p in s.postings],
-                              also=[*(self.settle_write(s.record, as_of=as_of, now=now)
-                                      for group in pack for s in group.chunk),
+            self._ledger.post([p for group in pack for p in group.chunk.postings],
+                              also=[*(w for group in pack for w in self.settle_writes(group.chunk, as_of=as_of,
+                                                                                       now=now)),
                                     *self.pack_checks(pack, context)],
                               expect={group.beneficiary_id: group.wallet for group in pack}, now=now)
         except LedgerRefused as refused:
@@ -243,9 +254,9 @@ class SettlementRepository(SettlementRecords):
                     report.merge(self.settle_one(key_of(record), as_of=as_of, now=now))
                 return report
             try:
-                self._ledger.post([p for s in chunk for p in s.postings],
-                                  also=[*(self.settle_write(s.record, as_of=as_of, now=now) for s in chunk),
-                                        *self.checks(beneficiary_id, [s.record for s in chunk], context)],
+                self._ledger.post(list(chunk.postings),
+                                  also=[*self.settle_writes(chunk, as_of=as_of, now=now),
+                                        *self.checks(beneficiary_id, chunk.records, context)],
                                   expect={beneficiary_id: wallet}, now=now)
             except LedgerRefused as refused:
                 if refused.any("also:") or refused.any("posting:"):
@@ -254,8 +265,8 @@ class SettlementRepository(SettlementRecords):
                     logger.info("a record changed during settlement; settling one by one", extra={
                         "promoter_id": beneficiary_id, "labels": refused.labels[:10]})
                     report.fallbacks += 1
-                    for settled in chunk:
-                        report.merge(self.settle_one(key_of(settled.record), as_of=as_of, now=now))
+                    for record in chunk:
+                        report.merge(self.settle_one(key_of(record), as_of=as_of, now=now))
                     pending = pending[len(chunk):]
                     wallet = None
                     continue
@@ -294,8 +305,8 @@ class SettlementRepository(SettlementRecords):
             wallet = self._ledger.wallet(record.beneficiary_id)
             try:
                 chunk, _ = settle_in_order([record], wallet.balances, at=now, max_writes=MAX_TRANSACTION_WRITES)
-                self._ledger.post(list(chunk[0].postings),
-                                  also=[self.settle_write(record, as_of=as_of, now=now),
+                self._ledger.post(list(chunk.postings),
+                                  also=[*self.settle_writes(chunk, as_of=as_of, now=now),
                                         *self.checks(record.beneficiary_id, [record], context)],
                                   expect={record.beneficiary_id: wallet}, now=now)
             except (LedgerRefused, Overdraft):

@@ -250,17 +250,18 @@ class SettlementRecords:
 
     # ---- the record writes (the ``also`` of a ledger transaction) -------------------------------
 
-    def settle_write(self, record: Settleable, *, as_of: datetime, now: datetime) -> Write:
-        """FROZEN → SETTLED, conditional on the state the postings were computed from."""
+    def settle_write(self, record: Settleable, *, as_of: datetime, now: datetime, settled_by: str) -> Write:
+        """FROZEN → SETTLED, conditional on the state the postings were computed from; ``settled_by``
+        names the posting that moved its money (shared with the other records of its chunk)."""
         return Write.update(
             self._table.name, key_of(record),
-            "SET #status = :settled, settled_at = :now, settled_fen = :amount, updated_at = :now, "
+            "SET #status = :settled, settled_at = :now, settled_fen = :amount, settled_by = :by, updated_at = :now, "
             "#version = #version + :one, history = list_append(if_not_exists(history, :empty), :entry) "
             "REMOVE gsi2pk, gsi2sk",
             condition="#status = :frozen AND #due <= :as_of AND attribute_not_exists(#hold) AND #version = :v",
             names={"#status": "status", "#version": "version", "#due": "due_at", "#hold": "hold"},
             values={":settled": CommissionStatus.SETTLED.value, ":frozen": CommissionStatus.FROZEN.value,
-                    ":now": iso(now), ":amount": record.current_fen, ":one": 1, ":as_of": iso(as_of),
+                    ":now": iso(now), ":amount": record.current_fen, ":one": 1, ":as_of": iso(as_of), ":by": settled_by,
                     ":v": record.version, ":empty": [],
                     ":entry": [{"at": iso(now), "status": CommissionStatus.SETTLED.value,
                                 "settled_fen": record.current_fen}]})

@@ -25,7 +25,7 @@ which is what holds under concurrency.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -114,6 +114,9 @@ class Posting:
     at: datetime
     ref: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     memo: str = ""
+    #: The records (commission or bonus ids) a settlement posting settles: one posting moves a
+    #: chunk of a promoter's records from frozen to available, and each is named here.
+    settles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.legs) < 2:
@@ -123,6 +126,8 @@ class Posting:
         if len({leg.account for leg in self.legs}) != len(self.legs):
             raise LedgerError(f"posting {self.posting_id} names an account twice")
         object.__setattr__(self, "ref", MappingProxyType(dict(self.ref)))
+        if len(set(self.settles)) != len(self.settles) or not all(self.settles):
+            raise LedgerError(f"posting {self.posting_id} names a settled record twice or empty")
 
     @property
     def amount_fen(self) -> int:
@@ -135,7 +140,8 @@ class Posting:
     def as_dict(self) -> dict[str, Any]:
         return {"posting_id": self.posting_id, "promoter_id": self.promoter_id, "kind": self.kind.value,
                 "legs": [{"account": leg.account, "delta_fen": leg.delta_fen} for leg in self.legs],
-                "amount_fen": self.amount_fen, "ref": dict(self.ref), "memo": self.memo}
+                "amount_fen": self.amount_fen, "ref": dict(self.ref), "memo": self.memo,
+                **({"settles": list(self.settles)} if self.settles else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +195,10 @@ def sum_legs(postings: Iterable[Posting | Mapping[str, Any]]) -> dict[str, int]:
 
 
 def _posting(posting_id: str, promoter_id: str, kind: PostingKind, at: datetime, ref: Mapping[str, str],  # noqa: PLR0917
-             memo: str, *legs: tuple[str, int]) -> Posting:
+             memo: str, *legs: tuple[str, int], settles: tuple[str, ...] = ()) -> Posting:
     return Posting(posting_id=posting_id, promoter_id=promoter_id, kind=kind,
                    legs=tuple(Leg(account, delta) for account, delta in legs if delta != 0), at=at, ref=ref,
-                   memo=memo)
+                   memo=memo, settles=settles)
 
 
 def _positive(amount_fen: int) -> None:
@@ -220,6 +226,36 @@ def commission_settled(*, balances: Balances, promoter_id: str, commission_id: s
     repay = min(balances.owed_fen, amount_fen)
     if repay > 0:
         postings.append(_posting(f"{commission_id}.repaid", promoter_id, PostingKind.DEBT_REPAID, at, ref,
+                                 "settled commission repays debt first",
+                                 (Account.AVAILABLE, -repay), (Account.DEBT, repay)))
+    return postings
+
+
+def records_settled(*, balances: Balances, promoter_id: str, records: Sequence[tuple[str, int, bool]], at: datetime,
+                    ref: Mapping[str, str]) -> list[Posting]:
+    """A chunk of one promoter's records settled in one transaction (``records``: id, amount, is a
+    bonus; in due order): ONE frozen → available posting per kind (commission, bonus) for their sum,
+    naming the records it settles (``settles``), and while a debt is owed ONE ``debt_repaid`` of
+    what the sum repays (at most the debt: the same total as repaying record by record). Posting ids
+    are those of the first record settled of each kind (``<id>.settled``, ``<first id>.repaid``):
+    a record is settled once, so no other chunk can start with it, and a chunk of one record posts
+    exactly what ``commission_settled`` does."""
+    if not records:
+        raise LedgerError("a settlement settles at least one record")
+    postings: list[Posting] = []
+    for bonus in (False, True):
+        mine = [(record_id, amount) for record_id, amount, is_bonus in records if is_bonus == bonus]
+        if not mine:
+            continue
+        total = sum(amount for _, amount in mine)
+        _positive(total)
+        kind = PostingKind.BONUS_SETTLED if bonus else PostingKind.COMMISSION_SETTLED
+        postings.append(_posting(f"{mine[0][0]}.settled", promoter_id, kind, at, ref, "",
+                                 (Account.FROZEN, -total), (Account.AVAILABLE, total),
+                                 settles=tuple(record_id for record_id, _ in mine)))
+    repay = min(balances.owed_fen, sum(amount for _, amount, _ in records))
+    if repay > 0:
+        postings.append(_posting(f"{records[0][0]}.repaid", promoter_id, PostingKind.DEBT_REPAID, at, ref,
                                  "settled commission repays debt first",
                                  (Account.AVAILABLE, -repay), (Account.DEBT, repay)))
     return postings

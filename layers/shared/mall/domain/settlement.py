@@ -6,8 +6,10 @@ T+N: ``line_completed_at``) not after ``as_of``, carries no risk hold, and is st
 (``current_fen > 0``); besides, its promoter must not be frozen by an admin (held until unfrozen)
 or disabled (voided instead), and no refund request may be open on its order line (it waits).
 Settling moves ``current_fen`` from frozen to available; when the promoter owes a debt, the
-settled money repays it first (``mall.domain.ledger.commission_settled``). A promoter's records
-are settled in due order against the *evolving* balances, so one wallet read serves them all.
+settled money repays it first. A promoter's due records are settled in chunks (as many as one
+transaction holds), each chunk by ONE posting per kind for its sum that names every record it
+settles (``mall.domain.ledger.records_settled``), so a promoter settling a thousand records a second
+writes a few dozen postings, not a thousand; one wallet read serves every chunk of a group.
 
 Monthly team bonuses (``mall.domain.team_bonus.BonusRecord``) settle through the same due index and
 the same code: they share the commission statuses, ``due_at``, ``hold``, ``current_fen`` and
@@ -16,7 +18,7 @@ the same code: they share the commission statuses, ``due_at``, ``hold``, ``curre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +26,7 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
-from mall.domain.ledger import Account, Balances, Posting, commission_settled
+from mall.domain.ledger import Account, Balances, Posting, records_settled
 from mall.domain.team_bonus import BonusRecord
 
 #: What the settlement settles: commission records and monthly team bonus records.
@@ -125,55 +127,78 @@ def settlement_ref(record: Settleable) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class SettledRecord:
-    """One record's settlement: the amount moved and its 1–2 postings."""
+class SettledChunk:
+    """A chunk of one promoter's records settled in one transaction: the records (in due order) and
+    the chunk's postings, one per kind moving their sum (``mall.domain.ledger.records_settled``)."""
 
-    record: Settleable
+    records: tuple[Settleable, ...]
     postings: tuple[Posting, ...]
 
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Settleable]:
+        return iter(self.records)
+
     @property
-    def amount_fen(self) -> int:
-        return self.record.current_fen
+    def settled_fen(self) -> int:
+        return sum(r.current_fen for r in self.records)
 
     @property
     def repaid_fen(self) -> int:
         return sum(p.delta(Account.DEBT) for p in self.postings)
 
+    def settled_by(self, record: Settleable) -> str:
+        """The id of the posting that settles ``record`` (its kind's posting of this chunk)."""
+        return next(p.posting_id for p in self.postings if record.commission_id in p.settles)
 
-def writes_of(settled: SettledRecord) -> int:
-    """DynamoDB writes the record adds to a transaction: its state change and one put per posting.
-    (Settlement postings have no merchant leg, so the wallet update is the only shared write.)"""
-    return 1 + len(settled.postings)
+
+def settling_postings(records: Sequence[Settleable], balances: Balances, *, at: datetime) -> tuple[Posting, ...]:
+    """The postings that settle ``records`` (one promoter's, in due order) from ``balances``. A
+    single record keeps its own reference (order, line, level) as before; a chunk's postings name
+    their records in ``settles``."""
+    ref = settlement_ref(records[0]) if len(records) == 1 else {}
+    return tuple(records_settled(balances=balances, promoter_id=records[0].beneficiary_id, at=at, ref=ref,
+                                 records=[(r.commission_id, r.current_fen, isinstance(r, BonusRecord))
+                                          for r in records]))
+
+
+def postings_of(records: Sequence[Settleable], balances: Balances) -> int:
+    """How many postings ``settling_postings`` makes for ``records``: one per kind among them, and
+    one debt repayment while a debt is owed."""
+    return len({isinstance(r, BonusRecord) for r in records}) + (1 if balances.owed_fen > 0 and records else 0)
+
+
+def writes_of(chunk: SettledChunk) -> int:
+    """DynamoDB writes the chunk adds to a transaction: one state change per record and one put
+    per posting. (Settlement postings have no merchant leg, so the wallet update is the only
+    shared write.)"""
+    return len(chunk.records) + len(chunk.postings)
 
 
 def settle_in_order(records: Sequence[Settleable], balances: Balances, *, at: datetime,
                     max_writes: int, fixed_writes: int = 1,
                     checks_of: Callable[[Settleable], Iterable[Hashable]] = lambda _: ()
-                    ) -> tuple[list[SettledRecord], Balances]:
-    """Settle a prefix of one promoter's ``records`` against ``balances``, each record's postings
-    computed from the balances the previous ones left (debt repaid first), stopping before the
-    transaction would exceed ``max_writes`` (``fixed_writes``: the wallet update; ``checks_of``:
-    the condition checks a record needs, each counted once per transaction however many records
-    share it). Always takes at least one record. Returns the settled prefix and the balances after
-    it. Raises ``mall.domain.ledger.Overdraft`` if frozen cannot cover a record (the ledger is
-    inconsistent)."""
-    taken: list[SettledRecord] = []
-    writes = fixed_writes
+                    ) -> tuple[SettledChunk, Balances]:
+    """Settle a prefix of one promoter's ``records`` against ``balances`` as one chunk, stopping
+    before the transaction would exceed ``max_writes`` (``fixed_writes``: the wallet update;
+    ``checks_of``: the condition checks a record needs, each counted once per transaction however
+    many records share it; the chunk's one to three postings). Always takes at least one record.
+    Returns the chunk and the balances after it; the debt is repaid first, by the same total as
+    record by record. Raises ``mall.domain.ledger.Overdraft`` if frozen cannot cover the chunk
+    (the ledger is inconsistent)."""
+    taken: list[Settleable] = []
     checks: set[Hashable] = set()
     for record in records:
-        postings = tuple(commission_settled(balances=balances, promoter_id=record.beneficiary_id,
-                                            commission_id=record.commission_id, amount_fen=record.current_fen,
-                                            at=at, ref=settlement_ref(record),
-                                            bonus=isinstance(record, BonusRecord)))
-        settled = SettledRecord(record, postings)
         new_checks = set(checks_of(record)) - checks
-        if taken and writes + writes_of(settled) + len(new_checks) > max_writes:
+        writes = (fixed_writes + len(taken) + 1 + len(checks) + len(new_checks)
+                  + postings_of([*taken, record], balances))
+        if taken and writes > max_writes:
             break
-        balances = balances.apply(*postings)
-        taken.append(settled)
-        writes += writes_of(settled) + len(new_checks)
+        taken.append(record)
         checks |= new_checks
-    return taken, balances
+    postings = settling_postings(taken, balances, at=at)
+    return SettledChunk(tuple(taken), postings), balances.apply(*postings)
 
 
 def due_order(records: Iterable[Settleable]) -> list[Settleable]:
@@ -232,10 +257,10 @@ class SettleReport:
         if count:
             self.skipped[reason.value] = self.skipped.get(reason.value, 0) + count
 
-    def add(self, settled: Sequence[SettledRecord]) -> None:
-        self.settled += len(settled)
-        self.settled_fen += sum(s.amount_fen for s in settled)
-        self.repaid_fen += sum(s.repaid_fen for s in settled)
+    def add(self, chunk: SettledChunk) -> None:
+        self.settled += len(chunk)
+        self.settled_fen += chunk.settled_fen
+        self.repaid_fen += chunk.repaid_fen
 
     def merge(self, other: SettleReport) -> SettleReport:
         self.examined += other.examined

@@ -57,6 +57,9 @@ class LedgerEntry(ApiModel):
     memo: str = ""
     effect: BalanceEffect
     at: str
+    settles: list[str] = Field(default_factory=list, description="a settlement posting (commission_settled, "
+                               "bonus_settled): the commission or bonus records it settled, one posting for a "
+                               "batch of them; each record names it as the posting that settled it")
 
 
 class LedgerPage(ApiModel):
@@ -66,20 +69,21 @@ class LedgerPage(ApiModel):
          "ref": {"order_id": None, "line_id": None, "level": None, "commission_id": None, "withdrawal_id": None,
                  "adjustment_id": "adj_5f0c2a9e1b7d4c3a8e6f1d2b"}, "memo": "线下茶会代收货款, 补发推广佣金",
          "effect": {"frozen_fen": 0, "available_fen": 1500, "withdrawing_fen": 0, "withdrawn_fen": 0,
-                    "debt_fen": 0}, "at": "2026-11-20T03:12:45Z"},
+                    "debt_fen": 0}, "at": "2026-11-20T03:12:45Z", "settles": []},
         {"posting_id": "w_01m7gy6mg9s3xm8pvpvg63.held", "kind": "withdrawal_held", "amount_fen": 30000,
          "legs": [{"account": "available", "delta_fen": -30000}, {"account": "withdrawing", "delta_fen": 30000}],
          "ref": {"order_id": None, "line_id": None, "level": None, "commission_id": None,
                  "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63", "adjustment_id": None}, "memo": "",
          "effect": {"frozen_fen": 0, "available_fen": -30000, "withdrawing_fen": 30000, "withdrawn_fen": 0,
-                    "debt_fen": 0}, "at": "2026-11-16T01:05:33Z"},
+                    "debt_fen": 0}, "at": "2026-11-16T01:05:33Z", "settles": []},
         {"posting_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1.settled", "kind": "commission_settled", "amount_fen": 4032,
          "legs": [{"account": "frozen", "delta_fen": -4032}, {"account": "available", "delta_fen": 4032}],
          "ref": {"order_id": "o_01m6gnbah4xat2qntjhtks", "line_id": "0", "level": "1",
                  "commission_id": "cm_o_01m6gnbah4xat2qntjhtks_0_1", "withdrawal_id": None, "adjustment_id": None},
          "memo": "",
          "effect": {"frozen_fen": -4032, "available_fen": 4032, "withdrawing_fen": 0, "withdrawn_fen": 0,
-                    "debt_fen": 0}, "at": "2026-11-14T09:15:02Z"}],
+                    "debt_fen": 0}, "at": "2026-11-14T09:15:02Z",
+         "settles": ["cm_o_01m6gnbah4xat2qntjhtks_0_1"]}],
         "next_cursor": "t4UzUBAy9hC6dv0UeyJwayI6IlVTRVIjdV8zNmJvdHhiYmJpZ2JoZW5odGdvNTQyZGsiLCJzayI6IkxFREdFUiMy"
                        "MDI2LTExLTE0VDA5OjE1OjAyWiNjbV9vXzAxbTZnbmJhaDR4YXQycW50amh0a3NfMF8xLnNldHRsZWQifQ"}]})
 

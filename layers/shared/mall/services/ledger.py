@@ -85,7 +85,8 @@ def entry_from_item(item: Mapping[str, Any]) -> LedgerEntry:
     return LedgerEntry(
         posting_id=str(item["posting_id"]), kind=str(item["kind"]), amount_fen=int(item.get("amount_fen", 0)),
         legs=legs, ref=LedgerRef(**{k: str(ref[k]) for k in _REF_FIELDS if ref.get(k) is not None}),
-        memo=str(item.get("memo") or ""), effect=BalanceEffect(**effect), at=str(item["at"]))
+        memo=str(item.get("memo") or ""), effect=BalanceEffect(**effect), at=str(item["at"]),
+        settles=[str(record_id) for record_id in item.get("settles") or []])
 
 
 def ledger_page(*, ledger: LedgerRepository, user_id: str, limit: int, cursor: str | None) -> LedgerPage:

@@ -38,6 +38,13 @@ def posting_shard(posting_id: str) -> int:
     return zlib.crc32(posting_id.encode()) % POSTING_SHARDS
 
 
+def settlement_posting_shard(posting_id: str) -> int:
+    """A settlement posting (one per settled chunk, ``Posting.settles``) is in a shard other than
+    shard 0, which holds the wallet every credit and every settlement already writes: at a viral
+    rate sustained past the settlement delay, shard 0 then takes no settlement posting at all."""
+    return 1 + zlib.crc32(posting_id.encode()) % (POSTING_SHARDS - 1)
+
+
 def posting_partition(user_id: str, shard: int) -> str:
     """``USER#<uid>`` for shard 0, ``USER#<uid>#LEDGER#<shard>`` for the others."""
     return user_partition(user_id) if shard == 0 else f"{user_partition(user_id)}#{POSTING_PREFIX}{shard}"
@@ -49,7 +56,8 @@ def posting_partitions(user_id: str) -> list[str]:
 
 
 def posting_key(posting: Posting) -> Key:
-    return {"pk": posting_partition(posting.promoter_id, posting_shard(posting.posting_id)),
+    shard = settlement_posting_shard(posting.posting_id) if posting.settles else posting_shard(posting.posting_id)
+    return {"pk": posting_partition(posting.promoter_id, shard),
             "sk": posting_sort_key(posting)}
 
 
