@@ -7897,6 +7897,11 @@ export interface components {
             /** Posting Id */
             posting_id: string;
             ref: components["schemas"]["LedgerRef"];
+            /**
+             * Settles
+             * @description a settlement posting (commission_settled, bonus_settled): the commission or bonus records it settled, one posting for a batch of them; each record names it as the posting that settled it
+             */
+            settles?: string[];
         };
         /** LedgerLeg */
         LedgerLeg: {
@@ -7945,7 +7950,8 @@ export interface components {
          *             "line_id": null,
          *             "order_id": null,
          *             "withdrawal_id": null
-         *           }
+         *           },
+         *           "settles": []
          *         },
          *         {
          *           "amount_fen": 30000,
@@ -7977,7 +7983,8 @@ export interface components {
          *             "line_id": null,
          *             "order_id": null,
          *             "withdrawal_id": "w_01m7gy6mg9s3xm8pvpvg63"
-         *           }
+         *           },
+         *           "settles": []
          *         },
          *         {
          *           "amount_fen": 4032,
@@ -8009,7 +8016,10 @@ export interface components {
          *             "line_id": "0",
          *             "order_id": "o_01m6gnbah4xat2qntjhtks",
          *             "withdrawal_id": null
-         *           }
+         *           },
+         *           "settles": [
+         *             "cm_o_01m6gnbah4xat2qntjhtks_0_1"
+         *           ]
          *         }
          *       ],
          *       "next_cursor": "t4UzUBAy9hC6dv0UeyJwayI6IlVTRVIjdV8zNmJvdHhiYmJpZ2JoZW5odGdvNTQyZGsiLCJzayI6IkxFREdFUiMyMDI2LTExLTE0VDA5OjE1OjAyWiNjbV9vXzAxbTZnbmJhaDR4YXQycW50amh0a3NfMF8xLnNldHRsZWQifQ",
