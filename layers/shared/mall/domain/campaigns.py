@@ -42,6 +42,9 @@ MULTIPLIER_MIN_PERCENT = 101
 MULTIPLIER_MAX_PERCENT = 300
 #: Campaigns that no longer matter (ended this long ago) leave the book of campaigns.
 KEPT_AFTER_END = timedelta(days=180)
+#: ``boost_line``: a level nobody earns (no promoter, or not active at payment) takes no campaign, so a
+#: campaign never cuts the other level through the cap on a line where it boosts nobody (GET /rules).
+NO_BENEFICIARY_RULE = "某一级没有获得佣金的推广员（如其状态异常）时，活动加成不计入该级，也就不会因此减少另一级的佣金；"
 
 
 class CampaignPromoter(Protocol):
@@ -222,13 +225,19 @@ def boost_line(rates: ResolvedRates, *, campaigns: Sequence[Campaign], product_i
                l1: CampaignPromoter | None, l2: CampaignPromoter | None, at: datetime, base_fen: int,
                quantity: int) -> ResolvedRates:
     """``rates`` with, on each level, the matching campaign that pays the most (module doc). The
-    ``campaigns`` are those in force at ``at`` (the payment); the cap clamps later."""
+    ``campaigns`` are those in force at ``at`` (the payment); the cap clamps later. A level whose
+    beneficiary is None is never boosted (``NO_BENEFICIARY_RULE``)."""
     if not rates.enabled or not campaigns:
         return rates
     lines = [c for c in campaigns if c.scope.matches_line(product_id, category_id)]
     boosted: list[LevelRate] = []
     for level, rate, who in ((1, rates.l1, l1), (2, rates.l2, l2)):
         best = rate
+        if who is None:
+            # Nobody earns this level (no promoter, or not active at payment): it still takes its share
+            # of the cap, at the plain rate; a boost of nobody would only cut the other level's share.
+            boosted.append(best)
+            continue
         best_amount = rate.amount(base_fen, quantity)
         for campaign in sorted(lines, key=lambda c: c.campaign_id):
             if not campaign.scope.matches_promoter(who, at):

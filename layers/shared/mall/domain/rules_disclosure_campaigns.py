@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mall.clock import CHINA
-from mall.domain.campaigns import Campaign, CampaignScope, current_and_upcoming
+from mall.domain.campaigns import NO_BENEFICIARY_RULE, Campaign, CampaignScope, current_and_upcoming
 from mall.domain.rules_disclosure_items import RuleItem, RuleSection, percent
 from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 from mall.domain.wake_up import WakeUpRule, wake_up_rule_text
@@ -31,7 +31,8 @@ def stacking_rule(cap_bp: int, self_purchase: str = "rebate") -> str:
     return ("活动期间，符合活动范围的订单按活动加成计算佣金：加点直接加在佣金比例上，倍数只对原佣金比例（含等级加成）"
             "计算一次；同一笔佣金同时符合多个活动时，只按金额最高的一个计算，活动之间不叠加；"
             f"一级与二级佣金合计始终不超过商品实付金额的 {percent(min(cap_bp, COMMISSION_CAP_LIMIT_BP))}；"
-            "以订单支付成功时正在进行的活动为准，活动结束后支付的订单不再加成。" + ESTIMATES_RULE
+            + NO_BENEFICIARY_RULE
+            + "以订单支付成功时正在进行的活动为准，活动结束后支付的订单不再加成。" + ESTIMATES_RULE
             + (SELF_PURCHASE_DISCOUNT_RULE if self_purchase == "discount" else ""))
 
 
