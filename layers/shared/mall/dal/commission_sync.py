@@ -21,7 +21,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.commission_index import EVERYTHING, CommissionIndex, Where
-from mall.dal.commissions import commission_from_item, commission_item, due_index_fields
+from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item, commission_item, due_index_fields
 from mall.dal.keys import (
     BASIS_SK,
     PLAN_SK,
@@ -155,8 +155,8 @@ class CommissionSyncStore:
         applies it once; the due index entry follows the new state."""
         after = applied_record(record, change)
         entry: dict[str, Any] = {"at": iso(now)}
-        sets = ["updated_at = :now", "history = list_append(if_not_exists(history, :empty), :entry)"]
-        values: dict[str, Any] = {":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+        sets = ["history = list_append(if_not_exists(history, :empty), :entry)"]
+        values: dict[str, Any] = {":empty": [], ":one": 1, ":v": record.version,
                                   ":expected": record.status.value, ":old_refunded": record.refunded_base_fen}
         if change.due_at is not None:
             sets.append("due_at = :due")
@@ -174,13 +174,13 @@ class CommissionSyncStore:
             entry["status"] = change.status.value
         values[":entry"] = [entry]
         due = due_index_fields(after)
-        removes: list[str] = []
+        removes = list(UNREAD_RECORD_ATTRIBUTES)
         if due:
             sets += ["gsi2pk = :g2pk", "gsi2sk = :g2sk"]
             values.update({":g2pk": due["gsi2pk"], ":g2sk": due["gsi2sk"]})
         else:  # not (or no longer) due for settlement: FROZEN without a due date, held, or done
-            removes = ["gsi2pk", "gsi2sk"]
-        update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "") + " ADD version :one"
+            removes += ["gsi2pk", "gsi2sk"]
+        update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD version :one"
         return Write.update(
             self._table.name, commission_key(record.order_id, record.line_id, record.level), update,
             condition="version = :v AND #status = :expected AND " + (

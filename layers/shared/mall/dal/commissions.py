@@ -14,7 +14,9 @@ per started KB of the whole item (twice inside a transaction, again per index en
 stored record leaves out what its other attributes already say: in the rule snapshot the level,
 base, quantity and cap amount of the record, the rates and flags at their usual value, the wanted
 amount when nothing was capped; in the history the creation entry (status FROZEN, the amount, at
-``created_at``). ``commission_from_item`` puts them back, so the domain sees the whole record;
+``created_at``); and the money taken back (``cancelled_fen``, ``clawed_back_fen``,
+``refunded_base_fen``) while it is 0, which every reader takes as 0 when absent. No change writes
+an ``updated_at`` (the history says when). ``commission_from_item`` puts them back, so the domain sees the whole record;
 items stored whole before keep reading as they are (``tools/migrations/compact_commission_records``
 rewrites them).
 """
@@ -30,6 +32,10 @@ from mall.dal.keys import COMMISSION_PREFIX, commission_index_partition, commiss
 from mall.dal.table import Item, Key, Page, Table
 from mall.domain.commission import cap_amount
 from mall.domain.commission_records import CommissionRecord, CommissionStatus, settle_shard
+
+#: Attributes records stored before carried and nothing reads (no view, export, audit, statistics or
+#: settlement path): every change of a record removes them, so a record's later writes stay under 1 KB.
+UNREAD_RECORD_ATTRIBUTES: tuple[str, ...] = ("updated_at",)
 
 #: Rule snapshot values that are left out when stored: the ones most records carry.
 _USUAL_RULE: dict[str, Any] = {"fixed_fen": 0, "level_points_bp": 0, "self_purchase": False, "basis": "binding",
@@ -90,8 +96,10 @@ def commission_item(record: CommissionRecord) -> Item:
         "base_fen": record.base_fen, "amount_fen": record.amount_fen, "status": record.status.value,
         "rule": compact_rule(record.rule, level=record.level, base_fen=record.base_fen, quantity=record.quantity,
                              amount_fen=record.amount_fen),
-        "created_at": iso(record.created_at), "cancelled_fen": record.cancelled_fen,
-        "clawed_back_fen": record.clawed_back_fen, "refunded_base_fen": record.refunded_base_fen,
+        "created_at": iso(record.created_at),
+        **{name: value for name, value in (("cancelled_fen", record.cancelled_fen),
+                                           ("clawed_back_fen", record.clawed_back_fen),
+                                           ("refunded_base_fen", record.refunded_base_fen)) if value},
         "due_at": iso(record.due_at) if record.due_at else None,
         "settled_at": iso(record.settled_at) if record.settled_at else None, "hold": record.hold,
         "version": record.version, "history": compact_history(record.history, created_at=iso(record.created_at),

@@ -27,7 +27,7 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.commission_index import CommissionIndex, Where
-from mall.dal.commissions import commission_from_item, due_index_fields
+from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item, due_index_fields
 from mall.dal.keys import (
     commission_key,
     promoter_cases_partition,
@@ -346,11 +346,11 @@ class RiskCaseRepository:
             hold_item_check(name, record.beneficiary_id, held=True),
             Write.update(
                 name, commission_key(record.order_id, record.line_id, record.level),
-                "SET #hold = :case, updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
-                "REMOVE gsi2pk, gsi2sk ADD version :one",
+                "SET #hold = :case, history = list_append(if_not_exists(history, :empty), :entry) "
+                f"REMOVE gsi2pk, gsi2sk, {', '.join(UNREAD_RECORD_ATTRIBUTES)} ADD version :one",
                 condition="#status = :frozen AND version = :v AND attribute_not_exists(#hold)",
                 names={"#status": "status", "#hold": "hold"},
-                values={":case": case_id, ":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+                values={":case": case_id, ":empty": [], ":one": 1, ":v": record.version,
                         ":frozen": CommissionStatus.FROZEN.value,
                         ":entry": [{"at": iso(now), "hold": case_id}]}),
         ])
@@ -360,8 +360,8 @@ class RiskCaseRepository:
         only while the promoter has no hold."""
         name = self._table.name
         due = due_index_fields(replace(record, hold=None))
-        sets = ["updated_at = :now", "history = list_append(if_not_exists(history, :empty), :entry)"]
-        values: dict[str, Any] = {":now": iso(now), ":empty": [], ":one": 1, ":v": record.version,
+        sets = ["history = list_append(if_not_exists(history, :empty), :entry)"]
+        values: dict[str, Any] = {":empty": [], ":one": 1, ":v": record.version,
                                   ":frozen": CommissionStatus.FROZEN.value,
                                   ":entry": [{"at": iso(now), "hold_released": record.hold}]}
         if due:
@@ -370,7 +370,7 @@ class RiskCaseRepository:
         self._record_transact([
             hold_item_check(name, record.beneficiary_id, held=False),
             Write.update(name, commission_key(record.order_id, record.line_id, record.level),
-                         f"SET {', '.join(sets)} REMOVE #hold ADD version :one",
+                         f"SET {', '.join(sets)} REMOVE #hold, {', '.join(UNREAD_RECORD_ATTRIBUTES)} ADD version :one",
                          condition="#status = :frozen AND version = :v AND attribute_exists(#hold)",
                          names={"#status": "status", "#hold": "hold"}, values=values),
         ])
@@ -382,12 +382,12 @@ class RiskCaseRepository:
         return Write.update(
             self._table.name, commission_key(record.order_id, record.line_id, record.level),
             "SET #status = :cancelled, cancelled_fen = :cancelled_fen, voided_by = :case, voided_fen = :amount, "
-            "updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
-            "REMOVE gsi2pk, gsi2sk ADD version :one",
+            "history = list_append(if_not_exists(history, :empty), :entry) "
+            f"REMOVE gsi2pk, gsi2sk, {', '.join(UNREAD_RECORD_ATTRIBUTES)} ADD version :one",
             condition="#status = :frozen AND version = :v",
             names={"#status": "status"},
             values={":cancelled": CommissionStatus.CANCELLED.value, ":cancelled_fen": record.cancelled_fen + amount,
-                    ":case": case_id, ":amount": amount, ":now": iso(now), ":empty": [], ":one": 1,
+                    ":case": case_id, ":amount": amount, ":empty": [], ":one": 1,
                     ":v": record.version, ":frozen": CommissionStatus.FROZEN.value,
                     ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "voided_fen": amount,
                                 "case_id": case_id}]})

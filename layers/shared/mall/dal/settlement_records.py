@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.dal.commissions import commission_from_item
+from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item
 from mall.dal.keys import bonus_key, commission_key, due_partition, order_key, order_pk, promoter_key, wallet_key
 from mall.dal.ledger import Wallet, wallet_from_item
 from mall.dal.risk import RiskHoldRepository
@@ -27,6 +27,9 @@ from mall.domain.settlement import (
     refund_open_on_line,
 )
 from mall.domain.team_bonus import BonusRecord
+
+#: What settling or voiding a record removes with its due index entry (``mall.dal.commissions``).
+UNREAD = ", ".join(UNREAD_RECORD_ATTRIBUTES)
 
 DUE_INDEX = "gsi2"
 
@@ -255,9 +258,9 @@ class SettlementRecords:
         names the posting that moved its money (shared with the other records of its chunk)."""
         return Write.update(
             self._table.name, key_of(record),
-            "SET #status = :settled, settled_at = :now, settled_fen = :amount, settled_by = :by, updated_at = :now, "
+            "SET #status = :settled, settled_at = :now, settled_fen = :amount, settled_by = :by, "
             "#version = #version + :one, history = list_append(if_not_exists(history, :empty), :entry) "
-            "REMOVE gsi2pk, gsi2sk",
+            f"REMOVE gsi2pk, gsi2sk, {UNREAD}",
             condition="#status = :frozen AND #due <= :as_of AND attribute_not_exists(#hold) AND #version = :v",
             names={"#status": "status", "#version": "version", "#due": "due_at", "#hold": "hold"},
             values={":settled": CommissionStatus.SETTLED.value, ":frozen": CommissionStatus.FROZEN.value,
@@ -273,12 +276,12 @@ class SettlementRecords:
         return Write.update(
             self._table.name, key_of(record),
             "SET #status = :cancelled, cancelled_fen = :cancelled_fen, voided_by = :why, voided_fen = :amount, "
-            "updated_at = :now, history = list_append(if_not_exists(history, :empty), :entry) "
-            "REMOVE gsi2pk, gsi2sk ADD #version :one",
+            "history = list_append(if_not_exists(history, :empty), :entry) "
+            f"REMOVE gsi2pk, gsi2sk, {UNREAD} ADD #version :one",
             condition="#status = :frozen AND #version = :v",
             names={"#status": "status", "#version": "version"},
             values={":cancelled": CommissionStatus.CANCELLED.value, ":cancelled_fen": record.cancelled_fen + amount,
-                    ":why": VOIDED_DISABLED, ":amount": amount, ":now": iso(now), ":empty": [], ":one": 1,
+                    ":why": VOIDED_DISABLED, ":amount": amount, ":empty": [], ":one": 1,
                     ":v": record.version, ":frozen": CommissionStatus.FROZEN.value,
                     ":entry": [{"at": iso(now), "status": CommissionStatus.CANCELLED.value, "voided_fen": amount,
                                 "reason": VOIDED_DISABLED}]})
