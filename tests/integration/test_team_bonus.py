@@ -18,6 +18,7 @@ from mall.dal.commissions import commission_item
 from mall.dal.keys import bonus_key, risk_hold_key
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
+from mall.dal.risk_wallet import flag_write
 from mall.dal.settings import SettingsRepository
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table, Write
@@ -193,8 +194,10 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
         # The settlement reads "no hold" for the promoter, then a risk case opens before it commits.
         if any(r.beneficiary_id == uid for r in records) and not reads["stale"]:
             reads["stale"] += 1
-            table.put({**risk_hold_key(uid), "entity": "risk_hold", "case_id": "rc_late",
-                       "opened_at": "2026-11-06T00:00:00Z"})
+            # As the hold's writers write it: the item and the wallet's flag in one transaction.
+            table.transact([Write.put(table.name, {**risk_hold_key(uid), "entity": "risk_hold", "case_id": "rc_late",
+                                                   "opened_at": "2026-11-06T00:00:00Z"}),
+                            flag_write(table.name, uid, on=True)])
             return real(self, [r for r in records if r.beneficiary_id != uid])
         return real(self, records)
 
@@ -208,7 +211,7 @@ def test_a_hold_opened_after_settlement_read_it_refuses_the_bonus(table: Table, 
     assert record is not None and record.status == CommissionStatus.FROZEN
 
     # The case is released: the bonus settles on the next run, once.
-    table.client.delete_item(TableName=table.name, Key={"pk": {"S": f"USER#{uid}"}, "sk": {"S": "RISK_HOLD"}})
+    table.transact([Write.delete(table.name, risk_hold_key(uid)), flag_write(table.name, uid, on=False)])
     later = settle_due(SettlementRepositories.on(table), as_of=DUE + timedelta(days=1), now=DUE + timedelta(days=1))
     assert later.settled == 1 and later.settled_fen == amount
     assert ledger.wallet(uid).balances.available == amount

@@ -46,7 +46,9 @@ due index and settle the same way (``bonus_settled`` postings). A bonus carries 
 while its promoter has an open risk hold (``USER#<uid>/RISK_HOLD``, read before the transaction) it is
 skipped as HELD and stays in the due index, so it settles on the first run after the case is closed.
 A transaction that settles a bonus also checks that the hold is still absent, so a case opened between
-that read and the commit refuses it (the records are then re-read one by one and the bonus is HELD).
+that read and the commit refuses it (the records are then re-read one by one and the bonus is HELD): on
+the wallet it updates anyway (``risk_hold`` absent, ``mall.dal.risk_wallet``), not with a ConditionCheck
+of the hold item (2 write units), except while ``RISK_HOLD_ITEM_CHECKS=1``.
 """
 
 from __future__ import annotations
@@ -215,7 +217,9 @@ class SettlementRepository(SettlementRecords):
                               also=[*(w for group in pack for w in self.settle_writes(group.chunk, as_of=as_of,
                                                                                        now=now)),
                                     *self.pack_checks(pack, context)],
-                              expect={group.beneficiary_id: group.wallet for group in pack}, now=now)
+                              expect={group.beneficiary_id: group.wallet for group in pack}, now=now,
+                              held={uid: on for group in pack
+                                    for uid, on in self.hold_flags(group.beneficiary_id, group.chunk.records).items()})
         except LedgerRefused as refused:
             logger.info("a packed settlement transaction was refused; settling its promoters one by one", extra={
                 "promoters": len(pack), "labels": refused.labels[:10]})
@@ -257,10 +261,11 @@ class SettlementRepository(SettlementRecords):
                 self._ledger.post(list(chunk.postings),
                                   also=[*self.settle_writes(chunk, as_of=as_of, now=now),
                                         *self.checks(beneficiary_id, chunk.records, context)],
-                                  expect={beneficiary_id: wallet}, now=now)
+                                  expect={beneficiary_id: wallet}, now=now,
+                                  held=self.hold_flags(beneficiary_id, chunk.records))
             except LedgerRefused as refused:
-                if refused.any("also:") or refused.any("posting:"):
-                    # A record changed since it was read, or the promoter was frozen or a refund
+                if refused.any("also:") or refused.any("posting:") or refused.wallet_held(beneficiary_id):
+                    # A record changed since it was read, or the promoter was frozen, held or a refund
                     # opened meanwhile: settle this chunk's records one by one, each decided again.
                     logger.info("a record changed during settlement; settling one by one", extra={
                         "promoter_id": beneficiary_id, "labels": refused.labels[:10]})
@@ -308,7 +313,8 @@ class SettlementRepository(SettlementRecords):
                 self._ledger.post(list(chunk.postings),
                                   also=[*self.settle_writes(chunk, as_of=as_of, now=now),
                                         *self.checks(record.beneficiary_id, [record], context)],
-                                  expect={record.beneficiary_id: wallet}, now=now)
+                                  expect={record.beneficiary_id: wallet}, now=now,
+                                  held=self.hold_flags(record.beneficiary_id, [record]))
             except (LedgerRefused, Overdraft):
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise

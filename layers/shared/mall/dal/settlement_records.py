@@ -238,12 +238,24 @@ class SettlementRecords:
         promoters = {r.beneficiary_id for r in records if isinstance(r, BonusRecord)}
         return set(RiskHoldRepository(self._table).get_many(promoters)) if promoters else set()
 
-    def hold_checks(self, beneficiary_id: str, records: Sequence[Settleable]) -> list[Write]:
-        """The ConditionCheck that the promoter is still not held, when ``records`` include a bonus
-        (a commission record's own ``hold`` attribute is in its settle condition already)."""
+    def hold_conditions(self, beneficiary_id: str,
+                        records: Sequence[Settleable]) -> tuple[list[Write], dict[str, bool]]:
+        """How the transaction checks that the promoter is still not held, when ``records`` include a
+        bonus (a commission record's own ``hold`` attribute is in its settle condition already): the
+        condition ``attribute_not_exists(risk_hold)`` on the wallet the settlement posting updates
+        anyway (``LedgerRepository.post(held=...)``; a bonus settles at least 1 fen, so that update is
+        always there), or, while ``RISK_HOLD_ITEM_CHECKS=1``, a ConditionCheck of the hold item."""
         if not any(isinstance(r, BonusRecord) for r in records):
-            return []
-        return [RiskHoldRepository(self._table).check_write(beneficiary_id, held=False)]
+            return [], {}
+        return RiskHoldRepository(self._table).conditions({beneficiary_id: False})
+
+    def hold_checks(self, beneficiary_id: str, records: Sequence[Settleable]) -> list[Write]:
+        """The ConditionChecks of ``hold_conditions`` (none once the wallets carry the flag)."""
+        return self.hold_conditions(beneficiary_id, records)[0]
+
+    def hold_flags(self, beneficiary_id: str, records: Sequence[Settleable]) -> dict[str, bool]:
+        """The wallet conditions of ``hold_conditions``, for ``LedgerRepository.post(held=...)``."""
+        return self.hold_conditions(beneficiary_id, records)[1]
 
     def wallets(self, user_ids: Sequence[str]) -> dict[str, Wallet]:
         """The promoters' wallets, all in one BatchGetItem (consistent): one read per group."""
