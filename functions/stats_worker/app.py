@@ -33,7 +33,8 @@ table = main_table()
 # order only by its own STATS_SEEN# item, may still run (runbook).
 stats = StatsRepository(table, part_markers_too=function_environment().stats_part_markers_too,
                         seen_marks_too=function_environment().stats_seen_marks_too,
-                        sales_folded_from=function_environment().sales_board_folded_from)
+                        sales_folded_from=function_environment().sales_board_folded_from,
+                        part_markers_read=function_environment().stats_part_markers_read)
 
 
 def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:

@@ -24,6 +24,7 @@ from mall.services.referral.order_paid import OrderPaidRepositories, on_order_pa
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
 from mall.services.shipping_uploads import upload_order
 from tests.conftest import clear_caches, table_request
+from tests.integration.test_commission_sync import complete, records, set_refunded
 from tests.integration.test_parcel_tracking import FakeProvider
 from tests.integration.test_payment_snapshot import T0, World, _chain
 from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi
@@ -134,3 +135,57 @@ def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(t
     again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
     assert "SETTINGS#/V#" not in again["rcu_by_item_kind"]
     assert again["rcu"] == 2.0  # only the order and its commission items, consistent
+
+
+def _calls(seen: dict[str, Any], operation: str) -> int:
+    return sum(1 for call in seen["calls"] if call["operation"] == operation)
+
+
+def test_the_commission_sync_does_not_read_back_the_records_it_created(table: Table) -> None:
+    world = World(table)
+    a, b, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    seen = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=1)))
+    # The order and its commission items once (was twice: again after the creation, to confirm it).
+    assert seen["rcu_by_item_kind"]["ORDER#/ORDER"] == 1.0
+    assert (_calls(seen, "GetItem"), _calls(seen, "Query")) == (2, 1)  # the order, the settings version; the items
+    created = records(table, order_id)
+    assert {(k[1], r.beneficiary_id) for k, r in created.items()} == {(1, b), (2, a)}
+    # Nothing was left to do: a repeat reads and writes nothing more.
+    again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
+    assert again["wcu"] == 0 and records(table, order_id) == created
+
+
+def test_the_commission_sync_does_not_read_back_the_due_dates_it_set(table: Table) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
+    complete(table, order_id)
+    seen = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(days=1)))
+    assert seen["rcu_by_item_kind"]["ORDER#/ORDER"] == 1.0  # was 2: read again after the due dates' writes
+    due = records(table, order_id)
+    assert len(due) == 2 and all(r.due_at is not None and r.version == 2 for r in due.values())
+    again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(days=2)))
+    assert again["wcu"] == 0 and records(table, order_id) == due
+
+
+def test_a_sync_that_creates_then_adjusts_reads_once_and_applies_each_change_once(table: Table) -> None:
+    """An order completed and partly refunded before its first sync: the records are created, then
+    given their due date and reduced, from what the creation wrote (no read in between)."""
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    order = table.get(order_key(order_id), consistent=True)
+    assert order is not None
+    complete(table, order_id)
+    set_refunded(table, order_id, 0, int(order["lines"][0]["paid_fen"]) // 2)
+    seen = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(days=1)))
+    assert seen["rcu_by_item_kind"]["ORDER#/ORDER"] == 1.0  # was 3: after the creation and after the adjustments
+    after = records(table, order_id)
+    assert len(after) == 2
+    for record in after.values():
+        assert record.due_at is not None and record.cancelled_fen == record.amount_fen - record.current_fen > 0
+        assert record.version == 2  # one adjustment each, not two
+    again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(days=2)))
+    assert again["wcu"] == 0 and records(table, order_id) == after

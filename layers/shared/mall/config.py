@@ -206,6 +206,9 @@ class FunctionEnvironment(BaseModel):
     stats_part_markers_too: Annotated[bool, Field(alias="STATS_PART_MARKERS_TOO")] = False
     # The stats worker: "1" only during the first deploy of team orders counted in the order's marker item.
     stats_seen_marks_too: Annotated[bool, Field(alias="STATS_SEEN_MARKS_TOO")] = False
+    # The stats worker: "1" while a part marker of the code before per-order markers may still be
+    # delivered again (15 days after that code last ran; docs/runbook.md).
+    stats_part_markers_read: Annotated[bool, Field(alias="STATS_PART_MARKERS_READ")] = False
     # The stats worker and the leaderboards: periods starting on or after this China day keep their sales
     # board on the commission entries (mall.dal.stats_boards); empty: every period (docs/runbook.md).
     sales_board_folded_from: Annotated[str, Field(alias="SALES_BOARD_FOLDED_FROM",

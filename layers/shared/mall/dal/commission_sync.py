@@ -98,6 +98,22 @@ class CommissionSyncStore:
         basis = next((i for i in items if i["sk"] == BASIS_SK), None)
         return OrderCommissions(order=order, records=records, plan=plan, basis=basis)
 
+    @staticmethod
+    def as_created(state: OrderCommissions, records: Sequence[CommissionRecord]) -> OrderCommissions:
+        """What ``read`` returns once the creation of ``records`` (and the order's plan) committed,
+        built from what that transaction wrote: the records in their stored form, read back as a
+        Query would, and a plan (only its existence is looked at). The order is as read before."""
+        order_id = str((state.order or {}).get("order_id", ""))
+        return replace(state, records=[commission_from_item(commission_item(r)) for r in records],
+                       plan={**plan_key(order_id), "entity": "commission_plan", "order_id": order_id})
+
+    @staticmethod
+    def as_changed(state: OrderCommissions, changed: Sequence[CommissionRecord]) -> OrderCommissions:
+        """What ``read`` returns once the conditional updates that made ``changed`` (each from
+        ``applied_record``) committed: the order and the other records as read before."""
+        by_id = {r.commission_id: r for r in changed}
+        return replace(state, records=[by_id.get(r.commission_id, r) for r in state.records])
+
     def for_beneficiary(self, user_id: str, *, status: str | None, limit: int, start_key: Key | None) -> Page:
         """A promoter's records, newest first (gsi1 ``COMMISSIONS#<uid>``, its shards merged);
         ``status`` is a filter, so a page may hold fewer than ``limit`` items (follow the last key)."""

@@ -116,8 +116,14 @@ class StatsApplier:
     """Writes the parts of changes once each, merged per transaction (see the module docstring)."""
 
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
-                 part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "") -> None:
+                 part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "",
+                 part_markers_read: bool = True) -> None:
         self._table = table
+        # A part of an order's changes has a marker of its own only when the code before group
+        # markers applied it (gone with its 15-day expiry, which outlives any delivery of it) or its
+        # group item was full, so that marker is read for every part only while such markers of the
+        # code before may still be delivered again; otherwise only when the group item read is full.
+        self._part_markers_read = part_markers_read or part_markers_too
         self._sales_folded_from = sales_folded_from  # ``mall.dal.stats_boards``
         self._sleep = sleep
         # While a worker of the code before group markers may still run (the first deploy of them),
@@ -245,7 +251,7 @@ class StatsApplier:
                 "applied_at": iso(now), "expires_at": epoch(now + APPLIED_TTL)}
 
     def _read_state(self, parts: Sequence[Part], *, consistent: bool) -> dict[tuple[str, str], Item]:
-        keys: list[Key] = [part.marker for part in parts]
+        keys: list[Key] = [part.marker for part in parts if part.group is None or self._part_markers_read]
         keys += [applied_group_key(part.group) for part in parts if part.group is not None]
         for delta in (d for part in parts for d in part.deltas):
             if isinstance(delta, BoardDelta):
@@ -257,7 +263,16 @@ class StatsApplier:
                 keys.append(distinct_key(delta.scope, delta.member))  # counted by the code before
                 if (group := distinct_group(delta.scope, delta.member)) is not None:
                     keys.append(applied_group_key(group))
-        return {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
+        state = {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
+        # A part is marked alone only by a transaction that filled its group item (which then never
+        # shrinks): its own marker is read when the group item read is full. A stale read that shows
+        # room makes the group write fail on its room condition, and the next read is consistent.
+        alone = [part.marker for part in parts if part.group is not None and not self._part_markers_read
+                 and len(_tokens(state.get(key_id(applied_group_key(part.group))))) >= GROUP_MARKER_ROOM
+                 and not _applied(part, state)]
+        if alone:
+            state.update({key_id(item): item for item in self._table.batch_get(alone, consistent=consistent)})
+        return state
 
     def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *,
                 shard: int) -> tuple[list[Write], dict[str, set[str]]]:

@@ -43,7 +43,7 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso, parse_instant
 from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions
+from mall.dal.commission_sync import CommissionSyncStore, OrderCommissions, applied_record
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.payment_snapshot import snapshot_from_item
 from mall.dal.referral import PromoterRepository
@@ -154,9 +154,14 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
     store = repos.store
     rules = Rules(repos.settings)
     result = SyncResult(order_id=order_id)
+    # After this call's own writes all committed, the next round starts from what they wrote instead
+    # of reading it back: every write was conditional on the state it was computed from, so that
+    # state plus the writes is what a read would return. A change of the order meanwhile reaches
+    # the sync again through the order stream (a later delivery reads it); a race lost reads again.
+    known: OrderCommissions | None = None
     for round_number in range(1, MAX_ROUNDS + 1):
         result.rounds = round_number
-        state = store.read(order_id)
+        state, known = known or store.read(order_id), None
         if state.order is None:
             result.outcome = "no_order"
             return result
@@ -170,21 +175,28 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
                 resolve_binding(repos.basis, basis, now=now)  # the first_payment binding this order waits for
                 continue
             try:
-                result.created += _create(repos, rules, state.order, now, basis)
+                created = _create(repos, rules, state.order, now, basis)
             except LedgerRefused as refused:  # another sync created them first: read what it wrote
                 logger.info("commission creation lost a race", extra={"order_id": order_id,
                                                                       "labels": refused.labels[:5]})
+                continue
+            result.created += len(created)
+            known = store.as_created(state, created)
             continue
-        if not _adjust(repos, rules, state, now, result):
-            recomputed = recompute_for_order(repos.team_bonus, order=state.order, records=state.records, now=now)
-            # A clawback (of commission, or of a team bonus the refund reduced) that left a debt
-            # cancels the promoter's withdrawals in flight: run on every delivery (idempotent), so a
-            # crash after the clawback's commit is finished by the retry.
-            owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
-                bonus.promoter_id for bonus in recomputed}
-            for uid in sorted(owing):
-                cancel_withdrawals_for_debt(withdrawals=repos.withdrawals, promoter_id=uid, now=now, queue=payouts)
-            return result
+        again, changed = _adjust(repos, rules, state, now, result)
+        if again:
+            if changed is not None:
+                known = store.as_changed(state, changed)
+            continue
+        recomputed = recompute_for_order(repos.team_bonus, order=state.order, records=state.records, now=now)
+        # A clawback (of commission, or of a team bonus the refund reduced) that left a debt
+        # cancels the promoter's withdrawals in flight: run on every delivery (idempotent), so a
+        # crash after the clawback's commit is finished by the retry.
+        owing = {r.beneficiary_id for r in state.records if r.clawed_back_fen} | {
+            bonus.promoter_id for bonus in recomputed}
+        for uid in sorted(owing):
+            cancel_withdrawals_for_debt(withdrawals=repos.withdrawals, promoter_id=uid, now=now, queue=payouts)
+        return result
     raise SyncIncomplete(f"commission of order {order_id} still changing after {MAX_ROUNDS} rounds")
 
 
@@ -202,13 +214,13 @@ class Creation:
 
 
 def _create(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
-            basis: PaymentSnapshot | None) -> int:
-    """Decide and record the order's commission in one ledger transaction."""
+            basis: PaymentSnapshot | None) -> Sequence[CommissionRecord]:
+    """Decide and record the order's commission in one ledger transaction; the records it created."""
     creation = decide_creation(repos, rules, order, now, basis)
     repos.ledger.post(creation.postings, also=creation.also, held=creation.held, now=now)
     logger.info("commission created", extra={"order_id": creation.order_id, "records": len(creation.records),
                                               "amount_fen": sum(r.amount_fen for r in creation.records)})
-    return len(creation.records)
+    return creation.records
 
 
 def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
@@ -286,11 +298,13 @@ def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, no
 
 
 def _adjust(repos: CommissionRepositories, rules: Rules, state: OrderCommissions, now: datetime,
-            result: SyncResult) -> bool:
-    """Apply due dates and refunds; True when anything was written or lost a race (read again)."""
+            result: SyncResult) -> tuple[bool, list[CommissionRecord] | None]:
+    """Apply due dates and refunds; True when anything was written or lost a race (another round),
+    with the records as written when every write committed (None: a race was lost, read again)."""
     order = state.order or {}
     refunded = {str(line["line_id"]): int(line.get("refunded_fen", 0) or 0) for line in order.get("lines") or []}
     again = False
+    changed: list[CommissionRecord] | None = []
     for record in state.records:
         days = rules.version(int(record.rule.get("settings_version", 0))).commission.settlement_days
         # Each line's T+N starts at its own completion (a service line's at its 核销).
@@ -319,8 +333,11 @@ def _adjust(repos: CommissionRepositories, rules: Rules, state: OrderCommissions
         except LedgerRefused as refused:
             logger.info("commission adjustment lost a race", extra={"commission_id": record.commission_id,
                                                                      "labels": refused.labels[:5]})
+            changed = None
             continue
+        if changed is not None:
+            changed.append(applied_record(record, change))
         result.due_set += 1 if change.due_at is not None else 0
         result.cancelled_fen += change.cancel_fen
         result.clawed_back_fen += change.claw_back_fen
-    return again
+    return again, changed
