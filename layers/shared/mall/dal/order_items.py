@@ -258,12 +258,15 @@ class OrderBundle:
 class PaymentBasisWrites:
     """What recording a payment adds for the order's commission basis (``mall.dal.payment_snapshot``):
     its writes, the buyer's first paid order as read (None: none yet), the promoter this order claims
-    a ``first_payment`` binding for, and the attribution decided at payment."""
+    a ``first_payment`` binding for, and the attribution decided at payment. ``parent_guard``: the
+    buyer's parent as the basis read it, held by the profile's ``bound_parent`` mirror instead of a
+    check of the binding in ``writes`` (``(None,)``: unbound; None: the binding is checked itself)."""
 
     writes: Sequence[Write]
     first_paid_seen: str | None
     claims_sharer_id: str | None
     attribution: Mapping[str, Any]
+    parent_guard: tuple[str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

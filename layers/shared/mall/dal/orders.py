@@ -223,6 +223,12 @@ class OrderRepository(OrderAfterPayment):
                                  else "first_paid_order_id = :seen_first")
             if basis.first_paid_seen is not None:
                 profile_values[":seen_first"] = basis.first_paid_seen
+            if basis.parent_guard is not None:  # the buyer's binding has the parent the basis read
+                (parent,) = basis.parent_guard
+                profile_condition += (" AND attribute_not_exists(bound_parent)" if parent is None
+                                      else " AND bound_parent = :seen_parent")
+                if parent is not None:
+                    profile_values[":seen_parent"] = parent
             if basis.claims_sharer_id is not None:
                 profile_set += ", first_payment_sharer_id = :sharer"
                 profile_values[":sharer"] = basis.claims_sharer_id

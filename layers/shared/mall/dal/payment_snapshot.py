@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mall.clock import iso
+from mall.config import function_environment
 from mall.dal.campaigns import book_from_item
 from mall.dal.catalog import category_from_item
 from mall.dal.keys import (
@@ -31,7 +32,7 @@ from mall.dal.keys import (
     customer_profile_key,
     promoter_key,
 )
-from mall.dal.referral import binding_from_item, promoter_from_item
+from mall.dal.referral import BOUND_PARENT, binding_from_item, promoter_from_item
 from mall.dal.settings import current_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
 from mall.domain.catalog import Category
@@ -116,6 +117,16 @@ class PaymentSnapshotStore:
         item: Item = {**basis_key(snapshot.order_id), "entity": "commission_basis", "created_at": iso(now),
                       **snapshot.as_dict()}
         return Write.put(self._table.name, item, condition="attribute_not_exists(pk)")
+
+    def parent_guard(self, profile: Item | None, binding_item: Item | None) -> tuple[str | None] | None:
+        """The buyer's parent as read, when the profile's ``bound_parent`` mirror agrees with the binding
+        read: the payment's profile update then carries the guard (no check of the binding, 2 write units
+        less). None (check the binding itself) while ``BINDING_ITEM_CHECKS=1``, and for a profile without
+        an agreeing mirror (absent, created after the binding, or not yet migrated)."""
+        if function_environment().binding_item_checks or profile is None:
+            return None
+        parent = str(binding_item["parent_id"]) if binding_item is not None else None
+        return (parent,) if profile.get(BOUND_PARENT) == parent else None
 
     def binding_unchanged(self, buyer_id: str, binding_item: Item | None) -> Write:
         """The buyer's binding is still what the basis was decided from."""

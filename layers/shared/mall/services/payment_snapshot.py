@@ -35,14 +35,17 @@ _CHANNELS = ("link", "qr", "poster")
 def prepare_basis(store: PaymentSnapshotStore, order: Order, *,
                   now: datetime) -> tuple[PaymentSnapshot, PaymentBasisWrites]:
     """The order's commission basis as of now, and the writes that record it with the payment."""
-    facts, _, binding_item = store.read_facts(order)
+    facts, profile, binding_item = store.read_facts(order)
     decision = decide_basis(facts)
     snapshot = build_snapshot(facts, decision, taken_at=now)
-    writes = [store.put_write(snapshot, now=now), store.binding_unchanged(order.buyer_id, binding_item)]
+    guard = store.parent_guard(profile, binding_item)
+    writes = [store.put_write(snapshot, now=now)]
+    if guard is None:
+        writes.append(store.binding_unchanged(order.buyer_id, binding_item))
     return snapshot, PaymentBasisWrites(
         writes=writes, first_paid_seen=facts.first_paid_order_id,
         claims_sharer_id=decision.sharer_id if decision.claims_first_payment else None,
-        attribution=asdict(decision.attribution))
+        attribution=asdict(decision.attribution), parent_guard=guard)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ By concern: ``records`` (keys, index partitions, item mapping), ``promoters``, `
 from __future__ import annotations
 
 from mall.dal.referral.bindings import (
+    BOUND_PARENT,
     AncestorCheck,
     BindingRepository,
     BindPlan,
@@ -61,6 +62,7 @@ from mall.dal.referral.visits import (
 from mall.dal.table import TransactionCancelled
 
 __all__ = [
+    "BOUND_PARENT",
     "VISIT_SEEN_TTL",
     "AncestorCheck",
     "BindFacts",

@@ -22,6 +22,9 @@ from mall.dal.risk_feed import feed_write
 from mall.dal.table import Item, Key, Table, Write
 from mall.domain.referral.model import Binding
 
+#: The buyer's profile attribute mirroring their binding's ``parent_id`` (absent while unbound).
+BOUND_PARENT = "bound_parent"
+
 
 @dataclass(frozen=True)
 class AncestorCheck:
@@ -61,6 +64,9 @@ class BindPlan:
     # in the same transaction, so "still no role" is the cheaper proof that nobody can be bound to
     # them yet (folded into the profile's check instead of a check of the absent promoter record).
     customer_lacks_promoter_role: bool = False
+    # The customer's profile existed when read: the transaction mirrors the new parent onto it
+    # (``bound_parent``); otherwise it checks the profile is still absent.
+    customer_exists: bool = True
 
 
 class BindingRepository:
@@ -111,9 +117,7 @@ class BindingRepository:
         if plan.expect_unpaid_customer:
             profile.append("(attribute_not_exists(paid_order_count) OR paid_order_count = :zero)")
             values[":zero"] = 0
-        if profile:
-            writes.append(Write.check(t, customer_profile_key(plan.customer_id), " AND ".join(profile),
-                                      names=names or None, values=values))
+        writes.append(self._profile_write(plan, profile, names, values))
         for uid in plan.active_now:
             writes.append(activity_write(t, uid, plan.now))
         history_sk = new_history_sk("BINDING_HISTORY", plan.now)
@@ -126,6 +130,23 @@ class BindingRepository:
             writes.append(feed_write(t, kind="bind", ref=plan.customer_id, at=plan.now,
                                      attrs={"user_id": plan.customer_id, "parent_id": plan.new_binding.parent_id}))
         return writes
+
+    def _profile_write(self, plan: BindPlan, conditions: list[str], names: dict[str, str],
+                       values: dict[str, Any]) -> Write:
+        """The profile's mirror of the binding's parent (``bound_parent``, absent while unbound), so a
+        payment can guard its commission basis on the profile it updates anyway. Every change of a
+        binding's parent goes through here; a profile that does not exist yet must still not exist
+        (then the customer's first login creates it without a mirror, and payments check the binding)."""
+        t, key = self._table.name, customer_profile_key(plan.customer_id)
+        if not plan.customer_exists:
+            # Every condition on the profile holds on an absent item.
+            return Write.check(t, key, "attribute_not_exists(pk)")
+        condition = " AND ".join(["attribute_exists(pk)", *conditions])
+        names = {**names, "#bp": BOUND_PARENT}
+        if plan.new_binding is None:
+            return Write.update(t, key, "REMOVE #bp", condition=condition, names=names, values=values or None)
+        return Write.update(t, key, "SET #bp = :bp", condition=condition, names=names,
+                            values={**values, ":bp": plan.new_binding.parent_id})
 
     def _binding_write(self, plan: BindPlan) -> Write:
         t = self._table.name

@@ -130,6 +130,7 @@ def plan_bind(c: Bind, facts: BindFacts, bindings: BindingRepository) -> Planned
         if c.trigger == "admin" else None,
         device_id=c.device_id, source_ip=c.client_ip, expect_unpaid_customer=not paid,
         customer_not_a_promoter=own is None, customer_lacks_promoter_role="promoter" not in facts.customer.roles,
+        customer_exists=facts.customer.exists,
     )
     return PlannedBind(plan, BindOutcome("bound" if decision.outcome == "bind" else "rebound", binding))
 
@@ -176,7 +177,7 @@ def unbind(*, network: ReferralRepositories, customer_id: str, reason: str, by: 
         if current is None:
             raise NotFound("this customer is not bound", code="not_bound")
         old_grandparent = bindings.parent_of(current.parent_id)
-        own = promoters.get(customer_id, consistent=True)
+        own, customer = promoters.with_customer(customer_id)
         deltas = rules.member_count_deltas(customer_direct_members=own.direct_members if own else 0,
                                            old_parent=current.parent_id, old_grandparent=old_grandparent,
                                            new_parent=None, new_grandparent=None, old_paid=current.paid)
@@ -187,7 +188,8 @@ def unbind(*, network: ReferralRepositories, customer_id: str, reason: str, by: 
                         history={"action": "unbind", "from_parent": current.parent_id, "to_parent": None,
                                  "source": "admin", "trigger": "admin", "reason": reason, "by": by}, now=now,
                         audit=_binding_audit("binding.admin_remove", customer_id, by=by, source_ip=source_ip,
-                                             old_parent=current.parent_id, new_parent=None, reason=reason))
+                                             old_parent=current.parent_id, new_parent=None, reason=reason),
+                        customer_exists=customer.exists)
         if not _applied(bindings, customer_id, plan):
             continue
         return BindOutcome("unbound", None)
