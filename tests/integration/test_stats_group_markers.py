@@ -23,6 +23,7 @@ from mall.dal.stats_plan import split_changes
 from mall.dal.table import Item, Table
 from mall.domain.stats import contributions
 from mall.services.stats import apply_changes
+from tests.at_once import run_at_once
 from tests.integration.test_stats_merged_writes import (
     NOW,
     _created,
@@ -136,14 +137,7 @@ def test_concurrent_deliveries_across_the_deploy_add_every_change_once(table: Ta
         lambda: apply_changes(stats=StatsRepository(table, part_markers_too=True), changes=changes[::-1], now=NOW),
         lambda: apply_changes(stats=StatsRepository(table, part_markers_too=True), changes=changes, now=NOW),
     ]
-    barrier = threading.Barrier(len(workers))
-
-    def work(run: Callable[[], Any]) -> Any:
-        barrier.wait()
-        return run()
-
-    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-        results = list(pool.map(work, workers))
+    results = run_at_once(workers)
     assert sum(r.applied for r in results) == len(changes)
     reference = _reference(table.client, changes)
     assert figures(table) == reference

@@ -9,9 +9,7 @@ written by the code before is found."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from mall.dal.stats import StatsRepository
 from mall.dal.table import Item, Table
 from mall.domain.stats import Target
 from mall.services.stats import apply_changes
+from tests.at_once import run_at_once
 from tests.integration.test_stats_merged_writes import NOW, _created, _order, _record, _settled
 
 pytestmark = pytest.mark.integration
@@ -118,14 +117,7 @@ def test_during_the_deploy_both_marks_are_written_and_concurrent_codes_count_onc
     for change in changes:
         for repo in (StatsRepository(table), StatsRepository(table, seen_marks_too=True)):
             workers.append(lambda repo=repo, change=change: apply_changes(stats=repo, changes=[change], now=NOW))
-    barrier = threading.Barrier(len(workers))
-
-    def work(run: Callable[[], Any]) -> Any:
-        barrier.wait()
-        return run()
-
-    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-        results = list(pool.map(work, workers))
+    results = run_at_once(workers)
     assert sum(r.applied for r in results) == len(changes)
     assert _team_orders(table, "u_moon") == 1
     assert int((table.get(team_sales_key(MONTH, "u_moon")) or {})["team_sales_fen"]) == sum(
