@@ -144,8 +144,11 @@ test-unit-integration:
 test-local-stack:
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/local
 
+# As `make test` does, the end-to-end suite runs in a session of its own: its console tests share
+# basenames with unit and integration tests, which one pytest session cannot collect together.
 test-long: deps
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow -p no:cacheprovider tests/unit tests/integration tests/local
+	$(PY) -m pytest -q -m slow -p no:cacheprovider tests/e2e
 
 invoke: deps
 	$(PY) -m local invoke $(FN) $(EVENT)
