@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, str] = {
     "coldstart": "import + init time of every function of template.yaml in a fresh interpreter, against boto3",
     "settlement": "commissions settled per second: batched slices vs one per transaction; the hot promoter",
     "dynamo_work": "DynamoDB round trips and capacity units per endpoint and per order lifecycle (local stack)",
+    "index_writes": "index entry writes of one order lifecycle: enter, leave, move or rewrite, and the most a "
+                    "narrower gsi1/gsi2 projection could save (local stack)",
     "cost": "AWS cost of 10k orders a month from dynamo_work's units and bench/prices.json (run after dynamo_work)",
     "latency": "local end-to-end HTTP latency p50/p99 with concurrent clients over read and write routes",
     "hot_partition": "one promoter's wallet under a stream of commission credits: current path, conflicts, batching",

@@ -249,24 +249,59 @@ def price_item(action: str, before: WireItem | None, after: WireItem | None, *, 
                         size_before, size_after, stage=stage)
     if before == after and action != "Delete":
         return written  # nothing changed: no index entry is touched
+    for entry in entry_writes(before, after, indexes):
+        written.indexes[entry.index] = entry.units
+        written.index_units += entry.units
+    return written
+
+
+@dataclass(frozen=True)
+class EntryWrite:
+    """What a change of an item did to its entry in one index, and what that cost."""
+
+    index: str
+    #: ``enter`` (the item gained the index's keys), ``leave`` (lost them), ``move`` (a key changed: a
+    #: delete and a put) or ``rewrite`` (same key, the entry rewritten in place).
+    how: str
+    units: int
+    #: A rewrite's attributes whose value changed in the entry (sorted; under projection ALL, every
+    #: attribute of the item that changed). Empty for the other kinds.
+    changed: tuple[str, ...] = ()
+
+
+def entry_writes(before: WireItem | None, after: WireItem | None, indexes: Sequence[Index]) -> list[EntryWrite]:
+    """The index entries a change of an item (``before`` → ``after``, None: absent) writes: one per
+    index whose entry it enters, leaves, moves or rewrites. Under projection ALL any change of the
+    item rewrites its entry; under INCLUDE only a change of a projected attribute does."""
+    found: list[EntryWrite] = []
     for index in indexes:
         was, now = index.key_of(before), index.key_of(after)
         entry_before, entry_after = index.entry(before), index.entry(after)
-        entry_size_before, entry_size_after = item_size(entry_before), item_size(entry_after)
-        units = 0
         if was is not None and now is not None:
             if was != now:
-                units = write_units(entry_size_before) + write_units(entry_size_after)
-            elif entry_before != entry_after or index.projected is None:
-                units = write_units(entry_size_after)
+                found.append(EntryWrite(index.name, "move",
+                                        write_units(item_size(entry_before)) + write_units(item_size(entry_after))))
+            elif entry_before != entry_after:
+                old, new = entry_before or {}, entry_after or {}
+                changed = tuple(sorted(name for name in {*old, *new} if old.get(name) != new.get(name)))
+                found.append(EntryWrite(index.name, "rewrite", write_units(item_size(entry_after)), changed))
         elif now is not None:
-            units = write_units(entry_size_after)
+            found.append(EntryWrite(index.name, "enter", write_units(item_size(entry_after))))
         elif was is not None:
-            units = write_units(entry_size_before)
-        if units:
-            written.indexes[index.name] = units
-            written.index_units += units
-    return written
+            found.append(EntryWrite(index.name, "leave", write_units(item_size(entry_before))))
+    return found
+
+
+@dataclass(frozen=True)
+class SeenWrite:
+    """One item a successful write changed: the window it fell in, the function, the item's images."""
+
+    window: str | None
+    function: str | None
+    action: str
+    entity: str
+    before: WireItem | None
+    after: WireItem | None
 
 
 # -- what was recorded -------------------------------------------------------------------------
@@ -432,6 +467,9 @@ class Meter:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._undo: list[Callable[[], None]] = []
+        #: Called with every item a successful write changed, its images before and after (the
+        #: index-entry benchmark prices them again under other projections).
+        self.write_observers: list[Callable[[SeenWrite], None]] = []
 
     # -- installation --
 
@@ -767,6 +805,12 @@ class Meter:
                                 transactional=transactional, succeeded=succeeded, key=_short_key(key),
                                 entity=_entity(key), stage=self._stage_of_key(key))
             record.items.append(priced)
+            if succeeded and action != "ConditionCheck":
+                window = self._window
+                seen = SeenWrite(window.label if window else None, record.function, action, _entity(key),
+                                 before.get(name), after.get(name))
+                for observer in self.write_observers:
+                    observer(seen)
         record.wcu = float(sum(i.table_units + i.index_units for i in record.items))
         record.wcu_index_doubled = float(sum(i.table_units + (2 if transactional else 1) * i.index_units
                                              for i in record.items))
