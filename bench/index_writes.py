@@ -16,7 +16,7 @@ change is priced again here with ``bench._meter.entry_writes``:
 It also counts the distinct non-key attribute names the lifecycle's items carry in each index:
 DynamoDB allows 100 projected non-key attributes over all the indexes of a table (INCLUDE).
 What each rewrite's attributes are read for is a question of the code reading the index
-(docs/performance.md, "Index projections").
+(docs/performance.md, "Index projections of gsi1 and gsi2").
 """
 
 from __future__ import annotations
