@@ -1,0 +1,127 @@
+"""Units of the shipment and the buyer's receipt, priced by the bench's meter (``bench._meter``) on
+DynamoDB Local, and what the cuts keep: an upload is sent to WeChat once however many deliveries of
+its message run at once, and the reconciler still finds the uploads left unanswered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local import shipping_sandbox
+from mall.dal.keys import LEASED_UPLOADS_PARTITION, shipping_upload_key, shipping_uploads_partition
+from mall.dal.orders import OrderRepository
+from mall.dal.table import Table
+from mall.dal.tracking import TrackingRepository
+from mall.domain.shipping import UploadStatus
+from mall.services import tracking
+from mall.services.shipping import ShippingRepositories, UploadRequests
+from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
+from tests.at_once import run_at_once
+from tests.conftest import clear_caches
+from tests.integration.test_lifecycle_read_units import read_units, shipped_by_sf
+from tests.integration.test_parcel_tracking import FakeProvider
+from tests.integration.test_shipping_uploads import MCHID, NOW, Outbox, SandboxApi, paid_order, ship
+from tests.unit.test_orders_handlers import ADDRESS, Mall, make_mall
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
+    clear_caches()
+    shipping_sandbox.reset()
+    yield make_mall(monkeypatch)
+    shipping_sandbox.reset()
+    clear_caches()
+
+
+def _units_of(seen: dict[str, Any], operation: str) -> list[float]:
+    return [call["wcu"] for call in seen["calls"] if call["operation"] == operation]
+
+
+def test_the_upload_worker_reads_the_order_and_parcels_in_one_query_and_leases_without_a_read(
+        mall: Mall, table: Table) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    repos, api = ShippingRepositories.on(table), SandboxApi()
+    answered: list[Any] = []
+    seen = read_units(table, lambda: answered.append(
+        upload_order(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID, now=NOW)))
+    kinds = seen["rcu_by_item_kind"]
+    # The upload is not read before its lease (the conditional write says what it was); the order and
+    # its parcels are one Query; the profile for the openid and the address for 顺丰's phone as before.
+    assert "ORDER#/SHIPPING_UPLOAD" not in kinds
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
+    assert seen["rcu"] == 2.5  # was 4.5
+    # The lease rewrites the upload's index entry in place (1 + 1); the answer moves it to UPLOADED
+    # (1 + a delete and a put).
+    assert _units_of(seen, "UpdateItem") == [2.0, 3.0]  # was [3.0, 3.0]
+    [state] = answered
+    assert api.uploads == 1 and state.status == UploadStatus.UPLOADED and state == repos.shipping.get(order_id)
+
+
+def test_the_tracking_subscription_reads_the_order_and_parcels_in_one_query(mall: Mall, table: Table) -> None:
+    order_id, _ = shipped_by_sf(mall, table)
+    provider = FakeProvider()
+    seen = read_units(table, lambda: tracking.subscribe_order(
+        repo=TrackingRepository(table), provider=provider, order_id=order_id, callback_url="https://x", now=NOW,
+        orders=OrderRepository(table)))
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    assert seen["rcu"] == 2.0  # was 3.0: the order, then its parcels, then its address
+    assert provider.phones == [ADDRESS["phone"]] and len(provider.subscribed) == 1
+
+
+def test_deliveries_of_one_upload_at_once_call_wechat_once(table: Table) -> None:
+    repos = ShippingRepositories.on(table)
+    order = paid_order(table)
+    outbox, api = Outbox(), SandboxApi()
+    ship(repos, outbox, order["order_id"])
+    message = outbox.sent[0]
+
+    def deliver() -> str:
+        try:
+            state = upload_order(message["order_id"], message["revision"], repos=repos, api=lambda: api,
+                                 mchid=MCHID, now=NOW + timedelta(seconds=1))
+        except UploadPending:
+            return "pending"
+        return state.status if state is not None else "none"
+
+    for _ in range(3):
+        outcomes = run_at_once([deliver] * 8)
+        assert api.uploads == 1, outcomes
+    state = repos.shipping.get(order["order_id"])
+    assert state is not None and (state.status, state.attempts) == (UploadStatus.UPLOADED, 1)
+
+
+def _leased_by_a_dead_worker(table: Table, repos: ShippingRepositories, outbox: Outbox, *, partition: str) -> str:
+    order = paid_order(table)
+    ship(repos, outbox, order["order_id"])
+    assert repos.shipping.take_lease(order["order_id"], revision=1, now=NOW) is not None  # then it died
+    table.update(shipping_upload_key(order["order_id"]), "SET gsi1pk = :g", values={":g": partition})
+    return str(order["order_id"])
+
+
+def test_the_reconciler_finds_uploads_left_sending_in_either_partition(table: Table) -> None:
+    repos = ShippingRepositories.on(table)
+    outbox, api = Outbox(), SandboxApi()
+    kept = _leased_by_a_dead_worker(table, repos, outbox, partition=shipping_uploads_partition(UploadStatus.SENDING))
+    moved = _leased_by_a_dead_worker(table, repos, outbox, partition=LEASED_UPLOADS_PARTITION)
+    item = table.get(shipping_upload_key(kept), consistent=True)
+    assert item is not None and item["gsi1pk"] == "SHIPUPLOADS#PENDING" and item["status"] == "SENDING"
+    # The admin's lists tell the two statuses apart within the shared partition.
+    sending = list_uploads(repos=repos, status=UploadStatus.SENDING, limit=20, cursor=None)
+    assert [u.order_id for u in sending.items] == [kept]
+    assert list_uploads(repos=repos, status=UploadStatus.PENDING, limit=20, cursor=None).items == []
+    outbox.sent.clear()
+    result = reconcile(repos=repos, uploads=UploadRequests(repos.shipping, outbox), api=lambda: api,
+                       now=NOW + timedelta(minutes=30))
+    assert result.resent == 2 and {m["order_id"] for m in outbox.sent} == {kept, moved}
+    for message in list(outbox.sent):
+        state = upload_order(message["order_id"], message["revision"], repos=repos, api=lambda: api, mchid=MCHID,
+                             now=NOW + timedelta(minutes=31))
+        assert state is not None and state.status == UploadStatus.UPLOADED
+    assert api.uploads == 2
+    uploaded = list_uploads(repos=repos, status=UploadStatus.UPLOADED, limit=20, cursor=None)
+    assert {u.order_id for u in uploaded.items} == {kept, moved}
