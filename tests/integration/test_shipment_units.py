@@ -5,26 +5,30 @@ its message run at once, and the reconciler still finds the uploads left unanswe
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from local import shipping_sandbox
-from mall.dal.keys import LEASED_UPLOADS_PARTITION, shipping_upload_key, shipping_uploads_partition
+from mall.dal.fulfilment import OrderTail
+from mall.dal.keys import LEASED_UPLOADS_PARTITION, order_key, shipping_upload_key, shipping_uploads_partition
+from mall.dal.order_items import history_item
 from mall.dal.orders import OrderRepository
 from mall.dal.table import Table
 from mall.dal.tracking import TrackingRepository
-from mall.domain.shipping import UploadStatus
+from mall.domain.shipping import ParcelRequest, UploadStatus
+from mall.schemas.fulfilment import OrderDetail
 from mall.services import tracking
-from mall.services.shipping import ShippingRepositories, UploadRequests
+from mall.services.fulfilment import admin_order, confirm_receipt, my_order
+from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
 from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
 from tests.at_once import run_at_once
 from tests.conftest import clear_caches
 from tests.integration.test_lifecycle_read_units import read_units, shipped_by_sf
 from tests.integration.test_parcel_tracking import FakeProvider
-from tests.integration.test_shipping_uploads import MCHID, NOW, Outbox, SandboxApi, paid_order, ship
-from tests.unit.test_orders_handlers import ADDRESS, Mall, make_mall
+from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi, paid_order, ship
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +129,88 @@ def test_the_reconciler_finds_uploads_left_sending_in_either_partition(table: Ta
     assert api.uploads == 2
     uploaded = list_uploads(repos=repos, status=UploadStatus.UPLOADED, limit=20, cursor=None)
     assert {u.order_id for u in uploaded.items} == {kept, moved}
+
+
+def _placed_and_paid(mall: Mall) -> str:
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+    assert status == 201, placed
+    assert mall.pay(str(placed["order_id"]))[0] == 204
+    return str(placed["order_id"])
+
+
+def _ship(table: Table, order_id: str, *parcels: ParcelRequest, now: datetime = NOW) -> OrderDetail:
+    repos = ShippingRepositories.on(table)
+    return ship_parcels(ShipOrder(order_id=order_id, parcels=parcels or (ParcelRequest("SF", "SF1001"),),
+                                  admin="admin:li", now=now), repos=repos, carriers=CARRIERS,
+                        uploads=UploadRequests(repos.shipping, Outbox()))
+
+
+def _commission_items(table: Table, order_id: str) -> None:
+    """Two commission records and the basis beside the order, as a promoter's sale has them."""
+    for sk in ("COMMISSION#1#1", "COMMISSION#1#2", "COMMISSION_BASIS"):
+        table.put({"pk": f"ORDER#{order_id}", "sk": sk, "entity": "test_filler", "blob": "x" * 700})
+
+
+def test_the_ship_route_answers_from_what_it_read_and_wrote(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    _commission_items(table, order_id)
+    answered: list[OrderDetail] = []
+    seen = read_units(table, lambda: answered.append(_ship(table, order_id)))
+    # The order with its history, refunds and shipment in one Query (not its address and commission
+    # items), its address after the write; was the order, then the whole partition after the write.
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    kinds = seen["rcu_by_item_kind"]
+    assert not {"ORDER#/COMMISSION#", "ORDER#/COMMISSION_BASIS"} & set(kinds) and kinds["ORDER#/ADDRESS"] == 1.0
+    assert seen["rcu"] == 2.0  # was 1.0 + 2.0 with these items
+    [detail] = answered
+    assert detail == admin_order(repo=OrderRepository(table), order_id=order_id)  # what a read after says
+    assert detail.status == "SHIPPED" and detail.address is not None
+    assert "顺丰速运 SF1001" in [h.note for h in detail.history]
+    # A repeat answers the same order; a correction answers the corrected one, both from the same reads.
+    assert _ship(table, order_id) == detail
+    table.update(shipping_upload_key(order_id), "SET #s = :s", names={"#s": "status"},
+                 values={":s": UploadStatus.UPLOADED})  # WeChat has it: the one change may be made
+    corrected = _ship(table, order_id, ParcelRequest("ZTO", "ZT3003"), now=NOW + timedelta(hours=1))
+    assert corrected == admin_order(repo=OrderRepository(table), order_id=order_id)
+    assert corrected.tracking_no == "ZT3003" and "shipment corrected: 中通快递 ZT3003" in [
+        h.note for h in corrected.history]
+
+
+def test_the_receipt_answers_from_what_it_read_and_the_update_returned(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    _commission_items(table, order_id)
+    _ship(table, order_id)
+    repo = OrderRepository(table)
+    buyer = str(repo.get(order_id).buyer_id)  # type: ignore[union-attr]
+    answered: list[OrderDetail] = []
+    seen = read_units(table, lambda: answered.append(
+        confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=1))))
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    assert seen["rcu"] == 2.0  # was 1.0 + 2.0 with these items
+    [detail] = answered
+    assert detail == my_order(repo=repo, buyer_id=buyer, order_id=order_id)
+    assert detail.status == "COMPLETED" and detail.completed_by == "buyer"
+    assert confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=2)) == detail
+
+
+def test_a_receipt_racing_another_change_of_the_order_answers_both(mall: Mall, table: Table,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = _placed_and_paid(mall)
+    _ship(table, order_id)
+    repo = OrderRepository(table)
+    buyer = str(repo.get(order_id).buyer_id)  # type: ignore[union-attr]
+    read = repo.tail
+
+    def then_changed(oid: str) -> OrderTail | None:
+        tail = read(oid)  # another writer changes the order between this read and the receipt's update
+        table.put(history_item(oid, "SHIPPED", at=NOW + timedelta(hours=1), by="admin:li", note="parcel re-sent"))
+        table.update(order_key(oid), "SET #v = #v + :one", names={"#v": "version"}, values={":one": 1})
+        return tail
+
+    monkeypatch.setattr(repo, "tail", then_changed)
+    detail = confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=1))
+    assert detail.status == "COMPLETED" and "parcel re-sent" in [h.note for h in detail.history]
+    monkeypatch.undo()
+    assert detail == my_order(repo=repo, buyer_id=buyer, order_id=order_id)
