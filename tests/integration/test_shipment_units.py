@@ -4,6 +4,7 @@ its message run at once, and the reconciler still finds the uploads left unanswe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from local import shipping_sandbox
+from mall.clock import utc_now
+from mall.config import get_settings
 from mall.dal.fulfilment import OrderTail
 from mall.dal.keys import LEASED_UPLOADS_PARTITION, order_key, shipping_upload_key, shipping_uploads_partition
 from mall.dal.order_items import history_item
@@ -18,16 +21,26 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import Table
 from mall.dal.tracking import TrackingRepository
 from mall.domain.shipping import ParcelRequest, UploadStatus
+from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail
 from mall.services import tracking
 from mall.services.fulfilment import admin_order, confirm_receipt, my_order
-from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
+from mall.services.shipping import (
+    ShipOrder,
+    ShippingRepositories,
+    UploadRequests,
+    forget_carriers,
+    known_carriers,
+    ship_parcels,
+)
 from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
 from tests.at_once import run_at_once
-from tests.conftest import clear_caches
+from tests.conftest import bearer, clear_caches
+from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.integration.test_lifecycle_read_units import read_units, shipped_by_sf
-from tests.integration.test_parcel_tracking import FakeProvider
+from tests.integration.test_parcel_tracking import ADMIN_AND_WEBHOOK_TRIPS, FakeProvider
 from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi, paid_order, ship
+from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
 pytestmark = pytest.mark.integration
@@ -214,3 +227,56 @@ def test_a_receipt_racing_another_change_of_the_order_answers_both(mall: Mall, t
     assert detail.status == "COMPLETED" and "parcel re-sent" in [h.note for h in detail.history]
     monkeypatch.undo()
     assert detail == my_order(repo=repo, buyer_id=buyer, order_id=order_id)
+
+
+class _Carriers:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def delivery_list(self) -> dict[str, str]:
+        self.asked += 1
+        return dict(CARRIERS)
+
+
+def test_the_carrier_list_is_written_once_a_day_not_per_shipment(table: Table) -> None:
+    repos, source = ShippingRepositories.on(table), _Carriers()
+
+    def carriers() -> dict[str, str]:
+        forget_carriers()  # another container: nothing in memory
+        return known_carriers(shipping=repos.shipping, source=lambda: source, app_id="wx_units", now=NOW)
+
+    first = read_units(table, carriers)
+    assert (first["wcu"], source.asked) == (1.0, 1)  # the first shipment of the day asks WeChat and keeps it
+    later = read_units(table, carriers)
+    assert (later["wcu"], later["rcu"], source.asked) == (0.0, 0.5, 1)  # the next ones read it (a cold container)
+    assert read_units(table, lambda: known_carriers(shipping=repos.shipping, source=lambda: source,
+                                                    app_id="wx_units", now=NOW))["rcu"] == 0.0  # a warm one
+
+
+def _route(fn: Any, path: str, subject: str, *roles: Role, body: dict[str, Any] | None = None,
+           ) -> tuple[int, dict[str, Any]]:
+    event = http_event("POST", path, headers=bearer(subject, *roles), body=body)
+    event["pathParameters"] = {"order_id": path.split("/")[-2]}
+    result = fn.handler(event, FakeContext())
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def test_the_ship_and_receipt_routes_stay_within_their_round_trips(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    repos = ShippingRepositories.on(table)
+    repos.shipping.cache_carriers(get_settings().wechat_app_id, CARRIERS, now=utc_now(), ttl_seconds=3600)
+    forget_carriers()
+    trips = Trips()
+    status, shipped = trips.of(lambda: _route(load_function("admin_orders"), f"/admin/orders/{order_id}/ship",
+                                              "admin:li", Role.ADMIN,
+                                              body={"carrier": "顺丰速运", "tracking_no": "SF2002"}))
+    assert status == 200 and shipped["status"] == "SHIPPED", shipped
+    # The staff check and the carriers (a cold container), the order's Query, the transaction, its address.
+    assert trips.sent[-3:] == ["Query", "TransactWriteItems", "GetItem"], trips.sent
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS
+    buyer = str(OrderRepository(table).get(order_id).buyer_id)  # type: ignore[union-attr]
+    status, confirmed = trips.of(lambda: _route(load_function("order_confirm_receipt"),
+                                                f"/orders/{order_id}/confirm-receipt", buyer, Role.CUSTOMER))
+    assert status == 200 and confirmed["status"] == "COMPLETED", confirmed
+    assert trips.sent == ["Query", "UpdateItem", "GetItem"], trips.sent
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS
