@@ -114,7 +114,7 @@ class OrderAfterPayment:
 
     def tail(self, order_id: str) -> OrderTail | None:
         """The order and what sorts after ``VIEW_FLOOR`` in its partition (consistent): what a
-        shipment or a receipt checks and answers with, a third of the partition's bytes."""
+        shipment or a receipt checks and answers with, well under half of the partition's bytes."""
         items: list[Item] = []
         start: Key | None = None
         while True:

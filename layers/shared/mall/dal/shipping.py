@@ -162,7 +162,7 @@ class ShippingRepository:
     def lease(self, order_id: str, *, revision: int, now: datetime) -> Lease:
         """``take_lease`` without a read before it: the conditional write itself says what the
         upload was (taken or not). The upload stays in its gsi1 partition (``PENDING``'s): only
-        its entry is rewritten, where moving it cost a delete and a put; one leased in
+        its entry is rewritten (moving it would be a delete and a put); one leased in
         ``LEASED_UPLOADS_PARTITION`` comes back to ``PENDING``'s."""
         at = iso(now)
         until = iso(now + timedelta(seconds=LEASE_SECONDS))
