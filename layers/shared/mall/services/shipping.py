@@ -18,7 +18,6 @@ from mall.dal.keys import SHIPPING_UPLOAD_SK
 from mall.dal.order_items import order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.shipping import ShippingRepository, UploadState, parcel_from_item, upload_from_item
-from mall.dal.table import Item
 from mall.domain import fulfilment as rules
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
@@ -35,7 +34,7 @@ from mall.schemas.fulfilment import OrderDetail
 from mall.schemas.shipping import Carrier, CarrierList
 
 if TYPE_CHECKING:
-    from mall.dal.table import Table
+    from mall.dal.table import Item, Table
 
 logger = Logger(child=True)
 
