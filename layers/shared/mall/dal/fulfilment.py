@@ -12,6 +12,7 @@ a deploy can go back).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from mall.dal.keys import (
     ORDER_SK,
     STATUS_SK,
     buyer_partition,
+    order_address_key,
     order_key,
     order_pk,
     order_status_index,
@@ -32,6 +34,7 @@ from mall.dal.keys import (
 from mall.dal.order_items import (
     OrderBundle,
     completion_implied,
+    history_item,
     leave_index_entry,
     order_from_item,
     order_history,
@@ -42,6 +45,33 @@ from mall.dal.order_items import (
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
+
+#: The first sort key of an order's partition a view needs besides its address: its history, the
+#: order, its parcels and their trails, its refunds and its shipping upload sort from here on; its
+#: address and commission items (the larger part of the partition) sort before it.
+VIEW_FLOOR = "HISTORY#"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTail:
+    """An order item as read and the items sorting after ``VIEW_FLOOR`` in its partition (its
+    history, parcels, refunds, shipping upload): one consistent Query, without the address."""
+
+    order_item: Item
+    items: list[Item] = field(default_factory=list)
+
+    def bundle(self, *, order_item: Item | None = None, written: Sequence[HistoryEntry] = (),
+               address: Item | None = None) -> OrderBundle:
+        """The order's view: its item (``order_item``: as a write left it) with its history (and the
+        entries ``written`` with it), its refunds and its address item."""
+        item = order_item if order_item is not None else self.order_item
+        order_id = str(item["order_id"])
+        stored = [i for i in self.items if str(i["sk"]).startswith("HISTORY#")]
+        stored += [history_item(order_id, e.status, at=e.at, by=e.by, note=e.note) for e in written]
+        refunds = sorted((i for i in self.items if str(i["sk"]).startswith("REFUND#")),
+                         key=lambda r: r.get("created_at", ""))
+        return OrderBundle(order=order_from_item(with_address(item, address)), history=order_history(item, stored),
+                           refunds=refunds)
 
 
 class OrderAfterPayment:
@@ -81,6 +111,31 @@ class OrderAfterPayment:
         refunds = sorted((i for i in items if i["sk"].startswith("REFUND#")), key=lambda r: r.get("created_at", ""))
         apart = next((i for i in items if i.get("entity") == "order_address"), None)
         return OrderBundle(order=order_from_item(with_address(order_item, apart)), history=history, refunds=refunds)
+
+    def tail(self, order_id: str) -> OrderTail | None:
+        """The order and what sorts after ``VIEW_FLOOR`` in its partition (consistent): what a
+        shipment or a receipt checks and answers with, well under half of the partition's bytes."""
+        items: list[Item] = []
+        start: Key | None = None
+        while True:
+            page = self._table.query_where("#pk = :pk AND #sk >= :floor", names={"#pk": "pk", "#sk": "sk"},
+                                           values={":pk": order_pk(order_id), ":floor": VIEW_FLOOR}, limit=None,
+                                           start_key=start, consistent=True)
+            items += page.items
+            start = page.last_key
+            if start is None:
+                break
+        order_item = next((i for i in items if i["sk"] == ORDER_SK and i.get("entity", "order") == "order"), None)
+        if order_item is None:
+            return None
+        return OrderTail(order_item=order_item, items=[i for i in items if i is not order_item])
+
+    def view_address(self, order_item: Item) -> Item | None:
+        """The address item of an order whose item has no address of its own (None: it has, or there
+        is none): read consistent, as the view after a write must show it."""
+        if order_item.get("address") is not None:
+            return None
+        return self._table.get(order_address_key(str(order_item["order_id"])), consistent=True)
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:
@@ -147,10 +202,15 @@ class OrderAfterPayment:
     # ---- transitions ----------------------------------------------------------------------
 
     def _transition(self, order: Order, *, to_status: str, sets: dict[str, Any], history: HistoryEntry | None,
-                    extra: Sequence[Write] = (), check_version: bool = False, removes: Sequence[str] = ()) -> None:
+                    extra: Sequence[Write] = (), check_version: bool = False,
+                    removes: Sequence[str] = ()) -> Item | None:
         """The order's conditional update with its history entry (None: implied by the order) and ``extra``
         in one transaction; alone, a single conditional update (billed once, not twice). A failed
-        condition raises ``TransactionCancelled`` either way."""
+        condition raises ``TransactionCancelled`` either way.
+
+        Returns the order item as the write left it: the single update's own answer, or, for a
+        transaction conditional on the version read, the item read with the changes applied (the
+        condition proves nothing else changed it); None for a transaction without that condition."""
         names = {"#status": "status", "#version": "version"}
         values: dict[str, Any] = {":from": order.status, ":to": to_status, ":one": 1, ":zero": 0}
         assignments = ["#status = :to", "#version = if_not_exists(#version, :zero) + :one"]
@@ -170,56 +230,72 @@ class OrderAfterPayment:
         writes = [*([put_history(self._table.name, order.order_id, history)] if history is not None else []), *extra]
         if not writes:
             try:
-                self._table.update(order_key(order.order_id), update, condition=condition, names=names, values=values)
+                return self._table.update(order_key(order.order_id), update, condition=condition, names=names,
+                                          values=values)
             except ConditionFailed as exc:
                 raise TransactionCancelled(["ConditionalCheckFailed"], [exc.item]) from exc
-            return
         self._table.transact([
             Write.update(self._table.name, order_key(order.order_id), update, condition=condition, names=names,
                          values=values),
             *writes,
         ])
+        if not check_version:
+            return None
+        written = {key: value for key, value in order.extra.items() if key not in removes}
+        return {**written, "status": to_status, "version": int(order.extra.get("version") or 0) + 1, **sets, **listed}
 
     def ship(self, order: Order, *, carrier: str, tracking_no: str, now: datetime, by: str,
-             audit: AuditEntry | None = None, also: Sequence[Write] = (), parcel_count: int | None = None) -> None:
+             audit: AuditEntry | None = None, also: Sequence[Write] = (),
+             parcel_count: int | None = None) -> Item | None:
         """PAID → SHIPPED (conditional on the version read: refunds held meanwhile are seen), with the
         admin's audit entry in the same transaction, and ``also`` (the parcels and the upload request
-        of mall.dal.shipping)."""
+        of mall.dal.shipping). Returns the order item as written."""
         at = iso(now)
         counted = {"parcel_count": parcel_count} if parcel_count is not None else {}
         # The order itself is the auto-confirm entry (sparse gsi2) while SHIPPED: an entry item apart
         # cost a put and a delete per order, each billed twice in its transaction and again for its
         # index entry.
-        self._transition(
+        return self._transition(
             order, to_status=OrderStatus.SHIPPED,
             sets={"shipped_at": at, "carrier": carrier, "tracking_no": tracking_no,
                   "gsi2pk": AUTO_CONFIRM_PARTITION, "gsi2sk": f"{at}#{order.order_id}", **counted},
-            history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"{carrier} {tracking_no}"),
+            history=self.shipped_entry(carrier=carrier, tracking_no=tracking_no, now=now, by=by),
             extra=[*self._audit(audit, now), *also], check_version=True,
         )
+
+    @staticmethod
+    def shipped_entry(*, carrier: str, tracking_no: str, now: datetime, by: str) -> HistoryEntry:
+        """The history entry ``ship`` writes."""
+        return HistoryEntry(OrderStatus.SHIPPED, iso(now), by, f"{carrier} {tracking_no}")
 
     def correct_shipment(self, order: Order, *, carrier: str, tracking_no: str, parcel_count: int, now: datetime,
-                         by: str, audit: AuditEntry | None = None, also: Sequence[Write] = ()) -> None:
+                         by: str, audit: AuditEntry | None = None, also: Sequence[Write] = ()) -> Item | None:
         """A shipped order's parcels replaced (the one change WeChat allows): still SHIPPED, conditional
-        on the version read, with a history entry, the audit entry and ``also`` (the parcels, the upload)."""
-        at = iso(now)
-        self._transition(
+        on the version read, with a history entry, the audit entry and ``also`` (the parcels, the upload).
+        Returns the order item as written."""
+        return self._transition(
             order, to_status=OrderStatus.SHIPPED,
             sets={"carrier": carrier, "tracking_no": tracking_no, "parcel_count": parcel_count},
-            history=HistoryEntry(OrderStatus.SHIPPED, at, by, f"shipment corrected: {carrier} {tracking_no}"),
+            history=self.corrected_entry(carrier=carrier, tracking_no=tracking_no, now=now, by=by),
             extra=[*self._audit(audit, now), *also], check_version=True,
         )
 
+    @staticmethod
+    def corrected_entry(*, carrier: str, tracking_no: str, now: datetime, by: str) -> HistoryEntry:
+        """The history entry ``correct_shipment`` writes."""
+        return HistoryEntry(OrderStatus.SHIPPED, iso(now), by, f"shipment corrected: {carrier} {tracking_no}")
+
     def complete(self, order: Order, *, completed_by: str, now: datetime, by: str, note: str | None = None,
-                 audit: AuditEntry | None = None) -> None:
+                 audit: AuditEntry | None = None) -> Item | None:
         """PAID/SHIPPED → COMPLETED, leaving the auto-confirm index in the same write (an admin's
-        audit entry in the same transaction)."""
+        audit entry in the same transaction). Returns the order item as written when alone in its
+        write (its history entry implied by it), else None."""
         at = iso(now)
         sets = {"completed_at": at, "completed_by": completed_by}
         if completed_by == "verify":
             sets["service_verified_at"] = at
         entry = HistoryEntry(OrderStatus.COMPLETED, at, by, note)
-        self._transition(
+        return self._transition(
             order, to_status=OrderStatus.COMPLETED, sets=sets,
             history=None if completion_implied(order, entry, completed_by=completed_by) else entry,
             extra=self._audit(audit, now), removes=("gsi2pk", "gsi2sk"),

@@ -8,12 +8,14 @@ The order item itself only gains ``parcel_count``: it stays small."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from mall.clock import iso
 from mall.dal.keys import (
+    LEASED_UPLOADS_PARTITION,
+    ORDER_SK,
     PARCEL_RANGE,
     carrier_list_key,
     order_pk,
@@ -21,7 +23,9 @@ from mall.dal.keys import (
     shipping_upload_key,
     shipping_uploads_partition,
 )
+from mall.dal.order_items import order_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
+from mall.domain.orders import Order
 from mall.domain.shipping import Parcel, UploadStatus
 
 #: A worker that took the lease and died leaves it to the next delivery after this long.
@@ -40,6 +44,15 @@ class UploadState:
     errmsg: str | None = None
     answered_at: str | None = None
     lease_until: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The outcome of asking for an upload's lease: ``taken`` (the upload as the lease left it) or
+    not, and ``before``, the upload as it was (None: there is no upload)."""
+
+    taken: UploadState | None
+    before: UploadState | None
 
 
 def upload_from_item(item: Item) -> UploadState:
@@ -94,6 +107,18 @@ class ShippingRepository:
                     ":g": shipping_uploads_partition(UploadStatus.PENDING), ":s": f"{at}#{state.order_id}",
                     ":old_rev": state.revision, ":old_status": state.status})
 
+    def shipment(self, order_id: str) -> tuple[Order | None, tuple[Parcel, ...]]:
+        """The order and its shipment's parcels in one consistent Query: their sort keys are
+        adjacent (``ORDER``, then ``PARCEL#00`` … ``PARCEL#99``; the trails sort after them)."""
+        page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "pk", "#sk": "sk"},
+                                       values={":pk": order_pk(order_id), ":low": ORDER_SK, ":high": PARCEL_RANGE[1]},
+                                       limit=None, consistent=True)
+        order = next((order_from_item(i) for i in page.items
+                      if i["sk"] == ORDER_SK and i.get("entity", "order") == "order"), None)
+        parcels = sorted((parcel_from_item(i) for i in page.items if i.get("entity") == "parcel"),
+                         key=lambda p: p.index)
+        return order, tuple(parcels)
+
     def parcels(self, order_id: str) -> tuple[Parcel, ...]:
         # The range leaves out the parcels' trails (``PARCEL#T#…``, mall.dal.tracking) stored beside them.
         low, high = PARCEL_RANGE
@@ -132,19 +157,30 @@ class ShippingRepository:
     def take_lease(self, order_id: str, *, revision: int, now: datetime) -> UploadState | None:
         """PENDING (or SENDING whose lease ran out) → SENDING for this worker, one attempt more.
         None when another worker holds it or it is answered already."""
+        return self.lease(order_id, revision=revision, now=now).taken
+
+    def lease(self, order_id: str, *, revision: int, now: datetime) -> Lease:
+        """``take_lease`` without a read before it: the conditional write itself says what the
+        upload was (taken or not). The upload stays in its gsi1 partition (``PENDING``'s): only
+        its entry is rewritten (moving it would be a delete and a put); one leased in
+        ``LEASED_UPLOADS_PARTITION`` comes back to ``PENDING``'s."""
         at = iso(now)
+        until = iso(now + timedelta(seconds=LEASE_SECONDS))
         try:
-            item = self._table.update(
+            old = self._table.update(
                 shipping_upload_key(order_id),
                 "SET #status = :sending, lease_until = :until, attempts = attempts + :one, gsi1pk = :g",
                 condition="#revision = :rev AND (#status = :pending OR (#status = :sending AND lease_until < :now))",
                 names={"#status": "status", "#revision": "revision"},
                 values={":sending": UploadStatus.SENDING, ":pending": UploadStatus.PENDING, ":rev": revision,
-                        ":until": iso(now + timedelta(seconds=LEASE_SECONDS)), ":now": at, ":one": 1,
-                        ":g": shipping_uploads_partition(UploadStatus.SENDING)})
-        except ConditionFailed:
-            return None
-        return upload_from_item(item)
+                        ":until": until, ":now": at, ":one": 1,
+                        ":g": shipping_uploads_partition(UploadStatus.SENDING)},
+                returns="ALL_OLD")
+        except ConditionFailed as exc:
+            return Lease(taken=None, before=upload_from_item(exc.item) if exc.item else None)
+        before = upload_from_item(old)
+        return Lease(taken=replace(before, status=UploadStatus.SENDING, attempts=before.attempts + 1,
+                                   lease_until=until), before=before)
 
     def record_answer(self, order_id: str, *, revision: int, status: UploadStatus, errcode: int, errmsg: str,
                       now: datetime) -> UploadState | None:
@@ -175,18 +211,30 @@ class ShippingRepository:
             return None
         return upload_from_item(item)
 
-    def list_by_status(self, status: UploadStatus, *, limit: int, start_key: Key | None,
-                       before: datetime | None = None) -> Page:
-        """Uploads in ``status``, newest first (or, with ``before``, those asked for before it)."""
-        condition = "#pk = :pk"
+    def list_by_status(self, status: UploadStatus, *, limit: int, start_key: Key | None) -> Page:
+        """Uploads in ``status``, newest first. ``PENDING`` and ``SENDING`` share a partition: each
+        is told apart by a filter on the status."""
         names = {"#pk": "gsi1pk"}
         values: dict[str, Any] = {":pk": shipping_uploads_partition(status)}
-        if before is not None:
-            condition += " AND #sk < :before"
-            names["#sk"] = "gsi1sk"
-            values[":before"] = iso(before)
-        return self._table.query_where(condition, names=names, values=values, index="gsi1", limit=limit,
-                                       start_key=start_key, newest_first=before is None)
+        in_flight = status in (UploadStatus.PENDING, UploadStatus.SENDING)
+        if in_flight:
+            names["#status"] = "status"
+            values[":status"] = status
+        return self._table.query_where("#pk = :pk", names=names, values=values, index="gsi1", limit=limit,
+                                       start_key=start_key, newest_first=True,
+                                       filter_expression="#status = :status" if in_flight else None)
+
+    def stale_in_flight(self, *, before: datetime, limit: int) -> list[Item]:
+        """Uploads asked for before ``before`` and not answered yet (PENDING, or SENDING with a lease
+        that may have died with its worker), oldest first: ``PENDING``'s partition and
+        ``LEASED_UPLOADS_PARTITION``."""
+        found: list[Item] = []
+        for partition in (shipping_uploads_partition(UploadStatus.PENDING), LEASED_UPLOADS_PARTITION):
+            page = self._table.query_where("#pk = :pk AND #sk < :before", names={"#pk": "gsi1pk", "#sk": "gsi1sk"},
+                                           values={":pk": partition, ":before": iso(before)}, index="gsi1",
+                                           limit=limit)
+            found += page.items
+        return found
 
     # ---- the carrier list ----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -192,9 +192,12 @@ class Table:
             raise
 
     def update(self, key: Key, update: str, *, condition: str | None = None,
-               names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> Item:
+               names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None,
+               returns: Literal["ALL_NEW", "ALL_OLD"] = "ALL_NEW") -> Item:
+        """The item as the update left it (``returns="ALL_OLD"``: as it was before); a failed
+        condition raises ``ConditionFailed`` with the item as it is."""
         body: dict[str, Any] = {"TableName": self.name, "Key": serialize(key), "UpdateExpression": update,
-                                "ReturnValues": "ALL_NEW", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+                                "ReturnValues": returns, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         _add_expr(body, condition, names, values)
         try:
             response = self.client.update_item(**body)

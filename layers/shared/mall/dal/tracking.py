@@ -19,6 +19,9 @@ from mall.dal.table import ConditionFailed, Item, Key, Table
 from mall.domain.orders import Order, OrderStatus
 from mall.domain.tracking import Parcel, TrackEvent, Trail
 
+#: Above every ``PARCEL#…`` sort key (``$`` follows ``#``) and below the order's next items (``REFUND#…``).
+PARCELS_END = "PARCEL$"
+
 
 @dataclass(frozen=True)
 class StoredParcel:
@@ -69,9 +72,10 @@ class TrackingRepository:
     def order_and_parcels(self, order_id: str, *,
                           address: bool = False) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
         """The order, the parcels it was shipped in (``PARCEL#<nn>``) and their trails (``PARCEL#T#…``):
-        a GetItem and one Query on ``PARCEL#`` (a Query of the whole partition would also read its
-        history, refunds and commission items). ``address``: the order with its delivery address,
-        read in a BatchGetItem instead of the GetItem (a carrier that needs the receiver's phone)."""
+        one Query from ``ORDER`` to the last ``PARCEL#`` key (a Query of the whole partition would also
+        read its history, refunds and commission items). ``address``: the order with its delivery
+        address, read in a BatchGetItem, then a Query on ``PARCEL#`` (a carrier that needs the
+        receiver's phone)."""
         order, shipped, trails, _ = self.order_parcels_and(order_id, address=address)
         return order, shipped, trails
 
@@ -88,11 +92,19 @@ class TrackingRepository:
                 item = with_address(item, found.get((str(apart["pk"]), str(apart["sk"]))))
             order_item = item
             extra_item = found.get((str(extra["pk"]), str(extra["sk"]))) if extra else None
+            page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)",
+                                           names={"#pk": "pk", "#sk": "sk"},
+                                           values={":pk": order_pk(order_id), ":prefix": PARCEL_PREFIX}, limit=None,
+                                           consistent=True)
         else:
-            order_item, extra_item = self._table.get(order_key(order_id), consistent=True), None
-        page = self._table.query_where("#pk = :pk AND begins_with(#sk, :prefix)", names={"#pk": "pk", "#sk": "sk"},
-                                       values={":pk": order_pk(order_id), ":prefix": PARCEL_PREFIX}, limit=None,
-                                       consistent=True)
+            # The order's sort key is next to its parcels' (``ORDER``, then ``PARCEL#…``; nothing sorts
+            # between them): one Query of that range reads them all.
+            page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high",
+                                           names={"#pk": "pk", "#sk": "sk"},
+                                           values={":pk": order_pk(order_id), ":low": ORDER_SK,
+                                                   ":high": PARCELS_END}, limit=None, consistent=True)
+            order_item = next((i for i in page.items if i["sk"] == ORDER_SK), None)
+            extra_item = None
         shipped = tuple(sorted((Parcel(int(i["parcel_index"]), str(i["carrier_id"]), str(i["tracking_no"]))
                                 for i in page.items if i.get("entity") == "parcel"), key=lambda p: p.index))
         trails = sorted((parcel_from_item(i) for i in page.items if i.get("entity") == "parcel_trail"),

@@ -12,10 +12,14 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.dal.audit import AuditEntry
+from mall.dal.fulfilment import OrderTail
 from mall.dal.identity import CustomerRepository
+from mall.dal.keys import SHIPPING_UPLOAD_SK
+from mall.dal.order_items import order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
-from mall.dal.shipping import ShippingRepository, UploadState
+from mall.dal.shipping import ShippingRepository, UploadState, parcel_from_item, upload_from_item
 from mall.domain import fulfilment as rules
+from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
 from mall.domain.shipping import (
     Parcel,
@@ -30,7 +34,7 @@ from mall.schemas.fulfilment import OrderDetail
 from mall.schemas.shipping import Carrier, CarrierList
 
 if TYPE_CHECKING:
-    from mall.dal.table import Table
+    from mall.dal.table import Item, Table
 
 logger = Logger(child=True)
 
@@ -153,11 +157,12 @@ def _same_shipment(order: Order, stored: tuple[Parcel, ...], requested: tuple[Pa
     return len(asked) == 1 and order.tracking_no == asked[0][1]  # shipped before parcels were kept
 
 
-def _correct(order: Order, stored: tuple[Parcel, ...], command: ShipOrder, *, repos: ShippingRepositories,
-             carriers: Mapping[str, str], uploads: UploadRequests) -> bool:
-    """Other parcels for a shipped order: the one change WeChat allows (docs/shipping.md). False
-    when the order moved meanwhile (the caller reads it again)."""
-    state = repos.shipping.get(order.order_id)
+def _correct(order: Order, stored: tuple[Parcel, ...], state: UploadState | None, command: ShipOrder, *,
+             repos: ShippingRepositories, carriers: Mapping[str, str],
+             uploads: UploadRequests) -> tuple[Item | None, HistoryEntry] | None:
+    """Other parcels for a shipped order: the one change WeChat allows (docs/shipping.md). Returns the
+    order item and history entry written; None when the order moved meanwhile (the caller reads it
+    again)."""
     revision = correction_revision(state.status if state else None, state.revision if state else 1)
     parcels = plan_parcels(order, command.parcels, known_carriers=carriers)
     first = parcels[0]
@@ -166,7 +171,7 @@ def _correct(order: Order, stored: tuple[Parcel, ...], command: ShipOrder, *, re
               repos.shipping.upload_request_write(order.order_id, logistics_type=int(logistics_type_of(order)),
                                                   now=command.now))
     try:
-        repos.orders.correct_shipment(
+        written = repos.orders.correct_shipment(
             order, carrier=label, tracking_no=first.tracking_no, parcel_count=len(parcels), now=command.now,
             by=command.admin,
             audit=AuditEntry(action="order.ship.correct", actor=command.admin, entity_type="order",
@@ -176,31 +181,46 @@ def _correct(order: Order, stored: tuple[Parcel, ...], command: ShipOrder, *, re
                                     "upload_revision": revision}, subject_user=order.buyer_id),
             also=[*repos.shipping.replace_parcel_writes(stored, parcels, now=command.now), upload])
     except TransactionCancelled:
-        return False
+        return None
     uploads.send(order.order_id, revision)
-    return True
+    return written, repos.orders.corrected_entry(carrier=label, tracking_no=first.tracking_no, now=command.now,
+                                                 by=command.admin)
+
+
+def _shipment_of(tail: OrderTail) -> tuple[tuple[Parcel, ...], UploadState | None]:
+    """The parcels and the upload among the items read with the order."""
+    parcels = sorted((parcel_from_item(i) for i in tail.items if i.get("entity") == "parcel"), key=lambda p: p.index)
+    upload = next((upload_from_item(i) for i in tail.items if i["sk"] == SHIPPING_UPLOAD_SK), None)
+    return tuple(parcels), upload
 
 
 def ship_parcels(command: ShipOrder, *, repos: ShippingRepositories, carriers: Mapping[str, str],
                  uploads: UploadRequests) -> OrderDetail:
     """发货: PAID → SHIPPED with its parcels and the upload request, in one transaction; then the
     upload is queued. Repeating it with the same parcels answers the same order (and re-queues a
-    pending upload); other parcels for a shipped order correct it, once (``_correct``)."""
-    from mall.services.fulfilment import admin_order
+    pending upload); other parcels for a shipped order correct it, once (``_correct``).
+
+    The order is read with its history, parcels, refunds and upload in one Query (not its
+    commission items), and answered from what was read and written: its address is the only read
+    after the write."""
+    from mall.services.fulfilment import order_detail
 
     order_id = command.order_id
     for _ in range(MAX_ATTEMPTS):
-        order = repos.orders.get(order_id)
-        if order is None:
+        tail = repos.orders.tail(order_id)
+        if tail is None:
             raise NotFound("no such order", code="order_not_found")
-        stored = repos.shipping.parcels(order_id) if order.status == OrderStatus.SHIPPED else ()
+        order = order_from_item(tail.order_item)
+        stored, state = _shipment_of(tail) if order.status == OrderStatus.SHIPPED else ((), None)
         if order.status == OrderStatus.SHIPPED and _same_shipment(order, stored, command.parcels):
-            state = repos.shipping.get(order_id)
             if state is not None and state.status == UploadStatus.PENDING:
                 uploads.send(order_id, state.revision)
+            written: tuple[Item | None, HistoryEntry | None] = (tail.order_item, None)
             break
         if order.status == OrderStatus.SHIPPED:
-            if _correct(order, stored, command, repos=repos, carriers=carriers, uploads=uploads):
+            corrected = _correct(order, stored, state, command, repos=repos, carriers=carriers, uploads=uploads)
+            if corrected is not None:
+                written = corrected
                 break
             continue
         rules.check_ship(order, carrier="", tracking_no="")
@@ -208,7 +228,7 @@ def ship_parcels(command: ShipOrder, *, repos: ShippingRepositories, carriers: M
         first = parcels[0]
         label = command.label or carriers.get(first.carrier_id, first.carrier_id)
         try:
-            repos.orders.ship(
+            item = repos.orders.ship(
                 order, carrier=label, tracking_no=first.tracking_no, now=command.now, by=command.admin,
                 parcel_count=len(parcels),
                 audit=AuditEntry(action="order.ship", actor=command.admin, entity_type="order", entity_id=order_id,
@@ -222,8 +242,16 @@ def ship_parcels(command: ShipOrder, *, repos: ShippingRepositories, carriers: M
         except TransactionCancelled:
             continue
         uploads.send(order_id, 1)
+        written = (item, repos.orders.shipped_entry(carrier=label, tracking_no=first.tracking_no, now=command.now,
+                                                    by=command.admin))
         break
     else:
         raise Conflict("the order changed while this request ran; retry", code="order_changed",
                        details={"order_id": order_id})
-    return admin_order(repo=repos.orders, order_id=order_id)
+    item, entry = written
+    if item is None:  # not known from the write: read it all
+        from mall.services.fulfilment import admin_order
+
+        return admin_order(repo=repos.orders, order_id=order_id)
+    bundle = tail.bundle(order_item=item, written=[entry] if entry else [], address=repos.orders.view_address(item))
+    return order_detail(bundle, for_buyer=False)

@@ -91,31 +91,31 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
                  mchid: str, now: datetime) -> UploadState | None:
     """Send the order's upload ``revision`` to WeChat once and record the answer. Raises
     ``UploadPending`` when it must be tried again later (the queue redelivers)."""
-    state = repos.shipping.get(order_id)
-    if state is None or state.revision != revision or state.status in (UploadStatus.UPLOADED, UploadStatus.FAILED):
-        return state  # answered already (or superseded): once per shipment
-    leased = repos.shipping.take_lease(order_id, revision=revision, now=now)
+    lease = repos.shipping.lease(order_id, revision=revision, now=now)  # no read first: the write tells
+    leased, state = lease.taken, lease.before
     if leased is None:
+        if state is None or state.revision != revision or state.status in (UploadStatus.UPLOADED,
+                                                                          UploadStatus.FAILED):
+            return state  # answered already (or superseded): once per shipment
         raise UploadPending(f"upload of {order_id} is being sent by another worker")
-    order = repos.orders.get(order_id)
+    def answer(status: UploadStatus, errcode: int, errmsg: str) -> UploadState | None:
+        return repos.shipping.record_answer(order_id, revision=revision, status=status, errcode=errcode,
+                                            errmsg=errmsg, now=now) or repos.shipping.get(order_id)
+
+    order, shipped = repos.shipping.shipment(order_id)  # the order and its parcels: one Query
     if order is None:
-        repos.shipping.record_answer(order_id, revision=revision, status=UploadStatus.FAILED, errcode=-2,
-                                     errmsg="order not found", now=now)
-        return repos.shipping.get(order_id)
+        return answer(UploadStatus.FAILED, -2, "order not found")
     try:
         # Only a first upload can be told landed by WeChat's state; a change's retry after a dead worker
         # may be answered 10060003 and is then FAILED for the admin to look at.
-        if state.status == UploadStatus.SENDING and revision == 1 and _landed_earlier(order, api(), mchid):
-            repos.shipping.record_answer(order_id, revision=revision, status=UploadStatus.UPLOADED, errcode=0,
-                                         errmsg="ok (an earlier attempt landed: get_order)", now=now)
-            return repos.shipping.get(order_id)
+        taken_over = state is not None and state.status == UploadStatus.SENDING  # its worker died mid-call
+        if taken_over and revision == 1 and _landed_earlier(order, api(), mchid):
+            return answer(UploadStatus.UPLOADED, 0, "ok (an earlier attempt landed: get_order)")
         customer = repos.customers.get(order.buyer_id)
         if customer is None:
-            repos.shipping.record_answer(order_id, revision=revision, status=UploadStatus.FAILED, errcode=-2,
-                                         errmsg="the buyer's openid is unknown", now=now)
-            return repos.shipping.get(order_id)
+            return answer(UploadStatus.FAILED, -2, "the buyer's openid is unknown")
         express = logistics_type_of(order) == LogisticsType.EXPRESS
-        parcels = (repos.shipping.parcels(order_id) or _legacy_parcels(order)) if express else ()
+        parcels = (shipped or _legacy_parcels(order)) if express else ()
         needs_phone = any(p.carrier_id == "SF" for p in parcels)
         body = upload_body(UploadFacts(order=order, parcels=parcels, payer_openid=customer.openid, mchid=mchid,
                                        receiver_phone=_receiver_phone(order, repos) if needs_phone else None,
@@ -129,11 +129,10 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
                                      errmsg=errmsg, now=now)
         raise UploadPending(f"WeChat answered {errcode} for {order_id}: retried later")
     status = UploadStatus.UPLOADED if outcome == UploadOutcome.ACCEPTED else UploadStatus.FAILED
-    answered = repos.shipping.record_answer(order_id, revision=revision, status=status, errcode=errcode,
-                                            errmsg=errmsg, now=now)
+    answered = answer(status, errcode, errmsg)
     logger.info("shipping info uploaded" if status == UploadStatus.UPLOADED else "shipping info upload failed",
                 extra={"order_id": order_id, "errcode": errcode, "attempts": leased.attempts})
-    return answered or repos.shipping.get(order_id)
+    return answered
 
 
 # ---- the admin ----------------------------------------------------------------------------------
@@ -194,11 +193,9 @@ def reconcile(*, repos: ShippingRepositories, uploads: UploadRequests, api: Call
     shipping information (get_order_list, order_state 1) and upload those we have delivered."""
     resent = 0
     cutoff = now - timedelta(minutes=STALE_PENDING_MINUTES)
-    for status in (UploadStatus.PENDING, UploadStatus.SENDING):
-        page = repos.shipping.list_by_status(status, limit=100, start_key=None, before=cutoff)
-        for item in page.items:
-            uploads.send(str(item["order_id"]), int(item.get("revision", 1)))
-            resent += 1
+    for item in repos.shipping.stale_in_flight(before=cutoff, limit=100):
+        uploads.send(str(item["order_id"]), int(item.get("revision", 1)))
+        resent += 1
     waiting = requested = skipped = 0
     last_index: str | None = None
     for _ in range(max_pages):

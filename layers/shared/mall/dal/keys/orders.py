@@ -125,8 +125,15 @@ def shipping_upload_key(order_id: str) -> Key:
 
 
 def shipping_uploads_partition(status: str) -> str:
-    """gsi1 partition of the uploads in one status (the admin's failures, the reconciler's pending)."""
-    return f"SHIPUPLOADS#{status}"
+    """gsi1 partition of the uploads in one status (the admin's failures, the reconciler's pending).
+    An upload being sent (``SENDING``) stays in the ``PENDING`` partition: taking the lease rewrites
+    its index entry in place instead of moving it (a delete and a put)."""
+    return f"SHIPUPLOADS#{'PENDING' if status == 'SENDING' else status}"
+
+
+#: Where an upload leased by a worker that moved it out of ``PENDING`` is indexed: the reconciler
+#: still looks there, and the next lease takes it back to ``PENDING``.
+LEASED_UPLOADS_PARTITION = "SHIPUPLOADS#SENDING"
 
 
 def carrier_list_key(app_id: str) -> Key:

@@ -1,0 +1,282 @@
+"""Units of the shipment and the buyer's receipt, priced by the bench's meter (``bench._meter``) on
+DynamoDB Local, and what the cuts keep: an upload is sent to WeChat once however many deliveries of
+its message run at once, and the reconciler still finds the uploads left unanswered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from local import shipping_sandbox
+from mall.clock import utc_now
+from mall.config import get_settings
+from mall.dal.fulfilment import OrderTail
+from mall.dal.keys import LEASED_UPLOADS_PARTITION, order_key, shipping_upload_key, shipping_uploads_partition
+from mall.dal.order_items import history_item
+from mall.dal.orders import OrderRepository
+from mall.dal.table import Table
+from mall.dal.tracking import TrackingRepository
+from mall.domain.shipping import ParcelRequest, UploadStatus
+from mall.domain.tokens import Role
+from mall.schemas.fulfilment import OrderDetail
+from mall.services import tracking
+from mall.services.fulfilment import admin_order, confirm_receipt, my_order
+from mall.services.shipping import (
+    ShipOrder,
+    ShippingRepositories,
+    UploadRequests,
+    forget_carriers,
+    known_carriers,
+    ship_parcels,
+)
+from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
+from tests.at_once import run_at_once
+from tests.conftest import bearer, clear_caches
+from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
+from tests.integration.test_lifecycle_read_units import read_units, shipped_by_sf
+from tests.integration.test_parcel_tracking import ADMIN_AND_WEBHOOK_TRIPS, FakeProvider
+from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi, paid_order, ship
+from tests.unit.conftest import FakeContext, http_event, load_function
+from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
+    clear_caches()
+    shipping_sandbox.reset()
+    yield make_mall(monkeypatch)
+    shipping_sandbox.reset()
+    clear_caches()
+
+
+def _units_of(seen: dict[str, Any], operation: str) -> list[float]:
+    return [call["wcu"] for call in seen["calls"] if call["operation"] == operation]
+
+
+def test_the_upload_worker_reads_the_order_and_parcels_in_one_query_and_leases_without_a_read(
+        mall: Mall, table: Table) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    repos, api = ShippingRepositories.on(table), SandboxApi()
+    answered: list[Any] = []
+    seen = read_units(table, lambda: answered.append(
+        upload_order(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID, now=NOW)))
+    kinds = seen["rcu_by_item_kind"]
+    # The upload is not read before its lease (the conditional write says what it was); the order and
+    # its parcels are one Query; the profile for the openid and the address for 顺丰's phone as before.
+    assert "ORDER#/SHIPPING_UPLOAD" not in kinds
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
+    assert seen["rcu"] == 2.5  # was 4.5
+    # The lease rewrites the upload's index entry in place (1 + 1); the answer moves it to UPLOADED
+    # (1 + a delete and a put).
+    assert _units_of(seen, "UpdateItem") == [2.0, 3.0]  # was [3.0, 3.0]
+    [state] = answered
+    assert api.uploads == 1 and state.status == UploadStatus.UPLOADED and state == repos.shipping.get(order_id)
+
+
+def test_the_tracking_subscription_reads_the_order_and_parcels_in_one_query(mall: Mall, table: Table) -> None:
+    order_id, _ = shipped_by_sf(mall, table)
+    provider = FakeProvider()
+    seen = read_units(table, lambda: tracking.subscribe_order(
+        repo=TrackingRepository(table), provider=provider, order_id=order_id, callback_url="https://x", now=NOW,
+        orders=OrderRepository(table)))
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    assert seen["rcu"] == 2.0  # was 3.0: the order, then its parcels, then its address
+    assert provider.phones == [ADDRESS["phone"]] and len(provider.subscribed) == 1
+
+
+def test_deliveries_of_one_upload_at_once_call_wechat_once(table: Table) -> None:
+    repos = ShippingRepositories.on(table)
+    order = paid_order(table)
+    outbox, api = Outbox(), SandboxApi()
+    ship(repos, outbox, order["order_id"])
+    message = outbox.sent[0]
+
+    def deliver() -> str:
+        try:
+            state = upload_order(message["order_id"], message["revision"], repos=repos, api=lambda: api,
+                                 mchid=MCHID, now=NOW + timedelta(seconds=1))
+        except UploadPending:
+            return "pending"
+        return state.status if state is not None else "none"
+
+    for _ in range(3):
+        outcomes = run_at_once([deliver] * 8)
+        assert api.uploads == 1, outcomes
+    state = repos.shipping.get(order["order_id"])
+    assert state is not None and (state.status, state.attempts) == (UploadStatus.UPLOADED, 1)
+
+
+def _leased_by_a_dead_worker(table: Table, repos: ShippingRepositories, outbox: Outbox, *, partition: str) -> str:
+    order = paid_order(table)
+    ship(repos, outbox, order["order_id"])
+    assert repos.shipping.take_lease(order["order_id"], revision=1, now=NOW) is not None  # then it died
+    table.update(shipping_upload_key(order["order_id"]), "SET gsi1pk = :g", values={":g": partition})
+    return str(order["order_id"])
+
+
+def test_the_reconciler_finds_uploads_left_sending_in_either_partition(table: Table) -> None:
+    repos = ShippingRepositories.on(table)
+    outbox, api = Outbox(), SandboxApi()
+    kept = _leased_by_a_dead_worker(table, repos, outbox, partition=shipping_uploads_partition(UploadStatus.SENDING))
+    moved = _leased_by_a_dead_worker(table, repos, outbox, partition=LEASED_UPLOADS_PARTITION)
+    item = table.get(shipping_upload_key(kept), consistent=True)
+    assert item is not None and item["gsi1pk"] == "SHIPUPLOADS#PENDING" and item["status"] == "SENDING"
+    # The admin's lists tell the two statuses apart within the shared partition.
+    sending = list_uploads(repos=repos, status=UploadStatus.SENDING, limit=20, cursor=None)
+    assert [u.order_id for u in sending.items] == [kept]
+    assert list_uploads(repos=repos, status=UploadStatus.PENDING, limit=20, cursor=None).items == []
+    outbox.sent.clear()
+    result = reconcile(repos=repos, uploads=UploadRequests(repos.shipping, outbox), api=lambda: api,
+                       now=NOW + timedelta(minutes=30))
+    assert result.resent == 2 and {m["order_id"] for m in outbox.sent} == {kept, moved}
+    for message in list(outbox.sent):
+        state = upload_order(message["order_id"], message["revision"], repos=repos, api=lambda: api, mchid=MCHID,
+                             now=NOW + timedelta(minutes=31))
+        assert state is not None and state.status == UploadStatus.UPLOADED
+    assert api.uploads == 2
+    uploaded = list_uploads(repos=repos, status=UploadStatus.UPLOADED, limit=20, cursor=None)
+    assert {u.order_id for u in uploaded.items} == {kept, moved}
+
+
+def _placed_and_paid(mall: Mall) -> str:
+    add_products(BOOK)
+    _, token = customer_token()
+    status, placed = mall.place(token, {"lines": [{"product_id": "book", "quantity": 1}], "address": ADDRESS})
+    assert status == 201, placed
+    assert mall.pay(str(placed["order_id"]))[0] == 204
+    return str(placed["order_id"])
+
+
+def _ship(table: Table, order_id: str, *parcels: ParcelRequest, now: datetime = NOW) -> OrderDetail:
+    repos = ShippingRepositories.on(table)
+    return ship_parcels(ShipOrder(order_id=order_id, parcels=parcels or (ParcelRequest("SF", "SF1001"),),
+                                  admin="admin:li", now=now), repos=repos, carriers=CARRIERS,
+                        uploads=UploadRequests(repos.shipping, Outbox()))
+
+
+def _commission_items(table: Table, order_id: str) -> None:
+    """Two commission records and the basis beside the order, as a promoter's sale has them."""
+    for sk in ("COMMISSION#1#1", "COMMISSION#1#2", "COMMISSION_BASIS"):
+        table.put({"pk": f"ORDER#{order_id}", "sk": sk, "entity": "test_filler", "blob": "x" * 700})
+
+
+def test_the_ship_route_answers_from_what_it_read_and_wrote(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    _commission_items(table, order_id)
+    answered: list[OrderDetail] = []
+    seen = read_units(table, lambda: answered.append(_ship(table, order_id)))
+    # The order with its history, refunds and shipment in one Query (not its address and commission
+    # items), its address after the write; was the order, then the whole partition after the write.
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    kinds = seen["rcu_by_item_kind"]
+    assert not {"ORDER#/COMMISSION#", "ORDER#/COMMISSION_BASIS"} & set(kinds) and kinds["ORDER#/ADDRESS"] == 1.0
+    assert seen["rcu"] == 2.0  # was 1.0 + 2.0 with these items
+    [detail] = answered
+    assert detail == admin_order(repo=OrderRepository(table), order_id=order_id)  # what a read after says
+    assert detail.status == "SHIPPED" and detail.address is not None
+    assert "顺丰速运 SF1001" in [h.note for h in detail.history]
+    # A repeat answers the same order; a correction answers the corrected one, both from the same reads.
+    assert _ship(table, order_id) == detail
+    table.update(shipping_upload_key(order_id), "SET #s = :s", names={"#s": "status"},
+                 values={":s": UploadStatus.UPLOADED})  # WeChat has it: the one change may be made
+    corrected = _ship(table, order_id, ParcelRequest("ZTO", "ZT3003"), now=NOW + timedelta(hours=1))
+    assert corrected == admin_order(repo=OrderRepository(table), order_id=order_id)
+    assert corrected.tracking_no == "ZT3003" and "shipment corrected: 中通快递 ZT3003" in [
+        h.note for h in corrected.history]
+
+
+def test_the_receipt_answers_from_what_it_read_and_the_update_returned(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    _commission_items(table, order_id)
+    _ship(table, order_id)
+    repo = OrderRepository(table)
+    buyer = str(repo.get(order_id).buyer_id)  # type: ignore[union-attr]
+    answered: list[OrderDetail] = []
+    seen = read_units(table, lambda: answered.append(
+        confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=1))))
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    assert seen["rcu"] == 2.0  # was 1.0 + 2.0 with these items
+    [detail] = answered
+    assert detail == my_order(repo=repo, buyer_id=buyer, order_id=order_id)
+    assert detail.status == "COMPLETED" and detail.completed_by == "buyer"
+    assert confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=2)) == detail
+
+
+def test_a_receipt_racing_another_change_of_the_order_answers_both(mall: Mall, table: Table,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = _placed_and_paid(mall)
+    _ship(table, order_id)
+    repo = OrderRepository(table)
+    buyer = str(repo.get(order_id).buyer_id)  # type: ignore[union-attr]
+    read = repo.tail
+
+    def then_changed(oid: str) -> OrderTail | None:
+        tail = read(oid)  # another writer changes the order between this read and the receipt's update
+        table.put(history_item(oid, "SHIPPED", at=NOW + timedelta(hours=1), by="admin:li", note="parcel re-sent"))
+        table.update(order_key(oid), "SET #v = #v + :one", names={"#v": "version"}, values={":one": 1})
+        return tail
+
+    monkeypatch.setattr(repo, "tail", then_changed)
+    detail = confirm_receipt(repo=repo, buyer_id=buyer, order_id=order_id, now=NOW + timedelta(days=1))
+    assert detail.status == "COMPLETED" and "parcel re-sent" in [h.note for h in detail.history]
+    monkeypatch.undo()
+    assert detail == my_order(repo=repo, buyer_id=buyer, order_id=order_id)
+
+
+class _Carriers:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def delivery_list(self) -> dict[str, str]:
+        self.asked += 1
+        return dict(CARRIERS)
+
+
+def test_the_carrier_list_is_written_once_a_day_not_per_shipment(table: Table) -> None:
+    repos, source = ShippingRepositories.on(table), _Carriers()
+
+    def carriers() -> dict[str, str]:
+        forget_carriers()  # another container: nothing in memory
+        return known_carriers(shipping=repos.shipping, source=lambda: source, app_id="wx_units", now=NOW)
+
+    first = read_units(table, carriers)
+    assert (first["wcu"], source.asked) == (1.0, 1)  # the first shipment of the day asks WeChat and keeps it
+    later = read_units(table, carriers)
+    assert (later["wcu"], later["rcu"], source.asked) == (0.0, 0.5, 1)  # the next ones read it (a cold container)
+    assert read_units(table, lambda: known_carriers(shipping=repos.shipping, source=lambda: source,
+                                                    app_id="wx_units", now=NOW))["rcu"] == 0.0  # a warm one
+
+
+def _route(fn: Any, path: str, subject: str, *roles: Role, body: dict[str, Any] | None = None,
+           ) -> tuple[int, dict[str, Any]]:
+    event = http_event("POST", path, headers=bearer(subject, *roles), body=body)
+    event["pathParameters"] = {"order_id": path.split("/")[-2]}
+    result = fn.handler(event, FakeContext())
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def test_the_ship_and_receipt_routes_stay_within_their_round_trips(mall: Mall, table: Table) -> None:
+    order_id = _placed_and_paid(mall)
+    repos = ShippingRepositories.on(table)
+    repos.shipping.cache_carriers(get_settings().wechat_app_id, CARRIERS, now=utc_now(), ttl_seconds=3600)
+    forget_carriers()
+    trips = Trips()
+    status, shipped = trips.of(lambda: _route(load_function("admin_orders"), f"/admin/orders/{order_id}/ship",
+                                              "admin:li", Role.ADMIN,
+                                              body={"carrier": "顺丰速运", "tracking_no": "SF2002"}))
+    assert status == 200 and shipped["status"] == "SHIPPED", shipped
+    # The staff check and the carriers (a cold container), the order's Query, the transaction, its address.
+    assert trips.sent[-3:] == ["Query", "TransactWriteItems", "GetItem"], trips.sent
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS
+    buyer = str(OrderRepository(table).get(order_id).buyer_id)  # type: ignore[union-attr]
+    status, confirmed = trips.of(lambda: _route(load_function("order_confirm_receipt"),
+                                                f"/orders/{order_id}/confirm-receipt", buyer, Role.CUSTOMER))
+    assert status == 200 and confirmed["status"] == "COMPLETED", confirmed
+    assert trips.sent == ["Query", "UpdateItem", "GetItem"], trips.sent
+    assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS
