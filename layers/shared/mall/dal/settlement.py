@@ -351,8 +351,8 @@ class SettlementRepository(SettlementRecords):
             record = self.record(key)
             if record is None or record.status != CommissionStatus.FROZEN:
                 return report
-            if self.context([record]).status(record) != "disabled":
-                return report  # only a disabled promoter's money is voided
+            if self.promoter_status(record.beneficiary_id) != "disabled":
+                return report  # only a disabled promoter's money is voided (as the promoter item says)
             amount = record.current_fen
             ref = {"bonus_id": record.bonus_id, "month": record.month} if isinstance(record, BonusRecord) else {
                 "order_id": record.order_id, "line_id": record.line_id, "level": str(record.level),

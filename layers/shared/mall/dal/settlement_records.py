@@ -198,6 +198,11 @@ class SettlementRecords:
                 wallet_items[pk] = item
         return statuses, wallet_items
 
+    def promoter_status(self, beneficiary_id: str) -> str | None:
+        """The promoter item's own status (consistent): what voiding a record decides on."""
+        item = self._table.get(promoter_key(beneficiary_id), consistent=True)
+        return str(item.get("status")) if item is not None else None
+
     def record(self, key: Key) -> Settleable | None:
         return settleable_from_item(self._table.get(key, consistent=True))
 
