@@ -216,6 +216,9 @@ class FunctionEnvironment(BaseModel):
     # Every function: "1" only while the wallets' risk-hold flags are being written for the first time
     # (docs/runbook.md): the writers that must not credit a held promoter check the hold item itself.
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False
+    # Every function: "1" only while the wallets' promoter-blocked flags are being written for the first
+    # time (docs/runbook.md): the settlement reads and checks the promoter item's status itself.
+    promoter_status_item_checks: Annotated[bool, Field(alias="PROMOTER_STATUS_ITEM_CHECKS")] = False
     # The payment webhook: "1" only while buyers' profiles get the mirror of their binding's parent for the
     # first time (docs/runbook.md): the payment checks the binding item itself.
     binding_item_checks: Annotated[bool, Field(alias="BINDING_ITEM_CHECKS")] = False

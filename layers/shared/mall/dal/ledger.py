@@ -9,7 +9,10 @@ Keys (docs/data-model.md, "ledger"):
   promoter's risk hold item exists: written by the hold's writers in the hold's own transaction
   (``mall.dal.risk``), so a credit that must not reach a held promoter (or must reach only a held
   one) carries that condition on the wallet it updates anyway (``held``) instead of a
-  ConditionCheck of the hold item (2 write units each)
+  ConditionCheck of the hold item (2 write units each); and ``promoter_blocked`` (``frozen`` or
+  ``disabled``) exactly while an admin has the promoter in that status, written with each status
+  change (``mall.dal.promoter_wallet``), so a settlement carries "not blocked" on the wallet it
+  updates (``unblocked``) instead of a ConditionCheck of the promoter item
 - merchant account ``MERCHANT_ACCOUNT#<account>#<shard 00-15>/BALANCE``: ``balance_fen``. Sharded
   because every commission touches it: one item would be a hot partition at ~1,000 writes/s.
 
@@ -50,6 +53,8 @@ from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
 MERCHANT_SHARDS = 16
 #: The wallet attribute present (true) exactly while the promoter's risk hold item exists.
 RISK_HOLD_FLAG = "risk_hold"
+#: The wallet attribute holding the promoter's status exactly while it blocks settlement (frozen, disabled).
+PROMOTER_BLOCKED_FLAG = "promoter_blocked"
 TRANSACTION_ATTEMPTS = 10
 
 
@@ -79,6 +84,14 @@ def wallet_from_item(user_id: str, item: Item | None) -> Wallet:
     return Wallet(user_id, balances, int(item.get("version", 0)), item.get("updated_at"))
 
 
+def _flag_conditions(*, held: bool | None, unblocked: bool) -> list[str]:
+    """A wallet update's conditions on its flags: the risk hold (present, absent or either) and the
+    promoter's blocking status (absent, or either)."""
+    conditions = [] if held is None else [
+        f"{'attribute_exists' if held else 'attribute_not_exists'}({RISK_HOLD_FLAG})"]
+    return [*conditions, f"attribute_not_exists({PROMOTER_BLOCKED_FLAG})"] if unblocked else conditions
+
+
 class LedgerRefused(Exception):
     """The ledger transaction was refused. ``labels`` name the operations whose condition failed:
     ``wallet:<uid>`` (an overdraft or a stale ``expect``), ``posting:<id>`` (already written),
@@ -96,6 +109,11 @@ class LedgerRefused(Exception):
         """The wallet of ``user_id`` was refused while it carried the risk-hold flag."""
         item = self.current.get(f"wallet:{user_id}")
         return bool(item and item.get(RISK_HOLD_FLAG))
+
+    def wallet_blocked(self, user_id: str) -> bool:
+        """The wallet of ``user_id`` was refused while it carried the promoter-blocked flag."""
+        item = self.current.get(f"wallet:{user_id}")
+        return bool(item and item.get(PROMOTER_BLOCKED_FLAG))
 
     def only(self, prefix: str) -> bool:
         return bool(self.labels) and all(label.startswith(prefix) for label in self.labels)
@@ -206,9 +224,11 @@ class LedgerRepository:
 
     def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
                no_debt: Collection[str] = (), debt_is: Mapping[str, int] | None = None,
-               now: datetime | None = None, held: Mapping[str, bool] | None = None) -> list[tuple[str, Write]]:
+               now: datetime | None = None, held: Mapping[str, bool] | None = None,
+               unblocked: Collection[str] = ()) -> list[tuple[str, Write]]:
         """The labelled writes that record ``postings`` (see the module docstring). ``held``: promoters
-        whose wallet must carry (True) or not carry (False) the risk-hold flag at commit time."""
+        whose wallet must carry (True) or not carry (False) the risk-hold flag at commit time;
+        ``unblocked``: promoters whose wallet must not carry the promoter-blocked flag."""
         if not postings:
             return []
         name = self._table.name
@@ -230,7 +250,8 @@ class LedgerRepository:
             out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
                                                                 no_debt=user_id in no_debt,
                                                                 debt_is=(debt_is or {}).get(user_id), now=at,
-                                                                held=(held or {}).get(user_id))))
+                                                                held=(held or {}).get(user_id),
+                                                                unblocked=user_id in unblocked)))
         shard = merchant_shard(postings[0].posting_id)
         for account, delta in per_merchant.items():
             if delta:
@@ -240,7 +261,8 @@ class LedgerRepository:
         return out
 
     def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None, no_debt: bool,
-                      now: datetime, debt_is: int | None = None, held: bool | None = None) -> Write:
+                      now: datetime, debt_is: int | None = None, held: bool | None = None,
+                      unblocked: bool = False) -> Write:
         adds = ["version :one"]
         sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
         conditions: list[str] = []
@@ -268,8 +290,7 @@ class LedgerRepository:
             else:
                 conditions.append("debt_fen = :debt_is")
             values[":debt_is"] = debt_is
-        if held is not None:
-            conditions.append(f"{'attribute_exists' if held else 'attribute_not_exists'}({RISK_HOLD_FLAG})")
+        conditions += _flag_conditions(held=held, unblocked=unblocked)
         if expect is not None:
             if expect.version == 0:
                 conditions.append("attribute_not_exists(version)")
@@ -294,18 +315,19 @@ class LedgerRepository:
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
              debt_is: Mapping[str, int] | None = None, now: datetime | None = None,
-             held: Mapping[str, bool] | None = None) -> None:
+             held: Mapping[str, bool] | None = None, unblocked: Collection[str] = ()) -> None:
         """Record ``postings`` together with the caller's ``also`` writes (its state transition)
         in one transaction (one conditional write when there are no postings and one write).
         ``no_debt``: promoters whose wallet must owe nothing at commit time (a withdrawal waits
         while a debt exists). ``debt_is``: promoters whose debt must still be exactly the given
         (≤ 0) ``debt_fen`` (a repayment computed from it). ``held``: promoters whose wallet must (True)
         or must not (False) carry the risk-hold flag (``LedgerRefused.wallet_held`` tells a refusal
-        by the flag from one by a balance). A conflict with a concurrent
-        transaction is retried with jitter; a failed condition raises ``LedgerRefused`` naming
-        what failed."""
+        by the flag from one by a balance). ``unblocked``: promoters whose wallet must not carry the
+        promoter-blocked flag (an admin's freeze or disable; ``LedgerRefused.wallet_blocked``). A
+        conflict with a concurrent transaction is retried with jitter; a failed condition raises
+        ``LedgerRefused`` naming what failed."""
         labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(
-            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now, held=held)
+            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now, held=held, unblocked=unblocked)
         if len(labelled) == 1 and "ConditionCheck" not in labelled[0][1].op:
             # No money moves, one item changes (a record's due date): a conditional write is as
             # atomic as a one-item transaction under the same condition, at half the units.

@@ -38,6 +38,7 @@ from mall.dal.keys import (
     wallet_key,
 )
 from mall.dal.ledger import wallet_from_item
+from mall.dal.promoter_wallet import fold_wallet_writes
 from mall.dal.referral.records import promoter_from_item
 from mall.dal.risk_wallet import hold_conditions, hold_item_check, with_flag
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
@@ -263,8 +264,10 @@ class RiskCaseRepository:
             writes.append(self._hold_write(hold_before, hold_after))
         writes.append(self._audit.write(audit, now))
         writes += also
+        # The hold's flag, the freeze's promoter-blocked flag and a check of the same wallet: one write.
+        writes = fold_wallet_writes(with_flag(writes, self._table.name, hold_before, hold_after), before.promoter_id)
         try:
-            self._table.transact(with_flag(writes, self._table.name, hold_before, hold_after))
+            self._table.transact(writes)
         except TransactionCancelled as exc:
             failed = exc.conditional_failures
             if 0 in failed:

@@ -7,32 +7,34 @@ Everything due at ``as_of`` is ``gsi2sk <= "<as_of>#~"`` (``~`` sorts after ever
 Settling a set of records (``SettlementRepository.settle``):
 1. the records are re-read (BatchGetItem, consistent: the index is eventually consistent and
    may be stale) with their orders (known from the keys), and the ones no longer due are skipped;
-2. the rest are grouped by promoter; the promoters and their wallets are read together (one
-   BatchGetItem, consistent) and per group the records' postings are computed in due order against
-   the evolving balances (debt repaid first);
+2. the rest are grouped by promoter; their wallets, which carry the promoters' blocking status,
+   are read (one BatchGetItem, consistent) and per group the records' postings are computed in due
+   order against the evolving balances (debt repaid first);
 3. ONE ledger transaction (``LedgerRepository.post``) for as many whole groups as fit in DynamoDB's
    100 writes (``packs``: 10 records of a promoter make ~13 writes, so ~7 promoters share a
    transaction): per record a conditional update FROZEN → SETTLED (still FROZEN, still due, no hold,
    same version; the due index attributes removed; ``settled_by`` the posting that settles it), per
    promoter ONE settlement posting for the sum of its records (one per kind, commission or bonus,
    naming them in ``settles``; a ``debt_repaid`` beside it while a debt is owed) and the wallet
-   update conditional on the version read (``expect``). A refused pack wrote nothing: each of its
-   promoters is then settled on its own (``settle_group``, below). A group too big for one
-   transaction is settled alone, in consecutive chunks.
+   update conditional on the version read (``expect``) and on the promoter not being blocked. A
+   refused pack wrote nothing: each of its promoters is then settled on its own (``settle_group``,
+   below). A group too big for one transaction is settled alone, in consecutive chunks.
 4. If the transaction is refused because a record changed meanwhile (a refund cancelled or
    reduced it, a hold was set, another run settled it), the group's records are settled one by
    one, each re-read, skipping the ones no longer due. A stale wallet (another posting landed
    since it was read) is re-read and the group retried.
 
 Besides the records, steps 1 and 2 read (consistently) the commission records' orders and the
-promoters. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
+promoters' wallets. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
 the due index and settles on the first run after the unfreeze); one whose promoter is disabled is
 voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided`` posting and audit entry in one
 transaction); one whose order line holds an open refund request (``refund_held_fen``) waits
-(``refund_open``). Every settling transaction checks both again: a ConditionCheck that the promoter
-is neither frozen nor disabled, and per order one that the settled lines hold no refund. A freeze or
-a refund request committed between the read and the settlement refuses it, and the records settled
-one by one find them.
+(``refund_open``). The promoter's status is read from the ``promoter_blocked`` flag of the wallet read
+anyway (``mall.dal.promoter_wallet``). Every settling transaction checks both again: the wallet update
+carries ``attribute_not_exists(promoter_blocked)`` (a ConditionCheck of the promoter item while
+``PROMOTER_STATUS_ITEM_CHECKS=1``), and per order a ConditionCheck that the settled lines hold no
+refund. A freeze or a refund request committed between the read and the settlement refuses it, and
+the records settled one by one find them.
 
 Every write is conditional on the state it was computed from, and posting ids are deterministic
 (``<id of the chunk's first record>.settled``), so overlapping runs and redelivered slices settle
@@ -196,7 +198,8 @@ class SettlementRepository(SettlementRecords):
         records = [record for group in pack for record in group.chunk]
         return [*(check for group in pack for check in self.hold_checks(group.beneficiary_id,
                                                                          group.chunk.records)),
-                *(self.status_check(group.beneficiary_id) for group in pack), *self.refund_checks(records, context)]
+                *(check for group in pack for check in self.status_checks(group.beneficiary_id)),
+                *self.refund_checks(records, context)]
 
     def pack_writes(self, pack: Sequence[PlannedGroup], context: SettleContext) -> int:
         return len(pack) + len(self.pack_checks(pack, context)) + sum(writes_of(g.chunk) for g in pack)
@@ -219,7 +222,8 @@ class SettlementRepository(SettlementRecords):
                                     *self.pack_checks(pack, context)],
                               expect={group.beneficiary_id: group.wallet for group in pack}, now=now,
                               held={uid: on for group in pack
-                                    for uid, on in self.hold_flags(group.beneficiary_id, group.chunk.records).items()})
+                                    for uid, on in self.hold_flags(group.beneficiary_id, group.chunk.records).items()},
+                              unblocked=self.unblocked([group.beneficiary_id for group in pack]))
         except LedgerRefused as refused:
             logger.info("a packed settlement transaction was refused; settling its promoters one by one", extra={
                 "promoters": len(pack), "labels": refused.labels[:10]})
@@ -245,7 +249,7 @@ class SettlementRepository(SettlementRecords):
         while pending:
             if wallet is None:
                 wallet = self._ledger.wallet(beneficiary_id)
-            fixed = 1 + len(self.hold_checks(beneficiary_id, pending)) + 1  # wallet, hold, promoter status
+            fixed = 1 + len(self.hold_checks(beneficiary_id, pending)) + len(self.status_checks(beneficiary_id))
             try:
                 chunk, after = settle_in_order(pending, wallet.balances, at=now,
                                                max_writes=MAX_TRANSACTION_WRITES, fixed_writes=fixed,
@@ -262,9 +266,11 @@ class SettlementRepository(SettlementRecords):
                                   also=[*self.settle_writes(chunk, as_of=as_of, now=now),
                                         *self.checks(beneficiary_id, chunk.records, context)],
                                   expect={beneficiary_id: wallet}, now=now,
-                                  held=self.hold_flags(beneficiary_id, chunk.records))
+                                  held=self.hold_flags(beneficiary_id, chunk.records),
+                                  unblocked=self.unblocked([beneficiary_id]))
             except LedgerRefused as refused:
-                if refused.any("also:") or refused.any("posting:") or refused.wallet_held(beneficiary_id):
+                if (refused.any("also:") or refused.any("posting:") or refused.wallet_held(beneficiary_id)
+                        or refused.wallet_blocked(beneficiary_id)):
                     # A record changed since it was read, or the promoter was frozen, held or a refund
                     # opened meanwhile: settle this chunk's records one by one, each decided again.
                     logger.info("a record changed during settlement; settling one by one", extra={
@@ -314,7 +320,8 @@ class SettlementRepository(SettlementRecords):
                                   also=[*self.settle_writes(chunk, as_of=as_of, now=now),
                                         *self.checks(record.beneficiary_id, [record], context)],
                                   expect={record.beneficiary_id: wallet}, now=now,
-                                  held=self.hold_flags(record.beneficiary_id, [record]))
+                                  held=self.hold_flags(record.beneficiary_id, [record]),
+                                  unblocked=self.unblocked([record.beneficiary_id]))
             except (LedgerRefused, Overdraft):
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
@@ -344,8 +351,8 @@ class SettlementRepository(SettlementRecords):
             record = self.record(key)
             if record is None or record.status != CommissionStatus.FROZEN:
                 return report
-            if self.context([record]).status(record) != "disabled":
-                return report  # only a disabled promoter's money is voided
+            if self.promoter_status(record.beneficiary_id) != "disabled":
+                return report  # only a disabled promoter's money is voided (as the promoter item says)
             amount = record.current_fen
             ref = {"bonus_id": record.bonus_id, "month": record.month} if isinstance(record, BonusRecord) else {
                 "order_id": record.order_id, "line_id": record.line_id, "level": str(record.level),

@@ -13,7 +13,8 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item
 from mall.dal.keys import bonus_key, commission_key, due_partition, order_key, order_pk, promoter_key, wallet_key
-from mall.dal.ledger import Wallet, wallet_from_item
+from mall.dal.ledger import PROMOTER_BLOCKED_FLAG, Wallet, wallet_from_item
+from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair
 from mall.dal.team_bonus import bonus_from_item
@@ -154,7 +155,9 @@ class SettlementRecords:
     def read_slice(self, keys: Sequence[Key]) -> tuple[list[Settleable], SettleContext, dict[str, Wallet]]:
         """The records named by ``keys`` that exist, their context and their promoters' wallets, in two
         consistent BatchGetItem rounds instead of three: a commission record's order is known from its
-        key, so it is read with the records; the promoters and their wallets are read together."""
+        key, so it is read with the records; the promoters' statuses come with their wallets (the
+        ``promoter_blocked`` flag; while ``PROMOTER_STATUS_ITEM_CHECKS=1`` the promoter items, read
+        beside the wallets)."""
         order_prefix = order_pk("")
         order_keys = [{"pk": str(k["pk"]), "sk": order_key("")["sk"]} for k in keys
                       if str(k["pk"]).startswith(order_prefix)]
@@ -166,19 +169,39 @@ class SettlementRecords:
             elif (record := settleable_from_item(item)) is not None:
                 records.append(record)
         promoters = sorted({r.beneficiary_id for r in records})
-        statuses: dict[str, str | None] = dict.fromkeys(promoters)
-        wallet_items: dict[str, Item] = {}
-        found = self._table.batch_get([*(promoter_key(uid) for uid in promoters),
-                                       *(wallet_key(uid) for uid in promoters)], consistent=True) if promoters else []
-        for item in found:
-            uid = str(item["pk"]).removeprefix("USER#")
-            if item.get("sk") == "PROMOTER":
-                statuses[uid] = str(item.get("status"))
-            elif item.get("sk") == "WALLET":
-                wallet_items[uid] = item
+        statuses, wallet_items = self._statuses_and_wallets(promoters)
         needed = {r.order_id for r in records if isinstance(r, CommissionRecord)}
         context = SettleContext(statuses, {oid: item for oid, item in orders.items() if oid in needed})
         return records, context, {uid: wallet_from_item(uid, wallet_items.get(uid)) for uid in promoters}
+
+    def _statuses_and_wallets(self, promoters: Sequence[str], *, also: Sequence[Key] = (),
+                              wallets: bool = True) -> tuple[dict[str, str | None], dict[str, Item]]:
+        """The promoters' statuses as settlement sees them and (``wallets``) their wallet items, in one
+        consistent BatchGetItem with the items of ``also`` (returned under their ``pk``). From the
+        wallets' ``promoter_blocked`` flag; from the promoter items while ``PROMOTER_STATUS_ITEM_CHECKS=1``."""
+        statuses: dict[str, str | None] = dict.fromkeys(promoters)
+        wallet_items: dict[str, Item] = {}
+        items = promoter_item_checks()
+        keys = [*(promoter_key(uid) for uid in promoters if items),
+                *(wallet_key(uid) for uid in promoters if wallets or not items), *also]
+        for item in self._table.batch_get(keys, consistent=True) if keys else []:
+            pk = str(item["pk"])
+            if item.get("sk") == "PROMOTER" and items:
+                statuses[pk.removeprefix("USER#")] = str(item.get("status"))
+            elif item.get("sk") == "WALLET":
+                uid = pk.removeprefix("USER#")
+                wallet_items[uid] = item
+                if not items:
+                    flag = item.get(PROMOTER_BLOCKED_FLAG)
+                    statuses[uid] = str(flag) if flag else None
+            else:
+                wallet_items[pk] = item
+        return statuses, wallet_items
+
+    def promoter_status(self, beneficiary_id: str) -> str | None:
+        """The promoter item's own status (consistent): what voiding a record decides on."""
+        item = self._table.get(promoter_key(beneficiary_id), consistent=True)
+        return str(item.get("status")) if item is not None else None
 
     def record(self, key: Key) -> Settleable | None:
         return settleable_from_item(self._table.get(key, consistent=True))
@@ -187,15 +210,20 @@ class SettlementRecords:
         """The promoters' statuses and the commission records' orders: one consistent BatchGetItem."""
         promoters = sorted({r.beneficiary_id for r in records})
         orders = sorted({r.order_id for r in records if isinstance(r, CommissionRecord)})
-        statuses: dict[str, str | None] = dict.fromkeys(promoters)
-        found_orders: dict[str, Item] = {}
-        keys = [promoter_key(uid) for uid in promoters] + [order_key(oid) for oid in orders]
-        for item in self._table.batch_get(keys, consistent=True) if keys else []:
-            if item.get("sk") == "PROMOTER":
-                statuses[str(item["pk"]).removeprefix("USER#")] = str(item.get("status"))
-            elif item.get("sk") == "ORDER":
-                found_orders[str(item["pk"]).removeprefix("ORDER#")] = item
+        statuses, found = self._statuses_and_wallets(promoters, also=[order_key(oid) for oid in orders], wallets=False)
+        found_orders = {pk.removeprefix("ORDER#"): item for pk, item in found.items() if pk.startswith("ORDER#")}
         return SettleContext(statuses, found_orders)
+
+    def status_checks(self, beneficiary_id: str) -> list[Write]:
+        """``status_check`` while ``PROMOTER_STATUS_ITEM_CHECKS=1``; none once the wallets carry the
+        status (the settling wallet update's ``unblocked`` condition checks it)."""
+        return [self.status_check(beneficiary_id)] if promoter_item_checks() else []
+
+    @staticmethod
+    def unblocked(beneficiary_ids: Sequence[str]) -> list[str]:
+        """The wallets whose update must find no ``promoter_blocked`` flag (``LedgerRepository.post``):
+        every settled promoter's, unless the promoter items are checked instead."""
+        return [] if promoter_item_checks() else list(beneficiary_ids)
 
     def status_check(self, beneficiary_id: str) -> Write:
         """The ConditionCheck that an admin has not frozen or disabled the promoter since the read:
@@ -230,7 +258,7 @@ class SettlementRecords:
 
     def checks(self, beneficiary_id: str, records: Sequence[Settleable], context: SettleContext) -> list[Write]:
         """Everything a settling transaction checks besides the records and the wallet."""
-        return [*self.hold_checks(beneficiary_id, records), self.status_check(beneficiary_id),
+        return [*self.hold_checks(beneficiary_id, records), *self.status_checks(beneficiary_id),
                 *self.refund_checks(records, context)]
 
     def held_bonus_promoters(self, records: Sequence[Settleable]) -> set[str]:

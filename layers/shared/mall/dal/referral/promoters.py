@@ -22,6 +22,7 @@ from mall.dal.keys import (
     purchase_key,
     user_partition,
 )
+from mall.dal.promoter_wallet import status_flag_write
 from mall.dal.referral.records import (
     activity_day,
     activity_write,
@@ -219,7 +220,10 @@ class PromoterRepository:
     def status_writes(self, promoter: Promoter, *, to_status: PromoterStatus, action: str, by: str,
                       reason: str | None, now: datetime, grant_role: bool,
                       audit: AuditEntry | None = None) -> list[Write]:
-        """``change_status`` as writes, for a caller's transaction (a confirmed risk case's freeze)."""
+        """``change_status`` as writes, for a caller's transaction (a confirmed risk case's freeze). A change
+        into, out of or between the statuses that block settlement also writes the wallet's
+        ``promoter_blocked`` flag (``mall.dal.promoter_wallet``): a caller whose transaction touches that
+        wallet too folds the two (``fold_wallet_writes``)."""
         sets = ["#s = :to", "gsi1pk = :g", "#v = #v + :one", "reason = :reason"]
         values: dict[str, Any] = {":to": to_status, ":g": promoter_status_partition(to_status),
                                   ":from": promoter.status, ":one": 1, ":ver": promoter.version, ":reason": reason}
@@ -238,6 +242,9 @@ class PromoterRepository:
                                     to_status=to_status, by=by, reason=reason))
         if audit is not None:
             writes.append(AuditLog(self._table).write(audit, now))
+        flag = status_flag_write(self._table.name, promoter.user_id, before=promoter.status, after=to_status)
+        if flag is not None:
+            writes.append(flag)
         return writes
 
     def set_override(self, promoter: Promoter, *, l1_bp: int | None, l2_bp: int | None, by: str,
