@@ -14,7 +14,7 @@ import pytest
 
 from bench._meter import Index, Meter
 from local import shipping_sandbox
-from mall.dal.keys import customer_profile_key, order_key
+from mall.dal.keys import customer_profile_key, order_key, referral_counted_key
 from mall.dal.orders import OrderRepository
 from mall.dal.table import Table
 from mall.dal.tracking import TrackingRepository
@@ -72,7 +72,13 @@ def test_a_paid_order_s_referral_worker_reads_the_settings_and_each_promoter_onc
     # the invitee's parent).
     assert kinds["SETTINGS#/CURRENT"] == 0.5
     assert kinds["USER#/PROMOTER"] == 2.0
+    # The basis is not read: the attribution the payment wrote on the order (binding, no first-payment
+    # claim) names the earners the basis holds.
+    assert "ORDER#/COMMISSION_BASIS" not in kinds
+    assert seen["rcu"] == 4.5  # the settings ½, the binding 1, the activity markers 2 × ½, the promoters 2
     assert world.level(b) == "senior" and world.level(a) == "basic"  # the upgrade still happens
+    counted = table.get(referral_counted_key(order_id), consistent=True)
+    assert counted is not None and (counted["l1_promoter_id"], counted["l2_promoter_id"]) == (b, a)
 
 
 def shipped_by_sf(mall: Mall, table: Table) -> tuple[str, dict[str, Any]]:
