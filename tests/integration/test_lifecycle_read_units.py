@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import boto3
@@ -14,12 +15,16 @@ import pytest
 
 from bench._meter import Index, Meter
 from local import shipping_sandbox
-from mall.dal.keys import customer_profile_key, order_key, referral_counted_key
+from mall.dal.changes import Change
+from mall.dal.keys import commission_key, customer_profile_key, order_key, referral_counted_key
+from mall.dal.notifications import NotificationRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.tracking import TrackingRepository
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.services import tracking
+from mall.services.notifications import deliver_change
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
 from mall.services.shipping_uploads import upload_order
@@ -79,6 +84,37 @@ def test_a_paid_order_s_referral_worker_reads_the_settings_and_each_promoter_onc
     assert world.level(b) == "senior" and world.level(a) == "basic"  # the upgrade still happens
     counted = table.get(referral_counted_key(order_id), consistent=True)
     assert counted is not None and (counted["l1_promoter_id"], counted["l2_promoter_id"]) == (b, a)
+
+
+def test_the_notification_worker_reads_settings_only_for_a_change_that_notifies(table: Table) -> None:
+    """The stream's changes of one order as the notification worker gets them: placed, paid, its first
+    commission record created, completed. Only the record created is an event (commission earned)."""
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.place(buyer)
+    placed = table.get(order_key(order_id), consistent=True)
+    world.pay(order_id)
+    paid = table.get(order_key(order_id), consistent=True)
+    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
+    created = records(table, order_id)[next(iter(records(table, order_id)))]
+    record_item = table.get(commission_key(order_id, created.line_id, created.level), consistent=True)
+    complete(table, order_id)
+    completed = table.get(order_key(order_id), consistent=True)
+    assert placed is not None and paid is not None and record_item is not None and completed is not None
+    settings = SettingsRepository(table)
+    repo, sender = NotificationRepository(table), lambda: None
+
+    def deliver(old: dict[str, Any] | None, new: dict[str, Any], event_id: str) -> list[Any]:
+        return deliver_change(Change(event_id, "MODIFY", "1", old, new),
+                              settings=lambda: settings.current().settings.notifications, repo=repo,
+                              openid_of=lambda _: None, sender=sender, now=T0)  # type: ignore[arg-type]
+
+    changes: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [(None, placed), (placed, paid), (paid, completed)]
+    for event_id, (old, new) in enumerate(changes):
+        seen = read_units(table, partial(deliver, old, new, f"e{event_id}"))
+        assert seen["rcu"] == 0, seen["rcu_by_item_kind"]  # was ½ each: the settings
+    seen = read_units(table, lambda: deliver(None, record_item, "e9"))
+    assert seen["rcu_by_item_kind"] == {"SETTINGS#/CURRENT": 0.5}  # an event: the settings in force, read afresh
 
 
 def shipped_by_sf(mall: Mall, table: Table) -> tuple[str, dict[str, Any]]:
