@@ -226,6 +226,9 @@ def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(t
     order_id = world.pay(world.place(buyer))
     first = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=1)))
     assert first["rcu_by_item_kind"]["SETTINGS#/V#"] == 0.5  # the version the order was priced with
+    # The beneficiaries' holds, eventually consistent (½ each, was 1): the creation's transaction
+    # commits only if each is still held or not as read.
+    assert first["rcu_by_item_kind"]["USER#/RISK_HOLD"] == 1.0
     # The next change of the order (here a repeat): the version is immutable and kept.
     again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
     assert "SETTINGS#/V#" not in again["rcu_by_item_kind"]
