@@ -10,7 +10,8 @@ Errcode 43101 (not subscribed) is recorded and not retried; any other failure re
 deliveries it moves to ``DeadLetterQueue``.
 A malformed message is dropped (logged as an error, metric ``NotificationMessagesMalformed``).
 
-The settings document is read at most once per invocation, and only when a message can notify;
+The settings document is read at most once per invocation, and only when a message is an event
+(``mall.domain.notification_events.is_event``: an order placed or completed is none);
 recipients' openids are cached for the invocation too."""
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import boto3
@@ -14,19 +15,25 @@ import pytest
 
 from bench._meter import Index, Meter
 from local import shipping_sandbox
-from mall.dal.keys import customer_profile_key, order_key
+from mall.dal.changes import Change
+from mall.dal.keys import basis_key, commission_key, customer_profile_key, order_key, referral_counted_key
+from mall.dal.notifications import NotificationRepository
 from mall.dal.orders import OrderRepository
+from mall.dal.settings import SettingsRepository
 from mall.dal.table import Table
 from mall.dal.tracking import TrackingRepository
+from mall.domain.orders import Order
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.services import tracking
+from mall.services.notifications import deliver_change
+from mall.services.payments import PaymentRepositories, apply_payment
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
 from mall.services.shipping_uploads import upload_order
 from tests.conftest import clear_caches, table_request
 from tests.integration.test_commission_sync import complete, records, set_refunded
 from tests.integration.test_parcel_tracking import FakeProvider
-from tests.integration.test_payment_snapshot import T0, World, _chain
+from tests.integration.test_payment_snapshot import MERCHANT, T0, World, _chain, _no_pay
 from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
@@ -72,7 +79,95 @@ def test_a_paid_order_s_referral_worker_reads_the_settings_and_each_promoter_onc
     # the invitee's parent).
     assert kinds["SETTINGS#/CURRENT"] == 0.5
     assert kinds["USER#/PROMOTER"] == 2.0
+    # The basis is not read: the attribution the payment wrote on the order (binding, no first-payment
+    # claim) names the earners the basis holds.
+    assert "ORDER#/COMMISSION_BASIS" not in kinds
+    assert seen["rcu"] == 4.5  # the settings ½, the binding 1, the activity markers 2 × ½, the promoters 2
     assert world.level(b) == "senior" and world.level(a) == "basic"  # the upgrade still happens
+    counted = table.get(referral_counted_key(order_id), consistent=True)
+    assert counted is not None and (counted["l1_promoter_id"], counted["l2_promoter_id"]) == (b, a)
+
+
+def test_the_notification_worker_reads_settings_only_for_a_change_that_notifies(table: Table) -> None:
+    """The stream's changes of one order as the notification worker gets them: placed, paid, its first
+    commission record created, completed. Only the record created is an event (commission earned)."""
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.place(buyer)
+    placed = table.get(order_key(order_id), consistent=True)
+    world.pay(order_id)
+    paid = table.get(order_key(order_id), consistent=True)
+    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
+    created = records(table, order_id)[next(iter(records(table, order_id)))]
+    record_item = table.get(commission_key(order_id, created.line_id, created.level), consistent=True)
+    complete(table, order_id)
+    completed = table.get(order_key(order_id), consistent=True)
+    assert placed is not None and paid is not None and record_item is not None and completed is not None
+    settings = SettingsRepository(table)
+    repo, sender = NotificationRepository(table), lambda: None
+
+    def deliver(old: dict[str, Any] | None, new: dict[str, Any], event_id: str) -> list[Any]:
+        return deliver_change(Change(event_id, "MODIFY", "1", old, new),
+                              settings=lambda: settings.current().settings.notifications, repo=repo,
+                              openid_of=lambda _: None, sender=sender, now=T0)  # type: ignore[arg-type]
+
+    changes: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [(None, placed), (placed, paid), (paid, completed)]
+    for event_id, (old, new) in enumerate(changes):
+        seen = read_units(table, partial(deliver, old, new, f"e{event_id}"))
+        assert seen["rcu"] == 0, seen["rcu_by_item_kind"]  # was ½ each: the settings
+    seen = read_units(table, lambda: deliver(None, record_item, "e9"))
+    assert seen["rcu_by_item_kind"] == {"SETTINGS#/CURRENT": 0.5}  # an event: the settings in force, read afresh
+
+
+def test_the_payment_reads_the_order_eventually_consistent(table: Table) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.place(buyer)
+    tx = world.notification(order_id)
+    seen = read_units(table, lambda: world.apply(tx))
+    # The order item (under 4 KB) for ½ (was 1, consistent); the batches of the basis stay consistent.
+    assert seen["rcu_by_item_kind"]["ORDER#/ORDER"] == 0.5
+    assert _calls(seen, "GetItem") == 1
+    assert world.records(order_id) == {} and table.get(basis_key(order_id), consistent=True) is not None
+
+
+def _stale_reads(monkeypatch: pytest.MonkeyPatch, stale: Callable[[str], Order | None]) -> None:
+    """An eventually consistent read of an order answers ``stale(order_id)``; consistent ones the truth."""
+    real = OrderRepository.get
+
+    def get(self: OrderRepository, order_id: str, *, consistent: bool = True) -> Order | None:
+        return real(self, order_id, consistent=True) if consistent else stale(order_id)
+
+    monkeypatch.setattr(OrderRepository, "get", get)
+
+
+def test_a_payment_for_an_order_an_eventual_read_does_not_show_yet_is_recorded(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.place(buyer)
+    _stale_reads(monkeypatch, lambda _: None)  # just placed: not visible to an eventual read yet
+    world.pay(order_id)  # mark_paid, not "unknown order"
+    order = OrderRepository(table).get(order_id)
+    assert order is not None and order.status.value == "PAID"
+
+
+def test_a_payment_decided_on_a_stale_unpaid_order_is_a_duplicate_and_writes_nothing(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.place(buyer)
+    unpaid = OrderRepository(table).get(order_id)
+    tx = world.notification(order_id)
+    world.apply(tx)
+    paid = table.get(order_key(order_id), consistent=True)
+    profile = table.get(customer_profile_key(buyer), consistent=True)
+    _stale_reads(monkeypatch, lambda _: unpaid)  # the redelivery reads the order as it was before the payment
+    result = apply_payment(tx, repos=PaymentRepositories.on(table), merchant=MERCHANT, pay=_no_pay, now=T0,
+                           source="webhook")
+    assert result.decision.outcome.value == "duplicate"
+    assert table.get(order_key(order_id), consistent=True) == paid
+    assert table.get(customer_profile_key(buyer), consistent=True) == profile  # counted once
 
 
 def shipped_by_sf(mall: Mall, table: Table) -> tuple[str, dict[str, Any]]:
@@ -134,6 +229,9 @@ def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(t
     order_id = world.pay(world.place(buyer))
     first = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=1)))
     assert first["rcu_by_item_kind"]["SETTINGS#/V#"] == 0.5  # the version the order was priced with
+    # The beneficiaries' holds, eventually consistent (½ each, was 1): the creation's transaction
+    # commits only if each is still held or not as read.
+    assert first["rcu_by_item_kind"]["USER#/RISK_HOLD"] == 1.0
     # The next change of the order (here a repeat): the version is immutable and kept.
     again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(minutes=2)))
     assert "SETTINGS#/V#" not in again["rcu_by_item_kind"]

@@ -91,8 +91,8 @@ def test_a_hold_committing_while_credits_are_in_flight_refuses_them_and_they_are
     paused = threading.local()
     real_get_many = RiskHoldRepository.get_many
 
-    def get_many_then_wait(self: RiskHoldRepository, uids: Any) -> dict[str, dict[str, Any]]:
-        found = real_get_many(self, uids)
+    def get_many_then_wait(self: RiskHoldRepository, uids: Any, **kwargs: Any) -> dict[str, dict[str, Any]]:
+        found = real_get_many(self, uids, **kwargs)
         if not getattr(paused, "done", False):  # each credit's first decision: read, then wait for the hold
             paused.done = True
             read_all.wait(timeout=30)
@@ -250,9 +250,9 @@ def test_a_batch_credits_a_held_promoters_orders_together_and_keeps_apart_orders
     real_get_many = RiskHoldRepository.get_many
     reads: list[int] = []
 
-    def first_read_stale(self: RiskHoldRepository, uids: Any) -> dict[str, dict[str, Any]]:
+    def first_read_stale(self: RiskHoldRepository, uids: Any, **kwargs: Any) -> dict[str, dict[str, Any]]:
         reads.append(1)
-        return {} if len(reads) == 1 else real_get_many(self, uids)  # o_1 decided before the hold opened
+        return {} if len(reads) == 1 else real_get_many(self, uids, **kwargs)  # o_1 decided before the hold opened
 
     monkeypatch.setattr(RiskHoldRepository, "get_many", first_read_stale)
     report = credit_orders(CommissionRepositories.on(table), order_ids=["o_1", "o_2", "o_3"], now=PAID)

@@ -113,6 +113,44 @@ def test_a_beneficiary_held_when_the_order_is_credited_gets_a_held_record_and_th
     assert in_step(table, RISKY) and in_step(table, UPLINE)
 
 
+def _stale_holds(monkeypatch: pytest.MonkeyPatch, stale: dict[str, dict[str, Any]]) -> list[bool]:
+    """Eventually consistent reads of holds answer ``stale``; consistent ones the truth. Returns the
+    consistency of every read, in order."""
+    real = RiskHoldRepository.get_many
+    reads: list[bool] = []
+
+    def get_many(self: RiskHoldRepository, uids: Any, *, consistent: bool = True) -> dict[str, dict[str, Any]]:
+        reads.append(consistent)
+        return real(self, uids, consistent=True) if consistent else {u: h for u, h in stale.items() if u in set(uids)}
+
+    monkeypatch.setattr(RiskHoldRepository, "get_many", get_many)
+    return reads
+
+
+def test_a_hold_an_eventual_read_missed_refuses_the_creation_and_the_consistent_read_holds_the_record(
+        world: tuple[Table, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    table, version = world
+    case_id = open_case(table)
+    reads = _stale_holds(monkeypatch, {})  # the hold just opened: not yet seen by an eventual read
+    paid_order(table, "o_1", l1=RISKY, l2=UPLINE, version=version)
+    assert reads == [False, True]  # refused on the wallet's flag, then decided again on a consistent read
+    [record] = records_of(table, RISKY)
+    assert record.hold == case_id and [r.hold for r in records_of(table, UPLINE)] == [None]
+    assert in_step(table, RISKY) and in_step(table, UPLINE)
+
+
+def test_a_hold_lifted_after_an_eventual_read_saw_it_gives_a_record_without_hold(
+        world: tuple[Table, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    table, version = world
+    case_id = open_case(table)
+    seen = RiskHoldRepository(table).get_many([RISKY])
+    resolve(table, case_id, "release")
+    reads = _stale_holds(monkeypatch, seen)  # the eventual read still shows the lifted hold
+    paid_order(table, "o_1", l1=RISKY, l2=UPLINE, version=version)
+    assert reads == [False, True]
+    assert [r.hold for r in records_of(table, RISKY)] == [None] and not flagged(table, RISKY)
+
+
 # ---- the lifecycle's write units ------------------------------------------------------------------
 
 

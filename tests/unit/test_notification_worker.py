@@ -218,6 +218,40 @@ def test_disabled_events_and_other_entities_send_nothing_and_read_no_settings(
     assert len(wx.sent) == 3
 
 
+def test_changes_that_are_no_event_read_no_settings_and_events_still_read_them_afresh(
+        worker: ModuleType, wx: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An order placed, paid or completed and a commission record given its due date notify nobody under
+    any settings: the worker reads the settings only for a change that is an event, and still reads
+    them in every invocation that has one (a saved change applies to the very next invocation)."""
+    uid, openid = promoter("n")
+    reads: list[int] = []
+    real = worker.settings_repo.current
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(1)
+        return real(**kwargs)
+
+    monkeypatch.setattr(worker.settings_repo, "current", counted)
+    order = {"entity": "order", "pk": "ORDER#o_1", "sk": "ORDER", "order_id": "o_1", "buyer_id": uid,
+             "status": "CREATED"}
+    placed = {"event_id": "p1", "old": None, "new": order}
+    paid = {"event_id": "p2", "old": order, "new": {**order, "status": "PAID"}}
+    completed = {"event_id": "p3", "old": {**order, "status": "SHIPPED"}, "new": {**order, "status": "COMPLETED"}}
+    frozen = earned(uid)["new"]
+    dated = {"event_id": "c1", "old": frozen, "new": {**frozen, "due_at": "2026-03-20T00:00:00Z", "version": 2}}
+    w = {"entity": "withdrawal", "withdrawal_id": "w_n", "promoter_id": uid, "amount_fen": 5_000, "status": "PAID"}
+    unchanged = {"event_id": "w1", "old": w, "new": {**w, "note": "x"}}
+    assert run(worker, placed, paid, completed, dated, unchanged) == [] and reads == []
+    enable()
+    assert run(worker, earned(uid)) == [] and reads == [1]
+    enable(commission_earned={"enabled": True, "template_id": "tpl_next"})
+    SubscriptionGrantRepository(main_table()).record(uid, [GrantChange("tpl_next", 1, None, GrantResult.ACCEPT)],
+                                                     GrantScene.OTHER, datetime.now(UTC))
+    assert run(worker, placed, earned(uid)) == [] and reads == [1, 1]
+    assert [(m["touser"], m["template_id"]) for m in wx.sent] == [(openid, "tpl_commission_earned"),
+                                                                   (openid, "tpl_next")]
+
+
 def test_a_recipient_without_a_profile_is_recorded_and_not_retried(worker: ModuleType, wx: FakeWeChat) -> None:
     enable()
     message = earned("u_nobody")

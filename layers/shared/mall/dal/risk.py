@@ -142,12 +142,12 @@ class RiskHoldRepository:
         """The open hold on ``uid`` (``case_id``, ``opened_at`` …), or None."""
         return self._table.get(risk_hold_key(uid), consistent=True)
 
-    def get_many(self, uids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, uids: Iterable[str], *, consistent: bool = True) -> dict[str, dict[str, Any]]:
         """The open holds among ``uids``, by user id (users without a hold are absent)."""
         wanted = list(dict.fromkeys(uids))
         if not wanted:
             return {}
-        found = self._table.batch_get([risk_hold_key(uid) for uid in wanted], consistent=True)
+        found = self._table.batch_get([risk_hold_key(uid) for uid in wanted], consistent=consistent)
         return {str(item["pk"]).removeprefix("USER#"): item for item in found}
 
     def hold(self, uid: str) -> Hold | None:

@@ -143,12 +143,12 @@ def _commission(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decisi
     return None
 
 
-def _withdrawal(old: Mapping[str, Any] | None, new: Mapping[str, Any],
-                settings: NotificationSettings) -> Decision | None:
+def _withdrawal(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Decision | None:
+    """Any change of status (``notifications_for`` keeps those of the configured statuses)."""
     if old is None or _entity(old) != "withdrawal":
         return None  # a new request is not a change of status
     status = str(new.get("status") or "")
-    if status == old.get("status") or status not in settings.withdrawal_statuses:
+    if status == old.get("status"):
         return None
     given = new.get("reason") if status == "REJECTED" else new.get("fail_reason") if status == "FAILED" else None
     reason = _FAIL_REASONS.get(str(given), str(given)) if given else WITHDRAWAL_STATUS_NOTE.get(status, "")
@@ -227,21 +227,26 @@ def _delivered(new: Mapping[str, Any]) -> Decision:
     return NotificationKind.ORDER_DELIVERED, str(new.get("buyer_id") or ""), facts, {"order_id": order_id}
 
 
-def _decide(change: ChangeLike, settings: NotificationSettings) -> Decision | None:
-    """(kind, recipient, facts, subject) of the one notification ``change`` causes, if any."""
+def _decide(change: ChangeLike) -> Decision | None:
+    """(kind, recipient, facts, subject) of the one event ``change`` is, if any, before the settings
+    say whether it is sent (``notifications_for``)."""
     new = change.new
     if new is None:
         return None
-    entity = _entity(new)
-    if entity == "withdrawal":
-        return _withdrawal(change.old, new, settings)
-    decide = _BY_ENTITY.get(entity or "")
+    decide = _BY_ENTITY.get(_entity(new) or "")
     return decide(change.old, new) if decide else None
 
 
 _BY_ENTITY: Mapping[str, Callable[[Mapping[str, Any] | None, Mapping[str, Any]], Decision | None]] = {
-    "commission": _commission, "binding": _binding, "order": _order, "refund": _refund,
+    "commission": _commission, "withdrawal": _withdrawal, "binding": _binding, "order": _order, "refund": _refund,
 }
+
+
+def is_event(change: ChangeLike) -> bool:
+    """Whether ``change`` is one of the events above, decided from its images alone: a change that is
+    not (an order placed or completed, a record given its due date) sends nothing under any settings,
+    so the worker need not read them for it."""
+    return _decide(change) is not None
 
 
 def _str_or_none(value: object) -> str | None:
@@ -259,10 +264,12 @@ def notifications_for(change: ChangeLike, settings: NotificationSettings, *,
                       now: datetime | None = None) -> list[Notification]:
     """The subscribe messages ``change`` causes under ``settings`` (none for most changes). ``now``
     only fills a time the change's image lacks (images always carry theirs)."""
-    decided = _decide(change, settings)
+    decided = _decide(change)
     if decided is None:
         return []
     kind, recipient, facts, subject = decided
+    if kind == NotificationKind.WITHDRAWAL_STATUS and subject["status"] not in settings.withdrawal_statuses:
+        return []
     config = settings.template(kind)
     if not config.enabled or not config.template_id or not recipient:
         return []

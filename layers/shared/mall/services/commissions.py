@@ -159,6 +159,7 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
     # state plus the writes is what a read would return. A change of the order meanwhile reaches
     # the sync again through the order stream (a later delivery reads it); a race lost reads again.
     known: OrderCommissions | None = None
+    refused_once = False
     for round_number in range(1, MAX_ROUNDS + 1):
         result.rounds = round_number
         state, known = known or store.read(order_id), None
@@ -175,8 +176,9 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
                 resolve_binding(repos.basis, basis, now=now)  # the first_payment binding this order waits for
                 continue
             try:
-                created = _create(repos, rules, state.order, now, basis)
-            except LedgerRefused as refused:  # another sync created them first: read what it wrote
+                created = _create(repos, rules, state.order, now, basis, consistent_holds=refused_once)
+            except LedgerRefused as refused:  # another sync created them first (read what it wrote), or a hold
+                refused_once = True          # opened or lifted since it was read (read it consistently now)
                 logger.info("commission creation lost a race", extra={"order_id": order_id,
                                                                       "labels": refused.labels[:5]})
                 continue
@@ -214,9 +216,9 @@ class Creation:
 
 
 def _create(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
-            basis: PaymentSnapshot | None) -> Sequence[CommissionRecord]:
+            basis: PaymentSnapshot | None, *, consistent_holds: bool = False) -> Sequence[CommissionRecord]:
     """Decide and record the order's commission in one ledger transaction; the records it created."""
-    creation = decide_creation(repos, rules, order, now, basis)
+    creation = decide_creation(repos, rules, order, now, basis, consistent_holds=consistent_holds)
     repos.ledger.post(creation.postings, also=creation.also, held=creation.held, now=now)
     logger.info("commission created", extra={"order_id": creation.order_id, "records": len(creation.records),
                                               "amount_fen": sum(r.amount_fen for r in creation.records)})
@@ -224,10 +226,14 @@ def _create(repos: CommissionRepositories, rules: Rules, order: Item, now: datet
 
 
 def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, now: datetime,
-                    basis: PaymentSnapshot | None) -> Creation:
+                    basis: PaymentSnapshot | None, *, consistent_holds: bool = False) -> Creation:
     """Decide the order's commission (nothing is written). With a ``basis`` (taken at payment)
     everything that can change later comes from it; an order paid before bases existed reads its
-    attribution from the order and the promoters and categories as they are now."""
+    attribution from the order and the promoters and categories as they are now.
+
+    The beneficiaries' holds are read eventually consistent unless ``consistent_holds``: the
+    transaction commits only if each is still held or not as read (``Creation.held``), so a stale
+    read is refused, never recorded; the caller then decides again with a consistent read."""
     order_id = str(order["order_id"])
     attribution: Mapping[str, Any] = order.get("attribution") or {}
     l1_id = attribution.get("l1_promoter_id") or None
@@ -244,7 +250,7 @@ def decide_creation(repos: CommissionRepositories, rules: Rules, order: Item, no
     if l1_id is not None or l2_id is not None:
         settings = rules.version(version)
         wanted = [uid for uid in (l1_id, l2_id) if uid is not None]
-        holds = repos.holds.get_many(wanted)
+        holds = repos.holds.get_many(wanted, consistent=consistent_holds)
         lines: Sequence[Mapping[str, Any]] = order.get("lines") or []
         found: dict[str, Beneficiary | None]
         categories: dict[str, Category] = {}

@@ -29,6 +29,7 @@ from mall.dal.order_items import is_order_item
 from mall.domain.notification_events import (
     ChangeLike,
     Notification,
+    is_event,
     notifications_for,
 )
 from mall.domain.notifications import NotificationKind, NotificationSettings
@@ -83,9 +84,10 @@ def deliver_change(change: ChangeLike, *, settings: Callable[[], NotificationSet
                    repo: NotificationRepository, openid_of: Callable[[str], str | None],
                    sender: Callable[[], MessageSender], now: datetime) -> list[Delivery]:
     """Send what ``change`` causes, once. ``settings``, ``openid_of`` and ``sender`` are called only
-    when needed (the worker caches them per invocation / process). Raises ``DeliveryFailed`` after
-    recording every notification's outcome when any failed."""
-    if change.new is None or not may_notify(change):
+    when needed (the worker caches them per invocation / process): the settings only for a change
+    that is an event (``is_event``), so an order placed or completed reads none. Raises
+    ``DeliveryFailed`` after recording every notification's outcome when any failed."""
+    if change.new is None or not may_notify(change) or not is_event(change):
         return []
     deliveries = [deliver(n, repo=repo, openid_of=openid_of, sender=sender, now=now)
                   for n in notifications_for(change, settings(), now=now)]

@@ -146,7 +146,11 @@ def apply_payment(tx: TransactionResource, *, repos: PaymentRepositories, mercha
     conditional write first makes this one re-read and see a duplicate. Raises ``WeChatPayError``
     only when starting a paid-after-expiry refund failed (the caller answers 5xx: redelivery retries)."""
     orders = repos.orders
-    order = orders.get(tx.out_trade_no)
+    # An eventually consistent read (half the units): everything the payment decides from is written
+    # with the order and not changed while it awaits payment, except its status and transaction, and
+    # every write below is conditional on the status as read, so a stale one loses that condition and
+    # reads again (consistently). An order not found is read again consistently before it is unknown.
+    order = orders.get(tx.out_trade_no, consistent=False) or orders.get(tx.out_trade_no)
     if order is None:
         logger.error("payment for an unknown order", extra={"out_trade_no": tx.out_trade_no, "source": source})
         metrics.add_metric(name="PaymentForUnknownOrder", unit="Count", value=1)

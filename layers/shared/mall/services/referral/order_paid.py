@@ -54,6 +54,19 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+#: The attribution bases a payment decides with no ``first_payment`` binding to wait for
+#: (``mall.domain.payment_snapshot.decide_basis``: only ``share_first_payment`` claims or follows one).
+_FINAL_BASES = frozenset({"binding", "self_purchase", "none"})
+
+
+def _final_attribution(order: Mapping[str, Any]) -> bool:
+    """Whether the paid order's own attribution already says who earns. The payment writes the basis's
+    attribution onto the order in the transaction that marks it PAID, so for these bases the basis adds
+    nothing the image lacks: its earners are the attribution's and it has no binding outcome."""
+    attribution = order.get("attribution")
+    return isinstance(attribution, Mapping) and attribution.get("basis") in _FINAL_BASES
+
+
 def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """React once to an order that became PAID (at-least-once delivery: a redelivery changes nothing).
 
@@ -62,8 +75,9 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
        with a commission basis (taken at payment) makes the binding it claims and records its outcome
        once (``mall.services.payment_snapshot``); the commission sync follows the same outcome.
     2. Sales counters of the L1 (own + team sales) and L2 (team sales) that earn on the order (from
-       its basis), and the buyer's binding sales, with a ``REFERRAL_ORDER#<id>`` marker in the same
-       transaction.
+       its basis; the basis is not read when the attribution the payment wrote on the order waits for
+       no binding, see ``_final_attribution``), and the buyer's binding sales, with a
+       ``REFERRAL_ORDER#<id>`` marker in the same transaction.
     3. Level upgrades of those promoters: the order's own commission was fixed at payment, so an
        upgrade it triggers applies from the next order."""
     order_id = str(order["order_id"])
@@ -75,11 +89,13 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
     settings = network.settings.current().settings
     result: dict[str, Any] = {"order_id": order_id, "bound": None, "counted": False}
     share = _share_from(order.get("share_source"))
-    basis = earning_basis(repos.basis, order_id, now=now)
+    first_payment_share = settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None \
+        and rules.is_valid_code(share.promoter_code)
+    basis = None if _final_attribution(order) and not first_payment_share \
+        else earning_basis(repos.basis, order_id, now=now)
     if basis is not None:
         result["bound"] = basis.binding_outcome
-    elif settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None and rules.is_valid_code(
-            share.promoter_code):
+    elif first_payment_share and share is not None:
         facts = network.promoters.customer(buyer_id)
         sharer = network.promoters.get_by_code(share.promoter_code)
         if facts.first_paid_order_id == order_id and sharer is not None:
