@@ -175,3 +175,11 @@ def test_the_migration_beside_running_workers_keeps_every_order_counted_once(tab
                       now=NOW)
     assert _team_orders(table, "u_star") == len(orders)
     assert int((table.get(team_sales_key(MONTH, "u_star")) or {})["team_sales_fen"]) == len(orders) * (3_000 + 4_000)
+
+
+def test_folding_one_item_costs_two_write_units(table: Table) -> None:
+    _counted_by_the_code_before(table, "o1", "u_star")
+    old = table.get(distinct_key(Target("team_sales", MONTH, "u_star"), "o1"))
+    assert old is not None
+    folded = read_units(table, lambda: MIGRATION.apply(table, old, False))
+    assert (folded["wcu"], folded["rcu"]) == (2, 0)  # the marker item's update and the old item's delete, 1 each
