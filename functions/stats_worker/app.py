@@ -30,11 +30,13 @@ from mall.workers import worker_entrypoint
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 # "1" only while a worker of the code that marked every change part alone, or that counted a team's
-# order only by its own STATS_SEEN# item, may still run (runbook).
+# order only by its own STATS_SEEN# item, may still run, or until such items have been folded into
+# their orders' marker items (runbook).
 stats = StatsRepository(table, part_markers_too=function_environment().stats_part_markers_too,
                         seen_marks_too=function_environment().stats_seen_marks_too,
                         sales_folded_from=function_environment().sales_board_folded_from,
-                        part_markers_read=function_environment().stats_part_markers_read)
+                        part_markers_read=function_environment().stats_part_markers_read,
+                        seen_items_read=function_environment().stats_seen_items_read)
 
 
 def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:

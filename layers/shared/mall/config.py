@@ -209,6 +209,9 @@ class FunctionEnvironment(BaseModel):
     # The stats worker: "1" while a part marker of the code before per-order markers may still be
     # delivered again (15 days after that code last ran; docs/runbook.md).
     stats_part_markers_read: Annotated[bool, Field(alias="STATS_PART_MARKERS_READ")] = False
+    # The stats worker: "1" until the migration stats_seen_marks_folded has listed every team order counted
+    # by a STATS_SEEN# item in its order's marker item (docs/runbook.md).
+    stats_seen_items_read: Annotated[bool, Field(alias="STATS_SEEN_ITEMS_READ")] = False
     # The stats worker and the leaderboards: periods starting on or after this China day keep their sales
     # board on the commission entries (mall.dal.stats_boards); empty: every period (docs/runbook.md).
     sales_board_folded_from: Annotated[str, Field(alias="SALES_BOARD_FOLDED_FROM",

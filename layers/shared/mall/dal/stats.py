@@ -61,13 +61,13 @@ RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many p
 class StatsRepository:
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
                  part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "",
-                 part_markers_read: bool = True) -> None:
+                 part_markers_read: bool = True, seen_items_read: bool = False) -> None:
         self._table = table
         # The first day whose periods' sales boards live on the commission entries (``mall.dal.stats_boards``).
         self._sales_folded_from = sales_folded_from
         self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too,
                                      seen_marks_too=seen_marks_too, sales_folded_from=sales_folded_from,
-                                     part_markers_read=part_markers_read)
+                                     part_markers_read=part_markers_read, seen_items_read=seen_items_read)
 
     @property
     def table(self) -> Table:

@@ -34,7 +34,9 @@ shard, so where a part is counted does not matter, only that it is counted once.
 **Team orders.** A settled record's order is counted once per beneficiary and month (a
 ``DistinctDelta``) by listing ``<month>#<uid>`` in the same order item's ``seen`` string set, in the
 one write of that item the transaction makes anyway; an item that lists one is kept without expiry.
-The ``STATS_SEEN#`` items of the code before are still read (and, while both codes may run, put too).
+The ``STATS_SEEN#`` items of the code before are read (and, while both codes may run, put too) only
+with ``seen_items_read``: the migration ``stats_seen_marks_folded`` lists each of them in its order's
+item, after which that item alone says whether an order was counted.
 
 Leaderboard scores, a customer's first two paid orders and distinct-order markers are read first
 (one ``BatchGetItem`` with the markers) and written conditionally on what was read. The first read
@@ -117,7 +119,7 @@ class StatsApplier:
 
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
                  part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "",
-                 part_markers_read: bool = True) -> None:
+                 part_markers_read: bool = True, seen_items_read: bool = False) -> None:
         self._table = table
         # A part of an order's changes has a marker of its own only when the code before group
         # markers applied it (gone with its 15-day expiry, which outlives any delivery of it) or its
@@ -132,6 +134,10 @@ class StatsApplier:
         # Likewise while a worker that counts a team's order only by its own ``STATS_SEEN#`` item may
         # still run: that item is put too, so both codes conflict on it.
         self._seen_marks_too = seen_marks_too
+        # A team's order counted by the code before the order's item listed it has only its own
+        # ``STATS_SEEN#`` item until the migration ``stats_seen_marks_folded`` lists it there: those
+        # items are read until then, and while the code before may run (it puts them alone).
+        self._seen_items_read = seen_items_read or seen_marks_too
 
     def apply(self, changes: Sequence[tuple[str, Sequence[Delta]]], *, now: datetime,
               limit: int = MAX_TRANSACTION_WRITES - 1, groups: Mapping[str, str] | None = None) -> ApplyResult:
@@ -260,8 +266,10 @@ class StatsApplier:
             elif isinstance(delta, BuyerDelta):
                 keys.append(buyer_key(delta.buyer_id))
             elif isinstance(delta, DistinctDelta):
-                keys.append(distinct_key(delta.scope, delta.member))  # counted by the code before
-                if (group := distinct_group(delta.scope, delta.member)) is not None:
+                group = distinct_group(delta.scope, delta.member)
+                if group is None or self._seen_items_read:
+                    keys.append(distinct_key(delta.scope, delta.member))  # counted by the code before
+                if group is not None:
                     keys.append(applied_group_key(group))
         state = {key_id(item): item for item in self._table.batch_get(keys, consistent=consistent)}
         # A part is marked alone only by a transaction that filled its group item (which then never
