@@ -21,6 +21,7 @@ from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
+from mall.domain.refund_ids import order_id_of_refund, refund_id_for
 from mall.domain.refunds import (
     REFUNDABLE_ORDER_STATUSES,
     Refund,
@@ -28,8 +29,6 @@ from mall.domain.refunds import (
     RefundLine,
     RefundPlan,
     RefundStatus,
-    order_id_of_refund,
-    refund_id_for,
 )
 
 

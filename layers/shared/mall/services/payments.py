@@ -31,8 +31,8 @@ from mall.domain.orders import (
     PaymentFacts,
     PaymentOutcome,
     decide_payment,
-    paid_after_expiry_refund_id,
 )
+from mall.domain.refund_ids import paid_after_expiry_refund_id
 from mall.errors import DomainError
 from mall.integrations.wechatpay.errors import NotificationRejected
 from mall.integrations.wechatpay.factory import MerchantConfig

@@ -19,6 +19,7 @@ from mall.domain import refunds as rules
 from mall.domain.coupons import coupon_returns
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order
+from mall.domain.refund_ids import refund_id_for
 from mall.domain.refunds import LineRequest, Outcome, Refund, RefundStatus
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse
@@ -81,7 +82,7 @@ def request_refund(*, orders: OrderRepository, refunds: RefundRepository, buyer_
             found = orders.get(order_id)
         order = ensure_owner(found, buyer_id)
         plan = rules.plan_refund(order, lines)
-        refund_id = rules.refund_id_for(order.order_id, order.refund_count + 1)
+        refund_id = refund_id_for(order.order_id, order.refund_count + 1)
         try:
             refund = refunds.create(order, plan, refund_id=refund_id, reason=reason, now=now, requested_by=buyer_id,
                                     marked=marked, response=_buyer_response)
