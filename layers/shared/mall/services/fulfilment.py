@@ -39,7 +39,7 @@ from mall.schemas.fulfilment import (
 )
 from mall.schemas.order_address import AddressView
 from mall.schemas.tracking import CountdownView
-from mall.services.refunds import refund_view
+from mall.services.refund_views import refund_view
 
 if TYPE_CHECKING:
     from mall.services.shipping import UploadRequests
