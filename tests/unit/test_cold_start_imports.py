@@ -66,8 +66,9 @@ HEAVY = {
                         "an order with a coupon expires or closes by a refund; by the coupon routes and placing an "
                         "order",
     "mall.domain.coupons": "with mall.dal.coupons, and by the refund use cases (mall.services.refunds)",
-    "mall.domain.refunds": "by the refund routes, the payment notification (mall.dal.refunds) and the order views "
-                           "(mall.schemas.refunds); refund numbers are in mall.domain.refund_ids",
+    "mall.domain.refunds": "by the refund routes, the order views (mall.schemas.refunds) and the webhook when a "
+                           "refund notification arrives (PaymentRepositories.refunds_of); refund numbers are in "
+                           "mall.domain.refund_ids",
     "mall.domain.fraud": "by the fraud scan and the risk routes; a login, an address or an order's address are "
                          "normalised with mall.domain.normalise",
     "mall.domain.catalog": "by the functions that read products; a promoter's rate copy "
@@ -109,8 +110,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
     "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
                            "mall.schemas.fulfilment": "it answers with the order views"},
-    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG,
-                                 "mall.domain.refunds": "a payment after expiry is refunded in full"},
+    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
     "ShareVisitFunction": REFERRAL,
     "ReferralBindFunction": REFERRAL,
     "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
