@@ -6,38 +6,21 @@ fraud scan, never logged."""
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
-
 from mall.api.auth import public, signing_key
 from mall.api.client_info import client
 from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
-from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
 from mall.integrations.wechat import login_client
 from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
-from mall.services.identity import LogInCustomer, SessionTokens, login_customer
-
-if TYPE_CHECKING:
-    from mall.dal.coupons import CouponRepository
+from mall.services.identity import LogInCustomer, LoginRepositories, SessionTokens, login_customer
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 settings = get_settings()
-customers = CustomerRepository(table)
-
-
-@cache
-def coupons() -> CouponRepository:
-    """Built when a login creates a customer (新人礼): the coupons' repository and rules are not loaded
-    for a returning customer's login."""
-    from mall.dal.coupons import CouponRepository
-
-    return CouponRepository(table)
-
+repos = LoginRepositories.on(table)
 
 app = make_resolver()
 
@@ -53,8 +36,8 @@ def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
     command = LogInCustomer(js_code=body.code, app_id=settings.wechat_app_id, device_id=device, source_ip=ip)
     tokens = SessionTokens(signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds)
-    result = login_customer(command=command, wechat=wechat, customers=customers, tokens=tokens, now=utc_now(),
-                            coupons_of=coupons)
+    result = login_customer(command=command, wechat=wechat, customers=repos.customers, tokens=tokens, now=utc_now(),
+                            coupons_of=repos.coupons_of)
     metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
     if result.is_new_user:
         metrics.add_metric(name="CustomersCreated", unit="Count", value=1)

@@ -62,7 +62,7 @@ HEAVY = {
     "mall.domain.orders": "by the functions that read or write orders; a customer's profile lists an order's "
                           "refund numbers with mall.domain.refund_ids, the campaigns discount a priced order "
                           "with dataclasses.replace",
-    "mall.dal.coupons": "when a login creates a customer (the login's coupons() factory), a promoter is appointed, "
+    "mall.dal.coupons": "when a login creates a customer (LoginRepositories.coupons_of), a promoter is appointed, "
                         "an order with a coupon expires or closes by a refund; by the coupon routes and placing an "
                         "order",
     "mall.domain.coupons": "with mall.dal.coupons, and by the refund use cases (mall.services.refunds)",

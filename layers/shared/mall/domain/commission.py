@@ -28,7 +28,6 @@ from mall.errors import FieldProblem
 if TYPE_CHECKING:
     from mall.domain.orders import PricedOrder
     from mall.domain.settings import DistributionSettings
-
 RateSource = Literal["override", "product", "category", "global"]
 
 
@@ -262,8 +261,7 @@ def apply_line_discounts(priced: PricedOrder, discounts: Mapping[str, int]) -> P
     lines = tuple(replace(line, paid_fen=line.paid_fen - min(max(discounts.get(line.line_id, 0), 0), line.paid_fen))
                   for line in priced.lines)
     paid = sum(line.paid_fen for line in lines)
-    # replace() rather than the class: mall.domain.orders is imported for annotations only, so the catalog's
-    # and the campaigns' readers do not load the order rules.
+    # replace(), not the class: the order rules are imported for annotations only (the catalog's readers).
     return replace(priced, lines=lines, discount_fen=priced.goods_fen - paid, amount_fen=paid + priced.shipping_fen)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
@@ -25,6 +26,7 @@ from mall.schemas.identity import CustomerLoginResponse, MeResponse, PhoneView, 
 
 if TYPE_CHECKING:
     from mall.dal.coupons import CouponRepository
+    from mall.dal.table import Table
 
 logger = Logger(child=True)
 
@@ -38,6 +40,27 @@ class LogInCustomer:
     app_id: str
     device_id: str | None = None
     source_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginRepositories:
+    """What a customer's login reads and writes: the customers, and the coupons for the 新人礼 of a
+    customer it creates."""
+
+    customers: CustomerRepository
+    coupons_of: Callable[[], CouponRepository]
+
+    @classmethod
+    def on(cls, table: Table) -> LoginRepositories:
+        # The coupons' repository, with the coupon rules, is built by the first login that creates a
+        # customer: a returning customer's login (most logins) never needs it.
+        @cache
+        def coupons() -> CouponRepository:
+            from mall.dal.coupons import CouponRepository
+
+            return CouponRepository(table)
+
+        return cls(customers=CustomerRepository(table), coupons_of=coupons)
 
 
 @dataclass(frozen=True)
