@@ -80,6 +80,8 @@ HEAVY = {
                            "(mall.services.fulfilment.created_range)",
     "mall.services.shipping": "by the shipping and order-stream functions (mall.services.fulfilment names it in "
                               "annotations only)",
+    "mall.schemas.catalog": "by the merchant console's catalog functions; the product pages answer with "
+                            "mall.schemas.catalog_public",
     "mall.schemas.fulfilment": "by the order views; placing and paying an order answer with the masked address of "
                                "mall.schemas.order_address",
 }
