@@ -12,18 +12,15 @@ from mall.api.http import entrypoint, make_resolver, metrics
 from mall.api.params import error_response
 from mall.clock import utc_now
 from mall.config import get_settings
-from mall.dal.coupons import CouponRepository
-from mall.dal.identity import CustomerRepository
 from mall.dal.table import main_table
 from mall.integrations.wechat import login_client
 from mall.schemas.identity import CustomerLoginRequest, CustomerLoginResponse
-from mall.services.identity import LogInCustomer, SessionTokens, login_customer
+from mall.services.identity import LogInCustomer, LoginRepositories, SessionTokens, login_customer
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 settings = get_settings()
-customers = CustomerRepository(table)
-coupons = CouponRepository(table)
+repos = LoginRepositories.on(table)
 
 app = make_resolver()
 
@@ -39,8 +36,8 @@ def login(body: CustomerLoginRequest) -> CustomerLoginResponse:
     device, ip = client(app, body.device_id)  # stored for the fraud scan, never logged
     command = LogInCustomer(js_code=body.code, app_id=settings.wechat_app_id, device_id=device, source_ip=ip)
     tokens = SessionTokens(signing_key=signing_key(), ttl_seconds=settings.customer_token_ttl_seconds)
-    result = login_customer(command=command, wechat=wechat, customers=customers, tokens=tokens, now=utc_now(),
-                            coupons=coupons)
+    result = login_customer(command=command, wechat=wechat, customers=repos.customers, tokens=tokens, now=utc_now(),
+                            coupons_of=repos.coupons_of)
     metrics.add_metric(name="CustomerLogins", unit="Count", value=1)
     if result.is_new_user:
         metrics.add_metric(name="CustomersCreated", unit="Count", value=1)

@@ -12,7 +12,7 @@ from mall.api.http import entrypoint, make_resolver
 from mall.api.params import CatalogIdPath, Cursor, Query, error_response, limit_query
 from mall.dal.table import main_table
 from mall.domain.catalog import ListingFilter
-from mall.schemas.catalog import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
+from mall.schemas.catalog_public import ListingSortParam, ProductDetail, ProductList, PublicCategoryList
 from mall.services.catalog import browsing
 from mall.services.catalog.browsing import BrowseProducts
 from mall.services.catalog.common import CatalogRepositories

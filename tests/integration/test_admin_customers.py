@@ -14,7 +14,7 @@ from mall.dal.audit import AuditLog
 from mall.dal.identity import CustomerRepository, phone_context
 from mall.dal.referral import PromoterRepository
 from mall.dal.table import Table
-from mall.domain.fraud import normalise_phone
+from mall.domain.normalise import normalise_phone
 from mall.domain.tokens import Role
 from mall.integrations import pii_crypto
 from tests.conftest import bearer

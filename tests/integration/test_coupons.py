@@ -362,7 +362,7 @@ def test_the_login_that_creates_a_customer_issues_the_new_customer_gift_and_late
     def log_in() -> str:
         return login_customer(command=LogInCustomer(js_code="newbie", app_id="wx_app"), wechat=WeChat(),  # type: ignore[arg-type]
                               customers=CustomerRepository(table), tokens=SessionTokens(b"k" * 32, 60), now=T0,
-                              coupons=coupons).user_id
+                              coupons_of=lambda: coupons).user_id
 
     uid = log_in()
     log_in()

@@ -22,7 +22,8 @@ from mall.dal.table import Item, Table, serialize
 from mall.domain.catalog import Product
 from mall.domain.exports import DayRange
 from mall.domain.orders import Order
-from mall.domain.refunds import LineRequest, refund_id_for
+from mall.domain.refund_ids import refund_id_for
+from mall.domain.refunds import LineRequest
 from mall.domain.tokens import Role
 from mall.errors import InvalidInput
 from mall.schemas.orders import AddressRequest, OrderLineRequest, PlaceOrderRequest

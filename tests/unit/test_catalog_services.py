@@ -20,10 +20,10 @@ from mall.schemas.catalog import (
     CategoryCreate,
     CategoryView,
     ProductCreate,
-    ProductList,
     ProductUpdate,
     StockAdjustment,
 )
+from mall.schemas.catalog_public import ProductList
 from mall.services.catalog.browsing import BrowseProducts, browse_products, product_detail
 from mall.services.catalog.categories import create_category, delete_category, get_category, list_categories
 from mall.services.catalog.common import CatalogRepositories

@@ -59,6 +59,31 @@ HEAVY = {
     "mall.services.orders": "by place order; paying an order placed earlier is mall.services.order_payment",
     "mall.dal.referral": "by the functions that read promoters or bindings; the product page reads "
                          "(mall.dal.catalog.page) import it for a signed-in viewer",
+    "mall.domain.orders": "by the functions that read or write orders; a customer's profile lists an order's "
+                          "refund numbers with mall.domain.refund_ids, the campaigns discount a priced order "
+                          "with dataclasses.replace",
+    "mall.dal.coupons": "when a login creates a customer (LoginRepositories.coupons_of), a promoter is appointed, "
+                        "an order with a coupon expires or closes by a refund; by the coupon routes and placing an "
+                        "order",
+    "mall.domain.coupons": "with mall.dal.coupons, and by the refund use cases (mall.services.refunds)",
+    "mall.domain.refunds": "by the refund routes, the order views (mall.schemas.refunds) and the webhook when a "
+                           "refund notification arrives (PaymentRepositories.refunds_of); refund numbers are in "
+                           "mall.domain.refund_ids",
+    "mall.domain.fraud": "by the fraud scan and the risk routes; a login, an address or an order's address are "
+                         "normalised with mall.domain.normalise",
+    "mall.domain.catalog": "by the functions that read products; a promoter's rate copy "
+                           "(mall.dal.commission_rates.promoter_write) is written without it",
+    "mall.dal.catalog": "by the functions that read products; an order item names a SKU's type in annotations only",
+    "mall.dal.campaigns": "by the functions that price a commission (products for a promoter, placing and paying "
+                          "an order, the promoter's boosts)",
+    "mall.services.stats": "by the dashboard and the statistics; the admin's order list's date range imports it "
+                           "(mall.services.fulfilment.created_range)",
+    "mall.services.shipping": "by the shipping and order-stream functions (mall.services.fulfilment names it in "
+                              "annotations only)",
+    "mall.schemas.catalog": "by the merchant console's catalog functions; the product pages answer with "
+                            "mall.schemas.catalog_public",
+    "mall.schemas.fulfilment": "by the order views; placing and paying an order answer with the masked address of "
+                               "mall.schemas.order_address",
 }
 
 # The functions that read promoters or bindings at cold start (mall.dal.referral).
@@ -69,16 +94,29 @@ REFERRAL = {"mall.dal.referral": "it reads promoters or bindings"}
 TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
                 "asyncio": "the X-Ray SDK's core imports its async recorder"}
 
+# The functions that read or write orders.
+ORDERS = {"mall.domain.orders": "it reads or writes orders"}
+
+# The functions that read products and price commissions with the campaigns in force.
+CATALOG = {"mall.domain.catalog": "it reads products", "mall.dal.catalog": "it reads products",
+           "mall.dal.campaigns": "it prices commissions with the campaigns in force"}
+
 #: function → the heavy modules it needs at cold start, with why
 ALLOWED: dict[str, dict[str, str]] = {
     "AuthLoginFunction": {},
-    "ProductsFunction": REFERRAL,
-    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS},
-    "OrderPaymentFunction": TRACED_NEEDS,
-    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS},
+    "MeFunction": {},
+    "ProductsFunction": {**REFERRAL, **CATALOG},
+    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS, **ORDERS,
+                           **CATALOG, "mall.dal.coupons": "it takes the buyer's coupon",
+                           "mall.domain.coupons": "it takes the buyer's coupon"},
+    "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
+    "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
+                           "mall.schemas.fulfilment": "it answers with the order views"},
+    "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
     "ShareVisitFunction": REFERRAL,
     "ReferralBindFunction": REFERRAL,
-    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL},
+    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
+                                **CATALOG},
 }
 
 
@@ -204,3 +242,12 @@ def test_a_lean_package_skips_an_init_that_only_imports_its_own_submodules(packa
     assert others == []
     declared = next(ast.literal_eval(n.value) for n in body if isinstance(n, ast.Assign))
     assert set(declared) <= set(exported_names(spec))
+
+
+def test_the_settings_model_is_built_from_evaluated_annotations() -> None:
+    """Every function validates ``mall.config.Settings`` at cold start: with string annotations (``from
+    __future__ import annotations``) pydantic compiles and evaluates each field's annotation first."""
+    from mall import config
+
+    for model in (config.Settings, config.MediaSettings, config.ExportSettings, config.FunctionEnvironment):
+        assert [name for name, hint in model.__annotations__.items() if isinstance(hint, str)] == [], model

@@ -19,7 +19,7 @@ from mall.dal.fraud import FraudRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, main_table
-from mall.domain.fraud import normalise_address, normalise_phone
+from mall.domain.normalise import normalise_address, normalise_phone
 from mall.domain.referral import Promoter
 from mall.domain.settings import BindingMode, DistributionSettings
 from mall.domain.tokens import Role

@@ -15,6 +15,7 @@ from mall.dal.risk_feed import feed_write
 from mall.dal.table import main_table
 from mall.domain import fraud
 from mall.domain.fraud import BindingFact, OrderFact, OwnPrints, WithdrawalFact
+from mall.domain.normalise import normalise_address, normalise_phone
 from mall.domain.risk_rules import (
     CommissionSpikeRule,
     RefundRatioRule,
@@ -197,9 +198,9 @@ def test_withdrawal_burst_does_not_fire_short_of_either_burst_or_when_the_bindin
 
 
 def test_phone_and_address_normalisation() -> None:
-    assert fraud.normalise_phone("+86 138-1234-1234") == fraud.normalise_phone("13812341234") == "13812341234"
-    assert (fraud.normalise_address("广东省", "深圳市", "南山区 科技园一路1号")
-            == fraud.normalise_address("广东省", "深圳市", "南山区科技园一路，1号"))
+    assert normalise_phone("+86 138-1234-1234") == normalise_phone("13812341234") == "13812341234"
+    assert (normalise_address("广东省", "深圳市", "南山区 科技园一路1号")
+            == normalise_address("广东省", "深圳市", "南山区科技园一路，1号"))
 
 
 def test_risk_rules_defaults_observe_everything_and_keep_settings_valid() -> None:

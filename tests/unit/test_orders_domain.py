@@ -15,10 +15,10 @@ from mall.domain.orders import (
     PaymentOutcome,
     decide_payment,
     order_expires_at,
-    paid_after_expiry_refund_id,
     price_order,
     reconcile_due,
 )
+from mall.domain.refund_ids import paid_after_expiry_refund_id
 from mall.errors import Conflict, InvalidInput
 
 BOOK = Product(product_id="book", name="书", type="physical", category_id="c1", price_fen=3990, stock=5,

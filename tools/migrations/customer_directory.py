@@ -13,8 +13,8 @@ from __future__ import annotations
 from mall.dal.customers import CustomerDirectory
 from mall.dal.identity import phone_context
 from mall.dal.table import Item, Table
-from mall.domain.fraud import normalise_phone
 from mall.domain.masking import is_erased
+from mall.domain.normalise import normalise_phone
 from mall.integrations import pii_crypto
 from tools.migrations import Migration
 

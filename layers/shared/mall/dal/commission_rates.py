@@ -13,12 +13,17 @@ falls back to reading the sources themselves (``RateIndex.read`` returns None)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.dal.keys import COMMISSION_RATES_PARTITION, COMMISSION_RATES_READY_SK, commission_rate_key
 from mall.dal.table import ConditionFailed, Item, Key, Table, Write
-from mall.domain.catalog import Category, CommissionSetting, Product, has_own_commission, priced_variants
-from mall.domain.commission_cap import OverrideHolder
+
+if TYPE_CHECKING:
+    from mall.domain.catalog import Category, Product
+    from mall.domain.commission_cap import OverrideHolder
+
+# The catalog's rules are imported where a product's or category's copy is made or read: a promoter's
+# override (applying, appointing: the referral repositories) writes its copy without them.
 
 CATEGORY, PRODUCT, PROMOTER = "CATEGORY", "PRODUCT", "PROMOTER"
 
@@ -42,6 +47,8 @@ class Rates:
 
 
 def _has_own_rate(product: Product) -> bool:
+    from mall.domain.catalog import has_own_commission
+
     return has_own_commission(product)
 
 
@@ -58,6 +65,8 @@ def product_copy(product: Product, *, version: int) -> Item | None:
     """The copy of ``product`` at ``version`` (None: it inherits, or does not distribute)."""
     if not _has_own_rate(product):
         return None
+    from mall.domain.catalog import priced_variants
+
     return {**commission_rate_key(PRODUCT, product.product_id), "entity": "commission_rate", "kind": PRODUCT,
             "version": version, "product_id": product.product_id, "name": product.name, "type": product.type,
             "category_id": product.category_id, "price_fen": product.price_fen,
@@ -121,6 +130,8 @@ class RateIndex:
                 break
         if not any(item["sk"] == COMMISSION_RATES_READY_SK for item in items):
             return None
+        from mall.domain.catalog import Category, CommissionSetting, Product
+
         rates = Rates([], [], [])
         for item in items:
             kind = item.get("kind")

@@ -27,10 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mall.clock import iso
-from mall.dal.catalog.products import SkuTake
 from mall.dal.keys import (
     ORDER_SK,
     buyer_address_sort_key,
@@ -43,6 +42,10 @@ from mall.dal.keys import (
 from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderLine, OrderStatus, PricedLine
+
+if TYPE_CHECKING:
+    # Annotations only: reading an order does not load the catalog's repositories.
+    from mall.dal.catalog.products import SkuTake
 
 
 def is_order_item(item: Mapping[str, Any]) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 
 from mall.clock import iso, parse_instant
 from mall.config import OrderStatusList, function_environment
-from mall.dal.coupons import CouponRepository
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
     ORDER_SK,
@@ -306,6 +305,9 @@ class OrderRepository(OrderAfterPayment):
         ]
         coupon = order.extra.get("coupon") if order.extra else None
         if coupon:  # the order's coupon goes back to the buyer, once: this transaction holds only from CREATED
+            # Imported here: only an expiring order with a coupon needs the coupons' repository and rules.
+            from mall.dal.coupons import CouponRepository
+
             writes.append(CouponRepository(self._table).give_back_write(order.buyer_id, str(coupon["coupon_id"]),
                                                                         order_id=order.order_id))
         for product_id, quantity in order.quantities().items():

@@ -14,13 +14,13 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.coupons import CouponRepository
 from mall.dal.keys import order_key, order_pk, order_status_index, refund_key, refunds_partition
 from mall.dal.order_items import order_from_item, put_history
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.table import Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.fulfilment import HistoryEntry
 from mall.domain.orders import Order, OrderStatus
+from mall.domain.refund_ids import order_id_of_refund, refund_id_for
 from mall.domain.refunds import (
     REFUNDABLE_ORDER_STATUSES,
     Refund,
@@ -28,8 +28,6 @@ from mall.domain.refunds import (
     RefundLine,
     RefundPlan,
     RefundStatus,
-    order_id_of_refund,
-    refund_id_for,
 )
 
 
@@ -284,6 +282,9 @@ class RefundRepository:
             closed = HistoryEntry(OrderStatus.CLOSED, at, "refund", f"refunded in full ({refund.refund_id})")
             writes.append(put_history(self._table.name, order.order_id, closed))
             if coupon_back:  # the order's coupon back to the buyer: it closes once (conditional on its version)
+                # Imported here: only a refund closing an order with its coupon needs the coupons' rules.
+                from mall.dal.coupons import CouponRepository
+
                 writes.append(CouponRepository(self._table).give_back_write(
                     order.buyer_id, str((order.extra or {})["coupon"]["coupon_id"]), order_id=order.order_id))
         else:

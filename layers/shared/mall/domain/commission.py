@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from mall.domain.catalog import Category, CommissionMode, CommissionSetting, Product, ProductType
-from mall.domain.orders import PricedOrder
 from mall.domain.settings_terms import BASIS_POINTS, COMMISSION_CAP_LIMIT_BP
 from mall.errors import FieldProblem
 
 if TYPE_CHECKING:
+    from mall.domain.orders import PricedOrder
     from mall.domain.settings import DistributionSettings
 RateSource = Literal["override", "product", "category", "global"]
 
@@ -261,8 +261,8 @@ def apply_line_discounts(priced: PricedOrder, discounts: Mapping[str, int]) -> P
     lines = tuple(replace(line, paid_fen=line.paid_fen - min(max(discounts.get(line.line_id, 0), 0), line.paid_fen))
                   for line in priced.lines)
     paid = sum(line.paid_fen for line in lines)
-    return PricedOrder(lines=lines, goods_fen=priced.goods_fen, shipping_fen=priced.shipping_fen,
-                       discount_fen=priced.goods_fen - paid, amount_fen=paid + priced.shipping_fen)
+    # replace(), not the class: the order rules are imported for annotations only (the catalog's readers).
+    return replace(priced, lines=lines, discount_fen=priced.goods_fen - paid, amount_fen=paid + priced.shipping_fen)
 
 
 # ---- the commission of an order: who earns what on each line ---------------------------------

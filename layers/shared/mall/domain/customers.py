@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from mall.domain.orders import paid_after_expiry_refund_id
-from mall.domain.refunds import refund_id_for
+from mall.domain.refund_ids import paid_after_expiry_refund_id, refund_id_for
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
 #: Tag names are short labels (用户标签): 1 to this many characters.

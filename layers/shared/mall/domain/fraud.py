@@ -11,7 +11,6 @@ window key) are made once. Thresholds: ``mall.domain.risk_rules``; design: docs/
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,30 +50,6 @@ class Hit:
 
 def short(print_: str) -> str:
     return print_[:SHORT_PRINT]
-
-
-# ---- what is fingerprinted, normalised first so trivial differences still match ------------------
-
-_NOT_ADDRESS = re.compile(r"[\s,，.。、;；:：\-—_#/\\()（）]+")
-
-
-def normalise_phone(phone: str) -> str:
-    """Digits only, without China's country code: ``+86 138-1234-1234`` → ``13812341234``."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
-
-
-def normalise_address(province: str, city: str, detail: str) -> str:
-    """Province + city + detail, case-folded, without spaces and punctuation."""
-    return _NOT_ADDRESS.sub("", f"{province}{city}{detail}").casefold()
-
-
-def normalise_device(device_id: str) -> str:
-    return device_id.strip()
 
 
 # ---- (a) many new accounts on one device / IP bound to one promoter ---------------------------

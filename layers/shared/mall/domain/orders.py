@@ -219,11 +219,6 @@ def order_expires_at(created_at: datetime, unpaid_expiry_minutes: int) -> dateti
     return created_at + timedelta(minutes=unpaid_expiry_minutes)
 
 
-def paid_after_expiry_refund_id(order_id: str) -> str:
-    """Deterministic ``out_refund_no``: a repeated notification can never start a second refund."""
-    return f"rx{order_id}"
-
-
 # ---- the payment decision -------------------------------------------------------------------------
 
 class PaymentOutcome(StrEnum):

@@ -163,25 +163,6 @@ def fully_refunded_after(order: Order, plan: RefundPlan) -> bool:
     return lines_done and order.shipping_refunded_fen + plan.shipping_fen >= order.shipping_fen
 
 
-# ---- refund ids ---------------------------------------------------------------------------------
-
-def refund_id_for(order_id: str, sequence: int) -> str:
-    """``<order_id>-r<n>``: the WeChat Pay ``out_refund_no``. ``n`` is the order's refund counter,
-    taken in the version-conditioned request transaction, so each number is used once; approving
-    again re-sends the same number, which WeChat Pay deduplicates."""
-    return f"{order_id}-r{sequence}"
-
-
-def order_id_of_refund(refund_id: str) -> str | None:
-    """The order a refund number belongs to (``rx<order_id>`` is the paid-after-expiry refund)."""
-    if refund_id.startswith("rx") and len(refund_id) > 2:
-        return refund_id[2:]
-    head, sep, tail = refund_id.rpartition("-r")
-    if sep and head and tail.isdigit():
-        return head
-    return None
-
-
 # ---- WeChat Pay outcomes ------------------------------------------------------------------------
 
 class Outcome(StrEnum):

@@ -8,12 +8,10 @@ from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
+from mall.schemas.order_address import EXAMPLE_MASKED_ADDRESS, AddressFields, AddressView
 from mall.schemas.refunds import EXAMPLE_REFUND, RefundView
 from mall.schemas.tracking import CountdownView
 
-#: The delivery address as every order view shows it (王芳, 13812341234, 西湖区文三路 478 号…).
-EXAMPLE_MASKED_ADDRESS: JsonDict = {"name": "王*", "phone": "138****1234", "province": "浙江省", "city": "杭州市",
-                                    "detail": "西湖区文三路****"}
 _SUMMARY: JsonDict = {
     "order_id": "o_01m6gnbah4xat2qntjhtks", "status": "COMPLETED", "fulfilment": "physical", "amount_fen": 41400,
     "refunded_fen": 6800, "title": "西湖龙井 250g", "line_count": 2, "created_at": "2026-11-03T12:15:08Z",
@@ -24,19 +22,7 @@ _SERVICE_SUMMARY: JsonDict = {
     "paid_at": "2026-11-05T08:41:03Z", "shipped_at": None, "completed_at": None}
 
 
-class _Address(ApiModel):
-    name: str
-    phone: str
-    province: str | None = None
-    city: str | None = None
-    detail: str
-
-
-class AddressView(_Address):
-    """Always masked (张*, 138****1234, the first characters of the street address)."""
-
-
-class ShippingAddress(_Address):
+class ShippingAddress(AddressFields):
     """The full delivery address, for the merchant to ship (admins only; every reveal is audited)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [

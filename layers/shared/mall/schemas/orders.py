@@ -9,7 +9,7 @@ from pydantic.config import JsonDict
 
 from mall.domain.orders import MAX_LINES, MAX_QUANTITY
 from mall.schemas.common import ApiModel
-from mall.schemas.fulfilment import (  # the masked address, the same in every order view
+from mall.schemas.order_address import (  # the masked address, the same in every order view
     EXAMPLE_MASKED_ADDRESS,
     AddressView,
 )

@@ -17,7 +17,7 @@ from mall.dal.address_book import AddressBookRepository, BookChanged, address_bo
 from mall.domain import address_book as rules
 from mall.domain import masking
 from mall.domain.address_book import AddressBook, SavedAddress
-from mall.domain.fraud import normalise_address, normalise_phone
+from mall.domain.normalise import normalise_address, normalise_phone
 from mall.errors import Conflict
 from mall.ids import new_id
 from mall.integrations import pii_crypto

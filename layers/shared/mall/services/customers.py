@@ -23,8 +23,8 @@ from mall.domain.customers import (
     matches,
     refund_ids_of,
 )
-from mall.domain.fraud import normalise_phone
 from mall.domain.masking import is_erased, mask_nickname
+from mall.domain.normalise import normalise_phone
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.integrations import pii_crypto
 from mall.schemas.customers import (

@@ -29,6 +29,7 @@ from mall.clock import china_day, iso, parse_instant
 from mall.dal.fraud import FraudRepository
 from mall.domain import fraud as rules
 from mall.domain.fraud import BindingFact, Hit, OrderFact, OwnPrints, WithdrawalFact
+from mall.domain.normalise import normalise_device
 from mall.domain.risk_rules import (
     COMMISSION_SPIKE,
     REFUND_RATIO,
@@ -127,7 +128,7 @@ def _print(value: Any, kind: str) -> str | None:
     """The fingerprint of a stored device id or IP (None when absent)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    return pii_crypto.fingerprint(rules.normalise_device(value) if kind == "device" else value.strip(), kind=kind)
+    return pii_crypto.fingerprint(normalise_device(value) if kind == "device" else value.strip(), kind=kind)
 
 
 def _address_prints(order: Item) -> tuple[str | None, str | None]:

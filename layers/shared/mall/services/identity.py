@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
-from mall.dal.coupons import CouponRepository
 from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle, phone_context
 from mall.domain import identity, masking
-from mall.domain.coupons import AutoIssue
-from mall.domain.fraud import normalise_phone
 from mall.domain.identity import AdminAccount
+from mall.domain.normalise import normalise_phone
 from mall.domain.passwords import dummy_hash, verify_password
 from mall.domain.staff import sorted_roles
 from mall.domain.tokens import Principal, issue_token
@@ -23,6 +23,10 @@ from mall.errors import NotFound
 from mall.integrations import pii_crypto
 from mall.integrations.wechat import PhoneNumber, WeChatClient
 from mall.schemas.identity import CustomerLoginResponse, MeResponse, PhoneView, TokenResponse
+
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
+    from mall.dal.table import Table
 
 logger = Logger(child=True)
 
@@ -39,6 +43,27 @@ class LogInCustomer:
 
 
 @dataclass(frozen=True)
+class LoginRepositories:
+    """What a customer's login reads and writes: the customers, and the coupons for the 新人礼 of a
+    customer it creates."""
+
+    customers: CustomerRepository
+    coupons_of: Callable[[], CouponRepository]
+
+    @classmethod
+    def on(cls, table: Table) -> LoginRepositories:
+        # The coupons' repository, with the coupon rules, is built by the first login that creates a
+        # customer: a returning customer's login (most logins) never needs it.
+        @cache
+        def coupons() -> CouponRepository:
+            from mall.dal.coupons import CouponRepository
+
+            return CouponRepository(table)
+
+        return cls(customers=CustomerRepository(table), coupons_of=coupons)
+
+
+@dataclass(frozen=True)
 class SessionTokens:
     """How a login's token is made: the signing key (a secret, read per login) and its lifetime."""
 
@@ -47,20 +72,21 @@ class SessionTokens:
 
 
 def login_customer(*, command: LogInCustomer, wechat: WeChatClient, customers: CustomerRepository,
-                   tokens: SessionTokens, now: datetime, coupons: CouponRepository | None = None,
+                   tokens: SessionTokens, now: datetime, coupons_of: Callable[[], CouponRepository] | None = None,
                    ) -> CustomerLoginResponse:
-    """``coupons``: the 新人礼 templates are issued to a customer created by this login (once per
-    template: a repeated issue finds the coupon there)."""
+    """``coupons_of``: the coupons' repository, asked for only when this login creates the customer, who
+    is issued the 新人礼 templates (once per template: a repeated issue finds the coupon there)."""
     session = wechat.code_to_session(command.js_code)
     customer, created = customers.get_or_create(app_id=command.app_id, openid=session.openid,
                                                 unionid=session.unionid, now=now, device_id=command.device_id,
                                                 source_ip=command.source_ip)
-    if created and coupons is not None:
-        # Imported for a new customer only: the coupon use cases bring the referral and claim
-        # machinery, which a returning customer's login (most logins) never runs.
+    if created and coupons_of is not None:
+        # Imported for a new customer only: a returning customer's login (most logins) never runs the
+        # coupon rules and use cases, which bring the order rules and the referral and claim machinery.
+        from mall.domain.coupons import AutoIssue
         from mall.services.coupons import auto_issue_quietly
 
-        auto_issue_quietly(coupons=coupons, user_id=customer.user_id, trigger=AutoIssue.FIRST_LOGIN, now=now)
+        auto_issue_quietly(coupons=coupons_of(), user_id=customer.user_id, trigger=AutoIssue.FIRST_LOGIN, now=now)
     token = issue_token(customer.user_id, customer.roles, key=tokens.signing_key, now=now,
                         ttl_seconds=tokens.ttl_seconds)
     return CustomerLoginResponse(access_token=token, expires_in=tokens.ttl_seconds, roles=sorted(customer.roles),

@@ -6,9 +6,9 @@ from __future__ import annotations
 from mall.dal.order_items import address_context
 from mall.dal.placement_reads import PlacementFacts
 from mall.domain import address_book, masking
-from mall.domain.fraud import normalise_address, normalise_phone
+from mall.domain.normalise import normalise_address, normalise_phone
 from mall.integrations import pii_crypto
-from mall.schemas.fulfilment import AddressView
+from mall.schemas.order_address import AddressView
 from mall.schemas.orders import PlaceOrderRequest
 from mall.services.address_book import opened as saved_address
 

@@ -23,7 +23,6 @@ from aws_lambda_powertools import Logger
 
 from mall.dal.orders import OrderRepository
 from mall.dal.payment_snapshot import PaymentSnapshotStore
-from mall.dal.refunds import RefundRepository
 from mall.domain.orders import (
     Order,
     OrderStatus,
@@ -31,8 +30,8 @@ from mall.domain.orders import (
     PaymentFacts,
     PaymentOutcome,
     decide_payment,
-    paid_after_expiry_refund_id,
 )
+from mall.domain.refund_ids import paid_after_expiry_refund_id
 from mall.errors import DomainError
 from mall.integrations.wechatpay.errors import NotificationRejected
 from mall.integrations.wechatpay.factory import MerchantConfig
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
     from mall.dal.payouts import PayoutRepository
+    from mall.dal.refunds import RefundRepository
     from mall.dal.table import Table
     from mall.integrations.wechatpay.client import WeChatPayClient
     from mall.services.risk import RiskRepositories
@@ -70,7 +70,8 @@ class PaymentRepositories:
     """What recording a payment and answering WeChat Pay's notifications read and write."""
 
     orders: OrderRepository
-    refunds: RefundRepository
+    #: Refund notifications arrive on the same webhook.
+    refunds_of: Callable[[], RefundRepository]
     snapshots: PaymentSnapshotStore
     #: Transfer-bill notifications (payouts) arrive on the same webhook.
     payouts_of: Callable[[], PayoutRepository]
@@ -79,9 +80,15 @@ class PaymentRepositories:
 
     @classmethod
     def on(cls, table: Table) -> PaymentRepositories:
-        # The payouts' and the risk cases' repositories (withdrawals; the risk bundle with the team
-        # bonus's) are a large share of the webhook's cold start, and only a transfer notification or a
-        # payer mismatch uses them: built, with their modules imported, the first time one arrives.
+        # The refunds', the payouts' and the risk cases' repositories (the refund rules; withdrawals; the
+        # risk bundle with the team bonus's) are a large share of the webhook's cold start, and only a
+        # refund or transfer notification or a payer mismatch uses them: built, with their modules
+        # imported, the first time one arrives.
+        def refunds() -> RefundRepository:
+            from mall.dal.refunds import RefundRepository
+
+            return RefundRepository(table)
+
         def payouts() -> PayoutRepository:
             from mall.dal.payouts import PayoutRepository
 
@@ -92,8 +99,12 @@ class PaymentRepositories:
 
             return RiskRepositories.on(table)
 
-        return cls(orders=OrderRepository(table), refunds=RefundRepository(table),
-                   snapshots=PaymentSnapshotStore(table), payouts_of=cache(payouts), risk_of=cache(risk))
+        return cls(orders=OrderRepository(table), refunds_of=cache(refunds), snapshots=PaymentSnapshotStore(table),
+                   payouts_of=cache(payouts), risk_of=cache(risk))
+
+    @property
+    def refunds(self) -> RefundRepository:
+        return self.refunds_of()
 
     @property
     def payouts(self) -> PayoutRepository:

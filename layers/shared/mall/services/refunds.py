@@ -19,11 +19,13 @@ from mall.domain import refunds as rules
 from mall.domain.coupons import coupon_returns
 from mall.domain.fulfilment import ensure_owner
 from mall.domain.orders import Order
+from mall.domain.refund_ids import refund_id_for
 from mall.domain.refunds import LineRequest, Outcome, Refund, RefundStatus
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse
 from mall.integrations.wechatpay.resources import RefundResource, RefundResult
-from mall.schemas.refunds import RefundLineView, RefundList, RefundPage, RefundView
+from mall.schemas.refunds import RefundList, RefundPage, RefundView
+from mall.services.refund_views import refund_view
 from mall.services.request_replay import replay, replay_refused
 
 logger = Logger(child=True)
@@ -38,18 +40,6 @@ class RefundGateway(Protocol):
 
     def create_refund(self, out_refund_no: str, *, out_trade_no: str, refund_fen: int, total_fen: int,
                       reason: str | None, notify_url: str, funds_account: str | None = None) -> RefundResult: ...
-
-
-#: The refund's fields the views show, copied by name from the domain ``Refund`` (one list: the schema's).
-_VIEW_FIELDS = tuple(name for name in RefundView.model_fields if name != "lines")
-
-
-def refund_view(refund: Refund, *, for_buyer: bool) -> RefundView:
-    shown: dict[str, Any] = {name: getattr(refund, name) for name in _VIEW_FIELDS}
-    if for_buyer:
-        shown["decided_by"] = None  # the buyer does not need the admin's name
-    return RefundView(**shown, lines=[RefundLineView(line_id=line.line_id, amount_fen=line.amount_fen)
-                                      for line in refund.lines])
 
 
 def _buyer_response(refund: Refund) -> str:
@@ -81,7 +71,7 @@ def request_refund(*, orders: OrderRepository, refunds: RefundRepository, buyer_
             found = orders.get(order_id)
         order = ensure_owner(found, buyer_id)
         plan = rules.plan_refund(order, lines)
-        refund_id = rules.refund_id_for(order.order_id, order.refund_count + 1)
+        refund_id = refund_id_for(order.order_id, order.refund_count + 1)
         try:
             refund = refunds.create(order, plan, refund_id=refund_id, reason=reason, now=now, requested_by=buyer_id,
                                     marked=marked, response=_buyer_response)

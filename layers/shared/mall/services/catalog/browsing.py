@@ -16,7 +16,13 @@ from mall.domain.catalog import PROMOTER_SORTS, Category, ListingFilter, Listing
 from mall.domain.product_content import ProductContent
 from mall.domain.referral import Promoter
 from mall.errors import FieldProblem, InvalidInput, NotFound
-from mall.schemas.catalog import ProductDetail, ProductList, ProductSummary, PublicCategory, PublicCategoryList
+from mall.schemas.catalog_public import (
+    ProductDetail,
+    ProductList,
+    ProductSummary,
+    PublicCategory,
+    PublicCategoryList,
+)
 from mall.services.catalog.common import CatalogRepositories, note_truncated, page_of
 from mall.services.catalog.content import after_sales_view, attributes_view, blocks_view, thumbnail_url
 from mall.services.catalog.skus import public_sku_views, spec_views

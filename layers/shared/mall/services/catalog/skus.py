@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mall.domain.catalog import CommissionSetting, Product, Sku, Spec, with_sku_totals
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.domain.skus import merge_skus, sku_problems
 from mall.errors import FieldProblem
 from mall.ids import new_id
-from mall.schemas.catalog import (
-    CommissionSettingIn,
-    CommissionSettingView,
-    PublicSkuView,
-    SkuIn,
-    SkuView,
-    SpecIn,
-    SpecView,
-)
+from mall.schemas.catalog_public import PublicSkuView, SpecView
 from mall.services.catalog.common import CatalogRepositories, refuse
+
+if TYPE_CHECKING:
+    # The merchant console's models: the product pages show SKUs (public_sku_views, spec_views) without them.
+    from mall.schemas.catalog import CommissionSettingIn, SkuIn, SkuView, SpecIn
 
 
 def _own(setting: CommissionSettingIn | None) -> CommissionSetting | None:
@@ -73,6 +70,8 @@ def spec_views(product: Product) -> list[SpecView]:
 
 
 def admin_sku_views(product: Product) -> list[SkuView]:
+    from mall.schemas.catalog import CommissionSettingView, SkuView
+
     return [SkuView(sku_id=s.sku_id, options=list(s.options), label=s.label, price_fen=s.price_fen,
                     stock=s.stock, sales=s.sales, enabled=s.enabled, per_user_limit=s.per_user_limit,
                     commission=None if s.commission is None else CommissionSettingView(

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mall.dal.audit import AuditEntry
-from mall.dal.coupons import CouponRepository
 from mall.dal.referral import TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
-from mall.domain.coupons import AutoIssue
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
 from mall.schemas.referral import PromoterAdminView, PromoterProfile
@@ -26,6 +25,9 @@ from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
+
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
 
 
 def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: datetime, note: str | None = None,
@@ -65,8 +67,9 @@ def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: 
                 raise NotFound("no such customer", code="customer_not_found") from exc
             continue  # a code collision or a concurrent application: decide again
         if coupons is not None:
-            # Imported when a promoter is appointed: the coupon use cases are not part of the
+            # Imported when a promoter is appointed: the coupon rules and use cases are not part of the
             # promoter's own routes served from this module (accepting the agreement).
+            from mall.domain.coupons import AutoIssue
             from mall.services.coupons import auto_issue_quietly
 
             auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
