@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from mall.dal import retry
 from mall.dal.address_book import AddressBookRepository
 from mall.dal.catalog import ProductRepository
 from mall.dal.keys import product_key, purchase_key
 from mall.dal.request_markers import MarkedRequest, RequestMarkers
-from mall.dal.table import Item, Key, Table
+from mall.dal.table import Item, Key, Table, TransactionCancelled
 from mall.domain.catalog import Product
 from mall.errors import Conflict
 from mall.schemas.address_book import SaveAddressRequest
@@ -224,3 +225,20 @@ def test_an_order_naming_a_saved_address_reads_consistently(table: Table) -> Non
                                                  notify_url="http://n.test/"))
     assert all(units >= 1.0 for units in seen["rcu_by_item_kind"].values()), seen["rcu_by_item_kind"]
     assert _calls(seen, "BatchGetItem") == 1
+
+
+def test_contention_is_not_read_again(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transaction that lost to concurrent ones on every try failed no condition: no fact was stale,
+    so the busy product is not asked again."""
+    world = World(table)
+    buyer = world.customer("buyer")
+    flags = _serve_stale(monkeypatch, {})
+
+    def transact(self: Table, writes: Sequence[Any], **_: Any) -> None:
+        raise TransactionCancelled(["TransactionConflict"] * len(writes), [None] * len(writes))
+
+    monkeypatch.setattr(Table, "transact", transact)
+    monkeypatch.setattr(retry.time, "sleep", lambda _: None)
+    with pytest.raises(Conflict) as refused:
+        _place(table, buyer)
+    assert refused.value.code == "order_contention" and flags == [False]

@@ -27,6 +27,7 @@ from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
 from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
+from mall.dal.retry import is_transient
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.domain import address_book
@@ -175,8 +176,18 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
         try:
             return _place(command, repos=repos, pay=pay, notify_url=notify_url, marked=marked, consistent=False)
         except (Conflict, NotFound, InvalidInput, TransactionCancelled) as exc:
+            if not _may_rest_on_a_stale_read(exc):
+                raise
             logger.info("placement refused on eventual reads (%s): reading again consistently", type(exc).__name__)
     return _place(command, repos=repos, pay=pay, notify_url=notify_url, marked=marked, consistent=True)
+
+
+def _may_rest_on_a_stale_read(exc: Exception) -> bool:
+    """Whether a refusal could come from a stale fact: all but contention (the transaction lost to
+    concurrent ones on every try, no condition failed: reading again would change nothing but the load
+    on a busy product)."""
+    cause = exc.__cause__ if isinstance(exc, Conflict) else exc
+    return not (isinstance(cause, TransactionCancelled) and is_transient(cause))
 
 
 def _place(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[], WeChatPayClient],
