@@ -1,6 +1,6 @@
 """What placing an order reads, in as few round trips as its keys allow.
 
-One consistent ``BatchGetItem`` holds every key known from the request: the ``Idempotency-Key``
+One ``BatchGetItem`` holds every key known from the request: the ``Idempotency-Key``
 marker, the buyer's profile, binding and promoter record, the products with their low-stock
 flags, the buyer's purchase counters of those products and the settings in force. Only a bound
 buyer needs more: their parent's promoter record and binding (one more batch). The grandparent's
@@ -97,9 +97,11 @@ class PlacementReads:
 
     def read(self, *, buyer_id: str, product_ids: Sequence[str], request: MarkedRequest | None,
              cart_line_ids: Sequence[str] = (), with_address_book: bool = False,
-             sku_lines: Sequence[tuple[str, str]] = (), coupon_id: str | None = None) -> PlacementFacts:
-        """The facts of a placement (consistent reads): one round trip for an unbound buyer, two for
-        a buyer whose parent has no parent, three for a two-level chain. The cart lines an order
+             sku_lines: Sequence[tuple[str, str]] = (), coupon_id: str | None = None,
+             consistent: bool = True) -> PlacementFacts:
+        """The facts of a placement (``consistent``: strongly consistent reads, else eventually
+        consistent ones at half the units, which ``mall.services.orders`` explains): one round trip
+        for an unbound buyer, two for a buyer with a parent. The cart lines an order
         checks out are named by the request, so they ride in the first batch; ``with_address_book``:
         the buyer's address book comes in the first batch too (its key is the buyer's). ``sku_lines``:
         the (product, SKU) the lines name, whose SKU counters ride in the first batch as well (whether a
@@ -119,7 +121,7 @@ class PlacementReads:
             keys.append(address_book_key(buyer_id))
         if coupon_id is not None:
             keys.append(user_coupon_key(buyer_id, coupon_id))
-        items = self._table.batch_get(keys, consistent=True)
+        items = self._table.batch_get(keys, consistent=consistent)
         first = {_k(i): i for i in items}
         profile = first.get(_k(customer_profile_key(buyer_id)))
         binding = first.get(_k(binding_key(buyer_id)))
@@ -130,7 +132,7 @@ class PlacementReads:
         parent_of: dict[str, str | None] = {}
         grandparent = None
         if buyer_parent is not None:
-            grandparent = parent_of[buyer_parent] = self._parent(buyer_parent, promoters)
+            grandparent = parent_of[buyer_parent] = self._parent(buyer_parent, promoters, consistent=consistent)
         products = {pid: product_from_item(i) for pid in ids if (i := first.get(_k(product_key(pid)))) is not None}
         return PlacementFacts(
             marker=request.found(items) if request is not None else None,
@@ -150,10 +152,10 @@ class PlacementReads:
             coupon=coupon_from_item(found) if coupon_id is not None
             and (found := first.get(_k(user_coupon_key(buyer_id, coupon_id)))) is not None else None)
 
-    def _parent(self, parent: str, promoters: dict[str, Promoter]) -> str | None:
+    def _parent(self, parent: str, promoters: dict[str, Promoter], *, consistent: bool) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""
         second = {_k(i): i for i in self._table.batch_get([promoter_key(parent), binding_key(parent)],
-                                                            consistent=True)}
+                                                            consistent=consistent)}
         if (item := second.get(_k(promoter_key(parent)))) is not None:
             promoters[parent] = promoter_from_item(item)
         above = second.get(_k(binding_key(parent)))

@@ -27,6 +27,7 @@ from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
 from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
+from mall.dal.retry import is_transient
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
 from mall.domain import address_book
@@ -69,13 +70,18 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
-def _refusal(exc: PlacementRefused, *, now: datetime) -> Conflict:
+def _refusal(exc: PlacementRefused, *, now: datetime, priced: int) -> Conflict:
+    """The 409 of a refused stock or counter write; ``priced``: the product's ``version`` the order
+    was priced from."""
     current = exc.current or {}
     if exc.kind == "stock":
         off_at = current.get("off_shelf_at")
         if not current.get("on_shelf", True) or (off_at is not None and str(off_at) <= iso(now)):
             return Conflict(f"product {exc.product_id} is not on sale", code="product_unavailable",
                             details={"product_id": exc.product_id})
+        if current and int(current.get("version", 1)) != priced:
+            return Conflict(f"product {exc.product_id} changed while the order was placed; retry",
+                            code="order_contention", details={"product_id": exc.product_id})
         available = max(int(current.get("stock", 0)), 0)
         if current.get("specs"):  # a product with specs: what is left of each SKU
             left = {str(s["sku_id"]): max(int(s.get("stock", 0)), 0) for s in current.get("skus") or []
@@ -152,7 +158,40 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
                 notify_url: str, marked: MarkedRequest | None = None) -> PlaceOrderResponse:
     """下单. With an ``Idempotency-Key`` (``marked``), its marker is read with everything else and
     written, holding the answer, in the order's transaction: a retry gets the first answer (the
-    same payment parameters), never a second order."""
+    same payment parameters), never a second order.
+
+    The facts are first read eventually consistent (half the units). What a stale fact could decide
+    wrongly, the transaction's conditions refuse: the marker's put (absent), the stock decrement (on
+    shelf, enough stock, the product's ``version`` as priced: its price, limit, type, SKUs), the
+    purchase counters (within the limit), the coupon (unused), the cart lines (as read), the
+    grandparent's status. Any refusal, the transaction's or one decided from the facts (out of
+    stock, limit reached, not on sale, no such line …), is decided again from consistent reads, so
+    a refusal never rests on a stale read. What no condition guards is a preview or a snapshot the
+    same instant could have given: who would earn (the payment attributes afresh), the buyer's
+    promoter status for 自购优惠 and the settings in force (an order placed a moment before the
+    change); these are decided, as before, across the read → prepay → commit window, which the
+    staleness (about a second) only widens. A saved address (``address_id``) is the buyer's own
+    write, just made, that no condition guards: it is read consistently."""
+    if command.request.address_id is None:
+        try:
+            return _place(command, repos=repos, pay=pay, notify_url=notify_url, marked=marked, consistent=False)
+        except (Conflict, NotFound, InvalidInput, TransactionCancelled) as exc:
+            if not _may_rest_on_a_stale_read(exc):
+                raise
+            logger.info("placement refused on eventual reads (%s): reading again consistently", type(exc).__name__)
+    return _place(command, repos=repos, pay=pay, notify_url=notify_url, marked=marked, consistent=True)
+
+
+def _may_rest_on_a_stale_read(exc: Exception) -> bool:
+    """Whether a refusal could come from a stale fact: all but contention (the transaction lost to
+    concurrent ones on every try, no condition failed: reading again would change nothing but the load
+    on a busy product)."""
+    cause = exc.__cause__ if isinstance(exc, Conflict) else exc
+    return not (isinstance(cause, TransactionCancelled) and is_transient(cause))
+
+
+def _place(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[], WeChatPayClient],
+           notify_url: str, marked: MarkedRequest | None, consistent: bool) -> PlaceOrderResponse:
     request, buyer_id, now = command.request, command.buyer_id, command.now
     products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity, line.sku_id) for line in request.lines]
@@ -162,7 +201,7 @@ def place_order(command: PlaceOrder, *, repos: PlacementRepositories, pay: Calla
                              cart_line_ids=request.cart_line_ids or (),
                              with_address_book=request.address_id is not None,
                              sku_lines=[(line.product_id, line.sku_id) for line in wanted if line.sku_id is not None],
-                             coupon_id=request.coupon_id)
+                             coupon_id=request.coupon_id, consistent=consistent)
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
         return earlier  # before the cart: a replay removes no line again
     cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
@@ -263,14 +302,15 @@ def _commit(repos: PlacementRepositories, facts: PlacementFacts, fields: dict[st
         writes = [feed, *checks, *extra]
         try:
             orders.place({**fields, "attribution": asdict(attribution)},
-                         stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid), now=who.now)
+                         stock_writes={pid: products.reserve_stock(pid, q, _takes(priced, pid), now=who.now,
+                                                                   version=facts.products[pid].version)
                                        for pid, q in quantities.items()},
                          limits={line.product_id: line.per_user_limit for line in priced.lines},
                          quantities=quantities, now=who.now, extra_writes=writes,
                          sku_limits=SkuLimit.of_lines(priced.lines))
             return None
         except PlacementRefused as exc:
-            raise _refusal(exc, now=who.now) from exc
+            raise _refusal(exc, now=who.now, priced=facts.products[exc.product_id].version) from exc
         except TransactionCancelled as exc:
             at = len(exc.reasons) - len(writes) + 1
             if not checks or exc.reasons[at] != "ConditionalCheckFailed":

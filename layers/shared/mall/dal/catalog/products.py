@@ -216,18 +216,24 @@ class ProductRepository:
     # -- the order transaction's parts (placing an order puts these in its TransactWriteItems) --
 
     def reserve_stock(self, product_id: str, quantity: int, skus: Sequence[SkuTake] = (), *,
-                      now: datetime | None = None) -> Write:
+                      now: datetime | None = None, version: int | None = None) -> Write:
         """Take ``quantity`` units for an order: only from an on-shelf product with enough stock and,
         with ``now`` (the order's time), not past a planned off time (定时下架) the schedule has not
         applied yet: an order read a moment before that time cannot commit after it.
         ``skus``: for a product with specs, the units per SKU (they add up to ``quantity``), each
         taken only from that enabled SKU at that position with enough stock of its own.
+        ``version``: only if no edit of the admin's (price, limit, type, SKUs …: every edit counts
+        ``version``) came after the product the order was priced from; orders and stock changes
+        leave ``version`` alone, so buyers never refuse each other here.
         In a transaction, a failure leaves this item (``ALL_OLD``) in the cancellation reasons."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
         sets = ["stock = stock - :q"]
         values: dict[str, Any] = {":q": quantity, ":true": True, ":one": 1}
         condition = "on_shelf = :true AND stock >= :q"
+        if version is not None:  # an item written before ``version`` existed reads as version 1
+            condition += " AND (version = :version OR (attribute_not_exists(version) AND :version = :one))"
+            values[":version"] = version
         if now is not None:
             condition += " AND (attribute_not_exists(off_shelf_at) OR off_shelf_at > :now)"
             values[":now"] = iso(now)
