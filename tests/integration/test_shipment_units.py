@@ -420,3 +420,31 @@ def test_virtual_goods_and_tracking_off_subscribe_nothing(mall: Mall, table: Tab
     seen = read_units(table, lambda: _deliver(off, message))
     assert api.uploads == 2 and _trail(table, order_id, "SF1001") is None
     assert [c["operation"] for c in seen["calls"] if c["wcu"]] == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_corrected_shipment_s_message_subscribes_its_new_parcel(mall: Mall, table: Table,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    assert _deliver(fn, message) == []
+    repos, outbox = ShippingRepositories.on(table), Outbox()
+    ship_parcels(ShipOrder(order_id=order_id, parcels=(ParcelRequest("ZTO", "ZT3003"),), admin="admin:li",
+                           now=NOW + timedelta(hours=1)),
+                 repos=repos, carriers=CARRIERS, uploads=UploadRequests(repos.shipping, outbox))
+    [correction] = outbox.sent
+    assert correction["revision"] == 2  # WeChat's one change
+    assert _deliver(fn, correction) == []
+    assert api.uploads == 2 and [n for n, _ in provider.subscribed] == ["SF1001", "ZT3003"]
+    assert provider.phones == [ADDRESS["phone"], None]  # 中通 tracks without the phone
+
+
+def test_a_tracking_message_redriven_into_the_upload_queue_subscribes_without_uploading(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the runbook does with a ``{"order_id"}`` parked from the retired TrackingQueue."""
+    order_id, message = shipped_by_sf(mall, table)
+    api = SandboxApi()
+    assert _deliver(_upload_worker(table, monkeypatch, api, None), message) == []  # uploaded, not subscribed
+    provider = FakeProvider()
+    assert _deliver(_upload_worker(table, monkeypatch, api, provider), {"order_id": order_id}) == []
+    assert api.uploads == 1 and [n for n, _ in provider.subscribed] == ["SF1001"]
