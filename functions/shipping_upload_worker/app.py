@@ -48,9 +48,9 @@ def _mchid() -> str:
     return get_settings().wechatpay_mchid or get_secret("wechatpay_mchid")
 
 
-def _tracking() -> Tracking | None:
-    provider = provider_from_env()  # None when parcel tracking is off (TRACKING_PROVIDER=none)
-    return Tracking(repo=trails, provider=provider, callback_url=callback_url) if provider is not None else None
+def _tracking() -> Tracking:
+    # Both asked only after the upload (the provider is None when TRACKING_PROVIDER=none).
+    return Tracking(repo=trails, provider=provider_from_env, callback_url=callback_url)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

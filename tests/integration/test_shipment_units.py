@@ -13,7 +13,7 @@ import pytest
 
 from local import shipping_sandbox
 from mall.clock import utc_now
-from mall.config import get_settings
+from mall.config import ConfigurationError, get_settings
 from mall.dal.fulfilment import OrderTail
 from mall.dal.keys import LEASED_UPLOADS_PARTITION, order_key, shipping_upload_key, shipping_uploads_partition
 from mall.dal.order_items import history_item
@@ -33,7 +33,14 @@ from mall.services.shipping import (
     known_carriers,
     ship_parcels,
 )
-from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
+from mall.services.shipping_uploads import (
+    Tracking,
+    UploadPending,
+    list_uploads,
+    reconcile,
+    upload_and_track,
+    upload_order,
+)
 from tests.at_once import run_at_once
 from tests.conftest import bearer, clear_caches
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
@@ -362,8 +369,16 @@ def test_a_provider_failure_after_the_upload_is_retried_without_uploading_again(
     order_id, message = shipped_by_sf(mall, table)
     api, provider = SandboxApi(), FakeProvider()
     fn = _upload_worker(table, monkeypatch, api, provider)
-    provider.fail_subscribe = True
+
+    def unconfigured() -> FakeProvider:
+        raise ConfigurationError("kuaidi100_key is not set")
+
+    monkeypatch.setattr(fn, "provider_from_env", unconfigured)  # the provider cannot even be set up
     assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]  # the queue redelivers it
+    assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED  # not held back
+    monkeypatch.setattr(fn, "provider_from_env", lambda: provider)
+    provider.fail_subscribe = True  # then it refuses
+    assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]
     assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED  # the upload is kept
     trail = _trail(table, order_id, "SF1001")
     assert trail is not None and "subscribed_at" not in trail and "700" in trail["subscribe_error"]
@@ -448,3 +463,29 @@ def test_a_tracking_message_redriven_into_the_upload_queue_subscribes_without_up
     provider = FakeProvider()
     assert _deliver(_upload_worker(table, monkeypatch, api, provider), {"order_id": order_id}) == []
     assert api.uploads == 1 and [n for n, _ in provider.subscribed] == ["SF1001"]
+
+
+def test_deliveries_of_one_shipment_at_once_upload_once_and_subscribe_its_parcel_once(
+        mall: Mall, table: Table) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    repos, api, provider = ShippingRepositories.on(table), SandboxApi(), FakeProvider()
+    tracking_step = Tracking(repo=TrackingRepository(table), provider=lambda: provider,
+                             callback_url=lambda: "https://x")
+
+    def deliver() -> str:
+        try:
+            handled = upload_and_track(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID,
+                                       now=NOW + timedelta(seconds=1), tracking=tracking_step)
+        except UploadPending:
+            return "pending"  # another delivery holds the upload's lease: redelivered later
+        return f"subscribed {handled.subscribed}"
+
+    outcomes = [o for _ in range(3) for o in run_at_once([deliver] * 8)]
+    assert api.uploads == 1, outcomes
+    # The parcel's item is created once and marked subscribed once; a delivery that read it before
+    # the mark may ask the provider again, which it accepts as a repeat.
+    assert {n for n, _ in provider.subscribed} == {"SF1001"}
+    assert sum(int(o.split()[1]) for o in outcomes if o.startswith("subscribed")) == len(provider.subscribed)
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and trail["subscribed_at"] and "subscribe_error" not in trail
+    assert deliver() == "subscribed 0" and api.uploads == 1

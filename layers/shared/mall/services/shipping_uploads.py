@@ -172,11 +172,12 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
 
 @dataclass(frozen=True)
 class Tracking:
-    """The parcels' tracking subscription run by the shipment's worker; ``callback_url`` is asked
-    only when a parcel is to be subscribed."""
+    """The parcels' tracking subscription run by the shipment's worker. ``provider`` (None: tracking
+    is off) is asked after the upload, ``callback_url`` only when a parcel is to be subscribed: a
+    provider that cannot be set up (its secrets, its URL) never holds the upload back."""
 
     repo: TrackingRepository
-    provider: TrackingProvider
+    provider: Callable[[], TrackingProvider | None]
     callback_url: Callable[[], str]
 
 
@@ -207,7 +208,8 @@ def upload_and_track(order_id: str, revision: int, *, repos: ShippingRepositorie
 
 
 def _track(read: ShipmentRead, tracking: Tracking | None, *, now: datetime) -> int:
-    if tracking is None:
+    provider = tracking.provider() if tracking is not None else None
+    if tracking is None or provider is None:
         return 0
     order, parcels, stored = read.shipment()
     if order is None:
@@ -216,7 +218,7 @@ def _track(read: ShipmentRead, tracking: Tracking | None, *, now: datetime) -> i
     subscribed = {s.tracking_no for s in stored if s.subscribed_at}
     if order.status not in _DELIVERED or all(p.tracking_no in subscribed for p in parcels_of(order, shipped)):
         return 0  # nothing to subscribe (virtual goods, 核销, every parcel subscribed): no callback URL asked
-    return subscribe_parcels(repo=tracking.repo, provider=tracking.provider, order=order, shipped=shipped,
+    return subscribe_parcels(repo=tracking.repo, provider=provider, order=order, shipped=shipped,
                              stored=stored, callback_url=tracking.callback_url(), now=now,
                              phone=lambda p: read.receiver_phone() if needs_phone(p) else None)
 
