@@ -1,5 +1,6 @@
-"""The shipping-information upload to WeChat (upload_shipping_info): the queue worker's use case,
-the admin's list of failures and retry, and the reconciler (docs/shipping.md).
+"""The shipping-information upload to WeChat (upload_shipping_info): the queue worker's use case
+(the upload, then the tracking subscription of the shipment's parcels from the same read), the
+admin's list of failures and retry, and the reconciler (docs/shipping.md).
 
 Once per shipment: the upload item (``SHIPPING_UPLOAD``) carries a revision and a status; a worker
 takes a lease on it (PENDING → SENDING) before calling WeChat, so two deliveries of the same message
