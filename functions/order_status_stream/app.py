@@ -1,8 +1,9 @@
 """DynamoDB stream (order items only): keep each order's ``STATUS`` entry, the admin's by-status
 list (gsi1 ``ORDERS#<status>``), in step with the order whoever changed it, until the deploy reads
 the order items' own gsi3 entries alone (``ORDER_STATUS_LIST``, docs/runbook.md); deliver virtual-only
-orders when they become PAID (PAID → COMPLETED, completed_by auto); send an order whose parcels
-were shipped to ``TrackingQueue`` (their tracking subscription); and route every change that
+orders when they become PAID (PAID → COMPLETED, completed_by auto); while the stack keeps
+``TrackingQueue`` (``TRACKING_QUEUE_URL``, one release: docs/runbook.md), send an order whose parcels
+were shipped there too (the shipping upload worker subscribes them anyway); and route every change that
 can change commission (paid, completed, a line refunded, closed:
 ``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
 

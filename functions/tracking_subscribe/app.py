@@ -1,6 +1,8 @@
 """SQS worker (``TrackingQueue``): subscribe a shipped order's parcels with the logistics provider.
 
-The order stream router (``functions/order_status_stream``) sends ``{"order_id"}`` when an order
+Deployed only while the stack keeps ``TrackingQueue`` (``TrackingQueueKept=1``, one release: the
+shipping upload worker subscribes the parcels of each shipment it uploads; docs/runbook.md). The
+order stream router (``functions/order_status_stream``) sends ``{"order_id"}`` when an order
 ships (or gains parcels). Each message runs ``mall.services.tracking.subscribe_order``: idempotent
 per parcel (a subscribed parcel is never subscribed again). A provider failure is recorded on the
 parcel and reported in ``batchItemFailures``: redelivered after the visibility timeout, and after

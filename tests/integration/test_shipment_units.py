@@ -13,7 +13,7 @@ import pytest
 
 from local import shipping_sandbox
 from mall.clock import utc_now
-from mall.config import get_settings
+from mall.config import ConfigurationError, get_settings
 from mall.dal.fulfilment import OrderTail
 from mall.dal.keys import LEASED_UPLOADS_PARTITION, order_key, shipping_upload_key, shipping_uploads_partition
 from mall.dal.order_items import history_item
@@ -24,7 +24,7 @@ from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail
 from mall.services import tracking
-from mall.services.fulfilment import admin_order, confirm_receipt, my_order
+from mall.services.fulfilment import OrderChange, admin_order, confirm_receipt, my_order, on_order_changes
 from mall.services.shipping import (
     ShipOrder,
     ShippingRepositories,
@@ -33,7 +33,14 @@ from mall.services.shipping import (
     known_carriers,
     ship_parcels,
 )
-from mall.services.shipping_uploads import UploadPending, list_uploads, reconcile, upload_order
+from mall.services.shipping_uploads import (
+    Tracking,
+    UploadPending,
+    list_uploads,
+    reconcile,
+    upload_and_track,
+    upload_order,
+)
 from tests.at_once import run_at_once
 from tests.conftest import bearer, clear_caches
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
@@ -41,6 +48,7 @@ from tests.integration.test_lifecycle_read_units import read_units, shipped_by_s
 from tests.integration.test_parcel_tracking import ADMIN_AND_WEBHOOK_TRIPS, FakeProvider
 from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi, paid_order, ship
 from tests.unit.conftest import FakeContext, http_event, load_function
+from tests.unit.test_fulfilment_factory import Line
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
 pytestmark = pytest.mark.integration
@@ -280,3 +288,204 @@ def test_the_ship_and_receipt_routes_stay_within_their_round_trips(mall: Mall, t
     assert status == 200 and confirmed["status"] == "COMPLETED", confirmed
     assert trips.sent == ["Query", "UpdateItem", "GetItem"], trips.sent
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS
+
+
+# ---- the shipment's one message: its upload and its parcels' subscription -----------------------
+
+class _BusyOnce(SandboxApi):
+    """WeChat answering busy (-1) to the first upload, then as the sandbox does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = 1
+
+    def upload_shipping_info(self, body: dict[str, object]) -> tuple[int, str]:
+        if self.busy:
+            self.busy -= 1
+            self.uploads += 1
+            return -1, "system busy"
+        return super().upload_shipping_info(body)
+
+
+def _upload_worker(table: Table, monkeypatch: pytest.MonkeyPatch, api: SandboxApi,
+                   provider: FakeProvider | None) -> Any:
+    """The upload worker's handler on this table, WeChat the sandbox and the tracking provider ``provider``."""
+    fn = load_function("shipping_upload_worker")
+    monkeypatch.setattr(fn, "repos", ShippingRepositories.on(table))
+    monkeypatch.setattr(fn, "trails", TrackingRepository(table))
+    monkeypatch.setattr(fn, "wechat", lambda: api)
+    monkeypatch.setattr(fn, "_mchid", lambda: MCHID)
+    monkeypatch.setattr(fn, "provider_from_env", lambda: provider)
+    monkeypatch.setattr(fn, "callback_url", lambda: "https://api.example/webhooks/tracking")
+    return fn
+
+
+def _deliver(fn: Any, message: dict[str, Any]) -> list[dict[str, str]]:
+    event = {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps(message),
+                          "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                          "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ShippingUploadQueue"}]}
+    return list(fn.handler(event, FakeContext())["batchItemFailures"])
+
+
+def _trail(table: Table, order_id: str, tracking_no: str) -> dict[str, Any] | None:
+    return table.get({"pk": f"ORDER#{order_id}", "sk": f"PARCEL#T#{tracking_no}"}, consistent=True)
+
+
+def test_the_upload_worker_subscribes_the_parcels_from_the_read_of_its_upload(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    seen = read_units(table, lambda: _deliver(fn, message))
+    # One Query (the order, its parcels and their tracking items), the buyer's openid, the address for
+    # 顺丰's phone: the upload's reads alone serve the subscription (was another Query of the order and
+    # its parcels and another read of the address, 2 RCU, in the tracking worker of a second queue).
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
+    assert seen["rcu"] == 2.5  # was 2.5 + 2.0
+    # The lease and WeChat's answer, then the parcel's item created and marked subscribed, once each.
+    writes = [c["operation"] for c in seen["calls"] if c["wcu"]]
+    assert writes == ["UpdateItem", "UpdateItem", "PutItem", "UpdateItem"], writes
+    assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED
+    assert provider.subscribed == [("SF1001", f"https://api.example/webhooks/tracking?order_id={order_id}")]
+    assert provider.phones == [ADDRESS["phone"]]  # whole for the provider; masked in WeChat's upload
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and trail["subscribed_at"] and trail["provider"] == "fake"
+    # A repeat of the message calls neither WeChat nor the provider and writes nothing: the lease is
+    # refused, the parcel is read subscribed.
+    again = read_units(table, lambda: _deliver(fn, message))
+    assert (api.uploads, len(provider.subscribed)) == (1, 1)
+    assert [c["operation"] for c in again["calls"] if c["wcu"]] == ["UpdateItem"]  # the refused lease
+    assert [c["operation"] for c in again["calls"] if c["rcu"]] == ["Query"]
+
+
+def repos_state(table: Table, order_id: str) -> UploadStatus | None:
+    state = ShippingRepositories.on(table).shipping.get(order_id)
+    return state.status if state is not None else None
+
+
+def test_a_provider_failure_after_the_upload_is_retried_without_uploading_again(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+
+    def unconfigured() -> FakeProvider:
+        raise ConfigurationError("kuaidi100_key is not set")
+
+    monkeypatch.setattr(fn, "provider_from_env", unconfigured)  # the provider cannot even be set up
+    assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]  # the queue redelivers it
+    assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED  # not held back
+    monkeypatch.setattr(fn, "provider_from_env", lambda: provider)
+    provider.fail_subscribe = True  # then it refuses
+    assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]
+    assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED  # the upload is kept
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and "subscribed_at" not in trail and "700" in trail["subscribe_error"]
+    provider.fail_subscribe = False
+    assert _deliver(fn, message) == []
+    assert api.uploads == 1  # WeChat is not called again: its answer is recorded
+    assert [n for n, _ in provider.subscribed] == ["SF1001"] and provider.phones == [ADDRESS["phone"]]
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and trail["subscribed_at"] and "subscribe_error" not in trail
+    assert _deliver(fn, message) == [] and (api.uploads, len(provider.subscribed)) == (1, 1)
+
+
+def test_wechat_busy_still_lets_the_parcels_be_subscribed(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = _BusyOnce(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]  # WeChat busy: the upload is retried
+    assert repos_state(table, order_id) == UploadStatus.PENDING
+    assert [n for n, _ in provider.subscribed] == ["SF1001"]  # not held back by WeChat
+    assert _deliver(fn, message) == [] and repos_state(table, order_id) == UploadStatus.UPLOADED
+    assert api.uploads == 2 and len(provider.subscribed) == 1  # subscribed once
+
+
+def test_an_upload_refused_for_good_still_lets_the_parcels_be_subscribed(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    table.update(shipping_upload_key(order_id), "SET #s = :s, errcode = :e", names={"#s": "status"},
+                 values={":s": UploadStatus.FAILED, ":e": 10060001})  # WeChat refused it: the admin's to retry
+    assert _deliver(fn, message) == []
+    assert api.uploads == 0 and [n for n, _ in provider.subscribed] == ["SF1001"]
+
+
+def test_virtual_goods_and_tracking_off_subscribe_nothing(mall: Mall, table: Table,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    repos = ShippingRepositories.on(table)
+    virtual = paid_order(table, Line(type="virtual"))
+    outbox, api, provider = Outbox(), SandboxApi(), FakeProvider()
+    on_order_changes(repo=repos.orders, changes=[OrderChange({**virtual, "status": "CREATED"},
+                                                             table.get(order_key(virtual["order_id"])))],
+                     now=NOW, uploads=UploadRequests(repos.shipping, outbox))
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    monkeypatch.setattr(fn, "callback_url", lambda: pytest.fail("no parcel: no callback URL asked"))
+    seen = read_units(table, lambda: _deliver(fn, outbox.sent[0]))
+    # Delivered virtual goods have no parcel: the upload, and nothing read or written for tracking.
+    assert api.uploads == 1 and provider.subscribed == []
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]  # the order, the openid
+    assert [c["operation"] for c in seen["calls"] if c["wcu"]] == ["UpdateItem", "UpdateItem"]
+    # Tracking off (TRACKING_PROVIDER=none): the shipped order's upload alone.
+    order_id, message = shipped_by_sf(mall, table)
+    off = _upload_worker(table, monkeypatch, api, None)
+    seen = read_units(table, lambda: _deliver(off, message))
+    assert api.uploads == 2 and _trail(table, order_id, "SF1001") is None
+    assert [c["operation"] for c in seen["calls"] if c["wcu"]] == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_corrected_shipment_s_message_subscribes_its_new_parcel(mall: Mall, table: Table,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    assert _deliver(fn, message) == []
+    repos, outbox = ShippingRepositories.on(table), Outbox()
+    ship_parcels(ShipOrder(order_id=order_id, parcels=(ParcelRequest("ZTO", "ZT3003"),), admin="admin:li",
+                           now=NOW + timedelta(hours=1)),
+                 repos=repos, carriers=CARRIERS, uploads=UploadRequests(repos.shipping, outbox))
+    [correction] = outbox.sent
+    assert correction["revision"] == 2  # WeChat's one change
+    assert _deliver(fn, correction) == []
+    assert api.uploads == 2 and [n for n, _ in provider.subscribed] == ["SF1001", "ZT3003"]
+    assert provider.phones == [ADDRESS["phone"], None]  # 中通 tracks without the phone
+
+
+def test_a_tracking_message_redriven_into_the_upload_queue_subscribes_without_uploading(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the runbook does with a ``{"order_id"}`` parked from the retired TrackingQueue."""
+    order_id, message = shipped_by_sf(mall, table)
+    api = SandboxApi()
+    assert _deliver(_upload_worker(table, monkeypatch, api, None), message) == []  # uploaded, not subscribed
+    provider = FakeProvider()
+    assert _deliver(_upload_worker(table, monkeypatch, api, provider), {"order_id": order_id}) == []
+    assert api.uploads == 1 and [n for n, _ in provider.subscribed] == ["SF1001"]
+
+
+def test_deliveries_of_one_shipment_at_once_upload_once_and_subscribe_its_parcel_once(
+        mall: Mall, table: Table) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    repos, api, provider = ShippingRepositories.on(table), SandboxApi(), FakeProvider()
+    tracking_step = Tracking(repo=TrackingRepository(table), provider=lambda: provider,
+                             callback_url=lambda: "https://x")
+
+    def deliver() -> str:
+        try:
+            handled = upload_and_track(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID,
+                                       now=NOW + timedelta(seconds=1), tracking=tracking_step)
+        except UploadPending:
+            return "pending"  # another delivery holds the upload's lease: redelivered later
+        return f"subscribed {handled.subscribed}"
+
+    outcomes = [o for _ in range(3) for o in run_at_once([deliver] * 8)]
+    assert api.uploads == 1, outcomes
+    # The parcel's item is created once and marked subscribed once; a delivery that read it before
+    # the mark may ask the provider again, which it accepts as a repeat.
+    assert {n for n, _ in provider.subscribed} == {"SF1001"}
+    assert sum(int(o.split()[1]) for o in outcomes if o.startswith("subscribed")) == len(provider.subscribed)
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and trail["subscribed_at"] and "subscribe_error" not in trail
+    assert deliver() == "subscribed 0" and api.uploads == 1

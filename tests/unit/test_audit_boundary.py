@@ -50,6 +50,18 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A statement kept while a deploy parameter holds (``!If [condition, statement, AWS::NoValue]``)
+    counts as granted: either branch may be in force."""
+    out: list[dict[str, Any]] = []
+    for statement in statements:
+        if "Fn::If" in statement:
+            out += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+        else:
+            out.append(statement)
+    return out
+
+
 def boundary_statements() -> list[dict[str, Any]]:
     policy = RESOURCES[BOUNDARY_ID]
     assert policy["Type"] == "AWS::IAM::ManagedPolicy"
@@ -77,7 +89,7 @@ def granted_actions(function: dict[str, Any]) -> list[str]:
     role = role_of(function)
     if role is not None:
         for inline in role["Properties"].get("Policies", []):
-            for statement in inline["PolicyDocument"]["Statement"]:
+            for statement in _statements(inline["PolicyDocument"]["Statement"]):
                 if statement.get("Effect", "Allow") == "Allow":
                     actions += _listed(statement["Action"])
         return actions

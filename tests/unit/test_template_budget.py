@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from local.cfn_yaml import load_yaml
+from local.template import load_template
 from tests.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: four routes and the customers' coupons function with three routes: +9; commission campaigns, four
 #: admin routes and the promoter's boosted products: +5; wake-up boosts: the daily function and its schedule,
 #: three admin routes: +5; SnapStart on four hot customer-facing functions: a published version and its alias
-#: each, +8).
+#: each, +8; the parcels subscribed by the shipping upload worker: parcel tracking's queue, worker and
+#: event source go, -3, kept one release by TrackingQueueKept).
 STACK_RESOURCE_BUDGET = 335
 
 RAW = load_yaml(TEMPLATE)
@@ -48,7 +50,14 @@ def _sam_python() -> Path:
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements: list[dict[str, Any]] = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:  # kept while a deploy parameter holds: either branch may be in force
+                statements += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+            else:
+                statements.append(statement)
+    return statements
 
 
 def _role(function: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,3 +134,18 @@ def test_a_role_that_writes_in_transactions_may_also_check_conditions() -> None:
         actions = {a for s in table_wide for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
         if actions & {"dynamodb:PutItem", "dynamodb:UpdateItem"}:
             assert "dynamodb:ConditionCheckItem" in actions, f"{name} writes the table but cannot ConditionCheck"
+
+
+def test_a_new_stack_subscribes_parcels_in_the_shipping_upload_worker_alone() -> None:
+    """The shipment's one message carries its upload and its parcels' subscription: a new stack has no
+    TrackingQueue (nor its worker, its idle polling, the stream's messages to it); TrackingQueueKept=1
+    keeps them one release, so what a stack had in flight is still handled."""
+    new = load_template(TEMPLATE)
+    assert "TrackingQueue" not in new.queues and "TrackingSubscribeFunction" not in new.functions
+    assert {t.queue_id for t in new.queue_triggers} >= {"ShippingUploadQueue"}
+    assert "TrackingQueue" not in {t.queue_id for t in new.queue_triggers}
+    assert "TRACKING_QUEUE_URL" not in new.function("OrderStatusStreamFunction").environment
+    kept = load_template(TEMPLATE, parameters={"TrackingQueueKept": "1"})
+    assert "TrackingQueue" in kept.queues and "TrackingSubscribeFunction" in kept.functions
+    assert "TrackingQueue" in {t.queue_id for t in kept.queue_triggers}
+    assert kept.function("OrderStatusStreamFunction").environment.get("TRACKING_QUEUE_URL")

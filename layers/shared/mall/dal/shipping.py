@@ -25,6 +25,8 @@ from mall.dal.keys import (
 )
 from mall.dal.order_items import order_from_item
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, Write
+from mall.dal.tracking import PARCELS_END, StoredParcel
+from mall.dal.tracking import parcel_from_item as stored_parcel
 from mall.domain.orders import Order
 from mall.domain.shipping import Parcel, UploadStatus
 
@@ -107,17 +109,20 @@ class ShippingRepository:
                     ":g": shipping_uploads_partition(UploadStatus.PENDING), ":s": f"{at}#{state.order_id}",
                     ":old_rev": state.revision, ":old_status": state.status})
 
-    def shipment(self, order_id: str) -> tuple[Order | None, tuple[Parcel, ...]]:
-        """The order and its shipment's parcels in one consistent Query: their sort keys are
-        adjacent (``ORDER``, then ``PARCEL#00`` … ``PARCEL#99``; the trails sort after them)."""
+    def shipment(self, order_id: str) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
+        """The order, its shipment's parcels and their tracking items in one consistent Query: their
+        sort keys are adjacent (``ORDER``, then ``PARCEL#00`` … ``PARCEL#99``, then the trails
+        ``PARCEL#T#…``; nothing else sorts between them). The shipment's worker uploads and subscribes
+        the parcels from this one read; a trail is absent until its parcel is subscribed."""
         page = self._table.query_where("#pk = :pk AND #sk BETWEEN :low AND :high", names={"#pk": "pk", "#sk": "sk"},
-                                       values={":pk": order_pk(order_id), ":low": ORDER_SK, ":high": PARCEL_RANGE[1]},
+                                       values={":pk": order_pk(order_id), ":low": ORDER_SK, ":high": PARCELS_END},
                                        limit=None, consistent=True)
         order = next((order_from_item(i) for i in page.items
                       if i["sk"] == ORDER_SK and i.get("entity", "order") == "order"), None)
         parcels = sorted((parcel_from_item(i) for i in page.items if i.get("entity") == "parcel"),
                          key=lambda p: p.index)
-        return order, tuple(parcels)
+        trails = [stored_parcel(i) for i in page.items if i.get("entity") == "parcel_trail"]
+        return order, tuple(parcels), trails
 
     def parcels(self, order_id: str) -> tuple[Parcel, ...]:
         # The range leaves out the parcels' trails (``PARCEL#T#…``, mall.dal.tracking) stored beside them.

@@ -82,6 +82,11 @@ class Parcel:
     tracking_no: str
 
 
+def needs_phone(parcel: Parcel) -> bool:
+    """The carrier tracks nothing without the receiver's phone (``NEEDS_PHONE``)."""
+    return parcel.carrier.upper() in NEEDS_PHONE
+
+
 def is_shipped(order: Order) -> bool:
     return order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED)
 

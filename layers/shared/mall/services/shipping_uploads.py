@@ -1,5 +1,6 @@
-"""The shipping-information upload to WeChat (upload_shipping_info): the queue worker's use case,
-the admin's list of failures and retry, and the reconciler (docs/shipping.md).
+"""The shipping-information upload to WeChat (upload_shipping_info): the queue worker's use case
+(the upload, then the tracking subscription of the shipment's parcels from the same read), the
+admin's list of failures and retry, and the reconciler (docs/shipping.md).
 
 Once per shipment: the upload item (``SHIPPING_UPLOAD``) carries a revision and a status; a worker
 takes a lease on it (PENDING → SENDING) before calling WeChat, so two deliveries of the same message
@@ -20,6 +21,7 @@ from mall.api.cursor import cursors
 from mall.dal.keys import shipping_uploads_partition
 from mall.dal.order_items import address_context
 from mall.dal.shipping import UploadState
+from mall.dal.tracking import StoredParcel, TrackingRepository
 from mall.domain import masking
 from mall.domain.orders import Order, OrderStatus
 from mall.domain.shipping import (
@@ -34,11 +36,15 @@ from mall.domain.shipping import (
     logistics_type_of,
     upload_body,
 )
+from mall.domain.tracking import Parcel as TrackedParcel
+from mall.domain.tracking import needs_phone, parcels_of
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations import pii_crypto
+from mall.integrations.tracking import TrackingProvider
 from mall.integrations.wechat_shipping import WeChatOrder
 from mall.schemas.shipping import UploadPage, UploadView
 from mall.services.shipping import ShippingRepositories, UploadRequests
+from mall.services.tracking import subscribe_parcels
 
 logger = Logger(child=True)
 
@@ -69,6 +75,34 @@ def _legacy_parcels(order: Order) -> tuple[Parcel, ...]:
     return ()
 
 
+class ShipmentRead:
+    """What one message of a shipment reads, once for both of its steps (the upload, then the
+    parcels' tracking subscription): the order, its parcels and their tracking items in one Query
+    when first asked, the receiver's phone (its address item) when first asked."""
+
+    def __init__(self, order_id: str, repos: ShippingRepositories) -> None:
+        self.order_id = order_id
+        self._repos = repos
+        self._shipment: tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]] | None = None
+        self._phone: list[str | None] = []
+
+    @property
+    def read(self) -> bool:
+        return self._shipment is not None
+
+    def shipment(self) -> tuple[Order | None, tuple[Parcel, ...], list[StoredParcel]]:
+        if self._shipment is None:
+            self._shipment = self._repos.shipping.shipment(self.order_id)
+        return self._shipment
+
+    def receiver_phone(self) -> str | None:
+        """Decrypted to be sent (WeChat's contact for 顺丰, the tracking provider), never stored or logged."""
+        if not self._phone:
+            order = self.shipment()[0]
+            self._phone.append(_receiver_phone(order, self._repos) if order is not None else None)
+        return self._phone[0]
+
+
 def _receiver_phone(order: Order, repos: ShippingRepositories) -> str | None:
     address = repos.orders.address_of(order)  # the order is read already: its address item alone
     token = address.get("phone_enc") if isinstance(address, Mapping) else None
@@ -88,9 +122,11 @@ def _landed_earlier(order: Order, api: ShippingApi, mchid: str) -> bool:
 
 
 def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, api: Callable[[], ShippingApi],
-                 mchid: str, now: datetime) -> UploadState | None:
+                 mchid: str, now: datetime, read: ShipmentRead | None = None) -> UploadState | None:
     """Send the order's upload ``revision`` to WeChat once and record the answer. Raises
-    ``UploadPending`` when it must be tried again later (the queue redelivers)."""
+    ``UploadPending`` when it must be tried again later (the queue redelivers). ``read``: the
+    message's reads, kept for its tracking step (``upload_and_track``)."""
+    read = read or ShipmentRead(order_id, repos)
     lease = repos.shipping.lease(order_id, revision=revision, now=now)  # no read first: the write tells
     leased, state = lease.taken, lease.before
     if leased is None:
@@ -102,7 +138,7 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
         return repos.shipping.record_answer(order_id, revision=revision, status=status, errcode=errcode,
                                             errmsg=errmsg, now=now) or repos.shipping.get(order_id)
 
-    order, shipped = repos.shipping.shipment(order_id)  # the order and its parcels: one Query
+    order, shipped, _ = read.shipment()  # the order and its parcels: one Query
     if order is None:
         return answer(UploadStatus.FAILED, -2, "order not found")
     try:
@@ -118,7 +154,7 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
         parcels = (shipped or _legacy_parcels(order)) if express else ()
         needs_phone = any(p.carrier_id == "SF" for p in parcels)
         body = upload_body(UploadFacts(order=order, parcels=parcels, payer_openid=customer.openid, mchid=mchid,
-                                       receiver_phone=_receiver_phone(order, repos) if needs_phone else None,
+                                       receiver_phone=read.receiver_phone() if needs_phone else None,
                                        now=now))
         errcode, errmsg = api().upload_shipping_info(body)
     except UpstreamUnavailable as exc:
@@ -133,6 +169,59 @@ def upload_order(order_id: str, revision: int, *, repos: ShippingRepositories, a
     logger.info("shipping info uploaded" if status == UploadStatus.UPLOADED else "shipping info upload failed",
                 extra={"order_id": order_id, "errcode": errcode, "attempts": leased.attempts})
     return answered
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The parcels' tracking subscription run by the shipment's worker. ``provider`` (None: tracking
+    is off) is asked after the upload, ``callback_url`` only when a parcel is to be subscribed: a
+    provider that cannot be set up (its secrets, its URL) never holds the upload back."""
+
+    repo: TrackingRepository
+    provider: Callable[[], TrackingProvider | None]
+    callback_url: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class ShipmentHandled:
+    upload: UploadState | None
+    subscribed: int
+
+
+def upload_and_track(order_id: str, revision: int, *, repos: ShippingRepositories, api: Callable[[], ShippingApi],
+                     mchid: str, now: datetime, tracking: Tracking | None) -> ShipmentHandled:
+    """One message of a shipment, two idempotent steps on one read: the upload to WeChat
+    (``upload_order``: once per revision), then the tracking subscription of its parcels
+    (``mall.services.tracking.subscribe_parcels``: once per parcel), whatever WeChat answered.
+
+    A provider failure raises after the upload is recorded: the redelivery finds the upload
+    answered (WeChat is not called again) and subscribes what is left. WeChat busy or unreachable
+    still lets the parcels be subscribed, then raises ``UploadPending``; another worker holding the
+    upload's lease leaves both steps to it and to the redelivery (nothing read here)."""
+    read = ShipmentRead(order_id, repos)
+    try:
+        state = upload_order(order_id, revision, repos=repos, api=api, mchid=mchid, now=now, read=read)
+    except UploadPending:
+        if read.read:
+            _track(read, tracking, now=now)
+        raise
+    return ShipmentHandled(upload=state, subscribed=_track(read, tracking, now=now))
+
+
+def _track(read: ShipmentRead, tracking: Tracking | None, *, now: datetime) -> int:
+    provider = tracking.provider() if tracking is not None else None
+    if tracking is None or provider is None:
+        return 0
+    order, parcels, stored = read.shipment()
+    if order is None:
+        return 0
+    shipped = tuple(TrackedParcel(p.index, p.carrier_id, p.tracking_no) for p in parcels)
+    subscribed = {s.tracking_no for s in stored if s.subscribed_at}
+    if order.status not in _DELIVERED or all(p.tracking_no in subscribed for p in parcels_of(order, shipped)):
+        return 0  # nothing to subscribe (virtual goods, 核销, every parcel subscribed): no callback URL asked
+    return subscribe_parcels(repo=tracking.repo, provider=provider, order=order, shipped=shipped,
+                             stored=stored, callback_url=tracking.callback_url(), now=now,
+                             phone=lambda p: read.receiver_phone() if needs_phone(p) else None)
 
 
 # ---- the admin ----------------------------------------------------------------------------------

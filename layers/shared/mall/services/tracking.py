@@ -4,7 +4,7 @@ let a delivery restart the auto-confirm countdown (docs/shipping.md, "Parcel tra
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,7 +49,7 @@ def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_i
     here to be sent to the provider, never stored or logged. ``order``: already read with its
     address (nothing more is read); ``without_address``: already read without it (only its address
     item is read)."""
-    if orders is None or parcel.carrier.upper() not in rules.NEEDS_PHONE:
+    if orders is None or not rules.needs_phone(parcel):
         return None
     if order is None and without_address is not None:
         address = orders.address_of(without_address)
@@ -70,22 +70,40 @@ def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_i
 def subscribe_order(*, repo: TrackingRepository, provider: TrackingProvider | None, order_id: str,
                     callback_url: str, now: datetime, orders: OrderRepository | None = None) -> int:
     """Subscribe every parcel of a shipped order that is not subscribed yet; returns how many were.
-
-    Idempotent per parcel: its item is created once and marked subscribed once; a repeat of a
-    subscribed parcel calls nobody. A provider failure raises (the queue retries, then its DLQ)."""
+    Reads the order, its parcels and their items (one Query), then ``subscribe_parcels``."""
     if provider is None:
         return 0
-    order, shipped, _ = repo.order_and_parcels(order_id)
-    if order is None or order.status not in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+    order, shipped, stored = repo.order_and_parcels(order_id)
+    if order is None:
         return 0
+    return subscribe_parcels(repo=repo, provider=provider, order=order, shipped=shipped, stored=stored,
+                             callback_url=callback_url, now=now,
+                             phone=lambda parcel: receiver_phone(orders, parcel, order_id, without_address=order))
+
+
+def subscribe_parcels(*, repo: TrackingRepository, provider: TrackingProvider, order: Order,
+                      shipped: Sequence[rules.Parcel], stored: Sequence[StoredParcel], callback_url: str,
+                      now: datetime, phone: Callable[[rules.Parcel], str | None]) -> int:
+    """Subscribe the parcels of ``order`` (read with ``shipped``, its parcel items, and ``stored``,
+    their tracking items) not subscribed yet; returns how many were. ``phone``: the receiver's phone
+    for a parcel whose carrier needs it (``receiver_phone``).
+
+    Idempotent per parcel: its item is created once and marked subscribed once; a parcel read
+    subscribed, or found subscribed by the creating write, calls nobody (a repeat the provider
+    accepts anyway). A provider failure is recorded on the parcel and raised (the message is
+    retried, then its DLQ)."""
+    if order.status not in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+        return 0
+    order_id = order.order_id
+    subscribed_already = {p.tracking_no for p in stored if p.subscribed_at}
     subscribed = 0
     for parcel in rules.parcels_of(order, shipped):
-        stored = repo.register(order_id, parcel, now=now)
-        if stored.subscribed_at:
+        if parcel.tracking_no in subscribed_already:
+            continue
+        if repo.register(order_id, parcel, now=now).subscribed_at:
             continue
         try:
-            provider.subscribe(parcel, callback_url=_callback(callback_url, order_id),
-                               phone=receiver_phone(orders, parcel, order_id, without_address=order))
+            provider.subscribe(parcel, callback_url=_callback(callback_url, order_id), phone=phone(parcel))
         except TrackingProviderError as exc:
             repo.mark_subscribe_failed(order_id, parcel.tracking_no, error=exc.message)
             raise
