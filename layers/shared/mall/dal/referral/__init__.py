@@ -16,50 +16,92 @@ Keys (docs/data-model.md, "referral"):
 By concern: ``records`` (keys, index partitions, item mapping), ``promoters``, ``bindings``,
 ``visits``, ``counters``. The names are gathered here for the many modules that read them, with
 ``TransactionCancelled``: what a write raises when a condition or a concurrent write cancelled it.
+Each is imported from its module when first asked for (PEP 562), so a function that reads promoters
+does not load the bindings', visits' and counters' repositories at cold start.
 """
 
 from __future__ import annotations
 
-from mall.dal.referral.bindings import (
-    BOUND_PARENT,
-    AncestorCheck,
-    BindingRepository,
-    BindPlan,
-)
-from mall.dal.referral.counters import (
-    CounterRepository,
-    RefundCount,
-    RefundedPromoter,
-    SaleCount,
-    first_failure_index,
-)
-from mall.dal.referral.promoters import (
-    CustomerFacts,
-    PromoterRepository,
-    batch_promoters,
-)
-from mall.dal.referral.reads import BindFacts, ReferralReads, VisitFacts
-from mall.dal.referral.records import (
-    activity_write,
-    binding_from_item,
-    counters_condition,
-    in_team,
-    new_history_sk,
-    promoter_from_item,
-    promoter_history_write,
-    team_history_index,
-    visitor_index,
-)
-from mall.dal.referral.visits import (
-    VISIT_SEEN_TTL,
-    ExtraWritesRefused,
-    NewVisit,
-    RateLimit,
-    VisitRateExceeded,
-    VisitRateLimiter,
-    VisitRepository,
-)
-from mall.dal.table import TransactionCancelled
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mall.dal.referral.bindings import (
+        BOUND_PARENT,
+        AncestorCheck,
+        BindingRepository,
+        BindPlan,
+    )
+    from mall.dal.referral.counters import (
+        CounterRepository,
+        RefundCount,
+        RefundedPromoter,
+        SaleCount,
+        first_failure_index,
+    )
+    from mall.dal.referral.promoters import (
+        CustomerFacts,
+        PromoterRepository,
+        batch_promoters,
+    )
+    from mall.dal.referral.reads import BindFacts, ReferralReads, VisitFacts
+    from mall.dal.referral.records import (
+        activity_write,
+        binding_from_item,
+        counters_condition,
+        in_team,
+        new_history_sk,
+        promoter_from_item,
+        promoter_history_write,
+        team_history_index,
+        visitor_index,
+    )
+    from mall.dal.referral.visits import (
+        VISIT_SEEN_TTL,
+        ExtraWritesRefused,
+        NewVisit,
+        RateLimit,
+        VisitRateExceeded,
+        VisitRateLimiter,
+        VisitRepository,
+    )
+    from mall.dal.table import TransactionCancelled
+
+#: name → the module that defines it (the same as the imports above: tests/unit/test_cold_start_imports.py)
+_HOMES: dict[str, str] = {
+    "BOUND_PARENT": "mall.dal.referral.bindings",
+    "VISIT_SEEN_TTL": "mall.dal.referral.visits",
+    "AncestorCheck": "mall.dal.referral.bindings",
+    "BindFacts": "mall.dal.referral.reads",
+    "BindPlan": "mall.dal.referral.bindings",
+    "BindingRepository": "mall.dal.referral.bindings",
+    "CounterRepository": "mall.dal.referral.counters",
+    "CustomerFacts": "mall.dal.referral.promoters",
+    "ExtraWritesRefused": "mall.dal.referral.visits",
+    "NewVisit": "mall.dal.referral.visits",
+    "PromoterRepository": "mall.dal.referral.promoters",
+    "RateLimit": "mall.dal.referral.visits",
+    "ReferralReads": "mall.dal.referral.reads",
+    "RefundCount": "mall.dal.referral.counters",
+    "RefundedPromoter": "mall.dal.referral.counters",
+    "SaleCount": "mall.dal.referral.counters",
+    "TransactionCancelled": "mall.dal.table",
+    "VisitFacts": "mall.dal.referral.reads",
+    "VisitRateExceeded": "mall.dal.referral.visits",
+    "VisitRateLimiter": "mall.dal.referral.visits",
+    "VisitRepository": "mall.dal.referral.visits",
+    "activity_write": "mall.dal.referral.records",
+    "batch_promoters": "mall.dal.referral.promoters",
+    "binding_from_item": "mall.dal.referral.records",
+    "counters_condition": "mall.dal.referral.records",
+    "first_failure_index": "mall.dal.referral.counters",
+    "in_team": "mall.dal.referral.records",
+    "new_history_sk": "mall.dal.referral.records",
+    "promoter_from_item": "mall.dal.referral.records",
+    "promoter_history_write": "mall.dal.referral.records",
+    "team_history_index": "mall.dal.referral.records",
+    "visitor_index": "mall.dal.referral.records",
+}
 
 __all__ = [
     "BOUND_PARENT",
@@ -95,3 +137,13 @@ __all__ = [
     "team_history_index",
     "visitor_index",
 ]
+
+if not TYPE_CHECKING:  # the type checker reads the imports above, and a misspelt name stays an error
+
+    def __getattr__(name: str) -> object:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(home), name)
+        globals()[name] = value  # imported once
+        return value
