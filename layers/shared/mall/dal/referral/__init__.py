@@ -66,42 +66,6 @@ if TYPE_CHECKING:
     )
     from mall.dal.table import TransactionCancelled
 
-#: name → the module that defines it (the same as the imports above: tests/unit/test_cold_start_imports.py)
-_HOMES: dict[str, str] = {
-    "BOUND_PARENT": "mall.dal.referral.bindings",
-    "VISIT_SEEN_TTL": "mall.dal.referral.visits",
-    "AncestorCheck": "mall.dal.referral.bindings",
-    "BindFacts": "mall.dal.referral.reads",
-    "BindPlan": "mall.dal.referral.bindings",
-    "BindingRepository": "mall.dal.referral.bindings",
-    "CounterRepository": "mall.dal.referral.counters",
-    "CustomerFacts": "mall.dal.referral.promoters",
-    "ExtraWritesRefused": "mall.dal.referral.visits",
-    "NewVisit": "mall.dal.referral.visits",
-    "PromoterRepository": "mall.dal.referral.promoters",
-    "RateLimit": "mall.dal.referral.visits",
-    "ReferralReads": "mall.dal.referral.reads",
-    "RefundCount": "mall.dal.referral.counters",
-    "RefundedPromoter": "mall.dal.referral.counters",
-    "SaleCount": "mall.dal.referral.counters",
-    "TransactionCancelled": "mall.dal.table",
-    "VisitFacts": "mall.dal.referral.reads",
-    "VisitRateExceeded": "mall.dal.referral.visits",
-    "VisitRateLimiter": "mall.dal.referral.visits",
-    "VisitRepository": "mall.dal.referral.visits",
-    "activity_write": "mall.dal.referral.records",
-    "batch_promoters": "mall.dal.referral.promoters",
-    "binding_from_item": "mall.dal.referral.records",
-    "counters_condition": "mall.dal.referral.records",
-    "first_failure_index": "mall.dal.referral.counters",
-    "in_team": "mall.dal.referral.records",
-    "new_history_sk": "mall.dal.referral.records",
-    "promoter_from_item": "mall.dal.referral.records",
-    "promoter_history_write": "mall.dal.referral.records",
-    "team_history_index": "mall.dal.referral.records",
-    "visitor_index": "mall.dal.referral.records",
-}
-
 __all__ = [
     "BOUND_PARENT",
     "VISIT_SEEN_TTL",
@@ -140,11 +104,25 @@ __all__ = [
 if not TYPE_CHECKING:  # the type checker reads the imports above, and a misspelt name stays an error
 
     def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
+        # A name's module, imported when one of its names is first asked for.
+        if name in {"BOUND_PARENT", "AncestorCheck", "BindingRepository", "BindPlan"}:
+            from mall.dal.referral import bindings as home
+        elif name in {"CounterRepository", "RefundCount", "RefundedPromoter", "SaleCount", "first_failure_index"}:
+            from mall.dal.referral import counters as home
+        elif name in {"CustomerFacts", "PromoterRepository", "batch_promoters"}:
+            from mall.dal.referral import promoters as home
+        elif name in {"BindFacts", "ReferralReads", "VisitFacts"}:
+            from mall.dal.referral import reads as home
+        elif name in {"activity_write", "binding_from_item", "counters_condition", "in_team", "new_history_sk",
+                      "promoter_from_item", "promoter_history_write", "team_history_index", "visitor_index"}:
+            from mall.dal.referral import records as home
+        elif name in {"VISIT_SEEN_TTL", "ExtraWritesRefused", "NewVisit", "RateLimit", "VisitRateExceeded",
+                      "VisitRateLimiter", "VisitRepository"}:
+            from mall.dal.referral import visits as home
+        elif name == "TransactionCancelled":
+            from mall.dal import table as home
+        else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        # The import statement's own machinery (not importlib.import_module), so that
-        # ``python -X importtime`` (the cold-start benchmark's detail) lists the module.
-        value = getattr(__import__(home, fromlist=[name]), name)
+        value = getattr(home, name)
         globals()[name] = value  # imported once
         return value
