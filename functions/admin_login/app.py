@@ -14,7 +14,7 @@ from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.table import main_table
 from mall.domain.identity import LockoutPolicy
 from mall.schemas.identity import AdminLoginRequest, TokenResponse
-from mall.services.audit import login_admin_audited
+from mall.services.identity import login_admin_audited
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

@@ -28,7 +28,7 @@ from mall.config import function_environment
 from mall.dal.keys import wallet_key
 from mall.dal.ledger import PROMOTER_BLOCKED_FLAG
 from mall.dal.table import Write, serialize
-from mall.domain.settlement import SETTLEMENT_BLOCKING_STATUSES
+from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
 
 
 def item_checks() -> bool:

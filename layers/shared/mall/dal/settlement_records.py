@@ -19,8 +19,8 @@ from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair
 from mall.dal.team_bonus import bonus_from_item
 from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
+from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
 from mall.domain.settlement import (
-    SETTLEMENT_BLOCKING_STATUSES,
     NotDue,
     Settleable,
     not_due_reason,

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
-from mall.domain.catalog import Category, CommissionMode, CommissionSetting, Product, ProductType
 from mall.domain.settings_terms import BASIS_POINTS, COMMISSION_CAP_LIMIT_BP
 from mall.errors import FieldProblem
 
 if TYPE_CHECKING:
+    from mall.domain.catalog import Category, CommissionMode, Product, ProductType
     from mall.domain.orders import PricedOrder
     from mall.domain.settings import DistributionSettings
 RateSource = Literal["override", "product", "category", "global"]
@@ -228,16 +228,16 @@ def product_from_line(line: Mapping[str, Any]) -> Product:
     """The product as the order line recorded it when the order was placed: its commission
     setting (``commission {mode, l1, l2}``), whether it takes part in distribution, its category.
     Commission follows the setting in force when the buyer ordered, not a later edit."""
+    from mall.domain.catalog import CommissionSetting, Product  # here: the records' repositories read no product
     snapshot = line.get("commission") or {}
     mode = str(snapshot.get("mode", "inherit"))
-    if mode not in {"inherit", "ratio", "fixed"}:
-        mode = "inherit"
+    mode = mode if mode in {"inherit", "ratio", "fixed"} else "inherit"
     return Product(
         product_id=str(line.get("product_id", "")), name=str(line.get("name", "")),
-        type=cast(ProductType, str(line.get("type", "physical"))), category_id=str(line.get("category_id") or ""),
+        type=cast("ProductType", str(line.get("type", "physical"))), category_id=str(line.get("category_id") or ""),
         price_fen=int(line.get("unit_price_fen", 0)), stock=0,
         distribution_enabled=bool(line.get("distribution_enabled", True)),
-        commission=CommissionSetting(cast(CommissionMode, mode), int(snapshot.get("l1", 0)),
+        commission=CommissionSetting(cast("CommissionMode", mode), int(snapshot.get("l1", 0)),
                                      int(snapshot.get("l2", 0))),
     )
 

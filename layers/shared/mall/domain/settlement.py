@@ -27,6 +27,7 @@ from typing import Any
 from mall.clock import iso, parse_instant
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
 from mall.domain.ledger import Account, Balances, Posting, records_settled
+from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
 from mall.domain.team_bonus import BonusRecord
 
 #: What the settlement settles: commission records and monthly team bonus records.
@@ -45,11 +46,6 @@ class NotDue(StrEnum):
     PROMOTER_FROZEN = "promoter_frozen"  # an admin froze the promoter: held until unfrozen
     PROMOTER_DISABLED = "promoter_disabled"  # voided instead of settled (``voids_unsettled``)
     REFUND_OPEN = "refund_open"  # a refund request on the record's order line has not ended
-
-
-#: Promoter statuses that keep a promoter's due records from settling. Frozen (冻结) holds them
-#: until the admin unfreezes; disabled (禁用) voids them (``voids_unsettled``).
-SETTLEMENT_BLOCKING_STATUSES: frozenset[str] = frozenset({"frozen", "disabled"})
 
 
 def settles_for(promoter_status: str | None) -> bool:

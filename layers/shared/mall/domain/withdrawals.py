@@ -22,21 +22,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from mall.domain import withdrawal_limits
 from mall.domain.money import yuan
-from mall.domain.settings import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod, WithdrawalRules
+from mall.domain.settings_terms import WECHAT_REAL_NAME_FROM_FEN, WithdrawalMethod
 from mall.domain.staff import Capability, require
 from mall.domain.tokens import Role
-from mall.domain.withdrawal_limits import (
-    above_maximum,
-    below_minimum,
-    daily_count_reached,
-    over_daily_amount,
-    small_enough_for_auto_review,
-    wechat_needs_real_name,
-)
 from mall.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput
+
+if TYPE_CHECKING:
+    # The rules come with a settings document; naming them here does not load its validators.
+    from mall.domain.settings import WithdrawalRules
 
 ReviewKind = Literal["auto", "manual"]
 #: Who a timeline entry is by, besides an admin id or the promoter's id.
@@ -235,15 +232,15 @@ def check_amount(amount_fen: int, method: str, rules: WithdrawalRules) -> Refusa
         return Refusal("method_not_allowed", "withdrawal.methods", list(rules.methods),
                        f"method {method!r} is not offered; allowed: {', '.join(rules.methods)}", "input",
                        input_field="method", actual=method)
-    if below_minimum(amount_fen, rules):
+    if withdrawal_limits.below_minimum(amount_fen, rules):
         return Refusal("amount_below_minimum", "withdrawal.min_fen", rules.min_fen,
                        f"the minimum withdrawal is {yuan(rules.min_fen)} ({rules.min_fen} fen)", "input",
                        input_field="amount_fen", actual=amount_fen)
-    if above_maximum(amount_fen, rules):
+    if withdrawal_limits.above_maximum(amount_fen, rules):
         return Refusal("amount_above_maximum", "withdrawal.max_fen", rules.max_fen,
                        f"the maximum per withdrawal is {yuan(rules.max_fen)} ({rules.max_fen} fen)", "input",
                        input_field="amount_fen", actual=amount_fen)
-    if method == "wechat" and wechat_needs_real_name(amount_fen):
+    if method == "wechat" and withdrawal_limits.wechat_needs_real_name(amount_fen):
         limit = WECHAT_REAL_NAME_FROM_FEN - 1
         return Refusal("wechat_real_name_required", "wechat_real_name", limit,
                        f"a WeChat transfer from {yuan(WECHAT_REAL_NAME_FROM_FEN)} needs the payee's real name, which "
@@ -266,11 +263,11 @@ class Today:
 
 
 def check_daily(amount_fen: int, today: Today, rules: WithdrawalRules) -> Refusal | None:
-    if daily_count_reached(today.count, rules):
+    if withdrawal_limits.daily_count_reached(today.count, rules):
         return Refusal("daily_count_exceeded", "withdrawal.daily_count", rules.daily_count,
                        f"at most {rules.daily_count} withdrawals per day; {today.count} made today", "state",
                        actual=today.count)
-    if over_daily_amount(today.amount_fen, amount_fen, rules):
+    if withdrawal_limits.over_daily_amount(today.amount_fen, amount_fen, rules):
         room = max(rules.daily_amount_fen - today.amount_fen, 0)
         return Refusal("daily_amount_exceeded", "withdrawal.daily_amount_fen", rules.daily_amount_fen,
                        f"at most {yuan(rules.daily_amount_fen)} ({rules.daily_amount_fen} fen) per day; "
@@ -332,7 +329,7 @@ def review_of(amount_fen: int, rules: WithdrawalRules, *, risk_flag: bool) -> Re
     """Auto under the threshold without a risk flag; otherwise manual, by two admins from the
     dual-approval amount."""
     required = 2 if amount_fen >= rules.dual_approval_from_fen else 1
-    if small_enough_for_auto_review(amount_fen, rules) and not risk_flag and required == 1:
+    if withdrawal_limits.small_enough_for_auto_review(amount_fen, rules) and not risk_flag and required == 1:
         return ReviewDecision("auto", 1)
     return ReviewDecision("manual", required)
 

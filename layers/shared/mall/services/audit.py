@@ -1,5 +1,6 @@
 """Use cases of the audit trail (数据留痕, docs/audit.md): the admin's query of audit entries, a
-promoter's history of their own bindings, commissions and withdrawals, and audited admin logins.
+promoter's history of their own bindings, commissions and withdrawals. An admin's login is audited by
+``mall.services.identity.login_admin_audited``.
 
 Writing entries is not here: every admin use case writes its own ``mall.dal.audit.AuditEntry``,
 in the same transaction as its change."""
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from mall.api.cursor import cursors
 from mall.clock import iso, parse_instant
-from mall.dal.audit import AuditEntry, AuditLog
+from mall.dal.audit import AuditLog
 from mall.dal.commissions import commission_from_item
 from mall.dal.history import (
     HistoryReader,
@@ -25,10 +26,9 @@ from mall.dal.history import (
     commission_streams,
     withdrawal_streams,
 )
-from mall.dal.identity import AdminRepository, LoginThrottle
 from mall.dal.withdrawals import withdrawal_from_item
 from mall.domain.audit import DEFAULT_WINDOW, MAX_WINDOW_DAYS, utc_days
-from mall.errors import DomainError, FieldProblem, InvalidInput
+from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.audit import (
     AuditEntryView,
     AuditPage,
@@ -40,9 +40,7 @@ from mall.schemas.audit import (
     Who,
     WithdrawalHistoryItem,
 )
-from mall.schemas.identity import TokenResponse
 from mall.services.commission_views import mask_user_id
-from mall.services.identity import login_admin
 from mall.services.withdrawals.views import withdrawal_view
 
 #: Queries per request at most: a filter (``action``) may leave pages short; the cursor goes on.
@@ -269,21 +267,3 @@ def promoter_history(*, reader: HistoryReader, user_id: str, kind: HistoryKind, 
                    if more else None)
     return PromoterHistoryPage(kind=kind, items=items, next_cursor=next_cursor)
 
-
-# ---- admin login, audited ------------------------------------------------------------------------------
-
-
-def login_admin_audited(*, log: AuditLog, admins: AdminRepository, throttle: LoginThrottle, username: str,
-                        password: str, signing_key: bytes, ttl_seconds: int, now: datetime,
-                        source_ip: str | None) -> TokenResponse:
-    """``mall.services.identity.login_admin`` with an audit entry for the success or the failure
-    (who tried — the username, never the password —, from where, and why it failed)."""
-    entry: dict[str, Any] = {"actor": f"admin:{username}", "entity_type": "admin", "entity_id": username,
-                             "source_ip": source_ip}
-    try:
-        return login_admin(username=username, password=password, admins=admins, throttle=throttle,
-                           signing_key=signing_key, ttl_seconds=ttl_seconds, now=now, source_ip=source_ip,
-                           audit=log, success=AuditEntry(action="admin.login", **entry))
-    except DomainError as exc:
-        log.append(AuditEntry(action="admin.login_failed", details={"code": exc.code}, **entry), now)
-        raise

@@ -1,4 +1,4 @@
-"""Use cases of identity: customer login, admin login, the caller's profile."""
+"""Use cases of identity: customer login, admin login (audited), the caller's profile."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -19,7 +19,7 @@ from mall.domain.normalise import normalise_phone
 from mall.domain.passwords import dummy_hash, verify_password
 from mall.domain.staff import sorted_roles
 from mall.domain.tokens import Principal, issue_token
-from mall.errors import NotFound
+from mall.errors import DomainError, NotFound
 from mall.integrations import pii_crypto
 from mall.integrations.wechat import PhoneNumber, WeChatClient
 from mall.schemas.identity import CustomerLoginResponse, MeResponse, PhoneView, TokenResponse
@@ -116,6 +116,22 @@ def login_admin(*, username: str, password: str, admins: AdminRepository, thrott
         writes.append(audit.write(success, now))
     admins.record_success(username, now, also=writes)
     return admin_token(account, signing_key=signing_key, ttl_seconds=ttl_seconds, now=now)
+
+
+def login_admin_audited(*, log: AuditLog, admins: AdminRepository, throttle: LoginThrottle, username: str,
+                        password: str, signing_key: bytes, ttl_seconds: int, now: datetime,
+                        source_ip: str | None) -> TokenResponse:
+    """``login_admin`` with an audit entry for the success or the failure
+    (who tried — the username, never the password —, from where, and why it failed)."""
+    entry: dict[str, Any] = {"actor": f"admin:{username}", "entity_type": "admin", "entity_id": username,
+                             "source_ip": source_ip}
+    try:
+        return login_admin(username=username, password=password, admins=admins, throttle=throttle,
+                           signing_key=signing_key, ttl_seconds=ttl_seconds, now=now, source_ip=source_ip,
+                           audit=log, success=AuditEntry(action="admin.login", **entry))
+    except DomainError as exc:
+        log.append(AuditEntry(action="admin.login_failed", details={"code": exc.code}, **entry), now)
+        raise
 
 
 def admin_token(account: AdminAccount, *, signing_key: bytes, ttl_seconds: int, now: datetime) -> TokenResponse:

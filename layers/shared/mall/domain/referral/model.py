@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 PromoterStatus = Literal["applied", "active", "frozen", "disabled", "rejected"]
 PROMOTER_STATUSES: tuple[PromoterStatus, ...] = ("applied", "active", "frozen", "disabled", "rejected")
+#: Promoter statuses that keep a promoter's due records from settling. Frozen (冻结) holds them
+#: until the admin unfreezes; disabled (禁用) voids them (``mall.domain.settlement.voids_unsettled``).
+SETTLEMENT_BLOCKING_STATUSES: frozenset[str] = frozenset({"frozen", "disabled"})
 ShareChannel = Literal["link", "qr", "poster"]
 #: How a binding came to be: a share channel (first_click / first_payment), an entered code, or an admin.
 BindSource = Literal["link", "qr", "poster", "invite_code", "admin"]
