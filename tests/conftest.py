@@ -59,7 +59,10 @@ for _var in ("AWS_PROFILE", "DYNAMODB_ENDPOINT"):
 
 
 def clear_caches() -> None:
-    """Forget cached settings, clients and secrets so the next use reads the current env."""
+    """Forget cached settings, clients and secrets so the next use reads the current env, and the
+    metrics a test added without flushing them (the process's one ``Metrics`` would otherwise publish
+    them in whichever test flushes next)."""
+    from mall import observability
     from mall import secrets as mall_secrets
     from mall.api import idempotency
     from mall.config import get_settings
@@ -75,6 +78,7 @@ def clear_caches() -> None:
     mall_secrets._load_file.cache_clear()
     idempotency._persistence.cache_clear()
     idempotency._config.cache_clear()
+    observability.metrics.clear_metrics()
 
 
 @pytest.fixture(autouse=True)

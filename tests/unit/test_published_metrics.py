@@ -141,3 +141,17 @@ def test_an_invocation_with_only_counts_writes_no_metric_and_counts_start_afresh
     assert not [line for line in lines if "_aws" in line]
     assert [line["counts"] for line in lines if line.get("message") == "counts"] == [
         {"StatsChangesRedelivered": 2}, {"StatsChangesRedelivered": 5}]
+
+
+def test_a_metric_left_unflushed_by_one_test_is_gone_before_the_next() -> None:
+    """The process has one ``Metrics``: what a test adds without a flush (a use case called without its
+    handler) must not reach another test's flush. The per-test cache reset forgets it."""
+    from tests.conftest import clear_caches
+
+    metrics.add_metric(name="WithdrawalsPaid", unit="Count", value=1)
+    metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
+    clear_caches()
+    provider = metrics.provider
+    assert isinstance(provider, observability.PublishedOnly)
+    assert not provider.metric_set
+    assert not provider.counts
