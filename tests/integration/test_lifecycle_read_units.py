@@ -204,6 +204,13 @@ def test_the_shipping_upload_reads_the_order_once_and_its_answer_is_not_read_bac
     # lease's write returned it before (tests/integration/test_shipment_units.py).
     assert kinds["ORDER#/ORDER"] < 1.0 and kinds["ORDER#/ADDRESS"] == 1.0  # the order shares a Query
     assert "ORDER#/SHIPPING_UPLOAD" not in kinds
+    # The upload is not read before its lease (the conditional write says what it was); the order and
+    # its parcels are one Query; the profile for the openid and the address for 顺丰's phone as before.
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
+    assert seen["rcu"] == 2.5  # was 4.5
+    # The lease rewrites the upload's index entry in place (1 + 1); the answer moves it to UPLOADED
+    # (1 + a delete and a put).
+    assert [c["wcu"] for c in seen["calls"] if c["operation"] == "UpdateItem"] == [2.0, 3.0]  # was [3.0, 3.0]
     [state] = answered
     assert api.uploads == 1 and state.status == UploadStatus.UPLOADED and state.errcode == 0
     assert state == repos.shipping.get(order_id)
@@ -220,7 +227,8 @@ def test_the_tracking_subscription_reads_the_order_once(mall: Mall, table: Table
     kinds = seen["rcu_by_item_kind"]
     # Was the order twice; now once, in the Query of its parcels.
     assert kinds["ORDER#/ORDER"] < 1.0 and kinds["ORDER#/ADDRESS"] == 1.0 and seen["rcu"] == 2.0
-    assert provider.phones == [ADDRESS["phone"]]
+    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
+    assert provider.phones == [ADDRESS["phone"]] and len(provider.subscribed) == 1
 
 
 def test_the_commission_sync_reads_a_saved_settings_version_once_per_container(table: Table) -> None:

@@ -23,7 +23,6 @@ from mall.dal.tracking import TrackingRepository
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail
-from mall.services import tracking
 from mall.services.fulfilment import OrderChange, admin_order, confirm_receipt, my_order, on_order_changes
 from mall.services.shipping import (
     ShipOrder,
@@ -61,41 +60,6 @@ def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
     yield make_mall(monkeypatch)
     shipping_sandbox.reset()
     clear_caches()
-
-
-def _units_of(seen: dict[str, Any], operation: str) -> list[float]:
-    return [call["wcu"] for call in seen["calls"] if call["operation"] == operation]
-
-
-def test_the_upload_worker_reads_the_order_and_parcels_in_one_query_and_leases_without_a_read(
-        mall: Mall, table: Table) -> None:
-    order_id, message = shipped_by_sf(mall, table)
-    repos, api = ShippingRepositories.on(table), SandboxApi()
-    answered: list[Any] = []
-    seen = read_units(table, lambda: answered.append(
-        upload_order(order_id, message["revision"], repos=repos, api=lambda: api, mchid=MCHID, now=NOW)))
-    kinds = seen["rcu_by_item_kind"]
-    # The upload is not read before its lease (the conditional write says what it was); the order and
-    # its parcels are one Query; the profile for the openid and the address for 顺丰's phone as before.
-    assert "ORDER#/SHIPPING_UPLOAD" not in kinds
-    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
-    assert seen["rcu"] == 2.5  # was 4.5
-    # The lease rewrites the upload's index entry in place (1 + 1); the answer moves it to UPLOADED
-    # (1 + a delete and a put).
-    assert _units_of(seen, "UpdateItem") == [2.0, 3.0]  # was [3.0, 3.0]
-    [state] = answered
-    assert api.uploads == 1 and state.status == UploadStatus.UPLOADED and state == repos.shipping.get(order_id)
-
-
-def test_the_tracking_subscription_reads_the_order_and_parcels_in_one_query(mall: Mall, table: Table) -> None:
-    order_id, _ = shipped_by_sf(mall, table)
-    provider = FakeProvider()
-    seen = read_units(table, lambda: tracking.subscribe_order(
-        repo=TrackingRepository(table), provider=provider, order_id=order_id, callback_url="https://x", now=NOW,
-        orders=OrderRepository(table)))
-    assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem"]
-    assert seen["rcu"] == 2.0  # was 3.0: the order, then its parcels, then its address
-    assert provider.phones == [ADDRESS["phone"]] and len(provider.subscribed) == 1
 
 
 def test_deliveries_of_one_upload_at_once_call_wechat_once(table: Table) -> None:
