@@ -80,3 +80,13 @@ def test_use_cases_call_the_services_they_need_instead_of_taking_them_as_argumen
     injected = {"attribute", "note_stock_levels", "refunds", "payouts"}
     for use_case in (place_order, expire_due_orders, handle_notification):
         assert injected.isdisjoint(inspect.signature(use_case).parameters), use_case.__name__
+
+
+def test_a_buyer_is_masked_by_one_rule_on_every_page() -> None:
+    # A promoter matches a buyer across their commissions, orders, tracking and audit pages by the masked
+    # id: two rules would show one buyer as two.
+    from mall.domain.masking import mask_user_id
+
+    assert [hit.split(":")[0] for hit in _matches(r"def mask_user_id\b")] == ["layers/shared/mall/domain/masking.py"]
+    assert mask_user_id("u_xpdiqcabym5dbw2glo3wnz2l") == "u_xp****nz2l"
+    assert mask_user_id("u_short") == "u_****"

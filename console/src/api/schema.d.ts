@@ -10865,7 +10865,7 @@ export interface components {
          *           "amount_fen": 19900,
          *           "base_fen": 19900,
          *           "buyer": "李*",
-         *           "buyer_id": "u_yd****l4d",
+         *           "buyer_id": "u_yd****7l4d",
          *           "commission_fen": 995,
          *           "completed_at": null,
          *           "created_at": "2026-11-05T08:40:12Z",

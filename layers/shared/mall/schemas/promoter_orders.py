@@ -16,7 +16,7 @@ _ROW: JsonDict = {
     "paid_at": "2026-11-03T12:16:02Z", "shipped_at": "2026-11-04T02:30:41Z", "completed_at": "2026-11-07T09:12:30Z"}
 _PAID_L2: JsonDict = {
     **_ROW, "order_id": "o_01m6ndv78ze0z57gcjy2d9", "level": 2, "status": "paid", "order_status": "PAID",
-    "title": "茶艺体验课 (到店核销)", "line_count": 1, "buyer": "李*", "buyer_id": "u_yd****l4d", "amount_fen": 19900,
+    "title": "茶艺体验课 (到店核销)", "line_count": 1, "buyer": "李*", "buyer_id": "u_yd****7l4d", "amount_fen": 19900,
     "base_fen": 19900, "refunded_fen": 0, "commission_fen": 995, "created_at": "2026-11-05T08:40:12Z",
     "paid_at": "2026-11-05T08:41:03Z", "shipped_at": None, "completed_at": None}
 

@@ -28,6 +28,7 @@ from mall.dal.history import (
 )
 from mall.dal.withdrawals import withdrawal_from_item
 from mall.domain.audit import DEFAULT_WINDOW, MAX_WINDOW_DAYS, utc_days
+from mall.domain.masking import mask_user_id
 from mall.errors import FieldProblem, InvalidInput
 from mall.schemas.audit import (
     AuditEntryView,
@@ -40,7 +41,6 @@ from mall.schemas.audit import (
     Who,
     WithdrawalHistoryItem,
 )
-from mall.services.commission_views import mask_user_id
 from mall.services.withdrawals.views import withdrawal_view
 
 #: Queries per request at most: a filter (``action``) may leave pages short; the cursor goes on.

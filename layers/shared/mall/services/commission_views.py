@@ -14,7 +14,7 @@ from mall.dal.keys import beneficiary_partition
 from mall.domain.campaigns import rates_at
 from mall.domain.commission import LevelRate, cap_amount, explain_rule, self_purchase_discount
 from mall.domain.commission_records import CommissionRecord
-from mall.domain.masking import mask_nickname
+from mall.domain.masking import mask_nickname, mask_user_id
 from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
 from mall.errors import NotFound
 from mall.schemas.commissions import (
@@ -29,11 +29,6 @@ from mall.schemas.commissions import (
     SelfPurchasePreview,
 )
 from mall.services.commissions import CommissionRepositories
-
-
-def mask_user_id(user_id: str) -> str:
-    """``u_ab****wxyz``: enough to tell two buyers apart on a page, not to look one up."""
-    return user_id[:4] + "****" + user_id[-4:] if len(user_id) > 8 else user_id[:2] + "****"
 
 
 def _view_fields(record: CommissionRecord, nickname: str | None) -> dict[str, Any]:

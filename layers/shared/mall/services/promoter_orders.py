@@ -12,12 +12,11 @@ from mall.api.cursor import cursors
 from mall.dal.order_items import order_from_item
 from mall.dal.promoter_orders import OrderFacts, PromoterOrderReads
 from mall.domain import promoter_orders as rules
-from mall.domain.masking import mask_nickname
+from mall.domain.masking import mask_nickname, mask_user_id
 from mall.domain.orders import Order
 from mall.errors import NotFound
 from mall.schemas.fulfilment import AdminOrderPage, AdminOrderSummary
 from mall.schemas.promoter_orders import PromoterOrderPage, PromoterOrderView
-from mall.services.commission_views import mask_user_id
 
 
 def _page(reads: PromoterOrderReads, user_id: str, *, level: int | None, status: str | None, limit: int,
