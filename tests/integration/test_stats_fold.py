@@ -14,17 +14,19 @@ from typing import Any
 import pytest
 
 from bench._meter import item_size, write_units
-from mall.clock import iso
+from mall.clock import china_day, iso, utc_now
 from mall.dal.changes import Change
 from mall.dal.keys import DAY_SHARDS, day_key, month_key, totals_key
 from mall.dal.stats import ApplyResult, StatsRepository
-from mall.dal.stats_fold import StatsFolder
+from mall.dal.stats_fold import FOLD_EPOCH, StatsFolder, folded_through, next_day
 from mall.dal.table import Item, Table
 from mall.domain.stats import AGG_FIELDS, TOTAL_FIELDS
 from mall.services.stats import apply_changes, dashboard
 from tests.at_once import run_at_once
+from tests.conftest import clear_caches
 from tests.integration.test_dashboard_series import Shop
 from tests.integration.test_stats_merged_writes import _new_table
+from tests.unit.conftest import FakeContext, load_function
 
 pytestmark = pytest.mark.integration
 
@@ -208,7 +210,9 @@ def test_a_day_is_folded_once_and_a_late_change_still_counts_once(two_tables: tu
     assert month_figures(new_table, "2026-12") == {} and totals_figures(new_table) == {}  # not folded yet
 
     assert folder.fold_due(now=PAID + timedelta(days=1)) == ["2026-12-01", "2026-12-02"]  # not the 3rd: the 4th
-    assert folder.fold_due(now=PAID + timedelta(days=2)) == [today]  # has not ended
+    # The 3rd, the 4th having ended: ONE transaction of the 8 day shards, the month's and the totals' (20 WCU).
+    [fold] = written(new_table, lambda: folder.fold_due(now=PAID + timedelta(days=2)))
+    assert len(fold) == DAY_SHARDS + 2 and table_units(new_table, fold) == 20
     assert folder.fold_due(now=PAID + timedelta(days=2)) == []  # once
     assert month_figures(new_table, "2026-12") == month_figures(old_table, "2026-12") == day_figures(old_table, today)
     assert totals_figures(new_table) == totals_figures(old_table) == {"customers_total": 1, "buyers_total": 1}
@@ -367,3 +371,17 @@ def test_a_change_between_the_folds_read_and_its_transaction_fails_the_fold_whic
     assert day_figures(new_table, "2026-12-03") == day_figures(old_table, "2026-12-03")
     assert month_figures(new_table, "2026-12") == month_figures(old_table, "2026-12")
     assert month_figures(new_table, "2026-12")["share_visits"] == 4
+
+
+def test_the_stats_workers_schedule_folds_the_days_due(table: Table) -> None:
+    """The hourly event ``{"fold": true}`` of the stats worker (template.yaml) runs the fold: a new
+    stack (``STATS_FOLDED_FROM`` empty) folds every day from ``FOLD_EPOCH`` through the day before
+    yesterday, and a second run finds nothing due."""
+    clear_caches()
+    worker = load_function("stats_worker")
+    last = next_day(china_day(utc_now()), -2)
+    first = worker.run({"fold": True}, FakeContext())
+    assert first["folded"][0] == FOLD_EPOCH and first["folded"][-1] == last
+    assert worker.run({"fold": True}, FakeContext()) == {"folded": []}
+    assert folded_through(table.get(totals_key(0))) == last
+    clear_caches()
