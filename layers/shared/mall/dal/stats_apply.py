@@ -31,18 +31,10 @@ The day / month / totals aggregates are sharded; a transaction adds to ONE shard
 first part's ``event_id``, so each aggregate is written once per transaction. Readers sum every
 shard, so where a part is counted does not matter, only that it is counted once.
 
-**Folded days.** From the fold day on (``fold_start``), a day's aggregate counters are added to its
-day shard alone, and the running totals' counters to the day shard of the day they are applied on:
-the fold (``mall.dal.stats_fold``) adds each day's shards to its month and the totals once. Such a
-write ADDs 1 to the shard's ``writes`` and is conditional on the day not being folded
-(``attribute_not_exists(folded)``), so the fold, whose transaction is conditional on the ``writes``
-it read, either sees it or fails. A change to a folded day (a late change: a settlement, a
-redelivery from the dead-letter queue) is written to the day, its month and the totals as before,
-conditional on the day being folded. Which of the two a day takes is guessed from its age (the fold
-takes days two China days old) and corrected by the condition: a failed condition on a day shard
-switches that day and the transaction is tried again, so a change is counted once whichever way
-the race with the fold goes. Days before the fold day were written to their months as each change
-came and are never folded.
+**Folded days.** From the fold day on, a day's aggregate counters go to its day shard alone, conditional
+on the day not being folded, or (a late change) to the day, its month and the totals, conditional on it
+being folded: a failed condition switches the day and the transaction is tried again
+(``mall.dal.stats_counters``, ``mall.dal.stats_fold``).
 
 **Team orders.** A settled record's order is counted once per beneficiary and month (a
 ``DistinctDelta``) by listing ``<month>#<uid>`` in the same order item's ``seen`` string set, in the
@@ -63,21 +55,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mall.clock import china_day, epoch, iso
+from mall.clock import epoch, iso
 from mall.dal.keys import (
     applied_group_key,
     board_entry_board,
     board_key,
     buyer_key,
     change_shard,
-    counter_items,
-    day_key,
     distinct_group,
     distinct_key,
     distinct_scope,
@@ -86,10 +76,10 @@ from mall.dal.keys import (
 )
 from mall.dal.retry import jitter
 from mall.dal.stats_boards import board_write
-from mall.dal.stats_fold import fold_start
+from mall.dal.stats_counters import DAY, LATE, CounterAdds, CounterItems, DayMode, counter_write
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES, Part, group_parts, split_changes
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
-from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta, Target
+from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
 from mall.domain.stats_buyers import FirstOrders, buyer_transition
 
 APPLIED_TTL = timedelta(days=15)  # the queue keeps a message 14 days; the DLQ as long
@@ -100,10 +90,6 @@ MAX_ATTEMPTS = 12
 _RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
                         "ProvisionedThroughputExceeded"})
 _ABSENT = "attribute_not_exists(pk)"
-#: How a day's aggregate counters are written (see the module docstring): ``before`` the fold day (day,
-#: month and totals, unconditionally), ``day`` alone while the day is not folded, ``late`` once it is.
-DayMode = str
-_BEFORE, _DAY, _LATE = "before", "day", "late"
 
 
 @dataclass
@@ -122,16 +108,6 @@ class ApplyResult:
         return asdict(self)
 
 
-@dataclass
-class _Adds:
-    key: Key
-    names: dict[str, Any]
-    adds: dict[str, int] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    mode: DayMode | None = None  # a day shard's: ``_DAY`` or ``_LATE`` (a conditional write)
-    day: str = ""
-
-
 # ---- applying -----------------------------------------------------------------------------------------
 
 
@@ -143,9 +119,7 @@ class StatsApplier:
                  part_markers_read: bool = True, seen_items_read: bool = False,
                  stats_folded_from: str | None = None) -> None:
         self._table = table
-        # The first day whose aggregates the fold adds to their month and the totals (``fold_start``);
-        # None: no day is folded (every change writes its day, month and the totals).
-        self._fold_start = None if stats_folded_from is None else fold_start(stats_folded_from)
+        self._counters = CounterItems(stats_folded_from)  # the fold day (``mall.dal.stats_counters``)
         # A part of an order's changes has a marker of its own only when the code before group
         # markers applied it (gone with its 15-day expiry, which outlives any delivery of it) or its
         # group item was full, so that marker is read for every part only while such markers of the
@@ -204,7 +178,7 @@ class StatsApplier:
                     raise
                 switched = {days[i - len(markers)] for i in exc.conditional_failures if i - len(markers) in days}
                 for day in switched:  # the fold took the day meanwhile, or had not taken it yet
-                    modes[day] = _LATE if modes.get(day, self._guess(day, now)) == _DAY else _DAY
+                    modes[day] = LATE if modes.get(day, self._counters.guess(day, now)) == DAY else DAY
                 if switched or any(r == "ConditionalCheckFailed" for r in exc.reasons[:len(markers)]):
                     continue  # a concurrent delivery marked some part: read again, without waiting
             except ConditionFailed:
@@ -311,30 +285,6 @@ class StatsApplier:
             state.update({key_id(item): item for item in self._table.batch_get(alone, consistent=consistent)})
         return state
 
-    def _guess(self, day: str, now: datetime) -> DayMode:
-        """How ``day``'s counters are written, guessed from its age: the fold takes a day once the
-        next China day has ended, so a day since yesterday is not folded yet (the condition of the
-        write corrects a wrong guess)."""
-        if self._fold_start is None or day < self._fold_start:
-            return _BEFORE
-        yesterday = china_day(now - timedelta(days=1))
-        return _DAY if day >= yesterday else _LATE
-
-    def _counter_items(self, target: Target, shard: int, now: datetime,
-                       modes: Mapping[str, DayMode]) -> list[tuple[Key, dict[str, Any], DayMode | None, str]]:
-        """``counter_items``, with the fold: a day's (or the totals') counters go to the day shard
-        alone while the day is not folded (the fold adds them to the month and the totals)."""
-        if self._fold_start is None or target.kind not in ("agg", "totals"):
-            return [(key, names, None, "") for key, names in counter_items(target, shard)]
-        day = target.period if target.kind == "agg" else china_day(now)  # the totals: the day applied
-        mode = modes.get(day) or self._guess(day, now)
-        if mode == _BEFORE:
-            return [(key, names, None, "") for key, names in counter_items(target, shard)]
-        items = counter_items(target, shard)
-        if mode == _LATE:  # the day's shard (conditional on the fold having taken it), its month, the totals
-            return [(key, names, mode if key == day_key(day, shard) else None, day) for key, names in items]
-        return [(day_key(day, shard), {"entity": "stats_day", "day": day, "shard": shard}, mode, day)]
-
     def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int,
                 now: datetime, modes: Mapping[str, DayMode]
                 ) -> tuple[list[Write], dict[str, set[str]], dict[int, str]]:
@@ -343,11 +293,11 @@ class StatsApplier:
         members counted now that their group item lists (``distinct_group``), by group: that item is
         written with the markers (``_markers``), once; and the day of each conditional day-shard
         write, by its place among the writes."""
-        counters: dict[tuple[str, str], _Adds] = {}
+        counters: dict[tuple[str, str], CounterAdds] = {}
 
         def add(delta: CounterDelta) -> None:
-            for key, names, mode, day in self._counter_items(delta.target, shard, now, modes):
-                entry = counters.setdefault(key_id(key), _Adds(key, names, mode=mode, day=day))
+            for item in self._counters.of(delta.target, shard, now, modes):
+                entry = counters.setdefault(key_id(item.key), item)
                 for name, value in delta.fields:
                     entry.adds[name] = entry.adds.get(name, 0) + value
                 entry.labels.update(dict(delta.labels))
@@ -394,7 +344,7 @@ class StatsApplier:
                 count_once(delta)
 
         written = [entry for _, entry in sorted(counters.items()) if any(entry.adds.values())]
-        writes = [self._counter_write(entry) for entry in written]
+        writes = [counter_write(self._table.name, entry) for entry in written]
         days = {i: entry.day for i, entry in enumerate(written) if entry.mode is not None}
         for key, (delta, entry, moves) in sorted(boards.items()):
             if moved := {board: value for board, value in moves.items() if value}:
@@ -404,30 +354,6 @@ class StatsApplier:
             if buyers[uid] != buyer_seen[uid]:
                 writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
         return writes + [distinct[key] for key in sorted(distinct)], seen, days
-
-    def _counter_write(self, entry: _Adds) -> Write:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (name, value) in enumerate(sorted({**entry.names, **entry.labels}.items())):
-            names[f"#s{i}"], values[f":s{i}"] = name, value
-            sets.append(f"#s{i} = :s{i}")
-        adds: list[str] = []
-        for i, (name, value) in enumerate(sorted(entry.adds.items())):
-            if value:
-                names[f"#a{i}"], values[f":a{i}"] = name, value
-                adds.append(f"#a{i} :a{i}")
-        condition: str | None = None
-        if entry.mode is not None:
-            names["#f"] = "folded"
-            if entry.mode == _DAY:  # the fold's transaction is conditional on the writes it read
-                names["#w"], values[":w"] = "writes", 1
-                adds.append("#w :w")
-                condition = "attribute_not_exists(#f)"
-            else:
-                condition = "attribute_exists(#f)"
-        return Write.update(self._table.name, entry.key, f"SET {', '.join(sets)} ADD {', '.join(adds)}",
-                            condition=condition, names=names, values=values)
 
     def _buyer_write(self, uid: str, first: FirstOrders, stored: Item | None) -> Write:
         version = int(stored.get("version", 0)) if stored else 0
