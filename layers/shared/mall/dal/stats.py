@@ -138,6 +138,8 @@ class StatsRepository:
         wanted |= {key_id(month_key(month, s)) for month in months for s in range(DAY_SHARDS)}
         wanted |= {key_id(totals_key(s)) for s in range(DAY_SHARDS)}
         start = self._fold_start
+        if start is not None and today is None:
+            raise ValueError("with the fold, the reader's China day says which days are not folded yet")
         recent: list[str] = []
         if start is not None and today is not None:
             recent = [d for i in range(UNFOLDED_DAYS_READ) if (d := next_day(today, -i)) >= start]
