@@ -11,6 +11,7 @@ from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Query, error_response
 from mall.clock import utc_now
+from mall.config import function_environment
 from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
@@ -19,7 +20,7 @@ from mall.services.stats import MAX_RANGE_DAYS, dashboard, dashboard_default_ran
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-stats = StatsRepository(table)
+stats = StatsRepository(table, stats_folded_from=function_environment().stats_folded_from)
 
 app = make_resolver()
 

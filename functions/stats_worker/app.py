@@ -10,7 +10,11 @@ deliveries add nothing twice and any order of arrival sums to the same figures. 
 changes are applied one by one and only those that fail are reported (``batchItemFailures``): the
 markers of the changes already applied keep them from being added again. After ``maxReceiveCount``
 deliveries a message moves to ``DeadLetterQueue``. A message that is not a change is dropped, loudly:
-redelivering it cannot fix it."""
+redelivering it cannot fix it.
+
+Hourly, the schedule's event ``{"fold": true}`` adds each day due (the China day after it has ended) to
+its month and the running totals, once (``mall.dal.stats_fold``): the worker writes a day's aggregates
+to the day alone from the fold day ``STATS_FOLDED_FROM`` on."""
 
 from __future__ import annotations
 
@@ -22,10 +26,11 @@ from mall.clock import utc_now
 from mall.config import function_environment
 from mall.dal.changes import Change, parse_change
 from mall.dal.stats import StatsRepository
+from mall.dal.stats_fold import StatsFolder
 from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.stats import apply_change, apply_changes
-from mall.workers import worker_entrypoint
+from mall.workers import scheduled_time, worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -36,7 +41,9 @@ stats = StatsRepository(table, part_markers_too=function_environment().stats_par
                         seen_marks_too=function_environment().stats_seen_marks_too,
                         sales_folded_from=function_environment().sales_board_folded_from,
                         part_markers_read=function_environment().stats_part_markers_read,
-                        seen_items_read=function_environment().stats_seen_items_read)
+                        seen_items_read=function_environment().stats_seen_items_read,
+                        stats_folded_from=function_environment().stats_folded_from)
+folder = StatsFolder(table, stats_folded_from=function_environment().stats_folded_from)
 
 
 def _changes(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
@@ -65,6 +72,10 @@ def _one_by_one(changes: list[tuple[str, Change]]) -> list[dict[str, str]]:
 
 
 def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("fold") is True:
+        folded = folder.fold_due(now=scheduled_time(event))
+        logger.info("stats days folded", extra={"days": folded})
+        return {"folded": folded}
     changes = _changes(list(event.get("Records") or []))
     if not changes:
         return {"batchItemFailures": []}

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mall.config import function_environment
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.domain.reports import parse_week, previous_week
@@ -21,7 +22,7 @@ from mall.workers import scheduled_time, worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = ReportRepositories.on(table)
+repos = ReportRepositories.on(table, stats_folded_from=function_environment().stats_folded_from)
 
 
 def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

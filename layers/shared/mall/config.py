@@ -217,6 +217,10 @@ class FunctionEnvironment(BaseModel):
     # board on the commission entries (mall.dal.stats_boards); empty: every period (docs/runbook.md).
     sales_board_folded_from: Annotated[str, Field(alias="SALES_BOARD_FOLDED_FROM",
                                                   pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
+    # The stats worker (and its fold), the dashboard and the weekly report: from this China day on, a day's
+    # aggregates reach their month and the totals by the daily fold (mall.dal.stats_fold); empty: every
+    # day of a new stack (docs/runbook.md).
+    stats_folded_from: Annotated[str, Field(alias="STATS_FOLDED_FROM", pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
     # Every function: "1" only while the wallets' risk-hold flags are being written for the first time
     # (docs/runbook.md): the writers that must not credit a held promoter check the hold item itself.
     risk_hold_item_checks: Annotated[bool, Field(alias="RISK_HOLD_ITEM_CHECKS")] = False

@@ -16,8 +16,10 @@ Leaderboard scores, a customer's first two paid orders and distinct-order marker
 (one consistent ``BatchGetItem``) and written conditionally on what was read; a lost race (another
 change wrote them meanwhile) or a transaction conflict re-reads and tries again.
 
-Write contention: every change writes its day's aggregate and its month's, so those are
-sharded (``DAY_SHARDS``, the shard chosen per transaction by an ``event_id``); readers sum the shards.
+Write contention: every change writes its day's aggregate (and, for a day before the fold day or a
+late change, its month's and the totals), so those are sharded (``DAY_SHARDS``, the shard chosen per
+transaction by an ``event_id``); readers sum the shards. From the fold day on, a day reaches its
+month and the totals by the fold (``mall.dal.stats_fold``); until then readers add its day shards.
 The items' keys are ``mall.dal.keys.stats``."""
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from mall.dal.keys import (
     DAY_SHARDS,
+    FOLD_SHARD,
     PROFILE_SK,
     SETTINGS_CURRENT_KEY,
     board_entry_board,
@@ -49,25 +52,50 @@ from mall.dal.keys import (
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.stats_apply import ApplyResult, StatsApplier
 from mall.dal.stats_boards import as_board_entry, board_index
+from mall.dal.stats_fold import fold_start, folded_through, next_day
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES
 from mall.dal.table import BATCH_GET_LIMIT, Item, Key, Table, serialize
 from mall.domain.stats import Delta
 
 __all__ = ["RANK_COUNT_CAP", "ApplyResult", "StatsRepository"]
 
+
+def _after(item: Item | None) -> str | None:
+    """The day after the last one a fold shard holds (None: it holds none)."""
+    through = folded_through(item)
+    return next_day(through) if through else None
+
+
+def _days(first: str, last: str) -> list[str]:
+    """Every calendar day from ``first`` through ``last`` (none when ``first`` is after it); ``last``
+    may be a month's ``-31`` of a shorter month."""
+    days: list[str] = []
+    day = first
+    while day <= last:
+        days.append(day)
+        day = next_day(day)
+    return days
+
 RANK_COUNT_CAP = 1_000  # the caller's rank is counted exactly up to this many promoters above them
+#: The days up to today whose shards the dashboard reads with the totals, whatever the range: the
+#: days the fold has not taken yet (today, yesterday, and the day before until the fold's run).
+UNFOLDED_DAYS_READ = 3
 
 
 class StatsRepository:
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
                  part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "",
-                 part_markers_read: bool = True, seen_items_read: bool = False) -> None:
+                 part_markers_read: bool = True, seen_items_read: bool = False,
+                 stats_folded_from: str | None = None) -> None:
         self._table = table
+        # The first day the fold adds to its month and the totals (``fold_start``); None: none is.
+        self._fold_start = None if stats_folded_from is None else fold_start(stats_folded_from)
         # The first day whose periods' sales boards live on the commission entries (``mall.dal.stats_boards``).
         self._sales_folded_from = sales_folded_from
         self._applier = StatsApplier(table, sleep=sleep, part_markers_too=part_markers_too,
                                      seen_marks_too=seen_marks_too, sales_folded_from=sales_folded_from,
-                                     part_markers_read=part_markers_read, seen_items_read=seen_items_read)
+                                     part_markers_read=part_markers_read, seen_items_read=seen_items_read,
+                                     stats_folded_from=stats_folded_from)
 
     @property
     def table(self) -> Table:
@@ -94,30 +122,59 @@ class StatsRepository:
         keys += [month_key(m, s) for m in months for s in range(DAY_SHARDS)]
         return self._table.batch_get(keys) if keys else []
 
-    def aggregates_and_totals(self, *, days: Sequence[str],
-                              months: Sequence[str]) -> tuple[dict[str, list[Item]], list[Item]]:
-        """The aggregate shards of each day and month asked for, keyed by that period (``YYYY-MM-DD``
-        or ``YYYY-MM``; a period without items maps to ``[]``), and the running totals' shards, in
+    def aggregates_and_totals(self, *, days: Sequence[str], months: Sequence[str],
+                              today: str | None = None) -> tuple[dict[str, list[Item]], list[Item]]:
+        """The aggregate items of each day and month asked for, keyed by that period (``YYYY-MM-DD``
+        or ``YYYY-MM``; a period without items maps to ``[]``), and the running totals' items, in
         ``BatchGetItem`` calls of 100 keys run at once: a week and the totals are one call (64 keys),
-        a range of days takes one call's time."""
-        wanted: dict[tuple[str, str], str] = {}
-        for day in days:
-            wanted.update({key_id(day_key(day, s)): day for s in range(DAY_SHARDS)})
-        for month in months:
-            wanted.update({key_id(month_key(month, s)): month for s in range(DAY_SHARDS)})
-        totals = {key_id(totals_key(s)) for s in range(DAY_SHARDS)}
-        keys: list[Key] = [{"pk": pk, "sk": sk} for pk, sk in [*wanted, *sorted(totals)]]
-        chunks = [keys[i:i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
-        with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), 8))) as pool:
-            found = [item for items in pool.map(self._table.batch_get, chunks) for item in items]
+        a range of days takes one call's time.
+
+        With the fold (``today``: the reader's China day), a month's items are its shards and the
+        shards of its days not folded into it yet, the totals' the totals' shards and the shards of
+        every day not folded yet (``mall.dal.stats_fold``): each folded shard says through which day
+        it holds. The last ``UNFOLDED_DAYS_READ`` days are read with the rest; earlier days not
+        folded yet (the fold behind) take one more round of reads."""
+        wanted = {key_id(day_key(day, s)) for day in days for s in range(DAY_SHARDS)}
+        wanted |= {key_id(month_key(month, s)) for month in months for s in range(DAY_SHARDS)}
+        wanted |= {key_id(totals_key(s)) for s in range(DAY_SHARDS)}
+        start = self._fold_start
+        if start is not None and today is None:
+            raise ValueError("with the fold, the reader's China day says which days are not folded yet")
+        recent: list[str] = []
+        if start is not None and today is not None:
+            recent = [d for i in range(UNFOLDED_DAYS_READ) if (d := next_day(today, -i)) >= start]
+            wanted |= {key_id(day_key(day, s)) for day in recent for s in range(DAY_SHARDS)}
+        found = self._read_all(wanted)
         by_period: dict[str, list[Item]] = {period: [] for period in [*days, *months]}
-        running: list[Item] = []
-        for item in found:
-            if key_id(item) in totals:
-                running.append(item)
-            else:
-                by_period[wanted[key_id(item)]].append(item)
+        by_period.update({day: self._shards(found, day_key, day) for day in days})
+        by_period.update({month: self._shards(found, month_key, month) for month in months})
+        running = [found[k] for s in range(DAY_SHARDS) if (k := key_id(totals_key(s))) in found]
+        if start is None or today is None:
+            return by_period, running
+        # What the month's and the totals' fold shards do not hold yet: days from the fold day (or the
+        # day after the last folded) through today.
+        unfolded_of = {month: _days(max(_after(found.get(key_id(month_key(month, FOLD_SHARD)))) or f"{month}-01",
+                                        f"{month}-01", start), min(today, f"{month}-31"))
+                       for month in months}
+        unfolded = _days(max(_after(found.get(key_id(totals_key(FOLD_SHARD)))) or start, start), today)
+        needed = {*unfolded, *(d for ds in unfolded_of.values() for d in ds)}
+        missing = {key_id(day_key(day, s)) for day in needed for s in range(DAY_SHARDS)} - wanted
+        if missing:
+            found.update(self._read_all(missing))
+        for month, month_days in unfolded_of.items():
+            by_period[month] += [item for day in month_days for item in self._shards(found, day_key, day)]
+        running += [item for day in unfolded for item in self._shards(found, day_key, day)]
         return by_period, running
+
+    def _read_all(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Item]:
+        wanted: list[Key] = [{"pk": pk, "sk": sk} for pk, sk in sorted(keys)]
+        chunks = [wanted[i:i + BATCH_GET_LIMIT] for i in range(0, len(wanted), BATCH_GET_LIMIT)]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), 8))) as pool:
+            return {key_id(item): item for items in pool.map(self._table.batch_get, chunks) for item in items}
+
+    @staticmethod
+    def _shards(found: Mapping[tuple[str, str], Item], key: Callable[[str, int], Key], period: str) -> list[Item]:
+        return [found[k] for s in range(DAY_SHARDS) if (k := key_id(key(period, s))) in found]
 
     def entities(self, *, days: Sequence[str], months: Sequence[str]) -> dict[str, list[Item]]:
         """Every product, promoter and buyer item of those days and months, by kind (``product``,

@@ -31,6 +31,11 @@ The day / month / totals aggregates are sharded; a transaction adds to ONE shard
 first part's ``event_id``, so each aggregate is written once per transaction. Readers sum every
 shard, so where a part is counted does not matter, only that it is counted once.
 
+**Folded days.** From the fold day on, a day's aggregate counters go to its day shard alone, conditional
+on the day not being folded, or (a late change) to the day, its month and the totals, conditional on it
+being folded: a failed condition switches the day and the transaction is tried again
+(``mall.dal.stats_counters``, ``mall.dal.stats_fold``).
+
 **Team orders.** A settled record's order is counted once per beneficiary and month (a
 ``DistinctDelta``) by listing ``<month>#<uid>`` in the same order item's ``seen`` string set, in the
 one write of that item the transaction makes anyway; an item that lists one is kept without expiry.
@@ -50,7 +55,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,7 +68,6 @@ from mall.dal.keys import (
     board_key,
     buyer_key,
     change_shard,
-    counter_items,
     distinct_group,
     distinct_key,
     distinct_scope,
@@ -72,6 +76,7 @@ from mall.dal.keys import (
 )
 from mall.dal.retry import jitter
 from mall.dal.stats_boards import board_write
+from mall.dal.stats_counters import DAY, LATE, CounterAdds, CounterItems, DayMode, counter_write
 from mall.dal.stats_plan import MAX_TRANSACTION_WRITES, Part, group_parts, split_changes
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
 from mall.domain.stats import BoardDelta, BuyerDelta, CounterDelta, Delta, DistinctDelta
@@ -103,14 +108,6 @@ class ApplyResult:
         return asdict(self)
 
 
-@dataclass
-class _Adds:
-    key: Key
-    names: dict[str, Any]
-    adds: dict[str, int] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-
 # ---- applying -----------------------------------------------------------------------------------------
 
 
@@ -119,8 +116,10 @@ class StatsApplier:
 
     def __init__(self, table: Table, *, sleep: Callable[[float], None] = time.sleep,
                  part_markers_too: bool = False, seen_marks_too: bool = False, sales_folded_from: str = "",
-                 part_markers_read: bool = True, seen_items_read: bool = False) -> None:
+                 part_markers_read: bool = True, seen_items_read: bool = False,
+                 stats_folded_from: str | None = None) -> None:
         self._table = table
+        self._counters = CounterItems(stats_folded_from)  # the fold day (``mall.dal.stats_counters``)
         # A part of an order's changes has a marker of its own only when the code before group
         # markers applied it (gone with its 15-day expiry, which outlives any delivery of it) or its
         # group item was full, so that marker is read for every part only while such markers of the
@@ -155,6 +154,7 @@ class StatsApplier:
 
     def _apply_group(self, group: Sequence[Part], *, now: datetime, result: ApplyResult) -> None:
         pending = list(group)
+        modes: dict[str, DayMode] = {}  # a day's mode, once a condition said the guess was wrong
         for attempt in range(MAX_ATTEMPTS):
             result.attempts += 1
             state = self._read_state(pending, consistent=attempt > 0)
@@ -165,8 +165,8 @@ class StatsApplier:
                 return
             # The markers go in even when the merged deltas cancel out (one part's +5 and another's
             # −5 on one score): a later delivery of one of them alone must still find it applied.
-            writes, seen = self._writes([d for p in pending for d in p.deltas], state,
-                                        shard=change_shard(pending[0].event_id))
+            writes, seen, days = self._writes([d for p in pending for d in p.deltas], state,
+                                              shard=change_shard(pending[0].event_id), now=now, modes=modes)
             markers = self._markers(pending, state, now, seen)
             try:
                 if writes or len(markers) > 1:
@@ -176,7 +176,10 @@ class StatsApplier:
             except TransactionCancelled as exc:
                 if attempt + 1 == MAX_ATTEMPTS or not set(exc.reasons) - {"None"} <= _RETRYABLE:
                     raise
-                if any(r == "ConditionalCheckFailed" for r in exc.reasons[:len(markers)]):
+                switched = {days[i - len(markers)] for i in exc.conditional_failures if i - len(markers) in days}
+                for day in switched:  # the fold took the day meanwhile, or had not taken it yet
+                    modes[day] = LATE if modes.get(day, self._counters.guess(day, now)) == DAY else DAY
+                if switched or any(r == "ConditionalCheckFailed" for r in exc.reasons[:len(markers)]):
                     continue  # a concurrent delivery marked some part: read again, without waiting
             except ConditionFailed:
                 continue  # a lone marker: the part was applied meanwhile (found by the next read)
@@ -282,17 +285,19 @@ class StatsApplier:
             state.update({key_id(item): item for item in self._table.batch_get(alone, consistent=consistent)})
         return state
 
-    def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *,
-                shard: int) -> tuple[list[Write], dict[str, set[str]]]:
+    def _writes(self, deltas: Sequence[Delta], state: Mapping[tuple[str, str], Item], *, shard: int,
+                now: datetime, modes: Mapping[str, DayMode]
+                ) -> tuple[list[Write], dict[str, set[str]], dict[int, str]]:
         """ONE write per item for all ``deltas``: counters summed, scores and first orders computed
         through every delta from the state read, a distinct member counted once. Also returns the
         members counted now that their group item lists (``distinct_group``), by group: that item is
-        written with the markers (``_markers``), once."""
-        counters: dict[tuple[str, str], _Adds] = {}
+        written with the markers (``_markers``), once; and the day of each conditional day-shard
+        write, by its place among the writes."""
+        counters: dict[tuple[str, str], CounterAdds] = {}
 
         def add(delta: CounterDelta) -> None:
-            for key, names in counter_items(delta.target, shard):
-                entry = counters.setdefault(key_id(key), _Adds(key, names))
+            for item in self._counters.of(delta.target, shard, now, modes):
+                entry = counters.setdefault(key_id(item.key), item)
                 for name, value in delta.fields:
                     entry.adds[name] = entry.adds.get(name, 0) + value
                 entry.labels.update(dict(delta.labels))
@@ -338,7 +343,9 @@ class StatsApplier:
             else:
                 count_once(delta)
 
-        writes = [self._counter_write(entry) for _, entry in sorted(counters.items()) if any(entry.adds.values())]
+        written = [entry for _, entry in sorted(counters.items()) if any(entry.adds.values())]
+        writes = [counter_write(self._table.name, entry) for entry in written]
+        days = {i: entry.day for i, entry in enumerate(written) if entry.mode is not None}
         for key, (delta, entry, moves) in sorted(boards.items()):
             if moved := {board: value for board, value in moves.items() if value}:
                 writes.append(board_write(self._table.name, entry, delta.period_key, delta.promoter_id,
@@ -346,22 +353,7 @@ class StatsApplier:
         for uid in sorted(buyers):
             if buyers[uid] != buyer_seen[uid]:
                 writes.append(self._buyer_write(uid, buyers[uid], state.get(key_id(buyer_key(uid)))))
-        return writes + [distinct[key] for key in sorted(distinct)], seen
-
-    def _counter_write(self, entry: _Adds) -> Write:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (name, value) in enumerate(sorted({**entry.names, **entry.labels}.items())):
-            names[f"#s{i}"], values[f":s{i}"] = name, value
-            sets.append(f"#s{i} = :s{i}")
-        adds: list[str] = []
-        for i, (name, value) in enumerate(sorted(entry.adds.items())):
-            if value:
-                names[f"#a{i}"], values[f":a{i}"] = name, value
-                adds.append(f"#a{i} :a{i}")
-        return Write.update(self._table.name, entry.key, f"SET {', '.join(sets)} ADD {', '.join(adds)}",
-                            names=names, values=values)
+        return writes + [distinct[key] for key in sorted(distinct)], seen, days
 
     def _buyer_write(self, uid: str, first: FirstOrders, stored: Item | None) -> Write:
         version = int(stored.get("version", 0)) if stored else 0

@@ -48,8 +48,9 @@ class ReportRepositories:
     reports: ReportRepository
 
     @classmethod
-    def on(cls, table: Table) -> ReportRepositories:
-        return cls(stats=StatsRepository(table), fraud=FraudRepository(table), reports=ReportRepository(table))
+    def on(cls, table: Table, *, stats_folded_from: str | None = None) -> ReportRepositories:
+        return cls(stats=StatsRepository(table, stats_folded_from=stats_folded_from), fraud=FraudRepository(table),
+                   reports=ReportRepository(table))
 
 
 @dataclass(frozen=True)

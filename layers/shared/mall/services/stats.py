@@ -143,7 +143,7 @@ def dashboard(*, stats: StatsRepository, date_from: str, date_to: str, now: date
     granularity = series_granularity(start, end)
     agg_days, agg_months = (days_between(start, end), []) if granularity == "day" else (days, months)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        agg_f = pool.submit(stats.aggregates_and_totals, days=agg_days, months=agg_months)
+        agg_f = pool.submit(stats.aggregates_and_totals, days=agg_days, months=agg_months, today=china_day(now))
         # Products, promoters and buyers are kept per day only: whole months are read as their days.
         entities_f = pool.submit(stats.entities, days=days_between(start, end), months=[])
         by_period, totals = agg_f.result()

@@ -62,6 +62,11 @@ def totals_key(shard: int) -> Key:
     return {"pk": f"STATS_TOTALS#{shard}", "sk": STATS_SK}
 
 
+#: The month shard and the totals shard that receive each folded day's sums and say, by their
+#: ``folded_through`` day, which days they hold (mall.dal.stats_fold).
+FOLD_SHARD = 0
+
+
 _ENTITY_PARTITIONS = {"product": ("STATS_PRODUCT", "PRODUCT#"), "promoter": ("STATS_PROMOTER", "USER#"),
                       "buyer": ("STATS_BUYER", "USER#")}
 
