@@ -59,4 +59,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"withdrawal_id": withdrawal_id, "outcome": result.outcome}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(processor, record_handler, traced=True)  # template.yaml: Tracing: Active

@@ -31,7 +31,7 @@ from tests.conftest import ROOT
 HEAVY = {
     "cryptography": "when signing, verifying or decrypting (mall.integrations.wechatpay.crypto, pii_crypto)",
     "PIL": "when drawing a poster or checking an uploaded image (mall.services.promotion_media, media)",
-    "aws_xray_sdk": "in the workers and the traced HTTP functions only (mall.observability)",
+    "aws_xray_sdk": "in the traced functions only (template.yaml: Tracing: Active; mall.observability)",
     "asyncio": "never: Powertools' AppSync resolver brings it, the event handler's package is lean "
                "(mall.api.lean_powertools)",
     "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
@@ -133,8 +133,8 @@ def test_a_customer_facing_cold_start_loads_only_what_it_needs(function: str) ->
 
 
 def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:
-    # A worker still loads the X-Ray SDK at cold start: the measurement must see it.
-    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("SettlementWorkerFunction"))
+    # The traced worker loads the X-Ray SDK at cold start: the measurement must see it.
+    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PayoutWorkerFunction"))
 
 
 _LEAN_REQUEST = textwrap.dedent("""
@@ -192,29 +192,60 @@ def test_the_lean_event_handler_serves_requests_and_offers_every_name() -> None:
     assert result["same"] and result["response"]
 
 
-def test_an_http_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
-    """``Tracing: Active`` in template.yaml and ``entrypoint(app, traced=True)`` in the handler go
-    together: a traced function without the SDK would show no AWS calls in its trace, and an
-    untraced one with it pays the SDK at every cold start for nothing."""
+ENTRY_POINTS = {"entrypoint", "worker_entrypoint", "batch_entrypoint"}
+
+
+def _traced_at_entry_point(source: str) -> bool | None:
+    """Whether the handler module's entry point is called with ``traced=True``; None when it calls none
+    of ``ENTRY_POINTS`` at module level."""
+    calls = [node.value for node in ast.parse(source).body
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+             and isinstance(node.value.func, ast.Name) and node.value.func.id in ENTRY_POINTS]
+    if not calls:
+        return None
+    return any(isinstance(k.value, ast.Constant) and k.arg == "traced" and k.value.value is True
+               for call in calls for k in call.keywords)
+
+
+def test_a_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
+    """``Tracing: Active`` in template.yaml and ``traced=True`` at the handler's entry point
+    (``entrypoint`` for an HTTP function, ``worker_entrypoint`` or ``batch_entrypoint`` for a
+    schedule, queue or stream worker) go together: a traced function without the SDK would show no
+    AWS calls in its trace, and an untraced one with it pays the SDK at every cold start for nothing."""
     from local.cfn_yaml import load_yaml
 
     resources = load_yaml(ROOT / "template.yaml")["Resources"]
-    traced_in_template, traced_in_code = set(), set()
+    traced_in_template, traced_in_code, without_entry_point = set(), set(), set()
     for logical_id, resource in resources.items():
         props = resource.get("Properties", {})
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        source = (ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8")
-        if "entrypoint(app" not in source:
-            continue  # a worker: mall.workers always builds the Tracer
+        traced = _traced_at_entry_point((ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8"))
+        if traced is None:
+            without_entry_point.add(logical_id)
         if props.get("Tracing") == "Active":
             traced_in_template.add(logical_id)
-        if "entrypoint(app, traced=True)" in source:
+        if traced:
             traced_in_code.add(logical_id)
+    assert without_entry_point == set()  # every function decides it at an entry point this test reads
     assert traced_in_template == traced_in_code
-    assert "PlaceOrderFunction" in traced_in_code
+    assert {"PlaceOrderFunction", "PayoutWorkerFunction"} <= traced_in_code
     assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PlaceOrderFunction"))
     assert "aws_xray_sdk" not in _heavy_loaded(modules_loaded_by("ProductsFunction"))
+
+
+@pytest.mark.parametrize("function", ["StatsWorkerFunction", "CommissionSyncFunction", "PayoutWorkerFunction"])
+def test_a_worker_loads_the_xray_sdk_only_where_the_template_traces_it(function: str) -> None:
+    """A scheduled or stream worker (stats), a queue worker (commissions) and the traced queue worker
+    (payouts, which calls WeChat Pay): the SDK is loaded at cold start, and botocore patched, exactly
+    in the traced one."""
+    from local.cfn_yaml import load_yaml
+
+    traced = load_yaml(ROOT / "template.yaml")["Resources"][function]["Properties"].get("Tracing") == "Active"
+    modules = modules_loaded_by(function)
+    assert "app" in modules
+    assert ("aws_xray_sdk" in _heavy_loaded(modules)) is traced
+    assert ("aws_xray_sdk.ext.botocore.patch" in modules) is traced
 
 
 @pytest.mark.parametrize("package", LEAN_PACKAGES)

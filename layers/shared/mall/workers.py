@@ -1,8 +1,9 @@
 """The entry point of the functions no HTTP request reaches: schedules, queues and table streams.
 
 ``handler = worker_entrypoint(run)`` gives a worker the same Logger and Metrics treatment as every
-API function, plus the Tracer (``mall.observability`` says why only the workers load it);
-``handler = batch_entrypoint(processor, record_handler)`` does the same for a queue or stream
+API function, and the Tracer where template.yaml traces the function (``traced=True``;
+``mall.observability`` says why only there); ``handler = batch_entrypoint(processor, record_handler)``
+does the same for a queue or stream
 worker, reporting the records that failed (partial batch response) so only those are retried;
 ``scheduled_time`` reads the time a schedule fired for."""
 
@@ -25,24 +26,29 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def worker_entrypoint(run: Handler) -> Handler:
-    """Logger context (cleared per invocation), a traced handler, metrics flushed.
+def worker_entrypoint(run: Handler, *, traced: bool = False) -> Handler:
+    """Logger context (cleared per invocation), metrics flushed; ``traced`` by the X-Ray SDK where
+    template.yaml gives the function ``Tracing: Active`` (``mall.observability``).
+
+    A traced worker builds the Tracer here, at import, so botocore is patched before the first AWS
+    call; an untraced one never loads the X-Ray SDK (template.yaml disables the Tracer there anyway).
 
     No ``ColdStart`` metric: it is one custom metric per function (billed per metric-month, more
     than the rest of the stack's monitoring together) that no alarm reads; every log line's
     ``cold_start`` field and Lambda's report line (init duration) show cold starts."""
-    wrapped: Handler = logger.inject_lambda_context(clear_state=True)(
-        xray_tracer().capture_lambda_handler(metrics.log_metrics(run)))
+    flushed = metrics.log_metrics(run)
+    traced_run = xray_tracer().capture_lambda_handler(flushed) if traced else flushed
+    wrapped: Handler = logger.inject_lambda_context(clear_state=True)(traced_run)
     return wrapped
 
 
 def batch_entrypoint(processor: BatchProcessor, record_handler: Callable[[Any], Any], *,
                      before: Callable[[], None] | None = None,
-                     prepare: Callable[[dict[str, Any]], None] | None = None) -> Handler:
+                     prepare: Callable[[dict[str, Any]], None] | None = None, traced: bool = False) -> Handler:
     """The entry point of a queue or stream worker: each record through ``record_handler``, the
     failed ones reported back (``batchItemFailures``); ``before`` runs first in every invocation,
     then ``prepare`` with the whole event (work done for the batch at once; it must leave every
-    record's own handling correct whether it succeeded or not)."""
+    record's own handling correct whether it succeeded or not); ``traced`` as for ``worker_entrypoint``."""
     # Imported here, not with the module: the scheduled workers share this module and never batch.
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
@@ -54,7 +60,7 @@ def batch_entrypoint(processor: BatchProcessor, record_handler: Callable[[Any], 
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))
 
-    return worker_entrypoint(run)
+    return worker_entrypoint(run, traced=traced)
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:
