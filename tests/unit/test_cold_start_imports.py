@@ -137,6 +137,49 @@ def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:
     assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PayoutWorkerFunction"))
 
 
+def _workers() -> list[str]:
+    """The functions no HTTP request reaches (their handler is ``mall.workers``' entry point)."""
+    from local.template import load_template
+
+    found = []
+    for logical_id, spec in load_template(ROOT / "template.yaml").functions.items():
+        source = (spec.code_dir / "app.py").read_text(encoding="utf-8")
+        if "worker_entrypoint(" in source or "batch_entrypoint(" in source:
+            found.append(logical_id)
+    return sorted(found)
+
+
+#: module (and its submodules) → why a worker's cold start does without it
+WORKER_HEAVY = {
+    "aws_xray_sdk": "loaded only where template.yaml traces the function (mall.workers, traced=True)",
+    "asyncio": "nothing a worker runs is async; Powertools' batch utility and the X-Ray SDK import it",
+    "aws_lambda_powertools.utilities.batch": "mall.workers answers the partial batch response itself",
+    "aws_lambda_powertools.utilities.parser": "Powertools' batch utility imports every parser model when "
+                                              "pydantic was imported first",
+    "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
+        "one of the event classes the data classes' package imports in full (mall.api.lean_powertools)",
+}
+
+#: the traced worker: it calls WeChat Pay (template.yaml: Tracing: Active)
+WORKER_ALLOWED = {"PayoutWorkerFunction": {"aws_xray_sdk", "asyncio"}}
+
+
+@pytest.mark.parametrize("function", _workers())
+def test_a_worker_cold_start_loads_neither_the_batch_utility_nor_an_unused_tracer(function: str) -> None:
+    modules = modules_loaded_by(function)
+    assert "app" in modules and "mall.workers" in modules
+    loaded = {heavy for heavy in WORKER_HEAVY if any(m == heavy or m.startswith(f"{heavy}.") for m in modules)}
+    unexpected = loaded - WORKER_ALLOWED.get(function, set())
+    assert sorted(unexpected) == [], {name: WORKER_HEAVY[name] for name in unexpected}
+
+
+def test_the_workers_are_found() -> None:
+    workers = _workers()
+    assert {"StatsWorkerFunction", "CommissionSyncFunction", "ReferralOrderPaidFunction", "PayoutWorkerFunction",
+            "OrderExpiryFunction"} <= set(workers)
+    assert len(workers) >= 20
+
+
 _LEAN_REQUEST = textwrap.dedent("""
     import json, sys
     root = sys.argv[1]
