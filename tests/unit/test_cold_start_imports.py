@@ -6,7 +6,8 @@ environment from the template with placeholder values, its code directory and th
 ``HEAVY`` names the modules a cold start does without, each with where it is loaded instead;
 ``ALLOWED`` lists, per function, the ones it truly needs at cold start. A module-level import
 that pulls one of them into another function fails here: import it in the function that uses it
-(docs/performance.md, "Cold start after the import diet").
+(docs/performance.md, "Cold start after the import diet"). ``WORKER_HEAVY`` does the same for every
+worker (docs/performance.md, "Cold start of the workers").
 """
 
 from __future__ import annotations
