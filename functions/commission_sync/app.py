@@ -5,16 +5,13 @@ order became paid, completed, closed or had a line refunded. Each message runs
 ``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
 and number of deliveries. First the batch's newly paid orders are credited together
 (``mall.services.commission_batch``: one wallet write per promoter per transaction); then records
-are handled one by one with Powertools batch processing: a failed message is reported in
+are handled one by one with `mall.workers` batch processing: a failed message is reported in
 ``batchItemFailures`` and redelivered after the visibility timeout; after ``maxReceiveCount``
 deliveries it moves to ``DeadLetterQueue``."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.dal.queues import queue_from_env
@@ -22,7 +19,10 @@ from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.workers import batch_entrypoint, order_id_of
+from mall.workers import Batch, EventSource, batch_entrypoint, order_id_of
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -30,7 +30,9 @@ repos = CommissionRepositories.on(table)
 # A clawback that leaves a debt sends the withdrawals whose transfer bill must be cancelled here.
 payout_queue = queue_from_env("PAYOUT_QUEUE_URL")
 
-processor = BatchProcessor(event_type=EventType.SQS)
+batch = Batch(EventSource.SQS)
+
+
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     order_id = order_id_of(record.body)
     if order_id is None:  # redelivering cannot fix it: drop it, loudly
@@ -63,4 +65,4 @@ def credit_batch(event: dict[str, Any]) -> None:
         metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=report.records)
 
 
-handler = batch_entrypoint(processor, record_handler, prepare=credit_batch)
+handler = batch_entrypoint(batch, record_handler, prepare=credit_batch)

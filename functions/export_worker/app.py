@@ -1,7 +1,7 @@
 """SQS worker: write one export (数据导出) per message (``{"export_id"}``, sent by ``POST /admin/exports``).
 
 The rows are read page by page and streamed into an S3 multipart upload (about one 5 MiB part in
-memory, never the file). Each message is processed on its own with Powertools batch processing: a
+memory, never the file). Each message is processed on its own with `mall.workers` batch processing: a
 job that another run is writing (a live lease) or whose run failed (it went back to QUEUED) is
 reported in ``batchItemFailures`` and comes back after the visibility timeout; after
 ``maxReceiveCount`` receives the message lands in ``DeadLetterQueue``. A redelivered message of a DONE or
@@ -9,10 +9,7 @@ FAILED job changes nothing; a RUNNING job whose lease passed (its worker died) i
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.config import function_environment
@@ -21,7 +18,10 @@ from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.observability import metrics
 from mall.services.exports import export_settings, process_message
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -29,7 +29,7 @@ jobs = ExportJobRepository(table)
 sources = ExportSources(table, status_list=function_environment().order_status_list)
 # One message per invocation (BatchSize 1): a failed job is a reported item, not a Lambda error, so
 # the invocation is not retried by Lambda itself and the message simply returns after its timeout.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+batch = Batch(EventSource.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -44,4 +44,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"export_id": outcome.export_id, "result": outcome.result, "rows": outcome.rows}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler)

@@ -16,10 +16,7 @@ recipients' openids are cached for the invocation too."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.config import get_settings
@@ -33,7 +30,10 @@ from mall.domain.notifications import NotificationSettings
 from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.observability import logger, metrics
 from mall.services.notifications import Delivery, DeliveryFailed, deliver_change
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 config = get_settings()
@@ -43,7 +43,7 @@ customers = CustomerRepository(table)
 settings_repo = SettingsRepository(table)
 force_gate = ForceRefreshLease(table)
 # An invocation where every record fails still answers batchItemFailures (same effect: all retried).
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+batch = Batch(EventSource.SQS, raise_on_entire_batch_failure=False)
 
 _client: WeChatServerClient | None = None
 _invocation: dict[str, Any] = {}
@@ -107,4 +107,4 @@ def _start_invocation() -> None:
     _invocation.clear()  # settings and openids are read afresh by every invocation
 
 
-handler = batch_entrypoint(processor, record_handler, before=_start_invocation)
+handler = batch_entrypoint(batch, record_handler, before=_start_invocation)

@@ -5,7 +5,7 @@ withdrawal whose bill must be cancelled (a clawback left its promoter owing: ``c
 cancels the bill at WeChat Pay instead; an APPROVED one whose promoter now owes is cancelled, its
 funds repaying the debt first.
 
-Messages are handled one by one with Powertools batch processing: a message whose transfer WeChat
+Messages are handled one by one with `mall.workers` batch processing: a message whose transfer WeChat
 Pay did not confirm is reported in ``batchItemFailures`` and redelivered after the visibility
 timeout (the same number again: never a second transfer); after ``maxReceiveCount`` it lands in the
 dead-letter queue, and the payout reconciler picks the withdrawal up anyway. A message that is not
@@ -14,10 +14,7 @@ a payout request is logged and dropped (redelivering it cannot help)."""
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.dal.payouts import PayoutRepository
@@ -26,7 +23,10 @@ from mall.integrations.wechatpay.factory import pay_client
 from mall.observability import logger, metrics
 from mall.services.payouts.gateway import Transfers
 from mall.services.payouts.start import start_payout
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -35,7 +35,7 @@ transfers = Transfers(pay=pay_client)
 
 # Report every failed message, even when all of them failed (not one exception for the batch): the
 # same answer whatever the mix, and the successes of a batch are never redone.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+batch = Batch(EventSource.SQS, raise_on_entire_batch_failure=False)
 
 
 def withdrawal_id_of(body: str) -> str | None:
@@ -59,4 +59,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"withdrawal_id": withdrawal_id, "outcome": result.outcome}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler, traced=True)  # template.yaml: Tracing: Active

@@ -3,31 +3,31 @@ counters, level upgrades; a refund became SUCCEEDED → the same counters lose t
 levels earned automatically are re-evaluated.
 
 The table's stream reaches this function through ``FilterCriteria`` that let only order items
-whose status went from CREATED to PAID through. Records are handled one by one with Powertools
+whose status went from CREATED to PAID through. Records are handled one by one with ``mall.workers``
 batch processing: a failed record is reported in ``batchItemFailures`` and redelivered, and a
 redelivery changes nothing (the counters are written once per order, with a marker item in the
 same transaction; a binding that exists is left as it is)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.dal.table import deserialize, main_table
 from mall.observability import logger, metrics
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.referral.refunds import RefundRepositories, on_refund_succeeded
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 paid_order_repos = OrderPaidRepositories.on(table)
 refund_repos = RefundRepositories.on(table)
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+batch = Batch(EventSource.DYNAMODB_STREAMS)
 
 
 def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
@@ -48,4 +48,4 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     return result
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler)

@@ -1,7 +1,7 @@
 """SQS worker: settle one slice of due commissions per message (FROZEN → SETTLED, frozen →
 available, debt repaid first), sent by ``settlement_planner``.
 
-Each message is processed on its own with Powertools batch processing: a slice that fails (its
+Each message is processed on its own with `mall.workers` batch processing: a slice that fails (its
 body is invalid, a promoter's ledger transaction kept being refused, DynamoDB is unreachable) is
 reported in ``batchItemFailures``, becomes visible again after the visibility timeout and, after
 ``maxReceiveCount`` receives, lands in ``DeadLetterQueue``. A redelivered slice settles only what is
@@ -9,21 +9,21 @@ still due: every record is settled exactly once."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.observability import metrics
 from mall.services.settlement import SettlementRepositories, settle_message
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repos = SettlementRepositories.on(table)
-processor = BatchProcessor(event_type=EventType.SQS)
+batch = Batch(EventSource.SQS)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -33,4 +33,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return report.as_dict()
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler)

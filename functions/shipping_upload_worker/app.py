@@ -11,10 +11,7 @@ is FAILED for the admin, and a message still failing after ``maxReceiveCount`` m
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.config import get_settings
@@ -27,14 +24,17 @@ from mall.observability import logger, metrics
 from mall.secrets import get_secret
 from mall.services.shipping import ShippingRepositories
 from mall.services.shipping_uploads import Tracking, UploadPending, upload_and_track
-from mall.workers import batch_entrypoint
+from mall.workers import Batch, EventSource, batch_entrypoint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repos = ShippingRepositories.on(table)
 trails = TrackingRepository(table)
 force_gate = ForceRefreshLease(table)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+batch = Batch(EventSource.SQS, raise_on_entire_batch_failure=False)
 _client: list[ShippingClient] = []
 
 
@@ -75,4 +75,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"order_id": order_id, "status": state.status if state else None, "subscribed": handled.subscribed}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler)

@@ -10,10 +10,7 @@ parcel and reported in ``batchItemFailures``: redelivered after the visibility t
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.dal.orders import OrderRepository
@@ -22,13 +19,16 @@ from mall.dal.tracking import TrackingRepository
 from mall.integrations.tracking.factory import callback_url, provider_from_env
 from mall.observability import logger, metrics
 from mall.services.tracking import subscribe_order
-from mall.workers import batch_entrypoint, order_id_of
+from mall.workers import Batch, EventSource, batch_entrypoint, order_id_of
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repo = TrackingRepository(table)
 orders = OrderRepository(table)
-processor = BatchProcessor(event_type=EventType.SQS)
+batch = Batch(EventSource.SQS)
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     order_id = order_id_of(record.body)
     if order_id is None:  # redelivering cannot fix it: drop it, loudly
@@ -44,4 +44,4 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"order_id": order_id, "subscribed": subscribed}
 
 
-handler = batch_entrypoint(processor, record_handler)
+handler = batch_entrypoint(batch, record_handler)

@@ -6,7 +6,8 @@ environment from the template with placeholder values, its code directory and th
 ``HEAVY`` names the modules a cold start does without, each with where it is loaded instead;
 ``ALLOWED`` lists, per function, the ones it truly needs at cold start. A module-level import
 that pulls one of them into another function fails here: import it in the function that uses it
-(docs/performance.md, "Cold start after the import diet").
+(docs/performance.md, "Cold start after the import diet"). ``WORKER_HEAVY`` does the same for every
+worker (docs/performance.md, "Cold start of the workers").
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.conftest import ROOT
 HEAVY = {
     "cryptography": "when signing, verifying or decrypting (mall.integrations.wechatpay.crypto, pii_crypto)",
     "PIL": "when drawing a poster or checking an uploaded image (mall.services.promotion_media, media)",
-    "aws_xray_sdk": "in the workers and the traced HTTP functions only (mall.observability)",
+    "aws_xray_sdk": "in the traced functions only (template.yaml: Tracing: Active; mall.observability)",
     "asyncio": "never: Powertools' AppSync resolver brings it, the event handler's package is lean "
                "(mall.api.lean_powertools)",
     "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
@@ -133,8 +134,51 @@ def test_a_customer_facing_cold_start_loads_only_what_it_needs(function: str) ->
 
 
 def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:
-    # A worker still loads the X-Ray SDK at cold start: the measurement must see it.
-    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("SettlementWorkerFunction"))
+    # The traced worker loads the X-Ray SDK at cold start: the measurement must see it.
+    assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PayoutWorkerFunction"))
+
+
+def _workers() -> list[str]:
+    """The functions no HTTP request reaches (their handler is ``mall.workers``' entry point)."""
+    from local.template import load_template
+
+    found = []
+    for logical_id, spec in load_template(ROOT / "template.yaml").functions.items():
+        source = (spec.code_dir / "app.py").read_text(encoding="utf-8")
+        if "worker_entrypoint(" in source or "batch_entrypoint(" in source:
+            found.append(logical_id)
+    return sorted(found)
+
+
+#: module (and its submodules) → why a worker's cold start does without it
+WORKER_HEAVY = {
+    "aws_xray_sdk": "loaded only where template.yaml traces the function (mall.workers, traced=True)",
+    "asyncio": "nothing a worker runs is async; Powertools' batch utility and the X-Ray SDK import it",
+    "aws_lambda_powertools.utilities.batch": "mall.workers answers the partial batch response itself",
+    "aws_lambda_powertools.utilities.parser": "Powertools' batch utility imports every parser model when "
+                                              "pydantic was imported first",
+    "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
+        "one of the event classes the data classes' package imports in full (mall.api.lean_powertools)",
+}
+
+#: the traced worker: it calls WeChat Pay (template.yaml: Tracing: Active)
+WORKER_ALLOWED = {"PayoutWorkerFunction": {"aws_xray_sdk", "asyncio"}}
+
+
+@pytest.mark.parametrize("function", _workers())
+def test_a_worker_cold_start_loads_neither_the_batch_utility_nor_an_unused_tracer(function: str) -> None:
+    modules = modules_loaded_by(function)
+    assert "app" in modules and "mall.workers" in modules
+    loaded = {heavy for heavy in WORKER_HEAVY if any(m == heavy or m.startswith(f"{heavy}.") for m in modules)}
+    unexpected = loaded - WORKER_ALLOWED.get(function, set())
+    assert sorted(unexpected) == [], {name: WORKER_HEAVY[name] for name in unexpected}
+
+
+def test_the_workers_are_found() -> None:
+    workers = _workers()
+    assert {"StatsWorkerFunction", "CommissionSyncFunction", "ReferralOrderPaidFunction", "PayoutWorkerFunction",
+            "OrderExpiryFunction"} <= set(workers)
+    assert len(workers) >= 20
 
 
 _LEAN_REQUEST = textwrap.dedent("""
@@ -192,29 +236,60 @@ def test_the_lean_event_handler_serves_requests_and_offers_every_name() -> None:
     assert result["same"] and result["response"]
 
 
-def test_an_http_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
-    """``Tracing: Active`` in template.yaml and ``entrypoint(app, traced=True)`` in the handler go
-    together: a traced function without the SDK would show no AWS calls in its trace, and an
-    untraced one with it pays the SDK at every cold start for nothing."""
+ENTRY_POINTS = {"entrypoint", "worker_entrypoint", "batch_entrypoint"}
+
+
+def _traced_at_entry_point(source: str) -> bool | None:
+    """Whether the handler module's entry point is called with ``traced=True``; None when it calls none
+    of ``ENTRY_POINTS`` at module level."""
+    calls = [node.value for node in ast.parse(source).body
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+             and isinstance(node.value.func, ast.Name) and node.value.func.id in ENTRY_POINTS]
+    if not calls:
+        return None
+    return any(isinstance(k.value, ast.Constant) and k.arg == "traced" and k.value.value is True
+               for call in calls for k in call.keywords)
+
+
+def test_a_function_loads_the_xray_sdk_exactly_where_the_template_traces_it() -> None:
+    """``Tracing: Active`` in template.yaml and ``traced=True`` at the handler's entry point
+    (``entrypoint`` for an HTTP function, ``worker_entrypoint`` or ``batch_entrypoint`` for a
+    schedule, queue or stream worker) go together: a traced function without the SDK would show no
+    AWS calls in its trace, and an untraced one with it pays the SDK at every cold start for nothing."""
     from local.cfn_yaml import load_yaml
 
     resources = load_yaml(ROOT / "template.yaml")["Resources"]
-    traced_in_template, traced_in_code = set(), set()
+    traced_in_template, traced_in_code, without_entry_point = set(), set(), set()
     for logical_id, resource in resources.items():
         props = resource.get("Properties", {})
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        source = (ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8")
-        if "entrypoint(app" not in source:
-            continue  # a worker: mall.workers always builds the Tracer
+        traced = _traced_at_entry_point((ROOT / props["CodeUri"] / "app.py").read_text(encoding="utf-8"))
+        if traced is None:
+            without_entry_point.add(logical_id)
         if props.get("Tracing") == "Active":
             traced_in_template.add(logical_id)
-        if "entrypoint(app, traced=True)" in source:
+        if traced:
             traced_in_code.add(logical_id)
+    assert without_entry_point == set()  # every function decides it at an entry point this test reads
     assert traced_in_template == traced_in_code
-    assert "PlaceOrderFunction" in traced_in_code
+    assert {"PlaceOrderFunction", "PayoutWorkerFunction"} <= traced_in_code
     assert "aws_xray_sdk" in _heavy_loaded(modules_loaded_by("PlaceOrderFunction"))
     assert "aws_xray_sdk" not in _heavy_loaded(modules_loaded_by("ProductsFunction"))
+
+
+@pytest.mark.parametrize("function", ["StatsWorkerFunction", "CommissionSyncFunction", "PayoutWorkerFunction"])
+def test_a_worker_loads_the_xray_sdk_only_where_the_template_traces_it(function: str) -> None:
+    """A scheduled or stream worker (stats), a queue worker (commissions) and the traced queue worker
+    (payouts, which calls WeChat Pay): the SDK is loaded at cold start, and botocore patched, exactly
+    in the traced one."""
+    from local.cfn_yaml import load_yaml
+
+    traced = load_yaml(ROOT / "template.yaml")["Resources"][function]["Properties"].get("Tracing") == "Active"
+    modules = modules_loaded_by(function)
+    assert "app" in modules
+    assert ("aws_xray_sdk" in _heavy_loaded(modules)) is traced
+    assert ("aws_xray_sdk.ext.botocore.patch" in modules) is traced
 
 
 @pytest.mark.parametrize("package", LEAN_PACKAGES)

@@ -44,6 +44,12 @@ NOT_LOADED: dict[str, dict[str, str]] = {
     "mall.dal.commissions": {
         "mall.domain.catalog": "the commission arithmetic imports the product only to rebuild an order line's",
     },
+    "mall.services.payment_jobs": {
+        "mall.services.orders": "placing an order's use cases; the expiry and reconciliation jobs name its catalog "
+                                "protocol in annotations only",
+        "mall.services.order_coupons": "by placing an order (a coupon an expired order held is released by "
+                                       "mall.dal.coupons)",
+    },
     "mall.services.identity": {
         "mall.services.audit": "the audited admin login is in mall.services.identity",
         "mall.dal.withdrawals": "by the audit trail's queries, not by a login",

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from mall.clock import iso, utc_now
 from mall.dal import queues
@@ -23,6 +22,7 @@ from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
 from mall.domain.tokens import Role
 from mall.services.commissions import CommissionRepositories, sync_order
+from mall.workers import EntireBatchFailed
 from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 from tests.unit.test_orders_handlers import make_mall
@@ -221,7 +221,7 @@ def test_the_worker_syncs_each_message_and_reports_only_failures(seeded: int, mo
     monkeypatch.setattr(module, "sync_order", broken)
     result = module.handler(sqs_event("{}", '{"order_id":"o_new"}', '{"order_id":"o_0"}'), FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
-    with pytest.raises(BatchProcessingError):  # every message failed: the whole batch is retried
+    with pytest.raises(EntireBatchFailed):  # every message failed: the whole batch is retried
         module.handler(sqs_event('{"order_id":"o_new"}'), FakeContext())
 
 

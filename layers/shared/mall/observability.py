@@ -3,11 +3,13 @@
 One instance of each per process, shared by the HTTP entry point (``mall.api.http``) and the
 worker entry point (``mall.workers``), so the workers do not import the event handler.
 
-Where the X-Ray SDK is loaded (``Tracer``): in the workers (schedules, queues, streams), and in the
-HTTP functions that are traced (``entrypoint(app, traced=True)`` where template.yaml gives
-``Tracing: Active``: those that call WeChat Pay, template.yaml says why). The other HTTP functions
-never load it: a person waits on their cold start, Powertools loads the SDK even for a disabled
-Tracer (docs/performance.md has the figures), and their logs and metrics tell what a trace would."""
+Where the X-Ray SDK is loaded (``Tracer``): only in the functions that are traced, those template.yaml
+gives ``Tracing: Active`` (the ones that call WeChat Pay, template.yaml says why), which say so at their
+entry point: ``entrypoint(app, traced=True)`` for an HTTP function, ``worker_entrypoint(run,
+traced=True)`` or ``batch_entrypoint(..., traced=True)`` for a worker (tests/unit/test_cold_start_imports.py
+holds the two lists equal). The other functions never load it: Powertools loads the SDK even for a
+disabled Tracer, which costs about a tenth of the cold-start baseline (docs/performance.md has the
+figures), and their logs and metrics tell what a trace would."""
 
 from __future__ import annotations
 
@@ -68,9 +70,9 @@ metrics = Metrics(provider=PublishedOnly())
 
 @cache
 def xray_tracer() -> Tracer:
-    """The process's Tracer, built on first use: by ``mall.workers.worker_entrypoint``, which a worker
-    calls at import, before it makes any AWS client, and by ``mall.api.http.entrypoint`` for a
-    traced HTTP function.
+    """The process's Tracer, built on first use: by ``mall.api.http.entrypoint`` or
+    ``mall.workers.worker_entrypoint`` for a traced function, at import, so botocore is patched before
+    the function's first AWS call.
 
     Only botocore is patched (DynamoDB, S3, SQS calls become subsegments): the default list also
     patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import."""

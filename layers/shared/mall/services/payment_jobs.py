@@ -18,11 +18,11 @@ from mall.integrations.wechatpay.factory import MerchantConfig
 from mall.integrations.wechatpay.resources import TransactionResource
 from mall.observability import metrics
 from mall.services.catalog.stock import note_stock_levels
-from mall.services.orders import OrderCatalog
 from mall.services.payments import PaymentRepositories, apply_payment
 
 if TYPE_CHECKING:
     from mall.integrations.wechatpay.client import WeChatPayClient
+    from mall.services.orders import OrderCatalog  # placing an order's use cases: annotations only here
 
 logger = Logger(child=True)
 
