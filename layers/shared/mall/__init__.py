@@ -5,3 +5,8 @@
 - ``mall.integrations``: clients for WeChat and WeChat Pay.
 - ``mall.api``: HTTP plumbing shared by the handlers (resolver, errors, auth, cursors).
 """
+
+# Before any class of the layer is created: the dataclass methods compiled when the layer was built.
+from mall.runtime import dataclass_code as _dataclass_code
+
+_dataclass_code.install()
