@@ -157,3 +157,39 @@ def test_the_shared_layers_build_runs_it() -> None:
     makefile = (LAYER / "Makefile").read_text(encoding="utf-8")
     assert "layer-bytecode layer-dataclass-code" in makefile
     assert "DATACLASS_PYTHON=$(abspath $(PY))" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+_COUNT_COMPILED = """
+import importlib.util, json, sys
+code_dir, path, attr, *layers = sys.argv[1:]
+sys.path[:0] = [code_dir, *layers]
+import mall
+from mall.runtime import dataclass_code
+compiled, found = [], []
+real = dataclass_code._real_exec
+def counting(source, globals=None, locals=None, /):
+    (compiled if isinstance(source, str) else found).append((globals or {}).get("__name__"))
+    return real(source, globals, locals)
+dataclass_code._real_exec = counting
+spec = importlib.util.spec_from_file_location("app", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+print(json.dumps({"compiled": compiled, "found": len(found)}))
+"""
+
+
+def test_a_cold_start_from_the_built_layer_compiles_no_dataclass_method(tmp_path: Path) -> None:
+    """As the bench loads a function (bench/coldstart.py): an HTTP function, a traced one, a worker
+    (which loads Powertools' event classes in full)."""
+    from bench import coldstart
+
+    subjects = {s.name: s for s in coldstart._subjects(tmp_path)}
+    for name in ("AuthLoginFunction", "PlaceOrderFunction", "NotificationWorkerFunction"):
+        subject = subjects[name]
+        done = subprocess.run([sys.executable, "-I", "-B", "-c", _COUNT_COMPILED, *subject.argv[2:]],
+                              env=subject.env, cwd=subject.env["HOME"], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts = json.loads(done.stdout.strip().splitlines()[-1])
+        assert counts["compiled"] == [] and counts["found"] > 50, (name, counts)

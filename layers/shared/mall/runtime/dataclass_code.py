@@ -4,7 +4,7 @@
 (and ``__setattr__``/``__delattr__`` when frozen) as text and compiles it with ``exec`` while the class
 is created: about three quarters of the 0.5-0.8 ms a frozen class costs, and a customer-facing function
 creates 20 to 110 of them (with pydantic's and annotated_types' own) before its first request
-(docs/performance.md, "Cold start: dataclass methods compiled at build time").
+(docs/performance.md, "Cold start: dataclass methods compiled when the layer is built").
 
 The layer's build (layers/shared/Makefile, ``layer-dataclass-code``) imports every ``mall`` module,
 records each text the ``dataclasses`` module compiles, and writes the compiled code next to the layer's
@@ -31,7 +31,7 @@ from importlib.util import MAGIC_NUMBER
 from types import CodeType
 from typing import Any
 
-# Only what a cold start imports anyway: the build's own needs (pkgutil, tempfile, pathlib) are
+# Only what a cold start imports anyway: the build's own needs (importlib, pkgutil, tempfile) are
 # imported by the build functions.
 
 #: The directory of the compiled texts, inside the layer's ``mall`` package (absent from a source tree).
@@ -91,6 +91,7 @@ def record_all(package: str = "mall") -> dict[str, list[str]]:
     """Import every module of ``package`` and return, per defining module, each text ``dataclasses``
     compiled meanwhile (the package's own classes and those of what it imports: pydantic, Powertools)."""
     import importlib
+    import importlib.util
     import pkgutil
 
     texts: dict[str, list[str]] = {}
@@ -105,6 +106,13 @@ def record_all(package: str = "mall") -> dict[str, list[str]]:
         root = importlib.import_module(package)
         for info in pkgutil.walk_packages(root.__path__, package + "."):
             importlib.import_module(info.name)
+        # The packages mall.api loads without their __init__ (mall.api.lean_powertools) are loaded in full
+        # by functions that reach them another way (the workers' event classes): their classes too.
+        lean = sys.modules.get(package + ".api.lean_powertools")
+        for name in getattr(lean, "LEAN_PACKAGES", ()):
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.loader is not None:
+                spec.loader.exec_module(sys.modules[name])
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
     return texts
