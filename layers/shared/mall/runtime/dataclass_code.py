@@ -87,12 +87,14 @@ def installed() -> bool:
 
 # The build ---------------------------------------------------------------------------------------
 
-def record_all(package: str = "mall") -> dict[str, list[str]]:
+def record_all(package: str = "mall") -> tuple[dict[str, list[str]], dict[Any, Any]]:
     """Import every module of ``package`` and return, per defining module, each text ``dataclasses``
-    compiled meanwhile (the package's own classes and those of what it imports: pydantic, Powertools)."""
+    compiled meanwhile (the package's own classes and those of what it imports: pydantic, Powertools),
+    and the regular expressions compiled meanwhile (``mall.runtime.pattern_code``)."""
     import importlib
     import importlib.util
     import pkgutil
+    import re
 
     texts: dict[str, list[str]] = {}
 
@@ -104,18 +106,24 @@ def record_all(package: str = "mall") -> dict[str, list[str]]:
     dataclasses.exec = recorder  # type: ignore[attr-defined]
     try:
         root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, package + "."):
-            importlib.import_module(info.name)
-        # The packages mall.api loads without their __init__ (mall.api.lean_powertools) are loaded in full
-        # by functions that reach them another way (the workers' event classes): their classes too.
-        lean = sys.modules.get(package + ".api.lean_powertools")
-        for name in getattr(lean, "LEAN_PACKAGES", ()):
-            spec = importlib.util.find_spec(name)
-            if spec is not None and spec.loader is not None:
-                spec.loader.exec_module(sys.modules[name])
+        pattern_code = importlib.import_module(package + ".runtime.pattern_code")
+        re.purge()  # a pattern already in re's cache would not be compiled again, so not recorded
+        patterns, stop = pattern_code.recording()
+        try:
+            for info in pkgutil.walk_packages(root.__path__, package + "."):
+                importlib.import_module(info.name)
+            # The packages mall.api loads without their __init__ (mall.api.lean_powertools) are loaded in
+            # full by functions that reach them another way (the workers' event classes): theirs too.
+            lean = sys.modules.get(package + ".api.lean_powertools")
+            for name in getattr(lean, "LEAN_PACKAGES", ()):
+                spec = importlib.util.find_spec(name)
+                if spec is not None and spec.loader is not None:
+                    spec.loader.exec_module(sys.modules[name])
+        finally:
+            stop()
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
-    return texts
+    return texts, patterns
 
 
 def write(texts: dict[str, list[str]], directory: str) -> int:
@@ -143,7 +151,10 @@ def build(site: str) -> int:
     with tempfile.TemporaryDirectory(prefix="dataclass-code-") as scratch:
         os.symlink(package, os.path.join(scratch, "mall"))
         sys.path.insert(0, scratch)
-        texts = record_all("mall")
+        texts, patterns = record_all("mall")
+        pattern_code = sys.modules["mall.runtime.pattern_code"]
+        pattern_code.write(patterns, os.path.join(package, pattern_code.FILE_NAME))
+    print(f"regular expressions: {len(patterns)} compiled")
     return write(texts, os.path.join(package, DIRECTORY_NAME))
 
 

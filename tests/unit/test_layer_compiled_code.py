@@ -1,7 +1,10 @@
-"""The dataclass methods the layer's build compiles (mall/runtime/dataclass_code.py) are the methods
-``@dataclass`` makes at run time: same code, object by object, for every dataclass that importing the
-whole layer creates (``mall`` and its dependencies); at a cold start from a layer so built no method of a
-``mall`` class is compiled; and whatever the build did not see is compiled as before."""
+"""What the layer's build compiles ahead is what would be compiled at run time.
+
+The dataclass methods (mall/runtime/dataclass_code.py): same code, object by object, for every dataclass
+that importing the whole layer creates (``mall`` and its dependencies). The regular expressions
+(mall/runtime/pattern_code.py): the same engine pattern for every one recorded. At a cold start from a
+layer so built no dataclass method is compiled and nearly no pattern; whatever the build did not see is
+compiled as before."""
 
 from __future__ import annotations
 
@@ -89,6 +92,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_build_writes_the_code_of_the_layers_dataclasses_and_their_dependencies(built: Path) -> None:
+    assert (built / "mall" / "__pattern_code__.marshal").stat().st_size > 10_000
     files = {p.name.removesuffix(".marshal") for p in (built / "mall" / "__dataclass_code__").iterdir()}
     assert {"mall.domain.orders", "mall.dal.audit", "mall.errors"} <= files
     assert {"pydantic.types", "annotated_types"} <= files  # what every function's first model loads
@@ -146,11 +150,33 @@ print(mall.errors.FieldProblem("a", "b"))
     assert done.stdout.splitlines() == ["True True", "FieldProblem(field='a', reason='b')"]
 
 
-def test_a_source_tree_leaves_dataclasses_alone() -> None:
+def test_a_source_tree_leaves_dataclasses_and_re_alone() -> None:
     done = subprocess.run([sys.executable, "-I", "-B", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                           "import dataclasses, mall; print('exec' in vars(dataclasses))", str(LAYER)],
+                           "import re._compiler; compile = re._compiler.compile; import dataclasses, mall; "
+                           "print('exec' in vars(dataclasses), re._compiler.compile is not compile)", str(LAYER)],
                           capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
+
+
+def test_every_recorded_pattern_is_the_pattern_re_compiles(built: Path) -> None:
+    child = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from mall.runtime import pattern_code
+assert pattern_code.installed()
+known = pattern_code._read()
+different = [key for key in known
+             if (lambda a, b: not (a == b and a.groupindex == b.groupindex and a.groups == b.groups
+                                   and a.flags == b.flags and a.pattern == b.pattern))(
+                 pattern_code._compile(*key), pattern_code._real_compile(*key))]
+print(len(known), len(different))
+"""
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", child, str(built)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recorded, different = map(int, done.stdout.split())
+    # CPython's Pattern.__eq__ compares the pattern, the flags and the engine's code.
+    assert recorded > 100 and different == 0
 
 
 def test_the_shared_layers_build_runs_it() -> None:
@@ -164,18 +190,23 @@ import importlib.util, json, sys
 code_dir, path, attr, *layers = sys.argv[1:]
 sys.path[:0] = [code_dir, *layers]
 import mall
-from mall.runtime import dataclass_code
-compiled, found = [], []
+from mall.runtime import dataclass_code, pattern_code
+compiled, found, patterns = [], [], []
 real = dataclass_code._real_exec
 def counting(source, globals=None, locals=None, /):
     (compiled if isinstance(source, str) else found).append((globals or {}).get("__name__"))
     return real(source, globals, locals)
 dataclass_code._real_exec = counting
+real_compile = pattern_code._real_compile
+def compiling(pattern, flags=0):
+    patterns.append(str(pattern))
+    return real_compile(pattern, flags)
+pattern_code._real_compile = compiling
 spec = importlib.util.spec_from_file_location("app", path)
 module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module
 spec.loader.exec_module(module)
-print(json.dumps({"compiled": compiled, "found": len(found)}))
+print(json.dumps({"compiled": compiled, "found": len(found), "patterns": patterns}))
 """
 
 
@@ -193,3 +224,6 @@ def test_a_cold_start_from_the_built_layer_compiles_no_dataclass_method(tmp_path
         assert done.returncode == 0, done.stderr[-2000:]
         counts = json.loads(done.stdout.strip().splitlines()[-1])
         assert counts["compiled"] == [] and counts["found"] > 50, (name, counts)
+        # Left to compile: the routes' own patterns (the build registers no route) and one of
+        # ``platform``'s, compiled on first use.
+        assert len(counts["patterns"]) <= 6, (name, counts["patterns"])
