@@ -4,7 +4,8 @@
 (and ``__setattr__``/``__delattr__`` when frozen) as text and compiles it with ``exec`` while the class
 is created: about three quarters of the 0.5-0.8 ms a frozen class costs, and a customer-facing function
 creates 20 to 110 of them (with pydantic's and annotated_types' own) before its first request
-(docs/performance.md, "Cold start: dataclass methods compiled when the layer is built").
+(docs/performance.md, "Cold start: dataclass methods and regular expressions compiled when the layer is
+built"; mall.runtime.pattern_code does the same for regular expressions, in the same build step).
 
 The layer's build (layers/shared/Makefile, ``layer-dataclass-code``) imports every ``mall`` module,
 records each text the ``dataclasses`` module compiles, and writes the compiled code next to the layer's

@@ -3,8 +3,8 @@
 ``re.compile`` parses a pattern and translates it to the regular expression engine's code in pure
 Python (``re._compiler.compile``), then hands that code to the engine (``_sre.compile``). A function's
 init compiles about 120 patterns that way, 108 of them while importing boto3 (botocore, urllib3,
-email, http), about 16 ms of CPU (docs/performance.md, "Cold start: dataclass methods compiled when
-the layer is built").
+email, http), about 16 ms of CPU (docs/performance.md, "Cold start: dataclass methods and regular
+expressions compiled when the layer is built").
 
 The layer's build (layers/shared/Makefile, ``layer-dataclass-code``) records, for each pattern compiled
 while every ``mall`` module is imported, what ``re._compiler.compile`` handed to ``_sre.compile`` (the
