@@ -227,3 +227,22 @@ def test_a_cold_start_from_the_built_layer_compiles_no_dataclass_method(tmp_path
         # Left to compile: the routes' own patterns (the build registers no route) and one of
         # ``platform``'s, compiled on first use.
         assert len(counts["patterns"]) <= 6, (name, counts["patterns"])
+
+
+def test_a_pattern_that_warns_is_not_recorded_and_still_warns() -> None:
+    child = """
+import sys, re, warnings
+sys.path.insert(0, sys.argv[1])
+from mall.runtime import pattern_code
+re.purge()
+recorded, stop = pattern_code.recording()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    re.compile("[[a]")  # FutureWarning: possible nested set
+    re.compile("ab+c")
+stop()
+print(sorted(p for p, _ in recorded), [w.category.__name__ for w in caught])
+"""
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", child, str(LAYER)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "['ab+c'] ['FutureWarning']"

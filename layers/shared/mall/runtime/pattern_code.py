@@ -75,10 +75,13 @@ def installed() -> bool:
 
 def recording() -> tuple[dict[tuple[str | bytes, int], tuple[Any, ...]], Any]:
     """For the build: a dict that fills with every pattern compiled until ``stop()`` is called, and
-    ``stop``. What is recorded is what ``re._compiler.compile`` passes to ``_sre.compile``."""
+    ``stop``. What is recorded is what ``re._compiler.compile`` passes to ``_sre.compile``; a pattern
+    whose compilation warns (a deprecated escape, say) is left out, so it still warns at run time."""
+    import warnings
+
     recorded: dict[tuple[str | bytes, int], tuple[Any, ...]] = {}
     sre = _compiler._sre
-    current: list[tuple[str | bytes, int]] = []
+    engine_calls: list[tuple[Any, tuple[Any, ...]]] = []
 
     class Engine:
         def __getattr__(self, name: str) -> Any:
@@ -87,21 +90,23 @@ def recording() -> tuple[dict[tuple[str | bytes, int], tuple[Any, ...]], Any]:
         @staticmethod
         def compile(pattern: Any, flags: int, code: list[int], groups: int,  # noqa: PLR0917  # _sre's signature
                     groupindex: dict[str, int], indexgroup: tuple[str | None, ...]) -> Any:
-            if current and current[-1][0] is pattern:
-                # The code holds the opcodes' named int constants: plain ints have the same values.
-                recorded.setdefault(current[-1], (int(flags), tuple(int(c) for c in code), int(groups),
-                                                  dict(groupindex), indexgroup))
+            # The code holds the opcodes' named int constants: plain ints have the same values.
+            engine_calls.append((pattern, (int(flags), tuple(int(c) for c in code), int(groups), dict(groupindex),
+                                           indexgroup)))
             return sre.compile(pattern, flags, code, groups, groupindex, indexgroup)
 
     def compile_recorded(p: Any, flags: Any = 0) -> Any:
-        simple = (type(p) is str or type(p) is bytes) and not int(flags) & re.DEBUG
-        if simple:
-            current.append((p, int(flags)))
-        try:
+        if not (type(p) is str or type(p) is bytes) or int(flags) & re.DEBUG:
             return _real_compile(p, flags)
-        finally:
-            if simple:
-                current.pop()
+        engine_calls.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            compiled = _real_compile(p, flags)
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        if not caught and len(engine_calls) == 1 and engine_calls[0][0] is p:
+            recorded.setdefault((p, int(flags)), engine_calls[0][1])
+        return compiled
 
     def stop() -> None:
         _compiler._sre = sre
