@@ -95,8 +95,8 @@ validate: .venv-sam/.installed
 	$(SAM) validate --lint --region us-east-1
 	$(CFN_LINT) template.yaml
 
-build: .venv-sam/.installed
-	PATH=$(dir $(PY313)):$$PATH $(SAM) build --build-dir .aws-sam/build
+build: .venv-sam/.installed $(VENV)/.installed
+	PATH=$(dir $(PY313)):$$PATH DATACLASS_PYTHON=$(abspath $(PY)) $(SAM) build --build-dir .aws-sam/build
 
 # docs/openapi.json is what the handlers declare (make test fails when it is stale).
 openapi-check: $(VENV)/.installed

@@ -170,7 +170,8 @@ def _layer_distributions() -> list[importlib.metadata.Distribution]:
 
 def build_layer(artifacts: Path) -> Path:
     """The layer under ``artifacts/python`` as ``sam build`` makes it: the layer's Makefile copies
-    ``mall`` and compiles everything; the dependencies' files are copied from the installed
+    ``mall``, compiles everything and the dataclass methods (with this interpreter standing in for the
+    build machine's, ``DATACLASS_PYTHON``); the dependencies' files are copied from the installed
     distributions first, without their bytecode, where the Makefile would have pip unpack them."""
     site = artifacts / "python"
     for dist in _layer_distributions():
@@ -181,7 +182,8 @@ def build_layer(artifacts: Path) -> Path:
             (site / file).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, site / file)
     subprocess.run(["make", "--no-print-directory", "-C", str(LAYER_DIR), "layer-code", "layer-bytecode",
-                    f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}"], check=True, capture_output=True)
+                    "layer-dataclass-code", f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}",
+                    f"DATACLASS_PYTHON={sys.executable}"], check=True, capture_output=True)
     return site
 
 

@@ -5,3 +5,11 @@
 - ``mall.integrations``: clients for WeChat and WeChat Pay.
 - ``mall.api``: HTTP plumbing shared by the handlers (resolver, errors, auth, cursors).
 """
+
+# Before any class of the layer is created and before boto3 is imported: the dataclass methods and the
+# regular expressions compiled when the layer was built (a layer as built; a source tree has none).
+from mall.runtime import dataclass_code as _dataclass_code
+from mall.runtime import pattern_code as _pattern_code
+
+_dataclass_code.install()
+_pattern_code.install()
