@@ -246,3 +246,24 @@ print(sorted(p for p, _ in recorded), [w.category.__name__ for w in caught])
     done = subprocess.run([sys.executable, "-I", "-B", "-c", child, str(LAYER)], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "['ab+c'] ['FutureWarning']"
+
+
+def test_another_engines_patterns_are_ignored(built: Path, tmp_path: Path) -> None:
+    # The engine's code words mean something only to the engine that wrote them: a file whose header names
+    # another engine (another opcode version) is not read, and every pattern compiles as usual.
+    site = _site(tmp_path, "python")
+    target = site / "mall" / "__pattern_code__.marshal"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = (built / "mall" / "__pattern_code__.marshal").read_bytes()
+    assert data.startswith(MAGIC_NUMBER + b"sre")
+    target.write_bytes(data.replace(b"sre", b"sre9", 1))
+    child = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from mall.runtime import pattern_code
+print(pattern_code._read() == {}, pattern_code.install())
+"""
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", child, str(site)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "False"]

@@ -29,6 +29,10 @@ FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 _compiler: Any = sys.modules["re._compiler"]
 _real_compile = _compiler.compile
+#: The file's header: the interpreter's bytecode magic and the regular expression engine's own (its
+#: opcodes' version and code word size). The engine's code is only meaningful to the engine that wrote
+#: it, and its magic can change without the interpreter's, so a file from any other engine is ignored.
+HEADER = MAGIC_NUMBER + f"sre{_compiler._sre.MAGIC}/{_compiler._sre.CODESIZE};".encode()
 _known: dict[tuple[str | bytes, int], tuple[Any, ...]] = {}
 
 
@@ -38,10 +42,10 @@ def _read() -> dict[tuple[str | bytes, int], tuple[Any, ...]]:
             data = file.read()
     except OSError:
         return {}
-    if not data.startswith(MAGIC_NUMBER):
+    if not data.startswith(HEADER):
         return {}
     try:
-        known = marshal.loads(data[len(MAGIC_NUMBER):])  # noqa: S302  # the layer's own build wrote it
+        known = marshal.loads(data[len(HEADER):])  # noqa: S302  # the layer's own build wrote it
     except (EOFError, ValueError, TypeError):
         return {}
     return known if isinstance(known, dict) else {}
@@ -119,5 +123,5 @@ def recording() -> tuple[dict[tuple[str | bytes, int], tuple[Any, ...]], Any]:
 
 def write(recorded: dict[tuple[str | bytes, int], tuple[Any, ...]], path: str) -> int:
     with open(path, "wb") as file:
-        file.write(MAGIC_NUMBER + marshal.dumps(recorded))
+        file.write(HEADER + marshal.dumps(recorded))
     return len(recorded)
