@@ -233,7 +233,7 @@ def test_views_answer_only_their_own_and_mask_for_promoters(table: Table, shippe
     with pytest.raises(NotFound):
         service.buyer_tracking(repo=repo, settings=settings, buyer_id="u_else", order_id=oid)
     theirs = service.promoter_tracking(repo=repo, settings=settings, promoter_id=PROMOTER, order_id=oid)
-    assert theirs.buyer == "u_bu****01"
+    assert theirs.buyer == "u_bu****0001"
     assert theirs.parcels[0].events[0].context == "【上海市】已签收，签收人：张**，电话 139****9000"
     with pytest.raises(NotFound):
         service.promoter_tracking(repo=repo, settings=settings, promoter_id=OTHER, order_id=oid)
@@ -259,7 +259,7 @@ def test_customer_and_promoter_routes_take_at_most_three_round_trips(table: Tabl
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
     status, body = trips.of(lambda: _get(fn, "GET /promoter/orders/{order_id}/tracking", oid, Role.CUSTOMER,
                                          Role.PROMOTER, subject=PROMOTER))
-    assert status == 200 and body["buyer"] == "u_bu****01"
+    assert status == 200 and body["buyer"] == "u_bu****0001"
     assert len(trips.sent) <= CUSTOMER_ROUTE_TRIPS, trips.sent
     status, body = _get(fn, "GET /promoter/orders/{order_id}/tracking", oid, Role.CUSTOMER, Role.PROMOTER,
                         subject=OTHER)
