@@ -85,6 +85,22 @@ import importlib.util, json, sys
 print(json.dumps(sorted(sys.modules)))
 """
 
+# The same import, then every pydantic model of the layer's own code that exists, each with whether its
+# validator and serializer are built (a model created with ``defer_build`` is built on first use)
+# (tests/unit/test_cold_start_models.py).
+_CHILD_MODELS = """
+import importlib.util, json, sys
+""" + _restore.IMPORT_APP + """
+from pydantic import BaseModel
+seen, todo = {}, [BaseModel]
+while todo:
+    for model in todo.pop().__subclasses__():
+        if model.__module__.startswith("mall.") and f"{model.__module__}.{model.__qualname__}" not in seen:
+            seen[f"{model.__module__}.{model.__qualname__}"] = bool(model.__pydantic_complete__)
+        todo.append(model)
+print(json.dumps(seen))
+"""
+
 _CHILD_BASELINE = f"""
 import importlib.util, json, sys, time
 sys.path[:0] = sys.argv[1:]
@@ -220,6 +236,19 @@ def modules_loaded_by(logical_id: str) -> frozenset[str]:
             raise KeyError(f"no function {logical_id} in template.yaml")
         done = _child(Subject(subject.name, ["-c", _CHILD_MODULES, *subject.argv[2:]], subject.env))
     return frozenset(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def models_built_by(logical_id: str) -> dict[str, bool]:
+    """Every pydantic model of ``mall`` that exists after the function's cold start (``module.Class``), with
+    whether pydantic built it (False: created with ``defer_build`` and not used yet), measured as
+    ``modules_loaded_by`` measures."""
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
+        subject = next((s for s in _subjects(Path(tmp), as_deployed=False) if s.name == logical_id), None)
+        if subject is None:
+            raise KeyError(f"no function {logical_id} in template.yaml")
+        done = _child(Subject(subject.name, ["-c", _CHILD_MODELS, *subject.argv[2:]], subject.env))
+    built: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return built
 
 
 def _child(subject: Subject, *flags: str) -> subprocess.CompletedProcess[str]:

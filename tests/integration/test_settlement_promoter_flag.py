@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from mall.dal.keys import promoter_key, wallet_key
-from mall.dal.ledger import PROMOTER_BLOCKED_FLAG, RISK_HOLD_FLAG, LedgerRepository, Wallet
+from mall.dal.ledger import RISK_HOLD_FLAG, LedgerRepository, Wallet
+from mall.dal.promoter_wallet import PROMOTER_BLOCKED_FLAG
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import RiskCaseRepository
 from mall.dal.settlement import SettlementRepository

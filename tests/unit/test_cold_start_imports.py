@@ -85,6 +85,13 @@ HEAVY = {
                             "mall.schemas.catalog_public",
     "mall.schemas.fulfilment": "by the order views; placing and paying an order answer with the masked address of "
                                "mall.schemas.order_address",
+    "mall.domain.ledger": "by the functions that move money or read balances (mall.dal.ledger); a promoter's "
+                          "status flag on the wallet is named in mall.dal.promoter_wallet",
+    "mall.services.media": "by the media uploads and the merchant console's catalog (its content checks, "
+                           "mall.services.catalog.products); the product pages show content with "
+                           "mall.services.catalog.content",
+    "mall.schemas.product_content_in": "by the merchant console's catalog functions, which take a product's "
+                                       "content; the product pages answer with mall.schemas.product_content",
 }
 
 # The functions that read promoters or bindings at cold start (mall.dal.referral).

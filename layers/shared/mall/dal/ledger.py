@@ -46,6 +46,7 @@ from mall.dal.keys import (
     user_partition,
     wallet_key,
 )
+from mall.dal.promoter_wallet import PROMOTER_BLOCKED_FLAG
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Page, Table, TransactionCancelled, Write
 from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
@@ -53,8 +54,6 @@ from mall.domain.ledger import Account, Balances, MerchantAccount, Posting
 MERCHANT_SHARDS = 16
 #: The wallet attribute present (true) exactly while the promoter's risk hold item exists.
 RISK_HOLD_FLAG = "risk_hold"
-#: The wallet attribute holding the promoter's status exactly while it blocks settlement (frozen, disabled).
-PROMOTER_BLOCKED_FLAG = "promoter_blocked"
 TRANSACTION_ATTEMPTS = 10
 
 

@@ -26,9 +26,13 @@ from typing import Any
 
 from mall.config import function_environment
 from mall.dal.keys import wallet_key
-from mall.dal.ledger import PROMOTER_BLOCKED_FLAG
 from mall.dal.table import Write, serialize
 from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
+
+#: The wallet attribute holding the promoter's status exactly while it blocks settlement (frozen, disabled).
+#: Defined here, not with the ledger's repository, so that a function that only reads promoters (the
+#: customer's catalog) does not load the ledger's modules.
+PROMOTER_BLOCKED_FLAG = "promoter_blocked"
 
 
 def item_checks() -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 from mall.clock import iso
 from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item
 from mall.dal.keys import bonus_key, commission_key, due_partition, order_key, order_pk, promoter_key, wallet_key
-from mall.dal.ledger import PROMOTER_BLOCKED_FLAG, Wallet, wallet_from_item
+from mall.dal.ledger import Wallet, wallet_from_item
+from mall.dal.promoter_wallet import PROMOTER_BLOCKED_FLAG
 from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair

@@ -20,7 +20,7 @@ _VIEW_EXAMPLE: JsonDict = {"address_id": "a_01m6gnbah4xat2qntjhtks", "name": "çŽ
 class SaveAddressRequest(AddressRequest):
     """A new address; saving one equal to an address already in the book returns that one."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_SAVE_EXAMPLE]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [_SAVE_EXAMPLE]})
 
     is_default: bool = Field(default=False, description="make it the default (the first address always is)")
 
@@ -28,7 +28,7 @@ class SaveAddressRequest(AddressRequest):
 class UpdateAddressRequest(SaveAddressRequest):
     """The whole address again, with the ``version`` last read (409 ``address_changed`` when stale)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_SAVE_EXAMPLE, "version": 1}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{**_SAVE_EXAMPLE, "version": 1}]})
 
     version: Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)]
 
@@ -51,7 +51,7 @@ class SavedAddressView(BaseModel):
 
 
 class AddressBookView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"items": [_VIEW_EXAMPLE], "default_id": "a_01m6gnbah4xat2qntjhtks", "limit": MAX_ADDRESSES}]})
 
     items: list[SavedAddressView] = Field(description="the default first, then the most recently changed")

@@ -30,7 +30,7 @@ class BindingView(BaseModel):
 
 
 class BindRequestBody(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"code": "JXZtwULX", "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
 
     code: PromoterCode
@@ -39,7 +39,8 @@ class BindRequestBody(ApiModel):
 
 
 class BindResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "bound", "binding": BINDING_EXAMPLE}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"outcome": "bound", "binding": BINDING_EXAMPLE}]})
 
     outcome: Literal["bound", "rebound", "unchanged", "unbound"]
     binding: BindingView | None = None
@@ -48,7 +49,7 @@ class BindResult(BaseModel):
 class VisitRequest(ApiModel):
     """分享访问: the mini-program reports a visit through a share link, QR scene or poster."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"code": "JXZtwULX", "source": "poster", "product_id": "p_01m4cmckqvx119jymzac3w",
          "device_id": "a8f0c2d4-5e61-4b7a-9c3e-2d1f0e9b8a76"}]})
 
@@ -60,7 +61,7 @@ class VisitRequest(ApiModel):
 
 
 class VisitResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"visit_id": "v_01m6dvhp42mr3m3w87b9dg", "outcome": "bound", "binding": BINDING_EXAMPLE,
          "binding_refused": None}]})
 

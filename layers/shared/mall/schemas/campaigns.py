@@ -58,7 +58,7 @@ class BoostRequest(BaseModel):
 class CampaignRequest(BaseModel):
     """A campaign. Times without an offset are China time (UTC+8)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True,
                               json_schema_extra={"examples": [_REQUEST]})
 
     name: str = Field(min_length=1, max_length=40)
@@ -83,14 +83,14 @@ class CampaignRequest(BaseModel):
 
 
 class UpdateCampaignRequest(CampaignRequest):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True,
                               json_schema_extra={"examples": [{**_REQUEST, "version": 1}]})
 
     version: int = Field(ge=1, description="the version edited (409 when someone saved since)")
 
 
 class EndCampaignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 2}]})
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra={"examples": [{"version": 2}]})
 
     version: int = Field(ge=1, description="the version ended (409 when someone saved since)")
 
@@ -136,7 +136,7 @@ class CampaignView(BaseModel):
 
 
 class CampaignList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_VIEW], "version": 3}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"items": [_VIEW], "version": 3}]})
 
     items: list[CampaignView]
     version: int = Field(description="the book of campaigns' version")
@@ -156,7 +156,7 @@ class BoostedProducts(BaseModel):
     scope they are in; campaigns without a product scope apply to every product and are listed in
     ``general``."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{
         "items": [{"product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "campaign_id": "cp_01m6a0tea",
                    "campaign_name": "龙井高佣", "description": "一级佣金比例+3%", "ends_at": "2026-12-31T16:00:00Z"}],
         "general": [_VIEW]}]})

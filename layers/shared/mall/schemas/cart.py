@@ -33,8 +33,8 @@ _CHANGED: JsonDict = {
 class AddCartLineRequest(ApiModel):
     """加入购物车: adds ``quantity`` to the line of (product, SKU), making it if new."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"product_id": "p_01m4cmckqvx119jymzac3w",
-                                                               "quantity": 1}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
+        {"product_id": "p_01m4cmckqvx119jymzac3w", "quantity": 1}]})
 
     product_id: ProductId
     sku_id: SkuId | None = None
@@ -44,7 +44,7 @@ class AddCartLineRequest(ApiModel):
 class ChangeCartLineRequest(ApiModel):
     """The line's new quantity (not an increment)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": 3, "version": 1}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"quantity": 3, "version": 1}]})
 
     quantity: Quantity
     version: Annotated[int | None, Field(strict=True, ge=1,
@@ -77,7 +77,7 @@ class CartLineView(BaseModel):
 
 
 class CartView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{
         "lines": [_LINE, _CHANGED], "line_count": 2, "max_lines": MAX_CART_LINES, "available_fen": 33600}]})
 
     lines: list[CartLineView] = Field(description="newest first")

@@ -22,14 +22,8 @@ from mall.schemas.catalog_examples import (
 )
 from mall.schemas.catalog_public import SpecView
 from mall.schemas.common import ApiModel
-from mall.schemas.product_content import (
-    AfterSalesIn,
-    AfterSalesView,
-    Blocks,
-    ContentBlockView,
-    ProductAttributesIn,
-    ProductAttributesView,
-)
+from mall.schemas.product_content import AfterSalesView, ContentBlockView, ProductAttributesView
+from mall.schemas.product_content_in import AfterSalesIn, Blocks, ProductAttributesIn
 
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
 PriceFen = Annotated[int, Field(ge=1, le=10_000_000_000, description="integer fen (分), at least 1")]

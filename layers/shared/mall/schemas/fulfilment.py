@@ -25,7 +25,7 @@ _SERVICE_SUMMARY: JsonDict = {
 class ShippingAddress(AddressFields):
     """The full delivery address, for the merchant to ship (admins only; every reveal is audited)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"name": "王芳", "phone": "13812341234", "province": "浙江省", "city": "杭州市",
          "detail": "西湖区文三路 478 号华星时代广场 A 座 1201", "order_id": "o_01m6gnbah4xat2qntjhtks"}]})
 
@@ -85,7 +85,7 @@ class AdminOrderSummary(OrderSummary):
 
 
 class AdminOrderPage(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"items": [
         {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d", "promoter_id": None, "level": None,
          "commission_fen": None},
         {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "promoter_id": "u_36botxbbbigbhenhtgo542dk",
@@ -151,7 +151,7 @@ class ShipRequest(ApiModel):
     """Either ``parcels`` (1..15: unified or split delivery) or the single-parcel ``carrier`` +
     ``tracking_no`` (``carrier`` an id or a name of WeChat's carrier list)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"carrier": "顺丰速运", "tracking_no": "SF1428830471952", "parcels": None},
         {"carrier": None, "tracking_no": None, "parcels": [
             {"carrier_id": "SF", "tracking_no": "SF1428830471952", "line_ids": ["0"]},
@@ -165,13 +165,15 @@ class ShipRequest(ApiModel):
 
 
 class VerifyRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "4827 1935 0642"}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"code": "4827 1935 0642"}]})
 
     code: Annotated[str, Field(min_length=4, max_length=32, pattern=r"^[0-9 \-]+$",
                                description="the buyer's 核销 code (spaces and dashes ignored)")]
 
 
 class AutoConfirmResult(ApiModel):
+    model_config = ConfigDict(defer_build=True)
+
     examined: int
     completed: int
     skipped: int

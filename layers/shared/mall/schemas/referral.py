@@ -51,7 +51,8 @@ _APPLICANT: JsonDict = {
 class ApplyRequest(ApiModel):
     """申请成为推广员."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"rules_version": 5, "nickname": "茶香小筑"}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"rules_version": 5, "nickname": "茶香小筑"}]})
 
     rules_version: Annotated[int | None, Field(
         ge=0, description="the `version` of `GET /rules` the applicant was shown and accepted; the mini-program "
@@ -104,14 +105,16 @@ class PromoterAdminView(BaseModel):
 
 
 class PromoterList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_APPLICANT], "next_cursor": None}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"items": [_APPLICANT], "next_cursor": None}]})
 
     items: list[PromoterAdminView]
     next_cursor: str | None = None
 
 
 class StatusChangeRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "朋友圈海报夸大收益, 核实前暂停"}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"reason": "朋友圈海报夸大收益, 核实前暂停"}]})
 
     reason: Reason | None = Field(default=None, description="required to reject, freeze and disable")
 
@@ -119,7 +122,7 @@ class StatusChangeRequest(ApiModel):
 class OverrideRequest(ApiModel):
     """Per-promoter rates (专属佣金比例); both null clears the override."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"l1_override_bp": 1500, "l2_override_bp": 500, "reason": "合作茶馆店长, 线下渠道专属比例"}]})
 
     l1_override_bp: Annotated[int | None, Field(ge=0, le=3000)] = None
@@ -128,7 +131,7 @@ class OverrideRequest(ApiModel):
 
 
 class LevelChangeRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"level_id": "gold", "reason": "双十一团购活动业绩突出"}]})
 
     level_id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
@@ -147,7 +150,7 @@ class PromoterHistoryEntry(BaseModel):
 
 
 class PromoterDetail(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"promoter": _PROMOTER, "history": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"promoter": _PROMOTER, "history": [
         {"action": "upgrade", "from_status": "active", "to_status": "active", "from_level": "basic",
          "to_level": "silver", "by": "system", "reason": "upgrade conditions met", "at": "2026-11-07T09:12:31Z"},
         {"action": "approve", "from_status": "applied", "to_status": "active", "from_level": None, "to_level": None,
@@ -177,7 +180,7 @@ class RequirementView(BaseModel):
 
 
 class AgreementAcceptRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"rules_version": 5}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"rules_version": 5}]})
 
     rules_version: Annotated[int, Field(ge=0, description="the version of GET /rules you showed and accepted")]
 
@@ -230,7 +233,7 @@ class TeamMember(BaseModel):
 
 
 class TeamPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"depth": 1, "items": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"depth": 1, "items": [
         {"nickname": "王**芳", "joined_at": "2026-10-20T11:42:05Z", "sales_fen": 41400, "depth": 1, "via": None},
         {"nickname": "微信用户", "joined_at": "2026-11-02T10:05:44Z", "sales_fen": 0, "depth": 1, "via": None}],
         "next_cursor": None}]})
@@ -248,7 +251,7 @@ class AdminTeamMember(TeamMember):
 
 
 class AdminTeamPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"depth": 2, "items": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"depth": 2, "items": [
         {"user_id": "u_yddqmfnx75j6mtsccnsr4l4d", "nickname": "李**", "joined_at": "2026-11-03T08:15:27Z",
          "sales_fen": 25800, "depth": 2, "via": "王**芳", "via_user_id": "u_xpdiqcabym5dbw2glo3wnz2l"}],
         "next_cursor": None}]})
@@ -259,7 +262,7 @@ class AdminTeamPage(BaseModel):
 
 
 class AdminBindingRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"promoter_code": "JXZtwULX", "reason": "客户来电说明由该推广员线下介绍, 补绑"}]})
 
     promoter_code: PromoterCode
@@ -267,13 +270,14 @@ class AdminBindingRequest(ApiModel):
 
 
 class AdminUnbindRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "客户投诉被误绑, 核实后解绑"}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"reason": "客户投诉被误绑, 核实后解绑"}]})
 
     reason: Reason
 
 
 class CustomerBinding(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{
         "customer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "binding": BINDING_EXAMPLE, "history": [
             {"action": "bind", "from_parent": None, "to_parent": "u_36botxbbbigbhenhtgo542dk", "source": "link",
              "trigger": "visit", "promoter_code": "JXZtwULX", "reason": None, "by": "u_xpdiqcabym5dbw2glo3wnz2l",
@@ -298,7 +302,7 @@ class PromoterListItem(PromoterAdminView):
 
 
 class PromoterListPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{
         "items": [{**_PROMOTER, "phone_masked": "138****1234", "commission_total_fen": 268400,
                    "commission_month_fen": 41200, "team_size": 23}], "next_cursor": None, "truncated": False}]})
 

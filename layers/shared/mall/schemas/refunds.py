@@ -35,7 +35,7 @@ class RefundLineIn(ApiModel):
 class RefundRequest(ApiModel):
     """A customer's refund request: some lines, each in full or in part."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"reason": "盖碗收到时有裂纹", "lines": [{"line_id": "1"}]},
         {"reason": "少发了一罐", "lines": [{"line_id": "0", "amount_fen": 16800}]}]})
 
@@ -44,7 +44,8 @@ class RefundRequest(ApiModel):
 
 
 class RejectRefundRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "体验课已于 11 月 8 日核销, 不支持退款"}]})
+    model_config = ConfigDict(defer_build=True,
+                              json_schema_extra={"examples": [{"reason": "体验课已于 11 月 8 日核销, 不支持退款"}]})
 
     reason: Annotated[str, Field(min_length=1, max_length=200, description="shown to the customer")]
 
@@ -79,13 +80,13 @@ class RefundView(ApiModel):
 
 
 class RefundList(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [EXAMPLE_REFUND]}]})
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"items": [EXAMPLE_REFUND]}]})
 
     items: list[RefundView]
 
 
 class RefundPage(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"items": [_REQUESTED, EXAMPLE_REFUND], "next_cursor": None}]})
 
     items: list[RefundView]

@@ -67,7 +67,7 @@ class TrackingView(ApiModel):
 class TrackingPushReply(ApiModel):
     """What the logistics provider reads back from a push (Kuaidi100's format): stop, or push again."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"result": True, "returnCode": "200", "message": "成功"}]})
 
     result: bool = Field(description="true: stored or already known (the provider stops pushing this state)")

@@ -15,7 +15,7 @@ _BOOST: JsonDict = {"kind": "points", "l1_points_bp": 200, "l2_points_bp": 0, "m
 
 
 class WakeUpRuleRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra={"examples": [
         {"enabled": True, "inactive_days": 30, "boost_days": 7, "boost": _BOOST}]})
 
     enabled: bool
@@ -29,7 +29,7 @@ class WakeUpRuleRequest(BaseModel):
 
 
 class WakeUpRuleView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"enabled": True, "inactive_days": 30, "boost_days": 7, "boost": _BOOST, "max_promoters_per_run": 200,
          "version": 4}]})
 
@@ -47,7 +47,7 @@ class WakeUpRuleView(BaseModel):
 
 
 class WokeCount(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"campaign_id": "cp_wakeup_20261206", "starts_at": "2026-12-06T01:00:00Z", "ends_at": "2026-12-13T01:00:00Z",
          "targeted": 40, "woke": 9, "with_share_visit": 8, "with_paid_order": 3, "as_of": "2026-12-08T02:00:00Z"}]})
 

@@ -1,32 +1,26 @@
 """What a product says (商品详情): the request's attributes, blocks and after-sales policy turned
-into ``ProductContent``, checked against the product's kind and the verified uploads, and shown
-(rules: ``mall.domain.product_content``; docs/catalog.md)."""
+into ``ProductContent``, and shown (rules: ``mall.domain.product_content``; docs/catalog.md). The checks
+against the verified uploads are the admin's (``mall.services.catalog.products``): the customer's
+catalog, which imports this module for the views, loads neither the uploads' service nor the request
+models."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.domain import media as media_rules
-from mall.domain.catalog import Product
 from mall.domain.product_content import (
     AfterSalesPolicy,
     ContentBlock,
     ProductAttributes,
     ProductContent,
-    content_problems,
 )
-from mall.schemas.product_content import (
-    AfterSalesIn,
-    AfterSalesView,
-    ContentBlockIn,
-    ContentBlockView,
-    ProductAttributesIn,
-    ProductAttributesView,
-)
-from mall.services.catalog.common import CatalogRepositories, refuse
-from mall.services.media import duplicate_images, unverified_images
+from mall.schemas.product_content import AfterSalesView, ContentBlockView, ProductAttributesView
+
+if TYPE_CHECKING:
+    from mall.schemas.product_content_in import AfterSalesIn, ContentBlockIn, ProductAttributesIn
 
 #: ``key -> URL`` a client may show a media-bucket object from (a signed GET: the bucket is private).
 ImageUrl = Callable[[str], str]
@@ -64,21 +58,6 @@ def content_of(changes: dict[str, Any], current: ProductContent | None) -> Produ
     if "after_sales" in changes:
         content = replace(content, after_sales=policy_of(changes["after_sales"]))
     return content
-
-
-def check_content(product: Product, repos: CatalogRepositories, *, images_changed: bool,
-                  blocks_changed: bool) -> None:
-    """The content fits the product's kind, and every image sent (gallery and description) is a
-    verified upload, shown once in the gallery: one read of the uploads for both, none when no
-    image was sent."""
-    content = product.content or ProductContent()
-    problems = content_problems(product.type, content)
-    if images_changed:
-        problems += duplicate_images(product.images)
-    more = content.image_keys() if blocks_changed else []
-    if images_changed or more:
-        problems += unverified_images(repos.uploads, product.images if images_changed else [], more)
-    refuse(problems, "the product has invalid fields", "invalid_product")
 
 
 def _thumbnail(key: str, width: int, image_url: ImageUrl | None) -> str | None:

@@ -20,6 +20,7 @@ from mall.domain.catalog import (
     product_problems,
 )
 from mall.domain.commission_cap import Saving, cap_problems
+from mall.domain.product_content import ProductContent, content_problems
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.ids import new_id
 from mall.schemas.catalog import (
@@ -45,11 +46,11 @@ from mall.services.catalog.content import (
     after_sales_view,
     attributes_view,
     blocks_view,
-    check_content,
     content_of,
 )
 from mall.services.catalog.skus import admin_sku_views, sku_cap_problems, spec_views, with_skus
 from mall.services.catalog.stock import note_stock_levels
+from mall.services.media import duplicate_images, unverified_images
 
 
 def admin_product_view(product: Product) -> AdminProductView:
@@ -87,6 +88,21 @@ def _check_product(product: Product, repos: CatalogRepositories, *, now: datetim
     refuse(problems, "the product has invalid fields", "invalid_product")
     if has_own_commission(product) and (before is None or _paying(before) != _paying(product)):
         check_campaigns_cap(repos, now=now, fields=_commission_fields(product), product=product)
+
+
+def check_content(product: Product, repos: CatalogRepositories, *, images_changed: bool,
+                  blocks_changed: bool) -> None:
+    """The content fits the product's kind, and every image sent (gallery and description) is a
+    verified upload, shown once in the gallery: one read of the uploads for both, none when no
+    image was sent."""
+    content = product.content or ProductContent()
+    problems = content_problems(product.type, content)
+    if images_changed:
+        problems += duplicate_images(product.images)
+    more = content.image_keys() if blocks_changed else []
+    if images_changed or more:
+        problems += unverified_images(repos.uploads, product.images if images_changed else [], more)
+    refuse(problems, "the product has invalid fields", "invalid_product")
 
 
 def _paying(product: Product) -> list[tuple[object, ...]]:

@@ -1,0 +1,188 @@
+"""Which pydantic models a customer-facing function builds at cold start (docs/performance.md, "Cold start:
+the models a function imports and never answers with, built on first use").
+
+pydantic builds a model's validator and serializer when the class is created, unless the model says
+``defer_build``: then on its first use. A schema module holds the models of several functions (the
+customer's and the merchant console's), so a function creates all of them when it imports one. The
+merchant console's bodies and answers, and other functions' ones, are therefore ``defer_build``: a
+function that never uses them does not build them; one that does builds each once, on first use,
+as it would have at import.
+
+Deferring is kept where it removes work, and refused where it would only move it:
+
+- a deferred model is nested in no model that is built at import (pydantic would then build the
+  nested model's schema again, inside the other one, with no reuse);
+- no route of a SnapStart function (template.yaml) answers with or takes a deferred model: its init
+  is in the snapshot, so a deferred model would be built again by each restored environment's first
+  request;
+- no main route of the functions below (the one a cold start serves most) uses one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from bench._restore import snapstart_functions
+from bench.coldstart import models_built_by
+from local.template import load_template
+from tests.conftest import ROOT
+
+#: function → models its cold start must not build: the merchant console's and other functions' bodies and
+#: answers that come with a schema module it imports
+NOT_BUILT_AT_COLD_START: dict[str, set[str]] = {
+    "OrdersReadFunction": {
+        "mall.schemas.fulfilment.AdminOrderPage", "mall.schemas.fulfilment.ShipRequest",
+        "mall.schemas.fulfilment.VerifyRequest", "mall.schemas.fulfilment.AutoConfirmResult",
+        "mall.schemas.fulfilment.ShippingAddress", "mall.schemas.refunds.RefundRequest",
+        "mall.schemas.refunds.RejectRefundRequest", "mall.schemas.refunds.RefundList",
+        "mall.schemas.refunds.RefundPage", "mall.schemas.tracking.TrackingPushReply",
+    },
+    "PromoterProfileFunction": {
+        "mall.schemas.campaigns.CampaignRequest", "mall.schemas.campaigns.UpdateCampaignRequest",
+        "mall.schemas.campaigns.EndCampaignRequest", "mall.schemas.campaigns.CampaignList",
+        "mall.schemas.campaigns.BoostedProducts", "mall.schemas.binding.BindRequestBody",
+        "mall.schemas.binding.BindResult", "mall.schemas.binding.VisitRequest", "mall.schemas.binding.VisitResult",
+        "mall.schemas.wake_up.WakeUpRuleRequest", "mall.schemas.wake_up.WakeUpRuleView",
+        "mall.schemas.wake_up.WokeCount", "mall.schemas.referral.ApplyRequest", "mall.schemas.referral.PromoterList",
+        "mall.schemas.referral.StatusChangeRequest", "mall.schemas.referral.OverrideRequest",
+        "mall.schemas.referral.LevelChangeRequest", "mall.schemas.referral.PromoterDetail",
+        "mall.schemas.referral.AgreementAcceptRequest", "mall.schemas.referral.TeamPage",
+        "mall.schemas.referral.AdminTeamPage", "mall.schemas.referral.AdminBindingRequest",
+        "mall.schemas.referral.AdminUnbindRequest", "mall.schemas.referral.CustomerBinding",
+        "mall.schemas.referral.PromoterListPage",
+    },
+    "PlaceOrderFunction": {
+        "mall.schemas.cart.AddCartLineRequest", "mall.schemas.cart.ChangeCartLineRequest",
+        "mall.schemas.cart.CartView", "mall.schemas.address_book.AddressBookView",
+        "mall.schemas.address_book.SaveAddressRequest", "mall.schemas.address_book.UpdateAddressRequest",
+    },
+}
+
+#: the functions template.yaml gives SnapStart (checked below)
+SNAPSTART = ["ProductsFunction", "PlaceOrderFunction", "OrdersReadFunction", "WeChatPayWebhookFunction"]
+
+#: function → the route a cold start serves most: its body and answer are built at import
+MAIN_ROUTES = {
+    "ProductsFunction": ("GET", "/products"),
+    "OrdersReadFunction": ("GET", "/orders"),
+    "PromoterProfileFunction": ("GET", "/promoter/profile"),
+    "OrderPaymentFunction": ("POST", "/orders/<order_id>/payment"),
+    "WeChatPayWebhookFunction": ("POST", "/webhooks/wechatpay"),
+    "PlaceOrderFunction": ("POST", "/orders"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(NOT_BUILT_AT_COLD_START))
+def test_a_cold_start_builds_no_model_of_another_function(function: str) -> None:
+    built = models_built_by(function)
+    assert NOT_BUILT_AT_COLD_START[function] <= set(built), "the function no longer imports them: update the list"
+    assert sorted(name for name in NOT_BUILT_AT_COLD_START[function] if built[name]) == []
+
+
+def test_the_check_sees_a_model_built_at_cold_start() -> None:
+    built = models_built_by("PromoterProfileFunction")
+    assert built["mall.schemas.referral.PromoterProfile"] is True  # its main route's answer
+
+
+def _schema_models() -> list[type[BaseModel]]:
+    import importlib
+    import pkgutil
+
+    import mall.schemas
+
+    for module in pkgutil.iter_modules(mall.schemas.__path__):
+        importlib.import_module(f"mall.schemas.{module.name}")
+    found: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        for model in todo.pop().__subclasses__():
+            if model.__module__.startswith("mall.schemas.") and model not in found:
+                found.append(model)
+            todo.append(model)
+    return found
+
+
+def _deferred(model: type[BaseModel]) -> bool:
+    return bool(model.model_config.get("defer_build"))
+
+
+def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
+    """The models an annotation names, at any depth (Annotated, unions, containers, Response[...])."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for argument in typing.get_args(annotation):
+        yield from _models_in(argument)
+
+
+def _nested(model: type[BaseModel]) -> set[type[BaseModel]]:
+    return {inner for field in model.model_fields.values() for inner in _models_in(field.annotation)}
+
+
+def test_a_deferred_model_is_nested_only_in_deferred_models() -> None:
+    models = _schema_models()
+    assert any(_deferred(m) for m in models) and any(not _deferred(m) for m in models)
+    wrong = sorted(f"{outer.__name__}.{inner.__name__}" for outer in models if not _deferred(outer)
+                   for inner in _nested(outer) if _deferred(inner))
+    assert wrong == [], "a model built at import would build these deferred ones again inside itself"
+
+
+def _load_app(function: str) -> types.ModuleType:
+    spec = load_template(ROOT / "template.yaml").functions[function]
+    module_name, _, _ = spec.handler.rpartition(".")
+    path = Path(spec.code_dir) / (module_name.replace(".", "/") + ".py")
+    loader_spec = importlib.util.spec_from_file_location(f"cold_start_models_{path.parent.name}", path)
+    assert loader_spec is not None and loader_spec.loader is not None
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        loader_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def _route_models(module: types.ModuleType, route: tuple[str, str] | None = None) -> dict[str, set[str]]:
+    """Per route (``METHOD path``), the models its body and answer use, nested ones included."""
+    found: dict[str, set[str]] = {}
+    for each in module.app._static_routes + module.app._dynamic_routes:
+        for method in each.method.split(",") if isinstance(each.method, str) else each.method:
+            name = f"{method.upper()} {each.path}"
+            if route is not None and (method.upper(), each.path) != route:
+                continue
+            hints = typing.get_type_hints(each.func, include_extras=True)
+            todo = [m for hint in hints.values() for m in _models_in(hint)]
+            models: set[type[BaseModel]] = set()
+            while todo:
+                model = todo.pop()
+                if model not in models:
+                    models.add(model)
+                    todo.extend(_nested(model))
+            found[name] = {f"{m.__module__}.{m.__qualname__}" for m in models if _deferred(m)}
+    return found
+
+
+def test_the_snapstart_functions_are_found() -> None:
+    assert set(SNAPSTART) <= snapstart_functions(ROOT / "template.yaml")
+
+
+@pytest.mark.parametrize("function", SNAPSTART)
+def test_no_route_of_a_snapstart_function_uses_a_deferred_model(function: str) -> None:
+    routes = _route_models(_load_app(function))
+    assert routes, "no route found"
+    assert {route: models for route, models in routes.items() if models} == {}
+
+
+@pytest.mark.parametrize("function", sorted(MAIN_ROUTES))
+def test_a_main_route_uses_no_deferred_model(function: str) -> None:
+    routes = _route_models(_load_app(function), MAIN_ROUTES[function])
+    assert len(routes) == 1, f"{MAIN_ROUTES[function]} not found"
+    assert {route: models for route, models in routes.items() if models} == {}
