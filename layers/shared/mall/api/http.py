@@ -6,7 +6,8 @@ its route(s), and exports ``handler = entrypoint(app)``."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -15,6 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from mall import errors
 from mall.api.auth import AuthorisingValidation
@@ -80,11 +82,34 @@ def make_resolver() -> APIGatewayHttpResolver:
     return app
 
 
+def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
+    """The models an annotation names, at any depth (Annotated, unions, containers)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for argument in typing.get_args(annotation):
+        yield from _models_in(argument)
+
+
+def build_route_models(app: APIGatewayHttpResolver) -> None:
+    """Build, at cold start, the request and answer models of this function's own routes that are
+    ``defer_build`` (a schema module's models for other functions and the merchant console are: a
+    function that imports the module and never uses them does not build them). A function's own models
+    are built at init as before, not on its first request: Lambda bills init like invocation time and
+    the customer waits the same, and a SnapStart function's snapshot must hold them."""
+    for route in app._static_routes + app._dynamic_routes:
+        for hint in typing.get_type_hints(route.func, include_extras=True).values():
+            for model in _models_in(hint):
+                if not model.__pydantic_complete__:
+                    model.model_rebuild()
+
+
 def entrypoint(app: APIGatewayHttpResolver, *,
                traced: bool = False) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler: correlation id from the API request id, metrics flushed; ``traced`` by the
     X-Ray SDK where template.yaml gives the function ``Tracing: Active`` (``mall.observability``)."""
     install_snapstart_hooks()  # run by Lambda only where template.yaml gives the function SnapStart
+    build_route_models(app)
 
     @metrics.log_metrics  # no ColdStart metric: see mall.workers.worker_entrypoint
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
