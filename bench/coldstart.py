@@ -101,6 +101,20 @@ while todo:
 print(json.dumps(seen))
 """
 
+# The same import with every cyclic collection counted, then the collector's state after init
+# (tests/unit/test_cold_start_imports.py).
+_CHILD_GC = """
+import gc, importlib.util, json, sys
+collections = []
+def count(phase, info):
+    if phase == "start":
+        collections.append("mall.runtime.init_gc" in sys.modules)
+gc.callbacks.append(count)
+""" + _restore.IMPORT_APP + """
+print(json.dumps({"collections": len(collections), "after_the_layer": sum(collections),
+                  "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
 _CHILD_BASELINE = f"""
 import importlib.util, json, sys, time
 sys.path[:0] = sys.argv[1:]
@@ -236,6 +250,23 @@ def modules_loaded_by(logical_id: str) -> frozenset[str]:
             raise KeyError(f"no function {logical_id} in template.yaml")
         done = _child(Subject(subject.name, ["-c", _CHILD_MODULES, *subject.argv[2:]], subject.env))
     return frozenset(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def gc_during_init(logical_id: str, *, lambda_environment: bool = True) -> dict[str, Any]:
+    """How many cyclic collections the function's cold start ran (in all, and once the layer could pause
+    the collector: ``mall.runtime.init_gc``), whether the collector is enabled after it and how many
+    objects it froze, measured as ``modules_loaded_by`` measures (``lambda_environment`` False: without
+    the variable by which Lambda names its runtime)."""
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
+        subject = next((s for s in _subjects(Path(tmp), as_deployed=False) if s.name == logical_id), None)
+        if subject is None:
+            raise KeyError(f"no function {logical_id} in template.yaml")
+        env = dict(subject.env)
+        if not lambda_environment:
+            env.pop("AWS_EXECUTION_ENV", None)
+        done = _child(Subject(subject.name, ["-c", _CHILD_GC, *subject.argv[2:]], env))
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def models_built_by(logical_id: str) -> dict[str, bool]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.coldstart import modules_loaded_by
+from bench.coldstart import gc_during_init, modules_loaded_by
 from mall.api.lean_powertools import LEAN_PACKAGES, exported_names
 from tests.conftest import ROOT
 
@@ -333,3 +333,19 @@ def test_the_settings_model_is_built_from_evaluated_annotations() -> None:
 
     for model in (config.Settings, config.MediaSettings, config.ExportSettings, config.FunctionEnvironment):
         assert [name for name, hint in model.__annotations__.items() if isinstance(hint, str)] == [], model
+
+
+@pytest.mark.parametrize("function", ["AuthLoginFunction", "PlaceOrderFunction", "StatsWorkerFunction"])
+def test_a_cold_start_runs_no_cyclic_collection_and_freezes_what_it_built(function: str) -> None:
+    # mall.runtime.init_gc: the collector is paused from the layer's first import to the entry point,
+    # which freezes what init built and enables the collector again. (Powertools imported by a handler
+    # before its first ``mall`` import may still collect.)
+    after = gc_during_init(function)
+    assert after["after_the_layer"] == 0
+    assert after["enabled"] is True and after["frozen"] > 10_000
+
+
+def test_outside_lambda_the_collector_is_left_alone() -> None:
+    after = gc_during_init("AuthLoginFunction", lambda_environment=False)
+    assert after["after_the_layer"] > 0  # the same cold start collects when nothing pauses the collector
+    assert after["enabled"] is True and after["frozen"] == 0

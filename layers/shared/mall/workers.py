@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mall.clock import parse_instant, utc_now
 from mall.observability import logger, metrics, xray_tracer
+from mall.runtime import init_gc
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -44,6 +45,7 @@ def worker_entrypoint(run: Handler, *, traced: bool = False) -> Handler:
     flushed = metrics.log_metrics(run)
     traced_run = xray_tracer().capture_lambda_handler(flushed) if traced else flushed
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(traced_run)
+    init_gc.resume()  # the handler module's last line: init is over
     return wrapped
 
 

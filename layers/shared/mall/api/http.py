@@ -22,6 +22,7 @@ from mall import errors
 from mall.api.auth import AuthorisingValidation
 from mall.api.errors import error_response, from_domain_error, from_validation_error
 from mall.observability import logger, metrics, xray_tracer
+from mall.runtime import init_gc
 from mall.runtime.snapstart import install as install_snapstart_hooks
 
 # Powertools' names a handler needs are re-exported: imported from here, they load the event handler's
@@ -118,4 +119,5 @@ def entrypoint(app: APIGatewayHttpResolver, *,
     run = xray_tracer().capture_lambda_handler(handler) if traced else handler
     wrapped: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)(run)
+    init_gc.resume()  # the handler module's last line: init is over
     return wrapped
