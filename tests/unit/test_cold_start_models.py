@@ -26,7 +26,6 @@ import importlib.util
 import sys
 import types
 import typing
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from pydantic import BaseModel
 from bench._restore import snapstart_functions
 from bench.coldstart import models_built_by
 from local.template import load_template
+from mall.api.http import models_in
 from tests.conftest import ROOT
 
 #: function → models its cold start must not build: the merchant console's and other functions' bodies and
@@ -116,17 +116,8 @@ def _deferred(model: type[BaseModel]) -> bool:
     return bool(model.model_config.get("defer_build"))
 
 
-def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
-    """The models an annotation names, at any depth (Annotated, unions, containers, Response[...])."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation
-        return
-    for argument in typing.get_args(annotation):
-        yield from _models_in(argument)
-
-
 def _nested(model: type[BaseModel]) -> set[type[BaseModel]]:
-    return {inner for field in model.model_fields.values() for inner in _models_in(field.annotation)}
+    return {inner for field in model.model_fields.values() for inner in models_in(field.annotation)}
 
 
 def test_a_deferred_model_is_nested_only_in_deferred_models() -> None:
@@ -161,7 +152,7 @@ def _route_models(module: types.ModuleType, route: tuple[str, str] | None = None
             if route is not None and (method.upper(), each.path) != route:
                 continue
             hints = typing.get_type_hints(each.func, include_extras=True)
-            todo = [m for hint in hints.values() for m in _models_in(hint)]
+            todo = [m for hint in hints.values() for m in models_in(hint)]
             models: set[type[BaseModel]] = set()
             while todo:
                 model = todo.pop()
@@ -208,7 +199,7 @@ def test_every_function_builds_its_own_routes_models_at_cold_start() -> None:
         module = _load_app(function)
         for each in module.app._static_routes + module.app._dynamic_routes:
             for hint in typing.get_type_hints(each.func, include_extras=True).values():
-                for model in _models_in(hint):
+                for model in models_in(hint):
                     deferred_somewhere = deferred_somewhere or _deferred(model)
                     if not model.__pydantic_complete__:
                         unbuilt.setdefault(function, []).append(model.__qualname__)

@@ -83,13 +83,13 @@ def make_resolver() -> APIGatewayHttpResolver:
     return app
 
 
-def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
+def models_in(annotation: object) -> Iterator[type[BaseModel]]:
     """The models an annotation names, at any depth (Annotated, unions, containers)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         yield annotation
         return
     for argument in typing.get_args(annotation):
-        yield from _models_in(argument)
+        yield from models_in(argument)
 
 
 def build_route_models(app: APIGatewayHttpResolver) -> None:
@@ -100,7 +100,7 @@ def build_route_models(app: APIGatewayHttpResolver) -> None:
     the customer waits the same, and a SnapStart function's snapshot must hold them."""
     for route in app._static_routes + app._dynamic_routes:
         for hint in typing.get_type_hints(route.func, include_extras=True).values():
-            for model in _models_in(hint):
+            for model in models_in(hint):
                 if not model.__pydantic_complete__:
                     model.model_rebuild()
 

@@ -44,20 +44,26 @@ _real_exec = builtins.exec
 _loaded: dict[str, dict[str, CodeType]] = {}
 
 
-def _read(module: str) -> dict[str, CodeType]:
-    """The module's compiled texts; none when it has no file or the file is another Python's."""
+def read_built(path: str, header: bytes) -> dict[Any, Any]:
+    """A dict the layer's build wrote with ``marshal`` after ``header``; empty when the file is absent,
+    starts otherwise (another Python's, another engine's) or does not hold a dict."""
     try:
-        with open(os.path.join(DIRECTORY, module + SUFFIX), "rb") as file:
+        with open(path, "rb") as file:
             data = file.read()
     except OSError:
         return {}
-    if not data.startswith(MAGIC_NUMBER):
+    if not data.startswith(header):
         return {}
     try:
-        codes = marshal.loads(data[len(MAGIC_NUMBER):])  # noqa: S302  # the layer's own build wrote it
+        found = marshal.loads(data[len(header):])  # noqa: S302  # the layer's own build wrote it
     except (EOFError, ValueError, TypeError):
         return {}
-    return codes if isinstance(codes, dict) else {}
+    return found if isinstance(found, dict) else {}
+
+
+def _read(module: str) -> dict[str, CodeType]:
+    """The module's compiled texts; none when it has no file or the file is another Python's."""
+    return read_built(os.path.join(DIRECTORY, module + SUFFIX), MAGIC_NUMBER)
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:

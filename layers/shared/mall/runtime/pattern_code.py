@@ -24,6 +24,8 @@ import sys
 from importlib.util import MAGIC_NUMBER
 from typing import Any
 
+from mall.runtime.dataclass_code import read_built
+
 FILE_NAME = "__pattern_code__.marshal"
 FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), FILE_NAME)
 
@@ -37,18 +39,7 @@ _known: dict[tuple[str | bytes, int], tuple[Any, ...]] = {}
 
 
 def _read() -> dict[tuple[str | bytes, int], tuple[Any, ...]]:
-    try:
-        with open(FILE, "rb") as file:
-            data = file.read()
-    except OSError:
-        return {}
-    if not data.startswith(HEADER):
-        return {}
-    try:
-        known = marshal.loads(data[len(HEADER):])  # noqa: S302  # the layer's own build wrote it
-    except (EOFError, ValueError, TypeError):
-        return {}
-    return known if isinstance(known, dict) else {}
+    return read_built(FILE, HEADER)
 
 
 def _compile(p: Any, flags: Any = 0) -> Any:
