@@ -13,8 +13,7 @@ Writes only what is out of step: running it again changes nothing."""
 from __future__ import annotations
 
 from mall.dal.keys import promoter_key, wallet_key
-from mall.dal.ledger import PROMOTER_BLOCKED_FLAG
-from mall.dal.promoter_wallet import blocked_flag, flag_write
+from mall.dal.promoter_wallet import PROMOTER_BLOCKED_FLAG, blocked_flag, flag_write
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from tools.migrations import Migration
 
