@@ -46,9 +46,15 @@ def test_the_code_runs_the_check_on_real_files() -> None:
     assert environment_reads(CONFIG)
 
 
+#: The one other reader: it runs at the layer's first import, before mall.config (and pydantic) may load,
+#: and reads only whether the process is a Lambda runtime (docs/configuration.md, ``AWS_EXECUTION_ENV``).
+INIT_GC = ROOT / "layers/shared/mall/runtime/init_gc.py"
+
+
 def test_only_mall_config_reads_the_environment() -> None:
-    reads = [where for path in _code_files() if path != CONFIG for where in environment_reads(path)]
+    reads = [where for path in _code_files() if path not in (CONFIG, INIT_GC) for where in environment_reads(path)]
     assert reads == []
+    assert [where.split(":")[0] for where in environment_reads(INIT_GC)] == ["layers/shared/mall/runtime/init_gc.py"]
 
 
 def test_every_declared_variable_is_documented() -> None:
