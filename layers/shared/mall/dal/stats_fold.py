@@ -83,9 +83,10 @@ class StatsFolder:
         done: list[str] = []
         last = last_foldable_day(now)
         attempt = 0
+        # Where the totals stand is read once, and again only after a lost transaction: a fold that
+        # commits has itself moved ``folded_through`` to its day.
+        previous = folded_through(self._table.get(totals_key(FOLD_SHARD), consistent=True))
         while len(done) < max_days:
-            state = self._table.get(totals_key(FOLD_SHARD), consistent=True)
-            previous = folded_through(state)
             day = next_day(previous) if previous else self._start
             if day > last:
                 return done
@@ -98,8 +99,10 @@ class StatsFolder:
                         "ConditionalCheckFailed", "TransactionConflict"}:
                     raise
                 self._sleep(jitter(attempt))
+                previous = folded_through(self._table.get(totals_key(FOLD_SHARD), consistent=True))
                 continue
             attempt = 0
+            previous = day
             done.append(day)
         return done
 

@@ -36,7 +36,3 @@ def resume() -> None:
         _state["paused"] = False
         gc.freeze()
         gc.enable()
-
-
-def paused() -> bool:
-    return _state["paused"]
