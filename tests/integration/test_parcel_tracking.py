@@ -360,3 +360,18 @@ def test_a_push_for_a_parcel_of_the_order_with_no_item_yet_is_stored(table: Tabl
     assert stored["events"][0]["context"] == "已揽收" and "subscribed_at" not in stored
     assert (stored["entity"], stored["order_id"], stored["parcel_index"], stored["carrier"]) == (
         "parcel_trail", oid, 0, "SF")
+
+
+def test_a_first_push_that_completes_the_delivery_stays_within_the_webhook_s_round_trips(table: Table) -> None:
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100", gsi2pk="AUTOCONFIRM", gsi2sk="2026-11-10T08:00:00Z#x")
+    oid = order["order_id"]
+    repo, settings, trips = TrackingRepository(table), SettingsRepository(table), Trips(table.client)
+    delivered = form("SF100", (NOW - timedelta(hours=3), "运输中"), (NOW, "签收"), delivered=True)
+    assert trips.of(lambda: service.handle_push(repo=repo, settings=settings, provider=FakeProvider(),
+                                                form=delivered, order_id=oid, now=NOW))
+    # The refused write, the order's parcels, the item's put (its one parcel: no read after it), the
+    # settings, the order's update.
+    assert trips.sent == ["UpdateItem", "Query", "PutItem", "GetItem", "UpdateItem"], trips.sent
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS
+    assert OrderRepository(table).get(oid).extra.get("delivered_at") == "2026-11-22T08:00:00Z"  # type: ignore[union-attr]

@@ -124,8 +124,10 @@ def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provi
     """Verify the push (before anything else is read), then store its trail if newer than the one
     stored. Returns whether anything changed. A push for a parcel with no item is stored only when
     the order's parcels include it (one Query, then the item created); one that is not the order's
-    changes nothing (acknowledged, so the provider stops). One write, and four more round trips once
-    every parcel is signed for (two more for a parcel's first push that found no item)."""
+    changes nothing (acknowledged, so the provider stops). One write, and three more round trips once
+    every parcel is signed for (the order with its parcels, the settings, the order's update); a
+    first push that found no item: the Query and the put more, and no read after it for an order of
+    one parcel."""
     trail = provider.verify_push(form)
     if not order_id:
         logger.warning("tracking push without order_id", extra={"company": trail.company})
@@ -140,30 +142,45 @@ def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provi
 def store(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str, trail: rules.Trail,
           now: datetime) -> bool:
     stored = repo.store_trail(order_id, trail, now=now)
+    known: _Shipment | None = None
     if stored == TrailStored.NO_PARCEL:
         # No item yet: a push answering a subscription the worker has not recorded yet (or a parcel
         # that is not this order's). The order's parcels say which; only then is the item created.
-        stored = _store_first(repo=repo, order_id=order_id, trail=trail, now=now)
+        stored, known = _store_first(repo=repo, order_id=order_id, trail=trail, now=now)
     if stored != TrailStored.STORED:
         return False  # a repeat, an older trail or not a parcel of this order
     if trail.delivered:
-        _on_delivery(repo=repo, settings=settings, order_id=order_id)
+        _on_delivery(repo=repo, settings=settings, order_id=order_id, known=known)
     return True
 
 
-def _store_first(*, repo: TrackingRepository, order_id: str, trail: rules.Trail, now: datetime) -> TrailStored:
+_Shipment = tuple[Order | None, tuple[rules.Parcel, ...], list[StoredParcel]]
+
+
+def _store_first(*, repo: TrackingRepository, order_id: str, trail: rules.Trail,
+                 now: datetime) -> tuple[TrailStored, _Shipment | None]:
+    """Create the item of the order's parcel ``trail`` is about, with it. Returns what was stored
+    and, for an order of that one parcel, the order as read with the trail now stored (the delivery
+    check needs no read after the write: no other parcel's push can race it)."""
     order, shipped, _ = repo.order_and_parcels(order_id)
-    parcel = next((p for p in rules.parcels_of(order, shipped) if p.tracking_no == trail.tracking_no),
-                  None) if order is not None else None
-    if parcel is None:
-        return TrailStored.NO_PARCEL
-    return repo.store_first_trail(order_id, parcel, trail, now=now)
+    parcels = rules.parcels_of(order, shipped) if order is not None else ()
+    parcel = next((p for p in parcels if p.tracking_no == trail.tracking_no), None)
+    if order is None or parcel is None:
+        return TrailStored.NO_PARCEL, None
+    stored = repo.store_first_trail(order_id, parcel, trail, now=now)
+    if stored != TrailStored.STORED or len(parcels) != 1:
+        return stored, None
+    item = StoredParcel(order_id=order_id, index=parcel.index, carrier=parcel.carrier, tracking_no=parcel.tracking_no,
+                        subscribed_at=None, subscribe_error=None, trail=trail, updated_at=iso(now), queried_at=None)
+    return stored, (order, shipped, [item])
 
 
-def _on_delivery(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str) -> None:
+def _on_delivery(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str,
+                 known: _Shipment | None = None) -> None:
     """Once every parcel is signed for, record the delivery (the latest signing) on the order and,
-    when the countdown runs from delivery, restart it there. Conditional: once, while SHIPPED."""
-    order, shipped, parcels = repo.order_and_parcels(order_id)
+    when the countdown runs from delivery, restart it there. Conditional: once, while SHIPPED.
+    ``known``: the order, its parcels and trails as they stand after the trail's write (else read)."""
+    order, shipped, parcels = known or repo.order_and_parcels(order_id)
     if order is None or order.status != OrderStatus.SHIPPED:
         return
     by_number = {p.tracking_no: p for p in parcels}
