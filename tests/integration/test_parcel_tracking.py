@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from mall.integrations.tracking import TrackingProviderError
 from mall.integrations.tracking.kuaidi100 import parse_result
 from mall.services import fulfilment
 from mall.services import tracking as service
+from tests.at_once import run_at_once
 from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.unit.conftest import FakeContext, http_event, load_function
@@ -375,3 +376,31 @@ def test_a_first_push_that_completes_the_delivery_stays_within_the_webhook_s_rou
     assert trips.sent == ["UpdateItem", "Query", "PutItem", "GetItem", "UpdateItem"], trips.sent
     assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS
     assert OrderRepository(table).get(oid).extra.get("delivered_at") == "2026-11-22T08:00:00Z"  # type: ignore[union-attr]
+
+
+def test_first_pushes_of_two_parcels_signed_at_once_record_the_delivery(table: Table) -> None:
+    """Neither parcel has an item: each push creates its own; the delivery is decided from a read
+    after each write, so two pushes at once cannot each miss the other's signing."""
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100", gsi2pk="AUTOCONFIRM", gsi2sk="2026-11-10T08:00:00Z#x")
+    oid = order["order_id"]
+    for index, number in enumerate(("SF100", "SF200")):
+        table.put({"pk": f"ORDER#{oid}", "sk": f"PARCEL#{index:02d}", "entity": "parcel", "order_id": oid,
+                   "parcel_index": index, "carrier_id": "SF", "tracking_no": number, "line_ids": []})
+    repo, settings = TrackingRepository(table), SettingsRepository(table)
+
+    def push(number: str, at: datetime) -> Callable[[], bool]:
+        pushed = form(number, (at - timedelta(hours=3), "运输中"), (at, "签收"), delivered=True)
+        return lambda: service.handle_push(repo=repo, settings=settings, provider=FakeProvider(), form=pushed,
+                                           order_id=oid, now=NOW)
+
+    assert run_at_once([push("SF100", NOW - timedelta(hours=1)), push("SF200", NOW)]) == [True, True]
+    assert {trail_item_of(table, oid, n)["signed_at"] for n in ("SF100", "SF200")} == {
+        "2026-11-22T07:00:00Z", "2026-11-22T08:00:00Z"}
+    assert OrderRepository(table).get(oid).extra.get("delivered_at") == "2026-11-22T08:00:00Z"  # type: ignore[union-attr]
+
+
+def trail_item_of(table: Table, order_id: str, number: str) -> dict[str, Any]:
+    item = table.get({"pk": f"ORDER#{order_id}", "sk": f"PARCEL#T#{number}"}, consistent=True)
+    assert item is not None
+    return item
