@@ -15,7 +15,7 @@ from mall.clock import iso
 from mall.dal.keys import activity_key, activity_partition, promoter_key
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table, serialize
+from mall.dal.table import Table, dynamodb_client, serialize
 from mall.services.referral import ReferralRepositories
 from mall.services.referral.levels import run_downgrades
 from tests.integration.test_payment_snapshot import T0, World, _chain
@@ -109,3 +109,56 @@ def test_the_downgrade_counts_idleness_from_the_latest_sale_of_the_markers_day(t
     assert promoters.get(b, consistent=True).level_id == "senior"  # type: ignore[union-attr]
     assert run_downgrades(network=network, now=late + timedelta(days=days, hours=1)) == 1
     assert promoters.get(b, consistent=True).level_id == "basic"  # type: ignore[union-attr]
+
+
+def test_the_ship_step_writes_23_units_and_the_receipt_5(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ship step as the bench's lifecycle runs it (the admin's route, then the upload worker's
+    handler: WeChat's sandbox, one 顺丰 parcel subscribed), each write priced by the meter; the carrier
+    list is cached already (the day's first shipment puts it: 1 more)."""
+    from local import shipping_sandbox
+    from mall.clock import utc_now
+    from mall.config import get_settings
+    from mall.dal.keys import customer_profile_key, order_key
+    from mall.domain.tokens import Role
+    from mall.services.shipping import ShippingRepositories, forget_carriers
+    from tests.conftest import clear_caches
+    from tests.integration.test_lifecycle_read_units import read_units
+    from tests.integration.test_parcel_tracking import FakeProvider
+    from tests.integration.test_shipment_units import _deliver, _placed_and_paid, _route, _upload_worker
+    from tests.integration.test_shipping_uploads import CARRIERS, MCHID, SandboxApi
+    from tests.unit.conftest import load_function
+
+    clear_caches()
+    shipping_sandbox.reset()
+    mall = make_mall(monkeypatch)
+    order_id = _placed_and_paid(mall)
+    ShippingRepositories.on(table).shipping.cache_carriers(get_settings().wechat_app_id, CARRIERS, now=utc_now(),
+                                                           ttl_seconds=3600)
+    forget_carriers()
+    functions = Table(table.name, client=dynamodb_client())  # the routes' own client
+    shipped = read_units(functions, lambda: _route(load_function("admin_orders"), f"/admin/orders/{order_id}/ship",
+                                               "admin:li", Role.ADMIN,
+                                               body={"carrier": "顺丰速运", "tracking_no": "SF2002"}))
+    # The order (2 + its gsi1 rewrite, gsi2 entry, gsi3 move), its history entry, the audit entry (2 + its
+    # actor's and entity's entries), the parcel, the upload request (2 + its gsi1 entry).
+    assert [(c["operation"], c["wcu"]) for c in shipped["calls"] if c["wcu"]] == [("TransactWriteItems", 17.0)]
+    order = table.get(order_key(order_id), consistent=True)
+    assert order is not None and order["status"] == "SHIPPED"
+    buyer = table.get(customer_profile_key(str(order["buyer_id"])), consistent=True)
+    assert buyer is not None
+    shipping_sandbox.register_payment({"transaction_id": order["transaction_id"], "out_trade_no": order_id,
+                                       "mchid": MCHID, "openid": buyer["openid"]})
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    worked = read_units(table, lambda: _deliver(fn, {"order_id": order_id, "revision": 1}))
+    # The lease (1 + its gsi1 rewrite), WeChat's answer (1 + its gsi1 move to UPLOADED), the parcel's
+    # tracking item created subscribed (1; was its put before the provider call and an update after: 1 + 1).
+    assert [(c["operation"], c["wcu"]) for c in worked["calls"] if c["wcu"]] == [
+        ("UpdateItem", 2.0), ("UpdateItem", 3.0), ("UpdateItem", 1.0)]
+    assert api.uploads == 1 and len(provider.subscribed) == 1
+    assert shipped["wcu"] + worked["wcu"] == 23.0  # was 24.0
+    confirmed = read_units(functions, lambda: _route(load_function("order_confirm_receipt"),
+                                                 f"/orders/{order_id}/confirm-receipt", str(order["buyer_id"]),
+                                                 Role.CUSTOMER))
+    # The order alone: 1 + its gsi1 rewrite, its gsi2 (auto-confirm) entry leaving, its gsi3 move.
+    assert [(c["operation"], c["wcu"]) for c in confirmed["calls"] if c["wcu"]] == [("UpdateItem", 5.0)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from mall.integrations.tracking import TrackingProviderError
 from mall.integrations.tracking.kuaidi100 import parse_result
 from mall.services import fulfilment
 from mall.services import tracking as service
+from tests.at_once import run_at_once
 from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.unit.conftest import FakeContext, http_event, load_function
@@ -310,3 +311,96 @@ def test_a_push_and_a_refresh_stay_within_their_round_trips(table: Table, shippe
     trips.of(lambda: service.handle_push(repo=repo, settings=settings, provider=provider, form=delivered,
                                          order_id=oid, now=NOW))
     assert len(trips.sent) == 1, trips.sent  # a repeat: one conditional write, refused
+
+
+def test_a_push_before_the_subscription_is_recorded_is_stored_and_the_record_keeps_it(table: Table) -> None:
+    """The worker writes the parcel's item once, after the provider accepted: a push answering the
+    subscription before that write finds the parcel among the order's and creates the item."""
+    _settings(table, "delivery")
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100", gsi2pk="AUTOCONFIRM", gsi2sk="2026-11-10T08:00:00Z#x")
+    oid = order["order_id"]
+    repo, settings, orders = TrackingRepository(table), SettingsRepository(table), OrderRepository(table)
+    signed = NOW - timedelta(hours=1)
+    pushed = form("SF100", (signed - timedelta(days=1), "在途"), (signed, "签收"), delivered=True)
+
+    class PushesAtOnce(FakeProvider):
+        def subscribe(self, parcel: Parcel, *, callback_url: str, phone: str | None) -> None:
+            super().subscribe(parcel, callback_url=callback_url, phone=phone)
+            assert service.handle_push(repo=repo, settings=settings, provider=self, form=pushed, order_id=oid,
+                                       now=NOW)  # stored, though the worker has not written the parcel yet
+
+    provider = PushesAtOnce()
+    assert service.subscribe_order(repo=repo, provider=provider, order_id=oid, callback_url="https://x",
+                                   now=NOW) == 1
+    stored = trail_item(table, oid)
+    # The push's trail, kept by the worker's record of the subscription, which completed the item.
+    assert stored["signed_at"] == "2026-11-22T07:00:00Z" and stored["events"][0]["context"] == "签收"
+    assert stored["subscribed_at"] == "2026-11-22T08:00:00Z" and stored["provider"] == "fake"
+    assert (stored["entity"], stored["order_id"], stored["parcel_index"], stored["carrier"]) == (
+        "parcel_trail", oid, 0, "SF")
+    delivered = orders.get(oid)
+    assert delivered is not None and delivered.extra.get("delivered_at") == "2026-11-22T07:00:00Z"
+    # A repeat changes nothing; a parcel that is not the order's gets no item.
+    assert not service.handle_push(repo=repo, settings=settings, provider=provider, form=pushed, order_id=oid,
+                                   now=NOW)
+    assert not service.handle_push(repo=repo, settings=settings, provider=provider,
+                                   form=form("SF999", (NOW, "别人的包裹")), order_id=oid, now=NOW)
+    assert table.get({"pk": f"ORDER#{oid}", "sk": "PARCEL#T#SF999"}) is None
+    assert len(provider.subscribed) == 1
+
+
+def test_a_push_for_a_parcel_of_the_order_with_no_item_yet_is_stored(table: Table) -> None:
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100")
+    oid = order["order_id"]
+    fn = load_function("tracking_webhook")
+    status, body = webhook(fn, oid, form("SF100", (NOW, "已揽收")))
+    assert (status, body["result"]) == (200, True)
+    stored = trail_item(table, oid)
+    assert stored["events"][0]["context"] == "已揽收" and "subscribed_at" not in stored
+    assert (stored["entity"], stored["order_id"], stored["parcel_index"], stored["carrier"]) == (
+        "parcel_trail", oid, 0, "SF")
+
+
+def test_a_first_push_that_completes_the_delivery_stays_within_the_webhook_s_round_trips(table: Table) -> None:
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100", gsi2pk="AUTOCONFIRM", gsi2sk="2026-11-10T08:00:00Z#x")
+    oid = order["order_id"]
+    repo, settings, trips = TrackingRepository(table), SettingsRepository(table), Trips(table.client)
+    delivered = form("SF100", (NOW - timedelta(hours=3), "运输中"), (NOW, "签收"), delivered=True)
+    assert trips.of(lambda: service.handle_push(repo=repo, settings=settings, provider=FakeProvider(),
+                                                form=delivered, order_id=oid, now=NOW))
+    # The refused write, the order's parcels, the item's put (its one parcel: no read after it), the
+    # settings, the order's update.
+    assert trips.sent == ["UpdateItem", "Query", "PutItem", "GetItem", "UpdateItem"], trips.sent
+    assert len(trips.sent) <= ADMIN_AND_WEBHOOK_TRIPS
+    assert OrderRepository(table).get(oid).extra.get("delivered_at") == "2026-11-22T08:00:00Z"  # type: ignore[union-attr]
+
+
+def test_first_pushes_of_two_parcels_signed_at_once_record_the_delivery(table: Table) -> None:
+    """Neither parcel has an item: each push creates its own; the delivery is decided from a read
+    after each write, so two pushes at once cannot each miss the other's signing."""
+    order = put_order(table, buyer_id=BUYER, status="SHIPPED", shipped_at="2026-11-10T08:00:00Z", carrier="SF",
+                      tracking_no="SF100", gsi2pk="AUTOCONFIRM", gsi2sk="2026-11-10T08:00:00Z#x")
+    oid = order["order_id"]
+    for index, number in enumerate(("SF100", "SF200")):
+        table.put({"pk": f"ORDER#{oid}", "sk": f"PARCEL#{index:02d}", "entity": "parcel", "order_id": oid,
+                   "parcel_index": index, "carrier_id": "SF", "tracking_no": number, "line_ids": []})
+    repo, settings = TrackingRepository(table), SettingsRepository(table)
+
+    def push(number: str, at: datetime) -> Callable[[], bool]:
+        pushed = form(number, (at - timedelta(hours=3), "运输中"), (at, "签收"), delivered=True)
+        return lambda: service.handle_push(repo=repo, settings=settings, provider=FakeProvider(), form=pushed,
+                                           order_id=oid, now=NOW)
+
+    assert run_at_once([push("SF100", NOW - timedelta(hours=1)), push("SF200", NOW)]) == [True, True]
+    assert {trail_item_of(table, oid, n)["signed_at"] for n in ("SF100", "SF200")} == {
+        "2026-11-22T07:00:00Z", "2026-11-22T08:00:00Z"}
+    assert OrderRepository(table).get(oid).extra.get("delivered_at") == "2026-11-22T08:00:00Z"  # type: ignore[union-attr]
+
+
+def trail_item_of(table: Table, order_id: str, number: str) -> dict[str, Any]:
+    item = table.get({"pk": f"ORDER#{order_id}", "sk": f"PARCEL#T#{number}"}, consistent=True)
+    assert item is not None
+    return item

@@ -307,14 +307,20 @@ def test_the_upload_worker_subscribes_the_parcels_from_the_read_of_its_upload(
     # its parcels and another read of the address, 2 RCU, in the tracking worker of a second queue).
     assert [c["operation"] for c in seen["calls"] if c["rcu"]] == ["Query", "GetItem", "GetItem"]
     assert seen["rcu"] == 2.5  # was 2.5 + 2.0
-    # The lease and WeChat's answer, then the parcel's item created and marked subscribed, once each.
-    writes = [c["operation"] for c in seen["calls"] if c["wcu"]]
-    assert writes == ["UpdateItem", "UpdateItem", "PutItem", "UpdateItem"], writes
+    # The lease and WeChat's answer, then the parcel's item created and marked subscribed in one write
+    # after the provider accepted (was a put before the call and an update after it: 1 + 1 WCU).
+    writes = [(c["operation"], c["wcu"]) for c in seen["calls"] if c["wcu"]]
+    assert writes == [("UpdateItem", 2.0), ("UpdateItem", 3.0), ("UpdateItem", 1.0)], writes
+    assert seen["wcu"] == 6.0  # was 7.0
     assert api.uploads == 1 and repos_state(table, order_id) == UploadStatus.UPLOADED
     assert provider.subscribed == [("SF1001", f"https://api.example/webhooks/tracking?order_id={order_id}")]
     assert provider.phones == [ADDRESS["phone"]]  # whole for the provider; masked in WeChat's upload
     trail = _trail(table, order_id, "SF1001")
     assert trail is not None and trail["subscribed_at"] and trail["provider"] == "fake"
+    # The same item the put and the update left.
+    assert trail == {"pk": f"ORDER#{order_id}", "sk": "PARCEL#T#SF1001", "entity": "parcel_trail",
+                     "order_id": order_id, "parcel_index": 0, "carrier": "SF", "tracking_no": "SF1001",
+                     "created_at": trail["subscribed_at"], "subscribed_at": trail["subscribed_at"], "provider": "fake"}
     # A repeat of the message calls neither WeChat nor the provider and writes nothing: the lease is
     # refused, the parcel is read subscribed.
     again = read_units(table, lambda: _deliver(fn, message))
@@ -453,3 +459,28 @@ def test_deliveries_of_one_shipment_at_once_upload_once_and_subscribe_its_parcel
     trail = _trail(table, order_id, "SF1001")
     assert trail is not None and trail["subscribed_at"] and "subscribe_error" not in trail
     assert deliver() == "subscribed 0" and api.uploads == 1
+
+
+def test_a_delivery_that_dies_before_recording_the_subscription_is_redelivered_and_recorded_once(
+        mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, message = shipped_by_sf(mall, table)
+    api, provider = SandboxApi(), FakeProvider()
+    fn = _upload_worker(table, monkeypatch, api, provider)
+    recorded = TrackingRepository.record_subscription
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the worker died after the provider accepted")
+
+    monkeypatch.setattr(TrackingRepository, "record_subscription", dies)
+    assert _deliver(fn, message) == [{"itemIdentifier": "m-1"}]  # the queue redelivers it
+    assert _trail(table, order_id, "SF1001") is None and [n for n, _ in provider.subscribed] == ["SF1001"]
+    monkeypatch.setattr(TrackingRepository, "record_subscription", recorded)
+    seen = read_units(table, lambda: _deliver(fn, message))
+    # The upload is answered (its lease refused); the parcel, read not subscribed, is asked for again (a
+    # repeat the provider accepts) and recorded in one write.
+    assert api.uploads == 1 and [n for n, _ in provider.subscribed] == ["SF1001", "SF1001"]
+    assert [(c["operation"], c["wcu"]) for c in seen["calls"] if c["wcu"]] == [("UpdateItem", 1.0),
+                                                                               ("UpdateItem", 1.0)]
+    trail = _trail(table, order_id, "SF1001")
+    assert trail is not None and trail["subscribed_at"] and trail["provider"] == "fake"
+    assert _deliver(fn, message) == [] and len(provider.subscribed) == 2  # then nothing more

@@ -8,8 +8,10 @@ so repeated and out-of-order pushes never bring an older trail back."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from mall.clock import iso
@@ -61,6 +63,50 @@ def _event_item(event: TrackEvent) -> dict[str, Any]:
     if event.area:
         item["area"] = event.area
     return item
+
+
+class TrailStored(StrEnum):
+    STORED = "stored"
+    KEPT = "kept"  # a repeat or an older trail
+    NO_PARCEL = "no_parcel"  # the parcel has no item (yet)
+
+
+def _registration(order_id: str, parcel: Parcel) -> dict[str, Any]:
+    """What a parcel's item says of the parcel itself, whichever write creates it."""
+    return {"entity": "parcel_trail", "order_id": order_id, "parcel_index": parcel.index, "carrier": parcel.carrier,
+            "tracking_no": parcel.tracking_no}
+
+
+#: ``_registration`` in an update that may create the item (``created_at``: the first write's).
+_REGISTRATION_SET = ("#entity = :entity, order_id = :order_id, parcel_index = :parcel_index, carrier = :carrier, "
+                     "tracking_no = :tracking_no, created_at = if_not_exists(created_at, :now)")
+_REGISTRATION_NAMES = {"#entity": "entity"}
+
+
+def _registration_values(order_id: str, parcel: Parcel, now: datetime) -> dict[str, Any]:
+    return {f":{name}": value for name, value in _registration(order_id, parcel).items()} | {":now": iso(now)}
+
+
+def _trail_attributes(trail: Trail, *, now: datetime) -> dict[str, Any]:
+    """The attributes a trail sets on its parcel's item (``signed_at`` only once signed)."""
+    latest, count, signed = trail.rank
+    attributes: dict[str, Any] = {
+        "state": trail.state, "signed": trail.signed, "company": trail.company,
+        "events": [_event_item(e) for e in trail.events], "latest_at": latest, "event_count": count,
+        "rank_signed": signed, "updated_at": iso(now)}
+    if trail.signed_at:
+        attributes["signed_at"] = trail.signed_at
+    return attributes
+
+
+def _trail_assignments(trail: Trail, *, now: datetime) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+    """``_trail_attributes`` as an update's names, values and assignments (``signed_at`` kept once set)."""
+    names, values, assignments = {"#latest": "latest_at", "#count": "event_count", "#rsigned": "rank_signed"}, {}, []
+    for i, (name, value) in enumerate(_trail_attributes(trail, now=now).items()):
+        names[f"#a{i}"] = name
+        values[f":v{i}"] = value
+        assignments.append(f"#a{i} = if_not_exists(#a{i}, :v{i})" if name == "signed_at" else f"#a{i} = :v{i}")
+    return names, values, assignments
 
 
 class TrackingRepository:
@@ -115,44 +161,44 @@ class TrackingRepository:
     # ---- subscription ---------------------------------------------------------------------
 
     def register(self, order_id: str, parcel: Parcel, *, now: datetime) -> StoredParcel:
-        """Create the parcel's item once (a repeat keeps it) and return it as stored."""
-        item = {**trail_key(order_id, parcel.tracking_no), "entity": "parcel_trail", "order_id": order_id,
-                "parcel_index": parcel.index, "carrier": parcel.carrier, "tracking_no": parcel.tracking_no,
-                "created_at": iso(now)}
+        """Create the parcel's item once (a repeat keeps it) and return it as stored: the admin's
+        refresh of a parcel with no item yet (its real-time query is claimed on the item)."""
+        item = {**trail_key(order_id, parcel.tracking_no), **_registration(order_id, parcel), "created_at": iso(now)}
         try:
             self._table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed as exc:
             return parcel_from_item(exc.item or item)
         return parcel_from_item(item)
 
-    def mark_subscribed(self, order_id: str, tracking_no: str, *, provider: str, now: datetime) -> None:
-        self._table.update(trail_key(order_id, tracking_no),
-                           "SET subscribed_at = if_not_exists(subscribed_at, :now), provider = :p "
-                           "REMOVE subscribe_error",
-                           condition="attribute_exists(pk)", values={":now": iso(now), ":p": provider})
+    def record_subscription(self, order_id: str, parcel: Parcel, *, provider: str, now: datetime) -> None:
+        """The provider accepted the parcel's subscription: its item created, or completed when a
+        push or an earlier attempt created it, and marked subscribed, in one write. Idempotent: a
+        repeat writes the same values (the first ``created_at`` and ``subscribed_at`` kept) and
+        leaves a trail a push stored untouched."""
+        self._table.update(trail_key(order_id, parcel.tracking_no),
+                           f"SET {_REGISTRATION_SET}, subscribed_at = if_not_exists(subscribed_at, :now), "
+                           "provider = :p REMOVE subscribe_error",
+                           names=_REGISTRATION_NAMES, values={**_registration_values(order_id, parcel, now),
+                                                              ":p": provider})
 
-    def mark_subscribe_failed(self, order_id: str, tracking_no: str, *, error: str) -> None:
-        self._table.update(trail_key(order_id, tracking_no), "SET subscribe_error = :e",
-                           condition="attribute_exists(pk) AND attribute_not_exists(subscribed_at)",
-                           values={":e": error[:300]})
+    def record_subscribe_failure(self, order_id: str, parcel: Parcel, *, error: str, now: datetime) -> None:
+        """The provider refused the parcel's subscription: recorded on its item (created if need be),
+        unless another delivery has it subscribed already."""
+        # Subscribed by another delivery meanwhile: nothing to record.
+        with suppress(ConditionFailed):
+            self._table.update(trail_key(order_id, parcel.tracking_no),
+                               f"SET {_REGISTRATION_SET}, subscribe_error = :e",
+                               condition="attribute_not_exists(subscribed_at)", names=_REGISTRATION_NAMES,
+                               values={**_registration_values(order_id, parcel, now), ":e": error[:300]})
 
     # ---- trails ---------------------------------------------------------------------------
 
-    def store_trail(self, order_id: str, trail: Trail, *, now: datetime) -> bool:
-        """Replace the parcel's trail when ``trail`` ranks above the stored one (a repeat or an older
-        trail changes nothing: False). The parcel must be registered."""
+    def store_trail(self, order_id: str, trail: Trail, *, now: datetime) -> TrailStored:
+        """Replace the parcel's trail when ``trail`` ranks above the stored one: ``STORED``; a repeat
+        or an older trail changes nothing: ``KEPT``; a parcel with no item yet changes nothing:
+        ``NO_PARCEL`` (``store_first_trail`` creates it once the parcel is known to be the order's)."""
         latest, count, signed = trail.rank
-        sets = {"#state": trail.state, "#signed": trail.signed, "#company": trail.company,
-                "#events": [_event_item(e) for e in trail.events], "#latest": latest, "#count": count,
-                "#rsigned": signed, "#updated": iso(now)}
-        names = {"#state": "state", "#signed": "signed", "#company": "company", "#events": "events",
-                 "#latest": "latest_at", "#count": "event_count", "#rsigned": "rank_signed", "#updated": "updated_at"}
-        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
-        assignments = [f"{name} = :v{i}" for i, name in enumerate(sets)]
-        if trail.signed_at:
-            names["#signed_at"] = "signed_at"
-            values[":signed_at"] = trail.signed_at
-            assignments.append("#signed_at = if_not_exists(#signed_at, :signed_at)")
+        names, values, assignments = _trail_assignments(trail, now=now)
         values |= {":latest": latest, ":count": count, ":rsigned": signed}
         # (latest, count, signed) compared lexicographically with the stored rank.
         condition = ("attribute_exists(pk) AND (attribute_not_exists(#latest) OR #latest < :latest OR "
@@ -160,9 +206,21 @@ class TrackingRepository:
         try:
             self._table.update(trail_key(order_id, trail.tracking_no), "SET " + ", ".join(assignments),
                                condition=condition, names=names, values=values)
+        except ConditionFailed as exc:
+            return TrailStored.KEPT if exc.item else TrailStored.NO_PARCEL
+        return TrailStored.STORED
+
+    def store_first_trail(self, order_id: str, parcel: Parcel, trail: Trail, *, now: datetime) -> TrailStored:
+        """The first trail of a parcel of the order whose item is not created yet (a push that came
+        before the worker recorded the subscription it answers): the item created with it, once. A
+        parcel created meanwhile gets the trail as ``store_trail`` stores it."""
+        item = {**trail_key(order_id, parcel.tracking_no), **_registration(order_id, parcel), "created_at": iso(now),
+                **_trail_attributes(trail, now=now)}
+        try:
+            self._table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed:
-            return False
-        return True
+            return self.store_trail(order_id, trail, now=now)
+        return TrailStored.STORED
 
     def take_query_slot(self, order_id: str, tracking_no: str, *, now: datetime, not_before: datetime) -> bool:
         """Claim the parcel's real-time query: False when one was made after ``not_before``."""

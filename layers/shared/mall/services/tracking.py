@@ -15,7 +15,7 @@ from mall.clock import iso
 from mall.dal.order_items import address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
-from mall.dal.tracking import StoredParcel, TrackingRepository
+from mall.dal.tracking import StoredParcel, TrackingRepository, TrailStored
 from mall.domain import masking
 from mall.domain import tracking as rules
 from mall.domain.fulfilment import ensure_owner
@@ -88,10 +88,12 @@ def subscribe_parcels(*, repo: TrackingRepository, provider: TrackingProvider, o
     their tracking items) not subscribed yet; returns how many were. ``phone``: the receiver's phone
     for a parcel whose carrier needs it (``receiver_phone``).
 
-    Idempotent per parcel: its item is created once and marked subscribed once; a parcel read
-    subscribed, or found subscribed by the creating write, calls nobody (a repeat the provider
-    accepts anyway). A provider failure is recorded on the parcel and raised (the message is
-    retried, then its DLQ)."""
+    Idempotent per parcel: a parcel read subscribed calls nobody; one that is not is asked for (a
+    repeat the provider accepts, as when two deliveries read it before either recorded it), and its
+    item is created and marked subscribed in one write after the provider accepted. A push that
+    comes before that write finds the parcel among the order's and creates the item itself
+    (``store``). A provider failure is recorded on the parcel and raised (the message is retried,
+    then its DLQ)."""
     if order.status not in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
         return 0
     order_id = order.order_id
@@ -100,14 +102,12 @@ def subscribe_parcels(*, repo: TrackingRepository, provider: TrackingProvider, o
     for parcel in rules.parcels_of(order, shipped):
         if parcel.tracking_no in subscribed_already:
             continue
-        if repo.register(order_id, parcel, now=now).subscribed_at:
-            continue
         try:
             provider.subscribe(parcel, callback_url=_callback(callback_url, order_id), phone=phone(parcel))
         except TrackingProviderError as exc:
-            repo.mark_subscribe_failed(order_id, parcel.tracking_no, error=exc.message)
+            repo.record_subscribe_failure(order_id, parcel, error=exc.message, now=now)
             raise
-        repo.mark_subscribed(order_id, parcel.tracking_no, provider=provider.name, now=now)
+        repo.record_subscription(order_id, parcel, provider=provider.name, now=now)
         subscribed += 1
     return subscribed
 
@@ -122,9 +122,12 @@ def _callback(base: str, order_id: str) -> str:
 def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provider: TrackingProvider,
                 form: Mapping[str, str], order_id: str | None, now: datetime) -> bool:
     """Verify the push (before anything else is read), then store its trail if newer than the one
-    stored. Returns whether anything changed. A push for a parcel we do not know changes nothing
-    (the write is conditional on the parcel's item: acknowledged, so the provider stops). One write,
-    and four more round trips once every parcel is signed for."""
+    stored. Returns whether anything changed. A push for a parcel with no item is stored only when
+    the order's parcels include it (one Query, then the item created); one that is not the order's
+    changes nothing (acknowledged, so the provider stops). One write, and three more round trips once
+    every parcel is signed for (the order with its parcels, the settings, the order's update); a
+    first push that found no item: the Query and the put more, and no read after it for an order of
+    one parcel."""
     trail = provider.verify_push(form)
     if not order_id:
         logger.warning("tracking push without order_id", extra={"company": trail.company})
@@ -138,17 +141,46 @@ def handle_push(*, repo: TrackingRepository, settings: SettingsRepository, provi
 
 def store(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str, trail: rules.Trail,
           now: datetime) -> bool:
-    if not repo.store_trail(order_id, trail, now=now):
-        return False  # a repeat or an older trail
+    stored = repo.store_trail(order_id, trail, now=now)
+    known: _Shipment | None = None
+    if stored == TrailStored.NO_PARCEL:
+        # No item yet: a push answering a subscription the worker has not recorded yet (or a parcel
+        # that is not this order's). The order's parcels say which; only then is the item created.
+        stored, known = _store_first(repo=repo, order_id=order_id, trail=trail, now=now)
+    if stored != TrailStored.STORED:
+        return False  # a repeat, an older trail or not a parcel of this order
     if trail.delivered:
-        _on_delivery(repo=repo, settings=settings, order_id=order_id)
+        _on_delivery(repo=repo, settings=settings, order_id=order_id, known=known)
     return True
 
 
-def _on_delivery(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str) -> None:
+_Shipment = tuple[Order | None, tuple[rules.Parcel, ...], list[StoredParcel]]
+
+
+def _store_first(*, repo: TrackingRepository, order_id: str, trail: rules.Trail,
+                 now: datetime) -> tuple[TrailStored, _Shipment | None]:
+    """Create the item of the order's parcel ``trail`` is about, with it. Returns what was stored
+    and, for an order of that one parcel, the order as read with the trail now stored (the delivery
+    check needs no read after the write: no other parcel's push can race it)."""
+    order, shipped, _ = repo.order_and_parcels(order_id)
+    parcels = rules.parcels_of(order, shipped) if order is not None else ()
+    parcel = next((p for p in parcels if p.tracking_no == trail.tracking_no), None)
+    if order is None or parcel is None:
+        return TrailStored.NO_PARCEL, None
+    stored = repo.store_first_trail(order_id, parcel, trail, now=now)
+    if stored != TrailStored.STORED or len(parcels) != 1:
+        return stored, None
+    item = StoredParcel(order_id=order_id, index=parcel.index, carrier=parcel.carrier, tracking_no=parcel.tracking_no,
+                        subscribed_at=None, subscribe_error=None, trail=trail, updated_at=iso(now), queried_at=None)
+    return stored, (order, shipped, [item])
+
+
+def _on_delivery(*, repo: TrackingRepository, settings: SettingsRepository, order_id: str,
+                 known: _Shipment | None = None) -> None:
     """Once every parcel is signed for, record the delivery (the latest signing) on the order and,
-    when the countdown runs from delivery, restart it there. Conditional: once, while SHIPPED."""
-    order, shipped, parcels = repo.order_and_parcels(order_id)
+    when the countdown runs from delivery, restart it there. Conditional: once, while SHIPPED.
+    ``known``: the order, its parcels and trails as they stand after the trail's write (else read)."""
+    order, shipped, parcels = known or repo.order_and_parcels(order_id)
     if order is None or order.status != OrderStatus.SHIPPED:
         return
     by_number = {p.tracking_no: p for p in parcels}
