@@ -139,8 +139,10 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
     if result["counted"]:
         # The paying invitee's parent is usually the L1 itself: one evaluation after the sale's
         # transaction sees both counts (an upgrade goes straight to the highest level that holds).
+        # Each of them carries this order as the last sale counted on it: a read showing that is
+        # as good as a consistent one (two concurrent sales: the later one's read shows both).
         result["effective_member_of"] = invitee
-        evaluate_levels(network, rules.unique([invitee, l1, l2]), now, settings=settings)
+        evaluate_levels(network, rules.unique([invitee, l1, l2]), now, settings=settings, after_sale=order_id)
     else:  # a redelivery: the invitee was counted with the sale (or is counted now)
         result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now, settings)
     return result
