@@ -77,8 +77,10 @@ class CounterRepository:
                 values={":t": True, ":f": False, ":p": invitee, ":one": 1,
                         **({":a": sale.amount_fen} if adds else {})}))
         elif sale.buyer_binding_parent is not None:
-            writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a", condition="parent_id = :p",
-                                       values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent}))
+            # No paying invitee: the binding was read paid; an unpaid one (bound again since) decides again.
+            writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a",
+                                       condition="parent_id = :p AND paid = :t",
+                                       values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent, ":t": True}))
         return _commit_unless_counted(self._table, writes)
 
 

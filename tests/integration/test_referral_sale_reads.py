@@ -1,6 +1,8 @@
-"""The referral worker's level evaluation after a sale reads each promoter eventually consistent, and
-trusts that read only when it shows the sale just counted (``counted_order``): a stale replica is read
-again consistently, so an upgrade the sale reaches is never missed, alone or with a concurrent sale."""
+"""The referral worker's reads around a sale, eventually consistent where a stale answer is caught:
+the buyer's binding before the sale's transaction (its writes are conditional on the binding's parent
+and ``paid`` as read; one that would write nothing is read consistently), and each promoter evaluated
+after it (trusted only when it shows the sale just counted, ``counted_order``). A stale replica costs
+a consistent read, never a lost count or a missed upgrade, alone or with a concurrent sale."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mall.dal.keys import order_key, promoter_key
+from mall.dal.keys import binding_key, order_key, promoter_key
 from mall.dal.referral.records import COUNTED_ORDER
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import Item, Key, Table
@@ -36,7 +38,8 @@ class StaleReplica:
     the later writes have not reached); consistent reads, and every other key, answer the truth."""
 
     def __init__(self, table: Table, monkeypatch: pytest.MonkeyPatch, keys: list[Key]) -> None:
-        self.frozen = {(str(k["pk"]), str(k["sk"])): table.get(k, consistent=True) for k in keys}
+        self.frozen: dict[tuple[str, str], Item | None] = {
+            (str(k["pk"]), str(k["sk"])): table.get(k, consistent=True) for k in keys}
         self.eventual: list[tuple[str, str]] = []
         self.consistent: list[tuple[str, str]] = []
         real = Table.get
@@ -64,12 +67,10 @@ def _worker(table: Table, order_id: str) -> dict[str, Any]:
     return on_order_paid(repos=OrderPaidRepositories.on(table), order=image, now=T0 + timedelta(hours=1))
 
 
-def test_a_sale_counted_is_read_eventually_and_marks_the_promoters(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sale_counted_marks_the_promoters_it_counted_on(table: Table) -> None:
     world = World(table)
     a, b, buyer = _chain(world)
     order_id = world.pay(world.place(buyer))
-    replica = StaleReplica(table, monkeypatch, [promoter_key(a), promoter_key(b)])
-    replica.frozen = {}  # a replica up to date: nothing frozen, the reads are only counted
     assert _worker(table, order_id)["counted"]
     assert _level(table, b) == "senior"
     for uid in (a, b):
@@ -112,3 +113,52 @@ def test_two_concurrent_sales_that_reach_an_upgrade_together_upgrade_on_stale_re
     b_item = table.get(promoter_key(b), consistent=True)
     assert b_item is not None and int(b_item["own_sales_fen"]) == 2 * PRICE
     assert replica.consistent  # the stale replica was not trusted
+
+
+def _counted_invitee(table: Table, buyer: str, b: str) -> tuple[bool, int, int]:
+    binding = table.get(binding_key(buyer), consistent=True)
+    promoter = table.get(promoter_key(b), consistent=True)
+    assert binding is not None and promoter is not None
+    return bool(binding.get("paid")), int(binding.get("sales_fen", 0)), int(promoter.get("effective_members", 0))
+
+
+def test_a_binding_an_eventual_read_does_not_show_yet_is_read_consistently(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A binding made a moment ago (the worker's own first-payment binding, or a share just before):
+    a replica without it would count neither the binding's sales nor the paying invitee, and no
+    condition would catch it; it is read again consistently."""
+    world = World(table)
+    _, b, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    replica = StaleReplica(table, monkeypatch, [binding_key(buyer)])
+    replica.frozen[(str(binding_key(buyer)["pk"]), str(binding_key(buyer)["sk"]))] = None  # not replicated yet
+    assert _worker(table, order_id)["counted"]
+    assert len(replica.eventual) == len(replica.consistent) == 1
+    assert _counted_invitee(table, buyer, b) == (True, PRICE, 1)
+
+
+def test_a_stale_paid_binding_under_the_same_parent_is_refused_by_the_sale_s_condition(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica still holding the buyer's earlier binding under B, already paid (the buyer was unbound
+    and bound to B again since: the new binding is unpaid). Taken as read, the sale would add to the
+    binding's sales and never count the buyer as B's paying invitee; the sales write holds only for a
+    paid binding, so it is refused and the binding read again consistently."""
+    world = World(table)
+    _, b, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    replica = StaleReplica(table, monkeypatch, [binding_key(buyer)])
+    at = (str(binding_key(buyer)["pk"]), str(binding_key(buyer)["sk"]))
+    unpaid = replica.frozen[at]
+    assert unpaid is not None and not unpaid.get("paid")
+    replica.frozen[at] = {**unpaid, "paid": True}
+    assert _worker(table, order_id)["counted"]
+    assert replica.consistent == [at]  # after the refusal
+    assert _counted_invitee(table, buyer, b) == (True, PRICE, 1)
+
+
+def test_a_binding_read_eventually_that_is_current_counts_the_sale_and_the_paying_invitee(table: Table) -> None:
+    world = World(table)
+    _, b, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    assert _worker(table, order_id)["counted"]
+    assert _counted_invitee(table, buyer, b) == (True, PRICE, 1)
