@@ -97,7 +97,7 @@ def test_two_concurrent_sales_that_reach_an_upgrade_together_upgrade_on_stale_re
     order the two workers commit and read in, the later read sees both: the upgrade happens."""
     world = World(table)
     repo = SettingsRepository(table)
-    both = SENIOR.model_copy(update={"upgrade": SENIOR.upgrade.model_copy(  # type: ignore[union-attr]
+    both = SENIOR.model_copy(update={"upgrade": SENIOR.upgrade.model_copy(
         update={"own_sales_at_least_fen": PRICE + 1})})
     repo.save(DistributionSettings(binding_mode=BindingMode.FIRST_CLICK, levels=[BASIC, both],
                                    commission=CommissionRates(l1_rate_bp=1000, l2_rate_bp=500)),
