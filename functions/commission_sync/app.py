@@ -1,7 +1,8 @@
 """SQS worker (``CommissionQueue``): bring an order's commission records in step with the order.
 
-The order stream router (``functions/order_status_stream``) sends ``{"order_id": ...}`` whenever an
-order became paid, completed, closed or had a line refunded. Each message runs
+The order stream router (``functions/order_status_stream``) sends ``{"order_id": ..., "version": n}``
+whenever an order became paid, completed, closed or had a line refunded (``version``: the order's
+after that change; the sync's first read of the order is eventually consistent when it shows it). Each message runs
 ``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
 and number of deliveries. First the batch's newly paid orders are credited together
 (``mall.services.commission_batch``: one wallet write per promoter per transaction); then records
@@ -19,7 +20,7 @@ from mall.dal.table import main_table
 from mall.observability import logger, metrics
 from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.workers import Batch, EventSource, batch_entrypoint, order_id_of
+from mall.workers import Batch, EventSource, batch_entrypoint, order_id_of, order_version_of
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -39,7 +40,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("malformed commission message dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="CommissionMessagesMalformed", unit="Count", value=1)
         return {"skipped": "malformed"}
-    result = sync_order(repos, order_id=order_id, now=utc_now(), payouts=payout_queue)
+    result = sync_order(repos, order_id=order_id, now=utc_now(), payouts=payout_queue,
+                        seen_version=order_version_of(record.body))
     logger.info("commission synced", extra={"sync": result.as_dict()})
     if result.created:
         metrics.add_metric(name="CommissionRecordsCreated", unit="Count", value=result.created)

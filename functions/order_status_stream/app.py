@@ -5,7 +5,8 @@ orders when they become PAID (PAID → COMPLETED, completed_by auto); while the 
 ``TrackingQueue`` (``TRACKING_QUEUE_URL``, one release: docs/runbook.md), send an order whose parcels
 were shipped there too (the shipping upload worker subscribes them anyway); and route every change that
 can change commission (paid, completed, a line refunded, closed:
-``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id"}``.
+``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id", "version"}``
+(the order's version after the change: ``mall.dal.commission_sync.commission_message``).
 
 It is also the table's change router: every change of an entity in
 ``mall.dal.changes.ROUTED_ENTITIES`` goes on to ``StatsQueue`` and ``NotificationQueue`` (the
@@ -21,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.config import function_environment
 from mall.dal.changes import change_from_stream, change_message, routed
-from mall.dal.commission_sync import order_image
+from mall.dal.commission_sync import commission_message, order_image
 from mall.dal.orders import OrderRepository
 from mall.dal.queues import queue_from_env
 from mall.dal.shipping import ShippingRepository
@@ -58,7 +59,7 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now(), uploads=uploads)
             if (new is not None and commission_queue is not None
                     and commission_trigger(order_image(old), order_image(new))):
-                commission_queue.send({"order_id": str(new["order_id"])})
+                commission_queue.send(commission_message(new))
             if tracking_queue is not None and new is not None and needs_subscription(old, new):
                 tracking_queue.send({"order_id": str(new["order_id"])})
             if routed(change):

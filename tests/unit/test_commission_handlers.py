@@ -21,7 +21,7 @@ from mall.dal.table import main_table
 from mall.domain.catalog import Category, CommissionSetting, Product
 from mall.domain.settings import CommissionRates, DistributionSettings, PromoterLevel
 from mall.domain.tokens import Role
-from mall.services.commissions import CommissionRepositories, sync_order
+from mall.services.commissions import CommissionRepositories, SyncResult, sync_order
 from mall.workers import EntireBatchFailed
 from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
@@ -240,8 +240,27 @@ def test_the_order_stream_sends_commission_relevant_changes_to_the_queue(moto_ta
     record["OldImage"] = record["NewImage"]
     assert module.handler(same, FakeContext()) == {"batchItemFailures": []}
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    assert [json.loads(m["Body"]) for m in messages] == [{"order_id": "o_sample0000000000000000"}]
+    # With the order's version after the change: the sync reads the order eventually consistent when
+    # the read shows it.
+    assert [json.loads(m["Body"]) for m in messages] == [{"order_id": "o_sample0000000000000000", "version": 2}]
     queues.sqs_client.cache_clear()
+
+
+def test_the_worker_passes_the_message_s_order_version_to_the_sync(seeded: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_function("commission_sync")
+    seen: list[tuple[str, int | None]] = []
+
+    def sync(_: Any, *, order_id: str, seen_version: int | None = None, **__: Any) -> Any:
+        seen.append((order_id, seen_version))
+        return SyncResult(order_id=order_id)
+
+    monkeypatch.setattr(module, "sync_order", sync)
+    bodies = ('{"order_id":"o_a","version":3}', '{"order_id":"o_b"}', '{"order_id":"o_c","version":"3"}',
+              '{"order_id":"o_d","version":true}', '{"order_id":"o_e","version":0}')
+    assert module.handler(sqs_event(*bodies), FakeContext()) == {"batchItemFailures": []}
+    # A message from older code (no version), or a version that is not a positive number: read consistently.
+    assert seen == [("o_a", 3), ("o_b", None), ("o_c", None), ("o_d", None), ("o_e", None)]
 
 
 # ---- placing an order in discount mode ---------------------------------------------------------

@@ -152,6 +152,17 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def order_version_of(body: str) -> int | None:
+    """The order's ``version`` a queue message ``{"order_id": ..., "version": n}`` names (the version
+    the change that sent it left); None when it names none (a message sent by older code)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    value = message.get("version") if isinstance(message, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def order_id_of(body: str) -> str | None:
     """The ``order_id`` of a queue message ``{"order_id": ...}``; None when the message is not one
     (redelivering cannot fix it: the worker drops it, loudly)."""

@@ -46,6 +46,20 @@ def order_image(item: Item | None) -> Item | None:
     return item if item is not None and item.get("sk") == _ORDER_SK else None
 
 
+def _version(order: Item) -> int:
+    value = order.get("version")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def commission_message(order: Item) -> dict[str, Any]:
+    """What the order stream sends ``CommissionQueue`` for a change of ``order`` (its new image): the
+    order's id and, when it has one, its ``version`` after the change (``read(at_least_version=…)``)."""
+    message: dict[str, Any] = {"order_id": str(order["order_id"])}
+    if _version(order):
+        message["version"] = _version(order)
+    return message
+
+
 @dataclass(frozen=True)
 class OrderCommissions:
     """An order (its stored item) with its commission records and plan, as read together."""
@@ -78,9 +92,21 @@ class CommissionSyncStore:
 
     # ---- reads ----------------------------------------------------------------------------------
 
-    def read(self, order_id: str) -> OrderCommissions:
-        """The order (consistent ``GetItem``) and its records and plan (one consistent Query)."""
-        order = self._table.get(order_key(order_id), consistent=True)
+    def read(self, order_id: str, *, at_least_version: int | None = None) -> OrderCommissions:
+        """The order (consistent ``GetItem``) and its records and plan (one consistent Query).
+
+        ``at_least_version``: the order's ``version`` in the change that asked for this sync. The order
+        is then read eventually consistent first (half the units) and kept when it shows that version
+        or a later one: every change of an order counts its version up, so such a read shows that
+        change and everything before it, as a consistent read made after the change would. An older
+        one (a replica behind the change) is read again, consistently."""
+        order = None
+        if at_least_version is not None:
+            order = self._table.get(order_key(order_id))
+            if order is not None and _version(order) < at_least_version:
+                order = None
+        if order is None:
+            order = self._table.get(order_key(order_id), consistent=True)
         if order is None or order.get("entity", "order") != "order":
             return OrderCommissions(order=None)
         items: list[Item] = []

@@ -147,10 +147,12 @@ class Rules:
 
 
 def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
-               payouts: PayoutQueue | None = None) -> SyncResult:
+               payouts: PayoutQueue | None = None, seen_version: int | None = None) -> SyncResult:
     """Bring the commission records of ``order_id`` to what the order implies (module doc).
     Idempotent and safe to run concurrently; raises ``SyncIncomplete`` (retry) under endless
-    contention and ``LookupError`` if the order's rules version is missing."""
+    contention and ``LookupError`` if the order's rules version is missing. ``seen_version``: the
+    order's version in the change that asked for this sync; the first read of the order is then
+    eventually consistent when it shows at least that version (``CommissionSyncStore.read``)."""
     store = repos.store
     rules = Rules(repos.settings)
     result = SyncResult(order_id=order_id)
@@ -162,7 +164,8 @@ def sync_order(repos: CommissionRepositories, *, order_id: str, now: datetime,
     refused_once = False
     for round_number in range(1, MAX_ROUNDS + 1):
         result.rounds = round_number
-        state, known = known or store.read(order_id), None
+        # A later round (after a lost race) reads consistently.
+        state, known = known or store.read(order_id, at_least_version=seen_version if round_number == 1 else None), None
         if state.order is None:
             result.outcome = "no_order"
             return result

@@ -10,7 +10,7 @@ from typing import Any
 
 from mall.clock import iso
 from mall.dal.keys import binding_key, promoter_key, referral_counted_key, referral_refund_key
-from mall.dal.referral.records import activity_write, counters_condition, promoter_history_write
+from mall.dal.referral.records import COUNTED_ORDER, activity_write, counters_condition, promoter_history_write
 from mall.dal.table import Item, Table, TransactionCancelled, Write
 from mall.domain.referral.model import Counters
 
@@ -54,15 +54,18 @@ class CounterRepository:
                 continue
             # One update per item: the paying invitee's count joins its parent's sales update.
             members = ", effective_members :one" if uid == invitee else ""
-            update = (f"ADD own_sales_fen :a, team_sales_fen :a{members} SET last_active_at = :now" if own
-                      else f"ADD team_sales_fen :a{members} SET last_active_at = :now")
-            values: dict[str, Any] = {":a": sale.amount_fen, ":now": stamp, **({":one": 1} if members else {})}
+            # The order's id on the item says that a read showing it shows this sale (``after_sale``).
+            stamps = f"SET last_active_at = :now, {COUNTED_ORDER} = :o"
+            update = (f"ADD own_sales_fen :a, team_sales_fen :a{members} {stamps}" if own
+                      else f"ADD team_sales_fen :a{members} {stamps}")
+            values: dict[str, Any] = {":a": sale.amount_fen, ":now": stamp, ":o": sale.order_id,
+                                      **({":one": 1} if members else {})}
             writes.append(Write.update(t, promoter_key(uid), update, condition="attribute_exists(pk)", values=values))
             if uid not in sale.active_today:
                 writes.append(activity_write(t, uid, now))
         if invitee is not None and invitee not in (sale.l1, sale.l2):
-            writes.append(Write.update(t, promoter_key(invitee), "ADD effective_members :one",
-                                       condition="attribute_exists(pk)", values={":one": 1}))
+            writes.append(Write.update(t, promoter_key(invitee), f"ADD effective_members :one SET {COUNTED_ORDER} = :o",
+                                       condition="attribute_exists(pk)", values={":one": 1, ":o": sale.order_id}))
         if invitee is not None:
             if sale.buyer_binding_parent not in (None, invitee):
                 raise ValueError("a binding has one parent: its sales and its paying invitee are the same parent's")
@@ -74,8 +77,10 @@ class CounterRepository:
                 values={":t": True, ":f": False, ":p": invitee, ":one": 1,
                         **({":a": sale.amount_fen} if adds else {})}))
         elif sale.buyer_binding_parent is not None:
-            writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a", condition="parent_id = :p",
-                                       values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent}))
+            # No paying invitee: the binding was read paid; an unpaid one (bound again since) decides again.
+            writes.append(Write.update(t, binding_key(sale.buyer_id), "ADD sales_fen :a",
+                                       condition="parent_id = :p AND paid = :t",
+                                       values={":a": sale.amount_fen, ":p": sale.buyer_binding_parent, ":t": True}))
         return _commit_unless_counted(self._table, writes)
 
 

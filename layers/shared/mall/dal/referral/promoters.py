@@ -24,6 +24,7 @@ from mall.dal.keys import (
 )
 from mall.dal.promoter_wallet import status_flag_write
 from mall.dal.referral.records import (
+    COUNTED_ORDER,
     activity_day,
     activity_write,
     counters_condition,
@@ -78,6 +79,17 @@ class PromoterRepository:
 
     def get(self, user_id: str, *, consistent: bool = False) -> Promoter | None:
         item = self._table.get(promoter_key(user_id), consistent=consistent)
+        return promoter_from_item(item) if item else None
+
+    def after_sale(self, user_id: str, order_id: str) -> Promoter | None:
+        """The promoter as it stands since the sale of ``order_id`` was counted on it (``count_sale``,
+        committed): an eventually consistent read (half the units) when it shows that sale, else a
+        consistent one. Writes to one item reach a replica in their order, so a read that shows the
+        order's id in ``counted_order`` (set only by that sale's transaction, once) shows the sale and
+        every write before it, as a consistent read just after the sale would."""
+        item = self._table.get(promoter_key(user_id))
+        if item is None or item.get(COUNTED_ORDER) != order_id:
+            item = self._table.get(promoter_key(user_id), consistent=True)
         return promoter_from_item(item) if item else None
 
     def get_by_code(self, code: str) -> Promoter | None:

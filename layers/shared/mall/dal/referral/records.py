@@ -22,6 +22,10 @@ from mall.dal.table import Item, Key, Write
 from mall.domain.referral.model import Binding, BindSource, BindTrigger, Counters, LevelSource, Promoter, PromoterStatus
 from mall.ids import new_id
 
+#: The promoter item's last paid order whose sale the referral worker counted on it (set in the sale's
+#: transaction): an eventually consistent read that shows it shows that sale and every write before it.
+COUNTED_ORDER = "counted_order"
+
 
 def _dt(value: Any) -> datetime | None:
     return parse_instant(value) if value else None

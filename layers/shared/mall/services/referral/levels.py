@@ -19,24 +19,28 @@ logger = Logger(child=True)
 
 
 def evaluate_levels(network: ReferralRepositories, user_ids: list[str], now: datetime, *,
-                    settings: DistributionSettings | None = None) -> None:
+                    settings: DistributionSettings | None = None, after_sale: str | None = None) -> None:
     """``evaluate_upgrade`` of each of ``user_ids``, the settings read once for all of them."""
     if settings is None and user_ids:
         settings = network.settings.current().settings
     for uid in user_ids:
-        evaluate_upgrade(network=network, user_id=uid, now=now, settings=settings)
+        evaluate_upgrade(network=network, user_id=uid, now=now, settings=settings, after_sale=after_sale)
 
 
 def evaluate_upgrade(*, network: ReferralRepositories, user_id: str, now: datetime,
-                     settings: DistributionSettings | None = None) -> str | None:
+                     settings: DistributionSettings | None = None, after_sale: str | None = None) -> str | None:
     """After counters change: move up to the highest level whose conditions hold (never down).
     ``settings``: the settings the caller already read in this invocation (the levels' conditions;
-    an eventually consistent read either way), else read here."""
+    an eventually consistent read either way), else read here. ``after_sale``: the order whose sale
+    was just counted on the promoter; its first read is then eventually consistent when it shows that
+    sale (``PromoterRepository.after_sale``), else every read is consistent (it must see the counters
+    just written). Either way the level change is conditional on the counters and level read."""
     if settings is None:
         settings = network.settings.current().settings
     repo = network.promoters
-    for _ in range(3):
-        promoter = repo.get(user_id, consistent=True)
+    for attempt in range(3):
+        promoter = repo.after_sale(user_id, after_sale) if after_sale is not None and attempt == 0 \
+            else repo.get(user_id, consistent=True)
         if promoter is None:
             return None
         counters = promoter.counters

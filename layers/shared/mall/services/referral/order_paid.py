@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mall.dal.referral import CounterRepository, SaleCount, TransactionCancelled
 from mall.domain import referral as rules
-from mall.domain.referral import BindRefused, ShareSource
+from mall.domain.referral import Binding, BindRefused, ShareSource
 from mall.domain.settings_terms import BindingMode
 from mall.errors import Conflict
 from mall.services.payment_snapshot import BasisRepositories, earning_basis
@@ -120,10 +120,10 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
         result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now, settings)
         return result
     invitee: str | None = None
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         # The buyer's first paid order also makes them a paying invitee of their parent: counted in
         # the sale's transaction, so the binding and the parent's counters are written once.
-        binding = network.bindings.get(buyer_id)
+        binding = _binding_for_sale(network, buyer_id, l1) if attempt == 0 else network.bindings.get(buyer_id)
         parent = binding.parent_id if binding is not None and binding.parent_id == l1 else None
         invitee = binding.parent_id if binding is not None and not binding.paid else None
         sale = SaleCount(order_id=order_id, amount_fen=amount, l1=l1, l2=l2, buyer_binding_parent=parent,
@@ -139,11 +139,25 @@ def on_order_paid(*, repos: OrderPaidRepositories, order: Mapping[str, Any], now
     if result["counted"]:
         # The paying invitee's parent is usually the L1 itself: one evaluation after the sale's
         # transaction sees both counts (an upgrade goes straight to the highest level that holds).
+        # Each of them carries this order as the last sale counted on it: a read showing that is
+        # as good as a consistent one (two concurrent sales: the later one's read shows both).
         result["effective_member_of"] = invitee
-        evaluate_levels(network, rules.unique([invitee, l1, l2]), now, settings=settings)
+        evaluate_levels(network, rules.unique([invitee, l1, l2]), now, settings=settings, after_sale=order_id)
     else:  # a redelivery: the invitee was counted with the sale (or is counted now)
         result["effective_member_of"] = _count_paid_invitee(network, counters, buyer_id, now, settings)
     return result
+
+
+def _binding_for_sale(network: ReferralRepositories, buyer_id: str, l1: str | None) -> Binding | None:
+    """The buyer's binding for counting a sale: eventually consistent (half the units) when what it
+    shows leads to a write whose condition holds only for what was read (``count_sale``: the binding's
+    ``parent_id`` and ``paid``), so a stale one is refused and read again consistently. A binding that
+    would write nothing (none, or a paid one under another parent than the L1) is read consistently:
+    no condition would catch a binding made a moment ago (this worker's own first-payment binding)."""
+    binding = network.bindings.get(buyer_id, consistent=False)
+    if binding is None or (binding.paid and binding.parent_id != l1):
+        return network.bindings.get(buyer_id)
+    return binding
 
 
 def _count_paid_invitee(network: ReferralRepositories, counters: CounterRepository, buyer_id: str,
