@@ -26,17 +26,17 @@ Settling a set of records (``SettlementRepository.settle``):
    one, each re-read, skipping the ones no longer due. A stale wallet (another posting landed
    since it was read) is re-read and the group retried.
 
-Besides the records, steps 1 and 2 read the commission records' orders and the promoters' wallets;
-step 4 and voiding decide on consistent reads. A record whose promoter an admin froze is skipped
+Besides the records, steps 1 and 2 read the commission records' orders and the promoters' wallets; step
+4 and voiding decide on consistent reads. A record whose promoter an admin froze is skipped
 (``promoter_frozen``: it stays in the due index and settles on the first run after the unfreeze); one
 whose promoter is disabled is voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided``
-posting and audit entry in one transaction); one whose order line holds an open refund request (``refund_held_fen``) waits
-(``refund_open``). The promoter's status is read from the ``promoter_blocked`` flag of the wallet read
-anyway (``mall.dal.promoter_wallet``). Every settling transaction checks both again: the wallet update
-carries ``attribute_not_exists(promoter_blocked)`` (a ConditionCheck of the promoter item while
-``PROMOTER_STATUS_ITEM_CHECKS=1``), and per order a ConditionCheck that the settled lines hold no
-refund. A freeze or a refund request committed between the read and the settlement refuses it, and
-the records settled one by one find them.
+posting and audit entry in one transaction); one whose order line holds an open refund request
+(``refund_held_fen``) waits (``refund_open``). The promoter's status is read from the
+``promoter_blocked`` flag of the wallet read anyway (``mall.dal.promoter_wallet``). Every settling
+transaction checks both again: the wallet update carries ``attribute_not_exists(promoter_blocked)`` (a
+ConditionCheck of the promoter item while ``PROMOTER_STATUS_ITEM_CHECKS=1``), and per order a
+ConditionCheck that the settled lines hold no refund. A freeze or a refund request committed between the
+read and the settlement refuses it, and the records settled one by one find them.
 
 Every write is conditional on the state it was computed from, and posting ids are deterministic
 (``<id of the chunk's first record>.settled``), so overlapping runs and redelivered slices settle
