@@ -28,12 +28,17 @@ from mall.services import tracking
 from mall.services.notifications import deliver_change
 from mall.services.payments import PaymentRepositories, apply_payment
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
+from mall.services.settlement import SettlementRepositories, plan, settle_slice
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
 from mall.services.shipping_uploads import upload_order
 from tests.conftest import clear_caches, table_request
 from tests.integration.test_commission_sync import complete, records, set_refunded
 from tests.integration.test_parcel_tracking import FakeProvider
 from tests.integration.test_payment_snapshot import MERCHANT, T0, World, _chain, _no_pay
+from tests.integration.test_settlement_conditions import AFTER_DUE, UPLINE, paid_order
+from tests.integration.test_settlement_conditions import complete as complete_order
+from tests.integration.test_settlement_conditions import make_world as make_settlement_world
+from tests.integration.test_settlement_conditions import record as settlement_record
 from tests.integration.test_shipping_uploads import CARRIERS, MCHID, NOW, Outbox, SandboxApi
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, Mall, add_products, customer_token, make_mall
 
@@ -301,3 +306,25 @@ def test_a_sync_that_creates_then_adjusts_reads_once_and_applies_each_change_onc
         assert record.version == 2  # one adjustment each, not two
     again = read_units(table, lambda: world.commission_worker(order_id, now=T0 + timedelta(days=2)))
     assert again["wcu"] == 0 and records(table, order_id) == after
+
+
+def test_one_order_s_settlement_reads_four_shard_queries_and_its_items_eventually_consistent(table: Table) -> None:
+    """The lifecycle's settle step: the planner's Queries of the due index, then the worker's two
+    BatchGetItem rounds (the two records with their order; the two promoters' wallets)."""
+    make_settlement_world(table)
+    paid_order(table, "o_settle", l2=UPLINE)
+    complete_order(table, "o_settle")
+    repos = SettlementRepositories.on(table)
+    slices: list[dict[str, Any]] = []
+    planned = read_units(table, lambda: plan(repos, as_of=AFTER_DUE, send=slices.extend))
+    # One Query per shard of the due index, ½ each whatever it finds (was 16 shards: 8.0).
+    assert _calls(planned, "Query") == 4 and planned["rcu"] == 2.0
+    [message] = slices
+    settled = read_units(table, lambda: settle_slice(repos, keys=message["keys"], as_of=AFTER_DUE, now=AFTER_DUE))
+    kinds = settled["rcu_by_item_kind"]
+    # ½ per item, eventually consistent (was 1, consistent): the transaction's conditions on each
+    # record's version, each wallet's version and flags and the order's lines refuse a stale answer.
+    assert kinds == {"ORDER#/COMMISSION#": 1.0, "ORDER#/ORDER": 0.5, "USER#/WALLET": 1.0}
+    assert [c["rcu"] for c in settled["calls"] if c["operation"] == "BatchGetItem"] == [1.5, 1.0]  # was [3.0, 2.0]
+    assert settled["rcu"] == 2.5
+    assert {settlement_record(table, "o_settle", level=level).status for level in (1, 2)} == {"SETTLED"}

@@ -4,7 +4,7 @@ from typing import get_args
 
 import pytest
 
-from mall.config import ConfigurationError, Settings, load_settings
+from mall.config import ConfigurationError, Settings, function_environment, load_settings
 from mall.secrets import SecretName
 from mall.services.promotion_media import MediaSettings
 from tests.conftest import ROOT
@@ -21,6 +21,14 @@ def test_a_bad_variable_fails_cold_start_naming_it() -> None:
     with pytest.raises(ConfigurationError) as err:
         load_settings({"TABLE_NAME": "mall", "ADMIN_MAX_FAILED_LOGINS": "zero"})
     assert "ADMIN_MAX_FAILED_LOGINS" in str(err.value)
+
+
+def test_the_settlement_planner_reads_the_four_due_shards_unless_told_sixteen() -> None:
+    assert function_environment({}).settlement_due_shards_read == 4
+    assert function_environment({"SETTLEMENT_DUE_SHARDS_READ": "16"}).settlement_due_shards_read == 16
+    for wrong in ("0", "17", "many"):
+        with pytest.raises(ConfigurationError, match="SETTLEMENT_DUE_SHARDS_READ"):
+            function_environment({"SETTLEMENT_DUE_SHARDS_READ": wrong})
 
 
 def test_table_name_is_required() -> None:

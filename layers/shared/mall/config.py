@@ -230,6 +230,10 @@ class FunctionEnvironment(BaseModel):
     # The payment webhook: "1" only while buyers' profiles get the mirror of their binding's parent for the
     # first time (docs/runbook.md): the payment checks the binding item itself.
     binding_item_checks: Annotated[bool, Field(alias="BINDING_ITEM_CHECKS")] = False
+    # The settlement planner: how many shards of the due index it reads. 16 on a stack whose records were
+    # written over 16 shards, until the migration settle_due_shards has moved their entries into the 4
+    # written now (docs/runbook.md); never fewer than the shards written.
+    settlement_due_shards_read: Annotated[int, Field(alias="SETTLEMENT_DUE_SHARDS_READ", ge=1, le=16)] = 4
     # The order stream worker, the admin's order list and the orders export (docs/runbook.md).
     order_status_list: Annotated[OrderStatusList, Field(alias="ORDER_STATUS_LIST")] = "index"
     # Placing an order: "1" only during the first deploy of orders that imply their placing and receipt

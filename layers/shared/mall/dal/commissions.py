@@ -6,7 +6,7 @@ Keys (docs/data-model.md, "commission"):
 - gsi1 ``COMMISSIONS#<beneficiary>[#<shard>]`` / ``<created_at>#<commission_id>``: a promoter's
   commissions, in one of ``COMMISSION_INDEX_SHARDS`` partitions chosen by the commission id (shard 0
   has no suffix: records stored before sharding are there); ``mall.dal.commission_index`` reads them.
-- gsi2 ``SETTLE_DUE#<shard 00-15>`` / ``<due_at>#<commission_id>``: the settlement due index,
+- gsi2 ``SETTLE_DUE#<shard 00-03>`` / ``<due_at>#<commission_id>``: the settlement due index,
   sparse: present only while the record is FROZEN, has a due date and is not held.
 
 A record is rewritten at every change (due date, refund, settlement), and DynamoDB bills a write

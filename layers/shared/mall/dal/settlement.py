@@ -1,15 +1,17 @@
 """Settlement (结算) in the single table: the due index and the unit of work that settles.
 
-The due index is gsi2 ``SETTLE_DUE#<shard 00-15>`` / ``<due_at>#<commission_id>`` (sparse: only
+The due index is gsi2 ``SETTLE_DUE#<shard 00-03>`` / ``<due_at>#<commission_id>`` (sparse: only
 FROZEN records with a due date and no hold are in it, ``mall.dal.commissions.due_index_fields``).
 Everything due at ``as_of`` is ``gsi2sk <= "<as_of>#~"`` (``~`` sorts after every id character).
 
 Settling a set of records (``SettlementRepository.settle``):
-1. the records are re-read (BatchGetItem, consistent: the index is eventually consistent and
-   may be stale) with their orders (known from the keys), and the ones no longer due are skipped;
+1. the records are re-read (BatchGetItem, eventually consistent: the index entry may be older
+   than the record) with their orders (known from the keys), and the ones no longer due are skipped;
 2. the rest are grouped by promoter; their wallets, which carry the promoters' blocking status,
-   are read (one BatchGetItem, consistent) and per group the records' postings are computed in due
-   order against the evolving balances (debt repaid first);
+   are read (one BatchGetItem, eventually consistent) and per group the records' postings are
+   computed in due order against the evolving balances (debt repaid first). Every write of step 3
+   is conditional on what these reads said, so an answer older than the item is refused, never
+   written (``SettlementRecords.read_slice``);
 3. ONE ledger transaction (``LedgerRepository.post``) for as many whole groups as fit in DynamoDB's
    100 writes (``packs``: 10 records of a promoter make ~13 writes, so ~7 promoters share a
    transaction): per record a conditional update FROZEN → SETTLED (still FROZEN, still due, no hold,
@@ -24,17 +26,17 @@ Settling a set of records (``SettlementRepository.settle``):
    one, each re-read, skipping the ones no longer due. A stale wallet (another posting landed
    since it was read) is re-read and the group retried.
 
-Besides the records, steps 1 and 2 read (consistently) the commission records' orders and the
-promoters' wallets. A record whose promoter an admin froze is skipped (``promoter_frozen``: it stays in
-the due index and settles on the first run after the unfreeze); one whose promoter is disabled is
-voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided`` posting and audit entry in one
-transaction); one whose order line holds an open refund request (``refund_held_fen``) waits
-(``refund_open``). The promoter's status is read from the ``promoter_blocked`` flag of the wallet read
-anyway (``mall.dal.promoter_wallet``). Every settling transaction checks both again: the wallet update
-carries ``attribute_not_exists(promoter_blocked)`` (a ConditionCheck of the promoter item while
-``PROMOTER_STATUS_ITEM_CHECKS=1``), and per order a ConditionCheck that the settled lines hold no
-refund. A freeze or a refund request committed between the read and the settlement refuses it, and
-the records settled one by one find them.
+Besides the records, steps 1 and 2 read the commission records' orders and the promoters' wallets; step
+4 and voiding decide on consistent reads. A record whose promoter an admin froze is skipped
+(``promoter_frozen``: it stays in the due index and settles on the first run after the unfreeze); one
+whose promoter is disabled is voided instead (``void_one``: FROZEN → CANCELLED, ``commission_voided``
+posting and audit entry in one transaction); one whose order line holds an open refund request
+(``refund_held_fen``) waits (``refund_open``). The promoter's status is read from the
+``promoter_blocked`` flag of the wallet read anyway (``mall.dal.promoter_wallet``). Every settling
+transaction checks both again: the wallet update carries ``attribute_not_exists(promoter_blocked)`` (a
+ConditionCheck of the promoter item while ``PROMOTER_STATUS_ITEM_CHECKS=1``), and per order a
+ConditionCheck that the settled lines hold no refund. A freeze or a refund request committed between the
+read and the settlement refuses it, and the records settled one by one find them.
 
 Every write is conditional on the state it was computed from, and posting ids are deterministic
 (``<id of the chunk's first record>.settled``), so overlapping runs and redelivered slices settle

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
+from mall.config import function_environment
 from mall.dal.commissions import UNREAD_RECORD_ATTRIBUTES, commission_from_item
 from mall.dal.keys import bonus_key, commission_key, due_partition, order_key, order_pk, promoter_key, wallet_key
 from mall.dal.ledger import Wallet, wallet_from_item
@@ -19,7 +20,7 @@ from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.table import Item, Key, Page, Table, Write, key_from_pair, key_pair
 from mall.dal.team_bonus import bonus_from_item
-from mall.domain.commission_records import SETTLE_SHARDS, CommissionRecord, CommissionStatus
+from mall.domain.commission_records import SETTLE_SHARDS, SETTLE_SHARDS_BEFORE, CommissionRecord, CommissionStatus
 from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
 from mall.domain.settlement import (
     NotDue,
@@ -137,7 +138,11 @@ class SettlementRecords:
 
     @staticmethod
     def shards() -> range:
-        return range(SETTLE_SHARDS)
+        """The shards to read: the ``SETTLE_SHARDS`` written, and while ``SETTLEMENT_DUE_SHARDS_READ`` says
+        so (a stack whose records were written over ``SETTLE_SHARDS_BEFORE``, until the migration
+        ``settle_due_shards`` has moved their entries), the shards written before as well."""
+        wanted = min(function_environment().settlement_due_shards_read, SETTLE_SHARDS_BEFORE)
+        return range(max(SETTLE_SHARDS, wanted))
 
     @staticmethod
     def slices(entries: Sequence[DueEntry], slice_size: int) -> list[list[Key]]:
@@ -155,37 +160,46 @@ class SettlementRecords:
 
     def read_slice(self, keys: Sequence[Key]) -> tuple[list[Settleable], SettleContext, dict[str, Wallet]]:
         """The records named by ``keys`` that exist, their context and their promoters' wallets, in two
-        consistent BatchGetItem rounds instead of three: a commission record's order is known from its
-        key, so it is read with the records; the promoters' statuses come with their wallets (the
+        BatchGetItem rounds instead of three: a commission record's order is known from its key, so it
+        is read with the records; the promoters' statuses come with their wallets (the
         ``promoter_blocked`` flag; while ``PROMOTER_STATUS_ITEM_CHECKS=1`` the promoter items, read
-        beside the wallets)."""
+        beside the wallets).
+
+        Eventually consistent (half the read units): an answer at most a moment old can only make a
+        settlement that the transaction refuses, or a skip. Every write it leads to is conditional on
+        what was read (each record's status, due date, hold and version; each wallet's version and
+        flags; each order line's refund), so a stale answer that would settle is refused whole and its
+        promoters are settled on their own from consistent reads (``settle_group``, ``settle_one``);
+        a promoter seen disabled is voided only after consistent reads say so (``void_one``); and a
+        record a stale answer skips (not due yet, held, frozen promoter, refund open) keeps its due
+        index entry, so the next run settles it."""
         order_prefix = order_pk("")
         order_keys = [{"pk": str(k["pk"]), "sk": order_key("")["sk"]} for k in keys
                       if str(k["pk"]).startswith(order_prefix)]
         records: list[Settleable] = []
         orders: dict[str, Item] = {}
-        for item in self._table.batch_get([*keys, *order_keys], consistent=True):
+        for item in self._table.batch_get([*keys, *order_keys], consistent=False):
             if item.get("sk") == "ORDER":
                 orders[str(item["pk"]).removeprefix(order_prefix)] = item
             elif (record := settleable_from_item(item)) is not None:
                 records.append(record)
         promoters = sorted({r.beneficiary_id for r in records})
-        statuses, wallet_items = self._statuses_and_wallets(promoters)
+        statuses, wallet_items = self._statuses_and_wallets(promoters, consistent=False)
         needed = {r.order_id for r in records if isinstance(r, CommissionRecord)}
         context = SettleContext(statuses, {oid: item for oid, item in orders.items() if oid in needed})
         return records, context, {uid: wallet_from_item(uid, wallet_items.get(uid)) for uid in promoters}
 
-    def _statuses_and_wallets(self, promoters: Sequence[str], *, also: Sequence[Key] = (),
-                              wallets: bool = True) -> tuple[dict[str, str | None], dict[str, Item]]:
+    def _statuses_and_wallets(self, promoters: Sequence[str], *, also: Sequence[Key] = (), wallets: bool = True,
+                              consistent: bool = True) -> tuple[dict[str, str | None], dict[str, Item]]:
         """The promoters' statuses as settlement sees them and (``wallets``) their wallet items, in one
-        consistent BatchGetItem with the items of ``also`` (returned under their ``pk``). From the
-        wallets' ``promoter_blocked`` flag; from the promoter items while ``PROMOTER_STATUS_ITEM_CHECKS=1``."""
+        BatchGetItem with the items of ``also`` (returned under their ``pk``). From the wallets'
+        ``promoter_blocked`` flag; from the promoter items while ``PROMOTER_STATUS_ITEM_CHECKS=1``."""
         statuses: dict[str, str | None] = dict.fromkeys(promoters)
         wallet_items: dict[str, Item] = {}
         items = promoter_item_checks()
         keys = [*(promoter_key(uid) for uid in promoters if items),
                 *(wallet_key(uid) for uid in promoters if wallets or not items), *also]
-        for item in self._table.batch_get(keys, consistent=True) if keys else []:
+        for item in self._table.batch_get(keys, consistent=consistent) if keys else []:
             pk = str(item["pk"])
             if item.get("sk") == "PROMOTER" and items:
                 statuses[pk.removeprefix("USER#")] = str(item.get("status"))

@@ -19,9 +19,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-#: Shards of the settlement due index (gsi2 ``SETTLE_DUE#<shard>``): spreads the due work of a
-#: busy day over partitions and gives the settlement planner its slices.
-SETTLE_SHARDS = 16
+#: Shards of the settlement due index (gsi2 ``SETTLE_DUE#<shard>``): spreads the entries written as
+#: records become due (and removed as they settle) over partitions, at most 1,000 writes/s each. Four
+#: keep the busiest below half of that at a viral promoter's 1,000 orders/s (2,000 records/s), and
+#: the planner reads one Query per shard (docs/settlement.md, "The due index's shards").
+SETTLE_SHARDS = 4
+#: The shards records were written over before: their entries move to ``settle_shard`` (the same
+#: crc32, modulo ``SETTLE_SHARDS``: an entry of shard k belongs in k mod 4) by the migration
+#: ``settle_due_shards``; the planner reads them too until then (``SETTLEMENT_DUE_SHARDS_READ``).
+SETTLE_SHARDS_BEFORE = 16
 
 
 class CommissionStatus(StrEnum):
