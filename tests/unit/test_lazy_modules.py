@@ -75,13 +75,19 @@ def test_a_submodule_import_first_loads_the_package() -> None:
     assert result["loaded"] is True and str(result["policy"]).endswith("EventLoopPolicy")
 
 
-def test_a_module_imported_already_or_unknown_is_left_alone() -> None:
+def test_a_module_imported_already_unknown_or_first_party_is_left_alone() -> None:
     result = _run("""
         import asyncio
         asyncio.run  # loaded now
         real = sys.modules["asyncio"]
         on_first_use("asyncio")
         on_first_use("no_such_module_here")
-        print(json.dumps({"kept": sys.modules["asyncio"] is real, "unknown": "no_such_module_here" in sys.modules}))
+        try:
+            on_first_use("mall.config")
+            refused = False
+        except ValueError:
+            refused = "mall.config" not in sys.modules
+        print(json.dumps({"kept": sys.modules["asyncio"] is real, "unknown": "no_such_module_here" in sys.modules,
+                          "first_party_refused": refused}))
     """)
-    assert result == {"kept": True, "unknown": False}
+    assert result == {"kept": True, "unknown": False, "first_party_refused": True}

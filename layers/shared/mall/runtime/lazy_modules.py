@@ -76,7 +76,9 @@ class _OnFirstUse(ModuleType):
 
 def on_first_use(name: str) -> None:
     """Make the next ``import name`` cheap: the module is imported when first used. Nothing happens if it
-    is imported already, or cannot be found."""
+    is imported already, or cannot be found. Not for the project's own modules, which import what they use."""
+    if name == "mall" or name.startswith("mall."):
+        raise ValueError(f"{name}: a first-party module is imported, not stood in for")
     if name in sys.modules:
         return
     spec = importlib.util.find_spec(name)
