@@ -40,10 +40,14 @@ def test_an_import_costs_nothing_until_the_module_is_used() -> None:
             answered = "a task"
         except RuntimeError as exc:
             answered = str(exc)
+        import importlib.util, inspect
+        found = importlib.util.find_spec("asyncio").name
+        inspect.getmodule(json.dumps)  # reads every module's __file__
         print(json.dumps({"loaded": is_loaded("asyncio"), "events": "asyncio.events" in sys.modules,
-                          "answered": answered}))
+                          "answered": answered, "found": found, "file": asyncio.__file__.endswith("__init__.py")}))
     """)
-    assert result == {"loaded": False, "events": False, "answered": "no running event loop"}
+    assert result == {"loaded": False, "events": False, "answered": "no running event loop", "found": "asyncio",
+                      "file": True}
 
 
 def test_the_first_use_loads_the_real_module_for_every_holder() -> None:

@@ -84,7 +84,13 @@ def on_first_use(name: str) -> None:
     spec = importlib.util.find_spec(name)
     if spec is None:
         return
-    sys.modules[name] = _OnFirstUse(name, None)
+    stand_in = _OnFirstUse(name, None)
+    # Answered by the stand-in itself, as the module would: its spec (``importlib.util.find_spec`` of a
+    # module in ``sys.modules`` returns it) and file (``inspect.getmodule`` reads every module's). Written to
+    # its namespace directly: its ``__setattr__`` is the real module's. Not ``__path__``: a submodule's
+    # import must load the package first.
+    stand_in.__dict__.update(__spec__=spec, __file__=spec.origin)
+    sys.modules[name] = stand_in
 
 
 def is_loaded(name: str) -> bool:
