@@ -78,11 +78,13 @@ if not callable(getattr(module, attr, None)):
 print(json.dumps({{"init_ms": (t1 - t0) * 1000, "cpu_ms": (c1 - c0) * 1000}}))
 """
 
-# The same import, then the names of every module it loaded (tests/unit/test_cold_start_imports.py).
+# The same import, then the names of every module it loaded (tests/unit/test_cold_start_imports.py); a
+# stand-in that loads its module on first use (mall.runtime.lazy_modules) and was not used is not loaded.
 _CHILD_MODULES = """
 import importlib.util, json, sys
 """ + _restore.IMPORT_APP + """
-print(json.dumps(sorted(sys.modules)))
+from mall.runtime.lazy_modules import is_loaded
+print(json.dumps(sorted(name for name in list(sys.modules) if is_loaded(name))))
 """
 
 # The same import, then every pydantic model of the layer's own code that exists, each with whether its
@@ -280,6 +282,19 @@ def models_built_by(logical_id: str) -> dict[str, bool]:
         done = _child(Subject(subject.name, ["-c", _CHILD_MODELS, *subject.argv[2:]], subject.env))
     built: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
     return built
+
+
+def after_cold_start(logical_id: str, code: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``code`` in the function's interpreter right after its cold start, measured as ``modules_loaded_by``
+    measures it (``env`` added to the function's environment); the JSON its last printed line holds. The
+    handler module is ``app`` in ``sys.modules``."""
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
+        subject = next((s for s in _subjects(Path(tmp), as_deployed=False) if s.name == logical_id), None)
+        if subject is None:
+            raise KeyError(f"no function {logical_id} in template.yaml")
+        child = "import importlib.util, json, sys\n" + _restore.IMPORT_APP + "\n" + code
+        done = _child(Subject(subject.name, ["-c", child, *subject.argv[2:]], {**subject.env, **(env or {})}))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _child(subject: Subject, *flags: str) -> subprocess.CompletedProcess[str]:

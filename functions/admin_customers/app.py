@@ -12,8 +12,8 @@ from typing import Annotated
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import Cursor, IdPath, Query, error_response, limit_query, source_ip
+from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
 from mall.dal.coupons import CouponRepository
 from mall.dal.customers import CustomerDirectory

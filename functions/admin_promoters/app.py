@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.idempotency import IdempotencyKeyHeader
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
+from mall.api.request_key import IdempotencyKeyHeader
 from mall.clock import utc_now
 from mall.dal.adjustments import AdjustmentRepository
 from mall.dal.campaigns import CampaignRepository

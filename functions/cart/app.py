@@ -10,8 +10,8 @@ from typing import Annotated
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import OpenAPIResponse, Path, error_response
+from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
 from mall.dal.cart import CartRepository
 from mall.dal.request_markers import RequestMarkers

@@ -10,8 +10,8 @@ from http import HTTPStatus
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver, metrics
-from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import IdPath, error_response
+from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository

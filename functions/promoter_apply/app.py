@@ -13,8 +13,8 @@ from http import HTTPStatus
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
-from mall.api.idempotency import IdempotencyKeyHeader, marked
 from mall.api.params import error_response
+from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
 from mall.dal.coupons import CouponRepository
 from mall.dal.request_markers import RequestMarkers

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mall.api.idempotency import marked
+from mall.api.request_key import marked
 from mall.dal.erasure import ErasureRepository
 from mall.dal.referral import BindingRepository, PromoterRepository, VisitRateLimiter, VisitRepository
 from mall.dal.request_markers import RequestMarkers

@@ -34,7 +34,15 @@ HEAVY = {
     "PIL": "when drawing a poster or checking an uploaded image (mall.services.promotion_media, media)",
     "aws_xray_sdk": "in the traced functions only (template.yaml: Tracing: Active; mall.observability)",
     "asyncio": "never: Powertools' AppSync resolver brings it, the event handler's package is lean "
-               "(mall.api.lean_powertools)",
+               "(mall.api.lean_powertools); the X-Ray SDK's wrapt imports it and gets a stand-in that loads it "
+               "on first use (mall.runtime.lazy_modules)",
+    "aws_lambda_powertools.utilities.idempotency": "by the routes that run a use case once (mall.api.idempotency); "
+                                                   "a route that marks its request in its own transaction takes "
+                                                   "the header and the marker from mall.api.request_key",
+    "mall.schemas.cart": "by the cart's routes; placing an order checks cart lines out with "
+                         "mall.services.cart_checkout",
+    "mall.schemas.address_book": "by the address book's routes; placing an order opens a saved address with "
+                                 "mall.services.saved_address",
     "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event":
         "never: one of the event classes the data classes' package imports in full (mall.api.lean_powertools)",
     "mall.integrations.wechatpay.client": "by pay_client(), on the first call to WeChat Pay",
@@ -97,10 +105,8 @@ HEAVY = {
 # The functions that read promoters or bindings at cold start (mall.dal.referral).
 REFERRAL = {"mall.dal.referral": "it reads promoters or bindings"}
 
-# A function that calls WeChat Pay is traced (template.yaml: Tracing: Active); the X-Ray SDK's recorder
-# module also defines its asyncio variant.
-TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced",
-                "asyncio": "the X-Ray SDK's core imports its async recorder"}
+# A function that calls WeChat Pay is traced (template.yaml: Tracing: Active).
+TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced"}
 
 # The functions that read or write orders.
 ORDERS = {"mall.domain.orders": "it reads or writes orders"}
@@ -160,7 +166,8 @@ def _workers() -> list[str]:
 #: module (and its submodules) → why a worker's cold start does without it
 WORKER_HEAVY = {
     "aws_xray_sdk": "loaded only where template.yaml traces the function (mall.workers, traced=True)",
-    "asyncio": "nothing a worker runs is async; Powertools' batch utility and the X-Ray SDK import it",
+    "asyncio": "nothing a worker runs is async; Powertools' batch utility imports it, and the X-Ray SDK's "
+               "wrapt gets a stand-in (mall.runtime.lazy_modules)",
     "aws_lambda_powertools.utilities.batch": "mall.workers answers the partial batch response itself",
     "aws_lambda_powertools.utilities.parser": "Powertools' batch utility imports every parser model when "
                                               "pydantic was imported first",
@@ -169,7 +176,7 @@ WORKER_HEAVY = {
 }
 
 #: the traced worker: it calls WeChat Pay (template.yaml: Tracing: Active)
-WORKER_ALLOWED = {"PayoutWorkerFunction": {"aws_xray_sdk", "asyncio"}}
+WORKER_ALLOWED = {"PayoutWorkerFunction": {"aws_xray_sdk"}}
 
 
 @pytest.mark.parametrize("function", _workers())

@@ -20,6 +20,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from mall.runtime import lazy_modules
+
 #: The custom metrics CloudWatch keeps: the ones an alarm or the money dashboard in template.yaml reads
 #: (tests/unit/test_published_metrics.py holds the two lists equal). Each is billed USD 0.30 a month for
 #: the hours it receives data; the other counts the code makes with ``metrics.add_metric`` are written
@@ -75,5 +77,8 @@ def xray_tracer() -> Tracer:
     the function's first AWS call.
 
     Only botocore is patched (DynamoDB, S3, SQS calls become subsegments): the default list also
-    patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import."""
+    patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import.
+    ``asyncio``, which the SDK's ``wrapt`` imports and no traced code path uses, is loaded only if
+    something uses it (``mall.runtime.lazy_modules``): about half of the SDK's cost at init."""
+    lazy_modules.on_first_use("asyncio")
     return Tracer(patch_modules=["botocore"])

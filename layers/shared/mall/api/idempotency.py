@@ -16,11 +16,9 @@ still running gets 409.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -34,18 +32,13 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from mall.api.request_key import IdempotencyKeyHeader
 from mall.config import function_environment, get_settings
 from mall.dal.keys import idempotency_partition
-from mall.dal.request_markers import MarkedRequest, RequestMarkers
 from mall.dal.table import dynamodb_client
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
-IdempotencyKeyHeader = Annotated[
-    str,
-    Header(alias="idempotency-key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
-           description="a unique value per intended write (e.g. a UUID); a retry with the same key "
-                       "returns the first result instead of writing again"),
-]
+__all__ = ["IdempotencyKeyHeader", "once"]  # the header (mall.api.request_key) for the routes that use ``once``
 
 
 @lru_cache(maxsize=1)
@@ -96,9 +89,3 @@ def once[ModelT: BaseModel](key: str, caller: str, payload: BaseModel, output: t
         raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
                        code="idempotency_in_progress") from exc
     return result
-
-
-def marked(markers: RequestMarkers, key: str, caller: str, payload: BaseModel, now: datetime) -> MarkedRequest:
-    """The request's marker for a use case that writes it inside its own transaction (a hot route
-    where ``once``'s two extra writes count): same key scope (caller + key) and body check as ``once``."""
-    return MarkedRequest(markers, markers.marker(caller, key, payload.model_dump(mode="json")), now)

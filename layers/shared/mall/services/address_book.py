@@ -23,6 +23,7 @@ from mall.ids import new_id
 from mall.integrations import pii_crypto
 from mall.schemas.address_book import AddressBookView, SaveAddressRequest, SavedAddressView, UpdateAddressRequest
 from mall.schemas.orders import AddressRequest
+from mall.services.saved_address import opened
 
 logger = Logger(child=True)
 
@@ -43,15 +44,6 @@ def _sealed(user_id: str, address_id: str, a: AddressRequest, *, now: datetime) 
                         detail_enc=pii_crypto.encrypt(a.detail, context=context), province=a.province, city=a.city,
                         fingerprint=_fingerprint(a), version=1, created_at=stamp, updated_at=stamp,
                         masked=(masking.mask_name(a.name), masking.mask_phone(a.phone), masking.mask_address(a.detail)))
-
-
-def opened(user_id: str, entry: SavedAddress) -> AddressRequest:
-    """The saved address in clear, as an order's inline address (the order seals its own copy)."""
-    context = address_book_context(user_id, entry.address_id)
-    return AddressRequest(name=pii_crypto.decrypt(entry.name_enc, context=context),
-                          phone=pii_crypto.decrypt(entry.phone_enc, context=context),
-                          province=entry.province, city=entry.city,
-                          detail=pii_crypto.decrypt(entry.detail_enc, context=context))
 
 
 def _masks(book: AddressBook, entry: SavedAddress) -> tuple[str, str, str]:

@@ -8,13 +8,13 @@ read, one transaction holding the ``Idempotency-Key`` marker), changing 2, remov
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from mall.clock import iso
 from mall.dal.cart import CartRepository, CatalogNow, ConditionFailed, TransactionCancelled, cart_line_from_item
-from mall.dal.request_markers import MarkedRequest, Write
+from mall.dal.request_markers import MarkedRequest
 from mall.domain.cart import (
     MAX_CART_LINES,
     Availability,
@@ -22,14 +22,12 @@ from mall.domain.cart import (
     Offer,
     added_quantity,
     cart_line_id,
-    checkout_lines,
     line_state,
     offer_of,
     sku_of_line,
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.cart import AddCartLineRequest, CartLineView, CartView, ChangeCartLineRequest
-from mall.schemas.orders import PlaceOrderRequest
 from mall.services.request_replay import replay, replay_refused
 
 
@@ -139,25 +137,3 @@ def remove_line(*, cart: CartRepository, user_id: str, line_id: str) -> None:
     """Removes the line (404 when there is none: a retried removal that already happened says so)."""
     if not cart.remove(user_id, line_id):
         raise NotFound("no such line in your cart", code="cart_line_not_found")
-
-
-# ---- checking out (结算) with POST /orders ----------------------------------------------------------
-
-def checked_out(request: PlaceOrderRequest, found: Mapping[str, CartLine], *, buyer_id: str,
-                cart: CartRepository) -> list[Write]:
-    """The removal, in the order's transaction, of the cart lines the order names (``cart_line_ids``,
-    read with the order's facts): each must be in the cart and match one of the order's lines."""
-    if not request.cart_line_ids:
-        return []
-    ordered = [(line.product_id, sku_of_line(line.sku_id)) for line in request.lines]
-    return cart.checkout_writes(buyer_id, checkout_lines(request.cart_line_ids, found, ordered))
-
-
-def checkout_refusal(exc: TransactionCancelled, *, cart_writes: int, after: int) -> Conflict | None:
-    """409 ``cart_changed`` when the order's transaction was cancelled by one of its ``cart_writes``
-    (placed just before the ``after`` last writes): a line checked out, removed or changed since it
-    was read. Nothing was written: the buyer reloads the cart."""
-    end = len(exc.reasons) - after
-    if cart_writes and "ConditionalCheckFailed" in exc.reasons[end - cart_writes:end]:
-        return Conflict("your cart changed while the order was placed; reload it", code="cart_changed")
-    return None

@@ -10,7 +10,7 @@ from mall.domain.normalise import normalise_address, normalise_phone
 from mall.integrations import pii_crypto
 from mall.schemas.order_address import AddressView
 from mall.schemas.orders import PlaceOrderRequest
-from mall.services.address_book import opened as saved_address
+from mall.services.saved_address import opened as saved_address
 
 
 def sealed_address(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:

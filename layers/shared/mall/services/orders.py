@@ -53,7 +53,7 @@ from mall.schemas.orders import (
     PlaceOrderRequest,
     PlaceOrderResponse,
 )
-from mall.services.cart import checked_out, checkout_refusal
+from mall.services.cart_checkout import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
 from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
 from mall.services.order_coupons import coupon_refusal, use_coupon, with_coupon_lines
