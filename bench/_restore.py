@@ -68,15 +68,16 @@ print(json.dumps({**figures, **cold}))
 SUFFIX = " (restored)"
 
 
-def snapstart_functions(template: Path) -> set[str]:
+def snapstart_functions(template: Path, *, possible: bool = False) -> set[str]:
     """The functions template.yaml gives ``SnapStart: ApplyOn: PublishedVersions`` (directly or by a
-    parameter's default)."""
+    parameter's default); ``possible``: also those a parameter's other allowed value turns it on for."""
     raw = load_yaml(template)
     globals_fn = raw.get("Globals", {}).get("Function", {})
     return {name for name, r in raw.get("Resources", {}).items()
             if r.get("Type") == "AWS::Serverless::Function"
-            and apply_on(((r.get("Properties") or {}).get("SnapStart") or globals_fn.get("SnapStart") or {})
-                         .get("ApplyOn"), raw) == "PublishedVersions"}
+            and "PublishedVersions" in apply_on_values(
+                ((r.get("Properties") or {}).get("SnapStart") or globals_fn.get("SnapStart") or {}).get("ApplyOn"),
+                raw, possible=possible)}
 
 
 def apply_on(value: Any, raw: dict[str, Any]) -> Any:
@@ -84,6 +85,14 @@ def apply_on(value: Any, raw: dict[str, Any]) -> Any:
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return raw.get("Parameters", {}).get(value["Ref"], {}).get("Default")
     return value
+
+
+def apply_on_values(value: Any, raw: dict[str, Any], *, possible: bool = False) -> list[Any]:
+    """``apply_on``'s value, or with ``possible`` every value a referenced parameter allows."""
+    if possible and isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = raw.get("Parameters", {}).get(value["Ref"], {})
+        return list(parameter.get("AllowedValues") or [parameter.get("Default")])
+    return [apply_on(value, raw)]
 
 
 def restored_argv(function_argv: list[str]) -> list[str]:

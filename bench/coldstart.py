@@ -400,8 +400,9 @@ def _summary(samples: list[tuple[float, float]], baseline: dict[str, Any] | None
 def run(repeat: int = DEFAULT_REPEAT, detail: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as tmp:
         subjects = _subjects(Path(tmp))
-        # SnapStart functions are also measured restored (bench/_restore.py), in the same rounds.
-        snapstart = _restore.snapstart_functions(ROOT / "template.yaml")
+        # Functions SnapStart is on for, or a parameter can turn it on for, are also measured restored
+        # (bench/_restore.py), in the same rounds.
+        snapstart = _restore.snapstart_functions(ROOT / "template.yaml", possible=True)
         restored = [Subject(s.name, _restore.restored_argv(s.argv), s.env) for s in subjects if s.name in snapstart]
         for subject in [*subjects, *restored]:  # warm-up, not measured: the OS page cache
             _child(subject)

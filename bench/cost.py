@@ -499,7 +499,8 @@ def _print(result: dict[str, Any]) -> None:
           f"List prices recorded {result['prices_recorded']}; no free tier.")
     snap = result["snapstart"]
     if snap["functions"]:
-        print(f"SnapStart on {len(snap['functions'])} functions ({', '.join(snap['functions'])}): snapshot cache "
+        named = f"{len(snap['functions'])} function{'s' if len(snap['functions']) > 1 else ''}"
+        print(f"SnapStart on {named} ({', '.join(snap['functions'])}): snapshot cache "
               f"${snap['cache_usd_per_month']:.4f} a month, {snap['restores_per_10k_orders']:g} restores "
               f"${snap['restores_usd_per_10k_orders']:.4f} per {PER:,} orders")
     print(f"SnapStart per HTTP function an order reaches (at {result['orders_per_month']:,} orders a month: cache + "

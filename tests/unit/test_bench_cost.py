@@ -14,7 +14,7 @@ from bench._observability import GB, Observability, hours_active, key_months, sa
 from bench.cost import PER, TARGET_USD, CostModel
 from local.cfn_yaml import load_yaml
 from local.template_model import FunctionSpec, QueueTrigger, ScheduleSpec, Template
-from tests.unit.test_snapstart_template import SNAPSTART_FUNCTIONS
+from tests.unit.test_snapstart_template import SNAPSTART_BY_DEFAULT, SNAPSTART_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS: dict[str, Any] = json.loads((ROOT / "bench" / "prices.json").read_text(encoding="utf-8"))
@@ -174,9 +174,13 @@ def test_all_in_adds_the_fixed_month_scaled_to_ten_thousand_orders() -> None:
 
 
 def test_snapstart_is_priced_per_published_version_month_and_per_restore() -> None:
-    assert Observability.read(load_yaml(ROOT / "template.yaml"), {}, ROOT).snapstart == SNAPSTART_FUNCTIONS
+    template = load_yaml(ROOT / "template.yaml")
+    assert Observability.read(template, {}, ROOT).snapstart == SNAPSTART_BY_DEFAULT
+    # Deployed with BrowsingSnapStart=PublishedVersions, the other hot functions keep one too.
+    assert Observability.read(template, {"BrowsingSnapStart": "PublishedVersions"}, ROOT).snapstart == \
+        SNAPSTART_FUNCTIONS
     # Deployed with HotPathSnapStart=None, no function keeps a snapshot (and no cache is billed).
-    assert Observability.read(load_yaml(ROOT / "template.yaml"), {"HotPathSnapStart": "None"}, ROOT).snapstart == set()
+    assert Observability.read(template, {"HotPathSnapStart": "None"}, ROOT).snapstart == set()
     plain = _model().estimate(_work())
     assert not any(k.startswith("SnapStart") for k in plain["fixed_usd_per_month"])
     month = ASSUME["seconds_per_month"] * PRICES["lambda_snapstart_cache_gb_second"]["usd"]
