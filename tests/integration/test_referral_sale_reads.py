@@ -6,7 +6,6 @@ a consistent read, never a lost count or a missed upgrade, alone or with a concu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,17 +19,9 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.settings_terms import BindingMode
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from tests.at_once import run_at_once
-from tests.conftest import clear_caches
 from tests.integration.test_payment_snapshot import BASIC, PRICE, SENIOR, T0, World, _chain
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    clear_caches()
-    yield
-    clear_caches()
 
 
 class StaleReplica:
