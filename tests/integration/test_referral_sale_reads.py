@@ -153,3 +153,19 @@ def test_a_binding_read_eventually_that_is_current_counts_the_sale_and_the_payin
     order_id = world.pay(world.place(buyer))
     assert _worker(table, order_id)["counted"]
     assert _counted_invitee(table, buyer, b) == (True, PRICE, 1)
+
+
+def test_two_first_sales_of_one_buyer_at_once_on_a_stale_binding_count_both_and_the_invitee_once(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both workers read the binding unpaid from a replica (both take the paying-invitee path); the
+    later transaction is refused on ``paid``, reads the binding again consistently, finds it paid under
+    the L1 and adds its sale under ``paid = true``: both sales counted, the invitee once."""
+    world = World(table)
+    _, b, buyer = _chain(world)
+    orders = [world.pay(world.place(buyer)), world.pay(world.place(buyer))]
+    StaleReplica(table, monkeypatch, [binding_key(buyer)])  # unpaid, as both first reads see it
+    results = run_at_once([lambda o=o: _worker(table, o) for o in orders])  # type: ignore[misc]
+    assert all(r["counted"] for r in results)
+    assert _counted_invitee(table, buyer, b) == (True, 2 * PRICE, 1)
+    promoter = table.get(promoter_key(b), consistent=True)
+    assert promoter is not None and int(promoter["own_sales_fen"]) == 2 * PRICE
