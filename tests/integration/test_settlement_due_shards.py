@@ -35,6 +35,7 @@ from tests.integration.test_settlement_conditions import (
     assert_reconciles,
     change_status,
     complete,
+    inject_after_read,
     make_world,
     paid_order,
     record,
@@ -141,6 +142,20 @@ def test_a_record_settled_after_the_migration_read_it_keeps_no_entry(
     assert entry(world, order_id) == (None, None)
     assert apply(world, as_read, False) is False  # the condition on the entry as read refuses it
     assert entry(world, order_id) == (None, None) and record(world, order_id).status == "SETTLED"
+
+
+def test_an_entry_moved_between_the_settlement_s_read_and_its_commit_still_settles_once(
+        world: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    written_over_sixteen(world, monkeypatch)
+    order_id = next(o for o in ORDERS if old_shard(o) >= SETTLE_SHARDS)
+    inject_after_read(monkeypatch, lambda: run(world, MIGRATION))
+    report = settle_slice_of(world, [order_id])
+    # The move changes no version: the transaction computed before it commits, and leaves no entry.
+    assert report.settled == 2 and report.retries == 0 and report.fallbacks == 0
+    assert entry(world, order_id) == (None, None) and entry(world, order_id, 2) == (None, None)
+    assert run(world, MIGRATION, restart=True).changed == 0
+    assert_reconciles(world, PROMOTER)
+    assert_reconciles(world, UPLINE)
 
 
 # ---- the worker's eventually consistent reads ----------------------------------------------------
