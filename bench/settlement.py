@@ -44,7 +44,7 @@ from bench._threads import run_threads
 from local.dynamodb import create_table_request, running
 from local.template import load_template
 from mall.dal.commissions import commission_item
-from mall.dal.keys import merchant_key, wallet_key
+from mall.dal.keys import merchant_key, order_key, wallet_key
 from mall.dal.ledger import LedgerRepository, posting_item
 from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Key, Table, serialize
@@ -120,7 +120,7 @@ class World:
 
 
 def make_world(commissions: int, promoters: int, *, prefix: str = "") -> tuple[World, list[dict[str, Any]]]:
-    """The items of ``commissions`` FROZEN due records (+ their frozen postings) spread round-robin
+    """The items of ``commissions`` FROZEN due records (+ their orders and frozen postings) spread round-robin
     over ``promoters``, the wallets and the merchant account that go with them."""
     uids = [f"{prefix}p{n:04d}" for n in range(promoters)]
     world = World(commissions, uids)
@@ -136,6 +136,8 @@ def make_world(commissions: int, promoters: int, *, prefix: str = "") -> tuple[W
                                   rule={"source": "global", "rate_bp": 1000}, created_at=PAID,
                                   due_at=DUE + timedelta(seconds=n % 600))
         items.append(commission_item(record))
+        # Its order, stored as every record's is (the worker reads it with the record).
+        items.append({**order_key(order), "entity": "order", "order_id": order})
         items.append(posting_item(L.commission_frozen(promoter_id=uid, commission_id=cid, amount_fen=amount,
                                                       at=PAID, ref={"commission_id": cid})))
         world.earned[uid] = world.earned.get(uid, 0) + amount

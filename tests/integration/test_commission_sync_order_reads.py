@@ -4,7 +4,6 @@ later one: a replica behind the change is read again consistently, so no change 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,19 +12,11 @@ from mall.dal.commission_sync import commission_message
 from mall.dal.keys import order_key
 from mall.dal.table import Item, Key, Table
 from mall.services.commissions import CommissionRepositories, sync_order
-from tests.conftest import clear_caches
 from tests.integration.test_commission_sync import complete, records, set_refunded
 from tests.integration.test_lifecycle_read_units import read_units
 from tests.integration.test_payment_snapshot import T0, World, _chain
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def _image(table: Table, order_id: str) -> Item:

@@ -6,7 +6,6 @@ a consistent read, never a lost count or a missed upgrade, alone or with a concu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,17 +19,9 @@ from mall.domain.settings import CommissionRates, DistributionSettings
 from mall.domain.settings_terms import BindingMode
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from tests.at_once import run_at_once
-from tests.conftest import clear_caches
 from tests.integration.test_payment_snapshot import BASIC, PRICE, SENIOR, T0, World, _chain
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    clear_caches()
-    yield
-    clear_caches()
 
 
 class StaleReplica:
@@ -162,3 +153,19 @@ def test_a_binding_read_eventually_that_is_current_counts_the_sale_and_the_payin
     order_id = world.pay(world.place(buyer))
     assert _worker(table, order_id)["counted"]
     assert _counted_invitee(table, buyer, b) == (True, PRICE, 1)
+
+
+def test_two_first_sales_of_one_buyer_at_once_on_a_stale_binding_count_both_and_the_invitee_once(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both workers read the binding unpaid from a replica (both take the paying-invitee path); the
+    later transaction is refused on ``paid``, reads the binding again consistently, finds it paid under
+    the L1 and adds its sale under ``paid = true``: both sales counted, the invitee once."""
+    world = World(table)
+    _, b, buyer = _chain(world)
+    orders = [world.pay(world.place(buyer)), world.pay(world.place(buyer))]
+    StaleReplica(table, monkeypatch, [binding_key(buyer)])  # unpaid, as both first reads see it
+    results = run_at_once([lambda o=o: _worker(table, o) for o in orders])  # type: ignore[misc]
+    assert all(r["counted"] for r in results)
+    assert _counted_invitee(table, buyer, b) == (True, 2 * PRICE, 1)
+    promoter = table.get(promoter_key(b), consistent=True)
+    assert promoter is not None and int(promoter["own_sales_fen"]) == 2 * PRICE

@@ -168,7 +168,8 @@ class SettlementRecords:
         Eventually consistent (half the read units): an answer at most a moment old can only make a
         settlement that the transaction refuses, or a skip. Every write it leads to is conditional on
         what was read (each record's status, due date, hold and version; each wallet's version and
-        flags; each order line's refund), so a stale answer that would settle is refused whole and its
+        flags; each order line's refund: an order the answer lacks is read again consistently, as
+        without it no refund would be checked), so a stale answer that would settle is refused whole and its
         promoters are settled on their own from consistent reads (``settle_group``, ``settle_one``);
         a promoter seen disabled is voided only after consistent reads say so (``void_one``); and a
         record a stale answer skips (not due yet, held, frozen promoter, refund open) keeps its due
@@ -186,6 +187,10 @@ class SettlementRecords:
         promoters = sorted({r.beneficiary_id for r in records})
         statuses, wallet_items = self._statuses_and_wallets(promoters, consistent=False)
         needed = {r.order_id for r in records if isinstance(r, CommissionRecord)}
+        # An order the eventual answer lacks would leave its records without a refund check: read it again.
+        if unanswered := sorted(needed - orders.keys()):
+            for item in self._table.batch_get([order_key(oid) for oid in unanswered], consistent=True):
+                orders[str(item["pk"]).removeprefix(order_prefix)] = item
         context = SettleContext(statuses, {oid: item for oid, item in orders.items() if oid in needed})
         return records, context, {uid: wallet_from_item(uid, wallet_items.get(uid)) for uid in promoters}
 
