@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -39,6 +39,7 @@ from mall.integrations.wechatpay.resources import (
 from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
 from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
+from mall.observability import remote_subsegment
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -117,6 +118,27 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _record(subsegment: Any, method: str, url_template: str, *, status: int, request_id: str | None,
+            failure: WeChatPayError | None) -> None:
+    """What a traced call's subsegment holds, with the flags X-Ray reads as the X-Ray SDK's HTTP
+    patches set them: the status sets error (4xx), throttle (429) or fault (5xx); no response at
+    all (timeout, connection) and a 2xx that failed its checks (signature, body) are faults too.
+    Annotations are indexed (``annotation.wechatpay_code = "SYSTEM_ERROR"`` finds those traces);
+    the client makes one attempt per call (a retry is a call of its own, so a subsegment of its own)."""
+    subsegment.put_http_meta("method", method)
+    subsegment.put_http_meta("url", url_template)
+    if status:
+        subsegment.put_http_meta("status", status)
+    subsegment.put_annotation("wechatpay_status", status)
+    if failure is not None:
+        subsegment.put_annotation("wechatpay_code", failure.code)
+        subsegment.put_annotation("wechatpay_retryable", failure.retryable)
+        if not status or isinstance(failure, WeChatPayInvalidResponse):
+            subsegment.add_fault_flag()
+    if request_id:
+        subsegment.put_metadata("request_id", request_id, "wechatpay")  # what WeChat Pay's support asks for
+
+
 class WeChatPayClient:
     """WeChat Pay API v3 for one direct merchant (``mchid``) and one mini-program (``appid``).
 
@@ -164,10 +186,41 @@ class WeChatPayClient:
     def _call(
         self,
         method: Literal["GET", "POST"],
-        path: str,
+        api: str,
         payload: Mapping[str, object] | None = None,
         query: Mapping[str, str] | None = None,
+        **path: str,
     ) -> dict[str, object]:
+        """One API call: ``api`` is the path template (``/v3/…/{out_trade_no}``), ``path`` its values.
+
+        In a traced function the call is a subsegment named for the API (``wechatpay POST
+        /v3/refund/domestic/refunds``), with the HTTP status, WeChat Pay's error code on failure and
+        its ``Request-ID``: what a slow or failed payment needs on call. Never an id, an openid, an
+        amount, a header or a body: the URL recorded is the template's, and WeChat Pay's error
+        message (which may repeat what was sent) stays out too."""
+        with remote_subsegment(f"wechatpay {method} {api}") as subsegment:
+            try:
+                status, request_id, data = self._exchange(method, api.format_map(path), payload, query)
+            except WeChatPayError as exc:
+                if subsegment is not None:
+                    _record(subsegment, method, self.base_url + api, status=exc.status, request_id=exc.request_id,
+                            failure=exc)
+                failure = exc
+            else:
+                if subsegment is not None:
+                    _record(subsegment, method, self.base_url + api, status=status, request_id=request_id, failure=None)
+                return data
+        # Raised outside the subsegment: the SDK would record its message and stack in the trace.
+        raise failure
+
+    def _exchange(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        payload: Mapping[str, object] | None,
+        query: Mapping[str, str] | None,
+    ) -> tuple[int, str | None, dict[str, object]]:
+        """(HTTP status, WeChat Pay's Request-ID, the verified JSON body) of one request."""
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
@@ -207,7 +260,7 @@ class WeChatPayClient:
                 request_id=request_id,
             ) from exc
         if not response.body:
-            return {}
+            return response.status, request_id, {}
         try:
             data = json.loads(response.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -218,7 +271,7 @@ class WeChatPayClient:
             raise WeChatPayInvalidResponse(
                 response.status, "INVALID_BODY", "response body is not a JSON object", request_id=request_id
             )
-        return data
+        return response.status, request_id, data
 
     @staticmethod
     def _parse[M: BaseModel](model: type[M], data: Mapping[str, object]) -> M:
@@ -270,13 +323,15 @@ class WeChatPayClient:
     def query_by_out_trade_no(self, out_trade_no: str) -> TransactionResource:
         """``GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`` (reconciliation)."""
         no = _check_no("out_trade_no", out_trade_no, _OUT_TRADE_NO)
-        data = self._call("GET", f"/v3/pay/transactions/out-trade-no/{no}", query={"mchid": self.mchid})
+        data = self._call("GET", "/v3/pay/transactions/out-trade-no/{out_trade_no}", query={"mchid": self.mchid},
+                          out_trade_no=no)
         return self._parse(TransactionResource, data)
 
     def close_order(self, out_trade_no: str) -> None:
         """``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`` (204)."""
         no = _check_no("out_trade_no", out_trade_no, _OUT_TRADE_NO)
-        self._call("POST", f"/v3/pay/transactions/out-trade-no/{no}/close", {"mchid": self.mchid})
+        self._call("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.mchid},
+                   out_trade_no=no)
 
     # ---- refunds ---------------------------------------------------------------------------
 
@@ -311,7 +366,8 @@ class WeChatPayClient:
     def query_refund(self, out_refund_no: str) -> RefundResult:
         """``GET /v3/refund/domestic/refunds/{out_refund_no}``."""
         no = _check_no("out_refund_no", out_refund_no, _OUT_REFUND_NO)
-        return self._parse(RefundResult, self._call("GET", f"/v3/refund/domestic/refunds/{no}"))
+        data = self._call("GET", "/v3/refund/domestic/refunds/{out_refund_no}", out_refund_no=no)
+        return self._parse(RefundResult, data)
 
     # ---- payouts (商家转账) -----------------------------------------------------------------
 
@@ -366,11 +422,12 @@ class WeChatPayClient:
     def query_transfer_bill(self, out_bill_no: str) -> TransferBillResource:
         """``GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}``."""
         no = _check_no("out_bill_no", out_bill_no, _OUT_BILL_NO)
-        data = self._call("GET", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}")
+        data = self._call("GET", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", out_bill_no=no)
         return self._parse(TransferBillResource, data)
 
     def cancel_transfer_bill(self, out_bill_no: str) -> TransferBillCancelled:
         """``POST …/transfer-bills/out-bill-no/{out_bill_no}/cancel`` (only before the user confirms)."""
         no = _check_no("out_bill_no", out_bill_no, _OUT_BILL_NO)
-        data = self._call("POST", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}/cancel")
+        data = self._call("POST", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
+                          out_bill_no=no)
         return self._parse(TransferBillCancelled, data)
