@@ -123,7 +123,7 @@ def test_every_call_is_a_subsegment_named_for_its_api(client: WeChatPayClient, s
     (400, "PARAM_ERROR", {"error"}),
 ])
 def test_a_refused_call_carries_its_status_code_and_flags(client: WeChatPayClient, sandbox: PaySandbox,
-                                                          traced: Recorder, status: int, code: str,
+                                                          traced: Recorder, *, status: int, code: str,
                                                           flags: set[str]) -> None:
     sandbox.fail_next(status, code, "openid o-customer-secret 无效")  # WeChat Pay's message may repeat input
     with pytest.raises(WeChatPayError) as info:
