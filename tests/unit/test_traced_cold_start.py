@@ -100,7 +100,7 @@ class Daemon:
 
     def documents(self) -> list[dict[str, Any]]:
         """What was sent, until nothing more arrives for 2 s."""
-        documents = []
+        documents: list[dict[str, Any]] = []
         while True:
             try:
                 header, _, body = self.socket.recv(65536).decode().partition("\n")
