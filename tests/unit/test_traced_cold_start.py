@@ -247,3 +247,28 @@ def test_an_untraced_functions_wechatpay_calls_send_nothing(sandbox_url: str, da
     })
     assert result == {"found": False, "xray_loaded": []}
     assert daemon.documents() == []
+
+
+_WORKER_REQUEST = """
+import os
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "PayoutWorkerFunction", 256, "req-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PayoutWorkerFunction"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+record = {"messageId": "m-1", "receiptHandle": "r", "body": '{"not": "a payout"}', "attributes": {},
+          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+          "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:PayoutQueue"}
+print(json.dumps(sys.modules["app"].handler({"Records": [record]}, Context())))
+"""
+
+
+def test_a_traced_workers_result_stays_out_of_its_trace(daemon: Daemon) -> None:
+    result = after_cold_start("PayoutWorkerFunction", _WORKER_REQUEST, {"AWS_XRAY_DAEMON_ADDRESS": daemon.address})
+    assert result == {"batchItemFailures": []}  # the message was dropped: not a payout request
+    [handler] = daemon.documents()
+    assert handler["name"] == "## run" and handler["trace_id"] == TRACE and handler["parent_id"] == "53995c3f42cd8ad8"
+    assert "metadata" not in handler

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -37,9 +37,9 @@ from mall.integrations.wechatpay.resources import (
     parse_model,
 )
 from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
+from mall.integrations.wechatpay.tracing import traced_call
 from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
-from mall.observability import remote_subsegment
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -118,27 +118,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _record(subsegment: Any, method: str, url_template: str, *, status: int, request_id: str | None,
-            failure: WeChatPayError | None) -> None:
-    """What a traced call's subsegment holds, with the flags X-Ray reads as the X-Ray SDK's HTTP
-    patches set them: the status sets error (4xx), throttle (429) or fault (5xx); no response at
-    all (timeout, connection) and a 2xx that failed its checks (signature, body) are faults too.
-    Annotations are indexed (``annotation.wechatpay_code = "SYSTEM_ERROR"`` finds those traces);
-    the client makes one attempt per call (a retry is a call of its own, so a subsegment of its own)."""
-    subsegment.put_http_meta("method", method)
-    subsegment.put_http_meta("url", url_template)
-    if status:
-        subsegment.put_http_meta("status", status)
-    subsegment.put_annotation("wechatpay_status", status)
-    if failure is not None:
-        subsegment.put_annotation("wechatpay_code", failure.code)
-        subsegment.put_annotation("wechatpay_retryable", failure.retryable)
-        if not status or isinstance(failure, WeChatPayInvalidResponse):
-            subsegment.add_fault_flag()
-    if request_id:
-        subsegment.put_metadata("request_id", request_id, "wechatpay")  # what WeChat Pay's support asks for
-
-
 class WeChatPayClient:
     """WeChat Pay API v3 for one direct merchant (``mchid``) and one mini-program (``appid``).
 
@@ -191,27 +170,10 @@ class WeChatPayClient:
         query: Mapping[str, str] | None = None,
         **path: str,
     ) -> dict[str, object]:
-        """One API call: ``api`` is the path template (``/v3/…/{out_trade_no}``), ``path`` its values.
-
-        In a traced function the call is a subsegment named for the API (``wechatpay POST
-        /v3/refund/domestic/refunds``), with the HTTP status, WeChat Pay's error code on failure and
-        its ``Request-ID``: what a slow or failed payment needs on call. Never an id, an openid, an
-        amount, a header or a body: the URL recorded is the template's, and WeChat Pay's error
-        message (which may repeat what was sent) stays out too."""
-        with remote_subsegment(f"wechatpay {method} {api}") as subsegment:
-            try:
-                status, request_id, data = self._exchange(method, api.format_map(path), payload, query)
-            except WeChatPayError as exc:
-                if subsegment is not None:
-                    _record(subsegment, method, self.base_url + api, status=exc.status, request_id=exc.request_id,
-                            failure=exc)
-                failure = exc
-            else:
-                if subsegment is not None:
-                    _record(subsegment, method, self.base_url + api, status=status, request_id=request_id, failure=None)
-                return data
-        # Raised outside the subsegment: the SDK would record its message and stack in the trace.
-        raise failure
+        """One API call: ``api`` is the path template (``/v3/…/{out_trade_no}``), ``path`` its values;
+        in a traced function, a subsegment named for the API (``mall.integrations.wechatpay.tracing``)."""
+        return traced_call(method, api, self.base_url + api,
+                           lambda: self._exchange(method, api.format_map(path), payload, query))
 
     def _exchange(
         self,
