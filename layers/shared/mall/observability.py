@@ -14,7 +14,7 @@ figures), and their logs and metrics tell what a trace would."""
 from __future__ import annotations
 
 import threading
-from functools import cache
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -70,7 +70,9 @@ logger = Logger()
 metrics = Metrics(provider=PublishedOnly())
 
 
-@cache
+_tracer: Tracer | None = None
+
+
 def xray_tracer() -> Tracer:
     """The process's Tracer, built on first use: by ``mall.api.http.entrypoint`` or
     ``mall.workers.worker_entrypoint`` for a traced function, at import, so botocore is patched before
@@ -79,6 +81,25 @@ def xray_tracer() -> Tracer:
     Only botocore is patched (DynamoDB, S3, SQS calls become subsegments): the default list also
     patches `requests`, which nothing here uses and which costs ~30 ms of a cold start to import.
     ``asyncio``, which the SDK's ``wrapt`` imports and no traced code path uses, is loaded only if
-    something uses it (``mall.runtime.lazy_modules``): about half of the SDK's cost at init."""
-    lazy_modules.on_first_use("asyncio")
-    return Tracer(patch_modules=["botocore"])
+    something uses it (``mall.runtime.lazy_modules``): about half of the SDK's cost at init. Calls
+    botocore does not make (WeChat Pay's API) record their own subsegments: ``remote_subsegment``."""
+    global _tracer  # noqa: PLW0603 (one per process, like the Logger and Metrics above)
+    if _tracer is None:
+        lazy_modules.on_first_use("asyncio")
+        _tracer = Tracer(patch_modules=["botocore"])
+    return _tracer
+
+
+def remote_subsegment(name: str) -> AbstractContextManager[Any]:
+    """A subsegment (namespace ``remote``) around one call to a service botocore does not reach, as
+    the X-Ray SDK's own HTTP patches record theirs: the caller sets its ``http`` fields, flags and
+    annotations. It yields the SDK's subsegment where the function is traced and tracing is on; else
+    ``None`` (a function that never built the Tracer never loads the SDK for it), and also when the
+    request is not sampled or has no segment (the SDK's ``DummySubsegment`` or ``None``: nothing sent).
+
+    ``name`` is what the trace map and the timeline show: the API, never an id or personal data."""
+    tracer = _tracer
+    if tracer is None or tracer.disabled:
+        return nullcontext()
+    subsegment: AbstractContextManager[Any] = tracer.provider.in_subsegment(name, namespace="remote")
+    return subsegment

@@ -43,7 +43,8 @@ def worker_entrypoint(run: Handler, *, traced: bool = False) -> Handler:
     than the rest of the stack's monitoring together) that no alarm reads; every log line's
     ``cold_start`` field and Lambda's report line (init duration) show cold starts."""
     flushed = metrics.log_metrics(run)
-    traced_run = xray_tracer().capture_lambda_handler(flushed) if traced else flushed
+    # Not the result as metadata (Powertools' default): a trace keeps no payout's or withdrawal's data.
+    traced_run = xray_tracer().capture_lambda_handler(flushed, capture_response=False) if traced else flushed
     wrapped: Handler = logger.inject_lambda_context(clear_state=True)(traced_run)
     init_gc.resume()  # the handler module's last line: init is over
     return wrapped

@@ -116,7 +116,9 @@ def entrypoint(app: APIGatewayHttpResolver, *,
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    run = xray_tracer().capture_lambda_handler(handler) if traced else handler
+    # Not the response as the handler subsegment's metadata (Powertools' default): it holds what the
+    # caller was answered (payment signatures, amounts, addresses), which a trace must not keep.
+    run = xray_tracer().capture_lambda_handler(handler, capture_response=False) if traced else handler
     wrapped: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)(run)
     init_gc.resume()  # the handler module's last line: init is over

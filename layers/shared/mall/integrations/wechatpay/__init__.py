@@ -8,5 +8,6 @@ Modules (import the one you need; nothing is re-exported here to keep cold start
 - ``client``: ``WeChatPayClient`` over ``urllib`` (JSAPI prepay, query, close, refund, transfer).
 - ``crypto``: key loading, RSA PKCS#1 v1.5 SHA-256, AES-256-GCM, RSA-OAEP sensitive fields.
 - ``verifier``: the ``Wechatpay-*`` signature check shared by notifications and API responses.
+- ``tracing``: each API call as an X-Ray subsegment where the function is traced.
 - ``errors``: ``NotificationRejected`` and the ``WeChatPayError`` family.
 """

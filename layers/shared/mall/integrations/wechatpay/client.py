@@ -37,6 +37,7 @@ from mall.integrations.wechatpay.resources import (
     parse_model,
 )
 from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
+from mall.integrations.wechatpay.tracing import traced_call
 from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
 
@@ -164,10 +165,24 @@ class WeChatPayClient:
     def _call(
         self,
         method: Literal["GET", "POST"],
-        path: str,
+        api: str,
         payload: Mapping[str, object] | None = None,
         query: Mapping[str, str] | None = None,
+        **path: str,
     ) -> dict[str, object]:
+        """One API call: ``api`` is the path template (``/v3/…/{out_trade_no}``), ``path`` its values;
+        in a traced function, a subsegment named for the API (``mall.integrations.wechatpay.tracing``)."""
+        return traced_call(method, api, self.base_url + api,
+                           lambda: self._exchange(method, api.format_map(path), payload, query))
+
+    def _exchange(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        payload: Mapping[str, object] | None,
+        query: Mapping[str, str] | None,
+    ) -> tuple[int, str | None, dict[str, object]]:
+        """(HTTP status, WeChat Pay's Request-ID, the verified JSON body) of one request."""
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
@@ -207,7 +222,7 @@ class WeChatPayClient:
                 request_id=request_id,
             ) from exc
         if not response.body:
-            return {}
+            return response.status, request_id, {}
         try:
             data = json.loads(response.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -218,7 +233,7 @@ class WeChatPayClient:
             raise WeChatPayInvalidResponse(
                 response.status, "INVALID_BODY", "response body is not a JSON object", request_id=request_id
             )
-        return data
+        return response.status, request_id, data
 
     @staticmethod
     def _parse[M: BaseModel](model: type[M], data: Mapping[str, object]) -> M:
@@ -270,13 +285,15 @@ class WeChatPayClient:
     def query_by_out_trade_no(self, out_trade_no: str) -> TransactionResource:
         """``GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`` (reconciliation)."""
         no = _check_no("out_trade_no", out_trade_no, _OUT_TRADE_NO)
-        data = self._call("GET", f"/v3/pay/transactions/out-trade-no/{no}", query={"mchid": self.mchid})
+        data = self._call("GET", "/v3/pay/transactions/out-trade-no/{out_trade_no}", query={"mchid": self.mchid},
+                          out_trade_no=no)
         return self._parse(TransactionResource, data)
 
     def close_order(self, out_trade_no: str) -> None:
         """``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`` (204)."""
         no = _check_no("out_trade_no", out_trade_no, _OUT_TRADE_NO)
-        self._call("POST", f"/v3/pay/transactions/out-trade-no/{no}/close", {"mchid": self.mchid})
+        self._call("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.mchid},
+                   out_trade_no=no)
 
     # ---- refunds ---------------------------------------------------------------------------
 
@@ -311,7 +328,8 @@ class WeChatPayClient:
     def query_refund(self, out_refund_no: str) -> RefundResult:
         """``GET /v3/refund/domestic/refunds/{out_refund_no}``."""
         no = _check_no("out_refund_no", out_refund_no, _OUT_REFUND_NO)
-        return self._parse(RefundResult, self._call("GET", f"/v3/refund/domestic/refunds/{no}"))
+        data = self._call("GET", "/v3/refund/domestic/refunds/{out_refund_no}", out_refund_no=no)
+        return self._parse(RefundResult, data)
 
     # ---- payouts (商家转账) -----------------------------------------------------------------
 
@@ -366,11 +384,12 @@ class WeChatPayClient:
     def query_transfer_bill(self, out_bill_no: str) -> TransferBillResource:
         """``GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}``."""
         no = _check_no("out_bill_no", out_bill_no, _OUT_BILL_NO)
-        data = self._call("GET", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}")
+        data = self._call("GET", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", out_bill_no=no)
         return self._parse(TransferBillResource, data)
 
     def cancel_transfer_bill(self, out_bill_no: str) -> TransferBillCancelled:
         """``POST …/transfer-bills/out-bill-no/{out_bill_no}/cancel`` (only before the user confirms)."""
         no = _check_no("out_bill_no", out_bill_no, _OUT_BILL_NO)
-        data = self._call("POST", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}/cancel")
+        data = self._call("POST", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
+                          out_bill_no=no)
         return self._parse(TransferBillCancelled, data)
