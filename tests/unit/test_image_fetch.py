@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
+from tests.serving import serving
 from tools.image_fetch import FetchRefused, GuardedFetcher, IPAddress, is_public_address
 
 
@@ -43,14 +44,8 @@ def server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[tuple[
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield port, seen
 
 
 def test_the_positive_path_reads_the_image() -> None:

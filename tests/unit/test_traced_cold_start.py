@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from mall.dal.table import main_table
 from mall.domain.catalog import Category, Product
 from mall.domain.tokens import Role, issue_token
 from tests.conftest import ROOT, SECRETS_FILE, clear_caches, table_request
+from tests.serving import serving
 
 
 class _EmptyTable(BaseHTTPRequestHandler):
@@ -51,14 +51,9 @@ class _EmptyTable(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def dynamodb() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyTable)
     _EmptyTable.operations = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _EmptyTable)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 _FIRST_REQUEST = """

@@ -35,6 +35,7 @@ from mall.integrations.wechatpay.errors import (
 )
 from mall.integrations.wechatpay.notifications import verify_and_decrypt
 from mall.integrations.wechatpay.resources import parse_refund, parse_transaction, parse_transfer_bill
+from tests.serving import serving
 
 from .helpers import APPID, START, FakeClock, Keys, RecordingSender, sandbox_transport
 
@@ -368,14 +369,8 @@ def test_unparseable_error_bodies_still_map_by_status(keys: Keys, clock: FakeClo
 
 @pytest.fixture
 def http_sandbox(sandbox: PaySandbox) -> Iterator[str]:
-    server = make_http_server(sandbox)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/wechatpay"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(make_http_server(sandbox)) as port:
+        yield f"http://127.0.0.1:{port}/wechatpay"
 
 
 def test_round_trip_over_http_with_urllib(keys: Keys, http_sandbox: str, sandbox: PaySandbox,
@@ -413,9 +408,7 @@ def test_the_wechatpayv3_sdk_talks_to_the_sandbox(keys: Keys) -> None:
     from wechatpayv3 import WeChatPay, WeChatPayType
 
     sandbox = PaySandbox(keys.raw, appid=APPID, sender=RecordingSender())  # real clock: the SDK uses time.time()
-    server = make_http_server(sandbox)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(make_http_server(sandbox)) as port:
         sdk = WeChatPay(
             wechatpay_type=WeChatPayType.MINIPROG, mchid=keys.raw["wechatpay_mchid"],
             private_key=keys.raw["wechatpay_merchant_private_key"],
@@ -423,7 +416,7 @@ def test_the_wechatpayv3_sdk_talks_to_the_sandbox(keys: Keys) -> None:
             apiv3_key=keys.raw["wechatpay_apiv3_key"], notify_url=NOTIFY,
             public_key=keys.raw["wechatpay_public_key"], public_key_id=keys.public_key_id, timeout=(2, 5),
         )
-        sdk._core._gate_way = f"http://127.0.0.1:{server.server_port}"  # mounted at the root for the SDK
+        sdk._core._gate_way = f"http://127.0.0.1:{port}"  # mounted at the root for the SDK
         code, message = sdk.pay(description="测试", out_trade_no="T2025030199999", amount={"total": 100},
                                 payer={"openid": "o-sdk"}, pay_type=WeChatPayType.MINIPROG)
         assert code == 200 and json.loads(message)["prepay_id"].startswith("wx")
@@ -436,9 +429,6 @@ def test_the_wechatpayv3_sdk_talks_to_the_sandbox(keys: Keys) -> None:
             transfer_scene_report_infos=[{"info_type": "岗位类型", "info_content": "推广员"}],
         )
         assert code == 200 and json.loads(message)["state"] == "WAIT_USER_CONFIRM", message
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---- shared state file and CLI -------------------------------------------------------------------
