@@ -132,10 +132,19 @@ class OrderAfterPayment:
 
     def view_address(self, order_item: Item) -> Item | None:
         """The address item of an order whose item has no address of its own (None: it has, or there
-        is none): read consistent, as the view after a write must show it."""
+        is none), for the view a shipment or a receipt answers with (masked; no decision or write
+        depends on it).
+
+        Read eventually consistent: the item is put with the order when it is placed, long before the
+        order is paid and shipped, and is only ever replaced by an erasure, which refuses while the
+        order is paid or shipped (``mall.domain.erasure``): a lagging read sees the address the order
+        had when its write was made, or a later erasure's stars. An item the read does not find (put moments
+        ago by ``tools/migrations/order_addresses_apart``, which takes the address off the order in
+        the same transaction) is read again consistent: a view must not drop an address it has."""
         if order_item.get("address") is not None:
             return None
-        return self._table.get(order_address_key(str(order_item["order_id"])), consistent=True)
+        key = order_address_key(str(order_item["order_id"]))
+        return self._table.get(key, consistent=False) or self._table.get(key, consistent=True)
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:

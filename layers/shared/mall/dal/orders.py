@@ -91,8 +91,10 @@ class OrderRepository(OrderAfterPayment):
 
     def address_of(self, order: Order) -> dict[str, Any] | None:
         """The delivery address of an order already read without it: its own (orders placed before
-        the address was kept apart), else its address item's, read alone (consistent: an erasure or a
-        correction before shipping counts), never the order again."""
+        the address was kept apart), else its address item's, read alone, never the order again.
+        Consistent: what reads it (the upload of a shipment to WeChat, the parcels' tracking) sends the
+        phone on, and may run after the order is received (a retry), when an erasure may have just
+        replaced the address; a lagging read would send the phone the customer had erased."""
         if order.address is not None:
             return order.address
         apart = self._table.get(order_address_key(order.order_id), consistent=True)
