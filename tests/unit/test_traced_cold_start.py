@@ -56,23 +56,30 @@ def dynamodb() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-_FIRST_REQUEST = """
+def _invocation(function: str) -> str:
+    """A child's lines that invoke like Lambda's runtime: the context it passes ``function``'s handler and
+    the trace header it sets for each invocation of a traced function."""
+    return f"""
 import os
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "{function}", 256, "req-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:{function}"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+"""
+
+
+_FIRST_REQUEST = _invocation("PlaceOrderFunction") + """
 from datetime import UTC, datetime
 from mall.domain.tokens import Role, issue_token
 from mall.runtime.lazy_modules import is_loaded
 
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "PlaceOrderFunction", 256, "req-1"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PlaceOrderFunction"
-    def get_remaining_time_in_millis(self):
-        return 10000
-
 at_init = is_loaded("asyncio")
 token = issue_token("c_trace", frozenset({Role.CUSTOMER}), key=b"x" * 64, now=datetime.now(UTC), ttl_seconds=600)
 event = json.loads(os.environ["TEST_EVENT"].replace("{{customer_token}}", token))
-# What Lambda's runtime sets for each invocation of a traced function.
-os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 answer = sys.modules["app"].handler(event, Context())
 print(json.dumps({"status": answer["statusCode"], "asyncio_at_init": at_init,
                   "asyncio_after_request": is_loaded("asyncio"),
@@ -244,16 +251,7 @@ def test_an_untraced_functions_wechatpay_calls_send_nothing(sandbox_url: str, da
     assert daemon.documents() == []
 
 
-_WORKER_REQUEST = """
-import os
-
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "PayoutWorkerFunction", 256, "req-1"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PayoutWorkerFunction"
-    def get_remaining_time_in_millis(self):
-        return 10000
-
-os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+_WORKER_REQUEST = _invocation("PayoutWorkerFunction") + """
 record = {"messageId": "m-1", "receiptHandle": "r", "body": '{"not": "a payout"}', "attributes": {},
           "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
           "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:PayoutQueue"}

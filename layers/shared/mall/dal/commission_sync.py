@@ -100,12 +100,9 @@ class CommissionSyncStore:
         or a later one: every change of an order counts its version up, so such a read shows that
         change and everything before it, as a consistent read made after the change would. An older
         one (a replica behind the change) is read again, consistently."""
-        order = None
         if at_least_version is not None:
-            order = self._table.get(order_key(order_id))
-            if order is not None and _version(order) < at_least_version:
-                order = None
-        if order is None:
+            order = self._table.get_showing(order_key(order_id), lambda item: _version(item) >= at_least_version)
+        else:
             order = self._table.get(order_key(order_id), consistent=True)
         if order is None or order.get("entity", "order") != "order":
             return OrderCommissions(order=None)

@@ -143,8 +143,7 @@ class OrderAfterPayment:
         the same transaction) is read again consistent: a view must not drop an address it has."""
         if order_item.get("address") is not None:
             return None
-        key = order_address_key(str(order_item["order_id"]))
-        return self._table.get(key, consistent=False) or self._table.get(key, consistent=True)
+        return self._table.get_showing(order_address_key(str(order_item["order_id"])), lambda _: True)
 
     def list_for_buyer(self, buyer_id: str, *, status: str | None, limit: int,
                        start_key: Key | None) -> Page:

@@ -6,7 +6,7 @@ boundary as plain Python values (``int`` for numbers: money is integer fen)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -179,6 +179,15 @@ class Table:
         response = self.client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
         raw = response.get("Item")
         return deserialize(raw) if raw else None
+
+    def get_showing(self, key: Key, shows: Callable[[Item], bool]) -> Item | None:
+        """The item, read eventually consistent (half the units) and kept when it is found and ``shows``
+        what the caller knows was written; else read again consistently. Writes to one item reach a
+        replica in their order, so a read showing a write shows everything written before it too."""
+        item = self.get(key)
+        if item is None or not shows(item):
+            item = self.get(key, consistent=True)
+        return item
 
     def put(self, item: Mapping[str, Any], *, condition: str | None = None,
             names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:

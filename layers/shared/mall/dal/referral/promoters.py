@@ -87,9 +87,7 @@ class PromoterRepository:
         consistent one. Writes to one item reach a replica in their order, so a read that shows the
         order's id in ``counted_order`` (set only by that sale's transaction, once) shows the sale and
         every write before it, as a consistent read just after the sale would."""
-        item = self._table.get(promoter_key(user_id))
-        if item is None or item.get(COUNTED_ORDER) != order_id:
-            item = self._table.get(promoter_key(user_id), consistent=True)
+        item = self._table.get_showing(promoter_key(user_id), lambda stored: stored.get(COUNTED_ORDER) == order_id)
         return promoter_from_item(item) if item else None
 
     def get_by_code(self, code: str) -> Promoter | None:
