@@ -67,8 +67,8 @@ class Observability:
         table_principals = 0
         for resource in resources.values():
             sse = resource.get("Properties", {}).get("SSESpecification", {})
-            if resource.get("Type") == "AWS::DynamoDB::Table" and sse.get("SSEEnabled") and \
-                    "KMSMasterKeyId" not in sse:
+            managed = str(_value(sse.get("SSEEnabled", False), raw, parameters)).lower() == "true"
+            if resource.get("Type") == "AWS::DynamoDB::Table" and managed and "KMSMasterKeyId" not in sse:
                 table_principals = len({referenced_id(p.get("Role")) for p in functions.values()} - {None})
         cold_start = any("capture_cold_start_metric=True" in (root / path).read_text(encoding="utf-8")
                          for path in ENTRY_POINTS if (root / path).is_file())

@@ -65,7 +65,17 @@ def test_the_template_traces_only_the_functions_that_call_wechat_pay_and_emits_n
     assert facts.system_log_level == "INFO"
     assert facts.function_log_retention_days is None  # Lambda's own log groups: never expire
     assert facts.access_log_retention_days == 400
-    assert facts.table_key_principals >= 1
+    assert facts.table_key_principals == 0  # DynamoDB's own key by default: no KMS requests
+
+
+def test_the_table_managed_key_is_priced_per_function_role_when_the_deploy_asks_for_it() -> None:
+    raw = load_yaml(ROOT / "template.yaml")
+    managed = Observability.read(raw, {"TableManagedKey": "true"}, ROOT)
+    roles = {str(props.get("Role")) for props in (
+        resource.get("Properties", {}) for resource in raw["Resources"].values()
+        if resource.get("Type") == "AWS::Serverless::Function") if props.get("Role")}
+    assert managed.table_key_principals == len(roles) >= 2
+    assert Observability.read(raw, {"TableManagedKey": "false"}, ROOT).table_key_principals == 0
 
 
 # -- the model on a made-up lifecycle ------------------------------------------------------------
