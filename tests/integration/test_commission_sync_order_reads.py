@@ -131,8 +131,10 @@ def test_a_refund_written_without_raising_the_version_is_decided_from_a_consiste
     message = commission_message(refunded, completed)
     assert message == {"order_id": order_id}
     seen = _behind(monkeypatch, order_id, completed)
-    sync_order(CommissionRepositories.on(table), order_id=order_id, now=T0 + timedelta(days=2),
-               seen_version=order_version_of(json.dumps(message)))
+    repos = CommissionRepositories.on(table)
+    units = read_units(table, lambda: sync_order(repos, order_id=order_id, now=T0 + timedelta(days=2),
+                                                 seen_version=order_version_of(json.dumps(message))))
     assert seen[0] is True  # no eventually consistent read of the order
+    assert units["rcu_by_item_kind"]["ORDER#/ORDER"] == 1.0  # the price of the forgotten version: ½ unit
     after = records(table, order_id)
     assert len(after) == 2 and all(0 < r.current_fen < r.amount_fen for r in after.values())
