@@ -2,7 +2,8 @@
 
 The order stream router (``functions/order_status_stream``) sends ``{"order_id": ..., "version": n}``
 whenever an order became paid, completed, closed or had a line refunded (``version``: the order's
-after that change; the sync's first read of the order is eventually consistent when it shows it). Each message runs
+after that change, named only when the change raised it; the sync's first read of the order is
+eventually consistent when it shows it, consistent when the message names none). Each message runs
 ``mall.services.commissions.sync_order``, which is idempotent and converges whatever the order
 and number of deliveries. First the batch's newly paid orders are credited together
 (``mall.services.commission_batch``: one wallet write per promoter per transaction); then records

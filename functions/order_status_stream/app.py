@@ -6,7 +6,9 @@ orders when they become PAID (PAID → COMPLETED, completed_by auto); while the 
 were shipped there too (the shipping upload worker subscribes them anyway); and route every change that
 can change commission (paid, completed, a line refunded, closed:
 ``mall.domain.commission_changes.commission_trigger``) to ``CommissionQueue`` as ``{"order_id", "version"}``
-(the order's version after the change: ``mall.dal.commission_sync.commission_message``).
+(the order's version after the change, named only when the change raised it: otherwise the message has
+no version, so the sync reads the order consistently, and a warning names the order:
+``mall.dal.commission_sync.commission_message``).
 
 It is also the table's change router: every change of an entity in
 ``mall.dal.changes.ROUTED_ENTITIES`` goes on to ``StatsQueue`` and ``NotificationQueue`` (the
@@ -22,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mall.clock import utc_now
 from mall.config import function_environment
 from mall.dal.changes import change_from_stream, change_message, routed
-from mall.dal.commission_sync import commission_message, order_image
+from mall.dal.commission_sync import commission_message, order_image, version_raised
 from mall.dal.orders import OrderRepository
 from mall.dal.queues import queue_from_env
 from mall.dal.shipping import ShippingRepository
@@ -59,7 +61,12 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             on_order_changes(repo=repo, changes=[OrderChange(old, new)], now=utc_now(), uploads=uploads)
             if (new is not None and commission_queue is not None
                     and commission_trigger(order_image(old), order_image(new))):
-                commission_queue.send(commission_message(new))
+                commission_queue.send(commission_message(new, old))
+                if not version_raised(old, new):
+                    # Every write that changes what commission_trigger looks at must raise the
+                    # version; the message above names none, so this change is still read right.
+                    logger.warning("order changed for commission without raising its version",
+                                   extra={"order_id": str(new["order_id"]), "version": new.get("version")})
             if tracking_queue is not None and new is not None and needs_subscription(old, new):
                 tracking_queue.send({"order_id": str(new["order_id"])})
             if routed(change):

@@ -1,9 +1,11 @@
 """The commission sync reads the order eventually consistent when its message names the order's
 version after the change that sent it, and keeps that read only when it shows that version or a
-later one: a replica behind the change is read again consistently, so no change is missed."""
+later one: a replica behind the change is read again consistently, so no change is missed. A change
+that did not raise the version names none, and the order is read consistently."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from mall.dal.commission_sync import commission_message
 from mall.dal.keys import order_key
 from mall.dal.table import Item, Key, Table
 from mall.services.commissions import CommissionRepositories, sync_order
+from mall.workers import order_version_of
 from tests.integration.test_commission_sync import complete, records, set_refunded
 from tests.integration.test_lifecycle_read_units import read_units
 from tests.integration.test_payment_snapshot import T0, World, _chain
@@ -47,15 +50,15 @@ def test_the_message_names_the_order_s_version_after_the_change(table: Table) ->
     _, _, buyer = _chain(world)
     order_id = world.pay(world.place(buyer))
     image = _image(table, order_id)
-    assert commission_message(image) == {"order_id": order_id, "version": image["version"]}
-    assert commission_message({"order_id": order_id}) == {"order_id": order_id}  # none: read consistently
+    assert commission_message(image, None) == {"order_id": order_id, "version": image["version"]}
+    assert commission_message({"order_id": order_id}, None) == {"order_id": order_id}  # none: read consistently
 
 
 def test_a_paid_order_s_sync_reads_the_order_at_half_a_unit(table: Table) -> None:
     world = World(table)
     a, b, buyer = _chain(world)
     order_id = world.pay(world.place(buyer))
-    version = commission_message(_image(table, order_id))["version"]
+    version = commission_message(_image(table, order_id), None)["version"]
     repos = CommissionRepositories.on(table)
     seen = read_units(table, lambda: sync_order(repos, order_id=order_id, now=T0 + timedelta(minutes=1),
                                                 seen_version=version))
@@ -72,7 +75,7 @@ def test_a_replica_that_has_not_seen_the_payment_is_read_again_consistently(
     order_id = world.place(buyer)
     unpaid = _image(table, order_id)
     world.pay(order_id)
-    version = commission_message(_image(table, order_id))["version"]
+    version = commission_message(_image(table, order_id), None)["version"]
     seen = _behind(monkeypatch, order_id, unpaid)
     result = sync_order(CommissionRepositories.on(table), order_id=order_id, now=T0 + timedelta(minutes=1),
                         seen_version=version)
@@ -90,7 +93,7 @@ def test_a_replica_behind_a_refund_is_read_again_and_the_refund_reduces_the_reco
     world.commission_worker(order_id, now=T0 + timedelta(days=1))
     completed = _image(table, order_id)
     set_refunded(table, order_id, 0, int(completed["lines"][0]["paid_fen"]) // 2)
-    version = commission_message(_image(table, order_id))["version"]
+    version = commission_message(_image(table, order_id), None)["version"]
     seen = _behind(monkeypatch, order_id, completed)  # the replica has the completion, not the refund
     sync_order(CommissionRepositories.on(table), order_id=order_id, now=T0 + timedelta(days=2), seen_version=version)
     assert seen[:2] == [False, True]
@@ -107,3 +110,31 @@ def test_a_replica_that_shows_the_change_is_kept(table: Table, monkeypatch: pyte
     sync_order(CommissionRepositories.on(table), order_id=order_id, now=T0 + timedelta(minutes=1),
                seen_version=int(paid["version"]))
     assert seen == [False] and len(records(table, order_id)) == 2
+
+
+def test_a_refund_written_without_raising_the_version_is_decided_from_a_consistent_read(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that forgets the version: the replica from before the refund shows the same version,
+    so a message naming it would let the sync keep that replica and leave the commission unreduced
+    (and settle it later). The message names no version: the order is read consistently."""
+    world = World(table)
+    _, _, buyer = _chain(world)
+    order_id = world.pay(world.place(buyer))
+    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
+    complete(table, order_id)
+    world.commission_worker(order_id, now=T0 + timedelta(days=1))
+    completed = _image(table, order_id)
+    table.update(order_key(order_id), "SET #lines[0].refunded_fen = :r", names={"#lines": "lines"},
+                 values={":r": int(completed["lines"][0]["paid_fen"]) // 2})
+    refunded = _image(table, order_id)
+    assert refunded["version"] == completed["version"]
+    message = commission_message(refunded, completed)
+    assert message == {"order_id": order_id}
+    seen = _behind(monkeypatch, order_id, completed)
+    repos = CommissionRepositories.on(table)
+    units = read_units(table, lambda: sync_order(repos, order_id=order_id, now=T0 + timedelta(days=2),
+                                                 seen_version=order_version_of(json.dumps(message))))
+    assert seen[0] is True  # no eventually consistent read of the order
+    assert units["rcu_by_item_kind"]["ORDER#/ORDER"] == 1.0  # the price of the forgotten version: ½ unit
+    after = records(table, order_id)
+    assert len(after) == 2 and all(0 < r.current_fen < r.amount_fen for r in after.values())

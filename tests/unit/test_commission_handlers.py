@@ -5,6 +5,7 @@ commission queue, and placing an order in self-purchase ``discount`` mode."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -243,6 +244,40 @@ def test_the_order_stream_sends_commission_relevant_changes_to_the_queue(moto_ta
     # With the order's version after the change: the sync reads the order eventually consistent when
     # the read shows it.
     assert [json.loads(m["Body"]) for m in messages] == [{"order_id": "o_sample0000000000000000", "version": 2}]
+    queues.sqs_client.cache_clear()
+
+
+def test_the_order_stream_names_no_version_when_the_change_did_not_raise_it(
+        moto_table: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A write that refunds a line (or completes, closes, …) without raising the order's version leaves
+    a version an older replica also shows: the message names none, so the sync reads the order
+    consistently, and a warning names the order so that the writer is found."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="CommissionQueue")["QueueUrl"]
+    monkeypatch.setenv("COMMISSION_QUEUE_URL", url)
+    queues.sqs_client.cache_clear()
+    event = json.loads((ROOT / "events" / "order_status_stream.json").read_text("utf-8"))
+    record = event["Records"][0]["dynamodb"]
+    paid = record["NewImage"]
+    refunded = json.loads(json.dumps(paid))
+    refunded["lines"]["L"][0]["M"]["refunded_fen"] = {"N": "100"}
+    forgetful = {"Records": [{**event["Records"][0], "dynamodb": {**record, "OldImage": paid,
+                                                                  "NewImage": refunded}}]}
+    raised = json.loads(json.dumps(forgetful))
+    raised["Records"][0]["dynamodb"]["NewImage"]["version"] = {"N": "3"}
+    module = load_function("order_status_stream")
+    caplog.set_level(logging.WARNING)
+    assert module.handler(forgetful, FakeContext()) == {"batchItemFailures": []}
+    logged = [r for r in caplog.records if "without raising its version" in r.getMessage()]
+    caplog.clear()
+    assert module.handler(raised, FakeContext()) == {"batchItemFailures": []}
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    order_id = "o_sample0000000000000000"
+    assert sorted((json.loads(m["Body"]) for m in messages), key=len) == [
+        {"order_id": order_id}, {"order_id": order_id, "version": 3}]
+    assert [(r.levelname, r.__dict__["order_id"], r.__dict__["version"]) for r in logged] == [
+        ("WARNING", order_id, 2)]
+    assert not [r for r in caplog.records if "without raising its version" in r.getMessage()]
     queues.sqs_client.cache_clear()
 
 

@@ -51,12 +51,22 @@ def _version(order: Item) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def commission_message(order: Item) -> dict[str, Any]:
-    """What the order stream sends ``CommissionQueue`` for a change of ``order`` (its new image): the
-    order's id and, when it has one, its ``version`` after the change (``read(at_least_version=…)``)."""
-    message: dict[str, Any] = {"order_id": str(order["order_id"])}
-    if _version(order):
-        message["version"] = _version(order)
+def version_raised(old: Item | None, new: Item) -> bool:
+    """Whether the write from ``old`` to ``new`` (the order's images; ``old`` None: the write created
+    it) raised the order's ``version``. Only then does a read showing that version show this write:
+    a write that left the version where it was has the same version as the image before it."""
+    return old is None or _version(new) > _version(old)
+
+
+def commission_message(new: Item, old: Item | None) -> dict[str, Any]:
+    """What the order stream sends ``CommissionQueue`` for a change of an order from ``old`` to ``new``
+    (its images): the order's id and, when the change raised the order's ``version``, that version
+    (``read(at_least_version=…)``). A change that did not raise it names none, so the sync reads the
+    order consistently: an eventually consistent read showing that version may be a replica from
+    before the change, and a commission decided from it could miss a refund or the completion."""
+    message: dict[str, Any] = {"order_id": str(new["order_id"])}
+    if _version(new) and version_raised(old, new):
+        message["version"] = _version(new)
     return message
 
 
@@ -97,7 +107,8 @@ class CommissionSyncStore:
 
         ``at_least_version``: the order's ``version`` in the change that asked for this sync. The order
         is then read eventually consistent first (half the units) and kept when it shows that version
-        or a later one: every change of an order counts its version up, so such a read shows that
+        or a later one: the message names a version only when the change raised it
+        (``commission_message``), and an order's version never goes down, so such a read shows that
         change and everything before it, as a consistent read made after the change would. An older
         one (a replica behind the change) is read again, consistently."""
         if at_least_version is not None:
