@@ -211,9 +211,10 @@ class OrderRepository(OrderAfterPayment):
 
     def mark_paid(self, order: Order, *, transaction_id: str, paid_at: datetime, now: datetime,
                   basis: PaymentBasisWrites | None = None) -> bool:
-        """CREATED → PAID with the buyer's paid counters, in one transaction. False when the order was
-        no longer CREATED (another delivery won), or when ``basis`` was decided from a state that
-        changed before the commit (the caller reads and decides again)."""
+        """CREATED → PAID with the buyer's paid counters and the payment's history entry (at ``paid_at``,
+        the time the buyer paid; implied by an order marked ``IMPLIED_HISTORY``), in one transaction.
+        False when the order was no longer CREATED (another delivery won), or when ``basis`` was decided
+        from a state that changed before the commit (the caller reads and decides again)."""
         name = self._table.name
         profile_set = ("SET first_paid_order_id = if_not_exists(first_paid_order_id, :oid), "
                        "first_paid_at = if_not_exists(first_paid_at, :now)")
