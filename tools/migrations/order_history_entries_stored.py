@@ -1,13 +1,16 @@
-"""The history entries an order implies (``mall.dal.order_items.implied_history``: its placing, and its
-receipt when the buyer or WeChat confirmed it) written back as ``HISTORY#<at>#<status>`` items.
+"""The history entries an order implies (``mall.dal.order_items.implied_history``: its placing, its expiry,
+its payment when its mark is ``PAID_IMPLIED``, and its receipt when the buyer or WeChat confirmed it)
+written back as ``HISTORY#<at>#<status>`` items.
 
 Not needed going forward: the order detail reads implied entries from the order itself. Run it only
 before rolling the code back below the release that stopped storing them (docs/runbook.md), so the
 older code, which reads only the items, shows the same history. The order keeps its mark: the
 current code counts an entry that is both implied and stored once.
 
-Idempotent: each put is conditional on the entry not existing; an order whose entries are all
-stored is skipped without a write."""
+Run it while every function stores every entry (``ORDER_HISTORY_STORED`` = 1), so no order gets an
+implied entry after its turn. Idempotent: each put is conditional on the entry not existing; an order
+whose entries are all stored is skipped without a write; a run stopped midway resumes where it stopped
+(``tools.migrations``), and one run before (another rollback) needs ``--restart``."""
 
 from __future__ import annotations
 
@@ -41,8 +44,8 @@ def apply(table: Table, item: Item, dry_run: bool) -> bool:
 
 MIGRATION = Migration(
     name=NAME,
-    description="write the history entries orders imply (placing, the buyer's or WeChat's receipt) as items: "
-                "only before rolling the code back below the release that stopped storing them",
+    description="write the history entries orders imply (placing, expiry, payment, the buyer's or WeChat's "
+                "receipt) as items: only before rolling the code back below the release that stopped storing them",
     apply=apply,
     filter_expression="entity = :order AND sk = :order_sk AND attribute_exists(#implied)",
     names={"#implied": IMPLIED_HISTORY},

@@ -236,8 +236,8 @@ class FunctionEnvironment(BaseModel):
     settlement_due_shards_read: Annotated[int, Field(alias="SETTLEMENT_DUE_SHARDS_READ", ge=1, le=16)] = 4
     # The order stream worker, the admin's order list and the orders export (docs/runbook.md).
     order_status_list: Annotated[OrderStatusList, Field(alias="ORDER_STATUS_LIST")] = "index"
-    # Placing an order: "1" only during the first deploy of orders that imply their placing and receipt
-    # history entries (docs/runbook.md): the entries are still stored for code that does not read them.
+    # Every function: "1" only during the first deploy of a release whose orders imply more of their history
+    # entries (docs/runbook.md): every entry is still stored, for code that does not read them all.
     order_history_stored: Annotated[bool, Field(alias="ORDER_HISTORY_STORED")] = False
 
     def queue_url(self, variable: QueueVariable) -> str | None:

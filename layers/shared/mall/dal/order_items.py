@@ -8,7 +8,7 @@ Items of the order's partition:
   update from the expected ``status``, ``version`` + 1;
 - ``HISTORY#<at>#<status>``: one per transition, in the same transaction, but for the entries an order
   marked ``IMPLIED_HISTORY`` gives back from its own fields (placing, expiry, the buyer's or WeChat's
-  receipt: ``implied_history``);
+  receipt, and its payment once the mark is ``PAID_IMPLIED``: ``implied_history``);
 - ``ADDRESS``: the delivery address (encrypted fields and fingerprints), put once with the order and
   never changed but by an erasure. Kept apart because the order item is rewritten at every
   transition and DynamoDB bills each write per started KB of the whole item (twice in a
@@ -126,8 +126,16 @@ def history_from_item(item: Item) -> HistoryEntry:
 #: was the only other item of its transaction. The name is short because the order item is rewritten
 #: at every transition and must stay under 1 KB.
 IMPLIED_HISTORY = "ih"
+#: The mark's value (1 when placed) once the payment's entry is implied too: set by the payment that
+#: stores no ``PAID`` item. Code that knows only the value 1 reads any value as 1 and would show no
+#: payment, so it is written only once every function reads it (``ORDER_HISTORY_STORED`` = 0); the
+#: same number of digits, so the order item keeps its size.
+PAID_IMPLIED = 2
 PLACED_NOTE = "order placed"
 EXPIRED_NOTE = "not paid in time; stock released"
+#: Who records a payment in the history: WeChat Pay's notification, or the reconciliation or expiry job
+#: that asked WeChat Pay, all through ``mall.services.payments.apply_payment``.
+PAID_BY = "wechatpay"
 #: ``completed_by`` → the note of the receipt's history entry (its ``by`` is ``completed_by`` itself), for
 #: the completions whose entry is read from the order (an admin's or the schedule's is still stored).
 IMPLIED_COMPLETIONS: dict[str, str] = {"buyer": "receipt confirmed",
@@ -137,6 +145,21 @@ IMPLIED_COMPLETIONS: dict[str, str] = {"buyer": "receipt confirmed",
 def placed_entry(buyer_id: str, *, at: datetime | str) -> HistoryEntry:
     """The history entry of placing an order (stored, or implied by an order marked ``IMPLIED_HISTORY``)."""
     return HistoryEntry(OrderStatus.CREATED.value, at if isinstance(at, str) else iso(at), buyer_id, PLACED_NOTE)
+
+
+def paid_entry(transaction_id: str, *, paid_at: datetime | str) -> HistoryEntry:
+    """The history entry of a payment (CREATED → PAID), stored or implied alike: at ``paid_at``, the time
+    the buyer paid as WeChat Pay reports it (its ``success_time``; the time it was recorded when WeChat
+    Pay gives none), which is the order's ``paid_at`` too."""
+    return HistoryEntry(OrderStatus.PAID.value, paid_at if isinstance(paid_at, str) else iso(paid_at), PAID_BY,
+                        f"transaction {transaction_id}")
+
+
+def payment_implied(order: Order, *, history_stored: bool) -> bool:
+    """Whether recording the payment of ``order`` leaves its history entry to be read from the order
+    (the payment then sets the mark to ``PAID_IMPLIED``): an order already marked, once every function
+    reads that value (not while ``history_stored``, ``ORDER_HISTORY_STORED``)."""
+    return bool(order.extra.get(IMPLIED_HISTORY)) and not history_stored
 
 
 def placing_writes(table: str, order_item: Item, *, now: datetime, history_stored: bool) -> list[Write]:
@@ -152,21 +175,26 @@ def placing_writes(table: str, order_item: Item, *, now: datetime, history_store
     return writes
 
 
-def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str) -> bool:
+def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str, history_stored: bool) -> bool:
     """Whether completing ``order`` with history ``entry`` leaves the entry to be read from the order:
     an order marked ``IMPLIED_HISTORY``, completed for the first time, by one of ``IMPLIED_COMPLETIONS``
-    with exactly the entry the order's fields give back."""
-    return (bool(order.extra.get(IMPLIED_HISTORY)) and order.completed_at is None
+    with exactly the entry the order's fields give back, unless every entry is stored meanwhile
+    (``history_stored``, ``ORDER_HISTORY_STORED``: the deploy whose rollback's migration must miss none)."""
+    return (not history_stored and bool(order.extra.get(IMPLIED_HISTORY)) and order.completed_at is None
             and entry == HistoryEntry(OrderStatus.COMPLETED.value, entry.at, completed_by,
                                       IMPLIED_COMPLETIONS.get(completed_by)))
 
 
 def implied_history(order: Mapping[str, Any]) -> list[HistoryEntry]:
     """The history entries an order item implies instead of storing them (none unless it is marked
-    ``IMPLIED_HISTORY``): its placing, its expiry, and its completion by the buyer or WeChat."""
-    if not order.get(IMPLIED_HISTORY):
+    ``IMPLIED_HISTORY``): its placing, its expiry, its payment (marked ``PAID_IMPLIED``), and its
+    completion by the buyer or WeChat."""
+    mark = order.get(IMPLIED_HISTORY)
+    if not mark:
         return []
     entries = [placed_entry(str(order["buyer_id"]), at=str(order["created_at"]))]
+    if int(mark) >= PAID_IMPLIED and order.get("paid_at") and order.get("transaction_id"):
+        entries.append(paid_entry(str(order["transaction_id"]), paid_at=str(order["paid_at"])))
     if order.get("expired_at"):  # only ever from CREATED, once
         entries.append(HistoryEntry(OrderStatus.EXPIRED.value, str(order["expired_at"]), "system", EXPIRED_NOTE))
     by, at = order.get("completed_by"), order.get("completed_at")

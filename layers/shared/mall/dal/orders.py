@@ -32,6 +32,7 @@ from mall.dal.keys import (
 from mall.dal.order_items import (
     EXPIRED_NOTE,
     IMPLIED_HISTORY,
+    PAID_IMPLIED,
     PaymentBasisWrites,
     PlacementRefused,
     ProductCatalog,
@@ -43,6 +44,8 @@ from mall.dal.order_items import (
     is_order_item,
     leave_index_entry,
     order_from_item,
+    paid_entry,
+    payment_implied,
     placing_writes,
     sku_counted,
     with_address,
@@ -208,9 +211,10 @@ class OrderRepository(OrderAfterPayment):
 
     def mark_paid(self, order: Order, *, transaction_id: str, paid_at: datetime, now: datetime,
                   basis: PaymentBasisWrites | None = None) -> bool:
-        """CREATED → PAID with the buyer's paid counters, in one transaction. False when the order was
-        no longer CREATED (another delivery won), or when ``basis`` was decided from a state that
-        changed before the commit (the caller reads and decides again)."""
+        """CREATED → PAID with the buyer's paid counters and the payment's history entry (at ``paid_at``,
+        the time the buyer paid; implied by an order marked ``IMPLIED_HISTORY``), in one transaction.
+        False when the order was no longer CREATED (another delivery won), or when ``basis`` was decided
+        from a state that changed before the commit (the caller reads and decides again)."""
         name = self._table.name
         profile_set = ("SET first_paid_order_id = if_not_exists(first_paid_order_id, :oid), "
                        "first_paid_at = if_not_exists(first_paid_at, :now)")
@@ -233,11 +237,16 @@ class OrderRepository(OrderAfterPayment):
             if basis.claims_sharer_id is not None:
                 profile_set += ", first_payment_sharer_id = :sharer"
                 profile_values[":sharer"] = basis.claims_sharer_id
+        # An order marked IMPLIED_HISTORY gives the payment's entry back from ``paid_at`` and
+        # ``transaction_id`` (the update sets the mark to PAID_IMPLIED): one put less.
+        implied = payment_implied(order, history_stored=function_environment().order_history_stored)
+        entry = paid_entry(transaction_id, paid_at=paid_at)
         writes = [
             self._payment_update(order, OrderStatus.CREATED, OrderStatus.PAID, transaction_id=transaction_id,
-                                 paid_at=paid_at, attribution=basis.attribution if basis is not None else None),
-            Write.put(name, history_item(order.order_id, OrderStatus.PAID, at=now, by="wechatpay",
-                                         note=f"transaction {transaction_id}")),
+                                 paid_at=paid_at, attribution=basis.attribution if basis is not None else None,
+                                 mark=PAID_IMPLIED if implied else None),
+            *([] if implied else [Write.put(name, history_item(order.order_id, entry.status, at=entry.at, by=entry.by,
+                                                               note=entry.note))]),
             Write.update(name, customer_profile_key(order.buyer_id),
                          "ADD paid_order_count :one, paid_total_fen :amount " + profile_set,
                          condition=profile_condition, values=profile_values),
@@ -299,8 +308,9 @@ class OrderRepository(OrderAfterPayment):
                          condition="#s = :created", names={"#s": "status"},
                          values={":expired": OrderStatus.EXPIRED.value, ":created": OrderStatus.CREATED.value,
                                  ":now": iso(now), ":one": 1, **_listed(OrderStatus.EXPIRED)}),
-            # An order marked IMPLIED_HISTORY gives its expiry's entry back from ``expired_at``.
-            *([] if order.extra.get(IMPLIED_HISTORY) else [
+            # An order marked IMPLIED_HISTORY gives its expiry's entry back from ``expired_at`` (stored
+            # all the same while ORDER_HISTORY_STORED: a rollback's migration then misses none).
+            *([] if order.extra.get(IMPLIED_HISTORY) and not function_environment().order_history_stored else [
                 Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
                                              note=EXPIRED_NOTE))]),
             *release_writes,
@@ -327,9 +337,11 @@ class OrderRepository(OrderAfterPayment):
     # ---- plumbing -------------------------------------------------------------------------------
 
     def _payment_update(self, order: Order, expected: OrderStatus, to: OrderStatus, *, transaction_id: str,
-                        paid_at: datetime, attribution: Mapping[str, Any] | None = None) -> Write:
+                        paid_at: datetime, attribution: Mapping[str, Any] | None = None,
+                        mark: int | None = None) -> Write:
         """The order's side of recording a payment: ``expected`` → ``to`` with the transaction (and the
-        attribution decided at payment, replacing the one seen when it was placed)."""
+        attribution decided at payment, replacing the one seen when it was placed; ``mark``: the
+        order's new ``IMPLIED_HISTORY`` value)."""
         # No ``updated_at``: nothing reads it, and its 30 bytes took a one-line order over 1 KB at
         # shipment (each later write of it billed double).
         values: dict[str, Any] = {":to": to.value, ":expected": expected.value, ":paid_at": iso(paid_at),
@@ -338,10 +350,15 @@ class OrderRepository(OrderAfterPayment):
         if attribution is not None:
             extra = ", attribution = :attribution"
             values[":attribution"] = dict(attribution)
+        if mark is not None:
+            extra += ", #implied = :implied"
+            values[":implied"] = mark
         return Write.update(self._table.name, order_key(order.order_id),
                             "SET #s = :to, paid_at = :paid_at, transaction_id = :tx, "
                             f"gsi3pk = :g3p{extra} ADD version :one REMOVE gsi2pk, gsi2sk",
-                            condition="#s = :expected", names={"#s": "status"}, values=values)
+                            condition="#s = :expected",
+                            names={"#s": "status", **({"#implied": IMPLIED_HISTORY} if mark is not None else {})},
+                            values=values)
 
     def _conditional(self, writes: Sequence[Write]) -> bool:
         try:
