@@ -83,15 +83,21 @@ def test_a_replica_that_has_not_seen_the_payment_is_read_again_consistently(
     assert result.created == 2 and len(records(table, order_id)) == 2
 
 
-def test_a_replica_behind_a_refund_is_read_again_and_the_refund_reduces_the_records(
-        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+def _completed_with_records(table: Table) -> tuple[str, Item]:
+    """A paid order of a two-level chain, its commission records created, then completed and synced:
+    its id and its image after the completion."""
     world = World(table)
     _, _, buyer = _chain(world)
     order_id = world.pay(world.place(buyer))
     world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
     complete(table, order_id)
     world.commission_worker(order_id, now=T0 + timedelta(days=1))
-    completed = _image(table, order_id)
+    return order_id, _image(table, order_id)
+
+
+def test_a_replica_behind_a_refund_is_read_again_and_the_refund_reduces_the_records(
+        table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, completed = _completed_with_records(table)
     set_refunded(table, order_id, 0, int(completed["lines"][0]["paid_fen"]) // 2)
     version = commission_message(_image(table, order_id), None)["version"]
     seen = _behind(monkeypatch, order_id, completed)  # the replica has the completion, not the refund
@@ -117,13 +123,7 @@ def test_a_refund_written_without_raising_the_version_is_decided_from_a_consiste
     """A writer that forgets the version: the replica from before the refund shows the same version,
     so a message naming it would let the sync keep that replica and leave the commission unreduced
     (and settle it later). The message names no version: the order is read consistently."""
-    world = World(table)
-    _, _, buyer = _chain(world)
-    order_id = world.pay(world.place(buyer))
-    world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
-    complete(table, order_id)
-    world.commission_worker(order_id, now=T0 + timedelta(days=1))
-    completed = _image(table, order_id)
+    order_id, completed = _completed_with_records(table)
     table.update(order_key(order_id), "SET #lines[0].refunded_fen = :r", names={"#lines": "lines"},
                  values={":r": int(completed["lines"][0]["paid_fen"]) // 2})
     refunded = _image(table, order_id)
