@@ -12,7 +12,8 @@ Keys (docs/data-model.md, "ledger"):
   ConditionCheck of the hold item (2 write units each); and ``promoter_blocked`` (``frozen`` or
   ``disabled``) exactly while an admin has the promoter in that status, written with each status
   change (``mall.dal.promoter_wallet``), so a settlement carries "not blocked" on the wallet it
-  updates (``unblocked``) instead of a ConditionCheck of the promoter item
+  updates (``unblocked``), and a withdrawal request "not frozen" (``not_blocked_as``), instead of a
+  ConditionCheck of the promoter item
 - merchant account ``MERCHANT_ACCOUNT#<account>#<shard 00-15>/BALANCE``: ``balance_fen``. Sharded
   because every commission touches it: one item would be a hot partition at ~1,000 writes/s.
 
@@ -83,12 +84,20 @@ def wallet_from_item(user_id: str, item: Item | None) -> Wallet:
     return Wallet(user_id, balances, int(item.get("version", 0)), item.get("updated_at"))
 
 
-def _flag_conditions(*, held: bool | None, unblocked: bool) -> list[str]:
-    """A wallet update's conditions on its flags: the risk hold (present, absent or either) and the
-    promoter's blocking status (absent, or either)."""
+def _flag_conditions(*, held: bool | None, unblocked: bool,
+                     not_blocked_as: Collection[str] = ()) -> tuple[list[str], dict[str, Any]]:
+    """A wallet update's conditions on its flags, with their values: the risk hold (present, absent or
+    either) and the promoter's blocking status (absent; not one of ``not_blocked_as``; or either)."""
     conditions = [] if held is None else [
         f"{'attribute_exists' if held else 'attribute_not_exists'}({RISK_HOLD_FLAG})"]
-    return [*conditions, f"attribute_not_exists({PROMOTER_BLOCKED_FLAG})"] if unblocked else conditions
+    if unblocked:
+        return [*conditions, f"attribute_not_exists({PROMOTER_BLOCKED_FLAG})"], {}
+    if not_blocked_as:
+        values = {f":blocked_as{i}": status for i, status in enumerate(sorted(not_blocked_as))}
+        conditions.append(f"(attribute_not_exists({PROMOTER_BLOCKED_FLAG}) "
+                          f"OR NOT ({PROMOTER_BLOCKED_FLAG} IN ({', '.join(values)})))")
+        return conditions, values
+    return conditions, {}
 
 
 class LedgerRefused(Exception):
@@ -111,8 +120,13 @@ class LedgerRefused(Exception):
 
     def wallet_blocked(self, user_id: str) -> bool:
         """The wallet of ``user_id`` was refused while it carried the promoter-blocked flag."""
+        return self.blocked_as(user_id) is not None
+
+    def blocked_as(self, user_id: str) -> str | None:
+        """The promoter-blocked flag (the blocking status) the refused wallet of ``user_id`` carried."""
         item = self.current.get(f"wallet:{user_id}")
-        return bool(item and item.get(PROMOTER_BLOCKED_FLAG))
+        flag = item.get(PROMOTER_BLOCKED_FLAG) if item else None
+        return str(flag) if flag else None
 
     def only(self, prefix: str) -> bool:
         return bool(self.labels) and all(label.startswith(prefix) for label in self.labels)
@@ -224,10 +238,12 @@ class LedgerRepository:
     def writes(self, postings: Sequence[Posting], *, expect: Mapping[str, Wallet] | None = None,
                no_debt: Collection[str] = (), debt_is: Mapping[str, int] | None = None,
                now: datetime | None = None, held: Mapping[str, bool] | None = None,
-               unblocked: Collection[str] = ()) -> list[tuple[str, Write]]:
+               unblocked: Collection[str] = (),
+               not_blocked_as: Mapping[str, Collection[str]] | None = None) -> list[tuple[str, Write]]:
         """The labelled writes that record ``postings`` (see the module docstring). ``held``: promoters
         whose wallet must carry (True) or not carry (False) the risk-hold flag at commit time;
-        ``unblocked``: promoters whose wallet must not carry the promoter-blocked flag."""
+        ``unblocked``: promoters whose wallet must not carry the promoter-blocked flag;
+        ``not_blocked_as``: promoters whose wallet must not carry it as one of the given statuses."""
         if not postings:
             return []
         name = self._table.name
@@ -246,11 +262,10 @@ class LedgerRepository:
                     deltas = per_wallet.setdefault(posting.promoter_id, {})
                     deltas[leg.account] = deltas.get(leg.account, 0) + leg.delta_fen
         for user_id, deltas in per_wallet.items():
-            out.append((f"wallet:{user_id}", self._wallet_write(user_id, deltas, expect=(expect or {}).get(user_id),
-                                                                no_debt=user_id in no_debt,
-                                                                debt_is=(debt_is or {}).get(user_id), now=at,
-                                                                held=(held or {}).get(user_id),
-                                                                unblocked=user_id in unblocked)))
+            out.append((f"wallet:{user_id}", self._wallet_write(
+                user_id, deltas, expect=(expect or {}).get(user_id), no_debt=user_id in no_debt,
+                debt_is=(debt_is or {}).get(user_id), now=at, held=(held or {}).get(user_id),
+                unblocked=user_id in unblocked, not_blocked_as=(not_blocked_as or {}).get(user_id, ()))))
         shard = merchant_shard(postings[0].posting_id)
         for account, delta in per_merchant.items():
             if delta:
@@ -261,7 +276,7 @@ class LedgerRepository:
 
     def _wallet_write(self, user_id: str, deltas: Mapping[str, int], *, expect: Wallet | None, no_debt: bool,
                       now: datetime, debt_is: int | None = None, held: bool | None = None,
-                      unblocked: bool = False) -> Write:
+                      unblocked: bool = False, not_blocked_as: Collection[str] = ()) -> Write:
         adds = ["version :one"]
         sets = ["entity = :entity", "promoter_id = :uid", "updated_at = :now"]
         conditions: list[str] = []
@@ -289,7 +304,9 @@ class LedgerRepository:
             else:
                 conditions.append("debt_fen = :debt_is")
             values[":debt_is"] = debt_is
-        conditions += _flag_conditions(held=held, unblocked=unblocked)
+        flags, flag_values = _flag_conditions(held=held, unblocked=unblocked, not_blocked_as=not_blocked_as)
+        conditions += flags
+        values.update(flag_values)
         if expect is not None:
             if expect.version == 0:
                 conditions.append("attribute_not_exists(version)")
@@ -314,7 +331,8 @@ class LedgerRepository:
     def post(self, postings: Sequence[Posting], *, also: Sequence[Write] = (),
              expect: Mapping[str, Wallet] | None = None, no_debt: Collection[str] = (),
              debt_is: Mapping[str, int] | None = None, now: datetime | None = None,
-             held: Mapping[str, bool] | None = None, unblocked: Collection[str] = ()) -> None:
+             held: Mapping[str, bool] | None = None, unblocked: Collection[str] = (),
+             not_blocked_as: Mapping[str, Collection[str]] | None = None) -> None:
         """Record ``postings`` together with the caller's ``also`` writes (its state transition)
         in one transaction (one conditional write when there are no postings and one write).
         ``no_debt``: promoters whose wallet must owe nothing at commit time (a withdrawal waits
@@ -322,11 +340,14 @@ class LedgerRepository:
         (≤ 0) ``debt_fen`` (a repayment computed from it). ``held``: promoters whose wallet must (True)
         or must not (False) carry the risk-hold flag (``LedgerRefused.wallet_held`` tells a refusal
         by the flag from one by a balance). ``unblocked``: promoters whose wallet must not carry the
-        promoter-blocked flag (an admin's freeze or disable; ``LedgerRefused.wallet_blocked``). A
+        promoter-blocked flag (an admin's freeze or disable; ``LedgerRefused.wallet_blocked``);
+        ``not_blocked_as``: promoters whose wallet must not carry it as one of the given statuses (a
+        withdrawal: not frozen, a disabled promoter still withdraws; ``LedgerRefused.blocked_as``). A
         conflict with a concurrent transaction is retried with jitter; a failed condition raises
         ``LedgerRefused`` naming what failed."""
         labelled = [(f"also:{i}", w) for i, w in enumerate(also)] + self.writes(
-            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now, held=held, unblocked=unblocked)
+            postings, expect=expect, no_debt=no_debt, debt_is=debt_is, now=now, held=held, unblocked=unblocked,
+            not_blocked_as=not_blocked_as)
         if len(labelled) == 1 and "ConditionCheck" not in labelled[0][1].op:
             # No money moves, one item changes (a record's due date): a conditional write is as
             # atomic as a one-item transaction under the same condition, at half the units.

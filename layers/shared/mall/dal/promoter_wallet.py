@@ -8,7 +8,9 @@ transaction (``status_flag_write``), so the two never disagree at any commit. A 
 updates the wallet anyway, then carries ``attribute_not_exists(promoter_blocked)`` on that update
 (``LedgerRepository.post(unblocked=...)``) instead of a ConditionCheck of the promoter item (2 write
 units per promoter and transaction), and reads the status from the wallet it reads anyway instead of
-reading the promoter item (1 read unit per promoter).
+reading the promoter item (1 read unit per promoter). A withdrawal request, which also updates the
+wallet, carries "not flagged ``frozen``" on that update instead of a ConditionCheck that the promoter
+item's status is active or disabled (``mall.dal.withdrawals``).
 
 A promoter without a wallet yet gets one when blocked (no balances, only the flag): a wallet that does
 not exist reads as not blocked, as an active promoter does.

@@ -6,11 +6,13 @@ The risk hold ``USER#<uid>`` / ``RISK_HOLD`` (``mall.dal.risk``) is only checked
 The request is ONE transaction through ``LedgerRepository.post``: the ``withdrawal_held`` posting
 and the wallet ADD (``available_fen >= amount`` and no debt at commit time: ``no_debt``), the
 record (``attribute_not_exists``) and its entry in the list of every status, the counter
-(``count < :max AND amount_fen <= :room``), a ConditionCheck that the promoter is active, and the
-risk hold absent (the wallet update's condition that it carries no ``risk_hold`` flag:
-``mall.dal.risk_wallet``). Every later change is conditional on the status and version read, and
-carries its posting (PAID: ``withdrawal_paid``; FAILED / REJECTED: ``withdrawal_returned``) and,
-for admin decisions, its audit record in the same transaction.
+(``count < :max AND amount_fen <= :room``), the promoter's status one that may withdraw (the wallet
+update's condition that its ``promoter_blocked`` flag is not ``frozen``: ``mall.dal.promoter_wallet``;
+a ConditionCheck of the promoter item while ``PROMOTER_STATUS_ITEM_CHECKS=1``), and the risk hold
+absent (the wallet update's condition that it carries no ``risk_hold`` flag: ``mall.dal.risk_wallet``).
+Every later change is conditional on the status and version read, and carries its posting (PAID:
+``withdrawal_paid``; FAILED / REJECTED: ``withdrawal_returned``) and, for admin decisions, its audit
+record in the same transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mall.dal.keys import (
     withdrawal_status_partition,
 )
 from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet, wallet_from_item
+from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.risk import RiskHoldRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
@@ -51,6 +54,7 @@ from mall.dal.withdrawal_items import (
 from mall.dal.withdrawal_search import DONE, MergedPage, Position, WithdrawalFilter
 from mall.domain import ledger as postings
 from mall.domain.ledger import Posting
+from mall.domain.referral.model import SETTLEMENT_BLOCKING_STATUSES
 from mall.domain.withdrawals import (
     RETURNS_FUNDS,
     WITHDRAWING_STATUSES,
@@ -74,6 +78,12 @@ __all__ = ["DONE", "RECORD_FIELDS", "STATUS_TIME_FIELD", "MergedPage", "OwesDebt
 DEBT_RACE_ATTEMPTS = 10
 #: Daily counters are read for "today" only; keep them a little past the day for support questions.
 COUNTER_KEEP_DAYS = 3
+#: The wallet's promoter-blocked flags that refuse a request: the blocking statuses a promoter may not
+#: withdraw in (frozen; a disabled promoter withdraws what was settled before). A promoter who passed the
+#: request's check of their status (active or disabled) can only be active, frozen or disabled at its
+#: commit (no status leads out of those three), so "not flagged frozen" at commit is exactly "active or
+#: disabled", as the promoter item's ConditionCheck had it.
+STOPPING_FLAGS: tuple[str, ...] = tuple(sorted(SETTLEMENT_BLOCKING_STATUSES - set(WITHDRAWING_STATUSES)))
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -213,6 +223,13 @@ class WithdrawalRepository:
 
     # ---- the request ----------------------------------------------------------------------------
 
+    def status_check(self, user_id: str) -> Write:
+        """The ConditionCheck that the promoter item's status still lets them withdraw (while
+        ``PROMOTER_STATUS_ITEM_CHECKS=1``; otherwise the wallet's flag carries it: ``create``)."""
+        values = {f":may{i}": status for i, status in enumerate(WITHDRAWING_STATUSES)}
+        return Write.check(self._table.name, promoter_key(user_id), f"#status IN ({', '.join(values)})",
+                           names={"#status": "status"}, values=values)
+
     def create(self, w: Withdrawal, *, wallet: Wallet, rules: WithdrawalRules, now: datetime,
                marker: Write | None = None) -> None:
         """The request's unit of work (module docstring), with the request's ``Idempotency-Key``
@@ -221,6 +238,7 @@ class WithdrawalRepository:
         name = self._table.name
         day = china_day(now)
         hold_checks, held = RiskHoldRepository(self._table).conditions({w.promoter_id: False})
+        status_checks = [self.status_check(w.promoter_id)] if promoter_item_checks() else []
         also = [
             Write.put(name, withdrawal_item(w), condition="attribute_not_exists(pk)"),
             Write.update(name, daily_counter_key(w.promoter_id, day),
@@ -233,10 +251,7 @@ class WithdrawalRepository:
                                  ":room": rules.daily_amount_fen - w.amount_fen,
                                  ":expires": epoch(now + timedelta(days=COUNTER_KEEP_DAYS))}),
             *hold_checks,
-            Write.check(name, promoter_key(w.promoter_id),
-                        f"#status IN ({', '.join(f':may{i}' for i in range(len(WITHDRAWING_STATUSES)))})",
-                        names={"#status": "status"},
-                        values={f":may{i}": status for i, status in enumerate(WITHDRAWING_STATUSES)}),
+            *status_checks,
         ]
         if marker is not None:
             also.append(marker)
@@ -244,15 +259,23 @@ class WithdrawalRepository:
         also.append(Write.put(name, withdrawal_list_item(w)))
         posting = postings.withdrawal_held(promoter_id=w.promoter_id, withdrawal_id=w.withdrawal_id,
                                            amount_fen=w.amount_fen, at=now)
+        # Without the promoter item's check, the wallet's update carries it: its promoter-blocked flag
+        # must not be a status that stops withdrawals (frozen).
+        not_blocked_as = {} if status_checks else {w.promoter_id: STOPPING_FLAGS}
         try:
-            self._ledger.post([posting], also=also, no_debt={w.promoter_id}, held=held, now=now)
+            self._ledger.post([posting], also=also, no_debt={w.promoter_id}, held=held, now=now,
+                              not_blocked_as=not_blocked_as)
         except LedgerRefused as exc:
             labels = set(exc.labels)
             if exc.wallet_held(w.promoter_id):
                 labels.add("risk_hold")  # the wallet's flag refused it (whatever its balance)
-            p = 2 + len(hold_checks)  # the promoter check's index
+            p = 2 + len(hold_checks)  # the promoter check's index (the marker's without it)
+            m = p + len(status_checks)  # the marker's index
+            promoter = f"also:{p}" if status_checks else "promoter"
+            if not status_checks and exc.blocked_as(w.promoter_id) in STOPPING_FLAGS:
+                labels.add(promoter)  # the wallet's flag refused it (whatever its balance)
             order: list[tuple[str, RefusedBy, int | None]] = [
-                (f"also:{p + 1}", "marker", p + 1), (f"also:{p}", "promoter", p),
+                (f"also:{m}", "marker", m), (promoter, "promoter", p if status_checks else None),
                 ("also:2" if hold_checks else "risk_hold", "risk_hold", 2 if hold_checks else None),
                 ("also:1", "daily_limit", 1),
                 (f"wallet:{w.promoter_id}", "wallet", None), ("conflict", "contention", None),
