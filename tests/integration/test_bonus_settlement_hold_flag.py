@@ -7,8 +7,7 @@ deploy settings: the flag checked, and the hold item checked (``RISK_HOLD_ITEM_C
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,10 +17,10 @@ from mall.dal.settlement import SettlementRepository
 from mall.dal.table import Table
 from mall.dal.team_bonus import BonusRepository
 from mall.domain.commission_records import CommissionStatus
-from mall.domain.settlement import Settleable
 from mall.services import risk
 from mall.services.settlement import SettlementRepositories, settle_due
 from mall.services.team_bonus import TeamBonusRepositories, run_month
+from tests.at_once import after_first_read
 from tests.integration.test_risk_hold_wallet_flag import transaction_units
 from tests.integration.test_team_bonus import DUE, MONTH, NOW, assert_ledger_reconciles, expected, seed
 
@@ -56,22 +55,13 @@ def test_a_case_opened_in_another_thread_after_the_settlements_read_refuses_the_
     want = expected()
     uid = sorted(want)[-1]
     amount = want[uid]
-    opened: list[str] = []
-    real = SettlementRepository.held_bonus_promoters
-
-    def read_then_case_opens(self: SettlementRepository, records: Sequence[Settleable]) -> set[str]:
-        found = real(self, records)  # read: the promoter is not held
-        if any(r.beneficiary_id == uid for r in records) and not opened:
-            # The risk service opens a case on the promoter (hold item and wallet flag in its own
-            # transaction) on another thread, committed before this settlement commits.
-            worker = threading.Thread(target=lambda: opened.append(risk.open_case(
-                repos=risk.RiskRepositories.on(table), promoter_id=uid, rule="same_device",
-                window_key="2026-11-06", evidence={"accounts": 6}, now=DUE).case_id))  # type: ignore[union-attr]
-            worker.start()
-            worker.join()
-        return found
-
-    monkeypatch.setattr(SettlementRepository, "held_bonus_promoters", read_then_case_opens)
+    # Read: the promoter is not held; then the risk service opens a case on them (hold item and wallet
+    # flag in its own transaction), committed before this settlement commits.
+    opened = after_first_read(
+        monkeypatch, SettlementRepository, "held_bonus_promoters",
+        lambda: risk.open_case(repos=risk.RiskRepositories.on(table), promoter_id=uid, rule="same_device",
+                               window_key="2026-11-06", evidence={"accounts": 6}, now=DUE).case_id,  # type: ignore[union-attr]
+        when=lambda records: any(r.beneficiary_id == uid for r in records))
     report = settle_due(SettlementRepositories.on(table), as_of=DUE, now=DUE + timedelta(hours=2))
     assert len(opened) == 1
     assert report.settled == len(want) - 1

@@ -8,7 +8,6 @@ settings: the flag, and the promoter item (``PROMOTER_STATUS_ITEM_CHECKS=1``).""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from mall.domain import ledger as L
 from mall.domain.referral import Promoter
 from mall.services import risk
 from mall.services.settlement import SettlementRepositories, settle_due
-from tests.at_once import run_at_once
+from tests.at_once import after_first_read, run_at_once
 from tests.integration.test_lifecycle_read_units import read_units
 from tests.integration.test_settlement_conditions import (
     AFTER_DUE,
@@ -97,26 +96,15 @@ def test_a_freeze_committed_by_another_thread_after_the_settlements_read_makes_t
         paid_order(table, order_id)
         complete(table, order_id)
     amounts = sum(record(table, o).amount_fen for o in ("o_a", "o_b"))
-    real = SettlementRepository.read_slice
-    frozen: list[bool] = []
-
-    def read_then_freeze(self: SettlementRepository, keys: Any) -> Any:
-        seen = real(self, keys)  # read: the promoter is active
-        if not frozen:
-            # An admin freezes the promoter on another thread, committed before this settlement commits.
-            worker = threading.Thread(target=lambda: frozen.append(change_status(table, "freeze") is None))
-            worker.start()
-            worker.join()
-        return seen
-
-    monkeypatch.setattr(SettlementRepository, "read_slice", read_then_freeze)
+    # Read: the promoter is active; then an admin freezes them, committed before this settlement commits.
+    frozen = after_first_read(monkeypatch, SettlementRepository, "read_slice",
+                              lambda: change_status(table, "freeze") is None)
     report = settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     assert frozen == [True]
     assert report.settled == 0 and report.skipped == {"promoter_frozen": 2}
     assert wallet(table) == L.Balances(frozen=amounts)
     assert {record(table, o).status for o in ("o_a", "o_b")} == {"FROZEN"}
 
-    monkeypatch.setattr(SettlementRepository, "read_slice", real)
     change_status(table, "unfreeze")
     assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled_fen == amounts
     assert settle_due(SettlementRepositories.on(table), as_of=LATER, now=LATER).settled == 0

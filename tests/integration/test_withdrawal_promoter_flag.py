@@ -9,7 +9,6 @@ deploy settings: the flag, and the promoter item (``PROMOTER_STATUS_ITEM_CHECKS=
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from mall.errors import Conflict, Forbidden
 from mall.schemas.withdrawals import WithdrawalRequest
 from mall.services.referral import promoters as referral_promoters
 from mall.services.withdrawals.request import request_withdrawal
-from tests.at_once import run_at_once
+from tests.at_once import after_first_read, run_at_once
 from tests.integration.test_lifecycle_read_units import read_units
 from tests.integration.test_withdrawals_concurrency import NOW, UID, setup_promoter
 
@@ -113,19 +112,9 @@ def test_a_frozen_promoter_is_refused_and_a_disabled_one_withdraws_what_it_has(t
 
 def test_a_freeze_committed_by_another_thread_after_the_requests_read_refuses_it(
         table: Table, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = WithdrawalRepository.request_facts
-    frozen: list[bool] = []
-
-    def read_then_freeze(self: WithdrawalRepository, *args: Any, **kwargs: Any) -> Any:
-        facts = real(self, *args, **kwargs)  # read: the promoter is active
-        if not frozen:
-            # An admin freezes the promoter on another thread, committed before this request commits.
-            worker = threading.Thread(target=lambda: frozen.append(change_status(table, "freeze") is None))
-            worker.start()
-            worker.join()
-        return facts
-
-    monkeypatch.setattr(WithdrawalRepository, "request_facts", read_then_freeze)
+    # Read: the promoter is active; then an admin freezes them, committed before this request commits.
+    frozen = after_first_read(monkeypatch, WithdrawalRepository, "request_facts",
+                              lambda: change_status(table, "freeze") is None)
     with pytest.raises(Forbidden) as refused:
         withdraw(table, 5_000)
     assert frozen == [True]
@@ -134,7 +123,6 @@ def test_a_freeze_committed_by_another_thread_after_the_requests_read_refuses_it
     found, _ = WithdrawalRepository(table).for_promoter(UID, status=None, limit=10, start_key=None)
     assert found == []
 
-    monkeypatch.setattr(WithdrawalRepository, "request_facts", real)
     change_status(table, "unfreeze")
     withdraw(table, 5_000)
     assert balances(table) == L.Balances(available=95_000, withdrawing=5_000)
