@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso
-from mall.config import OrderStatusList, function_environment
+from mall.config import OrderStatusList
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import (
     AUTO_CONFIRM_PARTITION,
@@ -305,9 +305,7 @@ class OrderAfterPayment:
         entry = HistoryEntry(OrderStatus.COMPLETED, at, by, note)
         return self._transition(
             order, to_status=OrderStatus.COMPLETED, sets=sets,
-            history=None if completion_implied(order, entry, completed_by=completed_by,
-                                               history_stored=function_environment().order_history_stored)
-            else entry,
+            history=None if completion_implied(order, entry, completed_by=completed_by) else entry,
             extra=self._audit(audit, now), removes=("gsi2pk", "gsi2sk"),
             check_version=completed_by == "verify",
         )

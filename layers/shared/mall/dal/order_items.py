@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mall.clock import iso
+from mall.config import function_environment
 from mall.dal.keys import (
     ORDER_SK,
     buyer_address_sort_key,
@@ -155,32 +156,38 @@ def paid_entry(transaction_id: str, *, paid_at: datetime | str) -> HistoryEntry:
                         f"transaction {transaction_id}")
 
 
-def payment_implied(order: Order, *, history_stored: bool) -> bool:
-    """Whether recording the payment of ``order`` leaves its history entry to be read from the order
-    (the payment then sets the mark to ``PAID_IMPLIED``): an order already marked, once every function
-    reads that value (not while ``history_stored``, ``ORDER_HISTORY_STORED``)."""
-    return bool(order.extra.get(IMPLIED_HISTORY)) and not history_stored
+def history_stored() -> bool:
+    """``ORDER_HISTORY_STORED``: every transition stores its history entry (the first deploy of a release
+    whose orders imply more of their entries, while code that reads only stored entries still runs)."""
+    return function_environment().order_history_stored
 
 
-def placing_writes(table: str, order_item: Item, *, now: datetime, history_stored: bool) -> list[Write]:
-    """The put of a new order and, while placing entries are stored (``ORDER_HISTORY_STORED``, the first
-    deploy), its placing history item; otherwise the order is marked ``IMPLIED_HISTORY``: one put less."""
-    if not history_stored:
+def history_implied(order: Order) -> bool:
+    """Whether a transition of ``order`` may leave its history entry to be read from the order (placing,
+    expiry, payment — the payment then sets the mark to ``PAID_IMPLIED`` —, a buyer's or WeChat's
+    receipt): the order is marked ``IMPLIED_HISTORY`` and entries are not all being stored."""
+    return bool(order.extra.get(IMPLIED_HISTORY)) and not history_stored()
+
+
+def placing_writes(table: str, order_item: Item, *, now: datetime) -> list[Write]:
+    """The put of a new order and, while every entry is stored (``history_stored``), its placing history
+    item; otherwise the order is marked ``IMPLIED_HISTORY``: one put less."""
+    stored = history_stored()
+    if not stored:
         order_item[IMPLIED_HISTORY] = 1
     writes = [Write.put(table, order_item, condition="attribute_not_exists(pk)")]
-    if history_stored:
+    if stored:
         placed = placed_entry(str(order_item["buyer_id"]), at=now)
         writes.append(Write.put(table, history_item(str(order_item["order_id"]), placed.status, at=placed.at,
                                                     by=placed.by, note=placed.note)))
     return writes
 
 
-def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str, history_stored: bool) -> bool:
-    """Whether completing ``order`` with history ``entry`` leaves the entry to be read from the order:
-    an order marked ``IMPLIED_HISTORY``, completed for the first time, by one of ``IMPLIED_COMPLETIONS``
-    with exactly the entry the order's fields give back, unless every entry is stored meanwhile
-    (``history_stored``, ``ORDER_HISTORY_STORED``: the deploy whose rollback's migration must miss none)."""
-    return (not history_stored and bool(order.extra.get(IMPLIED_HISTORY)) and order.completed_at is None
+def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str) -> bool:
+    """Whether completing ``order`` with history ``entry`` leaves the entry to be read from the order
+    (``history_implied``): completed for the first time, by one of ``IMPLIED_COMPLETIONS``, with exactly
+    the entry the order's fields give back."""
+    return (history_implied(order) and order.completed_at is None
             and entry == HistoryEntry(OrderStatus.COMPLETED.value, entry.at, completed_by,
                                       IMPLIED_COMPLETIONS.get(completed_by)))
 

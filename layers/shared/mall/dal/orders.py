@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from mall.clock import iso, parse_instant
-from mall.config import OrderStatusList, function_environment
+from mall.config import OrderStatusList
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
     ORDER_SK,
@@ -40,12 +40,12 @@ from mall.dal.order_items import (
     UnpaidMarker,
     address_context,
     address_item,
+    history_implied,
     history_item,
     is_order_item,
     leave_index_entry,
     order_from_item,
     paid_entry,
-    payment_implied,
     placing_writes,
     sku_counted,
     with_address,
@@ -159,7 +159,7 @@ class OrderRepository(OrderAfterPayment):
                             # The admin's by-status list (gsi3), moved by every write of the status.
                             **order_status_index(OrderStatus.CREATED)}
         name = self._table.name
-        writes = placing_writes(name, order_item, now=now, history_stored=function_environment().order_history_stored)
+        writes = placing_writes(name, order_item, now=now)
         roles: list[tuple[str, str]] = [("order", ""), *[("history", "")] * (len(writes) - 1)]
         if isinstance(address, Mapping):
             writes.append(Write.put(name, address_item(order_id, address, buyer_id=buyer_id,
@@ -239,7 +239,7 @@ class OrderRepository(OrderAfterPayment):
                 profile_values[":sharer"] = basis.claims_sharer_id
         # An order marked IMPLIED_HISTORY gives the payment's entry back from ``paid_at`` and
         # ``transaction_id`` (the update sets the mark to PAID_IMPLIED): one put less.
-        implied = payment_implied(order, history_stored=function_environment().order_history_stored)
+        implied = history_implied(order)
         entry = paid_entry(transaction_id, paid_at=paid_at)
         writes = [
             self._payment_update(order, OrderStatus.CREATED, OrderStatus.PAID, transaction_id=transaction_id,
@@ -310,7 +310,7 @@ class OrderRepository(OrderAfterPayment):
                                  ":now": iso(now), ":one": 1, **_listed(OrderStatus.EXPIRED)}),
             # An order marked IMPLIED_HISTORY gives its expiry's entry back from ``expired_at`` (stored
             # all the same while ORDER_HISTORY_STORED: a rollback's migration then misses none).
-            *([] if order.extra.get(IMPLIED_HISTORY) and not function_environment().order_history_stored else [
+            *([] if history_implied(order) else [
                 Write.put(name, history_item(order.order_id, OrderStatus.EXPIRED, at=now, by="system",
                                              note=EXPIRED_NOTE))]),
             *release_writes,
