@@ -8,6 +8,7 @@ Each in both deploy settings: the flag checked, and the hold item checked (``RIS
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from mall.services.commission_batch import credit_orders
 from mall.services.commissions import CommissionRepositories, sync_order
 from mall.services.ledger import reconcile
 from mall.services.settlement import SettlementRepositories, settle_due
+from tests.integration.test_lifecycle_read_units import read_units
 from tests.integration.test_risk_hold_wallet_flag import flagged, in_step
 from tests.integration.test_risk_holds import (
     AFTER_DUE,
@@ -205,7 +207,7 @@ def test_a_withdrawal_whose_read_missed_the_hold_is_refused_as_a_risk_hold(
         # balance it shows): only the transaction can refuse, and both its conditions fail.
         facts = real_facts(self, *args, **kwargs)
         shown = replace(facts.wallet, balances=replace(facts.wallet.balances, available=100_000))
-        return replace(facts, risk_hold=None, wallet=shown)
+        return replace(facts, risk_held=False, wallet=shown)
 
     monkeypatch.setattr(WithdrawalRepository, "request_facts", stale_facts)
     with pytest.raises(Conflict) as refused:
@@ -263,3 +265,22 @@ def test_a_batch_credits_a_held_promoters_orders_together_and_keeps_apart_orders
     assert sync_order(CommissionRepositories.on(table), order_id="o_1", now=PAID).created == 1
     assert {r.order_id: r.hold for r in records_of(table, RISKY)} == dict.fromkeys(("o_1", "o_2", "o_3"), case_id)
     assert_reconciles(table)
+
+
+def test_a_withdrawal_request_decides_the_hold_from_the_wallet_it_reads_anyway(
+        settled: Table, world: tuple[Table, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read refuses a held promoter before any transaction (from the wallet's flag; from the hold
+    item while ``RISK_HOLD_ITEM_CHECKS=1``): the hold item costs no read unit once every flag is written."""
+    table = settled
+    items_mode = os.environ.get("RISK_HOLD_ITEM_CHECKS") == "1"
+    free = read_units(table, lambda: withdraw(table, RISKY, 5_000, AFTER_DUE))
+    assert ("USER#/RISK_HOLD" in free["rcu_by_item_kind"]) is items_mode
+    open_case(table)
+    transactions: list[Any] = []
+    real_transact = Table.transact
+    monkeypatch.setattr(Table, "transact", lambda self, writes, *a, **k: (
+        transactions.append(writes), real_transact(self, writes, *a, **k))[1])
+    with pytest.raises(Conflict) as refused:
+        withdraw(table, RISKY, 5_000, AFTER_DUE)
+    assert refused.value.code == "risk_hold" and transactions == []
+    assert wallet(table, RISKY).withdrawing == 5_000

@@ -16,7 +16,7 @@ import pytest
 
 from mall.clock import iso
 from mall.dal.commissions import CommissionRepository
-from mall.dal.keys import audit_entity_partition, risk_hold_key
+from mall.dal.keys import audit_entity_partition, risk_hold_key, wallet_key
 from mall.dal.keys import customer_profile_key as profile_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.orders import OrderRepository
@@ -250,8 +250,10 @@ def test_a_disabled_promoter_under_a_risk_hold_cannot_withdraw(world: Table) -> 
     complete(table, "o_s")
     settle_due(SettlementRepositories.on(table), as_of=AFTER_DUE, now=AFTER_DUE)
     change_status(table, "disable")
+    # A hold as a case opens it: the item and, in the same transaction, the wallet's flag.
     table.put({**risk_hold_key(PROMOTER), "entity": "risk_hold", "promoter_id": PROMOTER, "case_id": "rc_1",
                "open_cases": ["rc_1"], "version": 1})
+    table.update(wallet_key(PROMOTER), "SET risk_hold = :on", values={":on": True})
     with pytest.raises(DomainError) as refused:
         withdraw(table, 5_000, LATER)
     assert refused.value.code == "risk_hold"

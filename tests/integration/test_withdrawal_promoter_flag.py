@@ -79,10 +79,11 @@ def flag(table: Table) -> Any:
 def test_a_request_spends_no_write_units_on_the_promoter_item(table: Table, mode: str) -> None:
     seen = read_units(table, lambda: withdraw(table, 5_000))
     assert balances(table) == L.Balances(available=95_000, withdrawing=5_000)
-    # One consistent BatchGetItem (1 each): settings, promoter (its status decides the refusal), risk
-    # hold, counter, wallet. One transaction (×2 each): the record (with its index entry), the counter,
-    # the list entry, the posting, the wallet — and, while the promoter item is checked, its ConditionCheck.
-    assert seen["rcu_by_item_kind"]["USER#/PROMOTER"] == 1.0 and seen["rcu"] == 5.0
+    # One consistent BatchGetItem (1 each): settings, promoter (its status decides the refusal), counter,
+    # wallet (its flag decides the risk hold). One transaction (×2 each): the record (with its index
+    # entry), the counter, the list entry, the posting, the wallet — and, while the promoter item is
+    # checked, its ConditionCheck.
+    assert seen["rcu_by_item_kind"]["USER#/PROMOTER"] == 1.0 and seen["rcu"] == 4.0
     kinds = seen["wcu_by_item_kind"]
     if mode == "flag":
         assert "USER#/PROMOTER" not in kinds and kinds["USER#/WALLET"] == 2

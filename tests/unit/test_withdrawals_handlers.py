@@ -19,7 +19,7 @@ import pytest
 from mall.clock import china_day, iso, utc_now
 from mall.dal import queues
 from mall.dal.audit import AuditLog
-from mall.dal.keys import withdrawal_key
+from mall.dal.keys import wallet_key, withdrawal_key
 from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
@@ -255,7 +255,9 @@ def test_an_inactive_promoter_cannot_withdraw(mall: Mall) -> None:
 
 def test_an_open_risk_case_refuses_the_request(mall: Mall) -> None:
     fund(PROMOTER, 50_000)
+    # An open case's hold: its item, mirrored by the wallet's flag in the same transaction.
     main_table().put({"pk": f"USER#{PROMOTER}", "sk": "RISK_HOLD", "case_id": "rc_1", "opened_at": iso(utc_now())})
+    main_table().update(wallet_key(PROMOTER), "SET risk_hold = :on", values={":on": True})
     status, body = mall.request(5_000)
     assert (status, *_rule(body)) == (409, "risk_hold", "risk_hold", "no open risk case")
     assert "rc_1" not in json.dumps(body)

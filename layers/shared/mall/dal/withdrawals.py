@@ -10,6 +10,8 @@ record (``attribute_not_exists``) and its entry in the list of every status, the
 update's condition that its ``promoter_blocked`` flag is not ``frozen``: ``mall.dal.promoter_wallet``;
 a ConditionCheck of the promoter item while ``PROMOTER_STATUS_ITEM_CHECKS=1``), and the risk hold
 absent (the wallet update's condition that it carries no ``risk_hold`` flag: ``mall.dal.risk_wallet``).
+The request's read decides the hold from that flag too, on the wallet it reads anyway (the hold item
+only while ``RISK_HOLD_ITEM_CHECKS=1``).
 Every later change is conditional on the status and version read, and carries its posting (PAID:
 ``withdrawal_paid``; FAILED / REJECTED: ``withdrawal_returned``) and, for admin decisions, its audit
 record in the same transaction.
@@ -34,10 +36,11 @@ from mall.dal.keys import (
     withdrawal_promoter_partition,
     withdrawal_status_partition,
 )
-from mall.dal.ledger import LedgerRefused, LedgerRepository, Wallet, wallet_from_item
+from mall.dal.ledger import RISK_HOLD_FLAG, LedgerRefused, LedgerRepository, Wallet, wallet_from_item
 from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.risk import RiskHoldRepository
+from mall.dal.risk_wallet import item_checks
 from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawal_items import (
@@ -97,7 +100,7 @@ class RequestFacts:
 
     current: SettingsVersion
     promoter_status: str | None
-    risk_hold: Item | None
+    risk_held: bool
     today: Today
     wallet: Wallet
     marker: MarkerState | None
@@ -153,7 +156,10 @@ class WithdrawalRepository:
                       marked: MarkedRequest | None) -> RequestFacts:
         """The settings in force, the promoter's status, risk hold, today's counter and wallet, and the
         request's ``Idempotency-Key`` marker: one round trip for every check of the request."""
-        keys = [settings.current_key, promoter_key(user_id), risk_hold_key(user_id),
+        # The wallet carries the hold as its ``risk_hold`` flag, written in the risk case's own
+        # transaction; the hold item is read only while some flags may not be written yet.
+        hold_item = item_checks()
+        keys = [settings.current_key, promoter_key(user_id), *([risk_hold_key(user_id)] if hold_item else []),
                 daily_counter_key(user_id, china_day(now)), wallet_key(user_id)]
         if marked is not None:
             keys.append(marked.marker.key)
@@ -165,12 +171,14 @@ class WithdrawalRepository:
 
         promoter = at(promoter_key(user_id))
         counter = at(daily_counter_key(user_id, china_day(now)))
+        wallet = at(wallet_key(user_id))
         return RequestFacts(
             current=current_from_item(at(settings.current_key)),
             promoter_status=str(promoter["status"]) if promoter else None,
-            risk_hold=at(risk_hold_key(user_id)),
+            risk_held=at(risk_hold_key(user_id)) is not None if hold_item
+            else bool(wallet and wallet.get(RISK_HOLD_FLAG)),
             today=Today(int(counter.get("count", 0)), int(counter.get("amount_fen", 0))) if counter else Today(),
-            wallet=wallet_from_item(user_id, at(wallet_key(user_id))),
+            wallet=wallet_from_item(user_id, wallet),
             marker=marked.found(items) if marked is not None else None)
 
     def risk_hold(self, user_id: str) -> Item | None:

@@ -71,7 +71,7 @@ def request_withdrawal(*, withdrawals: WithdrawalRepository, settings: SettingsR
         raise InvalidInput("a WeChat withdrawal takes no bank account", code="bank_account_unexpected",
                            fields=[FieldProblem("bank", "only for method bank")])
     _refuse(rules.check_promoter(facts.promoter_status))
-    _refuse(rules.check_risk_hold(facts.risk_hold is not None))
+    _refuse(rules.check_risk_hold(facts.risk_held))
     _refuse(rules.check_daily(body.amount_fen, facts.today, limits))
     wallet = facts.wallet
     _refuse(rules.check_account(body.amount_fen, available_fen=wallet.balances.available,
