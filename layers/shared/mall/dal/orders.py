@@ -32,6 +32,7 @@ from mall.dal.keys import (
 from mall.dal.order_items import (
     EXPIRED_NOTE,
     IMPLIED_HISTORY,
+    NOT_RESERVED,
     PAID_IMPLIED,
     PaymentBasisWrites,
     PlacementRefused,
@@ -44,10 +45,13 @@ from mall.dal.order_items import (
     history_item,
     is_order_item,
     leave_index_entry,
+    not_reserved_lines,
     order_from_item,
     paid_entry,
     placing_writes,
+    purchase_reserved_for_all,
     sku_counted,
+    unreserved_products,
     with_address,
 )
 from mall.dal.retry import retry_conflicts
@@ -138,9 +142,10 @@ class OrderRepository(OrderAfterPayment):
               extra_writes: Sequence[Write] = (), sku_limits: Sequence[SkuLimit] = ()) -> None:
         """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
         its first history item unless the order implies it (``IMPLIED_HISTORY``; the order is its own
-        unpaid entry), per product the conditional
-        stock decrement and the purchase counter (conditional on the per-user limit), and per SKU
-        with a limit of its own its counter (conditional on that limit).
+        unpaid entry), per product the conditional stock decrement and, for a product with a per-user
+        limit (every product while ``purchase_reserved_for_all``), the purchase counter conditional on
+        that limit (the order names the others' lines: ``NOT_RESERVED``), and per SKU with a limit of
+        its own its counter (conditional on that limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
         order_id = str(fields["order_id"])
@@ -158,6 +163,14 @@ class OrderRepository(OrderAfterPayment):
                             "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}",
                             # The admin's by-status list (gsi3), moved by every write of the status.
                             **order_status_index(OrderStatus.CREATED)}
+        # Only a limit reads the counter's reservation before the order is paid (the placement's check,
+        # the cart): a product without one is counted by the update of its counter the payment makes
+        # anyway, and this transaction writes no counter for it (2 units a product).
+        reserve_all = purchase_reserved_for_all()
+        unreserved = not_reserved_lines(fields.get("lines") or [],
+                                        lambda pid: reserve_all or limits.get(pid) is not None)
+        if unreserved is not None:
+            order_item[NOT_RESERVED] = unreserved
         name = self._table.name
         writes = placing_writes(name, order_item, now=now)
         roles: list[tuple[str, str]] = [("order", ""), *[("history", "")] * (len(writes) - 1)]
@@ -170,15 +183,9 @@ class OrderRepository(OrderAfterPayment):
             writes.append(stock_writes[product_id])
             roles.append(("stock", product_id))
             limit = limits.get(product_id)
-            values: dict[str, Any] = {":q": quantity, ":e": "purchase_counter", ":u": buyer_id, ":p": product_id}
-            condition = None
-            if limit is not None:
-                condition = "attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room"
-                values[":room"] = limit - quantity
-            writes.append(Write.update(name, purchase_key(buyer_id, product_id),
-                                       "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
-                                       condition=condition, values=values))
-            roles.append(("purchase_limit", product_id))
+            if limit is not None or reserve_all:
+                writes.append(_reservation(name, buyer_id, product_id, quantity, limit=limit))
+                roles.append(("purchase_limit", product_id))
         for counted in sku_limits:
             writes.append(Write.update(
                 name, sku_purchase_key(buyer_id, counted.product_id, counted.sku_id),
@@ -252,9 +259,13 @@ class OrderRepository(OrderAfterPayment):
                          condition=profile_condition, values=profile_values),
             *(basis.writes if basis is not None else ()),
         ]
+        # A product the placement did not reserve (``NOT_RESERVED``) is reserved now, in the same update:
+        # ``reserved_quantity`` counts every paid unit, so a limit set later counts past purchases.
+        unreserved = unreserved_products(order)
         for product_id, quantity in order.quantities().items():
+            counted = "paid_quantity :q, reserved_quantity :q" if product_id in unreserved else "paid_quantity :q"
             writes.append(Write.update(name, purchase_key(order.buyer_id, product_id),
-                                       "SET entity = :e, user_id = :u, product_id = :p ADD paid_quantity :q",
+                                       f"SET entity = :e, user_id = :u, product_id = :p ADD {counted}",
                                        values={":e": "purchase_counter", ":u": order.buyer_id, ":p": product_id,
                                                ":q": quantity}))
         return self._conditional(writes)
@@ -298,8 +309,9 @@ class OrderRepository(OrderAfterPayment):
     # ---- expiry ---------------------------------------------------------------------------------
 
     def expire(self, order: Order, *, release_writes: Sequence[Write], now: datetime) -> bool:
-        """CREATED → EXPIRED, stock and purchase counters released, in one transaction conditional on
-        CREATED: two overlapping runs release once. False when the order had already moved on."""
+        """CREATED → EXPIRED, stock and the purchase counters its placement reserved released (not those
+        of ``NOT_RESERVED`` lines), in one transaction conditional on CREATED: two overlapping runs
+        release once. False when the order had already moved on."""
         name = self._table.name
         writes: list[Write] = [
             Write.update(name, order_key(order.order_id),
@@ -322,7 +334,10 @@ class OrderRepository(OrderAfterPayment):
 
             writes.append(CouponRepository(self._table).give_back_write(order.buyer_id, str(coupon["coupon_id"]),
                                                                         order_id=order.order_id))
+        unreserved = unreserved_products(order)
         for product_id, quantity in order.quantities().items():
+            if product_id in unreserved:
+                continue
             writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
                                        values={":q": -quantity}))
         for (product_id, sku_id), quantity in sku_counted(order).items():
@@ -368,6 +383,19 @@ class OrderRepository(OrderAfterPayment):
                 return False
             raise
         return True
+
+
+def _reservation(table: str, buyer_id: str, product_id: str, quantity: int, *, limit: int | None) -> Write:
+    """The placement's update of the buyer's purchase counter of a product: ``quantity`` more reserved,
+    conditional on the per-user ``limit`` (None: no limit, unconditional)."""
+    values: dict[str, Any] = {":q": quantity, ":e": "purchase_counter", ":u": buyer_id, ":p": product_id}
+    condition = None
+    if limit is not None:
+        condition = "attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room"
+        values[":room"] = limit - quantity
+    return Write.update(table, purchase_key(buyer_id, product_id),
+                        "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
+                        condition=condition, values=values)
 
 
 def _listed(status: OrderStatus) -> dict[str, str]:
