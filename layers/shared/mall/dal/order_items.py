@@ -24,7 +24,7 @@ Items of the order's partition:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -181,36 +181,6 @@ def placing_writes(table: str, order_item: Item, *, now: datetime) -> list[Write
         writes.append(Write.put(table, history_item(str(order_item["order_id"]), placed.status, at=placed.at,
                                                     by=placed.by, note=placed.note)))
     return writes
-
-
-#: On an order item: the ids of its lines (separated by spaces) whose product's purchase counter
-#: (``USER#<buyer>/PURCHASE#<product>``) the placement did not reserve, because the product had no
-#: per-customer limit then; absent when it reserved every product (every order placed while
-#: ``PURCHASE_RESERVED_FOR_ALL`` = 1 or before). The payment adds those products' units to
-#: ``reserved_quantity`` in the counter update it makes anyway, so a limit set later still counts every
-#: paid unit; the expiry releases only what was reserved. A string, short, because the order item is
-#: rewritten at every transition and must stay under 1 KB.
-NOT_RESERVED = "nr"
-
-
-def purchase_reserved_for_all() -> bool:
-    """``PURCHASE_RESERVED_FOR_ALL``: every placement reserves the purchase counter of every product (the
-    first deploy of reservations only where a limit applies, while code whose payment and expiry take
-    every order as reserved may still run)."""
-    return function_environment().purchase_reserved_for_all
-
-
-def not_reserved_lines(lines: Sequence[Mapping[str, Any]], reserved: Callable[[str], bool]) -> str | None:
-    """The value of ``NOT_RESERVED`` for an order of ``lines`` (as stored) whose placement reserves the
-    products ``reserved`` says yes to: None when it reserves them all."""
-    ids = [str(line["line_id"]) for line in lines if not reserved(str(line["product_id"]))]
-    return " ".join(ids) or None
-
-
-def unreserved_products(order: Order) -> frozenset[str]:
-    """The products of ``order`` whose purchase counter its placement did not reserve (``NOT_RESERVED``)."""
-    ids = set(str(order.extra.get(NOT_RESERVED) or "").split())
-    return frozenset(line.product_id for line in order.lines if line.line_id in ids)
 
 
 def completion_implied(order: Order, entry: HistoryEntry, *, completed_by: str) -> bool:

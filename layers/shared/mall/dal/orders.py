@@ -1,6 +1,7 @@
 """The order repository: orders, their status history, the unpaid index and per-user purchase counters
 (docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
-``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``.
+``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``, the purchase
+counters' writes from ``mall.dal.purchase_counters``.
 
 Every change of an order is ONE transaction, conditional on the status it expects, so a transition
 happens exactly once however many deliveries, retries or overlapping runs attempt it. A
@@ -27,12 +28,10 @@ from mall.dal.keys import (
     order_status_index,
     purchase_key,
     refund_key,
-    sku_purchase_key,
 )
 from mall.dal.order_items import (
     EXPIRED_NOTE,
     IMPLIED_HISTORY,
-    NOT_RESERVED,
     PAID_IMPLIED,
     PaymentBasisWrites,
     PlacementRefused,
@@ -45,14 +44,19 @@ from mall.dal.order_items import (
     history_item,
     is_order_item,
     leave_index_entry,
-    not_reserved_lines,
     order_from_item,
     paid_entry,
     placing_writes,
-    purchase_reserved_for_all,
-    sku_counted,
-    unreserved_products,
     with_address,
+)
+from mall.dal.purchase_counters import (
+    NOT_RESERVED,
+    not_reserved_lines,
+    paid_counters,
+    purchase_reserved_for_all,
+    released_counters,
+    reservation,
+    sku_reservation,
 )
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
@@ -184,15 +188,10 @@ class OrderRepository(OrderAfterPayment):
             roles.append(("stock", product_id))
             limit = limits.get(product_id)
             if limit is not None or reserve_all:
-                writes.append(_reservation(name, buyer_id, product_id, quantity, limit=limit))
+                writes.append(reservation(name, buyer_id, product_id, quantity, limit=limit))
                 roles.append(("purchase_limit", product_id))
         for counted in sku_limits:
-            writes.append(Write.update(
-                name, sku_purchase_key(buyer_id, counted.product_id, counted.sku_id),
-                "SET entity = :e, user_id = :u, product_id = :p, sku_id = :k ADD reserved_quantity :q",
-                condition="attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room",
-                values={":q": counted.quantity, ":e": "sku_purchase_counter", ":u": buyer_id,
-                        ":p": counted.product_id, ":k": counted.sku_id, ":room": counted.limit - counted.quantity}))
+            writes.append(sku_reservation(name, buyer_id, counted))
             roles.append(("sku_limit", f"{counted.product_id}#{counted.sku_id}"))
         for extra in extra_writes:  # puts of other sections (the fraud scan's feed entry, an idempotency marker)
             writes.append(extra)
@@ -259,15 +258,8 @@ class OrderRepository(OrderAfterPayment):
                          condition=profile_condition, values=profile_values),
             *(basis.writes if basis is not None else ()),
         ]
-        # A product the placement did not reserve (``NOT_RESERVED``) is reserved now, in the same update:
-        # ``reserved_quantity`` counts every paid unit, so a limit set later counts past purchases.
-        unreserved = unreserved_products(order)
-        for product_id, quantity in order.quantities().items():
-            counted = "paid_quantity :q, reserved_quantity :q" if product_id in unreserved else "paid_quantity :q"
-            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id),
-                                       f"SET entity = :e, user_id = :u, product_id = :p ADD {counted}",
-                                       values={":e": "purchase_counter", ":u": order.buyer_id, ":p": product_id,
-                                               ":q": quantity}))
+        # A product the placement did not reserve is reserved now, in the counter's same update.
+        writes += paid_counters(name, order)
         return self._conditional(writes)
 
     def mark_paid_after_expiry(self, order: Order, *, transaction_id: str, paid_at: datetime, refund_id: str,
@@ -334,15 +326,7 @@ class OrderRepository(OrderAfterPayment):
 
             writes.append(CouponRepository(self._table).give_back_write(order.buyer_id, str(coupon["coupon_id"]),
                                                                         order_id=order.order_id))
-        unreserved = unreserved_products(order)
-        for product_id, quantity in order.quantities().items():
-            if product_id in unreserved:
-                continue
-            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
-                                       values={":q": -quantity}))
-        for (product_id, sku_id), quantity in sku_counted(order).items():
-            writes.append(Write.update(name, sku_purchase_key(order.buyer_id, product_id, sku_id),
-                                       "ADD reserved_quantity :q", values={":q": -quantity}))
+        writes += released_counters(name, order)
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:
@@ -383,19 +367,6 @@ class OrderRepository(OrderAfterPayment):
                 return False
             raise
         return True
-
-
-def _reservation(table: str, buyer_id: str, product_id: str, quantity: int, *, limit: int | None) -> Write:
-    """The placement's update of the buyer's purchase counter of a product: ``quantity`` more reserved,
-    conditional on the per-user ``limit`` (None: no limit, unconditional)."""
-    values: dict[str, Any] = {":q": quantity, ":e": "purchase_counter", ":u": buyer_id, ":p": product_id}
-    condition = None
-    if limit is not None:
-        condition = "attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room"
-        values[":room"] = limit - quantity
-    return Write.update(table, purchase_key(buyer_id, product_id),
-                        "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
-                        condition=condition, values=values)
 
 
 def _listed(status: OrderStatus) -> dict[str, str]:
