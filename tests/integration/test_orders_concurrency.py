@@ -115,7 +115,7 @@ def world(table: Table) -> World:
 
 
 def test_fifty_buyers_racing_for_the_last_ten_units_get_exactly_ten_orders(world: World) -> None:
-    world.add_product("limited", stock=10)
+    world.add_product("limited", stock=10, limit=5)  # a limit: the placement reserves the buyer's counter
     buyers = [world.buyer(i) for i in range(50)]
     results = race(50, lambda i: world.place(buyers[i], "limited"))
 

@@ -239,6 +239,9 @@ class FunctionEnvironment(BaseModel):
     # Every function: "1" only during the first deploy of a release whose orders imply more of their history
     # entries (docs/runbook.md): every entry is still stored, for code that does not read them all.
     order_history_stored: Annotated[bool, Field(alias="ORDER_HISTORY_STORED")] = False
+    # Every function: "1" only for the first deploy of placements that reserve a buyer's purchase counter
+    # only for products with a per-customer limit (docs/runbook.md): every placement still reserves them all.
+    purchase_reserved_for_all: Annotated[bool, Field(alias="PURCHASE_RESERVED_FOR_ALL")] = False
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

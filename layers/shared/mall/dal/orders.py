@@ -1,6 +1,7 @@
 """The order repository: orders, their status history, the unpaid index and per-user purchase counters
 (docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
-``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``.
+``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``, the purchase
+counters' writes from ``mall.dal.purchase_counters``.
 
 Every change of an order is ONE transaction, conditional on the status it expects, so a transition
 happens exactly once however many deliveries, retries or overlapping runs attempt it. A
@@ -27,7 +28,6 @@ from mall.dal.keys import (
     order_status_index,
     purchase_key,
     refund_key,
-    sku_purchase_key,
 )
 from mall.dal.order_items import (
     EXPIRED_NOTE,
@@ -47,8 +47,16 @@ from mall.dal.order_items import (
     order_from_item,
     paid_entry,
     placing_writes,
-    sku_counted,
     with_address,
+)
+from mall.dal.purchase_counters import (
+    NOT_RESERVED,
+    not_reserved_lines,
+    paid_counters,
+    purchase_reserved_for_all,
+    released_counters,
+    reservation,
+    sku_reservation,
 )
 from mall.dal.retry import retry_conflicts
 from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
@@ -138,9 +146,10 @@ class OrderRepository(OrderAfterPayment):
               extra_writes: Sequence[Write] = (), sku_limits: Sequence[SkuLimit] = ()) -> None:
         """ONE transaction: the order (``fields`` as stored, under its keys and in the buyer's list),
         its first history item unless the order implies it (``IMPLIED_HISTORY``; the order is its own
-        unpaid entry), per product the conditional
-        stock decrement and the purchase counter (conditional on the per-user limit), and per SKU
-        with a limit of its own its counter (conditional on that limit).
+        unpaid entry), per product the conditional stock decrement and, for a product with a per-user
+        limit (every product while ``purchase_reserved_for_all``), the purchase counter conditional on
+        that limit (the order names the others' lines: ``NOT_RESERVED``), and per SKU with a limit of
+        its own its counter (conditional on that limit).
 
         Raises ``PlacementRefused`` naming the product whose stock or limit refused."""
         order_id = str(fields["order_id"])
@@ -158,6 +167,14 @@ class OrderRepository(OrderAfterPayment):
                             "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}",
                             # The admin's by-status list (gsi3), moved by every write of the status.
                             **order_status_index(OrderStatus.CREATED)}
+        # Only a limit reads the counter's reservation before the order is paid (the placement's check,
+        # the cart): a product without one is counted by the update of its counter the payment makes
+        # anyway, and this transaction writes no counter for it (2 units a product).
+        reserve_all = purchase_reserved_for_all()
+        unreserved = not_reserved_lines(fields.get("lines") or [],
+                                        lambda pid: reserve_all or limits.get(pid) is not None)
+        if unreserved is not None:
+            order_item[NOT_RESERVED] = unreserved
         name = self._table.name
         writes = placing_writes(name, order_item, now=now)
         roles: list[tuple[str, str]] = [("order", ""), *[("history", "")] * (len(writes) - 1)]
@@ -170,22 +187,11 @@ class OrderRepository(OrderAfterPayment):
             writes.append(stock_writes[product_id])
             roles.append(("stock", product_id))
             limit = limits.get(product_id)
-            values: dict[str, Any] = {":q": quantity, ":e": "purchase_counter", ":u": buyer_id, ":p": product_id}
-            condition = None
-            if limit is not None:
-                condition = "attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room"
-                values[":room"] = limit - quantity
-            writes.append(Write.update(name, purchase_key(buyer_id, product_id),
-                                       "SET entity = :e, user_id = :u, product_id = :p ADD reserved_quantity :q",
-                                       condition=condition, values=values))
-            roles.append(("purchase_limit", product_id))
+            if limit is not None or reserve_all:
+                writes.append(reservation(name, buyer_id, product_id, quantity, limit=limit))
+                roles.append(("purchase_limit", product_id))
         for counted in sku_limits:
-            writes.append(Write.update(
-                name, sku_purchase_key(buyer_id, counted.product_id, counted.sku_id),
-                "SET entity = :e, user_id = :u, product_id = :p, sku_id = :k ADD reserved_quantity :q",
-                condition="attribute_not_exists(reserved_quantity) OR reserved_quantity <= :room",
-                values={":q": counted.quantity, ":e": "sku_purchase_counter", ":u": buyer_id,
-                        ":p": counted.product_id, ":k": counted.sku_id, ":room": counted.limit - counted.quantity}))
+            writes.append(sku_reservation(name, buyer_id, counted))
             roles.append(("sku_limit", f"{counted.product_id}#{counted.sku_id}"))
         for extra in extra_writes:  # puts of other sections (the fraud scan's feed entry, an idempotency marker)
             writes.append(extra)
@@ -252,11 +258,8 @@ class OrderRepository(OrderAfterPayment):
                          condition=profile_condition, values=profile_values),
             *(basis.writes if basis is not None else ()),
         ]
-        for product_id, quantity in order.quantities().items():
-            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id),
-                                       "SET entity = :e, user_id = :u, product_id = :p ADD paid_quantity :q",
-                                       values={":e": "purchase_counter", ":u": order.buyer_id, ":p": product_id,
-                                               ":q": quantity}))
+        # A product the placement did not reserve is reserved now, in the counter's same update.
+        writes += paid_counters(name, order)
         return self._conditional(writes)
 
     def mark_paid_after_expiry(self, order: Order, *, transaction_id: str, paid_at: datetime, refund_id: str,
@@ -298,8 +301,9 @@ class OrderRepository(OrderAfterPayment):
     # ---- expiry ---------------------------------------------------------------------------------
 
     def expire(self, order: Order, *, release_writes: Sequence[Write], now: datetime) -> bool:
-        """CREATED → EXPIRED, stock and purchase counters released, in one transaction conditional on
-        CREATED: two overlapping runs release once. False when the order had already moved on."""
+        """CREATED → EXPIRED, stock and the purchase counters its placement reserved released (not those
+        of ``NOT_RESERVED`` lines), in one transaction conditional on CREATED: two overlapping runs
+        release once. False when the order had already moved on."""
         name = self._table.name
         writes: list[Write] = [
             Write.update(name, order_key(order.order_id),
@@ -322,12 +326,7 @@ class OrderRepository(OrderAfterPayment):
 
             writes.append(CouponRepository(self._table).give_back_write(order.buyer_id, str(coupon["coupon_id"]),
                                                                         order_id=order.order_id))
-        for product_id, quantity in order.quantities().items():
-            writes.append(Write.update(name, purchase_key(order.buyer_id, product_id), "ADD reserved_quantity :q",
-                                       values={":q": -quantity}))
-        for (product_id, sku_id), quantity in sku_counted(order).items():
-            writes.append(Write.update(name, sku_purchase_key(order.buyer_id, product_id, sku_id),
-                                       "ADD reserved_quantity :q", values={":q": -quantity}))
+        writes += released_counters(name, order)
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:
