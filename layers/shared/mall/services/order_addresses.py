@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from mall.dal.order_items import address_context
 from mall.dal.placement_reads import PlacementFacts
-from mall.domain import address_book, masking
+from mall.domain import masking
 from mall.domain.normalise import normalise_address, normalise_phone
 from mall.integrations import pii_crypto
 from mall.schemas.order_address import AddressView
 from mall.schemas.orders import PlaceOrderRequest
-from mall.services.saved_address import opened as saved_address
 
 
 def sealed_address(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:
@@ -34,6 +33,10 @@ def with_saved_address(request: PlaceOrderRequest, facts: PlacementFacts, *, buy
     the buyer's own book is read: another customer's address id is simply not found (422)."""
     if request.address_id is None:
         return request
+    # The address book's rules are imported by an order that names a saved address, not at every cold start.
+    from mall.domain import address_book
+    from mall.services.saved_address import opened as saved_address
+
     book = facts.address_book
     entry = book.addresses.get(request.address_id) if book is not None else None
     if entry is None:
