@@ -215,13 +215,6 @@ def price_order(requested: Sequence[LineRequest], products: Mapping[str, Product
                        amount_fen=amount)
 
 
-def address_or_id(*, has_address: bool, has_address_id: bool) -> None:
-    """An order names its address either inline or by its id in the buyer's address book, not both."""
-    if has_address and has_address_id:
-        raise InvalidInput("send either an address or an address_id, not both", code="address_ambiguous",
-                           fields=[FieldProblem("address_id", "omit it when sending an inline address")])
-
-
 def order_expires_at(created_at: datetime, unpaid_expiry_minutes: int) -> datetime:
     return created_at + timedelta(minutes=unpaid_expiry_minutes)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from mall.dal.table import TransactionCancelled, Write
+from mall.dal.request_markers import TransactionCancelled, Write
 from mall.errors import Conflict
 from mall.schemas.orders import PlaceOrderRequest
 

@@ -7,9 +7,17 @@ from mall.dal.order_items import address_context
 from mall.dal.placement_reads import PlacementFacts
 from mall.domain import masking
 from mall.domain.normalise import normalise_address, normalise_phone
+from mall.errors import FieldProblem, InvalidInput
 from mall.integrations import pii_crypto
 from mall.schemas.order_address import AddressView
 from mall.schemas.orders import PlaceOrderRequest
+
+
+def address_or_id(*, has_address: bool, has_address_id: bool) -> None:
+    """An order names its address either inline or by its id in the buyer's address book, not both."""
+    if has_address and has_address_id:
+        raise InvalidInput("send either an address or an address_id, not both", code="address_ambiguous",
+                           fields=[FieldProblem("address_id", "omit it when sending an inline address")])
 
 
 def sealed_address(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:

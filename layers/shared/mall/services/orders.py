@@ -20,7 +20,6 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
-from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
@@ -34,7 +33,6 @@ from mall.domain.orders import (
     OrderStatus,
     PricedOrder,
     ProductLike,
-    address_or_id,
     order_expires_at,
     price_order,
 )
@@ -52,7 +50,7 @@ from mall.schemas.orders import (
 )
 from mall.services.cart_checkout import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
-from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
+from mall.services.order_addresses import address_or_id, masked_address, sealed_address, with_saved_address
 from mall.services.order_coupons import coupon_refusal, use_coupon, with_coupon_lines
 from mall.services.order_payment import prepay
 from mall.services.request_replay import replay, replay_refused
@@ -103,28 +101,21 @@ class OrderCatalog(ProductCatalog, StockFlags, Protocol):
 @dataclass(frozen=True)
 class PlacementRepositories:
     """What placing an order reads and writes: the order and stock, the buyer, the rules, the
-    buyer's binding (attribution) and, for 自购优惠, the categories' rates."""
+    buyer's binding (attribution) and, for 自购优惠, the categories' rates. Each ``*_of`` is built, with its
+    modules, by the first order that uses it (a share link to walk, 自购优惠, cart lines, a coupon)."""
 
     orders: OrderRepository
     products: OrderCatalog
-    customers: CustomerRepository
     settings: SettingsRepository
     categories: CategoryRepository
     reads: PlacementReads
-    #: The network's repositories: an unbound buyer's share link under first-payment binding, and 自购优惠.
     network_of: Callable[[], ReferralRepositories]
-    #: The cart, for an order that checks cart lines out.
     cart_of: Callable[[], CartRepository]
-    #: The coupons, for an order that names one.
     coupons_of: Callable[[], CouponRepository]
-    #: The campaigns: 自购优惠 applies the one in force for the buyer.
     campaigns_of: Callable[[], CampaignRepository]
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
-        # An order of one product with neither a coupon, nor cart lines, nor a share link to walk, nor a
-        # self-purchase discount (most orders) uses none of these four: each is built, with its modules
-        # imported, the first time an order needs it.
         def network() -> ReferralRepositories:
             from mall.services.referral import ReferralRepositories
 
@@ -145,14 +136,9 @@ class PlacementRepositories:
 
             return CampaignRepository(table)
 
-        return cls(orders=OrderRepository(table), products=ProductRepository(table),
-                   customers=CustomerRepository(table), settings=SettingsRepository(table),
+        return cls(orders=OrderRepository(table), products=ProductRepository(table), settings=SettingsRepository(table),
                    categories=CategoryRepository(table), reads=PlacementReads(table), network_of=cache(network),
                    cart_of=cache(cart), coupons_of=cache(coupons), campaigns_of=cache(campaigns))
-
-    @property
-    def network(self) -> ReferralRepositories:
-        return self.network_of()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +164,7 @@ def _attribute(repos: PlacementRepositories, facts: PlacementFacts, *, buyer_id:
         # Walking a sharer's chain is imported by the orders that need it, not at every cold start.
         from mall.services.referral.attribution import attribute_order
 
-        return attribute_order(network=repos.network, buyer_id=buyer_id, share=share, now=now)
+        return attribute_order(network=repos.network_of(), buyer_id=buyer_id, share=share, now=now)
     return referral_rules.attribute(buyer_id=buyer_id, buyer_parent=facts.buyer_parent, parent_of=facts.parent_of,
                                     promoters=facts.promoters_assuming(grandparent_active=grandparent_active),
                                     sharer=None, sharer_bindable=False,
@@ -381,7 +367,7 @@ def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, a
             from mall.services.self_purchase import self_purchase_discounts
 
             return apply_line_discounts(priced, self_purchase_discounts(
-                promoters=repos.network.promoters, categories=repos.categories, buyer_id=buyer_id,
+                promoters=repos.network_of().promoters, categories=repos.categories, buyer_id=buyer_id,
                 lines=priced.lines, settings=rules.settings, campaigns=repos.campaigns_of(), now=now))
     return priced
 
