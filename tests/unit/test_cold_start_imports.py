@@ -72,8 +72,8 @@ HEAVY = {
                           "refund numbers with mall.domain.refund_ids, the campaigns discount a priced order "
                           "with dataclasses.replace",
     "mall.dal.coupons": "when a login creates a customer (LoginRepositories.coupons_of), a promoter is appointed, "
-                        "an order with a coupon expires or closes by a refund; by the coupon routes and placing an "
-                        "order",
+                        "an order with a coupon expires or closes by a refund; by the coupon routes; when an order "
+                        "names a coupon (PlacementRepositories.coupons_of)",
     "mall.domain.coupons": "with mall.dal.coupons, and by the refund use cases (mall.services.refunds)",
     "mall.domain.refunds": "by the refund routes, the order views (mall.schemas.refunds) and the webhook when a "
                            "refund notification arrives (PaymentRepositories.refunds_of); refund numbers are in "
@@ -83,8 +83,23 @@ HEAVY = {
     "mall.domain.catalog": "by the functions that read products; a promoter's rate copy "
                            "(mall.dal.commission_rates.promoter_write) is written without it",
     "mall.dal.catalog": "by the functions that read products; an order item names a SKU's type in annotations only",
-    "mall.dal.campaigns": "by the functions that price a commission (products for a promoter, placing and paying "
-                          "an order, the promoter's boosts)",
+    "mall.dal.campaigns": "by the functions that price a commission (products for a promoter, paying an order, the "
+                          "promoter's boosts); when an order gets a self-purchase discount "
+                          "(PlacementRepositories.campaigns_of)",
+    "mall.domain.campaigns": "with mall.dal.campaigns, and by the product pages' reads (mall.dal.catalog.page)",
+    "mall.domain.commission": "by the functions that price a commission; placing an order discounts with it when "
+                              "the order names a coupon or gets a self-purchase discount",
+    "mall.dal.catalog.page": "by the product pages (mall.services.catalog.common); the catalog's package imports it "
+                             "when one of its names is first asked for",
+    "mall.dal.cart": "by the cart's routes; when an order checks cart lines out (PlacementRepositories.cart_of)",
+    "mall.domain.cart": "with mall.dal.cart, and when an order checks cart lines out (mall.services.cart_checkout)",
+    "mall.dal.address_book": "by the address book's routes; when an order names a saved address "
+                             "(mall.dal.placement_reads)",
+    "mall.domain.address_book": "by the address book's routes; when an order names a saved address "
+                                "(mall.services.order_addresses)",
+    "mall.services.referral": "by the promoter, binding and visit routes; when an order walks a share link's chain "
+                              "or gets a self-purchase discount (PlacementRepositories.network_of)",
+    "mall.services.self_purchase": "when an order gets a self-purchase discount (mall.services.orders)",
     "mall.services.stats": "by the dashboard and the statistics; the admin's order list's date range imports it "
                            "(mall.services.fulfilment.created_range)",
     "mall.services.shipping": "by the shipping and order-stream functions (mall.services.fulfilment names it in "
@@ -111,26 +126,34 @@ TRACED_NEEDS = {"aws_xray_sdk": "it calls WeChat Pay, so it is traced"}
 # The functions that read or write orders.
 ORDERS = {"mall.domain.orders": "it reads or writes orders"}
 
+# The functions that read products.
+PRODUCTS = {"mall.domain.catalog": "it reads products", "mall.dal.catalog": "it reads products"}
+
 # The functions that read products and price commissions with the campaigns in force.
-CATALOG = {"mall.domain.catalog": "it reads products", "mall.dal.catalog": "it reads products",
-           "mall.dal.campaigns": "it prices commissions with the campaigns in force"}
+CATALOG = {**PRODUCTS, "mall.dal.campaigns": "it prices commissions with the campaigns in force",
+           "mall.domain.campaigns": "it prices commissions with the campaigns in force",
+           "mall.domain.commission": "it prices commissions"}
+
+# The functions that read or change the network (promoters, bindings, visits).
+NETWORK = {"mall.services.referral": "it reads or changes the network"}
 
 #: function → the heavy modules it needs at cold start, with why
 ALLOWED: dict[str, dict[str, str]] = {
     "AuthLoginFunction": {},
     "MeFunction": {},
-    "ProductsFunction": {**REFERRAL, **CATALOG},
+    "ProductsFunction": {**REFERRAL, **CATALOG, "mall.dal.catalog.page": "it answers the product pages"},
+    # An order of one product, without a coupon, cart lines, a saved address, a share link's chain to walk or a
+    # self-purchase discount: what it does not use is imported by the order that does.
     "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS, **ORDERS,
-                           **CATALOG, "mall.dal.coupons": "it takes the buyer's coupon",
-                           "mall.domain.coupons": "it takes the buyer's coupon"},
+                           **PRODUCTS},
     "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
     "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
                            "mall.schemas.fulfilment": "it answers with the order views"},
     "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
-    "ShareVisitFunction": REFERRAL,
-    "ReferralBindFunction": REFERRAL,
+    "ShareVisitFunction": {**REFERRAL, **NETWORK},
+    "ReferralBindFunction": {**REFERRAL, **NETWORK},
     "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
-                                **CATALOG},
+                                **NETWORK, **CATALOG},
 }
 
 

@@ -86,9 +86,16 @@ print(json.dumps({"status": answer["statusCode"], "asyncio_at_init": at_init,
                   "loaded_after_request": sorted(name for name in NOT_USED if name in sys.modules)}))
 """
 
-#: What placing an order's cold start no longer loads, and its first request does not load either.
+#: What placing an order's cold start no longer loads, and the first request of an order of one product, without
+#: a coupon, cart lines, a saved address or a share link, does not load either.
 NOT_USED = ["aws_lambda_powertools.utilities.idempotency", "mall.api.idempotency", "mall.schemas.cart",
             "mall.schemas.address_book", "mall.services.cart", "mall.services.address_book"]
+#: What only an order naming a coupon, cart lines or a saved address, walking a share link's chain or getting a
+#: self-purchase discount imports: placing an order's cold start does not.
+DEFERRED = ["mall.dal.coupons", "mall.domain.coupons", "mall.dal.cart", "mall.domain.cart", "mall.dal.address_book",
+            "mall.domain.address_book", "mall.services.saved_address", "mall.services.referral",
+            "mall.services.self_purchase", "mall.dal.campaigns", "mall.domain.campaigns", "mall.domain.commission",
+            "mall.dal.catalog.page"]
 
 
 class Daemon:
@@ -168,8 +175,10 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         clear_caches()
         request = table_request("traced")
         request.pop("DeletionProtectionEnabled", None)
-        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").create_table(**request)
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_table(**request)
         yield endpoint
+        client.delete_table(TableName="traced")  # moto's tables outlive its server, in this process
     finally:
         server.stop()
 
@@ -187,7 +196,7 @@ def test_place_orders_prepay_at_wechatpay_is_a_subsegment_of_its_trace(moto_endp
     event["headers"]["authorization"] = f"Bearer {token}"
     event["body"] = json.dumps({"lines": [{"product_id": "card", "quantity": 1}]})
 
-    result = after_cold_start("PlaceOrderFunction", f"NOT_USED = {NOT_USED!r}\n" + _FIRST_REQUEST, {
+    result = after_cold_start("PlaceOrderFunction", f"NOT_USED = {NOT_USED + DEFERRED!r}\n" + _FIRST_REQUEST, {
         "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
         "DYNAMODB_ENDPOINT": moto_endpoint, "TABLE_NAME": "traced",
         "SECRETS_FILE": str(SECRETS_FILE),  # the test merchant the pay sandbox knows
@@ -200,6 +209,7 @@ def test_place_orders_prepay_at_wechatpay_is_a_subsegment_of_its_trace(moto_endp
 
     assert result["status"] == 201
     assert result["asyncio_at_init"] is False and result["asyncio_after_request"] is False
+    assert result["loaded_after_request"] == []  # the plain order's first request imports nothing deferred
     handler = handler_subsegment(documents)
     [prepay] = [d for d in documents if d.get("namespace") == "remote"]
     assert prepay["name"] == "wechatpay POST /v3/pay/transactions/jsapi"
@@ -222,6 +232,91 @@ def test_place_orders_prepay_at_wechatpay_is_a_subsegment_of_its_trace(moto_endp
     for secret in ("openid-traced-buyer", buyer.user_id, "9900", "prepay_id", "paySign", "WECHATPAY2", "Bearer",
                    "会员卡"):
         assert secret not in sent
+
+
+_DEFERRED_REQUESTS = _invocation("PlaceOrderFunction") + """
+from mall.runtime.lazy_modules import is_loaded
+
+def loaded():
+    return sorted(name for name in DEFERRED if is_loaded(name))
+
+answers, at_init = [], loaded()
+for n, body in enumerate(json.loads(os.environ["TEST_BODIES"])):
+    event = json.loads(os.environ["TEST_EVENT"])
+    event["headers"]["idempotency-key"] = f"deferred-{n}"
+    event["body"] = json.dumps(body)
+    answer = sys.modules["app"].handler(event, Context())
+    answers.append({"status": answer["statusCode"], "body": json.loads(answer["body"]), "loaded": loaded()})
+print(json.dumps({"at_init": at_init, "answers": answers}))
+"""
+
+
+def test_an_order_with_a_coupon_cart_lines_or_a_saved_address_imports_what_it_uses_after_the_cold_start(
+        moto_endpoint: str, sandbox_url: str, daemon: Daemon) -> None:
+    """What placing an order's cold start leaves out is imported, in the function's own interpreter, by the first
+    order that uses it, and that order is placed as before: the coupon taken off and used, the cart line checked
+    out, the saved address opened into the order's own sealed copy."""
+    from mall.dal.address_book import AddressBookRepository
+    from mall.dal.cart import CartRepository
+    from mall.dal.coupons import CouponRepository
+    from mall.domain.cart import cart_line_id
+    from mall.schemas.address_book import SaveAddressRequest
+    from mall.schemas.cart import AddCartLineRequest
+    from mall.schemas.coupons import CouponTemplateIn
+    from mall.services import coupons
+    from mall.services.address_book import add_address
+    from mall.services.cart import AddToCart, add_line
+
+    now = datetime.now(UTC)
+    table = main_table()
+    buyer, _ = CustomerRepository(table).get_or_create(app_id="wx_test_app", openid="openid-deferred-buyer",
+                                                       unionid=None, now=now)
+    CategoryRepository(table).create(Category(category_id="c1", name="卡券"))
+    ProductRepository(table).create(Product(product_id="card", name="会员卡", type="virtual", category_id="c1",
+                                            price_fen=9900, stock=100, on_shelf=True))
+    ProductRepository(table).create(Product(product_id="book", name="三体", type="physical", category_id="c1",
+                                            price_fen=3990, stock=10, on_shelf=True))
+    template = coupons.create_template(coupons=CouponRepository(table), body=CouponTemplateIn(
+        name="立减1元", kind="amount", amount_off_fen=100, min_spend_fen=0, valid_days=7, total_quantity=10,
+        per_user_limit=1), by="admin:t", source_ip=None, now=now).template_id
+    coupon_id = coupons.claim(coupons.ClaimCoupon(template_id=template, user_id=buyer.user_id, now=now),
+                              repos=coupons.CouponRepositories.on(table)).coupon.coupon_id
+    add_line(AddToCart(request=AddCartLineRequest(product_id="card", quantity=1), user_id=buyer.user_id, now=now),
+             cart=CartRepository(table))
+    saved, _ = add_address(books=AddressBookRepository(table), user_id=buyer.user_id, now=now, body=SaveAddressRequest(
+        name="张三丰", phone="13812341234", province="广东省", city="深圳市", detail="南山区科技园一路 1 号"))
+    line = cart_line_id("card", None)
+    event = json.loads((ROOT / "events/place_order.json").read_text(encoding="utf-8"))
+    event["headers"]["authorization"] = "Bearer " + issue_token(buyer.user_id, frozenset({Role.CUSTOMER}),
+                                                                key=signing_key(), now=now, ttl_seconds=600)
+    bodies = [{"lines": [{"product_id": "card", "quantity": 1}], "coupon_id": coupon_id},
+              {"lines": [{"product_id": "card", "quantity": 1}], "cart_line_ids": [line]},
+              {"lines": [{"product_id": "book", "quantity": 1}], "address_id": saved.address_id}]
+
+    result = after_cold_start("PlaceOrderFunction", f"DEFERRED = {DEFERRED!r}\n" + _DEFERRED_REQUESTS, {
+        "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+        "DYNAMODB_ENDPOINT": moto_endpoint, "TABLE_NAME": "traced",
+        # The local personal-data key the saved address was sealed under, not the template's KMS key.
+        "SECRETS_FILE": str(SECRETS_FILE), "PII_KMS_KEY_ID": "",
+        "WECHAT_APP_ID": "wx_test_app",
+        "WECHATPAY_API_BASE": f"{sandbox_url}/wechatpay",
+        "WECHATPAY_NOTIFY_URL": "https://example.com/webhooks/wechatpay",
+        "TEST_EVENT": json.dumps(event), "TEST_BODIES": json.dumps(bodies),
+    })
+
+    assert result["at_init"] == []
+    with_coupon, from_cart, to_saved_address = result["answers"]
+    assert [a["status"] for a in result["answers"]] == [201, 201, 201], result["answers"]
+    assert with_coupon["body"]["discount_fen"] == 100 and with_coupon["body"]["amount_fen"] == 9800
+    assert {"mall.dal.coupons", "mall.domain.coupons", "mall.domain.commission"} <= set(with_coupon["loaded"])
+    assert not {"mall.dal.cart", "mall.services.saved_address"} & set(with_coupon["loaded"])
+    assert {"mall.dal.cart", "mall.domain.cart"} <= set(from_cart["loaded"])
+    assert "mall.services.saved_address" not in from_cart["loaded"]
+    assert {"mall.dal.address_book", "mall.services.saved_address"} <= set(to_saved_address["loaded"])
+    assert to_saved_address["body"]["address"]["city"] == "深圳市"
+    used = CouponRepository(table).get_coupon(buyer.user_id, coupon_id, consistent=True)
+    assert used is not None and used.order_id == with_coupon["body"]["order_id"]
+    assert CartRepository(table).lines(buyer.user_id) == []
 
 
 _UNTRACED_CALL = """

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from mall.dal.address_book import book_from_item
-from mall.dal.cart import cart_line_from_item
 from mall.dal.catalog.product_items import product_from_item
 from mall.dal.catalog.products import StockObservation
-from mall.dal.coupons import coupon_from_item
 from mall.dal.identity import _customer_from_item
 from mall.dal.keys import (
     SETTINGS_CURRENT_KEY,
@@ -35,12 +33,14 @@ from mall.dal.referral import binding_from_item, promoter_from_item
 from mall.dal.request_markers import MarkedRequest, MarkerState
 from mall.dal.settings import SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, Write
-from mall.domain.address_book import AddressBook
-from mall.domain.cart import CartLine
 from mall.domain.catalog import Product
-from mall.domain.coupons import Coupon
 from mall.domain.identity import Customer
 from mall.domain.referral import Promoter
+
+if TYPE_CHECKING:
+    from mall.domain.address_book import AddressBook
+    from mall.domain.cart import CartLine
+    from mall.domain.coupons import Coupon
 
 
 def _k(key: Key) -> tuple[str, str]:
@@ -143,14 +143,11 @@ class PlacementReads:
             current=current_from_item(first.get(_k(SETTINGS_CURRENT_KEY))),
             buyer_parent=buyer_parent, parent_of=parent_of, promoters=promoters,
             unread_grandparent=grandparent if grandparent is not None and grandparent not in promoters else None,
-            cart_lines={line_id: cart_line_from_item(item) for line_id in dict.fromkeys(cart_line_ids)
-                        if (item := first.get(_k(cart_line_key(buyer_id, line_id)))) is not None},
-            address_book=book_from_item(buyer_id, first.get(_k(address_book_key(buyer_id))))
-            if with_address_book else None,
+            cart_lines=_cart_lines(first, buyer_id, cart_line_ids) if cart_line_ids else {},
+            address_book=_address_book(first, buyer_id) if with_address_book else None,
             sku_reserved={(pid, sku_id): int(_get(first, sku_purchase_key(buyer_id, pid, sku_id))
                                              .get("reserved_quantity", 0)) for pid, sku_id in pairs},
-            coupon=coupon_from_item(found) if coupon_id is not None
-            and (found := first.get(_k(user_coupon_key(buyer_id, coupon_id)))) is not None else None)
+            coupon=_coupon(first, buyer_id, coupon_id) if coupon_id is not None else None)
 
     def _parent(self, parent: str, promoters: dict[str, Promoter], *, consistent: bool) -> str | None:
         """Reads the parent's promoter record and binding; fills ``promoters`` and returns the grandparent."""
@@ -178,3 +175,26 @@ class PlacementReads:
 
 def _get(found: dict[tuple[str, str], Item], key: Key) -> Item:
     return found.get(_k(key)) or {}
+
+
+# The cart's, the address book's and the coupons' items are read only by an order that names them: their
+# modules are imported then, not at every placing function's cold start.
+
+def _cart_lines(found: dict[tuple[str, str], Item], buyer_id: str, line_ids: Sequence[str]) -> dict[str, CartLine]:
+    from mall.dal.cart import cart_line_from_item
+
+    return {line_id: cart_line_from_item(item) for line_id in dict.fromkeys(line_ids)
+            if (item := found.get(_k(cart_line_key(buyer_id, line_id)))) is not None}
+
+
+def _address_book(found: dict[tuple[str, str], Item], buyer_id: str) -> AddressBook:
+    from mall.dal.address_book import book_from_item
+
+    return book_from_item(buyer_id, found.get(_k(address_book_key(buyer_id))))
+
+
+def _coupon(found: dict[tuple[str, str], Item], buyer_id: str, coupon_id: str) -> Coupon | None:
+    from mall.dal.coupons import coupon_from_item
+
+    item = found.get(_k(user_coupon_key(buyer_id, coupon_id)))
+    return coupon_from_item(item) if item is not None else None

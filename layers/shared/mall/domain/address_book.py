@@ -109,13 +109,6 @@ def with_default(book: AddressBook, address_id: str) -> AddressBook:
     return replace(book, default_id=address_id)
 
 
-def address_or_id(*, has_address: bool, has_address_id: bool) -> None:
-    """An order names its address either inline or by its id in the book, not both."""
-    if has_address and has_address_id:
-        raise InvalidInput("send either an address or an address_id, not both", code="address_ambiguous",
-                           fields=[FieldProblem("address_id", "omit it when sending an inline address")])
-
-
 def unknown_address_for_order() -> InvalidInput:
     """An ``address_id`` that is not in the caller's own book: another customer's id reads the same."""
     return InvalidInput("address_id is not in your address book", code="address_not_found",

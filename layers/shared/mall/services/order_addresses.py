@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from mall.dal.order_items import address_context
 from mall.dal.placement_reads import PlacementFacts
-from mall.domain import address_book, masking
+from mall.domain import masking
 from mall.domain.normalise import normalise_address, normalise_phone
+from mall.errors import FieldProblem, InvalidInput
 from mall.integrations import pii_crypto
 from mall.schemas.order_address import AddressView
 from mall.schemas.orders import PlaceOrderRequest
-from mall.services.saved_address import opened as saved_address
+
+
+def address_or_id(*, has_address: bool, has_address_id: bool) -> None:
+    """An order names its address either inline or by its id in the buyer's address book, not both."""
+    if has_address and has_address_id:
+        raise InvalidInput("send either an address or an address_id, not both", code="address_ambiguous",
+                           fields=[FieldProblem("address_id", "omit it when sending an inline address")])
 
 
 def sealed_address(request: PlaceOrderRequest, order_id: str) -> dict[str, str] | None:
@@ -34,6 +41,10 @@ def with_saved_address(request: PlaceOrderRequest, facts: PlacementFacts, *, buy
     the buyer's own book is read: another customer's address id is simply not found (422)."""
     if request.address_id is None:
         return request
+    # The address book's rules are imported by an order that names a saved address, not at every cold start.
+    from mall.domain import address_book
+    from mall.services.saved_address import opened as saved_address
+
     book = facts.address_book
     entry = book.addresses.get(request.address_id) if book is not None else None
     if entry is None:

@@ -4,17 +4,19 @@ and its use written in the order's own transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mall.dal.coupons import CouponRepository
 from mall.dal.request_markers import TransactionCancelled, Write
-from mall.domain.commission import apply_line_discounts
-from mall.domain.coupons import Coupon, PricedLineRef, coupon_discounts
 from mall.domain.orders import PricedOrder
 from mall.domain.referral import ShareSource
 from mall.errors import Conflict
+
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
+    from mall.domain.coupons import Coupon
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,16 @@ class CouponUse:
     share: ShareSource | None = None
 
 
-def use_coupon(priced: PricedOrder, *, coupons: CouponRepository, facts_coupon: Coupon | None, coupon_id: str | None,
-               buyer_id: str, order_id: str, now: datetime) -> CouponUse:
+def use_coupon(priced: PricedOrder, *, coupons_of: Callable[[], CouponRepository], facts_coupon: Coupon | None,
+               coupon_id: str | None, buyer_id: str, order_id: str, now: datetime) -> CouponUse:
     """The coupon's discount taken off the lines in its scope (422/409 naming why it cannot be used).
     Applied before any other discount: its minimum spend is counted on the catalog prices."""
     if coupon_id is None:
         return CouponUse(priced=priced, stored=None, writes=[])
+    # The coupons' rules are imported by an order that names a coupon, not at every placing cold start.
+    from mall.domain.commission import apply_line_discounts
+    from mall.domain.coupons import PricedLineRef, coupon_discounts
+
     refs = [PricedLineRef(line.line_id, line.product_id, line.category_id, line.paid_fen) for line in priced.lines]
     coupon = facts_coupon if facts_coupon is not None and facts_coupon.coupon_id == coupon_id else None
     parts = coupon_discounts(coupon, refs, buyer_id=buyer_id, now=now)
@@ -45,7 +51,7 @@ def use_coupon(priced: PricedOrder, *, coupons: CouponRepository, facts_coupon: 
     if share is not None:
         stored["sharer_code"] = coupon.sharer_code
     return CouponUse(priced=apply_line_discounts(priced, parts), stored=stored,
-                     writes=[coupons.use_write(coupon, order_id=order_id, now=now)], share=share)
+                     writes=[coupons_of().use_write(coupon, order_id=order_id, now=now)], share=share)
 
 
 def with_coupon_lines(lines: list[dict[str, Any]], stored: dict[str, Any] | None) -> list[dict[str, Any]]:

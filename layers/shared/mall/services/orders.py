@@ -13,16 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
-from mall.dal.campaigns import CampaignRepository
-from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
-from mall.dal.coupons import CouponRepository
-from mall.dal.identity import CustomerRepository
 from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
 from mall.dal.placement_reads import PlacementFacts, PlacementReads
@@ -30,9 +27,7 @@ from mall.dal.request_markers import MarkedRequest, TransactionCancelled, Write
 from mall.dal.retry import is_transient
 from mall.dal.risk_feed import feed_write
 from mall.dal.settings import SettingsRepository
-from mall.domain import address_book
 from mall.domain import referral as referral_rules
-from mall.domain.commission import apply_line_discounts
 from mall.domain.orders import (
     LineRequest,
     OrderStatus,
@@ -55,17 +50,18 @@ from mall.schemas.orders import (
 )
 from mall.services.cart_checkout import checked_out, checkout_refusal
 from mall.services.catalog.stock import StockFlags, note_stock_levels
-from mall.services.order_addresses import masked_address, sealed_address, with_saved_address
+from mall.services.order_addresses import address_or_id, masked_address, sealed_address, with_saved_address
 from mall.services.order_coupons import coupon_refusal, use_coupon, with_coupon_lines
 from mall.services.order_payment import prepay
-from mall.services.referral import ReferralRepositories
-from mall.services.referral.attribution import attribute_order
 from mall.services.request_replay import replay, replay_refused
-from mall.services.self_purchase import self_purchase_discounts
 
 if TYPE_CHECKING:
+    from mall.dal.campaigns import CampaignRepository
+    from mall.dal.cart import CartRepository
+    from mall.dal.coupons import CouponRepository
     from mall.dal.table import Table
     from mall.integrations.wechatpay.client import WeChatPayClient
+    from mall.services.referral import ReferralRepositories
 
 logger = Logger(child=True)
 
@@ -105,26 +101,44 @@ class OrderCatalog(ProductCatalog, StockFlags, Protocol):
 @dataclass(frozen=True)
 class PlacementRepositories:
     """What placing an order reads and writes: the order and stock, the buyer, the rules, the
-    buyer's binding (attribution) and, for 自购优惠, the categories' rates."""
+    buyer's binding (attribution) and, for 自购优惠, the categories' rates. Each ``*_of`` is built, with its
+    modules, by the first order that uses it (a share link to walk, 自购优惠, cart lines, a coupon)."""
 
     orders: OrderRepository
     products: OrderCatalog
-    customers: CustomerRepository
     settings: SettingsRepository
-    network: ReferralRepositories
     categories: CategoryRepository
     reads: PlacementReads
-    cart: CartRepository
-    coupons: CouponRepository
-    campaigns: CampaignRepository | None = None  # 自购优惠 applies the campaign in force for the buyer
+    network_of: Callable[[], ReferralRepositories]
+    cart_of: Callable[[], CartRepository]
+    coupons_of: Callable[[], CouponRepository]
+    campaigns_of: Callable[[], CampaignRepository]
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
-        return cls(orders=OrderRepository(table), products=ProductRepository(table),
-                   customers=CustomerRepository(table), settings=SettingsRepository(table),
-                   network=ReferralRepositories.on(table), categories=CategoryRepository(table),
-                   reads=PlacementReads(table), cart=CartRepository(table),
-                   coupons=CouponRepository(table), campaigns=CampaignRepository(table))
+        def network() -> ReferralRepositories:
+            from mall.services.referral import ReferralRepositories
+
+            return ReferralRepositories.on(table)
+
+        def cart() -> CartRepository:
+            from mall.dal.cart import CartRepository
+
+            return CartRepository(table)
+
+        def coupons() -> CouponRepository:
+            from mall.dal.coupons import CouponRepository
+
+            return CouponRepository(table)
+
+        def campaigns() -> CampaignRepository:
+            from mall.dal.campaigns import CampaignRepository
+
+            return CampaignRepository(table)
+
+        return cls(orders=OrderRepository(table), products=ProductRepository(table), settings=SettingsRepository(table),
+                   categories=CategoryRepository(table), reads=PlacementReads(table), network_of=cache(network),
+                   cart_of=cache(cart), coupons_of=cache(coupons), campaigns_of=cache(campaigns))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +161,10 @@ def _attribute(repos: PlacementRepositories, facts: PlacementFacts, *, buyer_id:
     settings = facts.current.settings
     if facts.buyer_parent is None and settings.binding_mode == BindingMode.FIRST_PAYMENT and share is not None \
             and referral_rules.is_valid_code(share.promoter_code):
-        return attribute_order(network=repos.network, buyer_id=buyer_id, share=share, now=now)
+        # Walking a sharer's chain is imported by the orders that need it, not at every cold start.
+        from mall.services.referral.attribution import attribute_order
+
+        return attribute_order(network=repos.network_of(), buyer_id=buyer_id, share=share, now=now)
     return referral_rules.attribute(buyer_id=buyer_id, buyer_parent=facts.buyer_parent, parent_of=facts.parent_of,
                                     promoters=facts.promoters_assuming(grandparent_active=grandparent_active),
                                     sharer=None, sharer_bindable=False,
@@ -196,7 +213,7 @@ def _place(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[
     products = repos.products
     wanted = [LineRequest(line.product_id, line.quantity, line.sku_id) for line in request.lines]
     product_ids = list(dict.fromkeys(line.product_id for line in wanted))
-    address_book.address_or_id(has_address=request.address is not None, has_address_id=request.address_id is not None)
+    address_or_id(has_address=request.address is not None, has_address_id=request.address_id is not None)
     facts = repos.reads.read(buyer_id=buyer_id, product_ids=product_ids, request=marked,
                              cart_line_ids=request.cart_line_ids or (),
                              with_address_book=request.address_id is not None,
@@ -204,7 +221,7 @@ def _place(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[
                              coupon_id=request.coupon_id, consistent=consistent)
     if marked is not None and (earlier := replay(facts.marker, marked, PlaceOrderResponse)) is not None:
         return earlier  # before the cart: a replay removes no line again
-    cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart=repos.cart)
+    cart_writes = checked_out(request, facts.cart_lines, buyer_id=buyer_id, cart_of=repos.cart_of)
     customer = facts.customer
     if customer is None:
         raise NotFound("account no longer exists", code="account_not_found")
@@ -223,7 +240,7 @@ def _place(command: PlaceOrder, *, repos: PlacementRepositories, pay: Callable[[
 
     current = facts.current
     order_id = new_id("o")
-    coupon = use_coupon(priced, coupons=repos.coupons, facts_coupon=facts.coupon, coupon_id=request.coupon_id,
+    coupon = use_coupon(priced, coupons_of=repos.coupons_of, facts_coupon=facts.coupon, coupon_id=request.coupon_id,
                         buyer_id=buyer_id, order_id=order_id, now=now)
     priced, share = coupon.priced, coupon.share
     if request.share_source is not None:
@@ -345,9 +362,13 @@ def _self_purchase_discount(repos: PlacementRepositories, priced: PricedOrder, a
         rules = current if current.version == attribution.settings_version else (
             repos.settings.get(attribution.settings_version) or current)
         if rules.settings.commission.self_purchase == "discount":
+            # The rates' rules are imported by the self-purchases they discount, not at every cold start.
+            from mall.domain.commission import apply_line_discounts
+            from mall.services.self_purchase import self_purchase_discounts
+
             return apply_line_discounts(priced, self_purchase_discounts(
-                promoters=repos.network.promoters, categories=repos.categories,
-                buyer_id=buyer_id, lines=priced.lines, settings=rules.settings, campaigns=repos.campaigns, now=now))
+                promoters=repos.network_of().promoters, categories=repos.categories, buyer_id=buyer_id,
+                lines=priced.lines, settings=rules.settings, campaigns=repos.campaigns_of(), now=now))
     return priced
 
 
