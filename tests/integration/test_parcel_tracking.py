@@ -16,7 +16,7 @@ import pytest
 from local.logistics_sandbox import china_time, push_form
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table
+from mall.dal.table import Page, Table
 from mall.dal.tracking import TrackingRepository
 from mall.domain.settings import DistributionSettings, OrderRules
 from mall.domain.tokens import Role
@@ -26,7 +26,7 @@ from mall.integrations.tracking import TrackingProviderError
 from mall.integrations.tracking.kuaidi100 import parse_result
 from mall.services import fulfilment
 from mall.services import tracking as service
-from tests.at_once import run_at_once
+from tests.at_once import after_first_read, run_at_once
 from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
 from tests.unit.conftest import FakeContext, http_event, load_function
@@ -181,6 +181,36 @@ def test_a_delivery_moves_the_auto_confirm_countdown_when_set(table: Table, ship
     assert later.completed == 1 and orders.get(oid).status == "COMPLETED"  # type: ignore[union-attr]
     bundle = orders.bundle(oid)
     assert bundle is not None and bundle.history[-1].note == "confirmed automatically 10 days after delivery"
+
+
+def test_the_schedule_decides_on_the_order_not_on_an_index_entry_a_delivery_has_moved(
+        table: Table, shipped: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery restarts the countdown on the order item; the schedule, handed the entry as it was
+    before (an index lagging behind the order), reads the order and leaves it for a later run."""
+    _settings(table, "delivery")
+    orders, oid = OrderRepository(table), shipped["order_id"]
+    stale = orders.due_for_auto_confirm(NOW - timedelta(days=10), limit=10).items
+    assert [entry["order_id"] for entry in stale] == [oid]  # shipped 12 days before NOW: due from the shipment
+    assert TrackingRepository(table).restart_countdown(orders.get(oid), delivered_at="2026-11-20T08:00:00Z")  # type: ignore[arg-type]
+    monkeypatch.setattr(OrderRepository, "due_for_auto_confirm",
+                        lambda self, cutoff, **kwargs: Page(items=stale, last_key=None))
+    result = fulfilment.auto_confirm(repo=orders, settings=SettingsRepository(table), now=NOW)
+    assert (result.completed, result.skipped) == (0, 1) and orders.get(oid).status == "SHIPPED"  # type: ignore[union-attr]
+
+
+def test_a_delivery_recorded_after_the_schedule_read_the_order_leaves_it_shipped(
+        table: Table, shipped: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    _settings(table, "delivery")
+    orders, oid = OrderRepository(table), shipped["order_id"]
+    before = orders.get(oid)
+    assert before is not None
+    moved = after_first_read(monkeypatch, OrderRepository, "get", lambda: TrackingRepository(table).restart_countdown(
+        before, delivered_at="2026-11-20T08:00:00Z"))
+    result = fulfilment.auto_confirm(repo=orders, settings=SettingsRepository(table), now=NOW)
+    assert moved == [True]
+    assert (result.completed, result.skipped) == (0, 1)
+    order = orders.get(oid)
+    assert order is not None and order.status == "SHIPPED" and order.extra["gsi2sk"].startswith("2026-11-20")
 
 
 def test_each_parcel_is_subscribed_once_and_a_refusal_is_recorded(table: Table) -> None:

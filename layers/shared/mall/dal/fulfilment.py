@@ -307,7 +307,9 @@ class OrderAfterPayment:
             order, to_status=OrderStatus.COMPLETED, sets=sets,
             history=None if completion_implied(order, entry, completed_by=completed_by) else entry,
             extra=self._audit(audit, now), removes=("gsi2pk", "gsi2sk"),
-            check_version=completed_by == "verify",
+            # A 核销 and the schedule decided on the order as read (the schedule on its countdown,
+            # which a delivery moves).
+            check_version=completed_by in ("verify", "auto"),
         )
 
     def verify_service_lines(self, order: Order, *, now: datetime, by: str, audit: AuditEntry | None = None) -> None:

@@ -334,8 +334,10 @@ def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: da
     from the shipment, or from the delivery where ``auto_confirm_from`` says so and one was reported
     (``mall.services.tracking`` moves the order's entry to the delivery).
 
-    Finds them with one Query on the ``AUTOCONFIRM`` index entries (no scan). Each completion is
-    conditional on SHIPPED, so runs that overlap complete each order once; the loser skips it."""
+    Finds them with one Query on the ``AUTOCONFIRM`` index entries (no scan), then decides on the order
+    as read (consistent): an index entry may still show a countdown a delivery has since moved. Each
+    completion is conditional on SHIPPED and on the version read, so runs that overlap complete each
+    order once, and a delivery recorded after the read leaves the order for a later run."""
     rules_now = settings.current().settings.orders
     days = rules_now.auto_confirm_days
     cutoff = rules.auto_confirm_cutoff(now, days)
@@ -350,9 +352,12 @@ def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: da
                 repo.drop_auto_confirm_entry(entry["order_id"])
                 skipped += 1
                 continue
+            countdown = str(order.extra.get("gsi2sk") or "")
+            if countdown and countdown >= iso(cutoff):  # the entry lagged behind a delivery's restart
+                skipped += 1
+                continue
             try:
-                since = "delivery" if order.extra.get("gsi2sk", "").startswith(str(order.extra.get(
-                    "delivered_at") or "-")) else "shipping"
+                since = "delivery" if countdown.startswith(str(order.extra.get("delivered_at") or "-")) else "shipping"
                 repo.complete(order, completed_by="auto", now=now, by="auto",
                               note=f"confirmed automatically {days} days after {since}")
                 completed += 1
