@@ -1,5 +1,5 @@
-"""An implied history entry is hidden only by the same entry stored, never by another transition's
-entry that shares its sort key (a 核销 while PAID in the second WeChat Pay reports the payment)."""
+"""An implied history entry is hidden only by the same transition stored (same actor), never by another
+transition's entry that shares its sort key (a 核销 while PAID in the second WeChat Pay reports the payment)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def test_the_payments_entry_written_back_by_the_migration_counts_once() -> None:
     history = order_history(ORDER, [written_back])
 
     assert [(h.status, h.by) for h in history] == [("CREATED", "u_1"), ("PAID", "wechatpay")]
+
+
+def test_a_stored_entry_of_the_same_transition_with_its_own_note_stands_for_the_implied_one() -> None:
+    completed = {**ORDER, "status": "COMPLETED", "completed_at": "2026-12-08T10:00:00Z", "completed_by": "buyer"}
+    stored = history_item("o_1", "COMPLETED", at="2026-12-08T10:00:00Z", by="buyer", note="another note")
+
+    history = order_history(completed, [stored])
+
+    assert [(h.status, h.note) for h in history if h.status == "COMPLETED"] == [("COMPLETED", "another note")]

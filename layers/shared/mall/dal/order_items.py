@@ -213,13 +213,14 @@ def implied_history(order: Mapping[str, Any]) -> list[HistoryEntry]:
 def order_history(order: Mapping[str, Any], stored: Sequence[Item]) -> list[HistoryEntry]:
     """The order's history, oldest first: its ``HISTORY#`` items and the entries it implies (an implied
     entry also stored, by the migration that writes them back, counts once), in the order their sort
-    keys give. A stored entry of another transition that happens to share an implied entry's sort key
-    (a staff's 核销 while PAID, in the very second WeChat Pay reports the payment) hides nothing: both
-    are shown, the implied one first."""
+    keys give. A stored item under an implied entry's sort key is the same transition when it is by the
+    same actor (stored with a note the order does not give back, or written back by the migration) and
+    then stands for it; one by another actor (a staff's 核销 while PAID, in the very second WeChat Pay
+    reports the payment) hides nothing: both are shown, the implied one first."""
     entries = {str(item["sk"]): history_from_item(item) for item in stored}
     for entry in implied_history(order):
         sk = order_history_sk(entry.at, entry.status)
-        if entries.setdefault(sk, entry) != entry:
+        if entries.setdefault(sk, entry).by != entry.by:
             entries[order_history_sk(entry.at, " " + entry.status)] = entry  # a space sorts before any status
     by_key = [entries[sk] for sk in sorted(entries)]
     return sorted(by_key, key=lambda h: h.at)
