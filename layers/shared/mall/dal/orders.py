@@ -26,6 +26,7 @@ from mall.dal.keys import (
     order_address_key,
     order_key,
     order_status_index,
+    order_status_partition,
     purchase_key,
     refund_key,
 )
@@ -120,20 +121,47 @@ class OrderRepository(OrderAfterPayment):
             out[product_id] = int(item.get("reserved_quantity", 0)) if item else 0
         return out
 
-    def unpaid_due(self, *, until: datetime, limit: int = 100) -> list[UnpaidMarker]:
-        """Unpaid orders whose ``expires_at_order`` ≤ ``until``, oldest first (Query on the sparse
-        ``gsi2`` partition ``UNPAID_ORDERS`` of the order items: an order leaves it when it leaves CREATED,
-        in the same write)."""
+    @property
+    def unpaid_from_status_list(self) -> bool:
+        """Whether the expiry and reconciliation schedules find unpaid orders in the by-status list's
+        gsi3 (``ORDERS#CREATED``, sorted by creation), which holds every order at every stage that
+        reads it, rather than in the sparse gsi2 partition ``UNPAID_ORDERS`` (``entries``, before the
+        gsi3 backfill)."""
+        return self._status_list != "entries"
+
+    @property
+    def places_into_unpaid_entry(self) -> bool:
+        """Whether a placement still puts the order into gsi2 ``UNPAID_ORDERS``: while the deploy can go
+        back to the stage that reads it (every stage but the last)."""
+        return self._status_list != "index"
+
+    def unpaid_due(self, *, placed_until: datetime, expiring_until: datetime,
+                   limit: int = 100) -> list[UnpaidMarker]:
+        """Unpaid orders, oldest first, at most ``limit``.
+
+        From the by-status list (``unpaid_from_status_list``): those placed at or before
+        ``placed_until`` (gsi3 ``ORDERS#CREATED``, sorted by ``created_at``; the projection carries no
+        ``expires_at_order``: the caller decides on the order it reads). From the entries: those whose
+        ``expires_at_order`` is at or before ``expiring_until`` (gsi2 ``UNPAID_ORDERS``, sorted by it).
+        An order leaves either when it leaves CREATED, in the same write."""
+        if self.unpaid_from_status_list:
+            names = {"#pk": "gsi3pk", "#sk": "gsi1sk"}
+            values = {":pk": order_status_partition(OrderStatus.CREATED), ":upper": iso(placed_until) + "~"}
+            index = "gsi3"
+        else:
+            names = {"#pk": "gsi2pk", "#sk": "gsi2sk"}
+            values = {":pk": UNPAID_INDEX, ":upper": iso(expiring_until) + "~"}
+            index = "gsi2"
         markers: list[UnpaidMarker] = []
         start: Key | None = None
         while len(markers) < limit:
-            page = self._table.query_where("#pk = :pk AND #sk < :upper", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
-                                           values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi2",
+            page = self._table.query_where("#pk = :pk AND #sk < :upper", names=names, values=values, index=index,
                                            limit=min(limit - len(markers), 100), start_key=start)
             for item in page.items:
+                expires = item.get("expires_at_order")
                 markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]),
                                             parse_instant(str(item["created_at"])),
-                                            parse_instant(str(item["expires_at_order"]))))
+                                            parse_instant(str(expires)) if expires else None))
             start = page.last_key
             if not start:
                 break
@@ -161,12 +189,13 @@ class OrderRepository(OrderAfterPayment):
                             **{k: v for k, v in fields.items()
                                if k != "address" and not (k == "out_trade_no" and v == order_id)},
                             "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}",
-                            # While CREATED the order itself is the unpaid entry (sparse gsi2): a marker
-                            # item apart cost a put and a delete per order, each billed twice in its
-                            # transaction and again for its index entry.
-                            "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}",
-                            # The admin's by-status list (gsi3), moved by every write of the status.
-                            **order_status_index(OrderStatus.CREATED)}
+                            # The admin's by-status list (gsi3), moved by every write of the status: the
+                            # expiry and reconciliation schedules find unpaid orders there too. A gsi2
+                            # entry of its own would cost an index write here and another when it leaves
+                            # CREATED; only while the deploy can go back to reading gsi2 is it put there.
+                            **order_status_index(OrderStatus.CREATED),
+                            **({"gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}"}
+                               if self.places_into_unpaid_entry else {})}
         # Only a limit reads the counter's reservation before the order is paid (the placement's check,
         # the cart): a product without one is counted by the update of its counter the payment makes
         # anyway, and this transaction writes no counter for it (2 units a product).
@@ -330,7 +359,11 @@ class OrderRepository(OrderAfterPayment):
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:
-        """Take an order that is no longer CREATED out of the unpaid index (a no-op when it is)."""
+        """Take an order that is no longer CREATED out of gsi2 ``UNPAID_ORDERS`` (a no-op when it is).
+        Only the schedule that reads gsi2 finds such leftovers: gsi3 holds an order under its current
+        status, and every transition that leaves CREATED removes ``gsi2pk`` in its own write."""
+        if self.unpaid_from_status_list:
+            return
         leave_index_entry(self._table, order_id, entry=UNPAID_INDEX, while_status=OrderStatus.CREATED)
 
     # ---- plumbing -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.config import function_environment
 from mall.dal.campaigns import CampaignRepository
 from mall.dal.cart import CartRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
@@ -120,7 +121,8 @@ class PlacementRepositories:
 
     @classmethod
     def on(cls, table: Table) -> PlacementRepositories:
-        return cls(orders=OrderRepository(table), products=ProductRepository(table),
+        return cls(orders=OrderRepository(table, status_list=function_environment().order_status_list),
+                   products=ProductRepository(table),
                    customers=CustomerRepository(table), settings=SettingsRepository(table),
                    network=ReferralRepositories.on(table), categories=CategoryRepository(table),
                    reads=PlacementReads(table), cart=CartRepository(table),
