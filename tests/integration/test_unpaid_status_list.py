@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from bench._meter import item_size
 from mall.clock import utc_now
 from mall.config import OrderStatusList
 from mall.dal.keys import order_key
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.table import Table
+from mall.dal.table import Table, serialize
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from mall.services.payment_jobs import JobReport, expire_due_orders, reconcile_unpaid, shortest_unpaid_window
@@ -109,6 +110,9 @@ def test_placing_and_paying_write_the_gsi2_entry_only_while_the_deploy_can_go_ba
     assert item["gsi3pk"] == "ORDERS#CREATED"
     if stage == "index":
         assert "gsi2pk" not in item and "gsi2sk" not in item
+        # The order item is 70 bytes smaller (the two keys with a 24-character order id).
+        entry = {"gsi2pk": "UNPAID_ORDERS", "gsi2sk": f"{item['expires_at_order']}#{order_id}"}
+        assert item_size(serialize({**item, **entry})) - item_size(serialize(item)) == 70
     else:
         assert (item["gsi2pk"], item["gsi2sk"]) == ("UNPAID_ORDERS", f"{item['expires_at_order']}#{order_id}")
     (code, _), paid = priced(table, lambda: mall.pay(order_id))
