@@ -1,7 +1,7 @@
 """The order repository: orders, their status history, the unpaid index and per-user purchase counters
 (docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
 ``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``, the purchase
-counters' writes from ``mall.dal.purchase_counters``.
+counters' writes from ``mall.dal.purchase_counters``, the unpaid orders' Query from ``mall.dal.unpaid_orders``.
 
 Every change of an order is ONE transaction, conditional on the status it expects, so a transition
 happens exactly once however many deliveries, retries or overlapping runs attempt it. A
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso, parse_instant
+from mall.clock import iso
 from mall.config import OrderStatusList
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
@@ -26,7 +26,6 @@ from mall.dal.keys import (
     order_address_key,
     order_key,
     order_status_index,
-    order_status_partition,
     purchase_key,
     refund_key,
 )
@@ -60,7 +59,8 @@ from mall.dal.purchase_counters import (
     sku_reservation,
 )
 from mall.dal.retry import retry_conflicts
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
+from mall.dal.unpaid_orders import unpaid_markers
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
 
@@ -137,35 +137,11 @@ class OrderRepository(OrderAfterPayment):
 
     def unpaid_due(self, *, placed_until: datetime, expiring_until: datetime,
                    limit: int = 100) -> list[UnpaidMarker]:
-        """Unpaid orders, oldest first, at most ``limit``.
-
-        From the by-status list (``unpaid_from_status_list``): those placed at or before
-        ``placed_until`` (gsi3 ``ORDERS#CREATED``, sorted by ``created_at``; the projection carries no
-        ``expires_at_order``: the caller decides on the order it reads). From the entries: those whose
-        ``expires_at_order`` is at or before ``expiring_until`` (gsi2 ``UNPAID_ORDERS``, sorted by it).
-        An order leaves either when it leaves CREATED, in the same write."""
-        if self.unpaid_from_status_list:
-            names = {"#pk": "gsi3pk", "#sk": "gsi1sk"}
-            values = {":pk": order_status_partition(OrderStatus.CREATED), ":upper": iso(placed_until) + "~"}
-            index = "gsi3"
-        else:
-            names = {"#pk": "gsi2pk", "#sk": "gsi2sk"}
-            values = {":pk": UNPAID_INDEX, ":upper": iso(expiring_until) + "~"}
-            index = "gsi2"
-        markers: list[UnpaidMarker] = []
-        start: Key | None = None
-        while len(markers) < limit:
-            page = self._table.query_where("#pk = :pk AND #sk < :upper", names=names, values=values, index=index,
-                                           limit=min(limit - len(markers), 100), start_key=start)
-            for item in page.items:
-                expires = item.get("expires_at_order")
-                markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]),
-                                            parse_instant(str(item["created_at"])),
-                                            parse_instant(str(expires)) if expires else None))
-            start = page.last_key
-            if not start:
-                break
-        return markers
+        """Unpaid orders, oldest first: from the by-status list (``unpaid_from_status_list``) those placed
+        at or before ``placed_until``, else those expiring at or before ``expiring_until``
+        (``mall.dal.unpaid_orders``)."""
+        return unpaid_markers(self._table, from_status_list=self.unpaid_from_status_list, placed_until=placed_until,
+                              expiring_until=expiring_until, limit=limit)
 
     # ---- place ----------------------------------------------------------------------------------
 
