@@ -21,7 +21,8 @@ from mall.workers import scheduled_time, worker_entrypoint
 table = main_table()
 payments = PaymentRepositories.on(table)
 
-#: Every unpaid order is checked (expiry ≤ now + a day covers any configurable expiry window).
+#: From the gsi2 entries (``ORDER_STATUS_LIST=entries``), sorted by expiry: every unpaid order is checked (expiry ≤
+#: now + a day covers any configurable expiry window). From the by-status list the minimum age alone decides.
 HORIZON = timedelta(days=1)
 
 

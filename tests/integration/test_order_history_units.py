@@ -108,11 +108,11 @@ def shown(detail: OrderDetail) -> list[HistoryEntry]:
 def test_placing_and_the_buyers_receipt_write_no_history_item_and_the_receipt_no_transaction(
         mall: Mall, table: Table) -> None:
     order_id, (place, pay, ship, receipt), detail = lifecycle(mall, table)
-    # Placing: the order (2 in its transaction + 3 index entries) and no CREATED item (2). Payment: the
-    # order's update and no PAID item (2). Shipment keeps its entry. The receipt: one conditional update
+    # Placing: the order (2 in its transaction + its gsi1 and gsi3 entries) and no CREATED item (2).
+    # Payment: the order's update and no PAID item (2). Shipment keeps its entry. The receipt: one conditional update
     # of the order (1, not 2 in a transaction, + gsi1, gsi2 leaving, gsi3 moving) and no COMPLETED
     # item (2): 5 units less.
-    assert (place, pay, ship, receipt) == ({"ORDER": 5, "HISTORY#": 0}, {"ORDER": 6, "HISTORY#": 0},
+    assert (place, pay, ship, receipt) == ({"ORDER": 4, "HISTORY#": 0}, {"ORDER": 5, "HISTORY#": 0},
                                            {"ORDER": 6, "HISTORY#": 2}, {"ORDER": 5, "HISTORY#": 0})
     item = partition(table, order_id)["ORDER"]
     assert [h.status for h in shown(detail)] == ["CREATED", "PAID", "SHIPPED", "COMPLETED"]
@@ -127,7 +127,7 @@ def test_the_first_deploy_stores_every_entry_and_both_stages_show_the_same_histo
         mall: Mall, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDER_HISTORY_STORED", "1")
     order_id, (place, pay, _, receipt), detail = lifecycle(mall, table)
-    assert (place, pay, receipt) == ({"ORDER": 5, "HISTORY#": 2}, {"ORDER": 6, "HISTORY#": 2},
+    assert (place, pay, receipt) == ({"ORDER": 4, "HISTORY#": 2}, {"ORDER": 5, "HISTORY#": 2},
                                      {"ORDER": 6, "HISTORY#": 2})
     assert "ih" not in partition(table, order_id)["ORDER"]
     assert shown(detail) == stored_history(table, order_id)  # the code before shows the same
@@ -194,9 +194,9 @@ def test_an_expiry_writes_no_history_item_and_shows_its_entry(mall: Mall, table:
     order_id = str(placed["order_id"])
     report, units = priced_step(table, order_id, lambda: run_schedule(mall, "order_expiry", 31))
     assert report["expired"] == 1, report
-    # The order's update (2 in the release's transaction + gsi1, gsi2 leaving, gsi3 moving) and no
-    # EXPIRED item (2).
-    assert units == {"ORDER": 6, "HISTORY#": 0}
+    # The order's update (2 in the release's transaction + gsi1, gsi3 moving; no gsi2 entry to leave) and
+    # no EXPIRED item (2).
+    assert units == {"ORDER": 5, "HISTORY#": 0}
     item = partition(table, order_id)["ORDER"]
     bundle = OrderRepository(table).bundle(order_id)
     assert bundle is not None and bundle.history == [
@@ -244,12 +244,12 @@ def test_the_payment_notification_writes_two_units_less(mall: Mall, table: Table
                               indexes=indexes(), transactional=operation == "TransactWriteItems", succeeded=True,
                               key=key[1], entity=key[1])
               for operation, keys in calls for key in keys}
-    # The webhook's one transaction: the order (2 + gsi1, gsi2 leaving, gsi3 moving), the buyer's
-    # profile (2 + its gsi2 entry), the commission basis (2) and the purchase counter (2); no PAID
-    # item (2 more: 15).
+    # The webhook's one transaction: the order (2 + gsi1, gsi3 moving; no gsi2 entry to leave), the
+    # buyer's profile (2 + its gsi2 entry), the commission basis (2) and the purchase counter (2); no
+    # PAID item (2 more).
     assert sorted(sk for _, sk in priced) == ["COMMISSION_BASIS", "ORDER", "PROFILE", "PURCHASE#book"]
     assert {sk: p.table_units + p.index_units for (_, sk), p in priced.items()} == {
-        "ORDER": 6, "PROFILE": 3, "COMMISSION_BASIS": 2, "PURCHASE#book": 2}
+        "ORDER": 5, "PROFILE": 3, "COMMISSION_BASIS": 2, "PURCHASE#book": 2}
     assert after[(f"ORDER#{order_id}", "ORDER")]["ih"] == {"N": "2"}
 
 

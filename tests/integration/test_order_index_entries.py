@@ -61,7 +61,8 @@ def _written_keys(table: Table) -> tuple[list[tuple[str, str]], Any]:
 
 
 def _due_unpaid(repo: OrderRepository) -> list[str]:
-    return [m.order_id for m in repo.unpaid_due(until=T0 + timedelta(days=1))]
+    until = T0 + timedelta(days=1)
+    return [m.order_id for m in repo.unpaid_due(placed_until=until, expiring_until=until)]
 
 
 def _due_auto_confirm(repo: OrderRepository, days: int) -> list[str]:
@@ -88,15 +89,18 @@ def test_a_lifecycle_writes_no_marker_item_and_the_schedules_find_the_due_orders
         stop()
     markers = [k for k in keys if k[0].startswith("UNPAID#") or k[1] == "AUTOCONFIRM"]
     assert markers == []
-    # A placed, a paid and a completed order: only the unpaid one is in an index partition of gsi2.
+    # A placed, a paid and a completed order: none is in an index partition of gsi2 (the schedules read
+    # the by-status list, gsi3).
     unpaid = table.get({"pk": f"ORDER#{unpaid_id}", "sk": "ORDER"}, consistent=True)
     done = table.get({"pk": f"ORDER#{paid_id}", "sk": "ORDER"}, consistent=True)
-    assert unpaid is not None and unpaid["gsi2pk"] == "UNPAID_ORDERS"
+    assert unpaid is not None and unpaid["gsi3pk"] == "ORDERS#CREATED" and "gsi2pk" not in unpaid
     assert done is not None and done["status"] == "COMPLETED" and "gsi2pk" not in done and "gsi2sk" not in done
 
 
-def test_a_stale_entry_is_dropped_and_a_current_one_kept(table: Table, world: PaymentWorld) -> None:
-    repo = OrderRepository(table)
+def test_a_stale_entry_is_dropped_and_a_current_one_kept(table: Table, world: PaymentWorld,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_STATUS_LIST", "entries")  # the stage whose schedule reads the gsi2 entries
+    repo = OrderRepository(table, status_list="entries")
     order_id = _place(table, world, world.customer("buyer"))
     repo.drop_marker(order_id)  # still CREATED: it stays due
     assert _due_unpaid(repo) == [order_id]
@@ -107,7 +111,7 @@ def test_a_stale_entry_is_dropped_and_a_current_one_kept(table: Table, world: Pa
 
 
 def test_the_migration_moves_markers_stored_before_onto_their_orders_once(table: Table, world: PaymentWorld) -> None:
-    repo = OrderRepository(table)
+    repo = OrderRepository(table, status_list="entries")  # the stage whose schedule reads the gsi2 entries
     buyer = world.customer("buyer")
     unpaid_id, shipped_id, gone_id = (_place(table, world, buyer) for _ in range(3))
     world.pay(shipped_id)

@@ -185,7 +185,8 @@ def test_placing_an_order_reserves_stock_in_one_go_and_returns_signed_payment_pa
     # The order's history as its detail reads it (stored entries and those the order implies).
     history = order_history(item, [i for i in partition(f"ORDER#{order_id}") if i["sk"].startswith("HISTORY#")])
     assert [h.status for h in history] == ["CREATED"]
-    assert item["gsi2pk"] == "UNPAID_ORDERS"  # the order is its own unpaid entry
+    # The expiry finds the order in the by-status list (gsi3): it enters no gsi2 partition of its own.
+    assert item["gsi3pk"] == "ORDERS#CREATED" and "gsi2pk" not in item and "gsi2sk" not in item
 
 
 def test_the_idempotency_key_is_required_and_a_retry_replays_the_same_order(mall: Mall) -> None:

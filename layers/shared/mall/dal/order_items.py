@@ -314,10 +314,13 @@ class PaymentBasisWrites:
 
 @dataclass(frozen=True, slots=True)
 class UnpaidMarker:
+    """An unpaid order as its index entry shows it: ``expires_at_order`` only from a gsi2 entry (the
+    by-status list's gsi3 does not project it)."""
+
     order_id: str
     buyer_id: str
     created_at: datetime
-    expires_at_order: datetime
+    expires_at_order: datetime | None
 
 
 class ProductCatalog(Protocol):

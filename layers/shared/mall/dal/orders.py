@@ -1,7 +1,7 @@
 """The order repository: orders, their status history, the unpaid index and per-user purchase counters
 (docs/data-model.md, "orders and payment"); shipping, receipt and 核销 come from its base class
 ``mall.dal.fulfilment.OrderAfterPayment``, the items and keys from ``mall.dal.order_items``, the purchase
-counters' writes from ``mall.dal.purchase_counters``.
+counters' writes from ``mall.dal.purchase_counters``, the unpaid orders' Query from ``mall.dal.unpaid_orders``.
 
 Every change of an order is ONE transaction, conditional on the status it expects, so a transition
 happens exactly once however many deliveries, retries or overlapping runs attempt it. A
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mall.clock import iso, parse_instant
+from mall.clock import iso
 from mall.config import OrderStatusList
 from mall.dal.fulfilment import OrderAfterPayment
 from mall.dal.keys import (
@@ -59,7 +59,8 @@ from mall.dal.purchase_counters import (
     sku_reservation,
 )
 from mall.dal.retry import retry_conflicts
-from mall.dal.table import ConditionFailed, Item, Key, Table, TransactionCancelled, Write
+from mall.dal.table import ConditionFailed, Item, Table, TransactionCancelled, Write
+from mall.dal.unpaid_orders import unpaid_markers
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict
 
@@ -120,24 +121,27 @@ class OrderRepository(OrderAfterPayment):
             out[product_id] = int(item.get("reserved_quantity", 0)) if item else 0
         return out
 
-    def unpaid_due(self, *, until: datetime, limit: int = 100) -> list[UnpaidMarker]:
-        """Unpaid orders whose ``expires_at_order`` ≤ ``until``, oldest first (Query on the sparse
-        ``gsi2`` partition ``UNPAID_ORDERS`` of the order items: an order leaves it when it leaves CREATED,
-        in the same write)."""
-        markers: list[UnpaidMarker] = []
-        start: Key | None = None
-        while len(markers) < limit:
-            page = self._table.query_where("#pk = :pk AND #sk < :upper", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
-                                           values={":pk": UNPAID_INDEX, ":upper": iso(until) + "~"}, index="gsi2",
-                                           limit=min(limit - len(markers), 100), start_key=start)
-            for item in page.items:
-                markers.append(UnpaidMarker(str(item["order_id"]), str(item["buyer_id"]),
-                                            parse_instant(str(item["created_at"])),
-                                            parse_instant(str(item["expires_at_order"]))))
-            start = page.last_key
-            if not start:
-                break
-        return markers
+    @property
+    def unpaid_from_status_list(self) -> bool:
+        """Whether the expiry and reconciliation schedules find unpaid orders in the by-status list's
+        gsi3 (``ORDERS#CREATED``, sorted by creation), which holds every order at every stage that
+        reads it, rather than in the sparse gsi2 partition ``UNPAID_ORDERS`` (``entries``, before the
+        gsi3 backfill)."""
+        return self._status_list != "entries"
+
+    @property
+    def places_into_unpaid_entry(self) -> bool:
+        """Whether a placement still puts the order into gsi2 ``UNPAID_ORDERS``: while the deploy can go
+        back to the stage that reads it (every stage but the last)."""
+        return self._status_list != "index"
+
+    def unpaid_due(self, *, placed_until: datetime, expiring_until: datetime,
+                   limit: int = 100) -> list[UnpaidMarker]:
+        """Unpaid orders, oldest first: from the by-status list (``unpaid_from_status_list``) those placed
+        at or before ``placed_until``, else those expiring at or before ``expiring_until``
+        (``mall.dal.unpaid_orders``)."""
+        return unpaid_markers(self._table, from_status_list=self.unpaid_from_status_list, placed_until=placed_until,
+                              expiring_until=expiring_until, limit=limit)
 
     # ---- place ----------------------------------------------------------------------------------
 
@@ -161,12 +165,13 @@ class OrderRepository(OrderAfterPayment):
                             **{k: v for k, v in fields.items()
                                if k != "address" and not (k == "out_trade_no" and v == order_id)},
                             "gsi1pk": buyer_partition(buyer_id), "gsi1sk": f"{fields['created_at']}#{order_id}",
-                            # While CREATED the order itself is the unpaid entry (sparse gsi2): a marker
-                            # item apart cost a put and a delete per order, each billed twice in its
-                            # transaction and again for its index entry.
-                            "gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}",
-                            # The admin's by-status list (gsi3), moved by every write of the status.
-                            **order_status_index(OrderStatus.CREATED)}
+                            # The admin's by-status list (gsi3), moved by every write of the status: the
+                            # expiry and reconciliation schedules find unpaid orders there too. A gsi2
+                            # entry of its own would cost an index write here and another when it leaves
+                            # CREATED; only while the deploy can go back to reading gsi2 is it put there.
+                            **order_status_index(OrderStatus.CREATED),
+                            **({"gsi2pk": UNPAID_INDEX, "gsi2sk": f"{fields['expires_at_order']}#{order_id}"}
+                               if self.places_into_unpaid_entry else {})}
         # Only a limit reads the counter's reservation before the order is paid (the placement's check,
         # the cart): a product without one is counted by the update of its counter the payment makes
         # anyway, and this transaction writes no counter for it (2 units a product).
@@ -330,7 +335,11 @@ class OrderRepository(OrderAfterPayment):
         return self._conditional(writes)
 
     def drop_marker(self, order_id: str) -> None:
-        """Take an order that is no longer CREATED out of the unpaid index (a no-op when it is)."""
+        """Take an order that is no longer CREATED out of gsi2 ``UNPAID_ORDERS`` (a no-op when it is).
+        Only the schedule that reads gsi2 finds such leftovers: gsi3 holds an order under its current
+        status, and every transition that leaves CREATED removes ``gsi2pk`` in its own write."""
+        if self.unpaid_from_status_list:
+            return
         leave_index_entry(self._table, order_id, entry=UNPAID_INDEX, while_status=OrderStatus.CREATED)
 
     # ---- plumbing -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.config import function_environment
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
@@ -136,7 +137,8 @@ class PlacementRepositories:
 
             return CampaignRepository(table)
 
-        return cls(orders=OrderRepository(table), products=ProductRepository(table), settings=SettingsRepository(table),
+        return cls(orders=OrderRepository(table, status_list=function_environment().order_status_list),
+                   products=ProductRepository(table), settings=SettingsRepository(table),
                    categories=CategoryRepository(table), reads=PlacementReads(table), network_of=cache(network),
                    cart_of=cache(cart), coupons_of=cache(coupons), campaigns_of=cache(campaigns))
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from mall.dal.catalog import SkuTake
+from mall.dal.settings import SettingsRepository
 from mall.domain.orders import Order, OrderStatus, PaymentOutcome, reconcile_due
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayNotFound
 from mall.integrations.wechatpay.factory import MerchantConfig
@@ -74,22 +75,59 @@ def _paid_at_wechatpay(client: WeChatPayClient, order: Order, *, repos: PaymentR
     return False
 
 
+#: How long after a settings version is saved a placement may still read the version before it (its
+#: read is eventually consistent: DynamoDB's lag is well under a second).
+SETTINGS_READ_LAG = timedelta(minutes=1)
+
+
+def shortest_unpaid_window(settings: SettingsRepository, cutoff: datetime) -> int:
+    """The shortest ``unpaid_expiry_minutes`` an order placed within the window in force before
+    ``cutoff`` may carry: the window in force and that of every version it replaced in that time
+    (each an order may have read up to ``SETTINGS_READ_LAG`` after it was replaced). An order placed
+    earlier is due under any window; one placed later under a shorter window than the one in force
+    would otherwise be expired that much after its ``expires_at_order``, its stock held, though
+    WeChat Pay refuses its payment from then (its prepay's ``time_expire``).
+
+    One eventually consistent read of the version in force a run; the versions before it only
+    within a window of a change, each read once a container (versions are immutable)."""
+    version = settings.current()
+    window = shortest = version.settings.orders.unpaid_expiry_minutes
+    since = cutoff - timedelta(minutes=window)
+    while version.version > 0 and version.saved_at is not None and version.saved_at + SETTINGS_READ_LAG > since:
+        replaced = settings.get(version.version - 1)
+        if replaced is None:
+            break
+        shortest = min(shortest, replaced.settings.orders.unpaid_expiry_minutes)
+        version = replaced
+    return shortest
+
+
 def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, merchant: MerchantConfig,
                       pay: Callable[[], WeChatPayClient], now: datetime,
-                      due_until: datetime | None = None, limit: int = 200) -> JobReport:
+                      due_until: datetime | None = None, limit: int = 200,
+                      settings: SettingsRepository | None = None) -> JobReport:
     """Close unpaid orders past ``expires_at_order`` and release their stock exactly once.
 
     Each order is first asked about at WeChat Pay (a lost notification must not expire a paid
     order) and closed there (so it can no longer be paid); the CREATED → EXPIRED transaction is
     conditional on CREATED, so overlapping runs release stock once. An order WeChat Pay cannot be
     asked about now is left for the next run. ``due_until`` (default ``now``) is the cut-off: a
-    manual run may pretend to be later; records are stamped with ``now``."""
+    manual run may pretend to be later; records are stamped with ``now``.
+
+    Candidates from the by-status list (``OrderRepository.unpaid_from_status_list``, sorted by
+    creation) are the orders placed ``shortest_unpaid_window`` or longer before the cut-off; each is
+    decided on its own ``expires_at_order``, as read: one placed under a longer window is left until
+    it is due (docs/data-model.md, O3)."""
     orders = repos.orders
     cutoff = due_until or now
+    placed_until = cutoff
+    if orders.unpaid_from_status_list:
+        window = shortest_unpaid_window(settings or SettingsRepository(orders.table), cutoff)
+        placed_until = cutoff - timedelta(minutes=window)
     report = JobReport()
     released: set[str] = set()
     client: WeChatPayClient | None = None
-    for marker in orders.unpaid_due(until=cutoff, limit=limit):
+    for marker in orders.unpaid_due(placed_until=placed_until, expiring_until=cutoff, limit=limit):
         report.examined += 1
         order = orders.get(marker.order_id)
         if order is None or order.status != OrderStatus.CREATED:
@@ -133,11 +171,12 @@ def _sku_takes(order: Order, product_id: str) -> list[SkuTake]:
 def reconcile_unpaid(*, repos: PaymentRepositories, merchant: MerchantConfig, pay: Callable[[], WeChatPayClient],
                      min_age_seconds: int, now: datetime, horizon_until: datetime, as_of: datetime | None = None,
                      limit: int = 200) -> JobReport:
-    """Ask WeChat Pay about unpaid orders (expiring before ``horizon_until``, placed at least
-    ``min_age_seconds`` before ``as_of``, default ``now``) and record any SUCCESS exactly like the
-    webhook would."""
+    """Ask WeChat Pay about unpaid orders placed at least ``min_age_seconds`` before ``as_of`` (default
+    ``now``; from the gsi2 entries, those expiring before ``horizon_until``) and record any SUCCESS
+    exactly like the webhook would."""
     report = JobReport()
-    due = [m for m in repos.orders.unpaid_due(until=horizon_until, limit=limit)
+    placed_until = (as_of or now) - timedelta(seconds=min_age_seconds)
+    due = [m for m in repos.orders.unpaid_due(placed_until=placed_until, expiring_until=horizon_until, limit=limit)
            if reconcile_due(m.created_at, as_of or now, min_age_seconds)]
     if not due:
         return report

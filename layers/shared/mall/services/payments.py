@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from mall.config import function_environment
 from mall.dal.orders import OrderRepository
 from mall.dal.payment_snapshot import PaymentSnapshotStore
 from mall.domain.orders import (
@@ -99,7 +100,8 @@ class PaymentRepositories:
 
             return RiskRepositories.on(table)
 
-        return cls(orders=OrderRepository(table), refunds_of=cache(refunds), snapshots=PaymentSnapshotStore(table),
+        return cls(orders=OrderRepository(table, status_list=function_environment().order_status_list),
+                   refunds_of=cache(refunds), snapshots=PaymentSnapshotStore(table),
                    payouts_of=cache(payouts), risk_of=cache(risk))
 
     @property
