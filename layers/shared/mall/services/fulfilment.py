@@ -330,14 +330,10 @@ def verify_service_order(*, repo: OrderRepository, order_id: str, code: str, adm
 
 def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: datetime, limit: int = 500,
                  time_left: Callable[[], bool] = lambda: True) -> AutoConfirmResult:
-    """自动确认收货: complete SHIPPED orders whose countdown started ``auto_confirm_days`` ago or earlier:
-    from the shipment, or from the delivery where ``auto_confirm_from`` says so and one was reported
-    (``mall.services.tracking`` moves the order's entry to the delivery).
-
-    Finds them with one Query on the ``AUTOCONFIRM`` index entries (no scan), then decides on the order
-    as read (consistent): an index entry may still show a countdown a delivery has since moved. Each
-    completion is conditional on SHIPPED and on the version read, so runs that overlap complete each
-    order once, and a delivery recorded after the read leaves the order for a later run."""
+    """自动确认收货: complete SHIPPED orders whose countdown (from the shipment, or from a reported delivery where
+    ``auto_confirm_from`` says so: ``mall.services.tracking`` moves the entry) started ``auto_confirm_days`` ago.
+    One Query of the ``AUTOCONFIRM`` entries finds them; each is decided on the order read (an entry may lag a
+    delivery's move) and completed conditional on SHIPPED and the version read: once, whatever runs overlap."""
     rules_now = settings.current().settings.orders
     days = rules_now.auto_confirm_days
     cutoff = rules.auto_confirm_cutoff(now, days)
@@ -352,8 +348,7 @@ def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: da
                 repo.drop_auto_confirm_entry(entry["order_id"])
                 skipped += 1
                 continue
-            countdown = str(order.extra.get("gsi2sk") or "")
-            if countdown and countdown >= iso(cutoff):  # the entry lagged behind a delivery's restart
+            if (countdown := str(order.extra.get("gsi2sk") or "")) >= iso(cutoff):  # the entry lags a delivery's move
                 skipped += 1
                 continue
             try:
