@@ -288,12 +288,14 @@ def test_in_delivery_mode_the_query_reads_only_the_window(
     assert again["rcu"] == 2.0
 
 
-def test_the_reads_of_a_delivered_order_from_shipment_to_confirmation(
-        table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any]) -> None:
-    """Eight orders shipped together, signed for two days later, confirmed automatically ten days after
-    that (the default settings), swept every hour: what the sweep reads over those twelve days."""
+def reads_from_shipment_to_confirmation(table: Table, repos: ReceiptRepositories, client: ReceiptClient,
+                                        payments: dict[str, Any], *, mode: str) -> tuple[dict[str, float], int]:
+    """Eight orders shipped together, signed for two days later and confirmed automatically (ten days
+    after ``mode``), swept every hour from the shipment to the confirmation: what the sweeps read, by
+    kind of item, and how many runs there were."""
     from mall.services.fulfilment import auto_confirm
 
+    count_from(table, mode, at=NOW - timedelta(days=30))
     shipped = NOW - timedelta(days=13)
     delivered = shipped + timedelta(days=2)
     orders = [delivered_order(table, repos, payments, shipped_at=shipped, delivered_at=None) for _ in range(8)]
@@ -304,20 +306,43 @@ def test_the_reads_of_a_delivered_order_from_shipment_to_confirmation(
         at = shipped + timedelta(hours=hour)
         if at == delivered:  # the tracking side records the signing as it is pushed
             for order_id in orders:
-                assert tracking.restart_countdown(repos.orders.get(order_id), delivered_at=iso(delivered))  # type: ignore[arg-type]
+                order = repos.orders.get(order_id)
+                assert order is not None
+                assert (tracking.restart_countdown(order, delivered_at=iso(delivered)) if mode == "delivery"
+                        else tracking.record_delivery(order_id, delivered_at=iso(delivered)))
         for kind, units in hourly_run(table, repos, client, at)["rcu_by_item_kind"].items():
-            read[kind] = read.get(kind, 0.0) + units
+            read[kind] = read.get(kind, 0.0) + units / len(orders)
         auto_confirm(repo=repos.orders, settings=settings, now=at)
     assert all(repos.orders.get(o).status == "COMPLETED" for o in orders)  # type: ignore[union-attr]
     assert all((repos.reminders.get(o) or {}).get("status") == "sent" for o in orders)
+    return read, runs
+
+
+def test_the_reads_of_a_delivered_order_from_shipment_to_confirmation(
+        table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any]) -> None:
+    """The default settings: the countdown runs from delivery, confirmed ten days after it."""
+    read, runs = reads_from_shipment_to_confirmation(table, repos, client, payments, mode="delivery")
     # Each order's reminder item: 12 runs of the look-back in the batch (1 consistent unit each) and
     # the one read before the reminder is claimed: 13 (218 when every run read every delivered order's
-    # item until the order was confirmed, 10 days after delivery).
-    assert read.pop(REMINDER) / len(orders) == 13
+    # item until the order was confirmed).
+    assert read.pop(REMINDER) == 13
     # The index entries in the window, 12 runs before delivery and 12 after, eight orders to a Query
     # of 1½ units, and each order once when it is reminded: 5½ an order (46 when each run read every
     # entry the delay before it).
-    assert read.pop("ORDER#/ORDER") / len(orders) == 5.5
+    assert read.pop("ORDER#/ORDER") == 5.5
     # Each run, whatever the orders: the settings in force (½) and a Query that may find nothing (½).
-    assert read.pop("SETTINGS#/CURRENT") == runs * 0.5
-    assert read.pop("gsi2:AUTOCONFIRM") <= runs * 0.5 and read == {}
+    assert read.pop("SETTINGS#/CURRENT") * 8 == runs * 0.5
+    assert read.pop("gsi2:AUTOCONFIRM") * 8 <= runs * 0.5 and read == {}
+
+
+def test_the_reads_of_a_delivered_order_when_the_countdown_runs_from_the_shipment(
+        table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any]) -> None:
+    """The entry's key stays the shipment: the Query still reads it every run from a day after the
+    shipment to the confirmation; only the reminder items are cut."""
+    read, runs = reads_from_shipment_to_confirmation(table, repos, client, payments, mode="shipment")
+    assert read.pop(REMINDER) == 13  # (was 171: every run from a day after delivery to the confirmation)
+    # The entry, 1½ units for eight in every run from a day after the shipment to the confirmation
+    # (216 runs), and each order once when it is reminded.
+    assert read.pop("ORDER#/ORDER") == 41.6875
+    assert read.pop("SETTINGS#/CURRENT") * 8 == runs * 0.5
+    assert read.pop("gsi2:AUTOCONFIRM") * 8 <= runs * 0.5 and read == {}
