@@ -1,7 +1,8 @@
 """Scheduled: remind buyers to confirm receipt (确认收货提醒, WeChat's notify_confirm_receive) of
-SHIPPED express orders whose parcel was signed for ``REMIND_AFTER_DELIVERY`` ago and that nobody
-confirmed. Once per order: each reminder is claimed before WeChat is called (mall.services.wechat_receipt),
-so overlapping runs send it once."""
+SHIPPED express orders whose parcel was signed for ``REMIND_AFTER_DELIVERY`` ago (at most
+``REMIND_LOOKBACK`` longer: older deliveries were earlier runs' business) and that nobody confirmed.
+Once per order: each reminder is claimed before WeChat is called (mall.services.wechat_receipt), so
+overlapping runs send it once."""
 
 from __future__ import annotations
 

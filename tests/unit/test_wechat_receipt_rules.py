@@ -82,3 +82,13 @@ def test_delivered_at_is_read_from_the_order() -> None:
         2026, 12, 4, 10, tzinfo=UTC)
     assert rules.delivered_at_of(domain_order()) is None
     assert rules.delivered_at_of(domain_order(delivered_at="not a time")) is None
+
+
+def test_the_sweep_considers_deliveries_remindable_within_the_look_back() -> None:
+    window = rules.reminder_window(NOW)
+    assert (window.since, window.until) == (NOW - timedelta(hours=36), NOW - timedelta(hours=24))
+    assert window.holds(NOW - timedelta(hours=36)) and window.holds(NOW - timedelta(hours=24, seconds=1))
+    assert not window.holds(NOW - timedelta(hours=24))  # the next run's: the index's key condition is before it
+    assert not window.holds(NOW - timedelta(hours=36, seconds=1))  # past the look-back: left
+    assert rules.reminder_window(NOW, delay=timedelta(hours=1), lookback=timedelta(hours=2)).since == \
+        NOW - timedelta(hours=3)

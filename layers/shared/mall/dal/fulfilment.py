@@ -199,13 +199,20 @@ class OrderAfterPayment:
         return ((created_from is None or sort_key >= iso(created_from))
                 and (created_before is None or sort_key < iso(created_before)))
 
-    def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None) -> Page:
-        """Orders shipped before ``cutoff`` and still SHIPPED, oldest first: while SHIPPED the order
-        item is in the sparse gsi2 partition ``AUTOCONFIRM`` (set by the shipment, removed by the
-        transition that leaves SHIPPED)."""
-        return self._table.query_where("#pk = :pk AND #sk < :cutoff", names={"#pk": "gsi2pk", "#sk": "gsi2sk"},
-                                       values={":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}, index="gsi2",
-                                       limit=limit, start_key=start_key)
+    def due_for_auto_confirm(self, cutoff: datetime, *, limit: int, start_key: Key | None = None,
+                             not_before: datetime | None = None) -> Page:
+        """Orders whose countdown started before ``cutoff`` (and at ``not_before`` or later, when
+        given) and still SHIPPED, oldest first: while SHIPPED the order item is in the sparse gsi2
+        partition ``AUTOCONFIRM`` (set by the shipment, moved to the delivery where the countdown runs
+        from it, removed by the transition that leaves SHIPPED). ``<iso cutoff>`` sorts below every
+        ``<iso cutoff>#<order_id>``, hence BETWEEN is half-open here."""
+        values = {":pk": AUTO_CONFIRM_PARTITION, ":cutoff": iso(cutoff)}
+        condition = "#pk = :pk AND #sk < :cutoff"
+        if not_before is not None:
+            condition = "#pk = :pk AND #sk BETWEEN :low AND :cutoff"
+            values[":low"] = iso(not_before)
+        return self._table.query_where(condition, names={"#pk": "gsi2pk", "#sk": "gsi2sk"}, values=values,
+                                       index="gsi2", limit=limit, start_key=start_key)
 
     # ---- transitions ----------------------------------------------------------------------
 

@@ -21,6 +21,11 @@ REMIND_SHIPPING_EVENT = "trade_manage_remind_shipping"
 #: is not reminded; WeChat allows one reminder per order, so it is not spent at once.
 REMIND_AFTER_DELIVERY = timedelta(hours=24)
 
+#: How long a delivery stays in the hourly sweep once it became remindable: twelve runs, so eleven
+#: failed runs in a row, or a delivery recorded up to twelve hours late, still get their reminder;
+#: each hour more is one consistent read of every delivered order's reminder item.
+REMIND_LOOKBACK = timedelta(hours=12)
+
 #: Fields recorded from a pushed event (the audit record): identifiers and times, never an openid.
 RECORDED_FIELDS = ("Event", "CreateTime", "transaction_id", "merchant_id", "sub_merchant_id", "merchant_trade_no",
                    "pay_time", "shipped_time", "estimated_settlement_time", "confirm_receive_method",
@@ -142,6 +147,25 @@ def decide_reminder(order: Order | None, *, delivered_at: datetime, now: datetim
         (now - delivered_at < delay, ReminderDecision.NOT_YET),
     )
     return next((decision for failed, decision in checks if failed), ReminderDecision.REMIND)
+
+
+@dataclass(frozen=True)
+class ReminderWindow:
+    """The deliveries a sweep considers: signed for at ``since`` or later and before ``until`` (as the
+    index's key condition reads them; one signed for at ``until`` exactly is the next run's)."""
+
+    since: datetime
+    until: datetime
+
+    def holds(self, delivered_at: datetime) -> bool:
+        return self.since <= delivered_at < self.until
+
+
+def reminder_window(now: datetime, *, delay: timedelta = REMIND_AFTER_DELIVERY,
+                    lookback: timedelta = REMIND_LOOKBACK) -> ReminderWindow:
+    """Which deliveries the sweep at ``now`` reminds: those that became remindable (``delay`` after
+    the signing) within the last ``lookback``; an older one was the business of earlier runs."""
+    return ReminderWindow(since=now - delay - lookback, until=now - delay)
 
 
 def delivered_at_of(order: Order) -> datetime | None:

@@ -16,6 +16,7 @@ from mall.api.cursor import cursors
 from mall.clock import china_day, iso
 from mall.dal.order_items import order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
+from mall.dal.settings import SettingsRepository
 from mall.dal.wechat_messages import ReceiptReminders, WeChatMessageLog
 from mall.domain import wechat_receipt as rules
 from mall.domain.orders import OrderStatus
@@ -42,10 +43,12 @@ class ReceiptRepositories:
     orders: OrderRepository
     messages: WeChatMessageLog
     reminders: ReceiptReminders
+    settings: SettingsRepository
 
     @classmethod
     def on(cls, table: Table) -> ReceiptRepositories:
-        return cls(orders=OrderRepository(table), messages=WeChatMessageLog(table), reminders=ReceiptReminders(table))
+        return cls(orders=OrderRepository(table), messages=WeChatMessageLog(table), reminders=ReceiptReminders(table),
+                   settings=SettingsRepository(table))
 
 
 @dataclass(frozen=True)
@@ -160,23 +163,47 @@ class ReminderSweep:
     retry_later: int
 
 
+def countdown_keyed_by_delivery_since(settings: SettingsRepository, since: datetime) -> bool:
+    """Whether every delivery recorded since ``since`` moved its order's auto-confirm entry to the
+    delivery: the settings in force count from delivery, and so did each version they replaced at
+    ``since`` or later (read once per container: versions never change)."""
+    version = settings.current()
+    while version.settings.orders.auto_confirm_from == "delivery":
+        if version.version == 0 or version.saved_at is None or version.saved_at < since:
+            return True
+        previous = settings.get(version.version - 1)
+        if previous is None:
+            return False
+        version = previous
+    return False
+
+
 def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: datetime, limit: int = 500,
-                    delay: timedelta = rules.REMIND_AFTER_DELIVERY,
+                    delay: timedelta = rules.REMIND_AFTER_DELIVERY, lookback: timedelta = rules.REMIND_LOOKBACK,
                     time_left: Callable[[], bool] = lambda: True) -> ReminderSweep:
-    """The schedule: SHIPPED orders shipped ``delay`` ago or earlier (the auto-confirm index, oldest
-    first) whose delivery the tracking side recorded (``delivered_at``) at least ``delay`` ago and
-    that were not reminded: each reminded through ``remind_to_confirm``. Overlapping runs are safe
-    (the claim)."""
+    """The schedule: SHIPPED orders in the auto-confirm index whose delivery the tracking side
+    recorded (``delivered_at``) became remindable (``delay`` after it) within the last ``lookback``
+    and that were not reminded: each reminded through ``remind_to_confirm``. Overlapping runs are safe
+    (the claim).
+
+    An order's reminder item is read only while its delivery is in that window, not every hour until
+    the order is confirmed. Where the index entries are sorted by the delivery (the countdown runs
+    from it, and did for every delivery the window can hold) the Query starts at the window too;
+    otherwise an entry's key is the shipment, which says nothing of the delivery, and the Query reads
+    every entry the delay before ``now`` or older, oldest first."""
+    window = rules.reminder_window(now, delay=delay, lookback=lookback)
+    not_before = window.since if countdown_keyed_by_delivery_since(repos.settings, window.since) else None
     examined = sent = refused = retry = 0
     start = None
     while examined < limit and time_left():
-        page = repos.orders.due_for_auto_confirm(now - delay, limit=min(100, limit - examined), start_key=start)
+        page = repos.orders.due_for_auto_confirm(window.until, limit=min(100, limit - examined), start_key=start,
+                                                 not_before=not_before)
         candidates = {}
         for item in page.items:
             examined += 1
             order = order_from_item(item)
             delivered = rules.delivered_at_of(order)
-            if order.status == OrderStatus.SHIPPED and delivered is not None and now - delivered >= delay:
+            if order.status == OrderStatus.SHIPPED and delivered is not None and window.holds(delivered):
                 candidates[order.order_id] = delivered
         for order_id in repos.reminders.reminded(list(candidates), stale_before=now - CLAIM_TIMEOUT):
             candidates.pop(order_id, None)
@@ -191,7 +218,9 @@ def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: 
         if start is None:
             break
     logger.info("receipt reminder sweep", extra={"examined": examined, "sent": sent, "refused": refused,
-                                                 "retry_later": retry, "shipped_before": iso(now - delay)})
+                                                 "retry_later": retry, "delivered_from": iso(window.since),
+                                                 "delivered_until": iso(window.until),
+                                                 "keyed_by_delivery": not_before is not None})
     return ReminderSweep(examined=examined, sent=sent, refused=refused, retry_later=retry)
 
 
