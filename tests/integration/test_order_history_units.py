@@ -42,23 +42,30 @@ def kind(sk: str) -> str:
     return "HISTORY#" if sk.startswith("HISTORY#") else sk
 
 
-def priced_step(table: Table, order_id: str | None, step: Callable[[], Any]) -> tuple[Any, Units]:
-    """Run ``step`` and price what it wrote on the order's ``ORDER`` and ``HISTORY#`` items (by the items
-    before and after it; ``order_id`` None: the step places the order, read from its answer)."""
+def recorded_writes(table: Table, step: Callable[[], Any]) -> tuple[Any, list[tuple[str, list[tuple[str, str]]]]]:
+    """Run ``step``; its answer and every DynamoDB write call it made (operation, keys written), through the
+    test's client and the functions' alike."""
     calls: list[tuple[str, list[tuple[str, str]]]] = []
 
     def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
         calls.append((model.name, written_keys(params, model.name)))
 
-    before = partition(table, order_id) if order_id else {}
-    clients = {id(c): c for c in (table.client, dynamodb_client())}.values()  # the test's, the functions'
+    clients = {id(c): c for c in (table.client, dynamodb_client())}.values()
     for client in clients:
-        client.meta.events.register("before-parameter-build.dynamodb", seen, unique_id="order-history-units")
+        client.meta.events.register("before-parameter-build.dynamodb", seen, unique_id="recorded-writes")
     try:
         answer = step()
     finally:
         for client in clients:
-            client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="order-history-units")
+            client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="recorded-writes")
+    return answer, calls
+
+
+def priced_step(table: Table, order_id: str | None, step: Callable[[], Any]) -> tuple[Any, Units]:
+    """Run ``step`` and price what it wrote on the order's ``ORDER`` and ``HISTORY#`` items (by the items
+    before and after it; ``order_id`` None: the step places the order, read from its answer)."""
+    before = partition(table, order_id) if order_id else {}
+    answer, calls = recorded_writes(table, step)
     order_id = order_id or str(answer[1]["order_id"])
     after = partition(table, order_id)
     units: Units = {"ORDER": 0, "HISTORY#": 0}

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from bench._meter import item_size, price_item
-from mall.dal.table import Table, deserialize, dynamodb_client
+from mall.dal.table import Table, deserialize
 from tests.at_once import run_at_once
 from tests.conftest import clear_caches
-from tests.integration.test_order_history_units import table_items
+from tests.integration.test_order_history_units import recorded_writes, table_items
 from tests.integration.test_order_status_index import indexes
-from tests.integration.test_referral_paid_writes import written_keys
 from tests.unit.test_orders_handlers import ADDRESS, BOOK, CARD, Mall, add_products, customer_token, make_mall
 from tests.unit.test_payment_webhook import run_schedule
 
@@ -37,20 +36,8 @@ def mall(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mall]:
 def priced(table: Table, step: Callable[[], Any]) -> tuple[Any, Units]:
     """Run ``step``; price every item it wrote (by the items before and after it), keyed by the operation
     and the item's sort key."""
-    calls: list[tuple[str, list[tuple[str, str]]]] = []
-
-    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append((model.name, written_keys(params, model.name)))
-
     before = table_items(table)
-    clients = {id(c): c for c in (table.client, dynamodb_client())}.values()  # the test's, the functions'
-    for client in clients:
-        client.meta.events.register("before-parameter-build.dynamodb", seen, unique_id="purchase-units")
-    try:
-        answer = step()
-    finally:
-        for client in clients:
-            client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="purchase-units")
+    answer, calls = recorded_writes(table, step)
     after = table_items(table)
     units: Units = {}
     for operation, keys in calls:
