@@ -26,7 +26,6 @@ from mall.dal.keys import (
     order_address_key,
     order_key,
     order_status_index,
-    purchase_key,
     refund_key,
 )
 from mall.dal.order_items import (
@@ -112,14 +111,6 @@ class OrderRepository(OrderAfterPayment):
         apart = self._table.get(order_address_key(order.order_id), consistent=True)
         address = apart.get("address") if apart else None
         return address if isinstance(address, dict) else None
-
-    def reserved_quantities(self, user_id: str, product_ids: Sequence[str]) -> dict[str, int]:
-        """The buyer's ``reserved_quantity`` per product (0 when never bought)."""
-        out: dict[str, int] = {}
-        for product_id in product_ids:
-            item = self._table.get(purchase_key(user_id, product_id), consistent=True)
-            out[product_id] = int(item.get("reserved_quantity", 0)) if item else 0
-        return out
 
     @property
     def unpaid_from_status_list(self) -> bool:

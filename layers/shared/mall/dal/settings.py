@@ -114,6 +114,21 @@ class SettingsRepository:
         _SAVED_VERSIONS[cache_key] = found
         return found
 
+    def in_force_since(self, moment: datetime, *,
+                       current: SettingsVersion | None = None) -> tuple[list[SettingsVersion], bool]:
+        """The version in force (``current`` as already read, else read now) and each version it replaced
+        that was still in force at ``moment`` or later, newest first; and whether all of them were read
+        (False: one was saved a moment ago and not seen yet). Saved versions are read once a container."""
+        version = current if current is not None else self.current()
+        found = [version]
+        while version.version > 0 and version.saved_at is not None and version.saved_at >= moment:
+            replaced = self.get(version.version - 1)
+            if replaced is None:
+                return found, False
+            found.append(replaced)
+            version = replaced
+        return found, True
+
     def history(self, *, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[SettingsVersion], Any]:
         """Saved versions, newest first (paginated by DynamoDB's last key)."""
         page = self._table.query(partition=("pk", SETTINGS_PK), sort_prefix=("sk", "V#"), limit=limit,

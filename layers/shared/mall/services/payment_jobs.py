@@ -90,16 +90,10 @@ def shortest_unpaid_window(settings: SettingsRepository, cutoff: datetime) -> in
 
     One eventually consistent read of the version in force a run; the versions before it only
     within a window of a change, each read once a container (versions are immutable)."""
-    version = settings.current()
-    window = shortest = version.settings.orders.unpaid_expiry_minutes
-    since = cutoff - timedelta(minutes=window)
-    while version.version > 0 and version.saved_at is not None and version.saved_at + SETTINGS_READ_LAG > since:
-        replaced = settings.get(version.version - 1)
-        if replaced is None:
-            break
-        shortest = min(shortest, replaced.settings.orders.unpaid_expiry_minutes)
-        version = replaced
-    return shortest
+    current = settings.current()
+    since = cutoff - timedelta(minutes=current.settings.orders.unpaid_expiry_minutes)
+    versions, _ = settings.in_force_since(since - SETTINGS_READ_LAG, current=current)
+    return min(version.settings.orders.unpaid_expiry_minutes for version in versions)
 
 
 def expire_due_orders(*, repos: PaymentRepositories, products: OrderCatalog, merchant: MerchantConfig,

@@ -167,15 +167,8 @@ def countdown_keyed_by_delivery_since(settings: SettingsRepository, since: datet
     """Whether every delivery recorded since ``since`` moved its order's auto-confirm entry to the
     delivery: the settings in force count from delivery, and so did each version they replaced at
     ``since`` or later (read once per container: versions never change)."""
-    version = settings.current()
-    while version.settings.orders.auto_confirm_from == "delivery":
-        if version.version == 0 or version.saved_at is None or version.saved_at < since:
-            return True
-        previous = settings.get(version.version - 1)
-        if previous is None:
-            return False
-        version = previous
-    return False
+    versions, complete = settings.in_force_since(since)
+    return complete and all(version.settings.orders.auto_confirm_from == "delivery" for version in versions)
 
 
 def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: datetime, limit: int = 500,
