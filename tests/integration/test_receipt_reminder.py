@@ -248,6 +248,33 @@ def test_shipment_mode_finds_an_order_shipped_long_ago_and_delivered_recently(
     assert len(reminders_at_wechat(sandbox_url, order_id)) == 1
 
 
+def test_shipment_mode_reaches_the_newest_delivery_behind_more_old_shipments_than_a_run_reminds(
+        table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any],
+        sandbox_url: str) -> None:
+    """With the countdown from the shipment the Query reads every order shipped over a day before,
+    oldest first; the run's bound is on reminders, so the newest delivery is not starved by the old
+    shipments in front of it (here five undelivered ones against a bound of two)."""
+    count_from(table, "shipment", at=NOW - timedelta(days=30))
+    for days in range(5):
+        delivered_order(table, repos, payments, shipped_at=NOW - timedelta(days=8, hours=days), delivered_at=None,
+                        countdown_from="shipment")
+    newest = delivered_order(table, repos, payments, shipped_at=NOW - timedelta(days=2),
+                             delivered_at=NOW - timedelta(hours=25), countdown_from="shipment")
+    result = sweep_reminders(repos=repos, client=client, now=NOW, limit=2)
+    assert (result.examined, result.sent) == (6, 1)
+    assert len(reminders_at_wechat(sandbox_url, newest)) == 1
+
+
+def test_a_run_reminds_at_most_its_bound_and_the_next_run_the_rest(
+        table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any],
+        sandbox_url: str) -> None:
+    due = [delivered_order(table, repos, payments) for _ in range(3)]
+    first = sweep_reminders(repos=repos, client=client, now=NOW, limit=2)
+    second = sweep_reminders(repos=repos, client=client, now=NOW + timedelta(hours=1), limit=2)
+    assert (first.sent, second.sent) == (2, 1)
+    assert [len(reminders_at_wechat(sandbox_url, o)) for o in due] == [1, 1, 1]
+
+
 def test_a_delivery_recorded_from_the_shipment_is_reminded_after_a_switch_to_the_delivery(
         table: Table, repos: ReceiptRepositories, client: ReceiptClient, payments: dict[str, Any],
         sandbox_url: str) -> None:

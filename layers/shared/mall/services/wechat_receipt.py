@@ -163,6 +163,9 @@ class ReminderSweep:
     retry_later: int
 
 
+REMINDER_PAGE = 200  # index entries a Query of the sweep asks for (an entry is the whole order, ~1 KB)
+
+
 def countdown_keyed_by_delivery_since(settings: SettingsRepository, since: datetime) -> bool:
     """Whether every delivery recorded since ``since`` moved its order's auto-confirm entry to the
     delivery: the settings in force count from delivery, and so did each version they replaced at
@@ -183,13 +186,18 @@ def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: 
     the order is confirmed. Where the index entries are sorted by the delivery (the countdown runs
     from it, and did for every delivery the window can hold) the Query starts at the window too;
     otherwise an entry's key is the shipment, which says nothing of the delivery, and the Query reads
-    every entry the delay before ``now`` or older, oldest first."""
+    every entry the delay before ``now`` or older, oldest first.
+
+    ``limit`` bounds the orders a run reminds, not the entries it reads: with the countdown from the
+    shipment every SHIPPED order shipped over a day before is read, and a bound on those would leave
+    the newest deliveries behind the oldest shipments run after run. The run stops reading only when
+    the index is exhausted or ``time_left`` says so."""
     window = rules.reminder_window(now, delay=delay, lookback=lookback)
     not_before = window.since if countdown_keyed_by_delivery_since(repos.settings, window.since) else None
-    examined = sent = refused = retry = 0
+    examined = attempted = sent = refused = retry = 0
     start = None
-    while examined < limit and time_left():
-        page = repos.orders.due_for_auto_confirm(window.until, limit=min(100, limit - examined), start_key=start,
+    while attempted < limit and time_left():
+        page = repos.orders.due_for_auto_confirm(window.until, limit=REMINDER_PAGE, start_key=start,
                                                  not_before=not_before)
         candidates = {}
         for item in page.items:
@@ -201,8 +209,9 @@ def sweep_reminders(*, repos: ReceiptRepositories, client: ReminderClient, now: 
         for order_id in repos.reminders.reminded(list(candidates), stale_before=now - CLAIM_TIMEOUT):
             candidates.pop(order_id, None)
         for order_id, delivered in candidates.items():
-            if not time_left():
+            if attempted >= limit or not time_left():
                 break
+            attempted += 1
             result = remind_to_confirm(order_id, delivered, repos=repos, client=client, now=now, delay=delay)
             sent += result.outcome == "sent"
             refused += result.outcome == "refused"
