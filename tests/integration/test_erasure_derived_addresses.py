@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from mall.dal.keys import order_address_key, order_key
+from mall.dal.keys import audit_entity_partition, order_address_key, order_key
 from mall.dal.table import Table
 from mall.domain.erasure import erased_address
 from mall.domain.masking import ERASED
+from tests.at_once import run_at_once
 from tests.conftest import clear_caches
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips, call
 from tests.integration.test_order_history_units import table_items
@@ -121,3 +122,29 @@ def test_an_order_missing_the_address_item_it_should_have_does_not_get_one_nor_f
     assert table.get(order_address_key(odd["order_id"]), consistent=True) is None
     apart = table.get(order_address_key(kept), consistent=True)
     assert apart is not None and is_erased(apart["address"])
+
+
+def test_a_paid_parcel_whose_address_item_was_not_read_refuses_the_erasure(mall: Mall, table: Table) -> None:
+    add_products(BOOK)
+    _, token = customer_token("unread-parcel")
+    order_id = placed(mall, token, [{"product_id": "book", "quantity": 1}], address=ADDRESS)
+    assert mall.pay(order_id)[0] == 204
+    before = table.get(order_address_key(order_id), consistent=True)
+    status, refused = erase(mall, token)
+    assert status == 409 and refused["error"]["code"] == "order_awaiting_delivery", refused
+    assert refused["error"]["details"]["orders"] == [{"order_id": order_id, "status": "PAID"}]
+    assert table.get(order_address_key(order_id), consistent=True) == before  # the parcel's address is intact
+
+
+def test_requests_at_once_erase_an_unread_address_once_and_audit_once(mall: Mall, table: Table) -> None:
+    add_products(BOOK)
+    buyer, token = customer_token("at-once")
+    order_ids = [placed(mall, token, [{"product_id": "book", "quantity": 1}], address=ADDRESS) for _ in range(2)]
+    answers = run_at_once([lambda: erase(mall, token) for _ in range(4)])
+    assert all(status == 200 for status, _ in answers), answers
+    assert len({answer["erased_at"] for _, answer in answers}) == 1
+    for order_id in order_ids:
+        apart = table.get(order_address_key(order_id), consistent=True)
+        assert apart is not None and is_erased(apart["address"]) and apart["gsi1pk"] == f"BUYER#{buyer}"
+    audit = table.query(partition=("gsi2pk", audit_entity_partition("customer", buyer)), index="gsi2").items
+    assert len(audit) == 1
