@@ -62,8 +62,8 @@ ADDRESS_APART = "_address_apart"
 
 def address_indexed() -> bool:
     """``ORDER_ADDRESS_INDEXED``: a new address item is put with its gsi1 entry (``address_index``), for
-    erasures still running code that finds an order's address item only there (the first deploy of a
-    release whose erasure derives the item's key from the order: ``has_address_item``)."""
+    erasures still running code that reads an address item without one in a round trip more (the first
+    deploy of a release whose erasure derives the item's key from the order: ``has_address_item``)."""
     return function_environment().order_address_indexed
 
 
