@@ -33,7 +33,7 @@ from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services.erasure import erase_customer
 from mall.services.withdrawals.request import request_withdrawal
 from mall.services.withdrawals.review import reject_withdrawal
-from tests.unit.test_fulfilment_factory import order_item
+from tests.unit.test_fulfilment_factory import Line, order_item
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 UID = "u_forget_me"
@@ -234,6 +234,8 @@ def test_a_paid_order_with_nothing_to_ship_does_not_hold_the_erasure(table: Tabl
     reject_withdrawal(withdrawals=WithdrawalRepository(table), withdrawal_id=seeded["withdrawal"], admin="admin:alice",
                       reason="资料不符",
                       now=NOW, source_ip=None)
-    virtual = order_item(buyer_id=UID, with_address=False, status="PAID", created_at="2026-11-19T08:00:00Z")
+    # No physical line: placing it kept no address (a physical line without one has an address item).
+    virtual = order_item(buyer_id=UID, with_address=False, status="PAID", created_at="2026-11-19T08:00:00Z",
+                         lines=[Line(type="virtual")])
     table.put(virtual)
     assert erase_customer(repo=ErasureRepository(table), user_id=UID, now=NOW).orders_erased == 2

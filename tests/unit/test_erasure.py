@@ -12,6 +12,7 @@ import pytest
 from mall.clock import iso, utc_now
 from mall.dal.erasure import attributes_to_remove
 from mall.dal.keys import audit_entity_partition
+from mall.dal.order_items import has_address_item
 from mall.dal.orders import address_context
 from mall.dal.referral import VisitRepository
 from mall.dal.table import main_table
@@ -62,6 +63,22 @@ def test_withdrawals_in_flight_are_named() -> None:
         {"withdrawal_id": "w_1", "status": "PAID", "created_at": "1"},
         {"withdrawal_id": "w_0", "status": "PENDING_REVIEW", "created_at": "0"}])
     assert found == [{"withdrawal_id": "w_0", "status": "PENDING_REVIEW"}, {"withdrawal_id": "w_2", "status": "PAYING"}]
+
+
+
+def test_an_order_tells_whether_it_has_an_address_item() -> None:
+    physical = {"lines": [{"type": "virtual"}, {"type": "physical"}]}
+    assert has_address_item(physical)
+    assert not has_address_item({**physical, "address": {"city": "杭州市"}})  # placed before: on the order
+    assert not has_address_item({"lines": [{"type": "virtual"}, {"type": "service"}]})  # nothing to ship
+    assert not has_address_item({})
+
+
+def test_an_order_whose_address_was_not_read_awaiting_delivery_refuses() -> None:
+    orders = [{"order_id": "o_1", "status": "PAID", "created_at": "1"},
+              {"order_id": "o_2", "status": "COMPLETED", "created_at": "2"}]
+    assert rules.orders_awaiting_delivery(orders) == []
+    assert rules.orders_awaiting_delivery(orders, unread={"o_1", "o_2"}) == [{"order_id": "o_1", "status": "PAID"}]
 
 
 # ---- the handler --------------------------------------------------------------------------------

@@ -242,6 +242,10 @@ class FunctionEnvironment(BaseModel):
     # Every function: "1" only for the first deploy of placements that reserve a buyer's purchase counter
     # only for products with a per-customer limit (docs/runbook.md): every placement still reserves them all.
     purchase_reserved_for_all: Annotated[bool, Field(alias="PURCHASE_RESERVED_FOR_ALL")] = False
+    # Every function: "1" only for the first deploy of placements that put an order's address item without
+    # a gsi1 entry (docs/runbook.md): every address item is still indexed, for the erasure of the code before
+    # (it reads one without in a round trip more).
+    order_address_indexed: Annotated[bool, Field(alias="ORDER_ADDRESS_INDEXED")] = False
 
     def queue_url(self, variable: QueueVariable) -> str | None:
         """The URL in ``variable`` (None when unset)."""

@@ -3,8 +3,11 @@ personal data"). Every read is a Query on an existing index, never a scan:
 
 - the customer's own partition ``USER#<uid>`` (profile, promoter, binding, counters, ledger …), with a
   filter so only items that hold personal data come back;
-- their orders, the orders' address items and the share visits they made while logged in: gsi1
-  ``BUYER#<uid>`` (``mall.dal.order_items.address_index``, ``mall.dal.referral.visitor_index``);
+- their orders, the orders' address items that have an entry there and the share visits they made
+  while logged in: gsi1 ``BUYER#<uid>`` (``mall.dal.order_items.address_index``,
+  ``mall.dal.referral.visitor_index``). An order says itself whether it has an address item
+  (``mall.dal.order_items.has_address_item``): one not among what the Query read is written by its key,
+  unread (``ErasureWrites``);
 - a promoter's withdrawals: gsi2 ``PROMOTER_WITHDRAWALS#<uid>``.
 
 Each change is a conditional update of one item that changes personal data only: no ``version``
@@ -31,12 +34,14 @@ from mall.dal.keys import (
     user_partition,
     withdrawal_promoter_partition,
 )
-from mall.dal.order_items import ADDRESS_APART, with_address
+from mall.dal.order_items import ADDRESS_APART, address_index, has_address_item, with_address
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write, key_of
 from mall.domain.erasure import IN_FLIGHT_WITHDRAWALS, PII_ATTRIBUTES, identifying_values, personal_attributes
 
 #: Items one TransactWriteItems may change (DynamoDB's limit).
 TRANSACTION_LIMIT = 100
+#: Set (never stored) on an order item whose address item the request did not read (``BuyerRecords``).
+ADDRESS_UNREAD = "_address_unread"
 #: Index keys that may embed an identifier: removed when they contain a value being removed.
 INDEX_KEYS: tuple[str, ...] = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 
@@ -75,6 +80,9 @@ class BuyerRecords:
 
     orders: list[Item]
     visits: list[Item]
+    #: The orders whose address item the Query did not return (it has no gsi1 entry): it holds the
+    #: address as placed, since an erasure gives the item it erases its entry.
+    unread_addresses: frozenset[str] = frozenset()
 
 
 class ErasureRaced(Exception):
@@ -86,11 +94,16 @@ class ErasureWrites:
     TransactWriteItems (up to ``TRANSACTION_LIMIT`` items; a larger account commits its first
     changes in earlier transactions, each change idempotent). Each change stays conditional on its
     item still existing (a withdrawal: on being final), so a transaction cancelled by a concurrent
-    change is read and decided again."""
+    change is read and decided again. The update of an address item the request did not read
+    (``ADDRESS_UNREAD``) is conditional on the item existing too, so it never creates one; an order
+    without the item it should have cancels the transaction, which is committed again without that
+    update (a round trip more only then)."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
         self._writes: list[Write] = []
+        #: ``id`` of each write to an address item the request did not read.
+        self._unread: set[int] = set()
 
     def remove_attributes(self, item: Mapping[str, Any], attributes: Sequence[str]) -> bool:
         """REMOVE ``attributes`` from a stored item (as read); False when there is nothing to remove."""
@@ -122,12 +135,23 @@ class ErasureWrites:
         ones once ``tools/migrations/order_addresses_apart`` moved it), else on the order, conditional
         on still being there: an address the migration moves meanwhile cancels the transaction, and the
         request reads again and erases it where it went."""
-        if not order.get(ADDRESS_APART):
+        if not order.get(ADDRESS_APART) and not order.get(ADDRESS_UNREAD):
             return self.replace_map(dict(key_of(order)), "address", value, remove=remove,
                                     condition="attribute_exists(pk) AND attribute_exists(#m)")
         if remove:
             self.remove_attributes(order, remove)
-        return self.replace_map(order_address_key(str(order["order_id"])), "address", value)
+        order_id = str(order["order_id"])
+        if not order.get(ADDRESS_UNREAD):
+            return self.replace_map(order_address_key(order_id), "address", value)
+        # Its gsi1 entry too: a repeated request reads the address back erased and writes nothing.
+        entry = address_index(order_id, buyer_id=str(order["buyer_id"]), created_at=str(order["created_at"]))
+        write = Write.update(self._table.name, order_address_key(order_id), "SET #m = :m, #pk = :pk, #sk = :sk",
+                             condition="attribute_exists(pk)", names={"#m": "address", "#pk": "gsi1pk",
+                                                                      "#sk": "gsi1sk"},
+                             values={":m": dict(value), ":pk": entry["gsi1pk"], ":sk": entry["gsi1sk"]})
+        self._writes.append(write)
+        self._unread.add(id(write))
+        return True
 
     def replace_bank_of_final_withdrawal(self, withdrawal: Mapping[str, Any], bank: Mapping[str, Any]) -> bool:
         """SET the withdrawal's ``bank`` to ``bank``, only while the withdrawal is final."""
@@ -143,17 +167,33 @@ class ErasureWrites:
         room = TRANSACTION_LIMIT - len(last)
         try:
             while len(self._writes) > room:
-                self._table.transact(self._writes[:TRANSACTION_LIMIT])
+                self._transact(self._writes[:TRANSACTION_LIMIT])
                 self._writes = self._writes[TRANSACTION_LIMIT:]
         except TransactionCancelled as exc:
             raise ErasureRaced from exc
         try:
-            self._table.transact([*last, *self._writes])
+            self._transact([*last, *self._writes])
         except TransactionCancelled as exc:
             if exc.conditional_failures == [0]:
                 return False
             raise ErasureRaced from exc
         return True
+
+    def _transact(self, writes: list[Write]) -> None:
+        """One TransactWriteItems of ``writes``; when it is cancelled because an unread address item does
+        not exist, again without the updates of the missing items (and raising as anything else)."""
+        while True:
+            try:
+                self._table.transact(writes)
+                return
+            except TransactionCancelled as exc:
+                missing = {i for i in exc.conditional_failures
+                           if id(writes[i]) in self._unread and exc.items[i] is None}
+                if not missing:
+                    raise
+                writes = [w for i, w in enumerate(writes) if i not in missing]
+                if not writes:
+                    return
 
 
 class ErasureRepository:
@@ -188,19 +228,19 @@ class ErasureRepository:
 
     def buyer_records(self, user_id: str) -> BuyerRecords:
         """The buyer's orders, each with its delivery address, and their share visits: one Query of
-        gsi1 ``BUYER#<uid>``, which holds the orders, their address items and the visits made while
-        logged in. An order whose address item is not indexed there yet (placed before the index;
-        ``tools/migrations/buyer_index_entries``) has it read in one more BatchGetItem."""
+        gsi1 ``BUYER#<uid>``, which holds the orders, the address items that have an entry there (put
+        while ``ORDER_ADDRESS_INDEXED``, or by an erasure) and the visits made while logged in. An order
+        that has an address item (``has_address_item``) the Query did not return is marked
+        ``ADDRESS_UNREAD`` and named in ``unread_addresses``: no read more, its item is written by its key."""
         found = list(self._all("#pk = :pk", names={"#pk": "gsi1pk"}, values={":pk": buyer_partition(user_id)},
                                index="gsi1"))
         orders = [i for i in found if i.get("entity") == "order"]
         apart = {str(i["order_id"]): i for i in found if i.get("entity") == "order_address"}
-        missing = [str(o["order_id"]) for o in orders if o.get("address") is None and str(o["order_id"]) not in apart]
-        if missing:
-            apart |= {str(i["order_id"]): i for i in self._table.batch_get([order_address_key(o) for o in missing],
-                                                                          consistent=True)}
-        return BuyerRecords(orders=[with_address(o, apart.get(str(o["order_id"]))) for o in orders],
-                            visits=[i for i in found if i.get("entity") == "share_visit"])
+        unread = frozenset(str(o["order_id"]) for o in orders
+                           if has_address_item(o) and str(o["order_id"]) not in apart)
+        return BuyerRecords(orders=[{**o, ADDRESS_UNREAD: True} if str(o["order_id"]) in unread
+                                    else with_address(o, apart.get(str(o["order_id"]))) for o in orders],
+                            visits=[i for i in found if i.get("entity") == "share_visit"], unread_addresses=unread)
 
     def withdrawals(self, user_id: str) -> Iterator[Item]:
         return self._all("#pk = :pk", names={"#pk": "gsi2pk"}, values={":pk": withdrawal_promoter_partition(user_id)},

@@ -42,7 +42,7 @@ from mall.dal.keys import (
 )
 from mall.dal.table import ConditionFailed, Item, Table, Write
 from mall.domain.fulfilment import HistoryEntry
-from mall.domain.orders import Order, OrderLine, OrderStatus, PricedLine
+from mall.domain.orders import PHYSICAL, Order, OrderLine, OrderStatus, PricedLine
 
 if TYPE_CHECKING:
     # Annotations only: reading an order does not load the catalog's repositories.
@@ -60,22 +60,43 @@ def is_order_item(item: Mapping[str, Any]) -> bool:
 ADDRESS_APART = "_address_apart"
 
 
+def address_indexed() -> bool:
+    """``ORDER_ADDRESS_INDEXED``: a new address item is put with its gsi1 entry (``address_index``), for
+    erasures still running code that reads an address item without one in a round trip more (the first
+    deploy of a release whose erasure derives the item's key from the order: ``has_address_item``)."""
+    return function_environment().order_address_indexed
+
+
 def address_item(order_id: str, address: Mapping[str, Any], *, buyer_id: str | None = None,
                  created_at: str | None = None) -> Item:
     """``ORDER#<id> / ADDRESS``: the order's delivery address, apart from the order. Given the buyer
-    and the order's time it is also under gsi1 ``BUYER#<uid>`` (``address_index``)."""
+    and the order's time, and while ``address_indexed``, it is also under gsi1 ``BUYER#<uid>``
+    (``address_index``): an index entry is a write unit more, and the erasure finds the item from the
+    order anyway."""
     item: Item = {**order_address_key(order_id), "entity": "order_address", "order_id": order_id,
                   "address": dict(address)}
-    if buyer_id and created_at:
+    if buyer_id and created_at and address_indexed():
         item.update(address_index(order_id, buyer_id=buyer_id, created_at=created_at))
     return item
 
 
 def address_index(order_id: str, *, buyer_id: str, created_at: str) -> dict[str, str]:
     """gsi1 ``BUYER#<uid>`` / ``!ADDRESS#<created_at>#<order_id>`` on an order's address item: the
-    erasure request reads a buyer's orders and their addresses in one Query (sorted after the orders
-    in a newest-first list, which filters on the order entity anyway)."""
+    erasure request reads a buyer's orders and these addresses in one Query (sorted after the orders
+    in a newest-first list, which filters on the order entity anyway). Put by a placement while
+    ``address_indexed``, and by the erasure on an address item it erases, so that a repeated request
+    reads it back erased."""
     return {"gsi1pk": buyer_partition(buyer_id), "gsi1sk": buyer_address_sort_key(created_at, order_id)}
+
+
+def has_address_item(order: Mapping[str, Any]) -> bool:
+    """Whether a stored order item has an address item (``ORDER#<id> / ADDRESS``): a line of it is
+    physical (placing such an order requires an address and puts the item in the placing transaction)
+    and it carries no ``address`` of its own (an order placed before the address was kept apart keeps
+    it until ``order_addresses_apart`` moves it, in one transaction with putting the item)."""
+    lines = order.get("lines") or []
+    return order.get("address") is None and any(
+        isinstance(line, Mapping) and line.get("type") == PHYSICAL for line in lines)
 
 
 def with_address(order: Item, apart: Item | None) -> Item:

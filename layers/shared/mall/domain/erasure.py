@@ -21,7 +21,7 @@ never lose a dispute for lack of records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from mall.domain.masking import ERASED
@@ -90,9 +90,12 @@ def withdrawals_in_flight(withdrawals: Iterable[Mapping[str, Any]]) -> list[dict
             if str(w.get("status")) in IN_FLIGHT_WITHDRAWALS]
 
 
-def orders_awaiting_delivery(orders: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+def orders_awaiting_delivery(orders: Iterable[Mapping[str, Any]], *,
+                             unread: Container[str] = frozenset()) -> list[dict[str, str]]:
     """The orders that refuse an erasure (id and status), oldest first: paid or shipped and not yet
-    received, with a delivery address still on them (only orders with physical goods keep one)."""
+    received, with a delivery address still on them (only orders with physical goods keep one; an
+    order whose address was not read, named in ``unread``, keeps it as placed)."""
     return [{"order_id": str(o.get("order_id")), "status": str(o.get("status"))}
             for o in sorted(orders, key=lambda o: str(o.get("created_at", "")))
-            if str(o.get("status")) in AWAITING_DELIVERY and address_needs_erasure(o.get("address"))]
+            if str(o.get("status")) in AWAITING_DELIVERY
+            and (address_needs_erasure(o.get("address")) or str(o.get("order_id")) in unread)]

@@ -18,8 +18,9 @@ Anonymises the customer's personal data and keeps every financial record (rules:
 Steps 2–5 are one transaction (``mall.dal.erasure.ErasureWrites``), each change conditional on what
 was read, so a request cancelled by a concurrent change reads and decides again, and one that fails
 half-way is simply repeated. The reads are one Query of the customer's own partition (with the
-profile and the address book), one of their gsi1 ``BUYER#`` partition (orders, the orders' addresses,
-their share visits) and, for a promoter only, one of their withdrawals: three round trips with the
+profile and the address book), one of their gsi1 ``BUYER#`` partition (orders, the orders' addresses
+indexed there, their share visits: an order tells whether it has an address item, which is erased by
+its key when not read) and, for a promoter only, one of their withdrawals: three round trips with the
 transaction for a customer, four for a promoter.
 A repeat that finds nothing left to erase answers ``already_erased: true`` and writes no new audit
 entry. The account is *marked* erased, not closed: its tokens keep working until they expire (≤ 2 h),
@@ -79,7 +80,7 @@ def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResul
                        code="withdrawal_in_flight", details={"withdrawals": busy})
     records = repo.buyer_records(user_id)
     own_orders = records.orders
-    parcels = rules.orders_awaiting_delivery(own_orders)
+    parcels = rules.orders_awaiting_delivery(own_orders, unread=records.unread_addresses)
     if parcels:
         raise Conflict("an order is still to be delivered to your address; erase your data once it is received",
                        code="order_awaiting_delivery", details={"orders": parcels})
@@ -89,7 +90,7 @@ def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResul
     orders = 0
     for order in own_orders:
         extra = rules.personal_attributes(order)
-        if rules.address_needs_erasure(order.get("address")):
+        if rules.address_needs_erasure(order.get("address")) or order["order_id"] in records.unread_addresses:
             orders += changes.replace_map(order, "address", rules.erased_address(stamp), remove=extra)
         elif extra:
             orders += changes.remove_attributes(order, extra)
