@@ -59,6 +59,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic.main
+
 from local.template_model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
@@ -77,7 +79,20 @@ RESERVED = frozenset(
     }
 )
 
-_import_lock = threading.RLock()
+
+def _shared_import_lock() -> threading.RLock:
+    """The lock every cold start and every first-use import here takes: pydantic's own rebuild lock.
+    A model whose schema is built on first use (``defer_build``, or a forward reference resolved late)
+    is built under that process-wide lock, and building it may import a module. With a lock of its
+    own, a thread building a model (holding pydantic's, waiting for this one to import) and a thread
+    cold-starting a function whose import builds that model (holding this one, waiting for
+    pydantic's) deadlock. One lock for both has no order to get wrong. In Lambda neither contends:
+    a process runs one function, one invocation at a time."""
+    found = getattr(pydantic.main, "_rebuild_lock", None)
+    return found if isinstance(found, type(threading.RLock())) else threading.RLock()
+
+
+_import_lock = _shared_import_lock()
 _running = threading.local()  # .invocation: what this thread is running, if anything
 _namespace_counter = itertools.count(1)
 _DELETED = None  # an overlay value that hides a process variable
@@ -282,7 +297,8 @@ def _serialise_imports() -> None:
     """Every ``import`` statement takes the cold-start lock, so a module a handler imports on first
     use never loads while another thread is loading the same package (Python's per-module locks
     hand a half-initialised module to one side of an import cycle entered from two threads). The
-    lock is taken before any module lock, always in that order, so it adds no deadlock."""
+    lock is taken before any module lock, always in that order, and it is pydantic's rebuild lock
+    (``_shared_import_lock``), so it adds no deadlock."""
     original = builtins.__import__
     if getattr(original, "_serialised", False):
         return

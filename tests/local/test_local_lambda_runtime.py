@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -266,3 +268,63 @@ def test_concurrent_requests_each_see_their_own_request_in_powertools_resolvers(
         assert results[item]["statusCode"] == 200, results[item]
         body = json.loads(results[item]["body"])
         assert body == {"argument": item, "path": f"/items/{item}", "route_args": {"item_id": item}}, body
+
+
+DEADLOCK_SCENARIO = '''
+import sys, threading, time
+from pathlib import Path
+from local.lambda_runtime import LambdaRuntime
+from local.template_model import FunctionSpec
+
+root = Path(sys.argv[1])
+(root / "lock_order_helper.py").write_text("import time\\ntime.sleep(0.3)\\n")
+(root / "lock_order_models.py").write_text(
+    "from pydantic import BaseModel, ConfigDict\\n"
+    "class Late:\\n"
+    "    @classmethod\\n"
+    "    def __get_pydantic_core_schema__(cls, source, handler):\\n"
+    "        import lock_order_helper  # an import made while the schema is built\\n"
+    "        from pydantic_core import core_schema\\n"
+    "        return core_schema.int_schema()\\n"
+    "class BuiltByARequest(BaseModel):\\n"
+    "    model_config = ConfigDict(defer_build=True)\\n"
+    "    x: Late\\n"
+    "class BuiltByAColdStart(BaseModel):\\n"
+    "    model_config = ConfigDict(defer_build=True)\\n"
+    "    y: int\\n")
+sys.path.insert(0, str(root))
+specs = {}
+for name, code in {
+    "Warm": "import lock_order_models\\n"
+            "def handler(e, c):\\n"
+            "    return lock_order_models.BuiltByARequest.model_validate({'x': 1}).x if e else 0\\n",
+    "Cold": "import time, lock_order_models\\ntime.sleep(0.4)\\n"
+            "BUILT = lock_order_models.BuiltByAColdStart.model_validate({'y': 2}).y\\n"
+            "def handler(e, c):\\n    return BUILT\\n",
+}.items():
+    (root / name).mkdir()
+    (root / name / "app.py").write_text(code)
+    specs[name] = FunctionSpec(name, name, root / name, "app.handler", "python3.13", {}, 256, 10.0)
+runtime = LambdaRuntime(specs, {})
+assert runtime.call("Warm", {}) == 0  # its cold start is over; the models are not built yet
+results = {}
+cold = threading.Thread(target=lambda: results.update(cold=runtime.call("Cold", {})), daemon=True)
+cold.start()
+time.sleep(0.1)  # the cold start holds the runtime's lock while its module sleeps
+warm = threading.Thread(target=lambda: results.update(warm=runtime.call("Warm", {"build": True})), daemon=True)
+warm.start()
+cold.join(20)
+warm.join(20)
+print("ok" if results == {"cold": 2, "warm": 1} else f"stuck: {results}", flush=True)
+'''
+
+
+def test_a_model_built_on_first_use_and_a_cold_start_in_another_thread_do_not_deadlock(tmp_path: Path) -> None:
+    """A request building a pydantic model on first use (pydantic's rebuild lock held) imports a module,
+    while another function's cold start (the runtime's import lock held) builds a model too: with two
+    locks taken in opposite orders both threads waited forever. Run in a child process, so a regression
+    fails this test instead of leaving the suite's own runtime locked."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", DEADLOCK_SCENARIO, str(tmp_path)], cwd=root, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.stdout.strip().splitlines()[-1:] == ["ok"], done.stdout + done.stderr
