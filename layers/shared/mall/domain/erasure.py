@@ -71,6 +71,12 @@ def address_needs_erasure(address: Any) -> bool:
     return any(k not in {"erased_at"} and v != ERASED for k, v in address.items())
 
 
+def holds_address(order: Mapping[str, Any], unread: Container[str]) -> bool:
+    """Whether ``order`` still holds a delivery address to erase: one read and not erased, or one its
+    request did not read (named in ``unread``), which is as placed."""
+    return address_needs_erasure(order.get("address")) or str(order.get("order_id")) in unread
+
+
 def erased_bank(bank: Mapping[str, Any], erased_at: str) -> dict[str, str]:
     kept = {k: str(v) for k, v in bank.items() if k in _BANK_KEEPS and v is not None}
     return {**kept, "account_name_enc": ERASED, "account_no_enc": ERASED, "account_name_masked": "**",
@@ -97,5 +103,4 @@ def orders_awaiting_delivery(orders: Iterable[Mapping[str, Any]], *,
     order whose address was not read, named in ``unread``, keeps it as placed)."""
     return [{"order_id": str(o.get("order_id")), "status": str(o.get("status"))}
             for o in sorted(orders, key=lambda o: str(o.get("created_at", "")))
-            if str(o.get("status")) in AWAITING_DELIVERY
-            and (address_needs_erasure(o.get("address")) or str(o.get("order_id")) in unread)]
+            if str(o.get("status")) in AWAITING_DELIVERY and holds_address(o, unread)]

@@ -90,7 +90,7 @@ def _erase(repo: ErasureRepository, user_id: str, now: datetime) -> ErasureResul
     orders = 0
     for order in own_orders:
         extra = rules.personal_attributes(order)
-        if rules.address_needs_erasure(order.get("address")) or order["order_id"] in records.unread_addresses:
+        if rules.holds_address(order, records.unread_addresses):
             orders += changes.replace_map(order, "address", rules.erased_address(stamp), remove=extra)
         elif extra:
             orders += changes.remove_attributes(order, extra)
