@@ -17,7 +17,6 @@ from mall.dal.adjustments import AdjustmentRepository
 from mall.dal.campaigns import CampaignRepository
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
-from mall.dal.coupons import CouponRepository
 from mall.dal.downline import DownlineReads
 from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
@@ -40,6 +39,7 @@ from mall.services import adjustments, risk, settlement
 from mall.services.referral import ReferralRepositories, promoter_list, share_page
 from mall.services.referral import downline as referral_downline
 from mall.services.referral import promoters as referral_promoters
+from mall.services.referral.promoters import coupons_on
 from mall.services.referral.team import promoter_team
 
 # Composition root: built once per cold start, shared by every invocation.
@@ -55,7 +55,7 @@ adjustment_repo = AdjustmentRepository(table)
 withdrawals = WithdrawalRepository(table)
 downline_reads = DownlineReads(table)
 list_reads = PromoterListReads(table)
-coupons = CouponRepository(table)
+coupons_of = coupons_on(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -124,7 +124,7 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         now = utc_now()
         view = referral_promoters.change_status(promoters=network.promoters, user_id=user_id, action=action,
                                                 reason=body.reason, by=current_principal(app).subject, now=now,
-                                                source_ip=source_ip(app), coupons=coupons)
+                                                source_ip=source_ip(app), coupons_of=coupons_of)
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
             risk.lift_hold_after_unfreeze(repos=risk_repos, promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
