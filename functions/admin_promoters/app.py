@@ -32,21 +32,27 @@ from mall.schemas.referral import (
 )
 from mall.services.referral import ReferralRepositories, promoter_list, share_page
 from mall.services.referral import promoters as referral_promoters
-from mall.services.referral.promoters import coupons_on
 
 if TYPE_CHECKING:
     from mall.dal.adjustments import AdjustmentRepository
+    from mall.dal.coupons import CouponRepository
     from mall.dal.withdrawals import WithdrawalRepository
     from mall.services.risk import RiskRepositories
     from mall.services.settlement import SettlementRepositories
 
-# Composition root: built once per cold start, shared by every invocation. What only the review, team, downline,
-# override and adjustment routes use is imported and built by their first request (functions below): the
-# console's promoter list, this function's main route, uses none of it.
+# Composition root: built once per cold start, shared by every invocation.
+# What only the review, team, downline, override and adjustment routes use is imported and built by their first
+# request (the functions below): the console's promoter list, this function's main route, uses none of it.
 table = main_table()
 network = ReferralRepositories.on(table)
 list_reads = PromoterListReads(table)
-coupons_of = coupons_on(table)
+
+
+@cache
+def coupons_of() -> CouponRepository:
+    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
+
+    return CouponRepository(table)
 
 
 @cache

@@ -9,7 +9,9 @@ customer's profile; the token of the NEXT login carries it (tokens are snapshots
 
 from __future__ import annotations
 
+from functools import cache
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
@@ -22,13 +24,22 @@ from mall.domain.tokens import Role
 from mall.schemas.referral import ApplyRequest, PromoterAdminView
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral import promoters as referral_promoters
-from mall.services.referral.promoters import coupons_on
+
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
-coupons_of = coupons_on(table)
+
+
+@cache
+def coupons_of() -> CouponRepository:
+    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
+
+    return CouponRepository(table)
+
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
@@ -29,26 +28,14 @@ if TYPE_CHECKING:
     from mall.dal.catalog import CategoryRepository, ProductRepository
     from mall.dal.commission_rates import RateIndex
     from mall.dal.coupons import CouponRepository
-    from mall.dal.table import Table, Write
+    from mall.dal.table import Write
     from mall.domain.commission_cap import OverrideHolder
     from mall.domain.settings import DistributionSettings
 
 
-def coupons_on(table: Table) -> Callable[[], CouponRepository]:
-    """The coupons' repository, built by the first activation that issues the 成为推广员 gift: an application
-    waiting for review and the other admin actions never need it, nor the coupon rules it brings."""
-
-    @cache
-    def coupons() -> CouponRepository:
-        from mall.dal.coupons import CouponRepository
-
-        return CouponRepository(table)
-
-    return coupons
-
-
 def _issue_promoter_gift(coupons_of: Callable[[], CouponRepository], user_id: str, now: datetime) -> None:
-    # Imported by a first activation only: the coupon use cases bring the order rules and the claim machinery.
+    # Imported by a first activation only: the coupon use cases bring the order rules and the claim machinery;
+    # ``coupons_of`` (the callers' composition roots) builds the coupons' repository on first use for the same reason.
     from mall.domain.coupons import AutoIssue
     from mall.services.coupons import auto_issue_quietly
 
