@@ -5,23 +5,17 @@ current status otherwise) and a history entry with who, when and why."""
 
 from __future__ import annotations
 
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.api.request_key import IdempotencyKeyHeader
 from mall.clock import utc_now
-from mall.dal.adjustments import AdjustmentRepository
-from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex
-from mall.dal.coupons import CouponRepository
-from mall.dal.downline import DownlineReads
 from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
-from mall.dal.withdrawals import WithdrawalRepository
 from mall.domain.promoter_list import PromoterSort
 from mall.domain.referral import PromoterAction
 from mall.domain.staff import Capability
@@ -36,26 +30,53 @@ from mall.schemas.referral import (
     PromoterListPage,
     StatusChangeRequest,
 )
-from mall.services import adjustments, risk, settlement
 from mall.services.referral import ReferralRepositories, promoter_list, share_page
-from mall.services.referral import downline as referral_downline
 from mall.services.referral import promoters as referral_promoters
-from mall.services.referral.team import promoter_team
+
+if TYPE_CHECKING:
+    from mall.dal.adjustments import AdjustmentRepository
+    from mall.dal.coupons import CouponRepository
+    from mall.dal.withdrawals import WithdrawalRepository
+    from mall.services.risk import RiskRepositories
+    from mall.services.settlement import SettlementRepositories
 
 # Composition root: built once per cold start, shared by every invocation.
+# What only the review, team, downline, override and adjustment routes use is imported and built by their first
+# request (the functions below): the console's promoter list, this function's main route, uses none of it.
 table = main_table()
 network = ReferralRepositories.on(table)
-categories = CategoryRepository(table)
-products = ProductRepository(table)
-rates = RateIndex(table)
-campaigns = CampaignRepository(table)
-risk_repos = risk.RiskRepositories.on(table)
-settlement_repos = settlement.SettlementRepositories.on(table)
-adjustment_repo = AdjustmentRepository(table)
-withdrawals = WithdrawalRepository(table)
-downline_reads = DownlineReads(table)
 list_reads = PromoterListReads(table)
-coupons = CouponRepository(table)
+
+
+@cache
+def coupons_of() -> CouponRepository:
+    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
+
+    return CouponRepository(table)
+
+
+@cache
+def risk_repos() -> RiskRepositories:
+    from mall.services.risk import RiskRepositories  # on first use: only unfreezing lifts a risk hold
+
+    return RiskRepositories.on(table)
+
+
+@cache
+def settlement_repos() -> SettlementRepositories:
+    from mall.services.settlement import SettlementRepositories  # on first use: only disabling voids commission
+
+    return SettlementRepositories.on(table)
+
+
+@cache
+def adjustment_repos() -> tuple[AdjustmentRepository, WithdrawalRepository]:
+    # On first use: the adjustments' and withdrawals' repositories (with the ledger) serve the adjustment routes only.
+    from mall.dal.adjustments import AdjustmentRepository
+    from mall.dal.withdrawals import WithdrawalRepository
+
+    return AdjustmentRepository(table), WithdrawalRepository(table)
+
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -106,6 +127,8 @@ def team(user_id: IdPath,
          limit: Limit = 20,
          cursor: Cursor = None) -> AdminTeamPage:
     level: Literal[1, 2] = 2 if depth == 2 else 1
+    from mall.services.referral.team import promoter_team  # on first use: the team pages, with the campaigns' boosts
+
     return promoter_team(network=network, user_id=user_id, depth=level, limit=limit, cursor=cursor)
 
 
@@ -124,12 +147,16 @@ def _status_change_route(action: PromoterAction, summary: str) -> None:
         now = utc_now()
         view = referral_promoters.change_status(promoters=network.promoters, user_id=user_id, action=action,
                                                 reason=body.reason, by=current_principal(app).subject, now=now,
-                                                source_ip=source_ip(app), coupons=coupons)
+                                                source_ip=source_ip(app), coupons_of=coupons_of)
         if action == "unfreeze":  # a confirmed risk case kept its hold while the promoter was frozen
-            risk.lift_hold_after_unfreeze(repos=risk_repos, promoter_id=user_id, now=now)
+            from mall.services import risk  # on first use: the risk rules serve this action only
+
+            risk.lift_hold_after_unfreeze(repos=risk_repos(), promoter_id=user_id, now=now)
         if action == "disable":  # unsettled commission is voided (settled money stays the promoter's)
+            from mall.services import settlement  # on first use: the settlement serves this action only
+
             # Voiding changes records and the ledger, not the promoter: the view of the change stands.
-            settlement.void_disabled_promoter(settlement_repos, promoter_id=user_id,
+            settlement.void_disabled_promoter(settlement_repos(), promoter_id=user_id,
                                               by=current_principal(app).subject, now=now, source_ip=source_ip(app),
                                               status=view.status)
         return view
@@ -146,11 +173,17 @@ for _action, _summary in _STATUS_CHANGES.items():
 @app.put("/admin/promoters/<user_id>/override", summary="Set or clear the promoter's own rates",
          tags=["referral"], responses=_ERRORS, **staff(Capability.OPERATIONS))
 def override(user_id: IdPath, body: OverrideRequest) -> PromoterAdminView:
+    # On first use: the catalog's, the rate copies' and the campaigns' repositories serve the override's cap check.
+    from mall.dal.campaigns import CampaignRepository
+    from mall.dal.catalog import CategoryRepository, ProductRepository
+    from mall.dal.commission_rates import RateIndex
+
     command = referral_promoters.SetOverride(user_id=user_id, l1_bp=body.l1_override_bp, l2_bp=body.l2_override_bp,
                                              reason=body.reason, by=current_principal(app).subject, now=utc_now(),
                                              source_ip=source_ip(app))
-    return referral_promoters.set_override(command, network=network, categories=categories, products=products,
-                                           rates=rates, campaigns=campaigns)
+    return referral_promoters.set_override(command, network=network, categories=CategoryRepository(table),
+                                           products=ProductRepository(table), rates=RateIndex(table),
+                                           campaigns=CampaignRepository(table))
 
 
 @app.put("/admin/promoters/<user_id>/level", summary="Change the promoter's level (reason required)",
@@ -172,8 +205,11 @@ def downline(user_id: IdPath,
                                                  description="a level-1 member: list their members")] = None,
              limit: Limit = 20,
              cursor: Cursor = None) -> DownlinePage:
-    return referral_downline.downline(network=network, reads=downline_reads, promoter_id=user_id, member=member,
-                                      limit=limit, cursor=cursor)
+    from mall.dal.downline import DownlineReads  # on first use: the downline's reads serve this route only
+    from mall.services.referral.downline import downline as downline_of
+
+    return downline_of(network=network, reads=DownlineReads(table), promoter_id=user_id, member=member, limit=limit,
+                       cursor=cursor)
 
 
 # ---- manual commission adjustments (人工调整): through the ledger, two admins from the dual-approval amount ----
@@ -198,10 +234,13 @@ _ADJUSTMENT_ERRORS: dict[int, OpenAPIResponse] = {
           **staff(Capability.MONEY_OPERATIONS))
 def adjust(user_id: IdPath, body: AdjustmentRequest,
            idempotency_key: IdempotencyKeyHeader) -> Response[AdjustmentView]:
+    from mall.services import adjustments  # on first use: the adjustments' use cases serve their routes only
+
     command = adjustments.AskAdjustment(promoter_id=user_id, direction=body.direction, amount_fen=body.amount_fen,
                                         reason=body.reason, admin=current_principal(app).subject,
                                         idempotency_key=idempotency_key, now=utc_now(), source_ip=source_ip(app))
-    result = adjustments.ask(command, repo=adjustment_repo, withdrawals=withdrawals)
+    repo, withdrawals = adjustment_repos()
+    result = adjustments.ask(command, repo=repo, withdrawals=withdrawals)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 
@@ -210,21 +249,29 @@ def adjust(user_id: IdPath, body: AdjustmentRequest,
 def list_adjustments(status: Annotated[Literal["PENDING", "APPLIED", "REJECTED"], Query()] = "PENDING",
                      limit: Limit = 20,
                      cursor: Cursor = None) -> AdjustmentPage:
-    return adjustments.by_status(repo=adjustment_repo, status=status, limit=limit, cursor=cursor)
+    from mall.services import adjustments  # on first use, as above
+
+    return adjustments.by_status(repo=adjustment_repos()[0], status=status, limit=limit, cursor=cursor)
 
 
 @app.post("/admin/adjustments/<adjustment_id>/approve", summary="Approve a pending adjustment (a different admin)",
           tags=["referral"], responses=_ADJUSTMENT_ERRORS, **staff(Capability.MONEY_OPERATIONS))
 def approve_adjustment(adjustment_id: IdPath) -> AdjustmentView:
-    return adjustments.approve(repo=adjustment_repo, withdrawals=withdrawals, adjustment_id=adjustment_id,
+    from mall.services import adjustments  # on first use, as above
+
+    repo, withdrawals = adjustment_repos()
+    return adjustments.approve(repo=repo, withdrawals=withdrawals, adjustment_id=adjustment_id,
                                admin=current_principal(app).subject, now=utc_now(), source_ip=source_ip(app))
 
 
 @app.post("/admin/adjustments/<adjustment_id>/reject", summary="Reject a pending adjustment (reason required)",
           tags=["referral"], responses=_ADJUSTMENT_ERRORS, **staff(Capability.MONEY_OPERATIONS))
 def reject_adjustment(adjustment_id: IdPath, body: AdjustmentRejectRequest) -> AdjustmentView:
-    return adjustments.reject(repo=adjustment_repo, adjustment_id=adjustment_id, admin=current_principal(app).subject,
-                              reason=body.reason, now=utc_now(), source_ip=source_ip(app))
+    from mall.services import adjustments  # on first use, as above
+
+    return adjustments.reject(repo=adjustment_repos()[0], adjustment_id=adjustment_id,
+                              admin=current_principal(app).subject, reason=body.reason, now=utc_now(),
+                              source_ip=source_ip(app))
 
 
 handler = entrypoint(app)

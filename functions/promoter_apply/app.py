@@ -9,14 +9,15 @@ customer's profile; the token of the NEXT login carries it (tokens are snapshots
 
 from __future__ import annotations
 
+from functools import cache
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
-from mall.dal.coupons import CouponRepository
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -24,11 +25,21 @@ from mall.schemas.referral import ApplyRequest, PromoterAdminView
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral import promoters as referral_promoters
 
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
+
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
-coupons = CouponRepository(table)
+
+
+@cache
+def coupons_of() -> CouponRepository:
+    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
+
+    return CouponRepository(table)
+
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -50,7 +61,7 @@ def apply(body: ApplyRequest, idempotency_key: IdempotencyKeyHeader) -> Response
     # The key's marker is written in the application's own transaction (a retry gets the first answer).
     request = marked(markers, idempotency_key, principal.subject, body, now)
     result = referral_promoters.apply(network=network, user_id=principal.subject, body=body, now=now,
-                                      marked=request, coupons=coupons)
+                                      marked=request, coupons_of=coupons_of)
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=result)
 
 

@@ -13,7 +13,7 @@ from mall.dal.commission_preview import PreviewReads
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPreview
-from mall.services import commission_views
+from mall.services import commission_preview
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -27,7 +27,7 @@ app = make_resolver()
          **secured(Role.PROMOTER))
 def preview(product_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
             ) -> CommissionPreview:
-    return commission_views.preview(reads, user_id=current_principal(app).subject, product_id=product_id)
+    return commission_preview.preview(reads, user_id=current_principal(app).subject, product_id=product_id)
 
 
 handler = entrypoint(app)

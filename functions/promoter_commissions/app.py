@@ -12,17 +12,17 @@ from typing import Annotated, Literal
 from mall.api.auth import current_principal, secured
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, Limit, Query
+from mall.dal.commission_sync import CommissionSyncStore
 from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.commissions import CommissionPage
 from mall.schemas.promoter_orders import PromoterOrderPage
-from mall.services import commission_views, promoter_orders
-from mall.services.commissions import CommissionRepositories
+from mall.services import commission_views
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = CommissionRepositories.on(table)
+records = CommissionSyncStore(table)
 order_reads = PromoterOrderReads(table)
 
 app = make_resolver()
@@ -34,8 +34,8 @@ def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] |
                                      Query(description="only records in this status")] = None,
                    limit: Limit = 20,
                    cursor: Cursor = None) -> CommissionPage:
-    return commission_views.my_commissions(repos, user_id=current_principal(app).subject, status=status, limit=limit,
-                                           cursor=cursor)
+    return commission_views.my_commissions(records, user_id=current_principal(app).subject, status=status,
+                                           limit=limit, cursor=cursor)
 
 
 @app.get("/promoter/orders", summary="My attributed orders (level 1 and 2), newest first", tags=["commission"],
@@ -45,6 +45,9 @@ def my_commissions(status: Annotated[Literal["FROZEN", "SETTLED", "CANCELLED"] |
 def my_orders(level: Annotated[int | None, Query(ge=1, le=2, description="only orders at this level (1 or 2)")] = None,
               limit: Limit = 20,
               cursor: Cursor = None) -> PromoterOrderPage:
+    # On first use: the orders' rules and views are not needed by the commission list, the main route.
+    from mall.services import promoter_orders
+
     return promoter_orders.my_orders(order_reads, user_id=current_principal(app).subject, level=level, limit=limit,
                                      cursor=cursor)
 

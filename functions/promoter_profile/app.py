@@ -18,7 +18,8 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.campaigns import BoostedProducts
-from mall.schemas.referral import AgreementAcceptRequest, PromoterProfile
+from mall.schemas.promoter_profile import PromoterProfile
+from mall.schemas.referral import AgreementAcceptRequest
 from mall.services.campaigns import boosted_for
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral.appoint import accept_agreement

@@ -24,7 +24,7 @@ from mall.domain.catalog import ListingFilter, Product
 from mall.errors import InvalidInput
 from mall.schemas.catalog import CategoryUpdate, ProductCreate, ProductUpdate
 from mall.schemas.wake_up import WakeUpRuleRequest
-from mall.services import commission_views
+from mall.services import commission_preview
 from mall.services import wake_up as wake_up_service
 from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.catalog import browsing
@@ -61,7 +61,7 @@ def test_the_preview_shows_what_the_payment_pays_now_with_the_campaign_that_shap
     a, b, buyer = _chain(world)
     _targeted(world, b)
     reads = PreviewReads(world.table)
-    mine = commission_views.preview(reads, user_id=b, product_id="p_tea", now=T0)
+    mine = commission_preview.preview(reads, user_id=b, product_id="p_tea", now=T0)
     order_id = world.pay(world.place(buyer))
     world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
     paid = _by_level(world, order_id)
@@ -69,11 +69,11 @@ def test_the_preview_shows_what_the_payment_pays_now_with_the_campaign_that_shap
     assert (mine.l1.amount_fen, mine.l1.campaign_bp) == (1700, 500)  # the payment's 12% + 5%
     assert mine.l1.campaign is not None and mine.l1.campaign.name == "龙井高佣"
     assert mine.l2.amount_fen == PRICE * 1100 // 10_000 and mine.self_purchase.amount_fen == 1700
-    theirs = commission_views.preview(reads, user_id=a, product_id="p_tea", now=T0)
+    theirs = commission_preview.preview(reads, user_id=a, product_id="p_tea", now=T0)
     assert (theirs.l1.amount_fen, theirs.l1.campaign) == (1200, None)  # not chosen: the normal rate
-    later = commission_views.preview(reads, user_id=b, product_id="p_tea", now=T0 + timedelta(days=2))
+    later = commission_preview.preview(reads, user_id=b, product_id="p_tea", now=T0 + timedelta(days=2))
     assert (later.l1.amount_fen, later.l1.campaign) == (1200, None)  # the campaign is over by then
-    assert _trips(ddb_client, lambda: commission_views.preview(reads, user_id=b, product_id="p_tea", now=T0)) <= 3
+    assert _trips(ddb_client, lambda: commission_preview.preview(reads, user_id=b, product_id="p_tea", now=T0)) <= 3
 
 
 def test_the_preview_clamps_a_boost_over_the_cap_as_the_payment_does(new_table: Callable[[], Table]) -> None:
@@ -82,7 +82,7 @@ def test_the_preview_clamps_a_boost_over_the_cap_as_the_payment_does(new_table: 
     _stored_past_the_check(world, Campaign(
         campaign_id="cp_old", name="三倍", starts_at=T0 - timedelta(hours=1), ends_at=T0 + timedelta(days=1),
         scope=CampaignScope(promoter_ids=(b,)), boost=Boost("multiplier", multiplier_percent=300)))
-    shown = commission_views.preview(PreviewReads(world.table), user_id=b, product_id="p_tea", now=T0)
+    shown = commission_preview.preview(PreviewReads(world.table), user_id=b, product_id="p_tea", now=T0)
     order_id = world.pay(world.place(buyer))
     world.commission_worker(order_id, now=T0 + timedelta(minutes=1))
     assert _by_level(world, order_id)[1][1] == 3000  # 36% wanted, clamped to the 30% cap
@@ -123,7 +123,7 @@ def test_the_self_purchase_discount_includes_the_campaign_in_force_for_the_buyer
     _targeted(world, b)
     boosted = world.orders.get(world.place(b))
     assert boosted is not None and boosted.amount_fen == PRICE - 1700  # what a rebate would pay b now
-    shown = commission_views.preview(PreviewReads(world.table), user_id=b, product_id="p_tea", now=T0)
+    shown = commission_preview.preview(PreviewReads(world.table), user_id=b, product_id="p_tea", now=T0)
     assert (shown.self_purchase.mode, shown.self_purchase.amount_fen) == ("discount", 1700)
 
 

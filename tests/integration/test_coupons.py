@@ -340,7 +340,7 @@ def test_new_customer_and_new_promoter_gifts_are_issued_once_per_user_and_templa
                                               applied_at=T0), grant_role=False, replaces_rejected=False, now=T0,
                                      reserve_code=True)
     change_status(promoters=PromoterRepository(table), user_id=applicant, action="approve", reason=None,
-                  by="admin:t", now=T0, coupons=coupons)
+                  by="admin:t", now=T0, coupons_of=lambda: coupons)
     assert [c.template_id for c in coupons.coupons_of(applicant)] == [promoted]
     assert coupons.get_template(promoted, consistent=True).issued == 1  # type: ignore[union-attr]
 

@@ -115,6 +115,18 @@ HEAVY = {
                            "mall.services.catalog.content",
     "mall.schemas.product_content_in": "by the merchant console's catalog functions, which take a product's "
                                        "content; the product pages answer with mall.schemas.product_content",
+    "mall.dal.commission_preview": "by the commission preview (mall.services.commission_preview); the commission "
+                                   "list reads records with mall.dal.commission_sync",
+    "mall.services.promoter_orders": "by a promoter's first list of orders (GET /promoter/orders) and the admin's "
+                                     "orders by promoter; the commission list does without the orders' rules",
+    "mall.services.settlement": "by the settlement functions; the console's promoters when a promoter is disabled",
+    "mall.services.adjustments": "by the manual adjustments' routes of the console's promoters, on first use",
+    "mall.dal.adjustments": "with mall.services.adjustments",
+    "mall.services.referral.team": "by the team and profile routes; the console's promoter team on first use",
+    "mall.services.referral.downline": "by the console's promoter downline, on first use",
+    "mall.schemas.wake_up": "by the promoter's profile (mall.schemas.promoter_profile), the team pages and the "
+                            "wake-up rule's routes; the other promoter models are in mall.schemas.referral",
+    "mall.schemas.campaigns": "by the campaign routes and the wake-up boost's models (mall.schemas.wake_up)",
 }
 
 # The functions that read promoters or bindings at cold start (mall.dal.referral).
@@ -153,7 +165,19 @@ ALLOWED: dict[str, dict[str, str]] = {
     "ShareVisitFunction": {**REFERRAL, **NETWORK},
     "ReferralBindFunction": {**REFERRAL, **NETWORK},
     "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
-                                **NETWORK, **CATALOG},
+                                **NETWORK, **CATALOG, "mall.services.referral.team": "it builds the profile",
+                                "mall.schemas.wake_up": "the profile shows the wake-up boost in force",
+                                "mall.schemas.campaigns": "the profile shows the wake-up boost in force"},
+    # The promoter's commission list (its orders' list imports what it needs on first use) and preview.
+    "PromoterCommissionsFunction": {"mall.domain.commission": "each record's computation is explained in words"},
+    "PromoterCommissionPreviewFunction": {**REFERRAL, **CATALOG,
+                                          "mall.dal.commission_preview": "it reads what the preview needs"},
+    # Applying: the gift's coupon use cases are imported by an activation (auto review) that issues it.
+    "PromoterApplyFunction": {"mall.schemas.referral": "it answers with the promoter's view", **REFERRAL, **NETWORK},
+    # The console's promoter list, not customer-facing but measured with them: the review, team, downline,
+    # override and adjustment routes import their use cases on first use.
+    "AdminPromotersFunction": {"mall.schemas.referral": "it answers with the promoters' list", **REFERRAL,
+                               **NETWORK},
 }
 
 

@@ -88,7 +88,7 @@ def test_a_cold_start_builds_no_model_of_another_function(function: str) -> None
 
 def test_the_check_sees_a_model_built_at_cold_start() -> None:
     built = models_built_by("PromoterProfileFunction")
-    assert built["mall.schemas.referral.PromoterProfile"] is True  # its main route's answer
+    assert built["mall.schemas.promoter_profile.PromoterProfile"] is True  # its main route's answer
 
 
 def _schema_models() -> list[type[BaseModel]]:

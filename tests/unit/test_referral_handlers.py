@@ -96,6 +96,32 @@ def test_auto_review_activates_at_once(invoke: Invoke) -> None:
     assert "promoter" in main_table().get({"pk": "USER#u_bob", "sk": "PROFILE"})["roles"]  # type: ignore[index]
 
 
+def test_a_first_activation_issues_the_new_promoter_gift_by_approval_or_auto_review(invoke: Invoke) -> None:
+    # The gift's coupon modules are imported by the activation that issues it, not at cold start: both the
+    # admin's approval and an application activated at once (auto review) still issue it.
+    from mall.dal.coupons import CouponRepository
+    from mall.schemas.coupons import CouponTemplateIn
+    from mall.services import coupons as coupon_service
+
+    coupons = CouponRepository(main_table())
+    body = CouponTemplateIn(name="推广员礼", kind="amount", amount_off_fen=500, min_spend_fen=0, valid_days=7,
+                            total_quantity=10, per_user_limit=1, auto_issue="becomes_promoter")
+    gift = coupon_service.create_template(coupons=coupons, body=body, by="admin:t", source_ip=None,
+                                          now=utc_now()).template_id
+    customer("u_appl")
+    assert apply(invoke, "u_appl")[0] == 201
+    assert coupons.coupons_of("u_appl") == []  # waiting for review: no gift yet
+    status, approved, _ = invoke("admin_promoters", "POST", "/admin/promoters/u_appl/approve", body={},
+                                 headers=ADMIN)
+    assert status == 200 and approved["status"] == "active"
+    assert [c.template_id for c in coupons.coupons_of("u_appl")] == [gift]
+    version = configure(promoter_review="auto")
+    customer("u_auto")
+    status, applied = apply(invoke, "u_auto", version=version)
+    assert status == 201 and applied["status"] == "active"
+    assert [c.template_id for c in coupons.coupons_of("u_auto")] == [gift]
+
+
 def test_the_current_rules_version_must_be_accepted(invoke: Invoke) -> None:
     configure(promoter_title="推客")
     customer("u_c")

@@ -6,7 +6,7 @@ promoter item, so an unknown promoter is a 404 without a third)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mall.api.cursor import cursors
 from mall.dal.order_items import order_from_item
@@ -15,8 +15,10 @@ from mall.domain import promoter_orders as rules
 from mall.domain.masking import mask_nickname, mask_user_id
 from mall.domain.orders import Order
 from mall.errors import NotFound
-from mall.schemas.fulfilment import AdminOrderPage, AdminOrderSummary
 from mall.schemas.promoter_orders import PromoterOrderPage, PromoterOrderView
+
+if TYPE_CHECKING:
+    from mall.schemas.fulfilment import AdminOrderPage
 
 
 def _page(reads: PromoterOrderReads, user_id: str, *, level: int | None, status: str | None, limit: int,
@@ -67,6 +69,9 @@ def admin_orders_by_promoter(reads: PromoterOrderReads, *, promoter_id: str, lev
                              limit: int, cursor: str | None) -> AdminOrderPage:
     """The merchant's orders of one promoter (optionally one level and one status), newest first;
     404 for someone who never applied."""
+    # Imported here: the merchant's order views (with the refunds' and tracking views) are not the promoter's.
+    from mall.schemas.fulfilment import AdminOrderPage, AdminOrderSummary
+
     rows, _, next_cursor = _page(reads, promoter_id, level=level, status=status, limit=limit, cursor=cursor,
                                  check_promoter=True)
     items = [AdminOrderSummary(

@@ -20,7 +20,8 @@ from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
-from mall.schemas.referral import PromoterAdminView, PromoterProfile
+from mall.schemas.promoter_profile import PromoterProfile
+from mall.schemas.referral import PromoterAdminView
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view

@@ -4,6 +4,7 @@ the promoter's own rates and level; every change audited in its own transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,33 +12,39 @@ from typing import TYPE_CHECKING, Any
 from mall.api.cursor import cursors
 from mall.clock import utc_now
 from mall.dal.audit import AuditEntry
-from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex
-from mall.dal.coupons import CouponRepository
 from mall.dal.keys import promoter_history_partition, promoters_partition
 from mall.dal.referral import PromoterRepository, TransactionCancelled
 from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
-from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
-from mall.domain.commission_cap import OverrideHolder, Saving, cap_problems
-from mall.domain.coupons import AutoIssue
 from mall.domain.referral import ApplicantFacts, Promoter, PromoterAction
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.referral import ApplyRequest, PromoterAdminView, PromoterHistoryEntry, PromoterList
-from mall.services.coupons import auto_issue_quietly
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
-from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from mall.dal.campaigns import CampaignRepository
+    from mall.dal.catalog import CategoryRepository, ProductRepository
+    from mall.dal.commission_rates import RateIndex
+    from mall.dal.coupons import CouponRepository
     from mall.dal.table import Write
+    from mall.domain.commission_cap import OverrideHolder
     from mall.domain.settings import DistributionSettings
 
 
+def _issue_promoter_gift(coupons_of: Callable[[], CouponRepository], user_id: str, now: datetime) -> None:
+    # Imported by a first activation only: the coupon use cases bring the order rules and the claim machinery;
+    # ``coupons_of`` (the callers' composition roots) builds the coupons' repository on first use for the same reason.
+    from mall.domain.coupons import AutoIssue
+    from mall.services.coupons import auto_issue_quietly
+
+    auto_issue_quietly(coupons=coupons_of(), user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
+
+
 def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, now: datetime,
-          marked: MarkedRequest | None = None, coupons: CouponRepository | None = None) -> PromoterAdminView:
+          marked: MarkedRequest | None = None,
+          coupons_of: Callable[[], CouponRepository] | None = None) -> PromoterAdminView:
     """Check the threshold and the accepted rules version, then create the promoter: active at once
     (``review: auto``, the ``promoter`` role granted) or waiting for review.
 
@@ -79,8 +86,8 @@ def apply(*, network: ReferralRepositories, user_id: str, body: ApplyRequest, no
             if marked is not None and (earlier := replay_refused(exc, 0, marked, PromoterAdminView)) is not None:
                 return earlier  # a request with the same key committed first
             continue  # a code collision, a concurrent application or a role change: decide again
-        if status == "active" and coupons is not None:
-            auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
+        if status == "active" and coupons_of is not None:
+            _issue_promoter_gift(coupons_of, user_id, now)
         return view
     raise Conflict("your application collided with another change; retry", code="retry_later")
 
@@ -131,7 +138,7 @@ def _promoter_audit(action: str, promoter: Promoter, *, by: str, source_ip: str 
 
 def change_status(*, promoters: PromoterRepository, user_id: str, action: PromoterAction, reason: str | None,
                   by: str, now: datetime, source_ip: str | None = None,
-                  coupons: CouponRepository | None = None) -> PromoterAdminView:
+                  coupons_of: Callable[[], CouponRepository] | None = None) -> PromoterAdminView:
     """approve / reject / freeze / unfreeze / disable: a conditional update from the status seen
     (audited in the same transaction). Two round trips: the promoter and their profile read
     together, then the transaction; the answer is the promoter as that transaction left them."""
@@ -154,8 +161,8 @@ def change_status(*, promoters: PromoterRepository, user_id: str, action: Promot
                           reason=promoter.reason if reason is None else reason,
                           activated_at=now if target == "active" and promoter.activated_at is None
                           else promoter.activated_at)
-        if target == "active" and promoter.activated_at is None and coupons is not None:  # first activation
-            auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
+        if target == "active" and promoter.activated_at is None and coupons_of is not None:  # first activation
+            _issue_promoter_gift(coupons_of, user_id, now)
         return admin_view(changed, share_page())
     raise Conflict("the promoter changed concurrently; retry", code="retry_later")
 
@@ -186,6 +193,11 @@ def _check_override_cap(settings: DistributionSettings, promoter: Promoter, *, p
     override), stays within the cap: 422 naming the combination."""
     if promoter.l1_override_bp is None and promoter.l2_override_bp is None:
         return
+    # Imported by the override's route only: the rate and cap rules are not used by the other promoter actions.
+    from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
+    from mall.domain.commission_cap import Saving, cap_problems
+    from mall.services.settings import rate_sources
+
     found = rate_sources(categories=categories, products=products, promoters=promoters, rates=rates)
     holders: list[OverrideHolder] = [p for p in found.promoters if p.user_id != promoter.user_id]
     problems = cap_problems(settings=settings, categories=found.categories, products=found.products,

@@ -18,15 +18,8 @@ from mall.domain.masking import mask_nickname
 from mall.domain.referral import Promoter
 from mall.domain.wake_up import boost_of
 from mall.errors import FieldProblem, Forbidden, InvalidInput, NotFound
-from mall.schemas.referral import (
-    AdminTeamMember,
-    AdminTeamPage,
-    LevelView,
-    PromoterProfile,
-    RequirementView,
-    TeamMember,
-    TeamPage,
-)
+from mall.schemas.promoter_profile import LevelView, PromoterProfile, RequirementView
+from mall.schemas.referral import AdminTeamMember, AdminTeamPage, TeamMember, TeamPage
 from mall.schemas.wake_up import PromoterWakeUpBoost
 from mall.services.referral import ReferralRepositories, share_page
 
