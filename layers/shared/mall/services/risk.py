@@ -32,6 +32,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -40,7 +41,6 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.keys import promoter_cases_partition, risk_status_partition
-from mall.dal.leaderboard_prizes import PrizeRepository
 from mall.dal.ledger import LedgerRefused, LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import (
@@ -68,11 +68,12 @@ from mall.domain.risk import (
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, RiskCaseView, RiskHoldView
-from mall.services import team_bonus
-from mall.services.referral.promoters import change_status, freeze_writes
 
 if TYPE_CHECKING:
-    from mall.dal.table import Table
+    from mall.dal.leaderboard_prizes import PrizeRepository
+    from mall.dal.table import Table, Write
+    from mall.domain.referral.model import Promoter
+    from mall.services.team_bonus import TeamBonusRepositories
 
 logger = Logger(child=True)
 
@@ -89,22 +90,35 @@ __all__ = ["RiskCaseView", "RiskRepositories", "RiskWorkIncomplete", "confirm_ca
 @dataclass(frozen=True)
 class RiskRepositories:
     """What the risk use cases read and write: cases and holds, the ledger (the reversals of a
-    confirmed case), the promoters (their status decides whether a hold can be lifted)."""
+    confirmed case), the promoters (their status decides whether a hold can be lifted); the team
+    bonuses and leaderboard prizes of a confirmed case, built when a case is first confirmed."""
 
     cases: RiskCaseRepository
     holds: RiskHoldRepository
     ledger: LedgerRepository
     promoters: PromoterRepository
-    #: A confirmed case voids the promoter's unpaid team bonuses too.
-    bonuses: team_bonus.TeamBonusRepositories
-    #: ... and their leaderboard prizes held for the case.
-    prizes: PrizeRepository | None = None
+    table: Table
 
     @classmethod
     def on(cls, table: Table) -> RiskRepositories:
         return cls(cases=RiskCaseRepository(table), holds=RiskHoldRepository(table), ledger=LedgerRepository(table),
-                   promoters=PromoterRepository(table), bonuses=team_bonus.TeamBonusRepositories.on(table),
-                   prizes=PrizeRepository(table))
+                   promoters=PromoterRepository(table), table=table)
+
+    @cached_property
+    def bonuses(self) -> TeamBonusRepositories:
+        """A confirmed case voids the promoter's unpaid team bonuses too."""
+        # Only a confirmation reads them: the case lists, a case and the fraud scan's openings do without.
+        from mall.services.team_bonus import TeamBonusRepositories
+
+        return TeamBonusRepositories.on(self.table)
+
+    @cached_property
+    def prizes(self) -> PrizeRepository:
+        """... and their leaderboard prizes held for the case."""
+        # Only a confirmation voids them (see ``bonuses``).
+        from mall.dal.leaderboard_prizes import PrizeRepository
+
+        return PrizeRepository(self.table)
 
 
 class RiskWorkIncomplete(RuntimeError):
@@ -215,8 +229,8 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
         after = resolved(case, action, by=by, note=note, now=now)
         hold, promoter, frozen_fen = holds.hold_and_promoter(case.promoter_id, frozen=action == "confirm")
         # A confirmed case freezes the promoter in its own transaction: confirmed and frozen at once.
-        freeze = freeze_writes(promoters=repos.promoters, promoter=promoter, reason=_freeze_reason(after), by=by,
-                               now=now, source_ip=source_ip) if action == "confirm" else []
+        freeze = _freeze_writes(repos, promoter, reason=_freeze_reason(after), by=by, now=now,
+                                source_ip=source_ip) if action == "confirm" else []
         # Nothing frozen, nothing to void (every FROZEN record and bonus is frozen fen): the follow-up
         # is done in the same commit, on condition that nothing was credited since the read.
         done = action == "confirm" and frozen_fen == 0
@@ -285,6 +299,15 @@ def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: R
     logger.info("held commission released", extra={"case_id": case.case_id, "records": released})
 
 
+def _freeze_writes(repos: RiskRepositories, promoter: Promoter | None, *, reason: str, by: str, now: datetime,
+                   source_ip: str | None) -> list[Write]:
+    # Only a confirmation freezes a promoter: the other routes and the scan do without the module.
+    from mall.services.referral.promoters import freeze_writes
+
+    return freeze_writes(promoters=repos.promoters, promoter=promoter, reason=reason, by=by, now=now,
+                         source_ip=source_ip)
+
+
 def _freeze_reason(case: RiskCase) -> str:
     return f"risk case {case.case_id} confirmed: {case.note or ''}"[:500]
 
@@ -297,6 +320,9 @@ def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, s
     by = case.resolved_by or SYSTEM_ACTOR
     if freeze:
         try:
+            # Only a confirmation changes a promoter's status: the other routes and the scan do without the module.
+            from mall.services.referral.promoters import change_status
+
             change_status(promoters=repos.promoters, user_id=case.promoter_id, action="freeze",
                           reason=_freeze_reason(case), by=by, now=now, source_ip=source_ip)
         except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
@@ -326,9 +352,11 @@ def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, s
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
     # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
-    bonuses = team_bonus.void_bonuses(repos.bonuses, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
-    if repos.prizes is not None:
-        repos.prizes.void_held(case.promoter_id, case_id=case.case_id, now=now)
+    # Only a confirmation voids bonuses: the case lists, a case and the fraud scan's openings do without the module.
+    from mall.services.team_bonus import void_bonuses
+
+    bonuses = void_bonuses(repos.bonuses, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
+    repos.prizes.void_held(case.promoter_id, case_id=case.case_id, now=now)
     logger.info("commission voided by a confirmed risk case", extra={
         "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
         "bonuses": bonuses})
