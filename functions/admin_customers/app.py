@@ -35,7 +35,7 @@ from mall.schemas.customers import (
 from mall.schemas.referral import PromoterAdminView
 from mall.services import customer_tags
 from mall.services.customers import customer_detail, list_customers, phone_hash
-from mall.services.fulfilment import created_range
+from mall.services.day_range import created_range
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral.appoint import make_promoter
 
