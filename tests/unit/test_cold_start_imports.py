@@ -189,6 +189,12 @@ ADMIN_DEFERRED = {
     "mall.services.fulfilment": "by the order functions; the customers' search takes its range from "
                                 "mall.services.day_range",
     "mall.schemas.fulfilment": "by the order views",
+    "mall.integrations.wechat_shipping": "with the first WeChat client of the console's orders, when the carrier "
+                                         "list cached in the table has expired",
+    "mall.integrations.tracking.kuaidi100": "by a tracking refresh (the logistics provider's client)",
+    "mall.integrations.wechat": "by the functions that call WeChat's server API",
+    "mall.services.promoter_orders": "by the list of one promoter's orders",
+    "mall.dal.promoter_orders": "by the list of one promoter's orders",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -201,6 +207,9 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats"},
+    "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
+                            "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
+                            "mall.dal.promoter_orders"},
     "AdminProductsFunction": {"aws_lambda_powertools.utilities.idempotency"},
     "AdminCategoriesFunction": {"aws_lambda_powertools.utilities.idempotency"},
 }
