@@ -194,6 +194,7 @@ ADMIN_DEFERRED = {
     "mall.integrations.tracking.kuaidi100": "by a tracking refresh (the logistics provider's client)",
     "mall.integrations.wechat": "by the functions that call WeChat's server API",
     "mall.services.promoter_orders": "by the list of one promoter's orders",
+    "mall.dal.coupons": "when the console makes a customer a promoter (the 成为推广员 gift), and by the coupon routes",
     "mall.dal.promoter_orders": "by the list of one promoter's orders",
 }
 
@@ -206,7 +207,8 @@ ADMIN_REFUSED: dict[str, set[str]] = {
     "FraudScanFunction": {"mall.services.referral.promoters", "mall.services.team_bonus",
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
-    "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats"},
+    "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
+                               "mall.dal.coupons"},
     "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
                             "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
                             "mall.dal.promoter_orders"},
