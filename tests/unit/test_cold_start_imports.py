@@ -171,8 +171,6 @@ def test_a_customer_facing_cold_start_loads_only_what_it_needs(function: str) ->
 
 #: module (and its submodules) → where the console's functions and the fraud scan load it instead of at cold start
 ADMIN_DEFERRED = {
-    "aws_lambda_powertools.utilities.idempotency": "by the first request that runs a use case once "
-                                                   "(mall.api.idempotency.once): a create route",
     "mall.dal.export_sources": "by the export worker; the console's exports read the jobs (mall.dal.exports)",
     "mall.dal.withdrawals": "by the export worker's sources and the withdrawal and payout functions",
     "mall.services.reports": "by the weekly report's schedule; the console lists reports with "
@@ -200,8 +198,8 @@ ADMIN_DEFERRED = {
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
 ADMIN_REFUSED: dict[str, set[str]] = {
-    "AdminExportsFunction": {"aws_lambda_powertools.utilities.idempotency", "mall.dal.export_sources",
-                             "mall.dal.withdrawals", "mall.services.reports", "mall.services.stats", "mall.dal.fraud"},
+    "AdminExportsFunction": {"mall.dal.export_sources", "mall.dal.withdrawals", "mall.services.reports",
+                             "mall.services.stats", "mall.dal.fraud"},
     "AdminRiskCasesFunction": {"mall.services.referral.promoters", "mall.services.team_bonus",
                                "mall.dal.leaderboard_prizes"},
     "FraudScanFunction": {"mall.services.referral.promoters", "mall.services.team_bonus",
@@ -212,8 +210,6 @@ ADMIN_REFUSED: dict[str, set[str]] = {
     "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
                             "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
                             "mall.dal.promoter_orders"},
-    "AdminProductsFunction": {"aws_lambda_powertools.utilities.idempotency"},
-    "AdminCategoriesFunction": {"aws_lambda_powertools.utilities.idempotency"},
 }
 
 

@@ -17,8 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from mall.api.request_key import IdempotencyKeyHeader
@@ -27,19 +38,11 @@ from mall.dal.keys import idempotency_partition
 from mall.dal.table import dynamodb_client
 from mall.errors import Conflict, FieldProblem, InvalidInput
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
 __all__ = ["IdempotencyKeyHeader", "once"]  # the header (mall.api.request_key) for the routes that use ``once``
 
 
 @lru_cache(maxsize=1)
 def _persistence() -> DynamoDBPersistenceLayer:
-    # Powertools' idempotency utility (about 3 ms of CPU) is imported by the first request that runs a use case
-    # once: the functions importing this module serve their lists and reads without it.
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
     settings = get_settings()
     function = function_environment().function_name or "local"
     return DynamoDBPersistenceLayer(
@@ -54,8 +57,6 @@ def _persistence() -> DynamoDBPersistenceLayer:
 
 @lru_cache(maxsize=1)
 def _config() -> IdempotencyConfig:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # see _persistence
-
     return IdempotencyConfig(
         event_key_jmespath="[caller, key]",
         payload_validation_jmespath="payload",
@@ -68,13 +69,6 @@ def once[ModelT: BaseModel](key: str, caller: str, payload: BaseModel, output: t
                             action: Callable[[], ModelT], *, lambda_context: LambdaContext | None = None) -> ModelT:
     """Run ``action`` once per (caller, key); replay its stored result on a retry.
     With the Lambda context, a record left "in progress" by a timed-out run expires with it."""
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function  # see _persistence
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyValidationError,
-    )
-    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-
     if lambda_context is not None:
         _config().register_lambda_context(lambda_context)
 
