@@ -178,9 +178,12 @@ ADMIN_DEFERRED = {
     "mall.services.stats": "by the dashboard and the weekly report's schedule; a date range of the console's "
                            "order list imports it",
     "mall.dal.fraud": "by the fraud scan and the weekly report's schedule",
-    "mall.services.referral.promoters": "when a risk case is confirmed (it freezes the promoter)",
-    "mall.services.team_bonus": "when a risk case is confirmed (RiskRepositories.bonuses)",
-    "mall.dal.leaderboard_prizes": "when a risk case is confirmed (RiskRepositories.prizes)",
+    "mall.services.risk_confirm": "when a risk case is first confirmed (mall.services.risk)",
+    "mall.services.referral.promoters": "when a risk case is confirmed (it freezes the promoter: "
+                                        "mall.services.risk_confirm)",
+    "mall.services.team_bonus": "when a risk case is confirmed (its bonuses are voided: mall.services.risk_confirm)",
+    "mall.dal.leaderboard_prizes": "when a risk case is confirmed (its held prizes are voided: "
+                                   "mall.services.risk_confirm)",
     "mall.services.notifications": "by the wake-up run's notices (mall.services.wake_up_notices)",
     "mall.services.wake_up_notices": "by the wake-up schedule",
     "mall.dal.stats": "by the count of who a wake-up campaign woke, on that route's first use",
@@ -200,9 +203,9 @@ ADMIN_DEFERRED = {
 ADMIN_REFUSED: dict[str, set[str]] = {
     "AdminExportsFunction": {"mall.dal.export_sources", "mall.dal.withdrawals", "mall.services.reports",
                              "mall.services.stats", "mall.dal.fraud"},
-    "AdminRiskCasesFunction": {"mall.services.referral.promoters", "mall.services.team_bonus",
-                               "mall.dal.leaderboard_prizes"},
-    "FraudScanFunction": {"mall.services.referral.promoters", "mall.services.team_bonus",
+    "AdminRiskCasesFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters",
+                               "mall.services.team_bonus", "mall.dal.leaderboard_prizes"},
+    "FraudScanFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters", "mall.services.team_bonus",
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
