@@ -7,15 +7,15 @@ looked up in clear. Every change is audited in its own transaction."""
 
 from __future__ import annotations
 
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Query, error_response, limit_query, source_ip
 from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
-from mall.dal.coupons import CouponRepository
 from mall.dal.customers import CustomerDirectory
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
@@ -35,16 +35,18 @@ from mall.schemas.customers import (
 from mall.schemas.referral import PromoterAdminView
 from mall.services import customer_tags
 from mall.services.customers import customer_detail, list_customers, phone_hash
-from mall.services.fulfilment import created_range
+from mall.services.day_range import created_range
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral.appoint import make_promoter
+
+if TYPE_CHECKING:
+    from mall.dal.coupons import CouponRepository
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 directory = CustomerDirectory(table)
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
-coupons = CouponRepository(table)
 
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
@@ -160,8 +162,16 @@ def appoint(user_id: IdPath, body: MakePromoterRequest,
     now = utc_now()
     request = marked(markers, idempotency_key, principal.subject, body, now)
     view = make_promoter(network=network, user_id=user_id, by=principal.subject, now=now, note=body.note,
-                         source_ip=source_ip(app), marked=request, coupons=coupons)
+                         source_ip=source_ip(app), marked=request, coupons=_coupons())
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=view)
+
+
+@cache
+def _coupons() -> CouponRepository:
+    # Only making a promoter gives coupons (the 成为推广员 gift): imported on that route's first use.
+    from mall.dal.coupons import CouponRepository
+
+    return CouponRepository(table)
 
 
 handler = entrypoint(app)

@@ -22,7 +22,7 @@ from mall.dal.table import main_table
 from mall.domain.staff import Capability
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
 from mall.schemas.reports import ReportPage, ReportView
-from mall.services import exports, reports
+from mall.services import exports, report_views
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -74,7 +74,7 @@ def get_job(export_id: IdPath) -> Response[ExportJobView]:
                      "figures, top promoters and products, and the fraud scan's findings, personal data masked.",
          **staff(Capability.EXPORTS))
 def list_reports(limit: Limit = 20, cursor: Cursor = None) -> ReportPage:
-    return reports.list_reports(reports=weekly_reports, limit=limit, cursor=cursor)
+    return report_views.list_reports(reports=weekly_reports, limit=limit, cursor=cursor)
 
 
 @app.get("/admin/reports/<report_id>", summary="One weekly report with its download link", tags=["exports"],
@@ -82,7 +82,7 @@ def list_reports(limit: Limit = 20, cursor: Cursor = None) -> ReportPage:
 def get_report(report_id: IdPath) -> Response[ReportView]:
     settings = exports.export_settings()
     store = ObjectStore(settings.bucket) if settings.bucket else None
-    result = reports.get_report(reports=weekly_reports, store=store, report_id=report_id, now=utc_now(),
+    result = report_views.get_report(reports=weekly_reports, store=store, report_id=report_id, now=utc_now(),
                                 url_ttl_seconds=settings.url_ttl_seconds)
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=result,
                     headers={"Cache-Control": "no-store"})

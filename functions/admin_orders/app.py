@@ -9,8 +9,9 @@ and never cached."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver, metrics
@@ -19,7 +20,6 @@ from mall.clock import utc_now
 from mall.config import function_environment, get_settings
 from mall.dal.audit import AuditLog
 from mall.dal.orders import OrderRepository
-from mall.dal.promoter_orders import PromoterOrderReads
 from mall.dal.queues import queue_from_env
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
@@ -28,8 +28,6 @@ from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.shipping import ParcelRequest
 from mall.domain.staff import Capability
 from mall.errors import FieldProblem, InvalidInput
-from mall.integrations.tracking.factory import provider_from_env
-from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
 from mall.schemas.tracking import TrackingView
 from mall.services.fulfilment import (
@@ -38,16 +36,18 @@ from mall.services.fulfilment import (
     reveal_shipping_address,
     verify_service_order,
 )
-from mall.services.promoter_orders import admin_orders_by_promoter
 from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, known_carriers, ship_parcels
 from mall.services.tracking import admin_tracking, refresh_tracking
+
+if TYPE_CHECKING:
+    from mall.dal.promoter_orders import PromoterOrderReads
+    from mall.integrations.wechat_shipping import ShippingClient
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 shipping = ShippingRepositories.on(table)
 repo = OrderRepository(table, status_list=function_environment().order_status_list)
 audit = AuditLog(table)
-promoter_order_reads = PromoterOrderReads(table)
 uploads = UploadRequests(shipping.shipping, queue_from_env("SHIPPING_UPLOAD_QUEUE_URL"))
 force_gate = ForceRefreshLease(table)
 tracking = TrackingRepository(table)
@@ -59,6 +59,10 @@ _client: list[ShippingClient] = []
 def wechat() -> ShippingClient:
     """One client per process (its token is cached); the secret is read only when the carrier list is fetched."""
     if not _client:
+        # Imported with the first client: a shipment reads the carrier list cached in the table, and asks WeChat
+        # for it only when that copy has expired (about once a day).
+        from mall.integrations.wechat_shipping import shipping_client
+
         _client.append(shipping_client(force_gate=force_gate))
     return _client[0]
 
@@ -100,7 +104,10 @@ def list_orders(status: Annotated[OrderStatusFilter | None,  # noqa: PLR0917 - o
         raise InvalidInput("dates do not combine with promoter_id", code="dates_not_with_promoter",
                            fields=[FieldProblem("query:from" if date_from is not None else "query:to",
                                                 "not with promoter_id")])
-    return admin_orders_by_promoter(promoter_order_reads, promoter_id=promoter_id, level=level, status=status,
+    # Only the list of one promoter's orders reads them: imported on its first use, not at cold start.
+    from mall.services.promoter_orders import admin_orders_by_promoter
+
+    return admin_orders_by_promoter(_promoter_order_reads(), promoter_id=promoter_id, level=level, status=status,
                                     limit=limit, cursor=cursor)
 
 
@@ -202,10 +209,20 @@ def order_tracking(order_id: IdPath) -> TrackingView:
                      503: error_response("`tracking_query_failed`, `tracking_provider_unavailable`, `tracking_off`")},
           **staff(Capability.OPERATIONS))
 def refresh_order_tracking(order_id: IdPath) -> TrackingView:
+    # Only this route asks the logistics provider: its client is imported on the route's first use.
+    from mall.integrations.tracking.factory import provider_from_env
+
     result = refresh_tracking(repo=tracking, settings=settings, provider=provider_from_env(), order_id=order_id,
                               now=utc_now(), orders=repo)
     metrics.add_metric(name="TrackingRefreshed", unit="Count", value=1)
     return result
+
+
+@cache
+def _promoter_order_reads() -> PromoterOrderReads:
+    from mall.dal.promoter_orders import PromoterOrderReads  # with the promoter's list (see list_orders)
+
+    return PromoterOrderReads(table)
 
 
 handler = entrypoint(app)

@@ -7,7 +7,8 @@ stays readable."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import cache
+from typing import TYPE_CHECKING, Annotated
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
@@ -17,7 +18,6 @@ from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.commission_rates import RateIndex
 from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
-from mall.dal.stats import StatsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
 from mall.schemas.campaigns import (
@@ -33,6 +33,9 @@ from mall.services import campaigns as campaign_service
 from mall.services import settings as service
 from mall.services import wake_up as wake_up_service
 
+if TYPE_CHECKING:
+    from mall.dal.stats import StatsRepository
+
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 settings_versions = SettingsRepository(table)
@@ -41,7 +44,6 @@ products = ProductRepository(table)
 promoters = PromoterRepository(table)
 rates = RateIndex(table)
 campaign_repos = campaign_service.CampaignRepositories.on(table)
-stats = StatsRepository(table)
 
 app = make_resolver()
 
@@ -135,8 +137,16 @@ def save_wake_up_rule(body: WakeUpRuleRequest) -> WakeUpRuleView:
 @app.get("/admin/campaigns/<campaign_id>/wake-up", summary="How many promoters a wake-up campaign woke",
          tags=["campaigns"], responses={404: _CAMPAIGN_ERRORS[404]}, **staff(Capability.READ))
 def wake_up_woke(campaign_id: CatalogIdPath) -> WokeCount:
-    return wake_up_service.woke(campaigns=campaign_repos.campaigns, stats=stats, campaign_id=campaign_id,
+    return wake_up_service.woke(campaigns=campaign_repos.campaigns, stats=_stats(), campaign_id=campaign_id,
                                 now=utc_now())
+
+
+@cache
+def _stats() -> StatsRepository:
+    # Only the count of who woke reads the statistics: imported on that route's first use, not at cold start.
+    from mall.dal.stats import StatsRepository
+
+    return StatsRepository(table)
 
 
 handler = entrypoint(app)

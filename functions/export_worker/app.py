@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from mall.clock import utc_now
 from mall.config import function_environment
-from mall.dal.exports import ExportJobRepository, ExportSources
+from mall.dal.export_sources import ExportSources
+from mall.dal.exports import ExportJobRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.observability import metrics

@@ -18,7 +18,8 @@ from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.integrations.wechat import WeChatServerClient, server_client
 from mall.observability import logger, metrics
 from mall.services.notifications import DeliveryFailed
-from mall.services.wake_up import WakeUpRepositories, notify, run
+from mall.services.wake_up import WakeUpRepositories, run
+from mall.services.wake_up_notices import notify
 from mall.workers import scheduled_time, worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.

@@ -16,7 +16,7 @@ import pytest
 from mall.clock import iso
 from mall.dal.catalog import CategoryRepository
 from mall.dal.commissions import CommissionRepository, commission_item
-from mall.dal.exports import ExportSources
+from mall.dal.export_sources import ExportSources
 from mall.dal.fraud import FraudRepository
 from mall.dal.history import HistoryReader
 from mall.dal.keys import (

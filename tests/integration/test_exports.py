@@ -18,7 +18,8 @@ import requests
 from local.queues import MotoServer
 from local.queues import client as local_client
 from mall.dal.commissions import commission_item
-from mall.dal.exports import ExportJobRepository, ExportSources
+from mall.dal.export_sources import ExportSources
+from mall.dal.exports import ExportJobRepository
 from mall.dal.ledger import LedgerRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.referral import PromoterRepository

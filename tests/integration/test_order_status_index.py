@@ -15,7 +15,7 @@ import pytest
 from bench._meter import Index, item_size, price_item
 from mall.clock import utc_now
 from mall.dal.catalog import ProductRepository
-from mall.dal.exports import ExportSources
+from mall.dal.export_sources import ExportSources
 from mall.dal.orders import OrderRepository
 from mall.dal.refunds import RefundRepository
 from mall.dal.table import Item, Table, serialize

@@ -25,6 +25,7 @@ from mall.secrets import get_secret
 from mall.services import wake_up as service
 from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.notifications import Delivery, DeliveryFailed, MessageSender
+from mall.services.wake_up_notices import notify
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips, call
 from tests.integration.test_payment_snapshot import World
 from tests.integration.test_subscription_grants import WeChat
@@ -60,7 +61,7 @@ def _notify(table: Table, wx: WeChat, campaign: Campaign) -> dict[str, str]:
     def sender() -> MessageSender:
         return wx
 
-    deliveries: list[Delivery] = service.notify(
+    deliveries: list[Delivery] = notify(
         campaign, notices=NotificationRepository(table), settings=SettingsRepository(table),
         openid_of=lambda uid: f"openid-{uid}", sender=sender, now=NOW)
     return {d.notification_id.split(".", 1)[1].split("#")[0]: d.outcome for d in deliveries}

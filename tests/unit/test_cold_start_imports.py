@@ -101,7 +101,7 @@ HEAVY = {
                               "or gets a self-purchase discount (PlacementRepositories.network_of)",
     "mall.services.self_purchase": "when an order gets a self-purchase discount (mall.services.orders)",
     "mall.services.stats": "by the dashboard and the statistics; the admin's order list's date range imports it "
-                           "(mall.services.fulfilment.created_range)",
+                           "(mall.services.day_range.created_range)",
     "mall.services.shipping": "by the shipping and order-stream functions (mall.services.fulfilment names it in "
                               "annotations only)",
     "mall.schemas.catalog": "by the merchant console's catalog functions; the product pages answer with "
@@ -191,6 +191,66 @@ def test_a_customer_facing_cold_start_loads_only_what_it_needs(function: str) ->
     assert "app" in modules and "mall" in modules  # the handler was imported, with the layer
     unexpected = _heavy_loaded(modules) - set(ALLOWED[function])
     assert sorted(unexpected) == [], {name: HEAVY[name] for name in unexpected}
+
+
+#: module (and its submodules) → where the console's functions and the fraud scan load it instead of at cold start
+ADMIN_DEFERRED = {
+    "mall.dal.export_sources": "by the export worker; the console's exports read the jobs (mall.dal.exports)",
+    "mall.dal.withdrawals": "by the export worker's sources and the withdrawal and payout functions",
+    "mall.services.reports": "by the weekly report's schedule; the console lists reports with "
+                             "mall.services.report_views",
+    "mall.services.stats": "by the dashboard and the weekly report's schedule; a date range of the console's "
+                           "order list imports it",
+    "mall.dal.fraud": "by the fraud scan and the weekly report's schedule",
+    "mall.services.risk_confirm": "when a risk case is first confirmed (mall.services.risk)",
+    "mall.services.referral.promoters": "when a risk case is confirmed (it freezes the promoter: "
+                                        "mall.services.risk_confirm)",
+    "mall.services.team_bonus": "when a risk case is confirmed (its bonuses are voided: mall.services.risk_confirm)",
+    "mall.dal.leaderboard_prizes": "when a risk case is confirmed (its held prizes are voided: "
+                                   "mall.services.risk_confirm)",
+    "mall.services.notifications": "by the wake-up run's notices (mall.services.wake_up_notices)",
+    "mall.services.wake_up_notices": "by the wake-up schedule",
+    "mall.dal.stats": "by the count of who a wake-up campaign woke, on that route's first use",
+    "mall.services.fulfilment": "by the order functions; the customers' search takes its range from "
+                                "mall.services.day_range",
+    "mall.schemas.fulfilment": "by the order views",
+    "mall.integrations.wechat_shipping": "with the first WeChat client of the console's orders, when the carrier "
+                                         "list cached in the table has expired",
+    "mall.integrations.tracking.kuaidi100": "by a tracking refresh (the logistics provider's client)",
+    "mall.integrations.wechat": "by the functions that call WeChat's server API",
+    "mall.services.promoter_orders": "by the list of one promoter's orders",
+    "mall.dal.coupons": "when the console makes a customer a promoter (the 成为推广员 gift), and by the coupon routes",
+    "mall.dal.promoter_orders": "by the list of one promoter's orders",
+}
+
+#: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
+ADMIN_REFUSED: dict[str, set[str]] = {
+    "AdminExportsFunction": {"mall.dal.export_sources", "mall.dal.withdrawals", "mall.services.reports",
+                             "mall.services.stats", "mall.dal.fraud"},
+    "AdminRiskCasesFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters",
+                               "mall.services.team_bonus", "mall.dal.leaderboard_prizes"},
+    "FraudScanFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters", "mall.services.team_bonus",
+                          "mall.dal.leaderboard_prizes"},
+    "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
+    "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
+                               "mall.dal.coupons"},
+    "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
+                            "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
+                            "mall.dal.promoter_orders"},
+}
+
+
+@pytest.mark.parametrize("function", sorted(ADMIN_REFUSED))
+def test_a_console_function_cold_start_does_without_what_only_its_rarer_routes_need(function: str) -> None:
+    """The console's functions (and the fraud scan, which opens risk cases) serve their lists and reads
+    without the modules of a route few requests take, or of another function sharing the module: each
+    is imported where ``ADMIN_DEFERRED`` says (docs/performance.md, "Cold start of the console's
+    functions")."""
+    modules = modules_loaded_by(function)
+    assert "app" in modules and "mall" in modules
+    loaded = {name for name in ADMIN_REFUSED[function]
+              if any(m == name or m.startswith(f"{name}.") for m in modules)}
+    assert sorted(loaded) == [], {name: ADMIN_DEFERRED[name] for name in loaded}
 
 
 def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:

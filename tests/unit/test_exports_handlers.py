@@ -20,7 +20,8 @@ from mall.api.auth import signing_key
 from mall.clock import utc_now
 from mall.dal import objects, queues
 from mall.dal.audit import AuditLog
-from mall.dal.exports import ExportJobRepository, ExportSources
+from mall.dal.export_sources import ExportSources
+from mall.dal.exports import ExportJobRepository
 from mall.dal.objects import ObjectStore
 from mall.dal.table import main_table
 from mall.domain.exports import ExportStatus
@@ -226,7 +227,7 @@ def test_many_rows_stream_through_the_service_with_bounded_memory(aws: dict[str,
             yield {"order_id": f"o_{n:06d}", "created_at": "2026-11-02T02:00:00Z", "status": "PAID",
                    "amount_fen": n, "title": "云南古树普洱茶"}
 
-    monkeypatch.setattr(service.ExportSources, "items", many)
+    monkeypatch.setattr(ExportSources, "items", many)
     _, job = create(invoke, ORDERS)
     outcome = service.run_export(jobs=ExportJobRepository(main_table()), sources=ExportSources(main_table()),
                                  store=ObjectStore(BUCKET), export_id=job["export_id"],

@@ -240,3 +240,20 @@ def test_revealing_what_does_not_exist_is_404_and_not_audited(invoke: Invoke, ta
     status, body, _ = invoke("admin_orders", "GET", "/admin/orders/o_missing000/shipping-address", headers=admin)
     assert status == 404 and body["error"]["code"] == "order_not_found"
     assert audit_records(table) == []
+
+
+def test_the_routes_whose_modules_the_console_imports_on_first_use(invoke: Invoke, table: Table,
+                                                                    admin: dict[str, str]) -> None:
+    """A tracking refresh (the logistics provider's client) and one promoter's orders (their reads and
+    use case) are imported by the console's order function on the route's first use: both answer."""
+    order = order_item(buyer_id=BUYER)
+    table.put(order)
+    status, body, _ = invoke("admin_orders", "POST", "/admin/orders/o_missing/tracking/refresh", headers=admin)
+    assert status == 404 and body["error"]["code"] == "order_not_found", body
+    status, body, _ = invoke("admin_orders", "POST", f"/admin/orders/{order['order_id']}/tracking/refresh",
+                             headers=admin)
+    assert status == 200 and body["order_id"] == order["order_id"], body
+    event = http_event("GET", "/admin/orders", headers=admin)
+    event.update(rawQueryString="promoter_id=u_nobody", queryStringParameters={"promoter_id": "u_nobody"})
+    answer = load_function("admin_orders").handler(event, FakeContext())
+    assert answer["statusCode"] == 404 and json.loads(answer["body"])["error"]["code"] == "promoter_not_found"

@@ -7,8 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from mall.schemas.binding import BindingHistoryEntry, BindingView
 from mall.schemas.common import ApiModel
-from mall.schemas.referral import BindingHistoryEntry, BindingView
 
 _TAG: JsonDict = {"tag_id": "tg_01jd7k2m3q4r5s6t7v8w9x", "name": "高复购"}
 _SUMMARY: JsonDict = {

@@ -27,6 +27,7 @@ from mall.domain.masking import is_erased, mask_nickname
 from mall.domain.normalise import normalise_phone
 from mall.errors import FieldProblem, InvalidInput, NotFound
 from mall.integrations import pii_crypto
+from mall.schemas.binding import BindingHistoryEntry, BindingView
 from mall.schemas.customers import (
     CustomerDetail,
     CustomerOrderRow,
@@ -36,7 +37,6 @@ from mall.schemas.customers import (
     CustomerSummary,
     CustomerTagRef,
 )
-from mall.schemas.referral import BindingHistoryEntry, BindingView
 
 if TYPE_CHECKING:
     from mall.dal.table import Item, Page

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.config import MIN_PART_BYTES, ExportSettings, load_export_settings
 from mall.dal.audit import AuditEntry
-from mall.dal.exports import LIST_PARTITION, ExportJobRepository, ExportSources, StaleJob, job_from_item
+from mall.dal.exports import LIST_PARTITION, ExportJobRepository, StaleJob, job_from_item
 from mall.dal.objects import MultipartWriter, ObjectStore
 from mall.domain.exports import (
     COLUMNS,
@@ -46,6 +46,9 @@ from mall.domain.exports import (
 from mall.errors import NotFound, UpstreamUnavailable
 from mall.ids import new_id
 from mall.schemas.exports import CreateExportRequest, ExportJobPage, ExportJobView
+
+if TYPE_CHECKING:
+    from mall.dal.export_sources import ExportSources
 
 logger = Logger(child=True)
 

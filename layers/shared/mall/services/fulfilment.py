@@ -7,13 +7,13 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from mall.api.cursor import cursors
-from mall.clock import CHINA, iso
+from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import buyer_partition
 from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
@@ -39,6 +39,7 @@ from mall.schemas.fulfilment import (
 )
 from mall.schemas.order_address import AddressView
 from mall.schemas.tracking import CountdownView
+from mall.services.day_range import created_range
 from mall.services.refund_views import refund_view
 
 if TYPE_CHECKING:
@@ -223,23 +224,6 @@ def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id:
     audit.record(action="reveal_shipping_address", actor=admin, order_id=order_id, source_ip=source_ip, now=now)
     return ShippingAddress(order_id=order_id, name=name, phone=phone, province=address.get("province"),
                            city=address.get("city"), detail=detail)
-
-
-def created_range(date_from: str | None, date_to: str | None) -> tuple[datetime | None, datetime | None]:
-    """China days ``from``..``to`` (inclusive; either may be open) as instants ``[start, end)``,
-    refused as the dashboard refuses its range (``invalid_date``, ``invalid_date_range``, naming the
-    field). No length limit: the range is a key condition, so a page costs the same for any range."""
-    # Imported here: the statistics' use cases (with their schemas and the team bonus's rules) are the
-    # admin's lists' concern, not the customer's orders served from this module.
-    from mall.services.stats import query_day
-
-    start = query_day(date_from, "from") if date_from is not None else None
-    end = query_day(date_to, "to") if date_to is not None else None
-    if start is not None and end is not None and start > end:
-        raise InvalidInput("from is after to", code="invalid_date_range",
-                           fields=[FieldProblem("query:from", f"after to ({end.isoformat()})")])
-    return (datetime(start.year, start.month, start.day, tzinfo=CHINA) if start is not None else None,
-            datetime(end.year, end.month, end.day, tzinfo=CHINA) + timedelta(days=1) if end is not None else None)
 
 
 def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor: str | None,

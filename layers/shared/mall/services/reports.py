@@ -1,7 +1,8 @@
 """Weekly operations reports (运营周报): made by a schedule (Monday 09:00 China time, the Monday–Sunday
-week before) into the exports bucket, listed for the admin with a download link. The figures are the
-dashboard's (``mall.services.stats.dashboard``) and the fraud scan's recorded hits, so the report
-says what the dashboard says for that week. Design: docs/exports.md, "Weekly operations report".
+week before) into the exports bucket, listed for the admin with a download link
+(``mall.services.report_views``). The figures are the dashboard's (``mall.services.stats.dashboard``)
+and the fraud scan's recorded hits, so the report says what the dashboard says for that week. Design:
+docs/exports.md, "Weekly operations report".
 
 One report per week whatever runs: a run makes its file under its own key, then puts the week's
 record only if absent; a run that finds the record, or loses the put to an overlapping run,
@@ -16,23 +17,18 @@ from typing import TYPE_CHECKING, Literal
 
 from aws_lambda_powertools import Logger
 
-from mall.api.cursor import cursors
-from mall.clock import iso
 from mall.dal.fraud import FraudRepository
 from mall.dal.objects import ObjectStore
-from mall.dal.reports import LIST_PARTITION, ReportRepository, StoredReport, report_from_item
+from mall.dal.reports import ReportRepository, StoredReport
 from mall.dal.stats import StatsRepository
 from mall.domain.reports import (
     CONTENT_TYPE,
-    REPORT_RETENTION_DAYS,
     ReportWeek,
     findings_of,
     report_file,
     report_rows,
 )
-from mall.errors import NotFound
 from mall.ids import new_id
-from mall.schemas.reports import ReportPage, ReportView
 from mall.services.stats import dashboard
 
 if TYPE_CHECKING:
@@ -81,33 +77,3 @@ def make_weekly_report(*, repos: ReportRepositories, store: ObjectStore, week: R
         return ReportOutcome(week.report_id, "exists")
     logger.info("weekly report made", extra={"report_id": week.report_id, "rows": rows})
     return ReportOutcome(week.report_id, "made", rows)
-
-
-def report_view(report: StoredReport, *, store: ObjectStore | None = None, now: datetime | None = None,
-                url_ttl_seconds: int = 900) -> ReportView:
-    kept_until = report.created_at + timedelta(days=REPORT_RETENTION_DAYS)
-    url = url_expires = None
-    if store is not None and now is not None and now < kept_until:
-        ttl = min(url_ttl_seconds, 900)
-        url = store.presigned_url(report.s3_key, expires_in=ttl, download_name=report.filename)
-        url_expires = iso(now + timedelta(seconds=ttl))
-    return ReportView(report_id=report.report_id, kind="weekly", week=report.week,
-                      from_date=report.first_day.isoformat(), to_date=report.last_day.isoformat(),
-                      created_at=iso(report.created_at), rows=report.rows, bytes=report.bytes,
-                      filename=report.filename, url=url, url_expires_at=url_expires, file_expires_at=iso(kept_until))
-
-
-def list_reports(*, reports: ReportRepository, limit: int, cursor: str | None) -> ReportPage:
-    """Every report, newest week first (links only in the detail)."""
-    start = cursors.decode(cursor, partition=("gsi1pk", LIST_PARTITION))
-    page = reports.page(limit=limit, start_key=start)
-    return ReportPage(items=[report_view(report_from_item(i)) for i in page.items],
-                      next_cursor=cursors.encode(page.last_key))
-
-
-def get_report(*, reports: ReportRepository, store: ObjectStore | None, report_id: str, now: datetime,
-               url_ttl_seconds: int) -> ReportView:
-    report = reports.get(report_id)
-    if report is None:
-        raise NotFound("no such report", code="report_not_found")
-    return report_view(report, store=store, now=now, url_ttl_seconds=url_ttl_seconds)

@@ -17,10 +17,11 @@ CONFIRMED, the hold's new state and the audit entry in one transaction; then the
 - release: when no case of the promoter stays open (and none was confirmed) the hold is gone and
   every held record is released (back into the due index: the next settlement run settles those
   already due);
-- confirm: the promoter is frozen (the admin freeze of ``mall.services.referral``, in the
-  resolution's own transaction: a confirmed case and its frozen promoter are one commit), every
-  FROZEN record is voided with its ``commission_voided`` reversal in the transaction of its state
-  change, and the hold stays (``confirmed_case_id``) while the promoter is frozen.
+- confirm (``mall.services.risk_confirm``): the promoter is frozen (the admin freeze of
+  ``mall.services.referral``, in the resolution's own transaction: a confirmed case and its frozen
+  promoter are one commit), every FROZEN record is voided with its ``commission_voided`` reversal
+  in the transaction of its state change, and the hold stays (``confirmed_case_id``) while the
+  promoter is frozen.
 ``finished_at`` marks the follow-up complete; repeating the same action on a resolved case whose
 follow-up was interrupted finishes it (every step is conditional and idempotent). A confirmation
 whose read finds nothing frozen in the wallet has nothing to void: its transaction sets
@@ -32,6 +33,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -40,8 +42,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.keys import promoter_cases_partition, risk_status_partition
-from mall.dal.leaderboard_prizes import PrizeRepository
-from mall.dal.ledger import LedgerRefused, LedgerRepository
+from mall.dal.ledger import LedgerRepository
 from mall.dal.referral import PromoterRepository
 from mall.dal.risk import (
     CaseExists,
@@ -54,7 +55,6 @@ from mall.dal.risk import (
     case_from_item,
 )
 from mall.domain.commission_records import CommissionRecord, CommissionStatus
-from mall.domain.ledger import commission_cancelled
 from mall.domain.risk import (
     Hold,
     ResolveAction,
@@ -68,11 +68,13 @@ from mall.domain.risk import (
 )
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.schemas.risk import CommissionTotals, RiskCaseDetail, RiskCasePage, RiskCaseView, RiskHoldView
-from mall.services import team_bonus
-from mall.services.referral.promoters import change_status, freeze_writes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mall.dal.leaderboard_prizes import PrizeRepository
     from mall.dal.table import Table
+    from mall.services.team_bonus import TeamBonusRepositories
 
 logger = Logger(child=True)
 
@@ -95,23 +97,43 @@ class RiskRepositories:
     holds: RiskHoldRepository
     ledger: LedgerRepository
     promoters: PromoterRepository
-    #: A confirmed case voids the promoter's unpaid team bonuses too.
-    bonuses: team_bonus.TeamBonusRepositories
+    #: A confirmed case voids the promoter's unpaid team bonuses too ...
+    bonuses_of: Callable[[], TeamBonusRepositories]
     #: ... and their leaderboard prizes held for the case.
-    prizes: PrizeRepository | None = None
+    prizes_of: Callable[[], PrizeRepository]
 
     @classmethod
     def on(cls, table: Table) -> RiskRepositories:
+        # Only a confirmation (mall.services.risk_confirm) voids bonuses and prizes: their repositories are built,
+        # with their modules imported, by the first one; the case lists, a case and the fraud scan's openings
+        # do without them.
+        def bonuses() -> TeamBonusRepositories:
+            from mall.services.team_bonus import TeamBonusRepositories
+
+            return TeamBonusRepositories.on(table)
+
+        def prizes() -> PrizeRepository:
+            from mall.dal.leaderboard_prizes import PrizeRepository
+
+            return PrizeRepository(table)
+
         return cls(cases=RiskCaseRepository(table), holds=RiskHoldRepository(table), ledger=LedgerRepository(table),
-                   promoters=PromoterRepository(table), bonuses=team_bonus.TeamBonusRepositories.on(table),
-                   prizes=PrizeRepository(table))
+                   promoters=PromoterRepository(table), bonuses_of=cache(bonuses), prizes_of=cache(prizes))
+
+    @property
+    def bonuses(self) -> TeamBonusRepositories:
+        return self.bonuses_of()
+
+    @property
+    def prizes(self) -> PrizeRepository:
+        return self.prizes_of()
 
 
 class RiskWorkIncomplete(RuntimeError):
     """A record or the hold kept changing for every attempt; re-running finishes the work."""
 
 
-def _backoff(attempt: int) -> None:
+def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.3)))  # noqa: S311 - jitter, not security
 
 
@@ -148,7 +170,7 @@ def open_case(*, repos: RiskRepositories, promoter_id: str, rule: str, window_ke
         except CaseExists:
             continue  # opened by a concurrent run: read it (and finish its holding) above
         except StaleHold:
-            _backoff(attempt)
+            backoff(attempt)
             continue
         break
     else:
@@ -178,7 +200,7 @@ def _hold_records(repo: RiskCaseRepository, holds: RiskHoldRepository, promoter_
             except HoldMismatch:
                 return count
             except StaleRecord:
-                _backoff(attempt)
+                backoff(attempt)
                 current = repo.record(current)
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being held")
@@ -203,6 +225,8 @@ def confirm_case(*, repos: RiskRepositories, case_id: str, by: str, note: str, n
 def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by: str, note: str, now: datetime,
              source_ip: str | None) -> RiskCaseView:
     repo, holds = repos.cases, repos.holds
+    if action == "confirm":  # imported by the first confirmation: the other routes and the scan do without it
+        from mall.services.risk_confirm import finish_confirm, freeze_writes
     written: Hold | None = None  # the hold as this call's resolution left it (None: resuming)
     finished = False
     for attempt in range(ATTEMPTS):
@@ -215,8 +239,8 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
         after = resolved(case, action, by=by, note=note, now=now)
         hold, promoter, frozen_fen = holds.hold_and_promoter(case.promoter_id, frozen=action == "confirm")
         # A confirmed case freezes the promoter in its own transaction: confirmed and frozen at once.
-        freeze = freeze_writes(promoters=repos.promoters, promoter=promoter, reason=_freeze_reason(after), by=by,
-                               now=now, source_ip=source_ip) if action == "confirm" else []
+        freeze = (freeze_writes(repos, promoter, after, by=by, now=now, source_ip=source_ip)
+                  if action == "confirm" else [])
         # Nothing frozen, nothing to void (every FROZEN record and bonus is frozen fen): the follow-up
         # is done in the same commit, on condition that nothing was credited since the read.
         done = action == "confirm" and frozen_fen == 0
@@ -235,7 +259,7 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
         except StaleCase:
             continue  # resolved meanwhile: read again (resume the same action, or 409)
         except StaleHold:
-            _backoff(attempt)
+            backoff(attempt)
             continue
         case, written, finished = after, hold_after, done
         logger.info("risk case resolved", extra={"case_id": case_id, "promoter_id": case.promoter_id,
@@ -246,7 +270,7 @@ def _resolve(repos: RiskRepositories, case_id: str, action: ResolveAction, *, by
     if finished:
         return case_view(replace(case, finished_at=now))
     if case.status == RiskCaseStatus.CONFIRMED:
-        _finish_confirm(repos, case, now, source_ip=source_ip, freeze=written is None)
+        finish_confirm(repos, case, now, source_ip=source_ip, freeze=written is None)
     else:
         _finish_release(repo, holds, case, now, held=None if written is None else not written.lifted)
     if repo.finish(case, now):
@@ -278,60 +302,11 @@ def _finish_release(repo: RiskCaseRepository, holds: RiskHoldRepository, case: R
                             extra={"case_id": case.case_id, "promoter_id": case.promoter_id})
                 return
             except StaleRecord:
-                _backoff(attempt)
+                backoff(attempt)
                 current = repo.record(current)
         else:
             raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being released")
     logger.info("held commission released", extra={"case_id": case.case_id, "records": released})
-
-
-def _freeze_reason(case: RiskCase) -> str:
-    return f"risk case {case.case_id} confirmed: {case.note or ''}"[:500]
-
-
-def _finish_confirm(repos: RiskRepositories, case: RiskCase, now: datetime, *, source_ip: str | None,
-                    freeze: bool) -> None:
-    """Freeze the promoter when resuming a confirmation (first: a frozen promoter earns nothing new;
-    a confirmation of this call froze them in its own transaction), then void every unsettled
-    record with its ledger reversal."""
-    by = case.resolved_by or SYSTEM_ACTOR
-    if freeze:
-        try:
-            change_status(promoters=repos.promoters, user_id=case.promoter_id, action="freeze",
-                          reason=_freeze_reason(case), by=by, now=now, source_ip=source_ip)
-        except (Conflict, NotFound) as exc:  # already frozen or disabled (or never a promoter): nothing to freeze
-            logger.info("promoter not frozen by the risk case", extra={"case_id": case.case_id, "reason": exc.code})
-    repo, ledger = repos.cases, repos.ledger
-    voided = 0
-    voided_fen = 0
-    for record in repo.unsettled_records(case.promoter_id):
-        current: CommissionRecord | None = record
-        for attempt in range(RECORD_ATTEMPTS):
-            if current is None or current.status != CommissionStatus.FROZEN:
-                break
-            ref = {"order_id": current.order_id, "line_id": current.line_id, "level": str(current.level),
-                   "commission_id": current.commission_id, "case_id": case.case_id}
-            postings = [commission_cancelled(promoter_id=current.beneficiary_id, commission_id=current.commission_id,
-                                             amount_fen=current.current_fen, at=now, ref=ref,
-                                             step=f"void_{case.case_id}", voided=True)
-                        ] if current.current_fen > 0 else []
-            try:
-                ledger.post(postings, also=[repo.void_write(current, case_id=case.case_id, now=now)], now=now)
-                voided += 1
-                voided_fen += current.current_fen
-                break
-            except LedgerRefused:
-                _backoff(attempt)
-                current = repo.record(current)  # refunded, settled or voided meanwhile: decide again
-        else:
-            raise RiskWorkIncomplete(f"commission {record.commission_id} kept changing while being voided")
-    # Unsettled team bonuses go the same way (each conditional on its state, so a re-run voids none twice).
-    bonuses = team_bonus.void_bonuses(repos.bonuses, promoter_id=case.promoter_id, case_id=case.case_id, now=now)
-    if repos.prizes is not None:
-        repos.prizes.void_held(case.promoter_id, case_id=case.case_id, now=now)
-    logger.info("commission voided by a confirmed risk case", extra={
-        "case_id": case.case_id, "promoter_id": case.promoter_id, "records": voided, "amount_fen": voided_fen,
-        "bonuses": bonuses})
 
 
 def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: datetime) -> bool:
@@ -346,7 +321,7 @@ def lift_hold_after_unfreeze(*, repos: RiskRepositories, promoter_id: str, now: 
         try:
             repo.lift_hold(hold)
         except StaleHold:  # a case opened meanwhile: decide again
-            _backoff(attempt)
+            backoff(attempt)
             continue
         confirmed = hold.confirmed_case_id or hold.case_id
         _finish_release(repo, holds, RiskCase(case_id=confirmed, promoter_id=promoter_id, rule="", window_key="",

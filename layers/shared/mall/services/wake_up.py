@@ -1,9 +1,9 @@
 """Wake-up boosts (沉睡分销员唤醒激励): the owner's rule, the daily run that makes a wake-up
-campaign of the promoters who went quiet, and how many of them woke (docs/incentives.md)."""
+campaign of the promoters who went quiet, and how many of them woke (docs/incentives.md). The run's
+notices to the promoters it boosted are sent by ``mall.services.wake_up_notices``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -11,10 +11,7 @@ from typing import TYPE_CHECKING
 from mall.clock import china_day, iso
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import BookMoved, CampaignRepository
-from mall.dal.notifications import NotificationBusy, NotificationRepository
 from mall.dal.referral import PromoterRepository
-from mall.dal.settings import SettingsRepository
-from mall.dal.stats import StatsRepository
 from mall.domain.campaigns import Campaign, CatalogRates, campaign_cap_problems
 from mall.domain.wake_up import (
     Sleeper,
@@ -23,16 +20,15 @@ from mall.domain.wake_up import (
     probe_campaign,
     select_sleepers,
     wake_up_campaign,
-    wake_up_notices,
 )
 from mall.errors import Conflict, InvalidInput, NotFound
 from mall.observability import logger
 from mall.schemas.wake_up import WakeUpRuleRequest, WakeUpRuleView, WokeCount
 from mall.services.campaigns import Actor, CampaignRepositories
-from mall.services.notifications import Delivery, DeliveryFailed, MessageSender, deliver
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from mall.dal.stats import StatsRepository
     from mall.dal.table import Table
 
 _ATTEMPTS = 3
@@ -48,6 +44,10 @@ class WakeUpRepositories:
 
     @classmethod
     def on(cls, table: Table) -> WakeUpRepositories:
+        # Imported by the daily run's repositories (built at its cold start), not with this module: the admin's
+        # routes of the rule do without the statistics, but for the count of who woke.
+        from mall.dal.stats import StatsRepository
+
         return cls(CampaignRepositories.on(table), PromoterRepository(table), StatsRepository(table))
 
 
@@ -158,22 +158,3 @@ def woke(*, campaigns: CampaignRepository, stats: StatsRepository, campaign_id: 
     return WokeCount(campaign_id=campaign.campaign_id, starts_at=iso(campaign.starts_at),
                      ends_at=iso(campaign.closes_at), targeted=len(targeted), woke=len(visited | ordered),
                      with_share_visit=len(visited), with_paid_order=len(ordered), as_of=iso(now))
-
-
-def notify(campaign: Campaign, *, notices: NotificationRepository, settings: SettingsRepository,
-           openid_of: Callable[[str], str | None], sender: Callable[[], MessageSender],
-           now: datetime) -> list[Delivery]:
-    """Tell each promoter of the day's wake-up campaign (唤醒加成), once per (campaign, promoter):
-    sent where they hold a grant of the template, recorded SKIPPED (``no_grant``) otherwise, nothing
-    at all until the merchant sets the template. A run repeated the same day (the schedule's retry)
-    finds the final records and sends nothing again; FAILED ones are sent again. Raises
-    ``DeliveryFailed`` after trying every promoter when any failed or was busy, so the run is retried."""
-    deliveries: list[Delivery] = []
-    for notice in wake_up_notices(campaign, settings.current().settings.notifications, now):
-        try:
-            deliveries.append(deliver(notice, repo=notices, openid_of=openid_of, sender=sender, now=now))
-        except NotificationBusy:  # another run is sending it right now: its outcome is that run's
-            deliveries.append(Delivery(notice.notification_id, notice.kind, "failed"))
-    if any(d.outcome == "failed" for d in deliveries):
-        raise DeliveryFailed(deliveries)
-    return deliveries
