@@ -48,6 +48,14 @@ directory = CustomerDirectory(table)
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
 
+
+@cache
+def coupons_of() -> CouponRepository:
+    from mall.dal.coupons import CouponRepository  # on first use: only making a promoter issues the gift coupons
+
+    return CouponRepository(table)
+
+
 app = make_resolver()
 share_page()  # SHARE_PAGE is validated at cold start, not by the first request that needs it
 
@@ -162,16 +170,8 @@ def appoint(user_id: IdPath, body: MakePromoterRequest,
     now = utc_now()
     request = marked(markers, idempotency_key, principal.subject, body, now)
     view = make_promoter(network=network, user_id=user_id, by=principal.subject, now=now, note=body.note,
-                         source_ip=source_ip(app), marked=request, coupons=_coupons())
+                         source_ip=source_ip(app), marked=request, coupons=coupons_of())
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=view)
-
-
-@cache
-def _coupons() -> CouponRepository:
-    # Only making a promoter gives coupons (the 成为推广员 gift): imported on that route's first use.
-    from mall.dal.coupons import CouponRepository
-
-    return CouponRepository(table)
 
 
 handler = entrypoint(app)
