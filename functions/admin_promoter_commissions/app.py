@@ -3,24 +3,32 @@ with the beneficiary and any risk hold; buyers masked."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response
+from mall.dal.commission_sync import CommissionSyncStore
+from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
 from mall.schemas.commissions import AdminCommissionPage
 from mall.services import commission_views
-from mall.services.commissions import CommissionRepositories
+
+
+class ViewRepositories(NamedTuple):
+    """The two reads the admin's view makes (``commission_views.CommissionViewRepositories``): not the
+    commission sync's repositories, whose use cases this function never runs."""
+
+    store: CommissionSyncStore
+    promoters: PromoterRepository
+
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = CommissionRepositories.on(table)
+repos = ViewRepositories(store=CommissionSyncStore(table), promoters=PromoterRepository(table))
 
 app = make_resolver()
-
-
 
 _NOT_FOUND: OpenAPIResponse = error_response("`promoter_not_found`")
 
