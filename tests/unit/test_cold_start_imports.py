@@ -221,6 +221,14 @@ ADMIN_DEFERRED = {
     "mall.services.promoter_orders": "by the list of one promoter's orders",
     "mall.dal.coupons": "when the console makes a customer a promoter (the 成为推广员 gift), and by the coupon routes",
     "mall.dal.promoter_orders": "by the list of one promoter's orders",
+    "mall.dal.catalog": "by the catalog's functions; the settings' and campaigns' saves build the catalog's "
+                        "repositories for their cap check on first use (CampaignRepositories)",
+    "mall.dal.commission_rates": "by a save's cap check (the rate index, CampaignRepositories.rates)",
+    "mall.dal.referral": "by the functions that read promoters; the settings' and campaigns' saves on first use "
+                         "(CampaignRepositories.promoters)",
+    "mall.services.commissions": "by the commission sync; the admin's view of a promoter's records reads the "
+                                 "records' store and the promoter (mall.services.commission_views)",
+    "mall.dal.ledger": "by the functions that move money",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -231,7 +239,10 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                                "mall.services.team_bonus", "mall.dal.leaderboard_prizes"},
     "FraudScanFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters", "mall.services.team_bonus",
                           "mall.dal.leaderboard_prizes"},
-    "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
+    "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
+                              "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral"},
+    "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
+                                         "mall.dal.catalog"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
                                "mall.dal.coupons"},
     "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",

@@ -10,10 +10,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex, Rates
 from mall.dal.keys import SETTINGS_HISTORY_PARTITION
-from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.domain import staff
 from mall.domain.audit import changed_fields
@@ -23,6 +20,11 @@ from mall.domain.tokens import Role
 from mall.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    # The catalog's, the promoters' and the rate index's repositories are the saves' (the cap check), built
+    # by the callers: the settings' reads do without their modules.
+    from mall.dal.catalog import CategoryRepository, ProductRepository
+    from mall.dal.commission_rates import RateIndex, Rates
+    from mall.dal.referral import PromoterRepository
     from mall.domain.settings import DistributionSettings
     from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
@@ -79,6 +81,8 @@ def rate_sources(*, categories: CategoryRepository, products: ProductRepository,
     indexed = rates.read() if rates is not None else None
     if indexed is not None:
         return indexed
+    from mall.dal.commission_rates import Rates  # the saves' module, not the reads' (above)
+
     return Rates(categories=categories.list_all(), products=products.with_own_commission(),
                  promoters=list(promoters.with_overrides()))
 
