@@ -229,6 +229,11 @@ ADMIN_DEFERRED = {
     "mall.services.commissions": "by the commission sync; the admin's view of a promoter's records reads the "
                                  "records' store and the promoter (mall.services.commission_views)",
     "mall.dal.ledger": "by the functions that move money",
+    "mall.services.referral.appoint": "when the console first makes a customer a promoter",
+    "mall.schemas.promoter_profile": "by the promoter's profile and, through the appointment's use case, when the "
+                                     "console first makes a customer a promoter",
+    "mall.domain.campaigns": "by the campaigns' and settings' routes and the commission rules that apply them; "
+                             "by the appointment's use case (the profile's wake-up boost)",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -244,7 +249,8 @@ ADMIN_REFUSED: dict[str, set[str]] = {
     "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
                                          "mall.dal.catalog"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
-                               "mall.dal.coupons"},
+                               "mall.dal.coupons", "mall.services.referral.appoint", "mall.schemas.promoter_profile",
+                               "mall.domain.campaigns"},
     "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
                             "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
                             "mall.dal.promoter_orders"},
