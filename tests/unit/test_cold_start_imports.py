@@ -232,6 +232,9 @@ ADMIN_DEFERRED = {
     "mall.services.referral.appoint": "when the console first makes a customer a promoter",
     "mall.schemas.promoter_profile": "by the promoter's profile and, through the appointment's use case, when the "
                                      "console first makes a customer a promoter",
+    "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
+    "mall.schemas.catalog_public": "by the product pages and the console's products",
+    "mall.schemas.product_content_in": "by the console's products (a product's content as the admin writes it)",
     "mall.domain.campaigns": "by the campaigns' and settings' routes and the commission rules that apply them; "
                              "by the appointment's use case (the profile's wake-up boost)",
 }
@@ -246,6 +249,8 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral"},
+    "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
+                                "mall.schemas.product_content_in"},
     "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
                                          "mall.dal.catalog"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
