@@ -232,6 +232,9 @@ ADMIN_DEFERRED = {
     "mall.services.referral.appoint": "when the console first makes a customer a promoter",
     "mall.schemas.promoter_profile": "by the promoter's profile and, through the appointment's use case, when the "
                                      "console first makes a customer a promoter",
+    "mall.dal.campaigns": "by the campaigns' routes, the product pages' reads and the payment's snapshot; a catalog "
+                          "save's cap check builds the book on first use (CatalogRepositories.campaigns)",
+    "mall.dal.catalog.page": "by the product pages (their function builds the reads at its cold start)",
     "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
     "mall.schemas.catalog_public": "by the product pages and the console's products",
     "mall.schemas.product_content_in": "by the console's products (a product's content as the admin writes it)",
@@ -250,7 +253,12 @@ ADMIN_REFUSED: dict[str, set[str]] = {
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral"},
     "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
-                                "mall.schemas.product_content_in"},
+                                "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
+                                "mall.domain.campaigns", "mall.dal.catalog.page"},
+    "AdminProductsFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
+                              "mall.dal.catalog.page"},
+    "CatalogScheduleFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
+                                "mall.dal.catalog.page"},
     "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
                                          "mall.dal.catalog"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
