@@ -110,8 +110,8 @@ HEAVY = {
                                "mall.schemas.order_address",
     "mall.domain.ledger": "by the functions that move money or read balances (mall.dal.ledger); a promoter's "
                           "status flag on the wallet is named in mall.dal.promoter_wallet",
-    "mall.services.media": "by the media uploads and the merchant console's catalog (its content checks, "
-                           "mall.services.catalog.products); the product pages show content with "
+    "mall.services.media": "by the media uploads; a product's save checks its images with "
+                           "mall.services.product_images; the product pages show content with "
                            "mall.services.catalog.content",
     "mall.schemas.product_content_in": "by the merchant console's catalog functions, which take a product's "
                                        "content; the product pages answer with mall.schemas.product_content",
@@ -234,6 +234,9 @@ ADMIN_DEFERRED = {
                                      "console first makes a customer a promoter",
     "mall.dal.campaigns": "by the campaigns' routes, the product pages' reads and the payment's snapshot; a catalog "
                           "save's cap check builds the book on first use (CatalogRepositories.campaigns)",
+    "mall.services.media": "by the media uploads' function; a product's save checks its images with "
+                           "mall.services.product_images",
+    "mall.services.catalog.merchandising": "by the shelf schedule and the console's first batch edit",
     "mall.dal.catalog.page": "by the product pages (their function builds the reads at its cold start)",
     "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
     "mall.schemas.catalog_public": "by the product pages and the console's products",
@@ -256,7 +259,7 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                                 "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
                                 "mall.domain.campaigns", "mall.dal.catalog.page"},
     "AdminProductsFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
-                              "mall.dal.catalog.page"},
+                              "mall.dal.catalog.page", "mall.services.media", "mall.services.catalog.merchandising"},
     "CatalogScheduleFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
                                 "mall.dal.catalog.page"},
     "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
