@@ -223,6 +223,8 @@ ADMIN_DEFERRED = {
     "mall.dal.promoter_orders": "by the list of one promoter's orders",
     "mall.dal.catalog": "by the catalog's functions; the settings' and campaigns' saves build the catalog's "
                         "repositories for their cap check on first use (CampaignRepositories)",
+    "mall.domain.catalog": "by the catalog's functions and a save's cap check (mall.dal.catalog); the campaigns' "
+                           "and the cap's rules name its types in annotations only",
     "mall.dal.commission_rates": "by a save's cap check (the rate index, CampaignRepositories.rates)",
     "mall.dal.referral": "by the functions that read promoters; the settings' and campaigns' saves on first use "
                          "(CampaignRepositories.promoters)",
@@ -254,7 +256,8 @@ ADMIN_REFUSED: dict[str, set[str]] = {
     "FraudScanFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters", "mall.services.team_bonus",
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
-                              "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral"},
+                              "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
+                              "mall.domain.catalog"},
     "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
                                 "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
                                 "mall.domain.campaigns", "mall.dal.catalog.page"},

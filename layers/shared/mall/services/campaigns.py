@@ -47,8 +47,13 @@ class CampaignRepositories:
     table: Table
 
     @classmethod
-    def on(cls, table: Table) -> CampaignRepositories:
-        return cls(CampaignRepository(table), SettingsRepository(table), table)
+    def on(cls, table: Table, *, cap_reads: bool = False) -> CampaignRepositories:
+        """``cap_reads``: build the cap check's repositories now, for a caller whose every run checks the cap."""
+        repositories = cls(CampaignRepository(table), SettingsRepository(table), table)
+        if cap_reads:
+            for name in ("categories", "products", "promoters", "rates"):
+                getattr(repositories, name)
+        return repositories
 
     @cached_property
     def categories(self) -> CategoryRepository:

@@ -49,7 +49,8 @@ class WakeUpRepositories:
         from mall.dal.referral import PromoterRepository
         from mall.dal.stats import StatsRepository
 
-        return cls(CampaignRepositories.on(table), PromoterRepository(table), StatsRepository(table))
+        # The run cap-checks the campaign it makes: the check's repositories are built at its cold start too.
+        return cls(CampaignRepositories.on(table, cap_reads=True), PromoterRepository(table), StatsRepository(table))
 
 
 def _cap_checked(repos: CampaignRepositories, campaign: Campaign, others: list[Campaign]) -> None:
