@@ -278,10 +278,11 @@ ADMIN_REFUSED: dict[str, set[str]] = {
 
 @pytest.mark.parametrize("function", sorted(ADMIN_REFUSED))
 def test_a_console_function_cold_start_does_without_what_only_its_rarer_routes_need(function: str) -> None:
-    """The console's functions (and the fraud scan, which opens risk cases) serve their lists and reads
-    without the modules of a route few requests take, or of another function sharing the module: each
-    is imported where ``ADMIN_DEFERRED`` says (docs/performance.md, "Cold start of the console's
-    functions")."""
+    """The console's functions (and the fraud scan, which opens risk cases, and the shelf schedule, which
+    shares the catalog's repositories) serve their lists and reads without the modules of a route few
+    requests take, or of another function sharing the module: each is imported where ``ADMIN_DEFERRED``
+    says (docs/performance.md, "Cold start of the console's functions" and "Cold start of the console's
+    settings, customers, catalog and promoter commissions")."""
     modules = modules_loaded_by(function)
     assert "app" in modules and "mall" in modules
     loaded = {name for name in ADMIN_REFUSED[function]
