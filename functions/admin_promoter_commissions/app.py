@@ -3,7 +3,7 @@ with the beneficiary and any risk hold; buyers masked."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal
 
 from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
@@ -15,18 +15,9 @@ from mall.domain.staff import Capability
 from mall.schemas.commissions import AdminCommissionPage
 from mall.services import commission_views
 
-
-class ViewRepositories(NamedTuple):
-    """The two reads the admin's view makes (``commission_views.CommissionViewRepositories``): not the
-    commission sync's repositories, whose use cases this function never runs."""
-
-    store: CommissionSyncStore
-    promoters: PromoterRepository
-
-
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = ViewRepositories(store=CommissionSyncStore(table), promoters=PromoterRepository(table))
+repos = commission_views.ViewReads(store=CommissionSyncStore(table), promoters=PromoterRepository(table))
 
 app = make_resolver()
 

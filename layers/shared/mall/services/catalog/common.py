@@ -53,7 +53,7 @@ class CatalogRepositories:
 
     @classmethod
     def on(cls, table: Table) -> CatalogRepositories:
-        return _OnTable(table)
+        return _OnTable.on(table)
 
     def distribution_settings(self) -> DistributionSettings:
         return self.settings.current().settings
@@ -67,12 +67,15 @@ class _OnTable(CatalogRepositories):
 
     table: Table
 
-    def __init__(self, table: Table) -> None:
+    @classmethod
+    def on(cls, table: Table) -> CatalogRepositories:
         # Not the dataclass's __init__: it would set the four built on first use (below).
+        built = object.__new__(cls)
         for name, repository in (("categories", CategoryRepository(table)), ("products", ProductRepository(table)),
                                  ("settings", SettingsRepository(table)), ("uploads", MediaUploadRepository(table)),
                                  ("table", table)):
-            object.__setattr__(self, name, repository)
+            object.__setattr__(built, name, repository)
+        return built
 
     @cached_property
     def pages(self) -> ProductPageReads:
