@@ -14,7 +14,8 @@ from mall.clock import utc_now
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.table import Table
 from mall.errors import Conflict
-from mall.schemas.catalog import CategoryCreate, CommissionSettingIn, ProductCreate
+from mall.schemas.catalog import CommissionSettingIn, ProductCreate
+from mall.schemas.catalog_categories import CategoryCreate
 from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories
 from mall.services.catalog.products import create_product

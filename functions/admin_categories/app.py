@@ -15,7 +15,7 @@ from mall.api.params import CatalogIdPath, OpenAPIResponse, Query, error_respons
 from mall.clock import utc_now
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
-from mall.schemas.catalog import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
+from mall.schemas.catalog_categories import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
 from mall.services.catalog import categories
 from mall.services.catalog.common import CatalogRepositories
 

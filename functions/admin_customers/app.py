@@ -37,7 +37,6 @@ from mall.services import customer_tags
 from mall.services.customers import customer_detail, list_customers, phone_hash
 from mall.services.day_range import created_range
 from mall.services.referral import ReferralRepositories, share_page
-from mall.services.referral.appoint import make_promoter
 
 if TYPE_CHECKING:
     from mall.dal.coupons import CouponRepository
@@ -169,6 +168,10 @@ def appoint(user_id: IdPath, body: MakePromoterRequest,
     principal = current_principal(app)
     now = utc_now()
     request = marked(markers, idempotency_key, principal.subject, body, now)
+    # Imported on first use: making a promoter answers with the profile's rules (the promoter profile's, the
+    # wake-up boost's and the campaigns' models), which the customers' search and detail never use.
+    from mall.services.referral.appoint import make_promoter
+
     view = make_promoter(network=network, user_id=user_id, by=principal.subject, now=now, note=body.note,
                          source_ip=source_ip(app), marked=request, coupons=coupons_of())
     return Response(status_code=HTTPStatus.CREATED, content_type="application/json", body=view)

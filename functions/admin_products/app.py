@@ -28,7 +28,6 @@ from mall.schemas.catalog import (
 from mall.schemas.catalog_batch import ProductBatchEdit, ProductBatchResult
 from mall.services.catalog import products
 from mall.services.catalog.common import CatalogRepositories
-from mall.services.catalog.merchandising import BatchEdit, batch_edit_products
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
@@ -81,6 +80,9 @@ def low_stock(limit: Limit = 20, cursor: Cursor = None) -> AdminProductList:
                      422: error_response("invalid body, e.g. more than 100 ids, or no change sent")},
           **staff(Capability.OPERATIONS))
 def batch_edit(body: ProductBatchEdit, idempotency_key: IdempotencyKeyHeader) -> ProductBatchResult:
+    # Imported on first use: a batch edit is the console's rarer edit (the lists, a product and its edits are not).
+    from mall.services.catalog.merchandising import BatchEdit, batch_edit_products
+
     principal = current_principal(app)
     command = BatchEdit(body=body, by=principal.subject, now=utc_now(), source_ip=source_ip(app))
     return once(idempotency_key, principal.subject, body, ProductBatchResult,

@@ -8,19 +8,18 @@ from typing import Annotated, Literal
 from mall.api.auth import staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response
+from mall.dal.commission_sync import CommissionSyncStore
+from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
 from mall.schemas.commissions import AdminCommissionPage
 from mall.services import commission_views
-from mall.services.commissions import CommissionRepositories
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
-repos = CommissionRepositories.on(table)
+repos = commission_views.ViewReads(store=CommissionSyncStore(table), promoters=PromoterRepository(table))
 
 app = make_resolver()
-
-
 
 _NOT_FOUND: OpenAPIResponse = error_response("`promoter_not_found`")
 

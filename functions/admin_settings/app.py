@@ -14,9 +14,6 @@ from mall.api.auth import current_principal, staff
 from mall.api.http import entrypoint, make_resolver
 from mall.api.params import CatalogIdPath, Cursor, Limit, OpenAPIResponse, Path, error_response, source_ip
 from mall.clock import utc_now
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex
-from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.dal.table import main_table
 from mall.domain.staff import Capability
@@ -39,10 +36,8 @@ if TYPE_CHECKING:
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 settings_versions = SettingsRepository(table)
-categories = CategoryRepository(table)
-products = ProductRepository(table)
-promoters = PromoterRepository(table)
-rates = RateIndex(table)
+# The catalog's, the promoters' and the rate index's repositories, which only a save's cap check reads,
+# are built on the first save (CampaignRepositories' properties): the reads do without their modules.
 campaign_repos = campaign_service.CampaignRepositories.on(table)
 
 app = make_resolver()
@@ -66,9 +61,10 @@ def current() -> SettingsVersionView:
          tags=["settings"], responses={409: _ERRORS[409], 422: _ERRORS[422]}, **staff(Capability.OPERATIONS))
 def save(body: SaveSettingsRequest) -> SettingsVersionView:
     principal = current_principal(app)
-    return service.save(versions=settings_versions, categories=categories, products=products, promoters=promoters,
-                        body=body, saved_by=principal.subject, now=utc_now(), source_ip=source_ip(app),
-                        rates=rates, roles=principal.roles, campaigns=campaign_repos.campaigns)
+    return service.save(versions=settings_versions, categories=campaign_repos.categories,
+                        products=campaign_repos.products, promoters=campaign_repos.promoters, body=body,
+                        saved_by=principal.subject, now=utc_now(), source_ip=source_ip(app),
+                        rates=campaign_repos.rates, roles=principal.roles, campaigns=campaign_repos.campaigns)
 
 
 @app.get("/admin/settings/distribution/versions", summary="Saved versions, newest first", tags=["settings"],

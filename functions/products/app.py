@@ -21,6 +21,9 @@ from mall.services.media_bucket import media_settings, media_store
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 repos = CatalogRepositories.on(table)
+# Built here, not by a first request: every list and product page reads the pages' reads, and a signed-in
+# viewer's page their promoter record (mall.dal.catalog.page imports the referral records for it).
+pages, promoters = repos.pages, repos.promoters
 app = make_resolver()
 
 PriceQuery = Annotated[int | None, Query(ge=0, le=10_000_000_000, description="integer fen")]

@@ -22,7 +22,8 @@ from mall.dal.table import Table
 from mall.domain.campaigns import Boost, Campaign, CampaignScope
 from mall.domain.catalog import ListingFilter, Product
 from mall.errors import InvalidInput
-from mall.schemas.catalog import CategoryUpdate, ProductCreate, ProductUpdate
+from mall.schemas.catalog import ProductCreate, ProductUpdate
+from mall.schemas.catalog_categories import CategoryUpdate
 from mall.schemas.wake_up import WakeUpRuleRequest
 from mall.services import commission_preview
 from mall.services import wake_up as wake_up_service

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from itertools import count
 from typing import Any
 
@@ -163,3 +164,22 @@ def test_settings_are_refused_against_stored_categories_products_and_overrides(t
     # 20% override + 15% category L2 was already over: the cap check names every stored scope.
     assert status == 422 and "levels.0.l2_points_bp" in fields(body), body
     assert SettingsRepository(table).current(consistent=True).version == 0
+
+
+def test_a_category_rate_an_open_campaign_would_take_over_the_cap_is_refused_through_the_handlers(
+        table: Table, call: Call) -> None:
+    # The campaign's save and the category's each check the cap with repositories built on their first use
+    # (CampaignRepositories, CatalogRepositories): through the handlers, as a cold container runs them.
+    now = utc_now()
+    status, body = call("admin_settings", "POST", "/admin/campaigns", {
+        "name": "周末加码", "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(), "scope": {},
+        "boost": {"kind": "points", "l1_points_bp": 1000}})  # 10+10 + 5 = 25%: within the 30% cap
+    assert status == 200, body
+    tea = category(call, l1_rate_bp=1500)  # 15+10 + 5 = 30%
+    status, body = call("admin_categories", "PATCH", f"/admin/categories/{tea['category_id']}",
+                        {"version": 1, "l1_rate_bp": 2000})  # 20 + 5 alone; 20+10 + 5 = 35% with the campaign
+    assert status == 422 and body["error"]["code"] == "commission_over_cap", body
+    assert "l1_rate_bp" in fields(body)
+    stored = CategoryRepository(table).get(tea["category_id"], consistent=True)
+    assert stored is not None and stored.l1_rate_bp == 1500 and stored.version == 1

@@ -16,7 +16,7 @@ from mall.dal.media import MediaUploadRepository
 from mall.dal.objects import StoredObject
 from mall.dal.table import Table
 from mall.domain.catalog import Category, Product
-from mall.services.media import unverified_images
+from mall.services.product_images import unverified_images
 from tests.unit.test_image_fetch import loopback_only, server
 from tools.image_fetch import GuardedFetcher
 from tools.migrations import Migration, run

@@ -13,7 +13,8 @@ from mall.dal.cart import CartRepository
 from mall.dal.table import Table
 from mall.errors import Conflict
 from mall.schemas.cart import AddCartLineRequest
-from mall.schemas.catalog import CategoryCreate, ProductCreate, ProductUpdate
+from mall.schemas.catalog import ProductCreate, ProductUpdate
+from mall.schemas.catalog_categories import CategoryCreate
 from mall.services.cart import AddToCart, add_line, view_cart
 from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories

@@ -14,7 +14,8 @@ from mall.dal.refunds import RefundRepository
 from mall.dal.table import Table
 from mall.domain.refunds import LineRequest as RefundLine
 from mall.errors import Conflict, InvalidInput
-from mall.schemas.catalog import CategoryCreate, ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.catalog import ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.catalog_categories import CategoryCreate
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest
 from mall.services.catalog.categories import create_category
 from mall.services.catalog.common import CatalogRepositories

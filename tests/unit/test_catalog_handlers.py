@@ -155,6 +155,20 @@ def test_create_get_and_replay_with_the_same_key(invoke: Invoke) -> None:
     assert listed["product_count"] == 1
 
 
+def test_a_batch_edit_takes_products_off_the_shelf_and_reports_each(invoke: Invoke) -> None:
+    # The batch's use case is imported by the route on its first use: through the handler, as a cold container.
+    tea = category(invoke)
+    made = product(invoke, tea["category_id"])
+    missing = "p_" + "0" * 22
+    status, body, _ = invoke("admin_products", "POST", "/admin/products/batch",
+                             body={"product_ids": [made["product_id"], missing], "on_shelf": False}, headers=write())
+    assert status == 200, body
+    assert {i["product_id"]: i["outcome"] for i in body["items"]} == {made["product_id"]: "updated",
+                                                                     missing: "not_found"}
+    status, fetched, _ = invoke("admin_products", "GET", f"/admin/products/{made['product_id']}", headers=admin())
+    assert status == 200 and fetched["on_shelf"] is False
+
+
 # Refused by the request model; what the catalog's own rules refuse: test_catalog_services.py.
 @pytest.mark.parametrize(("fields", "field"), [
     ({"price_fen": 0}, "price_fen"),

@@ -15,14 +15,8 @@ import pytest
 from mall.domain.catalog import ListingFilter, ListingSort
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, InvalidInput, NotFound
-from mall.schemas.catalog import (
-    AdminProductView,
-    CategoryCreate,
-    CategoryView,
-    ProductCreate,
-    ProductUpdate,
-    StockAdjustment,
-)
+from mall.schemas.catalog import AdminProductView, ProductCreate, ProductUpdate, StockAdjustment
+from mall.schemas.catalog_categories import CategoryCreate, CategoryView
 from mall.schemas.catalog_public import ProductList
 from mall.services.catalog.browsing import BrowseProducts, browse_products, product_detail
 from mall.services.catalog.categories import create_category, delete_category, get_category, list_categories

@@ -110,8 +110,8 @@ HEAVY = {
                                "mall.schemas.order_address",
     "mall.domain.ledger": "by the functions that move money or read balances (mall.dal.ledger); a promoter's "
                           "status flag on the wallet is named in mall.dal.promoter_wallet",
-    "mall.services.media": "by the media uploads and the merchant console's catalog (its content checks, "
-                           "mall.services.catalog.products); the product pages show content with "
+    "mall.services.media": "by the media uploads; a product's save checks its images with "
+                           "mall.services.product_images; the product pages show content with "
                            "mall.services.catalog.content",
     "mall.schemas.product_content_in": "by the merchant console's catalog functions, which take a product's "
                                        "content; the product pages answer with mall.schemas.product_content",
@@ -221,6 +221,30 @@ ADMIN_DEFERRED = {
     "mall.services.promoter_orders": "by the list of one promoter's orders",
     "mall.dal.coupons": "when the console makes a customer a promoter (the 成为推广员 gift), and by the coupon routes",
     "mall.dal.promoter_orders": "by the list of one promoter's orders",
+    "mall.dal.catalog": "by the catalog's functions; the settings' and campaigns' saves build the catalog's "
+                        "repositories for their cap check on first use (CampaignRepositories)",
+    "mall.domain.catalog": "by the catalog's functions and a save's cap check (mall.dal.catalog); the campaigns' "
+                           "and the cap's rules name its types in annotations only",
+    "mall.dal.commission_rates": "by a save's cap check (the rate index, CampaignRepositories.rates)",
+    "mall.dal.referral": "by the functions that read promoters; the settings' and campaigns' saves on first use "
+                         "(CampaignRepositories.promoters)",
+    "mall.services.commissions": "by the commission sync; the admin's view of a promoter's records reads the "
+                                 "records' store and the promoter (mall.services.commission_views)",
+    "mall.dal.ledger": "by the functions that move money",
+    "mall.services.referral.appoint": "when the console first makes a customer a promoter",
+    "mall.schemas.promoter_profile": "by the promoter's profile and, through the appointment's use case, when the "
+                                     "console first makes a customer a promoter",
+    "mall.dal.campaigns": "by the campaigns' routes, the product pages' reads and the payment's snapshot; a catalog "
+                          "save's cap check builds the book on first use (CatalogRepositories.campaigns)",
+    "mall.services.media": "by the media uploads' function; a product's save checks its images with "
+                           "mall.services.product_images",
+    "mall.services.catalog.merchandising": "by the shelf schedule and the console's first batch edit",
+    "mall.dal.catalog.page": "by the product pages (their function builds the reads at its cold start)",
+    "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
+    "mall.schemas.catalog_public": "by the product pages and the console's products",
+    "mall.schemas.product_content_in": "by the console's products (a product's content as the admin writes it)",
+    "mall.domain.campaigns": "by the campaigns' and settings' routes and the commission rules that apply them; "
+                             "by the appointment's use case (the profile's wake-up boost)",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -231,9 +255,21 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                                "mall.services.team_bonus", "mall.dal.leaderboard_prizes"},
     "FraudScanFunction": {"mall.services.risk_confirm", "mall.services.referral.promoters", "mall.services.team_bonus",
                           "mall.dal.leaderboard_prizes"},
-    "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats"},
+    "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
+                              "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
+                              "mall.domain.catalog"},
+    "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
+                                "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
+                                "mall.domain.campaigns", "mall.dal.catalog.page"},
+    "AdminProductsFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
+                              "mall.dal.catalog.page", "mall.services.media", "mall.services.catalog.merchandising"},
+    "CatalogScheduleFunction": {"mall.dal.referral", "mall.dal.campaigns", "mall.domain.campaigns",
+                                "mall.dal.catalog.page"},
+    "AdminPromoterCommissionsFunction": {"mall.services.commissions", "mall.dal.withdrawals", "mall.dal.ledger",
+                                         "mall.dal.catalog"},
     "AdminCustomersFunction": {"mall.services.fulfilment", "mall.schemas.fulfilment", "mall.services.stats",
-                               "mall.dal.coupons"},
+                               "mall.dal.coupons", "mall.services.referral.appoint", "mall.schemas.promoter_profile",
+                               "mall.domain.campaigns"},
     "AdminOrdersFunction": {"mall.integrations.wechat_shipping", "mall.integrations.wechat",
                             "mall.integrations.tracking.kuaidi100", "mall.services.promoter_orders",
                             "mall.dal.promoter_orders"},
@@ -242,10 +278,11 @@ ADMIN_REFUSED: dict[str, set[str]] = {
 
 @pytest.mark.parametrize("function", sorted(ADMIN_REFUSED))
 def test_a_console_function_cold_start_does_without_what_only_its_rarer_routes_need(function: str) -> None:
-    """The console's functions (and the fraud scan, which opens risk cases) serve their lists and reads
-    without the modules of a route few requests take, or of another function sharing the module: each
-    is imported where ``ADMIN_DEFERRED`` says (docs/performance.md, "Cold start of the console's
-    functions")."""
+    """The console's functions (and the fraud scan, which opens risk cases, and the shelf schedule, which
+    shares the catalog's repositories) serve their lists and reads without the modules of a route few
+    requests take, or of another function sharing the module: each is imported where ``ADMIN_DEFERRED``
+    says (docs/performance.md, "Cold start of the console's functions" and "Cold start of the console's
+    settings, customers, catalog and promoter commissions")."""
     modules = modules_loaded_by(function)
     assert "app" in modules and "mall" in modules
     loaded = {name for name in ADMIN_REFUSED[function]

@@ -25,13 +25,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from mall.clock import CHINA, iso, parse_instant
-from mall.domain.catalog import Category, Product
 from mall.domain.commission import LevelRate, LineBoost, PromoterRates, ResolvedRates, resolve_line_rates
 from mall.domain.commission_cap import OverrideHolder, Part, Saving, Scope, cap_inputs
 from mall.domain.settings_terms import BASIS_POINTS
 from mall.errors import FieldProblem, InvalidInput
 
 if TYPE_CHECKING:
+    # Types only: the settings' and campaigns' routes weigh rates without the catalog's model module.
+    from mall.domain.catalog import Category, Product
     from mall.domain.settings import DistributionSettings
 
 BoostKind = Literal["points", "multiplier"]

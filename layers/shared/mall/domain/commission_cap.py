@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from itertools import product as every
 from typing import TYPE_CHECKING, Protocol
 
-from mall.domain.catalog import Category, Product
 from mall.errors import FieldProblem
 
 if TYPE_CHECKING:
+    # Types only: the settings' and campaigns' routes weigh rates without the catalog's model module.
+    from mall.domain.catalog import Category, Product
     from mall.domain.settings import DistributionSettings
 
 _BASIS_POINTS = 10_000

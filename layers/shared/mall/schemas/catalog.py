@@ -1,5 +1,6 @@
-"""Catalog models of the merchant console: categories and products as the admin writes and reads them.
-What the mini-program shows is in ``mall.schemas.catalog_public``."""
+"""Catalog models of the merchant console: products as the admin writes and reads them; the categories'
+are in ``mall.schemas.catalog_categories``. What the mini-program shows is in
+``mall.schemas.catalog_public``."""
 
 from __future__ import annotations
 
@@ -9,15 +10,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from mall.domain.catalog import MAX_SKUS, MAX_SPEC_VALUES, MAX_SPECS, CommissionMode, ProductType
 from mall.domain.media import upload_id_of
-from mall.domain.settings_terms import COMMISSION_CAP_LIMIT_BP
+from mall.schemas.catalog_categories import Name, Version
 from mall.schemas.catalog_examples import (
     ADMIN_PRODUCT,
-    CATEGORY,
     GAIWAN,
     TEA_AFTER_SALES,
     TEA_ATTRIBUTES,
     TEA_BLOCKS,
-    TEAWARE,
     UNREAD_CONTENT,
 )
 from mall.schemas.catalog_public import SpecView
@@ -27,11 +26,7 @@ from mall.schemas.product_content_in import AfterSalesIn, Blocks, ProductAttribu
 
 Fen = Annotated[int, Field(ge=0, le=10_000_000_000, description="integer fen (分)")]
 PriceFen = Annotated[int, Field(ge=1, le=10_000_000_000, description="integer fen (分), at least 1")]
-RateBp = Annotated[int, Field(ge=0, le=COMMISSION_CAP_LIMIT_BP, description="basis points: 1000 = 10%")]
-Version = Annotated[int, Field(ge=1, description="the version you read; a stale one gets 409 with the current state")]
-Name = Annotated[str, Field(min_length=1, max_length=60)]
 CategoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
 
 
 def _image_key(value: str) -> str:
@@ -49,51 +44,6 @@ HotRank = Annotated[int, Field(ge=0, le=999, description="爆款: 0 is not hot; 
 Images = Annotated[list[ImageKey], Field(max_length=9, description=(
     "media-bucket keys of verified uploads (POST /admin/media/uploads, then …/verify); the first is the "
     "cover; at most 9"))]
-
-
-# ---- categories ------------------------------------------------------------------------------
-
-
-class CategoryCreate(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "茶叶", "sort": 1, "l1_rate_bp": 1200, "l2_rate_bp": 600}]})
-
-    name: Name
-    sort: Annotated[int, Field(ge=0, le=999_999, description="display order, ascending")] = 0
-    l1_rate_bp: Annotated[RateBp | None, Field(description="this category's L1 rate; null: the global rate")] = None
-    l2_rate_bp: Annotated[RateBp | None, Field(description="this category's L2 rate; null: the global rate")] = None
-
-
-class CategoryUpdate(ApiModel):
-    """Only the fields sent change; send ``null`` for a rate to fall back to the global rate."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 2, "l1_rate_bp": 1200, "l2_rate_bp": None}]})
-
-    version: Version
-    name: Name | None = None
-    sort: Annotated[int | None, Field(ge=0, le=999_999)] = None
-    l1_rate_bp: RateBp | None = None
-    l2_rate_bp: RateBp | None = None
-
-
-class CategoryView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [CATEGORY]})
-
-    category_id: str
-    name: str
-    sort: int
-    l1_rate_bp: int | None
-    l2_rate_bp: int | None
-    product_count: int
-    version: int
-    created_at: str | None
-    updated_at: str | None
-
-
-class CategoryList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [CATEGORY, TEAWARE]}]})
-
-    items: list[CategoryView]
 
 
 # ---- products: admin -------------------------------------------------------------------------

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import BookMoved, CampaignBook, CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex
-from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.domain.campaigns import (
     MULTIPLIER_MIN_PERCENT,
@@ -28,6 +26,9 @@ from mall.schemas.campaigns import BoostedProduct, BoostedProducts, CampaignList
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from mall.dal.catalog import CategoryRepository, ProductRepository
+    from mall.dal.commission_rates import RateIndex
+    from mall.dal.referral import PromoterRepository
     from mall.dal.table import Table
     from mall.domain.settings import DistributionSettings
 
@@ -37,17 +38,46 @@ _ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class CampaignRepositories:
+    """The book and the settings; the catalog's, the promoters' and the rate index's repositories, which
+    only a save's cap check reads, are built (with their modules) on first use: a function that lists
+    campaigns or reads a rule does without them."""
+
     campaigns: CampaignRepository
     settings: SettingsRepository
-    categories: CategoryRepository
-    products: ProductRepository
-    promoters: PromoterRepository
-    rates: RateIndex
+    table: Table
 
     @classmethod
-    def on(cls, table: Table) -> CampaignRepositories:
-        return cls(CampaignRepository(table), SettingsRepository(table), CategoryRepository(table),
-                   ProductRepository(table), PromoterRepository(table), RateIndex(table))
+    def on(cls, table: Table, *, cap_reads: bool = False) -> CampaignRepositories:
+        """``cap_reads``: build the cap check's repositories now, for a caller whose every run checks the cap."""
+        repositories = cls(CampaignRepository(table), SettingsRepository(table), table)
+        if cap_reads:
+            for name in ("categories", "products", "promoters", "rates"):
+                getattr(repositories, name)
+        return repositories
+
+    @cached_property
+    def categories(self) -> CategoryRepository:
+        from mall.dal.catalog import CategoryRepository
+
+        return CategoryRepository(self.table)
+
+    @cached_property
+    def products(self) -> ProductRepository:
+        from mall.dal.catalog import ProductRepository
+
+        return ProductRepository(self.table)
+
+    @cached_property
+    def promoters(self) -> PromoterRepository:
+        from mall.dal.referral import PromoterRepository
+
+        return PromoterRepository(self.table)
+
+    @cached_property
+    def rates(self) -> RateIndex:
+        from mall.dal.commission_rates import RateIndex
+
+        return RateIndex(self.table)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ shown masked. (The preview of what a promoter would earn on a product, 佣金预
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mall.api.cursor import cursors
 from mall.clock import iso
@@ -38,6 +38,14 @@ class CommissionViewRepositories(Protocol):
 
     @property
     def promoters(self) -> PromoterRepository: ...
+
+
+class ViewReads(NamedTuple):
+    """The admin's view's two reads, as its function builds them: not the commission sync's repositories,
+    whose use cases that function never runs."""
+
+    store: CommissionSyncStore
+    promoters: PromoterRepository
 
 
 def _view_fields(record: CommissionRecord, nickname: str | None) -> dict[str, Any]:

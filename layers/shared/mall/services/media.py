@@ -133,26 +133,3 @@ def _verified(upload_id: str, key: str, content_type: str, facts: Mapping[str, o
     return VerifiedImage(upload_id=upload_id, key=key, content_type=content_type, width=int(str(facts["width"])),
                          height=int(str(facts["height"])), bytes=int(str(facts["bytes"])),
                          thumbnails=[t for t in thumbs if t])
-
-
-def unverified_images(uploads: MediaUploadRepository, images: list[str],
-                      more: list[tuple[str, str]] | None = None) -> list[FieldProblem]:
-    """A problem per image reference a product may not use: anything but the key of a verified upload.
-    ``more``: other (field, key) references checked in the same read (the description's images)."""
-    refs = [(f"images.{i}", ref) for i, ref in enumerate(images)] + list(more or [])
-    ids = {name: rules.upload_id_of(ref) for name, ref in refs}
-    verified = uploads.verified(u for u in ids.values() if u)
-    return [FieldProblem(name, "not a verified media-bucket image: upload it with POST /admin/media/uploads"
-                         if u else "must be a media-bucket key from POST /admin/media/uploads, not a URL or path")
-            for name, u in ids.items() if u is None or u not in verified]
-
-
-def duplicate_images(images: list[str]) -> list[FieldProblem]:
-    """The gallery shows each image once: a repeat is refused, naming the later one."""
-    seen: set[str] = set()
-    problems: list[FieldProblem] = []
-    for i, ref in enumerate(images):
-        if ref in seen:
-            problems.append(FieldProblem(f"images.{i}", "this image is already in the gallery"))
-        seen.add(ref)
-    return problems

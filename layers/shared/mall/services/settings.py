@@ -9,20 +9,22 @@ from typing import TYPE_CHECKING
 from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry
-from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductRepository
-from mall.dal.commission_rates import RateIndex, Rates
 from mall.dal.keys import SETTINGS_HISTORY_PARTITION
-from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion
 from mall.domain import staff
 from mall.domain.audit import changed_fields
-from mall.domain.campaigns import Campaign, CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.commission_cap import SAVING_SETTINGS, cap_problems
 from mall.domain.tokens import Role
 from mall.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    # The book's, the catalog's, the promoters' and the rate index's repositories are the saves' (the cap
+    # check), built by the callers: the settings' reads do without their modules.
+    from mall.dal.campaigns import CampaignRepository
+    from mall.dal.catalog import CategoryRepository, ProductRepository
+    from mall.dal.commission_rates import RateIndex, Rates
+    from mall.dal.referral import PromoterRepository
+    from mall.domain.campaigns import Campaign
     from mall.domain.settings import DistributionSettings
     from mall.schemas.settings import SaveSettingsRequest, SettingsHistory, SettingsVersionView
 
@@ -79,6 +81,8 @@ def rate_sources(*, categories: CategoryRepository, products: ProductRepository,
     indexed = rates.read() if rates is not None else None
     if indexed is not None:
         return indexed
+    from mall.dal.commission_rates import Rates  # the saves' module, not the reads' (above)
+
     return Rates(categories=categories.list_all(), products=products.with_own_commission(),
                  promoters=list(promoters.with_overrides()))
 
@@ -96,6 +100,8 @@ def check_cap_against_catalog(*, categories: CategoryRepository, products: Produ
     if problems:
         raise InvalidInput("with these settings a line could pay more than the commission cap",
                            code="commission_over_cap", fields=problems)
+    from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap  # a save's (see above)
+
     refuse_open_campaigns_over_cap(campaigns, settings=settings, now=now, fields=["commission.cap_bp"],
                                    rates=CatalogRates(found.categories, found.products, found.promoters))
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from mall.clock import china_day, iso
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import BookMoved, CampaignRepository
-from mall.dal.referral import PromoterRepository
 from mall.domain.campaigns import Campaign, CatalogRates, campaign_cap_problems
 from mall.domain.wake_up import (
     Sleeper,
@@ -28,6 +27,7 @@ from mall.services.campaigns import Actor, CampaignRepositories
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from mall.dal.referral import PromoterRepository
     from mall.dal.stats import StatsRepository
     from mall.dal.table import Table
 
@@ -45,10 +45,12 @@ class WakeUpRepositories:
     @classmethod
     def on(cls, table: Table) -> WakeUpRepositories:
         # Imported by the daily run's repositories (built at its cold start), not with this module: the admin's
-        # routes of the rule do without the statistics, but for the count of who woke.
+        # routes of the rule do without the statistics, but for the count of who woke, and without the promoters.
+        from mall.dal.referral import PromoterRepository
         from mall.dal.stats import StatsRepository
 
-        return cls(CampaignRepositories.on(table), PromoterRepository(table), StatsRepository(table))
+        # The run cap-checks the campaign it makes: the check's repositories are built at its cold start too.
+        return cls(CampaignRepositories.on(table, cap_reads=True), PromoterRepository(table), StatsRepository(table))
 
 
 def _cap_checked(repos: CampaignRepositories, campaign: Campaign, others: list[Campaign]) -> None:

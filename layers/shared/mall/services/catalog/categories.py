@@ -9,7 +9,7 @@ from mall.clock import iso, utc_now
 from mall.domain.catalog import Category
 from mall.errors import NotFound
 from mall.ids import new_id
-from mall.schemas.catalog import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
+from mall.schemas.catalog_categories import CategoryCreate, CategoryList, CategoryUpdate, CategoryView
 from mall.services.catalog.common import CatalogRepositories, audit_entry, check_category_cap
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -13,14 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import cursors
 from mall.dal.audit import AuditEntry
-from mall.dal.campaigns import CampaignRepository
-from mall.dal.catalog import CategoryRepository, ProductPageReads, ProductRepository
-from mall.dal.commission_rates import RateIndex
+from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.media import MediaUploadRepository
-from mall.dal.referral import PromoterRepository
 from mall.dal.settings import SettingsRepository
 from mall.domain.audit import changed_fields
-from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap
 from mall.domain.catalog import Category, Earning, ListingFilter, ListingSort, Product, priced_variants, select_page
 from mall.domain.commission_cap import Saving, cap_problems
 from mall.errors import FieldProblem, InvalidInput
@@ -28,6 +25,10 @@ from mall.observability import metrics
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from mall.dal.campaigns import CampaignRepository
+    from mall.dal.catalog import ProductPageReads
+    from mall.dal.commission_rates import RateIndex
+    from mall.dal.referral import PromoterRepository
     from mall.dal.table import Table
     from mall.domain.settings import DistributionSettings
 
@@ -52,13 +53,53 @@ class CatalogRepositories:
 
     @classmethod
     def on(cls, table: Table) -> CatalogRepositories:
-        return cls(categories=CategoryRepository(table), products=ProductRepository(table),
-                   promoters=PromoterRepository(table), settings=SettingsRepository(table),
-                   uploads=MediaUploadRepository(table), pages=ProductPageReads(table),
-                   campaigns=CampaignRepository(table), rates=RateIndex(table))
+        return _OnTable.on(table)
 
     def distribution_settings(self) -> DistributionSettings:
         return self.settings.current().settings
+
+
+class _OnTable(CatalogRepositories):
+    """The table's repositories. The promoters' (their overrides), the book of campaigns and the rate index
+    are read by a save's cap check alone, the product pages' reads by the mini-program's product pages alone
+    (whose function builds them at its cold start): built, with their modules, on first use, so that the
+    console's lists and the shelf schedule start without them."""
+
+    table: Table
+
+    @classmethod
+    def on(cls, table: Table) -> CatalogRepositories:
+        # Not the dataclass's __init__: it would set the four built on first use (below).
+        built = object.__new__(cls)
+        for name, repository in (("categories", CategoryRepository(table)), ("products", ProductRepository(table)),
+                                 ("settings", SettingsRepository(table)), ("uploads", MediaUploadRepository(table)),
+                                 ("table", table)):
+            object.__setattr__(built, name, repository)
+        return built
+
+    @cached_property
+    def pages(self) -> ProductPageReads:
+        from mall.dal.catalog import ProductPageReads
+
+        return ProductPageReads(self.table)
+
+    @cached_property
+    def promoters(self) -> PromoterRepository:
+        from mall.dal.referral import PromoterRepository
+
+        return PromoterRepository(self.table)
+
+    @cached_property
+    def campaigns(self) -> CampaignRepository:
+        from mall.dal.campaigns import CampaignRepository
+
+        return CampaignRepository(self.table)
+
+    @cached_property
+    def rates(self) -> RateIndex:
+        from mall.dal.commission_rates import RateIndex
+
+        return RateIndex(self.table)
 
 
 def refuse(problems: list[FieldProblem], message: str, code: str) -> None:
@@ -101,6 +142,8 @@ def check_campaigns_cap(repos: CatalogRepositories, *, now: datetime, fields: Se
     weighed = repos.campaigns.read(consistent=True).weighed_at_save(now)
     if not weighed:
         return
+    from mall.domain.campaigns import CatalogRates, refuse_open_campaigns_over_cap  # a save's, with the book
+
     found = rate_sources(categories=repos.categories, products=repos.products, promoters=repos.promoters,
                          rates=repos.rates)
     categories = [c for c in found.categories if category is None or c.category_id != category.category_id]

@@ -50,7 +50,7 @@ from mall.services.catalog.content import (
 )
 from mall.services.catalog.skus import admin_sku_views, sku_cap_problems, spec_views, with_skus
 from mall.services.catalog.stock import note_stock_levels
-from mall.services.media import duplicate_images, unverified_images
+from mall.services.product_images import duplicate_images, unverified_images
 
 
 def admin_product_view(product: Product) -> AdminProductView:
