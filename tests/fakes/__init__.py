@@ -21,7 +21,14 @@ def fake_catalog(memory: CatalogMemory | None = None, **overrides: Any) -> Catal
                              "uploads": FakeMediaUploadRepository(), **overrides}
     parts.setdefault("pages", FakeProductPageReads(parts["products"], parts["categories"], parts["promoters"],
                                                    parts["settings"]))
-    return CatalogRepositories(**parts)
+    built_on_first_use = {name: parts.pop(name) for name in ("promoters", "pages", "campaigns", "rates")
+                          if name in parts}
+    return CatalogRepositories(**parts, **{f"{name}_of": _returning(repository)
+                                           for name, repository in built_on_first_use.items()})
+
+
+def _returning(repository: Any) -> Any:
+    return lambda: repository
 
 
 __all__ = ["CatalogMemory", "FakeCategoryRepository", "FakeMediaUploadRepository", "FakeProductRepository",

@@ -147,8 +147,8 @@ def test_an_edit_racing_an_order_is_refused_rather_than_losing_its_stock(table: 
         def get_detailed(self, product_id: str, *, consistent: bool = False) -> Any:
             return read
 
-    stale = CatalogRepositories(categories=repos.categories, products=StaleRead(table), promoters=repos.promoters,
-                                settings=repos.settings, uploads=repos.uploads, pages=repos.pages)
+    stale = CatalogRepositories(categories=repos.categories, products=StaleRead(table), promoters_of=repos.promoters_of,
+                                settings=repos.settings, uploads=repos.uploads, pages_of=repos.pages_of)
     edit = ProductUpdate.model_validate({"version": version, "specs": [TRAVELLERS],
                                          "skus": [{"options": ["成人"], "price_fen": 21_000}]})
     with pytest.raises(Conflict) as moved:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cached_property
+from functools import cache
 from typing import TYPE_CHECKING
 
 from mall.clock import iso
@@ -26,6 +26,8 @@ from mall.schemas.campaigns import BoostedProduct, BoostedProducts, CampaignList
 from mall.services.settings import rate_sources
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mall.dal.catalog import CategoryRepository, ProductRepository
     from mall.dal.commission_rates import RateIndex
     from mall.dal.referral import PromoterRepository
@@ -44,40 +46,55 @@ class CampaignRepositories:
 
     campaigns: CampaignRepository
     settings: SettingsRepository
-    table: Table
+    categories_of: Callable[[], CategoryRepository]
+    products_of: Callable[[], ProductRepository]
+    promoters_of: Callable[[], PromoterRepository]
+    rates_of: Callable[[], RateIndex]
 
     @classmethod
     def on(cls, table: Table, *, cap_reads: bool = False) -> CampaignRepositories:
         """``cap_reads``: build the cap check's repositories now, for a caller whose every run checks the cap."""
-        repositories = cls(CampaignRepository(table), SettingsRepository(table), table)
+        def categories() -> CategoryRepository:
+            from mall.dal.catalog import CategoryRepository
+
+            return CategoryRepository(table)
+
+        def products() -> ProductRepository:
+            from mall.dal.catalog import ProductRepository
+
+            return ProductRepository(table)
+
+        def promoters() -> PromoterRepository:
+            from mall.dal.referral import PromoterRepository
+
+            return PromoterRepository(table)
+
+        def rates() -> RateIndex:
+            from mall.dal.commission_rates import RateIndex
+
+            return RateIndex(table)
+
+        factories = (cache(categories), cache(products), cache(promoters), cache(rates))
         if cap_reads:
-            for name in ("categories", "products", "promoters", "rates"):
-                getattr(repositories, name)
-        return repositories
+            for build in factories:
+                build()
+        return cls(CampaignRepository(table), SettingsRepository(table), *factories)
 
-    @cached_property
+    @property
     def categories(self) -> CategoryRepository:
-        from mall.dal.catalog import CategoryRepository
+        return self.categories_of()
 
-        return CategoryRepository(self.table)
-
-    @cached_property
+    @property
     def products(self) -> ProductRepository:
-        from mall.dal.catalog import ProductRepository
+        return self.products_of()
 
-        return ProductRepository(self.table)
-
-    @cached_property
+    @property
     def promoters(self) -> PromoterRepository:
-        from mall.dal.referral import PromoterRepository
+        return self.promoters_of()
 
-        return PromoterRepository(self.table)
-
-    @cached_property
+    @property
     def rates(self) -> RateIndex:
-        from mall.dal.commission_rates import RateIndex
-
-        return RateIndex(self.table)
+        return self.rates_of()
 
 
 @dataclass(frozen=True)

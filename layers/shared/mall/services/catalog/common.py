@@ -3,10 +3,10 @@ audit entry of a change and the commission cap check."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
+def _none() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class CatalogRepositories:
     """Everything the catalog's use cases read and write. Tests build one from in-memory fakes
@@ -42,64 +46,64 @@ class CatalogRepositories:
 
     categories: CategoryRepository
     products: ProductRepository
-    promoters: PromoterRepository
     settings: SettingsRepository
     uploads: MediaUploadRepository
-    pages: ProductPageReads
+    promoters_of: Callable[[], PromoterRepository]
+    pages_of: Callable[[], ProductPageReads]
     #: The book of campaigns and the rate index, for the cap check of a rate save against the
     #: campaigns (None, in tests built from fakes: that check is skipped).
-    campaigns: CampaignRepository | None = None
-    rates: RateIndex | None = None
+    campaigns_of: Callable[[], CampaignRepository | None] = _none
+    rates_of: Callable[[], RateIndex | None] = _none
 
     @classmethod
     def on(cls, table: Table) -> CatalogRepositories:
-        return _OnTable.on(table)
+        # The promoters' (their overrides), the book of campaigns and the rate index are read by a save's cap
+        # check alone, the product pages' reads by the mini-program's product pages alone (whose function builds
+        # them at its cold start): built, with their modules imported, on first use, so that the console's lists
+        # and the shelf schedule start without them.
+        def promoters() -> PromoterRepository:
+            from mall.dal.referral import PromoterRepository
+
+            return PromoterRepository(table)
+
+        def pages() -> ProductPageReads:
+            from mall.dal.catalog import ProductPageReads
+
+            return ProductPageReads(table)
+
+        def campaigns() -> CampaignRepository:
+            from mall.dal.campaigns import CampaignRepository
+
+            return CampaignRepository(table)
+
+        def rates() -> RateIndex:
+            from mall.dal.commission_rates import RateIndex
+
+            return RateIndex(table)
+
+        return cls(categories=CategoryRepository(table), products=ProductRepository(table),
+                   settings=SettingsRepository(table), uploads=MediaUploadRepository(table),
+                   promoters_of=cache(promoters), pages_of=cache(pages), campaigns_of=cache(campaigns),
+                   rates_of=cache(rates))
+
+    @property
+    def promoters(self) -> PromoterRepository:
+        return self.promoters_of()
+
+    @property
+    def pages(self) -> ProductPageReads:
+        return self.pages_of()
+
+    @property
+    def campaigns(self) -> CampaignRepository | None:
+        return self.campaigns_of()
+
+    @property
+    def rates(self) -> RateIndex | None:
+        return self.rates_of()
 
     def distribution_settings(self) -> DistributionSettings:
         return self.settings.current().settings
-
-
-class _OnTable(CatalogRepositories):
-    """The table's repositories. The promoters' (their overrides), the book of campaigns and the rate index
-    are read by a save's cap check alone, the product pages' reads by the mini-program's product pages alone
-    (whose function builds them at its cold start): built, with their modules, on first use, so that the
-    console's lists and the shelf schedule start without them."""
-
-    table: Table
-
-    @classmethod
-    def on(cls, table: Table) -> CatalogRepositories:
-        # Not the dataclass's __init__: it would set the four built on first use (below).
-        built = object.__new__(cls)
-        for name, repository in (("categories", CategoryRepository(table)), ("products", ProductRepository(table)),
-                                 ("settings", SettingsRepository(table)), ("uploads", MediaUploadRepository(table)),
-                                 ("table", table)):
-            object.__setattr__(built, name, repository)
-        return built
-
-    @cached_property
-    def pages(self) -> ProductPageReads:
-        from mall.dal.catalog import ProductPageReads
-
-        return ProductPageReads(self.table)
-
-    @cached_property
-    def promoters(self) -> PromoterRepository:
-        from mall.dal.referral import PromoterRepository
-
-        return PromoterRepository(self.table)
-
-    @cached_property
-    def campaigns(self) -> CampaignRepository:
-        from mall.dal.campaigns import CampaignRepository
-
-        return CampaignRepository(self.table)
-
-    @cached_property
-    def rates(self) -> RateIndex:
-        from mall.dal.commission_rates import RateIndex
-
-        return RateIndex(self.table)
 
 
 def refuse(problems: list[FieldProblem], message: str, code: str) -> None:
