@@ -124,6 +124,8 @@ HEAVY = {
     "mall.dal.adjustments": "with mall.services.adjustments",
     "mall.services.referral.team": "by the team and profile routes; the console's promoter team on first use",
     "mall.services.referral.downline": "by the console's promoter downline, on first use",
+    "mall.schemas.orders": "by place order (its request and answer); paying an order placed earlier answers with "
+                           "mall.schemas.order_payment",
     "mall.schemas.wake_up": "by the promoter's profile (mall.schemas.promoter_profile), the team pages and the "
                             "wake-up rule's routes; the other promoter models are in mall.schemas.referral",
     "mall.schemas.campaigns": "by the campaign routes and the wake-up boost's models (mall.schemas.wake_up)",
@@ -156,8 +158,9 @@ ALLOWED: dict[str, dict[str, str]] = {
     "ProductsFunction": {**REFERRAL, **CATALOG, "mall.dal.catalog.page": "it answers the product pages"},
     # An order of one product, without a coupon, cart lines, a saved address, a share link's chain to walk or a
     # self-purchase discount: what it does not use is imported by the order that does.
-    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS, **ORDERS,
-                           **PRODUCTS},
+    "PlaceOrderFunction": {"mall.services.orders": "it places orders",
+                           "mall.schemas.orders": "it takes an order and answers with it", **REFERRAL,
+                           **TRACED_NEEDS, **ORDERS, **PRODUCTS},
     "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
     "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
                            "mall.schemas.fulfilment": "it answers with the order views"},
