@@ -64,7 +64,8 @@ HEAVY = {
     "mall.domain.notifications": "by the notification worker, the wake-up job's notices (mall.domain.wake_up) and "
                                  "a settings document as it is read",
     "mall.schemas.referral": "by the promoter, team and admin routes; a binding or a visit answers with "
-                            "mall.schemas.binding",
+                            "mall.schemas.binding, the promoter's profile and its agreement with "
+                            "mall.schemas.promoter_profile",
     "mall.services.orders": "by place order; paying an order placed earlier is mall.services.order_payment",
     "mall.dal.referral": "by the functions that read promoters or bindings; the product page reads "
                          "(mall.dal.catalog.page) import it for a signed-in viewer",
@@ -122,7 +123,8 @@ HEAVY = {
     "mall.services.settlement": "by the settlement functions; the console's promoters when a promoter is disabled",
     "mall.services.adjustments": "by the manual adjustments' routes of the console's promoters, on first use",
     "mall.dal.adjustments": "with mall.services.adjustments",
-    "mall.services.referral.team": "by the team and profile routes; the console's promoter team on first use",
+    "mall.services.referral.team": "by the team routes; the console's promoter team on first use; the promoter's "
+                                   "profile is mall.services.referral.profile",
     "mall.services.referral.downline": "by the console's promoter downline, on first use",
     "mall.schemas.orders": "by place order (its request and answer); paying an order placed earlier answers with "
                            "mall.schemas.order_payment",
@@ -167,8 +169,9 @@ ALLOWED: dict[str, dict[str, str]] = {
     "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
     "ShareVisitFunction": {**REFERRAL, **NETWORK},
     "ReferralBindFunction": {**REFERRAL, **NETWORK},
-    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
-                                **NETWORK, **CATALOG, "mall.services.referral.team": "it builds the profile",
+    # The profile and the agreement's acceptance (mall.services.referral.profile), without the team pages' and the
+    # console's promoter models.
+    "PromoterProfileFunction": {**REFERRAL, **NETWORK, **CATALOG,
                                 "mall.schemas.wake_up": "the profile shows the wake-up boost in force",
                                 "mall.schemas.campaigns": "the profile shows the wake-up boost in force"},
     # The promoter's commission list (its orders' list imports what it needs on first use) and preview.
