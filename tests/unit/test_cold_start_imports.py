@@ -126,6 +126,13 @@ HEAVY = {
     "mall.services.referral.team": "by the team routes; the console's promoter team on first use; the promoter's "
                                    "profile is mall.services.referral.profile",
     "mall.services.referral.downline": "by the console's promoter downline, on first use",
+    "mall.schemas.refunds": "by the refund routes; an order's detail lists its refunds with mall.schemas.refund_view",
+    "mall.schemas.tracking": "by the tracking routes (the buyer's, the promoter's, the console's) and the provider's "
+                             "push; an order's detail shows its auto-confirm countdown with mall.schemas.countdown",
+    "mall.domain.tracking": "by the tracking routes and workers; an order's detail for a shipped order's countdown "
+                            "(mall.services.fulfilment.auto_confirm_of)",
+    "mall.schemas.fulfilment_admin": "by the console's orders (and the admin's orders by promoter, "
+                                     "mall.services.promoter_orders)",
     "mall.schemas.orders": "by place order (its request and answer); paying an order placed earlier answers with "
                            "mall.schemas.order_payment",
     "mall.schemas.wake_up": "by the promoter's profile (mall.schemas.promoter_profile), the team pages and the "
@@ -165,7 +172,12 @@ ALLOWED: dict[str, dict[str, str]] = {
                            **TRACED_NEEDS, **ORDERS, **PRODUCTS},
     "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
     "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
-                           "mall.schemas.fulfilment": "it answers with the order views"},
+                           "mall.schemas.fulfilment": "it answers with the order views",
+                           "mall.schemas.tracking": "it answers GET /orders/{order_id}/tracking",
+                           "mall.domain.tracking": "it answers an order's parcels and countdown"},
+    # Confirming receipt answers with the order's detail: neither the tracking views nor the refund requests.
+    "OrderConfirmReceiptFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
+                                    "mall.schemas.fulfilment": "it answers with the order's detail"},
     "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
     "ShareVisitFunction": {**REFERRAL, **NETWORK},
     "ReferralBindFunction": {**REFERRAL, **NETWORK},
