@@ -126,6 +126,10 @@ HEAVY = {
     "mall.services.referral.team": "by the team routes; the console's promoter team on first use; the promoter's "
                                    "profile is mall.services.referral.profile",
     "mall.services.referral.downline": "by the console's promoter downline, on first use",
+    "mall.integrations.wechatpay.refund_resources": "by the refund routes and WeChat Pay's client; by the webhook "
+                                                    "when a refund notification arrives",
+    "mall.integrations.wechatpay.transfer_resources": "by the payout functions and WeChat Pay's client; by the "
+                                                      "webhook when a transfer notification arrives",
     "mall.schemas.refunds": "by the refund routes; an order's detail lists its refunds with mall.schemas.refund_view",
     "mall.schemas.tracking": "by the tracking routes (the buyer's, the promoter's, the console's) and the provider's "
                              "push; an order's detail shows its auto-confirm countdown with mall.schemas.countdown",
