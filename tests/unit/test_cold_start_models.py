@@ -78,6 +78,15 @@ def test_a_cold_start_builds_no_model_of_another_function(function: str) -> None
     assert sorted(name for name in NOT_BUILT_AT_COLD_START[function] if built[name]) == []
 
 
+def test_the_webhook_creates_a_payment_resource_model_at_cold_start_and_no_refund_or_transfer_one() -> None:
+    # Most notifications are payments: a refund's and a transfer bill's resource models are created with their
+    # handlers (mall.integrations.wechatpay.refund_resources, transfer_resources), when such a notification arrives.
+    names = {name.rpartition(".")[2] for name in models_built_by("WeChatPayWebhookFunction")}
+    assert "TransactionResource" in names
+    assert sorted(names & {"RefundAmount", "RefundResource", "RefundResult", "TransferBillResource",
+                           "TransferBillCreated", "TransferBillCancelled"}) == []
+
+
 def test_the_check_sees_a_model_built_at_cold_start() -> None:
     built = models_built_by("PromoterProfileFunction")
     assert built["mall.schemas.promoter_profile.PromoterProfile"] is True  # its main route's answer
