@@ -28,7 +28,8 @@ from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.domain.shipping import ParcelRequest
 from mall.domain.staff import Capability
 from mall.errors import FieldProblem, InvalidInput
-from mall.schemas.fulfilment import AdminOrderPage, OrderDetail, ShippingAddress, ShipRequest, VerifyRequest
+from mall.schemas.fulfilment import OrderDetail
+from mall.schemas.fulfilment_admin import AdminOrderPage, ShippingAddress, ShipRequest, VerifyRequest
 from mall.schemas.tracking import TrackingView
 from mall.services.fulfilment import (
     admin_list_orders,

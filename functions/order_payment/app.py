@@ -12,7 +12,7 @@ from mall.dal.orders import OrderRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.factory import merchant_config, pay_client
-from mall.schemas.orders import OrderPaymentResponse
+from mall.schemas.order_payment import OrderPaymentResponse
 from mall.services.order_payment import payment_for_order
 
 # Composition root: built once per cold start, shared by every invocation.

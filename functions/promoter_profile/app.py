@@ -18,12 +18,10 @@ from mall.dal.referral import PromoterRepository
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
 from mall.schemas.campaigns import BoostedProducts
-from mall.schemas.promoter_profile import PromoterProfile
-from mall.schemas.referral import AgreementAcceptRequest
+from mall.schemas.promoter_profile import AgreementAcceptRequest, PromoterProfile
 from mall.services.campaigns import boosted_for
 from mall.services.referral import ReferralRepositories, share_page
-from mall.services.referral.appoint import accept_agreement
-from mall.services.referral.team import my_profile
+from mall.services.referral.profile import accept_agreement, my_profile
 
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()

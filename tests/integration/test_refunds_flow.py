@@ -18,7 +18,7 @@ from mall.dal.table import Table
 from mall.domain.refunds import LineRequest, RefundStatus
 from mall.errors import Conflict, DomainError, InvalidInput, NotFound
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayRetryableError
-from mall.integrations.wechatpay.resources import RefundResource, RefundResult
+from mall.integrations.wechatpay.refund_resources import RefundResource, RefundResult
 from mall.services import refunds as service
 from tests.unit.test_fulfilment_factory import Line, put_order
 

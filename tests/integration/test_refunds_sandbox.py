@@ -16,7 +16,7 @@ from mall.domain.refunds import LineRequest, RefundStatus
 from mall.integrations.wechatpay.client import WeChatPayClient
 from mall.integrations.wechatpay.crypto import load_private_key, load_public_key
 from mall.integrations.wechatpay.notifications import verify_and_decrypt
-from mall.integrations.wechatpay.resources import parse_refund
+from mall.integrations.wechatpay.refund_resources import parse_refund
 from mall.services import refunds as service
 from tests.unit.test_fulfilment_factory import Line, put_order
 from tests.unit.wechatpay.helpers import sandbox_transport

@@ -49,7 +49,7 @@ from mall.domain.stats import CounterDelta, contributions
 from mall.domain.stats_periods import day_of, period_key
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.errors import WeChatPayError
-from mall.integrations.wechatpay.resources import RefundResource, RefundResult
+from mall.integrations.wechatpay.refund_resources import RefundResource, RefundResult
 from mall.schemas.orders import OrderLineRequest, PlaceOrderRequest, ShareSourceRequest
 from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest

@@ -16,7 +16,7 @@ from mall.clock import utc_now
 from mall.dal.table import Item, main_table
 from mall.domain.tokens import Role
 from mall.domain.withdrawals import WithdrawalStatus
-from mall.integrations.wechatpay.resources import RefundResult
+from mall.integrations.wechatpay.refund_resources import RefundResult
 from tests.conftest import bearer
 from tests.unit.conftest import FakeContext, http_event, load_function
 from tests.unit.test_fulfilment_factory import Line, order_item

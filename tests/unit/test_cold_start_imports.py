@@ -64,7 +64,8 @@ HEAVY = {
     "mall.domain.notifications": "by the notification worker, the wake-up job's notices (mall.domain.wake_up) and "
                                  "a settings document as it is read",
     "mall.schemas.referral": "by the promoter, team and admin routes; a binding or a visit answers with "
-                            "mall.schemas.binding",
+                            "mall.schemas.binding, the promoter's profile and its agreement with "
+                            "mall.schemas.promoter_profile",
     "mall.services.orders": "by place order; paying an order placed earlier is mall.services.order_payment",
     "mall.dal.referral": "by the functions that read promoters or bindings; the product page reads "
                          "(mall.dal.catalog.page) import it for a signed-in viewer",
@@ -122,8 +123,22 @@ HEAVY = {
     "mall.services.settlement": "by the settlement functions; the console's promoters when a promoter is disabled",
     "mall.services.adjustments": "by the manual adjustments' routes of the console's promoters, on first use",
     "mall.dal.adjustments": "with mall.services.adjustments",
-    "mall.services.referral.team": "by the team and profile routes; the console's promoter team on first use",
+    "mall.services.referral.team": "by the team routes; the console's promoter team on first use; the promoter's "
+                                   "profile is mall.services.referral.profile",
     "mall.services.referral.downline": "by the console's promoter downline, on first use",
+    "mall.integrations.wechatpay.refund_resources": "by the refund routes and WeChat Pay's client; by the webhook "
+                                                    "when a refund notification arrives",
+    "mall.integrations.wechatpay.transfer_resources": "by the payout functions and WeChat Pay's client; by the "
+                                                      "webhook when a transfer notification arrives",
+    "mall.schemas.refunds": "by the refund routes; an order's detail lists its refunds with mall.schemas.refund_view",
+    "mall.schemas.tracking": "by the tracking routes (the buyer's, the promoter's, the console's) and the provider's "
+                             "push; an order's detail shows its auto-confirm countdown with mall.schemas.countdown",
+    "mall.domain.tracking": "by the tracking routes and workers; an order's detail for a shipped order's countdown "
+                            "(mall.services.fulfilment.auto_confirm_of)",
+    "mall.schemas.fulfilment_admin": "by the console's orders (and the admin's orders by promoter, "
+                                     "mall.services.promoter_orders)",
+    "mall.schemas.orders": "by place order (its request and answer); paying an order placed earlier answers with "
+                           "mall.schemas.order_payment",
     "mall.schemas.wake_up": "by the promoter's profile (mall.schemas.promoter_profile), the team pages and the "
                             "wake-up rule's routes; the other promoter models are in mall.schemas.referral",
     "mall.schemas.campaigns": "by the campaign routes and the wake-up boost's models (mall.schemas.wake_up)",
@@ -156,16 +171,23 @@ ALLOWED: dict[str, dict[str, str]] = {
     "ProductsFunction": {**REFERRAL, **CATALOG, "mall.dal.catalog.page": "it answers the product pages"},
     # An order of one product, without a coupon, cart lines, a saved address, a share link's chain to walk or a
     # self-purchase discount: what it does not use is imported by the order that does.
-    "PlaceOrderFunction": {"mall.services.orders": "it places orders", **REFERRAL, **TRACED_NEEDS, **ORDERS,
-                           **PRODUCTS},
+    "PlaceOrderFunction": {"mall.services.orders": "it places orders",
+                           "mall.schemas.orders": "it takes an order and answers with it", **REFERRAL,
+                           **TRACED_NEEDS, **ORDERS, **PRODUCTS},
     "OrderPaymentFunction": {**TRACED_NEEDS, **ORDERS},
     "OrdersReadFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
-                           "mall.schemas.fulfilment": "it answers with the order views"},
+                           "mall.schemas.fulfilment": "it answers with the order views",
+                           "mall.schemas.tracking": "it answers GET /orders/{order_id}/tracking",
+                           "mall.domain.tracking": "it answers an order's parcels and countdown"},
+    # Confirming receipt answers with the order's detail: neither the tracking views nor the refund requests.
+    "OrderConfirmReceiptFunction": {**ORDERS, "mall.domain.refunds": "an order's detail shows its refunds",
+                                    "mall.schemas.fulfilment": "it answers with the order's detail"},
     "WeChatPayWebhookFunction": {**REFERRAL, **TRACED_NEEDS, **ORDERS, **CATALOG},
     "ShareVisitFunction": {**REFERRAL, **NETWORK},
     "ReferralBindFunction": {**REFERRAL, **NETWORK},
-    "PromoterProfileFunction": {"mall.schemas.referral": "it answers with the promoter's profile", **REFERRAL,
-                                **NETWORK, **CATALOG, "mall.services.referral.team": "it builds the profile",
+    # The profile and the agreement's acceptance (mall.services.referral.profile), without the team pages' and the
+    # console's promoter models.
+    "PromoterProfileFunction": {**REFERRAL, **NETWORK, **CATALOG,
                                 "mall.schemas.wake_up": "the profile shows the wake-up boost in force",
                                 "mall.schemas.campaigns": "the profile shows the wake-up boost in force"},
     # The promoter's commission list (its orders' list imports what it needs on first use) and preview.

@@ -13,7 +13,7 @@ from mall.dal.audit import AuditLog
 from mall.dal.table import Table, main_table
 from mall.domain.tokens import Role
 from mall.integrations.wechatpay.errors import WeChatPayRetryableError
-from mall.integrations.wechatpay.resources import RefundResult
+from mall.integrations.wechatpay.refund_resources import RefundResult
 from tests.conftest import ROOT, bearer
 from tests.unit.conftest import FakeContext, Invoke, http_event, load_function
 from tests.unit.test_fulfilment_factory import ADDRESS, Line, order_item, put_order

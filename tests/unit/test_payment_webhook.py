@@ -14,7 +14,7 @@ from mall.clock import iso, utc_now
 from mall.dal.order_items import order_history
 from mall.dal.table import main_table
 from mall.integrations.wechatpay.crypto import load_private_key, rsa_sign
-from mall.integrations.wechatpay.resources import RefundResource
+from mall.integrations.wechatpay.refund_resources import RefundResource
 from mall.services import refunds
 from tests.unit.test_orders_handlers import (
     ADDRESS,

@@ -34,7 +34,9 @@ from mall.integrations.wechatpay.errors import (
     WeChatPayRetryableError,
 )
 from mall.integrations.wechatpay.notifications import verify_and_decrypt
-from mall.integrations.wechatpay.resources import parse_refund, parse_transaction, parse_transfer_bill
+from mall.integrations.wechatpay.refund_resources import parse_refund
+from mall.integrations.wechatpay.resources import parse_transaction
+from mall.integrations.wechatpay.transfer_resources import parse_transfer_bill
 from tests.serving import serving
 
 from .helpers import APPID, START, FakeClock, Keys, RecordingSender, sandbox_transport

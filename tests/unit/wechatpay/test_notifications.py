@@ -27,7 +27,9 @@ from mall.integrations.wechatpay.notifications import (
     success_reply,
     verify_and_decrypt,
 )
-from mall.integrations.wechatpay.resources import parse_refund, parse_transaction, parse_transfer_bill
+from mall.integrations.wechatpay.refund_resources import parse_refund
+from mall.integrations.wechatpay.resources import parse_transaction
+from mall.integrations.wechatpay.transfer_resources import parse_transfer_bill
 
 from .helpers import APPID, START, FakeClock, Keys, hand_rolled_notification
 

@@ -1,35 +1,25 @@
-"""Order views after payment, shipping and 核销 verification."""
+"""Order views after payment: the buyer's list and an order's detail (which the merchant's views and the
+receipt's confirmation answer with too), and the auto-confirmation's result. The merchant's list, an address
+revealed to ship and the shipping and 核销 requests are in ``mall.schemas.fulfilment_admin``."""
 
 from __future__ import annotations
-
-from typing import Annotated
 
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from mall.schemas.common import ApiModel
-from mall.schemas.order_address import EXAMPLE_MASKED_ADDRESS, AddressFields, AddressView
-from mall.schemas.refunds import EXAMPLE_REFUND, RefundView
-from mall.schemas.tracking import CountdownView
+from mall.schemas.countdown import CountdownView
+from mall.schemas.order_address import EXAMPLE_MASKED_ADDRESS, AddressView
+from mall.schemas.refund_view import EXAMPLE_REFUND, RefundView
 
-_SUMMARY: JsonDict = {
+EXAMPLE_SUMMARY: JsonDict = {
     "order_id": "o_01m6gnbah4xat2qntjhtks", "status": "COMPLETED", "fulfilment": "physical", "amount_fen": 41400,
     "refunded_fen": 6800, "title": "西湖龙井 250g", "line_count": 2, "created_at": "2026-11-03T12:15:08Z",
     "paid_at": "2026-11-03T12:16:02Z", "shipped_at": "2026-11-04T02:30:41Z", "completed_at": "2026-11-07T09:12:30Z"}
-_SERVICE_SUMMARY: JsonDict = {
+EXAMPLE_SERVICE_SUMMARY: JsonDict = {
     "order_id": "o_01m6ndv78ze0z57gcjy2d9", "status": "PAID", "fulfilment": "service", "amount_fen": 19900,
     "refunded_fen": 0, "title": "茶艺体验课 (到店核销)", "line_count": 1, "created_at": "2026-11-05T08:40:12Z",
     "paid_at": "2026-11-05T08:41:03Z", "shipped_at": None, "completed_at": None}
-
-
-class ShippingAddress(AddressFields):
-    """The full delivery address, for the merchant to ship (admins only; every reveal is audited)."""
-
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
-        {"name": "王芳", "phone": "13812341234", "province": "浙江省", "city": "杭州市",
-         "detail": "西湖区文三路 478 号华星时代广场 A 座 1201", "order_id": "o_01m6gnbah4xat2qntjhtks"}]})
-
-    order_id: str
 
 
 class OrderLineView(ApiModel):
@@ -68,7 +58,7 @@ class OrderSummary(ApiModel):
 
 class OrderPage(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "items": [_SERVICE_SUMMARY, _SUMMARY],
+        "items": [EXAMPLE_SERVICE_SUMMARY, EXAMPLE_SUMMARY],
         "next_cursor": "P20SFYJaAOwFc42ZeyJnc2kxcGsiOiJCVVlFUiN1X3hwZGlxY2FieW01ZGJ3MmdsbzN3bnoybCIsImdzaTFzayI6"
                        "IjIwMjYtMTEtMDVUMDg6NDA6MTJaIiwicGsiOiJPUkRFUiNvXzAxbTZuZHY3OHplMHo1N2djankyZDkiLCJzayI6Ik9SREVS"
                        "In0"}]})
@@ -77,27 +67,9 @@ class OrderPage(ApiModel):
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page")
 
 
-class AdminOrderSummary(OrderSummary):
-    buyer_id: str
-    promoter_id: str | None = Field(default=None, description="with `promoter_id`: the promoter the row is for")
-    level: int | None = Field(default=None, description="with `promoter_id`: the level they earn at (1 or 2)")
-    commission_fen: int | None = Field(default=None, description="with `promoter_id`: what they earn on it now")
-
-
-class AdminOrderPage(ApiModel):
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"items": [
-        {**_SERVICE_SUMMARY, "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d", "promoter_id": None, "level": None,
-         "commission_fen": None},
-        {**_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "promoter_id": "u_36botxbbbigbhenhtgo542dk",
-         "level": 1, "commission_fen": 4032}], "next_cursor": None}]})
-
-    items: list[AdminOrderSummary]
-    next_cursor: str | None = None
-
-
 class OrderDetail(OrderSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "shipping_fen": 1000,
+        **EXAMPLE_SUMMARY, "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "shipping_fen": 1000,
         "lines": [
             {"line_id": "0", "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g", "type": "physical",
              "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600, "refunded_fen": 0, "refund_pending_fen": 0,
@@ -131,44 +103,6 @@ class OrderDetail(OrderSummary):
         "it) and when the order confirms itself"))
     history: list[HistoryView]
     refunds: list[RefundView]
-
-
-TrackingNo = Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
-
-
-class ParcelIn(ApiModel):
-    """One parcel: a carrier id of GET /admin/shipping/carriers, its tracking number, and the order
-    lines it carries (one parcel may leave ``line_ids`` out: it carries every physical line)."""
-
-    carrier_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$",
-                                     description="WeChat's delivery_id, e.g. SF, ZTO")]
-    tracking_no: TrackingNo
-    line_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=16)]],
-                        Field(default_factory=list, max_length=50, description="order lines in this parcel")]
-
-
-class ShipRequest(ApiModel):
-    """Either ``parcels`` (1..15: unified or split delivery) or the single-parcel ``carrier`` +
-    ``tracking_no`` (``carrier`` an id or a name of WeChat's carrier list)."""
-
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
-        {"carrier": "顺丰速运", "tracking_no": "SF1428830471952", "parcels": None},
-        {"carrier": None, "tracking_no": None, "parcels": [
-            {"carrier_id": "SF", "tracking_no": "SF1428830471952", "line_ids": ["0"]},
-            {"carrier_id": "ZTO", "tracking_no": "75312345678901", "line_ids": ["1"]}]}]})
-
-    carrier: Annotated[str | None, Field(default=None, min_length=1, max_length=32,
-                                         description="single parcel: e.g. 顺丰速运, SF")]
-    tracking_no: TrackingNo | None = None
-    parcels: Annotated[list[ParcelIn] | None, Field(default=None, max_length=50,
-                                                    description="at most 15 (WeChat's limit; more is 422)")]
-
-
-class VerifyRequest(ApiModel):
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"code": "4827 1935 0642"}]})
-
-    code: Annotated[str, Field(min_length=4, max_length=32, pattern=r"^[0-9 \-]+$",
-                               description="the buyer's 核销 code (spaces and dashes ignored)")]
 
 
 class AutoConfirmResult(ApiModel):

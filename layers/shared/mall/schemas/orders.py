@@ -1,11 +1,11 @@
-"""Placing an order and fetching its payment parameters (request and response models)."""
+"""Placing an order (request and response models); its answer extends the payment parameters' answer
+(``mall.schemas.order_payment``), which the payment route of an order placed earlier answers with alone."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.config import JsonDict
 
 from mall.domain.orders import MAX_LINES, MAX_QUANTITY
 from mall.schemas.common import ApiModel
@@ -13,16 +13,10 @@ from mall.schemas.order_address import (  # the masked address, the same in ever
     EXAMPLE_MASKED_ADDRESS,
     AddressView,
 )
+from mall.schemas.order_payment import AWAITING_PAYMENT, OrderPaymentResponse, PaymentParams
 
-_PAYMENT: JsonDict = {
-    "appId": "wx8f3c2a9d51e7b604", "timeStamp": "1793708108", "nonceStr": "D440E50454F31AF3176813E02EA68EF7",
-    "package": "prepay_id=wx03201508374512d9b4c2e71f5a80390000", "signType": "RSA",
-    "paySign": "pU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIh"
-               "H57kkcWxC+y1Vjv8Hm+TQn7LyP4pVeXNjkbcjtS3wnZNKlpNdncG+F2GkAJK1r2jQBvpyMvMyTX2zR9hImrhUziuGjQATTO6DSRq"
-               "wEyBsbryPjv57vX3nytJNK+H9VILablLDZguhbtVtnKocmN6zXRm/LYODo/xhGOw5LK6KXA0dPBkrGj3APWwKz3GZvRb3qosyu3N"
-               "K1FXQQ5N7krys09DCgc0R95jbA6AbJV7poTWQx+16g=="}
-_AWAITING_PAYMENT: JsonDict = {"order_id": "o_01m6gnbah4xat2qntjhtks", "status": "CREATED", "amount_fen": 41400,
-                               "expires_at": "2026-11-03T12:45:08Z", "payment": _PAYMENT, "payment_error": None}
+__all__ = ["AddressRequest", "CartLineId", "OrderLineRequest", "OrderPaymentResponse", "PaymentParams",
+           "PlaceOrderRequest", "PlaceOrderResponse", "PlacedOrderLineView", "ProductId", "ShareSourceRequest"]
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 CartLineId = Annotated[str, Field(pattern=r"^cl_[0-9a-f]{20}$", description="a line's `line_id` from GET /cart")]
@@ -95,33 +89,9 @@ class PlacedOrderLineView(BaseModel):
     sku_label: str | None = Field(default=None, description="its spec values, e.g. 成人/250g")
 
 
-class PaymentParams(BaseModel):
-    """Pass as-is to ``wx.requestPayment`` (keys exactly as WeChat names them)."""
-
-    appId: str
-    timeStamp: str
-    nonceStr: str
-    package: str
-    signType: str
-    paySign: str
-
-
-class OrderPaymentResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_AWAITING_PAYMENT]})
-
-    order_id: str
-    status: str
-    amount_fen: int
-    expires_at: str = Field(description="ISO-8601 UTC: unpaid orders are closed and their stock released then")
-    payment: PaymentParams | None = Field(
-        description="the signed `wx.requestPayment` parameters; null when WeChat Pay could not be reached "
-                    "(the order stays CREATED: fetch them again with POST /orders/{order_id}/payment)")
-    payment_error: str | None = None
-
-
 class PlaceOrderResponse(OrderPaymentResponse):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_AWAITING_PAYMENT, "goods_fen": 40400, "shipping_fen": 1000, "discount_fen": 0,
+        **AWAITING_PAYMENT, "goods_fen": 40400, "shipping_fen": 1000, "discount_fen": 0,
         "lines": [{"line_id": "0", "product_id": "p_01m4cmckqvx119jymzac3w", "name": "西湖龙井 250g",
                    "type": "physical", "quantity": 2, "unit_price_fen": 16800, "paid_fen": 33600,
                    "sku_id": None, "sku_label": None},

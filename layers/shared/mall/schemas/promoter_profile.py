@@ -1,16 +1,17 @@
-"""What a promoter sees about themself (GET /promoter/profile): a module of its own, so that the other
-promoter and team models (``mall.schemas.referral``) do not bring the wake-up boost's and the campaigns'
-models with them."""
+"""What a promoter sees about themself (GET /promoter/profile) and what accepting the agreement takes (POST
+/promoter/agreement): a module of its own, so that the other promoter and team models (``mall.schemas.referral``)
+do not bring the wake-up boost's and the campaigns' models with them, nor the profile's function those models."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mall.schemas.common import ApiModel
 from mall.schemas.wake_up import PromoterWakeUpBoost
 
-__all__ = ["LevelView", "PromoterProfile", "RequirementView"]
+__all__ = ["AgreementAcceptRequest", "LevelView", "PromoterProfile", "RequirementView"]
 
 
 class LevelView(BaseModel):
@@ -64,3 +65,9 @@ class PromoterProfile(BaseModel):
     wake_up_boost: PromoterWakeUpBoost | None = Field(
         default=None, description="the wake-up boost (沉睡唤醒加成) in force for you, if any: show it in the promoter "
                                   "pages whether or not a subscribe message told you")
+
+
+class AgreementAcceptRequest(ApiModel):
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"rules_version": 5}]})
+
+    rules_version: Annotated[int, Field(ge=0, description="the version of GET /rules you showed and accepted")]

@@ -31,7 +31,8 @@ class QrCodeResponse(BaseModel):
 
 
 class PosterRequest(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    # The poster function's body and answer: built by its entry point at init, not by the QR code's.
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [
         {"product_id": "p_01m4cmckqvx119jymzac3w", "slogan": "明前头采, 一口回甘"},
         {"product_id": "p_01m4cmckqvx119jymzac3w", "template_id": "mat_01m4cn3k9z2yq8w7e5r4t3"}]})
 
@@ -50,7 +51,7 @@ class PosterRequest(ApiModel):
 
 
 class PosterResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{
         "url": "https://mall-prod-mediabucket-1q8z4k7w2m5x.s3.amazonaws.com/posters/u_36botxbbbigbhenhtgo542dk/"
                "p_01m4cmckqvx119jymzac3w/JXZtwULX-461d480f74059db63c5b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
                "&X-Amz-Credential=ASIAQ3EGVXK4EXAMPLE7%2F20261120%2Fap-east-1%2Fs3%2Faws4_request"

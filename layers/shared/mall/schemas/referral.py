@@ -23,7 +23,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=200)]
 
 # The binding and visit models live in mall.schemas.binding (light, for the customer routes) and are
 # importable from here too.
-__all__ = ["AdminBindingRequest", "AdminTeamMember", "AdminTeamPage", "AdminUnbindRequest", "AgreementAcceptRequest",
+__all__ = ["AdminBindingRequest", "AdminTeamMember", "AdminTeamPage", "AdminUnbindRequest",
            "ApplyRequest", "BindRequestBody", "BindResult", "BindingHistoryEntry", "BindingView", "CustomerBinding",
            "LevelChangeRequest", "OverrideRequest", "PromoterAdminView", "PromoterCode", "PromoterDetail",
            "PromoterHistoryEntry", "PromoterList", "PromoterListItem", "PromoterListPage", "Reason",
@@ -162,12 +162,6 @@ class PromoterDetail(BaseModel):
     history: list[PromoterHistoryEntry]
     phone: str | None = Field(default=None, description="the promoter's bound phone, masked (138****1234); "
                                                         "null when none is bound")
-
-
-class AgreementAcceptRequest(ApiModel):
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [{"rules_version": 5}]})
-
-    rules_version: Annotated[int, Field(ge=0, description="the version of GET /rules you showed and accepted")]
 
 
 class TeamMember(BaseModel):

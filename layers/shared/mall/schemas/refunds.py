@@ -1,4 +1,4 @@
-"""Refund requests and views (退款)."""
+"""Refund requests and lists (退款); a refund as the views show it is ``mall.schemas.refund_view``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,12 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from mall.domain.refunds import RefundStatus
 from mall.schemas.common import ApiModel
+from mall.schemas.refund_view import EXAMPLE_REFUND, RefundLineView, RefundView
 
-#: A partial refund of one line, approved and paid back (the admin's view; the buyer's hides `decided_by`).
-EXAMPLE_REFUND: JsonDict = {
-    "refund_id": "o_01m6gnbah4xat2qntjhtks-r1", "order_id": "o_01m6gnbah4xat2qntjhtks",
-    "buyer_id": "u_xpdiqcabym5dbw2glo3wnz2l", "kind": "customer", "status": "SUCCEEDED", "amount_fen": 6800,
-    "shipping_fen": 0, "lines": [{"line_id": "1", "amount_fen": 6800}], "reason": "盖碗收到时有裂纹",
-    "created_at": "2026-11-05T03:20:11Z", "decided_by": "admin:li.na", "decided_at": "2026-11-05T06:02:37Z",
-    "reject_reason": None, "wechat_refund_id": "50302105872026110512874455931",
-    "succeeded_at": "2026-11-05T06:02:59Z", "closed_at": None, "failure_code": None, "failure_message": None}
+__all__ = ["EXAMPLE_REFUND", "RefundLineIn", "RefundLineView", "RefundList", "RefundPage", "RefundRequest",
+           "RefundView", "RejectRefundRequest"]
+
 _REQUESTED: JsonDict = {
     "refund_id": "o_01m6ndv78ze0z57gcjy2d9-r1", "order_id": "o_01m6ndv78ze0z57gcjy2d9",
     "buyer_id": "u_yddqmfnx75j6mtsccnsr4l4d", "kind": "customer", "status": "REQUESTED", "amount_fen": 19900,
@@ -48,35 +43,6 @@ class RejectRefundRequest(ApiModel):
                               json_schema_extra={"examples": [{"reason": "体验课已于 11 月 8 日核销, 不支持退款"}]})
 
     reason: Annotated[str, Field(min_length=1, max_length=200, description="shown to the customer")]
-
-
-class RefundLineView(ApiModel):
-    line_id: str
-    amount_fen: int
-
-
-class RefundView(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_REFUND]})
-
-    refund_id: str = Field(description="also the WeChat Pay `out_refund_no`")
-    order_id: str
-    buyer_id: str
-    kind: str = Field(description="customer | paid_after_expiry | admin | shipping (the shipping alone, opened "
-                                  "when the last line's refund succeeded)")
-    status: RefundStatus
-    amount_fen: int = Field(description="lines plus shipping")
-    shipping_fen: int = Field(description="shipping refunded with it (only a full refund carries it)")
-    lines: list[RefundLineView] = Field(description="empty: the whole order (paid-after-expiry refund)")
-    reason: str
-    created_at: str
-    decided_by: str | None = None
-    decided_at: str | None = None
-    reject_reason: str | None = None
-    wechat_refund_id: str | None = None
-    succeeded_at: str | None = None
-    closed_at: str | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
 
 
 class RefundList(ApiModel):

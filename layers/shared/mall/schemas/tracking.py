@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from mall.schemas.common import ApiModel
+from mall.schemas.countdown import CountdownView
+
+__all__ = ["EXAMPLE_TRACKING", "CountdownView", "ParcelView", "TrackEventView", "TrackingPushReply", "TrackingView"]
 
 _EVENT = {"at": "2026-11-05T06:12:40Z", "context": "【杭州市】已签收，签收人：本人，如有疑问请联系派件员",
           "status": "签收", "area": "浙江,杭州市,西湖区"}
@@ -41,14 +44,6 @@ class ParcelView(ApiModel):
     signed_at: str | None = None
     updated_at: str | None = Field(default=None, description="when we last stored a newer trail")
     events: list[TrackEventView] = Field(description="newest first; the latest ones only (at most 40)")
-
-
-class CountdownView(ApiModel):
-    runs_from: Literal["shipment", "delivery"] = Field(
-        description="the auto-confirm countdown runs from the shipment, or from the delivery once known")
-    started_at: str
-    ends_at: str = Field(description="the order is confirmed automatically at this time unless confirmed before")
-    days: int
 
 
 class TrackingView(ApiModel):

@@ -19,30 +19,20 @@ from mall.dal.keys import buyer_partition
 from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.refunds import refund_from_item
-from mall.dal.settings import SettingsRepository
 from mall.domain import fulfilment as rules
 from mall.domain import masking
-from mall.domain import tracking as tracking_rules
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from mall.integrations import pii_crypto
-from mall.schemas.fulfilment import (
-    AdminOrderPage,
-    AdminOrderSummary,
-    AutoConfirmResult,
-    HistoryView,
-    OrderDetail,
-    OrderLineView,
-    OrderPage,
-    OrderSummary,
-    ShippingAddress,
-)
+from mall.schemas.countdown import CountdownView
+from mall.schemas.fulfilment import AutoConfirmResult, HistoryView, OrderDetail, OrderLineView, OrderPage, OrderSummary
 from mall.schemas.order_address import AddressView
-from mall.schemas.tracking import CountdownView
 from mall.services.day_range import created_range
 from mall.services.refund_views import refund_view
 
 if TYPE_CHECKING:
+    from mall.dal.settings import SettingsRepository
+    from mall.schemas.fulfilment_admin import AdminOrderPage, ShippingAddress
     from mall.services.shipping import UploadRequests
 
 logger = Logger(child=True)
@@ -94,6 +84,9 @@ def auto_confirm_of(order: Order, settings: SettingsRepository | None) -> Countd
     tracking knows it, as the merchant's setting says. Read only for a SHIPPED order (one GetItem)."""
     if settings is None or order.status != OrderStatus.SHIPPED:
         return None
+    # Imported for a shipped order only: the receipt's confirmation answers without a countdown.
+    from mall.domain import tracking as tracking_rules
+
     rules_now = settings.current().settings.orders
     countdown = tracking_rules.countdown_of(order, mode=rules_now.auto_confirm_from, days=rules_now.auto_confirm_days)
     if countdown is None:
@@ -222,6 +215,10 @@ def reveal_shipping_address(*, repo: OrderRepository, audit: AuditLog, order_id:
     name, phone, detail = (pii_crypto.decrypt(str(address.get(field, "")), context=context)
                            for field in ("name_enc", "phone_enc", "detail_enc"))
     audit.record(action="reveal_shipping_address", actor=admin, order_id=order_id, source_ip=source_ip, now=now)
+    # The console's models, imported where the console uses them (its function builds them at init): the
+    # buyer's functions share this module.
+    from mall.schemas.fulfilment_admin import ShippingAddress
+
     return ShippingAddress(order_id=order_id, name=name, phone=phone, province=address.get("province"),
                            city=address.get("city"), detail=detail)
 
@@ -230,6 +227,9 @@ def admin_list_orders(*, repo: OrderRepository, status: str, limit: int, cursor:
                       date_from: str | None = None, date_to: str | None = None) -> AdminOrderPage:
     """Orders in ``status`` created on the China days ``date_from``..``date_to`` (inclusive, either
     optional), newest first. A cursor of another status or range is refused (422 ``invalid_cursor``)."""
+    # The console's models, as in reveal_shipping_address.
+    from mall.schemas.fulfilment_admin import AdminOrderPage, AdminOrderSummary
+
     created_from, created_before = created_range(date_from, date_to)
     start = cursors.decode(cursor, partition=repo.status_cursor_partition(status))
     if start is not None and not repo.status_position_within(start, created_from=created_from,

@@ -17,7 +17,7 @@ from mall.dal.orders import OrderRepository
 from mall.domain.orders import Order, OrderStatus
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError
-from mall.schemas.orders import OrderPaymentResponse, PaymentParams
+from mall.schemas.order_payment import OrderPaymentResponse, PaymentParams
 
 if TYPE_CHECKING:
     from mall.integrations.wechatpay.client import WeChatPayClient

@@ -43,12 +43,7 @@ from mall.integrations.wechatpay.notifications import (
     success_reply,
     verify_and_decrypt,
 )
-from mall.integrations.wechatpay.resources import (
-    TransactionResource,
-    parse_refund,
-    parse_transaction,
-    parse_transfer_bill,
-)
+from mall.integrations.wechatpay.resources import TransactionResource, parse_transaction
 from mall.observability import metrics
 from mall.services.payment_snapshot import prepare_basis
 
@@ -250,6 +245,9 @@ def handle_notification(*, headers: Mapping[str, str], raw_body: bytes,  # noqa:
         if event == "TRANSACTION.SUCCESS":
             return _on_transaction(note.resource, repos=repos, merchant=merchant, pay=pay, now=now)
         if event.startswith("REFUND."):
+            # A refund's resource models, imported with its handler below: most notifications are payments.
+            from mall.integrations.wechatpay.refund_resources import parse_refund
+
             refund = parse_refund(note.resource)
             if refund.mchid != merchant.mchid:
                 logger.error("refund notification for another merchant")
@@ -336,6 +334,9 @@ def _check_payer(tx: TransactionResource, order: Order, *, app_id: str, risk: Ca
 # ---- payouts ----
 def _on_transfer(resource: Mapping[str, Any], *, payouts: PayoutRepository, merchant: MerchantConfig,
                  now: datetime) -> WebhookReply:
+    # A transfer bill's resource models, imported with its handler below: most notifications are payments.
+    from mall.integrations.wechatpay.transfer_resources import parse_transfer_bill
+
     bill = parse_transfer_bill(resource)
     if bill.mch_id != merchant.mchid:  # a notification without the merchant id is not known to be ours
         logger.error("transfer notification for another merchant, or without mch_id")

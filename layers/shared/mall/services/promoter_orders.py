@@ -18,7 +18,7 @@ from mall.errors import NotFound
 from mall.schemas.promoter_orders import PromoterOrderPage, PromoterOrderView
 
 if TYPE_CHECKING:
-    from mall.schemas.fulfilment import AdminOrderPage
+    from mall.schemas.fulfilment_admin import AdminOrderPage
 
 
 def _page(reads: PromoterOrderReads, user_id: str, *, level: int | None, status: str | None, limit: int,
@@ -70,7 +70,7 @@ def admin_orders_by_promoter(reads: PromoterOrderReads, *, promoter_id: str, lev
     """The merchant's orders of one promoter (optionally one level and one status), newest first;
     404 for someone who never applied."""
     # Imported here: the merchant's order views (with the refunds' and tracking views) are not the promoter's.
-    from mall.schemas.fulfilment import AdminOrderPage, AdminOrderSummary
+    from mall.schemas.fulfilment_admin import AdminOrderPage, AdminOrderSummary
 
     rows, _, next_cursor = _page(reads, promoter_id, level=level, status=status, limit=limit, cursor=cursor,
                                  check_promoter=True)

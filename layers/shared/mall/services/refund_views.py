@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mall.domain.refunds import Refund
-from mall.schemas.refunds import RefundLineView, RefundView
+from mall.schemas.refund_view import RefundLineView, RefundView
 
 #: The refund's fields the views show, copied by name from the domain ``Refund`` (one list: the schema's).
 _VIEW_FIELDS = tuple(name for name in RefundView.model_fields if name != "lines")

@@ -23,7 +23,7 @@ from mall.domain.refund_ids import refund_id_for
 from mall.domain.refunds import LineRequest, Outcome, Refund, RefundStatus
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.integrations.wechatpay.errors import WeChatPayError, WeChatPayInvalidResponse
-from mall.integrations.wechatpay.resources import RefundResource, RefundResult
+from mall.integrations.wechatpay.refund_resources import RefundResource, RefundResult
 from mall.schemas.refunds import RefundList, RefundPage, RefundView
 from mall.services.refund_views import refund_view
 from mall.services.request_replay import replay, replay_refused

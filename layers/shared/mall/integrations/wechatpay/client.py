@@ -28,16 +28,15 @@ from mall.integrations.wechatpay.errors import (
     WeChatPayNotFound,
     WeChatPayRetryableError,
 )
-from mall.integrations.wechatpay.resources import (
-    RefundResult,
-    TransactionResource,
+from mall.integrations.wechatpay.refund_resources import RefundResult
+from mall.integrations.wechatpay.resources import TransactionResource, parse_model
+from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
+from mall.integrations.wechatpay.tracing import traced_call
+from mall.integrations.wechatpay.transfer_resources import (
     TransferBillCancelled,
     TransferBillCreated,
     TransferBillResource,
-    parse_model,
 )
-from mall.integrations.wechatpay.signing import JsapiPayParams, build_authorization, jsapi_pay_params
-from mall.integrations.wechatpay.tracing import traced_call
 from mall.integrations.wechatpay.transport import HttpRequest, HttpResponse, Transport, urllib_transport
 from mall.integrations.wechatpay.verifier import PUBLIC_KEY_ID_PREFIX, verify_signed_message
 

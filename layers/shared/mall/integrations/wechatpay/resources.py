@@ -4,6 +4,9 @@ Strict about the types of the fields the business relies on (amounts must be JSO
 fen: no strings, floats or booleans), tolerant of unknown extra fields and of documented-optional
 ones. A mismatch raises ``NotificationRejected("malformed_resource")``; the field paths are in the
 message, the values never are (they may be personal data).
+
+A payment's resource here; a refund's in ``refund_resources``, a transfer bill's in ``transfer_resources``
+(most notifications are payments: the webhook's cold start builds those two on the first that is not).
 """
 
 from __future__ import annotations
@@ -16,19 +19,16 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from mall.integrations.wechatpay.errors import NotificationRejected
 
 __all__ = [
-    "RefundAmount",
-    "RefundResource",
-    "RefundResult",
+    "Fen",
+    "OptStr",
+    "OptTime",
+    "Str",
     "TransactionAmount",
     "TransactionPayer",
     "TransactionResource",
-    "TransferBillCancelled",
-    "TransferBillCreated",
-    "TransferBillResource",
+    "WeChatPayModel",
     "parse_model",
-    "parse_refund",
     "parse_transaction",
-    "parse_transfer_bill",
 ]
 
 # trade_state
@@ -72,22 +72,22 @@ OptTime = Annotated[AwareDatetime | None, BeforeValidator(_time_text)]
 """RFC 3339 with offset (``2018-06-08T10:34:56+08:00``); an empty string counts as absent."""
 
 
-class _Model(BaseModel):
+class WeChatPayModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)  # build on first use (cold start)
 
 
-class TransactionPayer(_Model):
+class TransactionPayer(WeChatPayModel):
     openid: OptStr = None
 
 
-class TransactionAmount(_Model):
+class TransactionAmount(WeChatPayModel):
     total: Fen
     payer_total: Fen | None = None
     currency: OptStr = None
     payer_currency: OptStr = None
 
 
-class TransactionResource(_Model):
+class TransactionResource(WeChatPayModel):
     """TRANSACTION.SUCCESS resource, and the body of ``GET /v3/pay/transactions/out-trade-no/…``.
 
     Before marking an order paid, check ``trade_state == "SUCCESS"``, that ``mchid``/``appid``
@@ -111,83 +111,6 @@ class TransactionResource(_Model):
         return self.payer.openid if self.payer is not None else None
 
 
-class RefundAmount(_Model):
-    total: Fen
-    refund: Fen
-    payer_total: Fen | None = None
-    payer_refund: Fen | None = None
-    currency: OptStr = None
-
-
-class RefundResource(_Model):
-    """REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED resource (note: ``refund_status``)."""
-
-    mchid: Str
-    transaction_id: Str
-    out_trade_no: Str
-    refund_id: Str
-    out_refund_no: Str
-    refund_status: Str
-    success_time: OptTime = None
-    user_received_account: OptStr = None
-    amount: RefundAmount
-
-
-class RefundResult(_Model):
-    """Body of ``POST /v3/refund/domestic/refunds`` and ``GET …/refunds/{out_refund_no}``
-    (note: the API calls the state ``status``, the notification ``refund_status``)."""
-
-    refund_id: Str
-    out_refund_no: Str
-    transaction_id: Str
-    out_trade_no: Str
-    status: Str
-    channel: OptStr = None
-    user_received_account: OptStr = None
-    success_time: OptTime = None
-    create_time: OptTime = None
-    funds_account: OptStr = None
-    amount: RefundAmount
-
-
-class TransferBillResource(_Model):
-    """MCHTRANSFER.BILL.FINISHED resource, and the body of ``GET …/transfer-bills/out-bill-no/…``."""
-
-    out_bill_no: Str
-    transfer_bill_no: Str
-    state: Str
-    transfer_amount: Fen
-    openid: Str
-    mch_id: OptStr = None
-    fail_reason: OptStr = None
-    create_time: OptTime = None
-    update_time: OptTime = None
-    appid: OptStr = None
-    transfer_remark: OptStr = None
-
-
-class TransferBillCreated(_Model):
-    """Body of ``POST /v3/fund-app/mch-transfer/transfer-bills``. ``package_info`` is present
-    when ``state == "WAIT_USER_CONFIRM"``: the mini-program passes it to
-    ``wx.requestMerchantTransfer``."""
-
-    out_bill_no: Str
-    transfer_bill_no: Str
-    state: Str
-    create_time: OptTime = None
-    fail_reason: OptStr = None
-    package_info: OptStr = None
-
-
-class TransferBillCancelled(_Model):
-    """Body of ``POST …/transfer-bills/out-bill-no/{out_bill_no}/cancel`` (state CANCELING or CANCELLED)."""
-
-    out_bill_no: Str
-    transfer_bill_no: Str
-    state: Str
-    update_time: OptTime = None
-
-
 def parse_model[M: BaseModel](model: type[M], data: Mapping[str, object]) -> M:
     """Validate ``data`` into ``model``; ``NotificationRejected("malformed_resource")`` if it does not fit."""
     try:
@@ -201,11 +124,3 @@ def parse_model[M: BaseModel](model: type[M], data: Mapping[str, object]) -> M:
 
 def parse_transaction(data: Mapping[str, object]) -> TransactionResource:
     return parse_model(TransactionResource, data)
-
-
-def parse_refund(data: Mapping[str, object]) -> RefundResource:
-    return parse_model(RefundResource, data)
-
-
-def parse_transfer_bill(data: Mapping[str, object]) -> TransferBillResource:
-    return parse_model(TransferBillResource, data)

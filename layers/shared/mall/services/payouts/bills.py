@@ -22,7 +22,7 @@ from mall.domain.payouts import (
     withdrawal_id_for_bill,
 )
 from mall.domain.withdrawals import Withdrawal
-from mall.integrations.wechatpay.resources import TransferBillResource
+from mall.integrations.wechatpay.transfer_resources import TransferBillResource
 from mall.observability import metrics
 
 logger = Logger(child=True)

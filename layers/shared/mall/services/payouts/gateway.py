@@ -8,7 +8,11 @@ from typing import Protocol
 
 from mall.config import get_settings
 from mall.integrations.wechatpay.client import TransferSceneReportInfo
-from mall.integrations.wechatpay.resources import TransferBillCancelled, TransferBillCreated, TransferBillResource
+from mall.integrations.wechatpay.transfer_resources import (
+    TransferBillCancelled,
+    TransferBillCreated,
+    TransferBillResource,
+)
 
 
 class TransferGateway(Protocol):

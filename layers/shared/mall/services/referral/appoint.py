@@ -6,11 +6,11 @@ transaction. The promoter is created ``active`` with ``agreement_pending``; the 
 (what every promoter route demands) is granted only by the acceptance, which records the rules
 version accepted exactly as an application does (``accepted_rules_version``, ``accepted_rules_at``).
 Until then ``GET /promoter/profile`` answers the pending state and the version to accept, and
-every other promoter route refuses the caller's customer token (403)."""
+every other promoter route refuses the caller's customer token (403). The acceptance is
+``mall.services.referral.profile.accept_agreement``, with the profile it answers with."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,10 +20,8 @@ from mall.dal.request_markers import MarkedRequest
 from mall.domain import referral as rules
 from mall.domain.referral import Promoter
 from mall.errors import Conflict, NotFound
-from mall.schemas.promoter_profile import PromoterProfile
 from mall.schemas.referral import PromoterAdminView
 from mall.services.referral import ATTEMPTS, ReferralRepositories, share_page
-from mall.services.referral.team import profile_view
 from mall.services.referral.views import admin_view
 from mall.services.request_replay import replay, replay_refused
 
@@ -76,27 +74,3 @@ def make_promoter(*, network: ReferralRepositories, user_id: str, by: str, now: 
             auto_issue_quietly(coupons=coupons, user_id=user_id, trigger=AutoIssue.BECOMES_PROMOTER, now=now)
         return view
     raise Conflict("making this promoter collided with another change; retry", code="retry_later")
-
-
-def accept_agreement(*, network: ReferralRepositories, user_id: str, rules_version: int,
-                     now: datetime) -> PromoterProfile:
-    """The promoter accepts the rules version in force (409 ``rules_changed`` for another one); the
-    ``promoter`` role is granted with it (the next login's token carries it). Accepting again, once
-    accepted, changes nothing. Two round trips: one BatchGetItem, one transaction."""
-    for _ in range(ATTEMPTS):
-        facts = network.reads.for_application(user_id, None)
-        promoter = facts.existing
-        if promoter is None or promoter.status == "rejected":
-            raise NotFound("you are not a promoter", code="promoter_not_found")
-        if not promoter.agreement_pending:
-            return profile_view(promoter, facts.settings)
-        rules.check_rules_accepted(rules_version, facts.settings.version)
-        try:
-            network.promoters.accept_agreement(promoter, rules_version=rules_version, now=now,
-                                               grant_role="promoter" not in facts.customer.roles)
-        except TransactionCancelled:
-            continue
-        # The answer is the promoter as that transaction left them (no read after the write).
-        return profile_view(replace(promoter, agreement_pending=False, accepted_rules_version=rules_version,
-                                    accepted_rules_at=now, version=promoter.version + 1), facts.settings)
-    raise Conflict("your acceptance collided with another change; retry", code="retry_later")
