@@ -243,8 +243,17 @@ ADMIN_DEFERRED = {
     "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
     "mall.schemas.catalog_public": "by the product pages and the console's products",
     "mall.schemas.product_content_in": "by the console's products (a product's content as the admin writes it)",
-    "mall.domain.campaigns": "by the campaigns' and settings' routes and the commission rules that apply them; "
-                             "by the appointment's use case (the profile's wake-up boost)",
+    "mall.schemas.campaigns": "by the console's campaigns (a function of their own) and the promoter's pages",
+    "mall.services.campaigns": "by the console's campaigns; a settings save builds the campaigns' repositories "
+                               "for its cap check on first use",
+    "mall.schemas.wake_up": "by the console's campaigns (the wake-up rule) and the promoter's pages",
+    "mall.services.wake_up": "by the console's campaigns (the wake-up rule) and the wake-up schedule",
+    "mall.schemas.settings": "by the distribution settings' routes (the console's campaigns answer without them)",
+    "mall.domain.settings": "by a read of the settings' document: the settings' routes, a campaign save's cap "
+                            "check (mall.dal.settings imports it on use)",
+    "mall.domain.campaigns": "by the campaigns' routes (a settings save's cap check on first use) and the "
+                             "commission rules that apply them; by the appointment's use case (the profile's "
+                             "wake-up boost)",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -257,7 +266,11 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
-                              "mall.domain.catalog"},
+                              "mall.domain.catalog", "mall.schemas.campaigns", "mall.services.campaigns",
+                              "mall.domain.campaigns", "mall.schemas.wake_up", "mall.services.wake_up"},
+    "AdminCampaignsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
+                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
+                               "mall.domain.catalog", "mall.schemas.settings", "mall.domain.settings"},
     "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
                                 "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
                                 "mall.domain.campaigns", "mall.dal.catalog.page"},
