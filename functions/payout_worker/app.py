@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mall.clock import utc_now
 from mall.dal.payouts import PayoutRepository
 from mall.dal.table import main_table
+from mall.integrations.wechatpay import client as _client  # noqa: F401 (the composition root says why)
 from mall.integrations.wechatpay.factory import pay_client
 from mall.observability import logger, metrics
 from mall.services.payouts.gateway import Transfers
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Composition root: built once per cold start, shared by every invocation.
+# ``_client``: every message calls WeChat Pay, so its client's module (with the TLS context its transport
+# builds) is imported at cold start, not by the first message.
 table = main_table()
 payouts = PayoutRepository(table)
 transfers = Transfers(pay=pay_client)

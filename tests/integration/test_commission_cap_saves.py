@@ -171,7 +171,7 @@ def test_a_category_rate_an_open_campaign_would_take_over_the_cap_is_refused_thr
     # The campaign's save and the category's each check the cap with repositories built on their first use
     # (CampaignRepositories, CatalogRepositories): through the handlers, as a cold container runs them.
     now = utc_now()
-    status, body = call("admin_settings", "POST", "/admin/campaigns", {
+    status, body = call("admin_campaigns", "POST", "/admin/campaigns", {
         "name": "周末加码", "starts_at": (now - timedelta(hours=1)).isoformat(),
         "ends_at": (now + timedelta(days=1)).isoformat(), "scope": {},
         "boost": {"kind": "points", "l1_points_bp": 1000}})  # 10+10 + 5 = 25%: within the 30% cap

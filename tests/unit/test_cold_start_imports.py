@@ -265,8 +265,17 @@ ADMIN_DEFERRED = {
     "mall.schemas.catalog": "by the console's products (the categories' models are mall.schemas.catalog_categories)",
     "mall.schemas.catalog_public": "by the product pages and the console's products",
     "mall.schemas.product_content_in": "by the console's products (a product's content as the admin writes it)",
-    "mall.domain.campaigns": "by the campaigns' and settings' routes and the commission rules that apply them; "
-                             "by the appointment's use case (the profile's wake-up boost)",
+    "mall.schemas.campaigns": "by the console's campaigns (a function of their own) and the promoter's pages",
+    "mall.services.campaigns": "by the console's campaigns; a settings save builds the campaigns' repositories "
+                               "for its cap check on first use",
+    "mall.schemas.wake_up": "by the console's campaigns (the wake-up rule) and the promoter's pages",
+    "mall.services.wake_up": "by the console's campaigns (the wake-up rule) and the wake-up schedule",
+    "mall.schemas.settings": "by the distribution settings' routes (the console's campaigns answer without them)",
+    "mall.domain.settings": "by a read of the settings' document: the settings' routes, a campaign save's cap "
+                            "check (mall.dal.settings imports it on use)",
+    "mall.domain.campaigns": "by the campaigns' routes (a settings save's cap check on first use) and the "
+                             "commission rules that apply them; by the appointment's use case (the profile's "
+                             "wake-up boost)",
 }
 
 #: function → the modules of ``ADMIN_DEFERRED`` its cold start does without
@@ -279,7 +288,11 @@ ADMIN_REFUSED: dict[str, set[str]] = {
                           "mall.dal.leaderboard_prizes"},
     "AdminSettingsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
-                              "mall.domain.catalog"},
+                              "mall.domain.catalog", "mall.schemas.campaigns", "mall.services.campaigns",
+                              "mall.domain.campaigns", "mall.schemas.wake_up", "mall.services.wake_up"},
+    "AdminCampaignsFunction": {"mall.services.notifications", "mall.services.wake_up_notices", "mall.dal.stats",
+                               "mall.dal.catalog", "mall.dal.commission_rates", "mall.dal.referral",
+                               "mall.domain.catalog", "mall.schemas.settings", "mall.domain.settings"},
     "AdminCategoriesFunction": {"mall.schemas.catalog", "mall.schemas.catalog_public",
                                 "mall.schemas.product_content_in", "mall.dal.referral", "mall.dal.campaigns",
                                 "mall.domain.campaigns", "mall.dal.catalog.page"},
@@ -310,6 +323,47 @@ def test_a_console_function_cold_start_does_without_what_only_its_rarer_routes_n
     loaded = {name for name in ADMIN_REFUSED[function]
               if any(m == name or m.startswith(f"{name}.") for m in modules)}
     assert sorted(loaded) == [], {name: ADMIN_DEFERRED[name] for name in loaded}
+
+
+#: module (and its submodules) → where the payout functions load it instead of at cold start
+PAYOUT_DEFERRED = {
+    "mall.dal.risk": "by a promoter's withdrawal request, whose transaction checks the risk hold "
+                     "(mall.services.withdrawals.request); a payout never reads it",
+    "mall.dal.risk_wallet": "by a promoter's withdrawal request (its read of the hold)",
+    "mall.integrations.wechatpay.client": "by the reconciler's first call to WeChat Pay (a bill to ask about, a "
+                                          "withdrawal to start); most runs have none",
+    "mall.integrations.wechatpay.transport": "with the client (its TLS context)",
+}
+
+#: function → the modules of ``PAYOUT_DEFERRED`` its cold start does without
+PAYOUT_REFUSED: dict[str, set[str]] = {
+    "PayoutWorkerFunction": {"mall.dal.risk", "mall.dal.risk_wallet"},
+    "PayoutReconcileFunction": set(PAYOUT_DEFERRED),
+}
+
+#: function → what its every request uses, loaded at its cold start rather than by its first request
+PAYOUT_NEEDS: dict[str, set[str]] = {
+    "PayoutWorkerFunction": {"mall.integrations.wechatpay.client", "mall.integrations.wechatpay.transport"},
+    "PromoterWithdrawFunction": {"mall.dal.risk", "mall.dal.risk_wallet"},
+}
+
+
+@pytest.mark.parametrize("function", sorted(PAYOUT_REFUSED))
+def test_a_payout_cold_start_does_without_the_risk_holds_and_a_client_it_may_not_call(function: str) -> None:
+    """The withdrawals' repository imports the risk hold's modules in the request's methods, and the payout
+    gateway names WeChat Pay's client in annotations only (docs/performance.md, "Cold start of the payout
+    functions and the console's settings")."""
+    modules = modules_loaded_by(function)
+    assert "app" in modules and "mall.dal.withdrawals" in modules
+    loaded = {name for name in PAYOUT_REFUSED[function]
+              if any(m == name or m.startswith(f"{name}.") for m in modules)}
+    assert sorted(loaded) == [], {name: PAYOUT_DEFERRED[name] for name in loaded}
+
+
+@pytest.mark.parametrize("function", sorted(PAYOUT_NEEDS))
+def test_what_every_payout_or_withdrawal_request_uses_is_loaded_at_cold_start(function: str) -> None:
+    # The worker's every message calls WeChat Pay; every withdrawal request checks the risk hold.
+    assert PAYOUT_NEEDS[function] <= modules_loaded_by(function)
 
 
 def test_the_check_sees_a_heavy_module_where_one_is_loaded() -> None:

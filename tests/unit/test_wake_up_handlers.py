@@ -18,11 +18,11 @@ RULE = {"enabled": True, "inactive_days": 30, "boost_days": 7,
 
 def test_the_owner_sets_the_rule_the_schedule_wakes_the_quiet_and_the_merchant_counts_them(invoke: Invoke) -> None:
     active_promoter(invoke, "u_quiet")
-    status, body, _ = invoke("admin_settings", "PUT", "/admin/settings/wake-up",
+    status, body, _ = invoke("admin_campaigns", "PUT", "/admin/settings/wake-up",
                              body={**RULE, "boost": {"kind": "points", "l1_points_bp": 3000}}, headers=ADMIN)
     assert status == 422 and body["error"]["code"] == "commission_over_cap", body
     assert [f["field"] for f in body["error"]["fields"]] == ["boost.l1_points_bp"]
-    status, body, _ = invoke("admin_settings", "PUT", "/admin/settings/wake-up", body=RULE, headers=ADMIN)
+    status, body, _ = invoke("admin_campaigns", "PUT", "/admin/settings/wake-up", body=RULE, headers=ADMIN)
     assert status == 200 and body["enabled"] and body["max_promoters_per_run"] == 200, body
 
     job = load_function("wake_up")
@@ -31,8 +31,8 @@ def test_the_owner_sets_the_rule_the_schedule_wakes_the_quiet_and_the_merchant_c
     assert result["targeted"] == 1 and result["campaign_id"].startswith("cp_wakeup_")
     assert job.handler({"time": later.isoformat()}, FakeContext()) == result  # the same day: the same campaign
 
-    status, body, _ = invoke("admin_settings", "GET", f"/admin/campaigns/{result['campaign_id']}/wake-up",
+    status, body, _ = invoke("admin_campaigns", "GET", f"/admin/campaigns/{result['campaign_id']}/wake-up",
                              headers=ADMIN)
     assert status == 200 and (body["targeted"], body["woke"]) == (1, 0), body
-    status, _, _ = invoke("admin_settings", "GET", "/admin/campaigns/cp_nope/wake-up", headers=ADMIN)
+    status, _, _ = invoke("admin_campaigns", "GET", "/admin/campaigns/cp_nope/wake-up", headers=ADMIN)
     assert status == 404

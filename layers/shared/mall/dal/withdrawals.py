@@ -39,8 +39,6 @@ from mall.dal.keys import (
 from mall.dal.ledger import RISK_HOLD_FLAG, LedgerRefused, LedgerRepository, Wallet, wallet_from_item
 from mall.dal.promoter_wallet import item_checks as promoter_item_checks
 from mall.dal.request_markers import MarkedRequest, MarkerState
-from mall.dal.risk import RiskHoldRepository
-from mall.dal.risk_wallet import item_checks
 from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
 from mall.dal.table import Item, Key, Table, TransactionCancelled, Write
 from mall.dal.withdrawal_items import (
@@ -158,6 +156,7 @@ class WithdrawalRepository:
         request's ``Idempotency-Key`` marker: one round trip for every check of the request."""
         # The wallet carries the hold as its ``risk_hold`` flag, written in the risk case's own
         # transaction; the hold item is read only while some flags may not be written yet.
+        from mall.dal.risk_wallet import item_checks  # the request's path, never a payout's (as below)
         hold_item = item_checks()
         keys = [settings.current_key, promoter_key(user_id), *([risk_hold_key(user_id)] if hold_item else []),
                 daily_counter_key(user_id, china_day(now)), wallet_key(user_id)]
@@ -182,6 +181,7 @@ class WithdrawalRepository:
             marker=marked.found(items) if marked is not None else None)
 
     def risk_hold(self, user_id: str) -> Item | None:
+        from mall.dal.risk import RiskHoldRepository  # the request's path, never a payout's (as below)
         return RiskHoldRepository(self._table).get(user_id)
 
     def promoter_status(self, user_id: str) -> str | None:
@@ -243,6 +243,9 @@ class WithdrawalRepository:
         """The request's unit of work (module docstring), with the request's ``Idempotency-Key``
         ``marker`` put when given. Raises ``RequestRefused`` (``marker``: a live marker for the key
         was there first, in ``current``)."""
+        # Imported here: a payout never checks the hold (the request's function loads these modules at its
+        # cold start, through ``mall.services.withdrawals.request``).
+        from mall.dal.risk import RiskHoldRepository
         name = self._table.name
         day = china_day(now)
         hold_checks, held = RiskHoldRepository(self._table).conditions({w.promoter_id: False})

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mall.config import get_settings
-from mall.integrations.wechatpay.client import TransferSceneReportInfo
-from mall.integrations.wechatpay.transfer_resources import (
-    TransferBillCancelled,
-    TransferBillCreated,
-    TransferBillResource,
-)
+
+if TYPE_CHECKING:
+    # The client's module (with the TLS context its transport builds) is loaded by the first call to WeChat
+    # Pay: the payout reconciler's usual run has no bill to ask about; the payout worker, whose every
+    # message calls, loads it at its cold start.
+    from mall.integrations.wechatpay.client import TransferSceneReportInfo
+    from mall.integrations.wechatpay.transfer_resources import (
+        TransferBillCancelled,
+        TransferBillCreated,
+        TransferBillResource,
+    )
 
 
 class TransferGateway(Protocol):
@@ -44,6 +49,8 @@ class TransferProfile:
     report_infos: tuple[tuple[str, str], ...] = (("岗位类型", "推广员"), ("报酬说明", "推广佣金提现"))
 
     def infos(self) -> list[TransferSceneReportInfo]:
+        from mall.integrations.wechatpay.client import TransferSceneReportInfo
+
         return [TransferSceneReportInfo(kind, content) for kind, content in self.report_infos]
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal import risk as _risk_holds  # noqa: F401 (below)
 from mall.dal.ledger import Wallet
 from mall.dal.request_markers import MarkedRequest
 from mall.dal.settings import SettingsRepository
@@ -23,6 +24,10 @@ from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest, Withdrawa
 from mall.services.request_replay import replay
 from mall.services.withdrawal_debt import PayoutQueue
 from mall.services.withdrawals.views import withdrawal_view
+
+# ``_risk_holds``: every request's transaction checks the promoter's risk hold; the withdrawals' repository
+# imports its modules where it uses them (a payout never does), so the request's function loads them at
+# cold start, here.
 
 if TYPE_CHECKING:
     from mall.domain.settings import WithdrawalRules
