@@ -15,7 +15,7 @@ from mall.dal.table import Table
 from mall.domain import fulfilment as rules
 from mall.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from mall.services import fulfilment as service
-from mall.services.fulfilment import OrderChange
+from mall.services.order_changes import OrderChange
 from tests.unit.test_fulfilment_factory import Line, order_item, put_order
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
