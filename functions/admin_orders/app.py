@@ -37,7 +37,8 @@ from mall.services.fulfilment import (
     reveal_shipping_address,
     verify_service_order,
 )
-from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, known_carriers, ship_parcels
+from mall.services.order_changes import UploadRequests
+from mall.services.shipping import ShipOrder, ShippingRepositories, known_carriers, ship_parcels
 from mall.services.tracking import admin_tracking, refresh_tracking
 
 if TYPE_CHECKING:

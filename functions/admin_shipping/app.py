@@ -18,7 +18,8 @@ from mall.domain.shipping import UploadStatus
 from mall.domain.staff import Capability
 from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.schemas.shipping import CarrierList, UploadPage, UploadView
-from mall.services.shipping import ShippingRepositories, UploadRequests, carrier_list, known_carriers
+from mall.services.order_changes import UploadRequests
+from mall.services.shipping import ShippingRepositories, carrier_list, known_carriers
 from mall.services.shipping_uploads import list_uploads, retry_upload
 
 # Composition root: built once per cold start, shared by every invocation.

@@ -31,9 +31,7 @@ from mall.dal.shipping import ShippingRepository
 from mall.dal.table import main_table
 from mall.domain.commission_changes import commission_trigger
 from mall.observability import logger, metrics
-from mall.services.fulfilment import OrderChange, on_order_changes
-from mall.services.shipping import UploadRequests
-from mall.services.tracking import needs_subscription
+from mall.services.order_changes import OrderChange, UploadRequests, needs_subscription, on_order_changes
 from mall.workers import worker_entrypoint
 
 # Composition root: built once per cold start, shared by every invocation.

@@ -14,7 +14,8 @@ from mall.dal.table import main_table
 from mall.dal.wechat_tokens import ForceRefreshLease
 from mall.integrations.wechat_shipping import ShippingClient, shipping_client
 from mall.observability import logger, metrics
-from mall.services.shipping import ShippingRepositories, UploadRequests
+from mall.services.order_changes import UploadRequests
+from mall.services.shipping import ShippingRepositories
 from mall.services.shipping_uploads import reconcile
 from mall.workers import scheduled_time, worker_entrypoint
 

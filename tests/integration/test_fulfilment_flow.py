@@ -15,7 +15,7 @@ from mall.dal.table import Table
 from mall.domain import fulfilment as rules
 from mall.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from mall.services import fulfilment as service
-from mall.services.fulfilment import OrderChange
+from mall.services.order_changes import OrderChange, on_order_changes
 from tests.unit.test_fulfilment_factory import Line, order_item, put_order
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -153,8 +153,8 @@ def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(ta
     repo = OrderRepository(table, status_list="entries")  # the deploy stages that keep the STATUS entries
     created = order_item(status="CREATED", version=1)
     paid = {**created, "status": "PAID", "version": 2, "paid_at": "2026-11-20T08:01:00Z"}
-    service.on_order_changes(repo=repo, changes=[OrderChange(None, created), OrderChange(created, paid)], now=NOW)
-    service.on_order_changes(repo=repo, changes=[OrderChange(None, created)], now=NOW)  # a late, older image
+    on_order_changes(repo=repo, changes=[OrderChange(None, created), OrderChange(created, paid)], now=NOW)
+    on_order_changes(repo=repo, changes=[OrderChange(None, created)], now=NOW)  # a late, older image
     page = service.admin_list_orders(repo=repo, status="PAID", limit=10, cursor=None)
     assert [o.order_id for o in page.items] == [created["order_id"]]
     assert service.admin_list_orders(repo=repo, status="CREATED", limit=10, cursor=None).items == []
@@ -163,7 +163,7 @@ def test_stream_worker_keeps_the_admin_status_list_and_delivers_virtual_goods(ta
     card_paid = {**card, "status": "PAID", "version": 2}
     table.put(card_paid)
     for _ in range(2):  # at-least-once delivery
-        service.on_order_changes(repo=repo, changes=[OrderChange(card, card_paid)], now=NOW)
+        on_order_changes(repo=repo, changes=[OrderChange(card, card_paid)], now=NOW)
     stored = repo.get(card["order_id"])
     assert stored is not None and stored.status == "COMPLETED" and stored.completed_by == "auto"
     assert history(repo, card["order_id"]) == ["COMPLETED"]

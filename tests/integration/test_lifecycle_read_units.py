@@ -26,10 +26,11 @@ from mall.domain.orders import Order
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.services import tracking
 from mall.services.notifications import deliver_change
+from mall.services.order_changes import UploadRequests
 from mall.services.payments import PaymentRepositories, apply_payment
 from mall.services.referral.order_paid import OrderPaidRepositories, on_order_paid
 from mall.services.settlement import SettlementRepositories, plan, settle_slice
-from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
+from mall.services.shipping import ShipOrder, ShippingRepositories, ship_parcels
 from mall.services.shipping_uploads import upload_order
 from tests.conftest import clear_caches, table_request
 from tests.integration.test_commission_sync import complete, records, set_refunded

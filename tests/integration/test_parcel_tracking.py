@@ -26,6 +26,7 @@ from mall.integrations.tracking import TrackingProviderError
 from mall.integrations.tracking.kuaidi100 import parse_result
 from mall.services import fulfilment
 from mall.services import tracking as service
+from mall.services.order_changes import needs_subscription
 from tests.at_once import after_first_read, run_at_once
 from tests.conftest import bearer
 from tests.integration.test_customer_round_trips import CUSTOMER_ROUTE_TRIPS, Trips
@@ -248,9 +249,9 @@ def test_a_carrier_that_needs_the_phone_gets_the_receivers_only(table: Table) ->
 def test_the_stream_sends_an_order_to_subscription_when_it_ships(table: Table) -> None:
     paid = put_order(table, status="PAID")
     shipped = {**paid, "status": "SHIPPED", "carrier": "SF", "tracking_no": "SF1", "shipped_at": "2026-11-22T08:00:00Z"}
-    assert service.needs_subscription(paid, shipped)
-    assert not service.needs_subscription(shipped, {**shipped, "version": 9})
-    assert not service.needs_subscription(None, paid)
+    assert needs_subscription(paid, shipped)
+    assert not needs_subscription(shipped, {**shipped, "version": 9})
+    assert not needs_subscription(None, paid)
 
 
 def test_views_answer_only_their_own_and_mask_for_promoters(table: Table, shipped: dict[str, Any]) -> None:

@@ -23,7 +23,8 @@ from mall.dal.tracking import TrackingRepository
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.domain.tokens import Role
 from mall.schemas.fulfilment import OrderDetail
-from mall.services.fulfilment import OrderChange, admin_order, confirm_receipt, my_order, on_order_changes
+from mall.services.fulfilment import admin_order, confirm_receipt, my_order
+from mall.services.order_changes import OrderChange, on_order_changes
 from mall.services.shipping import (
     ShipOrder,
     ShippingRepositories,

@@ -20,8 +20,9 @@ from mall.domain.orders import OrderStatus
 from mall.domain.shipping import ParcelRequest, UploadStatus
 from mall.errors import Conflict, InvalidInput
 from mall.integrations.wechat_shipping import WeChatOrder, _order
-from mall.services import fulfilment
-from mall.services.shipping import ShipOrder, ShippingRepositories, UploadRequests, ship_parcels
+from mall.services import fulfilment, order_changes
+from mall.services.order_changes import UploadRequests
+from mall.services.shipping import ShipOrder, ShippingRepositories, ship_parcels
 from mall.services.shipping_uploads import (
     MAX_UPLOAD_ATTEMPTS,
     UploadPending,
@@ -193,7 +194,7 @@ def test_verify_and_virtual_delivery_upload_self_pickup_and_virtual(table: Table
     fulfilment.verify_service_order(repo=repos.orders, order_id=service["order_id"], code=code, admin="admin:li",
                                     now=NOW, uploads=uploads)
     paid_image = table.get(order_key(virtual["order_id"]))
-    fulfilment.on_order_changes(repo=repos.orders, changes=[fulfilment.OrderChange(
+    order_changes.on_order_changes(repo=repos.orders, changes=[order_changes.OrderChange(
         {**virtual, "status": "CREATED"}, paid_image)], now=NOW, uploads=uploads)
     for message in outbox.sent:
         deliver(repos, api, message)

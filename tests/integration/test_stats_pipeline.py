@@ -55,7 +55,7 @@ from mall.schemas.referral import ApplyRequest
 from mall.schemas.withdrawals import BankAccountIn, WithdrawalRequest
 from mall.services import refunds as refund_service
 from mall.services.commissions import CommissionRepositories, sync_order
-from mall.services.fulfilment import OrderChange, on_order_changes
+from mall.services.order_changes import OrderChange, on_order_changes
 from mall.services.orders import PlacementRepositories, PlaceOrder, place_order
 from mall.services.payouts.bank import mark_bank_paid
 from mall.services.referral import ReferralRepositories

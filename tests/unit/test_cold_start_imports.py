@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.coldstart import gc_during_init, modules_loaded_by
+from bench.coldstart import gc_during_init, models_built_by, modules_loaded_by
 from mall.api.lean_powertools import LEAN_PACKAGES, exported_names
 from tests.conftest import ROOT
 
@@ -576,3 +576,22 @@ def test_outside_lambda_the_collector_is_left_alone() -> None:
     after = gc_during_init("AuthLoginFunction", lambda_environment=False)
     assert after["after_the_layer"] > 0  # the same cold start collects when nothing pauses the collector
     assert after["enabled"] is True and after["frozen"] == 0
+
+
+#: module → why the order stream's cold start (every order change invokes it) does without it
+ORDER_STREAM_REFUSED = {
+    "mall.services.fulfilment": "the order views; the stream needs only mall.services.order_changes",
+    "mall.services.shipping": "shipping and the carrier list; the stream only asks for an upload",
+    "mall.services.tracking": "the parcel trails' views; the stream only asks whether parcels shipped",
+    "mall.schemas.fulfilment": "response models of the order routes",
+    "mall.schemas.shipping": "response models of the shipping routes",
+    "mall.schemas.tracking": "response models of the tracking routes",
+}
+
+
+def test_the_order_stream_cold_start_builds_no_response_model() -> None:
+    modules = modules_loaded_by("OrderStatusStreamFunction")
+    assert "mall.services.order_changes" in modules
+    assert sorted(name for name in ORDER_STREAM_REFUSED if name in modules) == []
+    built = [name for name, done in models_built_by("OrderStatusStreamFunction").items() if done]
+    assert [name for name in built if name.startswith("mall.schemas.")] == []

@@ -3,10 +3,8 @@ stream worker (the admin's by-status entries, delivery of virtual goods)."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +14,7 @@ from mall.api.cursor import cursors
 from mall.clock import iso
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.keys import buyer_partition
-from mall.dal.order_items import OrderBundle, address_context, is_order_item, order_from_item
+from mall.dal.order_items import OrderBundle, address_context, order_from_item
 from mall.dal.orders import OrderRepository, TransactionCancelled
 from mall.dal.refunds import refund_from_item
 from mall.domain import fulfilment as rules
@@ -33,7 +31,7 @@ from mall.services.refund_views import refund_view
 if TYPE_CHECKING:
     from mall.dal.settings import SettingsRepository
     from mall.schemas.fulfilment_admin import AdminOrderPage, ShippingAddress
-    from mall.services.shipping import UploadRequests
+    from mall.services.order_changes import UploadRequests
 
 logger = Logger(child=True)
 
@@ -352,33 +350,3 @@ def auto_confirm(*, repo: OrderRepository, settings: SettingsRepository, now: da
 
 # ---- the order stream worker --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class OrderChange:
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-
-
-def on_order_changes(*, repo: OrderRepository, changes: Iterable[OrderChange], now: datetime,
-                     uploads: UploadRequests | None = None) -> int:
-    """For every change of an order item: refresh its ``STATUS`` entry (the admin's by-status
-    list) while the deploy still keeps them (the order item's own gsi3 entry follows without a
-    write here), and deliver virtual-only orders as soon as they are PAID. Idempotent (at-least-once
-    delivery): older images never overwrite newer entries; the delivery is conditional on PAID."""
-    handled = 0
-    for change in changes:
-        new = change.new
-        if not new or not is_order_item(new):
-            continue
-        if repo.keeps_status_entries:
-            repo.project_status(new)
-        order = order_from_item(new)
-        became_paid = order.status == OrderStatus.PAID and (change.old or {}).get("status") != OrderStatus.PAID
-        if became_paid and order.fulfilment == "virtual":
-            # Cancelled: an earlier delivery of this record completed it, or it is no longer PAID.
-            with contextlib.suppress(TransactionCancelled):
-                repo.complete(order, completed_by="auto", now=now, by="auto",
-                              note="virtual goods delivered on payment")
-                if uploads is not None:  # a redelivery that lost the race leaves it to the reconciler
-                    uploads.request(order, now=now)
-        handled += 1
-    return handled

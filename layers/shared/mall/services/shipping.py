@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -32,6 +32,7 @@ from mall.domain.shipping import (
 from mall.errors import Conflict, NotFound, UpstreamUnavailable
 from mall.schemas.fulfilment import OrderDetail
 from mall.schemas.shipping import Carrier, CarrierList
+from mall.services.order_changes import UploadRequests
 
 if TYPE_CHECKING:
     from mall.dal.table import Item, Table
@@ -60,10 +61,6 @@ class ShippingRepositories:
     def on(cls, table: Table) -> ShippingRepositories:
         return cls(orders=OrderRepository(table), shipping=ShippingRepository(table),
                    customers=CustomerRepository(table))
-
-
-class UploadQueue(Protocol):
-    def send(self, body: Mapping[str, Any], /) -> None: ...
 
 
 class CarrierSource(Protocol):
@@ -124,30 +121,6 @@ class ShipOrder:
     now: datetime
     source_ip: str | None = None
     label: str | None = None
-
-
-class UploadRequests:
-    """Asks for an order's upload: the request item, then a message to the upload worker. A message
-    that cannot be sent is not an error: the reconciler re-sends pending uploads."""
-
-    def __init__(self, shipping: ShippingRepository, queue: UploadQueue | None) -> None:
-        self.shipping = shipping
-        self.queue = queue
-
-    def send(self, order_id: str, revision: int) -> None:
-        if self.queue is None:
-            logger.warning("no shipping upload queue: the reconciler will send it", extra={"order_id": order_id})
-            return
-        try:
-            self.queue.send({"order_id": order_id, "revision": revision})
-        except Exception:  # the request item is written: the reconciler finds it PENDING and re-sends
-            logger.exception("shipping upload not queued; the reconciler will", extra={"order_id": order_id})
-
-    def request(self, order: Order, *, now: datetime) -> UploadState:
-        state = self.shipping.request_upload(order.order_id, logistics_type=int(logistics_type_of(order)), now=now)
-        if state.status == UploadStatus.PENDING:
-            self.send(order.order_id, state.revision)
-        return state
 
 
 def _same_shipment(order: Order, stored: tuple[Parcel, ...], requested: tuple[ParcelRequest, ...]) -> bool:

@@ -43,7 +43,8 @@ from mall.integrations import pii_crypto
 from mall.integrations.tracking import TrackingProvider
 from mall.integrations.wechat_shipping import WeChatOrder
 from mall.schemas.shipping import UploadPage, UploadView
-from mall.services.shipping import ShippingRepositories, UploadRequests
+from mall.services.order_changes import UploadRequests
+from mall.services.shipping import ShippingRepositories
 from mall.services.tracking import subscribe_parcels
 
 logger = Logger(child=True)

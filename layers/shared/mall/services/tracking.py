@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
-from mall.dal.order_items import address_context, is_order_item, order_from_item
+from mall.dal.order_items import address_context
 from mall.dal.orders import OrderRepository
 from mall.dal.settings import SettingsRepository, SettingsVersion, current_from_item
 from mall.dal.tracking import StoredParcel, TrackingRepository, TrailStored
@@ -29,19 +28,6 @@ logger = Logger(child=True)
 
 
 # ---- subscription (the queue worker) ------------------------------------------------------------
-
-def needs_subscription(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
-    """Whether an order item's change (stream images) shipped parcels not seen before."""
-    if not new or not is_order_item(new):
-        return False
-    before = order_from_item(dict(old)) if old and is_order_item(old) else None
-    after = order_from_item(dict(new))
-    if rules.parcels_to_subscribe(before, after):
-        return True
-    # A corrected shipment of several parcels may keep its first parcel; its count tells the change.
-    return (old is not None and before is not None and rules.is_shipped(before) and rules.is_shipped(after)
-            and old.get("parcel_count") != new.get("parcel_count"))
-
 
 def receiver_phone(orders: OrderRepository | None, parcel: rules.Parcel, order_id: str, *,
                    order: Order | None = None, without_address: Order | None = None) -> str | None:
