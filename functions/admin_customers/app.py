@@ -7,15 +7,15 @@ looked up in clear. Every change is audited in its own transaction."""
 
 from __future__ import annotations
 
-from functools import cache
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from mall.api.auth import current_principal, staff
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import Cursor, IdPath, Query, error_response, limit_query, source_ip
 from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
+from mall.dal import first_use
 from mall.dal.customers import CustomerDirectory
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
@@ -38,21 +38,12 @@ from mall.services.customers import customer_detail, list_customers, phone_hash
 from mall.services.day_range import created_range
 from mall.services.referral import ReferralRepositories, share_page
 
-if TYPE_CHECKING:
-    from mall.dal.coupons import CouponRepository
-
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 directory = CustomerDirectory(table)
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
-
-
-@cache
-def coupons_of() -> CouponRepository:
-    from mall.dal.coupons import CouponRepository  # on first use: only making a promoter issues the gift coupons
-
-    return CouponRepository(table)
+coupons_of = first_use.coupons(table)  # built on first use: only making a promoter issues the gift coupons
 
 
 app = make_resolver()

@@ -14,6 +14,7 @@ from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import ID_PATTERN, Cursor, IdPath, Limit, OpenAPIResponse, Query, error_response, source_ip
 from mall.api.request_key import IdempotencyKeyHeader
 from mall.clock import utc_now
+from mall.dal import first_use
 from mall.dal.promoter_list import PromoterListReads
 from mall.dal.table import main_table
 from mall.domain.promoter_list import PromoterSort
@@ -35,7 +36,6 @@ from mall.services.referral import promoters as referral_promoters
 
 if TYPE_CHECKING:
     from mall.dal.adjustments import AdjustmentRepository
-    from mall.dal.coupons import CouponRepository
     from mall.dal.withdrawals import WithdrawalRepository
     from mall.services.risk import RiskRepositories
     from mall.services.settlement import SettlementRepositories
@@ -46,13 +46,7 @@ if TYPE_CHECKING:
 table = main_table()
 network = ReferralRepositories.on(table)
 list_reads = PromoterListReads(table)
-
-
-@cache
-def coupons_of() -> CouponRepository:
-    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
-
-    return CouponRepository(table)
+coupons_of = first_use.coupons(table)  # built on first use: only a first activation issues the gift coupons
 
 
 @cache

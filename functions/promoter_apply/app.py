@@ -9,15 +9,14 @@ customer's profile; the token of the NEXT login carries it (tokens are snapshots
 
 from __future__ import annotations
 
-from functools import cache
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 from mall.api.auth import current_principal, secured
 from mall.api.http import Response, entrypoint, make_resolver
 from mall.api.params import error_response
 from mall.api.request_key import IdempotencyKeyHeader, marked
 from mall.clock import utc_now
+from mall.dal import first_use
 from mall.dal.request_markers import RequestMarkers
 from mall.dal.table import main_table
 from mall.domain.tokens import Role
@@ -25,20 +24,11 @@ from mall.schemas.referral import ApplyRequest, PromoterAdminView
 from mall.services.referral import ReferralRepositories, share_page
 from mall.services.referral import promoters as referral_promoters
 
-if TYPE_CHECKING:
-    from mall.dal.coupons import CouponRepository
-
 # Composition root: built once per cold start, shared by every invocation.
 table = main_table()
 network = ReferralRepositories.on(table)
 markers = RequestMarkers(table)
-
-
-@cache
-def coupons_of() -> CouponRepository:
-    from mall.dal.coupons import CouponRepository  # on first use: only a first activation issues the gift coupons
-
-    return CouponRepository(table)
+coupons_of = first_use.coupons(table)  # built on first use: only a first activation issues the gift coupons
 
 
 app = make_resolver()

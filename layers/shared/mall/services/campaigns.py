@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING
 
 from mall.clock import iso
+from mall.dal import first_use
 from mall.dal.audit import AuditEntry
 from mall.dal.campaigns import BookMoved, CampaignBook, CampaignRepository
 from mall.dal.settings import SettingsRepository
@@ -54,27 +54,8 @@ class CampaignRepositories:
     @classmethod
     def on(cls, table: Table, *, cap_reads: bool = False) -> CampaignRepositories:
         """``cap_reads``: build the cap check's repositories now, for a caller whose every run checks the cap."""
-        def categories() -> CategoryRepository:
-            from mall.dal.catalog import CategoryRepository
-
-            return CategoryRepository(table)
-
-        def products() -> ProductRepository:
-            from mall.dal.catalog import ProductRepository
-
-            return ProductRepository(table)
-
-        def promoters() -> PromoterRepository:
-            from mall.dal.referral import PromoterRepository
-
-            return PromoterRepository(table)
-
-        def rates() -> RateIndex:
-            from mall.dal.commission_rates import RateIndex
-
-            return RateIndex(table)
-
-        factories = (cache(categories), cache(products), cache(promoters), cache(rates))
+        factories = (first_use.categories(table), first_use.products(table), first_use.promoters(table),
+                     first_use.rates(table))
         if cap_reads:
             for build in factories:
                 build()

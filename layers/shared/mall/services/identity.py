@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from mall.clock import iso
+from mall.dal import first_use
 from mall.dal.audit import AuditEntry, AuditLog
 from mall.dal.identity import AdminRepository, CustomerRepository, LoginThrottle, phone_context
 from mall.domain import identity, masking
@@ -54,13 +54,7 @@ class LoginRepositories:
     def on(cls, table: Table) -> LoginRepositories:
         # The coupons' repository, with the coupon rules, is built by the first login that creates a
         # customer: a returning customer's login (most logins) never needs it.
-        @cache
-        def coupons() -> CouponRepository:
-            from mall.dal.coupons import CouponRepository
-
-            return CouponRepository(table)
-
-        return cls(customers=CustomerRepository(table), coupons_of=coupons)
+        return cls(customers=CustomerRepository(table), coupons_of=first_use.coupons(table))
 
 
 @dataclass(frozen=True)

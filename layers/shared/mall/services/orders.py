@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 
 from mall.clock import iso
 from mall.config import function_environment
+from mall.dal import first_use
 from mall.dal.catalog import CategoryRepository, ProductRepository, SkuTake
 from mall.dal.order_items import PlacementRefused, SkuLimit
 from mall.dal.orders import OrderRepository, ProductCatalog
@@ -127,20 +128,11 @@ class PlacementRepositories:
 
             return CartRepository(table)
 
-        def coupons() -> CouponRepository:
-            from mall.dal.coupons import CouponRepository
-
-            return CouponRepository(table)
-
-        def campaigns() -> CampaignRepository:
-            from mall.dal.campaigns import CampaignRepository
-
-            return CampaignRepository(table)
-
         return cls(orders=OrderRepository(table, status_list=function_environment().order_status_list),
                    products=ProductRepository(table), settings=SettingsRepository(table),
                    categories=CategoryRepository(table), reads=PlacementReads(table), network_of=cache(network),
-                   cart_of=cache(cart), coupons_of=cache(coupons), campaigns_of=cache(campaigns))
+                   cart_of=cache(cart), coupons_of=first_use.coupons(table),
+                   campaigns_of=first_use.campaigns(table))
 
 
 @dataclass(frozen=True, slots=True)

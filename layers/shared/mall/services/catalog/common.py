@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mall.api.cursor import cursors
+from mall.dal import first_use
 from mall.dal.audit import AuditEntry
 from mall.dal.catalog import CategoryRepository, ProductRepository
 from mall.dal.media import MediaUploadRepository
@@ -61,30 +62,15 @@ class CatalogRepositories:
         # check alone, the product pages' reads by the mini-program's product pages alone (whose function builds
         # them at its cold start): built, with their modules imported, on first use, so that the console's lists
         # and the shelf schedule start without them.
-        def promoters() -> PromoterRepository:
-            from mall.dal.referral import PromoterRepository
-
-            return PromoterRepository(table)
-
         def pages() -> ProductPageReads:
             from mall.dal.catalog import ProductPageReads
 
             return ProductPageReads(table)
 
-        def campaigns() -> CampaignRepository:
-            from mall.dal.campaigns import CampaignRepository
-
-            return CampaignRepository(table)
-
-        def rates() -> RateIndex:
-            from mall.dal.commission_rates import RateIndex
-
-            return RateIndex(table)
-
         return cls(categories=CategoryRepository(table), products=ProductRepository(table),
                    settings=SettingsRepository(table), uploads=MediaUploadRepository(table),
-                   promoters_of=cache(promoters), pages_of=cache(pages), campaigns_of=cache(campaigns),
-                   rates_of=cache(rates))
+                   promoters_of=first_use.promoters(table), pages_of=cache(pages),
+                   campaigns_of=first_use.campaigns(table), rates_of=first_use.rates(table))
 
     @property
     def promoters(self) -> PromoterRepository:
